@@ -1,0 +1,38 @@
+/**
+ * The transport-agnostic request/response pair. Adapters (node:http, Lambda Function URL)
+ * translate to and from these; nothing in the core knows which transport is in use.
+ */
+
+/** Header names are lower-case. Repeated headers are joined with ", " as node:http does. */
+export type Headers = Record<string, string>;
+
+export interface ProxyRequest {
+  method: string;
+  /** The path exactly as the client sent it (still percent-encoded), without the query. */
+  rawPath: string;
+  /** The query exactly as the client sent it, without the leading "?" ("" when absent). */
+  rawQuery: string;
+  headers: Headers;
+  body?: AsyncIterable<Uint8Array>;
+  /** Aborted when the client goes away; passed down to backend requests. */
+  signal?: AbortSignal;
+  sourceIp?: string;
+}
+
+/** A streamed body, a small buffered body, or none (HEAD, 304, errors written by the adapter). */
+export type ResponseBody = Uint8Array | string | AsyncIterable<Uint8Array>;
+
+export interface ProxyResponse {
+  status: number;
+  headers: Headers;
+  body?: ResponseBody;
+}
+
+/** The core as a single function; every adapter serves one of these. */
+export type ProxyHandler = (req: ProxyRequest) => Promise<ProxyResponse>;
+
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };

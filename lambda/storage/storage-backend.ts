@@ -1,0 +1,101 @@
+/**
+ * The storage seam: the four reads the proxy needs from an object store. Small on purpose so a
+ * test or a future backend can implement it in a page. Keys here are backend keys (bucket +
+ * key), never virtual `datalake/alias/...` keys.
+ */
+
+export interface ObjectRef {
+  bucket: string;
+  key: string;
+}
+
+export interface ObjectMeta {
+  size: number;
+  etag: string;
+  lastModified: Date;
+  contentType?: string;
+}
+
+/** An HTTP byte range as the client asked for it; validated by the caller. */
+export type ByteRange = { start: number; end?: number } | { suffix: number };
+
+export interface Conditions {
+  ifMatch?: string;
+  ifNoneMatch?: string;
+  ifModifiedSince?: Date;
+  ifUnmodifiedSince?: Date;
+}
+
+export interface GetOptions extends Conditions {
+  range?: ByteRange;
+  signal?: AbortSignal;
+}
+
+export interface GetResult {
+  meta: ObjectMeta;
+  /** Present when a range was served: the first and last byte (inclusive) and the total size. */
+  range?: { start: number; end: number; total: number };
+  /** Length of `body` in bytes. */
+  contentLength: number;
+  body: AsyncIterable<Uint8Array>;
+}
+
+export interface ListParams {
+  bucket: string;
+  prefix: string;
+  delimiter?: string;
+  /** Exclusive lower bound on keys (S3 StartAfter). */
+  startAfter?: string;
+  /** The backend's own continuation token (never shown to clients as is). */
+  continuationToken?: string;
+  maxKeys: number;
+  signal?: AbortSignal;
+}
+
+export interface ListedObject {
+  key: string;
+  size: number;
+  etag: string;
+  lastModified: Date;
+  storageClass?: string;
+}
+
+export interface ListPage {
+  objects: ListedObject[];
+  commonPrefixes: string[];
+  isTruncated: boolean;
+  nextContinuationToken?: string;
+}
+
+export interface StorageBackend {
+  get(ref: ObjectRef, options?: GetOptions): Promise<GetResult>;
+  head(ref: ObjectRef, options?: Conditions & { signal?: AbortSignal }): Promise<ObjectMeta>;
+  list(params: ListParams): Promise<ListPage>;
+  presign(ref: ObjectRef, options: { expiresInSeconds: number; range?: string }): Promise<string>;
+}
+
+/**
+ * What a backend throws. `kind` is the proxy's vocabulary; the S3 layer maps it to an S3 error.
+ * Anything else thrown by a backend is treated as an internal error.
+ */
+export type StorageErrorKind =
+  | 'NotFound'
+  | 'NotModified'
+  | 'PreconditionFailed'
+  | 'InvalidRange'
+  | 'Throttled'
+  | 'Unavailable'
+  | 'AccessDenied'
+  | 'Aborted'
+  | 'Internal';
+
+export class StorageError extends Error {
+  constructor(
+    readonly kind: StorageErrorKind,
+    message: string,
+    readonly details?: { etag?: string; lastModified?: Date },
+  ) {
+    super(message);
+    this.name = 'StorageError';
+  }
+}
