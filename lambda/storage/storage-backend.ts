@@ -14,6 +14,12 @@ export interface ObjectMeta {
   etag: string;
   lastModified: Date;
   contentType?: string;
+  /** Representation headers S3 stores with the object, passed through to clients. */
+  contentEncoding?: string;
+  contentDisposition?: string;
+  contentLanguage?: string;
+  cacheControl?: string;
+  expires?: string;
 }
 
 /** An HTTP byte range as the client asked for it; validated by the caller. */

@@ -1,0 +1,32 @@
+import type { Principal } from '../core/principal';
+import type { TableMount } from '../s3/virtual-key';
+
+/** What the S3 layer may show of one table in a listing. */
+export interface ListingFilter {
+  /** relKey: key relative to the table root. */
+  allowObject(relKey: string): boolean;
+  /** relPrefix: a common prefix relative to the table root, ending in the delimiter. */
+  allowPrefix(relPrefix: string): boolean;
+}
+
+/**
+ * Why an object request was refused. `hidden` answers exactly like a missing key (404) so a
+ * caller cannot tell a forbidden table or file name from one that does not exist.
+ */
+export type ObjectDecision =
+  | { allow: true; kind: 'log' | 'data' }
+  | { allow: false; answer: 'not-found' | 'access-denied'; reason: string; message?: string };
+
+/**
+ * The authorize stage. Rules live behind this interface; the S3 layer only asks.
+ * Implementations fail closed: when a store or the log cannot be read they throw an S3Error
+ * (SlowDown / ServiceUnavailable / InternalError), never allow.
+ */
+export interface Authorizer {
+  /** Tables the principal may see at all (the root listing shows exactly these). */
+  visibleTables(principal: Principal, mounts: readonly TableMount[]): Promise<readonly TableMount[]>;
+  /** May the principal read this key of this table? relKey is relative to the table root. */
+  authorizeObject(principal: Principal, mount: TableMount, relKey: string, signal?: AbortSignal): Promise<ObjectDecision>;
+  /** A filter for listing inside a table; undefined when the table is not visible. */
+  listingFilter(principal: Principal, mount: TableMount, signal?: AbortSignal): Promise<ListingFilter | undefined>;
+}

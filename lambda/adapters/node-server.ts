@@ -1,0 +1,141 @@
+/**
+ * node:http adapter: translates IncomingMessage → ProxyRequest and ProxyResponse → the socket,
+ * with backpressure and client-disconnect aborts. No business rule lives here.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { errorResponse } from '../core/error-response';
+import { newRequestId } from '../core/request-id';
+import { S3Error } from '../core/s3-error';
+import type { Headers, ProxyHandler, ProxyRequest, ProxyResponse } from '../core/types';
+
+export function toProxyRequest(req: IncomingMessage, signal: AbortSignal): ProxyRequest {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const headers: Headers = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined) continue;
+    headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return {
+    method: req.method ?? 'GET',
+    rawPath: q < 0 ? url : url.slice(0, q),
+    rawQuery: q < 0 ? '' : url.slice(q + 1),
+    headers,
+    body: req,
+    signal,
+    sourceIp: req.socket.remoteAddress,
+  };
+}
+
+/** Writes a core response; resolves when the body is fully sent or the client went away. */
+export async function writeResponse(res: ServerResponse, out: ProxyResponse): Promise<void> {
+  const body = out.body;
+  const headers: Record<string, string> = { ...out.headers };
+  if (typeof body === 'string' || body instanceof Uint8Array) {
+    const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+    headers['content-length'] = String(bytes.byteLength);
+    res.writeHead(out.status, headers);
+    res.end(bytes);
+    return;
+  }
+  if (body === undefined) {
+    if (out.status !== 304 && out.status !== 204 && headers['content-length'] === undefined) headers['content-length'] = '0';
+    res.writeHead(out.status, headers);
+    res.end();
+    return;
+  }
+  res.writeHead(out.status, headers);
+  try {
+    // pipeline() waits for 'drain' and destroys the source when the socket closes.
+    await pipeline(Readable.from(body, { objectMode: false }), res);
+  } catch {
+    // Headers are gone: the only honest signal left is a broken connection.
+    res.destroy();
+  }
+}
+
+function rawErrorXml(code: 'InvalidRequest' | 'MethodNotAllowed' | 'RequestHeaderSectionTooLarge', status: number, message: string): string {
+  const requestId = newRequestId();
+  const res = errorResponse(new S3Error(code, message), requestId, { 'x-amz-request-id': requestId });
+  const xml = String(res.body);
+  return [
+    `HTTP/1.1 ${status} ${status === 405 ? 'Method Not Allowed' : 'Bad Request'}`,
+    'Content-Type: application/xml',
+    `Content-Length: ${Buffer.byteLength(xml)}`,
+    `x-amz-request-id: ${requestId}`,
+    'Connection: close',
+    '',
+    xml,
+  ].join('\r\n');
+}
+
+export interface NodeServer {
+  server: Server;
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export function createNodeServer(handler: ProxyHandler): Server {
+  const server = createServer({ requireHostHeader: false }, (req, res) => {
+    const abort = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
+    handler(toProxyRequest(req, abort.signal))
+      .then((out) => writeResponse(res, out))
+      .catch(() => {
+        // The core turns every failure into XML; reaching here means the adapter itself failed.
+        if (!res.headersSent) {
+          const requestId = newRequestId();
+          const out = errorResponse(new S3Error('InternalError'), requestId, { 'x-amz-request-id': requestId });
+          void writeResponse(res, out);
+        } else res.destroy();
+      });
+  });
+  // Requests node's parser refuses never reach the handler: answer them in S3 XML too.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (!socket.writable) return socket.destroy();
+    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+    socket.end(
+      tooLarge
+        ? rawErrorXml('RequestHeaderSectionTooLarge', 400, 'Your request header section exceeds the maximum allowed size.')
+        : rawErrorXml('InvalidRequest', 400, 'The request could not be parsed.'),
+    );
+  });
+  server.on('connect', (_req, socket: Socket) => {
+    socket.end(rawErrorXml('MethodNotAllowed', 405, 'The specified method is not allowed against this resource.'));
+  });
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  server.requestTimeout = 300_000;
+  return server;
+}
+
+/** Starts the proxy on host:port (0 = any free port). */
+export async function startNodeServer(handler: ProxyHandler, host: string, port: number): Promise<NodeServer> {
+  const server = createNodeServer(handler);
+  const sockets = new Set<Socket>();
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  return {
+    server,
+    port: addr.port,
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${addr.port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      }),
+  };
+}

@@ -1,0 +1,31 @@
+/** S3 XML error documents: the only way a refusal leaves the proxy. */
+import { el, type XmlNode, toXml } from '../s3/xml';
+import { S3Error } from './s3-error';
+import type { Headers, ProxyResponse } from './types';
+
+export function errorResponse(err: S3Error, requestId: string, base: Headers, resource?: string, head = false): ProxyResponse {
+  const extras: XmlNode[] = Object.entries(err.extra).map(([k, v]) => el(k, v));
+  const doc = el(
+    'Error',
+    el('Code', err.code),
+    el('Message', err.message),
+    ...extras,
+    resource !== undefined ? el('Resource', resource) : undefined,
+    el('RequestId', requestId),
+  );
+  const headers: Headers = { ...base, 'content-type': 'application/xml' };
+  if (err.code === 'MethodNotAllowed') headers.allow = 'GET, HEAD';
+  // S3 answers HEAD errors with the status alone: a HEAD response has no body.
+  if (head || err.status === 304) return { status: err.status, headers };
+  return { status: err.status, headers, body: toXml(doc) };
+}
+
+/** Anything that is not an S3Error is a bug or an outage: the client sees InternalError only. */
+export function asS3Error(err: unknown): S3Error {
+  return err instanceof S3Error ? err : new S3Error('InternalError', undefined, {}, describe(err));
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  return String(err);
+}

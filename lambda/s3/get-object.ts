@@ -1,0 +1,95 @@
+/** GetObject and HeadObject: conditional headers, Range, S3's response headers. */
+import type { Headers, ProxyResponse } from '../core/types';
+import type { Conditions, GetResult, ObjectMeta, ObjectRef, StorageBackend } from '../storage/storage-backend';
+import { parseRange } from './range';
+import { httpDate, parseHttpDate } from './s3-encoding';
+import { notModifiedOf, toS3Error } from './storage-errors';
+
+/** `response-*` query parameters S3 lets a signed request use to override response headers. */
+const OVERRIDES: [string, string][] = [
+  ['response-content-type', 'content-type'],
+  ['response-content-language', 'content-language'],
+  ['response-expires', 'expires'],
+  ['response-cache-control', 'cache-control'],
+  ['response-content-disposition', 'content-disposition'],
+  ['response-content-encoding', 'content-encoding'],
+];
+
+export function conditionsOf(headers: Headers): Conditions {
+  return {
+    ifMatch: headers['if-match'],
+    ifNoneMatch: headers['if-none-match'],
+    ifModifiedSince: parseHttpDate(headers['if-modified-since']),
+    ifUnmodifiedSince: parseHttpDate(headers['if-unmodified-since']),
+  };
+}
+
+function objectHeaders(meta: ObjectMeta, query: URLSearchParams): Headers {
+  const h: Headers = {
+    'accept-ranges': 'bytes',
+    'last-modified': httpDate(meta.lastModified),
+    etag: meta.etag,
+    'content-type': meta.contentType ?? 'binary/octet-stream',
+  };
+  if (meta.contentEncoding) h['content-encoding'] = meta.contentEncoding;
+  if (meta.contentDisposition) h['content-disposition'] = meta.contentDisposition;
+  if (meta.contentLanguage) h['content-language'] = meta.contentLanguage;
+  if (meta.cacheControl) h['cache-control'] = meta.cacheControl;
+  if (meta.expires) h.expires = meta.expires;
+  for (const [param, header] of OVERRIDES) {
+    const v = query.get(param);
+    if (v !== null && !/[\r\n]/.test(v)) h[header] = v;
+  }
+  return h;
+}
+
+export interface ObjectRequest {
+  ref: ObjectRef;
+  virtualKey: string;
+  headers: Headers;
+  query: URLSearchParams;
+  signal?: AbortSignal;
+}
+
+export async function getObject(storage: StorageBackend, req: ObjectRequest, base: Headers): Promise<ProxyResponse> {
+  const range = parseRange(req.headers.range);
+  let result: GetResult;
+  try {
+    result = await storage.get(req.ref, { ...conditionsOf(req.headers), range, signal: req.signal });
+  } catch (err) {
+    const nm = notModifiedOf(err);
+    if (nm) return { status: 304, headers: { ...base, ...nm.headers } };
+    throw toS3Error(err, req.virtualKey);
+  }
+  const headers: Headers = { ...base, ...objectHeaders(result.meta, req.query) };
+  headers['content-length'] = String(result.contentLength);
+  if (result.range) {
+    headers['content-range'] = `bytes ${result.range.start}-${result.range.end}/${result.range.total}`;
+    return { status: 206, headers, body: result.body };
+  }
+  return { status: 200, headers, body: result.body };
+}
+
+export async function headObject(storage: StorageBackend, req: ObjectRequest, base: Headers): Promise<ProxyResponse> {
+  let meta: ObjectMeta;
+  try {
+    meta = await storage.head(req.ref, { ...conditionsOf(req.headers), signal: req.signal });
+  } catch (err) {
+    const nm = notModifiedOf(err);
+    if (nm) return { status: 304, headers: { ...base, ...nm.headers } };
+    throw toS3Error(err, req.virtualKey);
+  }
+  const headers: Headers = { ...base, ...objectHeaders(meta, req.query), 'content-length': String(meta.size) };
+  // S3 answers a ranged HEAD like the GET would, without the body.
+  const range = parseRange(req.headers.range);
+  if (range && meta.size > 0) {
+    const start = 'suffix' in range ? Math.max(0, meta.size - range.suffix) : range.start;
+    const end = 'suffix' in range ? meta.size - 1 : Math.min(range.end ?? meta.size - 1, meta.size - 1);
+    if (start < meta.size) {
+      headers['content-range'] = `bytes ${start}-${end}/${meta.size}`;
+      headers['content-length'] = String(end - start + 1);
+      return { status: 206, headers };
+    }
+  }
+  return { status: 200, headers };
+}

@@ -1,0 +1,152 @@
+/** ListObjectsV2 and ListObjects (v1) over the virtual bucket. */
+import { S3Error } from '../core/s3-error';
+import type { ProxyResponse } from '../core/types';
+import { el, opt, root, toXml, type XmlNode } from './xml';
+import { isoDate, s3UrlEncode } from './s3-encoding';
+import type { ListEntry, VirtualListing } from './virtual-listing';
+import { compareKeys, VIRTUAL_BUCKET } from './virtual-key';
+
+export const MAX_LIST_KEYS = 1000;
+/** The owner shown in listings: the proxy owns the virtual bucket. */
+export const PROXY_OWNER = { id: 'delta-lake-s3-proxy', displayName: 'delta-lake-s3-proxy' };
+
+export interface ListQuery {
+  version: 1 | 2;
+  prefix: string;
+  prefixGiven: boolean;
+  delimiter: string;
+  maxKeys: number;
+  /** v2 start-after / v1 marker, as given. */
+  startAfter: string;
+  /** v2: the client's continuation token as given. */
+  continuationToken?: string;
+  /** Exclusive lower bound after decoding the token (max of token and start-after). */
+  after: string;
+  fetchOwner: boolean;
+  encodeUrl: boolean;
+}
+
+const TOKEN_TAG = 'dlp1:';
+
+/** Continuation tokens are ours: an opaque wrapper around the last key handed out. */
+export function encodeToken(after: string): string {
+  return Buffer.from(TOKEN_TAG + after, 'utf8').toString('base64url');
+}
+
+export function decodeToken(token: string): string {
+  const text = /^[A-Za-z0-9_-]+={0,2}$/.test(token) ? Buffer.from(token, 'base64url').toString('utf8') : '';
+  if (!text.startsWith(TOKEN_TAG) || text.includes('\uFFFD')) {
+    throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', {
+      ArgumentName: 'continuation-token',
+    });
+  }
+  return text.slice(TOKEN_TAG.length);
+}
+
+function parseMaxKeys(raw: string | null): number {
+  if (raw === null) return MAX_LIST_KEYS;
+  if (!/^\d{1,10}$/.test(raw) || Number(raw) > 2147483647) {
+    throw new S3Error('InvalidArgument', 'Provided max-keys not an integer or within integer range', {
+      ArgumentName: 'max-keys',
+      ArgumentValue: raw,
+    });
+  }
+  return Math.min(Number(raw), MAX_LIST_KEYS);
+}
+
+export function parseListQuery(query: URLSearchParams, version: 1 | 2): ListQuery {
+  const encoding = query.get('encoding-type');
+  if (encoding !== null && encoding !== 'url') {
+    throw new S3Error('InvalidArgument', 'Invalid Encoding Method specified in Request', {
+      ArgumentName: 'encoding-type',
+      ArgumentValue: encoding,
+    });
+  }
+  const prefix = query.get('prefix') ?? '';
+  const delimiter = query.get('delimiter') ?? '';
+  const startAfter = (version === 2 ? query.get('start-after') : query.get('marker')) ?? '';
+  const continuationToken = version === 2 ? (query.get('continuation-token') ?? undefined) : undefined;
+  if (continuationToken === '') {
+    throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', {
+      ArgumentName: 'continuation-token',
+    });
+  }
+  let after = startAfter;
+  if (continuationToken !== undefined) {
+    const t = decodeToken(continuationToken);
+    if (compareKeys(t, after) > 0) after = t;
+  }
+  return {
+    version,
+    prefix,
+    prefixGiven: query.has('prefix'),
+    delimiter,
+    maxKeys: parseMaxKeys(query.get('max-keys')),
+    startAfter,
+    continuationToken,
+    after,
+    fetchOwner: version === 1 || query.get('fetch-owner') === 'true',
+    encodeUrl: encoding === 'url',
+  };
+}
+
+function owner(): XmlNode {
+  return el('Owner', el('ID', PROXY_OWNER.id), el('DisplayName', PROXY_OWNER.displayName));
+}
+
+export function listObjectsResponse(q: ListQuery, listing: VirtualListing, headers: Record<string, string>): ProxyResponse {
+  const enc = (s: string) => (q.encodeUrl ? s3UrlEncode(s) : s);
+  const contents: XmlNode[] = [];
+  const prefixes: XmlNode[] = [];
+  for (const e of listing.entries) {
+    if (e.kind === 'prefix') prefixes.push(el('CommonPrefixes', el('Prefix', enc(e.key))));
+    else contents.push(contentsNode(e, q, enc));
+  }
+  const last = listing.entries.at(-1)?.key;
+  const doc =
+    q.version === 2
+      ? root(
+          'ListBucketResult',
+          el('Name', VIRTUAL_BUCKET),
+          el('Prefix', enc(q.prefix)),
+          opt('ContinuationToken', q.continuationToken),
+          opt(
+            'NextContinuationToken',
+            listing.isTruncated && listing.resumeAfter !== undefined ? encodeToken(listing.resumeAfter) : undefined,
+          ),
+          el('KeyCount', listing.entries.length),
+          el('MaxKeys', q.maxKeys),
+          q.delimiter ? el('Delimiter', enc(q.delimiter)) : undefined,
+          q.encodeUrl ? el('EncodingType', 'url') : undefined,
+          el('IsTruncated', listing.isTruncated),
+          q.startAfter && q.continuationToken === undefined ? el('StartAfter', enc(q.startAfter)) : undefined,
+          contents,
+          prefixes,
+        )
+      : root(
+          'ListBucketResult',
+          el('Name', VIRTUAL_BUCKET),
+          el('Prefix', enc(q.prefix)),
+          el('Marker', enc(q.startAfter)),
+          listing.isTruncated && q.delimiter && last !== undefined ? el('NextMarker', enc(last)) : undefined,
+          el('MaxKeys', q.maxKeys),
+          q.delimiter ? el('Delimiter', enc(q.delimiter)) : undefined,
+          q.encodeUrl ? el('EncodingType', 'url') : undefined,
+          el('IsTruncated', listing.isTruncated),
+          contents,
+          prefixes,
+        );
+  return { status: 200, headers: { ...headers, 'content-type': 'application/xml' }, body: toXml(doc) };
+}
+
+function contentsNode(e: Extract<ListEntry, { kind: 'object' }>, q: ListQuery, enc: (s: string) => string): XmlNode {
+  return el(
+    'Contents',
+    el('Key', enc(e.key)),
+    el('LastModified', isoDate(e.object.lastModified)),
+    el('ETag', e.object.etag),
+    el('Size', e.object.size),
+    q.fetchOwner ? owner() : undefined,
+    el('StorageClass', e.object.storageClass ?? 'STANDARD'),
+  );
+}

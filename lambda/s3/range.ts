@@ -1,0 +1,27 @@
+/**
+ * The Range header as S3 reads it: a single `bytes=` range. Syntax S3 does not understand
+ * (other units, several ranges, first > last) is ignored and the whole object is served.
+ * `bytes=-0` can never be satisfied and is refused with 416.
+ */
+import { S3Error } from '../core/s3-error';
+import type { ByteRange } from '../storage/storage-backend';
+
+export function parseRange(header: string | undefined): ByteRange | undefined {
+  if (!header) return undefined;
+  const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
+  if (!m) return undefined;
+  const [, first, last] = m as unknown as [string, string, string];
+  if (first === '' && last === '') return undefined;
+  if (first === '') {
+    const suffix = Number(last);
+    if (!Number.isSafeInteger(suffix)) return undefined;
+    if (suffix === 0) throw new S3Error('InvalidRange', 'The requested range is not satisfiable', { RangeRequested: header });
+    return { suffix };
+  }
+  const start = Number(first);
+  if (!Number.isSafeInteger(start)) return undefined;
+  if (last === '') return { start };
+  const end = Number(last);
+  if (!Number.isSafeInteger(end) || end < start) return undefined;
+  return { start, end };
+}

@@ -1,0 +1,140 @@
+/**
+ * Names what a request is before any handler runs (gaul/s3proxy's S3Operation, minio's route
+ * table): specific query matches first, then the fallback. Path-style addressing only.
+ */
+import { S3Error } from '../core/s3-error';
+import type { ProxyRequest } from '../core/types';
+import { assertSafeKey, decodeComponent, VIRTUAL_BUCKET } from './virtual-key';
+
+export type S3Operation =
+  | 'ListBuckets'
+  | 'HeadBucket'
+  | 'GetBucketLocation'
+  | 'ListObjectsV2'
+  | 'ListObjects'
+  | 'GetObject'
+  | 'HeadObject';
+
+export interface S3Route {
+  op: S3Operation;
+  /** Decoded object key (GetObject/HeadObject). */
+  key?: string;
+  query: URLSearchParams;
+}
+
+const WRITE_METHODS = new Set(['PUT', 'POST', 'DELETE']);
+/** Methods S3 knows; anything else is 405, never a 5xx. */
+const S3_METHODS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'OPTIONS']);
+
+/** Bucket sub-resources a reader may not use (ACLs, policies, versions, uploads, ...). */
+const BUCKET_SUBRESOURCES = [
+  'accelerate',
+  'acl',
+  'analytics',
+  'cors',
+  'encryption',
+  'intelligent-tiering',
+  'inventory',
+  'lifecycle',
+  'logging',
+  'metadataTable',
+  'metrics',
+  'notification',
+  'object-lock',
+  'ownershipControls',
+  'policy',
+  'policyStatus',
+  'publicAccessBlock',
+  'replication',
+  'requestPayment',
+  'tagging',
+  'uploads',
+  'versioning',
+  'versions',
+  'website',
+  'delete',
+  'session',
+];
+const OBJECT_SUBRESOURCES = [
+  'acl',
+  'attributes',
+  'legal-hold',
+  'retention',
+  'tagging',
+  'torrent',
+  'uploadId',
+  'uploads',
+  'restore',
+  'select',
+];
+
+export function routeRequest(req: ProxyRequest, options: { readOnly: boolean }): S3Route {
+  const method = req.method.toUpperCase();
+  if (!S3_METHODS.has(method)) {
+    throw new S3Error('MethodNotAllowed', 'The specified method is not allowed against this resource.', {
+      Method: req.method.slice(0, 32),
+      ResourceType: 'OBJECT',
+    });
+  }
+  if (WRITE_METHODS.has(method)) {
+    if (options.readOnly) throw new S3Error('AccessDenied', 'Access Denied', {}, 'read-only proxy');
+    throw new S3Error('MethodNotAllowed', 'This proxy serves reads only.', {
+      Method: method,
+      ResourceType: 'OBJECT',
+    });
+  }
+  // No CORS configuration: S3 refuses pre-flight requests with 403.
+  if (method === 'OPTIONS')
+    throw new S3Error('AccessDenied', 'CORSResponse: This CORS request is not allowed.');
+
+  if (!req.rawPath.startsWith('/')) throw new S3Error('InvalidURI', "Couldn't parse the specified URI.");
+  const query = new URLSearchParams(req.rawQuery);
+  const path = req.rawPath.slice(1);
+  const slash = path.indexOf('/');
+  const bucket = decodeComponent(slash < 0 ? path : path.slice(0, slash));
+  const rawKey = slash < 0 ? '' : path.slice(slash + 1);
+
+  if (bucket === '') {
+    if (method === 'GET') return { op: 'ListBuckets', query };
+    throw new S3Error('MethodNotAllowed', 'The specified method is not allowed against this resource.', {
+      Method: method,
+      ResourceType: 'SERVICE',
+    });
+  }
+  if (bucket !== VIRTUAL_BUCKET) {
+    throw new S3Error('NoSuchBucket', 'The specified bucket does not exist', {
+      BucketName: bucket.slice(0, 255),
+    });
+  }
+
+  if (rawKey === '') {
+    if (method === 'HEAD') return { op: 'HeadBucket', query };
+    for (const sub of BUCKET_SUBRESOURCES) {
+      if (query.has(sub))
+        throw new S3Error('AccessDenied', 'Access Denied', {}, `bucket sub-resource ?${sub}`);
+    }
+    if (query.has('location')) return { op: 'GetBucketLocation', query };
+    if (query.get('list-type') === '2') return { op: 'ListObjectsV2', query };
+    if (query.has('list-type')) {
+      throw new S3Error('InvalidArgument', 'Invalid List Type specified in Request', {
+        ArgumentName: 'list-type',
+      });
+    }
+    return { op: 'ListObjects', query };
+  }
+
+  const key = decodeComponent(rawKey);
+  assertSafeKey(key, 'key');
+  for (const sub of OBJECT_SUBRESOURCES) {
+    if (query.has(sub)) throw new S3Error('AccessDenied', 'Access Denied', {}, `object sub-resource ?${sub}`);
+  }
+  if (query.has('versionId') && query.get('versionId') !== 'null') {
+    throw new S3Error('InvalidArgument', 'Invalid version id specified', { ArgumentName: 'versionId' });
+  }
+  if (query.has('partNumber')) {
+    throw new S3Error('InvalidArgument', 'Part numbers are not supported by this proxy', {
+      ArgumentName: 'partNumber',
+    });
+  }
+  return { op: method === 'HEAD' ? 'HeadObject' : 'GetObject', key, query };
+}

@@ -1,0 +1,44 @@
+/** Turns the storage vocabulary into what an S3 client expects. */
+import { S3Error } from '../core/s3-error';
+import { StorageError } from '../storage/storage-backend';
+import { httpDate } from './s3-encoding';
+
+export interface NotModified {
+  notModified: true;
+  headers: Record<string, string>;
+}
+
+/** 304 is not an error for S3 clients: it is answered with headers and no body. */
+export function notModifiedOf(err: unknown): NotModified | undefined {
+  if (!(err instanceof StorageError) || err.kind !== 'NotModified') return undefined;
+  const headers: Record<string, string> = {};
+  if (err.details?.etag) headers.etag = err.details.etag;
+  if (err.details?.lastModified && !Number.isNaN(err.details.lastModified.getTime()))
+    headers['last-modified'] = httpDate(err.details.lastModified);
+  return { notModified: true, headers };
+}
+
+export function toS3Error(err: unknown, key?: string): S3Error | unknown {
+  if (!(err instanceof StorageError)) return err;
+  const extra: Record<string, string> = key !== undefined ? { Key: key } : {};
+  switch (err.kind) {
+    case 'NotFound':
+      return new S3Error('NoSuchKey', 'The specified key does not exist.', extra);
+    case 'PreconditionFailed':
+      return new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', {
+        Condition: 'If-Match',
+      });
+    case 'InvalidRange':
+      return new S3Error('InvalidRange', 'The requested range is not satisfiable');
+    case 'Throttled':
+      return new S3Error('SlowDown', 'Please reduce your request rate.', {}, `backend throttled: ${err.message}`);
+    case 'Unavailable':
+      return new S3Error('ServiceUnavailable', 'Service is unable to handle request.', {}, err.message);
+    case 'AccessDenied':
+      return new S3Error('AccessDenied', 'Access Denied', {}, err.message);
+    case 'NotModified':
+      return new S3Error('NotModified');
+    default:
+      return new S3Error('InternalError', 'We encountered an internal error. Please try again.', {}, err.message);
+  }
+}
