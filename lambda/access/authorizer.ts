@@ -26,7 +26,16 @@ export interface Authorizer {
   /** Tables the principal may see at all (the root listing shows exactly these). */
   visibleTables(principal: Principal, mounts: readonly TableMount[]): Promise<readonly TableMount[]>;
   /** May the principal read this key of this table? relKey is relative to the table root. */
-  authorizeObject(principal: Principal, mount: TableMount, relKey: string, signal?: AbortSignal): Promise<ObjectDecision>;
+  authorizeObject(
+    principal: Principal,
+    mount: TableMount,
+    relKey: string,
+    signal?: AbortSignal,
+  ): Promise<ObjectDecision>;
   /** A filter for listing inside a table; undefined when the table is not visible. */
-  listingFilter(principal: Principal, mount: TableMount, signal?: AbortSignal): Promise<ListingFilter | undefined>;
+  listingFilter(
+    principal: Principal,
+    mount: TableMount,
+    signal?: AbortSignal,
+  ): Promise<ListingFilter | undefined>;
 }

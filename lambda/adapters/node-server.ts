@@ -42,7 +42,8 @@ export async function writeResponse(res: ServerResponse, out: ProxyResponse): Pr
     return;
   }
   if (body === undefined) {
-    if (out.status !== 304 && out.status !== 204 && headers['content-length'] === undefined) headers['content-length'] = '0';
+    if (out.status !== 304 && out.status !== 204 && headers['content-length'] === undefined)
+      headers['content-length'] = '0';
     res.writeHead(out.status, headers);
     res.end();
     return;
@@ -57,7 +58,11 @@ export async function writeResponse(res: ServerResponse, out: ProxyResponse): Pr
   }
 }
 
-function rawErrorXml(code: 'InvalidRequest' | 'MethodNotAllowed' | 'RequestHeaderSectionTooLarge', status: number, message: string): string {
+function rawErrorXml(
+  code: 'InvalidRequest' | 'MethodNotAllowed' | 'RequestHeaderSectionTooLarge',
+  status: number,
+  message: string,
+): string {
   const requestId = newRequestId();
   const res = errorResponse(new S3Error(code, message), requestId, { 'x-amz-request-id': requestId });
   const xml = String(res.body);
@@ -91,7 +96,9 @@ export function createNodeServer(handler: ProxyHandler): Server {
         // The core turns every failure into XML; reaching here means the adapter itself failed.
         if (!res.headersSent) {
           const requestId = newRequestId();
-          const out = errorResponse(new S3Error('InternalError'), requestId, { 'x-amz-request-id': requestId });
+          const out = errorResponse(new S3Error('InternalError'), requestId, {
+            'x-amz-request-id': requestId,
+          });
           void writeResponse(res, out);
         } else res.destroy();
       });
@@ -102,12 +109,18 @@ export function createNodeServer(handler: ProxyHandler): Server {
     const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
     socket.end(
       tooLarge
-        ? rawErrorXml('RequestHeaderSectionTooLarge', 400, 'Your request header section exceeds the maximum allowed size.')
+        ? rawErrorXml(
+            'RequestHeaderSectionTooLarge',
+            400,
+            'Your request header section exceeds the maximum allowed size.',
+          )
         : rawErrorXml('InvalidRequest', 400, 'The request could not be parsed.'),
     );
   });
   server.on('connect', (_req, socket: Socket) => {
-    socket.end(rawErrorXml('MethodNotAllowed', 405, 'The specified method is not allowed against this resource.'));
+    socket.end(
+      rawErrorXml('MethodNotAllowed', 405, 'The specified method is not allowed against this resource.'),
+    );
   });
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
@@ -116,7 +129,11 @@ export function createNodeServer(handler: ProxyHandler): Server {
 }
 
 /** Starts the proxy on host:port (0 = any free port). */
-export async function startNodeServer(handler: ProxyHandler, host: string, port: number): Promise<NodeServer> {
+export async function startNodeServer(
+  handler: ProxyHandler,
+  host: string,
+  port: number,
+): Promise<NodeServer> {
   const server = createNodeServer(handler);
   const sockets = new Set<Socket>();
   server.on('connection', (s: Socket) => {

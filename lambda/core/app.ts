@@ -57,7 +57,11 @@ export function createApp(deps: AppDeps): ProxyHandler {
       principal: ANONYMOUS,
       proxied: false,
     };
-    const base: Headers = { 'x-amz-request-id': ctx.requestId, 'x-amz-id-2': ctx.requestId, server: 'DeltaLakeS3Proxy' };
+    const base: Headers = {
+      'x-amz-request-id': ctx.requestId,
+      'x-amz-id-2': ctx.requestId,
+      server: 'DeltaLakeS3Proxy',
+    };
     let res: ProxyResponse;
     let error: S3Error | undefined;
     try {
@@ -70,12 +74,19 @@ export function createApp(deps: AppDeps): ProxyHandler {
       const resource = ctx.key !== undefined ? `/${VIRTUAL_BUCKET}/${ctx.key}` : undefined;
       res = errorResponse(error, ctx.requestId, base, resource, req.method.toUpperCase() === 'HEAD');
     }
-    const body = observeBody(res.body, (bytes, failure) => deps.observer.record(eventOf(deps, req, ctx, res, error, bytes, failure)));
+    const body = observeBody(res.body, (bytes, failure) =>
+      deps.observer.record(eventOf(deps, req, ctx, res, error, bytes, failure)),
+    );
     return { ...res, body };
   };
 }
 
-async function serve(deps: AppDeps, req: ProxyRequest, ctx: RequestContext, base: Headers): Promise<ProxyResponse> {
+async function serve(
+  deps: AppDeps,
+  req: ProxyRequest,
+  ctx: RequestContext,
+  base: Headers,
+): Promise<ProxyResponse> {
   const route = ctx.route!;
   switch (route.op) {
     case 'ListBuckets':
@@ -89,9 +100,10 @@ async function serve(deps: AppDeps, req: ProxyRequest, ctx: RequestContext, base
       const q = parseListQuery(route.query, route.op === 'ListObjectsV2' ? 2 : 1);
       if (q.prefix) assertSafeKey(q.prefix, 'prefix');
       const visible = await visibleTablesFor(deps, ctx.principal, q.prefix, req.signal);
-      const listing = q.maxKeys === 0
-        ? { entries: [], isTruncated: false }
-        : await listVirtual(deps.storage, visible, { ...q, signal: req.signal });
+      const listing =
+        q.maxKeys === 0
+          ? { entries: [], isTruncated: false }
+          : await listVirtual(deps.storage, visible, { ...q, signal: req.signal });
       return listObjectsResponse(q, listing, base);
     }
     case 'GetObject':
@@ -102,9 +114,19 @@ async function serve(deps: AppDeps, req: ProxyRequest, ctx: RequestContext, base
       if (resolved) ctx.table = resolved.mount.alias;
       // An unmapped alias, the alias itself and folder-like keys answer like a missing key.
       if (!resolved || resolved.relKey === '' || resolved.relKey.endsWith('/')) {
-        throw new S3Error('NoSuchKey', 'The specified key does not exist.', { Key: key }, 'not a file of a mapped table');
+        throw new S3Error(
+          'NoSuchKey',
+          'The specified key does not exist.',
+          { Key: key },
+          'not a file of a mapped table',
+        );
       }
-      const decision = await deps.authorizer.authorizeObject(ctx.principal, resolved.mount, resolved.relKey, req.signal);
+      const decision = await deps.authorizer.authorizeObject(
+        ctx.principal,
+        resolved.mount,
+        resolved.relKey,
+        req.signal,
+      );
       if (!decision.allow) {
         const code = decision.answer === 'not-found' ? 'NoSuchKey' : 'AccessDenied';
         throw new S3Error(code, decision.message, code === 'NoSuchKey' ? { Key: key } : {}, decision.reason);

@@ -1,9 +1,15 @@
 /** S3 XML error documents: the only way a refusal leaves the proxy. */
-import { el, type XmlNode, toXml } from '../s3/xml';
+import { el, toXml, type XmlNode } from '../s3/xml';
 import { S3Error } from './s3-error';
 import type { Headers, ProxyResponse } from './types';
 
-export function errorResponse(err: S3Error, requestId: string, base: Headers, resource?: string, head = false): ProxyResponse {
+export function errorResponse(
+  err: S3Error,
+  requestId: string,
+  base: Headers,
+  resource?: string,
+  head = false,
+): ProxyResponse {
   const extras: XmlNode[] = Object.entries(err.extra).map(([k, v]) => el(k, v));
   const doc = el(
     'Error',

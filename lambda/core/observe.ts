@@ -32,7 +32,9 @@ export interface Observer {
 }
 
 /** The audit line: one JSON object per request on stdout. */
-export function auditLogObserver(write: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Observer {
+export function auditLogObserver(
+  write: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
+): Observer {
   return { record: (event) => write(JSON.stringify({ type: 'audit', ...event })) };
 }
 

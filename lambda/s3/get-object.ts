@@ -1,6 +1,13 @@
 /** GetObject and HeadObject: conditional headers, Range, S3's response headers. */
+import { S3Error } from '../core/s3-error';
 import type { Headers, ProxyResponse } from '../core/types';
-import type { Conditions, GetResult, ObjectMeta, ObjectRef, StorageBackend } from '../storage/storage-backend';
+import type {
+  Conditions,
+  GetResult,
+  ObjectMeta,
+  ObjectRef,
+  StorageBackend,
+} from '../storage/storage-backend';
 import { parseRange } from './range';
 import { httpDate, parseHttpDate } from './s3-encoding';
 import { notModifiedOf, toS3Error } from './storage-errors';
@@ -51,7 +58,11 @@ export interface ObjectRequest {
   signal?: AbortSignal;
 }
 
-export async function getObject(storage: StorageBackend, req: ObjectRequest, base: Headers): Promise<ProxyResponse> {
+export async function getObject(
+  storage: StorageBackend,
+  req: ObjectRequest,
+  base: Headers,
+): Promise<ProxyResponse> {
   const range = parseRange(req.headers.range);
   let result: GetResult;
   try {
@@ -70,7 +81,11 @@ export async function getObject(storage: StorageBackend, req: ObjectRequest, bas
   return { status: 200, headers, body: result.body };
 }
 
-export async function headObject(storage: StorageBackend, req: ObjectRequest, base: Headers): Promise<ProxyResponse> {
+export async function headObject(
+  storage: StorageBackend,
+  req: ObjectRequest,
+  base: Headers,
+): Promise<ProxyResponse> {
   let meta: ObjectMeta;
   try {
     meta = await storage.head(req.ref, { ...conditionsOf(req.headers), signal: req.signal });
@@ -79,9 +94,14 @@ export async function headObject(storage: StorageBackend, req: ObjectRequest, ba
     if (nm) return { status: 304, headers: { ...base, ...nm.headers } };
     throw toS3Error(err, req.virtualKey);
   }
-  const headers: Headers = { ...base, ...objectHeaders(meta, req.query), 'content-length': String(meta.size) };
+  const headers: Headers = {
+    ...base,
+    ...objectHeaders(meta, req.query),
+    'content-length': String(meta.size),
+  };
   // S3 answers a ranged HEAD like the GET would, without the body.
   const range = parseRange(req.headers.range);
+  if (range && 'start' in range && range.start >= meta.size) throw new S3Error('InvalidRange');
   if (range && meta.size > 0) {
     const start = 'suffix' in range ? Math.max(0, meta.size - range.suffix) : range.start;
     const end = 'suffix' in range ? meta.size - 1 : Math.min(range.end ?? meta.size - 1, meta.size - 1);

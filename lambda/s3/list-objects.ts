@@ -1,10 +1,10 @@
 /** ListObjectsV2 and ListObjects (v1) over the virtual bucket. */
 import { S3Error } from '../core/s3-error';
 import type { ProxyResponse } from '../core/types';
-import { el, opt, root, toXml, type XmlNode } from './xml';
 import { isoDate, s3UrlEncode } from './s3-encoding';
-import type { ListEntry, VirtualListing } from './virtual-listing';
 import { compareKeys, VIRTUAL_BUCKET } from './virtual-key';
+import type { ListEntry, VirtualListing } from './virtual-listing';
+import { el, opt, root, toXml, type XmlNode } from './xml';
 
 export const MAX_LIST_KEYS = 1000;
 /** The owner shown in listings: the proxy owns the virtual bucket. */
@@ -94,7 +94,11 @@ function owner(): XmlNode {
   return el('Owner', el('ID', PROXY_OWNER.id), el('DisplayName', PROXY_OWNER.displayName));
 }
 
-export function listObjectsResponse(q: ListQuery, listing: VirtualListing, headers: Record<string, string>): ProxyResponse {
+export function listObjectsResponse(
+  q: ListQuery,
+  listing: VirtualListing,
+  headers: Record<string, string>,
+): ProxyResponse {
   const enc = (s: string) => (q.encodeUrl ? s3UrlEncode(s) : s);
   const contents: XmlNode[] = [];
   const prefixes: XmlNode[] = [];
@@ -112,7 +116,9 @@ export function listObjectsResponse(q: ListQuery, listing: VirtualListing, heade
           opt('ContinuationToken', q.continuationToken),
           opt(
             'NextContinuationToken',
-            listing.isTruncated && listing.resumeAfter !== undefined ? encodeToken(listing.resumeAfter) : undefined,
+            listing.isTruncated && listing.resumeAfter !== undefined
+              ? encodeToken(listing.resumeAfter)
+              : undefined,
           ),
           el('KeyCount', listing.entries.length),
           el('MaxKeys', q.maxKeys),
@@ -139,7 +145,11 @@ export function listObjectsResponse(q: ListQuery, listing: VirtualListing, heade
   return { status: 200, headers: { ...headers, 'content-type': 'application/xml' }, body: toXml(doc) };
 }
 
-function contentsNode(e: Extract<ListEntry, { kind: 'object' }>, q: ListQuery, enc: (s: string) => string): XmlNode {
+function contentsNode(
+  e: Extract<ListEntry, { kind: 'object' }>,
+  q: ListQuery,
+  enc: (s: string) => string,
+): XmlNode {
   return el(
     'Contents',
     el('Key', enc(e.key)),

@@ -15,7 +15,8 @@ export function parseRange(header: string | undefined): ByteRange | undefined {
   if (first === '') {
     const suffix = Number(last);
     if (!Number.isSafeInteger(suffix)) return undefined;
-    if (suffix === 0) throw new S3Error('InvalidRange', 'The requested range is not satisfiable', { RangeRequested: header });
+    if (suffix === 0)
+      throw new S3Error('InvalidRange', 'The requested range is not satisfiable', { RangeRequested: header });
     return { suffix };
   }
   const start = Number(first);

@@ -25,13 +25,22 @@ export function toS3Error(err: unknown, key?: string): S3Error | unknown {
     case 'NotFound':
       return new S3Error('NoSuchKey', 'The specified key does not exist.', extra);
     case 'PreconditionFailed':
-      return new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', {
-        Condition: 'If-Match',
-      });
+      return new S3Error(
+        'PreconditionFailed',
+        'At least one of the pre-conditions you specified did not hold',
+        {
+          Condition: 'If-Match',
+        },
+      );
     case 'InvalidRange':
       return new S3Error('InvalidRange', 'The requested range is not satisfiable');
     case 'Throttled':
-      return new S3Error('SlowDown', 'Please reduce your request rate.', {}, `backend throttled: ${err.message}`);
+      return new S3Error(
+        'SlowDown',
+        'Please reduce your request rate.',
+        {},
+        `backend throttled: ${err.message}`,
+      );
     case 'Unavailable':
       return new S3Error('ServiceUnavailable', 'Service is unable to handle request.', {}, err.message);
     case 'AccessDenied':
@@ -39,6 +48,11 @@ export function toS3Error(err: unknown, key?: string): S3Error | unknown {
     case 'NotModified':
       return new S3Error('NotModified');
     default:
-      return new S3Error('InternalError', 'We encountered an internal error. Please try again.', {}, err.message);
+      return new S3Error(
+        'InternalError',
+        'We encountered an internal error. Please try again.',
+        {},
+        err.message,
+      );
   }
 }

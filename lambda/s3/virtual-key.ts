@@ -88,17 +88,33 @@ function hidesDotSegment(segment: string): boolean {
  * MAX_KEY_BYTES.
  */
 export function assertSafeKey(key: string, what: 'key' | 'prefix' = 'key'): void {
-  if (Buffer.byteLength(key) > MAX_KEY_BYTES) throw new S3Error('KeyTooLongError', 'Your key is too long', {}, `${what} over 1024 bytes`);
+  if (Buffer.byteLength(key) > MAX_KEY_BYTES)
+    throw new S3Error('KeyTooLongError', 'Your key is too long', {}, `${what} over 1024 bytes`);
   if (FORBIDDEN_CHARS.test(key))
-    throw new S3Error('InvalidArgument', `The ${what} contains a character this proxy does not accept.`, {}, 'control char or backslash');
+    throw new S3Error(
+      'InvalidArgument',
+      `The ${what} contains a character this proxy does not accept.`,
+      {},
+      'control char or backslash',
+    );
   const segments = key.split('/');
   for (let i = 0; i < segments.length; i++) {
     const seg = segments[i]!;
     const last = i === segments.length - 1;
     if (seg === '' && !last)
-      throw new S3Error('InvalidArgument', `The ${what} must not contain empty path segments.`, {}, 'empty segment');
+      throw new S3Error(
+        'InvalidArgument',
+        `The ${what} must not contain empty path segments.`,
+        {},
+        'empty segment',
+      );
     if (DOT_SEGMENT.test(seg) || hidesDotSegment(seg))
-      throw new S3Error('InvalidArgument', `The ${what} must not contain "." or ".." segments.`, {}, 'dot segment');
+      throw new S3Error(
+        'InvalidArgument',
+        `The ${what} must not contain "." or ".." segments.`,
+        {},
+        'dot segment',
+      );
   }
 }
 

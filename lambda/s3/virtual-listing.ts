@@ -11,7 +11,9 @@ import type { ListingFilter } from '../access/authorizer';
 import type { ListedObject, StorageBackend } from '../storage/storage-backend';
 import { compareKeys, type TableMount } from './virtual-key';
 
-export type ListEntry = { kind: 'object'; key: string; object: ListedObject } | { kind: 'prefix'; key: string };
+export type ListEntry =
+  | { kind: 'object'; key: string; object: ListedObject }
+  | { kind: 'prefix'; key: string };
 
 export interface VirtualListRequest {
   prefix: string;

@@ -1,13 +1,22 @@
 /** A minimal XML writer for S3 responses: every text node is escaped, nothing else is clever. */
 
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
+const ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&apos;',
+};
 
 /**
  * Escapes text for XML 1.0. Characters XML 1.0 cannot carry at all (most C0 controls) are
  * written as character references, as S3 does, so a hostile key cannot break the document.
  */
 export function escapeXml(text: string): string {
-  return text.replace(/[&<>"'\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, (c) => ESCAPES[c] ?? `&#${c.charCodeAt(0)};`);
+  return text.replace(
+    /[&<>"'\u0000-\u0008\u000b\u000c\u000e-\u001f]/g,
+    (c) => ESCAPES[c] ?? `&#${c.charCodeAt(0)};`,
+  );
 }
 
 export const XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n';

@@ -53,7 +53,8 @@ function header(err: S3ServiceException, name: string): string | undefined {
 /** Maps an SDK failure to the proxy's storage vocabulary; the S3 layer turns that into XML. */
 export function toStorageError(err: unknown, signal?: AbortSignal): StorageError {
   if (err instanceof StorageError) return err;
-  if (signal?.aborted || (err as Error)?.name === 'AbortError') return new StorageError('Aborted', 'request aborted');
+  if (signal?.aborted || (err as Error)?.name === 'AbortError')
+    return new StorageError('Aborted', 'request aborted');
   if (err instanceof S3ServiceException) {
     const status = err.$metadata?.httpStatusCode ?? 500;
     const lm = header(err, 'last-modified');
@@ -193,8 +194,12 @@ export class S3Backend implements StorageBackend {
   }
 
   async presign(ref: ObjectRef, options: { expiresInSeconds: number; range?: string }): Promise<string> {
-    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, Range: options.range }), {
-      expiresIn: options.expiresInSeconds,
-    });
+    return getSignedUrl(
+      this.client,
+      new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, Range: options.range }),
+      {
+        expiresIn: options.expiresInSeconds,
+      },
+    );
   }
 }

@@ -88,7 +88,10 @@ export async function startS3rver(): Promise<S3Server> {
 
 /** Why moto cannot run here, or undefined when it can. */
 export function motoUnavailableReason(): string | undefined {
-  const probe = spawnSync('python3', ['-c', 'import moto.server, flask'], { encoding: 'utf8', timeout: 20_000 });
+  const probe = spawnSync('python3', ['-c', 'import moto.server, flask'], {
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
   if (probe.error) return `python3 not runnable (${probe.error.message})`;
   if (probe.status !== 0) return 'python3 has no moto[server] (pip install "moto[server]")';
   return undefined;
@@ -126,7 +129,12 @@ export async function createBucket(client: S3Client, bucket: string): Promise<vo
 }
 
 /** Uploads every file below `dir` to bucket/prefix, keeping relative paths as keys. */
-export async function uploadDir(client: S3Client, bucket: string, prefix: string, dir: string): Promise<string[]> {
+export async function uploadDir(
+  client: S3Client,
+  bucket: string,
+  prefix: string,
+  dir: string,
+): Promise<string[]> {
   const keys: string[] = [];
   const walk = (d: string): string[] =>
     readdirSync(d).flatMap((name) => {

@@ -1,12 +1,18 @@
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startNodeServer, type NodeServer } from '../../lambda/adapters/node-server';
+import { type NodeServer, startNodeServer } from '../../lambda/adapters/node-server';
 import { createApp } from '../../lambda/core/app';
 import { systemClock } from '../../lambda/core/types';
 import { TableMap } from '../../lambda/s3/virtual-key';
 import { S3Backend } from '../../lambda/storage/s3-backend';
 import { allowAllAuthorizer, anonymousAuthenticator } from '../helpers/interim-access';
-import { BACKEND_CREDENTIALS, backendClient, createBucket, type S3Server, startS3rver } from '../helpers/s3-servers';
+import {
+  BACKEND_CREDENTIALS,
+  backendClient,
+  createBucket,
+  type S3Server,
+  startS3rver,
+} from '../helpers/s3-servers';
 
 let s3: S3Server;
 let proxy: NodeServer;
@@ -33,11 +39,20 @@ afterAll(async () => {
 });
 
 it('lists and reads through the proxy', async () => {
-  const client = new S3Client({ endpoint: proxy.url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+  const client = new S3Client({
+    endpoint: proxy.url,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+  });
   const root = await client.send(new ListObjectsV2Command({ Bucket: 'datalake', Delimiter: '/' }));
   expect(root.CommonPrefixes?.map((p) => p.Prefix)).toEqual(['sales/']);
   const inner = await client.send(new ListObjectsV2Command({ Bucket: 'datalake', Prefix: 'sales/' }));
-  expect(inner.Contents?.map((o) => o.Key)).toEqual(['sales/_delta_log/0.json', 'sales/a=1/x.parquet', 'sales/a=2/y.parquet']);
+  expect(inner.Contents?.map((o) => o.Key)).toEqual([
+    'sales/_delta_log/0.json',
+    'sales/a=1/x.parquet',
+    'sales/a=2/y.parquet',
+  ]);
   const got = await client.send(new GetObjectCommand({ Bucket: 'datalake', Key: 'sales/a=1/x.parquet' }));
   expect(await got.Body?.transformToString()).toBe('body of t/a=1/x.parquet');
 });
