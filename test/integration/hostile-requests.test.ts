@@ -1,0 +1,176 @@
+/**
+ * Path escapes and malformed requests: every refusal is S3 XML with a 4xx, a request id and no
+ * stack trace, and nothing outside a table's prefix is ever read.
+ */
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type NodeServer, startNodeServer } from '../../lambda/adapters/node-server';
+import { createApp } from '../../lambda/core/app';
+import { systemClock } from '../../lambda/core/types';
+import { TableMap } from '../../lambda/s3/virtual-key';
+import { S3Backend } from '../../lambda/storage/s3-backend';
+import { allowAllAuthorizer, anonymousAuthenticator } from '../helpers/interim-access';
+import { rawRequest, rawSocket } from '../helpers/raw-http';
+import {
+  BACKEND_CREDENTIALS,
+  backendClient,
+  createBucket,
+  type S3Server,
+  startS3rver,
+} from '../helpers/s3-servers';
+
+let s3: S3Server;
+let proxy: NodeServer;
+beforeAll(async () => {
+  s3 = await startS3rver();
+  const c = backendClient(s3.endpoint);
+  await createBucket(c, 'lake');
+  await c.send(new PutObjectCommand({ Bucket: 'lake', Key: 'tables/sales/a=1/x.parquet', Body: 'ok' }));
+  await c.send(new PutObjectCommand({ Bucket: 'lake', Key: 'tables/secret.parquet', Body: 'SECRET' }));
+  await c.send(new PutObjectCommand({ Bucket: 'lake', Key: 'tables/sales/%2e%2e/x', Body: 'SECRET' }));
+  const app = createApp({
+    options: { readOnly: true, region: 'us-east-1' },
+    tables: new TableMap({ sales: 's3://lake/tables/sales' }),
+    storage: new S3Backend({ endpoint: s3.endpoint, forcePathStyle: true, credentials: BACKEND_CREDENTIALS }),
+    authenticator: anonymousAuthenticator,
+    authorizer: allowAllAuthorizer,
+    clock: systemClock,
+    observer: { record: () => {} },
+  });
+  proxy = await startNodeServer(app, '127.0.0.1', 0);
+});
+afterAll(async () => {
+  await proxy?.close();
+  await s3?.stop();
+});
+
+function expectS3Error(body: string, code: string): void {
+  expect(body).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?>\n<Error>/);
+  expect(body).toContain(`<Code>${code}</Code>`);
+  expect(body).toMatch(/<RequestId>[0-9A-F]{16}<\/RequestId>/);
+  expect(body).not.toMatch(/\bat .*\.(ts|js):\d+|SECRET/);
+}
+
+describe('path escapes are refused before anything is read', () => {
+  const long = 'k'.repeat(1100);
+  it.each([
+    ['/datalake/sales/../secret.parquet', 400, 'InvalidArgument'],
+    ['/datalake/sales/a=1/../../secret.parquet', 400, 'InvalidArgument'],
+    ['/datalake/sales/%2e%2e/secret.parquet', 400, 'InvalidArgument'],
+    ['/datalake/sales/%2E%2E/secret.parquet', 400, 'InvalidArgument'],
+    ['/datalake/sales/%252e%252e/secret.parquet', 400, 'InvalidArgument'],
+    ['/datalake/sales/%25252e%25252e/secret.parquet', 400, 'InvalidArgument'],
+    ['/datalake/sales/..%2fsecret.parquet', 400, 'InvalidArgument'],
+    ['/datalake/sales/..%5csecret.parquet', 400, 'InvalidArgument'],
+    ['/datalake/sales/./a=1/x.parquet', 400, 'InvalidArgument'],
+    ['/datalake/sales//a=1/x.parquet', 400, 'InvalidArgument'],
+    ['/datalake//sales/a=1/x.parquet', 400, 'InvalidArgument'],
+    ['/datalake/sales/a=1\\x.parquet', 400, 'InvalidArgument'],
+    ['/datalake/sales/a=1%5Cx.parquet', 400, 'InvalidArgument'],
+    ['/datalake/sales/a=1/x%00.parquet', 400, 'InvalidArgument'],
+    ['/datalake/sales/a=1/x%0a.parquet', 400, 'InvalidArgument'],
+    ['/datalake/sales/%zz', 400, 'InvalidURI'],
+    ['/datalake/sales/%C3%28', 400, 'InvalidURI'],
+    [`/datalake/sales/${long}`, 400, 'KeyTooLongError'],
+    ['/datalake?list-type=2&prefix=sales/../', 400, 'InvalidArgument'],
+    ['/datalake?list-type=2&prefix=sales/%2e%2e/', 400, 'InvalidArgument'],
+    ['/datalake?prefix=sales%5C', 400, 'InvalidArgument'],
+    ['/datalake/secret.parquet', 404, 'NoSuchKey'],
+    ['/datalake/tables/secret.parquet', 404, 'NoSuchKey'],
+    ['/lake/tables/secret.parquet', 404, 'NoSuchBucket'],
+  ])('GET %s → %i %s', async (path, status, code) => {
+    const r = await rawRequest(proxy.url, 'GET', path);
+    expect(r.status).toBe(status);
+    expectS3Error(r.body, code);
+    expect(r.headers['content-type']).toBe('application/xml');
+  });
+
+  it('serves a key whose name merely contains an encoded dot pair as a literal, inside the prefix', async () => {
+    // The key "%2e%2e/x" exists literally under the table: refusing it is the safe answer.
+    const r = await rawRequest(proxy.url, 'GET', '/datalake/sales/%252e%252e/x');
+    expect(r.status).toBe(400);
+  });
+});
+
+describe('requests S3 refuses get S3 errors, never a 5xx', () => {
+  it.each([
+    ['PUT', '/datalake/sales/a=1/new.parquet', 403, 'AccessDenied'],
+    ['POST', '/datalake?delete', 403, 'AccessDenied'],
+    ['DELETE', '/datalake/sales/a=1/x.parquet', 403, 'AccessDenied'],
+    ['PATCH', '/datalake/sales/a=1/x.parquet', 405, 'MethodNotAllowed'],
+    ['PROPFIND', '/datalake/', 405, 'MethodNotAllowed'],
+    ['OPTIONS', '/datalake/sales/a=1/x.parquet', 403, 'AccessDenied'],
+    ['GET', '/datalake?acl', 403, 'AccessDenied'],
+    ['GET', '/datalake?versions', 403, 'AccessDenied'],
+    ['GET', '/datalake/sales/a=1/x.parquet?tagging', 403, 'AccessDenied'],
+    ['GET', '/datalake/sales/a=1/x.parquet?versionId=abc', 400, 'InvalidArgument'],
+    ['GET', '/datalake?list-type=3', 400, 'InvalidArgument'],
+    ['GET', '/datalake?list-type=2&max-keys=-1', 400, 'InvalidArgument'],
+    ['GET', '/datalake?list-type=2&max-keys=ten', 400, 'InvalidArgument'],
+    ['GET', '/datalake?list-type=2&encoding-type=base64', 400, 'InvalidArgument'],
+    ['GET', '/datalake?list-type=2&continuation-token=forged', 400, 'InvalidArgument'],
+    ['GET', '/datalake?list-type=2&continuation-token=', 400, 'InvalidArgument'],
+    ['GET', '/datalake/sales/a=1/x.parquet?partNumber=1', 400, 'InvalidArgument'],
+  ])('%s %s → %i %s', async (method, path, status, code) => {
+    const r = await rawRequest(proxy.url, method, path);
+    expect(r.status).toBe(status);
+    expectS3Error(r.body, code);
+    expect(r.headers['x-amz-request-id']).toMatch(/^[0-9A-F]{16}$/);
+  });
+
+  it('answers HEAD errors with the status and no body', async () => {
+    const r = await rawRequest(proxy.url, 'HEAD', '/datalake/sales/missing.parquet');
+    expect(r.status).toBe(404);
+    expect(r.body).toBe('');
+    expect(r.headers['x-amz-request-id']).toMatch(/^[0-9A-F]{16}$/);
+  });
+
+  it('answers CONNECT with S3 XML 405', async () => {
+    const out = await rawSocket(proxy.url, 'CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n');
+    expect(out).toMatch(/^HTTP\/1\.1 405/);
+    expectS3Error(out.slice(out.indexOf('<?xml')), 'MethodNotAllowed');
+  });
+
+  it.each([
+    ['a malformed request line', 'G@T / HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['a malformed header line', 'GET / HTTP/1.1\r\nHost x\r\n\r\n'],
+    ['an oversized header', `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`],
+  ])('answers %s with S3 XML 400', async (_name, payload) => {
+    const out = await rawSocket(proxy.url, payload);
+    expect(out).toMatch(/^HTTP\/1\.1 400/);
+    expect(out).toContain('<Error><Code>');
+    expect(out).toMatch(/x-amz-request-id: [0-9A-F]{16}/);
+  });
+
+  it('serves an HTTP/1.0 request without a Host header', async () => {
+    const out = await rawSocket(proxy.url, 'GET / HTTP/1.0\r\n\r\n');
+    expect(out).toMatch(/^HTTP\/1\.[01] 200/);
+    expect(out).toContain('<Name>datalake</Name>');
+  });
+});
+
+describe('backend failures', () => {
+  it('answers 503 ServiceUnavailable XML when the backend is unreachable', async () => {
+    const app = createApp({
+      options: { readOnly: true, region: 'us-east-1' },
+      tables: new TableMap({ sales: 's3://lake/tables/sales' }),
+      storage: new S3Backend({
+        endpoint: 'http://127.0.0.1:9',
+        forcePathStyle: true,
+        credentials: BACKEND_CREDENTIALS,
+      }),
+      authenticator: anonymousAuthenticator,
+      authorizer: allowAllAuthorizer,
+      clock: systemClock,
+      observer: { record: () => {} },
+    });
+    const down = await startNodeServer(app, '127.0.0.1', 0);
+    try {
+      const r = await rawRequest(down.url, 'GET', '/datalake/sales/a=1/x.parquet');
+      expect(r.status).toBe(503);
+      expectS3Error(r.body, 'ServiceUnavailable');
+    } finally {
+      await down.close();
+    }
+  });
+});

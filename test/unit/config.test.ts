@@ -1,0 +1,98 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, envName, loadConfig, parseTableUri } from '../../lambda/config';
+
+const minimal = { tableMapping: { trades: 's3://my-data-bucket/gold/trades' } };
+
+function fileWith(content: unknown): string {
+  const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+  const file = join(dir, 'config.json');
+  writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
+  return file;
+}
+
+describe('configuration', () => {
+  it('fills the documented defaults', () => {
+    const c = loadConfig({ file: fileWith(minimal), env: {} });
+    expect(c).toMatchObject({
+      host: '127.0.0.1',
+      port: 18080,
+      metricsPort: 9090,
+      readOnly: true,
+      getMode: 'presignedUrl',
+      proxyPartial: false,
+      logView: 'raw',
+      allowedPartitions: {},
+      grants: [],
+      auth: { keys: [], allowAnonymous: false },
+    });
+  });
+
+  it('lets PROXY_* variables override scalar and JSON fields', () => {
+    const c = loadConfig({
+      file: fileWith(minimal),
+      env: {
+        PROXY_PORT: '8081',
+        PROXY_READ_ONLY: 'false',
+        PROXY_GET_MODE: 'proxy',
+        PROXY_TABLE_MAPPING: '{"b":"s3://bucket-b/x"}',
+        PROXY_S3: '{"endpoint":"http://127.0.0.1:9000","forcePathStyle":true}',
+      },
+    });
+    expect(c.port).toBe(8081);
+    expect(c.readOnly).toBe(false);
+    expect(c.getMode).toBe('proxy');
+    expect(c.tableMapping).toEqual({ b: 's3://bucket-b/x' });
+    expect(c.s3).toEqual({ endpoint: 'http://127.0.0.1:9000', forcePathStyle: true });
+  });
+
+  it.each([
+    [{ ...minimal, colour: 'red' }, /^\(root\): unknown field\(s\) "colour"/],
+    [{ ...minimal, port: 'eighty' }, /^port: /],
+    [{ tableMapping: { t: 'https://bucket/x' } }, /^tableMapping\.t: must be an s3:\/\/bucket\/prefix URI/],
+    [{ tableMapping: { t: 's3://bucket/a/../b' } }, /^tableMapping\.t: /],
+    [{ tableMapping: { '../t': 's3://bucket/a' } }, /^tableMapping\.\.\.\/t: /],
+    [{}, /^tableMapping: /],
+    [
+      { ...minimal, auth: { keys: [{ accessKeyId: 'AK1', secretAccessKey: 'short', principal: 'p' }] } },
+      /^auth\.keys\.0\.secretAccessKey: /,
+    ],
+    [
+      { ...minimal, grants: [{ principal: 'p', table: 't', partitions: [{ region: 3 }] }] },
+      /^grants\.0\.partitions\.0\.region: /,
+    ],
+    [{ ...minimal, logView: 'partial' }, /^logView: /],
+  ])('refuses %j with one line naming the field', (raw, message) => {
+    expect(() => loadConfig({ file: fileWith(raw), env: {} })).toThrowError(message);
+  });
+
+  it('names the variable for a bad environment override', () => {
+    expect(() => loadConfig({ file: fileWith(minimal), env: { PROXY_PORT: 'x' } })).toThrowError(
+      /^PROXY_PORT: expected a number/,
+    );
+    expect(() => loadConfig({ file: fileWith(minimal), env: { PROXY_GRANTS: '[' } })).toThrowError(
+      /^PROXY_GRANTS: expected JSON/,
+    );
+    expect(() => loadConfig({ file: fileWith(minimal), env: { PROXY_PORTT: '1' } })).toThrowError(
+      /^PROXY_PORTT: unknown setting/,
+    );
+  });
+
+  it('reports an unreadable or invalid file', () => {
+    expect(() => loadConfig({ file: '/nonexistent/config.json', env: {} })).toThrowError(ConfigError);
+    expect(() => loadConfig({ file: fileWith('{nope'), env: {} })).toThrowError(/not valid JSON/);
+  });
+
+  it('maps field names to environment names', () => {
+    expect(envName('metricsPort')).toBe('PROXY_METRICS_PORT');
+    expect(envName('tableMapping')).toBe('PROXY_TABLE_MAPPING');
+  });
+
+  it('splits table URIs into bucket and a slash-terminated prefix', () => {
+    expect(parseTableUri('s3://bkt/gold/trades')).toEqual({ bucket: 'bkt', prefix: 'gold/trades/' });
+    expect(parseTableUri('s3://bkt/gold/trades/')).toEqual({ bucket: 'bkt', prefix: 'gold/trades/' });
+    expect(parseTableUri('s3://bkt')).toEqual({ bucket: 'bkt', prefix: '' });
+  });
+});
