@@ -1,0 +1,267 @@
+/**
+ * Reads a checkpoint (classic, multi-part, or UUID-named v2 with sidecars) into a LogReplay.
+ * Two passes: first the small actions (protocol, metaData, sidecar) so the partition columns
+ * and reader features are known, then — only if the table is readable — the add actions, row
+ * group by row group, decoding just add.path, add.partitionValues and the DV id fields.
+ * Checkpoint removes are tombstones for VACUUM and never affect the active set, so they are
+ * not read at all.
+ */
+import { DeltaLogError } from './delta-log-error';
+import { type DeltaStorage, isNotFound } from './delta-storage';
+import { SIDECAR_DIR } from './log-path';
+import type { LogReplay } from './log-replay';
+import { addActionToBatch, emptyBatch, metadataOf, protocolOf } from './log-replay';
+import {
+  type IoStats,
+  leavesUnder,
+  openParquet,
+  type ParquetFile,
+  RepeatedCursor,
+  readLeaves,
+  ScalarCursor,
+} from './parquet-leaves';
+import { unsupportedReaderFeatures } from './table-metadata';
+import type { DeletionVectorDescriptor } from './table-root';
+
+export interface CheckpointFile {
+  path: string;
+  size: number;
+  format: 'parquet' | 'json';
+}
+
+/** Reads every part of one checkpoint into `replay` (whose state starts empty). */
+export async function readCheckpoint(
+  storage: DeltaStorage,
+  parts: readonly CheckpointFile[],
+  replay: LogReplay,
+  io: IoStats,
+): Promise<void> {
+  const parquetParts: ParquetFile[] = [];
+  const sidecars: CheckpointFile[] = [];
+  for (const part of parts) {
+    if (part.format === 'json') {
+      await readJsonCheckpoint(storage, part, replay, sidecars);
+      continue;
+    }
+    const file = await openParquet(storage, part.path, part.size, io);
+    parquetParts.push(file);
+    await readSmallActions(storage, file, replay, sidecars, io);
+  }
+  if (!replay.s.metadata || !replay.s.protocol) {
+    throw new DeltaLogError(
+      'Malformed',
+      `checkpoint ${parts[0]?.path} has no ${replay.s.metadata ? 'protocol' : 'metaData'}`,
+    );
+  }
+  if (unsupportedReaderFeatures(replay.s.protocol).length) return;
+  for (const file of parquetParts) await readAdds(storage, file, replay, io);
+  for (const sc of sidecars) {
+    const file = await openParquet(storage, sc.path, sc.size, io);
+    await readAdds(storage, file, replay, io);
+  }
+}
+
+async function readJsonCheckpoint(
+  storage: DeltaStorage,
+  part: CheckpointFile,
+  replay: LogReplay,
+  sidecars: CheckpointFile[],
+): Promise<void> {
+  const text = new TextDecoder().decode(await storage.read(part.path));
+  const batch = emptyBatch();
+  let lineNo = 0;
+  for (const line of text.split('\n')) {
+    lineNo++;
+    if (line.trim() === '') continue;
+    let a: Record<string, unknown>;
+    try {
+      a = JSON.parse(line) as Record<string, unknown>;
+    } catch (e) {
+      throw new DeltaLogError('Malformed', `${part.path} line ${lineNo} is not JSON`, { cause: e });
+    }
+    const sc = a.sidecar as { path?: unknown; sizeInBytes?: unknown } | undefined;
+    if (sc && typeof sc.path === 'string') {
+      sidecars.push(await sidecarFile(storage, sc.path, sc.sizeInBytes));
+      continue;
+    }
+    addActionToBatch(batch, a, `${part.path} line ${lineNo}`);
+  }
+  // A checkpoint holds no add and remove for the same file: only its adds matter.
+  batch.removes = [];
+  batch.cdcs = [];
+  if (batch.protocol) replay.s.protocol = batch.protocol;
+  if (batch.metadata) replay.setMetadata(batch.metadata);
+  if (unsupportedReaderFeatures(replay.s.protocol).length) return;
+  replay.applyBatch({ adds: batch.adds, removes: [], cdcs: [] });
+}
+
+async function sidecarFile(
+  storage: DeltaStorage,
+  path: string,
+  sizeInBytes: unknown,
+): Promise<CheckpointFile> {
+  if (path.includes('/') || path.includes(':')) {
+    throw new DeltaLogError('Malformed', `sidecar path "${path}" is not a file name in ${SIDECAR_DIR}`);
+  }
+  const rel = `${SIDECAR_DIR}${decodeURIComponent(path)}`;
+  let size = typeof sizeInBytes === 'number' && sizeInBytes > 0 ? sizeInBytes : -1;
+  if (size < 0) {
+    try {
+      size = await storage.size(rel);
+    } catch (e) {
+      if (isNotFound(e)) throw new DeltaLogError('MissingLog', `sidecar ${rel} is missing`, { cause: e });
+      throw e;
+    }
+  }
+  return { path: rel, size, format: 'parquet' };
+}
+
+const SMALL = {
+  minReader: ['protocol', 'minReaderVersion'],
+  minWriter: ['protocol', 'minWriterVersion'],
+  readerFeatures: ['protocol', 'readerFeatures'],
+  metaId: ['metaData', 'id'],
+  schemaString: ['metaData', 'schemaString'],
+  partitionColumns: ['metaData', 'partitionColumns'],
+  configuration: ['metaData', 'configuration'],
+  sidecarPath: ['sidecar', 'path'],
+  sidecarSize: ['sidecar', 'sizeInBytes'],
+} as const;
+
+async function readSmallActions(
+  storage: DeltaStorage,
+  file: ParquetFile,
+  replay: LogReplay,
+  sidecars: CheckpointFile[],
+  io: IoStats,
+): Promise<void> {
+  const t = file.tree;
+  const rf = leavesUnder(t, SMALL.readerFeatures);
+  const pc = leavesUnder(t, SMALL.partitionColumns);
+  const conf = leavesUnder(t, SMALL.configuration);
+  const paths = [
+    SMALL.minReader,
+    SMALL.minWriter,
+    rf[0] ?? ['-'],
+    SMALL.metaId,
+    SMALL.schemaString,
+    pc[0] ?? ['-'],
+    conf[0] ?? ['-'],
+    conf[1] ?? ['-'],
+    SMALL.sidecarPath,
+    SMALL.sidecarSize,
+  ];
+  for (let rg = 0; rg < file.metadata.row_groups.length; rg++) {
+    const rows = Number(file.metadata.row_groups[rg]!.num_rows);
+    const [minR, minW, feat, id, schema, pcols, ck, cv, scPath, scSize] = await readLeaves(
+      storage,
+      file,
+      rg,
+      paths,
+      io,
+    );
+    const c = {
+      minR: new ScalarCursor(minR!),
+      minW: new ScalarCursor(minW!),
+      feat: new RepeatedCursor(feat!),
+      id: new ScalarCursor(id!),
+      schema: new ScalarCursor(schema!),
+      pcols: new RepeatedCursor(pcols!),
+      conf: new RepeatedCursor(ck!, cv!),
+      scPath: new ScalarCursor(scPath!),
+      scSize: new ScalarCursor(scSize!),
+    };
+    for (let r = 0; r < rows; r++) {
+      const minReaderVersion = c.minR.next();
+      const minWriterVersion = c.minW.next();
+      const features: string[] = [];
+      c.feat.next((f) => features.push(String(f)));
+      const metaId = c.id.next();
+      const schemaString = c.schema.next();
+      const partitionColumns: string[] = [];
+      c.pcols.next((p) => partitionColumns.push(String(p)));
+      const configuration: Record<string, string> = {};
+      c.conf.next((k, v) => {
+        if (v !== null) configuration[String(k)] = String(v);
+      });
+      const scp = c.scPath.next();
+      const scs = c.scSize.next();
+      if (typeof minReaderVersion === 'number') {
+        replay.s.protocol = protocolOf(
+          {
+            minReaderVersion,
+            ...(typeof minWriterVersion === 'number' ? { minWriterVersion } : {}),
+            ...(minReaderVersion >= 3 ? { readerFeatures: features } : {}),
+          },
+          file.path,
+        );
+      }
+      if (typeof schemaString === 'string') {
+        replay.setMetadata(
+          metadataOf(
+            {
+              ...(typeof metaId === 'string' ? { id: metaId } : {}),
+              schemaString,
+              partitionColumns,
+              configuration,
+            },
+            file.path,
+          ),
+        );
+      }
+      if (typeof scp === 'string') sidecars.push(await sidecarFile(storage, scp, scs));
+    }
+  }
+}
+
+async function readAdds(
+  storage: DeltaStorage,
+  file: ParquetFile,
+  replay: LogReplay,
+  io: IoStats,
+): Promise<void> {
+  const t = file.tree;
+  const pv = leavesUnder(t, ['add', 'partitionValues']);
+  const paths = [
+    ['add', 'path'],
+    pv[0] ?? ['-'],
+    pv[1] ?? ['-'],
+    ['add', 'deletionVector', 'storageType'],
+    ['add', 'deletionVector', 'pathOrInlineDv'],
+    ['add', 'deletionVector', 'offset'],
+  ];
+  const width = replay.s.columns.length;
+  const values: (string | null)[] = new Array(width).fill(null);
+  const groups = file.metadata.row_groups.length;
+  // Fetch the next row group while decoding this one.
+  let pending = groups > 0 ? readLeaves(storage, file, 0, paths, io) : undefined;
+  for (let rg = 0; rg < groups; rg++) {
+    const leaves = await pending!;
+    pending = rg + 1 < groups ? readLeaves(storage, file, rg + 1, paths, io) : undefined;
+    const [pathL, keyL, valL, stL, dvL, offL] = leaves;
+    const rows = Number(file.metadata.row_groups[rg]!.num_rows);
+    const pathC = new ScalarCursor(pathL!);
+    const pvC = new RepeatedCursor(keyL!, valL!);
+    const stC = new ScalarCursor(stL!);
+    const dvC = new ScalarCursor(dvL!);
+    const offC = new ScalarCursor(offL!);
+    const setValue = (k: unknown, v: unknown) => {
+      const i = replay.columnOf(k as string);
+      if (i >= 0) values[i] = v === null || v === '' ? null : (v as string);
+    };
+    for (let r = 0; r < rows; r++) {
+      const path = pathC.next();
+      values.fill(null);
+      pvC.next(setValue);
+      const st = stC.next();
+      const dvp = dvC.next();
+      const off = offC.next();
+      if (typeof path !== 'string') continue;
+      const dv: DeletionVectorDescriptor | null =
+        typeof st === 'string' && typeof dvp === 'string'
+          ? { storageType: st, pathOrInlineDv: dvp, offset: typeof off === 'number' ? off : null }
+          : null;
+      replay.add(path, replay.tupleOfValues(values), dv);
+    }
+  }
+}

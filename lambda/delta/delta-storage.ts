@@ -1,0 +1,97 @@
+/**
+ * The Delta module's only I/O seam: a table root that can list a folder and read (part of) a
+ * file. Paths are relative to the table root and never start with "/". The module never opens
+ * a connection of its own; the caller passes one of these in.
+ */
+import type { StorageBackend } from '../storage/storage-backend';
+import { StorageError } from '../storage/storage-backend';
+
+export interface ListedFile {
+  /** Relative to the table root, e.g. "_delta_log/00000000000000000000.json". */
+  path: string;
+  size: number;
+  lastModified?: Date;
+}
+
+/** A byte range: start inclusive, end exclusive (slice semantics, not HTTP's inclusive end). */
+export interface ReadRange {
+  start: number;
+  end: number;
+}
+
+export interface DeltaStorage {
+  /**
+   * Every file under `dirRelPath` (e.g. "_delta_log/"), recursively, sorted by path. When
+   * `startAfter` is given, only paths sorting strictly after it (S3 StartAfter), which lets the
+   * log listing begin at the last checkpoint instead of at version 0.
+   */
+  list(dirRelPath: string, startAfter?: string): Promise<ListedFile[]>;
+  /** The whole file, or `range` of it. Throws StorageError('NotFound') when it does not exist. */
+  read(relPath: string, range?: ReadRange): Promise<Uint8Array>;
+  /** Size in bytes. Throws StorageError('NotFound') when it does not exist. */
+  size(relPath: string): Promise<number>;
+}
+
+export function isNotFound(e: unknown): boolean {
+  return e instanceof StorageError && e.kind === 'NotFound';
+}
+
+/** A DeltaStorage over a StorageBackend, for a table at s3://bucket/prefix. */
+export function deltaStorageFromBackend(
+  backend: StorageBackend,
+  bucket: string,
+  prefix: string,
+): DeltaStorage {
+  const root = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
+  return {
+    async list(dirRelPath, startAfter) {
+      const out: ListedFile[] = [];
+      let continuationToken: string | undefined;
+      do {
+        const page = await backend.list({
+          bucket,
+          prefix: root + dirRelPath,
+          maxKeys: 1000,
+          ...(startAfter !== undefined && continuationToken === undefined
+            ? { startAfter: root + startAfter }
+            : {}),
+          ...(continuationToken !== undefined ? { continuationToken } : {}),
+        });
+        for (const o of page.objects) {
+          out.push({ path: o.key.slice(root.length), size: o.size, lastModified: o.lastModified });
+        }
+        continuationToken = page.isTruncated ? page.nextContinuationToken : undefined;
+      } while (continuationToken !== undefined);
+      out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+      return out;
+    },
+    async read(relPath, range) {
+      if (range && range.end <= range.start) return new Uint8Array(0);
+      const res = await backend.get(
+        { bucket, key: root + relPath },
+        range ? { range: { start: range.start, end: range.end - 1 } } : {},
+      );
+      return collect(res.body);
+    },
+    async size(relPath) {
+      return (await backend.head({ bucket, key: root + relPath })).size;
+    },
+  };
+}
+
+async function collect(body: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const c of body) {
+    chunks.push(c);
+    total += c.byteLength;
+  }
+  if (chunks.length === 1 && chunks[0]!.byteLength === total) return chunks[0]!;
+  const out = new Uint8Array(Math.max(total, 0));
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.byteLength;
+  }
+  return out;
+}

@@ -1,0 +1,70 @@
+/**
+ * A Map that can be forked cheaply: a large shared, frozen `base` plus a small `top` of changes
+ * (a tombstone marks a deletion). Incremental snapshot refresh forks the previous snapshot's
+ * maps and applies only the new commits, so a 1M-file table is refreshed in O(new actions),
+ * and the previous snapshot stays valid for requests still using it. When the top grows past
+ * a fraction of the base, the fork folds both into a new base (amortised O(1) per change).
+ */
+const TOMBSTONE: unique symbol = Symbol('deleted');
+type Slot<V> = V | typeof TOMBSTONE;
+
+export class LayeredMap<K, V> {
+  private constructor(
+    private readonly base: ReadonlyMap<K, V>,
+    private readonly top: Map<K, Slot<V>>,
+    private count: number,
+  ) {}
+
+  static empty<K, V>(): LayeredMap<K, V> {
+    return new LayeredMap<K, V>(new Map(), new Map(), 0);
+  }
+
+  /** Uses `m` as the frozen base: the caller must not change it afterwards. */
+  static of<K, V>(m: Map<K, V>): LayeredMap<K, V> {
+    return new LayeredMap<K, V>(m, new Map(), m.size);
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  get(k: K): V | undefined {
+    const t = this.top.get(k);
+    if (t !== undefined) return t === TOMBSTONE ? undefined : t;
+    return this.base.get(k);
+  }
+
+  has(k: K): boolean {
+    return this.get(k) !== undefined;
+  }
+
+  set(k: K, v: V): void {
+    if (this.get(k) === undefined) this.count++;
+    this.top.set(k, v);
+  }
+
+  delete(k: K): boolean {
+    if (this.get(k) === undefined) return false;
+    this.count--;
+    if (this.base.has(k)) this.top.set(k, TOMBSTONE);
+    else this.top.delete(k);
+    return true;
+  }
+
+  forEach(visit: (v: V, k: K) => void): void {
+    for (const [k, v] of this.base) if (!this.top.has(k)) visit(v, k);
+    for (const [k, v] of this.top) if (v !== TOMBSTONE) visit(v, k);
+  }
+
+  /** A copy that shares the base; O(top) unless the top is folded into a new base. */
+  fork(): LayeredMap<K, V> {
+    if (this.top.size > 4096 && this.top.size * 8 > this.base.size) {
+      const merged = new Map<K, V>();
+      this.forEach((v, k) => {
+        merged.set(k, v);
+      });
+      return new LayeredMap<K, V>(merged, new Map(), this.count);
+    }
+    return new LayeredMap<K, V>(this.base, new Map(this.top), this.count);
+  }
+}

@@ -1,0 +1,222 @@
+/**
+ * LogSegment → replay → Snapshot, and the incremental refresh of a cached snapshot
+ * (outcomes as in delta-kernel-rs: unchanged, combined with the new commits, or rebuilt from a
+ * newer checkpoint when that is cheaper or the log cannot be combined).
+ */
+import { readCheckpoint } from './checkpoint-reader';
+import { DeltaLogError } from './delta-log-error';
+import { type DeltaStorage, isNotFound } from './delta-storage';
+import { LOG_DIR, type ParsedLogPath, parseLogPath, versionPrefix } from './log-path';
+import { type ActionBatch, LogReplay, parseActionLines } from './log-replay';
+import {
+  type CheckpointChoice,
+  completeCheckpoints,
+  listLogSegment,
+  type ReplayStep,
+  replaySteps,
+} from './log-segment';
+import type { IoStats } from './parquet-leaves';
+import { PartitionTuples } from './partition-tuples';
+import { Snapshot } from './snapshot';
+import { partitionColumnsOf, sameColumns, unsupportedReaderFeatures } from './table-metadata';
+import { TableRoot } from './table-root';
+import { emptyMaps, fork, freeze, type TableState } from './table-state';
+
+export interface LoadOptions {
+  /** s3://bucket/prefix of the table: absolute paths in the log are resolved against it. */
+  tableUri: string;
+  /** Time travel: the version to load (default: latest). */
+  version?: number;
+  /** Use log compaction files where they shorten the replay (default true). */
+  useCompaction?: boolean;
+}
+
+export type RefreshOutcome = 'unchanged' | 'combined' | 'rebuilt';
+
+export async function loadSnapshot(storage: DeltaStorage, opts: LoadOptions): Promise<Snapshot> {
+  const root = new TableRoot(opts.tableUri);
+  let seg = await listLogSegment(storage, opts);
+  let fullListing = false;
+  const failed = new Set<string>();
+  let checkpointError: Error | undefined;
+  for (;;) {
+    const choice = seg.checkpoints.find((c) => !failed.has(c.parts[0]!.path));
+    const io: IoStats = { requests: 0, bytes: 0 };
+    try {
+      return await build(storage, root, seg.version, choice, seg.listed, opts.useCompaction ?? true, io);
+    } catch (e) {
+      if (e instanceof CheckpointFailure) {
+        // A checkpoint that cannot be read (a failed write, a missing part or sidecar) is
+        // skipped for an older one, or for the JSON commits, as long as those still exist.
+        failed.add(choice!.parts[0]!.path);
+        checkpointError = e.cause as Error;
+      } else if (!(e instanceof DeltaLogError && e.kind === 'MissingLog' && !fullListing)) {
+        if (checkpointError && e instanceof DeltaLogError && e.kind === 'MissingLog') {
+          throw new DeltaLogError('Unreadable', `${checkpointError.message}; and ${e.message}`, { cause: e });
+        }
+        throw e;
+      }
+      if (!fullListing) {
+        // The listing started at _last_checkpoint: list the whole log to reach older files.
+        seg = await listLogSegment(storage, { ...opts, ignoreHint: true });
+        fullListing = true;
+      }
+    }
+  }
+}
+
+/** A checkpoint could not be read; the loader falls back to an older one. */
+class CheckpointFailure extends Error {}
+
+async function build(
+  storage: DeltaStorage,
+  root: TableRoot,
+  version: number,
+  choice: CheckpointChoice | undefined,
+  listed: readonly ParsedLogPath[],
+  useCompaction: boolean,
+  io: IoStats,
+): Promise<Snapshot> {
+  const state: TableState = {
+    version: -1,
+    columns: [],
+    tuples: new PartitionTuples(0),
+    ...emptyMaps(),
+    pathChars: 0,
+  };
+  const replay = new LogReplay(state, root);
+  if (choice) {
+    try {
+      await readCheckpoint(storage, choice.parts, replay, io);
+    } catch (e) {
+      if (e instanceof DeltaLogError || isNotFound(e)) {
+        const msg = `checkpoint ${choice.parts[0]!.path} is unreadable: ${(e as Error).message}`;
+        throw new CheckpointFailure(msg, { cause: new DeltaLogError('Unreadable', msg, { cause: e }) });
+      }
+      throw e;
+    }
+    state.version = choice.version;
+  }
+  const skippedCheckpointAdds = choice !== undefined && unsupportedReaderFeatures(state.protocol).length > 0;
+  const steps = replaySteps(listed, (choice?.version ?? -1) + 1, version, useCompaction);
+  await applySteps(storage, replay, steps, io);
+  if (!state.metadata || !state.protocol) {
+    throw new DeltaLogError(
+      'Malformed',
+      `the log up to version ${version} has no ${state.metadata ? 'protocol' : 'metaData'}`,
+    );
+  }
+  if (unsupportedReaderFeatures(state.protocol).length) clearFiles(replay);
+  else if (skippedCheckpointAdds) {
+    throw new DeltaLogError(
+      'Unreadable',
+      'a reader feature was dropped after the checkpoint; reload from an older version',
+    );
+  }
+  state.version = version;
+  return new Snapshot(freeze(state), root, {
+    ...(choice ? { checkpointVersion: choice.version } : {}),
+    logFilesRead: steps.length,
+    requests: io.requests,
+    bytesRead: io.bytes,
+  });
+}
+
+async function applySteps(storage: DeltaStorage, replay: LogReplay, steps: ReplayStep[], io: IoStats) {
+  // Fetch a few log files ahead; apply strictly in order.
+  const fetchText = async (s: ReplayStep) => {
+    try {
+      const b = await storage.read(s.path);
+      io.requests++;
+      io.bytes += b.byteLength;
+      return new TextDecoder().decode(b);
+    } catch (e) {
+      if (isNotFound(e))
+        throw new DeltaLogError('MissingLog', `${s.path} disappeared while reading the log`, { cause: e });
+      throw e;
+    }
+  };
+  const window = 8;
+  const pending: Promise<string>[] = [];
+  for (let i = 0; i < Math.min(window, steps.length); i++) pending.push(fetchText(steps[i]!));
+  for (let i = 0; i < steps.length; i++) {
+    const text = await pending[i]!;
+    if (i + window < steps.length) pending.push(fetchText(steps[i + window]!));
+    const batch: ActionBatch = parseActionLines(text, steps[i]!.path);
+    replay.applyBatch(batch);
+    replay.s.version = steps[i]!.endVersion;
+  }
+  // Surface rejections of prefetches we did not await (none when all succeeded).
+  await Promise.all(pending);
+}
+
+function clearFiles(replay: LogReplay): void {
+  const maps = emptyMaps();
+  Object.assign(replay.s, maps, { pathChars: 0 });
+}
+
+/**
+ * Brings `prev` up to date reading only what changed: lists the log after prev.version, and
+ * either returns prev (unchanged), replays the new commits onto a fork of it (combined), or
+ * loads from a newer checkpoint when its parts are smaller than the new commits (rebuilt).
+ */
+export async function refreshSnapshot(
+  prev: Snapshot,
+  storage: DeltaStorage,
+  opts: LoadOptions,
+): Promise<{ outcome: RefreshOutcome; snapshot: Snapshot }> {
+  const rebuilt = async () => ({ outcome: 'rebuilt' as const, snapshot: await loadSnapshot(storage, opts) });
+  if (opts.version !== undefined && opts.version <= prev.version) {
+    return opts.version === prev.version ? { outcome: 'unchanged', snapshot: prev } : rebuilt();
+  }
+  if (prev.unsupportedReaderFeatures.length) return rebuilt();
+  const io: IoStats = { requests: 1, bytes: 0 };
+  const listing = await storage.list(LOG_DIR, `${LOG_DIR}${versionPrefix(prev.version)}.json`);
+  const parsed = listing
+    .map((f) => parseLogPath(f.path, f.size))
+    .filter((p): p is ParsedLogPath => p !== undefined && p.version > prev.version);
+  const commits = parsed.filter((p) => p.type === 'commit');
+  if (commits.length === 0) return { outcome: 'unchanged', snapshot: prev };
+  const latest = opts.version ?? Math.max(...commits.map((c) => c.version));
+  const inRange = parsed.filter((p) => p.version <= latest);
+  let steps: ReplayStep[];
+  try {
+    steps = replaySteps(inRange, prev.version + 1, latest, opts.useCompaction ?? true);
+  } catch {
+    return rebuilt(); // a gap after prev (log cleaned up): start over
+  }
+  const newBytes = steps.reduce((n, s) => n + s.size, 0);
+  const cp = completeCheckpoints(inRange)[0];
+  if (cp) {
+    const cpBytes = cp.parts.reduce((n, p) => n + p.size, 0);
+    const after = inRange
+      .filter((p) => p.type === 'commit' && p.version > cp.version)
+      .reduce((n, p) => n + p.size, 0);
+    if (cpBytes + after < newBytes) return rebuilt();
+  }
+  const state = fork(prev.state);
+  const replay = new LogReplay(state, prev.root);
+  const texts = await Promise.all(
+    steps.map(async (s) => {
+      const b = await storage.read(s.path);
+      io.requests++;
+      io.bytes += b.byteLength;
+      return new TextDecoder().decode(b);
+    }),
+  );
+  for (let i = 0; i < steps.length; i++) {
+    const batch = parseActionLines(texts[i]!, steps[i]!.path);
+    if (batch.metadata && !sameColumns(partitionColumnsOf(batch.metadata), state.columns)) return rebuilt();
+    replay.applyBatch(batch);
+  }
+  if (unsupportedReaderFeatures(state.protocol).length) clearFiles(replay);
+  state.version = latest;
+  return {
+    outcome: 'combined',
+    snapshot: new Snapshot(freeze(state), prev.root, {
+      logFilesRead: steps.length,
+      requests: io.requests,
+      bytesRead: io.bytes,
+    }),
+  };
+}

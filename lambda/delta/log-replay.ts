@@ -1,0 +1,262 @@
+/**
+ * Applies file actions to a TableState, reconciling by (path, deletion-vector unique id) as
+ * PROTOCOL.md "Action Reconciliation" says. Each log file (commit or compaction) is applied as
+ * one batch: metaData/protocol first, then removes, then adds whose key the same batch did not
+ * also remove. For a valid commit the order inside it does not matter; for a log compaction file
+ * that was not fully reconciled (both add and remove of one key) the remove wins, which matches
+ * replaying the commits it replaces.
+ */
+import { DeltaLogError } from './delta-log-error';
+import { PartitionTuples } from './partition-tuples';
+import { MULTI_TUPLE } from './snapshot-view';
+import { partitionColumnsOf, sameColumns, type TableMetadata, type TableProtocol } from './table-metadata';
+import { type DeletionVectorDescriptor, dvFile, dvUniqueId, type TableRoot } from './table-root';
+import type { TableState } from './table-state';
+
+type PartitionValues = Record<string, string | null | undefined>;
+
+export interface FileAction {
+  path: string;
+  partitionValues?: PartitionValues | null;
+  deletionVector?: DeletionVectorDescriptor | null;
+}
+
+/** The actions of one log file that matter for the file set. */
+export interface ActionBatch {
+  adds: FileAction[];
+  removes: FileAction[];
+  cdcs: FileAction[];
+  metadata?: TableMetadata;
+  protocol?: TableProtocol;
+}
+
+export function emptyBatch(): ActionBatch {
+  return { adds: [], removes: [], cdcs: [] };
+}
+
+/** Parses the newline-delimited JSON of a commit or compaction file into a batch. */
+export function parseActionLines(text: string, where: string): ActionBatch {
+  const batch = emptyBatch();
+  let lineNo = 0;
+  for (const line of text.split('\n')) {
+    lineNo++;
+    if (line.trim() === '') continue;
+    let a: Record<string, unknown>;
+    try {
+      a = JSON.parse(line) as Record<string, unknown>;
+    } catch (e) {
+      throw new DeltaLogError('Malformed', `${where} line ${lineNo} is not JSON`, { cause: e });
+    }
+    addActionToBatch(batch, a, `${where} line ${lineNo}`);
+  }
+  return batch;
+}
+
+export function addActionToBatch(batch: ActionBatch, a: Record<string, unknown>, where: string): void {
+  if (a.add) batch.adds.push(fileAction(a.add, where));
+  else if (a.remove) batch.removes.push(fileAction(a.remove, where));
+  else if (a.cdc) batch.cdcs.push(fileAction(a.cdc, where));
+  else if (a.metaData) batch.metadata = metadataOf(a.metaData, where);
+  else if (a.protocol) batch.protocol = protocolOf(a.protocol, where);
+}
+
+function fileAction(x: unknown, where: string): FileAction {
+  const o = x as FileAction;
+  if (typeof o !== 'object' || typeof o.path !== 'string' || o.path === '') {
+    throw new DeltaLogError('Malformed', `${where}: file action without a path`);
+  }
+  return o;
+}
+
+export function metadataOf(x: unknown, where: string): TableMetadata {
+  const m = x as Partial<TableMetadata> & { partitionColumns?: unknown };
+  if (typeof m !== 'object' || m === null) throw new DeltaLogError('Malformed', `${where}: bad metaData`);
+  const pc = Array.isArray(m.partitionColumns) ? (m.partitionColumns as unknown[]) : [];
+  return {
+    ...(typeof m.id === 'string' ? { id: m.id } : {}),
+    schemaString: typeof m.schemaString === 'string' ? m.schemaString : '{"type":"struct","fields":[]}',
+    partitionColumns: pc.filter((c): c is string => typeof c === 'string'),
+    configuration: (m.configuration ?? {}) as Record<string, string>,
+  };
+}
+
+export function protocolOf(x: unknown, where: string): TableProtocol {
+  const p = x as TableProtocol;
+  if (typeof p !== 'object' || p === null || typeof p.minReaderVersion !== 'number') {
+    throw new DeltaLogError('Malformed', `${where}: protocol without minReaderVersion`);
+  }
+  return p;
+}
+
+/** Reconciles add/remove/cdc actions into `s` (mutable). `root` resolves paths. */
+export class LogReplay {
+  private readonly values: (string | null)[];
+  private readonly columnIndex = new Map<string, number>();
+
+  constructor(
+    readonly s: TableState,
+    readonly root: TableRoot,
+  ) {
+    this.values = [];
+    this.indexColumns();
+  }
+
+  private indexColumns(): void {
+    this.columnIndex.clear();
+    this.s.columns.forEach((c, i) => {
+      this.columnIndex.set(c.physical, i);
+    });
+    this.values.length = this.s.columns.length;
+  }
+
+  /** Physical column index of a partitionValues key, or -1 (keys of other columns are ignored). */
+  columnOf(key: string): number {
+    return this.columnIndex.get(key) ?? -1;
+  }
+
+  setMetadata(meta: TableMetadata): void {
+    const cols = partitionColumnsOf(meta);
+    const changed = !sameColumns(cols, this.s.columns);
+    this.s.metadata = meta;
+    this.s.columns = cols;
+    if (changed) {
+      // A new partitioning: tuples of files that survive it would be meaningless, so they are
+      // dropped (denied). Spark removes every file in the same commit anyway.
+      this.s.tuples = new PartitionTuples(cols.length);
+      this.dropAll();
+      this.indexColumns();
+    }
+  }
+
+  private dropAll(): void {
+    const s = this.s;
+    const drop = <V>(m: { forEach(v: (x: V, k: string) => void): void; delete(k: string): boolean }) => {
+      const keys: string[] = [];
+      m.forEach((_v, k) => {
+        keys.push(k);
+      });
+      for (const k of keys) m.delete(k);
+    };
+    drop(s.data);
+    drop(s.external);
+    drop(s.dvs);
+    drop(s.dvFiles);
+    drop(s.cdc);
+    s.pathChars = 0;
+  }
+
+  tupleOf(pv: PartitionValues | null | undefined): number {
+    const v = this.values;
+    v.fill(null);
+    if (pv) {
+      for (const key in pv) {
+        const i = this.columnIndex.get(key);
+        if (i !== undefined) v[i] = normalizeNull(pv[key]);
+      }
+    }
+    return this.s.tuples.intern(v);
+  }
+
+  /** Partition values given as a scratch array aligned with the columns (checkpoint path). */
+  tupleOfValues(values: readonly (string | null)[]): number {
+    return this.s.tuples.intern(values);
+  }
+
+  applyBatch(b: ActionBatch): void {
+    if (b.protocol) this.s.protocol = b.protocol;
+    if (b.metadata) this.setMetadata(b.metadata);
+    let removed: Set<string> | undefined;
+    if (b.removes.length) {
+      removed = new Set();
+      for (const r of b.removes) {
+        const id = r.deletionVector ? dvUniqueId(r.deletionVector) : '';
+        removed.add(`${id}\u0000${r.path}`);
+        this.remove(r.path, id);
+      }
+    }
+    for (const a of b.adds) {
+      const dv = a.deletionVector ?? null;
+      if (removed?.has(`${dv ? dvUniqueId(dv) : ''}\u0000${a.path}`)) continue;
+      this.add(a.path, this.tupleOf(a.partitionValues), dv);
+    }
+    for (const c of b.cdcs) {
+      const r = this.root.resolve(c.path);
+      if (r.relPath !== undefined && !this.s.cdc.has(r.relPath)) {
+        this.s.cdc.set(r.relPath, this.tupleOf(c.partitionValues));
+        this.s.pathChars += r.relPath.length;
+      }
+    }
+  }
+
+  /** An add: replaces whatever logical file had the same path (a new DV for the same data file). */
+  add(logPath: string, tuple: number, dv: DeletionVectorDescriptor | null): void {
+    const s = this.s;
+    const r = this.root.resolve(logPath);
+    const key = r.relPath ?? `\u0000${r.external}`;
+    const files = r.relPath !== undefined ? s.data : s.external;
+    const name = r.relPath ?? r.external!;
+    if (files.get(name) !== undefined) this.detachDv(key);
+    else s.pathChars += name.length;
+    files.set(name, tuple);
+    if (dv) {
+      const f = dvFile(this.root, dv);
+      const ref = f?.relPath !== undefined ? { id: dvUniqueId(dv), file: f.relPath } : { id: dvUniqueId(dv) };
+      s.dvs.set(key, ref);
+      if (ref.file !== undefined) this.attachDvFile(ref.file, tuple);
+    }
+  }
+
+  /** A remove: deletes the active file only when its DV id matches (else it names another logical file). */
+  remove(logPath: string, dvId: string): void {
+    const s = this.s;
+    const r = this.root.resolve(logPath);
+    const key = r.relPath ?? `\u0000${r.external}`;
+    const files = r.relPath !== undefined ? s.data : s.external;
+    const name = r.relPath ?? r.external!;
+    if (files.get(name) === undefined) return;
+    if ((s.dvs.get(key)?.id ?? '') !== dvId) return;
+    this.detachDv(key);
+    files.delete(name);
+    s.pathChars -= name.length;
+  }
+
+  private detachDv(key: string): void {
+    const s = this.s;
+    const ref = s.dvs.get(key);
+    if (!ref) return;
+    s.dvs.delete(key);
+    if (ref.file === undefined) return;
+    const cur = s.dvFiles.get(ref.file);
+    if (!cur) return;
+    const tuple = s.data.get(key) ?? s.external.get(key.slice(1)) ?? -1;
+    const owners = [...cur.owners];
+    const i = owners.indexOf(tuple);
+    owners.splice(Math.max(i, 0), 1);
+    if (owners.length === 0) {
+      s.dvFiles.delete(ref.file);
+      s.pathChars -= ref.file.length;
+    } else s.dvFiles.set(ref.file, { tuple: commonTuple(owners), owners });
+  }
+
+  private attachDvFile(file: string, tuple: number): void {
+    const s = this.s;
+    const cur = s.dvFiles.get(file);
+    if (!cur) {
+      s.dvFiles.set(file, { tuple, owners: [tuple] });
+      s.pathChars += file.length;
+      return;
+    }
+    const owners = [...cur.owners, tuple];
+    s.dvFiles.set(file, { tuple: cur.tuple === tuple ? tuple : MULTI_TUPLE, owners });
+  }
+}
+
+function commonTuple(owners: readonly number[]): number {
+  const t = owners[0]!;
+  return owners.every((o) => o === t) ? t : MULTI_TUPLE;
+}
+
+/** Delta writes a null partition value as JSON null or as "" (PROTOCOL.md "Partition Value Serialization"). */
+export function normalizeNull(v: string | null | undefined): string | null {
+  return v === undefined || v === null || v === '' ? null : String(v);
+}

@@ -1,0 +1,331 @@
+/**
+ * Reads chosen leaf columns of a Parquet file, row group by row group, over ranged reads, with
+ * hyparquet's page decoders. Only the column chunks asked for are fetched (adjacent ones in one
+ * request) and decoded, so a checkpoint's `add.stats` is never read. A leaf comes back as its
+ * Dremel levels plus the present values; the cursors below walk them row by row without
+ * building row objects.
+ */
+import type { CompressionCodec, Compressors, FileMetaData, ParquetType, SchemaTree } from 'hyparquet';
+import { parquetMetadataAsync, parquetSchema } from 'hyparquet';
+import { parquetHeader } from 'hyparquet/src/column.js';
+import { decompressPage, readDataPage, readDataPageV2 } from 'hyparquet/src/datapage.js';
+import { readPlain } from 'hyparquet/src/plain.js';
+import { compressors as hyCompressors } from 'hyparquet-compressors';
+import { DeltaLogError } from './delta-log-error';
+import type { DeltaStorage } from './delta-storage';
+
+export interface IoStats {
+  requests: number;
+  bytes: number;
+}
+
+export interface ParquetFile {
+  path: string;
+  size: number;
+  metadata: FileMetaData;
+  tree: SchemaTree;
+}
+
+const compressors = hyCompressors as Compressors;
+const utf8 = new TextDecoder();
+
+export async function openParquet(
+  storage: DeltaStorage,
+  path: string,
+  size: number,
+  io: IoStats,
+): Promise<ParquetFile> {
+  const file = {
+    byteLength: size,
+    slice: async (start: number, end?: number) => {
+      const b = await readRange(storage, path, start, end ?? size, io);
+      return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+    },
+  };
+  try {
+    // A small first fetch: the footer of a big checkpoint is tens of KB, not 512.
+    const metadata = await parquetMetadataAsync(file, { initialFetchSize: Math.min(size, 64 * 1024) });
+    return { path, size, metadata, tree: parquetSchema(metadata) };
+  } catch (e) {
+    if (e instanceof DeltaLogError) throw e;
+    if ((e as { name?: string }).name === 'StorageError') throw e;
+    throw new DeltaLogError('Unreadable', `${path} is not a readable Parquet file: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+}
+
+async function readRange(storage: DeltaStorage, path: string, start: number, end: number, io: IoStats) {
+  io.requests++;
+  const b = await storage.read(path, { start, end });
+  io.bytes += b.byteLength;
+  return b;
+}
+
+/** Leaf paths (e.g. ["add","partitionValues","key_value","key"]) under a node, in schema order. */
+export function leavesUnder(tree: SchemaTree, path: readonly string[]): string[][] {
+  let node: SchemaTree | undefined = tree;
+  for (const p of path) {
+    node = node.children.find((c) => c.element.name === p);
+    if (!node) return [];
+  }
+  const out: string[][] = [];
+  const walk = (n: SchemaTree) => {
+    if (n.children.length === 0) out.push(n.path);
+    else for (const c of n.children) walk(c);
+  };
+  walk(node);
+  return out;
+}
+
+function treePath(tree: SchemaTree, path: readonly string[]): SchemaTree[] {
+  const out = [tree];
+  let node = tree;
+  for (const p of path) {
+    const next = node.children.find((c) => c.element.name === p);
+    if (!next) throw new DeltaLogError('Unreadable', `parquet column ${path.join('.')} not in schema`);
+    out.push(next);
+    node = next;
+  }
+  return out;
+}
+
+/** One decoded leaf column chunk: levels for every slot, values only where def === maxDef. */
+export interface Leaf {
+  readonly n: number;
+  readonly maxDef: number;
+  readonly maxRep: number;
+  /** undefined: every slot is at maxDef. */
+  readonly def: Uint8Array | undefined;
+  /** undefined: not repeated. */
+  readonly rep: Uint8Array | undefined;
+  readonly values: unknown[];
+}
+
+/** An all-null leaf (column chunk skipped thanks to its statistics, or absent from the schema). */
+export function nullLeaf(n: number): Leaf {
+  return { n, maxDef: 1, maxRep: 0, def: new Uint8Array(n), rep: undefined, values: [] };
+}
+
+/**
+ * Fetches and decodes `paths` of row group `rg`. Leaves missing from the schema come back as
+ * null leaves; chunks whose statistics say every value is null are not fetched at all.
+ */
+export async function readLeaves(
+  storage: DeltaStorage,
+  file: ParquetFile,
+  rg: number,
+  paths: readonly (readonly string[])[],
+  io: IoStats,
+): Promise<Leaf[]> {
+  const group = file.metadata.row_groups[rg]!;
+  const rows = Number(group.num_rows);
+  type Want = {
+    i: number;
+    start: number;
+    end: number;
+    chunk: NonNullable<(typeof group.columns)[0]['meta_data']>;
+  };
+  const wants: Want[] = [];
+  const out: Leaf[] = paths.map(() => nullLeaf(rows));
+  paths.forEach((p, i) => {
+    const key = p.join('\u0000');
+    const col = group.columns.find((c) => c.meta_data?.path_in_schema.join('\u0000') === key)?.meta_data;
+    if (!col) return;
+    const nulls = col.statistics?.null_count;
+    if (nulls !== undefined && nulls === col.num_values) return;
+    const start = Number(col.dictionary_page_offset ?? col.data_page_offset);
+    const dataStart = Number(col.data_page_offset);
+    const s = Math.min(start > 0 ? start : dataStart, dataStart);
+    wants.push({ i, start: s, end: s + Number(col.total_compressed_size), chunk: col });
+  });
+  wants.sort((a, b) => a.start - b.start);
+  // Coalesce chunks closer than 64 KiB into one request.
+  const spans: { start: number; end: number; members: Want[] }[] = [];
+  for (const w of wants) {
+    const last = spans[spans.length - 1];
+    if (last && w.start - last.end <= 64 * 1024) {
+      last.end = Math.max(last.end, w.end);
+      last.members.push(w);
+    } else spans.push({ start: w.start, end: w.end, members: [w] });
+  }
+  const buffers = await Promise.all(spans.map((s) => readRange(storage, file.path, s.start, s.end, io)));
+  spans.forEach((s, si) => {
+    const buf = buffers[si]!;
+    for (const w of s.members) {
+      const bytes = buf.subarray(w.start - s.start, w.end - s.start);
+      const schemaPath = treePath(file.tree, paths[w.i]!);
+      out[w.i] = decodeChunk(bytes, w.chunk.type, w.chunk.codec, schemaPath, rows, file.path);
+    }
+  });
+  return out;
+}
+
+function maxLevels(schemaPath: SchemaTree[]): { maxDef: number; maxRep: number } {
+  let maxDef = 0;
+  let maxRep = 0;
+  for (const { element } of schemaPath.slice(1)) {
+    if (element.repetition_type !== 'REQUIRED') maxDef++;
+    if (element.repetition_type === 'REPEATED') maxRep++;
+  }
+  return { maxDef, maxRep };
+}
+
+function decodeChunk(
+  bytes: Uint8Array,
+  type: ParquetType,
+  codec: CompressionCodec,
+  schemaPath: SchemaTree[],
+  rows: number,
+  where: string,
+): Leaf {
+  const element = schemaPath[schemaPath.length - 1]!.element;
+  const decoder = {
+    pathInSchema: schemaPath.slice(1).map((s) => s.element.name),
+    type,
+    element,
+    schemaPath,
+    codec,
+    compressors,
+  } as unknown as Parameters<typeof readDataPage>[2];
+  const { maxDef, maxRep } = maxLevels(schemaPath);
+  const defParts: (number[] | undefined)[] = [];
+  const repParts: number[][] = [];
+  const counts: number[] = [];
+  const values: unknown[] = [];
+  let dictionary: unknown[] | undefined;
+  let n = 0;
+  let rowsSeen = 0;
+  const reader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 };
+  try {
+    while (reader.offset < bytes.byteLength - 1 && (maxRep > 0 || rowsSeen < rows)) {
+      const header = parquetHeader(reader);
+      const pageBytes = bytes.subarray(reader.offset, reader.offset + header.compressed_page_size);
+      reader.offset += header.compressed_page_size;
+      if (header.type === 'DICTIONARY_PAGE') {
+        const dh = header.dictionary_page_header!;
+        const page = decompressPage(pageBytes, Number(header.uncompressed_page_size), codec, compressors);
+        const r = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: 0 };
+        dictionary = Array.from(toValues(readPlain(r, type, dh.num_values, element.type_length), type));
+        continue;
+      }
+      let page: {
+        definitionLevels: number[] | undefined;
+        repetitionLevels: number[];
+        dataPage: ArrayLike<unknown>;
+      };
+      let encoding: string;
+      let count: number;
+      if (header.type === 'DATA_PAGE') {
+        const dh = header.data_page_header!;
+        const raw = decompressPage(pageBytes, Number(header.uncompressed_page_size), codec, compressors);
+        page = readDataPage(raw, dh, decoder);
+        encoding = dh.encoding;
+        count = dh.num_values;
+      } else if (header.type === 'DATA_PAGE_V2') {
+        const dh = header.data_page_header_v2!;
+        page = readDataPageV2(pageBytes, header, decoder);
+        encoding = dh.encoding;
+        count = dh.num_values;
+      } else continue;
+      const isDict = encoding.endsWith('_DICTIONARY') || (encoding === 'RLE' && type !== 'BOOLEAN');
+      if (isDict) {
+        if (!dictionary) throw new Error('dictionary-encoded page without a dictionary');
+        const d = dictionary;
+        const idx = page.dataPage;
+        for (let i = 0; i < idx.length; i++) values.push(d[idx[i] as number]);
+      } else {
+        const vs = toValues(page.dataPage, type);
+        for (let i = 0; i < vs.length; i++) values.push(vs[i]);
+      }
+      defParts.push(page.definitionLevels?.length ? page.definitionLevels : undefined);
+      if (maxRep) repParts.push(page.repetitionLevels);
+      counts.push(count);
+      n += count;
+      if (!maxRep) rowsSeen += count;
+      else for (const r of page.repetitionLevels) if (r === 0) rowsSeen++;
+    }
+  } catch (e) {
+    throw new DeltaLogError(
+      'Unreadable',
+      `${where}: cannot decode column ${decoder.pathInSchema.join('.')}`,
+      {
+        cause: e,
+      },
+    );
+  }
+  let def: Uint8Array | undefined;
+  if (maxDef && defParts.some((d) => d !== undefined)) {
+    def = new Uint8Array(n);
+    let o = 0;
+    defParts.forEach((d, i) => {
+      if (d) def!.set(d, o);
+      else def!.fill(maxDef, o, o + counts[i]!);
+      o += counts[i]!;
+    });
+  }
+  let rep: Uint8Array | undefined;
+  if (maxRep) {
+    rep = new Uint8Array(n);
+    let o = 0;
+    for (const r of repParts) {
+      rep.set(r, o);
+      o += r.length;
+    }
+  }
+  return { n, maxDef, maxRep, def, rep, values };
+}
+
+function toValues(data: ArrayLike<unknown>, type: ParquetType): ArrayLike<unknown> {
+  if (type === 'BYTE_ARRAY') {
+    const out = new Array<string>(data.length);
+    for (let i = 0; i < data.length; i++) out[i] = utf8.decode(data[i] as Uint8Array);
+    return out;
+  }
+  if (type === 'INT64') return Array.from(data as BigInt64Array, (x) => Number(x));
+  return data;
+}
+
+/** Walks a non-repeated leaf: one slot per row. */
+export class ScalarCursor {
+  private slot = 0;
+  private vi = 0;
+  constructor(private readonly leaf: Leaf) {}
+  /** The row's value, or null when it (or an enclosing struct) is null. */
+  next(): unknown {
+    const { def, maxDef } = this.leaf;
+    const d = def ? def[this.slot] : maxDef;
+    this.slot++;
+    return d === maxDef ? this.leaf.values[this.vi++] : null;
+  }
+}
+
+/**
+ * Walks one or two leaves under the same repeated group (a list's element, or a map's key and
+ * value): calls `visit` once per present element / key of the row (value null when null).
+ */
+export class RepeatedCursor {
+  private slot = 0;
+  private vi = 0;
+  private wi = 0;
+  constructor(
+    private readonly leaf: Leaf,
+    private readonly second?: Leaf,
+  ) {}
+
+  next(visit: (a: unknown, b: unknown) => void): void {
+    const { def, rep, maxDef, n, values } = this.leaf;
+    const s = this.second;
+    let i = this.slot;
+    do {
+      // A null list element / an absent entry is skipped: callers need only present ones.
+      const present = (def ? def[i]! : maxDef) === maxDef;
+      const a = present ? values[this.vi++] : null;
+      let b: unknown = null;
+      if (s && (s.def ? s.def[i]! : s.maxDef) === s.maxDef) b = s.values[this.wi++];
+      if (present) visit(a, b);
+      i++;
+    } while (i < n && rep && rep[i] !== 0);
+    this.slot = i;
+  }
+}

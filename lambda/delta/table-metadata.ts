@@ -1,0 +1,79 @@
+/**
+ * The table's `protocol` and `metaData` actions, and what the proxy derives from them: the
+ * partition columns (logical name for grants, physical name for `partitionValues`, Delta type)
+ * and the reader features it does not understand.
+ */
+import type { PartitionColumn } from './snapshot-view';
+
+export interface TableProtocol {
+  minReaderVersion: number;
+  minWriterVersion?: number;
+  readerFeatures?: readonly string[] | null;
+  writerFeatures?: readonly string[] | null;
+}
+
+export interface TableMetadata {
+  id?: string;
+  schemaString: string;
+  partitionColumns: readonly string[];
+  configuration: Readonly<Record<string, string>>;
+}
+
+/**
+ * Reader features whose effect on the *set of files* we implement: column mapping (physical
+ * partition keys), deletion vectors (DV files), timestamp without time zone (partition value
+ * form), v2 checkpoints (sidecars). Anything else may change which files make up the table
+ * (e.g. catalog-managed commits that are not in `_delta_log/`), so it is refused, not guessed.
+ */
+export const SUPPORTED_READER_FEATURES: ReadonlySet<string> = new Set([
+  'columnMapping',
+  'deletionVectors',
+  'timestampNtz',
+  'v2Checkpoint',
+]);
+
+export const MAX_READER_VERSION = 3;
+
+export function unsupportedReaderFeatures(p: TableProtocol | undefined): string[] {
+  if (!p) return [];
+  if (!Number.isInteger(p.minReaderVersion) || p.minReaderVersion > MAX_READER_VERSION) {
+    return [`minReaderVersion=${p.minReaderVersion}`];
+  }
+  if (p.minReaderVersion < 3) return [];
+  return (p.readerFeatures ?? []).filter((f) => !SUPPORTED_READER_FEATURES.has(f));
+}
+
+interface SchemaField {
+  name: string;
+  type: unknown;
+  metadata?: Record<string, unknown>;
+}
+
+export function columnMappingMode(meta: TableMetadata): 'none' | 'name' | 'id' {
+  const m = meta.configuration['delta.columnMapping.mode'];
+  return m === 'name' || m === 'id' ? m : 'none';
+}
+
+export function partitionColumnsOf(meta: TableMetadata): PartitionColumn[] {
+  let fields: SchemaField[] = [];
+  try {
+    const schema = JSON.parse(meta.schemaString) as { fields?: SchemaField[] };
+    fields = Array.isArray(schema.fields) ? schema.fields : [];
+  } catch {
+    fields = [];
+  }
+  const mapped = columnMappingMode(meta) !== 'none';
+  return meta.partitionColumns.map((logical) => {
+    const f = fields.find((x) => x.name === logical);
+    const physicalName = f?.metadata?.['delta.columnMapping.physicalName'];
+    return {
+      logical,
+      physical: mapped && typeof physicalName === 'string' ? physicalName : logical,
+      type: typeof f?.type === 'string' ? f.type : 'string',
+    };
+  });
+}
+
+export function sameColumns(a: readonly PartitionColumn[], b: readonly PartitionColumn[]): boolean {
+  return a.length === b.length && a.every((c, i) => c.physical === b[i]!.physical);
+}
