@@ -23,6 +23,8 @@ export interface DynamoStoreOptions {
   ttlMs?: number;
   maxEntries?: number;
   clock?: Clock;
+  /** Items per Query page (DynamoDB's own limit is 1 MB per page); tests use it to force paging. */
+  pageSize?: number;
 }
 
 const EMPTY: readonly Grant[] = Object.freeze([]);
@@ -32,11 +34,14 @@ export class DynamoGrantStore implements GrantStore {
   /** How many Query pages were read (for tests and metrics). */
   pagesRead = 0;
 
+  private readonly pageSize: number | undefined;
+
   constructor(
     private readonly client: DynamoDBClient,
     private readonly tableName: string,
     options: DynamoStoreOptions = {},
   ) {
+    this.pageSize = options.pageSize;
     this.cache = new TtlCache({
       ttlMs: options.ttlMs ?? DEFAULT_GRANT_TTL_MS,
       maxEntries: options.maxEntries ?? 10_000,
@@ -63,9 +68,10 @@ export class DynamoGrantStore implements GrantStore {
               ':pk': { S: principalPk(principal) },
               ':prefix': { S: grantSkPrefix() },
             },
-            ProjectionExpression: '#t, partitions',
-            ExpressionAttributeNames: { '#t': 'table' },
+            ProjectionExpression: '#t, #p',
+            ExpressionAttributeNames: { '#t': 'table', '#p': 'partitions' },
             ...(start ? { ExclusiveStartKey: start } : {}),
+            ...(this.pageSize ? { Limit: this.pageSize } : {}),
           }),
         );
       } catch (e) {
