@@ -1,0 +1,154 @@
+/**
+ * The authorization decision for one (caller, table, snapshot): which partition tuples the caller's
+ * partition maps allow, computed once as a bitset over the snapshot's tuples, then answered per file
+ * in O(1) (one tupleOf lookup and one byte read, no allocation).
+ *
+ * A map allows a tuple when every key of the map is a partition column (logical name) and the
+ * column's value equals the map's value, compared as the column's Delta type (partition-value.ts).
+ * `{}` allows every tuple; a key that is not a partition column, or a value that does not parse for
+ * the column's type, allows nothing. Files outside the snapshot (NO_TUPLE) are never readable.
+ */
+import { MULTI_TUPLE, type SnapshotView } from '../delta/snapshot-view';
+import type { PartitionMap } from './grant';
+import { type CanonicalValue, canonicalize, normalizerFor } from './partition-value';
+
+/** Tagged keys: "v<text>" for a value, "n" for the null partition, "b" for a file value that does not parse. */
+const NULL_KEY = 'n';
+const BAD_KEY = 'b';
+
+function keyPart(v: CanonicalValue): string {
+  return v === null ? NULL_KEY : `v${v}`;
+}
+
+/** Maps grouped by the set of columns they constrain: one hash lookup per group per tuple. */
+interface MapGroup {
+  columns: number[];
+  keys: Set<string>;
+}
+
+function compileMaps(snapshot: SnapshotView, maps: readonly PartitionMap[]): MapGroup[] | 'all' {
+  const columns = snapshot.partitionColumns;
+  const byLogical = new Map(columns.map((c, i) => [c.logical, i]));
+  const normalizers = columns.map((c) => normalizerFor(c.type));
+  const groups = new Map<string, MapGroup>();
+  for (const map of maps) {
+    const entries = Object.entries(map);
+    if (entries.length === 0) return 'all';
+    const constrained: [number, string][] = [];
+    let usable = true;
+    for (const [name, value] of entries) {
+      const col = byLogical.get(name);
+      const canonical = col === undefined ? undefined : canonicalize(normalizers[col]!, value);
+      if (col === undefined || canonical === undefined) {
+        usable = false;
+        break;
+      }
+      constrained.push([col, keyPart(canonical)]);
+    }
+    if (!usable) continue;
+    constrained.sort((a, b) => a[0] - b[0]);
+    const signature = constrained.map(([c]) => c).join(',');
+    let group = groups.get(signature);
+    if (!group) {
+      group = { columns: constrained.map(([c]) => c), keys: new Set() };
+      groups.set(signature, group);
+    }
+    group.keys.add(JSON.stringify(constrained.map(([, v]) => v)));
+  }
+  return [...groups.values()];
+}
+
+export class AllowedSet {
+  /** bits[t] === 1 when tuple t is readable. */
+  private readonly bits: Uint8Array;
+  readonly allowedTupleCount: number;
+  private folders?: ReadonlySet<string>;
+
+  constructor(
+    readonly snapshot: SnapshotView,
+    readonly maps: readonly PartitionMap[],
+  ) {
+    const n = snapshot.tupleCount;
+    this.bits = new Uint8Array(n);
+    const compiled = compileMaps(snapshot, maps);
+    let count = 0;
+    if (compiled === 'all') {
+      this.bits.fill(1);
+      count = n;
+    } else if (compiled.length > 0) {
+      const normalizers = snapshot.partitionColumns.map((c) => normalizerFor(c.type));
+      for (let t = 0; t < n; t++) {
+        const raw = snapshot.tupleValues(t);
+        const canonical = raw.map((v, i) => {
+          const c = canonicalize(normalizers[i]!, v);
+          return c === undefined ? BAD_KEY : keyPart(c);
+        });
+        for (const group of compiled) {
+          // A file value that does not parse for its type matches no constraint on that column.
+          if (group.columns.some((c) => canonical[c] === BAD_KEY)) continue;
+          if (group.keys.has(JSON.stringify(group.columns.map((c) => canonical[c])))) {
+            this.bits[t] = 1;
+            count++;
+            break;
+          }
+        }
+      }
+    }
+    this.allowedTupleCount = count;
+  }
+
+  get allowsAll(): boolean {
+    return this.allowedTupleCount === this.snapshot.tupleCount;
+  }
+
+  get allowsNone(): boolean {
+    return this.allowedTupleCount === 0;
+  }
+
+  isTupleAllowed(t: number): boolean {
+    return this.bits[t] === 1;
+  }
+
+  /** Is this path (relative to the table root, decoded) an authorizable file the caller may read? */
+  isReadable(relPath: string): boolean {
+    const t = this.snapshot.tupleOf(relPath);
+    if (t >= 0) return this.bits[t] === 1;
+    if (t !== MULTI_TUPLE) return false;
+    for (const u of this.snapshot.tuplesOf(relPath)) if (this.bits[u] === 1) return true;
+    return false;
+  }
+
+  /**
+   * Folder prefixes ("a=1/", "a=1/b=2/") that contain at least one readable file, for filtered
+   * listings. Computed on first use by one pass over the snapshot's files.
+   */
+  readableFolders(): ReadonlySet<string> {
+    if (this.folders) return this.folders;
+    const folders = new Set<string>();
+    let lastDir = '';
+    if (!this.allowsNone) {
+      this.snapshot.forEachFile((relPath, tuple) => {
+        const readable =
+          tuple >= 0
+            ? this.bits[tuple] === 1
+            : tuple === MULTI_TUPLE && this.snapshot.tuplesOf(relPath).some((u) => this.bits[u] === 1);
+        if (!readable) return;
+        const slash = relPath.lastIndexOf('/');
+        if (slash < 0) return;
+        const dir = relPath.slice(0, slash + 1);
+        if (dir === lastDir) return;
+        lastDir = dir;
+        for (let i = dir.indexOf('/'); i >= 0; i = dir.indexOf('/', i + 1)) {
+          folders.add(dir.slice(0, i + 1));
+        }
+      });
+    }
+    this.folders = folders;
+    return folders;
+  }
+
+  /** Approximate resident bytes of this decision structure (the bitset; folders excluded). */
+  get residentBytes(): number {
+    return this.bits.byteLength + 64;
+  }
+}

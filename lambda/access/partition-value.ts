@@ -1,0 +1,171 @@
+/**
+ * Typed comparison of partition values. The log serializes every partition value as a string
+ * (or null); a grant writes one too. Two texts mean the same partition when they denote the same
+ * value of the column's Delta type: `1` and `01` for an int, `1` and `1.0` for a decimal,
+ * `2024-01-01 10:00:00` and `2024-01-01T10:00:00.000000Z` for a timestamp. `normalizePartitionValue`
+ * maps a text to a canonical key so that equality of keys is equality of values.
+ *
+ * Results: a canonical string; `null` for the null partition (JSON null or "", which is how Delta
+ * serializes null); `undefined` when the text is not a value of the type (such a grant value
+ * matches nothing, such a file value is matched by no constraint on that column). Never throws.
+ */
+import type { PartitionValue } from './grant';
+
+/** The canonical key of a value, null for the null partition, undefined when it does not parse. */
+export type CanonicalValue = string | null | undefined;
+
+export type PartitionValueNormalizer = (text: string) => string | undefined;
+
+const INTEGER_RANGES: Record<string, readonly [bigint, bigint]> = {
+  byte: [-(2n ** 7n), 2n ** 7n - 1n],
+  tinyint: [-(2n ** 7n), 2n ** 7n - 1n],
+  short: [-(2n ** 15n), 2n ** 15n - 1n],
+  smallint: [-(2n ** 15n), 2n ** 15n - 1n],
+  int: [-(2n ** 31n), 2n ** 31n - 1n],
+  integer: [-(2n ** 31n), 2n ** 31n - 1n],
+  long: [-(2n ** 63n), 2n ** 63n - 1n],
+  bigint: [-(2n ** 63n), 2n ** 63n - 1n],
+};
+
+function normalizeInteger(range: readonly [bigint, bigint]): PartitionValueNormalizer {
+  return (text) => {
+    if (!/^[+-]?\d{1,40}$/.test(text)) return undefined;
+    const n = BigInt(text);
+    return n < range[0] || n > range[1] ? undefined : n.toString();
+  };
+}
+
+const FLOAT_TEXT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+function normalizeFloat(single: boolean): PartitionValueNormalizer {
+  return (text) => {
+    let n: number;
+    if (text === 'NaN') return 'NaN';
+    if (text === 'Infinity' || text === '+Infinity') n = Number.POSITIVE_INFINITY;
+    else if (text === '-Infinity') n = Number.NEGATIVE_INFINITY;
+    else if (FLOAT_TEXT.test(text)) n = Number(text);
+    else return undefined;
+    if (single) n = Math.fround(n);
+    // SQL equality: -0.0 = 0.0.
+    return Object.is(n, -0) ? '0' : String(n);
+  };
+}
+
+/** Decimal text → "<digits>e<exponent>" with no leading or trailing zeros in digits ("0" for zero). */
+function normalizeDecimal(text: string): string | undefined {
+  const m = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d{1,9}))?$/.exec(text);
+  if (!m) return undefined;
+  const [, sign, int = '', frac = '', exp = '0'] = m;
+  if (int === '' && frac === '') return undefined;
+  let digits = (int + frac).replace(/^0+/, '');
+  if (digits === '') return '0';
+  let exponent = Number(exp) - frac.length;
+  const trimmed = digits.replace(/0+$/, '');
+  exponent += digits.length - trimmed.length;
+  digits = trimmed;
+  return `${sign === '-' ? '-' : ''}${digits}e${exponent}`;
+}
+
+function normalizeBoolean(text: string): string | undefined {
+  const lower = text.toLowerCase();
+  return lower === 'true' || lower === 'false' ? lower : undefined;
+}
+
+/** Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's days_from_civil); undefined if invalid. */
+function daysFromCivil(y: number, m: number, d: number): number | undefined {
+  if (m < 1 || m > 12 || d < 1) return undefined;
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+  const monthDays = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m - 1]!;
+  if (d > monthDays) return undefined;
+  const yy = m <= 2 ? y - 1 : y;
+  const era = Math.floor(yy / 400);
+  const yoe = yy - era * 400;
+  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146_097 + doe - 719_468;
+}
+
+function normalizeDate(text: string): string | undefined {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
+  if (!m) return undefined;
+  const days = daysFromCivil(Number(m[1]), Number(m[2]), Number(m[3]));
+  return days === undefined ? undefined : String(days);
+}
+
+const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$/;
+
+/**
+ * Timestamp text → microseconds since the epoch. `timestamp` values are instants in UTC
+ * (Delta writes `YYYY-MM-DD HH:MM:SS[.ffffff]` in UTC, or ISO-8601 with `Z`); an explicit offset is
+ * honoured. `timestamp_ntz` has no zone, so a text with a zone is not one of its values.
+ */
+function normalizeTimestamp(withZone: boolean): PartitionValueNormalizer {
+  return (text) => {
+    const m = TIMESTAMP.exec(text);
+    if (!m) return undefined;
+    const zone = m[8];
+    if (zone !== undefined && !withZone) return undefined;
+    const days = daysFromCivil(Number(m[1]), Number(m[2]), Number(m[3]));
+    const [h, min, s] = [Number(m[4]), Number(m[5]), Number(m[6])];
+    if (days === undefined || h > 23 || min > 59 || s > 59) return undefined;
+    const fraction = (m[7] ?? '').padEnd(9, '0');
+    // Delta keeps microseconds; a finer value cannot be a partition of this column.
+    if (fraction.slice(6) !== '000') return undefined;
+    let offsetMinutes = 0;
+    if (zone && zone !== 'Z') {
+      const digits = zone.replace(':', '');
+      const oh = Number(digits.slice(1, 3));
+      const om = Number(digits.slice(3, 5));
+      if (oh > 18 || om > 59) return undefined;
+      offsetMinutes = (digits[0] === '-' ? -1 : 1) * (oh * 60 + om);
+    }
+    const seconds = BigInt(days) * 86_400n + BigInt(h * 3600 + min * 60 + s - offsetMinutes * 60);
+    return (seconds * 1_000_000n + BigInt(fraction.slice(0, 6))).toString();
+  };
+}
+
+const exact: PartitionValueNormalizer = (text) => text;
+
+/** The normalizer for a Delta primitive type name; unknown types compare exactly. */
+export function normalizerFor(type: string): PartitionValueNormalizer {
+  const t = type.trim().toLowerCase();
+  const intRange = INTEGER_RANGES[t];
+  if (intRange) return normalizeInteger(intRange);
+  if (t === 'float' || t === 'real') return normalizeFloat(true);
+  if (t === 'double') return normalizeFloat(false);
+  if (t === 'decimal' || t.startsWith('decimal(')) return normalizeDecimal;
+  if (t === 'boolean') return normalizeBoolean;
+  if (t === 'date') return normalizeDate;
+  if (t === 'timestamp') return normalizeTimestamp(true);
+  if (t === 'timestamp_ntz') return normalizeTimestamp(false);
+  // string, binary and anything else: the serialized text is the value.
+  return exact;
+}
+
+/** Canonical key of a partition value of the given Delta type. "" and null are the null partition. */
+export function normalizePartitionValue(type: string, value: PartitionValue): CanonicalValue {
+  return canonicalize(normalizerFor(type), value);
+}
+
+export function canonicalize(normalize: PartitionValueNormalizer, value: PartitionValue): CanonicalValue {
+  if (value === null || value === '') return null;
+  if (typeof value !== 'string') return undefined;
+  try {
+    return normalize(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when a grant value and a file's serialized value denote the same partition of the type. */
+export function partitionValueMatches(
+  type: string,
+  grantValue: PartitionValue,
+  fileValue: PartitionValue,
+): boolean {
+  const normalize = normalizerFor(type);
+  const g = canonicalize(normalize, grantValue);
+  if (g === undefined) return false;
+  const f = canonicalize(normalize, fileValue);
+  return f !== undefined && f === g;
+}

@@ -1,0 +1,33 @@
+/** What the admin CLI edits: the JSON config file or the DynamoDB table. */
+import type { Grant } from '../access/grant';
+
+export interface KeyListing {
+  accessKeyId: string;
+  principal: string;
+  status: 'active' | 'revoked';
+  createdAt?: string;
+  revokedAt?: string;
+}
+
+export interface GrantListing extends Grant {
+  id: string;
+  createdAt?: string;
+}
+
+export interface AdminTarget {
+  /** Stores a new key; the secret is only ever returned here. */
+  createKey(key: { accessKeyId: string; secretAccessKey: string; principal: string }): Promise<void>;
+  listKeys(): Promise<KeyListing[]>;
+  /** False when there is no such key. */
+  revokeKey(accessKeyId: string): Promise<boolean>;
+  /** Stores a grant and returns its id. */
+  addGrant(grant: Grant): Promise<string>;
+  listGrants(principal?: string): Promise<GrantListing[]>;
+  /** Removes the principal's grants on the table (only the one with `id` if given); returns how many. */
+  revokeGrants(principal: string, table: string, id?: string): Promise<number>;
+  /** Prepares the target (creates the DynamoDB table); returns a one-line outcome. */
+  init(): Promise<string>;
+  /** Warnings worth printing (e.g. a grant on a table the config does not map). */
+  warnings?(grant: Grant): string[];
+  close(): void;
+}

@@ -1,0 +1,55 @@
+/** The admin CLI's DynamoDB target: the single-table design of lambda/store/dynamo-schema.ts. */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { Grant } from '../access/grant';
+import { DynamoAdmin } from '../store/dynamo-admin';
+import { createDynamoTable } from '../store/dynamo-schema';
+import type { AdminTarget, GrantListing, KeyListing } from './admin-target';
+import { newGrantId } from './key-material';
+
+export class DynamoTarget implements AdminTarget {
+  private readonly admin: DynamoAdmin;
+
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+  ) {
+    this.admin = new DynamoAdmin(client, tableName);
+  }
+
+  createKey(key: { accessKeyId: string; secretAccessKey: string; principal: string }): Promise<void> {
+    return this.admin.putKey(key);
+  }
+
+  listKeys(): Promise<KeyListing[]> {
+    return this.admin.listKeys();
+  }
+
+  revokeKey(accessKeyId: string): Promise<boolean> {
+    return this.admin.revokeKey(accessKeyId);
+  }
+
+  async addGrant(grant: Grant): Promise<string> {
+    const id = newGrantId();
+    await this.admin.putGrant(grant, id);
+    return id;
+  }
+
+  listGrants(principal?: string): Promise<GrantListing[]> {
+    return this.admin.listGrants(principal === undefined ? {} : { principal });
+  }
+
+  revokeGrants(principal: string, table: string, id?: string): Promise<number> {
+    return this.admin.revokeGrants(principal, table, id);
+  }
+
+  async init(): Promise<string> {
+    const outcome = await createDynamoTable(this.client, this.tableName);
+    return outcome === 'created'
+      ? `created table ${this.tableName}`
+      : `table ${this.tableName} already exists`;
+  }
+
+  close(): void {
+    this.client.destroy();
+  }
+}

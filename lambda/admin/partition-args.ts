@@ -1,0 +1,80 @@
+/**
+ * Partition maps from command-line options:
+ * - `--all` grants the whole table: `[{}]`. It cannot be combined with the others.
+ * - each `--partition k=v[,k=v...]` is one map (repeat it for several maps; the union counts).
+ *   In values, `\,` `\=` and `\\` stand for a literal comma, equals sign and backslash.
+ * - each `--partition-null col` adds `col: null` (the null partition) to every map given by
+ *   `--partition`; with no `--partition` the null columns form one map on their own. So
+ *   `--partition region=US --partition-null date` is `[{region: "US", date: null}]`.
+ * An empty value (`region=`) is refused: Delta stores null as "", so say --partition-null instead.
+ */
+import type { PartitionMap } from '../access/grant';
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+function splitUnescaped(text: string, sep: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (ch === '\\' && i + 1 < text.length) {
+      cur += ch + text[i + 1];
+      i++;
+    } else if (ch === sep) {
+      out.push(cur);
+      cur = '';
+    } else cur += ch;
+  }
+  out.push(cur);
+  return out;
+}
+
+function unescapeText(text: string): string {
+  return text.replace(/\\(.)/g, '$1');
+}
+
+export function parsePartitionSpec(spec: string): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (const pair of splitUnescaped(spec, ',')) {
+    const [rawKey, ...rest] = splitUnescaped(pair, '=');
+    if (rest.length === 0)
+      throw new UsageError(`--partition ${JSON.stringify(spec)}: expected key=value pairs`);
+    const key = unescapeText(rawKey!.trim());
+    const value = unescapeText(rest.join('='));
+    if (!key) throw new UsageError(`--partition ${JSON.stringify(spec)}: empty column name`);
+    if (value === '')
+      throw new UsageError(
+        `--partition ${JSON.stringify(spec)}: empty value for ${key} (use --partition-null ${key})`,
+      );
+    if (key in map) throw new UsageError(`--partition ${JSON.stringify(spec)}: column ${key} given twice`);
+    map[key] = value;
+  }
+  return map;
+}
+
+export function partitionsFromArgs(args: {
+  partition?: string[];
+  partitionNull?: string[];
+  all?: boolean;
+}): PartitionMap[] {
+  const specs = args.partition ?? [];
+  const nulls = args.partitionNull ?? [];
+  if (args.all) {
+    if (specs.length || nulls.length)
+      throw new UsageError('--all cannot be combined with --partition or --partition-null');
+    return [{}];
+  }
+  if (!specs.length && !nulls.length)
+    throw new UsageError('say which partitions: --partition, --partition-null or --all');
+  for (const col of nulls) if (!col) throw new UsageError('--partition-null needs a column name');
+  const maps: Record<string, string | null>[] = specs.length ? specs.map(parsePartitionSpec) : [{}];
+  for (const map of maps) {
+    for (const col of nulls) {
+      if (col in map) throw new UsageError(`column ${col} is given both a value and --partition-null`);
+      map[col] = null;
+    }
+  }
+  return maps;
+}

@@ -1,0 +1,62 @@
+/**
+ * Access keys held in DynamoDB (lambda/store/dynamo-schema.ts: pk `KEY#<id>`, sk `KEY`). Lookups
+ * are cached for `ttlMs` (default 30 s: a revocation stops authenticating within that time),
+ * unknown and revoked ids included, so random key ids cannot hammer the table; the cache is a
+ * bounded LRU with one read in flight per id. A DynamoDB failure throws an S3Error (SlowDown on
+ * throttling, ServiceUnavailable otherwise) and is not cached: the caller fails closed.
+ */
+import { type DynamoDBClient, GetItemCommand, type GetItemCommandOutput } from '@aws-sdk/client-dynamodb';
+import type { Clock } from '../core/types';
+import { dynamoFailure, KEY_SK, keyPk } from '../store/dynamo-schema';
+import { TtlCache } from '../store/ttl-cache';
+import type { AccessKey, CredentialStore } from './credential-store';
+
+export const DEFAULT_KEY_TTL_MS = 30_000;
+
+/** Ids are never longer than this (config.ts allows 3-128); longer ones are unknown without a read. */
+const MAX_ID_LENGTH = 128;
+
+export class DynamoCredentialStore implements CredentialStore {
+  private readonly cache: TtlCache<AccessKey>;
+  /** How many GetItem reads were made (for tests and metrics). */
+  reads = 0;
+
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+    options: { ttlMs?: number; maxEntries?: number; clock?: Clock } = {},
+  ) {
+    this.cache = new TtlCache({
+      ttlMs: options.ttlMs ?? DEFAULT_KEY_TTL_MS,
+      maxEntries: options.maxEntries ?? 10_000,
+      ...(options.clock ? { clock: options.clock } : {}),
+    });
+  }
+
+  async lookup(accessKeyId: string): Promise<AccessKey | undefined> {
+    if (accessKeyId.length === 0 || accessKeyId.length > MAX_ID_LENGTH) return undefined;
+    return this.cache.get(accessKeyId, () => this.load(accessKeyId));
+  }
+
+  private async load(accessKeyId: string): Promise<AccessKey | undefined> {
+    let item: GetItemCommandOutput['Item'];
+    try {
+      const out = await this.client.send(
+        new GetItemCommand({
+          TableName: this.tableName,
+          Key: { pk: { S: keyPk(accessKeyId) }, sk: { S: KEY_SK } },
+          ConsistentRead: true,
+        }),
+      );
+      item = out.Item;
+    } catch (e) {
+      throw dynamoFailure(e, 'GetItem');
+    }
+    this.reads++;
+    const principal = item?.principal?.S;
+    const secret = item?.secret?.S;
+    const status = item?.status?.S;
+    if (!principal || !secret || status !== 'active') return undefined;
+    return { accessKeyId, secretAccessKey: secret, principal, status: 'active' };
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * The write side of the DynamoDB design (dynamo-schema.ts), used by the admin CLI and tests.
+ * The proxy itself only reads. Listings never read the `secret` attribute.
+ */
+import {
+  type AttributeValue,
+  DeleteItemCommand,
+  type DynamoDBClient,
+  PutItemCommand,
+  QueryCommand,
+  ScanCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import type { Grant, PartitionMap } from '../access/grant';
+import { GRANT_SK_PREFIX, grantSk, grantSkPrefix, KEY_SK, keyPk, principalPk } from './dynamo-schema';
+import { parsePartitions } from './grant-item';
+
+export interface KeyRecord {
+  accessKeyId: string;
+  principal: string;
+  status: 'active' | 'revoked';
+  createdAt?: string;
+  revokedAt?: string;
+}
+
+export interface GrantRecord extends Grant {
+  id: string;
+  createdAt?: string;
+}
+
+type Item = Record<string, AttributeValue>;
+
+async function* pages(
+  client: DynamoDBClient,
+  make: (start: Item | undefined) => QueryCommand | ScanCommand,
+): AsyncGenerator<Item> {
+  let start: Item | undefined;
+  do {
+    const out = await client.send(make(start) as QueryCommand);
+    for (const item of out.Items ?? []) yield item;
+    start = out.LastEvaluatedKey;
+  } while (start);
+}
+
+export class DynamoAdmin {
+  constructor(
+    private readonly client: DynamoDBClient,
+    readonly tableName: string,
+  ) {}
+
+  async putKey(key: { accessKeyId: string; secretAccessKey: string; principal: string }, now = new Date()) {
+    await this.client.send(
+      new PutItemCommand({
+        TableName: this.tableName,
+        Item: {
+          pk: { S: keyPk(key.accessKeyId) },
+          sk: { S: KEY_SK },
+          accessKeyId: { S: key.accessKeyId },
+          principal: { S: key.principal },
+          secret: { S: key.secretAccessKey },
+          status: { S: 'active' },
+          createdAt: { S: now.toISOString() },
+        },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+  }
+
+  async listKeys(): Promise<KeyRecord[]> {
+    const out: KeyRecord[] = [];
+    const items = pages(
+      this.client,
+      (start) =>
+        new ScanCommand({
+          TableName: this.tableName,
+          ConsistentRead: true,
+          FilterExpression: 'sk = :k',
+          ExpressionAttributeValues: { ':k': { S: KEY_SK } },
+          // Never read the secret.
+          ProjectionExpression: 'accessKeyId, principal, #s, createdAt, revokedAt',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+    );
+    for await (const item of items) {
+      out.push({
+        accessKeyId: item.accessKeyId?.S ?? '?',
+        principal: item.principal?.S ?? '?',
+        status: item.status?.S === 'active' ? 'active' : 'revoked',
+        ...(item.createdAt?.S ? { createdAt: item.createdAt.S } : {}),
+        ...(item.revokedAt?.S ? { revokedAt: item.revokedAt.S } : {}),
+      });
+    }
+    return out.sort((a, b) => (a.principal + a.accessKeyId).localeCompare(b.principal + b.accessKeyId));
+  }
+
+  /** Marks a key revoked (kept for audit). False when there is no such key. */
+  async revokeKey(accessKeyId: string, now = new Date()): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { pk: { S: keyPk(accessKeyId) }, sk: { S: KEY_SK } },
+          UpdateExpression: 'SET #s = :r, revokedAt = :t',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: { ':r': { S: 'revoked' }, ':t': { S: now.toISOString() } },
+        }),
+      );
+      return true;
+    } catch (e) {
+      if ((e as Error).name === 'ConditionalCheckFailedException') return false;
+      throw e;
+    }
+  }
+
+  async putGrant(grant: Grant, id: string, now = new Date()): Promise<void> {
+    await this.client.send(
+      new PutItemCommand({
+        TableName: this.tableName,
+        Item: {
+          pk: { S: principalPk(grant.principal) },
+          sk: { S: grantSk(grant.table, id) },
+          principal: { S: grant.principal },
+          table: { S: grant.table },
+          grantId: { S: id },
+          partitions: { S: JSON.stringify(grant.partitions) },
+          createdAt: { S: now.toISOString() },
+        },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+  }
+
+  async listGrants(filter: { principal?: string; table?: string } = {}): Promise<GrantRecord[]> {
+    const items =
+      filter.principal !== undefined
+        ? pages(
+            this.client,
+            (start) =>
+              new QueryCommand({
+                TableName: this.tableName,
+                ConsistentRead: true,
+                KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+                ExpressionAttributeValues: {
+                  ':pk': { S: principalPk(filter.principal!) },
+                  ':prefix': { S: grantSkPrefix(filter.table) },
+                },
+                ...(start ? { ExclusiveStartKey: start } : {}),
+              }),
+          )
+        : pages(
+            this.client,
+            (start) =>
+              new ScanCommand({
+                TableName: this.tableName,
+                ConsistentRead: true,
+                FilterExpression: 'begins_with(sk, :prefix)',
+                ExpressionAttributeValues: { ':prefix': { S: GRANT_SK_PREFIX } },
+                ProjectionExpression: 'principal, #t, grantId, #p, createdAt',
+                ExpressionAttributeNames: { '#t': 'table', '#p': 'partitions' },
+                ...(start ? { ExclusiveStartKey: start } : {}),
+              }),
+          );
+    const out: GrantRecord[] = [];
+    for await (const item of items) {
+      const table = item.table?.S;
+      if (filter.table !== undefined && table !== filter.table) continue;
+      const partitions: PartitionMap[] | undefined = parsePartitions(item.partitions?.S);
+      out.push({
+        id: item.grantId?.S ?? '?',
+        principal: item.principal?.S ?? '?',
+        table: table ?? '?',
+        // A malformed item is shown as granting nothing (which is what the proxy makes of it).
+        partitions: partitions ?? [],
+        ...(item.createdAt?.S ? { createdAt: item.createdAt.S } : {}),
+      });
+    }
+    return out;
+  }
+
+  /** Deletes the principal's grants on the table (one grant when id is given); returns how many. */
+  async revokeGrants(principal: string, table: string, id?: string): Promise<number> {
+    const grants = await this.listGrants({ principal, table });
+    let removed = 0;
+    for (const g of grants) {
+      if (id !== undefined && g.id !== id) continue;
+      await this.client.send(
+        new DeleteItemCommand({
+          TableName: this.tableName,
+          Key: { pk: { S: principalPk(principal) }, sk: { S: grantSk(table, g.id) } },
+        }),
+      );
+      removed++;
+    }
+    return removed;
+  }
+}

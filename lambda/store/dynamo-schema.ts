@@ -1,0 +1,96 @@
+/**
+ * DynamoDB single-table design for access keys and grants.
+ *
+ * Table: partition key `pk` (S), sort key `sk` (S), on-demand billing, no secondary index.
+ * The stack encrypts it with a customer-managed KMS key whose policy lets only the proxy
+ * function's role (and the operators' admin role) decrypt, and enables point-in-time recovery.
+ * Secrets are stored as a plain `secret` attribute inside that encrypted table: the proxy needs
+ * the secret itself to recompute SigV4 signatures, so it cannot be hashed.
+ *
+ * | item          | pk                  | sk                         | attributes                                           |
+ * | ------------- | ------------------- | -------------------------- | ---------------------------------------------------- |
+ * | access key    | `KEY#<accessKeyId>` | `KEY`                      | accessKeyId, principal, secret, status (active/revoked), createdAt, revokedAt? |
+ * | grant         | `PRINCIPAL#<name>`  | `GRANT#<table>#<grantId>`  | principal, table, grantId, partitions (JSON text of PartitionMap[]), createdAt |
+ *
+ * Access patterns:
+ * - authenticate: GetItem `KEY#<id>`/`KEY`, ConsistentRead (proxy, hot path, cached).
+ * - grants of a caller: Query pk=`PRINCIPAL#<name>` and begins_with(sk, `GRANT#`), ConsistentRead,
+ *   following LastEvaluatedKey (proxy, hot path, cached).
+ * - grants of a caller on one table (revoke): Query with begins_with(sk, `GRANT#<table>#`). Table
+ *   aliases cannot contain "#", so `GRANT#trades#` never matches table `trades2`.
+ * - list all keys / all grants (admin CLI only, rare): Scan with a filter on sk and a projection
+ *   that never includes `secret`.
+ * Revoking a key sets status=revoked (kept for audit); revoking a grant deletes the item.
+ * `partitions` is JSON text rather than a DynamoDB map so that JSON null (the null partition) and
+ * empty maps (`{}` = whole table) round-trip exactly.
+ */
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  type DynamoDBClient,
+  ResourceInUseException,
+} from '@aws-sdk/client-dynamodb';
+import { S3Error } from '../core/s3-error';
+
+export const KEY_SK = 'KEY';
+export const GRANT_SK_PREFIX = 'GRANT#';
+
+export const keyPk = (accessKeyId: string): string => `KEY#${accessKeyId}`;
+export const principalPk = (principal: string): string => `PRINCIPAL#${principal}`;
+export const grantSk = (table: string, grantId: string): string => `${GRANT_SK_PREFIX}${table}#${grantId}`;
+export const grantSkPrefix = (table?: string): string =>
+  table === undefined ? GRANT_SK_PREFIX : `${GRANT_SK_PREFIX}${table}#`;
+
+const THROTTLING = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'Throttling',
+  'TooManyRequestsException',
+]);
+
+/**
+ * Every DynamoDB failure on the request path becomes a refusal, never an allow: SlowDown when
+ * DynamoDB throttles, ServiceUnavailable for anything else (network, missing table, ...).
+ */
+export function dynamoFailure(error: unknown, operation: string): S3Error {
+  const name = (error as { name?: string } | null)?.name ?? 'Error';
+  const reason = `dynamodb ${operation} failed: ${name}`;
+  if (THROTTLING.has(name)) return new S3Error('SlowDown', undefined, {}, reason);
+  return new S3Error('ServiceUnavailable', undefined, {}, reason);
+}
+
+/** Creates the table (pk/sk, on-demand) and waits until it is ACTIVE; an existing table is fine. */
+export async function createDynamoTable(
+  client: DynamoDBClient,
+  tableName: string,
+  options: { timeoutMs?: number } = {},
+): Promise<'created' | 'exists'> {
+  let outcome: 'created' | 'exists' = 'created';
+  try {
+    await client.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+      }),
+    );
+  } catch (e) {
+    if (!(e instanceof ResourceInUseException) && (e as Error).name !== 'ResourceInUseException') throw e;
+    outcome = 'exists';
+  }
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  for (;;) {
+    const d = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    if (d.Table?.TableStatus === 'ACTIVE') return outcome;
+    if (Date.now() > deadline) throw new Error(`table ${tableName} did not become ACTIVE in time`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -1,0 +1,222 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoGrantStore } from '../../lambda/access/dynamodb-grant-store';
+import { effectivePartitions } from '../../lambda/access/grant-sources';
+import { DynamoCredentialStore } from '../../lambda/auth/dynamodb-credential-store';
+import { S3Error } from '../../lambda/core/s3-error';
+import { DynamoAdmin } from '../../lambda/store/dynamo-admin';
+import { createDynamoTable } from '../../lambda/store/dynamo-schema';
+import {
+  type DynamoServer,
+  motoUnavailable,
+  startDynalite,
+  startMoto,
+  startRefusingDynamo,
+  testDynamoClient,
+} from '../helpers/dynamo-servers';
+
+class ManualClock {
+  t = 1_000_000;
+  now = () => this.t;
+  advance(ms: number) {
+    this.t += ms;
+  }
+}
+
+const TTL = 30_000;
+const motoReason = motoUnavailable();
+if (motoReason) console.log(`[dynamo-stores] moto backend skipped: ${motoReason}`);
+
+const backends: [string, () => Promise<DynamoServer>, string | undefined][] = [
+  ['dynalite', startDynalite, undefined],
+  ['moto', () => startMoto(), motoReason],
+];
+
+describe.each(backends)('DynamoDB stores on %s', (_name, start, skipReason) => {
+  let server: DynamoServer;
+  let admin: DynamoAdmin;
+  let client: ReturnType<typeof testDynamoClient>;
+  let n = 0;
+  const table = () => `access-test-${n}`;
+
+  beforeAll(async () => {
+    if (skipReason) return;
+    server = await start();
+    client = testDynamoClient(server.endpoint);
+  });
+  afterAll(async () => {
+    client?.destroy();
+    await server?.stop();
+  });
+
+  async function freshTable() {
+    n++;
+    expect(await createDynamoTable(client, table())).toBe('created');
+    admin = new DynamoAdmin(client, table());
+  }
+
+  it.skipIf(skipReason)('authenticates an active key and stops within the TTL after revocation', async () => {
+    await freshTable();
+    const clock = new ManualClock();
+    const store = new DynamoCredentialStore(client, table(), { ttlMs: TTL, clock });
+    await admin.putKey({
+      accessKeyId: 'DLPAAAAAAAAAAAAAAAAA',
+      secretAccessKey: 's'.repeat(40),
+      principal: 'analyst',
+    });
+    expect(await store.lookup('DLPAAAAAAAAAAAAAAAAA')).toEqual({
+      accessKeyId: 'DLPAAAAAAAAAAAAAAAAA',
+      secretAccessKey: 's'.repeat(40),
+      principal: 'analyst',
+      status: 'active',
+    });
+    expect(await admin.revokeKey('DLPAAAAAAAAAAAAAAAAA')).toBe(true);
+    clock.advance(TTL - 1);
+    expect(await store.lookup('DLPAAAAAAAAAAAAAAAAA')).toBeDefined(); // still within the documented TTL
+    clock.advance(1);
+    expect(await store.lookup('DLPAAAAAAAAAAAAAAAAA')).toBeUndefined();
+    expect(await admin.revokeKey('DLPNOSUCHKEY')).toBe(false);
+  });
+
+  it.skipIf(skipReason)('caches unknown key ids so random ids cannot hammer the table', async () => {
+    await freshTable();
+    const clock = new ManualClock();
+    const store = new DynamoCredentialStore(client, table(), { ttlMs: TTL, clock });
+    expect(await store.lookup('DLPRANDOM00000000000')).toBeUndefined();
+    expect(await store.lookup('DLPRANDOM00000000000')).toBeUndefined();
+    expect(store.reads).toBe(1);
+    // A key created meanwhile appears once the negative answer expires.
+    await admin.putKey({
+      accessKeyId: 'DLPRANDOM00000000000',
+      secretAccessKey: 'x'.repeat(40),
+      principal: 'p',
+    });
+    expect(await store.lookup('DLPRANDOM00000000000')).toBeUndefined();
+    clock.advance(TTL);
+    expect((await store.lookup('DLPRANDOM00000000000'))?.principal).toBe('p');
+    expect(store.reads).toBe(2);
+    // Ids longer than any valid id are unknown without a read.
+    expect(await store.lookup('A'.repeat(500))).toBeUndefined();
+    expect(store.reads).toBe(2);
+  });
+
+  it.skipIf(skipReason)(
+    'reads once for a burst of lookups of the same key, and keeps its cache bounded',
+    async () => {
+      await freshTable();
+      const store = new DynamoCredentialStore(client, table(), {
+        ttlMs: TTL,
+        maxEntries: 2,
+        clock: new ManualClock(),
+      });
+      await Promise.all(Array.from({ length: 20 }, () => store.lookup('DLPBURST')));
+      expect(store.reads).toBe(1);
+      await store.lookup('DLPOTHER1');
+      await store.lookup('DLPOTHER2'); // evicts DLPBURST
+      await store.lookup('DLPBURST');
+      expect(store.reads).toBe(4);
+    },
+  );
+
+  it.skipIf(skipReason)('follows LastEvaluatedKey across pages of grants', async () => {
+    await freshTable();
+    for (let i = 0; i < 60; i++) {
+      await admin.putGrant(
+        { principal: 'many', table: `t${i % 3}`, partitions: [{ day: `2024-01-${i}` }] },
+        `g${i}`,
+      );
+    }
+    await admin.putGrant({ principal: 'other', table: 't0', partitions: [{}] }, 'x');
+    const store = new DynamoGrantStore(client, table(), { pageSize: 7, clock: new ManualClock() });
+    const grants = await store.grantsFor('many');
+    expect(grants).toHaveLength(60);
+    expect(store.pagesRead).toBeGreaterThan(8);
+    expect(effectivePartitions(grants, 't0')).toHaveLength(20);
+    expect((await admin.listGrants({ principal: 'many', table: 't1' })).length).toBe(20);
+    expect((await admin.listGrants()).length).toBe(61);
+  });
+
+  it.skipIf(skipReason)(
+    'shows new grants and revocations within the TTL, and keeps null and {} exact',
+    async () => {
+      await freshTable();
+      const clock = new ManualClock();
+      const store = new DynamoGrantStore(client, table(), { ttlMs: TTL, clock });
+      expect(await store.grantsFor('analyst')).toEqual([]);
+      await admin.putGrant(
+        { principal: 'analyst', table: 'trades', partitions: [{ region: 'US', date: null }] },
+        'a',
+      );
+      await admin.putGrant({ principal: 'analyst', table: 'public', partitions: [{}] }, 'b');
+      expect(await store.grantsFor('analyst')).toEqual([]); // negative answer cached
+      clock.advance(TTL);
+      const grants = await store.grantsFor('analyst');
+      expect(effectivePartitions(grants, 'trades')).toEqual([{ region: 'US', date: null }]);
+      expect(effectivePartitions(grants, 'public')).toEqual([{}]);
+      expect(await store.grantsFor('analyst')).toBe(grants); // same array while cached
+      expect(await admin.revokeGrants('analyst', 'trades')).toBe(1);
+      clock.advance(TTL - 1);
+      expect(effectivePartitions(await store.grantsFor('analyst'), 'trades')).toBeDefined();
+      clock.advance(1);
+      expect(effectivePartitions(await store.grantsFor('analyst'), 'trades')).toBeUndefined();
+      expect(effectivePartitions(await store.grantsFor('analyst'), 'public')).toEqual([{}]);
+    },
+  );
+
+  it.skipIf(skipReason)('skips a malformed grant item instead of allowing anything', async () => {
+    await freshTable();
+    await admin.putGrant({ principal: 'p', table: 'good', partitions: [{ a: '1' }] }, 'ok');
+    await admin.putGrant(
+      { principal: 'p', table: 'bad', partitions: [{ a: 1 as unknown as string }] },
+      'bad',
+    );
+    const grants = await new DynamoGrantStore(client, table()).grantsFor('p');
+    expect(grants.map((g) => g.table)).toEqual(['good']);
+  });
+});
+
+describe('DynamoDB stores fail closed', () => {
+  it('answers ServiceUnavailable when DynamoDB is unreachable, and caches nothing', async () => {
+    const server = await startDynalite();
+    const client = testDynamoClient(server.endpoint);
+    await createDynamoTable(client, 'gone');
+    const keys = new DynamoCredentialStore(client, 'gone');
+    const grants = new DynamoGrantStore(client, 'gone');
+    await server.stop();
+    for (let i = 0; i < 2; i++) {
+      const e1 = await keys.lookup('DLPANY').catch((e: unknown) => e);
+      expect(e1).toBeInstanceOf(S3Error);
+      expect((e1 as S3Error).code).toBe('ServiceUnavailable');
+      const e2 = await grants.grantsFor('p').catch((e: unknown) => e);
+      expect((e2 as S3Error).code).toBe('ServiceUnavailable');
+    }
+    expect(keys.reads).toBe(0);
+    client.destroy();
+  });
+
+  it('answers ServiceUnavailable when the table does not exist', async () => {
+    const server = await startDynalite();
+    const client = testDynamoClient(server.endpoint);
+    const e = await new DynamoCredentialStore(client, 'missing').lookup('DLPANY').catch((x: unknown) => x);
+    expect((e as S3Error).code).toBe('ServiceUnavailable');
+    client.destroy();
+    await server.stop();
+  });
+
+  it.each(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded'])(
+    'answers SlowDown when DynamoDB throttles (%s)',
+    async (errorType) => {
+      const server = await startRefusingDynamo(errorType);
+      const client = testDynamoClient(server.endpoint, 2);
+      const keys = new DynamoCredentialStore(client, 'any');
+      const grants = new DynamoGrantStore(client, 'any');
+      expect(((await keys.lookup('DLPANY').catch((e: unknown) => e)) as S3Error).code).toBe('SlowDown');
+      expect(((await grants.grantsFor('p').catch((e: unknown) => e)) as S3Error).code).toBe('SlowDown');
+      // Not cached: the next lookup asks again.
+      const before = server.calls();
+      await keys.lookup('DLPANY').catch(() => undefined);
+      expect(server.calls()).toBeGreaterThan(before);
+      client.destroy();
+      await server.stop();
+    },
+  );
+});

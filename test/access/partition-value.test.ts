@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { normalizePartitionValue, partitionValueMatches } from '../../lambda/access/partition-value';
+
+const same = (type: string, a: string | null, b: string | null) => partitionValueMatches(type, a, b);
+
+describe('partition values compare as their Delta type', () => {
+  it('matches the two serialized timestamp forms and the ISO-8601 UTC form as one instant', () => {
+    expect(same('timestamp', '2024-01-01 10:00:00', '2024-01-01T10:00:00.000000Z')).toBe(true);
+    expect(same('timestamp', '2024-01-01 10:00:00.000000', '2024-01-01 10:00:00')).toBe(true);
+    expect(same('timestamp', '2024-01-01 10:00:00.123456', '2024-01-01T10:00:00.123456Z')).toBe(true);
+    expect(same('timestamp', '2024-01-01T12:00:00+02:00', '2024-01-01 10:00:00')).toBe(true);
+    expect(same('timestamp', '2024-01-01 10:00:00.123456', '2024-01-01 10:00:00')).toBe(false);
+    expect(normalizePartitionValue('timestamp', '2024-01-01T10:00:00.000000Z')).toBe(
+      String(Date.UTC(2024, 0, 1, 10) * 1000),
+    );
+  });
+
+  it('treats timestamp_ntz as zone-less wall time (a zone in the grant matches nothing)', () => {
+    expect(same('timestamp_ntz', '2013-07-05 17:01:00.123456', '2013-07-05T17:01:00.123456')).toBe(true);
+    expect(same('timestamp_ntz', '2013-07-05T17:01:00.123456Z', '2013-07-05 17:01:00.123456')).toBe(false);
+  });
+
+  it('compares dates as calendar days and refuses impossible dates', () => {
+    expect(same('date', '2024-02-29', '2024-02-29')).toBe(true);
+    expect(same('date', '2023-02-29', '2023-02-29')).toBe(false);
+    expect(same('date', '2024-1-1', '2024-01-01')).toBe(false);
+    expect(normalizePartitionValue('date', '1970-01-02')).toBe('1');
+  });
+
+  it('compares integers numerically and decimals by value, not text', () => {
+    expect(same('int', '01', '1')).toBe(true);
+    expect(same('long', '-0', '0')).toBe(true);
+    expect(same('int', '1.0', '1')).toBe(false);
+    expect(same('byte', '128', '128')).toBe(false); // out of range for a byte: not a value of the column
+    expect(same('long', '9223372036854775807', '9223372036854775807')).toBe(true);
+    expect(same('long', '9223372036854775807', '9223372036854775806')).toBe(false);
+    expect(same('decimal(5,2)', '1', '1.00')).toBe(true);
+    expect(same('decimal(5,2)', '1.5', '1.50')).toBe(true);
+    expect(same('decimal(5,2)', '1.5', '1.05')).toBe(false);
+    expect(same('decimal(38,0)', '1E+1', '10')).toBe(true);
+  });
+
+  it('compares floats as IEEE values of their width', () => {
+    expect(same('double', '1.0', '1')).toBe(true);
+    expect(same('double', '-0.0', '0.0')).toBe(true);
+    expect(same('float', '1.1', '1.100000023841858')).toBe(true);
+    expect(same('double', '1.1', '1.100000023841858')).toBe(false);
+    expect(same('double', 'NaN', 'NaN')).toBe(true);
+    expect(same('double', 'Infinity', 'Infinity')).toBe(true);
+    expect(same('double', 'abc', 'abc')).toBe(false);
+  });
+
+  it('compares booleans case-insensitively and nothing else', () => {
+    expect(same('boolean', 'TRUE', 'true')).toBe(true);
+    expect(same('boolean', 'true', 'false')).toBe(false);
+    expect(same('boolean', '1', 'true')).toBe(false);
+  });
+
+  it('compares strings and binaries exactly: 2021.0 is not 2021 and "null" is not null', () => {
+    expect(same('string', '2021.0', '2021')).toBe(false);
+    expect(same('string', 'null', null)).toBe(false);
+    expect(same('string', 'null', 'null')).toBe(true);
+    expect(same('string', 'A/A', 'A/A')).toBe(true);
+    expect(same('string', 'a', 'A')).toBe(false);
+    expect(same('binary', '😈', '😈')).toBe(true);
+  });
+
+  it('treats JSON null and "" as the null partition for every type', () => {
+    for (const type of ['string', 'int', 'date', 'timestamp', 'decimal(1,0)', 'boolean']) {
+      expect(same(type, null, null)).toBe(true);
+      expect(same(type, '', null)).toBe(true);
+      expect(same(type, null, '')).toBe(true);
+    }
+    expect(same('int', null, '0')).toBe(false);
+  });
+
+  it('lets a grant value that does not parse for the type match nothing, without throwing', () => {
+    for (const [type, bad] of [
+      ['int', 'one'],
+      ['date', 'yesterday'],
+      ['timestamp', '2024-13-01 00:00:00'],
+      ['timestamp', '2024-01-01 10:00:00.1234567'],
+      ['decimal(5,2)', '1.2.3'],
+      ['boolean', 'yes'],
+    ] as const) {
+      expect(normalizePartitionValue(type, bad)).toBeUndefined();
+      expect(same(type, bad, bad)).toBe(false);
+    }
+  });
+});

@@ -1,0 +1,332 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoGrantStore } from '../../lambda/access/dynamodb-grant-store';
+import { ConfigGrantStore, effectivePartitions } from '../../lambda/access/grant-sources';
+import { DynamoCredentialStore } from '../../lambda/auth/dynamodb-credential-store';
+import { parseConfig } from '../../lambda/config';
+import { type DynamoServer, startDynalite, testDynamoClient } from '../helpers/dynamo-servers';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI as a user would, with no AWS credentials in its environment. */
+function admin(args: string[], entry: 'npm-script' | 'bin' = 'npm-script'): Promise<Result> {
+  const argv =
+    entry === 'bin'
+      ? [path.join(repoRoot, 'bin/admin.mjs'), ...args]
+      : ['--import', 'tsx', 'lambda/admin/cli.ts', ...args];
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      argv,
+      {
+        cwd: repoRoot,
+        timeout: 30_000,
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, AWS_EC2_METADATA_DISABLED: 'true' },
+      },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+const KEY_LINE = /^accessKeyId: (DLP[A-Z0-9]{17})$/m;
+const SECRET_LINE = /^secretAccessKey: ([A-Za-z0-9_-]{40})$/m;
+
+describe('admin CLI against DynamoDB (dynalite)', () => {
+  let server: DynamoServer;
+  let target: string[];
+  const table = 'delta-proxy-admin-test';
+
+  beforeAll(async () => {
+    server = await startDynalite();
+    target = ['--dynamodb', table, '--endpoint', server.endpoint];
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('creates the table once, then says it exists', async () => {
+    const first = await admin(['init', ...target]);
+    expect(first).toMatchObject({ code: 0 });
+    expect(first.stdout).toContain(`created table ${table}`);
+    const again = await admin(['init', ...target]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('already exists');
+  });
+
+  it('creates a key whose secret is printed once and authenticates, lists it without the secret, revokes it', async () => {
+    const created = await admin(['keys', 'create', '--principal', 'analyst-eu', ...target]);
+    expect(created.code).toBe(0);
+    const id = KEY_LINE.exec(created.stdout)?.[1];
+    const secret = SECRET_LINE.exec(created.stdout)?.[1];
+    expect(id).toBeDefined();
+    expect(secret).toBeDefined();
+    expect(created.stderr).toContain('only this once');
+
+    const client = testDynamoClient(server.endpoint);
+    expect(await new DynamoCredentialStore(client, table).lookup(id!)).toMatchObject({
+      principal: 'analyst-eu',
+      secretAccessKey: secret,
+    });
+
+    const listed = await admin(['keys', 'list', ...target]);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toContain(id!);
+    expect(listed.stdout).toContain('analyst-eu');
+    expect(listed.stdout).not.toContain(secret!);
+    const asJson = await admin(['keys', 'list', '--json', ...target]);
+    expect(asJson.stdout).not.toContain(secret!);
+    expect(JSON.parse(asJson.stdout)).toEqual([
+      expect.objectContaining({ accessKeyId: id, status: 'active' }),
+    ]);
+
+    expect((await admin(['keys', 'revoke', id!, ...target])).code).toBe(0);
+    expect(await new DynamoCredentialStore(client, table).lookup(id!)).toBeUndefined();
+    expect((await admin(['keys', 'list', ...target])).stdout).toMatch(
+      new RegExp(`${id}\\s+analyst-eu\\s+revoked`),
+    );
+    const unknown = await admin(['keys', 'revoke', 'DLPNOSUCHKEY00000000', ...target]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('no such access key');
+    client.destroy();
+  });
+
+  it('adds, lists and revokes grants that the proxy store then reads', async () => {
+    const add = (...a: string[]) =>
+      admin(['grants', 'add', '--principal', 'analyst', '--table', 'trades', ...a, ...target]);
+    expect((await add('--partition', 'region=US,date=2024-01-01', '--partition', 'region=EU')).code).toBe(0);
+    expect((await add('--partition-null', 'region')).code).toBe(0);
+    const whole = await admin([
+      'grants',
+      'add',
+      '--principal',
+      'analyst',
+      '--table',
+      'public',
+      '--all',
+      '--json',
+      ...target,
+    ]);
+    const wholeId = JSON.parse(whole.stdout).id as string;
+
+    const client = testDynamoClient(server.endpoint);
+    const grants = await new DynamoGrantStore(client, table).grantsFor('analyst');
+    expect(effectivePartitions(grants, 'trades')).toEqual(
+      expect.arrayContaining([{ region: 'US', date: '2024-01-01' }, { region: 'EU' }, { region: null }]),
+    );
+    expect(effectivePartitions(grants, 'public')).toEqual([{}]);
+
+    const listed = await admin(['grants', 'list', '--principal', 'analyst', ...target]);
+    expect(listed.stdout.trim().split('\n')).toHaveLength(4); // header + 3 grants
+    expect(listed.stdout).toContain(wholeId);
+
+    expect(
+      (
+        await admin([
+          'grants',
+          'revoke',
+          '--principal',
+          'analyst',
+          '--table',
+          'public',
+          '--id',
+          wholeId,
+          ...target,
+        ])
+      ).code,
+    ).toBe(0);
+    expect(
+      (await admin(['grants', 'revoke', '--principal', 'analyst', '--table', 'trades', ...target])).stdout,
+    ).toContain('removed 2');
+    const none = await admin(['grants', 'revoke', '--principal', 'analyst', '--table', 'trades', ...target]);
+    expect(none.code).toBe(1);
+    expect(await new DynamoGrantStore(client, table).grantsFor('analyst')).toEqual([]);
+    client.destroy();
+  });
+
+  it('fails with exit code 1 and a clear message when the table or the server is missing', async () => {
+    const missing = await admin([
+      'keys',
+      'list',
+      '--dynamodb',
+      'no-such-table',
+      '--endpoint',
+      server.endpoint,
+    ]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^error: ResourceNotFoundException/m);
+    const down = await admin(['keys', 'list', '--dynamodb', table, '--endpoint', 'http://127.0.0.1:9']);
+    expect(down.code).toBe(1);
+    expect(down.stderr).toMatch(/^error: /m);
+  });
+});
+
+describe.concurrent('admin CLI usage errors', () => {
+  it.each([
+    [['keys', 'list'], 'choose exactly one target'],
+    [['keys', 'list', '--config', 'a.json', '--dynamodb', 't'], 'choose exactly one target'],
+    [['keys', 'list', '--config', 'a.json', '--bogus'], "Unknown option '--bogus'"],
+    [['keys', 'create', '--config', 'a.json'], '--principal is required'],
+    [['keys', 'create', '--principal', 'anonymous', '--config', 'a.json'], 'reserved'],
+    [['keys', 'revoke', '--config', 'a.json'], 'takes 1 argument'],
+    [
+      [
+        'grants',
+        'add',
+        '--principal',
+        'p',
+        '--table',
+        't',
+        '--all',
+        '--partition',
+        'a=1',
+        '--config',
+        'a.json',
+      ],
+      '--all cannot',
+    ],
+    [['grants', 'add', '--principal', 'p', '--table', 't', '--config', 'a.json'], 'say which partitions'],
+    [
+      ['grants', 'add', '--principal', 'p', '--table', 't', '--partition', 'a=', '--config', 'a.json'],
+      '--partition-null a',
+    ],
+    [
+      ['grants', 'add', '--principal', 'p', '--table', 'x#y', '--all', '--config', 'a.json'],
+      'not a table alias',
+    ],
+    [['grants', 'list', '--table', 't', '--config', 'a.json'], '--table does not apply'],
+    [['frobnicate'], 'unknown command'],
+    [[], 'Usage:'],
+  ])('exits 2 for %j', async (args, message) => {
+    const r = await admin(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr + r.stdout).toContain(message);
+  });
+
+  it('prints help with exit code 0, also through bin/admin.mjs', async () => {
+    const r = await admin(['--help'], 'bin');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('keys create --principal P');
+  });
+});
+
+describe('admin CLI against a config file', () => {
+  let dir: string;
+  let file: string;
+
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'admin-cli-'));
+    file = path.join(dir, 'config.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        port: 8080,
+        tableMapping: { trades: 's3://bucket/gold/trades' },
+        logView: 'filtered',
+      }),
+      { mode: 0o600 },
+    );
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('adds a key and grants in place, keeping the other fields, and the proxy config accepts them', async () => {
+    const created = await admin(['keys', 'create', '--principal', 'analyst', '--config', file], 'bin');
+    expect(created.code).toBe(0);
+    const secret = SECRET_LINE.exec(created.stdout)![1]!;
+    const id = KEY_LINE.exec(created.stdout)![1]!;
+    const grant = await admin([
+      'grants',
+      'add',
+      '--principal',
+      'analyst',
+      '--table',
+      'trades',
+      '--partition',
+      'region=US\\,West,date=2024-01-01',
+      '--partition-null',
+      'desk',
+      '--config',
+      file,
+    ]);
+    expect(grant.code).toBe(0);
+    const config = parseConfig(JSON.parse(readFileSync(file, 'utf8')));
+    expect(config).toMatchObject({ port: 8080, logView: 'filtered' });
+    expect(config.auth.keys).toEqual([{ accessKeyId: id, secretAccessKey: secret, principal: 'analyst' }]);
+    const grants = await new ConfigGrantStore(config).grantsFor('analyst');
+    expect(effectivePartitions(grants, 'trades')).toEqual([
+      { region: 'US,West', date: '2024-01-01', desk: null },
+    ]);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+
+    const listed = await admin(['keys', 'list', '--config', file]);
+    expect(listed.stdout).toContain(id);
+    expect(listed.stdout).not.toContain(secret);
+  });
+
+  it('warns about a table the config does not map, and revokes grants and keys', async () => {
+    const warned = await admin([
+      'grants',
+      'add',
+      '--principal',
+      'bob',
+      '--table',
+      'unknown',
+      '--all',
+      '--config',
+      file,
+    ]);
+    expect(warned.code).toBe(0);
+    expect(warned.stderr).toContain('not in tableMapping');
+    const list = JSON.parse(
+      (await admin(['grants', 'list', '--principal', 'bob', '--json', '--config', file])).stdout,
+    );
+    expect(list).toEqual([{ id: expect.any(String), principal: 'bob', table: 'unknown', partitions: [{}] }]);
+    expect(
+      (
+        await admin([
+          'grants',
+          'revoke',
+          '--principal',
+          'bob',
+          '--table',
+          'unknown',
+          '--id',
+          list[0].id,
+          '--config',
+          file,
+        ])
+      ).code,
+    ).toBe(0);
+    expect(JSON.parse(readFileSync(file, 'utf8')).grants).toHaveLength(1);
+
+    const id = JSON.parse(readFileSync(file, 'utf8')).auth.keys[0].accessKeyId as string;
+    expect((await admin(['keys', 'revoke', id, '--config', file])).code).toBe(0);
+    expect(JSON.parse(readFileSync(file, 'utf8')).auth.keys).toEqual([]);
+    expect((await admin(['keys', 'revoke', id, '--config', file])).code).toBe(1);
+  });
+
+  it('fails with exit code 1 for a missing or broken file, leaving it untouched', async () => {
+    const missing = await admin(['keys', 'list', '--config', path.join(dir, 'nope.json')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('cannot read');
+    const broken = path.join(dir, 'broken.json');
+    writeFileSync(broken, '{ not json');
+    const r = await admin(['keys', 'create', '--principal', 'p', '--config', broken]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('not valid JSON');
+    expect(r.stdout).not.toContain('secretAccessKey');
+    expect(readFileSync(broken, 'utf8')).toBe('{ not json');
+  });
+});

@@ -1,0 +1,121 @@
+/**
+ * DynamoDB-compatible servers for tests, all on 127.0.0.1 with ports chosen at run time:
+ * dynalite (npm, in-process, always available), moto (Python, where installed), and a tiny
+ * server that answers every call with a throttling error (to prove the stores fail closed).
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import dynalite from 'dynalite';
+
+export interface DynamoServer {
+  endpoint: string;
+  stop(): Promise<void>;
+}
+
+function listen(server: Server): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () =>
+      resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
+    );
+  });
+}
+
+function close(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+export async function startDynalite(): Promise<DynamoServer> {
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const endpoint = await listen(server);
+  return { endpoint, stop: () => close(server) };
+}
+
+/** A server that refuses every DynamoDB call with the given error type (HTTP 400, JSON 1.0 body). */
+export async function startRefusingDynamo(
+  errorType = 'ProvisionedThroughputExceededException',
+): Promise<DynamoServer & { calls: () => number }> {
+  let calls = 0;
+  const server = createServer((req, res) => {
+    calls++;
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-errortype': errorType });
+      res.end(
+        JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${errorType}`, message: 'refused' }),
+      );
+    });
+  });
+  const endpoint = await listen(server);
+  return { endpoint, stop: () => close(server), calls: () => calls };
+}
+
+let motoProbe: string | undefined | null = null;
+
+/** Why moto cannot run here, or undefined when it can. */
+export function motoUnavailable(): string | undefined {
+  if (motoProbe !== null) return motoProbe;
+  const probe = spawnSync('python3', ['-c', 'import moto.server, flask'], { timeout: 20_000 });
+  motoProbe = probe.status === 0 ? undefined : 'python3 with moto[server] is not installed';
+  return motoProbe;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await listen(server);
+  const port = (server.address() as AddressInfo).port;
+  await close(server);
+  return port;
+}
+
+export async function startMoto(timeoutMs = 30_000): Promise<DynamoServer> {
+  const port = await freePort();
+  const child: ChildProcess = spawn('python3', ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], {
+    stdio: 'ignore',
+    env: { ...process.env, AWS_EC2_METADATA_DISABLED: 'true' },
+  });
+  const endpoint = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const res = await fetch(`${endpoint}/moto-api/`, { signal: AbortSignal.timeout(1_000) });
+      await res.arrayBuffer();
+      break;
+    } catch {
+      if (Date.now() > deadline || child.exitCode !== null) {
+        child.kill();
+        throw new Error(`moto did not start on ${endpoint}`);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  return {
+    endpoint,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+        child.once('exit', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** A client for a loopback test server: explicit credentials, few retries, short timeouts. */
+export function testDynamoClient(endpoint: string, maxAttempts = 1): DynamoDBClient {
+  return new DynamoDBClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    maxAttempts,
+    requestHandler: { connectionTimeout: 1_000, requestTimeout: 5_000 },
+  });
+}
