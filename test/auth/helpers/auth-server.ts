@@ -41,7 +41,7 @@ export function toProxyRequest(req: IncomingMessage): ProxyRequest {
 
 const OBJECT_BODY = 'hello';
 
-/** Just enough of S3 for real SDKs to parse a success: bucket list, empty listing, a 5-byte object. */
+/** Just enough of S3 for real SDKs to parse a success: bucket list, a one-object listing, a 5-byte object. */
 function answer(req: ProxyRequest, res: ServerResponse, principal: Principal): void {
   res.setHeader('x-amz-request-id', 'auth-test');
   res.setHeader('x-auth-principal', principal.name);
@@ -58,7 +58,10 @@ function answer(req: ProxyRequest, res: ServerResponse, principal: Principal): v
   } else if (segments.length === 1) {
     xml(
       `<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>${xmlEscape(decodeURIComponent(segments[0]!))}</Name>` +
-        '<KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated></ListBucketResult>',
+        '<KeyCount>1</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated>' +
+        '<Contents><Key>listed.parquet</Key><LastModified>2024-01-01T00:00:00.000Z</LastModified>' +
+        '<ETag>&quot;5d41402abc4b2a76b9719d911017c592&quot;</ETag><Size>5</Size><StorageClass>STANDARD</StorageClass></Contents>' +
+        '</ListBucketResult>',
     );
   } else {
     res.writeHead(200, {
