@@ -69,7 +69,7 @@ export class SigV4Authenticator implements Authenticator {
     }
     let claim: SignatureClaim;
     if (authorization !== undefined) {
-      if (authorization.startsWith(`${ALGORITHM} `)) {
+      if (authorization.startsWith(ALGORITHM)) {
         claim = parseAuthorizationHeader(authorization, req.headers);
       } else if (authorization.startsWith('AWS ')) {
         throw new S3Error('InvalidRequest', SIGV2_REFUSED, {}, 'signature version 2 header');
