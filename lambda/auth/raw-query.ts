@@ -1,0 +1,51 @@
+/** One query parameter as sent, percent-decoded; a bare `name` (no "=") has the value "". */
+export interface QueryParam {
+  name: string;
+  value: string;
+}
+
+/**
+ * Splits a raw query string exactly as received into decoded parameters, keeping order and
+ * repeats. `+` stays a literal plus (RFC 3986, as AWS signers encode it: a space is always
+ * sent as %20), and an undecodable escape is kept as typed, so it can only fail to verify.
+ */
+export function parseRawQuery(rawQuery: string): QueryParam[] {
+  const params: QueryParam[] = [];
+  if (rawQuery === '') return params;
+  for (const part of rawQuery.split('&')) {
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    const name = eq < 0 ? part : part.slice(0, eq);
+    const value = eq < 0 ? '' : part.slice(eq + 1);
+    params.push({ name: decode(name), value: decode(value) });
+  }
+  return params;
+}
+
+function decode(text: string): string {
+  if (!text.includes('%')) return text;
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/** The query as the map shape @smithy/signature-v4 canonicalizes: repeated names become arrays. */
+export function toSmithyQuery(params: readonly QueryParam[]): Record<string, string | string[]> {
+  const query: Record<string, string | string[]> = Object.create(null);
+  for (const { name, value } of params) {
+    const prior = query[name];
+    if (prior === undefined) query[name] = value;
+    else if (Array.isArray(prior)) prior.push(value);
+    else query[name] = [prior, value];
+  }
+  return query;
+}
+
+/** Values of every parameter named exactly `name`. */
+export function paramValues(params: readonly QueryParam[], name: string): string[] {
+  const values: string[] = [];
+  for (const p of params) if (p.name === name) values.push(p.value);
+  return values;
+}
