@@ -4,8 +4,9 @@
  * tuple one of the caller's maps allows. Everything else is refused; a table the caller has no
  * grant on answers exactly like a table that does not exist.
  */
-import type { Principal } from '../core/principal';
+
 import type { Logger } from '../core/logger';
+import type { Principal } from '../core/principal';
 import { S3Error } from '../core/s3-error';
 import { DeltaLogError } from '../delta/delta-log-error';
 import { type DeltaStorage, deltaStorageFromBackend } from '../delta/delta-storage';
@@ -83,7 +84,10 @@ export class DeltaAuthorizer implements Authorizer {
     };
   }
 
-  private async mapsFor(principal: Principal, mount: TableMount): Promise<readonly PartitionMap[] | undefined> {
+  private async mapsFor(
+    principal: Principal,
+    mount: TableMount,
+  ): Promise<readonly PartitionMap[] | undefined> {
     const grants = await this.deps.grants.grantsFor(principal.name);
     return effectivePartitions(grants, mount.alias);
   }
@@ -124,7 +128,12 @@ export class DeltaAuthorizer implements Authorizer {
     );
   }
 
-  private allowedSet(principal: Principal, mount: TableMount, snapshot: Snapshot, maps: readonly PartitionMap[]): AllowedSet {
+  private allowedSet(
+    principal: Principal,
+    mount: TableMount,
+    snapshot: Snapshot,
+    maps: readonly PartitionMap[],
+  ): AllowedSet {
     return this.deps.allowedSets.get(principal.name, mount.alias, snapshot, maps);
   }
 
@@ -156,11 +165,17 @@ function containsReadable(allowed: AllowedSet, relPrefix: string): boolean {
 function snapshotFailure(err: unknown, mount: TableMount, logger: Logger): unknown {
   if (err instanceof S3Error) return err;
   if (err instanceof StorageError) {
-    if (err.kind === 'Throttled') return new S3Error('SlowDown', undefined, {}, `log read throttled: ${err.message}`);
-    if (err.kind === 'Unavailable') return new S3Error('ServiceUnavailable', undefined, {}, `log read failed: ${err.message}`);
+    if (err.kind === 'Throttled')
+      return new S3Error('SlowDown', undefined, {}, `log read throttled: ${err.message}`);
+    if (err.kind === 'Unavailable')
+      return new S3Error('ServiceUnavailable', undefined, {}, `log read failed: ${err.message}`);
   }
   if (err instanceof DeltaLogError) {
-    logger.warn('cannot read Delta log; data requests refused', { table: mount.alias, kind: err.kind, error: err.message });
+    logger.warn('cannot read Delta log; data requests refused', {
+      table: mount.alias,
+      kind: err.kind,
+      error: err.message,
+    });
     if (err.kind === 'MissingLog')
       return new S3Error('AccessDenied', `Table ${mount.alias} has no readable Delta log`, {}, err.message);
     return new S3Error('InternalError', undefined, {}, `Delta log of ${mount.alias}: ${err.message}`);

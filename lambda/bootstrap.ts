@@ -1,0 +1,109 @@
+/**
+ * Builds the proxy from a validated Config: the one place where concrete implementations are
+ * chosen (S3 backend, key and grant stores, caches, observers). Adapters call this once per
+ * process; in Lambda the result lives in module scope so caches survive warm invocations.
+ */
+import type { S3ClientConfig } from '@aws-sdk/client-s3';
+import { AllowedSetCache } from './access/allowed-set-cache';
+import { DeltaAuthorizer } from './access/delta-authorizer';
+import { DynamoGrantStore } from './access/dynamodb-grant-store';
+import type { GrantStore } from './access/grant';
+import { ConfigGrantStore, UnionGrantStore } from './access/grant-sources';
+import { ChainedCredentialStore, type CredentialStore, StaticCredentialStore } from './auth/credential-store';
+import { DynamoCredentialStore } from './auth/dynamodb-credential-store';
+import { SigV4Authenticator } from './auth/sigv4-authenticator';
+import { type Config, ConfigError, loadConfig } from './config';
+import { createApp } from './core/app';
+import { jsonLogger, type Logger } from './core/logger';
+import { auditLogObserver, combineObservers, type Observer } from './core/observe';
+import { type Clock, type ProxyHandler, systemClock } from './core/types';
+import { SnapshotCache } from './delta/snapshot-cache';
+import { TableMap } from './s3/virtual-key';
+import { S3Backend } from './storage/s3-backend';
+import type { StorageBackend } from './storage/storage-backend';
+import { createDynamoClient } from './store/dynamo-client';
+
+export interface ProxyOverrides {
+  storage?: StorageBackend;
+  clock?: Clock;
+  observers?: Observer[];
+  logger?: Logger;
+  /** Explicit backend credentials (tests); otherwise the SDK's standard chain. */
+  backendCredentials?: S3ClientConfig['credentials'];
+  /** Write the audit line to stdout (default true). */
+  audit?: boolean;
+}
+
+export interface Proxy {
+  handler: ProxyHandler;
+  config: Config;
+  snapshots: SnapshotCache;
+  storage: StorageBackend;
+}
+
+export function createProxy(config: Config, overrides: ProxyOverrides = {}): Proxy {
+  if (config.logView === 'filtered') {
+    // Serving the raw log while the operator asked for a filtered one would leak; refuse to start.
+    throw new ConfigError('logView: "filtered" is not available in this version; use "raw"');
+  }
+  const clock = overrides.clock ?? systemClock;
+  const logger = overrides.logger ?? jsonLogger();
+  const region = config.s3.region ?? 'us-east-1';
+  const storage =
+    overrides.storage ??
+    new S3Backend({
+      endpoint: config.s3.endpoint,
+      region,
+      forcePathStyle: config.s3.forcePathStyle,
+      credentials: overrides.backendCredentials,
+    });
+
+  const keyStores: CredentialStore[] = [new StaticCredentialStore(config.auth.keys)];
+  const grantStores: GrantStore[] = [new ConfigGrantStore(config)];
+  if (config.databaseEnabled) {
+    if (!config.database) throw new ConfigError('database: required when databaseEnabled is true');
+    const dynamo = createDynamoClient(config.database);
+    keyStores.push(new DynamoCredentialStore(dynamo, config.database.tableName, { clock }));
+    grantStores.push(new DynamoGrantStore(dynamo, config.database.tableName, { clock }));
+  }
+
+  const snapshots = new SnapshotCache({
+    ttlMs: config.snapshotTtlMs,
+    maxBytes: config.snapshotCacheBytes,
+    clock,
+  });
+  const authorizer = new DeltaAuthorizer({
+    grants: grantStores.length === 1 ? grantStores[0]! : new UnionGrantStore(grantStores),
+    snapshots,
+    allowedSets: new AllowedSetCache(),
+    storage,
+    logger,
+  });
+  const authenticator = new SigV4Authenticator({
+    credentials: keyStores.length === 1 ? keyStores[0]! : new ChainedCredentialStore(keyStores),
+    clock,
+    allowAnonymous: config.auth.allowAnonymous,
+  });
+  const observers = [
+    ...(overrides.audit === false ? [] : [auditLogObserver()]),
+    ...(overrides.observers ?? []),
+  ];
+  const handler = createApp({
+    options: { readOnly: config.readOnly, region },
+    tables: new TableMap(config.tableMapping),
+    storage,
+    authenticator,
+    authorizer,
+    clock,
+    observer: combineObservers(observers),
+  });
+  return { handler, config, snapshots, storage };
+}
+
+let fromEnv: Promise<ProxyHandler> | undefined;
+
+/** The Lambda's proxy: configuration from PROXY_* variables, built once per execution environment. */
+export function createProxyFromEnv(): Promise<ProxyHandler> {
+  fromEnv ??= Promise.resolve().then(() => createProxy(loadConfig()).handler);
+  return fromEnv;
+}

@@ -1,0 +1,146 @@
+/**
+ * `npm start`: with no arguments, an embedded S3-compatible server on loopback, a demo Delta
+ * table, a random demo access key and the proxy in front of them. With `--config FILE`, the
+ * proxy alone in the foreground with that configuration. Ctrl-C stops everything it started.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { startNodeServer } from '../adapters/node-server';
+import { createProxy } from '../bootstrap';
+import { type Config, ConfigError, loadConfig, parseConfig } from '../config';
+import { writeDemoTable } from './demo-table';
+import { startEmbeddedS3 } from './embedded-s3';
+
+// Outside Lambda nothing may probe the EC2 metadata address.
+process.env.AWS_EC2_METADATA_DISABLED = 'true';
+process.env.AWS_EMF_ENVIRONMENT = 'Local';
+
+const EMBEDDED_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+const DEMO_BUCKET = 'demo-lake';
+
+async function runWithConfig(file: string): Promise<void> {
+  const config = loadConfig({ file });
+  const proxy = createProxy(config);
+  const server = await startNodeServer(proxy.handler, config.host, config.port);
+  process.stderr.write(
+    `delta-lake-s3-proxy listening on ${server.url} (tables: ${Object.keys(config.tableMapping).join(', ')})\n`,
+  );
+  onStop(async () => {
+    await server.close();
+  });
+}
+
+async function runDemo(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'delta-proxy-demo-'));
+  const s3 = await startEmbeddedS3(dir);
+  const stops: (() => Promise<void>)[] = [
+    async () => {
+      await s3.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  ];
+  onStop(async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => {});
+  });
+
+  const backend = new S3Client({
+    endpoint: s3.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: EMBEDDED_CREDENTIALS,
+  });
+  await backend.send(new CreateBucketCommand({ Bucket: DEMO_BUCKET }));
+  const tablePrefix = 'warehouse/sales/';
+  await writeDemoTable({
+    put: async (rel, bytes) => {
+      await backend.send(new PutObjectCommand({ Bucket: DEMO_BUCKET, Key: tablePrefix + rel, Body: bytes }));
+    },
+  });
+
+  const accessKeyId = `DLPDEMO${randomBytes(8).toString('hex').toUpperCase()}`;
+  const secretAccessKey = randomBytes(30).toString('base64url');
+  const config: Config = parseConfig({
+    port: Number(process.env.PROXY_PORT ?? 18080),
+    metricsPort: 0,
+    getMode: 'proxy',
+    tableMapping: { sales: `s3://${DEMO_BUCKET}/${tablePrefix.slice(0, -1)}` },
+    s3: { endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true },
+    auth: { keys: [{ accessKeyId, secretAccessKey, principal: 'demo-analyst' }] },
+    // The demo analyst may read Europe and one US day; APAC and US 2024-01-02 stay hidden.
+    grants: [
+      {
+        principal: 'demo-analyst',
+        table: 'sales',
+        partitions: [{ region: 'EU' }, { region: 'US', date: '2024-01-01' }],
+      },
+    ],
+  });
+  const proxy = createProxy(config, { backendCredentials: EMBEDDED_CREDENTIALS });
+  let server: Awaited<ReturnType<typeof startNodeServer>>;
+  try {
+    server = await startNodeServer(proxy.handler, config.host, config.port);
+  } catch {
+    server = await startNodeServer(proxy.handler, config.host, 0);
+  }
+  stops.push(() => server.close());
+
+  const endpoint = server.url;
+  process.stdout.write(
+    [
+      `AWS_ENDPOINT_URL=${endpoint}`,
+      `AWS_ACCESS_KEY_ID=${accessKeyId}`,
+      `AWS_SECRET_ACCESS_KEY=${secretAccessKey}`,
+      'AWS_REGION=us-east-1',
+      '',
+      '# The demo analyst may read sales in region EU and US on 2024-01-01 only. Try:',
+      `AWS_ACCESS_KEY_ID=${accessKeyId} AWS_SECRET_ACCESS_KEY=${secretAccessKey} AWS_REGION=us-east-1 aws s3 ls --recursive s3://datalake/sales/ --endpoint-url ${endpoint}`,
+      '',
+      '# polars (pip install polars):',
+      `python3 -c "import polars as pl; print(pl.read_parquet('s3://datalake/sales/region=EU/**/*.parquet', storage_options={'aws_endpoint_url': '${endpoint}', 'aws_access_key_id': '${accessKeyId}', 'aws_secret_access_key': '${secretAccessKey}', 'aws_region': 'us-east-1', 'aws_allow_http': 'true'}))"`,
+      '',
+      `# backend (embedded s3rver): ${s3.endpoint}; Ctrl-C stops everything.`,
+      '',
+    ].join('\n'),
+  );
+}
+
+function onStop(stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = () => {
+    if (stopping) return;
+    stopping = true;
+    const timer = setTimeout(() => process.exit(1), 5_000);
+    void stop().finally(() => {
+      clearTimeout(timer);
+      process.exit(0);
+    });
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { config: { type: 'string' }, help: { type: 'boolean' } },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write('usage: npm start [-- --config FILE]\n');
+    return;
+  }
+  if (values.config) await runWithConfig(values.config);
+  else await runDemo();
+}
+
+main().catch((err) => {
+  const message =
+    err instanceof ConfigError
+      ? `configuration error: ${err.message}`
+      : `failed to start: ${(err as Error).message}`;
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+});
