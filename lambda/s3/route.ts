@@ -2,6 +2,8 @@
  * Names what a request is before any handler runs (gaul/s3proxy's S3Operation, minio's route
  * table): specific query matches first, then the fallback. Path-style addressing only.
  */
+
+import { parseRawQuery } from '../auth/raw-query';
 import { S3Error } from '../core/s3-error';
 import type { ProxyRequest } from '../core/types';
 import { assertSafeKey, decodeComponent, VIRTUAL_BUCKET } from './virtual-key';
@@ -88,7 +90,7 @@ export function routeRequest(req: ProxyRequest, options: { readOnly: boolean }):
     throw new S3Error('AccessDenied', 'CORSResponse: This CORS request is not allowed.');
 
   if (!req.rawPath.startsWith('/')) throw new S3Error('InvalidURI', "Couldn't parse the specified URI.");
-  const query = new URLSearchParams(req.rawQuery);
+  const query = queryParams(req.rawQuery);
   const path = req.rawPath.slice(1);
   const slash = path.indexOf('/');
   const bucket = decodeComponent(slash < 0 ? path : path.slice(0, slash));
@@ -137,4 +139,14 @@ export function routeRequest(req: ProxyRequest, options: { readOnly: boolean }):
     });
   }
   return { op: method === 'HEAD' ? 'HeadObject' : 'GetObject', key, query };
+}
+
+/**
+ * Query parameters decoded the way the signature was computed: "+" is a literal plus, as the
+ * AWS signers encode it (URLSearchParams would turn it into a space).
+ */
+function queryParams(rawQuery: string): URLSearchParams {
+  const out = new URLSearchParams();
+  for (const p of parseRawQuery(rawQuery)) out.append(p.name, p.value);
+  return out;
 }

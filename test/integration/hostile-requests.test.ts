@@ -4,43 +4,30 @@
  */
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type NodeServer, startNodeServer } from '../../lambda/adapters/node-server';
-import { createApp } from '../../lambda/core/app';
-import { systemClock } from '../../lambda/core/types';
-import { TableMap } from '../../lambda/s3/virtual-key';
-import { S3Backend } from '../../lambda/storage/s3-backend';
-import { allowAllAuthorizer, anonymousAuthenticator } from '../helpers/interim-access';
+import { writeSpecialTable } from '../helpers/fixture-tables';
+import { ANALYST, type RunningProxy, startProxy } from '../helpers/proxy-harness';
 import { rawRequest, rawSocket } from '../helpers/raw-http';
-import {
-  BACKEND_CREDENTIALS,
-  backendClient,
-  createBucket,
-  type S3Server,
-  startS3rver,
-} from '../helpers/s3-servers';
+import { backendClient, createBucket, type S3Server, startS3rver, uploadDir } from '../helpers/s3-servers';
+import { signedFetch } from '../helpers/signed-fetch';
 
 let s3: S3Server;
-let proxy: NodeServer;
+let proxy: RunningProxy;
+const config = {
+  tableMapping: { sales: 's3://lake/tables/sales' },
+  grants: [{ principal: ANALYST.principal, table: 'sales', partitions: [{}] }],
+  auth: { allowAnonymous: true },
+};
 beforeAll(async () => {
   s3 = await startS3rver();
   const c = backendClient(s3.endpoint);
   await createBucket(c, 'lake');
-  await c.send(new PutObjectCommand({ Bucket: 'lake', Key: 'tables/sales/a=1/x.parquet', Body: 'ok' }));
+  await uploadDir(c, 'lake', 'tables/sales/', await writeSpecialTable(['EU'], ['2024-01-01']));
   await c.send(new PutObjectCommand({ Bucket: 'lake', Key: 'tables/secret.parquet', Body: 'SECRET' }));
   await c.send(new PutObjectCommand({ Bucket: 'lake', Key: 'tables/sales/%2e%2e/x', Body: 'SECRET' }));
-  const app = createApp({
-    options: { readOnly: true, region: 'us-east-1' },
-    tables: new TableMap({ sales: 's3://lake/tables/sales' }),
-    storage: new S3Backend({ endpoint: s3.endpoint, forcePathStyle: true, credentials: BACKEND_CREDENTIALS }),
-    authenticator: anonymousAuthenticator,
-    authorizer: allowAllAuthorizer,
-    clock: systemClock,
-    observer: { record: () => {} },
-  });
-  proxy = await startNodeServer(app, '127.0.0.1', 0);
+  proxy = await startProxy(s3, config);
 });
 afterAll(async () => {
-  await proxy?.close();
+  await proxy?.stop();
   await s3?.stop();
 });
 
@@ -112,9 +99,17 @@ describe('requests S3 refuses get S3 errors, never a 5xx', () => {
     ['GET', '/datalake?list-type=2&continuation-token=', 400, 'InvalidArgument'],
     ['GET', '/datalake/sales/a=1/x.parquet?partNumber=1', 400, 'InvalidArgument'],
   ])('%s %s → %i %s', async (method, path, status, code) => {
-    const r = await rawRequest(proxy.url, method, path);
+    const q = path.indexOf('?');
+    const r = await signedFetch(
+      proxy.url,
+      method,
+      q < 0 ? path : path.slice(0, q),
+      q < 0 ? '' : path.slice(q + 1),
+      {},
+      ANALYST,
+    );
     expect(r.status).toBe(status);
-    expectS3Error(r.body, code);
+    expectS3Error(r.text, code);
     expect(r.headers['x-amz-request-id']).toMatch(/^[0-9A-F]{16}$/);
   });
 
@@ -151,26 +146,14 @@ describe('requests S3 refuses get S3 errors, never a 5xx', () => {
 
 describe('backend failures', () => {
   it('answers 503 ServiceUnavailable XML when the backend is unreachable', async () => {
-    const app = createApp({
-      options: { readOnly: true, region: 'us-east-1' },
-      tables: new TableMap({ sales: 's3://lake/tables/sales' }),
-      storage: new S3Backend({
-        endpoint: 'http://127.0.0.1:9',
-        forcePathStyle: true,
-        credentials: BACKEND_CREDENTIALS,
-      }),
-      authenticator: anonymousAuthenticator,
-      authorizer: allowAllAuthorizer,
-      clock: systemClock,
-      observer: { record: () => {} },
-    });
-    const down = await startNodeServer(app, '127.0.0.1', 0);
+    const dead = { kind: 's3rver' as const, endpoint: 'http://127.0.0.1:9', stop: async () => {} };
+    const down = await startProxy(dead, config);
     try {
-      const r = await rawRequest(down.url, 'GET', '/datalake/sales/a=1/x.parquet');
+      const r = await signedFetch(down.url, 'GET', '/datalake/sales/x.parquet', '', {}, ANALYST);
       expect(r.status).toBe(503);
-      expectS3Error(r.body, 'ServiceUnavailable');
+      expectS3Error(r.text, 'ServiceUnavailable');
     } finally {
-      await down.close();
+      await down.stop();
     }
   });
 });

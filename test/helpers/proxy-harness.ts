@@ -1,0 +1,75 @@
+/**
+ * Starts the real proxy (bootstrap + node:http adapter) in front of a real S3-compatible server,
+ * with a test access key, and hands back SDK clients signed with it.
+ */
+import { S3Client } from '@aws-sdk/client-s3';
+import { type NodeServer, startNodeServer } from '../../lambda/adapters/node-server';
+import { createProxy, type Proxy } from '../../lambda/bootstrap';
+import { type ConfigInput, parseConfig } from '../../lambda/config';
+import { silentLogger } from '../../lambda/core/logger';
+import type { Observer, RequestEvent } from '../../lambda/core/observe';
+import type { ProxyHandler } from '../../lambda/core/types';
+import { BACKEND_CREDENTIALS, type S3Server } from './s3-servers';
+
+export interface TestKey {
+  accessKeyId: string;
+  secretAccessKey: string;
+  principal: string;
+}
+
+export const ANALYST: TestKey = {
+  accessKeyId: 'AKIATESTANALYST0001',
+  secretAccessKey: 'analyst-secret-key-0001',
+  principal: 'analyst',
+};
+
+export interface RunningProxy {
+  url: string;
+  proxy: Proxy;
+  events: RequestEvent[];
+  client(key?: TestKey): S3Client;
+  stop(): Promise<void>;
+}
+
+export type ServeFn = (handler: ProxyHandler) => Promise<{ url: string; close(): Promise<void> }>;
+
+/** node:http by default; the Lambda suite passes its own transport. */
+export const serveWithNode: ServeFn = async (handler) => {
+  const s: NodeServer = await startNodeServer(handler, '127.0.0.1', 0);
+  return { url: s.url, close: () => s.close() };
+};
+
+export async function startProxy(
+  backend: S3Server,
+  config: Omit<ConfigInput, 's3'> & { s3?: ConfigInput['s3'] },
+  serve: ServeFn = serveWithNode,
+): Promise<RunningProxy> {
+  const events: RequestEvent[] = [];
+  const recorder: Observer = { record: (e) => events.push(e) };
+  const parsed = parseConfig({
+    ...config,
+    s3: { endpoint: backend.endpoint, forcePathStyle: true, region: 'us-east-1', ...config.s3 },
+    auth: { keys: [ANALYST], ...config.auth },
+  });
+  const proxy = createProxy(parsed, {
+    backendCredentials: BACKEND_CREDENTIALS,
+    audit: false,
+    observers: [recorder],
+    logger: silentLogger,
+  });
+  const server = await serve(proxy.handler);
+  return {
+    url: server.url,
+    proxy,
+    events,
+    client: (key = ANALYST) =>
+      new S3Client({
+        endpoint: server.url,
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials: { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey },
+        maxAttempts: 1,
+      }),
+    stop: () => server.close(),
+  };
+}
