@@ -9,8 +9,9 @@ export const OUTFILE = path.join(REPO_ROOT, 'dist', 'lambda', 'index.mjs');
 
 export async function buildLambda(entry = LAMBDA_ENTRY, outfile = OUTFILE): Promise<{ bytes: number }> {
   const result = await build(esbuildOptions(entry, outfile));
-  writeFileSync(outfile.replace(/\.mjs$/, '.meta.json'), JSON.stringify(result.metafile));
-  const output = result.metafile.outputs[path.relative(process.cwd(), outfile)];
+  const metafile = result.metafile!;
+  writeFileSync(outfile.replace(/\.mjs$/, '.meta.json'), JSON.stringify(metafile));
+  const output = metafile.outputs[path.relative(process.cwd(), outfile)];
   return { bytes: output?.bytes ?? 0 };
 }
 

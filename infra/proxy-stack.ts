@@ -61,6 +61,9 @@ export class ProxyStack extends Stack {
       removalPolicy: RemovalPolicy.RETAIN,
     });
 
+    // Validated against the proxy's own schema before anything is derived from the settings.
+    const environment = proxyEnvironment(settings, this.table.tableName);
+
     const logGroup = new logs.LogGroup(this, 'ProxyLogs', {
       retention: settings.logRetentionDays ?? logs.RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
@@ -95,7 +98,7 @@ export class ProxyStack extends Stack {
       logGroup,
       reservedConcurrentExecutions: settings.reservedConcurrency,
       environment: {
-        ...proxyEnvironment(settings, this.table.tableName),
+        ...environment,
         NODE_OPTIONS: '--enable-source-maps',
       },
       bundling: {
@@ -104,7 +107,8 @@ export class ProxyStack extends Stack {
         target: NODE_TARGET,
         minify: true,
         sourceMap: true,
-        sourceMapMode: SourceMapMode.EXTERNAL,
+        // linked: a .map file plus the sourceMappingURL comment that --enable-source-maps follows
+        sourceMapMode: SourceMapMode.DEFAULT,
         sourcesContent: false,
         mainFields: MAIN_FIELDS,
         banner: CREATE_REQUIRE_BANNER,
