@@ -65,10 +65,21 @@ export function createLambdaHandler(getProxy: () => Promise<ProxyHandler>): Stre
     { signal }: { signal: AbortSignal },
   ): Promise<StreamingResult> => {
     const core = await (proxy ?? startProxy());
+    // One controller per request, fed by middy's (shared, long-lived) timeout signal and by the
+    // body stream being torn down; the listener is removed when the request is over.
     const aborted = new AbortController();
-    const request = toProxyRequest(event, AbortSignal.any([signal, aborted.signal]));
-    const response = await core(request);
-    return toStreamingResult(response, () => aborted.abort(), context.awsRequestId);
+    const forward = () => aborted.abort(signal.reason);
+    signal.addEventListener('abort', forward, { once: true });
+    const release = () => signal.removeEventListener('abort', forward);
+    let response: ProxyResponse;
+    try {
+      response = await core(toProxyRequest(event, aborted.signal));
+    } catch (error) {
+      release();
+      throw error;
+    }
+    const onAbort = () => aborted.abort(new Error('response stream closed early'));
+    return toStreamingResult(response, { onAbort, release, requestId: context.awsRequestId });
   };
 
   const build = (): StreamingHandler =>
@@ -95,21 +106,29 @@ export function createLambdaHandler(getProxy: () => Promise<ProxyHandler>): Stre
   };
 }
 
-function toStreamingResult(
-  response: ProxyResponse,
-  onAbort?: () => void,
-  requestId?: string,
-): StreamingResult {
+interface BodyHooks {
+  /** The body was torn down before its end (client gone, runtime error). */
+  onAbort: () => void;
+  /** The request is over, one way or the other. */
+  release: () => void;
+  requestId: string;
+}
+
+function toStreamingResult(response: ProxyResponse, hooks?: BodyHooks): StreamingResult {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(response.headers)) {
     if (!HOP_BY_HOP.has(name.toLowerCase())) headers[name] = value;
   }
   const { body } = response;
   let streamed: string | Readable;
-  if (body === undefined) streamed = '';
-  else if (typeof body === 'string') streamed = body;
-  else if (body instanceof Uint8Array) streamed = Readable.from([body], { objectMode: false });
-  else streamed = Readable.from(guarded(body, onAbort, requestId), { objectMode: false });
+  if (body === undefined || typeof body === 'string' || body instanceof Uint8Array) {
+    hooks?.release();
+    if (body === undefined) streamed = '';
+    else if (typeof body === 'string') streamed = body;
+    else streamed = Readable.from([body], { objectMode: false });
+  } else {
+    streamed = Readable.from(guarded(body, hooks), { objectMode: false });
+  }
   return { statusCode: response.status, headers, body: streamed };
 }
 
@@ -120,18 +139,18 @@ function toStreamingResult(
  */
 async function* guarded(
   body: AsyncIterable<Uint8Array>,
-  onAbort: (() => void) | undefined,
-  requestId: string | undefined,
+  hooks: BodyHooks | undefined,
 ): AsyncIterable<Uint8Array> {
   let finished = false;
   try {
     for await (const chunk of body) yield chunk;
     finished = true;
   } catch (error) {
-    logError('response body failed after the status was sent', requestId, error);
+    logError('response body failed after the status was sent', hooks?.requestId, error);
     throw error;
   } finally {
-    if (!finished) onAbort?.();
+    if (!finished) hooks?.onAbort();
+    hooks?.release();
   }
 }
 

@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { ProxyHandler } from '../../lambda/core/types';
 import {
   type AnyStreamingHandler,
   createContext,
@@ -259,4 +260,19 @@ class ResponseDecoder {
       this.res.once('close', onClose);
     });
   }
+}
+
+/**
+ * The whole proxy through the Lambda adapter: a ProxyHandler served as a Function URL would
+ * serve the deployed function (for running HTTP suites against both adapters).
+ */
+export async function startProxyThroughLambda(
+  proxy: ProxyHandler | (() => Promise<ProxyHandler>),
+  options: LambdaHttpServerOptions = {},
+): Promise<{ url: string; close: () => Promise<void> }> {
+  installLambdaRuntimeShim();
+  const { createLambdaHandler } = await import('../../lambda/adapters/lambda');
+  const getProxy =
+    proxy.length === 0 ? (proxy as () => Promise<ProxyHandler>) : async () => proxy as ProxyHandler;
+  return startLambdaHttpServer(createLambdaHandler(getProxy), options);
 }

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLambdaHandler } from '../../lambda/adapters/lambda';
 import type { ProxyHandler } from '../../lambda/core/types';
 import { sendRaw } from '../helpers/lambda-http-client';
-import { startLambdaHttpServer } from '../helpers/lambda-http-server';
+import { startLambdaHttpServer, startProxyThroughLambda } from '../helpers/lambda-http-server';
 import { installLambdaRuntimeShim } from '../helpers/lambda-runtime-shim';
 import { CHUNK, createTestProxy, type StreamProbe } from './test-proxy';
 
@@ -226,6 +226,27 @@ describe('Lambda adapter start-up', () => {
       expect(second.status).toBe(200);
       expect(attempts).toBe(3);
       expect(logged).toHaveBeenCalledWith(expect.stringContaining('PROXY_TABLE_MAPPING'));
+    } finally {
+      await server.close();
+      logged.mockRestore();
+    }
+  });
+});
+
+describe('Lambda adapter near the function timeout', () => {
+  it('answers InternalError XML before the function times out, and aborts the core', async () => {
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
+    let signal: AbortSignal | undefined;
+    const never: ProxyHandler = (req) => {
+      signal = req.signal;
+      return new Promise(() => {});
+    };
+    const server = await startProxyThroughLambda(never, { timeoutMs: 300 });
+    try {
+      const res = await sendRaw(server.url, { path: '/slow' });
+      expect(res.status).toBe(500);
+      expect(res.body.toString()).toContain('<Code>InternalError</Code>');
+      expect(signal?.aborted).toBe(true);
     } finally {
       await server.close();
       logged.mockRestore();
