@@ -75,7 +75,7 @@ function initTimes(node: string, file: string, runs: number, nodeOptions: string
   const times: number[] = [];
   for (let i = 0; i < runs; i++) {
     const run = spawnSync(node, ['--input-type=module', '-e', script], {
-      env: ENV,
+      env: { ...ENV, NODE_OPTIONS: nodeOptions },
       encoding: 'utf8',
       timeout: 30_000,
     });

@@ -99,7 +99,7 @@ export class ProxyStack extends Stack {
       reservedConcurrentExecutions: settings.reservedConcurrency,
       environment: {
         ...environment,
-        NODE_OPTIONS: '--enable-source-maps',
+        ...(settings.enableSourceMaps ? { NODE_OPTIONS: '--enable-source-maps' } : {}),
       },
       bundling: {
         forceDockerBundling: false,

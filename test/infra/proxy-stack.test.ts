@@ -97,7 +97,7 @@ describe('proxy stack template', () => {
         typeof v === 'string' ? v : '{"type":"dynamodb","tableName":"resolved-table"}',
       ]),
     );
-    delete env.NODE_OPTIONS;
+    expect(env.NODE_OPTIONS).toBeUndefined();
     const config = loadConfig({ env });
     expect(config.tableMapping).toEqual(SETTINGS.tableMapping);
     expect(config.getMode).toBe('proxy');
