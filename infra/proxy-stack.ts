@@ -1,0 +1,170 @@
+/**
+ * The deployed proxy: one Lambda behind a streaming Function URL (auth NONE: the function
+ * verifies SigV4 itself), a DynamoDB table for grants and access keys encrypted with a rotated
+ * customer-managed key, read-only IAM on the mapped prefixes only, logs, alarms, a dashboard.
+ */
+
+import path from 'node:path';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import type { Construct } from 'constructs';
+import {
+  CREATE_REQUIRE_BANNER,
+  EXTERNAL_MODULES,
+  LAMBDA_ENTRY,
+  MAIN_FIELDS,
+  NODE_TARGET,
+  REPO_ROOT,
+} from './bundle-options';
+import { ProxyMonitoring } from './proxy-monitoring';
+import { acknowledgePinnedRuntime, acknowledgeTablePrefixWildcards } from './proxy-nag';
+import { mappedPrefixes, type ProxySettings, proxyEnvironment } from './proxy-settings';
+
+export interface ProxyStackProps extends StackProps {
+  settings: ProxySettings;
+}
+
+export class ProxyStack extends Stack {
+  readonly fn: NodejsFunction;
+  readonly table: dynamodb.Table;
+  readonly key: kms.Key;
+  readonly url: lambda.FunctionUrl;
+  readonly monitoring: ProxyMonitoring;
+
+  constructor(scope: Construct, id: string, props: ProxyStackProps) {
+    super(scope, id, props);
+    const { settings } = props;
+    const timeout = Duration.seconds(settings.timeoutSeconds ?? 120);
+
+    this.key = new kms.Key(this, 'DataKey', {
+      description: 'Encrypts the Delta proxy grants/keys table and its alarm topic',
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    this.table = new dynamodb.Table(this, 'GrantsTable', {
+      tableName: settings.grantsTableName,
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: this.key,
+      deletionProtection: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    // Validated against the proxy's own schema before anything is derived from the settings.
+    const environment = proxyEnvironment(settings, this.table.tableName);
+
+    const logGroup = new logs.LogGroup(this, 'ProxyLogs', {
+      retention: settings.logRetentionDays ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    // A role of our own: log writing scoped to this log group instead of the broad managed policy.
+    const role = new iam.Role(this, 'ProxyRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Delta proxy: read mapped table prefixes, read grants/keys, write its logs',
+    });
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'WriteOwnLogs',
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [logGroup.logGroupArn],
+      }),
+    );
+    this.grantMappedPrefixes(role, settings.tableMapping);
+    // Grants and keys are only read by the function; the admin CLI writes with its own credentials.
+    this.table.grantReadData(role);
+
+    this.fn = new NodejsFunction(this, 'ProxyFunction', {
+      entry: LAMBDA_ENTRY,
+      handler: 'handler',
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: settings.memorySize ?? 1024,
+      timeout,
+      role,
+      logGroup,
+      reservedConcurrentExecutions: settings.reservedConcurrency,
+      environment: {
+        ...environment,
+        ...(settings.enableSourceMaps ? { NODE_OPTIONS: '--enable-source-maps' } : {}),
+      },
+      bundling: {
+        forceDockerBundling: false,
+        format: OutputFormat.ESM,
+        target: NODE_TARGET,
+        minify: true,
+        sourceMap: true,
+        // linked: a .map file plus the sourceMappingURL comment that --enable-source-maps follows
+        sourceMapMode: SourceMapMode.DEFAULT,
+        sourcesContent: false,
+        mainFields: MAIN_FIELDS,
+        banner: CREATE_REQUIRE_BANNER,
+        bundleAwsSDK: true,
+        externalModules: EXTERNAL_MODULES,
+        esbuildArgs: { '--legal-comments': 'none' },
+      },
+    });
+
+    const target: lambda.IFunction =
+      settings.provisionedConcurrency !== undefined
+        ? this.fn.addAlias('live', { provisionedConcurrentExecutions: settings.provisionedConcurrency })
+        : this.fn;
+    this.url = new lambda.FunctionUrl(this, 'ProxyUrl', {
+      function: target,
+      authType: lambda.FunctionUrlAuthType.NONE,
+      invokeMode: lambda.InvokeMode.RESPONSE_STREAM,
+    });
+
+    const topic = new sns.Topic(this, 'AlarmTopic', { masterKey: this.key, enforceSSL: true });
+    // CloudWatch alarms can only publish to an encrypted topic if the key lets CloudWatch use it.
+    this.key.grant(
+      new iam.ServicePrincipal('cloudwatch.amazonaws.com'),
+      'kms:Decrypt',
+      'kms:GenerateDataKey*',
+    );
+    for (const email of settings.alarmEmails ?? [])
+      topic.addSubscription(new subscriptions.EmailSubscription(email));
+
+    this.monitoring = new ProxyMonitoring(this, 'Monitoring', { fn: this.fn, logGroup, topic, timeout });
+
+    new CfnOutput(this, 'ProxyEndpoint', { value: this.url.url, description: 'S3 endpoint URL for clients' });
+    new CfnOutput(this, 'GrantsTableName', { value: this.table.tableName });
+    new CfnOutput(this, 'FunctionName', { value: this.fn.functionName });
+    new CfnOutput(this, 'LogGroupName', { value: logGroup.logGroupName });
+    new CfnOutput(this, 'DashboardName', { value: this.monitoring.dashboard.dashboardName });
+    new CfnOutput(this, 'AlarmTopicArn', { value: topic.topicArn });
+
+    acknowledgePinnedRuntime(this.fn);
+  }
+
+  /** GetObject under each mapped prefix; ListBucket only with an s3:prefix inside them. */
+  private grantMappedPrefixes(role: iam.Role, tableMapping: Record<string, string>): void {
+    for (const [bucket, prefixes] of mappedPrefixes(tableMapping)) {
+      const objectArns = prefixes.map((prefix) => `arn:aws:s3:::${bucket}/${prefix}*`);
+      role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: objectArns }));
+      acknowledgeTablePrefixWildcards(role, objectArns);
+      const listStatement = new iam.PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [`arn:aws:s3:::${bucket}`],
+      });
+      // A whole-bucket mapping ("" prefix) needs no condition; otherwise listing stays inside.
+      if (!prefixes.includes('')) {
+        listStatement.addCondition('StringLike', { 's3:prefix': prefixes.map((prefix) => `${prefix}*`) });
+      }
+      role.addToPolicy(listStatement);
+    }
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * The Lambda adapter: a Function URL (payload v2, RESPONSE_STREAM) in front of the core.
+ * It only translates: event → ProxyRequest, ProxyResponse → the runtime's HTTP response
+ * stream. This is the one module that touches the `awslambda` runtime global.
+ *
+ * middy writes the prelude (status + headers) through `awslambda.HttpResponseStream.from`
+ * and then always writes at least an empty chunk, which is what makes the runtime flush the
+ * prelude: without it, bodiless answers (HEAD, 304, 307) lose their headers. It then pipes
+ * the body with `pipeline()`, so a slow client slows the backend read (backpressure).
+ */
+import { Readable } from 'node:stream';
+import middy from '@middy/core';
+import type { Context, LambdaFunctionURLEvent } from 'aws-lambda';
+import type { ProxyHandler, ProxyResponse } from '../core/types';
+import { errorResponse } from './error-response';
+import { toProxyRequest } from './function-url-event';
+
+/** What middy hands to `awslambda.HttpResponseStream.from` (status, headers) plus the body. */
+interface StreamingResult {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string | Readable;
+}
+
+/** The slice of the Lambda runtime's global that streaming needs. */
+interface LambdaRuntimeGlobal {
+  streamifyResponse: (handler: StreamingHandler) => StreamingHandler;
+  HttpResponseStream: { from: (stream: unknown, prelude: Record<string, unknown>) => unknown };
+}
+
+export type StreamingHandler = (
+  event: LambdaFunctionURLEvent,
+  responseStream: unknown,
+  context: Context,
+) => Promise<void>;
+
+// Hop-by-hop headers describe one connection; the Function URL front end sets its own.
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection']);
+
+function runtimeGlobal(): LambdaRuntimeGlobal | undefined {
+  return (globalThis as { awslambda?: LambdaRuntimeGlobal }).awslambda;
+}
+
+/**
+ * Builds the streaming Lambda handler. `getProxy` is started at once so that its work
+ * (config, SDK clients) happens during the function's init phase; a failed start is retried on
+ * the next request, and meanwhile every request gets an S3 InternalError.
+ */
+export function createLambdaHandler(getProxy: () => Promise<ProxyHandler>): StreamingHandler {
+  let proxy: Promise<ProxyHandler> | undefined;
+  const startProxy = (): Promise<ProxyHandler> => {
+    const started = getProxy();
+    proxy = started;
+    started.catch((error) => {
+      if (proxy === started) proxy = undefined;
+      logError('proxy start-up failed', undefined, error);
+    });
+    return started;
+  };
+  startProxy();
+
+  const serve = async (
+    event: LambdaFunctionURLEvent,
+    context: Context,
+    { signal }: { signal: AbortSignal },
+  ): Promise<StreamingResult> => {
+    const core = await (proxy ?? startProxy());
+    // One controller per request, fed by middy's (shared, long-lived) timeout signal and by the
+    // body stream being torn down; the listener is removed when the request is over.
+    const aborted = new AbortController();
+    const forward = () => aborted.abort(signal.reason);
+    signal.addEventListener('abort', forward, { once: true });
+    const release = () => signal.removeEventListener('abort', forward);
+    let response: ProxyResponse;
+    try {
+      response = await core(toProxyRequest(event, aborted.signal));
+    } catch (error) {
+      release();
+      throw error;
+    }
+    const onAbort = () => aborted.abort(new Error('response stream closed early'));
+    return toStreamingResult(response, { onAbort, release, requestId: context.awsRequestId });
+  };
+
+  const build = (): StreamingHandler =>
+    middy(serve, { streamifyResponse: true }).onError((request) => {
+      const event = request.event as LambdaFunctionURLEvent | undefined;
+      const requestId = request.context?.awsRequestId ?? 'unknown';
+      logError('request failed before the response started', requestId, request.error);
+      request.response = toStreamingResult(errorResponse(request.error, requestId, event?.rawPath ?? '/'));
+    }) as unknown as StreamingHandler;
+
+  // middy 6 reads the bare `awslambda` global when it is called. Inside Lambda (and under the
+  // test shim) it exists at import time; elsewhere (bundle analysis, tooling) the handler is
+  // built on first use, so merely importing this module never throws.
+  if (runtimeGlobal()) return build();
+  let built: StreamingHandler | undefined;
+  return (event, responseStream, context) => {
+    if (!runtimeGlobal()) {
+      return Promise.reject(
+        new Error('awslambda runtime global missing: run inside Lambda or install the shim'),
+      );
+    }
+    built ??= build();
+    return built(event, responseStream, context);
+  };
+}
+
+interface BodyHooks {
+  /** The body was torn down before its end (client gone, runtime error). */
+  onAbort: () => void;
+  /** The request is over, one way or the other. */
+  release: () => void;
+  requestId: string;
+}
+
+function toStreamingResult(response: ProxyResponse, hooks?: BodyHooks): StreamingResult {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(response.headers)) {
+    if (!HOP_BY_HOP.has(name.toLowerCase())) headers[name] = value;
+  }
+  const { body } = response;
+  let streamed: string | Readable;
+  if (body === undefined || typeof body === 'string' || body instanceof Uint8Array) {
+    hooks?.release();
+    if (body === undefined) streamed = '';
+    else if (typeof body === 'string') streamed = body;
+    else streamed = Readable.from([body], { objectMode: false });
+  } else {
+    streamed = Readable.from(guarded(body, hooks), { objectMode: false });
+  }
+  return { statusCode: response.status, headers, body: streamed };
+}
+
+/**
+ * Passes the core's body through, aborting the request's signal if the stream is torn down
+ * early (client gone, runtime error) and logging a failure that can no longer reach the
+ * client as XML (the status is already sent; the runtime cuts the response short).
+ */
+async function* guarded(
+  body: AsyncIterable<Uint8Array>,
+  hooks: BodyHooks | undefined,
+): AsyncIterable<Uint8Array> {
+  let finished = false;
+  try {
+    for await (const chunk of body) yield chunk;
+    finished = true;
+  } catch (error) {
+    logError('response body failed after the status was sent', hooks?.requestId, error);
+    throw error;
+  } finally {
+    if (!finished) hooks?.onAbort();
+    hooks?.release();
+  }
+}
+
+function logError(message: string, requestId: string | undefined, error: unknown): void {
+  const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  console.error(JSON.stringify({ level: 'error', message, requestId, error: detail }));
+}

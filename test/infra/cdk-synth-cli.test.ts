@@ -1,0 +1,47 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
+// A network namespace with no interfaces proves synth needs no network at all.
+const canIsolate = spawnSync('unshare', ['-rn', 'true']).status === 0;
+
+describe('cdk synth through the CLI', () => {
+  it.skipIf(!canIsolate)(
+    'synthesizes the stack from cdk.json with no network (unshare -rn)',
+    () => {
+      const out = mkdtempSync(path.join(tmpdir(), 'cdk-out-'));
+      try {
+        const run = spawnSync(
+          'unshare',
+          ['-rn', 'npx', '--no-install', 'cdk', 'synth', '--quiet', '--no-notices', '--output', out],
+          {
+            cwd: REPO_ROOT,
+            encoding: 'utf8',
+            timeout: 120_000,
+            env: {
+              ...process.env,
+              CDK_DISABLE_VERSION_CHECK: 'true',
+              CDK_DISABLE_CLI_TELEMETRY: 'true',
+              AWS_EC2_METADATA_DISABLED: 'true',
+            },
+          },
+        );
+        expect(run.status, run.stderr).toBe(0);
+        const template = JSON.parse(readFileSync(path.join(out, 'DeltaLakeS3Proxy.template.json'), 'utf8'));
+        const types = Object.values(template.Resources as Record<string, { Type: string }>).map(
+          (r) => r.Type,
+        );
+        expect(types).toEqual(
+          expect.arrayContaining(['AWS::Lambda::Url', 'AWS::DynamoDB::Table', 'AWS::CloudWatch::Dashboard']),
+        );
+        expect(existsSync(path.join(out, 'validation-report.json'))).toBe(true);
+      } finally {
+        rmSync(out, { recursive: true, force: true });
+      }
+    },
+    150_000,
+  );
+});

@@ -1,0 +1,225 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../lambda/config';
+import { buildStack, SETTINGS } from './stack-fixture';
+
+type Statement = {
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: Record<string, Record<string, unknown>>;
+};
+
+function statements(template: Template): Statement[] {
+  return Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
+    (p) =>
+      (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument
+        .Statement,
+  );
+}
+const actionsOf = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+
+describe('proxy stack template', () => {
+  let template: Template;
+  let assemblyDir: string;
+
+  beforeAll(() => {
+    const { app, stack } = buildStack();
+    template = Template.fromStack(stack);
+    assemblyDir = app.synth().directory;
+  });
+
+  it('grants s3:GetObject only under the mapped table prefixes', () => {
+    const s3 = statements(template).filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
+    const get = s3.filter((s) => actionsOf(s).includes('s3:GetObject'));
+    expect(get.flatMap((s) => s.Resource as string[]).sort()).toEqual([
+      'arn:aws:s3:::lake-bucket/gold/trades/*',
+      'arn:aws:s3:::lake-bucket/silver/customers/*',
+      'arn:aws:s3:::other-bucket/events/*',
+    ]);
+    expect(new Set(s3.flatMap(actionsOf))).toEqual(new Set(['s3:GetObject', 's3:ListBucket']));
+  });
+
+  it('allows s3:ListBucket per bucket only for s3:prefix values inside the mapped prefixes', () => {
+    const list = statements(template).filter((s) => actionsOf(s).includes('s3:ListBucket'));
+    expect(list.map((s) => [s.Resource, s.Condition])).toEqual(
+      expect.arrayContaining([
+        [
+          'arn:aws:s3:::lake-bucket',
+          { StringLike: { 's3:prefix': ['gold/trades/*', 'silver/customers/*'] } },
+        ],
+        ['arn:aws:s3:::other-bucket', { StringLike: { 's3:prefix': ['events/*'] } }],
+      ]),
+    );
+    expect(list).toHaveLength(2);
+  });
+
+  it('lets the function only read the grants table and use its key, nothing else', () => {
+    const all = statements(template).flatMap(actionsOf);
+    expect(
+      all.filter((a) => a.startsWith('dynamodb:')).every((a) => !/Put|Update|Delete|Write/.test(a)),
+    ).toBe(true);
+    expect(all.filter((a) => a.startsWith('kms:')).sort()).toEqual(['kms:Decrypt', 'kms:DescribeKey']);
+    expect(all.some((a) => a.includes('*'))).toBe(false);
+    template.resourceCountIs('AWS::IAM::ManagedPolicy', 0);
+    template.hasResourceProperties('AWS::IAM::Role', { ManagedPolicyArns: Match.absent() });
+  });
+
+  it('exposes a response-streaming Function URL with auth NONE (the proxy verifies SigV4)', () => {
+    template.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'NONE', InvokeMode: 'RESPONSE_STREAM' });
+    template.hasOutput('ProxyEndpoint', {});
+  });
+
+  it('runs Node 22 on arm64 with a configuration the proxy itself accepts', () => {
+    const fn = Object.values(template.findResources('AWS::Lambda::Function'))[0] as {
+      Properties: {
+        Runtime: string;
+        Architectures: string[];
+        Handler: string;
+        Environment: { Variables: Record<string, unknown> };
+      };
+    };
+    expect(fn.Properties.Runtime).toBe('nodejs22.x');
+    expect(fn.Properties.Architectures).toEqual(['arm64']);
+    expect(fn.Properties.Handler).toBe('index.handler');
+    const vars = fn.Properties.Environment.Variables;
+    expect(vars.PROXY_DATABASE).toEqual({
+      'Fn::Join': [
+        '',
+        ['{"type":"dynamodb","tableName":"', { Ref: expect.stringMatching(/^GrantsTable/) }, '"}'],
+      ],
+    });
+    const env = Object.fromEntries(
+      Object.entries(vars).map(([k, v]) => [
+        k,
+        typeof v === 'string' ? v : '{"type":"dynamodb","tableName":"resolved-table"}',
+      ]),
+    );
+    expect(env.NODE_OPTIONS).toBeUndefined();
+    const config = loadConfig({ env });
+    expect(config.tableMapping).toEqual(SETTINGS.tableMapping);
+    expect(config.getMode).toBe('proxy');
+    expect(config.logView).toBe('filtered');
+    expect(config.databaseEnabled).toBe(true);
+    expect(config.readOnly).toBe(true);
+    expect(config.database?.tableName).toBe('resolved-table');
+  });
+
+  it('ships one minified ESM bundle with the AWS SDK inside and an external source map', () => {
+    const assetDirs = readdirSync(assemblyDir).filter((d) => d.startsWith('asset.'));
+    const bundleDir = assetDirs
+      .map((d) => path.join(assemblyDir, d))
+      .find((d) => existsSync(path.join(d, 'index.mjs')));
+    expect(bundleDir).toBeDefined();
+    const code = readFileSync(path.join(bundleDir!, 'index.mjs'), 'utf8');
+    expect(code.startsWith("import{createRequire as __bundleCreateRequire}from'node:module';")).toBe(true);
+    expect(code).not.toMatch(/from\s*["']@aws-sdk\/|require\(["']@aws-sdk\//);
+    expect(code).toMatch(/sourceMappingURL=index\.mjs\.map/);
+    expect(existsSync(path.join(bundleDir!, 'index.mjs.map'))).toBe(true);
+    expect(code.split('\n').length).toBeLessThan(20);
+  });
+
+  it('keeps grants and keys in one on-demand pk/sk table with PITR and a rotating customer key', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      TableName: 'delta-proxy-grants-test',
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      AttributeDefinitions: [
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'sk', AttributeType: 'S' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: Match.anyValue() },
+      DeletionProtectionEnabled: true,
+    });
+    template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain' });
+    template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+  });
+
+  it('keeps logs for a bounded time and alarms on errors, throttles, 5xx and p99 duration', () => {
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: Match.anyValue() });
+    template.hasResourceProperties('AWS::Logs::MetricFilter', { FilterPattern: '{ $.level = "error" }' });
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map(
+      (a) => (a as { Properties: Record<string, unknown> }).Properties,
+    );
+    const byMetric = new Map(alarms.map((a) => [a.MetricName as string, a]));
+    expect([...byMetric.keys()].sort()).toEqual([
+      'AdapterErrors',
+      'Duration',
+      'Errors',
+      'Throttles',
+      'Url5xxCount',
+    ]);
+    expect(byMetric.get('Duration')?.ExtendedStatistic).toBe('p99');
+    expect(byMetric.get('Duration')?.Threshold).toBe(48_000);
+    for (const alarm of alarms) expect(alarm.AlarmActions).toHaveLength(1);
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+    });
+  });
+
+  it('passes cdk-nag AwsSolutions with only the acknowledged, justified findings', () => {
+    const report = JSON.parse(readFileSync(path.join(assemblyDir, 'validation-report.json'), 'utf8')) as {
+      pluginReports: {
+        pluginName: string;
+        conclusion: string;
+        violations: unknown[];
+        suppressedViolations: { ruleName: string }[];
+      }[];
+    };
+    const nag = report.pluginReports.find((r) => r.pluginName === 'AwsSolutions');
+    expect(nag?.conclusion).toBe('success');
+    expect(nag?.violations).toEqual([]);
+    expect(nag?.suppressedViolations.map((v) => v.ruleName).sort()).toEqual([
+      'AwsSolutions-IAM5[Resource::arn:aws:s3:::lake-bucket/gold/trades/*]',
+      'AwsSolutions-IAM5[Resource::arn:aws:s3:::lake-bucket/silver/customers/*]',
+      'AwsSolutions-IAM5[Resource::arn:aws:s3:::other-bucket/events/*]',
+      'AwsSolutions-L1',
+    ]);
+  });
+});
+
+describe('proxy stack options and refusals', () => {
+  it('puts the URL on a provisioned alias and reserves concurrency when asked', () => {
+    const { stack } = buildStack({ ...SETTINGS, provisionedConcurrency: 2, reservedConcurrency: 20 });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Lambda::Function', { ReservedConcurrentExecutions: 20 });
+    template.hasResourceProperties('AWS::Lambda::Alias', {
+      Name: 'live',
+      ProvisionedConcurrencyConfig: { ProvisionedConcurrentExecutions: 2 },
+    });
+    template.hasResourceProperties('AWS::Lambda::Url', { Qualifier: 'live', InvokeMode: 'RESPONSE_STREAM' });
+  });
+
+  it('lists a whole-bucket mapping without an s3:prefix condition and reads bucket/*', () => {
+    const { stack } = buildStack({ ...SETTINGS, tableMapping: { all: 's3://whole-bucket' } });
+    const s3 = statements(Template.fromStack(stack)).filter((s) =>
+      actionsOf(s).some((a) => a.startsWith('s3:')),
+    );
+    expect(s3.find((s) => actionsOf(s).includes('s3:GetObject'))?.Resource).toBe(
+      'arn:aws:s3:::whole-bucket/*',
+    );
+    expect(s3.find((s) => actionsOf(s).includes('s3:ListBucket'))?.Condition).toBeUndefined();
+  });
+
+  it('refuses a setting the proxy would refuse, naming it', () => {
+    expect(() => buildStack({ ...SETTINGS, getMode: 'bogus' as never })).toThrow(/PROXY_GET_MODE|getMode/);
+    expect(() => buildStack({ ...SETTINGS, tableMapping: { t: 's3://Bad_Bucket/x' } })).toThrow(
+      /tableMapping\.t/,
+    );
+  });
+
+  it('fails synth when a grant wider than the mapped prefixes is added (cdk-nag is enforced)', () => {
+    const { stack } = buildStack();
+    stack.fn.role!.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:*'], resources: ['*'] }));
+    expect(() => Template.fromStack(stack)).toThrow(/AwsSolutions-IAM5\[Action::s3:\*\]/);
+  });
+});

@@ -1,0 +1,28 @@
+/** Builds the proxy stack in a fresh app, with cdk-nag's AwsSolutions checks attached. */
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { ProxySettings } from '../../infra/proxy-settings';
+import { ProxyStack } from '../../infra/proxy-stack';
+
+export const SETTINGS: ProxySettings = {
+  tableMapping: {
+    trades: 's3://lake-bucket/gold/trades',
+    customers: 's3://lake-bucket/silver/customers',
+    events: 's3://other-bucket/events',
+  },
+  getMode: 'proxy',
+  logView: 'filtered',
+  grantsTableName: 'delta-proxy-grants-test',
+  timeoutSeconds: 60,
+  alarmEmails: ['ops@example.com'],
+};
+
+export function buildStack(settings: ProxySettings = SETTINGS): { app: App; stack: ProxyStack } {
+  const app = new App();
+  const stack = new ProxyStack(app, 'ProxyUnderTest', {
+    settings,
+    env: { account: '123456789012', region: 'eu-west-1' },
+  });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return { app, stack };
+}
