@@ -21,6 +21,14 @@ export function mapsFingerprint(maps: readonly PartitionMap[]): string {
 
 export class AllowedSetCache {
   private readonly entries: Lru<string, Entry>;
+  /** The last answer: a burst of requests from one caller skips the key string and the LRU touch. */
+  private last?: {
+    principal: string;
+    table: string;
+    snapshot: SnapshotView;
+    maps: readonly PartitionMap[];
+    set: AllowedSet;
+  };
   hits = 0;
   misses = 0;
 
@@ -34,6 +42,28 @@ export class AllowedSetCache {
 
   /** The allowed-set for these maps on this snapshot, built once and reused while both are unchanged. */
   get(principal: string, table: string, snapshot: SnapshotView, maps: readonly PartitionMap[]): AllowedSet {
+    const last = this.last;
+    if (
+      last !== undefined &&
+      last.maps === maps &&
+      last.snapshot === snapshot &&
+      last.principal === principal &&
+      last.table === table
+    ) {
+      this.hits++;
+      return last.set;
+    }
+    const set = this.lookup(principal, table, snapshot, maps);
+    this.last = { principal, table, snapshot, maps, set };
+    return set;
+  }
+
+  private lookup(
+    principal: string,
+    table: string,
+    snapshot: SnapshotView,
+    maps: readonly PartitionMap[],
+  ): AllowedSet {
     const key = `${principal}\u0000${table}\u0000${snapshot.version}`;
     const entry = this.entries.get(key);
     if (entry && entry.set.snapshot === snapshot) {
@@ -56,6 +86,7 @@ export class AllowedSetCache {
   }
 
   clear(): void {
+    this.last = undefined;
     this.entries.clear();
   }
 }
