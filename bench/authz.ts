@@ -38,11 +38,9 @@ function pathOf(i: number): string {
   return `region=${region}/date=${day}/part-${String(i).padStart(7, '0')}-c000.snappy.parquet`;
 }
 
-function interleaved(
-  ops: number,
-  runs: number,
-  fns: (() => number)[],
-): { nsPerOp: number; checksum: number }[] {
+type Timing = { nsPerOp: number; checksum: number };
+
+function interleaved(ops: number, runs: number, fns: (() => number)[]): Timing[] {
   const times = fns.map(() => [] as number[]);
   const sums = fns.map(() => 0);
   for (let r = 0; r < runs; r++) {
