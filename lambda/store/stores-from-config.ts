@@ -7,7 +7,11 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoGrantStore } from '../access/dynamodb-grant-store';
 import type { GrantStore } from '../access/grant';
 import { ConfigGrantStore, UnionGrantStore } from '../access/grant-sources';
-import { ChainedCredentialStore, type CredentialStore, StaticCredentialStore } from '../auth/credential-store';
+import {
+  ChainedCredentialStore,
+  type CredentialStore,
+  StaticCredentialStore,
+} from '../auth/credential-store';
 import { DynamoCredentialStore } from '../auth/dynamodb-credential-store';
 import { type Config, ConfigError } from '../config';
 import type { Clock } from '../core/types';
@@ -40,7 +44,10 @@ export function storesFromConfig(config: Config, options: StoreOptions = {}): St
     ...(options.ttlMs !== undefined ? { ttlMs: options.ttlMs } : {}),
   };
   return {
-    grants: new UnionGrantStore([configGrants, new DynamoGrantStore(client, config.database.tableName, cacheOptions)]),
+    grants: new UnionGrantStore([
+      configGrants,
+      new DynamoGrantStore(client, config.database.tableName, cacheOptions),
+    ]),
     credentials: new ChainedCredentialStore([
       configKeys,
       new DynamoCredentialStore(client, config.database.tableName, cacheOptions),
