@@ -34,14 +34,14 @@ export interface ProxyOverrides {
   audit?: boolean;
 }
 
-export interface Proxy {
+export interface ProxyInstance {
   handler: ProxyHandler;
   config: Config;
   snapshots: SnapshotCache;
   storage: StorageBackend;
 }
 
-export function createProxy(config: Config, overrides: ProxyOverrides = {}): Proxy {
+export function createProxy(config: Config, overrides: ProxyOverrides = {}): ProxyInstance {
   if (config.logView === 'filtered') {
     // Serving the raw log while the operator asked for a filtered one would leak; refuse to start.
     throw new ConfigError('logView: "filtered" is not available in this version; use "raw"');

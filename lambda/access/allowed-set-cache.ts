@@ -1,8 +1,10 @@
 /**
- * Allowed-sets cached per (principal, table, snapshot version), bounded by an LRU. An entry is
- * reused only for the same snapshot object and the same partition maps: when grants change (a
+ * Allowed-sets cached per (principal, table, snapshot), bounded by an LRU per snapshot. Entries
+ * hang off the snapshot object through a WeakMap, so when the snapshot cache drops a snapshot
+ * (a newer version, memory pressure) its allowed-sets go with it: this cache never keeps an old
+ * snapshot alive. An entry is reused only for the same partition maps: when grants change (a
  * DynamoDB revocation seen after the store's TTL) the maps differ and the set is rebuilt, even if
- * the snapshot version did not move.
+ * the snapshot did not change.
  */
 import type { SnapshotView } from '../delta/snapshot-view';
 import { Lru } from '../store/lru';
@@ -10,6 +12,8 @@ import { AllowedSet } from './allowed-set';
 import type { PartitionMap } from './grant';
 
 interface Entry {
+  principal: string;
+  table: string;
   set: AllowedSet;
   maps: readonly PartitionMap[];
   fingerprint: string;
@@ -20,42 +24,59 @@ export function mapsFingerprint(maps: readonly PartitionMap[]): string {
 }
 
 export class AllowedSetCache {
-  private readonly entries: Lru<string, Entry>;
+  private readonly bySnapshot = new WeakMap<SnapshotView, Lru<string, Entry>>();
+  /** The last answer (held weakly): a burst from one caller skips the key string and the LRU touch. */
+  private last?: WeakRef<Entry>;
   hits = 0;
   misses = 0;
 
-  constructor(maxEntries = 1024) {
-    this.entries = new Lru(maxEntries);
-  }
-
-  get size(): number {
-    return this.entries.size;
-  }
+  /** @param maxEntriesPerSnapshot how many (principal, table) sets to keep for one snapshot. */
+  constructor(private readonly maxEntriesPerSnapshot = 1024) {}
 
   /** The allowed-set for these maps on this snapshot, built once and reused while both are unchanged. */
   get(principal: string, table: string, snapshot: SnapshotView, maps: readonly PartitionMap[]): AllowedSet {
-    const key = `${principal}\u0000${table}\u0000${snapshot.version}`;
-    const entry = this.entries.get(key);
-    if (entry && entry.set.snapshot === snapshot) {
-      // Stores hand out the same array while their cache holds: the cheap identity check usually wins.
-      if (entry.maps === maps) {
-        this.hits++;
-        return entry.set;
-      }
-      const fingerprint = mapsFingerprint(maps);
-      if (fingerprint === entry.fingerprint) {
-        entry.maps = maps;
-        this.hits++;
-        return entry.set;
-      }
+    const last = this.last?.deref();
+    if (
+      last !== undefined &&
+      last.maps === maps &&
+      last.set.snapshot === snapshot &&
+      last.principal === principal &&
+      last.table === table
+    ) {
+      this.hits++;
+      return last.set;
     }
-    this.misses++;
-    const set = new AllowedSet(snapshot, maps);
-    this.entries.set(key, { set, maps, fingerprint: mapsFingerprint(maps) });
-    return set;
+    let entries = this.bySnapshot.get(snapshot);
+    if (!entries) {
+      entries = new Lru(this.maxEntriesPerSnapshot);
+      this.bySnapshot.set(snapshot, entries);
+    }
+    const key = `${principal}\u0000${table}`;
+    let entry = entries.get(key);
+    if (entry && entry.maps !== maps) {
+      // Stores hand out the same array while their cache holds; otherwise compare by content.
+      const fingerprint = mapsFingerprint(maps);
+      if (fingerprint === entry.fingerprint) entry.maps = maps;
+      else entry = undefined;
+    }
+    if (entry) this.hits++;
+    else {
+      this.misses++;
+      entry = {
+        principal,
+        table,
+        set: new AllowedSet(snapshot, maps),
+        maps,
+        fingerprint: mapsFingerprint(maps),
+      };
+      entries.set(key, entry);
+    }
+    this.last = new WeakRef(entry);
+    return entry.set;
   }
 
-  clear(): void {
-    this.entries.clear();
+  /** How many sets are cached for a snapshot (tests, metrics). */
+  sizeFor(snapshot: SnapshotView): number {
+    return this.bySnapshot.get(snapshot)?.size ?? 0;
   }
 }

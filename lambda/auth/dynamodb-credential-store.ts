@@ -13,19 +13,25 @@ import type { AccessKey, CredentialStore } from './credential-store';
 
 export const DEFAULT_KEY_TTL_MS = 30_000;
 
-/** Ids are never longer than this (config.ts allows 3-128); longer ones are unknown without a read. */
-const MAX_ID_LENGTH = 128;
+/**
+ * Ids that cannot exist are unknown without a read: the charset and length config.ts allows.
+ * A deployment whose keys all come from the admin CLI can pass the stricter `DLP_KEY_ID`.
+ */
+export const ANY_KEY_ID = /^[A-Za-z0-9+/=._-]{3,128}$/;
+export const DLP_KEY_ID = /^DLP[A-Z0-9]{17}$/;
 
 export class DynamoCredentialStore implements CredentialStore {
   private readonly cache: TtlCache<AccessKey>;
   /** How many GetItem reads were made (for tests and metrics). */
   reads = 0;
+  private readonly idPattern: RegExp;
 
   constructor(
     private readonly client: DynamoDBClient,
     private readonly tableName: string,
-    options: { ttlMs?: number; maxEntries?: number; clock?: Clock } = {},
+    options: { ttlMs?: number; maxEntries?: number; clock?: Clock; accessKeyIdPattern?: RegExp } = {},
   ) {
+    this.idPattern = options.accessKeyIdPattern ?? ANY_KEY_ID;
     this.cache = new TtlCache({
       ttlMs: options.ttlMs ?? DEFAULT_KEY_TTL_MS,
       maxEntries: options.maxEntries ?? 10_000,
@@ -34,7 +40,7 @@ export class DynamoCredentialStore implements CredentialStore {
   }
 
   async lookup(accessKeyId: string): Promise<AccessKey | undefined> {
-    if (accessKeyId.length === 0 || accessKeyId.length > MAX_ID_LENGTH) return undefined;
+    if (!this.idPattern.test(accessKeyId)) return undefined;
     return this.cache.get(accessKeyId, () => this.load(accessKeyId));
   }
 

@@ -18,6 +18,7 @@ import { startEmbeddedS3 } from './embedded-s3';
 // Outside Lambda nothing may probe the EC2 metadata address.
 process.env.AWS_EC2_METADATA_DISABLED = 'true';
 process.env.AWS_EMF_ENVIRONMENT = 'Local';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const EMBEDDED_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 const DEMO_BUCKET = 'demo-lake';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoGrantStore } from '../../lambda/access/dynamodb-grant-store';
 import { effectivePartitions } from '../../lambda/access/grant-sources';
-import { DynamoCredentialStore } from '../../lambda/auth/dynamodb-credential-store';
+import { DLP_KEY_ID, DynamoCredentialStore } from '../../lambda/auth/dynamodb-credential-store';
 import { S3Error } from '../../lambda/core/s3-error';
 import { DynamoAdmin } from '../../lambda/store/dynamo-admin';
 import { createDynamoTable } from '../../lambda/store/dynamo-schema';
@@ -94,9 +94,13 @@ describe.each(backends)('DynamoDB stores on %s', (_name, start, skipReason) => {
     clock.advance(TTL);
     expect((await store.lookup('DLPRANDOM00000000000'))?.principal).toBe('p');
     expect(store.reads).toBe(2);
-    // Ids longer than any valid id are unknown without a read.
+    // Ids that cannot exist are unknown without a read.
     expect(await store.lookup('A'.repeat(500))).toBeUndefined();
+    expect(await store.lookup('has spaces')).toBeUndefined();
     expect(store.reads).toBe(2);
+    const strict = new DynamoCredentialStore(client, table(), { accessKeyIdPattern: DLP_KEY_ID });
+    expect(await strict.lookup('AKIAIOSFODNN7EXAMPLE')).toBeUndefined();
+    expect(strict.reads).toBe(0);
   });
 
   it.skipIf(skipReason)(

@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { AllowedSetCache } from '../../lambda/access/allowed-set-cache';
 import type { Grant, GrantStore } from '../../lambda/access/grant';
@@ -125,6 +127,23 @@ describe('AllowedSetCache', () => {
     expect(cache.get('p', 't', v3, maps).isReadable('region=US/c.parquet')).toBe(false);
     expect(cache.get('p', 't', v4, maps).isReadable('region=US/c.parquet')).toBe(true);
     cache.get('q', 't', v4, maps);
-    expect(cache.size).toBe(2);
+    cache.get('r', 't', v4, maps);
+    expect(cache.sizeFor(v4)).toBe(2);
+  });
+
+  it('does not keep a dropped snapshot alive', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const cache = new AllowedSetCache(8);
+    let snap: InMemorySnapshot | undefined = new InMemorySnapshot(columns, files, 5);
+    const ref = new WeakRef(snap);
+    cache.get('p', 't', snap, [{ region: 'US' }]);
+    cache.get('q', 't', snap, [{ region: 'EU' }]);
+    snap = undefined;
+    for (let i = 0; i < 10 && ref.deref() !== undefined; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      gc();
+    }
+    expect(ref.deref()).toBeUndefined();
   });
 });

@@ -4,7 +4,7 @@
  */
 import { S3Client } from '@aws-sdk/client-s3';
 import { type NodeServer, startNodeServer } from '../../lambda/adapters/node-server';
-import { createProxy, type Proxy } from '../../lambda/bootstrap';
+import { createProxy, type ProxyInstance } from '../../lambda/bootstrap';
 import { type ConfigInput, parseConfig } from '../../lambda/config';
 import { silentLogger } from '../../lambda/core/logger';
 import type { Observer, RequestEvent } from '../../lambda/core/observe';
@@ -25,7 +25,7 @@ export const ANALYST: TestKey = {
 
 export interface RunningProxy {
   url: string;
-  proxy: Proxy;
+  proxy: ProxyInstance;
   events: RequestEvent[];
   client(key?: TestKey): S3Client;
   stop(): Promise<void>;

@@ -120,7 +120,7 @@ describe.skipIf(reason !== undefined)('S3 conformance: proxy vs moto', () => {
       const page = normalizeListing(r, params['encoding-type'] === 'url');
       out.push(page);
       const doc = parser.parse(r.text).ListBucketResult;
-      if (!doc || doc.IsTruncated !== 'true') return out;
+      if (doc?.IsTruncated !== 'true') return out;
       if (v === 2) token = doc.NextContinuationToken;
       else {
         const last = doc.NextMarker ?? doc.Contents?.at(-1)?.Key;

@@ -1,0 +1,233 @@
+/**
+ * Authorization decision cost on a cached snapshot: 1,000,000 files, 100 grant maps.
+ * Measures (JSON to stdout):
+ * - build: time to compute the allowed-set (once per principal, table, snapshot version),
+ * - decision: ns per cached decision, as the request path does it (grant answer → effective maps →
+ *   allowed-set cache → isReadable) and isReadable alone, on fresh path strings,
+ * - resident bytes per file of the allowed-set (bitset over tuples), and of readableFolders(),
+ * - baselines in the same run: a Set<string> of allowed paths (build, lookup, bytes per file) and a
+ *   direct per-request evaluation of the maps against the file's partition values.
+ * Targets: ≤ 2 µs per cached decision, ≤ 64 B resident per file.
+ */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { AllowedSet } from '../lambda/access/allowed-set';
+import { AllowedSetCache } from '../lambda/access/allowed-set-cache';
+import type { Grant, PartitionMap } from '../lambda/access/grant';
+import { effectivePartitions } from '../lambda/access/grant-sources';
+import { partitionValueMatches } from '../lambda/access/partition-value';
+import { InMemorySnapshot } from '../test/access/in-memory-snapshot';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+function heapAfterGc(): number {
+  for (let i = 0; i < 3; i++) gc();
+  const m = process.memoryUsage();
+  // Typed-array backing stores live outside the JS heap: count them too.
+  return m.heapUsed + m.arrayBuffers;
+}
+
+const FILES = 1_000_000;
+const REGIONS = Array.from({ length: 20 }, (_, i) => `region-${i}`);
+const DAYS = Array.from({ length: 365 }, (_, i) =>
+  new Date(Date.UTC(2024, 0, 1 + i)).toISOString().slice(0, 10),
+);
+
+function pathOf(i: number): string {
+  const region = REGIONS[i % REGIONS.length]!;
+  const day = DAYS[Math.floor(i / REGIONS.length) % DAYS.length]!;
+  return `region=${region}/date=${day}/part-${String(i).padStart(7, '0')}-c000.snappy.parquet`;
+}
+
+type Timing = { nsPerOp: number; checksum: number };
+
+function interleaved(ops: number, runs: number, fns: (() => number)[]): Timing[] {
+  const times = fns.map(() => [] as number[]);
+  const sums = fns.map(() => 0);
+  for (let r = 0; r < runs; r++) {
+    fns.forEach((fn, i) => {
+      const t0 = process.hrtime.bigint();
+      sums[i] = fn();
+      times[i]!.push(Number(process.hrtime.bigint() - t0) / ops);
+    });
+  }
+  return times.map((t, i) => ({
+    nsPerOp: t.sort((a, b) => a - b)[Math.floor(runs / 2)]!,
+    checksum: sums[i]!,
+  }));
+}
+
+/** Median of `runs` timed passes (the machine may be shared; the median resists noise). */
+function nsPer(ops: number, fn: () => number, runs = 3): { nsPerOp: number; checksum: number } {
+  const times: number[] = [];
+  let checksum = 0;
+  for (let r = 0; r < runs; r++) {
+    const t0 = process.hrtime.bigint();
+    checksum = fn();
+    times.push(Number(process.hrtime.bigint() - t0) / ops);
+  }
+  times.sort((a, b) => a - b);
+  return { nsPerOp: times[Math.floor(runs / 2)]!, checksum };
+}
+
+export default async function authz(): Promise<void> {
+  const columns = [
+    { logical: 'region', physical: 'region', type: 'string' },
+    { logical: 'date', physical: 'date', type: 'date' },
+  ];
+  const snapshot = new InMemorySnapshot(columns, [], 42);
+  const tupleIds = new Map<string, number>();
+  for (let i = 0; i < FILES; i++) {
+    const region = REGIONS[i % REGIONS.length]!;
+    const day = DAYS[Math.floor(i / REGIONS.length) % DAYS.length]!;
+    const key = `${region}|${day}`;
+    let t = tupleIds.get(key);
+    if (t === undefined) {
+      t = snapshot.intern([region, day]);
+      tupleIds.set(key, t);
+    }
+    snapshot.addFile(pathOf(i), t);
+  }
+
+  // 100 maps: 80 (region, date) pairs, 20 whole days across regions; timestamps of both kinds of map.
+  const maps: PartitionMap[] = [];
+  for (let k = 0; k < 80; k++) maps.push({ region: REGIONS[k % 20]!, date: DAYS[(k * 7) % 365]! });
+  for (let k = 0; k < 20; k++) maps.push({ date: DAYS[(k * 11 + 3) % 365]! });
+  const grants: readonly Grant[] = Object.freeze([
+    { principal: 'analyst', table: 'trades', partitions: maps },
+  ]);
+
+  // Fresh probe strings (not the Map's own key objects), 1/10 of them not in the snapshot.
+  const probes: string[] = [];
+  for (let i = 0; i < FILES; i++) {
+    const j = (i * 7919) % FILES;
+    probes.push(i % 10 === 9 ? `${pathOf(j)}.orphan` : pathOf(j).split('').join(''));
+  }
+
+  // ---- allowed-set: build and memory (200 sets kept alive, so the heap delta is theirs alone) ----
+  const buildT0 = process.hrtime.bigint();
+  let allowed: AllowedSet | undefined = new AllowedSet(snapshot, maps);
+  const buildMs = Number(process.hrtime.bigint() - buildT0) / 1e6;
+  const set0Bytes = allowed.residentBytes;
+  const before = heapAfterGc();
+  const kept = Array.from({ length: 200 }, (_, k) => new AllowedSet(snapshot, maps.slice(k % 50)));
+  const allowedBytes = Math.round((heapAfterGc() - before) / kept.length);
+  const foldersT0 = process.hrtime.bigint();
+  const folders = allowed.readableFolders();
+  const foldersMs = Number(process.hrtime.bigint() - foldersT0) / 1e6;
+  const beforeFolders = heapAfterGc();
+  const keptFolders = kept.slice(0, 5).map((k) => k.readableFolders());
+  const foldersBytes = Math.round((heapAfterGc() - beforeFolders) / keptFolders.length);
+  kept.length = 0;
+
+  // ---- decisions ----
+  const cache = new AllowedSetCache();
+  // First pass over fresh strings: each path is hashed once, as a new request's key would be.
+  const coldFirstPass = nsPer(
+    FILES,
+    () => {
+      let n = 0;
+      for (let i = 0; i < FILES; i++) {
+        const eff = effectivePartitions(grants, 'trades')!;
+        if (cache.get('analyst', 'trades', snapshot, eff).isReadable(probes[i]!)) n++;
+      }
+      return n;
+    },
+    1,
+  );
+  const set = allowed;
+  // The two variants run interleaved, five times each; medians reported (the machine may be shared).
+  const [requestPath, isReadableOnly] = interleaved(FILES, 5, [
+    () => {
+      let n = 0;
+      for (let i = 0; i < FILES; i++) {
+        const eff = effectivePartitions(grants, 'trades')!;
+        if (cache.get('analyst', 'trades', snapshot, eff).isReadable(probes[i]!)) n++;
+      }
+      return n;
+    },
+    () => {
+      let n = 0;
+      for (let i = 0; i < FILES; i++) if (set.isReadable(probes[i]!)) n++;
+      return n;
+    },
+  ]) as [Timing, Timing];
+
+  // ---- baseline 1: Set<string> of allowed paths ----
+  const readablePaths: string[] = [];
+  snapshot.forEachFile((p) => {
+    if (set.isReadable(p)) readablePaths.push(p);
+  });
+  allowed = undefined;
+  const beforeSet = heapAfterGc();
+  const setT0 = process.hrtime.bigint();
+  // Copies of the paths: a per-caller set owns its strings (they are not shared with the snapshot).
+  const pathSet = new Set(readablePaths.map((p) => p.split('').join('')));
+  const setBuildMs = Number(process.hrtime.bigint() - setT0) / 1e6;
+  const setBytes = heapAfterGc() - beforeSet;
+  const setLookup = nsPer(FILES, () => {
+    let n = 0;
+    for (let i = 0; i < FILES; i++) if (pathSet.has(probes[i]!)) n++;
+    return n;
+  });
+
+  // ---- baseline 2: direct evaluation per request (no precomputation) ----
+  const direct = nsPer(FILES / 10, () => {
+    let n = 0;
+    for (let i = 0; i < FILES / 10; i++) {
+      const t = snapshot.tupleOf(probes[i]!);
+      if (t < 0) continue;
+      const values = snapshot.tupleValues(t);
+      const ok = maps.some((m) =>
+        Object.entries(m).every(([k, v]) => {
+          const c = columns.findIndex((col) => col.logical === k);
+          return c >= 0 && partitionValueMatches(columns[c]!.type, v, values[c]!);
+        }),
+      );
+      if (ok) n++;
+    }
+    return n;
+  });
+
+  const result = {
+    bench: 'authz',
+    node: process.version,
+    files: snapshot.fileCount,
+    tuples: snapshot.tupleCount,
+    grantMaps: maps.length,
+    allowedTuples: set.allowedTupleCount,
+    readableFiles: readablePaths.length,
+    allowedSet: {
+      buildMs: +buildMs.toFixed(2),
+      residentBytes: allowedBytes,
+      bitsetBytes: set0Bytes,
+      residentBytesPerFile: +(allowedBytes / FILES).toFixed(4),
+      readableFolders: folders.size,
+      readableFoldersMs: +foldersMs.toFixed(1),
+      readableFoldersBytes: foldersBytes,
+    },
+    decision: {
+      cachedRequestPathNs: +requestPath.nsPerOp.toFixed(1),
+      cachedRequestPathFirstPassNs: +coldFirstPass.nsPerOp.toFixed(1),
+      overheadBeyondTupleOfNs: +(requestPath.nsPerOp - isReadableOnly.nsPerOp).toFixed(1),
+      isReadableOnlyNs: +isReadableOnly.nsPerOp.toFixed(1),
+      allowed: requestPath.checksum,
+      cacheHits: cache.hits,
+      cacheMisses: cache.misses,
+    },
+    baseline: {
+      setOfPaths: {
+        buildMs: +setBuildMs.toFixed(1),
+        residentBytes: setBytes,
+        residentBytesPerReadableFile: +(setBytes / Math.max(1, pathSet.size)).toFixed(1),
+        lookupNs: +setLookup.nsPerOp.toFixed(1),
+        allowed: setLookup.checksum,
+      },
+      directEvaluationNs: +direct.nsPerOp.toFixed(1),
+    },
+    targets: { decisionNs: 2000, residentBytesPerFile: 64 },
+    pass: requestPath.nsPerOp <= 2000 && allowedBytes / FILES <= 64,
+  };
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+}
