@@ -6,4 +6,5 @@ if (!name || !/^[a-z0-9-]+$/.test(name)) {
 }
 const bench = (await import(`./${name}.ts`)) as { default: () => Promise<void> | void };
 await bench.default();
+
 export {};
