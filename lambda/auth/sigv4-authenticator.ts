@@ -79,8 +79,9 @@ export class SigV4Authenticator implements Authenticator {
         });
       }
     } else if (presigned) {
-      if (sigV2Query)
+      if (sigV2Query) {
         throw new S3Error('InvalidArgument', ONE_MECHANISM, { ArgumentName: 'X-Amz-Algorithm' });
+      }
       claim = parsePresignedQuery(query, req.headers);
     } else if (sigV2Query) {
       throw new S3Error('InvalidRequest', SIGV2_REFUSED, {}, 'signature version 2 query');
