@@ -6,11 +6,6 @@
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import { AllowedSetCache } from './access/allowed-set-cache';
 import { DeltaAuthorizer } from './access/delta-authorizer';
-import { DynamoGrantStore } from './access/dynamodb-grant-store';
-import type { GrantStore } from './access/grant';
-import { ConfigGrantStore, UnionGrantStore } from './access/grant-sources';
-import { ChainedCredentialStore, type CredentialStore, StaticCredentialStore } from './auth/credential-store';
-import { DynamoCredentialStore } from './auth/dynamodb-credential-store';
 import { SigV4Authenticator } from './auth/sigv4-authenticator';
 import { type Config, ConfigError, loadConfig } from './config';
 import { createApp } from './core/app';
@@ -21,7 +16,7 @@ import { SnapshotCache } from './delta/snapshot-cache';
 import { TableMap } from './s3/virtual-key';
 import { S3Backend } from './storage/s3-backend';
 import type { StorageBackend } from './storage/storage-backend';
-import { createDynamoClient } from './store/dynamo-client';
+import { storesFromConfig } from './store/stores-from-config';
 
 export interface ProxyOverrides {
   storage?: StorageBackend;
@@ -58,14 +53,7 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
       credentials: overrides.backendCredentials,
     });
 
-  const keyStores: CredentialStore[] = [new StaticCredentialStore(config.auth.keys)];
-  const grantStores: GrantStore[] = [new ConfigGrantStore(config)];
-  if (config.databaseEnabled) {
-    if (!config.database) throw new ConfigError('database: required when databaseEnabled is true');
-    const dynamo = createDynamoClient(config.database);
-    keyStores.push(new DynamoCredentialStore(dynamo, config.database.tableName, { clock }));
-    grantStores.push(new DynamoGrantStore(dynamo, config.database.tableName, { clock }));
-  }
+  const stores = storesFromConfig(config, { clock });
 
   const snapshots = new SnapshotCache({
     ttlMs: config.snapshotTtlMs,
@@ -73,14 +61,14 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
     clock,
   });
   const authorizer = new DeltaAuthorizer({
-    grants: grantStores.length === 1 ? grantStores[0]! : new UnionGrantStore(grantStores),
+    grants: stores.grants,
     snapshots,
     allowedSets: new AllowedSetCache(),
     storage,
     logger,
   });
   const authenticator = new SigV4Authenticator({
-    credentials: keyStores.length === 1 ? keyStores[0]! : new ChainedCredentialStore(keyStores),
+    credentials: stores.credentials,
     clock,
     allowAnonymous: config.auth.allowAnonymous,
   });
