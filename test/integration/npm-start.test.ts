@@ -1,0 +1,145 @@
+/**
+ * `npm start`: the embedded demo (s3rver, demo table, random key, proxy) prints the documented
+ * lines, serves real SDK clients, and stops everything on Ctrl-C; `--config FILE` runs the
+ * proxy alone; a bad config stops start-up with one line naming the field.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../helpers/s3-servers';
+
+function startMain(args: string[], env: Record<string, string> = {}): ChildProcess {
+  return spawn(
+    process.execPath,
+    ['--openssl-legacy-provider', '--import', 'tsx', 'lambda/local/main.ts', ...args],
+    {
+      cwd: REPO_ROOT,
+      env: { ...process.env, PROXY_PORT: '0', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+}
+
+function collect(child: ChildProcess): { out: () => string; err: () => string } {
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d) => {
+    out += d;
+  });
+  child.stderr!.on('data', (d) => {
+    err += d;
+  });
+  return { out: () => out, err: () => err };
+}
+
+async function until(check: () => boolean, what: string, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function exited(child: ChildProcess, ms = 10_000): Promise<number | null> {
+  return new Promise((resolve, reject) => {
+    if (child.exitCode !== null) return resolve(child.exitCode);
+    const t = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error('did not exit in time'));
+    }, ms);
+    child.once('exit', (code) => {
+      clearTimeout(t);
+      resolve(code);
+    });
+  });
+}
+
+describe('npm start', () => {
+  it('runs the embedded demo, serves the printed key, and stops on Ctrl-C', async () => {
+    const child = startMain([]);
+    const io = collect(child);
+    try {
+      await until(() => /# backend/.test(io.out()), 'the demo banner');
+      const lines = io.out().split('\n');
+      const value = (name: string) => lines.find((l) => l.startsWith(`${name}=`))?.slice(name.length + 1);
+      expect(lines[0]).toMatch(/^AWS_ENDPOINT_URL=http:\/\/127\.0\.0\.1:\d+$/);
+      expect(lines[1]).toMatch(/^AWS_ACCESS_KEY_ID=\S+$/);
+      expect(lines[2]).toMatch(/^AWS_SECRET_ACCESS_KEY=\S+$/);
+      expect(lines[3]).toBe('AWS_REGION=us-east-1');
+      expect(io.out()).toMatch(
+        /aws s3 ls .*s3:\/\/datalake\/sales\/ --endpoint-url http:\/\/127\.0\.0\.1:\d+/,
+      );
+      expect(io.out()).toMatch(/polars/);
+
+      const client = new S3Client({
+        endpoint: value('AWS_ENDPOINT_URL'),
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials: {
+          accessKeyId: value('AWS_ACCESS_KEY_ID')!,
+          secretAccessKey: value('AWS_SECRET_ACCESS_KEY')!,
+        },
+      });
+      const listed = await client.send(new ListObjectsV2Command({ Bucket: 'datalake', Prefix: 'sales/' }));
+      const keys = (listed.Contents ?? []).map((o) => o.Key!);
+      const data = keys.filter((k) => k.endsWith('.parquet') && !k.includes('_delta_log'));
+      expect(data.length).toBeGreaterThanOrEqual(3);
+      expect(
+        data.every(
+          (k) => k.startsWith('sales/region=EU/') || k.startsWith('sales/region=US/date=2024-01-01/'),
+        ),
+      ).toBe(true);
+      expect(keys.some((k) => k.endsWith('.checkpoint.parquet'))).toBe(true);
+      const got = await client.send(new GetObjectCommand({ Bucket: 'datalake', Key: data[0] }));
+      const bytes = await got.Body!.transformToByteArray();
+      expect(Buffer.from(bytes.subarray(0, 4)).toString()).toBe('PAR1');
+      client.destroy();
+    } finally {
+      child.kill('SIGINT');
+    }
+    expect(await exited(child)).toBe(0);
+  });
+
+  it('runs the proxy alone with --config FILE and refuses a bad config with one line', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+    const good = join(dir, 'good.json');
+    writeFileSync(
+      good,
+      JSON.stringify({
+        port: 0,
+        tableMapping: { t: 's3://some-bucket/t' },
+        s3: { endpoint: 'http://127.0.0.1:9' },
+      }),
+    );
+    const child = startMain(['--config', good]);
+    const io = collect(child);
+    try {
+      await until(() => /listening on http:\/\/127\.0\.0\.1:\d+/.test(io.err()), 'the listening line');
+      const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(io.err())![1]!;
+      const res = await fetch(`${url}/`, { signal: AbortSignal.timeout(5_000) });
+      // No anonymous access by default: an unsigned request is refused in S3 XML.
+      expect(res.status).toBe(403);
+      expect(await res.text()).toContain('<Code>AccessDenied</Code>');
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited(child)).toBe(0);
+
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, JSON.stringify({ tableMapping: { t: 'https://nope' } }));
+    const failing = startMain(['--config', bad]);
+    const fio = collect(failing);
+    expect(await exited(failing)).toBe(1);
+    const errLines = fio
+      .err()
+      .trim()
+      .split('\n')
+      .filter((l) => !l.includes('NodeVersionSupportWarning'));
+    expect(errLines).toEqual([
+      expect.stringMatching(/^configuration error: tableMapping\.t: must be an s3:\/\/bucket\/prefix URI/),
+    ]);
+  });
+});
