@@ -53,6 +53,44 @@ export function encodeQuery(params: Record<string, string | undefined>): string 
     .join('&');
 }
 
+/** SigV4 headers for a request (UNSIGNED-PAYLOAD), as an SDK would send them. */
+export async function signHeaders(
+  endpoint: string,
+  method: string,
+  rawPath: string,
+  rawQuery: string,
+  headers: Record<string, string>,
+  credentials: Credentials,
+  region = 'us-east-1',
+): Promise<Record<string, string>> {
+  const url = new URL(endpoint);
+  const signer = new SignatureV4({
+    credentials,
+    region,
+    service: 's3',
+    sha256: NodeSha256,
+    uriEscapePath: false,
+  });
+  const query: Record<string, string | string[]> = {};
+  for (const part of rawQuery ? rawQuery.split('&') : []) {
+    const [k, v = ''] = part.split('=') as [string, string?];
+    const name = decodeURIComponent(k);
+    const value = decodeURIComponent(v);
+    const prev = query[name];
+    query[name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
+  }
+  const signed = await signer.sign({
+    method,
+    protocol: url.protocol,
+    hostname: url.hostname,
+    port: Number(url.port),
+    path: rawPath,
+    query,
+    headers: { ...headers, host: url.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+  });
+  return signed.headers as Record<string, string>;
+}
+
 export async function signedFetch(
   endpoint: string,
   method: string,
@@ -66,34 +104,9 @@ export async function signedFetch(
   region = 'us-east-1',
 ): Promise<RawResponse> {
   const url = new URL(endpoint);
-  let sendHeaders: Record<string, string> = { ...headers, host: url.host };
-  if (credentials) {
-    const signer = new SignatureV4({
-      credentials,
-      region,
-      service: 's3',
-      sha256: NodeSha256,
-      uriEscapePath: false,
-    });
-    const query: Record<string, string | string[]> = {};
-    for (const part of rawQuery ? rawQuery.split('&') : []) {
-      const [k, v = ''] = part.split('=') as [string, string?];
-      const name = decodeURIComponent(k);
-      const value = decodeURIComponent(v);
-      const prev = query[name];
-      query[name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
-    }
-    const signed = await signer.sign({
-      method,
-      protocol: url.protocol,
-      hostname: url.hostname,
-      port: Number(url.port),
-      path: rawPath,
-      query,
-      headers: { ...sendHeaders, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
-    });
-    sendHeaders = signed.headers as Record<string, string>;
-  }
+  const sendHeaders = credentials
+    ? await signHeaders(endpoint, method, rawPath, rawQuery, headers, credentials, region)
+    : { ...headers, host: url.host };
   const { host: _host, ...fetchHeaders } = sendHeaders;
   const res = await fetch(`${url.origin}${rawPath}${rawQuery ? `?${rawQuery}` : ''}`, {
     method,
