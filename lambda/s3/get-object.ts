@@ -8,6 +8,7 @@ import type {
   ObjectRef,
   StorageBackend,
 } from '../storage/storage-backend';
+import { type ConditionOutcome, evaluateConditions } from './conditions';
 import { parseRange } from './range';
 import { httpDate, parseHttpDate } from './s3-encoding';
 import { notModifiedOf, toS3Error } from './storage-errors';
@@ -50,6 +51,18 @@ function objectHeaders(meta: ObjectMeta, query: URLSearchParams): Headers {
   return h;
 }
 
+function conditionFailure(outcome: ConditionOutcome, meta: ObjectMeta, base: Headers): ProxyResponse {
+  if (outcome === 'not-modified') {
+    return {
+      status: 304,
+      headers: { ...base, etag: meta.etag, 'last-modified': httpDate(meta.lastModified) },
+    };
+  }
+  throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', {
+    Condition: 'If-Match',
+  });
+}
+
 export interface ObjectRequest {
   ref: ObjectRef;
   virtualKey: string;
@@ -64,13 +77,19 @@ export async function getObject(
   base: Headers,
 ): Promise<ProxyResponse> {
   const range = parseRange(req.headers.range);
+  const conditions = conditionsOf(req.headers);
   let result: GetResult;
   try {
-    result = await storage.get(req.ref, { ...conditionsOf(req.headers), range, signal: req.signal });
+    result = await storage.get(req.ref, { ...conditions, range, signal: req.signal });
   } catch (err) {
     const nm = notModifiedOf(err);
     if (nm) return { status: 304, headers: { ...base, ...nm.headers } };
     throw toS3Error(err, req.virtualKey);
+  }
+  const outcome = evaluateConditions(result.meta, conditions);
+  if (outcome !== 'ok') {
+    await result.body[Symbol.asyncIterator]().return?.();
+    return conditionFailure(outcome, result.meta, base);
   }
   const headers: Headers = { ...base, ...objectHeaders(result.meta, req.query) };
   headers['content-length'] = String(result.contentLength);
@@ -87,13 +106,16 @@ export async function headObject(
   base: Headers,
 ): Promise<ProxyResponse> {
   let meta: ObjectMeta;
+  const conditions = conditionsOf(req.headers);
   try {
-    meta = await storage.head(req.ref, { ...conditionsOf(req.headers), signal: req.signal });
+    meta = await storage.head(req.ref, { ...conditions, signal: req.signal });
   } catch (err) {
     const nm = notModifiedOf(err);
     if (nm) return { status: 304, headers: { ...base, ...nm.headers } };
     throw toS3Error(err, req.virtualKey);
   }
+  const outcome = evaluateConditions(meta, conditions);
+  if (outcome !== 'ok') return conditionFailure(outcome, meta, base);
   const headers: Headers = {
     ...base,
     ...objectHeaders(meta, req.query),

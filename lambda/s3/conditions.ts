@@ -1,0 +1,36 @@
+/**
+ * Conditional requests (RFC 9110 §13.2.2 order, as S3 applies it). The backend evaluates them
+ * too; evaluating again on the object it returned keeps the answer right on backends that
+ * ignore some of these headers (s3rver ignores If-Match and If-Unmodified-Since).
+ */
+import type { Conditions, ObjectMeta } from '../storage/storage-backend';
+
+export type ConditionOutcome = 'ok' | 'not-modified' | 'precondition-failed';
+
+function opaque(tag: string): string {
+  return tag.trim().replace(/^W\//, '').replace(/^"|"$/g, '');
+}
+
+function matches(header: string, etag: string): boolean {
+  const current = opaque(etag);
+  return header.split(',').some((t) => t.trim() === '*' || opaque(t) === current);
+}
+
+/** HTTP dates have whole seconds: compare Last-Modified at that precision. */
+function seconds(d: Date): number {
+  return Math.floor(d.getTime() / 1000);
+}
+
+export function evaluateConditions(meta: ObjectMeta, c: Conditions): ConditionOutcome {
+  if (c.ifMatch !== undefined) {
+    if (!matches(c.ifMatch, meta.etag)) return 'precondition-failed';
+  } else if (c.ifUnmodifiedSince && seconds(meta.lastModified) > seconds(c.ifUnmodifiedSince)) {
+    return 'precondition-failed';
+  }
+  if (c.ifNoneMatch !== undefined) {
+    if (matches(c.ifNoneMatch, meta.etag)) return 'not-modified';
+  } else if (c.ifModifiedSince && seconds(meta.lastModified) <= seconds(c.ifModifiedSince)) {
+    return 'not-modified';
+  }
+  return 'ok';
+}
