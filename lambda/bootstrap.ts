@@ -77,7 +77,13 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
     ...(overrides.observers ?? []),
   ];
   const handler = createApp({
-    options: { readOnly: config.readOnly, region },
+    options: {
+      readOnly: config.readOnly,
+      region,
+      getMode: config.getMode,
+      proxyPartial: config.proxyPartial,
+      presignExpiresSeconds: config.presignExpiresSeconds,
+    },
     tables: new TableMap(config.tableMapping),
     storage,
     authenticator,

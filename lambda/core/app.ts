@@ -4,8 +4,9 @@
  */
 import type { Authorizer } from '../access/authorizer';
 import type { Authenticator } from '../auth/authenticator';
-import { getObject, headObject } from '../s3/get-object';
+import { getObject, headObject, temporaryRedirect } from '../s3/get-object';
 import { listObjectsResponse, parseListQuery } from '../s3/list-objects';
+import { type RedirectSettings, shouldRedirect } from '../s3/redirect-policy';
 import { routeRequest, type S3Route } from '../s3/route';
 import { getBucketLocation, headBucket, listBuckets } from '../s3/service-ops';
 import { assertSafeKey, resolveKey, type TableMap, VIRTUAL_BUCKET } from '../s3/virtual-key';
@@ -18,8 +19,9 @@ import { newRequestId } from './request-id';
 import { S3Error } from './s3-error';
 import type { Clock, Headers, ProxyHandler, ProxyRequest, ProxyResponse } from './types';
 
-export interface AppOptions {
+export interface AppOptions extends RedirectSettings {
   readOnly: boolean;
+  presignExpiresSeconds: number;
   /** Region reported by HeadBucket / GetBucketLocation. */
   region: string;
 }
@@ -139,6 +141,12 @@ async function serve(
         signal: req.signal,
       };
       if (route.op === 'HeadObject') return headObject(deps.storage, objectReq, base);
+      if (shouldRedirect(req.headers, deps.options)) {
+        const location = await deps.storage.presign(objectReq.ref, {
+          expiresInSeconds: deps.options.presignExpiresSeconds,
+        });
+        return temporaryRedirect(location, ctx.requestId, base);
+      }
       ctx.proxied = true;
       return getObject(deps.storage, objectReq, base);
     }
@@ -181,6 +189,7 @@ function eventOf(
     principal: ctx.principal.name,
     accessKeyId: ctx.principal.accessKeyId,
     method: req.method.slice(0, 16),
+    userAgent: req.headers['user-agent']?.slice(0, 160),
     op: ctx.route?.op ?? 'Unknown',
     table: ctx.table,
     key: ctx.key,

@@ -11,6 +11,8 @@ export interface RequestEvent {
   principal: string;
   accessKeyId?: string;
   method: string;
+  /** The client's User-Agent (truncated): which client sent it. */
+  userAgent?: string;
   op: string;
   table?: string;
   key?: string;

@@ -12,6 +12,7 @@ import { type ConditionOutcome, evaluateConditions } from './conditions';
 import { parseRange } from './range';
 import { httpDate, parseHttpDate } from './s3-encoding';
 import { notModifiedOf, toS3Error } from './storage-errors';
+import { el, toXml } from './xml';
 
 /** `response-*` query parameters S3 lets a signed request use to override response headers. */
 const OVERRIDES: [string, string][] = [
@@ -134,4 +135,19 @@ export async function headObject(
     }
   }
   return { status: 200, headers };
+}
+
+/**
+ * 307 to a presigned URL. The body is S3's small TemporaryRedirect document (never empty); the
+ * URL carries a signature, so it appears only in Location, never in a log line.
+ */
+export function temporaryRedirect(location: string, requestId: string, base: Headers): ProxyResponse {
+  const doc = el(
+    'Error',
+    el('Code', 'TemporaryRedirect'),
+    el('Message', 'Please re-send this request to the specified temporary endpoint.'),
+    el('Endpoint', new URL(location).host),
+    el('RequestId', requestId),
+  );
+  return { status: 307, headers: { ...base, location, 'content-type': 'application/xml' }, body: toXml(doc) };
 }
