@@ -6,8 +6,9 @@
  * DynamoDB revocation seen after the store's TTL) the maps differ and the set is rebuilt, even if
  * the snapshot did not change.
  */
+
+import { Lru } from '../core/lru';
 import type { SnapshotView } from '../delta/snapshot-view';
-import { Lru } from '../store/lru';
 import { AllowedSet } from './allowed-set';
 import type { PartitionMap } from './grant';
 

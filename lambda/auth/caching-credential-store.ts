@@ -1,6 +1,6 @@
+import { Lru } from '../core/lru';
 import { type Clock, systemClock } from '../core/types';
 import type { AccessKey, CredentialStore } from './credential-store';
-import { LruMap } from './lru-map';
 
 export interface CachingCredentialStoreOptions {
   /** How long a found key is trusted (a revoked key keeps working at most this long). */
@@ -23,7 +23,7 @@ interface Entry {
  * that throws is never cached: the error reaches the caller, which fails closed.
  */
 export class CachingCredentialStore implements CredentialStore {
-  private readonly entries: LruMap<string, Entry>;
+  private readonly entries: Lru<string, Entry>;
   private readonly inFlight = new Map<string, Promise<AccessKey | undefined>>();
   private readonly ttlMs: number;
   private readonly negativeTtlMs: number;
@@ -36,7 +36,7 @@ export class CachingCredentialStore implements CredentialStore {
     this.ttlMs = options.ttlMs ?? 60_000;
     this.negativeTtlMs = options.negativeTtlMs ?? 10_000;
     this.clock = options.clock ?? systemClock;
-    this.entries = new LruMap(options.maxEntries ?? 1_000);
+    this.entries = new Lru(options.maxEntries ?? 1_000);
   }
 
   async lookup(accessKeyId: string): Promise<AccessKey | undefined> {

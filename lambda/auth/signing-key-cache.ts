@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { LruMap } from './lru-map';
+import { Lru } from '../core/lru';
 
 /** The SigV4 signing key: HMAC chain over date, region, service and "aws4_request". */
 export function deriveSigningKey(secret: string, shortDate: string, region: string, service: string): Buffer {
@@ -20,10 +20,10 @@ interface CachedKey {
  * the secret it was derived from: a rotated secret misses instead of reusing a stale key.
  */
 export class SigningKeyCache {
-  private readonly keys: LruMap<string, CachedKey>;
+  private readonly keys: Lru<string, CachedKey>;
 
   constructor(maxEntries = 1024) {
-    this.keys = new LruMap(maxEntries);
+    this.keys = new Lru(maxEntries);
   }
 
   get size(): number {

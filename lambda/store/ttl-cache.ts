@@ -4,8 +4,9 @@
  * (single-flight: a burst of requests for the same key costs one read). A failed load is never
  * cached: the error goes to every waiter and the next call tries again.
  */
+
+import { Lru } from '../core/lru';
 import { type Clock, systemClock } from '../core/types';
-import { Lru } from './lru';
 
 export interface TtlCacheOptions {
   ttlMs: number;
