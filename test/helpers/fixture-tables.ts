@@ -6,6 +6,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeltaTableWriter, directoryTarget } from '../../lambda/local/delta-writer';
+import { writeDemoTable } from '../../lambda/local/demo-table';
+import { backendClient, createBucket, uploadDir } from './s3-servers';
 
 export const SPECIAL_REGIONS = ['EU', 'US', 'a/b c', 'ü+=x', '😈', '\uFF21', '50%'];
 
@@ -32,4 +34,15 @@ export async function writeSpecialTable(
   await writer.commit({ add: adds });
   await writer.checkpoint();
   return dir;
+}
+
+/** The demo table (lambda/local/demo-table.ts) uploaded to `bucket/prefix` on a backend; returns its active files. */
+export async function uploadDemoTable(endpoint: string, bucket: string, prefix: string): Promise<string[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'demo-'));
+  const active = await writeDemoTable(directoryTarget(dir));
+  const client = backendClient(endpoint);
+  await createBucket(client, bucket);
+  await uploadDir(client, bucket, prefix, dir);
+  client.destroy();
+  return active;
 }

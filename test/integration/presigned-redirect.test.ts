@@ -4,17 +4,13 @@
  * data; authorization happens before any redirect; the URL never reaches the audit line.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { directoryTarget } from '../../lambda/local/delta-writer';
-import { writeDemoTable } from '../../lambda/local/demo-table';
 import { clientEnv, unavailable } from '../auth/helpers/python-env';
+import { uploadDemoTable } from '../helpers/fixture-tables';
 import { ANALYST, type RunningProxy, startProxy } from '../helpers/proxy-harness';
-import { backendClient, createBucket, type S3Server, startS3rver, uploadDir } from '../helpers/s3-servers';
+import { type S3Server, startS3rver } from '../helpers/s3-servers';
 import { encodeKeyPath, signedFetch } from '../helpers/signed-fetch';
 
 const run = promisify(execFile);
@@ -28,11 +24,7 @@ const OBJECT_STORE_UA = { 'user-agent': 'object_store/0.12.3' };
 
 beforeAll(async () => {
   s3 = await startS3rver();
-  const dir = mkdtempSync(join(tmpdir(), 'demo-'));
-  active = await writeDemoTable(directoryTarget(dir));
-  const c = backendClient(s3.endpoint);
-  await createBucket(c, 'lake');
-  await uploadDir(c, 'lake', 'w/sales/', dir);
+  active = await uploadDemoTable(s3.endpoint, 'lake', 'w/sales/');
   proxy = await startProxy(s3, {
     tableMapping: { sales: 's3://lake/w/sales' },
     getMode: 'presignedUrl',

@@ -9,18 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { directoryTarget } from '../../lambda/local/delta-writer';
-import { writeDemoTable } from '../../lambda/local/demo-table';
 import { clientEnv, unavailable } from '../auth/helpers/python-env';
+import { uploadDemoTable } from '../helpers/fixture-tables';
 import { ANALYST, type RunningProxy, startProxy } from '../helpers/proxy-harness';
-import {
-  backendClient,
-  createBucket,
-  REPO_ROOT,
-  type S3Server,
-  startS3rver,
-  uploadDir,
-} from '../helpers/s3-servers';
+import { REPO_ROOT, type S3Server, startS3rver } from '../helpers/s3-servers';
 
 const run = promisify(execFile);
 const boto3Missing = await unavailable('python3', ['-c', 'import boto3']);
@@ -33,11 +25,7 @@ let proxy: RunningProxy;
 let active: string[];
 beforeAll(async () => {
   s3 = await startS3rver();
-  const dir = mkdtempSync(join(tmpdir(), 'demo-'));
-  active = await writeDemoTable(directoryTarget(dir));
-  const c = backendClient(s3.endpoint);
-  await createBucket(c, 'lake');
-  await uploadDir(c, 'lake', 'w/sales/', dir);
+  active = await uploadDemoTable(s3.endpoint, 'lake', 'w/sales/');
   proxy = await startProxy(s3, {
     tableMapping: { sales: 's3://lake/w/sales', other: 's3://lake/w/other' },
     grants: [{ principal: ANALYST.principal, table: 'sales', partitions: [{ region: 'EU' }] }],
