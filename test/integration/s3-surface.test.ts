@@ -9,6 +9,7 @@ import {
   HeadObjectCommand,
   ListBucketsCommand,
   ListObjectsCommand,
+  ListObjectsV2Command,
   paginateListObjectsV2,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
@@ -123,6 +124,29 @@ describe.each(backends)('S3 surface on %s', (_name, start) => {
     ).toMatchObject({
       name: 'InvalidRange',
       status: 416,
+    });
+  });
+
+  it('treats a forged continuation token as a lower bound inside the request, never as a way out', async () => {
+    const c = proxy.client();
+    const forge = (after: string) => Buffer.from(`dlp1:${after}`).toString('base64url');
+    const all = await c.send(new ListObjectsV2Command({ Bucket: 'datalake', ContinuationToken: forge('') }));
+    expect(all.Contents?.every((o) => o.Key!.startsWith('sales/'))).toBe(true);
+    const intoHidden = await c.send(
+      new ListObjectsV2Command({ Bucket: 'datalake', ContinuationToken: forge('hidden/') }),
+    );
+    expect(intoHidden.Contents?.some((o) => o.Key!.startsWith('hidden/')) ?? false).toBe(false);
+    const outside = await c.send(
+      new ListObjectsV2Command({ Bucket: 'datalake', Prefix: 'sales/', ContinuationToken: forge('a') }),
+    );
+    expect(outside.Contents?.every((o) => o.Key!.startsWith('sales/'))).toBe(true);
+    expect(
+      await errorOf(
+        c.send(new ListObjectsV2Command({ Bucket: 'datalake', ContinuationToken: 'bm90LW91cnM' })),
+      ),
+    ).toMatchObject({
+      name: 'InvalidArgument',
+      status: 400,
     });
   });
 
