@@ -6,6 +6,7 @@
 import { parseRawQuery } from '../auth/raw-query';
 import { S3Error } from '../core/s3-error';
 import type { ProxyRequest } from '../core/types';
+import { OVERRIDES } from './get-object';
 import { assertSafeKey, decodeComponent, VIRTUAL_BUCKET } from './virtual-key';
 
 export type S3Operation =
@@ -132,6 +133,15 @@ export function routeRequest(req: ProxyRequest, options: { readOnly: boolean }):
   }
   if (query.has('versionId') && query.get('versionId') !== 'null') {
     throw new S3Error('InvalidArgument', 'Invalid version id specified', { ArgumentName: 'versionId' });
+  }
+  for (const [param] of OVERRIDES) {
+    const v = query.get(param);
+    // Response header overrides must be visible ASCII; anything else is the client's mistake, not a 500.
+    if (v !== null && !/^[\x20-\x7e]*$/.test(v)) {
+      throw new S3Error('InvalidArgument', `Header value of ${param} contains invalid characters`, {
+        ArgumentName: param,
+      });
+    }
   }
   if (query.has('partNumber')) {
     throw new S3Error('InvalidArgument', 'Part numbers are not supported by this proxy', {

@@ -98,6 +98,13 @@ describe('requests S3 refuses get S3 errors, never a 5xx', () => {
     ['GET', '/datalake?list-type=2&continuation-token=forged', 400, 'InvalidArgument'],
     ['GET', '/datalake?list-type=2&continuation-token=', 400, 'InvalidArgument'],
     ['GET', '/datalake/sales/a=1/x.parquet?partNumber=1', 400, 'InvalidArgument'],
+    ['GET', '/datalake/sales/x.parquet?response-content-type=%C3%BC', 400, 'InvalidArgument'],
+    [
+      'GET',
+      '/datalake/sales/x.parquet?response-content-disposition=a%0D%0AX-Evil%3A%201',
+      400,
+      'InvalidArgument',
+    ],
   ])('%s %s → %i %s', async (method, path, status, code) => {
     const q = path.indexOf('?');
     const r = await signedFetch(
