@@ -2,7 +2,7 @@
  * A DeltaStorage over a local directory, counting requests and bytes like hyparquet's test
  * buffers do, so tests can assert what a replay read.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { open, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { DeltaStorage, ListedFile } from '../../lambda/delta/delta-storage';
 import { StorageError } from '../../lambda/storage/storage-backend';
