@@ -27,7 +27,9 @@ describe('PathIndex', () => {
             expect(p.size).toBe(m.size);
           }
           const seen = new Map<string, number>();
-          p.forEach((v, k) => seen.set(k, v));
+          p.forEach((v, k) => {
+            seen.set(k, v);
+          });
           expect(seen).toEqual(m);
         },
       ),
