@@ -21,7 +21,7 @@ import {
   ScalarCursor,
 } from './parquet-leaves';
 import { unsupportedReaderFeatures } from './table-metadata';
-import type { DeletionVectorDescriptor } from './table-root';
+import { type DeletionVectorDescriptor, decodePath } from './table-root';
 
 export interface CheckpointFile {
   path: string;
@@ -113,7 +113,7 @@ async function sidecarFile(
   if (path.includes('/') || path.includes(':')) {
     throw new DeltaLogError('Malformed', `sidecar path "${path}" is not a file name in ${SIDECAR_DIR}`);
   }
-  const rel = `${SIDECAR_DIR}${decodeURIComponent(path)}`;
+  const rel = `${SIDECAR_DIR}${decodePath(path)}`;
   let size = typeof sizeInBytes === 'number' && sizeInBytes > 0 ? sizeInBytes : -1;
   if (size < 0) {
     try {
