@@ -21,7 +21,7 @@ import {
   ScalarCursor,
 } from './parquet-leaves';
 import { unsupportedReaderFeatures } from './table-metadata';
-import type { DeletionVectorDescriptor } from './table-root';
+import { type DeletionVectorDescriptor, decodePath } from './table-root';
 
 export interface CheckpointFile {
   path: string;
@@ -54,11 +54,21 @@ export async function readCheckpoint(
     );
   }
   if (unsupportedReaderFeatures(replay.s.protocol).length) return;
-  for (const file of parquetParts) await readAdds(storage, file, replay, io);
-  for (const sc of sidecars) {
-    const file = await openParquet(storage, sc.path, sc.size, io);
-    await readAdds(storage, file, replay, io);
+  const sidecarFiles: ParquetFile[] = [];
+  for (const sc of sidecars) sidecarFiles.push(await openParquet(storage, sc.path, sc.size, io));
+  const files = [...parquetParts, ...sidecarFiles];
+  // Size the path index once from the footers: no rehashing or regrowth during the load.
+  let rows = 0;
+  let pathBytes = 0;
+  for (const f of files) {
+    for (const rg of f.metadata.row_groups) {
+      rows += Number(rg.num_rows);
+      const col = rg.columns.find((c) => c.meta_data?.path_in_schema.join('.') === 'add.path')?.meta_data;
+      pathBytes += Number(col?.total_uncompressed_size ?? 0);
+    }
   }
+  replay.reserve(rows, pathBytes);
+  for (const file of files) await readAdds(storage, file, replay, io);
 }
 
 async function readJsonCheckpoint(
@@ -103,7 +113,7 @@ async function sidecarFile(
   if (path.includes('/') || path.includes(':')) {
     throw new DeltaLogError('Malformed', `sidecar path "${path}" is not a file name in ${SIDECAR_DIR}`);
   }
-  const rel = `${SIDECAR_DIR}${decodeURIComponent(path)}`;
+  const rel = `${SIDECAR_DIR}${decodePath(path)}`;
   let size = typeof sizeInBytes === 'number' && sizeInBytes > 0 ? sizeInBytes : -1;
   if (size < 0) {
     try {
@@ -151,8 +161,23 @@ async function readSmallActions(
     SMALL.sidecarPath,
     SMALL.sidecarSize,
   ];
+  const features: string[] = [];
+  const partitionColumns: string[] = [];
+  let configuration: Record<string, string> = {};
+  const onFeature = (f: unknown) => {
+    features.push(String(f));
+  };
+  const onPartitionColumn = (p: unknown) => {
+    partitionColumns.push(String(p));
+  };
+  const onConfig = (k: unknown, v: unknown) => {
+    if (v !== null) configuration[String(k)] = String(v);
+  };
   for (let rg = 0; rg < file.metadata.row_groups.length; rg++) {
-    const rows = Number(file.metadata.row_groups[rg]!.num_rows);
+    const group = file.metadata.row_groups[rg]!;
+    // Most row groups of a big checkpoint hold only file actions: skip them on statistics alone.
+    if (!mayHoldAny(group, [SMALL.minReader, SMALL.schemaString, SMALL.sidecarPath])) continue;
+    const rows = Number(group.num_rows);
     const [minR, minW, feat, id, schema, pcols, ck, cv, scPath, scSize] = await readLeaves(
       storage,
       file,
@@ -172,18 +197,16 @@ async function readSmallActions(
       scSize: new ScalarCursor(scSize!),
     };
     for (let r = 0; r < rows; r++) {
+      features.length = 0;
+      partitionColumns.length = 0;
+      configuration = {};
       const minReaderVersion = c.minR.next();
       const minWriterVersion = c.minW.next();
-      const features: string[] = [];
-      c.feat.next((f) => features.push(String(f)));
+      c.feat.next(onFeature);
       const metaId = c.id.next();
       const schemaString = c.schema.next();
-      const partitionColumns: string[] = [];
-      c.pcols.next((p) => partitionColumns.push(String(p)));
-      const configuration: Record<string, string> = {};
-      c.conf.next((k, v) => {
-        if (v !== null) configuration[String(k)] = String(v);
-      });
+      c.pcols.next(onPartitionColumn);
+      c.conf.next(onConfig);
       const scp = c.scPath.next();
       const scs = c.scSize.next();
       if (typeof minReaderVersion === 'number') {
@@ -191,7 +214,7 @@ async function readSmallActions(
           {
             minReaderVersion,
             ...(typeof minWriterVersion === 'number' ? { minWriterVersion } : {}),
-            ...(minReaderVersion >= 3 ? { readerFeatures: features } : {}),
+            ...(minReaderVersion >= 3 ? { readerFeatures: [...features] } : {}),
           },
           file.path,
         );
@@ -202,7 +225,7 @@ async function readSmallActions(
             {
               ...(typeof metaId === 'string' ? { id: metaId } : {}),
               schemaString,
-              partitionColumns,
+              partitionColumns: [...partitionColumns],
               configuration,
             },
             file.path,
@@ -213,6 +236,23 @@ async function readSmallActions(
     }
   }
 }
+
+/** False when the row group's statistics show every one of these columns is null. */
+function mayHoldAny(
+  group: ParquetFile['metadata']['row_groups'][number],
+  paths: readonly (readonly string[])[],
+): boolean {
+  return paths.some((p) => {
+    const key = p.join('.');
+    const col = group.columns.find((c) => c.meta_data?.path_in_schema.join('.') === key)?.meta_data;
+    if (!col) return false;
+    const nulls = col.statistics?.null_count;
+    return nulls === undefined || nulls !== col.num_values;
+  });
+}
+
+/** add.path (leaf 0) is read in raw mode: page bytes go straight into the path index. */
+const RAW_PATH: ReadonlySet<number> = new Set([0]);
 
 async function readAdds(
   storage: DeltaStorage,
@@ -234,10 +274,10 @@ async function readAdds(
   const values: (string | null)[] = new Array(width).fill(null);
   const groups = file.metadata.row_groups.length;
   // Fetch the next row group while decoding this one.
-  let pending = groups > 0 ? readLeaves(storage, file, 0, paths, io) : undefined;
+  let pending = groups > 0 ? readLeaves(storage, file, 0, paths, io, RAW_PATH) : undefined;
   for (let rg = 0; rg < groups; rg++) {
     const leaves = await pending!;
-    pending = rg + 1 < groups ? readLeaves(storage, file, rg + 1, paths, io) : undefined;
+    pending = rg + 1 < groups ? readLeaves(storage, file, rg + 1, paths, io, RAW_PATH) : undefined;
     const [pathL, keyL, valL, stL, dvL, offL] = leaves;
     const rows = Number(file.metadata.row_groups[rg]!.num_rows);
     const pathC = new ScalarCursor(pathL!);
@@ -249,19 +289,32 @@ async function readAdds(
       const i = replay.columnOf(k as string);
       if (i >= 0) values[i] = v === null || v === '' ? null : (v as string);
     };
+    const raw = pathL!.raw;
     for (let r = 0; r < rows; r++) {
+      // Let pending reads (the next row group) make progress while this one is decoded.
+      if ((r & 16383) === 16383) await yieldToEventLoop();
       const path = pathC.next();
       values.fill(null);
       pvC.next(setValue);
       const st = stC.next();
       const dvp = dvC.next();
       const off = offC.next();
-      if (typeof path !== 'string') continue;
+      if (path === null) continue;
       const dv: DeletionVectorDescriptor | null =
         typeof st === 'string' && typeof dvp === 'string'
           ? { storageType: st, pathOrInlineDv: dvp, offset: typeof off === 'number' ? off : null }
           : null;
-      replay.add(path, replay.tupleOfValues(values), dv);
+      const tuple = replay.tupleOfValues(values);
+      if (typeof path === 'number' && raw) {
+        replay.addEncoded(raw.pages[raw.page[path]!]!, raw.start[path]!, raw.end[path]!, tuple, dv);
+      } else if (typeof path === 'string') replay.add(path, tuple, dv);
     }
   }
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => {
+    if (typeof setImmediate === 'function') setImmediate(resolve);
+    else setTimeout(resolve, 0);
+  });
 }

@@ -8,9 +8,18 @@
 const TOMBSTONE: unique symbol = Symbol('deleted');
 type Slot<V> = V | typeof TOMBSTONE;
 
+/** What a base must offer; `clone` (a mutable deep copy) lets a fold keep a compact base type. */
+export interface BaseMap<K, V> {
+  readonly size: number;
+  get(k: K): V | undefined;
+  has(k: K): boolean;
+  forEach(visit: (v: V, k: K) => void): void;
+  clone?(): BaseMap<K, V> & { set(k: K, v: V): unknown; delete(k: K): boolean };
+}
+
 export class LayeredMap<K, V> {
   private constructor(
-    private readonly base: ReadonlyMap<K, V>,
+    private readonly base: BaseMap<K, V>,
     private readonly top: Map<K, Slot<V>>,
     private count: number,
   ) {}
@@ -20,12 +29,17 @@ export class LayeredMap<K, V> {
   }
 
   /** Uses `m` as the frozen base: the caller must not change it afterwards. */
-  static of<K, V>(m: Map<K, V>): LayeredMap<K, V> {
+  static of<K, V>(m: BaseMap<K, V>): LayeredMap<K, V> {
     return new LayeredMap<K, V>(m, new Map(), m.size);
   }
 
   get size(): number {
     return this.count;
+  }
+
+  /** The shared base and the number of changes on top (for memory estimates). */
+  get layers(): { base: BaseMap<K, V>; top: number } {
+    return { base: this.base, top: this.top.size };
   }
 
   get(k: K): V | undefined {
@@ -52,19 +66,30 @@ export class LayeredMap<K, V> {
   }
 
   forEach(visit: (v: V, k: K) => void): void {
-    for (const [k, v] of this.base) if (!this.top.has(k)) visit(v, k);
+    this.base.forEach((v, k) => {
+      if (!this.top.has(k)) visit(v, k);
+    });
     for (const [k, v] of this.top) if (v !== TOMBSTONE) visit(v, k);
   }
 
   /** A copy that shares the base; O(top) unless the top is folded into a new base. */
   fork(): LayeredMap<K, V> {
     if (this.top.size > 4096 && this.top.size * 8 > this.base.size) {
-      const merged = new Map<K, V>();
-      this.forEach((v, k) => {
-        merged.set(k, v);
-      });
+      const merged = this.base.clone ? this.base.clone() : new Map<K, V>(iterate(this.base));
+      for (const [k, v] of this.top) {
+        if (v === TOMBSTONE) merged.delete(k);
+        else merged.set(k, v);
+      }
       return new LayeredMap<K, V>(merged, new Map(), this.count);
     }
     return new LayeredMap<K, V>(this.base, new Map(this.top), this.count);
   }
+}
+
+function iterate<K, V>(m: BaseMap<K, V>): [K, V][] {
+  const out: [K, V][] = [];
+  m.forEach((v, k) => {
+    out.push([k, v]);
+  });
+  return out;
 }

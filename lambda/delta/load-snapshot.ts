@@ -122,7 +122,17 @@ async function build(
   });
 }
 
-async function applySteps(storage: DeltaStorage, replay: LogReplay, steps: ReplayStep[], io: IoStats) {
+/**
+ * Reads and applies the steps in order, a few fetches ahead. Returns true when `accept`
+ * refused a batch (nothing from it or later was applied).
+ */
+async function applySteps(
+  storage: DeltaStorage,
+  replay: LogReplay,
+  steps: ReplayStep[],
+  io: IoStats,
+  accept: (b: ActionBatch) => boolean = () => true,
+): Promise<boolean> {
   // Fetch a few log files ahead; apply strictly in order.
   const fetchText = async (s: ReplayStep) => {
     try {
@@ -143,11 +153,16 @@ async function applySteps(storage: DeltaStorage, replay: LogReplay, steps: Repla
     const text = await pending[i]!;
     if (i + window < steps.length) pending.push(fetchText(steps[i + window]!));
     const batch: ActionBatch = parseActionLines(text, steps[i]!.path);
+    if (!accept(batch)) {
+      await Promise.allSettled(pending);
+      return true;
+    }
     replay.applyBatch(batch);
     replay.s.version = steps[i]!.endVersion;
   }
   // Surface rejections of prefetches we did not await (none when all succeeded).
   await Promise.all(pending);
+  return false;
 }
 
 function clearFiles(replay: LogReplay): void {
@@ -196,19 +211,10 @@ export async function refreshSnapshot(
   }
   const state = fork(prev.state);
   const replay = new LogReplay(state, prev.root);
-  const texts = await Promise.all(
-    steps.map(async (s) => {
-      const b = await storage.read(s.path);
-      io.requests++;
-      io.bytes += b.byteLength;
-      return new TextDecoder().decode(b);
-    }),
+  const repartitioned = await applySteps(storage, replay, steps, io, (batch) =>
+    batch.metadata ? sameColumns(partitionColumnsOf(batch.metadata), state.columns) : true,
   );
-  for (let i = 0; i < steps.length; i++) {
-    const batch = parseActionLines(texts[i]!, steps[i]!.path);
-    if (batch.metadata && !sameColumns(partitionColumnsOf(batch.metadata), state.columns)) return rebuilt();
-    replay.applyBatch(batch);
-  }
+  if (repartitioned) return rebuilt();
   if (unsupportedReaderFeatures(state.protocol).length) clearFiles(replay);
   state.version = latest;
   return {

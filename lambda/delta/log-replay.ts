@@ -8,12 +8,15 @@
  */
 import { DeltaLogError } from './delta-log-error';
 import { PartitionTuples } from './partition-tuples';
+import { PathIndex } from './path-index';
 import { MULTI_TUPLE } from './snapshot-view';
 import { partitionColumnsOf, sameColumns, type TableMetadata, type TableProtocol } from './table-metadata';
 import { type DeletionVectorDescriptor, dvFile, dvUniqueId, type TableRoot } from './table-root';
 import type { TableState } from './table-state';
 
 type PartitionValues = Record<string, string | null | undefined>;
+
+const utf8 = new TextDecoder();
 
 export interface FileAction {
   path: string;
@@ -196,7 +199,7 @@ export class LogReplay {
     const files = r.relPath !== undefined ? s.data : s.external;
     const name = r.relPath ?? r.external!;
     if (files.get(name) !== undefined) this.detachDv(key);
-    else s.pathChars += name.length;
+    else if (files !== s.data) s.pathChars += name.length;
     files.set(name, tuple);
     if (dv) {
       const f = dvFile(this.root, dv);
@@ -204,6 +207,27 @@ export class LogReplay {
       s.dvs.set(key, ref);
       if (ref.file !== undefined) this.attachDvFile(ref.file, tuple);
     }
+  }
+
+  /** Pre-sizes the data-file index for a bulk load. */
+  reserve(entries: number, pathBytes: number): void {
+    if (this.s.data instanceof PathIndex) this.s.data.reserve(entries, pathBytes);
+  }
+
+  /**
+   * A checkpoint add whose path is still percent-encoded UTF-8 bytes: goes straight into the
+   * compact path index when it is a plain relative path without a DV, else takes add().
+   */
+  addEncoded(
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+    tuple: number,
+    dv: DeletionVectorDescriptor | null,
+  ): void {
+    const data = this.s.data;
+    if (dv === null && data instanceof PathIndex && data.addEncoded(bytes, start, end, tuple)) return;
+    this.add(utf8.decode(bytes.subarray(start, end)), tuple, dv);
   }
 
   /** A remove: deletes the active file only when its DV id matches (else it names another logical file). */
@@ -217,7 +241,7 @@ export class LogReplay {
     if ((s.dvs.get(key)?.id ?? '') !== dvId) return;
     this.detachDv(key);
     files.delete(name);
-    s.pathChars -= name.length;
+    if (files !== s.data) s.pathChars -= name.length;
   }
 
   private detachDv(key: string): void {

@@ -9,6 +9,7 @@ import type { CompressionCodec, Compressors, FileMetaData, ParquetType, SchemaTr
 import { parquetMetadataAsync, parquetSchema } from 'hyparquet';
 import { parquetHeader } from 'hyparquet/src/column.js';
 import { decompressPage, readDataPage, readDataPageV2 } from 'hyparquet/src/datapage.js';
+import { readRleBitPackedHybrid } from 'hyparquet/src/encoding.js';
 import { readPlain } from 'hyparquet/src/plain.js';
 import { compressors as hyCompressors } from 'hyparquet-compressors';
 import { DeltaLogError } from './delta-log-error';
@@ -100,6 +101,8 @@ export interface Leaf {
   /** undefined: not repeated. */
   readonly rep: Uint8Array | undefined;
   readonly values: unknown[];
+  /** Raw mode only: a number in `values` is an index here (page bytes, not yet a string). */
+  readonly raw?: RawValues;
 }
 
 /** An all-null leaf (column chunk skipped thanks to its statistics, or absent from the schema). */
@@ -117,6 +120,8 @@ export async function readLeaves(
   rg: number,
   paths: readonly (readonly string[])[],
   io: IoStats,
+  /** Indexes of BYTE_ARRAY leaves to return in raw mode (see RawValues). */
+  rawPaths: ReadonlySet<number> = new Set(),
 ): Promise<Leaf[]> {
   const group = file.metadata.row_groups[rg]!;
   const rows = Number(group.num_rows);
@@ -155,7 +160,15 @@ export async function readLeaves(
     for (const w of s.members) {
       const bytes = buf.subarray(w.start - s.start, w.end - s.start);
       const schemaPath = treePath(file.tree, paths[w.i]!);
-      out[w.i] = decodeChunk(bytes, w.chunk.type, w.chunk.codec, schemaPath, rows, file.path);
+      out[w.i] = decodeChunk(
+        bytes,
+        w.chunk.type,
+        w.chunk.codec,
+        schemaPath,
+        rows,
+        file.path,
+        rawPaths.has(w.i),
+      );
     }
   });
   return out;
@@ -171,6 +184,44 @@ function maxLevels(schemaPath: SchemaTree[]): { maxDef: number; maxRep: number }
   return { maxDef, maxRep };
 }
 
+/** Raw byte-array values (raw mode): value k is page[k] bytes [start[k], end[k]). */
+export interface RawValues {
+  pages: Uint8Array[];
+  page: Int32Array;
+  start: Int32Array;
+  end: Int32Array;
+  count: number;
+}
+
+function newRaw(): RawValues {
+  return {
+    pages: [],
+    page: new Int32Array(1024),
+    start: new Int32Array(1024),
+    end: new Int32Array(1024),
+    count: 0,
+  };
+}
+
+function pushRaw(r: RawValues, page: number, start: number, end: number): number {
+  if (r.count === r.page.length) {
+    const grow = (a: Int32Array) => {
+      const b = new Int32Array(a.length * 2);
+      b.set(a);
+      return b;
+    };
+    r.page = grow(r.page);
+    r.start = grow(r.start);
+    r.end = grow(r.end);
+  }
+  r.page[r.count] = page;
+  r.start[r.count] = start;
+  r.end[r.count] = end;
+  return r.count++;
+}
+
+const bitWidth = (v: number) => 32 - Math.clz32(v);
+
 function decodeChunk(
   bytes: Uint8Array,
   type: ParquetType,
@@ -178,6 +229,7 @@ function decodeChunk(
   schemaPath: SchemaTree[],
   rows: number,
   where: string,
+  rawMode: boolean,
 ): Leaf {
   const element = schemaPath[schemaPath.length - 1]!.element;
   const decoder = {
@@ -189,10 +241,11 @@ function decodeChunk(
     compressors,
   } as unknown as Parameters<typeof readDataPage>[2];
   const { maxDef, maxRep } = maxLevels(schemaPath);
-  const defParts: (number[] | undefined)[] = [];
-  const repParts: number[][] = [];
+  const defParts: (ArrayLike<number> | undefined)[] = [];
+  const repParts: ArrayLike<number>[] = [];
   const counts: number[] = [];
   const values: unknown[] = [];
+  const raw = rawMode && type === 'BYTE_ARRAY' ? newRaw() : undefined;
   let dictionary: unknown[] | undefined;
   let n = 0;
   let rowsSeen = 0;
@@ -209,46 +262,92 @@ function decodeChunk(
         dictionary = Array.from(toValues(readPlain(r, type, dh.num_values, element.type_length), type));
         continue;
       }
-      let page: {
-        definitionLevels: number[] | undefined;
-        repetitionLevels: number[];
-        dataPage: ArrayLike<unknown>;
-      };
-      let encoding: string;
-      let count: number;
-      if (header.type === 'DATA_PAGE') {
-        const dh = header.data_page_header!;
-        const raw = decompressPage(pageBytes, Number(header.uncompressed_page_size), codec, compressors);
-        page = readDataPage(raw, dh, decoder);
-        encoding = dh.encoding;
-        count = dh.num_values;
-      } else if (header.type === 'DATA_PAGE_V2') {
-        const dh = header.data_page_header_v2!;
-        page = readDataPageV2(pageBytes, header, decoder);
-        encoding = dh.encoding;
-        count = dh.num_values;
-      } else continue;
-      const isDict = encoding.endsWith('_DICTIONARY') || (encoding === 'RLE' && type !== 'BOOLEAN');
-      if (isDict) {
-        if (!dictionary) throw new Error('dictionary-encoded page without a dictionary');
-        const d = dictionary;
-        const idx = page.dataPage;
-        for (let i = 0; i < idx.length; i++) values.push(d[idx[i] as number]);
+      if (header.type !== 'DATA_PAGE' && header.type !== 'DATA_PAGE_V2') continue;
+      const v1 = header.type === 'DATA_PAGE';
+      const count = v1 ? header.data_page_header!.num_values : header.data_page_header_v2!.num_values;
+      const encoding = v1 ? header.data_page_header!.encoding : header.data_page_header_v2!.encoding;
+      const isDict = encoding === 'PLAIN_DICTIONARY' || encoding === 'RLE_DICTIONARY';
+      let def: ArrayLike<number> | undefined;
+      let rep: ArrayLike<number> = [];
+      if (type === 'BYTE_ARRAY' && (encoding === 'PLAIN' || isDict)) {
+        // Fast path: levels into typed arrays, strings (or raw slices) straight from the page.
+        let page: Uint8Array;
+        let vr: { view: DataView; offset: number };
+        if (v1) {
+          page = decompressPage(pageBytes, Number(header.uncompressed_page_size), codec, compressors);
+          vr = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: 0 };
+          if (maxRep) rep = readLevels(vr, maxRep, count, undefined);
+          if (maxDef) def = readLevels(vr, maxDef, count, undefined);
+        } else {
+          const h2 = header.data_page_header_v2!;
+          const lv = {
+            view: new DataView(pageBytes.buffer, pageBytes.byteOffset, pageBytes.byteLength),
+            offset: 0,
+          };
+          if (maxRep) rep = readLevels(lv, maxRep, count, h2.repetition_levels_byte_length);
+          lv.offset = h2.repetition_levels_byte_length;
+          if (maxDef) def = readLevels(lv, maxDef, count, h2.definition_levels_byte_length);
+          const levelBytes = h2.repetition_levels_byte_length + h2.definition_levels_byte_length;
+          const body = pageBytes.subarray(levelBytes);
+          const size = Number(header.uncompressed_page_size) - levelBytes;
+          page = h2.is_compressed !== false && size ? decompressPage(body, size, codec, compressors) : body;
+          vr = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: 0 };
+        }
+        let present = count;
+        if (def) {
+          present = 0;
+          for (let i = 0; i < count; i++) if (def[i] === maxDef) present++;
+        }
+        if (isDict) {
+          if (!dictionary) throw new Error('dictionary-encoded page without a dictionary');
+          const width = page[vr.offset++]!;
+          const idx = new Int32Array(present);
+          if (width) readRleBitPackedHybrid(vr, width, idx, page.byteLength - vr.offset);
+          for (let i = 0; i < present; i++) values.push(dictionary[idx[i]!]);
+        } else {
+          const pi = raw ? raw.pages.push(page) - 1 : 0;
+          let o = vr.offset;
+          for (let i = 0; i < present; i++) {
+            const len = vr.view.getUint32(o, true);
+            o += 4;
+            values.push(raw ? pushRaw(raw, pi, o, o + len) : utf8.decode(page.subarray(o, o + len)));
+            o += len;
+          }
+        }
       } else {
-        const vs = toValues(page.dataPage, type);
-        for (let i = 0; i < vs.length; i++) values.push(vs[i]);
+        const page = v1
+          ? readDataPage(
+              decompressPage(pageBytes, Number(header.uncompressed_page_size), codec, compressors),
+              header.data_page_header!,
+              decoder,
+            )
+          : readDataPageV2(pageBytes, header, decoder);
+        if (isDict || (encoding === 'RLE' && type !== 'BOOLEAN')) {
+          if (!dictionary) throw new Error('dictionary-encoded page without a dictionary');
+          const d = dictionary;
+          const idx = page.dataPage;
+          for (let i = 0; i < idx.length; i++) values.push(d[idx[i] as number]);
+        } else {
+          const vs = toValues(page.dataPage, type);
+          for (let i = 0; i < vs.length; i++) values.push(vs[i]);
+        }
+        def = page.definitionLevels?.length ? page.definitionLevels : undefined;
+        rep = page.repetitionLevels;
       }
-      defParts.push(page.definitionLevels?.length ? page.definitionLevels : undefined);
-      if (maxRep) repParts.push(page.repetitionLevels);
+      defParts.push(def);
+      if (maxRep) repParts.push(rep);
       counts.push(count);
       n += count;
       if (!maxRep) rowsSeen += count;
-      else for (const r of page.repetitionLevels) if (r === 0) rowsSeen++;
+      else for (let i = 0; i < rep.length; i++) if (rep[i] === 0) rowsSeen++;
     }
   } catch (e) {
     throw new DeltaLogError(
       'Unreadable',
-      `${where}: cannot decode column ${decoder.pathInSchema.join('.')}`,
+      `${where}: cannot decode column ${schemaPath
+        .slice(1)
+        .map((x) => x.element.name)
+        .join('.')}`,
       {
         cause: e,
       },
@@ -273,7 +372,18 @@ function decodeChunk(
       o += r.length;
     }
   }
-  return { n, maxDef, maxRep, def, rep, values };
+  return { n, maxDef, maxRep, def, rep, values, ...(raw ? { raw } : {}) };
+}
+
+function readLevels(
+  reader: { view: DataView; offset: number },
+  max: number,
+  count: number,
+  length: number | undefined,
+): Uint8Array {
+  const out = new Uint8Array(count);
+  readRleBitPackedHybrid(reader, bitWidth(max), out, length);
+  return out;
 }
 
 function toValues(data: ArrayLike<unknown>, type: ParquetType): ArrayLike<unknown> {

@@ -5,6 +5,7 @@
  */
 import { LayeredMap } from './layered-map';
 import type { PartitionTuples } from './partition-tuples';
+import { PathIndex } from './path-index';
 import type { PartitionColumn } from './snapshot-view';
 import type { TableMetadata, TableProtocol } from './table-metadata';
 
@@ -46,16 +47,18 @@ export interface TableState {
   dvFiles: MapLike<string, DvFileRef>;
   /** `cdc` files of the commits replayed (checkpoints carry none): relative path → tuple. */
   cdc: MapLike<string, number>;
-  /** Sum of the lengths of the keys above (for the memory estimate). */
+  /** Sum of the key lengths of the JS maps above (not `data`, which measures itself). */
   pathChars: number;
 }
 
 export function emptyMaps(): Pick<TableState, 'data' | 'external' | 'dvs' | 'dvFiles' | 'cdc'> {
-  return { data: new Map(), external: new Map(), dvs: new Map(), dvFiles: new Map(), cdc: new Map() };
+  return { data: new PathIndex(), external: new Map(), dvs: new Map(), dvFiles: new Map(), cdc: new Map() };
 }
 
 function frozen<K, V>(m: MapLike<K, V>): LayeredMap<K, V> {
-  return m instanceof LayeredMap ? m : LayeredMap.of(m as Map<K, V>);
+  if (m instanceof LayeredMap) return m;
+  if (m instanceof PathIndex) m.trim();
+  return LayeredMap.of(m as Map<K, V>);
 }
 
 /** Freezes the build maps; the result must not be mutated (fork it instead). */
@@ -83,8 +86,17 @@ export function fork(s: TableState): TableState {
   };
 }
 
-/** Resident bytes beyond the path characters are about 40-70 per entry (V8 Map + string header). */
+/**
+ * Resident bytes: the data-file index is measured (its typed arrays); the small JS maps are
+ * estimated at 64 bytes per entry beyond their key characters (V8 Map entry + string header).
+ */
 export function estimateBytes(s: TableState): number {
-  const entries = s.data.size + s.external.size + s.dvs.size + s.dvFiles.size + s.cdc.size;
-  return s.pathChars + entries * 64 + s.dvs.size * 48 + s.tuples.estimatedBytes + 4096;
+  let dataBytes = s.data.size * 160;
+  if (s.data instanceof PathIndex) dataBytes = s.data.byteSize;
+  else if (s.data instanceof LayeredMap) {
+    const { base, top } = s.data.layers;
+    dataBytes = (base instanceof PathIndex ? base.byteSize : base.size * 160) + top * 160;
+  }
+  const entries = s.external.size + s.dvs.size + s.dvFiles.size + s.cdc.size;
+  return dataBytes + s.pathChars + entries * 64 + s.dvs.size * 48 + s.tuples.estimatedBytes + 4096;
 }

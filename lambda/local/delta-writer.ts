@@ -433,3 +433,54 @@ function checkpointProtocol(p: Protocol) {
     writerFeatures: p.writerFeatures ?? null,
   };
 }
+
+/**
+ * The demo table for `npm start`: partitioned by `date` and `region`, 8 data files over 4
+ * partitions (one with a null region), a checkpoint at v2, then one more append and one
+ * removed file, so the log shows every kind of step a reader meets.
+ */
+export async function writeDemoTable(
+  target: DeltaWriterTarget,
+  now: () => number = Date.now,
+): Promise<DeltaTableWriter> {
+  const w = new DeltaTableWriter(target, {
+    name: 'demo_trades',
+    schema: [
+      { name: 'id', type: 'long' },
+      { name: 'symbol', type: 'string' },
+      { name: 'price', type: 'double' },
+      { name: 'date', type: 'date' },
+      { name: 'region', type: 'string' },
+    ],
+    partitionColumns: ['date', 'region'],
+    now,
+  });
+  await w.create();
+  let id = 0;
+  const rows = (n: number, symbol: string) =>
+    Array.from({ length: n }, () => ({ id: ++id, symbol, price: Math.round((100 + id * 1.25) * 100) / 100 }));
+  const day1 = [
+    await w.writeDataFile({ date: '2024-01-01', region: 'eu' }, rows(3, 'ACME')),
+    await w.writeDataFile({ date: '2024-01-01', region: 'eu' }, rows(2, 'INIT')),
+    await w.writeDataFile({ date: '2024-01-01', region: 'us' }, rows(4, 'ACME')),
+  ];
+  await w.commit({ add: day1 });
+  await w.commit({
+    add: [
+      await w.writeDataFile({ date: '2024-01-02', region: 'eu' }, rows(3, 'ACME')),
+      await w.writeDataFile({ date: '2024-01-02', region: 'us' }, rows(2, 'INIT')),
+      await w.writeDataFile({ date: '2024-01-02', region: null }, rows(1, 'UNKNOWN')),
+    ],
+  });
+  await w.checkpoint();
+  await w.commit({
+    add: [
+      await w.writeDataFile({ date: '2024-01-03', region: 'eu' }, rows(2, 'ACME')),
+      await w.writeDataFile({ date: '2024-01-03', region: 'us' }, rows(2, 'INIT')),
+    ],
+  });
+  // Compaction of 2024-01-01/eu: two files replaced by one; the old ones stay on disk as orphans.
+  const compacted = await w.writeDataFile({ date: '2024-01-01', region: 'eu' }, rows(5, 'ACME'));
+  await w.commit({ add: [compacted], remove: [day1[0]!.path, day1[1]!.path], operation: 'OPTIMIZE' });
+  return w;
+}

@@ -2,7 +2,7 @@
  * A DeltaStorage over a local directory, counting requests and bytes like hyparquet's test
  * buffers do, so tests can assert what a replay read.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { open, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { DeltaStorage, ListedFile } from '../../lambda/delta/delta-storage';
 import { StorageError } from '../../lambda/storage/storage-backend';
@@ -47,15 +47,23 @@ export function fsDeltaStorage(root: string): CountingStorage {
       return startAfter === undefined ? out : out.filter((f) => f.path > startAfter);
     },
     async read(rel, range) {
-      let buf: Buffer;
+      let bytes: Buffer;
       try {
-        buf = await readFile(path.join(root, rel));
+        if (range) {
+          const fh = await open(path.join(root, rel), 'r');
+          try {
+            const { size } = await fh.stat();
+            bytes = Buffer.allocUnsafe(Math.max(0, Math.min(range.end, size) - range.start));
+            if (bytes.length) await fh.read(bytes, 0, bytes.length, range.start);
+          } finally {
+            await fh.close();
+          }
+        } else bytes = await readFile(path.join(root, rel));
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT')
           throw new StorageError('NotFound', `${rel} not found`);
         throw e;
       }
-      const bytes = range ? buf.subarray(range.start, Math.min(range.end, buf.length)) : buf;
       reads.push({
         path: rel,
         ...(range ? { start: range.start, end: range.end } : {}),

@@ -1,0 +1,219 @@
+/**
+ * Replay rules on synthetic logs: reconciliation by (path, DV id), path decoding and
+ * resolution, partition value forms, column mapping, DV storage types, CDC files, reader
+ * features and malformed logs.
+ */
+import { describe, expect, it } from 'vitest';
+import { DeltaLogError } from '../../lambda/delta/delta-log-error';
+import { loadSnapshot } from '../../lambda/delta/load-snapshot';
+import { MULTI_TUPLE, NO_TUPLE } from '../../lambda/delta/snapshot-view';
+import { uuidString, z85Decode, z85Encode } from '../../lambda/delta/z85';
+import { add, MemoryDeltaStorage, metaData, protocolV1, remove } from '../helpers/delta-memory-storage';
+
+const tableUri = 's3://bucket/warehouse/t';
+const load = (s: MemoryDeltaStorage, version?: number) =>
+  loadSnapshot(s, { tableUri, ...(version !== undefined ? { version } : {}) });
+const values = (snap: Awaited<ReturnType<typeof load>>, p: string) => snap.tupleValues(snap.tupleOf(p));
+
+const uuidBytes = Uint8Array.from({ length: 16 }, (_, i) => i * 17);
+const dvU = (prefix = '') => ({
+  storageType: 'u',
+  pathOrInlineDv: `${prefix}${z85Encode(uuidBytes)}`,
+  offset: 1,
+  sizeInBytes: 34,
+  cardinality: 1,
+});
+const dvFileName = `deletion_vector_${uuidString(uuidBytes)}.bin`;
+
+describe('log replay', () => {
+  it('decodes Z85 as the ZeroMQ spec example shows', () => {
+    expect(z85Encode(Uint8Array.from([0x86, 0x4f, 0xd2, 0x6f, 0xb5, 0x59, 0xf7, 0x5b]))).toBe('HelloWorld');
+    expect(Array.from(z85Decode('HelloWorld')!)).toEqual([0x86, 0x4f, 0xd2, 0x6f, 0xb5, 0x59, 0xf7, 0x5b]);
+    expect(z85Decode('Hello~orld')).toBeUndefined();
+  });
+
+  it('removes a file only with the same deletion vector id, and keeps the newest DV of a path', async () => {
+    const s = new MemoryDeltaStorage()
+      .commit(0, [protocolV1, metaData([]), add('a.parquet'), add('b.parquet')])
+      .commit(1, [remove('a.parquet'), add('a.parquet', {}, dvU())])
+      .commit(2, [remove('b.parquet', dvU())]); // names another logical file: b stays
+    const snap = await load(s);
+    expect(snap.activeFileCount).toBe(2);
+    expect(snap.deletionVectorOf('a.parquet')?.id).toBe(`u${z85Encode(uuidBytes)}@1`);
+    expect(snap.kindOf(dvFileName)).toBe('deletionVector');
+    const after = await load(s.commit(3, [remove('a.parquet', dvU())]));
+    expect(after.tupleOf('a.parquet')).toBe(NO_TUPLE);
+    expect(after.tupleOf(dvFileName)).toBe(NO_TUPLE);
+    expect(after.tupleOf('b.parquet')).toBe(0);
+  });
+
+  it('percent-decodes add.path once and never maps a path outside the root inside it', async () => {
+    const s = new MemoryDeltaStorage().commit(0, [
+      protocolV1,
+      metaData(['x']),
+      add('x=A%252FA/f1.parquet', { x: 'A/A' }),
+      add('x=B%20B/f2.parquet', { x: 'B B' }),
+      add(`${tableUri}/x=C/f3.parquet`, { x: 'C' }),
+      add('s3a://bucket/warehouse/t/x=D/f4.parquet', { x: 'D' }),
+      add('s3://bucket/warehouse/other/f5.parquet', { x: 'E' }),
+      add('s3://bucket/warehouse/t2/f6.parquet', { x: 'E' }),
+      add('../escape.parquet', { x: 'E' }),
+      add('x=F/./f7.parquet', { x: 'F' }),
+    ]);
+    const snap = await load(s);
+    expect(values(snap, 'x=A%2FA/f1.parquet')).toEqual(['A/A']);
+    expect(values(snap, 'x=B B/f2.parquet')).toEqual(['B B']);
+    expect(values(snap, 'x=C/f3.parquet')).toEqual(['C']);
+    expect(values(snap, 'x=D/f4.parquet')).toEqual(['D']);
+    expect(snap.activeFileCount).toBe(8);
+    expect(snap.fileCount).toBe(4);
+    expect(snap.externalFiles().sort()).toEqual([
+      's3://bucket/warehouse/other/f5.parquet',
+      's3://bucket/warehouse/t/../escape.parquet',
+      's3://bucket/warehouse/t/x=F/./f7.parquet',
+      's3://bucket/warehouse/t2/f6.parquet',
+    ]);
+    for (const p of [
+      'other/f5.parquet',
+      '../escape.parquet',
+      'escape.parquet',
+      'x=F/f7.parquet',
+      'f6.parquet',
+    ]) {
+      expect(snap.tupleOf(p), p).toBe(NO_TUPLE);
+    }
+  });
+
+  it('keeps partition values as serialized: empty string and missing keys are null, "null" is a string', async () => {
+    const s = new MemoryDeltaStorage().commit(0, [
+      protocolV1,
+      metaData(['d', 'ts', 's'], {
+        schema: [
+          { name: 'd', type: 'date', nullable: true, metadata: {} },
+          { name: 'ts', type: 'timestamp', nullable: true, metadata: {} },
+          { name: 's', type: 'string', nullable: true, metadata: {} },
+        ],
+      }),
+      add('a.parquet', { d: '2024-01-01', ts: '2024-01-01 10:00:00', s: '' }),
+      add('b.parquet', { d: null, ts: '2024-01-01T10:00:00.000000Z', s: 'null' }),
+      add('c.parquet', { ts: '1970-01-01 00:00:00' }),
+    ]);
+    const snap = await load(s);
+    expect(snap.partitionColumns.map((c) => c.type)).toEqual(['date', 'timestamp', 'string']);
+    expect(values(snap, 'a.parquet')).toEqual(['2024-01-01', '2024-01-01 10:00:00', null]);
+    expect(values(snap, 'b.parquet')).toEqual([null, '2024-01-01T10:00:00.000000Z', 'null']);
+    expect(values(snap, 'c.parquet')).toEqual([null, '1970-01-01 00:00:00', null]);
+    expect(snap.tupleCount).toBe(3);
+  });
+
+  it('reads partition values by physical name under column mapping and exposes the logical name', async () => {
+    const schema = [
+      {
+        name: 'region',
+        type: 'string',
+        nullable: true,
+        metadata: { 'delta.columnMapping.id': 2, 'delta.columnMapping.physicalName': 'col-abc' },
+      },
+    ];
+    const s = new MemoryDeltaStorage().commit(0, [
+      { protocol: { minReaderVersion: 2, minWriterVersion: 5 } },
+      metaData(['region'], { schema, configuration: { 'delta.columnMapping.mode': 'name' } }),
+      add('Xy/f.parquet', { 'col-abc': 'eu', region: 'wrong' }),
+    ]);
+    const snap = await load(s);
+    expect(snap.partitionColumns).toEqual([{ logical: 'region', physical: 'col-abc', type: 'string' }]);
+    expect(values(snap, 'Xy/f.parquet')).toEqual(['eu']);
+  });
+
+  it('authorizes DV files (u with prefix, p inside the root) and CDC files with their owner, never inline or outside DVs', async () => {
+    const s = new MemoryDeltaStorage().commit(0, [
+      {
+        protocol: {
+          minReaderVersion: 3,
+          minWriterVersion: 7,
+          readerFeatures: ['deletionVectors'],
+          writerFeatures: ['deletionVectors'],
+        },
+      },
+      metaData(['p']),
+      add('p=1/a.parquet', { p: '1' }, dvU('ab')),
+      add('p=2/b.parquet', { p: '2' }, dvU('ab')), // the same DV file, another partition
+      add(
+        'p=1/c.parquet',
+        { p: '1' },
+        { storageType: 'p', pathOrInlineDv: `${tableUri}/dv/x%20y.bin`, offset: 4 },
+      ),
+      add('p=1/d.parquet', { p: '1' }, { storageType: 'p', pathOrInlineDv: 's3://elsewhere/dv.bin' }),
+      add(
+        'p=1/e.parquet',
+        { p: '1' },
+        { storageType: 'i', pathOrInlineDv: 'wi5b=000010000siXQKl0rr91000f55c8Xg0@@D72lkbi5=-{L' },
+      ),
+      {
+        cdc: {
+          path: '_change_data/p=2/cdc-1.parquet',
+          partitionValues: { p: '2' },
+          size: 1,
+          dataChange: false,
+        },
+      },
+    ]);
+    const snap = await load(s);
+    const shared = `ab/${dvFileName}`;
+    expect(snap.tupleOf(shared)).toBe(MULTI_TUPLE);
+    expect(
+      snap
+        .tuplesOf(shared)
+        .map((t) => snap.tupleValues(t)[0])
+        .sort(),
+    ).toEqual(['1', '2']);
+    expect(values(snap, 'dv/x y.bin')).toEqual(['1']);
+    expect(snap.kindOf('dv/x y.bin')).toBe('deletionVector');
+    expect(values(snap, '_change_data/p=2/cdc-1.parquet')).toEqual(['2']);
+    expect(snap.kindOf('_change_data/p=2/cdc-1.parquet')).toBe('changeData');
+    expect(snap.fileCount).toBe(5 + 2 + 1);
+    // Dropping one owner of the shared DV file leaves it to the other partition only.
+    const after = await load(s.commit(1, [remove('p=2/b.parquet', dvU('ab'))]));
+    expect(after.tupleOf(shared)).toBe(after.tupleOf('p=1/a.parquet'));
+  });
+
+  it('refuses a table with a reader feature it does not understand, without reading its files', async () => {
+    const s = new MemoryDeltaStorage().commit(0, [
+      {
+        protocol: {
+          minReaderVersion: 3,
+          minWriterVersion: 7,
+          readerFeatures: ['deletionVectors', 'catalogManaged'],
+          writerFeatures: [],
+        },
+      },
+      metaData([]),
+      add('a.parquet'),
+    ]);
+    const snap = await load(s);
+    expect(snap.unsupportedReaderFeatures).toEqual(['catalogManaged']);
+    expect(snap.fileCount).toBe(0);
+    expect(snap.tupleOf('a.parquet')).toBe(NO_TUPLE);
+    const v4 = await load(
+      new MemoryDeltaStorage().commit(0, [
+        { protocol: { minReaderVersion: 4, minWriterVersion: 7 } },
+        metaData([]),
+      ]),
+    );
+    expect(v4.unsupportedReaderFeatures).toEqual(['minReaderVersion=4']);
+  });
+
+  it('throws a DeltaLogError naming the file for malformed or missing logs', async () => {
+    const bad = new MemoryDeltaStorage()
+      .commit(0, [protocolV1, metaData([])])
+      .put('_delta_log/00000000000000000001.json', '{"add": {"path": "a"}}\nnot json\n');
+    await expect(load(bad)).rejects.toThrow(/00000000000000000001\.json line 2 is not JSON/);
+    await expect(load(bad)).rejects.toBeInstanceOf(DeltaLogError);
+    const gap = new MemoryDeltaStorage().commit(0, [protocolV1, metaData([])]).commit(2, [add('a.parquet')]);
+    await expect(load(gap)).rejects.toThrow(/00000000000000000001\.json is missing/);
+    await expect(load(new MemoryDeltaStorage())).rejects.toThrow(/no Delta log/);
+    await expect(load(new MemoryDeltaStorage().commit(0, [protocolV1, metaData([])]), 5)).rejects.toThrow(
+      /version 5 does not exist/,
+    );
+  });
+});

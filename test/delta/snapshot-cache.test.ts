@@ -1,0 +1,174 @@
+/**
+ * Incremental refresh and the per-table snapshot cache: single flight, TTL, forced refresh
+ * before a denial (rate-limited), LRU eviction by estimated size.
+ */
+import { describe, expect, it } from 'vitest';
+import { loadSnapshot, refreshSnapshot } from '../../lambda/delta/load-snapshot';
+import { SnapshotCache } from '../../lambda/delta/snapshot-cache';
+import { NO_TUPLE } from '../../lambda/delta/snapshot-view';
+import { add, MemoryDeltaStorage, metaData, protocolV1, remove } from '../helpers/delta-memory-storage';
+
+const tableUri = 's3://bucket/t';
+
+function fakeClock() {
+  let t = 1_000_000;
+  return { now: () => t, advance: (ms: number) => (t += ms) };
+}
+
+function base(): MemoryDeltaStorage {
+  return new MemoryDeltaStorage()
+    .commit(0, [
+      protocolV1,
+      metaData(['p']),
+      add('p=1/a.parquet', { p: '1' }),
+      add('p=2/b.parquet', { p: '2' }),
+    ])
+    .commit(1, [add('p=1/c.parquet', { p: '1' })]);
+}
+
+describe('refreshSnapshot', () => {
+  it('is unchanged when no commit is new, and reads nothing but the listing', async () => {
+    const s = base();
+    const snap = await loadSnapshot(s, { tableUri });
+    s.reads = [];
+    const r = await refreshSnapshot(snap, s, { tableUri });
+    expect(r.outcome).toBe('unchanged');
+    expect(r.snapshot).toBe(snap);
+    expect(s.reads).toEqual([]);
+  });
+
+  it('combines only the new commits and leaves the previous snapshot intact', async () => {
+    const s = base();
+    const snap = await loadSnapshot(s, { tableUri });
+    s.commit(2, [remove('p=1/a.parquet'), add('p=3/d.parquet', { p: '3' })]);
+    s.reads = [];
+    const r = await refreshSnapshot(snap, s, { tableUri });
+    expect(r.outcome).toBe('combined');
+    expect(s.reads).toEqual(['_delta_log/00000000000000000002.json']);
+    expect(r.snapshot.version).toBe(2);
+    expect(r.snapshot.tupleOf('p=1/a.parquet')).toBe(NO_TUPLE);
+    expect(r.snapshot.tupleValues(r.snapshot.tupleOf('p=3/d.parquet'))).toEqual(['3']);
+    expect(snap.version).toBe(1);
+    expect(snap.tupleValues(snap.tupleOf('p=1/a.parquet'))).toEqual(['1']);
+    expect(snap.tupleOf('p=3/d.parquet')).toBe(NO_TUPLE);
+  });
+
+  it('rebuilds when the partitioning changes', async () => {
+    const s = base();
+    const snap = await loadSnapshot(s, { tableUri });
+    s.commit(2, [
+      metaData(['q']),
+      remove('p=1/a.parquet'),
+      remove('p=2/b.parquet'),
+      remove('p=1/c.parquet'),
+      add('q=x/e.parquet', { q: 'x' }),
+    ]);
+    const r = await refreshSnapshot(snap, s, { tableUri });
+    expect(r.outcome).toBe('rebuilt');
+    expect(r.snapshot.partitionColumns.map((c) => c.logical)).toEqual(['q']);
+    expect(r.snapshot.activeFileCount).toBe(1);
+  });
+
+  it('matches a fresh load after many small refreshes', async () => {
+    const s = base();
+    let snap = await loadSnapshot(s, { tableUri });
+    for (let v = 2; v < 40; v++) {
+      s.commit(v, [
+        add(`p=${v % 3}/f${v}.parquet`, { p: String(v % 3) }),
+        ...(v % 4 === 0 ? [remove(`p=${(v - 2) % 3}/f${v - 2}.parquet`)] : []),
+      ]);
+      snap = (await refreshSnapshot(snap, s, { tableUri })).snapshot;
+    }
+    const fresh = await loadSnapshot(s, { tableUri });
+    const files = (x: typeof snap) => {
+      const out: string[] = [];
+      x.forEachFile((p, t) => out.push(`${p}:${x.tupleValues(t).join(',')}`));
+      return out.sort();
+    };
+    expect(files(snap)).toEqual(files(fresh));
+    expect(snap.version).toBe(39);
+  });
+});
+
+describe('SnapshotCache', () => {
+  it('shares one load between concurrent requests (single flight)', async () => {
+    const s = base();
+    const cache = new SnapshotCache({ ttlMs: 5000, maxBytes: 1e9, clock: fakeClock() });
+    const snaps = await Promise.all(Array.from({ length: 20 }, () => cache.get('t', s, tableUri)));
+    expect(new Set(snaps).size).toBe(1);
+    expect(s.lists).toBe(1);
+    expect(cache.stats()).toMatchObject({ misses: 1, hits: 0, tables: 1 });
+  });
+
+  it('serves from memory within the TTL and refreshes incrementally after it', async () => {
+    const s = base();
+    const clock = fakeClock();
+    const cache = new SnapshotCache({ ttlMs: 5000, maxBytes: 1e9, clock });
+    const first = await cache.get('t', s, tableUri);
+    s.commit(2, [add('p=9/new.parquet', { p: '9' })]);
+    clock.advance(4999);
+    expect(await cache.get('t', s, tableUri)).toBe(first);
+    clock.advance(1);
+    const next = await cache.get('t', s, tableUri);
+    expect(next.version).toBe(2);
+    expect(cache.stats()).toMatchObject({
+      hits: 1,
+      misses: 1,
+      refreshes: { combined: 1, unchanged: 0, rebuilt: 0 },
+    });
+  });
+
+  it('refreshes once before a denial so a file committed a moment ago is found, at most once a second', async () => {
+    const s = base();
+    const clock = fakeClock();
+    const cache = new SnapshotCache({
+      ttlMs: 60_000,
+      maxBytes: 1e9,
+      clock,
+      minForcedRefreshIntervalMs: 1000,
+    });
+    await cache.get('t', s, tableUri);
+    clock.advance(2000);
+    s.commit(2, [add('p=1/fresh.parquet', { p: '1' })]);
+    const listsBefore = s.lists;
+    const [a, b] = await Promise.all([
+      cache.refreshBeforeDenial('t', s, tableUri),
+      cache.refreshBeforeDenial('t', s, tableUri),
+    ]);
+    expect(a).toBe(b);
+    expect(a.tupleOf('p=1/fresh.parquet')).not.toBe(NO_TUPLE);
+    expect(s.lists - listsBefore).toBe(1);
+    // Random unknown paths cannot hammer storage: further forced refreshes within 1 s are refused.
+    for (let i = 0; i < 50; i++) await cache.refreshBeforeDenial('t', s, tableUri);
+    expect(s.lists - listsBefore).toBe(1);
+    expect(cache.stats().forcedRefreshesThrottled).toBe(50);
+    clock.advance(1000);
+    await cache.refreshBeforeDenial('t', s, tableUri);
+    expect(s.lists - listsBefore).toBe(2);
+  });
+
+  it('evicts the least recently used tables beyond the byte budget', async () => {
+    const clock = fakeClock();
+    const one = await loadSnapshot(base(), { tableUri });
+    const cache = new SnapshotCache({ ttlMs: 60_000, maxBytes: one.estimatedBytes * 2.5, clock });
+    const stores = ['a', 'b', 'c'].map(() => base());
+    await cache.get('a', stores[0]!, tableUri);
+    await cache.get('b', stores[1]!, tableUri);
+    await cache.get('a', stores[0]!, tableUri); // a is now the most recently used
+    await cache.get('c', stores[2]!, tableUri); // over budget: b goes
+    expect(cache.stats()).toMatchObject({ evictions: 1, tables: 2 });
+    const listsB = stores[1]!.lists;
+    await cache.get('b', stores[1]!, tableUri);
+    expect(stores[1]!.lists).toBe(listsB + 1); // reloaded
+    expect(cache.stats().bytes).toBeLessThanOrEqual(one.estimatedBytes * 2.5);
+  });
+
+  it('does not cache a failed load, and a later request retries', async () => {
+    const s = new MemoryDeltaStorage();
+    const cache = new SnapshotCache({ ttlMs: 5000, maxBytes: 1e9, clock: fakeClock() });
+    await expect(cache.get('t', s, tableUri)).rejects.toThrow(/no Delta log/);
+    s.commit(0, [protocolV1, metaData([]), add('a.parquet')]);
+    expect((await cache.get('t', s, tableUri)).activeFileCount).toBe(1);
+    expect(cache.stats().loadErrors).toBe(1);
+  });
+});

@@ -1,0 +1,89 @@
+/** An in-memory DeltaStorage for synthetic logs, counting what is listed and read. */
+import type { DeltaStorage, ListedFile } from '../../lambda/delta/delta-storage';
+import { StorageError } from '../../lambda/storage/storage-backend';
+
+export class MemoryDeltaStorage implements DeltaStorage {
+  readonly files = new Map<string, Uint8Array>();
+  lists = 0;
+  reads: string[] = [];
+
+  put(path: string, content: string | Uint8Array): this {
+    this.files.set(path, typeof content === 'string' ? new TextEncoder().encode(content) : content);
+    return this;
+  }
+
+  /** Writes a commit of JSON actions (one per line). */
+  commit(version: number, actions: object[]): this {
+    return this.put(
+      `_delta_log/${String(version).padStart(20, '0')}.json`,
+      `${actions.map((a) => JSON.stringify(a)).join('\n')}\n`,
+    );
+  }
+
+  async list(dir: string, startAfter?: string): Promise<ListedFile[]> {
+    this.lists++;
+    return [...this.files.keys()]
+      .filter((p) => p.startsWith(dir) && (startAfter === undefined || p > startAfter))
+      .sort()
+      .map((p) => ({ path: p, size: this.files.get(p)!.byteLength }));
+  }
+
+  async read(path: string, range?: { start: number; end: number }): Promise<Uint8Array> {
+    const b = this.files.get(path);
+    if (!b) throw new StorageError('NotFound', `${path} not found`);
+    this.reads.push(path);
+    return range ? b.subarray(range.start, Math.min(range.end, b.byteLength)) : b;
+  }
+
+  async size(path: string): Promise<number> {
+    const b = this.files.get(path);
+    if (!b) throw new StorageError('NotFound', `${path} not found`);
+    return b.byteLength;
+  }
+}
+
+export const protocolV1 = { protocol: { minReaderVersion: 1, minWriterVersion: 2 } };
+
+export function metaData(
+  partitionColumns: string[],
+  extra: { schema?: object[]; configuration?: Record<string, string> } = {},
+) {
+  const fields =
+    extra.schema ?? partitionColumns.map((name) => ({ name, type: 'string', nullable: true, metadata: {} }));
+  return {
+    metaData: {
+      id: 'test-table',
+      format: { provider: 'parquet', options: {} },
+      schemaString: JSON.stringify({
+        type: 'struct',
+        fields: [{ name: 'v', type: 'long', nullable: true, metadata: {} }, ...fields],
+      }),
+      partitionColumns,
+      configuration: extra.configuration ?? {},
+      createdTime: 0,
+    },
+  };
+}
+
+export function add(
+  path: string,
+  partitionValues: Record<string, string | null> = {},
+  deletionVector?: object,
+) {
+  return {
+    add: {
+      path,
+      partitionValues,
+      size: 1,
+      modificationTime: 0,
+      dataChange: true,
+      ...(deletionVector ? { deletionVector } : {}),
+    },
+  };
+}
+
+export function remove(path: string, deletionVector?: object) {
+  return {
+    remove: { path, deletionTimestamp: 0, dataChange: true, ...(deletionVector ? { deletionVector } : {}) },
+  };
+}
