@@ -6,7 +6,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { type NodeServer, startNodeServer } from '../../lambda/adapters/node-server';
 import { createProxy, type ProxyInstance } from '../../lambda/bootstrap';
 import { type ConfigInput, parseConfig } from '../../lambda/config';
-import { silentLogger } from '../../lambda/core/logger';
+import { jsonLogger } from '../../lambda/core/logger';
 import type { Observer, RequestEvent } from '../../lambda/core/observe';
 import type { ProxyHandler } from '../../lambda/core/types';
 import { BACKEND_CREDENTIALS, type S3Server } from './s3-servers';
@@ -27,6 +27,8 @@ export interface RunningProxy {
   url: string;
   proxy: ProxyInstance;
   events: RequestEvent[];
+  /** Operational log lines the proxy wrote (JSON). */
+  logs: string[];
   client(key?: TestKey): S3Client;
   stop(): Promise<void>;
 }
@@ -45,6 +47,7 @@ export async function startProxy(
   serve: ServeFn = serveWithNode,
 ): Promise<RunningProxy> {
   const events: RequestEvent[] = [];
+  const logs: string[] = [];
   const recorder: Observer = { record: (e) => events.push(e) };
   const parsed = parseConfig({
     ...config,
@@ -55,13 +58,14 @@ export async function startProxy(
     backendCredentials: BACKEND_CREDENTIALS,
     audit: false,
     observers: [recorder],
-    logger: silentLogger,
+    logger: jsonLogger((line) => logs.push(line)),
   });
   const server = await serve(proxy.handler);
   return {
     url: server.url,
     proxy,
     events,
+    logs,
     client: (key = ANALYST) =>
       new S3Client({
         endpoint: server.url,
