@@ -27,7 +27,7 @@ export interface SnapshotCacheStats {
   misses: number;
   refreshes: Record<RefreshOutcome, number>;
   forcedRefreshes: number;
-  /** Forced refreshes refused by the per-table rate limit. */
+  /** Forced refreshes that had to wait for the per-table rate-limit window (then shared one load). */
   forcedRefreshesThrottled: number;
   evictions: number;
   loadErrors: number;
@@ -41,6 +41,8 @@ interface Entry {
   /** When the log was last checked (clock ms). */
   checkedAt: number;
   lastForcedAt: number;
+  /** A forced refresh waiting for the rate-limit window, shared by every caller. */
+  pendingForced?: Promise<Snapshot>;
   inflight?: Promise<Snapshot>;
 }
 
@@ -80,15 +82,22 @@ export class SnapshotCache {
     const e = this.entry(key, tableUri);
     if (e.inflight) return e.inflight;
     if (!e.snapshot) return this.load(key, e, storage);
-    const now = this.opts.clock.now();
-    if (
-      now - e.lastForcedAt < this.minForcedMs ||
-      now - e.checkedAt < Math.min(this.minForcedMs, this.opts.ttlMs)
-    ) {
-      this.counters.forcedRefreshesThrottled++;
-      return e.snapshot;
-    }
-    e.lastForcedAt = now;
+    if (e.pendingForced) return e.pendingForced;
+    const wait = e.lastForcedAt + this.minForcedMs - this.opts.clock.now();
+    if (wait <= 0) return this.forcedLoad(key, e, storage);
+    // Within the rate limit: do not deny on a stale view (the file may have been committed a
+    // moment ago); wait for the window and share one refresh among every caller that asks.
+    this.counters.forcedRefreshesThrottled++;
+    e.pendingForced = new Promise<void>((resolve) => setTimeout(resolve, wait).unref())
+      .then(() => this.forcedLoad(key, e, storage))
+      .finally(() => {
+        e.pendingForced = undefined;
+      });
+    return e.pendingForced;
+  }
+
+  private forcedLoad(key: string, e: Entry, storage: DeltaStorage): Promise<Snapshot> {
+    e.lastForcedAt = this.opts.clock.now();
     this.counters.forcedRefreshes++;
     return this.load(key, e, storage);
   }
