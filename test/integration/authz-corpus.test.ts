@@ -20,7 +20,7 @@ import { createDynamoTable } from '../../lambda/store/dynamo-schema';
 import { type AuditResult, auditCaller, emptyAudit, mergeAudit } from '../helpers/authz-caller-audit';
 import { grantListArb, seedOf } from '../helpers/authz-grant-arbitraries';
 import { listAllPages, startAuthzProxy } from '../helpers/authz-harness';
-import type { GrantMap } from '../helpers/authz-partition-match';
+import { type GrantMap, otherForm } from '../helpers/authz-partition-match';
 import { readTableFacts, type TableFacts } from '../helpers/authz-table-facts';
 import { type DynamoServer, startDynalite, testDynamoClient } from '../helpers/dynamo-servers';
 import {
@@ -88,10 +88,11 @@ describe.each(backends)('authorization over the Delta corpus on %s', (kind, star
   let admin: DynamoAdmin;
   let s3: S3Client;
   const GRANTS_TABLE = 'authz-corpus-grants';
-  const started = Date.now();
+  let started = Date.now();
 
   beforeAll(async () => {
     if (skipReason) return;
+    started = Date.now();
     backend = await start();
     s3 = backendClient(backend.endpoint);
     await createBucket(s3, 'corpus');
@@ -138,7 +139,18 @@ describe.each(backends)('authorization over the Delta corpus on %s', (kind, star
         await admin.putGrant({ principal: p('dyn', i), table: 't', partitions: run.dynamo.slice(half) }, 'b');
         await admin.putGrant({ principal: p('mix', i), table: 't', partitions: run.mixDynamo }, 'a');
       }
-      const principals = [p('nogrant'), ...g.runs.flatMap((_, i) => [p('cfg', i), p('dyn', i), p('mix', i)])];
+      // Every known tuple, each value in its other serialized form: typed comparison, always covered.
+      const altMaps = facts.knownTuples.map((tuple) =>
+        Object.fromEntries(
+          facts.columns.map((c, i) => [c.logical, otherForm(c.type, tuple[i] ?? null) ?? tuple[i] ?? null]),
+        ),
+      );
+      configGrants.push({ principal: p('alt'), table: 't', partitions: altMaps });
+      const principals = [
+        p('nogrant'),
+        p('alt'),
+        ...g.runs.flatMap((_, i) => [p('cfg', i), p('dyn', i), p('mix', i)]),
+      ];
       const root = `s3://corpus/tables/${name}`;
       const proxy = await startAuthzProxy(
         backend,
@@ -161,6 +173,7 @@ describe.each(backends)('authorization over the Delta corpus on %s', (kind, star
         const targets: { principal: string; alias: string; maps: GrantMap[] | undefined }[] = [
           { principal: p('nogrant'), alias: 't', maps: undefined },
           { principal: p('nogrant'), alias: 'pub', maps: g.publicMaps },
+          { principal: p('alt'), alias: 't', maps: altMaps },
           ...g.runs.flatMap((run, i) => [
             { principal: p('cfg', i), alias: 't', maps: run.config },
             { principal: p('dyn', i), alias: 't', maps: run.dynamo },
@@ -221,7 +234,7 @@ describe.each(backends)('authorization over the Delta corpus on %s', (kind, star
 });
 
 function targetsPerTable(): number {
-  return 3 + RUNS * 3;
+  return 4 + RUNS * 3;
 }
 
 /** Common prefixes the backend itself lists one level below `root + rel` (relative to root). */
