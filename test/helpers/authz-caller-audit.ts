@@ -82,14 +82,25 @@ export async function auditCaller(t: AuditTarget): Promise<AuditResult> {
   };
   const readable = expectedReadable(t.facts, t.maps);
 
-  // Objects: every file on storage, plus keys that exist nowhere.
-  const missing = ['no-such-file.parquet', '_delta_log/99999999999999999999.json', 'a=1/part-0.parquet'];
-  const probes = [
-    ...t.facts.objects.map((rel) => ({ rel, exists: true })),
-    ...missing.map((rel) => ({ rel, exists: false })),
+  // Objects: every file on storage, plus keys that exist nowhere and folder-like keys (which S3
+  // answers 404 to a caller who may list; pyarrow HEADs the bare alias before listing).
+  const firstFolder = t.facts.objects
+    .find((o) => !o.startsWith('_') && o.includes('/'))
+    ?.replace(/[^/]*$/, '');
+  const missing = [
+    'no-such-file.parquet',
+    '_delta_log/99999999999999999999.json',
+    'a=1/part-0.parquet',
+    '',
+    '_delta_log/',
+    ...(firstFolder ? [firstFolder] : []),
   ];
-  await mapLimit(probes, 12, async ({ rel, exists }) => {
-    const key = `${t.alias}/${rel}`;
+  const probes = [
+    ...t.facts.objects.map((rel) => ({ rel, key: `${t.alias}/${rel}`, exists: true })),
+    ...missing.map((rel) => ({ rel, key: `${t.alias}/${rel}`, exists: false })),
+    { rel: '', key: t.alias, exists: false },
+  ];
+  await mapLimit(probes, 12, async ({ rel, key, exists }) => {
     const expected = !readable || !exists ? 404 : readable.has(rel) ? 200 : 403;
     if (exists && !rel.startsWith('_delta_log/'))
       r[expected === 200 ? 'served' : expected === 403 ? 'refused' : 'hidden']++;

@@ -40,13 +40,13 @@ export async function startAuthzProxy(
   backend: S3Server,
   config: Omit<ConfigInput, 's3' | 'auth'>,
   principals: readonly string[],
-  options: { clock?: Clock } = {},
+  options: { clock?: Clock; allowAnonymous?: boolean } = {},
 ): Promise<AuthzProxy> {
   const parsed = parseConfig({
     getMode: 'proxy',
     ...config,
     s3: { endpoint: backend.endpoint, forcePathStyle: true, region: 'us-east-1' },
-    auth: { keys: principals.map(keyFor) },
+    auth: { keys: principals.map(keyFor), allowAnonymous: options.allowAnonymous ?? false },
   });
   const proxy = createProxy(parsed, {
     backendCredentials: BACKEND_CREDENTIALS,
@@ -66,6 +66,21 @@ export function objectRequest(
   bucket = 'datalake',
 ): Promise<RawResponse> {
   return signedFetch(url, method, `/${bucket}/${encodeKeyPath(key)}`, '', {}, keyFor(principal));
+}
+
+/** An anonymous request (signedFetch would sign with its example key when given no credentials). */
+export async function unsignedFetch(url: string, method: string, pathAndQuery: string): Promise<RawResponse> {
+  const res = await fetch(`${url}${pathAndQuery}`, {
+    method,
+    redirect: 'manual',
+    signal: AbortSignal.timeout(15_000),
+  });
+  const body = Buffer.from(await res.arrayBuffer());
+  const headers: Record<string, string> = {};
+  res.headers.forEach((v, k) => {
+    headers[k] = v;
+  });
+  return { status: res.status, headers, body, text: body.toString('utf8') };
 }
 
 export interface ListedPage {
@@ -121,7 +136,7 @@ export interface ListParams {
  */
 export async function listAllPages(
   url: string,
-  principal: string | undefined,
+  principal: string,
   version: 1 | 2,
   p: ListParams,
   bucket = 'datalake',
@@ -130,7 +145,7 @@ export async function listAllPages(
   const pages: ListedPage[] = [];
   let token: string | undefined;
   let marker = p.startAfter;
-  const creds = principal === undefined ? undefined : keyFor(principal);
+  const creds = keyFor(principal);
   for (let i = 0; i < maxPages; i++) {
     const common = {
       prefix: p.prefix,

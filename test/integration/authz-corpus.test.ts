@@ -63,11 +63,19 @@ interface RunGrants {
   mixConfig: GrantMap[];
   mixDynamo: GrantMap[];
   mixPublic: GrantMap[];
+  dynamoPublic: GrantMap[];
 }
 
 function generate(facts: TableFacts): { publicMaps: GrantMap[]; runs: RunGrants[]; startAfter: string[] } {
   const list = grantListArb(facts);
-  const run = fc.record({ config: list, dynamo: list, mixConfig: list, mixDynamo: list, mixPublic: list });
+  const run = fc.record({
+    config: list,
+    dynamo: list,
+    mixConfig: list,
+    mixDynamo: list,
+    mixPublic: list,
+    dynamoPublic: list,
+  });
   const [sample] = fc.sample(
     fc.record({
       publicMaps: list,
@@ -138,6 +146,7 @@ describe.each(backends)('authorization over the Delta corpus on %s', (kind, star
         );
         await admin.putGrant({ principal: p('dyn', i), table: 't', partitions: run.dynamo.slice(half) }, 'b');
         await admin.putGrant({ principal: p('mix', i), table: 't', partitions: run.mixDynamo }, 'a');
+        await admin.putGrant({ principal: p('dyn', i), table: 'pub', partitions: run.dynamoPublic }, 'c');
       }
       // Every known tuple, each value in its other serialized form: typed comparison, always covered.
       const altMaps = facts.knownTuples.map((tuple) =>
@@ -180,6 +189,7 @@ describe.each(backends)('authorization over the Delta corpus on %s', (kind, star
             { principal: p('mix', i), alias: 't', maps: [...run.mixConfig, ...run.mixDynamo] },
           ]),
           { principal: p('mix', 0), alias: 'pub', maps: [...g.publicMaps, ...g.runs[0]!.mixPublic] },
+          { principal: p('dyn', 0), alias: 'pub', maps: [...g.publicMaps, ...g.runs[0]!.dynamoPublic] },
         ];
         const folders = new Map<string, Promise<ReadonlySet<string>>>();
         const backendFolders = (rel: string) => {
@@ -234,7 +244,7 @@ describe.each(backends)('authorization over the Delta corpus on %s', (kind, star
 });
 
 function targetsPerTable(): number {
-  return 4 + RUNS * 3;
+  return 5 + RUNS * 3;
 }
 
 /** Common prefixes the backend itself lists one level below `root + rel` (relative to root). */

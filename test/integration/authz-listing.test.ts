@@ -13,7 +13,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { XMLParser } from 'fast-xml-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectedReadable } from '../helpers/authz-caller-audit';
-import { type AuthzProxy, keyFor, startAuthzProxy } from '../helpers/authz-harness';
+import { type AuthzProxy, keyFor, startAuthzProxy, unsignedFetch } from '../helpers/authz-harness';
 import { region, writeWideTable } from '../helpers/authz-listing-fixtures';
 import type { GrantMap } from '../helpers/authz-partition-match';
 import { readTableFacts } from '../helpers/authz-table-facts';
@@ -299,6 +299,41 @@ describe.skipIf(reason !== undefined)('filtered listings page like S3 (proxy vs 
     );
     const all = await pages(proxy.url, 'datalake', {}, 2);
     expect(all.flatMap((p) => entriesOf(p).keys).filter((k) => k.startsWith('secret'))).toEqual([]);
+  });
+
+  it('anonymous callers get nothing from allowedPartitions, signed callers do', async () => {
+    const open = await startAuthzProxy(
+      moto,
+      {
+        tableMapping: Object.fromEntries(fixtures.map((f) => [f.alias, f.uri])),
+        allowedPartitions: { wide: [{}] },
+      },
+      [CALLER],
+      { allowAnonymous: true },
+    );
+    try {
+      const file = `wide/${visible.get('wide')!.find((k) => k.startsWith('region='))!}`;
+      const anonymous = await unsignedFetch(open.url, 'GET', `/datalake/${encodeKeyPath(file)}`);
+      expect([anonymous.status, /<Code>([^<]*)</.exec(anonymous.text)?.[1]]).toEqual([404, 'NoSuchKey']);
+      const anonymousRoot = await unsignedFetch(
+        open.url,
+        'GET',
+        `/datalake?${encodeQuery({ 'list-type': '2' })}`,
+      );
+      expect(anonymousRoot.status).toBe(200);
+      expect(anonymousRoot.text).not.toContain('<Key>');
+      const signed = await signedFetch(
+        open.url,
+        'GET',
+        `/datalake/${encodeKeyPath(file)}`,
+        '',
+        {},
+        keyFor(CALLER),
+      );
+      expect(signed.status).toBe(200);
+    } finally {
+      await open.stop();
+    }
   });
 
   /** Everything a client can observe of an answer, with the alias written as ALIAS. */
