@@ -1,0 +1,280 @@
+/**
+ * Authorization over time, through the real proxy on a real S3 server with an injected clock
+ * (createProxy's `clock` override drives the snapshot cache, the DynamoDB grant cache and SigV4):
+ * a file committed after the snapshot was cached is served before the snapshot TTL runs out
+ * (refresh before denial); a file removed by a new commit is refused once the TTL has passed; a
+ * revoked DynamoDB grant stops working once the grant-store TTL has passed; a table whose
+ * protocol names a reader feature we do not know is refused with a message naming it, while
+ * its `_delta_log/` stays readable.
+ */
+
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_GRANT_TTL_MS } from '../../lambda/access/dynamodb-grant-store';
+import type { ConfigInput } from '../../lambda/config';
+import { DeltaTableWriter, type DeltaWriterTarget, type Protocol } from '../../lambda/local/delta-writer';
+import { DynamoAdmin } from '../../lambda/store/dynamo-admin';
+import { createDynamoTable } from '../../lambda/store/dynamo-schema';
+import {
+  type AuthzProxy,
+  listAllPages,
+  ManualClock,
+  objectRequest,
+  startAuthzProxy,
+} from '../helpers/authz-harness';
+import { type DynamoServer, startDynalite, testDynamoClient } from '../helpers/dynamo-servers';
+import {
+  backendClient,
+  createBucket,
+  motoUnavailableReason,
+  type S3Server,
+  startMoto,
+  startS3rver,
+} from '../helpers/s3-servers';
+
+const motoMissing = motoUnavailableReason();
+if (motoMissing) console.warn(`[skip] authz refresh on moto: ${motoMissing}`);
+const backends: [string, () => Promise<S3Server>, string | undefined][] = [
+  ['s3rver', startS3rver, undefined],
+  ['moto', startMoto, motoMissing],
+];
+
+const READER = 'reader';
+const STRANGER = 'stranger';
+const code = (text: string) => /<Code>([^<]*)<\/Code>/.exec(text)?.[1];
+const message = (text: string) => /<Message>([^<]*)<\/Message>/.exec(text)?.[1] ?? '';
+
+function s3Target(client: S3Client, bucket: string, prefix: string): DeltaWriterTarget {
+  return {
+    async put(rel, bytes) {
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: prefix + rel, Body: bytes }));
+    },
+  };
+}
+
+describe.each(backends)('authorization over time on %s', (_kind, start, skipReason) => {
+  let backend: S3Server;
+  let s3: S3Client;
+  let dynamo: DynamoServer;
+  let dynamoClient: DynamoDBClient;
+  let n = 0;
+  const proxies: AuthzProxy[] = [];
+
+  beforeAll(async () => {
+    if (skipReason) return;
+    backend = await start();
+    s3 = backendClient(backend.endpoint);
+    await createBucket(s3, 'lake');
+    dynamo = await startDynalite();
+    dynamoClient = testDynamoClient(dynamo.endpoint);
+    await createDynamoTable(dynamoClient, 'grants');
+  });
+  afterAll(async () => {
+    for (const p of proxies) await p.stop();
+    s3?.destroy();
+    dynamoClient?.destroy();
+    await dynamo?.stop();
+    await backend?.stop();
+  });
+
+  /** A fresh table (region-partitioned) written straight to the backend, and its alias. */
+  async function freshTable(protocol?: Protocol) {
+    const alias = `t${++n}`;
+    const writer = new DeltaTableWriter(s3Target(s3, 'lake', `tables/${alias}/`), {
+      schema: [
+        { name: 'id', type: 'long' },
+        { name: 'region', type: 'string' },
+      ],
+      partitionColumns: ['region'],
+      ...(protocol ? { protocol } : {}),
+    });
+    await writer.create();
+    const file = (region: string, id: number) => writer.writeDataFile({ region }, [{ id, region }]);
+    return { alias, uri: `s3://lake/tables/${alias}`, writer, file };
+  }
+
+  async function proxyFor(clock: ManualClock, config: Omit<ConfigInput, 's3' | 'auth'>) {
+    const p = await startAuthzProxy(backend, config, [READER, STRANGER], { clock });
+    proxies.push(p);
+    return p;
+  }
+
+  /** Decoded relative path of an add action (the writer percent-encodes it). */
+  const rel = (a: { path: string }) => decodeURIComponent(a.path);
+
+  it.skipIf(skipReason)(
+    'serves a file committed after the snapshot was cached, long before the snapshot TTL',
+    async () => {
+      const clock = new ManualClock();
+      const t = await freshTable();
+      const first = await t.file('EU', 1);
+      await t.writer.commit({ add: [first] });
+      const proxy = await proxyFor(clock, {
+        tableMapping: { [t.alias]: t.uri },
+        grants: [{ principal: READER, table: t.alias, partitions: [{ region: 'EU' }] }],
+        snapshotTtlMs: 600_000,
+      });
+      expect((await objectRequest(proxy.url, 'GET', `${t.alias}/${rel(first)}`, READER)).status).toBe(200);
+      const version = proxy.proxy.snapshots.stats();
+
+      const later = await t.file('EU', 2);
+      const forbidden = await t.file('US', 3);
+      await t.writer.commit({ add: [later, forbidden] });
+      // Past the per-table limit on forced refreshes (1 s), far inside the 10-minute TTL.
+      clock.advance(1_001);
+
+      const got = await objectRequest(proxy.url, 'GET', `${t.alias}/${rel(later)}`, READER);
+      expect([got.status, code(got.text)]).toEqual([200, undefined]);
+      expect(proxy.proxy.snapshots.stats().forcedRefreshes).toBe(version.forcedRefreshes + 1);
+      // The refreshed snapshot still applies the grant: the new US file is refused, not served.
+      const us = await objectRequest(proxy.url, 'GET', `${t.alias}/${rel(forbidden)}`, READER);
+      expect([us.status, code(us.text)]).toEqual([403, 'AccessDenied']);
+      const listed = (await listAllPages(proxy.url, READER, 2, { prefix: `${t.alias}/` })).flatMap(
+        (p) => p.keys,
+      );
+      expect(listed).toContain(`${t.alias}/${rel(later)}`);
+      expect(listed).not.toContain(`${t.alias}/${rel(forbidden)}`);
+    },
+  );
+
+  /**
+   * KNOWN GAP (reported, not ours to fix: lambda/delta/snapshot-cache.ts). refreshBeforeDenial
+   * declines to refresh when the log was checked less than min(1 s, TTL) ago, so a file committed
+   * a moment after any load or refresh is refused (403) for up to a second. Rate-limiting by the
+   * last *forced* refresh alone would still cap unknown-path floods at one log listing per second.
+   * `fails`: this turns red once the cache refreshes here, which is the cue to make it a plain test.
+   */
+  (skipReason ? it.skip : it.fails)(
+    'serves a file committed within a second of the last log check',
+    async () => {
+      const clock = new ManualClock();
+      const t = await freshTable();
+      const first = await t.file('EU', 1);
+      await t.writer.commit({ add: [first] });
+      const proxy = await proxyFor(clock, {
+        tableMapping: { [t.alias]: t.uri },
+        grants: [{ principal: READER, table: t.alias, partitions: [{ region: 'EU' }] }],
+        snapshotTtlMs: 600_000,
+      });
+      expect((await objectRequest(proxy.url, 'GET', `${t.alias}/${rel(first)}`, READER)).status).toBe(200);
+      const later = await t.file('EU', 2);
+      await t.writer.commit({ add: [later] });
+      clock.advance(200);
+      const got = await objectRequest(proxy.url, 'GET', `${t.alias}/${rel(later)}`, READER);
+      expect([got.status, code(got.text)]).toEqual([200, undefined]);
+    },
+  );
+
+  it.skipIf(skipReason)(
+    'refuses a file removed by a new commit once the snapshot TTL has passed',
+    async () => {
+      const clock = new ManualClock();
+      const ttl = 5_000;
+      const t = await freshTable();
+      const keep = await t.file('EU', 1);
+      const drop = await t.file('EU', 2);
+      await t.writer.commit({ add: [keep, drop] });
+      const proxy = await proxyFor(clock, {
+        tableMapping: { [t.alias]: t.uri },
+        grants: [{ principal: READER, table: t.alias, partitions: [{ region: 'EU' }] }],
+        snapshotTtlMs: ttl,
+      });
+      const key = `${t.alias}/${rel(drop)}`;
+      expect((await objectRequest(proxy.url, 'GET', key, READER)).status).toBe(200);
+
+      await t.writer.commit({ remove: [drop.path], operation: 'DELETE' });
+      clock.advance(ttl);
+
+      // The file is still on storage (not vacuumed): refused, not missing.
+      for (const method of ['GET', 'HEAD'] as const) {
+        const r = await objectRequest(proxy.url, method, key, READER);
+        expect([method, r.status]).toEqual([method, 403]);
+        if (method === 'GET') expect(code(r.text)).toBe('AccessDenied');
+      }
+      expect((await objectRequest(proxy.url, 'GET', `${t.alias}/${rel(keep)}`, READER)).status).toBe(200);
+      const listed = (
+        await listAllPages(proxy.url, READER, 2, { prefix: `${t.alias}/`, maxKeys: 1 })
+      ).flatMap((p) => p.keys);
+      expect(listed).toContain(`${t.alias}/${rel(keep)}`);
+      expect(listed).not.toContain(key);
+    },
+  );
+
+  it.skipIf(skipReason)(
+    'stops honouring a revoked DynamoDB grant once the grant-store TTL has passed',
+    async () => {
+      const clock = new ManualClock();
+      const t = await freshTable();
+      const eu = await t.file('EU', 1);
+      await t.writer.commit({ add: [eu] });
+      const admin = new DynamoAdmin(dynamoClient, 'grants');
+      await admin.putGrant({ principal: READER, table: t.alias, partitions: [{ region: 'EU' }] }, 'g1');
+      const proxy = await proxyFor(clock, {
+        tableMapping: { [t.alias]: t.uri },
+        databaseEnabled: true,
+        database: { type: 'dynamodb', tableName: 'grants', endpoint: dynamo.endpoint, region: 'us-east-1' },
+      });
+      const key = `${t.alias}/${rel(eu)}`;
+      expect((await objectRequest(proxy.url, 'GET', key, READER)).status).toBe(200);
+      expect((await objectRequest(proxy.url, 'GET', key, STRANGER)).status).toBe(404);
+
+      expect(await admin.revokeGrants(READER, t.alias)).toBe(1);
+      clock.advance(DEFAULT_GRANT_TTL_MS);
+
+      // With no grant left the table looks like one that does not exist.
+      for (const method of ['GET', 'HEAD'] as const) {
+        const r = await objectRequest(proxy.url, method, key, READER);
+        expect([method, r.status]).toEqual([method, 404]);
+        if (method === 'GET') expect(code(r.text)).toBe('NoSuchKey');
+      }
+      const log = await objectRequest(
+        proxy.url,
+        'GET',
+        `${t.alias}/_delta_log/00000000000000000000.json`,
+        READER,
+      );
+      expect(log.status).toBe(404);
+      const root = await listAllPages(proxy.url, READER, 2, { delimiter: '/' });
+      expect(root.flatMap((p) => p.prefixes)).toEqual([]);
+    },
+  );
+
+  it.skipIf(skipReason)(
+    'refuses data of a table with an unknown reader feature, naming it, and keeps _delta_log readable',
+    async () => {
+      const clock = new ManualClock();
+      const t = await freshTable({
+        minReaderVersion: 3,
+        minWriterVersion: 7,
+        readerFeatures: ['someFutureFeature'],
+        writerFeatures: ['someFutureFeature'],
+      });
+      const eu = await t.file('EU', 1);
+      await t.writer.commit({ add: [eu] });
+      const proxy = await proxyFor(clock, {
+        tableMapping: { [t.alias]: t.uri },
+        grants: [{ principal: READER, table: t.alias, partitions: [{}] }],
+      });
+      const key = `${t.alias}/${rel(eu)}`;
+      const get = await objectRequest(proxy.url, 'GET', key, READER);
+      expect([get.status, code(get.text)]).toEqual([403, 'AccessDenied']);
+      expect(message(get.text)).toContain('someFutureFeature');
+      expect((await objectRequest(proxy.url, 'HEAD', key, READER)).status).toBe(403);
+      for (const logKey of ['_delta_log/00000000000000000000.json', '_delta_log/00000000000000000001.json']) {
+        const r = await objectRequest(proxy.url, 'GET', `${t.alias}/${logKey}`, READER);
+        expect([logKey, r.status]).toEqual([logKey, 200]);
+      }
+      // Listings show the log and nothing else.
+      const listed = (await listAllPages(proxy.url, READER, 2, { prefix: `${t.alias}/` })).flatMap(
+        (p) => p.keys,
+      );
+      expect(listed.length).toBeGreaterThan(0);
+      expect(listed.every((k) => k.startsWith(`${t.alias}/_delta_log/`))).toBe(true);
+      // A caller without a grant learns nothing, not even that the table uses the feature.
+      const stranger = await objectRequest(proxy.url, 'GET', key, STRANGER);
+      expect([stranger.status, code(stranger.text)]).toEqual([404, 'NoSuchKey']);
+      expect(stranger.text).not.toContain('someFutureFeature');
+    },
+  );
+});
