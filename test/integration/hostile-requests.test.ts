@@ -53,6 +53,20 @@ describe.each(TRANSPORTS)('hostile requests via %s', (transport, serve) => {
     expect(r.headers['x-amzn-requestid'] !== undefined).toBe(transport === 'Lambda Function URL');
   });
 
+  // The signature covers the path exactly as sent: a front end that decoded or re-encoded it
+  // would turn these into 403 SignatureDoesNotMatch instead of the 404 a missing key gets.
+  it.each([
+    ['%2F', '/datalake/sales/a%2Fb.parquet'],
+    ['%3D', '/datalake/sales/region%3DEU/missing.parquet'],
+    ['%20', '/datalake/sales/a%20b.parquet'],
+    ['%25', '/datalake/sales/a%25b.parquet'],
+    ['unicode', '/datalake/sales/%E2%82%AC-%CE%BB-%E4%B8%96.parquet'],
+  ])('verifies the signature over a path with %s as the client sent it', async (_name, path) => {
+    const r = await signedFetch(proxy.url, 'GET', path, '', {}, ANALYST);
+    expect(r.status).toBe(404);
+    expectS3Error(r.text, 'NoSuchKey');
+  });
+
   describe('path escapes are refused before anything is read', () => {
     const long = 'k'.repeat(1100);
     it.each([
