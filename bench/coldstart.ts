@@ -13,12 +13,16 @@ import { loadavg } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { build } from 'esbuild';
-import { esbuildOptions, LAMBDA_ENTRY, REPO_ROOT } from '../infra/bundle-options';
+import { build, type Metafile } from 'esbuild';
+import {
+  BUNDLE_BUDGET_BYTES,
+  esbuildOptions,
+  INIT_BUDGET_MS,
+  LAMBDA_ENTRY,
+  REPO_ROOT,
+} from '../infra/bundle-options';
 
 const CACHE = path.join(REPO_ROOT, '.bench-cache', 'coldstart');
-const TARGET_BYTES = 600 * 1024;
-const TARGET_INIT_MS = 120;
 
 const ENTRIES: Record<string, string> = {
   baseline:
@@ -55,7 +59,23 @@ const ENV = {
   PROXY_DATABASE_ENABLED: 'true',
 };
 
-async function bundle(name: string): Promise<string> {
+/** Minified bytes per package (or lambda/ folder), largest first: where the bundle's size goes. */
+function composition(metafile: Metafile, outfile: string, top = 12): Record<string, number> {
+  const output = Object.entries(metafile.outputs).find(([file]) => path.resolve(REPO_ROOT, file) === outfile);
+  const byPackage: Record<string, number> = {};
+  for (const [input, { bytesInOutput }] of Object.entries(output?.[1].inputs ?? {})) {
+    const pkg =
+      /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input)?.[1] ?? input.split('/').slice(0, 2).join('/');
+    byPackage[pkg] = (byPackage[pkg] ?? 0) + bytesInOutput;
+  }
+  return Object.fromEntries(
+    Object.entries(byPackage)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top),
+  );
+}
+
+async function bundle(name: string): Promise<{ file: string; largest: Record<string, number> }> {
   const outfile = path.join(CACHE, name, 'index.mjs');
   let entry = LAMBDA_ENTRY;
   if (name !== 'handler') {
@@ -63,8 +83,12 @@ async function bundle(name: string): Promise<string> {
     mkdirSync(CACHE, { recursive: true });
     writeFileSync(entry, ENTRIES[name]!);
   }
-  await build({ ...esbuildOptions(entry, outfile), absWorkingDir: REPO_ROOT, logLevel: 'error' });
-  return outfile;
+  const result = await build({
+    ...esbuildOptions(entry, outfile),
+    absWorkingDir: REPO_ROOT,
+    logLevel: 'error',
+  });
+  return { file: outfile, largest: composition(result.metafile!, outfile) };
 }
 
 /** As deployed (the stack sets --enable-source-maps, which parses the .map at import) and without. */
@@ -102,7 +126,7 @@ export default async function coldstart(args: string[]): Promise<unknown> {
   const bundles: Record<string, unknown> = {};
   const figures: Record<string, { bytes: number; medianInitMs: Record<string, number> }> = {};
   for (const name of ['baseline', 'handler', 'sdkFloor']) {
-    const file = await bundle(name);
+    const { file, largest } = await bundle(name);
     const code = readFileSync(file);
     const init: Record<string, unknown> = {};
     const medians: Record<string, number> = {};
@@ -119,7 +143,12 @@ export default async function coldstart(args: string[]): Promise<unknown> {
         };
       }
     }
-    bundles[name] = { bytes: code.length, gzipBytes: gzipSync(code).length, initMs: init };
+    bundles[name] = {
+      bytes: code.length,
+      gzipBytes: gzipSync(code).length,
+      initMs: init,
+      ...(name === 'handler' ? { largestPackagesBytes: largest } : {}),
+    };
     figures[name] = { bytes: code.length, medianInitMs: medians };
   }
 
@@ -129,8 +158,8 @@ export default async function coldstart(args: string[]): Promise<unknown> {
     bench: 'coldstart',
     runsPerBundle: runs,
     loadAverage: loadavg().map(round),
-    note: 'handler = lambda/index.ts as built today (bootstrap may still be a placeholder); sdkFloor = only the AWS SDK parts the proxy uses',
-    targets: { maxBundleBytes: TARGET_BYTES, maxInitMs: TARGET_INIT_MS },
+    note: 'handler = lambda/index.ts as deployed (module init includes building the proxy from PROXY_* settings, which the handler starts at import); baseline = an empty streaming handler; sdkFloor = only the AWS SDK parts the proxy uses, same bundle options (env-only credentials). Medians of fresh processes; compare figures taken at a similar loadAverage.',
+    targets: { maxBundleBytes: BUNDLE_BUDGET_BYTES, maxInitMs: INIT_BUDGET_MS },
     bundles,
     handlerOverBaseline: {
       bytes: handler.bytes - baseline.bytes,
@@ -139,8 +168,8 @@ export default async function coldstart(args: string[]): Promise<unknown> {
       ),
     },
     withinTargets: {
-      bundle: handler.bytes <= TARGET_BYTES,
-      init: Object.values(handler.medianInitMs).every((ms) => ms <= TARGET_INIT_MS),
+      bundle: handler.bytes <= BUNDLE_BUDGET_BYTES,
+      init: Object.values(handler.medianInitMs).every((ms) => ms <= INIT_BUDGET_MS),
     },
   };
 }

@@ -8,6 +8,10 @@ import { fileURLToPath } from 'node:url';
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const LAMBDA_ENTRY = path.join(REPO_ROOT, 'lambda', 'index.ts');
 
+/** Cold-start budgets (issue 8): held by test/infra (size) and reported by `npm run bench -- coldstart`. */
+export const BUNDLE_BUDGET_BYTES = 600 * 1024;
+export const INIT_BUDGET_MS = 120;
+
 /** Node 22 is the Lambda runtime (and the oldest runtime all pinned deps support there). */
 export const NODE_TARGET = 'node22';
 
@@ -24,6 +28,20 @@ export const MAIN_FIELDS = ['module', 'main'];
 /** Everything, the AWS SDK included, is bundled: a pinned SDK, and no slow resolution at init. */
 export const EXTERNAL_MODULES: string[] = [];
 
+/**
+ * Packages swapped for a smaller module in the Lambda bundle only (tests and `npm start` run the
+ * originals). The SDK's default credential chain becomes environment-only: in Lambda the role's
+ * credentials are always in the environment (see lambda/adapters/lambda-credentials.ts).
+ */
+export const BUNDLE_ALIASES: Record<string, string> = {
+  '@aws-sdk/credential-provider-node': path.join(REPO_ROOT, 'lambda', 'adapters', 'lambda-credentials.ts'),
+};
+
+/** The same aliases as esbuild command-line flags (CDK's NodejsFunction runs the esbuild CLI). */
+export function aliasArgs(): Record<string, string> {
+  return Object.fromEntries(Object.entries(BUNDLE_ALIASES).map(([from, to]) => [`--alias:${from}`, to]));
+}
+
 /** Options for the esbuild JavaScript API (`infra/build.ts`, `bench/coldstart.ts`). */
 export function esbuildOptions(entry: string, outfile: string) {
   return {
@@ -39,6 +57,7 @@ export function esbuildOptions(entry: string, outfile: string) {
     legalComments: 'none' as const,
     mainFields: MAIN_FIELDS,
     external: EXTERNAL_MODULES,
+    alias: BUNDLE_ALIASES,
     banner: { js: CREATE_REQUIRE_BANNER },
     metafile: true,
     logLevel: 'warning' as const,

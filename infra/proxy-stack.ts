@@ -16,6 +16,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import {
+  aliasArgs,
   CREATE_REQUIRE_BANNER,
   EXTERNAL_MODULES,
   LAMBDA_ENTRY,
@@ -114,7 +115,7 @@ export class ProxyStack extends Stack {
         banner: CREATE_REQUIRE_BANNER,
         bundleAwsSDK: true,
         externalModules: EXTERNAL_MODULES,
-        esbuildArgs: { '--legal-comments': 'none' },
+        esbuildArgs: { '--legal-comments': 'none', ...aliasArgs() },
       },
     });
 

@@ -7,7 +7,7 @@ import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import { AllowedSetCache } from './access/allowed-set-cache';
 import { DeltaAuthorizer } from './access/delta-authorizer';
 import { SigV4Authenticator } from './auth/sigv4-authenticator';
-import { type Config, ConfigError, loadConfig } from './config';
+import { assertServable, type Config, loadConfig } from './config';
 import { createApp } from './core/app';
 import { jsonLogger, type Logger } from './core/logger';
 import { auditLogObserver, combineObservers, type Observer } from './core/observe';
@@ -37,10 +37,7 @@ export interface ProxyInstance {
 }
 
 export function createProxy(config: Config, overrides: ProxyOverrides = {}): ProxyInstance {
-  if (config.logView === 'filtered') {
-    // Serving the raw log while the operator asked for a filtered one would leak; refuse to start.
-    throw new ConfigError('logView: "filtered" is not available in this version; use "raw"');
-  }
+  assertServable(config);
   const clock = overrides.clock ?? systemClock;
   const logger = overrides.logger ?? jsonLogger();
   const region = config.s3.region ?? 'us-east-1';

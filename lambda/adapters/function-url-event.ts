@@ -1,7 +1,20 @@
 /**
  * Function URL payload v2 → ProxyRequest. The raw path and raw query are passed through
- * untouched (Function URLs hand them over as the client sent them), so SigV4 canonical
- * requests built from them still match the client's signature.
+ * untouched, so SigV4 canonical requests built from them still match the client's signature.
+ *
+ * Function URLs hand over `rawPath` exactly as the client sent it, percent-encoding intact
+ * (%20, %2F, %3D, %25, UTF-8 escapes), and put the decoded path in `requestContext.http.path`,
+ * which is never used here. Evidence: live captures by hotsock/voker
+ * (vokerhttp/testdata/functionurl-request.json: `"rawPath": "/capture/space%20value"` beside
+ * `"path": "/capture/space value"`; vokerhttp/testdata/ingress-paths.json: %2F, %3F, %23, %25,
+ * %252F and unicode preserved by Function URLs, REST APIs and ALB). So lambda/auth's
+ * reencodeDecodedPath() must not be applied: re-encoding an encoded path would double it.
+ *
+ * Remaining ambiguity: an API Gateway HTTP API (payload 2.0 too) delivers `rawPath` decoded
+ * (fastify/aws-lambda-fastify#169: `/a%2Fb` as `/a/b`; voker: `%252F` even as `/`). From a
+ * decoded path neither `%2F` vs `/` nor `%25xx` vs `%xx` can be recovered, so this adapter
+ * supports Function URLs only (the stack deploys nothing else); behind an HTTP API, requests
+ * whose path holds such characters fail SigV4 (403), the safe direction, never another key.
  */
 import type { LambdaFunctionURLEvent } from 'aws-lambda';
 import type { Headers, ProxyRequest } from '../core/types';
@@ -11,8 +24,9 @@ export function toProxyRequest(event: LambdaFunctionURLEvent, signal?: AbortSign
   for (const [name, value] of Object.entries(event.headers ?? {})) {
     if (value !== undefined) headers[name.toLowerCase()] = value;
   }
-  // Function URLs move the Cookie header into `cookies`; put it back as the client sent it.
-  if (event.cookies?.length) headers.cookie = event.cookies.join('; ');
+  // Function URLs list cookies in `cookies` and (seen live) keep the header too; rebuild it only
+  // where an event carries the list alone.
+  if (headers.cookie === undefined && event.cookies?.length) headers.cookie = event.cookies.join('; ');
 
   const request: ProxyRequest = {
     method: event.requestContext.http.method.toUpperCase(),

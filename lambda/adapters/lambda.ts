@@ -37,8 +37,14 @@ export type StreamingHandler = (
 // Hop-by-hop headers describe one connection; the Function URL front end sets its own.
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection']);
 
+/**
+ * The runtime's global, if this process runs inside Lambda (or the test shim). An `awslambda`
+ * object alone proves nothing: the AWS SDK's @aws/lambda-invoke-store creates an empty one
+ * (`globalThis.awslambda ||= {}`) wherever @aws-sdk/core is loaded.
+ */
 function runtimeGlobal(): LambdaRuntimeGlobal | undefined {
-  return (globalThis as { awslambda?: LambdaRuntimeGlobal }).awslambda;
+  const runtime = (globalThis as { awslambda?: Partial<LambdaRuntimeGlobal> }).awslambda;
+  return typeof runtime?.streamifyResponse === 'function' ? (runtime as LambdaRuntimeGlobal) : undefined;
 }
 
 /**

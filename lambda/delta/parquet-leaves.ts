@@ -11,9 +11,9 @@ import { parquetHeader } from 'hyparquet/src/column.js';
 import { decompressPage, readDataPage, readDataPageV2 } from 'hyparquet/src/datapage.js';
 import { readRleBitPackedHybrid } from 'hyparquet/src/encoding.js';
 import { readPlain } from 'hyparquet/src/plain.js';
-import { compressors as hyCompressors } from 'hyparquet-compressors';
 import { DeltaLogError } from './delta-log-error';
 import type { DeltaStorage } from './delta-storage';
+import { parquetCodecs } from './parquet-codecs';
 
 export interface IoStats {
   requests: number;
@@ -27,7 +27,7 @@ export interface ParquetFile {
   tree: SchemaTree;
 }
 
-const compressors = hyCompressors as Compressors;
+const compressors: Compressors = parquetCodecs;
 const utf8 = new TextDecoder();
 
 export async function openParquet(

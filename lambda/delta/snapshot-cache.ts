@@ -1,25 +1,27 @@
 /**
  * Snapshots per table, kept in module scope by the caller so they survive warm Lambda
  * invocations. One load per table at a time (concurrent requests share it), refreshed
- * incrementally at most every `ttlMs`, plus a forced refresh before a denial that is
- * rate-limited per table so requests for random unknown paths cannot hammer storage. Memory is
+ * incrementally at most every `ttlMs`, plus a refresh before a denial when a cheap probe shows
+ * a newer commit, so requests for random unknown paths cannot hammer storage. Memory is
  * bounded by evicting the least recently used tables beyond `maxBytes` (estimated).
  */
 import type { Clock } from '../core/types';
-import type { DeltaStorage } from './delta-storage';
+import { type DeltaStorage, isNotFound } from './delta-storage';
 import { loadSnapshot, type RefreshOutcome, refreshSnapshot } from './load-snapshot';
+import { commitPath } from './log-path';
 import type { Snapshot } from './snapshot';
 
 /** Documented default for `snapshotTtlMs` (also the config default). */
 export const DEFAULT_SNAPSHOT_TTL_MS = 5_000;
-export const DEFAULT_MIN_FORCED_REFRESH_INTERVAL_MS = 1_000;
+/** How long a "no newer commit" answer is reused before a denial probes the log again. */
+export const DEFAULT_NEW_COMMIT_PROBE_TTL_MS = 50;
 
 export interface SnapshotCacheOptions {
   ttlMs: number;
   maxBytes: number;
   clock: Clock;
-  /** Minimum time between two forced refreshes of one table (default 1000 ms). */
-  minForcedRefreshIntervalMs?: number;
+  /** How long a "no newer commit" probe answer is reused (default 50 ms). */
+  newCommitProbeTtlMs?: number;
 }
 
 export interface SnapshotCacheStats {
@@ -27,8 +29,10 @@ export interface SnapshotCacheStats {
   misses: number;
   refreshes: Record<RefreshOutcome, number>;
   forcedRefreshes: number;
-  /** Forced refreshes that had to wait for the per-table rate-limit window (then shared one load). */
-  forcedRefreshesThrottled: number;
+  /** Probes for a newer commit made before a denial (one HEAD each). */
+  newCommitProbes: number;
+  /** Denials answered from a recent probe, without touching storage. */
+  newCommitProbesReused: number;
   evictions: number;
   loadErrors: number;
   tables: number;
@@ -40,27 +44,27 @@ interface Entry {
   snapshot?: Snapshot;
   /** When the log was last checked (clock ms). */
   checkedAt: number;
-  lastForcedAt: number;
-  /** A forced refresh waiting for the rate-limit window, shared by every caller. */
-  pendingForced?: Promise<Snapshot>;
+  /** The last probe for commit version+1 of `version`, shared by concurrent denials. */
+  probe?: { version: number; at: number; found: Promise<boolean> };
   inflight?: Promise<Snapshot>;
 }
 
 export class SnapshotCache {
   private readonly entries = new Map<string, Entry>();
-  private readonly minForcedMs: number;
+  private readonly probeTtlMs: number;
   private readonly counters = {
     hits: 0,
     misses: 0,
     refreshes: { unchanged: 0, combined: 0, rebuilt: 0 } as Record<RefreshOutcome, number>,
     forcedRefreshes: 0,
-    forcedRefreshesThrottled: 0,
+    newCommitProbes: 0,
+    newCommitProbesReused: 0,
     evictions: 0,
     loadErrors: 0,
   };
 
   constructor(private readonly opts: SnapshotCacheOptions) {
-    this.minForcedMs = opts.minForcedRefreshIntervalMs ?? DEFAULT_MIN_FORCED_REFRESH_INTERVAL_MS;
+    this.probeTtlMs = opts.newCommitProbeTtlMs ?? DEFAULT_NEW_COMMIT_PROBE_TTL_MS;
   }
 
   /** The table's snapshot, at most `ttlMs` old (a refresh reads only the new commits). */
@@ -75,31 +79,40 @@ export class SnapshotCache {
   }
 
   /**
-   * Called before denying a path the snapshot does not know: refreshes once (shared with any
-   * refresh in flight), unless this table was force-refreshed less than the minimum interval ago.
+   * Called before denying a path the snapshot does not know, so that a file committed a moment
+   * ago is not refused. One cheap HEAD of the next commit (`version+1.json`) tells whether the
+   * log moved; only then is the snapshot refreshed. Concurrent denials share the probe, and a
+   * "nothing new" answer is reused for `newCommitProbeTtlMs`, so floods of unknown paths cost at
+   * most one HEAD per table per window and never a log listing.
    */
   async refreshBeforeDenial(key: string, storage: DeltaStorage, tableUri: string): Promise<Snapshot> {
     const e = this.entry(key, tableUri);
     if (e.inflight) return e.inflight;
     if (!e.snapshot) return this.load(key, e, storage);
-    if (e.pendingForced) return e.pendingForced;
-    const wait = e.lastForcedAt + this.minForcedMs - this.opts.clock.now();
-    if (wait <= 0) return this.forcedLoad(key, e, storage);
-    // Within the rate limit: do not deny on a stale view (the file may have been committed a
-    // moment ago); wait for the window and share one refresh among every caller that asks.
-    this.counters.forcedRefreshesThrottled++;
-    e.pendingForced = new Promise<void>((resolve) => setTimeout(resolve, wait).unref())
-      .then(() => this.forcedLoad(key, e, storage))
-      .finally(() => {
-        e.pendingForced = undefined;
-      });
-    return e.pendingForced;
-  }
-
-  private forcedLoad(key: string, e: Entry, storage: DeltaStorage): Promise<Snapshot> {
-    e.lastForcedAt = this.opts.clock.now();
+    if (!(await this.newerCommitExists(e, e.snapshot, storage))) return e.snapshot;
+    if (e.inflight) return e.inflight;
     this.counters.forcedRefreshes++;
     return this.load(key, e, storage);
+  }
+
+  private newerCommitExists(e: Entry, snapshot: Snapshot, storage: DeltaStorage): Promise<boolean> {
+    const now = this.opts.clock.now();
+    const last = e.probe;
+    if (last && last.version === snapshot.version && now - last.at < this.probeTtlMs) {
+      this.counters.newCommitProbesReused++;
+      return last.found;
+    }
+    this.counters.newCommitProbes++;
+    const found = storage.size(commitPath(snapshot.version + 1)).then(
+      () => true,
+      (err: unknown) => {
+        if (isNotFound(err)) return false;
+        if (e.probe?.found === found) e.probe = undefined; // never reuse a failure
+        throw err;
+      },
+    );
+    e.probe = { version: snapshot.version, at: now, found };
+    return found;
   }
 
   stats(): SnapshotCacheStats {
@@ -119,7 +132,7 @@ export class SnapshotCache {
   private entry(key: string, tableUri: string): Entry {
     let e = this.entries.get(key);
     if (e && e.tableUri !== tableUri) e = undefined; // the alias now points elsewhere
-    if (!e) e = { tableUri, checkedAt: Number.NEGATIVE_INFINITY, lastForcedAt: Number.NEGATIVE_INFINITY };
+    if (!e) e = { tableUri, checkedAt: Number.NEGATIVE_INFINITY };
     // Re-insert: Map order is the LRU order (oldest first).
     this.entries.delete(key);
     this.entries.set(key, e);

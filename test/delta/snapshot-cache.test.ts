@@ -118,17 +118,11 @@ describe('SnapshotCache', () => {
     });
   });
 
-  it('refreshes once before a denial so a file committed a moment ago is found, at most once a second', async () => {
+  it('refreshes before a denial when the log has a newer commit, probing with one shared HEAD', async () => {
     const s = base();
     const clock = fakeClock();
-    const cache = new SnapshotCache({
-      ttlMs: 60_000,
-      maxBytes: 1e9,
-      clock,
-      minForcedRefreshIntervalMs: 1000,
-    });
+    const cache = new SnapshotCache({ ttlMs: 60_000, maxBytes: 1e9, clock, newCommitProbeTtlMs: 1000 });
     await cache.get('t', s, tableUri);
-    clock.advance(2000);
     s.commit(2, [add('p=1/fresh.parquet', { p: '1' })]);
     const listsBefore = s.lists;
     const [a, b] = await Promise.all([
@@ -138,16 +132,19 @@ describe('SnapshotCache', () => {
     expect(a).toBe(b);
     expect(a.tupleOf('p=1/fresh.parquet')).not.toBe(NO_TUPLE);
     expect(s.lists - listsBefore).toBe(1);
-    // Random unknown paths cannot hammer storage: forced refreshes within 1 s wait for the window
-    // and share one load, which still finds a file committed in the meantime.
-    s.commit(3, [add('p=1/later.parquet', { p: '1' })]);
-    const later = await Promise.all(
+    // Random unknown paths with nothing new in the log: no listing, one probe shared in the window.
+    const same = await Promise.all(
       Array.from({ length: 50 }, () => cache.refreshBeforeDenial('t', s, tableUri)),
     );
-    expect(new Set(later).size).toBe(1);
-    expect(later[0]!.tupleOf('p=1/later.parquet')).not.toBe(NO_TUPLE);
+    expect(new Set(same)).toEqual(new Set([a]));
+    expect(s.lists - listsBefore).toBe(1);
+    expect(cache.stats()).toMatchObject({ newCommitProbes: 2, forcedRefreshes: 1 });
+    // The next commit is found by the first probe after the window.
+    s.commit(3, [add('p=1/later.parquet', { p: '1' })]);
+    clock.advance(1000);
+    const later = await cache.refreshBeforeDenial('t', s, tableUri);
+    expect(later.tupleOf('p=1/later.parquet')).not.toBe(NO_TUPLE);
     expect(s.lists - listsBefore).toBe(2);
-    expect(cache.stats().forcedRefreshesThrottled).toBe(1);
   });
 
   it('evicts the least recently used tables beyond the byte budget', async () => {

@@ -1,9 +1,21 @@
 /**
  * Serves a streaming Lambda handler over real HTTP on 127.0.0.1, translating like a Function
  * URL does: HTTP request → payload v2 event (lower-case headers, repeated ones joined with
- * ",", Cookie moved into `cookies`, raw path and raw query as sent, binary bodies base64),
+ * ",", cookies also split into `cookies`, raw path and raw query as sent, binary bodies base64),
  * then the handler's integration response (JSON prelude, 8 NUL bytes, body) → HTTP response.
  * A function error before the prelude is a 502; after it, the response is cut short.
+ *
+ * Path encoding, as live Function URLs deliver it: `rawPath` is the path exactly as the client
+ * sent it (still percent-encoded: %20, %2F, %3F, %23, %25, %252F and UTF-8 escapes all arrive
+ * unchanged), while `requestContext.http.path` is the decoded path. Evidence: live captures
+ * published by hotsock/voker (vokerhttp/testdata/functionurl-request.json, us-west-2, July 2026:
+ * `"rawPath": "/capture/space%20value"` beside `"path": "/capture/space value"`, and
+ * vokerhttp/testdata/ingress-paths.json with examples/aws-ingress-probe/paths.py: "The encoded
+ * path is preserved by REST, ALB, and Function URLs; HTTP APIs deliver decoded ... paths").
+ * The decoded `rawPath` reported elsewhere (fastify/aws-lambda-fastify#169: `/a%2Fb` arriving
+ * as `/a/b`) came from an API Gateway HTTP API (execute-api host), not from a Function URL.
+ * The same capture keeps the `cookie` header in `headers` as well as in `cookies`, and decodes
+ * `+` as a space in `queryStringParameters` (rawQueryString stays as sent).
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -117,7 +129,6 @@ export function toFunctionUrlEvent(
           .map((c) => c.trim())
           .filter(Boolean),
       ];
-      continue;
     }
     headers[name] = name in headers ? `${headers[name]},${value}` : value;
   }
@@ -141,7 +152,7 @@ export function toFunctionUrlEvent(
       domainPrefix: 'shim',
       http: {
         method: req.method ?? 'GET',
-        path: rawPath,
+        path: safeDecode(rawPath),
         protocol: `HTTP/${req.httpVersion}`,
         sourceIp,
         userAgent: headers['user-agent'] ?? '',
@@ -149,7 +160,7 @@ export function toFunctionUrlEvent(
       requestId,
       routeKey: '$default',
       stage: '$default',
-      time: new Date().toUTCString(),
+      time: clfTime(new Date()),
       timeEpoch: Date.now(),
     },
     isBase64Encoded: false,
@@ -169,11 +180,19 @@ function parseQuery(raw: string): Record<string, string> {
   for (const pair of raw.split('&')) {
     if (!pair) continue;
     const eq = pair.indexOf('=');
-    const name = safeDecode(eq < 0 ? pair : pair.slice(0, eq));
-    const value = safeDecode(eq < 0 ? '' : pair.slice(eq + 1));
+    const name = safeDecode((eq < 0 ? pair : pair.slice(0, eq)).replace(/\+/g, ' '));
+    const value = safeDecode((eq < 0 ? '' : pair.slice(eq + 1)).replace(/\+/g, ' '));
     out[name] = name in out ? `${out[name]},${value}` : value;
   }
   return out;
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** `10/Jul/2026:19:19:06 +0000`, the request time format of Function URL events. */
+function clfTime(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${p(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`;
 }
 
 function safeDecode(s: string): string {

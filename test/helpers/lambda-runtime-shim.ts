@@ -45,10 +45,18 @@ export function streamifyResponse<T extends (...args: never[]) => unknown>(handl
   return handler;
 }
 
-/** Installs the `awslambda` global as the runtime does before it imports the handler module. */
+/**
+ * Installs the `awslambda` global as the runtime does before it imports the handler module. The
+ * AWS SDK may have created the object already (@aws/lambda-invoke-store sets
+ * `globalThis.awslambda ||= {}` when @aws-sdk/core loads), so the functions go onto whatever
+ * object is there, keeping what others put on it.
+ */
 export function installLambdaRuntimeShim(): void {
-  const g = globalThis as { awslambda?: unknown };
-  g.awslambda ??= { streamifyResponse, HttpResponseStream: ShimHttpResponseStream };
+  const g = globalThis as { awslambda?: Record<string, unknown> };
+  const runtime = g.awslambda ?? {};
+  runtime.streamifyResponse ??= streamifyResponse;
+  runtime.HttpResponseStream ??= ShimHttpResponseStream;
+  g.awslambda = runtime;
 }
 
 /** Where the runtime sends the bytes (in Lambda: a chunked POST to the Runtime API). */

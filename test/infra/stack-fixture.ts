@@ -11,7 +11,7 @@ export const SETTINGS: ProxySettings = {
     events: 's3://other-bucket/events',
   },
   getMode: 'proxy',
-  logView: 'filtered',
+  logView: 'raw',
   grantsTableName: 'delta-proxy-grants-test',
   timeoutSeconds: 60,
   alarmEmails: ['ops@example.com'],

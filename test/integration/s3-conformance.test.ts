@@ -8,6 +8,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { XMLParser } from 'fast-xml-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSpecialTable } from '../helpers/fixture-tables';
+import { TRANSPORTS } from '../helpers/lambda-transports';
 import { ANALYST, type RunningProxy, startProxy } from '../helpers/proxy-harness';
 import {
   backendClient,
@@ -67,7 +68,9 @@ function normalizeListing(r: RawResponse, encoded: boolean) {
   return out;
 }
 
-describe.skipIf(reason !== undefined)('S3 conformance: proxy vs moto', () => {
+// Once per front end: node:http and the Lambda adapter behind a Function URL must answer alike.
+const suite = describe.skipIf(reason !== undefined).each(TRANSPORTS);
+suite('S3 conformance via %s: proxy vs moto', (_transport, serve) => {
   let moto: S3Server;
   let proxy: RunningProxy;
   let keys: string[] = [];
@@ -91,10 +94,12 @@ describe.skipIf(reason !== undefined)('S3 conformance: proxy vs moto', () => {
     await client.send(
       new PutObjectCommand({ Bucket: 'lake', Key: 'warehouse/salesX/leak.parquet', Body: 'no' }),
     );
-    proxy = await startProxy(moto, {
-      tableMapping: TABLES,
-      grants: Object.keys(TABLES).map((table) => ({ principal: ANALYST.principal, table, partitions: [{}] })),
-    });
+    const grants = Object.keys(TABLES).map((table) => ({
+      principal: ANALYST.principal,
+      table,
+      partitions: [{}],
+    }));
+    proxy = await startProxy(moto, { tableMapping: TABLES, grants }, serve);
   });
   afterAll(async () => {
     await proxy?.stop();

@@ -91,3 +91,21 @@ describe('Lambda adapter output under the runtime contract', () => {
     expect(JSON.parse(parseIntegrationResponse(bytes).body.toString()).sourceIp).toBe('192.0.2.1');
   });
 });
+
+describe('runtime shim installation', () => {
+  it('installs the streaming functions on an awslambda global the AWS SDK created first', () => {
+    // The real runtime defines awslambda before it loads the handler; the SDK's
+    // @aws/lambda-invoke-store may already have made an empty one (`globalThis.awslambda ||= {}`).
+    const g = globalThis as { awslambda?: Record<string, unknown> };
+    const saved = g.awslambda;
+    g.awslambda = { InvokeStore: 'kept' };
+    try {
+      installLambdaRuntimeShim();
+      expect(typeof g.awslambda.streamifyResponse).toBe('function');
+      expect(g.awslambda.HttpResponseStream).toBe(ShimHttpResponseStream);
+      expect(g.awslambda.InvokeStore).toBe('kept');
+    } finally {
+      g.awslambda = saved;
+    }
+  });
+});
