@@ -11,8 +11,8 @@
 import { Readable } from 'node:stream';
 import middy from '@middy/core';
 import type { Context, LambdaFunctionURLEvent } from 'aws-lambda';
+import { asS3Error, errorResponse } from '../core/error-response';
 import type { ProxyHandler, ProxyResponse } from '../core/types';
-import { errorResponse } from './error-response';
 import { toProxyRequest } from './function-url-event';
 
 /** What middy hands to `awslambda.HttpResponseStream.from` (status, headers) plus the body. */
@@ -93,7 +93,14 @@ export function createLambdaHandler(getProxy: () => Promise<ProxyHandler>): Stre
       const event = request.event as LambdaFunctionURLEvent | undefined;
       const requestId = request.context?.awsRequestId ?? 'unknown';
       logError('request failed before the response started', requestId, request.error);
-      request.response = toStreamingResult(errorResponse(request.error, requestId, event?.rawPath ?? '/'));
+      // Whatever escapes the core still leaves as S3 XML with a request id, never a stack.
+      const out = errorResponse(
+        asS3Error(request.error),
+        requestId,
+        { 'x-amz-request-id': requestId },
+        event?.rawPath ?? '/',
+      );
+      request.response = toStreamingResult(out);
     }) as unknown as StreamingHandler;
 
   // middy 6 reads the bare `awslambda` global when it is called. Inside Lambda (and under the
@@ -132,6 +139,11 @@ function toStreamingResult(response: ProxyResponse, hooks?: BodyHooks): Streamin
     if (body === undefined) streamed = '';
     else if (typeof body === 'string') streamed = body;
     else streamed = Readable.from([body], { objectMode: false });
+    // A buffered body has a known length: say so, as the node:http adapter does.
+    if (body !== undefined && headers['content-length'] === undefined)
+      headers['content-length'] = String(
+        typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength,
+      );
   } else {
     streamed = Readable.from(guarded(body, hooks), { objectMode: false });
   }
