@@ -291,8 +291,8 @@ export default async function snapshotBench(args: string[]) {
         bytesFetched: cold[0]!.bytesFetched,
         requests: cold[0]!.requests,
         estimatedSnapshotMB: cold[0]!.estimatedBytes! / 1e6,
-        residentBytesPerFileBeyondPath:
-          (cold[0]!.estimatedBytes! - files * decodeURIComponent(syntheticAdd(0).path).length) / files,
+        residentBytesPerFile: cold[0]!.estimatedBytes! / files,
+        pathBytesPerFile: decodeURIComponent(syntheticAdd(0).path).length,
       },
       baselineNaiveHyparquet: naive.length
         ? {
