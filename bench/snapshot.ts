@@ -22,7 +22,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
-import { deltaStorageFromBackend } from '../lambda/delta/delta-storage';
+import { type DeltaStorage, deltaStorageFromBackend } from '../lambda/delta/delta-storage';
 import { loadSnapshot, refreshSnapshot } from '../lambda/delta/load-snapshot';
 import {
   type AddFile,
@@ -31,7 +31,7 @@ import {
   writeCheckpoint,
   writeLastCheckpoint,
 } from '../lambda/local/delta-writer';
-import { s3Backend, startLocalS3 } from '../test/helpers/delta-s3';
+import { type LocalS3, s3Backend, startLocalS3 } from '../test/helpers/delta-s3';
 
 process.env.AWS_EC2_METADATA_DISABLED = 'true';
 process.env.AWS_EMF_ENVIRONMENT = 'Local';
@@ -229,17 +229,59 @@ async function runChild(
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-export default async function snapshotBench(args: string[]) {
-  const files = Number(args.find((a) => /^\d+$/.test(a)) ?? 1_000_000);
+/** The cached bench table, served by an s3rver on 127.0.0.1 (close() stops it). */
+export interface BenchTable {
+  endpoint: string;
+  s3: LocalS3;
+  bucket: string;
+  /** Key prefix of the table in the bucket. */
+  prefix: string;
+  tableUri: string;
+  storage: DeltaStorage;
+  files: number;
+  generated: boolean;
+  generateMs: number;
+  close(): Promise<void>;
+}
+
+/**
+ * The synthetic `files`-file table in .bench-cache (generated on first use, ~1 min at 1M files),
+ * with any commits left by an earlier run removed. Other benchmarks load it as a real Snapshot.
+ * The calling process must run with --openssl-legacy-provider (s3rver's listings need it).
+ */
+export async function ensureBenchTable(files = 1_000_000): Promise<BenchTable> {
   mkdirSync(path.join(cacheDir, 's3rver'), { recursive: true });
   const s3 = await startLocalS3(path.join(cacheDir, 's3rver'), [BUCKET]);
-  const onExit: (() => void)[] = [];
   try {
     const generated = !(await exists(s3.client, `${tablePrefix(files)}/_delta_log/_last_checkpoint`));
     const tg = performance.now();
     await ensureTable(s3.client, files);
     const generateMs = performance.now() - tg;
     await resetCommits(s3.client, files);
+    return {
+      endpoint: s3.endpoint,
+      s3,
+      bucket: BUCKET,
+      prefix: tablePrefix(files),
+      tableUri: `s3://${BUCKET}/${tablePrefix(files)}`,
+      storage: deltaStorageFromBackend(s3.backend, BUCKET, tablePrefix(files)),
+      files,
+      generated,
+      generateMs,
+      close: () => s3.close(),
+    };
+  } catch (e) {
+    await s3.close();
+    throw e;
+  }
+}
+
+export default async function snapshotBench(args: string[]) {
+  const files = Number(args.find((a) => /^\d+$/.test(a)) ?? 1_000_000);
+  const table = await ensureBenchTable(files);
+  const { s3, generated, generateMs } = table;
+  const onExit: (() => void)[] = [];
+  try {
     const script = await bundle();
     onExit.push(() => rmSync(script, { force: true }));
 
@@ -250,8 +292,8 @@ export default async function snapshotBench(args: string[]) {
     if (!args.includes('no-naive')) naive.push(await runChild(script, 'naive', s3.endpoint, files));
 
     // Incremental refresh in this process: one new commit with one file, then refreshSnapshot.
-    const storage = deltaStorageFromBackend(s3.backend, BUCKET, tablePrefix(files));
-    const opts = { tableUri: `s3://${BUCKET}/${tablePrefix(files)}` };
+    const { storage } = table;
+    const opts = { tableUri: table.tableUri };
     let snap = await loadSnapshot(storage, opts);
     const refresh: { ms: number; requests: number; bytes: number; outcome: string }[] = [];
     for (let v = CHECKPOINT_VERSION + 1; v <= CHECKPOINT_VERSION + 10; v++) {
@@ -318,7 +360,7 @@ export default async function snapshotBench(args: string[]) {
     };
   } finally {
     for (const f of onExit) f();
-    await s3.close();
+    await table.close();
   }
 }
 

@@ -1,9 +1,9 @@
 /**
  * A compact string → int32 hash map for a table's file paths. A path is stored as its folder
  * (interned once in a FolderTable: every file of a partition shares "date=…/region=…/") and its
- * file name's UTF-8 bytes in 1 MiB chunks; per entry that is the name bytes plus 11 bytes
- * (name offset, name length, folder id, value) and ~8 bytes of open-addressing table (a slot
- * packs the entry number with high hash bits, so a probe reads one int32). No per-path object
+ * file name's UTF-8 bytes (after a length byte) in 1 MiB chunks; per entry that is the name
+ * bytes plus 13 bytes (length, name offset, folder id, value) and 8-16 bytes of open-addressing
+ * table (a slot packs the entry number with high hash bits, so a probe reads one int32). No per-path object
  * for the GC to trace, no JS string for a path. Checkpoint paths go in straight from Parquet
  * page bytes (percent-decoded into place); lookups hash the JS string's folder and name parts
  * in place, without allocating.
@@ -44,11 +44,13 @@ export class PathIndex {
   /** File-name bytes: chunk i holds offsets [i * CHUNK, (i + 1) * CHUNK); a name never straddles two. */
   private chunks: Uint8Array[] = [];
   private chunkUsed = 0;
-  /** Per entry: name offset, name length, folder id, value (DELETED once removed). */
-  private nameOff: Uint32Array;
-  private nameLen: Uint8Array;
-  private folderOf: Uint16Array | Int32Array;
-  private val: Int32Array;
+  /**
+   * Per entry, side by side so a lookup touches one cache line: the name's offset (its record
+   * in the chunks is a length byte, then the bytes), the folder id, the value (DELETED once
+   * removed).
+   */
+  private ent: Int32Array;
+  private cap: number;
   private entries = 0;
   private live = 0;
   /**
@@ -66,10 +68,8 @@ export class PathIndex {
 
   constructor(expectedEntries = 16) {
     const cap = Math.max(16, expectedEntries);
-    this.nameOff = new Uint32Array(cap);
-    this.nameLen = new Uint8Array(cap);
-    this.folderOf = new Uint16Array(cap);
-    this.val = new Int32Array(cap);
+    this.cap = cap;
+    this.ent = new Int32Array(cap * 3);
     this.idxBits = bitsFor(cap);
     this.slots = pow2AtLeast(cap * 2);
     this.table = new Int32Array(this.slots);
@@ -77,7 +77,7 @@ export class PathIndex {
 
   /** Makes room for `entries` more paths, so a bulk load never rehashes or regrows its entries. */
   reserve(entries: number): void {
-    if (this.entries + entries > this.val.length) this.resizeEntries(this.entries + entries);
+    if (this.entries + entries > this.cap) this.resizeEntries(this.entries + entries);
     const need = pow2AtLeast((this.live + entries) * 2);
     if (need > this.slots) this.rehash(need);
   }
@@ -90,7 +90,7 @@ export class PathIndex {
   get byteSize(): number {
     let n = 0;
     for (const c of this.chunks) n += c.byteLength;
-    n += this.nameOff.byteLength + this.nameLen.byteLength + this.folderOf.byteLength + this.val.byteLength;
+    n += this.ent.byteLength;
     n += this.table.byteLength + this.folders.byteSize;
     this.side.forEach((_v, k) => {
       n += 64 + k.length * 2;
@@ -105,7 +105,7 @@ export class PathIndex {
 
   get(key: string): number | undefined {
     const e = this.find(key);
-    if (e >= 0) return this.val[e];
+    if (e >= 0) return this.ent[3 * e + 2];
     return e === IN_SIDE ? this.side.get(key) : undefined;
   }
 
@@ -116,7 +116,7 @@ export class PathIndex {
 
   set(key: string, value: number): this {
     const e = this.find(key);
-    if (e >= 0) this.val[e] = value;
+    if (e >= 0) this.ent[3 * e + 2] = value;
     else if (e === IN_SIDE) this.side.set(key, value);
     else {
       const bytes = scratchFor(key.length * 3);
@@ -126,10 +126,11 @@ export class PathIndex {
       const fh = fnvBytes(bytes, 0, slash + 1, FNV_OFFSET);
       const folder = this.folders.intern(bytes, 0, slash + 1, fh);
       const len = n - slash - 1;
-      const off = this.allocName(len);
+      const off = this.allocName(len + 1);
       const chunk = this.chunks[off >>> CHUNK_BITS]!;
-      chunk.set(bytes.subarray(slash + 1, n), off & CHUNK_MASK);
-      this.append(folder, off, len, entryHash(fnvBytes(bytes, slash + 1, n, fh)), value);
+      chunk[off & CHUNK_MASK] = len;
+      chunk.set(bytes.subarray(slash + 1, n), (off & CHUNK_MASK) + 1);
+      this.append(folder, off, entryHash(fnvBytes(bytes, slash + 1, n, fh)), value);
     }
     return this;
   }
@@ -139,19 +140,20 @@ export class PathIndex {
     if (e === IN_SIDE) return this.side.delete(key);
     if (e < 0) return false;
     this.table[this.foundSlot] = TOMBSTONE;
-    this.val[e] = DELETED;
+    this.ent[3 * e + 2] = DELETED;
     this.live--;
     return true;
   }
 
   forEach(visit: (value: number, key: string) => void): void {
     for (let e = 0; e < this.entries; e++) {
-      const v = this.val[e]!;
+      const v = this.ent[3 * e + 2]!;
       if (v === DELETED) continue;
-      const o = this.nameOff[e]!;
+      const o = this.ent[3 * e]! >>> 0;
+      const c = this.chunks[o >>> CHUNK_BITS]!;
       const p = o & CHUNK_MASK;
-      const name = utf8.decode(this.chunks[o >>> CHUNK_BITS]!.subarray(p, p + this.nameLen[e]!));
-      visit(v, this.folders.text(this.folderOf[e]!) + name);
+      const name = utf8.decode(c.subarray(p + 1, p + 1 + c[p]!));
+      visit(v, this.folders.text(this.ent[3 * e + 1]!) + name);
     }
     this.side.forEach(visit);
   }
@@ -163,33 +165,35 @@ export class PathIndex {
    * name is long.
    */
   addEncoded(src: Uint8Array, start: number, end: number, value: number): boolean {
-    const max = end - start;
-    // Decoded, it is no longer; anything longer than a few KB is left to the string route.
-    if (max > MAX_ENCODED) return false;
-    const off = this.allocName(max);
+    // Room for the record: a length byte and the path (decoded, it is no longer). Anything
+    // longer than a few KB is left to the string route.
+    const room = end - start + 1;
+    if (room > MAX_ENCODED) return false;
+    const off = this.allocName(room);
     const chunk = this.chunks[off >>> CHUNK_BITS]!;
-    const p = off & CHUNK_MASK;
+    const p = (off & CHUNK_MASK) + 1;
     if (!decodePath(src, start, end, chunk, p)) {
-      this.chunkUsed -= max;
+      this.chunkUsed -= room;
       return false;
     }
     const nameAt = p + decoded.slash + 1;
     const n = p + decoded.length - nameAt;
     if (n >= LONG_NAME) {
-      this.chunkUsed -= max;
+      this.chunkUsed -= room;
       return false;
     }
     const folder = this.folders.intern(chunk, p, nameAt, decoded.folderHash);
-    // The folder is interned: keep only the name, at the start of the room taken.
+    // The folder is interned: keep only the name, right after its length byte.
     if (nameAt !== p) chunk.copyWithin(p, nameAt, nameAt + n);
+    chunk[p - 1] = n;
     const h = entryHash(decoded.hash);
     const e = this.findName(folder, chunk, p, n, h);
     if (e >= 0) {
-      this.val[e] = value;
-      this.chunkUsed -= max;
+      this.ent[3 * e + 2] = value;
+      this.chunkUsed -= room;
     } else {
-      this.chunkUsed -= max - n;
-      this.append(folder, off, n, h, value);
+      this.chunkUsed -= room - 1 - n;
+      this.append(folder, off, h, value);
     }
     return true;
   }
@@ -204,10 +208,7 @@ export class PathIndex {
     Object.assign(c, this, {
       folders: this.folders.clone(),
       chunks: this.chunks.map((ch, i) => (i === last ? ch.slice() : ch)),
-      nameOff: this.nameOff.slice(),
-      nameLen: this.nameLen.slice(),
-      folderOf: this.folderOf.slice(),
-      val: this.val.slice(),
+      ent: this.ent.slice(),
       table: this.table.slice(),
       side: new Map(this.side),
     });
@@ -220,7 +221,7 @@ export class PathIndex {
     if (last >= 0 && this.chunks[last]!.length - this.chunkUsed > 4096) {
       this.chunks[last] = this.chunks[last]!.slice(0, this.chunkUsed);
     }
-    if (this.val.length - this.entries > Math.max(64, this.val.length / 8)) this.resizeEntries(this.entries);
+    if (this.cap - this.entries > Math.max(64, this.cap / 8)) this.resizeEntries(this.entries);
   }
 
   /** The entry of `key`, NOT_FOUND, or IN_SIDE when the key belongs to the side map. */
@@ -239,12 +240,11 @@ export class PathIndex {
       if (slot === EMPTY) return NOT_FOUND;
       if (slot === TOMBSTONE || (slot & ~idxMask) !== tag) continue;
       const e = (slot & idxMask) - 1;
-      if (this.folderOf[e] !== folder) continue;
-      const o = this.nameOff[e]!;
-      const p = o & CHUNK_MASK;
-      if (
-        equalsStringRange(this.chunks[o >>> CHUNK_BITS]!, p, p + this.nameLen[e]!, key, slash + 1, key.length)
-      ) {
+      if (this.ent[3 * e + 1] !== folder) continue;
+      const o = this.ent[3 * e]! >>> 0;
+      const c = this.chunks[o >>> CHUNK_BITS]!;
+      const p = (o & CHUNK_MASK) + 1;
+      if (equalsStringRange(c, p, p + c[p - 1]!, key, slash + 1, key.length)) {
         this.foundSlot = i;
         return e;
       }
@@ -262,24 +262,23 @@ export class PathIndex {
       if (slot === EMPTY) return NOT_FOUND;
       if (slot === TOMBSTONE || (slot & ~idxMask) !== tag) continue;
       const e = (slot & idxMask) - 1;
-      if (this.folderOf[e] !== folder || this.nameLen[e] !== n) continue;
-      const o = this.nameOff[e]!;
-      if (equalBytes(this.chunks[o >>> CHUNK_BITS]!, o & CHUNK_MASK, src, at, n)) return e;
+      if (this.ent[3 * e + 1] !== folder) continue;
+      const o = this.ent[3 * e]! >>> 0;
+      const c = this.chunks[o >>> CHUNK_BITS]!;
+      const p = o & CHUNK_MASK;
+      if (c[p] === n && equalBytes(c, p + 1, src, at, n)) return e;
     }
   }
 
-  /** Registers a new entry whose n name bytes are already at `off`. */
-  private append(folder: number, off: number, n: number, h: number, value: number): void {
-    if (this.entries === this.val.length) this.resizeEntries(Math.max(16, this.entries * 2));
+  /** Registers a new entry whose name record is already at `off`. */
+  private append(folder: number, off: number, h: number, value: number): void {
+    if (this.entries === this.cap) this.resizeEntries(Math.max(16, this.entries * 2));
     // Before the entry exists: rehash places every existing entry.
     if ((this.used + 1) * 2 > this.slots) this.rehash(pow2AtLeast(Math.max(16, this.live * 2 + 2)));
-    if (folder > 0xffff && this.folderOf instanceof Uint16Array)
-      this.folderOf = Int32Array.from(this.folderOf);
     const e = this.entries++;
-    this.nameOff[e] = off;
-    this.nameLen[e] = n;
-    this.folderOf[e] = folder;
-    this.val[e] = value;
+    this.ent[3 * e] = off;
+    this.ent[3 * e + 1] = folder;
+    this.ent[3 * e + 2] = value;
     this.live++;
     this.place(e, h);
     this.used++;
@@ -322,29 +321,22 @@ export class PathIndex {
     this.table = new Int32Array(slots);
     this.used = 0;
     for (let e = 0; e < this.entries; e++) {
-      if (this.val[e] === DELETED) continue;
-      const o = this.nameOff[e]!;
+      if (this.ent[3 * e + 2] === DELETED) continue;
+      const o = this.ent[3 * e]! >>> 0;
+      const c = this.chunks[o >>> CHUNK_BITS]!;
       const p = o & CHUNK_MASK;
-      const folderHash = this.folders.hashOf(this.folderOf[e]!);
-      const h = entryHash(fnvBytes(this.chunks[o >>> CHUNK_BITS]!, p, p + this.nameLen[e]!, folderHash));
+      const folderHash = this.folders.hashOf(this.ent[3 * e + 1]!);
+      const h = entryHash(fnvBytes(c, p + 1, p + 1 + c[p]!, folderHash));
       this.place(e, h);
       this.used++;
     }
   }
 
   private resizeEntries(cap: number): void {
-    const n = this.entries;
-    const copy = <T extends Uint32Array | Uint8Array | Uint16Array | Int32Array>(a: T, b: T): T => {
-      b.set(a.subarray(0, n));
-      return b;
-    };
-    this.nameOff = copy(this.nameOff, new Uint32Array(cap));
-    this.nameLen = copy(this.nameLen, new Uint8Array(cap));
-    this.folderOf =
-      this.folderOf instanceof Uint16Array
-        ? copy(this.folderOf, new Uint16Array(cap))
-        : copy(this.folderOf, new Int32Array(cap));
-    this.val = copy(this.val, new Int32Array(cap));
+    const ent = new Int32Array(cap * 3);
+    ent.set(this.ent.subarray(0, this.entries * 3));
+    this.ent = ent;
+    this.cap = cap;
     // Entry numbers must fit a slot's low bits: widen them (and re-tag) when the capacity outgrows them.
     if (bitsFor(cap) > this.idxBits) {
       this.idxBits = bitsFor(cap);
