@@ -3,14 +3,13 @@
  * (interned once in a FolderTable: every file of a partition shares "date=…/region=…/") and its
  * file name's UTF-8 bytes (after a length byte) in 1 MiB chunks; per entry that is the name
  * bytes plus 13 bytes (length, name offset, folder id, value) and 8-16 bytes of open-addressing
- * table (a slot packs the entry number with high hash bits, so a probe reads one int32). No per-path object
- * for the GC to trace, no JS string for a path. Checkpoint paths go in straight from Parquet
- * page bytes (percent-decoded into place); lookups hash the JS string's folder and name parts
- * in place, without allocating.
+ * table (a slot packs the entry number with high hash bits, so a probe reads one int32). No
+ * per-path object for the GC to trace, no JS string for a path. Checkpoint paths go in straight
+ * from Parquet page bytes (percent-decoded into place); a lookup hashes the JS string in one
+ * pass (its folder's hash falls out on the way) and compares in place, without allocating.
  *
  * Names of 255 bytes or more, and keys with an unpaired surrogate (no UTF-8 form), live in a
- * plain Map beside the compact store.
- */
+ * plain Map beside the compact store. */
 import { decoded, decodePath } from './encoded-path';
 import { FolderTable } from './folder-table';
 import {
