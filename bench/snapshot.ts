@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- snapshot [files=1000000]`: a synthetic table whose checkpoint lists 1M
+ * `npm run bench -- snapshot [files=1000000] [no-naive]`: a synthetic table whose checkpoint lists 1M
  * files (~150 B of stats each, 2 partition columns), written once by our delta-writer into an
  * s3rver store under .bench-cache/, read back through S3 on 127.0.0.1.
  *
@@ -10,7 +10,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import {
@@ -22,7 +22,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
-import { deltaStorageFromBackend } from '../lambda/delta/delta-storage';
+import { type DeltaStorage, deltaStorageFromBackend } from '../lambda/delta/delta-storage';
 import { loadSnapshot, refreshSnapshot } from '../lambda/delta/load-snapshot';
 import {
   type AddFile,
@@ -31,7 +31,7 @@ import {
   writeCheckpoint,
   writeLastCheckpoint,
 } from '../lambda/local/delta-writer';
-import { s3Backend, startLocalS3 } from '../test/helpers/delta-s3';
+import { type LocalS3, s3Backend, startLocalS3 } from '../test/helpers/delta-s3';
 
 process.env.AWS_EC2_METADATA_DISABLED = 'true';
 process.env.AWS_EMF_ENVIRONMENT = 'Local';
@@ -137,6 +137,13 @@ async function child(mode: string, endpoint: string, files: number): Promise<voi
   const client = await clientFor(endpoint);
   const traffic = { requests: 0, bytes: 0 };
   const backend = s3Backend(client, traffic);
+  const startRss = process.memoryUsage.rss();
+  // Where the memory is when RSS peaks (sampled; the peak itself comes from getrusage).
+  let atPeak = process.memoryUsage();
+  const sampler = setInterval(() => {
+    const m = process.memoryUsage();
+    if (m.rss > atPeak.rss) atPeak = m;
+  }, 10);
   const t0 = performance.now();
   let out: Record<string, unknown>;
   if (mode === 'cold') {
@@ -159,6 +166,8 @@ async function child(mode: string, endpoint: string, files: number): Promise<voi
     out = { files: index.size };
   }
   const ms = performance.now() - t0;
+  clearInterval(sampler);
+  const mb = (n: number) => Math.round(n / 1e5) / 10;
   console.log(
     JSON.stringify({
       ...out,
@@ -166,13 +175,22 @@ async function child(mode: string, endpoint: string, files: number): Promise<voi
       requests: traffic.requests,
       bytesFetched: traffic.bytes,
       maxRssMB: process.resourceUsage().maxRSS / 1024,
+      startRssMB: mb(startRss),
+      atPeakMB: {
+        rss: mb(atPeak.rss),
+        heapUsed: mb(atPeak.heapUsed),
+        heapTotal: mb(atPeak.heapTotal),
+        external: mb(atPeak.external),
+        arrayBuffers: mb(atPeak.arrayBuffers),
+      },
     }),
   );
   client.destroy();
 }
 
 async function bundle(): Promise<string> {
-  const out = path.join(cacheDir, 'snapshot-bench.mjs');
+  // One bundle per run: .bench-cache may be shared by several worktrees benchmarking at once.
+  const out = path.join(cacheDir, `snapshot-bench-${process.pid}.mjs`);
   const { build } = await import('esbuild');
   await build({
     entryPoints: [path.join(repoRoot, 'bench/snapshot.ts')],
@@ -211,8 +229,27 @@ async function runChild(
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-export default async function snapshotBench(args: string[]) {
-  const files = Number(args.find((a) => /^\d+$/.test(a)) ?? 1_000_000);
+/** The cached bench table, served by an s3rver on 127.0.0.1 (close() stops it). */
+export interface BenchTable {
+  endpoint: string;
+  s3: LocalS3;
+  bucket: string;
+  /** Key prefix of the table in the bucket. */
+  prefix: string;
+  tableUri: string;
+  storage: DeltaStorage;
+  files: number;
+  generated: boolean;
+  generateMs: number;
+  close(): Promise<void>;
+}
+
+/**
+ * The synthetic `files`-file table in .bench-cache (generated on first use, ~1 min at 1M files),
+ * with any commits left by an earlier run removed. Other benchmarks load it as a real Snapshot.
+ * The calling process must run with --openssl-legacy-provider (s3rver's listings need it).
+ */
+export async function ensureBenchTable(files = 1_000_000): Promise<BenchTable> {
   mkdirSync(path.join(cacheDir, 's3rver'), { recursive: true });
   const s3 = await startLocalS3(path.join(cacheDir, 's3rver'), [BUCKET]);
   try {
@@ -221,17 +258,42 @@ export default async function snapshotBench(args: string[]) {
     await ensureTable(s3.client, files);
     const generateMs = performance.now() - tg;
     await resetCommits(s3.client, files);
+    return {
+      endpoint: s3.endpoint,
+      s3,
+      bucket: BUCKET,
+      prefix: tablePrefix(files),
+      tableUri: `s3://${BUCKET}/${tablePrefix(files)}`,
+      storage: deltaStorageFromBackend(s3.backend, BUCKET, tablePrefix(files)),
+      files,
+      generated,
+      generateMs,
+      close: () => s3.close(),
+    };
+  } catch (e) {
+    await s3.close();
+    throw e;
+  }
+}
+
+export default async function snapshotBench(args: string[]) {
+  const files = Number(args.find((a) => /^\d+$/.test(a)) ?? 1_000_000);
+  const table = await ensureBenchTable(files);
+  const { s3, generated, generateMs } = table;
+  const onExit: (() => void)[] = [];
+  try {
     const script = await bundle();
+    onExit.push(() => rmSync(script, { force: true }));
 
     const cold: Record<string, number>[] = [];
     for (let i = 0; i < 3; i++) cold.push(await runChild(script, 'cold', s3.endpoint, files));
     const naive: Record<string, number>[] = [];
-    // One naive run: at 1M files it takes about a minute and 4 GB.
-    naive.push(await runChild(script, 'naive', s3.endpoint, files));
+    // One naive run: at 1M files it takes about a minute and 4 GB (`no-naive` skips it).
+    if (!args.includes('no-naive')) naive.push(await runChild(script, 'naive', s3.endpoint, files));
 
     // Incremental refresh in this process: one new commit with one file, then refreshSnapshot.
-    const storage = deltaStorageFromBackend(s3.backend, BUCKET, tablePrefix(files));
-    const opts = { tableUri: `s3://${BUCKET}/${tablePrefix(files)}` };
+    const { storage } = table;
+    const opts = { tableUri: table.tableUri };
     let snap = await loadSnapshot(storage, opts);
     const refresh: { ms: number; requests: number; bytes: number; outcome: string }[] = [];
     for (let v = CHECKPOINT_VERSION + 1; v <= CHECKPOINT_VERSION + 10; v++) {
@@ -251,7 +313,7 @@ export default async function snapshotBench(args: string[]) {
     await resetCommits(s3.client, files);
 
     const coldMs = median(cold.map((c) => c.ms!));
-    const naiveMs = median(naive.map((c) => c.ms!));
+    const naiveMs = naive.length ? median(naive.map((c) => c.ms!)) : Number.NaN;
     return {
       bench: 'snapshot',
       table: {
@@ -265,19 +327,24 @@ export default async function snapshotBench(args: string[]) {
         ms: coldMs,
         runsMs: cold.map((c) => Math.round(c.ms!)),
         peakRssMB: Math.max(...cold.map((c) => c.maxRssMB!)),
+        peakRssRunsMB: cold.map((c) => Math.round(c.maxRssMB!)),
+        rssBeforeLoadMB: cold[0]!.startRssMB,
+        atPeakMB: cold[0]!.atPeakMB,
         bytesFetched: cold[0]!.bytesFetched,
         requests: cold[0]!.requests,
         estimatedSnapshotMB: cold[0]!.estimatedBytes! / 1e6,
-        residentBytesPerFileBeyondPath:
-          (cold[0]!.estimatedBytes! - files * decodeURIComponent(syntheticAdd(0).path).length) / files,
+        residentBytesPerFile: cold[0]!.estimatedBytes! / files,
+        pathBytesPerFile: decodeURIComponent(syntheticAdd(0).path).length,
       },
-      baselineNaiveHyparquet: {
-        ms: naiveMs,
-        runsMs: naive.map((c) => Math.round(c.ms!)),
-        peakRssMB: Math.max(...naive.map((c) => c.maxRssMB!)),
-        bytesFetched: naive[0]!.bytesFetched,
-      },
-      speedupVsNaive: naiveMs / coldMs,
+      baselineNaiveHyparquet: naive.length
+        ? {
+            ms: naiveMs,
+            runsMs: naive.map((c) => Math.round(c.ms!)),
+            peakRssMB: Math.max(...naive.map((c) => c.maxRssMB!)),
+            bytesFetched: naive[0]!.bytesFetched,
+          }
+        : 'skipped (no-naive)',
+      speedupVsNaive: naive.length ? naiveMs / coldMs : null,
       incrementalRefresh: {
         medianMs: median(refresh.map((r) => r.ms)),
         runsMs: refresh.map((r) => Number(r.ms.toFixed(2))),
@@ -292,7 +359,8 @@ export default async function snapshotBench(args: string[]) {
       },
     };
   } finally {
-    await s3.close();
+    for (const f of onExit) f();
+    await table.close();
   }
 }
 

@@ -57,17 +57,17 @@ export async function readCheckpoint(
   const sidecarFiles: ParquetFile[] = [];
   for (const sc of sidecars) sidecarFiles.push(await openParquet(storage, sc.path, sc.size, io));
   const files = [...parquetParts, ...sidecarFiles];
-  // Size the path index once from the footers: no rehashing or regrowth during the load.
-  let rows = 0;
-  let pathBytes = 0;
+  // Size the path index once from the footers (adds = non-null add.path values when the
+  // statistics say so): no rehashing or regrowth during the load.
+  let adds = 0;
   for (const f of files) {
     for (const rg of f.metadata.row_groups) {
-      rows += Number(rg.num_rows);
       const col = rg.columns.find((c) => c.meta_data?.path_in_schema.join('.') === 'add.path')?.meta_data;
-      pathBytes += Number(col?.total_uncompressed_size ?? 0);
+      const nulls = col?.statistics?.null_count;
+      adds += Number(col?.num_values ?? rg.num_rows) - (nulls === undefined ? 0 : Number(nulls));
     }
   }
-  replay.reserve(rows, pathBytes);
+  replay.reserve(adds);
   for (const file of files) await readAdds(storage, file, replay, io);
 }
 
@@ -251,8 +251,8 @@ function mayHoldAny(
   });
 }
 
-/** add.path (leaf 0) is read in raw mode: page bytes go straight into the path index. */
-const RAW_PATH: ReadonlySet<number> = new Set([0]);
+/** add.path (leaf 0) is streamed: page bytes go straight into the path index, a page at a time. */
+const STREAM_PATH: ReadonlySet<number> = new Set([0]);
 
 async function readAdds(
   storage: DeltaStorage,
@@ -274,12 +274,13 @@ async function readAdds(
   const values: (string | null)[] = new Array(width).fill(null);
   const groups = file.metadata.row_groups.length;
   // Fetch the next row group while decoding this one.
-  let pending = groups > 0 ? readLeaves(storage, file, 0, paths, io, RAW_PATH) : undefined;
+  let pending = groups > 0 ? readLeaves(storage, file, 0, paths, io, STREAM_PATH) : undefined;
   for (let rg = 0; rg < groups; rg++) {
     const leaves = await pending!;
-    pending = rg + 1 < groups ? readLeaves(storage, file, rg + 1, paths, io, RAW_PATH) : undefined;
+    pending = rg + 1 < groups ? readLeaves(storage, file, rg + 1, paths, io, STREAM_PATH) : undefined;
     const [pathL, keyL, valL, stL, dvL, offL] = leaves;
     const rows = Number(file.metadata.row_groups[rg]!.num_rows);
+    const pages = pathL!.pages;
     const pathC = new ScalarCursor(pathL!);
     const pvC = new RepeatedCursor(keyL!, valL!);
     const stC = new ScalarCursor(stL!);
@@ -289,25 +290,24 @@ async function readAdds(
       const i = replay.columnOf(k as string);
       if (i >= 0) values[i] = v === null || v === '' ? null : (v as string);
     };
-    const raw = pathL!.raw;
     for (let r = 0; r < rows; r++) {
       // Let pending reads (the next row group) make progress while this one is decoded.
       if ((r & 16383) === 16383) await yieldToEventLoop();
-      const path = pathC.next();
+      // Streamed: true when present (bytes in pages), else a string or null.
+      const path = pages ? pages.next() : pathC.next();
       values.fill(null);
       pvC.next(setValue);
       const st = stC.next();
       const dvp = dvC.next();
       const off = offC.next();
-      if (path === null) continue;
+      if (path === null || path === false) continue;
       const dv: DeletionVectorDescriptor | null =
         typeof st === 'string' && typeof dvp === 'string'
           ? { storageType: st, pathOrInlineDv: dvp, offset: typeof off === 'number' ? off : null }
           : null;
       const tuple = replay.tupleOfValues(values);
-      if (typeof path === 'number' && raw) {
-        replay.addEncoded(raw.pages[raw.page[path]!]!, raw.start[path]!, raw.end[path]!, tuple, dv);
-      } else if (typeof path === 'string') replay.add(path, tuple, dv);
+      if (path === true) replay.addEncoded(pages!.bytes, pages!.start, pages!.end, tuple, dv);
+      else if (typeof path === 'string') replay.add(path, tuple, dv);
     }
   }
 }

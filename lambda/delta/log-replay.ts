@@ -209,9 +209,9 @@ export class LogReplay {
     }
   }
 
-  /** Pre-sizes the data-file index for a bulk load. */
-  reserve(entries: number, pathBytes: number): void {
-    if (this.s.data instanceof PathIndex) this.s.data.reserve(entries, pathBytes);
+  /** Pre-sizes the data-file index for a bulk load of about `entries` adds. */
+  reserve(entries: number): void {
+    if (this.s.data instanceof PathIndex) this.s.data.reserve(entries);
   }
 
   /**

@@ -11,6 +11,7 @@ import { parquetHeader } from 'hyparquet/src/column.js';
 import { decompressPage, readDataPage, readDataPageV2 } from 'hyparquet/src/datapage.js';
 import { readRleBitPackedHybrid } from 'hyparquet/src/encoding.js';
 import { readPlain } from 'hyparquet/src/plain.js';
+import { ByteArrayPages, streamable } from './byte-array-pages';
 import { DeltaLogError } from './delta-log-error';
 import type { DeltaStorage } from './delta-storage';
 import { parquetCodecs } from './parquet-codecs';
@@ -101,8 +102,8 @@ export interface Leaf {
   /** undefined: not repeated. */
   readonly rep: Uint8Array | undefined;
   readonly values: unknown[];
-  /** Raw mode only: a number in `values` is an index here (page bytes, not yet a string). */
-  readonly raw?: RawValues;
+  /** Streamed leaves only: the values, read page by page (then `values` is empty). */
+  readonly pages?: ByteArrayPages;
 }
 
 /** An all-null leaf (column chunk skipped thanks to its statistics, or absent from the schema). */
@@ -120,8 +121,11 @@ export async function readLeaves(
   rg: number,
   paths: readonly (readonly string[])[],
   io: IoStats,
-  /** Indexes of BYTE_ARRAY leaves to return in raw mode (see RawValues). */
-  rawPaths: ReadonlySet<number> = new Set(),
+  /**
+   * Indexes of non-repeated BYTE_ARRAY leaves to stream (Leaf.pages) rather than decode into
+   * strings, where their encodings allow it.
+   */
+  streamPaths: ReadonlySet<number> = new Set(),
 ): Promise<Leaf[]> {
   const group = file.metadata.row_groups[rg]!;
   const rows = Number(group.num_rows);
@@ -160,15 +164,17 @@ export async function readLeaves(
     for (const w of s.members) {
       const bytes = buf.subarray(w.start - s.start, w.end - s.start);
       const schemaPath = treePath(file.tree, paths[w.i]!);
-      out[w.i] = decodeChunk(
-        bytes,
-        w.chunk.type,
-        w.chunk.codec,
-        schemaPath,
-        rows,
-        file.path,
-        rawPaths.has(w.i),
-      );
+      const { maxDef, maxRep } = maxLevels(schemaPath);
+      if (
+        streamPaths.has(w.i) &&
+        w.chunk.type === 'BYTE_ARRAY' &&
+        maxRep === 0 &&
+        streamable(w.chunk.encodings)
+      ) {
+        const where = `${file.path}: column ${paths[w.i]!.join('.')}`;
+        const pages = new ByteArrayPages(bytes, w.chunk.codec, compressors, maxDef, where);
+        out[w.i] = { n: rows, maxDef, maxRep, def: undefined, rep: undefined, values: [], pages };
+      } else out[w.i] = decodeChunk(bytes, w.chunk.type, w.chunk.codec, schemaPath, rows, file.path);
     }
   });
   return out;
@@ -184,42 +190,6 @@ function maxLevels(schemaPath: SchemaTree[]): { maxDef: number; maxRep: number }
   return { maxDef, maxRep };
 }
 
-/** Raw byte-array values (raw mode): value k is page[k] bytes [start[k], end[k]). */
-export interface RawValues {
-  pages: Uint8Array[];
-  page: Int32Array;
-  start: Int32Array;
-  end: Int32Array;
-  count: number;
-}
-
-function newRaw(): RawValues {
-  return {
-    pages: [],
-    page: new Int32Array(1024),
-    start: new Int32Array(1024),
-    end: new Int32Array(1024),
-    count: 0,
-  };
-}
-
-function pushRaw(r: RawValues, page: number, start: number, end: number): number {
-  if (r.count === r.page.length) {
-    const grow = (a: Int32Array) => {
-      const b = new Int32Array(a.length * 2);
-      b.set(a);
-      return b;
-    };
-    r.page = grow(r.page);
-    r.start = grow(r.start);
-    r.end = grow(r.end);
-  }
-  r.page[r.count] = page;
-  r.start[r.count] = start;
-  r.end[r.count] = end;
-  return r.count++;
-}
-
 const bitWidth = (v: number) => 32 - Math.clz32(v);
 
 function decodeChunk(
@@ -229,7 +199,6 @@ function decodeChunk(
   schemaPath: SchemaTree[],
   rows: number,
   where: string,
-  rawMode: boolean,
 ): Leaf {
   const element = schemaPath[schemaPath.length - 1]!.element;
   const decoder = {
@@ -245,7 +214,6 @@ function decodeChunk(
   const repParts: ArrayLike<number>[] = [];
   const counts: number[] = [];
   const values: unknown[] = [];
-  const raw = rawMode && type === 'BYTE_ARRAY' ? newRaw() : undefined;
   let dictionary: unknown[] | undefined;
   let n = 0;
   let rowsSeen = 0;
@@ -270,7 +238,7 @@ function decodeChunk(
       let def: ArrayLike<number> | undefined;
       let rep: ArrayLike<number> = [];
       if (type === 'BYTE_ARRAY' && (encoding === 'PLAIN' || isDict)) {
-        // Fast path: levels into typed arrays, strings (or raw slices) straight from the page.
+        // Fast path: levels into typed arrays, strings straight from the page.
         let page: Uint8Array;
         let vr: { view: DataView; offset: number };
         if (v1) {
@@ -305,12 +273,11 @@ function decodeChunk(
           if (width) readRleBitPackedHybrid(vr, width, idx, page.byteLength - vr.offset);
           for (let i = 0; i < present; i++) values.push(dictionary[idx[i]!]);
         } else {
-          const pi = raw ? raw.pages.push(page) - 1 : 0;
           let o = vr.offset;
           for (let i = 0; i < present; i++) {
             const len = vr.view.getUint32(o, true);
             o += 4;
-            values.push(raw ? pushRaw(raw, pi, o, o + len) : utf8.decode(page.subarray(o, o + len)));
+            values.push(utf8.decode(page.subarray(o, o + len)));
             o += len;
           }
         }
@@ -372,7 +339,7 @@ function decodeChunk(
       o += r.length;
     }
   }
-  return { n, maxDef, maxRep, def, rep, values, ...(raw ? { raw } : {}) };
+  return { n, maxDef, maxRep, def, rep, values };
 }
 
 function readLevels(

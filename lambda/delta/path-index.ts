@@ -1,390 +1,367 @@
 /**
- * A compact string → int32 hash map for a table's file paths: the UTF-8 bytes of every path in
- * one arena, plus four int32 per entry and an open-addressing table — about 24-30 bytes per file
- * beyond the path bytes, against ~60 for a JS Map of strings, and no per-path object for the GC
- * to trace. Checkpoint paths go in straight from Parquet page bytes (percent-decoded on the fly,
- * no JS string made); lookups hash the JS string's UTF-8 form without allocating.
- */
+ * A compact string → int32 hash map for a table's file paths. A path is stored as its folder
+ * (interned once in a FolderTable: every file of a partition shares "date=…/region=…/") and its
+ * file name's UTF-8 bytes (after a length byte) in 1 MiB chunks; per entry that is the name
+ * bytes plus 13 bytes (length, name offset, folder id, value) and 8-16 bytes of open-addressing
+ * table (a slot packs the entry number with high hash bits, so a probe reads one int32). No
+ * per-path object for the GC to trace, no JS string for a path. Checkpoint paths go in straight
+ * from Parquet page bytes (percent-decoded into place); a lookup hashes the JS string in one
+ * pass (its folder's hash falls out on the way) and compares in place, without allocating.
+ *
+ * Names of 255 bytes or more, and keys with an unpaired surrogate (no UTF-8 form), live in a
+ * plain Map beside the compact store. */
+import { decoded, decodePath } from './encoded-path';
+import { FolderTable } from './folder-table';
+import {
+  equalBytes,
+  equalsStringRange,
+  FNV_OFFSET,
+  fnvBytes,
+  hashPath,
+  pathInfo,
+  pow2AtLeast,
+} from './utf8-hash';
+
 const EMPTY = 0;
 const TOMBSTONE = -1;
 const DELETED = -2147483648;
+const CHUNK_BITS = 20;
+const CHUNK = 1 << CHUNK_BITS;
+const CHUNK_MASK = CHUNK - 1;
+/** Names this long (UTF-8 bytes) or longer go to the side map, so a length fits one byte. */
+const LONG_NAME = 255;
+/** Encoded paths longer than this take the string route (the room for one is taken in a chunk). */
+const MAX_ENCODED = 16 * 1024;
+/** find(): not present; present in the side map (or would be). */
+const NOT_FOUND = -1;
+const IN_SIDE = -2;
 const utf8 = new TextDecoder();
+const utf8Encoder = new TextEncoder();
 
 export class PathIndex {
-  private arena: Uint8Array;
-  private arenaLen = 0;
-  /** Per entry: arena offset, byte length, value (DELETED once removed). */
-  private off: Int32Array;
-  private len: Int32Array;
-  private val: Int32Array;
+  private folders = new FolderTable();
+  /** File-name bytes: chunk i holds offsets [i * CHUNK, (i + 1) * CHUNK); a name never straddles two. */
+  private chunks: Uint8Array[] = [];
+  private chunkUsed = 0;
+  /**
+   * Per entry, side by side so a lookup touches one cache line: the name's offset (its record
+   * in the chunks is a length byte, then the bytes), the folder id, the value (DELETED once
+   * removed).
+   */
+  private ent: Int32Array;
+  private cap: number;
   private entries = 0;
   private live = 0;
   /**
-   * Open addressing, linear probing; slot i is [entry + 1 | EMPTY | TOMBSTONE, hash] so a probe
-   * touches one cache line.
+   * Open addressing, linear probing. A slot is EMPTY, TOMBSTONE, or (entry + 1) in its low
+   * `idxBits` bits with the hash's higher bits above them (a tag that rejects most mismatches
+   * without touching the entry). idxBits covers the entry arrays' capacity.
    */
   private table: Int32Array;
   private slots: number;
+  private idxBits: number;
   private used = 0;
+  /** The slot of the entry the last find() returned. */
+  private foundSlot = -1;
+  private side = new Map<string, number>();
 
-  constructor(expectedEntries = 16, expectedBytes = expectedEntries * 64) {
+  constructor(expectedEntries = 16) {
     const cap = Math.max(16, expectedEntries);
-    this.arena = new Uint8Array(Math.max(1024, expectedBytes));
-    this.off = new Int32Array(cap);
-    this.len = new Int32Array(cap);
-    this.val = new Int32Array(cap);
-    this.slots = pow2(cap * 2);
-    this.table = new Int32Array(this.slots * 2);
+    this.cap = cap;
+    this.ent = new Int32Array(cap * 3);
+    this.idxBits = bitsFor(cap);
+    this.slots = pow2AtLeast(cap * 2);
+    this.table = new Int32Array(this.slots);
   }
 
-  /** Makes room for `entries` more paths of `bytes` total, so a bulk load never regrows. */
-  reserve(entries: number, bytes: number): void {
-    if (this.arenaLen + bytes > this.arena.length) this.growArena(bytes);
-    while (this.entries + entries > this.off.length) this.growEntries();
-    const need = pow2((this.live + entries) * 2);
+  /** Makes room for `entries` more paths, so a bulk load never rehashes or regrows its entries. */
+  reserve(entries: number): void {
+    if (this.entries + entries > this.cap) this.resizeEntries(this.entries + entries);
+    const need = pow2AtLeast((this.live + entries) * 2);
     if (need > this.slots) this.rehash(need);
   }
 
   get size(): number {
-    return this.live;
+    return this.live + this.side.size;
   }
 
-  /** Bytes held by the typed arrays (the resident cost of this index). */
+  /** Bytes held (typed arrays measured; the side map estimated): the resident cost of this index. */
   get byteSize(): number {
-    return this.arena.byteLength + this.off.byteLength * 3 + this.table.byteLength;
+    let n = 0;
+    for (const c of this.chunks) n += c.byteLength;
+    n += this.ent.byteLength;
+    n += this.table.byteLength + this.folders.byteSize;
+    this.side.forEach((_v, k) => {
+      n += 64 + k.length * 2;
+    });
+    return n;
+  }
+
+  /** Number of distinct folders (tests, estimates). */
+  get folderCount(): number {
+    return this.folders.count;
   }
 
   get(key: string): number | undefined {
     const e = this.find(key);
-    return e < 0 ? undefined : this.val[e];
+    if (e >= 0) return this.ent[3 * e + 2];
+    return e === IN_SIDE ? this.side.get(key) : undefined;
   }
 
   has(key: string): boolean {
-    return this.find(key) >= 0;
+    const e = this.find(key);
+    return e >= 0 || (e === IN_SIDE && this.side.has(key));
   }
 
   set(key: string, value: number): this {
     const e = this.find(key);
-    if (e >= 0) {
-      this.val[e] = value;
-      return this;
+    if (e >= 0) this.ent[3 * e + 2] = value;
+    else if (e === IN_SIDE) this.side.set(key, value);
+    else {
+      const bytes = scratchFor(key.length * 3);
+      const n = utf8Encoder.encodeInto(key, bytes).written;
+      let slash = n - 1;
+      while (slash >= 0 && bytes[slash] !== 0x2f) slash--;
+      const fh = fnvBytes(bytes, 0, slash + 1, FNV_OFFSET);
+      const folder = this.folders.intern(bytes, 0, slash + 1, fh);
+      const len = n - slash - 1;
+      const off = this.allocName(len + 1);
+      const chunk = this.chunks[off >>> CHUNK_BITS]!;
+      chunk[off & CHUNK_MASK] = len;
+      chunk.set(bytes.subarray(slash + 1, n), (off & CHUNK_MASK) + 1);
+      this.append(folder, off, entryHash(fnvBytes(bytes, slash + 1, n, fh)), value);
     }
-    const bytes = new TextEncoder().encode(key);
-    if (this.arenaLen + bytes.length > this.arena.length) this.growArena(bytes.length);
-    this.arena.set(bytes, this.arenaLen);
-    this.append(this.arenaLen, bytes.length, hashBytes(bytes, 0, bytes.length), value);
     return this;
   }
 
   delete(key: string): boolean {
-    const h = hashString(key);
-    const mask = this.slots - 1;
-    const t = this.table;
-    for (let i = h & mask; ; i = (i + 1) & mask) {
-      const slot = t[2 * i]!;
-      if (slot === EMPTY) return false;
-      if (slot === TOMBSTONE || t[2 * i + 1] !== h) continue;
-      const e = slot - 1;
-      if (this.equalsString(e, key)) {
-        t[2 * i] = TOMBSTONE;
-        this.val[e] = DELETED;
-        this.live--;
-        return true;
-      }
-    }
+    const e = this.find(key);
+    if (e === IN_SIDE) return this.side.delete(key);
+    if (e < 0) return false;
+    this.table[this.foundSlot] = TOMBSTONE;
+    this.ent[3 * e + 2] = DELETED;
+    this.live--;
+    return true;
   }
 
   forEach(visit: (value: number, key: string) => void): void {
     for (let e = 0; e < this.entries; e++) {
-      const v = this.val[e]!;
+      const v = this.ent[3 * e + 2]!;
       if (v === DELETED) continue;
-      visit(v, utf8.decode(this.arena.subarray(this.off[e]!, this.off[e]! + this.len[e]!)));
+      const o = this.ent[3 * e]! >>> 0;
+      const c = this.chunks[o >>> CHUNK_BITS]!;
+      const p = o & CHUNK_MASK;
+      const name = utf8.decode(c.subarray(p + 1, p + 1 + c[p]!));
+      visit(v, this.folders.text(this.ent[3 * e + 1]!) + name);
     }
+    this.side.forEach(visit);
   }
 
   /**
-   * Adds a path given as percent-encoded UTF-8 bytes (as in `add.path`), decoding %XX on the
-   * way in. Returns false, adding nothing, when the decoded path is not a plain relative ASCII
-   * path (absolute URI, empty / "." / ".." segment, backslash, NUL, control or non-ASCII
-   * character, invalid escape): the caller then takes the general string route.
+   * Adds a path given as percent-encoded UTF-8 bytes (as in `add.path`), decoded straight into
+   * the name chunk; its folder is then interned and the name moved over it. Returns false,
+   * adding nothing, when the path must take the string route (see encoded-path.ts) or its file
+   * name is long.
    */
   addEncoded(src: Uint8Array, start: number, end: number, value: number): boolean {
-    const n = end - start;
-    if (this.arenaLen + n > this.arena.length) this.growArena(n);
-    const base = this.arenaLen;
-    const h = decodeInto(src, start, end, this.arena, base);
-    if (h < 0) return false;
-    const len = decodedLength;
-    const existing = this.findBytes(base, len, h);
-    if (existing >= 0) this.val[existing] = value;
-    else this.append(base, len, h, value);
+    // Room for the record: a length byte and the path (decoded, it is no longer). Anything
+    // longer than a few KB is left to the string route.
+    const room = end - start + 1;
+    if (room > MAX_ENCODED) return false;
+    const off = this.allocName(room);
+    const chunk = this.chunks[off >>> CHUNK_BITS]!;
+    const p = (off & CHUNK_MASK) + 1;
+    if (!decodePath(src, start, end, chunk, p)) {
+      this.chunkUsed -= room;
+      return false;
+    }
+    const nameAt = p + decoded.slash + 1;
+    const n = p + decoded.length - nameAt;
+    if (n >= LONG_NAME) {
+      this.chunkUsed -= room;
+      return false;
+    }
+    const folder = this.folders.intern(chunk, p, nameAt, decoded.folderHash);
+    // The folder is interned: keep only the name, right after its length byte.
+    if (nameAt !== p) chunk.copyWithin(p, nameAt, nameAt + n);
+    chunk[p - 1] = n;
+    const h = entryHash(decoded.hash);
+    const e = this.findName(folder, chunk, p, n, h);
+    if (e >= 0) {
+      this.ent[3 * e + 2] = value;
+      this.chunkUsed -= room;
+    } else {
+      this.chunkUsed -= room - 1 - n;
+      this.append(folder, off, h, value);
+    }
     return true;
   }
 
-  /** A deep copy (typed-array copies: fast even at millions of entries). */
+  /**
+   * A deep copy, to be changed while this one stays frozen. Full name chunks are shared (never
+   * written again: appends go to the last chunk only), so a copy costs the entry arrays and table.
+   */
   clone(): PathIndex {
     const c = Object.create(PathIndex.prototype) as PathIndex;
+    const last = this.chunks.length - 1;
     Object.assign(c, this, {
-      arena: this.arena.slice(0, Math.max(this.arenaLen, 1024)),
-      off: this.off.slice(),
-      len: this.len.slice(),
-      val: this.val.slice(),
+      folders: this.folders.clone(),
+      chunks: this.chunks.map((ch, i) => (i === last ? ch.slice() : ch)),
+      ent: this.ent.slice(),
       table: this.table.slice(),
+      side: new Map(this.side),
     });
     return c;
   }
 
-  /** Releases the arena's unused tail (call once loading is done). */
+  /** Releases unused capacity: the last chunk's tail and spare entry slots (call once loading is done). */
   trim(): void {
-    // Copying costs a second arena for a moment: only worth it when much is unused.
-    if (this.arena.length - this.arenaLen > Math.max(4096, this.arena.length / 4)) {
-      this.arena = this.arena.slice(0, this.arenaLen);
+    const last = this.chunks.length - 1;
+    if (last >= 0 && this.chunks[last]!.length - this.chunkUsed > 4096) {
+      this.chunks[last] = this.chunks[last]!.slice(0, this.chunkUsed);
     }
+    if (this.cap - this.entries > Math.max(64, this.cap / 8)) this.resizeEntries(this.entries);
   }
 
+  /** The entry of `key`, NOT_FOUND, or IN_SIDE when the key belongs to the side map. */
   private find(key: string): number {
-    const h = hashString(key);
+    const h = entryHash(hashPath(key));
+    if (pathInfo.loneSurrogate || pathInfo.nameBytes >= LONG_NAME) return IN_SIDE;
+    const slash = pathInfo.slash;
+    const folder = this.folders.findString(key, 0, slash + 1, pathInfo.folderHash);
+    if (folder < 0) return NOT_FOUND;
+    const idxMask = (1 << this.idxBits) - 1;
+    const tag = h & ~idxMask;
     const mask = this.slots - 1;
     const t = this.table;
     for (let i = h & mask; ; i = (i + 1) & mask) {
-      const slot = t[2 * i]!;
-      if (slot === EMPTY) return -1;
-      if (slot === TOMBSTONE || t[2 * i + 1] !== h) continue;
-      if (this.equalsString(slot - 1, key)) return slot - 1;
+      const slot = t[i]!;
+      if (slot === EMPTY) return NOT_FOUND;
+      if (slot === TOMBSTONE || (slot & ~idxMask) !== tag) continue;
+      const e = (slot & idxMask) - 1;
+      if (this.ent[3 * e + 1] !== folder) continue;
+      const o = this.ent[3 * e]! >>> 0;
+      const c = this.chunks[o >>> CHUNK_BITS]!;
+      const p = (o & CHUNK_MASK) + 1;
+      if (equalsStringRange(c, p, p + c[p - 1]!, key, slash + 1, key.length)) {
+        this.foundSlot = i;
+        return e;
+      }
     }
   }
 
-  /** Finds the entry equal to arena[at, at + n) (bytes not yet registered). */
-  private findBytes(at: number, n: number, h: number): number {
+  /** The entry with this folder and name src[at, at + n), or NOT_FOUND. */
+  private findName(folder: number, src: Uint8Array, at: number, n: number, h: number): number {
+    const idxMask = (1 << this.idxBits) - 1;
+    const tag = h & ~idxMask;
     const mask = this.slots - 1;
     const t = this.table;
-    const a = this.arena;
     for (let i = h & mask; ; i = (i + 1) & mask) {
-      const slot = t[2 * i]!;
-      if (slot === EMPTY) return -1;
-      if (slot === TOMBSTONE || t[2 * i + 1] !== h) continue;
-      const e = slot - 1;
-      if (this.len[e] !== n) continue;
-      const o = this.off[e]!;
-      let j = 0;
-      while (j < n && a[o + j] === a[at + j]) j++;
-      if (j === n) return e;
+      const slot = t[i]!;
+      if (slot === EMPTY) return NOT_FOUND;
+      if (slot === TOMBSTONE || (slot & ~idxMask) !== tag) continue;
+      const e = (slot & idxMask) - 1;
+      if (this.ent[3 * e + 1] !== folder) continue;
+      const o = this.ent[3 * e]! >>> 0;
+      const c = this.chunks[o >>> CHUNK_BITS]!;
+      const p = o & CHUNK_MASK;
+      if (c[p] === n && equalBytes(c, p + 1, src, at, n)) return e;
     }
   }
 
-  /** Compares entry e with the UTF-8 encoding of `s`, without encoding it. */
-  private equalsString(e: number, s: string): boolean {
-    const a = this.arena;
-    let p = this.off[e]!;
-    const end = p + this.len[e]!;
-    for (let i = 0; i < s.length; i++) {
-      let c = s.charCodeAt(i);
-      if (c < 0x80) {
-        if (p >= end || a[p++] !== c) return false;
-        continue;
-      }
-      if (c >= 0xd800 && c < 0xdc00 && i + 1 < s.length) {
-        const d = s.charCodeAt(i + 1);
-        if (d >= 0xdc00 && d < 0xe000) {
-          c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
-          i++;
-        }
-      }
-      if (c < 0x800) {
-        if (p + 2 > end || a[p++] !== (0xc0 | (c >> 6)) || a[p++] !== (0x80 | (c & 63))) return false;
-      } else if (c < 0x10000) {
-        if (
-          p + 3 > end ||
-          a[p++] !== (0xe0 | (c >> 12)) ||
-          a[p++] !== (0x80 | ((c >> 6) & 63)) ||
-          a[p++] !== (0x80 | (c & 63))
-        )
-          return false;
-      } else if (
-        p + 4 > end ||
-        a[p++] !== (0xf0 | (c >> 18)) ||
-        a[p++] !== (0x80 | ((c >> 12) & 63)) ||
-        a[p++] !== (0x80 | ((c >> 6) & 63)) ||
-        a[p++] !== (0x80 | (c & 63))
-      )
-        return false;
-    }
-    return p === end;
-  }
-
-  private growArena(n: number): void {
-    const a = new Uint8Array(Math.max(this.arena.length * 2, this.arenaLen + n));
-    a.set(this.arena.subarray(0, this.arenaLen));
-    this.arena = a;
-  }
-
-  /** Registers the n bytes already at arena[at] (at === arenaLen) as a new entry. */
-  private append(at: number, n: number, h: number, value: number): void {
-    if (this.entries === this.off.length) this.growEntries();
+  /** Registers a new entry whose name record is already at `off`. */
+  private append(folder: number, off: number, h: number, value: number): void {
+    if (this.entries === this.cap) this.resizeEntries(Math.max(16, this.entries * 2));
+    // Before the entry exists: rehash places every existing entry.
+    if ((this.used + 1) * 2 > this.slots) this.rehash(pow2AtLeast(Math.max(16, this.live * 2 + 2)));
     const e = this.entries++;
-    this.off[e] = at;
-    this.len[e] = n;
-    this.val[e] = value;
-    this.arenaLen = at + n;
+    this.ent[3 * e] = off;
+    this.ent[3 * e + 1] = folder;
+    this.ent[3 * e + 2] = value;
     this.live++;
-    if ((this.used + 1) * 2 > this.slots) this.rehash(pow2(Math.max(16, this.live * 2 + 2)));
     this.place(e, h);
     this.used++;
+  }
+
+  /**
+   * Room for n name bytes (give back what is unused by lowering chunkUsed): in the last chunk,
+   * grown up to CHUNK while it is the only one, or in a new one.
+   */
+  private allocName(n: number): number {
+    let last = this.chunks.length - 1;
+    if (last < 0 || this.chunkUsed + n > CHUNK) {
+      // After the first chunk the table is big: new chunks start full size.
+      this.chunks.push(new Uint8Array(last < 0 ? 1024 : CHUNK));
+      this.chunkUsed = 0;
+      last++;
+    }
+    const c = this.chunks[last]!;
+    if (this.chunkUsed + n > c.length) {
+      const g = new Uint8Array(Math.min(CHUNK, Math.max(c.length * 2, this.chunkUsed + n)));
+      g.set(c.subarray(0, this.chunkUsed));
+      this.chunks[last] = g;
+    }
+    const off = last * CHUNK + this.chunkUsed;
+    this.chunkUsed += n;
+    return off;
   }
 
   private place(e: number, h: number): void {
     const mask = this.slots - 1;
     const t = this.table;
     let i = h & mask;
-    while (t[2 * i] !== EMPTY) i = (i + 1) & mask;
-    t[2 * i] = e + 1;
-    t[2 * i + 1] = h;
+    while (t[i] !== EMPTY) i = (i + 1) & mask;
+    t[i] = (h & ~((1 << this.idxBits) - 1)) | (e + 1);
   }
 
-  /** Rebuilds the table with `slots` slots, dropping tombstones. */
+  /** Rebuilds the table with `slots` slots, dropping tombstones (hashes recomputed from the names). */
   private rehash(slots: number): void {
-    const old = this.table;
     this.slots = slots;
-    this.table = new Int32Array(slots * 2);
+    this.table = new Int32Array(slots);
     this.used = 0;
-    for (let i = 0; i < old.length; i += 2) {
-      const slot = old[i]!;
-      if (slot > 0) {
-        this.place(slot - 1, old[i + 1]!);
-        this.used++;
-      }
+    for (let e = 0; e < this.entries; e++) {
+      if (this.ent[3 * e + 2] === DELETED) continue;
+      const o = this.ent[3 * e]! >>> 0;
+      const c = this.chunks[o >>> CHUNK_BITS]!;
+      const p = o & CHUNK_MASK;
+      const folderHash = this.folders.hashOf(this.ent[3 * e + 1]!);
+      const h = entryHash(fnvBytes(c, p + 1, p + 1 + c[p]!, folderHash));
+      this.place(e, h);
+      this.used++;
     }
   }
 
-  private growEntries(): void {
-    const cap = this.off.length * 2;
-    const grow = (a: Int32Array) => {
-      const b = new Int32Array(cap);
-      b.set(a);
-      return b;
-    };
-    this.off = grow(this.off);
-    this.len = grow(this.len);
-    this.val = grow(this.val);
+  private resizeEntries(cap: number): void {
+    const ent = new Int32Array(cap * 3);
+    ent.set(this.ent.subarray(0, this.entries * 3));
+    this.ent = ent;
+    this.cap = cap;
+    // Entry numbers must fit a slot's low bits: widen them (and re-tag) when the capacity outgrows them.
+    if (bitsFor(cap) > this.idxBits) {
+      this.idxBits = bitsFor(cap);
+      this.rehash(this.slots);
+    }
   }
 }
 
-let decodedLength = 0;
-
-/**
- * Percent-decodes src[start, end) into out[base...], validating and hashing in one pass.
- * Returns the hash (length in `decodedLength`), or -1 when the path must take the string
- * route. Kept free of rare branches (they are in decodeSpecial) so V8 optimizes it once.
- */
-function decodeInto(src: Uint8Array, start: number, end: number, out: Uint8Array, base: number): number {
-  if (end === start || src[start] === 0x2f) return -1;
-  let o = base;
-  let segStart = base;
-  let h = 0x811c9dc5 | 0;
-  for (let i = start; i < end; i++) {
-    let b = src[i]!;
-    if (SPECIAL[b] !== 0) {
-      if (b === 0x2f) {
-        if (!segmentOk(out, segStart, o)) return -1;
-        segStart = o + 1;
-      } else {
-        b = decodeSpecial(src, i, end, segStart === base);
-        if (b < 0) return -1;
-        if (b === 0x2f) {
-          if (!segmentOk(out, segStart, o)) return -1;
-          segStart = o + 1;
-        }
-        i += specialWidth - 1;
-      }
-    }
-    h = Math.imul(h ^ b, 0x01000193);
-    out[o++] = b;
-  }
-  if (!segmentOk(out, segStart, o)) return -1;
-  decodedLength = o - base;
+/** The table hash of a path from its raw FNV-1a state, mixed (murmur3 finalizer). */
+function entryHash(state: number): number {
+  let h = state;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
   return h & 0x7fffffff;
 }
 
-let specialWidth = 1;
+let scratch = new Uint8Array(4096);
 
-/** The byte for a special input byte at src[i] ("%XX" or ":"), or -1 to refuse the fast path. */
-function decodeSpecial(src: Uint8Array, i: number, end: number, firstSegment: boolean): number {
-  const b = src[i]!;
-  specialWidth = 1;
-  if (b === 0x3a) return firstSegment ? -1 : b; // "scheme:" would make it an absolute URI
-  if (b !== 0x25 || i + 2 >= end) return -1;
-  const hi = hex(src[i + 1]!);
-  const lo = hex(src[i + 2]!);
-  if (hi < 0 || lo < 0) return -1;
-  const d = (hi << 4) | lo;
-  // Non-ASCII and control characters take the string route (which validates UTF-8).
-  if (d >= 0x80 || d < 0x20 || d === 0x5c || (d === 0x3a && firstSegment)) return -1;
-  specialWidth = 3;
-  return d;
+function scratchFor(n: number): Uint8Array {
+  if (scratch.length < n) scratch = new Uint8Array(pow2AtLeast(n));
+  return scratch;
 }
 
-/** Bytes that need a closer look in a path: "%", "/", ":", "\\", NUL, control and non-ASCII. */
-const SPECIAL = new Uint8Array(256);
-for (let b = 0; b < 256; b++)
-  SPECIAL[b] = b < 0x20 || b >= 0x80 || b === 0x25 || b === 0x2f || b === 0x3a || b === 0x5c ? 1 : 0;
-
-function pow2(n: number): number {
-  let p = 16;
-  while (p < n) p *= 2;
-  return p;
-}
-
-function hex(b: number): number {
-  if (b >= 0x30 && b <= 0x39) return b - 0x30;
-  if (b >= 0x41 && b <= 0x46) return b - 0x37;
-  if (b >= 0x61 && b <= 0x66) return b - 0x57;
-  return -1;
-}
-
-function segmentOk(a: Uint8Array, s: number, e: number): boolean {
-  const n = e - s;
-  if (n === 0) return false;
-  if (n === 1 && a[s] === 0x2e) return false;
-  if (n === 2 && a[s] === 0x2e && a[s + 1] === 0x2e) return false;
-  return true;
-}
-
-/** FNV-1a over UTF-8 bytes. */
-function hashBytes(b: Uint8Array, start: number, end: number): number {
-  let h = 0x811c9dc5;
-  for (let i = start; i < end; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
-  return h & 0x7fffffff;
-}
-
-/** FNV-1a over the UTF-8 encoding of `s`, computed from its UTF-16 code units. */
-function hashString(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    let c = s.charCodeAt(i);
-    if (c < 0x80) {
-      h = Math.imul(h ^ c, 0x01000193);
-      continue;
-    }
-    if (c >= 0xd800 && c < 0xdc00 && i + 1 < s.length) {
-      const d = s.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d < 0xe000) {
-        c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
-        i++;
-      }
-    }
-    if (c < 0x800) {
-      h = Math.imul(h ^ (0xc0 | (c >> 6)), 0x01000193);
-      h = Math.imul(h ^ (0x80 | (c & 63)), 0x01000193);
-    } else if (c < 0x10000) {
-      h = Math.imul(h ^ (0xe0 | (c >> 12)), 0x01000193);
-      h = Math.imul(h ^ (0x80 | ((c >> 6) & 63)), 0x01000193);
-      h = Math.imul(h ^ (0x80 | (c & 63)), 0x01000193);
-    } else {
-      h = Math.imul(h ^ (0xf0 | (c >> 18)), 0x01000193);
-      h = Math.imul(h ^ (0x80 | ((c >> 12) & 63)), 0x01000193);
-      h = Math.imul(h ^ (0x80 | ((c >> 6) & 63)), 0x01000193);
-      h = Math.imul(h ^ (0x80 | (c & 63)), 0x01000193);
-    }
-  }
-  return h & 0x7fffffff;
+function bitsFor(n: number): number {
+  return 32 - Math.clz32(n);
 }

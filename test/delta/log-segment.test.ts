@@ -53,7 +53,8 @@ describe('log segment', () => {
     expect(snap.activeFileCount).toBe(2);
     const commitsRead = storage.reads
       .filter((r) => r.path.endsWith('.json'))
-      .map((r) => path.basename(r.path));
+      .map((r) => path.basename(r.path))
+      .sort(); // commits are fetched concurrently, so they complete in any order
     expect(commitsRead).toEqual(['00000000000000000003.json', '00000000000000000004.json']);
   });
 

@@ -36,6 +36,135 @@ describe('PathIndex', () => {
     );
   });
 
+  it('matches a Map across folders, rehashes and deletions, with long names and lone surrogates', () => {
+    const folder = fc.constantFrom(
+      '',
+      'date=2024-01-01/',
+      'date=2024-01-01/region=eu/',
+      'ü=1/',
+      'x/y/z/',
+      'a%2Fb/',
+    );
+    const name = fc.oneof(
+      fc.constantFrom(
+        'part-0.parquet',
+        'part-1.parquet',
+        'ß.bin',
+        '😈',
+        '%41',
+        'n'.repeat(254),
+        'n'.repeat(255),
+      ),
+      fc.constantFrom('\ud800x', 'y\udc00'),
+      fc.integer({ min: 0, max: 400 }).map((i) => `f-${i}.parquet`),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.tuple(fc.constantFrom('set', 'set', 'delete'), folder, name, fc.integer({ min: 0, max: 9 })),
+          {
+            maxLength: 1500,
+          },
+        ),
+        (ops) => {
+          const p = new PathIndex();
+          const m = new Map<string, number>();
+          for (const [op, f, n, v] of ops) {
+            const k = f + n;
+            if (op === 'set') {
+              p.set(k, v);
+              m.set(k, v);
+            } else expect(p.delete(k)).toBe(m.delete(k));
+            expect(p.get(k)).toBe(m.get(k));
+          }
+          expect(p.size).toBe(m.size);
+          for (const k of m.keys()) expect(p.has(k), k).toBe(true);
+          const seen = new Map<string, number>();
+          p.forEach((v, k) => {
+            seen.set(k, v);
+          });
+          expect(seen).toEqual(m);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('finds a path added as encoded bytes by its decoded string, and the other way round', () => {
+    const pairs: [string, string][] = [
+      ['date=2024-01-01/part-0.parquet', 'date=2024-01-01/part-0.parquet'],
+      ['ts=2024-01-01%2010%253A00%253A00/f.parquet', 'ts=2024-01-01 10%3A00%3A00/f.parquet'],
+      ['a%2Fb/c', 'a/b/c'],
+      ['a%2fb%2Fc', 'a/b/c'],
+      ['root-file.parquet', 'root-file.parquet'],
+      ['x=%41/%42', 'x=A/B'],
+    ];
+    for (const [raw, rel] of pairs) {
+      const a = new PathIndex();
+      const bytes = enc.encode(raw);
+      expect(a.addEncoded(bytes, 0, bytes.length, 3), raw).toBe(true);
+      expect(a.get(rel), raw).toBe(3);
+      expect(a.size).toBe(1);
+      // The same path again, encoded or as a string: one entry, value replaced.
+      a.addEncoded(bytes, 0, bytes.length, 4);
+      a.set(rel, 5);
+      expect([a.size, a.get(rel)]).toEqual([1, 5]);
+      const b = new PathIndex();
+      b.set(rel, 6);
+      b.addEncoded(bytes, 0, bytes.length, 7);
+      expect([b.size, b.get(rel)]).toEqual([1, 7]);
+    }
+    // A long file name takes the string route (the caller then uses set()).
+    const long = enc.encode(`d/${'n'.repeat(300)}`);
+    expect(new PathIndex().addEncoded(long, 0, long.length, 1)).toBe(false);
+  });
+
+  it('stores each folder once: 10,000 files of one partition cost their names plus under 28 bytes each', () => {
+    const folder = 'date=2024-01-01/region=region-0/';
+    const name = (i: number) => `part-${String(i).padStart(5, '0')}-c000.snappy.parquet`;
+    const p = new PathIndex();
+    p.reserve(10_000);
+    for (let i = 0; i < 10_000; i++) {
+      const b = enc.encode(folder + name(i));
+      p.addEncoded(b, 0, b.length, i);
+    }
+    p.trim();
+    expect(p.folderCount).toBe(1);
+    expect(p.get(folder + name(1234))).toBe(1234);
+    expect(p.get(`date=2024-01-02/region=region-0/${name(1234)}`)).toBeUndefined();
+    const perFile = p.byteSize / 10_000 - name(0).length;
+    expect(perFile).toBeLessThan(28);
+  });
+
+  it('keeps working past 65,536 folders (wider folder ids)', () => {
+    const p = new PathIndex();
+    for (let i = 0; i < 70_000; i++) p.set(`k=${i}/f`, i % 1000);
+    expect(p.folderCount).toBe(70_000);
+    expect(p.get('k=69999/f')).toBe(999);
+    expect(p.get('k=3/f')).toBe(3);
+    expect(p.size).toBe(70_000);
+  });
+
+  it('clones independently (shared name chunks are never written through)', () => {
+    const a = new PathIndex();
+    for (let i = 0; i < 50_000; i++) a.set(`d=${i % 7}/file-${i}.parquet`, i % 100);
+    a.trim();
+    const b = a.clone();
+    b.delete('d=0/file-0.parquet');
+    b.set('d=1/file-1.parquet', 42);
+    for (let i = 0; i < 20_000; i++) b.set(`d=new/file-${i}.parquet`, 1);
+    const c = a.clone();
+    c.set('d=new/other.parquet', 2);
+    expect(a.get('d=0/file-0.parquet')).toBe(0);
+    expect(a.get('d=1/file-1.parquet')).toBe(1);
+    expect(a.get('d=new/file-5.parquet')).toBeUndefined();
+    expect(a.size).toBe(50_000);
+    expect(b.get('d=new/file-19999.parquet')).toBe(1);
+    expect(b.get('d=new/other.parquet')).toBeUndefined();
+    expect(c.get('d=new/file-5.parquet')).toBeUndefined();
+    expect([b.size, c.size]).toEqual([69_999, 50_001]);
+  });
+
   it('decodes add.path bytes exactly like the string route, or declines', () => {
     const root = new TableRoot('s3://b/t');
     const samples = [
