@@ -10,7 +10,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { XMLParser } from 'fast-xml-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectedReadable } from '../helpers/authz-caller-audit';
 import { type AuthzProxy, keyFor, startAuthzProxy, unsignedFetch } from '../helpers/authz-harness';
@@ -18,6 +17,7 @@ import { region, writeWideTable } from '../helpers/authz-listing-fixtures';
 import type { GrantMap } from '../helpers/authz-partition-match';
 import { readTableFacts } from '../helpers/authz-table-facts';
 import { writeSpecialTable } from '../helpers/fixture-tables';
+import { entriesOf, listingPages, listingParser } from '../helpers/listing-compare';
 import {
   backendClient,
   createBucket,
@@ -38,82 +38,22 @@ if (datMissing) console.warn(`[skip] authz listings: corpus table left out (${da
 const CALLER = 'analyst';
 let proxyUrl = '';
 
-const parser = new XMLParser({
-  ignoreAttributes: true,
-  parseTagValue: false,
-  isArray: (n) => ['Contents', 'CommonPrefixes'].includes(n),
-});
+const parser = listingParser;
 
-/**
- * As s3-conformance.test.ts: what a client reads of a listing, moto's documented quirks masked.
- * moto echoes Delimiter/StartAfter/Marker unencoded under encoding-type=url, so they are decoded
- * only on the proxy's side (decoding moto's raw text breaks on a literal "%").
- */
-function normalizeListing(r: RawResponse, encoded: boolean, echoesRaw: boolean) {
-  const doc = parser.parse(r.text) as Record<string, Record<string, unknown>>;
-  const body = doc.ListBucketResult ?? doc.Error;
-  const dec = (v: unknown) => (encoded && typeof v === 'string' ? decodeURIComponent(v) : v);
-  const out: Record<string, unknown> = {
-    status: r.status,
-    root: Object.keys(doc).filter((k) => k !== '?xml'),
-  };
-  for (const [k, v] of Object.entries(body ?? {})) {
-    if (k === 'Name' || k === 'RequestId' || k === 'HostId' || k === 'ContinuationToken') continue;
-    if ((k === 'Prefix' || k === 'Marker') && v === '') continue;
-    if (k === 'NextContinuationToken' || k === 'NextMarker') out[k] = 'present';
-    else if (k === 'Delimiter' || k === 'StartAfter' || k === 'Marker') out[k] = echoesRaw ? v : dec(v);
-    else if (k === 'Contents')
-      out[k] = (v as Record<string, unknown>[]).map((c) => ({
-        Key: c.Key,
-        Size: c.Size,
-        ETag: c.ETag,
-        hasOwner: 'Owner' in c,
-        StorageClass: c.StorageClass,
-      }));
-    else out[k] = v;
-  }
-  return out;
-}
-
-/** Pages through a listing on one server, returning every normalized page. */
-async function pages(
+/** Every normalized page of a listing on one server (moto echoes request values raw). */
+const pages = (
   endpoint: string,
   bucket: string,
   params: Record<string, string | undefined>,
   v: 1 | 2,
   creds = keyFor(CALLER),
   maxPages = 60,
-) {
-  const out: Record<string, unknown>[] = [];
-  let token: string | undefined;
-  let marker: string | undefined;
-  for (let i = 0; i < maxPages; i++) {
-    const q =
-      v === 2
-        ? { 'list-type': '2', ...params, 'continuation-token': token }
-        : { ...params, marker: marker ?? params.marker };
-    const r = await signedFetch(endpoint, 'GET', `/${bucket}`, encodeQuery(q), {}, creds);
-    out.push(normalizeListing(r, params['encoding-type'] === 'url', endpoint !== proxyUrl));
-    const doc = parser.parse(r.text).ListBucketResult;
-    if (doc?.IsTruncated !== 'true') return out;
-    if (v === 2) token = doc.NextContinuationToken;
-    else {
-      const last = doc.NextMarker ?? doc.Contents?.at(-1)?.Key;
-      marker = params['encoding-type'] === 'url' ? decodeURIComponent(last) : last;
-    }
-  }
-  throw new Error(`listing did not finish in ${maxPages} pages`);
-}
-
-/** One page as a client consumes it: entries in order, and whether more follow. */
-function entriesOf(page: Record<string, unknown>) {
-  return {
-    keys: ((page.Contents as { Key: string }[] | undefined) ?? []).map((c) => c.Key),
-    prefixes: ((page.CommonPrefixes as { Prefix: string }[] | undefined) ?? []).map((c) => c.Prefix),
-    truncated: page.IsTruncated,
-    status: page.status,
-  };
-}
+) =>
+  listingPages(endpoint, bucket, params, v, {
+    credentials: creds,
+    echoesRaw: endpoint !== proxyUrl,
+    maxPages,
+  });
 
 interface Fixture {
   alias: string;

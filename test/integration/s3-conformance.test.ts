@@ -5,10 +5,10 @@
  * status, XML elements and client-read headers are compared. Skips where moto is absent.
  */
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { XMLParser } from 'fast-xml-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSpecialTable } from '../helpers/fixture-tables';
 import { TRANSPORTS } from '../helpers/lambda-transports';
+import { entriesOf, listingPages, listingParser as parser } from '../helpers/listing-compare';
 import { ANALYST, type RunningProxy, startProxy } from '../helpers/proxy-harness';
 import {
   backendClient,
@@ -18,7 +18,7 @@ import {
   startMoto,
   uploadDir,
 } from '../helpers/s3-servers';
-import { encodeKeyPath, encodeQuery, type RawResponse, signedFetch } from '../helpers/signed-fetch';
+import { encodeKeyPath, encodeQuery, signedFetch } from '../helpers/signed-fetch';
 
 const TABLES = {
   sales: 's3://lake/warehouse/sales',
@@ -28,45 +28,6 @@ const TABLES = {
 
 const reason = motoUnavailableReason();
 if (reason) console.warn(`[skip] S3 conformance against moto: ${reason}`);
-
-const parser = new XMLParser({
-  ignoreAttributes: true,
-  parseTagValue: false,
-  isArray: (n) => ['Contents', 'CommonPrefixes'].includes(n),
-});
-
-/**
- * What a client reads of a listing, with values that legitimately differ masked. moto departs
- * from S3 in a few documented places, normalized here: it leaves Delimiter/StartAfter/Marker
- * unencoded under encoding-type=url (S3 encodes them; clients decode them), omits the empty
- * Prefix/Marker elements S3 sends, does not echo ContinuationToken, and puts a token in v1
- * NextMarker where S3 puts the last key.
- */
-function normalizeListing(r: RawResponse, encoded: boolean) {
-  const doc = parser.parse(r.text) as Record<string, Record<string, unknown>>;
-  const body = doc.ListBucketResult ?? doc.Error;
-  const dec = (v: unknown) => (encoded && typeof v === 'string' ? decodeURIComponent(v) : v);
-  const out: Record<string, unknown> = {
-    status: r.status,
-    root: Object.keys(doc).filter((k) => k !== '?xml'),
-  };
-  for (const [k, v] of Object.entries(body ?? {})) {
-    if (k === 'Name' || k === 'RequestId' || k === 'HostId' || k === 'ContinuationToken') continue;
-    if ((k === 'Prefix' || k === 'Marker') && v === '') continue;
-    if (k === 'NextContinuationToken' || k === 'NextMarker') out[k] = 'present';
-    else if (k === 'Delimiter' || k === 'StartAfter' || k === 'Marker') out[k] = dec(v);
-    else if (k === 'Contents')
-      out[k] = (v as Record<string, unknown>[]).map((c) => ({
-        Key: c.Key,
-        Size: c.Size,
-        ETag: c.ETag,
-        hasOwner: 'Owner' in c,
-        StorageClass: c.StorageClass,
-      }));
-    else out[k] = v;
-  }
-  return out;
-}
 
 // Once per front end: node:http and the Lambda adapter behind a Function URL must answer alike.
 const suite = describe.skipIf(reason !== undefined).each(TRANSPORTS);
@@ -106,34 +67,13 @@ suite('S3 conformance via %s: proxy vs moto', (_transport, serve) => {
     await moto?.stop();
   });
 
-  /** Pages through a listing on one server, returning every normalized page. */
-  async function pages(
-    endpoint: string,
-    bucket: string,
-    params: Record<string, string | undefined>,
-    v: 1 | 2,
-  ) {
-    const out: unknown[] = [];
-    let token: string | undefined;
-    let marker: string | undefined;
-    for (let i = 0; i < 40; i++) {
-      const q =
-        v === 2
-          ? { 'list-type': '2', ...params, 'continuation-token': token }
-          : { ...params, marker: marker ?? params.marker };
-      const r = await signedFetch(endpoint, 'GET', `/${bucket}`, encodeQuery(q), {}, ANALYST);
-      const page = normalizeListing(r, params['encoding-type'] === 'url');
-      out.push(page);
-      const doc = parser.parse(r.text).ListBucketResult;
-      if (doc?.IsTruncated !== 'true') return out;
-      if (v === 2) token = doc.NextContinuationToken;
-      else {
-        const last = doc.NextMarker ?? doc.Contents?.at(-1)?.Key;
-        marker = params['encoding-type'] === 'url' ? decodeURIComponent(last) : last;
-      }
-    }
-    throw new Error('listing did not finish in 40 pages');
-  }
+  /** Every normalized page of a listing on one server (moto echoes request values raw). */
+  const pages = (endpoint: string, bucket: string, params: Record<string, string | undefined>, v: 1 | 2) =>
+    listingPages(endpoint, bucket, params, v, {
+      credentials: ANALYST,
+      echoesRaw: endpoint !== proxy.url,
+      maxPages: 40,
+    });
 
   const prefixes = ['', 'sales/', 'sales/region=', 'sales/region=EU/', 's', 'sales-eu/', 'zz'];
   const delimiters = [undefined, '/', '='];
@@ -167,17 +107,6 @@ suite('S3 conformance via %s: proxy vs moto', (_transport, serve) => {
       );
     },
   );
-
-  /** One page as a client consumes it: entries in order, and whether more follow. */
-  function entriesOf(page: unknown) {
-    const p = page as Record<string, unknown>;
-    return {
-      keys: ((p.Contents as { Key: string }[] | undefined) ?? []).map((c) => c.Key),
-      prefixes: ((p.CommonPrefixes as { Prefix: string }[] | undefined) ?? []).map((c) => c.Prefix),
-      truncated: p.IsTruncated,
-      status: p.status,
-    };
-  }
 
   // moto's v1 paging is not S3's (it repeats common prefixes on every page and hands out a
   // token as NextMarker), so v1 is held to S3's own rule: v1 pages equal v2 pages.
