@@ -111,7 +111,7 @@ export class ByteArrayPages {
       encoding = h.encoding;
       page = this.decompress(body, size);
       const lr = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: 0 };
-      if (this.maxDef) def = levels(lr, this.maxDef, count, undefined);
+      if (this.maxDef) def = readLevels(lr, this.maxDef, count, undefined);
       page = page.subarray(lr.offset);
     } else {
       const h = header.data_page_header_v2!;
@@ -119,7 +119,7 @@ export class ByteArrayPages {
       encoding = h.encoding;
       const lr = { view: new DataView(body.buffer, body.byteOffset, body.byteLength), offset: 0 };
       lr.offset = h.repetition_levels_byte_length;
-      if (this.maxDef) def = levels(lr, this.maxDef, count, h.definition_levels_byte_length);
+      if (this.maxDef) def = readLevels(lr, this.maxDef, count, h.definition_levels_byte_length);
       const levelBytes = h.repetition_levels_byte_length + h.definition_levels_byte_length;
       const values = body.subarray(levelBytes);
       const valuesSize = size - levelBytes;
@@ -152,7 +152,8 @@ export class ByteArrayPages {
   }
 }
 
-function levels(
+/** Repetition or definition levels of a page (RLE / bit-packed hybrid). */
+export function readLevels(
   reader: { view: DataView; offset: number },
   max: number,
   count: number,

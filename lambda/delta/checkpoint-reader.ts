@@ -10,7 +10,7 @@ import { DeltaLogError } from './delta-log-error';
 import { type DeltaStorage, isNotFound } from './delta-storage';
 import { SIDECAR_DIR } from './log-path';
 import type { LogReplay } from './log-replay';
-import { addActionToBatch, emptyBatch, metadataOf, protocolOf } from './log-replay';
+import { actionLines, addActionToBatch, emptyBatch, metadataOf, protocolOf } from './log-replay';
 import {
   type IoStats,
   leavesUnder,
@@ -79,22 +79,13 @@ async function readJsonCheckpoint(
 ): Promise<void> {
   const text = new TextDecoder().decode(await storage.read(part.path));
   const batch = emptyBatch();
-  let lineNo = 0;
-  for (const line of text.split('\n')) {
-    lineNo++;
-    if (line.trim() === '') continue;
-    let a: Record<string, unknown>;
-    try {
-      a = JSON.parse(line) as Record<string, unknown>;
-    } catch (e) {
-      throw new DeltaLogError('Malformed', `${part.path} line ${lineNo} is not JSON`, { cause: e });
-    }
+  for (const [a, at] of actionLines(text, part.path)) {
     const sc = a.sidecar as { path?: unknown; sizeInBytes?: unknown } | undefined;
     if (sc && typeof sc.path === 'string') {
       sidecars.push(await sidecarFile(storage, sc.path, sc.sizeInBytes));
       continue;
     }
-    addActionToBatch(batch, a, `${part.path} line ${lineNo}`);
+    addActionToBatch(batch, a, at);
   }
   // A checkpoint holds no add and remove for the same file: only its adds matter.
   batch.removes = [];

@@ -37,9 +37,8 @@ export function emptyBatch(): ActionBatch {
   return { adds: [], removes: [], cdcs: [] };
 }
 
-/** Parses the newline-delimited JSON of a commit or compaction file into a batch. */
-export function parseActionLines(text: string, where: string): ActionBatch {
-  const batch = emptyBatch();
+/** Each non-blank line of a newline-delimited JSON log file, parsed, with where it came from. */
+export function* actionLines(text: string, where: string): Generator<[Record<string, unknown>, string]> {
   let lineNo = 0;
   for (const line of text.split('\n')) {
     lineNo++;
@@ -50,8 +49,14 @@ export function parseActionLines(text: string, where: string): ActionBatch {
     } catch (e) {
       throw new DeltaLogError('Malformed', `${where} line ${lineNo} is not JSON`, { cause: e });
     }
-    addActionToBatch(batch, a, `${where} line ${lineNo}`);
+    yield [a, `${where} line ${lineNo}`];
   }
+}
+
+/** Parses the newline-delimited JSON of a commit or compaction file into a batch. */
+export function parseActionLines(text: string, where: string): ActionBatch {
+  const batch = emptyBatch();
+  for (const [a, at] of actionLines(text, where)) addActionToBatch(batch, a, at);
   return batch;
 }
 

@@ -11,7 +11,7 @@ import { parquetHeader } from 'hyparquet/src/column.js';
 import { decompressPage, readDataPage, readDataPageV2 } from 'hyparquet/src/datapage.js';
 import { readRleBitPackedHybrid } from 'hyparquet/src/encoding.js';
 import { readPlain } from 'hyparquet/src/plain.js';
-import { ByteArrayPages, streamable } from './byte-array-pages';
+import { ByteArrayPages, readLevels, streamable } from './byte-array-pages';
 import { DeltaLogError } from './delta-log-error';
 import type { DeltaStorage } from './delta-storage';
 import { parquetCodecs } from './parquet-codecs';
@@ -190,8 +190,6 @@ function maxLevels(schemaPath: SchemaTree[]): { maxDef: number; maxRep: number }
   return { maxDef, maxRep };
 }
 
-const bitWidth = (v: number) => 32 - Math.clz32(v);
-
 function decodeChunk(
   bytes: Uint8Array,
   type: ParquetType,
@@ -340,17 +338,6 @@ function decodeChunk(
     }
   }
   return { n, maxDef, maxRep, def, rep, values };
-}
-
-function readLevels(
-  reader: { view: DataView; offset: number },
-  max: number,
-  count: number,
-  length: number | undefined,
-): Uint8Array {
-  const out = new Uint8Array(count);
-  readRleBitPackedHybrid(reader, bitWidth(max), out, length);
-  return out;
 }
 
 function toValues(data: ArrayLike<unknown>, type: ParquetType): ArrayLike<unknown> {
