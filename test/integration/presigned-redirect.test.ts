@@ -9,6 +9,7 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientEnv, unavailable } from '../auth/helpers/python-env';
 import { uploadDemoTable } from '../helpers/fixture-tables';
+import { TRANSPORTS } from '../helpers/lambda-transports';
 import { ANALYST, type RunningProxy, startProxy } from '../helpers/proxy-harness';
 import { type S3Server, startS3rver } from '../helpers/s3-servers';
 import { encodeKeyPath, signedFetch } from '../helpers/signed-fetch';
@@ -17,30 +18,36 @@ const run = promisify(execFile);
 const polarsMissing = await unavailable('python3', ['-c', 'import polars']);
 if (polarsMissing) console.warn(`[skip] polars following the 307: ${polarsMissing}`);
 
-let s3: S3Server;
-let proxy: RunningProxy;
-let active: string[];
 const OBJECT_STORE_UA = { 'user-agent': 'object_store/0.12.3' };
 
-beforeAll(async () => {
-  s3 = await startS3rver();
-  active = await uploadDemoTable(s3.endpoint, 'lake', 'w/sales/');
-  proxy = await startProxy(s3, {
-    tableMapping: { sales: 's3://lake/w/sales' },
-    getMode: 'presignedUrl',
-    proxyPartial: true,
-    grants: [{ principal: ANALYST.principal, table: 'sales', partitions: [{ region: 'EU' }] }],
+// Once per front end: a 307 with its Location and XML body must survive the streaming prelude.
+describe.each(TRANSPORTS)('presigned redirects via %s', (_transport, serve) => {
+  let s3: S3Server;
+  let proxy: RunningProxy;
+  let active: string[];
+
+  beforeAll(async () => {
+    s3 = await startS3rver();
+    active = await uploadDemoTable(s3.endpoint, 'lake', 'w/sales/');
+    proxy = await startProxy(
+      s3,
+      {
+        tableMapping: { sales: 's3://lake/w/sales' },
+        getMode: 'presignedUrl',
+        proxyPartial: true,
+        grants: [{ principal: ANALYST.principal, table: 'sales', partitions: [{ region: 'EU' }] }],
+      },
+      serve,
+    );
   });
-});
-afterAll(async () => {
-  await proxy?.stop();
-  await s3?.stop();
-});
+  afterAll(async () => {
+    await proxy?.stop();
+    await s3?.stop();
+  });
 
-const allowedKey = () => `sales/${active.find((p) => p.startsWith('region=EU/'))}`;
-const forbiddenKey = () => `sales/${active.find((p) => p.startsWith('region=US/'))}`;
+  const allowedKey = () => `sales/${active.find((p) => p.startsWith('region=EU/'))}`;
+  const forbiddenKey = () => `sales/${active.find((p) => p.startsWith('region=US/'))}`;
 
-describe('presigned redirects', () => {
   it('redirects a client that follows 307s to a presigned URL that serves the same bytes', async () => {
     const path = `/datalake/${encodeKeyPath(allowedKey())}`;
     const redirected = await signedFetch(proxy.url, 'GET', path, '', OBJECT_STORE_UA, ANALYST);
@@ -107,12 +114,16 @@ describe('presigned redirects', () => {
     'polars follows redirects of its ranged reads and reads the data',
     async () => {
       // polars reads with Range requests: with proxyPartial false they are redirected too.
-      const ranged = await startProxy(s3, {
-        tableMapping: { sales: 's3://lake/w/sales' },
-        getMode: 'presignedUrl',
-        proxyPartial: false,
-        grants: [{ principal: ANALYST.principal, table: 'sales', partitions: [{ region: 'EU' }] }],
-      });
+      const ranged = await startProxy(
+        s3,
+        {
+          tableMapping: { sales: 's3://lake/w/sales' },
+          getMode: 'presignedUrl',
+          proxyPartial: false,
+          grants: [{ principal: ANALYST.principal, table: 'sales', partitions: [{ region: 'EU' }] }],
+        },
+        serve,
+      );
       const script = `
 import polars as pl, sys
 opts = {'aws_endpoint_url': sys.argv[1], 'aws_access_key_id': sys.argv[2], 'aws_secret_access_key': sys.argv[3], 'aws_region': 'us-east-1', 'aws_allow_http': 'true'}
