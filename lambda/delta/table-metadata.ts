@@ -22,7 +22,9 @@ export interface TableMetadata {
 /**
  * Reader features whose effect on the *set of files* we implement: column mapping (physical
  * partition keys), deletion vectors (DV files), timestamp without time zone (partition value
- * form), v2 checkpoints (sidecars). Anything else may change which files make up the table
+ * form), v2 checkpoints (sidecars); and vacuumProtocolCheck, which by the protocol asks nothing
+ * of readers (it only makes VACUUM check the protocol; Databricks sets it on new tables).
+ * Anything else may change which files make up the table
  * (e.g. catalog-managed commits that are not in `_delta_log/`), so it is refused, not guessed.
  */
 export const SUPPORTED_READER_FEATURES: ReadonlySet<string> = new Set([
@@ -30,6 +32,7 @@ export const SUPPORTED_READER_FEATURES: ReadonlySet<string> = new Set([
   'deletionVectors',
   'timestampNtz',
   'v2Checkpoint',
+  'vacuumProtocolCheck',
 ]);
 
 export const MAX_READER_VERSION = 3;

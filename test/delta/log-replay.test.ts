@@ -203,6 +203,24 @@ describe('log replay', () => {
     expect(v4.unsupportedReaderFeatures).toEqual(['minReaderVersion=4']);
   });
 
+  it('reads a table whose only extra reader feature is vacuumProtocolCheck (nothing for readers)', async () => {
+    const s = new MemoryDeltaStorage().commit(0, [
+      {
+        protocol: {
+          minReaderVersion: 3,
+          minWriterVersion: 7,
+          readerFeatures: ['vacuumProtocolCheck'],
+          writerFeatures: ['vacuumProtocolCheck'],
+        },
+      },
+      metaData([]),
+      add('a.parquet'),
+    ]);
+    const snap = await load(s);
+    expect(snap.unsupportedReaderFeatures).toEqual([]);
+    expect(snap.tupleOf('a.parquet')).not.toBe(NO_TUPLE);
+  });
+
   it('throws a DeltaLogError naming the file for malformed or missing logs', async () => {
     const bad = new MemoryDeltaStorage()
       .commit(0, [protocolV1, metaData([])])
