@@ -3,13 +3,13 @@
  * table, a random demo access key and the proxy in front of them. With `--config FILE`, the
  * proxy alone in the foreground with that configuration. Ctrl-C stops everything it started.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { startNodeServer } from '../adapters/node-server';
+import { newAccessKeyId, newSecretAccessKey } from '../admin/key-material';
 import { createProxy } from '../bootstrap';
 import { type Config, ConfigError, loadConfig, parseConfig } from '../config';
 import { writeDemoTable } from './demo-table';
@@ -62,8 +62,8 @@ async function runDemo(): Promise<void> {
     },
   });
 
-  const accessKeyId = `DLPDEMO${randomBytes(8).toString('hex').toUpperCase()}`;
-  const secretAccessKey = randomBytes(30).toString('base64url');
+  const accessKeyId = newAccessKeyId();
+  const secretAccessKey = newSecretAccessKey();
   const config: Config = parseConfig({
     port: Number(process.env.PROXY_PORT ?? 18080),
     metricsPort: 0,

@@ -2,27 +2,8 @@
  * Raw HTTP requests signed with SigV4 (@smithy/signature-v4), for tests that must control the
  * exact path, query and headers on the wire and compare answers byte for byte.
  */
-import { createHash, createHmac } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
-
-function toBytes(d: string | ArrayBuffer | ArrayBufferView): string | Uint8Array {
-  if (typeof d === 'string') return d;
-  if (d instanceof ArrayBuffer) return new Uint8Array(d);
-  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
-}
-
-class NodeSha256 {
-  private readonly h;
-  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
-    this.h = secret ? createHmac('sha256', toBytes(secret)) : createHash('sha256');
-  }
-  update(data: string | ArrayBuffer | ArrayBufferView): void {
-    this.h.update(toBytes(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.h.digest());
-  }
-}
+import { NodeSha256 } from '../../lambda/auth/node-sha256';
 
 export interface Credentials {
   accessKeyId: string;
