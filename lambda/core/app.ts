@@ -10,7 +10,7 @@ import { type RedirectSettings, shouldRedirect } from '../s3/redirect-policy';
 import { routeRequest, type S3Route } from '../s3/route';
 import { getBucketLocation, headBucket, listBuckets } from '../s3/service-ops';
 import { assertSafeKey, resolveKey, type TableMap, VIRTUAL_BUCKET } from '../s3/virtual-key';
-import { listVirtual, type VisibleTable } from '../s3/virtual-listing';
+import { listVirtual, touchesPrefix, type VisibleTable } from '../s3/virtual-listing';
 import type { StorageBackend } from '../storage/storage-backend';
 import { asS3Error, errorResponse } from './error-response';
 import { type Observer, observeBody, type RequestEvent } from './observe';
@@ -160,10 +160,7 @@ async function visibleTablesFor(
   prefix: string,
   signal?: AbortSignal,
 ): Promise<VisibleTable[]> {
-  const candidates = deps.tables.mounts.filter((m) => {
-    const root = `${m.alias}/`;
-    return prefix.startsWith(root) || root.startsWith(prefix);
-  });
+  const candidates = deps.tables.mounts.filter((m) => touchesPrefix(m, prefix));
   const visible = await deps.authorizer.visibleTables(principal, candidates);
   const out: VisibleTable[] = [];
   for (const mount of visible) {

@@ -46,6 +46,12 @@ export function rollUp(key: string, prefix: string, delimiter: string): string |
   return i < 0 ? undefined : key.slice(0, i + delimiter.length);
 }
 
+/** Can a listing under `prefix` contain anything of this table (inside it, or its folder itself)? */
+export function touchesPrefix(mount: TableMount, prefix: string): boolean {
+  const root = `${mount.alias}/`;
+  return prefix.startsWith(root) || root.startsWith(prefix);
+}
+
 export async function listVirtual(
   storage: StorageBackend,
   tables: readonly VisibleTable[],
@@ -69,19 +75,18 @@ export async function listVirtual(
   };
 
   for (const { mount, filter } of tables) {
+    if (!touchesPrefix(mount, req.prefix)) continue;
     const root = `${mount.alias}/`;
-    let relPrefix: string;
+    let relPrefix = '';
     if (req.prefix.startsWith(root)) {
       relPrefix = req.prefix.slice(root.length);
-    } else if (root.startsWith(req.prefix)) {
+    } else {
+      // The prefix stops inside the alias: the whole table may roll up into one common prefix.
       const rolled = rollUp(root, req.prefix, req.delimiter);
       if (rolled !== undefined) {
         if (accept({ kind: 'prefix', key: rolled })) break;
         continue;
       }
-      relPrefix = '';
-    } else {
-      continue;
     }
     // Tables wholly at or before the resume point contribute nothing.
     if (req.after && !req.after.startsWith(root) && compareKeys(req.after, root) > 0) continue;
