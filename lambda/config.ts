@@ -12,17 +12,18 @@ import { readFileSync } from 'node:fs';
 // (classic zod is ~100 KB minified in the Lambda bundle, and costs module-init time there).
 import { en } from 'zod/locales';
 import * as z from 'zod/mini';
+import { matchTableUri } from './core/table-mount';
+
+export { parseTableUri } from './core/table-mount';
 
 // zod/mini ships no messages by default; the English ones name what was expected.
 z.config(en());
 
-const S3_URI = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/;
-
 const tableUri = z.string().check(
   z.refine((v) => {
-    const m = S3_URI.exec(v);
+    const m = matchTableUri(v);
     if (!m) return false;
-    const prefix = m[2] ?? '';
+    const prefix = m.rawPrefix;
     // The prefix is used verbatim as a key prefix: refuse anything that could escape or alias.
     return !prefix
       .split('/')
@@ -203,14 +204,6 @@ export function loadConfig(
     }
   }
   return parseConfig(applyEnv(raw, env));
-}
-
-/** Splits `s3://bucket/prefix` into bucket and a prefix that is "" or ends in "/". */
-export function parseTableUri(uri: string): { bucket: string; prefix: string } {
-  const m = S3_URI.exec(uri);
-  if (!m) throw new ConfigError(`not an s3:// URI: ${uri}`);
-  const prefix = (m[2] ?? '').replace(/\/+$/, '');
-  return { bucket: m[1]!, prefix: prefix ? `${prefix}/` : '' };
 }
 
 /**

@@ -1,13 +1,8 @@
+import type { ListingFilter } from '../core/listing-filter';
 import type { Principal } from '../core/principal';
-import type { TableMount } from '../s3/virtual-key';
+import type { TableMount } from '../core/table-mount';
 
-/** What the S3 layer may show of one table in a listing. */
-export interface ListingFilter {
-  /** relKey: key relative to the table root. */
-  allowObject(relKey: string): boolean;
-  /** relPrefix: a common prefix relative to the table root, ending in the delimiter. */
-  allowPrefix(relPrefix: string): boolean;
-}
+export type { ListingFilter };
 
 /**
  * Why an object request was refused. `hidden` answers exactly like a missing key (404) so a

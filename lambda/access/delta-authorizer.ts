@@ -8,20 +8,19 @@
 import type { Logger } from '../core/logger';
 import type { Principal } from '../core/principal';
 import { S3Error } from '../core/s3-error';
+import type { TableMount } from '../core/table-mount';
 import { DeltaLogError } from '../delta/delta-log-error';
 import { type DeltaStorage, deltaStorageFromBackend } from '../delta/delta-storage';
+import { LOG_DIR } from '../delta/log-path';
 import type { Snapshot } from '../delta/snapshot';
 import type { SnapshotCache } from '../delta/snapshot-cache';
 import { NO_TUPLE } from '../delta/snapshot-view';
-import type { TableMount } from '../s3/virtual-key';
 import { type StorageBackend, StorageError } from '../storage/storage-backend';
 import type { AllowedSet } from './allowed-set';
 import type { AllowedSetCache } from './allowed-set-cache';
 import type { Authorizer, ListingFilter, ObjectDecision } from './authorizer';
 import type { GrantStore, PartitionMap } from './grant';
 import { effectivePartitions } from './grant-sources';
-
-export const LOG_DIR = '_delta_log/';
 
 export interface DeltaAuthorizerDeps {
   grants: GrantStore;

@@ -11,8 +11,8 @@
 import { Readable } from 'node:stream';
 import middy from '@middy/core';
 import type { Context, LambdaFunctionURLEvent } from 'aws-lambda';
-import { asS3Error, errorResponse } from '../core/error-response';
 import type { ProxyHandler, ProxyResponse } from '../core/types';
+import { asS3Error, errorResponse } from '../pipeline/error-response';
 import { toProxyRequest } from './function-url-event';
 
 /** What middy hands to `awslambda.HttpResponseStream.from` (status, headers) plus the body. */

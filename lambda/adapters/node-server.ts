@@ -6,10 +6,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { errorResponse } from '../core/error-response';
 import { newRequestId } from '../core/request-id';
 import { S3Error } from '../core/s3-error';
 import type { Headers, ProxyHandler, ProxyRequest, ProxyResponse } from '../core/types';
+import { errorResponse } from '../pipeline/error-response';
 
 export function toProxyRequest(req: IncomingMessage, signal: AbortSignal): ProxyRequest {
   const url = req.url ?? '/';

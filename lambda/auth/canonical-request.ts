@@ -1,9 +1,9 @@
 import { createHash, createHmac } from 'node:crypto';
 import { getCanonicalHeaders, SignatureV4Base } from '@smithy/signature-v4';
 import type { HttpRequest } from '@smithy/types';
+import { type QueryParam, toSmithyQuery } from '../core/raw-query';
 import type { Headers } from '../core/types';
 import { NodeSha256 } from './node-sha256';
-import { type QueryParam, toSmithyQuery } from './raw-query';
 
 export const ALGORITHM = 'AWS4-HMAC-SHA256';
 

@@ -1,10 +1,10 @@
+import { paramValues, type QueryParam } from '../core/raw-query';
 import { S3Error } from '../core/s3-error';
 import type { Headers } from '../core/types';
 import { parseAmzDate } from './amz-date';
 import { ALGORITHM } from './canonical-request';
 import { checkScopeDate, parseCredentialScope } from './credential-scope';
 import { checkPayloadHash, UNSIGNED_PAYLOAD } from './payload-hash';
-import { paramValues, type QueryParam } from './raw-query';
 import type { SignatureClaim } from './signature-claim';
 import { parseSignedHeaders } from './signed-headers';
 

@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { ANONYMOUS, type Principal } from '../core/principal';
+import { parseRawQuery, type QueryParam } from '../core/raw-query';
 import { isS3Error, S3Error } from '../core/s3-error';
 import type { Clock, ProxyRequest } from '../core/types';
 import { isoSeconds } from './amz-date';
@@ -15,7 +16,6 @@ import {
 import { scopeString } from './credential-scope';
 import type { AccessKey, CredentialStore } from './credential-store';
 import { parsePresignedQuery } from './presigned-query';
-import { parseRawQuery, type QueryParam } from './raw-query';
 import type { SignatureClaim } from './signature-claim';
 import { requireSigned } from './signed-headers';
 import { SigningKeyCache } from './signing-key-cache';

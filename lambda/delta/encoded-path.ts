@@ -15,7 +15,7 @@ export const decoded = { length: 0, slash: -1, hash: 0, folderHash: 0 };
  * none), .hash (raw FNV-1a state of the path) and .folderHash (the state just after the last
  * "/"). Returns false to refuse.
  */
-export function decodePath(
+export function decodePathInto(
   src: Uint8Array,
   start: number,
   end: number,

@@ -10,7 +10,7 @@
  *
  * Names of 255 bytes or more, and keys with an unpaired surrogate (no UTF-8 form), live in a
  * plain Map beside the compact store. */
-import { decoded, decodePath } from './encoded-path';
+import { decoded, decodePathInto } from './encoded-path';
 import { FolderTable } from './folder-table';
 import {
   equalBytes,
@@ -171,7 +171,7 @@ export class PathIndex {
     const off = this.allocName(room);
     const chunk = this.chunks[off >>> CHUNK_BITS]!;
     const p = (off & CHUNK_MASK) + 1;
-    if (!decodePath(src, start, end, chunk, p)) {
+    if (!decodePathInto(src, start, end, chunk, p)) {
       this.chunkUsed -= room;
       return false;
     }

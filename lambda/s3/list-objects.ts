@@ -1,8 +1,9 @@
 /** ListObjectsV2 and ListObjects (v1) over the virtual bucket. */
 import { S3Error } from '../core/s3-error';
+import { compareKeys } from '../core/table-mount';
 import type { ProxyResponse } from '../core/types';
 import { isoDate, s3UrlEncode } from './s3-encoding';
-import { compareKeys, VIRTUAL_BUCKET } from './virtual-key';
+import { VIRTUAL_BUCKET } from './virtual-key';
 import type { ListEntry, VirtualListing } from './virtual-listing';
 import { el, opt, root, toXml, type XmlNode } from './xml';
 

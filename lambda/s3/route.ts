@@ -3,7 +3,7 @@
  * table): specific query matches first, then the fallback. Path-style addressing only.
  */
 
-import { parseRawQuery } from '../auth/raw-query';
+import { parseRawQuery } from '../core/raw-query';
 import { S3Error } from '../core/s3-error';
 import type { ProxyRequest } from '../core/types';
 import { OVERRIDES } from './get-object';

@@ -2,54 +2,12 @@
  * The virtual namespace: bucket `datalake`, whose top-level folders are table aliases. A virtual
  * key `alias/rest` maps to `prefix/rest` in the alias's backend bucket and can never leave it.
  */
-import { parseTableUri } from '../config';
 import { S3Error } from '../core/s3-error';
+import type { TableMap, TableMount } from '../core/table-mount';
 
 export const VIRTUAL_BUCKET = 'datalake';
 /** S3's limit on key length, in UTF-8 bytes. */
 export const MAX_KEY_BYTES = 1024;
-
-export interface TableMount {
-  alias: string;
-  bucket: string;
-  /** "" or a prefix ending in "/". */
-  prefix: string;
-  /** The s3:// URI from the configuration. */
-  uri: string;
-}
-
-export class TableMap {
-  private readonly byAlias: Map<string, TableMount>;
-  /** Sorted by "alias/" so that concatenated per-table listings come out in S3 key order. */
-  readonly mounts: readonly TableMount[];
-
-  constructor(mapping: Readonly<Record<string, string>>) {
-    this.byAlias = new Map(
-      Object.entries(mapping).map(([alias, uri]) => [alias, { alias, uri, ...parseTableUri(uri) }]),
-    );
-    this.mounts = [...this.byAlias.values()].sort((a, b) => compareKeys(`${a.alias}/`, `${b.alias}/`));
-  }
-
-  get(alias: string): TableMount | undefined {
-    return this.byAlias.get(alias);
-  }
-}
-
-/**
- * S3 orders keys by their UTF-8 bytes. JavaScript compares UTF-16 code units, which differs only
- * when surrogate pairs meet characters in U+E000..U+FFFF; take the slow path only then.
- */
-export function compareKeys(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const x = a.charCodeAt(i);
-    const y = b.charCodeAt(i);
-    if (x === y) continue;
-    if (x < 0xd800 && y < 0xd800) return x - y;
-    return Buffer.compare(Buffer.from(a.slice(i)), Buffer.from(b.slice(i)));
-  }
-  return a.length - b.length;
-}
 
 /** Percent-decodes a raw path component once; malformed escapes or invalid UTF-8 are refused. */
 export function decodeComponent(raw: string): string {

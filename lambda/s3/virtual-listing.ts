@@ -7,9 +7,9 @@
  * Because `after` is only ever a lower bound inside the requested prefix, a forged token
  * cannot reach anything the same request without a token could not.
  */
-import type { ListingFilter } from '../access/authorizer';
+import type { ListingFilter } from '../core/listing-filter';
+import { compareKeys, type TableMount } from '../core/table-mount';
 import type { ListedObject, StorageBackend } from '../storage/storage-backend';
-import { compareKeys, type TableMount } from './virtual-key';
 
 export type ListEntry =
   | { kind: 'object'; key: string; object: ListedObject }

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalRequest, signatureOf, stringToSign } from '../../lambda/auth/canonical-request';
 import { StaticCredentialStore } from '../../lambda/auth/credential-store';
-import { parseRawQuery } from '../../lambda/auth/raw-query';
 import { deriveSigningKey } from '../../lambda/auth/signing-key-cache';
 import { SigV4Authenticator } from '../../lambda/auth/sigv4-authenticator';
+import { parseRawQuery } from '../../lambda/core/raw-query';
 import type { ProxyRequest } from '../../lambda/core/types';
 
 const EMPTY = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';

@@ -11,7 +11,8 @@ import { loadSnapshot, refreshSnapshot } from '../../lambda/delta/load-snapshot'
 import type { Snapshot } from '../../lambda/delta/snapshot';
 import { corpusDir, corpusPresent, corpusSkipReason } from '../helpers/delta-corpus';
 import { fsDeltaStorage } from '../helpers/delta-fs-storage';
-import { type LocalS3, startLocalS3, uploadDir } from '../helpers/delta-s3';
+import { type LocalS3, startLocalS3 } from '../helpers/delta-s3';
+import { uploadDir } from '../helpers/s3-servers';
 
 const tables = [
   'delta-dv-with-columnmapping',
@@ -37,7 +38,7 @@ describe.skipIf(!corpusPresent)(
     beforeAll(async () => {
       dir = mkdtempSync(path.join(tmpdir(), 'delta-s3-'));
       s3 = await startLocalS3(dir, ['lake']);
-      for (const t of tables) await uploadDir(s3.client, path.join(corpusDir, t), 'lake', `gold/${t}`);
+      for (const t of tables) await uploadDir(s3.client, 'lake', `gold/${t}/`, path.join(corpusDir, t));
     });
     afterAll(async () => {
       await s3?.close();

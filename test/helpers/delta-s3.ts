@@ -3,16 +3,13 @@
  * time, data in a directory), and a tiny StorageBackend over @aws-sdk/client-s3 so the Delta
  * module is exercised through `deltaStorageFromBackend` exactly as in production.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import {
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   NoSuchKey,
   NotFound,
-  PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
 import type { StorageBackend } from '../../lambda/storage/storage-backend';
@@ -137,32 +134,4 @@ export function s3Backend(client: S3Client, traffic: { requests: number; bytes: 
       throw new Error('not needed by the Delta tests');
     },
   };
-}
-
-/** Uploads every file under `dir` to s3://bucket/prefix/… */
-export async function uploadDir(
-  client: S3Client,
-  dir: string,
-  bucket: string,
-  prefix: string,
-): Promise<number> {
-  let n = 0;
-  const walk = async (rel: string) => {
-    for (const e of readdirSync(path.join(dir, rel), { withFileTypes: true })) {
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) await walk(r);
-      else {
-        await client.send(
-          new PutObjectCommand({
-            Bucket: bucket,
-            Key: `${prefix}/${r}`,
-            Body: readFileSync(path.join(dir, r)),
-          }),
-        );
-        n++;
-      }
-    }
-  };
-  await walk('');
-  return n;
 }

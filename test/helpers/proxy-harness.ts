@@ -7,7 +7,7 @@ import { type NodeServer, startNodeServer } from '../../lambda/adapters/node-ser
 import { createProxy, type ProxyInstance } from '../../lambda/bootstrap';
 import { type ConfigInput, parseConfig } from '../../lambda/config';
 import { jsonLogger } from '../../lambda/core/logger';
-import type { Observer, RequestEvent } from '../../lambda/core/observe';
+import type { Observer, RequestEvent } from '../../lambda/core/observer';
 import type { ProxyHandler } from '../../lambda/core/types';
 import { BACKEND_CREDENTIALS, type S3Server } from './s3-servers';
 

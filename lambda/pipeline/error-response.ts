@@ -1,7 +1,8 @@
 /** S3 XML error documents: the only way a refusal leaves the proxy. */
+
+import { S3Error } from '../core/s3-error';
+import type { Headers, ProxyResponse } from '../core/types';
 import { el, toXml, type XmlNode } from '../s3/xml';
-import { S3Error } from './s3-error';
-import type { Headers, ProxyResponse } from './types';
 
 export function errorResponse(
   err: S3Error,

@@ -4,20 +4,22 @@
  */
 import type { Authorizer } from '../access/authorizer';
 import type { Authenticator } from '../auth/authenticator';
+import type { Observer, RequestEvent } from '../core/observer';
+import { ANONYMOUS, type Principal } from '../core/principal';
+import { newRequestId } from '../core/request-id';
+import { S3Error } from '../core/s3-error';
+import type { TableMap } from '../core/table-mount';
+import type { Clock, Headers, ProxyHandler, ProxyRequest, ProxyResponse } from '../core/types';
 import { getObject, headObject, temporaryRedirect } from '../s3/get-object';
 import { listObjectsResponse, parseListQuery } from '../s3/list-objects';
 import { type RedirectSettings, shouldRedirect } from '../s3/redirect-policy';
 import { routeRequest, type S3Route } from '../s3/route';
 import { getBucketLocation, headBucket, listBuckets } from '../s3/service-ops';
-import { assertSafeKey, resolveKey, type TableMap, VIRTUAL_BUCKET } from '../s3/virtual-key';
+import { assertSafeKey, resolveKey, VIRTUAL_BUCKET } from '../s3/virtual-key';
 import { listVirtual, touchesPrefix, type VisibleTable } from '../s3/virtual-listing';
 import type { StorageBackend } from '../storage/storage-backend';
 import { asS3Error, errorResponse } from './error-response';
-import { type Observer, observeBody, type RequestEvent } from './observe';
-import { ANONYMOUS, type Principal } from './principal';
-import { newRequestId } from './request-id';
-import { S3Error } from './s3-error';
-import type { Clock, Headers, ProxyHandler, ProxyRequest, ProxyResponse } from './types';
+import { observeBody } from './observe';
 
 export interface AppOptions extends RedirectSettings {
   readOnly: boolean;
