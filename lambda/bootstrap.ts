@@ -41,6 +41,7 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
   assertServable(config);
   const clock = overrides.clock ?? systemClock;
   const logger = overrides.logger ?? jsonLogger();
+  // loadConfig fills s3.region from AWS_REGION; us-east-1 only for a config built without one.
   const region = config.s3.region ?? 'us-east-1';
   const storage =
     overrides.storage ??
@@ -49,6 +50,7 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
       region,
       forcePathStyle: config.s3.forcePathStyle,
       credentials: overrides.backendCredentials,
+      maxSockets: config.s3.maxSockets,
     });
 
   const stores = storesFromConfig(config, { clock });
