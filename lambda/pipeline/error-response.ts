@@ -2,6 +2,7 @@
 
 import { S3Error } from '../core/s3-error';
 import type { Headers, ProxyResponse } from '../core/types';
+import { toS3Error } from '../s3/storage-errors';
 import { el, toXml, type XmlNode } from '../s3/xml';
 
 export function errorResponse(
@@ -27,9 +28,14 @@ export function errorResponse(
   return { status: err.status, headers, body: toXml(doc) };
 }
 
-/** Anything that is not an S3Error is a bug or an outage: the client sees InternalError only. */
+/**
+ * Storage failures that no stage mapped get the S3 error a client can act on (SlowDown,
+ * ServiceUnavailable, ...); anything else is a bug or an outage: the client sees InternalError only.
+ */
 export function asS3Error(err: unknown): S3Error {
-  return err instanceof S3Error ? err : new S3Error('InternalError', undefined, {}, describe(err));
+  if (err instanceof S3Error) return err;
+  const mapped = toS3Error(err);
+  return mapped instanceof S3Error ? mapped : new S3Error('InternalError', undefined, {}, describe(err));
 }
 
 function describe(err: unknown): string {

@@ -4,7 +4,7 @@
  */
 import { S3Client } from '@aws-sdk/client-s3';
 import { type NodeServer, startNodeServer } from '../../lambda/adapters/node-server';
-import { createProxy, type ProxyInstance } from '../../lambda/bootstrap';
+import { createProxy, type ProxyInstance, type ProxyOverrides } from '../../lambda/bootstrap';
 import { type ConfigInput, parseConfig } from '../../lambda/config';
 import { jsonLogger } from '../../lambda/core/logger';
 import type { Observer, RequestEvent } from '../../lambda/core/observer';
@@ -45,6 +45,7 @@ export async function startProxy(
   backend: S3Server,
   config: Omit<ConfigInput, 's3'> & { s3?: ConfigInput['s3'] },
   serve: ServeFn = serveWithNode,
+  overrides: ProxyOverrides = {},
 ): Promise<RunningProxy> {
   const events: RequestEvent[] = [];
   const logs: string[] = [];
@@ -59,6 +60,7 @@ export async function startProxy(
     audit: false,
     observers: [recorder],
     logger: jsonLogger((line) => logs.push(line)),
+    ...overrides,
   });
   const server = await serve(proxy.handler);
   return {

@@ -19,6 +19,7 @@ export interface SeenRequest {
 }
 
 export interface Fault {
+  /** 0: the connection is dropped without an answer. */
   status: number;
   /** S3 error code for the XML body; no body when undefined (e.g. a HEAD). */
   code?: string;
@@ -73,6 +74,10 @@ export async function startS3Front(target: string): Promise<S3Front> {
     const info = seenOf(req);
     seen.push(info);
     const fault = rules.map((rule) => rule(info)).find((f) => f !== undefined);
+    if (fault?.status === 0) {
+      req.socket.destroy();
+      return;
+    }
     if (fault) {
       req.resume();
       const body = fault.code && req.method !== 'HEAD' ? errorXml(fault) : '';
