@@ -96,8 +96,16 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
 
 let fromEnv: Promise<ProxyHandler> | undefined;
 
-/** The Lambda's proxy: configuration from PROXY_* variables, built once per execution environment. */
+/**
+ * The Lambda's proxy: configuration from PROXY_* variables, built once per execution environment.
+ * A failed start is forgotten, so the next request tries again instead of failing forever.
+ */
 export function createProxyFromEnv(): Promise<ProxyHandler> {
-  fromEnv ??= Promise.resolve().then(() => createProxy(loadConfig()).handler);
-  return fromEnv;
+  if (fromEnv) return fromEnv;
+  const starting = Promise.resolve().then(() => createProxy(loadConfig()).handler);
+  fromEnv = starting;
+  starting.catch(() => {
+    if (fromEnv === starting) fromEnv = undefined;
+  });
+  return starting;
 }
