@@ -5,6 +5,15 @@ import type { Headers, ProxyResponse } from '../core/types';
 import { toS3Error } from '../s3/storage-errors';
 import { el, toXml, type XmlNode } from '../s3/xml';
 
+/**
+ * Error documents echo what the client sent (a bucket name, a credential, a date). XML 1.0 cannot
+ * carry most C0 controls even as character references, so they become U+FFFD: an error
+ * document is always well-formed, whatever the request held.
+ */
+function printable(text: string): string {
+  return text.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, '\ufffd');
+}
+
 export function errorResponse(
   err: S3Error,
   requestId: string,
@@ -12,13 +21,13 @@ export function errorResponse(
   resource?: string,
   head = false,
 ): ProxyResponse {
-  const extras: XmlNode[] = Object.entries(err.extra).map(([k, v]) => el(k, v));
+  const extras: XmlNode[] = Object.entries(err.extra).map(([k, v]) => el(k, printable(v)));
   const doc = el(
     'Error',
     el('Code', err.code),
-    el('Message', err.message),
+    el('Message', printable(err.message)),
     ...extras,
-    resource !== undefined ? el('Resource', resource) : undefined,
+    resource !== undefined ? el('Resource', printable(resource)) : undefined,
     el('RequestId', requestId),
   );
   const headers: Headers = { ...base, 'content-type': 'application/xml' };
