@@ -83,7 +83,7 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
       getMode: config.getMode,
       proxyPartial: config.proxyPartial,
       presignExpiresSeconds: config.presignExpiresSeconds,
-      maxBackendStreamsPerPrincipal: config.maxBackendStreamsPerPrincipal,
+      streamsPerPrincipal: config.streamsPerPrincipal,
     },
     tables: new TableMap(config.tableMapping),
     storage,

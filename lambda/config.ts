@@ -90,7 +90,7 @@ export const ConfigSchema = z.strictObject({
     { maxSockets: 256 },
   ),
   /** Backend streams one principal's proxied GETs may hold at once; beyond it, 503 SlowDown. */
-  maxBackendStreamsPerPrincipal: z._default(z.int().check(z.minimum(1)), 64),
+  streamsPerPrincipal: z._default(z.int().check(z.minimum(1)), 64),
   /** A client that reads nothing of a response for this long is disconnected (local server). */
   clientIdleTimeoutMs: z._default(z.int().check(z.minimum(1)), 30_000),
   auth: z._default(
@@ -128,7 +128,7 @@ const SCALAR = new Set<string>([
   'logView',
   'snapshotTtlMs',
   'snapshotCacheBytes',
-  'maxBackendStreamsPerPrincipal',
+  'streamsPerPrincipal',
   'clientIdleTimeoutMs',
 ]);
 

@@ -28,7 +28,7 @@ export interface AppOptions extends RedirectSettings {
   /** Region reported by HeadBucket / GetBucketLocation. */
   region: string;
   /** Backend streams one principal's proxied GETs may hold at once (default: unbounded). */
-  maxBackendStreamsPerPrincipal?: number;
+  streamsPerPrincipal?: number;
 }
 
 export interface AppDeps {
@@ -56,7 +56,7 @@ interface RequestContext {
 
 export function createApp(deps: AppDeps): ProxyHandler {
   const nextId = deps.requestId ?? newRequestId;
-  const shares = new StreamShares(deps.options.maxBackendStreamsPerPrincipal ?? Number.POSITIVE_INFINITY);
+  const shares = new StreamShares(deps.options.streamsPerPrincipal ?? Number.POSITIVE_INFINITY);
 
   return async function handle(req: ProxyRequest): Promise<ProxyResponse> {
     const ctx: RequestContext = {

@@ -20,7 +20,7 @@ export class StreamShares {
         'SlowDown',
         undefined,
         {},
-        `principal already holds ${count} backend streams (maxBackendStreamsPerPrincipal)`,
+        `principal already holds ${count} backend streams (streamsPerPrincipal)`,
       );
     }
     this.held.set(principal, count + 1);

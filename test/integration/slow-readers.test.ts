@@ -145,7 +145,7 @@ describe('slow readers', () => {
   });
 
   it("bounds one principal's share of backend streams: beyond it SlowDown, and others still get through", async () => {
-    proxy = await startProxy(s3, config({ s3: { maxSockets: 8 }, maxBackendStreamsPerPrincipal: 3 }));
+    proxy = await startProxy(s3, config({ s3: { maxSockets: 8 }, streamsPerPrincipal: 3 }));
     const stalled = await Promise.all(Array.from({ length: 6 }, () => stalledGet(proxy!)));
     expect(stalled.map((s) => s.status).sort()).toEqual([200, 200, 200, 503, 503, 503]);
     expect(stalled.filter((s) => s.status === 503).map((s) => s.code)).toEqual([
@@ -157,7 +157,7 @@ describe('slow readers', () => {
   });
 
   it('cuts a client that reads nothing for clientIdleTimeoutMs, which frees its share', async () => {
-    proxy = await startProxy(s3, config({ maxBackendStreamsPerPrincipal: 1, clientIdleTimeoutMs: 300 }));
+    proxy = await startProxy(s3, config({ streamsPerPrincipal: 1, clientIdleTimeoutMs: 300 }));
     const first = await stalledGet(proxy);
     expect(first.status).toBe(200);
     const second = await stalledGet(proxy);
