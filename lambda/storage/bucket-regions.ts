@@ -40,16 +40,20 @@ export class BucketRegions {
     return this.confirmed.has(bucket);
   }
 
-  /** The bucket answered (success, or an S3 error that is not a redirect) in its current region. */
+  /** The bucket answered a request signed for its current region. */
   confirm(bucket: string): void {
     this.confirmed.add(bucket);
   }
 
-  /** Records the region a wrong-region answer names; returns it, or undefined if `err` is not one. */
+  /**
+   * Records the region a wrong-region answer names and returns it; undefined if `err` is not one.
+   * Any other 4xx from S3 (403, 404, 412, ...) means the request got past the region check.
+   */
   learn(bucket: string, usedRegion: string, err: unknown): string | undefined {
     const region = redirectRegion(err, usedRegion);
     if (region !== undefined) this.learned.set(bucket, region);
-    else if (err instanceof S3ServiceException) this.confirm(bucket);
+    else if (err instanceof S3ServiceException && (err.$metadata?.httpStatusCode ?? 500) < 500)
+      this.confirm(bucket);
     return region;
   }
 }

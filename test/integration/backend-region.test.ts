@@ -16,7 +16,11 @@ import { type S3Front, scopeRegion, startS3Front, wrongRegion } from '../helpers
 import { BACKEND_CREDENTIALS, type S3Server, startS3rver } from '../helpers/s3-servers';
 import { encodeKeyPath, signedFetch } from '../helpers/signed-fetch';
 
-const BUCKET_REGIONS: Record<string, string> = { 'lake-eu': 'eu-west-1', 'lake-usw2': 'us-west-2' };
+const BUCKET_REGIONS: Record<string, string> = {
+  'lake-eu': 'eu-west-1',
+  'lake-usw2': 'us-west-2',
+  'lake-apse': 'ap-southeast-2',
+};
 const OBJECT_STORE_UA = { 'user-agent': 'object_store/0.12.3' };
 
 let s3: S3Server;
@@ -34,10 +38,21 @@ beforeAll(async () => {
   s3 = await startS3rver();
   euFiles = await uploadDemoTable(s3.endpoint, 'lake-eu', 'w/sales/');
   usFiles = await uploadDemoTable(s3.endpoint, 'lake-usw2', 'w/events/');
+  await uploadDemoTable(s3.endpoint, 'lake-apse', 'w/orders/');
   front = await startS3Front(s3.endpoint);
   front.rules.push((req) => {
-    const expected = BUCKET_REGIONS[bucketOf(req.path)];
-    return expected && req.signingRegion !== expected ? wrongRegion(expected) : undefined;
+    const bucket = bucketOf(req.path);
+    const expected = BUCKET_REGIONS[bucket];
+    if (!expected || req.signingRegion === expected) return undefined;
+    // Opt-in regions and regional endpoints answer 400 instead of 301, naming the region too.
+    if (bucket === 'lake-apse')
+      return {
+        status: 400,
+        code: 'AuthorizationHeaderMalformed',
+        message: `The authorization header is malformed; the region '${req.signingRegion}' is wrong; expecting '${expected}'`,
+        headers: { 'x-amz-bucket-region': expected },
+      };
+    return wrongRegion(expected);
   });
   // The function's environment as Lambda hands it over: AWS_REGION set, no region in PROXY_S3.
   const config = loadConfig({
@@ -46,12 +61,14 @@ beforeAll(async () => {
       PROXY_TABLE_MAPPING: JSON.stringify({
         sales: 's3://lake-eu/w/sales',
         events: 's3://lake-usw2/w/events',
+        orders: 's3://lake-apse/w/orders',
       }),
       PROXY_S3: JSON.stringify({ endpoint: front.endpoint, forcePathStyle: true }),
       PROXY_AUTH: JSON.stringify({ keys: [ANALYST] }),
       PROXY_GRANTS: JSON.stringify([
         { principal: ANALYST.principal, table: 'sales', partitions: [{}] },
         { principal: ANALYST.principal, table: 'events', partitions: [{}] },
+        { principal: ANALYST.principal, table: 'orders', partitions: [{}] },
       ]),
       PROXY_GET_MODE: 'presignedUrl',
     },
@@ -121,5 +138,14 @@ describe('backend region', () => {
     c.destroy();
     const redirected = seenFor('lake-usw2').filter((s) => s.signingRegion !== 'us-west-2');
     expect(redirected).toHaveLength(1);
+  });
+
+  it('also follows the 400 AuthorizationHeaderMalformed that names the region', async () => {
+    const c = client();
+    const listed = await c.send(new ListObjectsV2Command({ Bucket: 'datalake', Prefix: 'orders/' }));
+    expect(listed.Contents?.length).toBeGreaterThan(0);
+    c.destroy();
+    const refused = seenFor('lake-apse').filter((s) => s.signingRegion !== 'ap-southeast-2');
+    expect(refused).toHaveLength(1);
   });
 });
