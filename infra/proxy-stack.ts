@@ -26,7 +26,7 @@ import {
 } from './bundle-options';
 import { ProxyMonitoring } from './proxy-monitoring';
 import { acknowledgePinnedRuntime, acknowledgeTablePrefixWildcards } from './proxy-nag';
-import { mappedPrefixes, type ProxySettings, proxyEnvironment } from './proxy-settings';
+import { kmsKeysByRegion, mappedPrefixes, type ProxySettings, proxyEnvironment } from './proxy-settings';
 
 export interface ProxyStackProps extends StackProps {
   settings: ProxySettings;
@@ -83,6 +83,7 @@ export class ProxyStack extends Stack {
       }),
     );
     this.grantMappedPrefixes(role, settings.tableMapping);
+    this.grantBucketKeys(role, settings.kmsKeyArns);
     // Grants and keys are only read by the function; the admin CLI writes with its own credentials.
     this.table.grantReadData(role);
 
@@ -149,6 +150,23 @@ export class ProxyStack extends Stack {
     new CfnOutput(this, 'AlarmTopicArn', { value: topic.topicArn });
 
     acknowledgePinnedRuntime(this.fn);
+  }
+
+  /**
+   * Reading an SSE-KMS object needs kms:Decrypt on its key; S3 makes that call in the key's
+   * region on the function's behalf, so the grant holds only through S3 (kms:ViaService).
+   */
+  private grantBucketKeys(role: iam.Role, arns: string[] | undefined): void {
+    for (const [region, keys] of kmsKeysByRegion(arns)) {
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: `DecryptMappedBuckets${region.replace(/-/g, '')}`,
+          actions: ['kms:Decrypt'],
+          resources: keys,
+          conditions: { StringEquals: { 'kms:ViaService': `s3.${region}.amazonaws.com` } },
+        }),
+      );
+    }
   }
 
   /** GetObject under each mapped prefix; ListBucket only with an s3:prefix inside them. */

@@ -41,6 +41,7 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
   assertServable(config);
   const clock = overrides.clock ?? systemClock;
   const logger = overrides.logger ?? jsonLogger();
+  // loadConfig fills s3.region from AWS_REGION; us-east-1 only for a config built without one.
   const region = config.s3.region ?? 'us-east-1';
   const storage =
     overrides.storage ??
@@ -49,6 +50,7 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
       region,
       forcePathStyle: config.s3.forcePathStyle,
       credentials: overrides.backendCredentials,
+      maxSockets: config.s3.maxSockets,
     });
 
   const stores = storesFromConfig(config, { clock });
@@ -81,6 +83,7 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
       getMode: config.getMode,
       proxyPartial: config.proxyPartial,
       presignExpiresSeconds: config.presignExpiresSeconds,
+      streamsPerPrincipal: config.streamsPerPrincipal,
     },
     tables: new TableMap(config.tableMapping),
     storage,
@@ -94,8 +97,16 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
 
 let fromEnv: Promise<ProxyHandler> | undefined;
 
-/** The Lambda's proxy: configuration from PROXY_* variables, built once per execution environment. */
+/**
+ * The Lambda's proxy: configuration from PROXY_* variables, built once per execution environment.
+ * A failed start is forgotten, so the next request tries again instead of failing forever.
+ */
 export function createProxyFromEnv(): Promise<ProxyHandler> {
-  fromEnv ??= Promise.resolve().then(() => createProxy(loadConfig()).handler);
-  return fromEnv;
+  if (fromEnv) return fromEnv;
+  const starting = Promise.resolve().then(() => createProxy(loadConfig()).handler);
+  fromEnv = starting;
+  starting.catch(() => {
+    if (fromEnv === starting) fromEnv = undefined;
+  });
+  return starting;
 }

@@ -81,11 +81,18 @@ export const ConfigSchema = z.strictObject({
   s3: z._default(
     z.strictObject({
       endpoint: z.optional(z.url()),
+      /** Region of the mapped buckets; loadConfig defaults it to the function's AWS_REGION. */
       region: z.optional(nonEmpty()),
       forcePathStyle: z.optional(z.boolean()),
+      /** Backend connections shared by all requests (the SDK's default pool holds 50). */
+      maxSockets: z._default(z.int().check(z.minimum(1), z.maximum(4096)), 256),
     }),
-    {},
+    { maxSockets: 256 },
   ),
+  /** Backend streams one principal's proxied GETs may hold at once; beyond it, 503 SlowDown. */
+  streamsPerPrincipal: z._default(z.int().check(z.minimum(1)), 64),
+  /** A client that reads nothing of a response for this long is disconnected (local server). */
+  clientIdleTimeoutMs: z._default(z.int().check(z.minimum(1)), 30_000),
   auth: z._default(
     z.strictObject({
       keys: z._default(z.array(accessKey), []),
@@ -121,6 +128,8 @@ const SCALAR = new Set<string>([
   'logView',
   'snapshotTtlMs',
   'snapshotCacheBytes',
+  'streamsPerPrincipal',
+  'clientIdleTimeoutMs',
 ]);
 
 export function envName(field: string): string {
@@ -183,7 +192,11 @@ export function parseConfig(raw: unknown): Config {
   throw new ConfigError(`${path}: ${message}`);
 }
 
-/** Loads config.json (if given) and the environment; the one reader of the process environment. */
+/**
+ * Loads config.json (if given) and the environment; the one reader of the process environment.
+ * Without an `s3.region`, the backend is in the function's own region: AWS_REGION, which Lambda
+ * always sets (AWS_DEFAULT_REGION as the AWS CLI's fallback).
+ */
 export function loadConfig(
   options: { file?: string; env?: Record<string, string | undefined> } = {},
 ): Config {
@@ -203,7 +216,10 @@ export function loadConfig(
       throw new ConfigError(`${file}: not valid JSON (${(e as Error).message})`);
     }
   }
-  return parseConfig(applyEnv(raw, env));
+  const config = parseConfig(applyEnv(raw, env));
+  const ownRegion = env.AWS_REGION || env.AWS_DEFAULT_REGION;
+  if (config.s3.region === undefined && ownRegion) config.s3.region = ownRegion;
+  return config;
 }
 
 /**

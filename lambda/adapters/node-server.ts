@@ -30,8 +30,22 @@ export function toProxyRequest(req: IncomingMessage, signal: AbortSignal): Proxy
   };
 }
 
+export interface NodeServerOptions {
+  /**
+   * A streamed body whose bytes stop reaching the client for this long is cut (the client stopped
+   * reading), which releases the backend connection it held. Default 30 s.
+   */
+  clientIdleTimeoutMs?: number;
+}
+
+const DEFAULT_CLIENT_IDLE_TIMEOUT_MS = 30_000;
+
 /** Writes a core response; resolves when the body is fully sent or the client went away. */
-export async function writeResponse(res: ServerResponse, out: ProxyResponse): Promise<void> {
+export async function writeResponse(
+  res: ServerResponse,
+  out: ProxyResponse,
+  clientIdleTimeoutMs = DEFAULT_CLIENT_IDLE_TIMEOUT_MS,
+): Promise<void> {
   const body = out.body;
   const headers: Record<string, string> = { ...out.headers };
   if (typeof body === 'string' || body instanceof Uint8Array) {
@@ -49,6 +63,9 @@ export async function writeResponse(res: ServerResponse, out: ProxyResponse): Pr
     return;
   }
   res.writeHead(out.status, headers);
+  // The socket's idle timer restarts with every write handed to it; when a client stops reading,
+  // writes stop completing, pipeline() stops writing, and the timer runs out.
+  res.setTimeout(clientIdleTimeoutMs, () => res.destroy());
   try {
     // pipeline() waits for 'drain' and destroys the source when the socket closes.
     await pipeline(Readable.from(body, { objectMode: false }), res);
@@ -84,14 +101,14 @@ export interface NodeServer {
   close(): Promise<void>;
 }
 
-export function createNodeServer(handler: ProxyHandler): Server {
+export function createNodeServer(handler: ProxyHandler, options: NodeServerOptions = {}): Server {
   const server = createServer({ requireHostHeader: false }, (req, res) => {
     const abort = new AbortController();
     res.on('close', () => {
       if (!res.writableFinished) abort.abort();
     });
     handler(toProxyRequest(req, abort.signal))
-      .then((out) => writeResponse(res, out))
+      .then((out) => writeResponse(res, out, options.clientIdleTimeoutMs))
       .catch(() => {
         // The core turns every failure into XML; reaching here means the adapter itself failed.
         if (!res.headersSent) {
@@ -133,8 +150,9 @@ export async function startNodeServer(
   handler: ProxyHandler,
   host: string,
   port: number,
+  options: NodeServerOptions = {},
 ): Promise<NodeServer> {
-  const server = createNodeServer(handler);
+  const server = createNodeServer(handler, options);
   const sockets = new Set<Socket>();
   server.on('connection', (s: Socket) => {
     sockets.add(s);

@@ -15,6 +15,7 @@ import {
 } from './canonical-request';
 import { scopeString } from './credential-scope';
 import type { AccessKey, CredentialStore } from './credential-store';
+import { refusePayloadSigning } from './payload-hash';
 import { parsePresignedQuery } from './presigned-query';
 import type { SignatureClaim } from './signature-claim';
 import { requireSigned } from './signed-headers';
@@ -101,6 +102,7 @@ export class SigV4Authenticator implements Authenticator {
       signedHeaders: claim.signedHeaders,
       payloadHash: claim.payloadHash,
     });
+    refusePayloadSigning(claim.payloadHash);
     return { name: key.principal, accessKeyId: key.accessKeyId, anonymous: false };
   }
 

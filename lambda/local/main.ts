@@ -26,7 +26,9 @@ const DEMO_BUCKET = 'demo-lake';
 async function runWithConfig(file: string): Promise<void> {
   const config = loadConfig({ file });
   const proxy = createProxy(config);
-  const server = await startNodeServer(proxy.handler, config.host, config.port);
+  const server = await startNodeServer(proxy.handler, config.host, config.port, {
+    clientIdleTimeoutMs: config.clientIdleTimeoutMs,
+  });
   process.stderr.write(
     `delta-lake-s3-proxy listening on ${server.url} (tables: ${Object.keys(config.tableMapping).join(', ')})\n`,
   );

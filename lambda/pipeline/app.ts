@@ -20,12 +20,15 @@ import { listVirtual, touchesPrefix, type VisibleTable } from '../s3/virtual-lis
 import type { StorageBackend } from '../storage/storage-backend';
 import { asS3Error, errorResponse } from './error-response';
 import { observeBody } from './observe';
+import { StreamShares, withShare } from './stream-shares';
 
 export interface AppOptions extends RedirectSettings {
   readOnly: boolean;
   presignExpiresSeconds: number;
   /** Region reported by HeadBucket / GetBucketLocation. */
   region: string;
+  /** Backend streams one principal's proxied GETs may hold at once (default: unbounded). */
+  streamsPerPrincipal?: number;
 }
 
 export interface AppDeps {
@@ -53,6 +56,7 @@ interface RequestContext {
 
 export function createApp(deps: AppDeps): ProxyHandler {
   const nextId = deps.requestId ?? newRequestId;
+  const shares = new StreamShares(deps.options.streamsPerPrincipal ?? Number.POSITIVE_INFINITY);
 
   return async function handle(req: ProxyRequest): Promise<ProxyResponse> {
     const ctx: RequestContext = {
@@ -71,7 +75,7 @@ export function createApp(deps: AppDeps): ProxyHandler {
     try {
       ctx.principal = await deps.authenticator.authenticate(req);
       ctx.route = routeRequest(req, { readOnly: deps.options.readOnly });
-      res = await serve(deps, req, ctx, base);
+      res = await serve(deps, shares, req, ctx, base);
     } catch (err) {
       error = asS3Error(err);
       ctx.reason = error.reason ?? (error.status >= 500 ? String(err) : undefined);
@@ -87,6 +91,7 @@ export function createApp(deps: AppDeps): ProxyHandler {
 
 async function serve(
   deps: AppDeps,
+  shares: StreamShares,
   req: ProxyRequest,
   ctx: RequestContext,
   base: Headers,
@@ -150,7 +155,9 @@ async function serve(
         return temporaryRedirect(location, ctx.requestId, base);
       }
       ctx.proxied = true;
-      return getObject(deps.storage, objectReq, base);
+      return withShare(shares, ctx.principal.name, req.signal, () =>
+        getObject(deps.storage, objectReq, base),
+      );
     }
   }
 }

@@ -24,6 +24,10 @@ export const OVERRIDES: [string, string][] = [
   ['response-content-encoding', 'content-encoding'],
 ];
 
+/** S3 sends checksum headers only to a client that asks with `x-amz-checksum-mode: ENABLED`. */
+const checksumMode = (headers: Headers) => headers['x-amz-checksum-mode'] === 'ENABLED';
+
+/** Conditional headers; dates only when they parse as HTTP dates, else ignored (never forwarded). */
 export function conditionsOf(headers: Headers): Conditions {
   return {
     ifMatch: headers['if-match'],
@@ -45,6 +49,8 @@ function objectHeaders(meta: ObjectMeta, query: URLSearchParams): Headers {
   if (meta.contentLanguage) h['content-language'] = meta.contentLanguage;
   if (meta.cacheControl) h['cache-control'] = meta.cacheControl;
   if (meta.expires) h.expires = meta.expires;
+  for (const [name, value] of Object.entries(meta.metadata ?? {})) h[`x-amz-meta-${name}`] = value;
+  Object.assign(h, meta.checksums);
   for (const [param, header] of OVERRIDES) {
     const v = query.get(param);
     if (v !== null) h[header] = v; // validated by routeRequest
@@ -81,7 +87,12 @@ export async function getObject(
   const conditions = conditionsOf(req.headers);
   let result: GetResult;
   try {
-    result = await storage.get(req.ref, { ...conditions, range, signal: req.signal });
+    result = await storage.get(req.ref, {
+      ...conditions,
+      range,
+      checksumMode: checksumMode(req.headers),
+      signal: req.signal,
+    });
   } catch (err) {
     const nm = notModifiedOf(err);
     if (nm) return { status: 304, headers: { ...base, ...nm.headers } };
@@ -109,7 +120,11 @@ export async function headObject(
   let meta: ObjectMeta;
   const conditions = conditionsOf(req.headers);
   try {
-    meta = await storage.head(req.ref, { ...conditions, signal: req.signal });
+    meta = await storage.head(req.ref, {
+      ...conditions,
+      checksumMode: checksumMode(req.headers),
+      signal: req.signal,
+    });
   } catch (err) {
     const nm = notModifiedOf(err);
     if (nm) return { status: 304, headers: { ...base, ...nm.headers } };

@@ -26,6 +26,8 @@ export interface S3Route {
 }
 
 const WRITE_METHODS = new Set(['PUT', 'POST', 'DELETE']);
+/** Characters any S3 bucket name may hold (legacy names included); anything else cannot name one. */
+const BUCKET_CHARS = /^[A-Za-z0-9._-]{1,255}$/;
 /** Methods S3 knows; anything else is 405, never a 5xx. */
 const S3_METHODS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'OPTIONS']);
 
@@ -90,12 +92,19 @@ export function routeRequest(req: ProxyRequest, options: { readOnly: boolean }):
   if (method === 'OPTIONS')
     throw new S3Error('AccessDenied', 'CORSResponse: This CORS request is not allowed.');
 
-  if (!req.rawPath.startsWith('/')) throw new S3Error('InvalidURI', "Couldn't parse the specified URI.");
+  // "//anything" has an empty bucket segment: an error, not the service (ListBuckets).
+  if (!req.rawPath.startsWith('/') || req.rawPath.startsWith('//'))
+    throw new S3Error('InvalidURI', "Couldn't parse the specified URI.", {}, 'no bucket segment');
   const query = queryParams(req.rawQuery);
   const path = req.rawPath.slice(1);
   const slash = path.indexOf('/');
   const bucket = decodeComponent(slash < 0 ? path : path.slice(0, slash));
   const rawKey = slash < 0 ? '' : path.slice(slash + 1);
+  if (bucket !== '' && !BUCKET_CHARS.test(bucket)) {
+    throw new S3Error('InvalidBucketName', 'The specified bucket is not valid.', {
+      BucketName: bucket.slice(0, 255),
+    });
+  }
 
   if (bucket === '') {
     if (method === 'GET') return { op: 'ListBuckets', query };

@@ -18,11 +18,24 @@ export function notModifiedOf(err: unknown): NotModified | undefined {
   return { notModified: true, headers };
 }
 
+/**
+ * A storage failure as the S3 error a client can act on. Messages and reasons name no backend
+ * bucket or prefix: the StorageError's own message carries only the backend's error name.
+ * Without a `key`, NotFound is the proxy's problem (a mapped bucket or a file the log names is
+ * gone), not the client's.
+ */
 export function toS3Error(err: unknown, key?: string): S3Error | unknown {
   if (!(err instanceof StorageError)) return err;
   const extra: Record<string, string> = key !== undefined ? { Key: key } : {};
   switch (err.kind) {
     case 'NotFound':
+      if (key === undefined)
+        return new S3Error(
+          'InternalError',
+          undefined,
+          {},
+          `backend object or bucket missing: ${err.message}`,
+        );
       return new S3Error('NoSuchKey', 'The specified key does not exist.', extra);
     case 'PreconditionFailed':
       return new S3Error(
@@ -44,7 +57,13 @@ export function toS3Error(err: unknown, key?: string): S3Error | unknown {
     case 'Unavailable':
       return new S3Error('ServiceUnavailable', 'Service is unable to handle request.', {}, err.message);
     case 'AccessDenied':
-      return new S3Error('AccessDenied', 'Access Denied', {}, err.message);
+      // Not the caller's grants: the proxy's own access to storage (IAM, bucket or key policy).
+      return new S3Error(
+        'AccessDenied',
+        'Access Denied: the storage behind this proxy refused the read; ask its operator.',
+        {},
+        err.message,
+      );
     case 'NotModified':
       return new S3Error('NotModified');
     default:

@@ -1,8 +1,11 @@
 /**
  * StorageBackend on @aws-sdk/client-s3. Credentials come from the SDK's standard chain
  * (environment variables locally, the function's role in Lambda); the `s3` config block sets
- * endpoint, region and path style.
+ * endpoint, region, path style and the size of the connection pool. One client per region in
+ * use (see bucket-regions.ts), all sharing one pool of sockets.
  */
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import {
   GetObjectCommand,
   type GetObjectCommandOutput,
@@ -13,11 +16,13 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { BucketRegions } from './bucket-regions';
 import type {
   ByteRange,
   Conditions,
   GetOptions,
   GetResult,
+  HeadOptions,
   ListPage,
   ListParams,
   ObjectMeta,
@@ -28,11 +33,15 @@ import { StorageError } from './storage-backend';
 
 export interface S3BackendOptions {
   endpoint?: string;
+  /** Region of the mapped buckets (a bucket elsewhere is found from S3's redirect). */
   region?: string;
   forcePathStyle?: boolean;
   /** Injected for tests that need explicit credentials; otherwise the default chain is used. */
   credentials?: S3ClientConfig['credentials'];
+  /** Longest wait for a response's headers, a free socket included. */
   requestTimeoutMs?: number;
+  /** Sockets to the backend shared by every request (the SDK's own default is 50). */
+  maxSockets?: number;
 }
 
 export function formatRange(range: ByteRange): string {
@@ -69,6 +78,8 @@ export function toStorageError(err: unknown, signal?: AbortSignal): StorageError
     if (status === 503) return new StorageError('Unavailable', err.name);
     return new StorageError('Internal', `backend error ${status} ${err.name}`);
   }
+  if ((err as Error)?.name === 'CredentialsProviderError')
+    return new StorageError('Unavailable', 'backend credentials unavailable');
   const code = (err as NodeJS.ErrnoException)?.code;
   if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === 'EPIPE')
     return new StorageError('Unavailable', `backend unreachable (${code})`);
@@ -76,7 +87,17 @@ export function toStorageError(err: unknown, signal?: AbortSignal): StorageError
   return new StorageError('Internal', `backend failure: ${(err as Error)?.name ?? 'unknown'}`);
 }
 
-function metaOf(out: {
+/** Checksum fields of a Get/HeadObject answer and the headers S3 sends them in. */
+const CHECKSUM_HEADERS = [
+  ['ChecksumCRC32', 'x-amz-checksum-crc32'],
+  ['ChecksumCRC32C', 'x-amz-checksum-crc32c'],
+  ['ChecksumCRC64NVME', 'x-amz-checksum-crc64nvme'],
+  ['ChecksumSHA1', 'x-amz-checksum-sha1'],
+  ['ChecksumSHA256', 'x-amz-checksum-sha256'],
+  ['ChecksumType', 'x-amz-checksum-type'],
+] as const;
+
+type ObjectOutput = {
   ContentLength?: number;
   ETag?: string;
   LastModified?: Date;
@@ -86,8 +107,11 @@ function metaOf(out: {
   ContentLanguage?: string;
   CacheControl?: string;
   ExpiresString?: string;
-}): ObjectMeta {
-  return {
+  Metadata?: Record<string, string>;
+} & { [K in (typeof CHECKSUM_HEADERS)[number][0]]?: string };
+
+function metaOf(out: ObjectOutput): ObjectMeta {
+  const meta: ObjectMeta = {
     size: out.ContentLength ?? 0,
     etag: out.ETag ?? '',
     lastModified: out.LastModified ?? new Date(0),
@@ -98,6 +122,14 @@ function metaOf(out: {
     cacheControl: out.CacheControl,
     expires: out.ExpiresString,
   };
+  if (out.Metadata && Object.keys(out.Metadata).length) meta.metadata = out.Metadata;
+  const checksums: Record<string, string> = {};
+  for (const [field, header] of CHECKSUM_HEADERS) {
+    const value = out[field];
+    if (value) checksums[header] = value;
+  }
+  if (Object.keys(checksums).length) meta.checksums = checksums;
+  return meta;
 }
 
 function conditionParams(c: Conditions) {
@@ -109,37 +141,104 @@ function conditionParams(c: Conditions) {
   };
 }
 
+/**
+ * Asks S3 for the object's checksum headers (`x-amz-checksum-mode: ENABLED`) without the SDK's
+ * own validation of the body: the bytes pass through unchanged and the client that asked for
+ * the checksum verifies it end to end.
+ */
+function withChecksumMode<C extends GetObjectCommand | HeadObjectCommand>(command: C, enabled?: boolean): C {
+  if (!enabled) return command;
+  type Args = { request: unknown };
+  const stack = command.middlewareStack as unknown as {
+    add(
+      middleware: (next: (args: Args) => Promise<unknown>) => (args: Args) => Promise<unknown>,
+      options: { step: 'build'; name: string },
+    ): void;
+  };
+  stack.add(
+    (next) => (args) => {
+      const request = args.request as { headers?: Record<string, string> };
+      if (request?.headers) request.headers['x-amz-checksum-mode'] = 'ENABLED';
+      return next(args);
+    },
+    { step: 'build', name: 'proxyChecksumMode' },
+  );
+  return command;
+}
+
 export class S3Backend implements StorageBackend {
-  readonly client: S3Client;
+  private readonly regions: BucketRegions;
+  private readonly clients = new Map<string, S3Client>();
+  private readonly clientConfig: S3ClientConfig;
 
   constructor(options: S3BackendOptions = {}) {
-    this.client = new S3Client({
+    this.regions = new BucketRegions(options.region ?? 'us-east-1');
+    const maxSockets = options.maxSockets ?? 256;
+    this.clientConfig = {
       endpoint: options.endpoint,
-      region: options.region ?? 'us-east-1',
       forcePathStyle: options.forcePathStyle,
       credentials: options.credentials,
       // Checksum validation would buffer or reject ranged reads; S3's ETag/length checks suffice.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
-      requestHandler: { requestTimeout: options.requestTimeoutMs ?? 30_000, connectionTimeout: 5_000 },
-    });
+      requestHandler: {
+        requestTimeout: options.requestTimeoutMs ?? 30_000,
+        // Without it the SDK only logs a warning and a request queued for a socket waits forever.
+        throwOnRequestTimeout: true,
+        connectionTimeout: 5_000,
+        httpAgent: new HttpAgent({ keepAlive: true, maxSockets }),
+        httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
+      },
+    };
+  }
+
+  private clientFor(region: string): S3Client {
+    let client = this.clients.get(region);
+    if (!client) {
+      client = new S3Client({ ...this.clientConfig, region });
+      this.clients.set(region, client);
+    }
+    return client;
+  }
+
+  /** Sends to the bucket's region; a wrong-region answer teaches the region and is retried once. */
+  private async send<T>(
+    bucket: string,
+    call: (client: S3Client) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T> {
+    let region = this.regions.regionOf(bucket);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const out = await call(this.clientFor(region));
+        this.regions.confirm(bucket);
+        return out;
+      } catch (err) {
+        const learned = attempt === 0 ? this.regions.learn(bucket, region, err) : undefined;
+        if (learned === undefined) throw toStorageError(err, signal);
+        region = learned;
+      }
+    }
   }
 
   async get(ref: ObjectRef, options: GetOptions = {}): Promise<GetResult> {
-    let out: GetObjectCommandOutput;
-    try {
-      out = await this.client.send(
-        new GetObjectCommand({
-          Bucket: ref.bucket,
-          Key: ref.key,
-          Range: options.range ? formatRange(options.range) : undefined,
-          ...conditionParams(options),
-        }),
-        { abortSignal: options.signal },
-      );
-    } catch (err) {
-      throw toStorageError(err, options.signal);
-    }
+    const out: GetObjectCommandOutput = await this.send(
+      ref.bucket,
+      (client) =>
+        client.send(
+          withChecksumMode(
+            new GetObjectCommand({
+              Bucket: ref.bucket,
+              Key: ref.key,
+              Range: options.range ? formatRange(options.range) : undefined,
+              ...conditionParams(options),
+            }),
+            options.checksumMode,
+          ),
+          { abortSignal: options.signal },
+        ),
+      options.signal,
+    );
     const range = parseContentRange(out.ContentRange);
     const meta = metaOf(out);
     if (range) meta.size = range.total;
@@ -151,55 +250,75 @@ export class S3Backend implements StorageBackend {
     };
   }
 
-  async head(ref: ObjectRef, options: Conditions & { signal?: AbortSignal } = {}): Promise<ObjectMeta> {
-    try {
-      const out = await this.client.send(
-        new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key, ...conditionParams(options) }),
-        { abortSignal: options.signal },
-      );
-      return metaOf(out);
-    } catch (err) {
-      throw toStorageError(err, options.signal);
-    }
+  async head(ref: ObjectRef, options: HeadOptions = {}): Promise<ObjectMeta> {
+    const out = await this.send(
+      ref.bucket,
+      (client) =>
+        client.send(
+          withChecksumMode(
+            new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key, ...conditionParams(options) }),
+            options.checksumMode,
+          ),
+          { abortSignal: options.signal },
+        ),
+      options.signal,
+    );
+    return metaOf(out);
   }
 
   async list(params: ListParams): Promise<ListPage> {
-    try {
-      const out = await this.client.send(
-        new ListObjectsV2Command({
-          Bucket: params.bucket,
-          Prefix: params.prefix || undefined,
-          Delimiter: params.delimiter || undefined,
-          StartAfter: params.startAfter || undefined,
-          ContinuationToken: params.continuationToken,
-          MaxKeys: params.maxKeys,
-        }),
-        { abortSignal: params.signal },
-      );
-      return {
-        objects: (out.Contents ?? []).map((o) => ({
-          key: o.Key ?? '',
-          size: o.Size ?? 0,
-          etag: o.ETag ?? '',
-          lastModified: o.LastModified ?? new Date(0),
-          storageClass: o.StorageClass,
-        })),
-        commonPrefixes: (out.CommonPrefixes ?? []).map((p) => p.Prefix ?? ''),
-        isTruncated: out.IsTruncated === true,
-        nextContinuationToken: out.NextContinuationToken,
-      };
-    } catch (err) {
-      throw toStorageError(err, params.signal);
-    }
+    const out = await this.send(
+      params.bucket,
+      (client) =>
+        client.send(
+          new ListObjectsV2Command({
+            Bucket: params.bucket,
+            Prefix: params.prefix || undefined,
+            Delimiter: params.delimiter || undefined,
+            StartAfter: params.startAfter || undefined,
+            ContinuationToken: params.continuationToken,
+            MaxKeys: params.maxKeys,
+          }),
+          { abortSignal: params.signal },
+        ),
+      params.signal,
+    );
+    return {
+      objects: (out.Contents ?? []).map((o) => ({
+        key: o.Key ?? '',
+        size: o.Size ?? 0,
+        etag: o.ETag ?? '',
+        lastModified: o.LastModified ?? new Date(0),
+        storageClass: o.StorageClass,
+      })),
+      commonPrefixes: (out.CommonPrefixes ?? []).map((p) => p.Prefix ?? ''),
+      isTruncated: out.IsTruncated === true,
+      nextContinuationToken: out.NextContinuationToken,
+    };
   }
 
+  /**
+   * A URL signed for the bucket's region. Signing sends nothing to S3, so a bucket whose region
+   * no answer has confirmed yet is asked first, with a HEAD of the very object (the read the
+   * URL grants): a bucket elsewhere answers with its region.
+   */
   async presign(ref: ObjectRef, options: { expiresInSeconds: number; range?: string }): Promise<string> {
-    return getSignedUrl(
-      this.client,
-      new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, Range: options.range }),
-      {
-        expiresIn: options.expiresInSeconds,
-      },
-    );
+    if (!this.regions.isConfirmed(ref.bucket)) {
+      await this.head(ref).catch((err: unknown) => {
+        // Only an unanswered probe stops the redirect; S3 will give the client its own answer.
+        if (err instanceof StorageError && (err.kind === 'Unavailable' || err.kind === 'Throttled'))
+          throw err;
+      });
+    }
+    const client = this.clientFor(this.regions.regionOf(ref.bucket));
+    try {
+      return await getSignedUrl(
+        client,
+        new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, Range: options.range }),
+        { expiresIn: options.expiresInSeconds },
+      );
+    } catch (err) {
+      throw toStorageError(err);
+    }
   }
 }

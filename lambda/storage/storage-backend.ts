@@ -20,6 +20,10 @@ export interface ObjectMeta {
   contentLanguage?: string;
   cacheControl?: string;
   expires?: string;
+  /** User metadata (`x-amz-meta-NAME`, keyed by NAME in lower case), passed through like S3. */
+  metadata?: Record<string, string>;
+  /** Checksum headers (`x-amz-checksum-crc32`, …, `x-amz-checksum-type`), when asked for. */
+  checksums?: Record<string, string>;
 }
 
 /** An HTTP byte range as the client asked for it; validated by the caller. */
@@ -32,9 +36,14 @@ export interface Conditions {
   ifUnmodifiedSince?: Date;
 }
 
-export interface GetOptions extends Conditions {
-  range?: ByteRange;
+export interface HeadOptions extends Conditions {
+  /** Ask for the object's checksum headers (the client sent `x-amz-checksum-mode: ENABLED`). */
+  checksumMode?: boolean;
   signal?: AbortSignal;
+}
+
+export interface GetOptions extends HeadOptions {
+  range?: ByteRange;
 }
 
 export interface GetResult {
@@ -75,7 +84,7 @@ export interface ListPage {
 
 export interface StorageBackend {
   get(ref: ObjectRef, options?: GetOptions): Promise<GetResult>;
-  head(ref: ObjectRef, options?: Conditions & { signal?: AbortSignal }): Promise<ObjectMeta>;
+  head(ref: ObjectRef, options?: HeadOptions): Promise<ObjectMeta>;
   list(params: ListParams): Promise<ListPage>;
   presign(ref: ObjectRef, options: { expiresInSeconds: number; range?: string }): Promise<string>;
 }

@@ -156,13 +156,26 @@ describe('malformed SigV4 is refused before any key lookup', () => {
     ]);
   });
 
-  it('a nonsense x-amz-content-sha256 is InvalidArgument; aws-chunked payloads are NotImplemented', async () => {
+  it('a nonsense x-amz-content-sha256 is InvalidArgument', async () => {
     const value = `AWS4-HMAC-SHA256 ${good}, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=00`;
     expect((await refusal(atT, header(value, { 'x-amz-content-sha256': 'abc' }))).code).toBe(
       'InvalidArgument',
     );
-    const streaming = header(value, { 'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD' });
-    expect((await refusal(atT, streaming)).code).toBe('NotImplemented');
+  });
+
+  it('aws-chunked payloads are NotImplemented (501) only for an authenticated caller, never for free', async () => {
+    const value = `AWS4-HMAC-SHA256 ${good}, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=00`;
+    const streaming = { 'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD' };
+    expect((await refusal(atT, header(value, streaming))).code).toBe('SignatureDoesNotMatch');
+    const unknownKey = value.replace(KEY.accessKeyId, 'AKIDUNKNOWN00000');
+    expect((await refusal(atT, header(unknownKey, streaming))).code).toBe('InvalidAccessKeyId');
+    const signed = await signHeader({
+      path: keyPath('datalake', 't/a.parquet'),
+      date: T,
+      payloadHash: streaming['x-amz-content-sha256'],
+    });
+    const e = await refusal(atT, signed);
+    expect([e.status, e.code]).toEqual([501, 'NotImplemented']);
   });
 
   it('no usable date: AccessDenied', async () => {

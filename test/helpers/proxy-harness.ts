@@ -3,8 +3,8 @@
  * with a test access key, and hands back SDK clients signed with it.
  */
 import { S3Client } from '@aws-sdk/client-s3';
-import { type NodeServer, startNodeServer } from '../../lambda/adapters/node-server';
-import { createProxy, type ProxyInstance } from '../../lambda/bootstrap';
+import { type NodeServer, type NodeServerOptions, startNodeServer } from '../../lambda/adapters/node-server';
+import { createProxy, type ProxyInstance, type ProxyOverrides } from '../../lambda/bootstrap';
 import { type ConfigInput, parseConfig } from '../../lambda/config';
 import { jsonLogger } from '../../lambda/core/logger';
 import type { Observer, RequestEvent } from '../../lambda/core/observer';
@@ -33,11 +33,14 @@ export interface RunningProxy {
   stop(): Promise<void>;
 }
 
-export type ServeFn = (handler: ProxyHandler) => Promise<{ url: string; close(): Promise<void> }>;
+export type ServeFn = (
+  handler: ProxyHandler,
+  options?: NodeServerOptions,
+) => Promise<{ url: string; close(): Promise<void> }>;
 
 /** node:http by default; the Lambda suite passes its own transport. */
-export const serveWithNode: ServeFn = async (handler) => {
-  const s: NodeServer = await startNodeServer(handler, '127.0.0.1', 0);
+export const serveWithNode: ServeFn = async (handler, options) => {
+  const s: NodeServer = await startNodeServer(handler, '127.0.0.1', 0, options);
   return { url: s.url, close: () => s.close() };
 };
 
@@ -45,6 +48,7 @@ export async function startProxy(
   backend: S3Server,
   config: Omit<ConfigInput, 's3'> & { s3?: ConfigInput['s3'] },
   serve: ServeFn = serveWithNode,
+  overrides: ProxyOverrides = {},
 ): Promise<RunningProxy> {
   const events: RequestEvent[] = [];
   const logs: string[] = [];
@@ -59,8 +63,9 @@ export async function startProxy(
     audit: false,
     observers: [recorder],
     logger: jsonLogger((line) => logs.push(line)),
+    ...overrides,
   });
-  const server = await serve(proxy.handler);
+  const server = await serve(proxy.handler, { clientIdleTimeoutMs: parsed.clientIdleTimeoutMs });
   return {
     url: server.url,
     proxy,

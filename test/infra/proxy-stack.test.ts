@@ -208,6 +208,55 @@ describe('proxy stack template', () => {
   });
 });
 
+/** The function's environment as Lambda would see it: tokens resolved, AWS_REGION set. */
+function lambdaEnv(template: Template, region: string): Record<string, string> {
+  const fn = Object.values(template.findResources('AWS::Lambda::Function'))[0] as {
+    Properties: { Environment: { Variables: Record<string, unknown> } };
+  };
+  const vars = Object.entries(fn.Properties.Environment.Variables).map(([k, v]) => [
+    k,
+    typeof v === 'string' ? v : '{"type":"dynamodb","tableName":"resolved-table"}',
+  ]);
+  return { ...Object.fromEntries(vars), AWS_REGION: region };
+}
+
+describe('deploying next to real buckets', () => {
+  const KEY_EU = 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+  const KEY_US = 'arn:aws:kms:us-west-2:444455556666:key/0987dcba-09fe-87dc-65ba-ab0987654321';
+  let template: Template;
+  beforeAll(() => {
+    const { stack } = buildStack({ ...SETTINGS, backendRegion: 'us-west-2', kmsKeyArns: [KEY_EU, KEY_US] });
+    template = Template.fromStack(stack);
+  });
+
+  it("reads the buckets in the stack's own region by default, or in the region the settings name", () => {
+    const { stack } = buildStack();
+    const byDefault = loadConfig({ env: lambdaEnv(Template.fromStack(stack), stack.region) });
+    expect(byDefault.s3.region).toBe('eu-west-1');
+    expect(loadConfig({ env: lambdaEnv(template, 'eu-west-1') }).s3.region).toBe('us-west-2');
+  });
+
+  it('may decrypt with the listed KMS keys of SSE-KMS buckets, only through S3 in the key’s region', () => {
+    const kms = statements(template).filter((s) => actionsOf(s).includes('kms:Decrypt'));
+    const forBuckets = kms.filter((s) => s.Condition?.StringEquals?.['kms:ViaService'] !== undefined);
+    expect(forBuckets.map((s) => [s.Resource, s.Condition])).toEqual(
+      expect.arrayContaining([
+        [KEY_EU, { StringEquals: { 'kms:ViaService': 's3.eu-west-1.amazonaws.com' } }],
+        [KEY_US, { StringEquals: { 'kms:ViaService': 's3.us-west-2.amazonaws.com' } }],
+      ]),
+    );
+    expect(forBuckets).toHaveLength(2);
+    for (const s of forBuckets) expect(actionsOf(s)).toEqual(['kms:Decrypt']);
+  });
+
+  it('refuses a key alias or a malformed ARN, and a region that is not one', () => {
+    expect(() =>
+      buildStack({ ...SETTINGS, kmsKeyArns: ['arn:aws:kms:eu-west-1:111122223333:alias/lake'] }),
+    ).toThrow(/kmsKeyArns\.0/);
+    expect(() => buildStack({ ...SETTINGS, backendRegion: 'Europe' })).toThrow(/backendRegion/);
+  });
+});
+
 describe('proxy stack options and refusals', () => {
   it('puts the URL on a provisioned alias and reserves concurrency when asked', () => {
     const { stack } = buildStack({ ...SETTINGS, provisionedConcurrency: 2, reservedConcurrency: 20 });

@@ -5,6 +5,7 @@
  * own parser can produce are kept apart at the end.
  */
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { XMLValidator } from 'fast-xml-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSpecialTable } from '../helpers/fixture-tables';
 import { TRANSPORTS } from '../helpers/lambda-transports';
@@ -31,7 +32,30 @@ afterAll(async () => {
   await s3?.stop();
 });
 
+/** Characters XML 1.0 allows, raw or as a character reference (§2.2 Char). */
+function isXmlChar(c: number): boolean {
+  return (
+    c === 0x9 ||
+    c === 0xa ||
+    c === 0xd ||
+    (c >= 0x20 && c <= 0xd7ff) ||
+    (c >= 0xe000 && c <= 0xfffd) ||
+    c >= 0x10000
+  );
+}
+
+function expectWellFormedXml(body: string): void {
+  expect(XMLValidator.validate(body)).toBe(true);
+  for (const ch of body)
+    expect(isXmlChar(ch.codePointAt(0)!), `raw U+${ch.codePointAt(0)!.toString(16)}`).toBe(true);
+  for (const [, dec, hex] of body.matchAll(/&#(?:(\d+)|x([0-9a-fA-F]+));/g)) {
+    const c = dec !== undefined ? Number(dec) : Number.parseInt(hex!, 16);
+    expect(isXmlChar(c), `&#${c}; is not an XML 1.0 character`).toBe(true);
+  }
+}
+
 function expectS3Error(body: string, code: string): void {
+  expectWellFormedXml(body);
   expect(body).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?>\n<Error>/);
   expect(body).toContain(`<Code>${code}</Code>`);
   expect(body).toMatch(/<RequestId>[0-9A-F]{16}<\/RequestId>/);
@@ -94,6 +118,20 @@ describe.each(TRANSPORTS)('hostile requests via %s', (transport, serve) => {
       ['/datalake/secret.parquet', 404, 'NoSuchKey'],
       ['/datalake/tables/secret.parquet', 404, 'NoSuchKey'],
       ['/lake/tables/secret.parquet', 404, 'NoSuchBucket'],
+      // Odd paths are errors with an S3 XML body, never another operation.
+      ['/datalake%00abc', 400, 'InvalidBucketName'],
+      ['/datalake%00', 400, 'InvalidBucketName'],
+      ['/%00', 400, 'InvalidBucketName'],
+      ['/datalake%0a/sales/x.parquet', 400, 'InvalidBucketName'],
+      ['//anything', 400, 'InvalidURI'],
+      ['//', 400, 'InvalidURI'],
+      ['///datalake', 400, 'InvalidURI'],
+      ['//datalake/sales/a=1/x.parquet', 400, 'InvalidURI'],
+      [
+        '/datalake?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AK%00%2F2024%01%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20240101T000000Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature=00',
+        400,
+        'AuthorizationQueryParametersError',
+      ],
     ])('GET %s → %i %s', async (path, status, code) => {
       const r = await rawRequest(proxy.url, 'GET', path);
       expect(r.status).toBe(status);
@@ -149,9 +187,13 @@ describe.each(TRANSPORTS)('hostile requests via %s', (transport, serve) => {
       expect(r.headers['x-amz-request-id']).toMatch(/^[0-9A-F]{16}$/);
     });
 
-    it('answers HEAD errors with the status and no body', async () => {
-      const r = await rawRequest(proxy.url, 'HEAD', '/datalake/sales/missing.parquet');
-      expect(r.status).toBe(404);
+    it.each([
+      ['/datalake/sales/missing.parquet', 404],
+      ['//anything', 400],
+      ['/datalake%00abc', 400],
+    ])('answers HEAD %s errors with the status %i and no body', async (path, status) => {
+      const r = await rawRequest(proxy.url, 'HEAD', path);
+      expect(r.status).toBe(status);
       expect(r.body).toBe('');
       expect(r.headers['x-amz-request-id']).toMatch(/^[0-9A-F]{16}$/);
     });

@@ -233,6 +233,37 @@ describe('Lambda adapter start-up', () => {
   });
 });
 
+describe('Lambda adapter start-up from the environment', () => {
+  it('retries createProxyFromEnv on the next request once the configuration is fixed', async () => {
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const saved = { mapping: process.env.PROXY_TABLE_MAPPING, auth: process.env.PROXY_AUTH };
+    process.env.PROXY_TABLE_MAPPING = '{"sales": not json';
+    process.env.PROXY_AUTH = '{"allowAnonymous":true}';
+    vi.resetModules();
+    const { createProxyFromEnv } = await import('../../lambda/bootstrap');
+    const server = await startLambdaHttpServer(createLambdaHandler(() => createProxyFromEnv()));
+    try {
+      const broken = await sendRaw(server.url, { path: '/' });
+      expect(broken.status).toBe(500);
+      expect(broken.body.toString()).toContain('<Code>InternalError</Code>');
+      process.env.PROXY_TABLE_MAPPING = '{"sales":"s3://lake/tables/sales"}';
+      const fixed = await sendRaw(server.url, { path: '/' });
+      expect(fixed.status).toBe(200);
+      expect(fixed.body.toString()).toContain('<Name>datalake</Name>');
+    } finally {
+      await server.close();
+      for (const [name, value] of [
+        ['PROXY_TABLE_MAPPING', saved.mapping],
+        ['PROXY_AUTH', saved.auth],
+      ] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+      logged.mockRestore();
+    }
+  });
+});
+
 describe('Lambda adapter near the function timeout', () => {
   it('answers InternalError XML before the function times out, and aborts the core', async () => {
     const logged = vi.spyOn(console, 'error').mockImplementation(() => {});

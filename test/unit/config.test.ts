@@ -45,7 +45,15 @@ describe('configuration', () => {
     expect(c.readOnly).toBe(false);
     expect(c.getMode).toBe('proxy');
     expect(c.tableMapping).toEqual({ b: 's3://bucket-b/x' });
-    expect(c.s3).toEqual({ endpoint: 'http://127.0.0.1:9000', forcePathStyle: true });
+    expect(c.s3).toEqual({ endpoint: 'http://127.0.0.1:9000', forcePathStyle: true, maxSockets: 256 });
+  });
+
+  it("puts the backend in the function's region (AWS_REGION) unless s3.region says otherwise", () => {
+    const inLambda = { AWS_REGION: 'eu-west-1' };
+    expect(loadConfig({ file: fileWith(minimal), env: inLambda }).s3.region).toBe('eu-west-1');
+    const elsewhere = { ...inLambda, PROXY_S3: '{"region":"us-west-2"}' };
+    expect(loadConfig({ file: fileWith(minimal), env: elsewhere }).s3.region).toBe('us-west-2');
+    expect(loadConfig({ file: fileWith(minimal), env: {} }).s3.region).toBeUndefined();
   });
 
   it.each([

@@ -1,0 +1,94 @@
+/**
+ * A bounded share of backend streams per principal. A proxied GET holds a backend connection
+ * until its client has read the whole body, so one principal's slow or stalled readers could
+ * otherwise hold the entire pool and starve everyone else. Beyond its share a principal gets
+ * 503 SlowDown, S3's own answer to too much at once, which every SDK retries with backoff.
+ */
+import { S3Error } from '../core/s3-error';
+import type { ProxyResponse, ResponseBody } from '../core/types';
+
+export class StreamShares {
+  private readonly held = new Map<string, number>();
+
+  constructor(private readonly perPrincipal: number) {}
+
+  /** Takes one of the principal's slots, or refuses with SlowDown; the release is idempotent. */
+  acquire(principal: string): () => void {
+    const count = this.held.get(principal) ?? 0;
+    if (count >= this.perPrincipal) {
+      throw new S3Error(
+        'SlowDown',
+        undefined,
+        {},
+        `principal already holds ${count} backend streams (streamsPerPrincipal)`,
+      );
+    }
+    this.held.set(principal, count + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.held.get(principal) ?? 1) - 1;
+      if (left > 0) this.held.set(principal, left);
+      else this.held.delete(principal);
+    };
+  }
+}
+
+/**
+ * Runs `serve` holding a slot until its body has been read to the end, failed, or been
+ * abandoned (`return()`), or the request is aborted: the one signal that still fires when a
+ * client leaves before the body was ever read.
+ */
+export async function withShare(
+  shares: StreamShares,
+  principal: string,
+  signal: AbortSignal | undefined,
+  serve: () => Promise<ProxyResponse>,
+): Promise<ProxyResponse> {
+  const release = shares.acquire(principal);
+  let res: ProxyResponse;
+  try {
+    res = await serve();
+  } catch (err) {
+    release();
+    throw err;
+  }
+  const body = res.body;
+  if (body === undefined || typeof body === 'string' || body instanceof Uint8Array || signal?.aborted) {
+    release();
+    return res;
+  }
+  const onAbort = () => done();
+  const done = () => {
+    signal?.removeEventListener('abort', onAbort);
+    release();
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
+  return { ...res, body: releasing(body, done) };
+}
+
+function releasing(body: AsyncIterable<Uint8Array>, done: () => void): ResponseBody {
+  return {
+    [Symbol.asyncIterator]() {
+      const inner = body[Symbol.asyncIterator]();
+      return {
+        async next() {
+          try {
+            const step = await inner.next();
+            if (step.done) done();
+            return step;
+          } catch (err) {
+            done();
+            throw err;
+          }
+        },
+        async return(value?: unknown) {
+          done();
+          await inner.return?.(value);
+          return { done: true, value: undefined };
+        },
+      };
+    },
+  };
+}

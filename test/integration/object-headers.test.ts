@@ -1,0 +1,158 @@
+/**
+ * What a GetObject or HeadObject carries between client, proxy and backend, on real servers
+ * (s3rver always, moto where installed; an S3 front in between records what reached the
+ * backend). Conditional headers are forwarded only when the proxy itself parsed them as HTTP
+ * dates (RFC 9110 §13.1.3: an invalid date is ignored, as S3 ignores it); user metadata
+ * (`x-amz-meta-*`) and, with checksum mode, the checksum headers come back as S3 sends them.
+ */
+import {
+  GetObjectCommand,
+  type GetObjectCommandOutput,
+  HeadObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uploadDemoTable } from '../helpers/fixture-tables';
+import { ANALYST, type RunningProxy, startProxy } from '../helpers/proxy-harness';
+import { type S3Front, startS3Front } from '../helpers/s3-front';
+import {
+  backendClient,
+  motoUnavailableReason,
+  type S3Server,
+  startMoto,
+  startS3rver,
+} from '../helpers/s3-servers';
+import { encodeKeyPath, signedFetch } from '../helpers/signed-fetch';
+
+const motoMissing = motoUnavailableReason();
+if (motoMissing) console.warn(`[skip] object headers over moto: ${motoMissing}`);
+
+const BACKENDS: [string, () => Promise<S3Server>, string | undefined][] = [
+  ['s3rver', startS3rver, undefined],
+  [motoMissing ? `moto (skipped: ${motoMissing})` : 'moto', startMoto, motoMissing],
+];
+const METADATA = { origin: 'spark-job-17', 'written-by': 'etl' };
+
+describe.each(BACKENDS)('object headers over %s', (kind, start, skipReason) => {
+  let backend: S3Server;
+  let front: S3Front;
+  let proxy: RunningProxy;
+  let client: S3Client;
+  let key: string;
+  let lastModified: Date;
+
+  beforeAll(async () => {
+    if (skipReason) return;
+    backend = await start();
+    const active = await uploadDemoTable(backend.endpoint, 'lake', 'w/sales/');
+    // Rewrite one active data file with user metadata and a CRC32 checksum, as a writer may.
+    const direct = backendClient(backend.endpoint);
+    const backendKey = `w/sales/${active[0]}`;
+    const original = await direct.send(new GetObjectCommand({ Bucket: 'lake', Key: backendKey }));
+    await direct.send(
+      new PutObjectCommand({
+        Bucket: 'lake',
+        Key: backendKey,
+        Body: await original.Body!.transformToByteArray(),
+        Metadata: METADATA,
+        ChecksumAlgorithm: 'CRC32',
+      }),
+    );
+    direct.destroy();
+    key = `sales/${active[0]}`;
+    front = await startS3Front(backend.endpoint);
+    proxy = await startProxy(
+      { kind: backend.kind, endpoint: front.endpoint, stop: async () => {} },
+      {
+        tableMapping: { sales: 's3://lake/w/sales' },
+        getMode: 'proxy',
+        grants: [{ principal: ANALYST.principal, table: 'sales', partitions: [{}] }],
+      },
+    );
+    client = proxy.client();
+    const head = await client.send(new HeadObjectCommand({ Bucket: 'datalake', Key: key }));
+    lastModified = head.LastModified!;
+  });
+  afterAll(async () => {
+    client?.destroy();
+    await proxy?.stop();
+    await front?.stop();
+    await backend?.stop();
+  });
+
+  const path = () => `/datalake/${encodeKeyPath(key)}`;
+  const run = it.skipIf(skipReason !== undefined);
+
+  describe('conditional headers', () => {
+    const FAR = 'Fri, 01 Jan 10000 00:00:00 GMT';
+    run.each([
+      ['If-Modified-Since', FAR],
+      ['If-Unmodified-Since', FAR],
+      ['If-Modified-Since', '2999-01-01'],
+      ['If-Modified-Since', 'Fri, 01 Jan 2999'],
+      ['If-Unmodified-Since', 'yesterday'],
+    ])(
+      'ignores %s: %s (not an HTTP date), serving the object and forwarding nothing',
+      async (name, value) => {
+        const seen = front.seen.length;
+        for (const method of ['GET', 'HEAD']) {
+          const r = await signedFetch(proxy.url, method, path(), '', { [name]: value }, ANALYST);
+          expect([method, r.status]).toEqual([method, 200]);
+          if (method === 'GET') expect(r.body.byteLength).toBeGreaterThan(0);
+        }
+        const forwarded = front.seen.slice(seen).filter((s) => s.headers[name.toLowerCase()] !== undefined);
+        expect(forwarded).toEqual([]);
+      },
+    );
+
+    run('honours the same instant in each HTTP-date form (IMF-fixdate, RFC 850, asctime)', async () => {
+      const imf = lastModified.toUTCString(); // "Sun, 06 Nov 1994 08:49:37 GMT"
+      const [wd, dd, mon, yyyy, time] = imf.split(' ') as [string, string, string, string, string];
+      const weekday = lastModified.toLocaleDateString('en-US', { weekday: 'long', timeZone: 'UTC' });
+      const rfc850 = `${weekday}, ${dd}-${mon}-${yyyy.slice(2)} ${time} GMT`;
+      const asctime = `${wd.slice(0, 3)} ${mon} ${dd.replace(/^0/, ' ')} ${time} ${yyyy}`;
+      for (const date of [imf, rfc850, asctime]) {
+        const r = await signedFetch(proxy.url, 'GET', path(), '', { 'if-modified-since': date }, ANALYST);
+        expect([date, r.status]).toEqual([date, 304]);
+      }
+    });
+  });
+
+  describe('metadata and checksums', () => {
+    run('passes x-amz-meta-* through on GET and HEAD', async () => {
+      const got = await client.send(new GetObjectCommand({ Bucket: 'datalake', Key: key }));
+      await got.Body!.transformToByteArray();
+      expect(got.Metadata).toEqual(METADATA);
+      const head = await client.send(new HeadObjectCommand({ Bucket: 'datalake', Key: key }));
+      expect(head.Metadata).toEqual(METADATA);
+    });
+
+    // s3rver keeps no checksums; moto does, and answers them in checksum mode like S3.
+    const noChecksums = kind === 's3rver' ? ' (skipped: s3rver keeps no checksums)' : '';
+    it.skipIf(skipReason !== undefined || noChecksums !== '')(
+      `passes checksum headers through in checksum mode, and the client verifies the body with them${noChecksums}`,
+      async () => {
+        const direct = backendClient(backend.endpoint);
+        const expected = await direct.send(
+          new HeadObjectCommand({ Bucket: 'lake', Key: `w/${key}`, ChecksumMode: 'ENABLED' }),
+        );
+        direct.destroy();
+        expect(expected.ChecksumCRC32).toBeTruthy();
+        const got: GetObjectCommandOutput = await client.send(
+          new GetObjectCommand({ Bucket: 'datalake', Key: key, ChecksumMode: 'ENABLED' }),
+        );
+        // The SDK validates the body against the checksum header while it reads it.
+        await got.Body!.transformToByteArray();
+        expect(got.ChecksumCRC32).toBe(expected.ChecksumCRC32);
+        const head = await client.send(
+          new HeadObjectCommand({ Bucket: 'datalake', Key: key, ChecksumMode: 'ENABLED' }),
+        );
+        expect(head.ChecksumCRC32).toBe(expected.ChecksumCRC32);
+        expect(head.ChecksumType).toBe(expected.ChecksumType);
+        const plain = await client.send(new HeadObjectCommand({ Bucket: 'datalake', Key: key }));
+        expect(plain.ChecksumCRC32).toBeUndefined();
+      },
+    );
+  });
+});
