@@ -6,6 +6,7 @@
  * Checkpoint removes are tombstones for VACUUM and never affect the active set, so they are
  * not read at all.
  */
+import { prefetch } from '../core/prefetch';
 import { DeltaLogError } from './delta-log-error';
 import { type DeltaStorage, isNotFound } from './delta-storage';
 import { SIDECAR_DIR } from './log-path';
@@ -264,11 +265,13 @@ async function readAdds(
   const width = replay.s.columns.length;
   const values: (string | null)[] = new Array(width).fill(null);
   const groups = file.metadata.row_groups.length;
-  // Fetch the next row group while decoding this one.
+  // Fetch the next row group while decoding this one; the fetch may fail while this one is
+  // decoded (or this one may fail first), so it is observed from the start.
   let pending = groups > 0 ? readLeaves(storage, file, 0, paths, io, STREAM_PATH) : undefined;
   for (let rg = 0; rg < groups; rg++) {
     const leaves = await pending!;
-    pending = rg + 1 < groups ? readLeaves(storage, file, rg + 1, paths, io, STREAM_PATH) : undefined;
+    pending =
+      rg + 1 < groups ? prefetch(readLeaves(storage, file, rg + 1, paths, io, STREAM_PATH)) : undefined;
     const [pathL, keyL, valL, stL, dvL, offL] = leaves;
     const rows = Number(file.metadata.row_groups[rg]!.num_rows);
     const pages = pathL!.pages;
