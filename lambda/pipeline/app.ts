@@ -12,6 +12,7 @@ import type { TableMap } from '../core/table-mount';
 import type { Clock, Headers, ProxyHandler, ProxyRequest, ProxyResponse } from '../core/types';
 import { getObject, headObject, temporaryRedirect } from '../s3/get-object';
 import { listObjectsResponse, parseListQuery } from '../s3/list-objects';
+import { ListingTokens } from '../s3/listing-token';
 import { type RedirectSettings, shouldRedirect } from '../s3/redirect-policy';
 import { routeRequest, type S3Route } from '../s3/route';
 import { getBucketLocation, headBucket, listBuckets } from '../s3/service-ops';
@@ -37,6 +38,8 @@ export interface AppDeps {
   clock: Clock;
   observer: Observer;
   requestId?: () => string;
+  /** Seals listing resume points (default: a random per-process key). */
+  listingTokens?: ListingTokens;
 }
 
 /** What the serve stage needs to know about the request, filled in as stages run. */
@@ -53,6 +56,7 @@ interface RequestContext {
 
 export function createApp(deps: AppDeps): ProxyHandler {
   const nextId = deps.requestId ?? newRequestId;
+  const tokens = deps.listingTokens ?? new ListingTokens();
 
   return async function handle(req: ProxyRequest): Promise<ProxyResponse> {
     const ctx: RequestContext = {
@@ -71,7 +75,7 @@ export function createApp(deps: AppDeps): ProxyHandler {
     try {
       ctx.principal = await deps.authenticator.authenticate(req);
       ctx.route = routeRequest(req, { readOnly: deps.options.readOnly });
-      res = await serve(deps, req, ctx, base);
+      res = await serve(deps, tokens, req, ctx, base);
     } catch (err) {
       error = asS3Error(err);
       ctx.reason = error.reason ?? (error.status >= 500 ? String(err) : undefined);
@@ -87,6 +91,7 @@ export function createApp(deps: AppDeps): ProxyHandler {
 
 async function serve(
   deps: AppDeps,
+  tokens: ListingTokens,
   req: ProxyRequest,
   ctx: RequestContext,
   base: Headers,
@@ -101,14 +106,14 @@ async function serve(
       return getBucketLocation(base, deps.options.region);
     case 'ListObjects':
     case 'ListObjectsV2': {
-      const q = parseListQuery(route.query, route.op === 'ListObjectsV2' ? 2 : 1);
+      const q = parseListQuery(route.query, route.op === 'ListObjectsV2' ? 2 : 1, tokens);
       if (q.prefix) assertSafeKey(q.prefix, 'prefix');
       const visible = await visibleTablesFor(deps, ctx.principal, q.prefix, req.signal);
       const listing =
         q.maxKeys === 0
           ? { entries: [], isTruncated: false }
           : await listVirtual(deps.storage, visible, { ...q, signal: req.signal });
-      return listObjectsResponse(q, listing, base);
+      return listObjectsResponse(q, listing, base, tokens);
     }
     case 'GetObject':
     case 'HeadObject': {
@@ -155,7 +160,11 @@ async function serve(
   }
 }
 
-/** Tables relevant to a listing prefix that the principal may see, each with its filter. */
+/**
+ * Tables relevant to a listing prefix that the principal may see. Each table's filter (and so
+ * its snapshot) is loaded only if the listing reaches inside it: a root listing reads no log, and
+ * one table with an unreadable log fails only listings inside that table.
+ */
 async function visibleTablesFor(
   deps: AppDeps,
   principal: Principal,
@@ -164,12 +173,10 @@ async function visibleTablesFor(
 ): Promise<VisibleTable[]> {
   const candidates = deps.tables.mounts.filter((m) => touchesPrefix(m, prefix));
   const visible = await deps.authorizer.visibleTables(principal, candidates);
-  const out: VisibleTable[] = [];
-  for (const mount of visible) {
-    const filter = await deps.authorizer.listingFilter(principal, mount, signal);
-    if (filter) out.push({ mount, filter });
-  }
-  return out;
+  return visible.map((mount) => {
+    let filter: ReturnType<VisibleTable['filter']> | undefined;
+    return { mount, filter: () => (filter ??= deps.authorizer.listingFilter(principal, mount, signal)) };
+  });
 }
 
 function eventOf(

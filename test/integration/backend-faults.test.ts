@@ -14,7 +14,13 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DeltaTableWriter, type DeltaWriterTarget } from '../../lambda/local/delta-writer';
-import { type AuthzProxy, ManualClock, objectRequest, startAuthzProxy } from '../helpers/authz-harness';
+import {
+  type AuthzProxy,
+  listAllPages,
+  ManualClock,
+  objectRequest,
+  startAuthzProxy,
+} from '../helpers/authz-harness';
 import { type MisbehavingS3, type PrefixPolicy, startMisbehavingS3 } from '../helpers/misbehaving-s3';
 import {
   backendClient,
@@ -212,6 +218,67 @@ describe('faults injected into backend reads (s3rver)', () => {
     expect([r.status, code(r.text)]).toEqual([500, 'InternalError']);
     expect(r.text).toContain(`The Delta log of table ${t.alias} cannot be read`);
     expectNoBackendNames(r.text, t);
+  });
+});
+
+describe('listings over a table whose log is broken (s3rver)', () => {
+  let upstream: S3Server;
+  let backend: MisbehavingS3;
+  let client: S3Client;
+  let proxy: AuthzProxy;
+  let good: TestTable;
+  let broken: TestTable;
+
+  beforeAll(async () => {
+    upstream = await startS3rver();
+    backend = await startMisbehavingS3(upstream);
+    client = backendClient(upstream.endpoint);
+    await createBucket(client, BUCKET);
+    good = await writeTable(client, 'good', 'lazy/good/');
+    await good.commitFiles('EU', 'US');
+    broken = await writeTable(client, 'broken', 'lazy/broken/');
+    await broken.commitFiles('EU');
+    await client.send(
+      new PutObjectCommand({ Bucket: BUCKET, Key: commitKey(broken.prefix, 2), Body: '{"add": {not json' }),
+    );
+    proxy = await startAuthzProxy(
+      backend,
+      {
+        tableMapping: { good: good.uri, broken: broken.uri },
+        grants: [
+          { principal: READER, table: 'good', partitions: [{ region: 'EU' }] },
+          { principal: READER, table: 'broken', partitions: [{}] },
+        ],
+      },
+      [READER],
+    );
+  });
+  afterAll(async () => {
+    await proxy?.stop();
+    client?.destroy();
+    await backend?.stop();
+    await upstream?.stop();
+  });
+
+  it('lists the root and partial aliases without reading any table', async () => {
+    backend.seen.length = 0;
+    for (const version of [1, 2] as const) {
+      const [root] = await listAllPages(proxy.url, READER, version, { delimiter: '/' });
+      expect([root!.status, root!.prefixes]).toEqual([200, ['broken/', 'good/']]);
+      const [partial] = await listAllPages(proxy.url, READER, version, { prefix: 'go', delimiter: '/' });
+      expect([partial!.status, partial!.prefixes]).toEqual([200, ['good/']]);
+    }
+    expect(backend.seen).toEqual([]);
+    expect(proxy.proxy.snapshots.stats().misses).toBe(0);
+  });
+
+  it('lists inside the good table, and answers a clear error inside the broken one', async () => {
+    const [inside] = await listAllPages(proxy.url, READER, 2, { prefix: 'good/', delimiter: '/' });
+    expect([inside!.status, inside!.prefixes]).toEqual([200, ['good/_delta_log/', 'good/region=EU/']]);
+    const [bad] = await listAllPages(proxy.url, READER, 2, { prefix: 'broken/', delimiter: '/' });
+    expect([bad!.status, code(bad!.text)]).toEqual([500, 'InternalError']);
+    expect(bad!.text).toContain('The Delta log of table broken cannot be read');
+    expectNoBackendNames(bad!.text, broken);
   });
 });
 
