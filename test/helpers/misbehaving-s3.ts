@@ -18,8 +18,15 @@ export interface BackendRequest {
   query: URLSearchParams;
 }
 
-/** What to do with a request: answer it here, let it through after a promise settles, or pass. */
-export type Fault = { status: number; code: string } | { after: Promise<unknown> } | undefined;
+/**
+ * What to do with a request: answer it here, let it through after a promise settles, send it on
+ * with another query (e.g. a smaller max-keys: S3 may return fewer keys than asked), or pass.
+ */
+export type Fault =
+  | { status: number; code: string }
+  | { after: Promise<unknown> }
+  | { query: URLSearchParams }
+  | undefined;
 
 /** The stack's policy: per bucket, the mapped prefixes ("" = the whole bucket). */
 export type PrefixPolicy = Record<string, readonly string[]>;
@@ -82,10 +89,11 @@ export async function startMisbehavingS3(
     },
   };
 
-  const forward = (req: IncomingMessage, res: ServerResponse, r: BackendRequest) => {
+  const forward = (req: IncomingMessage, res: ServerResponse, r: BackendRequest, query?: URLSearchParams) => {
     const headers = { ...req.headers, host: target.host };
+    const path = query ? `${(req.url ?? '/').split('?')[0]}?${query}` : req.url;
     const up = request(
-      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers },
+      { host: target.hostname, port: target.port, method: req.method, path, headers },
       (upRes) => {
         // Under the policy, a missing key is 403 (no ListBucket applies to a GET/HEAD of a key).
         if (options.policy && r.key !== '' && upRes.statusCode === 404) {
@@ -120,7 +128,7 @@ export async function startMisbehavingS3(
     } else if (fault && 'after' in fault) {
       const go = () => forward(req, res, r);
       fault.after.then(go, go);
-    } else forward(req, res, r);
+    } else forward(req, res, r, fault?.query);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   self.endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
