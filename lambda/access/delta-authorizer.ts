@@ -16,7 +16,7 @@ import type { Snapshot } from '../delta/snapshot';
 import type { SnapshotCache } from '../delta/snapshot-cache';
 import { NO_TUPLE } from '../delta/snapshot-view';
 import { type StorageBackend, StorageError } from '../storage/storage-backend';
-import type { AllowedSet } from './allowed-set';
+import type { AllowedSet, ReadableFolders } from './allowed-set';
 import type { AllowedSetCache } from './allowed-set-cache';
 import type { Authorizer, ListingFilter, ObjectDecision } from './authorizer';
 import type { GrantStore, PartitionMap } from './grant';
@@ -81,10 +81,14 @@ export class DeltaAuthorizer implements Authorizer {
     const snapshot = await this.snapshot(mount);
     const onlyLog = snapshot.unsupportedReaderFeatures.length > 0;
     const allowed = this.allowedSet(principal, mount, snapshot, maps);
+    let folders: ReadableFolders | undefined;
     const inLog = (rel: string) => rel.startsWith(LOG_DIR) || LOG_DIR.startsWith(rel);
     return {
       allowObject: (rel) => rel.startsWith(LOG_DIR) || (!onlyLog && allowed.isReadable(rel)),
-      allowPrefix: (rel) => inLog(rel) || (!onlyLog && containsReadable(allowed, rel)),
+      allowPrefix: (rel) => inLog(rel) || (folders !== undefined && containsReadable(folders, rel)),
+      prepareFolders: async () => {
+        if (!onlyLog) folders ??= await allowed.readableFolders();
+      },
     };
   }
 
@@ -156,18 +160,12 @@ export class DeltaAuthorizer implements Authorizer {
   }
 }
 
-/** Does a listing's common prefix (any delimiter) contain a readable file? */
-function containsReadable(allowed: AllowedSet, relPrefix: string): boolean {
-  if (allowed.allowsNone) return false;
-  const folders = allowed.readableFolders();
-  if (folders.has(relPrefix)) return true;
-  if (relPrefix.endsWith('/')) return false;
-  // A delimiter other than "/" (rare): scan the snapshot's files once for this prefix.
-  let found = false;
-  allowed.snapshot.forEachFile((path) => {
-    if (!found && path.startsWith(relPrefix) && allowed.isReadable(path)) found = true;
-  });
-  return found;
+/**
+ * Does a listing's common prefix contain a readable file? Listings ask only for folders ("/"
+ * delimiter); with other delimiters the listing rolls visible keys up itself (virtual-listing.ts).
+ */
+function containsReadable(folders: ReadableFolders, relPrefix: string): boolean {
+  return relPrefix.endsWith('/') && folders.has(relPrefix);
 }
 
 /**

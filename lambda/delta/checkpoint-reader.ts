@@ -6,6 +6,7 @@
  * Checkpoint removes are tombstones for VACUUM and never affect the active set, so they are
  * not read at all.
  */
+import { yieldToEventLoop } from '../core/event-loop';
 import { prefetch } from '../core/prefetch';
 import { DeltaLogError } from './delta-log-error';
 import { type DeltaStorage, isNotFound } from './delta-storage';
@@ -304,11 +305,4 @@ async function readAdds(
       else if (typeof path === 'string') replay.add(path, tuple, dv);
     }
   }
-}
-
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => {
-    if (typeof setImmediate === 'function') setImmediate(resolve);
-    else setTimeout(resolve, 0);
-  });
 }

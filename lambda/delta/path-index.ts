@@ -157,6 +157,19 @@ export class PathIndex {
     this.side.forEach(visit);
   }
 
+  /** Every (path, value), as forEach, one at a time: a long walk can pause between entries. */
+  *[Symbol.iterator](): Generator<[string, number]> {
+    for (let e = 0; e < this.entries; e++) {
+      const v = this.ent[3 * e + 2]!;
+      if (v === DELETED) continue;
+      const o = this.ent[3 * e]! >>> 0;
+      const c = this.chunks[o >>> CHUNK_BITS]!;
+      const p = o & CHUNK_MASK;
+      yield [this.folders.text(this.ent[3 * e + 1]!) + utf8.decode(c.subarray(p + 1, p + 1 + c[p]!)), v];
+    }
+    yield* this.side;
+  }
+
   /**
    * Adds a path given as percent-encoded UTF-8 bytes (as in `add.path`), decoded straight into
    * the name chunk; its folder is then interned and the name moved over it. Returns false,

@@ -9,7 +9,7 @@ import { PathIndex } from './path-index';
 import type { PartitionColumn } from './snapshot-view';
 import type { TableMetadata, TableProtocol } from './table-metadata';
 
-export interface MapLike<K, V> {
+export interface MapLike<K, V> extends Iterable<[K, V]> {
   readonly size: number;
   get(k: K): V | undefined;
   has(k: K): boolean;

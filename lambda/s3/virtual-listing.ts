@@ -84,6 +84,8 @@ export async function listVirtual(
   let pagesLeft = MAX_BACKEND_PAGES;
   let resume: ResumePoint = { after: req.after, examined: req.afterExamined === true };
   const seenPrefixes = new Set<string>();
+  /** Rolled-up prefixes whose rest is skipped, and those listed past already. */
+  const shown = new Set<string>();
   const skipped = new Set<string>();
 
   const accept = (entry: ListEntry): boolean => {
@@ -123,6 +125,7 @@ export async function listVirtual(
     const relPrefix = req.prefix.startsWith(root) ? req.prefix.slice(root.length) : '';
     const listPrefix = mount.prefix + relPrefix;
     const rollUpHere = req.delimiter !== '' && req.delimiter !== '/';
+    if (req.delimiter === '/') await filter.prepareFolders?.();
 
     let startAfter: string | undefined;
     if (req.after.startsWith(root) && compareKeys(req.after, req.prefix) > 0) {
@@ -166,16 +169,24 @@ export async function listVirtual(
             return finish(out, req.maxKeys);
           continue;
         }
+        if (shown.has(rolled)) {
+          // The rest of a common prefix already handled: nothing more of it is shown.
+          resume = { after: rolled, examined: false };
+          continue;
+        }
         if (!visible) {
           resume = { after: key, examined: true };
           continue;
         }
         // The first visible key of a common prefix shows it; the rest of the prefix is skipped.
+        shown.add(rolled);
         resume = { after: rolled, examined: false };
         if (accept({ kind: 'prefix', key: rolled })) return finish(out, req.maxKeys);
-        if (!skipped.has(rolled)) {
-          // (A backend ordering keys by UTF-16, as s3rver does, may hand the prefix out again:
-          // then it is only read through, never skipped to twice.)
+        // When the rest of this page lies inside the prefix, list on from past it instead. (A
+        // backend ordering keys by UTF-16, as s3rver does, may hand it out again: read through.)
+        const lastOfPage = page.objects.at(-1)?.key;
+        const inside = lastOfPage?.startsWith(mount.prefix + rolled.slice(root.length));
+        if (page.isTruncated && inside && !skipped.has(rolled)) {
           skipped.add(rolled);
           restartAfter = mount.prefix + rolled.slice(root.length) + PAST;
           break;
