@@ -46,7 +46,7 @@ export class FolderIndex {
   holdsReadable(i: number, allowed: (tuple: number) => boolean): boolean {
     for (let k = this.starts[i]!; k < this.starts[i + 1]!; k++) if (allowed(this.tuples[k]!)) return true;
     const groups = this.shared.get(i);
-    return groups !== undefined && groups.some((g) => g.every(allowed));
+    return groups?.some((g) => g.every(allowed)) === true;
   }
 
   static async build(snapshot: SnapshotView): Promise<FolderIndex> {
