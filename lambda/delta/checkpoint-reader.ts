@@ -281,9 +281,12 @@ async function readAdds(
     const stC = new ScalarCursor(stL!);
     const dvC = new ScalarCursor(dvL!);
     const offC = new ScalarCursor(offL!);
+    let present = 0;
     const setValue = (k: unknown, v: unknown) => {
       const i = replay.columnOf(k as string);
-      if (i >= 0) values[i] = v === null || v === '' ? null : (v as string);
+      if (i < 0) return;
+      values[i] = v === null || v === '' ? null : (v as string);
+      present++;
     };
     for (let r = 0; r < rows; r++) {
       // Let pending reads (the next row group) make progress while this one is decoded.
@@ -291,6 +294,7 @@ async function readAdds(
       // Streamed: true when present (bytes in pages), else a string or null.
       const path = pages ? pages.next() : pathC.next();
       values.fill(null);
+      present = 0;
       pvC.next(setValue);
       const st = stC.next();
       const dvp = dvC.next();
@@ -300,6 +304,8 @@ async function readAdds(
         typeof st === 'string' && typeof dvp === 'string'
           ? { storageType: st, pathOrInlineDv: dvp, offset: typeof off === 'number' ? off : null }
           : null;
+      // A file whose partitionValues lack a partition column is refused (see LogReplay.tupleOf).
+      if (present < width) continue;
       const tuple = replay.tupleOfValues(values);
       if (path === true) replay.addEncoded(pages!.bytes, pages!.start, pages!.end, tuple, dv);
       else if (typeof path === 'string') replay.add(path, tuple, dv);
