@@ -21,7 +21,7 @@ import { PartitionTuples } from './partition-tuples';
 import { Snapshot } from './snapshot';
 import { partitionColumnsOf, sameColumns, unsupportedReaderFeatures } from './table-metadata';
 import { TableRoot } from './table-root';
-import { emptyMaps, fork, freeze, type TableState } from './table-state';
+import { emptyMaps, fork, freeze, outgrown, type TableState } from './table-state';
 
 export interface LoadOptions {
   /** s3://bucket/prefix of the table: absolute paths in the log are resolved against it. */
@@ -115,6 +115,7 @@ async function build(
     );
   }
   state.version = version;
+  state.loadedTuples = state.tuples.count;
   return new Snapshot(freeze(state), root, {
     ...(choice ? { checkpointVersion: choice.version } : {}),
     logFilesRead: steps.length,
@@ -204,7 +205,7 @@ export async function refreshSnapshot(
     const after = inRange
       .filter((p) => p.type === 'commit' && p.version > cp.version)
       .reduce((n, p) => n + p.size, 0);
-    if (cpBytes + after < newBytes) return rebuilt();
+    if (cpBytes + after < newBytes || outgrown(prev.state)) return rebuilt();
   }
   const state = fork(prev.state);
   const replay = new LogReplay(state, prev.root);
