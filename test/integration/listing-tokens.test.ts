@@ -200,13 +200,15 @@ describe('continuation tokens and markers over hidden keys', () => {
     'prefix %s, delimiter %s: the rolled-up listing matches S3 semantics, v1 and v2',
     async (prefix, delimiter) => {
       const expected = modelListing(visible, { prefix, delimiter });
-      for (const version of [1, 2] as const) {
-        for (const maxKeys of [2, 1000]) {
-          const pages = await listAllPages(proxyA.url, READER, version, { prefix, delimiter, maxKeys });
-          for (const p of pages) expectOpaque(version === 2 ? tokenOf(p.text) : p.nextMarker);
-          const got = entriesOf(pages).sort((a, b) => byteOrder(a.value, b.value));
-          expect([version, maxKeys, got]).toEqual([version, maxKeys, expected]);
-        }
+      // v2 in pages of two entries (tokens inside rolled-up prefixes), v1 in whole pages (sealed markers).
+      for (const [version, maxKeys] of [
+        [2, 2],
+        [1, 1000],
+      ] as const) {
+        const pages = await listAllPages(proxyA.url, READER, version, { prefix, delimiter, maxKeys });
+        for (const p of pages) expectOpaque(version === 2 ? tokenOf(p.text) : p.nextMarker);
+        const got = entriesOf(pages).sort((a, b) => byteOrder(a.value, b.value));
+        expect([version, maxKeys, got]).toEqual([version, maxKeys, expected]);
       }
     },
   );
