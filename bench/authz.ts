@@ -80,7 +80,7 @@ function nsPer(ops: number, fn: () => number, runs = 3): { nsPerOp: number; chec
 }
 
 /** Everything measured for one snapshot: allowed-set build/memory, decisions, baselines. */
-function measure(
+async function measure(
   snapshot: SnapshotView,
   maps: PartitionMap[],
   probes: readonly string[],
@@ -101,10 +101,10 @@ function measure(
   const kept = Array.from({ length: 200 }, (_, k) => new AllowedSet(snapshot, maps.slice(k % 50)));
   const allowedBytes = Math.round((heapAfterGc() - before) / kept.length);
   const foldersT0 = process.hrtime.bigint();
-  const folders = allowed.readableFolders();
+  const folders = await allowed.readableFolders();
   const foldersMs = Number(process.hrtime.bigint() - foldersT0) / 1e6;
   const beforeFolders = heapAfterGc();
-  const keptFolders = kept.slice(0, 5).map((k) => k.readableFolders());
+  const keptFolders = await Promise.all(kept.slice(0, 5).map((k) => k.readableFolders()));
   const foldersBytes = Math.round((heapAfterGc() - beforeFolders) / keptFolders.length);
   kept.length = 0;
 
@@ -251,7 +251,7 @@ async function realSnapshotSection() {
       probes.push(key.slice(key.indexOf('/') + 1));
     }
     listed.length = 0;
-    return measure(snapshot, maps, probes, {
+    return await measure(snapshot, maps, probes, {
       table: table.tableUri,
       snapshotLoadMs: Math.round(loadMs),
       snapshotEstimatedBytesPerFile: +(snapshot.estimatedBytes / snapshot.fileCount).toFixed(1),
@@ -262,7 +262,7 @@ async function realSnapshotSection() {
 }
 
 /** The in-memory test double: 365 days x 20 regions, region-first folders. */
-function syntheticSection() {
+async function syntheticSection() {
   const FILES = 1_000_000;
   const columns = [
     { logical: 'region', physical: 'region', type: 'string' },
@@ -306,7 +306,7 @@ export default async function authz(args: string[] = []): Promise<void> {
   // The real snapshot is unreachable now: collect it before the synthetic one is built.
   heapAfterGc();
   if (only !== 'real') {
-    const synthetic = syntheticSection();
+    const synthetic = await syntheticSection();
     result.synthetic = synthetic;
     pass &&= synthetic.pass;
   }

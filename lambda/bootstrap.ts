@@ -15,6 +15,7 @@ import { type Clock, type ProxyHandler, systemClock } from './core/types';
 import { SnapshotCache } from './delta/snapshot-cache';
 import { createApp } from './pipeline/app';
 import { auditLogObserver } from './pipeline/observe';
+import { ListingTokens } from './s3/listing-token';
 import { S3Backend } from './storage/s3-backend';
 import type { StorageBackend } from './storage/storage-backend';
 import { storesFromConfig } from './store/stores-from-config';
@@ -91,6 +92,7 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
     authorizer,
     clock,
     observer: combineObservers(observers),
+    listingTokens: new ListingTokens(config.listingTokenKey),
   });
   return { handler, config, snapshots, storage };
 }

@@ -104,6 +104,12 @@ export const ConfigSchema = z.strictObject({
   logView: z._default(z.enum(['raw', 'filtered']), 'raw'),
   /** How long a cached Delta snapshot is trusted before the log is checked for new commits. */
   snapshotTtlMs: z._default(z.int().check(z.minimum(0)), 5_000),
+  /**
+   * Secret that seals listing continuation tokens naming keys a caller may not see. Every instance
+   * of a deployment must share it (Lambda: a token may come back to another instance); without it
+   * each process draws a random key.
+   */
+  listingTokenKey: z.optional(z.string().check(z.minLength(32, 'listingTokenKey: at least 32 characters'))),
   /** Memory budget for cached snapshots across all tables (least recently used evicted). */
   snapshotCacheBytes: z._default(z.int().check(z.minimum(1024 * 1024)), 256 * 1024 * 1024),
 });
@@ -130,6 +136,7 @@ const SCALAR = new Set<string>([
   'snapshotCacheBytes',
   'streamsPerPrincipal',
   'clientIdleTimeoutMs',
+  'listingTokenKey',
 ]);
 
 export function envName(field: string): string {

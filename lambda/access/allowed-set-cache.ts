@@ -49,8 +49,11 @@ export class AllowedSetCache {
     }
     let entries = this.bySnapshot.get(snapshot);
     if (!entries) {
-      entries = new Lru(this.maxEntriesPerSnapshot);
-      this.bySnapshot.set(snapshot, entries);
+      const lru = new Lru<string, Entry>(this.maxEntriesPerSnapshot);
+      entries = lru;
+      this.bySnapshot.set(snapshot, lru);
+      // Up to maxEntriesPerSnapshot sets live as long as the snapshot: its budget counts them.
+      snapshot.attachMeter?.(() => bytesOf(lru));
     }
     const key = `${principal}\u0000${table}`;
     let entry = entries.get(key);
@@ -76,8 +79,21 @@ export class AllowedSetCache {
     return entry.set;
   }
 
+  /** Resident bytes of the sets cached for a snapshot (also counted in the snapshot's own estimate). */
+  bytesFor(snapshot: SnapshotView): number {
+    const entries = this.bySnapshot.get(snapshot);
+    return entries ? bytesOf(entries) : 0;
+  }
+
   /** How many sets are cached for a snapshot (tests, metrics). */
   sizeFor(snapshot: SnapshotView): number {
     return this.bySnapshot.get(snapshot)?.size ?? 0;
   }
+}
+
+/** The sets' own bytes plus each entry's key, maps and bookkeeping (estimated). */
+function bytesOf(entries: Lru<string, Entry>): number {
+  let n = 0;
+  for (const e of entries.values()) n += e.set.residentBytes + 160 + 2 * (e.principal.length + e.fingerprint.length);
+  return n;
 }

@@ -8,6 +8,7 @@
  * `{}` allows every tuple; a key that is not a partition column, or a value that does not parse for
  * the column's type, allows nothing. Files outside the snapshot (NO_TUPLE) are never readable.
  */
+import { type FolderIndex, folderIndexOf } from '../delta/folder-index';
 import { MULTI_TUPLE, type SnapshotView } from '../delta/snapshot-view';
 import type { PartitionMap } from './grant';
 import { type CanonicalValue, canonicalize, normalizerFor } from './partition-value';
@@ -62,7 +63,8 @@ export class AllowedSet {
   /** bits[t] === 1 when tuple t is readable. */
   private readonly bits: Uint8Array;
   readonly allowedTupleCount: number;
-  private folders?: ReadonlySet<string>;
+  private folders?: Promise<ReadableFolders>;
+  private folderBytes = 0;
 
   constructor(
     readonly snapshot: SnapshotView,
@@ -109,46 +111,77 @@ export class AllowedSet {
     return this.bits[t] === 1;
   }
 
-  /** Is this path (relative to the table root, decoded) an authorizable file the caller may read? */
+  /**
+   * Is this path (relative to the table root, decoded) an authorizable file the caller may read?
+   * A file of several tuples (a deletion-vector file shared by data files of several partitions)
+   * is readable only when all of them are: it holds the vectors of every one of those files.
+   */
   isReadable(relPath: string): boolean {
     const t = this.snapshot.tupleOf(relPath);
     if (t >= 0) return this.bits[t] === 1;
     if (t !== MULTI_TUPLE) return false;
-    for (const u of this.snapshot.tuplesOf(relPath)) if (this.bits[u] === 1) return true;
-    return false;
+    const owners = this.snapshot.tuplesOf(relPath);
+    return owners.length > 0 && owners.every((u) => this.bits[u] === 1);
   }
 
   /**
    * Folder prefixes ("a=1/", "a=1/b=2/") that contain at least one readable file, for filtered
-   * listings. Computed on first use by one pass over the snapshot's files.
+   * listings: one pass over the snapshot's folder index (built once per snapshot, shared).
    */
-  readableFolders(): ReadonlySet<string> {
-    if (this.folders) return this.folders;
-    const folders = new Set<string>();
-    let lastDir = '';
-    if (!this.allowsNone) {
-      this.snapshot.forEachFile((relPath, tuple) => {
-        const readable =
-          tuple >= 0
-            ? this.bits[tuple] === 1
-            : tuple === MULTI_TUPLE && this.snapshot.tuplesOf(relPath).some((u) => this.bits[u] === 1);
-        if (!readable) return;
-        const slash = relPath.lastIndexOf('/');
-        if (slash < 0) return;
-        const dir = relPath.slice(0, slash + 1);
-        if (dir === lastDir) return;
-        lastDir = dir;
-        for (let i = dir.indexOf('/'); i >= 0; i = dir.indexOf('/', i + 1)) {
-          folders.add(dir.slice(0, i + 1));
-        }
-      });
-    }
-    this.folders = folders;
-    return folders;
+  readableFolders(): Promise<ReadableFolders> {
+    this.folders ??= folderIndexOf(this.snapshot).then((index) => {
+      const folders = new ReadableFolders(index, this.allowsNone ? undefined : (t) => this.bits[t] === 1);
+      this.folderBytes = folders.bytes;
+      return folders;
+    });
+    return this.folders;
   }
 
-  /** Approximate resident bytes of this decision structure (the bitset; folders excluded). */
+  /** Approximate resident bytes of this decision structure (the bitset and readable folders). */
   get residentBytes(): number {
-    return this.bits.byteLength + 64;
+    return this.bits.byteLength + this.folderBytes + 64;
+  }
+}
+
+/** One caller's readable folders over a snapshot's folder index: a bit per folder. */
+export class ReadableFolders {
+  private readonly bits: Uint32Array;
+  readonly size: number;
+
+  constructor(
+    private readonly index: FolderIndex,
+    allowed: ((tuple: number) => boolean) | undefined,
+  ) {
+    this.bits = new Uint32Array((index.count + 31) >>> 5);
+    let size = 0;
+    if (allowed) {
+      for (let i = 0; i < index.count; i++) {
+        if (!index.holdsReadable(i, allowed)) continue;
+        // Mark the folder and its ancestors, up to the first one already marked.
+        for (let f = i; f >= 0 && !this.bit(f); f = index.parents[f]!) {
+          this.bits[f >>> 5]! |= 1 << (f & 31);
+          size++;
+        }
+      }
+    }
+    this.size = size;
+  }
+
+  has(folder: string): boolean {
+    const id = this.index.idOf(folder);
+    return id >= 0 && this.bit(id);
+  }
+
+  get bytes(): number {
+    return this.bits.byteLength + 32;
+  }
+
+  *[Symbol.iterator](): Generator<string> {
+    const names = this.index.names();
+    for (let i = 0; i < names.length; i++) if (this.bit(i)) yield names[i]!;
+  }
+
+  private bit(i: number): boolean {
+    return (this.bits[i >>> 5]! & (1 << (i & 31))) !== 0;
   }
 }

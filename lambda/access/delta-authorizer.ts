@@ -16,7 +16,7 @@ import type { Snapshot } from '../delta/snapshot';
 import type { SnapshotCache } from '../delta/snapshot-cache';
 import { NO_TUPLE } from '../delta/snapshot-view';
 import { type StorageBackend, StorageError } from '../storage/storage-backend';
-import type { AllowedSet } from './allowed-set';
+import type { AllowedSet, ReadableFolders } from './allowed-set';
 import type { AllowedSetCache } from './allowed-set-cache';
 import type { Authorizer, ListingFilter, ObjectDecision } from './authorizer';
 import type { GrantStore, PartitionMap } from './grant';
@@ -40,7 +40,12 @@ export class DeltaAuthorizer implements Authorizer {
     return mounts.filter((m) => effectivePartitions(grants, m.alias) !== undefined);
   }
 
-  async authorizeObject(principal: Principal, mount: TableMount, relKey: string): Promise<ObjectDecision> {
+  async authorizeObject(
+    principal: Principal,
+    mount: TableMount,
+    relKey: string,
+    signal?: AbortSignal,
+  ): Promise<ObjectDecision> {
     const maps = await this.mapsFor(principal, mount);
     if (!maps) return { allow: false, answer: 'not-found', reason: 'no grant on table' };
     if (relKey.startsWith(LOG_DIR)) return { allow: true, kind: 'log' };
@@ -64,7 +69,7 @@ export class DeltaAuthorizer implements Authorizer {
       return { allow: false, answer: 'access-denied', reason: 'partition not granted' };
     }
     // Not a file of the table: an orphan or side file is refused, a missing key is missing.
-    const exists = await this.exists(mount, relKey);
+    const exists = await this.exists(mount, relKey, signal);
     return exists
       ? { allow: false, answer: 'access-denied', reason: 'not an active file of the table' }
       : { allow: false, answer: 'not-found', reason: 'no such file' };
@@ -76,10 +81,14 @@ export class DeltaAuthorizer implements Authorizer {
     const snapshot = await this.snapshot(mount);
     const onlyLog = snapshot.unsupportedReaderFeatures.length > 0;
     const allowed = this.allowedSet(principal, mount, snapshot, maps);
+    let folders: ReadableFolders | undefined;
     const inLog = (rel: string) => rel.startsWith(LOG_DIR) || LOG_DIR.startsWith(rel);
     return {
       allowObject: (rel) => rel.startsWith(LOG_DIR) || (!onlyLog && allowed.isReadable(rel)),
-      allowPrefix: (rel) => inLog(rel) || (!onlyLog && containsReadable(allowed, rel)),
+      allowPrefix: (rel) => inLog(rel) || (folders !== undefined && containsReadable(folders, rel)),
+      prepareFolders: async () => {
+        if (!onlyLog) folders ??= await allowed.readableFolders();
+      },
     };
   }
 
@@ -108,7 +117,7 @@ export class DeltaAuthorizer implements Authorizer {
         ? await this.deps.snapshots.refreshBeforeDenial(uri, storage, uri)
         : await this.deps.snapshots.get(uri, storage, uri);
     } catch (err) {
-      throw snapshotFailure(err, mount, this.deps.logger);
+      throw backendFailure(err, mount, this.deps.logger);
     }
   }
 
@@ -136,38 +145,57 @@ export class DeltaAuthorizer implements Authorizer {
     return this.deps.allowedSets.get(principal.name, mount.alias, snapshot, maps);
   }
 
-  private async exists(mount: TableMount, relKey: string): Promise<boolean> {
+  /**
+   * Is there an object at this key? A one-key listing, not a HEAD: under the stack's
+   * prefix-scoped policy S3 answers a HEAD of a missing key with 403, not 404.
+   */
+  private async exists(mount: TableMount, relKey: string, signal?: AbortSignal): Promise<boolean> {
+    const key = mount.prefix + relKey;
     try {
-      await this.deps.storage.head({ bucket: mount.bucket, key: mount.prefix + relKey });
-      return true;
+      const page = await this.deps.storage.list({ bucket: mount.bucket, prefix: key, maxKeys: 1, signal });
+      return page.objects[0]?.key === key;
     } catch (err) {
-      if (err instanceof StorageError && err.kind === 'NotFound') return false;
-      throw err;
+      throw backendFailure(err, mount, this.deps.logger);
     }
   }
 }
 
-/** Does a listing's common prefix (any delimiter) contain a readable file? */
-function containsReadable(allowed: AllowedSet, relPrefix: string): boolean {
-  if (allowed.allowsNone) return false;
-  const folders = allowed.readableFolders();
-  if (folders.has(relPrefix)) return true;
-  if (relPrefix.endsWith('/')) return false;
-  // A delimiter other than "/" (rare): scan the snapshot's files once for this prefix.
-  let found = false;
-  allowed.snapshot.forEachFile((path) => {
-    if (!found && path.startsWith(relPrefix) && allowed.isReadable(path)) found = true;
-  });
-  return found;
+/**
+ * Does a listing's common prefix contain a readable file? Listings ask only for folders ("/"
+ * delimiter); with other delimiters the listing rolls visible keys up itself (virtual-listing.ts).
+ */
+function containsReadable(folders: ReadableFolders, relPrefix: string): boolean {
+  return relPrefix.endsWith('/') && folders.has(relPrefix);
 }
 
-function snapshotFailure(err: unknown, mount: TableMount, logger: Logger): unknown {
+/**
+ * Why a table's log (or the existence check of a key) could not be read, as an S3 error the
+ * client can act on. Messages name the table alias only: never the backend bucket, prefix or the
+ * storage error's text (the audit reason carries that).
+ */
+function backendFailure(err: unknown, mount: TableMount, logger: Logger): unknown {
   if (err instanceof S3Error) return err;
   if (err instanceof StorageError) {
-    if (err.kind === 'Throttled')
-      return new S3Error('SlowDown', undefined, {}, `log read throttled: ${err.message}`);
-    if (err.kind === 'Unavailable')
-      return new S3Error('ServiceUnavailable', undefined, {}, `log read failed: ${err.message}`);
+    const reason = `storage ${err.kind}: ${err.message}`;
+    switch (err.kind) {
+      case 'Throttled':
+        return new S3Error('SlowDown', undefined, {}, reason);
+      case 'Unavailable':
+      case 'Aborted':
+        return new S3Error('ServiceUnavailable', undefined, {}, reason);
+      case 'AccessDenied':
+        logger.warn('the storage backend refuses the proxy; check its role and the bucket policy', {
+          table: mount.alias,
+        });
+        return new S3Error(
+          'AccessDenied',
+          `The storage of table ${mount.alias} refuses this proxy`,
+          {},
+          reason,
+        );
+      default:
+        return new S3Error('InternalError', `The storage of table ${mount.alias} failed`, {}, reason);
+    }
   }
   if (err instanceof DeltaLogError) {
     logger.warn('cannot read Delta log; data requests refused', {
@@ -175,9 +203,10 @@ function snapshotFailure(err: unknown, mount: TableMount, logger: Logger): unkno
       kind: err.kind,
       error: err.message,
     });
+    const reason = `Delta log ${err.kind}: ${err.message}`;
     if (err.kind === 'MissingLog')
-      return new S3Error('AccessDenied', `Table ${mount.alias} has no readable Delta log`, {}, err.message);
-    return new S3Error('InternalError', undefined, {}, `Delta log of ${mount.alias}: ${err.message}`);
+      return new S3Error('AccessDenied', `Table ${mount.alias} has no readable Delta log`, {}, reason);
+    return new S3Error('InternalError', `The Delta log of table ${mount.alias} cannot be read`, {}, reason);
   }
   return err;
 }

@@ -31,6 +31,11 @@ export class Lru<K, V> {
     }
   }
 
+  /** Values from least to most recently used (no reordering). */
+  values(): IterableIterator<V> {
+    return this.entries.values();
+  }
+
   delete(key: K): boolean {
     return this.entries.delete(key);
   }

@@ -6,6 +6,8 @@
  * Checkpoint removes are tombstones for VACUUM and never affect the active set, so they are
  * not read at all.
  */
+import { yieldToEventLoop } from '../core/event-loop';
+import { prefetch } from '../core/prefetch';
 import { DeltaLogError } from './delta-log-error';
 import { type DeltaStorage, isNotFound } from './delta-storage';
 import { SIDECAR_DIR } from './log-path';
@@ -264,11 +266,13 @@ async function readAdds(
   const width = replay.s.columns.length;
   const values: (string | null)[] = new Array(width).fill(null);
   const groups = file.metadata.row_groups.length;
-  // Fetch the next row group while decoding this one.
+  // Fetch the next row group while decoding this one; the fetch may fail while this one is
+  // decoded (or this one may fail first), so it is observed from the start.
   let pending = groups > 0 ? readLeaves(storage, file, 0, paths, io, STREAM_PATH) : undefined;
   for (let rg = 0; rg < groups; rg++) {
     const leaves = await pending!;
-    pending = rg + 1 < groups ? readLeaves(storage, file, rg + 1, paths, io, STREAM_PATH) : undefined;
+    pending =
+      rg + 1 < groups ? prefetch(readLeaves(storage, file, rg + 1, paths, io, STREAM_PATH)) : undefined;
     const [pathL, keyL, valL, stL, dvL, offL] = leaves;
     const rows = Number(file.metadata.row_groups[rg]!.num_rows);
     const pages = pathL!.pages;
@@ -277,9 +281,12 @@ async function readAdds(
     const stC = new ScalarCursor(stL!);
     const dvC = new ScalarCursor(dvL!);
     const offC = new ScalarCursor(offL!);
+    let present = 0;
     const setValue = (k: unknown, v: unknown) => {
       const i = replay.columnOf(k as string);
-      if (i >= 0) values[i] = v === null || v === '' ? null : (v as string);
+      if (i < 0) return;
+      values[i] = v === null || v === '' ? null : (v as string);
+      present++;
     };
     for (let r = 0; r < rows; r++) {
       // Let pending reads (the next row group) make progress while this one is decoded.
@@ -287,6 +294,7 @@ async function readAdds(
       // Streamed: true when present (bytes in pages), else a string or null.
       const path = pages ? pages.next() : pathC.next();
       values.fill(null);
+      present = 0;
       pvC.next(setValue);
       const st = stC.next();
       const dvp = dvC.next();
@@ -296,16 +304,11 @@ async function readAdds(
         typeof st === 'string' && typeof dvp === 'string'
           ? { storageType: st, pathOrInlineDv: dvp, offset: typeof off === 'number' ? off : null }
           : null;
+      // A file whose partitionValues lack a partition column is refused (see LogReplay.tupleOf).
+      if (present < width) continue;
       const tuple = replay.tupleOfValues(values);
       if (path === true) replay.addEncoded(pages!.bytes, pages!.start, pages!.end, tuple, dv);
       else if (typeof path === 'string') replay.add(path, tuple, dv);
     }
   }
-}
-
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => {
-    if (typeof setImmediate === 'function') setImmediate(resolve);
-    else setTimeout(resolve, 0);
-  });
 }

@@ -23,9 +23,10 @@ export interface DeltaStorage {
   /**
    * Every file under `dirRelPath` (e.g. "_delta_log/"), recursively, sorted by path. When
    * `startAfter` is given, only paths sorting strictly after it (S3 StartAfter), which lets the
-   * log listing begin at the last checkpoint instead of at version 0.
+   * log listing begin at the last checkpoint instead of at version 0. `limit` lets a probe stop
+   * after the first few files (an implementation may return more; callers filter).
    */
-  list(dirRelPath: string, startAfter?: string): Promise<ListedFile[]>;
+  list(dirRelPath: string, startAfter?: string, limit?: number): Promise<ListedFile[]>;
   /** The whole file, or `range` of it. Throws StorageError('NotFound') when it does not exist. */
   read(relPath: string, range?: ReadRange): Promise<Uint8Array>;
   /** Size in bytes. Throws StorageError('NotFound') when it does not exist. */
@@ -36,6 +37,19 @@ export function isNotFound(e: unknown): boolean {
   return e instanceof StorageError && e.kind === 'NotFound';
 }
 
+/**
+ * Whether a file that may not exist is there, by listing its folder from just before its name.
+ * Never by GET or HEAD: S3 answers those with 403, not 404, for a missing key when the caller's
+ * s3:ListBucket does not cover it, as under the stack's prefix-scoped policy; a listing inside the
+ * table's prefix is what that policy allows (Delta readers probe the log the same way).
+ */
+export async function listedFile(storage: DeltaStorage, relPath: string): Promise<ListedFile | undefined> {
+  const dir = relPath.slice(0, relPath.lastIndexOf('/') + 1);
+  // Start just before the name: only names sharing all but its last character come first.
+  const files = await storage.list(dir, relPath.slice(0, -1), 8);
+  return files.find((f) => f.path === relPath);
+}
+
 /** A DeltaStorage over a StorageBackend, for a table at s3://bucket/prefix. */
 export function deltaStorageFromBackend(
   backend: StorageBackend,
@@ -44,14 +58,14 @@ export function deltaStorageFromBackend(
 ): DeltaStorage {
   const root = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
   return {
-    async list(dirRelPath, startAfter) {
+    async list(dirRelPath, startAfter, limit) {
       const out: ListedFile[] = [];
       let continuationToken: string | undefined;
       do {
         const page = await backend.list({
           bucket,
           prefix: root + dirRelPath,
-          maxKeys: 1000,
+          maxKeys: Math.min(1000, limit ?? 1000),
           ...(startAfter !== undefined && continuationToken === undefined
             ? { startAfter: root + startAfter }
             : {}),
@@ -61,7 +75,7 @@ export function deltaStorageFromBackend(
           out.push({ path: o.key.slice(root.length), size: o.size, lastModified: o.lastModified });
         }
         continuationToken = page.isTruncated ? page.nextContinuationToken : undefined;
-      } while (continuationToken !== undefined);
+      } while (continuationToken !== undefined && (limit === undefined || out.length < limit));
       out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
       return out;
     },

@@ -66,6 +66,11 @@ export class FolderTable {
     return this.hashes[id]!;
   }
 
+  /** The folder's UTF-8 bytes (a view: copy before keeping). */
+  bytes(id: number): Uint8Array {
+    return this.arena.subarray(this.off[id]!, this.off[id]! + this.len[id]!);
+  }
+
   /** The folder's text (decoded once, then kept). */
   text(id: number): string {
     let s = this.texts[id];

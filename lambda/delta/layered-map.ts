@@ -9,7 +9,7 @@ const TOMBSTONE: unique symbol = Symbol('deleted');
 type Slot<V> = V | typeof TOMBSTONE;
 
 /** What a base must offer; `clone` (a mutable deep copy) lets a fold keep a compact base type. */
-export interface BaseMap<K, V> {
+export interface BaseMap<K, V> extends Iterable<[K, V]> {
   readonly size: number;
   get(k: K): V | undefined;
   has(k: K): boolean;
@@ -70,6 +70,11 @@ export class LayeredMap<K, V> {
       if (!this.top.has(k)) visit(v, k);
     });
     for (const [k, v] of this.top) if (v !== TOMBSTONE) visit(v, k);
+  }
+
+  *[Symbol.iterator](): Generator<[K, V]> {
+    for (const [k, v] of this.base) if (!this.top.has(k)) yield [k, v];
+    for (const [k, v] of this.top) if (v !== TOMBSTONE) yield [k, v];
   }
 
   /** A copy that shares the base; O(top) unless the top is folded into a new base. */

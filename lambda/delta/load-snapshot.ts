@@ -3,6 +3,7 @@
  * (outcomes as in delta-kernel-rs: unchanged, combined with the new commits, or rebuilt from a
  * newer checkpoint when that is cheaper or the log cannot be combined).
  */
+import { prefetch } from '../core/prefetch';
 import { readCheckpoint } from './checkpoint-reader';
 import { DeltaLogError } from './delta-log-error';
 import { type DeltaStorage, isNotFound } from './delta-storage';
@@ -20,7 +21,7 @@ import { PartitionTuples } from './partition-tuples';
 import { Snapshot } from './snapshot';
 import { partitionColumnsOf, sameColumns, unsupportedReaderFeatures } from './table-metadata';
 import { TableRoot } from './table-root';
-import { emptyMaps, fork, freeze, type TableState } from './table-state';
+import { emptyMaps, fork, freeze, outgrown, type TableState } from './table-state';
 
 export interface LoadOptions {
   /** s3://bucket/prefix of the table: absolute paths in the log are resolved against it. */
@@ -114,6 +115,7 @@ async function build(
     );
   }
   state.version = version;
+  state.loadedTuples = state.tuples.count;
   return new Snapshot(freeze(state), root, {
     ...(choice ? { checkpointVersion: choice.version } : {}),
     logFilesRead: steps.length,
@@ -148,20 +150,16 @@ async function applySteps(
   };
   const window = 8;
   const pending: Promise<string>[] = [];
-  for (let i = 0; i < Math.min(window, steps.length); i++) pending.push(fetchText(steps[i]!));
+  // Each prefetch is observed at once: one may fail while an earlier one is still awaited.
+  for (let i = 0; i < Math.min(window, steps.length); i++) pending.push(prefetch(fetchText(steps[i]!)));
   for (let i = 0; i < steps.length; i++) {
     const text = await pending[i]!;
-    if (i + window < steps.length) pending.push(fetchText(steps[i + window]!));
+    if (i + window < steps.length) pending.push(prefetch(fetchText(steps[i + window]!)));
     const batch: ActionBatch = parseActionLines(text, steps[i]!.path);
-    if (!accept(batch)) {
-      await Promise.allSettled(pending);
-      return true;
-    }
+    if (!accept(batch)) return true;
     replay.applyBatch(batch);
     replay.s.version = steps[i]!.endVersion;
   }
-  // Surface rejections of prefetches we did not await (none when all succeeded).
-  await Promise.all(pending);
   return false;
 }
 
@@ -207,7 +205,7 @@ export async function refreshSnapshot(
     const after = inRange
       .filter((p) => p.type === 'commit' && p.version > cp.version)
       .reduce((n, p) => n + p.size, 0);
-    if (cpBytes + after < newBytes) return rebuilt();
+    if (cpBytes + after < newBytes || outgrown(prev.state)) return rebuilt();
   }
   const state = fork(prev.state);
   const replay = new LogReplay(state, prev.root);

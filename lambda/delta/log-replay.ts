@@ -7,9 +7,10 @@
  * replaying the commits it replaces.
  */
 import { DeltaLogError } from './delta-log-error';
+import { LOG_DIR } from './log-path';
 import { PartitionTuples } from './partition-tuples';
 import { PathIndex } from './path-index';
-import { MULTI_TUPLE } from './snapshot-view';
+import { MULTI_TUPLE, NO_TUPLE } from './snapshot-view';
 import { partitionColumnsOf, sameColumns, type TableMetadata, type TableProtocol } from './table-metadata';
 import { type DeletionVectorDescriptor, dvFile, dvUniqueId, type TableRoot } from './table-root';
 import type { TableState } from './table-state';
@@ -153,15 +154,25 @@ export class LogReplay {
     s.pathChars = 0;
   }
 
+  /**
+   * The tuple of a file's partitionValues, or NO_TUPLE when a partition column is missing from
+   * them: the protocol requires every column (null is written as null or ""), so such a file is
+   * refused rather than taken for the null partition.
+   */
   tupleOf(pv: PartitionValues | null | undefined): number {
     const v = this.values;
     v.fill(null);
+    let present = 0;
     if (pv) {
       for (const key in pv) {
         const i = this.columnIndex.get(key);
-        if (i !== undefined) v[i] = normalizeNull(pv[key]);
+        if (i !== undefined) {
+          v[i] = normalizeNull(pv[key]);
+          present++;
+        }
       }
     }
+    if (present < v.length) return NO_TUPLE;
     return this.s.tuples.intern(v);
   }
 
@@ -189,26 +200,40 @@ export class LogReplay {
     }
     for (const c of b.cdcs) {
       const r = this.root.resolve(c.path);
-      if (r.relPath !== undefined && !this.s.cdc.has(r.relPath)) {
-        this.s.cdc.set(r.relPath, this.tupleOf(c.partitionValues));
-        this.s.pathChars += r.relPath.length;
-      }
+      // Change data lives under _change_data/: a cdc action naming any other file (a data file
+      // of another partition, say) must not make it readable.
+      if (r.relPath === undefined || !r.relPath.startsWith(CHANGE_DATA_DIR) || this.s.cdc.has(r.relPath))
+        continue;
+      const tuple = this.tupleOf(c.partitionValues);
+      if (tuple < 0) continue;
+      this.s.cdc.set(r.relPath, tuple);
+      this.s.pathChars += r.relPath.length;
     }
   }
 
-  /** An add: replaces whatever logical file had the same path (a new DV for the same data file). */
+  /**
+   * An add: replaces whatever logical file had the same path (a new DV for the same data file).
+   * An add refused for its partition values (tuple NO_TUPLE) leaves no file behind.
+   */
   add(logPath: string, tuple: number, dv: DeletionVectorDescriptor | null): void {
     const s = this.s;
     const r = this.root.resolve(logPath);
     const key = r.relPath ?? `\u0000${r.external}`;
     const files = r.relPath !== undefined ? s.data : s.external;
     const name = r.relPath ?? r.external!;
+    if (tuple < 0) {
+      if (files.get(name) !== undefined) this.drop(files, name, key);
+      return;
+    }
     if (files.get(name) !== undefined) this.detachDv(key);
     else if (files !== s.data) s.pathChars += name.length;
     files.set(name, tuple);
     if (dv) {
       const f = dvFile(this.root, dv);
-      const ref = f?.relPath !== undefined ? { id: dvUniqueId(dv), file: f.relPath } : { id: dvUniqueId(dv) };
+      // Only a deletion-vector file can be one: a DV naming a data file (of another partition,
+      // say, removed or not) must not make that file readable.
+      const file = f?.relPath !== undefined && isDvFileName(f.relPath) ? f.relPath : undefined;
+      const ref = file !== undefined ? { id: dvUniqueId(dv), file } : { id: dvUniqueId(dv) };
       s.dvs.set(key, ref);
       if (ref.file !== undefined) this.attachDvFile(ref.file, tuple);
     }
@@ -244,9 +269,13 @@ export class LogReplay {
     const name = r.relPath ?? r.external!;
     if (files.get(name) === undefined) return;
     if ((s.dvs.get(key)?.id ?? '') !== dvId) return;
+    this.drop(files, name, key);
+  }
+
+  private drop(files: TableState['data'], name: string, key: string): void {
     this.detachDv(key);
     files.delete(name);
-    if (files !== s.data) s.pathChars -= name.length;
+    if (files !== this.s.data) this.s.pathChars -= name.length;
   }
 
   private detachDv(key: string): void {
@@ -283,6 +312,17 @@ export class LogReplay {
 function commonTuple(owners: readonly number[]): number {
   const t = owners[0]!;
   return owners.every((o) => o === t) ? t : MULTI_TUPLE;
+}
+
+/** Where change data files live (PROTOCOL.md "Change Data Files"). */
+export const CHANGE_DATA_DIR = '_change_data/';
+
+/**
+ * Deletion-vector files are `deletion_vector_<uuid>.bin` (a `u` descriptor spells exactly that; a
+ * `p` descriptor's absolute path names such a file too). Nothing else is taken for one.
+ */
+function isDvFileName(relPath: string): boolean {
+  return relPath.endsWith('.bin') && !relPath.startsWith(LOG_DIR);
 }
 
 /** Delta writes a null partition value as JSON null or as "" (PROTOCOL.md "Partition Value Serialization"). */

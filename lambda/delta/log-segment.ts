@@ -82,6 +82,18 @@ async function segmentFrom(
   return { version, checkpoints, listed: parsed.filter((p) => p.version <= version) };
 }
 
+/**
+ * Has the log moved past `version`? One short listing of `_delta_log/` after `version.json`: any
+ * versioned file there (a commit, a checkpoint or a compaction of a later version) says so. A
+ * listing, not a HEAD of the next commit: that key usually does not exist, and under the stack's
+ * prefix-scoped policy S3 answers a missing key with 403, not 404.
+ */
+export async function logMovedPast(storage: DeltaStorage, version: number): Promise<boolean> {
+  const after = `${LOG_DIR}${versionPrefix(version)}.json`;
+  const files = await storage.list(LOG_DIR, after, 8);
+  return files.some((f) => f.path > after && (parseLogPath(f.path, f.size)?.version ?? -1) > version);
+}
+
 function checkpointVersions(parsed: ParsedLogPath[]): number[] {
   return parsed.filter((p) => p.type === 'checkpoint').map((p) => p.version);
 }

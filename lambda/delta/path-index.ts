@@ -157,6 +157,19 @@ export class PathIndex {
     this.side.forEach(visit);
   }
 
+  /** Every (path, value), as forEach, one at a time: a long walk can pause between entries. */
+  *[Symbol.iterator](): Generator<[string, number]> {
+    for (let e = 0; e < this.entries; e++) {
+      const v = this.ent[3 * e + 2]!;
+      if (v === DELETED) continue;
+      const o = this.ent[3 * e]! >>> 0;
+      const c = this.chunks[o >>> CHUNK_BITS]!;
+      const p = o & CHUNK_MASK;
+      yield [this.folders.text(this.ent[3 * e + 1]!) + utf8.decode(c.subarray(p + 1, p + 1 + c[p]!)), v];
+    }
+    yield* this.side;
+  }
+
   /**
    * Adds a path given as percent-encoded UTF-8 bytes (as in `add.path`), decoded straight into
    * the name chunk; its folder is then interned and the name moved over it. Returns false,
@@ -202,6 +215,9 @@ export class PathIndex {
    * written again: appends go to the last chunk only), so a copy costs the entry arrays and table.
    */
   clone(): PathIndex {
+    // Removed entries keep their name bytes and slots until the index is rebuilt: a copy made
+    // after much churn is a compact one (live entries and folders only).
+    if (this.entries - this.live > Math.max(1024, this.live >>> 2)) return this.compacted();
     const c = Object.create(PathIndex.prototype) as PathIndex;
     const last = this.chunks.length - 1;
     Object.assign(c, this, {
@@ -211,6 +227,33 @@ export class PathIndex {
       table: this.table.slice(),
       side: new Map(this.side),
     });
+    return c;
+  }
+
+  /** A copy holding only the live entries and their folders, copied byte for byte. */
+  private compacted(): PathIndex {
+    const c = new PathIndex(this.live);
+    const folderIds = new Int32Array(this.folders.count).fill(-1);
+    for (let e = 0; e < this.entries; e++) {
+      const v = this.ent[3 * e + 2]!;
+      if (v === DELETED) continue;
+      const f = this.ent[3 * e + 1]!;
+      const folderHash = this.folders.hashOf(f);
+      let nf = folderIds[f]!;
+      if (nf < 0) {
+        const bytes = this.folders.bytes(f);
+        nf = c.folders.intern(bytes, 0, bytes.length, folderHash);
+        folderIds[f] = nf;
+      }
+      const o = this.ent[3 * e]! >>> 0;
+      const src = this.chunks[o >>> CHUNK_BITS]!;
+      const p = o & CHUNK_MASK;
+      const n = src[p]!;
+      const off = c.allocName(n + 1);
+      c.chunks[off >>> CHUNK_BITS]!.set(src.subarray(p, p + 1 + n), off & CHUNK_MASK);
+      c.append(nf, off, entryHash(fnvBytes(src, p + 1, p + 1 + n, folderHash)), v);
+    }
+    c.side = new Map(this.side);
     return c;
   }
 

@@ -6,9 +6,9 @@
  * bounded by evicting the least recently used tables beyond `maxBytes` (estimated).
  */
 import type { Clock } from '../core/types';
-import { type DeltaStorage, isNotFound } from './delta-storage';
+import type { DeltaStorage } from './delta-storage';
 import { loadSnapshot, type RefreshOutcome, refreshSnapshot } from './load-snapshot';
-import { commitPath } from './log-path';
+import { logMovedPast } from './log-segment';
 import type { Snapshot } from './snapshot';
 
 /** Documented default for `snapshotTtlMs` (also the config default). */
@@ -29,7 +29,7 @@ export interface SnapshotCacheStats {
   misses: number;
   refreshes: Record<RefreshOutcome, number>;
   forcedRefreshes: number;
-  /** Probes for a newer commit made before a denial (one HEAD each). */
+  /** Probes for a newer commit made before a denial (one short log listing each). */
   newCommitProbes: number;
   /** Denials answered from a recent probe, without touching storage. */
   newCommitProbesReused: number;
@@ -80,10 +80,10 @@ export class SnapshotCache {
 
   /**
    * Called before denying a path the snapshot does not know, so that a file committed a moment
-   * ago is not refused. One cheap HEAD of the next commit (`version+1.json`) tells whether the
-   * log moved; only then is the snapshot refreshed. Concurrent denials share the probe, and a
-   * "nothing new" answer is reused for `newCommitProbeTtlMs`, so floods of unknown paths cost at
-   * most one HEAD per table per window and never a log listing.
+   * ago is not refused. One short listing of the log after `version.json` (at most 8 keys: not a
+   * HEAD, see logMovedPast) tells whether the log moved; only then is the snapshot refreshed.
+   * Concurrent denials share the probe, and a "nothing new" answer is reused for
+   * `newCommitProbeTtlMs`, so floods of unknown paths cost at most one probe per table per window.
    */
   async refreshBeforeDenial(key: string, storage: DeltaStorage, tableUri: string): Promise<Snapshot> {
     const e = this.entry(key, tableUri);
@@ -103,14 +103,10 @@ export class SnapshotCache {
       return last.found;
     }
     this.counters.newCommitProbes++;
-    const found = storage.size(commitPath(snapshot.version + 1)).then(
-      () => true,
-      (err: unknown) => {
-        if (isNotFound(err)) return false;
-        if (e.probe?.found === found) e.probe = undefined; // never reuse a failure
-        throw err;
-      },
-    );
+    const found = logMovedPast(storage, snapshot.version).catch((err: unknown) => {
+      if (e.probe?.found === found) e.probe = undefined; // never reuse a failure
+      throw err;
+    });
     e.probe = { version: snapshot.version, at: now, found };
     return found;
   }

@@ -38,4 +38,11 @@ export interface SnapshotView {
   tuplesOf(relPath: string): readonly number[];
   /** Visits every authorizable path (relative, decoded) with its tuple (MULTI_TUPLE possible). */
   forEachFile(visit: (relPath: string, tuple: number) => void): void;
+  /** The same walk one file at a time, so a long one can pause for other requests. */
+  files(): Iterable<readonly [string, number]>;
+  /**
+   * Counts memory that lives and dies with this snapshot (allowed-sets, listing indexes built for
+   * it) in the snapshot cache's budget.
+   */
+  attachMeter?(meter: () => number): void;
 }

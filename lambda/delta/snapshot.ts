@@ -22,7 +22,9 @@ export class Snapshot implements SnapshotView {
   readonly unsupportedReaderFeatures: readonly string[];
   readonly tupleCount: number;
   readonly fileCount: number;
-  readonly estimatedBytes: number;
+  /** The replayed state's own estimate; see estimatedBytes. */
+  private readonly stateBytes: number;
+  private readonly meters: (() => number)[] = [];
   /** Canonical table root URI, e.g. "s3://bucket/prefix". */
   readonly tableRoot: string;
   readonly metadata: TableMetadata | undefined;
@@ -39,10 +41,21 @@ export class Snapshot implements SnapshotView {
     this.unsupportedReaderFeatures = unsupportedReaderFeatures(state.protocol);
     this.tupleCount = state.tuples.count;
     this.fileCount = state.data.size + state.dvFiles.size + state.cdc.size;
-    this.estimatedBytes = estimateBytes(state);
+    this.stateBytes = estimateBytes(state);
     this.tableRoot = root.uri;
     this.metadata = state.metadata;
     this.protocol = state.protocol;
+  }
+
+  /** Resident bytes: the state, and what was built for this snapshot later (attachMeter). */
+  get estimatedBytes(): number {
+    let n = this.stateBytes;
+    for (const m of this.meters) n += m();
+    return n;
+  }
+
+  attachMeter(meter: () => number): void {
+    this.meters.push(meter);
   }
 
   tupleValues(t: number): readonly (string | null)[] {
@@ -76,6 +89,12 @@ export class Snapshot implements SnapshotView {
     this.state.cdc.forEach((t, p) => {
       visit(p, t);
     });
+  }
+
+  *files(): Generator<readonly [string, number]> {
+    yield* this.state.data;
+    for (const [p, r] of this.state.dvFiles) yield [p, r.tuple];
+    yield* this.state.cdc;
   }
 
   /** Active data files including those outside the table root (the Delta "numFiles"). */

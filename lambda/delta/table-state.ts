@@ -9,7 +9,7 @@ import { PathIndex } from './path-index';
 import type { PartitionColumn } from './snapshot-view';
 import type { TableMetadata, TableProtocol } from './table-metadata';
 
-export interface MapLike<K, V> {
+export interface MapLike<K, V> extends Iterable<[K, V]> {
   readonly size: number;
   get(k: K): V | undefined;
   has(k: K): boolean;
@@ -49,6 +49,17 @@ export interface TableState {
   cdc: MapLike<string, number>;
   /** Sum of the key lengths of the JS maps above (not `data`, which measures itself). */
   pathChars: number;
+  /** Partition tuples when the state was last built from scratch (the interner only grows). */
+  loadedTuples?: number;
+}
+
+/**
+ * Combining commits into a state forever keeps change data of every commit since the load and
+ * partition tuples no file uses any more. Once they outgrow the live files, a refresh that finds a
+ * newer checkpoint starts over from it instead (what a fresh load would hold).
+ */
+export function outgrown(s: TableState): boolean {
+  return s.cdc.size > 1024 + s.data.size / 4 || s.tuples.count > 1024 + 2 * (s.loadedTuples ?? 0);
 }
 
 export function emptyMaps(): Pick<TableState, 'data' | 'external' | 'dvs' | 'dvFiles' | 'cdc'> {

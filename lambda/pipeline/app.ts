@@ -12,6 +12,7 @@ import type { TableMap } from '../core/table-mount';
 import type { Clock, Headers, ProxyHandler, ProxyRequest, ProxyResponse } from '../core/types';
 import { getObject, headObject, temporaryRedirect } from '../s3/get-object';
 import { listObjectsResponse, parseListQuery } from '../s3/list-objects';
+import { ListingTokens } from '../s3/listing-token';
 import { type RedirectSettings, shouldRedirect } from '../s3/redirect-policy';
 import { routeRequest, type S3Route } from '../s3/route';
 import { getBucketLocation, headBucket, listBuckets } from '../s3/service-ops';
@@ -40,6 +41,8 @@ export interface AppDeps {
   clock: Clock;
   observer: Observer;
   requestId?: () => string;
+  /** Seals listing resume points (default: a random per-process key). */
+  listingTokens?: ListingTokens;
 }
 
 /** What the serve stage needs to know about the request, filled in as stages run. */
@@ -57,6 +60,7 @@ interface RequestContext {
 export function createApp(deps: AppDeps): ProxyHandler {
   const nextId = deps.requestId ?? newRequestId;
   const shares = new StreamShares(deps.options.streamsPerPrincipal ?? Number.POSITIVE_INFINITY);
+  const tokens = deps.listingTokens ?? new ListingTokens();
 
   return async function handle(req: ProxyRequest): Promise<ProxyResponse> {
     const ctx: RequestContext = {
@@ -75,7 +79,7 @@ export function createApp(deps: AppDeps): ProxyHandler {
     try {
       ctx.principal = await deps.authenticator.authenticate(req);
       ctx.route = routeRequest(req, { readOnly: deps.options.readOnly });
-      res = await serve(deps, shares, req, ctx, base);
+      res = await serve(deps, shares, tokens, req, ctx, base);
     } catch (err) {
       error = asS3Error(err);
       ctx.reason = error.reason ?? (error.status >= 500 ? String(err) : undefined);
@@ -92,6 +96,7 @@ export function createApp(deps: AppDeps): ProxyHandler {
 async function serve(
   deps: AppDeps,
   shares: StreamShares,
+  tokens: ListingTokens,
   req: ProxyRequest,
   ctx: RequestContext,
   base: Headers,
@@ -106,14 +111,14 @@ async function serve(
       return getBucketLocation(base, deps.options.region);
     case 'ListObjects':
     case 'ListObjectsV2': {
-      const q = parseListQuery(route.query, route.op === 'ListObjectsV2' ? 2 : 1);
+      const q = parseListQuery(route.query, route.op === 'ListObjectsV2' ? 2 : 1, tokens);
       if (q.prefix) assertSafeKey(q.prefix, 'prefix');
       const visible = await visibleTablesFor(deps, ctx.principal, q.prefix, req.signal);
       const listing =
         q.maxKeys === 0
           ? { entries: [], isTruncated: false }
           : await listVirtual(deps.storage, visible, { ...q, signal: req.signal });
-      return listObjectsResponse(q, listing, base);
+      return listObjectsResponse(q, listing, base, tokens);
     }
     case 'GetObject':
     case 'HeadObject': {
@@ -162,7 +167,11 @@ async function serve(
   }
 }
 
-/** Tables relevant to a listing prefix that the principal may see, each with its filter. */
+/**
+ * Tables relevant to a listing prefix that the principal may see. Each table's filter (and so
+ * its snapshot) is loaded only if the listing reaches inside it: a root listing reads no log, and
+ * one table with an unreadable log fails only listings inside that table.
+ */
 async function visibleTablesFor(
   deps: AppDeps,
   principal: Principal,
@@ -171,12 +180,10 @@ async function visibleTablesFor(
 ): Promise<VisibleTable[]> {
   const candidates = deps.tables.mounts.filter((m) => touchesPrefix(m, prefix));
   const visible = await deps.authorizer.visibleTables(principal, candidates);
-  const out: VisibleTable[] = [];
-  for (const mount of visible) {
-    const filter = await deps.authorizer.listingFilter(principal, mount, signal);
-    if (filter) out.push({ mount, filter });
-  }
-  return out;
+  return visible.map((mount) => {
+    let filter: ReturnType<VisibleTable['filter']> | undefined;
+    return { mount, filter: () => (filter ??= deps.authorizer.listingFilter(principal, mount, signal)) };
+  });
 }
 
 function eventOf(

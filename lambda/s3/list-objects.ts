@@ -2,6 +2,7 @@
 import { S3Error } from '../core/s3-error';
 import { compareKeys } from '../core/table-mount';
 import type { ProxyResponse } from '../core/types';
+import type { ListingTokens } from './listing-token';
 import { isoDate, s3UrlEncode } from './s3-encoding';
 import { VIRTUAL_BUCKET } from './virtual-key';
 import type { ListEntry, VirtualListing } from './virtual-listing';
@@ -21,27 +22,12 @@ export interface ListQuery {
   startAfter: string;
   /** v2: the client's continuation token as given. */
   continuationToken?: string;
-  /** Exclusive lower bound after decoding the token (max of token and start-after). */
+  /** Exclusive lower bound after decoding the token or marker (max of token and start-after). */
   after: string;
+  /** `after` is a key the caller may not see, looked at last by the previous page (see ResumePoint). */
+  afterExamined: boolean;
   fetchOwner: boolean;
   encodeUrl: boolean;
-}
-
-const TOKEN_TAG = 'dlp1:';
-
-/** Continuation tokens are ours: an opaque wrapper around the last key handed out. */
-export function encodeToken(after: string): string {
-  return Buffer.from(TOKEN_TAG + after, 'utf8').toString('base64url');
-}
-
-export function decodeToken(token: string): string {
-  const text = /^[A-Za-z0-9_-]+={0,2}$/.test(token) ? Buffer.from(token, 'base64url').toString('utf8') : '';
-  if (!text.startsWith(TOKEN_TAG) || text.includes('\uFFFD')) {
-    throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', {
-      ArgumentName: 'continuation-token',
-    });
-  }
-  return text.slice(TOKEN_TAG.length);
 }
 
 function parseMaxKeys(raw: string | null): number {
@@ -55,7 +41,7 @@ function parseMaxKeys(raw: string | null): number {
   return Math.min(Number(raw), MAX_LIST_KEYS);
 }
 
-export function parseListQuery(query: URLSearchParams, version: 1 | 2): ListQuery {
+export function parseListQuery(query: URLSearchParams, version: 1 | 2, tokens: ListingTokens): ListQuery {
   const encoding = query.get('encoding-type');
   if (encoding !== null && encoding !== 'url') {
     throw new S3Error('InvalidArgument', 'Invalid Encoding Method specified in Request', {
@@ -72,10 +58,10 @@ export function parseListQuery(query: URLSearchParams, version: 1 | 2): ListQuer
       ArgumentName: 'continuation-token',
     });
   }
-  let after = startAfter;
+  let resume = version === 1 ? tokens.decodeMarker(startAfter) : { after: startAfter, examined: false };
   if (continuationToken !== undefined) {
-    const t = decodeToken(continuationToken);
-    if (compareKeys(t, after) > 0) after = t;
+    const t = tokens.decode(continuationToken);
+    if (compareKeys(t.after, resume.after) > 0) resume = t;
   }
   return {
     version,
@@ -85,7 +71,8 @@ export function parseListQuery(query: URLSearchParams, version: 1 | 2): ListQuer
     maxKeys: parseMaxKeys(query.get('max-keys')),
     startAfter,
     continuationToken,
-    after,
+    after: resume.after,
+    afterExamined: resume.examined,
     fetchOwner: version === 1 || query.get('fetch-owner') === 'true',
     encodeUrl: encoding === 'url',
   };
@@ -99,6 +86,7 @@ export function listObjectsResponse(
   q: ListQuery,
   listing: VirtualListing,
   headers: Record<string, string>,
+  tokens: ListingTokens,
 ): ProxyResponse {
   const enc = (s: string) => (q.encodeUrl ? s3UrlEncode(s) : s);
   const contents: XmlNode[] = [];
@@ -107,7 +95,7 @@ export function listObjectsResponse(
     if (e.kind === 'prefix') prefixes.push(el('CommonPrefixes', el('Prefix', enc(e.key))));
     else contents.push(contentsNode(e, q, enc));
   }
-  const last = listing.entries.at(-1)?.key;
+  const marker = q.version === 1 ? nextMarker(q, listing, tokens) : undefined;
   const doc =
     q.version === 2
       ? root(
@@ -115,12 +103,7 @@ export function listObjectsResponse(
           el('Name', VIRTUAL_BUCKET),
           el('Prefix', enc(q.prefix)),
           opt('ContinuationToken', q.continuationToken),
-          opt(
-            'NextContinuationToken',
-            listing.isTruncated && listing.resumeAfter !== undefined
-              ? encodeToken(listing.resumeAfter)
-              : undefined,
-          ),
+          opt('NextContinuationToken', listing.resume ? tokens.encode(listing.resume) : undefined),
           el('KeyCount', listing.entries.length),
           el('MaxKeys', q.maxKeys),
           q.delimiter ? el('Delimiter', enc(q.delimiter)) : undefined,
@@ -135,7 +118,7 @@ export function listObjectsResponse(
           el('Name', VIRTUAL_BUCKET),
           el('Prefix', enc(q.prefix)),
           el('Marker', enc(q.startAfter)),
-          listing.isTruncated && q.delimiter && last !== undefined ? el('NextMarker', enc(last)) : undefined,
+          marker !== undefined ? el('NextMarker', enc(marker)) : undefined,
           el('MaxKeys', q.maxKeys),
           q.delimiter ? el('Delimiter', enc(q.delimiter)) : undefined,
           q.encodeUrl ? el('EncodingType', 'url') : undefined,
@@ -144,6 +127,20 @@ export function listObjectsResponse(
           prefixes,
         );
   return { status: 200, headers: { ...headers, 'content-type': 'application/xml' }, body: toXml(doc) };
+}
+
+/**
+ * v1 NextMarker when truncated: S3 gives the last key or prefix returned when a delimiter is set
+ * (without one, clients resume from the last key). When the page ends on keys the caller may not
+ * see, or holds no entry at all, the marker is the proxy's sealed resume point: a client that
+ * finds neither would stop early.
+ */
+function nextMarker(q: ListQuery, listing: VirtualListing, tokens: ListingTokens): string | undefined {
+  const resume = listing.resume;
+  if (!resume) return undefined;
+  if (resume.examined) return tokens.seal(resume.after);
+  const last = listing.entries.at(-1)?.key;
+  return q.delimiter || resume.after !== last ? resume.after : undefined;
 }
 
 function contentsNode(

@@ -3,9 +3,15 @@
  * its alias, keys rewritten back to virtual form, filtered by what the caller may see.
  *
  * Paging is the proxy's own: the caller passes an exclusive `after` key (S3 start-after,
- * marker, or our continuation token) and gets at most maxKeys entries plus whether more exist.
+ * marker, or our continuation token) and gets at most maxKeys entries plus where to resume.
  * Because `after` is only ever a lower bound inside the requested prefix, a forged token
  * cannot reach anything the same request without a token could not.
+ *
+ * Work is bounded by what is read: each backend key costs one O(1) filter check, a request reads
+ * at most MAX_BACKEND_PAGES pages, and a table's filter (its snapshot) is loaded only when the
+ * listing reaches inside the table. With a delimiter other than "/", the backend lists keys
+ * without it and the proxy rolls visible keys up itself, skipping the rest of a common prefix
+ * once it is shown: whether an arbitrary prefix holds a readable file is never asked.
  */
 import type { ListingFilter } from '../core/listing-filter';
 import { compareKeys, type TableMount } from '../core/table-mount';
@@ -15,29 +21,44 @@ export type ListEntry =
   | { kind: 'object'; key: string; object: ListedObject }
   | { kind: 'prefix'; key: string };
 
+/**
+ * Where a listing resumes: strictly after `after`. When `examined` is false, `after` is an entry the
+ * caller was given (or a key it chose) and everything a common prefix containing it rolls up to was
+ * handled. When true, `after` is the last key looked at, which the caller may not be allowed to see:
+ * it must leave the proxy only encrypted, and the common prefix containing it is still open.
+ */
+export interface ResumePoint {
+  after: string;
+  examined: boolean;
+}
+
 export interface VirtualListRequest {
   prefix: string;
   delimiter: string;
   /** Exclusive lower bound on virtual keys (or rolled-up prefixes); "" for none. */
   after: string;
+  afterExamined?: boolean;
   maxKeys: number;
   signal?: AbortSignal;
 }
 
 export interface VisibleTable {
   mount: TableMount;
-  filter: ListingFilter;
+  /** The table's filter, loaded only when the listing reaches inside the table (undefined: hide it). */
+  filter(): Promise<ListingFilter | undefined>;
 }
 
 export interface VirtualListing {
   entries: ListEntry[];
   isTruncated: boolean;
-  /** Resume point when isTruncated: the last key or prefix handed out (or examined). */
-  resumeAfter?: string;
+  /** Set when isTruncated. */
+  resume?: ResumePoint;
 }
 
 /** Backend pages read per request at most; a heavily filtered listing resumes from where it stopped. */
 const MAX_BACKEND_PAGES = 50;
+/** The greatest code point: `p + PAST` sorts after every key that starts with `p` (UTF-8 order). */
+const PAST = '\u{10FFFF}';
 
 /** Rolls a key up to its common prefix under `delimiter`, as S3 does. */
 export function rollUp(key: string, prefix: string, delimiter: string): string | undefined {
@@ -61,11 +82,22 @@ export async function listVirtual(
   // One entry beyond maxKeys tells us whether the listing is truncated.
   const wanted = req.maxKeys + 1;
   let pagesLeft = MAX_BACKEND_PAGES;
-  let lastExamined: string | undefined;
+  let resume: ResumePoint = { after: req.after, examined: req.afterExamined === true };
   const seenPrefixes = new Set<string>();
+  /** Rolled-up prefixes whose rest is skipped, and those listed past already. */
+  const shown = new Set<string>();
+  const skipped = new Set<string>();
 
   const accept = (entry: ListEntry): boolean => {
-    if (compareKeys(entry.key, req.after) <= 0) return false;
+    if (compareKeys(entry.key, req.after) <= 0) {
+      // Resuming inside a common prefix that was not shown yet: it is still due.
+      const open =
+        req.afterExamined === true &&
+        entry.kind === 'prefix' &&
+        entry.key !== req.after &&
+        req.after.startsWith(entry.key);
+      if (!open) return false;
+    }
     if (entry.kind === 'prefix') {
       if (seenPrefixes.has(entry.key)) return false;
       seenPrefixes.add(entry.key);
@@ -74,57 +106,98 @@ export async function listVirtual(
     return out.length >= wanted;
   };
 
-  for (const { mount, filter } of tables) {
+  for (const table of tables) {
+    const { mount } = table;
     if (!touchesPrefix(mount, req.prefix)) continue;
     const root = `${mount.alias}/`;
-    let relPrefix = '';
-    if (req.prefix.startsWith(root)) {
-      relPrefix = req.prefix.slice(root.length);
-    } else {
+    if (!req.prefix.startsWith(root)) {
       // The prefix stops inside the alias: the whole table may roll up into one common prefix.
       const rolled = rollUp(root, req.prefix, req.delimiter);
       if (rolled !== undefined) {
-        if (accept({ kind: 'prefix', key: rolled })) break;
+        if (accept({ kind: 'prefix', key: rolled })) return finish(out, req.maxKeys);
         continue;
       }
     }
     // Tables wholly at or before the resume point contribute nothing.
     if (req.after && !req.after.startsWith(root) && compareKeys(req.after, root) > 0) continue;
-    const startAfter =
-      req.after.startsWith(root) && compareKeys(req.after, req.prefix) > 0
-        ? mount.prefix + req.after.slice(root.length)
-        : undefined;
+    const filter = await table.filter();
+    if (!filter) continue;
+    const relPrefix = req.prefix.startsWith(root) ? req.prefix.slice(root.length) : '';
+    const listPrefix = mount.prefix + relPrefix;
+    const rollUpHere = req.delimiter !== '' && req.delimiter !== '/';
+    if (req.delimiter === '/') await filter.prepareFolders?.();
+
+    let startAfter: string | undefined;
+    if (req.after.startsWith(root) && compareKeys(req.after, req.prefix) > 0) {
+      const rolled = rollUp(req.after, req.prefix, req.delimiter);
+      // Everything in the common prefix of a key handed out (or of one the caller chose) rolls up to
+      // a prefix at or before it: skip it. An examined key leaves its prefix open, unless it was a
+      // common prefix the backend rolled up (and found invisible) itself.
+      const past = rolled !== undefined && (!req.afterExamined || (rolled === req.after && !rollUpHere));
+      startAfter = mount.prefix + (past ? `${rolled}${PAST}` : req.after).slice(root.length);
+    }
 
     let token: string | undefined;
-    let done = false;
-    while (!done) {
-      if (pagesLeft-- <= 0) {
-        return { entries: out, isTruncated: true, resumeAfter: out.at(-1)?.key ?? lastExamined ?? req.after };
-      }
+    for (;;) {
+      if (pagesLeft-- <= 0) return { entries: out, isTruncated: true, resume };
       const page = await storage.list({
         bucket: mount.bucket,
-        prefix: mount.prefix + relPrefix,
-        delimiter: req.delimiter || undefined,
+        prefix: listPrefix,
+        delimiter: rollUpHere ? undefined : req.delimiter || undefined,
         startAfter: token ? undefined : startAfter,
         continuationToken: token,
         maxKeys: 1000,
         signal: req.signal,
       });
+      let restartAfter: string | undefined;
       for (const item of mergeSorted(page.objects, page.commonPrefixes)) {
-        const rel = item.key.slice(mount.prefix.length);
         // A backend that ignores our prefix must not make us show foreign keys.
-        if (!item.key.startsWith(mount.prefix + relPrefix)) continue;
+        if (!item.key.startsWith(listPrefix)) continue;
+        const rel = item.key.slice(mount.prefix.length);
         const key = root + rel;
-        lastExamined = key;
         if (item.kind === 'prefix') {
-          if (!filter.allowPrefix(rel)) continue;
-          if (accept({ kind: 'prefix', key })) return finish(out, req.maxKeys);
-        } else {
-          if (!filter.allowObject(rel)) continue;
-          if (accept({ kind: 'object', key, object: item.object })) return finish(out, req.maxKeys);
+          const visible = filter.allowPrefix(rel);
+          resume = { after: key, examined: !visible };
+          if (visible && accept({ kind: 'prefix', key })) return finish(out, req.maxKeys);
+          continue;
+        }
+        const visible = filter.allowObject(rel);
+        const rolled = rollUpHere ? rollUp(key, req.prefix, req.delimiter) : undefined;
+        if (rolled === undefined) {
+          resume = { after: key, examined: !visible };
+          if (visible && accept({ kind: 'object', key, object: item.object }))
+            return finish(out, req.maxKeys);
+          continue;
+        }
+        if (shown.has(rolled)) {
+          // The rest of a common prefix already handled: nothing more of it is shown.
+          resume = { after: rolled, examined: false };
+          continue;
+        }
+        if (!visible) {
+          resume = { after: key, examined: true };
+          continue;
+        }
+        // The first visible key of a common prefix shows it; the rest of the prefix is skipped.
+        shown.add(rolled);
+        resume = { after: rolled, examined: false };
+        if (accept({ kind: 'prefix', key: rolled })) return finish(out, req.maxKeys);
+        // When the rest of this page lies inside the prefix, list on from past it instead. (A
+        // backend ordering keys by UTF-16, as s3rver does, may hand it out again: read through.)
+        const lastOfPage = page.objects.at(-1)?.key;
+        const inside = lastOfPage?.startsWith(mount.prefix + rolled.slice(root.length));
+        if (page.isTruncated && inside && !skipped.has(rolled)) {
+          skipped.add(rolled);
+          restartAfter = mount.prefix + rolled.slice(root.length) + PAST;
+          break;
         }
       }
-      done = !page.isTruncated || !page.nextContinuationToken;
+      if (restartAfter !== undefined) {
+        token = undefined;
+        startAfter = restartAfter;
+        continue;
+      }
+      if (!page.isTruncated || !page.nextContinuationToken) break;
       token = page.nextContinuationToken;
     }
   }
@@ -132,9 +205,10 @@ export async function listVirtual(
 }
 
 function finish(out: ListEntry[], maxKeys: number): VirtualListing {
-  const isTruncated = out.length > maxKeys;
-  const entries = isTruncated ? out.slice(0, maxKeys) : out;
-  return { entries, isTruncated, resumeAfter: isTruncated ? entries.at(-1)?.key : undefined };
+  if (out.length <= maxKeys) return { entries: out, isTruncated: false };
+  const entries = out.slice(0, maxKeys);
+  const last = entries.at(-1);
+  return { entries, isTruncated: true, resume: { after: last?.key ?? '', examined: false } };
 }
 
 type Item = { kind: 'object'; key: string; object: ListedObject } | { kind: 'prefix'; key: string };

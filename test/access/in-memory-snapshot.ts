@@ -77,7 +77,11 @@ export class InMemorySnapshot implements SnapshotView {
   }
 
   forEachFile(visit: (relPath: string, tuple: number) => void): void {
-    for (const [p, t] of this.single) visit(p, t);
-    for (const p of this.multi.keys()) visit(p, MULTI_TUPLE);
+    for (const [p, t] of this.files()) visit(p, t);
+  }
+
+  *files(): Generator<readonly [string, number]> {
+    yield* this.single;
+    for (const p of this.multi.keys()) yield [p, MULTI_TUPLE];
   }
 }

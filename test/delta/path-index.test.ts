@@ -165,6 +165,37 @@ describe('PathIndex', () => {
     expect([b.size, c.size]).toEqual([69_999, 50_001]);
   });
 
+  it('reclaims removed entries and folders when copied after churn', () => {
+    const p = new PathIndex();
+    for (let i = 0; i < 2_000; i++) p.set(`date=${i}/part-${i}.parquet`, i);
+    const fresh = p.byteSize;
+    // Churn: every file replaced by one in a new folder, through several generations of copies.
+    let current = p;
+    for (let gen = 1; gen <= 5; gen++) {
+      const next = current.clone();
+      for (let i = 0; i < 2_000; i++) {
+        next.delete(`date=${(gen - 1) * 2_000 + i}/part-${i}.parquet`);
+        next.set(`date=${gen * 2_000 + i}/part-${i}.parquet`, gen);
+      }
+      current = next;
+    }
+    const compact = current.clone();
+    expect(compact.size).toBe(2_000);
+    expect(compact.folderCount).toBe(2_000);
+    expect(compact.byteSize).toBeLessThan(fresh * 1.5);
+    for (let i = 0; i < 2_000; i++) {
+      expect(compact.get(`date=${10_000 + i}/part-${i}.parquet`)).toBe(5);
+      expect(compact.has(`date=${8_000 + i}/part-${i}.parquet`)).toBe(false);
+    }
+    const seen: string[] = [];
+    compact.forEach((_v, k) => seen.push(k));
+    expect(seen).toHaveLength(2_000);
+    // The copy is independent of the original, which still answers as before.
+    compact.set('new/x.parquet', 1);
+    expect(current.has('new/x.parquet')).toBe(false);
+    expect(current.get(`date=${10_000}/part-0.parquet`)).toBe(5);
+  });
+
   it('decodes add.path bytes exactly like the string route, or declines', () => {
     const root = new TableRoot('s3://b/t');
     const samples = [

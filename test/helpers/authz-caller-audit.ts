@@ -49,7 +49,8 @@ export function expectedReadable(
   for (const rel of facts.objects) {
     if (rel.startsWith('_delta_log/')) out.add(rel);
     const f = facts.authorizable.get(rel);
-    if (f?.tuples.some((t) => anyMapMatches(facts.columns, maps, t))) out.add(rel);
+    // A shared DV file holds the vectors of files of several partitions: all must be granted.
+    if (f?.tuples.every((t) => anyMapMatches(facts.columns, maps, t))) out.add(rel);
   }
   return out;
 }

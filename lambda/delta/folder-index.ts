@@ -1,0 +1,139 @@
+/**
+ * The folders of a snapshot's authorizable files ("a=1/", "a=1/b=2/", with every ancestor), each
+ * with the partition tuples of the files directly in it. Built once per snapshot on first use (a
+ * filtered listing), a few thousand files at a time so other requests run in between, and shared
+ * by every caller: a caller's readable folders then cost one pass over the folders, not the files.
+ *
+ * A file that belongs to several tuples (a deletion-vector file shared by data files of several
+ * partitions) is kept as a group: it is readable only when every one of its tuples is.
+ */
+import { yieldToEventLoop } from '../core/event-loop';
+import { MULTI_TUPLE, type SnapshotView } from './snapshot-view';
+
+/** Files walked between two pauses. */
+const SLICE = 4096;
+
+export class FolderIndex {
+  private constructor(
+    private readonly ids: ReadonlyMap<string, number>,
+    /** parents[i]: the id of folder i's parent folder, or -1 at the top. */
+    readonly parents: Int32Array,
+    /** Tuples of the files directly in folder i: tuples[starts[i] .. starts[i + 1]). */
+    private readonly starts: Int32Array,
+    private readonly tuples: Int32Array,
+    /** Folders holding shared files: each group's tuples must all be readable. */
+    private readonly shared: ReadonlyMap<number, readonly (readonly number[])[]>,
+    readonly bytes: number,
+  ) {}
+
+  get count(): number {
+    return this.parents.length;
+  }
+
+  /** The id of a folder ("a=1/"), or -1 when no authorizable file lies under it. */
+  idOf(folder: string): number {
+    return this.ids.get(folder) ?? -1;
+  }
+
+  /** Folder names by id (for tests and diagnostics). */
+  names(): string[] {
+    const out: string[] = new Array(this.count);
+    for (const [name, id] of this.ids) out[id] = name;
+    return out;
+  }
+
+  /** Does folder i directly hold a file that `allowed` lets through? */
+  holdsReadable(i: number, allowed: (tuple: number) => boolean): boolean {
+    for (let k = this.starts[i]!; k < this.starts[i + 1]!; k++) if (allowed(this.tuples[k]!)) return true;
+    const groups = this.shared.get(i);
+    return groups?.some((g) => g.every(allowed)) === true;
+  }
+
+  static async build(snapshot: SnapshotView): Promise<FolderIndex> {
+    const direct = new Map<string, Set<number>>();
+    const shared = new Map<string, number[][]>();
+    let n = 0;
+    let lastDir = '';
+    let lastSet: Set<number> | undefined;
+    for (const [path, tuple] of snapshot.files()) {
+      if (++n % SLICE === 0) await yieldToEventLoop();
+      const slash = path.lastIndexOf('/');
+      if (slash < 0) continue;
+      // Files of one folder mostly come together: reuse the last folder's string and set.
+      const same = lastSet !== undefined && slash + 1 === lastDir.length && path.startsWith(lastDir);
+      if (!same) {
+        lastDir = path.slice(0, slash + 1);
+        lastSet = direct.get(lastDir);
+        if (!lastSet) {
+          lastSet = new Set();
+          direct.set(lastDir, lastSet);
+        }
+      }
+      if (tuple >= 0) lastSet!.add(tuple);
+      else if (tuple === MULTI_TUPLE) {
+        const groups = shared.get(lastDir) ?? [];
+        groups.push([...snapshot.tuplesOf(path)]);
+        shared.set(lastDir, groups);
+      }
+    }
+    // Every ancestor is a folder too (it holds the readable folders below it).
+    const ids = new Map<string, number>();
+    const add = (folder: string): number => {
+      let id = ids.get(folder);
+      if (id === undefined) {
+        id = ids.size;
+        ids.set(folder, id);
+      }
+      return id;
+    };
+    for (const folder of direct.keys()) {
+      for (let i = folder.indexOf('/'); i >= 0; i = folder.indexOf('/', i + 1)) add(folder.slice(0, i + 1));
+    }
+    const count = ids.size;
+    const parents = new Int32Array(count).fill(-1);
+    const starts = new Int32Array(count + 1);
+    let nameChars = 0;
+    for (const [folder, id] of ids) {
+      nameChars += folder.length;
+      const up = folder.lastIndexOf('/', folder.length - 2);
+      if (up >= 0) parents[id] = ids.get(folder.slice(0, up + 1))!;
+      starts[id + 1] = direct.get(folder)?.size ?? 0;
+    }
+    for (let i = 0; i < count; i++) starts[i + 1]! += starts[i]!;
+    const tuples = new Int32Array(starts[count]!);
+    const fill = starts.slice(0, count);
+    for (const [folder, set] of direct) {
+      const id = ids.get(folder)!;
+      for (const t of set) tuples[fill[id]!++] = t;
+    }
+    const sharedById = new Map<number, number[][]>();
+    let sharedEntries = 0;
+    for (const [folder, groups] of shared) {
+      sharedById.set(ids.get(folder)!, groups);
+      for (const g of groups) sharedEntries += g.length + 4;
+    }
+    // Map entry + string header per folder, the string's characters, the typed arrays.
+    const bytes = count * 80 + nameChars * 2 + parents.byteLength + starts.byteLength + tuples.byteLength;
+    return new FolderIndex(ids, parents, starts, tuples, sharedById, bytes + sharedEntries * 8);
+  }
+}
+
+const built = new WeakMap<SnapshotView, Promise<FolderIndex>>();
+
+/** The snapshot's folder index, built on first use and kept (and counted) with the snapshot. */
+export function folderIndexOf(snapshot: SnapshotView): Promise<FolderIndex> {
+  let p = built.get(snapshot);
+  if (!p) {
+    p = FolderIndex.build(snapshot);
+    built.set(snapshot, p);
+    let bytes = 0;
+    p.then(
+      (index) => {
+        bytes = index.bytes;
+      },
+      () => built.delete(snapshot),
+    );
+    snapshot.attachMeter?.(() => bytes);
+  }
+  return p;
+}

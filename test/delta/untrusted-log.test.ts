@@ -1,0 +1,178 @@
+/**
+ * The log is untrusted input, and its mistakes must fail closed: a file whose partitionValues
+ * lack a partition column is refused (the protocol requires every column; it is not the null
+ * partition); a deletion vector's or a change-data action's path never makes a data file of
+ * another partition readable; a deletion-vector file shared by files of several partitions is
+ * readable only by a caller who may read all of them.
+ */
+import { describe, expect, it } from 'vitest';
+import { AllowedSet } from '../../lambda/access/allowed-set';
+import type { PartitionMap } from '../../lambda/access/grant';
+import { loadSnapshot } from '../../lambda/delta/load-snapshot';
+import { NO_TUPLE } from '../../lambda/delta/snapshot-view';
+import { writeCheckpoint } from '../../lambda/local/delta-writer';
+import { add, MemoryDeltaStorage, metaData, protocolV1, remove } from '../helpers/delta-memory-storage';
+
+const tableUri = 's3://bucket/t';
+const dvProtocol = {
+  protocol: {
+    minReaderVersion: 3,
+    minWriterVersion: 7,
+    readerFeatures: ['deletionVectors'],
+    writerFeatures: ['deletionVectors'],
+  },
+};
+
+async function readable(s: MemoryDeltaStorage, maps: PartitionMap[], paths: string[]) {
+  const snapshot = await loadSnapshot(s, { tableUri });
+  const set = new AllowedSet(snapshot, maps);
+  return Object.fromEntries(paths.map((p) => [p, set.isReadable(p)]));
+}
+
+describe('a file whose partitionValues lack a partition column', () => {
+  it('is refused, not read as the null partition (JSON commit)', async () => {
+    const s = new MemoryDeltaStorage().commit(0, [
+      protocolV1,
+      metaData(['region']),
+      add('region=US/lacks.parquet', {}),
+      add('region=__HIVE_DEFAULT_PARTITION__/null.parquet', { region: null }),
+    ]);
+    const snapshot = await loadSnapshot(s, { tableUri });
+    expect(snapshot.tupleOf('region=US/lacks.parquet')).toBe(NO_TUPLE);
+    const paths = ['region=US/lacks.parquet', 'region=__HIVE_DEFAULT_PARTITION__/null.parquet'];
+    expect(await readable(s, [{ region: null }], paths)).toEqual({ [paths[0]!]: false, [paths[1]!]: true });
+    expect(await readable(s, [{}], paths)).toEqual({ [paths[0]!]: false, [paths[1]!]: true });
+  });
+
+  it('is refused, not read as the null partition (checkpoint)', async () => {
+    const s = new MemoryDeltaStorage();
+    const meta = metaData(['region']).metaData;
+    const file = (path: string, partitionValues: Record<string, string | null>) => ({
+      path,
+      partitionValues,
+      size: 1,
+      modificationTime: 0,
+      dataChange: false,
+    });
+    await writeCheckpoint(
+      { put: async (rel, bytes) => void s.put(rel, bytes) },
+      0,
+      protocolV1.protocol,
+      meta,
+      [
+        file('region=US/lacks.parquet', {}),
+        file('region=__HIVE_DEFAULT_PARTITION__/null.parquet', { region: null }),
+        file('region=EU/eu.parquet', { region: 'EU' }),
+      ],
+    );
+    s.commit(0, [protocolV1, metaData(['region'])]);
+    const paths = [
+      'region=US/lacks.parquet',
+      'region=__HIVE_DEFAULT_PARTITION__/null.parquet',
+      'region=EU/eu.parquet',
+    ];
+    expect(await readable(s, [{ region: null }, { region: 'EU' }], paths)).toEqual({
+      [paths[0]!]: false,
+      [paths[1]!]: true,
+      [paths[2]!]: true,
+    });
+  });
+
+  it('replaces (and so hides) an earlier add of the same path', async () => {
+    const s = new MemoryDeltaStorage()
+      .commit(0, [protocolV1, metaData(['region']), add('region=EU/f.parquet', { region: 'EU' })])
+      .commit(1, [add('region=EU/f.parquet', {})]);
+    expect(await readable(s, [{ region: 'EU' }, { region: null }], ['region=EU/f.parquet'])).toEqual({
+      'region=EU/f.parquet': false,
+    });
+  });
+});
+
+describe('paths of deletion vectors and change data', () => {
+  it('a path-based deletion vector naming a data file of another partition does not make it readable', async () => {
+    const dv = (path: string) => ({
+      storageType: 'p',
+      pathOrInlineDv: `${tableUri}/${path}`,
+      offset: 1,
+      sizeInBytes: 10,
+      cardinality: 1,
+    });
+    const s = new MemoryDeltaStorage()
+      .commit(0, [
+        dvProtocol,
+        metaData(['region']),
+        add('region=US/removed.parquet', { region: 'US' }),
+        add('region=US/active.parquet', { region: 'US' }),
+      ])
+      .commit(1, [
+        remove('region=US/removed.parquet'),
+        add('region=EU/a.parquet', { region: 'EU' }, dv('region=US/removed.parquet')),
+        add('region=EU/b.parquet', { region: 'EU' }, dv('region=US/active.parquet')),
+        add('region=EU/c.parquet', { region: 'EU' }, dv('region=EU/deletion_vector_x.bin')),
+      ]);
+    expect(
+      await readable(
+        s,
+        [{ region: 'EU' }],
+        [
+          'region=US/removed.parquet',
+          'region=US/active.parquet',
+          'region=EU/a.parquet',
+          'region=EU/deletion_vector_x.bin',
+        ],
+      ),
+    ).toEqual({
+      'region=US/removed.parquet': false,
+      'region=US/active.parquet': false,
+      'region=EU/a.parquet': true,
+      'region=EU/deletion_vector_x.bin': true,
+    });
+  });
+
+  it('a cdc action naming a file outside _change_data/ does not make it readable', async () => {
+    const cdc = (path: string, region: string) => ({
+      cdc: { path, partitionValues: { region }, size: 1, dataChange: false },
+    });
+    const s = new MemoryDeltaStorage()
+      .commit(0, [protocolV1, metaData(['region']), add('region=US/removed.parquet', { region: 'US' })])
+      .commit(1, [
+        remove('region=US/removed.parquet'),
+        cdc('region=US/removed.parquet', 'EU'),
+        cdc('_change_data/region=EU/cdc-1.parquet', 'EU'),
+      ]);
+    expect(
+      await readable(
+        s,
+        [{ region: 'EU' }],
+        ['region=US/removed.parquet', '_change_data/region=EU/cdc-1.parquet'],
+      ),
+    ).toEqual({ 'region=US/removed.parquet': false, '_change_data/region=EU/cdc-1.parquet': true });
+  });
+
+  it('a deletion-vector file shared by files of two partitions is readable only with both', async () => {
+    const shared = {
+      storageType: 'u',
+      pathOrInlineDv: 'ab^-aqEH.-t@S}K{vb[*k^',
+      offset: 1,
+      sizeInBytes: 10,
+      cardinality: 1,
+    };
+    const s = new MemoryDeltaStorage().commit(0, [
+      dvProtocol,
+      metaData(['region']),
+      add('region=EU/a.parquet', { region: 'EU' }, shared),
+      add('region=US/b.parquet', { region: 'US' }, { ...shared, offset: 20 }),
+    ]);
+    const snapshot = await loadSnapshot(s, { tableUri });
+    let dvFile = '';
+    snapshot.forEachFile((p) => {
+      if (p.endsWith('.bin')) dvFile = p;
+    });
+    expect(dvFile).toMatch(/deletion_vector_.*\.bin$/);
+    expect(await readable(s, [{ region: 'EU' }], [dvFile, 'region=EU/a.parquet'])).toEqual({
+      [dvFile]: false,
+      'region=EU/a.parquet': true,
+    });
+    expect(await readable(s, [{ region: 'EU' }, { region: 'US' }], [dvFile])).toEqual({ [dvFile]: true });
+  });
+});

@@ -1,0 +1,136 @@
+/**
+ * A backend that misbehaves on purpose: a thin node:http proxy on 127.0.0.1 in front of a real
+ * S3-compatible server (s3rver or moto) that can answer chosen requests itself (a 503, a 404 for a
+ * commit removed by log cleanup), hold them until the test lets them go, and enforce the proxy
+ * stack's IAM policy as S3 would: `s3:GetObject` on `bucket/prefix*` and `s3:ListBucket` with an
+ * `s3:prefix` condition. Under that policy S3 answers 403 AccessDenied, not 404, for a missing key
+ * (the caller has no ListBucket covering it), and 403 for a listing outside the mapped prefixes.
+ */
+import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { S3Server } from './s3-servers';
+
+export interface BackendRequest {
+  method: string;
+  bucket: string;
+  /** Decoded object key; "" for a bucket request (a listing). */
+  key: string;
+  query: URLSearchParams;
+}
+
+/**
+ * What to do with a request: answer it here, let it through after a promise settles, send it on
+ * with another query (e.g. a smaller max-keys: S3 may return fewer keys than asked), or pass.
+ */
+export type Fault =
+  | { status: number; code: string }
+  | { after: Promise<unknown> }
+  | { query: URLSearchParams }
+  | undefined;
+
+/** The stack's policy: per bucket, the mapped prefixes ("" = the whole bucket). */
+export type PrefixPolicy = Record<string, readonly string[]>;
+
+export interface MisbehavingS3 extends S3Server {
+  /** Called for every request; return a Fault to misbehave. Replace it freely between tests. */
+  onRequest: (r: BackendRequest) => Fault;
+  /** Every request received, in order. */
+  readonly seen: BackendRequest[];
+}
+
+export function s3ErrorXml(code: string, message = code): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><RequestId>misbehaving</RequestId></Error>`;
+}
+
+function parse(req: IncomingMessage): BackendRequest {
+  const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+  const [, bucket = '', ...rest] = url.pathname.split('/');
+  return {
+    method: (req.method ?? 'GET').toUpperCase(),
+    bucket: decodeURIComponent(bucket),
+    key: decodeURIComponent(rest.join('/')),
+    query: url.searchParams,
+  };
+}
+
+/** Why the stack's policy refuses this request, or undefined when it allows it. */
+function policyRefusal(policy: PrefixPolicy, r: BackendRequest): string | undefined {
+  const prefixes = policy[r.bucket];
+  if (!prefixes) return 'bucket not in the policy';
+  if (r.key === '') {
+    if (r.method !== 'GET') return 'not a listing';
+    const prefix = r.query.get('prefix') ?? '';
+    return prefixes.some((p) => prefix.startsWith(p)) ? undefined : 's3:prefix condition not met';
+  }
+  if (r.method !== 'GET' && r.method !== 'HEAD') return 'not a read';
+  return prefixes.some((p) => r.key.startsWith(p)) ? undefined : 'no s3:GetObject on the key';
+}
+
+function answer(res: ServerResponse, method: string, status: number, code: string): void {
+  const body = method === 'HEAD' ? '' : s3ErrorXml(code);
+  res.writeHead(status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+export async function startMisbehavingS3(
+  upstream: S3Server,
+  options: { policy?: PrefixPolicy } = {},
+): Promise<MisbehavingS3> {
+  const target = new URL(upstream.endpoint);
+  const seen: BackendRequest[] = [];
+  const self: MisbehavingS3 = {
+    kind: upstream.kind,
+    endpoint: '',
+    seen,
+    onRequest: () => undefined,
+    stop: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+
+  const forward = (req: IncomingMessage, res: ServerResponse, r: BackendRequest, query?: URLSearchParams) => {
+    const headers = { ...req.headers, host: target.host };
+    const path = query ? `${(req.url ?? '/').split('?')[0]}?${query}` : req.url;
+    const up = request(
+      { host: target.hostname, port: target.port, method: req.method, path, headers },
+      (upRes) => {
+        // Under the policy, a missing key is 403 (no ListBucket applies to a GET/HEAD of a key).
+        if (options.policy && r.key !== '' && upRes.statusCode === 404) {
+          upRes.resume();
+          answer(res, r.method, 403, 'AccessDenied');
+          return;
+        }
+        res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+        upRes.pipe(res);
+      },
+    );
+    up.on('error', () => {
+      if (!res.headersSent) answer(res, r.method, 502, 'BadGateway');
+      else res.destroy();
+    });
+    req.pipe(up);
+  };
+
+  const server = createServer((req, res) => {
+    const r = parse(req);
+    seen.push(r);
+    const refusal = options.policy ? policyRefusal(options.policy, r) : undefined;
+    if (refusal) {
+      req.resume();
+      answer(res, r.method, 403, 'AccessDenied');
+      return;
+    }
+    const fault = self.onRequest(r);
+    if (fault && 'status' in fault) {
+      req.resume();
+      answer(res, r.method, fault.status, fault.code);
+    } else if (fault && 'after' in fault) {
+      const go = () => forward(req, res, r);
+      fault.after.then(go, go);
+    } else forward(req, res, r, fault?.query);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  self.endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return self;
+}
