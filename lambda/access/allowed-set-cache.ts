@@ -94,6 +94,7 @@ export class AllowedSetCache {
 /** The sets' own bytes plus each entry's key, maps and bookkeeping (estimated). */
 function bytesOf(entries: Lru<string, Entry>): number {
   let n = 0;
-  for (const e of entries.values()) n += e.set.residentBytes + 160 + 2 * (e.principal.length + e.fingerprint.length);
+  for (const e of entries.values())
+    n += e.set.residentBytes + 160 + 2 * (e.principal.length + e.fingerprint.length);
   return n;
 }

@@ -188,7 +188,9 @@ describe('PathIndex', () => {
       expect(compact.has(`date=${8_000 + i}/part-${i}.parquet`)).toBe(false);
     }
     const seen: string[] = [];
-    compact.forEach((_v, k) => seen.push(k));
+    compact.forEach((_v, k) => {
+      seen.push(k);
+    });
     expect(seen).toHaveLength(2_000);
     // The copy is independent of the original, which still answers as before.
     compact.set('new/x.parquet', 1);
