@@ -46,6 +46,15 @@ export interface AddFile {
   stats?: string;
 }
 
+/** A `remove` action (a tombstone in checkpoints until VACUUM's retention has passed). */
+export interface RemoveFile {
+  path: string;
+  deletionTimestamp: number;
+  /** Left out (no extendedFileMetadata) as old writers did. */
+  partitionValues?: PartitionValues;
+  size?: number;
+}
+
 export interface Protocol {
   minReaderVersion: number;
   minWriterVersion: number;
@@ -110,6 +119,8 @@ export class DeltaTableWriter {
   readonly protocol: Protocol;
   readonly metaData: MetaData;
   private readonly active = new Map<string, AddFile>();
+  /** Removes so far: a checkpoint carries them as tombstones, as Spark's does. */
+  private readonly tombstones: RemoveFile[] = [];
   private readonly now: () => number;
   private fileSeq = 0;
 
@@ -189,6 +200,7 @@ export class DeltaTableWriter {
       this.protocol,
       this.metaData,
       this.activeFiles(),
+      { removes: this.tombstones },
     );
     await writeLastCheckpoint(this.target, info);
   }
@@ -232,7 +244,16 @@ export class DeltaTableWriter {
       logFileName(version),
       new TextEncoder().encode(`${lines.map((l) => JSON.stringify(l)).join('\n')}\n`),
     );
-    for (const p of removes) this.active.delete(p);
+    for (const p of removes) {
+      const a = this.active.get(p)!;
+      this.tombstones.push({
+        path: p,
+        deletionTimestamp: ts,
+        partitionValues: a.partitionValues,
+        size: a.size,
+      });
+      this.active.delete(p);
+    }
     for (const a of adds) this.active.set(a.path, a);
     this.version = version;
     return version;
@@ -353,12 +374,12 @@ export async function writeCheckpoint(
   protocol: Protocol,
   metaData: MetaData,
   adds: Iterable<AddFile>,
-  opts: { rowGroupSize?: number } = {},
+  opts: { rowGroupSize?: number; removes?: Iterable<RemoveFile> } = {},
 ): Promise<CheckpointInfo> {
   const rowGroupSize = opts.rowGroupSize ?? 100_000;
   const writer = new ByteWriter();
   const pw = new ParquetWriter({ writer, schema: CHECKPOINT_SCHEMA, createdBy: ENGINE });
-  let rows: { add: unknown; metaData: unknown; protocol: unknown }[] = [
+  let rows: { add: unknown; remove?: unknown; metaData: unknown; protocol: unknown }[] = [
     { add: null, metaData: checkpointMetaData(metaData), protocol: null },
     { add: null, metaData: null, protocol: checkpointProtocol(protocol) },
   ];
@@ -369,7 +390,7 @@ export async function writeCheckpoint(
     pw.write({
       columnData: [
         { name: 'add', data: rows.map((r) => r.add) },
-        { name: 'remove', data: rows.map(() => null) },
+        { name: 'remove', data: rows.map((r) => r.remove ?? null) },
         { name: 'metaData', data: rows.map((r) => r.metaData) },
         { name: 'protocol', data: rows.map((r) => r.protocol) },
       ],
@@ -392,6 +413,22 @@ export async function writeCheckpoint(
       protocol: null,
     });
     numOfAddFiles++;
+    if (rows.length >= rowGroupSize) flush();
+  }
+  for (const r of opts.removes ?? []) {
+    rows.push({
+      add: null,
+      remove: {
+        path: r.path,
+        deletionTimestamp: BigInt(r.deletionTimestamp),
+        dataChange: false,
+        extendedFileMetadata: r.partitionValues !== undefined,
+        partitionValues: r.partitionValues ?? null,
+        size: BigInt(r.size ?? 0),
+      },
+      metaData: null,
+      protocol: null,
+    });
     if (rows.length >= rowGroupSize) flush();
   }
   flush();
