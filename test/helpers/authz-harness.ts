@@ -64,8 +64,21 @@ export function objectRequest(
   key: string,
   principal: string,
   bucket = 'datalake',
+  /** Signed as of this clock (default: now). */
+  clock?: Clock,
+  headers: Record<string, string> = {},
 ): Promise<RawResponse> {
-  return signedFetch(url, method, `/${bucket}/${encodeKeyPath(key)}`, '', {}, keyFor(principal));
+  const at = clock ? new Date(clock.now()) : undefined;
+  return signedFetch(
+    url,
+    method,
+    `/${bucket}/${encodeKeyPath(key)}`,
+    '',
+    headers,
+    keyFor(principal),
+    'us-east-1',
+    at,
+  );
 }
 
 /** An anonymous request (signedFetch would sign with its example key when given no credentials). */
