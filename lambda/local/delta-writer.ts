@@ -161,7 +161,12 @@ export class DeltaTableWriter {
   }
 
   /** Writes one Parquet data file for a partition; commit the returned action to make it live. */
-  async writeDataFile(partitionValues: PartitionValues, rows: Record<string, unknown>[]): Promise<AddFile> {
+  async writeDataFile(
+    partitionValues: PartitionValues,
+    rows: Record<string, unknown>[],
+    under = '',
+    prefix = 'part',
+  ): Promise<AddFile> {
     const partCols = this.metaData.partitionColumns;
     const dataFields = this.opts.schema.filter((f) => !partCols.includes(f.name));
     const columnData = dataFields.map((f) => ({
@@ -171,7 +176,7 @@ export class DeltaTableWriter {
       nullable: f.nullable ?? true,
     }));
     const bytes = new Uint8Array(parquetWriteBuffer({ columnData }));
-    const rel = `${partitionFolder(partCols, partitionValues)}part-${String(this.fileSeq++).padStart(5, '0')}-${randomUUID()}.c000.snappy.parquet`;
+    const rel = `${under}${partitionFolder(partCols, partitionValues)}${prefix}-${String(this.fileSeq++).padStart(5, '0')}-${randomUUID()}.c000.snappy.parquet`;
     await this.target.put(rel, bytes);
     return {
       path: logPathOf(rel),
@@ -183,9 +188,30 @@ export class DeltaTableWriter {
     };
   }
 
-  async commit(change: { add?: AddFile[]; remove?: string[]; operation?: string }): Promise<number> {
+  /**
+   * One commit: adds, removes (by log path) and change-data files (`cdc` actions, see
+   * writeChangeDataFile).
+   */
+  async commit(change: {
+    add?: AddFile[];
+    remove?: string[];
+    cdc?: AddFile[];
+    operation?: string;
+  }): Promise<number> {
     if (this.version === -1) throw new Error('create the table first');
-    return this.writeCommit(change.operation ?? 'WRITE', [], change.add ?? [], change.remove ?? []);
+    const cdc = (change.cdc ?? []).map((c) => ({
+      cdc: { path: c.path, partitionValues: c.partitionValues, size: c.size, dataChange: false },
+    }));
+    return this.writeCommit(change.operation ?? 'WRITE', cdc, change.add ?? [], change.remove ?? []);
+  }
+
+  /** A change-data file under `_change_data/<partition folders>/`, for commit({ cdc }). */
+  async writeChangeDataFile(
+    partitionValues: PartitionValues,
+    rows: Record<string, unknown>[],
+  ): Promise<AddFile> {
+    const a = await this.writeDataFile(partitionValues, rows, '_change_data/', 'cdc');
+    return { ...a, dataChange: false };
   }
 
   activeFiles(): AddFile[] {
