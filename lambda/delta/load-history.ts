@@ -129,7 +129,6 @@ async function readTombstones(
       b.reset(b.columns); // the next checkpoint starts from nothing
     }
   }
-  if (retained.oldestVersion === 0 && retained.commits[0]?.version === 0) return { oldest: 0 };
   throw new DeltaLogError(
     'Unreadable',
     `no retained checkpoint is readable: ${(lastError as Error).message}`,
