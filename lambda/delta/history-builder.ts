@@ -141,12 +141,19 @@ export class HistoryBuilder {
     if (rel !== undefined && t !== undefined) this.record(rel, t, CHANGE_DATA, version);
   }
 
-  /** Drops change-data records of commits before `oldest` (their commits were cleaned up). */
-  dropChangeDataBefore(oldest: number): void {
+  /**
+   * Forgets what can no longer be read: change data of commits before `oldest` (cleaned up) and
+   * removes past their retention at `now`. A path goes only when every record of it is gone.
+   */
+  prune(oldest: number, now: number, retentionMs: number): void {
     const s = this.records;
     const drop: string[] = [];
     this.files.forEach((head, path) => {
-      if (s.deletedAt[head] === CHANGE_DATA && s.version[head]! < oldest) drop.push(path);
+      for (let r = head; r >= 0; r = s.next[r]!) {
+        const d = s.deletedAt[r]!;
+        if (d === CHANGE_DATA ? s.version[r]! >= oldest : now < d + retentionMs) return;
+      }
+      drop.push(path);
     });
     for (const p of drop) this.files.delete(p);
   }

@@ -45,7 +45,7 @@ export class HistorySlot {
       counters.failuresReused++;
       return Promise.reject(this.failure.error);
     }
-    const work = have ? updateHistory(have, storage, snapshot) : loadHistory(storage, snapshot);
+    const work = have ? updateHistory(have, storage, snapshot, now) : loadHistory(storage, snapshot);
     const p = work.then(
       (h) => {
         if (this.inflight === p) this.inflight = undefined;

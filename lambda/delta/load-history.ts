@@ -240,12 +240,15 @@ function finish(
 
 /**
  * Brings `prev` forward to `snapshot.version`, reading only the new commits (and the whole
- * listing when a checkpoint appeared). Falls back to loadHistory when it cannot combine.
+ * listing when a checkpoint appeared: then what can no longer be read at `now` is forgotten, so a
+ * long-lived process does not accumulate expired removes). Falls back to loadHistory when it
+ * cannot combine.
  */
 export async function updateHistory(
   prev: History,
   storage: DeltaStorage,
   snapshot: Snapshot,
+  now = Number.NEGATIVE_INFINITY,
 ): Promise<History> {
   if (snapshot.version <= prev.version) return prev;
   const full = () => loadHistory(storage, snapshot);
@@ -260,7 +263,8 @@ export async function updateHistory(
     .sort((a, b) => a.version - b.version);
   if (commits.length !== snapshot.version - prev.version) return full(); // a gap: the log moved under us
   let oldest = prev.oldestVersion;
-  if (listed.parsed.some((p) => p.type === 'checkpoint' && p.version > prev.version)) {
+  const checkpointed = listed.parsed.some((p) => p.type === 'checkpoint' && p.version > prev.version);
+  if (checkpointed) {
     const all = await listLog(storage, io);
     const retained = retainedLog(all.parsed, snapshot.version);
     // Commits between prev and the new oldest version are gone: their removes are unknown.
@@ -273,7 +277,8 @@ export async function updateHistory(
     records: prev.records,
     tuples: prev.tuples,
   });
-  if (oldest > prev.oldestVersion) b.dropChangeDataBefore(oldest);
+  const retentionMs = deletedFileRetentionMs(snapshot.metadata);
+  if (checkpointed) b.prune(oldest, now, retentionMs);
   const info: HistoryInfo = { logFilesRead: 0, requests: 0, bytesRead: 0, tombstones: 0, outcome: 'updated' };
   await applyCommits(storage, commits, b, listed, io, info);
   if (b.repartitioned || b.unresolved.size) return full();
@@ -281,7 +286,7 @@ export async function updateHistory(
     snapshot.version,
     oldest,
     snapshot.partitionColumns,
-    deletedFileRetentionMs(snapshot.metadata),
+    retentionMs,
     files,
     prev.records,
     prev.tuples,

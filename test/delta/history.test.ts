@@ -292,7 +292,7 @@ describe('updateHistory', () => {
     expect(await updateHistory(h2, s, snap2)).toBe(h2);
   });
 
-  it('drops change data of commits cleaned up after a new checkpoint, keeps removes until they expire', async () => {
+  it('drops change data of commits cleaned up after a new checkpoint, forgets removes once expired', async () => {
     const s = new MemoryDeltaStorage()
       .commit(0, [protocolV1, metaData(['p']), add('p=1/a.parquet', { p: '1' })])
       .commit(1, [cdc('_change_data/p=1/c1.parquet', { p: '1' }), removeAt('p=1/a.parquet', 5, { p: '1' })])
@@ -309,12 +309,25 @@ describe('updateHistory', () => {
     );
     // Log cleanup after the checkpoint: commits 0-2 are gone.
     for (const n of [0, 1, 2]) s.files.delete(`_delta_log/${v(n)}.json`);
-    const h2 = await updateHistory(h1, s, await loadSnapshot(s, { tableUri }));
+    const h2 = await updateHistory(
+      h1,
+      s,
+      await loadSnapshot(s, { tableUri }),
+      5 + DEFAULT_DELETED_FILE_RETENTION_MS - 1,
+    );
     expect([h2.oldestVersion, h2.info.outcome]).toEqual([3, 'updated']);
     expect(h2.recordsOf('_change_data/p=1/c1.parquet')).toEqual([]);
     expect(h2.recordsOf('_change_data/p=1/c2.parquet')).toEqual([]);
     expect(h2.recordsOf('_change_data/p=1/c3.parquet').length).toBe(1);
     expect(record(h2, 'p=1/a.parquet')).toEqual([{ values: ['1'], deletedAt: 5, version: 1 }]);
+    // At the next checkpoint after the remove's retention has passed, it is forgotten.
+    s.commit(4, [add('p=1/z.parquet', { p: '1' })]);
+    await checkpoint(s, 4, ['p'], [addFile('p=1/z.parquet', { p: '1' })], []);
+    const later = 5 + DEFAULT_DELETED_FILE_RETENTION_MS;
+    const h3 = await updateHistory(h2, s, await loadSnapshot(s, { tableUri }), later);
+    expect(h3.recordsOf('p=1/a.parquet')).toEqual([]);
+    expect(h3.recordsOf('_change_data/p=1/c3.parquet').length).toBe(1);
+    expect(h2.recordsOf('p=1/a.parquet').length).toBe(1);
   });
 
   it('rebuilds when a new remove carries no partition values of a file the new commits did not add', async () => {
