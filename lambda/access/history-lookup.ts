@@ -27,6 +27,9 @@ export interface HistoryLookupDeps {
 const CDF_PROPERTY = 'delta.enableChangeDataFeed';
 
 export class HistoryLookup {
+  /** Failures already logged (a failed load is answered from memory for a while: log it once). */
+  private readonly logged = new WeakSet<object>();
+
   constructor(private readonly deps: HistoryLookupDeps) {}
 
   async verdict(
@@ -78,6 +81,8 @@ export class HistoryLookup {
       return await this.deps.snapshots.history(key, storage, key, snapshot);
     } catch (err) {
       if (!(err instanceof DeltaLogError)) throw err;
+      if (this.logged.has(err)) return undefined;
+      this.logged.add(err);
       this.deps.logger.warn('cannot read the retained Delta log; only the newest snapshot is served', {
         table: mount.alias,
         kind: err.kind,

@@ -214,7 +214,7 @@ export class SnapshotCache {
     let total = this.totalBytes();
     for (const [k, e] of this.entries) {
       if (total <= this.opts.maxBytes) break;
-      if (k === keep || e.inflight || !e.snapshot) continue;
+      if (k === keep || e.inflight || entryBytes(e) === 0) continue;
       total -= entryBytes(e);
       this.entries.delete(k);
       this.counters.evictions++;

@@ -244,6 +244,32 @@ describe.each(backends)('reads across rewrites on %s', (_kind, start, skipReason
     },
   );
 
+  it.skipIf(skipReason)('keeps serving the newest snapshot when an old commit is unreadable', async () => {
+    const clock = new ManualClock();
+    const t = await freshTable();
+    const old = await t.file('EU', 1);
+    const kept = await t.file('EU', 2);
+    await t.writer.commit({ add: [old, kept] });
+    await t.writer.commit({ remove: [old.path], operation: 'DELETE' });
+    await t.writer.checkpoint();
+    // Commit 1 is damaged after the fact: the snapshot comes from the checkpoint, history cannot.
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: 'lake',
+        Key: `${t.prefix}_delta_log/00000000000000000001.json`,
+        Body: '{oops',
+      }),
+    );
+    const proxy = await proxyFor(clock, grantEU(t.alias));
+    const get = (f: { path: string }) =>
+      objectRequest(proxy.url, 'GET', `${t.alias}/${rel(f)}`, READER, 'datalake', clock);
+    expect((await get(kept)).status).toBe(200);
+    const refused = await get(old);
+    expect([refused.status, code(refused.text)]).toEqual([403, 'AccessDenied']);
+    expect((await get(kept)).status).toBe(200);
+    expect(proxy.proxy.snapshots.stats().history.failures).toBe(1);
+  });
+
   it.skipIf(skipReason)('reads the history once for a flood of requests for unknown paths', async () => {
     const clock = new ManualClock();
     const t = await freshTable();
