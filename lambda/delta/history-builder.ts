@@ -2,10 +2,10 @@
  * Turns file actions of the retained log into History records, in log order:
  * - `remove` (a commit's, or a checkpoint tombstone): the data file and its deletion-vector file,
  *   with the partition tuple of the remove's own `partitionValues` or, when it carries none, of
- *   the `add` that introduced the path (seen earlier in the retained commits, else looked up in the
- *   oldest checkpoint's adds by the loader; never found → the file stays refused);
+ *   the `add` that introduced the path (the loader finds it in a second pass over the retained
+ *   commits, else in the oldest checkpoint's adds; never found → the file stays refused);
  * - `cdc`: the change-data file, for as long as its commit is retained;
- * - `add`: only remembered (path → tuple) to place a later remove that carries no values.
+ * - `add`: ignored, except in that second pass for the paths it looks for.
  * Partition values are read with the partitioning in effect; a metaData action that changes the
  * partition columns makes everything before it meaningless under the new grants' columns, so the
  * builder starts over (a full build) or asks for one (an incremental update).
@@ -37,10 +37,14 @@ export class HistoryBuilder {
   readonly unresolved = new Map<string, PendingRemove>();
   /** Set when the partitioning changed since the builder started (incremental: needs a full build). */
   repartitioned = false;
+  /** The version from which the current partitioning holds (a change drops everything before). */
+  epoch = -1;
   private readonly columnIndex = new Map<string, number>();
   private values: (string | null)[] = [];
-  /** Adds seen so far (partitioned tables only): relative path → tuple. */
-  private added: PathIndex | undefined;
+  /** Second pass only: the latest add of each unresolved path seen so far → its tuple. */
+  private added?: Map<string, number>;
+  /** Second pass only: unresolved paths by the version of their remove. */
+  private pendingAt?: Map<number, string[]>;
 
   constructor(
     readonly root: TableRoot,
@@ -55,13 +59,14 @@ export class HistoryBuilder {
     this.indexColumns();
   }
 
-  /** The partitioning in effect from here on; a change discards what was built. */
-  setColumns(cols: readonly PartitionColumn[]): void {
+  /** The partitioning in effect from `version` on; a change discards what was built. */
+  setColumns(cols: readonly PartitionColumn[], version = -1): void {
     if (sameColumns(cols, this.columns)) {
       this.columns = cols;
       return;
     }
     this.repartitioned = true;
+    this.epoch = version;
     this.reset(cols);
   }
 
@@ -81,7 +86,7 @@ export class HistoryBuilder {
       this.columnIndex.set(c.physical, i);
     });
     this.values = new Array(this.columns.length).fill(null);
-    this.added = this.columns.length > 0 ? new PathIndex() : undefined;
+    this.added = undefined;
   }
 
   /**
@@ -102,19 +107,42 @@ export class HistoryBuilder {
     return this.tuples.intern(v);
   }
 
+  /** Second pass: from here on, adds of the unresolved paths are remembered. */
+  trackAdds(): void {
+    this.added = new Map();
+    this.pendingAt = new Map();
+    for (const [rel, p] of this.unresolved) {
+      const list = this.pendingAt.get(p.version) ?? [];
+      list.push(rel);
+      this.pendingAt.set(p.version, list);
+    }
+  }
+
   add(a: CheckpointFileAction): void {
     if (!this.added) return;
     const rel = this.root.resolve(a.path).relPath;
+    if (rel === undefined || !this.unresolved.has(rel)) return;
     const t = this.tupleOf(a.partitionValues);
-    if (rel !== undefined && t !== undefined) this.added.set(rel, t);
+    if (t !== undefined) this.added.set(rel, t);
+  }
+
+  /** Second pass, before commit `version`'s adds: resolves its pending removes from earlier adds. */
+  resolveAt(version: number): void {
+    for (const rel of this.pendingAt?.get(version) ?? []) {
+      const t = this.added!.get(rel);
+      const p = this.unresolved.get(rel);
+      if (t === undefined || p?.version !== version) continue;
+      this.unresolved.delete(rel);
+      this.record(rel, t, p.deletedAt, p.version);
+      if (p.dvFile !== undefined) this.record(p.dvFile, t, p.deletedAt, p.version);
+    }
   }
 
   removal(a: CheckpointFileAction, deletedAt: number, version: number): void {
     const rel = this.root.resolve(a.path).relPath;
     if (rel === undefined) return; // outside the table root: never authorizable
     const dv = a.deletionVector ? dvFile(this.root, a.deletionVector)?.relPath : undefined;
-    let t = this.tupleOf(a.partitionValues);
-    if (t === undefined && a.partitionValues === undefined) t = this.added?.get(rel);
+    const t = this.tupleOf(a.partitionValues);
     if (t === undefined) {
       if (a.partitionValues === undefined) {
         this.unresolved.set(rel, { deletedAt, version, ...(dv !== undefined ? { dvFile: dv } : {}) });

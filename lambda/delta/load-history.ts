@@ -29,7 +29,7 @@ import { partitionColumnsOf, sameColumns } from './table-metadata';
 import { TableRoot } from './table-root';
 
 /** Commit files fetched ahead of the one being applied. */
-const FETCH_WINDOW = 16;
+const FETCH_WINDOW = 64;
 
 interface Listed {
   parsed: ParsedLogPath[];
@@ -63,10 +63,20 @@ export async function loadHistory(storage: DeltaStorage, snapshot: Snapshot): Pr
   const { checkpoint, oldest } = await readTombstones(storage, retained, b, listed, io, info);
   b.repartitioned = false;
   const commits = retained.commits.filter((c) => c.version >= oldest);
-  await applyCommits(storage, commits, b, listed, io, info);
+  await applyCommits(storage, commits, io, info, (text, c) =>
+    applyCommit(text, c.path, c.version, listed.lastModified.get(c.path) ?? 0, b),
+  );
   if (!sameColumns(b.columns, snapshot.partitionColumns)) b.setColumns(snapshot.partitionColumns);
-  // Removes that carried no partition values and whose add predates the retained commits: the
-  // add is in the checkpoint the range starts from (unless the partitioning changed since).
+  if (b.unresolved.size) {
+    // Removes that carried no partition values (old writers): a second pass finds the add that
+    // introduced each path, in the commits since the partitioning last changed.
+    const last = Math.max(...[...b.unresolved.values()].map((p) => p.version));
+    b.trackAdds();
+    const again = commits.filter((c) => c.version > b.epoch && c.version <= last);
+    await applyCommits(storage, again, io, info, (text, c) => applyAdds(text, c.path, c.version, b));
+  }
+  // Still unresolved: the add predates the retained commits, so it is in the checkpoint the
+  // range starts from (unless the partitioning changed since).
   if (b.unresolved.size && checkpoint && !b.repartitioned) {
     await readCheckpointFileActions(
       storage,
@@ -142,10 +152,9 @@ async function readTombstones(
 async function applyCommits(
   storage: DeltaStorage,
   commits: readonly Extract<ParsedLogPath, { type: 'commit' }>[],
-  b: HistoryBuilder,
-  listed: Listed,
   io: IoStats,
   info: HistoryInfo,
+  apply: (text: string, commit: Extract<ParsedLogPath, { type: 'commit' }>) => void,
 ): Promise<void> {
   const fetchText = async (path: string) => {
     try {
@@ -170,8 +179,7 @@ async function applyCommits(
     for (let i = 0; i < commits.length; i++) {
       const text = await pending[i]!;
       if (i + FETCH_WINDOW < commits.length) ahead(i + FETCH_WINDOW);
-      const c = commits[i]!;
-      applyCommit(text, c.path, c.version, listed.lastModified.get(c.path) ?? 0, b);
+      apply(text, commits[i]!);
       info.logFilesRead++;
       // Parsing a big commit is CPU work: let other requests in between commits.
       if ((i & 15) === 15) await new Promise((r) => setImmediate(r));
@@ -199,7 +207,7 @@ function applyCommit(
       if (typeof t === 'number') commitAt = t;
     }
     // Actions are applied after the whole commit is read: commitInfo need not come first.
-    if (a.metaData) b.setColumns(partitionColumnsOf(metadataOf(a.metaData, at)));
+    if (a.metaData) b.setColumns(partitionColumnsOf(metadataOf(a.metaData, at)), version);
     for (const [kind, list] of [
       ['add', adds],
       ['remove', removes],
@@ -215,6 +223,15 @@ function applyCommit(
   for (const a of adds) b.add(a);
   for (const r of removes) b.removal(r, r.deletionTimestamp ?? commitAt ?? modifiedAt, version);
   for (const c of cdcs) b.changeData(c, version);
+}
+
+/** Second pass: only the adds of the paths still unresolved, after resolving this commit's removes. */
+function applyAdds(text: string, path: string, version: number, b: HistoryBuilder): void {
+  b.resolveAt(version);
+  for (const [a] of actionLines(text, path)) {
+    const x = a.add as Record<string, unknown> | undefined;
+    if (x && typeof x.path === 'string') b.add(jsonFileAction(x));
+  }
 }
 
 function finish(
@@ -280,7 +297,9 @@ export async function updateHistory(
   const retentionMs = deletedFileRetentionMs(snapshot.metadata);
   if (checkpointed) b.prune(oldest, now, retentionMs);
   const info: HistoryInfo = { logFilesRead: 0, requests: 0, bytesRead: 0, tombstones: 0, outcome: 'updated' };
-  await applyCommits(storage, commits, b, listed, io, info);
+  await applyCommits(storage, commits, io, info, (text, c) =>
+    applyCommit(text, c.path, c.version, listed.lastModified.get(c.path) ?? 0, b),
+  );
   if (b.repartitioned || b.unresolved.size) return full();
   return new History(
     snapshot.version,
