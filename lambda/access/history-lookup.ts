@@ -42,10 +42,16 @@ export class HistoryLookup {
   ): Promise<HistoryVerdict> {
     // Folder-like keys (pyarrow HEADs the bare alias) are never files: no reason to read history.
     if (relKey === '' || relKey.endsWith('/')) return 'unknown';
-    const history = await this.history(mount, storage, snapshot);
-    if (!history) return 'unknown';
-    const allowed = this.deps.allowedSets.get(principal.name, mount.alias, history, maps);
-    return historyVerdict(history, allowed, relKey, this.deps.clock.now());
+    // A recent history serves most removed files from a few requests; only the complete one
+    // (every retained commit) can say a path is not readable.
+    for (const complete of [false, true]) {
+      const history = await this.history(mount, storage, snapshot, complete);
+      if (!history) return 'unknown';
+      const allowed = this.deps.allowedSets.get(principal.name, mount.alias, history, maps);
+      const verdict = historyVerdict(history, allowed, relKey, this.deps.clock.now());
+      if (verdict === 'readable' || history.complete) return verdict;
+    }
+    return 'unknown';
   }
 
   /**
@@ -75,10 +81,11 @@ export class HistoryLookup {
     mount: TableMount,
     storage: DeltaStorage,
     snapshot: Snapshot,
+    complete = true,
   ): Promise<History | undefined> {
     const key = cacheKey(mount);
     try {
-      return await this.deps.snapshots.history(key, storage, key, snapshot);
+      return await this.deps.snapshots.history(key, storage, key, snapshot, complete);
     } catch (err) {
       if (!(err instanceof DeltaLogError)) throw err;
       if (this.logged.has(err)) return undefined;

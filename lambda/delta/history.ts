@@ -8,6 +8,9 @@
  * Files active in the newest snapshot are not repeated here. Immutable, like Snapshot: an update
  * returns a new History sharing the large parts (path index, record store, tuple interner).
  *
+ * A *recent* history (complete = false) knows only the newest checkpoint's tombstones and the
+ * commits after it: enough to serve most removed files cheaply, never enough to refuse a path.
+ *
  * Lookup: relative path → head of a short chain of records (a path removed twice, a DV file
  * shared by files of several partitions). Records live in an append-only typed-array store.
  */
@@ -69,9 +72,10 @@ export interface HistoryInfo {
   logFilesRead: number;
   requests: number;
   bytesRead: number;
-  /** Tombstones read from the oldest retained checkpoint. */
+  /** Tombstones read from a checkpoint. */
   tombstones: number;
-  outcome: 'loaded' | 'updated';
+  /** loaded: complete; recent: only the newest checkpoint onwards; updated: brought forward. */
+  outcome: 'loaded' | 'recent' | 'updated';
 }
 
 export class History implements SnapshotView {
@@ -95,6 +99,8 @@ export class History implements SnapshotView {
     /** @internal shared, append-only. */
     readonly tuples: PartitionTuples,
     readonly info: HistoryInfo,
+    /** False for a recent history: a path it does not know may still be in the retained log. */
+    readonly complete = true,
   ) {
     this.tupleCount = tuples.count;
     this.fileCount = files.size;

@@ -1,7 +1,9 @@
 /**
  * Builds a table's History at its newest snapshot's version from the retained log: the
  * tombstones of the oldest checkpoint that still starts a reconstructable range, then every
- * retained commit (commits are fetched a window ahead and applied strictly in order). An update
+ * retained commit (commits are fetched a window ahead and applied strictly in order). A recent
+ * history (loadRecentHistory) reads only the newest checkpoint's tombstones and the commits after
+ * it: a few requests instead of one per retained commit, for the common "removed file" case. An update
  * reads only the commits after the previous history, and re-lists the whole log only when a new
  * checkpoint appeared (writers clean up old log files right after a checkpoint), dropping the
  * change data of commits that are gone. It falls back to a full build when the partitioning
@@ -19,7 +21,7 @@ import { HistoryBuilder } from './history-builder';
 import { LayeredMap } from './layered-map';
 import { commitPath, LOG_DIR, type ParsedLogPath, parseLogPath } from './log-path';
 import { actionLines, metadataOf } from './log-replay';
-import type { CheckpointChoice } from './log-segment';
+import { type CheckpointChoice, listLogSegment } from './log-segment';
 import type { IoStats } from './parquet-leaves';
 import { PathIndex } from './path-index';
 import { type RetainedLog, retainedLog } from './retained-log';
@@ -234,12 +236,51 @@ function applyAdds(text: string, path: string, version: number, b: HistoryBuilde
   }
 }
 
+/**
+ * The recent history of `snapshot`: tombstones of its newest checkpoint (which carry every
+ * remove still within retention when it was written, with partition values) and the commits
+ * after it. Not complete: use it to serve, never to refuse. A table without a checkpoint gets the
+ * complete history (its commits are all there is to read).
+ */
+export async function loadRecentHistory(storage: DeltaStorage, snapshot: Snapshot): Promise<History> {
+  const io: IoStats = { requests: 0, bytes: 0 };
+  const seg = await listLogSegment(storage, { version: snapshot.version });
+  io.requests += 2;
+  const cp = seg.checkpoints[0];
+  if (!cp) return loadHistory(storage, snapshot);
+  const b = new HistoryBuilder(new TableRoot(snapshot.tableRoot), snapshot.partitionColumns);
+  const info: HistoryInfo = { logFilesRead: 0, requests: 0, bytesRead: 0, tombstones: 0, outcome: 'recent' };
+  const listed: Listed = { parsed: seg.listed, lastModified: new Map() };
+  try {
+    const only = {
+      oldestVersion: cp.version,
+      latestVersion: snapshot.version,
+      checkpoints: [cp],
+      commits: [],
+    };
+    await readTombstones(storage, only, b, listed, io, info);
+  } catch (e) {
+    if (e instanceof DeltaLogError) return loadHistory(storage, snapshot);
+    throw e;
+  }
+  const commits = seg.listed
+    .filter(
+      (p): p is Extract<ParsedLogPath, { type: 'commit' }> =>
+        p.type === 'commit' && p.version > cp.version && p.version <= snapshot.version,
+    )
+    .sort((x, y) => x.version - y.version);
+  await applyCommits(storage, commits, io, info, (text, c) => applyCommit(text, c.path, c.version, 0, b));
+  if (!sameColumns(b.columns, snapshot.partitionColumns)) b.reset(snapshot.partitionColumns);
+  return finish(b, snapshot, cp.version, io, info, false);
+}
+
 function finish(
   b: HistoryBuilder,
   snapshot: Snapshot,
   oldest: number,
   io: IoStats,
   info: HistoryInfo,
+  complete = true,
 ): History {
   if (b.files instanceof PathIndex) b.files.trim();
   const files = b.files instanceof LayeredMap ? b.files : LayeredMap.of(b.files as PathIndex);
@@ -252,6 +293,7 @@ function finish(
     b.records,
     b.tuples,
     { ...info, requests: io.requests, bytesRead: io.bytes },
+    complete,
   );
 }
 
@@ -281,7 +323,7 @@ export async function updateHistory(
   if (commits.length !== snapshot.version - prev.version) return full(); // a gap: the log moved under us
   let oldest = prev.oldestVersion;
   const checkpointed = listed.parsed.some((p) => p.type === 'checkpoint' && p.version > prev.version);
-  if (checkpointed) {
+  if (checkpointed && prev.complete) {
     const all = await listLog(storage, io);
     const retained = retainedLog(all.parsed, snapshot.version);
     // Commits between prev and the new oldest version are gone: their removes are unknown.
@@ -300,7 +342,8 @@ export async function updateHistory(
   await applyCommits(storage, commits, io, info, (text, c) =>
     applyCommit(text, c.path, c.version, listed.lastModified.get(c.path) ?? 0, b),
   );
-  if (b.repartitioned || b.unresolved.size) return full();
+  // A recent history simply does not know what it cannot place; a complete one must.
+  if (b.repartitioned || (b.unresolved.size && prev.complete)) return full();
   return new History(
     snapshot.version,
     oldest,
@@ -310,5 +353,6 @@ export async function updateHistory(
     prev.records,
     prev.tuples,
     { ...info, requests: io.requests, bytesRead: io.bytes },
+    prev.complete,
   );
 }

@@ -71,6 +71,7 @@ export class SnapshotCache {
   };
   private readonly historyCounters: HistoryCounters = {
     loads: 0,
+    recentLoads: 0,
     updates: 0,
     failures: 0,
     failuresReused: 0,
@@ -131,11 +132,18 @@ export class SnapshotCache {
   /**
    * The table's retained history at `snapshot`'s version or later (see history-slot.ts): loaded
    * on first use, then brought forward incrementally; its memory counts in the cache's budget.
+   * `complete: false` accepts a recent history (cheaper; it can serve but not refuse).
    */
-  async history(key: string, storage: DeltaStorage, tableUri: string, snapshot: Snapshot): Promise<History> {
+  async history(
+    key: string,
+    storage: DeltaStorage,
+    tableUri: string,
+    snapshot: Snapshot,
+    complete = true,
+  ): Promise<History> {
     const e = this.entry(key, tableUri);
     e.history ??= new HistorySlot();
-    const h = await e.history.get(snapshot, storage, this.opts.clock.now(), this.historyCounters);
+    const h = await e.history.get(snapshot, storage, this.opts.clock.now(), this.historyCounters, complete);
     this.evict(key);
     return h;
   }

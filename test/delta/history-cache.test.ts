@@ -64,6 +64,18 @@ describe('SnapshotCache.history', () => {
     expect(cache.stats().history).toMatchObject({ loads: 1, updates: 1 });
   });
 
+  it('gives a recent history when that is enough, and the complete one once it is needed', async () => {
+    const clock = fakeClock();
+    const cache = new SnapshotCache({ ttlMs: 5_000, maxBytes: 1 << 30, clock });
+    const s = table(30);
+    // No checkpoint here: the recent history is the complete one, read once for both needs.
+    const snap = await cache.get('t', s, tableUri);
+    const recent = await cache.history('t', s, tableUri, snap, false);
+    const complete = await cache.history('t', s, tableUri, snap, true);
+    expect(recent).toBe(complete);
+    expect(cache.stats().history).toMatchObject({ loads: 1, recentLoads: 0 });
+  });
+
   it('answers a failed load from memory for a second, then tries storage again', async () => {
     const clock = fakeClock();
     const cache = new SnapshotCache({ ttlMs: 5_000, maxBytes: 1 << 30, clock });

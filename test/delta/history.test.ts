@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CHANGE_DATA, type History } from '../../lambda/delta/history';
-import { loadHistory, updateHistory } from '../../lambda/delta/load-history';
+import { loadHistory, loadRecentHistory, updateHistory } from '../../lambda/delta/load-history';
 import { loadSnapshot } from '../../lambda/delta/load-snapshot';
 import { type ParsedLogPath, parseLogPath } from '../../lambda/delta/log-path';
 import { retainedLog } from '../../lambda/delta/retained-log';
@@ -263,6 +263,46 @@ describe('loadHistory', () => {
     expect(s.reads.length).toBe(41);
     expect(new Set(s.reads).size).toBe(41);
     expect(h.info.logFilesRead).toBe(41);
+  });
+});
+
+describe('loadRecentHistory', () => {
+  it('reads only the newest checkpoint’s tombstones and the commits after it', async () => {
+    const s = new MemoryDeltaStorage().commit(0, [protocolV1, metaData(['p'])]);
+    for (let i = 1; i <= 20; i++) s.commit(i, [add(`p=1/f${i}.parquet`, { p: '1' })]);
+    s.commit(21, [
+      removeAt('p=1/f1.parquet', 7, { p: '1' }),
+      cdc('_change_data/p=1/c21.parquet', { p: '1' }),
+    ]);
+    await checkpoint(
+      s,
+      21,
+      ['p'],
+      Array.from({ length: 19 }, (_, i) => addFile(`p=1/f${i + 2}.parquet`, { p: '1' })),
+      [{ path: 'p=1/f1.parquet', deletionTimestamp: 7, partitionValues: { p: '1' } }],
+    );
+    s.put('_delta_log/_last_checkpoint', JSON.stringify({ version: 21, size: 21 }));
+    s.commit(22, [removeAt('p=1/f2.parquet', 8, { p: '1' })]);
+    const snap = await loadSnapshot(s, { tableUri });
+    s.reads = [];
+    const h = await loadRecentHistory(s, snap);
+    expect([h.complete, h.version, h.info.outcome, h.info.tombstones]).toEqual([false, 22, 'recent', 1]);
+    expect(s.reads.filter((r) => r.endsWith('.json'))).toEqual(['_delta_log/00000000000000000022.json']);
+    expect(record(h, 'p=1/f1.parquet')).toEqual([{ values: ['1'], deletedAt: 7, version: 21 }]);
+    expect(record(h, 'p=1/f2.parquet')).toEqual([{ values: ['1'], deletedAt: 8, version: 22 }]);
+    // Change data of commit 21 is only in the commit: the recent history does not know it.
+    expect(h.recordsOf('_change_data/p=1/c21.parquet')).toEqual([]);
+    const full = await loadHistory(s, snap);
+    expect(full.complete).toBe(true);
+    expect(full.recordsOf('_change_data/p=1/c21.parquet').length).toBe(1);
+  });
+
+  it('is the complete history for a table without a checkpoint', async () => {
+    const s = new MemoryDeltaStorage()
+      .commit(0, [protocolV1, metaData(['p']), add('p=1/a.parquet', { p: '1' })])
+      .commit(1, [removeAt('p=1/a.parquet', 5, { p: '1' })]);
+    const h = await loadRecentHistory(s, await loadSnapshot(s, { tableUri }));
+    expect([h.complete, h.info.outcome]).toEqual([true, 'loaded']);
   });
 });
 
