@@ -31,7 +31,7 @@ import { partitionColumnsOf, sameColumns } from './table-metadata';
 import { TableRoot } from './table-root';
 
 /** Commit files fetched ahead of the one being applied. */
-const FETCH_WINDOW = 64;
+const FETCH_WINDOW = 32;
 
 interface Listed {
   parsed: ParsedLogPath[];
