@@ -13,6 +13,12 @@
  *
  * Lookup: relative path → head of a short chain of records (a path removed twice, a DV file
  * shared by files of several partitions). Records live in an append-only typed-array store.
+ *
+ * For other modules (e.g. a filtered log view): get a table's history with
+ * `SnapshotCache.history(key, storage, tableUri, snapshot)`; ask it `recordsOf(path)` /
+ * `partitionValuesOf(path)` for a removed or change-data file (the values also of removes that
+ * carry none); `retainedLog()` gives the retained range, and `loadSnapshot(storage, { version })`
+ * the files of any retained version.
  */
 import type { LayeredMap } from './layered-map';
 import type { PartitionTuples } from './partition-tuples';
