@@ -67,6 +67,7 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
     allowedSets: new AllowedSetCache(),
     storage,
     logger,
+    clock,
   });
   const authenticator = new SigV4Authenticator({
     credentials: stores.credentials,

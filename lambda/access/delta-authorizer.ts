@@ -1,7 +1,8 @@
 /**
  * Default-deny authorization over Delta snapshots. A caller sees a table only with a grant on
  * it; inside, `_delta_log/` (logView raw) and the files of the current snapshot whose partition
- * tuple one of the caller's maps allows. Everything else is refused; a table the caller has no
+ * tuple one of the caller's maps allows, plus what the table's retained history still references
+ * in such a partition (history-lookup.ts). Everything else is refused; a table the caller has no
  * grant on answers exactly like a table that does not exist.
  */
 
@@ -9,6 +10,7 @@ import type { Logger } from '../core/logger';
 import type { Principal } from '../core/principal';
 import { S3Error } from '../core/s3-error';
 import type { TableMount } from '../core/table-mount';
+import { type Clock, systemClock } from '../core/types';
 import { DeltaLogError } from '../delta/delta-log-error';
 import { type DeltaStorage, deltaStorageFromBackend } from '../delta/delta-storage';
 import { LOG_DIR } from '../delta/log-path';
@@ -21,6 +23,7 @@ import type { AllowedSetCache } from './allowed-set-cache';
 import type { Authorizer, ListingFilter, ObjectDecision } from './authorizer';
 import type { GrantStore, PartitionMap } from './grant';
 import { effectivePartitions } from './grant-sources';
+import { HistoryLookup } from './history-lookup';
 
 export interface DeltaAuthorizerDeps {
   grants: GrantStore;
@@ -28,12 +31,17 @@ export interface DeltaAuthorizerDeps {
   allowedSets: AllowedSetCache;
   storage: StorageBackend;
   logger: Logger;
+  /** Decides whether a removed file has passed its retention (default: the system clock). */
+  clock?: Clock;
 }
 
 export class DeltaAuthorizer implements Authorizer {
   private readonly tableStorage = new Map<string, DeltaStorage>();
+  private readonly history: HistoryLookup;
 
-  constructor(private readonly deps: DeltaAuthorizerDeps) {}
+  constructor(private readonly deps: DeltaAuthorizerDeps) {
+    this.history = new HistoryLookup({ ...deps, clock: deps.clock ?? systemClock });
+  }
 
   async visibleTables(principal: Principal, mounts: readonly TableMount[]): Promise<readonly TableMount[]> {
     const grants = await this.deps.grants.grantsFor(principal.name);
@@ -65,7 +73,17 @@ export class DeltaAuthorizer implements Authorizer {
         if (allowed.isReadable(relKey)) return { allow: true, kind: 'data' };
       }
     }
-    if (snapshot.tupleOf(relKey) !== NO_TUPLE) {
+    const known = snapshot.tupleOf(relKey) !== NO_TUPLE;
+    // Older versions may still reference the file (or, for a shared DV file, another owner).
+    if (!known || snapshot.kindOf(relKey) === 'deletionVector') {
+      const verdict = await this.historyVerdict(principal, mount, snapshot, maps, relKey);
+      if (verdict === 'readable') return { allow: true, kind: 'data' };
+      if (verdict === 'expired')
+        return { allow: false, answer: 'access-denied', reason: 'removed file past its retention' };
+      if (verdict === 'forbidden')
+        return { allow: false, answer: 'access-denied', reason: 'partition not granted' };
+    }
+    if (known) {
       return { allow: false, answer: 'access-denied', reason: 'partition not granted' };
     }
     // Not a file of the table: an orphan or side file is refused, a missing key is missing.
@@ -81,15 +99,47 @@ export class DeltaAuthorizer implements Authorizer {
     const snapshot = await this.snapshot(mount);
     const onlyLog = snapshot.unsupportedReaderFeatures.length > 0;
     const allowed = this.allowedSet(principal, mount, snapshot, maps);
+    const cdc = onlyLog ? undefined : await this.changeData(principal, mount, snapshot, maps);
     let folders: ReadableFolders | undefined;
     const inLog = (rel: string) => rel.startsWith(LOG_DIR) || LOG_DIR.startsWith(rel);
     return {
-      allowObject: (rel) => rel.startsWith(LOG_DIR) || (!onlyLog && allowed.isReadable(rel)),
-      allowPrefix: (rel) => inLog(rel) || (folders !== undefined && containsReadable(folders, rel)),
+      allowObject: (rel) =>
+        rel.startsWith(LOG_DIR) || (!onlyLog && (allowed.isReadable(rel) || cdc?.allowObject(rel) === true)),
+      allowPrefix: (rel) =>
+        inLog(rel) ||
+        (folders !== undefined && containsReadable(folders, rel)) ||
+        (!onlyLog && cdc?.allowPrefix(rel) === true),
       prepareFolders: async () => {
         if (!onlyLog) folders ??= await allowed.readableFolders();
       },
     };
+  }
+
+  private async historyVerdict(
+    principal: Principal,
+    mount: TableMount,
+    snapshot: Snapshot,
+    maps: readonly PartitionMap[],
+    relKey: string,
+  ) {
+    try {
+      return await this.history.verdict(principal, mount, this.storageOf(mount), snapshot, maps, relKey);
+    } catch (err) {
+      throw backendFailure(err, mount, this.deps.logger);
+    }
+  }
+
+  private async changeData(
+    principal: Principal,
+    mount: TableMount,
+    snapshot: Snapshot,
+    maps: readonly PartitionMap[],
+  ) {
+    try {
+      return await this.history.changeDataListing(principal, mount, this.storageOf(mount), snapshot, maps);
+    } catch (err) {
+      throw backendFailure(err, mount, this.deps.logger);
+    }
   }
 
   private async mapsFor(

@@ -98,7 +98,7 @@ async function readJsonCheckpoint(
   replay.applyBatch({ adds: batch.adds, removes: [], cdcs: [] });
 }
 
-async function sidecarFile(
+export async function sidecarFile(
   storage: DeltaStorage,
   path: string,
   sizeInBytes: unknown,
@@ -131,7 +131,8 @@ const SMALL = {
   sidecarSize: ['sidecar', 'sizeInBytes'],
 } as const;
 
-async function readSmallActions(
+/** protocol, metaData and sidecar references of one Parquet part, into `replay` and `sidecars`. */
+export async function readSmallActions(
   storage: DeltaStorage,
   file: ParquetFile,
   replay: LogReplay,
@@ -231,7 +232,7 @@ async function readSmallActions(
 }
 
 /** False when the row group's statistics show every one of these columns is null. */
-function mayHoldAny(
+export function mayHoldAny(
   group: ParquetFile['metadata']['row_groups'][number],
   paths: readonly (readonly string[])[],
 ): boolean {

@@ -126,6 +126,11 @@ export async function readLeaves(
    * strings, where their encodings allow it.
    */
   streamPaths: ReadonlySet<number> = new Set(),
+  /**
+   * Indexes of leaves to fetch even when statistics say every value is null: for a map's key
+   * leaf, "null" also counts empty maps, and only the levels tell an empty map from a null one.
+   */
+  levelPaths: ReadonlySet<number> = new Set(),
 ): Promise<Leaf[]> {
   const group = file.metadata.row_groups[rg]!;
   const rows = Number(group.num_rows);
@@ -142,7 +147,7 @@ export async function readLeaves(
     const col = group.columns.find((c) => c.meta_data?.path_in_schema.join('\u0000') === key)?.meta_data;
     if (!col) return;
     const nulls = col.statistics?.null_count;
-    if (nulls !== undefined && nulls === col.num_values) return;
+    if (nulls !== undefined && nulls === col.num_values && !levelPaths.has(i)) return;
     const start = Number(col.dictionary_page_offset ?? col.data_page_offset);
     const dataStart = Number(col.data_page_offset);
     const s = Math.min(start > 0 ? start : dataStart, dataStart);
@@ -376,6 +381,15 @@ export class RepeatedCursor {
     private readonly leaf: Leaf,
     private readonly second?: Leaf,
   ) {}
+
+  /**
+   * The definition level of the next row's first slot: for a map's key leaf, at least
+   * maxDef - 1 when the map itself is present (empty or not), lower when it or its struct is null.
+   */
+  peekDef(): number {
+    const { def, maxDef } = this.leaf;
+    return def ? def[this.slot]! : maxDef;
+  }
 
   next(visit: (a: unknown, b: unknown) => void): void {
     const { def, rep, maxDef, n, values } = this.leaf;

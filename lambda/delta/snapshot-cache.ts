@@ -7,6 +7,8 @@
  */
 import type { Clock } from '../core/types';
 import type { DeltaStorage } from './delta-storage';
+import type { History } from './history';
+import { type HistoryCounters, HistorySlot } from './history-slot';
 import { loadSnapshot, type RefreshOutcome, refreshSnapshot } from './load-snapshot';
 import { logMovedPast } from './log-segment';
 import type { Snapshot } from './snapshot';
@@ -36,7 +38,10 @@ export interface SnapshotCacheStats {
   evictions: number;
   loadErrors: number;
   tables: number;
+  /** Snapshots and histories together (the budget covers both). */
   bytes: number;
+  /** Retained histories (time travel, change data): loads, incremental updates, failures. */
+  history: HistoryCounters & { tables: number; bytes: number };
 }
 
 interface Entry {
@@ -47,6 +52,8 @@ interface Entry {
   /** The last probe for commit version+1 of `version`, shared by concurrent denials. */
   probe?: { version: number; at: number; found: Promise<boolean> };
   inflight?: Promise<Snapshot>;
+  /** The retained history, once a request needed it. */
+  history?: HistorySlot;
 }
 
 export class SnapshotCache {
@@ -61,6 +68,13 @@ export class SnapshotCache {
     newCommitProbesReused: 0,
     evictions: 0,
     loadErrors: 0,
+  };
+  private readonly historyCounters: HistoryCounters = {
+    loads: 0,
+    recentLoads: 0,
+    updates: 0,
+    failures: 0,
+    failuresReused: 0,
   };
 
   constructor(private readonly opts: SnapshotCacheOptions) {
@@ -111,12 +125,42 @@ export class SnapshotCache {
     return found;
   }
 
+  /**
+   * The table's retained history at `snapshot`'s version or later (see history-slot.ts): loaded
+   * on first use, then brought forward incrementally; its memory counts in the cache's budget.
+   * `complete: false` accepts a recent history (cheaper; it can serve but not refuse).
+   */
+  async history(
+    key: string,
+    storage: DeltaStorage,
+    tableUri: string,
+    snapshot: Snapshot,
+    complete = true,
+  ): Promise<History> {
+    const e = this.entry(key, tableUri);
+    e.history ??= new HistorySlot();
+    const h = await e.history.get(snapshot, storage, this.opts.clock.now(), this.historyCounters, complete);
+    this.evict(key);
+    return h;
+  }
+
+  /** The history if one is loaded (no I/O); it may be older than the snapshot. */
+  loadedHistory(key: string): History | undefined {
+    return this.entries.get(key)?.history?.history;
+  }
+
   stats(): SnapshotCacheStats {
+    const entries = [...this.entries.values()];
     return {
       ...this.counters,
       refreshes: { ...this.counters.refreshes },
-      tables: [...this.entries.values()].filter((e) => e.snapshot).length,
+      tables: entries.filter((e) => e.snapshot).length,
       bytes: this.totalBytes(),
+      history: {
+        ...this.historyCounters,
+        tables: entries.filter((e) => e.history?.history).length,
+        bytes: entries.reduce((n, e) => n + (e.history?.estimatedBytes ?? 0), 0),
+      },
     };
   }
 
@@ -165,7 +209,7 @@ export class SnapshotCache {
 
   private totalBytes(): number {
     let n = 0;
-    for (const e of this.entries.values()) n += e.snapshot?.estimatedBytes ?? 0;
+    for (const e of this.entries.values()) n += entryBytes(e);
     return n;
   }
 
@@ -174,10 +218,14 @@ export class SnapshotCache {
     let total = this.totalBytes();
     for (const [k, e] of this.entries) {
       if (total <= this.opts.maxBytes) break;
-      if (k === keep || e.inflight || !e.snapshot) continue;
-      total -= e.snapshot.estimatedBytes;
+      if (k === keep || e.inflight || entryBytes(e) === 0) continue;
+      total -= entryBytes(e);
       this.entries.delete(k);
       this.counters.evictions++;
     }
   }
+}
+
+function entryBytes(e: Entry): number {
+  return (e.snapshot?.estimatedBytes ?? 0) + (e.history?.estimatedBytes ?? 0);
 }

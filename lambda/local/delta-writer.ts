@@ -46,6 +46,15 @@ export interface AddFile {
   stats?: string;
 }
 
+/** A `remove` action (a tombstone in checkpoints until VACUUM's retention has passed). */
+export interface RemoveFile {
+  path: string;
+  deletionTimestamp: number;
+  /** Left out (no extendedFileMetadata) as old writers did. */
+  partitionValues?: PartitionValues;
+  size?: number;
+}
+
 export interface Protocol {
   minReaderVersion: number;
   minWriterVersion: number;
@@ -110,6 +119,8 @@ export class DeltaTableWriter {
   readonly protocol: Protocol;
   readonly metaData: MetaData;
   private readonly active = new Map<string, AddFile>();
+  /** Removes so far: a checkpoint carries them as tombstones, as Spark's does. */
+  private readonly tombstones: RemoveFile[] = [];
   private readonly now: () => number;
   private fileSeq = 0;
 
@@ -150,7 +161,12 @@ export class DeltaTableWriter {
   }
 
   /** Writes one Parquet data file for a partition; commit the returned action to make it live. */
-  async writeDataFile(partitionValues: PartitionValues, rows: Record<string, unknown>[]): Promise<AddFile> {
+  async writeDataFile(
+    partitionValues: PartitionValues,
+    rows: Record<string, unknown>[],
+    under = '',
+    prefix = 'part',
+  ): Promise<AddFile> {
     const partCols = this.metaData.partitionColumns;
     const dataFields = this.opts.schema.filter((f) => !partCols.includes(f.name));
     const columnData = dataFields.map((f) => ({
@@ -160,7 +176,7 @@ export class DeltaTableWriter {
       nullable: f.nullable ?? true,
     }));
     const bytes = new Uint8Array(parquetWriteBuffer({ columnData }));
-    const rel = `${partitionFolder(partCols, partitionValues)}part-${String(this.fileSeq++).padStart(5, '0')}-${randomUUID()}.c000.snappy.parquet`;
+    const rel = `${under}${partitionFolder(partCols, partitionValues)}${prefix}-${String(this.fileSeq++).padStart(5, '0')}-${randomUUID()}.c000.snappy.parquet`;
     await this.target.put(rel, bytes);
     return {
       path: logPathOf(rel),
@@ -172,9 +188,30 @@ export class DeltaTableWriter {
     };
   }
 
-  async commit(change: { add?: AddFile[]; remove?: string[]; operation?: string }): Promise<number> {
+  /**
+   * One commit: adds, removes (by log path) and change-data files (`cdc` actions, see
+   * writeChangeDataFile).
+   */
+  async commit(change: {
+    add?: AddFile[];
+    remove?: string[];
+    cdc?: AddFile[];
+    operation?: string;
+  }): Promise<number> {
     if (this.version === -1) throw new Error('create the table first');
-    return this.writeCommit(change.operation ?? 'WRITE', [], change.add ?? [], change.remove ?? []);
+    const cdc = (change.cdc ?? []).map((c) => ({
+      cdc: { path: c.path, partitionValues: c.partitionValues, size: c.size, dataChange: false },
+    }));
+    return this.writeCommit(change.operation ?? 'WRITE', cdc, change.add ?? [], change.remove ?? []);
+  }
+
+  /** A change-data file under `_change_data/<partition folders>/`, for commit({ cdc }). */
+  async writeChangeDataFile(
+    partitionValues: PartitionValues,
+    rows: Record<string, unknown>[],
+  ): Promise<AddFile> {
+    const a = await this.writeDataFile(partitionValues, rows, '_change_data/', 'cdc');
+    return { ...a, dataChange: false };
   }
 
   activeFiles(): AddFile[] {
@@ -189,6 +226,7 @@ export class DeltaTableWriter {
       this.protocol,
       this.metaData,
       this.activeFiles(),
+      { removes: this.tombstones },
     );
     await writeLastCheckpoint(this.target, info);
   }
@@ -232,7 +270,16 @@ export class DeltaTableWriter {
       logFileName(version),
       new TextEncoder().encode(`${lines.map((l) => JSON.stringify(l)).join('\n')}\n`),
     );
-    for (const p of removes) this.active.delete(p);
+    for (const p of removes) {
+      const a = this.active.get(p)!;
+      this.tombstones.push({
+        path: p,
+        deletionTimestamp: ts,
+        partitionValues: a.partitionValues,
+        size: a.size,
+      });
+      this.active.delete(p);
+    }
     for (const a of adds) this.active.set(a.path, a);
     this.version = version;
     return version;
@@ -353,12 +400,12 @@ export async function writeCheckpoint(
   protocol: Protocol,
   metaData: MetaData,
   adds: Iterable<AddFile>,
-  opts: { rowGroupSize?: number } = {},
+  opts: { rowGroupSize?: number; removes?: Iterable<RemoveFile> } = {},
 ): Promise<CheckpointInfo> {
   const rowGroupSize = opts.rowGroupSize ?? 100_000;
   const writer = new ByteWriter();
   const pw = new ParquetWriter({ writer, schema: CHECKPOINT_SCHEMA, createdBy: ENGINE });
-  let rows: { add: unknown; metaData: unknown; protocol: unknown }[] = [
+  let rows: { add: unknown; remove?: unknown; metaData: unknown; protocol: unknown }[] = [
     { add: null, metaData: checkpointMetaData(metaData), protocol: null },
     { add: null, metaData: null, protocol: checkpointProtocol(protocol) },
   ];
@@ -369,7 +416,7 @@ export async function writeCheckpoint(
     pw.write({
       columnData: [
         { name: 'add', data: rows.map((r) => r.add) },
-        { name: 'remove', data: rows.map(() => null) },
+        { name: 'remove', data: rows.map((r) => r.remove ?? null) },
         { name: 'metaData', data: rows.map((r) => r.metaData) },
         { name: 'protocol', data: rows.map((r) => r.protocol) },
       ],
@@ -392,6 +439,22 @@ export async function writeCheckpoint(
       protocol: null,
     });
     numOfAddFiles++;
+    if (rows.length >= rowGroupSize) flush();
+  }
+  for (const r of opts.removes ?? []) {
+    rows.push({
+      add: null,
+      remove: {
+        path: r.path,
+        deletionTimestamp: BigInt(r.deletionTimestamp),
+        dataChange: false,
+        extendedFileMetadata: r.partitionValues !== undefined,
+        partitionValues: r.partitionValues ?? null,
+        size: BigInt(r.size ?? 0),
+      },
+      metaData: null,
+      protocol: null,
+    });
     if (rows.length >= rowGroupSize) flush();
   }
   flush();

@@ -39,8 +39,8 @@ export function mergeAudit(into: AuditResult, r: AuditResult): void {
   into.details.push(...r.details.slice(0, Math.max(0, 30 - into.details.length)));
 }
 
-/** Which relative keys of the table the caller may read; undefined when the table must look absent. */
-export function expectedReadable(
+/** Which relative keys of the table a listing shows the caller; undefined when the table must look absent. */
+export function expectedListed(
   facts: TableFacts,
   maps: readonly GrantMap[] | undefined,
 ): Set<string> | undefined {
@@ -51,6 +51,29 @@ export function expectedReadable(
     const f = facts.authorizable.get(rel);
     // A shared DV file holds the vectors of files of several partitions: all must be granted.
     if (f?.tuples.every((t) => anyMapMatches(facts.columns, maps, t))) out.add(rel);
+  }
+  return out;
+}
+
+/**
+ * Which relative keys the caller may GET at time `now`: what a listing shows, plus files removed
+ * by a retained version in a granted partition until their retention has passed.
+ */
+export function expectedReadable(
+  facts: TableFacts,
+  maps: readonly GrantMap[] | undefined,
+  now = Date.now(),
+): Set<string> | undefined {
+  const out = expectedListed(facts, maps);
+  if (!out || !maps) return out;
+  for (const rel of facts.objects) {
+    const r = facts.removed.get(rel);
+    if (
+      r?.removals.some(
+        (x) => now < x.deletedAt + facts.retentionMs && anyMapMatches(facts.columns, maps, x.tuple),
+      )
+    )
+      out.add(rel);
   }
   return out;
 }
@@ -72,6 +95,8 @@ export interface AuditTarget {
    * can only show what its backend lists, so expectations are intersected with this.
    */
   backendFolders?: (relPrefix: string) => Promise<ReadonlySet<string>>;
+  /** The proxy's clock (ms), which decides whether a removed file is past its retention. */
+  now?: number;
 }
 
 export async function auditCaller(t: AuditTarget): Promise<AuditResult> {
@@ -81,7 +106,7 @@ export async function auditCaller(t: AuditTarget): Promise<AuditResult> {
     r[kind]++;
     if (r.details.length < 30) r.details.push(`${kind} ${who}: ${msg}`);
   };
-  const readable = expectedReadable(t.facts, t.maps);
+  const readable = expectedReadable(t.facts, t.maps, t.now);
 
   // Objects: every file on storage, plus keys that exist nowhere and folder-like keys (which S3
   // answers 404 to a caller who may list; pyarrow HEADs the bare alias before listing).
@@ -122,8 +147,8 @@ export async function auditCaller(t: AuditTarget): Promise<AuditResult> {
     }
   });
 
-  // Listings: what the caller may see, as S3 would list it.
-  const visible = new Set([...(readable ?? [])].map((rel) => `${t.alias}/${rel}`));
+  // Listings: what the caller may see, as S3 would list it (removed files are never listed).
+  const visible = new Set([...(expectedListed(t.facts, t.maps) ?? [])].map((rel) => `${t.alias}/${rel}`));
   const root = `${t.alias}/`;
   const compare = (what: string, got: ModelEntry[], want: ModelEntry[]) => {
     const show = (e: ModelEntry) => `${e.kind}:${e.value}`;

@@ -7,6 +7,7 @@ import { createProxy, type ProxyInstance } from '../../lambda/bootstrap';
 import { type ConfigInput, parseConfig } from '../../lambda/config';
 import { silentLogger } from '../../lambda/core/logger';
 import type { Clock } from '../../lambda/core/types';
+import type { StorageBackend } from '../../lambda/storage/storage-backend';
 import { BACKEND_CREDENTIALS, type S3Server } from './s3-servers';
 import { encodeKeyPath, encodeQuery, type RawResponse, signedFetch } from './signed-fetch';
 
@@ -40,7 +41,7 @@ export async function startAuthzProxy(
   backend: S3Server,
   config: Omit<ConfigInput, 's3' | 'auth'>,
   principals: readonly string[],
-  options: { clock?: Clock; allowAnonymous?: boolean } = {},
+  options: { clock?: Clock; allowAnonymous?: boolean; storage?: StorageBackend } = {},
 ): Promise<AuthzProxy> {
   const parsed = parseConfig({
     getMode: 'proxy',
@@ -53,6 +54,7 @@ export async function startAuthzProxy(
     audit: false,
     logger: silentLogger,
     ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.storage ? { storage: options.storage } : {}),
   });
   const server: NodeServer = await startNodeServer(proxy.handler, '127.0.0.1', 0);
   return { url: server.url, proxy, stop: () => server.close() };
@@ -64,8 +66,21 @@ export function objectRequest(
   key: string,
   principal: string,
   bucket = 'datalake',
+  /** Signed as of this clock (default: now). */
+  clock?: Clock,
+  headers: Record<string, string> = {},
 ): Promise<RawResponse> {
-  return signedFetch(url, method, `/${bucket}/${encodeKeyPath(key)}`, '', {}, keyFor(principal));
+  const at = clock ? new Date(clock.now()) : undefined;
+  return signedFetch(
+    url,
+    method,
+    `/${bucket}/${encodeKeyPath(key)}`,
+    '',
+    headers,
+    keyFor(principal),
+    'us-east-1',
+    at,
+  );
 }
 
 /** An anonymous request (signedFetch would sign with its example key when given no credentials). */

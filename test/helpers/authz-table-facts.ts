@@ -1,12 +1,14 @@
 /**
  * What a table folder holds and which of its files a grant may open, computed by the test
- * itself and independently of lambda/delta: a straight replay of the JSON commits (or, when the
- * early log is gone, of the newest checkpoint read with hyparquet plus the later commits), keyed
- * by (path, deletion-vector id) as the Delta protocol says.
+ * itself and independently of lambda/delta: a straight replay of the retained log — every JSON
+ * commit when they all exist, else the oldest checkpoint that the remaining commits follow (read
+ * with hyparquet) plus those commits — keyed by (path, deletion-vector id) as the Delta protocol
+ * says.
  *
- * Authorizable files: active data files, the deletion-vector files they point to, and the
- * `cdc` files of the commits after the newest checkpoint (checkpoints carry no cdc actions;
- * that is the set a reader replaying the current snapshot can name).
+ * Listed files: active data files, the deletion-vector files they point to, and the `cdc` files
+ * of every retained commit. Readable besides (GET/HEAD, never listed): files removed by a retained
+ * commit or named by the oldest checkpoint's tombstones with partition values, and their
+ * deletion-vector files, until deletionTimestamp + `delta.deletedFileRetentionDuration`.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -26,14 +28,26 @@ export interface FileFact {
   tuples: Tuple[];
 }
 
+/** A file a retained version referenced that the newest one does not. */
+export interface RemovedFact {
+  /** One entry per remove (tuple and deletion time, ms). */
+  removals: { tuple: Tuple; deletedAt: number }[];
+}
+
 export interface TableFacts {
   name: string;
   dir: string;
   columns: ColumnFact[];
   version: number;
+  /** The oldest version the retained log reconstructs. */
+  oldestVersion: number;
   /** Every object on storage, relative to the table root. */
   objects: string[];
+  /** Listed (and readable): active files, their DV files, change data of every retained commit. */
   authorizable: Map<string, FileFact>;
+  /** Readable until deletedAt + retentionMs, never listed. */
+  removed: Map<string, RemovedFact>;
+  retentionMs: number;
   /** Distinct tuples of active files, removed files and cdc files: material for grants. */
   knownTuples: Tuple[];
 }
@@ -59,6 +73,7 @@ interface FileAction {
   path: string;
   partitionValues?: Record<string, string | null> | null;
   deletionVector?: { storageType: string; pathOrInlineDv: string } | null;
+  deletionTimestamp?: number | bigint | null;
 }
 
 const Z85 = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#';
@@ -90,6 +105,12 @@ function dvId(dv: FileAction['deletionVector']): string {
 function relPathOf(path: string): string | undefined {
   if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(path) || path.startsWith('/')) return undefined;
   return decodeURIComponent(path);
+}
+
+/** A classic checkpoint, or all parts of a multi-part one. */
+function checkpointComplete(files: string[]): boolean {
+  const parts = files.map((f) => /\.checkpoint\.\d{10}\.(\d{10})\.parquet$/.exec(f)?.[1]);
+  return parts.every((p) => p === undefined) || parts.length === Number(parts[0]);
 }
 
 function readJsonCommit(file: string): Action[] {
@@ -130,31 +151,52 @@ export async function readTableFacts(dir: string, name = dir.split('/').at(-1)!)
     }
   }
   const latest = Math.max(...commits.keys());
-  const newestCheckpoint = Math.max(-1, ...[...checkpoints.keys()].filter((v) => v <= latest));
-  // Full JSON history when we have it (independent of checkpoints); else the newest checkpoint.
-  const fullHistory = [...Array(latest + 1).keys()].every((v) => commits.has(v));
-  const start = fullHistory ? 0 : newestCheckpoint + 1;
-  const batches: { version: number; actions: Action[] }[] = [];
+  // The retained range: every commit from 0, else the oldest checkpoint the commits follow.
+  let low = latest;
+  while (low > 0 && commits.has(low - 1)) low--;
+  const oldestCheckpoint = Math.min(
+    ...[...checkpoints.keys()].filter(
+      (v) => v >= low - 1 && v <= latest && checkpointComplete(checkpoints.get(v)!),
+    ),
+  );
+  const fullHistory = low === 0;
+  const oldest = fullHistory ? 0 : oldestCheckpoint;
+  if (!Number.isFinite(oldest)) throw new Error(`${name}: neither full JSON history nor a checkpoint`);
+  const batches: { version: number; actions: Action[]; checkpoint?: boolean }[] = [];
   if (!fullHistory) {
-    if (newestCheckpoint < 0) throw new Error(`${name}: neither full JSON history nor a checkpoint`);
     batches.push({
-      version: newestCheckpoint,
-      actions: await readCheckpoint(checkpoints.get(newestCheckpoint)!.sort()),
+      version: oldest,
+      actions: await readCheckpoint(checkpoints.get(oldest)!.sort()),
+      checkpoint: true,
     });
   }
-  for (let v = start; v <= latest; v++)
-    batches.push({ version: v, actions: readJsonCommit(commits.get(v)!) });
+  for (let v = oldest; v <= latest; v++) {
+    if (commits.has(v)) batches.push({ version: v, actions: readJsonCommit(commits.get(v)!) });
+  }
 
   let meta: Action['metaData'];
   const active = new Map<string, FileAction>();
   const cdc = new Map<string, FileAction>();
+  /** Every path ever added in the retained range, with its values (for removes without any). */
+  const addedValues = new Map<string, Record<string, string | null>>();
+  const removes: { action: FileAction; values: Record<string, string | null> | undefined; at: number }[] = [];
   const seenValues: Record<string, string | null>[] = [];
-  for (const { version, actions } of batches) {
+  for (const { actions, checkpoint } of batches) {
+    const ci = actions.find((a) => (a as { commitInfo?: unknown }).commitInfo) as
+      | { commitInfo: { timestamp?: number; inCommitTimestamp?: number } }
+      | undefined;
+    const commitAt = ci?.commitInfo.inCommitTimestamp ?? ci?.commitInfo.timestamp;
     for (const a of actions) {
       if (a.metaData) meta = a.metaData;
+      if (a.add) addedValues.set(a.add.path, a.add.partitionValues ?? {});
+    }
+    for (const a of actions) {
       if (a.remove) {
         active.delete(`${a.remove.path}\u0000${dvId(a.remove.deletionVector)}`);
         seenValues.push(a.remove.partitionValues ?? {});
+        const values = a.remove.partitionValues ?? (checkpoint ? undefined : addedValues.get(a.remove.path));
+        const at = a.remove.deletionTimestamp ?? commitAt;
+        if (at !== undefined && at !== null) removes.push({ action: a.remove, values, at: Number(at) });
       }
       if (a.add) {
         active.set(`${a.add.path}\u0000${dvId(a.add.deletionVector)}`, a.add);
@@ -162,7 +204,7 @@ export async function readTableFacts(dir: string, name = dir.split('/').at(-1)!)
       }
       if (a.cdc) {
         seenValues.push(a.cdc.partitionValues ?? {});
-        if (version > newestCheckpoint) cdc.set(a.cdc.path, a.cdc);
+        cdc.set(a.cdc.path, a.cdc);
       }
     }
   }
@@ -199,6 +241,22 @@ export async function readTableFacts(dir: string, name = dir.split('/').at(-1)!)
   }
   for (const c of cdc.values()) addTo(relPathOf(c.path), 'cdc', tupleOf(c.partitionValues));
 
+  const removed = new Map<string, RemovedFact>();
+  const physical = new Set(columns.map((c) => c.physical));
+  for (const r of removes) {
+    // Values keyed by a column the table does not (now) have belong to another partitioning.
+    if (!r.values || Object.keys(r.values).some((k) => !physical.has(k))) continue;
+    const t = tupleOf(r.values);
+    for (const rel of [relPathOf(r.action.path), dvFileOf(r.action.deletionVector)]) {
+      if (rel === undefined) continue;
+      const cur = removed.get(rel) ?? { removals: [] };
+      cur.removals.push({ tuple: t, deletedAt: r.at });
+      removed.set(rel, cur);
+    }
+  }
+  const retention = meta.configuration?.['delta.deletedFileRetentionDuration'];
+  if (retention !== undefined) throw new Error(`${name}: a retention property the facts do not model`);
+
   const distinct = new Map<string, Tuple>();
   for (const pv of seenValues) {
     const t = tupleOf(pv);
@@ -209,8 +267,11 @@ export async function readTableFacts(dir: string, name = dir.split('/').at(-1)!)
     dir,
     columns,
     version: latest,
+    oldestVersion: oldest,
     objects,
     authorizable,
+    removed,
+    retentionMs: 7 * 24 * 3600 * 1000,
     knownTuples: [...distinct.values()],
   };
 }

@@ -43,6 +43,8 @@ export async function signHeaders(
   headers: Record<string, string>,
   credentials: Credentials,
   region = 'us-east-1',
+  /** Sign as of this time (a proxy running on an injected clock checks skew against it). */
+  signingDate?: Date,
 ): Promise<Record<string, string>> {
   const url = new URL(endpoint);
   const signer = new SignatureV4({
@@ -60,15 +62,18 @@ export async function signHeaders(
     const prev = query[name];
     query[name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
   }
-  const signed = await signer.sign({
-    method,
-    protocol: url.protocol,
-    hostname: url.hostname,
-    port: Number(url.port),
-    path: rawPath,
-    query,
-    headers: { ...headers, host: url.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
-  });
+  const signed = await signer.sign(
+    {
+      method,
+      protocol: url.protocol,
+      hostname: url.hostname,
+      port: Number(url.port),
+      path: rawPath,
+      query,
+      headers: { ...headers, host: url.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+    },
+    signingDate ? { signingDate } : {},
+  );
   return signed.headers as Record<string, string>;
 }
 
@@ -83,10 +88,11 @@ export async function signedFetch(
     secretAccessKey: 'secret-example-key',
   },
   region = 'us-east-1',
+  signingDate?: Date,
 ): Promise<RawResponse> {
   const url = new URL(endpoint);
   const sendHeaders = credentials
-    ? await signHeaders(endpoint, method, rawPath, rawQuery, headers, credentials, region)
+    ? await signHeaders(endpoint, method, rawPath, rawQuery, headers, credentials, region, signingDate)
     : { ...headers, host: url.host };
   const { host: _host, ...fetchHeaders } = sendHeaders;
   const res = await fetch(`${url.origin}${rawPath}${rawQuery ? `?${rawQuery}` : ''}`, {

@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectedReadable } from '../helpers/authz-caller-audit';
+import { expectedListed } from '../helpers/authz-caller-audit';
 import { type AuthzProxy, keyFor, startAuthzProxy, unsignedFetch } from '../helpers/authz-harness';
 import { region, writeWideTable } from '../helpers/authz-listing-fixtures';
 import type { GrantMap } from '../helpers/authz-partition-match';
@@ -70,7 +70,7 @@ async function stage(moto: S3Server, fixtures: Fixture[], ref: string): Promise<
   for (const f of fixtures) {
     const m = /^s3:\/\/([^/]+)\/(.*)$/.exec(f.uri)!;
     await uploadDir(client, m[1]!, `${m[2]}/`, f.dir);
-    const visible = expectedReadable(await readTableFacts(f.dir, f.alias), f.maps);
+    const visible = expectedListed(await readTableFacts(f.dir, f.alias), f.maps);
     if (!visible) continue;
     visibleByAlias.set(f.alias, [...visible]);
     for (const rel of visible) {

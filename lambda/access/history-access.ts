@@ -1,0 +1,86 @@
+/**
+ * The history rule (README, Access control): a file the newest snapshot does not know is
+ * readable when a version still reconstructable from the retained log referenced it in a
+ * partition the caller may read, and it has not yet passed its retention:
+ * - a removed data file, or the deletion-vector file of one: until deletionTimestamp +
+ *   `delta.deletedFileRetentionDuration` (VACUUM may have deleted it after that);
+ * - a change-data file of a retained commit: while that commit is retained.
+ * Listings show the newest snapshot's files and the readable change-data files, never removed
+ * ones (a reader globbing a folder must not read a compacted-away file twice).
+ */
+import { CHANGE_DATA, type History } from '../delta/history';
+import type { AllowedSet } from './allowed-set';
+
+export type HistoryVerdict =
+  /** Referenced by a retained version in a granted partition, within retention. */
+  | 'readable'
+  /** Referenced in a granted partition, but past its retention. */
+  | 'expired'
+  /** Referenced only in partitions the caller may not read. */
+  | 'forbidden'
+  /** History does not know the path. */
+  | 'unknown';
+
+/** `allowed` must be the caller's AllowedSet over this same History. */
+export function historyVerdict(
+  history: History,
+  allowed: AllowedSet,
+  relPath: string,
+  now: number,
+): HistoryVerdict {
+  let verdict: HistoryVerdict = 'unknown';
+  history.someRecord(relPath, (tuple, deletedAt) => {
+    if (!allowed.isTupleAllowed(tuple)) {
+      if (verdict === 'unknown') verdict = 'forbidden';
+      return false;
+    }
+    if (now < history.expiresAt(deletedAt)) {
+      verdict = 'readable';
+      return true;
+    }
+    verdict = 'expired';
+    return false;
+  });
+  return verdict;
+}
+
+const listedFolders = new WeakMap<AllowedSet, ReadonlySet<string>>();
+
+/**
+ * What a listing adds from history: the change-data files the caller may read, and the folders
+ * that hold one. `allowed` must be the caller's AllowedSet over `history`.
+ */
+export function changeDataListing(
+  history: History,
+  allowed: AllowedSet,
+): { allowObject(rel: string): boolean; allowPrefix(rel: string): boolean } {
+  const readable = (rel: string) =>
+    history.someRecord(rel, (tuple, deletedAt) => deletedAt === CHANGE_DATA && allowed.isTupleAllowed(tuple));
+  let folders = listedFolders.get(allowed);
+  if (!folders) {
+    // Once per (caller's grants, history): every readable change-data file's ancestor folders.
+    const set = new Set<string>();
+    if (!allowed.allowsNone) {
+      history.paths.forEach((_head, rel) => {
+        if (!readable(rel)) return;
+        for (let i = rel.indexOf('/'); i >= 0; i = rel.indexOf('/', i + 1)) set.add(rel.slice(0, i + 1));
+      });
+    }
+    folders = set;
+    listedFolders.set(allowed, set);
+  }
+  const f = folders;
+  return {
+    allowObject: readable,
+    allowPrefix: (rel) => {
+      if (f.has(rel)) return true;
+      if (rel.endsWith('/')) return false;
+      // A delimiter other than "/": look for a readable change-data file under the prefix.
+      let found = false;
+      history.paths.forEach((_head, path) => {
+        if (!found && path.startsWith(rel) && readable(path)) found = true;
+      });
+      return found;
+    },
+  };
+}

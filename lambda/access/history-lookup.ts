@@ -1,0 +1,106 @@
+/**
+ * The Delta authorizer's second look, for paths its newest snapshot does not know (and shared
+ * deletion-vector files it refuses): the table's retained history, loaded through the snapshot
+ * cache on first need. A history that cannot be read (a malformed old commit) is logged and
+ * treated as empty, so those paths stay refused; storage trouble propagates (503 / SlowDown).
+ */
+import type { Logger } from '../core/logger';
+import type { Principal } from '../core/principal';
+import type { TableMount } from '../core/table-mount';
+import type { Clock } from '../core/types';
+import { DeltaLogError } from '../delta/delta-log-error';
+import type { DeltaStorage } from '../delta/delta-storage';
+import type { History } from '../delta/history';
+import type { Snapshot } from '../delta/snapshot';
+import type { SnapshotCache } from '../delta/snapshot-cache';
+import type { AllowedSetCache } from './allowed-set-cache';
+import type { PartitionMap } from './grant';
+import { changeDataListing, type HistoryVerdict, historyVerdict } from './history-access';
+
+export interface HistoryLookupDeps {
+  snapshots: SnapshotCache;
+  allowedSets: AllowedSetCache;
+  clock: Clock;
+  logger: Logger;
+}
+
+const CDF_PROPERTY = 'delta.enableChangeDataFeed';
+
+export class HistoryLookup {
+  /** Failures already logged (a failed load is answered from memory for a while: log it once). */
+  private readonly logged = new WeakSet<object>();
+
+  constructor(private readonly deps: HistoryLookupDeps) {}
+
+  async verdict(
+    principal: Principal,
+    mount: TableMount,
+    storage: DeltaStorage,
+    snapshot: Snapshot,
+    maps: readonly PartitionMap[],
+    relKey: string,
+  ): Promise<HistoryVerdict> {
+    // Folder-like keys (pyarrow HEADs the bare alias) are never files: no reason to read history.
+    if (relKey === '' || relKey.endsWith('/')) return 'unknown';
+    // A recent history serves most removed files from a few requests; only the complete one
+    // (every retained commit) can say a path is not readable.
+    for (const complete of [false, true]) {
+      const history = await this.history(mount, storage, snapshot, complete);
+      if (!history) return 'unknown';
+      const allowed = this.deps.allowedSets.get(principal.name, mount.alias, history, maps);
+      const verdict = historyVerdict(history, allowed, relKey, this.deps.clock.now());
+      if (verdict === 'readable' || history.complete) return verdict;
+    }
+    return 'unknown';
+  }
+
+  /**
+   * What a listing adds from history: readable change-data files of every retained commit.
+   * Undefined when the table shows no sign of change data (CDF off and none since the newest
+   * checkpoint, no history loaded), so listings of other tables never read their history.
+   */
+  async changeDataListing(
+    principal: Principal,
+    mount: TableMount,
+    storage: DeltaStorage,
+    snapshot: Snapshot,
+    maps: readonly PartitionMap[],
+  ): Promise<ReturnType<typeof changeDataListing> | undefined> {
+    const key = cacheKey(mount);
+    const cdf =
+      snapshot.metadata?.configuration[CDF_PROPERTY]?.toLowerCase() === 'true' ||
+      snapshot.state.cdc.size > 0 ||
+      this.deps.snapshots.loadedHistory(key) !== undefined;
+    if (!cdf) return undefined;
+    const history = await this.history(mount, storage, snapshot);
+    if (!history) return undefined;
+    return changeDataListing(history, this.deps.allowedSets.get(principal.name, mount.alias, history, maps));
+  }
+
+  private async history(
+    mount: TableMount,
+    storage: DeltaStorage,
+    snapshot: Snapshot,
+    complete = true,
+  ): Promise<History | undefined> {
+    const key = cacheKey(mount);
+    try {
+      return await this.deps.snapshots.history(key, storage, key, snapshot, complete);
+    } catch (err) {
+      if (!(err instanceof DeltaLogError)) throw err;
+      if (this.logged.has(err)) return undefined;
+      this.logged.add(err);
+      this.deps.logger.warn('cannot read the retained Delta log; only the newest snapshot is served', {
+        table: mount.alias,
+        kind: err.kind,
+        error: err.message,
+      });
+      return undefined;
+    }
+  }
+}
+
+/** The snapshot cache's key for a table (as the authorizer uses it). */
+function cacheKey(mount: TableMount): string {
+  return mount.uri.replace(/\/+$/, '');
+}

@@ -1,0 +1,198 @@
+/**
+ * Turns file actions of the retained log into History records, in log order:
+ * - `remove` (a commit's, or a checkpoint tombstone): the data file and its deletion-vector file,
+ *   with the partition tuple of the remove's own `partitionValues` or, when it carries none, of
+ *   the `add` that introduced the path (the loader finds it in a second pass over the retained
+ *   commits, else in the oldest checkpoint's adds; never found → the file stays refused);
+ * - `cdc`: the change-data file, for as long as its commit is retained;
+ * - `add`: ignored, except in that second pass for the paths it looks for.
+ * Partition values are read with the partitioning in effect; a metaData action that changes the
+ * partition columns makes everything before it meaningless under the new grants' columns, so the
+ * builder starts over (a full build) or asks for one (an incremental update).
+ */
+
+import type { CheckpointFileAction, PartitionValues } from './checkpoint-file-actions';
+import { CHANGE_DATA, RecordStore } from './history';
+import { normalizeNull } from './log-replay';
+import { PartitionTuples } from './partition-tuples';
+import { PathIndex } from './path-index';
+import type { PartitionColumn } from './snapshot-view';
+import { sameColumns } from './table-metadata';
+import { dvFile, type TableRoot } from './table-root';
+import type { MapLike } from './table-state';
+
+/** A remove whose partition values are not known yet. */
+export interface PendingRemove {
+  deletedAt: number;
+  version: number;
+  dvFile?: string;
+}
+
+export class HistoryBuilder {
+  files: MapLike<string, number>;
+  records: RecordStore;
+  tuples: PartitionTuples;
+  columns: readonly PartitionColumn[];
+  /** Removes without partition values whose add was not seen: relative path → what to record. */
+  readonly unresolved = new Map<string, PendingRemove>();
+  /** Set when the partitioning changed since the builder started (incremental: needs a full build). */
+  repartitioned = false;
+  /** The version from which the current partitioning holds (a change drops everything before). */
+  epoch = -1;
+  private readonly columnIndex = new Map<string, number>();
+  private values: (string | null)[] = [];
+  /** Second pass only: the latest add of each unresolved path seen so far → its tuple. */
+  private added?: Map<string, number>;
+  /** Second pass only: unresolved paths by the version of their remove. */
+  private pendingAt?: Map<number, string[]>;
+
+  constructor(
+    readonly root: TableRoot,
+    columns: readonly PartitionColumn[],
+    /** Continue from an existing history's structures (incremental update), else start empty. */
+    from?: { files: MapLike<string, number>; records: RecordStore; tuples: PartitionTuples },
+  ) {
+    this.columns = columns;
+    this.files = from?.files ?? new PathIndex();
+    this.records = from?.records ?? new RecordStore();
+    this.tuples = from?.tuples ?? new PartitionTuples(columns.length);
+    this.indexColumns();
+  }
+
+  /** The partitioning in effect from `version` on; a change discards what was built. */
+  setColumns(cols: readonly PartitionColumn[], version = -1): void {
+    if (sameColumns(cols, this.columns)) {
+      this.columns = cols;
+      return;
+    }
+    this.repartitioned = true;
+    this.epoch = version;
+    this.reset(cols);
+  }
+
+  /** Discards everything built so far. */
+  reset(cols: readonly PartitionColumn[]): void {
+    this.columns = cols;
+    this.files = new PathIndex();
+    this.records = new RecordStore();
+    this.tuples = new PartitionTuples(cols.length);
+    this.unresolved.clear();
+    this.indexColumns();
+  }
+
+  private indexColumns(): void {
+    this.columnIndex.clear();
+    this.columns.forEach((c, i) => {
+      this.columnIndex.set(c.physical, i);
+    });
+    this.values = new Array(this.columns.length).fill(null);
+    this.added = undefined;
+  }
+
+  /**
+   * The tuple of partition values under the current columns: undefined when there are none, or
+   * when they name a column the partitioning does not have (they belong to another partitioning).
+   * A missing key is a null value (Spark 3.3 leaves null-valued keys out of `remove` actions).
+   */
+  tupleOf(pv: PartitionValues | undefined): number | undefined {
+    if (this.columns.length === 0) return 0;
+    if (pv === undefined) return undefined;
+    const v = this.values;
+    v.fill(null);
+    for (const key in pv) {
+      const i = this.columnIndex.get(key);
+      if (i === undefined) return undefined;
+      v[i] = normalizeNull(pv[key]);
+    }
+    return this.tuples.intern(v);
+  }
+
+  /** Second pass: from here on, adds of the unresolved paths are remembered. */
+  trackAdds(): void {
+    this.added = new Map();
+    this.pendingAt = new Map();
+    for (const [rel, p] of this.unresolved) {
+      const list = this.pendingAt.get(p.version) ?? [];
+      list.push(rel);
+      this.pendingAt.set(p.version, list);
+    }
+  }
+
+  add(a: CheckpointFileAction): void {
+    if (!this.added) return;
+    const rel = this.root.resolve(a.path).relPath;
+    if (rel === undefined || !this.unresolved.has(rel)) return;
+    const t = this.tupleOf(a.partitionValues);
+    if (t !== undefined) this.added.set(rel, t);
+  }
+
+  /** Second pass, before commit `version`'s adds: resolves its pending removes from earlier adds. */
+  resolveAt(version: number): void {
+    for (const rel of this.pendingAt?.get(version) ?? []) {
+      const t = this.added!.get(rel);
+      const p = this.unresolved.get(rel);
+      if (t === undefined || p?.version !== version) continue;
+      this.unresolved.delete(rel);
+      this.record(rel, t, p.deletedAt, p.version);
+      if (p.dvFile !== undefined) this.record(p.dvFile, t, p.deletedAt, p.version);
+    }
+  }
+
+  removal(a: CheckpointFileAction, deletedAt: number, version: number): void {
+    const rel = this.root.resolve(a.path).relPath;
+    if (rel === undefined) return; // outside the table root: never authorizable
+    const dv = a.deletionVector ? dvFile(this.root, a.deletionVector)?.relPath : undefined;
+    const t = this.tupleOf(a.partitionValues);
+    if (t === undefined) {
+      if (a.partitionValues === undefined) {
+        this.unresolved.set(rel, { deletedAt, version, ...(dv !== undefined ? { dvFile: dv } : {}) });
+      }
+      return;
+    }
+    this.record(rel, t, deletedAt, version);
+    if (dv !== undefined) this.record(dv, t, deletedAt, version);
+  }
+
+  /** A pending remove whose add was found (the loader's checkpoint lookup). */
+  resolve(rel: string, pv: PartitionValues | undefined): void {
+    const p = this.unresolved.get(rel);
+    const t = this.tupleOf(pv);
+    if (!p || t === undefined) return;
+    this.unresolved.delete(rel);
+    this.record(rel, t, p.deletedAt, p.version);
+    if (p.dvFile !== undefined) this.record(p.dvFile, t, p.deletedAt, p.version);
+  }
+
+  changeData(a: CheckpointFileAction, version: number): void {
+    const rel = this.root.resolve(a.path).relPath;
+    const t = this.tupleOf(a.partitionValues);
+    if (rel !== undefined && t !== undefined) this.record(rel, t, CHANGE_DATA, version);
+  }
+
+  /**
+   * Forgets what can no longer be read: change data of commits before `oldest` (cleaned up) and
+   * removes past their retention at `now`. A path goes only when every record of it is gone.
+   */
+  prune(oldest: number, now: number, retentionMs: number): void {
+    const s = this.records;
+    const drop: string[] = [];
+    this.files.forEach((head, path) => {
+      for (let r = head; r >= 0; r = s.next[r]!) {
+        const d = s.deletedAt[r]!;
+        if (d === CHANGE_DATA ? s.version[r]! >= oldest : now < d + retentionMs) return;
+      }
+      drop.push(path);
+    });
+    for (const p of drop) this.files.delete(p);
+  }
+
+  /** Adds a record unless the path already has one that covers it (same tuple, as long or longer). */
+  private record(rel: string, tuple: number, deletedAt: number, version: number): void {
+    const s = this.records;
+    const head = this.files.get(rel) ?? -1;
+    for (let r = head; r >= 0; r = s.next[r]!) {
+      if (s.tuple[r] === tuple && s.deletedAt[r]! >= deletedAt) return;
+    }
+    this.files.set(rel, s.push(tuple, deletedAt, version, head));
+  }
+}

@@ -1,0 +1,358 @@
+/**
+ * Builds a table's History at its newest snapshot's version from the retained log: the
+ * tombstones of the oldest checkpoint that still starts a reconstructable range, then every
+ * retained commit (commits are fetched a window ahead and applied strictly in order). A recent
+ * history (loadRecentHistory) reads only the newest checkpoint's tombstones and the commits after
+ * it: a few requests instead of one per retained commit, for the common "removed file" case. An update
+ * reads only the commits after the previous history, and re-lists the whole log only when a new
+ * checkpoint appeared (writers clean up old log files right after a checkpoint), dropping the
+ * change data of commits that are gone. It falls back to a full build when the partitioning
+ * changed or a remove's partition values cannot be found in the new commits.
+ */
+import {
+  type CheckpointFileAction,
+  jsonFileAction,
+  readCheckpointFileActions,
+} from './checkpoint-file-actions';
+import { DeltaLogError } from './delta-log-error';
+import { type DeltaStorage, isNotFound, type ListedFile } from './delta-storage';
+import { History, type HistoryInfo } from './history';
+import { HistoryBuilder } from './history-builder';
+import { LayeredMap } from './layered-map';
+import { commitPath, LOG_DIR, type ParsedLogPath, parseLogPath } from './log-path';
+import { actionLines, metadataOf } from './log-replay';
+import { type CheckpointChoice, listLogSegment } from './log-segment';
+import type { IoStats } from './parquet-leaves';
+import { PathIndex } from './path-index';
+import { type RetainedLog, retainedLog } from './retained-log';
+import { deletedFileRetentionMs } from './retention';
+import type { Snapshot } from './snapshot';
+import { partitionColumnsOf, sameColumns } from './table-metadata';
+import { TableRoot } from './table-root';
+
+/** Commit files fetched ahead of the one being applied. */
+const FETCH_WINDOW = 32;
+
+interface Listed {
+  parsed: ParsedLogPath[];
+  lastModified: Map<string, number>;
+}
+
+async function listLog(storage: DeltaStorage, io: IoStats, startAfter?: string): Promise<Listed> {
+  const listing: ListedFile[] = await storage.list(LOG_DIR, startAfter);
+  io.requests += Math.max(1, Math.ceil(listing.length / 1000));
+  const parsed: ParsedLogPath[] = [];
+  const lastModified = new Map<string, number>();
+  for (const f of listing) {
+    const p = parseLogPath(f.path, f.size);
+    if (!p) continue;
+    parsed.push(p);
+    if (f.lastModified) lastModified.set(f.path, f.lastModified.getTime());
+  }
+  return { parsed, lastModified };
+}
+
+/** The history of `snapshot`'s table at `snapshot.version`, read from storage. */
+export async function loadHistory(storage: DeltaStorage, snapshot: Snapshot): Promise<History> {
+  const io: IoStats = { requests: 0, bytes: 0 };
+  const root = new TableRoot(snapshot.tableRoot);
+  const listed = await listLog(storage, io);
+  const retained = retainedLog(listed.parsed, snapshot.version);
+  const b = new HistoryBuilder(root, snapshot.partitionColumns);
+  const info: HistoryInfo = { logFilesRead: 0, requests: 0, bytesRead: 0, tombstones: 0, outcome: 'loaded' };
+  if (!retained) return finish(b, snapshot, snapshot.version, io, info);
+
+  const { checkpoint, oldest } = await readTombstones(storage, retained, b, listed, io, info);
+  b.repartitioned = false;
+  const commits = retained.commits.filter((c) => c.version >= oldest);
+  await applyCommits(storage, commits, io, info, (text, c) =>
+    applyCommit(text, c.path, c.version, listed.lastModified.get(c.path) ?? 0, b),
+  );
+  if (!sameColumns(b.columns, snapshot.partitionColumns)) b.setColumns(snapshot.partitionColumns);
+  if (b.unresolved.size) {
+    // Removes that carried no partition values (old writers): a second pass finds the add that
+    // introduced each path, in the commits since the partitioning last changed.
+    const last = Math.max(...[...b.unresolved.values()].map((p) => p.version));
+    b.trackAdds();
+    const again = commits.filter((c) => c.version > b.epoch && c.version <= last);
+    await applyCommits(storage, again, io, info, (text, c) => applyAdds(text, c.path, c.version, b));
+  }
+  // Still unresolved: the add predates the retained commits, so it is in the checkpoint the
+  // range starts from (unless the partitioning changed since).
+  if (b.unresolved.size && checkpoint && !b.repartitioned) {
+    await readCheckpointFileActions(
+      storage,
+      checkpoint.parts,
+      'add',
+      io,
+      (a) => {
+        const rel = root.resolve(a.path).relPath;
+        if (rel !== undefined) b.resolve(rel, a.partitionValues);
+      },
+      (path) => {
+        const rel = root.resolve(path).relPath;
+        return rel !== undefined && b.unresolved.has(rel);
+      },
+    );
+    info.logFilesRead++;
+  }
+  return finish(b, snapshot, oldest, io, info);
+}
+
+/**
+ * Reads the tombstones of the oldest readable checkpoint of the range (an unreadable one is
+ * skipped for the next: the range then starts there). Returns it and the range's first version.
+ */
+async function readTombstones(
+  storage: DeltaStorage,
+  retained: RetainedLog,
+  b: HistoryBuilder,
+  listed: Listed,
+  io: IoStats,
+  info: HistoryInfo,
+): Promise<{ checkpoint?: CheckpointChoice; oldest: number }> {
+  if (retained.checkpoints.length === 0) return { oldest: retained.oldestVersion };
+  let lastError: unknown;
+  for (const cp of retained.checkpoints) {
+    // The tombstones' timestamps are usually there; the checkpoint's own time stands in otherwise.
+    const fallbackAt = listed.lastModified.get(cp.parts[0]!.path) ?? 0;
+    let count = 0;
+    try {
+      await readCheckpointFileActions(
+        storage,
+        cp.parts,
+        'remove',
+        io,
+        (t) => {
+          count++;
+          b.removal(t, t.deletionTimestamp ?? fallbackAt, cp.version);
+        },
+        undefined,
+        (header) => {
+          if (header.metadata) b.setColumns(partitionColumnsOf(header.metadata));
+        },
+      );
+      info.tombstones = count;
+      info.logFilesRead += cp.parts.length;
+      return { checkpoint: cp, oldest: cp.version };
+    } catch (e) {
+      if (!(e instanceof DeltaLogError) && !isNotFound(e)) throw e;
+      lastError = e;
+      b.reset(b.columns); // the next checkpoint starts from nothing
+    }
+  }
+  throw new DeltaLogError(
+    'Unreadable',
+    `no retained checkpoint is readable: ${(lastError as Error).message}`,
+    {
+      cause: lastError,
+    },
+  );
+}
+
+/** Reads the commits (a window ahead) and applies them in order. */
+async function applyCommits(
+  storage: DeltaStorage,
+  commits: readonly Extract<ParsedLogPath, { type: 'commit' }>[],
+  io: IoStats,
+  info: HistoryInfo,
+  apply: (text: string, commit: Extract<ParsedLogPath, { type: 'commit' }>) => void,
+): Promise<void> {
+  const fetchText = async (path: string) => {
+    try {
+      const bytes = await storage.read(path);
+      io.requests++;
+      io.bytes += bytes.byteLength;
+      return new TextDecoder().decode(bytes);
+    } catch (e) {
+      if (isNotFound(e))
+        throw new DeltaLogError('MissingLog', `${path} disappeared while reading the log`, { cause: e });
+      throw e;
+    }
+  };
+  const pending: Promise<string>[] = [];
+  const ahead = (i: number) => {
+    const p = fetchText(commits[i]!.path);
+    p.catch(() => {}); // observed here; awaited (and rethrown) in order below
+    pending[i] = p;
+  };
+  for (let i = 0; i < Math.min(FETCH_WINDOW, commits.length); i++) ahead(i);
+  try {
+    for (let i = 0; i < commits.length; i++) {
+      const text = await pending[i]!;
+      if (i + FETCH_WINDOW < commits.length) ahead(i + FETCH_WINDOW);
+      apply(text, commits[i]!);
+      info.logFilesRead++;
+      // Parsing a big commit is CPU work: let other requests in between commits.
+      if ((i & 15) === 15) await new Promise((r) => setImmediate(r));
+    }
+  } finally {
+    await Promise.allSettled(pending);
+  }
+}
+
+function applyCommit(
+  text: string,
+  path: string,
+  version: number,
+  modifiedAt: number,
+  b: HistoryBuilder,
+): void {
+  const adds: CheckpointFileAction[] = [];
+  const removes: CheckpointFileAction[] = [];
+  const cdcs: CheckpointFileAction[] = [];
+  let commitAt: number | undefined;
+  for (const [a, at] of actionLines(text, path)) {
+    const ci = a.commitInfo as { inCommitTimestamp?: unknown; timestamp?: unknown } | undefined;
+    if (ci) {
+      const t = typeof ci.inCommitTimestamp === 'number' ? ci.inCommitTimestamp : ci.timestamp;
+      if (typeof t === 'number') commitAt = t;
+    }
+    // Actions are applied after the whole commit is read: commitInfo need not come first.
+    if (a.metaData) b.setColumns(partitionColumnsOf(metadataOf(a.metaData, at)), version);
+    for (const [kind, list] of [
+      ['add', adds],
+      ['remove', removes],
+      ['cdc', cdcs],
+    ] as const) {
+      const x = a[kind] as Record<string, unknown> | undefined;
+      if (!x) continue;
+      if (typeof x.path !== 'string' || x.path === '')
+        throw new DeltaLogError('Malformed', `${at}: file action without a path`);
+      list.push(jsonFileAction(x));
+    }
+  }
+  for (const a of adds) b.add(a);
+  for (const r of removes) b.removal(r, r.deletionTimestamp ?? commitAt ?? modifiedAt, version);
+  for (const c of cdcs) b.changeData(c, version);
+}
+
+/** Second pass: only the adds of the paths still unresolved, after resolving this commit's removes. */
+function applyAdds(text: string, path: string, version: number, b: HistoryBuilder): void {
+  b.resolveAt(version);
+  for (const [a] of actionLines(text, path)) {
+    const x = a.add as Record<string, unknown> | undefined;
+    if (x && typeof x.path === 'string') b.add(jsonFileAction(x));
+  }
+}
+
+/**
+ * The recent history of `snapshot`: tombstones of its newest checkpoint (which carry every
+ * remove still within retention when it was written, with partition values) and the commits
+ * after it. Not complete: use it to serve, never to refuse. A table without a checkpoint gets the
+ * complete history (its commits are all there is to read).
+ */
+export async function loadRecentHistory(storage: DeltaStorage, snapshot: Snapshot): Promise<History> {
+  const io: IoStats = { requests: 0, bytes: 0 };
+  const seg = await listLogSegment(storage, { version: snapshot.version });
+  io.requests += 2;
+  const cp = seg.checkpoints[0];
+  if (!cp) return loadHistory(storage, snapshot);
+  const b = new HistoryBuilder(new TableRoot(snapshot.tableRoot), snapshot.partitionColumns);
+  const info: HistoryInfo = { logFilesRead: 0, requests: 0, bytesRead: 0, tombstones: 0, outcome: 'recent' };
+  const listed: Listed = { parsed: seg.listed, lastModified: new Map() };
+  try {
+    const only = {
+      oldestVersion: cp.version,
+      latestVersion: snapshot.version,
+      checkpoints: [cp],
+      commits: [],
+    };
+    await readTombstones(storage, only, b, listed, io, info);
+  } catch (e) {
+    if (e instanceof DeltaLogError) return loadHistory(storage, snapshot);
+    throw e;
+  }
+  const commits = seg.listed
+    .filter(
+      (p): p is Extract<ParsedLogPath, { type: 'commit' }> =>
+        p.type === 'commit' && p.version > cp.version && p.version <= snapshot.version,
+    )
+    .sort((x, y) => x.version - y.version);
+  await applyCommits(storage, commits, io, info, (text, c) => applyCommit(text, c.path, c.version, 0, b));
+  if (!sameColumns(b.columns, snapshot.partitionColumns)) b.reset(snapshot.partitionColumns);
+  return finish(b, snapshot, cp.version, io, info, false);
+}
+
+function finish(
+  b: HistoryBuilder,
+  snapshot: Snapshot,
+  oldest: number,
+  io: IoStats,
+  info: HistoryInfo,
+  complete = true,
+): History {
+  if (b.files instanceof PathIndex) b.files.trim();
+  const files = b.files instanceof LayeredMap ? b.files : LayeredMap.of(b.files as PathIndex);
+  return new History(
+    snapshot.version,
+    oldest,
+    snapshot.partitionColumns,
+    deletedFileRetentionMs(snapshot.metadata),
+    files,
+    b.records,
+    b.tuples,
+    { ...info, requests: io.requests, bytesRead: io.bytes },
+    complete,
+  );
+}
+
+/**
+ * Brings `prev` forward to `snapshot.version`, reading only the new commits (and the whole
+ * listing when a checkpoint appeared: then what can no longer be read at `now` is forgotten, so a
+ * long-lived process does not accumulate expired removes). Falls back to loadHistory when it
+ * cannot combine.
+ */
+export async function updateHistory(
+  prev: History,
+  storage: DeltaStorage,
+  snapshot: Snapshot,
+  now = Number.NEGATIVE_INFINITY,
+): Promise<History> {
+  if (snapshot.version <= prev.version) return prev;
+  const full = () => loadHistory(storage, snapshot);
+  if (!sameColumns(prev.partitionColumns, snapshot.partitionColumns)) return full();
+  const io: IoStats = { requests: 0, bytes: 0 };
+  const listed = await listLog(storage, io, commitPath(prev.version));
+  const commits = listed.parsed
+    .filter(
+      (p): p is Extract<ParsedLogPath, { type: 'commit' }> =>
+        p.type === 'commit' && p.version > prev.version && p.version <= snapshot.version,
+    )
+    .sort((a, b) => a.version - b.version);
+  if (commits.length !== snapshot.version - prev.version) return full(); // a gap: the log moved under us
+  let oldest = prev.oldestVersion;
+  const checkpointed = listed.parsed.some((p) => p.type === 'checkpoint' && p.version > prev.version);
+  if (checkpointed && prev.complete) {
+    const all = await listLog(storage, io);
+    const retained = retainedLog(all.parsed, snapshot.version);
+    // Commits between prev and the new oldest version are gone: their removes are unknown.
+    if (!retained || retained.oldestVersion > prev.version + 1) return full();
+    oldest = Math.max(oldest, retained.oldestVersion);
+  }
+  const files = prev.paths.fork();
+  const b = new HistoryBuilder(new TableRoot(snapshot.tableRoot), snapshot.partitionColumns, {
+    files,
+    records: prev.records,
+    tuples: prev.tuples,
+  });
+  const retentionMs = deletedFileRetentionMs(snapshot.metadata);
+  if (checkpointed) b.prune(oldest, now, retentionMs);
+  const info: HistoryInfo = { logFilesRead: 0, requests: 0, bytesRead: 0, tombstones: 0, outcome: 'updated' };
+  await applyCommits(storage, commits, io, info, (text, c) =>
+    applyCommit(text, c.path, c.version, listed.lastModified.get(c.path) ?? 0, b),
+  );
+  // A recent history simply does not know what it cannot place; a complete one must.
+  if (b.repartitioned || (b.unresolved.size && prev.complete)) return full();
+  return new History(
+    snapshot.version,
+    oldest,
+    snapshot.partitionColumns,
+    retentionMs,
+    files,
+    prev.records,
+    prev.tuples,
+    { ...info, requests: io.requests, bytesRead: io.bytes },
+    prev.complete,
+  );
+}
