@@ -94,7 +94,8 @@ export const ConfigSchema = z.strictObject({
     { keys: [], allowAnonymous: false },
   ),
   grants: z._default(z.array(grant), []),
-  logView: z._default(z.enum(['raw', 'filtered']), 'raw'),
+  /** "filtered": each caller gets a `_delta_log/` with only its readable files; "raw": the log as stored. */
+  logView: z._default(z.enum(['raw', 'filtered']), 'filtered'),
   /** How long a cached Delta snapshot is trusted before the log is checked for new commits. */
   snapshotTtlMs: z._default(z.int().check(z.minimum(0)), 5_000),
   /** Memory budget for cached snapshots across all tables (least recently used evicted). */
@@ -204,14 +205,4 @@ export function loadConfig(
     }
   }
   return parseConfig(applyEnv(raw, env));
-}
-
-/**
- * Settings this version accepts in the schema but cannot serve yet. Serving the raw log while
- * the operator asked for a filtered one would leak, so start-up (and `cdk synth`) refuse it.
- */
-export function assertServable(config: Config): void {
-  if (config.logView === 'filtered') {
-    throw new ConfigError('logView: "filtered" is not available in this version; use "raw"');
-  }
 }

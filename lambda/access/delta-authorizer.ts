@@ -15,10 +15,12 @@ import { LOG_DIR } from '../delta/log-path';
 import type { Snapshot } from '../delta/snapshot';
 import type { SnapshotCache } from '../delta/snapshot-cache';
 import { NO_TUPLE } from '../delta/snapshot-view';
+import type { LogView, LogViewRequest } from '../log-view/filtered-log-view';
 import { type StorageBackend, StorageError } from '../storage/storage-backend';
 import type { AllowedSet } from './allowed-set';
 import type { AllowedSetCache } from './allowed-set-cache';
 import type { Authorizer, ListingFilter, ObjectDecision } from './authorizer';
+import { fileGrantOf } from './file-grant';
 import type { GrantStore, PartitionMap } from './grant';
 import { effectivePartitions } from './grant-sources';
 
@@ -28,6 +30,8 @@ export interface DeltaAuthorizerDeps {
   allowedSets: AllowedSetCache;
   storage: StorageBackend;
   logger: Logger;
+  /** The filtered `_delta_log/` view (logView "filtered"); absent: the raw log is served. */
+  logView?: LogView;
 }
 
 export class DeltaAuthorizer implements Authorizer {
@@ -43,22 +47,34 @@ export class DeltaAuthorizer implements Authorizer {
   async authorizeObject(principal: Principal, mount: TableMount, relKey: string): Promise<ObjectDecision> {
     const maps = await this.mapsFor(principal, mount);
     if (!maps) return { allow: false, answer: 'not-found', reason: 'no grant on table' };
-    if (relKey.startsWith(LOG_DIR)) return { allow: true, kind: 'log' };
+    const filtered = this.deps.logView !== undefined;
+    if (relKey.startsWith(LOG_DIR)) {
+      return filtered ? this.filteredLogObject(mount, maps, relKey) : { allow: true, kind: 'log' };
+    }
 
     let snapshot = await this.snapshot(mount);
     this.refuseUnsupported(snapshot, mount);
     let allowed = this.allowedSet(principal, mount, snapshot, maps);
-    if (allowed.isReadable(relKey)) return { allow: true, kind: 'data' };
+    if (readable(allowed, snapshot, relKey, filtered)) return { allow: true, kind: 'data' };
 
-    if (snapshot.tupleOf(relKey) === NO_TUPLE) {
+    // Filtered view: a forbidden file and a missing one take the same steps and get the same answer.
+    if (filtered || snapshot.tupleOf(relKey) === NO_TUPLE) {
       // A file committed after our snapshot was taken must not be refused: look once more.
       const fresh = await this.snapshot(mount, true);
       if (fresh !== snapshot) {
         snapshot = fresh;
         this.refuseUnsupported(snapshot, mount);
         allowed = this.allowedSet(principal, mount, snapshot, maps);
-        if (allowed.isReadable(relKey)) return { allow: true, kind: 'data' };
+        if (readable(allowed, snapshot, relKey, filtered)) return { allow: true, kind: 'data' };
       }
+    }
+    if (filtered) {
+      const known = snapshot.tupleOf(relKey) !== NO_TUPLE;
+      return {
+        allow: false,
+        answer: 'not-found',
+        reason: known ? 'not granted (filtered view)' : 'not a file of the table',
+      };
     }
     if (snapshot.tupleOf(relKey) !== NO_TUPLE) {
       return { allow: false, answer: 'access-denied', reason: 'partition not granted' };
@@ -77,10 +93,54 @@ export class DeltaAuthorizer implements Authorizer {
     const onlyLog = snapshot.unsupportedReaderFeatures.length > 0;
     const allowed = this.allowedSet(principal, mount, snapshot, maps);
     const inLog = (rel: string) => rel.startsWith(LOG_DIR) || LOG_DIR.startsWith(rel);
+    if (this.deps.logView) {
+      // The log is the generated one; nothing of a table with unknown reader features is shown.
+      if (onlyLog) return { allowObject: () => false, allowPrefix: () => false };
+      const virtualFolder = await this.logCall(mount, () =>
+        this.deps.logView!.folder(this.logRequest(mount, snapshot, maps)),
+      );
+      return {
+        allowObject: (rel) => !inLog(rel) && readable(allowed, snapshot, rel, true),
+        allowPrefix: (rel) => !inLog(rel) && containsReadable(allowed, rel),
+        virtualFolder,
+      };
+    }
     return {
       allowObject: (rel) => rel.startsWith(LOG_DIR) || (!onlyLog && allowed.isReadable(rel)),
       allowPrefix: (rel) => inLog(rel) || (!onlyLog && containsReadable(allowed, rel)),
     };
+  }
+
+  private async filteredLogObject(
+    mount: TableMount,
+    maps: readonly PartitionMap[],
+    relKey: string,
+  ): Promise<ObjectDecision> {
+    const snapshot = await this.snapshot(mount);
+    this.refuseUnsupported(snapshot, mount);
+    const object = await this.logCall(mount, () =>
+      this.deps.logView!.object(this.logRequest(mount, snapshot, maps), relKey),
+    );
+    return object
+      ? { allow: true, kind: 'generated', object }
+      : { allow: false, answer: 'not-found', reason: 'not a file of the filtered log' };
+  }
+
+  private logRequest(mount: TableMount, snapshot: Snapshot, maps: readonly PartitionMap[]): LogViewRequest {
+    return {
+      tableUri: mount.uri.replace(/\/+$/, ''),
+      storage: this.storageOf(mount),
+      snapshot,
+      grant: fileGrantOf(snapshot.partitionColumns, maps),
+    };
+  }
+
+  private async logCall<T>(mount: TableMount, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      throw snapshotFailure(err, mount, this.deps.logger);
+    }
   }
 
   private async mapsFor(
@@ -145,6 +205,12 @@ export class DeltaAuthorizer implements Authorizer {
       throw err;
     }
   }
+}
+
+/** In the filtered view deletion-vector files are never served: every vector is inline in the log. */
+function readable(allowed: AllowedSet, snapshot: Snapshot, relKey: string, filtered: boolean): boolean {
+  if (!allowed.isReadable(relKey)) return false;
+  return !filtered || snapshot.kindOf(relKey) !== 'deletionVector';
 }
 
 /** Does a listing's common prefix (any delimiter) contain a readable file? */

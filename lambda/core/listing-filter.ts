@@ -1,7 +1,23 @@
+import type { GeneratedObjectMeta } from './generated-object';
+
 /** What the S3 layer may show of one table in a listing. */
 export interface ListingFilter {
   /** relKey: key relative to the table root. */
   allowObject(relKey: string): boolean;
   /** relPrefix: a common prefix relative to the table root, ending in the delimiter. */
   allowPrefix(relPrefix: string): boolean;
+  /** A folder whose content the authorizer generates (the filtered `_delta_log/`). */
+  virtualFolder?: VirtualFolder;
+}
+
+/**
+ * A folder listed from generated objects instead of the backend: backend keys under `prefix` are
+ * never shown, `keys` are. Sizes and ETags are produced only for the keys a listing page returns.
+ */
+export interface VirtualFolder {
+  /** Relative to the table root, ending in "/" (e.g. "_delta_log/"). */
+  readonly prefix: string;
+  /** Relative keys of the generated objects, sorted as S3 sorts keys. */
+  readonly keys: readonly string[];
+  describe(relKey: string): Promise<GeneratedObjectMeta>;
 }

@@ -95,8 +95,30 @@ export async function listVirtual(
         ? mount.prefix + req.after.slice(root.length)
         : undefined;
 
+    // A generated folder (the filtered _delta_log/) is listed from its own keys, merged in order.
+    const folder = filter.virtualFolder;
+    const generated = folder ? folder.keys.filter((k) => (root + k).startsWith(req.prefix)) : [];
+    let gi = 0;
+    /** Emits the generated entries sorting before `key` (all of them when undefined); true when full. */
+    const emitGenerated = async (key?: string): Promise<boolean> => {
+      while (gi < generated.length && (key === undefined || compareKeys(root + generated[gi]!, key) < 0)) {
+        const rel = generated[gi++]!;
+        const vkey = root + rel;
+        const rolled = rollUp(vkey, req.prefix, req.delimiter);
+        if (rolled !== undefined) {
+          if (accept({ kind: 'prefix', key: rolled })) return true;
+          continue;
+        }
+        if (compareKeys(vkey, req.after) <= 0) continue;
+        const meta = await folder!.describe(rel);
+        if (accept({ kind: 'object', key: vkey, object: { key: vkey, ...meta } })) return true;
+      }
+      return false;
+    };
+    const onlyGenerated = folder !== undefined && relPrefix.startsWith(folder.prefix);
+
     let token: string | undefined;
-    let done = false;
+    let done = onlyGenerated;
     while (!done) {
       if (pagesLeft-- <= 0) {
         return { entries: out, isTruncated: true, resumeAfter: out.at(-1)?.key ?? lastExamined ?? req.after };
@@ -115,6 +137,7 @@ export async function listVirtual(
         // A backend that ignores our prefix must not make us show foreign keys.
         if (!item.key.startsWith(mount.prefix + relPrefix)) continue;
         const key = root + rel;
+        if (await emitGenerated(key)) return finish(out, req.maxKeys);
         lastExamined = key;
         if (item.kind === 'prefix') {
           if (!filter.allowPrefix(rel)) continue;
@@ -127,6 +150,7 @@ export async function listVirtual(
       done = !page.isTruncated || !page.nextContinuationToken;
       token = page.nextContinuationToken;
     }
+    if (await emitGenerated()) return finish(out, req.maxKeys);
   }
   return finish(out, req.maxKeys);
 }
