@@ -12,7 +12,12 @@ import { compressors } from 'hyparquet-compressors';
 export interface ReplayedFile {
   path: string;
   partitionValues: Record<string, string | null>;
-  deletionVector?: { storageType: string; pathOrInlineDv: string; sizeInBytes?: number; cardinality?: number };
+  deletionVector?: {
+    storageType: string;
+    pathOrInlineDv: string;
+    sizeInBytes?: number;
+    cardinality?: number;
+  };
 }
 
 type Obj = Record<string, unknown>;
@@ -28,7 +33,8 @@ export async function parquetRows(bytes: Uint8Array, columns?: string[]): Promis
 /** A parquet MAP as hyparquet returns it (object, or [{key, value}] entries) → plain object. */
 export function mapOf(m: unknown): Record<string, string | null> {
   if (!m) return {};
-  if (Array.isArray(m)) return Object.fromEntries(m.map((e: Obj) => [e.key, (e.value ?? null) as string | null]));
+  if (Array.isArray(m))
+    return Object.fromEntries(m.map((e: Obj) => [e.key, (e.value ?? null) as string | null]));
   return m as Record<string, string | null>;
 }
 
@@ -46,7 +52,10 @@ const v20 = (v: number) => String(v).padStart(20, '0');
  * The active files at `version` of a log given as name → bytes (names relative to _delta_log/),
  * keyed by decoded path. Throws when the version cannot be reconstructed from what is there.
  */
-export async function replayLog(files: Map<string, Uint8Array>, version: number): Promise<Map<string, ReplayedFile>> {
+export async function replayLog(
+  files: Map<string, Uint8Array>,
+  version: number,
+): Promise<Map<string, ReplayedFile>> {
   const active = new Map<string, ReplayedFile>();
   const put = (a: Obj) => {
     const dv = (a.deletionVector ?? null) as Obj | null;
@@ -109,7 +118,9 @@ export async function everyLoggedFile(tableDir: string): Promise<LoggedFile[]> {
   };
   const logDir = join(tableDir, '_delta_log');
   const names = readdirSync(logDir);
-  const sidecars = names.includes('_sidecars') ? readdirSync(join(logDir, '_sidecars')).map((n) => `_sidecars/${n}`) : [];
+  const sidecars = names.includes('_sidecars')
+    ? readdirSync(join(logDir, '_sidecars')).map((n) => `_sidecars/${n}`)
+    : [];
   for (const n of [...names, ...sidecars]) {
     if (/^\d{20}\.(json|\d{20}\.compacted\.json|checkpoint\.[0-9a-f-]{36}\.json)$/.test(n)) {
       for (const a of jsonLines(readFileSync(join(logDir, n)))) {

@@ -26,13 +26,26 @@ import { deltaStorageFromBackend } from '../../lambda/delta/delta-storage';
 import { loadSnapshot } from '../../lambda/delta/load-snapshot';
 import { clientEnv, run, unavailable } from '../auth/helpers/python-env';
 import { grantListArb, seedOf } from '../helpers/authz-grant-arbitraries';
-import { type AuthzProxy, keyFor, listAllPages, objectRequest, startAuthzProxy } from '../helpers/authz-harness';
+import {
+  type AuthzProxy,
+  keyFor,
+  listAllPages,
+  objectRequest,
+  startAuthzProxy,
+} from '../helpers/authz-harness';
 import { anyMapMatches, type GrantMap } from '../helpers/authz-partition-match';
 import { readTableFacts, type TableFacts } from '../helpers/authz-table-facts';
 import { corpusDir, corpusPresent, corpusSkipReason, corpusTables } from '../helpers/delta-corpus';
 import { referenceReplay } from '../helpers/delta-reference-replay';
 import { s3Backend } from '../helpers/delta-s3';
-import { backendClient, createBucket, REPO_ROOT, type S3Server, startS3rver, uploadDir } from '../helpers/s3-servers';
+import {
+  backendClient,
+  createBucket,
+  REPO_ROOT,
+  type S3Server,
+  startS3rver,
+  uploadDir,
+} from '../helpers/s3-servers';
 import { signedFetch } from '../helpers/signed-fetch';
 import { everyLoggedFile, jsonLines, mapOf, parquetRows, replayLog } from '../helpers/virtual-log-replay';
 
@@ -95,7 +108,10 @@ afterAll(async () => {
 
 /** The listing's entries with size, ETag and Last-Modified. */
 async function listLog(c: Caller) {
-  const pages = await listAllPages(proxy.url, c.principal, 2, { prefix: `${c.alias}/_delta_log/`, maxKeys: 7 });
+  const pages = await listAllPages(proxy.url, c.principal, 2, {
+    prefix: `${c.alias}/_delta_log/`,
+    maxKeys: 7,
+  });
   const entries: { key: string; size: number; etag: string; lastModified: string }[] = [];
   for (const p of pages) {
     expect(p.status).toBe(200);
@@ -130,7 +146,10 @@ function expectedNames(f: TableFacts): string[] {
 
 function retainedVersions(f: TableFacts): number[] {
   const log = readdirSync(join(f.dir, '_delta_log'));
-  const commits = log.map((n) => /^(\d{20})\.json$/.exec(n)).filter((m) => m !== null).map((m) => Number(m![1]));
+  const commits = log
+    .map((n) => /^(\d{20})\.json$/.exec(n))
+    .filter((m) => m !== null)
+    .map((m) => Number(m![1]));
   const first = Math.min(...commits);
   return commits.filter((v) => v >= first).sort((a, b) => a - b);
 }
@@ -145,7 +164,8 @@ async function expectedReadable(f: TableFacts, maps: GrantMap[], version: number
   const out = new Map<string, number | undefined>();
   for (const file of ref.files.values()) {
     if (isExternal(file.path)) continue;
-    if (anyMapMatches(f.columns, maps, tupleOf(f, file.partitionValues))) out.set(file.path, file.dvCardinality);
+    if (anyMapMatches(f.columns, maps, tupleOf(f, file.partitionValues)))
+      out.set(file.path, file.dvCardinality);
   }
   return out;
 }
@@ -176,7 +196,8 @@ describe.skipIf(!corpusPresent)('filtered _delta_log over the Delta corpus (s3rv
       const latest = versions.at(-1)!;
 
       for (const c of callers[i]!) {
-        const allowed = (pv: Record<string, string | null>) => anyMapMatches(f.columns, c.maps, tupleOf(f, pv));
+        const allowed = (pv: Record<string, string | null>) =>
+          anyMapMatches(f.columns, c.maps, tupleOf(f, pv));
         const { entries, xml } = await listLog(c);
         expect(entries.map((e) => e.key.slice(`${c.alias}/_delta_log/`.length))).toEqual(expectedNames(f));
 
@@ -189,9 +210,12 @@ describe.skipIf(!corpusPresent)('filtered _delta_log over the Delta corpus (s3rv
           expect(r.body.byteLength, e.key).toBe(e.size);
           expect(r.headers.etag, e.key).toBe(md5(r.body));
           expect(e.etag, e.key).toBe(r.headers.etag);
-          expect(new Date(r.headers['last-modified']!).getTime()).toBe(Math.floor(Date.parse(e.lastModified) / 1000) * 1000);
+          expect(new Date(r.headers['last-modified']!).getTime()).toBe(
+            Math.floor(Date.parse(e.lastModified) / 1000) * 1000,
+          );
           const name = e.key.split('/').pop()!;
-          if (/^\d{20}\.json$/.test(name)) expect(Date.parse(e.lastModified)).toBe(realCommits.get(name)!.getTime());
+          if (/^\d{20}\.json$/.test(name))
+            expect(Date.parse(e.lastModified)).toBe(realCommits.get(name)!.getTime());
           files.set(name, r.body);
         }
 
@@ -206,11 +230,13 @@ describe.skipIf(!corpusPresent)('filtered _delta_log over the Delta corpus (s3rv
               expect(Object.keys(a).length).toBe(1);
               const [kind, value] = Object.entries(a)[0]! as [string, Record<string, unknown>];
               expect(ACTIONS.has(kind), `${name}: ${kind}`).toBe(true);
-              if (kind === 'commitInfo') for (const k of Object.keys(value)) expect(COMMIT_INFO_KEYS.has(k), k).toBe(true);
+              if (kind === 'commitInfo')
+                for (const k of Object.keys(value)) expect(COMMIT_INFO_KEYS.has(k), k).toBe(true);
               if (kind === 'metaData') {
                 expect(value.name).toBeUndefined();
                 expect(value.description).toBeUndefined();
-                for (const k of Object.keys(value.configuration as object)) expect(k.startsWith('delta.'), k).toBe(true);
+                for (const k of Object.keys(value.configuration as object))
+                  expect(k.startsWith('delta.'), k).toBe(true);
               }
               if (kind === 'add' || kind === 'remove' || kind === 'cdc') fileActions.push(value);
             }
@@ -262,7 +288,11 @@ describe.skipIf(!corpusPresent)('filtered _delta_log over the Delta corpus (s3rv
           const cp = files.get(`${v20(h.version!)}.checkpoint.parquet`)!;
           const rows = await parquetRows(cp);
           expect(h).toEqual({
-            version: Math.max(...[...files.keys()].filter((n) => n.includes('checkpoint.')).map((n) => Number(n.slice(0, 20)))),
+            version: Math.max(
+              ...[...files.keys()]
+                .filter((n) => n.includes('checkpoint.'))
+                .map((n) => Number(n.slice(0, 20))),
+            ),
             size: rows.length,
             sizeInBytes: cp.byteLength,
             numOfAddFiles: rows.filter((r) => r.add).length,
@@ -278,9 +308,12 @@ describe.skipIf(!corpusPresent)('filtered _delta_log over the Delta corpus (s3rv
         for (const v of versions) {
           const want = await expectedReadable(f, c.maps, v);
           const got = await replayLog(files, v);
-          expect([...got.keys()].sort(), `${c.principal} v${v} (test replay)`).toEqual([...want.keys()].sort());
+          expect([...got.keys()].sort(), `${c.principal} v${v} (test replay)`).toEqual(
+            [...want.keys()].sort(),
+          );
           for (const [p, file] of got) {
-            if (want.get(p) !== undefined) expect(Number(file.deletionVector?.cardinality), p).toBe(want.get(p));
+            if (want.get(p) !== undefined)
+              expect(Number(file.deletionVector?.cardinality), p).toBe(want.get(p));
           }
           const snap = await loadSnapshot(viaProxy, { tableUri: `s3://datalake/${c.alias}`, version: v });
           const engine: string[] = [];
@@ -308,7 +341,10 @@ describe.skipIf(!corpusPresent)('filtered _delta_log over the Delta corpus (s3rv
       expect(pyReads.length).toBeGreaterThan(20);
       const args = {
         endpoint: proxy.url,
-        sparkCheckpoint: resolve(corpusDir, 'delta-dv-partitioned-with-checkpoint/_delta_log/00000000000000000010.checkpoint.parquet'),
+        sparkCheckpoint: resolve(
+          corpusDir,
+          'delta-dv-partitioned-with-checkpoint/_delta_log/00000000000000000010.checkpoint.parquet',
+        ),
         checkpoints: pyCheckpoints,
         reads: pyReads,
       };
@@ -316,7 +352,10 @@ describe.skipIf(!corpusPresent)('filtered _delta_log over the Delta corpus (s3rv
       writeFileSync(argFile, JSON.stringify(args));
       const { stdout } = await run(
         'python3',
-        ['-c', `import sys,runpy; sys.argv=['x', open(${JSON.stringify(argFile)}).read()]; runpy.run_path(${JSON.stringify(join(REPO_ROOT, 'test/integration/clients/filtered_log_readers.py'))}, run_name='__main__')`],
+        [
+          '-c',
+          `import sys,runpy; sys.argv=['x', open(${JSON.stringify(argFile)}).read()]; runpy.run_path(${JSON.stringify(join(REPO_ROOT, 'test/integration/clients/filtered_log_readers.py'))}, run_name='__main__')`,
+        ],
         { env: clientEnv('us-east-1', keyFor('none')), timeout: 300_000, maxBuffer: 64 << 20 },
       );
       const report = JSON.parse(stdout) as {
@@ -347,9 +386,15 @@ function clientFor(c: Caller): S3Client {
   return backendClientWith(proxy.url, keyFor(c.principal));
 }
 
-function backendClientWith(endpoint: string, key: { accessKeyId: string; secretAccessKey: string }): S3Client {
+function backendClientWith(
+  endpoint: string,
+  key: { accessKeyId: string; secretAccessKey: string },
+): S3Client {
   const client = backendClient(endpoint);
-  client.config.credentials = async () => ({ accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey });
+  client.config.credentials = async () => ({
+    accessKeyId: key.accessKeyId,
+    secretAccessKey: key.secretAccessKey,
+  });
   return client;
 }
 
@@ -357,11 +402,22 @@ function backendClientWith(endpoint: string, key: { accessKeyId: string; secretA
 async function refusalsAndConditionals(f: TableFacts, i: number): Promise<void> {
   const c = callers[i]![0]!;
   const get = (key: string, headers: Record<string, string> = {}) =>
-    signedFetch(proxy.url, 'GET', `/datalake/${key.split('/').map(encodeURIComponent).join('/')}`, '', headers, keyFor(c.principal));
+    signedFetch(
+      proxy.url,
+      'GET',
+      `/datalake/${key.split('/').map(encodeURIComponent).join('/')}`,
+      '',
+      headers,
+      keyFor(c.principal),
+    );
   const allowedTuple = (t: readonly (string | null)[]) => anyMapMatches(f.columns, c.maps, t);
-  const forbidden = [...f.authorizable].find(([p, ff]) => ff.kind === 'data' && !ff.tuples.some(allowedTuple))?.[0];
+  const forbidden = [...f.authorizable].find(
+    ([p, ff]) => ff.kind === 'data' && !ff.tuples.some(allowedTuple),
+  )?.[0];
   const hidden = f.objects.filter(
-    (o) => o.startsWith('_delta_log/') && !/^_delta_log\/(\d{20}\.json|_last_checkpoint|\d{20}\.checkpoint\.parquet)$/.test(o),
+    (o) =>
+      o.startsWith('_delta_log/') &&
+      !/^_delta_log\/(\d{20}\.json|_last_checkpoint|\d{20}\.checkpoint\.parquet)$/.test(o),
   );
   const dvFiles = [...f.authorizable].filter(([, ff]) => ff.kind === 'dv').map(([p]) => p);
   for (const rel of [forbidden, `no-such-${f.name}.parquet`, ...dvFiles, ...hidden.slice(0, 5)]) {
