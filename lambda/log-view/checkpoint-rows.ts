@@ -124,20 +124,28 @@ class StringCursor {
   }
 }
 
-/** A map leaf pair as a plain object per row (null for a null map). */
+/** A map leaf pair, row by row, into reused arrays (no allocation for rows that are dropped). */
 class MapCursor {
   private readonly cursor: RepeatedCursor;
-  private entries: [string, string | null][] = [];
+  readonly keys: string[] = [];
+  readonly values: (string | null)[] = [];
+  size = 0;
   private readonly push = (k: unknown, v: unknown) => {
-    this.entries.push([String(k), v === null || v === undefined ? null : String(v)]);
+    this.keys[this.size] = String(k);
+    this.values[this.size++] = v === null || v === undefined ? null : String(v);
   };
   constructor(keys: Leaf, values: Leaf) {
     this.cursor = new RepeatedCursor(keys, values);
   }
-  next(): [string, string | null][] {
-    this.entries = [];
+  next(): this {
+    this.size = 0;
     this.cursor.next(this.push);
-    return this.entries;
+    return this;
+  }
+  toObject(): Record<string, string | null> {
+    const o: Record<string, string | null> = {};
+    for (let i = 0; i < this.size; i++) o[this.keys[i]!] = this.values[i]!;
+    return o;
   }
 }
 
@@ -211,131 +219,163 @@ async function readParquet(
 ): Promise<void> {
   const paths = layout(file);
   const groups = file.metadata.row_groups.length;
-  const values = classifier.values;
   let pending = groups > 0 ? readLeaves(storage, file, 0, paths, io, STREAMED) : undefined;
   for (let rg = 0; rg < groups; rg++) {
     const leaves = await pending!;
     pending = rg + 1 < groups ? readLeaves(storage, file, rg + 1, paths, io, STREAMED) : undefined;
     // Observe the prefetch now: if this group fails, its rejection must not go unhandled.
     pending?.catch(() => {});
-    let i = 0;
-    const L = () => leaves[i++]!;
-    const s = (l: Leaf) => new ScalarCursor(l);
-    const addPath = new StringCursor(L());
-    const addStats = new StringCursor(L());
-    const rmPath = new StringCursor(L());
-    const addPv = new MapCursor(L(), L());
-    const addSize = s(L());
-    const addMod = s(L());
-    const addChange = s(L());
-    const addDv = DV_FIELDS.map(() => s(L()));
-    const rmTime = s(L());
-    const rmChange = s(L());
-    const rmExt = s(L());
-    const rmPv = new MapCursor(L(), L());
-    const rmSize = s(L());
-    const rmDv = DV_FIELDS.map(() => s(L()));
-    const mId = s(L());
-    const mProvider = s(L());
-    const mSchema = s(L());
-    const mCols = new ListCursor(L());
-    const mConf = new MapCursor(L(), L());
-    const mCreated = s(L());
-    const pMinR = s(L());
-    const pMinW = s(L());
-    const pReader = new ListCursor(L());
-    const pWriter = new ListCursor(L());
-    const scPath = s(L());
-    const scSize = s(L());
-
     const rows: CheckpointRow[] = [];
     const n = Number(file.metadata.row_groups[rg]!.num_rows);
+    const readers = rowReaders(leaves, classifier, rows);
     for (let r = 0; r < n; r++) {
       if ((r & 8191) === 8191) await yieldToEventLoop();
-      const hasAdd = addPath.next();
-      const hasStats = addStats.next();
-      const hasRemove = rmPath.next();
-      const pv = addPv.next();
-      const size = addSize.next();
-      const mod = addMod.next();
-      const change = addChange.next();
-      const dv = addDv.map((c) => c.next());
-      if (hasAdd) {
-        values.fill(null);
-        for (const [k, v] of pv) {
-          const ci = classifier.columnOf(k);
-          if (ci >= 0) values[ci] = v === '' ? null : v;
-        }
-        if (classifier.readableValues()) {
-          const add: Obj = {
-            path: addPath.value(),
-            partitionValues: Object.fromEntries(pv),
-            size,
-            modificationTime: mod,
-            dataChange: change,
-          };
-          if (hasStats) add.stats = addStats.value();
-          const d = dvOf(dv);
-          if (d) add.deletionVector = d;
-          rows.push({ add });
-        }
-      }
-      const rt = rmTime.next();
-      const rc = rmChange.next();
-      const re = rmExt.next();
-      const rpv = rmPv.next();
-      const rs = rmSize.next();
-      const rdv = rmDv.map((c) => c.next());
-      if (hasRemove) {
-        const remove: Obj = { path: rmPath.value() };
-        if (rt !== null) remove.deletionTimestamp = rt;
-        remove.dataChange = rc ?? false;
-        if (re !== null) remove.extendedFileMetadata = re;
-        // A null map (not written) and an empty one differ: only a present map classifies.
-        if (rpv.length || re === true) remove.partitionValues = Object.fromEntries(rpv);
-        if (rs !== null) remove.size = rs;
-        const d = dvOf(rdv);
-        if (d) remove.deletionVector = d;
-        rows.push({ remove });
-      }
-      const id = mId.next();
-      const provider = mProvider.next();
-      const schema = mSchema.next();
-      const cols = mCols.next();
-      const conf = mConf.next();
-      const created = mCreated.next();
-      if (schema !== null) {
-        rows.push({
-          metaData: {
-            ...(id !== null ? { id } : {}),
-            format: { provider: provider ?? 'parquet', options: {} },
-            schemaString: schema,
-            partitionColumns: cols,
-            configuration: Object.fromEntries(conf),
-            ...(created !== null ? { createdTime: created } : {}),
-          },
-        });
-      }
-      const minR = pMinR.next();
-      const minW = pMinW.next();
-      const rf = pReader.next();
-      const wf = pWriter.next();
-      if (minR !== null) {
-        rows.push({
-          protocol: {
-            minReaderVersion: minR,
-            ...(minW !== null ? { minWriterVersion: minW } : {}),
-            ...((minR as number) >= 3 ? { readerFeatures: rf } : {}),
-            ...(minW !== null && (minW as number) >= 7 ? { writerFeatures: wf } : {}),
-          },
-        });
-      }
-      const scp = scPath.next();
-      const scs = scSize.next();
-      if (scp !== null) sidecars.push(await sidecarFile(storage, scp, scs));
+      for (const read of readers) read();
     }
+    for (const sc of readers.sidecars) sidecars.push(await sidecarFile(storage, sc[0], sc[1]));
     await sink(rows);
   }
+}
+
+const isNullLeaf = (l: Leaf) => l.pages === undefined && l.values.length === 0;
+
+/**
+ * One reader per action struct that has any value in this row group (a big checkpoint's row
+ * groups hold only adds: the other structs cost nothing there). Each call consumes one row.
+ */
+function rowReaders(leaves: Leaf[], classifier: TupleClassifier, rows: CheckpointRow[]) {
+  let i = 0;
+  const take = (k: number) => {
+    i += k;
+    return leaves.slice(i - k, i);
+  };
+  const [addPathL, addStatsL, rmPathL] = take(3) as [Leaf, Leaf, Leaf];
+  const addL = take(5 + DV_FIELDS.length);
+  const rmL = take(3 + 2 + 1 + DV_FIELDS.length);
+  const metaL = take(3 + 1 + 2 + 1);
+  const protoL = take(4);
+  const scL = take(2);
+  const live = (ls: Leaf[]) => ls.some((l) => !isNullLeaf(l));
+  const readers: (() => void)[] & { sidecars: [unknown, unknown][] } = Object.assign([], { sidecars: [] });
+  const s = (l: Leaf) => new ScalarCursor(l);
+  const values = classifier.values;
+
+  if (live([addPathL, addStatsL, ...addL])) {
+    const path = new StringCursor(addPathL);
+    const stats = new StringCursor(addStatsL);
+    const pv = new MapCursor(addL[0]!, addL[1]!);
+    const [size, mod, change] = [s(addL[2]!), s(addL[3]!), s(addL[4]!)];
+    const dvLeaves = addL.slice(5);
+    const dvs = live(dvLeaves) ? dvLeaves.map(s) : [];
+    const dv: unknown[] = new Array(DV_FIELDS.length);
+    readers.push(() => {
+      const has = path.next();
+      const hasStats = stats.next();
+      pv.next();
+      const sz = size.next();
+      const mt = mod.next();
+      const dc = change.next();
+      for (let d = 0; d < dvs.length; d++) dv[d] = dvs[d]!.next();
+      if (!has) return;
+      values.fill(null);
+      for (let e = 0; e < pv.size; e++) {
+        const ci = classifier.columnOf(pv.keys[e]!);
+        const v = pv.values[e]!;
+        if (ci >= 0) values[ci] = v === '' ? null : v;
+      }
+      if (!classifier.readableValues()) return;
+      const add: Obj = {
+        path: path.value(),
+        partitionValues: pv.toObject(),
+        size: sz,
+        modificationTime: mt,
+        dataChange: dc,
+      };
+      if (hasStats) add.stats = stats.value();
+      const d = dvs.length ? dvOf(dv) : undefined;
+      if (d) add.deletionVector = d;
+      rows.push({ add });
+    });
+  }
+  if (live([rmPathL, ...rmL])) {
+    const path = new StringCursor(rmPathL);
+    const [time, change, ext] = [s(rmL[0]!), s(rmL[1]!), s(rmL[2]!)];
+    const pv = new MapCursor(rmL[3]!, rmL[4]!);
+    const size = s(rmL[5]!);
+    const dvs = rmL.slice(6).map(s);
+    const dv: unknown[] = new Array(DV_FIELDS.length);
+    readers.push(() => {
+      const has = path.next();
+      const rt = time.next();
+      const rc = change.next();
+      const re = ext.next();
+      pv.next();
+      const rs = size.next();
+      for (let d = 0; d < dvs.length; d++) dv[d] = dvs[d]!.next();
+      if (!has) return;
+      const remove: Obj = { path: path.value() };
+      if (rt !== null) remove.deletionTimestamp = rt;
+      remove.dataChange = rc ?? false;
+      if (re !== null) remove.extendedFileMetadata = re;
+      // A null map (not written) and an empty one read alike: only a non-empty map classifies.
+      if (pv.size || re === true) remove.partitionValues = pv.toObject();
+      if (rs !== null) remove.size = rs;
+      const d = dvOf(dv);
+      if (d) remove.deletionVector = d;
+      rows.push({ remove });
+    });
+  }
+  if (live(metaL)) {
+    const [id, provider, schema] = [s(metaL[0]!), s(metaL[1]!), s(metaL[2]!)];
+    const cols = new ListCursor(metaL[3]!);
+    const conf = new MapCursor(metaL[4]!, metaL[5]!);
+    const created = s(metaL[6]!);
+    readers.push(() => {
+      const [mid, prov, sch] = [id.next(), provider.next(), schema.next()];
+      const pc = cols.next();
+      conf.next();
+      const ct = created.next();
+      if (sch === null) return;
+      rows.push({
+        metaData: {
+          ...(mid !== null ? { id: mid } : {}),
+          format: { provider: prov ?? 'parquet', options: {} },
+          schemaString: sch,
+          partitionColumns: pc,
+          configuration: conf.toObject(),
+          ...(ct !== null ? { createdTime: ct } : {}),
+        },
+      });
+    });
+  }
+  if (live(protoL)) {
+    const [minR, minW] = [s(protoL[0]!), s(protoL[1]!)];
+    const [reader, writer] = [new ListCursor(protoL[2]!), new ListCursor(protoL[3]!)];
+    readers.push(() => {
+      const r = minR.next();
+      const w = minW.next();
+      const rf = reader.next();
+      const wf = writer.next();
+      if (r === null) return;
+      rows.push({
+        protocol: {
+          minReaderVersion: r,
+          ...(w !== null ? { minWriterVersion: w } : {}),
+          ...((r as number) >= 3 ? { readerFeatures: rf } : {}),
+          ...(w !== null && (w as number) >= 7 ? { writerFeatures: wf } : {}),
+        },
+      });
+    });
+  }
+  if (live(scL)) {
+    const [p, size] = [s(scL[0]!), s(scL[1]!)];
+    readers.push(() => {
+      const sp = p.next();
+      const ss = size.next();
+      if (sp !== null) readers.sidecars.push([sp, ss]);
+    });
+  }
+  return readers;
 }
 
 function dvOf(v: unknown[]): Obj | undefined {

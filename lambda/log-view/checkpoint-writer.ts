@@ -4,7 +4,9 @@
  * repeated `key_value` group with a required key. No txn, domainMetadata, checkpointMetadata or
  * sidecar column (a classic checkpoint without sidecars is valid for every table, v2Checkpoint
  * ones included), no `partitionValues_parsed` / `stats_parsed` (readers fall back to the JSON
- * `stats` and the string map). hyparquet-writer needs the MAP and struct groups declared: given
+ * `stats` and the string map), and none of the fields the view always drops (tags, row-tracking
+ * ids, table name and description): a missing optional field reads as null, and every field left
+ * out is one column less to encode for each of a million rows. hyparquet-writer needs the MAP and struct groups declared: given
  * plain objects without a schema it would write them as JSON strings.
  */
 import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
@@ -53,10 +55,7 @@ export const CHECKPOINT_SCHEMA: SchemaElement[] = [
     i64('size'),
     i64('modificationTime'),
     bool('dataChange'),
-    stringMap('tags'),
     deletionVector(),
-    i64('baseRowId'),
-    i64('defaultRowCommitVersion'),
     str('stats'),
   ),
   ...struct(
@@ -68,14 +67,10 @@ export const CHECKPOINT_SCHEMA: SchemaElement[] = [
     stringMap('partitionValues'),
     i64('size'),
     deletionVector(),
-    i64('baseRowId'),
-    i64('defaultRowCommitVersion'),
   ),
   ...struct(
     'metaData',
     str('id'),
-    str('name'),
-    str('description'),
     struct('format', str('provider'), stringMap('options')),
     str('schemaString'),
     stringList('partitionColumns'),

@@ -412,7 +412,7 @@ async function refusalsAndConditionals(f: TableFacts, i: number): Promise<void> 
     );
   const allowedTuple = (t: readonly (string | null)[]) => anyMapMatches(f.columns, c.maps, t);
   const forbidden = [...f.authorizable].find(
-    ([p, ff]) => ff.kind === 'data' && !ff.tuples.some(allowedTuple),
+    ([, ff]) => ff.kind === 'data' && !ff.tuples.some(allowedTuple),
   )?.[0];
   const hidden = f.objects.filter(
     (o) =>
