@@ -199,11 +199,36 @@ describe.skipIf(!corpusPresent)('filtered _delta_log over the Delta corpus (s3rv
         const allowed = (pv: Record<string, string | null>) =>
           anyMapMatches(f.columns, c.maps, tupleOf(f, pv));
         const { entries, xml } = await listLog(c);
+        const texts: string[] = [xml];
         expect(entries.map((e) => e.key.slice(`${c.alias}/_delta_log/`.length))).toEqual(expectedNames(f));
+
+        // The whole table, listed recursively across pages and with "/" at the root: the log's
+        // keys come from the virtual log, the rest are exactly the readable data and change files.
+        const all = (
+          await listAllPages(proxy.url, c.principal, 2, { prefix: `${c.alias}/`, maxKeys: 9 })
+        ).flatMap((p) => p.keys);
+        const logKeys = entries.map((e) => e.key);
+        expect(all.filter((k) => k.startsWith(`${c.alias}/_delta_log/`))).toEqual(logKeys);
+        const readableObjects = [...f.authorizable]
+          .filter(
+            ([p, ff]) =>
+              ff.kind !== 'dv' &&
+              ff.tuples.some((t) => anyMapMatches(f.columns, c.maps, t)) &&
+              f.objects.includes(p),
+          )
+          .map(([p]) => `${c.alias}/${p}`)
+          .sort();
+        expect(all.filter((k) => !k.startsWith(`${c.alias}/_delta_log/`)).sort()).toEqual(readableObjects);
+        const top = await listAllPages(proxy.url, c.principal, 1, {
+          prefix: `${c.alias}/`,
+          delimiter: '/',
+          maxKeys: 2,
+        });
+        expect(top.flatMap((p) => p.prefixes)).toContain(`${c.alias}/_delta_log/`);
+        texts.push(...top.map((p) => p.text));
 
         // Download everything the listing shows; the listing describes each body exactly.
         const files = new Map<string, Uint8Array>();
-        const texts: string[] = [xml];
         for (const e of entries) {
           const r = await objectRequest(proxy.url, 'GET', e.key, c.principal);
           expect(r.status, e.key).toBe(200);
@@ -436,4 +461,10 @@ async function refusalsAndConditionals(f: TableFacts, i: number): Promise<void> 
   expect((await get(commit, { 'if-match': '"0123"' })).status).toBe(412);
   const again = await get(commit);
   expect(again.headers.etag).toBe(whole.headers.etag);
+  const head = await signedFetch(proxy.url, 'HEAD', `/datalake/${commit}`, '', {}, keyFor(c.principal));
+  expect([head.status, head.headers['content-length'], head.headers.etag]).toEqual([
+    200,
+    String(whole.body.byteLength),
+    whole.headers.etag,
+  ]);
 }
