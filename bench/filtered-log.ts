@@ -31,7 +31,11 @@ process.env.AWS_EMF_ENVIRONMENT = 'Local';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');
 const GRANT = [{ region: 'region-3' }];
-const KEY = { accessKeyId: 'AKIABENCHFILTERED01', secretAccessKey: 'bench-filtered-secret', principal: 'p10' };
+const KEY = {
+  accessKeyId: 'AKIABENCHFILTERED01',
+  secretAccessKey: 'bench-filtered-secret',
+  principal: 'p10',
+};
 const CHECKPOINT = '_delta_log/00000000000000001000.checkpoint.parquet';
 const BACKEND = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
@@ -50,7 +54,11 @@ async function getBytes(c: S3Client, bucket: string, key: string): Promise<Uint8
 /** Child: one measurement in a fresh process; prints one JSON line. */
 async function child(mode: string, endpoint: string, prefix: string): Promise<Record<string, unknown>> {
   const backendClient = client(endpoint);
-  const storage = deltaStorageFromBackend(s3Backend(backendClient, { requests: 0, bytes: 0 }), 'bench', prefix);
+  const storage = deltaStorageFromBackend(
+    s3Backend(backendClient, { requests: 0, bytes: 0 }),
+    'bench',
+    prefix,
+  );
   const tableUri = `s3://bench/${prefix}`;
   if (mode === 'cold') {
     const t0 = performance.now();
@@ -67,7 +75,9 @@ async function child(mode: string, endpoint: string, prefix: string): Promise<Re
     const t1 = performance.now();
     const cp = await view.object(req, CHECKPOINT);
     const generateMs = performance.now() - t1;
-    const hint = JSON.parse(new TextDecoder().decode((await view.object(req, '_delta_log/_last_checkpoint'))!.body));
+    const hint = JSON.parse(
+      new TextDecoder().decode((await view.object(req, '_delta_log/_last_checkpoint'))!.body),
+    );
     const warm: number[] = [];
     for (let i = 0; i < 20; i++) {
       const t = performance.now();

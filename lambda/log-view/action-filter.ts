@@ -68,7 +68,8 @@ export class ActionFilter {
     const r = this.ctx.root.resolve(logPath);
     if (r.relPath === undefined) return undefined;
     if (!logPath.startsWith('/') && !SCHEME.test(logPath)) return logPath;
-    return r.relPath.split('/').map(encodeURIComponent).join('/');
+    // encodeURI leaves "=" readable (Hive folders); "?", "#" and ":" would end or re-scheme a URI.
+    return encodeURI(r.relPath).replace(/[?#:]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
   }
 
   /** `preclassified`: the caller already knows the file is readable (checkpoint fast path). */

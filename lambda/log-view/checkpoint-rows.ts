@@ -67,7 +67,9 @@ async function readJson(
 ): Promise<void> {
   const text = new TextDecoder().decode(await storage.read(part.path));
   const rows: CheckpointRow[] = [];
+  let n = 0;
   for (const [a] of actionLines(text, part.path)) {
+    if ((++n & 8191) === 0) await yieldToEventLoop();
     if (isObj(a.sidecar)) sidecars.push(await sidecarFile(storage, a.sidecar.path, a.sidecar.sizeInBytes));
     else if (isObj(a.add)) {
       if (classifier.readable(a.add.partitionValues as PartitionValues)) rows.push({ add: a.add });

@@ -26,7 +26,8 @@ export interface DvDescriptor extends DeletionVectorDescriptor {
 const MAGIC = 1681511377;
 
 export class DvInliner {
-  private readonly cache = new Lru<string, Promise<DvDescriptor>>(4096);
+  /** Inline vectors are usually tens of bytes; a few large ones must not pin much memory. */
+  private readonly cache = new Lru<string, Promise<DvDescriptor>>(1024);
 
   constructor(
     private readonly storage: DeltaStorage,

@@ -18,7 +18,10 @@ export async function filterCommit(
   let commitInfo: Obj | undefined;
   const head: string[] = [];
   const files: string[] = [];
+  let n = 0;
   for (const [a] of actionLines(text, where)) {
+    // A big commit (an OPTIMIZE of a large table) must not hold the event loop.
+    if ((++n & 4095) === 0) await new Promise((resolve) => setImmediate(resolve));
     if (isObj(a.commitInfo)) commitInfo ??= a.commitInfo;
     else if (isObj(a.protocol)) head.push(JSON.stringify({ protocol: protocolAction(a.protocol) }));
     else if (isObj(a.metaData)) head.push(JSON.stringify({ metaData: metaDataAction(a.metaData) }));
