@@ -129,10 +129,12 @@ export class CheckpointWriter {
       rows.map((r) => (k in r ? conv((r as Record<string, Obj>)[k]!) : null));
     this.pw.write({
       columnData: [
-        { name: 'add', data: col('add', addRow) },
-        { name: 'remove', data: col('remove', removeRow) },
-        { name: 'metaData', data: col('metaData', metaDataRow) },
-        { name: 'protocol', data: col('protocol', protocolRow) },
+        // No statistics for adds: nothing skips add columns by them, and they cost a pass over every
+        // value (min/max of each statistics string). The sparse structs keep them (null counts).
+        { name: 'add', data: col('add', addRow), statistics: false, offsetIndex: false },
+        { name: 'remove', data: col('remove', removeRow), offsetIndex: false },
+        { name: 'metaData', data: col('metaData', metaDataRow), offsetIndex: false },
+        { name: 'protocol', data: col('protocol', protocolRow), offsetIndex: false },
       ],
       rowGroupSize: rows.length,
     });
@@ -162,13 +164,21 @@ function dvRow(d: unknown): Obj | null {
 function addRow(a: Obj): Obj {
   return {
     path: a.path,
-    partitionValues: a.partitionValues ?? {},
+    partitionValues: mapEntries(a.partitionValues),
     size: big(a.size),
     modificationTime: big(a.modificationTime),
     dataChange: a.dataChange === true,
     deletionVector: dvRow(a.deletionVector),
     stats: typeof a.stats === 'string' ? a.stats : null,
   };
+}
+
+/** {key, value} entries: the form hyparquet-writer uses as is (an object is converted per column). */
+function mapEntries(m: unknown): { key: string; value: unknown }[] {
+  if (Array.isArray(m)) return m as { key: string; value: unknown }[];
+  const out: { key: string; value: unknown }[] = [];
+  if (m && typeof m === 'object') for (const k in m) out.push({ key: k, value: (m as Obj)[k] ?? null });
+  return out;
 }
 
 function removeRow(r: Obj): Obj {

@@ -43,9 +43,11 @@ export async function filterCheckpoint(
   return writer.finish();
 }
 
-/** The common case without an await per row: a relative path and no deletion vector. */
+/** The common case without an await per row: no deletion vector. The row is the reader's own: updated in place. */
 function relativeAdd(filter: ActionFilter, a: Record<string, unknown>): Record<string, unknown> | undefined {
   if (typeof a.path !== 'string') return undefined;
   const path = filter.relativePath(a.path);
-  return path === undefined ? undefined : { ...a, path };
+  if (path === undefined) return undefined;
+  a.path = path;
+  return a;
 }

@@ -45,6 +45,7 @@ async function run(actions: object[], grant: Record<string, string | null>[], lo
     lines: out
       .trimEnd()
       .split('\n')
+      // biome-ignore lint/suspicious/noExplicitAny: the test reads parsed JSON freely
       .map((l) => JSON.parse(l) as Record<string, any>),
     asked,
     out,
