@@ -11,6 +11,7 @@
  */
 import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
 import type { CheckpointRow } from './checkpoint-rows';
+import { leavesOf, writeRowGroup } from './row-group-writer';
 
 type SchemaElement = ConstructorParameters<typeof ParquetWriter>[0]['schema'][number];
 type Obj = Record<string, unknown>;
@@ -86,6 +87,8 @@ export const CHECKPOINT_SCHEMA: SchemaElement[] = [
   ),
 ];
 
+const LEAVES = leavesOf(CHECKPOINT_SCHEMA);
+
 /** Rows per row group: small enough that encoding one never holds the event loop for long. */
 const ROW_GROUP = 16_384;
 
@@ -127,17 +130,19 @@ export class CheckpointWriter {
     this.rows = [];
     const col = (k: 'add' | 'remove' | 'metaData' | 'protocol', conv: (o: Obj) => Obj) =>
       rows.map((r) => (k in r ? conv((r as Record<string, Obj>)[k]!) : null));
-    this.pw.write({
-      columnData: [
-        // No statistics for adds: nothing skips add columns by them, and they cost a pass over every
-        // value (min/max of each statistics string). The sparse structs keep them (null counts).
-        { name: 'add', data: col('add', addRow), statistics: false, offsetIndex: false },
-        { name: 'remove', data: col('remove', removeRow), offsetIndex: false },
-        { name: 'metaData', data: col('metaData', metaDataRow), offsetIndex: false },
-        { name: 'protocol', data: col('protocol', protocolRow), offsetIndex: false },
-      ],
-      rowGroupSize: rows.length,
-    });
+    // No statistics for adds: nothing skips add columns by them, and they cost a pass over every
+    // value (min/max of each statistics string). The sparse structs keep them (null counts).
+    writeRowGroup(
+      this.pw,
+      LEAVES,
+      {
+        add: col('add', addRow),
+        remove: col('remove', removeRow),
+        metaData: col('metaData', metaDataRow),
+        protocol: col('protocol', protocolRow),
+      },
+      { add: { statistics: false } },
+    );
     this.actions += rows.length;
     for (const r of rows) if ('add' in r) this.adds++;
     await new Promise((resolve) => setImmediate(resolve));
