@@ -30,9 +30,18 @@ afterAll(async () => {
 function counting(inner: StorageBackend) {
   const calls: string[] = [];
   const backend: StorageBackend = {
-    get: (ref, o) => (calls.push(`get ${ref.key}`), inner.get(ref, o)),
-    head: (ref, o) => (calls.push(`head ${ref.key}`), inner.head(ref, o)),
-    list: (p) => (calls.push(`list ${p.prefix}`), inner.list(p)),
+    get: (ref, o) => {
+      calls.push(`get ${ref.key}`);
+      return inner.get(ref, o);
+    },
+    head: (ref, o) => {
+      calls.push(`head ${ref.key}`);
+      return inner.head(ref, o);
+    },
+    list: (p) => {
+      calls.push(`list ${p.prefix}`);
+      return inner.list(p);
+    },
     presign: (ref, o) => inner.presign(ref, o),
   };
   return { backend, calls };
