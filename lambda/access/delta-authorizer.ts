@@ -96,9 +96,13 @@ export class DeltaAuthorizer implements Authorizer {
     if (this.deps.logView) {
       // The log is the generated one; nothing of a table with unknown reader features is shown.
       if (onlyLog) return { allowObject: () => false, allowPrefix: () => false };
-      const virtualFolder = await this.logCall(mount, () =>
+      const folder = await this.logCall(mount, () =>
         this.deps.logView!.folder(this.logRequest(mount, snapshot, maps)),
       );
+      const virtualFolder = {
+        ...folder,
+        describe: (rel: string) => this.logCall(mount, () => folder.describe(rel)),
+      };
       return {
         allowObject: (rel) => !inLog(rel) && readable(allowed, snapshot, rel, true),
         allowPrefix: (rel) => !inLog(rel) && containsReadable(allowed, rel),

@@ -8,8 +8,9 @@
 import { createHash } from 'node:crypto';
 import type { GeneratedObject, GeneratedObjectMeta } from '../core/generated-object';
 import type { VirtualFolder } from '../core/listing-filter';
-import type { DeltaStorage } from '../delta/delta-storage';
-import { LOG_DIR } from '../delta/log-path';
+import { DeltaLogError } from '../delta/delta-log-error';
+import { type DeltaStorage, isNotFound } from '../delta/delta-storage';
+import { LAST_CHECKPOINT, LOG_DIR } from '../delta/log-path';
 import type { PathPartitionLookup } from '../delta/path-partitions';
 import type { Snapshot } from '../delta/snapshot';
 import { TableRoot } from '../delta/table-root';
@@ -19,7 +20,14 @@ import { type FileGrant, TupleClassifier } from './file-grant';
 import { filterCheckpoint } from './filtered-checkpoint';
 import { filterCommit } from './filtered-commit';
 import { GeneratedCache, type GeneratedCacheStats } from './generated-cache';
-import { listRealLog, type RealCheckpoint, type RealLog, virtualFile, virtualKeys } from './real-log';
+import {
+  dropCheckpoint,
+  listRealLog,
+  type RealCheckpoint,
+  type RealLog,
+  virtualFile,
+  virtualKeys,
+} from './real-log';
 import { ScanPathPartitions } from './scan-path-partitions';
 
 export interface LogViewRequest {
@@ -113,11 +121,25 @@ export class FilteredLogView implements LogView {
         });
       }
       case 'checkpoint':
-        return this.checkpoint(req, t, base, file.checkpoint);
-      case 'lastCheckpoint': {
-        const cp = file.checkpoint;
-        return this.cache.get(`${base}${relKey}\u0000${sourceId(cp)}`, async () => {
-          const g = await this.checkpoint(req, t, base, cp);
+        return this.checkpoint(req, log, t, base, file.checkpoint);
+      case 'lastCheckpoint':
+        return this.lastCheckpoint(req, log, t, base);
+    }
+  }
+
+  /** The hint names the newest checkpoint that generates; a broken one is skipped for the next. */
+  private async lastCheckpoint(
+    req: LogViewRequest,
+    log: RealLog,
+    t: TableState,
+    base: string,
+  ): Promise<Generated> {
+    for (;;) {
+      const cp = log.checkpoints[0];
+      if (!cp) throw new DeltaLogError('Unreadable', 'no readable checkpoint left for _last_checkpoint');
+      try {
+        return await this.cache.get(`${base}${LAST_CHECKPOINT}\u0000${sourceId(cp)}`, async () => {
+          const g = await this.checkpoint(req, log, t, base, cp);
           const hint = {
             version: cp.version,
             size: g.actions,
@@ -126,20 +148,35 @@ export class FilteredLogView implements LogView {
           };
           return generated(new TextEncoder().encode(JSON.stringify(hint)), cp.lastModified);
         });
+      } catch (e) {
+        if (log.checkpoints[0] === cp) throw e; // not a broken checkpoint: a real failure
       }
     }
   }
 
   private checkpoint(
     req: LogViewRequest,
+    log: RealLog,
     t: TableState,
     base: string,
     cp: RealCheckpoint,
   ): Promise<Generated> {
     return this.cache.get(`${base}checkpoint\u0000${sourceId(cp)}`, async () => {
       const filter = this.filter(t, req.grant);
-      const w = await filterCheckpoint(req.storage, cp.parts, cp.version, filter.actions, filter.classifier);
-      return { ...generated(w.bytes, cp.lastModified), actions: w.actions, adds: w.adds };
+      try {
+        const w = await filterCheckpoint(
+          req.storage,
+          cp.parts,
+          cp.version,
+          filter.actions,
+          filter.classifier,
+        );
+        return { ...generated(w.bytes, cp.lastModified), actions: w.actions, adds: w.adds };
+      } catch (e) {
+        // A broken checkpoint (a failed write, a missing part or sidecar) is hidden, as readers skip it.
+        if (e instanceof DeltaLogError || isNotFound(e)) dropCheckpoint(log, cp.version);
+        throw e;
+      }
     });
   }
 

@@ -24,8 +24,13 @@ export interface RealLog {
   /** Newest version shown (the authorizer's snapshot version). */
   version: number;
   commits: Map<number, RealCommit>;
-  /** Newest first. */
+  /** Newest first; a checkpoint that turns out unreadable is removed (readers fall back to an older one). */
   checkpoints: RealCheckpoint[];
+}
+
+/** Drops a checkpoint that could not be read, so the view (and `_last_checkpoint`) stop showing it. */
+export function dropCheckpoint(log: RealLog, version: number): void {
+  log.checkpoints = log.checkpoints.filter((c) => c.version !== version);
 }
 
 export async function listRealLog(storage: DeltaStorage, upTo: number): Promise<RealLog> {
