@@ -137,6 +137,8 @@ async function serve(
         throw new S3Error(code, decision.message, code === 'NoSuchKey' ? { Key: key } : {}, decision.reason);
       }
       if (decision.kind === 'generated') {
+        // A file of the filtered log: made by the proxy, so always served by it (never presigned).
+        ctx.proxied = route.op === 'GetObject';
         return serveGenerated(
           decision.object,
           { headers: req.headers, query: route.query },
