@@ -204,9 +204,14 @@ describe.skipIf(!corpusPresent)('filtered _delta_log over the Delta corpus (s3rv
 
         // The whole table, listed recursively across pages and with "/" at the root: the log's
         // keys come from the virtual log, the rest are exactly the readable data and change files.
-        const all = (
-          await listAllPages(proxy.url, c.principal, 2, { prefix: `${c.alias}/`, maxKeys: 9 })
-        ).flatMap((p) => p.keys);
+        const pages = await listAllPages(proxy.url, c.principal, 2, { prefix: `${c.alias}/`, maxKeys: 9 });
+        const all = pages.flatMap((p) => p.keys);
+        // Listings and their continuation tokens (decoded) are searched for leaks too.
+        for (const p of pages) {
+          texts.push(p.text);
+          for (const m of p.text.matchAll(/<NextContinuationToken>([^<]*)</g))
+            texts.push(Buffer.from(m[1]!, 'base64url').toString('utf8'));
+        }
         const logKeys = entries.map((e) => e.key);
         expect(all.filter((k) => k.startsWith(`${c.alias}/_delta_log/`))).toEqual(logKeys);
         const readableObjects = [...f.authorizable]
