@@ -8,8 +8,11 @@ import { fileURLToPath } from 'node:url';
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const LAMBDA_ENTRY = path.join(REPO_ROOT, 'lambda', 'index.ts');
 
-/** Cold-start budgets (issue 8): held by test/infra (size) and reported by `npm run bench -- coldstart`. */
-export const BUNDLE_BUDGET_BYTES = 600 * 1024;
+/**
+ * Cold-start budgets (issue 8): held by test/infra (size) and reported by `npm run bench -- coldstart`.
+ * 600 KiB before the filtered log view, whose Parquet writer (hyparquet-writer) adds ~50 KiB.
+ */
+export const BUNDLE_BUDGET_BYTES = 640 * 1024;
 export const INIT_BUDGET_MS = 120;
 
 /** Node 22 is the Lambda runtime (and the oldest runtime all pinned deps support there). */

@@ -7,12 +7,13 @@ import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import { AllowedSetCache } from './access/allowed-set-cache';
 import { DeltaAuthorizer } from './access/delta-authorizer';
 import { SigV4Authenticator } from './auth/sigv4-authenticator';
-import { assertServable, type Config, loadConfig } from './config';
+import { type Config, loadConfig } from './config';
 import { jsonLogger, type Logger } from './core/logger';
 import { combineObservers, type Observer } from './core/observer';
 import { TableMap } from './core/table-mount';
 import { type Clock, type ProxyHandler, systemClock } from './core/types';
 import { SnapshotCache } from './delta/snapshot-cache';
+import { FilteredLogView } from './log-view/filtered-log-view';
 import { createApp } from './pipeline/app';
 import { auditLogObserver } from './pipeline/observe';
 import { ListingTokens } from './s3/listing-token';
@@ -36,10 +37,11 @@ export interface ProxyInstance {
   config: Config;
   snapshots: SnapshotCache;
   storage: StorageBackend;
+  /** The filtered log view (logView "filtered"). */
+  logView?: FilteredLogView;
 }
 
 export function createProxy(config: Config, overrides: ProxyOverrides = {}): ProxyInstance {
-  assertServable(config);
   const clock = overrides.clock ?? systemClock;
   const logger = overrides.logger ?? jsonLogger();
   // loadConfig fills s3.region from AWS_REGION; us-east-1 only for a config built without one.
@@ -61,6 +63,11 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
     maxBytes: config.snapshotCacheBytes,
     clock,
   });
+  // Generated log files share the snapshot cache's budget: they get what the snapshots leave.
+  const logView =
+    config.logView === 'filtered'
+      ? new FilteredLogView({ budgetBytes: () => config.snapshotCacheBytes - snapshots.stats().bytes })
+      : undefined;
   const authorizer = new DeltaAuthorizer({
     grants: stores.grants,
     snapshots,
@@ -68,6 +75,7 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
     storage,
     logger,
     clock,
+    ...(logView ? { logView } : {}),
   });
   const authenticator = new SigV4Authenticator({
     credentials: stores.credentials,
@@ -95,7 +103,7 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
     observer: combineObservers(observers),
     listingTokens: new ListingTokens(config.listingTokenKey),
   });
-  return { handler, config, snapshots, storage };
+  return { handler, config, snapshots, storage, ...(logView ? { logView } : {}) };
 }
 
 let fromEnv: Promise<ProxyHandler> | undefined;

@@ -101,7 +101,8 @@ export const ConfigSchema = z.strictObject({
     { keys: [], allowAnonymous: false },
   ),
   grants: z._default(z.array(grant), []),
-  logView: z._default(z.enum(['raw', 'filtered']), 'raw'),
+  /** "filtered": each caller gets a `_delta_log/` with only its readable files; "raw": the log as stored. */
+  logView: z._default(z.enum(['raw', 'filtered']), 'filtered'),
   /** How long a cached Delta snapshot is trusted before the log is checked for new commits. */
   snapshotTtlMs: z._default(z.int().check(z.minimum(0)), 5_000),
   /**
@@ -227,14 +228,4 @@ export function loadConfig(
   const ownRegion = env.AWS_REGION || env.AWS_DEFAULT_REGION;
   if (config.s3.region === undefined && ownRegion) config.s3.region = ownRegion;
   return config;
-}
-
-/**
- * Settings this version accepts in the schema but cannot serve yet. Serving the raw log while
- * the operator asked for a filtered one would leak, so start-up (and `cdk synth`) refuse it.
- */
-export function assertServable(config: Config): void {
-  if (config.logView === 'filtered') {
-    throw new ConfigError('logView: "filtered" is not available in this version; use "raw"');
-  }
 }

@@ -1,3 +1,4 @@
+import type { GeneratedObject } from '../core/generated-object';
 import type { ListingFilter } from '../core/listing-filter';
 import type { Principal } from '../core/principal';
 import type { TableMount } from '../core/table-mount';
@@ -10,6 +11,8 @@ export type { ListingFilter };
  */
 export type ObjectDecision =
   | { allow: true; kind: 'log' | 'data' }
+  /** A file of the filtered log view: served from memory, never from the backend. */
+  | { allow: true; kind: 'generated'; object: GeneratedObject }
   | { allow: false; answer: 'not-found' | 'access-denied'; reason: string; message?: string };
 
 /**

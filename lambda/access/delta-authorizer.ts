@@ -17,10 +17,12 @@ import { LOG_DIR } from '../delta/log-path';
 import type { Snapshot } from '../delta/snapshot';
 import type { SnapshotCache } from '../delta/snapshot-cache';
 import { NO_TUPLE } from '../delta/snapshot-view';
+import type { LogView, LogViewRequest } from '../log-view/filtered-log-view';
 import { type StorageBackend, StorageError } from '../storage/storage-backend';
 import type { AllowedSet, ReadableFolders } from './allowed-set';
 import type { AllowedSetCache } from './allowed-set-cache';
 import type { Authorizer, ListingFilter, ObjectDecision } from './authorizer';
+import { fileGrantOf } from './file-grant';
 import type { GrantStore, PartitionMap } from './grant';
 import { effectivePartitions } from './grant-sources';
 import { HistoryLookup } from './history-lookup';
@@ -33,6 +35,8 @@ export interface DeltaAuthorizerDeps {
   logger: Logger;
   /** Decides whether a removed file has passed its retention (default: the system clock). */
   clock?: Clock;
+  /** The filtered `_delta_log/` view (logView "filtered"); absent: the raw log is served. */
+  logView?: LogView;
 }
 
 export class DeltaAuthorizer implements Authorizer {
@@ -56,28 +60,41 @@ export class DeltaAuthorizer implements Authorizer {
   ): Promise<ObjectDecision> {
     const maps = await this.mapsFor(principal, mount);
     if (!maps) return { allow: false, answer: 'not-found', reason: 'no grant on table' };
-    if (relKey.startsWith(LOG_DIR)) return { allow: true, kind: 'log' };
+    const filtered = this.deps.logView !== undefined;
+    if (relKey.startsWith(LOG_DIR)) {
+      return filtered ? this.filteredLogObject(mount, maps, relKey) : { allow: true, kind: 'log' };
+    }
 
     let snapshot = await this.snapshot(mount);
     this.refuseUnsupported(snapshot, mount);
     let allowed = this.allowedSet(principal, mount, snapshot, maps);
-    if (allowed.isReadable(relKey)) return { allow: true, kind: 'data' };
+    if (readable(allowed, snapshot, relKey, filtered)) return { allow: true, kind: 'data' };
 
-    if (snapshot.tupleOf(relKey) === NO_TUPLE) {
+    // Filtered view: a forbidden file and a missing one take the same steps and get the same answer.
+    if (filtered || snapshot.tupleOf(relKey) === NO_TUPLE) {
       // A file committed after our snapshot was taken must not be refused: look once more.
       const fresh = await this.snapshot(mount, true);
       if (fresh !== snapshot) {
         snapshot = fresh;
         this.refuseUnsupported(snapshot, mount);
         allowed = this.allowedSet(principal, mount, snapshot, maps);
-        if (allowed.isReadable(relKey)) return { allow: true, kind: 'data' };
+        if (readable(allowed, snapshot, relKey, filtered)) return { allow: true, kind: 'data' };
       }
     }
     const known = snapshot.tupleOf(relKey) !== NO_TUPLE;
-    // Older versions may still reference the file (or, for a shared DV file, another owner).
-    if (!known || snapshot.kindOf(relKey) === 'deletionVector') {
+    // Older versions may still reference the file (or, for a shared DV file, another owner). In
+    // the filtered view every refusal takes this step, so a forbidden file and a missing one cost
+    // the same; deletion-vector files are never served there (every vector is inline in the log).
+    if (filtered || !known || snapshot.kindOf(relKey) === 'deletionVector') {
       const verdict = await this.historyVerdict(principal, mount, snapshot, maps, relKey);
-      if (verdict === 'readable') return { allow: true, kind: 'data' };
+      if (verdict === 'readable' && !(filtered && looksLikeDeletionVector(snapshot, relKey)))
+        return { allow: true, kind: 'data' };
+      if (filtered)
+        return {
+          allow: false,
+          answer: 'not-found',
+          reason: known ? 'not granted (filtered view)' : 'not a readable file of the table',
+        };
       if (verdict === 'expired')
         return { allow: false, answer: 'access-denied', reason: 'removed file past its retention' };
       if (verdict === 'forbidden')
@@ -102,16 +119,35 @@ export class DeltaAuthorizer implements Authorizer {
     const cdc = onlyLog ? undefined : await this.changeData(principal, mount, snapshot, maps);
     let folders: ReadableFolders | undefined;
     const inLog = (rel: string) => rel.startsWith(LOG_DIR) || LOG_DIR.startsWith(rel);
+    const prepareFolders = async () => {
+      if (!onlyLog) folders ??= await allowed.readableFolders();
+    };
+    const allowPrefix = (rel: string) =>
+      (folders !== undefined && containsReadable(folders, rel)) ||
+      (!onlyLog && cdc?.allowPrefix(rel) === true);
+    if (this.deps.logView) {
+      // The log is the generated one; nothing of a table with unknown reader features is shown.
+      if (onlyLog) return { allowObject: () => false, allowPrefix: () => false };
+      const folder = await this.logCall(mount, () =>
+        this.deps.logView!.folder(this.logRequest(mount, snapshot, maps)),
+      );
+      const virtualFolder = {
+        ...folder,
+        describe: (rel: string) => this.logCall(mount, () => folder.describe(rel)),
+      };
+      return {
+        allowObject: (rel) =>
+          !inLog(rel) && (readable(allowed, snapshot, rel, true) || cdc?.allowObject(rel) === true),
+        allowPrefix: (rel) => !inLog(rel) && allowPrefix(rel),
+        prepareFolders,
+        virtualFolder,
+      };
+    }
     return {
       allowObject: (rel) =>
         rel.startsWith(LOG_DIR) || (!onlyLog && (allowed.isReadable(rel) || cdc?.allowObject(rel) === true)),
-      allowPrefix: (rel) =>
-        inLog(rel) ||
-        (folders !== undefined && containsReadable(folders, rel)) ||
-        (!onlyLog && cdc?.allowPrefix(rel) === true),
-      prepareFolders: async () => {
-        if (!onlyLog) folders ??= await allowed.readableFolders();
-      },
+      allowPrefix: (rel) => inLog(rel) || allowPrefix(rel),
+      prepareFolders,
     };
   }
 
@@ -137,6 +173,38 @@ export class DeltaAuthorizer implements Authorizer {
   ) {
     try {
       return await this.history.changeDataListing(principal, mount, this.storageOf(mount), snapshot, maps);
+    } catch (err) {
+      throw backendFailure(err, mount, this.deps.logger);
+    }
+  }
+
+  private async filteredLogObject(
+    mount: TableMount,
+    maps: readonly PartitionMap[],
+    relKey: string,
+  ): Promise<ObjectDecision> {
+    const snapshot = await this.snapshot(mount);
+    this.refuseUnsupported(snapshot, mount);
+    const object = await this.logCall(mount, () =>
+      this.deps.logView!.object(this.logRequest(mount, snapshot, maps), relKey),
+    );
+    return object
+      ? { allow: true, kind: 'generated', object }
+      : { allow: false, answer: 'not-found', reason: 'not a file of the filtered log' };
+  }
+
+  private logRequest(mount: TableMount, snapshot: Snapshot, maps: readonly PartitionMap[]): LogViewRequest {
+    return {
+      tableUri: mount.uri.replace(/\/+$/, ''),
+      storage: this.storageOf(mount),
+      snapshot,
+      grant: fileGrantOf(snapshot.partitionColumns, maps),
+    };
+  }
+
+  private async logCall<T>(mount: TableMount, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
     } catch (err) {
       throw backendFailure(err, mount, this.deps.logger);
     }
@@ -216,6 +284,19 @@ export class DeltaAuthorizer implements Authorizer {
  */
 function containsReadable(folders: ReadableFolders, relPrefix: string): boolean {
   return relPrefix.endsWith('/') && folders.has(relPrefix);
+}
+
+/** In the filtered view deletion-vector files are never served: every vector is inline in the log. */
+function readable(allowed: AllowedSet, snapshot: Snapshot, relKey: string, filtered: boolean): boolean {
+  if (!allowed.isReadable(relKey)) return false;
+  return !filtered || snapshot.kindOf(relKey) !== 'deletionVector';
+}
+
+/** A deletion-vector file of the snapshot, or a path named as Delta names them (`u` vectors). */
+function looksLikeDeletionVector(snapshot: Snapshot, relKey: string): boolean {
+  if (snapshot.kindOf(relKey) === 'deletionVector') return true;
+  const name = relKey.slice(relKey.lastIndexOf('/') + 1);
+  return name.startsWith('deletion_vector_') && name.endsWith('.bin');
 }
 
 /**

@@ -1,3 +1,5 @@
+import type { GeneratedObjectMeta } from './generated-object';
+
 /** What the S3 layer may show of one table in a listing. */
 export interface ListingFilter {
   /** relKey: key relative to the table root. */
@@ -9,4 +11,18 @@ export interface ListingFilter {
   allowPrefix(relPrefix: string): boolean;
   /** Builds what allowPrefix needs (once per snapshot and caller; a listing without "/" skips it). */
   prepareFolders?(): Promise<void>;
+  /** A folder whose content the authorizer generates (the filtered `_delta_log/`). */
+  virtualFolder?: VirtualFolder;
+}
+
+/**
+ * A folder listed from generated objects instead of the backend: backend keys under `prefix` are
+ * never shown, `keys` are. Sizes and ETags are produced only for the keys a listing page returns.
+ */
+export interface VirtualFolder {
+  /** Relative to the table root, ending in "/" (e.g. "_delta_log/"). */
+  readonly prefix: string;
+  /** Relative keys of the generated objects, sorted as S3 sorts keys. */
+  readonly keys: readonly string[];
+  describe(relKey: string): Promise<GeneratedObjectMeta>;
 }

@@ -106,9 +106,13 @@ export interface Leaf {
   readonly pages?: ByteArrayPages;
 }
 
+/** Definition levels of null leaves: one zero-filled buffer, shared (cursors only read it). */
+let zeros = new Uint8Array(0);
+
 /** An all-null leaf (column chunk skipped thanks to its statistics, or absent from the schema). */
 export function nullLeaf(n: number): Leaf {
-  return { n, maxDef: 1, maxRep: 0, def: new Uint8Array(n), rep: undefined, values: [] };
+  if (zeros.length < n) zeros = new Uint8Array(n);
+  return { n, maxDef: 1, maxRep: 0, def: zeros.subarray(0, n), rep: undefined, values: [] };
 }
 
 /**

@@ -10,6 +10,7 @@ import { newRequestId } from '../core/request-id';
 import { S3Error } from '../core/s3-error';
 import type { TableMap } from '../core/table-mount';
 import type { Clock, Headers, ProxyHandler, ProxyRequest, ProxyResponse } from '../core/types';
+import { serveGenerated } from '../s3/generated-object';
 import { getObject, headObject, temporaryRedirect } from '../s3/get-object';
 import { listObjectsResponse, parseListQuery } from '../s3/list-objects';
 import { ListingTokens } from '../s3/listing-token';
@@ -144,6 +145,16 @@ async function serve(
       if (!decision.allow) {
         const code = decision.answer === 'not-found' ? 'NoSuchKey' : 'AccessDenied';
         throw new S3Error(code, decision.message, code === 'NoSuchKey' ? { Key: key } : {}, decision.reason);
+      }
+      if (decision.kind === 'generated') {
+        // A file of the filtered log: made by the proxy, so always served by it (never presigned).
+        ctx.proxied = route.op === 'GetObject';
+        return serveGenerated(
+          decision.object,
+          { headers: req.headers, query: route.query },
+          base,
+          route.op === 'HeadObject',
+        );
       }
       const objectReq = {
         ref: { bucket: resolved.mount.bucket, key: resolved.backendKey },

@@ -37,7 +37,7 @@ export function conditionsOf(headers: Headers): Conditions {
   };
 }
 
-function objectHeaders(meta: ObjectMeta, query: URLSearchParams): Headers {
+export function objectHeaders(meta: ObjectMeta, query: URLSearchParams): Headers {
   const h: Headers = {
     'accept-ranges': 'bytes',
     'last-modified': httpDate(meta.lastModified),
@@ -58,7 +58,7 @@ function objectHeaders(meta: ObjectMeta, query: URLSearchParams): Headers {
   return h;
 }
 
-function conditionFailure(outcome: ConditionOutcome, meta: ObjectMeta, base: Headers): ProxyResponse {
+export function conditionFailure(outcome: ConditionOutcome, meta: ObjectMeta, base: Headers): ProxyResponse {
   if (outcome === 'not-modified') {
     return {
       status: 304,

@@ -137,8 +137,30 @@ export async function listVirtual(
       startAfter = mount.prefix + (past ? `${rolled}${PAST}` : req.after).slice(root.length);
     }
 
+    // A generated folder (the filtered _delta_log/) is listed from its own keys, merged in order.
+    const folder = filter.virtualFolder;
+    const generated = folder ? folder.keys.filter((k) => (root + k).startsWith(req.prefix)) : [];
+    let gi = 0;
+    /** Emits the generated entries sorting before `key` (all of them when undefined); true when full. */
+    const emitGenerated = async (key?: string): Promise<boolean> => {
+      while (gi < generated.length && (key === undefined || compareKeys(root + generated[gi]!, key) < 0)) {
+        const rel = generated[gi++]!;
+        const vkey = root + rel;
+        const rolled = rollUp(vkey, req.prefix, req.delimiter);
+        if (rolled !== undefined) {
+          if (accept({ kind: 'prefix', key: rolled })) return true;
+          continue;
+        }
+        if (compareKeys(vkey, req.after) <= 0) continue;
+        const meta = await folder!.describe(rel);
+        if (accept({ kind: 'object', key: vkey, object: { key: vkey, ...meta } })) return true;
+      }
+      return false;
+    };
+    const onlyGenerated = folder !== undefined && relPrefix.startsWith(folder.prefix);
+
     let token: string | undefined;
-    for (;;) {
+    while (!onlyGenerated) {
       if (pagesLeft-- <= 0) return { entries: out, isTruncated: true, resume };
       const page = await storage.list({
         bucket: mount.bucket,
@@ -155,6 +177,7 @@ export async function listVirtual(
         if (!item.key.startsWith(listPrefix)) continue;
         const rel = item.key.slice(mount.prefix.length);
         const key = root + rel;
+        if (await emitGenerated(key)) return finish(out, req.maxKeys);
         if (item.kind === 'prefix') {
           const visible = filter.allowPrefix(rel);
           resume = { after: key, examined: !visible };
@@ -200,6 +223,7 @@ export async function listVirtual(
       if (!page.isTruncated || !page.nextContinuationToken) break;
       token = page.nextContinuationToken;
     }
+    if (await emitGenerated()) return finish(out, req.maxKeys);
   }
   return finish(out, req.maxKeys);
 }

@@ -45,6 +45,9 @@ export async function startAuthzProxy(
 ): Promise<AuthzProxy> {
   const parsed = parseConfig({
     getMode: 'proxy',
+    // These suites check the raw log's rules (403 for a forbidden file, the stored log listed);
+    // the filtered view (the default) has its own suites.
+    logView: 'raw',
     ...config,
     s3: { endpoint: backend.endpoint, forcePathStyle: true, region: 'us-east-1' },
     auth: { keys: principals.map(keyFor), allowAnonymous: options.allowAnonymous ?? false },

@@ -23,7 +23,7 @@ describe('configuration', () => {
       readOnly: true,
       getMode: 'presignedUrl',
       proxyPartial: false,
-      logView: 'raw',
+      logView: 'filtered',
       allowedPartitions: {},
       grants: [],
       auth: { keys: [], allowAnonymous: false },

@@ -1,0 +1,400 @@
+/**
+ * Reads the actions of a checkpoint of any form (classic or multi-part Parquet, UUID-named v2 in
+ * Parquet or JSON, and its sidecars) for the filtered view, row group by row group. Adds are
+ * classified on their partition values as they are decoded, and only the readable ones are built
+ * into objects: the path and statistics bytes of the other rows are skipped over, never turned
+ * into strings. Removes (tombstones), metaData and protocol rows are handed on whole; txn,
+ * domainMetadata, checkpointMetadata and anything else is not read at all.
+ */
+import type { CheckpointFile } from '../delta/checkpoint-reader';
+import { DeltaLogError } from '../delta/delta-log-error';
+import { type DeltaStorage, isNotFound } from '../delta/delta-storage';
+import { SIDECAR_DIR } from '../delta/log-path';
+import { actionLines } from '../delta/log-replay';
+import {
+  type IoStats,
+  type Leaf,
+  leavesUnder,
+  openParquet,
+  type ParquetFile,
+  RepeatedCursor,
+  readLeaves,
+  ScalarCursor,
+} from '../delta/parquet-leaves';
+import type { PartitionValues } from '../delta/path-partitions';
+import { decodePath } from '../delta/table-root';
+import type { TupleClassifier } from './file-grant';
+
+type Obj = Record<string, unknown>;
+
+/** One action of the checkpoint; `add` rows arrive only when readable. */
+export type CheckpointRow = { add: Obj } | { remove: Obj } | { metaData: Obj } | { protocol: Obj };
+
+export type RowSink = (rows: CheckpointRow[]) => Promise<void>;
+
+export async function readCheckpointRows(
+  storage: DeltaStorage,
+  parts: readonly CheckpointFile[],
+  classifier: TupleClassifier,
+  sink: RowSink,
+  io: IoStats,
+): Promise<void> {
+  const sidecars: CheckpointFile[] = [];
+  for (const part of parts) {
+    if (part.format === 'json') await readJson(storage, part, classifier, sink, sidecars);
+    else
+      await readParquet(
+        storage,
+        await openParquet(storage, part.path, part.size, io),
+        classifier,
+        sink,
+        sidecars,
+        io,
+      );
+  }
+  for (const sc of sidecars) {
+    const file = await openParquet(storage, sc.path, sc.size, io);
+    await readParquet(storage, file, classifier, sink, [], io);
+  }
+}
+
+async function readJson(
+  storage: DeltaStorage,
+  part: CheckpointFile,
+  classifier: TupleClassifier,
+  sink: RowSink,
+  sidecars: CheckpointFile[],
+): Promise<void> {
+  const text = new TextDecoder().decode(await storage.read(part.path));
+  const rows: CheckpointRow[] = [];
+  let n = 0;
+  for (const [a] of actionLines(text, part.path)) {
+    if ((++n & 8191) === 0) await yieldToEventLoop();
+    if (isObj(a.sidecar)) sidecars.push(await sidecarFile(storage, a.sidecar.path, a.sidecar.sizeInBytes));
+    else if (isObj(a.add)) {
+      if (classifier.readable(a.add.partitionValues as PartitionValues)) rows.push({ add: a.add });
+    } else if (isObj(a.remove)) rows.push({ remove: a.remove });
+    else if (isObj(a.metaData)) rows.push({ metaData: a.metaData });
+    else if (isObj(a.protocol)) rows.push({ protocol: a.protocol });
+  }
+  await sink(rows);
+}
+
+async function sidecarFile(
+  storage: DeltaStorage,
+  path: unknown,
+  sizeInBytes: unknown,
+): Promise<CheckpointFile> {
+  if (typeof path !== 'string' || path.includes('/') || path.includes(':')) {
+    throw new DeltaLogError(
+      'Malformed',
+      `sidecar path "${String(path)}" is not a file name in ${SIDECAR_DIR}`,
+    );
+  }
+  const rel = `${SIDECAR_DIR}${decodePath(path)}`;
+  if (typeof sizeInBytes === 'number' && sizeInBytes > 0)
+    return { path: rel, size: sizeInBytes, format: 'parquet' };
+  try {
+    return { path: rel, size: await storage.size(rel), format: 'parquet' };
+  } catch (e) {
+    if (isNotFound(e)) throw new DeltaLogError('MissingLog', `sidecar ${rel} is missing`, { cause: e });
+    throw e;
+  }
+}
+
+const utf8 = new TextDecoder();
+
+/** A string leaf, streamed page by page when possible: a value is decoded only when asked for. */
+class StringCursor {
+  private readonly scalar?: ScalarCursor;
+  private current: unknown = null;
+  constructor(private readonly leaf: Leaf) {
+    if (!leaf.pages) this.scalar = new ScalarCursor(leaf);
+  }
+  /** Moves to the next row; true when it holds a value. */
+  next(): boolean {
+    if (this.scalar) {
+      this.current = this.scalar.next();
+      return this.current !== null;
+    }
+    return this.leaf.pages!.next();
+  }
+  value(): string {
+    if (this.scalar) return String(this.current);
+    const p = this.leaf.pages!;
+    return utf8.decode(p.bytes.subarray(p.start, p.end));
+  }
+}
+
+/** A map leaf pair, row by row, into reused arrays (no allocation for rows that are dropped). */
+class MapCursor {
+  private readonly cursor: RepeatedCursor;
+  readonly keys: string[] = [];
+  readonly values: (string | null)[] = [];
+  size = 0;
+  private readonly push = (k: unknown, v: unknown) => {
+    this.keys[this.size] = String(k);
+    this.values[this.size++] = v === null || v === undefined ? null : String(v);
+  };
+  constructor(keys: Leaf, values: Leaf) {
+    this.cursor = new RepeatedCursor(keys, values);
+  }
+  next(): this {
+    this.size = 0;
+    this.cursor.next(this.push);
+    return this;
+  }
+  toObject(): Record<string, string | null> {
+    const o: Record<string, string | null> = {};
+    for (let i = 0; i < this.size; i++) o[this.keys[i]!] = this.values[i]!;
+    return o;
+  }
+}
+
+class ListCursor {
+  private readonly cursor: RepeatedCursor;
+  private items: string[] = [];
+  private readonly push = (x: unknown) => {
+    this.items.push(String(x));
+  };
+  constructor(leaf: Leaf) {
+    this.cursor = new RepeatedCursor(leaf);
+  }
+  next(): string[] {
+    this.items = [];
+    this.cursor.next(this.push);
+    return this.items;
+  }
+}
+
+const DV_FIELDS = ['storageType', 'pathOrInlineDv', 'offset', 'sizeInBytes', 'cardinality', 'maxRowIndex'];
+
+/** Leaf paths of one action struct: scalars by name, maps and lists by their (writer-chosen) leaf names. */
+function layout(file: ParquetFile) {
+  const t = file.tree;
+  const mapOf = (path: string[]) => {
+    const l = leavesUnder(t, path);
+    return [l[0] ?? ['-'], l[1] ?? ['-']];
+  };
+  const listOf = (path: string[]) => [leavesUnder(t, path)[0] ?? ['-']];
+  const paths: string[][] = [
+    ['add', 'path'],
+    ['add', 'stats'],
+    ['remove', 'path'],
+    ...mapOf(['add', 'partitionValues']),
+    ['add', 'size'],
+    ['add', 'modificationTime'],
+    ['add', 'dataChange'],
+    ...DV_FIELDS.map((f) => ['add', 'deletionVector', f]),
+    ['remove', 'deletionTimestamp'],
+    ['remove', 'dataChange'],
+    ['remove', 'extendedFileMetadata'],
+    ...mapOf(['remove', 'partitionValues']),
+    ['remove', 'size'],
+    ...DV_FIELDS.map((f) => ['remove', 'deletionVector', f]),
+    ['metaData', 'id'],
+    ['metaData', 'format', 'provider'],
+    ['metaData', 'schemaString'],
+    ...listOf(['metaData', 'partitionColumns']),
+    ...mapOf(['metaData', 'configuration']),
+    ['metaData', 'createdTime'],
+    ['protocol', 'minReaderVersion'],
+    ['protocol', 'minWriterVersion'],
+    ...listOf(['protocol', 'readerFeatures']),
+    ...listOf(['protocol', 'writerFeatures']),
+    ['sidecar', 'path'],
+    ['sidecar', 'sizeInBytes'],
+  ];
+  return paths;
+}
+
+/** add.path, add.stats and remove.path are streamed (indexes 0-2). */
+const STREAMED: ReadonlySet<number> = new Set([0, 1, 2]);
+
+async function readParquet(
+  storage: DeltaStorage,
+  file: ParquetFile,
+  classifier: TupleClassifier,
+  sink: RowSink,
+  sidecars: CheckpointFile[],
+  io: IoStats,
+): Promise<void> {
+  const paths = layout(file);
+  const groups = file.metadata.row_groups.length;
+  let pending = groups > 0 ? readLeaves(storage, file, 0, paths, io, STREAMED) : undefined;
+  for (let rg = 0; rg < groups; rg++) {
+    const leaves = await pending!;
+    pending = rg + 1 < groups ? readLeaves(storage, file, rg + 1, paths, io, STREAMED) : undefined;
+    // Observe the prefetch now: if this group fails, its rejection must not go unhandled.
+    pending?.catch(() => {});
+    const rows: CheckpointRow[] = [];
+    const n = Number(file.metadata.row_groups[rg]!.num_rows);
+    const readers = rowReaders(leaves, classifier, rows);
+    for (let r = 0; r < n; r++) {
+      if ((r & 8191) === 8191) await yieldToEventLoop();
+      for (const read of readers) read();
+    }
+    for (const sc of readers.sidecars) sidecars.push(await sidecarFile(storage, sc[0], sc[1]));
+    await sink(rows);
+  }
+}
+
+const isNullLeaf = (l: Leaf) => l.pages === undefined && l.values.length === 0;
+
+/**
+ * One reader per action struct that has any value in this row group (a big checkpoint's row
+ * groups hold only adds: the other structs cost nothing there). Each call consumes one row.
+ */
+function rowReaders(leaves: Leaf[], classifier: TupleClassifier, rows: CheckpointRow[]) {
+  let i = 0;
+  const take = (k: number) => {
+    i += k;
+    return leaves.slice(i - k, i);
+  };
+  const [addPathL, addStatsL, rmPathL] = take(3) as [Leaf, Leaf, Leaf];
+  const addL = take(5 + DV_FIELDS.length);
+  const rmL = take(3 + 2 + 1 + DV_FIELDS.length);
+  const metaL = take(3 + 1 + 2 + 1);
+  const protoL = take(4);
+  const scL = take(2);
+  const live = (ls: Leaf[]) => ls.some((l) => !isNullLeaf(l));
+  const readers: (() => void)[] & { sidecars: [unknown, unknown][] } = Object.assign([], { sidecars: [] });
+  const s = (l: Leaf) => new ScalarCursor(l);
+  const values = classifier.values;
+
+  if (live([addPathL, addStatsL, ...addL])) {
+    const path = new StringCursor(addPathL);
+    const stats = new StringCursor(addStatsL);
+    const pv = new MapCursor(addL[0]!, addL[1]!);
+    const [size, mod, change] = [s(addL[2]!), s(addL[3]!), s(addL[4]!)];
+    const dvLeaves = addL.slice(5);
+    const dvs = live(dvLeaves) ? dvLeaves.map(s) : [];
+    const dv: unknown[] = new Array(DV_FIELDS.length);
+    readers.push(() => {
+      const has = path.next();
+      const hasStats = stats.next();
+      pv.next();
+      const sz = size.next();
+      const mt = mod.next();
+      const dc = change.next();
+      for (let d = 0; d < dvs.length; d++) dv[d] = dvs[d]!.next();
+      if (!has) return;
+      values.fill(null);
+      for (let e = 0; e < pv.size; e++) {
+        const ci = classifier.columnOf(pv.keys[e]!);
+        const v = pv.values[e]!;
+        if (ci >= 0) values[ci] = v === '' ? null : v;
+      }
+      if (!classifier.readableValues()) return;
+      const add: Obj = {
+        path: path.value(),
+        partitionValues: pv.toObject(),
+        size: sz,
+        modificationTime: mt,
+        dataChange: dc,
+      };
+      if (hasStats) add.stats = stats.value();
+      const d = dvs.length ? dvOf(dv) : undefined;
+      if (d) add.deletionVector = d;
+      rows.push({ add });
+    });
+  }
+  if (live([rmPathL, ...rmL])) {
+    const path = new StringCursor(rmPathL);
+    const [time, change, ext] = [s(rmL[0]!), s(rmL[1]!), s(rmL[2]!)];
+    const pv = new MapCursor(rmL[3]!, rmL[4]!);
+    const size = s(rmL[5]!);
+    const dvs = rmL.slice(6).map(s);
+    const dv: unknown[] = new Array(DV_FIELDS.length);
+    readers.push(() => {
+      const has = path.next();
+      const rt = time.next();
+      const rc = change.next();
+      const re = ext.next();
+      pv.next();
+      const rs = size.next();
+      for (let d = 0; d < dvs.length; d++) dv[d] = dvs[d]!.next();
+      if (!has) return;
+      const remove: Obj = { path: path.value() };
+      if (rt !== null) remove.deletionTimestamp = rt;
+      remove.dataChange = rc ?? false;
+      if (re !== null) remove.extendedFileMetadata = re;
+      // A null map (not written) and an empty one read alike: only a non-empty map classifies.
+      if (pv.size || re === true) remove.partitionValues = pv.toObject();
+      if (rs !== null) remove.size = rs;
+      const d = dvOf(dv);
+      if (d) remove.deletionVector = d;
+      rows.push({ remove });
+    });
+  }
+  if (live(metaL)) {
+    const [id, provider, schema] = [s(metaL[0]!), s(metaL[1]!), s(metaL[2]!)];
+    const cols = new ListCursor(metaL[3]!);
+    const conf = new MapCursor(metaL[4]!, metaL[5]!);
+    const created = s(metaL[6]!);
+    readers.push(() => {
+      const [mid, prov, sch] = [id.next(), provider.next(), schema.next()];
+      const pc = cols.next();
+      conf.next();
+      const ct = created.next();
+      if (sch === null) return;
+      rows.push({
+        metaData: {
+          ...(mid !== null ? { id: mid } : {}),
+          format: { provider: prov ?? 'parquet', options: {} },
+          schemaString: sch,
+          partitionColumns: pc,
+          configuration: conf.toObject(),
+          ...(ct !== null ? { createdTime: ct } : {}),
+        },
+      });
+    });
+  }
+  if (live(protoL)) {
+    const [minR, minW] = [s(protoL[0]!), s(protoL[1]!)];
+    const [reader, writer] = [new ListCursor(protoL[2]!), new ListCursor(protoL[3]!)];
+    readers.push(() => {
+      const r = minR.next();
+      const w = minW.next();
+      const rf = reader.next();
+      const wf = writer.next();
+      if (r === null) return;
+      rows.push({
+        protocol: {
+          minReaderVersion: r,
+          ...(w !== null ? { minWriterVersion: w } : {}),
+          ...((r as number) >= 3 ? { readerFeatures: rf } : {}),
+          ...(w !== null && (w as number) >= 7 ? { writerFeatures: wf } : {}),
+        },
+      });
+    });
+  }
+  if (live(scL)) {
+    const [p, size] = [s(scL[0]!), s(scL[1]!)];
+    readers.push(() => {
+      const sp = p.next();
+      const ss = size.next();
+      if (sp !== null) readers.sidecars.push([sp, ss]);
+    });
+  }
+  return readers;
+}
+
+function dvOf(v: unknown[]): Obj | undefined {
+  const [storageType, pathOrInlineDv, offset, sizeInBytes, cardinality, maxRowIndex] = v;
+  if (typeof storageType !== 'string' || typeof pathOrInlineDv !== 'string') return undefined;
+  const d: Obj = { storageType, pathOrInlineDv };
+  if (offset !== null) d.offset = offset;
+  if (sizeInBytes !== null) d.sizeInBytes = sizeInBytes;
+  if (cardinality !== null) d.cardinality = cardinality;
+  if (maxRowIndex !== null) d.maxRowIndex = maxRowIndex;
+  return d;
+}
+
+function isObj(x: unknown): x is Obj {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

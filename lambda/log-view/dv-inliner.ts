@@ -1,0 +1,113 @@
+/**
+ * Deletion vectors in the filtered view are always inline (`storageType: "i"`): the vector's bytes
+ * (magic + portable Roaring bitmap) are copied out of its file into the descriptor, Z85-encoded and
+ * zero-padded to a multiple of 4 as Spark does, `sizeInBytes` the unpadded length, no offset, the
+ * same cardinality. No DV file is ever served in filtered mode, so the vectors of forbidden files
+ * that share a DV file with readable ones never reach a reader. The rewrite is deterministic, so an
+ * add and a later remove of the same (path, DV) get the same new unique id.
+ *
+ * A vector that cannot be read (its file vacuumed, a bad checksum) gets a stable placeholder that
+ * no reader can decode: the versions that need it were unreadable through the raw log too.
+ */
+import { createHash } from 'node:crypto';
+import { Lru } from '../core/lru';
+import { DeltaLogError } from '../delta/delta-log-error';
+import { type DeltaStorage, isNotFound } from '../delta/delta-storage';
+import { type DeletionVectorDescriptor, dvFile, dvUniqueId, type TableRoot } from '../delta/table-root';
+import { z85Encode } from '../delta/z85';
+
+/** A deletion vector descriptor as it appears in an action (JSON numbers, optional fields). */
+export interface DvDescriptor extends DeletionVectorDescriptor {
+  sizeInBytes?: number;
+  cardinality?: number;
+  maxRowIndex?: number | null;
+}
+
+const MAGIC = 1681511377;
+
+export class DvInliner {
+  /** Inline vectors are usually tens of bytes; a few large ones must not pin much memory. */
+  private readonly cache = new Lru<string, Promise<DvDescriptor>>(1024);
+
+  constructor(
+    private readonly storage: DeltaStorage,
+    private readonly root: TableRoot,
+  ) {}
+
+  inline(dv: DvDescriptor): Promise<DvDescriptor> {
+    if (dv.storageType === 'i') return Promise.resolve(inlineCopy(dv));
+    const id = dvUniqueId(dv);
+    let p = this.cache.get(id);
+    if (!p) {
+      p = this.read(dv).catch((e: unknown) => {
+        if (e instanceof DeltaLogError || isNotFound(e)) return placeholder(dv);
+        throw e;
+      });
+      this.cache.set(id, p);
+      // A transient failure must not stick.
+      p.catch(() => this.cache.delete(id));
+    }
+    return p;
+  }
+
+  private async read(dv: DvDescriptor): Promise<DvDescriptor> {
+    const file = dvFile(this.root, dv);
+    if (file?.relPath === undefined)
+      throw new DeltaLogError('Unreadable', 'deletion vector outside the table');
+    const offset = typeof dv.offset === 'number' ? dv.offset : 1;
+    const size = dv.sizeInBytes;
+    if (typeof size !== 'number' || size < 4) throw new DeltaLogError('Malformed', 'deletion vector size');
+    const bytes = await this.storage.read(file.relPath, { start: offset, end: offset + 4 + size + 4 });
+    if (bytes.byteLength !== size + 8) throw new DeltaLogError('Unreadable', 'deletion vector truncated');
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const data = bytes.subarray(4, 4 + size);
+    if (
+      view.getUint32(0, false) !== size ||
+      view.getUint32(4, true) !== MAGIC ||
+      view.getUint32(4 + size, false) !== crc32(data)
+    ) {
+      throw new DeltaLogError('Unreadable', 'deletion vector does not match its descriptor');
+    }
+    const padded = new Uint8Array(Math.ceil(size / 4) * 4);
+    padded.set(data);
+    return described(dv, z85Encode(padded), size);
+  }
+}
+
+function described(dv: DvDescriptor, inline: string, sizeInBytes: number): DvDescriptor {
+  return {
+    storageType: 'i',
+    pathOrInlineDv: inline,
+    sizeInBytes,
+    ...(dv.cardinality !== undefined ? { cardinality: dv.cardinality } : {}),
+    ...(typeof dv.maxRowIndex === 'number' ? { maxRowIndex: dv.maxRowIndex } : {}),
+  };
+}
+
+function inlineCopy(dv: DvDescriptor): DvDescriptor {
+  return described(dv, dv.pathOrInlineDv, dv.sizeInBytes ?? 0);
+}
+
+/** 16 bytes derived from the original id: stable, and never a valid vector (no magic). */
+function placeholder(dv: DvDescriptor): DvDescriptor {
+  const h = createHash('sha256').update(dvUniqueId(dv)).digest().subarray(0, 16);
+  h.writeUInt32LE(MAGIC ^ 0xffffffff, 0);
+  return described(dv, z85Encode(new Uint8Array(h)), 16);
+}
+
+const CRC_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+/** CRC-32 (ISO HDLC, as java.util.zip.CRC32): node:zlib has it only from Node 20.15. */
+export function crc32(b: Uint8Array): number {
+  let c = 0xffffffff;
+  for (let i = 0; i < b.length; i++) c = CRC_TABLE[(c ^ b[i]!) & 0xff]! ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}

@@ -1,0 +1,72 @@
+/**
+ * What the authorizer hands the log view: the partition columns grants are evaluated against (the
+ * newest snapshot's), a yes/no per partition tuple, and a fingerprint of both. Every file action of
+ * every version is classified with the same rule, so an add and its later remove always agree and
+ * a replay of the filtered log at any version gives exactly the readable files of that version.
+ */
+import { normalizeNull } from '../delta/log-replay';
+import { PartitionTuples } from '../delta/partition-tuples';
+import type { PartitionValues } from '../delta/path-partitions';
+import type { PartitionColumn } from '../delta/snapshot-view';
+
+export interface FileGrant {
+  /** Partition columns of the table (logical name, physical `partitionValues` key, type). */
+  readonly columns: readonly PartitionColumn[];
+  /** May the caller read a file with these values (aligned with columns; null = null partition)? */
+  allows(values: readonly (string | null)[]): boolean;
+  /** Same grants and columns → same fingerprint: generated files are cached under it. */
+  readonly fingerprint: string;
+}
+
+/**
+ * Classifies partitionValues maps with a FileGrant, deciding once per distinct tuple (keys that
+ * are not partition columns are ignored, a missing key is the null partition: as the replay reads
+ * them).
+ */
+export class TupleClassifier {
+  private readonly tuples: PartitionTuples;
+  /** Per tuple id: 0 unknown, 1 readable, 2 not. */
+  private verdicts = new Uint8Array(64);
+  private readonly index = new Map<string, number>();
+  readonly values: (string | null)[];
+
+  constructor(readonly grant: FileGrant) {
+    this.tuples = new PartitionTuples(grant.columns.length);
+    grant.columns.forEach((c, i) => {
+      this.index.set(c.physical, i);
+    });
+    this.values = new Array(grant.columns.length).fill(null);
+  }
+
+  /** Index of a physical partition key, or -1. */
+  columnOf(key: string): number {
+    return this.index.get(key) ?? -1;
+  }
+
+  readable(pv: PartitionValues | null | undefined): boolean {
+    this.values.fill(null);
+    if (pv) {
+      for (const key in pv) {
+        const i = this.index.get(key);
+        if (i !== undefined) this.values[i] = normalizeNull(pv[key]);
+      }
+    }
+    return this.readableValues();
+  }
+
+  /** Classifies `this.values` (filled by the caller, e.g. straight from a checkpoint's columns). */
+  readableValues(): boolean {
+    const t = this.tuples.intern(this.values);
+    if (t >= this.verdicts.length) {
+      const grown = new Uint8Array(Math.max(t + 1, this.verdicts.length * 2));
+      grown.set(this.verdicts);
+      this.verdicts = grown;
+    }
+    let v = this.verdicts[t]!;
+    if (v === 0) {
+      v = this.grant.allows(this.tuples.tupleValues(t)) ? 1 : 2;
+      this.verdicts[t] = v;
+    }
+    return v === 1;
+  }
+}

@@ -1,0 +1,240 @@
+/**
+ * The filtered `_delta_log/`: per (table, caller's file grant) a Delta log that contains only the
+ * caller's readable files, at the real version numbers. The authorizer reaches it through two
+ * calls: folder() for listings, object() for GET/HEAD of a log key. Generated files are cached per
+ * (grant fingerprint, file) in one byte budget; a checkpoint is generated once per grant and
+ * version, whatever the number of concurrent requests.
+ */
+import { createHash } from 'node:crypto';
+import type { GeneratedObject, GeneratedObjectMeta } from '../core/generated-object';
+import type { VirtualFolder } from '../core/listing-filter';
+import { DeltaLogError } from '../delta/delta-log-error';
+import { type DeltaStorage, isNotFound } from '../delta/delta-storage';
+import { LAST_CHECKPOINT, LOG_DIR } from '../delta/log-path';
+import type { PathPartitionLookup } from '../delta/path-partitions';
+import type { Snapshot } from '../delta/snapshot';
+import { TableRoot } from '../delta/table-root';
+import { ActionFilter } from './action-filter';
+import { DvInliner } from './dv-inliner';
+import { type FileGrant, TupleClassifier } from './file-grant';
+import { filterCheckpoint } from './filtered-checkpoint';
+import { filterCommit } from './filtered-commit';
+import { GeneratedCache, type GeneratedCacheStats } from './generated-cache';
+import {
+  dropCheckpoint,
+  listRealLog,
+  type RealCheckpoint,
+  type RealLog,
+  virtualFile,
+  virtualKeys,
+} from './real-log';
+import { ScanPathPartitions } from './scan-path-partitions';
+
+export interface LogViewRequest {
+  /** Canonical table root, e.g. "s3://bucket/prefix". */
+  tableUri: string;
+  storage: DeltaStorage;
+  /** The authorizer's snapshot: the view shows no version after it, and lists the log once per snapshot. */
+  snapshot: Snapshot;
+  grant: FileGrant;
+}
+
+/** The seam the authorizer uses (filtered mode on when it has one). */
+export interface LogView {
+  folder(req: LogViewRequest): Promise<VirtualFolder>;
+  object(req: LogViewRequest, relKey: string): Promise<GeneratedObject | undefined>;
+}
+
+export interface FilteredLogViewOptions {
+  /** Bytes the generated files may take now (what the snapshot cache leaves of its budget). */
+  budgetBytes: () => number;
+  /** Optional: partition values of removed files from another index (the history work). */
+  lookup?: (storage: DeltaStorage, root: TableRoot) => PathPartitionLookup;
+}
+
+interface Generated extends GeneratedObject {
+  readonly bytes: number;
+  /** Checkpoints: rows and adds, for `_last_checkpoint`. */
+  readonly actions?: number;
+  readonly adds?: number;
+}
+
+interface TableState {
+  root: TableRoot;
+  inliner: DvInliner;
+  lookup: PathPartitionLookup;
+  latest?: RealLog;
+  logs: WeakMap<Snapshot, Promise<RealLog>>;
+}
+
+const CONTENT_TYPE = 'application/octet-stream';
+/** Generations started ahead of a listing page (each a log read at most). */
+const PREFETCH = 8;
+
+export class FilteredLogView implements LogView {
+  private readonly tables = new Map<string, TableState>();
+  private readonly cache: GeneratedCache<Generated>;
+
+  constructor(private readonly opts: FilteredLogViewOptions) {
+    this.cache = new GeneratedCache<Generated>(opts.budgetBytes);
+  }
+
+  stats(): GeneratedCacheStats {
+    return this.cache.stats();
+  }
+
+  async folder(req: LogViewRequest): Promise<VirtualFolder> {
+    const log = await this.realLog(req);
+    const keys = virtualKeys(log);
+    const index = new Map(keys.map((k, i) => [k, i]));
+    return {
+      prefix: LOG_DIR,
+      keys,
+      describe: async (relKey) => {
+        const i = index.get(relKey);
+        if (i === undefined) throw new Error(`${relKey} is not in the filtered log`);
+        // Listings describe keys in order: start the next few generations now.
+        for (const k of keys.slice(i + 1, i + 1 + PREFETCH)) this.generate(req, log, k)?.catch(() => {});
+        const g = await this.generate(req, log, relKey)!;
+        return meta(g);
+      },
+    };
+  }
+
+  async object(req: LogViewRequest, relKey: string): Promise<GeneratedObject | undefined> {
+    const log = await this.realLog(req);
+    return this.generate(req, log, relKey);
+  }
+
+  private generate(req: LogViewRequest, log: RealLog, relKey: string): Promise<Generated> | undefined {
+    const file = virtualFile(log, relKey);
+    if (!file) return undefined;
+    const t = this.table(req);
+    const base = `${req.tableUri}\u0000${req.grant.fingerprint}\u0000`;
+    switch (file.kind) {
+      case 'commit': {
+        const c = file.commit;
+        return this.cache.get(`${base}${c.path}\u0000${c.size}`, async () => {
+          const text = new TextDecoder().decode(await req.storage.read(c.path));
+          const body = await filterCommit(text, c.path, file.version, this.filter(t, req.grant).actions);
+          return generated(body, c.lastModified);
+        });
+      }
+      case 'checkpoint':
+        return this.checkpoint(req, log, t, base, file.checkpoint);
+      case 'lastCheckpoint':
+        return this.lastCheckpoint(req, log, t, base);
+    }
+  }
+
+  /** The hint names the newest checkpoint that generates; a broken one is skipped for the next. */
+  private async lastCheckpoint(
+    req: LogViewRequest,
+    log: RealLog,
+    t: TableState,
+    base: string,
+  ): Promise<Generated> {
+    for (;;) {
+      const cp = log.checkpoints[0];
+      if (!cp) throw new DeltaLogError('Unreadable', 'no readable checkpoint left for _last_checkpoint');
+      try {
+        return await this.cache.get(`${base}${LAST_CHECKPOINT}\u0000${sourceId(cp)}`, async () => {
+          const g = await this.checkpoint(req, log, t, base, cp);
+          const hint = {
+            version: cp.version,
+            size: g.actions,
+            sizeInBytes: g.body.byteLength,
+            numOfAddFiles: g.adds,
+          };
+          return generated(new TextEncoder().encode(JSON.stringify(hint)), cp.lastModified);
+        });
+      } catch (e) {
+        if (log.checkpoints[0] === cp) throw e; // not a broken checkpoint: a real failure
+      }
+    }
+  }
+
+  private checkpoint(
+    req: LogViewRequest,
+    log: RealLog,
+    t: TableState,
+    base: string,
+    cp: RealCheckpoint,
+  ): Promise<Generated> {
+    return this.cache.get(`${base}checkpoint\u0000${sourceId(cp)}`, async () => {
+      const filter = this.filter(t, req.grant);
+      try {
+        const w = await filterCheckpoint(
+          req.storage,
+          cp.parts,
+          cp.version,
+          filter.actions,
+          filter.classifier,
+        );
+        return { ...generated(w.bytes, cp.lastModified), actions: w.actions, adds: w.adds };
+      } catch (e) {
+        // A broken checkpoint (a failed write, a missing part or sidecar) is hidden, as readers skip it.
+        if (e instanceof DeltaLogError || isNotFound(e)) dropCheckpoint(log, cp.version);
+        throw e;
+      }
+    });
+  }
+
+  private filter(t: TableState, grant: FileGrant): { actions: ActionFilter; classifier: TupleClassifier } {
+    const classifier = new TupleClassifier(grant);
+    return {
+      classifier,
+      actions: new ActionFilter({ root: t.root, classifier, dv: t.inliner, lookup: t.lookup }),
+    };
+  }
+
+  private table(req: LogViewRequest): TableState {
+    let t = this.tables.get(req.tableUri);
+    if (!t) {
+      const root = new TableRoot(req.tableUri);
+      const state: TableState = {
+        root,
+        inliner: new DvInliner(req.storage, root),
+        lookup: undefined as unknown as PathPartitionLookup,
+        logs: new WeakMap(),
+      };
+      state.lookup =
+        this.opts.lookup?.(req.storage, root) ??
+        new ScanPathPartitions(
+          req.storage,
+          root,
+          () => state.latest ?? { version: -1, commits: new Map(), checkpoints: [] },
+        );
+      t = state;
+      this.tables.set(req.tableUri, t);
+    }
+    return t;
+  }
+
+  private realLog(req: LogViewRequest): Promise<RealLog> {
+    const t = this.table(req);
+    let p = t.logs.get(req.snapshot);
+    if (!p) {
+      p = listRealLog(req.storage, req.snapshot.version).then((log) => {
+        if (!t.latest || log.version >= t.latest.version) t.latest = log;
+        return log;
+      });
+      t.logs.set(req.snapshot, p);
+      p.catch(() => t.logs.delete(req.snapshot));
+    }
+    return p;
+  }
+}
+
+function sourceId(cp: RealCheckpoint): string {
+  return cp.parts.map((p) => `${p.path}:${p.size}`).join(',');
+}
+
+function generated(body: Uint8Array, lastModified: Date): Generated {
+  const etag = `"${createHash('md5').update(body).digest('hex')}"`;
+  return { body, etag, lastModified, contentType: CONTENT_TYPE, bytes: body.byteLength + 256 };
+}
+
+function meta(g: Generated): GeneratedObjectMeta {
+  return { size: g.body.byteLength, etag: g.etag, lastModified: g.lastModified };
+}

@@ -1,0 +1,94 @@
+/**
+ * The real `_delta_log/` as the filtered view needs it: which commits exist, which versions have a
+ * complete checkpoint (of any form), and when each was written. Listed once per snapshot the
+ * authorizer works with, so the view never shows a version the authorizer does not know.
+ */
+import type { CheckpointFile } from '../delta/checkpoint-reader';
+import type { DeltaStorage } from '../delta/delta-storage';
+import { LAST_CHECKPOINT, LOG_DIR, type ParsedLogPath, parseLogPath, versionPrefix } from '../delta/log-path';
+import { completeCheckpoints } from '../delta/log-segment';
+
+export interface RealCommit {
+  path: string;
+  size: number;
+  lastModified: Date;
+}
+
+export interface RealCheckpoint {
+  version: number;
+  parts: CheckpointFile[];
+  lastModified: Date;
+}
+
+export interface RealLog {
+  /** Newest version shown (the authorizer's snapshot version). */
+  version: number;
+  commits: Map<number, RealCommit>;
+  /** Newest first; a checkpoint that turns out unreadable is removed (readers fall back to an older one). */
+  checkpoints: RealCheckpoint[];
+}
+
+/** Drops a checkpoint that could not be read, so the view (and `_last_checkpoint`) stop showing it. */
+export function dropCheckpoint(log: RealLog, version: number): void {
+  log.checkpoints = log.checkpoints.filter((c) => c.version !== version);
+}
+
+export async function listRealLog(storage: DeltaStorage, upTo: number): Promise<RealLog> {
+  const listing = await storage.list(LOG_DIR);
+  const parsed: ParsedLogPath[] = [];
+  const modified = new Map<string, Date>();
+  for (const f of listing) {
+    const p = parseLogPath(f.path, f.size);
+    if (!p || p.version > upTo) continue;
+    parsed.push(p);
+    modified.set(f.path, f.lastModified ?? new Date(0));
+  }
+  const commits = new Map<number, RealCommit>();
+  for (const p of parsed) {
+    if (p.type === 'commit')
+      commits.set(p.version, { path: p.path, size: p.size, lastModified: modified.get(p.path)! });
+  }
+  const checkpoints: RealCheckpoint[] = [];
+  for (const c of completeCheckpoints(parsed)) {
+    // Zero-byte parts are skipped by Spark and the kernel: so here.
+    if (checkpoints.at(-1)?.version === c.version || c.parts.some((p) => p.size === 0)) continue;
+    const times = c.parts.map((p) => modified.get(p.path)!.getTime());
+    checkpoints.push({ version: c.version, parts: c.parts, lastModified: new Date(Math.max(...times)) });
+  }
+  return { version: upTo, commits, checkpoints };
+}
+
+export function checkpointName(version: number): string {
+  return `${LOG_DIR}${versionPrefix(version)}.checkpoint.parquet`;
+}
+
+/** The virtual `_delta_log/` keys (relative to the table root), sorted as S3 sorts them. */
+export function virtualKeys(log: RealLog): string[] {
+  const keys = [...log.commits.values()].map((c) => c.path);
+  for (const c of log.checkpoints) keys.push(checkpointName(c.version));
+  if (log.checkpoints.length) keys.push(LAST_CHECKPOINT);
+  return keys.sort();
+}
+
+/** What a virtual key names, or undefined. */
+export type VirtualFile =
+  | { kind: 'commit'; version: number; commit: RealCommit }
+  | { kind: 'checkpoint'; checkpoint: RealCheckpoint }
+  | { kind: 'lastCheckpoint'; checkpoint: RealCheckpoint };
+
+export function virtualFile(log: RealLog, relKey: string): VirtualFile | undefined {
+  if (relKey === LAST_CHECKPOINT) {
+    const newest = log.checkpoints[0];
+    return newest ? { kind: 'lastCheckpoint', checkpoint: newest } : undefined;
+  }
+  const p = parseLogPath(relKey, 0);
+  if (p?.type === 'commit') {
+    const commit = log.commits.get(p.version);
+    return commit ? { kind: 'commit', version: p.version, commit } : undefined;
+  }
+  if (p?.type === 'checkpoint' && p.kind === 'classic') {
+    const checkpoint = log.checkpoints.find((c) => c.version === p.version);
+    return checkpoint ? { kind: 'checkpoint', checkpoint } : undefined;
+  }
+  return undefined;
+}

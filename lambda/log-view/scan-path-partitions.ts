@@ -1,0 +1,84 @@
+/**
+ * PathPartitionLookup answered from the retained log itself: the commits at or before the version,
+ * newest first, then the newest checkpoint at or before it. Only needed for removes that carry no
+ * partitionValues (rare: writers have set extendedFileMetadata for years), so it is simple and
+ * caches what it parsed.
+ */
+import { Lru } from '../core/lru';
+import type { DeltaStorage } from '../delta/delta-storage';
+import { actionLines } from '../delta/log-replay';
+import type { PartitionValues, PathPartitionLookup } from '../delta/path-partitions';
+import type { TableRoot } from '../delta/table-root';
+import { readCheckpointRows } from './checkpoint-rows';
+import { TupleClassifier } from './file-grant';
+import type { RealLog } from './real-log';
+
+type Adds = Map<string, PartitionValues>;
+
+/** Classifies nothing away: every add of a checkpoint, with its full partitionValues. */
+const EVERY_FILE = new TupleClassifier({ columns: [], allows: () => true, fingerprint: '*' });
+
+export class ScanPathPartitions implements PathPartitionLookup {
+  private readonly parsed = new Lru<string, Promise<Adds>>(256);
+
+  constructor(
+    private readonly storage: DeltaStorage,
+    private readonly root: TableRoot,
+    private readonly log: () => RealLog,
+  ) {}
+
+  async partitionValuesAt(logPath: string, version: number): Promise<PartitionValues | undefined> {
+    const key = this.key(logPath);
+    const log = this.log();
+    const versions = [...log.commits.keys()].filter((v) => v <= version).sort((a, b) => b - a);
+    for (const v of versions) {
+      const c = log.commits.get(v)!;
+      const pv = (await this.adds(c.path, () => this.commitAdds(c.path))).get(key);
+      if (pv) return pv;
+    }
+    const cp = log.checkpoints.find((c) => c.version <= version);
+    if (!cp) return undefined;
+    return (await this.adds(cp.parts[0]!.path, () => this.checkpointAdds(cp.parts))).get(key);
+  }
+
+  private key(logPath: string): string {
+    const r = this.root.resolve(logPath);
+    return r.relPath ?? `\u0000${r.external}`;
+  }
+
+  private adds(id: string, load: () => Promise<Adds>): Promise<Adds> {
+    let p = this.parsed.get(id);
+    if (!p) {
+      p = load();
+      this.parsed.set(id, p);
+      p.catch(() => this.parsed.delete(id));
+    }
+    return p;
+  }
+
+  private async commitAdds(path: string): Promise<Adds> {
+    const out: Adds = new Map();
+    const text = new TextDecoder().decode(await this.storage.read(path));
+    for (const [a] of actionLines(text, path)) {
+      const add = a.add as { path?: unknown; partitionValues?: PartitionValues } | undefined;
+      if (add && typeof add.path === 'string') out.set(this.key(add.path), add.partitionValues ?? {});
+    }
+    return out;
+  }
+
+  private async checkpointAdds(parts: RealLog['checkpoints'][number]['parts']): Promise<Adds> {
+    const out: Adds = new Map();
+    await readCheckpointRows(
+      this.storage,
+      parts,
+      EVERY_FILE,
+      async (rows) => {
+        for (const r of rows) {
+          if ('add' in r) out.set(this.key(r.add.path as string), r.add.partitionValues as PartitionValues);
+        }
+      },
+      { requests: 0, bytes: 0 },
+    );
+    return out;
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * GetObject / HeadObject of an object the proxy generated (a file of the filtered log): the same
+ * headers, Range (206/416) and conditional answers (304/412) as a backend object, from memory.
+ */
+import type { GeneratedObject } from '../core/generated-object';
+import { S3Error } from '../core/s3-error';
+import type { Headers, ProxyResponse } from '../core/types';
+import type { ObjectMeta } from '../storage/storage-backend';
+import { evaluateConditions } from './conditions';
+import { conditionFailure, conditionsOf, objectHeaders } from './get-object';
+import { parseRange } from './range';
+
+export function serveGenerated(
+  obj: GeneratedObject,
+  req: { headers: Headers; query: URLSearchParams },
+  base: Headers,
+  head: boolean,
+): ProxyResponse {
+  const size = obj.body.byteLength;
+  const meta: ObjectMeta = {
+    size,
+    etag: obj.etag,
+    lastModified: obj.lastModified,
+    contentType: obj.contentType,
+  };
+  const outcome = evaluateConditions(meta, conditionsOf(req.headers));
+  if (outcome !== 'ok') return conditionFailure(outcome, meta, base);
+  const headers: Headers = { ...base, ...objectHeaders(meta, req.query), 'content-length': String(size) };
+  const range = parseRange(req.headers.range);
+  if (!range) return head ? { status: 200, headers } : { status: 200, headers, body: obj.body };
+  const start = 'suffix' in range ? Math.max(0, size - range.suffix) : range.start;
+  const end = 'suffix' in range ? size - 1 : Math.min(range.end ?? size - 1, size - 1);
+  if (start >= size) {
+    throw new S3Error('InvalidRange', 'The requested range is not satisfiable', {
+      RangeRequested: req.headers.range ?? '',
+      ActualObjectSize: String(size),
+    });
+  }
+  headers['content-range'] = `bytes ${start}-${end}/${size}`;
+  headers['content-length'] = String(end - start + 1);
+  return head ? { status: 206, headers } : { status: 206, headers, body: obj.body.subarray(start, end + 1) };
+}
