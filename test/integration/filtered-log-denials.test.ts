@@ -94,13 +94,16 @@ describe('denials with the filtered view', () => {
         (await objectRequest(p.url, 'GET', `sales/${active.find((k) => k.startsWith('region=EU/'))}`, 'eu'))
           .status,
       ).toBe(200);
+      // The first refusal of a table reads its retained history once, whatever the path: a
+      // forbidden file and a missing one would pay it alike. Warm it with a third path.
+      expect((await probe(p, 'region=EU/warm-up.parquet')).status).toBe(404);
       for (let i = 0; i < 3; i++) {
         const a = await probe(p, forbidden);
         const b = await probe(p, missing);
         expect(a).toEqual({
           status: 404,
           code: 'NoSuchKey',
-          work: [expect.stringMatching(/^head .*_delta_log\/N\.json$/)],
+          work: [expect.stringMatching(/^list .*_delta_log\//)],
         });
         expect(b).toEqual(a);
       }
