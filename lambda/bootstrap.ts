@@ -10,10 +10,16 @@ import { SigV4Authenticator } from './auth/sigv4-authenticator';
 import { assertServable, type Config, loadConfig } from './config';
 import { jsonLogger, type Logger } from './core/logger';
 import { combineObservers, type Observer } from './core/observer';
+import { newRequestId } from './core/request-id';
 import { TableMap } from './core/table-mount';
 import { type Clock, type ProxyHandler, systemClock } from './core/types';
 import { SnapshotCache } from './delta/snapshot-cache';
+import { EmfMetrics } from './metrics/emf-metrics';
+import { PrometheusMetrics } from './metrics/prometheus-metrics';
+import { fanOut, metricsObserver } from './metrics/recorder';
+import { TimedStorage } from './metrics/timed-storage';
 import { createApp } from './pipeline/app';
+import { withMetricsEndpoint } from './pipeline/metrics-endpoint';
 import { auditLogObserver } from './pipeline/observe';
 import { S3Backend } from './storage/s3-backend';
 import type { StorageBackend } from './storage/storage-backend';
@@ -28,6 +34,10 @@ export interface ProxyOverrides {
   backendCredentials?: S3ClientConfig['credentials'];
   /** Write the audit line to stdout (default true). */
   audit?: boolean;
+  /** Gather EMF metrics, written by `emf.flush()` (the Lambda entry flushes per invocation). */
+  emf?: boolean | { write: (line: string) => void };
+  /** process_* and nodejs_* metrics in the Prometheus registry (default true). */
+  processMetrics?: boolean;
 }
 
 export interface ProxyInstance {
@@ -35,6 +45,9 @@ export interface ProxyInstance {
   config: Config;
   snapshots: SnapshotCache;
   storage: StorageBackend;
+  /** This process's Prometheus registry (served on metricsPort locally, /metrics with a token). */
+  metrics: PrometheusMetrics;
+  emf?: EmfMetrics;
 }
 
 export function createProxy(config: Config, overrides: ProxyOverrides = {}): ProxyInstance {
@@ -42,14 +55,29 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
   const clock = overrides.clock ?? systemClock;
   const logger = overrides.logger ?? jsonLogger();
   const region = config.s3.region ?? 'us-east-1';
-  const storage =
+
+  const snapshotStats = () => snapshots.stats();
+  const metrics = new PrometheusMetrics({
+    clock,
+    instance: { id: newRequestId().toLowerCase(), startedAt: new Date(clock.now()) },
+    snapshotStats,
+    processMetrics: overrides.processMetrics,
+  });
+  const emf = overrides.emf
+    ? new EmfMetrics({ snapshotStats, write: overrides.emf === true ? undefined : overrides.emf.write })
+    : undefined;
+  const recorder = fanOut(emf ? [metrics, emf] : [metrics]);
+
+  const storage = new TimedStorage(
     overrides.storage ??
-    new S3Backend({
-      endpoint: config.s3.endpoint,
-      region,
-      forcePathStyle: config.s3.forcePathStyle,
-      credentials: overrides.backendCredentials,
-    });
+      new S3Backend({
+        endpoint: config.s3.endpoint,
+        region,
+        forcePathStyle: config.s3.forcePathStyle,
+        credentials: overrides.backendCredentials,
+      }),
+    (call) => recorder.backendCall(call),
+  );
 
   const stores = storesFromConfig(config, { clock });
 
@@ -57,6 +85,7 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
     ttlMs: config.snapshotTtlMs,
     maxBytes: config.snapshotCacheBytes,
     clock,
+    onLoad: (load) => recorder.snapshotLoad(load),
   });
   const authorizer = new DeltaAuthorizer({
     grants: stores.grants,
@@ -72,9 +101,10 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
   });
   const observers = [
     ...(overrides.audit === false ? [] : [auditLogObserver()]),
+    metricsObserver(recorder),
     ...(overrides.observers ?? []),
   ];
-  const handler = createApp({
+  const app = createApp({
     options: {
       readOnly: config.readOnly,
       region,
@@ -84,18 +114,25 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
     },
     tables: new TableMap(config.tableMapping),
     storage,
+    requestStorage: (tally) => storage.forRequest(tally),
     authenticator,
     authorizer,
     clock,
     observer: combineObservers(observers),
   });
-  return { handler, config, snapshots, storage };
+  const handler = config.metricsToken
+    ? withMetricsEndpoint(app, config.metricsToken, () => metrics.render())
+    : app;
+  return { handler, config, snapshots, storage, metrics, emf };
 }
 
-let fromEnv: Promise<ProxyHandler> | undefined;
+let fromEnv: Promise<ProxyInstance> | undefined;
 
-/** The Lambda's proxy: configuration from PROXY_* variables, built once per execution environment. */
-export function createProxyFromEnv(): Promise<ProxyHandler> {
-  fromEnv ??= Promise.resolve().then(() => createProxy(loadConfig()).handler);
+/**
+ * The Lambda's proxy: configuration from PROXY_* variables, built once per execution environment,
+ * with EMF metrics for the adapter to flush after each invocation.
+ */
+export function createProxyFromEnv(): Promise<ProxyInstance> {
+  fromEnv ??= Promise.resolve().then(() => createProxy(loadConfig(), { emf: true }));
   return fromEnv;
 }
