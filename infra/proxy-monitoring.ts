@@ -207,7 +207,7 @@ export class ProxyMonitoring extends Construct {
       }),
       new cloudwatch.GraphWidget({
         title: 'Delta snapshots',
-        left: [loads, loadFailures, proxyMetric('SnapshotCacheMisses', 'Sum', 'cache misses')],
+        left: [loads, loadFailures, proxyMetric('SnapshotColdLoads', 'Sum', 'first loads (cache misses)')],
         right: [proxyMetric('SnapshotLoadTime', 'p99', 'load time p99 (ms)')],
         width: 12,
       }),

@@ -35,7 +35,7 @@ export interface ProxyOverrides {
   /** Write the audit line to stdout (default true). */
   audit?: boolean;
   /** Gather EMF metrics, written by `emf.flush()` (the Lambda entry flushes per invocation). */
-  emf?: boolean | { write: (line: string) => void };
+  emf?: boolean | { write: (lines: string) => void };
   /** process_* and nodejs_* metrics in the Prometheus registry (default true). */
   processMetrics?: boolean;
 }
@@ -56,15 +56,14 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
   const logger = overrides.logger ?? jsonLogger();
   const region = config.s3.region ?? 'us-east-1';
 
-  const snapshotStats = () => snapshots.stats();
   const metrics = new PrometheusMetrics({
     clock,
     instance: { id: newRequestId().toLowerCase(), startedAt: new Date(clock.now()) },
-    snapshotStats,
+    snapshotStats: () => snapshots.stats(),
     processMetrics: overrides.processMetrics,
   });
   const emf = overrides.emf
-    ? new EmfMetrics({ snapshotStats, write: overrides.emf === true ? undefined : overrides.emf.write })
+    ? new EmfMetrics({ write: overrides.emf === true ? undefined : overrides.emf.write })
     : undefined;
   const recorder = fanOut(emf ? [metrics, emf] : [metrics]);
 

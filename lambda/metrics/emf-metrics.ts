@@ -8,7 +8,8 @@
  * - `Requests` by Operation and StatusClass (bounded sets: S3 operations × 2xx..5xx);
  * - the fleet figures, without dimensions: Requests, Proxied, Redirected, Denied, AuthFailures,
  *   ServerErrors, BytesOut (one value per request), BackendLatency (one value per backend call),
- *   SnapshotLoads / SnapshotLoadFailures / SnapshotLoadTime, SnapshotCacheHits / Misses.
+ *   SnapshotLoads / SnapshotColdLoads (first read of a table: a cache miss) / SnapshotLoadFailures
+ *   / SnapshotLoadTime (counts that are zero are left out).
  *
  * The library's environment detection (which probes the EC2 metadata address outside Lambda) is
  * never used: the lines go to stdout, which Lambda sends to CloudWatch Logs.
@@ -17,16 +18,18 @@ import { MetricsContext } from 'aws-embedded-metrics/lib/logger/MetricsContext.j
 import { Unit } from 'aws-embedded-metrics/lib/logger/Unit.js';
 import { LogSerializer } from 'aws-embedded-metrics/lib/serializers/LogSerializer.js';
 import type { RequestEvent } from '../core/observer';
-import type { SnapshotCacheStats, SnapshotLoad } from '../delta/snapshot-cache';
+import type { SnapshotLoad } from '../delta/snapshot-cache';
 import type { BackendCall, MetricsRecorder } from './recorder';
 
 /** The CloudWatch namespace of the proxy's metrics (the stack's dashboard and alarms read it). */
 export const EMF_NAMESPACE = 'DeltaLakeS3Proxy';
 
 export interface EmfMetricsOptions {
-  /** Where a finished line goes (default: stdout). */
-  write?: (line: string) => void;
-  snapshotStats?: () => SnapshotCacheStats;
+  /**
+   * Where a flush's documents go, one per line, in one call (one write(2) instead of several),
+   * without a final newline (default: stdout, newline added).
+   */
+  write?: (lines: string) => void;
 }
 
 interface Pending {
@@ -40,6 +43,7 @@ interface Pending {
   bytesOut: number[];
   backendMs: number[];
   loads: number;
+  coldLoads: number;
   loadFailures: number;
   loadMs: number[];
 }
@@ -55,6 +59,7 @@ const empty = (): Pending => ({
   bytesOut: [],
   backendMs: [],
   loads: 0,
+  coldLoads: 0,
   loadFailures: 0,
   loadMs: [],
 });
@@ -62,11 +67,10 @@ const empty = (): Pending => ({
 export class EmfMetrics implements MetricsRecorder {
   private pending = empty();
   private readonly serializer = new LogSerializer();
-  private readonly write: (line: string) => void;
-  private cacheSeen = { hits: 0, misses: 0 };
+  private readonly write: (lines: string) => void;
 
-  constructor(private readonly options: EmfMetricsOptions = {}) {
-    this.write = options.write ?? ((line) => process.stdout.write(`${line}\n`));
+  constructor(options: EmfMetricsOptions = {}) {
+    this.write = options.write ?? ((lines) => process.stdout.write(`${lines}\n`));
   }
 
   request(e: RequestEvent): void {
@@ -92,6 +96,7 @@ export class EmfMetrics implements MetricsRecorder {
   snapshotLoad(load: SnapshotLoad): void {
     const p = this.pending;
     p.loads++;
+    if (load.kind === 'load') p.coldLoads++;
     if (!load.ok) p.loadFailures++;
     else p.loadMs.push(load.ms);
   }
@@ -109,26 +114,27 @@ export class EmfMetrics implements MetricsRecorder {
     }
     const fleet = context({});
     fleet.putMetric('Requests', p.requests, Unit.Count);
-    fleet.putMetric('Proxied', p.proxied, Unit.Count);
-    fleet.putMetric('Redirected', p.redirected, Unit.Count);
-    fleet.putMetric('Denied', p.denied, Unit.Count);
-    fleet.putMetric('AuthFailures', p.authFailures, Unit.Count);
-    fleet.putMetric('ServerErrors', p.serverErrors, Unit.Count);
+    // Counts that are zero are left out (a Sum over a period is the same; each metric in a
+    // document costs serialization time and log bytes on every invocation).
+    const count = (name: string, n: number) => {
+      if (n > 0) fleet.putMetric(name, n, Unit.Count);
+    };
+    count('Proxied', p.proxied);
+    count('Redirected', p.redirected);
+    count('Denied', p.denied);
+    count('AuthFailures', p.authFailures);
+    count('ServerErrors', p.serverErrors);
     for (const b of p.bytesOut) fleet.putMetric('BytesOut', b, Unit.Bytes);
     for (const ms of p.backendMs) fleet.putMetric('BackendLatency', ms, Unit.Milliseconds);
     if (p.loads > 0) {
+      // Both, so that the failure rate has a denominator whenever it has a numerator.
       fleet.putMetric('SnapshotLoads', p.loads, Unit.Count);
       fleet.putMetric('SnapshotLoadFailures', p.loadFailures, Unit.Count);
+      count('SnapshotColdLoads', p.coldLoads);
       for (const ms of p.loadMs) fleet.putMetric('SnapshotLoadTime', ms, Unit.Milliseconds);
     }
-    const stats = this.options.snapshotStats?.();
-    if (stats) {
-      fleet.putMetric('SnapshotCacheHits', stats.hits - this.cacheSeen.hits, Unit.Count);
-      fleet.putMetric('SnapshotCacheMisses', stats.misses - this.cacheSeen.misses, Unit.Count);
-      this.cacheSeen = { hits: stats.hits, misses: stats.misses };
-    }
     lines.push(...this.serializer.serialize(fleet));
-    for (const line of lines) this.write(line);
+    this.write(lines.join('\n'));
   }
 }
 

@@ -18,23 +18,25 @@ import {
 } from '../storage/storage-backend';
 import type { BackendCall, BackendOperation } from './recorder';
 
+type HeadOptions = Conditions & { signal?: AbortSignal };
+
 export class TimedStorage implements StorageBackend {
   constructor(
     private readonly inner: StorageBackend,
     private readonly report: (call: BackendCall) => void,
-    private readonly now: () => number = () => performance.now(),
+    readonly now: () => number = () => performance.now(),
   ) {}
 
   get(ref: ObjectRef, options?: GetOptions): Promise<GetResult> {
-    return this.time('get', () => this.inner.get(ref, options));
+    return this.time('get', this.now(), this.inner.get(ref, options));
   }
 
-  head(ref: ObjectRef, options?: Conditions & { signal?: AbortSignal }): Promise<ObjectMeta> {
-    return this.time('head', () => this.inner.head(ref, options));
+  head(ref: ObjectRef, options?: HeadOptions): Promise<ObjectMeta> {
+    return this.time('head', this.now(), this.inner.head(ref, options));
   }
 
   list(params: ListParams): Promise<ListPage> {
-    return this.time('list', () => this.inner.list(params));
+    return this.time('list', this.now(), this.inner.list(params));
   }
 
   presign(ref: ObjectRef, options: { expiresInSeconds: number; range?: string }): Promise<string> {
@@ -43,27 +45,12 @@ export class TimedStorage implements StorageBackend {
 
   /** The same backend, adding each call's time to one request's tally as well. */
   forRequest(tally: BackendTally): StorageBackend {
-    return {
-      get: (ref, options) => this.time('get', () => this.inner.get(ref, options), tally),
-      head: (ref, options) => this.time('head', () => this.inner.head(ref, options), tally),
-      list: (params) => this.time('list', () => this.inner.list(params), tally),
-      presign: (ref, options) => this.inner.presign(ref, options),
-    };
+    return new TalliedStorage(this, this.inner, tally);
   }
 
-  private async time<T>(
-    operation: BackendOperation,
-    call: () => Promise<T>,
-    tally?: BackendTally,
-  ): Promise<T> {
-    const started = this.now();
-    let result = 'ok';
-    try {
-      return await call();
-    } catch (err) {
-      result = err instanceof StorageError ? err.kind : 'Internal';
-      throw err;
-    } finally {
+  /** Reports the call when it settles; the caller gets the backend's own answer. */
+  time<T>(operation: BackendOperation, started: number, call: Promise<T>, tally?: BackendTally): Promise<T> {
+    const settle = (result: string) => {
       const ms = this.now() - started;
       if (tally) {
         tally.ms += ms;
@@ -74,6 +61,41 @@ export class TimedStorage implements StorageBackend {
       } catch {
         // Metrics never break a request.
       }
-    }
+    };
+    return call.then(
+      (value) => {
+        settle('ok');
+        return value;
+      },
+      (err: unknown) => {
+        settle(err instanceof StorageError ? err.kind : 'Internal');
+        throw err;
+      },
+    );
+  }
+}
+
+/** One request's view of a TimedStorage (one small object per request). */
+class TalliedStorage implements StorageBackend {
+  constructor(
+    private readonly timed: TimedStorage,
+    private readonly inner: StorageBackend,
+    private readonly tally: BackendTally,
+  ) {}
+
+  get(ref: ObjectRef, options?: GetOptions): Promise<GetResult> {
+    return this.timed.time('get', this.timed.now(), this.inner.get(ref, options), this.tally);
+  }
+
+  head(ref: ObjectRef, options?: HeadOptions): Promise<ObjectMeta> {
+    return this.timed.time('head', this.timed.now(), this.inner.head(ref, options), this.tally);
+  }
+
+  list(params: ListParams): Promise<ListPage> {
+    return this.timed.time('list', this.timed.now(), this.inner.list(params), this.tally);
+  }
+
+  presign(ref: ObjectRef, options: { expiresInSeconds: number; range?: string }): Promise<string> {
+    return this.inner.presign(ref, options);
   }
 }

@@ -13,8 +13,10 @@ export interface EmfDatum {
   values: number[];
 }
 
-export function parseEmfLines(lines: readonly string[]): EmfDatum[] {
+/** Parses log output: each string may hold several lines (one write of several documents). */
+export function parseEmfLines(output: readonly string[]): EmfDatum[] {
   const out: EmfDatum[] = [];
+  const lines = output.flatMap((text) => text.split('\n')).filter((line) => line.trim() !== '');
   for (const line of lines) {
     const fail = (why: string): never => {
       throw new Error(`not an EMF document (${why}): ${line.slice(0, 200)}`);

@@ -38,27 +38,19 @@ function proxyAlarms(template: Template): Map<string, Json> {
   );
 }
 
-/** Metric names the function's EMF lines actually carry, from a request and a snapshot load. */
+/** Metric names the function's EMF lines actually carry, from a mix of answers and a snapshot load. */
 function namesWritten(): Set<string> {
   const lines: string[] = [];
-  const emf = new EmfMetrics({
-    write: (l) => lines.push(l),
-    snapshotStats: () => ({
-      hits: 1,
-      misses: 1,
-      refreshes: { unchanged: 0, combined: 0, rebuilt: 0 },
-      forcedRefreshes: 0,
-      newCommitProbes: 0,
-      newCommitProbesReused: 0,
-      evictions: 0,
-      loadErrors: 0,
-      tables: 1,
-      bytes: 1,
-    }),
-  });
-  emf.request({ op: 'GetObject', status: 200, bytes: 10, reasonClass: 'granted' } as RequestEvent);
+  const emf = new EmfMetrics({ write: (l) => lines.push(l) });
+  const event = (e: Partial<RequestEvent>) =>
+    emf.request({ op: 'GetObject', status: 200, bytes: 10, reasonClass: 'granted', ...e } as RequestEvent);
+  event({ proxied: true });
+  event({ status: 307, redirected: true });
+  event({ status: 403, reasonClass: 'authentication', code: 'SignatureDoesNotMatch' });
+  event({ status: 503, reasonClass: 'unavailable' });
   emf.backendCall({ operation: 'get', result: 'ok', ms: 3 });
   emf.snapshotLoad({ kind: 'load', ok: true, ms: 40 });
+  emf.snapshotLoad({ kind: 'refresh', ok: false, ms: 5 });
   emf.flush();
   return new Set(parseEmfLines(lines).map((d) => d.metric));
 }

@@ -246,7 +246,8 @@ describe('the Lambda adapter: EMF per invocation and /metrics behind a bearer to
     expect(mix.statuses).toEqual(EXPECTED_STATUSES);
     const data = parseEmfLines(emfLines);
     expect(new Set(data.map((d) => d.namespace))).toEqual(new Set(['DeltaLakeS3Proxy']));
-    // One dimensionless document per invocation.
+    // One write per invocation, holding the dimensionless document.
+    expect(emfLines).toHaveLength(8);
     expect(emfValues(data, 'Requests')).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
     expect(sum(emfValues(data, 'Proxied'))).toBe(1);
     expect(sum(emfValues(data, 'Redirected'))).toBe(1);
@@ -266,7 +267,7 @@ describe('the Lambda adapter: EMF per invocation and /metrics behind a bearer to
     expect(Math.min(...latencies)).toBeGreaterThanOrEqual(BACKEND_DELAY_MS - 1);
     expect(sum(emfValues(data, 'SnapshotLoads'))).toBe(1);
     expect(sum(emfValues(data, 'SnapshotLoadFailures'))).toBe(0);
-    expect(sum(emfValues(data, 'SnapshotCacheMisses'))).toBe(1);
+    expect(sum(emfValues(data, 'SnapshotColdLoads'))).toBe(1);
     for (const d of data)
       expect(Object.keys(d.dimensions).every((k) => ['Operation', 'StatusClass'].includes(k))).toBe(true);
   });
