@@ -26,7 +26,11 @@ export interface PrometheusMetricsOptions {
   instance: InstanceIdentity;
   /** The snapshot cache's counters, read at scrape time. */
   snapshotStats?: () => SnapshotCacheStats;
-  /** process_* and nodejs_* metrics (default true). */
+  /**
+   * process_* and nodejs_* metrics (default true), registered at the first scrape: most Lambda
+   * environments are never scraped, and their GC and event-loop monitors would run for nothing
+   * (the GC and event-loop-lag histograms count from the first scrape on).
+   */
   processMetrics?: boolean;
 }
 
@@ -47,6 +51,7 @@ export class PrometheusMetrics implements MetricsRecorder {
   private readonly messageSize: WindowedMean;
   private readonly backendLatency: WindowedMean;
   private readonly users: WindowedDistinct;
+  private processMetricsPending: boolean;
 
   constructor(options: PrometheusMetricsOptions) {
     const registers = [this.registry];
@@ -136,7 +141,7 @@ export class PrometheusMetrics implements MetricsRecorder {
       registers,
     });
     if (options.snapshotStats) this.snapshotCacheMetrics(options.snapshotStats);
-    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    this.processMetricsPending = options.processMetrics !== false;
   }
 
   request(e: RequestEvent): void {
@@ -164,6 +169,10 @@ export class PrometheusMetrics implements MetricsRecorder {
 
   /** The exposition text (Prometheus text format 0.0.4). */
   async render(): Promise<{ contentType: string; body: string }> {
+    if (this.processMetricsPending) {
+      this.processMetricsPending = false;
+      collectDefaultMetrics({ register: this.registry });
+    }
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
 
