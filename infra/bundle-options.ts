@@ -34,10 +34,13 @@ export const EXTERNAL_MODULES: string[] = [];
 /**
  * Packages swapped for a smaller module in the Lambda bundle only (tests and `npm start` run the
  * originals). The SDK's default credential chain becomes environment-only: in Lambda the role's
- * credentials are always in the environment (see lambda/adapters/lambda-credentials.ts).
+ * credentials are always in the environment (see lambda/adapters/lambda-credentials.ts); and
+ * OpenTelemetry's API, which prom-client loads, becomes a two-line stand-in.
  */
 export const BUNDLE_ALIASES: Record<string, string> = {
   '@aws-sdk/credential-provider-node': path.join(REPO_ROOT, 'lambda', 'adapters', 'lambda-credentials.ts'),
+  // prom-client reads the active span only for exemplars, which the proxy never enables.
+  '@opentelemetry/api': path.join(REPO_ROOT, 'lambda', 'metrics', 'no-opentelemetry.ts'),
 };
 
 /** The same aliases as esbuild command-line flags (CDK's NodejsFunction runs the esbuild CLI). */

@@ -1,7 +1,10 @@
 /**
  * Alarms and a dashboard for the proxy function: errors, throttles, 5xx answers (the Function
- * URL's own Url5xxCount, plus a metric filter on the adapter's error log lines), and p99
- * duration. Every alarm notifies one SNS topic.
+ * URL's own Url5xxCount, plus a metric filter on the adapter's error log lines), p99 duration,
+ * and from the proxy's own EMF metrics a denial spike and a snapshot-load failure rate. The
+ * dashboard's first row shows the specification's five figures for the whole fleet (a Prometheus
+ * scrape of the Function URL sees one execution environment only). Every alarm notifies one SNS
+ * topic.
  */
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -10,8 +13,22 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { EMF_NAMESPACE } from '../lambda/metrics/emf-metrics';
 
-export const METRIC_NAMESPACE = 'DeltaLakeS3Proxy';
+export const METRIC_NAMESPACE = EMF_NAMESPACE;
+
+/** Alarm when this share of requests (in %) or more is refused by authentication or authorization… */
+export const DENIAL_SPIKE_PERCENT = 25;
+/** …in a 5-minute period with at least this many requests (a handful of typos is no spike). */
+export const DENIAL_SPIKE_MIN_REQUESTS = 20;
+/** Alarm when this share of snapshot loads and refreshes (in %) fails in a 5-minute period. */
+export const SNAPSHOT_FAILURE_PERCENT = 20;
+
+/** Logs Insights: distinct access key ids of the audit lines, per minute, over the whole fleet. */
+export const UNIQUE_USERS_QUERY = [
+  'filter type = "audit" and ispresent(accessKeyId)',
+  'stats count_distinct(accessKeyId) as uniqueUsers by bin(1m)',
+];
 
 export interface ProxyMonitoringProps {
   fn: lambda.IFunction;
@@ -93,9 +110,113 @@ export class ProxyMonitoring extends Construct {
       'p99 duration above 80% of the function timeout.',
     );
 
+    // The proxy's own figures (EMF, one document per invocation, no dimensions: the whole fleet).
+    const proxyMetric = (metricName: string, statistic: string, label?: string) =>
+      new cloudwatch.Metric({ namespace: METRIC_NAMESPACE, metricName, statistic, period, label });
+    const requests = proxyMetric('Requests', 'Sum', 'queries served');
+    const denied = proxyMetric('Denied', 'Sum', 'denied (authentication or grant)');
+    const loads = proxyMetric('SnapshotLoads', 'Sum', 'snapshot loads');
+    const loadFailures = proxyMetric('SnapshotLoadFailures', 'Sum', 'failed snapshot loads');
+
+    alarm(
+      'DenialSpike',
+      new cloudwatch.MathExpression({
+        expression: `IF(requests >= ${DENIAL_SPIKE_MIN_REQUESTS}, 100 * denied / requests, 0)`,
+        usingMetrics: { requests, denied },
+        period,
+        label: 'denied, % of requests',
+      }),
+      DENIAL_SPIKE_PERCENT,
+      `${DENIAL_SPIKE_PERCENT}% or more of at least ${DENIAL_SPIKE_MIN_REQUESTS} requests in 5 minutes refused by authentication or authorization (bad keys or signatures, probing for ungranted data).`,
+    );
+    alarm(
+      'SnapshotLoadFailureRate',
+      new cloudwatch.MathExpression({
+        expression: 'IF(loads > 0, 100 * failures / loads, 0)',
+        usingMetrics: { loads, failures: loadFailures },
+        period,
+        label: 'failed snapshot loads, %',
+      }),
+      SNAPSHOT_FAILURE_PERCENT,
+      `At least ${SNAPSHOT_FAILURE_PERCENT}% of Delta snapshot loads or refreshes failed in 5 minutes (log unreadable, throttled or missing): data requests of those tables are refused.`,
+    );
+
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       defaultInterval: Duration.hours(3),
     });
+    this.dashboard.addWidgets(
+      new cloudwatch.TextWidget({
+        markdown:
+          '**The five specification metrics, whole fleet.** Prometheus `/metrics` on the Function URL answers for one execution environment only; these come from every environment (EMF, audit lines).',
+        width: 24,
+        height: 1,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Queries served',
+        left: [requests],
+        width: 5,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Queries proxied (and redirected)',
+        left: [
+          proxyMetric('Proxied', 'Sum', 'proxied'),
+          proxyMetric('Redirected', 'Sum', 'redirected (307)'),
+        ],
+        width: 5,
+      }),
+      new cloudwatch.LogQueryWidget({
+        title: 'Unique users per minute (distinct access key ids)',
+        logGroupNames: [logGroup.logGroupName],
+        queryLines: UNIQUE_USERS_QUERY,
+        view: cloudwatch.LogQueryVisualizationType.LINE,
+        width: 5,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Average backend latency (ms)',
+        left: [proxyMetric('BackendLatency', 'Average', 'backend reply latency, mean')],
+        width: 5,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Average message size (bytes)',
+        left: [proxyMetric('BytesOut', 'Average', 'response body bytes, mean')],
+        width: 4,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Requests by operation and status class',
+        left: [
+          new cloudwatch.MathExpression({
+            expression: `SEARCH('{${METRIC_NAMESPACE},Operation,StatusClass} MetricName="Requests"', 'Sum', 300)`,
+            label: '',
+            period,
+          }),
+        ],
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Refusals',
+        left: [
+          denied,
+          proxyMetric('AuthFailures', 'Sum', 'authentication failures'),
+          proxyMetric('ServerErrors', 'Sum', '5xx answers'),
+        ],
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Delta snapshots',
+        left: [loads, loadFailures, proxyMetric('SnapshotColdLoads', 'Sum', 'first loads (cache misses)')],
+        right: [proxyMetric('SnapshotLoadTime', 'p99', 'load time p99 (ms)')],
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Backend latency (ms)',
+        left: [proxyMetric('BackendLatency', 'p50', 'p50'), proxyMetric('BackendLatency', 'p99', 'p99')],
+        width: 12,
+      }),
+    );
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: 'Requests and answers',

@@ -39,7 +39,15 @@ export interface ProxySettings {
   enableSourceMaps?: boolean;
   /** Addresses subscribed to the alarm topic. */
   alarmEmails?: string[];
+  /**
+   * Name or ARN of a Secrets Manager secret whose value is the bearer token that opens
+   * `GET /metrics` on the Function URL. CloudFormation resolves it into the function's
+   * environment at deploy time; the template and cdk.out hold only the reference.
+   */
+  metricsTokenSecret?: string;
 }
+
+const SECRET_ID = /^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:)?[A-Za-z0-9/_+=.@-]{1,512}$/;
 
 /** The data the function may read: per bucket, the key prefixes ("" or ending in "/"). */
 export function mappedPrefixes(tableMapping: Record<string, string>): Map<string, string[]> {
@@ -85,7 +93,17 @@ export function proxyEnvironment(settings: ProxySettings, tableName: string): Re
     if (e instanceof ConfigError) throw new ConfigError(`deltaProxy settings: ${e.message}`);
     throw e;
   }
-  return { ...env, [envName('database')]: database(tableName) };
+  const out = { ...env, [envName('database')]: database(tableName) };
+  if (settings.metricsTokenSecret !== undefined) {
+    if (!SECRET_ID.test(settings.metricsTokenSecret))
+      throw new ConfigError(
+        'deltaProxy settings: metricsTokenSecret: must be a Secrets Manager secret name or ARN',
+      );
+    // A CloudFormation dynamic reference, as SecretValue.secretsManager() writes it.
+    out[envName('metricsToken')] =
+      `{{resolve:secretsmanager:${settings.metricsTokenSecret}:SecretString:::}}`;
+  }
+  return out;
 }
 
 const REGION = /^[a-z]{2,8}(-[a-z]+)+-\d{1,2}$/;

@@ -10,11 +10,17 @@ import { SigV4Authenticator } from './auth/sigv4-authenticator';
 import { type Config, loadConfig } from './config';
 import { jsonLogger, type Logger } from './core/logger';
 import { combineObservers, type Observer } from './core/observer';
+import { newRequestId } from './core/request-id';
 import { TableMap } from './core/table-mount';
 import { type Clock, type ProxyHandler, systemClock } from './core/types';
 import { SnapshotCache } from './delta/snapshot-cache';
 import { FilteredLogView } from './log-view/filtered-log-view';
+import { EmfMetrics } from './metrics/emf-metrics';
+import { PrometheusMetrics } from './metrics/prometheus-metrics';
+import { fanOut, metricsObserver } from './metrics/recorder';
+import { TimedStorage } from './metrics/timed-storage';
 import { createApp } from './pipeline/app';
+import { withMetricsEndpoint } from './pipeline/metrics-endpoint';
 import { auditLogObserver } from './pipeline/observe';
 import { ListingTokens } from './s3/listing-token';
 import { S3Backend } from './storage/s3-backend';
@@ -30,6 +36,10 @@ export interface ProxyOverrides {
   backendCredentials?: S3ClientConfig['credentials'];
   /** Write the audit line to stdout (default true). */
   audit?: boolean;
+  /** Gather EMF metrics, written by `emf.flush()` (the Lambda entry flushes per invocation). */
+  emf?: boolean | { write: (lines: string) => void };
+  /** process_* and nodejs_* metrics in the Prometheus registry (default true). */
+  processMetrics?: boolean;
 }
 
 export interface ProxyInstance {
@@ -39,6 +49,9 @@ export interface ProxyInstance {
   storage: StorageBackend;
   /** The filtered log view (logView "filtered"). */
   logView?: FilteredLogView;
+  /** This process's Prometheus registry (served on metricsPort locally, /metrics with a token). */
+  metrics: PrometheusMetrics;
+  emf?: EmfMetrics;
 }
 
 export function createProxy(config: Config, overrides: ProxyOverrides = {}): ProxyInstance {
@@ -46,15 +59,29 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
   const logger = overrides.logger ?? jsonLogger();
   // loadConfig fills s3.region from AWS_REGION; us-east-1 only for a config built without one.
   const region = config.s3.region ?? 'us-east-1';
-  const storage =
+
+  const metrics = new PrometheusMetrics({
+    clock,
+    instance: { id: newRequestId().toLowerCase(), startedAt: new Date(clock.now()) },
+    snapshotStats: () => snapshots.stats(),
+    processMetrics: overrides.processMetrics,
+  });
+  const emf = overrides.emf
+    ? new EmfMetrics({ write: overrides.emf === true ? undefined : overrides.emf.write })
+    : undefined;
+  const recorder = fanOut(emf ? [metrics, emf] : [metrics]);
+
+  const storage = new TimedStorage(
     overrides.storage ??
-    new S3Backend({
-      endpoint: config.s3.endpoint,
-      region,
-      forcePathStyle: config.s3.forcePathStyle,
-      credentials: overrides.backendCredentials,
-      maxSockets: config.s3.maxSockets,
-    });
+      new S3Backend({
+        endpoint: config.s3.endpoint,
+        region,
+        forcePathStyle: config.s3.forcePathStyle,
+        credentials: overrides.backendCredentials,
+        maxSockets: config.s3.maxSockets,
+      }),
+    (call) => recorder.backendCall(call),
+  );
 
   const stores = storesFromConfig(config, { clock });
 
@@ -62,6 +89,7 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
     ttlMs: config.snapshotTtlMs,
     maxBytes: config.snapshotCacheBytes,
     clock,
+    onLoad: (load) => recorder.snapshotLoad(load),
   });
   // Generated log files share the snapshot cache's budget: they get what the snapshots leave.
   const logView =
@@ -84,9 +112,10 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
   });
   const observers = [
     ...(overrides.audit === false ? [] : [auditLogObserver()]),
+    metricsObserver(recorder),
     ...(overrides.observers ?? []),
   ];
-  const handler = createApp({
+  const app = createApp({
     options: {
       readOnly: config.readOnly,
       region,
@@ -97,24 +126,29 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
     },
     tables: new TableMap(config.tableMapping),
     storage,
+    requestStorage: (tally) => storage.forRequest(tally),
     authenticator,
     authorizer,
     clock,
     observer: combineObservers(observers),
     listingTokens: new ListingTokens(config.listingTokenKey),
   });
-  return { handler, config, snapshots, storage, ...(logView ? { logView } : {}) };
+  const handler = config.metricsToken
+    ? withMetricsEndpoint(app, config.metricsToken, () => metrics.render())
+    : app;
+  return { handler, config, snapshots, storage, metrics, emf, ...(logView ? { logView } : {}) };
 }
 
-let fromEnv: Promise<ProxyHandler> | undefined;
+let fromEnv: Promise<ProxyInstance> | undefined;
 
 /**
- * The Lambda's proxy: configuration from PROXY_* variables, built once per execution environment.
- * A failed start is forgotten, so the next request tries again instead of failing forever.
+ * The Lambda's proxy: configuration from PROXY_* variables, built once per execution environment,
+ * with EMF metrics for the adapter to flush after each invocation. A failed start is forgotten, so
+ * the next request tries again instead of failing forever.
  */
-export function createProxyFromEnv(): Promise<ProxyHandler> {
+export function createProxyFromEnv(): Promise<ProxyInstance> {
   if (fromEnv) return fromEnv;
-  const starting = Promise.resolve().then(() => createProxy(loadConfig()).handler);
+  const starting = Promise.resolve().then(() => createProxy(loadConfig(), { emf: true }));
   fromEnv = starting;
   starting.catch(() => {
     if (fromEnv === starting) fromEnv = undefined;

@@ -62,6 +62,13 @@ export const ConfigSchema = z.strictObject({
   host: z._default(z.string(), '127.0.0.1'),
   port: port(18080),
   metricsPort: port(9090),
+  /**
+   * Opens `GET /metrics` on the proxy itself (in Lambda: on the Function URL) to requests with
+   * `Authorization: Bearer <metricsToken>`. A secret: never logged. Unset: no such endpoint.
+   */
+  metricsToken: z.optional(
+    z.string().check(z.regex(/^[\x21-\x7e]{16,512}$/, 'must be 16-512 visible ASCII characters (no spaces)')),
+  ),
   tableMapping: z.record(alias, tableUri),
   readOnly: z._default(z.boolean(), true),
   getMode: z._default(z.enum(['proxy', 'presignedUrl']), 'presignedUrl'),
@@ -127,6 +134,7 @@ const SCALAR = new Set<string>([
   'host',
   'port',
   'metricsPort',
+  'metricsToken',
   'readOnly',
   'getMode',
   'proxyPartial',

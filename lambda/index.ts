@@ -1,5 +1,16 @@
-/** The Lambda entry (handler `index.handler`): the core built from PROXY_* environment variables. */
+/**
+ * The Lambda entry (handler `index.handler`): the core built from PROXY_* environment variables,
+ * its EMF metrics written after each invocation's response has been streamed.
+ */
 import { createLambdaHandler } from './adapters/lambda';
-import { createProxyFromEnv } from './bootstrap';
+import { createProxyFromEnv, type ProxyInstance } from './bootstrap';
 
-export const handler = createLambdaHandler(() => createProxyFromEnv());
+let proxy: ProxyInstance | undefined;
+
+export const handler = createLambdaHandler(
+  async () => {
+    proxy = await createProxyFromEnv();
+    return proxy.handler;
+  },
+  { afterResponse: () => proxy?.emf?.flush() },
+);

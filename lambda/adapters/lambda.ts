@@ -47,12 +47,23 @@ function runtimeGlobal(): LambdaRuntimeGlobal | undefined {
   return typeof runtime?.streamifyResponse === 'function' ? (runtime as LambdaRuntimeGlobal) : undefined;
 }
 
+export interface LambdaHandlerOptions {
+  /**
+   * Runs once per invocation after the response stream has ended (or failed), so its work never
+   * delays a response: the EMF metrics flush. It must not throw; if it does, that is logged.
+   */
+  afterResponse?: () => void;
+}
+
 /**
  * Builds the streaming Lambda handler. `getProxy` is started at once so that its work
  * (config, SDK clients) happens during the function's init phase; a failed start is retried on
  * the next request, and meanwhile every request gets an S3 InternalError.
  */
-export function createLambdaHandler(getProxy: () => Promise<ProxyHandler>): StreamingHandler {
+export function createLambdaHandler(
+  getProxy: () => Promise<ProxyHandler>,
+  options: LambdaHandlerOptions = {},
+): StreamingHandler {
   let proxy: Promise<ProxyHandler> | undefined;
   const startProxy = (): Promise<ProxyHandler> => {
     const started = getProxy();
@@ -88,7 +99,8 @@ export function createLambdaHandler(getProxy: () => Promise<ProxyHandler>): Stre
     return toStreamingResult(response, { onAbort, release, requestId: context.awsRequestId });
   };
 
-  const build = (): StreamingHandler =>
+  const build = (): StreamingHandler => withAfterResponse(buildMiddy(), options.afterResponse);
+  const buildMiddy = (): StreamingHandler =>
     middy(serve, { streamifyResponse: true }).onError((request) => {
       const event = request.event as LambdaFunctionURLEvent | undefined;
       const requestId = request.context?.awsRequestId ?? 'unknown';
@@ -117,6 +129,26 @@ export function createLambdaHandler(getProxy: () => Promise<ProxyHandler>): Stre
     built ??= build();
     return built(event, responseStream, context);
   };
+}
+
+/**
+ * middy's handler resolves once its pipeline() into the response stream has finished; the hook
+ * runs then. The wrapper is marked for streaming again, as the runtime only streams to a handler
+ * that carries streamifyResponse's mark.
+ */
+function withAfterResponse(handler: StreamingHandler, after: (() => void) | undefined): StreamingHandler {
+  if (!after) return handler;
+  return runtimeGlobal()!.streamifyResponse(async (event, responseStream, context) => {
+    try {
+      await handler(event, responseStream, context);
+    } finally {
+      try {
+        after();
+      } catch (error) {
+        logError('after-response hook failed', context?.awsRequestId, error);
+      }
+    }
+  });
 }
 
 interface BodyHooks {

@@ -21,11 +21,50 @@ export interface RequestEvent {
   /** Why a request was refused or failed (server-side only, never sent to the client). */
   reason?: string;
   decision: 'allow' | 'deny' | 'error';
+  /** The reason in a small fixed set: safe as a metric label. */
+  reasonClass: ReasonClass;
+  /**
+   * Milliseconds this request waited for the storage backend on its own calls (object
+   * GET/HEAD until the reply headers, listing pages); shared Delta log loads are not included.
+   */
+  backendMs: number;
+  /** How many backend calls those were. */
+  backendCalls: number;
   bytes: number;
   durationMs: number;
   /** True when the object body was streamed through the proxy. */
   proxied: boolean;
   redirected: boolean;
+}
+
+/**
+ * Why a request ended as it did:
+ * - `granted`: served (including 304 Not Modified);
+ * - `authentication`: refused before the caller was known (signature, key id, clock skew, malformed
+ *   authorization);
+ * - `grant`: refused by authorization (403 AccessDenied: a partition not granted, a file that is
+ *   not an active file of the table);
+ * - `not-found`: no such key or bucket (a table the caller has no grant on answers, and counts,
+ *   as not found);
+ * - `request`: the request itself is refused (read-only, bad argument, unsafe key, method);
+ * - `condition`: a precondition or range that does not hold (412, 416);
+ * - `unavailable`: a store or the backend failed or throttled (503);
+ * - `internal`: anything else (500, a body that broke after the status was sent).
+ */
+export type ReasonClass =
+  | 'granted'
+  | 'authentication'
+  | 'grant'
+  | 'not-found'
+  | 'request'
+  | 'condition'
+  | 'unavailable'
+  | 'internal';
+
+/** Backend time spent on behalf of one request, added to by a timing storage decorator. */
+export interface BackendTally {
+  ms: number;
+  calls: number;
 }
 
 export interface Observer {

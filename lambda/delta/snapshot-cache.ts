@@ -24,6 +24,14 @@ export interface SnapshotCacheOptions {
   clock: Clock;
   /** How long a "no newer commit" probe answer is reused (default 50 ms). */
   newCommitProbeTtlMs?: number;
+  /** Told of every finished load (first read of a table) or refresh, for metrics. */
+  onLoad?: (load: SnapshotLoad) => void;
+}
+
+export interface SnapshotLoad {
+  kind: 'load' | 'refresh';
+  ok: boolean;
+  ms: number;
 }
 
 export interface SnapshotCacheStats {
@@ -189,8 +197,16 @@ export class SnapshotCache {
       this.counters.refreshes[r.outcome]++;
       return r.snapshot;
     })();
+    const report = (ok: boolean) => {
+      try {
+        this.opts.onLoad?.({ kind: prev ? 'refresh' : 'load', ok, ms: this.opts.clock.now() - started });
+      } catch {
+        // Metrics never break a load.
+      }
+    };
     e.inflight = p.then(
       (snap) => {
+        report(true);
         e.snapshot = snap;
         e.checkedAt = started;
         e.inflight = undefined;
@@ -198,6 +214,7 @@ export class SnapshotCache {
         return snap;
       },
       (err: unknown) => {
+        report(false);
         e.inflight = undefined;
         this.counters.loadErrors++;
         if (!e.snapshot && this.entries.get(key) === e) this.entries.delete(key);

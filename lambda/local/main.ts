@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { startMetricsListener } from '../adapters/metrics-listener';
 import { startNodeServer } from '../adapters/node-server';
 import { newAccessKeyId, newSecretAccessKey } from '../admin/key-material';
 import { createProxy } from '../bootstrap';
@@ -29,11 +30,13 @@ async function runWithConfig(file: string): Promise<void> {
   const server = await startNodeServer(proxy.handler, config.host, config.port, {
     clientIdleTimeoutMs: config.clientIdleTimeoutMs,
   });
+  const metrics = await startMetricsListener(() => proxy.metrics.render(), config.host, config.metricsPort);
   process.stderr.write(
-    `delta-lake-s3-proxy listening on ${server.url} (tables: ${Object.keys(config.tableMapping).join(', ')})\n`,
+    `delta-lake-s3-proxy listening on ${server.url} (tables: ${Object.keys(config.tableMapping).join(', ')}); metrics on ${metrics.url}\n`,
   );
   onStop(async () => {
     await server.close();
+    await metrics.close();
   });
 }
 
@@ -68,7 +71,6 @@ async function runDemo(): Promise<void> {
   const secretAccessKey = newSecretAccessKey();
   const config: Config = parseConfig({
     port: Number(process.env.PROXY_PORT ?? 18080),
-    metricsPort: 0,
     getMode: 'proxy',
     tableMapping: { sales: `s3://${DEMO_BUCKET}/${tablePrefix.slice(0, -1)}` },
     s3: { endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true },
@@ -90,6 +92,11 @@ async function runDemo(): Promise<void> {
     server = await startNodeServer(proxy.handler, config.host, 0);
   }
   stops.push(() => server.close());
+  const render = () => proxy.metrics.render();
+  const metrics = await startMetricsListener(render, config.host, config.metricsPort).catch(() =>
+    startMetricsListener(render, config.host, 0),
+  );
+  stops.push(() => metrics.close());
 
   const endpoint = server.url;
   process.stdout.write(
@@ -105,6 +112,7 @@ async function runDemo(): Promise<void> {
       '# polars (pip install polars):',
       `python3 -c "import polars as pl; print(pl.read_parquet('s3://datalake/sales/region=EU/**/*.parquet', storage_options={'aws_endpoint_url': '${endpoint}', 'aws_access_key_id': '${accessKeyId}', 'aws_secret_access_key': '${secretAccessKey}', 'aws_region': 'us-east-1', 'aws_allow_http': 'true'}))"`,
       '',
+      `# Prometheus metrics: curl ${metrics.url}`,
       `# backend (embedded s3rver): ${s3.endpoint}; Ctrl-C stops everything.`,
       '',
     ].join('\n'),

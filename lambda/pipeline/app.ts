@@ -4,7 +4,7 @@
  */
 import type { Authorizer } from '../access/authorizer';
 import type { Authenticator } from '../auth/authenticator';
-import type { Observer, RequestEvent } from '../core/observer';
+import type { BackendTally, Observer, RequestEvent } from '../core/observer';
 import { ANONYMOUS, type Principal } from '../core/principal';
 import { newRequestId } from '../core/request-id';
 import { S3Error } from '../core/s3-error';
@@ -22,6 +22,7 @@ import { listVirtual, touchesPrefix, type VisibleTable } from '../s3/virtual-lis
 import type { StorageBackend } from '../storage/storage-backend';
 import { asS3Error, errorResponse } from './error-response';
 import { observeBody } from './observe';
+import { reasonClassOf, type Stage } from './reason-class';
 import { StreamShares, withShare } from './stream-shares';
 
 export interface AppOptions extends RedirectSettings {
@@ -44,6 +45,11 @@ export interface AppDeps {
   requestId?: () => string;
   /** Seals listing resume points (default: a random per-process key). */
   listingTokens?: ListingTokens;
+  /**
+   * Storage as one request sees it: each call's wait is added to `tally` (the audit line's
+   * backend latency). Without it, requests use `storage` and report no backend time.
+   */
+  requestStorage?: (tally: BackendTally) => StorageBackend;
 }
 
 /** What the serve stage needs to know about the request, filled in as stages run. */
@@ -51,6 +57,9 @@ interface RequestContext {
   requestId: string;
   started: number;
   principal: Principal;
+  stage: Stage;
+  storage: StorageBackend;
+  backend: BackendTally;
   route?: S3Route;
   table?: string;
   key?: string;
@@ -64,10 +73,14 @@ export function createApp(deps: AppDeps): ProxyHandler {
   const tokens = deps.listingTokens ?? new ListingTokens();
 
   return async function handle(req: ProxyRequest): Promise<ProxyResponse> {
+    const backend: BackendTally = { ms: 0, calls: 0 };
     const ctx: RequestContext = {
       requestId: nextId(),
       started: deps.clock.now(),
       principal: ANONYMOUS,
+      stage: 'authenticate',
+      storage: deps.requestStorage ? deps.requestStorage(backend) : deps.storage,
+      backend,
       proxied: false,
     };
     const base: Headers = {
@@ -79,7 +92,9 @@ export function createApp(deps: AppDeps): ProxyHandler {
     let error: S3Error | undefined;
     try {
       ctx.principal = await deps.authenticator.authenticate(req);
+      ctx.stage = 'route';
       ctx.route = routeRequest(req, { readOnly: deps.options.readOnly });
+      ctx.stage = 'serve';
       res = await serve(deps, shares, tokens, req, ctx, base);
     } catch (err) {
       error = asS3Error(err);
@@ -118,7 +133,7 @@ async function serve(
       const listing =
         q.maxKeys === 0
           ? { entries: [], isTruncated: false }
-          : await listVirtual(deps.storage, visible, { ...q, signal: req.signal });
+          : await listVirtual(ctx.storage, visible, { ...q, signal: req.signal });
       return listObjectsResponse(q, listing, base, tokens);
     }
     case 'GetObject':
@@ -136,6 +151,7 @@ async function serve(
           'not a file of a mapped table',
         );
       }
+      ctx.stage = 'authorize';
       const decision = await deps.authorizer.authorizeObject(
         ctx.principal,
         resolved.mount,
@@ -146,6 +162,7 @@ async function serve(
         const code = decision.answer === 'not-found' ? 'NoSuchKey' : 'AccessDenied';
         throw new S3Error(code, decision.message, code === 'NoSuchKey' ? { Key: key } : {}, decision.reason);
       }
+      ctx.stage = 'serve';
       if (decision.kind === 'generated') {
         // A file of the filtered log: made by the proxy, so always served by it (never presigned).
         ctx.proxied = route.op === 'GetObject';
@@ -163,17 +180,15 @@ async function serve(
         query: route.query,
         signal: req.signal,
       };
-      if (route.op === 'HeadObject') return headObject(deps.storage, objectReq, base);
+      if (route.op === 'HeadObject') return headObject(ctx.storage, objectReq, base);
       if (shouldRedirect(req.headers, deps.options)) {
-        const location = await deps.storage.presign(objectReq.ref, {
+        const location = await ctx.storage.presign(objectReq.ref, {
           expiresInSeconds: deps.options.presignExpiresSeconds,
         });
         return temporaryRedirect(location, ctx.requestId, base);
       }
       ctx.proxied = true;
-      return withShare(shares, ctx.principal.name, req.signal, () =>
-        getObject(deps.storage, objectReq, base),
-      );
+      return withShare(shares, ctx.principal.name, req.signal, () => getObject(ctx.storage, objectReq, base));
     }
   }
 }
@@ -214,16 +229,28 @@ function eventOf(
     accessKeyId: ctx.principal.accessKeyId,
     method: req.method.slice(0, 16),
     userAgent: req.headers['user-agent']?.slice(0, 160),
-    op: ctx.route?.op ?? 'Unknown',
+    op: ctx.route?.op ?? (ctx.stage === 'authenticate' ? operationOf(req, deps) : 'Unknown'),
     table: ctx.table,
     key: ctx.key,
     status,
     code: error?.code,
     reason: failure ? `body stream failed: ${(failure as Error)?.name ?? 'error'}` : ctx.reason,
     decision: error ? (status >= 500 ? 'error' : 'deny') : failure ? 'error' : 'allow',
+    reasonClass: reasonClassOf(ctx.stage, error, Boolean(failure)),
+    backendMs: Math.round(ctx.backend.ms * 1000) / 1000,
+    backendCalls: ctx.backend.calls,
     bytes,
     durationMs: deps.clock.now() - ctx.started,
     proxied: ctx.proxied,
     redirected: status === 307,
   };
+}
+
+/** What a request refused by authentication asked for (for metrics), or 'Unknown'. */
+function operationOf(req: ProxyRequest, deps: AppDeps): string {
+  try {
+    return routeRequest(req, { readOnly: deps.options.readOnly }).op;
+  } catch {
+    return 'Unknown';
+  }
 }

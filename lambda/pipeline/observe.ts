@@ -9,7 +9,8 @@ import type { ResponseBody } from '../core/types';
 export function auditLogObserver(
   write: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
 ): Observer {
-  return { record: (event) => write(JSON.stringify({ type: 'audit', ...event })) };
+  // The event's own JSON with the type in front: no copy of the event per request.
+  return { record: (event) => write(`{"type":"audit",${JSON.stringify(event).slice(1)}`) };
 }
 
 /** Wraps a streamed body so the event is recorded with the byte count once streaming ends. */

@@ -1,13 +1,20 @@
 /**
- * Secrets never reach a log line, an audit event or an error body: not the secret key, not a
- * signature (header or presigned), not a presigned URL handed out in a redirect.
+ * Secrets never reach a log line, an audit event, a metric or an error body: not the secret key,
+ * not the metrics token, not a signature (header or presigned), not a presigned URL handed out
+ * in a redirect.
  */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { envName } from '../../lambda/config';
+import { emfValues, parseEmfLines, sum } from '../helpers/emf';
 import { uploadDemoTable } from '../helpers/fixture-tables';
 import { ANALYST, type RunningProxy, startProxy } from '../helpers/proxy-harness';
-import { type S3Server, startS3rver } from '../helpers/s3-servers';
+import { BACKEND_CREDENTIALS, REPO_ROOT, type S3Server, startS3rver } from '../helpers/s3-servers';
 import { encodeKeyPath, signedFetch } from '../helpers/signed-fetch';
 
 let s3: S3Server;
@@ -85,4 +92,217 @@ it('keeps secrets, signatures and presigned URLs out of logs, audit events and e
   // A SignatureDoesNotMatch body shows the canonical request with X-Amz-Credential (the key id),
   // as S3 does, but never a signature.
   expect(everything).not.toMatch(/X-Amz-Signature=/);
+});
+
+/**
+ * The same kind of mix against real processes, reading every byte they write: the local server
+ * (`npm start -- --config`: audit lines, operational logs, its metrics port) and the Lambda entry
+ * (audit lines, EMF lines, /metrics behind the bearer token).
+ */
+const METRICS_TOKEN = 'metrics-token-must-stay-secret-0042';
+
+interface ProcessRun {
+  url: string;
+  metricsUrl?: string;
+  stop(): Promise<{ stdout: string; stderr: string }>;
+}
+
+function spawnProxy(args: string[], env: Record<string, string>, ready: RegExp): Promise<ProcessRun> {
+  const child = spawn(process.execPath, ['--openssl-legacy-provider', '--import', 'tsx', ...args], {
+    cwd: REPO_ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      AWS_ACCESS_KEY_ID: BACKEND_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: BACKEND_CREDENTIALS.secretAccessKey,
+      AWS_REGION: 'us-east-1',
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_EMF_ENVIRONMENT: 'Local',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr!.on('data', (d) => {
+    stderr += d;
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`proxy process did not start: ${stderr}`));
+    }, 30_000);
+    const check = () => {
+      const m = ready.exec(stderr);
+      if (!m) return;
+      clearTimeout(timer);
+      child.stderr!.off('data', check);
+      resolve({
+        url: m[1]!,
+        metricsUrl: m[2],
+        stop: async () => {
+          child.kill('SIGTERM');
+          const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+          await exited;
+          clearTimeout(killer);
+          return { stdout, stderr };
+        },
+      });
+    };
+    child.stderr!.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`proxy process exited with ${code}: ${stderr}`));
+    });
+  });
+}
+
+const settings = () => ({
+  tableMapping: { sales: 's3://lake/w/sales', broken: 's3://lake/w/broken' },
+  getMode: 'presignedUrl',
+  metricsToken: METRICS_TOKEN,
+  s3: { endpoint: s3.endpoint, forcePathStyle: true, region: 'us-east-1' },
+  auth: { keys: [ANALYST] },
+  grants: [
+    { principal: ANALYST.principal, table: 'sales', partitions: [{ region: 'EU' }] },
+    { principal: ANALYST.principal, table: 'broken', partitions: [{}] },
+  ],
+});
+
+const PROCESSES: [string, () => Promise<ProcessRun>][] = [
+  [
+    'the local server (npm start -- --config)',
+    () => {
+      const file = join(mkdtempSync(join(tmpdir(), 'no-secrets-')), 'config.json');
+      writeFileSync(file, JSON.stringify({ ...settings(), port: 0, metricsPort: 0 }));
+      return spawnProxy(
+        ['lambda/local/main.ts', '--config', file],
+        {},
+        /listening on (http:\/\/127\.0\.0\.1:\d+) .*metrics on (\S+)/,
+      );
+    },
+  ],
+  [
+    'the Lambda entry (EMF on stdout)',
+    () => {
+      const env: Record<string, string> = {};
+      for (const [field, value] of Object.entries(settings()))
+        env[envName(field)] = typeof value === 'string' ? value : JSON.stringify(value);
+      return spawnProxy(['test/helpers/lambda-entry-main.ts'], env, /LISTENING (http:\/\/127\.0\.0\.1:\d+)/);
+    },
+  ],
+];
+
+describe.each(PROCESSES)('every byte written by %s', (name, start) => {
+  let run: ProcessRun;
+  let output: { stdout: string; stderr: string };
+  const bodies: string[] = [];
+  const secrets = [ANALYST.secretAccessKey, METRICS_TOKEN];
+
+  beforeAll(async () => {
+    run = await start();
+    const eu = `sales/${active.find((p) => p.startsWith('region=EU/'))}`;
+    const us = `sales/${active.find((p) => p.startsWith('region=US/'))}`;
+    const object = (key: string) => `/datalake/${encodeKeyPath(key)}`;
+    const wrong = { accessKeyId: ANALYST.accessKeyId, secretAccessKey: 'not-the-secret-at-all' };
+    const responses = [
+      await signedFetch(run.url, 'GET', '/datalake', 'list-type=2&prefix=sales%2F', {}, ANALYST),
+      await signedFetch(run.url, 'HEAD', object(eu), '', {}, ANALYST),
+      await signedFetch(run.url, 'GET', object(eu), '', {}, ANALYST),
+      await signedFetch(run.url, 'GET', object(us), '', {}, ANALYST),
+      await signedFetch(run.url, 'GET', object('broken/x.parquet'), '', {}, ANALYST),
+      await signedFetch(run.url, 'GET', object(eu), '', {}, wrong),
+    ];
+    expect(
+      responses.map((r) => r.status),
+      name,
+    ).toEqual([200, 200, 200, 403, 403, 403]);
+    const redirect = await signedFetch(
+      run.url,
+      'GET',
+      object(eu),
+      '',
+      { 'user-agent': 'object_store/0.12' },
+      ANALYST,
+    );
+    expect(redirect.status).toBe(307);
+    const location = new URL(redirect.headers.location!);
+    secrets.push(location.search.slice(1), location.searchParams.get('X-Amz-Signature')!);
+    const client = new S3Client({
+      endpoint: run.url,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      // A copy: the SDK marks the credentials object it is given.
+      credentials: { accessKeyId: ANALYST.accessKeyId, secretAccessKey: ANALYST.secretAccessKey },
+      maxAttempts: 1,
+    });
+    const presigned = await getSignedUrl(client, new GetObjectCommand({ Bucket: 'datalake', Key: eu }), {
+      expiresIn: 60,
+    });
+    client.destroy();
+    secrets.push(new URL(presigned).searchParams.get('X-Amz-Signature')!);
+    const viaUrl = await fetch(presigned, { signal: AbortSignal.timeout(10_000) });
+    expect(viaUrl.status).toBe(200);
+    await viaUrl.arrayBuffer();
+    const tampered = presigned.replace(/X-Amz-Signature=[0-9a-f]+/, `X-Amz-Signature=${'0'.repeat(64)}`);
+    responses.push(
+      await signedFetch(
+        run.url,
+        'GET',
+        '/metrics',
+        '',
+        { authorization: `Bearer ${METRICS_TOKEN}x` },
+        undefined,
+      ),
+    );
+    bodies.push(await (await fetch(tampered, { signal: AbortSignal.timeout(10_000) })).text());
+    const scrape = await fetch(`${run.url}/metrics`, {
+      headers: { authorization: `Bearer ${METRICS_TOKEN}` },
+      signal: AbortSignal.timeout(10_000),
+    });
+    expect(scrape.status).toBe(200);
+    bodies.push(await scrape.text());
+    if (run.metricsUrl) bodies.push(await (await fetch(run.metricsUrl)).text());
+    bodies.push(...responses.map((r) => `${JSON.stringify(r.headers)}\n${r.text}`));
+    output = await run.stop();
+  });
+  afterAll(async () => {
+    await run?.stop();
+  });
+
+  it('never contains a secret key, the metrics token, a signature or a presigned query', () => {
+    const everything = [output.stdout, output.stderr, ...bodies].join('\n');
+    expect(everything).toContain('deltaproxy_queries_served_total');
+    for (const s of secrets) expect(everything).not.toContain(s);
+    expect(everything).not.toMatch(/Signature=[0-9a-f]{64}/);
+    expect(everything).not.toMatch(/X-Amz-Signature=/);
+    expect(everything).not.toMatch(/X-Amz-Security-Token=/);
+  });
+
+  it('writes one audit line per request with the backend latency and the reason class', () => {
+    const audit = output.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{"type":"audit"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(audit.length).toBe(10);
+    const byStatus = (status: number, op: string) => audit.filter((a) => a.status === status && a.op === op);
+    const [proxied] = byStatus(200, 'GetObject');
+    expect(proxied).toMatchObject({ reasonClass: 'granted', decision: 'allow', proxied: true });
+    expect(proxied!.backendCalls).toBe(1);
+    expect(proxied!.backendMs).toBeGreaterThan(0);
+    // A wrong signature and a tampered presigned URL; a partition not granted, a table without a log.
+    const refused = byStatus(403, 'GetObject').map((a) => a.reasonClass);
+    expect(refused.sort()).toEqual(['authentication', 'authentication', 'grant', 'grant']);
+    expect(byStatus(307, 'GetObject')[0]).toMatchObject({ reasonClass: 'granted', backendCalls: 0 });
+    if (name.includes('Lambda')) {
+      const emf = parseEmfLines(output.stdout.split('\n').filter((l) => l.includes('"_aws"')));
+      expect(sum(emfValues(emf, 'Requests'))).toBe(audit.length);
+      // The table without a log: its failed load is counted for the failure-rate alarm.
+      expect(sum(emfValues(emf, 'SnapshotLoadFailures'))).toBeGreaterThanOrEqual(1);
+    }
+  });
 });

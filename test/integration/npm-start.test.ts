@@ -97,6 +97,13 @@ describe('npm start', () => {
       const bytes = await got.Body!.transformToByteArray();
       expect(Buffer.from(bytes.subarray(0, 4)).toString()).toBe('PAR1');
       client.destroy();
+
+      // The printed metrics URL serves this process's Prometheus text: a list and a GET so far.
+      const metricsUrl = /# Prometheus metrics: curl (\S+)/.exec(io.out())![1]!;
+      expect(metricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+      const text = await (await fetch(metricsUrl, { signal: AbortSignal.timeout(5_000) })).text();
+      expect(text).toMatch(/^deltaproxy_queries_served_total\{[^}]*\} 2$/m);
+      expect(text).toMatch(/^deltaproxy_queries_proxied_total\{[^}]*\} 1$/m);
     } finally {
       child.kill('SIGINT');
     }
@@ -110,6 +117,7 @@ describe('npm start', () => {
       good,
       JSON.stringify({
         port: 0,
+        metricsPort: 0,
         tableMapping: { t: 's3://some-bucket/t' },
         s3: { endpoint: 'http://127.0.0.1:9' },
       }),
@@ -123,6 +131,9 @@ describe('npm start', () => {
       // No anonymous access by default: an unsigned request is refused in S3 XML.
       expect(res.status).toBe(403);
       expect(await res.text()).toContain('<Code>AccessDenied</Code>');
+      const metricsUrl = /metrics on (\S+)/.exec(io.err())![1]!;
+      const text = await (await fetch(metricsUrl, { signal: AbortSignal.timeout(5_000) })).text();
+      expect(text).toMatch(/^deltaproxy_auth_failures_total\{code="AccessDenied",[^}]*\} 1$/m);
     } finally {
       child.kill('SIGTERM');
     }

@@ -241,7 +241,9 @@ describe('Lambda adapter start-up from the environment', () => {
     process.env.PROXY_AUTH = '{"allowAnonymous":true}';
     vi.resetModules();
     const { createProxyFromEnv } = await import('../../lambda/bootstrap');
-    const server = await startLambdaHttpServer(createLambdaHandler(() => createProxyFromEnv()));
+    const server = await startLambdaHttpServer(
+      createLambdaHandler(async () => (await createProxyFromEnv()).handler),
+    );
     try {
       const broken = await sendRaw(server.url, { path: '/' });
       expect(broken.status).toBe(500);

@@ -12,6 +12,7 @@ import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/clien
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { esbuildOptions, LAMBDA_ENTRY, REPO_ROOT } from '../../infra/bundle-options';
+import { emfValues, parseEmfLines, sum } from '../helpers/emf';
 import { writeSpecialTable } from '../helpers/fixture-tables';
 import { startLambdaHttpServer } from '../helpers/lambda-http-server';
 import { installLambdaRuntimeShim } from '../helpers/lambda-runtime-shim';
@@ -36,6 +37,7 @@ describe('the built Lambda bundle', () => {
   let client: S3Client;
   const saved = { ...process.env };
   const audit: string[] = [];
+  const emf: string[] = [];
 
   beforeAll(async () => {
     s3 = await startS3rver();
@@ -61,12 +63,14 @@ describe('the built Lambda bundle', () => {
         { principal: KEY.principal, table: 'sales', partitions: [{ region: 'EU' }] },
       ]),
     });
-    // The bundle writes one audit line per request to stdout; keep them for the assertions.
+    // The bundle writes one audit line per request and its EMF lines to stdout; keep them.
     const write = process.stdout.write.bind(process.stdout);
-    vi.spyOn(process.stdout, 'write').mockImplementation(((chunk: string | Uint8Array, ...rest: never[]) =>
-      String(chunk).startsWith('{"type":"audit"')
-        ? audit.push(String(chunk)) > 0
-        : write(chunk, ...rest)) as typeof process.stdout.write);
+    vi.spyOn(process.stdout, 'write').mockImplementation(((chunk: string | Uint8Array, ...rest: never[]) => {
+      const line = String(chunk);
+      if (line.startsWith('{"type":"audit"')) return audit.push(line) > 0;
+      if (line.includes('"_aws":')) return emf.push(line.trim()) > 0;
+      return write(chunk, ...rest);
+    }) as typeof process.stdout.write);
     installLambdaRuntimeShim();
     const { handler } = (await import(pathToFileURL(outfile).href)) as { handler: never };
     server = await startLambdaHttpServer(handler);
@@ -96,6 +100,11 @@ describe('the built Lambda bundle', () => {
     const got = await client.send(new GetObjectCommand({ Bucket: 'datalake', Key: keys[0] }));
     const bytes = await got.Body!.transformToByteArray();
     expect(Buffer.from(bytes.subarray(0, 4)).toString()).toBe('PAR1');
+    // Each invocation's EMF documents, written once its response was streamed.
+    const data = parseEmfLines(emf);
+    expect(sum(emfValues(data, 'Requests', { Operation: 'ListObjectsV2', StatusClass: '2xx' }))).toBe(1);
+    expect(sum(emfValues(data, 'Proxied'))).toBe(1);
+    expect(emfValues(data, 'BytesOut').at(-1)).toBe(bytes.length);
   });
 
   it('answers a file of a partition that was not granted like a missing one (filtered log view, the default)', async () => {
