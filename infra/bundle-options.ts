@@ -10,9 +10,11 @@ export const LAMBDA_ENTRY = path.join(REPO_ROOT, 'lambda', 'index.ts');
 
 /**
  * Cold-start budgets (issue 8): held by test/infra (size) and reported by `npm run bench -- coldstart`.
- * 600 KiB before the filtered log view, whose Parquet writer (hyparquet-writer) adds ~50 KiB.
+ * 600 KiB before the filtered log view (hyparquet-writer, ~50 KiB) and the metrics (prom-client,
+ * aws-embedded-metrics, ~50 KiB); raised to 720 KiB until the lazily needed parts (the checkpoint
+ * writer, the DynamoDB client) load as separate chunks.
  */
-export const BUNDLE_BUDGET_BYTES = 640 * 1024;
+export const BUNDLE_BUDGET_BYTES = 720 * 1024;
 export const INIT_BUDGET_MS = 120;
 
 /** Node 22 is the Lambda runtime (and the oldest runtime all pinned deps support there). */

@@ -13,7 +13,17 @@ export type ObjectDecision =
   | { allow: true; kind: 'log' | 'data' }
   /** A file of the filtered log view: served from memory, never from the backend. */
   | { allow: true; kind: 'generated'; object: GeneratedObject }
-  | { allow: false; answer: 'not-found' | 'access-denied'; reason: string; message?: string };
+  | {
+      allow: false;
+      answer: 'not-found' | 'access-denied';
+      reason: string;
+      message?: string;
+      /**
+       * The caller's grants refuse it (whatever the client is told): operators count these as
+       * grant denials even where the answer is NoSuchKey, so a filtered view still shows them.
+       */
+      byGrant?: boolean;
+    };
 
 /**
  * The authorize stage. Rules live behind this interface; the S3 layer only asks.

@@ -59,7 +59,7 @@ export class DeltaAuthorizer implements Authorizer {
     signal?: AbortSignal,
   ): Promise<ObjectDecision> {
     const maps = await this.mapsFor(principal, mount);
-    if (!maps) return { allow: false, answer: 'not-found', reason: 'no grant on table' };
+    if (!maps) return { allow: false, answer: 'not-found', reason: 'no grant on table', byGrant: true };
     const filtered = this.deps.logView !== undefined;
     if (relKey.startsWith(LOG_DIR)) {
       return filtered ? this.filteredLogObject(mount, maps, relKey) : { allow: true, kind: 'log' };
@@ -94,6 +94,7 @@ export class DeltaAuthorizer implements Authorizer {
           allow: false,
           answer: 'not-found',
           reason: known ? 'not granted (filtered view)' : 'not a readable file of the table',
+          byGrant: known || verdict === 'forbidden',
         };
       if (verdict === 'expired')
         return { allow: false, answer: 'access-denied', reason: 'removed file past its retention' };

@@ -64,6 +64,8 @@ interface RequestContext {
   table?: string;
   key?: string;
   reason?: string;
+  /** Refused by the caller's grants (counted as such even when answered as a missing key). */
+  grantRefused?: boolean;
   proxied: boolean;
 }
 
@@ -159,6 +161,7 @@ async function serve(
         req.signal,
       );
       if (!decision.allow) {
+        ctx.grantRefused = decision.byGrant;
         const code = decision.answer === 'not-found' ? 'NoSuchKey' : 'AccessDenied';
         throw new S3Error(code, decision.message, code === 'NoSuchKey' ? { Key: key } : {}, decision.reason);
       }
@@ -236,7 +239,7 @@ function eventOf(
     code: error?.code,
     reason: failure ? `body stream failed: ${(failure as Error)?.name ?? 'error'}` : ctx.reason,
     decision: error ? (status >= 500 ? 'error' : 'deny') : failure ? 'error' : 'allow',
-    reasonClass: reasonClassOf(ctx.stage, error, Boolean(failure)),
+    reasonClass: ctx.grantRefused ? 'grant' : reasonClassOf(ctx.stage, error, Boolean(failure)),
     backendMs: Math.round(ctx.backend.ms * 1000) / 1000,
     backendCalls: ctx.backend.calls,
     bytes,
