@@ -11,10 +11,11 @@ import { assertServable, type Config, loadConfig } from './config';
 import { jsonLogger, type Logger } from './core/logger';
 import { combineObservers, type Observer } from './core/observer';
 import { TableMap } from './core/table-mount';
-import { type Clock, type ProxyHandler, systemClock } from './core/types';
+import { type Clock, type ProxyHandler, type Runtime, systemClock } from './core/types';
 import { SnapshotCache } from './delta/snapshot-cache';
 import { createApp } from './pipeline/app';
 import { auditLogObserver } from './pipeline/observe';
+import { compileRedirectClients } from './s3/redirect-policy';
 import { S3Backend } from './storage/s3-backend';
 import type { StorageBackend } from './storage/storage-backend';
 import { storesFromConfig } from './store/stores-from-config';
@@ -28,6 +29,8 @@ export interface ProxyOverrides {
   backendCredentials?: S3ClientConfig['credentials'];
   /** Write the audit line to stdout (default true). */
   audit?: boolean;
+  /** Where the adapter runs the core (default node): in Lambda, streamed responses are bounded. */
+  runtime?: Runtime;
 }
 
 export interface ProxyInstance {
@@ -80,7 +83,9 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
       region,
       getMode: config.getMode,
       proxyPartial: config.proxyPartial,
+      redirectClients: compileRedirectClients(config.redirectClients),
       presignExpiresSeconds: config.presignExpiresSeconds,
+      lambdaStreaming: overrides.runtime === 'lambda' ? config.lambdaStreaming : undefined,
     },
     tables: new TableMap(config.tableMapping),
     storage,
@@ -94,8 +99,8 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
 
 let fromEnv: Promise<ProxyHandler> | undefined;
 
-/** The Lambda's proxy: configuration from PROXY_* variables, built once per execution environment. */
-export function createProxyFromEnv(): Promise<ProxyHandler> {
-  fromEnv ??= Promise.resolve().then(() => createProxy(loadConfig()).handler);
+/** The proxy configured by PROXY_* variables, built once per process (per Lambda execution environment). */
+export function createProxyFromEnv(runtime: Runtime): Promise<ProxyHandler> {
+  fromEnv ??= Promise.resolve().then(() => createProxy(loadConfig(), { runtime }).handler);
   return fromEnv;
 }

@@ -2,4 +2,4 @@
 import { createLambdaHandler } from './adapters/lambda';
 import { createProxyFromEnv } from './bootstrap';
 
-export const handler = createLambdaHandler(() => createProxyFromEnv());
+export const handler = createLambdaHandler((runtime) => createProxyFromEnv(runtime));

@@ -10,20 +10,19 @@ import { newRequestId } from '../core/request-id';
 import { S3Error } from '../core/s3-error';
 import type { TableMap } from '../core/table-mount';
 import type { Clock, Headers, ProxyHandler, ProxyRequest, ProxyResponse } from '../core/types';
-import { getObject, headObject, temporaryRedirect } from '../s3/get-object';
+import { headObject } from '../s3/get-object';
 import { listObjectsResponse, parseListQuery } from '../s3/list-objects';
-import { type RedirectSettings, shouldRedirect } from '../s3/redirect-policy';
 import { routeRequest, type S3Route } from '../s3/route';
 import { getBucketLocation, headBucket, listBuckets } from '../s3/service-ops';
 import { assertSafeKey, resolveKey, VIRTUAL_BUCKET } from '../s3/virtual-key';
 import { listVirtual, touchesPrefix, type VisibleTable } from '../s3/virtual-listing';
 import type { StorageBackend } from '../storage/storage-backend';
 import { asS3Error, errorResponse } from './error-response';
+import { type GetModeOptions, serveGet } from './get-mode';
 import { observeBody } from './observe';
 
-export interface AppOptions extends RedirectSettings {
+export interface AppOptions extends GetModeOptions {
   readOnly: boolean;
-  presignExpiresSeconds: number;
   /** Region reported by HeadBucket / GetBucketLocation. */
   region: string;
 }
@@ -143,14 +142,10 @@ async function serve(
         signal: req.signal,
       };
       if (route.op === 'HeadObject') return headObject(deps.storage, objectReq, base);
-      if (shouldRedirect(req.headers, deps.options)) {
-        const location = await deps.storage.presign(objectReq.ref, {
-          expiresInSeconds: deps.options.presignExpiresSeconds,
-        });
-        return temporaryRedirect(location, ctx.requestId, base);
-      }
-      ctx.proxied = true;
-      return getObject(deps.storage, objectReq, base);
+      const got = await serveGet(deps.storage, deps.options, deps.clock, req, objectReq, ctx.requestId, base);
+      ctx.proxied = got.proxied;
+      ctx.reason = got.reason;
+      return got.response;
     }
   }
 }
