@@ -1,23 +1,21 @@
 /**
- * Which GETs may be answered with a 307 to a presigned S3 URL. Most SDK clients do not follow a
- * 307 to another host (botocore, the AWS SDK for JS v3, AWS SDK for C++/pyarrow), so only
- * clients measured to follow it without re-sending Authorization are redirected; everyone else
- * is proxied and still gets its data. The list is configuration (`redirectClients`); its default
- * is what test/integration/redirect-compatibility.test.ts measures (README: compatibility table).
+ * Which GETs may be answered with a 307 to a presigned S3 URL. Only clients measured to follow a
+ * 307 to another host with nothing but the presigned URL's own credentials are redirected;
+ * everyone else is proxied and still gets its data. The list is configuration
+ * (`redirectClients`); its default is what test/integration/redirect-compatibility.test.ts
+ * measures (README: compatibility table).
  */
 import type { Headers } from '../core/types';
 
 /**
- * User-Agent patterns of clients that follow a cross-host 307 without Authorization:
- * polars (measured here), Rust object_store (delta-rs) and Go net/http (rclone) (DESIGN §6; both
- * drop credentials on a cross-host redirect), and this project's client helper (measured here).
+ * User-Agent patterns of clients that follow a cross-host 307 in a way S3 accepts: only this
+ * project's client helper (measured). botocore, the aws cli and the AWS SDK for JS do not follow
+ * at all; pyarrow (AWS SDK for C++) and polars (Rust object_store) follow and drop
+ * Authorization, but keep the x-amz-date header of their own signature, and S3 then refuses the
+ * presigned URL (SignatureDoesNotMatch). Rust object_store (delta-rs) and Go net/http (rclone)
+ * copy headers on a redirect the same way. Operators add patterns for clients they have checked.
  */
-export const DEFAULT_REDIRECT_CLIENTS: readonly string[] = [
-  '^object_store/',
-  '^polars/',
-  '^Go-http-client/',
-  '^delta-proxy-client/',
-];
+export const DEFAULT_REDIRECT_CLIENTS: readonly string[] = ['^delta-proxy-client/'];
 
 /** A User-Agent longer than this is matched on its first bytes only: bounded work per request. */
 const MAX_AGENT_CHARS = 512;

@@ -4,8 +4,16 @@
  * both) and how many body bytes went back. The proxy's `s3.endpoint` points here, so presigned
  * URLs do too, and a client that follows a 307 shows up with everything it sent.
  *
- * S3 refuses a request that carries both a presigned query and an Authorization header ("Only one
- * auth mechanism allowed"); moto and s3rver accept it, so the relay answers as S3 does.
+ * Rules of S3 that moto and s3rver do not enforce, so the relay answers as S3 does:
+ * - a request may not carry both a presigned query and an Authorization header: 400
+ *   InvalidArgument "Only one auth mechanism allowed" (DESIGN §6);
+ * - an `x-amz-date` header on a presigned request makes S3 compute another string to sign: 403
+ *   SignatureDoesNotMatch, "If I delete the x-amz-date header and follow the redirect [...] I get
+ *   a proper response" (aws/aws-sdk-js#1908, a 303 to a presigned GetObject URL);
+ * - any other x-amz-* header must be among X-Amz-SignedHeaders: 403 AccessDenied "There were
+ *   headers present in the request which were not signed" (S3's query-string authentication;
+ *   reported for x-amz-acl and the SSE headers: ex-aws/ex_aws#335, soto-project/soto#374), except
+ *   x-amz-content-sha256, which S3 tolerates unsigned (demarche-numerique/ds_proxy#164).
  */
 import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -17,6 +25,10 @@ export interface RelayedRequest {
   path: string;
   presigned: boolean;
   authorization: boolean;
+  /** Names of the x-amz-* headers sent. */
+  amzHeaders: string[];
+  /** Of those, on a presigned request, the ones S3 refuses because they are not signed. */
+  unsignedAmzHeaders: string[];
   userAgent: string;
   range?: string;
   status?: number;
@@ -35,6 +47,16 @@ export interface RecordingRelay {
 const ONE_MECHANISM = `<?xml version="1.0" encoding="UTF-8"?>
 <Error><Code>InvalidArgument</Code><Message>Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified</Message><ArgumentName>Authorization</ArgumentName></Error>`;
 
+const SIGNATURE_MISMATCH = `<?xml version="1.0" encoding="UTF-8"?>
+<Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match the signature you provided. Check your key and signing method.</Message></Error>`;
+
+// S3 requires x-amz-content-sha256 on header-signed requests and tolerates it unsigned on
+// presigned ones (curl users add it by hand; it then travels with curl -L).
+const TOLERATED = new Set(['x-amz-content-sha256']);
+
+const headersNotSigned = (names: string[]) => `<?xml version="1.0" encoding="UTF-8"?>
+<Error><Code>AccessDenied</Code><Message>There were headers present in the request which were not signed</Message><HeadersNotSigned>${names.join(', ')}</HeadersNotSigned></Error>`;
+
 export async function startRecordingRelay(backend: string): Promise<RecordingRelay> {
   const target = new URL(backend);
   const requests: RelayedRequest[] = [];
@@ -47,15 +69,31 @@ export async function startRecordingRelay(backend: string): Promise<RecordingRel
       path: q < 0 ? url : url.slice(0, q),
       presigned: query.has('X-Amz-Signature') || query.has('Signature'),
       authorization: req.headers.authorization !== undefined,
+      amzHeaders: Object.keys(req.headers)
+        .filter((h) => h.startsWith('x-amz-'))
+        .sort(),
+      unsignedAmzHeaders: [],
       userAgent: req.headers['user-agent'] ?? '',
       range: req.headers.range,
       bytes: 0,
     };
     requests.push(record);
-    if (record.presigned && record.authorization) {
-      record.status = 400;
+    if (record.presigned) {
+      const signed = new Set((query.get('X-Amz-SignedHeaders') ?? '').toLowerCase().split(';'));
+      record.unsignedAmzHeaders = record.amzHeaders.filter((h) => !signed.has(h) && !TOLERATED.has(h));
+    }
+    const refusal =
+      record.presigned && record.authorization
+        ? { status: 400, body: ONE_MECHANISM }
+        : record.unsignedAmzHeaders.includes('x-amz-date')
+          ? { status: 403, body: SIGNATURE_MISMATCH }
+          : record.unsignedAmzHeaders.length > 0
+            ? { status: 403, body: headersNotSigned(record.unsignedAmzHeaders) }
+            : undefined;
+    if (refusal) {
+      record.status = refusal.status;
       req.resume();
-      res.writeHead(400, { 'content-type': 'application/xml' }).end(ONE_MECHANISM);
+      res.writeHead(refusal.status, { 'content-type': 'application/xml' }).end(refusal.body);
       return;
     }
     const upstream = request(

@@ -28,7 +28,7 @@ import { encodeKeyPath, signedFetch } from '../helpers/signed-fetch';
 const MB = 1_000_000;
 const OBJECT_BYTES = 3 * MB;
 const LIMIT = 2 * MB; // maxResponseBytes: the body may use LIMIT - HEAD_ALLOWANCE_BYTES
-const FOLLOWER = { 'user-agent': 'object_store/0.12.3' };
+const FOLLOWER = { 'user-agent': 'delta-proxy-client/0.1.0 Boto3/1.43.11' };
 
 let s3: S3Server;
 let bigKey: string;

@@ -16,18 +16,20 @@ const BOTO3 =
 const POLARS = 'polars/1.44.2';
 
 describe('redirect policy', () => {
-  it('redirects the default followers and proxies SDKs that do not follow a 307', () => {
-    expect(shouldRedirect({ 'user-agent': POLARS }, presigned)).toBe(true);
-    expect(shouldRedirect({ 'user-agent': 'object_store/0.12.3' }, presigned)).toBe(true);
+  it('redirects the client helper by default and proxies everyone else', () => {
     expect(shouldRedirect({ 'user-agent': `delta-proxy-client/0.1.0 ${BOTO3}` }, presigned)).toBe(true);
+    // polars and object_store follow a 307 but keep their x-amz-date: S3 refuses the URL.
+    expect(shouldRedirect({ 'user-agent': POLARS }, presigned)).toBe(false);
+    expect(shouldRedirect({ 'user-agent': 'object_store/0.12.3' }, presigned)).toBe(false);
     expect(shouldRedirect({ 'user-agent': BOTO3 }, presigned)).toBe(false);
     expect(shouldRedirect({ 'user-agent': 'aws-sdk-js/3.1175.0' }, presigned)).toBe(false);
     expect(shouldRedirect({}, presigned)).toBe(false);
   });
 
   it('never redirects in proxy mode, nor Range requests with proxyPartial', () => {
-    expect(shouldRedirect({ 'user-agent': POLARS }, { ...presigned, getMode: 'proxy' })).toBe(false);
-    const ranged = { 'user-agent': POLARS, range: 'bytes=0-3' };
+    const HELPER = `delta-proxy-client/0.1.0 ${BOTO3}`;
+    expect(shouldRedirect({ 'user-agent': HELPER }, { ...presigned, getMode: 'proxy' })).toBe(false);
+    const ranged = { 'user-agent': HELPER, range: 'bytes=0-3' };
     expect(shouldRedirect(ranged, { ...presigned, proxyPartial: true })).toBe(false);
     expect(shouldRedirect(ranged, presigned)).toBe(true);
   });
