@@ -28,16 +28,26 @@ export function observeBody(
   return (async function* counted() {
     let bytes = 0;
     let failure: unknown;
+    let complete = false;
     try {
       for await (const chunk of body) {
         bytes += chunk.byteLength;
         yield chunk;
       }
+      complete = true;
     } catch (err) {
       failure = err;
       throw err;
     } finally {
-      done(bytes, failure);
+      // A consumer that stops early (the client went away) ends this generator without an error
+      // reaching it (the Lambda adapter's stream teardown does so): still a failed response.
+      done(bytes, complete ? undefined : (failure ?? stoppedEarly()));
     }
   })();
+}
+
+function stoppedEarly(): Error {
+  const error = new Error('the response body was not sent to its end');
+  error.name = 'Aborted';
+  return error;
 }
