@@ -13,6 +13,7 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { S3Presigner } from './s3-presigner';
 import type {
   ByteRange,
   Conditions,
@@ -111,6 +112,7 @@ function conditionParams(c: Conditions) {
 
 export class S3Backend implements StorageBackend {
   readonly client: S3Client;
+  private readonly presigner: S3Presigner;
 
   constructor(options: S3BackendOptions = {}) {
     this.client = new S3Client({
@@ -123,6 +125,7 @@ export class S3Backend implements StorageBackend {
       responseChecksumValidation: 'WHEN_REQUIRED',
       requestHandler: { requestTimeout: options.requestTimeoutMs ?? 30_000, connectionTimeout: 5_000 },
     });
+    this.presigner = new S3Presigner(this.client);
   }
 
   async get(ref: ObjectRef, options: GetOptions = {}): Promise<GetResult> {
@@ -194,6 +197,7 @@ export class S3Backend implements StorageBackend {
   }
 
   async presign(ref: ObjectRef, options: { expiresInSeconds: number; range?: string }): Promise<string> {
+    if (options.range === undefined) return this.presigner.presign(ref, options.expiresInSeconds);
     return getSignedUrl(
       this.client,
       new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, Range: options.range }),

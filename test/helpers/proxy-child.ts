@@ -3,7 +3,8 @@
  * RSS, its throughput): argv[2] is JSON {config, transport: "node" | "lambda", timeoutMs?}.
  * "lambda" serves it through the Lambda adapter and the runtime shim, built by the factory the
  * adapter calls (so the core knows it runs in Lambda). Prints "READY <url>", then one
- * "EVENT <json>" line per finished request. Backend credentials are the test servers'.
+ * "EVENT <json>" line per finished request (or, with audit "line", the proxy's own audit line).
+ * Backend credentials are the test servers'.
  */
 import './safe-env';
 import { createLambdaHandler } from '../../lambda/adapters/lambda';
@@ -15,18 +16,21 @@ import { startLambdaHttpServer } from './lambda-http-server';
 import { installLambdaRuntimeShim } from './lambda-runtime-shim';
 import { BACKEND_CREDENTIALS } from './s3-servers';
 
-const { config, transport, timeoutMs } = JSON.parse(process.argv[2] ?? '{}') as {
+const { config, transport, timeoutMs, audit } = JSON.parse(process.argv[2] ?? '{}') as {
   config: ConfigInput;
   transport: 'node' | 'lambda';
   timeoutMs?: number;
+  /** "line": the real audit line on stdout (benchmarks); default: EVENT lines for the parent. */
+  audit?: 'line' | 'events';
 };
 const parsed = parseConfig(config);
 const build = (runtime: Runtime) =>
   createProxy(parsed, {
     runtime,
     backendCredentials: BACKEND_CREDENTIALS,
-    audit: false,
-    observers: [{ record: (e) => process.stdout.write(`EVENT ${JSON.stringify(e)}\n`) }],
+    audit: audit === 'line',
+    observers:
+      audit === 'line' ? [] : [{ record: (e) => process.stdout.write(`EVENT ${JSON.stringify(e)}\n`) }],
   }).handler;
 
 let server: { url: string; close(): Promise<void> };

@@ -33,7 +33,7 @@ export function rssOf(pid: number): number {
 export async function startProxyProcess(
   config: ConfigInput,
   transport: 'node' | 'lambda',
-  options: { timeoutMs?: number } = {},
+  options: { timeoutMs?: number; audit?: 'line' | 'events' } = {},
 ): Promise<ProxyProcess> {
   const child: ChildProcess = spawn(
     process.execPath,
