@@ -30,11 +30,13 @@ const run = promisify(execFile);
 const boto3Missing = await unavailable('python3', ['-c', 'import boto3']);
 const awsMissing = await unavailable('aws', ['--version']);
 const pyarrowMissing = await unavailable('python3', ['-c', 'import pyarrow.parquet, pyarrow.fs']);
+const polarsMissing = await unavailable('python3', ['-c', 'import polars']);
 const opensslMissing = await unavailable('openssl', ['version']);
 for (const [what, why] of [
   ['boto3 through the helper', boto3Missing],
   ['aws cli through the helper', awsMissing],
   ['pyarrow through the helper', pyarrowMissing],
+  ['polars through the helper', polarsMissing],
   ['the https (Function URL-like) proxy', opensslMissing],
 ] as const)
   if (why) console.warn(`[skip] ${what}: ${why}`);
@@ -116,9 +118,13 @@ async function python(client: 'boto3' | 'pyarrow', endpoint: string, httpProxy?:
 }
 
 async function expectedIds(): Promise<number[]> {
+  return expectedIdsOf(granted());
+}
+
+async function expectedIdsOf(keys: string[]): Promise<number[]> {
   const backend = backendClient(s3.endpoint);
   const ids: number[] = [];
-  for (const key of granted()) {
+  for (const key of keys) {
     const got = await backend.send(new GetObjectCommand({ Bucket: 'lake', Key: `w/${key}` }));
     const bytes = await got.Body!.transformToByteArray();
     const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
@@ -171,6 +177,22 @@ describe('through the helper as the endpoint', () => {
     expect(report.ids).toEqual(await expectedIds());
     expectAllRedirected(e, r);
   });
+
+  it.skipIf(polarsMissing !== undefined)(
+    'polars reads a granted file, its ranged GETs redirected',
+    async () => {
+      const [e, r] = [proxy.events.length, relay.requests.length];
+      const args = { client: 'polars', endpoint: helper.url, ...ANALYST, key: granted()[0] };
+      const { stdout } = await run(
+        'python3',
+        [join(REPO_ROOT, 'test/integration/clients/get_once.py'), JSON.stringify(args)],
+        { env: clientEnv('us-east-1', ANALYST), timeout: 60_000 },
+      );
+      const ids = (await expectedIdsOf([granted()[0]!])).length;
+      expect(JSON.parse(stdout)).toEqual({ rows: ids });
+      expectAllRedirected(e, r);
+    },
+  );
 
   it('passes Range through to S3 and the 206 back', async () => {
     const key = granted()[0]!;
