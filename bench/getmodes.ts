@@ -17,6 +17,7 @@
  * Usage: npm run bench -- getmodes [objectMB=1024] [rounds=3]
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -53,7 +54,15 @@ process.on('SIGTERM', () => process.exit(0));
 
 interface Child {
   url: string;
+  pid: number;
   stop(): Promise<void>;
+}
+
+/** CPU seconds (user + system) a process has used so far (Linux /proc; clock ticks of 10 ms). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** Spawns a server process that prints a line matching `ready`; returns the captured URL. */
@@ -78,6 +87,7 @@ async function spawnServer(args: string[], ready: RegExp): Promise<Child> {
   child.stdout!.resume();
   return {
     url,
+    pid: child.pid!,
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();
@@ -87,17 +97,26 @@ async function spawnServer(args: string[], ready: RegExp): Promise<Child> {
   };
 }
 
-/** wrk's requests per second for one signed GET replayed on keep-alive connections. */
-async function wrkRate(url: string, headers: Record<string, string>): Promise<number> {
+/**
+ * wrk's requests per second for one signed GET replayed on keep-alive connections, and the
+ * server process's CPU microseconds per request (independent of what else the machine runs).
+ */
+async function wrkRate(
+  pid: number,
+  url: string,
+  headers: Record<string, string>,
+): Promise<{ perSec: number; cpuMicros: number }> {
+  const cpuBefore = cpuSeconds(pid);
   const args = ['-t1', `-c${WRK_CONNECTIONS}`, `-d${WRK_SECONDS}s`];
   for (const [name, value] of Object.entries(headers))
     if (name !== 'host') args.push('-H', `${name}: ${value}`);
   const { stdout } = await run('wrk', [...args, url], { timeout: (WRK_SECONDS + 30) * 1000 });
   const rate = /Requests\/sec:\s+([\d.]+)/.exec(stdout);
   const bad = /Non-2xx or 3xx responses: (\d+)/.exec(stdout);
-  if (!rate) throw new Error(`wrk printed no rate:\n${stdout}`);
+  const total = /(\d+) requests in/.exec(stdout);
+  if (!rate || !total) throw new Error(`wrk printed no rate:\n${stdout}`);
   if (bad) throw new Error(`wrk saw ${bad[1]} error answers:\n${stdout}`);
-  return Number(rate[1]);
+  return { perSec: Number(rate[1]), cpuMicros: ((cpuSeconds(pid) - cpuBefore) * 1e6) / Number(total[1]) };
 }
 
 /** Downloads a URL, counting bytes only; MB/s (MiB). */
@@ -131,6 +150,7 @@ function throughput(url: string, headers: Record<string, string>, expectBytes?: 
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const round1 = (x: number) => Math.round(x * 10) / 10;
+const round2 = (x: number) => Math.round(x * 100) / 100;
 const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
 
 export default async function main(args: string[]): Promise<unknown> {
@@ -202,9 +222,23 @@ export default async function main(args: string[]): Promise<unknown> {
     }
 
     const redirect = await signedFor(presigned.url, smallKey, { 'user-agent': HELPER_AGENT });
+    // CPU the proxy (or helper) process spends per GiB it forwards: independent of machine load.
+    const cpuPerGiB = async (pid: number, read: () => Promise<number>) => {
+      const before = cpuSeconds(pid);
+      const rate = await read();
+      cpuSamples.get(pid)?.push(((cpuSeconds(pid) - before) * 1024 * MB) / objectBytes);
+      return rate;
+    };
+    const cpuSamples = new Map<number, number[]>([
+      [proxied.pid, []],
+      [proxiedLambda.pid, []],
+      [helper.pid, []],
+    ]);
     const samples = {
       proxy307: [] as number[],
       bare307: [] as number[],
+      proxy307CpuMicros: [] as number[],
+      bare307CpuMicros: [] as number[],
       direct: [] as number[],
       proxied: [] as number[],
       proxiedLambda: [] as number[],
@@ -212,13 +246,21 @@ export default async function main(args: string[]): Promise<unknown> {
       helper: [] as number[],
     };
     for (let r = 0; r < rounds; r++) {
-      samples.bare307.push(await wrkRate(bare.url, {}));
-      samples.proxy307.push(await wrkRate(redirect.url, redirect.headers));
+      const bareRun = await wrkRate(bare.pid, bare.url, {});
+      const proxyRun = await wrkRate(presigned.pid, redirect.url, redirect.headers);
+      samples.bare307.push(bareRun.perSec);
+      samples.bare307CpuMicros.push(bareRun.cpuMicros);
+      samples.proxy307.push(proxyRun.perSec);
+      samples.proxy307CpuMicros.push(proxyRun.cpuMicros);
       samples.direct.push(await throughput(directUrl, {}, objectBytes));
       const viaProxy = await signedFor(proxied.url, bigKey);
-      samples.proxied.push(await throughput(viaProxy.url, viaProxy.headers, objectBytes));
+      samples.proxied.push(
+        await cpuPerGiB(proxied.pid, () => throughput(viaProxy.url, viaProxy.headers, objectBytes)),
+      );
       const viaLambda = await signedFor(proxiedLambda.url, bigKey);
-      samples.proxiedLambda.push(await throughput(viaLambda.url, viaLambda.headers, objectBytes));
+      samples.proxiedLambda.push(
+        await cpuPerGiB(proxiedLambda.pid, () => throughput(viaLambda.url, viaLambda.headers, objectBytes)),
+      );
       const presignedNow = await getSignedUrl(
         backend,
         new GetObjectCommand({ Bucket: 'lake', Key: data[0]! }),
@@ -228,7 +270,9 @@ export default async function main(args: string[]): Promise<unknown> {
       );
       samples.presignedDirect.push(await throughput(presignedNow, {}, objectBytes));
       const viaHelper = await signedFor(helper.url, bigKey);
-      samples.helper.push(await throughput(viaHelper.url, viaHelper.headers, objectBytes));
+      samples.helper.push(
+        await cpuPerGiB(helper.pid, () => throughput(viaHelper.url, viaHelper.headers, objectBytes)),
+      );
     }
     backend.destroy();
 
@@ -247,6 +291,8 @@ export default async function main(args: string[]): Promise<unknown> {
         bareNode307PerSec: Math.round(m.bare307),
         ratio: ratio(m.proxy307, m.bare307),
         target: 0.5,
+        proxyCpuMicrosPerAnswer: round1(m.proxy307CpuMicros),
+        bareCpuMicrosPerAnswer: round1(m.bare307CpuMicros),
       },
       proxied: {
         objectMB: objectBytes / MB,
@@ -256,12 +302,15 @@ export default async function main(args: string[]): Promise<unknown> {
         lambdaAdapterMBps: round1(m.proxiedLambda),
         lambdaAdapterRatio: ratio(m.proxiedLambda, m.direct),
         target: 0.9,
+        proxyCpuSecondsPerGiB: round2(median(cpuSamples.get(proxied.pid)!)),
+        lambdaAdapterCpuSecondsPerGiB: round2(median(cpuSamples.get(proxiedLambda.pid)!)),
       },
       helper: {
         objectMB: objectBytes / MB,
         directPresignedMBps: round1(m.presignedDirect),
         throughHelperMBps: round1(m.helper),
         ratio: ratio(m.helper, m.presignedDirect),
+        helperCpuSecondsPerGiB: round2(median(cpuSamples.get(helper.pid)!)),
       },
       samples: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, v.map(round1)])),
     };

@@ -6,11 +6,33 @@ import type { Observer } from '../core/observer';
 import type { ResponseBody } from '../core/types';
 
 /** The audit line: one JSON object per request on stdout. */
-export function auditLogObserver(
-  write: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
-): Observer {
+export function auditLogObserver(write: (line: string) => void = stdoutLines): Observer {
   return { record: (event) => write(JSON.stringify({ type: 'audit', ...event })) };
 }
+
+/**
+ * Lines for stdout, written once per turn of the event loop: a write to a pipe is synchronous in
+ * Node, and one per request cost more than a whole 307 answer under load (bench getmodes).
+ */
+let pending: string[] = [];
+let flushScheduled = false;
+
+function flushLines(): void {
+  flushScheduled = false;
+  if (pending.length === 0) return;
+  const chunk = pending.join('');
+  pending = [];
+  process.stdout.write(chunk);
+}
+
+function stdoutLines(line: string): void {
+  pending.push(`${line}\n`);
+  if (flushScheduled) return;
+  flushScheduled = true;
+  setImmediate(flushLines);
+}
+
+process.once('exit', flushLines);
 
 /** Wraps a streamed body so the event is recorded with the byte count once streaming ends. */
 export function observeBody(

@@ -9,7 +9,7 @@
  * two byte for byte). Credentials come from the client's provider each time (cached there, and
  * refreshed by it before temporary credentials expire).
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { ObjectRef } from './storage-backend';
@@ -47,7 +47,8 @@ const encodeParam = (v: string) =>
 interface FixedParts extends Identity {
   shortDate: string;
   scope: string;
-  key: Buffer;
+  /** A KeyObject: createHmac imports a raw key on every call otherwise. */
+  key: KeyObject;
   /** Encoded query up to and including `X-Amz-Date=`. */
   head: string;
   /** `&X-Amz-Security-Token=…` or "". */
@@ -170,7 +171,7 @@ export class S3Presigner {
       secretAccessKey: identity.secretAccessKey,
       sessionToken: identity.sessionToken,
       scope,
-      key,
+      key: createSecretKey(key),
       head: `X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Content-Sha256=UNSIGNED-PAYLOAD&X-Amz-Credential=${encodeParam(`${identity.accessKeyId}/${scope}`)}&X-Amz-Date=`,
       token: identity.sessionToken ? `&X-Amz-Security-Token=${encodeParam(identity.sessionToken)}` : '',
     };

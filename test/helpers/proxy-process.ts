@@ -50,16 +50,13 @@ export async function startProxyProcess(
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('proxy process did not start within 30 s')), 30_000);
     child.stdout!.on('data', (d: Buffer) => {
-      buffered += d.toString();
-      let nl = buffered.indexOf('\n');
-      while (nl >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
+      const lines = (buffered + d.toString()).split('\n');
+      buffered = lines.pop()!;
+      for (const line of lines) {
         if (line.startsWith('READY ')) {
           clearTimeout(timer);
           resolve(line.slice(6));
         } else if (line.startsWith('EVENT ')) events.push(JSON.parse(line.slice(6)));
-        nl = buffered.indexOf('\n');
       }
     });
     child.once('exit', (code) => {
