@@ -47,12 +47,13 @@ export interface Download {
 
 /**
  * GETs a URL and hashes the body as it streams. `stopAfter` drops the connection once that many
- * bytes arrived (a client going away mid-download).
+ * bytes arrived (a client going away mid-download); `paceMBps` reads no faster than that (a slow
+ * client: whatever serves it must hold back, not buffer).
  */
 export function download(
   url: string,
   headers: Record<string, string>,
-  options: { stopAfter?: number; timeoutMs?: number } = {},
+  options: { stopAfter?: number; timeoutMs?: number; paceMBps?: number } = {},
 ): Promise<Download> {
   const target = new URL(url);
   return new Promise((resolve, reject) => {
@@ -68,9 +69,17 @@ export function download(
       },
       (res) => {
         const done = () => resolve({ status: res.statusCode ?? 0, bytes, sha256: hash.digest('hex') });
+        const started = performance.now();
         res.on('data', (chunk: Buffer) => {
           bytes += chunk.length;
           hash.update(chunk);
+          if (options.paceMBps) {
+            const due = (bytes / (options.paceMBps * 1024 * 1024)) * 1000 - (performance.now() - started);
+            if (due > 5) {
+              res.pause();
+              setTimeout(() => res.resume(), due);
+            }
+          }
           if (options.stopAfter !== undefined && bytes >= options.stopAfter) {
             req.destroy();
             done();
