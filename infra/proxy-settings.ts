@@ -12,6 +12,17 @@ export interface ProxySettings {
   proxyPartial?: boolean;
   logView?: 'raw' | 'filtered';
   presignExpiresSeconds?: number;
+  /**
+   * User-Agent patterns (regular expressions) of clients that follow a cross-host 307 without
+   * re-sending Authorization; default: the measured list (README, compatibility table).
+   */
+  redirectClients?: string[];
+  /** Lambda's streamed-response limits; defaults: AWS's documented 200 MB, 6 MB, 2 MB/s. */
+  lambdaStreaming?: {
+    maxResponseBytes?: number;
+    unthrottledBytes?: number;
+    throttledBytesPerSecond?: number;
+  };
   /** Partitions every authenticated caller may read (per alias), on top of DynamoDB grants. */
   allowedPartitions?: Record<string, Record<string, string | null>[]>;
   /**
@@ -85,6 +96,8 @@ export function proxyEnvironment(settings: ProxySettings, tableName: string): Re
       );
     env[envName('s3')] = JSON.stringify({ region: settings.backendRegion });
   }
+  if (settings.redirectClients) env[envName('redirectClients')] = JSON.stringify(settings.redirectClients);
+  if (settings.lambdaStreaming) env[envName('lambdaStreaming')] = JSON.stringify(settings.lambdaStreaming);
 
   const database = (name: string) => JSON.stringify({ type: 'dynamodb', tableName: name });
   try {

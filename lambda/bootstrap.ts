@@ -12,7 +12,7 @@ import { jsonLogger, type Logger } from './core/logger';
 import { combineObservers, type Observer } from './core/observer';
 import { newRequestId } from './core/request-id';
 import { TableMap } from './core/table-mount';
-import { type Clock, type ProxyHandler, systemClock } from './core/types';
+import { type Clock, type ProxyHandler, type Runtime, systemClock } from './core/types';
 import { SnapshotCache } from './delta/snapshot-cache';
 import { FilteredLogView } from './log-view/filtered-log-view';
 import { EmfMetrics } from './metrics/emf-metrics';
@@ -23,6 +23,7 @@ import { createApp } from './pipeline/app';
 import { withMetricsEndpoint } from './pipeline/metrics-endpoint';
 import { auditLogObserver } from './pipeline/observe';
 import { ListingTokens } from './s3/listing-token';
+import { compileRedirectClients } from './s3/redirect-policy';
 import { S3Backend } from './storage/s3-backend';
 import type { StorageBackend } from './storage/storage-backend';
 import { storesFromConfig } from './store/stores-from-config';
@@ -40,6 +41,8 @@ export interface ProxyOverrides {
   emf?: boolean | { write: (lines: string) => void };
   /** process_* and nodejs_* metrics in the Prometheus registry (default true). */
   processMetrics?: boolean;
+  /** Where the adapter runs the core (default node): in Lambda, streamed responses are bounded. */
+  runtime?: Runtime;
 }
 
 export interface ProxyInstance {
@@ -121,8 +124,10 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
       region,
       getMode: config.getMode,
       proxyPartial: config.proxyPartial,
+      redirectClients: compileRedirectClients(config.redirectClients),
       presignExpiresSeconds: config.presignExpiresSeconds,
       streamsPerPrincipal: config.streamsPerPrincipal,
+      lambdaStreaming: overrides.runtime === 'lambda' ? config.lambdaStreaming : undefined,
     },
     tables: new TableMap(config.tableMapping),
     storage,
@@ -146,9 +151,9 @@ let fromEnv: Promise<ProxyInstance> | undefined;
  * with EMF metrics for the adapter to flush after each invocation. A failed start is forgotten, so
  * the next request tries again instead of failing forever.
  */
-export function createProxyFromEnv(): Promise<ProxyInstance> {
+export function createProxyFromEnv(runtime: Runtime): Promise<ProxyInstance> {
   if (fromEnv) return fromEnv;
-  const starting = Promise.resolve().then(() => createProxy(loadConfig(), { emf: true }));
+  const starting = Promise.resolve().then(() => createProxy(loadConfig(), { emf: true, runtime }));
   fromEnv = starting;
   starting.catch(() => {
     if (fromEnv === starting) fromEnv = undefined;

@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { en } from 'zod/locales';
 import * as z from 'zod/mini';
 import { matchTableUri } from './core/table-mount';
+import { DEFAULT_REDIRECT_CLIENTS } from './s3/redirect-policy';
 
 export { parseTableUri } from './core/table-mount';
 
@@ -41,6 +42,31 @@ const alias = z.string().check(
 
 const nonEmpty = () => z.string().check(z.minLength(1));
 const port = (fallback: number) => z._default(z.int().check(z.minimum(0), z.maximum(65535)), fallback);
+
+const redirectPattern = z.string().check(
+  z.minLength(1),
+  z.maxLength(256),
+  z.refine((p) => {
+    try {
+      new RegExp(p);
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'must be a JavaScript regular expression (matched against the User-Agent)'),
+);
+
+const positiveInt = () => z.int().check(z.minimum(1));
+
+/** AWS's documented limits of a streamed Lambda response (Lambda developer guide, response streaming). */
+export const LAMBDA_STREAMING_DEFAULTS = {
+  /** "response streaming functions can return payloads up to 200 MB" (read as decimal: the lower). */
+  maxResponseBytes: 200_000_000,
+  /** "The streaming rate for the first 6 MB of your function's response is uncapped." */
+  unthrottledBytes: 6_000_000,
+  /** "After this initial burst, Lambda streams your response at a maximum rate of 2 MBps." */
+  throttledBytesPerSecond: 2_000_000,
+};
 
 const partitionMap = z.record(nonEmpty(), z.nullable(z.string()));
 
@@ -73,6 +99,21 @@ export const ConfigSchema = z.strictObject({
   readOnly: z._default(z.boolean(), true),
   getMode: z._default(z.enum(['proxy', 'presignedUrl']), 'presignedUrl'),
   proxyPartial: z._default(z.boolean(), false),
+  /**
+   * User-Agent patterns of clients that follow a cross-host 307 without re-sending
+   * Authorization: in presigned mode they get redirects, and in Lambda they are redirected
+   * instead of refused when an object is over the streaming limit.
+   */
+  redirectClients: z._default(z.array(redirectPattern), [...DEFAULT_REDIRECT_CLIENTS]),
+  /** Limits of a streamed response, applied only where the proxy runs inside AWS Lambda. */
+  lambdaStreaming: z._default(
+    z.strictObject({
+      maxResponseBytes: z._default(positiveInt(), LAMBDA_STREAMING_DEFAULTS.maxResponseBytes),
+      unthrottledBytes: z._default(positiveInt(), LAMBDA_STREAMING_DEFAULTS.unthrottledBytes),
+      throttledBytesPerSecond: z._default(positiveInt(), LAMBDA_STREAMING_DEFAULTS.throttledBytesPerSecond),
+    }),
+    { ...LAMBDA_STREAMING_DEFAULTS },
+  ),
   /** Seconds a presigned URL handed out in presignedUrl mode stays valid. */
   presignExpiresSeconds: z._default(z.int().check(z.minimum(1), z.maximum(3600)), 60),
   allowedPartitions: z._default(z.record(alias, z.array(partitionMap)), {}),

@@ -8,8 +8,8 @@ import { createProxyFromEnv, type ProxyInstance } from './bootstrap';
 let proxy: ProxyInstance | undefined;
 
 export const handler = createLambdaHandler(
-  async () => {
-    proxy = await createProxyFromEnv();
+  async (runtime) => {
+    proxy = await createProxyFromEnv(runtime);
     return proxy.handler;
   },
   { afterResponse: () => proxy?.emf?.flush() },

@@ -17,6 +17,7 @@ import type { Clock, ProxyHandler } from '../../lambda/core/types';
 import { SnapshotCache } from '../../lambda/delta/snapshot-cache';
 import { createApp } from '../../lambda/pipeline/app';
 import { auditLogObserver } from '../../lambda/pipeline/observe';
+import { compileRedirectClients } from '../../lambda/s3/redirect-policy';
 import type { StorageBackend } from '../../lambda/storage/storage-backend';
 import { storesFromConfig } from '../../lambda/store/stores-from-config';
 
@@ -37,6 +38,7 @@ function core(config: Config, storage: StorageBackend, clock: Clock, observer: O
       region: config.s3.region ?? 'us-east-1',
       getMode: config.getMode,
       proxyPartial: config.proxyPartial,
+      redirectClients: compileRedirectClients(config.redirectClients),
       presignExpiresSeconds: config.presignExpiresSeconds,
     },
     tables: new TableMap(config.tableMapping),

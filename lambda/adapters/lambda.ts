@@ -11,7 +11,7 @@
 import { Readable } from 'node:stream';
 import middy from '@middy/core';
 import type { Context, LambdaFunctionURLEvent } from 'aws-lambda';
-import type { ProxyHandler, ProxyResponse } from '../core/types';
+import type { ProxyHandler, ProxyResponse, Runtime } from '../core/types';
 import { asS3Error, errorResponse } from '../pipeline/error-response';
 import { toProxyRequest } from './function-url-event';
 
@@ -58,15 +58,17 @@ export interface LambdaHandlerOptions {
 /**
  * Builds the streaming Lambda handler. `getProxy` is started at once so that its work
  * (config, SDK clients) happens during the function's init phase; a failed start is retried on
- * the next request, and meanwhile every request gets an S3 InternalError.
+ * the next request, and meanwhile every request gets an S3 InternalError. It is told it runs in
+ * Lambda, and each request carries its invocation's deadline: the core keeps responses within
+ * what one streamed response can carry.
  */
 export function createLambdaHandler(
-  getProxy: () => Promise<ProxyHandler>,
+  getProxy: (runtime: Runtime) => Promise<ProxyHandler>,
   options: LambdaHandlerOptions = {},
 ): StreamingHandler {
   let proxy: Promise<ProxyHandler> | undefined;
   const startProxy = (): Promise<ProxyHandler> => {
-    const started = getProxy();
+    const started = getProxy('lambda');
     proxy = started;
     started.catch((error) => {
       if (proxy === started) proxy = undefined;
@@ -90,7 +92,9 @@ export function createLambdaHandler(
     const release = () => signal.removeEventListener('abort', forward);
     let response: ProxyResponse;
     try {
-      response = await core(toProxyRequest(event, aborted.signal));
+      const request = toProxyRequest(event, aborted.signal);
+      request.deadline = Date.now() + context.getRemainingTimeInMillis();
+      response = await core(request);
     } catch (error) {
       release();
       throw error;

@@ -17,6 +17,11 @@ export interface ProxyRequest {
   /** Aborted when the client goes away; passed down to backend requests. */
   signal?: AbortSignal;
   sourceIp?: string;
+  /**
+   * When the response must be complete (epoch ms), where the runtime imposes one: the Lambda
+   * adapter sets it from the invocation's remaining time.
+   */
+  deadline?: number;
 }
 
 /** A streamed body, a small buffered body, or none (HEAD, 304, errors written by the adapter). */
@@ -27,6 +32,9 @@ export interface ProxyResponse {
   headers: Headers;
   body?: ResponseBody;
 }
+
+/** Where the core runs, as its adapter declares it: inside Lambda, streamed responses are bounded. */
+export type Runtime = 'lambda' | 'node';
 
 /** The core as a single function; every adapter serves one of these. */
 export type ProxyHandler = (req: ProxyRequest) => Promise<ProxyResponse>;

@@ -11,23 +11,22 @@ import { S3Error } from '../core/s3-error';
 import type { TableMap } from '../core/table-mount';
 import type { Clock, Headers, ProxyHandler, ProxyRequest, ProxyResponse } from '../core/types';
 import { serveGenerated } from '../s3/generated-object';
-import { getObject, headObject, temporaryRedirect } from '../s3/get-object';
+import { getObject, headObject } from '../s3/get-object';
 import { listObjectsResponse, parseListQuery } from '../s3/list-objects';
 import { ListingTokens } from '../s3/listing-token';
-import { type RedirectSettings, shouldRedirect } from '../s3/redirect-policy';
 import { routeRequest, type S3Route } from '../s3/route';
 import { getBucketLocation, headBucket, listBuckets } from '../s3/service-ops';
 import { assertSafeKey, resolveKey, VIRTUAL_BUCKET } from '../s3/virtual-key';
 import { listVirtual, touchesPrefix, type VisibleTable } from '../s3/virtual-listing';
 import type { StorageBackend } from '../storage/storage-backend';
 import { asS3Error, errorResponse } from './error-response';
+import { type GetModeOptions, serveGet } from './get-mode';
 import { observeBody } from './observe';
 import { reasonClassOf, type Stage } from './reason-class';
 import { StreamShares, withShare } from './stream-shares';
 
-export interface AppOptions extends RedirectSettings {
+export interface AppOptions extends GetModeOptions {
   readOnly: boolean;
-  presignExpiresSeconds: number;
   /** Region reported by HeadBucket / GetBucketLocation. */
   region: string;
   /** Backend streams one principal's proxied GETs may hold at once (default: unbounded). */
@@ -184,14 +183,22 @@ async function serve(
         signal: req.signal,
       };
       if (route.op === 'HeadObject') return headObject(ctx.storage, objectReq, base);
-      if (shouldRedirect(req.headers, deps.options)) {
-        const location = await ctx.storage.presign(objectReq.ref, {
-          expiresInSeconds: deps.options.presignExpiresSeconds,
-        });
-        return temporaryRedirect(location, ctx.requestId, base);
-      }
-      ctx.proxied = true;
-      return withShare(shares, ctx.principal.name, req.signal, () => getObject(ctx.storage, objectReq, base));
+      // A proxied body holds one of the principal's backend streams until it has been read.
+      const proxyGet = () =>
+        withShare(shares, ctx.principal.name, req.signal, () => getObject(ctx.storage, objectReq, base));
+      const got = await serveGet(
+        ctx.storage,
+        deps.options,
+        deps.clock,
+        req,
+        objectReq.ref,
+        ctx.requestId,
+        base,
+        proxyGet,
+      );
+      ctx.proxied = got.proxied;
+      ctx.reason = got.reason;
+      return got.response;
     }
   }
 }

@@ -1,21 +1,46 @@
 /**
- * Which GETs may be answered with a 307 to a presigned S3 URL. Most SDK clients do not follow a
- * 307 to another host (botocore, the AWS SDK for JS v3, Hadoop S3A on SDK v2), so only clients
- * known to follow it without re-sending Authorization are redirected; everyone else is proxied
- * and still gets its data. (DESIGN §6; a per-client policy in config is planned.)
+ * Which GETs may be answered with a 307 to a presigned S3 URL. Only clients measured to follow a
+ * 307 to another host with nothing but the presigned URL's own credentials are redirected;
+ * everyone else is proxied and still gets its data. The list is configuration
+ * (`redirectClients`); its default is what test/integration/redirect-compatibility.test.ts
+ * measures (README: compatibility table).
  */
 import type { Headers } from '../core/types';
 
-const FOLLOWS_REDIRECTS = [/^object_store\//, /^polars\//, /^Go-http-client\//];
+/**
+ * User-Agent patterns of clients that follow a cross-host 307 in a way S3 accepts: only this
+ * project's client helper (measured). botocore, the aws cli and the AWS SDK for JS do not follow
+ * at all; pyarrow (AWS SDK for C++) and polars (Rust object_store) follow and drop
+ * Authorization, but keep the x-amz-date header of their own signature, and S3 then refuses the
+ * presigned URL (SignatureDoesNotMatch). Rust object_store (delta-rs) and Go net/http (rclone)
+ * copy headers on a redirect the same way. Operators add patterns for clients they have checked.
+ */
+export const DEFAULT_REDIRECT_CLIENTS: readonly string[] = ['^delta-proxy-client/'];
+
+/** A User-Agent longer than this is matched on its first bytes only: bounded work per request. */
+const MAX_AGENT_CHARS = 512;
 
 export interface RedirectSettings {
   getMode: 'proxy' | 'presignedUrl';
   proxyPartial: boolean;
+  /** Compiled `redirectClients` patterns. */
+  redirectClients: readonly RegExp[];
 }
 
+/** Compiles `redirectClients`; the config has already checked that every pattern compiles. */
+export function compileRedirectClients(patterns: readonly string[]): RegExp[] {
+  return patterns.map((p) => new RegExp(p));
+}
+
+/** True when the client is known to follow a cross-host 307 without re-sending Authorization. */
+export function followsRedirects(headers: Headers, redirectClients: readonly RegExp[]): boolean {
+  const agent = (headers['user-agent'] ?? '').slice(0, MAX_AGENT_CHARS);
+  return redirectClients.some((re) => re.test(agent));
+}
+
+/** Presigned mode's choice for a GetObject: redirect, or stream through the proxy. */
 export function shouldRedirect(headers: Headers, settings: RedirectSettings): boolean {
   if (settings.getMode !== 'presignedUrl') return false;
   if (headers.range !== undefined && settings.proxyPartial) return false;
-  const agent = headers['user-agent'] ?? '';
-  return FOLLOWS_REDIRECTS.some((re) => re.test(agent));
+  return followsRedirects(headers, settings.redirectClients);
 }

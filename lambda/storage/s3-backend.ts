@@ -17,6 +17,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { BucketRegions } from './bucket-regions';
+import { S3Presigner } from './s3-presigner';
 import type {
   ByteRange,
   Conditions,
@@ -170,6 +171,8 @@ export class S3Backend implements StorageBackend {
   private readonly regions: BucketRegions;
   private readonly clients = new Map<string, S3Client>();
   private readonly clientConfig: S3ClientConfig;
+  /** One fast presigner per regional client (see s3-presigner.ts). */
+  private readonly presigners = new Map<S3Client, S3Presigner>();
 
   constructor(options: S3BackendOptions = {}) {
     this.regions = new BucketRegions(options.region ?? 'us-east-1');
@@ -190,6 +193,15 @@ export class S3Backend implements StorageBackend {
         httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
       },
     };
+  }
+
+  private presignerFor(client: S3Client): S3Presigner {
+    let presigner = this.presigners.get(client);
+    if (!presigner) {
+      presigner = new S3Presigner(client);
+      this.presigners.set(client, presigner);
+    }
+    return presigner;
   }
 
   private clientFor(region: string): S3Client {
@@ -312,6 +324,8 @@ export class S3Backend implements StorageBackend {
     }
     const client = this.clientFor(this.regions.regionOf(ref.bucket));
     try {
+      if (options.range === undefined)
+        return await this.presignerFor(client).presign(ref, options.expiresInSeconds);
       return await getSignedUrl(
         client,
         new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, Range: options.range }),

@@ -75,7 +75,7 @@ it('keeps secrets, signatures and presigned URLs out of logs, audit events and e
     'GET',
     `/datalake/${encodeKeyPath(eu)}`,
     '',
-    { 'user-agent': 'object_store/0.12' },
+    { 'user-agent': 'delta-proxy-client/0.1.0' },
     ANALYST,
   );
   expect(redirect.status).toBe(307);

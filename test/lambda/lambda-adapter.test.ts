@@ -242,7 +242,7 @@ describe('Lambda adapter start-up from the environment', () => {
     vi.resetModules();
     const { createProxyFromEnv } = await import('../../lambda/bootstrap');
     const server = await startLambdaHttpServer(
-      createLambdaHandler(async () => (await createProxyFromEnv()).handler),
+      createLambdaHandler(async (runtime) => (await createProxyFromEnv(runtime)).handler),
     );
     try {
       const broken = await sendRaw(server.url, { path: '/' });

@@ -1,0 +1,198 @@
+/**
+ * The client helper (SPEC §6.1): a loopback HTTP server between an S3 client and the Delta Lake
+ * proxy. It forwards every request unchanged (it holds no keys and never re-signs), follows the
+ * proxy's 307 to a presigned S3 URL itself without the client's Authorization header, and streams
+ * the answer back with backpressure. So clients that never follow a redirect (boto3, the aws cli,
+ * pyarrow, the AWS SDKs, Spark S3A) still read big objects straight from S3.
+ */
+import {
+  createServer,
+  Agent as HttpAgent,
+  request as httpRequest,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { type AddressInfo, isIP, type Socket } from 'node:net';
+import { pipeline } from 'node:stream/promises';
+import {
+  headersForProxy,
+  headersForRedirect,
+  parseTarget,
+  type RawHeaders,
+  redirectTarget,
+  responseHeaders,
+  upstreamFor,
+} from './upstream';
+
+export interface ClientHelperOptions {
+  /** The proxy's URL (an origin: http(s)://host[:port]). */
+  target: string;
+  /** Listen address; loopback by default. */
+  host?: string;
+  /** Listen port; 0 picks a free one. */
+  port?: number;
+  /** Redirects followed per request before the last one is handed to the client as is. */
+  maxRedirects?: number;
+  /** Extra certificate authorities to trust for https (NODE_EXTRA_CA_CERTS works too). */
+  ca?: string | Buffer;
+  /** A line per request (method, path without query, status, followed redirects): no secrets. */
+  log?: (line: string) => void;
+}
+
+export interface HelperStats {
+  requests: number;
+  /** Redirects the helper followed for its clients. */
+  redirectsFollowed: number;
+}
+
+export interface ClientHelper {
+  /** `http://127.0.0.1:PORT`: the endpoint, or the HTTP proxy, for the S3 client. */
+  url: string;
+  port: number;
+  target: URL;
+  stats: HelperStats;
+  close(): Promise<void>;
+}
+
+/** How long an upstream connection may stay silent before the helper gives up on it. */
+const IDLE_TIMEOUT_MS = 120_000;
+
+export async function startClientHelper(options: ClientHelperOptions): Promise<ClientHelper> {
+  const target = parseTarget(options.target);
+  const maxRedirects = options.maxRedirects ?? 5;
+  const agents = {
+    'http:': new HttpAgent({ keepAlive: true }),
+    'https:': new HttpsAgent({ keepAlive: true, ca: options.ca }),
+  };
+  const stats: HelperStats = { requests: 0, redirectsFollowed: 0 };
+
+  const send = (url: URL, method: string, headers: RawHeaders, body?: IncomingMessage) =>
+    new Promise<IncomingMessage>((resolve, reject) => {
+      const https = url.protocol === 'https:';
+      const req = (https ? httpsRequest : httpRequest)({
+        protocol: url.protocol,
+        hostname: url.hostname,
+        port: url.port || undefined,
+        path: `${url.pathname}${url.search}`,
+        method,
+        headers,
+        agent: https ? agents['https:'] : agents['http:'],
+        // The certificate is checked for the host we connect to, whatever Host header we carry.
+        servername: https && !isIP(url.hostname) ? url.hostname : undefined,
+        timeout: IDLE_TIMEOUT_MS,
+      });
+      req.once('response', resolve);
+      req.once('error', reject);
+      req.once('timeout', () => req.destroy(new Error('upstream idle timeout')));
+      if (body) body.pipe(req);
+      else req.end();
+    });
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    stats.requests++;
+    const method = req.method ?? 'GET';
+    const requestTarget = req.url ?? '/';
+    const upstream = upstreamFor(requestTarget, target);
+    if ('refused' in upstream) {
+      req.resume();
+      return sendError(res, 403, 'AccessDenied', upstream.refused);
+    }
+    // The client may leave while the helper waits on the proxy or S3: then nothing more is read.
+    let gone = false;
+    res.once('close', () => {
+      gone = !res.writableFinished;
+    });
+    let answer = await send(upstream.url, method, headersForProxy(req.rawHeaders, requestTarget), req);
+    let current = upstream.url;
+    let followed = 0;
+    for (;;) {
+      const next = redirectTarget(method, answer.statusCode ?? 0, answer.headers.location, current);
+      if (!next || followed >= maxRedirects || gone) break;
+      answer.resume(); // the redirect's small XML body: drained so its connection is reused
+      followed++;
+      stats.redirectsFollowed++;
+      current = next;
+      answer = await send(next, method, headersForRedirect(req.rawHeaders, next));
+    }
+    if (gone) {
+      answer.destroy();
+      return;
+    }
+    options.log?.(
+      `${method} ${upstream.url.pathname} ${answer.statusCode}${followed ? ` (followed ${followed})` : ''}`,
+    );
+    res.writeHead(answer.statusCode ?? 502, answer.statusMessage, responseHeaders(answer.rawHeaders));
+    // pipeline() waits for 'drain' (a slow client slows the download) and destroys the upstream
+    // response when the client goes away, which closes that connection: the read stops.
+    await pipeline(answer, res);
+  };
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((error: NodeJS.ErrnoException) => {
+      if (res.headersSent) return res.destroy();
+      const why = error.code ?? error.message;
+      sendError(res, 503, 'ServiceUnavailable', `delta-proxy-client could not complete the request (${why})`);
+    });
+  });
+  // An https endpoint would be tunnelled past the helper, which then could not follow redirects.
+  server.on('connect', (_req, socket: Socket) => {
+    socket.end(
+      rawError(
+        405,
+        'MethodNotAllowed',
+        'delta-proxy-client does not tunnel (CONNECT): use an http:// endpoint with this helper as HTTP proxy',
+      ),
+    );
+  });
+  server.keepAliveTimeout = 65_000;
+  const sockets = new Set<Socket>();
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${host}:${address.port}`,
+    port: address.port,
+    target,
+    stats,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+        agents['http:'].destroy();
+        agents['https:'].destroy();
+      }),
+  };
+}
+
+/** S3 clients read errors as S3 XML: the helper's own refusals speak it too. */
+function errorXml(code: string, message: string): string {
+  const escaped = message.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${escaped}</Message></Error>`;
+}
+
+function sendError(res: ServerResponse, status: number, code: string, message: string): void {
+  const body = errorXml(code, message);
+  res.writeHead(status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function rawError(status: number, code: string, message: string): string {
+  const body = errorXml(code, message);
+  return [
+    `HTTP/1.1 ${status} ${status === 405 ? 'Method Not Allowed' : 'Error'}`,
+    'Content-Type: application/xml',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    'Connection: close',
+    '',
+    body,
+  ].join('\r\n');
+}

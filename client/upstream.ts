@@ -1,0 +1,172 @@
+/**
+ * Where the helper sends a request and with which headers. Pure functions, no I/O.
+ *
+ * Two ways to reach the helper, both keeping the client's SigV4 signature valid (SigV4 signs the
+ * Host header, and the helper never re-signs):
+ * - as the endpoint (`GET /datalake/key`): the client signed for the helper's host:port, and the
+ *   helper forwards that Host unchanged. Right for a proxy that checks the Host it receives
+ *   (npm start, a container, a load balancer that keeps Host).
+ * - as an HTTP proxy (`GET http://proxy-host/datalake/key`, the client's endpoint being the
+ *   proxy's own host over http): the client signed for the proxy's host, the helper forwards
+ *   that Host and talks https to the proxy itself. Right for a Lambda Function URL, which routes
+ *   by its own host name. Only the target's host is forwarded to: never an open proxy.
+ */
+
+export type RawHeaders = string[];
+
+export interface Upstream {
+  /** Where to send the request: the target's origin plus the request's path and query. */
+  url: URL;
+  mode: 'endpoint' | 'http-proxy';
+}
+
+export type UpstreamError = { refused: string };
+
+/** The product token the helper adds to User-Agent: the proxy's default redirect list has it. */
+export const HELPER_AGENT = 'delta-proxy-client/0.1.0';
+
+// Hop-by-hop headers belong to one connection (RFC 9110 §7.6.1) and are never forwarded.
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authorization',
+  'proxy-authenticate',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** Headers a presigned GET may carry: what selects bytes, and who is asking. Nothing that signs. */
+const FOLLOW_HEADERS = new Set([
+  'range',
+  'if-match',
+  'if-none-match',
+  'if-modified-since',
+  'if-unmodified-since',
+  'user-agent',
+  'accept',
+]);
+
+const DEFAULT_PORT: Record<string, string> = { 'http:': '80', 'https:': '443' };
+
+function portOf(url: URL): string {
+  return url.port || DEFAULT_PORT[url.protocol] || '';
+}
+
+/** Checks the --target URL: an http(s) origin (a path would change what the client signed). */
+export function parseTarget(target: string): URL {
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    throw new Error(`--target must be a URL, got "${target}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('--target must be http(s)://');
+  if (url.pathname !== '/' || url.search || url.hash || url.username || url.password) {
+    throw new Error('--target must be an origin only, such as https://abc.lambda-url.eu-west-1.on.aws');
+  }
+  return url;
+}
+
+/** Maps a request target (origin-form or absolute-form) onto the proxy. */
+export function upstreamFor(requestTarget: string, target: URL): Upstream | UpstreamError {
+  if (requestTarget.startsWith('/')) {
+    return { url: new URL(requestTarget, target.origin), mode: 'endpoint' };
+  }
+  let asked: URL;
+  try {
+    asked = new URL(requestTarget);
+  } catch {
+    return { refused: 'the request target is neither a path nor an absolute URL' };
+  }
+  const samePort = portOf(asked) === portOf(target) || (asked.protocol === 'http:' && asked.port === '');
+  if (
+    asked.protocol !== 'http:' ||
+    asked.hostname.toLowerCase() !== target.hostname.toLowerCase() ||
+    !samePort
+  ) {
+    return { refused: `this helper forwards only to ${target.host}` };
+  }
+  return { url: new URL(`${asked.pathname}${asked.search}`, target.origin), mode: 'http-proxy' };
+}
+
+/** Names the client signed, from the Authorization header or a presigned query. */
+export function signedHeaderNames(headers: RawHeaders, requestTarget: string): Set<string> {
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i]!.toLowerCase() !== 'authorization') continue;
+    const m = /SignedHeaders=([^,\s]+)/.exec(headers[i + 1]!);
+    if (m) return new Set(m[1]!.toLowerCase().split(';'));
+  }
+  const q = requestTarget.indexOf('?');
+  if (q >= 0) {
+    const signed = new URLSearchParams(requestTarget.slice(q + 1)).get('X-Amz-SignedHeaders');
+    if (signed) return new Set(signed.toLowerCase().split(';'));
+  }
+  return new Set();
+}
+
+/**
+ * The client's headers for the proxy, as sent (Host included), minus hop-by-hop ones. The
+ * helper's product token goes in front of User-Agent so the proxy answers GETs with redirects,
+ * unless the client signed its User-Agent (then it is left alone and the proxy streams instead).
+ */
+export function headersForProxy(headers: RawHeaders, requestTarget: string): RawHeaders {
+  const out: RawHeaders = [];
+  const mayMark = !signedHeaderNames(headers, requestTarget).has('user-agent');
+  let marked = false;
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i]!;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower)) continue;
+    let value = headers[i + 1]!;
+    if (lower === 'user-agent' && mayMark && !marked) {
+      value = `${HELPER_AGENT} ${value}`;
+      marked = true;
+    }
+    out.push(name, value);
+  }
+  if (mayMark && !marked) out.push('User-Agent', HELPER_AGENT);
+  return out;
+}
+
+/**
+ * The headers of a redirected GET: the new host, byte selection and User-Agent only, never
+ * credentials (the presigned URL carries its own; S3 refuses two auth mechanisms).
+ */
+export function headersForRedirect(headers: RawHeaders, location: URL): RawHeaders {
+  const out: RawHeaders = ['Host', location.host];
+  for (let i = 0; i < headers.length; i += 2) {
+    if (FOLLOW_HEADERS.has(headers[i]!.toLowerCase())) out.push(headers[i]!, headers[i + 1]!);
+  }
+  return out;
+}
+
+/** Response headers for the client: everything but hop-by-hop. */
+export function responseHeaders(headers: RawHeaders): RawHeaders {
+  const out: RawHeaders = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    if (!HOP_BY_HOP.has(headers[i]!.toLowerCase())) out.push(headers[i]!, headers[i + 1]!);
+  }
+  return out;
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/** A redirect the helper follows itself: GET/HEAD only, to an http(s) Location. */
+export function redirectTarget(
+  method: string,
+  status: number,
+  location: string | undefined,
+  base: URL,
+): URL | undefined {
+  if (!REDIRECTS.has(status) || !location || (method !== 'GET' && method !== 'HEAD')) return undefined;
+  let next: URL;
+  try {
+    next = new URL(location, base);
+  } catch {
+    return undefined;
+  }
+  return next.protocol === 'http:' || next.protocol === 'https:' ? next : undefined;
+}

@@ -1,0 +1,68 @@
+/**
+ * The serve stage of a GetObject that passed authorization: answer with a 307 to a presigned URL,
+ * or stream the object through the proxy, within the runtime's streaming limits.
+ *
+ * Where the proxy runs in Lambda, a body larger than one streamed response may carry (or than the
+ * invocation can send before its timeout) is never started: a client known to follow redirects
+ * gets a 307 even in proxy mode, any other client an S3 error, before any body byte.
+ */
+import { S3Error } from '../core/s3-error';
+import type { Clock, Headers, ProxyRequest, ProxyResponse } from '../core/types';
+import { type ObjectRequest, temporaryRedirect } from '../s3/get-object';
+import { followsRedirects, type RedirectSettings, shouldRedirect } from '../s3/redirect-policy';
+import { overLimitMessage, type StreamLimits, streamableBytes } from '../s3/stream-limit';
+import type { StorageBackend } from '../storage/storage-backend';
+
+export interface GetModeOptions extends RedirectSettings {
+  presignExpiresSeconds: number;
+  /** Set only where the proxy runs inside AWS Lambda (the adapter says so). */
+  lambdaStreaming?: StreamLimits;
+}
+
+export interface GetOutcome {
+  response: ProxyResponse;
+  /** The body streams through the proxy. */
+  proxied: boolean;
+  /** Why the request did not go the usual way (audit line only). */
+  reason?: string;
+}
+
+export async function serveGet(
+  storage: StorageBackend,
+  options: GetModeOptions,
+  clock: Clock,
+  req: ProxyRequest,
+  ref: ObjectRequest['ref'],
+  requestId: string,
+  base: Headers,
+  /** Streams the object through the proxy (getObject, within the caller's stream share). */
+  proxyGet: () => Promise<ProxyResponse>,
+): Promise<GetOutcome> {
+  const redirect = async (): Promise<ProxyResponse> => {
+    const location = await storage.presign(ref, {
+      expiresInSeconds: options.presignExpiresSeconds,
+    });
+    return temporaryRedirect(location, requestId, base);
+  };
+  if (shouldRedirect(req.headers, options)) return { response: await redirect(), proxied: false };
+
+  const response = await proxyGet();
+  const remainingMs = req.deadline !== undefined ? req.deadline - clock.now() : undefined;
+  const limit = streamableBytes(options.lambdaStreaming, remainingMs);
+  const length = Number(response.headers['content-length'] ?? 0);
+  if (limit === undefined || response.body === undefined || length <= limit) {
+    return { response, proxied: true };
+  }
+  await discard(response.body);
+  const reason = `${length} bytes over the Lambda streaming limit (${limit})`;
+  if (followsRedirects(req.headers, options.redirectClients)) {
+    return { response: await redirect(), proxied: false, reason };
+  }
+  throw new S3Error('InvalidRequest', overLimitMessage(length, limit), {}, reason);
+}
+
+/** Stops a body that will not be sent: the backend read ends instead of running to its end. */
+async function discard(body: ProxyResponse['body']): Promise<void> {
+  if (body === undefined || typeof body === 'string' || body instanceof Uint8Array) return;
+  await body[Symbol.asyncIterator]().return?.();
+}

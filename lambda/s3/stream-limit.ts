@@ -1,0 +1,40 @@
+/**
+ * AWS Lambda's limits on a streamed response, as rules: a Function URL stream carries at most
+ * `maxResponseBytes` (status and headers included), and after the first `unthrottledBytes` it
+ * flows at no more than `throttledBytesPerSecond`, so an invocation that has T seconds left can
+ * send at most unthrottled + rate × T bytes before it is cut off. A response over either bound
+ * would reach the client truncated after a 200: the proxy must decide before the first byte.
+ */
+
+export interface StreamLimits {
+  maxResponseBytes: number;
+  unthrottledBytes: number;
+  throttledBytesPerSecond: number;
+}
+
+/** Room kept for the response head (the JSON prelude with status and headers) in the same stream. */
+export const HEAD_ALLOWANCE_BYTES = 64 * 1024;
+
+/**
+ * The most body bytes one response may stream, or undefined where nothing limits it (outside
+ * Lambda). `remainingMs` is the time the invocation has left, when the adapter knows it.
+ */
+export function streamableBytes(limits: StreamLimits | undefined, remainingMs?: number): number | undefined {
+  if (!limits) return undefined;
+  let bytes = limits.maxResponseBytes;
+  if (remainingMs !== undefined) {
+    const inTime =
+      limits.unthrottledBytes + (limits.throttledBytesPerSecond * Math.max(0, remainingMs)) / 1000;
+    bytes = Math.min(bytes, Math.floor(inTime));
+  }
+  return Math.max(0, bytes - HEAD_ALLOWANCE_BYTES);
+}
+
+/** The client-facing explanation when an object cannot be streamed from inside Lambda. */
+export function overLimitMessage(length: number, limit: number): string {
+  return (
+    `The requested bytes (${length}) exceed what this proxy can stream from AWS Lambda in one response ` +
+    `(${limit}). Request byte ranges of at most ${limit} bytes, or read through a client that follows ` +
+    'redirects (such as delta-proxy-client).'
+  );
+}

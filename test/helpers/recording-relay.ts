@@ -1,0 +1,130 @@
+/**
+ * A loopback HTTP relay in front of an S3-compatible backend that records what reaches "S3":
+ * who asked (User-Agent), with which credentials (an Authorization header, a presigned query, or
+ * both) and how many body bytes went back. The proxy's `s3.endpoint` points here, so presigned
+ * URLs do too, and a client that follows a 307 shows up with everything it sent.
+ *
+ * Rules of S3 that moto and s3rver do not enforce, so the relay answers as S3 does:
+ * - a request may not carry both a presigned query and an Authorization header: 400
+ *   InvalidArgument "Only one auth mechanism allowed" (DESIGN §6);
+ * - an `x-amz-date` header on a presigned request makes S3 compute another string to sign: 403
+ *   SignatureDoesNotMatch, "If I delete the x-amz-date header and follow the redirect [...] I get
+ *   a proper response" (aws/aws-sdk-js#1908, a 303 to a presigned GetObject URL);
+ * - any other x-amz-* header must be among X-Amz-SignedHeaders: 403 AccessDenied "There were
+ *   headers present in the request which were not signed" (S3's query-string authentication;
+ *   reported for x-amz-acl and the SSE headers: ex-aws/ex_aws#335, soto-project/soto#374), except
+ *   x-amz-content-sha256, which S3 tolerates unsigned (demarche-numerique/ds_proxy#164).
+ */
+import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { pipeline } from 'node:stream/promises';
+
+export interface RelayedRequest {
+  method: string;
+  /** Path without the query (a presigned query is a credential: never kept). */
+  path: string;
+  presigned: boolean;
+  authorization: boolean;
+  /** Names of the x-amz-* headers sent. */
+  amzHeaders: string[];
+  /** Of those, on a presigned request, the ones S3 refuses because they are not signed. */
+  unsignedAmzHeaders: string[];
+  userAgent: string;
+  range?: string;
+  status?: number;
+  /** Body bytes relayed back to the caller. */
+  bytes: number;
+}
+
+export interface RecordingRelay {
+  endpoint: string;
+  requests: RelayedRequest[];
+  /** Presigned requests only: what clients sent after following a redirect. */
+  presignedRequests(): RelayedRequest[];
+  stop(): Promise<void>;
+}
+
+const ONE_MECHANISM = `<?xml version="1.0" encoding="UTF-8"?>
+<Error><Code>InvalidArgument</Code><Message>Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified</Message><ArgumentName>Authorization</ArgumentName></Error>`;
+
+const SIGNATURE_MISMATCH = `<?xml version="1.0" encoding="UTF-8"?>
+<Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match the signature you provided. Check your key and signing method.</Message></Error>`;
+
+// S3 requires x-amz-content-sha256 on header-signed requests and tolerates it unsigned on
+// presigned ones (curl users add it by hand; it then travels with curl -L).
+const TOLERATED = new Set(['x-amz-content-sha256']);
+
+const headersNotSigned = (names: string[]) => `<?xml version="1.0" encoding="UTF-8"?>
+<Error><Code>AccessDenied</Code><Message>There were headers present in the request which were not signed</Message><HeadersNotSigned>${names.join(', ')}</HeadersNotSigned></Error>`;
+
+export async function startRecordingRelay(backend: string): Promise<RecordingRelay> {
+  const target = new URL(backend);
+  const requests: RelayedRequest[] = [];
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+    const record: RelayedRequest = {
+      method: req.method ?? 'GET',
+      path: q < 0 ? url : url.slice(0, q),
+      presigned: query.has('X-Amz-Signature') || query.has('Signature'),
+      authorization: req.headers.authorization !== undefined,
+      amzHeaders: Object.keys(req.headers)
+        .filter((h) => h.startsWith('x-amz-'))
+        .sort(),
+      unsignedAmzHeaders: [],
+      userAgent: req.headers['user-agent'] ?? '',
+      range: req.headers.range,
+      bytes: 0,
+    };
+    requests.push(record);
+    if (record.presigned) {
+      const signed = new Set((query.get('X-Amz-SignedHeaders') ?? '').toLowerCase().split(';'));
+      record.unsignedAmzHeaders = record.amzHeaders.filter((h) => !signed.has(h) && !TOLERATED.has(h));
+    }
+    const refusal =
+      record.presigned && record.authorization
+        ? { status: 400, body: ONE_MECHANISM }
+        : record.unsignedAmzHeaders.includes('x-amz-date')
+          ? { status: 403, body: SIGNATURE_MISMATCH }
+          : record.unsignedAmzHeaders.length > 0
+            ? { status: 403, body: headersNotSigned(record.unsignedAmzHeaders) }
+            : undefined;
+    if (refusal) {
+      record.status = refusal.status;
+      req.resume();
+      res.writeHead(refusal.status, { 'content-type': 'application/xml' }).end(refusal.body);
+      return;
+    }
+    const upstream = request(
+      { hostname: target.hostname, port: target.port, method: req.method, path: url, headers: req.headers },
+      (answer) => {
+        record.status = answer.statusCode;
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.on('data', (chunk: Buffer) => {
+          record.bytes += chunk.length;
+        });
+        pipeline(answer, res).catch(() => answer.destroy());
+      },
+    );
+    upstream.on('error', () => res.destroy());
+    pipeline(req, upstream).catch(() => upstream.destroy());
+  });
+  const sockets = new Set<Socket>();
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    requests,
+    presignedRequests: () => requests.filter((r) => r.presigned),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      }),
+  };
+}

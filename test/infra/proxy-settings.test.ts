@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { proxyEnvironment } from '../../infra/proxy-settings';
+import { loadConfig } from '../../lambda/config';
+import { DEFAULT_REDIRECT_CLIENTS } from '../../lambda/s3/redirect-policy';
+
+const tableMapping = { trades: 's3://lake-bucket/gold/trades' };
+
+describe('stack settings for big reads', () => {
+  it('passes redirectClients and the Lambda streaming limits to the function', () => {
+    const env = proxyEnvironment(
+      {
+        tableMapping,
+        redirectClients: ['^polars/', '^MyReader/'],
+        lambdaStreaming: { maxResponseBytes: 100_000_000 },
+      },
+      'grants',
+    );
+    const config = loadConfig({ env });
+    expect(config.redirectClients).toEqual(['^polars/', '^MyReader/']);
+    expect(config.lambdaStreaming).toEqual({
+      maxResponseBytes: 100_000_000,
+      unthrottledBytes: 6_000_000,
+      throttledBytesPerSecond: 2_000_000,
+    });
+  });
+
+  it('deploys the measured redirect list and AWS limits when the settings say nothing', () => {
+    const config = loadConfig({ env: proxyEnvironment({ tableMapping }, 'grants') });
+    expect(config.redirectClients).toEqual(DEFAULT_REDIRECT_CLIENTS);
+    expect(config.lambdaStreaming.maxResponseBytes).toBe(200_000_000);
+  });
+
+  it('fails synth on a pattern the proxy would refuse, naming the field', () => {
+    expect(() => proxyEnvironment({ tableMapping, redirectClients: ['[unclosed'] }, 'grants')).toThrow(
+      /deltaProxy settings: redirectClients\.0: /,
+    );
+  });
+});
