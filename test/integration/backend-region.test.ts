@@ -21,7 +21,8 @@ const BUCKET_REGIONS: Record<string, string> = {
   'lake-usw2': 'us-west-2',
   'lake-apse': 'ap-southeast-2',
 };
-const OBJECT_STORE_UA = { 'user-agent': 'object_store/0.12.3' };
+// A client that follows redirects by default (the client helper; see redirect-policy.ts).
+const REDIRECTING_UA = { 'user-agent': 'delta-proxy-client/1.0' };
 
 let s3: S3Server;
 let front: S3Front;
@@ -71,6 +72,9 @@ beforeAll(async () => {
         { principal: ANALYST.principal, table: 'orders', partitions: [{}] },
       ]),
       PROXY_GET_MODE: 'presignedUrl',
+      // Raw log view: log files are then redirected like data files, which is what lets the
+      // first request to a bucket be a presigned URL signed before any snapshot is read.
+      PROXY_LOG_VIEW: 'raw',
     },
   });
   region = config.s3.region;
@@ -113,7 +117,7 @@ describe('backend region', () => {
 
   it("names the bucket's region in presigned URLs, which S3 then serves", async () => {
     const path = `/datalake/${encodeKeyPath(`sales/${euFiles[0]}`)}`;
-    const r = await signedFetch(proxyUrl, 'GET', path, '', OBJECT_STORE_UA, ANALYST);
+    const r = await signedFetch(proxyUrl, 'GET', path, '', REDIRECTING_UA, ANALYST);
     expect(r.status).toBe(307);
     const location = new URL(r.headers.location!);
     expect(scopeRegion(location.searchParams.get('X-Amz-Credential'))).toBe('eu-west-1');
@@ -126,7 +130,7 @@ describe('backend region', () => {
     // snapshot), so the region must be known before the URL is signed.
     expect(usFiles.length).toBeGreaterThan(0);
     const path = '/datalake/events/_delta_log/00000000000000000000.json';
-    const r = await signedFetch(proxyUrl, 'GET', path, '', OBJECT_STORE_UA, ANALYST);
+    const r = await signedFetch(proxyUrl, 'GET', path, '', REDIRECTING_UA, ANALYST);
     expect(r.status).toBe(307);
     const location = new URL(r.headers.location!);
     expect(scopeRegion(location.searchParams.get('X-Amz-Credential'))).toBe('us-west-2');
