@@ -47,6 +47,8 @@ function summary(p: PhaseResult) {
     eventLoopDelayMs: p.target.eventLoopDelayMs,
     serverCpuPercent: p.target.cpuPercent,
     generatorCpuPercent: p.run.generator.cpuPercent,
+    /** The generator near one full core: the figures would be the generator's, not the server's. */
+    generatorSaturated: p.run.generator.cpuPercent >= 90,
     backendCpuPercent: p.backendCpuPercent ?? null,
     generatorEventLoopDelayP99Ms: p.run.generator.eventLoopDelayP99Ms,
     unhandledRejections: p.target.unhandledRejections,
@@ -128,6 +130,8 @@ export default async function main(args: string[]): Promise<unknown> {
       'rssMB.before/after are measured after a forced full GC in the server process; peak is sampled every 100 ms during the run.',
       'Each server runs in its own process; the generator (another process) checks every answer (status, bytes, headers, error code).',
       'The bare baseline answers the same requests with the same bytes from memory: no auth, no authorization, no backend.',
+      'The Lambda shim runs all invocations concurrently in one process; Lambda runs one per execution environment: these figures are the adapter cost, not Lambda scaling.',
+      'Event-loop delay is how late a 10 ms timer fired; on a machine with more runnable processes than cores it includes time the OS did not schedule the process.',
     ],
     targets: Object.fromEntries(
       (Object.keys(results) as LoadTargetMode[]).map((m) => [LABELS[m], results[m]]),
