@@ -79,7 +79,9 @@ export function sendChecked(base: URL, agent: Agent, r: LoadRequest, timeoutMs: 
           check.onData(chunk);
         });
         res.on('end', () => finish(check.verdict(res.statusCode ?? 0, res.headers)));
-        res.on('aborted', () => finish('response cut short'));
+        res.on('close', () => {
+          if (!res.complete) finish('response cut short');
+        });
         res.on('error', (e) => finish(`response error: ${e.message}`));
       },
     );

@@ -52,9 +52,12 @@ function thin(xs: number[], n: number): number[] {
   return Array.from({ length: n }, (_, i) => xs[Math.round(((i + 1) * (xs.length - 1)) / n)]!);
 }
 
-function stats(reset: boolean): LoadTargetStats {
+async function stats(reset: boolean): Promise<LoadTargetStats> {
   const gc = (globalThis as { gc?: () => void }).gc;
-  // A forced full collection first, so garbage does not hide or fake a leak.
+  // Forced full collections first, so garbage does not hide or fake a leak; the pause between
+  // them lets Buffers freed by the first one leave the books (they are released off-thread).
+  gc?.();
+  await new Promise((r) => setTimeout(r, 100));
   gc?.();
   const mem = process.memoryUsage();
   peakRss = Math.max(peakRss, mem.rss);
@@ -144,7 +147,7 @@ process.on('message', (m: TargetMessage) => {
       (e: Error) => send({ type: 'failed', message: e.stack ?? e.message }),
     );
   } else if (m.type === 'get-stats') {
-    send({ type: 'stats', id: m.id, stats: stats(m.reset) });
+    void stats(m.reset).then((s) => send({ type: 'stats', id: m.id, stats: s }));
   } else if (m.type === 'stop') {
     const timer = setTimeout(() => process.exit(1), 5_000);
     void (running?.close() ?? Promise.resolve()).finally(() => {

@@ -92,9 +92,10 @@ describe.each(MODES)('under load through %s', (_name, mode) => {
         expect(phase.target.errorLogLines).toBe(0);
 
         // Memory back where it was.
-        expect(memory.heapUsedAfterMB).toBeLessThanOrEqual(memory.heapUsedBeforeMB + HEAP_GROWTH_MB);
-        expect(memory.externalAfterMB).toBeLessThanOrEqual(memory.externalBeforeMB + HEAP_GROWTH_MB);
-        expect(memory.rssAfterMB).toBeLessThanOrEqual(memory.rssBeforeMB + RSS_GROWTH_MB);
+        const seen = JSON.stringify(memory);
+        expect(memory.heapUsedAfterMB, seen).toBeLessThanOrEqual(memory.heapUsedBeforeMB + HEAP_GROWTH_MB);
+        expect(memory.externalAfterMB, seen).toBeLessThanOrEqual(memory.externalBeforeMB + HEAP_GROWTH_MB);
+        expect(memory.rssAfterMB, seen).toBeLessThanOrEqual(memory.rssBeforeMB + RSS_GROWTH_MB);
       } finally {
         await target.stop();
       }
