@@ -33,6 +33,10 @@ const LABELS: Record<LoadTargetMode, string> = {
   bare: 'baseline: bare node:http, fixed answers',
 };
 
+function perRequest(cpuPercent: number, p: PhaseResult): number {
+  return Math.round(((cpuPercent / 100) * p.run.elapsedMs * 1000) / p.run.requests) / 1000;
+}
+
 function summary(p: PhaseResult) {
   return {
     requestsPerSec: p.run.requestsPerSec,
@@ -46,10 +50,13 @@ function summary(p: PhaseResult) {
     heapUsedMB: { before: p.memory.heapUsedBeforeMB, after: p.memory.heapUsedAfterMB },
     eventLoopDelayMs: p.target.eventLoopDelayMs,
     serverCpuPercent: p.target.cpuPercent,
+    /** CPU time per request: steadier than requests/s on a shared machine, and what Lambda bills. */
+    serverCpuMsPerRequest: perRequest(p.target.cpuPercent, p),
     generatorCpuPercent: p.run.generator.cpuPercent,
     /** The generator near one full core: the figures would be the generator's, not the server's. */
     generatorSaturated: p.run.generator.cpuPercent >= 90,
     backendCpuPercent: p.backendCpuPercent ?? null,
+    backendCpuMsPerRequest: p.backendCpuPercent === undefined ? null : perRequest(p.backendCpuPercent, p),
     generatorEventLoopDelayP99Ms: p.run.generator.eventLoopDelayP99Ms,
     unhandledRejections: p.target.unhandledRejections,
     uncaughtExceptions: p.target.uncaughtExceptions,
@@ -143,6 +150,8 @@ export default async function main(args: string[]): Promise<unknown> {
       nodeP99: ratio(node.latencyMs.all.p99Ms, bare.latencyMs.all.p99Ms),
       lambdaP50: ratio(lambda.latencyMs.all.p50Ms, bare.latencyMs.all.p50Ms),
       lambdaP99: ratio(lambda.latencyMs.all.p99Ms, bare.latencyMs.all.p99Ms),
+      nodeCpuPerRequest: ratio(node.serverCpuMsPerRequest, bare.serverCpuMsPerRequest),
+      lambdaCpuPerRequest: ratio(lambda.serverCpuMsPerRequest, bare.serverCpuMsPerRequest),
     },
     errorsTotal: node.errors + lambda.errors + bare.errors,
   };
