@@ -163,7 +163,7 @@ export async function loadPhase(
     target: rest,
     backendCpuPercent:
       backendCpuBefore !== undefined && backendCpuAfter !== undefined
-        ? Math.round(((backendCpuAfter - backendCpuBefore) / wallMs) * 100)
+        ? Math.round(((backendCpuAfter - backendCpuBefore) / wallMs) * 1000) / 10
         : undefined,
   };
 }

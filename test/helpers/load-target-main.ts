@@ -68,7 +68,7 @@ async function stats(reset: boolean): Promise<LoadTargetStats> {
     peakRssMB: round(peakRss / MB),
     heapUsedMB: round(mem.heapUsed / MB),
     externalMB: round((mem.external + mem.arrayBuffers) / MB),
-    cpuPercent: Math.round(((cpu.user + cpu.system) / 1e3 / wallMs) * 100),
+    cpuPercent: round(((cpu.user + cpu.system) / 1e3 / wallMs) * 100),
     eventLoopDelayMs: {
       p50: delayMs(loopDelay.percentile(50)),
       p99: delayMs(loopDelay.percentile(99)),
