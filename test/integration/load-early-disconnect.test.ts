@@ -3,7 +3,7 @@
  * health check timing out) must not cost the proxy anything once they are gone. Found under
  * load: through the Lambda adapter each such GET left its backend response open, so after as
  * many of them as the backend connection pool holds (the AWS SDK's 50), every later request
- * waited forever for a connection.
+ * waited for a connection until the backend request timed out (503).
  */
 import { Agent } from 'node:http';
 import { connect } from 'node:net';
@@ -14,8 +14,8 @@ import { type LoadSpec, signLoadSpecs } from '../helpers/load-mix';
 import { type LoadStack, startLoadStack } from '../helpers/load-session';
 import { type RunningProxy, startProxy } from '../helpers/proxy-harness';
 
-/** Twice the backend connection pool: enough leaked connections to exhaust it. */
-const EARLY_LEAVERS = 100;
+/** More than the backend connection pool holds (the SDK's default agent: 50): enough to exhaust it. */
+const EARLY_LEAVERS = 300;
 
 let stack: LoadStack;
 let medium: LoadSpec;
