@@ -34,6 +34,29 @@ export type StreamingHandler = (
   context: Context,
 ) => Promise<void>;
 
+/**
+ * Per invocation: aborted when the runtime's response stream closes before the response is
+ * complete (the client left, the runtime's connection failed). middy pipes into that stream
+ * without looking at it first, and a pipeline into a stream that is already gone never settles:
+ * the body would sit paused, holding its backend connection, until the function times out.
+ */
+const responseGone = new WeakMap<object, AbortSignal>();
+
+function watchResponseStream(responseStream: unknown): AbortSignal {
+  const stream = responseStream as {
+    destroyed?: boolean;
+    writableFinished?: boolean;
+    once(event: 'close', listener: () => void): unknown;
+  };
+  const gone = new AbortController();
+  const onClose = () => {
+    if (!stream.writableFinished) gone.abort(new Error('response stream closed early'));
+  };
+  if (stream.destroyed) onClose();
+  else stream.once('close', onClose);
+  return gone.signal;
+}
+
 // Hop-by-hop headers describe one connection; the Function URL front end sets its own.
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection']);
 
@@ -90,6 +113,15 @@ export function createLambdaHandler(
     const forward = () => aborted.abort(signal.reason);
     signal.addEventListener('abort', forward, { once: true });
     const release = () => signal.removeEventListener('abort', forward);
+    const gone = responseGone.get(context);
+    gone?.addEventListener(
+      'abort',
+      () => {
+        aborted.abort(gone.reason);
+        release();
+      },
+      { once: true },
+    );
     let response: ProxyResponse;
     try {
       const request = toProxyRequest(event, aborted.signal);
@@ -100,12 +132,12 @@ export function createLambdaHandler(
       throw error;
     }
     const onAbort = () => aborted.abort(new Error('response stream closed early'));
-    return toStreamingResult(response, { onAbort, release, requestId: context.awsRequestId });
+    return toStreamingResult(response, { onAbort, release, requestId: context.awsRequestId }, gone);
   };
 
   const build = (): StreamingHandler => withAfterResponse(buildMiddy(), options.afterResponse);
-  const buildMiddy = (): StreamingHandler =>
-    middy(serve, { streamifyResponse: true }).onError((request) => {
+  const buildMiddy = (): StreamingHandler => {
+    const handler = middy(serve, { streamifyResponse: true }).onError((request) => {
       const event = request.event as LambdaFunctionURLEvent | undefined;
       const requestId = request.context?.awsRequestId ?? 'unknown';
       logError('request failed before the response started', requestId, request.error);
@@ -116,8 +148,13 @@ export function createLambdaHandler(
         { 'x-amz-request-id': requestId },
         event?.rawPath ?? '/',
       );
-      request.response = toStreamingResult(out);
+      request.response = toStreamingResult(out, undefined, responseGone.get(request.context));
     }) as unknown as StreamingHandler;
+    return runtimeGlobal()!.streamifyResponse(async (event, responseStream, context) => {
+      responseGone.set(context, watchResponseStream(responseStream));
+      return handler(event, responseStream, context);
+    });
+  };
 
   // middy 6 reads the bare `awslambda` global when it is called. Inside Lambda (and under the
   // test shim) it exists at import time; elsewhere (bundle analysis, tooling) the handler is
@@ -163,7 +200,7 @@ interface BodyHooks {
   requestId: string;
 }
 
-function toStreamingResult(response: ProxyResponse, hooks?: BodyHooks): StreamingResult {
+function toStreamingResult(response: ProxyResponse, hooks?: BodyHooks, gone?: AbortSignal): StreamingResult {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(response.headers)) {
     if (!HOP_BY_HOP.has(name.toLowerCase())) headers[name] = value;
@@ -182,6 +219,14 @@ function toStreamingResult(response: ProxyResponse, hooks?: BodyHooks): Streamin
       );
   } else {
     streamed = Readable.from(guarded(body, hooks), { objectMode: false });
+  }
+  if (gone) {
+    // A string becomes one chunk, as middy makes it: even "" makes the runtime send the prelude.
+    const readable = typeof streamed === 'string' ? Readable.from(streamed) : streamed;
+    const destroy = () => readable.destroy(gone.reason as Error);
+    if (gone.aborted) destroy();
+    else gone.addEventListener('abort', destroy, { once: true });
+    streamed = readable;
   }
   return { statusCode: response.status, headers, body: streamed };
 }
