@@ -4,7 +4,7 @@
  * synthetic input, and value by value on every Parquet file of the shared Delta corpus.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { type Compressors, parquetMetadata, parquetReadObjects } from 'hyparquet';
@@ -12,10 +12,10 @@ import { compressors as reference } from 'hyparquet-compressors';
 import { snappyCompress } from 'hysnappy';
 import { describe, expect, it } from 'vitest';
 import { parquetCodecs } from '../../lambda/delta/parquet-codecs';
+import { corpusDir, corpusMissing } from '../helpers/delta-corpus';
+import { withReason } from '../helpers/skips';
 
-const CORPUS = path.resolve(import.meta.dirname, '../../../shared/delta-tables');
-const corpusMissing = !existsSync(CORPUS);
-if (corpusMissing) console.warn(`[skip] Parquet corpus comparison: ${CORPUS} is absent`);
+const CORPUS = corpusDir;
 
 const text = new TextEncoder().encode(
   Array.from({ length: 2000 }, (_, i) => `part-${i % 37}.snappy.parquet region=EU/${i}`).join('\n'),
@@ -42,7 +42,9 @@ describe('parquet codecs', () => {
     expect(Object.keys(parquetCodecs).sort()).toEqual(Object.keys(reference).sort());
   });
 
-  it.skipIf(corpusMissing)('reads every Parquet file of the Delta corpus to the same values', async () => {
+  it.skipIf(corpusMissing !== undefined)(
+    withReason('reads every Parquet file of the Delta corpus to the same values', corpusMissing),
+    async () => {
     const files = execFileSync('find', [CORPUS, '-name', '*.parquet'], { encoding: 'utf8' })
       .trim()
       .split('\n');
@@ -60,5 +62,6 @@ describe('parquet codecs', () => {
     }
     // The corpus holds snappy and zstd pages (delta-rs table_with_column_mapping is zstd).
     expect([...codecsSeen]).toEqual(expect.arrayContaining(['SNAPPY', 'ZSTD']));
-  });
+    },
+  );
 });

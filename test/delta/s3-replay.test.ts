@@ -9,10 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deltaStorageFromBackend } from '../../lambda/delta/delta-storage';
 import { loadSnapshot, refreshSnapshot } from '../../lambda/delta/load-snapshot';
 import type { Snapshot } from '../../lambda/delta/snapshot';
-import { corpusDir, corpusPresent, corpusSkipReason } from '../helpers/delta-corpus';
+import { corpusDir, corpusMissing, corpusPresent } from '../helpers/delta-corpus';
 import { fsDeltaStorage } from '../helpers/delta-fs-storage';
 import { type LocalS3, startLocalS3 } from '../helpers/delta-s3';
 import { uploadDir } from '../helpers/s3-servers';
+import { withReason } from '../helpers/skips';
 
 const tables = [
   'delta-dv-with-columnmapping',
@@ -31,7 +32,7 @@ function files(s: Snapshot): string[] {
 }
 
 describe.skipIf(!corpusPresent)(
-  `Delta replay through S3${corpusPresent ? '' : ` (${corpusSkipReason})`}`,
+  withReason('Delta replay through S3', corpusMissing),
   () => {
     let s3: LocalS3;
     let dir: string;
