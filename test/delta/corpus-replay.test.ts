@@ -10,13 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { loadSnapshot } from '../../lambda/delta/load-snapshot';
 import type { Snapshot } from '../../lambda/delta/snapshot';
 import { NO_TUPLE } from '../../lambda/delta/snapshot-view';
-import {
-  corpusDir,
-  corpusMissing,
-  corpusPresent,
-  corpusTables,
-  manifestRows,
-} from '../helpers/delta-corpus';
+import { corpusDir, corpusMissing, corpusPresent, corpusTables, manifestRows } from '../helpers/delta-corpus';
 import { fsDeltaStorage } from '../helpers/delta-fs-storage';
 import { referenceReplay } from '../helpers/delta-reference-replay';
 import { withReason } from '../helpers/skips';

@@ -5,7 +5,6 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { type Compressors, parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { compressors as reference } from 'hyparquet-compressors';
@@ -45,23 +44,23 @@ describe('parquet codecs', () => {
   it.skipIf(corpusMissing !== undefined)(
     withReason('reads every Parquet file of the Delta corpus to the same values', corpusMissing),
     async () => {
-    const files = execFileSync('find', [CORPUS, '-name', '*.parquet'], { encoding: 'utf8' })
-      .trim()
-      .split('\n');
-    const codecsSeen = new Set<string>();
-    for (const f of files) {
-      const b = readFileSync(f);
-      const file = b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
-      for (const rg of parquetMetadata(file).row_groups)
-        for (const c of rg.columns) codecsSeen.add(c.meta_data!.codec);
-      const read = (compressors: Compressors) =>
-        parquetReadObjects({ file, compressors, rowFormat: 'object' }).then((rows) =>
-          JSON.stringify(rows, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)),
-        );
-      expect([f, await read(parquetCodecs)]).toEqual([f, await read(reference as Compressors)]);
-    }
-    // The corpus holds snappy and zstd pages (delta-rs table_with_column_mapping is zstd).
-    expect([...codecsSeen]).toEqual(expect.arrayContaining(['SNAPPY', 'ZSTD']));
+      const files = execFileSync('find', [CORPUS, '-name', '*.parquet'], { encoding: 'utf8' })
+        .trim()
+        .split('\n');
+      const codecsSeen = new Set<string>();
+      for (const f of files) {
+        const b = readFileSync(f);
+        const file = b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+        for (const rg of parquetMetadata(file).row_groups)
+          for (const c of rg.columns) codecsSeen.add(c.meta_data!.codec);
+        const read = (compressors: Compressors) =>
+          parquetReadObjects({ file, compressors, rowFormat: 'object' }).then((rows) =>
+            JSON.stringify(rows, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)),
+          );
+        expect([f, await read(parquetCodecs)]).toEqual([f, await read(reference as Compressors)]);
+      }
+      // The corpus holds snappy and zstd pages (delta-rs table_with_column_mapping is zstd).
+      expect([...codecsSeen]).toEqual(expect.arrayContaining(['SNAPPY', 'ZSTD']));
     },
   );
 });

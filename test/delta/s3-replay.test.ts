@@ -31,43 +31,40 @@ function files(s: Snapshot): string[] {
   return out.sort();
 }
 
-describe.skipIf(!corpusPresent)(
-  withReason('Delta replay through S3', corpusMissing),
-  () => {
-    let s3: LocalS3;
-    let dir: string;
-    beforeAll(async () => {
-      dir = mkdtempSync(path.join(tmpdir(), 'delta-s3-'));
-      s3 = await startLocalS3(dir, ['lake']);
-      for (const t of tables) await uploadDir(s3.client, 'lake', `gold/${t}/`, path.join(corpusDir, t));
-    });
-    afterAll(async () => {
-      await s3?.close();
-      rmSync(dir, { recursive: true, force: true });
-    });
+describe.skipIf(!corpusPresent)(withReason('Delta replay through S3', corpusMissing), () => {
+  let s3: LocalS3;
+  let dir: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'delta-s3-'));
+    s3 = await startLocalS3(dir, ['lake']);
+    for (const t of tables) await uploadDir(s3.client, 'lake', `gold/${t}/`, path.join(corpusDir, t));
+  });
+  afterAll(async () => {
+    await s3?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
-    for (const t of tables) {
-      it(`${t}: same snapshot from S3 as from the file system`, async () => {
-        const uri = `s3://lake/gold/${t}`;
-        const fromS3 = await loadSnapshot(deltaStorageFromBackend(s3.backend, 'lake', `gold/${t}`), {
-          tableUri: uri,
-        });
-        const fromFs = await loadSnapshot(fsDeltaStorage(path.join(corpusDir, t)), { tableUri: uri });
-        expect(fromS3.version).toBe(fromFs.version);
-        expect(fromS3.activeFileCount).toBe(fromFs.activeFileCount);
-        expect(files(fromS3)).toEqual(files(fromFs));
-        expect(fromS3.loadInfo.checkpointVersion).toBe(fromFs.loadInfo.checkpointVersion);
+  for (const t of tables) {
+    it(`${t}: same snapshot from S3 as from the file system`, async () => {
+      const uri = `s3://lake/gold/${t}`;
+      const fromS3 = await loadSnapshot(deltaStorageFromBackend(s3.backend, 'lake', `gold/${t}`), {
+        tableUri: uri,
       });
-    }
-
-    it('refreshes from S3 without change when nothing was committed', async () => {
-      const t = tables[0]!;
-      const storage = deltaStorageFromBackend(s3.backend, 'lake', `gold/${t}`);
-      const snap = await loadSnapshot(storage, { tableUri: `s3://lake/gold/${t}` });
-      const before = s3.traffic.requests;
-      const r = await refreshSnapshot(snap, storage, { tableUri: `s3://lake/gold/${t}` });
-      expect(r.outcome).toBe('unchanged');
-      expect(s3.traffic.requests - before).toBe(1);
+      const fromFs = await loadSnapshot(fsDeltaStorage(path.join(corpusDir, t)), { tableUri: uri });
+      expect(fromS3.version).toBe(fromFs.version);
+      expect(fromS3.activeFileCount).toBe(fromFs.activeFileCount);
+      expect(files(fromS3)).toEqual(files(fromFs));
+      expect(fromS3.loadInfo.checkpointVersion).toBe(fromFs.loadInfo.checkpointVersion);
     });
-  },
-);
+  }
+
+  it('refreshes from S3 without change when nothing was committed', async () => {
+    const t = tables[0]!;
+    const storage = deltaStorageFromBackend(s3.backend, 'lake', `gold/${t}`);
+    const snap = await loadSnapshot(storage, { tableUri: `s3://lake/gold/${t}` });
+    const before = s3.traffic.requests;
+    const r = await refreshSnapshot(snap, storage, { tableUri: `s3://lake/gold/${t}` });
+    expect(r.outcome).toBe('unchanged');
+    expect(s3.traffic.requests - before).toBe(1);
+  });
+});

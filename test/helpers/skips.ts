@@ -46,3 +46,22 @@ export const motoMissing = (): string | undefined =>
 /** The aws cli (`aws`, pip package awscli). */
 export const awsCliMissing = (): string | undefined =>
   probe('aws', 'aws', ['--version'], `needs python package awscli (${PYTHON_REQUIREMENTS})`);
+
+declare module 'vitest' {
+  interface TaskMeta {
+    /** Why the test skipped itself while running (the JSON report carries meta, not notes). */
+    skipReason?: string;
+  }
+}
+
+/**
+ * Skips the running test for a reason found only while it runs (its title cannot say it): the
+ * reason goes to the reporter's note and to the JSON report's meta, where .ci/run reads it.
+ */
+export function skipNow(
+  ctx: { task: { meta: { skipReason?: string } }; skip(note?: string): never },
+  reason: string,
+): never {
+  ctx.task.meta.skipReason = reason;
+  return ctx.skip(reason);
+}

@@ -13,6 +13,7 @@ import { TRANSPORTS } from '../helpers/lambda-transports';
 import { ANALYST, type RunningProxy, startProxy } from '../helpers/proxy-harness';
 import { type S3Server, startS3rver } from '../helpers/s3-servers';
 import { encodeKeyPath, signedFetch } from '../helpers/signed-fetch';
+import { withReason } from '../helpers/skips';
 
 const run = promisify(execFile);
 const polarsMissing = await unavailable('python3', ['-c', 'import polars']);
@@ -111,7 +112,7 @@ describe.each(TRANSPORTS)('presigned redirects via %s', (_transport, serve) => {
   });
 
   it.skipIf(polarsMissing !== undefined)(
-    'polars follows redirects of its ranged reads and reads the data',
+    withReason('polars follows redirects of its ranged reads and reads the data', polarsMissing),
     async () => {
       // polars reads with Range requests: with proxyPartial false they are redirected too.
       const ranged = await startProxy(
