@@ -33,22 +33,30 @@ for (const arg of process.argv.slice(2)) {
   for (const file of r.testResults)
     for (const t of file.assertionResults)
       if (t.status !== 'passed' && t.status !== 'failed')
-        skips.push({ label, name: t.fullName, reason: t.meta?.skipReason ?? /\[skipped: (.*)\]/.exec(t.fullName)?.[1] });
+        // The reason is in the title (skips.ts withReason: "[skipped: …]") or, for a test that
+        // skipped itself while running, in its meta.
+        skips.push({
+          label,
+          name: t.fullName,
+          reason: t.meta?.skipReason,
+          titled: t.fullName.includes('[skipped: '),
+        });
 }
 
 const fixable = [];
 if (skips.length) {
   console.log(`\nskipped tests (${skips.length}):`);
   for (const s of skips) {
-    const pkg = /needs python package (\S+)/.exec(s.reason ?? '')?.[1];
+    const pkg = /needs python package (\S+)/.exec(`${s.name} ${s.reason ?? ''}`)?.[1];
     const name = pkg?.toLowerCase().replace(/\[.*$/, '');
-    const why = !s.reason
-      ? 'gives no reason'
-      : name && !unavailable.includes(name)
-        ? `needs ${pkg}, which .ci/run installed or should have (test/python-requirements.txt)`
-        : undefined;
+    const why =
+      !s.reason && !s.titled
+        ? 'gives no reason'
+        : name && !unavailable.includes(name)
+          ? `needs ${pkg}, which .ci/run installed or should have (test/python-requirements.txt)`
+          : undefined;
     if (why) fixable.push(`${s.label}: ${s.name}: ${why}`);
-    console.log(`  ${s.label}: ${s.name}${s.reason && !s.name.includes(s.reason) ? ` [skipped: ${s.reason}]` : ''}`);
+    console.log(`  ${s.label}: ${s.name}${s.reason ? ` [skipped: ${s.reason}]` : ''}`);
   }
 }
 if (fixable.length) {

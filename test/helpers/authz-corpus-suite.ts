@@ -152,11 +152,12 @@ function corpusOn(
     });
 
     // Without the corpus there is no table to name: one skipped test says why.
-    if (corpusMissing) it.skip(withReason('every partitioned table of the corpus', corpusMissing));
+    if (corpusMissing) it.skip('every partitioned table of the corpus');
     const register: typeof it.concurrent = skipReason ? it.skip : it.concurrent;
     register.for(points)(
       '%s, grant set %d: GET, HEAD and listings show exactly the granted partitions',
-      { timeout: 180_000 },
+      // Five tables at a time share the worker: a generous bound, not a performance check.
+      { timeout: 600_000 },
       async ([name, runIndex, index], { expect }) => {
         const facts = partitioned[index]!;
         const g = generate(facts);
