@@ -137,6 +137,7 @@ export function s3ConformanceSuite(tier: 'core' | 'full'): void {
 
       it.concurrent.for(listings)(
         'ListObjectsV2 prefix=%j delimiter=%j max-keys=%s start-after=%j url=%s pages like S3',
+        { timeout: 120_000 },
         async ([p, d, m, s, e], { expect }) => {
           const params = {
             prefix: p || undefined,
@@ -153,6 +154,7 @@ export function s3ConformanceSuite(tier: 'core' | 'full'): void {
       // token as NextMarker), so v1 is held to S3's own rule: v1 pages equal v2 pages.
       it.concurrent.for(listings.filter((c) => c[2] !== '1000'))(
         'ListObjects v1 prefix=%j delimiter=%j max-keys=%s marker=%j url=%s pages like S3',
+        { timeout: 120_000 },
         async ([p, d, m, s, e], { expect }) => {
           const v1 = {
             prefix: p || undefined,
