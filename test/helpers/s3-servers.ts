@@ -62,7 +62,7 @@ export async function startS3rver(): Promise<S3Server> {
     { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const port = await new Promise<number>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error('s3rver did not start within 20 s')), 20_000);
+    const timer = setTimeout(() => rej(new Error('s3rver did not start within 60 s')), 60_000);
     let buf = '';
     child.stdout!.on('data', (d: Buffer) => {
       buf += d.toString();
@@ -98,7 +98,7 @@ export async function startMoto(): Promise<S3Server> {
   });
   const endpoint = `http://127.0.0.1:${port}`;
   try {
-    await waitFor(async () => (await fetch(`${endpoint}/moto-api/`)).status < 500, 'moto');
+    await waitFor(async () => (await fetch(`${endpoint}/moto-api/`)).status < 500, 'moto', 60_000);
   } catch (e) {
     await stopChild(child);
     throw e;
