@@ -40,6 +40,7 @@ for (const arg of process.argv.slice(2)) {
           name: t.fullName,
           reason: t.meta?.skipReason,
           titled: t.fullName.includes('[skipped: '),
+          fileFailed: file.status === 'failed',
         });
 }
 
@@ -51,7 +52,9 @@ if (skips.length) {
     const name = pkg?.toLowerCase().replace(/\[.*$/, '');
     const why =
       !s.reason && !s.titled
-        ? 'gives no reason'
+        ? s.fileFailed
+          ? 'did not run: its file failed (a hook?)'
+          : 'gives no reason'
         : name && !unavailable.includes(name)
           ? `needs ${pkg}, which .ci/run installed or should have (test/python-requirements.txt)`
           : undefined;
