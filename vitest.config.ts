@@ -1,14 +1,48 @@
 import { defineConfig } from 'vitest/config';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
+
+// Two tiers of one suite. `npm test` runs test/** except test/full/; `npm run test:full`
+// (TEST_TIER=full) runs only test/full/: the matrix points of the heavy suites that `npm test`
+// leaves out, so the two together are the whole matrix and neither repeats the other.
+const full = process.env.TEST_TIER === 'full';
+
+/**
+ * The three longest files start first, so that they are not the last ones left running on one
+ * core. vitest orders by the last run's durations, which a fresh clone does not have (and, without
+ * them, by file size: these files are short wrappers of suites in test/helpers/).
+ */
+const LONGEST = ['authz-corpus', 's3-conformance', 'authz-listing'];
+class LongestFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const rank = (f: TestSpecification) => {
+      const i = LONGEST.findIndex((name) => f.moduleId.includes(`/${name}`));
+      return i < 0 ? LONGEST.length : i;
+    };
+    const sorted = await super.sort(files);
+    return sorted
+      .map((f, i) => ({ f, i }))
+      .sort((a, b) => rank(a.f) - rank(b.f) || a.i - b.i)
+      .map(({ f }) => f);
+  }
+}
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    include: full ? ['test/full/**/*.test.ts'] : ['test/**/*.test.ts'],
+    exclude: full ? [] : ['test/full/**'],
     globalSetup: ['test/helpers/global-setup.ts'],
     setupFiles: ['test/helpers/safe-env.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
+    // Bounds against hangs, not performance checks: on a 2-core machine shared with other work a
+    // slow test is not a failing one.
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
     pool: 'forks',
+    // vitest's default is one worker per core less one: a single worker on a 2-core machine, so
+    // files ran one after another. Most of a file's time is spent waiting on its servers (s3rver,
+    // moto, dynalite run as child processes), so three files at once keep both cores busy.
+    maxWorkers: 3,
+    sequence: { sequencer: LongestFirst },
     reporters: ['default', 'json'],
-    outputFile: { json: '.test-results.json' },
+    outputFile: { json: full ? '.test-results-full.json' : '.test-results.json' },
   },
 });

@@ -1,29 +1,38 @@
 /**
  * `npm run bench -- snapshot [files=1000000] [no-naive]`: a synthetic table whose checkpoint lists 1M
  * files (~150 B of stats each, 2 partition columns), written once by our delta-writer into an
- * s3rver store under .bench-cache/, read back through S3 on 127.0.0.1.
+ * s3rver store under .bench-cache/, in two layouts: row groups of 100,000 rows (our writer's
+ * default) and one row group for the whole checkpoint (as Spark writes it). Every read goes
+ * through the project's S3Backend (lambda/storage/s3-backend.ts) to s3rver on 127.0.0.1.
  *
- * Figures: cold snapshot load (fresh child process: time, peak RSS, bytes fetched), the same
- * checkpoint read naively with hyparquet (whole file, all columns) as the baseline, and the
- * incremental refresh after one new commit. The child runs an esbuild bundle of this file,
- * as the Lambda would.
+ * Per layout, each reader runs in a fresh child process (an esbuild bundle of this file, as the
+ * Lambda runs one) and reports its time, requests and bytes fetched, peak RSS, and the heap it
+ * retains once loaded (measured after a full GC: heapUsed + arrayBuffers, minus the same before):
+ * - ours: loadSnapshot, the proxy's reader,
+ * - simple: the obvious simple reader, the baseline: the same leaf columns (add.path,
+ *   add.partitionValues, through hyparquet's page decoders) into a plain Map<path, partitionValues>,
+ * - naive: hyparquet reads the whole checkpoint, all columns, rows as objects, then the same Map.
+ * Then the incremental refresh after one new commit, in this process.
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  PutObjectCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { type DeltaStorage, deltaStorageFromBackend } from '../lambda/delta/delta-storage';
 import { loadSnapshot, refreshSnapshot } from '../lambda/delta/load-snapshot';
+import {
+  type IoStats,
+  leavesUnder,
+  openParquet,
+  RepeatedCursor,
+  readLeaves,
+  ScalarCursor,
+} from '../lambda/delta/parquet-leaves';
+import { decodePath } from '../lambda/delta/table-root';
 import {
   type AddFile,
   logPathOf,
@@ -31,7 +40,9 @@ import {
   writeCheckpoint,
   writeLastCheckpoint,
 } from '../lambda/local/delta-writer';
-import { type LocalS3, s3Backend, startLocalS3 } from '../test/helpers/delta-s3';
+import { S3Backend } from '../lambda/storage/s3-backend';
+import type { StorageBackend } from '../lambda/storage/storage-backend';
+import { type LocalS3, startLocalS3 } from '../test/helpers/delta-s3';
 
 process.env.AWS_EC2_METADATA_DISABLED = 'true';
 process.env.AWS_EMF_ENVIRONMENT = 'Local';
@@ -41,9 +52,43 @@ const CHECKPOINT_VERSION = 1000;
 const repoRoot = path.resolve(import.meta.dirname, '..');
 const cacheDir = path.join(repoRoot, '.bench-cache');
 
-const tablePrefix = (files: number) => `snapshot-${files}`;
+/** Checkpoint layouts: our writer's 100k-row groups, and one row group (Spark's). */
+type Layout = 'rowGroups100k' | 'oneRowGroup';
+const LAYOUTS: Layout[] = ['rowGroups100k', 'oneRowGroup'];
+const tablePrefix = (files: number, layout: Layout = 'rowGroups100k') =>
+  layout === 'rowGroups100k' ? `snapshot-${files}` : `snapshot-${files}-one-row-group`;
 const commitKey = (files: number, v: number) =>
   `${tablePrefix(files)}/_delta_log/${String(v).padStart(20, '0')}.json`;
+const CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+
+/** The project's S3Backend, counting requests and body bytes (GETs). */
+function countingS3Backend(endpoint: string): { backend: StorageBackend; traffic: IoStats; close(): void } {
+  const real = new S3Backend({
+    endpoint,
+    forcePathStyle: true,
+    region: 'us-east-1',
+    credentials: CREDENTIALS,
+  });
+  const traffic = { requests: 0, bytes: 0 };
+  const backend: StorageBackend = {
+    async get(ref, o) {
+      traffic.requests++;
+      const r = await real.get(ref, o);
+      traffic.bytes += r.contentLength;
+      return r;
+    },
+    head(ref, o) {
+      traffic.requests++;
+      return real.head(ref, o);
+    },
+    list(p) {
+      traffic.requests++;
+      return real.list(p);
+    },
+    presign: (ref, o) => real.presign(ref, o),
+  };
+  return { backend, traffic, close: () => real.destroy() };
+}
 
 function syntheticAdd(i: number): AddFile {
   const date = `2024-${String(1 + (i % 12)).padStart(2, '0')}-${String(1 + (i % 28)).padStart(2, '0')}`;
@@ -90,8 +135,8 @@ async function exists(client: S3Client, key: string): Promise<boolean> {
 }
 
 /** The table: a checkpoint at v1000 (its early log "cleaned up") and `_last_checkpoint`. */
-async function ensureTable(client: S3Client, files: number): Promise<void> {
-  const prefix = tablePrefix(files);
+async function ensureTable(client: S3Client, files: number, layout: Layout): Promise<void> {
+  const prefix = tablePrefix(files, layout);
   if (await exists(client, `${prefix}/_delta_log/_last_checkpoint`)) return;
   const put = async (rel: string, bytes: Uint8Array) => {
     await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${prefix}/${rel}`, Body: bytes }));
@@ -109,6 +154,7 @@ async function ensureTable(client: S3Client, files: number): Promise<void> {
     { minReaderVersion: 1, minWriterVersion: 2 },
     metaData,
     adds(),
+    { rowGroupSize: layout === 'oneRowGroup' ? files + 2 : 100_000 },
   );
   await writeLastCheckpoint({ put }, info);
 }
@@ -120,72 +166,85 @@ async function resetCommits(client: S3Client, files: number): Promise<void> {
   }
 }
 
-function clientFor(endpoint: string) {
-  return import('@aws-sdk/client-s3').then(
-    ({ S3Client }) =>
-      new S3Client({
-        endpoint,
-        region: 'us-east-1',
-        forcePathStyle: true,
-        credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-      }),
-  );
+/** The obvious simple reader: add.path and add.partitionValues into a Map, nothing else. */
+async function simpleRead(storage: DeltaStorage, checkpoint: string, io: IoStats) {
+  const size = await storage.size(checkpoint);
+  const file = await openParquet(storage, checkpoint, size, io);
+  const pv = leavesUnder(file.tree, ['add', 'partitionValues']);
+  const index = new Map<string, Record<string, string | null>>();
+  for (let rg = 0; rg < file.metadata.row_groups.length; rg++) {
+    const [path, key, value] = await readLeaves(storage, file, rg, [['add', 'path'], ...pv], io);
+    const paths = new ScalarCursor(path!);
+    const values = new RepeatedCursor(key!, value!);
+    for (let r = 0; r < path!.n; r++) {
+      const p = paths.next() as string | null;
+      const row: Record<string, string | null> = {};
+      values.next((k, v) => {
+        row[k as string] = v as string | null;
+      });
+      if (p !== null) index.set(decodePath(p), row);
+    }
+  }
+  return index;
 }
 
-/** Child mode: one measurement in a fresh process; prints one JSON line. */
-async function child(mode: string, endpoint: string, files: number): Promise<void> {
-  const client = await clientFor(endpoint);
-  const traffic = { requests: 0, bytes: 0 };
-  const backend = s3Backend(client, traffic);
-  const startRss = process.memoryUsage.rss();
-  // Where the memory is when RSS peaks (sampled; the peak itself comes from getrusage).
-  let atPeak = process.memoryUsage();
-  const sampler = setInterval(() => {
+/** The naive reader: the whole checkpoint, every column, rows as objects, then the same Map. */
+async function naiveRead(storage: DeltaStorage, checkpoint: string) {
+  const bytes = await storage.read(checkpoint);
+  const rows = await parquetReadObjects({
+    file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
+    compressors,
+  });
+  const index = new Map<string, Record<string, string | null>>();
+  for (const r of rows) {
+    const a = r.add as { path: string; partitionValues: Record<string, string | null> } | null;
+    if (a) index.set(decodePath(a.path), a.partitionValues);
+  }
+  return index;
+}
+
+/** Child mode: one reader in a fresh process (run with --expose-gc); prints one JSON line. */
+async function child(mode: string, endpoint: string, files: number, layout: Layout): Promise<void> {
+  const { backend, traffic, close } = countingS3Backend(endpoint);
+  const storage = deltaStorageFromBackend(backend, BUCKET, tablePrefix(files, layout));
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('the child needs --expose-gc');
+  const heap = () => {
+    for (let i = 0; i < 3; i++) gc();
     const m = process.memoryUsage();
-    if (m.rss > atPeak.rss) atPeak = m;
-  }, 10);
+    return m.heapUsed + m.arrayBuffers;
+  };
+  const checkpoint = `_delta_log/${String(CHECKPOINT_VERSION).padStart(20, '0')}.checkpoint.parquet`;
+  const heapBefore = heap();
   const t0 = performance.now();
-  let out: Record<string, unknown>;
-  if (mode === 'cold') {
-    const storage = deltaStorageFromBackend(backend, BUCKET, tablePrefix(files));
-    const snap = await loadSnapshot(storage, { tableUri: `s3://${BUCKET}/${tablePrefix(files)}` });
-    out = { files: snap.fileCount, tuples: snap.tupleCount, estimatedBytes: snap.estimatedBytes };
+  let loaded: unknown;
+  let count: number;
+  if (mode === 'ours') {
+    const snap = await loadSnapshot(storage, { tableUri: `s3://${BUCKET}/${tablePrefix(files, layout)}` });
+    loaded = snap;
+    count = snap.fileCount;
   } else {
-    // Naive: the whole checkpoint, every column, rows as objects, then a path → partition map.
-    const key = `${tablePrefix(files)}/_delta_log/${String(CHECKPOINT_VERSION).padStart(20, '0')}.checkpoint.parquet`;
-    const res = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
-    const bytes = await res.Body!.transformToByteArray();
-    traffic.requests++;
-    traffic.bytes += bytes.byteLength;
-    const rows = await parquetReadObjects({ file: bytes.buffer as ArrayBuffer, compressors });
-    const index = new Map<string, Record<string, string>>();
-    for (const r of rows) {
-      const a = r.add as { path: string; partitionValues: Record<string, string> } | null;
-      if (a) index.set(decodeURIComponent(a.path), a.partitionValues);
-    }
-    out = { files: index.size };
+    const index =
+      mode === 'simple'
+        ? await simpleRead(storage, checkpoint, { requests: 0, bytes: 0 })
+        : await naiveRead(storage, checkpoint);
+    loaded = index;
+    count = index.size;
   }
   const ms = performance.now() - t0;
-  clearInterval(sampler);
-  const mb = (n: number) => Math.round(n / 1e5) / 10;
+  const retainedBytes = heap() - heapBefore;
   console.log(
     JSON.stringify({
-      ...out,
+      files: count,
       ms,
       requests: traffic.requests,
       bytesFetched: traffic.bytes,
-      maxRssMB: process.resourceUsage().maxRSS / 1024,
-      startRssMB: mb(startRss),
-      atPeakMB: {
-        rss: mb(atPeak.rss),
-        heapUsed: mb(atPeak.heapUsed),
-        heapTotal: mb(atPeak.heapTotal),
-        external: mb(atPeak.external),
-        arrayBuffers: mb(atPeak.arrayBuffers),
-      },
+      peakRssMB: process.resourceUsage().maxRSS / 1024,
+      retainedBytes,
+      kept: loaded !== undefined,
     }),
   );
-  client.destroy();
+  close();
 }
 
 async function bundle(): Promise<string> {
@@ -214,10 +273,22 @@ async function runChild(
   mode: string,
   endpoint: string,
   files: number,
+  layout: Layout,
 ): Promise<Record<string, number>> {
   const { stdout } = await promisify(execFile)(
     process.execPath,
-    [script, '--child', mode, endpoint, String(files)],
+    // Node's default heap limit for ours and simple (as in Lambda, where RSS is what counts); the
+    // naive reader needs more than the default to finish at all.
+    [
+      '--expose-gc',
+      ...(mode === 'naive' ? ['--max-old-space-size=8192'] : []),
+      script,
+      '--child',
+      mode,
+      endpoint,
+      String(files),
+      layout,
+    ],
     {
       env: { ...process.env, AWS_EC2_METADATA_DISABLED: 'true', AWS_EMF_ENVIRONMENT: 'Local' },
       maxBuffer: 1 << 20,
@@ -237,7 +308,10 @@ export interface BenchTable {
   /** Key prefix of the table in the bucket. */
   prefix: string;
   tableUri: string;
+  /** Over the project's S3Backend. */
   storage: DeltaStorage;
+  /** Requests and GET body bytes through `storage`. */
+  traffic: IoStats;
   files: number;
   generated: boolean;
   generateMs: number;
@@ -249,26 +323,37 @@ export interface BenchTable {
  * with any commits left by an earlier run removed. Other benchmarks load it as a real Snapshot.
  * The calling process must run with --openssl-legacy-provider (s3rver's listings need it).
  */
-export async function ensureBenchTable(files = 1_000_000): Promise<BenchTable> {
+export async function ensureBenchTable(
+  files = 1_000_000,
+  layouts: readonly Layout[] = ['rowGroups100k'],
+): Promise<BenchTable> {
   mkdirSync(path.join(cacheDir, 's3rver'), { recursive: true });
   const s3 = await startLocalS3(path.join(cacheDir, 's3rver'), [BUCKET]);
   try {
     const generated = !(await exists(s3.client, `${tablePrefix(files)}/_delta_log/_last_checkpoint`));
     const tg = performance.now();
-    await ensureTable(s3.client, files);
+    for (const layout of layouts) {
+      if (!(await exists(s3.client, `${tablePrefix(files, layout)}/_delta_log/_last_checkpoint`)))
+        await ensureTable(s3.client, files, layout);
+    }
     const generateMs = performance.now() - tg;
     await resetCommits(s3.client, files);
+    const counted = countingS3Backend(s3.endpoint);
     return {
       endpoint: s3.endpoint,
       s3,
       bucket: BUCKET,
       prefix: tablePrefix(files),
       tableUri: `s3://${BUCKET}/${tablePrefix(files)}`,
-      storage: deltaStorageFromBackend(s3.backend, BUCKET, tablePrefix(files)),
+      storage: deltaStorageFromBackend(counted.backend, BUCKET, tablePrefix(files)),
+      traffic: counted.traffic,
       files,
       generated,
       generateMs,
-      close: () => s3.close(),
+      close: async () => {
+        counted.close();
+        await s3.close();
+      },
     };
   } catch (e) {
     await s3.close();
@@ -276,83 +361,110 @@ export async function ensureBenchTable(files = 1_000_000): Promise<BenchTable> {
   }
 }
 
+type ChildResult = Record<string, number>;
+
+function summary(runs: ChildResult[], files: number) {
+  const retained = median(runs.map((r) => r.retainedBytes!));
+  return {
+    ms: Math.round(median(runs.map((r) => r.ms!))),
+    runsMs: runs.map((r) => Math.round(r.ms!)),
+    requests: runs[0]!.requests,
+    bytesFetched: runs[0]!.bytesFetched,
+    peakRssMB: Math.round(Math.max(...runs.map((r) => r.peakRssMB!))),
+    retainedHeapMB: +(retained / 1e6).toFixed(1),
+    retainedBytesPerFile: +(retained / files).toFixed(1),
+    filesRead: runs[0]!.files,
+  };
+}
+
 export default async function snapshotBench(args: string[]) {
   const files = Number(args.find((a) => /^\d+$/.test(a)) ?? 1_000_000);
-  const table = await ensureBenchTable(files);
+  const table = await ensureBenchTable(files, LAYOUTS);
   const { s3, generated, generateMs } = table;
   const onExit: (() => void)[] = [];
   try {
     const script = await bundle();
     onExit.push(() => rmSync(script, { force: true }));
+    const pathBytes = decodePath(syntheticAdd(0).path).length;
 
-    const cold: Record<string, number>[] = [];
-    for (let i = 0; i < 3; i++) cold.push(await runChild(script, 'cold', s3.endpoint, files));
-    const naive: Record<string, number>[] = [];
-    // One naive run: at 1M files it takes about a minute and 4 GB (`no-naive` skips it).
-    if (!args.includes('no-naive')) naive.push(await runChild(script, 'naive', s3.endpoint, files));
+    const layouts: Record<string, unknown> = {};
+    for (const layout of LAYOUTS) {
+      const runs: Record<string, ChildResult[]> = { ours: [], simple: [], naive: [] };
+      // Interleaved, three rounds of ours and simple; one naive run (about a minute and GBs at 1M).
+      for (let round = 0; round < 3; round++) {
+        runs.ours!.push(await runChild(script, 'ours', s3.endpoint, files, layout));
+        runs.simple!.push(await runChild(script, 'simple', s3.endpoint, files, layout));
+      }
+      if (!args.includes('no-naive'))
+        runs.naive!.push(await runChild(script, 'naive', s3.endpoint, files, layout));
+      const ours = summary(runs.ours!, files);
+      const simple = summary(runs.simple!, files);
+      const naive = runs.naive!.length ? summary(runs.naive!, files) : 'skipped (no-naive)';
+      layouts[layout] = {
+        ours: {
+          ...ours,
+          retainedBytesPerFileBeyondPath: +(ours.retainedBytesPerFile - pathBytes).toFixed(1),
+        },
+        simpleBaseline: simple,
+        naiveBaseline: naive,
+        ratios: {
+          simpleTimeVsOurs: +(simple.ms / ours.ms).toFixed(2),
+          simpleHeapVsOurs: +(simple.retainedHeapMB / ours.retainedHeapMB).toFixed(2),
+          simplePeakRssVsOurs: +(simple.peakRssMB / ours.peakRssMB).toFixed(2),
+          ...(typeof naive === 'object'
+            ? {
+                naiveTimeVsOurs: +(naive.ms / ours.ms).toFixed(2),
+                naivePeakRssVsOurs: +(naive.peakRssMB / ours.peakRssMB).toFixed(2),
+              }
+            : {}),
+        },
+      };
+    }
 
     // Incremental refresh in this process: one new commit with one file, then refreshSnapshot.
-    const { storage } = table;
+    const { storage, traffic } = table;
     const opts = { tableUri: table.tableUri };
     let snap = await loadSnapshot(storage, opts);
     const refresh: { ms: number; requests: number; bytes: number; outcome: string }[] = [];
     for (let v = CHECKPOINT_VERSION + 1; v <= CHECKPOINT_VERSION + 10; v++) {
       const body = `${JSON.stringify({ commitInfo: { operation: 'WRITE' } })}\n${JSON.stringify({ add: syntheticAdd(files + v) })}\n`;
       await s3.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: commitKey(files, v), Body: body }));
-      const before = { ...s3.traffic };
+      const before = { ...traffic };
       const t0 = performance.now();
       const r = await refreshSnapshot(snap, storage, opts);
       refresh.push({
         ms: performance.now() - t0,
-        requests: s3.traffic.requests - before.requests,
-        bytes: s3.traffic.bytes - before.bytes,
+        requests: traffic.requests - before.requests,
+        bytes: traffic.bytes - before.bytes,
         outcome: r.outcome,
       });
       snap = r.snapshot;
     }
     await resetCommits(s3.client, files);
 
-    const coldMs = median(cold.map((c) => c.ms!));
-    const naiveMs = naive.length ? median(naive.map((c) => c.ms!)) : Number.NaN;
     return {
       bench: 'snapshot',
+      node: process.version,
       table: {
         files,
         partitionColumns: 2,
         checkpointVersion: CHECKPOINT_VERSION,
+        pathBytesPerFile: pathBytes,
         generatedThisRun: generated,
-        generateMs,
+        generateMs: Math.round(generateMs),
       },
-      cold: {
-        ms: coldMs,
-        runsMs: cold.map((c) => Math.round(c.ms!)),
-        peakRssMB: Math.max(...cold.map((c) => c.maxRssMB!)),
-        peakRssRunsMB: cold.map((c) => Math.round(c.maxRssMB!)),
-        rssBeforeLoadMB: cold[0]!.startRssMB,
-        atPeakMB: cold[0]!.atPeakMB,
-        bytesFetched: cold[0]!.bytesFetched,
-        requests: cold[0]!.requests,
-        estimatedSnapshotMB: cold[0]!.estimatedBytes! / 1e6,
-        residentBytesPerFile: cold[0]!.estimatedBytes! / files,
-        pathBytesPerFile: decodeURIComponent(syntheticAdd(0).path).length,
-      },
-      baselineNaiveHyparquet: naive.length
-        ? {
-            ms: naiveMs,
-            runsMs: naive.map((c) => Math.round(c.ms!)),
-            peakRssMB: Math.max(...naive.map((c) => c.maxRssMB!)),
-            bytesFetched: naive[0]!.bytesFetched,
-          }
-        : 'skipped (no-naive)',
-      speedupVsNaive: naive.length ? naiveMs / coldMs : null,
+      measured:
+        'each reader in a fresh process over S3Backend → s3rver; ms = load time; retainedHeap = ' +
+        'heapUsed + arrayBuffers after GC with the result alive, minus the same before the load',
+      layouts,
       incrementalRefresh: {
-        medianMs: median(refresh.map((r) => r.ms)),
+        medianMs: +median(refresh.map((r) => r.ms)).toFixed(2),
         runsMs: refresh.map((r) => Number(r.ms.toFixed(2))),
         outcomes: [...new Set(refresh.map((r) => r.outcome))],
         requestsPerRefresh: median(refresh.map((r) => r.requests)),
         bytesPerRefresh: median(refresh.map((r) => r.bytes)),
       },
-      targets: { coldMs: 2500, peakRssMB: 350, speedupVsNaive: 4, refreshMs: 10 },
+      targets: { coldMs: 2500, peakRssMB: 350, refreshMs: 10 },
       machine: {
         cpus: (await import('node:os')).cpus().length,
         loadAvg: (await import('node:os')).loadavg(),
@@ -365,6 +477,6 @@ export default async function snapshotBench(args: string[]) {
 }
 
 if (process.argv[2] === '--child') {
-  await child(process.argv[3]!, process.argv[4]!, Number(process.argv[5]));
+  await child(process.argv[3]!, process.argv[4]!, Number(process.argv[5]), process.argv[6] as Layout);
   process.exit(0);
 }

@@ -195,6 +195,13 @@ export class S3Backend implements StorageBackend {
     };
   }
 
+  /** Closes every regional client's sockets (tests, benches; Lambda never needs it). */
+  destroy(): void {
+    for (const client of this.clients.values()) client.destroy();
+    this.clients.clear();
+    this.presigners.clear();
+  }
+
   private presignerFor(client: S3Client): S3Presigner {
     let presigner = this.presigners.get(client);
     if (!presigner) {

@@ -4,14 +4,12 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { normalizePartitionValue, partitionValueMatches } from '../../lambda/access/partition-value';
+import { corpusDir as corpus, corpusMissing } from '../helpers/delta-corpus';
+import { withReason } from '../helpers/skips';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const corpus = path.resolve(repoRoot, '../shared/delta-tables');
-const present = existsSync(corpus);
-if (!present) console.log(`[corpus-partition-values] skipped: ${corpus} is absent`);
+const present = corpusMissing === undefined;
 
 interface Column {
   logical: string;
@@ -55,7 +53,7 @@ function otherForm(type: string, v: string): string {
   return v;
 }
 
-describe.skipIf(!present)('partition values of the real corpus', () => {
+describe.skipIf(!present)(withReason('partition values of the real corpus', corpusMissing), () => {
   const tables = present
     ? readdirSync(corpus).filter((d) => existsSync(path.join(corpus, d, '_delta_log')))
     : [];

@@ -13,6 +13,7 @@ import {
   startRefusingDynamo,
   testDynamoClient,
 } from '../helpers/dynamo-servers';
+import { withReason } from '../helpers/skips';
 
 class ManualClock {
   t = 1_000_000;
@@ -24,11 +25,10 @@ class ManualClock {
 
 const TTL = 30_000;
 const motoReason = motoUnavailable();
-if (motoReason) console.log(`[dynamo-stores] moto backend skipped: ${motoReason}`);
 
 const backends: [string, () => Promise<DynamoServer>, string | undefined][] = [
   ['dynalite', startDynalite, undefined],
-  ['moto', () => startMoto(), motoReason],
+  [withReason('moto', motoReason), () => startMoto(), motoReason],
 ];
 
 describe.each(backends)('DynamoDB stores on %s', (_name, start, skipReason) => {

@@ -15,9 +15,10 @@ import {
 import { LOG_DIR, parseLogPath } from '../../lambda/delta/log-path';
 import { completeCheckpoints } from '../../lambda/delta/log-segment';
 import { writeCheckpoint } from '../../lambda/local/delta-writer';
-import { corpusDir, corpusPresent, corpusSkipReason, corpusTables } from '../helpers/delta-corpus';
+import { corpusDir, corpusMissing, corpusPresent, corpusTables } from '../helpers/delta-corpus';
 import { fsDeltaStorage } from '../helpers/delta-fs-storage';
 import { MemoryDeltaStorage, metaData } from '../helpers/delta-memory-storage';
+import { withReason } from '../helpers/skips';
 
 type Row = Record<string, unknown>;
 
@@ -58,7 +59,7 @@ function shape(a: CheckpointFileAction | Row, ref: boolean) {
 
 const sortKey = (r: ReturnType<typeof shape>) => JSON.stringify(r);
 
-describe.skipIf(!corpusPresent)('checkpoint file actions on the corpus', () => {
+describe.skipIf(!corpusPresent)(withReason('checkpoint file actions on the corpus', corpusMissing), () => {
   const cases = corpusTables().flatMap((t) => {
     const dir = path.join(corpusDir, t);
     const names = readdirSync(path.join(dir, '_delta_log'));
@@ -90,8 +91,6 @@ describe.skipIf(!corpusPresent)('checkpoint file actions on the corpus', () => {
     expect(cases.length).toBeGreaterThan(10);
   });
 });
-
-it.skipIf(corpusPresent)(`checkpoint file actions on the corpus: ${corpusSkipReason}`, () => {});
 
 describe('checkpoint file actions on our own writer', () => {
   it('keeps "no partition values" apart from an empty map, and filters by path before decoding', async () => {

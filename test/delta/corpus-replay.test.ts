@@ -10,15 +10,10 @@ import { describe, expect, it } from 'vitest';
 import { loadSnapshot } from '../../lambda/delta/load-snapshot';
 import type { Snapshot } from '../../lambda/delta/snapshot';
 import { NO_TUPLE } from '../../lambda/delta/snapshot-view';
-import {
-  corpusDir,
-  corpusPresent,
-  corpusSkipReason,
-  corpusTables,
-  manifestRows,
-} from '../helpers/delta-corpus';
+import { corpusDir, corpusMissing, corpusPresent, corpusTables, manifestRows } from '../helpers/delta-corpus';
 import { fsDeltaStorage } from '../helpers/delta-fs-storage';
 import { referenceReplay } from '../helpers/delta-reference-replay';
+import { withReason } from '../helpers/skips';
 
 const rootOf = (t: string) => `s3://corpus-bucket/tables/${t}`;
 
@@ -40,7 +35,7 @@ function kinds(s: Snapshot) {
   return { data, dv, cdc };
 }
 
-describe.skipIf(!corpusPresent)(`Delta corpus replay${corpusPresent ? '' : ` (${corpusSkipReason})`}`, () => {
+describe.skipIf(!corpusPresent)(withReason('Delta corpus replay', corpusMissing), () => {
   const manifest = manifestRows();
 
   it('finds the 25 tables MANIFEST.md lists', () => {

@@ -4,18 +4,17 @@
  * synthetic input, and value by value on every Parquet file of the shared Delta corpus.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { type Compressors, parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { compressors as reference } from 'hyparquet-compressors';
 import { snappyCompress } from 'hysnappy';
 import { describe, expect, it } from 'vitest';
 import { parquetCodecs } from '../../lambda/delta/parquet-codecs';
+import { corpusDir, corpusMissing } from '../helpers/delta-corpus';
+import { withReason } from '../helpers/skips';
 
-const CORPUS = path.resolve(import.meta.dirname, '../../../shared/delta-tables');
-const corpusMissing = !existsSync(CORPUS);
-if (corpusMissing) console.warn(`[skip] Parquet corpus comparison: ${CORPUS} is absent`);
+const CORPUS = corpusDir;
 
 const text = new TextEncoder().encode(
   Array.from({ length: 2000 }, (_, i) => `part-${i % 37}.snappy.parquet region=EU/${i}`).join('\n'),
@@ -42,23 +41,26 @@ describe('parquet codecs', () => {
     expect(Object.keys(parquetCodecs).sort()).toEqual(Object.keys(reference).sort());
   });
 
-  it.skipIf(corpusMissing)('reads every Parquet file of the Delta corpus to the same values', async () => {
-    const files = execFileSync('find', [CORPUS, '-name', '*.parquet'], { encoding: 'utf8' })
-      .trim()
-      .split('\n');
-    const codecsSeen = new Set<string>();
-    for (const f of files) {
-      const b = readFileSync(f);
-      const file = b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
-      for (const rg of parquetMetadata(file).row_groups)
-        for (const c of rg.columns) codecsSeen.add(c.meta_data!.codec);
-      const read = (compressors: Compressors) =>
-        parquetReadObjects({ file, compressors, rowFormat: 'object' }).then((rows) =>
-          JSON.stringify(rows, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)),
-        );
-      expect([f, await read(parquetCodecs)]).toEqual([f, await read(reference as Compressors)]);
-    }
-    // The corpus holds snappy and zstd pages (delta-rs table_with_column_mapping is zstd).
-    expect([...codecsSeen]).toEqual(expect.arrayContaining(['SNAPPY', 'ZSTD']));
-  });
+  it.skipIf(corpusMissing !== undefined)(
+    withReason('reads every Parquet file of the Delta corpus to the same values', corpusMissing),
+    async () => {
+      const files = execFileSync('find', [CORPUS, '-name', '*.parquet'], { encoding: 'utf8' })
+        .trim()
+        .split('\n');
+      const codecsSeen = new Set<string>();
+      for (const f of files) {
+        const b = readFileSync(f);
+        const file = b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+        for (const rg of parquetMetadata(file).row_groups)
+          for (const c of rg.columns) codecsSeen.add(c.meta_data!.codec);
+        const read = (compressors: Compressors) =>
+          parquetReadObjects({ file, compressors, rowFormat: 'object' }).then((rows) =>
+            JSON.stringify(rows, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)),
+          );
+        expect([f, await read(parquetCodecs)]).toEqual([f, await read(reference as Compressors)]);
+      }
+      // The corpus holds snappy and zstd pages (delta-rs table_with_column_mapping is zstd).
+      expect([...codecsSeen]).toEqual(expect.arrayContaining(['SNAPPY', 'ZSTD']));
+    },
+  );
 });

@@ -9,10 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deltaStorageFromBackend } from '../../lambda/delta/delta-storage';
 import { loadSnapshot, refreshSnapshot } from '../../lambda/delta/load-snapshot';
 import type { Snapshot } from '../../lambda/delta/snapshot';
-import { corpusDir, corpusPresent, corpusSkipReason } from '../helpers/delta-corpus';
+import { corpusDir, corpusMissing, corpusPresent } from '../helpers/delta-corpus';
 import { fsDeltaStorage } from '../helpers/delta-fs-storage';
 import { type LocalS3, startLocalS3 } from '../helpers/delta-s3';
 import { uploadDir } from '../helpers/s3-servers';
+import { withReason } from '../helpers/skips';
 
 const tables = [
   'delta-dv-with-columnmapping',
@@ -30,43 +31,40 @@ function files(s: Snapshot): string[] {
   return out.sort();
 }
 
-describe.skipIf(!corpusPresent)(
-  `Delta replay through S3${corpusPresent ? '' : ` (${corpusSkipReason})`}`,
-  () => {
-    let s3: LocalS3;
-    let dir: string;
-    beforeAll(async () => {
-      dir = mkdtempSync(path.join(tmpdir(), 'delta-s3-'));
-      s3 = await startLocalS3(dir, ['lake']);
-      for (const t of tables) await uploadDir(s3.client, 'lake', `gold/${t}/`, path.join(corpusDir, t));
-    });
-    afterAll(async () => {
-      await s3?.close();
-      rmSync(dir, { recursive: true, force: true });
-    });
+describe.skipIf(!corpusPresent)(withReason('Delta replay through S3', corpusMissing), () => {
+  let s3: LocalS3;
+  let dir: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'delta-s3-'));
+    s3 = await startLocalS3(dir, ['lake']);
+    for (const t of tables) await uploadDir(s3.client, 'lake', `gold/${t}/`, path.join(corpusDir, t));
+  });
+  afterAll(async () => {
+    await s3?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
-    for (const t of tables) {
-      it(`${t}: same snapshot from S3 as from the file system`, async () => {
-        const uri = `s3://lake/gold/${t}`;
-        const fromS3 = await loadSnapshot(deltaStorageFromBackend(s3.backend, 'lake', `gold/${t}`), {
-          tableUri: uri,
-        });
-        const fromFs = await loadSnapshot(fsDeltaStorage(path.join(corpusDir, t)), { tableUri: uri });
-        expect(fromS3.version).toBe(fromFs.version);
-        expect(fromS3.activeFileCount).toBe(fromFs.activeFileCount);
-        expect(files(fromS3)).toEqual(files(fromFs));
-        expect(fromS3.loadInfo.checkpointVersion).toBe(fromFs.loadInfo.checkpointVersion);
+  for (const t of tables) {
+    it(`${t}: same snapshot from S3 as from the file system`, async () => {
+      const uri = `s3://lake/gold/${t}`;
+      const fromS3 = await loadSnapshot(deltaStorageFromBackend(s3.backend, 'lake', `gold/${t}`), {
+        tableUri: uri,
       });
-    }
-
-    it('refreshes from S3 without change when nothing was committed', async () => {
-      const t = tables[0]!;
-      const storage = deltaStorageFromBackend(s3.backend, 'lake', `gold/${t}`);
-      const snap = await loadSnapshot(storage, { tableUri: `s3://lake/gold/${t}` });
-      const before = s3.traffic.requests;
-      const r = await refreshSnapshot(snap, storage, { tableUri: `s3://lake/gold/${t}` });
-      expect(r.outcome).toBe('unchanged');
-      expect(s3.traffic.requests - before).toBe(1);
+      const fromFs = await loadSnapshot(fsDeltaStorage(path.join(corpusDir, t)), { tableUri: uri });
+      expect(fromS3.version).toBe(fromFs.version);
+      expect(fromS3.activeFileCount).toBe(fromFs.activeFileCount);
+      expect(files(fromS3)).toEqual(files(fromFs));
+      expect(fromS3.loadInfo.checkpointVersion).toBe(fromFs.loadInfo.checkpointVersion);
     });
-  },
-);
+  }
+
+  it('refreshes from S3 without change when nothing was committed', async () => {
+    const t = tables[0]!;
+    const storage = deltaStorageFromBackend(s3.backend, 'lake', `gold/${t}`);
+    const snap = await loadSnapshot(storage, { tableUri: `s3://lake/gold/${t}` });
+    const before = s3.traffic.requests;
+    const r = await refreshSnapshot(snap, storage, { tableUri: `s3://lake/gold/${t}` });
+    expect(r.outcome).toBe('unchanged');
+    expect(s3.traffic.requests - before).toBe(1);
+  });
+});

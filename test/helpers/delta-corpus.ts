@@ -1,11 +1,27 @@
-/** Where the shared corpus of real Delta tables lives, and what MANIFEST.md says about each. */
+/**
+ * Where the shared corpus of real Delta tables lives (../shared/delta-tables beside the clone;
+ * DELTA_CORPUS_DIR points elsewhere, e.g. at nothing to check that every corpus suite skips),
+ * and what MANIFEST.md says about each table.
+ */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 export const repoRoot = path.resolve(import.meta.dirname, '../..');
-export const corpusDir = path.resolve(repoRoot, '../shared/delta-tables');
+export const corpusDir = path.resolve(
+  repoRoot,
+  process.env.DELTA_CORPUS_DIR || path.join('..', 'shared', 'delta-tables'),
+);
 export const corpusPresent = existsSync(path.join(corpusDir, 'MANIFEST.md'));
-export const corpusSkipReason = `../shared/delta-tables not found at ${corpusDir}: corpus tests skipped`;
+/** The skip reason of every corpus test; undefined when the corpus is here. */
+export const corpusMissing: string | undefined = corpusPresent
+  ? undefined
+  : `needs the Delta corpus at ${corpusDir}`;
+
+/** One table of the corpus: its directory, and the skip reason when it is absent. */
+export function corpusTable(name: string): { dir: string; missing: string | undefined } {
+  const dir = path.join(corpusDir, name);
+  return { dir, missing: existsSync(dir) ? undefined : (corpusMissing ?? `needs the corpus table ${dir}`) };
+}
 
 export function corpusTables(): string[] {
   if (!corpusPresent) return [];

@@ -3,11 +3,12 @@
  * dynalite (npm, in-process, always available), moto (Python, where installed), and a tiny
  * server that answers every call with a throttling error (to prove the stores fail closed).
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
+import { motoMissing } from './skips';
 
 export interface DynamoServer {
   endpoint: string;
@@ -55,15 +56,8 @@ export async function startRefusingDynamo(
   return { endpoint, stop: () => close(server), calls: () => calls };
 }
 
-let motoProbe: string | undefined | null = null;
-
-/** Why moto cannot run here, or undefined when it can. */
-export function motoUnavailable(): string | undefined {
-  if (motoProbe !== null) return motoProbe;
-  const probe = spawnSync('python3', ['-c', 'import moto.server, flask'], { timeout: 20_000 });
-  motoProbe = probe.status === 0 ? undefined : 'python3 with moto[server] is not installed';
-  return motoProbe;
-}
+/** Why moto cannot run here, or undefined when it can (the skip reason; see skips.ts). */
+export const motoUnavailable = motoMissing;
 
 async function freePort(): Promise<number> {
   const server = createServer();

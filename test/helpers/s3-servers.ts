@@ -2,12 +2,13 @@
  * Real S3-compatible servers on loopback for tests: s3rver always (child process), moto where
  * python3 has it. Ports are chosen at run time; every process is stopped by its PID.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { motoMissing } from './skips';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
 export const BACKEND_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
@@ -61,7 +62,7 @@ export async function startS3rver(): Promise<S3Server> {
     { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const port = await new Promise<number>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error('s3rver did not start within 20 s')), 20_000);
+    const timer = setTimeout(() => rej(new Error('s3rver did not start within 60 s')), 60_000);
     let buf = '';
     child.stdout!.on('data', (d: Buffer) => {
       buf += d.toString();
@@ -86,16 +87,8 @@ export async function startS3rver(): Promise<S3Server> {
   };
 }
 
-/** Why moto cannot run here, or undefined when it can. */
-export function motoUnavailableReason(): string | undefined {
-  const probe = spawnSync('python3', ['-c', 'import moto.server, flask'], {
-    encoding: 'utf8',
-    timeout: 20_000,
-  });
-  if (probe.error) return `python3 not runnable (${probe.error.message})`;
-  if (probe.status !== 0) return 'python3 has no moto[server] (pip install "moto[server]")';
-  return undefined;
-}
+/** Why moto cannot run here, or undefined when it can (the skip reason; see skips.ts). */
+export const motoUnavailableReason = motoMissing;
 
 export async function startMoto(): Promise<S3Server> {
   const port = await freePort();
@@ -105,7 +98,7 @@ export async function startMoto(): Promise<S3Server> {
   });
   const endpoint = `http://127.0.0.1:${port}`;
   try {
-    await waitFor(async () => (await fetch(`${endpoint}/moto-api/`)).status < 500, 'moto');
+    await waitFor(async () => (await fetch(`${endpoint}/moto-api/`)).status < 500, 'moto', 60_000);
   } catch (e) {
     await stopChild(child);
     throw e;

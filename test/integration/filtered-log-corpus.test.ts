@@ -24,7 +24,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deltaStorageFromBackend } from '../../lambda/delta/delta-storage';
 import { loadSnapshot } from '../../lambda/delta/load-snapshot';
-import { clientEnv, run, unavailable } from '../auth/helpers/python-env';
+import { clientEnv, run } from '../auth/helpers/python-env';
 import { grantListArb, seedOf } from '../helpers/authz-grant-arbitraries';
 import {
   type AuthzProxy,
@@ -35,7 +35,7 @@ import {
 } from '../helpers/authz-harness';
 import { anyMapMatches, type GrantMap } from '../helpers/authz-partition-match';
 import { readTableFacts, type TableFacts } from '../helpers/authz-table-facts';
-import { corpusDir, corpusPresent, corpusSkipReason, corpusTables } from '../helpers/delta-corpus';
+import { corpusDir, corpusMissing, corpusPresent, corpusTables } from '../helpers/delta-corpus';
 import { referenceReplay } from '../helpers/delta-reference-replay';
 import { s3Backend } from '../helpers/delta-s3';
 import {
@@ -47,11 +47,10 @@ import {
   uploadDir,
 } from '../helpers/s3-servers';
 import { signedFetch } from '../helpers/signed-fetch';
+import { pythonPackageMissing, withReason } from '../helpers/skips';
 import { everyLoggedFile, jsonLines, mapOf, parquetRows, replayLog } from '../helpers/virtual-log-replay';
 
-if (!corpusPresent) console.warn(`[skip] filtered log corpus: ${corpusSkipReason}`);
-const pyarrowMissing = await unavailable('python3', ['-c', 'import pyarrow']);
-if (pyarrowMissing) console.warn(`[skip] pyarrow/polars on the filtered log: ${pyarrowMissing}`);
+const pythonMissing = pythonPackageMissing('pyarrow') ?? pythonPackageMissing('polars');
 
 const names = corpusTables();
 const facts: TableFacts[] = await Promise.all(names.map((n) => readTableFacts(join(corpusDir, n), n)));
@@ -181,236 +180,242 @@ function z85Decode(s: string): Buffer {
   return Buffer.from(out);
 }
 
-describe.skipIf(!corpusPresent)('filtered _delta_log over the Delta corpus (s3rver)', () => {
-  it.each(facts.map((f, i) => [f.name, i] as const))(
-    '%s: the virtual log lists, serves and replays to exactly the granted files, naming nothing else',
-    async (_name, i) => {
-      const f = facts[i]!;
-      const logged = await everyLoggedFile(f.dir);
-      const realCommits = new Map<string, Date>();
-      const listed = await s3.send(
-        new ListObjectsV2Command({ Bucket: 'corpus', Prefix: `tables/${f.name}/_delta_log/0` }),
-      );
-      for (const o of listed.Contents ?? []) realCommits.set(o.Key!.split('/').pop()!, o.LastModified!);
-      const versions = retainedVersions(f);
-      const latest = versions.at(-1)!;
-
-      for (const c of callers[i]!) {
-        const allowed = (pv: Record<string, string | null>) =>
-          anyMapMatches(f.columns, c.maps, tupleOf(f, pv));
-        const { entries, xml } = await listLog(c);
-        const texts: string[] = [xml];
-        expect(entries.map((e) => e.key.slice(`${c.alias}/_delta_log/`.length))).toEqual(expectedNames(f));
-
-        // The whole table, listed recursively across pages and with "/" at the root: the log's
-        // keys come from the virtual log, the rest are exactly the readable data and change files.
-        const pages = await listAllPages(proxy.url, c.principal, 2, { prefix: `${c.alias}/`, maxKeys: 9 });
-        const all = pages.flatMap((p) => p.keys);
-        // Listings and their continuation tokens (decoded) are searched for leaks too.
-        for (const p of pages) {
-          texts.push(p.text);
-          for (const m of p.text.matchAll(/<NextContinuationToken>([^<]*)</g))
-            texts.push(Buffer.from(m[1]!, 'base64url').toString('utf8'));
-        }
-        const logKeys = entries.map((e) => e.key);
-        expect(all.filter((k) => k.startsWith(`${c.alias}/_delta_log/`))).toEqual(logKeys);
-        const readableObjects = [...f.authorizable]
-          .filter(
-            ([p, ff]) =>
-              ff.kind !== 'dv' &&
-              ff.tuples.some((t) => anyMapMatches(f.columns, c.maps, t)) &&
-              f.objects.includes(p),
-          )
-          .map(([p]) => `${c.alias}/${p}`)
-          .sort();
-        expect(all.filter((k) => !k.startsWith(`${c.alias}/_delta_log/`)).sort()).toEqual(readableObjects);
-        const top = await listAllPages(proxy.url, c.principal, 1, {
-          prefix: `${c.alias}/`,
-          delimiter: '/',
-          maxKeys: 2,
-        });
-        expect(top.flatMap((p) => p.prefixes)).toContain(`${c.alias}/_delta_log/`);
-        texts.push(...top.map((p) => p.text));
-
-        // Download everything the listing shows; the listing describes each body exactly.
-        const files = new Map<string, Uint8Array>();
-        for (const e of entries) {
-          const r = await objectRequest(proxy.url, 'GET', e.key, c.principal);
-          expect(r.status, e.key).toBe(200);
-          expect(r.body.byteLength, e.key).toBe(e.size);
-          expect(r.headers.etag, e.key).toBe(md5(r.body));
-          expect(e.etag, e.key).toBe(r.headers.etag);
-          expect(new Date(r.headers['last-modified']!).getTime()).toBe(
-            Math.floor(Date.parse(e.lastModified) / 1000) * 1000,
-          );
-          const name = e.key.split('/').pop()!;
-          if (/^\d{20}\.json$/.test(name))
-            expect(Date.parse(e.lastModified)).toBe(realCommits.get(name)!.getTime());
-          files.set(name, r.body);
-        }
-
-        // Structure: only whitelisted actions and fields; every partition granted; DVs inline.
-        const fileActions: Record<string, unknown>[] = [];
-        for (const [name, body] of files) {
-          if (name.endsWith('.json')) {
-            const actions = jsonLines(body);
-            texts.push(new TextDecoder().decode(body));
-            expect(Object.keys(actions[0]!), name).toEqual(['commitInfo']);
-            for (const a of actions) {
-              expect(Object.keys(a).length).toBe(1);
-              const [kind, value] = Object.entries(a)[0]! as [string, Record<string, unknown>];
-              expect(ACTIONS.has(kind), `${name}: ${kind}`).toBe(true);
-              if (kind === 'commitInfo')
-                for (const k of Object.keys(value)) expect(COMMIT_INFO_KEYS.has(k), k).toBe(true);
-              if (kind === 'metaData') {
-                expect(value.name).toBeUndefined();
-                expect(value.description).toBeUndefined();
-                for (const k of Object.keys(value.configuration as object))
-                  expect(k.startsWith('delta.'), k).toBe(true);
-              }
-              if (kind === 'add' || kind === 'remove' || kind === 'cdc') fileActions.push(value);
-            }
-          } else if (name.endsWith('.parquet')) {
-            const rows = await parquetRows(body);
-            texts.push(JSON.stringify(rows, (_k, v) => (typeof v === 'bigint' ? String(v) : v)));
-            for (const r of rows) {
-              for (const k of ['txn', 'domainMetadata', 'checkpointMetadata', 'sidecar', 'commitInfo'])
-                expect(r[k] ?? null).toBeNull();
-              if (r.add) fileActions.push(r.add as Record<string, unknown>);
-              if (r.remove) fileActions.push(r.remove as Record<string, unknown>);
-            }
-            const local = join(outDir, `${c.principal}-${name}`);
-            writeFileSync(local, body);
-            pyCheckpoints.push(local);
-          } else {
-            texts.push(new TextDecoder().decode(body));
-          }
-        }
-        for (const a of fileActions) {
-          const pv = mapOf(a.partitionValues);
-          if (a.partitionValues !== undefined && a.partitionValues !== null)
-            expect(allowed(pv), `${a.path} ${JSON.stringify(pv)}`).toBe(true);
-          expect(isExternal(String(a.path)), String(a.path)).toBe(false);
-          const dv = a.deletionVector as Record<string, unknown> | null | undefined;
-          if (dv) {
-            expect(dv.storageType).toBe('i');
-            const bytes = z85Decode(String(dv.pathOrInlineDv));
-            expect(bytes.length).toBeGreaterThanOrEqual(Number(dv.sizeInBytes));
-            if (Number(dv.sizeInBytes) !== 16) expect(bytes.readUInt32LE(0)).toBe(1681511377);
-          }
-        }
-
-        // No byte names a forbidden or out-of-root file, or the DV file of any file.
-        const haystack = texts.join('\n');
-        for (const lf of logged) {
-          const forbidden = isExternal(lf.raw) || !allowed(lf.partitionValues);
-          if (forbidden) {
-            expect(haystack.includes(lf.raw), `leaks ${lf.raw}`).toBe(false);
-            expect(haystack.includes(lf.decoded), `leaks ${lf.decoded}`).toBe(false);
-          }
-          if (lf.dv) expect(haystack.includes(lf.dv), `leaks DV ${lf.dv}`).toBe(false);
-        }
-
-        // `_last_checkpoint` describes the newest generated checkpoint.
-        const hint = files.get('_last_checkpoint');
-        if (hint) {
-          const h = JSON.parse(new TextDecoder().decode(hint)) as Record<string, number>;
-          const cp = files.get(`${v20(h.version!)}.checkpoint.parquet`)!;
-          const rows = await parquetRows(cp);
-          expect(h).toEqual({
-            version: Math.max(
-              ...[...files.keys()]
-                .filter((n) => n.includes('checkpoint.'))
-                .map((n) => Number(n.slice(0, 20))),
-            ),
-            size: rows.length,
-            sizeInBytes: cp.byteLength,
-            numOfAddFiles: rows.filter((r) => r.add).length,
-          });
-        }
-
-        // Every retained version replays to the readable files: our replay and the project's engine.
-        const viaProxy = deltaStorageFromBackend(
-          s3Backend(clientFor(c), { requests: 0, bytes: 0 }),
-          'datalake',
-          `${c.alias}/`,
+describe.skipIf(!corpusPresent)(
+  withReason('filtered _delta_log over the Delta corpus (s3rver)', corpusMissing),
+  () => {
+    it.each(facts.map((f, i) => [f.name, i] as const))(
+      '%s: the virtual log lists, serves and replays to exactly the granted files, naming nothing else',
+      async (_name, i) => {
+        const f = facts[i]!;
+        const logged = await everyLoggedFile(f.dir);
+        const realCommits = new Map<string, Date>();
+        const listed = await s3.send(
+          new ListObjectsV2Command({ Bucket: 'corpus', Prefix: `tables/${f.name}/_delta_log/0` }),
         );
-        for (const v of versions) {
-          const want = await expectedReadable(f, c.maps, v);
-          const got = await replayLog(files, v);
-          expect([...got.keys()].sort(), `${c.principal} v${v} (test replay)`).toEqual(
-            [...want.keys()].sort(),
-          );
-          for (const [p, file] of got) {
-            if (want.get(p) !== undefined)
-              expect(Number(file.deletionVector?.cardinality), p).toBe(want.get(p));
+        for (const o of listed.Contents ?? []) realCommits.set(o.Key!.split('/').pop()!, o.LastModified!);
+        const versions = retainedVersions(f);
+        const latest = versions.at(-1)!;
+
+        for (const c of callers[i]!) {
+          const allowed = (pv: Record<string, string | null>) =>
+            anyMapMatches(f.columns, c.maps, tupleOf(f, pv));
+          const { entries, xml } = await listLog(c);
+          const texts: string[] = [xml];
+          expect(entries.map((e) => e.key.slice(`${c.alias}/_delta_log/`.length))).toEqual(expectedNames(f));
+
+          // The whole table, listed recursively across pages and with "/" at the root: the log's
+          // keys come from the virtual log, the rest are exactly the readable data and change files.
+          const pages = await listAllPages(proxy.url, c.principal, 2, { prefix: `${c.alias}/`, maxKeys: 9 });
+          const all = pages.flatMap((p) => p.keys);
+          // Listings and their continuation tokens (decoded) are searched for leaks too.
+          for (const p of pages) {
+            texts.push(p.text);
+            for (const m of p.text.matchAll(/<NextContinuationToken>([^<]*)</g))
+              texts.push(Buffer.from(m[1]!, 'base64url').toString('utf8'));
           }
-          const snap = await loadSnapshot(viaProxy, { tableUri: `s3://datalake/${c.alias}`, version: v });
-          const engine: string[] = [];
-          snap.forEachFile((p) => {
-            if (snap.kindOf(p) === 'data') engine.push(p);
+          const logKeys = entries.map((e) => e.key);
+          expect(all.filter((k) => k.startsWith(`${c.alias}/_delta_log/`))).toEqual(logKeys);
+          const readableObjects = [...f.authorizable]
+            .filter(
+              ([p, ff]) =>
+                ff.kind !== 'dv' &&
+                ff.tuples.some((t) => anyMapMatches(f.columns, c.maps, t)) &&
+                f.objects.includes(p),
+            )
+            .map(([p]) => `${c.alias}/${p}`)
+            .sort();
+          expect(all.filter((k) => !k.startsWith(`${c.alias}/_delta_log/`)).sort()).toEqual(readableObjects);
+          const top = await listAllPages(proxy.url, c.principal, 1, {
+            prefix: `${c.alias}/`,
+            delimiter: '/',
+            maxKeys: 2,
           });
-          expect(engine.sort(), `${c.principal} v${v} (engine)`).toEqual([...want.keys()].sort());
-          if (v === latest) {
-            for (const p of want.keys()) {
-              if (p.endsWith('.parquet') && existsSync(join(f.dir, p)))
-                pyReads.push({ ...keyFor(c.principal), key: `${c.alias}/${p}`, local: join(f.dir, p) });
+          expect(top.flatMap((p) => p.prefixes)).toContain(`${c.alias}/_delta_log/`);
+          texts.push(...top.map((p) => p.text));
+
+          // Download everything the listing shows; the listing describes each body exactly.
+          const files = new Map<string, Uint8Array>();
+          for (const e of entries) {
+            const r = await objectRequest(proxy.url, 'GET', e.key, c.principal);
+            expect(r.status, e.key).toBe(200);
+            expect(r.body.byteLength, e.key).toBe(e.size);
+            expect(r.headers.etag, e.key).toBe(md5(r.body));
+            expect(e.etag, e.key).toBe(r.headers.etag);
+            expect(new Date(r.headers['last-modified']!).getTime()).toBe(
+              Math.floor(Date.parse(e.lastModified) / 1000) * 1000,
+            );
+            const name = e.key.split('/').pop()!;
+            if (/^\d{20}\.json$/.test(name))
+              expect(Date.parse(e.lastModified)).toBe(realCommits.get(name)!.getTime());
+            files.set(name, r.body);
+          }
+
+          // Structure: only whitelisted actions and fields; every partition granted; DVs inline.
+          const fileActions: Record<string, unknown>[] = [];
+          for (const [name, body] of files) {
+            if (name.endsWith('.json')) {
+              const actions = jsonLines(body);
+              texts.push(new TextDecoder().decode(body));
+              expect(Object.keys(actions[0]!), name).toEqual(['commitInfo']);
+              for (const a of actions) {
+                expect(Object.keys(a).length).toBe(1);
+                const [kind, value] = Object.entries(a)[0]! as [string, Record<string, unknown>];
+                expect(ACTIONS.has(kind), `${name}: ${kind}`).toBe(true);
+                if (kind === 'commitInfo')
+                  for (const k of Object.keys(value)) expect(COMMIT_INFO_KEYS.has(k), k).toBe(true);
+                if (kind === 'metaData') {
+                  expect(value.name).toBeUndefined();
+                  expect(value.description).toBeUndefined();
+                  for (const k of Object.keys(value.configuration as object))
+                    expect(k.startsWith('delta.'), k).toBe(true);
+                }
+                if (kind === 'add' || kind === 'remove' || kind === 'cdc') fileActions.push(value);
+              }
+            } else if (name.endsWith('.parquet')) {
+              const rows = await parquetRows(body);
+              texts.push(JSON.stringify(rows, (_k, v) => (typeof v === 'bigint' ? String(v) : v)));
+              for (const r of rows) {
+                for (const k of ['txn', 'domainMetadata', 'checkpointMetadata', 'sidecar', 'commitInfo'])
+                  expect(r[k] ?? null).toBeNull();
+                if (r.add) fileActions.push(r.add as Record<string, unknown>);
+                if (r.remove) fileActions.push(r.remove as Record<string, unknown>);
+              }
+              const local = join(outDir, `${c.principal}-${name}`);
+              writeFileSync(local, body);
+              pyCheckpoints.push(local);
+            } else {
+              texts.push(new TextDecoder().decode(body));
+            }
+          }
+          for (const a of fileActions) {
+            const pv = mapOf(a.partitionValues);
+            if (a.partitionValues !== undefined && a.partitionValues !== null)
+              expect(allowed(pv), `${a.path} ${JSON.stringify(pv)}`).toBe(true);
+            expect(isExternal(String(a.path)), String(a.path)).toBe(false);
+            const dv = a.deletionVector as Record<string, unknown> | null | undefined;
+            if (dv) {
+              expect(dv.storageType).toBe('i');
+              const bytes = z85Decode(String(dv.pathOrInlineDv));
+              expect(bytes.length).toBeGreaterThanOrEqual(Number(dv.sizeInBytes));
+              if (Number(dv.sizeInBytes) !== 16) expect(bytes.readUInt32LE(0)).toBe(1681511377);
+            }
+          }
+
+          // No byte names a forbidden or out-of-root file, or the DV file of any file.
+          const haystack = texts.join('\n');
+          for (const lf of logged) {
+            const forbidden = isExternal(lf.raw) || !allowed(lf.partitionValues);
+            if (forbidden) {
+              expect(haystack.includes(lf.raw), `leaks ${lf.raw}`).toBe(false);
+              expect(haystack.includes(lf.decoded), `leaks ${lf.decoded}`).toBe(false);
+            }
+            if (lf.dv) expect(haystack.includes(lf.dv), `leaks DV ${lf.dv}`).toBe(false);
+          }
+
+          // `_last_checkpoint` describes the newest generated checkpoint.
+          const hint = files.get('_last_checkpoint');
+          if (hint) {
+            const h = JSON.parse(new TextDecoder().decode(hint)) as Record<string, number>;
+            const cp = files.get(`${v20(h.version!)}.checkpoint.parquet`)!;
+            const rows = await parquetRows(cp);
+            expect(h).toEqual({
+              version: Math.max(
+                ...[...files.keys()]
+                  .filter((n) => n.includes('checkpoint.'))
+                  .map((n) => Number(n.slice(0, 20))),
+              ),
+              size: rows.length,
+              sizeInBytes: cp.byteLength,
+              numOfAddFiles: rows.filter((r) => r.add).length,
+            });
+          }
+
+          // Every retained version replays to the readable files: our replay and the project's engine.
+          const viaProxy = deltaStorageFromBackend(
+            s3Backend(clientFor(c), { requests: 0, bytes: 0 }),
+            'datalake',
+            `${c.alias}/`,
+          );
+          for (const v of versions) {
+            const want = await expectedReadable(f, c.maps, v);
+            const got = await replayLog(files, v);
+            expect([...got.keys()].sort(), `${c.principal} v${v} (test replay)`).toEqual(
+              [...want.keys()].sort(),
+            );
+            for (const [p, file] of got) {
+              if (want.get(p) !== undefined)
+                expect(Number(file.deletionVector?.cardinality), p).toBe(want.get(p));
+            }
+            const snap = await loadSnapshot(viaProxy, { tableUri: `s3://datalake/${c.alias}`, version: v });
+            const engine: string[] = [];
+            snap.forEachFile((p) => {
+              if (snap.kindOf(p) === 'data') engine.push(p);
+            });
+            expect(engine.sort(), `${c.principal} v${v} (engine)`).toEqual([...want.keys()].sort());
+            if (v === latest) {
+              for (const p of want.keys()) {
+                if (p.endsWith('.parquet') && existsSync(join(f.dir, p)))
+                  pyReads.push({ ...keyFor(c.principal), key: `${c.alias}/${p}`, local: join(f.dir, p) });
+              }
             }
           }
         }
-      }
-      await refusalsAndConditionals(f, i);
-    },
-    120_000,
-  );
+        await refusalsAndConditionals(f, i);
+      },
+      120_000,
+    );
 
-  it.skipIf(pyarrowMissing !== undefined)(
-    'pyarrow reads every generated checkpoint (Spark schema) and pyarrow and polars read exactly the listed files',
-    async () => {
-      expect(pyCheckpoints.length).toBeGreaterThan(10);
-      expect(pyReads.length).toBeGreaterThan(20);
-      const args = {
-        endpoint: proxy.url,
-        sparkCheckpoint: resolve(
-          corpusDir,
-          'delta-dv-partitioned-with-checkpoint/_delta_log/00000000000000000010.checkpoint.parquet',
-        ),
-        checkpoints: pyCheckpoints,
-        reads: pyReads,
-      };
-      const argFile = join(outDir, 'args.json');
-      writeFileSync(argFile, JSON.stringify(args));
-      const { stdout } = await run(
-        'python3',
-        [
-          '-c',
-          `import sys,runpy; sys.argv=['x', open(${JSON.stringify(argFile)}).read()]; runpy.run_path(${JSON.stringify(join(REPO_ROOT, 'test/integration/clients/filtered_log_readers.py'))}, run_name='__main__')`,
-        ],
-        { env: clientEnv('us-east-1', keyFor('none')), timeout: 300_000, maxBuffer: 64 << 20 },
-      );
-      const report = JSON.parse(stdout) as {
-        checkpoints: { path: string; rows: number; notLikeSpark: string[] }[];
-        reads: { key: string; local: number; pyarrow: number | string; polars?: number | string }[];
-        polarsSkipped?: string;
-      };
-      if (report.polarsSkipped) console.warn(`[skip] polars on the filtered log: ${report.polarsSkipped}`);
-      expect(report.checkpoints.length).toBe(pyCheckpoints.length);
-      for (const cp of report.checkpoints) {
-        expect(cp.notLikeSpark, cp.path).toEqual([]);
-        expect(cp.rows).toBeGreaterThan(0);
-      }
-      const wrong = report.reads.filter(
-        (r) => r.pyarrow !== r.local || (report.polarsSkipped === undefined && r.polars !== r.local),
-      );
-      expect(wrong).toEqual([]);
-      console.log(
-        `[filtered-log] pyarrow read ${report.checkpoints.length} generated checkpoints; pyarrow` +
-          `${report.polarsSkipped ? '' : ' and polars'} read ${report.reads.length} listed data files`,
-      );
-    },
-    300_000,
-  );
-});
+    it.skipIf(pythonMissing !== undefined)(
+      withReason(
+        'pyarrow reads every generated checkpoint (Spark schema) and pyarrow and polars read exactly the listed files',
+        pythonMissing,
+      ),
+      async () => {
+        expect(pyCheckpoints.length).toBeGreaterThan(10);
+        expect(pyReads.length).toBeGreaterThan(20);
+        const args = {
+          endpoint: proxy.url,
+          sparkCheckpoint: resolve(
+            corpusDir,
+            'delta-dv-partitioned-with-checkpoint/_delta_log/00000000000000000010.checkpoint.parquet',
+          ),
+          checkpoints: pyCheckpoints,
+          reads: pyReads,
+        };
+        const argFile = join(outDir, 'args.json');
+        writeFileSync(argFile, JSON.stringify(args));
+        const { stdout } = await run(
+          'python3',
+          [
+            '-c',
+            `import sys,runpy; sys.argv=['x', open(${JSON.stringify(argFile)}).read()]; runpy.run_path(${JSON.stringify(join(REPO_ROOT, 'test/integration/clients/filtered_log_readers.py'))}, run_name='__main__')`,
+          ],
+          { env: clientEnv('us-east-1', keyFor('none')), timeout: 300_000, maxBuffer: 64 << 20 },
+        );
+        const report = JSON.parse(stdout) as {
+          checkpoints: { path: string; rows: number; notLikeSpark: string[] }[];
+          reads: { key: string; local: number; pyarrow: number | string; polars?: number | string }[];
+          polarsSkipped?: string;
+        };
+        expect(report.polarsSkipped).toBeUndefined();
+        expect(report.checkpoints.length).toBe(pyCheckpoints.length);
+        for (const cp of report.checkpoints) {
+          expect(cp.notLikeSpark, cp.path).toEqual([]);
+          expect(cp.rows).toBeGreaterThan(0);
+        }
+        const wrong = report.reads.filter(
+          (r) => r.pyarrow !== r.local || (report.polarsSkipped === undefined && r.polars !== r.local),
+        );
+        expect(wrong).toEqual([]);
+        console.log(
+          `[filtered-log] pyarrow read ${report.checkpoints.length} generated checkpoints; pyarrow` +
+            `${report.polarsSkipped ? '' : ' and polars'} read ${report.reads.length} listed data files`,
+        );
+      },
+      300_000,
+    );
+  },
+);
 
 function clientFor(c: Caller): S3Client {
   return backendClientWith(proxy.url, keyFor(c.principal));

@@ -14,6 +14,7 @@ import { TRANSPORTS } from '../helpers/lambda-transports';
 import { ANALYST, type RunningProxy, startProxy } from '../helpers/proxy-harness';
 import { type S3Server, startS3rver } from '../helpers/s3-servers';
 import { encodeKeyPath, signedFetch } from '../helpers/signed-fetch';
+import { withReason } from '../helpers/skips';
 
 const run = promisify(execFile);
 const polarsMissing = await unavailable('python3', ['-c', 'import polars']);
@@ -105,7 +106,10 @@ describe.each(TRANSPORTS)('presigned redirects via %s', (_transport, serve) => {
   });
 
   it.skipIf(polarsMissing !== undefined)(
-    'polars, not on the default redirect list, is proxied for its ranged reads and reads the data',
+    withReason(
+      'polars, not on the default redirect list, is proxied for its ranged reads and reads the data',
+      polarsMissing,
+    ),
     async () => {
       // polars follows a 307 but keeps its x-amz-date, which S3 refuses on a presigned URL
       // (redirect-compatibility.test.ts): with proxyPartial false, its reads are still proxied.

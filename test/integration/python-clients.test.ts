@@ -1,28 +1,30 @@
 /**
- * Real Python clients read through the proxy: boto3 (listing with encoding-type=url, paging,
- * download, refusal), pyarrow (the file and its S3 filesystem), polars, and the aws cli. Each
- * client missing on the machine is skipped with the reason.
+ * Real Python clients read through the proxy: boto3 (listing with paging, download, refusal),
+ * pyarrow's and polars' own S3 readers, and the aws cli. Each client missing on the machine
+ * skips its tests with the reason in their titles.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { parquetMetadata } from 'hyparquet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clientEnv, unavailable } from '../auth/helpers/python-env';
+import { clientEnv } from '../auth/helpers/python-env';
 import { uploadDemoTable } from '../helpers/fixture-tables';
 import { ANALYST, type RunningProxy, startProxy } from '../helpers/proxy-harness';
-import { REPO_ROOT, type S3Server, startS3rver } from '../helpers/s3-servers';
+import { backendClient, REPO_ROOT, type S3Server, startS3rver } from '../helpers/s3-servers';
+import { awsCliMissing, pythonPackageMissing, withReason } from '../helpers/skips';
 
 const run = promisify(execFile);
-const boto3Missing = await unavailable('python3', ['-c', 'import boto3']);
-const awsMissing = await unavailable('aws', ['--version']);
-if (boto3Missing) console.warn(`[skip] boto3/pyarrow/polars through the proxy: ${boto3Missing}`);
-if (awsMissing) console.warn(`[skip] aws cli through the proxy: ${awsMissing}`);
+const awsMissing = awsCliMissing();
 
 let s3: S3Server;
 let proxy: RunningProxy;
 let active: string[];
+/** Rows of the first granted file, read from the backend directly. */
+let allowedRows: number;
 beforeAll(async () => {
   s3 = await startS3rver();
   active = await uploadDemoTable(s3.endpoint, 'lake', 'w/sales/');
@@ -30,6 +32,13 @@ beforeAll(async () => {
     tableMapping: { sales: 's3://lake/w/sales', other: 's3://lake/w/other' },
     grants: [{ principal: ANALYST.principal, table: 'sales', partitions: [{ region: 'EU' }] }],
   });
+  const client = backendClient(s3.endpoint);
+  const key = `w/${allowed()[0]}`;
+  const bytes = await (
+    await client.send(new GetObjectCommand({ Bucket: 'lake', Key: key }))
+  ).Body!.transformToByteArray();
+  allowedRows = Number(parquetMetadata(bytes.buffer as ArrayBuffer).num_rows);
+  client.destroy();
 });
 afterAll(async () => {
   await proxy?.stop();
@@ -39,43 +48,60 @@ afterAll(async () => {
 const allowed = () => active.filter((p) => p.startsWith('region=EU/')).map((p) => `sales/${p}`);
 const forbidden = () => `sales/${active.find((p) => p.startsWith('region=US/'))}`;
 
-describe.skipIf(boto3Missing !== undefined)('boto3, pyarrow and polars', () => {
-  it('list only granted files, download one that pyarrow and polars read, and are refused the rest', async () => {
-    const args = {
-      endpoint: proxy.url,
-      ...ANALYST,
-      allowedKey: allowed()[0],
-      forbiddenKey: forbidden(),
-      prefix: 'sales/',
-      outDir: mkdtempSync(join(tmpdir(), 'py-')),
-    };
-    const { stdout } = await run(
-      'python3',
-      [join(REPO_ROOT, 'test/integration/clients/read_through_proxy.py'), JSON.stringify(args)],
-      {
-        env: clientEnv('us-east-1', ANALYST),
-        timeout: 120_000,
+/** Runs clients/read_through_proxy.py with one client; returns its JSON report. */
+async function readWith(client: 'boto3' | 'pyarrow' | 'polars'): Promise<Record<string, unknown>> {
+  const args = {
+    endpoint: proxy.url,
+    ...ANALYST,
+    allowedKey: allowed()[0],
+    forbiddenKey: forbidden(),
+    prefix: 'sales/',
+    outDir: mkdtempSync(join(tmpdir(), 'py-')),
+  };
+  const { stdout } = await run(
+    'python3',
+    [join(REPO_ROOT, 'test/integration/clients/read_through_proxy.py'), client, JSON.stringify(args)],
+    { env: clientEnv('us-east-1', ANALYST), timeout: 120_000 },
+  );
+  return JSON.parse(stdout);
+}
+
+describe('Python clients through the proxy', () => {
+  const boto3Missing = pythonPackageMissing('boto3');
+  it.skipIf(boto3Missing !== undefined)(
+    withReason('boto3 lists only granted files, downloads one and is refused the rest', boto3Missing),
+    async () => {
+      const report = await readWith('boto3');
+      expect(report.buckets).toEqual(['datalake']);
+      expect(report.location).toBeNull();
+      expect(report.rootPrefixes).toEqual(['sales/']);
+      const keys = report.keys as string[];
+      expect(keys.filter((k) => !k.includes('/_delta_log/')).sort()).toEqual(allowed().sort());
+      expect(keys.some((k) => k.startsWith('sales/_delta_log/'))).toBe(true);
+      expect(report.downloadedBytes).toBeGreaterThan(0);
+      expect(report.forbidden).toBe('AccessDenied');
+    },
+    120_000,
+  );
+
+  for (const client of ['pyarrow', 'polars'] as const) {
+    const missing = pythonPackageMissing(client);
+    it.skipIf(missing !== undefined)(
+      withReason(
+        `${client} reads a granted file through its S3 reader and is refused a forbidden one`,
+        missing,
+      ),
+      async () => {
+        const report = await readWith(client);
+        expect(report.rows).toBe(allowedRows);
+        expect(report.forbidden).toMatch(/AccessDenied|ACCESS_DENIED|403|Forbidden/);
       },
+      120_000,
     );
-    const report = JSON.parse(stdout);
-    expect(report.buckets).toEqual(['datalake']);
-    expect(report.location).toBeNull();
-    expect(report.rootPrefixes).toEqual(['sales/']);
-    const dataKeys = report.keys.filter((k: string) => !k.includes('/_delta_log/'));
-    expect(dataKeys.sort()).toEqual(allowed().sort());
-    expect(report.keys.some((k: string) => k.startsWith('sales/_delta_log/'))).toBe(true);
-    expect(report.forbidden).toBe('AccessDenied');
-    if (report.pyarrowSkipped) console.warn(`[skip] pyarrow: ${report.pyarrowSkipped}`);
-    else {
-      expect(report.pyarrowRows).toBeGreaterThan(0);
-      expect(report.pyarrowS3Rows).toBe(report.pyarrowRows);
-    }
-    if (report.polarsSkipped) console.warn(`[skip] polars: ${report.polarsSkipped}`);
-    else expect(report.polarsRows).toBe(report.pyarrowRows ?? report.polarsRows);
-  });
+  }
 });
 
-describe.skipIf(awsMissing !== undefined)('aws cli', () => {
+describe.skipIf(awsMissing !== undefined)(withReason('aws cli', awsMissing), () => {
   const env = () => ({ ...clientEnv('us-east-1', ANALYST) });
   it('lists the granted files recursively and nothing else', async () => {
     const { stdout } = await run(

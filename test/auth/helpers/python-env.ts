@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { awsCliMissing, pythonPackageMissing } from '../../helpers/skips';
 
 export const run = promisify(execFile);
 
@@ -23,12 +24,20 @@ export function clientEnv(
   };
 }
 
-/** Why a command cannot be used here, or undefined when it can. */
+/**
+ * Why a command cannot be used here, or undefined when it can. Python imports and the aws cli
+ * answer with skips.ts's reasons, which name the pip package (.ci/run fails on a skip for a
+ * package it installed).
+ */
 export async function unavailable(file: string, args: string[]): Promise<string | undefined> {
+  const module =
+    file === 'python3' && args[0] === '-c' ? /^import ([\w.]+)$/.exec(args[1] ?? '')?.[1] : undefined;
+  if (module) return pythonPackageMissing(module.split('.')[0]!, module);
+  if (file === 'aws') return awsCliMissing();
   try {
     await run(file, args, { timeout: 30_000 });
     return undefined;
   } catch (e) {
-    return `${file} ${args.join(' ')} failed: ${(e as Error).message.split('\n')[0]}`;
+    return `needs ${file} (${file} ${args.join(' ')}: ${(e as Error).message.split('\n')[0]})`;
   }
 }

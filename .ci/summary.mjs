@@ -1,0 +1,70 @@
+// The closing report of .ci/run, read from vitest's JSON reports (one per pass): counts per pass,
+// every skipped test with its reason, and the plain closing line with the totals.
+//
+// A skip fails CI when CI could have prevented it: a test skipped for a Python package that .ci/run
+// installed (or did not even try: every package a test needs belongs in test/python-requirements.txt),
+// or a test skipped without saying why. A package pip could not install on this machine is an
+// honest skip (CI_PYTHON_UNAVAILABLE lists those, by requirement name).
+//
+// usage: node .ci/summary.mjs LABEL=FILE...   (exit 1 when a skip was fixable)
+import { existsSync, readFileSync } from 'node:fs';
+
+const unavailable = (process.env.CI_PYTHON_UNAVAILABLE ?? '')
+  .split(/\s+/)
+  .filter(Boolean)
+  .map((r) => r.toLowerCase().replace(/[<>=!~;[].*$/, ''));
+
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+const skips = [];
+for (const arg of process.argv.slice(2)) {
+  const [label, file] = arg.split('=');
+  if (!existsSync(file)) {
+    console.log(`${label}: no report (${file}); the pass did not run`);
+    continue;
+  }
+  const r = JSON.parse(readFileSync(file, 'utf8'));
+  const pending = r.numPendingTests + r.numTodoTests;
+  console.log(`${label}: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${pending} skipped`);
+  passed += r.numPassedTests;
+  failed += r.numFailedTests;
+  skipped += pending;
+  for (const file of r.testResults)
+    for (const t of file.assertionResults)
+      if (t.status !== 'passed' && t.status !== 'failed')
+        // The reason is in the title (skips.ts withReason: "[skipped: …]") or, for a test that
+        // skipped itself while running, in its meta.
+        skips.push({
+          label,
+          name: t.fullName,
+          reason: t.meta?.skipReason,
+          titled: t.fullName.includes('[skipped: '),
+          fileFailed: file.status === 'failed',
+        });
+}
+
+const fixable = [];
+if (skips.length) {
+  console.log(`\nskipped tests (${skips.length}):`);
+  for (const s of skips) {
+    const pkg = /needs python package (\S+)/.exec(`${s.name} ${s.reason ?? ''}`)?.[1];
+    const name = pkg?.toLowerCase().replace(/\[.*$/, '');
+    const why =
+      !s.reason && !s.titled
+        ? s.fileFailed
+          ? 'did not run: its file failed (a hook?)'
+          : 'gives no reason'
+        : name && !unavailable.includes(name)
+          ? `needs ${pkg}, which .ci/run installed or should have (test/python-requirements.txt)`
+          : undefined;
+    if (why) fixable.push(`${s.label}: ${s.name}: ${why}`);
+    console.log(`  ${s.label}: ${s.name}${s.reason ? ` [skipped: ${s.reason}]` : ''}`);
+  }
+}
+if (fixable.length) {
+  console.log(`\nskips CI could have prevented (${fixable.length}):`);
+  for (const f of fixable) console.log(`  ${f}`);
+}
+console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
+process.exit(fixable.length ? 1 : 0);

@@ -1,0 +1,4 @@
+// S3 conformance, proxy vs moto: the points only `npm run test:full` runs (see s3-conformance-suite.ts).
+import { s3ConformanceSuite } from '../helpers/s3-conformance-suite';
+
+s3ConformanceSuite('full');
