@@ -14,7 +14,7 @@
  * A file is checked at the last version whose plan grants it: readability only shrinks as the
  * clock moves on (removed files expire), so that is the strictest moment.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,32 +28,23 @@ import {
 } from '../helpers/authz-harness';
 import { anyMapMatches, type GrantMap } from '../helpers/authz-partition-match';
 import { readTableFacts, type TableFacts, type Tuple } from '../helpers/authz-table-facts';
+import { corpusDir, corpusMissing, corpusTables } from '../helpers/delta-corpus';
 import { type TablePlans, tablePlans } from '../helpers/history-plans';
 import {
   backendClient,
   createBucket,
   motoUnavailableReason,
-  REPO_ROOT,
   type S3Server,
   startMoto,
   startS3rver,
   uploadDir,
 } from '../helpers/s3-servers';
+import { withReason } from '../helpers/skips';
 
-const CORPUS = resolve(REPO_ROOT, '../shared/delta-tables');
-const corpusMissing = existsSync(CORPUS) ? undefined : `the Delta corpus ${CORPUS} is absent`;
-if (corpusMissing) console.warn(`[skip] history corpus: ${corpusMissing}`);
 const motoMissing = motoUnavailableReason();
-if (motoMissing) console.warn(`[skip] history corpus on moto: ${motoMissing}`);
 
-const names = corpusMissing
-  ? []
-  : readdirSync(CORPUS, { withFileTypes: true })
-      .filter((d) => d.isDirectory() && !d.name.startsWith('_'))
-      .map((d) => d.name)
-      .sort();
 const plans: TablePlans[] = await Promise.all(
-  names.map(async (n) => tablePlans(await readTableFacts(resolve(CORPUS, n), n))),
+  corpusTables().map(async (n) => tablePlans(await readTableFacts(resolve(corpusDir, n), n))),
 );
 const cdfTables = plans.filter((p) => [...p.facts.authorizable.values()].some((f) => f.kind === 'cdc'));
 
@@ -146,8 +137,8 @@ function changeDataChecks(plan: TablePlans, who: readonly Caller[]): Check[] {
 }
 
 const backends: [string, () => Promise<S3Server>, string | undefined][] = [
-  ['s3rver', startS3rver, corpusMissing],
-  ['moto', startMoto, corpusMissing ?? motoMissing],
+  [withReason('s3rver', corpusMissing), startS3rver, corpusMissing],
+  [withReason('moto', corpusMissing ?? motoMissing), startMoto, corpusMissing ?? motoMissing],
 ];
 
 describe.each(backends)('retained history of the Delta corpus on %s', (_kind, start, skipReason) => {
