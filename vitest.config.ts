@@ -7,11 +7,27 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 const full = process.env.TEST_TIER === 'full';
 
 /**
- * The three longest files start first, so that they are not the last ones left running on one
+ * The longest files start first, longest first, so that none is the last one left running on one
  * core. vitest orders by the last run's durations, which a fresh clone does not have (and, without
- * them, by file size: these files are short wrappers of suites in test/helpers/).
+ * them, by file size: the heavy ones are short wrappers of suites in test/helpers/). Measured CPU
+ * per file, both tiers (a name matches a path segment's start: `/load.test` is not
+ * `/load-early-disconnect`).
  */
-const LONGEST = ['authz-corpus', 's3-conformance', 'authz-listing'];
+const LONGEST = [
+  'authz-corpus',
+  'authz-listing',
+  's3-conformance',
+  'filtered-log-corpus',
+  'history-corpus',
+  'admin/cli.test',
+  'big-reads',
+  'sigv4-python-clients',
+  'sigv4-aws-cli-regions',
+  'load.test',
+  'load-node',
+  'listing-tokens',
+  'proxy-stack',
+];
 class LongestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const rank = (f: TestSpecification) => {

@@ -3,14 +3,18 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { withReason } from '../helpers/skips';
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
 // A network namespace with no interfaces proves synth needs no network at all.
-const canIsolate = spawnSync('unshare', ['-rn', 'true']).status === 0;
+const isolationMissing =
+  spawnSync('unshare', ['-rn', 'true']).status === 0
+    ? undefined
+    : 'needs unshare -rn (an unprivileged user and network namespace)';
 
 describe('cdk synth through the CLI', () => {
-  it.skipIf(!canIsolate)(
-    'synthesizes the stack from cdk.json with no network (unshare -rn)',
+  it.skipIf(isolationMissing !== undefined)(
+    withReason('synthesizes the stack from cdk.json with no network (unshare -rn)', isolationMissing),
     () => {
       const out = mkdtempSync(path.join(tmpdir(), 'cdk-out-'));
       try {

@@ -30,6 +30,7 @@ import {
   startMoto,
   startS3rver,
 } from '../helpers/s3-servers';
+import { withReason } from '../helpers/skips';
 
 const READER = 'reader';
 const BUCKET = 'hidden-bucket';
@@ -283,10 +284,9 @@ describe('listings over a table whose log is broken (s3rver)', () => {
 });
 
 const motoMissing = motoUnavailableReason();
-if (motoMissing) console.warn(`[skip] stack policy backend on moto: ${motoMissing}`);
 const upstreams: [string, () => Promise<S3Server>, string | undefined][] = [
   ['s3rver', startS3rver, undefined],
-  ['moto', startMoto, motoMissing],
+  [withReason('moto', motoMissing), startMoto, motoMissing],
 ];
 
 describe.each(upstreams)("under the stack's IAM policy (403 for missing keys) on %s", (_k, start, skip) => {

@@ -17,12 +17,12 @@ import { type ProxyProcess, rssUnavailableReason, startProxyProcess } from '../h
 import { type RecordingRelay, startRecordingRelay } from '../helpers/recording-relay';
 import { backendClient, createBucket, type S3Server, startS3rver, uploadDir } from '../helpers/s3-servers';
 import { encodeKeyPath, signHeaders } from '../helpers/signed-fetch';
+import { withReason } from '../helpers/skips';
 
 const MB = 1024 * 1024;
 const SIZE = Number(process.env.BIG_READ_MB ?? 256) * MB;
 const RSS_BUDGET = 64 * MB;
 const noRss = rssUnavailableReason();
-if (noRss) console.warn(`[skip] proxy memory while streaming: ${noRss}`);
 
 let s3: S3Server;
 let relay: RecordingRelay;
@@ -135,7 +135,10 @@ describe.each(['node', 'lambda'] as const)('big reads through the %s adapter', (
   });
 
   it.skipIf(noRss !== undefined)(
-    `streams ${SIZE / MB} MB to a slow reader with the right sha256 while RSS stays within 64 MB of idle`,
+    withReason(
+      `streams ${SIZE / MB} MB to a slow reader with the right sha256 while RSS stays within 64 MB of idle`,
+      noRss,
+    ),
     () => streamWatchingRss(proxy, transport),
     600_000,
   );
@@ -164,7 +167,10 @@ describe('big reads through the client helper, every GET redirected', () => {
   });
 
   it.skipIf(noRss !== undefined)(
-    `streams ${SIZE / MB} MB from S3 to a slow reader with the right sha256, the helper within 64 MB of idle`,
+    withReason(
+      `streams ${SIZE / MB} MB from S3 to a slow reader with the right sha256, the helper within 64 MB of idle`,
+      noRss,
+    ),
     async () => {
       await streamWatchingRss(helper, 'helper');
       expect(proxy.events.filter((e) => e.op === 'GetObject').every((e) => e.status === 307)).toBe(true);

@@ -24,22 +24,15 @@ import { ANALYST, type RunningProxy, startProxy } from '../helpers/proxy-harness
 import { type RecordingRelay, startRecordingRelay } from '../helpers/recording-relay';
 import { backendClient, REPO_ROOT, type S3Server, startS3rver } from '../helpers/s3-servers';
 import { encodeKeyPath, signedFetch } from '../helpers/signed-fetch';
+import { pythonPackageMissing, withReason } from '../helpers/skips';
 import { startTlsFront, type TlsFront } from '../helpers/tls-front';
 
 const run = promisify(execFile);
 const boto3Missing = await unavailable('python3', ['-c', 'import boto3']);
 const awsMissing = await unavailable('aws', ['--version']);
-const pyarrowMissing = await unavailable('python3', ['-c', 'import pyarrow.parquet, pyarrow.fs']);
+const pyarrowMissing = pythonPackageMissing('pyarrow', 'pyarrow.parquet, pyarrow.fs');
 const polarsMissing = await unavailable('python3', ['-c', 'import polars']);
 const opensslMissing = await unavailable('openssl', ['version']);
-for (const [what, why] of [
-  ['boto3 through the helper', boto3Missing],
-  ['aws cli through the helper', awsMissing],
-  ['pyarrow through the helper', pyarrowMissing],
-  ['polars through the helper', polarsMissing],
-  ['the https (Function URL-like) proxy', opensslMissing],
-] as const)
-  if (why) console.warn(`[skip] ${what}: ${why}`);
 
 let s3: S3Server;
 let relay: RecordingRelay;
@@ -136,7 +129,7 @@ async function expectedIdsOf(keys: string[]): Promise<number[]> {
 
 describe('through the helper as the endpoint', () => {
   it.skipIf(boto3Missing !== undefined)(
-    'boto3 lists the table and downloads every object straight from S3',
+    withReason('boto3 lists the table and downloads every object straight from S3', boto3Missing),
     async () => {
       const [e, r] = [proxy.events.length, relay.requests.length];
       const report = await python('boto3', helper.url);
@@ -151,7 +144,7 @@ describe('through the helper as the endpoint', () => {
   );
 
   it.skipIf(awsMissing !== undefined)(
-    'the aws cli copies the table recursively, every GET redirected',
+    withReason('the aws cli copies the table recursively, every GET redirected', awsMissing),
     async () => {
       const [e, r] = [proxy.events.length, relay.requests.length];
       const out = mkdtempSync(join(tmpdir(), 'helper-cli-'));
@@ -171,15 +164,18 @@ describe('through the helper as the endpoint', () => {
     },
   );
 
-  it.skipIf(pyarrowMissing !== undefined)('pyarrow reads the granted partitions as a dataset', async () => {
-    const [e, r] = [proxy.events.length, relay.requests.length];
-    const report = await python('pyarrow', helper.url);
-    expect(report.ids).toEqual(await expectedIds());
-    expectAllRedirected(e, r);
-  });
+  it.skipIf(pyarrowMissing !== undefined)(
+    withReason('pyarrow reads the granted partitions as a dataset', pyarrowMissing),
+    async () => {
+      const [e, r] = [proxy.events.length, relay.requests.length];
+      const report = await python('pyarrow', helper.url);
+      expect(report.ids).toEqual(await expectedIds());
+      expectAllRedirected(e, r);
+    },
+  );
 
   it.skipIf(polarsMissing !== undefined)(
-    'polars reads a granted file, its ranged GETs redirected',
+    withReason('polars reads a granted file, its ranged GETs redirected', polarsMissing),
     async () => {
       const [e, r] = [proxy.events.length, relay.requests.length];
       const args = { client: 'polars', endpoint: helper.url, ...ANALYST, key: granted()[0] };
@@ -227,7 +223,7 @@ describe('through the helper as the endpoint', () => {
 });
 
 describe.skipIf(opensslMissing !== undefined)(
-  'through the helper as an HTTP proxy, in front of an https proxy',
+  withReason('through the helper as an HTTP proxy, in front of an https proxy', opensslMissing),
   () => {
     let tls: TlsFront;
     let viaProxy: ClientHelper;
@@ -243,37 +239,46 @@ describe.skipIf(opensslMissing !== undefined)(
     // helper carries that Host over https to the proxy (a Function URL routes by it).
     const endpoint = () => `http://${new URL(tls.url).host}`;
 
-    it.skipIf(boto3Missing !== undefined)('boto3 reads the table, every GET redirected', async () => {
-      const [e, r] = [proxy.events.length, relay.requests.length];
-      const report = await python('boto3', endpoint(), viaProxy.url);
-      expect(Object.keys(report.objects).sort()).toEqual([...backendSha.keys()].sort());
-      for (const [key, digest] of Object.entries(report.objects))
-        expect(digest, key).toBe(backendSha.get(key));
-      expectAllRedirected(e, r);
-      expect(tls.requests).toBeGreaterThan(0);
-    });
+    it.skipIf(boto3Missing !== undefined)(
+      withReason('boto3 reads the table, every GET redirected', boto3Missing),
+      async () => {
+        const [e, r] = [proxy.events.length, relay.requests.length];
+        const report = await python('boto3', endpoint(), viaProxy.url);
+        expect(Object.keys(report.objects).sort()).toEqual([...backendSha.keys()].sort());
+        for (const [key, digest] of Object.entries(report.objects))
+          expect(digest, key).toBe(backendSha.get(key));
+        expectAllRedirected(e, r);
+        expect(tls.requests).toBeGreaterThan(0);
+      },
+    );
 
-    it.skipIf(awsMissing !== undefined)('the aws cli copies the table with HTTP_PROXY set', async () => {
-      const [e, r] = [proxy.events.length, relay.requests.length];
-      const out = mkdtempSync(join(tmpdir(), 'helper-cli-'));
-      await run(
-        'aws',
-        ['s3', 'cp', '--recursive', 's3://datalake/sales/', out, '--endpoint-url', endpoint()],
-        {
-          env: { ...clientEnv('us-east-1', ANALYST), HTTP_PROXY: viaProxy.url },
-          timeout: 120_000,
-        },
-      );
-      expect(walk(out).length).toBe(backendSha.size);
-      expectAllRedirected(e, r);
-    });
+    it.skipIf(awsMissing !== undefined)(
+      withReason('the aws cli copies the table with HTTP_PROXY set', awsMissing),
+      async () => {
+        const [e, r] = [proxy.events.length, relay.requests.length];
+        const out = mkdtempSync(join(tmpdir(), 'helper-cli-'));
+        await run(
+          'aws',
+          ['s3', 'cp', '--recursive', 's3://datalake/sales/', out, '--endpoint-url', endpoint()],
+          {
+            env: { ...clientEnv('us-east-1', ANALYST), HTTP_PROXY: viaProxy.url },
+            timeout: 120_000,
+          },
+        );
+        expect(walk(out).length).toBe(backendSha.size);
+        expectAllRedirected(e, r);
+      },
+    );
 
-    it.skipIf(pyarrowMissing !== undefined)('pyarrow reads the dataset with proxy_options', async () => {
-      const [e, r] = [proxy.events.length, relay.requests.length];
-      const report = await python('pyarrow', endpoint(), viaProxy.url);
-      expect(report.ids).toEqual(await expectedIds());
-      expectAllRedirected(e, r);
-    });
+    it.skipIf(pyarrowMissing !== undefined)(
+      withReason('pyarrow reads the dataset with proxy_options', pyarrowMissing),
+      async () => {
+        const [e, r] = [proxy.events.length, relay.requests.length];
+        const report = await python('pyarrow', endpoint(), viaProxy.url);
+        expect(report.ids).toEqual(await expectedIds());
+        expectAllRedirected(e, r);
+      },
+    );
 
     it('forwards only to its target host, and refuses to tunnel', async () => {
       const other = await rawRequest(viaProxy.url, { path: 'http://example.com/datalake/x', method: 'GET' });

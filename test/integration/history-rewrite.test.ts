@@ -32,12 +32,12 @@ import {
   startMoto,
   startS3rver,
 } from '../helpers/s3-servers';
+import { withReason } from '../helpers/skips';
 
 const motoMissing = motoUnavailableReason();
-if (motoMissing) console.warn(`[skip] history rewrites on moto: ${motoMissing}`);
 const backends: [string, () => Promise<S3Server>, string | undefined][] = [
   ['s3rver', startS3rver, undefined],
-  ['moto', startMoto, motoMissing],
+  [withReason('moto', motoMissing), startMoto, motoMissing],
 ];
 
 const READER = 'reader';

@@ -24,10 +24,10 @@ import { byteOrder, modelListing } from '../helpers/authz-s3-model';
 import { type MisbehavingS3, startMisbehavingS3 } from '../helpers/misbehaving-s3';
 import { backendClient, createBucket, type S3Server, startS3rver } from '../helpers/s3-servers';
 import { encodeQuery, signedFetch } from '../helpers/signed-fetch';
+import { withReason } from '../helpers/skips';
 
 const run = promisify(execFile);
 const boto3Missing = await unavailable('python3', ['-c', 'import boto3']);
-if (boto3Missing) console.warn(`[skip] boto3 v1 paginator: ${boto3Missing}`);
 
 const READER = 'reader';
 const BUCKET = 'tokens-bucket';
@@ -214,7 +214,7 @@ describe('continuation tokens and markers over hidden keys', () => {
   );
 });
 
-describe.skipIf(boto3Missing !== undefined)('boto3', () => {
+describe.skipIf(boto3Missing !== undefined)(withReason('boto3', boto3Missing), () => {
   it('lists every visible key with the v1 paginator (list_objects), and the v2 one', async () => {
     const script = `
 import json, sys, boto3

@@ -24,13 +24,11 @@ import {
 import { ANALYST, type TestKey } from '../helpers/proxy-harness';
 import { BACKEND_CREDENTIALS, type S3Server, startS3rver } from '../helpers/s3-servers';
 import { encodeKeyPath, signedFetch } from '../helpers/signed-fetch';
+import { withReason } from '../helpers/skips';
 import { slowStorage } from '../helpers/slow-storage';
 
 // As the runtime does before it imports the handler module.
 installLambdaRuntimeShim();
-
-if (prometheusParserMissing)
-  console.warn(`[skip] /metrics through a real Prometheus parser: ${prometheusParserMissing}`);
 
 const AUDITOR: TestKey = {
   accessKeyId: 'AKIATESTAUDITOR0002',
@@ -134,7 +132,7 @@ describe('the local server: Prometheus text on metricsPort', () => {
   });
 
   it.skipIf(prometheusParserMissing !== undefined)(
-    'carries the five specification metrics with the right values',
+    withReason('carries the five specification metrics with the right values', prometheusParserMissing),
     () => {
       expect(sampleValue(samples, 'deltaproxy_queries_served_total')).toBe(8);
       expect(sampleValue(samples, 'deltaproxy_queries_proxied_total')).toBe(1);
@@ -154,7 +152,10 @@ describe('the local server: Prometheus text on metricsPort', () => {
   );
 
   it.skipIf(prometheusParserMissing !== undefined)(
-    'breaks requests down by operation, status class, decision and reason class',
+    withReason(
+      'breaks requests down by operation, status class, decision and reason class',
+      prometheusParserMissing,
+    ),
     () => {
       const requests = (operation: string, status_class: string) =>
         sampleValue(samples, 'deltaproxy_requests_total', { operation, status_class });
@@ -190,7 +191,10 @@ describe('the local server: Prometheus text on metricsPort', () => {
   );
 
   it.skipIf(prometheusParserMissing !== undefined)(
-    'labels every series with the instance and its start, and nothing unbounded',
+    withReason(
+      'labels every series with the instance and its start, and nothing unbounded',
+      prometheusParserMissing,
+    ),
     () => {
       const ids = new Set(samples.map((s) => s.labels.instance_id));
       expect(ids.size).toBe(1);
@@ -274,7 +278,10 @@ describe('the Lambda adapter: EMF per invocation and /metrics behind a bearer to
   });
 
   it.skipIf(prometheusParserMissing !== undefined)(
-    'answers GET /metrics with the bearer token with this environment’s Prometheus text',
+    withReason(
+      'answers GET /metrics with the bearer token with this environment’s Prometheus text',
+      prometheusParserMissing,
+    ),
     async () => {
       const res = await fetch(`${server.url}/metrics`, {
         headers: { authorization: `Bearer ${METRICS_TOKEN}` },

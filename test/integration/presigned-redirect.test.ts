@@ -18,7 +18,6 @@ import { withReason } from '../helpers/skips';
 
 const run = promisify(execFile);
 const polarsMissing = await unavailable('python3', ['-c', 'import polars']);
-if (polarsMissing) console.warn(`[skip] polars in presigned mode: ${polarsMissing}`);
 
 const FOLLOWER_UA = { 'user-agent': 'delta-proxy-client/0.1.0' };
 

@@ -34,10 +34,10 @@ import {
   type S3Server,
   startMoto,
 } from '../helpers/s3-servers';
+import { withReason } from '../helpers/skips';
 
 const run = promisify(execFile);
 const motoMissing = motoUnavailableReason();
-if (motoMissing) console.warn(`[skip] redirect compatibility (needs moto): ${motoMissing}`);
 
 interface Measurement {
   client: string;
@@ -173,7 +173,7 @@ const CLIENTS: ClientRun[] = [
 ];
 
 describe.skipIf(motoMissing !== undefined)(
-  'redirect compatibility of real clients (presigned mode, moto)',
+  withReason('redirect compatibility of real clients (presigned mode, moto)', motoMissing),
   () => {
     beforeAll(async () => {
       moto = await startMoto();
@@ -212,29 +212,26 @@ describe.skipIf(motoMissing !== undefined)(
     });
 
     for (const c of CLIENTS) {
-      it.skipIf(c.missing !== undefined)(
-        `${c.client}${c.missing ? ` (skipped: ${c.missing})` : ''}`,
-        async () => {
-          const [e0, r0] = [proxy.events.length, relay.requests.length];
-          const outcome = await c.read(key);
-          const gets = proxy.events.slice(e0).filter((e) => e.op === 'GetObject');
-          expect(gets.length, 'the client sent a GetObject').toBeGreaterThan(0);
-          expect(gets.every((e) => e.status === 307)).toBe(true);
-          const followedUp = relay.requests.slice(r0).filter((r) => r.presigned);
-          const m: Measurement = {
-            client: c.client,
-            userAgent: gets[0]!.userAgent ?? '',
-            followed: followedUp.length > 0,
-            resentAuthorization: followedUp.some((r) => r.authorization),
-            unsignedAmzHeaders: [...new Set(followedUp.flatMap((r) => r.unsignedAmzHeaders))],
-            ok: outcome.ok,
-            evidence: evidence(gets.length, followedUp, outcome),
-          };
-          measured.push(m);
-          // A client that came with nothing but the URL's credentials must have got the right data.
-          if (cleanFollow(m)) expect(m.ok, m.evidence).toBe(true);
-        },
-      );
+      it.skipIf(c.missing !== undefined)(withReason(c.client, c.missing), async () => {
+        const [e0, r0] = [proxy.events.length, relay.requests.length];
+        const outcome = await c.read(key);
+        const gets = proxy.events.slice(e0).filter((e) => e.op === 'GetObject');
+        expect(gets.length, 'the client sent a GetObject').toBeGreaterThan(0);
+        expect(gets.every((e) => e.status === 307)).toBe(true);
+        const followedUp = relay.requests.slice(r0).filter((r) => r.presigned);
+        const m: Measurement = {
+          client: c.client,
+          userAgent: gets[0]!.userAgent ?? '',
+          followed: followedUp.length > 0,
+          resentAuthorization: followedUp.some((r) => r.authorization),
+          unsignedAmzHeaders: [...new Set(followedUp.flatMap((r) => r.unsignedAmzHeaders))],
+          ok: outcome.ok,
+          evidence: evidence(gets.length, followedUp, outcome),
+        };
+        measured.push(m);
+        // A client that came with nothing but the URL's credentials must have got the right data.
+        if (cleanFollow(m)) expect(m.ok, m.evidence).toBe(true);
+      });
     }
 
     it('the default redirectClients are exactly the clients measured to follow without Authorization', () => {
