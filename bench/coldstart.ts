@@ -17,9 +17,10 @@ import { loadavg } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { build, type Metafile } from 'esbuild';
+import { build } from 'esbuild';
 import {
   BUNDLE_BUDGET_BYTES,
+  type BundleFile,
   type BundleParts,
   bundleParts,
   esbuildOptions,
@@ -65,16 +66,14 @@ const ENV = {
   PROXY_DATABASE_ENABLED: 'true',
 };
 
-/** Minified bytes per package (or lambda/ folder) in the given outputs, largest first. */
-function composition(metafile: Metafile, outdir: string, files: string[], top = 12): Record<string, number> {
-  const wanted = new Set(files.map((f) => path.join(outdir, f)));
+/** Minified bytes per package (or lambda/ folder) in the given files, largest first. */
+function composition(files: BundleFile[], top = 12): Record<string, number> {
   const byPackage: Record<string, number> = {};
-  for (const [out, output] of Object.entries(metafile.outputs)) {
-    if (!wanted.has(path.resolve(REPO_ROOT, out))) continue;
-    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+  for (const { inputs } of files) {
+    for (const [input, bytes] of Object.entries(inputs)) {
       const pkg =
         /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input)?.[1] ?? input.split('/').slice(0, 2).join('/');
-      byPackage[pkg] = (byPackage[pkg] ?? 0) + bytesInOutput;
+      byPackage[pkg] = (byPackage[pkg] ?? 0) + bytes;
     }
   }
   return Object.fromEntries(
@@ -111,21 +110,15 @@ async function bundle(name: string): Promise<Built> {
     ...(name === 'singleFile' ? { splitting: false } : {}),
     logLevel: 'error',
   });
-  const parts = bundleParts(result.metafile!, outdir);
-  const initial = parts.initial.map((f) => f.file);
+  const parts = bundleParts(result.metafile!);
   const lazy = parts.lazy.filter((f) => LAZY_PARTS.some((p) => f.file.startsWith(`${p}-`)));
   return {
     file: path.join(outdir, 'index.mjs'),
     parts,
-    initialCode: Buffer.concat(initial.map((f) => readFileSync(path.join(outdir, f)))),
+    initialCode: Buffer.concat(parts.initial.map((f) => readFileSync(path.join(outdir, f.file)))),
     lazyFiles: lazy.map((f) => path.join(outdir, f.file)),
-    largest: composition(result.metafile!, outdir, initial),
-    largestLazy: composition(
-      result.metafile!,
-      outdir,
-      lazy.map((f) => f.file),
-      6,
-    ),
+    largest: composition(parts.initial),
+    largestLazy: composition(lazy, 6),
   };
 }
 

@@ -80,9 +80,11 @@ export function esbuildOptions(entry: string, outdir: string) {
 }
 
 export interface BundleFile {
-  /** Path relative to the output directory. */
+  /** Path relative to the directory of index.mjs. */
   file: string;
   bytes: number;
+  /** Bytes each source file (a path relative to the repository) takes in this file. */
+  inputs: Record<string, number>;
 }
 
 export interface BundleParts {
@@ -95,8 +97,7 @@ export interface BundleParts {
 }
 
 /** Splits a build's JavaScript outputs into what module init loads and what loads later. */
-export function bundleParts(metafile: Metafile, outdir: string): BundleParts {
-  const rel = (out: string) => path.relative(outdir, path.resolve(REPO_ROOT, out));
+export function bundleParts(metafile: Metafile): BundleParts {
   const js = Object.entries(metafile.outputs).filter(([out]) => out.endsWith('.mjs'));
   const entry = js.find(([, o]) => o.entryPoint !== undefined);
   if (!entry) throw new Error('the build has no entry output');
@@ -108,7 +109,14 @@ export function bundleParts(metafile: Metafile, outdir: string): BundleParts {
       if (i.kind === 'import-statement' && !i.external) visit(i.path);
   };
   visit(entry[0]);
-  const file = ([out, o]: (typeof js)[number]): BundleFile => ({ file: rel(out), bytes: o.bytes });
+  const dir = path.dirname(entry[0]);
+  const file = ([out, o]: (typeof js)[number]): BundleFile => ({
+    file: path.relative(dir, out),
+    bytes: o.bytes,
+    inputs: Object.fromEntries(
+      Object.entries(o.inputs).map(([input, { bytesInOutput }]) => [input, bytesInOutput]),
+    ),
+  });
   const initialFiles = [...initial].map((out) => file([out, metafile.outputs[out]!]));
   const lazy = js
     .filter(([out]) => !initial.has(out))

@@ -5,6 +5,8 @@
  */
 
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import {
   AssetHashType,
   CfnOutput,
@@ -184,16 +186,34 @@ function lambdaBundle(): lambda.Code {
       image: DockerImage.fromRegistry('dummy'),
       local: {
         tryBundle(outputDir: string): boolean {
-          const build = spawnSync(process.execPath, ['--import', 'tsx', 'infra/build.ts', outputDir], {
-            cwd: REPO_ROOT,
-            encoding: 'utf8',
-            timeout: 120_000,
-          });
-          if (build.status !== 0)
-            throw new Error(`Lambda bundle build failed: ${build.stderr || build.error?.message}`);
+          for (const [name, bytes] of builtOnce()) writeFileSync(path.join(outputDir, name), bytes);
           return true;
         },
       },
     },
   });
+}
+
+let built: Map<string, Buffer> | undefined;
+
+/** One build per synth process, however many stacks (or tests) it makes: the files, by name. */
+function builtOnce(): Map<string, Buffer> {
+  if (built) return built;
+  const stages = path.join(REPO_ROOT, 'dist', 'stage');
+  mkdirSync(stages, { recursive: true });
+  const stage = mkdtempSync(path.join(stages, 'synth-'));
+  try {
+    const dir = path.join(stage, 'lambda');
+    const build = spawnSync(process.execPath, ['--import', 'tsx', 'infra/build.ts', dir], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    if (build.status !== 0)
+      throw new Error(`Lambda bundle build failed: ${build.stderr || build.error?.message}`);
+    built = new Map(readdirSync(dir).map((name) => [name, readFileSync(path.join(dir, name))]));
+    return built;
+  } finally {
+    rmSync(stage, { recursive: true, force: true });
+  }
 }

@@ -12,9 +12,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { esbuildOptions, LAMBDA_ENTRY } from '../../infra/bundle-options';
+import { buildLambda } from '../../infra/build';
 import { DynamoAdmin } from '../../lambda/store/dynamo-admin';
 import { createDynamoTable } from '../../lambda/store/dynamo-schema';
 import { type DynamoServer, startDynalite, testDynamoClient } from '../helpers/dynamo-servers';
@@ -79,7 +78,7 @@ describe('the built Lambda bundle', () => {
     db.destroy();
 
     outdir = mkdtempSync(path.join(tmpdir(), 'lambda-bundle-'));
-    await build({ ...esbuildOptions(LAMBDA_ENTRY, outdir), logLevel: 'error' });
+    await buildLambda(outdir);
 
     // As the stack configures the function, the role's credentials in the environment as Lambda
     // puts them. s3rver refuses any other access key id, so a served file proves that the
