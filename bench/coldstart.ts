@@ -3,21 +3,24 @@
  * built handler) in fresh Node processes with the runtime's `awslambda` global in place and
  * PROXY_* configuration set, against an empty handler bundled with the same esbuild options.
  * `sdkFloor` holds only the AWS SDK pieces the proxy uses: the least any real handler can cost.
- * `singleFile` is the handler as one file (the same options without code splitting: what shipped
- * before the lazy chunks), so the split build's saving at init and what its lazy chunks cost the
- * first request that needs them (`lazyChunksMs`: the filtered log view, the DynamoDB stores,
- * imported right after init) are measured in the same run.
+ * `before` is the handler as it shipped before its lazy chunks: the same sources, each lazily
+ * loaded module imported statically instead, one file parsed at init, and the SDK's schema modules
+ * as published (without the literal-trait-keys plugin, which lets esbuild drop the unused ones).
+ * The split build's saving at init, and what its lazy chunks then cost the first request that
+ * needs them (`lazyChunksMedian`: the filtered log view, the DynamoDB stores, imported right
+ * after init), are measured in the same run.
  * Targets: what module init loads ≤ 600 KiB minified, module init ≤ 120 ms.
  *
  * Usage: npm run bench -- coldstart [runs]   (default 15 runs per bundle)
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 import {
   BUNDLE_BUDGET_BYTES,
   type BundleFile,
@@ -83,6 +86,26 @@ function composition(files: BundleFile[], top = 12): Record<string, number> {
   );
 }
 
+/**
+ * For `before`: `() => import('./x')` in the proxy's sources becomes a static import of `./x`, as
+ * the code read before its lazy chunks (an unsplit build of a dynamic import would wrap every module
+ * it reaches in a lazy initialiser, a bundle larger than either).
+ */
+const eagerImports: Plugin = {
+  name: 'eager-imports',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]lambda[\\/].*\.ts$/ }, async (args) => {
+      const source = await readFile(args.path, 'utf8');
+      const imports: string[] = [];
+      const contents = source.replace(/\(\) => import\(('[^']+')\)/g, (_all, spec: string) => {
+        imports.push(`import * as __eager${imports.length} from ${spec};`);
+        return `async () => __eager${imports.length - 1}`;
+      });
+      return { contents: `${imports.join('\n')}\n${contents}`, loader: 'ts' };
+    });
+  },
+};
+
 /** The chunks a first request may load, named after the module their dynamic import() names. */
 const LAZY_PARTS = ['filtered-log-view', 'dynamo-stores'];
 
@@ -105,9 +128,10 @@ async function bundle(name: string): Promise<Built> {
     mkdirSync(CACHE, { recursive: true });
     writeFileSync(entry, ENTRIES[name]!);
   }
+  const options = esbuildOptions(entry, outdir);
   const result = await build({
-    ...esbuildOptions(entry, outdir),
-    ...(name === 'singleFile' ? { splitting: false } : {}),
+    ...options,
+    ...(name === 'before' ? { splitting: false, plugins: [eagerImports] } : {}),
     logLevel: 'error',
   });
   const parts = bundleParts(result.metafile!);
@@ -136,26 +160,33 @@ function initTimes(
   runs: number,
   nodeOptions: string,
   after: string[] = [],
-): { wall: number[]; cpu: number[]; lazy: number[] } {
+): { wall: number[]; cpu: number[]; lazy: number[]; lazyCpu: number[] } {
   const url = (f: string) => JSON.stringify(pathToFileURL(f).href);
-  const script = `${SHIM}const c=process.cpuUsage();const t=performance.now();await import(${url(file)});const w=performance.now()-t;const u=process.cpuUsage(c);const t2=performance.now();for(const f of [${after.map(url).join(',')}])await import(f);const l=performance.now()-t2;process.stdout.write(w+' '+(u.user+u.system)/1000+' '+l);`;
+  const script = `${SHIM}const c=process.cpuUsage();const t=performance.now();await import(${url(file)});const w=performance.now()-t;const u=process.cpuUsage(c);const t2=performance.now();const c2=process.cpuUsage();for(const f of [${after.map(url).join(',')}])await import(f);const l=performance.now()-t2;const u2=process.cpuUsage(c2);process.stdout.write(w+' '+(u.user+u.system)/1000+' '+l+' '+(u2.user+u2.system)/1000);`;
   const wall: number[] = [];
   const cpu: number[] = [];
   const lazy: number[] = [];
+  const lazyCpu: number[] = [];
   for (let i = 0; i < runs; i++) {
     const run = spawnSync(node, ['--input-type=module', '-e', script], {
       env: { ...ENV, NODE_OPTIONS: nodeOptions },
       encoding: 'utf8',
       timeout: 30_000,
     });
-    const [ms, cpuMs, lazyMs] = run.stdout.trim().split(' ').map(Number) as [number, number, number];
+    const [ms, cpuMs, lazyMs, lazyCpuMs] = run.stdout.trim().split(' ').map(Number) as [
+      number,
+      number,
+      number,
+      number,
+    ];
     if (run.status !== 0 || !Number.isFinite(ms)) throw new Error(`import of ${file} failed: ${run.stderr}`);
     wall.push(ms);
     cpu.push(cpuMs);
     lazy.push(lazyMs);
+    lazyCpu.push(lazyCpuMs);
   }
   const sorted = (xs: number[]) => xs.sort((a, b) => a - b);
-  return { wall: sorted(wall), cpu: sorted(cpu), lazy: sorted(lazy) };
+  return { wall: sorted(wall), cpu: sorted(cpu), lazy: sorted(lazy), lazyCpu: sorted(lazyCpu) };
 }
 
 const quantile = (sorted: number[], q: number) =>
@@ -173,7 +204,7 @@ export default async function coldstart(args: string[]): Promise<unknown> {
 
   const bundles: Record<string, unknown> = {};
   const figures: Record<string, { bytes: number; medianInitMs: Record<string, number> }> = {};
-  for (const name of ['baseline', 'handler', 'singleFile', 'sdkFloor']) {
+  for (const name of ['baseline', 'handler', 'before', 'sdkFloor']) {
     const built = await bundle(name);
     const { parts } = built;
     const init: Record<string, unknown> = {};
@@ -181,7 +212,12 @@ export default async function coldstart(args: string[]): Promise<unknown> {
     for (const [nodeLabel, node] of Object.entries(nodes)) {
       for (const [optLabel, nodeOptions] of Object.entries(NODE_OPTION_VARIANTS)) {
         const label = `${nodeLabel}/${optLabel}`;
-        const { wall: t, cpu, lazy } = initTimes(node, built.file, runs, nodeOptions, built.lazyFiles);
+        const {
+          wall: t,
+          cpu,
+          lazy,
+          lazyCpu,
+        } = initTimes(node, built.file, runs, nodeOptions, built.lazyFiles);
         medians[label] = round(quantile(t, 0.5));
         init[label] = {
           min: round(t[0]!),
@@ -189,7 +225,12 @@ export default async function coldstart(args: string[]): Promise<unknown> {
           p90: round(quantile(t, 0.9)),
           max: round(t.at(-1)!),
           cpuMedian: round(quantile(cpu, 0.5)),
-          ...(built.lazyFiles.length > 0 ? { lazyChunksMedian: round(quantile(lazy, 0.5)) } : {}),
+          ...(built.lazyFiles.length > 0
+            ? {
+                lazyChunksMedian: round(quantile(lazy, 0.5)),
+                lazyChunksCpuMedian: round(quantile(lazyCpu, 0.5)),
+              }
+            : {}),
         };
       }
     }
@@ -197,7 +238,7 @@ export default async function coldstart(args: string[]): Promise<unknown> {
       bytes: parts.initialBytes,
       gzipBytes: gzipSync(built.initialCode).length,
       initMs: init,
-      ...(name === 'handler' || name === 'singleFile' ? { largestPackagesBytes: built.largest } : {}),
+      ...(name === 'handler' || name === 'before' ? { largestPackagesBytes: built.largest } : {}),
       ...(parts.lazy.length > 0
         ? {
             initialFiles: parts.initial,
@@ -212,7 +253,7 @@ export default async function coldstart(args: string[]): Promise<unknown> {
 
   const handler = figures.handler!;
   const baseline = figures.baseline!;
-  const single = figures.singleFile!;
+  const before = figures.before!;
   const over = (a: typeof handler, b: typeof handler) => ({
     bytes: a.bytes - b.bytes,
     initMs: Object.fromEntries(
@@ -223,11 +264,11 @@ export default async function coldstart(args: string[]): Promise<unknown> {
     bench: 'coldstart',
     runsPerBundle: runs,
     loadAverage: loadavg().map(round),
-    note: 'handler = lambda/index.ts as deployed: index.mjs and the chunks it imports statically (bytes = what module init parses; lazyChunks load on first use); module init includes building the proxy from PROXY_* settings, which the handler starts at import. singleFile = the same handler without code splitting (everything parsed at init). baseline = an empty streaming handler; sdkFloor = only the AWS SDK parts the proxy uses, same bundle options (env-only credentials). lazyChunksMedian = importing the filtered-log-view and dynamo-stores chunks right after init, as the first request that needs them does. Medians of fresh processes; compare figures taken at a similar loadAverage.',
+    note: 'handler = lambda/index.ts as deployed: index.mjs and the chunks it imports statically (bytes = what module init parses; lazyChunks load on first use); module init includes building the proxy from PROXY_* settings, which the handler starts at import. before = the same handler as shipped before the lazy chunks: its lazily loaded modules imported statically, one file, SDK schema modules as published. baseline = an empty streaming handler; sdkFloor = only the AWS SDK parts the proxy uses, same bundle options (env-only credentials). lazyChunksMedian (wall) and lazyChunksCpuMedian = importing the filtered-log-view and dynamo-stores chunks right after init, as the first request that needs them does. Medians of fresh processes; compare figures taken at a similar loadAverage.',
     targets: { maxBundleBytes: BUNDLE_BUDGET_BYTES, maxInitMs: INIT_BUDGET_MS },
     bundles,
     handlerOverBaseline: over(handler, baseline),
-    handlerOverSingleFile: over(handler, single),
+    handlerOverBefore: over(handler, before),
     withinTargets: {
       bundle: handler.bytes <= BUNDLE_BUDGET_BYTES,
       init: Object.values(handler.medianInitMs).every((ms) => ms <= INIT_BUDGET_MS),
