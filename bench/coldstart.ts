@@ -241,8 +241,8 @@ export default async function coldstart(args: string[]): Promise<unknown> {
       ...(name === 'handler' || name === 'before' ? { largestPackagesBytes: built.largest } : {}),
       ...(parts.lazy.length > 0
         ? {
-            initialFiles: parts.initial,
-            lazyChunks: parts.lazy,
+            initialFiles: parts.initial.map(({ file, bytes }) => ({ file, bytes })),
+            lazyChunks: parts.lazy.map(({ file, bytes }) => ({ file, bytes })),
             lazyBytes: parts.totalBytes - parts.initialBytes,
             ...(name === 'handler' ? { largestLazyPackagesBytes: built.largestLazy } : {}),
           }
