@@ -7,13 +7,13 @@
  * view (with its Parquet writer) and the DynamoDB stores; a chunk that fails to load fails the
  * requests that need it, with InternalError, and nothing else.
  */
-import { cpSync, mkdtempSync, readdirSync, renameSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildLambda } from '../../infra/build';
+import { REPO_ROOT } from '../../infra/bundle-options';
 import { DynamoAdmin } from '../../lambda/store/dynamo-admin';
 import { createDynamoTable } from '../../lambda/store/dynamo-schema';
 import { type DynamoServer, startDynalite, testDynamoClient } from '../helpers/dynamo-servers';
@@ -44,6 +44,19 @@ const DYNAMO_KEY = {
 
 function proxyClient(endpoint: string, credentials: { accessKeyId: string; secretAccessKey: string }) {
   return new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials, maxAttempts: 1 });
+}
+
+/**
+ * Where the bundles under test go: beside the build's own staging directories, so that their
+ * source maps' relative paths lead to the sources (vitest reads them).
+ */
+const STAGES = path.join(REPO_ROOT, 'dist', 'stage');
+const bundleDirs: string[] = [];
+function bundleDir(prefix: string): string {
+  mkdirSync(STAGES, { recursive: true });
+  const dir = mkdtempSync(path.join(STAGES, prefix));
+  bundleDirs.push(dir);
+  return dir;
 }
 
 async function importHandler(outdir: string): Promise<never> {
@@ -77,7 +90,7 @@ describe('the built Lambda bundle', () => {
     );
     db.destroy();
 
-    outdir = mkdtempSync(path.join(tmpdir(), 'lambda-bundle-'));
+    outdir = bundleDir('test-bundle-');
     await buildLambda(outdir);
 
     // As the stack configures the function, the role's credentials in the environment as Lambda
@@ -118,6 +131,7 @@ describe('the built Lambda bundle', () => {
     await server?.close();
     await s3?.stop();
     await dynamo?.stop();
+    for (const dir of bundleDirs) rmSync(dir, { recursive: true, force: true });
     vi.restoreAllMocks();
     for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name];
     Object.assign(process.env, saved);
@@ -184,7 +198,7 @@ describe('the built Lambda bundle', () => {
 
   it('answers InternalError to the requests that need a chunk that fails to load, and the others as usual', async () => {
     // A second copy of the bundle, imported afresh, whose filtered log view chunk is missing.
-    const broken = mkdtempSync(path.join(tmpdir(), 'lambda-bundle-broken-'));
+    const broken = bundleDir('test-broken-');
     cpSync(outdir, broken, { recursive: true });
     const chunk = readdirSync(broken).find((f) => /^filtered-log-view-.*\.mjs$/.test(f))!;
     renameSync(path.join(broken, chunk), path.join(broken, `${chunk}.away`));
