@@ -4,28 +4,29 @@
  * customer-managed key, read-only IAM on the mapped prefixes only, logs, alarms, a dashboard.
  */
 
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import {
+  AssetHashType,
+  CfnOutput,
+  DockerImage,
+  Duration,
+  RemovalPolicy,
+  Stack,
+  type StackProps,
+} from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import { envName } from '../lambda/config';
-import {
-  aliasArgs,
-  CREATE_REQUIRE_BANNER,
-  EXTERNAL_MODULES,
-  LAMBDA_ENTRY,
-  MAIN_FIELDS,
-  NODE_TARGET,
-  REPO_ROOT,
-} from './bundle-options';
+import { REPO_ROOT } from './bundle-options';
 import { ProxyMonitoring } from './proxy-monitoring';
 import {
   acknowledgeListingKeyRotation,
@@ -39,7 +40,7 @@ export interface ProxyStackProps extends StackProps {
 }
 
 export class ProxyStack extends Stack {
-  readonly fn: NodejsFunction;
+  readonly fn: lambda.Function;
   readonly table: dynamodb.Table;
   readonly key: kms.Key;
   readonly url: lambda.FunctionUrl;
@@ -102,11 +103,9 @@ export class ProxyStack extends Stack {
     // Grants and keys are only read by the function; the admin CLI writes with its own credentials.
     this.table.grantReadData(role);
 
-    this.fn = new NodejsFunction(this, 'ProxyFunction', {
-      entry: LAMBDA_ENTRY,
-      handler: 'handler',
-      projectRoot: REPO_ROOT,
-      depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
+    this.fn = new lambda.Function(this, 'ProxyFunction', {
+      code: lambdaBundle(),
+      handler: 'index.handler',
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: settings.memorySize ?? 1024,
@@ -117,21 +116,6 @@ export class ProxyStack extends Stack {
       environment: {
         ...environment,
         ...(settings.enableSourceMaps ? { NODE_OPTIONS: '--enable-source-maps' } : {}),
-      },
-      bundling: {
-        forceDockerBundling: false,
-        format: OutputFormat.ESM,
-        target: NODE_TARGET,
-        minify: true,
-        sourceMap: true,
-        // linked: a .map file plus the sourceMappingURL comment that --enable-source-maps follows
-        sourceMapMode: SourceMapMode.DEFAULT,
-        sourcesContent: false,
-        mainFields: MAIN_FIELDS,
-        banner: CREATE_REQUIRE_BANNER,
-        bundleAwsSDK: true,
-        externalModules: EXTERNAL_MODULES,
-        esbuildArgs: { '--legal-comments': 'none', ...aliasArgs() },
       },
     });
 
@@ -200,5 +184,51 @@ export class ProxyStack extends Stack {
       }
       role.addToPolicy(listStatement);
     }
+  }
+}
+
+/**
+ * The function's code: infra/build.ts run at synth (the esbuild options of bundle-options.ts,
+ * which `npm run build` and the cold-start bench use too), offline, without Docker. A directory,
+ * not one file: index.mjs and the chunks it loads on demand, each with its source map.
+ * NodejsFunction cannot ship it: it runs the esbuild CLI, which takes no plugins and one outfile.
+ */
+function lambdaBundle(): lambda.Code {
+  return lambda.Code.fromAsset(REPO_ROOT, {
+    assetHashType: AssetHashType.OUTPUT,
+    bundling: {
+      // Never pulled: local bundling always succeeds or fails the synth.
+      image: DockerImage.fromRegistry('dummy'),
+      local: {
+        tryBundle(outputDir: string): boolean {
+          for (const [name, bytes] of builtOnce()) writeFileSync(path.join(outputDir, name), bytes);
+          return true;
+        },
+      },
+    },
+  });
+}
+
+let built: Map<string, Buffer> | undefined;
+
+/** One build per synth process, however many stacks (or tests) it makes: the files, by name. */
+function builtOnce(): Map<string, Buffer> {
+  if (built) return built;
+  const stages = path.join(REPO_ROOT, 'dist', 'stage');
+  mkdirSync(stages, { recursive: true });
+  const stage = mkdtempSync(path.join(stages, 'synth-'));
+  try {
+    const dir = path.join(stage, 'lambda');
+    const build = spawnSync(process.execPath, ['--import', 'tsx', 'infra/build.ts', dir], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    if (build.status !== 0)
+      throw new Error(`Lambda bundle build failed: ${build.stderr || build.error?.message}`);
+    built = new Map(readdirSync(dir).map((name) => [name, readFileSync(path.join(dir, name))]));
+    return built;
+  } finally {
+    rmSync(stage, { recursive: true, force: true });
   }
 }

@@ -14,7 +14,8 @@ import { newRequestId } from './core/request-id';
 import { TableMap } from './core/table-mount';
 import { type Clock, type ProxyHandler, type Runtime, systemClock } from './core/types';
 import { SnapshotCache } from './delta/snapshot-cache';
-import { FilteredLogView } from './log-view/filtered-log-view';
+import type { LogView } from './log-view/filtered-log-view';
+import { LazyLogView } from './log-view/lazy-log-view';
 import { EmfMetrics } from './metrics/emf-metrics';
 import { PrometheusMetrics } from './metrics/prometheus-metrics';
 import { fanOut, metricsObserver } from './metrics/recorder';
@@ -50,8 +51,8 @@ export interface ProxyInstance {
   config: Config;
   snapshots: SnapshotCache;
   storage: StorageBackend;
-  /** The filtered log view (logView "filtered"). */
-  logView?: FilteredLogView;
+  /** The filtered log view (logView "filtered"), loaded by the first request that reads a log. */
+  logView?: LogView;
   /** This process's Prometheus registry (served on metricsPort locally, /metrics with a token). */
   metrics: PrometheusMetrics;
   emf?: EmfMetrics;
@@ -97,7 +98,7 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
   // Generated log files share the snapshot cache's budget: they get what the snapshots leave.
   const logView =
     config.logView === 'filtered'
-      ? new FilteredLogView({ budgetBytes: () => config.snapshotCacheBytes - snapshots.stats().bytes })
+      ? new LazyLogView({ budgetBytes: () => config.snapshotCacheBytes - snapshots.stats().bytes })
       : undefined;
   const authorizer = new DeltaAuthorizer({
     grants: stores.grants,

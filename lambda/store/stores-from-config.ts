@@ -1,27 +1,29 @@
 /**
  * Wiring of the grant and key sources named by the config: config grants + allowedPartitions
  * always, DynamoDB on top when `databaseEnabled` (the union counts; keys: config first, then
- * DynamoDB). One DynamoDB client is shared by both stores.
+ * DynamoDB). One DynamoDB client is shared by both stores; it and the DynamoDB SDK load when a
+ * request first asks DynamoDB (dynamo-stores.ts, a chunk of its own in the Lambda bundle).
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoGrantStore } from '../access/dynamodb-grant-store';
-import type { GrantStore } from '../access/grant';
+import type { Grant, GrantStore } from '../access/grant';
 import { ConfigGrantStore, UnionGrantStore } from '../access/grant-sources';
 import {
+  type AccessKey,
   ChainedCredentialStore,
   type CredentialStore,
   StaticCredentialStore,
 } from '../auth/credential-store';
-import { DynamoCredentialStore } from '../auth/dynamodb-credential-store';
 import { type Config, ConfigError } from '../config';
+import { lazyModule } from '../core/lazy-module';
 import type { Clock } from '../core/types';
-import { createDynamoClient, type DynamoClientOptions } from './dynamo-client';
+import type { DynamoClientOptions } from './dynamo-client';
+import type { DynamoStores } from './dynamo-stores';
 
 export interface Stores {
   grants: GrantStore;
   credentials: CredentialStore;
-  /** Present when DynamoDB is in use (close it with destroy() at shutdown). */
-  dynamo?: DynamoDBClient;
+  /** Present when DynamoDB is in use: its client, made on first use (destroy() it at shutdown). */
+  dynamo?: () => Promise<DynamoDBClient>;
 }
 
 export interface StoreOptions {
@@ -33,25 +35,37 @@ export interface StoreOptions {
   dynamoClientOptions?: DynamoClientOptions;
 }
 
+const loadDynamoStores = lazyModule('the DynamoDB stores', () => import('./dynamo-stores'));
+
 export function storesFromConfig(config: Config, options: StoreOptions = {}): Stores {
   const configGrants = new ConfigGrantStore(config);
   const configKeys = new StaticCredentialStore(config.auth.keys);
   if (!config.databaseEnabled) return { grants: configGrants, credentials: configKeys };
-  if (!config.database) throw new ConfigError('database: required when databaseEnabled is true');
-  const client = options.dynamoClient ?? createDynamoClient(config.database, options.dynamoClientOptions);
+  const target = config.database;
+  if (!target) throw new ConfigError('database: required when databaseEnabled is true');
   const cacheOptions = {
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.ttlMs !== undefined ? { ttlMs: options.ttlMs } : {}),
   };
+  let made: DynamoStores | undefined;
+  const dynamo = async (): Promise<DynamoStores> => {
+    if (made) return made;
+    const { dynamoStores } = await loadDynamoStores();
+    // Requests that raced to the first load share the first client and caches.
+    made ??= dynamoStores(target, cacheOptions, options.dynamoClient, options.dynamoClientOptions);
+    return made;
+  };
+  const dynamoGrants: GrantStore = {
+    grantsFor: async (principal: string): Promise<readonly Grant[]> =>
+      (await dynamo()).grants.grantsFor(principal),
+  };
+  const dynamoKeys: CredentialStore = {
+    lookup: async (accessKeyId: string): Promise<AccessKey | undefined> =>
+      (await dynamo()).credentials.lookup(accessKeyId),
+  };
   return {
-    grants: new UnionGrantStore([
-      configGrants,
-      new DynamoGrantStore(client, config.database.tableName, cacheOptions),
-    ]),
-    credentials: new ChainedCredentialStore([
-      configKeys,
-      new DynamoCredentialStore(client, config.database.tableName, cacheOptions),
-    ]),
-    dynamo: client,
+    grants: new UnionGrantStore([configGrants, dynamoGrants]),
+    credentials: new ChainedCredentialStore([configKeys, dynamoKeys]),
+    dynamo: async () => (await dynamo()).client,
   };
 }

@@ -1,17 +1,22 @@
 /**
- * The built Lambda bundle itself (the file `cdk deploy` ships, made with the same esbuild options)
+ * The built Lambda bundle itself (the files `cdk deploy` ships, made with the same esbuild options)
  * serves S3 requests through the runtime shim: configuration from PROXY_* variables, backend
  * credentials from the environment only (the bundle swaps the SDK's default chain for the env
  * provider), a Delta checkpoint read through the bundle's own Parquet codecs, grants enforced.
+ * The parts only some requests need load from their own chunks on first use: the filtered log
+ * view (with its Parquet writer) and the DynamoDB stores; a chunk that fails to load fails the
+ * requests that need it, with InternalError, and nothing else.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { esbuildOptions, LAMBDA_ENTRY, REPO_ROOT } from '../../infra/bundle-options';
+import { buildLambda } from '../../infra/build';
+import { REPO_ROOT } from '../../infra/bundle-options';
+import { DynamoAdmin } from '../../lambda/store/dynamo-admin';
+import { createDynamoTable } from '../../lambda/store/dynamo-schema';
+import { type DynamoServer, startDynalite, testDynamoClient } from '../helpers/dynamo-servers';
 import { emfValues, parseEmfLines, sum } from '../helpers/emf';
 import { writeSpecialTable } from '../helpers/fixture-tables';
 import { startLambdaHttpServer } from '../helpers/lambda-http-server';
@@ -30,9 +35,38 @@ const KEY = {
   secretAccessKey: 'bundle-test-secret-01',
   principal: 'eu-reader',
 };
+/** Held in DynamoDB only, with its grant: usable once the DynamoDB chunk has loaded. */
+const DYNAMO_KEY = {
+  accessKeyId: 'DLPBUNDLETEST0000002',
+  secretAccessKey: 'bundle-test-secret-02',
+  principal: 'us-reader',
+};
+
+function proxyClient(endpoint: string, credentials: { accessKeyId: string; secretAccessKey: string }) {
+  return new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials, maxAttempts: 1 });
+}
+
+/**
+ * Where the bundles under test go: beside the build's own staging directories, so that their
+ * source maps' relative paths lead to the sources (vitest reads them).
+ */
+const STAGES = path.join(REPO_ROOT, 'dist', 'stage');
+const bundleDirs: string[] = [];
+function bundleDir(prefix: string): string {
+  mkdirSync(STAGES, { recursive: true });
+  const dir = mkdtempSync(path.join(STAGES, prefix));
+  bundleDirs.push(dir);
+  return dir;
+}
+
+async function importHandler(outdir: string): Promise<never> {
+  return ((await import(pathToFileURL(path.join(outdir, 'index.mjs')).href)) as { handler: never }).handler;
+}
 
 describe('the built Lambda bundle', () => {
   let s3: S3Server;
+  let dynamo: DynamoServer;
+  let outdir: string;
   let server: { url: string; close: () => Promise<void> };
   let client: S3Client;
   const saved = { ...process.env };
@@ -45,8 +79,19 @@ describe('the built Lambda bundle', () => {
     await createBucket(backend, 'lake');
     await uploadDir(backend, 'lake', 'gold/sales/', await writeSpecialTable(['EU', 'US'], ['2024-01-01']));
 
-    const outfile = path.join(mkdtempSync(path.join(tmpdir(), 'lambda-bundle-')), 'index.mjs');
-    await build({ ...esbuildOptions(LAMBDA_ENTRY, outfile), absWorkingDir: REPO_ROOT, logLevel: 'error' });
+    dynamo = await startDynalite();
+    const db = testDynamoClient(dynamo.endpoint);
+    await createDynamoTable(db, 'bundle-grants');
+    const admin = new DynamoAdmin(db, 'bundle-grants');
+    await admin.putKey(DYNAMO_KEY);
+    await admin.putGrant(
+      { principal: DYNAMO_KEY.principal, table: 'sales', partitions: [{ region: 'US' }] },
+      'g1',
+    );
+    db.destroy();
+
+    outdir = bundleDir('test-bundle-');
+    await buildLambda(outdir);
 
     // As the stack configures the function, the role's credentials in the environment as Lambda
     // puts them. s3rver refuses any other access key id, so a served file proves that the
@@ -62,6 +107,13 @@ describe('the built Lambda bundle', () => {
       PROXY_GRANTS: JSON.stringify([
         { principal: KEY.principal, table: 'sales', partitions: [{ region: 'EU' }] },
       ]),
+      PROXY_DATABASE: JSON.stringify({
+        type: 'dynamodb',
+        tableName: 'bundle-grants',
+        endpoint: dynamo.endpoint,
+        region: 'us-east-1',
+      }),
+      PROXY_DATABASE_ENABLED: 'true',
     });
     // The bundle writes one audit line per request and its EMF lines to stdout; keep them.
     const write = process.stdout.write.bind(process.stdout);
@@ -72,19 +124,14 @@ describe('the built Lambda bundle', () => {
       return write(chunk, ...rest);
     }) as typeof process.stdout.write);
     installLambdaRuntimeShim();
-    const { handler } = (await import(pathToFileURL(outfile).href)) as { handler: never };
-    server = await startLambdaHttpServer(handler);
-    client = new S3Client({
-      endpoint: server.url,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: KEY,
-      maxAttempts: 1,
-    });
+    server = await startLambdaHttpServer(await importHandler(outdir));
+    client = proxyClient(server.url, KEY);
   });
   afterAll(async () => {
     await server?.close();
     await s3?.stop();
+    await dynamo?.stop();
+    for (const dir of bundleDirs) rmSync(dir, { recursive: true, force: true });
     vi.restoreAllMocks();
     for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name];
     Object.assign(process.env, saved);
@@ -118,5 +165,66 @@ describe('the built Lambda bundle', () => {
         $metadata: { httpStatusCode: 404 },
       },
     );
+  });
+
+  it('serves the filtered _delta_log, checkpoint included, from the chunk it loads on first use', async () => {
+    const listed = await client.send(
+      new ListObjectsV2Command({ Bucket: 'datalake', Prefix: 'sales/_delta_log/' }),
+    );
+    const keys = (listed.Contents ?? []).map((o) => o.Key!);
+    const checkpoint = keys.find((k) => k.endsWith('.checkpoint.parquet'));
+    expect(checkpoint).toBeDefined();
+    const parquet = await (
+      await client.send(new GetObjectCommand({ Bucket: 'datalake', Key: checkpoint }))
+    ).Body!.transformToByteArray();
+    expect(Buffer.from(parquet.subarray(0, 4)).toString()).toBe('PAR1');
+    const commits = keys.filter((k) => k.endsWith('.json')).sort();
+    const newest = await (
+      await client.send(new GetObjectCommand({ Bucket: 'datalake', Key: commits.at(-1) }))
+    ).Body!.transformToString();
+    expect(newest).toContain('region=EU');
+    expect(newest).not.toContain('region=US');
+  });
+
+  it('authenticates a key held in DynamoDB and applies its grant, from the chunk it loads on first use', async () => {
+    const usReader = proxyClient(server.url, DYNAMO_KEY);
+    const listed = await usReader.send(
+      new ListObjectsV2Command({ Bucket: 'datalake', Prefix: 'sales/region=' }),
+    );
+    const keys = (listed.Contents ?? []).map((o) => o.Key!);
+    expect(keys.length).toBeGreaterThan(0);
+    expect(keys.every((k) => k.startsWith('sales/region=US/'))).toBe(true);
+  });
+
+  it('answers InternalError to the requests that need a chunk that fails to load, and the others as usual', async () => {
+    // A second copy of the bundle, imported afresh, whose filtered log view chunk is missing.
+    const broken = bundleDir('test-broken-');
+    cpSync(outdir, broken, { recursive: true });
+    const chunk = readdirSync(broken).find((f) => /^filtered-log-view-.*\.mjs$/.test(f))!;
+    renameSync(path.join(broken, chunk), path.join(broken, `${chunk}.away`));
+    const brokenServer = await startLambdaHttpServer(await importHandler(broken));
+    try {
+      const eu = proxyClient(brokenServer.url, KEY);
+      // Found through the working copy: in the filtered view every listing shows the log too.
+      const data = await client.send(
+        new ListObjectsV2Command({ Bucket: 'datalake', Prefix: 'sales/region=EU/' }),
+      );
+      const file = data.Contents![0]!.Key!;
+      const got = await eu.send(new GetObjectCommand({ Bucket: 'datalake', Key: file }));
+      expect(Buffer.from((await got.Body!.transformToByteArray()).subarray(0, 4)).toString()).toBe('PAR1');
+
+      const log = { Bucket: 'datalake', Key: 'sales/_delta_log/00000000000000000000.json' };
+      for (let i = 0; i < 2; i++)
+        await expect(eu.send(new GetObjectCommand(log))).rejects.toMatchObject({
+          name: 'InternalError',
+          $metadata: { httpStatusCode: 500 },
+        });
+      expect(audit.some((l) => l.includes('the filtered log view failed to load'))).toBe(true);
+      // The process and what it serves without the chunk carry on.
+      const again = await eu.send(new GetObjectCommand({ Bucket: 'datalake', Key: file }));
+      expect((await again.Body!.transformToByteArray()).byteLength).toBeGreaterThan(0);
+    } finally {
+      await brokenServer.close();
+    }
   });
 });
