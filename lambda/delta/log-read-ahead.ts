@@ -17,7 +17,7 @@
 import { prefetch } from '../core/prefetch';
 
 export interface ReadAhead {
-  /** Reads started and not yet applied, at most. */
+  /** Reads started and not yet applied (the one being applied included), at most. */
   files: number;
   /** Listed bytes of those reads, at most (the next file is always read, however large). */
   bytes: number;
@@ -61,9 +61,8 @@ export async function readInOrder<F extends { size: number }, T>(
     topUp(i);
     const value = await pending[i]!;
     pending[i] = undefined; // the text goes as soon as it is applied
-    bytesAhead -= files[i]!.size;
-    topUp(i + 1); // the next reads start before this one is parsed
     if (apply(value, files[i]!) === false) return false;
+    bytesAhead -= files[i]!.size; // only now: the bound counts the text being applied too
     // Parsing is CPU work: with many reads done at once, let other requests in between.
     sinceYield += files[i]!.size;
     if (sinceYield >= YIELD_BYTES || ++filesSinceYield >= YIELD_FILES) {
