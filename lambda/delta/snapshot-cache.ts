@@ -28,6 +28,12 @@ export interface SnapshotCacheOptions {
   clock: Clock;
   /** How long a "no newer commit" probe answer is reused (default 50 ms). */
   newCommitProbeTtlMs?: number;
+  /**
+   * "frequency" (default): a table that only fits by evicting others is kept if used more often
+   * than each of them. "lru": every load is kept, least recently used out (the previous policy,
+   * for comparison in bench/logshapes.ts).
+   */
+  policy?: 'frequency' | 'lru';
   /** Told of every finished load (first read of a table) or refresh, for metrics. */
   onLoad?: (load: SnapshotLoad) => void;
 }
@@ -274,7 +280,8 @@ export class SnapshotCache {
       victims.push(k);
       left -= entryBytes(e);
     }
-    if (left > this.opts.maxBytes || !this.admission.admits(key, victims)) return false;
+    const lru = this.opts.policy === 'lru';
+    if (!lru && (left > this.opts.maxBytes || !this.admission.admits(key, victims))) return false;
     for (const k of victims) this.entries.delete(k);
     this.counters.evictions += victims.length;
     return true;
