@@ -7,9 +7,9 @@
  * interleaved, in two settings: s3rver as is (loopback: no network latency, s3rver's CPU is the
  * limit) and every backend call answered 20 ms late (a timer, like S3's first-byte latency for a
  * small GET in region, 10-30 ms). Readers:
- * - ours: loadSnapshot, 32 reads / 8 MiB ahead, applied in order (log-read-ahead.ts);
+ * - ours: loadSnapshot, 64 reads / 8 MiB ahead, applied in order (log-read-ahead.ts);
  * - window8: the previous reader (8 reads ahead, the next started as one is applied);
- * - poolThenReplay: the simple alternative: every commit fetched by a pool of 32 (Promise.all with
+ * - poolThenReplay: the simple alternative: every commit fetched by a pool of 64 (Promise.all with
  *   a concurrency limit), all held in memory, then replayed;
  * - and ours with 8 → 128 reads ahead, once each (the bound's sweep), with 20 ms latency.
  * cachePressure: SnapshotCache with the frequency admission against the previous LRU, in this
@@ -258,6 +258,7 @@ async function coldLoad(endpoint: string, prefix: string, rounds: number, meanCo
     });
     const { backend, c } = counting(latencyMs ? slowStorage(real, latencyMs) : real);
     const storage = deltaStorageFromBackend(backend, BUCKET, prefix);
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     let held: number;
     const { result: snap, longestBlockMs } = await withLoopWatch(async () => {
@@ -276,9 +277,11 @@ async function coldLoad(endpoint: string, prefix: string, rounds: number, meanCo
       return loadSnapshot(storage, { tableUri, readAhead });
     });
     const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
     real.destroy();
     return {
       ms,
+      cpuMs: (cpu.user + cpu.system) / 1000,
       requests: c.requests,
       worstGetsInFlight: c.worstInFlight,
       longestBlockMs,
@@ -302,6 +305,8 @@ async function coldLoad(endpoint: string, prefix: string, rounds: number, meanCo
       ms: Math.round(median(rs.map((r) => r.ms))),
       runsMs: rs.map((r) => Math.round(r.ms)),
       requests: rs[0]!.requests,
+      // This process only (s3rver runs in another): the reader's CPU per backend request.
+      cpuMsPerRequest: +(median(rs.map((r) => r.cpuMs)) / rs[0]!.requests).toFixed(3),
       worstGetsInFlight: Math.max(...rs.map((r) => r.worstGetsInFlight)),
       // On a loaded machine this includes time the OS did not run the process at all.
       longestEventLoopBlockMs: r1(Math.max(...rs.map((r) => r.longestBlockMs))),

@@ -6,13 +6,14 @@
  *
  * The bound: at most `files` reads started and not yet applied, and at most `bytes` of them by
  * their listed sizes (always at least one, however large). Reads are started as earlier files are
- * applied, so memory holds at most that window, never the whole log. Why 32 files: a small GET to
- * S3 takes ~10-30 ms and costs the SDK a fraction of a millisecond of CPU, so the event loop, not
- * the network, becomes the limit at a few dozen in flight (Little's law: ~2,000 GET/s × 15 ms);
- * bench/logshapes.ts measures 8 → 128. 32 also leaves most of the backend's socket pool
- * (`s3.maxSockets`, 256 by default) to other requests' data reads. delta-rs reads 4 × cores ahead
- * (8 on a 2-vCPU Lambda), delta-kernel-rs's default engine 1,000. Why 8 MiB: a rewrite of a large
- * table can leave one commit of tens of MB; 32 of those ahead would be a memory spike.
+ * applied, so memory holds at most that window, never the whole log. Why 64 files: a small GET to
+ * S3 takes ~10-30 ms and costs the reader a fraction of a millisecond of CPU (bench/logshapes.ts
+ * reports it), so by Little's law ~40 in flight keep one core busy at 20 ms; 64 also rides over
+ * the odd slow GET at the head of the window, beyond it the CPU is the limit (the bench's sweep of
+ * 8 → 128 reads ahead). 64 leaves three quarters of the backend's socket pool (`s3.maxSockets`,
+ * 256 by default) to other requests' data reads. delta-rs reads 4 × cores ahead (8 on a 2-vCPU
+ * Lambda), delta-kernel-rs's default engine up to 1,000. Why 8 MiB: a rewrite of a large table
+ * can leave one commit of tens of MB; 64 of those ahead would be a memory spike.
  */
 import { prefetch } from '../core/prefetch';
 
@@ -23,7 +24,7 @@ export interface ReadAhead {
   bytes: number;
 }
 
-export const DEFAULT_READ_AHEAD: ReadAhead = { files: 32, bytes: 8 * 1024 * 1024 };
+export const DEFAULT_READ_AHEAD: ReadAhead = { files: 64, bytes: 8 * 1024 * 1024 };
 
 /** Parsed text or files applied between two yields to the event loop. */
 const YIELD_BYTES = 512 * 1024;

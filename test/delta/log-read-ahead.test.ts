@@ -50,7 +50,7 @@ function heldReads(n: number, size = (_i: number) => 100) {
 const tick = () => new Promise((r) => setImmediate(r));
 
 describe('reading commits a bounded window ahead', () => {
-  it('applies in order when the reads finish in reverse order, with at most 32 in flight', async () => {
+  it('applies in order when the reads finish in reverse order, with at most the bound (64) in flight', async () => {
     const h = heldReads(100);
     const order: number[] = [];
     const done = readInOrder(h.files, h.read, (v) => {
