@@ -7,10 +7,10 @@
  * The bound: at most `files` reads started and not yet applied, and at most `bytes` of them by
  * their listed sizes (always at least one, however large). Reads are started as earlier files are
  * applied, so memory holds at most that window, never the whole log. Why 64 files: a small GET to
- * S3 takes ~10-30 ms and costs the reader a fraction of a millisecond of CPU (bench/logshapes.ts
- * reports it), so by Little's law ~40 in flight keep one core busy at 20 ms; 64 also rides over
- * the odd slow GET at the head of the window, beyond it the CPU is the limit (the bench's sweep of
- * 8 → 128 reads ahead). 64 leaves three quarters of the backend's socket pool (`s3.maxSockets`,
+ * S3 takes ~10-30 ms and costs the reader about half a millisecond of CPU (bench/logshapes.ts
+ * measures 0.75-0.9 ms on a loaded machine), so by Little's law ~40 in flight keep one core busy
+ * at 20 ms; 64 also rides over the odd slow GET at the head of the window, and beyond it the CPU
+ * is the limit (the bench's sweep of 8 → 128 reads ahead: 64 fastest, 128 no better). 64 leaves three quarters of the backend's socket pool (`s3.maxSockets`,
  * 256 by default) to other requests' data reads. delta-rs reads 4 × cores ahead (8 on a 2-vCPU
  * Lambda), delta-kernel-rs's default engine up to 1,000. Why 8 MiB: a rewrite of a large table
  * can leave one commit of tens of MB; 64 of those ahead would be a memory spike.
