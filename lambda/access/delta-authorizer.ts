@@ -73,7 +73,7 @@ export class DeltaAuthorizer implements Authorizer {
     // Filtered view: a forbidden file and a missing one take the same steps and get the same answer.
     if (filtered || snapshot.tupleOf(relKey) === NO_TUPLE) {
       // A file committed after our snapshot was taken must not be refused: look once more.
-      const fresh = await this.snapshot(mount, true);
+      const fresh = await this.snapshot(mount, snapshot);
       if (fresh !== snapshot) {
         snapshot = fresh;
         this.refuseUnsupported(snapshot, mount);
@@ -228,12 +228,13 @@ export class DeltaAuthorizer implements Authorizer {
     return s;
   }
 
-  private async snapshot(mount: TableMount, beforeDenial = false): Promise<Snapshot> {
+  /** The table's snapshot; with `seen` (a denial is coming), one refreshed if the log moved past it. */
+  private async snapshot(mount: TableMount, seen?: Snapshot): Promise<Snapshot> {
     const storage = this.storageOf(mount);
     const uri = mount.uri.replace(/\/+$/, '');
     try {
-      return beforeDenial
-        ? await this.deps.snapshots.refreshBeforeDenial(uri, storage, uri)
+      return seen
+        ? await this.deps.snapshots.refreshBeforeDenial(uri, storage, uri, seen)
         : await this.deps.snapshots.get(uri, storage, uri);
     } catch (err) {
       throw backendFailure(err, mount, this.deps.logger);

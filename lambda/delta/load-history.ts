@@ -1,9 +1,10 @@
 /**
  * Builds a table's History at its newest snapshot's version from the retained log: the
  * tombstones of the oldest checkpoint that still starts a reconstructable range, then every
- * retained commit (commits are fetched a window ahead and applied strictly in order). A recent
- * history (loadRecentHistory) reads only the newest checkpoint's tombstones and the commits after
- * it: a few requests instead of one per retained commit, for the common "removed file" case. An update
+ * retained commit (read a bounded window ahead, see log-read-ahead.ts, and applied strictly in
+ * order). A recent history (loadRecentHistory) reads only the newest checkpoint's tombstones and
+ * the commits after it: a few requests instead of one per retained commit, for the common
+ * "removed file" case. An update
  * reads only the commits after the previous history, and re-lists the whole log only when a new
  * checkpoint appeared (writers clean up old log files right after a checkpoint), dropping the
  * change data of commits that are gone. It falls back to a full build when the partitioning
@@ -20,6 +21,7 @@ import { History, type HistoryInfo } from './history';
 import { HistoryBuilder } from './history-builder';
 import { LayeredMap } from './layered-map';
 import { commitPath, LOG_DIR, type ParsedLogPath, parseLogPath } from './log-path';
+import { readInOrder } from './log-read-ahead';
 import { actionLines, metadataOf } from './log-replay';
 import { type CheckpointChoice, listLogSegment } from './log-segment';
 import type { IoStats } from './parquet-leaves';
@@ -29,9 +31,6 @@ import { deletedFileRetentionMs } from './retention';
 import type { Snapshot } from './snapshot';
 import { partitionColumnsOf, sameColumns } from './table-metadata';
 import { TableRoot } from './table-root';
-
-/** Commit files fetched ahead of the one being applied. */
-const FETCH_WINDOW = 32;
 
 interface Listed {
   parsed: ParsedLogPath[];
@@ -150,7 +149,7 @@ async function readTombstones(
   );
 }
 
-/** Reads the commits (a window ahead) and applies them in order. */
+/** Reads the commits a bounded window ahead (see log-read-ahead.ts) and applies them in order. */
 async function applyCommits(
   storage: DeltaStorage,
   commits: readonly Extract<ParsedLogPath, { type: 'commit' }>[],
@@ -158,37 +157,23 @@ async function applyCommits(
   info: HistoryInfo,
   apply: (text: string, commit: Extract<ParsedLogPath, { type: 'commit' }>) => void,
 ): Promise<void> {
-  const fetchText = async (path: string) => {
+  const fetchText = async (c: { path: string }) => {
     try {
-      const bytes = await storage.read(path);
+      const bytes = await storage.read(c.path);
       io.requests++;
       io.bytes += bytes.byteLength;
       return new TextDecoder().decode(bytes);
     } catch (e) {
       if (isNotFound(e))
-        throw new DeltaLogError('MissingLog', `${path} disappeared while reading the log`, { cause: e });
+        throw new DeltaLogError('MissingLog', `${c.path} disappeared while reading the log`, { cause: e });
       throw e;
     }
   };
-  const pending: Promise<string>[] = [];
-  const ahead = (i: number) => {
-    const p = fetchText(commits[i]!.path);
-    p.catch(() => {}); // observed here; awaited (and rethrown) in order below
-    pending[i] = p;
-  };
-  for (let i = 0; i < Math.min(FETCH_WINDOW, commits.length); i++) ahead(i);
-  try {
-    for (let i = 0; i < commits.length; i++) {
-      const text = await pending[i]!;
-      if (i + FETCH_WINDOW < commits.length) ahead(i + FETCH_WINDOW);
-      apply(text, commits[i]!);
-      info.logFilesRead++;
-      // Parsing a big commit is CPU work: let other requests in between commits.
-      if ((i & 15) === 15) await new Promise((r) => setImmediate(r));
-    }
-  } finally {
-    await Promise.allSettled(pending);
-  }
+  await readInOrder(commits, fetchText, (text, c) => {
+    apply(text, c);
+    info.logFilesRead++;
+    return true;
+  });
 }
 
 function applyCommit(

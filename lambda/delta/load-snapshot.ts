@@ -3,11 +3,11 @@
  * (outcomes as in delta-kernel-rs: unchanged, combined with the new commits, or rebuilt from a
  * newer checkpoint when that is cheaper or the log cannot be combined).
  */
-import { prefetch } from '../core/prefetch';
 import { readCheckpoint } from './checkpoint-reader';
 import { DeltaLogError } from './delta-log-error';
 import { type DeltaStorage, isNotFound } from './delta-storage';
 import { LOG_DIR, type ParsedLogPath, parseLogPath, versionPrefix } from './log-path';
+import { DEFAULT_READ_AHEAD, type ReadAhead, readInOrder } from './log-read-ahead';
 import { type ActionBatch, LogReplay, parseActionLines } from './log-replay';
 import {
   type CheckpointChoice,
@@ -30,6 +30,8 @@ export interface LoadOptions {
   version?: number;
   /** Use log compaction files where they shorten the replay (default true). */
   useCompaction?: boolean;
+  /** How far ahead commits are read (default DEFAULT_READ_AHEAD; benchmarks vary it). */
+  readAhead?: ReadAhead;
 }
 
 export type RefreshOutcome = 'unchanged' | 'combined' | 'rebuilt';
@@ -44,7 +46,7 @@ export async function loadSnapshot(storage: DeltaStorage, opts: LoadOptions): Pr
     const choice = seg.checkpoints.find((c) => !failed.has(c.parts[0]!.path));
     const io: IoStats = { requests: 0, bytes: 0 };
     try {
-      return await build(storage, root, seg.version, choice, seg.listed, opts.useCompaction ?? true, io);
+      return await build(storage, root, seg.version, choice, seg.listed, opts, io);
     } catch (e) {
       if (e instanceof CheckpointFailure) {
         // A checkpoint that cannot be read (a failed write, a missing part or sidecar) is
@@ -75,7 +77,7 @@ async function build(
   version: number,
   choice: CheckpointChoice | undefined,
   listed: readonly ParsedLogPath[],
-  useCompaction: boolean,
+  opts: LoadOptions,
   io: IoStats,
 ): Promise<Snapshot> {
   const state: TableState = {
@@ -99,8 +101,8 @@ async function build(
     state.version = choice.version;
   }
   const skippedCheckpointAdds = choice !== undefined && unsupportedReaderFeatures(state.protocol).length > 0;
-  const steps = replaySteps(listed, (choice?.version ?? -1) + 1, version, useCompaction);
-  await applySteps(storage, replay, steps, io);
+  const steps = replaySteps(listed, (choice?.version ?? -1) + 1, version, opts.useCompaction ?? true);
+  await applySteps(storage, replay, steps, io, undefined, opts.readAhead);
   if (!state.metadata || !state.protocol) {
     throw new DeltaLogError(
       'Malformed',
@@ -125,8 +127,8 @@ async function build(
 }
 
 /**
- * Reads and applies the steps in order, a few fetches ahead. Returns true when `accept`
- * refused a batch (nothing from it or later was applied).
+ * Reads the steps a bounded window ahead (see log-read-ahead.ts) and applies them strictly in
+ * order. Returns true when `accept` refused a batch (nothing from it or later was applied).
  */
 async function applySteps(
   storage: DeltaStorage,
@@ -134,8 +136,8 @@ async function applySteps(
   steps: ReplayStep[],
   io: IoStats,
   accept: (b: ActionBatch) => boolean = () => true,
+  readAhead: ReadAhead = DEFAULT_READ_AHEAD,
 ): Promise<boolean> {
-  // Fetch a few log files ahead; apply strictly in order.
   const fetchText = async (s: ReplayStep) => {
     try {
       const b = await storage.read(s.path);
@@ -148,19 +150,19 @@ async function applySteps(
       throw e;
     }
   };
-  const window = 8;
-  const pending: Promise<string>[] = [];
-  // Each prefetch is observed at once: one may fail while an earlier one is still awaited.
-  for (let i = 0; i < Math.min(window, steps.length); i++) pending.push(prefetch(fetchText(steps[i]!)));
-  for (let i = 0; i < steps.length; i++) {
-    const text = await pending[i]!;
-    if (i + window < steps.length) pending.push(prefetch(fetchText(steps[i + window]!)));
-    const batch: ActionBatch = parseActionLines(text, steps[i]!.path);
-    if (!accept(batch)) return true;
-    replay.applyBatch(batch);
-    replay.s.version = steps[i]!.endVersion;
-  }
-  return false;
+  const completed = await readInOrder(
+    steps,
+    fetchText,
+    (text, step) => {
+      const batch: ActionBatch = parseActionLines(text, step.path);
+      if (!accept(batch)) return false;
+      replay.applyBatch(batch);
+      replay.s.version = step.endVersion;
+      return true;
+    },
+    readAhead,
+  );
+  return !completed;
 }
 
 function clearFiles(replay: LogReplay): void {
@@ -209,8 +211,13 @@ export async function refreshSnapshot(
   }
   const state = fork(prev.state);
   const replay = new LogReplay(state, prev.root);
-  const repartitioned = await applySteps(storage, replay, steps, io, (batch) =>
-    batch.metadata ? sameColumns(partitionColumnsOf(batch.metadata), state.columns) : true,
+  const repartitioned = await applySteps(
+    storage,
+    replay,
+    steps,
+    io,
+    (batch) => (batch.metadata ? sameColumns(partitionColumnsOf(batch.metadata), state.columns) : true),
+    opts.readAhead,
   );
   if (repartitioned) return rebuilt();
   if (unsupportedReaderFeatures(state.protocol).length) clearFiles(replay);

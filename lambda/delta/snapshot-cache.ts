@@ -3,8 +3,12 @@
  * invocations. One load per table at a time (concurrent requests share it), refreshed
  * incrementally at most every `ttlMs`, plus a refresh before a denial when a cheap probe shows
  * a newer commit, so requests for random unknown paths cannot hammer storage. Memory is
- * bounded by evicting the least recently used tables beyond `maxBytes` (estimated).
+ * bounded by `maxBytes` (estimated, snapshots and histories together): a table that only fits by
+ * evicting others is kept when it is used more often than each of them (least recently used
+ * first), and otherwise served from its load and not kept (see core/frequency-admission.ts: plain
+ * LRU made two tables over the budget reload each other on every request).
  */
+import { FrequencyAdmission } from '../core/frequency-admission';
 import type { Clock } from '../core/types';
 import type { DeltaStorage } from './delta-storage';
 import type { History } from './history';
@@ -24,6 +28,12 @@ export interface SnapshotCacheOptions {
   clock: Clock;
   /** How long a "no newer commit" probe answer is reused (default 50 ms). */
   newCommitProbeTtlMs?: number;
+  /**
+   * "frequency" (default): a table that only fits by evicting others is kept if used more often
+   * than each of them. "lru": every load is kept, least recently used out (the previous policy,
+   * for comparison in bench/logshapes.ts).
+   */
+  policy?: 'frequency' | 'lru';
   /** Told of every finished load (first read of a table) or refresh, for metrics. */
   onLoad?: (load: SnapshotLoad) => void;
 }
@@ -44,6 +54,8 @@ export interface SnapshotCacheStats {
   /** Denials answered from a recent probe, without touching storage. */
   newCommitProbesReused: number;
   evictions: number;
+  /** Loads (or histories) served but not kept: keeping them would evict more frequently used tables. */
+  notAdmitted: number;
   loadErrors: number;
   tables: number;
   /** Snapshots and histories together (the budget covers both). */
@@ -75,8 +87,10 @@ export class SnapshotCache {
     newCommitProbes: 0,
     newCommitProbesReused: 0,
     evictions: 0,
+    notAdmitted: 0,
     loadErrors: 0,
   };
+  private readonly admission = new FrequencyAdmission();
   private readonly historyCounters: HistoryCounters = {
     loads: 0,
     recentLoads: 0,
@@ -91,6 +105,7 @@ export class SnapshotCache {
 
   /** The table's snapshot, at most `ttlMs` old (a refresh reads only the new commits). */
   async get(key: string, storage: DeltaStorage, tableUri: string): Promise<Snapshot> {
+    this.admission.touch(key);
     const e = this.entry(key, tableUri);
     if (e.inflight) return e.inflight;
     if (e.snapshot && this.opts.clock.now() - e.checkedAt < this.opts.ttlMs) {
@@ -106,12 +121,21 @@ export class SnapshotCache {
    * HEAD, see logMovedPast) tells whether the log moved; only then is the snapshot refreshed.
    * Concurrent denials share the probe, and a "nothing new" answer is reused for
    * `newCommitProbeTtlMs`, so floods of unknown paths cost at most one probe per table per window.
+   * `seen` is the snapshot the caller decided on (used when the cache did not keep one).
    */
-  async refreshBeforeDenial(key: string, storage: DeltaStorage, tableUri: string): Promise<Snapshot> {
+  async refreshBeforeDenial(
+    key: string,
+    storage: DeltaStorage,
+    tableUri: string,
+    seen?: Snapshot,
+  ): Promise<Snapshot> {
     const e = this.entry(key, tableUri);
     if (e.inflight) return e.inflight;
-    if (!e.snapshot) return this.load(key, e, storage);
-    if (!(await this.newerCommitExists(e, e.snapshot, storage))) return e.snapshot;
+    // A table served but not kept has no snapshot here: probe with the one the caller just used
+    // rather than load the whole table a second time for one request.
+    const have = e.snapshot ?? seen;
+    if (!have) return this.load(key, e, storage);
+    if (!(await this.newerCommitExists(e, have, storage))) return have;
     if (e.inflight) return e.inflight;
     this.counters.forcedRefreshes++;
     return this.load(key, e, storage);
@@ -147,8 +171,14 @@ export class SnapshotCache {
   ): Promise<History> {
     const e = this.entry(key, tableUri);
     e.history ??= new HistorySlot();
-    const h = await e.history.get(snapshot, storage, this.opts.clock.now(), this.historyCounters, complete);
-    this.evict(key);
+    const slot = e.history;
+    const h = await slot.get(snapshot, storage, this.opts.clock.now(), this.historyCounters, complete);
+    if (this.entries.get(key) === e && !this.admit(key) && e.history === slot) {
+      // Served, not kept: the table's snapshot stays, its history goes (failure backoff with it
+      // is kept: the slot stays).
+      slot.history = undefined;
+      this.counters.notAdmitted++;
+    }
     return h;
   }
 
@@ -210,7 +240,10 @@ export class SnapshotCache {
         e.snapshot = snap;
         e.checkedAt = started;
         e.inflight = undefined;
-        this.evict(key);
+        if (this.entries.get(key) === e && !this.admit(key)) {
+          this.entries.delete(key);
+          this.counters.notAdmitted++;
+        }
         return snap;
       },
       (err: unknown) => {
@@ -230,16 +263,28 @@ export class SnapshotCache {
     return n;
   }
 
-  /** Evicts least recently used tables (never `keep`) until the estimate fits the budget. */
-  private evict(keep: string): void {
-    let total = this.totalBytes();
+  /**
+   * Makes room for `key`'s entry, which just grew (a load, a refresh or a history): evicts the
+   * least recently used other tables until the total fits, if `key` is used more often than each
+   * of them. Returns false, evicting nothing, when it is not (or when it alone exceeds the budget):
+   * the caller then drops what it added.
+   */
+  private admit(key: string): boolean {
+    const total = this.totalBytes();
+    if (total <= this.opts.maxBytes) return true;
+    const victims: string[] = [];
+    let left = total;
     for (const [k, e] of this.entries) {
-      if (total <= this.opts.maxBytes) break;
-      if (k === keep || e.inflight || entryBytes(e) === 0) continue;
-      total -= entryBytes(e);
-      this.entries.delete(k);
-      this.counters.evictions++;
+      if (left <= this.opts.maxBytes) break;
+      if (k === key || e.inflight || entryBytes(e) === 0) continue;
+      victims.push(k);
+      left -= entryBytes(e);
     }
+    const lru = this.opts.policy === 'lru';
+    if (!lru && (left > this.opts.maxBytes || !this.admission.admits(key, victims))) return false;
+    for (const k of victims) this.entries.delete(k);
+    this.counters.evictions += victims.length;
+    return true;
   }
 }
 

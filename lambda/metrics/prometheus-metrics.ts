@@ -205,6 +205,11 @@ export class PrometheusMetrics implements MetricsRecorder {
       (s) => s.evictions,
     );
     mirror(
+      'deltaproxy_snapshot_cache_not_admitted_total',
+      'Loads served but not kept: keeping them would evict more used tables (raise snapshotCacheBytes).',
+      (s) => s.notAdmitted,
+    );
+    mirror(
       'deltaproxy_snapshot_load_errors_total',
       'Snapshot loads or refreshes that failed.',
       (s) => s.loadErrors,

@@ -121,7 +121,10 @@ describe('SnapshotCache.history', () => {
       clock,
     });
     await cache.history('a', s1, tableUri, await cache.get('a', s1, tableUri));
-    await cache.get('b', s2, 's3://bucket/b');
+    await cache.get('b', s2, 's3://bucket/b'); // used no more than a: served, not kept
+    expect(cache.stats()).toMatchObject({ tables: 1, evictions: 0, notAdmitted: 1 });
+    expect(cache.loadedHistory('a')).toBeDefined();
+    await cache.get('b', s2, 's3://bucket/b'); // now used more: a goes, with its history
     expect(cache.stats()).toMatchObject({ tables: 1, evictions: 1 });
     expect(cache.loadedHistory('a')).toBeUndefined();
   });

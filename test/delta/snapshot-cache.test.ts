@@ -149,7 +149,7 @@ describe('SnapshotCache', () => {
     expect(s.lists - listsBefore).toBe(5);
   });
 
-  it('evicts the least recently used tables beyond the byte budget', async () => {
+  it('keeps the more used tables within the byte budget: a newcomer is kept once it is used more', async () => {
     const clock = fakeClock();
     const one = await loadSnapshot(base(), { tableUri });
     const cache = new SnapshotCache({ ttlMs: 60_000, maxBytes: one.estimatedBytes * 2.5, clock });
@@ -157,9 +157,14 @@ describe('SnapshotCache', () => {
     await cache.get('a', stores[0]!, tableUri);
     await cache.get('b', stores[1]!, tableUri);
     await cache.get('a', stores[0]!, tableUri); // a is now the most recently used
-    await cache.get('c', stores[2]!, tableUri); // over budget: b goes
-    expect(cache.stats()).toMatchObject({ evictions: 1, tables: 2 });
+    await cache.get('c', stores[2]!, tableUri); // over budget, and no more used than b: served, not kept
+    expect(cache.stats()).toMatchObject({ evictions: 0, notAdmitted: 1, tables: 2 });
+    await cache.get('c', stores[2]!, tableUri); // now used more than b (the least recently used): b goes
+    expect(cache.stats()).toMatchObject({ evictions: 1, notAdmitted: 1, tables: 2 });
+    const listsA = stores[0]!.lists;
     const listsB = stores[1]!.lists;
+    await cache.get('a', stores[0]!, tableUri);
+    expect(stores[0]!.lists).toBe(listsA); // still cached
     await cache.get('b', stores[1]!, tableUri);
     expect(stores[1]!.lists).toBe(listsB + 1); // reloaded
     expect(cache.stats().bytes).toBeLessThanOrEqual(one.estimatedBytes * 2.5);

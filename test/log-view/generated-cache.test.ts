@@ -27,14 +27,16 @@ describe('the generated-file cache', () => {
     await expect(cache.get('k', async () => item(1))).resolves.toEqual(item(1));
   });
 
-  it('evicts least recently used entries beyond the budget, which can shrink as snapshots grow', async () => {
+  it('evicts least recently used entries for a more used newcomer, within a budget that can shrink as snapshots grow', async () => {
     let budget = 30;
     const cache = new GeneratedCache(() => budget);
     await cache.get('a', async () => item(10));
     await cache.get('b', async () => item(10));
     await cache.get('c', async () => item(10));
     await cache.get('a', async () => item(99)); // a is now the most recently used
-    await cache.get('d', async () => item(10));
+    await cache.get('d', async () => item(10)); // no more used than b: served, not kept
+    expect(cache.stats()).toMatchObject({ entries: 3, bytes: 30, evictions: 0, notAdmitted: 1 });
+    await cache.get('d', async () => item(10)); // now used more than b
     expect(cache.stats()).toMatchObject({ entries: 3, bytes: 30, evictions: 1 });
     let remade = 0;
     await cache.get('b', async () => {
