@@ -15,7 +15,7 @@ import {
   readCheckpointFileActions,
 } from './checkpoint-file-actions';
 import { DeltaLogError } from './delta-log-error';
-import { type DeltaStorage, isNotFound, type ListedFile } from './delta-storage';
+import { type DeltaStorage, isNotFound, type ListedFile, readListed } from './delta-storage';
 import { History, type HistoryInfo } from './history';
 import { HistoryBuilder } from './history-builder';
 import { LayeredMap } from './layered-map';
@@ -158,9 +158,9 @@ async function applyCommits(
   info: HistoryInfo,
   apply: (text: string, commit: Extract<ParsedLogPath, { type: 'commit' }>) => void,
 ): Promise<void> {
-  const fetchText = async (path: string) => {
+  const fetchText = async ({ path, size }: { path: string; size: number }) => {
     try {
-      const bytes = await storage.read(path);
+      const bytes = await readListed(storage, { path, size });
       io.requests++;
       io.bytes += bytes.byteLength;
       return new TextDecoder().decode(bytes);
@@ -172,7 +172,7 @@ async function applyCommits(
   };
   const pending: Promise<string>[] = [];
   const ahead = (i: number) => {
-    const p = fetchText(commits[i]!.path);
+    const p = fetchText(commits[i]!);
     p.catch(() => {}); // observed here; awaited (and rethrown) in order below
     pending[i] = p;
   };

@@ -6,7 +6,7 @@
 import { prefetch } from '../core/prefetch';
 import { readCheckpoint } from './checkpoint-reader';
 import { DeltaLogError } from './delta-log-error';
-import { type DeltaStorage, isNotFound } from './delta-storage';
+import { type DeltaStorage, isNotFound, readListed } from './delta-storage';
 import { LOG_DIR, type ParsedLogPath, parseLogPath, versionPrefix } from './log-path';
 import { type ActionBatch, LogReplay, parseActionLines } from './log-replay';
 import {
@@ -138,7 +138,7 @@ async function applySteps(
   // Fetch a few log files ahead; apply strictly in order.
   const fetchText = async (s: ReplayStep) => {
     try {
-      const b = await storage.read(s.path);
+      const b = await readListed(storage, s);
       io.requests++;
       io.bytes += b.byteLength;
       return new TextDecoder().decode(b);

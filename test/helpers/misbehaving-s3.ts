@@ -20,12 +20,20 @@ export interface BackendRequest {
 
 /**
  * What to do with a request: answer it here, let it through after a promise settles, send it on
- * with another query (e.g. a smaller max-keys: S3 may return fewer keys than asked), or pass.
+ * with another query (e.g. a smaller max-keys: S3 may return fewer keys than asked), never answer
+ * (`hang`: the connection stays open until the client gives up or the server stops), drop the
+ * connection without an answer (`reset`), send the real answer but cut the connection after
+ * `cutAfter` body bytes (its Content-Length promised more), send a body `rewrite` made of the real
+ * one (with a matching Content-Length: a corrupt or truncated object that looks whole), or pass.
  */
 export type Fault =
   | { status: number; code: string }
   | { after: Promise<unknown> }
   | { query: URLSearchParams }
+  | { hang: true }
+  | { reset: true }
+  | { cutAfter: number }
+  | { rewrite: (body: Buffer) => Buffer }
   | undefined;
 
 /** The stack's policy: per bucket, the mapped prefixes ("" = the whole bucket). */
@@ -89,7 +97,13 @@ export async function startMisbehavingS3(
     },
   };
 
-  const forward = (req: IncomingMessage, res: ServerResponse, r: BackendRequest, query?: URLSearchParams) => {
+  const forward = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    r: BackendRequest,
+    query?: URLSearchParams,
+    body?: { cutAfter?: number; rewrite?: (body: Buffer) => Buffer },
+  ) => {
     const headers = { ...req.headers, host: target.host };
     const path = query ? `${(req.url ?? '/').split('?')[0]}?${query}` : req.url;
     const up = request(
@@ -101,7 +115,31 @@ export async function startMisbehavingS3(
           answer(res, r.method, 403, 'AccessDenied');
           return;
         }
-        res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+        const status = upRes.statusCode ?? 502;
+        if (body?.rewrite && status < 300) {
+          const chunks: Buffer[] = [];
+          upRes.on('data', (c: Buffer) => chunks.push(c));
+          upRes.on('end', () => {
+            const out = body.rewrite!(Buffer.concat(chunks));
+            res.writeHead(status, { ...upRes.headers, 'content-length': String(out.length) });
+            res.end(out);
+          });
+          return;
+        }
+        res.writeHead(status, upRes.headers);
+        if (body?.cutAfter !== undefined && status < 300) {
+          let left = body.cutAfter;
+          upRes.on('data', (c: Buffer) => {
+            if (left > 0) res.write(c.subarray(0, left));
+            left -= c.length;
+            if (left <= 0) {
+              upRes.destroy();
+              // Flush what was written, then drop the connection mid-body.
+              res.socket?.end(() => res.socket?.destroy());
+            }
+          });
+          return;
+        }
         upRes.pipe(res);
       },
     );
@@ -122,13 +160,19 @@ export async function startMisbehavingS3(
       return;
     }
     const fault = self.onRequest(r);
-    if (fault && 'status' in fault) {
+    if (fault && 'hang' in fault) {
+      req.resume();
+    } else if (fault && 'reset' in fault) {
+      req.socket.destroy();
+    } else if (fault && ('cutAfter' in fault || 'rewrite' in fault)) {
+      forward(req, res, r, undefined, fault);
+    } else if (fault && 'status' in fault) {
       req.resume();
       answer(res, r.method, fault.status, fault.code);
     } else if (fault && 'after' in fault) {
       const go = () => forward(req, res, r);
       fault.after.then(go, go);
-    } else forward(req, res, r, fault?.query);
+    } else forward(req, res, r, fault && 'query' in fault ? fault.query : undefined);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   self.endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
