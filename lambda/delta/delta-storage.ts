@@ -57,7 +57,10 @@ export async function listedFile(storage: DeltaStorage, relPath: string): Promis
  * commit cut at a line boundary would otherwise replay as a valid shorter one, silently losing an
  * action (a `remove`, and a removed file would be served again).
  */
-export async function readListed(storage: DeltaStorage, file: { path: string; size: number }): Promise<Uint8Array> {
+export async function readListed(
+  storage: DeltaStorage,
+  file: { path: string; size: number },
+): Promise<Uint8Array> {
   const bytes = await storage.read(file.path);
   if (bytes.byteLength !== file.size)
     throw new DeltaLogError(

@@ -104,12 +104,17 @@ export function toStorageError(err: unknown, signal?: AbortSignal): StorageError
  * StorageError like any other backend fault: Unavailable, which a log read answers with 503.
  * Closing the wrapper early closes the backend stream.
  */
-async function* storageErrors(body: AsyncIterable<Uint8Array>, signal?: AbortSignal): AsyncIterable<Uint8Array> {
+async function* storageErrors(
+  body: AsyncIterable<Uint8Array>,
+  signal?: AbortSignal,
+): AsyncIterable<Uint8Array> {
   try {
     yield* body;
   } catch (err) {
     const mapped = toStorageError(err, signal);
-    throw mapped.kind === 'Internal' ? new StorageError('Unavailable', `backend body failed: ${mapped.message}`) : mapped;
+    throw mapped.kind === 'Internal'
+      ? new StorageError('Unavailable', `backend body failed: ${mapped.message}`)
+      : mapped;
   }
 }
 

@@ -119,18 +119,21 @@ describe.each(TRANSPORTS)('a failing backend under data reads, via %s', (_name, 
     ['500 InternalError', { status: 500, code: 'InternalError' }, 500, 'InternalError'],
     ['a connection reset', { reset: true as const }, 503, 'ServiceUnavailable'],
     ['no answer at all', { hang: true as const }, 503, 'ServiceUnavailable'],
-  ])('answers %s with S3 XML after 3 attempts, and serves again once it ends', async (_f, fault, status, errorCode) => {
-    const key = alpha.prefix + alphaFiles[0];
-    backend.onRequest = (r) => (isKey(key)(r) ? fault : undefined);
-    const from = backend.seen.length;
-    const r = await get(proxy, alpha, alphaFiles[0]!);
-    expectS3Error(r, status, errorCode);
-    expect(attempts(isKey(key), from)).toBe(3);
-    backend.onRequest = () => undefined;
-    const again = await get(proxy, alpha, alphaFiles[0]!);
-    expect(again.status).toBe(200);
-    expect(again.body.subarray(0, 4).toString()).toBe('PAR1');
-  });
+  ])(
+    'answers %s with S3 XML after 3 attempts, and serves again once it ends',
+    async (_f, fault, status, errorCode) => {
+      const key = alpha.prefix + alphaFiles[0];
+      backend.onRequest = (r) => (isKey(key)(r) ? fault : undefined);
+      const from = backend.seen.length;
+      const r = await get(proxy, alpha, alphaFiles[0]!);
+      expectS3Error(r, status, errorCode);
+      expect(attempts(isKey(key), from)).toBe(3);
+      backend.onRequest = () => undefined;
+      const again = await get(proxy, alpha, alphaFiles[0]!);
+      expect(again.status).toBe(200);
+      expect(again.body.subarray(0, 4).toString()).toBe('PAR1');
+    },
+  );
 
   it('cuts the response, never completes it, when the backend drops the connection mid-body', async () => {
     const key = alpha.prefix + alphaFiles[0];
@@ -275,7 +278,8 @@ describe('corrupt and truncated log files (node:http)', () => {
     try {
       const key = commitKey(table.prefix, 2);
       backend.onRequest = (r) => (isKey(key)(r) ? { cutAfter: 40 } : undefined);
-      for (const file of [files[0]!, files[2]!]) expectS3Error(await get(p, table, file), 503, 'ServiceUnavailable');
+      for (const file of [files[0]!, files[2]!])
+        expectS3Error(await get(p, table, file), 503, 'ServiceUnavailable');
       backend.onRequest = () => undefined;
       expect((await get(p, table, files[0]!)).status).toBe(200);
       expect((await get(p, table, files[2]!)).status).toBe(403);
@@ -322,7 +326,10 @@ describe('corrupt and truncated log files (node:http)', () => {
     try {
       backend.onRequest = (r) =>
         r.method === 'GET' && r.key.startsWith(`${table.prefix}_delta_log/`) && r.key.endsWith('.parquet')
-          ? { rewrite: (body) => Buffer.from(body.map((b, i) => (i > 4 && i < body.length - 8 ? b ^ 0x5a : b))) }
+          ? {
+              rewrite: (body) =>
+                Buffer.from(body.map((b, i) => (i > 4 && i < body.length - 8 ? b ^ 0x5a : b))),
+            }
           : undefined;
       expect((await get(p, table, files[0]!)).status).toBe(200);
       expect((await get(p, table, files[2]!)).status).toBe(403);
@@ -370,5 +377,52 @@ describe('corrupt and truncated log files (node:http)', () => {
     } finally {
       await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: original }));
     }
+  });
+});
+
+describe('bounded backend concurrency (node:http)', () => {
+  let proxy: RunningProxy;
+  beforeAll(async () => {
+    // Four backend calls may await an answer at once (a snapshot load of these tables reads
+    // three commits in parallel); a fifth is refused rather than queued.
+    proxy = await startProxy(backend, { ...tablesConfig(), s3: { maxPendingRequests: 4 } });
+    expect((await get(proxy, alpha, alphaFiles[0]!)).status).toBe(200);
+    expect((await get(proxy, beta, betaFiles[0]!)).status).toBe(200);
+  });
+  afterAll(async () => {
+    await proxy?.stop();
+  });
+
+  it('answers 503 SlowDown at once beyond maxPendingRequests, and serves the held ones', async () => {
+    const key = alpha.prefix + alphaFiles[0];
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    const fallback = setTimeout(release, 10_000);
+    let arrived = 0;
+    let fourArrived!: () => void;
+    const allHeld = new Promise<void>((r) => {
+      fourArrived = r;
+    });
+    backend.onRequest = (r) => {
+      if (!isKey(key)(r)) return undefined;
+      if (++arrived === 4) fourArrived();
+      return { after: held };
+    };
+    const from = backend.seen.length;
+    const first = [1, 2, 3, 4].map(() => get(proxy, alpha, alphaFiles[0]!));
+    await allHeld;
+    // Four backend calls are pending: the next ones are shed, on any table, without a backend call.
+    const shed = await Promise.all([get(proxy, alpha, alphaFiles[0]!), get(proxy, beta, betaFiles[0]!)]);
+    for (const r of shed) expectS3Error(r, 503, 'SlowDown');
+    release();
+    clearTimeout(fallback);
+    for (const r of await Promise.all(first)) expect(r.status).toBe(200);
+    expect(attempts(isKey(key), from)).toBe(4);
+    expect(attempts(isKey(beta.prefix + betaFiles[0]), from)).toBe(0);
+    expect(proxy.events.filter((e) => e.code === 'SlowDown').at(-1)?.reason).toMatch(/maxPendingRequests/);
+    // The slots were given back.
+    expect((await get(proxy, beta, betaFiles[0]!)).status).toBe(200);
   });
 });
