@@ -26,3 +26,12 @@ export function acknowledgeTablePrefixWildcards(role: IConstruct, objectArns: st
     });
   }
 }
+
+/** The listing-token key is read at deploy time; rotating it only ends open listing pages. */
+export function acknowledgeListingKeyRotation(secret: IConstruct): void {
+  Validations.of(secret).acknowledge({
+    id: nagId('AwsSolutions-SMG4'),
+    reason:
+      'The key only seals listing continuation tokens (never data or credentials) and is resolved into the function environment at deploy time; rotating it would invalidate the listings being paged at that moment and nothing else. Redeploy to change it.',
+  });
+}

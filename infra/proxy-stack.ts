@@ -12,9 +12,11 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
+import { envName } from '../lambda/config';
 import {
   aliasArgs,
   CREATE_REQUIRE_BANNER,
@@ -25,7 +27,11 @@ import {
   REPO_ROOT,
 } from './bundle-options';
 import { ProxyMonitoring } from './proxy-monitoring';
-import { acknowledgePinnedRuntime, acknowledgeTablePrefixWildcards } from './proxy-nag';
+import {
+  acknowledgeListingKeyRotation,
+  acknowledgePinnedRuntime,
+  acknowledgeTablePrefixWildcards,
+} from './proxy-nag';
 import { kmsKeysByRegion, mappedPrefixes, type ProxySettings, proxyEnvironment } from './proxy-settings';
 
 export interface ProxyStackProps extends StackProps {
@@ -64,6 +70,15 @@ export class ProxyStack extends Stack {
 
     // Validated against the proxy's own schema before anything is derived from the settings.
     const environment = proxyEnvironment(settings, this.table.tableName);
+    // Every instance seals listing continuation tokens with the same key, so a paged listing can
+    // resume on any instance. Generated here; CloudFormation resolves it into the environment at
+    // deploy time, the template holds only the reference.
+    const listingTokenKey = new secretsmanager.Secret(this, 'ListingTokenKey', {
+      description: 'Delta proxy: key of sealed listing continuation tokens',
+      generateSecretString: { passwordLength: 48, excludePunctuation: true },
+    });
+    acknowledgeListingKeyRotation(listingTokenKey);
+    environment[envName('listingTokenKey')] = listingTokenKey.secretValue.unsafeUnwrap();
 
     const logGroup = new logs.LogGroup(this, 'ProxyLogs', {
       retention: settings.logRetentionDays ?? logs.RetentionDays.ONE_MONTH,

@@ -205,7 +205,19 @@ describe('proxy stack template', () => {
       'AwsSolutions-IAM5[Resource::arn:aws:s3:::lake-bucket/silver/customers/*]',
       'AwsSolutions-IAM5[Resource::arn:aws:s3:::other-bucket/events/*]',
       'AwsSolutions-L1',
+      'AwsSolutions-SMG4',
     ]);
+  });
+
+  it('gives every instance the same generated listing-token key, by reference only', () => {
+    template.resourceCountIs('AWS::SecretsManager::Secret', 1);
+    const fn = Object.values(template.findResources('AWS::Lambda::Function'))[0] as {
+      Properties: { Environment: { Variables: Record<string, unknown> } };
+    };
+    const value = JSON.stringify(fn.Properties.Environment.Variables.PROXY_LISTING_TOKEN_KEY);
+    // A CloudFormation dynamic reference to the generated secret, resolved at deploy time.
+    expect(value).toMatch(/resolve:secretsmanager:/);
+    expect(value).toContain('ListingTokenKey');
   });
 });
 

@@ -108,7 +108,7 @@ describe('listing errors from the backend', () => {
 
 describe('presigning errors', () => {
   const dataFile = () => `/datalake/${encodeKeyPath(`sales/${active[0]}`)}`;
-  const followsRedirects = { 'user-agent': 'object_store/0.12.3' };
+  const followsRedirects = { 'user-agent': 'delta-proxy-client/0.1.0' };
 
   it('redirects while the backend credentials work', async () => {
     const r = await signedFetch(proxy.url, 'GET', dataFile(), '', followsRedirects, ANALYST);

@@ -57,8 +57,8 @@ const plans: TablePlans[] = await Promise.all(
 );
 const cdfTables = plans.filter((p) => [...p.facts.authorizable.values()].some((f) => f.kind === 'cdc'));
 
-/** A client known to follow a 307 (object_store, as delta-rs): presigned mode redirects it. */
-const REDIRECT_UA = { 'user-agent': 'object_store/0.12.2' };
+/** A client known to follow a 307 (the client helper): presigned mode redirects it. */
+const REDIRECT_UA = { 'user-agent': 'delta-proxy-client/0.1.0' };
 
 interface Caller {
   principal: string;

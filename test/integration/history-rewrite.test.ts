@@ -42,7 +42,7 @@ const backends: [string, () => Promise<S3Server>, string | undefined][] = [
 
 const READER = 'reader';
 const DAY = 24 * 3600 * 1000;
-const REDIRECT_UA = { 'user-agent': 'object_store/0.12.2' };
+const REDIRECT_UA = { 'user-agent': 'delta-proxy-client/0.1.0' };
 const code = (text: string) => /<Code>([^<]*)<\/Code>/.exec(text)?.[1];
 /** Decoded relative path of an action (the writer percent-encodes it). */
 const rel = (a: { path: string }) => decodeURIComponent(a.path);

@@ -226,7 +226,7 @@ describe.each(PROCESSES)('every byte written by %s', (name, start) => {
       'GET',
       object(eu),
       '',
-      { 'user-agent': 'object_store/0.12' },
+      { 'user-agent': 'delta-proxy-client/0.1.0' },
       ANALYST,
     );
     expect(redirect.status).toBe(307);

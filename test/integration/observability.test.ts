@@ -87,7 +87,7 @@ async function runMix(url: string): Promise<MixResult> {
     await signedFetch(url, 'HEAD', object(eu), '', {}, ANALYST),
     await signedFetch(url, 'GET', object(eu), '', {}, ANALYST),
     await signedFetch(url, 'GET', object(us), '', {}, ANALYST),
-    await signedFetch(url, 'GET', object(eu), '', { 'user-agent': 'object_store/0.12.0' }, AUDITOR),
+    await signedFetch(url, 'GET', object(eu), '', { 'user-agent': 'delta-proxy-client/0.1.0' }, AUDITOR),
     await signedFetch(url, 'HEAD', object(us), '', {}, AUDITOR),
     await signedFetch(url, 'GET', object(eu), '', {}, wrongSecret),
     await signedFetch(url, 'GET', '/datalake', list, {}, AUDITOR),
