@@ -1,7 +1,8 @@
 /**
  * A backend that misbehaves on purpose: a thin node:http proxy on 127.0.0.1 in front of a real
- * S3-compatible server (s3rver or moto) that can answer chosen requests itself (a 503, a 404 for a
- * commit removed by log cleanup), hold them until the test lets them go, and enforce the proxy
+ * S3-compatible server (s3rver or moto) that records every request (with the SigV4 scope's region)
+ * and can answer chosen requests itself (a 503, a 404 for a commit removed by log cleanup, a
+ * wrong-region redirect), hold them until the test lets them go, and enforce the proxy
  * stack's IAM policy as S3 would: `s3:GetObject` on `bucket/prefix*` and `s3:ListBucket` with an
  * `s3:prefix` condition. Under that policy S3 answers 403 AccessDenied, not 404, for a missing key
  * (the caller has no ListBucket covering it), and 403 for a listing outside the mapped prefixes.
@@ -16,6 +17,11 @@ export interface BackendRequest {
   /** Decoded object key; "" for a bucket request (a listing). */
   key: string;
   query: URLSearchParams;
+  /** Path as sent, still percent-encoded. */
+  path: string;
+  headers: IncomingMessage['headers'];
+  /** The region of the SigV4 credential scope (header or presigned query), if signed. */
+  signingRegion?: string;
 }
 
 /**
@@ -27,7 +33,7 @@ export interface BackendRequest {
  * one (with a matching Content-Length: a corrupt or truncated object that looks whole), or pass.
  */
 export type Fault =
-  | { status: number; code: string }
+  | { status: number; code?: string; message?: string; headers?: Record<string, string> }
   | { after: Promise<unknown> }
   | { query: URLSearchParams }
   | { hang: true }
@@ -50,14 +56,25 @@ export function s3ErrorXml(code: string, message = code): string {
   return `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><RequestId>misbehaving</RequestId></Error>`;
 }
 
+/** The region named by `AWS4-HMAC-SHA256 Credential=AKID/date/REGION/s3/aws4_request`. */
+export function scopeRegion(credential: string | undefined | null): string | undefined {
+  const parts = credential?.split('/');
+  return parts && parts.length >= 5 ? parts[parts.length - 3] : undefined;
+}
+
 function parse(req: IncomingMessage): BackendRequest {
   const url = new URL(req.url ?? '/', 'http://127.0.0.1');
   const [, bucket = '', ...rest] = url.pathname.split('/');
+  const raw = req.url ?? '/';
+  const credential = /Credential=([^,\s]+)/.exec(req.headers.authorization ?? '')?.[1];
   return {
     method: (req.method ?? 'GET').toUpperCase(),
     bucket: decodeURIComponent(bucket),
     key: decodeURIComponent(rest.join('/')),
     query: url.searchParams,
+    path: raw.includes('?') ? raw.slice(0, raw.indexOf('?')) : raw,
+    headers: req.headers,
+    signingRegion: scopeRegion(credential ?? url.searchParams.get('X-Amz-Credential')),
   };
 }
 
@@ -74,20 +91,32 @@ function policyRefusal(policy: PrefixPolicy, r: BackendRequest): string | undefi
   return prefixes.some((p) => r.key.startsWith(p)) ? undefined : 'no s3:GetObject on the key';
 }
 
-function answer(res: ServerResponse, method: string, status: number, code: string): void {
-  const body = method === 'HEAD' ? '' : s3ErrorXml(code);
-  res.writeHead(status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
+function answer(
+  res: ServerResponse,
+  method: string,
+  status: number,
+  code?: string,
+  message?: string,
+  headers: Record<string, string> = {},
+): void {
+  const body = method === 'HEAD' || code === undefined ? '' : s3ErrorXml(code, message);
+  res.writeHead(status, {
+    'content-type': 'application/xml',
+    'content-length': Buffer.byteLength(body),
+    'x-amz-request-id': 'MISBEHAVING00001',
+    ...headers,
+  });
   res.end(body);
 }
 
 export async function startMisbehavingS3(
-  upstream: S3Server,
+  upstream: S3Server | string,
   options: { policy?: PrefixPolicy } = {},
 ): Promise<MisbehavingS3> {
-  const target = new URL(upstream.endpoint);
+  const target = new URL(typeof upstream === 'string' ? upstream : upstream.endpoint);
   const seen: BackendRequest[] = [];
   const self: MisbehavingS3 = {
-    kind: upstream.kind,
+    kind: typeof upstream === 'string' ? 's3rver' : upstream.kind,
     endpoint: '',
     seen,
     onRequest: () => undefined,
@@ -147,6 +176,8 @@ export async function startMisbehavingS3(
       if (!res.headersSent) answer(res, r.method, 502, 'BadGateway');
       else res.destroy();
     });
+    // The client left: so does the request upstream.
+    res.on('close', () => up.destroy());
     req.pipe(up);
   };
 
@@ -168,7 +199,7 @@ export async function startMisbehavingS3(
       forward(req, res, r, undefined, fault);
     } else if (fault && 'status' in fault) {
       req.resume();
-      answer(res, r.method, fault.status, fault.code);
+      answer(res, r.method, fault.status, fault.code, fault.message, fault.headers);
     } else if (fault && 'after' in fault) {
       const go = () => forward(req, res, r);
       fault.after.then(go, go);
