@@ -57,7 +57,7 @@ beforeAll(async () => {
     database: { type: 'dynamodb', tableName: TABLE, endpoint: dynamo.endpoint, region: 'us-east-1' },
     // No key in the config: every key comes from DynamoDB.
     auth: { keys: [] },
-    requestTimeoutMs: 1_000,
+    requestTimeoutMs: 2_500,
   });
   process.on('unhandledRejection', onUnhandled);
 });

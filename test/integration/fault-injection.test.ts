@@ -101,10 +101,10 @@ const attempts = (match: (r: BackendRequest) => boolean, from: number) =>
 describe.each(TRANSPORTS)('a failing backend under data reads, via %s', (_name, serve) => {
   let proxy: RunningProxy;
   beforeAll(async () => {
-    // Backend calls give up after 300 ms without an answer; the request's budget is longer.
+    // Backend calls give up after 1 s without an answer; the request's budget is far longer.
     proxy = await startProxy(
       backend,
-      { ...tablesConfig(), requestTimeoutMs: 5_000, s3: { requestTimeoutMs: 300 } },
+      { ...tablesConfig(), requestTimeoutMs: 15_000, s3: { requestTimeoutMs: 1_000 } },
       serve,
     );
     expect((await get(proxy, alpha, alphaFiles[0]!)).status).toBe(200);
@@ -159,10 +159,10 @@ describe.each(TRANSPORTS)('a failing backend under data reads, via %s', (_name, 
 describe('one table whose storage stalls (node:http)', () => {
   let proxy: RunningProxy;
   beforeAll(async () => {
-    // The request's budget (700 ms) is far shorter than the backend timeout (10 s).
+    // The request's budget (2 s) is far shorter than the backend timeout (10 s).
     proxy = await startProxy(backend, {
       ...tablesConfig(),
-      requestTimeoutMs: 700,
+      requestTimeoutMs: 2_000,
       s3: { requestTimeoutMs: 10_000 },
     });
   });
