@@ -75,8 +75,10 @@ export async function withTimeBudget(
   // Lives as long as the request: a client that leaves while its body streams still aborts it.
   else client?.addEventListener('abort', () => timer.abort(client.reason), { once: true });
   let handle: ReturnType<typeof setTimeout> | undefined;
+  let timedOut = false;
   const expired = new Promise<never>((_, reject) => {
     handle = setTimeout(() => {
+      timedOut = true;
       timer.abort(new Error('request time budget exceeded'));
       reject(
         new S3Error(
@@ -90,10 +92,12 @@ export async function withTimeBudget(
   });
   const working = work({ ...req, signal: timer.signal });
   try {
+    // race() subscribes to `working`: a failure after the budget is handled, never unhandled.
     return await Promise.race([working, expired]);
   } finally {
     clearTimeout(handle);
-    if (timer.signal.aborted && !client?.aborted) void working.then(closeBody, () => undefined);
+    // Nobody will read a response that comes after the 503: close its body.
+    if (timedOut) void working.then(closeBody, () => undefined);
   }
 }
 
