@@ -21,6 +21,9 @@ import { InMemorySnapshot } from '../access/in-memory-snapshot';
 import { type DynamoServer, startDynalite, testDynamoClient } from '../helpers/dynamo-servers';
 import { type S3Front, startS3Front, wrongRegion } from '../helpers/s3-front';
 
+/** FAULT_SCALE=full floods twenty times harder (about 40 s instead of 5); the bounds stay the same. */
+const SCALE = process.env.FAULT_SCALE === 'full' ? 20 : 1;
+
 /** a, b, ..., z, ba, bb, ...: distinct lower-case words (region names take letters only). */
 function word(n: number): string {
   let s = '';
@@ -35,7 +38,7 @@ describe('bounded caches under a flood of distinct keys', () => {
   it('signing keys: one per (key, day, region, service), at most maxEntries', () => {
     const cache = new SigningKeyCache(256);
     // A valid key may sign for any region it likes: 5,000 of them.
-    for (let i = 0; i < 5_000; i++) cache.signingKey('AKID', 'secret', '20240615', `r${i}`, 's3');
+    for (let i = 0; i < 5_000 * SCALE; i++) cache.signingKey('AKID', 'secret', '20240615', `r${i}`, 's3');
     expect(cache.size).toBe(256);
   });
 
@@ -45,13 +48,13 @@ describe('bounded caches under a flood of distinct keys', () => {
       [{ logical: 'region', physical: 'region', type: 'string' }],
       [{ path: 'region=EU/a.parquet', values: ['EU'] }],
     );
-    for (let i = 0; i < 2_000; i++) cache.get(`principal-${i}`, 'sales', snap, [{ region: 'EU' }]);
+    for (let i = 0; i < 2_000 * SCALE; i++) cache.get(`principal-${i}`, 'sales', snap, [{ region: 'EU' }]);
     expect(cache.sizeFor(snap)).toBe(128);
   });
 
   it('generated log files: within the byte budget, least recently used out', async () => {
     const cache = new GeneratedCache<{ bytes: number }>(() => 10_000);
-    for (let i = 0; i < 1_000; i++) await cache.get(`file-${i}`, async () => ({ bytes: 1_000 }));
+    for (let i = 0; i < 1_000 * SCALE; i++) await cache.get(`file-${i}`, async () => ({ bytes: 1_000 }));
     expect(cache.stats().bytes).toBeLessThanOrEqual(10_000);
     expect(cache.stats().entries).toBeLessThanOrEqual(10);
   });
@@ -59,13 +62,13 @@ describe('bounded caches under a flood of distinct keys', () => {
   it('grant unions: at most maxMemo principals memoized', async () => {
     const none: GrantStore = { grantsFor: async (): Promise<readonly Grant[]> => [] };
     const union = new UnionGrantStore([none, none], 64);
-    for (let i = 0; i < 1_000; i++) await union.grantsFor(`principal-${i}`);
+    for (let i = 0; i < 1_000 * SCALE; i++) await union.grantsFor(`principal-${i}`);
     expect(union.memoSize).toBeLessThanOrEqual(64);
   });
 
   it('fixed-size LRUs (DV descriptors, scanned commits): never above their bound', () => {
     const lru = new Lru<string, number>(1024);
-    for (let i = 0; i < 10_000; i++) lru.set(`k${i}`, i);
+    for (let i = 0; i < 10_000 * SCALE; i++) lru.set(`k${i}`, i);
     expect(lru.size).toBe(1024);
   });
 
@@ -93,14 +96,14 @@ describe('bounded DynamoDB answer caches (dynalite)', () => {
 
   it('key lookups: random key ids (unknown ones cached too) stay at maxEntries', async () => {
     const store = new DynamoCredentialStore(testDynamoClient(dynalite.endpoint), TABLE, { maxEntries: 20 });
-    for (let i = 0; i < 120; i++) expect(await store.lookup(`AKIAFLOOD${i}`)).toBeUndefined();
+    for (let i = 0; i < 120 * SCALE; i++) expect(await store.lookup(`AKIAFLOOD${i}`)).toBeUndefined();
     expect(store.cachedEntries).toBe(20);
-    expect(store.reads).toBe(120);
+    expect(store.reads).toBe(120 * SCALE);
   });
 
   it('grant lookups: random principals stay at maxEntries', async () => {
     const store = new DynamoGrantStore(testDynamoClient(dynalite.endpoint), TABLE, { maxEntries: 20 });
-    for (let i = 0; i < 120; i++) expect(await store.grantsFor(`principal-${i}`)).toEqual([]);
+    for (let i = 0; i < 120 * SCALE; i++) expect(await store.grantsFor(`principal-${i}`)).toEqual([]);
     expect(store.cachedEntries).toBe(20);
   });
 });
@@ -126,7 +129,7 @@ describe('bucket regions (a backend that names a new region in every redirect)',
       maxAttempts: 1,
     });
     try {
-      for (let i = 0; i < 40; i++) {
+      for (let i = 0; i < 40 * SCALE; i++) {
         const err = await backend.head({ bucket: 'lake', key: `k${i}` }).catch((e: unknown) => e);
         expect(err).toBeInstanceOf(StorageError);
       }
