@@ -176,8 +176,11 @@ export async function startMisbehavingS3(
       if (!res.headersSent) answer(res, r.method, 502, 'BadGateway');
       else res.destroy();
     });
-    // The client left: so does the request upstream.
-    res.on('close', () => up.destroy());
+    // The client left before the answer was complete: so does the request upstream (a finished
+    // exchange keeps its keep-alive connection).
+    res.on('close', () => {
+      if (!res.writableFinished) up.destroy();
+    });
     req.pipe(up);
   };
 
