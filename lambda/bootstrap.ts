@@ -6,6 +6,7 @@
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import { AllowedSetCache } from './access/allowed-set-cache';
 import { DeltaAuthorizer } from './access/delta-authorizer';
+import type { NodeServerOptions } from './adapters/node-server';
 import { SigV4Authenticator } from './auth/sigv4-authenticator';
 import { type Config, loadConfig } from './config';
 import { jsonLogger, type Logger } from './core/logger';
@@ -83,6 +84,9 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
         forcePathStyle: config.s3.forcePathStyle,
         credentials: overrides.backendCredentials,
         maxSockets: config.s3.maxSockets,
+        maxPendingRequests: config.s3.maxPendingRequests,
+        maxAttempts: config.s3.maxAttempts,
+        requestTimeoutMs: config.s3.requestTimeoutMs,
       }),
     (call) => recorder.backendCall(call),
   );
@@ -128,6 +132,11 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
       redirectClients: compileRedirectClients(config.redirectClients),
       presignExpiresSeconds: config.presignExpiresSeconds,
       streamsPerPrincipal: config.streamsPerPrincipal,
+      limits: {
+        timeoutMs: config.requestTimeoutMs,
+        maxUrlBytes: config.maxUrlBytes,
+        maxHeaderBytes: config.maxHeaderBytes,
+      },
       lambdaStreaming: overrides.runtime === 'lambda' ? config.lambdaStreaming : undefined,
     },
     tables: new TableMap(config.tableMapping),
@@ -143,6 +152,18 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
     ? withMetricsEndpoint(app, config.metricsToken, () => metrics.render())
     : app;
   return { handler, config, snapshots, storage, metrics, emf, ...(logView ? { logView } : {}) };
+}
+
+/**
+ * The node:http server's options for this config. Its own parser's header limit (which counts
+ * the request line too) sits above the core's limits, so the core answers oversized requests with
+ * the precise S3 error; anything beyond gets the parser's RequestHeaderSectionTooLarge.
+ */
+export function nodeServerOptions(config: Config): NodeServerOptions {
+  return {
+    clientIdleTimeoutMs: config.clientIdleTimeoutMs,
+    maxHeaderSize: config.maxUrlBytes + config.maxHeaderBytes + 1024,
+  };
 }
 
 let fromEnv: Promise<ProxyInstance> | undefined;

@@ -134,9 +134,21 @@ export const ConfigSchema = z.strictObject({
       forcePathStyle: z.optional(z.boolean()),
       /** Backend connections shared by all requests (the SDK's default pool holds 50). */
       maxSockets: z._default(z.int().check(z.minimum(1), z.maximum(4096)), 256),
+      /** Backend calls awaiting an answer at once (socket wait included); beyond, 503 SlowDown. */
+      maxPendingRequests: z._default(z.int().check(z.minimum(1)), 1024),
+      /** Attempts per backend read (retries on throttling, 5xx, timeouts, resets; SDK backoff). */
+      maxAttempts: z._default(z.int().check(z.minimum(1), z.maximum(10)), 3),
+      /** A backend call with no answer (or a stalled socket) for this long fails and is retried. */
+      requestTimeoutMs: z._default(z.int().check(z.minimum(100)), 30_000),
     }),
-    { maxSockets: 256 },
+    { maxSockets: 256, maxPendingRequests: 1024, maxAttempts: 3, requestTimeoutMs: 30_000 },
   ),
+  /** Time to a response; beyond it the request gets 503 ServiceUnavailable (Lambda: also its deadline). */
+  requestTimeoutMs: z._default(z.int().check(z.minimum(100)), 30_000),
+  /** Request target (path and query) in bytes; beyond it, 400 InvalidURI. */
+  maxUrlBytes: z._default(z.int().check(z.minimum(2048), z.maximum(65_536)), 8192),
+  /** Request header section in bytes; beyond it, 400 RequestHeaderSectionTooLarge. */
+  maxHeaderBytes: z._default(z.int().check(z.minimum(4096), z.maximum(65_536)), 16_384),
   /** Backend streams one principal's proxied GETs may hold at once; beyond it, 503 SlowDown. */
   streamsPerPrincipal: z._default(z.int().check(z.minimum(1)), 64),
   /** A client that reads nothing of a response for this long is disconnected (local server). */
@@ -187,6 +199,9 @@ const SCALAR = new Set<string>([
   'streamsPerPrincipal',
   'clientIdleTimeoutMs',
   'listingTokenKey',
+  'requestTimeoutMs',
+  'maxUrlBytes',
+  'maxHeaderBytes',
 ]);
 
 export function envName(field: string): string {

@@ -49,6 +49,11 @@ export class DynamoGrantStore implements GrantStore {
     });
   }
 
+  /** Answers cached now (bounded by maxEntries). */
+  get cachedEntries(): number {
+    return this.cache.size;
+  }
+
   async grantsFor(principal: string): Promise<readonly Grant[]> {
     return (await this.cache.get(principal, () => this.load(principal))) ?? EMPTY;
   }

@@ -67,6 +67,11 @@ export class UnionGrantStore implements GrantStore {
     private readonly maxMemo = 4096,
   ) {}
 
+  /** Principals whose union is memoized (bounded by maxMemo). */
+  get memoSize(): number {
+    return this.memo.size;
+  }
+
   async grantsFor(principal: string): Promise<readonly Grant[]> {
     const parts = await Promise.all(this.stores.map((s) => s.grantsFor(principal)));
     const last = this.memo.get(principal);

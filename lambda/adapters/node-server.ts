@@ -36,6 +36,8 @@ export interface NodeServerOptions {
    * reading), which releases the backend connection it held. Default 30 s.
    */
   clientIdleTimeoutMs?: number;
+  /** node's own parser limit on the request line plus headers (node's default: 16 KiB). */
+  maxHeaderSize?: number;
 }
 
 const DEFAULT_CLIENT_IDLE_TIMEOUT_MS = 30_000;
@@ -102,24 +104,27 @@ export interface NodeServer {
 }
 
 export function createNodeServer(handler: ProxyHandler, options: NodeServerOptions = {}): Server {
-  const server = createServer({ requireHostHeader: false }, (req, res) => {
-    const abort = new AbortController();
-    res.on('close', () => {
-      if (!res.writableFinished) abort.abort();
-    });
-    handler(toProxyRequest(req, abort.signal))
-      .then((out) => writeResponse(res, out, options.clientIdleTimeoutMs))
-      .catch(() => {
-        // The core turns every failure into XML; reaching here means the adapter itself failed.
-        if (!res.headersSent) {
-          const requestId = newRequestId();
-          const out = errorResponse(new S3Error('InternalError'), requestId, {
-            'x-amz-request-id': requestId,
-          });
-          void writeResponse(res, out);
-        } else res.destroy();
+  const server = createServer(
+    { requireHostHeader: false, maxHeaderSize: options.maxHeaderSize },
+    (req, res) => {
+      const abort = new AbortController();
+      res.on('close', () => {
+        if (!res.writableFinished) abort.abort();
       });
-  });
+      handler(toProxyRequest(req, abort.signal))
+        .then((out) => writeResponse(res, out, options.clientIdleTimeoutMs))
+        .catch(() => {
+          // The core turns every failure into XML; reaching here means the adapter itself failed.
+          if (!res.headersSent) {
+            const requestId = newRequestId();
+            const out = errorResponse(new S3Error('InternalError'), requestId, {
+              'x-amz-request-id': requestId,
+            });
+            void writeResponse(res, out);
+          } else res.destroy();
+        });
+    },
+  );
   // Requests node's parser refuses never reach the handler: answer them in S3 XML too.
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (!socket.writable) return socket.destroy();

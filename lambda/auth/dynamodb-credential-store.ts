@@ -39,6 +39,11 @@ export class DynamoCredentialStore implements CredentialStore {
     });
   }
 
+  /** Answers cached now (bounded by maxEntries). */
+  get cachedEntries(): number {
+    return this.cache.size;
+  }
+
   async lookup(accessKeyId: string): Promise<AccessKey | undefined> {
     if (!this.idPattern.test(accessKeyId)) return undefined;
     return this.cache.get(accessKeyId, () => this.load(accessKeyId));

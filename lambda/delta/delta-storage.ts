@@ -5,6 +5,7 @@
  */
 import type { StorageBackend } from '../storage/storage-backend';
 import { StorageError } from '../storage/storage-backend';
+import { DeltaLogError } from './delta-log-error';
 
 export interface ListedFile {
   /** Relative to the table root, e.g. "_delta_log/00000000000000000000.json". */
@@ -48,6 +49,25 @@ export async function listedFile(storage: DeltaStorage, relPath: string): Promis
   // Start just before the name: only names sharing all but its last character come first.
   const files = await storage.list(dir, relPath.slice(0, -1), 8);
   return files.find((f) => f.path === relPath);
+}
+
+/**
+ * A whole log file that a listing named, checked against the size listed. Commits are never
+ * rewritten, so a body of another length is a truncated or corrupt read, not a newer version: a
+ * commit cut at a line boundary would otherwise replay as a valid shorter one, silently losing an
+ * action (a `remove`, and a removed file would be served again).
+ */
+export async function readListed(
+  storage: DeltaStorage,
+  file: { path: string; size: number },
+): Promise<Uint8Array> {
+  const bytes = await storage.read(file.path);
+  if (bytes.byteLength !== file.size)
+    throw new DeltaLogError(
+      'Unreadable',
+      `${file.path} read as ${bytes.byteLength} bytes, listed as ${file.size}: truncated or corrupt`,
+    );
+  return bytes;
 }
 
 /** A DeltaStorage over a StorageBackend, for a table at s3://bucket/prefix. */

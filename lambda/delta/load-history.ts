@@ -16,7 +16,7 @@ import {
   readCheckpointFileActions,
 } from './checkpoint-file-actions';
 import { DeltaLogError } from './delta-log-error';
-import { type DeltaStorage, isNotFound, type ListedFile } from './delta-storage';
+import { type DeltaStorage, isNotFound, type ListedFile, readListed } from './delta-storage';
 import { History, type HistoryInfo } from './history';
 import { HistoryBuilder } from './history-builder';
 import { LayeredMap } from './layered-map';
@@ -157,15 +157,15 @@ async function applyCommits(
   info: HistoryInfo,
   apply: (text: string, commit: Extract<ParsedLogPath, { type: 'commit' }>) => void,
 ): Promise<void> {
-  const fetchText = async (c: { path: string }) => {
+  const fetchText = async ({ path, size }: { path: string; size: number }) => {
     try {
-      const bytes = await storage.read(c.path);
+      const bytes = await readListed(storage, { path, size });
       io.requests++;
       io.bytes += bytes.byteLength;
       return new TextDecoder().decode(bytes);
     } catch (e) {
       if (isNotFound(e))
-        throw new DeltaLogError('MissingLog', `${c.path} disappeared while reading the log`, { cause: e });
+        throw new DeltaLogError('MissingLog', `${path} disappeared while reading the log`, { cause: e });
       throw e;
     }
   };

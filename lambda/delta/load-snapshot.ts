@@ -5,7 +5,7 @@
  */
 import { readCheckpoint } from './checkpoint-reader';
 import { DeltaLogError } from './delta-log-error';
-import { type DeltaStorage, isNotFound } from './delta-storage';
+import { type DeltaStorage, isNotFound, readListed } from './delta-storage';
 import { LOG_DIR, type ParsedLogPath, parseLogPath, versionPrefix } from './log-path';
 import { DEFAULT_READ_AHEAD, type ReadAhead, readInOrder } from './log-read-ahead';
 import { type ActionBatch, LogReplay, parseActionLines } from './log-replay';
@@ -140,7 +140,7 @@ async function applySteps(
 ): Promise<boolean> {
   const fetchText = async (s: ReplayStep) => {
     try {
-      const b = await storage.read(s.path);
+      const b = await readListed(storage, s);
       io.requests++;
       io.bytes += b.byteLength;
       return new TextDecoder().decode(b);

@@ -11,7 +11,7 @@ import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client
 import { startMetricsListener } from '../adapters/metrics-listener';
 import { startNodeServer } from '../adapters/node-server';
 import { newAccessKeyId, newSecretAccessKey } from '../admin/key-material';
-import { createProxy } from '../bootstrap';
+import { createProxy, nodeServerOptions } from '../bootstrap';
 import { type Config, ConfigError, loadConfig, parseConfig } from '../config';
 import { writeDemoTable } from './demo-table';
 import { startEmbeddedS3 } from './embedded-s3';
@@ -27,9 +27,7 @@ const DEMO_BUCKET = 'demo-lake';
 async function runWithConfig(file: string): Promise<void> {
   const config = loadConfig({ file });
   const proxy = createProxy(config);
-  const server = await startNodeServer(proxy.handler, config.host, config.port, {
-    clientIdleTimeoutMs: config.clientIdleTimeoutMs,
-  });
+  const server = await startNodeServer(proxy.handler, config.host, config.port, nodeServerOptions(config));
   const metrics = await startMetricsListener(() => proxy.metrics.render(), config.host, config.metricsPort);
   process.stderr.write(
     `delta-lake-s3-proxy listening on ${server.url} (tables: ${Object.keys(config.tableMapping).join(', ')}); metrics on ${metrics.url}\n`,
@@ -87,9 +85,9 @@ async function runDemo(): Promise<void> {
   const proxy = createProxy(config, { backendCredentials: EMBEDDED_CREDENTIALS });
   let server: Awaited<ReturnType<typeof startNodeServer>>;
   try {
-    server = await startNodeServer(proxy.handler, config.host, config.port);
+    server = await startNodeServer(proxy.handler, config.host, config.port, nodeServerOptions(config));
   } catch {
-    server = await startNodeServer(proxy.handler, config.host, 0);
+    server = await startNodeServer(proxy.handler, config.host, 0, nodeServerOptions(config));
   }
   stops.push(() => server.close());
   const render = () => proxy.metrics.render();

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import type { GeneratedObject, GeneratedObjectMeta } from '../core/generated-object';
 import type { VirtualFolder } from '../core/listing-filter';
 import { DeltaLogError } from '../delta/delta-log-error';
-import { type DeltaStorage, isNotFound } from '../delta/delta-storage';
+import { type DeltaStorage, isNotFound, readListed } from '../delta/delta-storage';
 import { LAST_CHECKPOINT, LOG_DIR } from '../delta/log-path';
 import type { PathPartitionLookup } from '../delta/path-partitions';
 import type { Snapshot } from '../delta/snapshot';
@@ -115,7 +115,7 @@ export class FilteredLogView implements LogView {
       case 'commit': {
         const c = file.commit;
         return this.cache.get(`${base}${c.path}\u0000${c.size}`, async () => {
-          const text = new TextDecoder().decode(await req.storage.read(c.path));
+          const text = new TextDecoder().decode(await readListed(req.storage, c));
           const body = await filterCommit(text, c.path, file.version, this.filter(t, req.grant).actions);
           return generated(body, c.lastModified);
         });

@@ -23,6 +23,13 @@ import { asS3Error, errorResponse } from './error-response';
 import { type GetModeOptions, serveGet } from './get-mode';
 import { observeBody } from './observe';
 import { reasonClassOf, type Stage } from './reason-class';
+import {
+  checkRequestSize,
+  DEFAULT_REQUEST_LIMITS,
+  type RequestLimits,
+  timeBudget,
+  withTimeBudget,
+} from './request-limits';
 import { StreamShares, withShare } from './stream-shares';
 
 export interface AppOptions extends GetModeOptions {
@@ -31,6 +38,8 @@ export interface AppOptions extends GetModeOptions {
   region: string;
   /** Backend streams one principal's proxied GETs may hold at once (default: unbounded). */
   streamsPerPrincipal?: number;
+  /** URL and header sizes, and the time to a response (defaults: DEFAULT_REQUEST_LIMITS). */
+  limits?: Partial<RequestLimits>;
 }
 
 export interface AppDeps {
@@ -72,6 +81,7 @@ export function createApp(deps: AppDeps): ProxyHandler {
   const nextId = deps.requestId ?? newRequestId;
   const shares = new StreamShares(deps.options.streamsPerPrincipal ?? Number.POSITIVE_INFINITY);
   const tokens = deps.listingTokens ?? new ListingTokens();
+  const limits: RequestLimits = { ...DEFAULT_REQUEST_LIMITS, ...deps.options.limits };
 
   return async function handle(req: ProxyRequest): Promise<ProxyResponse> {
     const backend: BackendTally = { ms: 0, calls: 0 };
@@ -92,11 +102,14 @@ export function createApp(deps: AppDeps): ProxyHandler {
     let res: ProxyResponse;
     let error: S3Error | undefined;
     try {
-      ctx.principal = await deps.authenticator.authenticate(req);
-      ctx.stage = 'route';
-      ctx.route = routeRequest(req, { readOnly: deps.options.readOnly });
-      ctx.stage = 'serve';
-      res = await serve(deps, shares, tokens, req, ctx, base);
+      checkRequestSize(req, limits);
+      res = await withTimeBudget(req, timeBudget(req, ctx.started, limits.timeoutMs), async (timed) => {
+        ctx.principal = await deps.authenticator.authenticate(timed);
+        ctx.stage = 'route';
+        ctx.route = routeRequest(timed, { readOnly: deps.options.readOnly });
+        ctx.stage = 'serve';
+        return serve(deps, shares, tokens, timed, ctx, base);
+      });
     } catch (err) {
       error = asS3Error(err);
       ctx.reason = error.reason ?? (error.status >= 500 ? String(err) : undefined);

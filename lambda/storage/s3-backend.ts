@@ -16,6 +16,7 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { Lru } from '../core/lru';
 import { BucketRegions } from './bucket-regions';
 import { S3Presigner } from './s3-presigner';
 import type {
@@ -43,7 +44,17 @@ export interface S3BackendOptions {
   requestTimeoutMs?: number;
   /** Sockets to the backend shared by every request (the SDK's own default is 50). */
   maxSockets?: number;
+  /** Attempts per backend call (the SDK retries throttling, 5xx, timeouts and resets; all are reads). */
+  maxAttempts?: number;
+  /**
+   * Backend calls that may await an answer at once (waiting for a socket included); a call beyond
+   * them fails at once as Throttled (503 SlowDown to the client) instead of queueing without end.
+   */
+  maxPendingRequests?: number;
 }
+
+/** Regional clients kept: a backend naming ever new regions must not grow them without end. */
+const MAX_REGIONAL_CLIENTS = 16;
 
 export function formatRange(range: ByteRange): string {
   return 'suffix' in range ? `bytes=-${range.suffix}` : `bytes=${range.start}-${range.end ?? ''}`;
@@ -86,6 +97,25 @@ export function toStorageError(err: unknown, signal?: AbortSignal): StorageError
     return new StorageError('Unavailable', `backend unreachable (${code})`);
   if ((err as Error)?.name === 'TimeoutError') return new StorageError('Unavailable', 'backend timed out');
   return new StorageError('Internal', `backend failure: ${(err as Error)?.name ?? 'unknown'}`);
+}
+
+/**
+ * A body whose connection fails mid-way (reset, cut short of its Content-Length) fails as a
+ * StorageError like any other backend fault: Unavailable, which a log read answers with 503.
+ * Closing the wrapper early closes the backend stream.
+ */
+async function* storageErrors(
+  body: AsyncIterable<Uint8Array>,
+  signal?: AbortSignal,
+): AsyncIterable<Uint8Array> {
+  try {
+    yield* body;
+  } catch (err) {
+    const mapped = toStorageError(err, signal);
+    throw mapped.kind === 'Internal'
+      ? new StorageError('Unavailable', `backend body failed: ${mapped.message}`)
+      : mapped;
+  }
 }
 
 /** Checksum fields of a Get/HeadObject answer and the headers S3 sends them in. */
@@ -169,18 +199,23 @@ function withChecksumMode<C extends GetObjectCommand | HeadObjectCommand>(comman
 
 export class S3Backend implements StorageBackend {
   private readonly regions: BucketRegions;
-  private readonly clients = new Map<string, S3Client>();
+  private readonly clients = new Lru<string, S3Client>(MAX_REGIONAL_CLIENTS);
   private readonly clientConfig: S3ClientConfig;
   /** One fast presigner per regional client (see s3-presigner.ts). */
-  private readonly presigners = new Map<S3Client, S3Presigner>();
+  private readonly presigners = new WeakMap<S3Client, S3Presigner>();
+  private readonly maxPending: number;
+  /** Backend calls awaiting their answer now. */
+  private pending = 0;
 
   constructor(options: S3BackendOptions = {}) {
     this.regions = new BucketRegions(options.region ?? 'us-east-1');
     const maxSockets = options.maxSockets ?? 256;
+    this.maxPending = options.maxPendingRequests ?? Number.POSITIVE_INFINITY;
     this.clientConfig = {
       endpoint: options.endpoint,
       forcePathStyle: options.forcePathStyle,
       credentials: options.credentials,
+      maxAttempts: options.maxAttempts ?? 3,
       // Checksum validation would buffer or reject ranged reads; S3's ETag/length checks suffice.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
@@ -199,7 +234,11 @@ export class S3Backend implements StorageBackend {
   destroy(): void {
     for (const client of this.clients.values()) client.destroy();
     this.clients.clear();
-    this.presigners.clear();
+  }
+
+  /** How many regional clients are kept (tests). */
+  get regionalClients(): number {
+    return this.clients.size;
   }
 
   private presignerFor(client: S3Client): S3Presigner {
@@ -226,17 +265,25 @@ export class S3Backend implements StorageBackend {
     call: (client: S3Client) => Promise<T>,
     signal?: AbortSignal,
   ): Promise<T> {
-    let region = this.regions.regionOf(bucket);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const out = await call(this.clientFor(region));
-        this.regions.confirm(bucket);
-        return out;
-      } catch (err) {
-        const learned = attempt === 0 ? this.regions.learn(bucket, region, err) : undefined;
-        if (learned === undefined) throw toStorageError(err, signal);
-        region = learned;
+    if (this.pending >= this.maxPending) {
+      throw new StorageError('Throttled', `${this.pending} backend calls pending (maxPendingRequests)`);
+    }
+    this.pending++;
+    try {
+      let region = this.regions.regionOf(bucket);
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const out = await call(this.clientFor(region));
+          this.regions.confirm(bucket);
+          return out;
+        } catch (err) {
+          const learned = attempt === 0 ? this.regions.learn(bucket, region, err) : undefined;
+          if (learned === undefined) throw toStorageError(err, signal);
+          region = learned;
+        }
       }
+    } finally {
+      this.pending--;
     }
   }
 
@@ -265,7 +312,7 @@ export class S3Backend implements StorageBackend {
       meta,
       range,
       contentLength: out.ContentLength ?? 0,
-      body: out.Body as unknown as AsyncIterable<Uint8Array>,
+      body: storageErrors(out.Body as unknown as AsyncIterable<Uint8Array>, options.signal),
     };
   }
 

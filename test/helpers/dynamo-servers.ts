@@ -4,8 +4,8 @@
  * server that answers every call with a throttling error (to prove the stores fail closed).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { motoMissing } from './skips';
@@ -54,6 +54,78 @@ export async function startRefusingDynamo(
   });
   const endpoint = await listen(server);
   return { endpoint, stop: () => close(server), calls: () => calls };
+}
+
+/**
+ * What a misbehaving DynamoDB does with a call: answer an error itself (HTTP status and
+ * `__type`), forward it once a promise settles (a stall that ends), never answer, or pass.
+ */
+export type DynamoFault =
+  | { status: number; type: string }
+  | { after: Promise<unknown> }
+  | { hang: true }
+  | undefined;
+
+export interface MisbehavingDynamo extends DynamoServer {
+  /** Called per call with its operation (`GetItem`, `Query`, ...); replace it freely between tests. */
+  onRequest: (operation: string) => DynamoFault;
+  /** Operations received, in order. */
+  readonly seen: string[];
+  /** Drops the connections of calls left hanging (their clients see a reset). */
+  dropHung(): void;
+}
+
+/** A front in front of a real DynamoDB-compatible server that misbehaves where a test says so. */
+export async function startMisbehavingDynamo(upstream: DynamoServer): Promise<MisbehavingDynamo> {
+  const target = new URL(upstream.endpoint);
+  const seen: string[] = [];
+  const hung = new Set<Socket>();
+  const server = createServer((req, res) => {
+    const operation =
+      String(req.headers['x-amz-target'] ?? '')
+        .split('.')
+        .pop() ?? '';
+    seen.push(operation);
+    const fault = self.onRequest(operation);
+    const forward = () => {
+      const up = request(
+        { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+        (upRes) => {
+          res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+          upRes.pipe(res);
+        },
+      );
+      up.on('error', () => res.destroy());
+      req.pipe(up);
+    };
+    if (fault && 'hang' in fault) {
+      req.resume();
+      hung.add(req.socket);
+    } else if (fault && 'after' in fault) fault.after.then(forward, forward);
+    else if (fault) {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(fault.status, {
+          'content-type': 'application/x-amz-json-1.0',
+          'x-amzn-errortype': fault.type,
+        });
+        res.end(
+          JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${fault.type}`, message: 'injected' }),
+        );
+      });
+    } else forward();
+  });
+  const self: MisbehavingDynamo = {
+    endpoint: await listen(server),
+    seen,
+    onRequest: () => undefined,
+    dropHung: () => {
+      for (const socket of hung) socket.destroy();
+      hung.clear();
+    },
+    stop: () => close(server),
+  };
+  return self;
 }
 
 /** Why moto cannot run here, or undefined when it can (the skip reason; see skips.ts). */

@@ -4,7 +4,12 @@
  */
 import { S3Client } from '@aws-sdk/client-s3';
 import { type NodeServer, type NodeServerOptions, startNodeServer } from '../../lambda/adapters/node-server';
-import { createProxy, type ProxyInstance, type ProxyOverrides } from '../../lambda/bootstrap';
+import {
+  createProxy,
+  nodeServerOptions,
+  type ProxyInstance,
+  type ProxyOverrides,
+} from '../../lambda/bootstrap';
 import { type ConfigInput, parseConfig } from '../../lambda/config';
 import { jsonLogger } from '../../lambda/core/logger';
 import type { Observer, RequestEvent } from '../../lambda/core/observer';
@@ -67,7 +72,7 @@ export async function startProxy(
     logger: jsonLogger((line) => logs.push(line)),
     ...overrides,
   });
-  const server = await serve(proxy.handler, { clientIdleTimeoutMs: parsed.clientIdleTimeoutMs });
+  const server = await serve(proxy.handler, nodeServerOptions(parsed));
   return {
     url: server.url,
     proxy,

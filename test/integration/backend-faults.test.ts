@@ -13,7 +13,6 @@
  */
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DeltaTableWriter, type DeltaWriterTarget } from '../../lambda/local/delta-writer';
 import {
   type AuthzProxy,
   listAllPages,
@@ -21,6 +20,7 @@ import {
   objectRequest,
   startAuthzProxy,
 } from '../helpers/authz-harness';
+import { commitKey, type TestTable, writeTable as writeTableIn } from '../helpers/fault-tables';
 import { type MisbehavingS3, type PrefixPolicy, startMisbehavingS3 } from '../helpers/misbehaving-s3';
 import {
   backendClient,
@@ -35,7 +35,6 @@ import { withReason } from '../helpers/skips';
 const READER = 'reader';
 const BUCKET = 'hidden-bucket';
 const code = (text: string) => /<Code>([^<]*)<\/Code>/.exec(text)?.[1];
-const commitKey = (prefix: string, v: number) => `${prefix}_delta_log/${String(v).padStart(20, '0')}.json`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let unhandled: unknown[] = [];
@@ -50,49 +49,8 @@ afterEach(() => {
   process.off('unhandledRejection', onUnhandled);
 });
 
-function s3Target(client: S3Client, prefix: string): DeltaWriterTarget {
-  return {
-    async put(rel, bytes) {
-      await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: prefix + rel, Body: bytes }));
-    },
-  };
-}
-
-interface TestTable {
-  alias: string;
-  prefix: string;
-  uri: string;
-  writer: DeltaTableWriter;
-  /** Writes and commits one file per region (one commit each); returns their relative paths. */
-  commitFiles(...regions: string[]): Promise<string[]>;
-}
-
-async function writeTable(client: S3Client, alias: string, prefix: string): Promise<TestTable> {
-  const writer = new DeltaTableWriter(s3Target(client, prefix), {
-    schema: [
-      { name: 'id', type: 'long' },
-      { name: 'region', type: 'string' },
-    ],
-    partitionColumns: ['region'],
-  });
-  await writer.create();
-  let id = 0;
-  return {
-    alias,
-    prefix,
-    uri: `s3://${BUCKET}/${prefix.replace(/\/$/, '')}`,
-    writer,
-    async commitFiles(...regions) {
-      const out: string[] = [];
-      for (const region of regions) {
-        const f = await writer.writeDataFile({ region }, [{ id: id++, region }]);
-        await writer.commit({ add: [f] });
-        out.push(decodeURIComponent(f.path));
-      }
-      return out;
-    },
-  };
-}
+const writeTable = (client: S3Client, alias: string, prefix: string) =>
+  writeTableIn(client, BUCKET, alias, prefix);
 
 /** Nothing in a client-visible answer names the backend bucket or a table's backend prefix. */
 function expectNoBackendNames(text: string, table: TestTable): void {

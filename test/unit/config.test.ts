@@ -45,7 +45,14 @@ describe('configuration', () => {
     expect(c.readOnly).toBe(false);
     expect(c.getMode).toBe('proxy');
     expect(c.tableMapping).toEqual({ b: 's3://bucket-b/x' });
-    expect(c.s3).toEqual({ endpoint: 'http://127.0.0.1:9000', forcePathStyle: true, maxSockets: 256 });
+    expect(c.s3).toEqual({
+      endpoint: 'http://127.0.0.1:9000',
+      forcePathStyle: true,
+      maxSockets: 256,
+      maxPendingRequests: 1024,
+      maxAttempts: 3,
+      requestTimeoutMs: 30_000,
+    });
   });
 
   it("puts the backend in the function's region (AWS_REGION) unless s3.region says otherwise", () => {

@@ -1,0 +1,112 @@
+/**
+ * Limits every request meets before and while the core serves it: the size of its URL and of its
+ * header section (refused up front, before any lookup), and the time it may take to produce a
+ * response (after which it gets 503 and its backend calls are aborted). Bodies are not timed
+ * here: once headers are sent, a streamed body is governed by the adapter's idle timeouts.
+ */
+import { S3Error } from '../core/s3-error';
+import type { ProxyRequest, ProxyResponse } from '../core/types';
+
+export interface RequestLimits {
+  /** Request target (path and query) in bytes. */
+  maxUrlBytes: number;
+  /** Header section in bytes, counted as on the wire: `name: value\r\n` per header. */
+  maxHeaderBytes: number;
+  /** Time to produce a response (status and headers). */
+  timeoutMs: number;
+}
+
+export const DEFAULT_REQUEST_LIMITS: RequestLimits = {
+  maxUrlBytes: 8 * 1024,
+  maxHeaderBytes: 16 * 1024,
+  timeoutMs: 30_000,
+};
+
+/**
+ * In Lambda the invocation's own deadline also bounds a request: the core answers this long before
+ * it, so the client gets an S3 error rather than the runtime's timeout (a 502 with no S3 body).
+ */
+export const DEADLINE_MARGIN_MS = 1_000;
+
+/** Refuses a request whose URL or header section is over the limits (S3: 400, never a 5xx). */
+export function checkRequestSize(req: ProxyRequest, limits: RequestLimits): void {
+  const urlBytes = req.rawPath.length + (req.rawQuery ? 1 + req.rawQuery.length : 0);
+  if (urlBytes > limits.maxUrlBytes) {
+    throw new S3Error(
+      'InvalidURI',
+      'The request URI is too long.',
+      {},
+      `URL of ${urlBytes} bytes over maxUrlBytes (${limits.maxUrlBytes})`,
+    );
+  }
+  let headerBytes = 0;
+  for (const name in req.headers) headerBytes += name.length + req.headers[name]!.length + 4;
+  if (headerBytes > limits.maxHeaderBytes) {
+    throw new S3Error(
+      'RequestHeaderSectionTooLarge',
+      undefined,
+      {},
+      `headers of ${headerBytes} bytes over maxHeaderBytes (${limits.maxHeaderBytes})`,
+    );
+  }
+}
+
+/** Milliseconds the request may take: the configured timeout, or less before a runtime deadline. */
+export function timeBudget(req: ProxyRequest, now: number, timeoutMs: number): number {
+  if (req.deadline === undefined) return timeoutMs;
+  return Math.max(0, Math.min(timeoutMs, req.deadline - DEADLINE_MARGIN_MS - now));
+}
+
+/**
+ * Runs `work` with a signal that aborts when the client leaves or the budget runs out, and
+ * answers 503 ServiceUnavailable (which SDKs retry) when no response is ready in time. Work that
+ * finishes after that is still observed: a late streamed body is closed, so it releases its
+ * backend connection, and a late failure is not an unhandled rejection. Shared work it waited on
+ * (a snapshot load) is not tied to the request's signal and completes for the next request.
+ */
+export async function withTimeBudget(
+  req: ProxyRequest,
+  budgetMs: number,
+  work: (req: ProxyRequest) => Promise<ProxyResponse>,
+): Promise<ProxyResponse> {
+  const timer = new AbortController();
+  const client = req.signal;
+  if (client?.aborted) timer.abort(client.reason);
+  // Lives as long as the request: a client that leaves while its body streams still aborts it.
+  else client?.addEventListener('abort', () => timer.abort(client.reason), { once: true });
+  let handle: ReturnType<typeof setTimeout> | undefined;
+  let timedOut = false;
+  const expired = new Promise<never>((_, reject) => {
+    handle = setTimeout(() => {
+      timedOut = true;
+      timer.abort(new Error('request time budget exceeded'));
+      reject(
+        new S3Error(
+          'ServiceUnavailable',
+          'The request could not be served in time. Please try again.',
+          {},
+          `no response within ${budgetMs} ms (requestTimeoutMs)`,
+        ),
+      );
+    }, budgetMs);
+  });
+  const working = work({ ...req, signal: timer.signal });
+  try {
+    // race() subscribes to `working`: a failure after the budget is handled, never unhandled.
+    return await Promise.race([working, expired]);
+  } finally {
+    clearTimeout(handle);
+    // Nobody will read a response that comes after the 503: close its body.
+    if (timedOut) void working.then(closeBody, () => undefined);
+  }
+}
+
+async function closeBody(res: ProxyResponse): Promise<void> {
+  const body = res.body;
+  if (body === undefined || typeof body === 'string' || body instanceof Uint8Array) return;
+  try {
+    await body[Symbol.asyncIterator]().return?.();
+  } catch {
+    // The body was failing anyway; nothing is listening.
+  }
+}
