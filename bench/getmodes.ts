@@ -6,7 +6,8 @@
  *   a constant 307 of the same shape. Load from wrk in its own process. Target ≥ 50 %.
  * - proxied: throughput of one big object streamed through a proxy-mode proxy (node:http, and the
  *   Lambda adapter with its runtime shim) against reading it directly from the same backend.
- *   Target ≥ 90 %.
+ *   Target ≥ 90 %. A bare node:http pipe proxy of the same backend GET gives the floor of the
+ *   proxy's CPU per GiB (socket reads and writes, HTTP parsing, buffers).
  * - helper: the client helper (delta-proxy-client) in front of a presigned-mode proxy, following
  *   the 307 itself, against downloading the presigned URL directly.
  *
@@ -48,6 +49,23 @@ const server = http.createServer((req, res) => {
   res.end(body);
 });
 server.keepAliveTimeout = 65000;
+server.listen(0, '127.0.0.1', () => process.stdout.write('READY http://127.0.0.1:' + server.address().port + '\\n'));
+process.on('SIGTERM', () => process.exit(0));
+`;
+
+// The simplest alternative for the proxied path: node:http piping one backend GET (the presigned
+// URL in argv) to the client, with keep-alive to the backend and nothing else.
+const BARE_PIPE = `
+const http = require('node:http');
+const target = process.argv[1];
+const agent = new http.Agent({ keepAlive: true });
+const server = http.createServer((req, res) => {
+  http.get(target, { agent }, (up) => {
+    res.writeHead(up.statusCode, { 'content-length': up.headers['content-length'] });
+    up.pipe(res);
+    res.on('close', () => up.destroy());
+  }).on('error', () => res.destroy());
+});
 server.listen(0, '127.0.0.1', () => process.stdout.write('READY http://127.0.0.1:' + server.address().port + '\\n'));
 process.on('SIGTERM', () => process.exit(0));
 `;
@@ -202,6 +220,8 @@ export default async function main(args: string[]): Promise<unknown> {
     const proxiedLambda = await proxyProcess('proxy', 'lambda');
     const bare = await spawnServer(['-e', BARE_307], /READY (\S+)/);
     stops.push(() => bare.stop());
+    const barePipe = await spawnServer(['-e', BARE_PIPE, directUrl], /READY (\S+)/);
+    stops.push(() => barePipe.stop());
     const helper = await spawnServer(
       [join(REPO_ROOT, 'bin/delta-proxy-client.mjs'), '--target', presigned.url, '--port', '0'],
       /delta-proxy-client on (\S+)/,
@@ -233,6 +253,7 @@ export default async function main(args: string[]): Promise<unknown> {
       [proxied.pid, []],
       [proxiedLambda.pid, []],
       [helper.pid, []],
+      [barePipe.pid, []],
     ]);
     const samples = {
       proxy307: [] as number[],
@@ -242,6 +263,7 @@ export default async function main(args: string[]): Promise<unknown> {
       direct: [] as number[],
       proxied: [] as number[],
       proxiedLambda: [] as number[],
+      barePipe: [] as number[],
       presignedDirect: [] as number[],
       helper: [] as number[],
     };
@@ -257,6 +279,7 @@ export default async function main(args: string[]): Promise<unknown> {
       samples.proxied.push(
         await cpuPerGiB(proxied.pid, () => throughput(viaProxy.url, viaProxy.headers, objectBytes)),
       );
+      samples.barePipe.push(await cpuPerGiB(barePipe.pid, () => throughput(barePipe.url, {}, objectBytes)));
       const viaLambda = await signedFor(proxiedLambda.url, bigKey);
       samples.proxiedLambda.push(
         await cpuPerGiB(proxiedLambda.pid, () => throughput(viaLambda.url, viaLambda.headers, objectBytes)),
@@ -304,6 +327,9 @@ export default async function main(args: string[]): Promise<unknown> {
         target: 0.9,
         proxyCpuSecondsPerGiB: round2(median(cpuSamples.get(proxied.pid)!)),
         lambdaAdapterCpuSecondsPerGiB: round2(median(cpuSamples.get(proxiedLambda.pid)!)),
+        // The floor of any node:http proxy here: a bare pipe of the same backend GET.
+        barePipeProxyMBps: round1(m.barePipe),
+        barePipeProxyCpuSecondsPerGiB: round2(median(cpuSamples.get(barePipe.pid)!)),
       },
       helper: {
         objectMB: objectBytes / MB,

@@ -33,12 +33,15 @@ export type ObjectDecision =
 export interface Authorizer {
   /** Tables the principal may see at all (the root listing shows exactly these). */
   visibleTables(principal: Principal, mounts: readonly TableMount[]): Promise<readonly TableMount[]>;
-  /** May the principal read this key of this table? relKey is relative to the table root. */
+  /**
+   * May the principal read this key of this table? relKey is relative to the table root.
+   * `request.signal` is read only when a backend call is needed (adapters make it on first use).
+   */
   authorizeObject(
     principal: Principal,
     mount: TableMount,
     relKey: string,
-    signal?: AbortSignal,
+    request?: { readonly signal?: AbortSignal },
   ): Promise<ObjectDecision>;
   /** A filter for listing inside a table; undefined when the table is not visible. */
   listingFilter(

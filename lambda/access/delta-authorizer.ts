@@ -56,7 +56,7 @@ export class DeltaAuthorizer implements Authorizer {
     principal: Principal,
     mount: TableMount,
     relKey: string,
-    signal?: AbortSignal,
+    request?: { readonly signal?: AbortSignal },
   ): Promise<ObjectDecision> {
     const maps = await this.mapsFor(principal, mount);
     if (!maps) return { allow: false, answer: 'not-found', reason: 'no grant on table', byGrant: true };
@@ -105,7 +105,7 @@ export class DeltaAuthorizer implements Authorizer {
       return { allow: false, answer: 'access-denied', reason: 'partition not granted' };
     }
     // Not a file of the table: an orphan or side file is refused, a missing key is missing.
-    const exists = await this.exists(mount, relKey, signal);
+    const exists = await this.exists(mount, relKey, request?.signal);
     return exists
       ? { allow: false, answer: 'access-denied', reason: 'not an active file of the table' }
       : { allow: false, answer: 'not-found', reason: 'no such file' };

@@ -11,23 +11,63 @@ import { S3Error } from '../core/s3-error';
 import type { Headers, ProxyHandler, ProxyRequest, ProxyResponse } from '../core/types';
 import { errorResponse } from '../pipeline/error-response';
 
-export function toProxyRequest(req: IncomingMessage, signal: AbortSignal): ProxyRequest {
-  const url = req.url ?? '/';
-  const q = url.indexOf('?');
-  const headers: Headers = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined) continue;
-    headers[name] = Array.isArray(value) ? value.join(', ') : value;
+/**
+ * The core's view of a node:http request. Its abort signal is made on first use (an AbortSignal
+ * costs more than the rest of this adapter's work per request, and a 307 or an error never needs
+ * one); it is aborted when the client goes away before the response has been sent, whenever that
+ * happened.
+ */
+class NodeRequest implements ProxyRequest {
+  readonly method: string;
+  readonly rawPath: string;
+  readonly rawQuery: string;
+  readonly headers: Headers;
+  readonly body: IncomingMessage;
+  readonly sourceIp: string | undefined;
+  private controller: AbortController | undefined;
+  private clientGone = false;
+
+  constructor(req: IncomingMessage, res: ServerResponse) {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    this.method = req.method ?? 'GET';
+    this.rawPath = q < 0 ? url : url.slice(0, q);
+    this.rawQuery = q < 0 ? '' : url.slice(q + 1);
+    this.headers = headersOf(req);
+    this.body = req;
+    this.sourceIp = req.socket.remoteAddress;
+    res.once('close', () => {
+      if (res.writableFinished) return;
+      this.clientGone = true;
+      this.controller?.abort();
+    });
   }
-  return {
-    method: req.method ?? 'GET',
-    rawPath: q < 0 ? url : url.slice(0, q),
-    rawQuery: q < 0 ? '' : url.slice(q + 1),
-    headers,
-    body: req,
-    signal,
-    sourceIp: req.socket.remoteAddress,
-  };
+
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.clientGone) this.controller.abort();
+    }
+    return this.controller.signal;
+  }
+}
+
+/**
+ * node:http's own header object when every value is a string (it already joins repeated headers
+ * with ", "); a copy only when one is an array (set-cookie).
+ */
+function headersOf(req: IncomingMessage): Headers {
+  const raw = req.headers;
+  for (const name in raw) {
+    if (typeof raw[name] === 'string') continue;
+    const headers: Headers = {};
+    for (const [n, value] of Object.entries(raw)) {
+      if (value === undefined) continue;
+      headers[n] = Array.isArray(value) ? value.join(', ') : value;
+    }
+    return headers;
+  }
+  return raw as Headers;
 }
 
 export interface NodeServerOptions {
@@ -107,11 +147,7 @@ export function createNodeServer(handler: ProxyHandler, options: NodeServerOptio
   const server = createServer(
     { requireHostHeader: false, maxHeaderSize: options.maxHeaderSize },
     (req, res) => {
-      const abort = new AbortController();
-      res.on('close', () => {
-        if (!res.writableFinished) abort.abort();
-      });
-      handler(toProxyRequest(req, abort.signal))
+      handler(new NodeRequest(req, res))
         .then((out) => writeResponse(res, out, options.clientIdleTimeoutMs))
         .catch(() => {
           // The core turns every failure into XML; reaching here means the adapter itself failed.

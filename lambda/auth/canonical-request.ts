@@ -1,9 +1,6 @@
-import { createHash, createHmac } from 'node:crypto';
-import { getCanonicalHeaders, SignatureV4Base } from '@smithy/signature-v4';
-import type { HttpRequest } from '@smithy/types';
-import { type QueryParam, toSmithyQuery } from '../core/raw-query';
+import { createHash, createHmac, type KeyObject } from 'node:crypto';
+import type { QueryParam } from '../core/raw-query';
 import type { Headers } from '../core/types';
-import { NodeSha256 } from './node-sha256';
 
 export const ALGORITHM = 'AWS4-HMAC-SHA256';
 
@@ -22,41 +19,74 @@ export interface SignedParts {
 }
 
 /**
- * The canonicalization itself is @smithy/signature-v4's (the AWS SDK's own signer), with path
- * escaping off as for S3. Only the header set differs from what its `sign()` would choose: we
- * canonicalize exactly the headers the client listed, even ones the SDK never signs itself.
+ * The SigV4 canonical request, as @smithy/signature-v4 (the AWS SDK's signer) builds it with
+ * path escaping off, as for S3: the raw path ("/" when empty); the query with names and values
+ * RFC 3986-encoded, sorted by name then value, X-Amz-Signature (any case) left out; exactly the
+ * headers the client listed, sorted and once each, values with CR/LF turned into spaces, runs of
+ * spaces and tabs folded to one space and the ends trimmed (a listed header that is absent counts
+ * as empty); the sorted list of their names; the payload hash. Written here rather than called
+ * from @smithy because its generic version (header maps, unsignable-header rules, regular
+ * expressions on every value) was most of a verification's cost; test/auth/canonical-request
+ * checks the two agree on generated requests.
  */
-class S3Canonicalizer extends SignatureV4Base {
-  constructor() {
-    super({
-      service: 's3',
-      region: 'unused',
-      credentials: { accessKeyId: 'unused', secretAccessKey: 'unused' },
-      sha256: NodeSha256,
-      uriEscapePath: false,
-    });
+export function canonicalRequest(parts: SignedParts): string {
+  const names = sortedNames(parts.signedHeaders);
+  const lines: string[] = [];
+  for (const name of names) {
+    const value = Object.hasOwn(parts.headers, name) ? parts.headers[name] : undefined;
+    lines.push(`${name}:${typeof value === 'string' ? canonicalHeaderValue(value) : ''}`);
   }
-
-  canonicalRequest(parts: SignedParts): string {
-    const present: Record<string, string> = Object.create(null);
-    for (const name of parts.signedHeaders) present[name] = parts.headers[name] ?? '';
-    const request = {
-      method: parts.method,
-      path: parts.rawPath === '' ? '/' : parts.rawPath,
-      query: toSmithyQuery(parts.query),
-      headers: present,
-      protocol: 'https:',
-      hostname: parts.headers.host ?? '',
-    } as HttpRequest;
-    const canonicalHeaders = getCanonicalHeaders(request, undefined, new Set(parts.signedHeaders));
-    return this.createCanonicalRequest(request, canonicalHeaders, parts.payloadHash);
-  }
+  const path = parts.rawPath === '' ? '/' : parts.rawPath;
+  return `${parts.method}\n${path}\n${canonicalQuery(parts.query)}\n${lines.join('\n')}\n\n${names.join(';')}\n${parts.payloadHash}`;
 }
 
-const canonicalizer = new S3Canonicalizer();
+/** The names sorted and without repeats; SDKs send them sorted already, so that is checked first. */
+function sortedNames(names: readonly string[]): readonly string[] {
+  for (let i = 1; i < names.length; i++) {
+    if (!(names[i - 1]! < names[i]!)) return [...new Set(names)].sort();
+  }
+  return names;
+}
 
-export function canonicalRequest(parts: SignedParts): string {
-  return canonicalizer.canonicalRequest(parts);
+const NEEDS_FOLDING = /[\t\r\n]| {2}|^ | $/;
+
+/** Header value whitespace as SigV4 canonicalizes it (most values need nothing). */
+export function canonicalHeaderValue(value: string): string {
+  if (!NEEDS_FOLDING.test(value)) return value;
+  return value
+    .replace(/[\r\n]/g, ' ')
+    .replace(/[ \t]+/g, ' ')
+    .replace(/^ | $/g, '');
+}
+
+const UNRESERVED = /^[A-Za-z0-9\-._~]*$/;
+
+/** RFC 3986 encoding of a name or value (encodeURIComponent leaves !'()* alone). */
+export function uriEscape(text: string): string {
+  if (UNRESERVED.test(text)) return text;
+  return encodeURIComponent(text).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+}
+
+const SIGNATURE_PARAM = 'x-amz-signature';
+
+function canonicalQuery(query: readonly QueryParam[]): string {
+  if (query.length === 0) return '';
+  const pairs: [name: string, value: string][] = [];
+  for (const p of query) {
+    if (p.name.toLowerCase() === SIGNATURE_PARAM) continue;
+    pairs.push([uriEscape(p.name), uriEscape(p.value)]);
+  }
+  // Encoded names and values are ASCII: code-unit order is byte order, as SigV4 asks.
+  pairs.sort(([an, av], [bn, bv]) => (an < bn ? -1 : an > bn ? 1 : av < bv ? -1 : av > bv ? 1 : 0));
+  let out = '';
+  for (let i = 0; i < pairs.length; i++) {
+    const [name, value] = pairs[i]!;
+    out += `${i === 0 ? '' : '&'}${name}=${value}`;
+  }
+  return out;
 }
 
 /** `scope` is "yyyymmdd/region/service/aws4_request"; `longDate` is "yyyymmddThhmmssZ". */
@@ -65,6 +95,6 @@ export function stringToSign(longDate: string, scope: string, canonical: string)
   return `${ALGORITHM}\n${longDate}\n${scope}\n${hashed}`;
 }
 
-export function signatureOf(signingKey: Uint8Array, toSign: string): string {
+export function signatureOf(signingKey: Uint8Array | KeyObject, toSign: string): string {
   return createHmac('sha256', signingKey).update(toSign, 'utf8').digest('hex');
 }

@@ -18,13 +18,14 @@ export function parseSignedHeaders(text: string, form: AuthForm): string[] {
  * could add one (a checksum mode, a requester-pays flag...) to a request it did not sign.
  */
 export function requireSigned(headers: Headers, signed: readonly string[]): void {
-  const signedSet = new Set(signed);
-  const missing: string[] = [];
-  if (!signedSet.has('host')) missing.push('host');
-  for (const name of Object.keys(headers)) {
-    if (name.startsWith('x-amz-') && !signedSet.has(name)) missing.push(name);
+  let missing: string[] | undefined;
+  if (!signed.includes('host')) missing = ['host'];
+  for (const name in headers) {
+    if (!name.startsWith('x-amz-') || signed.includes(name)) continue;
+    missing ??= [];
+    missing.push(name);
   }
-  if (missing.length > 0) {
+  if (missing !== undefined) {
     throw new S3Error('AccessDenied', 'There were headers present in the request which were not signed', {
       HeadersNotSigned: missing.sort().join(', '),
     });

@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import { Lru } from '../core/lru';
 
 /** The SigV4 signing key: HMAC chain over date, region, service and "aws4_request". */
@@ -12,6 +12,8 @@ export function deriveSigningKey(secret: string, shortDate: string, region: stri
 interface CachedKey {
   secret: string;
   key: Buffer;
+  /** The same key imported once: createHmac would import a raw key on every verification. */
+  hmacKey: KeyObject;
 }
 
 /**
@@ -37,12 +39,34 @@ export class SigningKeyCache {
     region: string,
     service: string,
   ): Buffer {
+    return this.entry(accessKeyId, secret, shortDate, region, service).key;
+  }
+
+  /** The signing key as a KeyObject, for the HMAC of the string to sign. */
+  hmacKey(
+    accessKeyId: string,
+    secret: string,
+    shortDate: string,
+    region: string,
+    service: string,
+  ): KeyObject {
+    return this.entry(accessKeyId, secret, shortDate, region, service).hmacKey;
+  }
+
+  private entry(
+    accessKeyId: string,
+    secret: string,
+    shortDate: string,
+    region: string,
+    service: string,
+  ): CachedKey {
     // "\n" cannot occur in a credential scope component (they are split on "/" from one header).
     const id = `${accessKeyId}\n${shortDate}\n${region}\n${service}`;
     const hit = this.keys.get(id);
-    if (hit && hit.secret === secret) return hit.key;
+    if (hit && hit.secret === secret) return hit;
     const key = deriveSigningKey(secret, shortDate, region, service);
-    this.keys.set(id, { secret, key });
-    return key;
+    const entry = { secret, key, hmacKey: createSecretKey(key) };
+    this.keys.set(id, entry);
+    return entry;
   }
 }

@@ -159,7 +159,7 @@ export class SigV4Authenticator implements Authenticator {
     const { scope } = claim;
     const canonical = canonicalRequest(parts);
     const toSign = stringToSign(claim.longDate, scopeString(scope), canonical);
-    const signingKey = this.signingKeys.signingKey(
+    const signingKey = this.signingKeys.hmacKey(
       key.accessKeyId,
       key.secretAccessKey,
       scope.shortDate,

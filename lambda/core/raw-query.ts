@@ -31,18 +31,6 @@ function decode(text: string): string {
   }
 }
 
-/** The query as the map shape @smithy/signature-v4 canonicalizes: repeated names become arrays. */
-export function toSmithyQuery(params: readonly QueryParam[]): Record<string, string | string[]> {
-  const query: Record<string, string | string[]> = Object.create(null);
-  for (const { name, value } of params) {
-    const prior = query[name];
-    if (prior === undefined) query[name] = value;
-    else if (Array.isArray(prior)) prior.push(value);
-    else query[name] = [prior, value];
-  }
-  return query;
-}
-
 /** Values of every parameter named exactly `name`. */
 export function paramValues(params: readonly QueryParam[], name: string): string[] {
   const values: string[] = [];

@@ -14,7 +14,10 @@ export interface ProxyRequest {
   rawQuery: string;
   headers: Headers;
   body?: AsyncIterable<Uint8Array>;
-  /** Aborted when the client goes away; passed down to backend requests. */
+  /**
+   * Aborted when the client goes away; passed down to backend requests. An adapter may make it on
+   * first read (a getter): pass the request on rather than copying it, and read it only when needed.
+   */
   signal?: AbortSignal;
   sourceIp?: string;
   /**

@@ -170,7 +170,7 @@ async function serve(
         ctx.principal,
         resolved.mount,
         resolved.relKey,
-        req.signal,
+        req,
       );
       if (!decision.allow) {
         ctx.grantRefused = decision.byGrant;
@@ -193,7 +193,10 @@ async function serve(
         virtualKey: key,
         headers: req.headers,
         query: route.query,
-        signal: req.signal,
+        // Read when a backend call is made: a 307 never needs the request's signal.
+        get signal() {
+          return req.signal;
+        },
       };
       if (route.op === 'HeadObject') return headObject(ctx.storage, objectReq, base);
       // A proxied body holds one of the principal's backend streams until it has been read.

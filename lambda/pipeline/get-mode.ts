@@ -38,12 +38,7 @@ export async function serveGet(
   /** Streams the object through the proxy (getObject, within the caller's stream share). */
   proxyGet: () => Promise<ProxyResponse>,
 ): Promise<GetOutcome> {
-  const redirect = async (): Promise<ProxyResponse> => {
-    const location = await storage.presign(ref, {
-      expiresInSeconds: options.presignExpiresSeconds,
-    });
-    return temporaryRedirect(location, requestId, base);
-  };
+  const redirect = () => redirectTo(storage, options, ref, requestId, base);
   if (shouldRedirect(req.headers, options)) return { response: await redirect(), proxied: false };
 
   const response = await proxyGet();
@@ -59,6 +54,17 @@ export async function serveGet(
     return { response: await redirect(), proxied: false, reason };
   }
   throw new S3Error('InvalidRequest', overLimitMessage(length, limit), {}, reason);
+}
+
+async function redirectTo(
+  storage: StorageBackend,
+  options: GetModeOptions,
+  ref: ObjectRequest['ref'],
+  requestId: string,
+  base: Headers,
+): Promise<ProxyResponse> {
+  const location = await storage.presign(ref, { expiresInSeconds: options.presignExpiresSeconds });
+  return temporaryRedirect(location, requestId, base);
 }
 
 /** Stops a body that will not be sent: the backend read ends instead of running to its end. */
