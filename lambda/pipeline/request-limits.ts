@@ -58,28 +58,70 @@ export function timeBudget(req: ProxyRequest, now: number, timeoutMs: number): n
 }
 
 /**
+ * The request as the work sees it: the same fields, and a signal that aborts when the client
+ * leaves or the budget runs out. The signal is made on first read (two AbortControllers and a
+ * listener cost more than the rest of a 307's routing): most answers never read it.
+ */
+class TimedRequest implements ProxyRequest {
+  readonly method: string;
+  readonly rawPath: string;
+  readonly rawQuery: string;
+  readonly headers: ProxyRequest['headers'];
+  readonly body: ProxyRequest['body'];
+  readonly sourceIp: string | undefined;
+  readonly deadline: number | undefined;
+  private controller: AbortController | undefined;
+  private expiredReason: Error | undefined;
+
+  constructor(private readonly client: ProxyRequest) {
+    this.method = client.method;
+    this.rawPath = client.rawPath;
+    this.rawQuery = client.rawQuery;
+    this.headers = client.headers;
+    this.body = client.body;
+    this.sourceIp = client.sourceIp;
+    this.deadline = client.deadline;
+  }
+
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      const controller = new AbortController();
+      this.controller = controller;
+      if (this.expiredReason !== undefined) controller.abort(this.expiredReason);
+      const client = this.client.signal;
+      if (client?.aborted) controller.abort(client.reason);
+      // Lives as long as the request: a client that leaves while its body streams still aborts it.
+      else client?.addEventListener('abort', () => controller.abort(client.reason), { once: true });
+    }
+    return this.controller.signal;
+  }
+
+  get expired(): boolean {
+    return this.expiredReason !== undefined;
+  }
+
+  expire(): void {
+    this.expiredReason = new Error('request time budget exceeded');
+    this.controller?.abort(this.expiredReason);
+  }
+}
+
+/**
  * Runs `work` with a signal that aborts when the client leaves or the budget runs out, and
  * answers 503 ServiceUnavailable (which SDKs retry) when no response is ready in time. Work that
  * finishes after that is still observed: a late streamed body is closed, so it releases its
  * backend connection, and a late failure is not an unhandled rejection. Shared work it waited on
  * (a snapshot load) is not tied to the request's signal and completes for the next request.
  */
-export async function withTimeBudget(
+export function withTimeBudget(
   req: ProxyRequest,
   budgetMs: number,
   work: (req: ProxyRequest) => Promise<ProxyResponse>,
 ): Promise<ProxyResponse> {
-  const timer = new AbortController();
-  const client = req.signal;
-  if (client?.aborted) timer.abort(client.reason);
-  // Lives as long as the request: a client that leaves while its body streams still aborts it.
-  else client?.addEventListener('abort', () => timer.abort(client.reason), { once: true });
-  let handle: ReturnType<typeof setTimeout> | undefined;
-  let timedOut = false;
-  const expired = new Promise<never>((_, reject) => {
-    handle = setTimeout(() => {
-      timedOut = true;
-      timer.abort(new Error('request time budget exceeded'));
+  const timed = new TimedRequest(req);
+  return new Promise<ProxyResponse>((resolve, reject) => {
+    const handle = setTimeout(() => {
+      timed.expire();
       reject(
         new S3Error(
           'ServiceUnavailable',
@@ -89,16 +131,26 @@ export async function withTimeBudget(
         ),
       );
     }, budgetMs);
+    let working: Promise<ProxyResponse>;
+    try {
+      working = work(timed);
+    } catch (err) {
+      working = Promise.reject(err);
+    }
+    working.then(
+      (res) => {
+        clearTimeout(handle);
+        // Nobody will read a response that comes after the 503: close its body.
+        if (timed.expired) void closeBody(res);
+        else resolve(res);
+      },
+      (err: unknown) => {
+        clearTimeout(handle);
+        // After the 503 a failure has no one to tell; it is handled here, never unhandled.
+        if (!timed.expired) reject(err);
+      },
+    );
   });
-  const working = work({ ...req, signal: timer.signal });
-  try {
-    // race() subscribes to `working`: a failure after the budget is handled, never unhandled.
-    return await Promise.race([working, expired]);
-  } finally {
-    clearTimeout(handle);
-    // Nobody will read a response that comes after the 503: close its body.
-    if (timedOut) void working.then(closeBody, () => undefined);
-  }
 }
 
 async function closeBody(res: ProxyResponse): Promise<void> {
