@@ -90,11 +90,17 @@ export async function writeResponse(
 ): Promise<void> {
   const body = out.body;
   const headers: Record<string, string> = { ...out.headers };
-  if (typeof body === 'string' || body instanceof Uint8Array) {
-    const bytes = typeof body === 'string' ? Buffer.from(body) : body;
-    headers['content-length'] = String(bytes.byteLength);
+  if (typeof body === 'string') {
+    // A string goes out with the head in one write (a Buffer would be a second chunk: writev).
+    headers['content-length'] = String(Buffer.byteLength(body));
     res.writeHead(out.status, headers);
-    res.end(bytes);
+    res.end(body);
+    return;
+  }
+  if (body instanceof Uint8Array) {
+    headers['content-length'] = String(body.byteLength);
+    res.writeHead(out.status, headers);
+    res.end(body);
     return;
   }
   if (body === undefined) {
