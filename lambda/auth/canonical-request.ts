@@ -1,4 +1,4 @@
-import { createHash, createHmac, type KeyObject } from 'node:crypto';
+import { createHmac, hash, type KeyObject } from 'node:crypto';
 import type { QueryParam } from '../core/raw-query';
 import type { Headers } from '../core/types';
 
@@ -91,7 +91,7 @@ function canonicalQuery(query: readonly QueryParam[]): string {
 
 /** `scope` is "yyyymmdd/region/service/aws4_request"; `longDate` is "yyyymmddThhmmssZ". */
 export function stringToSign(longDate: string, scope: string, canonical: string): string {
-  const hashed = createHash('sha256').update(canonical, 'utf8').digest('hex');
+  const hashed = hash('sha256', canonical, 'hex');
   return `${ALGORITHM}\n${longDate}\n${scope}\n${hashed}`;
 }
 

@@ -9,7 +9,7 @@
  * two byte for byte). Credentials come from the client's provider each time (cached there, and
  * refreshed by it before temporary credentials expire).
  */
-import { createHash, createHmac, createSecretKey, type KeyObject } from 'node:crypto';
+import { createHmac, createSecretKey, hash, type KeyObject } from 'node:crypto';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { ObjectRef } from './storage-backend';
@@ -142,7 +142,7 @@ export class S3Presigner {
     const middle = `${longDate}&X-Amz-Expires=${expiresIn}${fixed.token}`;
     const path = `${endpoint.pathPrefix}${encodedKey}`;
     const canonical = `GET\n${path}\n${fixed.head}${middle}${TAIL}\nhost:${endpoint.host}\n\nhost\nUNSIGNED-PAYLOAD`;
-    const hashed = createHash('sha256').update(canonical, 'utf8').digest('hex');
+    const hashed = hash('sha256', canonical, 'hex');
     const toSign = `AWS4-HMAC-SHA256\n${longDate}\n${fixed.scope}\n${hashed}`;
     const signature = createHmac('sha256', fixed.key).update(toSign, 'utf8').digest('hex');
     return `${endpoint.origin}${path}?${fixed.head}${middle}&X-Amz-Signature=${signature}${TAIL}`;
