@@ -13,7 +13,7 @@
 
 import type { CheckpointFileAction, PartitionValues } from './checkpoint-file-actions';
 import { CHANGE_DATA, RecordStore } from './history';
-import { normalizeNull } from './log-replay';
+import { CHANGE_DATA_DIR, normalizeNull } from './log-replay';
 import { PartitionTuples } from './partition-tuples';
 import { PathIndex } from './path-index';
 import type { PartitionColumn } from './snapshot-view';
@@ -165,8 +165,11 @@ export class HistoryBuilder {
 
   changeData(a: CheckpointFileAction, version: number): void {
     const rel = this.root.resolve(a.path).relPath;
+    // As in the snapshot's replay: a cdc action naming a file outside _change_data/ (a data file
+    // of another partition, say) must not make it readable.
+    if (rel === undefined || !rel.startsWith(CHANGE_DATA_DIR)) return;
     const t = this.tupleOf(a.partitionValues);
-    if (rel !== undefined && t !== undefined) this.record(rel, t, CHANGE_DATA, version);
+    if (t !== undefined) this.record(rel, t, CHANGE_DATA, version);
   }
 
   /**

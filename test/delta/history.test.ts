@@ -163,6 +163,25 @@ describe('loadHistory', () => {
     expect(h.partitionValuesOf('p=1/a.parquet')).toEqual(['1']);
   });
 
+  it('ignores a cdc action naming a file outside _change_data/ (it must not make a data file of another partition readable)', async () => {
+    const s = new MemoryDeltaStorage()
+      .commit(0, [commitInfo(100), protocolV1, metaData(['p']), add('p=1/a.parquet', { p: '1' })])
+      .commit(1, [commitInfo(200), add('p=2/b.parquet', { p: '2' })])
+      .commit(2, [
+        commitInfo(300),
+        removeAt('p=2/b.parquet', 290, { p: '2' }),
+        cdc('p=2/b.parquet', { p: '1' }),
+        cdc('p=2/other.parquet', { p: '1' }),
+        cdc('_change_data/p=1/c2.parquet', { p: '1' }),
+      ]);
+    const h = await historyOf(s);
+    expect(record(h, 'p=2/b.parquet')).toEqual([{ values: ['2'], deletedAt: 290, version: 2 }]);
+    expect(h.recordsOf('p=2/other.parquet')).toEqual([]);
+    expect(record(h, '_change_data/p=1/c2.parquet')).toEqual([
+      { values: ['1'], deletedAt: CHANGE_DATA, version: 2 },
+    ]);
+  });
+
   it('takes the partition values of a remove that carries none from the add that introduced it', async () => {
     const s = new MemoryDeltaStorage()
       .commit(0, [protocolV1, metaData(['p']), add('p=1/a.parquet', { p: '1' })])

@@ -8,6 +8,8 @@
 import { describe, expect, it } from 'vitest';
 import { AllowedSet } from '../../lambda/access/allowed-set';
 import type { PartitionMap } from '../../lambda/access/grant';
+import { historyVerdict } from '../../lambda/access/history-access';
+import { loadHistory } from '../../lambda/delta/load-history';
 import { loadSnapshot } from '../../lambda/delta/load-snapshot';
 import { NO_TUPLE } from '../../lambda/delta/snapshot-view';
 import { writeCheckpoint } from '../../lambda/local/delta-writer';
@@ -147,6 +149,11 @@ describe('paths of deletion vectors and change data', () => {
         ['region=US/removed.parquet', '_change_data/region=EU/cdc-1.parquet'],
       ),
     ).toEqual({ 'region=US/removed.parquet': false, '_change_data/region=EU/cdc-1.parquet': true });
+    // Nor does the retained history (the second look for removed files) take it as change data.
+    const h = await loadHistory(s, await loadSnapshot(s, { tableUri }));
+    const eu = new AllowedSet(h, [{ region: 'EU' }]);
+    expect(historyVerdict(h, eu, 'region=US/removed.parquet', 0)).toBe('forbidden');
+    expect(historyVerdict(h, eu, '_change_data/region=EU/cdc-1.parquet', 0)).toBe('readable');
   });
 
   it('a deletion-vector file shared by files of two partitions is readable only with both', async () => {
