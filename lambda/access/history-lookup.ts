@@ -11,6 +11,7 @@ import type { Clock } from '../core/types';
 import { DeltaLogError } from '../delta/delta-log-error';
 import type { DeltaStorage } from '../delta/delta-storage';
 import type { History } from '../delta/history';
+import { CHANGE_DATA_DIR } from '../delta/log-replay';
 import type { Snapshot } from '../delta/snapshot';
 import type { SnapshotCache } from '../delta/snapshot-cache';
 import type { AllowedSetCache } from './allowed-set-cache';
@@ -42,14 +43,18 @@ export class HistoryLookup {
   ): Promise<HistoryVerdict> {
     // Folder-like keys (pyarrow HEADs the bare alias) are never files: no reason to read history.
     if (relKey === '' || relKey.endsWith('/')) return 'unknown';
-    // A recent history serves most removed files from a few requests; only the complete one
-    // (every retained commit) can say a path is not readable.
+    // The recent history (the newest checkpoint's tombstones and the commits after it: a few
+    // requests) decides for data and deletion-vector files: a checkpoint carries every remove
+    // still within retention (protocol, Checkpoints), so a file it does not know was removed too
+    // long ago or never committed, and one it knows in other partitions only stays refused.
+    // Change data is in no checkpoint: only the complete history (every retained commit) can
+    // refuse it.
     for (const complete of [false, true]) {
       const history = await this.history(mount, storage, snapshot, complete);
       if (!history) return 'unknown';
       const allowed = this.deps.allowedSets.get(principal.name, mount.alias, history, maps);
       const verdict = historyVerdict(history, allowed, relKey, this.deps.clock.now());
-      if (verdict === 'readable' || history.complete) return verdict;
+      if (verdict === 'readable' || history.complete || !relKey.startsWith(CHANGE_DATA_DIR)) return verdict;
     }
     return 'unknown';
   }

@@ -276,6 +276,54 @@ describe.each(backends)('reads across rewrites on %s', (_kind, start, skipReason
     },
   );
 
+  it.skipIf(skipReason)(
+    'refuses an unknown data file from the newest checkpoint’s tombstones, reading every commit only for change data',
+    async () => {
+      const clock = new ManualClock();
+      const t = await freshTable();
+      const files = [];
+      for (let i = 0; i < 12; i++) {
+        const f = await t.file(i % 2 ? 'EU' : 'US', i);
+        files.push(f);
+        await t.writer.commit({ add: [f] });
+      }
+      const oldChange = await t.writer.writeChangeDataFile({ region: 'EU' }, [{ id: 1, region: 'EU' }]);
+      await t.writer.commit({
+        remove: [files[1]!.path, files[2]!.path],
+        cdc: [oldChange],
+        operation: 'DELETE',
+      });
+      await t.writer.checkpoint(); // v13: its tombstones hold both removes
+      const orphan = `region=EU/part-orphan-${n}.parquet`;
+      const orphanChange = `_change_data/region=EU/cdc-orphan-${n}.parquet`;
+      for (const key of [orphan, orphanChange])
+        await s3.send(
+          new PutObjectCommand({ Bucket: 'lake', Key: `${t.prefix}${key}`, Body: 'not in the log' }),
+        );
+      const { backend: storage, calls } = counting(
+        new S3Backend({ endpoint: backend.endpoint, forcePathStyle: true, credentials: BACKEND_CREDENTIALS }),
+      );
+      const proxy = await proxyFor(clock, grantEU(t.alias), storage);
+      const ask = (key: string) =>
+        objectRequest(proxy.url, 'GET', `${t.alias}/${key}`, READER, 'datalake', clock);
+      expect((await ask(rel(files[3]!))).status).toBe(200);
+      const commitReads = () =>
+        calls.filter((c) => c.op === 'get' && /_delta_log\/\d{20}\.json$/.test(c.key)).length;
+      const before = commitReads();
+      // Data files: the recent history decides, and no old commit is read.
+      expect((await ask(orphan)).status).toBe(403);
+      expect((await ask(rel(files[1]!))).status).toBe(200); // removed, granted: a tombstone
+      expect((await ask(rel(files[2]!))).status).toBe(403); // removed, not granted
+      expect(commitReads() - before).toBe(0);
+      expect(proxy.proxy.snapshots.stats().history).toMatchObject({ recentLoads: 1, loads: 0 });
+      // Change data is in no checkpoint: refusing an unknown change-data file reads every commit.
+      expect((await ask(orphanChange)).status).toBe(403);
+      expect((await ask(rel(oldChange))).status).toBe(200);
+      expect(commitReads() - before).toBe(14);
+      expect(proxy.proxy.snapshots.stats().history).toMatchObject({ recentLoads: 1, loads: 1 });
+    },
+  );
+
   it.skipIf(skipReason)('reads the history once for a flood of requests for unknown paths', async () => {
     const clock = new ManualClock();
     const t = await freshTable();
