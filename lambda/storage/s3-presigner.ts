@@ -33,16 +33,17 @@ export interface Identity {
 
 /** S3's key encoding in a path: each segment RFC 3986-encoded, "/" kept (as the SDK does). */
 export function encodeKey(key: string): string {
-  return key
-    .split('/')
-    .map((s) =>
-      encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`),
-    )
-    .join('/');
+  return encodeParam(key).replaceAll('%2F', '/');
 }
 
-const encodeParam = (v: string) =>
-  encodeURIComponent(v).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+const RFC3986_EXTRA = /[!'()*]/;
+
+/** RFC 3986 encoding (encodeURIComponent leaves !'()* alone; most keys have none of them). */
+const encodeParam = (v: string) => {
+  const encoded = encodeURIComponent(v);
+  if (!RFC3986_EXTRA.test(encoded)) return encoded;
+  return encoded.replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+};
 
 interface FixedParts extends Identity {
   shortDate: string;

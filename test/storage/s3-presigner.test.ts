@@ -15,6 +15,7 @@ const KEYS = [
   'sales/region=EU/date=2024-01-01/part-0.snappy.parquet',
   'a b/ü+x/😈(1)!*.parquet',
   "q'uote/~tilde",
+  'odd/%2F%/empty//segment',
 ];
 
 function client(options: {
