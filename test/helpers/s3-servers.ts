@@ -3,7 +3,7 @@
  * python3 has it. Ports are chosen at run time; every process is stopped by its PID.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
@@ -54,8 +54,14 @@ async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 
   throw new Error(`${what} did not start within ${timeoutMs} ms`);
 }
 
-export async function startS3rver(): Promise<S3Server> {
-  const dir = mkdtempSync(join(tmpdir(), 's3rver-'));
+/**
+ * s3rver in a child process. Its data lives in a fresh temporary directory removed on stop, or in
+ * `dir` when given (created if missing, kept on stop: a benchmark's tables are written once).
+ */
+export async function startS3rver(options: { dir?: string } = {}): Promise<S3Server> {
+  const persistent = options.dir !== undefined;
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 's3rver-'));
+  if (persistent) mkdirSync(dir, { recursive: true });
   const child = spawn(
     process.execPath,
     ['--openssl-legacy-provider', '--import', 'tsx', join(REPO_ROOT, 'test/helpers/s3rver-main.ts'), dir],
@@ -82,7 +88,7 @@ export async function startS3rver(): Promise<S3Server> {
     endpoint: `http://127.0.0.1:${port}`,
     stop: async () => {
       await stopChild(child);
-      rmSync(dir, { recursive: true, force: true });
+      if (!persistent) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
