@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { motoMissing } from './skips';
+import { motoMissing, withReason } from './skips';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
 export const BACKEND_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
@@ -95,6 +95,18 @@ export async function startS3rver(options: { dir?: string } = {}): Promise<S3Ser
 
 /** Why moto cannot run here, or undefined when it can (the skip reason; see skips.ts). */
 export const motoUnavailableReason = motoMissing;
+
+/** A row of a backend matrix for `describe.each`: title, how to start the server, skip reason. */
+export type BackendRow = [title: string, start: () => Promise<S3Server>, skipReason: string | undefined];
+
+/** s3rver always, and moto, skipped with the reason in its title where it cannot run here. */
+export function s3rverAndMoto(): BackendRow[] {
+  const reason = motoUnavailableReason();
+  return [
+    ['s3rver', startS3rver, undefined],
+    [withReason('moto', reason), startMoto, reason],
+  ];
+}
 
 export async function startMoto(): Promise<S3Server> {
   const port = await freePort();
