@@ -10,10 +10,7 @@
  * - warm: the cached checkpoint through the proxy (HTTP GET, SigV4) against a GET of the same
  *   bytes straight from the backend with the same client.
  */
-import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { fileGrantOf } from '../lambda/access/file-grant';
 import { startNodeServer } from '../lambda/adapters/node-server';
@@ -24,12 +21,12 @@ import { deltaStorageFromBackend } from '../lambda/delta/delta-storage';
 import { loadSnapshot } from '../lambda/delta/load-snapshot';
 import { FilteredLogView } from '../lambda/log-view/filtered-log-view';
 import { s3Backend } from '../test/helpers/delta-s3';
+import { bundleBench, runBenchChild } from './child/run-child';
 import { ensureBenchTable } from './snapshot';
 
 process.env.AWS_EC2_METADATA_DISABLED = 'true';
 process.env.AWS_EMF_ENVIRONMENT = 'Local';
 
-const repoRoot = path.resolve(import.meta.dirname, '..');
 const GRANT = [{ region: 'region-3' }];
 const KEY = {
   accessKeyId: 'AKIABENCHFILTERED01',
@@ -140,45 +137,14 @@ async function child(mode: string, endpoint: string, prefix: string): Promise<Re
   }
 }
 
-async function bundle(): Promise<string> {
-  const out = path.join(repoRoot, '.bench-cache', `filtered-log-bench-${process.pid}.mjs`);
-  const { build } = await import('esbuild');
-  await build({
-    entryPoints: [path.join(repoRoot, 'bench/filtered-log.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    external: ['s3rver', 'esbuild'],
-    outfile: out,
-    logLevel: 'warning',
-    banner: {
-      js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
-    },
-  });
-  return out;
-}
-
-async function runChild(script: string, mode: string, endpoint: string, prefix: string) {
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    [script, '--filtered-log-child', mode, endpoint, prefix],
-    {
-      env: { ...process.env, AWS_EC2_METADATA_DISABLED: 'true', AWS_EMF_ENVIRONMENT: 'Local' },
-      maxBuffer: 1 << 20,
-      timeout: 300_000,
-    },
-  );
-  return JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, number>;
-}
-
 export default async function filteredLogBench(args: string[]) {
   const files = Number(args.find((a) => /^\d+$/.test(a)) ?? 1_000_000);
   const table = await ensureBenchTable(files);
   let script: string | undefined;
   try {
-    script = await bundle();
-    const run = (mode: string) => runChild(script!, mode, table.endpoint, table.prefix);
+    script = await bundleBench('filtered-log');
+    const run = (mode: string) =>
+      runBenchChild(script!, ['--filtered-log-child', mode, table.endpoint, table.prefix]);
     // Interleaved, so a change in machine load hits baseline and subject alike; each 'generate'
     // child also loads the snapshot cold right before generating, a baseline in the same process.
     const cold: Record<string, number>[] = [];

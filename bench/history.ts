@@ -18,26 +18,19 @@
  * - a flood of 10,000 requests for unknown paths (200 in flight) on a cold history: backend
  *   requests made, split into log reads (the one history load) and existence checks.
  */
-import { execFile } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { AllowedSetCache } from '../lambda/access/allowed-set-cache';
 import { DeltaAuthorizer } from '../lambda/access/delta-authorizer';
 import { silentLogger } from '../lambda/core/logger';
 import { parseTableUri, type TableMount } from '../lambda/core/table-mount';
 import { SnapshotCache } from '../lambda/delta/snapshot-cache';
-import {
-  type AddFile,
-  logPathOf,
-  type MetaData,
-  type RemoveFile,
-  writeCheckpoint,
-  writeLastCheckpoint,
-} from '../lambda/local/delta-writer';
+import { type RemoveFile, writeCheckpoint, writeLastCheckpoint } from '../lambda/local/delta-writer';
 import type { StorageBackend } from '../lambda/storage/storage-backend';
 import { s3Backend, startLocalS3 } from '../test/helpers/delta-s3';
+import { BENCH_T0, benchAdd, benchMetaData } from './child/bench-table';
+import { bundleBench, runBenchChild } from './child/run-child';
 
 process.env.AWS_EC2_METADATA_DISABLED = 'true';
 process.env.AWS_EMF_ENVIRONMENT = 'Local';
@@ -49,7 +42,7 @@ const NEWEST = OLDEST + COMMITS;
 const PER_COMMIT = 50;
 const TOMBSTONES = 50_000;
 /** Removes are dated here; the authorizer's clock runs a day later (all within retention). */
-const T0 = 1_700_000_000_000;
+const T0 = BENCH_T0;
 const repoRoot = path.resolve(import.meta.dirname, '..');
 const cacheDir = path.join(repoRoot, '.bench-cache');
 const prefixOf = (files: number) => `history-${files}`;
@@ -57,41 +50,15 @@ const v20 = (v: number) => String(v).padStart(20, '0');
 
 const hex = (n: number, w: number) => (n >>> 0).toString(16).padStart(w, '0').slice(-w);
 
-/** File i: deterministic, so a later commit can remove it by path. */
-function fileOf(i: number, kind: 'part' | 'cdc' = 'part'): AddFile {
-  const date = `2024-${String(1 + (i % 12)).padStart(2, '0')}-${String(1 + (i % 28)).padStart(2, '0')}`;
-  const region = `region-${i % 10}`;
-  const uuid = `${hex(i, 8)}-${hex(i * 31, 4)}-4${hex(i * 7, 3)}-8${hex(i * 13, 3)}-${hex(i * 7919, 8)}${hex(i, 4)}`;
-  const stats =
-    `{"numRecords":${1000 + (i % 5000)},"minValues":{"id":${i * 1000},"ts":"2024-01-01T00:00:00.000Z"},` +
-    `"maxValues":{"id":${i * 1000 + 999},"ts":"2024-12-31T23:59:59.999Z"},"nullCount":{"id":0,"ts":0}}`;
-  const folder = `${kind === 'cdc' ? '_change_data/' : ''}date=${date}/region=${region}/`;
-  return {
-    path: logPathOf(`${folder}${kind}-${String(i % 100000).padStart(5, '0')}-${uuid}.c000.snappy.parquet`),
-    partitionValues: { date, region },
-    size: 100_000 + i,
-    modificationTime: T0 + i,
-    dataChange: true,
-    stats,
-  };
-}
+/** File i: deterministic (its uuid too), so a later commit can remove it by path. */
+const fileOf = (i: number, kind: 'part' | 'cdc' = 'part') =>
+  benchAdd(
+    i,
+    `${hex(i, 8)}-${hex(i * 31, 4)}-4${hex(i * 7, 3)}-8${hex(i * 13, 3)}-${hex(i * 7919, 8)}${hex(i, 4)}`,
+    kind,
+  );
 
-const metaData: MetaData = {
-  id: 'history-bench',
-  format: { provider: 'parquet', options: {} },
-  schemaString: JSON.stringify({
-    type: 'struct',
-    fields: [
-      { name: 'id', type: 'long', nullable: true, metadata: {} },
-      { name: 'ts', type: 'timestamp', nullable: true, metadata: {} },
-      { name: 'date', type: 'date', nullable: true, metadata: {} },
-      { name: 'region', type: 'string', nullable: true, metadata: {} },
-    ],
-  }),
-  partitionColumns: ['date', 'region'],
-  configuration: { 'delta.enableChangeDataFeed': 'true' },
-  createdTime: T0,
-};
+const metaData = benchMetaData('history-bench', { 'delta.enableChangeDataFeed': 'true' });
 const protocol = { minReaderVersion: 1, minWriterVersion: 4 };
 
 /**
@@ -346,36 +313,9 @@ async function child(mode: string, endpoint: string, files: number): Promise<voi
   client.destroy();
 }
 
-async function bundle(): Promise<string> {
-  const out = path.join(cacheDir, `history-bench-${process.pid}.mjs`);
-  const { build } = await import('esbuild');
-  await build({
-    entryPoints: [path.join(repoRoot, 'bench/history.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    external: ['s3rver', 'esbuild'],
-    outfile: out,
-    logLevel: 'warning',
-    banner: {
-      js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
-    },
-  });
-  return out;
-}
-
-async function runChild(script: string, mode: string, endpoint: string, files: number) {
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    [script, '--child', mode, endpoint, String(files)],
-    {
-      env: { ...process.env, AWS_EC2_METADATA_DISABLED: 'true', AWS_EMF_ENVIRONMENT: 'Local' },
-      maxBuffer: 1 << 20,
-      timeout: 600_000,
-    },
-  );
-  return JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, number>;
+/** One measurement in a fresh process (see child). */
+function runChild(script: string, mode: string, endpoint: string, files: number) {
+  return runBenchChild(script, ['--child', mode, endpoint, String(files)], { timeoutMs: 600_000 });
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -391,7 +331,7 @@ export default async function historyBench(args: string[]) {
     const tg = performance.now();
     const generated = await ensureTable(s3.client, files);
     const generateMs = performance.now() - tg;
-    script = await bundle();
+    script = await bundleBench('history');
     const cold: Record<string, number>[] = [];
     const first: Record<string, number>[] = [];
     // Interleaved, so machine load hits both alike.

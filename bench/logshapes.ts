@@ -16,8 +16,6 @@
  * process: two tables alternating whose sum exceeds the budget, and three in a cycle of which two
  * fit. Loads per request, request latency (p50/p99), and the worst cache bytes against the budget.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -33,7 +31,13 @@ import {
 } from '../lambda/local/delta-writer';
 import { S3Backend } from '../lambda/storage/s3-backend';
 import type { StorageBackend } from '../lambda/storage/storage-backend';
-import { BACKEND_CREDENTIALS, backendClient, createBucket, REPO_ROOT } from '../test/helpers/s3-servers';
+import {
+  BACKEND_CREDENTIALS,
+  backendClient,
+  createBucket,
+  REPO_ROOT,
+  startS3rver,
+} from '../test/helpers/s3-servers';
 import { slowStorage } from '../test/helpers/slow-storage';
 
 process.env.AWS_EC2_METADATA_DISABLED = 'true';
@@ -43,54 +47,6 @@ const BUCKET = 'logshapes';
 const LATENCY_MS = 20;
 const WIDE_FILES = 30_000;
 const cacheDir = path.join(REPO_ROOT, '.bench-cache');
-
-/** s3rver in a child process on a persistent directory (the tables are written once). */
-async function startS3rverAt(dir: string): Promise<{ endpoint: string; child: ChildProcess }> {
-  mkdirSync(dir, { recursive: true });
-  const child = spawn(
-    process.execPath,
-    [
-      '--openssl-legacy-provider',
-      '--import',
-      'tsx',
-      path.join(REPO_ROOT, 'test/helpers/s3rver-main.ts'),
-      dir,
-    ],
-    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const port = await new Promise<number>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error('s3rver did not start within 60 s')), 60_000);
-    let buf = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const m = /READY (\d+)/.exec(buf);
-      if (m) {
-        clearTimeout(timer);
-        res(Number(m[1]));
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      rej(new Error(`s3rver exited with ${code}`));
-    });
-  });
-  return { endpoint: `http://127.0.0.1:${port}`, child };
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  return new Promise((res) => {
-    if (child.exitCode !== null || child.signalCode !== null) return res();
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      res();
-    }, 5_000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      res();
-    });
-    child.kill('SIGTERM');
-  });
-}
 
 async function exists(client: S3Client, key: string): Promise<boolean> {
   try {
@@ -426,7 +382,8 @@ async function cachePressure(endpoint: string, tables: string[], rounds: number)
 export default async function logshapesBench(args: string[]) {
   const rounds = Number(args[0] ?? 2);
   const commits = Number(args[1] ?? 3000);
-  const { endpoint, child } = await startS3rverAt(path.join(cacheDir, 'logshapes-s3rver'));
+  const s3rver = await startS3rver({ dir: path.join(cacheDir, 'logshapes-s3rver') });
+  const { endpoint } = s3rver;
   const client = backendClient(endpoint);
   try {
     await createBucket(client, BUCKET).catch(() => undefined); // kept from an earlier run
@@ -462,6 +419,6 @@ export default async function logshapesBench(args: string[]) {
     };
   } finally {
     client.destroy();
-    await stop(child);
+    await s3rver.stop();
   }
 }

@@ -14,11 +14,9 @@
  * - naive: hyparquet reads the whole checkpoint, all columns, rows as objects, then the same Map.
  * Then the incremental refresh after one new commit, in this process.
  */
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
@@ -33,16 +31,12 @@ import {
   ScalarCursor,
 } from '../lambda/delta/parquet-leaves';
 import { decodePath } from '../lambda/delta/table-root';
-import {
-  type AddFile,
-  logPathOf,
-  type MetaData,
-  writeCheckpoint,
-  writeLastCheckpoint,
-} from '../lambda/local/delta-writer';
+import { writeCheckpoint, writeLastCheckpoint } from '../lambda/local/delta-writer';
 import { S3Backend } from '../lambda/storage/s3-backend';
 import type { StorageBackend } from '../lambda/storage/storage-backend';
 import { type LocalS3, startLocalS3 } from '../test/helpers/delta-s3';
+import { benchAdd, benchMetaData } from './child/bench-table';
+import { bundleBench, runBenchChild } from './child/run-child';
 
 process.env.AWS_EC2_METADATA_DISABLED = 'true';
 process.env.AWS_EMF_ENVIRONMENT = 'Local';
@@ -90,40 +84,10 @@ function countingS3Backend(endpoint: string): { backend: StorageBackend; traffic
   return { backend, traffic, close: () => real.destroy() };
 }
 
-function syntheticAdd(i: number): AddFile {
-  const date = `2024-${String(1 + (i % 12)).padStart(2, '0')}-${String(1 + (i % 28)).padStart(2, '0')}`;
-  const region = `region-${i % 10}`;
-  const stats =
-    `{"numRecords":${1000 + (i % 5000)},"minValues":{"id":${i * 1000},"ts":"2024-01-01T00:00:00.000Z"},` +
-    `"maxValues":{"id":${i * 1000 + 999},"ts":"2024-12-31T23:59:59.999Z"},"nullCount":{"id":0,"ts":0}}`;
-  return {
-    path: logPathOf(
-      `date=${date}/region=${region}/part-${String(i % 100000).padStart(5, '0')}-${randomUUID()}.c000.snappy.parquet`,
-    ),
-    partitionValues: { date, region },
-    size: 100_000 + i,
-    modificationTime: 1_700_000_000_000 + i,
-    dataChange: true,
-    stats,
-  };
-}
+/** File i of the table, named with a random uuid. */
+const syntheticAdd = (i: number) => benchAdd(i, randomUUID());
 
-const metaData: MetaData = {
-  id: 'bench-table',
-  format: { provider: 'parquet', options: {} },
-  schemaString: JSON.stringify({
-    type: 'struct',
-    fields: [
-      { name: 'id', type: 'long', nullable: true, metadata: {} },
-      { name: 'ts', type: 'timestamp', nullable: true, metadata: {} },
-      { name: 'date', type: 'date', nullable: true, metadata: {} },
-      { name: 'region', type: 'string', nullable: true, metadata: {} },
-    ],
-  }),
-  partitionColumns: ['date', 'region'],
-  configuration: {},
-  createdTime: 1_700_000_000_000,
-};
+const metaData = benchMetaData('bench-table');
 
 async function exists(client: S3Client, key: string): Promise<boolean> {
   try {
@@ -247,55 +211,14 @@ async function child(mode: string, endpoint: string, files: number, layout: Layo
   close();
 }
 
-async function bundle(): Promise<string> {
-  // One bundle per run: .bench-cache may be shared by several worktrees benchmarking at once.
-  const out = path.join(cacheDir, `snapshot-bench-${process.pid}.mjs`);
-  const { build } = await import('esbuild');
-  await build({
-    entryPoints: [path.join(repoRoot, 'bench/snapshot.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    external: ['s3rver', 'esbuild'],
-    outfile: out,
-    logLevel: 'warning',
-    banner: {
-      js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
-    },
-  });
-  return out;
-}
-
-/** Async on purpose: s3rver serves the child from this process's event loop. */
-async function runChild(
-  script: string,
-  mode: string,
-  endpoint: string,
-  files: number,
-  layout: Layout,
-): Promise<Record<string, number>> {
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
+/** One reader in a fresh process (see child). */
+function runChild(script: string, mode: string, endpoint: string, files: number, layout: Layout) {
+  return runBenchChild(script, ['--child', mode, endpoint, String(files), layout], {
     // Node's default heap limit for ours and simple (as in Lambda, where RSS is what counts); the
     // naive reader needs more than the default to finish at all.
-    [
-      '--expose-gc',
-      ...(mode === 'naive' ? ['--max-old-space-size=8192'] : []),
-      script,
-      '--child',
-      mode,
-      endpoint,
-      String(files),
-      layout,
-    ],
-    {
-      env: { ...process.env, AWS_EC2_METADATA_DISABLED: 'true', AWS_EMF_ENVIRONMENT: 'Local' },
-      maxBuffer: 1 << 20,
-      timeout: 300_000,
-    },
-  );
-  return JSON.parse(stdout.trim().split('\n').pop()!);
+    nodeArgs: ['--expose-gc', ...(mode === 'naive' ? ['--max-old-space-size=8192'] : [])],
+    timeoutMs: 300_000,
+  });
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -383,7 +306,7 @@ export default async function snapshotBench(args: string[]) {
   const { s3, generated, generateMs } = table;
   const onExit: (() => void)[] = [];
   try {
-    const script = await bundle();
+    const script = await bundleBench('snapshot');
     onExit.push(() => rmSync(script, { force: true }));
     const pathBytes = decodePath(syntheticAdd(0).path).length;
 

@@ -1,23 +1,18 @@
-// prom-client ships types for its index only; lambda/metrics/prom-client.ts imports the four
-// modules it uses on their own so that the Lambda bundle does not carry Summary (tdigest),
-// Pushgateway or the cluster aggregator. Same classes, same types.
+// prom-client ships types for its index only; lambda/metrics/prom-client.ts imports the modules
+// it uses on their own so that the Lambda bundle does not carry Summary (tdigest), Pushgateway
+// or the cluster aggregator. Each module's default export is the index's export of that name.
 declare module 'prom-client/lib/registry.js' {
-  const Registry: typeof import('prom-client').Registry;
-  export default Registry;
+  export { Registry as default } from 'prom-client';
 }
 declare module 'prom-client/lib/counter.js' {
-  const Counter: typeof import('prom-client').Counter;
-  export default Counter;
+  export { Counter as default } from 'prom-client';
 }
 declare module 'prom-client/lib/gauge.js' {
-  const Gauge: typeof import('prom-client').Gauge;
-  export default Gauge;
+  export { Gauge as default } from 'prom-client';
 }
 declare module 'prom-client/lib/histogram.js' {
-  const Histogram: typeof import('prom-client').Histogram;
-  export default Histogram;
+  export { Histogram as default } from 'prom-client';
 }
 declare module 'prom-client/lib/defaultMetrics.js' {
-  const collectDefaultMetrics: typeof import('prom-client').collectDefaultMetrics;
-  export default collectDefaultMetrics;
+  export { collectDefaultMetrics as default } from 'prom-client';
 }

@@ -3,12 +3,12 @@
  * python3 has it. Ports are chosen at run time; every process is stopped by its PID.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { motoMissing } from './skips';
+import { motoMissing, withReason } from './skips';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
 export const BACKEND_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
@@ -54,8 +54,14 @@ async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 
   throw new Error(`${what} did not start within ${timeoutMs} ms`);
 }
 
-export async function startS3rver(): Promise<S3Server> {
-  const dir = mkdtempSync(join(tmpdir(), 's3rver-'));
+/**
+ * s3rver in a child process. Its data lives in a fresh temporary directory removed on stop, or in
+ * `dir` when given (created if missing, kept on stop: a benchmark's tables are written once).
+ */
+export async function startS3rver(options: { dir?: string } = {}): Promise<S3Server> {
+  const persistent = options.dir !== undefined;
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 's3rver-'));
+  if (persistent) mkdirSync(dir, { recursive: true });
   const child = spawn(
     process.execPath,
     ['--openssl-legacy-provider', '--import', 'tsx', join(REPO_ROOT, 'test/helpers/s3rver-main.ts'), dir],
@@ -82,13 +88,25 @@ export async function startS3rver(): Promise<S3Server> {
     endpoint: `http://127.0.0.1:${port}`,
     stop: async () => {
       await stopChild(child);
-      rmSync(dir, { recursive: true, force: true });
+      if (!persistent) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
 
 /** Why moto cannot run here, or undefined when it can (the skip reason; see skips.ts). */
 export const motoUnavailableReason = motoMissing;
+
+/** A row of a backend matrix for `describe.each`: title, how to start the server, skip reason. */
+export type BackendRow = [title: string, start: () => Promise<S3Server>, skipReason: string | undefined];
+
+/** s3rver always, and moto, skipped with the reason in its title where it cannot run here. */
+export function s3rverAndMoto(): BackendRow[] {
+  const reason = motoUnavailableReason();
+  return [
+    ['s3rver', startS3rver, undefined],
+    [withReason('moto', reason), startMoto, reason],
+  ];
+}
 
 export async function startMoto(): Promise<S3Server> {
   const port = await freePort();

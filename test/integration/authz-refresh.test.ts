@@ -10,96 +10,35 @@
  */
 
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_GRANT_TTL_MS } from '../../lambda/access/dynamodb-grant-store';
-import type { ConfigInput } from '../../lambda/config';
-import { DeltaTableWriter, type DeltaWriterTarget, type Protocol } from '../../lambda/local/delta-writer';
 import { DynamoAdmin } from '../../lambda/store/dynamo-admin';
 import { createDynamoTable } from '../../lambda/store/dynamo-schema';
-import {
-  type AuthzProxy,
-  listAllPages,
-  ManualClock,
-  objectRequest,
-  startAuthzProxy,
-} from '../helpers/authz-harness';
+import { listAllPages, ManualClock, objectRequest } from '../helpers/authz-harness';
 import { type DynamoServer, startDynalite, testDynamoClient } from '../helpers/dynamo-servers';
-import {
-  backendClient,
-  createBucket,
-  motoUnavailableReason,
-  type S3Server,
-  startMoto,
-  startS3rver,
-} from '../helpers/s3-servers';
-import { withReason } from '../helpers/skips';
-
-const motoMissing = motoUnavailableReason();
-const backends: [string, () => Promise<S3Server>, string | undefined][] = [
-  ['s3rver', startS3rver, undefined],
-  [withReason('moto', motoMissing), startMoto, motoMissing],
-];
+import { lakeSuite } from '../helpers/lake-suite';
+import { s3rverAndMoto } from '../helpers/s3-servers';
 
 const READER = 'reader';
 const STRANGER = 'stranger';
 const code = (text: string) => /<Code>([^<]*)<\/Code>/.exec(text)?.[1];
 const message = (text: string) => /<Message>([^<]*)<\/Message>/.exec(text)?.[1] ?? '';
 
-function s3Target(client: S3Client, bucket: string, prefix: string): DeltaWriterTarget {
-  return {
-    async put(rel, bytes) {
-      await client.send(new PutObjectCommand({ Bucket: bucket, Key: prefix + rel, Body: bytes }));
-    },
-  };
-}
-
-describe.each(backends)('authorization over time on %s', (_kind, start, skipReason) => {
-  let backend: S3Server;
-  let s3: S3Client;
+describe.each(s3rverAndMoto())('authorization over time on %s', (_kind, start, skipReason) => {
+  const lake = lakeSuite(start, skipReason, [READER, STRANGER]);
   let dynamo: DynamoServer;
   let dynamoClient: DynamoDBClient;
-  let n = 0;
-  const proxies: AuthzProxy[] = [];
 
   beforeAll(async () => {
     if (skipReason) return;
-    backend = await start();
-    s3 = backendClient(backend.endpoint);
-    await createBucket(s3, 'lake');
     dynamo = await startDynalite();
     dynamoClient = testDynamoClient(dynamo.endpoint);
     await createDynamoTable(dynamoClient, 'grants');
   });
   afterAll(async () => {
-    for (const p of proxies) await p.stop();
-    s3?.destroy();
     dynamoClient?.destroy();
     await dynamo?.stop();
-    await backend?.stop();
   });
-
-  /** A fresh table (region-partitioned) written straight to the backend, and its alias. */
-  async function freshTable(protocol?: Protocol) {
-    const alias = `t${++n}`;
-    const writer = new DeltaTableWriter(s3Target(s3, 'lake', `tables/${alias}/`), {
-      schema: [
-        { name: 'id', type: 'long' },
-        { name: 'region', type: 'string' },
-      ],
-      partitionColumns: ['region'],
-      ...(protocol ? { protocol } : {}),
-    });
-    await writer.create();
-    const file = (region: string, id: number) => writer.writeDataFile({ region }, [{ id, region }]);
-    return { alias, uri: `s3://lake/tables/${alias}`, writer, file };
-  }
-
-  async function proxyFor(clock: ManualClock, config: Omit<ConfigInput, 's3' | 'auth'>) {
-    const p = await startAuthzProxy(backend, config, [READER, STRANGER], { clock });
-    proxies.push(p);
-    return p;
-  }
 
   /** Decoded relative path of an add action (the writer percent-encodes it). */
   const rel = (a: { path: string }) => decodeURIComponent(a.path);
@@ -108,10 +47,10 @@ describe.each(backends)('authorization over time on %s', (_kind, start, skipReas
     'serves a file committed after the snapshot was cached, long before the snapshot TTL',
     async () => {
       const clock = new ManualClock();
-      const t = await freshTable();
+      const t = await lake.freshTable();
       const first = await t.file('EU', 1);
       await t.writer.commit({ add: [first] });
-      const proxy = await proxyFor(clock, {
+      const proxy = await lake.proxyFor(clock, {
         tableMapping: { [t.alias]: t.uri },
         grants: [{ principal: READER, table: t.alias, partitions: [{ region: 'EU' }] }],
         snapshotTtlMs: 600_000,
@@ -146,10 +85,10 @@ describe.each(backends)('authorization over time on %s', (_kind, start, skipReas
    */
   it.skipIf(skipReason)('serves a file committed within a second of the last log check', async () => {
     const clock = new ManualClock();
-    const t = await freshTable();
+    const t = await lake.freshTable();
     const first = await t.file('EU', 1);
     await t.writer.commit({ add: [first] });
-    const proxy = await proxyFor(clock, {
+    const proxy = await lake.proxyFor(clock, {
       tableMapping: { [t.alias]: t.uri },
       grants: [{ principal: READER, table: t.alias, partitions: [{ region: 'EU' }] }],
       snapshotTtlMs: 600_000,
@@ -167,11 +106,11 @@ describe.each(backends)('authorization over time on %s', (_kind, start, skipReas
     async () => {
       const clock = new ManualClock();
       const ttl = 5_000;
-      const t = await freshTable();
+      const t = await lake.freshTable();
       const keep = await t.file('EU', 1);
       const drop = await t.file('EU', 2);
       await t.writer.commit({ add: [keep, drop] });
-      const proxy = await proxyFor(clock, {
+      const proxy = await lake.proxyFor(clock, {
         tableMapping: { [t.alias]: t.uri },
         grants: [{ principal: READER, table: t.alias, partitions: [{ region: 'EU' }] }],
         snapshotTtlMs: ttl,
@@ -204,12 +143,12 @@ describe.each(backends)('authorization over time on %s', (_kind, start, skipReas
     'stops honouring a revoked DynamoDB grant once the grant-store TTL has passed',
     async () => {
       const clock = new ManualClock();
-      const t = await freshTable();
+      const t = await lake.freshTable();
       const eu = await t.file('EU', 1);
       await t.writer.commit({ add: [eu] });
       const admin = new DynamoAdmin(dynamoClient, 'grants');
       await admin.putGrant({ principal: READER, table: t.alias, partitions: [{ region: 'EU' }] }, 'g1');
-      const proxy = await proxyFor(clock, {
+      const proxy = await lake.proxyFor(clock, {
         tableMapping: { [t.alias]: t.uri },
         databaseEnabled: true,
         database: { type: 'dynamodb', tableName: 'grants', endpoint: dynamo.endpoint, region: 'us-east-1' },
@@ -243,15 +182,17 @@ describe.each(backends)('authorization over time on %s', (_kind, start, skipReas
     'refuses data of a table with an unknown reader feature, naming it, and keeps _delta_log readable',
     async () => {
       const clock = new ManualClock();
-      const t = await freshTable({
-        minReaderVersion: 3,
-        minWriterVersion: 7,
-        readerFeatures: ['someFutureFeature'],
-        writerFeatures: ['someFutureFeature'],
+      const t = await lake.freshTable({
+        protocol: {
+          minReaderVersion: 3,
+          minWriterVersion: 7,
+          readerFeatures: ['someFutureFeature'],
+          writerFeatures: ['someFutureFeature'],
+        },
       });
       const eu = await t.file('EU', 1);
       await t.writer.commit({ add: [eu] });
-      const proxy = await proxyFor(clock, {
+      const proxy = await lake.proxyFor(clock, {
         tableMapping: { [t.alias]: t.uri },
         grants: [{ principal: READER, table: t.alias, partitions: [{}] }],
       });

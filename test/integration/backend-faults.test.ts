@@ -25,12 +25,10 @@ import { type MisbehavingS3, type PrefixPolicy, startMisbehavingS3 } from '../he
 import {
   backendClient,
   createBucket,
-  motoUnavailableReason,
   type S3Server,
-  startMoto,
+  s3rverAndMoto,
   startS3rver,
 } from '../helpers/s3-servers';
-import { withReason } from '../helpers/skips';
 
 const READER = 'reader';
 const BUCKET = 'hidden-bucket';
@@ -241,11 +239,7 @@ describe('listings over a table whose log is broken (s3rver)', () => {
   });
 });
 
-const motoMissing = motoUnavailableReason();
-const upstreams: [string, () => Promise<S3Server>, string | undefined][] = [
-  ['s3rver', startS3rver, undefined],
-  [withReason('moto', motoMissing), startMoto, motoMissing],
-];
+const upstreams = s3rverAndMoto();
 
 describe.each(upstreams)("under the stack's IAM policy (403 for missing keys) on %s", (_k, start, skip) => {
   let upstream: S3Server;

@@ -7,38 +7,15 @@
  * is listed and served in granted partitions only; a flood of requests for unknown paths reads
  * the log's history once.
  */
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ConfigInput } from '../../lambda/config';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { describe, expect, it } from 'vitest';
 import { deltaStorageFromBackend } from '../../lambda/delta/delta-storage';
 import { loadSnapshot } from '../../lambda/delta/load-snapshot';
-import { DeltaTableWriter, type DeltaWriterTarget } from '../../lambda/local/delta-writer';
 import { S3Backend } from '../../lambda/storage/s3-backend';
 import type { StorageBackend } from '../../lambda/storage/storage-backend';
-import {
-  type AuthzProxy,
-  listAllPages,
-  ManualClock,
-  mapLimit,
-  objectRequest,
-  startAuthzProxy,
-} from '../helpers/authz-harness';
-import {
-  BACKEND_CREDENTIALS,
-  backendClient,
-  createBucket,
-  motoUnavailableReason,
-  type S3Server,
-  startMoto,
-  startS3rver,
-} from '../helpers/s3-servers';
-import { withReason } from '../helpers/skips';
-
-const motoMissing = motoUnavailableReason();
-const backends: [string, () => Promise<S3Server>, string | undefined][] = [
-  ['s3rver', startS3rver, undefined],
-  [withReason('moto', motoMissing), startMoto, motoMissing],
-];
+import { listAllPages, ManualClock, mapLimit, objectRequest } from '../helpers/authz-harness';
+import { lakeSuite } from '../helpers/lake-suite';
+import { BACKEND_CREDENTIALS, s3rverAndMoto } from '../helpers/s3-servers';
 
 const READER = 'reader';
 const DAY = 24 * 3600 * 1000;
@@ -46,14 +23,6 @@ const REDIRECT_UA = { 'user-agent': 'delta-proxy-client/0.1.0' };
 const code = (text: string) => /<Code>([^<]*)<\/Code>/.exec(text)?.[1];
 /** Decoded relative path of an action (the writer percent-encodes it). */
 const rel = (a: { path: string }) => decodeURIComponent(a.path);
-
-function s3Target(client: S3Client, bucket: string, prefix: string): DeltaWriterTarget {
-  return {
-    async put(r, bytes) {
-      await client.send(new PutObjectCommand({ Bucket: bucket, Key: prefix + r, Body: bytes }));
-    },
-  };
-}
 
 /** A StorageBackend that counts what the proxy asks of the real one. */
 function counting(inner: StorageBackend) {
@@ -79,49 +48,8 @@ function counting(inner: StorageBackend) {
   return { backend, calls };
 }
 
-describe.each(backends)('reads across rewrites on %s', (_kind, start, skipReason) => {
-  let backend: S3Server;
-  let s3: S3Client;
-  let n = 0;
-  const proxies: AuthzProxy[] = [];
-
-  beforeAll(async () => {
-    if (skipReason) return;
-    backend = await start();
-    s3 = backendClient(backend.endpoint);
-    await createBucket(s3, 'lake');
-  });
-  afterAll(async () => {
-    for (const p of proxies) await p.stop();
-    s3?.destroy();
-    await backend?.stop();
-  });
-
-  async function freshTable(configuration: Record<string, string> = {}) {
-    const alias = `t${++n}`;
-    const prefix = `tables/${alias}/`;
-    const writer = new DeltaTableWriter(s3Target(s3, 'lake', prefix), {
-      schema: [
-        { name: 'id', type: 'long' },
-        { name: 'region', type: 'string' },
-      ],
-      partitionColumns: ['region'],
-      configuration,
-    });
-    await writer.create();
-    const file = (region: string, id: number) => writer.writeDataFile({ region }, [{ id, region }]);
-    return { alias, prefix, uri: `s3://lake/${prefix.slice(0, -1)}`, writer, file };
-  }
-
-  async function proxyFor(
-    clock: ManualClock,
-    config: Omit<ConfigInput, 's3' | 'auth'>,
-    storage?: StorageBackend,
-  ) {
-    const p = await startAuthzProxy(backend, config, [READER], { clock, ...(storage ? { storage } : {}) });
-    proxies.push(p);
-    return p;
-  }
+describe.each(s3rverAndMoto())('reads across rewrites on %s', (_kind, start, skipReason) => {
+  const lake = lakeSuite(start, skipReason, [READER]);
 
   const grantEU = (alias: string) => ({
     tableMapping: { [alias]: `s3://lake/tables/${alias}` },
@@ -133,12 +61,12 @@ describe.each(backends)('reads across rewrites on %s', (_kind, start, skipReason
     'a scan planned at N reads its files after a compaction commits N+1, until the retention passes',
     async () => {
       const clock = new ManualClock();
-      const t = await freshTable();
+      const t = await lake.freshTable();
       const eu = [await t.file('EU', 1), await t.file('EU', 2), await t.file('EU', 3)];
       const us = await t.file('US', 4);
       const n = await t.writer.commit({ add: [...eu, us] });
-      const proxy = await proxyFor(clock, { ...grantEU(t.alias), getMode: 'proxy' });
-      const presigned = await proxyFor(clock, { ...grantEU(t.alias), getMode: 'presignedUrl' });
+      const proxy = await lake.proxyFor(clock, { ...grantEU(t.alias), getMode: 'proxy' });
+      const presigned = await lake.proxyFor(clock, { ...grantEU(t.alias), getMode: 'presignedUrl' });
       const get = (key: string, method: 'GET' | 'HEAD' = 'GET') =>
         objectRequest(proxy.url, method, `${t.alias}/${key}`, READER, 'datalake', clock);
       const redirect = (key: string) =>
@@ -146,7 +74,11 @@ describe.each(backends)('reads across rewrites on %s', (_kind, start, skipReason
 
       // The reader plans version N with the project's own replay and starts reading.
       const storage = deltaStorageFromBackend(
-        new S3Backend({ endpoint: backend.endpoint, forcePathStyle: true, credentials: BACKEND_CREDENTIALS }),
+        new S3Backend({
+          endpoint: lake.backend.endpoint,
+          forcePathStyle: true,
+          credentials: BACKEND_CREDENTIALS,
+        }),
         'lake',
         t.prefix,
       );
@@ -195,10 +127,12 @@ describe.each(backends)('reads across rewrites on %s', (_kind, start, skipReason
 
   it.skipIf(skipReason)('honours the table’s own delta.deletedFileRetentionDuration', async () => {
     const clock = new ManualClock();
-    const t = await freshTable({ 'delta.deletedFileRetentionDuration': 'interval 1 hours' });
+    const t = await lake.freshTable({
+      configuration: { 'delta.deletedFileRetentionDuration': 'interval 1 hours' },
+    });
     const old = await t.file('EU', 1);
     await t.writer.commit({ add: [old] });
-    const proxy = await proxyFor(clock, grantEU(t.alias));
+    const proxy = await lake.proxyFor(clock, grantEU(t.alias));
     const get = () => objectRequest(proxy.url, 'GET', `${t.alias}/${rel(old)}`, READER, 'datalake', clock);
     expect((await get()).status).toBe(200);
     await t.writer.commit({ add: [await t.file('EU', 2)], remove: [old.path], operation: 'DELETE' });
@@ -213,7 +147,7 @@ describe.each(backends)('reads across rewrites on %s', (_kind, start, skipReason
     'lists and serves change data written before the newest checkpoint, in granted partitions only',
     async () => {
       const clock = new ManualClock();
-      const t = await freshTable({ 'delta.enableChangeDataFeed': 'true' });
+      const t = await lake.freshTable({ configuration: { 'delta.enableChangeDataFeed': 'true' } });
       const euData = await t.file('EU', 1);
       const euChange = await t.writer.writeChangeDataFile({ region: 'EU' }, [{ id: 1, region: 'EU' }]);
       const usChange = await t.writer.writeChangeDataFile({ region: 'US' }, [{ id: 2, region: 'US' }]);
@@ -221,7 +155,7 @@ describe.each(backends)('reads across rewrites on %s', (_kind, start, skipReason
       await t.writer.commit({ add: [await t.file('US', 2)], cdc: [usChange] });
       await t.writer.checkpoint();
       await t.writer.commit({ add: [await t.file('EU', 3)] });
-      const proxy = await proxyFor(clock, grantEU(t.alias));
+      const proxy = await lake.proxyFor(clock, grantEU(t.alias));
       const get = (key: string) =>
         objectRequest(proxy.url, 'GET', `${t.alias}/${key}`, READER, 'datalake', clock);
       expect((await get(rel(euChange))).status).toBe(200);
@@ -248,7 +182,7 @@ describe.each(backends)('reads across rewrites on %s', (_kind, start, skipReason
     'keeps serving the newest snapshot and the checkpoint’s tombstones when an old commit is unreadable',
     async () => {
       const clock = new ManualClock();
-      const t = await freshTable();
+      const t = await lake.freshTable();
       const old = await t.file('EU', 1);
       const kept = await t.file('EU', 2);
       const change = await t.writer.writeChangeDataFile({ region: 'EU' }, [{ id: 1, region: 'EU' }]);
@@ -257,14 +191,14 @@ describe.each(backends)('reads across rewrites on %s', (_kind, start, skipReason
       await t.writer.checkpoint();
       // Commit 1 is damaged after the fact: the snapshot and the recent history come from the
       // checkpoint; the complete history (needed for commit 1's change data) cannot be read.
-      await s3.send(
+      await lake.s3.send(
         new PutObjectCommand({
           Bucket: 'lake',
           Key: `${t.prefix}_delta_log/00000000000000000001.json`,
           Body: '{oops',
         }),
       );
-      const proxy = await proxyFor(clock, grantEU(t.alias));
+      const proxy = await lake.proxyFor(clock, grantEU(t.alias));
       const get = (f: { path: string }) =>
         objectRequest(proxy.url, 'GET', `${t.alias}/${rel(f)}`, READER, 'datalake', clock);
       expect((await get(kept)).status).toBe(200);
@@ -326,7 +260,7 @@ describe.each(backends)('reads across rewrites on %s', (_kind, start, skipReason
 
   it.skipIf(skipReason)('reads the history once for a flood of requests for unknown paths', async () => {
     const clock = new ManualClock();
-    const t = await freshTable();
+    const t = await lake.freshTable();
     const files = [];
     for (let i = 0; i < 20; i++) {
       const f = await t.file(i % 2 ? 'EU' : 'US', i);
@@ -334,14 +268,18 @@ describe.each(backends)('reads across rewrites on %s', (_kind, start, skipReason
       await t.writer.commit({ add: [f] });
     }
     await t.writer.commit({ remove: files.slice(0, 10).map((f) => f.path), operation: 'DELETE' });
-    const orphan = `region=EU/part-orphan-${n}.parquet`;
-    await s3.send(
+    const orphan = `region=EU/part-orphan-${t.alias}.parquet`;
+    await lake.s3.send(
       new PutObjectCommand({ Bucket: 'lake', Key: `${t.prefix}${orphan}`, Body: 'not in the log' }),
     );
     const { backend: storage, calls } = counting(
-      new S3Backend({ endpoint: backend.endpoint, forcePathStyle: true, credentials: BACKEND_CREDENTIALS }),
+      new S3Backend({
+        endpoint: lake.backend.endpoint,
+        forcePathStyle: true,
+        credentials: BACKEND_CREDENTIALS,
+      }),
     );
-    const proxy = await proxyFor(clock, grantEU(t.alias), storage);
+    const proxy = await lake.proxyFor(clock, grantEU(t.alias), storage);
     const ask = (key: string) =>
       objectRequest(proxy.url, 'GET', `${t.alias}/${key}`, READER, 'datalake', clock);
     expect((await ask(rel(files[11]!))).status).toBe(200);

@@ -16,22 +16,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uploadDemoTable } from '../helpers/fixture-tables';
 import { ANALYST, type RunningProxy, startProxy } from '../helpers/proxy-harness';
 import { type S3Front, startS3Front } from '../helpers/s3-front';
-import {
-  backendClient,
-  motoUnavailableReason,
-  type S3Server,
-  startMoto,
-  startS3rver,
-} from '../helpers/s3-servers';
+import { backendClient, type S3Server, s3rverAndMoto } from '../helpers/s3-servers';
 import { encodeKeyPath, signedFetch } from '../helpers/signed-fetch';
-import { withReason } from '../helpers/skips';
 
-const motoMissing = motoUnavailableReason();
-
-const BACKENDS: [string, () => Promise<S3Server>, string | undefined][] = [
-  ['s3rver', startS3rver, undefined],
-  [withReason('moto', motoMissing), startMoto, motoMissing],
-];
+const BACKENDS = s3rverAndMoto();
 const METADATA = { origin: 'spark-job-17', 'written-by': 'etl' };
 
 describe.each(BACKENDS)('object headers over %s', (kind, start, skipReason) => {

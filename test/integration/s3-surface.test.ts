@@ -16,22 +16,9 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SPECIAL_REGIONS, writeSpecialTable } from '../helpers/fixture-tables';
 import { ANALYST, type RunningProxy, startProxy } from '../helpers/proxy-harness';
-import {
-  backendClient,
-  createBucket,
-  motoUnavailableReason,
-  type S3Server,
-  startMoto,
-  startS3rver,
-  uploadDir,
-} from '../helpers/s3-servers';
-import { withReason } from '../helpers/skips';
+import { backendClient, createBucket, type S3Server, s3rverAndMoto, uploadDir } from '../helpers/s3-servers';
 
-const motoMissing = motoUnavailableReason();
-const backends: [string, () => Promise<S3Server>, string | undefined][] = [
-  ['s3rver', startS3rver, undefined],
-  [withReason('moto', motoMissing), startMoto, motoMissing],
-];
+const backends = s3rverAndMoto();
 
 async function errorOf(p: Promise<unknown>): Promise<{ name: string; status?: number }> {
   try {
