@@ -214,7 +214,7 @@ describe.each(s3rverAndMoto())('reads across rewrites on %s', (_kind, start, ski
     'refuses an unknown data file from the newest checkpoint’s tombstones, reading every commit only for change data',
     async () => {
       const clock = new ManualClock();
-      const t = await freshTable();
+      const t = await lake.freshTable();
       const files = [];
       for (let i = 0; i < 12; i++) {
         const f = await t.file(i % 2 ? 'EU' : 'US', i);
@@ -228,16 +228,20 @@ describe.each(s3rverAndMoto())('reads across rewrites on %s', (_kind, start, ski
         operation: 'DELETE',
       });
       await t.writer.checkpoint(); // v13: its tombstones hold both removes
-      const orphan = `region=EU/part-orphan-${n}.parquet`;
-      const orphanChange = `_change_data/region=EU/cdc-orphan-${n}.parquet`;
+      const orphan = `region=EU/part-orphan-${t.alias}.parquet`;
+      const orphanChange = `_change_data/region=EU/cdc-orphan-${t.alias}.parquet`;
       for (const key of [orphan, orphanChange])
-        await s3.send(
+        await lake.s3.send(
           new PutObjectCommand({ Bucket: 'lake', Key: `${t.prefix}${key}`, Body: 'not in the log' }),
         );
       const { backend: storage, calls } = counting(
-        new S3Backend({ endpoint: backend.endpoint, forcePathStyle: true, credentials: BACKEND_CREDENTIALS }),
+        new S3Backend({
+          endpoint: lake.backend.endpoint,
+          forcePathStyle: true,
+          credentials: BACKEND_CREDENTIALS,
+        }),
       );
-      const proxy = await proxyFor(clock, grantEU(t.alias), storage);
+      const proxy = await lake.proxyFor(clock, grantEU(t.alias), storage);
       const ask = (key: string) =>
         objectRequest(proxy.url, 'GET', `${t.alias}/${key}`, READER, 'datalake', clock);
       expect((await ask(rel(files[3]!))).status).toBe(200);
