@@ -46,7 +46,8 @@ export class HistoryLookup {
     // The recent history (the newest checkpoint's tombstones and the commits after it: a few
     // requests) decides for data and deletion-vector files: a checkpoint carries every remove
     // still within retention (protocol, Checkpoints), so a file it does not know was removed too
-    // long ago or never committed, and one it knows in other partitions only stays refused.
+    // long ago or never committed, and one it knows in other partitions only stays refused (a
+    // removed file whose partition values it could not find goes on to the complete history).
     // Change data is in no checkpoint: only the complete history (every retained commit) can
     // refuse it.
     for (const complete of [false, true]) {
@@ -54,7 +55,8 @@ export class HistoryLookup {
       if (!history) return 'unknown';
       const allowed = this.deps.allowedSets.get(principal.name, mount.alias, history, maps);
       const verdict = historyVerdict(history, allowed, relKey, this.deps.clock.now());
-      if (verdict === 'readable' || history.complete || !relKey.startsWith(CHANGE_DATA_DIR)) return verdict;
+      if (verdict === 'readable' || history.complete) return verdict;
+      if (!relKey.startsWith(CHANGE_DATA_DIR) && !history.unplaced.has(relKey)) return verdict;
     }
     return 'unknown';
   }

@@ -107,12 +107,21 @@ export class History implements SnapshotView {
     readonly info: HistoryInfo,
     /** False for a recent history: a path it does not know may still be in the retained log. */
     readonly complete = true,
+    /**
+     * A recent history's removed files (and their deletion-vector files) whose partition values
+     * it could not find: the remove carried none and the add is older. Only the complete history
+     * can place them.
+     */
+    readonly unplaced: ReadonlySet<string> = new Set(),
   ) {
     this.tupleCount = tuples.count;
     this.fileCount = paths.size;
     const { base, top } = paths.layers;
     const baseBytes = base instanceof PathIndex ? base.byteSize : base.size * 160;
-    this.estimatedBytes = baseBytes + top * 160 + records.byteSize + tuples.estimatedBytes + 1024;
+    let unplacedBytes = 0;
+    for (const p of unplaced) unplacedBytes += 64 + 2 * p.length;
+    this.estimatedBytes =
+      baseBytes + top * 160 + records.byteSize + tuples.estimatedBytes + unplacedBytes + 1024;
   }
 
   tupleValues(t: number): readonly (string | null)[] {

@@ -256,7 +256,18 @@ export async function loadRecentHistory(storage: DeltaStorage, snapshot: Snapsho
     .sort((x, y) => x.version - y.version);
   await applyCommits(storage, commits, io, info, (text, c) => applyCommit(text, c.path, c.version, 0, b));
   if (!sameColumns(b.columns, snapshot.partitionColumns)) b.reset(snapshot.partitionColumns);
-  return finish(b, snapshot, cp.version, io, info, false);
+  return finish(b, snapshot, cp.version, io, info, false, unplacedOf(b));
+}
+
+/** The removed files (and their deletion-vector files) a builder could not place in a partition. */
+function unplacedOf(b: HistoryBuilder, prev: ReadonlySet<string> = new Set()): ReadonlySet<string> {
+  if (b.unresolved.size === 0) return prev;
+  const out = new Set(prev);
+  for (const [rel, p] of b.unresolved) {
+    out.add(rel);
+    if (p.dvFile !== undefined) out.add(p.dvFile);
+  }
+  return out;
 }
 
 function finish(
@@ -266,6 +277,7 @@ function finish(
   io: IoStats,
   info: HistoryInfo,
   complete = true,
+  unplaced?: ReadonlySet<string>,
 ): History {
   if (b.files instanceof PathIndex) b.files.trim();
   const files = b.files instanceof LayeredMap ? b.files : LayeredMap.of(b.files as PathIndex);
@@ -279,6 +291,7 @@ function finish(
     b.tuples,
     { ...info, requests: io.requests, bytesRead: io.bytes },
     complete,
+    unplaced,
   );
 }
 
@@ -339,5 +352,6 @@ export async function updateHistory(
     prev.tuples,
     { ...info, requests: io.requests, bytesRead: io.bytes },
     prev.complete,
+    prev.complete ? undefined : unplacedOf(b, prev.unplaced),
   );
 }

@@ -197,12 +197,20 @@ export class DeltaTableWriter {
     remove?: string[];
     cdc?: AddFile[];
     operation?: string;
+    /** Removes (and their checkpoint tombstones) without partition values, as old writers wrote them. */
+    removesWithoutPartitionValues?: boolean;
   }): Promise<number> {
     if (this.version === -1) throw new Error('create the table first');
     const cdc = (change.cdc ?? []).map((c) => ({
       cdc: { path: c.path, partitionValues: c.partitionValues, size: c.size, dataChange: false },
     }));
-    return this.writeCommit(change.operation ?? 'WRITE', cdc, change.add ?? [], change.remove ?? []);
+    return this.writeCommit(
+      change.operation ?? 'WRITE',
+      cdc,
+      change.add ?? [],
+      change.remove ?? [],
+      change.removesWithoutPartitionValues === true,
+    );
   }
 
   /** A change-data file under `_change_data/<partition folders>/`, for commit({ cdc }). */
@@ -236,6 +244,7 @@ export class DeltaTableWriter {
     head: object[],
     adds: AddFile[],
     removes: string[],
+    legacyRemoves = false,
   ): Promise<number> {
     const version = this.version + 1;
     const ts = this.now();
@@ -255,14 +264,16 @@ export class DeltaTableWriter {
       const a = this.active.get(p);
       if (!a) throw new Error(`cannot remove ${p}: not an active file`);
       lines.push({
-        remove: {
-          path: p,
-          deletionTimestamp: ts,
-          dataChange: true,
-          extendedFileMetadata: true,
-          partitionValues: a.partitionValues,
-          size: a.size,
-        },
+        remove: legacyRemoves
+          ? { path: p, deletionTimestamp: ts, dataChange: true }
+          : {
+              path: p,
+              deletionTimestamp: ts,
+              dataChange: true,
+              extendedFileMetadata: true,
+              partitionValues: a.partitionValues,
+              size: a.size,
+            },
       });
     }
     for (const a of adds) lines.push({ add: a });
@@ -275,8 +286,7 @@ export class DeltaTableWriter {
       this.tombstones.push({
         path: p,
         deletionTimestamp: ts,
-        partitionValues: a.partitionValues,
-        size: a.size,
+        ...(legacyRemoves ? {} : { partitionValues: a.partitionValues, size: a.size }),
       });
       this.active.delete(p);
     }

@@ -262,6 +262,26 @@ describe.each(s3rverAndMoto())('reads across rewrites on %s', (_kind, start, ski
     },
   );
 
+  it.skipIf(skipReason)(
+    'places a removed file whose remove and tombstone carry no partition values by its add, in the complete history',
+    async () => {
+      const clock = new ManualClock();
+      const t = await lake.freshTable();
+      const eu = await t.file('EU', 1);
+      const us = await t.file('US', 2);
+      await t.writer.commit({ add: [eu, us] });
+      for (let i = 3; i < 14; i++) await t.writer.commit({ add: [await t.file('EU', i)] });
+      await t.writer.commit({ remove: [eu.path, us.path], removesWithoutPartitionValues: true });
+      await t.writer.checkpoint();
+      const proxy = await lake.proxyFor(clock, grantEU(t.alias));
+      const get = (f: { path: string }) =>
+        objectRequest(proxy.url, 'GET', `${t.alias}/${rel(f)}`, READER, 'datalake', clock);
+      expect((await get(eu)).status).toBe(200);
+      expect((await get(us)).status).toBe(403);
+      expect(proxy.proxy.snapshots.stats().history).toMatchObject({ recentLoads: 1, loads: 1 });
+    },
+  );
+
   it.skipIf(skipReason)('reads the history once for a flood of requests for unknown paths', async () => {
     const clock = new ManualClock();
     const t = await lake.freshTable();
