@@ -13,10 +13,13 @@
  * - first request for a removed file: the snapshot is loaded by a first request for an active
  *   file, then a request for a file removed at v1500 loads the recent history (the newest
  *   checkpoint's tombstones; time, RSS during it, bytes held, requests and bytes read);
- * - first request for a path no version knows: loads the complete history (every retained
- *   commit), the only one that can refuse it (time, RSS, peak RSS of the process, bytes held);
- * - a flood of 10,000 requests for unknown paths (200 in flight) on a cold history: backend
- *   requests made, split into log reads (the one history load) and existence checks.
+ * - first request for a data file no version knows: refused from the recent history already
+ *   loaded (a checkpoint carries every unexpired remove; time, log requests: none);
+ * - first request for a change-data file no commit wrote: loads the complete history (every
+ *   retained commit), the only one that can refuse it (time, RSS, peak RSS of the process,
+ *   bytes held);
+ * - a flood of 10,000 requests for unknown data files (200 in flight) on a cold history: backend
+ *   requests made, split into log reads (the one recent-history load) and existence checks.
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -240,21 +243,35 @@ async function child(mode: string, endpoint: string, files: number): Promise<voi
     );
     const nextRemovedMs = performance.now() - t2;
     if (!again.allow) throw new Error('bench table: a second removed file was refused');
-    // A path no version knows: only the complete history (every retained commit) can refuse it.
-    const mid = { ...c };
-    const t3 = performance.now();
+    // A data file no version knows: the recent history (already loaded) refuses it.
+    const beforeUnknown = { ...c };
+    const tu = performance.now();
     const unknown = await authorizer.authorizeObject(
       principal,
       mount,
       'date=2024-01-01/region=region-0/none.parquet',
     );
-    const firstUnknownMs = performance.now() - t3;
+    const firstUnknownDataMs = performance.now() - tu;
     if (unknown.allow) throw new Error('bench table: an unknown path was served');
+    const unknownDataLogRequests = c.logGet + c.logList - beforeUnknown.logGet - beforeUnknown.logList;
+    // A change-data file no commit wrote: only the complete history (every retained commit) can
+    // refuse it.
+    const mid = { ...c };
+    const t3 = performance.now();
+    const unknownChange = await authorizer.authorizeObject(
+      principal,
+      mount,
+      '_change_data/date=2024-01-01/region=region-0/none.snappy.parquet',
+    );
+    const firstUnknownMs = performance.now() - t3;
+    if (unknownChange.allow) throw new Error('bench table: an unknown change-data path was served');
     const stats = snapshots.stats();
     out = {
       coldMs,
       firstRemovedMs,
       nextRemovedMs,
+      firstUnknownDataMs,
+      unknownDataLogRequests,
       firstUnknownMs,
       rssBeforeHistoryMB: mb(rssBefore),
       rssPeakDuringRecentMB: mb(recentPeak),
@@ -374,7 +391,11 @@ export default async function historyBench(args: string[]) {
         logRequests: first[0]!.recentLogRequests,
         logBytes: first[0]!.recentLogBytes,
       },
-      firstRequestForUnknownPath: {
+      firstRequestForUnknownDataFile: {
+        ms: median(first.map((r) => r.firstUnknownDataMs!)),
+        logRequests: first[0]!.unknownDataLogRequests,
+      },
+      firstRequestForUnknownChangeData: {
         completeHistoryLoadMs: completeMs,
         runsMs: first.map((r) => Math.round(r.firstUnknownMs!)),
         historyMB: first[0]!.historyBytes! / 1e6,
