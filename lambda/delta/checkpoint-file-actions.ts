@@ -53,15 +53,7 @@ export async function readCheckpointFileActions(
   /** Called once with the checkpoint's metaData before the first action is visited. */
   onHeader?: (h: CheckpointHeader) => void,
 ): Promise<CheckpointHeader> {
-  const state: TableState = {
-    version: -1,
-    columns: [],
-    tuples: new PartitionTuples(0),
-    ...emptyMaps(),
-    pathChars: 0,
-  };
-  // The header replay only collects protocol/metaData; its root is never used to resolve paths.
-  const replay = new LogReplay(state, new TableRoot('s3://checkpoint/header'));
+  const { state, replay } = headerReplay();
   const sidecars: CheckpointFile[] = [];
   const parquet: ParquetFile[] = [];
   // Actions of JSON parts (small files) wait until the header is known.
@@ -81,6 +73,33 @@ export async function readCheckpointFileActions(
   for (const sc of sidecars) parquet.push(await openParquet(storage, sc.path, sc.size, io));
   for (const file of parquet) await readParquetActions(storage, file, kind, io, visit, want);
   return header;
+}
+
+/** The checkpoint's metaData alone: its small actions are read, its file actions are not. */
+export async function readCheckpointHeader(
+  storage: DeltaStorage,
+  parts: readonly CheckpointFile[],
+  io: IoStats,
+): Promise<CheckpointHeader> {
+  const { state, replay } = headerReplay();
+  for (const part of parts) {
+    if (part.format === 'json') await readJsonPart(storage, part, 'remove', replay, [], () => {});
+    else
+      await readSmallActions(storage, await openParquet(storage, part.path, part.size, io), replay, [], io);
+  }
+  return { metadata: state.metadata };
+}
+
+function headerReplay(): { state: TableState; replay: LogReplay } {
+  const state: TableState = {
+    version: -1,
+    columns: [],
+    tuples: new PartitionTuples(0),
+    ...emptyMaps(),
+    pathChars: 0,
+  };
+  // The header replay only collects protocol/metaData; its root is never used to resolve paths.
+  return { state, replay: new LogReplay(state, new TableRoot('s3://checkpoint/header')) };
 }
 
 async function readJsonPart(

@@ -2,15 +2,16 @@
  * One table's History inside the snapshot cache: loaded on first need, brought forward when the
  * snapshot moved, shared by concurrent requests (one load or update at a time). A caller asks
  * for a recent history (enough to serve a removed file: the newest checkpoint's tombstones and
- * the commits after it) or a complete one (every retained commit: needed to refuse, and for
- * change data); a complete history answers both. Work is bounded per table: the log is read only
+ * the commits after it: it decides for data files) or a complete one (every retained commit:
+ * needed for change data); a complete history answers both, and is made from a recent one at the
+ * same version by reading only the older commits' change data. Work is bounded per table: the log is read only
  * when the snapshot's version moved past the history (which the snapshot cache itself rate-limits)
  * or a complete history is needed for the first time, and after a failure it is not retried for
  * `retryMs`, so a flood of requests for unknown paths cannot turn into a flood of log reads.
  */
 import type { DeltaStorage } from './delta-storage';
 import type { History } from './history';
-import { loadHistory, loadRecentHistory, updateHistory } from './load-history';
+import { completeHistory, loadHistory, loadRecentHistory, updateHistory } from './load-history';
 import type { Snapshot } from './snapshot';
 
 /** How long a failed history load is answered from memory before storage is tried again. */
@@ -58,7 +59,9 @@ export class HistorySlot {
         ? loadHistory(storage, snapshot)
         : loadRecentHistory(storage, snapshot)
       : complete && !have.complete
-        ? loadHistory(storage, snapshot)
+        ? have.version === snapshot.version
+          ? completeHistory(have, storage, snapshot)
+          : loadHistory(storage, snapshot)
         : updateHistory(have, storage, snapshot, now);
     const p = work.then(
       (h) => {

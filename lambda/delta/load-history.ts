@@ -4,7 +4,8 @@
  * retained commit (read a bounded window ahead, see log-read-ahead.ts, and applied strictly in
  * order). A recent history (loadRecentHistory) reads only the newest checkpoint's tombstones and
  * the commits after it: a few requests instead of one per retained commit, for the common
- * "removed file" case. An update
+ * "removed file" case, and completeHistory turns a recent history into the complete one by adding
+ * the change data of the older commits. An update
  * reads only the commits after the previous history, and re-lists the whole log only when a new
  * checkpoint appeared (writers clean up old log files right after a checkpoint), dropping the
  * change data of commits that are gone. It falls back to a full build when the partitioning
@@ -14,6 +15,7 @@ import {
   type CheckpointFileAction,
   jsonFileAction,
   readCheckpointFileActions,
+  readCheckpointHeader,
 } from './checkpoint-file-actions';
 import { DeltaLogError } from './delta-log-error';
 import { type DeltaStorage, isNotFound, type ListedFile, readListed } from './delta-storage';
@@ -29,6 +31,7 @@ import { PathIndex } from './path-index';
 import { type RetainedLog, retainedLog } from './retained-log';
 import { deletedFileRetentionMs } from './retention';
 import type { Snapshot } from './snapshot';
+import type { PartitionColumn } from './snapshot-view';
 import { partitionColumnsOf, sameColumns } from './table-metadata';
 import { TableRoot } from './table-root';
 
@@ -268,6 +271,90 @@ function unplacedOf(b: HistoryBuilder, prev: ReadonlySet<string> = new Set()): R
     if (p.dvFile !== undefined) out.add(p.dvFile);
   }
   return out;
+}
+
+/**
+ * The complete history from a recent one at the same version. The recent history already holds
+ * every remove still within retention (the newest checkpoint's tombstones) and every action after
+ * that checkpoint; what only the older retained commits add is their change data. So those
+ * commits are read for `cdc` and `metaData` lines alone (a line naming neither is not parsed),
+ * and their change data joins the recent history's records. Falls back to loadHistory when the
+ * recent history has removes it could not place (their adds are in the older commits).
+ */
+export async function completeHistory(
+  recent: History,
+  storage: DeltaStorage,
+  snapshot: Snapshot,
+): Promise<History> {
+  if (recent.complete) return recent;
+  const full = () => loadHistory(storage, snapshot);
+  if (recent.version !== snapshot.version || recent.unplaced.size > 0) return full();
+  const io: IoStats = { requests: 0, bytes: 0 };
+  const listed = await listLog(storage, io);
+  const retained = retainedLog(listed.parsed, snapshot.version);
+  // The recent history starts at the newest checkpoint; the older commits end with its version.
+  const upTo = recent.oldestVersion;
+  if (!retained || retained.oldestVersion > upTo) return full();
+  const commits = retained.commits.filter((c) => c.version <= upTo);
+  // The partitioning at the start of the range: change data written under another one is dropped.
+  let columns: readonly PartitionColumn[] | undefined;
+  const first = retained.checkpoints[0];
+  if (first && first.version === retained.oldestVersion) {
+    try {
+      const header = await readCheckpointHeader(storage, first.parts, io);
+      if (header.metadata) columns = partitionColumnsOf(header.metadata);
+    } catch (e) {
+      if (!(e instanceof DeltaLogError) && !isNotFound(e)) throw e;
+      return full();
+    }
+  }
+  const info: HistoryInfo = { logFilesRead: 0, requests: 0, bytesRead: 0, tombstones: 0, outcome: 'loaded' };
+  let pending: { action: CheckpointFileAction; version: number }[] = [];
+  await applyCommits(storage, commits, io, info, (text, c) => {
+    // A commit's actions count together: its change data is under its own metaData, whatever
+    // the order of the lines.
+    const cdcs: { action: CheckpointFileAction; version: number }[] = [];
+    let repartitioned = false;
+    for (const raw of text.split('\n')) {
+      const line = raw.trim();
+      if (line === '') continue;
+      // Not parsed unless needed, but a damaged commit is still told apart (and fails the load).
+      if (line[0] !== '{' || line[line.length - 1] !== '}')
+        throw new DeltaLogError('Malformed', `${c.path}: a line that is not a JSON object`);
+      if (!line.includes('"cdc"') && !line.includes('"metaData"')) continue;
+      for (const [a, at] of actionLines(line, c.path)) {
+        if (a.metaData) {
+          const cols = partitionColumnsOf(metadataOf(a.metaData, at));
+          if (columns !== undefined && !sameColumns(cols, columns)) repartitioned = true;
+          columns = cols;
+        }
+        const x = a.cdc as Record<string, unknown> | undefined;
+        if (x && typeof x.path === 'string' && x.path !== '')
+          cdcs.push({ action: jsonFileAction(x), version: c.version });
+      }
+    }
+    if (repartitioned) pending = cdcs;
+    else for (const x of cdcs) pending.push(x);
+  });
+  if (columns !== undefined && !sameColumns(columns, snapshot.partitionColumns)) pending = [];
+  const files = recent.paths.fork();
+  const b = new HistoryBuilder(new TableRoot(snapshot.tableRoot), snapshot.partitionColumns, {
+    files,
+    records: recent.records,
+    tuples: recent.tuples,
+  });
+  for (const p of pending) b.changeData(p.action, p.version);
+  return new History(
+    snapshot.version,
+    retained.oldestVersion,
+    snapshot.partitionColumns,
+    recent.retentionMs,
+    files,
+    recent.records,
+    recent.tuples,
+    { ...info, requests: io.requests, bytesRead: io.bytes },
+    true,
+  );
 }
 
 function finish(

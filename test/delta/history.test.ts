@@ -5,7 +5,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CHANGE_DATA, type History } from '../../lambda/delta/history';
-import { loadHistory, loadRecentHistory, updateHistory } from '../../lambda/delta/load-history';
+import {
+  completeHistory,
+  loadHistory,
+  loadRecentHistory,
+  updateHistory,
+} from '../../lambda/delta/load-history';
 import { loadSnapshot } from '../../lambda/delta/load-snapshot';
 import { type ParsedLogPath, parseLogPath } from '../../lambda/delta/log-path';
 import { retainedLog } from '../../lambda/delta/retained-log';
@@ -322,6 +327,85 @@ describe('loadRecentHistory', () => {
       .commit(1, [removeAt('p=1/a.parquet', 5, { p: '1' })]);
     const h = await loadRecentHistory(s, await loadSnapshot(s, { tableUri }));
     expect([h.complete, h.info.outcome]).toEqual([true, 'loaded']);
+  });
+});
+
+describe('completeHistory (from a recent one)', () => {
+  async function tableWithOldChangeData() {
+    // v0..v2 partitioned by q (their change data belongs to another partitioning), v3 changes to
+    // p (listing its change data before its metaData: the commit counts as a whole), v4..v5 write
+    // change data, v6 is checkpointed, v7 follows it.
+    const s = new MemoryDeltaStorage()
+      .commit(0, [protocolV1, metaData(['q']), add('q=1/a.parquet', { q: '1' })])
+      .commit(1, [cdc('_change_data/q=1/c1.parquet', { q: '1' })])
+      .commit(2, [
+        metaData(['q'], { configuration: { x: '1' } }),
+        cdc('_change_data/q=1/c2.parquet', { q: '1' }),
+      ])
+      .commit(3, [
+        cdc('_change_data/p=1/c3.parquet', { p: '1' }),
+        metaData(['p']),
+        add('p=1/b.parquet', { p: '1' }),
+      ])
+      .commit(4, [
+        cdc('_change_data/p=2/c4.parquet', { p: '2' }),
+        { cdc: { path: 'p=1/b.parquet', partitionValues: { p: '2' }, size: 1 } },
+      ])
+      .commit(5, [
+        cdc('_change_data/p=1/c5.parquet', { p: '1' }),
+        metaData(['p'], { configuration: { y: '1' } }),
+      ])
+      .commit(6, [removeAt('p=1/b.parquet', 60, { p: '1' }), add('p=1/d.parquet', { p: '1' })]);
+    await checkpoint(
+      s,
+      6,
+      ['p'],
+      [addFile('p=1/d.parquet', { p: '1' })],
+      [{ path: 'p=1/b.parquet', deletionTimestamp: 60, partitionValues: { p: '1' } }],
+    );
+    s.put('_delta_log/_last_checkpoint', JSON.stringify({ version: 6, size: 2 }));
+    s.commit(7, [cdc('_change_data/p=1/c7.parquet', { p: '1' })]);
+    return s;
+  }
+
+  it('adds the change data of the commits up to the newest checkpoint, as a full load knows it', async () => {
+    const s = await tableWithOldChangeData();
+    const snap = await loadSnapshot(s, { tableUri });
+    const recent = await loadRecentHistory(s, snap);
+    s.reads = [];
+    const h = await completeHistory(recent, s, snap);
+    // Commits 0..6 once each; the recent history's records are not read again.
+    expect(s.reads.filter((r) => r.endsWith('.json')).sort()).toEqual(
+      Array.from({ length: 7 }, (_, v) => `_delta_log/${String(v).padStart(20, '0')}.json`),
+    );
+    const full = await loadHistory(s, snap);
+    expect([h.complete, h.version, h.oldestVersion]).toEqual([true, full.version, full.oldestVersion]);
+    const paths = [
+      '_change_data/q=1/c1.parquet',
+      '_change_data/q=1/c2.parquet',
+      '_change_data/p=1/c3.parquet',
+      '_change_data/p=2/c4.parquet',
+      '_change_data/p=1/c5.parquet',
+      '_change_data/p=1/c7.parquet',
+      'p=1/b.parquet',
+      'p=1/a.parquet',
+    ];
+    for (const path of paths) expect([path, record(h, path)]).toEqual([path, record(full, path)]);
+    expect(record(h, '_change_data/p=1/c3.parquet')).toEqual([
+      { values: ['1'], deletedAt: CHANGE_DATA, version: 3 },
+    ]);
+    expect(record(h, '_change_data/p=1/c5.parquet')).toEqual([
+      { values: ['1'], deletedAt: CHANGE_DATA, version: 5 },
+    ]);
+    expect(h.recordsOf('_change_data/q=1/c1.parquet')).toEqual([]);
+  });
+
+  it('fails on a damaged older commit rather than skipping it', async () => {
+    const s = await tableWithOldChangeData();
+    const snap = await loadSnapshot(s, { tableUri });
+    const recent = await loadRecentHistory(s, snap);
+    s.put('_delta_log/00000000000000000004.json', '{"cdc":{"path":"_change_data/p=2/c4.par');
+    await expect(completeHistory(recent, s, snap)).rejects.toThrow(/not a JSON object/);
   });
 });
 
