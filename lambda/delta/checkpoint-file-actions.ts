@@ -19,10 +19,9 @@ import {
   readLeaves,
   ScalarCursor,
 } from './parquet-leaves';
-import { PartitionTuples } from './partition-tuples';
 import type { TableMetadata } from './table-metadata';
 import { type DeletionVectorDescriptor, TableRoot } from './table-root';
-import { emptyMaps, type TableState } from './table-state';
+import { emptyState, type TableState } from './table-state';
 
 export type PartitionValues = Record<string, string | null>;
 
@@ -91,13 +90,7 @@ export async function readCheckpointHeader(
 }
 
 function headerReplay(): { state: TableState; replay: LogReplay } {
-  const state: TableState = {
-    version: -1,
-    columns: [],
-    tuples: new PartitionTuples(0),
-    ...emptyMaps(),
-    pathChars: 0,
-  };
+  const state = emptyState();
   // The header replay only collects protocol/metaData; its root is never used to resolve paths.
   return { state, replay: new LogReplay(state, new TableRoot('s3://checkpoint/header')) };
 }

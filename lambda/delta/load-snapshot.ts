@@ -17,11 +17,10 @@ import {
   replaySteps,
 } from './log-segment';
 import type { IoStats } from './parquet-leaves';
-import { PartitionTuples } from './partition-tuples';
 import { Snapshot } from './snapshot';
 import { partitionColumnsOf, sameColumns, unsupportedReaderFeatures } from './table-metadata';
 import { TableRoot } from './table-root';
-import { emptyMaps, fork, freeze, outgrown, type TableState } from './table-state';
+import { emptyMaps, emptyState, fork, freeze, outgrown } from './table-state';
 
 export interface LoadOptions {
   /** s3://bucket/prefix of the table: absolute paths in the log are resolved against it. */
@@ -80,13 +79,7 @@ async function build(
   opts: LoadOptions,
   io: IoStats,
 ): Promise<Snapshot> {
-  const state: TableState = {
-    version: -1,
-    columns: [],
-    tuples: new PartitionTuples(0),
-    ...emptyMaps(),
-    pathChars: 0,
-  };
+  const state = emptyState();
   const replay = new LogReplay(state, root);
   if (choice) {
     try {

@@ -4,7 +4,7 @@
  * with plain Maps, then frozen into LayeredMaps so an incremental refresh can fork it cheaply.
  */
 import { LayeredMap } from './layered-map';
-import type { PartitionTuples } from './partition-tuples';
+import { PartitionTuples } from './partition-tuples';
 import { PathIndex } from './path-index';
 import type { PartitionColumn } from './snapshot-view';
 import type { TableMetadata, TableProtocol } from './table-metadata';
@@ -64,6 +64,11 @@ export function outgrown(s: TableState): boolean {
 
 export function emptyMaps(): Pick<TableState, 'data' | 'external' | 'dvs' | 'dvFiles' | 'cdc'> {
   return { data: new PathIndex(), external: new Map(), dvs: new Map(), dvFiles: new Map(), cdc: new Map() };
+}
+
+/** A state before any action: no version, no partitioning, no file. */
+export function emptyState(): TableState {
+  return { version: -1, columns: [], tuples: new PartitionTuples(0), ...emptyMaps(), pathChars: 0 };
 }
 
 function frozen<K, V>(m: MapLike<K, V>): LayeredMap<K, V> {

@@ -14,7 +14,7 @@ import { loadSnapshot } from '../../lambda/delta/load-snapshot';
 import { S3Backend } from '../../lambda/storage/s3-backend';
 import type { StorageBackend } from '../../lambda/storage/storage-backend';
 import { listAllPages, ManualClock, mapLimit, objectRequest } from '../helpers/authz-harness';
-import { lakeSuite } from '../helpers/lake-suite';
+import { type LakeTable, lakeSuite } from '../helpers/lake-suite';
 import { BACKEND_CREDENTIALS, s3rverAndMoto } from '../helpers/s3-servers';
 
 const READER = 'reader';
@@ -50,6 +50,21 @@ function counting(inner: StorageBackend) {
 
 describe.each(s3rverAndMoto())('reads across rewrites on %s', (_kind, start, skipReason) => {
   const lake = lakeSuite(start, skipReason, [READER]);
+
+  /** A proxy granting EU of `t` over a backend that records every call, and a GET through it. */
+  async function countedProxy(t: LakeTable, clock: ManualClock) {
+    const { backend: storage, calls } = counting(
+      new S3Backend({
+        endpoint: lake.backend.endpoint,
+        forcePathStyle: true,
+        credentials: BACKEND_CREDENTIALS,
+      }),
+    );
+    const proxy = await lake.proxyFor(clock, grantEU(t.alias), storage);
+    const ask = (key: string) =>
+      objectRequest(proxy.url, 'GET', `${t.alias}/${key}`, READER, 'datalake', clock);
+    return { proxy, calls, ask };
+  }
 
   const grantEU = (alias: string) => ({
     tableMapping: { [alias]: `s3://lake/tables/${alias}` },
@@ -234,16 +249,7 @@ describe.each(s3rverAndMoto())('reads across rewrites on %s', (_kind, start, ski
         await lake.s3.send(
           new PutObjectCommand({ Bucket: 'lake', Key: `${t.prefix}${key}`, Body: 'not in the log' }),
         );
-      const { backend: storage, calls } = counting(
-        new S3Backend({
-          endpoint: lake.backend.endpoint,
-          forcePathStyle: true,
-          credentials: BACKEND_CREDENTIALS,
-        }),
-      );
-      const proxy = await lake.proxyFor(clock, grantEU(t.alias), storage);
-      const ask = (key: string) =>
-        objectRequest(proxy.url, 'GET', `${t.alias}/${key}`, READER, 'datalake', clock);
+      const { proxy, calls, ask } = await countedProxy(t, clock);
       expect((await ask(rel(files[3]!))).status).toBe(200);
       const commitReads = () =>
         calls.filter((c) => c.op === 'get' && /_delta_log\/\d{20}\.json$/.test(c.key)).length;
@@ -296,16 +302,7 @@ describe.each(s3rverAndMoto())('reads across rewrites on %s', (_kind, start, ski
     await lake.s3.send(
       new PutObjectCommand({ Bucket: 'lake', Key: `${t.prefix}${orphan}`, Body: 'not in the log' }),
     );
-    const { backend: storage, calls } = counting(
-      new S3Backend({
-        endpoint: lake.backend.endpoint,
-        forcePathStyle: true,
-        credentials: BACKEND_CREDENTIALS,
-      }),
-    );
-    const proxy = await lake.proxyFor(clock, grantEU(t.alias), storage);
-    const ask = (key: string) =>
-      objectRequest(proxy.url, 'GET', `${t.alias}/${key}`, READER, 'datalake', clock);
+    const { proxy, calls, ask } = await countedProxy(t, clock);
     expect((await ask(rel(files[11]!))).status).toBe(200);
     const before = calls.length;
     const unknown = Array.from({ length: 200 }, (_, i) => `region=EU/part-unknown-${i}.parquet`);
