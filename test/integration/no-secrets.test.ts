@@ -100,6 +100,8 @@ it('keeps secrets, signatures and presigned URLs out of logs, audit events and e
  * (audit lines, EMF lines, /metrics behind the bearer token).
  */
 const METRICS_TOKEN = 'metrics-token-must-stay-secret-0042';
+/** Client text that would forge an audit field if the line were not JSON-escaped. */
+const HOSTILE_UA = 'boto3/1 \\" "},"decision":"allow","x":{"y":"\\u0000';
 
 interface ProcessRun {
   url: string;
@@ -215,7 +217,7 @@ describe.each(PROCESSES)('every byte written by %s', (name, start) => {
       await signedFetch(run.url, 'GET', object(eu), '', {}, ANALYST),
       await signedFetch(run.url, 'GET', object(us), '', {}, ANALYST),
       await signedFetch(run.url, 'GET', object('broken/x.parquet'), '', {}, ANALYST),
-      await signedFetch(run.url, 'GET', object(eu), '', {}, wrong),
+      await signedFetch(run.url, 'GET', object(eu), '', { 'user-agent': HOSTILE_UA }, wrong),
     ];
     expect(
       responses.map((r) => r.status),
@@ -300,6 +302,9 @@ describe.each(PROCESSES)('every byte written by %s', (name, start) => {
     expect(refused.sort()).toEqual(['authentication', 'authentication', 'grant']);
     expect(byStatus(404, 'GetObject').map((a) => a.reasonClass)).toEqual(['grant']);
     expect(byStatus(307, 'GetObject')[0]).toMatchObject({ reasonClass: 'granted', backendCalls: 0 });
+    // Client text is escaped: the hostile User-Agent is one field of a refused request's line.
+    const hostile = audit.filter((a) => a.userAgent === HOSTILE_UA);
+    expect(hostile.map((a) => [a.status, a.decision, a.x])).toEqual([[403, 'deny', undefined]]);
     if (name.includes('Lambda')) {
       const emf = parseEmfLines(output.stdout.split('\n').filter((l) => l.includes('"_aws"')));
       expect(sum(emfValues(emf, 'Requests'))).toBe(audit.length);

@@ -56,6 +56,13 @@ describe.each(TRANSPORTS)('presigned redirects via %s', (_transport, serve) => {
     const location = redirected.headers.location!;
     expect(new URL(location).origin).toBe(s3.endpoint);
     expect(location).toMatch(/X-Amz-Signature=/);
+    // Short-lived: presignExpiresSeconds (default 60 s), signed now.
+    const query = new URL(location).searchParams;
+    expect(query.get('X-Amz-Expires')).toBe('60');
+    const signedAt = Date.parse(
+      query.get('X-Amz-Date')!.replace(/^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/, '$1-$2-$3T$4:$5:$6Z'),
+    );
+    expect(Math.abs(Date.now() - signedAt)).toBeLessThan(60_000);
     expect(redirected.text).toContain('<Code>TemporaryRedirect</Code>');
     const direct = await fetch(location, { signal: AbortSignal.timeout(10_000) });
     const proxied = await proxy
