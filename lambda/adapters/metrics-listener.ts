@@ -6,6 +6,21 @@ import { createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { MetricsText } from '../pipeline/metrics-endpoint';
 
+/** Hosts that only this machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h) || h === '::ffff:127.0.0.1';
+}
+
+/**
+ * The warning the local server prints when its metrics port answers other hosts: it has no
+ * authentication (the proxy's own /metrics takes `metricsToken`). Undefined on loopback.
+ */
+export function metricsExposureWarning(host: string): string | undefined {
+  if (isLoopbackHost(host)) return undefined;
+  return `the metrics port answers on ${host} without authentication: keep it behind a network policy, or scrape the proxy's /metrics with metricsToken`;
+}
+
 export interface MetricsListener {
   url: string;
   port: number;

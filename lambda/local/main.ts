@@ -8,11 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { startMetricsListener } from '../adapters/metrics-listener';
+import { metricsExposureWarning, startMetricsListener } from '../adapters/metrics-listener';
 import { startNodeServer } from '../adapters/node-server';
 import { newAccessKeyId, newSecretAccessKey } from '../admin/key-material';
 import { createProxy, nodeServerOptions } from '../bootstrap';
 import { type Config, ConfigError, loadConfig, parseConfig } from '../config';
+import { jsonLogger } from '../core/logger';
 import { writeDemoTable } from './demo-table';
 import { startEmbeddedS3 } from './embedded-s3';
 
@@ -32,10 +33,16 @@ async function runWithConfig(file: string): Promise<void> {
   process.stderr.write(
     `delta-lake-s3-proxy listening on ${server.url} (tables: ${Object.keys(config.tableMapping).join(', ')}); metrics on ${metrics.url}\n`,
   );
+  warnIfExposed(config.host, metrics.port);
   onStop(async () => {
     await server.close();
     await metrics.close();
   });
+}
+
+function warnIfExposed(host: string, metricsPort: number): void {
+  const warning = metricsExposureWarning(host);
+  if (warning) jsonLogger().warn(warning, { host, metricsPort });
 }
 
 async function runDemo(): Promise<void> {
@@ -95,6 +102,7 @@ async function runDemo(): Promise<void> {
     startMetricsListener(render, config.host, 0),
   );
   stops.push(() => metrics.close());
+  warnIfExposed(config.host, metrics.port);
 
   const endpoint = server.url;
   process.stdout.write(
