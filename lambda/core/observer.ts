@@ -12,9 +12,13 @@ export interface RequestEvent {
   method: string;
   /** The client's User-Agent (truncated): which client sent it. */
   userAgent?: string;
+  /** The client's address as the transport saw it (the socket's peer; in Lambda, the Function URL's sourceIp). */
+  sourceIp?: string;
   op: string;
   table?: string;
   key?: string;
+  /** A listing's prefix (truncated). */
+  prefix?: string;
   status: number;
   /** S3 error code for refusals. */
   code?: string;

@@ -71,6 +71,8 @@ interface RequestContext {
   route?: S3Route;
   table?: string;
   key?: string;
+  /** A listing's prefix. */
+  prefix?: string;
   reason?: string;
   /** Refused by the caller's grants (counted as such even when answered as a missing key). */
   grantRefused?: boolean;
@@ -142,6 +144,7 @@ async function serve(
     case 'ListObjects':
     case 'ListObjectsV2': {
       const q = parseListQuery(route.query, route.op === 'ListObjectsV2' ? 2 : 1, tokens);
+      ctx.prefix = q.prefix;
       if (q.prefix) assertSafeKey(q.prefix, 'prefix');
       const visible = await visibleTablesFor(deps, ctx.principal, q.prefix, req.signal);
       const listing =
@@ -255,9 +258,11 @@ function eventOf(
     accessKeyId: ctx.principal.accessKeyId,
     method: req.method.slice(0, 16),
     userAgent: req.headers['user-agent']?.slice(0, 160),
+    sourceIp: req.sourceIp,
     op: ctx.route?.op ?? (ctx.stage === 'authenticate' ? operationOf(req, deps) : 'Unknown'),
     table: ctx.table,
     key: ctx.key,
+    prefix: ctx.prefix?.slice(0, 1024),
     status,
     code: error?.code,
     reason: failure ? `body stream failed: ${(failure as Error)?.name ?? 'error'}` : ctx.reason,

@@ -302,6 +302,9 @@ describe.each(PROCESSES)('every byte written by %s', (name, start) => {
     expect(refused.sort()).toEqual(['authentication', 'authentication', 'grant']);
     expect(byStatus(404, 'GetObject').map((a) => a.reasonClass)).toEqual(['grant']);
     expect(byStatus(307, 'GetObject')[0]).toMatchObject({ reasonClass: 'granted', backendCalls: 0 });
+    // Who asked, and for which listing: the client's address on every line, the prefix on a listing's.
+    for (const a of audit) expect(a.sourceIp).toMatch(/^(::ffff:)?127\.0\.0\.1$/);
+    expect(audit.filter((a) => a.op === 'ListObjectsV2').map((a) => a.prefix)).toEqual(['sales/']);
     // Client text is escaped: the hostile User-Agent is one field of a refused request's line.
     const hostile = audit.filter((a) => a.userAgent === HOSTILE_UA);
     expect(hostile.map((a) => [a.status, a.decision, a.x])).toEqual([[403, 'deny', undefined]]);
