@@ -1,7 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { StaticCredentialStore } from '../lambda/auth/credential-store';
-import { NodeSha256 } from '../lambda/auth/node-sha256';
+import { NodeSha256 } from '../test/helpers/node-sha256';
 import { SigV4Authenticator } from '../lambda/auth/sigv4-authenticator';
 import type { ProxyRequest } from '../lambda/core/types';
 

@@ -22,7 +22,7 @@ import { Agent, request } from 'node:http';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { NodeSha256 } from '../lambda/auth/node-sha256';
+import { NodeSha256 } from '../test/helpers/node-sha256';
 import { parseConfig } from '../lambda/config';
 import type { ProxyHandler, ProxyRequest } from '../lambda/core/types';
 import { writeDemoTable } from '../lambda/local/demo-table';

@@ -2,7 +2,7 @@ import { getCanonicalHeaders, SignatureV4Base } from '@smithy/signature-v4';
 import type { HttpRequest } from '@smithy/types';
 import { describe, expect, it } from 'vitest';
 import { canonicalRequest, type SignedParts } from '../../lambda/auth/canonical-request';
-import { NodeSha256 } from '../../lambda/auth/node-sha256';
+import { NodeSha256 } from '../helpers/node-sha256';
 import { parseRawQuery } from '../../lambda/core/raw-query';
 
 /**

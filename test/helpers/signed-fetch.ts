@@ -3,7 +3,7 @@
  * exact path, query and headers on the wire and compare answers byte for byte.
  */
 import { SignatureV4 } from '@smithy/signature-v4';
-import { NodeSha256 } from '../../lambda/auth/node-sha256';
+import { NodeSha256 } from './node-sha256';
 
 export interface Credentials {
   accessKeyId: string;

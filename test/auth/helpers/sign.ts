@@ -1,5 +1,5 @@
 import { SignatureV4 } from '@smithy/signature-v4';
-import { NodeSha256 } from '../../../lambda/auth/node-sha256';
+import { NodeSha256 } from '../../helpers/node-sha256';
 import type { ProxyRequest } from '../../../lambda/core/types';
 
 export const KEY = {
