@@ -1,0 +1,111 @@
+/**
+ * Requests refused before anything is read: writes (403 AccessDenied on a read-only proxy, 405
+ * MethodNotAllowed when `readOnly` is off, as writes are not served yet) and unsigned requests
+ * for table keys, which look the same for a mapped table and an unmapped alias. Neither reaches
+ * the backend nor loads a table's log (SECURITY.md, gap 14).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { S3Backend } from '../../lambda/storage/s3-backend';
+import type { StorageBackend } from '../../lambda/storage/storage-backend';
+import { uploadDemoTable } from '../helpers/fixture-tables';
+import { ANALYST, type RunningProxy, startProxy } from '../helpers/proxy-harness';
+import { BACKEND_CREDENTIALS, type S3Server, startS3rver } from '../helpers/s3-servers';
+import { encodeKeyPath, signedFetch } from '../helpers/signed-fetch';
+
+const code = (xml: string) => /<Code>([^<]*)<\/Code>/.exec(xml)?.[1];
+
+describe('requests refused before the backend', () => {
+  let s3: S3Server;
+  let key: string;
+  const calls: string[] = [];
+  const proxies: Record<'readOnly' | 'writable', RunningProxy> = {} as never;
+
+  beforeAll(async () => {
+    s3 = await startS3rver();
+    const active = await uploadDemoTable(s3.endpoint, 'lake', 'w/sales/');
+    key = `sales/${active[0]}`;
+    const real = new S3Backend({
+      endpoint: s3.endpoint,
+      forcePathStyle: true,
+      credentials: BACKEND_CREDENTIALS,
+    });
+    const storage: StorageBackend = {
+      get: (ref, o) => {
+        calls.push(`get ${ref.key}`);
+        return real.get(ref, o);
+      },
+      head: (ref, o) => {
+        calls.push(`head ${ref.key}`);
+        return real.head(ref, o);
+      },
+      list: (p) => {
+        calls.push(`list ${p.prefix}`);
+        return real.list(p);
+      },
+      presign: (ref, o) => real.presign(ref, o),
+    };
+    for (const [name, readOnly] of [
+      ['readOnly', true],
+      ['writable', false],
+    ] as const) {
+      proxies[name] = await startProxy(
+        s3,
+        {
+          tableMapping: { sales: 's3://lake/w/sales' },
+          readOnly,
+          grants: [{ principal: ANALYST.principal, table: 'sales', partitions: [{}] }],
+        },
+        undefined,
+        { storage },
+      );
+    }
+  });
+  afterAll(async () => {
+    for (const p of Object.values(proxies)) await p?.stop();
+    await s3?.stop();
+  });
+
+  it('answers writes 403 on a read-only proxy and 405 with readOnly off, reading nothing', async () => {
+    calls.length = 0;
+    for (const method of ['PUT', 'DELETE', 'POST']) {
+      const path = `/datalake/${encodeKeyPath(key)}`;
+      const ro = await signedFetch(proxies.readOnly.url, method, path, '', {}, ANALYST);
+      const rw = await signedFetch(proxies.writable.url, method, path, '', {}, ANALYST);
+      expect([method, ro.status, code(ro.text), rw.status, code(rw.text)]).toEqual([
+        method,
+        403,
+        'AccessDenied',
+        405,
+        'MethodNotAllowed',
+      ]);
+      expect(rw.text).toContain(`<Method>${method}</Method>`);
+    }
+    expect(calls).toEqual([]);
+    expect(proxies.readOnly.proxy.snapshots.stats().misses).toBe(0);
+  });
+
+  it('refuses an unsigned request for a table key as it refuses one for an unmapped alias, reading nothing', async () => {
+    calls.length = 0;
+    // No Authorization header and no presigned query: an anonymous request.
+    const unsigned = async (k: string) => {
+      const res = await fetch(`${proxies.readOnly.url}/datalake/${encodeKeyPath(k)}`, {
+        signal: AbortSignal.timeout(10_000),
+      });
+      return { status: res.status, text: await res.text() };
+    };
+    const mapped = await unsigned(key);
+    const unmapped = await unsigned(key.replace(/^sales\//, 'nosuchtable/'));
+    expect([mapped.status, code(mapped.text)]).toEqual([403, 'AccessDenied']);
+    expect([unmapped.status, code(unmapped.text)]).toEqual([mapped.status, code(mapped.text)]);
+    const strip = (xml: string) =>
+      xml.replace(/<RequestId>[^<]*<\/RequestId>|<HostId>[^<]*<\/HostId>|<Resource>[^<]*<\/Resource>/g, '');
+    expect(strip(unmapped.text)).toBe(strip(mapped.text));
+    expect(calls).toEqual([]);
+    expect(proxies.readOnly.proxy.snapshots.stats().misses).toBe(0);
+    const refused = proxies.readOnly.events.slice(-2);
+    expect(refused.map((e) => [e.reasonClass, e.backendCalls])).toEqual([
+      ['authentication', 0],
+      ['authentication', 0],
+    ]);
+  });
+});
