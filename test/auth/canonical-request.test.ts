@@ -2,8 +2,8 @@ import { getCanonicalHeaders, SignatureV4Base } from '@smithy/signature-v4';
 import type { HttpRequest } from '@smithy/types';
 import { describe, expect, it } from 'vitest';
 import { canonicalRequest, type SignedParts } from '../../lambda/auth/canonical-request';
-import { NodeSha256 } from '../helpers/node-sha256';
 import { parseRawQuery } from '../../lambda/core/raw-query';
+import { NodeSha256 } from '../helpers/node-sha256';
 
 /**
  * The reference: the canonical request exactly as the AWS SDK's own signer (@smithy/signature-v4)

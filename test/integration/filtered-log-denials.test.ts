@@ -11,8 +11,8 @@ import { createProxy } from '../../lambda/bootstrap';
 import { parseConfig } from '../../lambda/config';
 import { silentLogger } from '../../lambda/core/logger';
 import { S3Backend } from '../../lambda/storage/s3-backend';
-import type { StorageBackend } from '../../lambda/storage/storage-backend';
 import { keyFor, ManualClock, objectRequest } from '../helpers/authz-harness';
+import { countingBackend } from '../helpers/counting-backend';
 import { uploadDemoTable } from '../helpers/fixture-tables';
 import { BACKEND_CREDENTIALS, type S3Server, startS3rver } from '../helpers/s3-servers';
 
@@ -26,30 +26,9 @@ afterAll(async () => {
   await s3?.stop();
 });
 
-/** A backend that counts the requests the proxy makes. */
-function counting(inner: StorageBackend) {
-  const calls: string[] = [];
-  const backend: StorageBackend = {
-    get: (ref, o) => {
-      calls.push(`get ${ref.key}`);
-      return inner.get(ref, o);
-    },
-    head: (ref, o) => {
-      calls.push(`head ${ref.key}`);
-      return inner.head(ref, o);
-    },
-    list: (p) => {
-      calls.push(`list ${p.prefix}`);
-      return inner.list(p);
-    },
-    presign: (ref, o) => inner.presign(ref, o),
-  };
-  return { backend, calls };
-}
-
 async function proxyWith(logView: 'raw' | 'filtered') {
   const clock = new ManualClock();
-  const { backend, calls } = counting(
+  const { backend, calls } = countingBackend(
     new S3Backend({
       endpoint: s3.endpoint,
       forcePathStyle: true,
@@ -77,7 +56,9 @@ async function probe(p: Awaited<ReturnType<typeof proxyWith>>, key: string) {
   p.clock.advance(1_000); // past the shared probe window: every denial probes once
   const before = p.calls.length;
   const r = await objectRequest(p.url, 'GET', `sales/${key}`, 'eu');
-  const work = p.calls.slice(before).map((c) => c.replace(/[0-9a-f-]{36}/g, 'ID').replace(/\d{20}/, 'N'));
+  const work = p.calls
+    .slice(before)
+    .map((c) => `${c.op} ${c.key}`.replace(/[0-9a-f-]{36}/g, 'ID').replace(/\d{20}/, 'N'));
   return { status: r.status, code: /<Code>(\w+)<\/Code>/.exec(r.text)?.[1], work };
 }
 

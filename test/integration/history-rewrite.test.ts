@@ -12,8 +12,8 @@ import { describe, expect, it } from 'vitest';
 import { deltaStorageFromBackend } from '../../lambda/delta/delta-storage';
 import { loadSnapshot } from '../../lambda/delta/load-snapshot';
 import { S3Backend } from '../../lambda/storage/s3-backend';
-import type { StorageBackend } from '../../lambda/storage/storage-backend';
 import { listAllPages, ManualClock, mapLimit, objectRequest } from '../helpers/authz-harness';
+import { countingBackend } from '../helpers/counting-backend';
 import { type LakeTable, lakeSuite } from '../helpers/lake-suite';
 import { BACKEND_CREDENTIALS, s3rverAndMoto } from '../helpers/s3-servers';
 
@@ -24,36 +24,12 @@ const code = (text: string) => /<Code>([^<]*)<\/Code>/.exec(text)?.[1];
 /** Decoded relative path of an action (the writer percent-encodes it). */
 const rel = (a: { path: string }) => decodeURIComponent(a.path);
 
-/** A StorageBackend that counts what the proxy asks of the real one. */
-function counting(inner: StorageBackend) {
-  const calls: { op: string; key: string }[] = [];
-  const count = (op: string, key: string) => {
-    calls.push({ op, key });
-  };
-  const backend: StorageBackend = {
-    get: (ref, o) => {
-      count('get', ref.key);
-      return inner.get(ref, o);
-    },
-    head: (ref, o) => {
-      count('head', ref.key);
-      return inner.head(ref, o);
-    },
-    list: (p) => {
-      count('list', p.prefix);
-      return inner.list(p);
-    },
-    presign: (ref, o) => inner.presign(ref, o),
-  };
-  return { backend, calls };
-}
-
 describe.each(s3rverAndMoto())('reads across rewrites on %s', (_kind, start, skipReason) => {
   const lake = lakeSuite(start, skipReason, [READER]);
 
   /** A proxy granting EU of `t` over a backend that records every call, and a GET through it. */
   async function countedProxy(t: LakeTable, clock: ManualClock) {
-    const { backend: storage, calls } = counting(
+    const { backend: storage, calls } = countingBackend(
       new S3Backend({
         endpoint: lake.backend.endpoint,
         forcePathStyle: true,

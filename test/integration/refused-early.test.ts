@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Backend } from '../../lambda/storage/s3-backend';
-import type { StorageBackend } from '../../lambda/storage/storage-backend';
+import { type BackendCall, countingBackend } from '../helpers/counting-backend';
 import { uploadDemoTable } from '../helpers/fixture-tables';
 import { ANALYST, type RunningProxy, startProxy } from '../helpers/proxy-harness';
 import { BACKEND_CREDENTIALS, type S3Server, startS3rver } from '../helpers/s3-servers';
@@ -17,7 +17,7 @@ const code = (xml: string) => /<Code>([^<]*)<\/Code>/.exec(xml)?.[1];
 describe('requests refused before the backend', () => {
   let s3: S3Server;
   let key: string;
-  const calls: string[] = [];
+  let calls: BackendCall[] = [];
   const proxies: Record<'readOnly' | 'writable', RunningProxy> = {} as never;
 
   beforeAll(async () => {
@@ -29,21 +29,9 @@ describe('requests refused before the backend', () => {
       forcePathStyle: true,
       credentials: BACKEND_CREDENTIALS,
     });
-    const storage: StorageBackend = {
-      get: (ref, o) => {
-        calls.push(`get ${ref.key}`);
-        return real.get(ref, o);
-      },
-      head: (ref, o) => {
-        calls.push(`head ${ref.key}`);
-        return real.head(ref, o);
-      },
-      list: (p) => {
-        calls.push(`list ${p.prefix}`);
-        return real.list(p);
-      },
-      presign: (ref, o) => real.presign(ref, o),
-    };
+    const counted = countingBackend(real);
+    const storage = counted.backend;
+    calls = counted.calls;
     for (const [name, readOnly] of [
       ['readOnly', true],
       ['writable', false],

@@ -1,6 +1,6 @@
 import { SignatureV4 } from '@smithy/signature-v4';
-import { NodeSha256 } from '../../helpers/node-sha256';
 import type { ProxyRequest } from '../../../lambda/core/types';
+import { NodeSha256 } from '../../helpers/node-sha256';
 
 export const KEY = {
   accessKeyId: 'AKIDTESTPROXY',
