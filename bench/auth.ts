@@ -1,9 +1,9 @@
 import { createHash, createHmac } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { StaticCredentialStore } from '../lambda/auth/credential-store';
-import { NodeSha256 } from '../test/helpers/node-sha256';
 import { SigV4Authenticator } from '../lambda/auth/sigv4-authenticator';
 import type { ProxyRequest } from '../lambda/core/types';
+import { NodeSha256 } from '../test/helpers/node-sha256';
 
 // SigV4 verification throughput against the crypto floor of a verification, measured in the same
 // run. With the signing key cached (warm: the usual case, one key per access key, day and region),

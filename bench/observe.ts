@@ -22,7 +22,6 @@ import { Agent, request } from 'node:http';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { NodeSha256 } from '../test/helpers/node-sha256';
 import { parseConfig } from '../lambda/config';
 import type { ProxyHandler, ProxyRequest } from '../lambda/core/types';
 import { writeDemoTable } from '../lambda/local/demo-table';
@@ -33,6 +32,7 @@ import {
   StorageError,
 } from '../lambda/storage/storage-backend';
 import { uploadDemoTable } from '../test/helpers/fixture-tables';
+import { NodeSha256 } from '../test/helpers/node-sha256';
 import { startS3rver } from '../test/helpers/s3-servers';
 import { devNullWriter, observedCore, VARIANTS, type Variant } from './child/observed-cores';
 
