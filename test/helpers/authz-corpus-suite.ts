@@ -132,7 +132,9 @@ function corpusOn(
       for (const f of partitioned.filter((x) => tables.has(x.name)))
         await uploadDir(s3, 'corpus', `tables/${f.name}/`, f.dir);
       dynamo = await startDynalite();
-      dynamoClient = testDynamoClient(dynamo.endpoint);
+      // The suite's admin client writes grants as a real admin would: retrying a transient error
+      // (a keep-alive socket dynalite closed while concurrent tests kept it idle).
+      dynamoClient = testDynamoClient(dynamo.endpoint, 3);
       await createDynamoTable(dynamoClient, GRANTS_TABLE);
       admin = new DynamoAdmin(dynamoClient, GRANTS_TABLE);
     });

@@ -32,7 +32,8 @@ describe.each(s3rverAndMoto())('authorization over time on %s', (_kind, start, s
   beforeAll(async () => {
     if (skipReason) return;
     dynamo = await startDynalite();
-    dynamoClient = testDynamoClient(dynamo.endpoint);
+    // The suite's admin client retries a transient error, as a real admin would.
+    dynamoClient = testDynamoClient(dynamo.endpoint, 3);
     await createDynamoTable(dynamoClient, 'grants');
   });
   afterAll(async () => {
