@@ -1,6 +1,7 @@
 import { createHmac, hash, type KeyObject } from 'node:crypto';
 import type { QueryParam } from '../core/raw-query';
 import type { Headers } from '../core/types';
+import { uriEscape } from '../core/uri-escape';
 
 export const ALGORITHM = 'AWS4-HMAC-SHA256';
 
@@ -57,17 +58,6 @@ export function canonicalHeaderValue(value: string): string {
     .replace(/[\r\n]/g, ' ')
     .replace(/[ \t]+/g, ' ')
     .replace(/^ | $/g, '');
-}
-
-const UNRESERVED = /^[A-Za-z0-9\-._~]*$/;
-
-/** RFC 3986 encoding of a name or value (encodeURIComponent leaves !'()* alone). */
-export function uriEscape(text: string): string {
-  if (UNRESERVED.test(text)) return text;
-  return encodeURIComponent(text).replace(
-    /[!'()*]/g,
-    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
-  );
 }
 
 const SIGNATURE_PARAM = 'x-amz-signature';

@@ -12,6 +12,7 @@
 import { createHmac, createSecretKey, hash, type KeyObject } from 'node:crypto';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { uriEscape } from '../core/uri-escape';
 import type { ObjectRef } from './storage-backend';
 
 /** Where a bucket's objects live and how the SDK signs for them, learned from one SDK URL. */
@@ -33,17 +34,8 @@ export interface Identity {
 
 /** S3's key encoding in a path: each segment RFC 3986-encoded, "/" kept (as the SDK does). */
 export function encodeKey(key: string): string {
-  return encodeParam(key).replaceAll('%2F', '/');
+  return uriEscape(key).replaceAll('%2F', '/');
 }
-
-const RFC3986_EXTRA = /[!'()*]/;
-
-/** RFC 3986 encoding (encodeURIComponent leaves !'()* alone; most keys have none of them). */
-const encodeParam = (v: string) => {
-  const encoded = encodeURIComponent(v);
-  if (!RFC3986_EXTRA.test(encoded)) return encoded;
-  return encoded.replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-};
 
 interface FixedParts extends Identity {
   shortDate: string;
@@ -173,8 +165,8 @@ export class S3Presigner {
       sessionToken: identity.sessionToken,
       scope,
       key: createSecretKey(key),
-      head: `X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Content-Sha256=UNSIGNED-PAYLOAD&X-Amz-Credential=${encodeParam(`${identity.accessKeyId}/${scope}`)}&X-Amz-Date=`,
-      token: identity.sessionToken ? `&X-Amz-Security-Token=${encodeParam(identity.sessionToken)}` : '',
+      head: `X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Content-Sha256=UNSIGNED-PAYLOAD&X-Amz-Credential=${uriEscape(`${identity.accessKeyId}/${scope}`)}&X-Amz-Date=`,
+      token: identity.sessionToken ? `&X-Amz-Security-Token=${uriEscape(identity.sessionToken)}` : '',
     };
     this.fixed.set(endpoint, parts);
     return parts;
