@@ -90,16 +90,10 @@ export async function writeResponse(
 ): Promise<void> {
   const body = out.body;
   const headers: Record<string, string> = { ...out.headers };
-  if (typeof body === 'string') {
-    // A string goes out with the head in one write (a Buffer would be a second chunk: writev).
-    headers['content-length'] = String(Buffer.byteLength(body));
+  if (typeof body === 'string' || body instanceof Uint8Array) {
+    headers['content-length'] = String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
     res.writeHead(out.status, headers);
-    res.end(body);
-    return;
-  }
-  if (body instanceof Uint8Array) {
-    headers['content-length'] = String(body.byteLength);
-    res.writeHead(out.status, headers);
+    // A string is passed on as is: node sends it with the head in one chunk (a Buffer is a second).
     res.end(body);
     return;
   }
