@@ -59,9 +59,7 @@ export class HistorySlot {
         ? loadHistory(storage, snapshot)
         : loadRecentHistory(storage, snapshot)
       : complete && !have.complete
-        ? have.version === snapshot.version
-          ? completeHistory(have, storage, snapshot)
-          : loadHistory(storage, snapshot)
+        ? completeHistory(have, storage, snapshot)
         : updateHistory(have, storage, snapshot, now);
     const p = work.then(
       (h) => {

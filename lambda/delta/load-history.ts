@@ -337,12 +337,7 @@ export async function completeHistory(
     else for (const x of cdcs) pending.push(x);
   });
   if (columns !== undefined && !sameColumns(columns, snapshot.partitionColumns)) pending = [];
-  const files = recent.paths.fork();
-  const b = new HistoryBuilder(new TableRoot(snapshot.tableRoot), snapshot.partitionColumns, {
-    files,
-    records: recent.records,
-    tuples: recent.tuples,
-  });
+  const { b, files } = continueFrom(recent, snapshot);
   for (const p of pending) b.changeData(p.action, p.version);
   return new History(
     snapshot.version,
@@ -355,6 +350,17 @@ export async function completeHistory(
     { ...info, requests: io.requests, bytesRead: io.bytes },
     true,
   );
+}
+
+/** A builder that adds to `prev`'s records, over a fork of its paths (`prev` stays as it is). */
+function continueFrom(prev: History, snapshot: Snapshot) {
+  const files = prev.paths.fork();
+  const b = new HistoryBuilder(new TableRoot(snapshot.tableRoot), snapshot.partitionColumns, {
+    files,
+    records: prev.records,
+    tuples: prev.tuples,
+  });
+  return { b, files };
 }
 
 function finish(
@@ -415,12 +421,7 @@ export async function updateHistory(
     if (!retained || retained.oldestVersion > prev.version + 1) return full();
     oldest = Math.max(oldest, retained.oldestVersion);
   }
-  const files = prev.paths.fork();
-  const b = new HistoryBuilder(new TableRoot(snapshot.tableRoot), snapshot.partitionColumns, {
-    files,
-    records: prev.records,
-    tuples: prev.tuples,
-  });
+  const { b, files } = continueFrom(prev, snapshot);
   const retentionMs = deletedFileRetentionMs(snapshot.metadata);
   if (checkpointed) b.prune(oldest, now, retentionMs);
   const info: HistoryInfo = { logFilesRead: 0, requests: 0, bytesRead: 0, tombstones: 0, outcome: 'updated' };
