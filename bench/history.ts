@@ -23,7 +23,7 @@
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { AllowedSetCache } from '../lambda/access/allowed-set-cache';
 import { DeltaAuthorizer } from '../lambda/access/delta-authorizer';
 import { silentLogger } from '../lambda/core/logger';
@@ -32,6 +32,7 @@ import { SnapshotCache } from '../lambda/delta/snapshot-cache';
 import { type RemoveFile, writeCheckpoint, writeLastCheckpoint } from '../lambda/local/delta-writer';
 import type { StorageBackend } from '../lambda/storage/storage-backend';
 import { s3Backend, startLocalS3 } from '../test/helpers/delta-s3';
+import { objectExists } from '../test/helpers/s3-servers';
 import { BENCH_T0, benchAdd, benchMetaData } from './child/bench-table';
 import { bundleBench, runBenchChild } from './child/run-child';
 
@@ -79,18 +80,9 @@ function removeOf(i: number, at: number): RemoveFile {
   return { path: a.path, deletionTimestamp: at, partitionValues: a.partitionValues, size: a.size };
 }
 
-async function exists(client: S3Client, key: string): Promise<boolean> {
-  try {
-    await client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function ensureTable(client: S3Client, files: number): Promise<boolean> {
   const prefix = prefixOf(files);
-  if (await exists(client, `${prefix}/_delta_log/_last_checkpoint`)) return false;
+  if (await objectExists(client, BUCKET, `${prefix}/_delta_log/_last_checkpoint`)) return false;
   const put = async (rel: string, bytes: Uint8Array | string) => {
     await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${prefix}/${rel}`, Body: bytes }));
   };

@@ -18,7 +18,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { type DeltaStorage, deltaStorageFromBackend } from '../lambda/delta/delta-storage';
 import { loadSnapshot } from '../lambda/delta/load-snapshot';
 import { DEFAULT_READ_AHEAD, type ReadAhead } from '../lambda/delta/log-read-ahead';
@@ -35,6 +35,7 @@ import {
   BACKEND_CREDENTIALS,
   backendClient,
   createBucket,
+  objectExists,
   REPO_ROOT,
   startS3rver,
 } from '../test/helpers/s3-servers';
@@ -47,15 +48,6 @@ const BUCKET = 'logshapes';
 const LATENCY_MS = 20;
 const WIDE_FILES = 30_000;
 const cacheDir = path.join(REPO_ROOT, '.bench-cache');
-
-async function exists(client: S3Client, key: string): Promise<boolean> {
-  try {
-    await client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** A put target that keeps at most `limit` PutObjects in flight (the writer awaits each put). */
 function boundedPuts(client: S3Client, prefix: string, limit = 32) {
@@ -101,7 +93,10 @@ const SCHEMA = [
 
 /** `commits` commits, no checkpoint: an append each, and every tenth one compacts two files. */
 async function ensureLongTable(client: S3Client, prefix: string, commits: number): Promise<number> {
-  if (await exists(client, `${prefix}/_delta_log/${String(commits - 1).padStart(20, '0')}.json`)) return 0;
+  if (
+    await objectExists(client, BUCKET, `${prefix}/_delta_log/${String(commits - 1).padStart(20, '0')}.json`)
+  )
+    return 0;
   const t0 = performance.now();
   const target = boundedPuts(client, prefix);
   const w = new DeltaTableWriter(target, { schema: SCHEMA, partitionColumns: ['date'] });
@@ -119,7 +114,7 @@ async function ensureLongTable(client: S3Client, prefix: string, commits: number
 
 /** A checkpoint of `files` files and its hint (a table for the cache-pressure runs). */
 async function ensureWideTable(client: S3Client, prefix: string, files: number): Promise<void> {
-  if (await exists(client, `${prefix}/_delta_log/_last_checkpoint`)) return;
+  if (await objectExists(client, BUCKET, `${prefix}/_delta_log/_last_checkpoint`)) return;
   const target = boundedPuts(client, prefix);
   const w = new DeltaTableWriter(target, { schema: SCHEMA, partitionColumns: ['date'] });
   const adds = Array.from({ length: files }, (_, i) => file(i, prefix));

@@ -17,7 +17,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { type DeltaStorage, deltaStorageFromBackend } from '../lambda/delta/delta-storage';
@@ -35,6 +35,7 @@ import { writeCheckpoint, writeLastCheckpoint } from '../lambda/local/delta-writ
 import { S3Backend } from '../lambda/storage/s3-backend';
 import type { StorageBackend } from '../lambda/storage/storage-backend';
 import { type LocalS3, startLocalS3 } from '../test/helpers/delta-s3';
+import { objectExists } from '../test/helpers/s3-servers';
 import { benchAdd, benchMetaData } from './child/bench-table';
 import { bundleBench, runBenchChild } from './child/run-child';
 
@@ -89,19 +90,10 @@ const syntheticAdd = (i: number) => benchAdd(i, randomUUID());
 
 const metaData = benchMetaData('bench-table');
 
-async function exists(client: S3Client, key: string): Promise<boolean> {
-  try {
-    await client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** The table: a checkpoint at v1000 (its early log "cleaned up") and `_last_checkpoint`. */
 async function ensureTable(client: S3Client, files: number, layout: Layout): Promise<void> {
   const prefix = tablePrefix(files, layout);
-  if (await exists(client, `${prefix}/_delta_log/_last_checkpoint`)) return;
+  if (await objectExists(client, BUCKET, `${prefix}/_delta_log/_last_checkpoint`)) return;
   const put = async (rel: string, bytes: Uint8Array) => {
     await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${prefix}/${rel}`, Body: bytes }));
   };
@@ -253,10 +245,16 @@ export async function ensureBenchTable(
   mkdirSync(path.join(cacheDir, 's3rver'), { recursive: true });
   const s3 = await startLocalS3(path.join(cacheDir, 's3rver'), [BUCKET]);
   try {
-    const generated = !(await exists(s3.client, `${tablePrefix(files)}/_delta_log/_last_checkpoint`));
+    const generated = !(await objectExists(
+      s3.client,
+      BUCKET,
+      `${tablePrefix(files)}/_delta_log/_last_checkpoint`,
+    ));
     const tg = performance.now();
     for (const layout of layouts) {
-      if (!(await exists(s3.client, `${tablePrefix(files, layout)}/_delta_log/_last_checkpoint`)))
+      if (
+        !(await objectExists(s3.client, BUCKET, `${tablePrefix(files, layout)}/_delta_log/_last_checkpoint`))
+      )
         await ensureTable(s3.client, files, layout);
     }
     const generateMs = performance.now() - tg;
