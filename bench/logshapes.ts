@@ -31,6 +31,7 @@ import {
 } from '../lambda/local/delta-writer';
 import { S3Backend } from '../lambda/storage/s3-backend';
 import type { StorageBackend } from '../lambda/storage/storage-backend';
+import { longestLoopBlock } from '../test/helpers/loop-watch';
 import {
   BACKEND_CREDENTIALS,
   backendClient,
@@ -151,22 +152,6 @@ function counting(inner: StorageBackend) {
   return { backend, c };
 }
 
-/** The longest the event loop went without running a 2 ms timer while `run` ran. */
-async function withLoopWatch<T>(run: () => Promise<T>): Promise<{ result: T; longestBlockMs: number }> {
-  let last = performance.now();
-  let worst = 0;
-  const timer = setInterval(() => {
-    const now = performance.now();
-    worst = Math.max(worst, now - last);
-    last = now;
-  }, 2);
-  try {
-    return { result: await run(), longestBlockMs: worst };
-  } finally {
-    clearInterval(timer);
-  }
-}
-
 /** The simple alternative: a pool of `pool` reads fetches every commit, then the replay runs from memory. */
 async function poolThenReplay(storage: DeltaStorage, tableUri: string, pool: number) {
   const listing = (await storage.list('_delta_log/')).filter((f) => f.path.endsWith('.json'));
@@ -212,7 +197,7 @@ async function coldLoad(endpoint: string, prefix: string, rounds: number, meanCo
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     let held: number;
-    const { result: snap, longestBlockMs } = await withLoopWatch(async () => {
+    const { result: snap, longestBlockMs } = await longestLoopBlock(async () => {
       if (reader === 'poolThenReplay') {
         const r = await poolThenReplay(storage, tableUri, DEFAULT_READ_AHEAD.files);
         held = r.held;

@@ -3,23 +3,14 @@
  * whatever order the reads finish in, never more than the bound in flight or held (by count and
  * by listed bytes), and a failure anywhere ahead fails the replay, not the process.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadSnapshot } from '../../lambda/delta/load-snapshot';
 import { DEFAULT_READ_AHEAD, readInOrder } from '../../lambda/delta/log-read-ahead';
 import { StorageError } from '../../lambda/storage/storage-backend';
 import { add, MemoryDeltaStorage, metaData, protocolV1, remove } from '../helpers/delta-memory-storage';
+import { unhandledRejectionsPerTest } from '../helpers/unhandled-rejections';
 
-let unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown) => {
-  unhandled.push(reason);
-};
-beforeEach(() => {
-  unhandled = [];
-  process.on('unhandledRejection', onUnhandled);
-});
-afterEach(() => {
-  process.off('unhandledRejection', onUnhandled);
-});
+const unhandled = unhandledRejectionsPerTest();
 
 /** Reads that finish when the test says, tracking how many are started and not yet applied. */
 function heldReads(n: number, size = (_i: number) => 100) {

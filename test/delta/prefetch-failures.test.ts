@@ -5,28 +5,18 @@
  * in-flight request and every cache).
  */
 import { parquetMetadata } from 'hyparquet';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadSnapshot } from '../../lambda/delta/load-snapshot';
 import { type AddFile, writeCheckpoint } from '../../lambda/local/delta-writer';
 import { StorageError } from '../../lambda/storage/storage-backend';
 import { add, MemoryDeltaStorage, metaData, protocolV1 } from '../helpers/delta-memory-storage';
+import { unhandledRejectionsPerTest } from '../helpers/unhandled-rejections';
 
 const tableUri = 's3://bucket/t';
 const commit = (v: number) => `_delta_log/${String(v).padStart(20, '0')}.json`;
 const nextMacrotask = () => new Promise<void>((r) => setImmediate(r));
 
-/** Collects unhandled rejections while a test runs. */
-let unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown) => {
-  unhandled.push(reason);
-};
-beforeEach(() => {
-  unhandled = [];
-  process.on('unhandledRejection', onUnhandled);
-});
-afterEach(() => {
-  process.off('unhandledRejection', onUnhandled);
-});
+const unhandled = unhandledRejectionsPerTest();
 
 /** Memory storage whose reads can be held back or failed per path. */
 class FaultyStorage extends MemoryDeltaStorage {

@@ -12,7 +12,7 @@
  *   snapshot was cached is still found.
  */
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   type AuthzProxy,
   listAllPages,
@@ -29,23 +29,14 @@ import {
   s3rverAndMoto,
   startS3rver,
 } from '../helpers/s3-servers';
+import { unhandledRejectionsPerTest } from '../helpers/unhandled-rejections';
 
 const READER = 'reader';
 const BUCKET = 'hidden-bucket';
 const code = (text: string) => /<Code>([^<]*)<\/Code>/.exec(text)?.[1];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-let unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown) => {
-  unhandled.push(reason);
-};
-beforeEach(() => {
-  unhandled = [];
-  process.on('unhandledRejection', onUnhandled);
-});
-afterEach(() => {
-  process.off('unhandledRejection', onUnhandled);
-});
+const unhandled = unhandledRejectionsPerTest();
 
 const writeTable = (client: S3Client, alias: string, prefix: string) =>
   writeTableIn(client, BUCKET, alias, prefix);

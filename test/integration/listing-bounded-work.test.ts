@@ -17,6 +17,7 @@ import {
 } from '../../lambda/local/delta-writer';
 import { type AuthzProxy, listAllPages, objectRequest, startAuthzProxy } from '../helpers/authz-harness';
 import { byteOrder, modelListing } from '../helpers/authz-s3-model';
+import { longestLoopBlock } from '../helpers/loop-watch';
 import { backendClient, createBucket, type S3Server, startS3rver } from '../helpers/s3-servers';
 
 const BUCKET = 'wide-bucket';
@@ -96,28 +97,11 @@ afterAll(async () => {
   await s3?.stop();
 });
 
-/** The longest stretch the event loop was held while `run` ran (a timer due every 2 ms). */
-async function longestBlock<T>(run: () => Promise<T>): Promise<{ result: T; blockedMs: number }> {
-  let last = performance.now();
-  let worst = 0;
-  const timer = setInterval(() => {
-    const now = performance.now();
-    worst = Math.max(worst, now - last);
-    last = now;
-  }, 2);
-  try {
-    const result = await run();
-    return { result, blockedMs: worst };
-  } finally {
-    clearInterval(timer);
-  }
-}
-
 describe('a listing on a 100,000-file table', () => {
   it('with delimiter ".", walks no file of the snapshot per common prefix and lets another user in', async () => {
     const walks = [vi.spyOn(Snapshot.prototype, 'forEachFile'), vi.spyOn(Snapshot.prototype, 'files')];
     try {
-      const { result, blockedMs } = await longestBlock(async () => {
+      const { result, longestBlockMs: blockedMs } = await longestLoopBlock(async () => {
         const listing = listAllPages(proxy.url, 'lister', 2, { prefix: 'wide/region=APAC/', delimiter: '.' });
         // Another user's GET on another table, sent while the listing runs, is served.
         const other = await objectRequest(proxy.url, 'GET', smallFile, 'other');
@@ -143,7 +127,7 @@ describe('a listing on a 100,000-file table', () => {
   it('with delimiter "/", walks the files once (a slice at a time) for every caller and listing', async () => {
     const walks = [vi.spyOn(Snapshot.prototype, 'forEachFile'), vi.spyOn(Snapshot.prototype, 'files')];
     try {
-      const { result, blockedMs } = await longestBlock(async () => {
+      const { result, longestBlockMs: blockedMs } = await longestLoopBlock(async () => {
         const pages = [];
         for (const prefix of ['wide/', 'wide/region=APAC/'])
           pages.push(...(await listAllPages(proxy.url, 'lister', 2, { prefix, delimiter: '/' })));
