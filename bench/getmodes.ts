@@ -4,6 +4,9 @@
  * - redirects: 307 answers per second of a presigned-mode proxy (SigV4 verified, authorized on a
  *   cached snapshot, URL presigned, audit line written) against a bare node:http server answering
  *   a constant 307 of the same shape. Load from wrk in its own process. Target ≥ 50 %.
+ *   The same bare server spending a fixed 25 and 50 µs of CPU per answer (a busy wait) shows the
+ *   cost model: what any server doing that much work per answer reaches here (the proxy's handler
+ *   alone, called in a loop without HTTP, takes about 50 µs per 307).
  * - proxied: throughput of one big object streamed through a proxy-mode proxy (node:http, and the
  *   Lambda adapter with its runtime shim) against reading it directly from the same backend.
  *   Target ≥ 90 %. A bare node:http pipe proxy of the same backend GET gives the floor of the
@@ -37,14 +40,19 @@ const MB = 1024 * 1024;
 const WRK_SECONDS = 5;
 const WRK_CONNECTIONS = 32;
 const HELPER_AGENT = 'delta-proxy-client/0.1.0 bench';
+/** CPU the cost-model servers burn per answer, µs. */
+const WORK_MICROS = [25, 50];
 
 // The simplest alternative for the 307 path: node:http answering the same shape of redirect
-// (Location of a presigned URL's length, a small XML body) without any work.
+// (Location of a presigned URL's length, a small XML body) without any work; or, with argv[1],
+// after busy-waiting that many microseconds (the cost model, not a baseline).
 const BARE_307 = `
 const http = require('node:http');
+const workMs = Number(process.argv[1] ?? 0) / 1000;
 const location = 'http://127.0.0.1:9/lake/t/region%3DEU/part-00000.snappy.parquet?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=S3RVER%2F20260101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20260101T000000Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&x-id=GetObject&X-Amz-Signature=' + '0'.repeat(64);
 const body = '<?xml version="1.0" encoding="UTF-8"?>\\n<Error><Code>TemporaryRedirect</Code><Message>Please re-send this request to the specified temporary endpoint.</Message><Endpoint>127.0.0.1:9</Endpoint><RequestId>0123456789ABCDEF</RequestId></Error>';
 const server = http.createServer((req, res) => {
+  if (workMs > 0) for (const end = performance.now() + workMs; performance.now() < end; );
   res.writeHead(307, { location, 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body), 'x-amz-request-id': '0123456789ABCDEF' });
   res.end(body);
 });
@@ -220,6 +228,11 @@ export default async function main(args: string[]): Promise<unknown> {
     const proxiedLambda = await proxyProcess('proxy', 'lambda');
     const bare = await spawnServer(['-e', BARE_307], /READY (\S+)/);
     stops.push(() => bare.stop());
+    const working: Record<number, Child> = {};
+    for (const micros of WORK_MICROS) {
+      working[micros] = await spawnServer(['-e', BARE_307, String(micros)], /READY (\S+)/);
+      stops.push(() => working[micros]!.stop());
+    }
     const barePipe = await spawnServer(['-e', BARE_PIPE, directUrl], /READY (\S+)/);
     stops.push(() => barePipe.stop());
     const helper = await spawnServer(
@@ -259,6 +272,7 @@ export default async function main(args: string[]): Promise<unknown> {
       proxy307: [] as number[],
       bare307: [] as number[],
       proxy307CpuMicros: [] as number[],
+      bareWithWork: Object.fromEntries(WORK_MICROS.map((w) => [w, [] as number[]])),
       bare307CpuMicros: [] as number[],
       direct: [] as number[],
       proxied: [] as number[],
@@ -270,6 +284,10 @@ export default async function main(args: string[]): Promise<unknown> {
     for (let r = 0; r < rounds; r++) {
       const bareRun = await wrkRate(bare.pid, bare.url, {});
       const proxyRun = await wrkRate(presigned.pid, redirect.url, redirect.headers);
+      for (const micros of WORK_MICROS)
+        samples.bareWithWork[micros]!.push(
+          (await wrkRate(working[micros]!.pid, working[micros]!.url, {})).perSec,
+        );
       samples.bare307.push(bareRun.perSec);
       samples.bare307CpuMicros.push(bareRun.cpuMicros);
       samples.proxy307.push(proxyRun.perSec);
@@ -299,8 +317,9 @@ export default async function main(args: string[]): Promise<unknown> {
     }
     backend.destroy();
 
-    const m = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)])) as Record<
-      keyof typeof samples,
+    const { bareWithWork, ...series } = samples;
+    const m = Object.fromEntries(Object.entries(series).map(([k, v]) => [k, median(v)])) as Record<
+      keyof typeof series,
       number
     >;
     return {
@@ -316,6 +335,16 @@ export default async function main(args: string[]): Promise<unknown> {
         target: 0.5,
         proxyCpuMicrosPerAnswer: round1(m.proxy307CpuMicros),
         bareCpuMicrosPerAnswer: round1(m.bare307CpuMicros),
+        // Answers/s of the bare server burning this many µs of CPU per answer, and its ratio.
+        costModel: Object.fromEntries(
+          WORK_MICROS.map((w) => {
+            const perSec = median(bareWithWork[w]!);
+            return [
+              `bareWith${w}MicrosWork`,
+              { perSec: Math.round(perSec), ratio: ratio(perSec, m.bare307) },
+            ];
+          }),
+        ),
       },
       proxied: {
         objectMB: objectBytes / MB,
@@ -338,7 +367,10 @@ export default async function main(args: string[]): Promise<unknown> {
         ratio: ratio(m.helper, m.presignedDirect),
         helperCpuSecondsPerGiB: round2(median(cpuSamples.get(helper.pid)!)),
       },
-      samples: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, v.map(round1)])),
+      samples: {
+        ...Object.fromEntries(Object.entries(series).map(([k, v]) => [k, v.map(round1)])),
+        bareWithWork,
+      },
     };
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);

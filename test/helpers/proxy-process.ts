@@ -38,6 +38,9 @@ export async function startProxyProcess(
   const child: ChildProcess = spawn(
     process.execPath,
     [
+      // Extra node flags for the child only, e.g. PROXY_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/p"
+      // (profiling a bench's proxy; NODE_OPTIONS refuses --cpu-prof).
+      ...(process.env.PROXY_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
       '--import',
       'tsx',
       join(REPO_ROOT, 'test/helpers/proxy-child.ts'),
