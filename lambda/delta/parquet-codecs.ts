@@ -5,6 +5,11 @@
  * - ZSTD uses fzstd and LZ4 / LZ4_RAW hyparquet-compressors' own decoder, as before;
  * - SNAPPY uses hysnappy's WebAssembly decoder, instantiated on the first snappy page rather
  *   than at module load (hyparquet-compressors compiles it at import time).
+ *
+ * A checkpoint is untrusted input, and a page names its own uncompressed size: every codec is
+ * held to that claim, and the claim to MAX_PAGE_BYTES, before anything is allocated. Without the
+ * bound a few hundred bytes could make the reader allocate gigabytes (snappy's WebAssembly memory
+ * never shrinks again; a zstd frame header sizes fzstd's window; gzip and brotli members repeat).
  */
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { decompress as decompressZstd } from 'fzstd';
@@ -14,16 +19,47 @@ import { snappyUncompressor } from 'hysnappy';
 
 type Decompress = (input: Uint8Array, outputLength: number) => Uint8Array;
 
+/**
+ * The largest page a checkpoint may decompress to. Writers cut pages at about 1 MiB (parquet-mr's
+ * and arrow-rs's defaults; a page grows past it only by one value), so this leaves 64× room.
+ */
+export const MAX_PAGE_BYTES = 64 * 1024 * 1024;
+
+/** Refuses a claimed size outside [0, MAX_PAGE_BYTES] before the codec sees the page. */
+function bounded(decompress: Decompress): Decompress {
+  return (input, outputLength) => {
+    if (!Number.isSafeInteger(outputLength) || outputLength < 0 || outputLength > MAX_PAGE_BYTES)
+      throw new Error(
+        `a page claims ${outputLength} uncompressed bytes (at most ${MAX_PAGE_BYTES} are read)`,
+      );
+    return decompress(input, outputLength);
+  };
+}
+
+/** node:zlib stops at the page's claim instead of inflating whatever the stream holds. */
+function zlibHeldTo(inflate: typeof gunzipSync): Decompress {
+  return (input, outputLength) => {
+    try {
+      return inflate(input, { maxOutputLength: Math.max(outputLength, 1) });
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE')
+        throw new Error(`a page decompresses past its claimed ${outputLength} bytes`);
+      throw e;
+    }
+  };
+}
+
 let snappy: Decompress | undefined;
 
 export const parquetCodecs: Compressors = {
-  SNAPPY: (input, outputLength) => {
+  SNAPPY: bounded((input, outputLength) => {
     snappy ??= snappyUncompressor();
     return snappy(input, outputLength);
-  },
-  GZIP: (input) => gunzipSync(input),
-  BROTLI: (input) => brotliDecompressSync(input),
-  ZSTD: (input) => decompressZstd(input),
-  LZ4: decompressLz4,
-  LZ4_RAW: decompressLz4Raw,
+  }),
+  GZIP: bounded(zlibHeldTo(gunzipSync)),
+  BROTLI: bounded(zlibHeldTo(brotliDecompressSync)),
+  // Given the output buffer, fzstd writes into it and sizes nothing from the frame header.
+  ZSTD: bounded((input, outputLength) => decompressZstd(input, new Uint8Array(outputLength))),
+  LZ4: bounded(decompressLz4),
+  LZ4_RAW: bounded(decompressLz4Raw),
 };

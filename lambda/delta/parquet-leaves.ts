@@ -321,7 +321,7 @@ function decodeChunk(
       `${where}: cannot decode column ${schemaPath
         .slice(1)
         .map((x) => x.element.name)
-        .join('.')}`,
+        .join('.')}: ${String((e as Error)?.message).slice(0, 200)}`,
       {
         cause: e,
       },

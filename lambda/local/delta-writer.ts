@@ -11,6 +11,7 @@ import { ByteWriter, ParquetWriter, parquetWriteBuffer } from 'hyparquet-writer'
 
 /** hyparquet-writer bundles its own hyparquet: use its SchemaElement type. */
 type SchemaElement = ConstructorParameters<typeof ParquetWriter>[0]['schema'][number];
+type WriterOptions = ConstructorParameters<typeof ParquetWriter>[0];
 
 export interface DeltaWriterTarget {
   put(relPath: string, bytes: Uint8Array): Promise<void>;
@@ -410,11 +411,16 @@ export async function writeCheckpoint(
   protocol: Protocol,
   metaData: MetaData,
   adds: Iterable<AddFile>,
-  opts: { rowGroupSize?: number; removes?: Iterable<RemoveFile> } = {},
+  opts: {
+    rowGroupSize?: number;
+    removes?: Iterable<RemoveFile>;
+    /** Page codec (default SNAPPY) and the compressors hyparquet-writer lacks for it. */
+    pages?: Pick<WriterOptions, 'codec' | 'compressors'>;
+  } = {},
 ): Promise<CheckpointInfo> {
   const rowGroupSize = opts.rowGroupSize ?? 100_000;
   const writer = new ByteWriter();
-  const pw = new ParquetWriter({ writer, schema: CHECKPOINT_SCHEMA, createdBy: ENGINE });
+  const pw = new ParquetWriter({ writer, schema: CHECKPOINT_SCHEMA, createdBy: ENGINE, ...opts.pages });
   let rows: { add: unknown; remove?: unknown; metaData: unknown; protocol: unknown }[] = [
     { add: null, metaData: checkpointMetaData(metaData), protocol: null },
     { add: null, metaData: null, protocol: checkpointProtocol(protocol) },

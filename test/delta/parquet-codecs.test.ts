@@ -1,17 +1,23 @@
 /**
  * The proxy's own Parquet decompressors (lambda/delta/parquet-codecs.ts, assembled to keep the
  * Lambda bundle small) decode exactly what hyparquet-compressors' set decodes: page by page on
- * synthetic input, and value by value on every Parquet file of the shared Delta corpus.
+ * synthetic input, and value by value on every Parquet file of the shared Delta corpus. A hostile
+ * page (a huge claimed size, or a stream that inflates past its claim) is refused before the
+ * memory is taken, and a checkpoint made of such pages fails closed.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { brotliCompressSync, gzipSync } from 'node:zlib';
+import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { type Compressors, parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { compressors as reference } from 'hyparquet-compressors';
 import { snappyCompress } from 'hysnappy';
 import { describe, expect, it } from 'vitest';
-import { parquetCodecs } from '../../lambda/delta/parquet-codecs';
+import { DeltaLogError } from '../../lambda/delta/delta-log-error';
+import { loadSnapshot } from '../../lambda/delta/load-snapshot';
+import { MAX_PAGE_BYTES, parquetCodecs } from '../../lambda/delta/parquet-codecs';
+import { writeCheckpoint } from '../../lambda/local/delta-writer';
 import { corpusDir, corpusMissing } from '../helpers/delta-corpus';
+import { MemoryDeltaStorage, metaData, protocolV1 } from '../helpers/delta-memory-storage';
 import { withReason } from '../helpers/skips';
 
 const CORPUS = corpusDir;
@@ -63,4 +69,79 @@ describe('parquet codecs', () => {
       expect([...codecsSeen]).toEqual(expect.arrayContaining(['SNAPPY', 'ZSTD']));
     },
   );
+});
+
+const MiB = 1024 * 1024;
+/** 16 gzip members of 1 MiB of zeros each: 16 MiB out of about 16 KB in. */
+const gzipBomb = Buffer.concat(Array.from({ length: 16 }, () => gzipSync(Buffer.alloc(MiB))));
+
+describe('hostile pages', () => {
+  it.each(Object.keys(parquetCodecs))(
+    '%s refuses a page claiming more than MAX_PAGE_BYTES, or no size, before decoding it',
+    (codec) => {
+      for (const claim of [MAX_PAGE_BYTES + 1, 2 ** 31 - 1, -1, Number.NaN])
+        expect(
+          () => parquetCodecs[codec as keyof typeof parquetCodecs]!(gzipBomb, claim),
+          String(claim),
+        ).toThrow(/uncompressed bytes \(at most 67108864 are read\)/);
+    },
+  );
+
+  it('gzip and brotli stop at the claimed size instead of inflating a bomb', () => {
+    const brotliBomb = brotliCompressSync(Buffer.alloc(16 * MiB), {
+      params: { [constants.BROTLI_PARAM_QUALITY]: 1 },
+    });
+    expect(brotliBomb.length).toBeLessThan(64 * 1024);
+    expect(() => parquetCodecs.GZIP!(gzipBomb, 4096)).toThrow(
+      'a page decompresses past its claimed 4096 bytes',
+    );
+    expect(() => parquetCodecs.BROTLI!(brotliBomb, 4096)).toThrow(
+      'a page decompresses past its claimed 4096 bytes',
+    );
+  });
+
+  it('zstd writes into a buffer of the claimed size, whatever its frame header says', () => {
+    // 13 bytes: magic, a single-segment header whose Frame_Content_Size claims 1 GiB, and one
+    // last RLE block of 4 zero bytes. Sized from its header, fzstd would allocate the 1 GiB.
+    const frame = new Uint8Array([0x28, 0xb5, 0x2f, 0xfd, 0xa0, 0, 0, 0, 0x40, 0x23, 0, 0, 0]);
+    const out = parquetCodecs.ZSTD!(frame, 16);
+    expect(out.byteLength).toBe(16);
+    expect([...out.subarray(0, 4)]).toEqual([0, 0, 0, 0]);
+  });
+});
+
+describe('a checkpoint of hostile pages', () => {
+  async function tableWithCheckpoint(compressGzip: (page: Uint8Array) => Uint8Array) {
+    const s = new MemoryDeltaStorage();
+    const adds = Array.from({ length: 50 }, (_, i) => ({
+      path: `region=EU/part-${i}.parquet`,
+      partitionValues: { region: 'EU' },
+      size: 1,
+      modificationTime: 0,
+      dataChange: false,
+    }));
+    await writeCheckpoint(
+      { put: async (rel, bytes) => void s.put(rel, bytes) },
+      0,
+      protocolV1.protocol,
+      metaData(['region']).metaData,
+      adds,
+      { pages: { codec: 'GZIP', compressors: { GZIP: compressGzip } } },
+    );
+    // Only the checkpoint, as after log cleanup: no commit to fall back on.
+    return s;
+  }
+
+  it('is read when its gzip pages are honest', async () => {
+    const s = await tableWithCheckpoint((page) => gzipSync(page));
+    const snapshot = await loadSnapshot(s, { tableUri: 's3://bucket/t' });
+    expect(snapshot.fileCount).toBe(50);
+  });
+
+  it('fails closed, naming the bound, when a page inflates past its claimed size', async () => {
+    const s = await tableWithCheckpoint((page) => Buffer.concat([gzipSync(page), gzipBomb]));
+    const failure = await loadSnapshot(s, { tableUri: 's3://bucket/t' }).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(DeltaLogError);
+    expect(String((failure as Error).message)).toMatch(/decompresses past its claimed \d+ bytes/);
+  });
 });
