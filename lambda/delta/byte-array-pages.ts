@@ -6,10 +6,10 @@
  * callers check `streamable()` first and take hyparquet's general decoder otherwise.
  */
 import type { CompressionCodec, Compressors } from 'hyparquet';
-import { parquetHeader } from 'hyparquet/src/column.js';
 import { decompressPage } from 'hyparquet/src/datapage.js';
 import { readRleBitPackedHybrid } from 'hyparquet/src/encoding.js';
 import { DeltaLogError } from './delta-log-error';
+import { readPageHeader } from './page-header';
 
 const STREAMABLE = new Set(['PLAIN', 'PLAIN_DICTIONARY', 'RLE_DICTIONARY', 'RLE', 'BIT_PACKED']);
 
@@ -92,7 +92,7 @@ export class ByteArrayPages {
   private nextPage(): void {
     const r = this.reader;
     if (r.offset >= this.chunk.byteLength - 1) throw new Error('column chunk ended before its rows');
-    const header = parquetHeader(r);
+    const header = readPageHeader(r, this.chunk.byteLength);
     const body = this.chunk.subarray(r.offset, r.offset + header.compressed_page_size);
     r.offset += header.compressed_page_size;
     const size = Number(header.uncompressed_page_size);

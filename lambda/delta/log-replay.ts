@@ -44,13 +44,16 @@ export function* actionLines(text: string, where: string): Generator<[Record<str
   for (const line of text.split('\n')) {
     lineNo++;
     if (line.trim() === '') continue;
-    let a: Record<string, unknown>;
+    let a: unknown;
     try {
-      a = JSON.parse(line) as Record<string, unknown>;
+      a = JSON.parse(line);
     } catch (e) {
       throw new DeltaLogError('Malformed', `${where} line ${lineNo} is not JSON`, { cause: e });
     }
-    yield [a, `${where} line ${lineNo}`];
+    // Every line is one action: an object (null, an array or a number is a broken log).
+    if (a === null || typeof a !== 'object' || Array.isArray(a))
+      throw new DeltaLogError('Malformed', `${where} line ${lineNo} is not a JSON object`);
+    yield [a as Record<string, unknown>, `${where} line ${lineNo}`];
   }
 }
 

@@ -7,13 +7,13 @@
  */
 import type { CompressionCodec, Compressors, FileMetaData, ParquetType, SchemaTree } from 'hyparquet';
 import { parquetMetadataAsync, parquetSchema } from 'hyparquet';
-import { parquetHeader } from 'hyparquet/src/column.js';
 import { decompressPage, readDataPage, readDataPageV2 } from 'hyparquet/src/datapage.js';
 import { readRleBitPackedHybrid } from 'hyparquet/src/encoding.js';
 import { readPlain } from 'hyparquet/src/plain.js';
 import { ByteArrayPages, readLevels, streamable } from './byte-array-pages';
 import { DeltaLogError } from './delta-log-error';
 import type { DeltaStorage } from './delta-storage';
+import { readPageHeader } from './page-header';
 import { parquetCodecs } from './parquet-codecs';
 
 export interface IoStats {
@@ -227,7 +227,7 @@ function decodeChunk(
   const reader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 };
   try {
     while (reader.offset < bytes.byteLength - 1 && (maxRep > 0 || rowsSeen < rows)) {
-      const header = parquetHeader(reader);
+      const header = readPageHeader(reader, bytes.byteLength);
       const pageBytes = bytes.subarray(reader.offset, reader.offset + header.compressed_page_size);
       reader.offset += header.compressed_page_size;
       if (header.type === 'DICTIONARY_PAGE') {

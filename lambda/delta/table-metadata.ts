@@ -61,7 +61,10 @@ export function partitionColumnsOf(meta: TableMetadata): PartitionColumn[] {
   let fields: SchemaField[] = [];
   try {
     const schema = JSON.parse(meta.schemaString) as { fields?: SchemaField[] };
-    fields = Array.isArray(schema.fields) ? schema.fields : [];
+    // The schema is the log's word too: a field that is not an object is skipped.
+    fields = Array.isArray(schema.fields)
+      ? schema.fields.filter((f) => typeof f === 'object' && f !== null)
+      : [];
   } catch {
     fields = [];
   }

@@ -140,6 +140,8 @@ describe('proxy stack template', () => {
     // The bundle alias took effect: the SDK's default credential chain is environment-only.
     expect(all).toContain('@aws-sdk/credential-provider-env - fromEnv');
     expect(all).not.toContain('defaultProvider::fromSSO');
+    // hyparquet ships as patched (patches/): hostile run lengths in a checkpoint are bounded.
+    expect(all).toContain('parquet rle/bit-packed hybrid at offset');
 
     // What `npm run build` makes (and the bench measures) is byte for byte what ships.
     const outdir = path.join(mkdtempSync(path.join(tmpdir(), 'bundle-')), 'lambda');

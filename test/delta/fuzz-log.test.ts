@@ -1,0 +1,189 @@
+/**
+ * Generated damage to a table's log (fast-check): commits with actions of the wrong shape, bytes
+ * flipped in a commit or in a checkpoint. A load either gives a snapshot or fails with a
+ * DeltaLogError (the proxy's fail-closed answer); never another exception, which would mean a
+ * reader that trusted the log's form. A snapshot it does give never places a file outside its
+ * partition: every file it knows carries a value for each partition column.
+ * The seed is fixed so a run is reproducible; FUZZ_SEED and FUZZ_RUNS explore further.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { DeltaLogError } from '../../lambda/delta/delta-log-error';
+import { loadSnapshot } from '../../lambda/delta/load-snapshot';
+import { NO_TUPLE } from '../../lambda/delta/snapshot-view';
+import { writeCheckpoint } from '../../lambda/local/delta-writer';
+import { add, MemoryDeltaStorage, metaData, protocolV1, remove } from '../helpers/delta-memory-storage';
+
+const SEED = Number(process.env.FUZZ_SEED ?? 20261204);
+const RUNS = Number(process.env.FUZZ_RUNS ?? 150);
+const tableUri = 's3://bucket/t';
+
+/** A load's outcome: the snapshot, or the DeltaLogError; any other exception fails the test. */
+async function load(s: MemoryDeltaStorage) {
+  try {
+    return await loadSnapshot(s, { tableUri });
+  } catch (e) {
+    if (e instanceof DeltaLogError) return e;
+    throw e;
+  }
+}
+
+/** JSON values of any shape, for the fields of an action. */
+const anyJson = fc.oneof(
+  fc.constantFrom(null, true, 0, -1, 1e308, '', 'region=EU/x.parquet', '../x', [], {}),
+  fc.jsonValue({ maxDepth: 2 }),
+);
+
+/** An action of a known kind whose fields are right, missing or of the wrong type. */
+const action = fc.oneof(
+  fc
+    .record(
+      {
+        path: fc.oneof(fc.constantFrom('region=EU/a.parquet', 'region=US/b.parquet', 'c.parquet'), anyJson),
+        partitionValues: fc.oneof(
+          fc.constantFrom({ region: 'EU' }, { region: 'US' }, { region: null }, {}),
+          anyJson,
+        ),
+        size: fc.oneof(fc.nat(), anyJson),
+        modificationTime: fc.oneof(fc.nat(), anyJson),
+        dataChange: fc.oneof(fc.boolean(), anyJson),
+        deletionVector: anyJson,
+        stats: anyJson,
+      },
+      { requiredKeys: [] },
+    )
+    .map((a) => ({ add: a })),
+  fc
+    .record(
+      {
+        path: fc.oneof(fc.constantFrom('region=EU/a.parquet', 'region=US/b.parquet'), anyJson),
+        deletionTimestamp: fc.oneof(fc.nat(), anyJson),
+        partitionValues: anyJson,
+        dataChange: anyJson,
+      },
+      { requiredKeys: [] },
+    )
+    .map((r) => ({ remove: r })),
+  fc
+    .record({ path: anyJson, partitionValues: anyJson, size: anyJson }, { requiredKeys: [] })
+    .map((c) => ({ cdc: c })),
+  fc
+    .record({ schemaString: anyJson, partitionColumns: anyJson, id: anyJson }, { requiredKeys: [] })
+    .map((m) => ({
+      metaData: m,
+    })),
+  fc
+    .record(
+      { minReaderVersion: anyJson, minWriterVersion: anyJson, readerFeatures: anyJson },
+      { requiredKeys: [] },
+    )
+    .map((p) => ({ protocol: p })),
+  fc.record({ txn: anyJson, commitInfo: anyJson, domainMetadata: anyJson }, { requiredKeys: [] }),
+  anyJson,
+);
+
+function table(): MemoryDeltaStorage {
+  return new MemoryDeltaStorage().commit(0, [
+    protocolV1,
+    metaData(['region']),
+    add('region=EU/eu.parquet', { region: 'EU' }),
+    add('region=US/us.parquet', { region: 'US' }),
+  ]);
+}
+
+/** Every file the snapshot knows has a value (a string or null) for each partition column. */
+function expectPlaced(result: Awaited<ReturnType<typeof load>>, what: string): void {
+  if (result instanceof DeltaLogError) return;
+  result.forEachFile((p, t) => {
+    expect(t, `${what}: ${p}`).not.toBe(NO_TUPLE);
+    const values = result.tupleValues(t);
+    expect(values.length, `${what}: ${p}`).toBe(result.partitionColumns.length);
+    for (const v of values) expect(v === null || typeof v === 'string', `${what}: ${p}`).toBe(true);
+  });
+}
+
+const flip = (bytes: Uint8Array, at: number, xor: number) => {
+  const out = Uint8Array.from(bytes);
+  out[at % out.length]! ^= xor;
+  return out;
+};
+
+describe('a damaged log', () => {
+  it('a commit of ill-formed actions loads or fails closed', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(action, { minLength: 1, maxLength: 6 }), async (actions) => {
+        const s = table().commit(1, actions as object[]);
+        expectPlaced(await load(s), JSON.stringify(actions));
+      }),
+      { numRuns: RUNS, seed: SEED },
+    );
+  });
+
+  it('a commit with a flipped byte loads or fails closed', async () => {
+    const s0 = table().commit(1, [
+      remove('region=EU/eu.parquet'),
+      add('region=EU/eu2.parquet', { region: 'EU' }),
+    ]);
+    const original = s0.files.get('_delta_log/00000000000000000001.json')!;
+    await fc.assert(
+      fc.asyncProperty(fc.nat(), fc.integer({ min: 1, max: 255 }), async (at, xor) => {
+        const s = table().put('_delta_log/00000000000000000001.json', flip(original, at, xor));
+        expectPlaced(await load(s), `byte ${at % original.length} ^ ${xor}`);
+      }),
+      { numRuns: RUNS, seed: SEED },
+    );
+  });
+
+  it('a checkpoint with flipped bytes loads or fails closed', async () => {
+    const { checkpoint } = await checkpointTable();
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 4 }),
+        async (flips) => {
+          let bytes = checkpoint;
+          for (const [at, xor] of flips) bytes = flip(bytes, at, xor);
+          const s = new MemoryDeltaStorage().put('_delta_log/00000000000000000000.checkpoint.parquet', bytes);
+          expectPlaced(await load(s), JSON.stringify(flips));
+        },
+      ),
+      { numRuns: RUNS, seed: SEED },
+    );
+  });
+
+  it('a data page turned v2 without level lengths fails closed (it made the reader loop forever)', async () => {
+    // Found by the property above: byte 19 is in add.path's first page header; xor 4 turns the
+    // v1 data page header's field into a v2 one without repetition/definition level lengths.
+    const { checkpoint } = await checkpointTable();
+    const s = new MemoryDeltaStorage().put(
+      '_delta_log/00000000000000000000.checkpoint.parquet',
+      flip(checkpoint, 19, 4),
+    );
+    const failure = await load(s);
+    expect(failure).toBeInstanceOf(DeltaLogError);
+    expect((failure as DeltaLogError).message).toContain('malformed page header: level lengths');
+  });
+});
+
+/** A 40-file table whose only log file is a checkpoint (as after log cleanup). */
+async function checkpointTable() {
+  const s0 = new MemoryDeltaStorage();
+  const files = Array.from({ length: 40 }, (_, i) => ({
+    path: `region=${i % 2 ? 'US' : 'EU'}/part-${i}.parquet`,
+    partitionValues: { region: i % 2 ? 'US' : 'EU' },
+    size: 100 + i,
+    modificationTime: i,
+    dataChange: false,
+  }));
+  await writeCheckpoint(
+    { put: async (rel, bytes) => void s0.put(rel, bytes) },
+    0,
+    protocolV1.protocol,
+    metaData(['region']).metaData,
+    files,
+  );
+  const checkpoint = s0.files.get('_delta_log/00000000000000000000.checkpoint.parquet')!;
+  const intact = await load(s0);
+  expect(intact).not.toBeInstanceOf(DeltaLogError);
+  expect((intact as Exclude<typeof intact, DeltaLogError>).fileCount).toBe(40);
+  return { checkpoint };
+}

@@ -1,0 +1,48 @@
+/**
+ * hyparquet's RLE / bit-packed hybrid decoder as patched (patches/hyparquet+*.patch): a run's
+ * length comes from an untrusted file, so it may fill the output but never grow it, and a reader
+ * position that is not a number is refused instead of read from byte 0 forever. Each case hung
+ * or exhausted memory before the patch; the checkpoint reader and hyparquet's own page decoders
+ * (levels, dictionary indices) all go through this function.
+ */
+import { readRleBitPackedHybrid } from 'hyparquet/src/encoding.js';
+import { describe, expect, it } from 'vitest';
+
+/** Unsigned LEB128, as Parquet writes run headers. */
+function varint(n: number): number[] {
+  const out: number[] = [];
+  while (n >= 0x80) {
+    out.push((n % 0x80) | 0x80);
+    n = Math.floor(n / 0x80);
+  }
+  out.push(n);
+  return out;
+}
+
+const reader = (bytes: number[]) => ({ view: new DataView(Uint8Array.from(bytes).buffer), offset: 0 });
+
+describe('the RLE / bit-packed hybrid decoder on hostile runs', () => {
+  it('an RLE run longer than the output fills the output and stops (an Array does not grow)', () => {
+    const bytes = [...varint(2 ** 20 * 2), 7]; // one RLE run of 2^20 sevens
+    const output: number[] = new Array(4);
+    readRleBitPackedHybrid(reader(bytes), 3, output, bytes.length);
+    expect(output).toEqual([7, 7, 7, 7]);
+  });
+
+  it('a bit-packed run whose length overflows int32 reads what the output needs', () => {
+    // 2^28 groups of 8 values: 2^31 values, negative in int32 arithmetic. Width 1, one byte.
+    const bytes = [...varint(2 ** 28 * 2 + 1), 0b1010_0101];
+    const output = new Uint8Array(8);
+    readRleBitPackedHybrid(reader(bytes), 1, output, bytes.length);
+    expect([...output]).toEqual([1, 0, 1, 0, 0, 1, 0, 1]);
+  });
+
+  it('a length that is not a number is refused', () => {
+    expect(() => readRleBitPackedHybrid(reader([2, 1]), 1, new Uint8Array(1), Number.NaN)).toThrow(
+      /rle\/bit-packed hybrid/,
+    );
+    const r = reader([2, 1]);
+    r.offset = Number.NaN;
+    expect(() => readRleBitPackedHybrid(r, 1, new Uint8Array(1), 2)).toThrow(/rle\/bit-packed hybrid/);
+  });
+});
