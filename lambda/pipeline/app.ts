@@ -159,8 +159,11 @@ async function serve(
       ctx.key = key;
       const resolved = resolveKey(deps.tables, key);
       if (resolved) ctx.table = resolved.mount.alias;
-      // An unmapped alias, the alias itself and folder-like keys answer like a missing key.
+      // An unmapped alias, the alias itself and folder-like keys answer like a missing key,
+      // after the same grants lookup a table's key makes: with a cold grants cache that is a
+      // DynamoDB query, and timing must not tell a mapped alias from an unmapped one.
       if (!resolved || resolved.relKey === '' || resolved.relKey.endsWith('/')) {
+        await deps.authorizer.visibleTables(ctx.principal, []);
         throw new S3Error(
           'NoSuchKey',
           'The specified key does not exist.',

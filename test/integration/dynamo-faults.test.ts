@@ -97,6 +97,26 @@ function expectFailClosed(r: RawResponse, errorCode: string): void {
   expect(r.text).not.toMatch(/\bat .*\.(ts|js):\d+|secret-of/);
 }
 
+describe('the grants lookup does not tell aliases apart', () => {
+  it('a key of an unmapped alias, or a folder, costs the same DynamoDB calls as a key of a mapped table', async () => {
+    const lookups = async (path: string) => {
+      const key = await freshReader(); // its own principal: cold key and grants caches
+      const from = dynamo.seen.length;
+      const r = await signedFetch(proxy.url, 'GET', `/datalake/${path}`, '', {}, key);
+      return { status: r.status, code: code(r.text), calls: dynamo.seen.slice(from) };
+    };
+    const mapped = await lookups(`sales/${encodeKeyPath(files[0]!)}`);
+    expect(mapped.status).toBe(200);
+    const unmapped = await lookups('other/region=EU/part-0.parquet');
+    const folder = await lookups('sales/region=EU/');
+    expect(unmapped.code).toBe('NoSuchKey');
+    expect(folder.code).toBe('NoSuchKey');
+    expect(unmapped.calls).toEqual(['GetItem', 'Query']);
+    expect(folder.calls).toEqual(unmapped.calls);
+    expect(mapped.calls).toEqual(unmapped.calls);
+  });
+});
+
 describe('DynamoDB failing under the key and grant lookups', () => {
   it.each<[string, string, DynamoFault, string]>([
     ['key lookup', 'GetItem', { status: 500, type: 'InternalServerError' }, 'ServiceUnavailable'],
