@@ -12,6 +12,8 @@ import { ByteWriter, ParquetWriter, parquetWriteBuffer } from 'hyparquet-writer'
 /** hyparquet-writer bundles its own hyparquet: use its SchemaElement type. */
 type SchemaElement = ConstructorParameters<typeof ParquetWriter>[0]['schema'][number];
 type WriterOptions = ConstructorParameters<typeof ParquetWriter>[0];
+/** A checkpoint's page codec, and the compressors hyparquet-writer lacks for it. */
+export type CheckpointPages = Pick<WriterOptions, 'codec' | 'compressors'>;
 
 export interface DeltaWriterTarget {
   put(relPath: string, bytes: Uint8Array): Promise<void>;
@@ -414,8 +416,8 @@ export async function writeCheckpoint(
   opts: {
     rowGroupSize?: number;
     removes?: Iterable<RemoveFile>;
-    /** Page codec (default SNAPPY) and the compressors hyparquet-writer lacks for it. */
-    pages?: Pick<WriterOptions, 'codec' | 'compressors'>;
+    /** Page codec (default SNAPPY). */
+    pages?: CheckpointPages;
   } = {},
 ): Promise<CheckpointInfo> {
   const rowGroupSize = opts.rowGroupSize ?? 100_000;

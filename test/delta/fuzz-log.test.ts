@@ -11,7 +11,6 @@ import { describe, expect, it } from 'vitest';
 import { DeltaLogError } from '../../lambda/delta/delta-log-error';
 import { loadSnapshot } from '../../lambda/delta/load-snapshot';
 import { NO_TUPLE } from '../../lambda/delta/snapshot-view';
-import { writeCheckpoint } from '../../lambda/local/delta-writer';
 import { add, MemoryDeltaStorage, metaData, protocolV1, remove } from '../helpers/delta-memory-storage';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261204);
@@ -166,20 +165,12 @@ describe('a damaged log', () => {
 
 /** A 40-file table whose only log file is a checkpoint (as after log cleanup). */
 async function checkpointTable() {
-  const s0 = new MemoryDeltaStorage();
-  const files = Array.from({ length: 40 }, (_, i) => ({
-    path: `region=${i % 2 ? 'US' : 'EU'}/part-${i}.parquet`,
-    partitionValues: { region: i % 2 ? 'US' : 'EU' },
-    size: 100 + i,
-    modificationTime: i,
-    dataChange: false,
-  }));
-  await writeCheckpoint(
-    { put: async (rel, bytes) => void s0.put(rel, bytes) },
+  const s0 = await new MemoryDeltaStorage().checkpoint(
     0,
-    protocolV1.protocol,
-    metaData(['region']).metaData,
-    files,
+    Array.from({ length: 40 }, (_, i) => ({
+      path: `region=${i % 2 ? 'US' : 'EU'}/part-${i}.parquet`,
+      partitionValues: { region: i % 2 ? 'US' : 'EU' },
+    })),
   );
   const checkpoint = s0.files.get('_delta_log/00000000000000000000.checkpoint.parquet')!;
   const intact = await load(s0);

@@ -15,9 +15,8 @@ import { describe, expect, it } from 'vitest';
 import { DeltaLogError } from '../../lambda/delta/delta-log-error';
 import { loadSnapshot } from '../../lambda/delta/load-snapshot';
 import { MAX_PAGE_BYTES, parquetCodecs } from '../../lambda/delta/parquet-codecs';
-import { writeCheckpoint } from '../../lambda/local/delta-writer';
 import { corpusDir, corpusMissing } from '../helpers/delta-corpus';
-import { MemoryDeltaStorage, metaData, protocolV1 } from '../helpers/delta-memory-storage';
+import { MemoryDeltaStorage } from '../helpers/delta-memory-storage';
 import { withReason } from '../helpers/skips';
 
 const CORPUS = corpusDir;
@@ -112,22 +111,14 @@ describe('hostile pages', () => {
 
 describe('a checkpoint of hostile pages', () => {
   async function tableWithCheckpoint(compressGzip: (page: Uint8Array) => Uint8Array) {
-    const s = new MemoryDeltaStorage();
     const adds = Array.from({ length: 50 }, (_, i) => ({
       path: `region=EU/part-${i}.parquet`,
       partitionValues: { region: 'EU' },
-      size: 1,
-      modificationTime: 0,
-      dataChange: false,
     }));
-    await writeCheckpoint(
-      { put: async (rel, bytes) => void s.put(rel, bytes) },
-      0,
-      protocolV1.protocol,
-      metaData(['region']).metaData,
-      adds,
-      { pages: { codec: 'GZIP', compressors: { GZIP: compressGzip } } },
-    );
+    const s = await new MemoryDeltaStorage().checkpoint(0, adds, {
+      codec: 'GZIP',
+      compressors: { GZIP: compressGzip },
+    });
     // Only the checkpoint, as after log cleanup: no commit to fall back on.
     return s;
   }

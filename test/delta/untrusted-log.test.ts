@@ -12,7 +12,6 @@ import { historyVerdict } from '../../lambda/access/history-access';
 import { loadHistory } from '../../lambda/delta/load-history';
 import { loadSnapshot } from '../../lambda/delta/load-snapshot';
 import { NO_TUPLE } from '../../lambda/delta/snapshot-view';
-import { writeCheckpoint } from '../../lambda/local/delta-writer';
 import { add, MemoryDeltaStorage, metaData, protocolV1, remove } from '../helpers/delta-memory-storage';
 
 const tableUri = 's3://bucket/t';
@@ -47,26 +46,11 @@ describe('a file whose partitionValues lack a partition column', () => {
   });
 
   it('is refused, not read as the null partition (checkpoint)', async () => {
-    const s = new MemoryDeltaStorage();
-    const meta = metaData(['region']).metaData;
-    const file = (path: string, partitionValues: Record<string, string | null>) => ({
-      path,
-      partitionValues,
-      size: 1,
-      modificationTime: 0,
-      dataChange: false,
-    });
-    await writeCheckpoint(
-      { put: async (rel, bytes) => void s.put(rel, bytes) },
-      0,
-      protocolV1.protocol,
-      meta,
-      [
-        file('region=US/lacks.parquet', {}),
-        file('region=__HIVE_DEFAULT_PARTITION__/null.parquet', { region: null }),
-        file('region=EU/eu.parquet', { region: 'EU' }),
-      ],
-    );
+    const s = await new MemoryDeltaStorage().checkpoint(0, [
+      { path: 'region=US/lacks.parquet', partitionValues: {} },
+      { path: 'region=__HIVE_DEFAULT_PARTITION__/null.parquet', partitionValues: { region: null } },
+      { path: 'region=EU/eu.parquet', partitionValues: { region: 'EU' } },
+    ]);
     s.commit(0, [protocolV1, metaData(['region'])]);
     const paths = [
       'region=US/lacks.parquet',

@@ -1,5 +1,6 @@
 /** An in-memory DeltaStorage for synthetic logs, counting what is listed and read. */
 import type { DeltaStorage, ListedFile } from '../../lambda/delta/delta-storage';
+import { type CheckpointPages, writeCheckpoint } from '../../lambda/local/delta-writer';
 import { StorageError } from '../../lambda/storage/storage-backend';
 
 export class MemoryDeltaStorage implements DeltaStorage {
@@ -18,6 +19,26 @@ export class MemoryDeltaStorage implements DeltaStorage {
       `_delta_log/${String(version).padStart(20, '0')}.json`,
       `${actions.map((a) => JSON.stringify(a)).join('\n')}\n`,
     );
+  }
+
+  /**
+   * Writes a checkpoint at `version` (protocol 1/2, partitioned by `region`) of files given by
+   * path and partition values; `pages` picks its page codec.
+   */
+  async checkpoint(
+    version: number,
+    files: readonly { path: string; partitionValues: Record<string, string | null> }[],
+    pages?: CheckpointPages,
+  ): Promise<this> {
+    await writeCheckpoint(
+      { put: async (rel, bytes) => void this.put(rel, bytes) },
+      version,
+      protocolV1.protocol,
+      metaData(['region']).metaData,
+      files.map((f, i) => ({ ...f, size: 100 + i, modificationTime: i, dataChange: false })),
+      { pages },
+    );
+    return this;
   }
 
   async list(dir: string, startAfter?: string): Promise<ListedFile[]> {

@@ -255,6 +255,9 @@ function expectWithinGrant(r: RawReply, what: string): void {
   }
 }
 
+/** "404 NoSuchKey", or the bare status of an answer without a body (HEAD). */
+const answerCode = (r: RawReply) => `${r.status} ${/<Code>(\w+)/.exec(r.body)?.[1] ?? ''}`.trim();
+
 const prop = (p: fc.IAsyncPropertyWithHooks<unknown[]>) =>
   fc.assert(p, { numRuns: RUNS, seed: SEED, endOnFailure: true });
 
@@ -284,7 +287,7 @@ describe.each(TRANSPORTS)('generated hostile requests via %s', (_name, serve) =>
         expectHonestAnswer(r, m, what);
         expect(r.status, what).toBeGreaterThanOrEqual(400);
         expect(r.body, what).not.toMatch(/<Contents>|PAR1/);
-        codes.add(`${r.status} ${/<Code>(\w+)/.exec(r.body)?.[1] ?? ''}`.trim());
+        codes.add(answerCode(r));
       }),
     );
     // Authentication comes first: the generators reach each of its refusals.
@@ -315,7 +318,7 @@ describe.each(TRANSPORTS)('generated hostile requests via %s', (_name, serve) =>
         if (r.status < 300 && m === 'GET' && !/list-type|prefix|delimiter/.test(q) && p.split('/').length > 2)
           expect(p, `${what} answered ${r.status}`).toMatch(/region(=|%3D)EU|_delta_log|^\/datalake\/?$/i);
         if (m !== 'GET' && m !== 'HEAD') expect(r.status, what).toBeGreaterThanOrEqual(400);
-        codes.add(`${r.status} ${/<Code>(\w+)/.exec(r.body)?.[1] ?? ''}`.trim());
+        codes.add(answerCode(r));
       }),
     );
     // Past authentication the generators reach the parser, the router, the method check and the
