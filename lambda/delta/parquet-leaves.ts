@@ -15,6 +15,7 @@ import { DeltaLogError } from './delta-log-error';
 import type { DeltaStorage } from './delta-storage';
 import { readPageHeader } from './page-header';
 import { parquetCodecs } from './parquet-codecs';
+import { checkFooter } from './parquet-footer';
 
 export interface IoStats {
   requests: number;
@@ -47,6 +48,7 @@ export async function openParquet(
   try {
     // A small first fetch: the footer of a big checkpoint is tens of KB, not 512.
     const metadata = await parquetMetadataAsync(file, { initialFetchSize: Math.min(size, 64 * 1024) });
+    checkFooter(metadata, size);
     return { path, size, metadata, tree: parquetSchema(metadata) };
   } catch (e) {
     if (e instanceof DeltaLogError) throw e;

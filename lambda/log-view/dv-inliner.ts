@@ -91,7 +91,7 @@ function inlineCopy(dv: DvDescriptor): DvDescriptor {
 /** 16 bytes derived from the original id: stable, and never a valid vector (no magic). */
 function placeholder(dv: DvDescriptor): DvDescriptor {
   const h = createHash('sha256').update(dvUniqueId(dv)).digest().subarray(0, 16);
-  h.writeUInt32LE(MAGIC ^ 0xffffffff, 0);
+  h.writeUInt32LE((MAGIC ^ 0xffffffff) >>> 0, 0);
   return described(dv, z85Encode(new Uint8Array(h)), 16);
 }
 

@@ -8,9 +8,16 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { fileGrantOf } from '../../lambda/access/file-grant';
 import { DeltaLogError } from '../../lambda/delta/delta-log-error';
+import { loadHistory } from '../../lambda/delta/load-history';
 import { loadSnapshot } from '../../lambda/delta/load-snapshot';
 import { NO_TUPLE } from '../../lambda/delta/snapshot-view';
+import { TableRoot } from '../../lambda/delta/table-root';
+import { ActionFilter } from '../../lambda/log-view/action-filter';
+import { DvInliner } from '../../lambda/log-view/dv-inliner';
+import { TupleClassifier } from '../../lambda/log-view/file-grant';
+import { filterCommit } from '../../lambda/log-view/filtered-commit';
 import { add, MemoryDeltaStorage, metaData, protocolV1, remove } from '../helpers/delta-memory-storage';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261204);
@@ -118,6 +125,52 @@ describe('a damaged log', () => {
     );
   });
 
+  it('the history of a commit of ill-formed actions loads or fails closed', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(action, { minLength: 1, maxLength: 6 }), async (actions) => {
+        const s = table().commit(1, actions as object[]);
+        const snapshot = await load(s);
+        if (snapshot instanceof DeltaLogError) return;
+        try {
+          await loadHistory(s, snapshot);
+        } catch (e) {
+          if (!(e instanceof DeltaLogError)) throw e;
+        }
+      }),
+      { numRuns: RUNS, seed: SEED },
+    );
+  });
+
+  it('a commit of ill-formed actions, filtered for the EU partition, shows only EU files or fails closed', async () => {
+    const root = new TableRoot('s3://bucket/t');
+    const filter = new ActionFilter({
+      root,
+      classifier: new TupleClassifier(
+        fileGrantOf([{ logical: 'region', physical: 'region', type: 'string' }], [{ region: 'EU' }]),
+      ),
+      dv: new DvInliner(new MemoryDeltaStorage(), root),
+      lookup: { partitionValuesAt: async () => undefined },
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(action, { minLength: 1, maxLength: 6 }), async (actions) => {
+        const text = actions.map((a) => JSON.stringify(a)).join('\n');
+        let out: string;
+        try {
+          out = new TextDecoder().decode(await filterCommit(text, '00000000000000000001.json', 1, filter));
+        } catch (e) {
+          if (e instanceof DeltaLogError) return;
+          throw e;
+        }
+        for (const line of out.trimEnd().split('\n')) {
+          const a = JSON.parse(line) as Record<string, { partitionValues?: Record<string, unknown> }>;
+          for (const kind of ['add', 'remove', 'cdc'])
+            if (a[kind]) expect(a[kind].partitionValues, `${line} from ${text}`).toEqual({ region: 'EU' });
+        }
+      }),
+      { numRuns: RUNS, seed: SEED },
+    );
+  });
+
   it('a commit with a flipped byte loads or fails closed', async () => {
     const s0 = table().commit(1, [
       remove('region=EU/eu.parquet'),
@@ -147,6 +200,21 @@ describe('a damaged log', () => {
       ),
       { numRuns: RUNS, seed: SEED },
     );
+  });
+
+  // Found by the property above, each pinned: the flipped byte and what it did before the fix.
+  it.each([
+    [3621, 128, 'a column chunk without metadata', 'malformed footer: a column chunk without metadata'],
+    [2023, 59, 'a schema element with a negative child count (hyparquet looped)', 'has -22 children'],
+  ])('a checkpoint with byte %i ^ %i fails closed: %s', async (at, xor, _what, message) => {
+    const { checkpoint } = await checkpointTable();
+    const s = new MemoryDeltaStorage().put(
+      '_delta_log/00000000000000000000.checkpoint.parquet',
+      flip(checkpoint, at, xor),
+    );
+    const failure = await load(s);
+    expect(failure).toBeInstanceOf(DeltaLogError);
+    expect((failure as DeltaLogError).message).toContain(message);
   });
 
   it('a data page turned v2 without level lengths fails closed (it made the reader loop forever)', async () => {

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { fileGrantOf } from '../../lambda/access/file-grant';
 import { TableRoot } from '../../lambda/delta/table-root';
+import { z85Decode } from '../../lambda/delta/z85';
 import { ActionFilter } from '../../lambda/log-view/action-filter';
 import { DvInliner } from '../../lambda/log-view/dv-inliner';
 import { TupleClassifier } from '../../lambda/log-view/file-grant';
@@ -221,6 +222,32 @@ describe('a filtered commit', () => {
     expect(lines.slice(1)).toEqual([
       { remove: { path: 'col-r=EU/a.parquet', deletionTimestamp: 1, dataChange: true } },
     ]);
+  });
+
+  it('gives a deletion vector whose file is gone a stable placeholder no reader can decode', async () => {
+    // A vacuumed DV file: the versions that need it were unreadable through the raw log too.
+    const dv = {
+      storageType: 'p',
+      pathOrInlineDv: `${ROOT}/gone.bin`,
+      offset: 1,
+      sizeInBytes: 40,
+      cardinality: 2,
+    };
+    const first = await run(
+      [{ add: { ...eu('col-r=EU/a.parquet'), deletionVector: dv } }],
+      [{ region: 'EU' }],
+    );
+    const again = await run(
+      [{ add: { ...eu('col-r=EU/a.parquet'), deletionVector: dv } }],
+      [{ region: 'EU' }],
+    );
+    const out = first.lines[1]!.add.deletionVector;
+    expect(out).toMatchObject({ storageType: 'i', sizeInBytes: 16, cardinality: 2 });
+    expect(again.lines[1]!.add.deletionVector).toEqual(out);
+    const bytes = z85Decode(out.pathOrInlineDv)!;
+    expect(bytes.byteLength).toBe(16);
+    // Not the Roaring magic (1681511377, little-endian) a reader looks for first.
+    expect(Buffer.from(bytes).readUInt32LE(0)).not.toBe(1681511377);
   });
 
   it('makes absolute paths inside the table relative and drops files outside it', async () => {

@@ -1,11 +1,14 @@
 /**
- * hyparquet's RLE / bit-packed hybrid decoder as patched (patches/hyparquet+*.patch): a run's
- * length comes from an untrusted file, so it may fill the output but never grow it, and a reader
- * position that is not a number is refused instead of read from byte 0 forever. Each case hung
- * or exhausted memory before the patch; the checkpoint reader and hyparquet's own page decoders
- * (levels, dictionary indices) all go through this function.
+ * hyparquet as patched (patches/hyparquet+*.patch), where a file's numbers could make it loop
+ * forever or grow without bound. The RLE / bit-packed hybrid decoder, which the checkpoint reader
+ * and hyparquet's own page decoders (levels, dictionary indices) all go through: a run's length
+ * may fill the output but never grow it, and a reader position that is not a number is refused
+ * instead of read from byte 0 forever. The footer's schema walk: a negative child count is
+ * refused instead of stepping back to the same element forever. Each case hung or exhausted
+ * memory before the patch.
  */
 import { readRleBitPackedHybrid } from 'hyparquet/src/encoding.js';
+import { markGeoColumns } from 'hyparquet/src/geoparquet.js';
 import { describe, expect, it } from 'vitest';
 
 /** Unsigned LEB128, as Parquet writes run headers. */
@@ -44,5 +47,15 @@ describe('the RLE / bit-packed hybrid decoder on hostile runs', () => {
     const r = reader([2, 1]);
     r.offset = Number.NaN;
     expect(() => readRleBitPackedHybrid(r, 1, new Uint8Array(1), 2)).toThrow(/rle\/bit-packed hybrid/);
+  });
+});
+
+describe('the footer schema walk on a hostile schema', () => {
+  it('refuses a negative child count', () => {
+    const schema = [
+      { name: 'root', num_children: 1 },
+      { name: 'metaData', num_children: -22 },
+    ];
+    expect(() => markGeoColumns(schema as never, undefined)).toThrow(/metaData has -22 children/);
   });
 });
