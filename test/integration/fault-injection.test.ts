@@ -102,9 +102,16 @@ describe.each(TRANSPORTS)('a failing backend under data reads, via %s', (_name, 
   let proxy: RunningProxy;
   beforeAll(async () => {
     // Backend calls give up after 1 s without an answer; the request's budget is far longer.
+    // The snapshot stays fresh for the whole describe (faults here are about data reads; a
+    // refusal must come from the cached snapshot, not from a reload the failing backend breaks).
     proxy = await startProxy(
       backend,
-      { ...tablesConfig(), requestTimeoutMs: 15_000, s3: { requestTimeoutMs: 1_000 } },
+      {
+        ...tablesConfig(),
+        requestTimeoutMs: 15_000,
+        s3: { requestTimeoutMs: 1_000 },
+        snapshotTtlMs: 600_000,
+      },
       serve,
     );
     expect((await get(proxy, alpha, alphaFiles[0]!)).status).toBe(200);
