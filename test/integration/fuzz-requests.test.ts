@@ -15,7 +15,7 @@ import { XMLValidator } from 'fast-xml-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSpecialTable } from '../helpers/fixture-tables';
 import { TRANSPORTS } from '../helpers/lambda-transports';
-import { ANALYST, type RunningProxy, startProxy } from '../helpers/proxy-harness';
+import { ANALYST, type RunningProxy, type ServeFn, startProxy } from '../helpers/proxy-harness';
 import { type RawReply, rawRequest } from '../helpers/raw-http';
 import { backendClient, createBucket, type S3Server, startS3rver, uploadDir } from '../helpers/s3-servers';
 import { signHeaders } from '../helpers/signed-fetch';
@@ -255,6 +255,14 @@ function expectWithinGrant(r: RawReply, what: string): void {
   }
 }
 
+/** What a caller granted the EU partition may get: EU files, the log, listings without US; reads only. */
+function expectGrantedReaderAnswer(r: RawReply, m: string, target: string, what: string): void {
+  expectHonestAnswer(r, m, what);
+  expectWithinGrant(r, what);
+  if (r.status < 300 && m === 'GET') expectGrantedRead(target, `${what} answered ${r.status}`);
+  if (m !== 'GET' && m !== 'HEAD') expect(r.status, what).toBeGreaterThanOrEqual(400);
+}
+
 /** "404 NoSuchKey", or the bare status of an answer without a body (HEAD). */
 const answerCode = (r: RawReply) => `${r.status} ${/<Code>(\w+)/.exec(r.body)?.[1] ?? ''}`.trim();
 
@@ -273,14 +281,16 @@ function expectGrantedRead(target: string, what: string): void {
 const prop = (p: fc.IAsyncPropertyWithHooks<unknown[]>) =>
   fc.assert(p, { numRuns: RUNS, seed: SEED, endOnFailure: true });
 
-describe.each(TRANSPORTS)('generated hostile requests via %s', (_name, serve) => {
+/** The proxy of one describe, through `serve`: the sales table, `principal` granted EU. */
+function proxyFor(serve: ServeFn, principal: string, allowAnonymous = false): () => RunningProxy {
   let proxy: RunningProxy;
   beforeAll(async () => {
     proxy = await startProxy(
       s3,
       {
         tableMapping: { sales: 's3://lake/tables/sales' },
-        grants: [{ principal: ANALYST.principal, table: 'sales', partitions: [{ region: 'EU' }] }],
+        grants: [{ principal, table: 'sales', partitions: [{ region: 'EU' }] }],
+        ...(allowAnonymous ? { auth: { allowAnonymous } } : {}),
       },
       serve,
     );
@@ -288,14 +298,24 @@ describe.each(TRANSPORTS)('generated hostile requests via %s', (_name, serve) =>
   afterAll(async () => {
     await proxy?.stop();
   });
+  return () => proxy;
+}
+
+/** Sends a generated request as is; `what` names it in a failure. */
+async function send(proxy: RunningProxy, m: string, p: string, q: string, h: Record<string, string>) {
+  const target = q ? `${p}?${q}` : p;
+  const r = await rawRequest(proxy.url, m, target, h);
+  return { r, target, what: `${m} ${target} ${JSON.stringify(h)}` };
+}
+
+describe.each(TRANSPORTS)('generated hostile requests via %s', (_name, serve) => {
+  const running = proxyFor(serve, ANALYST.principal);
 
   it('unsigned: an S3 error for every request, never a 5xx, never a byte or a listing entry', async () => {
     const codes = new Set<string>();
     await prop(
       fc.asyncProperty(method, path, query, headers, async (m, p, q, h) => {
-        const target = q ? `${p}?${q}` : p;
-        const r = await rawRequest(proxy.url, m, target, h);
-        const what = `${m} ${target} ${JSON.stringify(h)}`;
+        const { r, what } = await send(running(), m, p, q, h);
         expectHonestAnswer(r, m, what);
         expect(r.status, what).toBeGreaterThanOrEqual(400);
         expect(r.body, what).not.toMatch(/<Contents>|PAR1/);
@@ -318,17 +338,12 @@ describe.each(TRANSPORTS)('generated hostile requests via %s', (_name, serve) =>
       fc.asyncProperty(method, path, query, async (m, p, q) => {
         let signed: Record<string, string>;
         try {
-          signed = await signHeaders(proxy.url, m, p, q, {}, ANALYST);
+          signed = await signHeaders(running().url, m, p, q, {}, ANALYST);
         } catch {
           return; // a path or query the SDK's signer cannot sign (a lone %): the unsigned case covers it
         }
-        const target = q ? `${p}?${q}` : p;
-        const r = await rawRequest(proxy.url, m, target, signed);
-        const what = `${m} ${target}`;
-        expectHonestAnswer(r, m, what);
-        expectWithinGrant(r, what);
-        if (r.status < 300 && m === 'GET') expectGrantedRead(target, `${what} answered ${r.status}`);
-        if (m !== 'GET' && m !== 'HEAD') expect(r.status, what).toBeGreaterThanOrEqual(400);
+        const { r, target, what } = await send(running(), m, p, q, signed);
+        expectGrantedReaderAnswer(r, m, target, what);
         codes.add(answerCode(r));
       }),
     );
@@ -369,15 +384,15 @@ describe.each(TRANSPORTS)('generated hostile requests via %s', (_name, serve) =>
       }),
     );
     const reference = await rawRequest(
-      proxy.url,
+      running().url,
       'GET',
       granted,
-      await signHeaders(proxy.url, 'GET', granted, '', {}, ANALYST),
+      await signHeaders(running().url, 'GET', granted, '', {}, ANALYST),
     );
     expect(reference.status).toBe(200);
     await prop(
       fc.asyncProperty(mutation, async (mu) => {
-        const h = { ...(await signHeaders(proxy.url, 'GET', granted, '', {}, ANALYST)) };
+        const h = { ...(await signHeaders(running().url, 'GET', granted, '', {}, ANALYST)) };
         let target = granted;
         // A trailing "?" is the same request (an empty query), not a change.
         if (mu.kind === 'path') target = `${granted}${mu.extra === '?' ? '%3F' : mu.extra || 'x'}`;
@@ -394,7 +409,7 @@ describe.each(TRANSPORTS)('generated hostile requests via %s', (_name, serve) =>
           h.authorization = h.authorization!.replace(sig, changed);
         }
         if (mu.kind === 'drop') delete h[mu.name];
-        const r = await rawRequest(proxy.url, 'GET', target, h);
+        const r = await rawRequest(running().url, 'GET', target, h);
         const what = `${JSON.stringify(mu)} → ${target}`;
         expectHonestAnswer(r, 'GET', what);
         expect(r.status, what).toBeGreaterThanOrEqual(400);
@@ -403,10 +418,10 @@ describe.each(TRANSPORTS)('generated hostile requests via %s', (_name, serve) =>
     );
     // Still answering good requests.
     const after = await rawRequest(
-      proxy.url,
+      running().url,
       'GET',
       granted,
-      await signHeaders(proxy.url, 'GET', granted, '', {}, ANALYST),
+      await signHeaders(running().url, 'GET', granted, '', {}, ANALYST),
     );
     expect(after.status).toBe(200);
   });
@@ -415,33 +430,14 @@ describe.each(TRANSPORTS)('generated hostile requests via %s', (_name, serve) =>
 // With anonymous access granted one partition, unsigned requests reach the router, the key
 // parser and the authorizer with every odd path and query, including the ones no SDK can sign.
 describe.each(TRANSPORTS)('generated anonymous requests via %s', (_name, serve) => {
-  let proxy: RunningProxy;
-  beforeAll(async () => {
-    proxy = await startProxy(
-      s3,
-      {
-        tableMapping: { sales: 's3://lake/tables/sales' },
-        grants: [{ principal: 'anonymous', table: 'sales', partitions: [{ region: 'EU' }] }],
-        auth: { allowAnonymous: true },
-      },
-      serve,
-    );
-  });
-  afterAll(async () => {
-    await proxy?.stop();
-  });
+  const running = proxyFor(serve, 'anonymous', true);
 
   it('granted one partition: only that partition, only reads, never a 5xx', async () => {
     const codes = new Set<string>();
     await prop(
       fc.asyncProperty(method, path, query, headers, async (m, p, q, h) => {
-        const target = q ? `${p}?${q}` : p;
-        const r = await rawRequest(proxy.url, m, target, h);
-        const what = `${m} ${target} ${JSON.stringify(h)}`;
-        expectHonestAnswer(r, m, what);
-        expectWithinGrant(r, what);
-        if (r.status < 300 && m === 'GET') expectGrantedRead(target, `${what} answered ${r.status}`);
-        if (m !== 'GET' && m !== 'HEAD') expect(r.status, what).toBeGreaterThanOrEqual(400);
+        const { r, target, what } = await send(running(), m, p, q, h);
+        expectGrantedReaderAnswer(r, m, target, what);
         codes.add(answerCode(r));
       }),
     );
