@@ -9,7 +9,7 @@ import type { CompressionCodec, Compressors } from 'hyparquet';
 import { decompressPage } from 'hyparquet/src/datapage.js';
 import { readRleBitPackedHybrid } from 'hyparquet/src/encoding.js';
 import { DeltaLogError } from './delta-log-error';
-import { readPageHeader } from './page-header';
+import { readPageHeader } from './parquet-checks';
 
 const STREAMABLE = new Set(['PLAIN', 'PLAIN_DICTIONARY', 'RLE_DICTIONARY', 'RLE', 'BIT_PACKED']);
 

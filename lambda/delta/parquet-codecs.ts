@@ -16,6 +16,7 @@ import { decompress as decompressZstd } from 'fzstd';
 import type { Compressors } from 'hyparquet';
 import { decompressLz4, decompressLz4Raw } from 'hyparquet-compressors/src/lz4.js';
 import { snappyUncompressor } from 'hysnappy';
+import { isCount } from './parquet-checks';
 
 type Decompress = (input: Uint8Array, outputLength: number) => Uint8Array;
 
@@ -28,7 +29,7 @@ export const MAX_PAGE_BYTES = 64 * 1024 * 1024;
 /** Refuses a claimed size outside [0, MAX_PAGE_BYTES] before the codec sees the page. */
 function bounded(decompress: Decompress): Decompress {
   return (input, outputLength) => {
-    if (!Number.isSafeInteger(outputLength) || outputLength < 0 || outputLength > MAX_PAGE_BYTES)
+    if (!isCount(outputLength, MAX_PAGE_BYTES))
       throw new Error(
         `a page claims ${outputLength} uncompressed bytes (at most ${MAX_PAGE_BYTES} are read)`,
       );

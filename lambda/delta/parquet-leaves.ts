@@ -13,9 +13,8 @@ import { readPlain } from 'hyparquet/src/plain.js';
 import { ByteArrayPages, readLevels, streamable } from './byte-array-pages';
 import { DeltaLogError } from './delta-log-error';
 import type { DeltaStorage } from './delta-storage';
-import { readPageHeader } from './page-header';
+import { checkFooter, readPageHeader } from './parquet-checks';
 import { parquetCodecs } from './parquet-codecs';
-import { checkFooter } from './parquet-footer';
 
 export interface IoStats {
   requests: number;
