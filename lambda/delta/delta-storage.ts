@@ -3,7 +3,7 @@
  * file. Paths are relative to the table root and never start with "/". The module never opens
  * a connection of its own; the caller passes one of these in.
  */
-import type { StorageBackend } from '../storage/storage-backend';
+import type { GetResult, StorageBackend } from '../storage/storage-backend';
 import { StorageError } from '../storage/storage-backend';
 import { DeltaLogError } from './delta-log-error';
 
@@ -28,10 +28,38 @@ export interface DeltaStorage {
    * after the first few files (an implementation may return more; callers filter).
    */
   list(dirRelPath: string, startAfter?: string, limit?: number): Promise<ListedFile[]>;
-  /** The whole file, or `range` of it. Throws StorageError('NotFound') when it does not exist. */
-  read(relPath: string, range?: ReadRange): Promise<Uint8Array>;
+  /**
+   * The whole file, or `range` of it. Throws StorageError('NotFound') when it does not exist.
+   * With a `pin`, every read sees the same version of the file, or throws FileChanged.
+   */
+  read(relPath: string, range?: ReadRange, pin?: FilePin): Promise<Uint8Array>;
   /** Size in bytes. Throws StorageError('NotFound') when it does not exist. */
   size(relPath: string): Promise<number>;
+}
+
+/**
+ * One version of a file read in several ranges: a Parquet checkpoint, footer first, then its
+ * column chunks. A checkpoint can be written again in place (two writers checkpointing the same
+ * version; S3 has no rename), and ranges of two versions would pair one version's paths with the
+ * other's partition values. The first read records the version's ETag; later reads send it as
+ * If-Match and compare the answer's ETag (a backend may ignore If-Match); a total size other than
+ * the listed one is another version too.
+ */
+export interface FilePin {
+  /** The size the listing gave. */
+  readonly size: number;
+  /** Set by the first read. */
+  etag?: string;
+}
+
+/**
+ * A pinned file changed between two of its reads. Reading it again from a fresh listing gets the
+ * new version whole; whoever does not retry answers 503 (Unavailable), which clients retry.
+ */
+export class FileChanged extends StorageError {
+  constructor(readonly path: string) {
+    super('Unavailable', `${path} changed while it was being read`);
+  }
 }
 
 export function isNotFound(e: unknown): boolean {
@@ -99,18 +127,49 @@ export function deltaStorageFromBackend(
       out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
       return out;
     },
-    async read(relPath, range) {
+    async read(relPath, range, pin) {
       if (range && range.end <= range.start) return new Uint8Array(0);
-      const res = await backend.get(
-        { bucket, key: root + relPath },
-        range ? { range: { start: range.start, end: range.end - 1 } } : {},
-      );
+      let res: GetResult;
+      try {
+        res = await backend.get(
+          { bucket, key: root + relPath },
+          {
+            ...(range ? { range: { start: range.start, end: range.end - 1 } } : {}),
+            ...(pin?.etag ? { ifMatch: pin.etag } : {}),
+          },
+        );
+      } catch (e) {
+        if (pin?.etag && e instanceof StorageError && e.kind === 'PreconditionFailed')
+          throw new FileChanged(relPath);
+        throw e;
+      }
+      if (pin) {
+        const etag = res.meta.etag || undefined;
+        // meta.size is the whole object's, also for a range (Content-Range's total).
+        if (res.meta.size !== pin.size || (pin.etag && etag !== pin.etag)) {
+          await closeBody(res.body);
+          throw new FileChanged(relPath);
+        }
+        pin.etag ??= etag;
+      }
       return collect(res.body);
     },
     async size(relPath) {
       return (await backend.head({ bucket, key: root + relPath })).size;
     },
   };
+}
+
+/**
+ * Ends a body that will not be read, so its connection is released: leaving a loop closes the
+ * stream underneath (a wrapper's generator only passes that on once it has started).
+ */
+async function closeBody(body: AsyncIterable<Uint8Array>): Promise<void> {
+  try {
+    for await (const _ of body) break;
+  } catch {
+    // already failed: nothing to release
+  }
 }
 
 async function collect(body: AsyncIterable<Uint8Array>): Promise<Uint8Array> {

@@ -5,7 +5,7 @@
  */
 import { readCheckpoint } from './checkpoint-reader';
 import { DeltaLogError } from './delta-log-error';
-import { type DeltaStorage, isNotFound, readListed } from './delta-storage';
+import { type DeltaStorage, FileChanged, isNotFound, readListed } from './delta-storage';
 import { LOG_DIR, type ParsedLogPath, parseLogPath, versionPrefix } from './log-path';
 import { DEFAULT_READ_AHEAD, type ReadAhead, readInOrder } from './log-read-ahead';
 import { type ActionBatch, LogReplay, parseActionLines } from './log-replay';
@@ -41,17 +41,25 @@ export async function loadSnapshot(storage: DeltaStorage, opts: LoadOptions): Pr
   let fullListing = false;
   const failed = new Set<string>();
   let checkpointError: Error | undefined;
+  let rereads = 0;
   for (;;) {
     const choice = seg.checkpoints.find((c) => !failed.has(c.parts[0]!.path));
     const io: IoStats = { requests: 0, bytes: 0 };
     try {
       return await build(storage, root, seg.version, choice, seg.listed, opts, io);
     } catch (e) {
-      if (e instanceof CheckpointFailure) {
+      // Only checkpoints are read in pinned ranges (FilePin): one was written again while being
+      // read. A fresh listing gives its new size, and the next read sees that version whole.
+      if (e instanceof FileChanged && choice && rereads < MAX_CHECKPOINT_REREADS) {
+        rereads++;
+        seg = await listLogSegment(storage, fullListing ? { ...opts, ignoreHint: true } : opts);
+        continue;
+      }
+      if (e instanceof CheckpointFailure || (e instanceof FileChanged && choice)) {
         // A checkpoint that cannot be read (a failed write, a missing part or sidecar) is
         // skipped for an older one, or for the JSON commits, as long as those still exist.
         failed.add(choice!.parts[0]!.path);
-        checkpointError = e.cause as Error;
+        checkpointError = e instanceof CheckpointFailure ? (e.cause as Error) : e;
       } else if (!(e instanceof DeltaLogError && e.kind === 'MissingLog' && !fullListing)) {
         if (checkpointError && e instanceof DeltaLogError && e.kind === 'MissingLog') {
           throw new DeltaLogError('Unreadable', `${checkpointError.message}; and ${e.message}`, { cause: e });
@@ -66,6 +74,9 @@ export async function loadSnapshot(storage: DeltaStorage, opts: LoadOptions): Pr
     }
   }
 }
+
+/** A checkpoint that keeps changing while being read is passed over for an older one. */
+const MAX_CHECKPOINT_REREADS = 2;
 
 /** A checkpoint could not be read; the loader falls back to an older one. */
 class CheckpointFailure extends Error {}

@@ -12,7 +12,7 @@ import { readRleBitPackedHybrid } from 'hyparquet/src/encoding.js';
 import { readPlain } from 'hyparquet/src/plain.js';
 import { ByteArrayPages, readLevels, streamable } from './byte-array-pages';
 import { DeltaLogError } from './delta-log-error';
-import type { DeltaStorage } from './delta-storage';
+import type { DeltaStorage, FilePin } from './delta-storage';
 import { checkFooter, readPageHeader } from './parquet-checks';
 import { parquetCodecs } from './parquet-codecs';
 
@@ -26,6 +26,8 @@ export interface ParquetFile {
   size: number;
   metadata: FileMetaData;
   tree: SchemaTree;
+  /** Every range is read from the version whose footer this is. */
+  pin: FilePin;
 }
 
 const compressors: Compressors = parquetCodecs;
@@ -37,10 +39,11 @@ export async function openParquet(
   size: number,
   io: IoStats,
 ): Promise<ParquetFile> {
+  const pin: FilePin = { size };
   const file = {
     byteLength: size,
     slice: async (start: number, end?: number) => {
-      const b = await readRange(storage, path, start, end ?? size, io);
+      const b = await readRange(storage, path, pin, start, end ?? size, io);
       return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
     },
   };
@@ -48,7 +51,7 @@ export async function openParquet(
     // A small first fetch: the footer of a big checkpoint is tens of KB, not 512.
     const metadata = await parquetMetadataAsync(file, { initialFetchSize: Math.min(size, 64 * 1024) });
     checkFooter(metadata, size);
-    return { path, size, metadata, tree: parquetSchema(metadata) };
+    return { path, size, metadata, tree: parquetSchema(metadata), pin };
   } catch (e) {
     if (e instanceof DeltaLogError) throw e;
     if ((e as { name?: string }).name === 'StorageError') throw e;
@@ -58,9 +61,16 @@ export async function openParquet(
   }
 }
 
-async function readRange(storage: DeltaStorage, path: string, start: number, end: number, io: IoStats) {
+async function readRange(
+  storage: DeltaStorage,
+  path: string,
+  pin: FilePin,
+  start: number,
+  end: number,
+  io: IoStats,
+) {
   io.requests++;
-  const b = await storage.read(path, { start, end });
+  const b = await storage.read(path, { start, end }, pin);
   io.bytes += b.byteLength;
   return b;
 }
@@ -168,7 +178,9 @@ export async function readLeaves(
       last.members.push(w);
     } else spans.push({ start: w.start, end: w.end, members: [w] });
   }
-  const buffers = await Promise.all(spans.map((s) => readRange(storage, file.path, s.start, s.end, io)));
+  const buffers = await Promise.all(
+    spans.map((s) => readRange(storage, file.path, file.pin, s.start, s.end, io)),
+  );
   spans.forEach((s, si) => {
     const buf = buffers[si]!;
     for (const w of s.members) {

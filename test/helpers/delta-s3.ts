@@ -72,13 +72,15 @@ export function s3Backend(client: S3Client, traffic: { requests: number; bytes: 
       traffic.requests++;
       try {
         const out = await client.send(
-          new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, Range: range }),
+          new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, Range: range, IfMatch: options?.ifMatch }),
         );
         const bytes = await out.Body!.transformToByteArray();
         traffic.bytes += bytes.byteLength;
+        // As the StorageBackend contract says: the whole object's size, also for a range.
+        const total = /\/(\d+)$/.exec(out.ContentRange ?? '')?.[1];
         return {
           meta: {
-            size: bytes.byteLength,
+            size: total === undefined ? bytes.byteLength : Number(total),
             etag: out.ETag ?? '',
             lastModified: out.LastModified ?? new Date(0),
           },
