@@ -95,6 +95,7 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
 
   const snapshots = new SnapshotCache({
     ttlMs: config.snapshotTtlMs,
+    staleIfErrorMs: config.snapshotStaleIfErrorMs,
     maxBytes: config.snapshotCacheBytes,
     clock,
     onLoad: (load) => recorder.snapshotLoad(load),

@@ -166,6 +166,11 @@ export const ConfigSchema = z.strictObject({
   /** How long a cached Delta snapshot is trusted before the log is checked for new commits. */
   snapshotTtlMs: z._default(z.int().check(z.minimum(0)), 5_000),
   /**
+   * How long past `snapshotTtlMs` a snapshot keeps serving while its log cannot be read because
+   * storage is throttled or unavailable (stale-if-error); 0: never.
+   */
+  snapshotStaleIfErrorMs: z._default(z.int().check(z.minimum(0)), 60_000),
+  /**
    * Secret that seals listing continuation tokens naming keys a caller may not see. Every instance
    * of a deployment must share it (Lambda: a token may come back to another instance); without it
    * each process draws a random key.
@@ -195,6 +200,7 @@ const SCALAR = new Set<string>([
   'databaseEnabled',
   'logView',
   'snapshotTtlMs',
+  'snapshotStaleIfErrorMs',
   'snapshotCacheBytes',
   'streamsPerPrincipal',
   'clientIdleTimeoutMs',

@@ -10,6 +10,7 @@
  */
 import { FrequencyAdmission } from '../core/frequency-admission';
 import type { Clock } from '../core/types';
+import { StorageError } from '../storage/storage-backend';
 import type { DeltaStorage } from './delta-storage';
 import type { History } from './history';
 import { type HistoryCounters, HistorySlot } from './history-slot';
@@ -21,6 +22,10 @@ import type { Snapshot } from './snapshot';
 export const DEFAULT_SNAPSHOT_TTL_MS = 5_000;
 /** How long a "no newer commit" answer is reused before a denial probes the log again. */
 export const DEFAULT_NEW_COMMIT_PROBE_TTL_MS = 50;
+/** Documented default for `snapshotStaleIfErrorMs` (also the config default). */
+export const DEFAULT_STALE_IF_ERROR_MS = 60_000;
+/** While a stale snapshot is served, how long before the log is tried again. */
+const STALE_RETRY_MS = 1_000;
 
 export interface SnapshotCacheOptions {
   ttlMs: number;
@@ -28,6 +33,11 @@ export interface SnapshotCacheOptions {
   clock: Clock;
   /** How long a "no newer commit" probe answer is reused (default 50 ms). */
   newCommitProbeTtlMs?: number;
+  /**
+   * How long past `ttlMs` a snapshot still serves when refreshing it fails for a passing reason
+   * (storage throttled or unavailable), as HTTP's stale-if-error (default 60 s, 0: never).
+   */
+  staleIfErrorMs?: number;
   /**
    * "frequency" (default): a table that only fits by evicting others is kept if used more often
    * than each of them. "lru": every load is kept, least recently used out (the previous policy,
@@ -57,6 +67,8 @@ export interface SnapshotCacheStats {
   /** Loads (or histories) served but not kept: keeping them would evict more frequently used tables. */
   notAdmitted: number;
   loadErrors: number;
+  /** Refreshes that failed for a passing reason and served the snapshot they could not refresh. */
+  staleServed: number;
   tables: number;
   /** Snapshots and histories together (the budget covers both). */
   bytes: number;
@@ -69,6 +81,10 @@ interface Entry {
   snapshot?: Snapshot;
   /** When the log was last checked (clock ms). */
   checkedAt: number;
+  /** After a refresh failed and the stale snapshot was served: no new try before this (clock ms). */
+  retryAt?: number;
+  /** Why `snapshot` is served stale (cleared by the next load that succeeds). */
+  staleBecause?: unknown;
   /** The last probe for commit version+1 of `version`, shared by concurrent denials. */
   probe?: { version: number; at: number; found: Promise<boolean> };
   inflight?: Promise<Snapshot>;
@@ -89,6 +105,7 @@ export class SnapshotCache {
     evictions: 0,
     notAdmitted: 0,
     loadErrors: 0,
+    staleServed: 0,
   };
   private readonly admission = new FrequencyAdmission();
   private readonly historyCounters: HistoryCounters = {
@@ -108,7 +125,8 @@ export class SnapshotCache {
     this.admission.touch(key);
     const e = this.entry(key, tableUri);
     if (e.inflight) return e.inflight;
-    if (e.snapshot && this.opts.clock.now() - e.checkedAt < this.opts.ttlMs) {
+    const now = this.opts.clock.now();
+    if (e.snapshot && (now - e.checkedAt < this.opts.ttlMs || now < (e.retryAt ?? 0))) {
       this.counters.hits++;
       return e.snapshot;
     }
@@ -130,15 +148,24 @@ export class SnapshotCache {
     seen?: Snapshot,
   ): Promise<Snapshot> {
     const e = this.entry(key, tableUri);
-    if (e.inflight) return e.inflight;
+    if (e.inflight) return this.fresh(e, await e.inflight);
     // A table served but not kept has no snapshot here: probe with the one the caller just used
     // rather than load the whole table a second time for one request.
     const have = e.snapshot ?? seen;
     if (!have) return this.load(key, e, storage);
     if (!(await this.newerCommitExists(e, have, storage))) return have;
-    if (e.inflight) return e.inflight;
+    if (e.inflight) return this.fresh(e, await e.inflight);
     this.counters.forcedRefreshes++;
-    return this.load(key, e, storage);
+    return this.fresh(e, await this.load(key, e, storage));
+  }
+
+  /**
+   * A refusal may not rest on a snapshot served stale after a newer commit was seen: the file
+   * may be in the commit that could not be read. The refresh's error answers instead (503).
+   */
+  private fresh(e: Entry, snapshot: Snapshot): Snapshot {
+    if (e.staleBecause !== undefined && snapshot === e.snapshot) throw e.staleBecause;
+    return snapshot;
   }
 
   private newerCommitExists(e: Entry, snapshot: Snapshot, storage: DeltaStorage): Promise<boolean> {
@@ -240,6 +267,8 @@ export class SnapshotCache {
         e.snapshot = snap;
         e.checkedAt = started;
         e.inflight = undefined;
+        e.staleBecause = undefined;
+        e.retryAt = undefined;
         if (this.entries.get(key) === e && !this.admit(key)) {
           this.entries.delete(key);
           this.counters.notAdmitted++;
@@ -250,11 +279,30 @@ export class SnapshotCache {
         report(false);
         e.inflight = undefined;
         this.counters.loadErrors++;
+        if (prev && e.snapshot === prev && this.servesStale(e, err)) {
+          this.counters.staleServed++;
+          e.retryAt = this.opts.clock.now() + Math.min(STALE_RETRY_MS, this.opts.ttlMs);
+          e.staleBecause = err;
+          return prev;
+        }
         if (!e.snapshot && this.entries.get(key) === e) this.entries.delete(key);
         throw err;
       },
     );
     return e.inflight;
+  }
+
+  /**
+   * Whether a failed refresh may answer from the snapshot it could not refresh. Safe: a file's
+   * partition never changes, a file removed since stays readable for its retention anyway, and
+   * grants are not in the snapshot. Only for storage that is throttled or down for a while (an S3
+   * prefix answering SlowDown to log listings can still serve data), never for a log that no
+   * longer reads, and only up to `staleIfErrorMs` past the snapshot's ttl.
+   */
+  private servesStale(e: Entry, err: unknown): boolean {
+    const passing = err instanceof StorageError && (err.kind === 'Throttled' || err.kind === 'Unavailable');
+    const limit = this.opts.staleIfErrorMs ?? DEFAULT_STALE_IF_ERROR_MS;
+    return passing && this.opts.clock.now() - e.checkedAt < this.opts.ttlMs + limit;
   }
 
   private totalBytes(): number {

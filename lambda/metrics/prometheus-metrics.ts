@@ -214,6 +214,11 @@ export class PrometheusMetrics implements MetricsRecorder {
       'Snapshot loads or refreshes that failed.',
       (s) => s.loadErrors,
     );
+    mirror(
+      'deltaproxy_snapshot_stale_served_total',
+      'Refreshes that failed while storage was throttled or unavailable and served the previous snapshot (snapshotStaleIfErrorMs).',
+      (s) => s.staleServed,
+    );
     new Counter({
       name: 'deltaproxy_snapshot_refreshes_total',
       help: 'Incremental snapshot refreshes by outcome (unchanged, combined, rebuilt).',

@@ -3,9 +3,11 @@
  * before a denial (rate-limited), LRU eviction by estimated size.
  */
 import { describe, expect, it } from 'vitest';
+import { DeltaLogError } from '../../lambda/delta/delta-log-error';
 import { loadSnapshot, refreshSnapshot } from '../../lambda/delta/load-snapshot';
 import { SnapshotCache } from '../../lambda/delta/snapshot-cache';
 import { NO_TUPLE } from '../../lambda/delta/snapshot-view';
+import { StorageError } from '../../lambda/storage/storage-backend';
 import { add, MemoryDeltaStorage, metaData, protocolV1, remove } from '../helpers/delta-memory-storage';
 
 const tableUri = 's3://bucket/t';
@@ -177,5 +179,92 @@ describe('SnapshotCache', () => {
     s.commit(0, [protocolV1, metaData([]), add('a.parquet')]);
     expect((await cache.get('t', s, tableUri)).activeFileCount).toBe(1);
     expect(cache.stats().loadErrors).toBe(1);
+  });
+});
+
+/** A table whose log listing fails with `failure` while it is set (data reads are not involved). */
+class FlakyLog extends MemoryDeltaStorage {
+  failure: Error | undefined;
+  override async list(dir: string, startAfter?: string) {
+    if (this.failure) {
+      this.lists++;
+      throw this.failure;
+    }
+    return super.list(dir, startAfter);
+  }
+}
+
+function flakyBase(): FlakyLog {
+  const s = new FlakyLog();
+  for (const [p, f] of base().files) s.put(p, f);
+  return s;
+}
+
+describe('SnapshotCache, stale if error', () => {
+  const throttled = () => new StorageError('Throttled', 'SlowDown');
+
+  it('serves the previous snapshot while the log is throttled, trying it again each second, up to the limit', async () => {
+    const s = flakyBase();
+    const clock = fakeClock();
+    const cache = new SnapshotCache({ ttlMs: 5000, maxBytes: 1e9, clock, staleIfErrorMs: 20_000 });
+    const first = await cache.get('t', s, tableUri);
+    s.failure = throttled();
+    clock.advance(5000);
+    const lists = s.lists;
+    expect(await cache.get('t', s, tableUri)).toBe(first);
+    expect(s.lists).toBe(lists + 1);
+    // Within the second after a failed try, nothing is asked of storage.
+    clock.advance(999);
+    expect(await cache.get('t', s, tableUri)).toBe(first);
+    expect(s.lists).toBe(lists + 1);
+    clock.advance(1);
+    expect(await cache.get('t', s, tableUri)).toBe(first);
+    expect(s.lists).toBe(lists + 2);
+    expect(cache.stats()).toMatchObject({ staleServed: 2, loadErrors: 2 });
+    // 25 s after the last good check (ttl 5 s + 20 s): the failure answers.
+    clock.advance(25_000 - 6000);
+    await expect(cache.get('t', s, tableUri)).rejects.toThrow(/SlowDown/);
+    // Storage back: the next request refreshes and the new commit is seen.
+    s.failure = undefined;
+    s.commit(2, [add('p=9/new.parquet', { p: '9' })]);
+    expect((await cache.get('t', s, tableUri)).version).toBe(2);
+  });
+
+  it('never for a log that fails to read for any other reason, nor with staleIfErrorMs 0', async () => {
+    for (const [failure, staleIfErrorMs] of [
+      [new StorageError('AccessDenied', 'backend refused'), 60_000],
+      [new StorageError('Internal', 'backend error 500'), 60_000],
+      [new DeltaLogError('Malformed', 'a commit that does not parse'), 60_000],
+      [throttled(), 0],
+    ] as const) {
+      const s = flakyBase();
+      const clock = fakeClock();
+      const cache = new SnapshotCache({ ttlMs: 5000, maxBytes: 1e9, clock, staleIfErrorMs });
+      await cache.get('t', s, tableUri);
+      s.failure = failure;
+      clock.advance(5000);
+      await expect(cache.get('t', s, tableUri), failure.message).rejects.toBe(failure);
+      expect(cache.stats().staleServed).toBe(0);
+    }
+  });
+
+  it('does not refuse from a stale snapshot once a newer commit is known to exist', async () => {
+    const s = flakyBase();
+    const clock = fakeClock();
+    const cache = new SnapshotCache({ ttlMs: 5000, maxBytes: 1e9, clock, newCommitProbeTtlMs: 0 });
+    const first = await cache.get('t', s, tableUri);
+    s.commit(2, [add('p=1/late.parquet', { p: '1' })]);
+    // The probe sees version 2; the refresh that would read it is throttled.
+    let probes = 0;
+    const list = s.list.bind(s);
+    s.list = async (dir, startAfter) => {
+      if (probes++ === 0) return list(dir, startAfter);
+      throw throttled();
+    };
+    clock.advance(5000);
+    await expect(cache.refreshBeforeDenial('t', s, tableUri, first)).rejects.toThrow(/SlowDown/);
+    // While the stale snapshot serves what it knows, a refusal still needs the log.
+    expect(await cache.get('t', s, tableUri)).toBe(first);
+    await expect(cache.refreshBeforeDenial('t', s, tableUri, first)).rejects.toThrow(/SlowDown/);
   });
 });

@@ -16,11 +16,12 @@
  */
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../helpers/authz-harness';
 import { commitKey, type TestTable, writeTable } from '../helpers/fault-tables';
 import { startProxyThroughLambda } from '../helpers/lambda-http-server';
 import { TRANSPORTS } from '../helpers/lambda-transports';
 import { type BackendRequest, type MisbehavingS3, startMisbehavingS3 } from '../helpers/misbehaving-s3';
-import { ANALYST, type RunningProxy, startProxy } from '../helpers/proxy-harness';
+import { ANALYST, type RunningProxy, serveWithNode, startProxy } from '../helpers/proxy-harness';
 import { backendClient, createBucket, type S3Server, startS3rver } from '../helpers/s3-servers';
 import { encodeKeyPath, type RawResponse, signedFetch } from '../helpers/signed-fetch';
 
@@ -160,6 +161,45 @@ describe.each(TRANSPORTS)('a failing backend under data reads, via %s', (_name, 
     backend.onRequest = (r) => (r.method === 'GET' ? { status: 503, code: 'SlowDown' } : undefined);
     const r = await get(proxy, alpha, alphaFiles[1]!);
     expect(r.status).toBe(403);
+  });
+});
+
+describe('a log throttled for a while, data reads passing (node:http)', () => {
+  // S3 can answer SlowDown to a busy _delta_log/ prefix while the data files still read: the
+  // snapshot the proxy holds keeps serving (snapshotStaleIfErrorMs) instead of failing every read.
+  const clock = new ManualClock();
+  let proxy: RunningProxy;
+  beforeAll(async () => {
+    proxy = await startProxy(
+      backend,
+      // One attempt per backend call: the SDK's retry backoff would only slow the test down.
+      { ...tablesConfig(), snapshotTtlMs: 5_000, snapshotStaleIfErrorMs: 60_000, s3: { maxAttempts: 1 } },
+      serveWithNode,
+      { clock },
+    );
+  });
+  afterAll(async () => {
+    await proxy?.stop();
+  });
+
+  it('serves and refuses from the snapshot it has, needs the log for a file it does not know, and gives up after the limit', async () => {
+    expect((await get(proxy, beta, betaFiles[0]!)).status).toBe(200);
+    const isLogListing = (r: BackendRequest) =>
+      r.key === '' && (r.query.get('prefix') ?? '').includes('_delta_log/');
+    backend.onRequest = (r) => (isLogListing(r) ? { status: 503, code: 'SlowDown' } : undefined);
+    clock.advance(5_000);
+    const from = backend.seen.length;
+    const granted = await get(proxy, beta, betaFiles[0]!);
+    expect([granted.status, granted.body.subarray(0, 4).toString()]).toEqual([200, 'PAR1']);
+    expect(attempts(isLogListing, from)).toBeGreaterThan(0); // the refresh was tried
+    expect((await get(proxy, beta, betaFiles[1]!)).status).toBe(403); // known, not granted
+    // A file the snapshot does not know may be in a commit it cannot read: not refused, 503.
+    expectS3Error(await get(proxy, beta, 'region=EU/part-99999-unknown.parquet'), 503, 'SlowDown');
+    // 65 s after the last good read of the log: the snapshot is too old to serve.
+    clock.advance(60_000);
+    expectS3Error(await get(proxy, beta, betaFiles[0]!), 503, 'SlowDown');
+    backend.onRequest = () => undefined;
+    expect((await get(proxy, beta, betaFiles[0]!)).status).toBe(200);
   });
 });
 
