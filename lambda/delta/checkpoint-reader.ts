@@ -286,7 +286,8 @@ async function readAdds(
     const setValue = (k: unknown, v: unknown) => {
       const i = replay.columnOf(k as string);
       if (i < 0) return;
-      values[i] = v === null || v === '' ? null : (v as string);
+      if (v !== null && typeof v !== 'string') throw notAString(file, 'add.partitionValues', v);
+      values[i] = v === null || v === '' ? null : v;
       present++;
     };
     for (let r = 0; r < rows; r++) {
@@ -308,8 +309,14 @@ async function readAdds(
       // A file whose partitionValues lack a partition column is refused (see LogReplay.tupleOf).
       if (present < width) continue;
       const tuple = replay.tupleOfValues(values);
-      if (path === true) replay.addEncoded(pages!.bytes, pages!.start, pages!.end, tuple, dv);
+      if (pages) replay.addEncoded(pages.bytes, pages.start, pages.end, tuple, dv);
       else if (typeof path === 'string') replay.add(path, tuple, dv);
+      else throw notAString(file, 'add.path', path);
     }
   }
+}
+
+/** A string column decoded as another type: the footer's schema or types are damaged. */
+function notAString(file: ParquetFile, column: string, value: unknown): DeltaLogError {
+  return new DeltaLogError('Malformed', `${file.path}: ${column} holds a ${typeof value}, not a string`);
 }
