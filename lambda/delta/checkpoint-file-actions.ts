@@ -18,6 +18,7 @@ import {
   RepeatedCursor,
   readLeaves,
   ScalarCursor,
+  stringOrNull,
 } from './parquet-leaves';
 import type { TableMetadata } from './table-metadata';
 import { type DeletionVectorDescriptor, TableRoot } from './table-root';
@@ -174,13 +175,15 @@ async function readParquetActions(
     const offC = new ScalarCursor(offL!);
     let values: PartitionValues | undefined;
     const onValue = (k: unknown, v: unknown) => {
-      if (values) values[String(k)] = v === null ? null : String(v);
+      if (!values) return;
+      const key = stringOrNull(k, file, `${kind}.partitionValues.key`);
+      if (key !== null) values[key] = stringOrNull(v, file, `${kind}.partitionValues.value`);
     };
     const rows = Number(group.num_rows);
     for (let r = 0; r < rows; r++) {
       if ((r & 16383) === 16383) await yieldToEventLoop();
-      const path = pathC.next();
-      const keep = typeof path === 'string' && path !== '' && (!want || want(path));
+      const path = stringOrNull(pathC.next(), file, `${kind}.path`);
+      const keep = path !== null && path !== '' && (!want || want(path));
       values = keep && pvColumn && pvC.peekDef() >= keyL!.maxDef - 1 ? {} : undefined;
       pvC.next(onValue);
       const ts = tsC.next();
@@ -189,7 +192,7 @@ async function readParquetActions(
       const off = offC.next();
       if (!keep) continue;
       visit({
-        path: path as string,
+        path: path!,
         partitionValues: values,
         deletionTimestamp: typeof ts === 'number' ? ts : undefined,
         deletionVector:

@@ -21,6 +21,7 @@ import {
   RepeatedCursor,
   readLeaves,
   ScalarCursor,
+  stringOrNull,
 } from './parquet-leaves';
 import { unsupportedReaderFeatures } from './table-metadata';
 import { type DeletionVectorDescriptor, decodePath } from './table-root';
@@ -284,17 +285,17 @@ async function readAdds(
     const offC = new ScalarCursor(offL!);
     let present = 0;
     const setValue = (k: unknown, v: unknown) => {
-      const i = replay.columnOf(k as string);
+      const i = replay.columnOf(stringOrNull(k, file, 'add.partitionValues.key') ?? '');
       if (i < 0) return;
-      if (v !== null && typeof v !== 'string') throw notAString(file, 'add.partitionValues', v);
-      values[i] = v === null || v === '' ? null : v;
+      const value = stringOrNull(v, file, 'add.partitionValues.value');
+      values[i] = value === '' ? null : value;
       present++;
     };
     for (let r = 0; r < rows; r++) {
       // Let pending reads (the next row group) make progress while this one is decoded.
       if ((r & 16383) === 16383) await yieldToEventLoop();
       // Streamed: true when present (bytes in pages), else a string or null.
-      const path = pages ? pages.next() : pathC.next();
+      const path = pages ? pages.next() : stringOrNull(pathC.next(), file, 'add.path');
       values.fill(null);
       present = 0;
       pvC.next(setValue);
@@ -311,12 +312,6 @@ async function readAdds(
       const tuple = replay.tupleOfValues(values);
       if (pages) replay.addEncoded(pages.bytes, pages.start, pages.end, tuple, dv);
       else if (typeof path === 'string') replay.add(path, tuple, dv);
-      else throw notAString(file, 'add.path', path);
     }
   }
-}
-
-/** A string column decoded as another type: the footer's schema or types are damaged. */
-function notAString(file: ParquetFile, column: string, value: unknown): DeltaLogError {
-  return new DeltaLogError('Malformed', `${file.path}: ${column} holds a ${typeof value}, not a string`);
 }

@@ -75,6 +75,15 @@ async function readRange(
   return b;
 }
 
+/**
+ * A value of a string column, or null. Anything else means the footer's types are damaged (a
+ * BYTE_ARRAY column that says BOOLEAN decodes as booleans): a malformed file, never a value.
+ */
+export function stringOrNull(value: unknown, file: { path: string }, column: string): string | null {
+  if (value === null || typeof value === 'string') return value;
+  throw new DeltaLogError('Malformed', `${file.path}: ${column} holds a ${typeof value}, not a string`);
+}
+
 /** Leaf paths (e.g. ["add","partitionValues","key_value","key"]) under a node, in schema order. */
 export function leavesUnder(tree: SchemaTree, path: readonly string[]): string[][] {
   let node: SchemaTree | undefined = tree;

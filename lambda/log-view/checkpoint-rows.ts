@@ -20,6 +20,7 @@ import {
   RepeatedCursor,
   readLeaves,
   ScalarCursor,
+  stringOrNull,
 } from '../delta/parquet-leaves';
 import type { PartitionValues } from '../delta/path-partitions';
 import { decodePath } from '../delta/table-root';
@@ -107,20 +108,24 @@ const utf8 = new TextDecoder();
 /** A string leaf, streamed page by page when possible: a value is decoded only when asked for. */
 class StringCursor {
   private readonly scalar?: ScalarCursor;
-  private current: unknown = null;
-  constructor(private readonly leaf: Leaf) {
+  private current: string | null = null;
+  constructor(
+    private readonly leaf: Leaf,
+    private readonly file: ParquetFile,
+    private readonly column: string,
+  ) {
     if (!leaf.pages) this.scalar = new ScalarCursor(leaf);
   }
   /** Moves to the next row; true when it holds a value. */
   next(): boolean {
     if (this.scalar) {
-      this.current = this.scalar.next();
+      this.current = stringOrNull(this.scalar.next(), this.file, this.column);
       return this.current !== null;
     }
     return this.leaf.pages!.next();
   }
   value(): string {
-    if (this.scalar) return String(this.current);
+    if (this.scalar) return this.current!;
     const p = this.leaf.pages!;
     return utf8.decode(p.bytes.subarray(p.start, p.end));
   }
@@ -133,10 +138,15 @@ class MapCursor {
   readonly values: (string | null)[] = [];
   size = 0;
   private readonly push = (k: unknown, v: unknown) => {
-    this.keys[this.size] = String(k);
-    this.values[this.size++] = v === null || v === undefined ? null : String(v);
+    this.keys[this.size] = stringOrNull(k, this.file, this.column) ?? '';
+    this.values[this.size++] = v === undefined ? null : stringOrNull(v, this.file, this.column);
   };
-  constructor(keys: Leaf, values: Leaf) {
+  constructor(
+    keys: Leaf,
+    values: Leaf,
+    private readonly file: ParquetFile,
+    private readonly column: string,
+  ) {
     this.cursor = new RepeatedCursor(keys, values);
   }
   next(): this {
@@ -229,7 +239,7 @@ async function readParquet(
     pending?.catch(() => {});
     const rows: CheckpointRow[] = [];
     const n = Number(file.metadata.row_groups[rg]!.num_rows);
-    const readers = rowReaders(leaves, classifier, rows);
+    const readers = rowReaders(file, leaves, classifier, rows);
     for (let r = 0; r < n; r++) {
       if ((r & 8191) === 8191) await yieldToEventLoop();
       for (const read of readers) read();
@@ -245,7 +255,7 @@ const isNullLeaf = (l: Leaf) => l.pages === undefined && l.values.length === 0;
  * One reader per action struct that has any value in this row group (a big checkpoint's row
  * groups hold only adds: the other structs cost nothing there). Each call consumes one row.
  */
-function rowReaders(leaves: Leaf[], classifier: TupleClassifier, rows: CheckpointRow[]) {
+function rowReaders(file: ParquetFile, leaves: Leaf[], classifier: TupleClassifier, rows: CheckpointRow[]) {
   let i = 0;
   const take = (k: number) => {
     i += k;
@@ -263,9 +273,9 @@ function rowReaders(leaves: Leaf[], classifier: TupleClassifier, rows: Checkpoin
   const values = classifier.values;
 
   if (live([addPathL, addStatsL, ...addL])) {
-    const path = new StringCursor(addPathL);
-    const stats = new StringCursor(addStatsL);
-    const pv = new MapCursor(addL[0]!, addL[1]!);
+    const path = new StringCursor(addPathL, file, 'add.path');
+    const stats = new StringCursor(addStatsL, file, 'add.stats');
+    const pv = new MapCursor(addL[0]!, addL[1]!, file, 'add.partitionValues');
     const [size, mod, change] = [s(addL[2]!), s(addL[3]!), s(addL[4]!)];
     const dvLeaves = addL.slice(5);
     const dvs = live(dvLeaves) ? dvLeaves.map(s) : [];
@@ -300,9 +310,9 @@ function rowReaders(leaves: Leaf[], classifier: TupleClassifier, rows: Checkpoin
     });
   }
   if (live([rmPathL, ...rmL])) {
-    const path = new StringCursor(rmPathL);
+    const path = new StringCursor(rmPathL, file, 'remove.path');
     const [time, change, ext] = [s(rmL[0]!), s(rmL[1]!), s(rmL[2]!)];
-    const pv = new MapCursor(rmL[3]!, rmL[4]!);
+    const pv = new MapCursor(rmL[3]!, rmL[4]!, file, 'remove.partitionValues');
     const size = s(rmL[5]!);
     const dvs = rmL.slice(6).map(s);
     const dv: unknown[] = new Array(DV_FIELDS.length);
@@ -330,7 +340,7 @@ function rowReaders(leaves: Leaf[], classifier: TupleClassifier, rows: Checkpoin
   if (live(metaL)) {
     const [id, provider, schema] = [s(metaL[0]!), s(metaL[1]!), s(metaL[2]!)];
     const cols = new ListCursor(metaL[3]!);
-    const conf = new MapCursor(metaL[4]!, metaL[5]!);
+    const conf = new MapCursor(metaL[4]!, metaL[5]!, file, 'metaData.configuration');
     const created = s(metaL[6]!);
     readers.push(() => {
       const [mid, prov, sch] = [id.next(), provider.next(), schema.next()];

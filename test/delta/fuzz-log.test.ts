@@ -254,8 +254,8 @@ describe('a damaged log', () => {
   );
 
   // Found by the property above (seed 1, case 8,431): byte 7360 is add.path's physical type in
-  // the footer, BYTE_ARRAY (6, zigzag 12); set to 0 it says BOOLEAN, and the reader took a decoded
-  // `true` for a streamed path (a TypeError instead of a malformed log).
+  // the footer, BYTE_ARRAY (6, zigzag 12); set to 0 it says BOOLEAN, and the snapshot's reader
+  // took a decoded `true` for a streamed path (a TypeError instead of a malformed log).
   it.skipIf(corpusMissing)(
     withReason('a corpus checkpoint whose add.path says BOOLEAN fails closed', corpusMissing),
     async () => {
@@ -263,9 +263,15 @@ describe('a damaged log', () => {
       const bytes = readFileSync(join(log, '00000000000000000030.checkpoint.parquet'));
       expect(bytes[7360]).toBe(12);
       bytes[7360] = 0;
-      const failure = await load(new MemoryDeltaStorage().put(CHECKPOINT, bytes));
+      const s = new MemoryDeltaStorage().put(CHECKPOINT, bytes);
+      const failure = await load(s);
       expect(failure).toBeInstanceOf(DeltaLogError);
       expect((failure as DeltaLogError).message).toContain('add.path holds a boolean, not a string');
+      // The filtered view wrote a row with the path "true" before.
+      const part = [{ path: CHECKPOINT, size: bytes.length, format: 'parquet' as const }];
+      const everything = new TupleClassifier(fileGrantOf([], [{}]));
+      const rows = readCheckpointRows(s, part, everything, async () => undefined, { requests: 0, bytes: 0 });
+      await expect(rows).rejects.toThrow(/add\.path holds a boolean, not a string/);
     },
   );
 
