@@ -50,6 +50,41 @@ function zlibHeldTo(inflate: typeof gunzipSync): Decompress {
   };
 }
 
+/**
+ * How much a Parquet file may decompress to in all, per byte of the file. Each
+ * page is held to MAX_PAGE_BYTES; without a total, a small file of many bomb pages (zstd and
+ * brotli pass 1000:1) could still make a load decompress gigabytes. The corpus's checkpoints
+ * decompress to at most 2.4× their compressed pages; 100× leaves room for any writer.
+ */
+export const MAX_INFLATION = 100;
+
+/** The budget of a file of `size` bytes: MAX_INFLATION× its size, and at least 16 MiB. */
+export function inflationBudget(size: number): number {
+  return Math.max(16 * 1024 * 1024, MAX_INFLATION * size);
+}
+
+/**
+ * The codecs, sharing one budget of `limitBytes` decompressed bytes: one set per file read, so a
+ * file's pages together stop at its budget.
+ */
+export function codecsWithin(limitBytes: number): Compressors {
+  let left = limitBytes;
+  const spend =
+    (decompress: Decompress | undefined): Decompress =>
+    (input, outputLength) => {
+      left -= outputLength;
+      if (left < 0)
+        throw new Error(
+          `the file decompresses past ${limitBytes} bytes (${MAX_INFLATION}× its size, at least 16 MiB)`,
+        );
+      return decompress!(input, outputLength);
+    };
+  const out: Compressors = {};
+  for (const [codec, decompress] of Object.entries(parquetCodecs))
+    out[codec as keyof Compressors] = spend(decompress);
+  return out;
+}
+
 let snappy: Decompress | undefined;
 
 export const parquetCodecs: Compressors = {

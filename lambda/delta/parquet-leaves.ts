@@ -14,7 +14,7 @@ import { ByteArrayPages, readLevels, streamable } from './byte-array-pages';
 import { DeltaLogError } from './delta-log-error';
 import type { DeltaStorage, FilePin } from './delta-storage';
 import { checkFooter, readPageHeader } from './parquet-checks';
-import { parquetCodecs } from './parquet-codecs';
+import { codecsWithin, inflationBudget } from './parquet-codecs';
 
 export interface IoStats {
   requests: number;
@@ -28,9 +28,10 @@ export interface ParquetFile {
   tree: SchemaTree;
   /** Every range is read from the version whose footer this is. */
   pin: FilePin;
+  /** Page decompressors sharing this read's budget (see codecsWithin). */
+  codecs: Compressors;
 }
 
-const compressors: Compressors = parquetCodecs;
 const utf8 = new TextDecoder();
 
 export async function openParquet(
@@ -51,7 +52,8 @@ export async function openParquet(
     // A small first fetch: the footer of a big checkpoint is tens of KB, not 512.
     const metadata = await parquetMetadataAsync(file, { initialFetchSize: Math.min(size, 64 * 1024) });
     checkFooter(metadata, size);
-    return { path, size, metadata, tree: parquetSchema(metadata), pin };
+    const codecs = codecsWithin(inflationBudget(size));
+    return { path, size, metadata, tree: parquetSchema(metadata), pin, codecs };
   } catch (e) {
     if (e instanceof DeltaLogError) throw e;
     if ((e as { name?: string }).name === 'StorageError') throw e;
@@ -203,9 +205,9 @@ export async function readLeaves(
         streamable(w.chunk.encodings)
       ) {
         const where = `${file.path}: column ${paths[w.i]!.join('.')}`;
-        const pages = new ByteArrayPages(bytes, w.chunk.codec, compressors, maxDef, where);
+        const pages = new ByteArrayPages(bytes, w.chunk.codec, file.codecs, maxDef, where);
         out[w.i] = { n: rows, maxDef, maxRep, def: undefined, rep: undefined, values: [], pages };
-      } else out[w.i] = decodeChunk(bytes, w.chunk.type, w.chunk.codec, schemaPath, rows, file.path);
+      } else out[w.i] = decodeChunk(bytes, w.chunk, file.codecs, schemaPath, rows, file.path);
     }
   });
   return out;
@@ -223,8 +225,8 @@ function maxLevels(schemaPath: SchemaTree[]): { maxDef: number; maxRep: number }
 
 function decodeChunk(
   bytes: Uint8Array,
-  type: ParquetType,
-  codec: CompressionCodec,
+  { type, codec }: { type: ParquetType; codec: CompressionCodec },
+  compressors: Compressors,
   schemaPath: SchemaTree[],
   rows: number,
   where: string,

@@ -14,7 +14,12 @@ import { snappyCompress } from 'hysnappy';
 import { describe, expect, it } from 'vitest';
 import { DeltaLogError } from '../../lambda/delta/delta-log-error';
 import { loadSnapshot } from '../../lambda/delta/load-snapshot';
-import { MAX_PAGE_BYTES, parquetCodecs } from '../../lambda/delta/parquet-codecs';
+import {
+  codecsWithin,
+  inflationBudget,
+  MAX_PAGE_BYTES,
+  parquetCodecs,
+} from '../../lambda/delta/parquet-codecs';
 import { corpusDir, corpusMissing } from '../helpers/delta-corpus';
 import { MemoryDeltaStorage } from '../helpers/delta-memory-storage';
 import { withReason } from '../helpers/skips';
@@ -107,6 +112,16 @@ describe('hostile pages', () => {
     expect(out.byteLength).toBe(16);
     expect([...out.subarray(0, 4)]).toEqual([0, 0, 0, 0]);
   });
+
+  it("one file's codecs share one budget, whatever the codec of each page", () => {
+    const page = new Uint8Array(6000).fill(7);
+    const codecs = codecsWithin(15_000);
+    expect(Uint8Array.from(codecs.GZIP!(gzipSync(page), 6000))).toEqual(page);
+    expect(Uint8Array.from(codecs.BROTLI!(brotliCompressSync(page), 6000))).toEqual(page);
+    expect(() => codecs.GZIP!(gzipSync(page), 6000)).toThrow(/decompresses past 15000 bytes/);
+    // Another file's read has a budget of its own.
+    expect(Uint8Array.from(codecsWithin(15_000).GZIP!(gzipSync(page), 6000))).toEqual(page);
+  });
 });
 
 describe('a checkpoint of hostile pages', () => {
@@ -127,6 +142,23 @@ describe('a checkpoint of hostile pages', () => {
     const s = await tableWithCheckpoint((page) => gzipSync(page));
     const snapshot = await loadSnapshot(s, { tableUri: 's3://bucket/t' });
     expect(snapshot.fileCount).toBe(50);
+  });
+
+  it('fails closed when its honest pages together decompress past 100× its size', async () => {
+    // 20 MB of paths that gzip 1000:1: every page is within its claim, the file is ~50 KB.
+    const adds = Array.from({ length: 200 }, (_, i) => ({
+      path: `region=EU/${'x'.repeat(100_000)}-${i}.parquet`,
+      partitionValues: { region: 'EU' },
+    }));
+    const s = await new MemoryDeltaStorage().checkpoint(0, adds, {
+      codec: 'GZIP',
+      compressors: { GZIP: (page) => gzipSync(page) },
+    });
+    const size = s.files.get('_delta_log/00000000000000000000.checkpoint.parquet')!.byteLength;
+    expect(20_000_000).toBeGreaterThan(inflationBudget(size));
+    const failure = await loadSnapshot(s, { tableUri: 's3://bucket/t' }).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(DeltaLogError);
+    expect(String((failure as Error).message)).toMatch(/the file decompresses past 16777216 bytes/);
   });
 
   it('fails closed, naming the bound, when a page inflates past its claimed size', async () => {
