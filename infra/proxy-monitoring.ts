@@ -207,7 +207,12 @@ export class ProxyMonitoring extends Construct {
       }),
       new cloudwatch.GraphWidget({
         title: 'Delta snapshots',
-        left: [loads, loadFailures, proxyMetric('SnapshotColdLoads', 'Sum', 'first loads (cache misses)')],
+        left: [
+          loads,
+          loadFailures,
+          proxyMetric('SnapshotColdLoads', 'Sum', 'first loads (cache misses)'),
+          proxyMetric('SnapshotStaleServed', 'Sum', 'failed refreshes served stale'),
+        ],
         right: [proxyMetric('SnapshotLoadTime', 'p99', 'load time p99 (ms)')],
         width: 12,
       }),

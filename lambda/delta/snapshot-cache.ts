@@ -52,6 +52,8 @@ export interface SnapshotLoad {
   kind: 'load' | 'refresh';
   ok: boolean;
   ms: number;
+  /** A failed refresh answered from the snapshot it could not refresh (stale if error). */
+  stale?: boolean;
 }
 
 export interface SnapshotCacheStats {
@@ -254,9 +256,10 @@ export class SnapshotCache {
       this.counters.refreshes[r.outcome]++;
       return r.snapshot;
     })();
-    const report = (ok: boolean) => {
+    const report = (ok: boolean, stale = false) => {
       try {
-        this.opts.onLoad?.({ kind: prev ? 'refresh' : 'load', ok, ms: this.opts.clock.now() - started });
+        const ms = this.opts.clock.now() - started;
+        this.opts.onLoad?.({ kind: prev ? 'refresh' : 'load', ok, ms, ...(stale ? { stale } : {}) });
       } catch {
         // Metrics never break a load.
       }
@@ -276,10 +279,11 @@ export class SnapshotCache {
         return snap;
       },
       (err: unknown) => {
-        report(false);
+        const stale = prev !== undefined && e.snapshot === prev && this.servesStale(e, err);
+        report(false, stale);
         e.inflight = undefined;
         this.counters.loadErrors++;
-        if (prev && e.snapshot === prev && this.servesStale(e, err)) {
+        if (stale) {
           this.counters.staleServed++;
           e.retryAt = this.opts.clock.now() + Math.min(STALE_RETRY_MS, this.opts.ttlMs);
           e.staleBecause = err;

@@ -9,7 +9,8 @@
  * - the fleet figures, without dimensions: Requests, Proxied, Redirected, Denied, AuthFailures,
  *   ServerErrors, BytesOut (one value per request), BackendLatency (one value per backend call),
  *   SnapshotLoads / SnapshotColdLoads (first read of a table: a cache miss) / SnapshotLoadFailures
- *   / SnapshotLoadTime (counts that are zero are left out).
+ *   / SnapshotStaleServed (failed refreshes answered from the snapshot held) / SnapshotLoadTime
+ *   (counts that are zero are left out).
  *
  * The library's environment detection (which probes the EC2 metadata address outside Lambda) is
  * never used: the lines go to stdout, which Lambda sends to CloudWatch Logs.
@@ -45,6 +46,7 @@ interface Pending {
   loads: number;
   coldLoads: number;
   loadFailures: number;
+  staleServed: number;
   loadMs: number[];
 }
 
@@ -61,6 +63,7 @@ const empty = (): Pending => ({
   loads: 0,
   coldLoads: 0,
   loadFailures: 0,
+  staleServed: 0,
   loadMs: [],
 });
 
@@ -97,6 +100,7 @@ export class EmfMetrics implements MetricsRecorder {
     const p = this.pending;
     p.loads++;
     if (load.kind === 'load') p.coldLoads++;
+    if (load.stale) p.staleServed++;
     if (!load.ok) p.loadFailures++;
     else p.loadMs.push(load.ms);
   }
@@ -131,6 +135,7 @@ export class EmfMetrics implements MetricsRecorder {
       fleet.putMetric('SnapshotLoads', p.loads, Unit.Count);
       fleet.putMetric('SnapshotLoadFailures', p.loadFailures, Unit.Count);
       count('SnapshotColdLoads', p.coldLoads);
+      count('SnapshotStaleServed', p.staleServed);
       for (const ms of p.loadMs) fleet.putMetric('SnapshotLoadTime', ms, Unit.Milliseconds);
     }
     lines.push(...this.serializer.serialize(fleet));

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { DeltaLogError } from '../../lambda/delta/delta-log-error';
 import { loadSnapshot, refreshSnapshot } from '../../lambda/delta/load-snapshot';
-import { SnapshotCache } from '../../lambda/delta/snapshot-cache';
+import { SnapshotCache, type SnapshotLoad } from '../../lambda/delta/snapshot-cache';
 import { NO_TUPLE } from '../../lambda/delta/snapshot-view';
 import { StorageError } from '../../lambda/storage/storage-backend';
 import { add, MemoryDeltaStorage, metaData, protocolV1, remove } from '../helpers/delta-memory-storage';
@@ -206,7 +206,9 @@ describe('SnapshotCache, stale if error', () => {
   it('serves the previous snapshot while the log is throttled, trying it again each second, up to the limit', async () => {
     const s = flakyBase();
     const clock = fakeClock();
-    const cache = new SnapshotCache({ ttlMs: 5000, maxBytes: 1e9, clock, staleIfErrorMs: 20_000 });
+    const loads: SnapshotLoad[] = [];
+    const onLoad = (l: SnapshotLoad) => loads.push(l);
+    const cache = new SnapshotCache({ ttlMs: 5000, maxBytes: 1e9, clock, staleIfErrorMs: 20_000, onLoad });
     const first = await cache.get('t', s, tableUri);
     s.failure = throttled();
     clock.advance(5000);
@@ -221,6 +223,11 @@ describe('SnapshotCache, stale if error', () => {
     expect(await cache.get('t', s, tableUri)).toBe(first);
     expect(s.lists).toBe(lists + 2);
     expect(cache.stats()).toMatchObject({ staleServed: 2, loadErrors: 2 });
+    expect(loads.map((l) => [l.kind, l.ok, l.stale])).toEqual([
+      ['load', true, undefined],
+      ['refresh', false, true],
+      ['refresh', false, true],
+    ]);
     // 25 s after the last good check (ttl 5 s + 20 s): the failure answers.
     clock.advance(25_000 - 6000);
     await expect(cache.get('t', s, tableUri)).rejects.toThrow(/SlowDown/);

@@ -51,6 +51,7 @@ function namesWritten(): Set<string> {
   emf.backendCall({ operation: 'get', result: 'ok', ms: 3 });
   emf.snapshotLoad({ kind: 'load', ok: true, ms: 40 });
   emf.snapshotLoad({ kind: 'refresh', ok: false, ms: 5 });
+  emf.snapshotLoad({ kind: 'refresh', ok: false, ms: 5, stale: true });
   emf.flush();
   return new Set(parseEmfLines(lines).map((d) => d.metric));
 }

@@ -47,6 +47,21 @@ describe('EmfMetrics', () => {
     expect(emfValues(second, 'ServerErrors')).toEqual([1]);
   });
 
+  it('counts snapshot loads, cold loads, failures and failed refreshes served stale', () => {
+    const writes: string[] = [];
+    const emf = new EmfMetrics({ write: (l) => writes.push(l) });
+    emf.snapshotLoad({ kind: 'load', ok: true, ms: 40 });
+    emf.snapshotLoad({ kind: 'refresh', ok: false, ms: 7, stale: true });
+    emf.snapshotLoad({ kind: 'refresh', ok: false, ms: 9 });
+    emf.flush();
+    const data = parseEmfLines(writes);
+    expect(emfValues(data, 'SnapshotLoads')).toEqual([3]);
+    expect(emfValues(data, 'SnapshotColdLoads')).toEqual([1]);
+    expect(emfValues(data, 'SnapshotLoadFailures')).toEqual([2]);
+    expect(emfValues(data, 'SnapshotStaleServed')).toEqual([1]);
+    expect(emfValues(data, 'SnapshotLoadTime')).toEqual([40]);
+  });
+
   it('never opens a connection, even with no EMF environment configured', async () => {
     const saved = process.env.AWS_EMF_ENVIRONMENT;
     delete process.env.AWS_EMF_ENVIRONMENT;
