@@ -4,14 +4,19 @@
  * ranges, footer first; ranges of two versions would pair one version's paths with the other's
  * partition values, a silent leak. Every range after the first is pinned to the first one's
  * version (FilePin: If-Match, and the answer's ETag and size compared), and a change makes the
- * load list the log again and read the new version whole. Real S3 servers (s3rver ignores
+ * load list the log again and read the new version whole (the filtered view and the history
+ * stop with FileChanged, a 503 the client retries). Real S3 servers (s3rver ignores
  * If-Match, so the answer's ETag catches it; moto answers 412), the real S3Backend.
  */
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deltaStorageFromBackend } from '../../lambda/delta/delta-storage';
+import { fileGrantOf } from '../../lambda/access/file-grant';
+import { readCheckpointFileActions } from '../../lambda/delta/checkpoint-file-actions';
+import { type DeltaStorage, deltaStorageFromBackend, FileChanged } from '../../lambda/delta/delta-storage';
 import { loadSnapshot } from '../../lambda/delta/load-snapshot';
 import { writeCheckpoint } from '../../lambda/local/delta-writer';
+import { readCheckpointRows } from '../../lambda/log-view/checkpoint-rows';
+import { TupleClassifier } from '../../lambda/log-view/file-grant';
 import { S3Backend } from '../../lambda/storage/s3-backend';
 import type { StorageBackend } from '../../lambda/storage/storage-backend';
 import { metaData, protocolV1 } from '../helpers/delta-memory-storage';
@@ -136,5 +141,38 @@ describe.each(s3rverAndMoto())('a checkpoint rewritten while read, on %s', (_kin
       }
     },
     120_000,
+  );
+
+  it.skipIf(skipReason)(
+    'the filtered view and the history refuse to mix versions: FileChanged, a 503 the client retries',
+    async () => {
+      const part = [
+        {
+          path: '_delta_log/00000000000000000000.checkpoint.parquet',
+          size: first.length,
+          format: 'parquet' as const,
+        },
+      ];
+      const io = { requests: 0, bytes: 0 };
+      const readers = {
+        'filtered view': (storage: DeltaStorage) =>
+          readCheckpointRows(
+            storage,
+            part,
+            new TupleClassifier(fileGrantOf([], [{}])),
+            async () => undefined,
+            io,
+          ),
+        history: (storage: DeltaStorage) =>
+          readCheckpointFileActions(storage, part, 'add', io, () => undefined),
+      };
+      for (const [name, read] of Object.entries(readers)) {
+        await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: CHECKPOINT, Body: first }));
+        const { backend } = rewritingBackend(real, s3, 2, others[0]![1]);
+        const failure = await read(deltaStorageFromBackend(backend, BUCKET, PREFIX)).catch((e: unknown) => e);
+        expect(failure, name).toBeInstanceOf(FileChanged);
+        expect((failure as FileChanged).kind, name).toBe('Unavailable');
+      }
+    },
   );
 });
