@@ -87,6 +87,9 @@ export function dvUniqueId(dv: DeletionVectorDescriptor): string {
 
 /** Where the DV's file is: relative (`u`, or `p` inside the root), external, or none (`i`). */
 export function dvFile(root: TableRoot, dv: DeletionVectorDescriptor): ResolvedPath | undefined {
+  // The descriptor comes from the log as it is: its fields may be missing or of another type.
+  if (typeof dv.pathOrInlineDv !== 'string')
+    throw new DeltaLogError('Malformed', 'deletion vector without a pathOrInlineDv string');
   switch (dv.storageType) {
     case 'i':
       return undefined;
