@@ -253,18 +253,19 @@ describe('a damaged log', () => {
     },
   );
 
-  // The writers' own commits, damaged: a flipped bit, a value swapped for an edge value, a few
-  // characters cut, a line dropped; then the table (all its log files) through the snapshot's,
-  // the history's and the filtered view's readers.
+  // The writers' own JSON log files (commits, compacted commits, v2 checkpoints, _last_checkpoint),
+  // damaged: a flipped bit, a value swapped for an edge value, a few characters cut, a line
+  // dropped; then the table (all its log files) through the snapshot's, the history's and (for a
+  // commit) the filtered view's readers.
   it.skipIf(corpusMissing)(
     withReason(
-      'a damaged corpus commit loads, builds its history and is filtered, or fails closed',
+      'a damaged corpus JSON log file loads, builds its history and is filtered, or fails closed',
       corpusMissing,
     ),
     async () => {
       const tables = corpusTables()
         .map((t) => ({ table: t, files: logFiles(t) }))
-        .filter((t) => t.files.some(([p]) => COMMIT.test(p)));
+        .filter((t) => t.files.some(([p]) => JSON_LOG.test(p)));
       expect(tables.length).toBeGreaterThan(10);
       await fc.assert(
         fc.asyncProperty(
@@ -274,8 +275,8 @@ describe('a damaged log', () => {
           fc.nat(),
           fc.nat(),
           async ({ table, files }, which, kind, at, v) => {
-            const commits = files.filter(([p]) => COMMIT.test(p));
-            const [path, bytes] = commits[which % commits.length]!;
+            const jsons = files.filter(([p]) => JSON_LOG.test(p));
+            const [path, bytes] = jsons[which % jsons.length]!;
             const text = damageCommit(bytes, kind, at, v);
             const what = `${table}/${path} ${kind} ${at} ${v}`;
             const s = new MemoryDeltaStorage();
@@ -293,6 +294,7 @@ describe('a damaged log', () => {
               dv: new DvInliner(s, root),
               lookup: { partitionValuesAt: async () => undefined },
             });
+            if (!COMMIT.test(path)) return;
             const version = Number(path.slice(LOG_PREFIX.length, LOG_PREFIX.length + 20));
             await failsClosed(filterCommit(text, path.slice(LOG_PREFIX.length), version, filter));
           },
@@ -401,6 +403,9 @@ async function failsClosed(read: Promise<unknown>): Promise<void> {
 
 const LOG_PREFIX = '_delta_log/';
 const COMMIT = /^_delta_log\/\d{20}\.json$/;
+/** The log's JSON files: commits, compacted commits, v2 checkpoints, `_last_checkpoint`. */
+const JSON_LOG =
+  /^_delta_log\/(\d{20}\.(json|\d{20}\.compacted\.json|checkpoint\.[0-9a-f-]{36}\.json)|_last_checkpoint)$/;
 
 /** Every file under a corpus table's _delta_log/ (sidecars included), by path from the table root. */
 function logFiles(table: string, dir = '_delta_log/'): [string, Uint8Array][] {
