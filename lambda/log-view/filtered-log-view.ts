@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import type { GeneratedObject, GeneratedObjectMeta } from '../core/generated-object';
 import type { VirtualFolder } from '../core/listing-filter';
 import { DeltaLogError } from '../delta/delta-log-error';
-import { type DeltaStorage, isNotFound, readListed } from '../delta/delta-storage';
+import { type DeltaStorage, FileChanged, isNotFound, readListed } from '../delta/delta-storage';
 import { LAST_CHECKPOINT, LOG_DIR } from '../delta/log-path';
 import type { PathPartitionLookup } from '../delta/path-partitions';
 import type { Snapshot } from '../delta/snapshot';
@@ -107,9 +107,26 @@ export class FilteredLogView implements LogView {
   }
 
   private generate(req: LogViewRequest, log: RealLog, relKey: string): Promise<Generated> | undefined {
+    const t = this.table(req);
+    return this.generateFrom(req, log, relKey, t)?.catch((e: unknown) => {
+      // A checkpoint written again since the listing (a new size, a new ETag): this answer is a
+      // 503, and the next request lists the log again instead of pinning the old size forever.
+      if (e instanceof FileChanged) {
+        t.logs.delete(req.snapshot);
+        if (t.latest === log) t.latest = undefined;
+      }
+      throw e;
+    });
+  }
+
+  private generateFrom(
+    req: LogViewRequest,
+    log: RealLog,
+    relKey: string,
+    t: TableState,
+  ): Promise<Generated> | undefined {
     const file = virtualFile(log, relKey);
     if (!file) return undefined;
-    const t = this.table(req);
     const base = `${req.tableUri}\u0000${req.grant.fingerprint}\u0000`;
     switch (file.kind) {
       case 'commit': {
