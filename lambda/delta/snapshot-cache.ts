@@ -306,7 +306,10 @@ export class SnapshotCache {
   private servesStale(e: Entry, err: unknown): boolean {
     const passing = err instanceof StorageError && (err.kind === 'Throttled' || err.kind === 'Unavailable');
     const limit = this.opts.staleIfErrorMs ?? DEFAULT_STALE_IF_ERROR_MS;
-    return passing && this.opts.clock.now() - e.checkedAt < this.opts.ttlMs + limit;
+    const age = this.opts.clock.now() - e.checkedAt;
+    // Within its ttl a snapshot is fresh anyway: a forced refresh (before a refusal) that fails
+    // answers its error, and serves nothing stale.
+    return passing && limit > 0 && age >= this.opts.ttlMs && age < this.opts.ttlMs + limit;
   }
 
   private totalBytes(): number {

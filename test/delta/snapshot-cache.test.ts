@@ -255,6 +255,24 @@ describe('SnapshotCache, stale if error', () => {
     }
   });
 
+  it('a refresh forced within the ttl that fails answers its error and serves nothing stale', async () => {
+    const s = flakyBase();
+    const clock = fakeClock();
+    const cache = new SnapshotCache({ ttlMs: 5000, maxBytes: 1e9, clock, newCommitProbeTtlMs: 0 });
+    const first = await cache.get('t', s, tableUri);
+    s.commit(2, [add('p=1/late.parquet', { p: '1' })]);
+    let probes = 0;
+    const list = s.list.bind(s);
+    s.list = async (dir, startAfter) => {
+      if (probes++ === 0) return list(dir, startAfter);
+      throw throttled();
+    };
+    clock.advance(1000);
+    await expect(cache.refreshBeforeDenial('t', s, tableUri, first)).rejects.toThrow(/SlowDown/);
+    expect(cache.stats().staleServed).toBe(0);
+    expect(await cache.get('t', s, tableUri)).toBe(first); // still within its ttl
+  });
+
   it('does not refuse from a stale snapshot once a newer commit is known to exist', async () => {
     const s = flakyBase();
     const clock = fakeClock();
