@@ -70,7 +70,7 @@ export async function readCheckpointFileActions(
   const header = { metadata: state.metadata };
   onHeader?.(header);
   for (const a of inline) visit(a);
-  for (const sc of sidecars) parquet.push(await openParquet(storage, sc.path, sc.size, io));
+  for (const sc of sidecars) parquet.push(await openParquet(storage, sc.path, sc.size, io, sc.sizeFromLog));
   for (const file of parquet) await readParquetActions(storage, file, kind, io, visit, want);
   return header;
 }

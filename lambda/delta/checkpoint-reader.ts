@@ -30,6 +30,8 @@ export interface CheckpointFile {
   path: string;
   size: number;
   format: 'parquet' | 'json';
+  /** `size` is the log's `sizeInBytes` (a sidecar), not a listing's: see FilePin. */
+  sizeFromLog?: boolean;
 }
 
 /** Reads every part of one checkpoint into `replay` (whose state starts empty). */
@@ -58,7 +60,8 @@ export async function readCheckpoint(
   }
   if (unsupportedReaderFeatures(replay.s.protocol).length) return;
   const sidecarFiles: ParquetFile[] = [];
-  for (const sc of sidecars) sidecarFiles.push(await openParquet(storage, sc.path, sc.size, io));
+  for (const sc of sidecars)
+    sidecarFiles.push(await openParquet(storage, sc.path, sc.size, io, sc.sizeFromLog));
   const files = [...parquetParts, ...sidecarFiles];
   // Size the path index once from the footers (adds = non-null add.path values when the
   // statistics say so): no rehashing or regrowth during the load.
@@ -108,16 +111,14 @@ export async function sidecarFile(
     throw new DeltaLogError('Malformed', `sidecar path "${path}" is not a file name in ${SIDECAR_DIR}`);
   }
   const rel = `${SIDECAR_DIR}${decodePath(path)}`;
-  let size = typeof sizeInBytes === 'number' && sizeInBytes > 0 ? sizeInBytes : -1;
-  if (size < 0) {
-    try {
-      size = await storage.size(rel);
-    } catch (e) {
-      if (isNotFound(e)) throw new DeltaLogError('MissingLog', `sidecar ${rel} is missing`, { cause: e });
-      throw e;
-    }
+  if (typeof sizeInBytes === 'number' && sizeInBytes > 0)
+    return { path: rel, size: sizeInBytes, format: 'parquet', sizeFromLog: true };
+  try {
+    return { path: rel, size: await storage.size(rel), format: 'parquet' };
+  } catch (e) {
+    if (isNotFound(e)) throw new DeltaLogError('MissingLog', `sidecar ${rel} is missing`, { cause: e });
+    throw e;
   }
-  return { path: rel, size, format: 'parquet' };
 }
 
 const SMALL = {
@@ -160,13 +161,14 @@ export async function readSmallActions(
   const partitionColumns: string[] = [];
   let configuration: Record<string, string> = {};
   const onFeature = (f: unknown) => {
-    features.push(String(f));
+    features.push(stringOrNull(f, file, 'protocol.readerFeatures') ?? '');
   };
   const onPartitionColumn = (p: unknown) => {
-    partitionColumns.push(String(p));
+    partitionColumns.push(stringOrNull(p, file, 'metaData.partitionColumns') ?? '');
   };
   const onConfig = (k: unknown, v: unknown) => {
-    if (v !== null) configuration[String(k)] = String(v);
+    const value = stringOrNull(v, file, 'metaData.configuration');
+    if (value !== null) configuration[stringOrNull(k, file, 'metaData.configuration') ?? ''] = value;
   };
   for (let rg = 0; rg < file.metadata.row_groups.length; rg++) {
     const group = file.metadata.row_groups[rg]!;
@@ -198,11 +200,11 @@ export async function readSmallActions(
       const minReaderVersion = c.minR.next();
       const minWriterVersion = c.minW.next();
       c.feat.next(onFeature);
-      const metaId = c.id.next();
-      const schemaString = c.schema.next();
+      const metaId = stringOrNull(c.id.next(), file, 'metaData.id');
+      const schemaString = stringOrNull(c.schema.next(), file, 'metaData.schemaString');
       c.pcols.next(onPartitionColumn);
       c.conf.next(onConfig);
-      const scp = c.scPath.next();
+      const scp = stringOrNull(c.scPath.next(), file, 'sidecar.path');
       const scs = c.scSize.next();
       if (typeof minReaderVersion === 'number') {
         replay.s.protocol = protocolOf(

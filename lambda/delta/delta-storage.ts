@@ -46,8 +46,13 @@ export interface DeltaStorage {
  * the listed one is another version too.
  */
 export interface FilePin {
-  /** The size the listing gave. */
+  /** The size the listing gave, or the log (`sizeFromLog`). */
   readonly size: number;
+  /**
+   * The size is the log's own claim (a sidecar's sizeInBytes): a first read of another size is a
+   * malformed log, not a file that changed since a listing.
+   */
+  readonly sizeFromLog?: boolean;
   /** Set by the first read. */
   etag?: string;
 }
@@ -146,6 +151,13 @@ export function deltaStorageFromBackend(
       if (pin) {
         const etag = res.meta.etag || undefined;
         // meta.size is the whole object's, also for a range (Content-Range's total).
+        if (res.meta.size !== pin.size && pin.etag === undefined && pin.sizeFromLog) {
+          await closeBody(res.body);
+          throw new DeltaLogError(
+            'Malformed',
+            `${relPath} is ${res.meta.size} bytes; the log says ${pin.size}`,
+          );
+        }
         if (res.meta.size !== pin.size || (pin.etag && etag !== pin.etag)) {
           await closeBody(res.body);
           throw new FileChanged(relPath);

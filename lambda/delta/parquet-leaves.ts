@@ -39,8 +39,10 @@ export async function openParquet(
   path: string,
   size: number,
   io: IoStats,
+  /** `size` is what the log says (a sidecar's sizeInBytes), not what a listing said. */
+  sizeFromLog = false,
 ): Promise<ParquetFile> {
-  const pin: FilePin = { size };
+  const pin: FilePin = sizeFromLog ? { size, sizeFromLog } : { size };
   const file = {
     byteLength: size,
     slice: async (start: number, end?: number) => {

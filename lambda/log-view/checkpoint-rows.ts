@@ -54,7 +54,7 @@ export async function readCheckpointRows(
       );
   }
   for (const sc of sidecars) {
-    const file = await openParquet(storage, sc.path, sc.size, io);
+    const file = await openParquet(storage, sc.path, sc.size, io, sc.sizeFromLog);
     await readParquet(storage, file, classifier, sink, [], io);
   }
 }
@@ -94,7 +94,7 @@ async function sidecarFile(
   }
   const rel = `${SIDECAR_DIR}${decodePath(path)}`;
   if (typeof sizeInBytes === 'number' && sizeInBytes > 0)
-    return { path: rel, size: sizeInBytes, format: 'parquet' };
+    return { path: rel, size: sizeInBytes, format: 'parquet', sizeFromLog: true };
   try {
     return { path: rel, size: await storage.size(rel), format: 'parquet' };
   } catch (e) {
@@ -165,9 +165,13 @@ class ListCursor {
   private readonly cursor: RepeatedCursor;
   private items: string[] = [];
   private readonly push = (x: unknown) => {
-    this.items.push(String(x));
+    this.items.push(stringOrNull(x, this.file, this.column) ?? '');
   };
-  constructor(leaf: Leaf) {
+  constructor(
+    leaf: Leaf,
+    private readonly file: ParquetFile,
+    private readonly column: string,
+  ) {
     this.cursor = new RepeatedCursor(leaf);
   }
   next(): string[] {
@@ -339,11 +343,13 @@ function rowReaders(file: ParquetFile, leaves: Leaf[], classifier: TupleClassifi
   }
   if (live(metaL)) {
     const [id, provider, schema] = [s(metaL[0]!), s(metaL[1]!), s(metaL[2]!)];
-    const cols = new ListCursor(metaL[3]!);
+    const cols = new ListCursor(metaL[3]!, file, 'metaData.partitionColumns');
     const conf = new MapCursor(metaL[4]!, metaL[5]!, file, 'metaData.configuration');
     const created = s(metaL[6]!);
     readers.push(() => {
-      const [mid, prov, sch] = [id.next(), provider.next(), schema.next()];
+      const mid = stringOrNull(id.next(), file, 'metaData.id');
+      const prov = stringOrNull(provider.next(), file, 'metaData.format.provider');
+      const sch = stringOrNull(schema.next(), file, 'metaData.schemaString');
       const pc = cols.next();
       conf.next();
       const ct = created.next();
@@ -362,7 +368,8 @@ function rowReaders(file: ParquetFile, leaves: Leaf[], classifier: TupleClassifi
   }
   if (live(protoL)) {
     const [minR, minW] = [s(protoL[0]!), s(protoL[1]!)];
-    const [reader, writer] = [new ListCursor(protoL[2]!), new ListCursor(protoL[3]!)];
+    const reader = new ListCursor(protoL[2]!, file, 'protocol.readerFeatures');
+    const writer = new ListCursor(protoL[3]!, file, 'protocol.writerFeatures');
     readers.push(() => {
       const r = minR.next();
       const w = minW.next();
@@ -382,7 +389,7 @@ function rowReaders(file: ParquetFile, leaves: Leaf[], classifier: TupleClassifi
   if (live(scL)) {
     const [p, size] = [s(scL[0]!), s(scL[1]!)];
     readers.push(() => {
-      const sp = p.next();
+      const sp = stringOrNull(p.next(), file, 'sidecar.path');
       const ss = size.next();
       if (sp !== null) readers.sidecars.push([sp, ss]);
     });

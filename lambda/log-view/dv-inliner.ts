@@ -35,6 +35,8 @@ export class DvInliner {
   ) {}
 
   inline(dv: DvDescriptor): Promise<DvDescriptor> {
+    // A malformed descriptor (no id string) gets the placeholder, as one whose file is gone.
+    if (typeof dv.pathOrInlineDv !== 'string') return Promise.resolve(placeholder(dv));
     if (dv.storageType === 'i') return Promise.resolve(inlineCopy(dv));
     const id = dvUniqueId(dv);
     let p = this.cache.get(id);

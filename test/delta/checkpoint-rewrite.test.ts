@@ -12,8 +12,10 @@ import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileGrantOf } from '../../lambda/access/file-grant';
 import { readCheckpointFileActions } from '../../lambda/delta/checkpoint-file-actions';
+import { DeltaLogError } from '../../lambda/delta/delta-log-error';
 import { type DeltaStorage, deltaStorageFromBackend, FileChanged } from '../../lambda/delta/delta-storage';
 import { loadSnapshot } from '../../lambda/delta/load-snapshot';
+import { openParquet } from '../../lambda/delta/parquet-leaves';
 import { writeCheckpoint } from '../../lambda/local/delta-writer';
 import { readCheckpointRows } from '../../lambda/log-view/checkpoint-rows';
 import { TupleClassifier } from '../../lambda/log-view/file-grant';
@@ -141,6 +143,22 @@ describe.each(s3rverAndMoto())('a checkpoint rewritten while read, on %s', (_kin
       }
     },
     120_000,
+  );
+
+  it.skipIf(skipReason)(
+    'a size the log declares (a sidecar) that the file does not have is a malformed log, not a change',
+    async () => {
+      await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: CHECKPOINT, Body: first }));
+      const storage = deltaStorageFromBackend(real, BUCKET, PREFIX);
+      const path = '_delta_log/00000000000000000000.checkpoint.parquet';
+      const io = { requests: 0, bytes: 0 };
+      const declared = await openParquet(storage, path, first.length + 10, io, true).catch((e: unknown) => e);
+      expect(declared).toBeInstanceOf(DeltaLogError);
+      expect((declared as DeltaLogError).message).toMatch(/is \d+ bytes; the log says \d+/);
+      // The same mismatch against a listing's size: the file changed since it was listed.
+      const listed = await openParquet(storage, path, first.length + 10, io).catch((e: unknown) => e);
+      expect(listed).toBeInstanceOf(FileChanged);
+    },
   );
 
   it.skipIf(skipReason)(

@@ -250,6 +250,25 @@ describe('a filtered commit', () => {
     expect(Buffer.from(bytes).readUInt32LE(0)).not.toBe(1681511377);
   });
 
+  it.each([
+    ['u', 5],
+    ['i', null],
+    ['p', { path: 'x' }],
+  ])(
+    'gives a deletion vector (storage %s) whose id is not a string the placeholder',
+    async (storageType, id) => {
+      // A damaged descriptor: reading its file or copying it inline would pass garbage on.
+      const dv = { storageType, pathOrInlineDv: id, sizeInBytes: 40, cardinality: 2 };
+      const { lines } = await run(
+        [{ add: { ...eu('col-r=EU/a.parquet'), deletionVector: dv } }],
+        [{ region: 'EU' }],
+      );
+      const out = lines[1]!.add.deletionVector;
+      expect(out).toMatchObject({ storageType: 'i', sizeInBytes: 16, cardinality: 2 });
+      expect(z85Decode(out.pathOrInlineDv)!.byteLength).toBe(16);
+    },
+  );
+
   it('makes absolute paths inside the table relative and drops files outside it', async () => {
     const { lines, out } = await run(
       [
