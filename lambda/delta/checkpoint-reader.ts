@@ -102,13 +102,17 @@ async function readJsonCheckpoint(
   replay.applyBatch({ adds: batch.adds, removes: [], cdcs: [] });
 }
 
+/** A sidecar action's file: a name in _delta_log/_sidecars/, its size from the log or a HEAD. */
 export async function sidecarFile(
   storage: DeltaStorage,
-  path: string,
+  path: unknown,
   sizeInBytes: unknown,
 ): Promise<CheckpointFile> {
-  if (path.includes('/') || path.includes(':')) {
-    throw new DeltaLogError('Malformed', `sidecar path "${path}" is not a file name in ${SIDECAR_DIR}`);
+  if (typeof path !== 'string' || path.includes('/') || path.includes(':')) {
+    throw new DeltaLogError(
+      'Malformed',
+      `sidecar path "${String(path)}" is not a file name in ${SIDECAR_DIR}`,
+    );
   }
   const rel = `${SIDECAR_DIR}${decodePath(path)}`;
   if (typeof sizeInBytes === 'number' && sizeInBytes > 0)

@@ -6,10 +6,8 @@
  * into strings. Removes (tombstones), metaData and protocol rows are handed on whole; txn,
  * domainMetadata, checkpointMetadata and anything else is not read at all.
  */
-import type { CheckpointFile } from '../delta/checkpoint-reader';
-import { DeltaLogError } from '../delta/delta-log-error';
-import { type DeltaStorage, isNotFound } from '../delta/delta-storage';
-import { SIDECAR_DIR } from '../delta/log-path';
+import { type CheckpointFile, sidecarFile } from '../delta/checkpoint-reader';
+import type { DeltaStorage } from '../delta/delta-storage';
 import { actionLines } from '../delta/log-replay';
 import {
   type IoStats,
@@ -23,7 +21,6 @@ import {
   stringOrNull,
 } from '../delta/parquet-leaves';
 import type { PartitionValues } from '../delta/path-partitions';
-import { decodePath } from '../delta/table-root';
 import type { TupleClassifier } from './file-grant';
 
 type Obj = Record<string, unknown>;
@@ -79,28 +76,6 @@ async function readJson(
     else if (isObj(a.protocol)) rows.push({ protocol: a.protocol });
   }
   await sink(rows);
-}
-
-async function sidecarFile(
-  storage: DeltaStorage,
-  path: unknown,
-  sizeInBytes: unknown,
-): Promise<CheckpointFile> {
-  if (typeof path !== 'string' || path.includes('/') || path.includes(':')) {
-    throw new DeltaLogError(
-      'Malformed',
-      `sidecar path "${String(path)}" is not a file name in ${SIDECAR_DIR}`,
-    );
-  }
-  const rel = `${SIDECAR_DIR}${decodePath(path)}`;
-  if (typeof sizeInBytes === 'number' && sizeInBytes > 0)
-    return { path: rel, size: sizeInBytes, format: 'parquet', sizeFromLog: true };
-  try {
-    return { path: rel, size: await storage.size(rel), format: 'parquet' };
-  } catch (e) {
-    if (isNotFound(e)) throw new DeltaLogError('MissingLog', `sidecar ${rel} is missing`, { cause: e });
-    throw e;
-  }
 }
 
 const utf8 = new TextDecoder();

@@ -11,11 +11,12 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fileGrantOf } from '../../lambda/access/file-grant';
+import type { PartitionMap } from '../../lambda/access/grant';
 import { readCheckpointFileActions } from '../../lambda/delta/checkpoint-file-actions';
 import { DeltaLogError } from '../../lambda/delta/delta-log-error';
 import { loadHistory } from '../../lambda/delta/load-history';
 import { loadSnapshot } from '../../lambda/delta/load-snapshot';
-import { NO_TUPLE } from '../../lambda/delta/snapshot-view';
+import { NO_TUPLE, type PartitionColumn } from '../../lambda/delta/snapshot-view';
 import { TableRoot } from '../../lambda/delta/table-root';
 import { ActionFilter } from '../../lambda/log-view/action-filter';
 import { readCheckpointRows } from '../../lambda/log-view/checkpoint-rows';
@@ -148,15 +149,8 @@ describe('a damaged log', () => {
   });
 
   it('a commit of ill-formed actions, filtered for the EU partition, shows only EU files or fails closed', async () => {
-    const root = new TableRoot('s3://bucket/t');
-    const filter = new ActionFilter({
-      root,
-      classifier: new TupleClassifier(
-        fileGrantOf([{ logical: 'region', physical: 'region', type: 'string' }], [{ region: 'EU' }]),
-      ),
-      dv: new DvInliner(new MemoryDeltaStorage(), root),
-      lookup: { partitionValuesAt: async () => undefined },
-    });
+    const region = [{ logical: 'region', physical: 'region', type: 'string' as const }];
+    const filter = filterFor(new MemoryDeltaStorage(), 's3://bucket/t', region, { region: 'EU' });
     await fc.assert(
       fc.asyncProperty(fc.array(action, { minLength: 1, maxLength: 6 }), async (actions) => {
         const text = actions.map((a) => JSON.stringify(a)).join('\n');
@@ -287,14 +281,8 @@ describe('a damaged log', () => {
             expectPlaced(loaded, what);
             if (loaded instanceof DeltaLogError) return;
             await failsClosed(loadHistory(s, loaded));
-            const root = new TableRoot(tableUri);
-            const filter = new ActionFilter({
-              root,
-              classifier: new TupleClassifier(fileGrantOf(loaded.partitionColumns, [{}])),
-              dv: new DvInliner(s, root),
-              lookup: { partitionValuesAt: async () => undefined },
-            });
             if (!COMMIT.test(path)) return;
+            const filter = filterFor(s, tableUri, loaded.partitionColumns, {});
             const version = Number(path.slice(LOG_PREFIX.length, LOG_PREFIX.length + 20));
             await failsClosed(filterCommit(text, path.slice(LOG_PREFIX.length), version, filter));
           },
@@ -321,13 +309,7 @@ describe('a damaged log', () => {
       for (const [p, b] of files) s.put(p, b);
       const tableUri = 's3://bucket/delta-dv-with-columnmapping';
       const loaded = await loadSnapshot(s, { tableUri });
-      const root = new TableRoot(tableUri);
-      const filter = new ActionFilter({
-        root,
-        classifier: new TupleClassifier(fileGrantOf(loaded.partitionColumns, [{}])),
-        dv: new DvInliner(s, root),
-        lookup: { partitionValuesAt: async () => undefined },
-      });
+      const filter = filterFor(s, tableUri, loaded.partitionColumns, {});
       const out = new TextDecoder().decode(
         await filterCommit(text, path.slice(LOG_PREFIX.length), 1, filter),
       );
@@ -399,6 +381,22 @@ async function failsClosed(read: Promise<unknown>): Promise<void> {
   } catch (e) {
     if (!(e instanceof DeltaLogError)) throw e;
   }
+}
+
+/** The filtered view's action filter for a grant of one partition map (`{}`: everything). */
+function filterFor(
+  s: MemoryDeltaStorage,
+  tableUri: string,
+  columns: readonly PartitionColumn[],
+  partitions: PartitionMap,
+): ActionFilter {
+  const root = new TableRoot(tableUri);
+  return new ActionFilter({
+    root,
+    classifier: new TupleClassifier(fileGrantOf(columns, [partitions])),
+    dv: new DvInliner(s, root),
+    lookup: { partitionValuesAt: async () => undefined },
+  });
 }
 
 const LOG_PREFIX = '_delta_log/';

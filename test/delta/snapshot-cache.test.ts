@@ -255,18 +255,27 @@ describe('SnapshotCache, stale if error', () => {
     }
   });
 
-  it('a refresh forced within the ttl that fails answers its error and serves nothing stale', async () => {
+  /**
+   * A cached table, then a commit whose refresh is throttled: the next listing (the probe before
+   * a refusal) still sees it, every listing after that fails.
+   */
+  async function newerCommitThrottled() {
     const s = flakyBase();
     const clock = fakeClock();
     const cache = new SnapshotCache({ ttlMs: 5000, maxBytes: 1e9, clock, newCommitProbeTtlMs: 0 });
     const first = await cache.get('t', s, tableUri);
     s.commit(2, [add('p=1/late.parquet', { p: '1' })]);
-    let probes = 0;
+    let listings = 0;
     const list = s.list.bind(s);
     s.list = async (dir, startAfter) => {
-      if (probes++ === 0) return list(dir, startAfter);
+      if (listings++ === 0) return list(dir, startAfter);
       throw throttled();
     };
+    return { s, clock, cache, first };
+  }
+
+  it('a refresh forced within the ttl that fails answers its error and serves nothing stale', async () => {
+    const { s, clock, cache, first } = await newerCommitThrottled();
     clock.advance(1000);
     await expect(cache.refreshBeforeDenial('t', s, tableUri, first)).rejects.toThrow(/SlowDown/);
     expect(cache.stats().staleServed).toBe(0);
@@ -274,18 +283,8 @@ describe('SnapshotCache, stale if error', () => {
   });
 
   it('does not refuse from a stale snapshot once a newer commit is known to exist', async () => {
-    const s = flakyBase();
-    const clock = fakeClock();
-    const cache = new SnapshotCache({ ttlMs: 5000, maxBytes: 1e9, clock, newCommitProbeTtlMs: 0 });
-    const first = await cache.get('t', s, tableUri);
-    s.commit(2, [add('p=1/late.parquet', { p: '1' })]);
     // The probe sees version 2; the refresh that would read it is throttled.
-    let probes = 0;
-    const list = s.list.bind(s);
-    s.list = async (dir, startAfter) => {
-      if (probes++ === 0) return list(dir, startAfter);
-      throw throttled();
-    };
+    const { s, clock, cache, first } = await newerCommitThrottled();
     clock.advance(5000);
     await expect(cache.refreshBeforeDenial('t', s, tableUri, first)).rejects.toThrow(/SlowDown/);
     // While the stale snapshot serves what it knows, a refusal still needs the log.

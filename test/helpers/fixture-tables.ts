@@ -5,7 +5,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DeltaTableWriter, directoryTarget } from '../../lambda/local/delta-writer';
+import { type AddFile, DeltaTableWriter, directoryTarget } from '../../lambda/local/delta-writer';
 import { writeDemoTable } from '../../lambda/local/demo-table';
 import { backendClient, createBucket, uploadDir } from './s3-servers';
 
@@ -36,13 +36,55 @@ export async function writeSpecialTable(
   return dir;
 }
 
+/**
+ * A table partitioned by `region` in a temporary directory: each of `versions` commits adds one EU
+ * and one US file, and a checkpoint follows each version in `checkpointAt`. Returns the directory
+ * and every add, in commit order.
+ */
+export async function writeRegionTable(
+  versions: number,
+  checkpointAt: readonly number[],
+): Promise<{ dir: string; adds: AddFile[] }> {
+  const dir = mkdtempSync(join(tmpdir(), 'region-table-'));
+  const w = new DeltaTableWriter(directoryTarget(dir), {
+    schema: [
+      { name: 'id', type: 'long' },
+      { name: 'region', type: 'string' },
+    ],
+    partitionColumns: ['region'],
+  });
+  await w.create();
+  const adds: AddFile[] = [];
+  for (let v = 1; v <= versions; v++) {
+    const eu = await w.writeDataFile({ region: 'EU' }, [{ id: v, region: 'EU' }]);
+    const us = await w.writeDataFile({ region: 'US' }, [{ id: v, region: 'US' }]);
+    await w.commit({ add: [eu, us] });
+    adds.push(eu, us);
+    if (checkpointAt.includes(v)) await w.checkpoint();
+  }
+  return { dir, adds };
+}
+
 /** The demo table (lambda/local/demo-table.ts) uploaded to `bucket/prefix` on a backend; returns its active files. */
 export async function uploadDemoTable(endpoint: string, bucket: string, prefix: string): Promise<string[]> {
   const dir = mkdtempSync(join(tmpdir(), 'demo-'));
   const active = await writeDemoTable(directoryTarget(dir));
-  const client = backendClient(endpoint);
-  await createBucket(client, bucket);
-  await uploadDir(client, bucket, prefix, dir);
-  client.destroy();
+  await uploadTable(endpoint, bucket, prefix, dir);
   return active;
+}
+
+/** Creates `bucket` on a backend and uploads a table's directory under `prefix`. */
+export async function uploadTable(
+  endpoint: string,
+  bucket: string,
+  prefix: string,
+  dir: string,
+): Promise<void> {
+  const client = backendClient(endpoint);
+  try {
+    await createBucket(client, bucket);
+    await uploadDir(client, bucket, prefix, dir);
+  } finally {
+    client.destroy();
+  }
 }

@@ -3,13 +3,11 @@
  * The filtered view does the same: `_last_checkpoint` names the newest checkpoint that generates,
  * the broken one disappears from the listing, and the table still replays at every version.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { deltaStorageFromBackend } from '../../lambda/delta/delta-storage';
 import { loadSnapshot } from '../../lambda/delta/load-snapshot';
-import { DeltaTableWriter, directoryTarget } from '../../lambda/local/delta-writer';
 import {
   type AuthzProxy,
   keyFor,
@@ -18,36 +16,20 @@ import {
   startAuthzProxy,
 } from '../helpers/authz-harness';
 import { s3Backend } from '../helpers/delta-s3';
-import { backendClient, createBucket, type S3Server, startS3rver, uploadDir } from '../helpers/s3-servers';
+import { uploadTable, writeRegionTable } from '../helpers/fixture-tables';
+import { backendClient, type S3Server, startS3rver } from '../helpers/s3-servers';
 
 let s3: S3Server;
 let proxy: AuthzProxy;
 const euFiles: string[] = [];
 
 beforeAll(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'broken-cp-'));
-  const w = new DeltaTableWriter(directoryTarget(dir), {
-    schema: [
-      { name: 'id', type: 'long' },
-      { name: 'region', type: 'string' },
-    ],
-    partitionColumns: ['region'],
-  });
-  await w.create();
-  for (let v = 1; v <= 4; v++) {
-    const eu = await w.writeDataFile({ region: 'EU' }, [{ id: v, region: 'EU' }]);
-    const us = await w.writeDataFile({ region: 'US' }, [{ id: v, region: 'US' }]);
-    await w.commit({ add: [eu, us] });
-    euFiles.push(decodeURIComponent(eu.path));
-    if (v === 2 || v === 4) await w.checkpoint();
-  }
+  const { dir, adds } = await writeRegionTable(4, [2, 4]);
+  for (const a of adds) if (a.partitionValues.region === 'EU') euFiles.push(decodeURIComponent(a.path));
   // The newest checkpoint is garbage (a writer died mid-write); _last_checkpoint still names it.
   writeFileSync(join(dir, '_delta_log/00000000000000000004.checkpoint.parquet'), 'PAR1 not really');
   s3 = await startS3rver();
-  const client = backendClient(s3.endpoint);
-  await createBucket(client, 'lake');
-  await uploadDir(client, 'lake', 'broken/', dir);
-  client.destroy();
+  await uploadTable(s3.endpoint, 'lake', 'broken/', dir);
   proxy = await startAuthzProxy(
     s3,
     {

@@ -6,50 +6,27 @@
  * and serves the new version. Before, the old listed size was pinned for as long as the table
  * saw no commit: 503 on every request.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import {
-  type AddFile,
-  DeltaTableWriter,
-  directoryTarget,
-  type MetaData,
-  type Protocol,
-  writeCheckpoint,
-} from '../../lambda/local/delta-writer';
+import { type AddFile, type MetaData, type Protocol, writeCheckpoint } from '../../lambda/local/delta-writer';
 import { type AuthzProxy, objectRequest, startAuthzProxy } from '../helpers/authz-harness';
-import { backendClient, createBucket, type S3Server, startS3rver, uploadDir } from '../helpers/s3-servers';
+import { uploadTable, writeRegionTable } from '../helpers/fixture-tables';
+import { backendClient, type S3Server, startS3rver } from '../helpers/s3-servers';
 
 const CHECKPOINT = '_delta_log/00000000000000000002.checkpoint.parquet';
 let s3: S3Server;
 let proxy: AuthzProxy;
 let dir: string;
-const adds: AddFile[] = [];
+let adds: AddFile[] = [];
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'rewritten-cp-'));
-  const w = new DeltaTableWriter(directoryTarget(dir), {
-    schema: [
-      { name: 'id', type: 'long' },
-      { name: 'region', type: 'string' },
-    ],
-    partitionColumns: ['region'],
-  });
-  await w.create();
-  for (let v = 1; v <= 2; v++) {
-    const eu = await w.writeDataFile({ region: 'EU' }, [{ id: v, region: 'EU' }]);
-    const us = await w.writeDataFile({ region: 'US' }, [{ id: v, region: 'US' }]);
-    await w.commit({ add: [eu, us] });
-    adds.push(eu, us);
-  }
-  await w.checkpoint();
+  const table = await writeRegionTable(2, [2]);
+  dir = table.dir;
+  adds = table.adds;
   s3 = await startS3rver();
-  const client = backendClient(s3.endpoint);
-  await createBucket(client, 'lake');
-  await uploadDir(client, 'lake', 'rewritten/', dir);
-  client.destroy();
+  await uploadTable(s3.endpoint, 'lake', 'rewritten/', dir);
   proxy = await startAuthzProxy(
     s3,
     {
