@@ -14,8 +14,10 @@ import { fileGrantOf } from '../../lambda/access/file-grant';
 import type { PartitionMap } from '../../lambda/access/grant';
 import { readCheckpointFileActions } from '../../lambda/delta/checkpoint-file-actions';
 import { DeltaLogError } from '../../lambda/delta/delta-log-error';
+import { isNotFound } from '../../lambda/delta/delta-storage';
 import { loadHistory } from '../../lambda/delta/load-history';
 import { loadSnapshot } from '../../lambda/delta/load-snapshot';
+import { listLogSegment } from '../../lambda/delta/log-segment';
 import { NO_TUPLE, type PartitionColumn } from '../../lambda/delta/snapshot-view';
 import { TableRoot } from '../../lambda/delta/table-root';
 import { ActionFilter } from '../../lambda/log-view/action-filter';
@@ -209,27 +211,12 @@ describe('a damaged log', () => {
     async () => {
       const checkpoints = corpusCheckpoints();
       expect(checkpoints.length).toBeGreaterThan(5);
-      const damage = fc.oneof(
-        fc.tuple(fc.constant('xor' as const), fc.nat(), fc.integer({ min: 1, max: 255 })),
-        fc.tuple(fc.constant('byte' as const), fc.nat(), fc.constantFrom(0, 1, 0x7f, 0x80, 0xff)),
-        fc.tuple(
-          fc.constant('int32' as const),
-          fc.nat(),
-          fc.constantFrom(0, -1, 0x7fffffff, -0x80000000, 65536),
-        ),
-      );
       await fc.assert(
         fc.asyncProperty(
           fc.constantFrom(...checkpoints),
-          fc.array(damage, { minLength: 1, maxLength: 4 }),
+          fc.array(byteDamage, { minLength: 1, maxLength: 4 }),
           async ([name, checkpoint], damages) => {
-            const bytes = Buffer.from(checkpoint);
-            for (const [kind, at, value] of damages) {
-              const i = at % bytes.length;
-              if (kind === 'xor') bytes[i]! ^= value;
-              else if (kind === 'byte') bytes[i] = value;
-              else if (i + 4 <= bytes.length) bytes.writeInt32LE(value, i);
-            }
+            const bytes = damaged(checkpoint, damages);
             const s = new MemoryDeltaStorage().put(CHECKPOINT, bytes);
             const loaded = await load(s);
             expectPlaced(loaded, `${name} ${JSON.stringify(damages)}`);
@@ -240,6 +227,44 @@ describe('a damaged log', () => {
             const columns = loaded instanceof DeltaLogError ? [] : loaded.partitionColumns;
             const everything = new TupleClassifier(fileGrantOf(columns, [{}]));
             await failsClosed(readCheckpointRows(s, part, everything, async () => undefined, io));
+          },
+        ),
+        { numRuns: RUNS, seed: SEED },
+      );
+    },
+  );
+
+  // Any Parquet file of a corpus log (a classic, multi-part or v2 checkpoint, a sidecar) damaged
+  // in place: the whole table through the snapshot's and the history's readers, and its newest
+  // checkpoint through the filtered view's.
+  it.skipIf(corpusMissing)(
+    withReason('a corpus table with a damaged Parquet log file loads or fails closed', corpusMissing),
+    async () => {
+      const tables = corpusTables()
+        .map((t) => ({ table: t, files: logFiles(t) }))
+        .filter((t) => t.files.some(([p]) => p.endsWith('.parquet')));
+      expect(tables.length).toBeGreaterThan(10);
+      await fc.assert(
+        fc.asyncProperty(
+          fc.constantFrom(...tables),
+          fc.nat(),
+          fc.array(byteDamage, { minLength: 1, maxLength: 4 }),
+          async ({ table, files }, which, damages) => {
+            const parquet = files.filter(([p]) => p.endsWith('.parquet'));
+            const [path, bytes] = parquet[which % parquet.length]!;
+            const s = new MemoryDeltaStorage();
+            for (const [p, b] of files) s.put(p, b);
+            s.put(path, damaged(bytes, damages));
+            const tableUri = `s3://bucket/${table}`;
+            const loaded = await load(s, tableUri);
+            expectPlaced(loaded, `${table}/${path} ${JSON.stringify(damages)}`);
+            if (!(loaded instanceof DeltaLogError)) await failsClosed(loadHistory(s, loaded));
+            const newest = (await listLogSegment(s, {})).checkpoints[0];
+            if (!newest) return;
+            const columns = loaded instanceof DeltaLogError ? [] : loaded.partitionColumns;
+            const everything = new TupleClassifier(fileGrantOf(columns, [{}]));
+            const io = { requests: 0, bytes: 0 };
+            await failsClosed(readCheckpointRows(s, newest.parts, everything, async () => undefined, io));
           },
         ),
         { numRuns: RUNS, seed: SEED },
@@ -374,12 +399,15 @@ describe('a damaged log', () => {
 
 const CHECKPOINT = '_delta_log/00000000000000000000.checkpoint.parquet';
 
-/** A reader of a damaged log may fail, but only with a DeltaLogError. */
+/**
+ * A reader of a damaged log may fail, but only as its callers take a broken log: a DeltaLogError,
+ * or NotFound for a file the damaged log names (a sidecar), which they treat alike.
+ */
 async function failsClosed(read: Promise<unknown>): Promise<void> {
   try {
     await read;
   } catch (e) {
-    if (!(e instanceof DeltaLogError)) throw e;
+    if (!(e instanceof DeltaLogError) && !isNotFound(e)) throw e;
   }
 }
 
@@ -397,6 +425,27 @@ function filterFor(
     dv: new DvInliner(s, root),
     lookup: { partitionValuesAt: async () => undefined },
   });
+}
+
+/** Damage to a binary file: a byte xor-ed, a byte or a 32-bit word set to an edge value. */
+const byteDamage = fc.oneof(
+  fc.tuple(fc.constant('xor' as const), fc.nat(), fc.integer({ min: 1, max: 255 })),
+  fc.tuple(fc.constant('byte' as const), fc.nat(), fc.constantFrom(0, 1, 0x7f, 0x80, 0xff)),
+  fc.tuple(fc.constant('int32' as const), fc.nat(), fc.constantFrom(0, -1, 0x7fffffff, -0x80000000, 65536)),
+);
+
+function damaged(
+  original: Uint8Array,
+  damages: readonly (readonly ['xor' | 'byte' | 'int32', number, number])[],
+) {
+  const bytes = Buffer.from(original);
+  for (const [kind, at, value] of damages) {
+    const i = at % bytes.length;
+    if (kind === 'xor') bytes[i]! ^= value;
+    else if (kind === 'byte') bytes[i] = value;
+    else if (i + 4 <= bytes.length) bytes.writeInt32LE(value, i);
+  }
+  return bytes;
 }
 
 const LOG_PREFIX = '_delta_log/';
