@@ -23,6 +23,13 @@ export interface ProxySettings {
     unthrottledBytes?: number;
     throttledBytesPerSecond?: number;
   };
+  /** How long a cached snapshot is trusted before its log is checked again (default 5 s). */
+  snapshotTtlMs?: number;
+  /**
+   * How long past `snapshotTtlMs` a snapshot keeps serving while S3 answers its log throttled or
+   * unavailable (default 60 s; 0: never).
+   */
+  snapshotStaleIfErrorMs?: number;
   /** Partitions every authenticated caller may read (per alias), on top of DynamoDB grants. */
   allowedPartitions?: Record<string, Record<string, string | null>[]>;
   /**
@@ -95,6 +102,9 @@ export function proxyEnvironment(settings: ProxySettings, tableName: string): Re
         `deltaProxy settings: backendRegion: "${settings.backendRegion}" is not a region`,
       );
     env[envName('s3')] = JSON.stringify({ region: settings.backendRegion });
+  }
+  for (const field of ['snapshotTtlMs', 'snapshotStaleIfErrorMs'] as const) {
+    if (settings[field] !== undefined) env[envName(field)] = String(settings[field]);
   }
   if (settings.redirectClients) env[envName('redirectClients')] = JSON.stringify(settings.redirectClients);
   if (settings.lambdaStreaming) env[envName('lambdaStreaming')] = JSON.stringify(settings.lambdaStreaming);

@@ -30,6 +30,17 @@ describe('stack settings for big reads', () => {
     expect(config.lambdaStreaming.maxResponseBytes).toBe(200_000_000);
   });
 
+  it('passes the snapshot ttl and stale-if-error window, and fails synth on a negative one', () => {
+    const env = proxyEnvironment({ tableMapping, snapshotTtlMs: 2_000, snapshotStaleIfErrorMs: 0 }, 'grants');
+    const config = loadConfig({ env });
+    expect([config.snapshotTtlMs, config.snapshotStaleIfErrorMs]).toEqual([2_000, 0]);
+    const defaults = loadConfig({ env: proxyEnvironment({ tableMapping }, 'grants') });
+    expect([defaults.snapshotTtlMs, defaults.snapshotStaleIfErrorMs]).toEqual([5_000, 60_000]);
+    expect(() => proxyEnvironment({ tableMapping, snapshotStaleIfErrorMs: -1 }, 'grants')).toThrow(
+      /deltaProxy settings: snapshotStaleIfErrorMs/,
+    );
+  });
+
   it('fails synth on a pattern the proxy would refuse, naming the field', () => {
     expect(() => proxyEnvironment({ tableMapping, redirectClients: ['[unclosed'] }, 'grants')).toThrow(
       /deltaProxy settings: redirectClients\.0: /,
