@@ -56,11 +56,13 @@ function zlibHeldTo(inflate: typeof gunzipSync): Decompress {
  * brotli pass 1000:1) could still make a load decompress gigabytes. The corpus's checkpoints
  * decompress to at most 2.4× their compressed pages; 100× leaves room for any writer.
  */
-export const MAX_INFLATION = 100;
+const MAX_INFLATION = 100;
+/** The budget of a small file (its footer alone can be most of it). */
+const MIN_INFLATION_BUDGET = 16 * 1024 * 1024;
 
 /** The budget of a file of `size` bytes: MAX_INFLATION× its size, and at least 16 MiB. */
 export function inflationBudget(size: number): number {
-  return Math.max(16 * 1024 * 1024, MAX_INFLATION * size);
+  return Math.max(MIN_INFLATION_BUDGET, MAX_INFLATION * size);
 }
 
 /**
@@ -75,7 +77,7 @@ export function codecsWithin(limitBytes: number): Compressors {
       left -= outputLength;
       if (left < 0)
         throw new Error(
-          `the file decompresses past ${limitBytes} bytes (${MAX_INFLATION}× its size, at least 16 MiB)`,
+          `the file decompresses past ${limitBytes} bytes (${MAX_INFLATION}× its size, at least ${MIN_INFLATION_BUDGET / 1024 / 1024} MiB)`,
         );
       return decompress!(input, outputLength);
     };

@@ -42,7 +42,7 @@ export async function openParquet(
   /** `size` is what the log says (a sidecar's sizeInBytes), not what a listing said. */
   sizeFromLog = false,
 ): Promise<ParquetFile> {
-  const pin: FilePin = sizeFromLog ? { size, sizeFromLog } : { size };
+  const pin: FilePin = { size, sizeFromLog };
   const file = {
     byteLength: size,
     slice: async (start: number, end?: number) => {

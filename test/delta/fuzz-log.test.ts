@@ -498,14 +498,11 @@ function damageCommit(
 
 /** Every single-file checkpoint of the shared corpus, by table. */
 function corpusCheckpoints(): [string, Uint8Array][] {
-  const out: [string, Uint8Array][] = [];
-  for (const table of corpusTables()) {
-    const log = join(corpusDir, table, '_delta_log');
-    for (const f of readdirSync(log)) {
-      if (/^\d{20}\.checkpoint\.parquet$/.test(f)) out.push([`${table}/${f}`, readFileSync(join(log, f))]);
-    }
-  }
-  return out;
+  return corpusTables().flatMap((table) =>
+    logFiles(table)
+      .filter(([p]) => /^_delta_log\/\d{20}\.checkpoint\.parquet$/.test(p))
+      .map(([p, bytes]): [string, Uint8Array] => [`${table}/${p}`, bytes]),
+  );
 }
 
 /** A 40-file table whose only log file is a checkpoint (as after log cleanup). */
