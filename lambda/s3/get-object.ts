@@ -37,6 +37,20 @@ export function conditionsOf(headers: Headers): Conditions {
   };
 }
 
+/** What an HTTP field value can carry to the backend (node's client refuses anything else). */
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/**
+ * The conditions asked of the backend. An entity-tag list no HTTP request can carry (a Function
+ * URL event's header is any JSON string) cannot be forwarded, and forwarding the dates without it
+ * could change the answer (If-None-Match overrides If-Modified-Since): then the proxy alone
+ * evaluates them all, on the object returned. Such a list matches no ETag, as S3 would find.
+ */
+function forwarded(c: Conditions): Conditions {
+  const sendable = (v: string | undefined) => v === undefined || FIELD_VALUE.test(v);
+  return sendable(c.ifMatch) && sendable(c.ifNoneMatch) ? c : {};
+}
+
 export function objectHeaders(meta: ObjectMeta, query: URLSearchParams): Headers {
   const h: Headers = {
     'accept-ranges': 'bytes',
@@ -88,7 +102,7 @@ export async function getObject(
   let result: GetResult;
   try {
     result = await storage.get(req.ref, {
-      ...conditions,
+      ...forwarded(conditions),
       range,
       checksumMode: checksumMode(req.headers),
       signal: req.signal,
@@ -121,7 +135,7 @@ export async function headObject(
   const conditions = conditionsOf(req.headers);
   try {
     meta = await storage.head(req.ref, {
-      ...conditions,
+      ...forwarded(conditions),
       checksumMode: checksumMode(req.headers),
       signal: req.signal,
     });

@@ -2,7 +2,8 @@
  * What a GetObject or HeadObject carries between client, proxy and backend, on real servers
  * (s3rver always, moto where installed; an S3 front in between records what reached the
  * backend). Conditional headers are forwarded only when the proxy itself parsed them as HTTP
- * dates (RFC 9110 §13.1.3: an invalid date is ignored, as S3 ignores it); user metadata
+ * dates (RFC 9110 §13.1.3: an invalid date is ignored, as S3 ignores it), and none when an
+ * entity tag holds what no HTTP request can carry (the proxy evaluates them itself); user metadata
  * (`x-amz-meta-*`) and, with checksum mode, the checksum headers come back as S3 sends them.
  */
 import {
@@ -13,11 +14,17 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLambdaHandler } from '../../lambda/adapters/lambda';
 import { uploadDemoTable } from '../helpers/fixture-tables';
+import {
+  installLambdaRuntimeShim,
+  invokeAndCollect,
+  parseIntegrationResponse,
+} from '../helpers/lambda-runtime-shim';
 import { ANALYST, type RunningProxy, startProxy } from '../helpers/proxy-harness';
 import { type S3Front, startS3Front } from '../helpers/s3-front';
 import { backendClient, type S3Server, s3rverAndMoto } from '../helpers/s3-servers';
-import { encodeKeyPath, signedFetch } from '../helpers/signed-fetch';
+import { encodeKeyPath, signedFetch, signHeaders } from '../helpers/signed-fetch';
 
 const BACKENDS = s3rverAndMoto();
 const METADATA = { origin: 'spark-job-17', 'written-by': 'etl' };
@@ -104,6 +111,39 @@ describe.each(BACKENDS)('object headers over %s', (kind, start, skipReason) => {
         const r = await signedFetch(proxy.url, 'GET', path(), '', { 'if-modified-since': date }, ANALYST);
         expect([date, r.status]).toEqual([date, 304]);
       }
+    });
+
+    // A Function URL event's header values are JSON strings: they may hold characters that no
+    // HTTP request to the backend can carry. The proxy evaluates such an entity-tag list itself
+    // (it matches no ETag, as S3 would find) instead of failing its backend call with a 500.
+    const LATER = 'Fri, 01 Jan 2100 00:00:00 GMT';
+    run.each([
+      ['GET', { 'if-match': '"\u20ac"' }, 412],
+      ['HEAD', { 'if-match': '"\u20ac"' }, 412],
+      ['GET', { 'if-none-match': '"\u20ac"' }, 200],
+      ['HEAD', { 'if-none-match': '"a\u0001b"' }, 200],
+      ['GET', { 'if-none-match': '"\u20ac", *' }, 304],
+      // If-None-Match present: If-Modified-Since is not evaluated (RFC 9110 §13.1.3), here or behind.
+      ['GET', { 'if-none-match': '"\u20ac"', 'if-modified-since': LATER }, 200],
+    ] as const)('%s with %o through the Lambda adapter → %i', async (method, conditions, status) => {
+      installLambdaRuntimeShim();
+      const handler = createLambdaHandler(async () => proxy.proxy.handler);
+      const signed = await signHeaders(proxy.url, method, path(), '', {}, ANALYST);
+      const headers: Record<string, string> = { ...conditions };
+      for (const [k, v] of Object.entries(signed)) headers[k.toLowerCase()] = v;
+      const event = {
+        version: '2.0',
+        rawPath: path(),
+        rawQueryString: '',
+        headers,
+        requestContext: { http: { method, path: path(), sourceIp: '127.0.0.1' } },
+        isBase64Encoded: false,
+      };
+      const { prelude, body } = parseIntegrationResponse((await invokeAndCollect(handler, event)).bytes);
+      expect(prelude.statusCode).toBe(status);
+      if (status === 412 && method === 'GET')
+        expect(body.toString()).toContain('<Code>PreconditionFailed</Code>');
+      if (status === 200 && method === 'GET') expect(body.byteLength).toBeGreaterThan(0);
     });
   });
 
