@@ -41,14 +41,23 @@ export function conditionsOf(headers: Headers): Conditions {
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 /**
+ * Entity-tag lists forwarded at most this long together. S3 refuses a header section over 8 KB
+ * with 400, and the proxy's own request already carries its signature and, in Lambda, a session
+ * token of up to ~2 KB; a backend 400 would reach the client as a 500.
+ */
+const MAX_FORWARDED_TAGS = 2048;
+
+/**
  * The conditions asked of the backend. An entity-tag list no HTTP request can carry (a Function
- * URL event's header is any JSON string) cannot be forwarded, and forwarding the dates without it
- * could change the answer (If-None-Match overrides If-Modified-Since): then the proxy alone
- * evaluates them all, on the object returned. Such a list matches no ETag, as S3 would find.
+ * URL event's header is any JSON string), or longer than S3 takes, is not forwarded, and
+ * forwarding the dates without it could change the answer (If-None-Match overrides
+ * If-Modified-Since): then the proxy alone evaluates them all, on the object returned. An
+ * unsendable list matches no ETag, as S3 would find.
  */
 function forwarded(c: Conditions): Conditions {
   const sendable = (v: string | undefined) => v === undefined || FIELD_VALUE.test(v);
-  return sendable(c.ifMatch) && sendable(c.ifNoneMatch) ? c : {};
+  const length = (c.ifMatch?.length ?? 0) + (c.ifNoneMatch?.length ?? 0);
+  return length <= MAX_FORWARDED_TAGS && sendable(c.ifMatch) && sendable(c.ifNoneMatch) ? c : {};
 }
 
 export function objectHeaders(meta: ObjectMeta, query: URLSearchParams): Headers {
