@@ -111,12 +111,14 @@ export class ActionFilter {
     return { path, ...pick(c, ['partitionValues', 'size', 'dataChange']) };
   }
 
-  /** A remove without partitionValues is classified by the add that introduced its file. */
+  /**
+   * A remove whose partitionValues do not name every partition column (none written, or Spark 3.3
+   * leaving null values out) is classified by the add that introduced its file, so the two agree.
+   */
   private async readableRemoved(r: Obj, version: number): Promise<boolean> {
     const cl = this.ctx.classifier;
-    if (cl.grant.columns.length === 0 || isObj(r.partitionValues)) {
-      return cl.readable(r.partitionValues as PartitionValues);
-    }
+    const own = isObj(r.partitionValues) ? (r.partitionValues as PartitionValues) : undefined;
+    if (cl.grant.columns.length === 0 || cl.complete(own)) return cl.readable(own);
     const pv = await this.ctx.lookup.partitionValuesAt(r.path as string, version);
     return pv !== undefined && cl.readable(pv);
   }

@@ -269,12 +269,17 @@ function rowReaders(file: ParquetFile, leaves: Leaf[], classifier: TupleClassifi
       for (let d = 0; d < dvs.length; d++) dv[d] = dvs[d]!.next();
       if (!has) return;
       values.fill(null);
+      let present = 0;
       for (let e = 0; e < pv.size; e++) {
         const ci = classifier.columnOf(pv.keys[e]!);
         const v = pv.values[e]!;
-        if (ci >= 0) values[ci] = v === '' ? null : v;
+        if (ci >= 0) {
+          values[ci] = v === '' ? null : v;
+          present++;
+        }
       }
-      if (!classifier.readableValues()) return;
+      // A map lacking a partition column is refused, as the snapshot's replay refuses it.
+      if (present < values.length || !classifier.readableValues()) return;
       const add: Obj = {
         path: path.value(),
         partitionValues: pv.toObject(),

@@ -19,9 +19,9 @@ export interface FileGrant {
 }
 
 /**
- * Classifies partitionValues maps with a FileGrant, deciding once per distinct tuple (keys that
- * are not partition columns are ignored, a missing key is the null partition: as the replay reads
- * them).
+ * Classifies partitionValues maps with a FileGrant, deciding once per distinct tuple. As the
+ * snapshot's replay reads them: keys that are not partition columns are ignored, and a map that
+ * lacks a partition column is refused (the proxy never serves such a file, so no view names it).
  */
 export class TupleClassifier {
   private readonly tuples: PartitionTuples;
@@ -44,14 +44,28 @@ export class TupleClassifier {
   }
 
   readable(pv: PartitionValues | null | undefined): boolean {
+    return this.fill(pv) && this.readableValues();
+  }
+
+  /** Does the map name every partition column? */
+  complete(pv: PartitionValues | null | undefined): boolean {
+    return this.fill(pv);
+  }
+
+  /** Fills `values` from the map; false when it lacks a partition column. */
+  private fill(pv: PartitionValues | null | undefined): boolean {
     this.values.fill(null);
+    let present = 0;
     if (pv) {
       for (const key in pv) {
         const i = this.index.get(key);
-        if (i !== undefined) this.values[i] = normalizeNull(pv[key]);
+        if (i !== undefined) {
+          this.values[i] = normalizeNull(pv[key]);
+          present++;
+        }
       }
     }
-    return this.readableValues();
+    return present >= this.values.length;
   }
 
   /** Classifies `this.values` (filled by the caller, e.g. straight from a checkpoint's columns). */
