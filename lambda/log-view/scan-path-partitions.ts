@@ -1,6 +1,6 @@
 /**
  * PathPartitionLookup answered from the retained log itself: the commits at or before the version,
- * newest first, then the newest checkpoint at or before it. Only needed for removes that carry no
+ * newest first, then the newest checkpoint before it. Only needed for removes that carry no
  * partitionValues (rare: writers have set extendedFileMetadata for years), so it is simple and
  * caches what it parsed.
  */
@@ -36,7 +36,8 @@ export class ScanPathPartitions implements PathPartitionLookup {
       const pv = (await this.adds(c.path, () => this.commitAdds(c.path))).get(key);
       if (pv) return pv;
     }
-    const cp = log.checkpoints.find((c) => c.version <= version);
+    // A checkpoint at `version` itself already lacks the file its remove there took away.
+    const cp = log.checkpoints.find((c) => c.version < version);
     if (!cp) return undefined;
     return (await this.adds(cp.parts[0]!.path, () => this.checkpointAdds(cp.parts))).get(key);
   }

@@ -10,7 +10,7 @@ import { loadSnapshot } from '../../lambda/delta/load-snapshot';
 import { writeCheckpoint } from '../../lambda/local/delta-writer';
 import { FilteredLogView } from '../../lambda/log-view/filtered-log-view';
 import { add, MemoryDeltaStorage, metaData, protocolV1 } from '../helpers/delta-memory-storage';
-import { replayLog } from '../helpers/virtual-log-replay';
+import { parquetRows, replayLog } from '../helpers/virtual-log-replay';
 
 const URI = 's3://bucket/t';
 
@@ -97,5 +97,40 @@ describe('the filtered view of a table', () => {
     expect(await all.at(0)).toEqual([]);
     expect(await all.at(2)).toEqual(['b=__HIVE_DEFAULT_PARTITION__/f4.parquet', 'b=y/f2.parquet']);
     expect(await all.at(3)).toEqual(['b=y/f2.parquet']);
+  });
+});
+
+describe('a remove classified by its add', () => {
+  it('finds an add made before the last checkpoint when a checkpoint stands at the remove itself', async () => {
+    // Commit 0 is cleaned up: the add of f is only in checkpoint 1. Commit 2 removes f with its
+    // null value left out (Spark 3.3), and checkpoint 2 already lacks f.
+    const s = new MemoryDeltaStorage();
+    const cp = (
+      version: number,
+      files: { path: string; partitionValues: Record<string, string | null> }[],
+      removes: { path: string; partitionValues: Record<string, string | null> }[] = [],
+    ) =>
+      writeCheckpoint(
+        { put: async (rel, bytes) => void s.put(rel, bytes) },
+        version,
+        protocolV1.protocol,
+        metaData(['b']).metaData,
+        files.map((f) => ({ ...f, size: 1, modificationTime: 0, dataChange: false })),
+        { removes: removes.map((r) => ({ ...r, deletionTimestamp: 5 })) },
+      );
+    const f = 'b=__HIVE_DEFAULT_PARTITION__/f.parquet';
+    await cp(1, [{ path: f, partitionValues: { b: null } }]);
+    s.commit(1, [add('b=y/g.parquet', { b: 'y' })]);
+    s.commit(2, [removeOf(f, {})]);
+    await cp(2, [{ path: 'b=y/g.parquet', partitionValues: { b: 'y' } }], [{ path: f, partitionValues: {} }]);
+
+    const nulls = await readView(s, [{ b: null }]);
+    const commit2 = new TextDecoder().decode(nulls.files.get('00000000000000000002.json'));
+    expect(commit2).toContain(f);
+    expect(await nulls.at(1)).toEqual([f]);
+    const tombstones = await parquetRows(nulls.files.get('00000000000000000002.checkpoint.parquet')!, [
+      'remove',
+    ]);
+    expect(tombstones.filter((r) => r.remove).map((r) => (r.remove as { path: string }).path)).toEqual([f]);
   });
 });
