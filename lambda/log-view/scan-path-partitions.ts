@@ -1,11 +1,13 @@
 /**
- * PathPartitionLookup answered from the retained log itself: the commits at or before the version,
- * newest first, then the newest checkpoint before it. Only needed for removes that carry no
- * partitionValues (rare: writers have set extendedFileMetadata for years), so it is simple and
+ * PathPartitionLookup answered from the retained log itself: the commits at or before the version
+ * and after the newest checkpoint before it, newest first, then that checkpoint (a broken one:
+ * the commits and checkpoint before it). Only needed for removes whose partitionValues are not
+ * complete (rare: none from old writers, null values left out by Spark 3.3), so it is simple and
  * caches what it parsed.
  */
 import { Lru } from '../core/lru';
-import type { DeltaStorage } from '../delta/delta-storage';
+import { DeltaLogError } from '../delta/delta-log-error';
+import { type DeltaStorage, isNotFound } from '../delta/delta-storage';
 import { actionLines } from '../delta/log-replay';
 import type { PartitionValues, PathPartitionLookup } from '../delta/path-partitions';
 import type { TableRoot } from '../delta/table-root';
@@ -30,16 +32,27 @@ export class ScanPathPartitions implements PathPartitionLookup {
   async partitionValuesAt(logPath: string, version: number): Promise<PartitionValues | undefined> {
     const key = this.key(logPath);
     const log = this.log();
-    const versions = [...log.commits.keys()].filter((v) => v <= version).sort((a, b) => b - a);
-    for (const v of versions) {
-      const c = log.commits.get(v)!;
-      const pv = (await this.adds(c.path, () => this.commitAdds(c.path))).get(key);
-      if (pv) return pv;
+    // A checkpoint at `version` itself already lacks the file its remove there took away; the one
+    // before holds every add up to it, so only the commits after it need reading. A broken one
+    // (readers skip it) sends the search on to the commits and checkpoint before it.
+    let upTo = version;
+    for (const cp of [...log.checkpoints.filter((c) => c.version < version), undefined]) {
+      const from = cp ? cp.version : -1;
+      const versions = [...log.commits.keys()].filter((v) => v > from && v <= upTo).sort((a, b) => b - a);
+      for (const v of versions) {
+        const c = log.commits.get(v)!;
+        const pv = (await this.adds(c.path, () => this.commitAdds(c.path))).get(key);
+        if (pv) return pv;
+      }
+      if (!cp) return undefined;
+      try {
+        return (await this.adds(cp.parts[0]!.path, () => this.checkpointAdds(cp.parts))).get(key);
+      } catch (e) {
+        if (!(e instanceof DeltaLogError || isNotFound(e))) throw e;
+        upTo = cp.version;
+      }
     }
-    // A checkpoint at `version` itself already lacks the file its remove there took away.
-    const cp = log.checkpoints.find((c) => c.version < version);
-    if (!cp) return undefined;
-    return (await this.adds(cp.parts[0]!.path, () => this.checkpointAdds(cp.parts))).get(key);
+    return undefined;
   }
 
   private key(logPath: string): string {

@@ -134,3 +134,60 @@ describe('a remove classified by its add', () => {
     expect(tombstones.filter((r) => r.remove).map((r) => (r.remove as { path: string }).path)).toEqual([f]);
   });
 });
+
+/** f (null partition) added at 0, a checkpoint at 40, f removed at 42 with its null value left out. */
+async function longLog() {
+  const s = new MemoryDeltaStorage();
+  const f = 'b=__HIVE_DEFAULT_PARTITION__/f.parquet';
+  s.commit(0, [protocolV1, metaData(['b']), add(f, { b: null })]);
+  const files: { path: string; partitionValues: Record<string, string | null> }[] = [
+    { path: f, partitionValues: { b: null } },
+  ];
+  for (let v = 1; v <= 40; v++) {
+    s.commit(v, [add(`b=y/g${v}.parquet`, { b: 'y' })]);
+    files.push({ path: `b=y/g${v}.parquet`, partitionValues: { b: 'y' } });
+  }
+  await writeCheckpoint(
+    { put: async (rel, bytes) => void s.put(rel, bytes) },
+    40,
+    protocolV1.protocol,
+    metaData(['b']).metaData,
+    files.map((x) => ({ ...x, size: 1, modificationTime: 0, dataChange: false })),
+  );
+  s.commit(41, [add('b=y/h.parquet', { b: 'y' })]);
+  s.commit(42, [removeOf(f, {})]);
+  const snapshot = await loadSnapshot(s, { tableUri: URI });
+  const view = new FilteredLogView({ budgetBytes: () => 1 << 24 });
+  const req = {
+    tableUri: URI,
+    storage: s,
+    snapshot,
+    grant: fileGrantOf(snapshot.partitionColumns, [{ b: null }]),
+  };
+  await view.folder(req);
+  return {
+    s,
+    f,
+    commit42: async () =>
+      new TextDecoder().decode((await view.object(req, '_delta_log/00000000000000000042.json'))!.body),
+  };
+}
+
+describe('the lookup of a remove without complete partitionValues', () => {
+  it('reads only the commits since the checkpoint before it, and that checkpoint', async () => {
+    const { s, f, commit42 } = await longLog();
+    s.reads.length = 0;
+    expect(await commit42()).toContain(f);
+    expect([...new Set(s.reads)].sort()).toEqual([
+      '_delta_log/00000000000000000040.checkpoint.parquet',
+      '_delta_log/00000000000000000041.json',
+      '_delta_log/00000000000000000042.json',
+    ]);
+  });
+
+  it('goes on to the commits before a checkpoint that turns out broken', async () => {
+    const { s, f, commit42 } = await longLog();
+    s.put('_delta_log/00000000000000000040.checkpoint.parquet', 'not parquet, a failed write');
+    expect(await commit42()).toContain(f);
+  });
+});
