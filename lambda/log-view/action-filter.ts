@@ -105,7 +105,8 @@ export class ActionFilter {
 
   async cdc(c: Obj): Promise<Obj | undefined> {
     if (typeof c.path !== 'string') return undefined;
-    if (!this.ctx.classifier.readable(c.partitionValues as PartitionValues)) return undefined;
+    const pv = isObj(c.partitionValues) ? (c.partitionValues as PartitionValues) : undefined;
+    if (!this.ctx.classifier.changeReadable(pv)) return undefined;
     const path = this.relativePath(c.path);
     if (path === undefined) return undefined;
     return { path, ...pick(c, ['partitionValues', 'size', 'dataChange']) };

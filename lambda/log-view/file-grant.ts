@@ -47,6 +47,19 @@ export class TupleClassifier {
     return this.fill(pv) && this.readableValues();
   }
 
+  /**
+   * A change-data file, by the rule the proxy serves it with (the history's): a key that is not a
+   * partition column refuses it (written under another partitioning), a missing one is the null
+   * partition (Delta 2.1 left null values out of `cdc` actions as out of removes).
+   */
+  changeReadable(pv: PartitionValues | null | undefined): boolean {
+    if (this.values.length === 0) return this.readableValues();
+    if (!pv) return false;
+    for (const key in pv) if (!this.index.has(key)) return false;
+    this.fill(pv);
+    return this.readableValues();
+  }
+
   /** Does the map name every partition column? */
   complete(pv: PartitionValues | null | undefined): boolean {
     return this.fill(pv);
