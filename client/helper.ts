@@ -68,14 +68,14 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
   };
   const stats: HelperStats = { requests: 0, redirectsFollowed: 0 };
 
-  const send = (url: URL, method: string, headers: RawHeaders, body?: IncomingMessage) =>
+  const send = (url: URL, path: string, method: string, headers: RawHeaders, body?: IncomingMessage) =>
     new Promise<IncomingMessage>((resolve, reject) => {
       const https = url.protocol === 'https:';
       const req = (https ? httpsRequest : httpRequest)({
         protocol: url.protocol,
         hostname: url.hostname,
         port: url.port || undefined,
-        path: `${url.pathname}${url.search}`,
+        path,
         method,
         headers,
         agent: https ? agents['https:'] : agents['http:'],
@@ -104,8 +104,10 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
     res.once('close', () => {
       gone = !res.writableFinished;
     });
-    let answer = await send(upstream.url, method, headersForProxy(req.rawHeaders, requestTarget), req);
-    let current = upstream.url;
+    const { origin, path } = upstream;
+    let answer = await send(origin, path, method, headersForProxy(req.rawHeaders, requestTarget), req);
+    // Joined as text, not resolved: a path such as `//host/…` stays a path on the target.
+    let current = new URL(`${origin.origin}${path}`);
     let followed = 0;
     for (;;) {
       const next = redirectTarget(method, answer.statusCode ?? 0, answer.headers.location, current);
@@ -114,14 +116,19 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
       followed++;
       stats.redirectsFollowed++;
       current = next;
-      answer = await send(next, method, headersForRedirect(req.rawHeaders, next));
+      answer = await send(
+        next,
+        `${next.pathname}${next.search}`,
+        method,
+        headersForRedirect(req.rawHeaders, next),
+      );
     }
     if (gone) {
       answer.destroy();
       return;
     }
     options.log?.(
-      `${method} ${upstream.url.pathname} ${answer.statusCode}${followed ? ` (followed ${followed})` : ''}`,
+      `${method} ${path.split('?', 1)[0]} ${answer.statusCode}${followed ? ` (followed ${followed})` : ''}`,
     );
     res.writeHead(answer.statusCode ?? 502, answer.statusMessage, responseHeaders(answer.rawHeaders));
     // pipeline() waits for 'drain' (a slow client slows the download) and destroys the upstream

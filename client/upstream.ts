@@ -15,8 +15,14 @@
 export type RawHeaders = string[];
 
 export interface Upstream {
-  /** Where to send the request: the target's origin plus the request's path and query. */
-  url: URL;
+  /** Where to send the request: always the target's origin. */
+  origin: URL;
+  /**
+   * The request's path and query exactly as the client sent them: never parsed into a URL, which
+   * would resolve `..`, turn `\` into `/` (breaking the signature) and read `//host/…` as
+   * another host.
+   */
+  path: string;
   mode: 'endpoint' | 'http-proxy';
 }
 
@@ -72,9 +78,7 @@ export function parseTarget(target: string): URL {
 
 /** Maps a request target (origin-form or absolute-form) onto the proxy. */
 export function upstreamFor(requestTarget: string, target: URL): Upstream | UpstreamError {
-  if (requestTarget.startsWith('/')) {
-    return { url: new URL(requestTarget, target.origin), mode: 'endpoint' };
-  }
+  if (requestTarget.startsWith('/')) return { origin: target, path: requestTarget, mode: 'endpoint' };
   let asked: URL;
   try {
     asked = new URL(requestTarget);
@@ -89,7 +93,15 @@ export function upstreamFor(requestTarget: string, target: URL): Upstream | Upst
   ) {
     return { refused: `this helper forwards only to ${target.host}` };
   }
-  return { url: new URL(`${asked.pathname}${asked.search}`, target.origin), mode: 'http-proxy' };
+  return { origin: target, path: rawPathOf(requestTarget), mode: 'http-proxy' };
+}
+
+/** The path and query of an absolute `http://authority/path?query`, as written. */
+function rawPathOf(absolute: string): string {
+  const end = absolute.slice('http://'.length).search(/[/\\?#]/);
+  if (end < 0) return '/';
+  const rest = absolute.slice('http://'.length + end);
+  return rest.startsWith('/') ? rest : `/${rest}`;
 }
 
 /** Names the client signed, from the Authorization header or a presigned query. */

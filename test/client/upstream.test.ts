@@ -22,12 +22,28 @@ describe('client helper: where requests go', () => {
 
   it('maps a path onto the target, and an absolute http URL only when it names the target host', () => {
     expect(upstreamFor('/datalake/k?x=1', target)).toEqual({
-      url: new URL('https://abc.lambda-url.eu-west-1.on.aws/datalake/k?x=1'),
+      origin: target,
+      path: '/datalake/k?x=1',
       mode: 'endpoint',
     });
     expect(upstreamFor('http://abc.lambda-url.eu-west-1.on.aws/datalake/k', target)).toEqual({
-      url: new URL('https://abc.lambda-url.eu-west-1.on.aws/datalake/k'),
+      origin: target,
+      path: '/datalake/k',
       mode: 'http-proxy',
+    });
+    // A path that a URL parser would read as another host, or resolve, stays a path on the target.
+    expect(upstreamFor('//evil.example/k', target)).toMatchObject({
+      origin: target,
+      path: '//evil.example/k',
+    });
+    expect(
+      upstreamFor('http://abc.lambda-url.eu-west-1.on.aws//evil.example/a/../k?q', target),
+    ).toMatchObject({
+      origin: target,
+      path: '//evil.example/a/../k?q',
+    });
+    expect(upstreamFor('http://abc.lambda-url.eu-west-1.on.aws?list-type=2', target)).toMatchObject({
+      path: '/?list-type=2',
     });
     expect(upstreamFor('http://evil.example/datalake/k', target)).toEqual({
       refused: 'this helper forwards only to abc.lambda-url.eu-west-1.on.aws',

@@ -1,0 +1,135 @@
+/**
+ * The client helper against upstreams that misbehave on purpose: a stand-in for the proxy and a
+ * stand-in for S3, both plain node:http servers on 127.0.0.1 that record what reaches them and
+ * answer as each test says (hang, cut a body short, redirect oddly). The real proxy cannot be
+ * made to do these things; the helper under test is the real one, driven with raw HTTP.
+ */
+import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type ClientHelper, startClientHelper } from '../../client/helper';
+
+interface Seen {
+  method: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+}
+
+interface Upstream {
+  url: string;
+  port: number;
+  seen: Seen[];
+  /** Sockets currently open to this server. */
+  open(): number;
+  answer: (req: IncomingMessage, res: ServerResponse) => void;
+  stop(): Promise<void>;
+}
+
+async function startUpstream(): Promise<Upstream> {
+  const sockets = new Set<Socket>();
+  const up: Upstream = {
+    url: '',
+    port: 0,
+    seen: [],
+    open: () => sockets.size,
+    answer: (_req, res) => res.end('ok'),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      }),
+  };
+  const server: Server = createServer((req, res) => {
+    up.seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
+    req.resume();
+    up.answer(req, res);
+  });
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  up.port = (server.address() as AddressInfo).port;
+  up.url = `http://127.0.0.1:${up.port}`;
+  return up;
+}
+
+let proxy: Upstream;
+let s3: Upstream;
+let helper: ClientHelper;
+
+beforeAll(async () => {
+  proxy = await startUpstream();
+  s3 = await startUpstream();
+  helper = await startClientHelper({ target: proxy.url });
+});
+afterAll(async () => {
+  await helper?.close();
+  await proxy?.stop();
+  await s3?.stop();
+});
+beforeEach(() => {
+  proxy.seen.length = 0;
+  s3.seen.length = 0;
+  proxy.answer = (_req, res) => res.end('ok');
+  s3.answer = (_req, res) => res.end('ok');
+});
+
+interface Reply {
+  status: number;
+  headers: IncomingMessage['headers'];
+  body: string;
+  /** The response ended cleanly (as opposed to a connection cut mid-body). */
+  complete: boolean;
+}
+
+/** One request to the helper with exactly this path and these headers. */
+function send(method: string, path: string, headers: Record<string, string> = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port: helper.port, method, path, headers, agent: false, timeout: 10_000 },
+      (res) => {
+        let body = '';
+        res.setEncoding('latin1');
+        res.on('data', (d) => {
+          body += d;
+        });
+        const done = () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, complete: res.complete });
+        res.on('end', done);
+        res.on('error', done);
+        res.on('aborted', done);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const AUTH =
+  'AWS4-HMAC-SHA256 Credential=AK/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=ab';
+
+describe('client helper: the request target is forwarded as sent, to the target only', () => {
+  it.each([
+    [`//127.0.0.1:S3PORT/datalake/k`],
+    [`/\\127.0.0.1:S3PORT/datalake/k`],
+    [`/datalake/a/../b`],
+    [`/datalake/a/%2e%2e/b?x=1`],
+  ])('%s reaches the proxy unchanged, and nothing else', async (template) => {
+    const path = template.replace('S3PORT', String(s3.port));
+    const r = await send('GET', path, { authorization: AUTH });
+    expect(r.status).toBe(200);
+    expect(s3.seen).toEqual([]);
+    expect(proxy.seen.map((s) => s.url)).toEqual([path]);
+    expect(proxy.seen[0]?.headers.authorization).toBe(AUTH);
+  });
+
+  it('an absolute-form target naming the proxy keeps its path as sent', async () => {
+    const path = `//127.0.0.1:${s3.port}/datalake/a/../k?x=%2F`;
+    const r = await send('GET', `http://127.0.0.1:${proxy.port}${path}`, { authorization: AUTH });
+    expect(r.status).toBe(200);
+    expect(s3.seen).toEqual([]);
+    expect(proxy.seen.map((s) => s.url)).toEqual([path]);
+  });
+});
