@@ -68,7 +68,14 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
   };
   const stats: HelperStats = { requests: 0, redirectsFollowed: 0 };
 
-  const send = (url: URL, path: string, method: string, headers: RawHeaders, body?: IncomingMessage) =>
+  const send = (
+    url: URL,
+    path: string,
+    method: string,
+    headers: RawHeaders,
+    signal: AbortSignal,
+    body?: IncomingMessage,
+  ) =>
     new Promise<IncomingMessage>((resolve, reject) => {
       const https = url.protocol === 'https:';
       const req = (https ? httpsRequest : httpRequest)({
@@ -82,6 +89,7 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
         // The certificate is checked for the host we connect to, whatever Host header we carry.
         servername: https && !isIP(url.hostname) ? url.hostname : undefined,
         timeout: IDLE_TIMEOUT_MS,
+        signal,
       });
       req.once('response', resolve);
       req.once('error', reject);
@@ -99,33 +107,28 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
       req.resume();
       return sendError(res, 403, 'AccessDenied', upstream.refused);
     }
-    // The client may leave while the helper waits on the proxy or S3: then nothing more is read.
-    let gone = false;
+    // The client may leave while the helper waits on the proxy or S3, or sends its body: then the
+    // request upstream is torn down at once (it would otherwise hold its connection until the
+    // upstream answers or the idle timeout), and nothing more is read.
+    const left = new AbortController();
     res.once('close', () => {
-      gone = !res.writableFinished;
+      if (!res.writableFinished) left.abort();
     });
     const { origin, path } = upstream;
-    let answer = await send(origin, path, method, headersForProxy(req.rawHeaders, requestTarget), req);
+    const headers = headersForProxy(req.rawHeaders, requestTarget);
+    let answer = await send(origin, path, method, headers, left.signal, req);
     // Joined as text, not resolved: a path such as `//host/…` stays a path on the target.
     let current = new URL(`${origin.origin}${path}`);
     let followed = 0;
     for (;;) {
       const next = redirectTarget(method, answer.statusCode ?? 0, answer.headers.location, current);
-      if (!next || followed >= maxRedirects || gone) break;
+      if (!next || followed >= maxRedirects) break;
       answer.resume(); // the redirect's small XML body: drained so its connection is reused
       followed++;
       stats.redirectsFollowed++;
       current = next;
-      answer = await send(
-        next,
-        `${next.pathname}${next.search}`,
-        method,
-        headersForRedirect(req.rawHeaders, next),
-      );
-    }
-    if (gone) {
-      answer.destroy();
-      return;
+      const follow = headersForRedirect(req.rawHeaders, next);
+      answer = await send(next, `${next.pathname}${next.search}`, method, follow, left.signal);
     }
     options.log?.(
       `${method} ${path.split('?', 1)[0]} ${answer.statusCode}${followed ? ` (followed ${followed})` : ''}`,
@@ -138,7 +141,7 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
 
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((error: NodeJS.ErrnoException) => {
-      if (res.headersSent) return res.destroy();
+      if (res.headersSent || res.destroyed) return res.destroy();
       const why = error.code ?? error.message;
       sendError(res, 503, 'ServiceUnavailable', `delta-proxy-client could not complete the request (${why})`);
     });

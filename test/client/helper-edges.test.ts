@@ -133,3 +133,71 @@ describe('client helper: the request target is forwarded as sent, to the target 
     expect(proxy.seen.map((s) => s.url)).toEqual([path]);
   });
 });
+
+/** Resolves when the server side of this exchange is closed before it answered. */
+function closedEarly(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => res.once('close', () => resolve()));
+}
+
+/** Sends a request to the helper and tears the connection down once `when` resolves. */
+async function leaveWhen(
+  when: Promise<unknown>,
+  method = 'GET',
+  headers: Record<string, string> = {},
+  body?: string,
+): Promise<void> {
+  const req = request({ host: '127.0.0.1', port: helper.port, method, path: '/datalake/k', headers, agent: false });
+  req.on('error', () => {});
+  if (body === undefined) req.end();
+  else req.write(body); // the rest never comes
+  await when;
+  req.destroy();
+}
+
+const within = <T>(p: Promise<T>, ms: number, what: string) =>
+  Promise.race([
+    p,
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`still open after ${ms} ms: ${what}`)), ms)),
+  ]);
+
+describe('client helper: a client that leaves', () => {
+  it('before the proxy answers: the request to the proxy is closed at once', async () => {
+    let upstreamClosed: Promise<void> | undefined;
+    const arrived = new Promise<void>((resolve) => {
+      proxy.answer = (_req, res) => {
+        upstreamClosed = closedEarly(res); // and never answer
+        resolve();
+      };
+    });
+    await leaveWhen(arrived);
+    await within(upstreamClosed!, 2_000, 'the request to the proxy');
+  });
+
+  it('before S3 answers the redirect: the request to S3 is closed at once', async () => {
+    proxy.answer = (_req, res) => {
+      res.writeHead(307, { location: `${s3.url}/bucket/k?X-Amz-Signature=s` });
+      res.end();
+    };
+    let upstreamClosed: Promise<void> | undefined;
+    const arrived = new Promise<void>((resolve) => {
+      s3.answer = (_req, res) => {
+        upstreamClosed = closedEarly(res);
+        resolve();
+      };
+    });
+    await leaveWhen(arrived);
+    await within(upstreamClosed!, 2_000, 'the request to S3');
+  });
+
+  it('halfway through its request body: the request to the proxy is closed at once', async () => {
+    let upstreamClosed: Promise<void> | undefined;
+    const arrived = new Promise<void>((resolve) => {
+      proxy.answer = (req, res) => {
+        upstreamClosed = closedEarly(res);
+        req.once('data', () => resolve());
+      };
+    });
+    await leaveWhen(arrived, 'PUT', { 'content-length': '1000' }, 'x'.repeat(10));
+    await within(upstreamClosed!, 2_000, 'the request to the proxy');
+  });
+});
