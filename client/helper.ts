@@ -5,6 +5,8 @@
  * the answer back with backpressure. So clients that never follow a redirect (boto3, the aws cli,
  * pyarrow, the AWS SDKs, Spark S3A) still read big objects straight from S3.
  */
+
+import { randomBytes } from 'node:crypto';
 import {
   createServer,
   Agent as HttpAgent,
@@ -17,6 +19,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { type AddressInfo, isIP, type Socket } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import {
+  cameBack,
   headersForProxy,
   headersForRedirect,
   parseTarget,
@@ -24,6 +27,8 @@ import {
   redirectTarget,
   responseHeaders,
   upstreamFor,
+  viaEntry,
+  withVia,
 } from './upstream';
 
 export interface ClientHelperOptions {
@@ -67,6 +72,7 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
     'https:': new HttpsAgent({ keepAlive: true, ca: options.ca }),
   };
   const stats: HelperStats = { requests: 0, redirectsFollowed: 0 };
+  const via = viaEntry(randomBytes(4).toString('hex'));
 
   const send = (
     url: URL,
@@ -107,6 +113,10 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
       req.resume();
       return sendError(res, 403, 'AccessDenied', upstream.refused);
     }
+    if (cameBack(req.rawHeaders, via)) {
+      req.resume();
+      return sendError(res, 508, 'LoopDetected', 'delta-proxy-client was sent its own request back');
+    }
     // The client may leave while the helper waits on the proxy or S3, or sends its body: then the
     // request upstream is torn down at once (it would otherwise hold its connection until the
     // upstream answers or the idle timeout), and nothing more is read.
@@ -115,7 +125,7 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
       if (!res.writableFinished) left.abort();
     });
     const { origin, path } = upstream;
-    const headers = headersForProxy(req.rawHeaders, requestTarget);
+    const headers = withVia(headersForProxy(req.rawHeaders, requestTarget), via);
     let answer = await send(origin, path, method, headers, left.signal, req);
     // Joined as text, not resolved: a path such as `//host/…` stays a path on the target.
     let current = new URL(`${origin.origin}${path}`);
@@ -127,7 +137,7 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
       followed++;
       stats.redirectsFollowed++;
       current = next;
-      const follow = headersForRedirect(req.rawHeaders, next);
+      const follow = withVia(headersForRedirect(req.rawHeaders, next), via);
       answer = await send(next, `${next.pathname}${next.search}`, method, follow, left.signal);
     }
     options.log?.(

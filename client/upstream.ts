@@ -155,6 +155,35 @@ export function headersForRedirect(headers: RawHeaders, location: URL): RawHeade
   return out;
 }
 
+/**
+ * The helper's own entry in `Via` (RFC 9110 §7.6.3), which every request it sends carries: a
+ * request that arrives with it has come back round (a Location, or a --target, pointing at the
+ * helper) and must not be forwarded again, or each pass would start another.
+ */
+export function viaEntry(instance: string): string {
+  return `1.1 ${HELPER_AGENT.replace('/', '-')}-${instance}`;
+}
+
+export function withVia(headers: RawHeaders, entry: string): RawHeaders {
+  const out: RawHeaders = [];
+  let added = false;
+  for (let i = 0; i < headers.length; i += 2) {
+    const via = headers[i]!.toLowerCase() === 'via';
+    out.push(headers[i]!, via && !added ? `${headers[i + 1]!}, ${entry}` : headers[i + 1]!);
+    added ||= via;
+  }
+  if (!added) out.push('Via', entry);
+  return out;
+}
+
+export function cameBack(headers: RawHeaders, entry: string): boolean {
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i]!.toLowerCase() !== 'via') continue;
+    if (headers[i + 1]!.split(',').some((e) => e.trim() === entry)) return true;
+  }
+  return false;
+}
+
 /** Response headers for the client: everything but hop-by-hop. */
 export function responseHeaders(headers: RawHeaders): RawHeaders {
   const out: RawHeaders = [];

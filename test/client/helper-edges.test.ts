@@ -201,3 +201,100 @@ describe('client helper: a client that leaves', () => {
     await within(upstreamClosed!, 2_000, 'the request to the proxy');
   });
 });
+
+const redirectToS3 = (_req: IncomingMessage, res: ServerResponse) => {
+  res.writeHead(307, { location: `${s3.url}/bucket/k?X-Amz-Signature=s`, 'content-type': 'application/xml' });
+  res.end('<Error><Code>TemporaryRedirect</Code></Error>');
+};
+
+describe('client helper: what S3 answers reaches the client as it is', () => {
+  it('a body S3 cuts short (Content-Length) reaches the client as a broken response', async () => {
+    proxy.answer = redirectToS3;
+    s3.answer = (_req, res) => {
+      res.writeHead(200, { 'content-length': '1000' });
+      res.write('x'.repeat(300), () => res.destroy());
+    };
+    const r = await send('GET', '/datalake/k');
+    expect(r.status).toBe(200);
+    expect(r.complete).toBe(false);
+  });
+
+  it('a chunked body S3 cuts short reaches the client as a broken response', async () => {
+    proxy.answer = redirectToS3;
+    s3.answer = (_req, res) => {
+      res.writeHead(200);
+      res.write('x'.repeat(300), () => res.destroy());
+    };
+    const r = await send('GET', '/datalake/k');
+    expect(r.complete).toBe(false);
+  });
+
+  it("S3's refusal of the presigned URL reaches the client, with no Location and no signature", async () => {
+    proxy.answer = redirectToS3;
+    s3.answer = (_req, res) => {
+      res.writeHead(403, { 'content-type': 'application/xml' });
+      res.end('<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>');
+    };
+    const r = await send('GET', '/datalake/k', { authorization: AUTH, range: 'bytes=0-1', 'if-match': '"e"' });
+    expect(r.status).toBe(403);
+    expect(r.body).toContain('Request has expired');
+    expect(JSON.stringify(r.headers)).not.toContain('X-Amz-Signature');
+    expect(s3.seen[0]?.headers).toMatchObject({ range: 'bytes=0-1', 'if-match': '"e"' });
+    expect(s3.seen[0]?.headers.authorization).toBeUndefined();
+  });
+
+  it('HEAD keeps its Content-Length and sends no body', async () => {
+    proxy.answer = (_req, res) => {
+      res.writeHead(200, { 'content-length': '12345', etag: '"e"' });
+      res.end();
+    };
+    const r = await send('HEAD', '/datalake/k');
+    expect(r).toMatchObject({ status: 200, body: '', complete: true });
+    expect(r.headers['content-length']).toBe('12345');
+  });
+});
+
+describe('client helper: loops back to itself', () => {
+  it('a Location that points at the helper is refused once, not followed without end', async () => {
+    proxy.answer = (_req, res) => {
+      res.writeHead(307, { location: `${helper.url}/datalake/k` });
+      res.end();
+    };
+    const before = helper.stats.requests;
+    const r = await send('GET', '/datalake/k', { authorization: AUTH });
+    expect(r.status).toBe(508);
+    expect(r.body).toContain('<Code>LoopDetected</Code>');
+    expect(proxy.seen.length).toBe(1);
+    expect(helper.stats.requests - before).toBe(2);
+  });
+
+  it('a helper whose target is its own address refuses instead of calling itself without end', async () => {
+    const port = await freePort();
+    const self = await startClientHelper({ target: `http://127.0.0.1:${port}`, port });
+    try {
+      const r = await new Promise<number>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path: '/datalake/k', agent: false, timeout: 5_000 }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('timeout', () => req.destroy(new Error('timeout')));
+        req.on('error', reject);
+        req.end();
+      });
+      expect(r).toBe(508);
+      expect(self.stats.requests).toBe(2);
+    } finally {
+      await self.close();
+    }
+  });
+});
+
+function freePort(): Promise<number> {
+  const server = createServer();
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    }),
+  );
+}
