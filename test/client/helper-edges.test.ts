@@ -146,7 +146,14 @@ async function leaveWhen(
   headers: Record<string, string> = {},
   body?: string,
 ): Promise<void> {
-  const req = request({ host: '127.0.0.1', port: helper.port, method, path: '/datalake/k', headers, agent: false });
+  const req = request({
+    host: '127.0.0.1',
+    port: helper.port,
+    method,
+    path: '/datalake/k',
+    headers,
+    agent: false,
+  });
   req.on('error', () => {});
   if (body === undefined) req.end();
   else req.write(body); // the rest never comes
@@ -157,7 +164,9 @@ async function leaveWhen(
 const within = <T>(p: Promise<T>, ms: number, what: string) =>
   Promise.race([
     p,
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`still open after ${ms} ms: ${what}`)), ms)),
+    new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`still open after ${ms} ms: ${what}`)), ms),
+    ),
   ]);
 
 describe('client helper: a client that leaves', () => {
@@ -235,7 +244,11 @@ describe('client helper: what S3 answers reaches the client as it is', () => {
       res.writeHead(403, { 'content-type': 'application/xml' });
       res.end('<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>');
     };
-    const r = await send('GET', '/datalake/k', { authorization: AUTH, range: 'bytes=0-1', 'if-match': '"e"' });
+    const r = await send('GET', '/datalake/k', {
+      authorization: AUTH,
+      range: 'bytes=0-1',
+      'if-match': '"e"',
+    });
     expect(r.status).toBe(403);
     expect(r.body).toContain('Request has expired');
     expect(JSON.stringify(r.headers)).not.toContain('X-Amz-Signature');
@@ -273,10 +286,13 @@ describe('client helper: loops back to itself', () => {
     const self = await startClientHelper({ target: `http://127.0.0.1:${port}`, port });
     try {
       const r = await new Promise<number>((resolve, reject) => {
-        const req = request({ host: '127.0.0.1', port, path: '/datalake/k', agent: false, timeout: 5_000 }, (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        });
+        const req = request(
+          { host: '127.0.0.1', port, path: '/datalake/k', agent: false, timeout: 5_000 },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
         req.on('timeout', () => req.destroy(new Error('timeout')));
         req.on('error', reject);
         req.end();
