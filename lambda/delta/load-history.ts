@@ -238,7 +238,7 @@ export async function loadRecentHistory(storage: DeltaStorage, snapshot: Snapsho
   if (!cp) return loadHistory(storage, snapshot);
   const b = new HistoryBuilder(new TableRoot(snapshot.tableRoot), snapshot.partitionColumns);
   const info: HistoryInfo = { logFilesRead: 0, requests: 0, bytesRead: 0, tombstones: 0, outcome: 'recent' };
-  const listed: Listed = { parsed: seg.listed, lastModified: new Map() };
+  const listed: Listed = { parsed: seg.listed, lastModified: seg.lastModified };
   try {
     const only = {
       oldestVersion: cp.version,
@@ -257,7 +257,11 @@ export async function loadRecentHistory(storage: DeltaStorage, snapshot: Snapsho
         p.type === 'commit' && p.version > cp.version && p.version <= snapshot.version,
     )
     .sort((x, y) => x.version - y.version);
-  await applyCommits(storage, commits, io, info, (text, c) => applyCommit(text, c.path, c.version, 0, b));
+  // A remove without deletionTimestamp (in a commit without commitInfo) dates from its commit's
+  // Last-Modified, as in loadHistory: the two must agree on when such a file expires.
+  await applyCommits(storage, commits, io, info, (text, c) =>
+    applyCommit(text, c.path, c.version, listed.lastModified.get(c.path) ?? 0, b),
+  );
   if (!sameColumns(b.columns, snapshot.partitionColumns)) b.reset(snapshot.partitionColumns);
   return finish(b, snapshot, cp.version, io, info, false, unplacedOf(b));
 }

@@ -34,6 +34,8 @@ export interface LogSegment {
   checkpoints: CheckpointChoice[];
   /** All commits (and compactions) listed after the oldest candidate checkpoint, up to `version`. */
   listed: ParsedLogPath[];
+  /** Last-Modified (ms) of the listed files the store reported one for. */
+  lastModified: Map<string, number>;
 }
 
 export interface SegmentOptions {
@@ -67,9 +69,12 @@ async function segmentFrom(
     hint ? `${LOG_DIR}${versionPrefix(hint.version)}` : undefined,
   );
   const parsed: ParsedLogPath[] = [];
+  const lastModified = new Map<string, number>();
   for (const f of listing) {
     const p = parseLogPath(f.path, f.size);
-    if (p) parsed.push(p);
+    if (!p) continue;
+    parsed.push(p);
+    if (f.lastModified) lastModified.set(f.path, f.lastModified.getTime());
   }
   const commits = parsed.filter((p) => p.type === 'commit');
   if (commits.length === 0 && !parsed.some((p) => p.type === 'checkpoint')) return undefined;
@@ -79,7 +84,7 @@ async function segmentFrom(
     throw new DeltaLogError('MissingVersion', `version ${version} does not exist (latest is ${latest})`);
   }
   const checkpoints = completeCheckpoints(parsed).filter((c) => c.version <= version);
-  return { version, checkpoints, listed: parsed.filter((p) => p.version <= version) };
+  return { version, checkpoints, listed: parsed.filter((p) => p.version <= version), lastModified };
 }
 
 /**

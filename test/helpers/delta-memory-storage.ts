@@ -7,6 +7,8 @@ export class MemoryDeltaStorage implements DeltaStorage {
   readonly files = new Map<string, Uint8Array>();
   lists = 0;
   reads: string[] = [];
+  /** Listed as every file's Last-Modified when set (a real store always reports one). */
+  lastModified?: Date;
 
   put(path: string, content: string | Uint8Array): this {
     this.files.set(path, typeof content === 'string' ? new TextEncoder().encode(content) : content);
@@ -46,7 +48,11 @@ export class MemoryDeltaStorage implements DeltaStorage {
     return [...this.files.keys()]
       .filter((p) => p.startsWith(dir) && (startAfter === undefined || p > startAfter))
       .sort()
-      .map((p) => ({ path: p, size: this.files.get(p)!.byteLength }));
+      .map((p) => ({
+        path: p,
+        size: this.files.get(p)!.byteLength,
+        ...(this.lastModified ? { lastModified: this.lastModified } : {}),
+      }));
   }
 
   async read(path: string, range?: { start: number; end: number }): Promise<Uint8Array> {

@@ -1,0 +1,120 @@
+/**
+ * The oracle of the view-agreement tests: for a grant, the filtered `_delta_log/` is read as a
+ * reader reads it (listed, every generated file downloaded) and replayed at every version it
+ * holds; the authorizer's two looks (the newest snapshot, then the retained history, through the
+ * same SnapshotCache and HistoryLookup the proxy uses) are asked about every file the view names
+ * (active at some version, a remove, a change-data file) and about every file the real log names
+ * that the view does not. A named file must be served; a file the authorizer refuses must not be
+ * named.
+ */
+import { AllowedSetCache } from '../../lambda/access/allowed-set-cache';
+import { fileGrantOf } from '../../lambda/access/file-grant';
+import type { PartitionMap } from '../../lambda/access/grant';
+import { HistoryLookup } from '../../lambda/access/history-lookup';
+import { silentLogger } from '../../lambda/core/logger';
+import { SnapshotCache } from '../../lambda/delta/snapshot-cache';
+import { TableRoot } from '../../lambda/delta/table-root';
+import { FilteredLogView } from '../../lambda/log-view/filtered-log-view';
+import type { MemoryDeltaStorage } from './delta-memory-storage';
+import { jsonLines, parquetRows, replayLog } from './virtual-log-replay';
+
+const URI = 's3://bucket/t';
+const MOUNT = { alias: 't', bucket: 'bucket', prefix: 't/', uri: URI };
+
+type Obj = Record<string, unknown>;
+
+export interface Agreement {
+  /** Paths the view names (decoded, relative) that the authorizer refuses, with where. */
+  namedButRefused: string[];
+  /** Paths of the real log the authorizer serves that no version of the view shows. */
+  servedButHidden: string[];
+  /** Active files of the view at each version it can replay. */
+  at: Map<number, string[]>;
+  text: string;
+}
+
+const decode = (p: string) => {
+  try {
+    return decodeURIComponent(p);
+  } catch {
+    return p;
+  }
+};
+
+/** The paths named by file actions in a commit (JSON lines) or checkpoint (Parquet) body. */
+async function namedPaths(name: string, body: Uint8Array): Promise<{ path: string; kind: string }[]> {
+  const out: { path: string; kind: string }[] = [];
+  const take = (kind: string, a: unknown) => {
+    if (a && typeof (a as Obj).path === 'string') out.push({ path: (a as Obj).path as string, kind });
+  };
+  if (name.endsWith('.json') && name !== '_last_checkpoint') {
+    for (const a of jsonLines(body)) for (const k of ['add', 'remove', 'cdc']) take(k, a[k]);
+  } else if (name.endsWith('.parquet')) {
+    for (const r of await parquetRows(body)) for (const k of ['add', 'remove']) take(k, r[k]);
+  }
+  return out;
+}
+
+export async function checkAgreement(
+  s: MemoryDeltaStorage,
+  maps: PartitionMap[],
+  now: number,
+): Promise<Agreement> {
+  const clock = { now: () => now };
+  const snapshots = new SnapshotCache({ ttlMs: 1e12, maxBytes: 1 << 26, clock });
+  const allowedSets = new AllowedSetCache();
+  const lookup = new HistoryLookup({ snapshots, allowedSets, clock, logger: silentLogger });
+  const snapshot = await snapshots.get(URI, s, URI);
+  const allowed = allowedSets.get('p', 't', snapshot, maps);
+  const principal = { name: 'p', anonymous: false };
+  const served = async (rel: string) =>
+    (allowed.isReadable(rel) && snapshot.kindOf(rel) !== 'deletionVector') ||
+    (await lookup.verdict(principal, MOUNT, s, snapshot, maps, rel)) === 'readable';
+
+  const view = new FilteredLogView({ budgetBytes: () => 1 << 24 });
+  const req = { tableUri: URI, storage: s, snapshot, grant: fileGrantOf(snapshot.partitionColumns, maps) };
+  const files = new Map<string, Uint8Array>();
+  for (const key of (await view.folder(req)).keys) {
+    files.set(key.slice('_delta_log/'.length), (await view.object(req, key))!.body);
+  }
+  const root = new TableRoot(URI);
+  const rel = (p: string) => root.resolve(p).relPath ?? `<external ${p}>`;
+
+  const named = new Map<string, string>();
+  for (const [name, body] of files) {
+    for (const { path, kind } of await namedPaths(name, body)) named.set(rel(path), `${kind} in ${name}`);
+  }
+  const at = new Map<number, string[]>();
+  for (const name of files.keys()) {
+    const m = /^(\d{20})\.json$/.exec(name);
+    if (!m) continue;
+    const v = Number(m[1]);
+    let active: Awaited<ReturnType<typeof replayLog>>;
+    try {
+      active = await replayLog(files, v);
+    } catch {
+      continue; // not reconstructable from what the view lists
+    }
+    at.set(v, [...active.keys()].sort());
+    for (const p of active.keys()) named.set(decode(p), `active at v${v}`);
+  }
+
+  const namedButRefused: string[] = [];
+  for (const [p, where] of named) if (!(await served(p))) namedButRefused.push(`${p} (${where})`);
+
+  const real = new Set<string>();
+  for (const [path, body] of s.files) {
+    if (!path.startsWith('_delta_log/')) continue;
+    const name = path.slice('_delta_log/'.length);
+    if (name.includes('/')) continue;
+    for (const { path: p } of await namedPaths(name, body)) {
+      const r = root.resolve(p).relPath;
+      if (r !== undefined) real.add(r);
+    }
+  }
+  const servedButHidden: string[] = [];
+  for (const p of real) if (!named.has(p) && (await served(p))) servedButHidden.push(p);
+
+  const text = [...files.values()].map((b) => Buffer.from(b).toString('latin1')).join('\n');
+  return { namedButRefused: namedButRefused.sort(), servedButHidden: servedButHidden.sort(), at, text };
+}
