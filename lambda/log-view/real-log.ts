@@ -7,6 +7,7 @@ import type { CheckpointFile } from '../delta/checkpoint-reader';
 import type { DeltaStorage } from '../delta/delta-storage';
 import { LAST_CHECKPOINT, LOG_DIR, type ParsedLogPath, parseLogPath, versionPrefix } from '../delta/log-path';
 import { completeCheckpoints } from '../delta/log-segment';
+import { retainedLog } from '../delta/retained-log';
 
 export interface RealCommit {
   path: string;
@@ -43,9 +44,12 @@ export async function listRealLog(storage: DeltaStorage, upTo: number): Promise<
     parsed.push(p);
     modified.set(f.path, f.lastModified ?? new Date(0));
   }
+  // Commits before the oldest version the log can rebuild (a log cleanup under way left them) are
+  // not shown: no reader can replay them, and the proxy serves no change data of theirs.
+  const oldest = retainedLog(parsed, upTo)?.oldestVersion ?? 0;
   const commits = new Map<number, RealCommit>();
   for (const p of parsed) {
-    if (p.type === 'commit')
+    if (p.type === 'commit' && p.version >= oldest)
       commits.set(p.version, { path: p.path, size: p.size, lastModified: modified.get(p.path)! });
   }
   const checkpoints: RealCheckpoint[] = [];

@@ -33,14 +33,6 @@ export interface Agreement {
   text: string;
 }
 
-const decode = (p: string) => {
-  try {
-    return decodeURIComponent(p);
-  } catch {
-    return p;
-  }
-};
-
 /** The paths named by file actions in a commit (JSON lines) or checkpoint (Parquet) body. */
 async function namedPaths(name: string, body: Uint8Array): Promise<{ path: string; kind: string }[]> {
   const out: { path: string; kind: string }[] = [];
@@ -96,7 +88,7 @@ export async function checkAgreement(
       continue; // not reconstructable from what the view lists
     }
     at.set(v, [...active.keys()].sort());
-    for (const p of active.keys()) named.set(decode(p), `active at v${v}`);
+    for (const p of active.keys()) named.set(p, `active at v${v}`);
   }
 
   const namedButRefused: string[] = [];

@@ -95,4 +95,25 @@ describe('the filtered log and the authorizer agree', () => {
     s.commit(2, [rm(eu, { partitionValues: { region: 'EU' }, extendedFileMetadata: true })]);
     await expectAgreement(s, now, [[{ region: 'EU' }]]);
   });
+  it('shows no commit before the oldest version the log can rebuild (its change data is not served)', async () => {
+    // A log cleanup under way: commit 0 is gone, commit 1 not yet. Version 1 cannot be rebuilt,
+    // the retained range starts at checkpoint 2, and the history serves no change data of commit 1.
+    const s = new MemoryDeltaStorage();
+    s.commit(1, [
+      { commitInfo: { timestamp: 1 } },
+      { cdc: { path: '_change_data/region=EU/c1.parquet', partitionValues: { region: 'EU' }, size: 1 } },
+      add('region=EU/a.parquet', { region: 'EU' }),
+    ]);
+    await cp(s, 2, ['region'], [{ path: 'region=EU/a.parquet', partitionValues: { region: 'EU' } }]);
+    s.commit(2, [{ commitInfo: { timestamp: 2 } }]);
+    s.commit(3, [
+      { commitInfo: { timestamp: 3 } },
+      { cdc: { path: '_change_data/region=EU/c3.parquet', partitionValues: { region: 'EU' }, size: 1 } },
+    ]);
+    await expectAgreement(s, 10);
+    const all = await checkAgreement(s, [{}], 10);
+    expect([...all.at.keys()]).toEqual([2, 3]);
+    expect(all.text).not.toContain('c1.parquet');
+    expect(all.text).toContain('c3.parquet');
+  });
 });
