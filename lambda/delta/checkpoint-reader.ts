@@ -292,7 +292,11 @@ async function readAdds(
     let present = 0;
     const setValue = (k: unknown, v: unknown) => {
       const i = replay.columnOf(stringOrNull(k, file, 'add.partitionValues.key') ?? '');
-      if (i < 0) return;
+      if (i < 0) {
+        // A key of a column the table is not partitioned by refuses the file (LogReplay.tupleOf).
+        if (width > 0) present = Number.NEGATIVE_INFINITY;
+        return;
+      }
       const value = stringOrNull(v, file, 'add.partitionValues.value');
       values[i] = value === '' ? null : value;
       present++;
@@ -313,7 +317,7 @@ async function readAdds(
         typeof st === 'string' && typeof dvp === 'string'
           ? { storageType: st, pathOrInlineDv: dvp, offset: typeof off === 'number' ? off : null }
           : null;
-      // A file whose partitionValues lack a partition column is refused (see LogReplay.tupleOf).
+      // A file whose partitionValues lack a partition column (or name another) is refused (see LogReplay.tupleOf).
       if (present < width) continue;
       const tuple = replay.tupleOfValues(values);
       if (pages) replay.addEncoded(pages.bytes, pages.start, pages.end, tuple, dv);

@@ -1,7 +1,8 @@
 /**
  * Turns file actions of the retained log into History records, in log order:
  * - `remove` (a commit's, or a checkpoint tombstone): the data file and its deletion-vector file,
- *   with the partition tuple of the remove's own `partitionValues` or, when it carries none, of
+ *   with the partition tuple of the remove's own `partitionValues` or, when it carries none (or
+ *   they name a column the table is not partitioned by), of
  *   the `add` that introduced the path (the loader finds it in a second pass over the retained
  *   commits, else in the oldest checkpoint's adds; never found → the file stays refused);
  * - `cdc`: the change-data file, for as long as its commit is retained;
@@ -33,7 +34,7 @@ export class HistoryBuilder {
   records: RecordStore;
   tuples: PartitionTuples;
   columns: readonly PartitionColumn[];
-  /** Removes without partition values whose add was not seen: relative path → what to record. */
+  /** Removes without usable partition values whose add was not seen: relative path → what to record. */
   readonly unresolved = new Map<string, PendingRemove>();
   /** Set when the partitioning changed since the builder started (incremental: needs a full build). */
   repartitioned = false;
@@ -144,9 +145,10 @@ export class HistoryBuilder {
     const dv = a.deletionVector ? dvFile(this.root, a.deletionVector)?.relPath : undefined;
     const t = this.tupleOf(a.partitionValues);
     if (t === undefined) {
-      if (a.partitionValues === undefined) {
-        this.unresolved.set(rel, { deletedAt, version, ...(dv !== undefined ? { dvFile: dv } : {}) });
-      }
+      // None written, or naming a column the table is not partitioned by: the add that
+      // introduced the file decides (as in the filtered log; the add of a file written under
+      // another partitioning is refused too).
+      this.unresolved.set(rel, { deletedAt, version, ...(dv !== undefined ? { dvFile: dv } : {}) });
       return;
     }
     this.record(rel, t, deletedAt, version);

@@ -159,8 +159,10 @@ export class LogReplay {
 
   /**
    * The tuple of a file's partitionValues, or NO_TUPLE when a partition column is missing from
-   * them: the protocol requires every column (null is written as null or ""), so such a file is
-   * refused rather than taken for the null partition.
+   * them (the protocol requires every column; null is written as null or "", so such a file is
+   * refused rather than taken for the null partition) or when they name a column the table is not
+   * partitioned by (written under another partitioning, e.g. before an overwrite re-partitioned
+   * the table to fewer columns: the history refuses such a map, and so must every view).
    */
   tupleOf(pv: PartitionValues | null | undefined): number {
     const v = this.values;
@@ -172,7 +174,7 @@ export class LogReplay {
         if (i !== undefined) {
           v[i] = normalizeNull(pv[key]);
           present++;
-        }
+        } else if (v.length > 0) return NO_TUPLE;
       }
     }
     if (present < v.length) return NO_TUPLE;

@@ -113,8 +113,9 @@ export class ActionFilter {
   }
 
   /**
-   * A remove whose partitionValues do not name every partition column (none written, or Spark 3.3
-   * leaving null values out) is classified by the add that introduced its file, so the two agree.
+   * A remove whose partitionValues do not name exactly the partition columns (none written, Spark
+   * 3.3 leaving null values out, a stray key) is classified by the add that introduced its file,
+   * so the two agree.
    */
   private async readableRemoved(r: Obj, version: number): Promise<boolean> {
     const cl = this.ctx.classifier;

@@ -276,9 +276,9 @@ function rowReaders(file: ParquetFile, leaves: Leaf[], classifier: TupleClassifi
         if (ci >= 0) {
           values[ci] = v === '' ? null : v;
           present++;
-        }
+        } else if (values.length > 0) present = Number.NEGATIVE_INFINITY;
       }
-      // A map lacking a partition column is refused, as the snapshot's replay refuses it.
+      // A map lacking a partition column (or naming another) is refused, as the snapshot's replay refuses it.
       if (present < values.length || !classifier.readableValues()) return;
       const add: Obj = {
         path: path.value(),

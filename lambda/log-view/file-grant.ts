@@ -20,8 +20,9 @@ export interface FileGrant {
 
 /**
  * Classifies partitionValues maps with a FileGrant, deciding once per distinct tuple. As the
- * snapshot's replay reads them: keys that are not partition columns are ignored, and a map that
- * lacks a partition column is refused (the proxy never serves such a file, so no view names it).
+ * snapshot's replay and the history read them: a map that lacks a partition column, or names a
+ * column the table is not partitioned by, is refused (the proxy never serves such a file, so no
+ * view names it).
  */
 export class TupleClassifier {
   private readonly tuples: PartitionTuples;
@@ -60,12 +61,12 @@ export class TupleClassifier {
     return this.readableValues();
   }
 
-  /** Does the map name every partition column? */
+  /** Does the map name every partition column (and no other)? */
   complete(pv: PartitionValues | null | undefined): boolean {
     return this.fill(pv);
   }
 
-  /** Fills `values` from the map; false when it lacks a partition column. */
+  /** Fills `values` from the map; false when it lacks a partition column or names another one. */
   private fill(pv: PartitionValues | null | undefined): boolean {
     this.values.fill(null);
     let present = 0;
@@ -75,7 +76,7 @@ export class TupleClassifier {
         if (i !== undefined) {
           this.values[i] = normalizeNull(pv[key]);
           present++;
-        }
+        } else if (this.values.length > 0) return false;
       }
     }
     return present >= this.values.length;

@@ -118,11 +118,14 @@ describe('log replay', () => {
     const s = new MemoryDeltaStorage().commit(0, [
       { protocol: { minReaderVersion: 2, minWriterVersion: 5 } },
       metaData(['region'], { schema, configuration: { 'delta.columnMapping.mode': 'name' } }),
-      add('Xy/f.parquet', { 'col-abc': 'eu', region: 'wrong' }),
+      add('Xy/f.parquet', { 'col-abc': 'eu' }),
+      // The logical name is not a partitionValues key: a map naming it is refused.
+      add('Xy/g.parquet', { 'col-abc': 'eu', region: 'wrong' }),
     ]);
     const snap = await load(s);
     expect(snap.partitionColumns).toEqual([{ logical: 'region', physical: 'col-abc', type: 'string' }]);
     expect(values(snap, 'Xy/f.parquet')).toEqual(['eu']);
+    expect(snap.tupleOf('Xy/g.parquet')).toBe(NO_TUPLE);
   });
 
   it('authorizes DV files (u with prefix, p inside the root) and CDC files with their owner, never inline or outside DVs', async () => {

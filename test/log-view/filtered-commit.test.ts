@@ -287,9 +287,10 @@ describe('a filtered commit', () => {
     expect(out).not.toContain('bucket');
   });
 
-  it('treats "" and null as the null partition, ignores keys that are not partition columns and refuses a map lacking one', async () => {
-    // `c` is keyed by the logical name: the snapshot refuses it, so no caller sees it, not even
-    // one granted the null partition (or the whole table).
+  it('treats "" and null as the null partition and refuses a map lacking a partition column or naming another', async () => {
+    // `b` names a column the table is not partitioned by and `c` is keyed by the logical name: the
+    // snapshot refuses both, so no caller sees them, not even one granted the null partition (or
+    // the whole table).
     const { lines } = await run(
       [
         { add: { ...eu('a'), partitionValues: { 'col-r': '' } } },
@@ -298,7 +299,7 @@ describe('a filtered commit', () => {
       ],
       [{ region: null }],
     );
-    expect(lines.slice(1).map((l) => l.add.path)).toEqual(['a', 'b']);
+    expect(lines.slice(1).map((l) => l.add.path)).toEqual(['a']);
   });
 
   it('shows a change-data file by the rule the proxy serves it: null values may be left out (Delta 2.1), a key of another column refuses it', async () => {

@@ -116,4 +116,81 @@ describe('the filtered log and the authorizer agree', () => {
     expect(all.text).not.toContain('c1.parquet');
     expect(all.text).toContain('c3.parquet');
   });
+  it('a table re-partitioned to fewer columns: its old files are shown to no one, as the proxy refuses them', async () => {
+    // partitionBy(region, b), then an overwrite partitioned by region alone: the old file's
+    // values name b, a column the table is no longer partitioned by. The history refuses it, so
+    // the view must not show it at version 0 (a time traveller would be refused its data).
+    const s = new MemoryDeltaStorage();
+    s.commit(0, [
+      { commitInfo: { timestamp: 1 } },
+      protocolV1,
+      metaData(['region', 'b']),
+      add('region=EU/b=1/old.parquet', { region: 'EU', b: '1' }),
+    ]);
+    s.commit(1, [
+      { commitInfo: { timestamp: 2 } },
+      metaData(['region']),
+      rm('region=EU/b=1/old.parquet', {
+        deletionTimestamp: 2,
+        partitionValues: { region: 'EU', b: '1' },
+        extendedFileMetadata: true,
+      }),
+      add('region=EU/new.parquet', { region: 'EU' }),
+    ]);
+    await expectAgreement(s, 10);
+    const eu = await checkAgreement(s, [{ region: 'EU' }], 10);
+    expect(eu.at.get(0)).toEqual([]);
+    expect(eu.at.get(1)).toEqual(['region=EU/new.parquet']);
+    expect(eu.text).not.toContain('old.parquet');
+  });
+
+  it('a file whose add names a column the table is not partitioned by is refused everywhere, current or removed', async () => {
+    // x's add carries a stray key: the history refuses it once removed, so neither the snapshot
+    // nor the view may serve or show it while it is active. y's add is sound and only its remove
+    // carries the stray key: both classify it by its add.
+    const s = new MemoryDeltaStorage();
+    s.commit(0, [
+      { commitInfo: { timestamp: 1 } },
+      protocolV1,
+      metaData(['region']),
+      add('region=EU/x.parquet', { region: 'EU', other: '1' }),
+      add('region=EU/y.parquet', { region: 'EU' }),
+    ]);
+    await expectAgreement(s, 10);
+    expect((await checkAgreement(s, [{}], 10)).at.get(0)).toEqual(['region=EU/y.parquet']);
+    s.commit(1, [
+      { commitInfo: { timestamp: 2 } },
+      rm('region=EU/x.parquet', { deletionTimestamp: 2 }),
+      rm('region=EU/y.parquet', { deletionTimestamp: 2, partitionValues: { region: 'EU', other: '1' } }),
+    ]);
+    await expectAgreement(s, 10);
+    const all = await checkAgreement(s, [{}], 10);
+    expect(all.at.get(1)).toEqual([]);
+    expect(all.text).not.toContain('x.parquet');
+    expect(all.text).toContain('y.parquet');
+  });
+
+  it('the same from a checkpoint', async () => {
+    const s = new MemoryDeltaStorage();
+    s.commit(0, [
+      { commitInfo: { timestamp: 1 } },
+      protocolV1,
+      metaData(['region']),
+      add('region=EU/z.parquet', { region: 'EU', other: '1' }),
+      add('region=EU/w.parquet', { region: 'EU' }),
+    ]);
+    await cp(
+      s,
+      0,
+      ['region'],
+      [
+        { path: 'region=EU/z.parquet', partitionValues: { region: 'EU', other: '1' } },
+        { path: 'region=EU/w.parquet', partitionValues: { region: 'EU' } },
+      ],
+    );
+    await expectAgreement(s, 10);
+    const all = await checkAgreement(s, [{}], 10);
+    expect(all.at.get(0)).toEqual(['region=EU/w.parquet']);
+    expect(all.text).not.toContain('z.parquet');
+  });
 });
