@@ -1,8 +1,8 @@
 /**
  * Turns file actions of the retained log into History records, in log order:
  * - `remove` (a commit's, or a checkpoint tombstone): the data file and its deletion-vector file,
- *   with the partition tuple of the remove's own `partitionValues` or, when it carries none (or
- *   they name a column the table is not partitioned by), of
+ *   with the partition tuple of the remove's own `partitionValues` or, when it carries none, or
+ *   they lack a partition column or name one the table is not partitioned by, of
  *   the `add` that introduced the path (the loader finds it in a second pass over the retained
  *   commits, else in the oldest checkpoint's adds; never found → the file stays refused);
  * - `cdc`: the change-data file, for as long as its commit is retained;
@@ -91,20 +91,26 @@ export class HistoryBuilder {
   }
 
   /**
-   * The tuple of partition values under the current columns: undefined when there are none, or
-   * when they name a column the partitioning does not have (they belong to another partitioning).
-   * A missing key is a null value (Spark 3.3 leaves null-valued keys out of `remove` actions).
+   * The tuple of partition values under the current columns: undefined when there are none, when
+   * they name a column the partitioning does not have (they belong to another partitioning), or
+   * when they lack one. A remove that lacks one (Spark 3.3 leaves null-valued keys out of
+   * `remove` actions) is placed by its add, as in the snapshot and the filtered log: taking the
+   * missing key for null would let a remove put a file of another partition into the null one.
+   * `missingIsNull` is for change data only, which has no add (Delta 2.1 left nulls out of `cdc`).
    */
-  tupleOf(pv: PartitionValues | undefined): number | undefined {
+  tupleOf(pv: PartitionValues | undefined, missingIsNull = false): number | undefined {
     if (this.columns.length === 0) return 0;
     if (pv === undefined) return undefined;
     const v = this.values;
     v.fill(null);
+    let present = 0;
     for (const key in pv) {
       const i = this.columnIndex.get(key);
       if (i === undefined) return undefined;
       v[i] = normalizeNull(pv[key]);
+      present++;
     }
+    if (present < v.length && !missingIsNull) return undefined;
     return this.tuples.intern(v);
   }
 
@@ -170,7 +176,7 @@ export class HistoryBuilder {
     // As in the snapshot's replay: a cdc action naming a file outside _change_data/ (a data file
     // of another partition, say) must not make it readable.
     if (rel === undefined || !rel.startsWith(CHANGE_DATA_DIR)) return;
-    const t = this.tupleOf(a.partitionValues);
+    const t = this.tupleOf(a.partitionValues, true);
     if (t !== undefined) this.record(rel, t, CHANGE_DATA, version);
   }
 

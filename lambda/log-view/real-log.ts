@@ -44,8 +44,9 @@ export async function listRealLog(storage: DeltaStorage, upTo: number): Promise<
     parsed.push(p);
     modified.set(f.path, f.lastModified ?? new Date(0));
   }
-  // Commits before the oldest version the log can rebuild (a log cleanup under way left them) are
-  // not shown: no reader can replay them, and the proxy serves no change data of theirs.
+  // Commits and checkpoints before the oldest version the log can rebuild (a log cleanup under way
+  // left them) are not shown: the proxy's history starts there, so it serves no change data of
+  // theirs and cannot place a file that only they name.
   const oldest = retainedLog(parsed, upTo)?.oldestVersion ?? 0;
   const commits = new Map<number, RealCommit>();
   for (const p of parsed) {
@@ -54,6 +55,7 @@ export async function listRealLog(storage: DeltaStorage, upTo: number): Promise<
   }
   const checkpoints: RealCheckpoint[] = [];
   for (const c of completeCheckpoints(parsed)) {
+    if (c.version < oldest) break; // newest first
     // Zero-byte parts are skipped by Spark and the kernel: so here.
     if (checkpoints.at(-1)?.version === c.version || c.parts.some((p) => p.size === 0)) continue;
     const times = c.parts.map((p) => modified.get(p.path)!.getTime());

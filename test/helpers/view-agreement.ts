@@ -28,6 +28,8 @@ export interface Agreement {
   namedButRefused: string[];
   /** Paths of the real log the authorizer serves that no version of the view shows. */
   servedButHidden: string[];
+  /** Paths of the real log the authorizer serves. */
+  served: string[];
   /** Active files of the view at each version it can replay. */
   at: Map<number, string[]>;
   text: string;
@@ -105,8 +107,19 @@ export async function checkAgreement(
     }
   }
   const servedButHidden: string[] = [];
-  for (const p of real) if (!named.has(p) && (await served(p))) servedButHidden.push(p);
+  const servedPaths: string[] = [];
+  for (const p of real) {
+    if (!(await served(p))) continue;
+    servedPaths.push(p);
+    if (!named.has(p)) servedButHidden.push(p);
+  }
 
   const text = [...files.values()].map((b) => Buffer.from(b).toString('latin1')).join('\n');
-  return { namedButRefused: namedButRefused.sort(), servedButHidden: servedButHidden.sort(), at, text };
+  return {
+    namedButRefused: namedButRefused.sort(),
+    servedButHidden: servedButHidden.sort(),
+    served: servedPaths.sort(),
+    at,
+    text,
+  };
 }
