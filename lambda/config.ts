@@ -68,7 +68,17 @@ export const LAMBDA_STREAMING_DEFAULTS = {
   throttledBytesPerSecond: 2_000_000,
 };
 
-const partitionMap = z.record(nonEmpty(), z.nullable(z.string()));
+/**
+ * The record schema builds its output by assignment, which drops a `__proto__` key that JSON.parse
+ * kept: {"__proto__": "x"} would become {}, a grant of the whole table. Such a map is refused.
+ */
+const partitionMap = z.pipe(
+  z.custom<unknown>(
+    (m) => typeof m !== 'object' || m === null || !Object.hasOwn(m, '__proto__'),
+    'a partition column named "__proto__" cannot be granted in the config (use DynamoDB grants)',
+  ),
+  z.record(nonEmpty(), z.nullable(z.string())),
+);
 
 const accessKey = z.strictObject({
   accessKeyId: z

@@ -83,6 +83,24 @@ describe('configuration', () => {
     expect(() => loadConfig({ file: fileWith(raw), env: {} })).toThrowError(message);
   });
 
+  it.each([
+    [
+      'grants',
+      '"grants":[{"principal":"p","table":"trades","partitions":[{"region":"EU"},{"__proto__":"x"}]}]',
+    ],
+    ['allowedPartitions', '"allowedPartitions":{"trades":[{"__proto__":null}]}'],
+  ])(
+    'refuses a partition column named __proto__ in %s (it would otherwise grant the whole table)',
+    (_, field) => {
+      // JSON.parse keeps "__proto__" as a key, but the schema builds the map by assignment, which
+      // drops it: {"__proto__": "x"} became {}, a grant of every file.
+      const raw = `{"tableMapping":{"trades":"s3://my-data-bucket/gold/trades"},${field}}`;
+      expect(() => loadConfig({ file: fileWith(raw), env: {} })).toThrowError(
+        /partitions\.\d+: .*__proto__|trades\.0: .*__proto__/,
+      );
+    },
+  );
+
   it('names the variable for a bad environment override', () => {
     expect(() => loadConfig({ file: fileWith(minimal), env: { PROXY_PORT: 'x' } })).toThrowError(
       /^PROXY_PORT: expected a number/,
