@@ -35,8 +35,12 @@ function unescapeText(text: string): string {
   return text.replace(/\\(.)/g, '$1');
 }
 
+/**
+ * Maps are built as Map and turned into objects with Object.fromEntries, which defines every key
+ * as its own: assignment would drop a column named `__proto__`, and `in` sees `constructor`.
+ */
 export function parsePartitionSpec(spec: string): Record<string, string> {
-  const map: Record<string, string> = {};
+  const map = new Map<string, string>();
   for (const pair of splitUnescaped(spec, ',')) {
     const [rawKey, ...rest] = splitUnescaped(pair, '=');
     if (rest.length === 0)
@@ -48,10 +52,10 @@ export function parsePartitionSpec(spec: string): Record<string, string> {
       throw new UsageError(
         `--partition ${JSON.stringify(spec)}: empty value for ${key} (use --partition-null ${key})`,
       );
-    if (key in map) throw new UsageError(`--partition ${JSON.stringify(spec)}: column ${key} given twice`);
-    map[key] = value;
+    if (map.has(key)) throw new UsageError(`--partition ${JSON.stringify(spec)}: column ${key} given twice`);
+    map.set(key, value);
   }
-  return map;
+  return Object.fromEntries(map);
 }
 
 export function partitionsFromArgs(args: {
@@ -69,12 +73,13 @@ export function partitionsFromArgs(args: {
   if (!specs.length && !nulls.length)
     throw new UsageError('say which partitions: --partition, --partition-null or --all');
   for (const col of nulls) if (!col) throw new UsageError('--partition-null needs a column name');
-  const maps: Record<string, string | null>[] = specs.length ? specs.map(parsePartitionSpec) : [{}];
-  for (const map of maps) {
+  const specMaps: Record<string, string>[] = specs.length ? specs.map(parsePartitionSpec) : [{}];
+  return specMaps.map((spec) => {
+    const map = new Map<string, string | null>(Object.entries(spec));
     for (const col of nulls) {
-      if (col in map) throw new UsageError(`column ${col} is given both a value and --partition-null`);
-      map[col] = null;
+      if (map.has(col)) throw new UsageError(`column ${col} is given both a value and --partition-null`);
+      map.set(col, null);
     }
-  }
-  return maps;
+    return Object.fromEntries(map);
+  });
 }
