@@ -168,13 +168,17 @@ export class LogReplay {
     const v = this.values;
     v.fill(null);
     let present = 0;
-    if (pv) {
+    if (isValueMap(pv)) {
       for (const key in pv) {
         const i = this.columnIndex.get(key);
-        if (i !== undefined) {
-          v[i] = normalizeNull(pv[key]);
-          present++;
-        } else if (v.length > 0) return NO_TUPLE;
+        if (i === undefined) {
+          if (v.length > 0) return NO_TUPLE; // a column the table is not partitioned by
+          continue;
+        }
+        const text = partitionText(pv[key]);
+        if (text === undefined) return NO_TUPLE;
+        v[i] = text;
+        present++;
       }
     }
     if (present < v.length) return NO_TUPLE;
@@ -328,6 +332,22 @@ export const CHANGE_DATA_DIR = '_change_data/';
  */
 function isDvFileName(relPath: string): boolean {
   return relPath.endsWith('.bin') && !relPath.startsWith(LOG_DIR);
+}
+
+/** Is `pv` a JSON object (the only form of a partitionValues map; a string or array is not one)? */
+export function isValueMap(pv: unknown): pv is Record<string, unknown> {
+  return typeof pv === 'object' && pv !== null && !Array.isArray(pv);
+}
+
+/**
+ * A partitionValues entry as a tuple holds it: the text; null for the null partition (JSON null or
+ * ""); undefined when it is no serialized value (a number, boolean, array or object). Readers refuse
+ * such an action or read it differently (Jackson keeps a number's own text, "1.0"; String() makes
+ * it "1", and ["EU"] "EU"), so the file is refused like one that lacks the column.
+ */
+export function partitionText(v: unknown): string | null | undefined {
+  if (v === null || v === '') return null;
+  return typeof v === 'string' ? v : undefined;
 }
 
 /** Delta writes a null partition value as JSON null or as "" (PROTOCOL.md "Partition Value Serialization"). */

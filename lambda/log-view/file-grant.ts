@@ -4,7 +4,7 @@
  * every version is classified with the same rule, so an add and its later remove always agree and
  * a replay of the filtered log at any version gives exactly the readable files of that version.
  */
-import { normalizeNull } from '../delta/log-replay';
+import { isValueMap, partitionText } from '../delta/log-replay';
 import { PartitionTuples } from '../delta/partition-tuples';
 import type { PartitionValues } from '../delta/path-partitions';
 import type { PartitionColumn } from '../delta/snapshot-view';
@@ -55,8 +55,8 @@ export class TupleClassifier {
    */
   changeReadable(pv: PartitionValues | null | undefined): boolean {
     if (this.values.length === 0) return this.readableValues();
-    if (!pv) return false;
-    for (const key in pv) if (!this.index.has(key)) return false;
+    if (!isValueMap(pv)) return false;
+    for (const key in pv) if (!this.index.has(key) || partitionText(pv[key]) === undefined) return false;
     this.fill(pv);
     return this.readableValues();
   }
@@ -70,13 +70,17 @@ export class TupleClassifier {
   private fill(pv: PartitionValues | null | undefined): boolean {
     this.values.fill(null);
     let present = 0;
-    if (pv) {
+    if (isValueMap(pv)) {
       for (const key in pv) {
         const i = this.index.get(key);
-        if (i !== undefined) {
-          this.values[i] = normalizeNull(pv[key]);
-          present++;
-        } else if (this.values.length > 0) return false;
+        if (i === undefined) {
+          if (this.values.length > 0) return false; // a column the table is not partitioned by
+          continue;
+        }
+        const text = partitionText(pv[key]);
+        if (text === undefined) return false;
+        this.values[i] = text;
+        present++;
       }
     }
     return present >= this.values.length;

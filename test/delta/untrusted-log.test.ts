@@ -74,6 +74,41 @@ describe('a file whose partitionValues lack a partition column', () => {
   });
 });
 
+describe('a file whose partitionValues are not a map of strings', () => {
+  it('is refused, not read as the text JavaScript would make of it', async () => {
+    // A JSON number, boolean, array or object is no serialized partition value: readers refuse
+    // the action (delta-rs) or read the number's own text (Jackson: "1.0", not "1"). String()
+    // made ["EU"] the partition EU and 1.0 the partition 1.
+    const lines = [protocolV1, metaData(['region']), add('region=EU/ok.parquet', { region: 'EU' })].map((a) =>
+      JSON.stringify(a),
+    );
+    const raw = (path: string, pv: string) =>
+      `{"add":{"path":"${path}","partitionValues":${pv},"size":1,"modificationTime":0,"dataChange":true}}`;
+    lines.push(
+      raw('region=EU/array.parquet', '{"region":["EU"]}'),
+      raw('region=1/number.parquet', '{"region":1.0}'),
+      raw('region=true/bool.parquet', '{"region":true}'),
+      raw('region=EU/object.parquet', '{"region":{"toString":"EU"}}'),
+      raw('region=EU/list.parquet', '["EU"]'),
+      raw('region=EU/text.parquet', '"EU"'),
+    );
+    const s = new MemoryDeltaStorage().put(`_delta_log/${'0'.repeat(20)}.json`, `${lines.join('\n')}\n`);
+    const snapshot = await loadSnapshot(s, { tableUri });
+    const odd = [
+      'region=EU/array.parquet',
+      'region=1/number.parquet',
+      'region=true/bool.parquet',
+      'region=EU/object.parquet',
+      'region=EU/list.parquet',
+      'region=EU/text.parquet',
+    ];
+    for (const p of odd) expect([p, snapshot.tupleOf(p)]).toEqual([p, NO_TUPLE]);
+    const set = new AllowedSet(snapshot, [{ region: 'EU' }, { region: '1' }, { region: 'true' }]);
+    expect(odd.filter((p) => set.isReadable(p))).toEqual([]);
+    expect(set.isReadable('region=EU/ok.parquet')).toBe(true);
+  });
+});
+
 describe('paths of deletion vectors and change data', () => {
   it('a path-based deletion vector naming a data file of another partition does not make it readable', async () => {
     const dv = (path: string) => ({

@@ -302,6 +302,25 @@ describe('a filtered commit', () => {
     expect(lines.slice(1).map((l) => l.add.path)).toEqual(['a']);
   });
 
+  it('shows no file whose partition value is not a string or null, as the snapshot refuses it', async () => {
+    const cdc = (path: string, partitionValues: unknown) => ({
+      cdc: { path, partitionValues, size: 1, dataChange: false },
+    });
+    const { lines } = await run(
+      [
+        { add: { ...eu('a'), partitionValues: { 'col-r': ['EU'] } } },
+        { add: { ...eu('b'), partitionValues: { 'col-r': 1.0 } } },
+        { add: { ...eu('c'), partitionValues: ['EU'] } },
+        { add: { ...eu('ok'), partitionValues: { 'col-r': 'EU' } } },
+        cdc('_change_data/a', { 'col-r': ['EU'] }),
+        cdc('_change_data/b', { 'col-r': 1 }),
+        cdc('_change_data/ok', { 'col-r': 'EU' }),
+      ],
+      [{ region: 'EU' }, { region: '1' }],
+    );
+    expect(lines.slice(1).map((l) => (l.add ?? l.cdc).path)).toEqual(['ok', '_change_data/ok']);
+  });
+
   it('shows a change-data file by the rule the proxy serves it: null values may be left out (Delta 2.1), a key of another column refuses it', async () => {
     const cdc = (path: string, partitionValues: object) => ({
       cdc: { path, partitionValues, size: 1, dataChange: false },
