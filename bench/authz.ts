@@ -29,7 +29,7 @@ import { AllowedSetCache } from '../lambda/access/allowed-set-cache';
 import { DeltaAuthorizer } from '../lambda/access/delta-authorizer';
 import type { Grant, PartitionMap } from '../lambda/access/grant';
 import { ConfigGrantStore, effectivePartitions } from '../lambda/access/grant-sources';
-import { canonicalize, normalizerFor } from '../lambda/access/partition-value';
+import { canonicalize, grantCanonicals, grantKeysFor, normalizerFor } from '../lambda/access/partition-value';
 import { startNodeServer } from '../lambda/adapters/node-server';
 import { createProxy } from '../lambda/bootstrap';
 import { parseConfig } from '../lambda/config';
@@ -180,10 +180,10 @@ async function measure(
   // tuple, its values canonicalized once per column, then the maps compared against them.
   const normalizers = columns.map((c) => normalizerFor(c.type));
   const compiled = maps.flatMap((m) => {
-    const terms: { c: number; want: string | null }[] = [];
+    const terms: { c: number; want: readonly (string | null)[] }[] = [];
     for (const [k, v] of Object.entries(m)) {
       const c = columns.findIndex((col) => col.logical === k);
-      const want = c < 0 ? undefined : canonicalize(normalizers[c]!, v);
+      const want = c < 0 ? undefined : grantCanonicals(grantKeysFor(columns[c]!.type), v);
       if (want === undefined) return [];
       terms.push({ c, want });
     }
@@ -197,7 +197,7 @@ async function measure(
       if (t < 0) continue;
       const values = snapshot.tupleValues(t);
       for (let c = 0; c < columns.length; c++) canonical[c] = canonicalize(normalizers[c]!, values[c]!);
-      if (compiled.some((terms) => terms.every(({ c, want }) => canonical[c] === want))) n++;
+      if (compiled.some((terms) => terms.every(({ c, want }) => want.includes(canonical[c]!)))) n++;
     }
     return n;
   });

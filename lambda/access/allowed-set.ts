@@ -11,7 +11,13 @@
 import { type FolderIndex, folderIndexOf } from '../delta/folder-index';
 import { MULTI_TUPLE, type SnapshotView } from '../delta/snapshot-view';
 import type { PartitionMap } from './grant';
-import { type CanonicalValue, canonicalize, normalizerFor } from './partition-value';
+import {
+  type CanonicalValue,
+  canonicalize,
+  grantCanonicals,
+  grantKeysFor,
+  normalizerFor,
+} from './partition-value';
 
 /** Tagged keys: "v<text>" for a value, "n" for the null partition, "b" for a file value that does not parse. */
 const NULL_KEY = 'n';
@@ -30,21 +36,22 @@ interface MapGroup {
 function compileMaps(snapshot: SnapshotView, maps: readonly PartitionMap[]): MapGroup[] | 'all' {
   const columns = snapshot.partitionColumns;
   const byLogical = new Map(columns.map((c, i) => [c.logical, i]));
-  const normalizers = columns.map((c) => normalizerFor(c.type));
+  const grantKeys = columns.map((c) => grantKeysFor(c.type));
   const groups = new Map<string, MapGroup>();
   for (const map of maps) {
     const entries = Object.entries(map);
     if (entries.length === 0) return 'all';
-    const constrained: [number, string][] = [];
+    // Per constrained column, the keys its value covers (usually one).
+    const constrained: [number, string[]][] = [];
     let usable = true;
     for (const [name, value] of entries) {
       const col = byLogical.get(name);
-      const canonical = col === undefined ? undefined : canonicalize(normalizers[col]!, value);
-      if (col === undefined || canonical === undefined) {
+      const canonicals = col === undefined ? undefined : grantCanonicals(grantKeys[col]!, value);
+      if (col === undefined || canonicals === undefined) {
         usable = false;
         break;
       }
-      constrained.push([col, keyPart(canonical)]);
+      constrained.push([col, canonicals.map(keyPart)]);
     }
     if (!usable) continue;
     constrained.sort((a, b) => a[0] - b[0]);
@@ -54,7 +61,9 @@ function compileMaps(snapshot: SnapshotView, maps: readonly PartitionMap[]): Map
       group = { columns: constrained.map(([c]) => c), keys: new Set() };
       groups.set(signature, group);
     }
-    group.keys.add(JSON.stringify(constrained.map(([, v]) => v)));
+    let rows: string[][] = [[]];
+    for (const [, options] of constrained) rows = rows.flatMap((r) => options.map((o) => [...r, o]));
+    for (const r of rows) group.keys.add(JSON.stringify(r));
   }
   return [...groups.values()];
 }

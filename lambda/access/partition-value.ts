@@ -2,8 +2,9 @@
  * Typed comparison of partition values. The log serializes every partition value as a string
  * (or null); a grant writes one too. Two texts mean the same partition when they denote the same
  * value of the column's Delta type: `1` and `01` for an int, `1` and `1.0` for a decimal,
- * `2024-01-01 10:00:00` and `2024-01-01T10:00:00.000000Z` for a timestamp. `normalizePartitionValue`
- * maps a text to a canonical key so that equality of keys is equality of values.
+ * `2024-01-01T10:00:00Z` and `2024-01-01T12:00:00+02:00` for a timestamp. `normalizePartitionValue`
+ * maps a log text to a canonical key so that equality of keys is equality of values; a grant's text
+ * maps to the keys it covers (`grantKeysFor`: one, except a `timestamp` grant without zone).
  *
  * Results: a canonical string; `null` for the null partition (JSON null or "", which is how Delta
  * serializes null); `undefined` when the text is not a value of the type (such a grant value
@@ -94,34 +95,59 @@ function normalizeDate(text: string): string | undefined {
 
 const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$/;
 
-/**
- * Timestamp text → microseconds since the epoch. `timestamp` values are instants in UTC
- * (Delta writes `YYYY-MM-DD HH:MM:SS[.ffffff]` in UTC, or ISO-8601 with `Z`); an explicit offset is
- * honoured. `timestamp_ntz` has no zone, so a text with a zone is not one of its values.
- */
-function normalizeTimestamp(withZone: boolean): PartitionValueNormalizer {
-  return (text) => {
-    const m = TIMESTAMP.exec(text);
-    if (!m) return undefined;
-    const zone = m[8];
-    if (zone !== undefined && !withZone) return undefined;
-    const days = daysFromCivil(Number(m[1]), Number(m[2]), Number(m[3]));
-    const [h, min, s] = [Number(m[4]), Number(m[5]), Number(m[6])];
-    if (days === undefined || h > 23 || min > 59 || s > 59) return undefined;
-    const fraction = (m[7] ?? '').padEnd(9, '0');
-    // Delta keeps microseconds; a finer value cannot be a partition of this column.
-    if (fraction.slice(6) !== '000') return undefined;
-    let offsetMinutes = 0;
-    if (zone && zone !== 'Z') {
-      const digits = zone.replace(':', '');
-      const oh = Number(digits.slice(1, 3));
-      const om = Number(digits.slice(3, 5));
-      if (oh > 18 || om > 59) return undefined;
-      offsetMinutes = (digits[0] === '-' ? -1 : 1) * (oh * 60 + om);
-    }
-    const seconds = BigInt(days) * 86_400n + BigInt(h * 3600 + min * 60 + s - offsetMinutes * 60);
-    return (seconds * 1_000_000n + BigInt(fraction.slice(0, 6))).toString();
+/** A timestamp text: microseconds since the epoch of its wall time (zoned: of its instant in UTC). */
+function parseTimestamp(text: string): { micros: string; zoned: boolean } | undefined {
+  const m = TIMESTAMP.exec(text);
+  if (!m) return undefined;
+  const zone = m[8];
+  const days = daysFromCivil(Number(m[1]), Number(m[2]), Number(m[3]));
+  const [h, min, s] = [Number(m[4]), Number(m[5]), Number(m[6])];
+  if (days === undefined || h > 23 || min > 59 || s > 59) return undefined;
+  const fraction = (m[7] ?? '').padEnd(9, '0');
+  // Delta keeps microseconds; a finer value cannot be a partition of this column.
+  if (fraction.slice(6) !== '000') return undefined;
+  let offsetMinutes = 0;
+  if (zone && zone !== 'Z') {
+    const digits = zone.replace(':', '');
+    const oh = Number(digits.slice(1, 3));
+    const om = Number(digits.slice(3, 5));
+    if (oh > 18 || om > 59) return undefined;
+    offsetMinutes = (digits[0] === '-' ? -1 : 1) * (oh * 60 + om);
+  }
+  const seconds = BigInt(days) * 86_400n + BigInt(h * 3600 + min * 60 + s - offsetMinutes * 60);
+  return {
+    micros: (seconds * 1_000_000n + BigInt(fraction.slice(0, 6))).toString(),
+    zoned: zone !== undefined,
   };
+}
+
+/**
+ * `timestamp` log values. One with a zone (`Z`, an offset: Delta 3+ writes ISO-8601 in UTC) is an
+ * instant: `Z<micros>`. One without (`YYYY-MM-DD HH:MM:SS[.ffffff]`) is in "the time zone of the
+ * system which wrote to the table" (PROTOCOL.md; Spark before Delta 3 wrote the session's local
+ * time), which the proxy cannot know: `L<micros>` of its wall time, equal only to the same wall time.
+ */
+const normalizeTimestamp: PartitionValueNormalizer = (text) => {
+  const t = parseTimestamp(text);
+  return t && `${t.zoned ? 'Z' : 'L'}${t.micros}`;
+};
+
+/** `timestamp_ntz` has no zone, so a text with a zone is not one of its values. */
+const normalizeTimestampNtz: PartitionValueNormalizer = (text) => {
+  const t = parseTimestamp(text);
+  return t && !t.zoned ? t.micros : undefined;
+};
+
+/**
+ * Keys a `timestamp` grant matches. A grant without a zone is in UTC (README): it matches zoned log
+ * values of that instant and zone-less ones of that wall time (written in UTC, or compared as the
+ * log's own text). A zoned grant is an instant: it never matches a zone-less value, whose instant
+ * depends on the writer's zone.
+ */
+function timestampGrantKeys(text: string): readonly string[] | undefined {
+  const t = parseTimestamp(text);
+  if (!t) return undefined;
+  return t.zoned ? [`Z${t.micros}`] : [`L${t.micros}`, `Z${t.micros}`];
 }
 
 const exact: PartitionValueNormalizer = (text) => text;
@@ -136,8 +162,8 @@ export function normalizerFor(type: string): PartitionValueNormalizer {
   if (t === 'decimal' || t.startsWith('decimal(')) return normalizeDecimal;
   if (t === 'boolean') return normalizeBoolean;
   if (t === 'date') return normalizeDate;
-  if (t === 'timestamp') return normalizeTimestamp(true);
-  if (t === 'timestamp_ntz') return normalizeTimestamp(false);
+  if (t === 'timestamp') return normalizeTimestamp;
+  if (t === 'timestamp_ntz') return normalizeTimestampNtz;
   // string, binary and anything else: the serialized text is the value.
   return exact;
 }
@@ -157,15 +183,41 @@ export function canonicalize(normalize: PartitionValueNormalizer, value: Partiti
   }
 }
 
-/** True when a grant value and a file's serialized value denote the same partition of the type. */
+/** The canonical keys of log values a grant's text matches; undefined when none. */
+export type GrantKeys = (text: string) => readonly string[] | undefined;
+
+/** How a grant value of the type is read: as a log value, except a `timestamp` without zone. */
+export function grantKeysFor(type: string): GrantKeys {
+  if (type.trim().toLowerCase() === 'timestamp') return timestampGrantKeys;
+  const normalize = normalizerFor(type);
+  return (text) => {
+    const c = normalize(text);
+    return c === undefined ? undefined : [c];
+  };
+}
+
+/** Canonical values a grant value matches ([null] for the null partition); undefined for none. */
+export function grantCanonicals(
+  keys: GrantKeys,
+  value: PartitionValue,
+): readonly (string | null)[] | undefined {
+  if (value === null || value === '') return [null];
+  if (typeof value !== 'string') return undefined;
+  try {
+    return keys(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when a grant value covers a file's serialized value (partition of the column's type). */
 export function partitionValueMatches(
   type: string,
   grantValue: PartitionValue,
   fileValue: PartitionValue,
 ): boolean {
-  const normalize = normalizerFor(type);
-  const g = canonicalize(normalize, grantValue);
+  const g = grantCanonicals(grantKeysFor(type), grantValue);
   if (g === undefined) return false;
-  const f = canonicalize(normalize, fileValue);
-  return f !== undefined && f === g;
+  const f = canonicalize(normalizerFor(type), fileValue);
+  return f !== undefined && g.includes(f);
 }

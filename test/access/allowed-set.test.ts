@@ -105,6 +105,22 @@ describe('AllowedSet (examples)', () => {
     expect(set.isReadable('ts=2024-01-02 12%3A30%3A00/b.parquet')).toBe(false);
   });
 
+  it('reads a table with both timestamp forms: a zoned grant never covers a zone-less value', () => {
+    // A table written first by a Spark session in New York (local time, no zone), then by a
+    // writer that normalizes to UTC: 05:00 local is 10:00 UTC, another partition than 05:00Z.
+    const ts = new InMemorySnapshot(cols(['ts', 'timestamp']), [
+      { path: 'old.parquet', values: ['2024-01-01 05:00:00'] },
+      { path: 'new.parquet', values: ['2024-01-01T05:00:00.000000Z'] },
+    ]);
+    const readable = (maps: PartitionMap[]) => {
+      const set = new AllowedSet(ts, maps);
+      return ['old.parquet', 'new.parquet'].filter((p) => set.isReadable(p));
+    };
+    expect(readable([{ ts: '2024-01-01T05:00:00Z' }])).toEqual(['new.parquet']);
+    expect(readable([{ ts: '2024-01-01T10:00:00Z' }])).toEqual([]);
+    expect(readable([{ ts: '2024-01-01 05:00:00' }])).toEqual(['old.parquet', 'new.parquet']);
+  });
+
   it('grants an unpartitioned table only through {}', () => {
     const flat = new InMemorySnapshot([], [{ path: 'part-0.parquet', values: [] }]);
     expect(new AllowedSet(flat, [{}]).isReadable('part-0.parquet')).toBe(true);
@@ -121,6 +137,18 @@ interface ColSpec {
   domain: fc.Arbitrary<Sem>;
   /** Serialized forms a writer (file) or an operator (grant) may use for a semantic value. */
   render: (v: Exclude<Sem, null | 'BAD'>) => fc.Arbitrary<string>;
+  /** Forms a writer uses, when fewer than `render` (default: the same). */
+  renderInLog?: (v: Exclude<Sem, null | 'BAD'>) => fc.Arbitrary<string>;
+}
+
+/** A timestamp's forms: with a zone (an instant) and, when `local`, without (wall time in UTC). */
+function timestampForms(micros: number, local: boolean): string[] {
+  const d = new Date(Math.floor(micros / 1000));
+  const base = `${d.toISOString().slice(0, 10)} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
+  const frac = pad(micros % 1_000_000, 6);
+  const whole = micros % 1_000_000 === 0;
+  const zoned = [`${base.replace(' ', 'T')}.${frac}Z`, ...(whole ? [`${base.replace(' ', 'T')}Z`] : [])];
+  return local ? [...zoned, `${base}.${frac}`, ...(whole ? [base] : [])] : zoned;
 }
 
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');
@@ -140,15 +168,11 @@ const POOL: ColSpec[] = [
   {
     column: { logical: 'ts', physical: 'col-ts', type: 'timestamp' },
     domain: fc.constantFrom<Sem>(1_704_103_200_000_000, 1_704_103_200_123_456, 1_704_198_600_000_000, null),
-    render: (v) => {
-      const micros = v as number;
-      const d = new Date(Math.floor(micros / 1000));
-      const base = `${d.toISOString().slice(0, 10)} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
-      const frac = pad(micros % 1_000_000, 6);
-      const forms = [`${base}.${frac}`, `${base.replace(' ', 'T')}.${frac}Z`];
-      if (micros % 1_000_000 === 0) forms.push(base, `${base.replace(' ', 'T')}Z`);
-      return fc.constantFrom(...forms);
-    },
+    // A zone-less log value is in the writer's zone, unknown: the semantic values here are
+    // instants, so the log holds zoned forms (Delta 3+); grants use both (a zone-less one is UTC).
+    // Zone-less log values: the examples above.
+    render: (v) => fc.constantFrom(...timestampForms(v as number, true)),
+    renderInLog: (v) => fc.constantFrom(...timestampForms(v as number, false)),
   },
   {
     column: { logical: 'n', physical: 'n', type: 'int' },
@@ -176,7 +200,7 @@ const POOL: ColSpec[] = [
 
 function renderFile(spec: ColSpec, v: Sem): fc.Arbitrary<string | null> {
   // The replay hands null for a null partition; canonical writer forms otherwise.
-  return v === null || v === 'BAD' ? fc.constant(null) : spec.render(v).map((s) => s);
+  return v === null || v === 'BAD' ? fc.constant(null) : (spec.renderInLog ?? spec.render)(v).map((s) => s);
 }
 
 function renderGrant(spec: ColSpec, v: Sem): fc.Arbitrary<string | null> {

@@ -42,10 +42,13 @@ function readTable(dir: string): { columns: Column[]; values: Record<string, str
   return { columns, values };
 }
 
-/** The other serialized form of a timestamp (space form ↔ ISO-8601 with Z). */
+/**
+ * Another form a grant may use: ISO-8601 with Z → the zone-less form (a grant in UTC); a zone-less
+ * log value (in the writer's zone) is matched only by a zone-less grant: with microseconds.
+ */
 function otherForm(type: string, v: string): string {
   if (type === 'timestamp') {
-    return v.includes('T') ? v.replace('T', ' ').replace(/Z$/, '') : `${v.replace(' ', 'T')}Z`;
+    return v.includes('T') ? v.replace('T', ' ').replace(/Z$/, '') : v.includes('.') ? v : `${v}.000000`;
   }
   if (type === 'timestamp_ntz') return v.includes('T') ? v.replace('T', ' ') : v.replace(' ', 'T');
   if (/^(int|long|short|byte)$/.test(type)) return `0${v}`;

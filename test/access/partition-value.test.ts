@@ -4,15 +4,24 @@ import { normalizePartitionValue, partitionValueMatches } from '../../lambda/acc
 const same = (type: string, a: string | null, b: string | null) => partitionValueMatches(type, a, b);
 
 describe('partition values compare as their Delta type', () => {
-  it('matches the two serialized timestamp forms and the ISO-8601 UTC form as one instant', () => {
+  it('matches a grant in UTC against ISO-8601 log values by instant, and zone-less log values as written', () => {
     expect(same('timestamp', '2024-01-01 10:00:00', '2024-01-01T10:00:00.000000Z')).toBe(true);
     expect(same('timestamp', '2024-01-01 10:00:00.000000', '2024-01-01 10:00:00')).toBe(true);
     expect(same('timestamp', '2024-01-01 10:00:00.123456', '2024-01-01T10:00:00.123456Z')).toBe(true);
-    expect(same('timestamp', '2024-01-01T12:00:00+02:00', '2024-01-01 10:00:00')).toBe(true);
+    expect(same('timestamp', '2024-01-01T12:00:00+02:00', '2024-01-01T10:00:00.000000Z')).toBe(true);
     expect(same('timestamp', '2024-01-01 10:00:00.123456', '2024-01-01 10:00:00')).toBe(false);
-    expect(normalizePartitionValue('timestamp', '2024-01-01T10:00:00.000000Z')).toBe(
-      String(Date.UTC(2024, 0, 1, 10) * 1000),
-    );
+    expect(same('timestamp', '2024-01-01 10:00:00', '2024-01-01T11:00:00.000000Z')).toBe(false);
+  });
+
+  it("never matches a zoned grant against a zone-less log value: its zone is the writer's, unknown", () => {
+    // PROTOCOL.md: a timestamp partition value without a zone "should be interpreted using the
+    // time zone of the system which wrote to the table" (Spark before Delta 3 wrote the session's
+    // local time). "2024-01-01 05:00:00" written in New York is 10:00 UTC: a grant of the instant
+    // 05:00 UTC must not read it, nor can the proxy tell that a grant of 10:00 UTC may.
+    expect(same('timestamp', '2024-01-01T05:00:00Z', '2024-01-01 05:00:00')).toBe(false);
+    expect(same('timestamp', '2024-01-01T05:00:00.000000Z', '2024-01-01 05:00:00.000000')).toBe(false);
+    expect(same('timestamp', '2024-01-01T10:00:00+05:00', '2024-01-01 05:00:00')).toBe(false);
+    expect(same('timestamp', '2024-01-01T05:00:00Z', '2024-01-01T05:00:00.000000Z')).toBe(true);
   });
 
   it('treats timestamp_ntz as zone-less wall time (a zone in the grant matches nothing)', () => {
