@@ -46,9 +46,54 @@ function normalizeFloat(single: boolean): PartitionValueNormalizer {
     else if (text === '-Infinity') n = Number.NEGATIVE_INFINITY;
     else if (FLOAT_TEXT.test(text)) n = Number(text);
     else return undefined;
-    if (single) n = Math.fround(n);
+    if (single) {
+      if (roundsTwice(n)) return undefined;
+      n = Math.fround(n);
+    }
     // SQL equality: -0.0 = 0.0.
     return Object.is(n, -0) ? '0' : String(n);
+  };
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+/** 2^128 - 2^103: from here on a float rounds to Infinity (halfway past the largest float). */
+const FLOAT_OVERFLOW = 2 ** 128 - 2 ** 103;
+
+/**
+ * Is `d` (a text parsed to a double) a tie between two floats? Then the text's float is unknown:
+ * readers round the text once (Java's Float.parseFloat, Rust's f32 parse), and a text just above
+ * or below the tie rounds the other way than its double does. Writers write a float's own
+ * shortest text, which is never near a tie.
+ */
+function roundsTwice(d: number): boolean {
+  const f = Math.fround(d);
+  if (f === d || !Number.isFinite(d)) return false;
+  if (!Number.isFinite(f)) return Math.abs(d) === FLOAT_OVERFLOW;
+  f32[0] = f;
+  // The float on d's other side: one step away from zero when |d| > |f|, else toward it.
+  u32[0] = u32[0]! + (Math.abs(d) > Math.abs(f) ? 1 : -1);
+  return (f + f32[0]!) / 2 === d;
+}
+
+/** decimal(p,s) → [p, s]; undefined for a bare `decimal`. */
+function precisionScale(type: string): readonly [number, number] | undefined {
+  const m = /^decimal\(\s*(\d+)\s*,\s*(\d+)\s*\)$/.exec(type);
+  return m ? [Number(m[1]), Number(m[2])] : undefined;
+}
+
+/**
+ * A decimal(p,s) column holds values with at most s fractional and p - s integer digits. Another
+ * text is no value of it: Spark rounds "1.005" to 1.01 in decimal(5,2) and makes "1234" null.
+ */
+function normalizeDecimalOf(p: number, s: number): PartitionValueNormalizer {
+  return (text) => {
+    const c = normalizeDecimal(text);
+    if (c === undefined || c === '0') return c;
+    const [digits, exp] = c.replace(/^-/, '').split('e') as [string, string];
+    const exponent = Number(exp);
+    if (-exponent > s || digits.length + exponent > p - s) return undefined;
+    return c;
   };
 }
 
@@ -159,7 +204,11 @@ export function normalizerFor(type: string): PartitionValueNormalizer {
   if (intRange) return normalizeInteger(intRange);
   if (t === 'float' || t === 'real') return normalizeFloat(true);
   if (t === 'double') return normalizeFloat(false);
-  if (t === 'decimal' || t.startsWith('decimal(')) return normalizeDecimal;
+  if (t === 'decimal') return normalizeDecimal;
+  if (t.startsWith('decimal(')) {
+    const ps = precisionScale(t);
+    return ps ? normalizeDecimalOf(ps[0], ps[1]) : () => undefined;
+  }
   if (t === 'boolean') return normalizeBoolean;
   if (t === 'date') return normalizeDate;
   if (t === 'timestamp') return normalizeTimestamp;

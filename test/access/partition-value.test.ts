@@ -49,6 +49,34 @@ describe('partition values compare as their Delta type', () => {
     expect(same('decimal(38,0)', '1E+1', '10')).toBe(true);
   });
 
+  it('takes a float text that rounds differently through a double for no value (readers round once)', () => {
+    // Just above the midpoint of 1 and the next float (1 + 2^-23): Java's Float.parseFloat and
+    // Rust's f32 parse round it up; Math.fround(Number(text)) rounds to the midpoint, then to 1.
+    const above = '1.00000005960464477539062500001';
+    expect(same('float', '1', above)).toBe(false);
+    expect(same('float', '1.0000001', above)).toBe(false);
+    expect(normalizePartitionValue('float', above)).toBeUndefined();
+    // The same just below the overflow threshold: readers give the largest float, not Infinity.
+    const belowOverflow = '340282356779733661637539395458142568447.99';
+    expect(same('float', 'Infinity', belowOverflow)).toBe(false);
+    // A float's own shortest text, as writers write it, still parses.
+    expect(same('float', '1.0000001', '1.0000001')).toBe(true);
+    expect(same('float', '3.4028235E38', '3.4028235e+38')).toBe(true);
+    expect(same('double', '1', above)).toBe(false);
+  });
+
+  it('takes a decimal text outside the precision or scale of its column for no value', () => {
+    // Spark casts "1.005" to 1.01 in decimal(5,2), and "1234" to null (overflow).
+    expect(same('decimal(5,2)', '1.005', '1.005')).toBe(false);
+    expect(same('decimal(5,2)', '1.01', '1.005')).toBe(false);
+    expect(same('decimal(5,2)', '1234', '1234')).toBe(false);
+    expect(same('decimal(5,2)', '999.99', '999.990')).toBe(true);
+    expect(same('decimal(5,2)', '-999.99', '-9.9999E2')).toBe(true);
+    expect(same('decimal(5,2)', '0.10', '1E-1')).toBe(true);
+    expect(same('decimal(38,0)', '1E+37', '10000000000000000000000000000000000000')).toBe(true);
+    expect(same('decimal(38,0)', '1E+38', '1E+38')).toBe(false);
+  });
+
   it('compares floats as IEEE values of their width', () => {
     expect(same('double', '1.0', '1')).toBe(true);
     expect(same('double', '-0.0', '0.0')).toBe(true);
