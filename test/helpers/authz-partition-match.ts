@@ -51,7 +51,8 @@ export function typedKey(type: string, v: string | null): string | null | undefi
     if (m[8] && m[8] !== 'Z')
       offsetMin = (m[8][0] === '-' ? -1 : 1) * (Number(m[8].slice(1, 3)) * 60 + Number(m[8].slice(4)));
     const micros = BigInt(d.getTime() - offsetMin * 60_000) * 1000n + BigInt((m[7] ?? '').padEnd(6, '0'));
-    return micros.toString();
+    // A zone-less timestamp is wall time in the writer's zone (L), a zoned one an instant (Z).
+    return type === 'timestamp' ? `${m[8] ? 'Z' : 'L'}${micros}` : micros.toString();
   }
   return v; // string, binary: the text is the value
 }
@@ -63,7 +64,9 @@ export function mapMatches(columns: readonly ColumnFact[], map: GrantMap, tuple:
     const g = typedKey(columns[i]!.type, v);
     if (g === undefined) return false;
     const f = typedKey(columns[i]!.type, tuple[i] ?? null);
-    if (f === undefined || f !== g) return false;
+    // A zone-less timestamp grant is in UTC: it also matches the zoned value of that instant.
+    const alsoUtc = g?.startsWith('L') && columns[i]!.type === 'timestamp' ? `Z${g.slice(1)}` : g;
+    if (f === undefined || (f !== g && f !== alsoUtc)) return false;
   }
   return true;
 }
@@ -88,7 +91,8 @@ export function otherForm(type: string, v: string | null): string | null | undef
   if (type === 'boolean') return v.toUpperCase();
   if (type === 'timestamp') {
     let m = /^(\S+) (\d{2}:\d{2}:\d{2})(?:\.(\d+))?$/.exec(v);
-    if (m) return `${m[1]}T${m[2]}.${(m[3] ?? '').padEnd(6, '0')}Z`;
+    // A zone-less value is matched only by a zone-less grant (its zone is the writer's).
+    if (m) return `${m[1]} ${m[2]}.${(m[3] ?? '').padEnd(6, '0')}`;
     m = /^(\S+)T(\d{2}:\d{2}:\d{2})(?:\.(\d+))?Z$/.exec(v);
     if (m) return `${m[1]} ${m[2]}${m[3] && /[1-9]/.test(m[3]) ? `.${m[3]}` : ''}`;
     return undefined;
