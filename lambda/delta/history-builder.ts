@@ -14,7 +14,7 @@
 
 import type { CheckpointFileAction, PartitionValues } from './checkpoint-file-actions';
 import { CHANGE_DATA, RecordStore } from './history';
-import { CHANGE_DATA_DIR, normalizeNull } from './log-replay';
+import { CHANGE_DATA_DIR, isValueMap, partitionText } from './log-replay';
 import { PartitionTuples } from './partition-tuples';
 import { PathIndex } from './path-index';
 import type { PartitionColumn } from './snapshot-view';
@@ -100,14 +100,16 @@ export class HistoryBuilder {
    */
   tupleOf(pv: PartitionValues | undefined, missingIsNull = false): number | undefined {
     if (this.columns.length === 0) return 0;
-    if (pv === undefined) return undefined;
+    if (!isValueMap(pv)) return undefined;
     const v = this.values;
     v.fill(null);
     let present = 0;
     for (const key in pv) {
       const i = this.columnIndex.get(key);
-      if (i === undefined) return undefined;
-      v[i] = normalizeNull(pv[key]);
+      // A column the table is not partitioned by, or a value that is no serialized one: refused.
+      const text = i === undefined ? undefined : partitionText(pv[key]);
+      if (text === undefined) return undefined;
+      v[i!] = text;
       present++;
     }
     if (present < v.length && !missingIsNull) return undefined;

@@ -349,8 +349,3 @@ export function partitionText(v: unknown): string | null | undefined {
   if (v === null || v === '') return null;
   return typeof v === 'string' ? v : undefined;
 }
-
-/** Delta writes a null partition value as JSON null or as "" (PROTOCOL.md "Partition Value Serialization"). */
-export function normalizeNull(v: string | null | undefined): string | null {
-  return v === undefined || v === null || v === '' ? null : String(v);
-}

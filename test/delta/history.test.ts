@@ -276,6 +276,28 @@ describe('loadHistory', () => {
     expect((await historyOf(s)).recordsOf('x=1/odd.parquet')).toEqual([]);
   });
 
+  it('refuses partition values that are no serialized value (a number, an array), as the snapshot does', async () => {
+    // String() would read ["1"] and 1 as "1": a broken or hostile writer's remove would place its
+    // file in partition 1 (and a change-data file likewise).
+    const odd = (v: unknown) => ({
+      remove: { path: 'p=1/a.parquet', deletionTimestamp: 5, dataChange: true, partitionValues: { p: v } },
+    });
+    for (const value of [['1'], 1, true, { v: '1' }]) {
+      const s = new MemoryDeltaStorage()
+        .commit(0, [protocolV1, metaData(['p'])])
+        .commit(1, [
+          odd(value),
+          { cdc: { path: '_change_data/c.parquet', partitionValues: { p: value }, size: 1 } },
+        ]);
+      const h = await historyOf(s);
+      expect([value, h.recordsOf('p=1/a.parquet'), h.recordsOf('_change_data/c.parquet')]).toEqual([
+        value,
+        [],
+        [],
+      ]);
+    }
+  });
+
   it('reads each retained commit once, a window ahead, and the log listing once', async () => {
     const s = new MemoryDeltaStorage().commit(0, [protocolV1, metaData(['p'])]);
     for (let i = 1; i <= 40; i++) s.commit(i, [add(`p=${i % 3}/f${i}.parquet`, { p: String(i % 3) })]);
