@@ -155,7 +155,7 @@ export class ConfigFileTarget implements AdminTarget {
   warnings(grant: Grant): string[] {
     const { raw } = this.read();
     const mapping = raw.tableMapping;
-    if (mapping && typeof mapping === 'object' && !(grant.table in mapping)) {
+    if (mapping && typeof mapping === 'object' && !Object.hasOwn(mapping, grant.table)) {
       return [
         `table "${grant.table}" is not in tableMapping of ${this.file}; the grant has no effect until it is`,
       ];

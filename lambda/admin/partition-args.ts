@@ -35,6 +35,11 @@ function unescapeText(text: string): string {
   return text.replace(/\\(.)/g, '$1');
 }
 
+/** The config refuses a "__proto__" column (its schema would drop the key): so does the CLI. */
+function assertColumn(name: string): void {
+  if (name === '__proto__') throw new UsageError('a partition column named "__proto__" cannot be granted');
+}
+
 /**
  * Maps are built as Map and turned into objects with Object.fromEntries, which defines every key
  * as its own: assignment would drop a column named `__proto__`, and `in` sees `constructor`.
@@ -52,6 +57,7 @@ export function parsePartitionSpec(spec: string): Record<string, string> {
       throw new UsageError(
         `--partition ${JSON.stringify(spec)}: empty value for ${key} (use --partition-null ${key})`,
       );
+    assertColumn(key);
     if (map.has(key)) throw new UsageError(`--partition ${JSON.stringify(spec)}: column ${key} given twice`);
     map.set(key, value);
   }
@@ -72,7 +78,10 @@ export function partitionsFromArgs(args: {
   }
   if (!specs.length && !nulls.length)
     throw new UsageError('say which partitions: --partition, --partition-null or --all');
-  for (const col of nulls) if (!col) throw new UsageError('--partition-null needs a column name');
+  for (const col of nulls) {
+    if (!col) throw new UsageError('--partition-null needs a column name');
+    assertColumn(col);
+  }
   const specMaps: Record<string, string>[] = specs.length ? specs.map(parsePartitionSpec) : [{}];
   return specMaps.map((spec) => {
     const map = new Map<string, string | null>(Object.entries(spec));

@@ -334,6 +334,35 @@ describe('admin CLI against a config file', () => {
     expect((await admin(['keys', 'revoke', id, '--config', file])).code).toBe(1);
   });
 
+  it('grants columns named like Object members, warns about such a table, and refuses "__proto__"', async () => {
+    const own = path.join(dir, 'own-names.json');
+    writeFileSync(own, JSON.stringify({ tableMapping: { trades: 's3://bucket/gold/trades' } }));
+    const grant = (...a: string[]) => inProcess(['grants', 'add', '--principal', 'p', ...a, '--config', own]);
+    const named = await grant(
+      '--table',
+      'trades',
+      '--partition',
+      'constructor=x',
+      '--partition-null',
+      'toString',
+    );
+    expect(named.code).toBe(0);
+    const config = parseConfig(JSON.parse(readFileSync(own, 'utf8')));
+    const grants = await new ConfigGrantStore(config).grantsFor('p');
+    expect(effectivePartitions(grants, 'trades')).toEqual([{ constructor: 'x', toString: null }]);
+
+    expect((await grant('--table', 'constructor', '--all')).stderr).toContain('not in tableMapping');
+
+    for (const spec of [
+      ['--partition', '__proto__=x'],
+      ['--partition-null', '__proto__'],
+    ]) {
+      const refused = await grant('--table', 'trades', ...spec);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain('"__proto__" cannot be granted');
+    }
+  });
+
   it('fails with exit code 1 for a missing or broken file, leaving it untouched', async () => {
     const missing = await admin(['keys', 'list', '--config', path.join(dir, 'nope.json')]);
     expect(missing.code).toBe(1);

@@ -3,9 +3,8 @@ import { partitionsFromArgs } from '../../lambda/admin/partition-args';
 
 describe('partition maps from the admin CLI', () => {
   it('keeps a column named like an Object.prototype member as that column', () => {
-    // `map[key] = value` with key "__proto__" drops the key (or replaces the prototype), so the
-    // map became {} — a grant of the whole table; "constructor" was taken for a repeated column.
-    for (const column of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
+    // `key in map` took "constructor" for a repeated column.
+    for (const column of ['constructor', 'toString', 'hasOwnProperty']) {
       expect(partitionsFromArgs({ partition: [`${column}=x`] }).map((m) => Object.entries(m))).toEqual([
         [[column, 'x']],
       ]);
@@ -23,8 +22,15 @@ describe('partition maps from the admin CLI', () => {
         ],
       ]);
     }
-    // Stored as JSON, read back by the proxy with the key intact.
-    expect(JSON.stringify(partitionsFromArgs({ partition: ['__proto__=x'] }))).toBe('[{"__proto__":"x"}]');
+  });
+
+  it('refuses a column named "__proto__", as the config does (assignment would drop it: {} grants the whole table)', () => {
+    expect(() => partitionsFromArgs({ partition: ['__proto__=x'] })).toThrowError(
+      /"__proto__" cannot be granted/,
+    );
+    expect(() => partitionsFromArgs({ partitionNull: ['__proto__'] })).toThrowError(
+      /"__proto__" cannot be granted/,
+    );
   });
 
   it('still refuses a column given twice', () => {
