@@ -12,7 +12,15 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import type { Grant, PartitionMap } from '../access/grant';
-import { GRANT_SK_PREFIX, grantSk, grantSkPrefix, KEY_SK, keyPk, principalPk } from './dynamo-schema';
+import {
+  GRANT_SK_PREFIX,
+  grantSk,
+  KEY_PK_PREFIX,
+  KEY_SK,
+  keyPk,
+  PRINCIPAL_PK_PREFIX,
+  principalPk,
+} from './dynamo-schema';
 import { parsePartitions } from './grant-item';
 
 export interface KeyRecord {
@@ -74,17 +82,18 @@ export class DynamoAdmin {
         new ScanCommand({
           TableName: this.tableName,
           ConsistentRead: true,
-          FilterExpression: 'sk = :k',
-          ExpressionAttributeValues: { ':k': { S: KEY_SK } },
+          FilterExpression: 'sk = :k AND begins_with(pk, :pk)',
+          ExpressionAttributeValues: { ':k': { S: KEY_SK }, ':pk': { S: KEY_PK_PREFIX } },
           // Never read the secret.
-          ProjectionExpression: 'accessKeyId, principal, #s, createdAt, revokedAt',
+          ProjectionExpression: 'pk, principal, #s, createdAt, revokedAt',
           ExpressionAttributeNames: { '#s': 'status' },
           ...(start ? { ExclusiveStartKey: start } : {}),
         }),
     );
     for await (const item of items) {
       out.push({
-        accessKeyId: item.accessKeyId?.S ?? '?',
+        // The id the proxy looks the key up by (and `keys revoke` addresses): its pk.
+        accessKeyId: (item.pk?.S ?? '').slice(KEY_PK_PREFIX.length),
         principal: item.principal?.S ?? '?',
         status: item.status?.S === 'active' ? 'active' : 'revoked',
         ...(item.createdAt?.S ? { createdAt: item.createdAt.S } : {}),
@@ -132,7 +141,19 @@ export class DynamoAdmin {
     );
   }
 
+  /**
+   * Grants as the proxy reads them: the principal from the item's pk, the table from its `table`
+   * attribute; the id is the end of its sk. (An item written by another tool may carry copies
+   * that disagree: `principal`, `grantId` and the table in the sk are not what the proxy reads.)
+   */
   async listGrants(filter: { principal?: string; table?: string } = {}): Promise<GrantRecord[]> {
+    return (await this.grantItems(filter)).map(({ record }) => record);
+  }
+
+  private async grantItems(filter: {
+    principal?: string;
+    table?: string;
+  }): Promise<{ key: Item; record: GrantRecord }[]> {
     const items =
       filter.principal !== undefined
         ? pages(
@@ -144,8 +165,10 @@ export class DynamoAdmin {
                 KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
                 ExpressionAttributeValues: {
                   ':pk': { S: principalPk(filter.principal!) },
-                  ':prefix': { S: grantSkPrefix(filter.table) },
+                  ':prefix': { S: GRANT_SK_PREFIX },
                 },
+                ProjectionExpression: 'pk, sk, #t, #p, createdAt',
+                ExpressionAttributeNames: { '#t': 'table', '#p': 'partitions' },
                 ...(start ? { ExclusiveStartKey: start } : {}),
               }),
           )
@@ -155,43 +178,58 @@ export class DynamoAdmin {
               new ScanCommand({
                 TableName: this.tableName,
                 ConsistentRead: true,
-                FilterExpression: 'begins_with(sk, :prefix)',
-                ExpressionAttributeValues: { ':prefix': { S: GRANT_SK_PREFIX } },
-                ProjectionExpression: 'principal, #t, grantId, #p, createdAt',
+                FilterExpression: 'begins_with(pk, :pk) AND begins_with(sk, :prefix)',
+                ExpressionAttributeValues: {
+                  ':pk': { S: PRINCIPAL_PK_PREFIX },
+                  ':prefix': { S: GRANT_SK_PREFIX },
+                },
+                ProjectionExpression: 'pk, sk, #t, #p, createdAt',
                 ExpressionAttributeNames: { '#t': 'table', '#p': 'partitions' },
                 ...(start ? { ExclusiveStartKey: start } : {}),
               }),
           );
-    const out: GrantRecord[] = [];
+    const out: { key: Item; record: GrantRecord }[] = [];
     for await (const item of items) {
+      const pk = item.pk?.S ?? '';
+      const sk = item.sk?.S ?? '';
       const table = item.table?.S;
       if (filter.table !== undefined && table !== filter.table) continue;
       const partitions: PartitionMap[] | undefined = parsePartitions(item.partitions?.S);
       out.push({
-        id: item.grantId?.S ?? '?',
-        principal: item.principal?.S ?? '?',
-        table: table ?? '?',
-        // A malformed item is shown as granting nothing (which is what the proxy makes of it).
-        partitions: partitions ?? [],
-        ...(item.createdAt?.S ? { createdAt: item.createdAt.S } : {}),
+        key: { pk: { S: pk }, sk: { S: sk } },
+        record: {
+          id: sk.slice(sk.lastIndexOf('#') + 1),
+          principal: pk.slice(PRINCIPAL_PK_PREFIX.length),
+          table: table ?? '?',
+          // A malformed item is shown as granting nothing (which is what the proxy makes of it).
+          partitions: partitions ?? [],
+          ...(item.createdAt?.S ? { createdAt: item.createdAt.S } : {}),
+        },
       });
     }
     return out;
   }
 
-  /** Deletes the principal's grants on the table (one grant when id is given); returns how many. */
+  /**
+   * Deletes the principal's grants on the table (one grant when id is given), chosen as the proxy
+   * reads them, each by its own key; returns how many items were actually deleted.
+   */
   async revokeGrants(principal: string, table: string, id?: string): Promise<number> {
-    const grants = await this.listGrants({ principal, table });
     let removed = 0;
-    for (const g of grants) {
-      if (id !== undefined && g.id !== id) continue;
-      await this.client.send(
-        new DeleteItemCommand({
-          TableName: this.tableName,
-          Key: { pk: { S: principalPk(principal) }, sk: { S: grantSk(table, g.id) } },
-        }),
-      );
-      removed++;
+    for (const { key, record } of await this.grantItems({ principal, table })) {
+      if (id !== undefined && record.id !== id) continue;
+      try {
+        await this.client.send(
+          new DeleteItemCommand({
+            TableName: this.tableName,
+            Key: key,
+            ConditionExpression: 'attribute_exists(pk)',
+          }),
+        );
+        removed++;
+      } catch (e) {
+        if ((e as Error).name !== 'ConditionalCheckFailedException') throw e;
+      }
     }
     return removed;
   }

@@ -17,8 +17,8 @@
  * - authenticate: GetItem `KEY#<id>`/`KEY`, ConsistentRead (proxy, hot path, cached).
  * - grants of a caller: Query pk=`PRINCIPAL#<name>` and begins_with(sk, `GRANT#`), ConsistentRead,
  *   following LastEvaluatedKey (proxy, hot path, cached).
- * - grants of a caller on one table (revoke): Query with begins_with(sk, `GRANT#<table>#`). Table
- *   aliases cannot contain "#", so `GRANT#trades#` never matches table `trades2`.
+ * - grants of a caller on one table (revoke): the caller's grants as above, picked by their `table`
+ *   attribute (what the proxy reads, whatever the sk says), each deleted by its own key.
  * - list all keys / all grants (admin CLI only, rare): Scan with a filter on sk and a projection
  *   that never includes `secret`.
  * Revoking a key sets status=revoked (kept for audit); revoking a grant deletes the item.
@@ -36,8 +36,11 @@ import { S3Error } from '../core/s3-error';
 export const KEY_SK = 'KEY';
 export const GRANT_SK_PREFIX = 'GRANT#';
 
-export const keyPk = (accessKeyId: string): string => `KEY#${accessKeyId}`;
-export const principalPk = (principal: string): string => `PRINCIPAL#${principal}`;
+export const KEY_PK_PREFIX = 'KEY#';
+export const PRINCIPAL_PK_PREFIX = 'PRINCIPAL#';
+
+export const keyPk = (accessKeyId: string): string => `${KEY_PK_PREFIX}${accessKeyId}`;
+export const principalPk = (principal: string): string => `${PRINCIPAL_PK_PREFIX}${principal}`;
 export const grantSk = (table: string, grantId: string): string => `${GRANT_SK_PREFIX}${table}#${grantId}`;
 export const grantSkPrefix = (table?: string): string =>
   table === undefined ? GRANT_SK_PREFIX : `${GRANT_SK_PREFIX}${table}#`;

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoGrantStore } from '../../lambda/access/dynamodb-grant-store';
 import { ConfigGrantStore, effectivePartitions } from '../../lambda/access/grant-sources';
@@ -162,6 +163,67 @@ describe('admin CLI against DynamoDB (dynalite)', () => {
     const none = await admin(['grants', 'revoke', '--principal', 'analyst', '--table', 'trades', ...target]);
     expect(none.code).toBe(1);
     expect(await new DynamoGrantStore(client, table).grantsFor('analyst')).toEqual([]);
+    client.destroy();
+  });
+
+  it('lists and revokes hand-written items as the proxy reads them: by their keys, not their copies', async () => {
+    // Items written by another tool, whose attributes disagree with their keys. The proxy reads a
+    // grant by its pk (principal) and `table` attribute, and a key by its pk.
+    const client = testDynamoClient(server.endpoint);
+    const put = (item: Record<string, string>) =>
+      client.send(
+        new PutItemCommand({
+          TableName: table,
+          Item: Object.fromEntries(Object.entries(item).map(([k, v]) => [k, { S: v }])),
+        }),
+      );
+    await put({
+      pk: 'PRINCIPAL#alice',
+      sk: 'GRANT#trades#a1',
+      principal: 'bob',
+      table: 'trades',
+      grantId: 'zz',
+      partitions: '[{}]',
+    });
+    await put({ pk: 'PRINCIPAL#carol', sk: 'GRANT#public#c1', table: 'trades', partitions: '[{}]' });
+    const keyId = 'DLPHANDWRITTEN000001';
+    await put({
+      pk: `KEY#${keyId}`,
+      sk: 'KEY',
+      accessKeyId: 'DLPSOMEOTHERKEY00001',
+      principal: 'dave',
+      secret: 'hand-written-secret',
+      status: 'active',
+    });
+    const store = () => new DynamoGrantStore(client, table);
+    expect(effectivePartitions(await store().grantsFor('alice'), 'trades')).toEqual([{}]);
+    expect(effectivePartitions(await store().grantsFor('carol'), 'trades')).toEqual([{}]);
+
+    const json = async (args: string[]) =>
+      JSON.parse((await inProcess([...args, '--json', ...target])).stdout);
+    const everyone = (await json(['grants', 'list'])) as { principal: string; table: string; id: string }[];
+    expect(everyone.filter((g) => ['alice', 'bob', 'carol'].includes(g.principal))).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ principal: 'alice', table: 'trades', id: 'a1' }),
+        expect.objectContaining({ principal: 'carol', table: 'trades', id: 'c1' }),
+      ]),
+    );
+    expect(everyone.some((g) => g.principal === 'bob')).toBe(false);
+    expect(await json(['grants', 'list', '--principal', 'alice'])).toEqual([
+      expect.objectContaining({ principal: 'alice', table: 'trades', id: 'a1' }),
+    ]);
+    expect(
+      (await json(['keys', 'list'])).find((k: { principal: string }) => k.principal === 'dave'),
+    ).toMatchObject({ accessKeyId: keyId });
+
+    const revoke = (principal: string) =>
+      inProcess(['grants', 'revoke', '--principal', principal, '--table', 'trades', ...target]);
+    expect((await revoke('alice')).stdout).toContain('removed 1');
+    expect((await revoke('carol')).stdout).toContain('removed 1');
+    expect(await store().grantsFor('alice')).toEqual([]);
+    expect(await store().grantsFor('carol')).toEqual([]);
+    expect((await inProcess(['keys', 'revoke', keyId, ...target])).code).toBe(0);
+    expect(await new DynamoCredentialStore(client, table).lookup(keyId)).toBeUndefined();
     client.destroy();
   });
 
