@@ -116,6 +116,13 @@ export function proxyEnvironment(settings: ProxySettings, tableName: string): Re
     if (e instanceof ConfigError) throw new ConfigError(`deltaProxy settings: ${e.message}`);
     throw e;
   }
+  for (const [alias, uri] of Object.entries(settings.tableMapping)) {
+    // The role's policy names each prefix; there these would widen it beyond the table root.
+    if (/[*?$]/.test(parseTableUri(uri).prefix))
+      throw new ConfigError(
+        `deltaProxy settings: tableMapping.${alias}: the prefix has "*", "?" or "$", which IAM policies read as wildcards or variables`,
+      );
+  }
   const out = { ...env, [envName('database')]: database(tableName) };
   if (settings.metricsTokenSecret !== undefined) {
     if (!SECRET_ID.test(settings.metricsTokenSecret))

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { proxyEnvironment } from '../../infra/proxy-settings';
+import { mappedPrefixes, proxyEnvironment } from '../../infra/proxy-settings';
 import { loadConfig } from '../../lambda/config';
 import { DEFAULT_REDIRECT_CLIENTS } from '../../lambda/s3/redirect-policy';
 
@@ -44,6 +44,18 @@ describe('stack settings for big reads', () => {
   it('fails synth on a pattern the proxy would refuse, naming the field', () => {
     expect(() => proxyEnvironment({ tableMapping, redirectClients: ['[unclosed'] }, 'grants')).toThrow(
       /deltaProxy settings: redirectClients\.0: /,
+    );
+  });
+
+  it('fails synth on a mapped prefix with characters IAM reads as wildcards or variables', () => {
+    // Legal in S3 keys, but `gold/t*/*` in the role's policy would read every `gold/t…` prefix.
+    for (const uri of ['s3://lake-bucket/gold/t*', 's3://lake-bucket/gold/t?', 's3://lake-bucket/a/$x']) {
+      expect(() => proxyEnvironment({ tableMapping: { trades: uri } }, 'grants')).toThrow(
+        /^deltaProxy settings: tableMapping\.trades: .*IAM/,
+      );
+    }
+    expect(mappedPrefixes({ trades: 's3://lake-bucket/gold/t-1.x' })).toEqual(
+      new Map([['lake-bucket', ['gold/t-1.x/']]]),
     );
   });
 });
