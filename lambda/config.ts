@@ -14,6 +14,7 @@ import { en } from 'zod/locales';
 import * as z from 'zod/mini';
 import { matchTableUri } from './core/table-mount';
 import { DEFAULT_REDIRECT_CLIENTS } from './s3/redirect-policy';
+import { assertSafeKey } from './s3/virtual-key';
 
 export { parseTableUri } from './core/table-mount';
 
@@ -24,12 +25,14 @@ const tableUri = z.string().check(
   z.refine((v) => {
     const m = matchTableUri(v);
     if (!m) return false;
-    const prefix = m.rawPrefix;
-    // The prefix is used verbatim as a key prefix: refuse anything that could escape or alias.
-    return !prefix
-      .split('/')
-      .some((seg, i, all) => seg === '..' || seg === '.' || (seg === '' && i < all.length - 1));
-  }, 'must be an s3://bucket/prefix URI (lower-case bucket name, no "." or ".." or empty segments)'),
+    // The prefix is used verbatim as a key prefix: it obeys the rules of a request's key.
+    try {
+      assertSafeKey(m.rawPrefix, 'prefix');
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'must be an s3://bucket/prefix URI (lower-case bucket name; no ".", ".." or empty segments, control characters or backslashes in the prefix)'),
 );
 
 const alias = z.string().check(

@@ -68,6 +68,10 @@ describe('configuration', () => {
     [{ ...minimal, port: 'eighty' }, /^port: /],
     [{ tableMapping: { t: 'https://bucket/x' } }, /^tableMapping\.t: must be an s3:\/\/bucket\/prefix URI/],
     [{ tableMapping: { t: 's3://bucket/a/../b' } }, /^tableMapping\.t: /],
+    // The rules of request keys (SECURITY.md, "Keys cannot leave their table") hold for prefixes.
+    [{ tableMapping: { t: 's3://bucket/a/%2e%2e/b' } }, /^tableMapping\.t: /],
+    [{ tableMapping: { t: 's3://bucket/a\\..\\b' } }, /^tableMapping\.t: /],
+    [{ tableMapping: { t: 's3://bucket/a\u0000b' } }, /^tableMapping\.t: /],
     [{ tableMapping: { '../t': 's3://bucket/a' } }, /^tableMapping\.\.\.\/t: /],
     [{}, /^tableMapping: /],
     [
