@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 // (classic zod is ~100 KB minified in the Lambda bundle, and costs module-init time there).
 import { en } from 'zod/locales';
 import * as z from 'zod/mini';
+import { ANONYMOUS } from './core/principal';
 import { matchTableUri } from './core/table-mount';
 import { DEFAULT_REDIRECT_CLIENTS } from './s3/redirect-policy';
 import { assertSafeKey } from './s3/virtual-key';
@@ -88,7 +89,10 @@ const accessKey = z.strictObject({
     .string()
     .check(z.regex(/^[A-Za-z0-9+/=._-]{3,128}$/, 'access key ids are 3-128 URL-safe characters')),
   secretAccessKey: z.string().check(z.minLength(8, 'secret access keys are at least 8 characters')),
-  principal: nonEmpty(),
+  // A key signing as the name unsigned callers get would blur the two (grant-sources.ts).
+  principal: nonEmpty().check(
+    z.refine((p) => p !== ANONYMOUS.name, `"${ANONYMOUS.name}" is reserved for unauthenticated callers`),
+  ),
 });
 
 const grant = z.strictObject({

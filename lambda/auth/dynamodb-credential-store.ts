@@ -6,6 +6,7 @@
  * throttling, ServiceUnavailable otherwise) and is not cached: the caller fails closed.
  */
 import { type DynamoDBClient, GetItemCommand, type GetItemCommandOutput } from '@aws-sdk/client-dynamodb';
+import { ANONYMOUS } from '../core/principal';
 import type { Clock } from '../core/types';
 import { dynamoFailure, KEY_SK, keyPk } from '../store/dynamo-schema';
 import { TtlCache } from '../store/ttl-cache';
@@ -67,7 +68,8 @@ export class DynamoCredentialStore implements CredentialStore {
     const principal = item?.principal?.S;
     const secret = item?.secret?.S;
     const status = item?.status?.S;
-    if (!principal || !secret || status !== 'active') return undefined;
+    // "anonymous" is reserved for unsigned callers: never a key's principal (the CLI refuses it).
+    if (!principal || principal === ANONYMOUS.name || !secret || status !== 'active') return undefined;
     return { accessKeyId, secretAccessKey: secret, principal, status: 'active' };
   }
 }

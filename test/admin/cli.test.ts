@@ -224,6 +224,15 @@ describe('admin CLI against DynamoDB (dynalite)', () => {
     expect(await store().grantsFor('carol')).toEqual([]);
     expect((await inProcess(['keys', 'revoke', keyId, ...target])).code).toBe(0);
     expect(await new DynamoCredentialStore(client, table).lookup(keyId)).toBeUndefined();
+    // A key for the name unsigned callers get would sign as them: never a key.
+    await put({
+      pk: 'KEY#DLPANONYMOUS0000001',
+      sk: 'KEY',
+      principal: 'anonymous',
+      secret: 's',
+      status: 'active',
+    });
+    expect(await new DynamoCredentialStore(client, table).lookup('DLPANONYMOUS0000001')).toBeUndefined();
     client.destroy();
   });
 

@@ -83,6 +83,13 @@ describe('configuration', () => {
       /^grants\.0\.partitions\.0\.region: /,
     ],
     [{ ...minimal, logView: 'partial' }, /^logView: /],
+    [
+      {
+        ...minimal,
+        auth: { keys: [{ accessKeyId: 'AK1', secretAccessKey: 'a-long-secret', principal: 'anonymous' }] },
+      },
+      /^auth\.keys\.0\.principal: "anonymous" is reserved/,
+    ],
   ])('refuses %j with one line naming the field', (raw, message) => {
     expect(() => loadConfig({ file: fileWith(raw), env: {} })).toThrowError(message);
   });
