@@ -12,6 +12,8 @@ export interface ListedFile {
   path: string;
   size: number;
   lastModified?: Date;
+  /** The store's ETag, where it reports one: tells a file written again within the same second. */
+  etag?: string;
 }
 
 /** A byte range: start inclusive, end exclusive (slice semantics, not HTTP's inclusive end). */
@@ -125,7 +127,12 @@ export function deltaStorageFromBackend(
           ...(continuationToken !== undefined ? { continuationToken } : {}),
         });
         for (const o of page.objects) {
-          out.push({ path: o.key.slice(root.length), size: o.size, lastModified: o.lastModified });
+          out.push({
+            path: o.key.slice(root.length),
+            size: o.size,
+            lastModified: o.lastModified,
+            ...(o.etag ? { etag: o.etag } : {}),
+          });
         }
         continuationToken = page.isTruncated ? page.nextContinuationToken : undefined;
       } while (continuationToken !== undefined && (limit === undefined || out.length < limit));

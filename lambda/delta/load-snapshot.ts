@@ -5,19 +5,20 @@
  */
 import { readCheckpoint } from './checkpoint-reader';
 import { DeltaLogError } from './delta-log-error';
-import { type DeltaStorage, FileChanged, isNotFound, readListed } from './delta-storage';
+import { type DeltaStorage, FileChanged, isNotFound, type ListedFile, readListed } from './delta-storage';
 import { LOG_DIR, type ParsedLogPath, parseLogPath, versionPrefix } from './log-path';
 import { DEFAULT_READ_AHEAD, type ReadAhead, readInOrder } from './log-read-ahead';
 import { type ActionBatch, LogReplay, parseActionLines } from './log-replay';
 import {
   type CheckpointChoice,
   completeCheckpoints,
+  type LogSegment,
   listLogSegment,
   type ReplayStep,
   replaySteps,
 } from './log-segment';
 import type { IoStats } from './parquet-leaves';
-import { Snapshot } from './snapshot';
+import { type LogFileStamp, Snapshot } from './snapshot';
 import { partitionColumnsOf, sameColumns, unsupportedReaderFeatures } from './table-metadata';
 import { TableRoot } from './table-root';
 import { emptyMaps, emptyState, fork, freeze, outgrown } from './table-state';
@@ -35,6 +36,17 @@ export interface LoadOptions {
 
 export type RefreshOutcome = 'unchanged' | 'combined' | 'rebuilt';
 
+export interface RefreshResult {
+  outcome: RefreshOutcome;
+  snapshot: Snapshot;
+  /**
+   * The log no longer continues `prev` (its newest commit is gone or written again: the table was
+   * deleted and recreated, or rolled back): the snapshot was loaded anew, and nothing remembered
+   * of the old log (its history) may be used with it.
+   */
+  replaced?: true;
+}
+
 export async function loadSnapshot(storage: DeltaStorage, opts: LoadOptions): Promise<Snapshot> {
   const root = new TableRoot(opts.tableUri);
   let seg = await listLogSegment(storage, opts);
@@ -46,7 +58,7 @@ export async function loadSnapshot(storage: DeltaStorage, opts: LoadOptions): Pr
     const choice = seg.checkpoints.find((c) => !failed.has(c.parts[0]!.path));
     const io: IoStats = { requests: 0, bytes: 0 };
     try {
-      return await build(storage, root, seg.version, choice, seg.listed, opts, io);
+      return await build(storage, root, seg, choice, opts, io);
     } catch (e) {
       // Only checkpoints are read in pinned ranges (FilePin): one was written again while being
       // read. A fresh listing gives its new size, and the next read sees that version whole.
@@ -84,12 +96,12 @@ class CheckpointFailure extends Error {}
 async function build(
   storage: DeltaStorage,
   root: TableRoot,
-  version: number,
+  seg: LogSegment,
   choice: CheckpointChoice | undefined,
-  listed: readonly ParsedLogPath[],
   opts: LoadOptions,
   io: IoStats,
 ): Promise<Snapshot> {
+  const { version, listed } = seg;
   const state = emptyState();
   const replay = new LogReplay(state, root);
   if (choice) {
@@ -127,6 +139,7 @@ async function build(
     logFilesRead: steps.length,
     requests: io.requests,
     bytesRead: io.bytes,
+    ...(seg.head ? { head: stamp(seg.head) } : {}),
   });
 }
 
@@ -183,18 +196,22 @@ export async function refreshSnapshot(
   prev: Snapshot,
   storage: DeltaStorage,
   opts: LoadOptions,
-): Promise<{ outcome: RefreshOutcome; snapshot: Snapshot }> {
+): Promise<RefreshResult> {
   const rebuilt = async () => ({ outcome: 'rebuilt' as const, snapshot: await loadSnapshot(storage, opts) });
   if (opts.version !== undefined && opts.version <= prev.version) {
     return opts.version === prev.version ? { outcome: 'unchanged', snapshot: prev } : rebuilt();
   }
   if (prev.unsupportedReaderFeatures.length) return rebuilt();
   const io: IoStats = { requests: 1, bytes: 0 };
-  const listing = await storage.list(LOG_DIR, `${LOG_DIR}${versionPrefix(prev.version)}.json`);
+  // From prev's own version on: its commit must still be the one prev was made from.
+  const listing = await storage.list(LOG_DIR, `${LOG_DIR}${versionPrefix(prev.version)}`);
   const parsed = listing
     .map((f) => parseLogPath(f.path, f.size))
     .filter((p): p is ParsedLogPath => p !== undefined && p.version > prev.version);
   const commits = parsed.filter((p) => p.type === 'commit');
+  if (opts.version === undefined && !continues(prev, listing, commits.length > 0)) {
+    return { ...(await rebuilt()), replaced: true };
+  }
   if (commits.length === 0) return { outcome: 'unchanged', snapshot: prev };
   const latest = opts.version ?? Math.max(...commits.map((c) => c.version));
   const inRange = parsed.filter((p) => p.version <= latest);
@@ -226,12 +243,42 @@ export async function refreshSnapshot(
   if (repartitioned) return rebuilt();
   if (unsupportedReaderFeatures(state.protocol).length) clearFiles(replay);
   state.version = latest;
+  const head = listing.find((f) => f.path === commitPath(latest));
   return {
     outcome: 'combined',
     snapshot: new Snapshot(freeze(state), prev.root, {
       logFilesRead: steps.length,
       requests: io.requests,
       bytesRead: io.bytes,
+      ...(head ? { head: stamp(head) } : {}),
     }),
+  };
+}
+
+/**
+ * Does the log (listed from prev's version on) still continue prev? Its commit at prev's version
+ * is the same file (size and Last-Modified), or is gone only because newer commits exist (a log
+ * cleanup keeps the newest commits). A commit written again, or a log that ends before prev's
+ * version, is another table (deleted and recreated) or a rollback (newer commits deleted).
+ */
+function continues(prev: Snapshot, listing: readonly ListedFile[], newer: boolean): boolean {
+  const was = prev.loadInfo.head;
+  if (!was) return true; // not listed when prev was made: nothing to compare with
+  const now = listing.find((f) => f.path === commitPath(prev.version));
+  if (!now) return newer;
+  const is = stamp(now);
+  const same = <T>(a: T | undefined, b: T | undefined) => a === undefined || b === undefined || a === b;
+  return is.size === was.size && same(is.lastModified, was.lastModified) && same(is.etag, was.etag);
+}
+
+function commitPath(version: number): string {
+  return `${LOG_DIR}${versionPrefix(version)}.json`;
+}
+
+function stamp(f: { size: number; lastModified?: Date; etag?: string }): LogFileStamp {
+  return {
+    size: f.size,
+    ...(f.lastModified ? { lastModified: f.lastModified.getTime() } : {}),
+    ...(f.etag ? { etag: f.etag } : {}),
   };
 }

@@ -36,6 +36,8 @@ export interface LogSegment {
   listed: ParsedLogPath[];
   /** Last-Modified (ms) of the listed files the store reported one for. */
   lastModified: Map<string, number>;
+  /** The commit file at `version` as listed (absent when only a checkpoint has that version). */
+  head?: ListedFile;
 }
 
 export interface SegmentOptions {
@@ -84,7 +86,15 @@ async function segmentFrom(
     throw new DeltaLogError('MissingVersion', `version ${version} does not exist (latest is ${latest})`);
   }
   const checkpoints = completeCheckpoints(parsed).filter((c) => c.version <= version);
-  return { version, checkpoints, listed: parsed.filter((p) => p.version <= version), lastModified };
+  const headPath = `${LOG_DIR}${versionPrefix(version)}.json`;
+  const head = listing.find((f) => f.path === headPath);
+  return {
+    version,
+    checkpoints,
+    listed: parsed.filter((p) => p.version <= version),
+    lastModified,
+    ...(head ? { head } : {}),
+  };
 }
 
 /**

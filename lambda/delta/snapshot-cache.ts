@@ -250,10 +250,12 @@ export class SnapshotCache {
     const started = this.opts.clock.now();
     const prev = e.snapshot;
     if (!prev) this.counters.misses++;
+    let replaced = false;
     const p = (async () => {
       if (!prev) return loadSnapshot(storage, { tableUri: e.tableUri });
       const r = await refreshSnapshot(prev, storage, { tableUri: e.tableUri });
       this.counters.refreshes[r.outcome]++;
+      replaced = r.replaced === true;
       return r.snapshot;
     })();
     const report = (ok: boolean, stale = false) => {
@@ -267,6 +269,11 @@ export class SnapshotCache {
     e.inflight = p.then(
       (snap) => {
         report(true);
+        if (replaced) {
+          // Another table (or a rolled-back one) now: what was learnt of the old log goes.
+          e.history = undefined;
+          e.probe = undefined;
+        }
         e.snapshot = snap;
         e.checkedAt = started;
         e.inflight = undefined;

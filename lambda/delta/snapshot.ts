@@ -14,6 +14,21 @@ export interface LoadInfo {
   logFilesRead: number;
   requests: number;
   bytesRead: number;
+  /**
+   * The commit file at `version` as listed when this snapshot was made (absent: not listed). A
+   * refresh that finds another file there, or none and nothing newer, knows the log no longer
+   * continues this snapshot: the table was deleted and recreated, or rolled back.
+   */
+  head?: LogFileStamp;
+}
+
+/** What a listing tells of one log file: enough to see it was written again. */
+export interface LogFileStamp {
+  size: number;
+  /** Last-Modified in ms, where the store reports one (S3: to the second). */
+  lastModified?: number;
+  /** ETag, where the store reports one. */
+  etag?: string;
 }
 
 export class Snapshot implements SnapshotView {

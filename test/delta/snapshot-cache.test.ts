@@ -292,3 +292,91 @@ describe('SnapshotCache, stale if error', () => {
     await expect(cache.refreshBeforeDenial('t', s, tableUri, first)).rejects.toThrow(/SlowDown/);
   });
 });
+
+describe('SnapshotCache, a table replaced or rolled back under it', () => {
+  const commitPath = (v: number) => `_delta_log/${String(v).padStart(20, '0')}.json`;
+  const known = (snap: { tupleOf(p: string): number }, p: string) => snap.tupleOf(p) !== NO_TUPLE;
+
+  it('follows a table deleted and recreated at the same path (its version back to 0) after the ttl', async () => {
+    const s = base();
+    const clock = fakeClock();
+    const cache = new SnapshotCache({ ttlMs: 5000, maxBytes: 1e9, clock });
+    expect((await cache.get('t', s, tableUri)).version).toBe(1);
+    s.files.clear();
+    s.commit(0, [protocolV1, metaData(['p']), add('p=1/new.parquet', { p: '1' })]);
+    clock.advance(5000);
+    const now = await cache.get('t', s, tableUri);
+    expect(now.version).toBe(0);
+    expect(known(now, 'p=1/new.parquet')).toBe(true);
+    expect(known(now, 'p=1/a.parquet')).toBe(false);
+    // A new commit of the new table, refused by no probe: the next one finds it.
+    s.commit(1, [add('p=1/newer.parquet', { p: '1' })]);
+    expect(known(await cache.refreshBeforeDenial('t', s, tableUri, now), 'p=1/newer.parquet')).toBe(true);
+  });
+
+  it('follows a table recreated and written up to the same version or past it', async () => {
+    const s = base();
+    s.lastModified = new Date(1_000_000);
+    const clock = fakeClock();
+    const cache = new SnapshotCache({ ttlMs: 5000, maxBytes: 1e9, clock });
+    expect((await cache.get('t', s, tableUri)).version).toBe(1);
+    // The same commits, written again a second later with other files: same sizes, same versions.
+    s.files.clear();
+    s.lastModified = new Date(1_001_000);
+    s.commit(0, [
+      protocolV1,
+      metaData(['p']),
+      add('p=1/x.parquet', { p: '1' }),
+      add('p=2/y.parquet', { p: '2' }),
+    ]);
+    s.commit(1, [add('p=1/z.parquet', { p: '1' })]);
+    clock.advance(5000);
+    const same = await cache.get('t', s, tableUri);
+    expect(known(same, 'p=1/z.parquet')).toBe(true);
+    expect(known(same, 'p=1/c.parquet')).toBe(false);
+    // Recreated again and already two commits further by the next refresh.
+    s.files.clear();
+    s.commit(0, [protocolV1, metaData(['p'])]);
+    for (let v = 1; v <= 3; v++) s.commit(v, [add(`p=1/w${v}.parquet`, { p: '1' })]);
+    clock.advance(5000);
+    const past = await cache.get('t', s, tableUri);
+    expect(past.version).toBe(3);
+    expect(['p=1/w1.parquet', 'p=1/z.parquet', 'p=1/x.parquet'].map((p) => known(past, p))).toEqual([
+      true,
+      false,
+      false,
+    ]);
+  });
+
+  it('follows a table rolled back by deleting its newest commits, and the commits written after that', async () => {
+    const s = base().commit(2, [add('p=1/late.parquet', { p: '1' })]);
+    const clock = fakeClock();
+    const cache = new SnapshotCache({ ttlMs: 5000, maxBytes: 1e9, clock });
+    const first = await cache.get('t', s, tableUri);
+    expect(known(first, 'p=1/late.parquet')).toBe(true);
+    // The history at version 2 is loaded (a request named a file the snapshot did not know).
+    expect((await cache.history('t', s, tableUri, first, false)).version).toBe(2);
+    s.files.delete(commitPath(2));
+    clock.advance(5000);
+    const back = await cache.get('t', s, tableUri);
+    expect(back.version).toBe(1);
+    expect(known(back, 'p=1/late.parquet')).toBe(false);
+    // The history follows: not the one of the version that no longer exists.
+    expect((await cache.history('t', s, tableUri, back, false)).version).toBe(1);
+    // A writer continues from version 1: its version 2 is not the one the proxy saw.
+    s.commit(2, [add('p=2/other-file.parquet', { p: '2' })]);
+    clock.advance(5000);
+    const next = await cache.get('t', s, tableUri);
+    expect([known(next, 'p=2/other-file.parquet'), known(next, 'p=1/late.parquet')]).toEqual([true, false]);
+  });
+
+  it('refuses by nothing it remembers once the whole log is gone', async () => {
+    const s = base();
+    const clock = fakeClock();
+    const cache = new SnapshotCache({ ttlMs: 5000, maxBytes: 1e9, clock });
+    await cache.get('t', s, tableUri);
+    s.files.clear();
+    clock.advance(5000);
+    await expect(cache.get('t', s, tableUri)).rejects.toThrow(/no Delta log/);
+  });
+});

@@ -9,6 +9,8 @@ export class MemoryDeltaStorage implements DeltaStorage {
   reads: string[] = [];
   /** Listed as every file's Last-Modified when set (a real store always reports one). */
   lastModified?: Date;
+  /** Per-file Last-Modified, over `lastModified` (a file written again at another time). */
+  readonly modified = new Map<string, Date>();
 
   put(path: string, content: string | Uint8Array): this {
     this.files.set(path, typeof content === 'string' ? new TextEncoder().encode(content) : content);
@@ -48,11 +50,10 @@ export class MemoryDeltaStorage implements DeltaStorage {
     return [...this.files.keys()]
       .filter((p) => p.startsWith(dir) && (startAfter === undefined || p > startAfter))
       .sort()
-      .map((p) => ({
-        path: p,
-        size: this.files.get(p)!.byteLength,
-        ...(this.lastModified ? { lastModified: this.lastModified } : {}),
-      }));
+      .map((p) => {
+        const lastModified = this.modified.get(p) ?? this.lastModified;
+        return { path: p, size: this.files.get(p)!.byteLength, ...(lastModified ? { lastModified } : {}) };
+      });
   }
 
   async read(path: string, range?: { start: number; end: number }): Promise<Uint8Array> {
