@@ -131,7 +131,7 @@ export class FilteredLogView implements LogView {
     switch (file.kind) {
       case 'commit': {
         const c = file.commit;
-        return this.cache.get(`${base}${c.path}\u0000${c.size}`, async () => {
+        return this.cache.get(`${base}${c.source}`, async () => {
           const text = new TextDecoder().decode(await readListed(req.storage, c));
           const body = await filterCommit(text, c.path, file.version, this.filter(t, req.grant).actions);
           return generated(body, c.lastModified);
@@ -155,7 +155,7 @@ export class FilteredLogView implements LogView {
       const cp = log.checkpoints[0];
       if (!cp) throw new DeltaLogError('Unreadable', 'no readable checkpoint left for _last_checkpoint');
       try {
-        return await this.cache.get(`${base}${LAST_CHECKPOINT}\u0000${sourceId(cp)}`, async () => {
+        return await this.cache.get(`${base}${LAST_CHECKPOINT}\u0000${cp.source}`, async () => {
           const g = await this.checkpoint(req, log, t, base, cp);
           const hint = {
             version: cp.version,
@@ -178,7 +178,7 @@ export class FilteredLogView implements LogView {
     base: string,
     cp: RealCheckpoint,
   ): Promise<Generated> {
-    return this.cache.get(`${base}checkpoint\u0000${sourceId(cp)}`, async () => {
+    return this.cache.get(`${base}checkpoint\u0000${cp.source}`, async () => {
       const filter = this.filter(t, req.grant);
       try {
         const w = await filterCheckpoint(
@@ -241,10 +241,6 @@ export class FilteredLogView implements LogView {
     }
     return p;
   }
-}
-
-function sourceId(cp: RealCheckpoint): string {
-  return cp.parts.map((p) => `${p.path}:${p.size}`).join(',');
 }
 
 function generated(body: Uint8Array, lastModified: Date): Generated {

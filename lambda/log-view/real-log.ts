@@ -13,12 +13,16 @@ export interface RealCommit {
   path: string;
   size: number;
   lastModified: Date;
+  /** Which write of the file this is (size, Last-Modified, ETag): generated files are cached by it. */
+  source: string;
 }
 
 export interface RealCheckpoint {
   version: number;
   parts: CheckpointFile[];
   lastModified: Date;
+  /** Which write of its parts this is (see RealCommit.source). */
+  source: string;
 }
 
 export interface RealLog {
@@ -38,11 +42,14 @@ export async function listRealLog(storage: DeltaStorage, upTo: number): Promise<
   const listing = await storage.list(LOG_DIR);
   const parsed: ParsedLogPath[] = [];
   const modified = new Map<string, Date>();
+  const sources = new Map<string, string>();
   for (const f of listing) {
     const p = parseLogPath(f.path, f.size);
     if (!p || p.version > upTo) continue;
     parsed.push(p);
     modified.set(f.path, f.lastModified ?? new Date(0));
+    // A table deleted and written again has commits of the same names, often of the same sizes.
+    sources.set(f.path, `${f.path}:${f.size}:${f.lastModified?.getTime() ?? ''}:${f.etag ?? ''}`);
   }
   // Commits and checkpoints before the oldest version the log can rebuild (a log cleanup under way
   // left them) are not shown: the proxy's history starts there, so it serves no change data of
@@ -51,7 +58,12 @@ export async function listRealLog(storage: DeltaStorage, upTo: number): Promise<
   const commits = new Map<number, RealCommit>();
   for (const p of parsed) {
     if (p.type === 'commit' && p.version >= oldest)
-      commits.set(p.version, { path: p.path, size: p.size, lastModified: modified.get(p.path)! });
+      commits.set(p.version, {
+        path: p.path,
+        size: p.size,
+        lastModified: modified.get(p.path)!,
+        source: sources.get(p.path)!,
+      });
   }
   const checkpoints: RealCheckpoint[] = [];
   for (const c of completeCheckpoints(parsed)) {
@@ -59,7 +71,12 @@ export async function listRealLog(storage: DeltaStorage, upTo: number): Promise<
     // Zero-byte parts are skipped by Spark and the kernel: so here.
     if (checkpoints.at(-1)?.version === c.version || c.parts.some((p) => p.size === 0)) continue;
     const times = c.parts.map((p) => modified.get(p.path)!.getTime());
-    checkpoints.push({ version: c.version, parts: c.parts, lastModified: new Date(Math.max(...times)) });
+    checkpoints.push({
+      version: c.version,
+      parts: c.parts,
+      lastModified: new Date(Math.max(...times)),
+      source: c.parts.map((p) => sources.get(p.path)!).join(','),
+    });
   }
   return { version: upTo, commits, checkpoints };
 }

@@ -41,12 +41,12 @@ export class ScanPathPartitions implements PathPartitionLookup {
       const versions = [...log.commits.keys()].filter((v) => v > from && v <= upTo).sort((a, b) => b - a);
       for (const v of versions) {
         const c = log.commits.get(v)!;
-        const pv = (await this.adds(c.path, () => this.commitAdds(c.path))).get(key);
+        const pv = (await this.adds(c.source, () => this.commitAdds(c.path))).get(key);
         if (pv) return pv;
       }
       if (!cp) return undefined;
       try {
-        return (await this.adds(cp.parts[0]!.path, () => this.checkpointAdds(cp.parts))).get(key);
+        return (await this.adds(cp.source, () => this.checkpointAdds(cp.parts))).get(key);
       } catch (e) {
         if (!(e instanceof DeltaLogError || isNotFound(e))) throw e;
         upTo = cp.version;
@@ -60,6 +60,7 @@ export class ScanPathPartitions implements PathPartitionLookup {
     return r.relPath ?? `\u0000${r.external}`;
   }
 
+  /** `id`: the file's source (name, size, Last-Modified, ETag): a table written again misses. */
   private adds(id: string, load: () => Promise<Adds>): Promise<Adds> {
     let p = this.parsed.get(id);
     if (!p) {

@@ -1,0 +1,98 @@
+/**
+ * A table replaced under the proxy, through the real proxy on s3rver with an injected clock: a
+ * table deleted and recreated at the same path (its versions start again at 0, its commits at the
+ * same names and often the same sizes) is followed once the snapshot TTL has passed, in the data
+ * it serves and in the filtered `_delta_log/` it generates; and so is one rolled back by deleting
+ * its newest commits.
+ */
+import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { describe, expect, it } from 'vitest';
+import { DeltaTableWriter } from '../../lambda/local/delta-writer';
+import { ManualClock, objectRequest } from '../helpers/authz-harness';
+import { type LakeTable, lakeSuite } from '../helpers/lake-suite';
+import { startS3rver } from '../helpers/s3-servers';
+
+const READER = 'reader';
+const TTL = 5_000;
+const rel = (a: { path: string }) => decodeURIComponent(a.path);
+const commitKey = (v: number) => `_delta_log/${String(v).padStart(20, '0')}.json`;
+
+describe('a table replaced under the proxy', () => {
+  const lake = lakeSuite(startS3rver, undefined, [READER]);
+
+  async function proxyOf(t: LakeTable, clock: ManualClock) {
+    const proxy = await lake.proxyFor(clock, {
+      tableMapping: { [t.alias]: t.uri },
+      grants: [{ principal: READER, table: t.alias, partitions: [{ region: 'EU' }] }],
+      snapshotTtlMs: TTL,
+      logView: 'filtered',
+    });
+    return (key: string) => objectRequest(proxy.url, 'GET', `${t.alias}/${key}`, READER, 'datalake', clock);
+  }
+
+  async function deleteKeys(prefix: string): Promise<void> {
+    const page = await lake.s3.send(new ListObjectsV2Command({ Bucket: 'lake', Prefix: prefix }));
+    for (const o of page.Contents ?? [])
+      await lake.s3.send(new DeleteObjectCommand({ Bucket: 'lake', Key: o.Key! }));
+  }
+
+  /** A new table written where `t` was (same schema and partitioning, new id). */
+  async function recreate(t: LakeTable): Promise<DeltaTableWriter> {
+    await deleteKeys(t.prefix);
+    const writer = new DeltaTableWriter(
+      {
+        put: async (relPath, bytes) =>
+          void (await lake.s3.send(
+            new PutObjectCommand({ Bucket: 'lake', Key: t.prefix + relPath, Body: bytes }),
+          )),
+      },
+      { schema, partitionColumns: ['region'] },
+    );
+    await writer.create();
+    return writer;
+  }
+  const schema = [
+    { name: 'id', type: 'long' as const },
+    { name: 'region', type: 'string' as const },
+  ];
+
+  it('follows a table deleted and recreated at the same path, in data and in the filtered log', async () => {
+    const clock = new ManualClock();
+    const t = await lake.freshTable();
+    const old = await t.file('EU', 1);
+    await t.writer.commit({ add: [old] });
+    const get = await proxyOf(t, clock);
+    expect((await get(rel(old))).status).toBe(200);
+    expect((await get(commitKey(1))).text).toContain(old.path);
+
+    const writer = await recreate(t);
+    const fresh = await writer.writeDataFile({ region: 'EU' }, [{ id: 2, region: 'EU' }]);
+    await writer.commit({ add: [fresh] });
+    clock.advance(TTL);
+
+    expect((await get(rel(fresh))).status).toBe(200);
+    const log = await get(commitKey(1));
+    expect(log.status).toBe(200);
+    expect(log.text).toContain(fresh.path);
+    expect(log.text).not.toContain(old.path);
+    expect((await get(commitKey(0))).text).toContain(writer.metaData.id);
+  });
+
+  it('follows a table rolled back by deleting its newest commit', async () => {
+    const clock = new ManualClock();
+    const t = await lake.freshTable();
+    const kept = await t.file('EU', 1);
+    await t.writer.commit({ add: [kept] });
+    const undone = await t.file('EU', 2);
+    await t.writer.commit({ add: [undone] });
+    const get = await proxyOf(t, clock);
+    expect((await get(rel(undone))).status).toBe(200);
+
+    // The newest commit is deleted; its data file stays in storage, and is no file of the table.
+    await lake.s3.send(new DeleteObjectCommand({ Bucket: 'lake', Key: t.prefix + commitKey(2) }));
+    clock.advance(TTL);
+    expect((await get(rel(kept))).status).toBe(200);
+    expect((await get(rel(undone))).status).toBe(404);
+    expect((await get(commitKey(2))).status).toBe(404);
+  });
+});
