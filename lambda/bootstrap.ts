@@ -103,7 +103,11 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
   // Generated log files share the snapshot cache's budget: they get what the snapshots leave.
   const logView =
     config.logView === 'filtered'
-      ? new LazyLogView({ budgetBytes: () => config.snapshotCacheBytes - snapshots.stats().bytes })
+      ? new LazyLogView({
+          budgetBytes: () => config.snapshotCacheBytes - snapshots.stats().bytes,
+          listingTtlMs: config.snapshotTtlMs,
+          clock,
+        })
       : undefined;
   const authorizer = new DeltaAuthorizer({
     grants: stores.grants,

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { GeneratedObject, GeneratedObjectMeta } from '../core/generated-object';
 import type { VirtualFolder } from '../core/listing-filter';
+import type { Clock } from '../core/types';
 import { DeltaLogError } from '../delta/delta-log-error';
 import { type DeltaStorage, FileChanged, isNotFound, readListed } from '../delta/delta-storage';
 import { LAST_CHECKPOINT, LOG_DIR } from '../delta/log-path';
@@ -50,6 +51,13 @@ export interface FilteredLogViewOptions {
   budgetBytes: () => number;
   /** Optional: partition values of removed files from another index (the history work). */
   lookup?: (storage: DeltaStorage, root: TableRoot) => PathPartitionLookup;
+  /**
+   * How long a listing of the real log is used for one snapshot (default: as long as the
+   * snapshot). A snapshot lives on while no commit comes; a checkpoint and a log cleanup at its
+   * version still change what the log holds (the proxy passes `snapshotTtlMs`).
+   */
+  listingTtlMs?: number;
+  clock?: Clock;
 }
 
 interface Generated extends GeneratedObject {
@@ -64,7 +72,7 @@ interface TableState {
   inliner: DvInliner;
   lookup: PathPartitionLookup;
   latest?: RealLog;
-  logs: WeakMap<Snapshot, Promise<RealLog>>;
+  logs: WeakMap<Snapshot, { at: number; log: Promise<RealLog> }>;
 }
 
 const CONTENT_TYPE = 'application/octet-stream';
@@ -103,7 +111,13 @@ export class FilteredLogView implements LogView {
 
   async object(req: LogViewRequest, relKey: string): Promise<GeneratedObject | undefined> {
     const log = await this.realLog(req);
-    return this.generate(req, log, relKey);
+    try {
+      return await this.generate(req, log, relKey);
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+      // A file the listing named is gone (a log cleanup since): answer from a new listing.
+      return this.generate(req, await this.realLog(req), relKey);
+    }
   }
 
   private generate(req: LogViewRequest, log: RealLog, relKey: string): Promise<Generated> | undefined {
@@ -111,7 +125,8 @@ export class FilteredLogView implements LogView {
     return this.generateFrom(req, log, relKey, t)?.catch((e: unknown) => {
       // A checkpoint written again since the listing (a new size, a new ETag): this answer is a
       // 503, and the next request lists the log again instead of pinning the old size forever.
-      if (e instanceof FileChanged) {
+      // Likewise a file the listing named that is gone (a log cleanup since the listing).
+      if (e instanceof FileChanged || isNotFound(e)) {
         t.logs.delete(req.snapshot);
         if (t.latest === log) t.latest = undefined;
       }
@@ -230,16 +245,21 @@ export class FilteredLogView implements LogView {
 
   private realLog(req: LogViewRequest): Promise<RealLog> {
     const t = this.table(req);
-    let p = t.logs.get(req.snapshot);
-    if (!p) {
-      p = listRealLog(req.storage, req.snapshot.version).then((log) => {
+    const now = this.opts.clock?.now() ?? 0;
+    const held = t.logs.get(req.snapshot);
+    if (held && !(now - held.at >= (this.opts.listingTtlMs ?? Number.POSITIVE_INFINITY))) return held.log;
+    const entry = {
+      at: now,
+      log: listRealLog(req.storage, req.snapshot.version).then((log) => {
         if (!t.latest || log.version >= t.latest.version) t.latest = log;
         return log;
-      });
-      t.logs.set(req.snapshot, p);
-      p.catch(() => t.logs.delete(req.snapshot));
-    }
-    return p;
+      }),
+    };
+    t.logs.set(req.snapshot, entry);
+    entry.log.catch(() => {
+      if (t.logs.get(req.snapshot) === entry) t.logs.delete(req.snapshot);
+    });
+    return entry.log;
   }
 }
 

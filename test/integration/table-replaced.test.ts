@@ -3,12 +3,13 @@
  * table deleted and recreated at the same path (its versions start again at 0, its commits at the
  * same names and often the same sizes) is followed once the snapshot TTL has passed, in the data
  * it serves and in the filtered `_delta_log/` it generates; and so is one rolled back by deleting
- * its newest commits.
+ * its newest commits; and the filtered log follows a checkpoint and a log cleanup made after the
+ * proxy listed it, though the table's version did not move.
  */
 import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { DeltaTableWriter } from '../../lambda/local/delta-writer';
-import { ManualClock, objectRequest } from '../helpers/authz-harness';
+import { listAllPages, ManualClock, objectRequest } from '../helpers/authz-harness';
 import { type LakeTable, lakeSuite } from '../helpers/lake-suite';
 import { startS3rver } from '../helpers/s3-servers';
 
@@ -20,14 +21,18 @@ const commitKey = (v: number) => `_delta_log/${String(v).padStart(20, '0')}.json
 describe('a table replaced under the proxy', () => {
   const lake = lakeSuite(startS3rver, undefined, [READER]);
 
-  async function proxyOf(t: LakeTable, clock: ManualClock) {
+  async function proxyOf(t: LakeTable, clock: ManualClock, snapshotTtlMs = TTL) {
     const proxy = await lake.proxyFor(clock, {
       tableMapping: { [t.alias]: t.uri },
       grants: [{ principal: READER, table: t.alias, partitions: [{ region: 'EU' }] }],
-      snapshotTtlMs: TTL,
+      snapshotTtlMs,
       logView: 'filtered',
     });
-    return (key: string) => objectRequest(proxy.url, 'GET', `${t.alias}/${key}`, READER, 'datalake', clock);
+    const get = (key: string) =>
+      objectRequest(proxy.url, 'GET', `${t.alias}/${key}`, READER, 'datalake', clock);
+    const logKeys = async () =>
+      (await listAllPages(proxy.url, READER, 2, { prefix: `${t.alias}/_delta_log/` })).flatMap((p) => p.keys);
+    return Object.assign(get, { logKeys });
   }
 
   async function deleteKeys(prefix: string): Promise<void> {
@@ -94,5 +99,35 @@ describe('a table replaced under the proxy', () => {
     expect((await get(rel(kept))).status).toBe(200);
     expect((await get(rel(undone))).status).toBe(404);
     expect((await get(commitKey(2))).status).toBe(404);
+  });
+
+  it('follows a checkpoint and a log cleanup at the version it already holds, in the filtered log', async () => {
+    const clock = new ManualClock();
+    const t = await lake.freshTable();
+    const kept = await t.file('EU', 1);
+    await t.writer.commit({ add: [kept] });
+    const get = await proxyOf(t, clock);
+    const longLived = await proxyOf(t, clock, 600_000);
+    const before = [0, 1].map((v) => `${t.alias}/${commitKey(v)}`);
+    expect(await get.logKeys()).toEqual(before);
+    // This one has listed the log to read a commit, and generated no other.
+    expect((await longLived(commitKey(1))).status).toBe(200);
+
+    // A writer checkpoints version 1 and cleans up the commits before it: the version stays 1.
+    await t.writer.checkpoint();
+    await lake.s3.send(new DeleteObjectCommand({ Bucket: 'lake', Key: t.prefix + commitKey(0) }));
+    const after = [
+      commitKey(1).replace('.json', '.checkpoint.parquet'),
+      commitKey(1),
+      '_delta_log/_last_checkpoint',
+    ].map((k) => `${t.alias}/${k}`);
+    // Within the TTL: a commit listed a moment ago and gone since is missing, not a failure.
+    expect((await longLived(commitKey(0))).status).toBe(404);
+    expect(await longLived.logKeys()).toEqual(after);
+    clock.advance(TTL);
+    expect(await get.logKeys()).toEqual(after);
+    const gone = await get(commitKey(0));
+    expect(gone.status).toBe(404);
+    expect((await get(rel(kept))).status).toBe(200);
   });
 });
