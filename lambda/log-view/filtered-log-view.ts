@@ -93,8 +93,7 @@ export class FilteredLogView implements LogView {
 
   async folder(req: LogViewRequest): Promise<VirtualFolder> {
     const log = await this.realLog(req);
-    const keys = virtualKeys(log);
-    const index = new Map(keys.map((k, i) => [k, i]));
+    const { keys, index } = folderKeys(log);
     return {
       prefix: LOG_DIR,
       keys,
@@ -261,6 +260,26 @@ export class FilteredLogView implements LogView {
     });
     return entry.log;
   }
+}
+
+/**
+ * The sorted keys of a listed log and their positions, made once per listing of it (a long log has
+ * tens of thousands of commits: sorting them for every listing request would hold the event loop).
+ * A checkpoint dropped since (a new `checkpoints` array) makes them again.
+ */
+const folderKeysOf = new WeakMap<
+  RealLog,
+  { checkpoints: RealCheckpoint[]; keys: string[]; index: Map<string, number> }
+>();
+
+function folderKeys(log: RealLog): { keys: string[]; index: Map<string, number> } {
+  let f = folderKeysOf.get(log);
+  if (!f || f.checkpoints !== log.checkpoints) {
+    const keys = virtualKeys(log);
+    f = { checkpoints: log.checkpoints, keys, index: new Map(keys.map((k, i) => [k, i])) };
+    folderKeysOf.set(log, f);
+  }
+  return f;
 }
 
 function generated(body: Uint8Array, lastModified: Date): Generated {

@@ -73,6 +73,31 @@ export function touchesPrefix(mount: TableMount, prefix: string): boolean {
   return prefix.startsWith(root) || root.startsWith(prefix);
 }
 
+/**
+ * The generated keys a listing page can show, found by binary search in the sorted keys (a long
+ * log has tens of thousands): those under the prefix, from the resume point on. A key before the
+ * common prefix the resume point is in rolls up to a prefix before it, so it cannot be due.
+ */
+function keysFrom(keys: readonly string[], root: string, req: VirtualListRequest): readonly string[] {
+  const open = rollUp(req.after, req.prefix, req.delimiter);
+  const after = open?.startsWith(req.prefix) ? open : req.after;
+  const from = compareKeys(after, req.prefix) > 0 ? after : req.prefix;
+  const first = firstIndex(keys, (k) => compareKeys(root + k, from) >= 0, 0);
+  const end = firstIndex(keys, (k) => !(root + k).startsWith(req.prefix), first);
+  return keys.slice(first, end);
+}
+
+/** The first index at or after `lo` where `past` holds (it holds for every later index too). */
+function firstIndex(keys: readonly string[], past: (k: string) => boolean, lo: number): number {
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (past(keys[mid]!)) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
 export async function listVirtual(
   storage: StorageBackend,
   tables: readonly VisibleTable[],
@@ -139,7 +164,7 @@ export async function listVirtual(
 
     // A generated folder (the filtered _delta_log/) is listed from its own keys, merged in order.
     const folder = filter.virtualFolder;
-    const generated = folder ? folder.keys.filter((k) => (root + k).startsWith(req.prefix)) : [];
+    const generated = folder ? keysFrom(folder.keys, root, req) : [];
     let gi = 0;
     /** Emits the generated entries sorting before `key` (all of them when undefined); true when full. */
     const emitGenerated = async (key?: string): Promise<boolean> => {
