@@ -273,6 +273,8 @@ async function readAdds(
   ];
   const width = replay.s.columns.length;
   const values: (string | null)[] = new Array(width).fill(null);
+  // Columns named in this row's map: a key repeated (Parquet maps allow it) counts once.
+  const named = new Uint8Array(width);
   const groups = file.metadata.row_groups.length;
   // Fetch the next row group while decoding this one; the fetch may fail while this one is
   // decoded (or this one may fail first), so it is observed from the start.
@@ -299,7 +301,8 @@ async function readAdds(
       }
       const value = stringOrNull(v, file, 'add.partitionValues.value');
       values[i] = value === '' ? null : value;
-      present++;
+      if (!named[i]) present++;
+      named[i] = 1;
     };
     for (let r = 0; r < rows; r++) {
       // Let pending reads (the next row group) make progress while this one is decoded.
@@ -307,6 +310,7 @@ async function readAdds(
       // Streamed: true when present (bytes in pages), else a string or null.
       const path = pages ? pages.next() : stringOrNull(pathC.next(), file, 'add.path');
       values.fill(null);
+      named.fill(0);
       present = 0;
       pvC.next(setValue);
       const st = stC.next();

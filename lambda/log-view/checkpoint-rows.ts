@@ -250,6 +250,7 @@ function rowReaders(file: ParquetFile, leaves: Leaf[], classifier: TupleClassifi
   const readers: (() => void)[] & { sidecars: [unknown, unknown][] } = Object.assign([], { sidecars: [] });
   const s = (l: Leaf) => new ScalarCursor(l);
   const values = classifier.values;
+  const named = new Uint8Array(values.length);
 
   if (live([addPathL, addStatsL, ...addL])) {
     const path = new StringCursor(addPathL, file, 'add.path');
@@ -269,13 +270,16 @@ function rowReaders(file: ParquetFile, leaves: Leaf[], classifier: TupleClassifi
       for (let d = 0; d < dvs.length; d++) dv[d] = dvs[d]!.next();
       if (!has) return;
       values.fill(null);
+      named.fill(0);
       let present = 0;
       for (let e = 0; e < pv.size; e++) {
         const ci = classifier.columnOf(pv.keys[e]!);
         const v = pv.values[e]!;
         if (ci >= 0) {
           values[ci] = v === '' ? null : v;
-          present++;
+          // A key repeated (Parquet maps allow it) names its column once.
+          if (!named[ci]) present++;
+          named[ci] = 1;
         } else if (values.length > 0) present = Number.NEGATIVE_INFINITY;
       }
       // A map lacking a partition column (or naming another) is refused, as the snapshot's replay refuses it.

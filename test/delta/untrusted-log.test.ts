@@ -64,6 +64,46 @@ describe('a file whose partitionValues lack a partition column', () => {
     });
   });
 
+  it('is refused when a checkpoint map repeats a column in place of another (checkpoint)', async () => {
+    // A Parquet map may hold a key twice: [region=EU, region=EU] names one column of two, as the
+    // same map in JSON would (the last of a repeated key counts), so the file lacks `b`.
+    const { writeCheckpoint } = await import('../../lambda/local/delta-writer');
+    const s = new MemoryDeltaStorage();
+    const twice = [
+      { key: 'region', value: 'EU' },
+      { key: 'region', value: 'EU' },
+    ];
+    await writeCheckpoint(
+      { put: async (rel, bytes) => void s.put(rel, bytes) },
+      0,
+      protocolV1.protocol,
+      metaData(['region', 'b']).metaData,
+      [
+        {
+          path: 'twice.parquet',
+          partitionValues: twice as never,
+          size: 1,
+          modificationTime: 0,
+          dataChange: false,
+        },
+        {
+          path: 'whole.parquet',
+          partitionValues: { region: 'EU', b: null },
+          size: 1,
+          modificationTime: 0,
+          dataChange: false,
+        },
+      ],
+    );
+    s.commit(0, [protocolV1, metaData(['region', 'b'])]);
+    const snapshot = await loadSnapshot(s, { tableUri });
+    expect(snapshot.tupleOf('twice.parquet')).toBe(NO_TUPLE);
+    expect(await readable(s, [{ region: 'EU', b: null }], ['twice.parquet', 'whole.parquet'])).toEqual({
+      'twice.parquet': false,
+      'whole.parquet': true,
+    });
+  });
+
   it('replaces (and so hides) an earlier add of the same path', async () => {
     const s = new MemoryDeltaStorage()
       .commit(0, [protocolV1, metaData(['region']), add('region=EU/f.parquet', { region: 'EU' })])

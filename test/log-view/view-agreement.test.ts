@@ -165,6 +165,41 @@ describe('the filtered log and the authorizer agree', () => {
     expect(eu.text).not.toContain('a.parquet');
   });
 
+  it('a checkpoint map that repeats one column in place of another is shown to no one, as the proxy refuses it', async () => {
+    const s = new MemoryDeltaStorage();
+    s.commit(0, [{ commitInfo: { timestamp: 1 } }, protocolV1, metaData(['region', 'b'])]);
+    const twice = [
+      { key: 'region', value: 'EU' },
+      { key: 'region', value: 'EU' },
+    ];
+    await writeCheckpoint(
+      { put: async (rel, bytes) => void s.put(rel, bytes) },
+      0,
+      protocolV1.protocol,
+      metaData(['region', 'b']).metaData,
+      [
+        {
+          path: 'twice.parquet',
+          partitionValues: twice as never,
+          size: 1,
+          modificationTime: 0,
+          dataChange: false,
+        },
+        {
+          path: 'whole.parquet',
+          partitionValues: { region: 'EU', b: null },
+          size: 1,
+          modificationTime: 0,
+          dataChange: false,
+        },
+      ],
+    );
+    const grants: PartitionMap[][] = [[{ region: 'EU', b: null }], [{}]];
+    await expectAgreement(s, 10, grants);
+    const all = await checkAgreement(s, [{}], 10);
+    expect(all.at.get(0)).toEqual(['whole.parquet']);
+  });
+
   it('a table re-partitioned to fewer columns: its old files are shown to no one, as the proxy refuses them', async () => {
     // partitionBy(region, b), then an overwrite partitioned by region alone: the old file's
     // values name b, a column the table is no longer partitioned by. The history refuses it, so
