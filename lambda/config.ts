@@ -288,6 +288,19 @@ export function parseConfig(raw: unknown): Config {
 }
 
 /**
+ * Where a JSON text fails to parse, without its text: JSON.parse's own message quotes up to ten
+ * characters each side of the fault (V8: `Unexpected token '“', ..."ccessKey": “wJalrXUtn"...`),
+ * and in a config file those are often a secret pasted with the wrong quotes.
+ */
+export function jsonFault(text: string, error: unknown): string {
+  const at = /at position (\d+)/.exec(error instanceof Error ? error.message : '');
+  if (!at) return 'an unexpected character; the text around it is not shown, it may hold a secret';
+  const before = text.slice(0, Number(at[1]));
+  const line = before.split('\n').length;
+  return `line ${line}, column ${before.length - before.lastIndexOf('\n')}`;
+}
+
+/**
  * Loads config.json (if given) and the environment; the one reader of the process environment.
  * Without an `s3.region`, the backend is in the function's own region: AWS_REGION, which Lambda
  * always sets (AWS_DEFAULT_REGION as the AWS CLI's fallback).
@@ -308,7 +321,7 @@ export function loadConfig(
     try {
       raw = JSON.parse(text) as Record<string, unknown>;
     } catch (e) {
-      throw new ConfigError(`${file}: not valid JSON (${(e as Error).message})`);
+      throw new ConfigError(`${file}: not valid JSON (${jsonFault(text, e)})`);
     }
   }
   const config = parseConfig(applyEnv(raw, env));

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import type { Grant } from '../access/grant';
-import { ConfigError, parseConfig } from '../config';
+import { ConfigError, jsonFault, parseConfig } from '../config';
 import type { AdminTarget, GrantListing, KeyListing } from './admin-target';
 
 interface RawKey {
@@ -46,7 +46,7 @@ export class ConfigFileTarget implements AdminTarget {
     try {
       raw = JSON.parse(text);
     } catch (e) {
-      throw new ConfigError(`${this.file}: not valid JSON (${(e as Error).message})`);
+      throw new ConfigError(`${this.file}: not valid JSON (${jsonFault(text, e)})`);
     }
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
       throw new ConfigError(`${this.file}: expected a JSON object`);

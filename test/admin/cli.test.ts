@@ -445,5 +445,15 @@ describe('admin CLI against a config file', () => {
     expect(r.stderr).toContain('not valid JSON');
     expect(r.stdout).not.toContain('secretAccessKey');
     expect(readFileSync(broken, 'utf8')).toBe('{ not json');
+    // A secret pasted with the wrong quotes: the error says the file is broken, not what it holds.
+    const pasted = path.join(dir, 'pasted.json');
+    writeFileSync(
+      pasted,
+      `{"auth": {"keys": [{"accessKeyId": "AKIDEXAMPLE", "secretAccessKey": 'wJalrXUtnFEMI'}]}}`,
+    );
+    const quoted = await inProcess(['keys', 'list', '--config', pasted]);
+    expect(quoted.code).toBe(1);
+    expect(quoted.stderr).toContain('not valid JSON');
+    expect(quoted.stderr.slice(quoted.stderr.indexOf('not valid JSON'))).not.toContain('wJal');
   });
 });

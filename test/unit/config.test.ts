@@ -129,6 +129,32 @@ describe('configuration', () => {
     expect(() => loadConfig({ file: fileWith('{nope'), env: {} })).toThrowError(/not valid JSON/);
   });
 
+  it('never quotes the text around a JSON syntax error: it may be a secret', () => {
+    // JSON.parse's own message shows ten characters each side of the fault (V8:
+    // `..."ccessKey":“wJalrXUtn"...`): a value pasted with curly or single quotes is such a fault.
+    const secret = 'wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY';
+    const broken = [
+      `{\n "auth": {"keys": [{"accessKeyId": "AKIDEXAMPLE", "secretAccessKey": \u201c${secret}\u201d}]}}`,
+      `{"metricsToken": '${secret}'}`,
+      `{"listingTokenKey": ${secret}}`,
+      `{"listingTokenKey": "${secret}" "x": 1}`,
+    ];
+    for (const text of broken) {
+      let message = '';
+      try {
+        loadConfig({ file: fileWith(text), env: {} });
+      } catch (e) {
+        message = (e as Error).message.replace(/^.*config\.json: /, '');
+      }
+      expect(message).toMatch(/^not valid JSON/);
+      for (let i = 0; i + 4 <= secret.length; i++) expect(message).not.toContain(secret.slice(i, i + 4));
+    }
+    // Where the parser says where the fault is, the message says it as a line and column.
+    expect(() => loadConfig({ file: fileWith('{\n  "port": 1,\n  "host" "x"\n}'), env: {} })).toThrowError(
+      /not valid JSON \(line 3, column 10\)/,
+    );
+  });
+
   it('maps field names to environment names', () => {
     expect(envName('metricsPort')).toBe('PROXY_METRICS_PORT');
     expect(envName('tableMapping')).toBe('PROXY_TABLE_MAPPING');
