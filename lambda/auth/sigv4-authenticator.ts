@@ -183,21 +183,28 @@ export class SigV4Authenticator implements Authenticator {
 }
 
 const REDACTED = 'REDACTED';
-const SECRET_HEADERS = ['authorization', 'x-amz-security-token'];
+/** Signed values that are secrets: a signature, a session token, SSE-C encryption keys. */
+const SECRET_HEADERS = [
+  'authorization',
+  'x-amz-security-token',
+  'x-amz-server-side-encryption-customer-key',
+  'x-amz-copy-source-server-side-encryption-customer-key',
+];
+const isSecretParam = (p: QueryParam) => p.name.toLowerCase() === 'x-amz-security-token';
 
 /**
  * S3 returns the canonical request with SignatureDoesNotMatch so a client can find its mistake.
- * It holds no secret unless the client signed its session token or (absurdly) its own
- * Authorization header: those values are blanked, so the copy can go into logs and errors.
+ * It holds no secret unless the client signed its session token, an SSE-C key or (absurdly) its
+ * own Authorization header: those values are blanked, so the copy can go into logs and errors.
  */
 function forDisplay(canonical: string, parts: SignedParts): string {
   const secretHeader = parts.signedHeaders.some((h) => SECRET_HEADERS.includes(h));
-  const secretParam = parts.query.some((p) => p.name === 'X-Amz-Security-Token');
+  const secretParam = parts.query.some(isSecretParam);
   if (!secretHeader && !secretParam) return canonical;
   const headers = { ...parts.headers };
   for (const h of SECRET_HEADERS) if (h in headers) headers[h] = REDACTED;
   const query: QueryParam[] = parts.query.map((p) =>
-    p.name === 'X-Amz-Security-Token' ? { name: p.name, value: REDACTED } : p,
+    isSecretParam(p) ? { name: p.name, value: REDACTED } : p,
   );
   return canonicalRequest({ ...parts, headers, query });
 }

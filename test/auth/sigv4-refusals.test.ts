@@ -288,6 +288,28 @@ describe('access keys', () => {
       expect(visible).not.toContain(secret);
     }
   });
+
+  it('SignatureDoesNotMatch blanks every signed secret: SSE-C keys and a session token however its name is cased', async () => {
+    const sseKey = Buffer.alloc(32, 7).toString('base64');
+    const req = await signHeader({
+      path: keyPath('datalake', 't/a.parquet'),
+      date: T,
+      query: { 'x-amz-security-token': 'lower-case-session-token' },
+      headers: {
+        'x-amz-server-side-encryption-customer-algorithm': 'AES256',
+        'x-amz-server-side-encryption-customer-key': sseKey,
+        'x-amz-copy-source-server-side-encryption-customer-key': sseKey,
+      },
+      key: { accessKeyId: KEY.accessKeyId, secretAccessKey: 'wrong-secret' },
+    });
+    const e = await refusal(atT, req);
+    expect(e.code).toBe('SignatureDoesNotMatch');
+    expect(e.extra.CanonicalRequest).toContain('x-amz-server-side-encryption-customer-algorithm:AES256\n');
+    expect(e.extra.CanonicalRequest).toContain('x-amz-server-side-encryption-customer-key:REDACTED\n');
+    expect(e.extra.CanonicalRequest).toContain('x-amz-security-token=REDACTED');
+    const visible = JSON.stringify(e) + e.message;
+    for (const secret of [sseKey, 'lower-case-session-token']) expect(visible).not.toContain(secret);
+  });
 });
 
 describe('clock skew of header-signed requests, at ±1 s of 15 minutes', () => {
