@@ -21,6 +21,8 @@ let front: S3Front;
 let proxy: RunningProxy;
 let active: string[];
 let credentialsBroken = false;
+/** The proxy's own temporary credentials' token (in Lambda: its role's). */
+const SESSION_TOKEN = 'backend-session-token-must-stay-secret';
 
 /** A listing of the table's data (not of its log, which snapshot loads read). */
 const dataListing = (req: SeenRequest) =>
@@ -49,7 +51,11 @@ beforeAll(async () => {
       backendCredentials: async () => {
         if (credentialsBroken)
           throw Object.assign(new Error('credentials endpoint down'), { name: 'CredentialsProviderError' });
-        return { ...BACKEND_CREDENTIALS, expiration: new Date(Date.now() + 60_000) };
+        return {
+          ...BACKEND_CREDENTIALS,
+          sessionToken: SESSION_TOKEN,
+          expiration: new Date(Date.now() + 60_000),
+        };
       },
     },
   );
@@ -96,6 +102,50 @@ describe('listing errors from the backend', () => {
       // Clear: the client can tell a backend refusal from a missing grant.
       expect(r.text).toMatch(/<Message>[^<]*storage[^<]*<\/Message>/i);
     }
+  });
+
+  it('keeps what a backend echoes in a refusal (the proxy signature, session token, bucket) out of every output', async () => {
+    // S3's SignatureDoesNotMatch and chatty S3-compatible stores echo the request they refused.
+    const xmlText = (t: string) => t.replace(/[<>&]/g, (c) => `&#${c.charCodeAt(0)};`);
+    const echo = (req: SeenRequest): Fault => ({
+      status: req.key ? 400 : 403,
+      code: req.key ? 'InvalidRequest' : 'SignatureDoesNotMatch',
+      message: xmlText(`${req.method} ${req.path} ${JSON.stringify(req.headers)}`),
+    });
+    front.rules.push((req) =>
+      dataListing(req) || (req.key && !req.key.includes('_delta_log')) ? echo(req) : undefined,
+    );
+    const before = { events: proxy.events.length, logs: proxy.logs.length, seen: front.seen.length };
+    const listing = await signedFetch(
+      proxy.url,
+      'GET',
+      '/datalake',
+      'list-type=2&prefix=sales%2F',
+      {},
+      ANALYST,
+    );
+    const object = await signedFetch(
+      proxy.url,
+      'GET',
+      `/datalake/${encodeKeyPath(`sales/${active[0]}`)}`,
+      '',
+      {},
+      ANALYST,
+    );
+    expect([listing.status, object.status]).toEqual([403, 500]);
+    const sent = front.seen.slice(before.seen).filter((r) => r.headers.authorization);
+    expect(sent.map((r) => r.headers['x-amz-security-token'])).toContain(SESSION_TOKEN);
+    const signatures = sent.map((r) => /Signature=(\w+)/.exec(String(r.headers.authorization))![1]!);
+    const everything = [
+      listing.text,
+      object.text,
+      JSON.stringify([listing.headers, object.headers]),
+      ...proxy.events.slice(before.events).map((e) => JSON.stringify(e)),
+      ...proxy.logs.slice(before.logs),
+    ].join('\n');
+    for (const secret of [SESSION_TOKEN, BACKEND_CREDENTIALS.secretAccessKey, ...signatures])
+      expect(everything).not.toContain(secret);
+    expectNoBackendNames(everything);
   });
 
   it('answers a connection the backend drops as 503 ServiceUnavailable', async () => {
