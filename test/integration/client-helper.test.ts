@@ -127,6 +127,45 @@ async function expectedIdsOf(keys: string[]): Promise<number[]> {
   return ids.sort((a, b) => a - b);
 }
 
+describe("the helper's --verbose lines", () => {
+  it('name method, path and status, never a query: no signature, presigned URL or token', async () => {
+    const lines: string[] = [];
+    const verbose = await startClientHelper({ target: proxy.url, log: (l) => lines.push(l) });
+    try {
+      const file = granted()[0]!;
+      const fromRelay = relay.requests.length;
+      // Header-signed: the helper follows the 307 to a presigned URL itself.
+      const followed = await signedFetch(
+        verbose.url,
+        'GET',
+        `/datalake/${encodeKeyPath(file)}`,
+        '',
+        {},
+        ANALYST,
+      );
+      expect(followed.status).toBe(200);
+      expect(relay.requests.slice(fromRelay).some((r) => r.presigned)).toBe(true);
+      // A presigned request to the proxy carries its signature (and a token) in the query.
+      const query = `X-Amz-Security-Token=client-session-token&X-Amz-Signature=${'ab'.repeat(32)}`;
+      const refused = await signedFetch(
+        verbose.url,
+        'GET',
+        '/datalake',
+        `list-type=2&${query}`,
+        {},
+        undefined,
+      );
+      expect(refused.status).toBe(400);
+    } finally {
+      await verbose.close();
+    }
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^GET \/datalake\/sales\/\S+ 200 \(followed 1\)$/);
+    expect(lines[1]).toBe('GET /datalake 400');
+    expect(lines.join('\n')).not.toMatch(/[?&]|X-Amz|session-token|abab/);
+  });
+});
+
 describe('through the helper as the endpoint', () => {
   it.skipIf(boto3Missing !== undefined)(
     withReason('boto3 lists the table and downloads every object straight from S3', boto3Missing),
