@@ -16,7 +16,7 @@ import { SnapshotCache } from '../../lambda/delta/snapshot-cache';
 import { TableRoot } from '../../lambda/delta/table-root';
 import { FilteredLogView } from '../../lambda/log-view/filtered-log-view';
 import type { MemoryDeltaStorage } from './delta-memory-storage';
-import { jsonLines, parquetRows, replayLog } from './virtual-log-replay';
+import { jsonLines, parquetRows, type ReplayedFile, replayEntries } from './virtual-log-replay';
 
 const URI = 's3://bucket/t';
 const MOUNT = { alias: 't', bucket: 'bucket', prefix: 't/', uri: URI };
@@ -32,6 +32,10 @@ export interface Agreement {
   served: string[];
   /** Active files of the view at each version it can replay. */
   at: Map<number, string[]>;
+  /** The same with their values and deletion vectors, as a reader replays them. */
+  files: Map<number, ReplayedFile[]>;
+  /** Paths active twice at a version (a remove that missed its add's deletion vector), with where. */
+  twice: string[];
   text: string;
 }
 
@@ -79,18 +83,23 @@ export async function checkAgreement(
     for (const { path, kind } of await namedPaths(name, body)) named.set(rel(path), `${kind} in ${name}`);
   }
   const at = new Map<number, string[]>();
+  const atFiles = new Map<number, ReplayedFile[]>();
+  const twice: string[] = [];
   for (const name of files.keys()) {
     const m = /^(\d{20})\.json$/.exec(name);
     if (!m) continue;
     const v = Number(m[1]);
-    let active: Awaited<ReturnType<typeof replayLog>>;
+    let active: ReplayedFile[];
     try {
-      active = await replayLog(files, v);
+      active = await replayEntries(files, v);
     } catch {
       continue; // not reconstructable from what the view lists
     }
-    at.set(v, [...active.keys()].sort());
-    for (const p of active.keys()) named.set(p, `active at v${v}`);
+    const paths = active.map((f) => f.path).sort();
+    for (const [i, p] of paths.entries()) if (paths[i - 1] === p) twice.push(`${p} at v${v}`);
+    at.set(v, [...new Set(paths)]);
+    atFiles.set(v, active);
+    for (const p of paths) named.set(p, `active at v${v}`);
   }
 
   const namedButRefused: string[] = [];
@@ -100,7 +109,7 @@ export async function checkAgreement(
   for (const [path, body] of s.files) {
     if (!path.startsWith('_delta_log/')) continue;
     const name = path.slice('_delta_log/'.length);
-    if (name.includes('/')) continue;
+    if (name.includes('/') && !name.startsWith('_sidecars/')) continue;
     for (const { path: p } of await namedPaths(name, body)) {
       const r = root.resolve(p).relPath;
       if (r !== undefined) real.add(r);
@@ -120,6 +129,8 @@ export async function checkAgreement(
     servedButHidden: servedButHidden.sort(),
     served: servedPaths.sort(),
     at,
+    files: atFiles,
+    twice,
     text,
   };
 }

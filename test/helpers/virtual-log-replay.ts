@@ -56,6 +56,18 @@ export async function replayLog(
   files: Map<string, Uint8Array>,
   version: number,
 ): Promise<Map<string, ReplayedFile>> {
+  return new Map((await replayEntries(files, version)).map((f) => [f.path, f]));
+}
+
+/**
+ * The active (path, deletion vector) entries at `version`, as replayLog but not merged by path:
+ * two entries of one path mean a remove did not match its add's vector, and a reader would read
+ * the file twice.
+ */
+export async function replayEntries(
+  files: Map<string, Uint8Array>,
+  version: number,
+): Promise<ReplayedFile[]> {
   const active = new Map<string, ReplayedFile>();
   const put = (a: Obj) => {
     const dv = (a.deletionVector ?? null) as Obj | null;
@@ -88,7 +100,7 @@ export async function replayLog(
     }
     for (const a of actions) if (a.add) put(a.add as Obj);
   }
-  return new Map([...active.values()].map((f) => [f.path, f]));
+  return [...active.values()];
 }
 
 export interface LoggedFile {
