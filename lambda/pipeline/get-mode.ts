@@ -8,10 +8,10 @@
  */
 import { S3Error } from '../core/s3-error';
 import type { Clock, Headers, ProxyRequest, ProxyResponse } from '../core/types';
-import { type ObjectRequest, temporaryRedirect } from '../s3/get-object';
+import { isListed, noSuchKey, type ObjectRequest, temporaryRedirect } from '../s3/get-object';
 import { followsRedirects, type RedirectSettings, shouldRedirect } from '../s3/redirect-policy';
 import { overLimitMessage, type StreamLimits, streamableBytes } from '../s3/stream-limit';
-import type { StorageBackend } from '../storage/storage-backend';
+import { type StorageBackend, StorageError } from '../storage/storage-backend';
 
 export interface GetModeOptions extends RedirectSettings {
   presignExpiresSeconds: number;
@@ -32,14 +32,23 @@ export async function serveGet(
   options: GetModeOptions,
   clock: Clock,
   req: ProxyRequest,
-  ref: ObjectRequest['ref'],
+  object: ObjectRequest,
+  /**
+   * The authorization did not see the object (a raw `_delta_log/` file): it is redirected only
+   * once a listing shows it, as S3 answers the presigned URL of a missing key with 403.
+   */
+  mayBeMissing: boolean,
   requestId: string,
   base: Headers,
   /** Streams the object through the proxy (getObject, within the caller's stream share). */
   proxyGet: () => Promise<ProxyResponse>,
 ): Promise<GetOutcome> {
-  const redirect = () => redirectTo(storage, options, ref, requestId, base);
-  if (shouldRedirect(req.headers, options)) return { response: await redirect(), proxied: false };
+  const redirect = () => redirectTo(storage, options, object.ref, requestId, base);
+  if (shouldRedirect(req.headers, options)) {
+    if (mayBeMissing && !(await listedOrUnknown(storage, object)))
+      throw noSuchKey(object.virtualKey, 'not in the backend listing (not redirected)');
+    return { response: await redirect(), proxied: false };
+  }
 
   const response = await proxyGet();
   const remainingMs = req.deadline !== undefined ? req.deadline - clock.now() : undefined;
@@ -65,6 +74,19 @@ async function redirectTo(
 ): Promise<ProxyResponse> {
   const location = await storage.presign(ref, { expiresInSeconds: options.presignExpiresSeconds });
   return temporaryRedirect(location, requestId, base);
+}
+
+/**
+ * False only when the backend's listing shows no such key. A listing the backend refuses leaves
+ * the answer to S3; one that cannot be had now (throttled, unreachable) fails the request.
+ */
+async function listedOrUnknown(storage: StorageBackend, object: ObjectRequest): Promise<boolean> {
+  try {
+    return await isListed(storage, object.ref, object.signal);
+  } catch (err) {
+    if (err instanceof StorageError && (err.kind === 'Unavailable' || err.kind === 'Throttled')) throw err;
+    return true;
+  }
 }
 
 /** Stops a body that will not be sent: the backend read ends instead of running to its end. */

@@ -1,12 +1,13 @@
 /** GetObject and HeadObject: conditional headers, Range, S3's response headers. */
 import { S3Error } from '../core/s3-error';
 import type { Headers, ProxyResponse } from '../core/types';
-import type {
-  Conditions,
-  GetResult,
-  ObjectMeta,
-  ObjectRef,
-  StorageBackend,
+import {
+  type Conditions,
+  type GetResult,
+  type ObjectMeta,
+  type ObjectRef,
+  type StorageBackend,
+  StorageError,
 } from '../storage/storage-backend';
 import { type ConditionOutcome, evaluateConditions } from './conditions';
 import { parseRange } from './range';
@@ -101,6 +102,38 @@ export interface ObjectRequest {
   signal?: AbortSignal;
 }
 
+/**
+ * Is there an object at exactly this key? A one-key listing, not a HEAD: without `s3:ListBucket`
+ * on the key (the stack's policy grants it only with an `s3:prefix` condition, which a GET or
+ * HEAD does not meet) S3 answers 403, not 404, for a missing key.
+ */
+export async function isListed(
+  storage: StorageBackend,
+  ref: ObjectRef,
+  signal?: AbortSignal,
+): Promise<boolean> {
+  const page = await storage.list({ bucket: ref.bucket, prefix: ref.key, maxKeys: 1, signal });
+  return page.objects[0]?.key === ref.key;
+}
+
+export function noSuchKey(virtualKey: string, reason: string): S3Error {
+  return new S3Error('NoSuchKey', 'The specified key does not exist.', { Key: virtualKey }, reason);
+}
+
+/**
+ * The S3 error for a failed GET/HEAD of an authorized key. A backend 403 is told apart by a
+ * listing: a missing key is 404, as S3 answers a caller who may list (delta-rs loads a table
+ * without `_last_checkpoint` only on a 404), a key the backend refuses stays 403. A listing that
+ * fails leaves the 403.
+ */
+async function readFailure(storage: StorageBackend, req: ObjectRequest, err: unknown): Promise<unknown> {
+  if (err instanceof StorageError && err.kind === 'AccessDenied') {
+    const listed = await isListed(storage, req.ref, req.signal).catch(() => true);
+    if (!listed) return noSuchKey(req.virtualKey, 'backend 403 for a key its listing does not hold');
+  }
+  return toS3Error(err, req.virtualKey);
+}
+
 export async function getObject(
   storage: StorageBackend,
   req: ObjectRequest,
@@ -119,7 +152,7 @@ export async function getObject(
   } catch (err) {
     const nm = notModifiedOf(err);
     if (nm) return { status: 304, headers: { ...base, ...nm.headers } };
-    throw toS3Error(err, req.virtualKey);
+    throw await readFailure(storage, req, err);
   }
   const outcome = evaluateConditions(result.meta, conditions);
   if (outcome !== 'ok') {
@@ -151,7 +184,7 @@ export async function headObject(
   } catch (err) {
     const nm = notModifiedOf(err);
     if (nm) return { status: 304, headers: { ...base, ...nm.headers } };
-    throw toS3Error(err, req.virtualKey);
+    throw await readFailure(storage, req, err);
   }
   const outcome = evaluateConditions(meta, conditions);
   if (outcome !== 'ok') return conditionFailure(outcome, meta, base);

@@ -11,7 +11,7 @@
  *   `_last_checkpoint` loads, unknown keys are 404, orphans 403, and a file committed after the
  *   snapshot was cached is still found.
  */
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   type AuthzProxy,
@@ -311,6 +311,62 @@ describe.each(upstreams)("under the stack's IAM policy (403 for missing keys) on
     const orphan = await objectRequest(proxy.url, 'GET', 'plain/region=EU/orphan.parquet', READER);
     expect([orphan.status, code(orphan.text)]).toEqual([403, 'AccessDenied']);
   });
+
+  it.skipIf(skip)(
+    'answers 404 for a missing log file (_last_checkpoint) and a logged file gone from storage',
+    async () => {
+      // delta-rs reads `_last_checkpoint` first and loads a table without one only on a 404.
+      const [gone] = await plain.commitFiles('EU');
+      await client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: `${plain.prefix}${gone}` }));
+      clock.advance(1_000);
+      for (const key of ['plain/_delta_log/_last_checkpoint', `plain/${gone}`])
+        for (const method of ['GET', 'HEAD'] as const) {
+          const r = await objectRequest(proxy.url, method, key, READER);
+          expect([method, key, r.status]).toEqual([method, key, 404]);
+          if (method === 'GET') expect(code(r.text)).toBe('NoSuchKey');
+        }
+      // A file the backend refuses although it exists stays the operator's 403.
+      backend.onRequest = (r) =>
+        r.key === `${plain.prefix}${plainFiles[0]}` ? { status: 403, code: 'AccessDenied' } : undefined;
+      try {
+        const refused = await objectRequest(proxy.url, 'GET', `plain/${plainFiles[0]}`, READER);
+        expect([refused.status, code(refused.text)]).toEqual([403, 'AccessDenied']);
+      } finally {
+        backend.onRequest = () => undefined;
+      }
+    },
+  );
+
+  it.skipIf(skip)(
+    'in presigned mode answers 404 for a missing raw log file instead of a 307 that S3 answers 403',
+    async () => {
+      const presigning = await startAuthzProxy(
+        backend,
+        {
+          tableMapping: { plain: plain.uri },
+          allowedPartitions: { plain: [{ region: 'EU' }] },
+          getMode: 'presignedUrl',
+        },
+        [READER],
+      );
+      try {
+        const follower = { 'user-agent': 'delta-proxy-client/0.1.0' };
+        const ask = (key: string) =>
+          objectRequest(presigning.url, 'GET', key, READER, 'datalake', undefined, follower);
+        const missing = await ask('plain/_delta_log/_last_checkpoint');
+        expect([missing.status, code(missing.text), missing.headers.location]).toEqual([
+          404,
+          'NoSuchKey',
+          undefined,
+        ]);
+        const commit = await ask('plain/_delta_log/00000000000000000000.json');
+        expect(commit.status).toBe(307);
+        expect((await fetch(commit.headers.location!)).status).toBe(200);
+      } finally {
+        await presigning.stop();
+      }
+    },
+  );
 
   it.skipIf(skip)('serves a file committed after the snapshot was cached', async () => {
     expect((await objectRequest(proxy.url, 'GET', `plain/${plainFiles[0]}`, READER)).status).toBe(200);
