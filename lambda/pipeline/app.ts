@@ -20,7 +20,7 @@ import { assertSafeKey, resolveKey, VIRTUAL_BUCKET } from '../s3/virtual-key';
 import { listVirtual, touchesPrefix, type VisibleTable } from '../s3/virtual-listing';
 import type { StorageBackend } from '../storage/storage-backend';
 import { asS3Error, errorResponse } from './error-response';
-import { type GetModeOptions, serveGet } from './get-mode';
+import { assertStreamable, type GetModeOptions, serveGet } from './get-mode';
 import { observeBody } from './observe';
 import { reasonClassOf, type Stage } from './reason-class';
 import {
@@ -186,13 +186,15 @@ async function serve(
       ctx.stage = 'serve';
       if (decision.kind === 'generated') {
         // A file of the filtered log: made by the proxy, so always served by it (never presigned).
-        ctx.proxied = route.op === 'GetObject';
-        return serveGenerated(
+        const generated = serveGenerated(
           decision.object,
           { headers: req.headers, query: route.query },
           base,
           route.op === 'HeadObject',
         );
+        assertStreamable(deps.options, deps.clock, req, generated);
+        ctx.proxied = route.op === 'GetObject';
+        return generated;
       }
       const objectReq = {
         ref: { bucket: resolved.mount.bucket, key: resolved.backendKey },

@@ -51,18 +51,42 @@ export async function serveGet(
   }
 
   const response = await proxyGet();
+  const over = overStreamLimit(options, clock, req, response);
+  if (!over) return { response, proxied: true };
+  await discard(response.body);
+  if (followsRedirects(req.headers, options.redirectClients)) {
+    return { response: await redirect(), proxied: false, reason: over.reason };
+  }
+  throw over;
+}
+
+/**
+ * A body the proxy makes itself (a file of the filtered log) is bound by the same limits; it is
+ * never presigned, so over them every client gets the S3 error.
+ */
+export function assertStreamable(
+  options: GetModeOptions,
+  clock: Clock,
+  req: ProxyRequest,
+  response: ProxyResponse,
+): void {
+  const over = overStreamLimit(options, clock, req, response);
+  if (over) throw over;
+}
+
+/** The S3 error for a body over what this invocation can stream, or undefined where it fits. */
+function overStreamLimit(
+  options: GetModeOptions,
+  clock: Clock,
+  req: ProxyRequest,
+  response: ProxyResponse,
+): S3Error | undefined {
   const remainingMs = req.deadline !== undefined ? req.deadline - clock.now() : undefined;
   const limit = streamableBytes(options.lambdaStreaming, remainingMs);
   const length = Number(response.headers['content-length'] ?? 0);
-  if (limit === undefined || response.body === undefined || length <= limit) {
-    return { response, proxied: true };
-  }
-  await discard(response.body);
+  if (limit === undefined || response.body === undefined || length <= limit) return undefined;
   const reason = `${length} bytes over the Lambda streaming limit (${limit})`;
-  if (followsRedirects(req.headers, options.redirectClients)) {
-    return { response: await redirect(), proxied: false, reason };
-  }
-  throw new S3Error('InvalidRequest', overLimitMessage(length, limit), {}, reason);
+  return new S3Error('InvalidRequest', overLimitMessage(length, limit), {}, reason);
 }
 
 async function redirectTo(

@@ -174,6 +174,24 @@ describe('an object over the Lambda streaming limit', () => {
     expect(served.body.equals(content)).toBe(true);
   });
 
+  it('applies to a file of the filtered log too: an S3 error before any byte, never a redirect', async () => {
+    // A generated file (made by the proxy, never presigned) over the limit would be cut short too.
+    const proxy = await inLambda({ lambdaStreaming: { maxResponseBytes: HEAD_ALLOWANCE_BYTES + 100 } });
+    const commit = '/datalake/sales/_delta_log/00000000000000000000.json';
+    const head = await signedFetch(proxy.url, 'HEAD', commit, '', FOLLOWER, ANALYST);
+    expect(head.status).toBe(200);
+    expect(Number(head.headers['content-length'])).toBeGreaterThan(100);
+    for (const agent of [FOLLOWER, {}]) {
+      const over = await signedFetch(proxy.url, 'GET', commit, '', agent, ANALYST);
+      expect([over.status, over.headers.location]).toEqual([400, undefined]);
+      expect(over.text).toContain('<Code>InvalidRequest</Code>');
+      expect(proxy.events.at(-1)).toMatchObject({ status: 400, proxied: false });
+      expect(proxy.events.at(-1)!.reason).toMatch(/over the Lambda streaming limit/);
+    }
+    const within = await signedFetch(proxy.url, 'GET', commit, '', { range: 'bytes=0-99' }, ANALYST);
+    expect([within.status, within.body.length]).toEqual([206, 100]);
+  });
+
   it('is streamed as usual where the proxy does not run in Lambda (node:http)', async () => {
     const proxy = await startProxy(s3, config());
     running.push(proxy);
