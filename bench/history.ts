@@ -145,7 +145,7 @@ function counting(inner: StorageBackend) {
       if (isLog(ref.key)) c.logGet++;
       else c.get++;
       const r = await inner.get(ref, o);
-      if (isLog(ref.key)) c.logBytes += r.contentLength;
+      if (isLog(ref.key)) c.logBytes += r.contentLength ?? 0;
       return r;
     },
     head(ref, o) {

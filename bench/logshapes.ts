@@ -133,7 +133,7 @@ function counting(inner: StorageBackend) {
       c.worstInFlight = Math.max(c.worstInFlight, ++c.inFlight);
       try {
         const r = await inner.get(ref, o);
-        c.bytes += r.contentLength;
+        c.bytes += r.contentLength ?? 0;
         return r;
       } finally {
         c.inFlight--;

@@ -69,7 +69,7 @@ function countingS3Backend(endpoint: string): { backend: StorageBackend; traffic
     async get(ref, o) {
       traffic.requests++;
       const r = await real.get(ref, o);
-      traffic.bytes += r.contentLength;
+      traffic.bytes += r.contentLength ?? 0;
       return r;
     },
     head(ref, o) {

@@ -83,9 +83,12 @@ function overStreamLimit(
 ): S3Error | undefined {
   const remainingMs = req.deadline !== undefined ? req.deadline - clock.now() : undefined;
   const limit = streamableBytes(options.lambdaStreaming, remainingMs);
-  const length = Number(response.headers['content-length'] ?? 0);
-  if (limit === undefined || response.body === undefined || length <= limit) return undefined;
-  const reason = `${length} bytes over the Lambda streaming limit (${limit})`;
+  if (limit === undefined || response.body === undefined) return undefined;
+  // A body of unknown length (the backend sent none) might not fit: it is not started either.
+  const stated = response.headers['content-length'];
+  const length = stated === undefined ? undefined : Number(stated);
+  if (length !== undefined && length <= limit) return undefined;
+  const reason = `${length ?? 'an unknown number of'} bytes over the Lambda streaming limit (${limit})`;
   return new S3Error('InvalidRequest', overLimitMessage(length, limit), {}, reason);
 }
 

@@ -160,7 +160,8 @@ export async function getObject(
     return conditionFailure(outcome, result.meta, base);
   }
   const headers: Headers = { ...base, ...objectHeaders(result.meta, req.query) };
-  headers['content-length'] = String(result.contentLength);
+  // Unknown (a chunked backend answer): the body is passed on chunked, never framed by a guess.
+  if (result.contentLength !== undefined) headers['content-length'] = String(result.contentLength);
   if (result.range) {
     headers['content-range'] = `bytes ${result.range.start}-${result.range.end}/${result.range.total}`;
     return { status: 206, headers, body: result.body };

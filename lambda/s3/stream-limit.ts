@@ -31,9 +31,13 @@ export function streamableBytes(limits: StreamLimits | undefined, remainingMs?: 
 }
 
 /** The client-facing explanation when an object cannot be streamed from inside Lambda. */
-export function overLimitMessage(length: number, limit: number): string {
+export function overLimitMessage(length: number | undefined, limit: number): string {
+  const what =
+    length === undefined
+      ? 'The requested object has no known length (its storage sent none), so it may exceed'
+      : `The requested bytes (${length}) exceed`;
   return (
-    `The requested bytes (${length}) exceed what this proxy can stream from AWS Lambda in one response ` +
+    `${what} what this proxy can stream from AWS Lambda in one response ` +
     `(${limit}). Request byte ranges of at most ${limit} bytes, or read through a client that follows ` +
     'redirects (such as delta-proxy-client).'
   );

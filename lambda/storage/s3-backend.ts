@@ -311,7 +311,8 @@ export class S3Backend implements StorageBackend {
     return {
       meta,
       range,
-      contentLength: out.ContentLength ?? 0,
+      // Never made up: a body framed with a wrong length would reach the client cut short.
+      contentLength: out.ContentLength ?? (range ? range.end - range.start + 1 : undefined),
       body: storageErrors(out.Body as unknown as AsyncIterable<Uint8Array>, options.signal),
     };
   }

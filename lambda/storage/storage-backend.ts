@@ -50,8 +50,8 @@ export interface GetResult {
   meta: ObjectMeta;
   /** Present when a range was served: the first and last byte (inclusive) and the total size. */
   range?: { start: number; end: number; total: number };
-  /** Length of `body` in bytes. */
-  contentLength: number;
+  /** Length of `body` in bytes; undefined when the backend did not say (a chunked answer). */
+  contentLength?: number;
   body: AsyncIterable<Uint8Array>;
 }
 

@@ -30,7 +30,8 @@ export interface BackendRequest {
  * (`hang`: the connection stays open until the client gives up or the server stops), drop the
  * connection without an answer (`reset`), send the real answer but cut the connection after
  * `cutAfter` body bytes (its Content-Length promised more), send a body `rewrite` made of the real
- * one (with a matching Content-Length: a corrupt or truncated object that looks whole), or pass.
+ * one (with a matching Content-Length: a corrupt or truncated object that looks whole), send the
+ * real answer chunked without its Content-Length (`unsized`), or pass.
  */
 export type Fault =
   | { status: number; code?: string; message?: string; headers?: Record<string, string> }
@@ -40,6 +41,7 @@ export type Fault =
   | { reset: true }
   | { cutAfter: number }
   | { rewrite: (body: Buffer) => Buffer }
+  | { unsized: true }
   | undefined;
 
 /** The stack's policy: per bucket, the mapped prefixes ("" = the whole bucket). */
@@ -131,7 +133,7 @@ export async function startMisbehavingS3(
     res: ServerResponse,
     r: BackendRequest,
     query?: URLSearchParams,
-    body?: { cutAfter?: number; rewrite?: (body: Buffer) => Buffer },
+    body?: { cutAfter?: number; rewrite?: (body: Buffer) => Buffer; unsized?: true },
   ) => {
     const headers = { ...req.headers, host: target.host };
     const path = query ? `${(req.url ?? '/').split('?')[0]}?${query}` : req.url;
@@ -155,7 +157,8 @@ export async function startMisbehavingS3(
           });
           return;
         }
-        res.writeHead(status, upRes.headers);
+        const { 'content-length': _length, ...unsized } = upRes.headers;
+        res.writeHead(status, body?.unsized && status < 300 ? unsized : upRes.headers);
         if (body?.cutAfter !== undefined && status < 300) {
           let left = body.cutAfter;
           upRes.on('data', (c: Buffer) => {
@@ -198,7 +201,7 @@ export async function startMisbehavingS3(
       req.resume();
     } else if (fault && 'reset' in fault) {
       req.socket.destroy();
-    } else if (fault && ('cutAfter' in fault || 'rewrite' in fault)) {
+    } else if (fault && ('cutAfter' in fault || 'rewrite' in fault || 'unsized' in fault)) {
       forward(req, res, r, undefined, fault);
     } else if (fault && 'status' in fault) {
       req.resume();

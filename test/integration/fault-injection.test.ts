@@ -157,6 +157,16 @@ describe.each(TRANSPORTS)('a failing backend under data reads, via %s', (_name, 
     expect((await get(proxy, alpha, alphaFiles[0]!)).status).toBe(200);
   });
 
+  it('passes a body the backend sends without Content-Length whole, never framed as empty', async () => {
+    // S3 always sizes a GetObject; a gateway in front of another store may stream it chunked.
+    const whole = await get(proxy, alpha, alphaFiles[0]!);
+    backend.onRequest = (r) => (isKey(alpha.prefix + alphaFiles[0])(r) ? { unsized: true } : undefined);
+    const r = await get(proxy, alpha, alphaFiles[0]!);
+    expect([r.status, r.body.length]).toEqual([200, whole.body.length]);
+    expect(r.body.equals(whole.body)).toBe(true);
+    expect(r.headers['content-length']).not.toBe('0');
+  });
+
   it('still refuses a file of a partition not granted while the backend fails', async () => {
     backend.onRequest = (r) => (r.method === 'GET' ? { status: 503, code: 'SlowDown' } : undefined);
     const r = await get(proxy, alpha, alphaFiles[1]!);

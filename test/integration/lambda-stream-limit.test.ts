@@ -14,6 +14,7 @@ import { HEAD_ALLOWANCE_BYTES } from '../../lambda/s3/stream-limit';
 import { writeSpecialTable } from '../helpers/fixture-tables';
 import { startLambdaHttpServer } from '../helpers/lambda-http-server';
 import { installLambdaRuntimeShim } from '../helpers/lambda-runtime-shim';
+import { startMisbehavingS3 } from '../helpers/misbehaving-s3';
 import { ANALYST, startProxy } from '../helpers/proxy-harness';
 import {
   BACKEND_CREDENTIALS,
@@ -28,6 +29,7 @@ import { encodeKeyPath, signedFetch } from '../helpers/signed-fetch';
 const MB = 1_000_000;
 const OBJECT_BYTES = 3 * MB;
 const LIMIT = 2 * MB; // maxResponseBytes: the body may use LIMIT - HEAD_ALLOWANCE_BYTES
+const code = (text: string) => /<Code>([^<]*)<\/Code>/.exec(text)?.[1];
 const FOLLOWER = { 'user-agent': 'delta-proxy-client/0.1.0 Boto3/1.43.11' };
 
 let s3: S3Server;
@@ -53,11 +55,15 @@ const config = (over: Partial<ConfigInput> = {}): ConfigInput => ({
  * The proxy behind the Lambda adapter, built by the factory the adapter calls: the adapter tells
  * the core it runs in Lambda, and each request carries the invocation's deadline.
  */
-async function inLambda(over: Partial<ConfigInput> = {}, timeoutMs = 30_000): Promise<RunningProxy> {
+async function inLambda(
+  over: Partial<ConfigInput> = {},
+  timeoutMs = 30_000,
+  endpoint = s3.endpoint,
+): Promise<RunningProxy> {
   const events: RequestEvent[] = [];
   const parsed = parseConfig({
     ...config(over),
-    s3: { endpoint: s3.endpoint, forcePathStyle: true, region: 'us-east-1' },
+    s3: { endpoint, forcePathStyle: true, region: 'us-east-1' },
     auth: { keys: [ANALYST] },
   });
   installLambdaRuntimeShim();
@@ -190,6 +196,27 @@ describe('an object over the Lambda streaming limit', () => {
     }
     const within = await signedFetch(proxy.url, 'GET', commit, '', { range: 'bytes=0-99' }, ANALYST);
     expect([within.status, within.body.length]).toEqual([206, 100]);
+  });
+
+  it('counts a body the backend sends without Content-Length as over the limit: never cut short', async () => {
+    const backend = await startMisbehavingS3(s3);
+    try {
+      backend.onRequest = (r) =>
+        r.method === 'GET' && r.key.endsWith('.parquet') ? { unsized: true } : undefined;
+      // Far more room than the object needs: only its unknown length stops it.
+      const proxy = await inLambda(
+        { lambdaStreaming: { maxResponseBytes: 100 * MB } },
+        30_000,
+        backend.endpoint,
+      );
+      const refused = await signedFetch(proxy.url, 'GET', path(), '', {}, ANALYST);
+      expect([refused.status, code(refused.text)]).toEqual([400, 'InvalidRequest']);
+      expect(proxy.events.at(-1)!.reason).toMatch(/Lambda streaming limit/);
+      const followed = await signedFetch(proxy.url, 'GET', path(), '', FOLLOWER, ANALYST);
+      expect(followed.status).toBe(307);
+    } finally {
+      await backend.stop();
+    }
   });
 
   it('is streamed as usual where the proxy does not run in Lambda (node:http)', async () => {
