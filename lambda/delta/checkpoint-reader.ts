@@ -129,6 +129,7 @@ const SMALL = {
   minReader: ['protocol', 'minReaderVersion'],
   minWriter: ['protocol', 'minWriterVersion'],
   readerFeatures: ['protocol', 'readerFeatures'],
+  writerFeatures: ['protocol', 'writerFeatures'],
   metaId: ['metaData', 'id'],
   schemaString: ['metaData', 'schemaString'],
   partitionColumns: ['metaData', 'partitionColumns'],
@@ -147,6 +148,7 @@ export async function readSmallActions(
 ): Promise<void> {
   const t = file.tree;
   const rf = leavesUnder(t, SMALL.readerFeatures);
+  const wf = leavesUnder(t, SMALL.writerFeatures);
   const pc = leavesUnder(t, SMALL.partitionColumns);
   const conf = leavesUnder(t, SMALL.configuration);
   const paths = [
@@ -160,12 +162,17 @@ export async function readSmallActions(
     conf[1] ?? ['-'],
     SMALL.sidecarPath,
     SMALL.sidecarSize,
+    wf[0] ?? ['-'],
   ];
   const features: string[] = [];
+  const writerFeatures: string[] = [];
   const partitionColumns: string[] = [];
   let configuration: Record<string, string> = {};
   const onFeature = (f: unknown) => {
     features.push(stringOrNull(f, file, 'protocol.readerFeatures') ?? '');
+  };
+  const onWriterFeature = (f: unknown) => {
+    writerFeatures.push(stringOrNull(f, file, 'protocol.writerFeatures') ?? '');
   };
   const onPartitionColumn = (p: unknown) => {
     partitionColumns.push(stringOrNull(p, file, 'metaData.partitionColumns') ?? '');
@@ -179,7 +186,7 @@ export async function readSmallActions(
     // Most row groups of a big checkpoint hold only file actions: skip them on statistics alone.
     if (!mayHoldAny(group, [SMALL.minReader, SMALL.schemaString, SMALL.sidecarPath])) continue;
     const rows = Number(group.num_rows);
-    const [minR, minW, feat, id, schema, pcols, ck, cv, scPath, scSize] = await readLeaves(
+    const [minR, minW, feat, id, schema, pcols, ck, cv, scPath, scSize, wfeat] = await readLeaves(
       storage,
       file,
       rg,
@@ -190,6 +197,7 @@ export async function readSmallActions(
       minR: new ScalarCursor(minR!),
       minW: new ScalarCursor(minW!),
       feat: new RepeatedCursor(feat!),
+      wfeat: new RepeatedCursor(wfeat!),
       id: new ScalarCursor(id!),
       schema: new ScalarCursor(schema!),
       pcols: new RepeatedCursor(pcols!),
@@ -199,11 +207,13 @@ export async function readSmallActions(
     };
     for (let r = 0; r < rows; r++) {
       features.length = 0;
+      writerFeatures.length = 0;
       partitionColumns.length = 0;
       configuration = {};
       const minReaderVersion = c.minR.next();
       const minWriterVersion = c.minW.next();
       c.feat.next(onFeature);
+      c.wfeat.next(onWriterFeature);
       const metaId = stringOrNull(c.id.next(), file, 'metaData.id');
       const schemaString = stringOrNull(c.schema.next(), file, 'metaData.schemaString');
       c.pcols.next(onPartitionColumn);
@@ -215,7 +225,9 @@ export async function readSmallActions(
           {
             minReaderVersion,
             ...(typeof minWriterVersion === 'number' ? { minWriterVersion } : {}),
-            ...(minReaderVersion >= 3 ? { readerFeatures: [...features] } : {}),
+            // Both lists at every version: a reader honours a feature named in either.
+            readerFeatures: [...features],
+            writerFeatures: [...writerFeatures],
           },
           file.path,
         );

@@ -37,13 +37,46 @@ export const SUPPORTED_READER_FEATURES: ReadonlySet<string> = new Set([
 
 export const MAX_READER_VERSION = 3;
 
+/**
+ * Reader-writer features other than the supported ones (delta-io/delta TableFeature.scala,
+ * delta-kernel-rs TableFeature). A reader counts such a feature as supported when *either* list
+ * names it (Spark's isFeatureSupported), at any reader version, so it is looked for in both.
+ * Unknown names found only in `writerFeatures` are writer-only (PROTOCOL.md "Table Features").
+ */
+const OTHER_READER_WRITER_FEATURES: ReadonlySet<string> = new Set([
+  'catalogManaged',
+  'catalogOwned-preview',
+  'typeWidening',
+  'typeWidening-preview',
+  'variantType',
+  'variantType-preview',
+  'variantShredding',
+  'variantShredding-preview',
+  'adaptiveMetadata-preview',
+  'geospatial',
+  'geospatial-dev',
+  'redirectReaderWriter-preview',
+]);
+
 export function unsupportedReaderFeatures(p: TableProtocol | undefined): string[] {
   if (!p) return [];
   if (!Number.isInteger(p.minReaderVersion) || p.minReaderVersion > MAX_READER_VERSION) {
     return [`minReaderVersion=${p.minReaderVersion}`];
   }
-  if (p.minReaderVersion < 3) return [];
-  return (p.readerFeatures ?? []).filter((f) => !SUPPORTED_READER_FEATURES.has(f));
+  const reader = featureList(p.readerFeatures);
+  const writer = featureList(p.writerFeatures);
+  if (reader === undefined) return ['readerFeatures (not a list of names)'];
+  if (writer === undefined) return ['writerFeatures (not a list of names)'];
+  const out = reader.filter((f) => !SUPPORTED_READER_FEATURES.has(f));
+  for (const f of writer) if (OTHER_READER_WRITER_FEATURES.has(f) && !out.includes(f)) out.push(f);
+  return out;
+}
+
+/** A protocol's feature list: [] when absent, undefined when it is something else than names. */
+function featureList(x: unknown): string[] | undefined {
+  if (x === undefined || x === null) return [];
+  if (!Array.isArray(x)) return undefined;
+  return x.map((f) => (typeof f === 'string' ? f : JSON.stringify(f)));
 }
 
 interface SchemaField {

@@ -5,9 +5,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DeltaLogError } from '../../lambda/delta/delta-log-error';
-import { loadSnapshot } from '../../lambda/delta/load-snapshot';
+import { loadSnapshot, refreshSnapshot } from '../../lambda/delta/load-snapshot';
 import { MULTI_TUPLE, NO_TUPLE } from '../../lambda/delta/snapshot-view';
 import { uuidString, z85Decode, z85Encode } from '../../lambda/delta/z85';
+import { writeCheckpoint } from '../../lambda/local/delta-writer';
 import { add, MemoryDeltaStorage, metaData, protocolV1, remove } from '../helpers/delta-memory-storage';
 
 const tableUri = 's3://bucket/warehouse/t';
@@ -222,6 +223,60 @@ describe('log replay', () => {
     const snap = await load(s);
     expect(snap.unsupportedReaderFeatures).toEqual([]);
     expect(snap.tupleOf('a.parquet')).not.toBe(NO_TUPLE);
+  });
+
+  it('refuses a reader-writer feature a reader honours from writerFeatures or at any reader version, in a commit or a checkpoint', async () => {
+    // Spark counts a feature as supported when either list names it (TableFeatureSupport
+    // .isFeatureSupported): these tables are catalog-managed to Spark, whose commits the proxy
+    // does not see. Unknown names listed only as writer features are writer-only (PROTOCOL.md).
+    const protocols = [
+      { minReaderVersion: 3, minWriterVersion: 7, readerFeatures: [], writerFeatures: ['catalogManaged'] },
+      { minReaderVersion: 3, minWriterVersion: 7, writerFeatures: ['typeWidening'] },
+      { minReaderVersion: 1, minWriterVersion: 7, writerFeatures: ['catalogManaged'] },
+      { minReaderVersion: 2, minWriterVersion: 5, readerFeatures: ['catalogManaged'] },
+      { minReaderVersion: 3, minWriterVersion: 7, readerFeatures: 'catalogManaged', writerFeatures: [] },
+    ];
+    for (const protocol of protocols) {
+      const s = new MemoryDeltaStorage().commit(0, [{ protocol }, metaData([]), add('a.parquet')]);
+      const snap = await load(s);
+      expect(snap.unsupportedReaderFeatures, JSON.stringify(protocol)).not.toEqual([]);
+      expect(snap.tupleOf('a.parquet')).toBe(NO_TUPLE);
+    }
+    const cp = new MemoryDeltaStorage();
+    await writeCheckpoint(
+      { put: async (rel, bytes) => void cp.put(rel, bytes) },
+      0,
+      { minReaderVersion: 3, minWriterVersion: 7, readerFeatures: [], writerFeatures: ['catalogManaged'] },
+      metaData([]).metaData,
+      [{ path: 'a.parquet', partitionValues: {}, size: 1, modificationTime: 0, dataChange: true }],
+    );
+    const fromCheckpoint = await load(cp.commit(0, [protocolV1, metaData([])]));
+    expect(fromCheckpoint.loadInfo.checkpointVersion).toBe(0);
+    expect(fromCheckpoint.unsupportedReaderFeatures).toEqual(['catalogManaged']);
+    expect(fromCheckpoint.tupleOf('a.parquet')).toBe(NO_TUPLE);
+    const writerOnly = await load(
+      new MemoryDeltaStorage().commit(0, [
+        {
+          protocol: {
+            minReaderVersion: 3,
+            minWriterVersion: 7,
+            readerFeatures: ['deletionVectors'],
+            writerFeatures: ['deletionVectors', 'rowTracking', 'someFutureWriterFeature'],
+          },
+        },
+        metaData([]),
+        add('a.parquet'),
+      ]),
+    );
+    expect(writerOnly.unsupportedReaderFeatures).toEqual([]);
+    expect(writerOnly.tupleOf('a.parquet')).not.toBe(NO_TUPLE);
+    // A cached snapshot that meets such a protocol in a later commit refuses on refresh.
+    const later = new MemoryDeltaStorage().commit(0, [protocolV1, metaData([]), add('a.parquet')]);
+    const before = await load(later);
+    later.commit(1, [{ protocol: protocols[0] }]);
+    const { snapshot: refreshed } = await refreshSnapshot(before, later, { tableUri });
+    expect(refreshed.unsupportedReaderFeatures).toEqual(['catalogManaged']);
+    expect(refreshed.tupleOf('a.parquet')).toBe(NO_TUPLE);
   });
 
   it('throws a DeltaLogError naming the file for malformed or missing logs', async () => {
