@@ -58,7 +58,7 @@ export async function readCheckpoint(
       `checkpoint ${parts[0]?.path} has no ${replay.s.metadata ? 'protocol' : 'metaData'}`,
     );
   }
-  if (unsupportedReaderFeatures(replay.s.protocol).length) return;
+  if (unsupportedReaderFeatures(replay.s.protocol, replay.s.metadata).length) return;
   const sidecarFiles: ParquetFile[] = [];
   for (const sc of sidecars)
     sidecarFiles.push(await openParquet(storage, sc.path, sc.size, io, sc.sizeFromLog));
@@ -98,7 +98,7 @@ async function readJsonCheckpoint(
   batch.cdcs = [];
   if (batch.protocol) replay.s.protocol = batch.protocol;
   if (batch.metadata) replay.setMetadata(batch.metadata);
-  if (unsupportedReaderFeatures(replay.s.protocol).length) return;
+  if (unsupportedReaderFeatures(replay.s.protocol, replay.s.metadata).length) return;
   replay.applyBatch({ adds: batch.adds, removes: [], cdcs: [] });
 }
 

@@ -116,7 +116,8 @@ async function build(
     }
     state.version = choice.version;
   }
-  const skippedCheckpointAdds = choice !== undefined && unsupportedReaderFeatures(state.protocol).length > 0;
+  const skippedCheckpointAdds =
+    choice !== undefined && unsupportedReaderFeatures(state.protocol, state.metadata).length > 0;
   const steps = replaySteps(listed, (choice?.version ?? -1) + 1, version, opts.useCompaction ?? true);
   await applySteps(storage, replay, steps, io, undefined, opts.readAhead);
   if (!state.metadata || !state.protocol) {
@@ -125,7 +126,7 @@ async function build(
       `the log up to version ${version} has no ${state.metadata ? 'protocol' : 'metaData'}`,
     );
   }
-  if (unsupportedReaderFeatures(state.protocol).length) clearFiles(replay);
+  if (unsupportedReaderFeatures(state.protocol, state.metadata).length) clearFiles(replay);
   else if (skippedCheckpointAdds) {
     throw new DeltaLogError(
       'Unreadable',
@@ -241,7 +242,7 @@ export async function refreshSnapshot(
     opts.readAhead,
   );
   if (repartitioned) return rebuilt();
-  if (unsupportedReaderFeatures(state.protocol).length) clearFiles(replay);
+  if (unsupportedReaderFeatures(state.protocol, state.metadata).length) clearFiles(replay);
   state.version = latest;
   const head = listing.find((f) => f.path === commitPath(latest));
   return {

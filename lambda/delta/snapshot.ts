@@ -53,7 +53,7 @@ export class Snapshot implements SnapshotView {
   ) {
     this.version = state.version;
     this.partitionColumns = state.columns;
-    this.unsupportedReaderFeatures = unsupportedReaderFeatures(state.protocol);
+    this.unsupportedReaderFeatures = unsupportedReaderFeatures(state.protocol, state.metadata);
     this.tupleCount = state.tuples.count;
     this.fileCount = state.data.size + state.dvFiles.size + state.cdc.size;
     this.stateBytes = estimateBytes(state);

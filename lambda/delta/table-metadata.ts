@@ -58,7 +58,11 @@ const OTHER_READER_WRITER_FEATURES: ReadonlySet<string> = new Set([
   'redirectReaderWriter-preview',
 ]);
 
-export function unsupportedReaderFeatures(p: TableProtocol | undefined): string[] {
+/**
+ * What keeps the proxy from reading the table as every reader does: reader features it does not
+ * implement, and (given the metaData) a column mapping that readers apply differently.
+ */
+export function unsupportedReaderFeatures(p: TableProtocol | undefined, meta?: TableMetadata): string[] {
   if (!p) return [];
   if (!Number.isInteger(p.minReaderVersion) || p.minReaderVersion > MAX_READER_VERSION) {
     return [`minReaderVersion=${p.minReaderVersion}`];
@@ -69,7 +73,35 @@ export function unsupportedReaderFeatures(p: TableProtocol | undefined): string[
   if (writer === undefined) return ['writerFeatures (not a list of names)'];
   const out = reader.filter((f) => !SUPPORTED_READER_FEATURES.has(f));
   for (const f of writer) if (OTHER_READER_WRITER_FEATURES.has(f) && !out.includes(f)) out.push(f);
+  if (meta && columnMappingDisputed(p, reader, writer, meta)) {
+    out.push(`columnMapping (delta.columnMapping.mode=${meta.configuration['delta.columnMapping.mode']})`);
+  }
   return out;
+}
+
+/**
+ * Do readers key this table's partition values differently? PROTOCOL.md honours
+ * `delta.columnMapping.mode` only with reader version 2, or 3 with the columnMapping feature, and
+ * kernel does so (spelled exactly: "name", "id"); Spark reads the property whatever the protocol,
+ * case-insensitively. Where the two disagree and a partition column's physical name is not its
+ * logical one, Spark and kernel put the same file in different partitions: no answer is right.
+ */
+function columnMappingDisputed(
+  p: TableProtocol,
+  reader: readonly string[],
+  writer: readonly string[],
+  meta: TableMetadata,
+): boolean {
+  const mode = meta.configuration['delta.columnMapping.mode'];
+  if (typeof mode !== 'string') return false;
+  const supported =
+    p.minReaderVersion === 2 ||
+    (p.minReaderVersion === 3 && (reader.includes('columnMapping') || writer.includes('columnMapping')));
+  const kernelMaps = supported && (mode === 'name' || mode === 'id');
+  const sparkMaps = mode.toLowerCase() === 'name' || mode.toLowerCase() === 'id';
+  if (kernelMaps === sparkMaps) return false;
+  const mapped = partitionColumnsOf({ ...meta, configuration: { 'delta.columnMapping.mode': 'name' } });
+  return mapped.some((c) => c.physical !== c.logical);
 }
 
 /** A protocol's feature list: [] when absent, undefined when it is something else than names. */

@@ -279,6 +279,71 @@ describe('log replay', () => {
     expect(refreshed.tupleOf('a.parquet')).toBe(NO_TUPLE);
   });
 
+  it('refuses a partitioned table whose column mapping readers apply differently (mode without protocol support, or a case Spark alone accepts)', async () => {
+    // PROTOCOL.md: the mode is honoured only with reader version 2, or 3 with columnMapping;
+    // kernel follows that, Spark reads the property anyway (and case-insensitively). For the
+    // file below Spark says region=eu and kernel says region=null: which partition is it in?
+    const schema = [
+      {
+        name: 'region',
+        type: 'string',
+        nullable: true,
+        metadata: { 'delta.columnMapping.id': 2, 'delta.columnMapping.physicalName': 'col-abc' },
+      },
+    ];
+    const table = (protocol: object, mode: string) =>
+      new MemoryDeltaStorage().commit(0, [
+        { protocol },
+        metaData(['region'], { schema, configuration: { 'delta.columnMapping.mode': mode } }),
+        add('a.parquet', { 'col-abc': 'eu' }),
+        add('b.parquet', { region: 'eu' }),
+      ]);
+    const v1 = { minReaderVersion: 1, minWriterVersion: 2 };
+    const v3 = { minReaderVersion: 3, minWriterVersion: 7, readerFeatures: [], writerFeatures: [] };
+    const v2 = { minReaderVersion: 2, minWriterVersion: 5 };
+    for (const [protocol, mode] of [
+      [v1, 'name'],
+      [v3, 'id'],
+      [v2, 'Name'],
+    ] as const) {
+      const snap = await load(table(protocol, mode));
+      expect(snap.unsupportedReaderFeatures, `${JSON.stringify(protocol)} ${mode}`).not.toEqual([]);
+      expect(snap.tupleOf('a.parquet')).toBe(NO_TUPLE);
+      expect(snap.tupleOf('b.parquet')).toBe(NO_TUPLE);
+    }
+    // Readers agree: with protocol support (also kernel's legacy writerFeatures-only shape).
+    const legacy = {
+      minReaderVersion: 3,
+      minWriterVersion: 7,
+      readerFeatures: [],
+      writerFeatures: ['columnMapping'],
+    };
+    for (const protocol of [v2, legacy]) {
+      const snap = await load(table(protocol, 'name'));
+      expect(snap.unsupportedReaderFeatures).toEqual([]);
+      expect(values(snap, 'a.parquet')).toEqual(['eu']);
+    }
+    // No protocol support, but the physical name is the logical one: nothing to disagree on.
+    const same = [{ ...schema[0]!, metadata: { 'delta.columnMapping.physicalName': 'region' } }];
+    const plain = await load(
+      new MemoryDeltaStorage().commit(0, [
+        protocolV1,
+        metaData(['region'], { schema: same, configuration: { 'delta.columnMapping.mode': 'name' } }),
+        add('b.parquet', { region: 'eu' }),
+      ]),
+    );
+    expect(plain.unsupportedReaderFeatures).toEqual([]);
+    expect(values(plain, 'b.parquet')).toEqual(['eu']);
+    // A later protocol that drops the support is noticed by a refresh.
+    const moved = table(v2, 'name');
+    const before = await load(moved);
+    expect(values(before, 'a.parquet')).toEqual(['eu']);
+    moved.commit(1, [{ protocol: v1 }]);
+    const { snapshot: refreshed } = await refreshSnapshot(before, moved, { tableUri });
+    expect(refreshed.unsupportedReaderFeatures).not.toEqual([]);
+    expect(refreshed.tupleOf('a.parquet')).toBe(NO_TUPLE);
+  });
+
   it('throws a DeltaLogError naming the file for malformed or missing logs', async () => {
     const bad = new MemoryDeltaStorage()
       .commit(0, [protocolV1, metaData([])])
