@@ -202,10 +202,21 @@ export class LogReplay {
         this.remove(r.path, id);
       }
     }
+    // One log file adding a file twice with different partition values has no single reading
+    // (kernel keeps the first add of a path, Spark the last): the file is refused.
+    const tuples = b.adds.length > 1 ? new Map<string, number>() : undefined;
     for (const a of b.adds) {
       const dv = a.deletionVector ?? null;
       if (removed?.has(`${dv ? dvUniqueId(dv) : ''}\u0000${a.path}`)) continue;
-      this.add(a.path, this.tupleOf(a.partitionValues), dv);
+      let tuple = this.tupleOf(a.partitionValues);
+      if (tuples) {
+        const r = this.root.resolve(a.path);
+        const key = r.relPath ?? `\u0000${r.external}`;
+        const was = tuples.get(key);
+        if (was !== undefined && was !== tuple) tuple = NO_TUPLE;
+        tuples.set(key, tuple);
+      }
+      this.add(a.path, tuple, dv);
     }
     for (const c of b.cdcs) {
       const r = this.root.resolve(c.path);

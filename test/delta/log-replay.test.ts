@@ -344,6 +344,26 @@ describe('log replay', () => {
     expect(refreshed.tupleOf('a.parquet')).toBe(NO_TUPLE);
   });
 
+  it('refuses a file one log file adds twice with different partition values (kernel keeps the first, Spark the last)', async () => {
+    const s = new MemoryDeltaStorage().commit(0, [
+      protocolV1,
+      metaData(['region']),
+      add('a.parquet', { region: 'US' }),
+      add('a.parquet', { region: 'EU' }),
+      add('b.parquet', { region: 'US' }),
+      add(`${tableUri}/b.parquet`, { region: 'EU' }), // the same file, spelled otherwise
+      add('c.parquet', { region: 'US' }),
+      add('c.parquet', { region: 'US' }), // a repeat that agrees is harmless
+    ]);
+    const snap = await load(s);
+    expect(snap.tupleOf('a.parquet')).toBe(NO_TUPLE);
+    expect(snap.tupleOf('b.parquet')).toBe(NO_TUPLE);
+    expect(values(snap, 'c.parquet')).toEqual(['US']);
+    // Across commits the newest add wins for every reader.
+    const moved = await load(s.commit(1, [add('a.parquet', { region: 'EU' })]));
+    expect(values(moved, 'a.parquet')).toEqual(['EU']);
+  });
+
   it('throws a DeltaLogError naming the file for malformed or missing logs', async () => {
     const bad = new MemoryDeltaStorage()
       .commit(0, [protocolV1, metaData([])])
