@@ -113,8 +113,18 @@ export async function listVirtual(
   const shown = new Set<string>();
   const skipped = new Set<string>();
 
+  /**
+   * Was this key handed out (or chosen) before? An examined resume point is a backend key the caller
+   * was not shown: a generated entry of the same name (the filtered log's stand-in for a real log
+   * key) is still due.
+   */
+  const passed = (key: string): boolean => {
+    const c = compareKeys(key, req.after);
+    return c < 0 || (c === 0 && req.afterExamined !== true);
+  };
+
   const accept = (entry: ListEntry): boolean => {
-    if (compareKeys(entry.key, req.after) <= 0) {
+    if (passed(entry.key)) {
       // Resuming inside a common prefix that was not shown yet: it is still due.
       const open =
         req.afterExamined === true &&
@@ -176,7 +186,7 @@ export async function listVirtual(
           if (accept({ kind: 'prefix', key: rolled })) return true;
           continue;
         }
-        if (compareKeys(vkey, req.after) <= 0) continue;
+        if (passed(vkey)) continue;
         const meta = await folder!.describe(rel);
         if (accept({ kind: 'object', key: vkey, object: { key: vkey, ...meta } })) return true;
       }

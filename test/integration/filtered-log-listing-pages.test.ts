@@ -1,0 +1,185 @@
+/**
+ * Paging through a filtered `_delta_log/` of a long log. The proxy merges the generated log keys
+ * with the backend's keys (the real log's keys are hidden: the generated ones stand in their
+ * place, under the same names), across its own page limits: a backend that answers three keys
+ * per page (S3 may return fewer than asked) brings the 50-page budget within reach of every
+ * request. Whatever the prefix, delimiter, page size and start-after, the pages a client reads
+ * one after another must add up to the S3 listing of what the caller may see, each entry once.
+ *
+ * Objects are read from s3rver; listings are answered from its keys read once (s3rver reads every
+ * key's metadata for each listing call, 100 ms and more here: thousands of small pages would take
+ * minutes), with S3's semantics, a few keys per page.
+ */
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AddFile, DeltaTableWriter } from '../../lambda/local/delta-writer';
+import { S3Backend } from '../../lambda/storage/s3-backend';
+import type {
+  ListedObject,
+  ListPage,
+  ListParams,
+  StorageBackend,
+} from '../../lambda/storage/storage-backend';
+import {
+  type AuthzProxy,
+  type ListedPage,
+  listAllPages,
+  mapLimit,
+  startAuthzProxy,
+} from '../helpers/authz-harness';
+import { byteOrder, modelListing } from '../helpers/authz-s3-model';
+import {
+  BACKEND_CREDENTIALS,
+  backendClient,
+  createBucket,
+  type S3Server,
+  startS3rver,
+} from '../helpers/s3-servers';
+
+const READER = 'reader';
+const BUCKET = 'long-log';
+const PREFIX = 'lg/t/';
+const ALIAS = 't';
+const COMMITS = 240;
+const CHECKPOINT_AT = 200;
+/** Keys per backend listing page. */
+const BACKEND_PAGE = 3;
+
+let s3: S3Server;
+let client: S3Client;
+let real: S3Backend;
+let proxy: AuthzProxy;
+/** Every virtual key the reader may see: the generated log and its readable data files. */
+let visible: string[];
+
+const pad = (v: number) => String(v).padStart(20, '0');
+
+beforeAll(async () => {
+  s3 = await startS3rver();
+  client = backendClient(s3.endpoint);
+  await createBucket(client, BUCKET);
+  const files = new Map<string, Uint8Array | string>();
+  const writer = new DeltaTableWriter(
+    { put: async (rel, bytes) => void files.set(rel, bytes) },
+    {
+      schema: [
+        { name: 'id', type: 'long' },
+        { name: 'region', type: 'string' },
+      ],
+      partitionColumns: ['region'],
+    },
+  );
+  await writer.create();
+  const readable: string[] = [];
+  for (let v = 1; v <= COMMITS; v++) {
+    const region = v % 3 === 0 ? 'EU' : 'US';
+    const add: AddFile = {
+      path: `region=${region}/part-${String(v).padStart(5, '0')}.c000.snappy.parquet`,
+      partitionValues: { region },
+      size: 1,
+      modificationTime: 0,
+      dataChange: true,
+    };
+    // Only some data files exist in storage (a listing shows what is there).
+    if (v % 20 === 0) {
+      files.set(add.path, 'x');
+      if (region === 'EU') readable.push(add.path);
+    }
+    await writer.commit({ add: [add] });
+    if (v === CHECKPOINT_AT) await writer.checkpoint();
+  }
+  // Side files of the real log: never shown in the filtered view, and not generated.
+  for (let v = 0; v <= COMMITS; v += 7) files.set(`_delta_log/${pad(v)}.crc`, '{}');
+  files.set('_delta_log/.s3-optimization-0', 'x');
+  await mapLimit([...files], 16, ([rel, body]) =>
+    client.send(new PutObjectCommand({ Bucket: BUCKET, Key: PREFIX + rel, Body: body })),
+  );
+
+  const log = Array.from({ length: COMMITS + 1 }, (_, v) => `_delta_log/${pad(v)}.json`);
+  log.push(`_delta_log/${pad(CHECKPOINT_AT)}.checkpoint.parquet`, '_delta_log/_last_checkpoint');
+  visible = [...log, ...readable].map((k) => `${ALIAS}/${k}`).sort(byteOrder);
+
+  real = new S3Backend({
+    endpoint: s3.endpoint,
+    forcePathStyle: true,
+    region: 'us-east-1',
+    credentials: BACKEND_CREDENTIALS,
+  });
+  const stored: ListedObject[] = [];
+  for (let token: string | undefined, more = true; more; ) {
+    const page = await real.list({ bucket: BUCKET, prefix: '', maxKeys: 1000, continuationToken: token });
+    stored.push(...page.objects);
+    token = page.nextContinuationToken;
+    more = page.isTruncated;
+  }
+  const storage: StorageBackend = {
+    get: (ref, o) => real.get(ref, o),
+    head: (ref, o) => real.head(ref, o),
+    list: async (p) => smallPages(stored, p),
+    presign: (ref, o) => real.presign(ref, o),
+  };
+  proxy = await startAuthzProxy(
+    s3,
+    {
+      tableMapping: { [ALIAS]: `s3://${BUCKET}/${PREFIX.slice(0, -1)}` },
+      grants: [{ principal: READER, table: ALIAS, partitions: [{ region: 'EU' }] }],
+      logView: 'filtered',
+    },
+    [READER],
+    { storage },
+  );
+}, 60_000);
+
+afterAll(async () => {
+  await proxy?.stop();
+  real?.destroy?.();
+  client?.destroy();
+  await s3?.stop();
+});
+
+/**
+ * One ListObjectsV2 page of `objects` (sorted in byte order) as S3 answers it, of at most
+ * BACKEND_PAGE entries; the continuation token is the last entry returned.
+ */
+function smallPages(objects: readonly ListedObject[], p: ListParams): ListPage {
+  const after = p.continuationToken ?? p.startAfter ?? '';
+  const page: ListPage = { objects: [], commonPrefixes: [], isTruncated: false };
+  let last = '';
+  for (const o of objects) {
+    if (!o.key.startsWith(p.prefix) || byteOrder(o.key, after) <= 0) continue;
+    const i = p.delimiter ? o.key.indexOf(p.delimiter, p.prefix.length) : -1;
+    const rolled = i < 0 ? undefined : o.key.slice(0, i + p.delimiter!.length);
+    if (rolled !== undefined && (rolled === last || (p.continuationToken && after.startsWith(rolled))))
+      continue;
+    if (page.objects.length + page.commonPrefixes.length >= Math.min(p.maxKeys, BACKEND_PAGE)) {
+      page.isTruncated = true;
+      page.nextContinuationToken = last;
+      break;
+    }
+    if (rolled === undefined) page.objects.push(o);
+    else page.commonPrefixes.push(rolled);
+    last = rolled ?? o.key;
+  }
+  return page;
+}
+
+/** What a client reads of all pages: keys and prefixes in order, as model entries. */
+function entriesOf(pages: ListedPage[]) {
+  return pages.flatMap((p) =>
+    [
+      ...p.keys.map((value) => ({ kind: 'key' as const, value })),
+      ...p.prefixes.map((value) => ({ kind: 'prefix' as const, value })),
+    ].sort((a, b) => byteOrder(a.value, b.value)),
+  );
+}
+
+describe('a filtered _delta_log/ of a long log, paged', () => {
+  it('a request that reads its whole backend budget inside the real log loses no generated key', async () => {
+    for (const version of [1, 2] as const) {
+      const pages = await listAllPages(proxy.url, READER, version, { prefix: `${ALIAS}/` });
+      expect(pages.every((p) => p.status === 200)).toBe(true);
+      expect(pages.length).toBeGreaterThan(1);
+      expect([version, entriesOf(pages)]).toEqual([version, modelListing(visible, { prefix: `${ALIAS}/` })]);
+    }
+  });
+});
