@@ -183,6 +183,8 @@ export async function listVirtual(
         const vkey = root + rel;
         const rolled = rollUp(vkey, req.prefix, req.delimiter);
         if (rolled !== undefined) {
+          // Shown: the backend keys rolled up into it are skipped, not left open by a hidden one.
+          shown.add(rolled);
           if (accept({ kind: 'prefix', key: rolled })) return true;
           continue;
         }

@@ -1,6 +1,7 @@
 /**
  * A few lines of S3 listing semantics over a set of keys, for expectations: keys in UTF-8 byte
- * order, `prefix`, exclusive `after`, and roll-up of keys into common prefixes at `delimiter`.
+ * order, `prefix`, exclusive `after` (on keys and common prefixes alike), and roll-up of keys into
+ * common prefixes at `delimiter`.
  * The result is the whole listing as one sequence, which is what a caller's concatenated pages
  * must equal.
  */
@@ -30,7 +31,8 @@ export function modelListing(
       continue;
     }
     const p = key.slice(0, i + opts.delimiter!.length);
-    if (!seen.has(p)) {
+    // A common prefix at or before `after` (which lies inside it) was handed out before, as in S3.
+    if (!seen.has(p) && byteOrder(p, after) > 0) {
       seen.add(p);
       out.push({ kind: 'prefix', value: p });
     }

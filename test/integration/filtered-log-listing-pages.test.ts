@@ -11,6 +11,7 @@
  * minutes), with S3's semantics, a few keys per page.
  */
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AddFile, DeltaTableWriter } from '../../lambda/local/delta-writer';
 import { S3Backend } from '../../lambda/storage/s3-backend';
@@ -51,6 +52,8 @@ let real: S3Backend;
 let proxy: AuthzProxy;
 /** Every virtual key the reader may see: the generated log and its readable data files. */
 let visible: string[];
+/** Keys that exist in the backend and the reader may not see. */
+let hidden: string[];
 
 const pad = (v: number) => String(v).padStart(20, '0');
 
@@ -98,6 +101,10 @@ beforeAll(async () => {
   const log = Array.from({ length: COMMITS + 1 }, (_, v) => `_delta_log/${pad(v)}.json`);
   log.push(`_delta_log/${pad(CHECKPOINT_AT)}.checkpoint.parquet`, '_delta_log/_last_checkpoint');
   visible = [...log, ...readable].map((k) => `${ALIAS}/${k}`).sort(byteOrder);
+  hidden = [...files.keys()]
+    .filter((k) => k.startsWith('_delta_log/') || !readable.includes(k))
+    .map((k) => `${ALIAS}/${k}`)
+    .sort(byteOrder);
 
   real = new S3Backend({
     endpoint: s3.endpoint,
@@ -181,5 +188,74 @@ describe('a filtered _delta_log/ of a long log, paged', () => {
       expect(pages.length).toBeGreaterThan(1);
       expect([version, entriesOf(pages)]).toEqual([version, modelListing(visible, { prefix: `${ALIAS}/` })]);
     }
+  });
+
+  it('a common prefix shown for generated keys is not shown again when the budget ends on hidden keys inside it', async () => {
+    // "t/_" holds the generated log and the real one; the real log's keys run the budget out.
+    for (const delimiter of ['_', '1'])
+      for (const version of [1, 2] as const) {
+        const pages = await listAllPages(proxy.url, READER, version, { prefix: `${ALIAS}/`, delimiter });
+        expect(pages.length).toBeGreaterThan(1);
+        expect([delimiter, version, entriesOf(pages)]).toEqual([
+          delimiter,
+          version,
+          modelListing(visible, { prefix: `${ALIAS}/`, delimiter }),
+        ]);
+      }
+  });
+});
+
+const SEED = Number(process.env.LISTING_PAGES_SEED ?? 20260511);
+const RUNS = Number(process.env.LISTING_PAGES_RUNS ?? 40);
+
+describe('the pages of any listing of the table add up to the S3 listing of what the reader may see', () => {
+  const log = `${ALIAS}/_delta_log/`;
+  const prefixes = [
+    '',
+    ALIAS,
+    `${ALIAS}/`,
+    `${ALIAS}/_`,
+    log,
+    `${log}0000000000000000012`,
+    `${log}000000000000000002`,
+    `${log}_`,
+    `${ALIAS}/region=`,
+    `${ALIAS}/region=US/`,
+  ];
+  const delimiters = ['', '/', '_', '.', '0', '1', 'json', '=', '/0'];
+  /** start-after: visible and hidden keys, common prefixes, and points between them. */
+  const starts = () =>
+    fc.oneof(
+      fc.constant(undefined),
+      fc.constantFrom(...visible, ...hidden),
+      fc.constantFrom(
+        `${log}`,
+        `${ALIAS}/_`,
+        `${log}0000000000000000015`,
+        `${ALIAS}/region=EU/`,
+        `${ALIAS}/`,
+      ),
+    );
+
+  it('v1 and v2, any prefix, delimiter, max-keys and start-after', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          version: fc.constantFrom(1 as const, 2 as const),
+          prefix: fc.constantFrom(...prefixes),
+          delimiter: fc.constantFrom(...delimiters),
+          maxKeys: fc.constantFrom(1, 2, 5, 40, 1000),
+          startAfter: starts(),
+          encodingUrl: fc.boolean(),
+        }),
+        async ({ version, prefix, delimiter, maxKeys, startAfter, encodingUrl }) => {
+          const params = { prefix, delimiter: delimiter || undefined, maxKeys, startAfter, encodingUrl };
+          const pages = await listAllPages(proxy.url, READER, version, params, 'datalake', 2000);
+          expect(pages.every((p) => p.status === 200)).toBe(true);
+          expect(entriesOf(pages)).toEqual(modelListing(visible, { prefix, delimiter, after: startAfter }));
+        },
+      ),
+      { numRuns: RUNS, seed: SEED, endOnFailure: true },
+    );
   });
 });
