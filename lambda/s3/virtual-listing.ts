@@ -138,6 +138,13 @@ export async function listVirtual(
       seenPrefixes.add(entry.key);
     }
     out.push(entry);
+    // A page cut short by its budget resumes past what it showed: generated keys after a table's
+    // last backend key, a table rolled up whole, a common prefix the resume point lay inside.
+    if (
+      compareKeys(entry.key, resume.after) >= 0 ||
+      (entry.kind === 'prefix' && resume.after.startsWith(entry.key))
+    )
+      resume = { after: entry.key, examined: false };
     return out.length >= wanted;
   };
 

@@ -42,6 +42,8 @@ const BUCKET = 'long-log';
 const PREFIX = 'lg/t/';
 const ALIAS = 't';
 const COMMITS = 240;
+/** Table "s", listed before "t": the first SHORT commits of t's log, and nothing else. */
+const SHORT = 170;
 const CHECKPOINT_AT = 200;
 /** Keys per backend listing page. */
 const BACKEND_PAGE = 3;
@@ -94,13 +96,22 @@ beforeAll(async () => {
   // Side files of the real log: never shown in the filtered view, and not generated.
   for (let v = 0; v <= COMMITS; v += 7) files.set(`_delta_log/${pad(v)}.crc`, '{}');
   files.set('_delta_log/.s3-optimization-0', 'x');
-  await mapLimit([...files], 16, ([rel, body]) =>
-    client.send(new PutObjectCommand({ Bucket: BUCKET, Key: PREFIX + rel, Body: body })),
+  const short = [...files].filter(([rel]) => /^_delta_log\/\d{20}\.json$/.test(rel)).slice(0, SHORT);
+  await mapLimit(
+    [
+      ...[...files].map(([rel, body]) => [PREFIX + rel, body]),
+      ...short.map(([rel, body]) => [`lg/s/${rel}`, body]),
+    ],
+    16,
+    ([key, body]) => client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key as string, Body: body })),
   );
 
   const log = Array.from({ length: COMMITS + 1 }, (_, v) => `_delta_log/${pad(v)}.json`);
   log.push(`_delta_log/${pad(CHECKPOINT_AT)}.checkpoint.parquet`, '_delta_log/_last_checkpoint');
-  visible = [...log, ...readable].map((k) => `${ALIAS}/${k}`).sort(byteOrder);
+  visible = [...log, ...readable]
+    .map((k) => `${ALIAS}/${k}`)
+    .concat(short.map(([rel]) => `s/${rel}`))
+    .sort(byteOrder);
   hidden = [...files.keys()]
     .filter((k) => k.startsWith('_delta_log/') || !readable.includes(k))
     .map((k) => `${ALIAS}/${k}`)
@@ -128,8 +139,11 @@ beforeAll(async () => {
   proxy = await startAuthzProxy(
     s3,
     {
-      tableMapping: { [ALIAS]: `s3://${BUCKET}/${PREFIX.slice(0, -1)}` },
-      grants: [{ principal: READER, table: ALIAS, partitions: [{ region: 'EU' }] }],
+      tableMapping: { [ALIAS]: `s3://${BUCKET}/${PREFIX.slice(0, -1)}`, s: `s3://${BUCKET}/lg/s` },
+      grants: [
+        { principal: READER, table: ALIAS, partitions: [{ region: 'EU' }] },
+        { principal: READER, table: 's', partitions: [{ region: 'EU' }] },
+      ],
       logView: 'filtered',
     },
     [READER],
@@ -202,6 +216,20 @@ describe('a filtered _delta_log/ of a long log, paged', () => {
           modelListing(visible, { prefix: `${ALIAS}/`, delimiter }),
         ]);
       }
+  });
+
+  it('a page whose budget runs out as the next table starts resumes after the generated keys it showed', async () => {
+    // Start where exactly the budget's worth of s's backend keys (50 pages of 3) is left: the
+    // page shows s's generated keys (the last after its last backend key), then has no page left
+    // for t.
+    const sLog = visible.filter((k) => k.startsWith('s/'));
+    const startAfter = sLog.at(-1 - 50 * BACKEND_PAGE)!;
+    for (const version of [1, 2] as const) {
+      const pages = await listAllPages(proxy.url, READER, version, { prefix: '', startAfter });
+      expect(pages.length).toBeGreaterThan(1);
+      expect(pages[0]!.keys.at(-1)).toBe(sLog.at(-1));
+      expect([version, entriesOf(pages)]).toEqual([version, modelListing(visible, { after: startAfter })]);
+    }
   });
 });
 
