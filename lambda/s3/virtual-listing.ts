@@ -190,8 +190,12 @@ export async function listVirtual(
         const vkey = root + rel;
         const rolled = rollUp(vkey, req.prefix, req.delimiter);
         if (rolled !== undefined) {
-          // Shown: the backend keys rolled up into it are skipped, not left open by a hidden one.
+          // Shown: the backend keys rolled up into it are skipped, not left open by a hidden one;
+          // the generated keys rolled up into it (the whole log, in a root listing) are skipped here.
           shown.add(rolled);
+          // (A common prefix of a table listed inside is longer than the table's root.)
+          const inside = rolled.slice(root.length);
+          if (generated[gi]?.startsWith(inside)) gi = firstIndex(generated, (k) => !k.startsWith(inside), gi);
           if (accept({ kind: 'prefix', key: rolled })) return true;
           continue;
         }
