@@ -45,11 +45,20 @@ export class ListingTokens {
     });
   }
 
-  /** A v1 marker: a sealed resume point the proxy handed out as NextMarker, or else a plain key. */
+  /**
+   * A v1 marker: a sealed resume point the proxy handed out as NextMarker, or else a plain key. One
+   * shaped as sealed that does not open (sealed by another deployment's or instance's key) is
+   * refused as a token is: read as a key, it would restart the listing (no key under a table has
+   * that shape: they hold a "/").
+   */
   decodeMarker(marker: string): ResumePoint {
     const bytes = /^[A-Za-z0-9_-]{40,}$/.test(marker) ? Buffer.from(marker, 'base64url') : undefined;
     const sealed = bytes && this.open(bytes);
-    return sealed !== undefined ? { after: sealed, examined: true } : { after: marker, examined: false };
+    if (sealed !== undefined) return { after: sealed, examined: true };
+    if (bytes && bytes[0] === SEALED && (bytes.length - 1 - IV_BYTES - TAG_BYTES) % PAD === 0) {
+      throw new S3Error('InvalidArgument', 'The marker provided is incorrect', { ArgumentName: 'marker' });
+    }
+    return { after: marker, examined: false };
   }
 
   /** A resume point that may name a key the caller cannot see, sealed. */

@@ -192,6 +192,35 @@ describe('continuation tokens and markers over hidden keys', () => {
     expect((await next(proxyA.url, tampered.toString('base64url'))).status).toBe(400);
   });
 
+  it('v1: a sealed NextMarker presented to an instance with another key is refused, not read as a key', async () => {
+    const first = await signedFetch(
+      proxyA.url,
+      'GET',
+      '/datalake',
+      encodeQuery({ prefix: 'orders/region=', 'max-keys': '1' }),
+      {},
+      keyFor(READER),
+    );
+    const marker = /<NextMarker>([^<]*)<\/NextMarker>/.exec(first.text)?.[1];
+    expect(marker).toBeDefined();
+    const next = (url: string) =>
+      signedFetch(
+        url,
+        'GET',
+        '/datalake',
+        encodeQuery({ prefix: 'orders/region=', marker }),
+        {},
+        keyFor(READER),
+      );
+    expect((await next(proxyB.url)).status).toBe(200);
+    // Read as a plain key, it would sort before the prefix: the listing would start over.
+    const refused = await next(otherKey.url);
+    expect([refused.status, refused.text]).toEqual([
+      400,
+      expect.stringContaining('<Code>InvalidArgument</Code>'),
+    ]);
+  });
+
   it.each([
     ['orders/region=', '.'],
     ['orders/', '='],
