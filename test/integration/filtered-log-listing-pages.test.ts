@@ -234,7 +234,7 @@ describe('a filtered _delta_log/ of a long log, paged', () => {
 });
 
 const SEED = Number(process.env.LISTING_PAGES_SEED ?? 20260511);
-const RUNS = Number(process.env.LISTING_PAGES_RUNS ?? 40);
+const RUNS = Number(process.env.LISTING_PAGES_RUNS ?? 25);
 
 describe('the pages of any listing of the table add up to the S3 listing of what the reader may see', () => {
   const log = `${ALIAS}/_delta_log/`;
