@@ -153,6 +153,14 @@ export function deltaStorageFromBackend(
       } catch (e) {
         if (pin?.etag && e instanceof StorageError && e.kind === 'PreconditionFailed')
           throw new FileChanged(relPath);
+        // A pinned range lies within the size pinned: a 416 means the file is shorter now (a
+        // backend that ignores If-Match answers so for a shorter rewrite), or, for a size the log
+        // declares, that the log is wrong.
+        if (pin && range && e instanceof StorageError && e.kind === 'InvalidRange') {
+          if (pin.etag === undefined && pin.sizeFromLog)
+            throw new DeltaLogError('Malformed', `${relPath} is shorter than the log says (${pin.size})`);
+          throw new FileChanged(relPath);
+        }
         throw e;
       }
       if (pin) {
