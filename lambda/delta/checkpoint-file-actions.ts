@@ -184,7 +184,8 @@ async function readParquetActions(
       if ((r & 16383) === 16383) await yieldToEventLoop();
       const path = stringOrNull(pathC.next(), file, `${kind}.path`);
       const keep = path !== null && path !== '' && (!want || want(path));
-      values = keep && pvColumn && pvC.peekDef() >= keyL!.maxDef - 1 ? {} : undefined;
+      // No prototype: a "__proto__" key is an entry like any other (on {} it would set the prototype).
+      values = keep && pvColumn && pvC.peekDef() >= keyL!.maxDef - 1 ? Object.create(null) : undefined;
       pvC.next(onValue);
       const ts = tsC.next();
       const st = stC.next();

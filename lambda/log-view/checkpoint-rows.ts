@@ -130,7 +130,8 @@ class MapCursor {
     return this;
   }
   toObject(): Record<string, string | null> {
-    const o: Record<string, string | null> = {};
+    // No prototype: a "__proto__" key is an entry like any other (on {} it would set the prototype).
+    const o: Record<string, string | null> = Object.create(null);
     for (let i = 0; i < this.size; i++) o[this.keys[i]!] = this.values[i]!;
     return o;
   }

@@ -277,4 +277,34 @@ describe('the filtered log and the authorizer agree', () => {
     expect(all.at.get(0)).toEqual(['region=EU/w.parquet']);
     expect(all.text).not.toContain('z.parquet');
   });
+
+  it('a checkpoint map with a "__proto__" key names a column the table is not partitioned by', async () => {
+    // Read into a plain object, `values.__proto__ = null` set the prototype and dropped the key:
+    // the history placed the removed file by the add the snapshot and the view refuse.
+    const s = new MemoryDeltaStorage();
+    const stray = JSON.parse('{"region":"EU","__proto__":null}') as PV;
+    s.commit(0, [
+      { commitInfo: { timestamp: 1 } },
+      protocolV1,
+      metaData(['region']),
+      add('region=EU/p.parquet', stray),
+    ]);
+    await cp(
+      s,
+      0,
+      ['region'],
+      [
+        {
+          path: 'region=EU/p.parquet',
+          partitionValues: [
+            { key: 'region', value: 'EU' },
+            { key: '__proto__', value: null },
+          ] as never,
+        },
+      ],
+    );
+    s.commit(1, [{ commitInfo: { timestamp: 2 } }, rm('region=EU/p.parquet', { deletionTimestamp: 2 })]);
+    await expectAgreement(s, 10);
+    expect((await checkAgreement(s, [{}], 10)).served).toEqual([]);
+  });
 });
