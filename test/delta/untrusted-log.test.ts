@@ -12,7 +12,14 @@ import { historyVerdict } from '../../lambda/access/history-access';
 import { loadHistory } from '../../lambda/delta/load-history';
 import { loadSnapshot } from '../../lambda/delta/load-snapshot';
 import { NO_TUPLE } from '../../lambda/delta/snapshot-view';
-import { add, MemoryDeltaStorage, metaData, protocolV1, remove } from '../helpers/delta-memory-storage';
+import {
+  add,
+  MemoryDeltaStorage,
+  metaData,
+  protocolV1,
+  remove,
+  repeatedKeyCheckpoint,
+} from '../helpers/delta-memory-storage';
 
 const tableUri = 's3://bucket/t';
 const dvProtocol = {
@@ -67,35 +74,7 @@ describe('a file whose partitionValues lack a partition column', () => {
   it('is refused when a checkpoint map repeats a column in place of another (checkpoint)', async () => {
     // A Parquet map may hold a key twice: [region=EU, region=EU] names one column of two, as the
     // same map in JSON would (the last of a repeated key counts), so the file lacks `b`.
-    const { writeCheckpoint } = await import('../../lambda/local/delta-writer');
-    const s = new MemoryDeltaStorage();
-    const twice = [
-      { key: 'region', value: 'EU' },
-      { key: 'region', value: 'EU' },
-    ];
-    await writeCheckpoint(
-      { put: async (rel, bytes) => void s.put(rel, bytes) },
-      0,
-      protocolV1.protocol,
-      metaData(['region', 'b']).metaData,
-      [
-        {
-          path: 'twice.parquet',
-          partitionValues: twice as never,
-          size: 1,
-          modificationTime: 0,
-          dataChange: false,
-        },
-        {
-          path: 'whole.parquet',
-          partitionValues: { region: 'EU', b: null },
-          size: 1,
-          modificationTime: 0,
-          dataChange: false,
-        },
-      ],
-    );
-    s.commit(0, [protocolV1, metaData(['region', 'b'])]);
+    const s = await repeatedKeyCheckpoint();
     const snapshot = await loadSnapshot(s, { tableUri });
     expect(snapshot.tupleOf('twice.parquet')).toBe(NO_TUPLE);
     expect(await readable(s, [{ region: 'EU', b: null }], ['twice.parquet', 'whole.parquet'])).toEqual({

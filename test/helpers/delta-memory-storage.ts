@@ -70,6 +70,37 @@ export class MemoryDeltaStorage implements DeltaStorage {
   }
 }
 
+/**
+ * A table partitioned by (region, b) whose checkpoint at version 0 holds `twice.parquet`, its map
+ * naming `region` twice and `b` never (Parquet maps may repeat a key), and `whole.parquet` in
+ * (EU, null); commit 0 holds only protocol and metaData.
+ */
+export async function repeatedKeyCheckpoint(): Promise<MemoryDeltaStorage> {
+  const s = new MemoryDeltaStorage();
+  s.commit(0, [{ commitInfo: { timestamp: 1 } }, protocolV1, metaData(['region', 'b'])]);
+  const file = (path: string, partitionValues: unknown) => ({
+    path,
+    partitionValues: partitionValues as Record<string, string | null>,
+    size: 1,
+    modificationTime: 0,
+    dataChange: false,
+  });
+  await writeCheckpoint(
+    { put: async (rel, bytes) => void s.put(rel, bytes) },
+    0,
+    protocolV1.protocol,
+    metaData(['region', 'b']).metaData,
+    [
+      file('twice.parquet', [
+        { key: 'region', value: 'EU' },
+        { key: 'region', value: 'EU' },
+      ]),
+      file('whole.parquet', { region: 'EU', b: null }),
+    ],
+  );
+  return s;
+}
+
 export const protocolV1 = { protocol: { minReaderVersion: 1, minWriterVersion: 2 } };
 
 export function metaData(

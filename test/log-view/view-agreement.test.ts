@@ -7,7 +7,13 @@
 import { describe, expect, it } from 'vitest';
 import type { PartitionMap } from '../../lambda/access/grant';
 import { writeCheckpoint } from '../../lambda/local/delta-writer';
-import { add, MemoryDeltaStorage, metaData, protocolV1 } from '../helpers/delta-memory-storage';
+import {
+  add,
+  MemoryDeltaStorage,
+  metaData,
+  protocolV1,
+  repeatedKeyCheckpoint,
+} from '../helpers/delta-memory-storage';
 import { checkAgreement } from '../helpers/view-agreement';
 
 const DAY = 86_400_000;
@@ -166,34 +172,7 @@ describe('the filtered log and the authorizer agree', () => {
   });
 
   it('a checkpoint map that repeats one column in place of another is shown to no one, as the proxy refuses it', async () => {
-    const s = new MemoryDeltaStorage();
-    s.commit(0, [{ commitInfo: { timestamp: 1 } }, protocolV1, metaData(['region', 'b'])]);
-    const twice = [
-      { key: 'region', value: 'EU' },
-      { key: 'region', value: 'EU' },
-    ];
-    await writeCheckpoint(
-      { put: async (rel, bytes) => void s.put(rel, bytes) },
-      0,
-      protocolV1.protocol,
-      metaData(['region', 'b']).metaData,
-      [
-        {
-          path: 'twice.parquet',
-          partitionValues: twice as never,
-          size: 1,
-          modificationTime: 0,
-          dataChange: false,
-        },
-        {
-          path: 'whole.parquet',
-          partitionValues: { region: 'EU', b: null },
-          size: 1,
-          modificationTime: 0,
-          dataChange: false,
-        },
-      ],
-    );
+    const s = await repeatedKeyCheckpoint();
     const grants: PartitionMap[][] = [[{ region: 'EU', b: null }], [{}]];
     await expectAgreement(s, 10, grants);
     const all = await checkAgreement(s, [{}], 10);
