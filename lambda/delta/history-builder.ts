@@ -17,6 +17,7 @@ import { CHANGE_DATA, RecordStore } from './history';
 import { CHANGE_DATA_DIR, isValueMap, partitionText } from './log-replay';
 import { PartitionTuples } from './partition-tuples';
 import { PathIndex } from './path-index';
+import { conflictingAdds } from './path-partitions';
 import type { PartitionColumn } from './snapshot-view';
 import { sameColumns } from './table-metadata';
 import { dvFile, type TableRoot } from './table-root';
@@ -28,6 +29,9 @@ export interface PendingRemove {
   version: number;
   dvFile?: string;
 }
+
+/** The `added` mark of a file its log file added with conflicting values: it places nothing. */
+const CONFLICTING = -1;
 
 export class HistoryBuilder {
   files: MapLike<string, number>;
@@ -127,12 +131,26 @@ export class HistoryBuilder {
     }
   }
 
-  add(a: CheckpointFileAction): void {
+  /**
+   * One log file's adds (second pass). A file it adds twice with different values (no single
+   * reading: see sameValueMaps) places no remove, as the snapshot refuses it.
+   */
+  addAll(adds: readonly CheckpointFileAction[]): void {
     if (!this.added) return;
-    const rel = this.root.resolve(a.path).relPath;
-    if (rel === undefined || !this.unresolved.has(rel)) return;
-    const t = this.tupleOf(a.partitionValues);
-    if (t !== undefined) this.added.set(rel, t);
+    const conflicts =
+      adds.length > 1 && this.columns.length > 0
+        ? conflictingAdds(adds, (p) => this.root.resolve(p).relPath ?? '')
+        : undefined;
+    for (const a of adds) {
+      const rel = this.root.resolve(a.path).relPath;
+      if (rel === undefined || !this.unresolved.has(rel)) continue;
+      if (conflicts?.has(rel)) {
+        this.added.set(rel, CONFLICTING);
+        continue;
+      }
+      const t = this.tupleOf(a.partitionValues);
+      if (t !== undefined) this.added.set(rel, t);
+    }
   }
 
   /** Second pass, before commit `version`'s adds: resolves its pending removes from earlier adds. */
@@ -140,7 +158,7 @@ export class HistoryBuilder {
     for (const rel of this.pendingAt?.get(version) ?? []) {
       const t = this.added!.get(rel);
       const p = this.unresolved.get(rel);
-      if (t === undefined || p?.version !== version) continue;
+      if (t === undefined || t === CONFLICTING || p?.version !== version) continue;
       this.unresolved.delete(rel);
       this.record(rel, t, p.deletedAt, p.version);
       if (p.dvFile !== undefined) this.record(p.dvFile, t, p.deletedAt, p.version);

@@ -210,7 +210,7 @@ function applyCommit(
       list.push(jsonFileAction(x));
     }
   }
-  for (const a of adds) b.add(a);
+  b.addAll(adds);
   for (const r of removes) b.removal(r, r.deletionTimestamp ?? commitAt ?? modifiedAt, version);
   for (const c of cdcs) b.changeData(c, version);
 }
@@ -218,10 +218,12 @@ function applyCommit(
 /** Second pass: only the adds of the paths still unresolved, after resolving this commit's removes. */
 function applyAdds(text: string, path: string, version: number, b: HistoryBuilder): void {
   b.resolveAt(version);
+  const adds: CheckpointFileAction[] = [];
   for (const [a] of actionLines(text, path)) {
     const x = a.add as Record<string, unknown> | undefined;
-    if (x && typeof x.path === 'string') b.add(jsonFileAction(x));
+    if (x && typeof x.path === 'string') adds.push(jsonFileAction(x));
   }
+  b.addAll(adds);
 }
 
 /**

@@ -13,3 +13,41 @@ export interface PathPartitionLookup {
    */
   partitionValuesAt(logPath: string, version: number): Promise<PartitionValues | undefined>;
 }
+
+/**
+ * Do two adds of one file in one log file give it the same partition values? Null is written as
+ * null or "" (the same value); any other difference (a value, a key more or less, a value that is
+ * not a string) is a conflict, which no reader resolves the same way (kernel keeps the first add
+ * of a path in a log file, Spark the last): such a file is refused by every reader of the proxy.
+ */
+export function sameValueMaps(a: unknown, b: unknown): boolean {
+  const obj = (x: unknown) =>
+    typeof x === 'object' && x !== null && !Array.isArray(x) ? (x as Record<string, unknown>) : undefined;
+  const x = obj(a);
+  const y = obj(b);
+  if (!x || !y) return x === y && a === b;
+  const text = (v: unknown) => (v === '' || v === null ? null : typeof v === 'string' ? v : undefined);
+  const keys = new Set([...Object.keys(x), ...Object.keys(y)]);
+  for (const k of keys) {
+    if (!Object.hasOwn(x, k) || !Object.hasOwn(y, k)) return false;
+    const u = text(x[k]);
+    const w = text(y[k]);
+    if (u === undefined || w === undefined || u !== w) return false;
+  }
+  return true;
+}
+
+/** The paths (as `keyOf` names them) that one log file's adds give conflicting values. */
+export function conflictingAdds(
+  adds: Iterable<{ path: string; partitionValues?: unknown }>,
+  keyOf: (logPath: string) => string,
+): Set<string> {
+  const first = new Map<string, unknown>();
+  const out = new Set<string>();
+  for (const a of adds) {
+    const k = keyOf(a.path);
+    if (!first.has(k)) first.set(k, a.partitionValues);
+    else if (!sameValueMaps(first.get(k), a.partitionValues)) out.add(k);
+  }
+  return out;
+}

@@ -5,7 +5,7 @@
  * fields; everything else (txn, domainMetadata, checkpointMetadata, sidecar, unknown actions, tags,
  * row-tracking ids) is dropped. Field order is fixed, so the same input always gives the same bytes.
  */
-import type { PartitionValues, PathPartitionLookup } from '../delta/path-partitions';
+import { conflictingAdds, type PartitionValues, type PathPartitionLookup } from '../delta/path-partitions';
 import type { TableRoot } from '../delta/table-root';
 import type { DvDescriptor, DvInliner } from './dv-inliner';
 import type { TupleClassifier } from './file-grant';
@@ -59,6 +59,7 @@ function pick(src: Obj, keys: readonly string[]): Obj {
 }
 
 const SCHEME = /^[a-zA-Z][a-zA-Z0-9+.-]*:/;
+const NONE: ReadonlySet<string> = new Set();
 
 export class ActionFilter {
   constructor(private readonly ctx: ActionFilterContext) {}
@@ -70,6 +71,28 @@ export class ActionFilter {
     if (!logPath.startsWith('/') && !SCHEME.test(logPath)) return logPath;
     // encodeURI leaves "=" readable (Hive folders); "?", "#" and ":" would end or re-scheme a URI.
     return encodeURI(r.relPath).replace(/[?#:]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  }
+
+  /**
+   * Files one log file adds twice with conflicting values (see sameValueMaps), by fileKey: none
+   * of their adds is shown, as the snapshot refuses such a file. Never in an unpartitioned table,
+   * where every add has the one (empty) partition.
+   */
+  conflictingAdds(actions: readonly Obj[]): ReadonlySet<string> {
+    if (this.ctx.classifier.grant.columns.length === 0) return NONE;
+    const adds: { path: string; partitionValues?: unknown }[] = [];
+    for (const a of actions) {
+      const x = a.add;
+      if (isObj(x) && typeof x.path === 'string')
+        adds.push({ path: x.path, partitionValues: x.partitionValues });
+    }
+    return adds.length > 1 ? conflictingAdds(adds, (p) => this.fileKey(p)) : NONE;
+  }
+
+  /** A file as the snapshot keys it: relative to the root, or its external URI. */
+  fileKey(logPath: string): string {
+    const r = this.ctx.root.resolve(logPath);
+    return r.relPath ?? `\u0000${r.external}`;
   }
 
   /** `preclassified`: the caller already knows the file is readable (checkpoint fast path). */

@@ -18,14 +18,24 @@ export async function filterCommit(
   let commitInfo: Obj | undefined;
   const head: string[] = [];
   const files: string[] = [];
+  // Parsed first: a file added twice with conflicting values is known before its first add.
+  const actions: Obj[] = [];
   let n = 0;
   for (const [a] of actionLines(text, where)) {
     // A big commit (an OPTIMIZE of a large table) must not hold the event loop.
+    if ((++n & 4095) === 0) await new Promise((resolve) => setImmediate(resolve));
+    actions.push(a);
+  }
+  const conflicts = filter.conflictingAdds(actions);
+  n = 0;
+  for (const a of actions) {
     if ((++n & 4095) === 0) await new Promise((resolve) => setImmediate(resolve));
     if (isObj(a.commitInfo)) commitInfo ??= a.commitInfo;
     else if (isObj(a.protocol)) head.push(JSON.stringify({ protocol: protocolAction(a.protocol) }));
     else if (isObj(a.metaData)) head.push(JSON.stringify({ metaData: metaDataAction(a.metaData) }));
     else if (isObj(a.add)) {
+      if (conflicts.size && typeof a.add.path === 'string' && conflicts.has(filter.fileKey(a.add.path)))
+        continue;
       const out = await filter.add(a.add);
       if (out) files.push(JSON.stringify({ add: out }));
     } else if (isObj(a.remove)) {

@@ -9,13 +9,16 @@ import { Lru } from '../core/lru';
 import { DeltaLogError } from '../delta/delta-log-error';
 import { type DeltaStorage, isNotFound } from '../delta/delta-storage';
 import { actionLines } from '../delta/log-replay';
-import type { PartitionValues, PathPartitionLookup } from '../delta/path-partitions';
+import { conflictingAdds, type PartitionValues, type PathPartitionLookup } from '../delta/path-partitions';
 import type { TableRoot } from '../delta/table-root';
 import { readCheckpointRows } from './checkpoint-rows';
 import { TupleClassifier } from './file-grant';
 import type { RealLog } from './real-log';
 
 type Adds = Map<string, PartitionValues>;
+
+/** Values no partitioned table's grant matches (a key of no partition column): a refusal. */
+const CONFLICTING: PartitionValues = { '\u0000conflicting adds': null };
 
 /** Classifies nothing away: every add of a checkpoint, with its full partitionValues. */
 const EVERY_FILE = new TupleClassifier({ columns: [], allows: () => true, fingerprint: '*' });
@@ -74,10 +77,15 @@ export class ScanPathPartitions implements PathPartitionLookup {
   private async commitAdds(path: string): Promise<Adds> {
     const out: Adds = new Map();
     const text = new TextDecoder().decode(await this.storage.read(path));
+    const adds: { path: string; partitionValues?: PartitionValues }[] = [];
     for (const [a] of actionLines(text, path)) {
       const add = a.add as { path?: unknown; partitionValues?: PartitionValues } | undefined;
-      if (add && typeof add.path === 'string') out.set(this.key(add.path), add.partitionValues ?? {});
+      if (add && typeof add.path === 'string')
+        adds.push({ path: add.path, partitionValues: add.partitionValues });
     }
+    for (const add of adds) out.set(this.key(add.path), add.partitionValues ?? {});
+    // A file this commit adds with conflicting values is placed nowhere (the search stops here).
+    if (adds.length > 1) for (const k of conflictingAdds(adds, (p) => this.key(p))) out.set(k, CONFLICTING);
     return out;
   }
 

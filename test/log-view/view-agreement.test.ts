@@ -179,6 +179,34 @@ describe('the filtered log and the authorizer agree', () => {
     expect(all.at.get(0)).toEqual(['whole.parquet']);
   });
 
+  it('a file one commit adds twice with different values is refused by every reader, active or removed', async () => {
+    // No single reading (kernel keeps a log file's first add of a path, Spark the last): the
+    // snapshot refuses it while active; the view must not show it, and once a remove without
+    // values takes it away the history must not place it by either add.
+    const s = new MemoryDeltaStorage();
+    const x = 'region=EU/x.parquet';
+    s.commit(0, [
+      { commitInfo: { timestamp: 1 } },
+      protocolV1,
+      metaData(['region']),
+      add(x, { region: 'EU' }),
+      add(x, { region: 'US' }),
+      add('region=EU/y.parquet', { region: 'EU' }),
+      // The same file twice with the same values (one written with "" for null) is no conflict.
+      add('region=__HIVE_DEFAULT_PARTITION__/n.parquet', { region: null }),
+      add('region=__HIVE_DEFAULT_PARTITION__/n.parquet', { region: '' }),
+    ]);
+    const grants: PartitionMap[][] = [[{ region: 'EU' }], [{ region: 'US' }], [{ region: null }], [{}]];
+    await expectAgreement(s, 10, grants);
+    expect((await checkAgreement(s, [{}], 10)).at.get(0)).toEqual([
+      'region=EU/y.parquet',
+      'region=__HIVE_DEFAULT_PARTITION__/n.parquet',
+    ]);
+    s.commit(1, [{ commitInfo: { timestamp: 2 } }, rm(x, { deletionTimestamp: 2 })]);
+    await expectAgreement(s, 10, grants);
+    for (const maps of grants) expect((await checkAgreement(s, maps, 10)).served).not.toContain(x);
+  });
+
   it('a table re-partitioned to fewer columns: its old files are shown to no one, as the proxy refuses them', async () => {
     // partitionBy(region, b), then an overwrite partitioned by region alone: the old file's
     // values name b, a column the table is no longer partitioned by. The history refuses it, so
