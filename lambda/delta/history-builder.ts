@@ -14,7 +14,7 @@
 
 import type { CheckpointFileAction, PartitionValues } from './checkpoint-file-actions';
 import { CHANGE_DATA, RecordStore } from './history';
-import { CHANGE_DATA_DIR, isValueMap, partitionText } from './log-replay';
+import { CHANGE_DATA_DIR, isValueMap, readPartitionMap } from './log-replay';
 import { PartitionTuples } from './partition-tuples';
 import { PathIndex } from './path-index';
 import { conflictingAdds } from './path-partitions';
@@ -105,19 +105,9 @@ export class HistoryBuilder {
   tupleOf(pv: PartitionValues | undefined, missingIsNull = false): number | undefined {
     if (this.columns.length === 0) return 0;
     if (!isValueMap(pv)) return undefined;
-    const v = this.values;
-    v.fill(null);
-    let present = 0;
-    for (const key in pv) {
-      const i = this.columnIndex.get(key);
-      // A column the table is not partitioned by, or a value that is no serialized one: refused.
-      const text = i === undefined ? undefined : partitionText(pv[key]);
-      if (text === undefined) return undefined;
-      v[i!] = text;
-      present++;
-    }
-    if (present < v.length && !missingIsNull) return undefined;
-    return this.tuples.intern(v);
+    const named = readPartitionMap(pv, this.columnIndex, this.values);
+    if (named < 0 || (named < this.values.length && !missingIsNull)) return undefined;
+    return this.tuples.intern(this.values);
   }
 
   /** Second pass: from here on, adds of the unresolved paths are remembered. */

@@ -12,7 +12,7 @@ import { PartitionTuples } from './partition-tuples';
 import { PathIndex } from './path-index';
 import { MULTI_TUPLE, NO_TUPLE } from './snapshot-view';
 import { partitionColumnsOf, sameColumns, type TableMetadata, type TableProtocol } from './table-metadata';
-import { type DeletionVectorDescriptor, dvFile, dvUniqueId, type TableRoot } from './table-root';
+import { type DeletionVectorDescriptor, dvFile, dvUniqueId, fileKey, type TableRoot } from './table-root';
 import type { TableState } from './table-state';
 
 type PartitionValues = Record<string, string | null | undefined>;
@@ -166,22 +166,7 @@ export class LogReplay {
    */
   tupleOf(pv: PartitionValues | null | undefined): number {
     const v = this.values;
-    v.fill(null);
-    let present = 0;
-    if (isValueMap(pv)) {
-      for (const key in pv) {
-        const i = this.columnIndex.get(key);
-        if (i === undefined) {
-          if (v.length > 0) return NO_TUPLE; // a column the table is not partitioned by
-          continue;
-        }
-        const text = partitionText(pv[key]);
-        if (text === undefined) return NO_TUPLE;
-        v[i] = text;
-        present++;
-      }
-    }
-    if (present < v.length) return NO_TUPLE;
+    if (readPartitionMap(pv, this.columnIndex, v) < v.length) return NO_TUPLE;
     return this.s.tuples.intern(v);
   }
 
@@ -211,7 +196,7 @@ export class LogReplay {
       let tuple = this.tupleOf(a.partitionValues);
       if (tuples) {
         const r = this.root.resolve(a.path);
-        const key = r.relPath ?? `\u0000${r.external}`;
+        const key = fileKey(r);
         const was = tuples.get(key);
         if (was !== undefined && was !== tuple) tuple = NO_TUPLE;
         tuples.set(key, tuple);
@@ -238,7 +223,7 @@ export class LogReplay {
   add(logPath: string, tuple: number, dv: DeletionVectorDescriptor | null): void {
     const s = this.s;
     const r = this.root.resolve(logPath);
-    const key = r.relPath ?? `\u0000${r.external}`;
+    const key = fileKey(r);
     const files = r.relPath !== undefined ? s.data : s.external;
     const name = r.relPath ?? r.external!;
     if (tuple < 0) {
@@ -284,7 +269,7 @@ export class LogReplay {
   remove(logPath: string, dvId: string): void {
     const s = this.s;
     const r = this.root.resolve(logPath);
-    const key = r.relPath ?? `\u0000${r.external}`;
+    const key = fileKey(r);
     const files = r.relPath !== undefined ? s.data : s.external;
     const name = r.relPath ?? r.external!;
     if (files.get(name) === undefined) return;
@@ -343,6 +328,35 @@ export const CHANGE_DATA_DIR = '_change_data/';
  */
 function isDvFileName(relPath: string): boolean {
   return relPath.endsWith('.bin') && !relPath.startsWith(LOG_DIR);
+}
+
+/**
+ * Reads a partitionValues map into `out` (one slot per partition column, by `columnIndex`): the
+ * number of columns it names, or -1 when the file is refused for it: a value that is no serialized
+ * one, or, in a partitioned table, a key of no partition column. Anything but a JSON object names
+ * none. The one reading of a JSON map for the snapshot, the history and the filtered log, which
+ * must agree on every file.
+ */
+export function readPartitionMap(
+  pv: unknown,
+  columnIndex: ReadonlyMap<string, number>,
+  out: (string | null)[],
+): number {
+  out.fill(null);
+  if (!isValueMap(pv)) return 0;
+  let named = 0;
+  for (const key in pv) {
+    const i = columnIndex.get(key);
+    if (i === undefined) {
+      if (out.length > 0) return -1; // a column the table is not partitioned by
+      continue;
+    }
+    const text = partitionText(pv[key]);
+    if (text === undefined) return -1;
+    out[i] = text;
+    named++;
+  }
+  return named;
 }
 
 /** Is `pv` a JSON object (the only form of a partitionValues map; a string or array is not one)? */

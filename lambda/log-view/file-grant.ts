@@ -4,7 +4,7 @@
  * every version is classified with the same rule, so an add and its later remove always agree and
  * a replay of the filtered log at any version gives exactly the readable files of that version.
  */
-import { isValueMap, partitionText } from '../delta/log-replay';
+import { isValueMap, readPartitionMap } from '../delta/log-replay';
 import { PartitionTuples } from '../delta/partition-tuples';
 import type { PartitionValues } from '../delta/path-partitions';
 import type { PartitionColumn } from '../delta/snapshot-view';
@@ -55,9 +55,7 @@ export class TupleClassifier {
    */
   changeReadable(pv: PartitionValues | null | undefined): boolean {
     if (this.values.length === 0) return this.readableValues();
-    if (!isValueMap(pv)) return false;
-    for (const key in pv) if (!this.index.has(key) || partitionText(pv[key]) === undefined) return false;
-    this.fill(pv);
+    if (!isValueMap(pv) || readPartitionMap(pv, this.index, this.values) < 0) return false;
     return this.readableValues();
   }
 
@@ -68,22 +66,7 @@ export class TupleClassifier {
 
   /** Fills `values` from the map; false when it lacks a partition column or names another one. */
   private fill(pv: PartitionValues | null | undefined): boolean {
-    this.values.fill(null);
-    let present = 0;
-    if (isValueMap(pv)) {
-      for (const key in pv) {
-        const i = this.index.get(key);
-        if (i === undefined) {
-          if (this.values.length > 0) return false; // a column the table is not partitioned by
-          continue;
-        }
-        const text = partitionText(pv[key]);
-        if (text === undefined) return false;
-        this.values[i] = text;
-        present++;
-      }
-    }
-    return present >= this.values.length;
+    return readPartitionMap(pv, this.index, this.values) >= this.values.length;
   }
 
   /** Classifies `this.values` (filled by the caller, e.g. straight from a checkpoint's columns). */
