@@ -6,7 +6,7 @@
 import { readCheckpoint } from './checkpoint-reader';
 import { DeltaLogError } from './delta-log-error';
 import { type DeltaStorage, FileChanged, isNotFound, type ListedFile, readListed } from './delta-storage';
-import { LOG_DIR, type ParsedLogPath, parseLogPath, versionPrefix } from './log-path';
+import { commitPath, LOG_DIR, type ParsedLogPath, parseLogPath, versionPrefix } from './log-path';
 import { DEFAULT_READ_AHEAD, type ReadAhead, readInOrder } from './log-read-ahead';
 import { type ActionBatch, LogReplay, parseActionLines } from './log-replay';
 import {
@@ -270,10 +270,6 @@ function continues(prev: Snapshot, listing: readonly ListedFile[], newer: boolea
   const is = stamp(now);
   const same = <T>(a: T | undefined, b: T | undefined) => a === undefined || b === undefined || a === b;
   return is.size === was.size && same(is.lastModified, was.lastModified) && same(is.etag, was.etag);
-}
-
-function commitPath(version: number): string {
-  return `${LOG_DIR}${versionPrefix(version)}.json`;
 }
 
 function stamp(f: { size: number; lastModified?: Date; etag?: string }): LogFileStamp {

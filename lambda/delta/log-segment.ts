@@ -9,7 +9,7 @@ import type { CheckpointFile } from './checkpoint-reader';
 import { DeltaLogError } from './delta-log-error';
 import type { DeltaStorage, ListedFile } from './delta-storage';
 import { type LastCheckpointHint, readLastCheckpointHint } from './last-checkpoint-hint';
-import { LOG_DIR, type ParsedLogPath, parseLogPath, versionPrefix } from './log-path';
+import { commitPath, LOG_DIR, type ParsedLogPath, parseLogPath, versionPrefix } from './log-path';
 
 export interface LogFile {
   path: string;
@@ -86,7 +86,7 @@ async function segmentFrom(
     throw new DeltaLogError('MissingVersion', `version ${version} does not exist (latest is ${latest})`);
   }
   const checkpoints = completeCheckpoints(parsed).filter((c) => c.version <= version);
-  const headPath = `${LOG_DIR}${versionPrefix(version)}.json`;
+  const headPath = commitPath(version);
   const head = listing.find((f) => f.path === headPath);
   return {
     version,

@@ -4,6 +4,8 @@
  * classified by the add that introduced the file: in an earlier commit or in a checkpoint. The
  * filtered log view asks this; the history work may provide the same answer from its own index.
  */
+import { isValueMap, partitionText } from './log-replay';
+
 export type PartitionValues = Readonly<Record<string, string | null | undefined>>;
 
 export interface PathPartitionLookup {
@@ -21,18 +23,12 @@ export interface PathPartitionLookup {
  * of a path in a log file, Spark the last): such a file is refused by every reader of the proxy.
  */
 export function sameValueMaps(a: unknown, b: unknown): boolean {
-  const obj = (x: unknown) =>
-    typeof x === 'object' && x !== null && !Array.isArray(x) ? (x as Record<string, unknown>) : undefined;
-  const x = obj(a);
-  const y = obj(b);
-  if (!x || !y) return x === y && a === b;
-  const text = (v: unknown) => (v === '' || v === null ? null : typeof v === 'string' ? v : undefined);
-  const keys = new Set([...Object.keys(x), ...Object.keys(y)]);
+  if (!isValueMap(a) || !isValueMap(b)) return !isValueMap(a) && !isValueMap(b) && a === b;
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
   for (const k of keys) {
-    if (!Object.hasOwn(x, k) || !Object.hasOwn(y, k)) return false;
-    const u = text(x[k]);
-    const w = text(y[k]);
-    if (u === undefined || w === undefined || u !== w) return false;
+    if (!Object.hasOwn(a, k) || !Object.hasOwn(b, k)) return false;
+    const u = partitionText(a[k]);
+    if (u === undefined || u !== partitionText(b[k])) return false;
   }
   return true;
 }

@@ -43,6 +43,11 @@ function checkRelative(rel: string, asUri: string): ResolvedPath {
   return { relPath: rel };
 }
 
+/** One key per file, however the log spells its path: relative to the root, else its external URI. */
+export function fileKey(r: ResolvedPath): string {
+  return r.relPath ?? `\u0000${r.external}`;
+}
+
 /** Percent-decodes; a string that is not valid percent-encoding is taken literally (as written). */
 export function decodePath(p: string): string {
   if (!p.includes('%')) return p;

@@ -6,7 +6,7 @@
  * row-tracking ids) is dropped. Field order is fixed, so the same input always gives the same bytes.
  */
 import { conflictingAdds, type PartitionValues, type PathPartitionLookup } from '../delta/path-partitions';
-import type { TableRoot } from '../delta/table-root';
+import { fileKey, type TableRoot } from '../delta/table-root';
 import type { DvDescriptor, DvInliner } from './dv-inliner';
 import type { TupleClassifier } from './file-grant';
 
@@ -91,8 +91,7 @@ export class ActionFilter {
 
   /** A file as the snapshot keys it: relative to the root, or its external URI. */
   fileKey(logPath: string): string {
-    const r = this.ctx.root.resolve(logPath);
-    return r.relPath ?? `\u0000${r.external}`;
+    return fileKey(this.ctx.root.resolve(logPath));
   }
 
   /** `preclassified`: the caller already knows the file is readable (checkpoint fast path). */

@@ -10,7 +10,7 @@ import { DeltaLogError } from '../delta/delta-log-error';
 import { type DeltaStorage, isNotFound } from '../delta/delta-storage';
 import { actionLines } from '../delta/log-replay';
 import { conflictingAdds, type PartitionValues, type PathPartitionLookup } from '../delta/path-partitions';
-import type { TableRoot } from '../delta/table-root';
+import { fileKey, type TableRoot } from '../delta/table-root';
 import { readCheckpointRows } from './checkpoint-rows';
 import { TupleClassifier } from './file-grant';
 import type { RealLog } from './real-log';
@@ -59,8 +59,7 @@ export class ScanPathPartitions implements PathPartitionLookup {
   }
 
   private key(logPath: string): string {
-    const r = this.root.resolve(logPath);
-    return r.relPath ?? `\u0000${r.external}`;
+    return fileKey(this.root.resolve(logPath));
   }
 
   /** `id`: the file's source (name, size, Last-Modified, ETag): a table written again misses. */
