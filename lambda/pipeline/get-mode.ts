@@ -8,8 +8,9 @@
  */
 import { S3Error } from '../core/s3-error';
 import type { Clock, Headers, ProxyRequest, ProxyResponse } from '../core/types';
-import { isListed, noSuchKey, type ObjectRequest, temporaryRedirect } from '../s3/get-object';
+import { isListed, type ObjectRequest, temporaryRedirect } from '../s3/get-object';
 import { followsRedirects, type RedirectSettings, shouldRedirect } from '../s3/redirect-policy';
+import { noSuchKey } from '../s3/storage-errors';
 import { overLimitMessage, type StreamLimits, streamableBytes } from '../s3/stream-limit';
 import { type StorageBackend, StorageError } from '../storage/storage-backend';
 

@@ -12,7 +12,7 @@ import {
 import { type ConditionOutcome, evaluateConditions } from './conditions';
 import { parseRange } from './range';
 import { httpDate, parseHttpDate } from './s3-encoding';
-import { notModifiedOf, toS3Error } from './storage-errors';
+import { noSuchKey, notModifiedOf, toS3Error } from './storage-errors';
 import { escapeXml, XML_DECLARATION } from './xml';
 
 /** `response-*` query parameters S3 lets a signed request use to override response headers. */
@@ -114,10 +114,6 @@ export async function isListed(
 ): Promise<boolean> {
   const page = await storage.list({ bucket: ref.bucket, prefix: ref.key, maxKeys: 1, signal });
   return page.objects[0]?.key === ref.key;
-}
-
-export function noSuchKey(virtualKey: string, reason: string): S3Error {
-  return new S3Error('NoSuchKey', 'The specified key does not exist.', { Key: virtualKey }, reason);
 }
 
 /**

@@ -18,6 +18,11 @@ export function notModifiedOf(err: unknown): NotModified | undefined {
   return { notModified: true, headers };
 }
 
+/** S3's answer for a key that is not there (`reason`: why, for the audit line). */
+export function noSuchKey(key: string, reason?: string): S3Error {
+  return new S3Error('NoSuchKey', 'The specified key does not exist.', { Key: key }, reason);
+}
+
 /**
  * A storage failure as the S3 error a client can act on. Messages and reasons name no backend
  * bucket or prefix: the StorageError's own message carries only the backend's error name.
@@ -26,7 +31,6 @@ export function notModifiedOf(err: unknown): NotModified | undefined {
  */
 export function toS3Error(err: unknown, key?: string): S3Error | unknown {
   if (!(err instanceof StorageError)) return err;
-  const extra: Record<string, string> = key !== undefined ? { Key: key } : {};
   switch (err.kind) {
     case 'NotFound':
       if (key === undefined)
@@ -36,7 +40,7 @@ export function toS3Error(err: unknown, key?: string): S3Error | unknown {
           {},
           `backend object or bucket missing: ${err.message}`,
         );
-      return new S3Error('NoSuchKey', 'The specified key does not exist.', extra);
+      return noSuchKey(key);
     case 'PreconditionFailed':
       return new S3Error(
         'PreconditionFailed',
