@@ -246,7 +246,7 @@ export class FilteredLogView implements LogView {
     const t = this.table(req);
     const now = this.opts.clock?.now() ?? 0;
     const held = t.logs.get(req.snapshot);
-    if (held && !(now - held.at >= (this.opts.listingTtlMs ?? Number.POSITIVE_INFINITY))) return held.log;
+    if (held && now - held.at < (this.opts.listingTtlMs ?? Number.POSITIVE_INFINITY)) return held.log;
     const entry = {
       at: now,
       log: listRealLog(req.storage, req.snapshot.version).then((log) => {
