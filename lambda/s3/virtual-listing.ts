@@ -74,22 +74,21 @@ export function touchesPrefix(mount: TableMount, prefix: string): boolean {
 }
 
 /**
- * The generated keys a listing page can show, found by binary search in the sorted keys (a long
- * log has tens of thousands): those under the prefix, from the resume point on. A key before the
- * common prefix the resume point is in rolls up to a prefix before it, so it cannot be due.
+ * Where in the sorted generated keys a listing page starts and ends, by binary search (a long log
+ * has tens of thousands, not copied per request): those under the prefix, from the resume point
+ * on. A key before the common prefix the resume point is in rolls up to a prefix before it, so it
+ * cannot be due.
  */
-function keysFrom(keys: readonly string[], root: string, req: VirtualListRequest): readonly string[] {
+function keyRange(keys: readonly string[], root: string, req: VirtualListRequest): [number, number] {
   const open = rollUp(req.after, req.prefix, req.delimiter);
   const after = open?.startsWith(req.prefix) ? open : req.after;
   const from = compareKeys(after, req.prefix) > 0 ? after : req.prefix;
-  const first = firstIndex(keys, (k) => compareKeys(root + k, from) >= 0, 0);
-  const end = firstIndex(keys, (k) => !(root + k).startsWith(req.prefix), first);
-  return keys.slice(first, end);
+  const first = firstIndex(keys, (k) => compareKeys(root + k, from) >= 0, 0, keys.length);
+  return [first, firstIndex(keys, (k) => !(root + k).startsWith(req.prefix), first, keys.length)];
 }
 
-/** The first index at or after `lo` where `past` holds (it holds for every later index too). */
-function firstIndex(keys: readonly string[], past: (k: string) => boolean, lo: number): number {
-  let hi = keys.length;
+/** The first index in [lo, hi) where `past` holds (it holds for every later index too), else hi. */
+function firstIndex(keys: readonly string[], past: (k: string) => boolean, lo: number, hi: number): number {
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     if (past(keys[mid]!)) hi = mid;
@@ -181,11 +180,12 @@ export async function listVirtual(
 
     // A generated folder (the filtered _delta_log/) is listed from its own keys, merged in order.
     const folder = filter.virtualFolder;
-    const generated = folder ? keysFrom(folder.keys, root, req) : [];
-    let gi = 0;
+    const generated = folder?.keys ?? [];
+    const [gStart, gEnd] = keyRange(generated, root, req);
+    let gi = gStart;
     /** Emits the generated entries sorting before `key` (all of them when undefined); true when full. */
     const emitGenerated = async (key?: string): Promise<boolean> => {
-      while (gi < generated.length && (key === undefined || compareKeys(root + generated[gi]!, key) < 0)) {
+      while (gi < gEnd && (key === undefined || compareKeys(root + generated[gi]!, key) < 0)) {
         const rel = generated[gi++]!;
         const vkey = root + rel;
         const rolled = rollUp(vkey, req.prefix, req.delimiter);
@@ -195,7 +195,8 @@ export async function listVirtual(
           shown.add(rolled);
           // (A common prefix of a table listed inside is longer than the table's root.)
           const inside = rolled.slice(root.length);
-          if (generated[gi]?.startsWith(inside)) gi = firstIndex(generated, (k) => !k.startsWith(inside), gi);
+          if (gi < gEnd && generated[gi]!.startsWith(inside))
+            gi = firstIndex(generated, (k) => !k.startsWith(inside), gi, gEnd);
           if (accept({ kind: 'prefix', key: rolled })) return true;
           continue;
         }
