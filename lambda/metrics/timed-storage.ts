@@ -13,6 +13,7 @@ import {
   type ListParams,
   type ObjectMeta,
   type ObjectRef,
+  type PresignOptions,
   type StorageBackend,
   StorageError,
 } from '../storage/storage-backend';
@@ -39,7 +40,7 @@ export class TimedStorage implements StorageBackend {
     return this.time('list', this.now(), this.inner.list(params));
   }
 
-  presign(ref: ObjectRef, options: { expiresInSeconds: number; range?: string }): Promise<string> {
+  presign(ref: ObjectRef, options: PresignOptions): Promise<string> {
     return this.inner.presign(ref, options);
   }
 
@@ -95,7 +96,7 @@ class TalliedStorage implements StorageBackend {
     return this.timed.time('list', this.timed.now(), this.inner.list(params), this.tally);
   }
 
-  presign(ref: ObjectRef, options: { expiresInSeconds: number; range?: string }): Promise<string> {
+  presign(ref: ObjectRef, options: PresignOptions): Promise<string> {
     return this.inner.presign(ref, options);
   }
 }

@@ -8,7 +8,7 @@
  */
 import { S3Error } from '../core/s3-error';
 import type { Clock, Headers, ProxyRequest, ProxyResponse } from '../core/types';
-import { isListed, type ObjectRequest, temporaryRedirect } from '../s3/get-object';
+import { isListed, type ObjectRequest, presignedQuery, temporaryRedirect } from '../s3/get-object';
 import { followsRedirects, type RedirectSettings, shouldRedirect } from '../s3/redirect-policy';
 import { noSuchKey } from '../s3/storage-errors';
 import { overLimitMessage, type StreamLimits, streamableBytes } from '../s3/stream-limit';
@@ -44,7 +44,7 @@ export async function serveGet(
   /** Streams the object through the proxy (getObject, within the caller's stream share). */
   proxyGet: () => Promise<ProxyResponse>,
 ): Promise<GetOutcome> {
-  const redirect = () => redirectTo(storage, options, object.ref, requestId, base);
+  const redirect = () => redirectTo(storage, options, object, requestId, base);
   if (shouldRedirect(req.headers, options)) {
     if (mayBeMissing && !(await listedOrUnknown(storage, object)))
       throw noSuchKey(object.virtualKey, 'not in the backend listing (not redirected)');
@@ -93,14 +93,18 @@ function overStreamLimit(
   return new S3Error('InvalidRequest', overLimitMessage(length, limit), {}, reason);
 }
 
+/** The 307: a URL for the object that signs what the follower cannot ask for itself. */
 async function redirectTo(
   storage: StorageBackend,
   options: GetModeOptions,
-  ref: ObjectRequest['ref'],
+  object: ObjectRequest,
   requestId: string,
   base: Headers,
 ): Promise<ProxyResponse> {
-  const location = await storage.presign(ref, { expiresInSeconds: options.presignExpiresSeconds });
+  const location = await storage.presign(object.ref, {
+    expiresInSeconds: options.presignExpiresSeconds,
+    query: presignedQuery(object.headers, object.query),
+  });
   return temporaryRedirect(location, requestId, base);
 }
 

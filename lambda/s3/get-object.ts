@@ -6,6 +6,8 @@ import {
   type GetResult,
   type ObjectMeta,
   type ObjectRef,
+  type PresignedGetParam,
+  type PresignOptions,
   type StorageBackend,
   StorageError,
 } from '../storage/storage-backend';
@@ -16,7 +18,7 @@ import { noSuchKey, notModifiedOf, toS3Error } from './storage-errors';
 import { escapeXml, XML_DECLARATION } from './xml';
 
 /** `response-*` query parameters S3 lets a signed request use to override response headers. */
-export const OVERRIDES: [string, string][] = [
+export const OVERRIDES: [PresignedGetParam, string][] = [
   ['response-content-type', 'content-type'],
   ['response-content-language', 'content-language'],
   ['response-expires', 'expires'],
@@ -27,6 +29,22 @@ export const OVERRIDES: [string, string][] = [
 
 /** S3 sends checksum headers only to a client that asks with `x-amz-checksum-mode: ENABLED`. */
 const checksumMode = (headers: Headers) => headers['x-amz-checksum-mode'] === 'ENABLED';
+
+/**
+ * What a presigned URL for this GetObject must sign so that its follower gets what the request
+ * proxied would: the `response-*` overrides (validated by routeRequest). Undefined when there
+ * are none, as usual: nothing is allocated then.
+ */
+export function presignedQuery(_headers: Headers, query: URLSearchParams): PresignOptions['query'] {
+  let signed: PresignOptions['query'];
+  for (const [param] of OVERRIDES) {
+    const v = query.get(param);
+    if (v === null) continue;
+    signed ??= {};
+    signed[param] = v;
+  }
+  return signed;
+}
 
 /** Conditional headers; dates only when they parse as HTTP dates, else ignored (never forwarded). */
 export function conditionsOf(headers: Headers): Conditions {

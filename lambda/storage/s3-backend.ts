@@ -15,7 +15,6 @@ import {
   type S3ClientConfig,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Lru } from '../core/lru';
 import { BucketRegions } from './bucket-regions';
 import { S3Presigner } from './s3-presigner';
@@ -29,6 +28,7 @@ import type {
   ListParams,
   ObjectMeta,
   ObjectRef,
+  PresignOptions,
   StorageBackend,
 } from './storage-backend';
 import { StorageError } from './storage-backend';
@@ -369,7 +369,7 @@ export class S3Backend implements StorageBackend {
    * no answer has confirmed yet is asked first, with a HEAD of the very object (the read the
    * URL grants): a bucket elsewhere answers with its region.
    */
-  async presign(ref: ObjectRef, options: { expiresInSeconds: number; range?: string }): Promise<string> {
+  async presign(ref: ObjectRef, options: PresignOptions): Promise<string> {
     if (!this.regions.isConfirmed(ref.bucket)) {
       await this.head(ref).catch((err: unknown) => {
         // Only an unanswered probe stops the redirect; S3 will give the client its own answer.
@@ -379,13 +379,7 @@ export class S3Backend implements StorageBackend {
     }
     const client = this.clientFor(this.regions.regionOf(ref.bucket));
     try {
-      if (options.range === undefined)
-        return await this.presignerFor(client).presign(ref, options.expiresInSeconds);
-      return await getSignedUrl(
-        client,
-        new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, Range: options.range }),
-        { expiresIn: options.expiresInSeconds },
-      );
+      return await this.presignerFor(client).presign(ref, options.expiresInSeconds, options.query);
     } catch (err) {
       throw toStorageError(err);
     }

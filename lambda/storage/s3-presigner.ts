@@ -6,14 +6,15 @@
  * style) and the signing scope (region, service) exactly as the SDK resolves them, and every
  * later URL is signed directly: SigV4 query authentication, SignedHeaders=host, UNSIGNED-PAYLOAD,
  * with the same query parameters the SDK writes (test/storage/s3-presigner.test.ts compares the
- * two byte for byte). Credentials come from the client's provider each time (cached there, and
- * refreshed by it before temporary credentials expire).
+ * two byte for byte), including the GetObject parameters a request asks to be signed (its
+ * `response-*` overrides, checksum mode). Credentials come from the client's provider each time
+ * (cached there, and refreshed by it before temporary credentials expire).
  */
 import { createHmac, createSecretKey, hash, type KeyObject } from 'node:crypto';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { uriEscape } from '../core/uri-escape';
-import type { ObjectRef } from './storage-backend';
+import { type ObjectRef, PRESIGNED_GET_PARAMS, type PresignOptions } from './storage-backend';
 
 /** Where a bucket's objects live and how the SDK signs for them, learned from one SDK URL. */
 export interface BucketEndpoint {
@@ -48,7 +49,25 @@ interface FixedParts extends Identity {
   token: string;
 }
 
-const TAIL = '&X-Amz-SignedHeaders=host&x-id=GetObject';
+const SIGNED_HEADERS = '&X-Amz-SignedHeaders=host';
+const X_ID = '&x-id=GetObject';
+const TAIL = `${SIGNED_HEADERS}${X_ID}`;
+
+/**
+ * The GetObject parameters in SigV4's canonical order (by name, byte order; none needs encoding).
+ * Every one sorts after X-Amz-SignedHeaders and before x-id, which is where they go.
+ */
+const CANONICAL_GET_PARAMS = [...PRESIGNED_GET_PARAMS].sort();
+
+/** `&name=value` for each parameter given, RFC 3986-encoded, in canonical order. */
+function canonicalExtra(query: NonNullable<PresignOptions['query']>): string {
+  let out = '';
+  for (const name of CANONICAL_GET_PARAMS) {
+    const value = query[name];
+    if (value !== undefined) out += `&${name}=${uriEscape(value)}`;
+  }
+  return out;
+}
 
 /** The query parameters (but the session token) of the SDK's presigned GetObject, in its order. */
 const SDK_PARAMS = [
@@ -87,22 +106,24 @@ export class S3Presigner {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async presign(ref: ObjectRef, expiresInSeconds: number): Promise<string> {
+  async presign(ref: ObjectRef, expiresInSeconds: number, query?: PresignOptions['query']): Promise<string> {
     const endpoint = this.endpoints.get(ref.bucket);
-    if (!endpoint) return this.learn(ref, expiresInSeconds);
+    if (!endpoint) return this.learn(ref, expiresInSeconds, query);
     const identity = (await this.client.config.credentials()) as Identity;
-    return this.sign(endpoint, identity, encodeKey(ref.key), expiresInSeconds, this.now());
+    const extra = query ? canonicalExtra(query) : '';
+    return this.sign(endpoint, identity, encodeKey(ref.key), expiresInSeconds, this.now(), extra);
   }
 
   /** First URL of a bucket: the SDK's own, and the endpoint it reveals for the next ones. */
-  private async learn(ref: ObjectRef, expiresIn: number): Promise<string> {
-    const url = await getSignedUrl(this.client, new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key }), {
-      expiresIn,
-    });
+  private async learn(ref: ObjectRef, expiresIn: number, query: PresignOptions['query']): Promise<string> {
+    const command = withQuery(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key }), query);
+    const url = await getSignedUrl(this.client, command, { expiresIn });
     const parsed = new URL(url);
     const encoded = encodeKey(ref.key);
     const scope = parsed.searchParams.get('X-Amz-Credential')?.split('/');
-    const names = [...parsed.searchParams.keys()].filter((n) => n !== 'X-Amz-Security-Token').join('&');
+    const names = [...parsed.searchParams.keys()]
+      .filter((n) => n !== 'X-Amz-Security-Token' && !(query && Object.hasOwn(query, n)))
+      .join('&');
     // Only a shape we reproduce exactly is learned; anything else keeps using the SDK.
     if (
       names === SDK_PARAMS &&
@@ -121,24 +142,29 @@ export class S3Presigner {
     return url;
   }
 
-  /** The signed URL (public for tests). */
+  /**
+   * The signed URL (public for tests). `extra` is canonicalExtra's encoding of the GetObject
+   * parameters to sign, "" when there are none.
+   */
   sign(
     endpoint: BucketEndpoint,
     identity: Identity,
     encodedKey: string,
     expiresIn: number,
     at: number,
+    extra = '',
   ): string {
     const longDate = amzDate(at);
     const fixed = this.fixedParts(endpoint, identity, longDate.slice(0, 8));
     // The query in SigV4's canonical (sorted) order, which is also the order the SDK writes.
     const middle = `${longDate}&X-Amz-Expires=${expiresIn}${fixed.token}`;
+    const tail = extra === '' ? TAIL : `${SIGNED_HEADERS}${extra}${X_ID}`;
     const path = `${endpoint.pathPrefix}${encodedKey}`;
-    const canonical = `GET\n${path}\n${fixed.head}${middle}${TAIL}\nhost:${endpoint.host}\n\nhost\nUNSIGNED-PAYLOAD`;
+    const canonical = `GET\n${path}\n${fixed.head}${middle}${tail}\nhost:${endpoint.host}\n\nhost\nUNSIGNED-PAYLOAD`;
     const hashed = hash('sha256', canonical, 'hex');
     const toSign = `AWS4-HMAC-SHA256\n${longDate}\n${fixed.scope}\n${hashed}`;
     const signature = createHmac('sha256', fixed.key).update(toSign, 'utf8').digest('hex');
-    return `${endpoint.origin}${path}?${fixed.head}${middle}&X-Amz-Signature=${signature}${TAIL}`;
+    return `${endpoint.origin}${path}?${fixed.head}${middle}&X-Amz-Signature=${signature}${tail}`;
   }
 
   /**
@@ -171,4 +197,29 @@ export class S3Presigner {
     this.fixed.set(endpoint, parts);
     return parts;
   }
+}
+
+/**
+ * The SDK's command with the parameters added to its query before it is signed: as given (a
+ * `response-expires` need not be a date the SDK's ResponseExpires could hold), signed and written
+ * in canonical order by the SDK's signer like any other query parameter.
+ */
+function withQuery(command: GetObjectCommand, query: PresignOptions['query']): GetObjectCommand {
+  if (!query) return command;
+  type Args = { request: unknown };
+  const stack = command.middlewareStack as unknown as {
+    add(
+      middleware: (next: (args: Args) => Promise<unknown>) => (args: Args) => Promise<unknown>,
+      options: { step: 'build'; name: string },
+    ): void;
+  };
+  stack.add(
+    (next) => (args) => {
+      const request = args.request as { query?: Record<string, string> };
+      if (request?.query) Object.assign(request.query, query);
+      return next(args);
+    },
+    { step: 'build', name: 'presignedGetQuery' },
+  );
+  return command;
 }

@@ -82,11 +82,33 @@ export interface ListPage {
   nextContinuationToken?: string;
 }
 
+/**
+ * GetObject query parameters a presigned URL may sign besides its own, so that the client that
+ * follows it gets what the same request proxied would: S3's `response-*` header overrides, and
+ * `x-amz-checksum-mode` (a header, carried in the query as the AWS SDKs' presigners carry it).
+ */
+export const PRESIGNED_GET_PARAMS = [
+  'response-cache-control',
+  'response-content-disposition',
+  'response-content-encoding',
+  'response-content-language',
+  'response-content-type',
+  'response-expires',
+  'x-amz-checksum-mode',
+] as const;
+export type PresignedGetParam = (typeof PRESIGNED_GET_PARAMS)[number];
+
+export interface PresignOptions {
+  expiresInSeconds: number;
+  /** Parameters the URL signs, unencoded; absent in the common case (no override, no checksums). */
+  query?: Partial<Record<PresignedGetParam, string>>;
+}
+
 export interface StorageBackend {
   get(ref: ObjectRef, options?: GetOptions): Promise<GetResult>;
   head(ref: ObjectRef, options?: HeadOptions): Promise<ObjectMeta>;
   list(params: ListParams): Promise<ListPage>;
-  presign(ref: ObjectRef, options: { expiresInSeconds: number; range?: string }): Promise<string>;
+  presign(ref: ObjectRef, options: PresignOptions): Promise<string>;
 }
 
 /**

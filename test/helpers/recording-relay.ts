@@ -14,10 +14,17 @@
  *   headers present in the request which were not signed" (S3's query-string authentication;
  *   reported for x-amz-acl and the SSE headers: ex-aws/ex_aws#335, soto-project/soto#374), except
  *   x-amz-content-sha256, which S3 tolerates unsigned (demarche-numerique/ds_proxy#164).
+ * - with `verifyPresigned` (the backend's keys), a presigned request's signature must verify, as
+ *   S3 checks it and s3rver does not (it accepts any SigV4 signature): 403
+ *   SignatureDoesNotMatch otherwise. The proxy's own SigV4 verifier recomputes it.
  */
 import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { pipeline } from 'node:stream/promises';
+import { StaticCredentialStore } from '../../lambda/auth/credential-store';
+import { SigV4Authenticator } from '../../lambda/auth/sigv4-authenticator';
+import { isS3Error } from '../../lambda/core/s3-error';
+import type { Headers } from '../../lambda/core/types';
 
 export interface RelayedRequest {
   method: string;
@@ -32,6 +39,8 @@ export interface RelayedRequest {
   userAgent: string;
   range?: string;
   status?: number;
+  /** With `verifyPresigned`: the S3 error code a presigned request's signature check gave. */
+  signatureRefused?: string;
   /** Body bytes relayed back to the caller. */
   bytes: number;
 }
@@ -57,10 +66,51 @@ const TOLERATED = new Set(['x-amz-content-sha256']);
 const headersNotSigned = (names: string[]) => `<?xml version="1.0" encoding="UTF-8"?>
 <Error><Code>AccessDenied</Code><Message>There were headers present in the request which were not signed</Message><HeadersNotSigned>${names.join(', ')}</HeadersNotSigned></Error>`;
 
-export async function startRecordingRelay(backend: string): Promise<RecordingRelay> {
+export interface RelayOptions {
+  /** The backend's access key: presigned requests must carry a signature it verifies. */
+  verifyPresigned?: { accessKeyId: string; secretAccessKey: string };
+}
+
+/** The headers a presigned request signed (SignedHeaders), for the verifier. */
+function signedHeadersOf(req: IncomingMessage, query: URLSearchParams): Headers {
+  const out: Headers = {};
+  for (const name of (query.get('X-Amz-SignedHeaders') ?? '').toLowerCase().split(';')) {
+    const value = req.headers[name];
+    if (typeof value === 'string') out[name] = value;
+  }
+  return out;
+}
+
+export async function startRecordingRelay(
+  backend: string,
+  options: RelayOptions = {},
+): Promise<RecordingRelay> {
   const target = new URL(backend);
   const requests: RelayedRequest[] = [];
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const verifier =
+    options.verifyPresigned &&
+    new SigV4Authenticator({
+      credentials: new StaticCredentialStore([{ ...options.verifyPresigned, principal: 'backend' }]),
+      clock: { now: () => Date.now() },
+      allowAnonymous: false,
+    });
+  /** The S3 error code of a presigned request whose signature does not verify. */
+  const signatureRefusal = async (req: IncomingMessage, url: string, query: URLSearchParams) => {
+    if (!verifier || !query.has('X-Amz-Signature')) return undefined;
+    const q = url.indexOf('?');
+    try {
+      await verifier.authenticate({
+        method: req.method ?? 'GET',
+        rawPath: url.slice(0, q),
+        rawQuery: url.slice(q + 1),
+        headers: signedHeadersOf(req, query),
+      });
+      return undefined;
+    } catch (err) {
+      return isS3Error(err) ? err.code : 'InternalError';
+    }
+  };
+  const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
@@ -82,10 +132,11 @@ export async function startRecordingRelay(backend: string): Promise<RecordingRel
       const signed = new Set((query.get('X-Amz-SignedHeaders') ?? '').toLowerCase().split(';'));
       record.unsignedAmzHeaders = record.amzHeaders.filter((h) => !signed.has(h) && !TOLERATED.has(h));
     }
+    record.signatureRefused = await signatureRefusal(req, url, query);
     const refusal =
       record.presigned && record.authorization
         ? { status: 400, body: ONE_MECHANISM }
-        : record.unsignedAmzHeaders.includes('x-amz-date')
+        : record.unsignedAmzHeaders.includes('x-amz-date') || record.signatureRefused
           ? { status: 403, body: SIGNATURE_MISMATCH }
           : record.unsignedAmzHeaders.length > 0
             ? { status: 403, body: headersNotSigned(record.unsignedAmzHeaders) }

@@ -2,7 +2,9 @@
  * getMode "presignedUrl": clients on the redirect list (by default the client helper, whose
  * User-Agent starts with delta-proxy-client/) are redirected to a short-lived presigned URL; every
  * other client is proxied and still gets its data; authorization happens before any redirect;
- * the URL never reaches the audit line.
+ * the URL never reaches the audit line. Whoever follows the URL gets what the same request
+ * proxied gets: its `response-*` overrides are signed into it. A recording relay in front of
+ * s3rver checks every presigned signature (s3rver accepts any SigV4 signature).
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -12,8 +14,9 @@ import { clientEnv, unavailable } from '../auth/helpers/python-env';
 import { uploadDemoTable } from '../helpers/fixture-tables';
 import { TRANSPORTS } from '../helpers/lambda-transports';
 import { ANALYST, type RunningProxy, startProxy } from '../helpers/proxy-harness';
-import { type S3Server, startS3rver } from '../helpers/s3-servers';
-import { encodeKeyPath, signedFetch } from '../helpers/signed-fetch';
+import { type RecordingRelay, startRecordingRelay } from '../helpers/recording-relay';
+import { BACKEND_CREDENTIALS, type S3Server, startS3rver } from '../helpers/s3-servers';
+import { encodeKeyPath, encodeQuery, signedFetch } from '../helpers/signed-fetch';
 import { withReason } from '../helpers/skips';
 
 const run = promisify(execFile);
@@ -21,17 +24,29 @@ const polarsMissing = await unavailable('python3', ['-c', 'import polars']);
 
 const FOLLOWER_UA = { 'user-agent': 'delta-proxy-client/0.1.0' };
 
+/** S3's six response header overrides, with values that need encoding in a query. */
+const OVERRIDES = {
+  'response-content-type': 'text/csv; charset="utf-8"',
+  'response-content-disposition': 'attachment; filename="Q1 report.csv"; a=b&c=d+e/f',
+  'response-cache-control': 'max-age=0, no-store',
+  'response-content-language': 'de-CH',
+  'response-expires': 'Thu, 04 Mar 2027 05:06:07 GMT',
+  'response-content-encoding': 'identity',
+};
+
 // Once per front end: a 307 with its Location and XML body must survive the streaming prelude.
 describe.each(TRANSPORTS)('presigned redirects via %s', (_transport, serve) => {
   let s3: S3Server;
+  let relay: RecordingRelay;
   let proxy: RunningProxy;
   let active: string[];
 
   beforeAll(async () => {
     s3 = await startS3rver();
     active = await uploadDemoTable(s3.endpoint, 'lake', 'w/sales/');
+    relay = await startRecordingRelay(s3.endpoint, { verifyPresigned: BACKEND_CREDENTIALS });
     proxy = await startProxy(
-      s3,
+      { ...s3, endpoint: relay.endpoint },
       {
         tableMapping: { sales: 's3://lake/w/sales' },
         getMode: 'presignedUrl',
@@ -43,6 +58,7 @@ describe.each(TRANSPORTS)('presigned redirects via %s', (_transport, serve) => {
   });
   afterAll(async () => {
     await proxy?.stop();
+    await relay?.stop();
     await s3?.stop();
   });
 
@@ -54,7 +70,7 @@ describe.each(TRANSPORTS)('presigned redirects via %s', (_transport, serve) => {
     const redirected = await signedFetch(proxy.url, 'GET', path, '', FOLLOWER_UA, ANALYST);
     expect(redirected.status).toBe(307);
     const location = redirected.headers.location!;
-    expect(new URL(location).origin).toBe(s3.endpoint);
+    expect(new URL(location).origin).toBe(relay.endpoint);
     expect(location).toMatch(/X-Amz-Signature=/);
     // Short-lived: presignExpiresSeconds (default 60 s), signed now.
     const query = new URL(location).searchParams;
@@ -71,6 +87,52 @@ describe.each(TRANSPORTS)('presigned redirects via %s', (_transport, serve) => {
     expect(
       Buffer.from(await direct.arrayBuffer()).equals(Buffer.from(await proxied.Body!.transformToByteArray())),
     ).toBe(true);
+  });
+
+  it('signs the response-* overrides into the URL: its follower gets the headers the proxied request gets', async () => {
+    const path = `/datalake/${encodeKeyPath(allowedKey())}`;
+    const query = encodeQuery(OVERRIDES);
+    const proxied = await signedFetch(proxy.url, 'GET', path, query, {}, ANALYST);
+    expect(proxied.status).toBe(200);
+    const redirected = await signedFetch(proxy.url, 'GET', path, query, FOLLOWER_UA, ANALYST);
+    expect(redirected.status).toBe(307);
+    // The follower sends nothing but the URL (no credentials, no headers of its own).
+    const followed = await fetch(redirected.headers.location!, { signal: AbortSignal.timeout(10_000) });
+    expect(relay.presignedRequests().at(-1)).toMatchObject({ status: 200, signatureRefused: undefined });
+    expect(followed.status).toBe(200);
+    for (const [param, value] of Object.entries(OVERRIDES)) {
+      const header = param.slice('response-'.length);
+      expect(proxied.headers[header]).toBe(value);
+      expect(followed.headers.get(header)).toBe(value);
+    }
+    expect(Buffer.from(await followed.arrayBuffer()).equals(proxied.body)).toBe(true);
+  });
+
+  it('signs the overrides: a follower that changes or adds one is refused', async () => {
+    const path = `/datalake/${encodeKeyPath(allowedKey())}`;
+    const query = encodeQuery({ 'response-content-language': 'de-CH' });
+    const redirected = await signedFetch(proxy.url, 'GET', path, query, FOLLOWER_UA, ANALYST);
+    const location = redirected.headers.location!;
+    expect(location).toContain('response-content-language=de-CH');
+    for (const tampered of [
+      location.replace('response-content-language=de-CH', 'response-content-language=fr'),
+      location.replace('&x-id=', '&response-content-type=text%2Fhtml&x-id='),
+    ]) {
+      const r = await fetch(tampered, { signal: AbortSignal.timeout(10_000) });
+      await r.arrayBuffer();
+      expect(r.status).toBe(403);
+      expect(relay.presignedRequests().at(-1)?.signatureRefused).toBe('SignatureDoesNotMatch');
+    }
+  });
+
+  it('refuses an override the proxied request refuses, before any redirect', async () => {
+    const path = `/datalake/${encodeKeyPath(allowedKey())}`;
+    for (const headers of [{}, FOLLOWER_UA]) {
+      const r = await signedFetch(proxy.url, 'GET', path, 'response-content-type=%C3%BC', headers, ANALYST);
+      expect(r.status).toBe(400);
+      expect(r.text).toContain('<Code>InvalidArgument</Code>');
+      expect(r.headers.location).toBeUndefined();
+    }
   });
 
   it('proxies SDK clients that do not follow redirects', async () => {

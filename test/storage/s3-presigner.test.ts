@@ -1,10 +1,12 @@
 /**
  * The fast presigner must produce exactly the SDK's presigned GetObject URL (same endpoint, same
- * parameters, same signature) and a URL that an independent SigV4 verifier accepts.
+ * parameters, same signature), with the client's `response-*` overrides and checksum mode signed
+ * into it as the SDK signs GetObjectCommand's ResponseContentType… and ChecksumMode, and a URL
+ * that an independent SigV4 verifier accepts.
  */
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type GetObjectCommandInput, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { StaticCredentialStore } from '../../lambda/auth/credential-store';
 import { SigV4Authenticator } from '../../lambda/auth/sigv4-authenticator';
 import { S3Presigner } from '../../lambda/storage/s3-presigner';
@@ -16,6 +18,43 @@ const KEYS = [
   'a b/ü+x/😈(1)!*.parquet',
   "q'uote/~tilde",
   'odd/%2F%/empty//segment',
+];
+
+const EXPIRES = new Date(Date.parse('2027-03-04T05:06:07Z'));
+/** Values that need encoding: spaces, quotes, unicode, `;`, `=`, `&`, `+`, `/`, `*`, `'`, `(`. */
+const ALL_OVERRIDES: [Partial<GetObjectCommandInput>, Record<string, string>][] = [
+  [
+    {
+      ResponseContentType: 'text/csv; charset="utf-8"',
+      ResponseContentDisposition: `attachment; filename="Q1 report ü 😈.csv"; a=b&c=d+e/f*(g)'h'`,
+      ResponseCacheControl: 'max-age=0, no-store',
+      ResponseContentLanguage: 'de-CH',
+      ResponseExpires: EXPIRES,
+      ResponseContentEncoding: 'gzip',
+      ChecksumMode: 'ENABLED',
+    },
+    {
+      'response-content-type': 'text/csv; charset="utf-8"',
+      'response-content-disposition': `attachment; filename="Q1 report ü 😈.csv"; a=b&c=d+e/f*(g)'h'`,
+      'response-cache-control': 'max-age=0, no-store',
+      'response-content-language': 'de-CH',
+      'response-expires': EXPIRES.toUTCString(),
+      'response-content-encoding': 'gzip',
+      'x-amz-checksum-mode': 'ENABLED',
+    },
+  ],
+];
+const OVERRIDE_SETS: [string, Partial<GetObjectCommandInput>, Record<string, string>][] = [
+  ['all six overrides and checksum mode', ...ALL_OVERRIDES[0]!],
+  [
+    'content-disposition only',
+    { ResponseContentDisposition: 'inline; filename="a;b=c&d.csv"' },
+    {
+      'response-content-disposition': 'inline; filename="a;b=c&d.csv"',
+    },
+  ],
+  ['an empty content-type', { ResponseContentType: '' }, { 'response-content-type': '' }],
+  ['checksum mode only', { ChecksumMode: 'ENABLED' }, { 'x-amz-checksum-mode': 'ENABLED' }],
 ];
 
 function client(options: {
@@ -58,6 +97,40 @@ describe('fast presigned GetObject URLs', () => {
     }
   });
 
+  it.each([
+    ['AWS, virtual-host style', {}],
+    ['AWS, temporary credentials (as in Lambda)', { sessionToken: 'FwoGZXIvYXdzE/token+with=chars' }],
+    ['custom endpoint, path style', { endpoint: 'http://127.0.0.1:9000', forcePathStyle: true }],
+  ])('sign the overrides and checksum mode as the SDK signs them: %s', async (_name, options) => {
+    const c = client(options);
+    // The first URL of a bucket comes from the SDK (learning the endpoint), signed at the
+    // system time; later ones from the fast path at the presigner's clock. Both are AT here.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
+    for (const [, input, query] of OVERRIDE_SETS) {
+      vi.setSystemTime(AT);
+      const presigner = new S3Presigner(c, () => AT);
+      for (const key of KEYS) {
+        const ref = { bucket: 'my-delta-lake', key };
+        // Once the endpoint is learned, the SDK would sign another time: equal URLs are the fast path's.
+        if (key !== KEYS[0]) vi.setSystemTime(AT + 3_600_000);
+        const sdk = await getSignedUrl(c, new GetObjectCommand({ Bucket: ref.bucket, Key: key, ...input }), {
+          expiresIn: 300,
+          signingDate: new Date(AT),
+        });
+        expect(await presigner.presign(ref, 300, query)).toBe(sdk);
+      }
+      // Without overrides, the same presigner still writes the plain URL.
+      const plain = await getSignedUrl(c, new GetObjectCommand({ Bucket: 'my-delta-lake', Key: 'x' }), {
+        expiresIn: 300,
+        signingDate: new Date(AT),
+      });
+      expect(await presigner.presign({ bucket: 'my-delta-lake', key: 'x' }, 300)).toBe(plain);
+    }
+  });
+
   it('signs what a SigV4 verifier accepts, and a changed key or expiry breaks it', async () => {
     const c = client({ endpoint: 'http://127.0.0.1:9000', forcePathStyle: true });
     const presigner = new S3Presigner(c, () => AT);
@@ -85,5 +158,15 @@ describe('fast presigned GetObject URLs', () => {
     await expect(verifier.authenticate(asRequest(url.replace('Expires=60', 'Expires=600')))).rejects.toThrow(
       /signature/i,
     );
+    // Overrides are signed: the follower cannot change or add one.
+    const [, query] = ALL_OVERRIDES[0]!;
+    const overridden = await presigner.presign({ bucket: 'lake', key: 'sales/a b.parquet' }, 60, query);
+    await expect(verifier.authenticate(asRequest(overridden))).resolves.toMatchObject({ name: 'p' });
+    await expect(
+      verifier.authenticate(asRequest(overridden.replace('content-language=de-CH', 'content-language=fr'))),
+    ).rejects.toThrow(/signature/i);
+    await expect(
+      verifier.authenticate(asRequest(url.replace('&x-id=', '&response-content-type=text%2Fhtml&x-id='))),
+    ).rejects.toThrow(/signature/i);
   });
 });
