@@ -32,16 +32,22 @@ const checksumMode = (headers: Headers) => headers['x-amz-checksum-mode'] === 'E
 
 /**
  * What a presigned URL for this GetObject must sign so that its follower gets what the request
- * proxied would: the `response-*` overrides (validated by routeRequest). Undefined when there
- * are none, as usual: nothing is allocated then.
+ * proxied would: the `response-*` overrides (validated by routeRequest), and checksum mode, which
+ * the follower may not send as a header (S3 refuses an unsigned x-amz-* header on a presigned
+ * URL, and the client helper sends none). Undefined when there are none, as usual: nothing is
+ * allocated then.
  */
-export function presignedQuery(_headers: Headers, query: URLSearchParams): PresignOptions['query'] {
+export function presignedQuery(headers: Headers, query: URLSearchParams): PresignOptions['query'] {
   let signed: PresignOptions['query'];
   for (const [param] of OVERRIDES) {
     const v = query.get(param);
     if (v === null) continue;
     signed ??= {};
     signed[param] = v;
+  }
+  if (checksumMode(headers)) {
+    signed ??= {};
+    signed['x-amz-checksum-mode'] = 'ENABLED';
   }
   return signed;
 }

@@ -31,6 +31,8 @@ export interface RelayedRequest {
   /** Path without the query (a presigned query is a credential: never kept). */
   path: string;
   presigned: boolean;
+  /** Names of the query parameters (never their values: a presigned query is a credential). */
+  params: string[];
   authorization: boolean;
   /** Names of the x-amz-* headers sent. */
   amzHeaders: string[];
@@ -118,6 +120,7 @@ export async function startRecordingRelay(
       method: req.method ?? 'GET',
       path: q < 0 ? url : url.slice(0, q),
       presigned: query.has('X-Amz-Signature') || query.has('Signature'),
+      params: [...new Set(query.keys())],
       authorization: req.headers.authorization !== undefined,
       amzHeaders: Object.keys(req.headers)
         .filter((h) => h.startsWith('x-amz-'))

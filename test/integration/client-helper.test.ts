@@ -22,7 +22,13 @@ import { clientEnv, unavailable } from '../auth/helpers/python-env';
 import { uploadDemoTable } from '../helpers/fixture-tables';
 import { ANALYST, type RunningProxy, startProxy } from '../helpers/proxy-harness';
 import { type RecordingRelay, startRecordingRelay } from '../helpers/recording-relay';
-import { backendClient, REPO_ROOT, type S3Server, startS3rver } from '../helpers/s3-servers';
+import {
+  BACKEND_CREDENTIALS,
+  backendClient,
+  REPO_ROOT,
+  type S3Server,
+  startS3rver,
+} from '../helpers/s3-servers';
 import { encodeKeyPath, signedFetch } from '../helpers/signed-fetch';
 import { pythonPackageMissing, withReason } from '../helpers/skips';
 import { startTlsFront, type TlsFront } from '../helpers/tls-front';
@@ -45,7 +51,7 @@ const backendSha = new Map<string, string>();
 beforeAll(async () => {
   s3 = await startS3rver();
   active = await uploadDemoTable(s3.endpoint, 'lake', 'w/sales/');
-  relay = await startRecordingRelay(s3.endpoint);
+  relay = await startRecordingRelay(s3.endpoint, { verifyPresigned: BACKEND_CREDENTIALS });
   proxy = await startProxy(
     { ...s3, endpoint: relay.endpoint },
     {
@@ -242,6 +248,18 @@ describe('through the helper as the endpoint', () => {
       status: 206,
       authorization: false,
     });
+  });
+
+  it('asks S3 for checksums when the client does, without an unsigned x-amz-* header', async () => {
+    // S3 sends checksum headers only to a request with checksum mode; the helper never sends an
+    // x-amz-* header to a presigned URL (S3 refuses unsigned ones), so the URL carries it, signed.
+    const path = `/datalake/${encodeKeyPath(granted()[0]!)}`;
+    const r = await signedFetch(helper.url, 'GET', path, '', { 'x-amz-checksum-mode': 'ENABLED' }, ANALYST);
+    expect(r.status).toBe(200);
+    expect(proxy.events.at(-1)).toMatchObject({ status: 307 });
+    const followed = relay.presignedRequests().at(-1)!;
+    expect(followed).toMatchObject({ status: 200, amzHeaders: [], signatureRefused: undefined });
+    expect(followed.params).toContain('x-amz-checksum-mode');
   });
 
   it('hands refusals through untouched, and follows nothing for them', async () => {

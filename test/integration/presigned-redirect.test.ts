@@ -125,6 +125,25 @@ describe.each(TRANSPORTS)('presigned redirects via %s', (_transport, serve) => {
     }
   });
 
+  it('signs checksum mode into the URL for a client that asked for checksums', async () => {
+    // As the AWS SDKs' presigners carry it: a query parameter, signed. Its follower sends no
+    // x-amz-* header (S3 refuses an unsigned one on a presigned URL).
+    const path = `/datalake/${encodeKeyPath(allowedKey())}`;
+    const asking = { ...FOLLOWER_UA, 'x-amz-checksum-mode': 'ENABLED' };
+    const redirected = await signedFetch(proxy.url, 'GET', path, '', asking, ANALYST);
+    expect(redirected.status).toBe(307);
+    const location = new URL(redirected.headers.location!);
+    expect(location.searchParams.get('x-amz-checksum-mode')).toBe('ENABLED');
+    expect(location.searchParams.get('X-Amz-SignedHeaders')).toBe('host');
+    const followed = await fetch(location, { signal: AbortSignal.timeout(10_000) });
+    await followed.arrayBuffer();
+    expect(followed.status).toBe(200);
+    expect(relay.presignedRequests().at(-1)).toMatchObject({ amzHeaders: [], signatureRefused: undefined });
+    // Without it, the URL asks for none (S3's default), as the proxied request would not.
+    const plain = await signedFetch(proxy.url, 'GET', path, '', FOLLOWER_UA, ANALYST);
+    expect(new URL(plain.headers.location!).searchParams.has('x-amz-checksum-mode')).toBe(false);
+  });
+
   it('refuses an override the proxied request refuses, before any redirect', async () => {
     const path = `/datalake/${encodeKeyPath(allowedKey())}`;
     for (const headers of [{}, FOLLOWER_UA]) {
