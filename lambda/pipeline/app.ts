@@ -11,7 +11,7 @@ import { S3Error } from '../core/s3-error';
 import type { TableMap } from '../core/table-mount';
 import type { Clock, Headers, ProxyHandler, ProxyRequest, ProxyResponse } from '../core/types';
 import { serveGenerated } from '../s3/generated-object';
-import { getObject, headObject } from '../s3/get-object';
+import { getObject, headObject, refuseAnonymousOverrides } from '../s3/get-object';
 import { listObjectsResponse, parseListQuery } from '../s3/list-objects';
 import { ListingTokens } from '../s3/listing-token';
 import { routeRequest, type S3Route } from '../s3/route';
@@ -157,6 +157,7 @@ async function serve(
     case 'HeadObject': {
       const key = route.key!;
       ctx.key = key;
+      if (ctx.principal.anonymous) refuseAnonymousOverrides(route.query);
       const resolved = resolveKey(deps.tables, key);
       if (resolved) ctx.table = resolved.mount.alias;
       // An unmapped alias, the alias itself and folder-like keys answer like a missing key,

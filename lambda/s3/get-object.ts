@@ -31,6 +31,22 @@ export const OVERRIDES: [PresignedGetParam, string][] = [
 const checksumMode = (headers: Headers) => headers['x-amz-checksum-mode'] === 'ENABLED';
 
 /**
+ * S3 takes `response-*` overrides only from a signed request: an anonymous one could otherwise
+ * serve a readable object under any type and disposition (text/html on the proxy's origin).
+ */
+export function refuseAnonymousOverrides(query: URLSearchParams): void {
+  for (const [param] of OVERRIDES) {
+    if (!query.has(param)) continue;
+    throw new S3Error(
+      'InvalidRequest',
+      'Request specific response headers cannot be used for anonymous GET requests.',
+      {},
+      `anonymous ${param}`,
+    );
+  }
+}
+
+/**
  * What a presigned URL for this GetObject must sign so that its follower gets what the request
  * proxied would: the `response-*` overrides (validated by routeRequest), and checksum mode, which
  * the follower may not send as a header (S3 refuses an unsigned x-amz-* header on a presigned

@@ -51,7 +51,11 @@ describe.each(TRANSPORTS)('presigned redirects via %s', (_transport, serve) => {
         tableMapping: { sales: 's3://lake/w/sales' },
         getMode: 'presignedUrl',
         proxyPartial: true,
-        grants: [{ principal: ANALYST.principal, table: 'sales', partitions: [{ region: 'EU' }] }],
+        auth: { allowAnonymous: true },
+        grants: [
+          { principal: ANALYST.principal, table: 'sales', partitions: [{ region: 'EU' }] },
+          { principal: 'anonymous', table: 'sales', partitions: [{ region: 'EU' }] },
+        ],
       },
       serve,
     );
@@ -151,6 +155,37 @@ describe.each(TRANSPORTS)('presigned redirects via %s', (_transport, serve) => {
       expect(r.status).toBe(400);
       expect(r.text).toContain('<Code>InvalidArgument</Code>');
       expect(r.headers.location).toBeUndefined();
+    }
+  });
+
+  it('refuses overrides on an anonymous request, as S3 does, redirected or not', async () => {
+    const url = `${proxy.url}/datalake/${encodeKeyPath(allowedKey())}`;
+    const unsigned = async (method: string, query: string, headers: Record<string, string>) => {
+      const r = await fetch(`${url}${query}`, {
+        method,
+        headers,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(10_000),
+      });
+      return { status: r.status, location: r.headers.get('location'), text: await r.text() };
+    };
+    // Anonymous reads of the granted file work, proxied and redirected.
+    expect((await unsigned('GET', '', {})).status).toBe(200);
+    expect((await unsigned('GET', '', FOLLOWER_UA)).status).toBe(307);
+    for (const [method, headers] of [
+      ['GET', {}],
+      ['GET', FOLLOWER_UA],
+      ['HEAD', {}],
+    ] as const) {
+      const r = await unsigned(method, '?response-content-type=text%2Fhtml', headers);
+      expect(r.status).toBe(400);
+      expect(r.location).toBeNull();
+      if (method === 'GET') {
+        expect(r.text).toContain('<Code>InvalidRequest</Code>');
+        expect(r.text).toContain(
+          'Request specific response headers cannot be used for anonymous GET requests.',
+        );
+      }
     }
   });
 
