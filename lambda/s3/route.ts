@@ -152,6 +152,15 @@ export function routeRequest(req: ProxyRequest, options: { readOnly: boolean }):
       });
     }
   }
+  for (const name of query.keys()) {
+    if (name.startsWith('response-') && !OVERRIDES.some(([param]) => param === name)) {
+      throw new S3Error(
+        'InvalidArgument',
+        `${name.slice(0, 64)} is not in the set of overridable response headers. Please refer to the S3 API documentation for a complete list of overridable response headers.`,
+        { ArgumentName: name.slice(0, 64) },
+      );
+    }
+  }
   if (query.has('partNumber')) {
     throw new S3Error('InvalidArgument', 'Part numbers are not supported by this proxy', {
       ArgumentName: 'partNumber',

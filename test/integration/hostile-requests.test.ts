@@ -141,6 +141,7 @@ describe.each(TRANSPORTS)('hostile requests via %s', (transport, serve) => {
       ['GET', '/datalake?list-type=2&continuation-token=', 400, 'InvalidArgument'],
       ['GET', '/datalake/sales/a=1/x.parquet?partNumber=1', 400, 'InvalidArgument'],
       ['GET', '/datalake/sales/x.parquet?response-content-type=%C3%BC', 400, 'InvalidArgument'],
+      ['GET', '/datalake/sales/x.parquet?response-foo=bar', 400, 'InvalidArgument'],
       [
         'GET',
         '/datalake/sales/x.parquet?response-content-disposition=a%0D%0AX-Evil%3A%201',
