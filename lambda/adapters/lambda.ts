@@ -12,6 +12,7 @@ import { Readable } from 'node:stream';
 import middy from '@middy/core';
 import type { Context, LambdaFunctionURLEvent } from 'aws-lambda';
 import type { ProxyHandler, ProxyResponse, Runtime } from '../core/types';
+import { ClosedEarly, watchBody } from '../core/watched-body';
 import { asS3Error, errorResponse } from '../pipeline/error-response';
 import { toProxyRequest } from './function-url-event';
 
@@ -233,24 +234,20 @@ function toStreamingResult(response: ProxyResponse, hooks?: BodyHooks, gone?: Ab
 
 /**
  * Passes the core's body through, aborting the request's signal if the stream is torn down
- * early (client gone, runtime error) and logging a failure that can no longer reach the
- * client as XML (the status is already sent; the runtime cuts the response short).
+ * early (client gone, runtime error), also before its first chunk, and logging a failure of the
+ * body itself that can no longer reach the client as XML (the status is already sent; the
+ * runtime cuts the response short). A teardown is not logged as an error: a client that leaves
+ * is no fault of the proxy, and error lines feed the AdapterErrors alarm.
  */
-async function* guarded(
-  body: AsyncIterable<Uint8Array>,
-  hooks: BodyHooks | undefined,
-): AsyncIterable<Uint8Array> {
-  let finished = false;
-  try {
-    for await (const chunk of body) yield chunk;
-    finished = true;
-  } catch (error) {
-    logError('response body failed after the status was sent', hooks?.requestId, error);
-    throw error;
-  } finally {
-    if (!finished) hooks?.onAbort();
+function guarded(body: AsyncIterable<Uint8Array>, hooks: BodyHooks | undefined): AsyncIterable<Uint8Array> {
+  return watchBody(body, (_bytes, failure) => {
+    if (failure !== undefined) {
+      if (!(failure instanceof ClosedEarly))
+        logError('response body failed after the status was sent', hooks?.requestId, failure);
+      hooks?.onAbort();
+    }
     hooks?.release();
-  }
+  });
 }
 
 function logError(message: string, requestId: string | undefined, error: unknown): void {

@@ -53,6 +53,8 @@ export interface RequestEvent {
  * - `request`: the request itself is refused (read-only, bad argument, unsafe key, method);
  * - `condition`: a precondition or range that does not hold (412, 416);
  * - `unavailable`: a store or the backend failed or throttled (503);
+ * - `client-gone`: the client went away before the response was complete (status 499 when it
+ *   left before the proxy had an answer: the failure its leaving caused is not a server error);
  * - `internal`: anything else (500, a body that broke after the status was sent).
  */
 export type ReasonClass =
@@ -63,6 +65,7 @@ export type ReasonClass =
   | 'request'
   | 'condition'
   | 'unavailable'
+  | 'client-gone'
   | 'internal';
 
 /** Backend time spent on behalf of one request, added to by a timing storage decorator. */

@@ -257,7 +257,14 @@ function eventOf(
   bytes: number,
   failure: unknown,
 ): RequestEvent {
-  const status = res.status;
+  const gone = clientLeft(req, res);
+  // The answer a client that left never got (its leaving aborted the backend call) is not recorded.
+  const unanswered = gone && error !== undefined;
+  const status = unanswered ? CLIENT_CLOSED_REQUEST : res.status;
+  let reason = ctx.reason;
+  if (unanswered) reason = `the client went away (then: ${error.code}${ctx.reason ? `, ${ctx.reason}` : ''})`;
+  else if (failure || gone)
+    reason = `body stream failed: ${failure ? ((failure as Error)?.name ?? 'error') : 'the client went away'}`;
   return {
     time: new Date(ctx.started).toISOString(),
     requestId: ctx.requestId,
@@ -271,10 +278,14 @@ function eventOf(
     key: ctx.key,
     prefix: ctx.prefix?.slice(0, 1024),
     status,
-    code: error?.code,
-    reason: failure ? `body stream failed: ${(failure as Error)?.name ?? 'error'}` : ctx.reason,
-    decision: error ? (status >= 500 ? 'error' : 'deny') : failure ? 'error' : 'allow',
-    reasonClass: ctx.grantRefused ? 'grant' : reasonClassOf(ctx.stage, error, Boolean(failure)),
+    code: unanswered ? undefined : error?.code,
+    reason,
+    decision: gone ? 'error' : error ? (status >= 500 ? 'error' : 'deny') : failure ? 'error' : 'allow',
+    reasonClass: gone
+      ? 'client-gone'
+      : ctx.grantRefused
+        ? 'grant'
+        : reasonClassOf(ctx.stage, error, Boolean(failure)),
     backendMs: Math.round(ctx.backend.ms * 1000) / 1000,
     backendCalls: ctx.backend.calls,
     bytes,
@@ -282,6 +293,21 @@ function eventOf(
     proxied: ctx.proxied,
     redirected: status === 307,
   };
+}
+
+/** nginx's "client closed request": a request whose client left before the proxy had its answer. */
+const CLIENT_CLOSED_REQUEST = 499;
+
+/**
+ * Did the client go away before its response was complete? Asked only where its leaving shapes
+ * what is recorded: a streamed body (which may have ended without reaching it) and a server error
+ * (which an aborted backend call becomes). Other answers never read the signal, which a node:http
+ * request makes on first read.
+ */
+function clientLeft(req: ProxyRequest, res: ProxyResponse): boolean {
+  const body = res.body;
+  const streamed = body !== undefined && typeof body !== 'string' && !(body instanceof Uint8Array);
+  return (streamed || res.status >= 500) && req.signal?.aborted === true;
 }
 
 /** What a request refused by authentication asked for (for metrics), or 'Unknown'. */

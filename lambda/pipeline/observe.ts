@@ -4,6 +4,7 @@
  */
 import type { Observer } from '../core/observer';
 import type { ResponseBody } from '../core/types';
+import { watchBody } from '../core/watched-body';
 
 /** The audit line: one JSON object per request on stdout. */
 export function auditLogObserver(write: (line: string) => void = stdoutLines): Observer {
@@ -35,7 +36,10 @@ function stdoutLines(line: string): void {
 
 process.once('exit', flushLines);
 
-/** Wraps a streamed body so the event is recorded with the byte count once streaming ends. */
+/**
+ * Wraps a streamed body so the event is recorded with the byte count once streaming ends (read to
+ * its end, failed, or closed by the adapter, also before its first byte: the client went away).
+ */
 export function observeBody(
   body: ResponseBody | undefined,
   done: (bytes: number, failure?: unknown) => void,
@@ -48,29 +52,5 @@ export function observeBody(
     done(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
     return body;
   }
-  return (async function* counted() {
-    let bytes = 0;
-    let failure: unknown;
-    let complete = false;
-    try {
-      for await (const chunk of body) {
-        bytes += chunk.byteLength;
-        yield chunk;
-      }
-      complete = true;
-    } catch (err) {
-      failure = err;
-      throw err;
-    } finally {
-      // A consumer that stops early (the client went away) ends this generator without an error
-      // reaching it (the Lambda adapter's stream teardown does so): still a failed response.
-      done(bytes, complete ? undefined : (failure ?? stoppedEarly()));
-    }
-  })();
-}
-
-function stoppedEarly(): Error {
-  const error = new Error('the response body was not sent to its end');
-  error.name = 'Aborted';
-  return error;
+  return watchBody(body, done);
 }
