@@ -24,6 +24,7 @@ import { TimedStorage } from './metrics/timed-storage';
 import { createApp } from './pipeline/app';
 import { withMetricsEndpoint } from './pipeline/metrics-endpoint';
 import { auditLogObserver } from './pipeline/observe';
+import { type TransportRefusal, transportRefusals } from './pipeline/transport-refusal';
 import { ListingTokens } from './s3/listing-token';
 import { compileRedirectClients } from './s3/redirect-policy';
 import { S3Backend } from './storage/s3-backend';
@@ -56,6 +57,8 @@ export interface ProxyInstance {
   logView?: LogView;
   /** This process's Prometheus registry (served on metricsPort locally, /metrics with a token). */
   metrics: PrometheusMetrics;
+  /** Records a request the transport refused before the core saw it (node:http's parser). */
+  refused: (refusal: TransportRefusal) => void;
   emf?: EmfMetrics;
 }
 
@@ -128,6 +131,7 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
     metricsObserver(recorder),
     ...(overrides.observers ?? []),
   ];
+  const observer = combineObservers(observers);
   const app = createApp({
     options: {
       readOnly: config.readOnly,
@@ -150,24 +154,27 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
     authenticator,
     authorizer,
     clock,
-    observer: combineObservers(observers),
+    observer,
     listingTokens: new ListingTokens(config.listingTokenKey),
   });
   const handler = config.metricsToken
     ? withMetricsEndpoint(app, config.metricsToken, () => metrics.render())
     : app;
-  return { handler, config, snapshots, storage, metrics, emf, ...(logView ? { logView } : {}) };
+  const refused = transportRefusals(observer, clock);
+  return { handler, config, snapshots, storage, metrics, refused, emf, ...(logView ? { logView } : {}) };
 }
 
 /**
- * The node:http server's options for this config. Its own parser's header limit (which counts
+ * The node:http server's options for this proxy. Its own parser's header limit (which counts
  * the request line too) sits above the core's limits, so the core answers oversized requests with
- * the precise S3 error; anything beyond gets the parser's RequestHeaderSectionTooLarge.
+ * the precise S3 error; anything beyond gets the parser's RequestHeaderSectionTooLarge, which the
+ * proxy records like any other refusal.
  */
-export function nodeServerOptions(config: Config): NodeServerOptions {
+export function nodeServerOptions({ config, refused }: ProxyInstance): NodeServerOptions {
   return {
     clientIdleTimeoutMs: config.clientIdleTimeoutMs,
     maxHeaderSize: config.maxUrlBytes + config.maxHeaderBytes + 1024,
+    refused,
   };
 }
 

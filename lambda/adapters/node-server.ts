@@ -10,6 +10,7 @@ import { newRequestId } from '../core/request-id';
 import { S3Error } from '../core/s3-error';
 import type { Headers, ProxyHandler, ProxyRequest, ProxyResponse } from '../core/types';
 import { errorResponse } from '../pipeline/error-response';
+import type { TransportRefusal } from '../pipeline/transport-refusal';
 
 /**
  * The core's view of a node:http request. Its abort signal is made on first use (an AbortSignal
@@ -78,6 +79,8 @@ export interface NodeServerOptions {
   clientIdleTimeoutMs?: number;
   /** node's own parser limit on the request line plus headers (node's default: 16 KiB). */
   maxHeaderSize?: number;
+  /** Told of each request node's parser refused, after it was answered (the core records it). */
+  refused?: (refusal: TransportRefusal) => void;
 }
 
 const DEFAULT_CLIENT_IDLE_TIMEOUT_MS = 30_000;
@@ -117,16 +120,16 @@ export async function writeResponse(
   }
 }
 
-function rawErrorXml(
-  code: 'InvalidRequest' | 'MethodNotAllowed' | 'RequestHeaderSectionTooLarge',
-  status: number,
-  message: string,
-): string {
+/** An S3 error answered on the socket itself (node's parser refused the request). */
+function rawError(
+  code: TransportRefusal['code'],
+  message?: string,
+): { requestId: string; bytes: number; raw: string } {
   const requestId = newRequestId();
-  const res = errorResponse(new S3Error(code, message), requestId, { 'x-amz-request-id': requestId });
-  const xml = String(res.body);
-  return [
-    `HTTP/1.1 ${status} ${status === 405 ? 'Method Not Allowed' : 'Bad Request'}`,
+  const error = new S3Error(code, message);
+  const xml = String(errorResponse(error, requestId, { 'x-amz-request-id': requestId }).body);
+  const raw = [
+    `HTTP/1.1 ${error.status} ${error.status === 405 ? 'Method Not Allowed' : 'Bad Request'}`,
     'Content-Type: application/xml',
     `Content-Length: ${Buffer.byteLength(xml)}`,
     `x-amz-request-id: ${requestId}`,
@@ -134,6 +137,7 @@ function rawErrorXml(
     '',
     xml,
   ].join('\r\n');
+  return { requestId, bytes: Buffer.byteLength(xml), raw };
 }
 
 export interface NodeServer {
@@ -161,25 +165,33 @@ export function createNodeServer(handler: ProxyHandler, options: NodeServerOptio
         });
     },
   );
-  // Requests node's parser refuses never reach the handler: answer them in S3 XML too.
+  // Requests node's parser refuses never reach the handler: answer them in S3 XML too, and tell
+  // the core, which records them like any other refusal.
+  const refuse = (
+    socket: Socket,
+    code: TransportRefusal['code'],
+    message: string | undefined,
+    reason: string,
+    method?: string,
+  ) => {
+    const answer = rawError(code, message);
+    socket.end(answer.raw);
+    try {
+      const { requestId, bytes } = answer;
+      options.refused?.({ requestId, code, reason, method, sourceIp: socket.remoteAddress, bytes });
+    } catch {
+      // Recording never breaks an answer.
+    }
+  };
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (!socket.writable) return socket.destroy();
-    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-    socket.end(
-      tooLarge
-        ? rawErrorXml(
-            'RequestHeaderSectionTooLarge',
-            400,
-            'Your request header section exceeds the maximum allowed size.',
-          )
-        : rawErrorXml('InvalidRequest', 400, 'The request could not be parsed.'),
-    );
+    const reason = `refused by the HTTP parser: ${err.code ?? err.name}`;
+    if (err.code === 'HPE_HEADER_OVERFLOW') refuse(socket, 'RequestHeaderSectionTooLarge', undefined, reason);
+    else refuse(socket, 'InvalidRequest', 'The request could not be parsed.', reason);
   });
-  server.on('connect', (_req, socket: Socket) => {
-    socket.end(
-      rawErrorXml('MethodNotAllowed', 405, 'The specified method is not allowed against this resource.'),
-    );
-  });
+  server.on('connect', (_req, socket: Socket) =>
+    refuse(socket, 'MethodNotAllowed', undefined, 'CONNECT', 'CONNECT'),
+  );
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   server.requestTimeout = 300_000;

@@ -28,7 +28,7 @@ const DEMO_BUCKET = 'demo-lake';
 async function runWithConfig(file: string): Promise<void> {
   const config = loadConfig({ file });
   const proxy = createProxy(config);
-  const server = await startNodeServer(proxy.handler, config.host, config.port, nodeServerOptions(config));
+  const server = await startNodeServer(proxy.handler, config.host, config.port, nodeServerOptions(proxy));
   const metrics = await startMetricsListener(() => proxy.metrics.render(), config.host, config.metricsPort);
   process.stderr.write(
     `delta-lake-s3-proxy listening on ${server.url} (tables: ${Object.keys(config.tableMapping).join(', ')}); metrics on ${metrics.url}\n`,
@@ -92,9 +92,9 @@ async function runDemo(): Promise<void> {
   const proxy = createProxy(config, { backendCredentials: EMBEDDED_CREDENTIALS });
   let server: Awaited<ReturnType<typeof startNodeServer>>;
   try {
-    server = await startNodeServer(proxy.handler, config.host, config.port, nodeServerOptions(config));
+    server = await startNodeServer(proxy.handler, config.host, config.port, nodeServerOptions(proxy));
   } catch {
-    server = await startNodeServer(proxy.handler, config.host, 0, nodeServerOptions(config));
+    server = await startNodeServer(proxy.handler, config.host, 0, nodeServerOptions(proxy));
   }
   stops.push(() => server.close());
   const render = () => proxy.metrics.render();

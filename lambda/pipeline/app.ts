@@ -91,7 +91,7 @@ export function createApp(deps: AppDeps): ProxyHandler {
       requestId: nextId(),
       started: deps.clock.now(),
       principal: ANONYMOUS,
-      stage: 'authenticate',
+      stage: 'receive',
       storage: deps.requestStorage ? deps.requestStorage(backend) : deps.storage,
       backend,
       proxied: false,
@@ -105,6 +105,7 @@ export function createApp(deps: AppDeps): ProxyHandler {
     let error: S3Error | undefined;
     try {
       checkRequestSize(req, limits);
+      ctx.stage = 'authenticate';
       res = await withTimeBudget(req, timeBudget(req, ctx.started, limits.timeoutMs), async (timed) => {
         ctx.principal = await deps.authenticator.authenticate(timed);
         ctx.stage = 'route';

@@ -5,8 +5,12 @@
 import type { ReasonClass } from '../core/observer';
 import type { S3Error } from '../core/s3-error';
 
-/** Where in the pipeline a request was when it ended. */
-export type Stage = 'authenticate' | 'route' | 'authorize' | 'serve';
+/**
+ * Where in the pipeline a request was when it ended. `receive`: the request's size is checked,
+ * before authentication (an oversized URL or header section is a refused request, not a failed
+ * authentication).
+ */
+export type Stage = 'receive' | 'authenticate' | 'route' | 'authorize' | 'serve';
 
 export function reasonClassOf(stage: Stage, error: S3Error | undefined, bodyFailed: boolean): ReasonClass {
   if (bodyFailed) return 'internal';

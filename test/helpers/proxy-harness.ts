@@ -72,7 +72,7 @@ export async function startProxy(
     logger: jsonLogger((line) => logs.push(line)),
     ...overrides,
   });
-  const server = await serve(proxy.handler, nodeServerOptions(parsed));
+  const server = await serve(proxy.handler, nodeServerOptions(proxy));
   return {
     url: server.url,
     proxy,

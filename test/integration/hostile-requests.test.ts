@@ -192,7 +192,8 @@ describe.each(TRANSPORTS)('hostile requests via %s', (transport, serve) => {
 
 /**
  * node:http answers these itself, before any handler runs (DESIGN §6: no Host, CONNECT, what its
- * parser rejects); the proxy hooks its 'connect' and 'clientError' events to answer with S3 XML.
+ * parser rejects); the proxy hooks its 'connect' and 'clientError' events to answer with S3 XML,
+ * and records each like any other refusal.
  * Behind a Function URL the AWS front end parses HTTP and answers such requests itself, never
  * invoking the function, so these cases are transport-specific and run through node:http only.
  */
@@ -221,6 +222,54 @@ describe('node:http parser edge cases (node:http transport only)', () => {
     expect(out).toContain('<Error><Code>');
     expect(out).toMatch(/x-amz-request-id: [0-9A-F]{16}/);
   });
+
+  it('records each request refused for its form once, as answered: a refused request, not an authentication failure', async () => {
+    const before = proxy.events.length;
+    const countsBefore = await refusalCounts();
+    const request = (target: string, extra = '') =>
+      `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${extra}\r\n`;
+    const answers = [
+      // node's parser refuses these itself...
+      await rawSocket(proxy.url, 'G@T / HTTP/1.1\r\nHost: x\r\n\r\n'),
+      await rawSocket(proxy.url, request('/', `X-Big: ${'a'.repeat(40_000)}\r\n`)),
+      await rawSocket(proxy.url, 'CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n'),
+      // ...and the core these, over maxHeaderBytes and maxUrlBytes, before authentication.
+      await rawSocket(proxy.url, request('/', `X-Big: ${'a'.repeat(20_000)}\r\n`)),
+      await rawSocket(proxy.url, request(`/datalake/${'k'.repeat(9_000)}`)),
+    ];
+    const events = proxy.events.slice(before);
+    expect(events.map((e) => [e.status, e.code, e.op, e.decision, e.reasonClass])).toEqual([
+      [400, 'InvalidRequest', 'Unknown', 'deny', 'request'],
+      [400, 'RequestHeaderSectionTooLarge', 'Unknown', 'deny', 'request'],
+      [405, 'MethodNotAllowed', 'Unknown', 'deny', 'request'],
+      [400, 'RequestHeaderSectionTooLarge', 'Unknown', 'deny', 'request'],
+      [400, 'InvalidURI', 'Unknown', 'deny', 'request'],
+    ]);
+    // The audit line names the request id the answer carried, and the caller's address.
+    for (const [i, answer] of answers.entries()) {
+      expect(answer).toContain(`x-amz-request-id: ${events[i]!.requestId}`);
+      expect(events[i]!.sourceIp).toMatch(/127\.0\.0\.1/);
+    }
+    const counts = await refusalCounts();
+    expect(counts.unknown4xx - countsBefore.unknown4xx).toBe(5);
+    expect(counts.authFailures).toBe(countsBefore.authFailures);
+  });
+
+  /** Requests of no known operation answered 4xx, and authentication failures, as Prometheus counts them. */
+  async function refusalCounts(): Promise<{ unknown4xx: number; authFailures: number }> {
+    const lines = (await proxy.proxy.metrics.render()).body.split('\n');
+    const value = (line: string) => Number(line.slice(line.lastIndexOf(' ') + 1));
+    const total = (match: (line: string) => boolean) => lines.filter(match).reduce((n, l) => n + value(l), 0);
+    return {
+      unknown4xx: total(
+        (l) =>
+          l.startsWith('deltaproxy_requests_total{') &&
+          l.includes('operation="Unknown"') &&
+          l.includes('status_class="4xx"'),
+      ),
+      authFailures: total((l) => l.startsWith('deltaproxy_auth_failures_total{')),
+    };
+  }
 
   it('serves an HTTP/1.0 request without a Host header', async () => {
     const out = await rawSocket(proxy.url, 'GET / HTTP/1.0\r\n\r\n');

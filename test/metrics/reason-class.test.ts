@@ -12,6 +12,8 @@ describe('reasonClassOf', () => {
     ['authenticate', 'RequestTimeTooSkewed', 'authentication'],
     ['authenticate', 'AccessDenied', 'authentication'],
     ['authenticate', 'SlowDown', 'unavailable'],
+    ['receive', 'InvalidURI', 'request'],
+    ['receive', 'RequestHeaderSectionTooLarge', 'request'],
     ['route', 'AccessDenied', 'request'],
     ['route', 'MethodNotAllowed', 'request'],
     ['route', 'InvalidArgument', 'request'],
@@ -45,7 +47,7 @@ describe('reasonClassOf', () => {
       'unavailable',
       'internal',
     ]);
-    for (const stage of ['authenticate', 'route', 'authorize', 'serve'] as Stage[])
+    for (const stage of ['receive', 'authenticate', 'route', 'authorize', 'serve'] as Stage[])
       for (const code of Object.keys(S3ErrorCodes) as S3ErrorCode[])
         expect(classes).toContain(reasonClassOf(stage, err(code), false));
   });
