@@ -47,6 +47,23 @@ describe('EmfMetrics', () => {
     expect(emfValues(second, 'ServerErrors')).toEqual([1]);
   });
 
+  it('splits an invocation of many backend calls into valid documents, counting each figure once', () => {
+    const writes: string[] = [];
+    const emf = new EmfMetrics({ write: (l) => writes.push(l) });
+    // A cold load of a long Delta log: hundreds of backend calls in one invocation.
+    for (let i = 0; i < 250; i++) emf.backendCall({ operation: 'get', result: 'ok', ms: i });
+    for (let i = 0; i < 130; i++) emf.snapshotLoad({ kind: 'load', ok: true, ms: i });
+    emf.request(event({ status: 200 }));
+    emf.flush();
+    // parseEmfLines refuses a document over 100 values per metric or 30 dimensions.
+    const data = parseEmfLines(writes);
+    expect(emfValues(data, 'Requests')).toEqual([1]);
+    expect(emfValues(data, 'Requests', { Operation: 'GetObject', StatusClass: '2xx' })).toEqual([1]);
+    expect(emfValues(data, 'BackendLatency')).toHaveLength(250);
+    expect(emfValues(data, 'SnapshotLoadTime')).toHaveLength(130);
+    expect(emfValues(data, 'SnapshotLoads')).toEqual([130]);
+  });
+
   it('counts snapshot loads, cold loads, failures and failed refreshes served stale', () => {
     const writes: string[] = [];
     const emf = new EmfMetrics({ write: (l) => writes.push(l) });
