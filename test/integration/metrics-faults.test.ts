@@ -5,7 +5,7 @@
  * server error; through node:http (Prometheus text) and the Lambda adapter (EMF as well).
  */
 import { request } from 'node:http';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, type MockInstance, vi } from 'vitest';
 import { createLambdaHandler } from '../../lambda/adapters/lambda';
 import { startNodeServer } from '../../lambda/adapters/node-server';
 import { createProxy, type ProxyInstance } from '../../lambda/bootstrap';
@@ -144,6 +144,11 @@ function series(text: string, name: string, labels: Record<string, string> = {})
     .map((line) => Number(line.slice(line.lastIndexOf(' ') + 1)));
 }
 
+/** Lines logged at level error (the Lambda adapter's, which feed the AdapterErrors alarm). */
+function errorLog(spy: MockInstance<typeof console.error>): string[] {
+  return spy.mock.calls.map((args) => String(args[0])).filter((l) => l.includes('"level":"error"'));
+}
+
 /** Waits until the Lambda adapter has flushed the invocation's EMF (bounded). */
 async function emfFlushed(running: Running, before: number): Promise<void> {
   const deadline = Date.now() + 10_000;
@@ -166,6 +171,7 @@ describe.each(TRANSPORTS)('a client that leaves, via %s', (name, start) => {
   it('while the proxy waits for the backend: one request, status 499, client-gone, no server error', async () => {
     const before = running.events.length;
     const emfBefore = running.emf.length;
+    const errorLines = vi.spyOn(console, 'error').mockImplementation(() => {});
     const held = await getThenLeave(running, 'when the backend is called');
     // The backend sees the abort, as S3 does, and the call fails.
     held.release();
@@ -188,11 +194,15 @@ describe.each(TRANSPORTS)('a client that leaves, via %s', (name, start) => {
       expect(sum(emfValues(data, 'ServerErrors'))).toBe(0);
       expect(emfValues(data, 'Requests', { Operation: 'GetObject', StatusClass: '5xx' })).toEqual([]);
     }
+    // (In Lambda, read once the invocation is over: the EMF flush comes after the response.)
+    expect(errorLog(errorLines)).toEqual([]);
   });
 
   it('after the backend replied but before any byte was sent: still counted, once', async () => {
     const before = running.events.length;
+    const emfBefore = running.emf.length;
     const served = series(await prometheusText(running), 'deltaproxy_queries_served_total')[0]!;
+    const errorLines = vi.spyOn(console, 'error').mockImplementation(() => {});
     const held = await getThenLeave(running, 'when the backend is called');
     // A reply already on its way: the backend answers although the client is gone.
     held.release({ withoutSignal: true });
@@ -204,20 +214,22 @@ describe.each(TRANSPORTS)('a client that leaves, via %s', (name, start) => {
       reasonClass: 'client-gone',
     });
     expect(event.bytes).toBe(0);
+    if (lambda) await emfFlushed(running, emfBefore);
+    expect(errorLog(errorLines)).toEqual([]);
     const text = await prometheusText(running);
     expect(series(text, 'deltaproxy_queries_served_total')).toEqual([served + 1]);
   });
 
   it('mid-body: the status sent, client-gone, not an internal error nor an error log line', async () => {
     const before = running.events.length;
+    const emfBefore = running.emf.length;
     // The Lambda adapter's error lines feed the AdapterErrors alarm: a client leaving is none.
     const errorLines = vi.spyOn(console, 'error').mockImplementation(() => {});
     const held = await getThenLeave(running, 'after the first body bytes');
     held.resumeBody();
     const event = await eventAfter(running, before);
-    expect(
-      errorLines.mock.calls.map((args) => String(args[0])).filter((l) => l.includes('"level":"error"')),
-    ).toEqual([]);
+    if (lambda) await emfFlushed(running, emfBefore);
+    expect(errorLog(errorLines)).toEqual([]);
 
     expect(event).toMatchObject({
       op: 'GetObject',
