@@ -1,8 +1,8 @@
 /**
  * A streamed body that reports, exactly once, how it ended: read to its end, failed (its source
- * threw), or closed by its reader before its end (`ClosedEarly`). An async generator cannot do this: closing one that never
- * started (a response whose client left before its first byte was asked for) skips its
- * `finally`, so the request would never be reported.
+ * threw), or closed by its reader before its end (`ClosedEarly`). An async generator cannot do
+ * this: closing one that never started (a response whose client left before its first byte was
+ * asked for) skips its `finally`, so the request would never be reported.
  */
 
 /**
