@@ -4,6 +4,7 @@
  * own config schema at synth time, so a typo fails `cdk synth`, not the first request.
  */
 import { ConfigError, envName, loadConfig, parseTableUri } from '../lambda/config';
+import { checkSettings } from './settings-schema';
 
 export interface ProxySettings {
   /** Table alias → `s3://bucket/prefix` of the Delta table root. */
@@ -65,8 +66,6 @@ export interface ProxySettings {
   metricsTokenSecret?: string;
 }
 
-const SECRET_ID = /^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:)?[A-Za-z0-9/_+=.@-]{1,512}$/;
-
 /** The data the function may read: per bucket, the key prefixes ("" or ending in "/"). */
 export function mappedPrefixes(tableMapping: Record<string, string>): Map<string, string[]> {
   const byBucket = new Map<string, string[]>();
@@ -84,6 +83,7 @@ export function mappedPrefixes(tableMapping: Record<string, string>): Map<string
  * environment is validated with a stand-in name).
  */
 export function proxyEnvironment(settings: ProxySettings, tableName: string): Record<string, string> {
+  checkSettings(settings);
   const env: Record<string, string> = {
     [envName('tableMapping')]: JSON.stringify(settings.tableMapping),
     [envName('getMode')]: settings.getMode ?? 'presignedUrl',
@@ -96,13 +96,8 @@ export function proxyEnvironment(settings: ProxySettings, tableName: string): Re
     env[envName('presignExpiresSeconds')] = String(settings.presignExpiresSeconds);
   if (settings.allowedPartitions)
     env[envName('allowedPartitions')] = JSON.stringify(settings.allowedPartitions);
-  if (settings.backendRegion !== undefined) {
-    if (!REGION.test(settings.backendRegion))
-      throw new ConfigError(
-        `deltaProxy settings: backendRegion: "${settings.backendRegion}" is not a region`,
-      );
+  if (settings.backendRegion !== undefined)
     env[envName('s3')] = JSON.stringify({ region: settings.backendRegion });
-  }
   for (const field of ['snapshotTtlMs', 'snapshotStaleIfErrorMs'] as const) {
     if (settings[field] !== undefined) env[envName(field)] = String(settings[field]);
   }
@@ -125,10 +120,6 @@ export function proxyEnvironment(settings: ProxySettings, tableName: string): Re
   }
   const out = { ...env, [envName('database')]: database(tableName) };
   if (settings.metricsTokenSecret !== undefined) {
-    if (!SECRET_ID.test(settings.metricsTokenSecret))
-      throw new ConfigError(
-        'deltaProxy settings: metricsTokenSecret: must be a Secrets Manager secret name or ARN',
-      );
     // A CloudFormation dynamic reference, as SecretValue.secretsManager() writes it.
     out[envName('metricsToken')] =
       `{{resolve:secretsmanager:${settings.metricsTokenSecret}:SecretString:::}}`;
@@ -136,7 +127,6 @@ export function proxyEnvironment(settings: ProxySettings, tableName: string): Re
   return out;
 }
 
-const REGION = /^[a-z]{2,8}(-[a-z]+)+-\d{1,2}$/;
 const KMS_KEY_ARN = /^arn:(aws[a-z-]*):kms:([a-z]{2,8}(?:-[a-z]+)+-\d{1,2}):(\d{12}):key\/[A-Za-z0-9-]+$/;
 
 /** The settings' KMS key ARNs grouped by region (S3 calls KMS in the key's own region). */
@@ -146,7 +136,7 @@ export function kmsKeysByRegion(arns: readonly string[] = []): Map<string, strin
     const m = KMS_KEY_ARN.exec(arn);
     if (!m)
       throw new ConfigError(
-        `deltaProxy settings: kmsKeyArns.${i}: expected a key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID), got "${arn}"`,
+        `deltaProxy settings: kmsKeyArns[${i}]: expected a key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID), got "${arn}"`,
       );
     const region = m[2]!;
     byRegion.set(region, [...(byRegion.get(region) ?? []), arn]);
@@ -154,11 +144,11 @@ export function kmsKeysByRegion(arns: readonly string[] = []): Map<string, strin
   return byRegion;
 }
 
-/** Reads and type-checks the `deltaProxy` context object from cdk.json (or `-c`). */
+/** Reads and checks the `deltaProxy` context object from cdk.json (or `-c`): settings-schema.ts. */
 export function settingsFromContext(raw: unknown): ProxySettings {
   const value = typeof raw === 'string' ? (JSON.parse(raw) as unknown) : raw;
   if (!value || typeof value !== 'object' || !('tableMapping' in value)) {
     throw new ConfigError('context deltaProxy.tableMapping: required (alias → s3://bucket/prefix)');
   }
-  return value as ProxySettings;
+  return checkSettings(value);
 }

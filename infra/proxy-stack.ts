@@ -34,6 +34,7 @@ import {
   acknowledgeTablePrefixWildcards,
 } from './proxy-nag';
 import { kmsKeysByRegion, mappedPrefixes, type ProxySettings, proxyEnvironment } from './proxy-settings';
+import { checkSettings } from './settings-schema';
 
 export interface ProxyStackProps extends StackProps {
   settings: ProxySettings;
@@ -48,7 +49,8 @@ export class ProxyStack extends Stack {
 
   constructor(scope: Construct, id: string, props: ProxyStackProps) {
     super(scope, id, props);
-    const { settings } = props;
+    // Settings written in code get the checks of cdk.json's: an unknown key fails, never ignored.
+    const settings = checkSettings(props.settings);
     const timeout = Duration.seconds(settings.timeoutSeconds ?? 120);
 
     this.key = new kms.Key(this, 'DataKey', {

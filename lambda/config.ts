@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 // (classic zod is ~100 KB minified in the Lambda bundle, and costs module-init time there).
 import { en } from 'zod/locales';
 import * as z from 'zod/mini';
+import { closestName } from './core/closest-name';
 import { ANONYMOUS } from './core/principal';
 import { matchTableUri } from './core/table-mount';
 import { DEFAULT_REDIRECT_CLIENTS } from './s3/redirect-policy';
@@ -265,7 +266,10 @@ export function applyEnv(
   const known = new Set(FIELDS.map(envName));
   for (const name of Object.keys(env)) {
     if (name.startsWith('PROXY_') && name !== 'PROXY_CONFIG_FILE' && !known.has(name)) {
-      throw new ConfigError(`${name}: unknown setting (known: ${[...known].join(', ')})`);
+      const hint = closestName(name, known);
+      throw new ConfigError(
+        `${name}: unknown setting (${hint ? `did you mean ${hint}?` : `known: ${[...known].join(', ')}`})`,
+      );
     }
   }
   for (const field of FIELDS) {
@@ -279,12 +283,59 @@ export function applyEnv(
 export function parseConfig(raw: unknown): Config {
   const result = z.safeParse(ConfigSchema, raw);
   if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
-  const path = issue.path.length ? issue.path.map(String).join('.') : '(root)';
-  let message = issue.message;
-  if (issue.code === 'unrecognized_keys')
-    message = `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
-  throw new ConfigError(`${path}: ${message}`);
+  throw new ConfigError(firstIssue(ConfigSchema, result.error.issues, 'unknown field'));
+}
+
+/** A field's path as an operator writes it: `auth.keys[2].accessKeyId`. */
+export function fieldPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const step of path) out += typeof step === 'number' ? `[${step}]` : `${out ? '.' : ''}${String(step)}`;
+  return out || '(root)';
+}
+
+/**
+ * The first problem of a failed parse as one line, "path: problem". An unknown key is named with
+ * its own path and, when one is near, the known key of that object it was probably meant to be.
+ */
+export function firstIssue(
+  schema: z.ZodMiniType,
+  issues: readonly z.core.$ZodIssue[],
+  unknownKey: string,
+): string {
+  const issue = issues[0]!;
+  if (issue.code !== 'unrecognized_keys') return `${fieldPath(issue.path)}: ${issue.message}`;
+  const [key, ...more] = issue.keys as [string, ...string[]];
+  const hint = closestName(key, knownKeys(schema, issue.path));
+  return `${fieldPath([...issue.path, key])}: ${unknownKey}${hint ? ` (did you mean "${hint}"?)` : ''}${
+    more.length ? ` (also ${more.map((k) => `"${k}"`).join(', ')})` : ''
+  }`;
+}
+
+type Def = { type: string } & Record<string, unknown>;
+
+/** The keys the object schema at `path` of `schema` knows (none when it is not an object). */
+function knownKeys(schema: z.ZodMiniType, path: readonly PropertyKey[]): string[] {
+  let at: z.ZodMiniType | undefined = schema;
+  let i = 0;
+  while (at) {
+    const def = at._zod.def as unknown as Def;
+    if (def.type === 'default' || def.type === 'optional' || def.type === 'nullable') {
+      at = def.innerType as z.ZodMiniType;
+      continue;
+    }
+    if (def.type === 'pipe') {
+      at = def.out as z.ZodMiniType;
+      continue;
+    }
+    const shape = def.type === 'object' ? (def.shape as Record<string, z.ZodMiniType>) : undefined;
+    if (i === path.length) return shape ? Object.keys(shape) : [];
+    const step = path[i++]!;
+    if (shape) at = Object.hasOwn(shape, step) ? shape[step as string] : undefined;
+    else if (def.type === 'array') at = def.element as z.ZodMiniType;
+    else if (def.type === 'record') at = def.valueType as z.ZodMiniType;
+    else at = undefined;
+  }
+  return [];
 }
 
 /**

@@ -12,27 +12,31 @@ const isolationMissing =
     ? undefined
     : 'needs unshare -rn (an unprivileged user and network namespace)';
 
+function cdkSynth(args: string[]) {
+  return spawnSync(
+    'unshare',
+    ['-rn', 'npx', '--no-install', 'cdk', 'synth', '--quiet', '--no-notices', ...args],
+    {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      timeout: 120_000,
+      env: {
+        ...process.env,
+        CDK_DISABLE_VERSION_CHECK: 'true',
+        CDK_DISABLE_CLI_TELEMETRY: 'true',
+        AWS_EC2_METADATA_DISABLED: 'true',
+      },
+    },
+  );
+}
+
 describe('cdk synth through the CLI', () => {
   it.skipIf(isolationMissing !== undefined)(
     withReason('synthesizes the stack from cdk.json with no network (unshare -rn)', isolationMissing),
     () => {
       const out = mkdtempSync(path.join(tmpdir(), 'cdk-out-'));
       try {
-        const run = spawnSync(
-          'unshare',
-          ['-rn', 'npx', '--no-install', 'cdk', 'synth', '--quiet', '--no-notices', '--output', out],
-          {
-            cwd: REPO_ROOT,
-            encoding: 'utf8',
-            timeout: 120_000,
-            env: {
-              ...process.env,
-              CDK_DISABLE_VERSION_CHECK: 'true',
-              CDK_DISABLE_CLI_TELEMETRY: 'true',
-              AWS_EC2_METADATA_DISABLED: 'true',
-            },
-          },
-        );
+        const run = cdkSynth(['--output', out]);
         expect(run.status, run.stderr).toBe(0);
         const template = JSON.parse(readFileSync(path.join(out, 'DeltaLakeS3Proxy.template.json'), 'utf8'));
         const types = Object.values(template.Resources as Record<string, { Type: string }>).map(
@@ -42,6 +46,28 @@ describe('cdk synth through the CLI', () => {
           expect.arrayContaining(['AWS::Lambda::Url', 'AWS::DynamoDB::Table', 'AWS::CloudWatch::Dashboard']),
         );
         expect(existsSync(path.join(out, 'validation-report.json'))).toBe(true);
+      } finally {
+        rmSync(out, { recursive: true, force: true });
+      }
+    },
+    150_000,
+  );
+
+  it.skipIf(isolationMissing !== undefined)(
+    withReason(
+      'fails on a mistyped key of -c deltaProxy, naming it (never synthesizes the default)',
+      isolationMissing,
+    ),
+    () => {
+      const out = mkdtempSync(path.join(tmpdir(), 'cdk-out-'));
+      try {
+        const context = { tableMapping: { trades: 's3://lake-bucket/gold/trades' }, getmode: 'proxy' };
+        const run = cdkSynth(['--output', out, '-c', `deltaProxy=${JSON.stringify(context)}`]);
+        expect(run.status).not.toBe(0);
+        expect(run.stderr).toContain(
+          'deltaProxy settings: getmode: unknown setting (did you mean "getMode"?)',
+        );
+        expect(existsSync(path.join(out, 'DeltaLakeS3Proxy.template.json'))).toBe(false);
       } finally {
         rmSync(out, { recursive: true, force: true });
       }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mappedPrefixes, proxyEnvironment } from '../../infra/proxy-settings';
+import { mappedPrefixes, proxyEnvironment, settingsFromContext } from '../../infra/proxy-settings';
 import { loadConfig } from '../../lambda/config';
 import { DEFAULT_REDIRECT_CLIENTS } from '../../lambda/s3/redirect-policy';
 
@@ -43,7 +43,7 @@ describe('stack settings for big reads', () => {
 
   it('fails synth on a pattern the proxy would refuse, naming the field', () => {
     expect(() => proxyEnvironment({ tableMapping, redirectClients: ['[unclosed'] }, 'grants')).toThrow(
-      /deltaProxy settings: redirectClients\.0: /,
+      /deltaProxy settings: redirectClients\[0\]: /,
     );
   });
 
@@ -57,5 +57,59 @@ describe('stack settings for big reads', () => {
     expect(mappedPrefixes({ trades: 's3://lake-bucket/gold/t-1.x' })).toEqual(
       new Map([['lake-bucket', ['gold/t-1.x/']]]),
     );
+  });
+});
+
+describe('the deltaProxy context object', () => {
+  it('fails synth on an unknown setting, naming it and the known one it is closest to', () => {
+    // A typo must not deploy the default: `getmode` left getMode at presignedUrl.
+    expect(() => settingsFromContext({ tableMapping, getmode: 'proxy' })).toThrow(
+      /^deltaProxy settings: getmode: unknown setting \(did you mean "getMode"\?\)$/,
+    );
+    expect(() => settingsFromContext({ tableMapping, redirectClient: ['^polars/'] })).toThrow(
+      /^deltaProxy settings: redirectClient: unknown setting \(did you mean "redirectClients"\?\)$/,
+    );
+    expect(() => settingsFromContext({ tableMapping, colour: 'red' })).toThrow(
+      /^deltaProxy settings: colour: unknown setting$/,
+    );
+  });
+
+  it('fails synth on an unknown key inside a nested setting', () => {
+    expect(() =>
+      settingsFromContext({ tableMapping, lambdaStreaming: { maxResponseByte: 100_000_000 } }),
+    ).toThrow(
+      /^deltaProxy settings: lambdaStreaming\.maxResponseByte: unknown setting \(did you mean "maxResponseBytes"\?\)$/,
+    );
+  });
+
+  it('fails synth on a stack setting of the wrong type or out of range, naming it', () => {
+    for (const [bad, path] of [
+      [{ memorySize: '1024' }, /^deltaProxy settings: memorySize: /],
+      [{ memorySize: 64 }, /^deltaProxy settings: memorySize: /],
+      [{ timeoutSeconds: 0 }, /^deltaProxy settings: timeoutSeconds: /],
+      [{ logRetentionDays: 31 }, /^deltaProxy settings: logRetentionDays: /],
+      [{ alarmEmails: 'ops@example.com' }, /^deltaProxy settings: alarmEmails: /],
+      [{ enableSourceMaps: 'yes' }, /^deltaProxy settings: enableSourceMaps: /],
+      [{ proxyPartial: 'yes' }, /^deltaProxy settings: proxyPartial: /],
+      [{ grantsTableName: 'no spaces' }, /^deltaProxy settings: grantsTableName: /],
+    ] as const) {
+      expect(() => settingsFromContext({ tableMapping, ...bad })).toThrow(path);
+    }
+  });
+
+  it('accepts the settings of cdk.json as they are', () => {
+    const settings = {
+      tableMapping,
+      getMode: 'presignedUrl',
+      proxyPartial: true,
+      logView: 'filtered',
+      grantsTableName: 'delta-proxy-grants',
+      memorySize: 1024,
+      timeoutSeconds: 120,
+      logRetentionDays: 30,
+      alarmEmails: [],
+    };
+    expect(settingsFromContext(settings)).toEqual(settings);
+    expect(settingsFromContext(JSON.stringify(settings))).toEqual(settings);
   });
 });

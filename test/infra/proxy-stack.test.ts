@@ -290,7 +290,7 @@ describe('deploying next to real buckets', () => {
   it('refuses a key alias or a malformed ARN, and a region that is not one', () => {
     expect(() =>
       buildStack({ ...SETTINGS, kmsKeyArns: ['arn:aws:kms:eu-west-1:111122223333:alias/lake'] }),
-    ).toThrow(/kmsKeyArns\.0/);
+    ).toThrow(/kmsKeyArns\[0\]/);
     expect(() => buildStack({ ...SETTINGS, backendRegion: 'Europe' })).toThrow(/backendRegion/);
   });
 });
@@ -324,6 +324,10 @@ describe('proxy stack options and refusals', () => {
       /tableMapping\.t/,
     );
     expect(() => buildStack({ ...SETTINGS, logView: 'partial' as never })).toThrow(/logView/);
+    // Settings built in code are held to the same rules as cdk.json's (no silent default).
+    expect(() => buildStack({ ...SETTINGS, getmode: 'proxy' } as never)).toThrow(
+      /getmode: unknown setting \(did you mean "getMode"\?\)/,
+    );
   });
 
   it('fails synth when a grant wider than the mapped prefixes is added (cdk-nag is enforced)', () => {

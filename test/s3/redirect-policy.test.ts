@@ -58,7 +58,7 @@ describe('redirect policy', () => {
     const base = { PROXY_TABLE_MAPPING: '{"t":"s3://bucket-b/x"}' };
     expect(loadConfig({ env: base }).redirectClients).toEqual(DEFAULT_REDIRECT_CLIENTS);
     expect(() => loadConfig({ env: { ...base, PROXY_REDIRECT_CLIENTS: '["^ok/", "(unclosed"]' } })).toThrow(
-      /^redirectClients\.1: must be a JavaScript regular expression/,
+      /^redirectClients\[1\]: must be a JavaScript regular expression/,
     );
   });
 });

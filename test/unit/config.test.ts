@@ -64,7 +64,12 @@ describe('configuration', () => {
   });
 
   it.each([
-    [{ ...minimal, colour: 'red' }, /^\(root\): unknown field\(s\) "colour"/],
+    [{ ...minimal, colour: 'red' }, /^colour: unknown field$/],
+    [{ ...minimal, gETMode: 'proxy' }, /^gETMode: unknown field \(did you mean "getMode"\?\)$/],
+    [
+      { ...minimal, s3: { endpont: 'http://127.0.0.1:9000' } },
+      /^s3\.endpont: unknown field \(did you mean "endpoint"\?\)$/,
+    ],
     [{ ...minimal, port: 'eighty' }, /^port: /],
     [{ tableMapping: { t: 'https://bucket/x' } }, /^tableMapping\.t: must be an s3:\/\/bucket\/prefix URI/],
     [{ tableMapping: { t: 's3://bucket/a/../b' } }, /^tableMapping\.t: /],
@@ -76,11 +81,11 @@ describe('configuration', () => {
     [{}, /^tableMapping: /],
     [
       { ...minimal, auth: { keys: [{ accessKeyId: 'AK1', secretAccessKey: 'short', principal: 'p' }] } },
-      /^auth\.keys\.0\.secretAccessKey: /,
+      /^auth\.keys\[0\]\.secretAccessKey: /,
     ],
     [
       { ...minimal, grants: [{ principal: 'p', table: 't', partitions: [{ region: 3 }] }] },
-      /^grants\.0\.partitions\.0\.region: /,
+      /^grants\[0\]\.partitions\[0\]\.region: /,
     ],
     [{ ...minimal, logView: 'partial' }, /^logView: /],
     [
@@ -88,7 +93,7 @@ describe('configuration', () => {
         ...minimal,
         auth: { keys: [{ accessKeyId: 'AK1', secretAccessKey: 'a-long-secret', principal: 'anonymous' }] },
       },
-      /^auth\.keys\.0\.principal: "anonymous" is reserved/,
+      /^auth\.keys\[0\]\.principal: "anonymous" is reserved/,
     ],
   ])('refuses %j with one line naming the field', (raw, message) => {
     expect(() => loadConfig({ file: fileWith(raw), env: {} })).toThrowError(message);
@@ -107,7 +112,7 @@ describe('configuration', () => {
       // drops it: {"__proto__": "x"} became {}, a grant of every file.
       const raw = `{"tableMapping":{"trades":"s3://my-data-bucket/gold/trades"},${field}}`;
       expect(() => loadConfig({ file: fileWith(raw), env: {} })).toThrowError(
-        /partitions\.\d+: .*__proto__|trades\.0: .*__proto__/,
+        /partitions\[\d+\]: .*__proto__|trades\[0\]: .*__proto__/,
       );
     },
   );
@@ -120,7 +125,7 @@ describe('configuration', () => {
       /^PROXY_GRANTS: expected JSON/,
     );
     expect(() => loadConfig({ file: fileWith(minimal), env: { PROXY_PORTT: '1' } })).toThrowError(
-      /^PROXY_PORTT: unknown setting/,
+      /^PROXY_PORTT: unknown setting \(did you mean PROXY_PORT\?\)$/,
     );
   });
 
