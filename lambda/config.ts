@@ -96,6 +96,24 @@ const accessKey = z.strictObject({
   ),
 });
 
+/** One id, one key: with the same id twice, which secret and principal sign would be a guess. */
+const accessKeys = z.array(accessKey).check(
+  z.superRefine((keys, ctx) => {
+    const first = new Map<string, number>();
+    for (const [i, { accessKeyId }] of keys.entries()) {
+      const at = first.get(accessKeyId);
+      if (at === undefined) first.set(accessKeyId, i);
+      else
+        ctx.addIssue({
+          code: 'custom',
+          path: [i, 'accessKeyId'],
+          message: `"${accessKeyId}" is already the id of auth.keys[${at}]`,
+          input: accessKeyId,
+        });
+    }
+  }),
+);
+
 const grant = z.strictObject({
   principal: nonEmpty(),
   table: alias,
@@ -173,7 +191,7 @@ export const ConfigSchema = z.strictObject({
   clientIdleTimeoutMs: z._default(z.int().check(z.minimum(1)), 30_000),
   auth: z._default(
     z.strictObject({
-      keys: z._default(z.array(accessKey), []),
+      keys: z._default(accessKeys, []),
       allowAnonymous: z._default(z.boolean(), false),
     }),
     { keys: [], allowAnonymous: false },

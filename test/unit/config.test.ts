@@ -99,6 +99,30 @@ describe('configuration', () => {
     expect(() => loadConfig({ file: fileWith(raw), env: {} })).toThrowError(message);
   });
 
+  it('refuses an access key id listed twice, naming where (never a secret); the last one no longer wins', () => {
+    const key = (accessKeyId: string, secretAccessKey: string, principal: string) => ({
+      accessKeyId,
+      secretAccessKey,
+      principal,
+    });
+    const keys = [
+      key('AKIADUPLICATE', 'first-secret-0001', 'analyst'),
+      key('AKIAOTHER', 'other-secret-0002', 'other'),
+      key('AKIADUPLICATE', 'second-secret-0003', 'admin'),
+    ];
+    let message = '';
+    try {
+      loadConfig({ file: fileWith({ ...minimal, auth: { keys } }), env: {} });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toBe('auth.keys[2].accessKeyId: "AKIADUPLICATE" is already the id of auth.keys[0]');
+    // Through the environment too.
+    expect(() =>
+      loadConfig({ file: fileWith(minimal), env: { PROXY_AUTH: JSON.stringify({ keys }) } }),
+    ).toThrowError(/^auth\.keys\[2\]\.accessKeyId: "AKIADUPLICATE"/);
+  });
+
   it.each([
     [
       'grants',
