@@ -94,7 +94,7 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
     (call) => recorder.backendCall(call),
   );
 
-  const stores = storesFromConfig(config, { clock });
+  const stores = storesFromConfig(config, { clock, logger });
 
   const snapshots = new SnapshotCache({
     ttlMs: config.snapshotTtlMs,

@@ -7,6 +7,9 @@ export interface AccessKey {
   status?: 'active' | 'revoked';
 }
 
+/** What a store holds under an id: a key, or 'inactive' for one kept that cannot sign (revoked). */
+export type HeldKey = AccessKey | 'inactive';
+
 /**
  * Where access keys come from (config, DynamoDB). `undefined` means "no such key"; a store
  * that cannot answer (network, throttling) must throw, so the caller fails closed.
@@ -24,17 +27,5 @@ export class StaticCredentialStore implements CredentialStore {
   async lookup(accessKeyId: string): Promise<AccessKey | undefined> {
     const key = this.byId.get(accessKeyId);
     return key && key.status !== 'revoked' ? key : undefined;
-  }
-}
-
-/** Asks each store in turn; the first that knows the key wins. */
-export class ChainedCredentialStore implements CredentialStore {
-  constructor(private readonly stores: readonly CredentialStore[]) {}
-  async lookup(accessKeyId: string): Promise<AccessKey | undefined> {
-    for (const store of this.stores) {
-      const key = await store.lookup(accessKeyId);
-      if (key) return key;
-    }
-    return undefined;
   }
 }

@@ -10,7 +10,7 @@ import { ANONYMOUS } from '../core/principal';
 import type { Clock } from '../core/types';
 import { dynamoFailure, KEY_SK, keyPk } from '../store/dynamo-schema';
 import { TtlCache } from '../store/ttl-cache';
-import type { AccessKey, CredentialStore } from './credential-store';
+import type { AccessKey, CredentialStore, HeldKey } from './credential-store';
 
 export const DEFAULT_KEY_TTL_MS = 30_000;
 
@@ -22,7 +22,7 @@ export const ANY_KEY_ID = /^[A-Za-z0-9+/=._-]{3,128}$/;
 export const DLP_KEY_ID = /^DLP[A-Z0-9]{17}$/;
 
 export class DynamoCredentialStore implements CredentialStore {
-  private readonly cache: TtlCache<AccessKey>;
+  private readonly cache: TtlCache<HeldKey>;
   /** How many GetItem reads were made (for tests and metrics). */
   reads = 0;
   private readonly idPattern: RegExp;
@@ -46,11 +46,17 @@ export class DynamoCredentialStore implements CredentialStore {
   }
 
   async lookup(accessKeyId: string): Promise<AccessKey | undefined> {
+    const held = await this.held(accessKeyId);
+    return held === 'inactive' ? undefined : held;
+  }
+
+  /** What the table holds under the id: the key, 'inactive' for an item that cannot sign, or nothing. */
+  async held(accessKeyId: string): Promise<HeldKey | undefined> {
     if (!this.idPattern.test(accessKeyId)) return undefined;
     return this.cache.get(accessKeyId, () => this.load(accessKeyId));
   }
 
-  private async load(accessKeyId: string): Promise<AccessKey | undefined> {
+  private async load(accessKeyId: string): Promise<HeldKey | undefined> {
     let item: GetItemCommandOutput['Item'];
     try {
       const out = await this.client.send(
@@ -68,8 +74,9 @@ export class DynamoCredentialStore implements CredentialStore {
     const principal = item?.principal?.S;
     const secret = item?.secret?.S;
     const status = item?.status?.S;
+    if (!item) return undefined;
     // "anonymous" is reserved for unsigned callers: never a key's principal (the CLI refuses it).
-    if (!principal || principal === ANONYMOUS.name || !secret || status !== 'active') return undefined;
+    if (!principal || principal === ANONYMOUS.name || !secret || status !== 'active') return 'inactive';
     return { accessKeyId, secretAccessKey: secret, principal, status: 'active' };
   }
 }

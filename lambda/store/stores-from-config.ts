@@ -1,20 +1,17 @@
 /**
  * Wiring of the grant and key sources named by the config: config grants + allowedPartitions
- * always, DynamoDB on top when `databaseEnabled` (the union counts; keys: config first, then
- * DynamoDB). One DynamoDB client is shared by both stores; it and the DynamoDB SDK load when a
+ * always, DynamoDB on top when `databaseEnabled` (the union counts; keys: either, and an id in
+ * both must be the same key there: key-sources.ts). One DynamoDB client is shared by both stores; it and the DynamoDB SDK load when a
  * request first asks DynamoDB (dynamo-stores.ts, a chunk of its own in the Lambda bundle).
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Grant, GrantStore } from '../access/grant';
 import { ConfigGrantStore, UnionGrantStore } from '../access/grant-sources';
-import {
-  type AccessKey,
-  ChainedCredentialStore,
-  type CredentialStore,
-  StaticCredentialStore,
-} from '../auth/credential-store';
+import { type CredentialStore, StaticCredentialStore } from '../auth/credential-store';
+import { KeySources } from '../auth/key-sources';
 import { type Config, ConfigError } from '../config';
 import { lazyModule } from '../core/lazy-module';
+import { jsonLogger, type Logger } from '../core/logger';
 import type { Clock } from '../core/types';
 import type { DynamoClientOptions } from './dynamo-client';
 import type { DynamoStores } from './dynamo-stores';
@@ -33,6 +30,8 @@ export interface StoreOptions {
   /** An existing client (tests), else one is made from config.database. */
   dynamoClient?: DynamoDBClient;
   dynamoClientOptions?: DynamoClientOptions;
+  /** Where a key id held by both the config and DynamoDB, as two different keys, is reported. */
+  logger?: Logger;
 }
 
 const loadDynamoStores = lazyModule('the DynamoDB stores', () => import('./dynamo-stores'));
@@ -59,13 +58,17 @@ export function storesFromConfig(config: Config, options: StoreOptions = {}): St
     grantsFor: async (principal: string): Promise<readonly Grant[]> =>
       (await dynamo()).grants.grantsFor(principal),
   };
-  const dynamoKeys: CredentialStore = {
-    lookup: async (accessKeyId: string): Promise<AccessKey | undefined> =>
-      (await dynamo()).credentials.lookup(accessKeyId),
+  const dynamoKeys = {
+    held: async (accessKeyId: string) => (await dynamo()).credentials.held(accessKeyId),
   };
   return {
     grants: new UnionGrantStore([configGrants, dynamoGrants]),
-    credentials: new ChainedCredentialStore([configKeys, dynamoKeys]),
+    credentials: new KeySources(
+      config.auth.keys,
+      dynamoKeys,
+      target.tableName,
+      options.logger ?? jsonLogger(),
+    ),
     dynamo: async () => (await dynamo()).client,
   };
 }
