@@ -14,8 +14,13 @@ export interface GrantListing extends Grant {
   createdAt?: string;
 }
 
+/** Why a key is not stored: an id names one key for good, no command replaces its secret or principal. */
+export function keyExists(accessKeyId: string, where: string): string {
+  return `access key ${accessKeyId} already exists in ${where}: a key is never replaced (revoke it and create a new one)`;
+}
+
 export interface AdminTarget {
-  /** Stores a new key; the secret is only ever returned here. */
+  /** Stores a new key, refused (ConfigError) when its id exists; the secret is only ever returned here. */
   createKey(key: { accessKeyId: string; secretAccessKey: string; principal: string }): Promise<void>;
   listKeys(): Promise<KeyListing[]>;
   /** False when there is no such key. */

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import type { Grant } from '../access/grant';
 import { ConfigError, jsonFault, parseConfig } from '../config';
-import type { AdminTarget, GrantListing, KeyListing } from './admin-target';
+import { type AdminTarget, type GrantListing, type KeyListing, keyExists } from './admin-target';
 
 interface RawKey {
   accessKeyId: string;
@@ -86,7 +86,8 @@ export class ConfigFileTarget implements AdminTarget {
   async createKey(key: RawKey): Promise<void> {
     const { raw, wasValid } = this.read();
     const keys = this.keys(raw);
-    if (keys.some((k) => k.accessKeyId === key.accessKeyId)) throw new Error('access key id already exists');
+    if (keys.some((k) => k.accessKeyId === key.accessKeyId))
+      throw new ConfigError(keyExists(key.accessKeyId, this.file));
     keys.push({
       accessKeyId: key.accessKeyId,
       secretAccessKey: key.secretAccessKey,

@@ -1,9 +1,10 @@
 /** The admin CLI's DynamoDB target: the single-table design of lambda/store/dynamo-schema.ts. */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Grant } from '../access/grant';
+import { ConfigError } from '../config';
 import { DynamoAdmin } from '../store/dynamo-admin';
 import { createDynamoTable } from '../store/dynamo-schema';
-import type { AdminTarget, GrantListing, KeyListing } from './admin-target';
+import { type AdminTarget, type GrantListing, type KeyListing, keyExists } from './admin-target';
 import { newGrantId } from './key-material';
 
 export class DynamoTarget implements AdminTarget {
@@ -16,8 +17,15 @@ export class DynamoTarget implements AdminTarget {
     this.admin = new DynamoAdmin(client, tableName);
   }
 
-  createKey(key: { accessKeyId: string; secretAccessKey: string; principal: string }): Promise<void> {
-    return this.admin.putKey(key);
+  async createKey(key: { accessKeyId: string; secretAccessKey: string; principal: string }): Promise<void> {
+    try {
+      await this.admin.putKey(key);
+    } catch (e) {
+      // putKey writes only where no item is (attribute_not_exists), revoked ones included.
+      if ((e as Error).name === 'ConditionalCheckFailedException')
+        throw new ConfigError(keyExists(key.accessKeyId, this.tableName));
+      throw e;
+    }
   }
 
   listKeys(): Promise<KeyListing[]> {

@@ -8,8 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoGrantStore } from '../../lambda/access/dynamodb-grant-store';
 import { ConfigGrantStore, effectivePartitions } from '../../lambda/access/grant-sources';
 import { main } from '../../lambda/admin/cli';
+import { ConfigFileTarget } from '../../lambda/admin/config-target';
+import { DynamoTarget } from '../../lambda/admin/dynamo-target';
 import { DynamoCredentialStore } from '../../lambda/auth/dynamodb-credential-store';
-import { parseConfig } from '../../lambda/config';
+import { ConfigError, parseConfig } from '../../lambda/config';
+import { createDynamoTable } from '../../lambda/store/dynamo-schema';
 import { type DynamoServer, startDynalite, testDynamoClient } from '../helpers/dynamo-servers';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -455,5 +458,54 @@ describe('admin CLI against a config file', () => {
     expect(quoted.code).toBe(1);
     expect(quoted.stderr).toContain('not valid JSON');
     expect(quoted.stderr.slice(quoted.stderr.indexOf('not valid JSON'))).not.toContain('wJal');
+  });
+});
+
+describe('a key whose id is already stored (no command replaces a key)', () => {
+  let server: DynamoServer;
+  let dir: string;
+  const stored = {
+    accessKeyId: 'DLPEXISTING000000001',
+    secretAccessKey: 's'.repeat(40),
+    principal: 'analyst',
+  };
+  const again = { ...stored, secretAccessKey: 't'.repeat(40), principal: 'admin' };
+
+  beforeAll(async () => {
+    server = await startDynalite();
+    dir = mkdtempSync(path.join(tmpdir(), 'admin-dup-'));
+  });
+  afterAll(async () => {
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('is refused by the DynamoDB target, naming the id; the stored secret and principal stay', async () => {
+    const client = testDynamoClient(server.endpoint);
+    await createDynamoTable(client, 'dup-keys');
+    const target = new DynamoTarget(client, 'dup-keys');
+    await target.createKey(stored);
+    const refused = await target.createKey(again).catch((e: unknown) => e as Error);
+    expect(refused).toBeInstanceOf(ConfigError);
+    expect((refused as Error).message).toBe(
+      'access key DLPEXISTING000000001 already exists in dup-keys: a key is never replaced (revoke it and create a new one)',
+    );
+    expect(await new DynamoCredentialStore(client, 'dup-keys').lookup(stored.accessKeyId)).toMatchObject({
+      secretAccessKey: stored.secretAccessKey,
+      principal: 'analyst',
+    });
+    target.close();
+  });
+
+  it('is refused by the config target, naming the id; the file stays as it was', async () => {
+    const file = path.join(dir, 'config.json');
+    writeFileSync(file, JSON.stringify({ tableMapping: { t: 's3://bucket/t' }, auth: { keys: [stored] } }));
+    const before = readFileSync(file, 'utf8');
+    const refused = await new ConfigFileTarget(file).createKey(again).catch((e: unknown) => e as Error);
+    expect(refused).toBeInstanceOf(ConfigError);
+    expect((refused as Error).message).toBe(
+      `access key DLPEXISTING000000001 already exists in ${file}: a key is never replaced (revoke it and create a new one)`,
+    );
+    expect(readFileSync(file, 'utf8')).toBe(before);
   });
 });
