@@ -63,6 +63,11 @@ const redirectPattern = z.string().check(
 
 const positiveInt = () => z.int().check(z.minimum(1));
 
+/** Node's timers hold at most 2^31-1 ms (~24.8 days); a longer delay fires after 1 ms instead. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const timerMs = (min: number) =>
+  z.int().check(z.minimum(min), z.maximum(MAX_TIMER_MS, `at most ${MAX_TIMER_MS} ms (a timer's limit)`));
+
 /** AWS's documented limits of a streamed Lambda response (Lambda developer guide, response streaming). */
 export const LAMBDA_STREAMING_DEFAULTS = {
   /** "response streaming functions can return payloads up to 200 MB" (read as decimal: the lower). */
@@ -175,12 +180,12 @@ export const ConfigSchema = z.strictObject({
       /** Attempts per backend read (retries on throttling, 5xx, timeouts, resets; SDK backoff). */
       maxAttempts: z._default(z.int().check(z.minimum(1), z.maximum(10)), 3),
       /** A backend call with no answer (or a stalled socket) for this long fails and is retried. */
-      requestTimeoutMs: z._default(z.int().check(z.minimum(100)), 30_000),
+      requestTimeoutMs: z._default(timerMs(100), 30_000),
     }),
     { maxSockets: 256, maxPendingRequests: 1024, maxAttempts: 3, requestTimeoutMs: 30_000 },
   ),
   /** Time to a response; beyond it the request gets 503 ServiceUnavailable (Lambda: also its deadline). */
-  requestTimeoutMs: z._default(z.int().check(z.minimum(100)), 30_000),
+  requestTimeoutMs: z._default(timerMs(100), 30_000),
   /** Request target (path and query) in bytes; beyond it, 400 InvalidURI. */
   maxUrlBytes: z._default(z.int().check(z.minimum(2048), z.maximum(65_536)), 8192),
   /** Request header section in bytes; beyond it, 400 RequestHeaderSectionTooLarge. */
@@ -188,7 +193,7 @@ export const ConfigSchema = z.strictObject({
   /** Backend streams one principal's proxied GETs may hold at once; beyond it, 503 SlowDown. */
   streamsPerPrincipal: z._default(z.int().check(z.minimum(1)), 64),
   /** A client that reads nothing of a response for this long is disconnected (local server). */
-  clientIdleTimeoutMs: z._default(z.int().check(z.minimum(1)), 30_000),
+  clientIdleTimeoutMs: z._default(timerMs(1), 30_000),
   auth: z._default(
     z.strictObject({
       keys: z._default(accessKeys, []),

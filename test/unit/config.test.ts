@@ -124,6 +124,17 @@ describe('configuration', () => {
   });
 
   it.each([
+    ['requestTimeoutMs', { requestTimeoutMs: 2 ** 31 }, /^requestTimeoutMs: /],
+    ['clientIdleTimeoutMs', { clientIdleTimeoutMs: 3_000_000_000 }, /^clientIdleTimeoutMs: /],
+    ['s3.requestTimeoutMs', { s3: { requestTimeoutMs: 2 ** 31 } }, /^s3\.requestTimeoutMs: /],
+  ])('refuses a %s beyond what a timer holds (node would fire it after 1 ms)', (_, fields, message) => {
+    // setTimeout clamps a delay over 2^31-1 ms to 1 ms: every request would time out at once.
+    expect(() => loadConfig({ file: fileWith({ ...minimal, ...fields }), env: {} })).toThrowError(message);
+    const longest = JSON.parse(JSON.stringify(fields).replace(/:\d+/, `:${2 ** 31 - 1}`));
+    expect(() => loadConfig({ file: fileWith({ ...minimal, ...longest }), env: {} })).not.toThrow();
+  });
+
+  it.each([
     [
       'grants',
       '"grants":[{"principal":"p","table":"trades","partitions":[{"region":"EU"},{"__proto__":"x"}]}]',
