@@ -126,7 +126,11 @@ const grant = z.strictObject({
 });
 
 export const ConfigSchema = z.strictObject({
-  host: z._default(z.string(), '127.0.0.1'),
+  // Node listens on every interface for an empty host: that must be asked for by name.
+  host: z._default(
+    z.string().check(z.minLength(1, 'must name an address ("0.0.0.0" or "::" for every interface)')),
+    '127.0.0.1',
+  ),
   port: port(18080),
   metricsPort: port(9090),
   /**

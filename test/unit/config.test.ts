@@ -152,6 +152,13 @@ describe('configuration', () => {
     },
   );
 
+  it('refuses an empty host: node would listen on every interface, not on 127.0.0.1', () => {
+    expect(() => loadConfig({ file: fileWith({ ...minimal, host: '' }), env: {} })).toThrowError(/^host: /);
+    // An env file's `PROXY_HOST=` line is the usual way to get one.
+    expect(() => loadConfig({ file: fileWith(minimal), env: { PROXY_HOST: '' } })).toThrowError(/^host: /);
+    expect(loadConfig({ file: fileWith(minimal), env: { PROXY_HOST: '0.0.0.0' } }).host).toBe('0.0.0.0');
+  });
+
   it('names the variable for a bad environment override', () => {
     expect(() => loadConfig({ file: fileWith(minimal), env: { PROXY_PORT: 'x' } })).toThrowError(
       /^PROXY_PORT: expected a number/,
