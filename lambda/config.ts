@@ -125,7 +125,7 @@ const grant = z.strictObject({
   partitions: z.array(partitionMap),
 });
 
-export const ConfigSchema = z.strictObject({
+const ConfigFields = z.strictObject({
   // Node listens on every interface for an empty host: that must be asked for by name.
   host: z._default(
     z.string().check(z.minLength(1, 'must name an address ("0.0.0.0" or "::" for every interface)')),
@@ -224,6 +224,27 @@ export const ConfigSchema = z.strictObject({
   /** Memory budget for cached snapshots across all tables (least recently used evicted). */
   snapshotCacheBytes: z._default(z.int().check(z.minimum(1024 * 1024)), 256 * 1024 * 1024),
 });
+
+/**
+ * A config grant on an alias the config does not map reads nothing: most likely a typo that would
+ * deny its principal without a word. (DynamoDB grants may wait for their table.)
+ */
+export const ConfigSchema = ConfigFields.check(
+  z.superRefine((config, ctx) => {
+    const unmapped = (alias: string, path: PropertyKey[]) => {
+      if (Object.hasOwn(config.tableMapping, alias)) return;
+      const hint = closestName(alias, Object.keys(config.tableMapping));
+      ctx.addIssue({
+        code: 'custom',
+        path,
+        message: `"${alias}" is not in tableMapping${hint ? ` (did you mean "${hint}"?)` : ''}`,
+        input: alias,
+      });
+    };
+    for (const [i, g] of config.grants.entries()) unmapped(g.table, ['grants', i, 'table']);
+    for (const alias of Object.keys(config.allowedPartitions)) unmapped(alias, ['allowedPartitions', alias]);
+  }),
+);
 
 export type Config = z.infer<typeof ConfigSchema>;
 export type ConfigInput = z.input<typeof ConfigSchema>;

@@ -32,7 +32,5 @@ export interface AdminTarget {
   revokeGrants(principal: string, table: string, id?: string): Promise<number>;
   /** Prepares the target (creates the DynamoDB table); returns a one-line outcome. */
   init(): Promise<string>;
-  /** Warnings worth printing (e.g. a grant on a table the config does not map). */
-  warnings?(grant: Grant): string[];
   close(): void;
 }

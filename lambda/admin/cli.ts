@@ -197,7 +197,6 @@ async function run(command: string, positionals: string[], values: Values, io: I
           all: values.all === true,
         });
         const grant = { principal, table, partitions };
-        for (const w of target.warnings?.(grant) ?? []) io.stderr(`warning: ${w}`);
         const id = await target.addGrant(grant);
         io.stdout(
           json

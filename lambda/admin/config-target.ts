@@ -153,16 +153,5 @@ export class ConfigFileTarget implements AdminTarget {
     return `${this.file}: nothing to initialise for a config file`;
   }
 
-  warnings(grant: Grant): string[] {
-    const { raw } = this.read();
-    const mapping = raw.tableMapping;
-    if (mapping && typeof mapping === 'object' && !Object.hasOwn(mapping, grant.table)) {
-      return [
-        `table "${grant.table}" is not in tableMapping of ${this.file}; the grant has no effect until it is`,
-      ];
-    }
-    return [];
-  }
-
   close(): void {}
 }

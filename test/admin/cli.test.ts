@@ -366,33 +366,38 @@ describe('admin CLI against a config file', () => {
     expect(listed.stdout).not.toContain(secret);
   });
 
-  it('warns about a table the config does not map, and revokes grants and keys', async () => {
-    const warned = await admin([
+  it('refuses a grant on a table the config does not map (the proxy would refuse it), and revokes grants and keys', async () => {
+    const before = readFileSync(file, 'utf8');
+    const refused = await admin([
       'grants',
       'add',
       '--principal',
       'bob',
       '--table',
-      'unknown',
+      'trade',
       '--all',
       '--config',
       file,
     ]);
-    expect(warned.code).toBe(0);
-    expect(warned.stderr).toContain('not in tableMapping');
-    const list = JSON.parse(
-      (await admin(['grants', 'list', '--principal', 'bob', '--json', '--config', file])).stdout,
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(
+      'error: grants[1].table: "trade" is not in tableMapping (did you mean "trades"?)',
     );
-    expect(list).toEqual([{ id: expect.any(String), principal: 'bob', table: 'unknown', partitions: [{}] }]);
+    expect(readFileSync(file, 'utf8')).toBe(before);
+
+    const list = JSON.parse(
+      (await admin(['grants', 'list', '--principal', 'analyst', '--json', '--config', file])).stdout,
+    );
+    expect(list).toEqual([expect.objectContaining({ principal: 'analyst', table: 'trades' })]);
     expect(
       (
         await admin([
           'grants',
           'revoke',
           '--principal',
-          'bob',
+          'analyst',
           '--table',
-          'unknown',
+          'trades',
           '--id',
           list[0].id,
           '--config',
@@ -400,7 +405,7 @@ describe('admin CLI against a config file', () => {
         ])
       ).code,
     ).toBe(0);
-    expect(JSON.parse(readFileSync(file, 'utf8')).grants).toHaveLength(1);
+    expect(JSON.parse(readFileSync(file, 'utf8')).grants).toHaveLength(0);
 
     const id = JSON.parse(readFileSync(file, 'utf8')).auth.keys[0].accessKeyId as string;
     expect((await admin(['keys', 'revoke', id, '--config', file])).code).toBe(0);
@@ -408,7 +413,7 @@ describe('admin CLI against a config file', () => {
     expect((await admin(['keys', 'revoke', id, '--config', file])).code).toBe(1);
   });
 
-  it('grants columns named like Object members, warns about such a table, and refuses "__proto__"', async () => {
+  it('grants columns named like Object members, refuses such a table, and refuses "__proto__"', async () => {
     const own = path.join(dir, 'own-names.json');
     writeFileSync(own, JSON.stringify({ tableMapping: { trades: 's3://bucket/gold/trades' } }));
     const grant = (...a: string[]) => inProcess(['grants', 'add', '--principal', 'p', ...a, '--config', own]);

@@ -152,6 +152,27 @@ describe('configuration', () => {
     },
   );
 
+  it('refuses a grant or allowedPartitions entry on a table tableMapping does not have', () => {
+    // Such a grant reads nothing: a typo in an alias denied the principal without a word.
+    const grants = [
+      { principal: 'p', table: 'trades', partitions: [{}] },
+      { principal: 'p', table: 'trade', partitions: [{ region: 'EU' }] },
+    ];
+    expect(() => loadConfig({ file: fileWith({ ...minimal, grants }), env: {} })).toThrowError(
+      /^grants\[1\]\.table: "trade" is not in tableMapping \(did you mean "trades"\?\)$/,
+    );
+    expect(() =>
+      loadConfig({ file: fileWith({ ...minimal, allowedPartitions: { customers: [{}] } }), env: {} }),
+    ).toThrowError(/^allowedPartitions\.customers: "customers" is not in tableMapping$/);
+    // The mapping that counts is the one after the environment's overrides.
+    expect(() =>
+      loadConfig({
+        file: fileWith({ ...minimal, grants: [grants[0]] }),
+        env: { PROXY_TABLE_MAPPING: '{"orders":"s3://bucket/orders"}' },
+      }),
+    ).toThrowError(/^grants\[0\]\.table: "trades" is not in tableMapping$/);
+  });
+
   it('refuses an empty host: node would listen on every interface, not on 127.0.0.1', () => {
     expect(() => loadConfig({ file: fileWith({ ...minimal, host: '' }), env: {} })).toThrowError(/^host: /);
     // An env file's `PROXY_HOST=` line is the usual way to get one.
