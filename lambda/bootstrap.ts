@@ -26,7 +26,7 @@ import { withMetricsEndpoint } from './pipeline/metrics-endpoint';
 import { auditLogObserver } from './pipeline/observe';
 import { type TransportRefusal, transportRefusals } from './pipeline/transport-refusal';
 import { ListingTokens } from './s3/listing-token';
-import { compileRedirectClients } from './s3/redirect-policy';
+import { compileRedirectClients, patternsMatchingEveryAgent } from './s3/redirect-policy';
 import { S3Backend } from './storage/s3-backend';
 import type { StorageBackend } from './storage/storage-backend';
 import { storesFromConfig } from './store/stores-from-config';
@@ -95,6 +95,12 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
   );
 
   const stores = storesFromConfig(config, { clock, logger });
+  const redirectClients = compileRedirectClients(config.redirectClients);
+  for (const i of patternsMatchingEveryAgent(redirectClients))
+    logger.warn(
+      'a redirectClients pattern matches every User-Agent, even an empty one: every client is redirected, and most S3 clients cannot follow (README, "Which clients follow a redirect")',
+      { field: `redirectClients[${i}]`, pattern: config.redirectClients[i] },
+    );
 
   const snapshots = new SnapshotCache({
     ttlMs: config.snapshotTtlMs,
@@ -138,7 +144,7 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
       region,
       getMode: config.getMode,
       proxyPartial: config.proxyPartial,
-      redirectClients: compileRedirectClients(config.redirectClients),
+      redirectClients,
       presignExpiresSeconds: config.presignExpiresSeconds,
       streamsPerPrincipal: config.streamsPerPrincipal,
       limits: {

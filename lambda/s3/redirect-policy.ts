@@ -32,6 +32,15 @@ export function compileRedirectClients(patterns: readonly string[]): RegExp[] {
   return patterns.map((p) => new RegExp(p));
 }
 
+/**
+ * Indexes of patterns that match every User-Agent, even an empty one (`"^polars/|"`, `"x*"`):
+ * most likely a stray "|" or "*", since most S3 clients cannot follow a redirect. Worth a
+ * warning, not a refusal: redirecting every client is a choice (`"."`, as the measurement does).
+ */
+export function patternsMatchingEveryAgent(patterns: readonly RegExp[]): number[] {
+  return patterns.flatMap((re, i) => (re.test('') ? [i] : []));
+}
+
 /** True when the client is known to follow a cross-host 307 without re-sending Authorization. */
 export function followsRedirects(headers: Headers, redirectClients: readonly RegExp[]): boolean {
   const agent = (headers['user-agent'] ?? '').slice(0, MAX_AGENT_CHARS);

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { createProxy } from '../../lambda/bootstrap';
 import { loadConfig } from '../../lambda/config';
+import { jsonLogger } from '../../lambda/core/logger';
 import {
   compileRedirectClients,
   DEFAULT_REDIRECT_CLIENTS,
@@ -60,5 +62,24 @@ describe('redirect policy', () => {
     expect(() => loadConfig({ env: { ...base, PROXY_REDIRECT_CLIENTS: '["^ok/", "(unclosed"]' } })).toThrow(
       /^redirectClients\[1\]: must be a JavaScript regular expression/,
     );
+    expect(() => loadConfig({ env: { ...base, PROXY_REDIRECT_CLIENTS: '["^ok/", ""]' } })).toThrow(
+      /^redirectClients\[1\]: /,
+    );
+  });
+
+  it('warns at start-up about a pattern that matches every User-Agent, even none (a stray "|" or "*")', () => {
+    const base = { PROXY_TABLE_MAPPING: '{"t":"s3://bucket-b/x"}', PROXY_S3: '{"region":"us-east-1"}' };
+    const started = (patterns: string[]) => {
+      const lines: string[] = [];
+      const env = { ...base, PROXY_REDIRECT_CLIENTS: JSON.stringify(patterns) };
+      createProxy(loadConfig({ env }), { logger: jsonLogger((l) => lines.push(l)), processMetrics: false });
+      return lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    };
+    expect(started(['^delta-proxy-client/|^MyReader/', '^polars/|', 'x*'])).toEqual([
+      expect.objectContaining({ level: 'warn', field: 'redirectClients[1]', pattern: '^polars/|' }),
+      expect.objectContaining({ level: 'warn', field: 'redirectClients[2]', pattern: 'x*' }),
+    ]);
+    // "." (every client that names itself, as the compatibility measurement uses) is deliberate.
+    expect(started(['^delta-proxy-client/', '.'])).toEqual([]);
   });
 });
