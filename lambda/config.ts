@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { en } from 'zod/locales';
 import * as z from 'zod/mini';
 import { closestName } from './core/closest-name';
+import { duplicateKeyPath } from './core/json-duplicate-key';
 import { ANONYMOUS } from './core/principal';
 import { matchTableUri } from './core/table-mount';
 import { DEFAULT_REDIRECT_CLIENTS } from './s3/redirect-policy';
@@ -298,11 +299,35 @@ function parseEnvValue(field: string, raw: string): unknown {
     }
     return raw;
   }
+  let value: unknown;
   try {
-    return JSON.parse(raw);
+    value = JSON.parse(raw);
   } catch {
     throw new ConfigError(`${envName(field)}: expected JSON`);
   }
+  refuseDuplicateKeys(raw, envName(field));
+  return value;
+}
+
+/** A key written twice in one object: JSON.parse would silently keep the last (json-duplicate-key.ts). */
+function refuseDuplicateKeys(text: string, where: string): void {
+  const twice = duplicateKeyPath(text);
+  if (twice)
+    throw new ConfigError(
+      `${where}: ${fieldPath(twice)}: written twice in one object (JSON keeps only the last)`,
+    );
+}
+
+/** A config file's text as JSON: a fault is named by line and column, a key written twice by its path. */
+export function parseConfigText(text: string, file: string): unknown {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`${file}: not valid JSON (${jsonFault(text, e)})`);
+  }
+  refuseDuplicateKeys(text, file);
+  return raw;
 }
 
 /** Applies PROXY_* overrides to a raw (unvalidated) config object. */
@@ -417,11 +442,7 @@ export function loadConfig(
     } catch (e) {
       throw new ConfigError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
     }
-    try {
-      raw = JSON.parse(text) as Record<string, unknown>;
-    } catch (e) {
-      throw new ConfigError(`${file}: not valid JSON (${jsonFault(text, e)})`);
-    }
+    raw = parseConfigText(text, file) as Record<string, unknown>;
   }
   const config = parseConfig(applyEnv(raw, env));
   const ownRegion = env.AWS_REGION || env.AWS_DEFAULT_REGION;

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import type { Grant } from '../access/grant';
-import { ConfigError, jsonFault, parseConfig } from '../config';
+import { ConfigError, parseConfig, parseConfigText } from '../config';
 import { type AdminTarget, type GrantListing, type KeyListing, keyExists } from './admin-target';
 
 interface RawKey {
@@ -42,12 +42,8 @@ export class ConfigFileTarget implements AdminTarget {
     } catch (e) {
       throw new ConfigError(`${this.file}: cannot read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
     }
-    let raw: unknown;
-    try {
-      raw = JSON.parse(text);
-    } catch (e) {
-      throw new ConfigError(`${this.file}: not valid JSON (${jsonFault(text, e)})`);
-    }
+    // A key written twice would be dropped by the rewrite: refused, as the proxy refuses it.
+    const raw = parseConfigText(text, this.file);
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
       throw new ConfigError(`${this.file}: expected a JSON object`);
     }

@@ -514,3 +514,22 @@ describe('a key whose id is already stored (no command replaces a key)', () => {
     expect(readFileSync(file, 'utf8')).toBe(before);
   });
 });
+
+describe('a config file with a key written twice in one object', () => {
+  it('is not edited: the rewrite would drop one of them', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'admin-twice-'));
+    try {
+      const file = path.join(dir, 'config.json');
+      const text =
+        '{"tableMapping":{"trades":"s3://bucket/gold/trades"},"grants":[],"grants":[{"principal":"p","table":"trades","partitions":[{}]}]}';
+      writeFileSync(file, text);
+      const r = await inProcess(['keys', 'create', '--principal', 'p', '--config', file]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(`error: ${file}: grants: written twice in one object (JSON keeps only the last)`);
+      expect(r.stdout).not.toContain('secretAccessKey');
+      expect(readFileSync(file, 'utf8')).toBe(text);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -173,6 +173,29 @@ describe('configuration', () => {
     ).toThrowError(/^grants\[0\]\.table: "trades" is not in tableMapping$/);
   });
 
+  it('refuses a key written twice in one JSON object, naming where (JSON.parse keeps the last one)', () => {
+    // {"region":"EU","region":"US"} parsed as a grant of US only; two "auth" blocks, the second only.
+    const grant =
+      '{"principal":"p","table":"trades","partitions":[{"region":"EU","date":"2024-01-01","region":"US"}]}';
+    const text = `{"tableMapping":{"trades":"s3://my-data-bucket/gold/trades"},"grants":[${grant}]}`;
+    expect(() => loadConfig({ file: fileWith(text), env: {} })).toThrowError(
+      /config\.json: grants\[0\]\.partitions\[0\]\.region: written twice in one object \(JSON keeps only the last\)$/,
+    );
+    const twoAuth = `{"tableMapping":{"trades":"s3://b/t"},"auth":{"keys":[]},"port":1,"auth":{"allowAnonymous":true}}`;
+    expect(() => loadConfig({ file: fileWith(twoAuth), env: {} })).toThrowError(
+      /config\.json: auth: written twice/,
+    );
+    expect(() =>
+      loadConfig({
+        file: fileWith(minimal),
+        env: { PROXY_TABLE_MAPPING: '{"a":"s3://b/x","a":"s3://b/y"}' },
+      }),
+    ).toThrowError(/^PROXY_TABLE_MAPPING: a: written twice in one object/);
+    // The same name in different objects, or as a value, is no duplicate.
+    const fine = `{"tableMapping":{"region":"s3://bucket-b/region"},"grants":[{"principal":"region","table":"region","partitions":[{"region":"EU"},{"region":"US"}]}]}`;
+    expect(loadConfig({ file: fileWith(fine), env: {} }).grants[0]!.partitions).toHaveLength(2);
+  });
+
   it('refuses an empty host: node would listen on every interface, not on 127.0.0.1', () => {
     expect(() => loadConfig({ file: fileWith({ ...minimal, host: '' }), env: {} })).toThrowError(/^host: /);
     // An env file's `PROXY_HOST=` line is the usual way to get one.
