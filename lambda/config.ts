@@ -434,6 +434,10 @@ export function loadConfig(
 ): Config {
   const env = options.env ?? process.env;
   const file = options.file ?? env.PROXY_CONFIG_FILE;
+  if (file === '')
+    throw new ConfigError(
+      `${options.file === undefined ? 'PROXY_CONFIG_FILE' : 'config file'}: empty (unset it to start from PROXY_* variables alone)`,
+    );
   let raw: Record<string, unknown> = {};
   if (file) {
     let text: string;

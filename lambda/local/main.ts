@@ -1,7 +1,8 @@
 /**
  * `npm start`: with no arguments, an embedded S3-compatible server on loopback, a demo Delta
- * table, a random demo access key and the proxy in front of them. With `--config FILE`, the
- * proxy alone in the foreground with that configuration. Ctrl-C stops everything it started.
+ * table, a random demo access key and the proxy in front of them. With `--config FILE` (or
+ * PROXY_CONFIG_FILE), the proxy alone in the foreground with that configuration. Ctrl-C stops
+ * everything it started.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,8 +26,9 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const EMBEDDED_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 const DEMO_BUCKET = 'demo-lake';
 
-async function runWithConfig(file: string): Promise<void> {
-  const config = loadConfig({ file });
+/** `file` undefined: the file PROXY_CONFIG_FILE names (loadConfig), overridden by PROXY_* variables. */
+async function runWithConfig(file: string | undefined): Promise<void> {
+  const config = loadConfig(file === undefined ? {} : { file });
   const proxy = createProxy(config);
   const server = await startNodeServer(proxy.handler, config.host, config.port, nodeServerOptions(proxy));
   const metrics = await startMetricsListener(() => proxy.metrics.render(), config.host, config.metricsPort);
@@ -149,8 +151,21 @@ async function main(): Promise<void> {
     process.stdout.write('usage: npm start [-- --config FILE]\n');
     return;
   }
-  if (values.config) await runWithConfig(values.config);
-  else await runDemo();
+  if (values.config !== undefined || process.env.PROXY_CONFIG_FILE !== undefined)
+    await runWithConfig(values.config);
+  else {
+    refuseIgnoredSettings(process.env);
+    await runDemo();
+  }
+}
+
+/** The demo reads PROXY_PORT only: any other setting would be silently ignored, so it stops instead. */
+function refuseIgnoredSettings(env: NodeJS.ProcessEnv): void {
+  const ignored = Object.keys(env).find((name) => name.startsWith('PROXY_') && name !== 'PROXY_PORT');
+  if (ignored)
+    throw new ConfigError(
+      `${ignored}: the demo (npm start without --config) does not read it; pass --config FILE or set PROXY_CONFIG_FILE`,
+    );
 }
 
 main().catch((err) => {

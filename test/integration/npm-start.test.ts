@@ -153,4 +153,43 @@ describe('npm start', () => {
       expect.stringMatching(/^configuration error: tableMapping\.t: must be an s3:\/\/bucket\/prefix URI/),
     ]);
   });
+
+  it('runs the file PROXY_CONFIG_FILE names, never the demo in its place', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+    const file = join(dir, 'config.json');
+    writeFileSync(file, JSON.stringify({ metricsPort: 0, tableMapping: { t: 's3://some-bucket/t' } }));
+    const child = startMain([], { PROXY_CONFIG_FILE: file });
+    const io = collect(child);
+    try {
+      await until(
+        () => /listening on http:\/\/127\.0\.0\.1:\d+ \(tables: t\)/.test(io.err()),
+        'the listening line',
+      );
+      expect(io.out()).not.toContain('AWS_ACCESS_KEY_ID=');
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited(child)).toBe(0);
+  });
+
+  it.each([
+    ['an empty --config', ['--config', ''], {}, /^configuration error: config file: empty/],
+    [
+      'a PROXY_* setting the demo would ignore',
+      [],
+      { PROXY_GET_MODE: 'presignedUrl' },
+      /^configuration error: PROXY_GET_MODE: the demo \(npm start without --config\) does not read it/,
+    ],
+  ])('stops with one line on %s instead of starting the demo', async (_, args, env, line) => {
+    const child = startMain(args, env);
+    const io = collect(child);
+    expect(await exited(child)).toBe(1);
+    const errLines = io
+      .err()
+      .trim()
+      .split('\n')
+      .filter((l) => !l.includes('NodeVersionSupportWarning'));
+    expect(errLines).toEqual([expect.stringMatching(line)]);
+    expect(io.out()).toBe('');
+  });
 });

@@ -215,6 +215,15 @@ describe('configuration', () => {
     );
   });
 
+  it('refuses an empty PROXY_CONFIG_FILE instead of starting without the file', () => {
+    // `PROXY_CONFIG_FILE=` (an env file's blanked line) ran on the other variables alone: no keys, no grants.
+    const env = { PROXY_CONFIG_FILE: '', PROXY_TABLE_MAPPING: '{"t":"s3://bucket-b/x"}' };
+    expect(() => loadConfig({ env })).toThrowError(/^PROXY_CONFIG_FILE: empty/);
+    expect(loadConfig({ env: { PROXY_TABLE_MAPPING: env.PROXY_TABLE_MAPPING } }).tableMapping).toEqual({
+      t: 's3://bucket-b/x',
+    });
+  });
+
   it('reports an unreadable or invalid file', () => {
     expect(() => loadConfig({ file: '/nonexistent/config.json', env: {} })).toThrowError(ConfigError);
     expect(() => loadConfig({ file: fileWith('{nope'), env: {} })).toThrowError(/not valid JSON/);
