@@ -57,7 +57,19 @@ const SETTINGS = {
     z.string().check(z.regex(SECRET_ID, 'must be a Secrets Manager secret name or ARN')),
   ),
 } satisfies Record<keyof ProxySettings, z.ZodMiniType>;
-const SettingsSchema = z.strictObject(SETTINGS);
+const SettingsSchema = z.strictObject(SETTINGS).check(
+  // Lambda refuses provisioned concurrency beyond the function's reserved concurrency, at deploy.
+  z.superRefine((settings, ctx) => {
+    const { reservedConcurrency: reserved, provisionedConcurrency: provisioned } = settings;
+    if (reserved !== undefined && provisioned !== undefined && provisioned > reserved)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['provisionedConcurrency'],
+        message: `${provisioned} is more than reservedConcurrency (${reserved})`,
+        input: provisioned,
+      });
+  }),
+);
 
 /** Throws ConfigError "deltaProxy settings: path: problem" unless `raw` is a settings object. */
 export function checkSettings(raw: unknown): ProxySettings {

@@ -97,6 +97,15 @@ describe('the deltaProxy context object', () => {
     }
   });
 
+  it('fails synth on more provisioned than reserved concurrency (Lambda refuses it at deploy)', () => {
+    expect(() =>
+      settingsFromContext({ tableMapping, reservedConcurrency: 5, provisionedConcurrency: 10 }),
+    ).toThrow(/^deltaProxy settings: provisionedConcurrency: 10 is more than reservedConcurrency \(5\)$/);
+    expect(() =>
+      settingsFromContext({ tableMapping, reservedConcurrency: 10, provisionedConcurrency: 10 }),
+    ).not.toThrow();
+  });
+
   it('accepts the settings of cdk.json as they are', () => {
     const settings = {
       tableMapping,
