@@ -24,6 +24,7 @@ import type { AllowedSetCache } from './allowed-set-cache';
 import type { Authorizer, ListingFilter, ObjectDecision } from './authorizer';
 import { fileGrantOf } from './file-grant';
 import type { GrantStore, PartitionMap } from './grant';
+import { GrantColumnCheck } from './grant-columns';
 import { effectivePartitions } from './grant-sources';
 import { HistoryLookup } from './history-lookup';
 
@@ -42,9 +43,11 @@ export interface DeltaAuthorizerDeps {
 export class DeltaAuthorizer implements Authorizer {
   private readonly tableStorage = new Map<string, DeltaStorage>();
   private readonly history: HistoryLookup;
+  private readonly grantColumns: GrantColumnCheck;
 
   constructor(private readonly deps: DeltaAuthorizerDeps) {
     this.history = new HistoryLookup({ ...deps, clock: deps.clock ?? systemClock });
+    this.grantColumns = new GrantColumnCheck(deps.logger);
   }
 
   async visibleTables(principal: Principal, mounts: readonly TableMount[]): Promise<readonly TableMount[]> {
@@ -62,7 +65,7 @@ export class DeltaAuthorizer implements Authorizer {
     if (!maps) return { allow: false, answer: 'not-found', reason: 'no grant on table', byGrant: true };
     const filtered = this.deps.logView !== undefined;
     if (relKey.startsWith(LOG_DIR)) {
-      return filtered ? this.filteredLogObject(mount, maps, relKey) : { allow: true, kind: 'log' };
+      return filtered ? this.filteredLogObject(principal, mount, maps, relKey) : { allow: true, kind: 'log' };
     }
 
     let snapshot = await this.snapshot(mount);
@@ -180,12 +183,14 @@ export class DeltaAuthorizer implements Authorizer {
   }
 
   private async filteredLogObject(
+    principal: Principal,
     mount: TableMount,
     maps: readonly PartitionMap[],
     relKey: string,
   ): Promise<ObjectDecision> {
     const snapshot = await this.snapshot(mount);
     this.refuseUnsupported(snapshot, mount);
+    this.grantColumns.check(mount.alias, principal.name, snapshot.partitionColumns, maps);
     const object = await this.logCall(mount, () =>
       this.deps.logView!.object(this.logRequest(mount, snapshot, maps), relKey),
     );
@@ -262,6 +267,7 @@ export class DeltaAuthorizer implements Authorizer {
     snapshot: Snapshot,
     maps: readonly PartitionMap[],
   ): AllowedSet {
+    this.grantColumns.check(mount.alias, principal.name, snapshot.partitionColumns, maps);
     return this.deps.allowedSets.get(principal.name, mount.alias, snapshot, maps);
   }
 
