@@ -5,12 +5,12 @@
  */
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { settingsFromContext } from './proxy-settings';
+import { appContext } from './proxy-settings';
 import { ProxyStack } from './proxy-stack';
 
 const app = new App();
-const settings = settingsFromContext(app.node.tryGetContext('deltaProxy'));
-new ProxyStack(app, app.node.tryGetContext('stackName') ?? 'DeltaLakeS3Proxy', {
+const { settings, stackName } = appContext(app.node.getAllContext());
+new ProxyStack(app, stackName ?? 'DeltaLakeS3Proxy', {
   settings,
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   description: 'Delta Lake S3 proxy: partition-level read access to Delta tables through an S3 endpoint',

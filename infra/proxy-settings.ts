@@ -4,6 +4,7 @@
  * own config schema at synth time, so a typo fails `cdk synth`, not the first request.
  */
 import { ConfigError, envName, loadConfig, parseTableUri } from '../lambda/config';
+import { closestName } from '../lambda/core/closest-name';
 import { checkSettings } from './settings-schema';
 
 export interface ProxySettings {
@@ -142,6 +143,25 @@ export function kmsKeysByRegion(arns: readonly string[] = []): Map<string, strin
     byRegion.set(region, [...(byRegion.get(region) ?? []), arn]);
   }
   return byRegion;
+}
+
+/** The context keys this app reads; a key one typo from them would leave cdk.json's in force. */
+const APP_CONTEXT_KEYS = ['deltaProxy', 'stackName'];
+
+/** The app's settings from the CDK context (cdk.json and `-c`), refusing near-misses of its keys. */
+export function appContext(context: Record<string, unknown>): {
+  settings: ProxySettings;
+  stackName?: string;
+} {
+  for (const key of Object.keys(context)) {
+    if (APP_CONTEXT_KEYS.includes(key)) continue;
+    const hint = closestName(key, APP_CONTEXT_KEYS);
+    if (hint) throw new ConfigError(`context ${key}: unknown (did you mean "${hint}"?)`);
+  }
+  const stackName = context.stackName;
+  if (stackName !== undefined && typeof stackName !== 'string')
+    throw new ConfigError('context stackName: must be a string');
+  return { settings: settingsFromContext(context.deltaProxy), ...(stackName ? { stackName } : {}) };
 }
 
 /** Reads and checks the `deltaProxy` context object from cdk.json (or `-c`): settings-schema.ts. */

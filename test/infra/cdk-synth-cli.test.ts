@@ -68,6 +68,16 @@ describe('cdk synth through the CLI', () => {
           'deltaProxy settings: getmode: unknown setting (did you mean "getMode"?)',
         );
         expect(existsSync(path.join(out, 'DeltaLakeS3Proxy.template.json'))).toBe(false);
+        // A typo in the context key itself would have left cdk.json's deltaProxy in force.
+        const misnamed = cdkSynth([
+          '--output',
+          out,
+          '-c',
+          `deltaproxy=${JSON.stringify({ tableMapping: {} })}`,
+        ]);
+        expect(misnamed.status).not.toBe(0);
+        expect(misnamed.stderr).toContain('context deltaproxy: unknown (did you mean "deltaProxy"?)');
+        expect(existsSync(path.join(out, 'DeltaLakeS3Proxy.template.json'))).toBe(false);
       } finally {
         rmSync(out, { recursive: true, force: true });
       }

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { mappedPrefixes, proxyEnvironment, settingsFromContext } from '../../infra/proxy-settings';
+import {
+  appContext,
+  mappedPrefixes,
+  proxyEnvironment,
+  settingsFromContext,
+} from '../../infra/proxy-settings';
 import { loadConfig } from '../../lambda/config';
 import { DEFAULT_REDIRECT_CLIENTS } from '../../lambda/s3/redirect-policy';
 
@@ -104,6 +109,26 @@ describe('the deltaProxy context object', () => {
     expect(() =>
       settingsFromContext({ tableMapping, reservedConcurrency: 10, provisionedConcurrency: 10 }),
     ).not.toThrow();
+  });
+
+  it("fails synth on a context key one typo away from deltaProxy or stackName (cdk.json's would be used)", () => {
+    // `-c deltaproxy=…` left cdk.json's deltaProxy in force: the stack deployed other settings.
+    const fromCdkJson = { tableMapping };
+    expect(() => appContext({ deltaProxy: fromCdkJson, deltaproxy: { tableMapping: {} } })).toThrow(
+      /^context deltaproxy: unknown \(did you mean "deltaProxy"\?\)$/,
+    );
+    expect(() => appContext({ deltaProxy: fromCdkJson, stackname: 'Other' })).toThrow(
+      /^context stackname: unknown \(did you mean "stackName"\?\)$/,
+    );
+    // CDK's own keys and feature flags pass.
+    const context = {
+      deltaProxy: fromCdkJson,
+      stackName: 'Other',
+      'cli-telemetry': false,
+      '@aws-cdk/core:checkSecretUsage': true,
+      'aws:cdk:enable-path-metadata': true,
+    };
+    expect(appContext(context)).toEqual({ settings: fromCdkJson, stackName: 'Other' });
   });
 
   it('accepts the settings of cdk.json as they are', () => {
