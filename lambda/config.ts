@@ -64,6 +64,10 @@ const redirectPattern = z.string().check(
 
 const positiveInt = () => z.int().check(z.minimum(1));
 
+/** An http(s) endpoint: `localhost:9000` is a URL too (of scheme "localhost:"), which no client can call. */
+const endpoint = () =>
+  z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL (e.g. http://127.0.0.1:9000)' });
+
 /** Node's timers hold at most 2^31-1 ms (~24.8 days); a longer delay fires after 1 ms instead. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const timerMs = (min: number) =>
@@ -166,15 +170,17 @@ const ConfigFields = z.strictObject({
   database: z.optional(
     z.strictObject({
       type: z.literal('dynamodb'),
-      tableName: z.string().check(z.minLength(3), z.maxLength(255)),
-      endpoint: z.optional(z.url()),
+      tableName: z
+        .string()
+        .check(z.regex(/^[A-Za-z0-9_.-]{3,255}$/, 'DynamoDB table names are 3-255 of A-Z a-z 0-9 _ - .')),
+      endpoint: z.optional(endpoint()),
       region: z.optional(nonEmpty()),
     }),
   ),
   databaseEnabled: z._default(z.boolean(), false),
   s3: z._default(
     z.strictObject({
-      endpoint: z.optional(z.url()),
+      endpoint: z.optional(endpoint()),
       /** Region of the mapped buckets; loadConfig defaults it to the function's AWS_REGION. */
       region: z.optional(nonEmpty()),
       forcePathStyle: z.optional(z.boolean()),

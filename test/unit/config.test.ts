@@ -196,6 +196,21 @@ describe('configuration', () => {
     expect(loadConfig({ file: fileWith(fine), env: {} }).grants[0]!.partitions).toHaveLength(2);
   });
 
+  it.each([
+    ['s3.endpoint', { s3: { endpoint: 'localhost:9000' } }],
+    ['s3.endpoint', { s3: { endpoint: 'ftp://127.0.0.1:9000' } }],
+    [
+      'database.endpoint',
+      { database: { type: 'dynamodb', tableName: 'grants', endpoint: 'localhost:8000' } },
+    ],
+    ['database.tableName', { database: { type: 'dynamodb', tableName: 'my grants' } }],
+  ])('refuses a %s no request could use (%j)', (field, fields) => {
+    // `localhost:9000` parses as a URL of scheme "localhost:": every backend call failed instead.
+    expect(() => loadConfig({ file: fileWith({ ...minimal, ...fields }), env: {} })).toThrowError(
+      new RegExp(`^${field.replace('.', '\\.')}: `),
+    );
+  });
+
   it('refuses an empty host: node would listen on every interface, not on 127.0.0.1', () => {
     expect(() => loadConfig({ file: fileWith({ ...minimal, host: '' }), env: {} })).toThrowError(/^host: /);
     // An env file's `PROXY_HOST=` line is the usual way to get one.
