@@ -15,7 +15,7 @@
  */
 import type { ListingFilter } from '../core/listing-filter';
 import { compareKeys, type TableMount } from '../core/table-mount';
-import type { ListedObject, StorageBackend } from '../storage/storage-backend';
+import type { ListedObject, ListPage, StorageBackend } from '../storage/storage-backend';
 
 export type ListEntry =
   | { kind: 'object'; key: string; object: ListedObject }
@@ -57,6 +57,27 @@ export interface VirtualListing {
 
 /** Backend pages read per request at most; a heavily filtered listing resumes from where it stopped. */
 const MAX_BACKEND_PAGES = 50;
+/**
+ * Key characters a backend page is asked to hold: S3 keys reach 1,024 bytes, and a page of 1,000
+ * of them is over a MB of XML, parsed and filtered in one block of the event loop (tens of ms) even
+ * when the caller sees none of it. A page asks for as many keys as fit at the longest key of the
+ * previous page (at first, the longest a key may be), up to S3's 1,000.
+ */
+const PAGE_KEY_CHARS = 256 * 1024;
+const MAX_KEY_CHARS = 1024;
+const MAX_PAGE_KEYS = 1000;
+
+/** Keys to ask of the next backend page when its keys are about `longest` characters long. */
+function pageKeys(longest: number): number {
+  return Math.max(1, Math.min(MAX_PAGE_KEYS, Math.floor(PAGE_KEY_CHARS / Math.max(1, longest))));
+}
+
+function longestKey(page: ListPage): number {
+  let longest = 0;
+  for (const o of page.objects) longest = Math.max(longest, o.key.length);
+  for (const p of page.commonPrefixes) longest = Math.max(longest, p.length);
+  return longest;
+}
 /** The greatest code point: `p + PAST` sorts after every key that starts with `p` (UTF-8 order). */
 const PAST = '\u{10FFFF}';
 
@@ -209,6 +230,7 @@ export async function listVirtual(
     const onlyGenerated = folder !== undefined && relPrefix.startsWith(folder.prefix);
 
     let token: string | undefined;
+    let keysPerPage = pageKeys(MAX_KEY_CHARS);
     while (!onlyGenerated) {
       if (pagesLeft-- <= 0) return { entries: out, isTruncated: true, resume };
       const page = await storage.list({
@@ -217,9 +239,10 @@ export async function listVirtual(
         delimiter: rollUpHere ? undefined : req.delimiter || undefined,
         startAfter: token ? undefined : startAfter,
         continuationToken: token,
-        maxKeys: 1000,
+        maxKeys: keysPerPage,
         signal: req.signal,
       });
+      keysPerPage = pageKeys(longestKey(page) || MAX_KEY_CHARS);
       let restartAfter: string | undefined;
       for (const item of mergeSorted(page.objects, page.commonPrefixes)) {
         // A backend that ignores our prefix must not make us show foreign keys.
