@@ -9,3 +9,20 @@ export function yieldToEventLoop(): Promise<void> {
     else setTimeout(resolve, 0);
   });
 }
+
+/**
+ * Counts work (bytes parsed, rows decoded) and says when a slice of it is done, so a loop over
+ * one big input yields by its size rather than by a count of items of any length.
+ */
+export class WorkSlices {
+  private spent = 0;
+  constructor(private readonly perSlice: number) {}
+
+  /** True when `n` more brings the slice to its end (the next one starts): time to yield. */
+  spend(n: number): boolean {
+    this.spent += n;
+    if (this.spent < this.perSlice) return false;
+    this.spent = 0;
+    return true;
+  }
+}

@@ -8,7 +8,7 @@ import { DeltaLogError } from './delta-log-error';
 import { type DeltaStorage, FileChanged, isNotFound, type ListedFile, readListed } from './delta-storage';
 import { commitPath, LOG_DIR, type ParsedLogPath, parseLogPath, versionPrefix } from './log-path';
 import { DEFAULT_READ_AHEAD, type ReadAhead, readInOrder } from './log-read-ahead';
-import { type ActionBatch, LogReplay, parseActionLines } from './log-replay';
+import { type ActionBatch, LogReplay, parseActionBytesInSlices } from './log-replay';
 import {
   type CheckpointChoice,
   completeCheckpoints,
@@ -156,12 +156,12 @@ async function applySteps(
   accept: (b: ActionBatch) => boolean = () => true,
   readAhead: ReadAhead = DEFAULT_READ_AHEAD,
 ): Promise<boolean> {
-  const fetchText = async (s: ReplayStep) => {
+  const fetchBytes = async (s: ReplayStep) => {
     try {
       const b = await readListed(storage, s);
       io.requests++;
       io.bytes += b.byteLength;
-      return new TextDecoder().decode(b);
+      return b;
     } catch (e) {
       if (isNotFound(e))
         throw new DeltaLogError('MissingLog', `${s.path} disappeared while reading the log`, { cause: e });
@@ -170,11 +170,11 @@ async function applySteps(
   };
   const completed = await readInOrder(
     steps,
-    fetchText,
-    (text, step) => {
-      const batch: ActionBatch = parseActionLines(text, step.path);
+    fetchBytes,
+    async (bytes, step) => {
+      const batch: ActionBatch = await parseActionBytesInSlices(bytes, step.path);
       if (!accept(batch)) return false;
-      replay.applyBatch(batch);
+      await replay.applyBatchInSlices(batch);
       replay.s.version = step.endVersion;
       return true;
     },

@@ -40,7 +40,8 @@ const YIELD_FILES = 64;
 export async function readInOrder<F extends { size: number }, T>(
   files: readonly F[],
   read: (f: F) => Promise<T>,
-  apply: (value: T, f: F) => boolean | undefined,
+  /** Applies one file's value in order (a big one may take its time: it can yield). */
+  apply: (value: T, f: F) => boolean | undefined | Promise<boolean | undefined>,
   bound: ReadAhead = DEFAULT_READ_AHEAD,
 ): Promise<boolean> {
   const pending: (Promise<T> | undefined)[] = new Array(files.length);
@@ -62,7 +63,7 @@ export async function readInOrder<F extends { size: number }, T>(
     topUp(i);
     const value = await pending[i]!;
     pending[i] = undefined; // the text goes as soon as it is applied
-    if (apply(value, files[i]!) === false) return false;
+    if ((await apply(value, files[i]!)) === false) return false;
     bytesAhead -= files[i]!.size; // only now: the bound counts the text being applied too
     // Parsing is CPU work: with many reads done at once, let other requests in between.
     sinceYield += files[i]!.size;

@@ -6,6 +6,7 @@
  * that was not fully reconciled (both add and remove of one key) the remove wins, which matches
  * replaying the commits it replaces.
  */
+import { WorkSlices, yieldToEventLoop } from '../core/event-loop';
 import { DeltaLogError } from './delta-log-error';
 import { LOG_DIR } from './log-path';
 import { PartitionTuples } from './partition-tuples';
@@ -43,24 +44,74 @@ export function* actionLines(text: string, where: string): Generator<[Record<str
   let lineNo = 0;
   for (const line of text.split('\n')) {
     lineNo++;
-    if (line.trim() === '') continue;
-    let a: unknown;
-    try {
-      a = JSON.parse(line);
-    } catch (e) {
-      throw new DeltaLogError('Malformed', `${where} line ${lineNo} is not JSON`, { cause: e });
-    }
-    // Every line is one action: an object (null, an array or a number is a broken log).
-    if (a === null || typeof a !== 'object' || Array.isArray(a))
-      throw new DeltaLogError('Malformed', `${where} line ${lineNo} is not a JSON object`);
-    yield [a as Record<string, unknown>, `${where} line ${lineNo}`];
+    const a = parseActionLine(line, where, lineNo);
+    if (a) yield [a, `${where} line ${lineNo}`];
   }
+}
+
+/**
+ * actionLines over the file's bytes, with the bytes each line took: a big file is never made one
+ * string (a line is decoded on its own; a newline byte is never inside a UTF-8 sequence).
+ */
+export function* actionLinesOfBytes(
+  bytes: Uint8Array,
+  where: string,
+): Generator<[Record<string, unknown>, string, number]> {
+  // As decoding the whole file would: a byte order mark is dropped at its start only.
+  const first = new TextDecoder();
+  const rest = new TextDecoder('utf-8', { ignoreBOM: true });
+  let lineNo = 0;
+  for (let start = 0; start <= bytes.byteLength; ) {
+    let end = bytes.indexOf(10, start);
+    if (end < 0) end = bytes.byteLength;
+    const line = (start === 0 ? first : rest).decode(bytes.subarray(start, end));
+    const taken = end + 1 - start;
+    start = end + 1;
+    lineNo++;
+    const a = parseActionLine(line, where, lineNo);
+    if (a) yield [a, `${where} line ${lineNo}`, taken];
+  }
+}
+
+/** One line as an action, or undefined for a blank line. */
+function parseActionLine(line: string, where: string, lineNo: number): Record<string, unknown> | undefined {
+  if (line.trim() === '') return undefined;
+  let a: unknown;
+  try {
+    a = JSON.parse(line);
+  } catch (e) {
+    throw new DeltaLogError('Malformed', `${where} line ${lineNo} is not JSON`, { cause: e });
+  }
+  // Every line is one action: an object (null, an array or a number is a broken log).
+  if (a === null || typeof a !== 'object' || Array.isArray(a))
+    throw new DeltaLogError('Malformed', `${where} line ${lineNo} is not a JSON object`);
+  return a as Record<string, unknown>;
 }
 
 /** Parses the newline-delimited JSON of a commit or compaction file into a batch. */
 export function parseActionLines(text: string, where: string): ActionBatch {
   const batch = emptyBatch();
   for (const [a, at] of actionLines(text, where)) addActionToBatch(batch, a, at);
+  return batch;
+}
+
+/** File actions of a batch applied between two yields (applyBatchInSlices). */
+const APPLY_SLICE = 2048;
+
+/** Bytes of a log file parsed between two yields to the event loop. */
+export const PARSE_SLICE_BYTES = 256 * 1024;
+
+/**
+ * parseActionLines of a file's bytes, a slice at a time: one commit may be tens of MB (an
+ * OPTIMIZE or a big append with column stats), and other requests run while it is parsed.
+ */
+export async function parseActionBytesInSlices(bytes: Uint8Array, where: string): Promise<ActionBatch> {
+  const batch = emptyBatch();
+  const slices = new WorkSlices(PARSE_SLICE_BYTES);
+  for (const [a, at, taken] of actionLinesOfBytes(bytes, where)) {
+    addActionToBatch(batch, a, at);
+    if (slices.spend(taken)) await yieldToEventLoop();
+  }
   return batch;
 }
 
@@ -176,6 +227,17 @@ export class LogReplay {
   }
 
   applyBatch(b: ActionBatch): void {
+    for (const _ of this.batchSteps(b));
+  }
+
+  /** applyBatch, letting other requests run between slices of a big commit's actions. */
+  async applyBatchInSlices(b: ActionBatch): Promise<void> {
+    for (const _ of this.batchSteps(b)) await yieldToEventLoop();
+  }
+
+  /** Applies a batch, pausing after every APPLY_SLICE actions. */
+  private *batchSteps(b: ActionBatch): Generator<void> {
+    let n = 0;
     if (b.protocol) this.s.protocol = b.protocol;
     if (b.metadata) this.setMetadata(b.metadata);
     let removed: Set<string> | undefined;
@@ -185,6 +247,7 @@ export class LogReplay {
         const id = r.deletionVector ? dvUniqueId(r.deletionVector) : '';
         removed.add(`${id}\u0000${r.path}`);
         this.remove(r.path, id);
+        if (++n % APPLY_SLICE === 0) yield;
       }
     }
     // One log file adding a file twice with different partition values has no single reading
@@ -202,6 +265,7 @@ export class LogReplay {
         tuples.set(key, tuple);
       }
       this.add(a.path, tuple, dv);
+      if (++n % APPLY_SLICE === 0) yield;
     }
     for (const c of b.cdcs) {
       const r = this.root.resolve(c.path);
@@ -213,6 +277,7 @@ export class LogReplay {
       if (tuple < 0) continue;
       this.s.cdc.set(r.relPath, tuple);
       this.s.pathChars += r.relPath.length;
+      if (++n % APPLY_SLICE === 0) yield;
     }
   }
 
