@@ -38,12 +38,21 @@ export function conflictingAdds(
   adds: Iterable<{ path: string; partitionValues?: unknown }>,
   keyOf: (logPath: string) => string,
 ): Set<string> {
-  const first = new Map<string, unknown>();
-  const out = new Set<string>();
-  for (const a of adds) {
-    const k = keyOf(a.path);
-    if (!first.has(k)) first.set(k, a.partitionValues);
-    else if (!sameValueMaps(first.get(k), a.partitionValues)) out.add(k);
+  const c = new AddConflicts(keyOf);
+  for (const a of adds) c.add(a.path, a.partitionValues);
+  return c.conflicting;
+}
+
+/** conflictingAdds one add at a time, for a caller that parses a big log file in slices. */
+export class AddConflicts {
+  private readonly first = new Map<string, unknown>();
+  readonly conflicting = new Set<string>();
+
+  constructor(private readonly keyOf: (logPath: string) => string) {}
+
+  add(logPath: string, partitionValues: unknown): void {
+    const k = this.keyOf(logPath);
+    if (!this.first.has(k)) this.first.set(k, partitionValues);
+    else if (!sameValueMaps(this.first.get(k), partitionValues)) this.conflicting.add(k);
   }
-  return out;
 }

@@ -5,7 +5,7 @@
  * fields; everything else (txn, domainMetadata, checkpointMetadata, sidecar, unknown actions, tags,
  * row-tracking ids) is dropped. Field order is fixed, so the same input always gives the same bytes.
  */
-import { conflictingAdds, type PartitionValues, type PathPartitionLookup } from '../delta/path-partitions';
+import { AddConflicts, type PartitionValues, type PathPartitionLookup } from '../delta/path-partitions';
 import { fileKey, type TableRoot } from '../delta/table-root';
 import type { DvDescriptor, DvInliner } from './dv-inliner';
 import type { TupleClassifier } from './file-grant';
@@ -59,7 +59,6 @@ function pick(src: Obj, keys: readonly string[]): Obj {
 }
 
 const SCHEME = /^[a-zA-Z][a-zA-Z0-9+.-]*:/;
-const NONE: ReadonlySet<string> = new Set();
 
 export class ActionFilter {
   constructor(private readonly ctx: ActionFilterContext) {}
@@ -74,19 +73,13 @@ export class ActionFilter {
   }
 
   /**
-   * Files one log file adds twice with conflicting values (see sameValueMaps), by fileKey: none
-   * of their adds is shown, as the snapshot refuses such a file. Never in an unpartitioned table,
-   * where every add has the one (empty) partition.
+   * Collects the files one log file adds twice with conflicting values (see sameValueMaps), by
+   * fileKey: none of their adds is shown, as the snapshot refuses such a file. Undefined in an
+   * unpartitioned table, where every add has the one (empty) partition.
    */
-  conflictingAdds(actions: readonly Obj[]): ReadonlySet<string> {
-    if (this.ctx.classifier.grant.columns.length === 0) return NONE;
-    const adds: { path: string; partitionValues?: unknown }[] = [];
-    for (const a of actions) {
-      const x = a.add;
-      if (isObj(x) && typeof x.path === 'string')
-        adds.push({ path: x.path, partitionValues: x.partitionValues });
-    }
-    return adds.length > 1 ? conflictingAdds(adds, (p) => this.fileKey(p)) : NONE;
+  addConflicts(): AddConflicts | undefined {
+    if (this.ctx.classifier.grant.columns.length === 0) return undefined;
+    return new AddConflicts((p) => this.fileKey(p));
   }
 
   /** A file as the snapshot keys it: relative to the root, or its external URI. */

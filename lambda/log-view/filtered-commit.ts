@@ -4,13 +4,14 @@
  * readable files in their original order. A commit whose file actions were all filtered out keeps
  * its commitInfo line, so versions stay contiguous and in-commit timestamps stay readable.
  */
-import { actionLines } from '../delta/log-replay';
+import { WorkSlices, yieldToEventLoop } from '../core/event-loop';
+import { actionLinesOfBytes, PARSE_SLICE_BYTES } from '../delta/log-replay';
 import { type ActionFilter, commitInfoAction, metaDataAction, protocolAction } from './action-filter';
 
 type Obj = Record<string, unknown>;
 
 export async function filterCommit(
-  text: string,
+  commit: Uint8Array | string,
   where: string,
   version: number,
   filter: ActionFilter,
@@ -20,16 +21,21 @@ export async function filterCommit(
   const files: string[] = [];
   // Parsed first: a file added twice with conflicting values is known before its first add.
   const actions: Obj[] = [];
-  let n = 0;
-  for (const [a] of actionLines(text, where)) {
-    // A big commit (an OPTIMIZE of a large table) must not hold the event loop.
-    if ((++n & 4095) === 0) await new Promise((resolve) => setImmediate(resolve));
+  // A big commit (an OPTIMIZE of a large table) must not hold the event loop: it is parsed from
+  // its bytes a slice at a time, never decoded whole.
+  const bytes = typeof commit === 'string' ? new TextEncoder().encode(commit) : commit;
+  const slices = new WorkSlices(PARSE_SLICE_BYTES);
+  const tracked = filter.addConflicts();
+  for (const [a, , taken] of actionLinesOfBytes(bytes, where)) {
+    if (slices.spend(taken)) await yieldToEventLoop();
     actions.push(a);
+    if (tracked && isObj(a.add) && typeof a.add.path === 'string')
+      tracked.add(a.add.path, a.add.partitionValues);
   }
-  const conflicts = filter.conflictingAdds(actions);
-  n = 0;
+  const conflicts: ReadonlySet<string> = tracked?.conflicting ?? new Set();
+  let n = 0;
   for (const a of actions) {
-    if ((++n & 4095) === 0) await new Promise((resolve) => setImmediate(resolve));
+    if ((++n & 1023) === 0) await yieldToEventLoop();
     if (isObj(a.commitInfo)) commitInfo ??= a.commitInfo;
     else if (isObj(a.protocol)) head.push(JSON.stringify({ protocol: protocolAction(a.protocol) }));
     else if (isObj(a.metaData)) head.push(JSON.stringify({ metaData: metaDataAction(a.metaData) }));
@@ -47,7 +53,35 @@ export async function filterCommit(
     }
   }
   const lines = [JSON.stringify({ commitInfo: commitInfoAction(commitInfo) }), ...head, ...files];
-  return new TextEncoder().encode(`${lines.join('\n')}\n`);
+  return encodeLines(lines);
+}
+
+/** Characters of output encoded between two yields. */
+const ENCODE_SLICE_CHARS = 256 * 1024;
+
+/** `lines.join('\n') + '\n'` as UTF-8, a slice of lines at a time (the output may be tens of MB). */
+async function encodeLines(lines: readonly string[]): Promise<Uint8Array> {
+  const encoder = new TextEncoder();
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for (let i = 0; i < lines.length; ) {
+    let chars = 0;
+    let j = i;
+    while (j < lines.length && (j === i || chars < ENCODE_SLICE_CHARS)) chars += lines[j++]!.length + 1;
+    const part = encoder.encode(`${lines.slice(i, j).join('\n')}\n`);
+    parts.push(part);
+    total += part.byteLength;
+    i = j;
+    if (i < lines.length) await yieldToEventLoop();
+  }
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.byteLength;
+  }
+  return out;
 }
 
 function isObj(x: unknown): x is Obj {

@@ -6,6 +6,7 @@
  * version, whatever the number of concurrent requests.
  */
 import { createHash } from 'node:crypto';
+import { yieldToEventLoop } from '../core/event-loop';
 import type { GeneratedObject, GeneratedObjectMeta } from '../core/generated-object';
 import type { VirtualFolder } from '../core/listing-filter';
 import type { Clock } from '../core/types';
@@ -146,9 +147,9 @@ export class FilteredLogView implements LogView {
       case 'commit': {
         const c = file.commit;
         return this.cache.get(`${base}${c.source}`, async () => {
-          const text = new TextDecoder().decode(await readListed(req.storage, c));
-          const body = await filterCommit(text, c.path, file.version, this.filter(t, req.grant).actions);
-          return generated(body, c.lastModified);
+          const bytes = await readListed(req.storage, c);
+          const body = await filterCommit(bytes, c.path, file.version, this.filter(t, req.grant).actions);
+          return generatedInSlices(body, c.lastModified);
         });
       }
       case 'checkpoint':
@@ -284,6 +285,21 @@ function folderKeys(log: RealLog): { keys: string[]; index: Map<string, number> 
 
 function generated(body: Uint8Array, lastModified: Date): Generated {
   const etag = `"${createHash('md5').update(body).digest('hex')}"`;
+  return { body, etag, lastModified, contentType: CONTENT_TYPE, bytes: body.byteLength + 256 };
+}
+
+/** Bytes hashed between two yields: a filtered commit may be tens of MB. */
+const HASH_SLICE_BYTES = 1024 * 1024;
+
+/** generated(), hashing a big body a slice at a time. */
+async function generatedInSlices(body: Uint8Array, lastModified: Date): Promise<Generated> {
+  if (body.byteLength <= HASH_SLICE_BYTES) return generated(body, lastModified);
+  const hash = createHash('md5');
+  for (let i = 0; i < body.byteLength; i += HASH_SLICE_BYTES) {
+    hash.update(body.subarray(i, i + HASH_SLICE_BYTES));
+    await yieldToEventLoop();
+  }
+  const etag = `"${hash.digest('hex')}"`;
   return { body, etag, lastModified, contentType: CONTENT_TYPE, bytes: body.byteLength + 256 };
 }
 
