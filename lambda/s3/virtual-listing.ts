@@ -61,7 +61,8 @@ const MAX_BACKEND_PAGES = 50;
  * Key characters a backend page is asked to hold: S3 keys reach 1,024 bytes, and a page of 1,000
  * of them is over a MB of XML, parsed and filtered in one block of the event loop (tens of ms) even
  * when the caller sees none of it. A page asks for as many keys as fit at the longest key of the
- * previous page (at first, the longest a key may be), up to S3's 1,000.
+ * previous page (the table's last page for a request's first; the longest a key may be for a
+ * table never listed), up to S3's 1,000.
  */
 const PAGE_KEY_CHARS = 256 * 1024;
 const MAX_KEY_CHARS = 1024;
@@ -71,6 +72,13 @@ const MAX_PAGE_KEYS = 1000;
 function pageKeys(longest: number): number {
   return Math.max(1, Math.min(MAX_PAGE_KEYS, Math.floor(PAGE_KEY_CHARS / Math.max(1, longest))));
 }
+
+/**
+ * The longest key of each table's last backend page: a listing's first page asks for as many keys
+ * as fit at that length, so a table of ordinary keys is listed 1,000 keys a page from its first
+ * request on, and only a table never listed before starts at the longest a key may be.
+ */
+const lastKeyLength = new WeakMap<TableMount, number>();
 
 function longestKey(page: ListPage): number {
   let longest = 0;
@@ -230,7 +238,7 @@ export async function listVirtual(
     const onlyGenerated = folder !== undefined && relPrefix.startsWith(folder.prefix);
 
     let token: string | undefined;
-    let keysPerPage = pageKeys(MAX_KEY_CHARS);
+    let keysPerPage = pageKeys(lastKeyLength.get(mount) ?? MAX_KEY_CHARS);
     while (!onlyGenerated) {
       if (pagesLeft-- <= 0) return { entries: out, isTruncated: true, resume };
       const page = await storage.list({
@@ -242,7 +250,9 @@ export async function listVirtual(
         maxKeys: keysPerPage,
         signal: req.signal,
       });
-      keysPerPage = pageKeys(longestKey(page) || MAX_KEY_CHARS);
+      const longest = longestKey(page);
+      if (longest > 0) lastKeyLength.set(mount, longest);
+      keysPerPage = pageKeys(longest || MAX_KEY_CHARS);
       let restartAfter: string | undefined;
       for (const item of mergeSorted(page.objects, page.commonPrefixes)) {
         // A backend that ignores our prefix must not make us show foreign keys.
