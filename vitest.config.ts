@@ -26,6 +26,7 @@ const LONGEST = [
   'load.test',
   'load-node',
   'listing-tokens',
+  'cdk-synth',
   'proxy-stack',
 ];
 class LongestFirst extends BaseSequencer {

@@ -1,0 +1,31 @@
+/**
+ * `cdk synth` as a user runs it, inside a network namespace with no interfaces (unshare -rn),
+ * which proves synth needs no network at all; skipped with its reason where that is not allowed.
+ */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+
+export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
+
+export const isolationMissing =
+  spawnSync('unshare', ['-rn', 'true']).status === 0
+    ? undefined
+    : 'needs unshare -rn (an unprivileged user and network namespace)';
+
+export function cdkSynth(args: string[]) {
+  return spawnSync(
+    'unshare',
+    ['-rn', 'npx', '--no-install', 'cdk', 'synth', '--quiet', '--no-notices', ...args],
+    {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      timeout: 120_000,
+      env: {
+        ...process.env,
+        CDK_DISABLE_VERSION_CHECK: 'true',
+        CDK_DISABLE_CLI_TELEMETRY: 'true',
+        AWS_EC2_METADATA_DISABLED: 'true',
+      },
+    },
+  );
+}
