@@ -17,6 +17,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Lru } from '../core/lru';
 import { BucketRegions } from './bucket-regions';
+import { editRequest } from './request-edit';
 import { S3Presigner } from './s3-presigner';
 import type {
   ByteRange,
@@ -179,22 +180,9 @@ function conditionParams(c: Conditions) {
  */
 function withChecksumMode<C extends GetObjectCommand | HeadObjectCommand>(command: C, enabled?: boolean): C {
   if (!enabled) return command;
-  type Args = { request: unknown };
-  const stack = command.middlewareStack as unknown as {
-    add(
-      middleware: (next: (args: Args) => Promise<unknown>) => (args: Args) => Promise<unknown>,
-      options: { step: 'build'; name: string },
-    ): void;
-  };
-  stack.add(
-    (next) => (args) => {
-      const request = args.request as { headers?: Record<string, string> };
-      if (request?.headers) request.headers['x-amz-checksum-mode'] = 'ENABLED';
-      return next(args);
-    },
-    { step: 'build', name: 'proxyChecksumMode' },
-  );
-  return command;
+  return editRequest(command, 'proxyChecksumMode', (request) => {
+    if (request.headers) request.headers['x-amz-checksum-mode'] = 'ENABLED';
+  });
 }
 
 export class S3Backend implements StorageBackend {

@@ -14,6 +14,7 @@ import { createHmac, createSecretKey, hash, type KeyObject } from 'node:crypto';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { uriEscape } from '../core/uri-escape';
+import { editRequest } from './request-edit';
 import { type ObjectRef, PRESIGNED_GET_PARAMS, type PresignOptions } from './storage-backend';
 
 /** Where a bucket's objects live and how the SDK signs for them, learned from one SDK URL. */
@@ -206,20 +207,7 @@ export class S3Presigner {
  */
 function withQuery(command: GetObjectCommand, query: PresignOptions['query']): GetObjectCommand {
   if (!query) return command;
-  type Args = { request: unknown };
-  const stack = command.middlewareStack as unknown as {
-    add(
-      middleware: (next: (args: Args) => Promise<unknown>) => (args: Args) => Promise<unknown>,
-      options: { step: 'build'; name: string },
-    ): void;
-  };
-  stack.add(
-    (next) => (args) => {
-      const request = args.request as { query?: Record<string, string> };
-      if (request?.query) Object.assign(request.query, query);
-      return next(args);
-    },
-    { step: 'build', name: 'presignedGetQuery' },
-  );
-  return command;
+  return editRequest(command, 'presignedGetQuery', (request) => {
+    if (request.query) Object.assign(request.query, query);
+  });
 }
