@@ -94,7 +94,7 @@ function client(): S3Client {
     endpoint: proxyUrl,
     region: 'us-east-1',
     forcePathStyle: true,
-    credentials: ANALYST,
+    credentials: { ...ANALYST },
     maxAttempts: 1,
   });
 }

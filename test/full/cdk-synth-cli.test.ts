@@ -1,3 +1,5 @@
+// The stack from cdk.json through the cdk CLI with no network (~25 s): `npm run test:full` only;
+// npm test synthesizes the same stack in-process (test/infra/proxy-stack.test.ts, validation report included).
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
