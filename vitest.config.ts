@@ -54,6 +54,12 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Files run one after another in a worker's process and module graph, instead of a fresh one
+    // each: importing the SDKs and the proxy again for every file was ~130 s of the suite's
+    // worker time on a 2-core machine. Tests therefore leave no state behind: what they change
+    // (process.env, spies, timers) they restore, and they hand the SDK copies of shared objects
+    // (it writes into a credentials object).
+    isolate: false,
     // vitest's default is one worker per core less one: a single worker on a 2-core machine, so
     // files ran one after another. Most of a file's time is spent waiting on its servers (s3rver,
     // moto, dynalite run as child processes), so three files at once keep both cores busy.
