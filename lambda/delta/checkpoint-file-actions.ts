@@ -9,7 +9,7 @@
 import { type CheckpointFile, mayHoldAny, readSmallActions, sidecarFile } from './checkpoint-reader';
 import { DeltaLogError } from './delta-log-error';
 import type { DeltaStorage } from './delta-storage';
-import { actionLines, LogReplay, metadataOf } from './log-replay';
+import { forEachAction, LogReplay, metadataOf } from './log-replay';
 import {
   type IoStats,
   leavesUnder,
@@ -105,18 +105,18 @@ async function readJsonPart(
   visit: (a: CheckpointFileAction) => void,
   want?: (path: string) => boolean,
 ): Promise<void> {
-  const text = new TextDecoder().decode(await storage.read(part.path));
-  for (const [a, at] of actionLines(text, part.path)) {
+  // Parsed a slice at a time: a checkpoint of a big table's file actions may be tens of MB.
+  await forEachAction(await storage.read(part.path), part.path, async (a, at) => {
     const sc = a.sidecar as { path?: unknown; sizeInBytes?: unknown } | undefined;
     if (sc && typeof sc.path === 'string') sidecars.push(await sidecarFile(storage, sc.path, sc.sizeInBytes));
     else if (a.metaData) replay.s.metadata = metadataOf(a.metaData, at);
     const x = a[kind] as Record<string, unknown> | undefined;
-    if (!x) continue;
+    if (!x) return;
     if (typeof x.path !== 'string' || x.path === '')
       throw new DeltaLogError('Malformed', `${at}: file action without a path`);
-    if (want && !want(x.path)) continue;
+    if (want && !want(x.path)) return;
     visit(jsonFileAction(x));
-  }
+  });
 }
 
 /** A commit's or JSON checkpoint's file action in the shape above. */

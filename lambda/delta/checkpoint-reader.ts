@@ -12,7 +12,7 @@ import { DeltaLogError } from './delta-log-error';
 import { type DeltaStorage, isNotFound } from './delta-storage';
 import { SIDECAR_DIR } from './log-path';
 import type { LogReplay } from './log-replay';
-import { actionLines, addActionToBatch, emptyBatch, metadataOf, protocolOf } from './log-replay';
+import { addActionToBatch, emptyBatch, forEachAction, metadataOf, protocolOf } from './log-replay';
 import {
   type IoStats,
   leavesUnder,
@@ -83,23 +83,20 @@ async function readJsonCheckpoint(
   replay: LogReplay,
   sidecars: CheckpointFile[],
 ): Promise<void> {
-  const text = new TextDecoder().decode(await storage.read(part.path));
   const batch = emptyBatch();
-  for (const [a, at] of actionLines(text, part.path)) {
+  // Parsed and applied a slice at a time: a JSON checkpoint's inline adds may be tens of MB.
+  await forEachAction(await storage.read(part.path), part.path, async (a, at) => {
     const sc = a.sidecar as { path?: unknown; sizeInBytes?: unknown } | undefined;
-    if (sc && typeof sc.path === 'string') {
-      sidecars.push(await sidecarFile(storage, sc.path, sc.sizeInBytes));
-      continue;
-    }
-    addActionToBatch(batch, a, at);
-  }
+    if (sc && typeof sc.path === 'string') sidecars.push(await sidecarFile(storage, sc.path, sc.sizeInBytes));
+    else addActionToBatch(batch, a, at);
+  });
   // A checkpoint holds no add and remove for the same file: only its adds matter.
   batch.removes = [];
   batch.cdcs = [];
   if (batch.protocol) replay.s.protocol = batch.protocol;
   if (batch.metadata) replay.setMetadata(batch.metadata);
   if (unsupportedReaderFeatures(replay.s.protocol, replay.s.metadata).length) return;
-  replay.applyBatch({ adds: batch.adds, removes: [], cdcs: [] });
+  await replay.applyBatchInSlices({ adds: batch.adds, removes: [], cdcs: [] });
 }
 
 /** A sidecar action's file: a name in _delta_log/_sidecars/, its size from the log or a HEAD. */

@@ -11,6 +11,7 @@
  * change data of commits that are gone. It falls back to a full build when the partitioning
  * changed or a remove's partition values cannot be found in the new commits.
  */
+import { WorkSlices, yieldToEventLoop } from '../core/event-loop';
 import {
   type CheckpointFileAction,
   jsonFileAction,
@@ -24,7 +25,7 @@ import { HistoryBuilder } from './history-builder';
 import { LayeredMap } from './layered-map';
 import { commitPath, LOG_DIR, type ParsedLogPath, parseLogPath } from './log-path';
 import { readInOrder } from './log-read-ahead';
-import { actionLines, metadataOf } from './log-replay';
+import { forEachAction, logLines, metadataOf, PARSE_SLICE_BYTES, parseActionLine } from './log-replay';
 import { type CheckpointChoice, listLogSegment } from './log-segment';
 import type { IoStats } from './parquet-leaves';
 import { PathIndex } from './path-index';
@@ -67,8 +68,8 @@ export async function loadHistory(storage: DeltaStorage, snapshot: Snapshot): Pr
   const { checkpoint, oldest } = await readTombstones(storage, retained, b, listed, io, info);
   b.repartitioned = false;
   const commits = retained.commits.filter((c) => c.version >= oldest);
-  await applyCommits(storage, commits, io, info, (text, c) =>
-    applyCommit(text, c.path, c.version, listed.lastModified.get(c.path) ?? 0, b),
+  await applyCommits(storage, commits, io, info, (bytes, c) =>
+    applyCommit(bytes, c.path, c.version, listed.lastModified.get(c.path) ?? 0, b),
   );
   if (!sameColumns(b.columns, snapshot.partitionColumns)) b.setColumns(snapshot.partitionColumns);
   if (b.unresolved.size) {
@@ -77,7 +78,7 @@ export async function loadHistory(storage: DeltaStorage, snapshot: Snapshot): Pr
     const last = Math.max(...[...b.unresolved.values()].map((p) => p.version));
     b.trackAdds();
     const again = commits.filter((c) => c.version > b.epoch && c.version <= last);
-    await applyCommits(storage, again, io, info, (text, c) => applyAdds(text, c.path, c.version, b));
+    await applyCommits(storage, again, io, info, (bytes, c) => applyAdds(bytes, c.path, c.version, b));
   }
   // Still unresolved: the add predates the retained commits, so it is in the checkpoint the
   // range starts from (unless the partitioning changed since).
@@ -152,45 +153,51 @@ async function readTombstones(
   );
 }
 
-/** Reads the commits a bounded window ahead (see log-read-ahead.ts) and applies them in order. */
+/**
+ * Reads the commits a bounded window ahead (see log-read-ahead.ts) and applies them in order,
+ * each from its bytes (a commit may be tens of MB: `apply` parses it a slice at a time).
+ */
 async function applyCommits(
   storage: DeltaStorage,
   commits: readonly Extract<ParsedLogPath, { type: 'commit' }>[],
   io: IoStats,
   info: HistoryInfo,
-  apply: (text: string, commit: Extract<ParsedLogPath, { type: 'commit' }>) => void,
+  apply: (bytes: Uint8Array, commit: Extract<ParsedLogPath, { type: 'commit' }>) => Promise<void>,
 ): Promise<void> {
-  const fetchText = async ({ path, size }: { path: string; size: number }) => {
+  const fetchBytes = async ({ path, size }: { path: string; size: number }) => {
     try {
       const bytes = await readListed(storage, { path, size });
       io.requests++;
       io.bytes += bytes.byteLength;
-      return new TextDecoder().decode(bytes);
+      return bytes;
     } catch (e) {
       if (isNotFound(e))
         throw new DeltaLogError('MissingLog', `${path} disappeared while reading the log`, { cause: e });
       throw e;
     }
   };
-  await readInOrder(commits, fetchText, (text, c) => {
-    apply(text, c);
+  await readInOrder(commits, fetchBytes, async (bytes, c) => {
+    await apply(bytes, c);
     info.logFilesRead++;
     return true;
   });
 }
 
-function applyCommit(
-  text: string,
+/** File actions of one commit recorded between two yields to the event loop. */
+const RECORD_SLICE = 2048;
+
+async function applyCommit(
+  bytes: Uint8Array,
   path: string,
   version: number,
   modifiedAt: number,
   b: HistoryBuilder,
-): void {
+): Promise<void> {
   const adds: CheckpointFileAction[] = [];
   const removes: CheckpointFileAction[] = [];
   const cdcs: CheckpointFileAction[] = [];
   let commitAt: number | undefined;
-  for (const [a, at] of actionLines(text, path)) {
+  await forEachAction(bytes, path, (a, at) => {
     const ci = a.commitInfo as { inCommitTimestamp?: unknown; timestamp?: unknown } | undefined;
     if (ci) {
       const t = typeof ci.inCommitTimestamp === 'number' ? ci.inCommitTimestamp : ci.timestamp;
@@ -209,20 +216,27 @@ function applyCommit(
         throw new DeltaLogError('Malformed', `${at}: file action without a path`);
       list.push(jsonFileAction(x));
     }
-  }
+  });
   b.addAll(adds);
-  for (const r of removes) b.removal(r, r.deletionTimestamp ?? commitAt ?? modifiedAt, version);
-  for (const c of cdcs) b.changeData(c, version);
+  let n = 0;
+  for (const r of removes) {
+    b.removal(r, r.deletionTimestamp ?? commitAt ?? modifiedAt, version);
+    if (++n % RECORD_SLICE === 0) await yieldToEventLoop();
+  }
+  for (const c of cdcs) {
+    b.changeData(c, version);
+    if (++n % RECORD_SLICE === 0) await yieldToEventLoop();
+  }
 }
 
 /** Second pass: only the adds of the paths still unresolved, after resolving this commit's removes. */
-function applyAdds(text: string, path: string, version: number, b: HistoryBuilder): void {
+async function applyAdds(bytes: Uint8Array, path: string, version: number, b: HistoryBuilder): Promise<void> {
   b.resolveAt(version);
   const adds: CheckpointFileAction[] = [];
-  for (const [a] of actionLines(text, path)) {
+  await forEachAction(bytes, path, (a) => {
     const x = a.add as Record<string, unknown> | undefined;
     if (x && typeof x.path === 'string') adds.push(jsonFileAction(x));
-  }
+  });
   b.addAll(adds);
 }
 
@@ -261,8 +275,8 @@ export async function loadRecentHistory(storage: DeltaStorage, snapshot: Snapsho
     .sort((x, y) => x.version - y.version);
   // A remove without deletionTimestamp (in a commit without commitInfo) dates from its commit's
   // Last-Modified, as in loadHistory: the two must agree on when such a file expires.
-  await applyCommits(storage, commits, io, info, (text, c) =>
-    applyCommit(text, c.path, c.version, listed.lastModified.get(c.path) ?? 0, b),
+  await applyCommits(storage, commits, io, info, (bytes, c) =>
+    applyCommit(bytes, c.path, c.version, listed.lastModified.get(c.path) ?? 0, b),
   );
   if (!sameColumns(b.columns, snapshot.partitionColumns)) b.reset(snapshot.partitionColumns);
   return finish(b, snapshot, cp.version, io, info, false, unplacedOf(b));
@@ -316,28 +330,30 @@ export async function completeHistory(
   }
   const info: HistoryInfo = { logFilesRead: 0, requests: 0, bytesRead: 0, tombstones: 0, outcome: 'loaded' };
   let pending: { action: CheckpointFileAction; version: number }[] = [];
-  await applyCommits(storage, commits, io, info, (text, c) => {
+  await applyCommits(storage, commits, io, info, async (bytes, c) => {
     // A commit's actions count together: its change data is under its own metaData, whatever
     // the order of the lines.
     const cdcs: { action: CheckpointFileAction; version: number }[] = [];
     let repartitioned = false;
-    for (const raw of text.split('\n')) {
+    const slices = new WorkSlices(PARSE_SLICE_BYTES);
+    for (const [raw, lineNo, taken] of logLines(bytes)) {
+      if (slices.spend(taken)) await yieldToEventLoop();
       const line = raw.trim();
       if (line === '') continue;
       // Not parsed unless needed, but a damaged commit is still told apart (and fails the load).
       if (line[0] !== '{' || line[line.length - 1] !== '}')
         throw new DeltaLogError('Malformed', `${c.path}: a line that is not a JSON object`);
       if (!line.includes('"cdc"') && !line.includes('"metaData"')) continue;
-      for (const [a, at] of actionLines(line, c.path)) {
-        if (a.metaData) {
-          const cols = partitionColumnsOf(metadataOf(a.metaData, at));
-          if (columns !== undefined && !sameColumns(cols, columns)) repartitioned = true;
-          columns = cols;
-        }
-        const x = a.cdc as Record<string, unknown> | undefined;
-        if (x && typeof x.path === 'string' && x.path !== '')
-          cdcs.push({ action: jsonFileAction(x), version: c.version });
+      const a = parseActionLine(line, c.path, lineNo)!;
+      const at = `${c.path} line ${lineNo}`;
+      if (a.metaData) {
+        const cols = partitionColumnsOf(metadataOf(a.metaData, at));
+        if (columns !== undefined && !sameColumns(cols, columns)) repartitioned = true;
+        columns = cols;
       }
+      const x = a.cdc as Record<string, unknown> | undefined;
+      if (x && typeof x.path === 'string' && x.path !== '')
+        cdcs.push({ action: jsonFileAction(x), version: c.version });
     }
     if (repartitioned) pending = cdcs;
     else for (const x of cdcs) pending.push(x);
@@ -431,8 +447,8 @@ export async function updateHistory(
   const retentionMs = deletedFileRetentionMs(snapshot.metadata);
   if (checkpointed) b.prune(oldest, now, retentionMs);
   const info: HistoryInfo = { logFilesRead: 0, requests: 0, bytesRead: 0, tombstones: 0, outcome: 'updated' };
-  await applyCommits(storage, commits, io, info, (text, c) =>
-    applyCommit(text, c.path, c.version, listed.lastModified.get(c.path) ?? 0, b),
+  await applyCommits(storage, commits, io, info, (bytes, c) =>
+    applyCommit(bytes, c.path, c.version, listed.lastModified.get(c.path) ?? 0, b),
   );
   // A recent history simply does not know what it cannot place; a complete one must.
   if (b.repartitioned || (b.unresolved.size && prev.complete)) return full();

@@ -39,24 +39,12 @@ export function emptyBatch(): ActionBatch {
   return { adds: [], removes: [], cdcs: [] };
 }
 
-/** Each non-blank line of a newline-delimited JSON log file, parsed, with where it came from. */
-export function* actionLines(text: string, where: string): Generator<[Record<string, unknown>, string]> {
-  let lineNo = 0;
-  for (const line of text.split('\n')) {
-    lineNo++;
-    const a = parseActionLine(line, where, lineNo);
-    if (a) yield [a, `${where} line ${lineNo}`];
-  }
-}
-
 /**
- * actionLines over the file's bytes, with the bytes each line took: a big file is never made one
- * string (a line is decoded on its own; a newline byte is never inside a UTF-8 sequence).
+ * Each line of a newline-delimited log file's bytes: its text, its number (from 1) and the bytes it
+ * took. The one reader of a log file's lines: a big file is never made one string (a line is
+ * decoded on its own; a newline byte is never inside a UTF-8 sequence).
  */
-export function* actionLinesOfBytes(
-  bytes: Uint8Array,
-  where: string,
-): Generator<[Record<string, unknown>, string, number]> {
+export function* logLines(bytes: Uint8Array): Generator<[text: string, lineNo: number, taken: number]> {
   // As decoding the whole file would: a byte order mark is dropped at its start only.
   const first = new TextDecoder();
   const rest = new TextDecoder('utf-8', { ignoreBOM: true });
@@ -67,14 +55,48 @@ export function* actionLinesOfBytes(
     const line = (start === 0 ? first : rest).decode(bytes.subarray(start, end));
     const taken = end + 1 - start;
     start = end + 1;
-    lineNo++;
+    yield [line, ++lineNo, taken];
+  }
+}
+
+/** Each non-blank line of a log file, parsed, with where it came from and the bytes it took. */
+export function* actionLines(
+  bytes: Uint8Array,
+  where: string,
+): Generator<[action: Record<string, unknown>, at: string, taken: number]> {
+  for (const [line, lineNo, taken] of logLines(bytes)) {
     const a = parseActionLine(line, where, lineNo);
     if (a) yield [a, `${where} line ${lineNo}`, taken];
   }
 }
 
+/** Bytes of a log file parsed between two yields to the event loop. */
+export const PARSE_SLICE_BYTES = 256 * 1024;
+
+/**
+ * Visits each action of a log file (actionLines), letting other requests run between slices of
+ * PARSE_SLICE_BYTES: one file may be tens of MB (an OPTIMIZE or a big append with column stats,
+ * a JSON checkpoint), and is never parsed in one block.
+ */
+export async function forEachAction(
+  bytes: Uint8Array,
+  where: string,
+  visit: (action: Record<string, unknown>, at: string) => void | Promise<void>,
+): Promise<void> {
+  const slices = new WorkSlices(PARSE_SLICE_BYTES);
+  for (const [a, at, taken] of actionLines(bytes, where)) {
+    const pending = visit(a, at);
+    if (pending) await pending;
+    if (slices.spend(taken)) await yieldToEventLoop();
+  }
+}
+
 /** One line as an action, or undefined for a blank line. */
-function parseActionLine(line: string, where: string, lineNo: number): Record<string, unknown> | undefined {
+export function parseActionLine(
+  line: string,
+  where: string,
+  lineNo: number,
+): Record<string, unknown> | undefined {
   if (line.trim() === '') return undefined;
   let a: unknown;
   try {
@@ -88,30 +110,13 @@ function parseActionLine(line: string, where: string, lineNo: number): Record<st
   return a as Record<string, unknown>;
 }
 
-/** Parses the newline-delimited JSON of a commit or compaction file into a batch. */
-export function parseActionLines(text: string, where: string): ActionBatch {
-  const batch = emptyBatch();
-  for (const [a, at] of actionLines(text, where)) addActionToBatch(batch, a, at);
-  return batch;
-}
-
 /** File actions of a batch applied between two yields (applyBatchInSlices). */
 const APPLY_SLICE = 2048;
 
-/** Bytes of a log file parsed between two yields to the event loop. */
-export const PARSE_SLICE_BYTES = 256 * 1024;
-
-/**
- * parseActionLines of a file's bytes, a slice at a time: one commit may be tens of MB (an
- * OPTIMIZE or a big append with column stats), and other requests run while it is parsed.
- */
+/** The actions of a commit or compaction file's bytes that matter for the file set, parsed in slices. */
 export async function parseActionBytesInSlices(bytes: Uint8Array, where: string): Promise<ActionBatch> {
   const batch = emptyBatch();
-  const slices = new WorkSlices(PARSE_SLICE_BYTES);
-  for (const [a, at, taken] of actionLinesOfBytes(bytes, where)) {
-    addActionToBatch(batch, a, at);
-    if (slices.spend(taken)) await yieldToEventLoop();
-  }
+  await forEachAction(bytes, where, (a, at) => addActionToBatch(batch, a, at));
   return batch;
 }
 

@@ -8,7 +8,7 @@
  */
 import { type CheckpointFile, sidecarFile } from '../delta/checkpoint-reader';
 import type { DeltaStorage } from '../delta/delta-storage';
-import { actionLines } from '../delta/log-replay';
+import { forEachAction } from '../delta/log-replay';
 import {
   type IoStats,
   type Leaf,
@@ -63,18 +63,15 @@ async function readJson(
   sink: RowSink,
   sidecars: CheckpointFile[],
 ): Promise<void> {
-  const text = new TextDecoder().decode(await storage.read(part.path));
   const rows: CheckpointRow[] = [];
-  let n = 0;
-  for (const [a] of actionLines(text, part.path)) {
-    if ((++n & 8191) === 0) await yieldToEventLoop();
+  await forEachAction(await storage.read(part.path), part.path, async (a) => {
     if (isObj(a.sidecar)) sidecars.push(await sidecarFile(storage, a.sidecar.path, a.sidecar.sizeInBytes));
     else if (isObj(a.add)) {
       if (classifier.readable(a.add.partitionValues as PartitionValues)) rows.push({ add: a.add });
     } else if (isObj(a.remove)) rows.push({ remove: a.remove });
     else if (isObj(a.metaData)) rows.push({ metaData: a.metaData });
     else if (isObj(a.protocol)) rows.push({ protocol: a.protocol });
-  }
+  });
   await sink(rows);
 }
 

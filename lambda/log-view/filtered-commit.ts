@@ -4,8 +4,8 @@
  * readable files in their original order. A commit whose file actions were all filtered out keeps
  * its commitInfo line, so versions stay contiguous and in-commit timestamps stay readable.
  */
-import { WorkSlices, yieldToEventLoop } from '../core/event-loop';
-import { actionLinesOfBytes, PARSE_SLICE_BYTES } from '../delta/log-replay';
+import { yieldToEventLoop } from '../core/event-loop';
+import { forEachAction } from '../delta/log-replay';
 import { type ActionFilter, commitInfoAction, metaDataAction, protocolAction } from './action-filter';
 
 type Obj = Record<string, unknown>;
@@ -24,14 +24,12 @@ export async function filterCommit(
   // A big commit (an OPTIMIZE of a large table) must not hold the event loop: it is parsed from
   // its bytes a slice at a time, never decoded whole.
   const bytes = typeof commit === 'string' ? new TextEncoder().encode(commit) : commit;
-  const slices = new WorkSlices(PARSE_SLICE_BYTES);
   const tracked = filter.addConflicts();
-  for (const [a, , taken] of actionLinesOfBytes(bytes, where)) {
-    if (slices.spend(taken)) await yieldToEventLoop();
+  await forEachAction(bytes, where, (a) => {
     actions.push(a);
     if (tracked && isObj(a.add) && typeof a.add.path === 'string')
       tracked.add(a.add.path, a.add.partitionValues);
-  }
+  });
   const conflicts: ReadonlySet<string> = tracked?.conflicting ?? new Set();
   let n = 0;
   for (const a of actions) {

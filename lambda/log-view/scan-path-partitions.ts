@@ -8,7 +8,7 @@
 import { Lru } from '../core/lru';
 import { DeltaLogError } from '../delta/delta-log-error';
 import { type DeltaStorage, isNotFound } from '../delta/delta-storage';
-import { actionLines } from '../delta/log-replay';
+import { forEachAction } from '../delta/log-replay';
 import { conflictingAdds, type PartitionValues, type PathPartitionLookup } from '../delta/path-partitions';
 import { fileKey, type TableRoot } from '../delta/table-root';
 import { readCheckpointRows } from './checkpoint-rows';
@@ -75,13 +75,12 @@ export class ScanPathPartitions implements PathPartitionLookup {
 
   private async commitAdds(path: string): Promise<Adds> {
     const out: Adds = new Map();
-    const text = new TextDecoder().decode(await this.storage.read(path));
     const adds: { path: string; partitionValues?: PartitionValues }[] = [];
-    for (const [a] of actionLines(text, path)) {
+    await forEachAction(await this.storage.read(path), path, (a) => {
       const add = a.add as { path?: unknown; partitionValues?: PartitionValues } | undefined;
       if (add && typeof add.path === 'string')
         adds.push({ path: add.path, partitionValues: add.partitionValues });
-    }
+    });
     for (const add of adds) out.set(this.key(add.path), add.partitionValues ?? {});
     // A file this commit adds with conflicting values is placed nowhere (the search stops here).
     if (adds.length > 1) for (const k of conflictingAdds(adds, (p) => this.key(p))) out.set(k, CONFLICTING);
