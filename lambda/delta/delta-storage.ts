@@ -3,6 +3,7 @@
  * file. Paths are relative to the table root and never start with "/". The module never opens
  * a connection of its own; the caller passes one of these in.
  */
+import { concatBytes } from '../core/concat-bytes';
 import { WorkSlices, yieldToEventLoop } from '../core/event-loop';
 import type { GetResult, StorageBackend } from '../storage/storage-backend';
 import { StorageError } from '../storage/storage-backend';
@@ -200,25 +201,15 @@ async function closeBody(body: AsyncIterable<Uint8Array>): Promise<void> {
   }
 }
 
-/** Bytes received or copied between two yields: a body already buffered is read without one. */
+/** Bytes received between two yields: a body already buffered is read without one. */
 const COLLECT_SLICE_BYTES = 1024 * 1024;
 
 async function collect(body: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
-  let total = 0;
   const slices = new WorkSlices(COLLECT_SLICE_BYTES);
   for await (const c of body) {
     chunks.push(c);
-    total += c.byteLength;
     if (slices.spend(c.byteLength)) await yieldToEventLoop();
   }
-  if (chunks.length === 1 && chunks[0]!.byteLength === total) return chunks[0]!;
-  const out = new Uint8Array(Math.max(total, 0));
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.byteLength;
-    if (slices.spend(c.byteLength)) await yieldToEventLoop();
-  }
-  return out;
+  return concatBytes(chunks);
 }

@@ -4,6 +4,7 @@
  * readable files in their original order. A commit whose file actions were all filtered out keeps
  * its commitInfo line, so versions stay contiguous and in-commit timestamps stay readable.
  */
+import { concatBytes } from '../core/concat-bytes';
 import { yieldToEventLoop } from '../core/event-loop';
 import { forEachAction } from '../delta/log-replay';
 import { type ActionFilter, commitInfoAction, metaDataAction, protocolAction } from './action-filter';
@@ -61,25 +62,15 @@ const ENCODE_SLICE_CHARS = 256 * 1024;
 async function encodeLines(lines: readonly string[]): Promise<Uint8Array> {
   const encoder = new TextEncoder();
   const parts: Uint8Array[] = [];
-  let total = 0;
   for (let i = 0; i < lines.length; ) {
     let chars = 0;
     let j = i;
     while (j < lines.length && (j === i || chars < ENCODE_SLICE_CHARS)) chars += lines[j++]!.length + 1;
-    const part = encoder.encode(`${lines.slice(i, j).join('\n')}\n`);
-    parts.push(part);
-    total += part.byteLength;
+    parts.push(encoder.encode(`${lines.slice(i, j).join('\n')}\n`));
     i = j;
     if (i < lines.length) await yieldToEventLoop();
   }
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.byteLength;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 function isObj(x: unknown): x is Obj {
