@@ -168,8 +168,8 @@ describe('a table whose one commit is tens of MB', () => {
       logFilesRead: 2,
     });
     // Decoded and parsed whole, the commit held the loop for about a third of the request (~720
-    // ms of ~2.2 s); in slices, a few %.
-    expect(longestBlockMs).toBeLessThan(tookMs / 6);
+    // ms of ~2.2 s); in slices, a few % (13% on a runner with a load average of 24).
+    expect(longestBlockMs).toBeLessThan(tookMs / 5);
   });
 
   it("generates a caller's filtered commit without holding the event loop for the whole commit", async () => {
@@ -203,8 +203,8 @@ describe('a table whose JSON checkpoint is tens of MB', () => {
     const tookMs = performance.now() - started;
     expect(result.status).toBe(404);
     // Decoded, parsed and applied whole, the checkpoint held the loop for over half of the
-    // request (~920 ms of ~1.7 s); in slices, a few %.
-    expect(longestBlockMs).toBeLessThan(tookMs / 4);
+    // request (~920 ms of ~1.7 s); in slices, a few % (19% on a runner with a load average of 24).
+    expect(longestBlockMs).toBeLessThan(tookMs / 3);
   });
 
   it("reads the checkpoint's tombstones for the history without holding the event loop for the whole file", async () => {
