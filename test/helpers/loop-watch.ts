@@ -1,36 +1,92 @@
 /**
- * The longest stretch the event loop was held while `run` ran (a timer due every 2 ms).
+ * How long requests held the event loop: a timer due every 2 ms runs while `run` runs, and each
+ * stretch between two of its runs longer than that is a time the loop was held.
  *
- * A stretch counts the process's CPU time between two ticks, capped by the wall time between them:
- * on a loaded machine the scheduler can park the whole process for longer than any block of ours,
- * and that wall-clock gap holds the loop of nobody's code. A synchronous block spends its length
- * in CPU whatever the load (other threads' CPU in the same gap, GC helpers, the thread pool, only
- * makes the figure larger: the check stays on the strict side). `cpuMs` is the process's CPU time
- * over the whole run, the yardstick to hold a block against for the same reason.
+ * A stretch is measured in the process's CPU time, capped by its wall time: on a loaded machine
+ * the scheduler can park the whole process for longer than any block of ours, and that gap holds
+ * the loop of nobody's code. A synchronous block spends its length in CPU whatever the load (other
+ * threads' CPU in the same stretch, GC helpers, the thread pool, only makes the figure larger: the
+ * check stays on the strict side). For the same reason a block is held against the CPU the work
+ * cost (`cpuMs`, `cpuBetween`), not its wall time.
  */
+const PERIOD_MS = 2;
+
+/** The longest stretch the event loop was held while `run` ran, and the CPU `run` cost. */
 export async function longestLoopBlock<T>(
   run: () => Promise<T>,
 ): Promise<{ result: T; longestBlockMs: number; cpuMs: number }> {
-  let lastWall = performance.now();
-  const startCpu = cpuMs();
-  let lastCpu = startCpu;
-  let worst = 0;
-  const timer = setInterval(() => {
-    const wall = performance.now();
-    const cpu = cpuMs();
-    worst = Math.max(worst, Math.min(wall - lastWall, cpu - lastCpu));
-    lastWall = wall;
-    lastCpu = cpu;
-  }, 2);
+  const { result, blocks, samples } = await loopBlocks(run);
+  return {
+    result,
+    longestBlockMs: blocks.reduce((worst, b) => Math.max(worst, b.cpuMs), 0),
+    cpuMs: samples.at(-1)!.cpu - samples[0]!.cpu,
+  };
+}
+
+/** A stretch the event loop was held: wall times (performance.now()) and the CPU spent in it. */
+export interface LoopBlock {
+  start: number;
+  end: number;
+  cpuMs: number;
+}
+
+/** The process's CPU time (ms) at a wall time, as the timer saw it. */
+export interface LoopSample {
+  wall: number;
+  cpu: number;
+}
+
+/** Every stretch the event loop was held longer than the timer's period while `run` ran. */
+export async function loopBlocks<T>(
+  run: () => Promise<T>,
+): Promise<{ result: T; blocks: LoopBlock[]; samples: LoopSample[] }> {
+  const samples: LoopSample[] = [sample()];
+  const blocks: LoopBlock[] = [];
+  const tick = () => {
+    const last = samples.at(-1)!;
+    const now = sample();
+    samples.push(now);
+    if (now.wall - last.wall > PERIOD_MS)
+      blocks.push({
+        start: last.wall,
+        end: now.wall,
+        cpuMs: Math.min(now.wall - last.wall, now.cpu - last.cpu),
+      });
+  };
+  const timer = setInterval(tick, PERIOD_MS);
   try {
     const result = await run();
-    return { result, longestBlockMs: worst, cpuMs: cpuMs() - startCpu };
+    // A block still running when `run` settled ends here (the timer has not run since).
+    tick();
+    return { result, blocks, samples };
   } finally {
     clearInterval(timer);
   }
 }
 
-function cpuMs(): number {
+/** The longest part of any block within [from, to] (its CPU, capped by the overlap's wall time). */
+export function longestWithin(blocks: readonly LoopBlock[], from: number, to: number): number {
+  let worst = 0;
+  for (const b of blocks)
+    worst = Math.max(worst, Math.min(b.cpuMs, Math.min(b.end, to) - Math.max(b.start, from)));
+  return worst;
+}
+
+/** The process's CPU time spent between two wall times (interpolated between samples). */
+export function cpuBetween(samples: readonly LoopSample[], from: number, to: number): number {
+  return cpuAt(samples, to) - cpuAt(samples, from);
+}
+
+function cpuAt(samples: readonly LoopSample[], wall: number): number {
+  const i = samples.findIndex((s) => s.wall >= wall);
+  if (i < 0) return samples.at(-1)!.cpu;
+  if (i === 0) return samples[0]!.cpu;
+  const a = samples[i - 1]!;
+  const b = samples[i]!;
+  return a.cpu + ((b.cpu - a.cpu) * (wall - a.wall)) / (b.wall - a.wall || 1);
+}
+
+function sample(): LoopSample {
   const { user, system } = process.cpuUsage();
-  return (user + system) / 1000;
+  return { wall: performance.now(), cpu: (user + system) / 1000 };
 }

@@ -6,6 +6,8 @@ export interface RawReply {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: string;
+  /** When the status and headers arrived (performance.now()). */
+  headAt: number;
 }
 
 export function rawRequest(
@@ -17,12 +19,13 @@ export function rawRequest(
   const u = new URL(url);
   return new Promise((resolve, reject) => {
     const req = request({ host: u.hostname, port: u.port, method, path, headers, timeout: 10_000 }, (res) => {
+      const headAt = performance.now();
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d) => {
         body += d;
       });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, headAt }));
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
