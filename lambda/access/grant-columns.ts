@@ -1,16 +1,25 @@
 /**
- * A partition map naming a column the table is not partitioned by (`regon`) allows nothing
- * (allowed-set.ts): most likely a typo in the grant, or a grant written for another partitioning.
- * Start-up cannot tell (the table's log has not been read), so the first request that meets one
- * says so in a warning, once per table and column. Checked once per (maps, snapshot) pair: both
- * arrays keep their identity while cached, so a request costs two weak-map lookups.
+ * A partition map that cannot match what its writer meant allows nothing (allowed-set.ts), and
+ * says so: a column the table is not partitioned by (`regon`: a typo, or a grant written for
+ * another partitioning), or a value that is no value of its column's type (`day=2024-13-45` on a
+ * date, `year=abc` on an integer: partition-value.ts). Start-up cannot tell (the table's log has
+ * not been read), so the first request that meets one says so in a warning: once per table and
+ * column for a column, once per principal, table, column and value for a value. Checked once per
+ * (maps, snapshot) pair: both arrays keep their identity while cached, so a request costs two
+ * weak-map lookups.
  */
 import type { Logger } from '../core/logger';
 import type { PartitionColumn } from '../delta/snapshot-view';
-import type { PartitionMap } from './grant';
+import type { PartitionMap, PartitionValue } from './grant';
+import { grantCanonicals, grantKeysFor } from './partition-value';
 
-/** Table-and-column pairs already reported stay quiet; past this many the set starts over. */
+/** Warnings already given stay quiet; past this many the set starts over. */
 const MAX_REPORTED = 1024;
+/** A value is logged (and remembered) by at most this many characters. */
+const MAX_VALUE_CHARS = 200;
+/** The folder name Hive and Spark give the null partition; the log writes null, never this text. */
+const HIVE_NULL = '__HIVE_DEFAULT_PARTITION__';
+const NULL_HINT = 'the null partition is granted with null (admin CLI: --partition-null COLUMN)';
 
 export class GrantColumnCheck {
   private readonly checked = new WeakMap<readonly PartitionMap[], WeakSet<readonly PartitionColumn[]>>();
@@ -28,22 +37,52 @@ export class GrantColumnCheck {
     if (seen.has(columns)) return;
     this.checked.set(maps, seen.add(columns));
     for (const map of maps) {
-      for (const column of Object.keys(map)) {
-        if (columns.some((c) => c.logical === column)) continue;
-        const key = `${table}\u0000${column}`;
-        if (this.reported.has(key)) continue;
-        if (this.reported.size >= MAX_REPORTED) this.reported.clear();
-        this.reported.add(key);
-        this.logger.warn(
-          'a grant names a column the table is not partitioned by: that partition map allows nothing',
-          {
-            table,
-            column,
-            principal,
-            partitionColumns: columns.map((c) => c.logical),
-          },
-        );
+      for (const [name, value] of Object.entries(map)) {
+        const column = columns.find((c) => c.logical === name);
+        if (column) this.checkValue(table, principal, column, value);
+        else if (this.firstTime(`c\u0000${table}\u0000${name}`))
+          this.logger.warn(
+            'a grant names a column the table is not partitioned by: that partition map allows nothing',
+            {
+              table,
+              column: name,
+              principal,
+              partitionColumns: columns.map((c) => c.logical),
+            },
+          );
       }
     }
+  }
+
+  private checkValue(table: string, principal: string, column: PartitionColumn, value: PartitionValue): void {
+    const parses = grantCanonicals(grantKeysFor(column.type), value) !== undefined;
+    const hiveNull = value === HIVE_NULL;
+    if (parses && !hiveNull) return;
+    const shown =
+      typeof value === 'string' && value.length > MAX_VALUE_CHARS
+        ? `${value.slice(0, MAX_VALUE_CHARS)}…`
+        : value;
+    const key = `v\u0000${principal}\u0000${table}\u0000${column.logical}\u0000${String(shown)}`;
+    if (!this.firstTime(key)) return;
+    this.logger.warn(
+      parses
+        ? `a grant value is the folder name of the null partition: it matches only that text, never null`
+        : `a grant value is not a value of its column's type: it matches nothing`,
+      {
+        table,
+        column: column.logical,
+        value: shown,
+        type: column.type,
+        principal,
+        ...(hiveNull || value === 'null' ? { hint: NULL_HINT } : {}),
+      },
+    );
+  }
+
+  private firstTime(key: string): boolean {
+    if (this.reported.has(key)) return false;
+    if (this.reported.size >= MAX_REPORTED) this.reported.clear();
+    this.reported.add(key);
+    return true;
   }
 }
