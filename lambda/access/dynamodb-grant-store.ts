@@ -3,7 +3,9 @@
  * (default 30 s: a new or revoked grant is visible within that time), including empty answers, in a
  * bounded LRU with one query in flight per principal. Any DynamoDB failure throws an S3Error
  * (SlowDown on throttling, ServiceUnavailable otherwise), is not cached, and so never allows.
- * A malformed item is skipped: it can only take access away.
+ * A malformed item (grant-item.ts: a missing or mistyped attribute, partitions that are not a
+ * list of maps, an attribute the proxy does not know) is refused: it can only take access away,
+ * and a warning names it, once per item.
  */
 import {
   type AttributeValue,
@@ -11,9 +13,10 @@ import {
   QueryCommand,
   type QueryCommandOutput,
 } from '@aws-sdk/client-dynamodb';
+import { type Logger, silentLogger } from '../core/logger';
 import type { Clock } from '../core/types';
 import { dynamoFailure, grantSkPrefix, principalPk } from '../store/dynamo-schema';
-import { isTableAlias, parsePartitions } from '../store/grant-item';
+import { readGrantItem } from '../store/grant-item';
 import { TtlCache } from '../store/ttl-cache';
 import type { Grant, GrantStore } from './grant';
 
@@ -25,7 +28,12 @@ export interface DynamoStoreOptions {
   clock?: Clock;
   /** Items per Query page (DynamoDB's own limit is 1 MB per page); tests use it to force paging. */
   pageSize?: number;
+  /** Where a refused (malformed) grant item is reported. */
+  logger?: Logger;
 }
+
+/** Refused items already reported stay quiet; past this many the set starts over. */
+const MAX_REPORTED = 1024;
 
 const EMPTY: readonly Grant[] = Object.freeze([]);
 
@@ -35,6 +43,8 @@ export class DynamoGrantStore implements GrantStore {
   pagesRead = 0;
 
   private readonly pageSize: number | undefined;
+  private readonly logger: Logger;
+  private readonly reported = new Set<string>();
 
   constructor(
     private readonly client: DynamoDBClient,
@@ -42,6 +52,7 @@ export class DynamoGrantStore implements GrantStore {
     options: DynamoStoreOptions = {},
   ) {
     this.pageSize = options.pageSize;
+    this.logger = options.logger ?? silentLogger;
     this.cache = new TtlCache({
       ttlMs: options.ttlMs ?? DEFAULT_GRANT_TTL_MS,
       maxEntries: options.maxEntries ?? 10_000,
@@ -73,8 +84,6 @@ export class DynamoGrantStore implements GrantStore {
               ':pk': { S: principalPk(principal) },
               ':prefix': { S: grantSkPrefix() },
             },
-            ProjectionExpression: '#t, #p',
-            ExpressionAttributeNames: { '#t': 'table', '#p': 'partitions' },
             ...(start ? { ExclusiveStartKey: start } : {}),
             ...(this.pageSize ? { Limit: this.pageSize } : {}),
           }),
@@ -84,13 +93,25 @@ export class DynamoGrantStore implements GrantStore {
       }
       this.pagesRead++;
       for (const item of page.Items ?? []) {
-        const table = item.table?.S;
-        const partitions = parsePartitions(item.partitions?.S);
-        if (table === undefined || !isTableAlias(table) || !partitions) continue;
-        grants.push({ principal, table, partitions });
+        const read = readGrantItem(item);
+        if ('problem' in read) this.refused(principal, item.sk?.S ?? '', read.problem);
+        else grants.push({ principal, table: read.table, partitions: read.partitions });
       }
       start = page.LastEvaluatedKey;
     } while (start);
     return grants.length === 0 ? EMPTY : Object.freeze(grants);
+  }
+
+  private refused(principal: string, sk: string, reason: string): void {
+    const key = `${principal}\u0000${sk}\u0000${reason}`;
+    if (this.reported.has(key)) return;
+    if (this.reported.size >= MAX_REPORTED) this.reported.clear();
+    this.reported.add(key);
+    this.logger.warn('a grant item in DynamoDB is malformed and refused: it grants nothing', {
+      principal,
+      sk,
+      grantId: sk.slice(sk.lastIndexOf('#') + 1),
+      reason,
+    });
   }
 }

@@ -16,7 +16,7 @@ export interface DynamoStores {
 
 export function dynamoStores(
   target: DynamoTarget,
-  cacheOptions: Pick<DynamoStoreOptions, 'clock' | 'ttlMs'>,
+  cacheOptions: Pick<DynamoStoreOptions, 'clock' | 'ttlMs' | 'logger'>,
   client: DynamoDBClient | undefined,
   clientOptions: DynamoClientOptions | undefined,
 ): DynamoStores {

@@ -1,4 +1,5 @@
 /** Grant items: validation of the `partitions` JSON text stored in DynamoDB (and given to the CLI). */
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { PartitionMap } from '../access/grant';
 
 /** Parses and validates a PartitionMap[] (JSON text); undefined when it is not one. */
@@ -31,4 +32,31 @@ export const TABLE_ALIAS = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 export function isTableAlias(alias: string): boolean {
   return TABLE_ALIAS.test(alias) && !alias.includes('..');
+}
+
+/** The attributes of a grant item (dynamo-schema.ts). Any other may be a restriction the proxy would not apply. */
+const GRANT_ITEM_ATTRIBUTES = new Set([
+  'pk',
+  'sk',
+  'principal',
+  'table',
+  'grantId',
+  'partitions',
+  'createdAt',
+]);
+
+/** What the proxy reads of a grant item: its table and partition maps, or why it refuses the item. */
+export function readGrantItem(
+  item: Record<string, AttributeValue>,
+): { table: string; partitions: PartitionMap[] } | { problem: string } {
+  const unknown = Object.keys(item).filter((k) => !GRANT_ITEM_ATTRIBUTES.has(k));
+  if (unknown.length) return { problem: `unknown attribute(s): ${unknown.sort().join(', ').slice(0, 200)}` };
+  const table = item.table?.S;
+  if (table === undefined) return { problem: 'no `table` string attribute' };
+  if (!isTableAlias(table)) return { problem: '`table` is not a table alias' };
+  if (item.partitions?.S === undefined) return { problem: 'no `partitions` string attribute (JSON text)' };
+  const partitions = parsePartitions(item.partitions.S);
+  if (!partitions)
+    return { problem: '`partitions` is not a JSON list of maps of column names to strings or null' };
+  return { table, partitions };
 }

@@ -30,7 +30,10 @@ export interface StoreOptions {
   /** An existing client (tests), else one is made from config.database. */
   dynamoClient?: DynamoDBClient;
   dynamoClientOptions?: DynamoClientOptions;
-  /** Where a key id held by both the config and DynamoDB, as two different keys, is reported. */
+  /**
+   * Where a key id held by both the config and DynamoDB, as two different keys, and a malformed
+   * DynamoDB grant item are reported.
+   */
   logger?: Logger;
 }
 
@@ -42,7 +45,9 @@ export function storesFromConfig(config: Config, options: StoreOptions = {}): St
   if (!config.databaseEnabled) return { grants: configGrants, credentials: configKeys };
   const target = config.database;
   if (!target) throw new ConfigError('database: required when databaseEnabled is true');
+  const logger = options.logger ?? jsonLogger();
   const cacheOptions = {
+    logger,
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.ttlMs !== undefined ? { ttlMs: options.ttlMs } : {}),
   };
@@ -63,12 +68,7 @@ export function storesFromConfig(config: Config, options: StoreOptions = {}): St
   };
   return {
     grants: new UnionGrantStore([configGrants, dynamoGrants]),
-    credentials: new KeySources(
-      config.auth.keys,
-      dynamoKeys,
-      target.tableName,
-      options.logger ?? jsonLogger(),
-    ),
+    credentials: new KeySources(config.auth.keys, dynamoKeys, target.tableName, logger),
     dynamo: async () => (await dynamo()).client,
   };
 }

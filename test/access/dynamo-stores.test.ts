@@ -1,7 +1,9 @@
+import { type AttributeValue, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoGrantStore } from '../../lambda/access/dynamodb-grant-store';
 import { effectivePartitions } from '../../lambda/access/grant-sources';
 import { DLP_KEY_ID, DynamoCredentialStore } from '../../lambda/auth/dynamodb-credential-store';
+import { jsonLogger } from '../../lambda/core/logger';
 import { S3Error } from '../../lambda/core/s3-error';
 import { DynamoAdmin } from '../../lambda/store/dynamo-admin';
 import { createDynamoTable } from '../../lambda/store/dynamo-schema';
@@ -166,16 +168,67 @@ describe.each(backends)('DynamoDB stores on %s', (_name, start, skipReason) => {
     },
   );
 
-  it.skipIf(skipReason)('skips a malformed grant item instead of allowing anything', async () => {
-    await freshTable();
-    await admin.putGrant({ principal: 'p', table: 'good', partitions: [{ a: '1' }] }, 'ok');
-    await admin.putGrant(
-      { principal: 'p', table: 'bad', partitions: [{ a: 1 as unknown as string }] },
-      'bad',
-    );
-    const grants = await new DynamoGrantStore(client, table()).grantsFor('p');
-    expect(grants.map((g) => g.table)).toEqual(['good']);
-  });
+  it.skipIf(skipReason)(
+    'refuses a malformed grant item with a warning, once, instead of allowing anything',
+    async () => {
+      await freshTable();
+      await admin.putGrant({ principal: 'p', table: 'good', partitions: [{ a: '1' }] }, 'ok');
+      await admin.putGrant(
+        { principal: 'p', table: 'bad', partitions: [{ a: 1 as unknown as string }] },
+        'number',
+      );
+      const put = (sk: string, attributes: Record<string, AttributeValue>) =>
+        client.send(
+          new PutItemCommand({
+            TableName: table(),
+            Item: { pk: { S: 'PRINCIPAL#p' }, sk: { S: sk }, ...attributes },
+          }),
+        );
+      const whole = { S: '[{}]' };
+      // Each of these would read the whole table if the store took what it could from it.
+      await put('GRANT#t1#no-table', { partitions: whole });
+      await put('GRANT#t2#table-number', { table: { N: '2' }, partitions: whole });
+      await put('GRANT#t3#bad-alias', { table: { S: 't3#x' }, partitions: whole });
+      await put('GRANT#t4#no-partitions', { table: { S: 't4' } });
+      await put('GRANT#t5#partitions-list', { table: { S: 't5' }, partitions: { L: [{ M: {} }] } });
+      await put('GRANT#t6#not-json', { table: { S: 't6' }, partitions: { S: '[{}' } });
+      await put('GRANT#t7#not-a-list', { table: { S: 't7' }, partitions: { S: '{}' } });
+      await put('GRANT#t8#empty-column', { table: { S: 't8' }, partitions: { S: '[{"":"x"}]' } });
+      // An attribute the proxy does not know (an expiry, a condition) may restrict what its writer
+      // meant: the item is refused rather than read as more than it says.
+      await put('GRANT#t9#unknown', {
+        table: { S: 't9' },
+        partitions: whole,
+        expiresAt: { S: '2020-01-01' },
+      });
+      const logs: string[] = [];
+      const clock = new ManualClock();
+      const store = new DynamoGrantStore(client, table(), {
+        ttlMs: TTL,
+        clock,
+        logger: jsonLogger((l) => logs.push(l)),
+      });
+      const grants = await store.grantsFor('p');
+      expect(grants.map((g) => g.table)).toEqual(['good']);
+      const warned = () => logs.map((l) => JSON.parse(l));
+      const ids = ['number', 'no-table', 'table-number', 'bad-alias', 'no-partitions', 'partitions-list'];
+      ids.push('not-json', 'not-a-list', 'empty-column', 'unknown');
+      expect(
+        warned()
+          .map((w) => w.grantId)
+          .sort(),
+      ).toEqual(ids.sort());
+      for (const w of warned()) {
+        expect(w).toMatchObject({ level: 'warn', principal: 'p', reason: expect.any(String) });
+        expect(w.message).toMatch(/grant item .*refused/);
+      }
+      expect(warned().find((w) => w.grantId === 'unknown').reason).toContain('expiresAt');
+      // Reloaded after the TTL: the same items are not reported again.
+      clock.advance(TTL);
+      expect((await store.grantsFor('p')).map((g) => g.table)).toEqual(['good']);
+      expect(logs).toHaveLength(ids.length);
+    },
+  );
 });
 
 describe('DynamoDB stores fail closed', () => {
