@@ -12,6 +12,8 @@ export interface KeyListing {
 export interface GrantListing extends Grant {
   id: string;
   createdAt?: string;
+  /** Why the proxy refuses this DynamoDB item (its partitions are then []). */
+  refused?: string;
 }
 
 /** Why a key is not stored: an id names one key for good, no command replaces its secret or principal. */

@@ -212,7 +212,12 @@ async function run(command: string, positionals: string[], values: Values, io: I
           printTable(
             io,
             ['ID', 'PRINCIPAL', 'TABLE', 'PARTITIONS'],
-            grants.map((g) => [g.id, g.principal, g.table, JSON.stringify(g.partitions)]),
+            grants.map((g) => [
+              g.id,
+              g.principal,
+              g.table,
+              g.refused ? `refused: ${g.refused}` : JSON.stringify(g.partitions),
+            ]),
           );
         return 0;
       }

@@ -1,6 +1,7 @@
 /**
  * The write side of the DynamoDB design (dynamo-schema.ts), used by the admin CLI and tests.
- * The proxy itself only reads. Listings never read the `secret` attribute.
+ * The proxy itself only reads. Key listings never read the `secret` attribute; grant listings
+ * read whole items (to see what the proxy refuses), only of grant items (filtered on pk and sk).
  */
 import {
   type AttributeValue,
@@ -11,7 +12,7 @@ import {
   ScanCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import type { Grant, PartitionMap } from '../access/grant';
+import type { Grant } from '../access/grant';
 import {
   GRANT_SK_PREFIX,
   grantSk,
@@ -21,7 +22,7 @@ import {
   PRINCIPAL_PK_PREFIX,
   principalPk,
 } from './dynamo-schema';
-import { parsePartitions } from './grant-item';
+import { readGrantItem } from './grant-item';
 
 export interface KeyRecord {
   accessKeyId: string;
@@ -34,6 +35,8 @@ export interface KeyRecord {
 export interface GrantRecord extends Grant {
   id: string;
   createdAt?: string;
+  /** Why the proxy refuses this item (grant-item.ts); its partitions are then []. */
+  refused?: string;
 }
 
 type Item = Record<string, AttributeValue>;
@@ -167,8 +170,6 @@ export class DynamoAdmin {
                   ':pk': { S: principalPk(filter.principal!) },
                   ':prefix': { S: GRANT_SK_PREFIX },
                 },
-                ProjectionExpression: 'pk, sk, #t, #p, createdAt',
-                ExpressionAttributeNames: { '#t': 'table', '#p': 'partitions' },
                 ...(start ? { ExclusiveStartKey: start } : {}),
               }),
           )
@@ -183,8 +184,6 @@ export class DynamoAdmin {
                   ':pk': { S: PRINCIPAL_PK_PREFIX },
                   ':prefix': { S: GRANT_SK_PREFIX },
                 },
-                ProjectionExpression: 'pk, sk, #t, #p, createdAt',
-                ExpressionAttributeNames: { '#t': 'table', '#p': 'partitions' },
                 ...(start ? { ExclusiveStartKey: start } : {}),
               }),
           );
@@ -194,15 +193,17 @@ export class DynamoAdmin {
       const sk = item.sk?.S ?? '';
       const table = item.table?.S;
       if (filter.table !== undefined && table !== filter.table) continue;
-      const partitions: PartitionMap[] | undefined = parsePartitions(item.partitions?.S);
+      const read = readGrantItem(item);
       out.push({
         key: { pk: { S: pk }, sk: { S: sk } },
         record: {
           id: sk.slice(sk.lastIndexOf('#') + 1),
           principal: pk.slice(PRINCIPAL_PK_PREFIX.length),
           table: table ?? '?',
-          // A malformed item is shown as granting nothing (which is what the proxy makes of it).
-          partitions: partitions ?? [],
+          // A malformed item grants nothing (what the proxy makes of it), and says why.
+          ...('problem' in read
+            ? { partitions: [], refused: read.problem }
+            : { partitions: read.partitions }),
           ...(item.createdAt?.S ? { createdAt: item.createdAt.S } : {}),
         },
       });

@@ -244,6 +244,38 @@ describe('admin CLI against DynamoDB (dynalite)', () => {
     client.destroy();
   });
 
+  it('lists a grant item the proxy refuses as refused, with the reason, not as the maps it names', async () => {
+    const client = testDynamoClient(server.endpoint);
+    const put = (sk: string, item: Record<string, string>) =>
+      client.send(
+        new PutItemCommand({
+          TableName: table,
+          Item: Object.fromEntries(
+            Object.entries({ pk: 'PRINCIPAL#erin', sk, ...item }).map(([k, v]) => [k, { S: v }]),
+          ),
+        }),
+      );
+    await put('GRANT#trades#e1', { table: 'trades', partitions: '[{}]', expiresAt: '2020-01-01' });
+    await put('GRANT#trades#e2', { table: 'trades', partitions: '[{"year":2024}]' });
+    await put('GRANT#trades#e3', { table: 'trades', partitions: '[{"region":"EU"}]' });
+    expect(await new DynamoGrantStore(client, table).grantsFor('erin')).toEqual([
+      { principal: 'erin', table: 'trades', partitions: [{ region: 'EU' }] },
+    ]);
+    const listed = JSON.parse(
+      (await inProcess(['grants', 'list', '--principal', 'erin', '--json', ...target])).stdout,
+    );
+    expect(listed).toEqual([
+      expect.objectContaining({ id: 'e1', partitions: [], refused: expect.stringContaining('expiresAt') }),
+      expect.objectContaining({ id: 'e2', partitions: [], refused: expect.stringContaining('partitions') }),
+      expect.objectContaining({ id: 'e3', partitions: [{ region: 'EU' }] }),
+    ]);
+    expect(listed[2].refused).toBeUndefined();
+    const text = (await inProcess(['grants', 'list', '--principal', 'erin', ...target])).stdout.split('\n');
+    expect(text.find((l) => l.startsWith('e1'))).toMatch(/refused: unknown attribute\(s\): expiresAt/);
+    expect(text.find((l) => l.startsWith('e3'))).toMatch(/\[\{"region":"EU"\}\]$/);
+    client.destroy();
+  });
+
   it('fails with exit code 1 and a clear message when the table or the server is missing', async () => {
     const missing = await admin([
       'keys',
