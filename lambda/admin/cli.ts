@@ -18,7 +18,7 @@ import type { AdminTarget } from './admin-target';
 import { ConfigFileTarget } from './config-target';
 import { DynamoTarget } from './dynamo-target';
 import { newAccessKeyId, newSecretAccessKey } from './key-material';
-import { partitionsFromArgs, UsageError } from './partition-args';
+import { nullTextWarnings, partitionsFromArgs, UsageError } from './partition-args';
 
 export interface Io {
   stdout: (line: string) => void;
@@ -54,7 +54,9 @@ Partitions (grants add):
   --partition-null COL     COL must be null: added to every --partition map, or a map of its own
   --all                    the whole table ([{}])
 Values are compared as the column's Delta type: dates 2024-01-01, timestamps
-"2024-01-01 10:00:00" (UTC), numbers by value; strings exactly.
+"2024-01-01 10:00:00" (UTC), numbers by value; strings exactly. The CLI does not read the
+table, so it cannot check a value's type: the proxy warns about a value that is none of its
+column's values (e.g. date=2024-13-45) when a request first meets it.
 
 Exit codes: 0 ok, 1 failure, 2 usage error.`;
 
@@ -198,6 +200,7 @@ async function run(command: string, positionals: string[], values: Values, io: I
         });
         const grant = { principal, table, partitions };
         const id = await target.addGrant(grant);
+        for (const warning of nullTextWarnings(partitions)) io.stderr(warning);
         io.stdout(
           json
             ? JSON.stringify({ id, ...grant })

@@ -92,3 +92,24 @@ export function partitionsFromArgs(args: {
     return Object.fromEntries(map);
   });
 }
+
+/** Texts an operator may write for the null partition; the log writes null, so they never match it. */
+const NULL_TEXTS = new Set(['null', 'NULL', '__HIVE_DEFAULT_PARTITION__']);
+
+/**
+ * Warnings for values that spell the null partition as text. The CLI does not read a table's
+ * schema (the column types are in its Delta log), so a value's type is checked only by the proxy,
+ * which warns about a value that is no value of its column's type on the first request.
+ */
+export function nullTextWarnings(partitions: readonly PartitionMap[]): string[] {
+  const out = new Set<string>();
+  for (const map of partitions) {
+    for (const [column, value] of Object.entries(map)) {
+      if (value !== null && NULL_TEXTS.has(value))
+        out.add(
+          `warning: ${column}=${value} matches only the text ${JSON.stringify(value)}, never the null partition (for that: --partition-null ${column})`,
+        );
+    }
+  }
+  return [...out];
+}

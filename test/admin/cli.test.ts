@@ -479,6 +479,27 @@ describe('admin CLI against a config file', () => {
     }
   });
 
+  it('warns when a value spells the null partition as text: stored as written, it never matches null', async () => {
+    const own = path.join(dir, 'null-texts.json');
+    writeFileSync(own, JSON.stringify({ tableMapping: { trades: 's3://bucket/gold/trades' } }));
+    const grant = (...a: string[]) =>
+      inProcess(['grants', 'add', '--principal', 'p', '--table', 'trades', ...a, '--config', own]);
+    const plain = await grant('--partition', 'region=EU', '--partition-null', 'desk');
+    expect(plain).toMatchObject({ code: 0, stderr: '' });
+    const texts = await grant('--partition', 'region=__HIVE_DEFAULT_PARTITION__,date=null,desk=nullable');
+    expect(texts.code).toBe(0);
+    const warnings = texts.stderr.split('\n');
+    expect(warnings).toEqual([
+      expect.stringMatching(/^warning: region=__HIVE_DEFAULT_PARTITION__ .*--partition-null region/),
+      expect.stringMatching(/^warning: date=null .*--partition-null date/),
+    ]);
+    const config = parseConfig(JSON.parse(readFileSync(own, 'utf8')));
+    expect(effectivePartitions(await new ConfigGrantStore(config).grantsFor('p'), 'trades')).toEqual([
+      { region: 'EU', desk: null },
+      { region: '__HIVE_DEFAULT_PARTITION__', date: 'null', desk: 'nullable' },
+    ]);
+  });
+
   it('fails with exit code 1 for a missing or broken file, leaving it untouched', async () => {
     const missing = await admin(['keys', 'list', '--config', path.join(dir, 'nope.json')]);
     expect(missing.code).toBe(1);
