@@ -1,4 +1,4 @@
-/** Grant items: validation of the `partitions` JSON text stored in DynamoDB (and given to the CLI). */
+/** Grant items: validation of a DynamoDB grant item and of its `partitions` JSON text. */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { PartitionMap } from '../access/grant';
 
