@@ -4,11 +4,15 @@
  * unknown and revoked ids included, so random key ids cannot hammer the table; the cache is a
  * bounded LRU with one read in flight per id. A DynamoDB failure throws an S3Error (SlowDown on
  * throttling, ServiceUnavailable otherwise) and is not cached: the caller fails closed.
+ * An item the proxy cannot read as written (key-item.ts: an attribute outside the schema, a missing
+ * or mistyped attribute, a status other than active/revoked) cannot sign, like a revoked key, and
+ * a warning names its id and why, once per item (never its secret).
  */
 import { type DynamoDBClient, GetItemCommand, type GetItemCommandOutput } from '@aws-sdk/client-dynamodb';
-import { ANONYMOUS } from '../core/principal';
+import { type Logger, silentLogger } from '../core/logger';
 import type { Clock } from '../core/types';
 import { dynamoFailure, KEY_SK, keyPk } from '../store/dynamo-schema';
+import { readKeyItem } from '../store/key-item';
 import { TtlCache } from '../store/ttl-cache';
 import type { AccessKey, CredentialStore, HeldKey } from './credential-store';
 
@@ -21,18 +25,31 @@ export const DEFAULT_KEY_TTL_MS = 30_000;
 export const ANY_KEY_ID = /^[A-Za-z0-9+/=._-]{3,128}$/;
 export const DLP_KEY_ID = /^DLP[A-Z0-9]{17}$/;
 
+/** Refused items already reported stay quiet; past this many the set starts over. */
+const MAX_REPORTED = 1024;
+
 export class DynamoCredentialStore implements CredentialStore {
   private readonly cache: TtlCache<HeldKey>;
   /** How many GetItem reads were made (for tests and metrics). */
   reads = 0;
   private readonly idPattern: RegExp;
+  private readonly logger: Logger;
+  private readonly reported = new Set<string>();
 
   constructor(
     private readonly client: DynamoDBClient,
     private readonly tableName: string,
-    options: { ttlMs?: number; maxEntries?: number; clock?: Clock; accessKeyIdPattern?: RegExp } = {},
+    options: {
+      ttlMs?: number;
+      maxEntries?: number;
+      clock?: Clock;
+      accessKeyIdPattern?: RegExp;
+      /** Where a refused (malformed) key item is reported. */
+      logger?: Logger;
+    } = {},
   ) {
     this.idPattern = options.accessKeyIdPattern ?? ANY_KEY_ID;
+    this.logger = options.logger ?? silentLogger;
     this.cache = new TtlCache({
       ttlMs: options.ttlMs ?? DEFAULT_KEY_TTL_MS,
       maxEntries: options.maxEntries ?? 10_000,
@@ -71,12 +88,24 @@ export class DynamoCredentialStore implements CredentialStore {
       throw dynamoFailure(e, 'GetItem');
     }
     this.reads++;
-    const principal = item?.principal?.S;
-    const secret = item?.secret?.S;
-    const status = item?.status?.S;
     if (!item) return undefined;
-    // "anonymous" is reserved for unsigned callers: never a key's principal (the CLI refuses it).
-    if (!principal || principal === ANONYMOUS.name || !secret || status !== 'active') return 'inactive';
-    return { accessKeyId, secretAccessKey: secret, principal, status: 'active' };
+    const read = readKeyItem(item);
+    if (read === 'revoked') return 'inactive';
+    if ('problem' in read) {
+      this.refused(accessKeyId, read.problem);
+      return 'inactive';
+    }
+    return { accessKeyId, secretAccessKey: read.secret, principal: read.principal, status: 'active' };
+  }
+
+  private refused(accessKeyId: string, reason: string): void {
+    const key = `${accessKeyId}\u0000${reason}`;
+    if (this.reported.has(key)) return;
+    if (this.reported.size >= MAX_REPORTED) this.reported.clear();
+    this.reported.add(key);
+    this.logger.warn(
+      'an access key item in DynamoDB is malformed and refused: requests signed with it get 403 InvalidAccessKeyId',
+      { accessKeyId, reason },
+    );
   }
 }

@@ -32,7 +32,7 @@ export interface StoreOptions {
   dynamoClientOptions?: DynamoClientOptions;
   /**
    * Where a key id held by both the config and DynamoDB, as two different keys, and a malformed
-   * DynamoDB grant item are reported.
+   * DynamoDB grant or access key item are reported.
    */
   logger?: Logger;
 }

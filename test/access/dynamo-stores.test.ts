@@ -229,6 +229,87 @@ describe.each(backends)('DynamoDB stores on %s', (_name, start, skipReason) => {
       expect(logs).toHaveLength(ids.length);
     },
   );
+
+  it.skipIf(skipReason)(
+    'refuses an access key item it cannot read as written, with a warning naming the id, once, never the secret',
+    async () => {
+      await freshTable();
+      const SECRET = 'item-secret-0123456789abcdef';
+      const put = (id: string, attributes: Record<string, AttributeValue>) =>
+        client.send(
+          new PutItemCommand({
+            TableName: table(),
+            Item: { pk: { S: `KEY#${id}` }, sk: { S: 'KEY' }, ...attributes },
+          }),
+        );
+      const good = {
+        accessKeyId: { S: '' },
+        principal: { S: 'p' },
+        secret: { S: SECRET },
+        status: { S: 'active' },
+      };
+      const item = (id: string, changes: Record<string, AttributeValue | undefined>) => {
+        const attributes: Record<string, AttributeValue> = { ...good, accessKeyId: { S: id } };
+        for (const [name, value] of Object.entries(changes)) {
+          if (value === undefined) delete attributes[name];
+          else attributes[name] = value;
+        }
+        return put(id, attributes);
+      };
+      await item('DLPGOOD', {});
+      await item('DLPREVOKED', { status: { S: 'revoked' }, revokedAt: { S: '2024-01-01T00:00:00Z' } });
+      // A restriction the proxy would not apply: the key must not sign at all.
+      await item('DLPEXPIRES', { expiresAt: { S: '2020-01-01' } });
+      await item('DLPALLOWEDIPS', { allowedIps: { SS: ['10.0.0.1'] } });
+      await item('DLPNOSECRET', { secret: undefined });
+      await item('DLPSECRETBINARY', { secret: { B: new TextEncoder().encode(SECRET) } });
+      await item('DLPSHORTSECRET', { secret: { S: 'short' } });
+      await item('DLPNOPRINCIPAL', { principal: undefined });
+      await item('DLPPRINCIPALLIST', { principal: { L: [{ S: 'p' }] } });
+      await item('DLPEMPTYPRINCIPAL', { principal: { S: '' } });
+      await item('DLPANONYMOUS', { principal: { S: 'anonymous' } });
+      await item('DLPNOSTATUS', { status: undefined });
+      await item('DLPSTATUSBOOL', { status: { BOOL: true } });
+      await item('DLPSTATUSUPPER', { status: { S: 'ACTIVE' } });
+      await item('DLPDISABLED', { status: { S: 'disabled' } });
+      await item('DLPREVOKEDAT', { revokedAt: { S: '2024-01-01T00:00:00Z' } });
+      const logs: string[] = [];
+      const clock = new ManualClock();
+      const store = new DynamoCredentialStore(client, table(), {
+        ttlMs: TTL,
+        clock,
+        logger: jsonLogger((l) => logs.push(l)),
+      });
+      expect((await store.lookup('DLPGOOD'))?.principal).toBe('p');
+      const refused = ['DLPEXPIRES', 'DLPALLOWEDIPS', 'DLPNOSECRET', 'DLPSECRETBINARY', 'DLPSHORTSECRET'];
+      refused.push('DLPNOPRINCIPAL', 'DLPPRINCIPALLIST', 'DLPEMPTYPRINCIPAL', 'DLPANONYMOUS');
+      refused.push('DLPNOSTATUS', 'DLPSTATUSBOOL', 'DLPSTATUSUPPER', 'DLPDISABLED', 'DLPREVOKEDAT');
+      for (const id of [...refused, 'DLPREVOKED']) {
+        expect([id, await store.lookup(id)]).toEqual([id, undefined]);
+        expect([id, await store.held(id)]).toEqual([id, 'inactive']);
+      }
+      const warned = () => logs.map((l) => JSON.parse(l));
+      // A revoked key is not malformed: no warning for it.
+      expect(
+        warned()
+          .map((w) => w.accessKeyId)
+          .sort(),
+      ).toEqual([...refused].sort());
+      for (const w of warned()) {
+        expect(w).toMatchObject({ level: 'warn', reason: expect.any(String) });
+        expect(w.message).toMatch(/access key item .*refused/);
+      }
+      const reason = (id: string) => warned().find((w) => w.accessKeyId === id).reason;
+      expect(reason('DLPEXPIRES')).toContain('expiresAt');
+      expect(reason('DLPALLOWEDIPS')).toContain('allowedIps');
+      expect(reason('DLPDISABLED')).toContain('disabled');
+      for (const l of logs) expect(l).not.toContain(SECRET);
+      // Reloaded after the TTL: the same items are not reported again.
+      clock.advance(TTL);
+      for (const id of refused) expect(await store.lookup(id)).toBeUndefined();
+      expect(logs).toHaveLength(refused.length);
+    },
+  );
 });
 
 describe('DynamoDB stores fail closed', () => {

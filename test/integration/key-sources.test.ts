@@ -4,6 +4,7 @@
  * revoked its copy, which one signs would be a guess, so the id authenticates nowhere (403
  * InvalidAccessKeyId) and an error line names it (never a secret). Identical active copies work.
  */
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoAdmin } from '../../lambda/store/dynamo-admin';
@@ -35,6 +36,10 @@ const DYNAMO_COPIES = {
   otherPrincipal: { ...OTHER_PRINCIPAL, principal: 'admin' },
 };
 
+// In DynamoDB only, as items the proxy cannot read as written (written by another tool).
+const EXPIRING = key(7, 'admin', 'dynamo-secret-of-7');
+const DISABLED = key(8, 'admin', 'dynamo-secret-of-8');
+
 let s3: S3Client;
 let backend: S3Server;
 let dynalite: DynamoServer;
@@ -56,6 +61,24 @@ beforeAll(async () => {
     await admin.putKey(k);
   await admin.putKey(REVOKED_IN_DYNAMO);
   await admin.revokeKey(REVOKED_IN_DYNAMO.accessKeyId);
+  for (const [k, extra] of [
+    [EXPIRING, { status: { S: 'active' }, expiresAt: { S: '2020-01-01T00:00:00Z' } }],
+    [DISABLED, { status: { S: 'disabled' } }],
+  ] as const) {
+    await client.send(
+      new PutItemCommand({
+        TableName: TABLE,
+        Item: {
+          pk: { S: `KEY#${k.accessKeyId}` },
+          sk: { S: 'KEY' },
+          accessKeyId: { S: k.accessKeyId },
+          principal: { S: k.principal },
+          secret: { S: k.secretAccessKey },
+          ...extra,
+        },
+      }),
+    );
+  }
   client.destroy();
   proxy = await startProxy(backend, {
     tableMapping: { sales: sales.uri },
@@ -103,4 +126,25 @@ describe('an access key id in the config and in DynamoDB', () => {
     const r = await get(REVOKED_IN_DYNAMO);
     expect([r.status, code(r.text)]).toEqual([403, 'InvalidAccessKeyId']);
   });
+});
+
+describe('an access key item in DynamoDB the proxy cannot read as written', () => {
+  it.each([
+    ['an attribute outside the schema (an expiry)', EXPIRING, 'expiresAt'],
+    ['an unknown status', DISABLED, 'disabled'],
+  ])(
+    'with %s does not sign, like an unknown key, and a warning names it (never the secret)',
+    async (_what, k, why) => {
+      const r = await get(k);
+      expect([r.status, code(r.text)]).toEqual([403, 'InvalidAccessKeyId']);
+      const lines = proxy.logs.filter((l) => l.includes(k.accessKeyId) && l.includes('"level":"warn"'));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain(why);
+      await get(k);
+      expect(
+        proxy.logs.filter((l) => l.includes(k.accessKeyId) && l.includes('"level":"warn"')),
+      ).toHaveLength(1);
+      for (const l of proxy.logs) expect(l).not.toContain(k.secretAccessKey);
+    },
+  );
 });
