@@ -4,9 +4,11 @@ import type { Grant } from '../access/grant';
 export interface KeyListing {
   accessKeyId: string;
   principal: string;
-  status: 'active' | 'revoked';
+  status: 'active' | 'revoked' | 'refused';
   createdAt?: string;
   revokedAt?: string;
+  /** Why the proxy refuses this DynamoDB item (status 'refused'); never read from the secret's value. */
+  refused?: string;
 }
 
 export interface GrantListing extends Grant {

@@ -176,7 +176,12 @@ async function run(command: string, positionals: string[], values: Values, io: I
           printTable(
             io,
             ['ACCESS_KEY_ID', 'PRINCIPAL', 'STATUS', 'CREATED'],
-            keys.map((k) => [k.accessKeyId, k.principal, k.status, k.createdAt ?? '-']),
+            keys.map((k) => [
+              k.accessKeyId,
+              k.principal,
+              k.refused ? `refused: ${k.refused}` : k.status,
+              k.createdAt ?? '-',
+            ]),
           );
         return 0;
       }

@@ -1,7 +1,8 @@
 /**
  * The write side of the DynamoDB design (dynamo-schema.ts), used by the admin CLI and tests.
- * The proxy itself only reads. Key listings never read the `secret` attribute; grant listings
- * read whole items (to see what the proxy refuses), only of grant items (filtered on pk and sk).
+ * The proxy itself only reads. Key listings never read the `secret` attribute (whether it can sign
+ * is tested inside DynamoDB, by a filter); grant listings read whole items (to see what the proxy
+ * refuses), only of grant items (filtered on pk and sk).
  */
 import {
   type AttributeValue,
@@ -23,13 +24,16 @@ import {
   principalPk,
 } from './dynamo-schema';
 import { readGrantItem } from './grant-item';
+import { keyItemProblem, MIN_SECRET_LENGTH } from './key-item';
 
 export interface KeyRecord {
   accessKeyId: string;
   principal: string;
-  status: 'active' | 'revoked';
+  status: 'active' | 'revoked' | 'refused';
   createdAt?: string;
   revokedAt?: string;
+  /** Why the proxy refuses this item (key-item.ts), as far as a listing can see without the secret. */
+  refused?: string;
 }
 
 export interface GrantRecord extends Grant {
@@ -77,33 +81,62 @@ export class DynamoAdmin {
     );
   }
 
+  /**
+   * Keys as the proxy reads them, without their secrets. An attribute outside the schema cannot be
+   * seen without reading the whole item, secret included: only the proxy's warning names it.
+   */
   async listKeys(): Promise<KeyRecord[]> {
     const out: KeyRecord[] = [];
-    const items = pages(
-      this.client,
-      (start) =>
-        new ScanCommand({
-          TableName: this.tableName,
-          ConsistentRead: true,
-          FilterExpression: 'sk = :k AND begins_with(pk, :pk)',
-          ExpressionAttributeValues: { ':k': { S: KEY_SK }, ':pk': { S: KEY_PK_PREFIX } },
-          // Never read the secret.
-          ProjectionExpression: 'pk, principal, #s, createdAt, revokedAt',
-          ExpressionAttributeNames: { '#s': 'status' },
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
+    const badSecrets = await this.keysWithBadSecrets();
+    const items = this.keyItems(
+      // Never read the secret.
+      'pk, principal, #s, createdAt, revokedAt',
+      '',
+      {},
     );
     for await (const item of items) {
+      const pk = item.pk?.S ?? '';
+      const problem =
+        keyItemProblem(item) ??
+        (badSecrets.has(pk) ? `no \`secret\` string of at least ${MIN_SECRET_LENGTH} characters` : undefined);
       out.push({
         // The id the proxy looks the key up by (and `keys revoke` addresses): its pk.
-        accessKeyId: (item.pk?.S ?? '').slice(KEY_PK_PREFIX.length),
+        accessKeyId: pk.slice(KEY_PK_PREFIX.length),
         principal: item.principal?.S ?? '?',
-        status: item.status?.S === 'active' ? 'active' : 'revoked',
+        status: problem === undefined ? 'active' : problem === 'revoked' ? 'revoked' : 'refused',
+        ...(problem !== undefined && problem !== 'revoked' ? { refused: problem } : {}),
         ...(item.createdAt?.S ? { createdAt: item.createdAt.S } : {}),
         ...(item.revokedAt?.S ? { revokedAt: item.revokedAt.S } : {}),
       });
     }
     return out.sort((a, b) => (a.principal + a.accessKeyId).localeCompare(b.principal + b.accessKeyId));
+  }
+
+  /** The pks of key items whose secret cannot sign (key-item.ts), tested by DynamoDB: its value is never returned. */
+  private async keysWithBadSecrets(): Promise<Set<string>> {
+    const pks = new Set<string>();
+    const items = this.keyItems('pk', ' AND NOT (attribute_type(secret, :string) AND size(secret) >= :min)', {
+      ':string': { S: 'S' },
+      ':min': { N: String(MIN_SECRET_LENGTH) },
+    });
+    for await (const item of items) if (item.pk?.S) pks.add(item.pk.S);
+    return pks;
+  }
+
+  private keyItems(projection: string, filter: string, values: Item): AsyncGenerator<Item> {
+    return pages(
+      this.client,
+      (start) =>
+        new ScanCommand({
+          TableName: this.tableName,
+          ConsistentRead: true,
+          FilterExpression: `sk = :k AND begins_with(pk, :pk)${filter}`,
+          ExpressionAttributeValues: { ':k': { S: KEY_SK }, ':pk': { S: KEY_PK_PREFIX }, ...values },
+          ProjectionExpression: projection,
+          ...(projection.includes('#s') ? { ExpressionAttributeNames: { '#s': 'status' } } : {}),
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+    );
   }
 
   /** Marks a key revoked (kept for audit). False when there is no such key. */

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoGrantStore } from '../../lambda/access/dynamodb-grant-store';
 import { ConfigGrantStore, effectivePartitions } from '../../lambda/access/grant-sources';
@@ -273,6 +273,74 @@ describe('admin CLI against DynamoDB (dynalite)', () => {
     const text = (await inProcess(['grants', 'list', '--principal', 'erin', ...target])).stdout.split('\n');
     expect(text.find((l) => l.startsWith('e1'))).toMatch(/refused: unknown attribute\(s\): expiresAt/);
     expect(text.find((l) => l.startsWith('e3'))).toMatch(/\[\{"region":"EU"\}\]$/);
+    client.destroy();
+  });
+
+  it('lists a key item the proxy refuses as refused, with the reason, never reading its secret', async () => {
+    const client = testDynamoClient(server.endpoint);
+    const SECRET = 'frank-secret-0123456789';
+    const put = (id: string, item: Record<string, AttributeValue>) =>
+      client.send(
+        new PutItemCommand({
+          TableName: table,
+          Item: {
+            pk: { S: `KEY#${id}` },
+            sk: { S: 'KEY' },
+            accessKeyId: { S: id },
+            principal: { S: 'frank' },
+            secret: { S: SECRET },
+            status: { S: 'active' },
+            ...item,
+          },
+        }),
+      );
+    await put('DLPFRANK00000000001', { status: { S: 'disabled' } });
+    await put('DLPFRANK00000000002', { secret: { N: '12345678' } });
+    await put('DLPFRANK00000000003', { secret: { S: 'short' } });
+    await put('DLPFRANK00000000004', { principal: { S: '' } });
+    await put('DLPFRANK00000000005', {});
+    const listed = JSON.parse((await inProcess(['keys', 'list', '--json', ...target])).stdout)
+      .filter((k: { accessKeyId: string }) => k.accessKeyId.startsWith('DLPFRANK'))
+      .sort((a: { accessKeyId: string }, b: { accessKeyId: string }) =>
+        a.accessKeyId.localeCompare(b.accessKeyId),
+      );
+    expect(listed).toEqual([
+      expect.objectContaining({
+        accessKeyId: 'DLPFRANK00000000001',
+        status: 'refused',
+        refused: expect.stringContaining('disabled'),
+      }),
+      expect.objectContaining({
+        accessKeyId: 'DLPFRANK00000000002',
+        status: 'refused',
+        refused: expect.stringContaining('secret'),
+      }),
+      expect.objectContaining({
+        accessKeyId: 'DLPFRANK00000000003',
+        status: 'refused',
+        refused: expect.stringContaining('secret'),
+      }),
+      expect.objectContaining({
+        accessKeyId: 'DLPFRANK00000000004',
+        status: 'refused',
+        refused: expect.stringContaining('principal'),
+      }),
+      expect.objectContaining({ accessKeyId: 'DLPFRANK00000000005', status: 'active' }),
+    ]);
+    expect(listed[4].refused).toBeUndefined();
+    const text = (await inProcess(['keys', 'list', ...target])).stdout;
+    expect(text).toMatch(/DLPFRANK00000000001\s+frank\s+refused: `status` is "disabled"/);
+    expect(text).toMatch(
+      /DLPFRANK00000000003\s+frank\s+refused: no `secret` string of at least 8 characters/,
+    );
+    expect(text).not.toContain(SECRET);
+    for (const id of [
+      'DLPFRANK00000000001',
+      'DLPFRANK00000000002',
+      'DLPFRANK00000000003',
+      'DLPFRANK00000000004',
+    ])
+      expect(await new DynamoCredentialStore(client, table).lookup(id)).toBeUndefined();
     client.destroy();
   });
 
