@@ -20,10 +20,12 @@
  * - grants of a caller on one table (revoke): the caller's grants as above, picked by their `table`
  *   attribute (what the proxy reads, whatever the sk says), each deleted by its own key.
  * - list all keys / all grants (admin CLI only, rare): Scan with a filter on sk; for keys a
- *   projection that never includes `secret`, for grants whole items (only grant items pass the
+ *   projection that never includes `secret` (plus a Scan whose filter tests it, projecting pk), for grants whole items (only grant items pass the
  *   filter) so that the listing shows an item the proxy refuses.
  * A grant item with any attribute not in the table above is refused by the proxy (grant-item.ts):
- * it may be a restriction (an expiry, a condition) the proxy would not apply.
+ * it may be a restriction (an expiry, a condition) the proxy would not apply. So is an active key
+ * item (key-item.ts), which then cannot sign; key listings see every defect but that one, since
+ * they never read `secret` (its type and length are tested by a Scan filter).
  * Revoking a key sets status=revoked (kept for audit); revoking a grant deletes the item.
  * `partitions` is JSON text rather than a DynamoDB map so that JSON null (the null partition) and
  * empty maps (`{}` = whole table) round-trip exactly.
