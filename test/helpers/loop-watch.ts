@@ -7,7 +7,7 @@
  * the loop of nobody's code. A synchronous block spends its length in CPU whatever the load (other
  * threads' CPU in the same stretch, GC helpers, the thread pool, only makes the figure larger: the
  * check stays on the strict side). For the same reason a block is held against the CPU the work
- * cost (`cpuMs`, `cpuBetween`), not its wall time.
+ * cost (`cpuMs`), not its wall time.
  */
 const PERIOD_MS = 2;
 
@@ -62,28 +62,6 @@ export async function loopBlocks<T>(
   } finally {
     clearInterval(timer);
   }
-}
-
-/** The longest part of any block within [from, to] (its CPU, capped by the overlap's wall time). */
-export function longestWithin(blocks: readonly LoopBlock[], from: number, to: number): number {
-  let worst = 0;
-  for (const b of blocks)
-    worst = Math.max(worst, Math.min(b.cpuMs, Math.min(b.end, to) - Math.max(b.start, from)));
-  return worst;
-}
-
-/** The process's CPU time spent between two wall times (interpolated between samples). */
-export function cpuBetween(samples: readonly LoopSample[], from: number, to: number): number {
-  return cpuAt(samples, to) - cpuAt(samples, from);
-}
-
-function cpuAt(samples: readonly LoopSample[], wall: number): number {
-  const i = samples.findIndex((s) => s.wall >= wall);
-  if (i < 0) return samples.at(-1)!.cpu;
-  if (i === 0) return samples[0]!.cpu;
-  const a = samples[i - 1]!;
-  const b = samples[i]!;
-  return a.cpu + ((b.cpu - a.cpu) * (wall - a.wall)) / (b.wall - a.wall || 1);
 }
 
 function sample(): LoopSample {
