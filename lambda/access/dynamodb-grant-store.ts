@@ -13,6 +13,7 @@ import {
   QueryCommand,
   type QueryCommandOutput,
 } from '@aws-sdk/client-dynamodb';
+import { FirstTimes } from '../core/first-times';
 import { type Logger, silentLogger } from '../core/logger';
 import type { Clock } from '../core/types';
 import { dynamoFailure, grantSkPrefix, principalPk } from '../store/dynamo-schema';
@@ -32,9 +33,6 @@ export interface DynamoStoreOptions {
   logger?: Logger;
 }
 
-/** Refused items already reported stay quiet; past this many the set starts over. */
-const MAX_REPORTED = 1024;
-
 const EMPTY: readonly Grant[] = Object.freeze([]);
 
 export class DynamoGrantStore implements GrantStore {
@@ -44,7 +42,8 @@ export class DynamoGrantStore implements GrantStore {
 
   private readonly pageSize: number | undefined;
   private readonly logger: Logger;
-  private readonly reported = new Set<string>();
+  /** Refused items already reported stay quiet. */
+  private readonly reported = new FirstTimes();
 
   constructor(
     private readonly client: DynamoDBClient,
@@ -103,10 +102,7 @@ export class DynamoGrantStore implements GrantStore {
   }
 
   private refused(principal: string, sk: string, reason: string): void {
-    const key = `${principal}\u0000${sk}\u0000${reason}`;
-    if (this.reported.has(key)) return;
-    if (this.reported.size >= MAX_REPORTED) this.reported.clear();
-    this.reported.add(key);
+    if (!this.reported.first(`${principal}\u0000${sk}\u0000${reason}`)) return;
     this.logger.warn('a grant item in DynamoDB is malformed and refused: it grants nothing', {
       principal,
       sk,

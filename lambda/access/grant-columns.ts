@@ -8,13 +8,12 @@
  * (maps, snapshot) pair: both arrays keep their identity while cached, so a request costs two
  * weak-map lookups.
  */
+import { FirstTimes } from '../core/first-times';
 import type { Logger } from '../core/logger';
 import type { PartitionColumn } from '../delta/snapshot-view';
 import type { PartitionMap, PartitionValue } from './grant';
 import { grantCanonicals, grantKeysFor } from './partition-value';
 
-/** Warnings already given stay quiet; past this many the set starts over. */
-const MAX_REPORTED = 1024;
 /** A value is logged (and remembered) by at most this many characters. */
 const MAX_VALUE_CHARS = 200;
 /** The folder name Hive and Spark give the null partition; the log writes null, never this text. */
@@ -23,7 +22,8 @@ const NULL_HINT = 'the null partition is granted with null (admin CLI: --partiti
 
 export class GrantColumnCheck {
   private readonly checked = new WeakMap<readonly PartitionMap[], WeakSet<readonly PartitionColumn[]>>();
-  private readonly reported = new Set<string>();
+  /** Warnings already given stay quiet. */
+  private readonly reported = new FirstTimes();
 
   constructor(private readonly logger: Logger) {}
 
@@ -40,7 +40,7 @@ export class GrantColumnCheck {
       for (const [name, value] of Object.entries(map)) {
         const column = columns.find((c) => c.logical === name);
         if (column) this.checkValue(table, principal, column, value);
-        else if (this.firstTime(`c\u0000${table}\u0000${name}`))
+        else if (this.reported.first(`c\u0000${table}\u0000${name}`))
           this.logger.warn(
             'a grant names a column the table is not partitioned by: that partition map allows nothing',
             {
@@ -63,7 +63,7 @@ export class GrantColumnCheck {
         ? `${value.slice(0, MAX_VALUE_CHARS)}…`
         : value;
     const key = `v\u0000${principal}\u0000${table}\u0000${column.logical}\u0000${String(shown)}`;
-    if (!this.firstTime(key)) return;
+    if (!this.reported.first(key)) return;
     this.logger.warn(
       parses
         ? `a grant value is the folder name of the null partition: it matches only that text, never null`
@@ -77,12 +77,5 @@ export class GrantColumnCheck {
         ...(hiveNull || value === 'null' ? { hint: NULL_HINT } : {}),
       },
     );
-  }
-
-  private firstTime(key: string): boolean {
-    if (this.reported.has(key)) return false;
-    if (this.reported.size >= MAX_REPORTED) this.reported.clear();
-    this.reported.add(key);
-    return true;
   }
 }

@@ -9,6 +9,7 @@
  * a warning names its id and why, once per item (never its secret).
  */
 import { type DynamoDBClient, GetItemCommand, type GetItemCommandOutput } from '@aws-sdk/client-dynamodb';
+import { FirstTimes } from '../core/first-times';
 import { type Logger, silentLogger } from '../core/logger';
 import type { Clock } from '../core/types';
 import { dynamoFailure, KEY_SK, keyPk } from '../store/dynamo-schema';
@@ -25,16 +26,14 @@ export const DEFAULT_KEY_TTL_MS = 30_000;
 export const ANY_KEY_ID = /^[A-Za-z0-9+/=._-]{3,128}$/;
 export const DLP_KEY_ID = /^DLP[A-Z0-9]{17}$/;
 
-/** Refused items already reported stay quiet; past this many the set starts over. */
-const MAX_REPORTED = 1024;
-
 export class DynamoCredentialStore implements CredentialStore {
   private readonly cache: TtlCache<HeldKey>;
   /** How many GetItem reads were made (for tests and metrics). */
   reads = 0;
   private readonly idPattern: RegExp;
   private readonly logger: Logger;
-  private readonly reported = new Set<string>();
+  /** Refused items already reported stay quiet. */
+  private readonly reported = new FirstTimes();
 
   constructor(
     private readonly client: DynamoDBClient,
@@ -99,10 +98,7 @@ export class DynamoCredentialStore implements CredentialStore {
   }
 
   private refused(accessKeyId: string, reason: string): void {
-    const key = `${accessKeyId}\u0000${reason}`;
-    if (this.reported.has(key)) return;
-    if (this.reported.size >= MAX_REPORTED) this.reported.clear();
-    this.reported.add(key);
+    if (!this.reported.first(`${accessKeyId}\u0000${reason}`)) return;
     this.logger.warn(
       'an access key item in DynamoDB is malformed and refused: requests signed with it get 403 InvalidAccessKeyId',
       { accessKeyId, reason },

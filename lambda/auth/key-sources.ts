@@ -6,6 +6,7 @@
  * InvalidAccessKeyId) and an error line names it and where it is (never a secret), once per id.
  * DynamoDB is therefore asked about config ids too (cached like any key lookup).
  */
+import { FirstTimes } from '../core/first-times';
 import type { Logger } from '../core/logger';
 import { S3Error } from '../core/s3-error';
 import type { AccessKey, CredentialStore, HeldKey } from './credential-store';
@@ -14,12 +15,10 @@ export interface DatabaseKeys {
   held(accessKeyId: string): Promise<HeldKey | undefined>;
 }
 
-/** Ids already reported stay quiet; past this many the set starts over. */
-const MAX_REPORTED = 1024;
-
 export class KeySources implements CredentialStore {
   private readonly fromConfig = new Map<string, { key: AccessKey; index: number }>();
-  private readonly reported = new Set<string>();
+  /** Ids already reported stay quiet. */
+  private readonly reported = new FirstTimes();
 
   constructor(
     configKeys: readonly AccessKey[],
@@ -54,9 +53,7 @@ export class KeySources implements CredentialStore {
   }
 
   private report(accessKeyId: string, configPath: string, conflict: string): void {
-    if (this.reported.has(accessKeyId)) return;
-    if (this.reported.size >= MAX_REPORTED) this.reported.clear();
-    this.reported.add(accessKeyId);
+    if (!this.reported.first(accessKeyId)) return;
     this.logger.error(
       `access key ${accessKeyId} is in ${configPath} and in DynamoDB table ${this.databaseName}, where it ${conflict}: requests signed with it are refused until one copy is removed`,
       { accessKeyId, configPath, table: this.databaseName },
