@@ -1,4 +1,5 @@
 /** A minimal XML writer for S3 responses: every text node is escaped, nothing else is clever. */
+import { concatBytes } from '../core/concat-bytes';
 import { WorkSlices, yieldToEventLoop } from '../core/event-loop';
 
 const ESCAPES: Record<string, string> = {
@@ -110,7 +111,7 @@ export async function toXmlInSlices(doc: XmlNode, sliceChars: number): Promise<s
   out.push(`</${doc.name}>`);
   if (done.length === 0) return out.join('');
   done.push(Buffer.from(out.join('')));
-  return Buffer.concat(done);
+  return concatBytes(done);
 }
 
 /** Optional element: left out entirely when the value is undefined. */
