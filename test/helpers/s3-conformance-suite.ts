@@ -8,7 +8,7 @@
  * 3 and 1000 points through node:http and the max-keys=3 points through the Lambda front end,
  * which shares all of the listing logic; `npm run test:full` (test/full/) runs the max-keys 1
  * and 2 points (the most pages) through node:http and the other points through Lambda.
- * (authz-listing keeps max-keys=1 in `npm test`.)
+ * (authz-listing does the same: max-keys=3 already pages every listing several times.)
  */
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
