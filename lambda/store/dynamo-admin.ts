@@ -90,7 +90,7 @@ export class DynamoAdmin {
     const badSecrets = await this.keysWithBadSecrets();
     const items = this.keyItems(
       // Never read the secret.
-      'pk, principal, #s, createdAt, revokedAt',
+      'pk, accessKeyId, principal, #s, createdAt, revokedAt',
       '',
       {},
     );

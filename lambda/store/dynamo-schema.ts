@@ -22,7 +22,8 @@
  * - list all keys / all grants (admin CLI only, rare): Scan with a filter on sk; for keys a
  *   projection that never includes `secret` (plus a Scan whose filter tests it, projecting pk), for grants whole items (only grant items pass the
  *   filter) so that the listing shows an item the proxy refuses.
- * A grant item with any attribute not in the table above is refused by the proxy (grant-item.ts):
+ * A grant item with any attribute not in the table above, or whose principal/table/grantId copies
+ * disagree with its pk and sk, is refused by the proxy (grant-item.ts):
  * it may be a restriction (an expiry, a condition) the proxy would not apply. So is an active key
  * item (key-item.ts), which then cannot sign; key listings see every defect but that one, since
  * they never read `secret` (its type and length are tested by a Scan filter).

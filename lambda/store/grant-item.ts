@@ -1,6 +1,7 @@
 /** Grant items: validation of a DynamoDB grant item and of its `partitions` JSON text. */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { PartitionMap } from '../access/grant';
+import { grantSkPrefix, PRINCIPAL_PK_PREFIX } from './dynamo-schema';
 
 /** Parses and validates a PartitionMap[] (JSON text); undefined when it is not one. */
 export function parsePartitions(text: unknown): PartitionMap[] | undefined {
@@ -54,6 +55,16 @@ export function readGrantItem(
   const table = item.table?.S;
   if (table === undefined) return { problem: 'no `table` string attribute' };
   if (!isTableAlias(table)) return { problem: '`table` is not a table alias' };
+  // The keys and their copies must tell one story: an item whose `principal` or `grantId` copy,
+  // or whose sk's table, disagrees was written for someone or something else than it would grant.
+  const pk = item.pk?.S ?? '';
+  if (item.principal !== undefined && `${PRINCIPAL_PK_PREFIX}${item.principal.S}` !== pk)
+    return { problem: '`principal` disagrees with the pk' };
+  const sk = item.sk?.S ?? '';
+  if (!sk.startsWith(grantSkPrefix(table)) || sk.length === grantSkPrefix(table).length)
+    return { problem: "the sk is not GRANT#<table>#<grantId> for the item's `table`" };
+  if (item.grantId !== undefined && sk.slice(grantSkPrefix(table).length) !== item.grantId.S)
+    return { problem: '`grantId` disagrees with the sk' };
   if (item.partitions?.S === undefined) return { problem: 'no `partitions` string attribute (JSON text)' };
   const partitions = parsePartitions(item.partitions.S);
   if (!partitions)

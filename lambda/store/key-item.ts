@@ -2,11 +2,12 @@
  * Access key items (dynamo-schema.ts): what the proxy reads of one, or why it refuses it. Only an
  * item written as the schema says signs; anything else (an attribute outside the schema, which may
  * be a restriction such as an expiry the proxy would not apply, a missing or mistyped attribute, a
- * status other than active/revoked) cannot sign. A reason never quotes the secret. The id is the
- * pk's (an `accessKeyId` copy that disagrees is not what the proxy reads, as for grant items).
+ * status other than active/revoked, an `accessKeyId` copy that disagrees with the pk) cannot sign.
+ * A reason never quotes the secret.
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { ANONYMOUS } from '../core/principal';
+import { keyPk } from './dynamo-schema';
 
 /** The attributes of an access key item. */
 const KEY_ITEM_ATTRIBUTES = new Set([
@@ -37,6 +38,9 @@ export function keyItemProblem(item: Item): string | 'revoked' | undefined {
     return `\`status\` is ${JSON.stringify(status.slice(0, 40))}, not "active" or "revoked"`;
   const unknown = Object.keys(item).filter((k) => !KEY_ITEM_ATTRIBUTES.has(k));
   if (unknown.length) return `unknown attribute(s): ${unknown.sort().join(', ').slice(0, 200)}`;
+  // Written for another key id than the one it is stored (and looked up) under.
+  if (item.accessKeyId !== undefined && keyPk(item.accessKeyId.S ?? '') !== item.pk?.S)
+    return '`accessKeyId` disagrees with the pk';
   const principal = item.principal?.S;
   if (principal === undefined) return 'no `principal` string attribute';
   if (principal === '') return '`principal` is empty';

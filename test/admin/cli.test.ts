@@ -174,9 +174,9 @@ describe('admin CLI against DynamoDB (dynalite)', () => {
     client.destroy();
   });
 
-  it('lists and revokes hand-written items as the proxy reads them: by their keys, not their copies', async () => {
-    // Items written by another tool, whose attributes disagree with their keys. The proxy reads a
-    // grant by its pk (principal) and `table` attribute, and a key by its pk.
+  it('refuses hand-written items whose copies disagree with their keys, lists them as refused and revokes them by their keys', async () => {
+    // Items written by another tool, whose attributes disagree with their keys: which one the
+    // writer meant cannot be known, so the proxy reads neither (it granted alice bob's grant).
     const client = testDynamoClient(server.endpoint);
     const put = (item: Record<string, string>) =>
       client.send(
@@ -190,10 +190,19 @@ describe('admin CLI against DynamoDB (dynalite)', () => {
       sk: 'GRANT#trades#a1',
       principal: 'bob',
       table: 'trades',
-      grantId: 'zz',
+      grantId: 'a1',
       partitions: '[{}]',
     });
     await put({ pk: 'PRINCIPAL#carol', sk: 'GRANT#public#c1', table: 'trades', partitions: '[{}]' });
+    await put({
+      pk: 'PRINCIPAL#frank',
+      sk: 'GRANT#trades#f1',
+      grantId: 'f2',
+      table: 'trades',
+      partitions: '[{}]',
+    });
+    // The copies may be left out: an item without them is read by its keys.
+    await put({ pk: 'PRINCIPAL#gina', sk: 'GRANT#trades#g1', table: 'trades', partitions: '[{}]' });
     const keyId = 'DLPHANDWRITTEN000001';
     await put({
       pk: `KEY#${keyId}`,
@@ -204,34 +213,46 @@ describe('admin CLI against DynamoDB (dynalite)', () => {
       status: 'active',
     });
     const store = () => new DynamoGrantStore(client, table);
-    expect(effectivePartitions(await store().grantsFor('alice'), 'trades')).toEqual([{}]);
-    expect(effectivePartitions(await store().grantsFor('carol'), 'trades')).toEqual([{}]);
+    for (const who of ['alice', 'bob', 'carol', 'frank']) expect(await store().grantsFor(who)).toEqual([]);
+    expect(effectivePartitions(await store().grantsFor('gina'), 'trades')).toEqual([{}]);
+    expect(await new DynamoCredentialStore(client, table).lookup(keyId)).toBeUndefined();
+    expect(await new DynamoCredentialStore(client, table).lookup('DLPSOMEOTHERKEY00001')).toBeUndefined();
 
     const json = async (args: string[]) =>
       JSON.parse((await inProcess([...args, '--json', ...target])).stdout);
-    const everyone = (await json(['grants', 'list'])) as { principal: string; table: string; id: string }[];
-    expect(everyone.filter((g) => ['alice', 'bob', 'carol'].includes(g.principal))).toEqual(
-      expect.arrayContaining([
-        expect.objectContaining({ principal: 'alice', table: 'trades', id: 'a1' }),
-        expect.objectContaining({ principal: 'carol', table: 'trades', id: 'c1' }),
-      ]),
-    );
+    const everyone = (await json(['grants', 'list'])) as {
+      principal: string;
+      table: string;
+      id: string;
+      refused?: string;
+    }[];
+    const refusal = (who: string) => everyone.find((g) => g.principal === who)?.refused;
+    expect(refusal('alice')).toBe('`principal` disagrees with the pk');
+    expect(refusal('carol')).toMatch(/the sk is not GRANT#<table>#<grantId>/);
+    expect(refusal('frank')).toBe('`grantId` disagrees with the sk');
+    expect(refusal('gina')).toBeUndefined();
     expect(everyone.some((g) => g.principal === 'bob')).toBe(false);
-    expect(await json(['grants', 'list', '--principal', 'alice'])).toEqual([
-      expect.objectContaining({ principal: 'alice', table: 'trades', id: 'a1' }),
-    ]);
     expect(
       (await json(['keys', 'list'])).find((k: { principal: string }) => k.principal === 'dave'),
-    ).toMatchObject({ accessKeyId: keyId });
+    ).toMatchObject({
+      accessKeyId: keyId,
+      status: 'refused',
+      refused: '`accessKeyId` disagrees with the pk',
+    });
 
     const revoke = (principal: string) =>
       inProcess(['grants', 'revoke', '--principal', principal, '--table', 'trades', ...target]);
-    expect((await revoke('alice')).stdout).toContain('removed 1');
-    expect((await revoke('carol')).stdout).toContain('removed 1');
-    expect(await store().grantsFor('alice')).toEqual([]);
-    expect(await store().grantsFor('carol')).toEqual([]);
+    for (const who of ['alice', 'carol', 'frank', 'gina'])
+      expect((await revoke(who)).stdout).toContain('removed 1');
+    expect(
+      (await json(['grants', 'list'])).filter((g: { principal: string }) =>
+        ['alice', 'carol', 'frank', 'gina'].includes(g.principal),
+      ),
+    ).toEqual([]);
     expect((await inProcess(['keys', 'revoke', keyId, ...target])).code).toBe(0);
-    expect(await new DynamoCredentialStore(client, table).lookup(keyId)).toBeUndefined();
+    expect(
+      (await json(['keys', 'list'])).find((k: { principal: string }) => k.principal === 'dave'),
+    ).toMatchObject({ accessKeyId: keyId, status: 'revoked' });
     // A key for the name unsigned callers get would sign as them: never a key.
     await put({
       pk: 'KEY#DLPANONYMOUS0000001',
