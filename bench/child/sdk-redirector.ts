@@ -9,27 +9,12 @@
  * argv[2]: JSON { keys: [{accessKeyId, secretAccessKey}], backend: {endpoint, region, accessKeyId,
  * secretAccessKey}, tables: {alias: "s3://bucket/prefix"} }. Prints "READY <url>".
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { S3RequestPresigner } from '@aws-sdk/s3-request-presigner';
 import { SignatureV4 } from '@smithy/signature-v4';
-import type { Checksum, SourceData } from '@smithy/types';
-
-class Sha256 implements Checksum {
-  private hash;
-  constructor(secret?: SourceData) {
-    this.hash =
-      secret === undefined ? createHash('sha256') : createHmac('sha256', secret as string | Uint8Array);
-  }
-  update(chunk: Uint8Array): void {
-    this.hash.update(chunk);
-  }
-  async digest(): Promise<Uint8Array> {
-    return this.hash.digest();
-  }
-  reset(): void {}
-}
+import { NodeSha256 as Sha256 } from '../../test/helpers/node-sha256';
 
 const args = JSON.parse(process.argv[2] ?? '{}') as {
   keys: { accessKeyId: string; secretAccessKey: string }[];
