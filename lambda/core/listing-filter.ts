@@ -24,5 +24,6 @@ export interface VirtualFolder {
   readonly prefix: string;
   /** Relative keys of the generated objects, sorted as S3 sorts keys. */
   readonly keys: readonly string[];
-  describe(relKey: string): Promise<GeneratedObjectMeta>;
+  /** Undefined: the key left the folder since `keys` were made (a checkpoint found broken); not listed. */
+  describe(relKey: string): Promise<GeneratedObjectMeta | undefined>;
 }

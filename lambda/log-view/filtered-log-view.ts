@@ -103,8 +103,8 @@ export class FilteredLogView implements LogView {
         if (i === undefined) throw new Error(`${relKey} is not in the filtered log`);
         // Listings describe keys in order: start the next few generations now.
         for (const k of keys.slice(i + 1, i + 1 + PREFETCH)) this.generate(req, log, k)?.catch(() => {});
-        const g = await this.generate(req, log, relKey)!;
-        return meta(g);
+        const g = await this.shown(req, log, relKey);
+        return g && meta(g);
       },
     };
   }
@@ -112,11 +112,25 @@ export class FilteredLogView implements LogView {
   async object(req: LogViewRequest, relKey: string): Promise<GeneratedObject | undefined> {
     const log = await this.realLog(req);
     try {
-      return await this.generate(req, log, relKey);
+      return await this.shown(req, log, relKey);
     } catch (e) {
       if (!isNotFound(e)) throw e;
       // A file the listing named is gone (a log cleanup since): answer from a new listing.
-      return this.generate(req, await this.realLog(req), relKey);
+      return this.shown(req, await this.realLog(req), relKey);
+    }
+  }
+
+  /**
+   * The generated file, or undefined when the key is not (or no longer) in the view: a checkpoint
+   * found broken, and a `_last_checkpoint` left without a checkpoint, are hidden (readers skip a
+   * broken checkpoint and list from 0 without a hint), never an error.
+   */
+  private async shown(req: LogViewRequest, log: RealLog, relKey: string): Promise<Generated | undefined> {
+    try {
+      return await this.generate(req, log, relKey);
+    } catch (e) {
+      if (!virtualFile(log, relKey)) return undefined;
+      throw e;
     }
   }
 
@@ -168,6 +182,7 @@ export class FilteredLogView implements LogView {
   ): Promise<Generated> {
     for (;;) {
       const cp = log.checkpoints[0];
+      // shown() answers 404: every checkpoint turned out broken.
       if (!cp) throw new DeltaLogError('Unreadable', 'no readable checkpoint left for _last_checkpoint');
       try {
         return await this.cache.get(`${base}${LAST_CHECKPOINT}\u0000${cp.source}`, async () => {
@@ -181,7 +196,9 @@ export class FilteredLogView implements LogView {
           return generated(new TextEncoder().encode(JSON.stringify(hint)), cp.lastModified);
         });
       } catch (e) {
-        if (log.checkpoints[0] === cp) throw e; // not a broken checkpoint: a real failure
+        if (!(e instanceof DeltaLogError || isNotFound(e))) throw e; // not a broken checkpoint: a real failure
+        // Dropped here too: the hint's generation may have been another listing's.
+        dropCheckpoint(log, cp.version);
       }
     }
   }
@@ -193,9 +210,9 @@ export class FilteredLogView implements LogView {
     base: string,
     cp: RealCheckpoint,
   ): Promise<Generated> {
-    return this.cache.get(`${base}checkpoint\u0000${cp.source}`, async () => {
-      const filter = this.filter(t, req.grant);
-      try {
+    return this.cache
+      .get(`${base}checkpoint\u0000${cp.source}`, async () => {
+        const filter = this.filter(t, req.grant);
         const w = await filterCheckpoint(
           req.storage,
           cp.parts,
@@ -204,12 +221,14 @@ export class FilteredLogView implements LogView {
           filter.classifier,
         );
         return { ...generated(w.bytes, cp.lastModified), actions: w.actions, adds: w.adds };
-      } catch (e) {
-        // A broken checkpoint (a failed write, a missing part or sidecar) is hidden, as readers skip it.
+      })
+      .catch((e: unknown) => {
+        // A broken checkpoint (a failed write, a missing part or sidecar) is hidden, as readers
+        // skip it: dropped from the listing of every request that met it (one generation is
+        // shared by requests holding different listings).
         if (e instanceof DeltaLogError || isNotFound(e)) dropCheckpoint(log, cp.version);
         throw e;
-      }
-    });
+      });
   }
 
   private filter(t: TableState, grant: FileGrant): { actions: ActionFilter; classifier: TupleClassifier } {

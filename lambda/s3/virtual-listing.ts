@@ -231,6 +231,7 @@ export async function listVirtual(
         }
         if (passed(vkey)) continue;
         const meta = await folder!.describe(rel);
+        if (!meta) continue;
         if (accept({ kind: 'object', key: vkey, object: { key: vkey, ...meta } })) return true;
       }
       return false;
