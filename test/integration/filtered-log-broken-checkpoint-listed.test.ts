@@ -20,6 +20,7 @@ beforeAll(async () => {
   for (const [name, at] of [
     ['older', [2, 4]],
     ['only', [4]],
+    ['direct', [4]],
   ] as const) {
     const { dir } = await writeRegionTable(4, at);
     writeFileSync(join(dir, '_delta_log/00000000000000000004.checkpoint.parquet'), 'PAR1 not really');
@@ -29,10 +30,11 @@ beforeAll(async () => {
     s3,
     {
       logView: 'filtered',
-      tableMapping: { older: 's3://older/t', only: 's3://only/t' },
+      tableMapping: { older: 's3://older/t', only: 's3://only/t', direct: 's3://direct/t' },
       grants: [
         { principal: 'eu', table: 'older', partitions: [{ region: 'EU' }] },
         { principal: 'eu', table: 'only', partitions: [{ region: 'EU' }] },
+        { principal: 'eu', table: 'direct', partitions: [{ region: 'EU' }] },
       ],
     },
     ['eu'],
@@ -60,5 +62,13 @@ describe('a broken checkpoint met first by a listing', () => {
     const pages = await listAllPages(proxy.url, 'eu', 2, { prefix: 'only/_delta_log/' });
     expect(pages.map((p) => p.status)).toEqual(pages.map(() => 200));
     expect(pages.flatMap((p) => p.keys).filter((k) => k.includes('checkpoint'))).toEqual([]);
+  });
+
+  it('a GET of it before anything else is 404 NoSuchKey, as after it was found broken', async () => {
+    const key = 'direct/_delta_log/00000000000000000004.checkpoint.parquet';
+    for (let i = 0; i < 2; i++) {
+      const r = await objectRequest(proxy.url, 'GET', key, 'eu');
+      expect([r.status, /<Code>(\w+)</.exec(r.text)?.[1]]).toEqual([404, 'NoSuchKey']);
+    }
   });
 });
