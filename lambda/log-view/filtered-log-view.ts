@@ -16,6 +16,7 @@ import { LAST_CHECKPOINT, LOG_DIR } from '../delta/log-path';
 import type { PathPartitionLookup } from '../delta/path-partitions';
 import type { Snapshot } from '../delta/snapshot';
 import { TableRoot } from '../delta/table-root';
+import { StorageError } from '../storage/storage-backend';
 import { ActionFilter } from './action-filter';
 import { DvInliner } from './dv-inliner';
 import { type FileGrant, TupleClassifier } from './file-grant';
@@ -103,7 +104,14 @@ export class FilteredLogView implements LogView {
         if (i === undefined) throw new Error(`${relKey} is not in the filtered log`);
         // Listings describe keys in order: start the next few generations now.
         for (const k of keys.slice(i + 1, i + 1 + PREFETCH)) this.generate(req, log, k)?.catch(() => {});
-        const g = await this.shown(req, log, relKey);
+        const g = await this.shown(req, log, relKey).catch((e: unknown) => {
+          // A file this listing named is gone (a log cleanup since): generate() made the next
+          // request list the log again, so this one answers 503 and the client's retry gets a
+          // listing that holds together (this one's keys no longer do).
+          if (isNotFound(e))
+            throw new StorageError('Unavailable', `${relKey} is gone since the log was listed`);
+          throw e;
+        });
         return g && meta(g);
       },
     };

@@ -30,9 +30,9 @@ describe('a table replaced under the proxy', () => {
     });
     const get = (key: string) =>
       objectRequest(proxy.url, 'GET', `${t.alias}/${key}`, READER, 'datalake', clock);
-    const logKeys = async () =>
-      (await listAllPages(proxy.url, READER, 2, { prefix: `${t.alias}/_delta_log/` })).flatMap((p) => p.keys);
-    return Object.assign(get, { logKeys });
+    const logPages = () => listAllPages(proxy.url, READER, 2, { prefix: `${t.alias}/_delta_log/` });
+    const logKeys = async () => (await logPages()).flatMap((p) => p.keys);
+    return Object.assign(get, { logKeys, logPages });
   }
 
   async function deleteKeys(prefix: string): Promise<void> {
@@ -129,5 +129,27 @@ describe('a table replaced under the proxy', () => {
     const gone = await get(commitKey(0));
     expect(gone.status).toBe(404);
     expect((await get(rel(kept))).status).toBe(200);
+  });
+
+  it('a listing that meets a commit a log cleanup removed since the log was listed answers 503 once, then the new log', async () => {
+    const clock = new ManualClock();
+    const t = await lake.freshTable();
+    await t.writer.commit({ add: [await t.file('EU', 1)] });
+    const longLived = await proxyOf(t, clock, 600_000);
+    // The log is listed (and held for the snapshot) by a read of the newest commit only.
+    expect((await longLived(commitKey(1))).status).toBe(200);
+    await t.writer.checkpoint();
+    await lake.s3.send(new DeleteObjectCommand({ Bucket: 'lake', Key: t.prefix + commitKey(0) }));
+    // The first request after the cleanup is a listing (delta-rs and the kernel list first): a
+    // retryable 503, not 500 InternalError ("The storage of table ... failed").
+    const first = await longLived.logPages();
+    expect(first.map((p) => [p.status, /<Code>(\w+)</.exec(p.text)?.[1]])).toEqual([
+      [503, 'ServiceUnavailable'],
+    ]);
+    expect(await longLived.logKeys()).toEqual(
+      [commitKey(1).replace('.json', '.checkpoint.parquet'), commitKey(1), '_delta_log/_last_checkpoint'].map(
+        (k) => `${t.alias}/${k}`,
+      ),
+    );
   });
 });
