@@ -259,11 +259,13 @@ export class FilteredLogView implements LogView {
       };
       state.lookup =
         this.opts.lookup?.(req.storage, root) ??
-        new ScanPathPartitions(
-          req.storage,
-          root,
-          () => state.latest ?? { version: -1, commits: new Map(), checkpoints: [] },
-        );
+        new ScanPathPartitions(req.storage, root, () => {
+          // Forgotten since this generation began (a file gone or changed, see generate()): "no
+          // log" is not "no add" (a remove placed nowhere is dropped, its file left active), so
+          // this generation fails, uncached, and the next request lists the log anew.
+          if (!state.latest) throw new StorageError('Unavailable', 'the table log is being listed again');
+          return state.latest;
+        });
       t = state;
       this.tables.set(req.tableUri, t);
     }
