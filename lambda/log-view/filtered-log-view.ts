@@ -280,7 +280,7 @@ export class FilteredLogView implements LogView {
     const entry = {
       at: now,
       log: listRealLog(req.storage, req.snapshot.version).then((log) => {
-        if (!t.latest || log.version >= t.latest.version) t.latest = log;
+        if (!t.latest || log.version >= t.latest.version || replaced(t.latest, log)) t.latest = log;
         return log;
       }),
     };
@@ -290,6 +290,17 @@ export class FilteredLogView implements LogView {
     });
     return entry.log;
   }
+}
+
+/**
+ * Is `log` (of a lower version) another table than `latest`, one deleted and written again at its
+ * path? Its commit at its version is then another file. A late listing for an older snapshot of
+ * the same table names the same file there, and does not replace the newer log the removes of
+ * newer commits are placed by.
+ */
+function replaced(latest: RealLog, log: RealLog): boolean {
+  const theirs = latest.commits.get(log.version);
+  return theirs !== undefined && theirs.source !== log.commits.get(log.version)?.source;
 }
 
 /**

@@ -152,4 +152,26 @@ describe('a table replaced under the proxy', () => {
       ),
     );
   });
+
+  it('places a remove without partitionValues of a table recreated at a lower version by the new log', async () => {
+    const clock = new ManualClock();
+    const t = await lake.freshTable();
+    const old = await t.file('EU', 1);
+    await t.writer.commit({ add: [old] });
+    await t.writer.commit({ remove: [old.path], removesWithoutPartitionValues: true, operation: 'DELETE' });
+    for (let i = 3; i <= 5; i++) await t.writer.commit({ add: [await t.file('EU', i)] });
+    const get = await proxyOf(t, clock);
+    // The old table's remove is placed by its add (the lookup parses commits 1 and 2).
+    expect((await get(commitKey(2))).text).toContain(`"remove":{"path":"${old.path}"`);
+
+    // Recreated with fewer versions than the old one had: the same at version 2.
+    const writer = await recreate(t);
+    const fresh = await writer.writeDataFile({ region: 'EU' }, [{ id: 7, region: 'EU' }]);
+    await writer.commit({ add: [fresh] });
+    await writer.commit({ remove: [fresh.path], removesWithoutPartitionValues: true, operation: 'DELETE' });
+    clock.advance(TTL);
+    const log = await get(commitKey(2));
+    expect(log.status).toBe(200);
+    expect(log.text).toContain(`"remove":{"path":"${fresh.path}"`);
+  });
 });
