@@ -84,16 +84,17 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
   ) =>
     new Promise<IncomingMessage>((resolve, reject) => {
       const https = url.protocol === 'https:';
+      const hostname = bareHost(url);
       const req = (https ? httpsRequest : httpRequest)({
         protocol: url.protocol,
-        hostname: url.hostname,
+        hostname,
         port: url.port || undefined,
         path,
         method,
         headers,
         agent: https ? agents['https:'] : agents['http:'],
         // The certificate is checked for the host we connect to, whatever Host header we carry.
-        servername: https && !isIP(url.hostname) ? url.hostname : undefined,
+        servername: https && !isIP(hostname) ? hostname : undefined,
         timeout: IDLE_TIMEOUT_MS,
         signal,
       });
@@ -191,6 +192,12 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
         agents['https:'].destroy();
       }),
   };
+}
+
+/** The host to connect to: a URL keeps an IPv6 literal's brackets, which a DNS lookup refuses. */
+function bareHost(url: URL): string {
+  const { hostname } = url;
+  return hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
 }
 
 /** S3 clients read errors as S3 XML: the helper's own refusals speak it too. */

@@ -314,3 +314,46 @@ function freePort(): Promise<number> {
     }),
   );
 }
+
+describe('client helper: IPv6 literals', () => {
+  // An IPv4-mapped literal keeps the traffic on 127.0.0.1 while exercising the `[…]` form a
+  // URL gives an IPv6 host (`new URL('http://[::1]/').hostname` is "[::1]", brackets included).
+  const mapped = '[::ffff:127.0.0.1]';
+
+  it('follows a Location that names an IPv6 literal', async () => {
+    proxy.answer = (_req, res) => {
+      res.writeHead(307, { location: `http://${mapped}:${s3.port}/bucket/k?X-Amz-Signature=s` });
+      res.end();
+    };
+    s3.answer = (_req, res) => res.end('object bytes');
+    const r = await send('GET', '/datalake/k', { authorization: AUTH });
+    expect(r).toMatchObject({ status: 200, body: 'object bytes', complete: true });
+    expect(s3.seen).toHaveLength(1);
+    expect(s3.seen[0]?.headers.authorization).toBeUndefined();
+  });
+
+  it('forwards to a --target that names an IPv6 literal', async () => {
+    const v6 = await startClientHelper({ target: `http://${mapped}:${proxy.port}` });
+    try {
+      const r = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request(
+          { host: '127.0.0.1', port: v6.port, path: '/datalake/k', agent: false, timeout: 5_000 },
+          (res) => {
+            let body = '';
+            res.on('data', (d) => {
+              body += d;
+            });
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          },
+        );
+        req.on('timeout', () => req.destroy(new Error('timeout')));
+        req.on('error', reject);
+        req.end();
+      });
+      expect(r).toEqual({ status: 200, body: 'ok' });
+      expect(proxy.seen.map((s) => s.url)).toEqual(['/datalake/k']);
+    } finally {
+      await v6.close();
+    }
+  });
+});
