@@ -14,6 +14,7 @@ import {
   type IncomingMessage,
   type Server,
   type ServerResponse,
+  STATUS_CODES,
 } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { type AddressInfo, isIP, type Socket } from 'node:net';
@@ -63,6 +64,13 @@ export interface ClientHelper {
 
 /** How long an upstream connection may stay silent before the helper gives up on it. */
 const IDLE_TIMEOUT_MS = 120_000;
+
+/**
+ * The request line and headers the helper takes: what the largest proxy configuration takes
+ * (maxUrlBytes and maxHeaderBytes at most 64 KiB each, plus 1 KiB), so the proxy, not node's
+ * 16 KiB default, decides and answers with its precise S3 error.
+ */
+const MAX_HEADER_SIZE = 65_536 + 65_536 + 1024;
 
 export async function startClientHelper(options: ClientHelperOptions): Promise<ClientHelper> {
   const target = parseTarget(options.target);
@@ -150,7 +158,7 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
     await pipeline(answer, res);
   };
 
-  const server: Server = createServer((req, res) => {
+  const server: Server = createServer({ maxHeaderSize: MAX_HEADER_SIZE }, (req, res) => {
     handle(req, res).catch((error: NodeJS.ErrnoException) => {
       if (res.headersSent || res.destroyed) return res.destroy();
       const why = error.code ?? error.message;
@@ -165,6 +173,19 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
         'MethodNotAllowed',
         'delta-proxy-client does not tunnel (CONNECT): use an http:// endpoint with this helper as HTTP proxy',
       ),
+    );
+  });
+  // Requests node's parser refuses never reach the handler: they get S3 XML too, not a bare 400.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+    if (!socket.writable) return socket.destroy();
+    socket.end(
+      error.code === 'HPE_HEADER_OVERFLOW'
+        ? rawError(
+            400,
+            'RequestHeaderSectionTooLarge',
+            'Your request header section exceeds the maximum allowed size.',
+          )
+        : rawError(400, 'InvalidRequest', 'The request could not be parsed.'),
     );
   });
   server.keepAliveTimeout = 65_000;
@@ -215,7 +236,7 @@ function sendError(res: ServerResponse, status: number, code: string, message: s
 function rawError(status: number, code: string, message: string): string {
   const body = errorXml(code, message);
   return [
-    `HTTP/1.1 ${status} ${status === 405 ? 'Method Not Allowed' : 'Error'}`,
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`,
     'Content-Type: application/xml',
     `Content-Length: ${Buffer.byteLength(body)}`,
     'Connection: close',

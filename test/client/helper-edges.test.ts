@@ -4,10 +4,18 @@
  * answer as each test says (hang, cut a body short, redirect oddly). The real proxy cannot be
  * made to do these things; the helper under test is the real one, driven with raw HTTP.
  */
-import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
+import {
+  Agent,
+  createServer,
+  type IncomingMessage,
+  request,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type ClientHelper, startClientHelper } from '../../client/helper';
+import { rawSocket } from '../helpers/raw-http';
 
 interface Seen {
   method: string;
@@ -39,7 +47,8 @@ async function startUpstream(): Promise<Upstream> {
         for (const s of sockets) s.destroy();
       }),
   };
-  const server: Server = createServer((req, res) => {
+  // Header limit as roomy as the proxy's own parser, so the helper's limit is what is tested.
+  const server: Server = createServer({ maxHeaderSize: 64 * 1024 }, (req, res) => {
     up.seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
     req.resume();
     up.answer(req, res);
@@ -354,6 +363,149 @@ describe('client helper: IPv6 literals', () => {
       expect(proxy.seen.map((s) => s.url)).toEqual(['/datalake/k']);
     } finally {
       await v6.close();
+    }
+  });
+});
+
+describe('client helper: requests the proxy would take', () => {
+  it("forwards a header section larger than node's 16 KiB default (the proxy takes ~25 KiB by default)", async () => {
+    // A long presigned-style query plus a big header: 8 KiB + 12 KiB, within the proxy's
+    // maxUrlBytes (8192) and maxHeaderBytes (16384).
+    const path = `/datalake/k?x-id=${'q'.repeat(8_000)}`;
+    const r = await send('GET', path, { 'x-client-context': 'c'.repeat(12_000) });
+    expect(r.status).toBe(200);
+    expect(proxy.seen.map((s) => s.url)).toEqual([path]);
+  });
+
+  it('answers a request it cannot parse with S3 XML, not a bare 400', async () => {
+    const out = await rawSocket(helper.url, 'GET /datalake/k HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n');
+    expect(out).toMatch(/^HTTP\/1\.1 400 /);
+    expect(out).toContain('<Code>InvalidRequest</Code>');
+    const huge = await rawSocket(
+      helper.url,
+      `GET /datalake/k HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(140_000)}\r\n\r\n`,
+    );
+    expect(huge).toMatch(/^HTTP\/1\.1 400 /);
+    expect(huge).toContain('<Code>RequestHeaderSectionTooLarge</Code>');
+    expect(proxy.seen).toEqual([]);
+  });
+});
+
+describe('client helper: more than the helper should follow', () => {
+  it('stops after five redirects and hands the sixth to the client as it is', async () => {
+    proxy.answer = redirectToS3;
+    s3.answer = (_req, res) => {
+      res.writeHead(307, { location: `${s3.url}/bucket/again?X-Amz-Signature=s` });
+      res.end();
+    };
+    const r = await send('GET', '/datalake/k', { authorization: AUTH });
+    expect(r.status).toBe(307);
+    expect(r.headers.location).toBe(`${s3.url}/bucket/again?X-Amz-Signature=s`);
+    expect(proxy.seen).toHaveLength(1);
+    expect(s3.seen).toHaveLength(5);
+    expect(s3.seen.every((s) => s.headers.authorization === undefined)).toBe(true);
+  });
+
+  it('hands a 307 answering a PUT to the client: its body went to the proxy only', async () => {
+    let received = '';
+    proxy.answer = (req, res) => {
+      req.setEncoding('utf8');
+      req.on('data', (d) => {
+        received += d;
+      });
+      req.on('end', () => redirectToS3(req, res));
+    };
+    const r = await new Promise<Reply>((resolve, reject) => {
+      const req = request(
+        { host: '127.0.0.1', port: helper.port, method: 'PUT', path: '/datalake/k', agent: false },
+        (res) => {
+          res.resume();
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: '', complete: true }),
+          );
+        },
+      );
+      req.on('error', reject);
+      req.write('part one, ');
+      req.end('part two'); // no Content-Length: sent chunked
+    });
+    expect(r.status).toBe(307);
+    expect(received).toBe('part one, part two');
+    expect(s3.seen).toEqual([]);
+  });
+});
+
+describe("client helper: S3's conditional answers reach the client as they are", () => {
+  it.each([
+    [304, { 'if-none-match': '"e"' }],
+    [412, { 'if-match': '"other"' }],
+  ])('%i', async (status, conditions) => {
+    proxy.answer = redirectToS3;
+    s3.answer = (_req, res) => {
+      res.writeHead(status, { etag: '"e"', 'x-amz-request-id': 'S3REQ' });
+      res.end();
+    };
+    const r = await send('GET', '/datalake/k', { authorization: AUTH, ...conditions });
+    expect(r).toMatchObject({ status, body: '', complete: true });
+    expect(r.headers).toMatchObject({ etag: '"e"', 'x-amz-request-id': 'S3REQ' });
+    expect(s3.seen[0]?.headers).toMatchObject(conditions);
+  });
+});
+
+describe('client helper: a client that leaves while S3 streams', () => {
+  it('the read from S3 stops: its connection is closed', async () => {
+    proxy.answer = redirectToS3;
+    let upstreamClosed: Promise<void> | undefined;
+    const streaming = new Promise<void>((resolve) => {
+      s3.answer = (_req, res) => {
+        upstreamClosed = closedEarly(res);
+        res.writeHead(200, { 'content-length': String(1 << 30) });
+        const chunk = Buffer.alloc(64 * 1024, 1);
+        const more = () => {
+          while (!res.destroyed && res.write(chunk));
+        };
+        res.on('drain', more);
+        more();
+        resolve();
+      };
+    });
+    const req = request({ host: '127.0.0.1', port: helper.port, path: '/datalake/k', agent: false });
+    req.on('error', () => {});
+    const firstBytes = new Promise<void>((resolve) =>
+      req.on('response', (res) => res.once('data', () => resolve())),
+    );
+    req.end();
+    await streaming;
+    await firstBytes;
+    req.destroy();
+    await within(upstreamClosed!, 2_000, 'the read from S3');
+  });
+});
+
+describe('client helper: one client connection, several requests', () => {
+  it('serves redirected GETs one after another on a kept-alive connection', async () => {
+    proxy.answer = redirectToS3;
+    s3.answer = (req, res) => res.end(`bytes of ${req.url?.split('?')[0]}`);
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const get = () =>
+        new Promise<{ body: string; reused: boolean }>((resolve, reject) => {
+          const req = request({ host: '127.0.0.1', port: helper.port, path: '/datalake/k', agent }, (res) => {
+            let body = '';
+            res.on('data', (d) => {
+              body += d;
+            });
+            res.on('end', () => resolve({ body, reused: req.reusedSocket }));
+          });
+          req.on('error', reject);
+          req.end();
+        });
+      const first = await get();
+      const second = await get();
+      expect([first.body, second.body]).toEqual(['bytes of /bucket/k', 'bytes of /bucket/k']);
+      expect(second.reused).toBe(true);
+    } finally {
+      agent.destroy();
     }
   });
 });
