@@ -3,9 +3,10 @@
  * It only translates: event → ProxyRequest, ProxyResponse → the runtime's HTTP response
  * stream. This is the one module that touches the `awslambda` runtime global.
  *
- * middy writes the prelude (status + headers) through `awslambda.HttpResponseStream.from`
- * and then always writes at least an empty chunk, which is what makes the runtime flush the
- * prelude: without it, bodiless answers (HEAD, 304, 307) lose their headers. It then pipes
+ * middy writes the prelude (status + headers) through `awslambda.HttpResponseStream.from`,
+ * which the runtime sends on the stream's first write only. middy writes a string body (even
+ * "") as one chunk, so bodiless answers (HEAD, 304, 307) keep their headers; a streamed body is
+ * given an empty chunk here if it has none (primed()), so a zero-byte object keeps them too. middy pipes
  * the body with `pipeline()`, so a slow client slows the backend read (backpressure).
  */
 import { Readable } from 'node:stream';
@@ -219,7 +220,8 @@ function toStreamingResult(response: ProxyResponse, hooks?: BodyHooks, gone?: Ab
         typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength,
       );
   } else {
-    streamed = Readable.from(guarded(body, hooks), { objectMode: false });
+    // Object mode, so an empty chunk is written, not dropped: see primed().
+    streamed = Readable.from(primed(guarded(body, hooks)), { objectMode: true, highWaterMark: 1 });
   }
   if (gone) {
     // A string becomes one chunk, as middy makes it: even "" makes the runtime send the prelude.
@@ -230,6 +232,47 @@ function toStreamingResult(response: ProxyResponse, hooks?: BodyHooks, gone?: Ab
     streamed = readable;
   }
   return { statusCode: response.status, headers, body: streamed };
+}
+
+/**
+ * The runtime sends the prelude (status, headers) on the response stream's first write only: a
+ * body that ends without a chunk (a zero-byte object) would lose them. An empty chunk at its end
+ * makes that write, as middy's "" does for a bodiless answer. Only at the end: a body that fails
+ * before its first chunk still fails before the prelude, which the client sees as a 502, not as
+ * a 200 cut short.
+ */
+function primed(body: AsyncIterable<Uint8Array>): AsyncIterableIterator<Uint8Array> {
+  // Not a generator: closing one that never started would not close `body`, whose report (and
+  // backend connection) would then wait forever (see watched-body.ts).
+  const source = body[Symbol.asyncIterator]();
+  let wrote = false;
+  let over = false;
+  return {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    async next() {
+      if (over) return { done: true, value: undefined };
+      const step = await source.next();
+      if (!step.done) wrote = true;
+      else if (!wrote) {
+        over = true;
+        return { done: false, value: new Uint8Array(0) };
+      }
+      return step;
+    },
+    async return() {
+      over = true;
+      await source.return?.();
+      return { done: true, value: undefined };
+    },
+    // Readable.from() hands its destroy error over here: passed on, so the report keeps it.
+    async throw(error?: unknown) {
+      over = true;
+      await (source.throw ? source.throw(error) : source.return?.());
+      return { done: true, value: undefined };
+    },
+  };
 }
 
 /**

@@ -205,6 +205,12 @@ describe('Lambda adapter behind a Function URL (runtime shim)', () => {
     expect(outcome).toMatch(/^cut:/);
     expect(logged).toHaveBeenCalledWith(expect.stringContaining('backend connection reset'));
   });
+
+  it('fails before the status (the Function URL answers 502) when the body fails before its first byte', async () => {
+    const res = await sendRaw(server.url, { path: '/fail-before-first-byte' });
+    expect(res.status).toBe(502);
+    expect(logged).toHaveBeenCalledWith(expect.stringContaining('before the first byte'));
+  });
 });
 
 describe('Lambda adapter start-up', () => {

@@ -88,6 +88,8 @@ export function createTestProxy(
       }
       case '/fail-mid-stream':
         return { status: 200, headers: id, body: failing() };
+      case '/fail-before-first-byte':
+        return { status: 200, headers: { ...id, 'content-length': '1234' }, body: failingAtOnce() };
       default:
         throw new S3Error('NoSuchBucket');
     }
@@ -108,4 +110,9 @@ async function* counted(chunks: number, probe: StreamProbe): AsyncIterable<Uint8
 async function* failing(): AsyncIterable<Uint8Array> {
   yield Buffer.from('first bytes ');
   throw new Error('backend connection reset');
+}
+
+function failingAtOnce(): AsyncIterable<Uint8Array> {
+  const next = () => Promise.reject(new Error('backend connection reset before the first byte'));
+  return { [Symbol.asyncIterator]: () => ({ next }) };
 }
