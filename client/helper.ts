@@ -82,7 +82,29 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
   const stats: HelperStats = { requests: 0, redirectsFollowed: 0 };
   const via = viaEntry(randomBytes(4).toString('hex'));
 
-  const send = (
+  /**
+   * One request upstream. A kept-alive connection the server closed just as it was reused fails
+   * before any answer (ECONNRESET): a request without a body is then sent once more on a fresh
+   * connection, as node's documentation advises, instead of failing the client's request.
+   */
+  const send = async (
+    url: URL,
+    path: string,
+    method: string,
+    headers: RawHeaders,
+    signal: AbortSignal,
+    body?: IncomingMessage,
+  ): Promise<IncomingMessage> => {
+    try {
+      return await sendOnce(url, path, method, headers, signal, body);
+    } catch (error) {
+      const { code, reusedSocket } = error as NodeJS.ErrnoException & { reusedSocket?: boolean };
+      if (body || signal.aborted || !reusedSocket || code !== 'ECONNRESET') throw error;
+      return sendOnce(url, path, method, headers, signal);
+    }
+  };
+
+  const sendOnce = (
     url: URL,
     path: string,
     method: string,
@@ -107,7 +129,7 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
         signal,
       });
       req.once('response', resolve);
-      req.once('error', reject);
+      req.once('error', (error) => reject(Object.assign(error, { reusedSocket: req.reusedSocket })));
       req.once('timeout', () => req.destroy(new Error('upstream idle timeout')));
       if (body) body.pipe(req);
       else req.end();
@@ -135,7 +157,7 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
     });
     const { origin, path } = upstream;
     const headers = withVia(headersForProxy(req.rawHeaders, requestTarget), via);
-    let answer = await send(origin, path, method, headers, left.signal, req);
+    let answer = await send(origin, path, method, headers, left.signal, hasBody(req) ? req : undefined);
     // Joined as text, not resolved: a path such as `//host/…` stays a path on the target.
     let current = new URL(`${origin.origin}${path}`);
     let followed = 0;
@@ -213,6 +235,12 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
         agents['https:'].destroy();
       }),
   };
+}
+
+/** The request carries a body (RFC 9112 §6.3: a Content-Length above 0, or Transfer-Encoding). */
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 /** The host to connect to: a URL keeps an IPv6 literal's brackets, which a DNS lookup refuses. */

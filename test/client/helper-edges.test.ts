@@ -509,3 +509,36 @@ describe('client helper: one client connection, several requests', () => {
     }
   });
 });
+
+describe('client helper: a kept-alive upstream connection the server has dropped', () => {
+  /** Answers the first request on each connection; a second one on it finds the connection gone. */
+  const onceThenDrop = (body: string) => {
+    const served = new WeakSet<object>();
+    return (req: IncomingMessage, res: ServerResponse) => {
+      if (served.has(req.socket)) {
+        req.socket.destroy(); // as a server that closed the idle connection as it was reused
+        return;
+      }
+      served.add(req.socket);
+      res.end(body);
+    };
+  };
+
+  it('a GET is sent again on a fresh connection, to the proxy and to S3', async () => {
+    proxy.answer = onceThenDrop('from the proxy');
+    const first = await send('GET', '/datalake/k');
+    const second = await send('GET', '/datalake/k');
+    expect([first.status, first.body, second.status, second.body]).toEqual([
+      200,
+      'from the proxy',
+      200,
+      'from the proxy',
+    ]);
+
+    proxy.answer = redirectToS3;
+    s3.answer = onceThenDrop('from S3');
+    const third = await send('GET', '/datalake/k');
+    const fourth = await send('GET', '/datalake/k');
+    expect([third.status, third.body, fourth.status, fourth.body]).toEqual([200, 'from S3', 200, 'from S3']);
+  });
+});
