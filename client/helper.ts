@@ -135,7 +135,8 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
       else req.end();
     });
 
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  /** `line` gets the method and path (no query) the log names, once they are known. */
+  const handle = async (req: IncomingMessage, res: ServerResponse, line: string[]): Promise<void> => {
     stats.requests++;
     const method = req.method ?? 'GET';
     const requestTarget = req.url ?? '/';
@@ -156,6 +157,7 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
       if (!res.writableFinished) left.abort();
     });
     const { origin, path } = upstream;
+    line.push(method, path.split('?', 1)[0]!);
     const headers = withVia(headersForProxy(req.rawHeaders, requestTarget), via);
     let answer = await send(origin, path, method, headers, left.signal, hasBody(req) ? req : undefined);
     // Joined as text, not resolved: a path such as `//host/…` stays a path on the target.
@@ -171,9 +173,7 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
       const follow = withVia(headersForRedirect(req.rawHeaders, next), via);
       answer = await send(next, `${next.pathname}${next.search}`, method, follow, left.signal);
     }
-    options.log?.(
-      `${method} ${path.split('?', 1)[0]} ${answer.statusCode}${followed ? ` (followed ${followed})` : ''}`,
-    );
+    options.log?.(`${line.join(' ')} ${answer.statusCode}${followed ? ` (followed ${followed})` : ''}`);
     res.writeHead(answer.statusCode ?? 502, answer.statusMessage, responseHeaders(answer.rawHeaders));
     // pipeline() waits for 'drain' (a slow client slows the download) and destroys the upstream
     // response when the client goes away, which closes that connection: the read stops.
@@ -181,9 +181,12 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
   };
 
   const server: Server = createServer({ maxHeaderSize: MAX_HEADER_SIZE }, (req, res) => {
-    handle(req, res).catch((error: NodeJS.ErrnoException) => {
-      if (res.headersSent || res.destroyed) return res.destroy();
+    const line: string[] = [];
+    handle(req, res, line).catch((error: NodeJS.ErrnoException) => {
+      // A code or a fixed message, never a URL: a presigned one is a credential.
       const why = error.code ?? error.message;
+      if (line.length) options.log?.(`${line.join(' ')} failed (${why})`);
+      if (res.headersSent || res.destroyed) return res.destroy();
       sendError(res, 503, 'ServiceUnavailable', `delta-proxy-client could not complete the request (${why})`);
     });
   });

@@ -542,3 +542,32 @@ describe('client helper: a kept-alive upstream connection the server has dropped
     expect([third.status, third.body, fourth.status, fourth.body]).toEqual([200, 'from S3', 200, 'from S3']);
   });
 });
+
+describe('client helper: --verbose lines for requests that fail', () => {
+  it('name the request and why, never the presigned URL', async () => {
+    const lines: string[] = [];
+    const verbose = await startClientHelper({ target: proxy.url, log: (l) => lines.push(l) });
+    const closed = await freePort();
+    proxy.answer = (_req, res) => {
+      res.writeHead(307, { location: `http://127.0.0.1:${closed}/bucket/k?X-Amz-Signature=abab` });
+      res.end();
+    };
+    try {
+      const r = await new Promise<number>((resolve, reject) => {
+        const req = request(
+          { host: '127.0.0.1', port: verbose.port, path: '/datalake/k?x-id=GetObject', agent: false },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+      expect(r).toBe(503);
+    } finally {
+      await verbose.close();
+    }
+    expect(lines).toEqual(['GET /datalake/k failed (ECONNREFUSED)']);
+  });
+});
