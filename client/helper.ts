@@ -84,8 +84,8 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
 
   /**
    * One request upstream. A kept-alive connection the server closed just as it was reused fails
-   * before any answer (ECONNRESET): a request without a body is then sent once more on a fresh
-   * connection, as node's documentation advises, instead of failing the client's request.
+   * before any answer (ECONNRESET): a GET or HEAD without a body is then sent once more on a
+   * fresh connection, as node's documentation advises, instead of failing the client's request.
    */
   const send = async (
     url: URL,
@@ -99,7 +99,8 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
       return await sendOnce(url, path, method, headers, signal, body);
     } catch (error) {
       const { code, reusedSocket } = error as NodeJS.ErrnoException & { reusedSocket?: boolean };
-      if (body || signal.aborted || !reusedSocket || code !== 'ECONNRESET') throw error;
+      const idempotent = method === 'GET' || method === 'HEAD';
+      if (body || !idempotent || signal.aborted || !reusedSocket || code !== 'ECONNRESET') throw error;
       return sendOnce(url, path, method, headers, signal);
     }
   };

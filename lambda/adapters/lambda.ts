@@ -5,9 +5,10 @@
  *
  * middy writes the prelude (status + headers) through `awslambda.HttpResponseStream.from`,
  * which the runtime sends on the stream's first write only. middy writes a string body (even
- * "") as one chunk, so bodiless answers (HEAD, 304, 307) keep their headers; a streamed body is
- * given an empty chunk here if it has none (primed()), so a zero-byte object keeps them too. middy pipes
- * the body with `pipeline()`, so a slow client slows the backend read (backpressure).
+ * "") as one chunk, so bodiless answers (HEAD, 304, 307) keep their headers; a streamed body
+ * with no chunk is given an empty one here (primed()), so a zero-byte object keeps them too.
+ * middy pipes the body with `pipeline()`, so a slow client slows the backend read
+ * (backpressure).
  */
 import { Readable } from 'node:stream';
 import middy from '@middy/core';
