@@ -1,9 +1,9 @@
 import type { GeneratedObject } from '../core/generated-object';
-import type { ListingFilter } from '../core/listing-filter';
+import type { ListingFilter, ListingScope } from '../core/listing-filter';
 import type { Principal } from '../core/principal';
 import type { TableMount } from '../core/table-mount';
 
-export type { ListingFilter };
+export type { ListingFilter, ListingScope };
 
 /**
  * Why an object request was refused. `hidden` answers exactly like a missing key (404) so a
@@ -43,10 +43,11 @@ export interface Authorizer {
     relKey: string,
     request?: { readonly signal?: AbortSignal },
   ): Promise<ObjectDecision>;
-  /** A filter for listing inside a table; undefined when the table is not visible. */
+  /** A filter for listing inside a table (`scope`: the part listed); undefined when the table is not visible. */
   listingFilter(
     principal: Principal,
     mount: TableMount,
+    scope: ListingScope,
     signal?: AbortSignal,
   ): Promise<ListingFilter | undefined>;
 }

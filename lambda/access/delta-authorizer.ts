@@ -13,7 +13,7 @@ import type { TableMount } from '../core/table-mount';
 import { type Clock, systemClock } from '../core/types';
 import { DeltaLogError } from '../delta/delta-log-error';
 import { type DeltaStorage, deltaStorageFromBackend } from '../delta/delta-storage';
-import { LOG_DIR } from '../delta/log-path';
+import { LOG_DIR, parseLogPath } from '../delta/log-path';
 import type { Snapshot } from '../delta/snapshot';
 import type { SnapshotCache } from '../delta/snapshot-cache';
 import { NO_TUPLE } from '../delta/snapshot-view';
@@ -21,7 +21,7 @@ import type { LogView, LogViewRequest } from '../log-view/filtered-log-view';
 import { type StorageBackend, StorageError } from '../storage/storage-backend';
 import type { AllowedSet, ReadableFolders } from './allowed-set';
 import type { AllowedSetCache } from './allowed-set-cache';
-import type { Authorizer, ListingFilter, ObjectDecision } from './authorizer';
+import type { Authorizer, ListingFilter, ListingScope, ObjectDecision } from './authorizer';
 import { fileGrantOf } from './file-grant';
 import type { GrantStore, PartitionMap } from './grant';
 import { GrantColumnCheck } from './grant-columns';
@@ -114,10 +114,18 @@ export class DeltaAuthorizer implements Authorizer {
       : { allow: false, answer: 'not-found', reason: 'no such file' };
   }
 
-  async listingFilter(principal: Principal, mount: TableMount): Promise<ListingFilter | undefined> {
+  async listingFilter(
+    principal: Principal,
+    mount: TableMount,
+    scope: ListingScope,
+  ): Promise<ListingFilter | undefined> {
     const maps = await this.mapsFor(principal, mount);
     if (!maps) return undefined;
-    const snapshot = await this.snapshot(mount);
+    let snapshot = await this.snapshot(mount);
+    // The generated log shows no version after the snapshot. Another instance may have handed the
+    // caller a newer `_last_checkpoint` (readers list from its version): a listing that shows the
+    // log checks it did not move, as a refusal does (rate-limited); other listings read nothing more.
+    if (this.deps.logView && showsLog(scope)) snapshot = await this.snapshot(mount, snapshot);
     const onlyLog = snapshot.unsupportedReaderFeatures.length > 0;
     const allowed = this.allowedSet(principal, mount, snapshot, maps);
     const cdc = onlyLog ? undefined : await this.changeData(principal, mount, snapshot, maps);
@@ -188,12 +196,23 @@ export class DeltaAuthorizer implements Authorizer {
     maps: readonly PartitionMap[],
     relKey: string,
   ): Promise<ObjectDecision> {
-    const snapshot = await this.snapshot(mount);
+    let snapshot = await this.snapshot(mount);
     this.refuseUnsupported(snapshot, mount);
     this.grantColumns.check(mount.alias, principal.name, snapshot.partitionColumns, maps);
-    const object = await this.logCall(mount, () =>
-      this.deps.logView!.object(this.logRequest(mount, snapshot, maps), relKey),
-    );
+    const objectAt = (s: Snapshot) =>
+      this.logCall(mount, () => this.deps.logView!.object(this.logRequest(mount, s, maps), relKey));
+    let object = await objectAt(snapshot);
+    // A version after the snapshot (another instance may have named it in `_last_checkpoint`):
+    // look once more before answering 404, as for a data file.
+    if (!object && reachesPast(relKey, snapshot.version)) {
+      const fresh = await this.snapshot(mount, snapshot);
+      if (fresh !== snapshot) {
+        snapshot = fresh;
+        this.refuseUnsupported(snapshot, mount);
+        this.grantColumns.check(mount.alias, principal.name, snapshot.partitionColumns, maps);
+        object = await objectAt(snapshot);
+      }
+    }
     return object
       ? { allow: true, kind: 'generated', object }
       : { allow: false, answer: 'not-found', reason: 'not a file of the filtered log' };
@@ -284,6 +303,23 @@ export class DeltaAuthorizer implements Authorizer {
       throw backendFailure(err, mount, this.deps.logger);
     }
   }
+}
+
+/** Does this log key name a version after `version` (a compaction: one it ends after)? */
+function reachesPast(relKey: string, version: number): boolean {
+  const p = parseLogPath(relKey, 0);
+  if (!p) return false;
+  return (p.type === 'compaction' ? p.endVersion : p.version) > version;
+}
+
+/**
+ * Does a listing show keys of `_delta_log/` (or common prefixes made of them)? Not a listing above
+ * the log whose delimiter rolls the whole log up into `_delta_log/`.
+ */
+function showsLog({ relPrefix, delimiter }: ListingScope): boolean {
+  if (relPrefix.startsWith(LOG_DIR)) return true;
+  if (!LOG_DIR.startsWith(relPrefix)) return false;
+  return delimiter === '' || !LOG_DIR.slice(relPrefix.length).includes(delimiter);
 }
 
 /**

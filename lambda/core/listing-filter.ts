@@ -1,5 +1,13 @@
 import type { GeneratedObjectMeta } from './generated-object';
 
+/** Which part of a table a listing covers (what the authorizer needs to know to prepare it). */
+export interface ListingScope {
+  /** The listing's prefix relative to the table root ("" when it starts at or above the root). */
+  relPrefix: string;
+  /** "" when none. */
+  delimiter: string;
+}
+
 /** What the S3 layer may show of one table in a listing. */
 export interface ListingFilter {
   /** relKey: key relative to the table root. */

@@ -245,7 +245,10 @@ async function visibleTablesFor(
   const visible = await deps.authorizer.visibleTables(principal, candidates);
   return visible.map((mount) => {
     let filter: ReturnType<VisibleTable['filter']> | undefined;
-    return { mount, filter: () => (filter ??= deps.authorizer.listingFilter(principal, mount, signal)) };
+    return {
+      mount,
+      filter: (scope) => (filter ??= deps.authorizer.listingFilter(principal, mount, scope, signal)),
+    };
   });
 }
 

@@ -13,7 +13,7 @@
  * without it and the proxy rolls visible keys up itself, skipping the rest of a common prefix
  * once it is shown: whether an arbitrary prefix holds a readable file is never asked.
  */
-import type { ListingFilter } from '../core/listing-filter';
+import type { ListingFilter, ListingScope } from '../core/listing-filter';
 import { compareKeys, type TableMount } from '../core/table-mount';
 import type { ListedObject, ListPage, StorageBackend } from '../storage/storage-backend';
 
@@ -45,7 +45,7 @@ export interface VirtualListRequest {
 export interface VisibleTable {
   mount: TableMount;
   /** The table's filter, loaded only when the listing reaches inside the table (undefined: hide it). */
-  filter(): Promise<ListingFilter | undefined>;
+  filter(scope: ListingScope): Promise<ListingFilter | undefined>;
 }
 
 export interface VirtualListing {
@@ -190,9 +190,9 @@ export async function listVirtual(
     }
     // Tables wholly at or before the resume point contribute nothing.
     if (req.after && !req.after.startsWith(root) && compareKeys(req.after, root) > 0) continue;
-    const filter = await table.filter();
-    if (!filter) continue;
     const relPrefix = req.prefix.startsWith(root) ? req.prefix.slice(root.length) : '';
+    const filter = await table.filter({ relPrefix, delimiter: req.delimiter });
+    if (!filter) continue;
     const listPrefix = mount.prefix + relPrefix;
     const rollUpHere = req.delimiter !== '' && req.delimiter !== '/';
     if (req.delimiter === '/') await filter.prepareFolders?.();

@@ -12,7 +12,13 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { versionPrefix } from '../../lambda/delta/log-path';
 import { S3Backend } from '../../lambda/storage/s3-backend';
-import { type AuthzProxy, listAllPages, objectRequest, startAuthzProxy } from '../helpers/authz-harness';
+import {
+  type AuthzProxy,
+  listAllPages,
+  ManualClock,
+  objectRequest,
+  startAuthzProxy,
+} from '../helpers/authz-harness';
 import { type BackendCall, countingBackend } from '../helpers/counting-backend';
 import { writeTable } from '../helpers/fault-tables';
 import {
@@ -42,7 +48,11 @@ afterAll(async () => {
 });
 
 /** One proxy instance over the shared backend; `calls` records what it asks of the backend. */
-async function instance(alias: string, prefix: string): Promise<{ proxy: AuthzProxy; calls: BackendCall[] }> {
+async function instance(
+  alias: string,
+  prefix: string,
+  clock?: ManualClock,
+): Promise<{ proxy: AuthzProxy; calls: BackendCall[] }> {
   const backend = new S3Backend({
     endpoint: s3.endpoint,
     forcePathStyle: true,
@@ -59,20 +69,20 @@ async function instance(alias: string, prefix: string): Promise<{ proxy: AuthzPr
       snapshotTtlMs: 600_000,
     },
     ['eu'],
-    { storage: counting.backend },
+    { storage: counting.backend, ...(clock ? { clock } : {}) },
   );
   started.push(proxy);
   return { proxy, calls: counting.calls };
 }
 
 /** A fresh table (commits 0..2) and two instances; B has read the table at version 2. */
-async function twoInstances() {
+async function twoInstances(clock?: ManualClock) {
   const alias = `t${tables++}`;
   const prefix = `${alias}/`;
   const table = await writeTable(client, 'lake', alias, prefix);
   await table.commitFiles('EU', 'US');
   const a = await instance(alias, prefix);
-  const b = await instance(alias, prefix);
+  const b = await instance(alias, prefix, clock);
   expect((await objectRequest(b.proxy.url, 'GET', `${alias}/${commit(2)}`, 'eu')).status).toBe(200);
   return { alias, table, a, b };
 }
@@ -96,6 +106,7 @@ it('a listing from the hint another instance handed out holds that version', asy
   expect(pages[0]!.keys).toEqual([
     `${alias}/_delta_log/${versionPrefix(4)}.checkpoint.parquet`,
     `${alias}/${commit(4)}`,
+    `${alias}/_delta_log/_last_checkpoint`,
   ]);
   const cp = await objectRequest(
     b.proxy.url,
@@ -133,4 +144,16 @@ it('a listing of the table root does not read the log', async () => {
   expect(pages[0]!.prefixes).toContain(`${alias}/_delta_log/`);
   // The table root's own listing, nothing of the log.
   expect(b.calls.slice(before)).toEqual([{ op: 'list', key: `${alias}/` }]);
+});
+
+it('listings of the log check it no more often than refusals do', async () => {
+  // The clock stands still: the probe's answer ("nothing new") is reused, never asked again.
+  const { alias, b } = await twoInstances(new ManualClock());
+  const logListings = () => b.calls.filter((c) => c.op === 'list' && c.key === `${alias}/_delta_log/`).length;
+  const before = logListings();
+  for (let i = 0; i < 3; i++) {
+    const pages = await listAllPages(b.proxy.url, 'eu', 2, { prefix: `${alias}/_delta_log/` });
+    expect(pages[0]!.keys).toContain(`${alias}/${commit(2)}`);
+  }
+  expect(logListings() - before).toBe(1);
 });
