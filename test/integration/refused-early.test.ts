@@ -4,6 +4,8 @@
  * for table keys, which look the same for a mapped table and an unmapped alias. Neither reaches
  * the backend nor loads a table's log (SECURITY.md, gap 14).
  */
+import { Readable } from 'node:stream';
+import { PutObjectCommand, S3ServiceException } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Backend } from '../../lambda/storage/s3-backend';
 import { type BackendCall, countingBackend } from '../helpers/counting-backend';
@@ -70,6 +72,43 @@ describe('requests refused before the backend', () => {
     }
     expect(calls).toEqual([]);
     expect(proxies.readOnly.proxy.snapshots.stats().misses).toBe(0);
+  });
+
+  it('answers an SDK upload (aws-chunked, STREAMING-UNSIGNED-PAYLOAD-TRAILER) as any other write: 403/405, never a 5xx', async () => {
+    calls.length = 0;
+    // @aws-sdk/client-s3 sends any stream body aws-chunked, with a trailing checksum.
+    const hashes: unknown[] = [];
+    const upload = async (proxy: RunningProxy) => {
+      const client = proxy.client();
+      // What went on the wire, after signing.
+      client.middlewareStack.add(
+        (next) => async (args) => {
+          hashes.push((args.request as { headers: Record<string, string> }).headers['x-amz-content-sha256']);
+          return next(args);
+        },
+        { step: 'deserialize' },
+      );
+      const sent = client.send(
+        new PutObjectCommand({
+          Bucket: 'datalake',
+          Key: key,
+          Body: Readable.from([Buffer.from('x')]),
+          ContentLength: 1,
+        }),
+      );
+      const e = await sent.then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      if (!(e instanceof S3ServiceException)) throw new Error(`expected an S3 error, got ${String(e)}`);
+      return [e.$metadata.httpStatusCode, e.name];
+    };
+    expect(await upload(proxies.readOnly)).toEqual([403, 'AccessDenied']);
+    expect(await upload(proxies.writable)).toEqual([405, 'MethodNotAllowed']);
+    expect(hashes).toEqual(['STREAMING-UNSIGNED-PAYLOAD-TRAILER', 'STREAMING-UNSIGNED-PAYLOAD-TRAILER']);
+    expect(calls).toEqual([]);
+    for (const p of Object.values(proxies))
+      expect(p.events.at(-1)).toMatchObject({ method: 'PUT', decision: 'deny' });
   });
 
   it('refuses an unsigned request for a table key as it refuses one for an unmapped alias, reading nothing', async () => {
