@@ -37,6 +37,8 @@ const ONE_MECHANISM =
   'Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified';
 const SIGV2_REFUSED =
   'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.';
+/** The methods the proxy serves; every other one is refused by routing without reading a body. */
+const READ_METHODS = new Set(['GET', 'HEAD']);
 const PRESIGN_PARAMS = ['X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Signature'];
 const SIGV2_PARAMS = ['AWSAccessKeyId', 'Signature'];
 
@@ -102,7 +104,9 @@ export class SigV4Authenticator implements Authenticator {
       signedHeaders: claim.signedHeaders,
       payloadHash: claim.payloadHash,
     });
-    refusePayloadSigning(claim.payloadHash);
+    // A write is refused by routing (403 on a read-only proxy, else 405) whatever its payload, and
+    // that is the answer an SDK upload (sent aws-chunked) should get, not a 501 counted as a server error.
+    if (READ_METHODS.has(req.method.toUpperCase())) refusePayloadSigning(claim.payloadHash);
     return { name: key.principal, accessKeyId: key.accessKeyId, anonymous: false };
   }
 
