@@ -13,6 +13,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLambdaHandler } from '../../lambda/adapters/lambda';
 import { uploadDemoTable } from '../helpers/fixture-tables';
@@ -219,6 +220,35 @@ describe.each(BACKENDS)('object headers over %s', (kind, start, skipReason) => {
           expect(head.ChecksumType).toBe(expected.ChecksumType);
           const plain = await client.send(new HeadObjectCommand({ Bucket: 'datalake', Key: key }));
           expect(plain.ChecksumCRC32).toBeUndefined();
+        },
+      );
+
+    // The SDK's presigner carries ChecksumMode as a signed `x-amz-checksum-mode` query parameter
+    // (it hoists every x-amz-* header), as S3 reads it from a presigned URL.
+    if (kind !== 's3rver')
+      it.skipIf(skipReason !== undefined)(
+        'passes checksum headers through to a presigned URL signed with checksum mode',
+        async () => {
+          const direct = backendClient(backend.endpoint);
+          const expected = await direct.send(
+            new HeadObjectCommand({ Bucket: 'lake', Key: `w/${key}`, ChecksumMode: 'ENABLED' }),
+          );
+          direct.destroy();
+          const input = { Bucket: 'datalake', Key: key, ChecksumMode: 'ENABLED' as const };
+          const getUrl = await getSignedUrl(client, new GetObjectCommand(input), { expiresIn: 300 });
+          const headUrl = await getSignedUrl(client, new HeadObjectCommand(input), { expiresIn: 300 });
+          expect(new URL(getUrl).searchParams.get('x-amz-checksum-mode')).toBe('ENABLED');
+          const got = await fetch(getUrl, { signal: AbortSignal.timeout(10_000) });
+          await got.arrayBuffer();
+          const head = await fetch(headUrl, { method: 'HEAD', signal: AbortSignal.timeout(10_000) });
+          expect([got.status, got.headers.get('x-amz-checksum-crc32')]).toEqual([
+            200,
+            expected.ChecksumCRC32,
+          ]);
+          expect([head.status, head.headers.get('x-amz-checksum-crc32')]).toEqual([
+            200,
+            expected.ChecksumCRC32,
+          ]);
         },
       );
   });
