@@ -27,8 +27,12 @@ export const OVERRIDES: [PresignedGetParam, string][] = [
   ['response-content-encoding', 'content-encoding'],
 ];
 
-/** S3 sends checksum headers only to a client that asks with `x-amz-checksum-mode: ENABLED`. */
-const checksumMode = (headers: Headers) => headers['x-amz-checksum-mode'] === 'ENABLED';
+/**
+ * S3 sends checksum headers only to a client that asks with `x-amz-checksum-mode: ENABLED`: as a
+ * header, or as a (signed) query parameter, where the AWS SDKs' presigners put it.
+ */
+const checksumMode = (headers: Headers, query: URLSearchParams) =>
+  headers['x-amz-checksum-mode'] === 'ENABLED' || query.get('x-amz-checksum-mode') === 'ENABLED';
 
 /**
  * S3 takes `response-*` overrides only from a signed request: an anonymous one could otherwise
@@ -61,7 +65,7 @@ export function presignedQuery(headers: Headers, query: URLSearchParams): Presig
     signed ??= {};
     signed[param] = v;
   }
-  if (checksumMode(headers)) {
+  if (checksumMode(headers, query)) {
     signed ??= {};
     signed['x-amz-checksum-mode'] = 'ENABLED';
   }
@@ -182,7 +186,7 @@ export async function getObject(
     result = await storage.get(req.ref, {
       ...forwarded(conditions),
       range,
-      checksumMode: checksumMode(req.headers),
+      checksumMode: checksumMode(req.headers, req.query),
       signal: req.signal,
     });
   } catch (err) {
@@ -215,7 +219,7 @@ export async function headObject(
   try {
     meta = await storage.head(req.ref, {
       ...forwarded(conditions),
-      checksumMode: checksumMode(req.headers),
+      checksumMode: checksumMode(req.headers, req.query),
       signal: req.signal,
     });
   } catch (err) {
