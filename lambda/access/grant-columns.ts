@@ -12,12 +12,10 @@ import { FirstTimes } from '../core/first-times';
 import type { Logger } from '../core/logger';
 import type { PartitionColumn } from '../delta/snapshot-view';
 import type { PartitionMap, PartitionValue } from './grant';
-import { grantCanonicals, grantKeysFor } from './partition-value';
+import { grantCanonicals, grantKeysFor, HIVE_NULL_PARTITION } from './partition-value';
 
 /** A value is logged (and remembered) by at most this many characters. */
 const MAX_VALUE_CHARS = 200;
-/** The folder name Hive and Spark give the null partition; the log writes null, never this text. */
-const HIVE_NULL = '__HIVE_DEFAULT_PARTITION__';
 const NULL_HINT = 'the null partition is granted with null (admin CLI: --partition-null COLUMN)';
 
 export class GrantColumnCheck {
@@ -56,7 +54,7 @@ export class GrantColumnCheck {
 
   private checkValue(table: string, principal: string, column: PartitionColumn, value: PartitionValue): void {
     const parses = grantCanonicals(grantKeysFor(column.type), value) !== undefined;
-    const hiveNull = value === HIVE_NULL;
+    const hiveNull = value === HIVE_NULL_PARTITION;
     if (parses && !hiveNull) return;
     const shown =
       typeof value === 'string' && value.length > MAX_VALUE_CHARS

@@ -17,6 +17,12 @@ export type CanonicalValue = string | null | undefined;
 
 export type PartitionValueNormalizer = (text: string) => string | undefined;
 
+/**
+ * The folder name Hive and Spark give the null partition. The log writes null for it, never this
+ * text, so a grant that spells it matches only the literal text.
+ */
+export const HIVE_NULL_PARTITION = '__HIVE_DEFAULT_PARTITION__';
+
 const INTEGER_RANGES: Record<string, readonly [bigint, bigint]> = {
   byte: [-(2n ** 7n), 2n ** 7n - 1n],
   tinyint: [-(2n ** 7n), 2n ** 7n - 1n],

@@ -9,6 +9,7 @@
  * An empty value (`region=`) is refused: Delta stores null as "", so say --partition-null instead.
  */
 import type { PartitionMap } from '../access/grant';
+import { HIVE_NULL_PARTITION } from '../access/partition-value';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -94,7 +95,7 @@ export function partitionsFromArgs(args: {
 }
 
 /** Texts an operator may write for the null partition; the log writes null, so they never match it. */
-const NULL_TEXTS = new Set(['null', 'NULL', '__HIVE_DEFAULT_PARTITION__']);
+const NULL_TEXTS = new Set(['null', 'NULL', HIVE_NULL_PARTITION]);
 
 /**
  * Warnings for values that spell the null partition as text. The CLI does not read a table's

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ByteWriter, ParquetWriter, parquetWriteBuffer } from 'hyparquet-writer';
+import { HIVE_NULL_PARTITION } from '../access/partition-value';
 
 /** hyparquet-writer bundles its own hyparquet: use its SchemaElement type. */
 type SchemaElement = ConstructorParameters<typeof ParquetWriter>[0]['schema'][number];
@@ -107,7 +108,7 @@ export function partitionFolder(columns: readonly string[], values: PartitionVal
   return columns
     .map(
       (c) =>
-        `${escapeHivePathName(c)}=${values[c] == null || values[c] === '' ? '__HIVE_DEFAULT_PARTITION__' : escapeHivePathName(values[c]!)}/`,
+        `${escapeHivePathName(c)}=${values[c] == null || values[c] === '' ? HIVE_NULL_PARTITION : escapeHivePathName(values[c]!)}/`,
     )
     .join('');
 }

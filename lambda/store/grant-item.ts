@@ -61,9 +61,10 @@ export function readGrantItem(
   if (item.principal !== undefined && `${PRINCIPAL_PK_PREFIX}${item.principal.S}` !== pk)
     return { problem: '`principal` disagrees with the pk' };
   const sk = item.sk?.S ?? '';
-  if (!sk.startsWith(grantSkPrefix(table)) || sk.length === grantSkPrefix(table).length)
+  const skPrefix = grantSkPrefix(table);
+  if (!sk.startsWith(skPrefix) || sk.length === skPrefix.length)
     return { problem: "the sk is not GRANT#<table>#<grantId> for the item's `table`" };
-  if (item.grantId !== undefined && sk.slice(grantSkPrefix(table).length) !== item.grantId.S)
+  if (item.grantId !== undefined && sk.slice(skPrefix.length) !== item.grantId.S)
     return { problem: '`grantId` disagrees with the sk' };
   if (item.partitions?.S === undefined) return { problem: 'no `partitions` string attribute (JSON text)' };
   const partitions = parsePartitions(item.partitions.S);
