@@ -14,7 +14,8 @@ export function rawRequest(
   url: string,
   method: string,
   path: string,
-  headers: Record<string, string> = {},
+  /** An array sends the header once per value, in order. */
+  headers: Record<string, string | string[]> = {},
 ): Promise<RawReply> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
