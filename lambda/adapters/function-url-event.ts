@@ -19,6 +19,10 @@
 import type { LambdaFunctionURLEvent } from 'aws-lambda';
 import type { Headers, ProxyRequest } from '../core/types';
 
+/**
+ * A header sent more than once arrives joined with "," (no `repeatedHeaders`): with values trimmed
+ * by the front end, that is already the form SigV4 signs it in.
+ */
 export function toProxyRequest(event: LambdaFunctionURLEvent, signal?: AbortSignal): ProxyRequest {
   const headers: Headers = {};
   for (const [name, value] of Object.entries(event.headers ?? {})) {

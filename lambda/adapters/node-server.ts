@@ -23,6 +23,7 @@ class NodeRequest implements ProxyRequest {
   readonly rawPath: string;
   readonly rawQuery: string;
   readonly headers: Headers;
+  readonly repeatedHeaders: ReadonlyMap<string, readonly string[]> | undefined;
   readonly body: IncomingMessage;
   readonly sourceIp: string | undefined;
   private controller: AbortController | undefined;
@@ -35,6 +36,7 @@ class NodeRequest implements ProxyRequest {
     this.rawPath = q < 0 ? url : url.slice(0, q);
     this.rawQuery = q < 0 ? '' : url.slice(q + 1);
     this.headers = headersOf(req);
+    this.repeatedHeaders = repeatedHeaders(req);
     this.body = req;
     this.sourceIp = req.socket.remoteAddress;
     res.once('close', () => {
@@ -51,6 +53,26 @@ class NodeRequest implements ProxyRequest {
     }
     return this.controller.signal;
   }
+}
+
+/**
+ * The values of each header sent more than once, as SigV4 must sign them (node joins them with
+ * ", " or keeps only the first); undefined, after one count, when no name repeats.
+ */
+function repeatedHeaders(req: IncomingMessage): ReadonlyMap<string, readonly string[]> | undefined {
+  const raw = req.rawHeaders;
+  let names = 0;
+  for (const _ in req.headers) names++;
+  if (raw.length === 2 * names) return undefined;
+  const all = new Map<string, string[]>();
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    const values = all.get(name);
+    if (values) values.push(raw[i + 1]!);
+    else all.set(name, [raw[i + 1]!]);
+  }
+  for (const [name, values] of all) if (values.length === 1) all.delete(name);
+  return all;
 }
 
 /**

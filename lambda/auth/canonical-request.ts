@@ -14,6 +14,8 @@ export interface SignedParts {
   query: readonly QueryParam[];
   /** Lower-case header names. */
   headers: Headers;
+  /** The values of each header sent more than once (ProxyRequest.repeatedHeaders). */
+  repeatedHeaders?: ReadonlyMap<string, readonly string[]> | undefined;
   /** The header names the client says it signed, lower-case. */
   signedHeaders: readonly string[];
   payloadHash: string;
@@ -25,7 +27,8 @@ export interface SignedParts {
  * RFC 3986-encoded, sorted by name then value, X-Amz-Signature (any case) left out; exactly the
  * headers the client listed, sorted and once each, values with CR/LF turned into spaces, runs of
  * spaces and tabs folded to one space and the ends trimmed (a listed header that is absent counts
- * as empty); the sorted list of their names; the payload hash. Written here rather than called
+ * as empty; one sent more than once is its values, each so folded, joined with "," in the order
+ * sent, as the aws-sig-v4-test-suite and botocore do); the sorted list of their names; the payload hash. Written here rather than called
  * from @smithy because its generic version (header maps, unsignable-header rules, regular
  * expressions on every value) was most of a verification's cost; test/auth/canonical-request
  * checks the two agree on generated requests.
@@ -33,7 +36,13 @@ export interface SignedParts {
 export function canonicalRequest(parts: SignedParts): string {
   const names = sortedNames(parts.signedHeaders);
   const lines: string[] = [];
+  const repeated = parts.repeatedHeaders;
   for (const name of names) {
+    const values = repeated?.get(name);
+    if (values !== undefined) {
+      lines.push(`${name}:${values.map(canonicalHeaderValue).join(',')}`);
+      continue;
+    }
     const value = Object.hasOwn(parts.headers, name) ? parts.headers[name] : undefined;
     lines.push(`${name}:${typeof value === 'string' ? canonicalHeaderValue(value) : ''}`);
   }

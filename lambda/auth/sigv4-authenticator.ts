@@ -101,6 +101,7 @@ export class SigV4Authenticator implements Authenticator {
       rawPath: req.rawPath,
       query,
       headers: req.headers,
+      repeatedHeaders: req.repeatedHeaders,
       signedHeaders: claim.signedHeaders,
       payloadHash: claim.payloadHash,
     });
@@ -207,8 +208,19 @@ function forDisplay(canonical: string, parts: SignedParts): string {
   if (!secretHeader && !secretParam) return canonical;
   const headers = { ...parts.headers };
   for (const h of SECRET_HEADERS) if (h in headers) headers[h] = REDACTED;
+  const repeatedHeaders = redactedRepeats(parts.repeatedHeaders);
   const query: QueryParam[] = parts.query.map((p) =>
     isSecretParam(p) ? { name: p.name, value: REDACTED } : p,
   );
-  return canonicalRequest({ ...parts, headers, query });
+  return canonicalRequest({ ...parts, headers, repeatedHeaders, query });
+}
+
+/** Repeated headers with a secret one's values replaced by one REDACTED. */
+function redactedRepeats(
+  repeated: ReadonlyMap<string, readonly string[]> | undefined,
+): ReadonlyMap<string, readonly string[]> | undefined {
+  if (repeated === undefined || !SECRET_HEADERS.some((h) => repeated.has(h))) return repeated;
+  const out = new Map(repeated);
+  for (const h of SECRET_HEADERS) if (out.has(h)) out.set(h, [REDACTED]);
+  return out;
 }

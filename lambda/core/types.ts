@@ -3,7 +3,10 @@
  * translate to and from these; nothing in the core knows which transport is in use.
  */
 
-/** Header names are lower-case. Repeated headers are joined with ", " as node:http does. */
+/**
+ * Header names are lower-case. A repeated header is one value: joined with ", " by node:http (or
+ * only its first line kept, for the fields node treats as single), with "," by Function URLs.
+ */
 export type Headers = Record<string, string>;
 
 export interface ProxyRequest {
@@ -13,6 +16,11 @@ export interface ProxyRequest {
   /** The query exactly as the client sent it, without the leading "?" ("" when absent). */
   rawQuery: string;
   headers: Headers;
+  /**
+   * Lower-case name → each value as received, in order, for the headers sent more than once; left
+   * out when none was. SigV4 signs a repeated header from these (node:http's joined form differs).
+   */
+  repeatedHeaders?: ReadonlyMap<string, readonly string[]>;
   body?: AsyncIterable<Uint8Array>;
   /**
    * Aborted when the client goes away; passed down to backend requests. An adapter may make it on

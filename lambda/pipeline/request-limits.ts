@@ -67,6 +67,7 @@ class TimedRequest implements ProxyRequest {
   readonly rawPath: string;
   readonly rawQuery: string;
   readonly headers: ProxyRequest['headers'];
+  readonly repeatedHeaders: ProxyRequest['repeatedHeaders'];
   readonly body: ProxyRequest['body'];
   readonly sourceIp: string | undefined;
   readonly deadline: number | undefined;
@@ -78,6 +79,7 @@ class TimedRequest implements ProxyRequest {
     this.rawPath = client.rawPath;
     this.rawQuery = client.rawQuery;
     this.headers = client.headers;
+    this.repeatedHeaders = client.repeatedHeaders;
     this.body = client.body;
     this.sourceIp = client.sourceIp;
     this.deadline = client.deadline;

@@ -126,13 +126,20 @@ describe('the aws-sig-v4-test-suite vectors give the published signatures', () =
   const LONG_DATE = '20150830T123600Z';
   const SCOPE = '20150830/us-east-1/service/aws4_request';
 
-  function sign(method: string, rawPath: string, rawQuery: string, extra: Record<string, string> = {}) {
+  function sign(
+    method: string,
+    rawPath: string,
+    rawQuery: string,
+    extra: Record<string, string> = {},
+    repeatedHeaders?: ReadonlyMap<string, readonly string[]>,
+  ) {
     const headers = { host: 'example.amazonaws.com', 'x-amz-date': LONG_DATE, ...extra };
     const canonical = canonicalRequest({
       method,
       rawPath,
       query: parseRawQuery(rawQuery),
       headers,
+      repeatedHeaders,
       signedHeaders: Object.keys(headers).sort(),
       payloadHash: EMPTY,
     });
@@ -193,6 +200,24 @@ describe('the aws-sig-v4-test-suite vectors give the published signatures', () =
     ],
   ] as const)('%s', (_name, method, rawPath, rawQuery, extra, expected) => {
     expect(sign(method, rawPath, rawQuery, extra)).toBe(expected);
+  });
+
+  // A header sent more than once: its values joined with "," in the order sent (node:http hands
+  // the proxy "value2, value2, value1"; the adapter passes the lines on as repeatedHeaders).
+  it.each([
+    [
+      'get-header-key-duplicate',
+      ['value2', 'value2', 'value1'],
+      'c9d5ea9f3f72853aea855b47ea873832890dbdd183b4468f858259531a5138ea',
+    ],
+    [
+      'get-header-value-order',
+      ['value4', 'value1', 'value3', 'value2'],
+      '08c7e5a9acfcfeb3ab6b2185e75ce8b1deb5e634ec47601a50643f830c755c01',
+    ],
+  ] as const)('%s', (_name, values, expected) => {
+    const joined = { 'my-header1': values.join(', ') };
+    expect(sign('GET', '/', '', joined, new Map([['my-header1', values]]))).toBe(expected);
   });
 
   it('derives the signing key of the SigV4 documentation example', () => {
