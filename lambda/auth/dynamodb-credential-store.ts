@@ -1,8 +1,11 @@
 /**
- * Access keys held in DynamoDB (lambda/store/dynamo-schema.ts: pk `KEY#<id>`, sk `KEY`). Lookups
- * are cached for `ttlMs` (default 30 s: a revocation stops authenticating within that time),
- * unknown and revoked ids included, so random key ids cannot hammer the table; the cache is a
- * bounded LRU with one read in flight per id. A DynamoDB failure throws an S3Error (SlowDown on
+ * Access keys held in DynamoDB (lambda/store/dynamo-schema.ts: pk `KEY#<id>`, sk `KEY`). Items
+ * found (active or revoked) are cached for `ttlMs` (default 30 s: a revocation stops
+ * authenticating within that time) in an LRU of `maxEntries`; ids the table does not hold, for
+ * `unknownTtlMs` (5 s: a key created after its id was tried signs that soon) in an LRU of their own
+ * (`maxUnknownEntries`), so a flood of random ids evicts only other unknown ids, never a key in use.
+ * One read in flight per id. An id the config file holds (key-sources.ts) is a key in use though
+ * the table lacks it: its absence is kept like a found item. A DynamoDB failure throws an S3Error (SlowDown on
  * throttling, ServiceUnavailable otherwise) and is not cached: the caller fails closed.
  * An item the proxy cannot read as written (key-item.ts: an attribute outside the schema, a missing
  * or mistyped attribute, a status other than active/revoked) cannot sign, like a revoked key, and
@@ -18,6 +21,11 @@ import { TtlCache } from '../store/ttl-cache';
 import type { AccessKey, CredentialStore, HeldKey } from './credential-store';
 
 export const DEFAULT_KEY_TTL_MS = 30_000;
+export const DEFAULT_UNKNOWN_KEY_TTL_MS = 5_000;
+const DEFAULT_KEY_ENTRIES = 10_000;
+const DEFAULT_UNKNOWN_KEY_ENTRIES = 1_024;
+/** The table's answer for an id the config holds and the table does not (cached like a key). */
+const ABSENT = 'absent';
 
 /**
  * Ids that cannot exist are unknown without a read: the charset and length config.ts allows.
@@ -27,7 +35,7 @@ export const ANY_KEY_ID = /^[A-Za-z0-9+/=._-]{3,128}$/;
 export const DLP_KEY_ID = /^DLP[A-Z0-9]{17}$/;
 
 export class DynamoCredentialStore implements CredentialStore {
-  private readonly cache: TtlCache<HeldKey>;
+  private readonly cache: TtlCache<HeldKey | typeof ABSENT>;
   /** How many GetItem reads were made (for tests and metrics). */
   reads = 0;
   private readonly idPattern: RegExp;
@@ -41,6 +49,9 @@ export class DynamoCredentialStore implements CredentialStore {
     options: {
       ttlMs?: number;
       maxEntries?: number;
+      /** How long an id the table does not hold is remembered (default 5 s, at most `ttlMs`). */
+      unknownTtlMs?: number;
+      maxUnknownEntries?: number;
       clock?: Clock;
       accessKeyIdPattern?: RegExp;
       /** Where a refused (malformed) key item is reported. */
@@ -49,14 +60,19 @@ export class DynamoCredentialStore implements CredentialStore {
   ) {
     this.idPattern = options.accessKeyIdPattern ?? ANY_KEY_ID;
     this.logger = options.logger ?? silentLogger;
+    const ttlMs = options.ttlMs ?? DEFAULT_KEY_TTL_MS;
     this.cache = new TtlCache({
-      ttlMs: options.ttlMs ?? DEFAULT_KEY_TTL_MS,
-      maxEntries: options.maxEntries ?? 10_000,
+      ttlMs,
+      maxEntries: options.maxEntries ?? DEFAULT_KEY_ENTRIES,
+      misses: {
+        ttlMs: Math.min(ttlMs, options.unknownTtlMs ?? DEFAULT_UNKNOWN_KEY_TTL_MS),
+        maxEntries: options.maxUnknownEntries ?? DEFAULT_UNKNOWN_KEY_ENTRIES,
+      },
       ...(options.clock ? { clock: options.clock } : {}),
     });
   }
 
-  /** Answers cached now (bounded by maxEntries). */
+  /** Answers cached now, unknown ids included (bounded by maxEntries + maxUnknownEntries). */
   get cachedEntries(): number {
     return this.cache.size;
   }
@@ -66,10 +82,17 @@ export class DynamoCredentialStore implements CredentialStore {
     return held === 'inactive' ? undefined : held;
   }
 
-  /** What the table holds under the id: the key, 'inactive' for an item that cannot sign, or nothing. */
-  async held(accessKeyId: string): Promise<HeldKey | undefined> {
+  /**
+   * What the table holds under the id: the key, 'inactive' for an item that cannot sign, or
+   * nothing. `inConfig`: the config file holds the id, so it is a key in use either way.
+   */
+  async held(accessKeyId: string, inConfig = false): Promise<HeldKey | undefined> {
     if (!this.idPattern.test(accessKeyId)) return undefined;
-    return this.cache.get(accessKeyId, () => this.load(accessKeyId));
+    const held = await this.cache.get(accessKeyId, async () => {
+      const loaded = await this.load(accessKeyId);
+      return loaded === undefined && inConfig ? ABSENT : loaded;
+    });
+    return held === ABSENT ? undefined : held;
   }
 
   private async load(accessKeyId: string): Promise<HeldKey | undefined> {

@@ -12,7 +12,8 @@ import { S3Error } from '../core/s3-error';
 import type { AccessKey, CredentialStore, HeldKey } from './credential-store';
 
 export interface DatabaseKeys {
-  held(accessKeyId: string): Promise<HeldKey | undefined>;
+  /** `inConfig`: the config holds the id too (its absence from the table is then worth caching as long as a key). */
+  held(accessKeyId: string, inConfig: boolean): Promise<HeldKey | undefined>;
 }
 
 export class KeySources implements CredentialStore {
@@ -31,7 +32,7 @@ export class KeySources implements CredentialStore {
 
   async lookup(accessKeyId: string): Promise<AccessKey | undefined> {
     const own = this.fromConfig.get(accessKeyId);
-    const held = await this.database.held(accessKeyId);
+    const held = await this.database.held(accessKeyId, own !== undefined);
     if (!own) return held === 'inactive' ? undefined : held;
     if (held === undefined) return own.key;
     const conflict =

@@ -64,7 +64,8 @@ export function storesFromConfig(config: Config, options: StoreOptions = {}): St
       (await dynamo()).grants.grantsFor(principal),
   };
   const dynamoKeys = {
-    held: async (accessKeyId: string) => (await dynamo()).credentials.held(accessKeyId),
+    held: async (accessKeyId: string, inConfig: boolean) =>
+      (await dynamo()).credentials.held(accessKeyId, inConfig),
   };
   return {
     grants: new UnionGrantStore([configGrants, dynamoGrants]),

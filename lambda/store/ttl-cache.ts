@@ -1,8 +1,12 @@
 /**
  * A read-through cache for remote lookups: bounded (LRU), each entry trusted for a fixed TTL,
- * negative answers (`undefined`) cached like positive ones, one load in flight per key
- * (single-flight: a burst of requests for the same key costs one read). A failed load is never
- * cached: the error goes to every waiter and the next call tries again.
+ * negative answers (`undefined`) cached too, one load in flight per key (single-flight: a burst
+ * of requests for the same key costs one read). A failed load is never cached: the error goes to
+ * every waiter and the next call tries again.
+ *
+ * With `misses`, negative answers are kept apart, in an LRU of their own with its own TTL: where
+ * the keys are chosen by strangers (access key ids), a flood of misses then evicts only other
+ * misses, never an answer that was found.
  */
 
 import { Lru } from '../core/lru';
@@ -12,6 +16,8 @@ export interface TtlCacheOptions {
   ttlMs: number;
   maxEntries: number;
   clock?: Clock;
+  /** Where negative answers go, when not with the others. */
+  misses?: { ttlMs: number; maxEntries: number };
 }
 
 interface Entry<V> {
@@ -21,35 +27,44 @@ interface Entry<V> {
 
 export class TtlCache<V> {
   private readonly entries: Lru<string, Entry<V>>;
+  /** Negative answers, when kept apart (else `entries`). */
+  private readonly misses: Lru<string, Entry<V>>;
   private readonly inFlight = new Map<string, Promise<V | undefined>>();
   private readonly clock: Clock;
   readonly ttlMs: number;
+  readonly missTtlMs: number;
 
   constructor(options: TtlCacheOptions) {
     this.entries = new Lru(options.maxEntries);
+    this.misses = options.misses ? new Lru(options.misses.maxEntries) : this.entries;
     this.clock = options.clock ?? systemClock;
     this.ttlMs = options.ttlMs;
+    this.missTtlMs = options.misses?.ttlMs ?? options.ttlMs;
   }
 
+  /** Entries held, misses included. */
   get size(): number {
-    return this.entries.size;
+    return this.entries.size + (this.misses === this.entries ? 0 : this.misses.size);
   }
 
   async get(key: string, load: () => Promise<V | undefined>): Promise<V | undefined> {
-    const hit = this.entries.get(key);
-    if (hit && hit.expiresAt > this.clock.now()) return hit.value;
+    const now = this.clock.now();
+    const hit = this.entries.get(key) ?? (this.misses === this.entries ? undefined : this.misses.get(key));
+    if (hit && hit.expiresAt > now) return hit.value;
     const pending = this.inFlight.get(key);
     if (pending) return pending;
-    const started = this.clock.now();
+    const started = now;
     const promise = load().then(
       (value) => {
         this.inFlight.delete(key);
-        this.entries.set(key, { value, expiresAt: started + this.ttlMs });
+        this.forget(key);
+        if (value === undefined) this.misses.set(key, { value, expiresAt: started + this.missTtlMs });
+        else this.entries.set(key, { value, expiresAt: started + this.ttlMs });
         return value;
       },
       (error: unknown) => {
         this.inFlight.delete(key);
-        this.entries.delete(key);
+        this.forget(key);
         throw error;
       },
     );
@@ -58,10 +73,16 @@ export class TtlCache<V> {
   }
 
   invalidate(key: string): void {
-    this.entries.delete(key);
+    this.forget(key);
   }
 
   clear(): void {
     this.entries.clear();
+    this.misses.clear();
+  }
+
+  private forget(key: string): void {
+    this.entries.delete(key);
+    this.misses.delete(key);
   }
 }

@@ -112,6 +112,7 @@ describe.each(backends)('DynamoDB stores on %s', (_name, start, skipReason) => {
       const store = new DynamoCredentialStore(client, table(), {
         ttlMs: TTL,
         maxEntries: 2,
+        maxUnknownEntries: 2,
         clock: new ManualClock(),
       });
       await Promise.all(Array.from({ length: 20 }, () => store.lookup('DLPBURST')));

@@ -94,8 +94,10 @@ describe('bounded DynamoDB answer caches (dynalite)', () => {
     await dynalite?.stop();
   });
 
-  it('key lookups: random key ids (unknown ones cached too) stay at maxEntries', async () => {
-    const store = new DynamoCredentialStore(testDynamoClient(dynalite.endpoint), TABLE, { maxEntries: 20 });
+  it('key lookups: random key ids (unknown ones cached too) stay at maxUnknownEntries', async () => {
+    const store = new DynamoCredentialStore(testDynamoClient(dynalite.endpoint), TABLE, {
+      maxUnknownEntries: 20,
+    });
     for (let i = 0; i < 120 * SCALE; i++) expect(await store.lookup(`AKIAFLOOD${i}`)).toBeUndefined();
     expect(store.cachedEntries).toBe(20);
     expect(store.reads).toBe(120 * SCALE);
