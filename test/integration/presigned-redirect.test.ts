@@ -9,6 +9,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientEnv, unavailable } from '../auth/helpers/python-env';
 import { uploadDemoTable } from '../helpers/fixture-tables';
@@ -208,6 +209,27 @@ describe.each(TRANSPORTS)('presigned redirects via %s', (_transport, serve) => {
     );
     expect(r.status).toBe(206);
     expect(r.text).toBe('PAR1');
+  });
+
+  it('never hands out a URL that outlives the presigned proxy URL it answers', async () => {
+    const client = proxy.client();
+    const EXPIRES = 20;
+    const url = await getSignedUrl(client, new GetObjectCommand({ Bucket: 'datalake', Key: allowedKey() }), {
+      expiresIn: EXPIRES,
+    });
+    client.destroy();
+    const r = await fetch(url, {
+      headers: FOLLOWER_UA,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(10_000),
+    });
+    expect(r.status).toBe(307);
+    const query = new URL(r.headers.get('location')!).searchParams;
+    // Signed now, for at most what is left of the proxy URL's 20 s (presignExpiresSeconds is 60).
+    expect(Number(query.get('X-Amz-Expires'))).toBeGreaterThanOrEqual(1);
+    expect(Number(query.get('X-Amz-Expires'))).toBeLessThanOrEqual(EXPIRES);
+    const followed = await fetch(r.headers.get('location')!, { signal: AbortSignal.timeout(10_000) });
+    expect(followed.status).toBe(200);
   });
 
   it('authorizes before redirecting', async () => {
