@@ -108,7 +108,9 @@ export class SigV4Authenticator implements Authenticator {
     // A write is refused by routing (403 on a read-only proxy, else 405) whatever its payload, and
     // that is the answer an SDK upload (sent aws-chunked) should get, not a 501 counted as a server error.
     if (READ_METHODS.has(req.method.toUpperCase())) refusePayloadSigning(claim.payloadHash);
-    return { name: key.principal, accessKeyId: key.accessKeyId, anonymous: false };
+    const principal: Principal = { name: key.principal, accessKeyId: key.accessKeyId, anonymous: false };
+    if (claim.form === 'query') principal.validUntil = claim.requestTime + (claim.expiresSeconds ?? 0) * 1000;
+    return principal;
   }
 
   private async lookup(accessKeyId: string): Promise<AccessKey> {

@@ -219,6 +219,7 @@ async function serve(
         req,
         objectReq,
         decision.kind === 'log',
+        ctx.principal.validUntil,
         ctx.requestId,
         base,
         proxyGet,

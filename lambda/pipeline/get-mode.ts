@@ -39,12 +39,21 @@ export async function serveGet(
    * once a listing shows it, as S3 answers the presigned URL of a missing key with 403.
    */
   mayBeMissing: boolean,
+  /** When the caller's credential expires (a presigned proxy URL's expiry), if it does. */
+  validUntil: number | undefined,
   requestId: string,
   base: Headers,
   /** Streams the object through the proxy (getObject, within the caller's stream share). */
   proxyGet: () => Promise<ProxyResponse>,
 ): Promise<GetOutcome> {
-  const redirect = () => redirectTo(storage, options, object, requestId, base);
+  const redirect = () =>
+    redirectTo(
+      storage,
+      presignSeconds(options.presignExpiresSeconds, validUntil, clock),
+      object,
+      requestId,
+      base,
+    );
   if (shouldRedirect(req.headers, options)) {
     if (mayBeMissing && !(await listedOrUnknown(storage, object)))
       throw noSuchKey(object.virtualKey, 'not in the backend listing (not redirected)');
@@ -93,16 +102,26 @@ function overStreamLimit(
   return new S3Error('InvalidRequest', overLimitMessage(length, limit), {}, reason);
 }
 
+/**
+ * How long the 307's URL lives: `presignExpiresSeconds`, but never past the caller's own
+ * credential (a presigned proxy URL about to expire must not open a minute more of reads);
+ * at least 1 s, as the credential was still valid now.
+ */
+function presignSeconds(configured: number, validUntil: number | undefined, clock: Clock): number {
+  if (validUntil === undefined) return configured;
+  return Math.max(1, Math.min(configured, Math.floor((validUntil - clock.now()) / 1000)));
+}
+
 /** The 307: a URL for the object that signs what the follower cannot ask for itself. */
 async function redirectTo(
   storage: StorageBackend,
-  options: GetModeOptions,
+  expiresInSeconds: number,
   object: ObjectRequest,
   requestId: string,
   base: Headers,
 ): Promise<ProxyResponse> {
   const location = await storage.presign(object.ref, {
-    expiresInSeconds: options.presignExpiresSeconds,
+    expiresInSeconds,
     query: presignedQuery(object.headers, object.query),
   });
   return temporaryRedirect(location, requestId, base);
