@@ -28,10 +28,10 @@ export interface SignedParts {
  * headers the client listed, sorted and once each, values with CR/LF turned into spaces, runs of
  * spaces and tabs folded to one space and the ends trimmed (a listed header that is absent counts
  * as empty; one sent more than once is its values, each so folded, joined with "," in the order
- * sent, as the aws-sig-v4-test-suite and botocore do); the sorted list of their names; the payload hash. Written here rather than called
- * from @smithy because its generic version (header maps, unsignable-header rules, regular
- * expressions on every value) was most of a verification's cost; test/auth/canonical-request
- * checks the two agree on generated requests.
+ * sent, as the aws-sig-v4-test-suite and botocore do); the sorted list of their names; the
+ * payload hash. Written here rather than called from @smithy because its generic version (header
+ * maps, unsignable-header rules, regular expressions on every value) was most of a verification's
+ * cost; test/auth/canonical-request checks the two agree on generated requests.
  */
 export function canonicalRequest(parts: SignedParts): string {
   const names = sortedNames(parts.signedHeaders);

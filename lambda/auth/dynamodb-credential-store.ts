@@ -2,11 +2,12 @@
  * Access keys held in DynamoDB (lambda/store/dynamo-schema.ts: pk `KEY#<id>`, sk `KEY`). Items
  * found (active or revoked) are cached for `ttlMs` (default 30 s: a revocation stops
  * authenticating within that time) in an LRU of `maxEntries`; ids the table does not hold, for
- * `unknownTtlMs` (5 s: a key created after its id was tried signs that soon) in an LRU of their own
- * (`maxUnknownEntries`), so a flood of random ids evicts only other unknown ids, never a key in use.
- * One read in flight per id. An id the config file holds (key-sources.ts) is a key in use though
- * the table lacks it: its absence is kept like a found item. A DynamoDB failure throws an S3Error (SlowDown on
- * throttling, ServiceUnavailable otherwise) and is not cached: the caller fails closed.
+ * `unknownTtlMs` (5 s: a key created after its id was tried signs that soon) in an LRU of their
+ * own (`maxUnknownEntries`), so a flood of random ids evicts only other unknown ids, never a key
+ * in use. One read in flight per id. An id the config file holds (key-sources.ts) is a key in use
+ * though the table lacks it: its absence is kept like a found item. A DynamoDB failure throws an
+ * S3Error (SlowDown on throttling, ServiceUnavailable otherwise) and is not cached: the caller
+ * fails closed.
  * An item the proxy cannot read as written (key-item.ts: an attribute outside the schema, a missing
  * or mistyped attribute, a status other than active/revoked) cannot sign, like a revoked key, and
  * a warning names its id and why, once per item (never its secret).

@@ -12,7 +12,7 @@ import { S3Error } from '../core/s3-error';
 import type { AccessKey, CredentialStore, HeldKey } from './credential-store';
 
 export interface DatabaseKeys {
-  /** `inConfig`: the config holds the id too (its absence from the table is then worth caching as long as a key). */
+  /** `inConfig`: the config holds the id too (its absence from the table is cached like a key). */
   held(accessKeyId: string, inConfig: boolean): Promise<HeldKey | undefined>;
 }
 
