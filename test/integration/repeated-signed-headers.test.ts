@@ -5,13 +5,25 @@
  * URL with ","; the proxy must verify against the values as sent, through both front ends, and
  * refuse any other values, order or count.
  */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clientEnv } from '../auth/helpers/python-env';
 import { writeSpecialTable } from '../helpers/fixture-tables';
 import { TRANSPORTS } from '../helpers/lambda-transports';
 import { ANALYST, type RunningProxy, startProxy } from '../helpers/proxy-harness';
 import { rawRequest } from '../helpers/raw-http';
-import { backendClient, createBucket, type S3Server, startS3rver, uploadDir } from '../helpers/s3-servers';
+import {
+  backendClient,
+  createBucket,
+  REPO_ROOT,
+  type S3Server,
+  startS3rver,
+  uploadDir,
+} from '../helpers/s3-servers';
 import { signHeaders } from '../helpers/signed-fetch';
+import { pythonPackageMissing, withReason } from '../helpers/skips';
 
 const config = {
   tableMapping: { sales: 's3://lake/tables/sales' },
@@ -19,6 +31,8 @@ const config = {
 };
 const code = (text: string) => /<Code>([^<]*)<\/Code>/.exec(text)?.[1];
 const QUERY = 'list-type=2&prefix=sales%2F';
+const run = promisify(execFile);
+const botocoreMissing = pythonPackageMissing('botocore');
 
 let s3: S3Server;
 beforeAll(async () => {
@@ -79,6 +93,32 @@ describe.each(TRANSPORTS)('a signed header sent more than once via %s', (_name, 
     const r = await send('x-client-trace', 'first,second', sent);
     expect([r.status, code(r.body)]).toEqual([403, 'SignatureDoesNotMatch']);
   });
+
+  /** botocore signs the header's lines itself (the reference for repeated headers) and sends `sent`. */
+  const botocore = async (signed: string[], sent: string[]) => {
+    const script = join(REPO_ROOT, 'test/integration/clients/botocore_repeated_header.py');
+    const args = { endpoint: proxy.url, region: 'us-east-1', ...ANALYST, path: `/datalake?${QUERY}` };
+    const input = JSON.stringify({ ...args, header: 'X-Client-Trace', signed, sent });
+    const { stdout } = await run('python3', [script, input], {
+      env: clientEnv('us-east-1', ANALYST),
+      timeout: 60_000,
+    });
+    const out = JSON.parse(stdout) as { status: number; body: string };
+    return [out.status, code(out.body)];
+  };
+
+  it.skipIf(botocoreMissing !== undefined)(
+    withReason(
+      'is accepted signed by botocore, one line per value, and refused once a line changes',
+      botocoreMissing,
+    ),
+    async () => {
+      const values = [' one   two ', 'three'];
+      expect(await botocore(values, values)).toEqual([200, undefined]);
+      expect(await botocore(values, ['one two', 'four'])).toEqual([403, 'SignatureDoesNotMatch']);
+      expect(await botocore(values, ['three', 'one two'])).toEqual([403, 'SignatureDoesNotMatch']);
+    },
+  );
 
   it('never shows a repeated signed session token in the canonical request of a refusal', async () => {
     const r = await send('x-amz-security-token', 'token-secret-one,token-secret-two', [
