@@ -60,7 +60,8 @@ export class SigningKeyCache {
     region: string,
     service: string,
   ): CachedKey {
-    // "\n" cannot occur in a credential scope component (they are split on "/" from one header).
+    // Unambiguous: a presigned X-Amz-Credential is decoded, so its region may hold "\n", but a key id
+    // with one is never found (no lookup succeeds), the date is 8 digits and the service is s3.
     const id = `${accessKeyId}\n${shortDate}\n${region}\n${service}`;
     const hit = this.keys.get(id);
     if (hit && hit.secret === secret) return hit;
