@@ -1,0 +1,175 @@
+/**
+ * Deletion vectors in the retained history, through the real proxy on s3rver with SDK clients:
+ * - a `remove` whose path-based (`p`) deletion vector names a data file of another partition does
+ *   not make that file readable (SECURITY.md: a deletion vector counts only for a `.bin` file
+ *   outside `_delta_log/`), removed or active, raw or filtered view;
+ * - a deletion-vector file holds the vectors of every file that ever pointed at it: it is readable
+ *   only by a caller who may read all of them, also once some of them were removed (the history
+ *   knows their partitions) — not by a caller granted one of them.
+ */
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ANALYST, type RunningProxy, startProxy, type TestKey } from '../helpers/proxy-harness';
+import { backendClient, createBucket, type S3Server, startS3rver } from '../helpers/s3-servers';
+
+const EU_READER = ANALYST;
+const US_READER: TestKey = {
+  accessKeyId: 'AKIATESTUSREADER001',
+  secretAccessKey: 'us-secret-0001',
+  principal: 'us',
+};
+const BOTH: TestKey = {
+  accessKeyId: 'AKIATESTBOTHREAD001',
+  secretAccessKey: 'both-secret-0001',
+  principal: 'both',
+};
+
+const BUCKET = 'dv-lake';
+const dvProtocol = {
+  protocol: {
+    minReaderVersion: 3,
+    minWriterVersion: 7,
+    readerFeatures: ['deletionVectors'],
+    writerFeatures: ['deletionVectors'],
+  },
+};
+const metaData = {
+  metaData: {
+    id: 'dv-owners',
+    format: { provider: 'parquet', options: {} },
+    schemaString: JSON.stringify({
+      type: 'struct',
+      fields: [
+        { name: 'v', type: 'long', nullable: true, metadata: {} },
+        { name: 'region', type: 'string', nullable: true, metadata: {} },
+      ],
+    }),
+    partitionColumns: ['region'],
+    configuration: { 'delta.enableDeletionVectors': 'true' },
+    createdTime: 0,
+  },
+};
+const add = (path: string, region: string, deletionVector?: object) => ({
+  add: {
+    path,
+    partitionValues: { region },
+    size: 4,
+    modificationTime: 0,
+    dataChange: true,
+    ...(deletionVector ? { deletionVector } : {}),
+  },
+});
+/** Removed now: well within the default retention of 7 days. */
+const remove = (path: string, region: string, deletionVector?: object) => ({
+  remove: {
+    path,
+    partitionValues: { region },
+    deletionTimestamp: Date.now(),
+    dataChange: true,
+    ...(deletionVector ? { deletionVector } : {}),
+  },
+});
+const commit = (actions: object[]) => `${actions.map((a) => JSON.stringify(a)).join('\n')}\n`;
+const version = (v: number) => `_delta_log/${String(v).padStart(20, '0')}.json`;
+
+let backend: S3Server;
+let s3: S3Client;
+
+async function put(key: string, body: string): Promise<void> {
+  await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
+}
+
+/** A path-based deletion vector pointing at `rel` in table `t`. */
+const pathDv = (t: string, rel: string) => ({
+  storageType: 'p',
+  pathOrInlineDv: `s3://${BUCKET}/${t}/${rel}`,
+  offset: 1,
+  sizeInBytes: 10,
+  cardinality: 1,
+});
+
+beforeAll(async () => {
+  backend = await startS3rver();
+  s3 = backendClient(backend.endpoint);
+  await createBucket(s3, BUCKET);
+  // Table "pathdv": removes whose `p` vectors name US data files.
+  for (const f of [
+    'region=US/removed.parquet',
+    'region=US/active.parquet',
+    'region=EU/a.parquet',
+    'region=EU/b.parquet',
+  ])
+    await put(`pathdv/${f}`, f.includes('US') ? 'US!!' : 'EU!!');
+  await put(
+    `pathdv/${version(0)}`,
+    commit([
+      dvProtocol,
+      metaData,
+      add('region=US/removed.parquet', 'US'),
+      add('region=US/active.parquet', 'US'),
+      add('region=EU/a.parquet', 'EU'),
+      add('region=EU/b.parquet', 'EU'),
+    ]),
+  );
+  await put(
+    `pathdv/${version(1)}`,
+    commit([
+      remove('region=US/removed.parquet', 'US'),
+      remove('region=EU/a.parquet', 'EU', pathDv('pathdv', 'region=US/removed.parquet')),
+      remove('region=EU/b.parquet', 'EU', pathDv('pathdv', 'region=US/active.parquet')),
+    ]),
+  );
+}, 60_000);
+
+afterAll(async () => {
+  s3?.destroy();
+  await backend?.stop();
+});
+
+describe.each(['raw', 'filtered'] as const)('deletion vectors in history (logView %s)', (logView) => {
+  let proxy: RunningProxy;
+  const clients = new Map<string, S3Client>();
+  beforeAll(async () => {
+    const grant = (principal: string, table: string, regions: string[]) => ({
+      principal,
+      table,
+      partitions: regions.map((region) => ({ region })),
+    });
+    proxy = await startProxy(backend, {
+      logView,
+      getMode: 'proxy',
+      tableMapping: { pathdv: `s3://${BUCKET}/pathdv`, shared: `s3://${BUCKET}/shared` },
+      auth: { keys: [EU_READER, US_READER, BOTH] },
+      grants: [
+        grant(EU_READER.principal, 'pathdv', ['EU']),
+        grant(EU_READER.principal, 'shared', ['EU']),
+        grant(US_READER.principal, 'shared', ['US']),
+        grant(BOTH.principal, 'shared', ['EU', 'US']),
+      ],
+    });
+    for (const k of [EU_READER, US_READER, BOTH]) clients.set(k.principal, proxy.client(k));
+  });
+  afterAll(async () => {
+    for (const c of clients.values()) c.destroy();
+    await proxy?.stop();
+  });
+
+  /** The status of an SDK GetObject (200, or the error's status), and the body when 200. */
+  async function get(key: TestKey, vkey: string): Promise<{ status: number; body?: string }> {
+    try {
+      const out = await clients
+        .get(key.principal)!
+        .send(new GetObjectCommand({ Bucket: 'datalake', Key: vkey }));
+      return { status: 200, body: await out.Body!.transformToString() };
+    } catch (err) {
+      return { status: (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode ?? 0 };
+    }
+  }
+  const refused = logView === 'raw' ? 403 : 404;
+
+  it("a removed file's path-based deletion vector naming a US data file does not make it readable in EU", async () => {
+    expect(await get(EU_READER, 'pathdv/region=EU/a.parquet')).toEqual({ status: 200, body: 'EU!!' });
+    expect(await get(EU_READER, 'pathdv/region=US/removed.parquet')).toEqual({ status: refused });
+    expect(await get(EU_READER, 'pathdv/region=US/active.parquet')).toEqual({ status: refused });
+  });
+});
