@@ -14,7 +14,7 @@
 
 import type { CheckpointFileAction, PartitionValues } from './checkpoint-file-actions';
 import { CHANGE_DATA, RecordStore } from './history';
-import { CHANGE_DATA_DIR, isValueMap, readPartitionMap } from './log-replay';
+import { CHANGE_DATA_DIR, isDvFileName, isValueMap, readPartitionMap } from './log-replay';
 import { PartitionTuples } from './partition-tuples';
 import { PathIndex } from './path-index';
 import { conflictingAdds } from './path-partitions';
@@ -158,7 +158,10 @@ export class HistoryBuilder {
   removal(a: CheckpointFileAction, deletedAt: number, version: number): void {
     const rel = this.root.resolve(a.path).relPath;
     if (rel === undefined) return; // outside the table root: never authorizable
-    const dv = a.deletionVector ? dvFile(this.root, a.deletionVector)?.relPath : undefined;
+    // As in the snapshot's replay: only a deletion-vector file can be one. A vector naming a data
+    // file (of another partition, say, removed or not) must not make that file readable.
+    const named = a.deletionVector ? dvFile(this.root, a.deletionVector)?.relPath : undefined;
+    const dv = named !== undefined && isDvFileName(named) ? named : undefined;
     const t = this.tupleOf(a.partitionValues);
     if (t === undefined) {
       // None written, or naming a column the table is not partitioned by: the add that

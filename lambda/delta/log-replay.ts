@@ -396,7 +396,7 @@ export const CHANGE_DATA_DIR = '_change_data/';
  * Deletion-vector files are `deletion_vector_<uuid>.bin` (a `u` descriptor spells exactly that; a
  * `p` descriptor's absolute path names such a file too). Nothing else is taken for one.
  */
-function isDvFileName(relPath: string): boolean {
+export function isDvFileName(relPath: string): boolean {
   return relPath.endsWith('.bin') && !relPath.startsWith(LOG_DIR);
 }
 
