@@ -220,4 +220,31 @@ describe('paths of deletion vectors and change data', () => {
     });
     expect(await readable(s, [{ region: 'EU' }, { region: 'US' }], [dvFile])).toEqual({ [dvFile]: true });
   });
+
+  it('a deletion-vector file is refused in history while one of its files has no known partition', async () => {
+    const shared = {
+      storageType: 'u',
+      pathOrInlineDv: 'ab^-aqEH.-t@S}K{vb[*k^',
+      sizeInBytes: 10,
+      cardinality: 1,
+    };
+    const s = new MemoryDeltaStorage()
+      .commit(0, [
+        dvProtocol,
+        metaData(['region']),
+        add('region=EU/a.parquet', { region: 'EU' }, { ...shared, offset: 1 }),
+      ])
+      // A remove without partition values, of a file no retained version added: its partition is unknown.
+      .commit(1, [remove('region=US/gone.parquet', { ...shared, offset: 20 })]);
+    const snapshot = await loadSnapshot(s, { tableUri });
+    let dvFile = '';
+    snapshot.forEachFile((p) => {
+      if (p.endsWith('.bin')) dvFile = p;
+    });
+    const h = await loadHistory(s, snapshot);
+    expect(h.complete).toBe(true);
+    expect(historyVerdict(h, new AllowedSet(h, [{ region: 'EU' }]), dvFile, 0)).toBe('forbidden');
+    // The whole table's grant covers any partition: the history adds nothing to the snapshot's answer.
+    expect(historyVerdict(h, new AllowedSet(h, [{}]), dvFile, 0)).toBe('unknown');
+  });
 });

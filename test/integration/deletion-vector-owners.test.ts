@@ -7,8 +7,9 @@
  *   only by a caller who may read all of them, also once some of them were removed (the history
  *   knows their partitions) — not by a caller granted one of them.
  */
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dvFile, TableRoot } from '../../lambda/delta/table-root';
 import { ANALYST, type RunningProxy, startProxy, type TestKey } from '../helpers/proxy-harness';
 import { backendClient, createBucket, type S3Server, startS3rver } from '../helpers/s3-servers';
 
@@ -87,6 +88,14 @@ const pathDv = (t: string, rel: string) => ({
   sizeInBytes: 10,
   cardinality: 1,
 });
+/** One deletion-vector file (`u`), at two offsets: Spark packs a task's vectors into one file. */
+const SHARED = {
+  storageType: 'u',
+  pathOrInlineDv: 'ab^-aqEH.-t@S}K{vb[*k^',
+  sizeInBytes: 10,
+  cardinality: 1,
+};
+const sharedFile = dvFile(new TableRoot(`s3://${BUCKET}/shared`), SHARED)!.relPath!;
 
 beforeAll(async () => {
   backend = await startS3rver();
@@ -119,6 +128,19 @@ beforeAll(async () => {
       remove('region=EU/b.parquet', 'EU', pathDv('pathdv', 'region=US/active.parquet')),
     ]),
   );
+  // Table "shared": one DV file with the vectors of an EU file and a US file; the EU file removed since.
+  for (const f of ['region=EU/a.parquet', 'region=US/b.parquet']) await put(`shared/${f}`, 'data');
+  await put(`shared/${sharedFile}`, 'VECTORS OF EU AND US');
+  await put(
+    `shared/${version(0)}`,
+    commit([
+      dvProtocol,
+      metaData,
+      add('region=EU/a.parquet', 'EU', { ...SHARED, offset: 1 }),
+      add('region=US/b.parquet', 'US', { ...SHARED, offset: 20 }),
+    ]),
+  );
+  await put(`shared/${version(1)}`, commit([remove('region=EU/a.parquet', 'EU', { ...SHARED, offset: 1 })]));
 }, 60_000);
 
 afterAll(async () => {
@@ -165,6 +187,13 @@ describe.each(['raw', 'filtered'] as const)('deletion vectors in history (logVie
       return { status: (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode ?? 0 };
     }
   }
+  /** The data and deletion-vector keys a caller's listing of the shared table shows. */
+  async function listed(key: TestKey): Promise<string[]> {
+    const out = await clients
+      .get(key.principal)!
+      .send(new ListObjectsV2Command({ Bucket: 'datalake', Prefix: 'shared/' }));
+    return (out.Contents ?? []).map((c) => c.Key!).filter((k) => !k.startsWith('shared/_delta_log/'));
+  }
   const refused = logView === 'raw' ? 403 : 404;
 
   it("a removed file's path-based deletion vector naming a US data file does not make it readable in EU", async () => {
@@ -172,4 +201,22 @@ describe.each(['raw', 'filtered'] as const)('deletion vectors in history (logVie
     expect(await get(EU_READER, 'pathdv/region=US/removed.parquet')).toEqual({ status: refused });
     expect(await get(EU_READER, 'pathdv/region=US/active.parquet')).toEqual({ status: refused });
   });
+
+  it.skipIf(logView === 'filtered')(
+    'a deletion-vector file that held an EU and a US vector needs both, after the EU file was removed',
+    async () => {
+      const dv = `shared/${sharedFile}`;
+      expect(await get(BOTH, dv)).toEqual({ status: 200, body: 'VECTORS OF EU AND US' });
+      // The EU reader may still read the removed EU file (within retention), not the US vector.
+      expect((await get(EU_READER, 'shared/region=EU/a.parquet')).status).toBe(200);
+      expect(await get(EU_READER, dv)).toEqual({ status: 403 });
+      // The US reader reads the active US file, not the removed EU file's vector.
+      expect((await get(US_READER, 'shared/region=US/b.parquet')).status).toBe(200);
+      expect(await get(US_READER, dv)).toEqual({ status: 403 });
+      // Listings show what a GET serves.
+      expect(await listed(BOTH)).toEqual([dv, 'shared/region=US/b.parquet'].sort());
+      expect(await listed(EU_READER)).toEqual([]);
+      expect(await listed(US_READER)).toEqual(['shared/region=US/b.parquet']);
+    },
+  );
 });
