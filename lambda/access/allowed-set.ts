@@ -72,6 +72,8 @@ export class AllowedSet {
   /** bits[t] === 1 when tuple t is readable. */
   private readonly bits: Uint8Array;
   readonly allowedTupleCount: number;
+  /** A map is `{}`: every partition, also one the snapshot does not know, is granted. */
+  readonly grantsWholeTable: boolean;
   private folders?: Promise<ReadableFolders>;
   private folderBytes = 0;
 
@@ -83,6 +85,7 @@ export class AllowedSet {
     this.bits = new Uint8Array(n);
     const compiled = compileMaps(snapshot, maps);
     let count = 0;
+    this.grantsWholeTable = compiled === 'all';
     if (compiled === 'all') {
       this.bits.fill(1);
       count = n;

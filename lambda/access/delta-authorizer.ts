@@ -71,7 +71,8 @@ export class DeltaAuthorizer implements Authorizer {
     let snapshot = await this.snapshot(mount);
     this.refuseUnsupported(snapshot, mount);
     let allowed = this.allowedSet(principal, mount, snapshot, maps);
-    if (readable(allowed, snapshot, relKey, filtered)) return { allow: true, kind: 'data' };
+    if (readable(allowed, snapshot, relKey, filtered))
+      return this.removedOwnersAllow(principal, mount, snapshot, maps, relKey);
 
     // Filtered view: a forbidden file and a missing one take the same steps and get the same answer.
     if (filtered || snapshot.tupleOf(relKey) === NO_TUPLE) {
@@ -81,14 +82,16 @@ export class DeltaAuthorizer implements Authorizer {
         snapshot = fresh;
         this.refuseUnsupported(snapshot, mount);
         allowed = this.allowedSet(principal, mount, snapshot, maps);
-        if (readable(allowed, snapshot, relKey, filtered)) return { allow: true, kind: 'data' };
+        if (readable(allowed, snapshot, relKey, filtered))
+          return this.removedOwnersAllow(principal, mount, snapshot, maps, relKey);
       }
     }
     const known = snapshot.tupleOf(relKey) !== NO_TUPLE;
-    // Older versions may still reference the file (or, for a shared DV file, another owner). In
-    // the filtered view every refusal takes this step, so a forbidden file and a missing one cost
-    // the same; deletion-vector files are never served there (every vector is inline in the log).
-    if (filtered || !known || snapshot.kindOf(relKey) === 'deletionVector') {
+    // Older versions may still reference the file. In the filtered view every refusal takes this
+    // step, so a forbidden file and a missing one cost the same; deletion-vector files are never
+    // served there (every vector is inline in the log). A deletion-vector file the snapshot refuses
+    // holds a vector the caller may not read: older owners cannot make it readable.
+    if (filtered || !known) {
       const verdict = await this.historyVerdict(principal, mount, snapshot, maps, relKey);
       if (verdict === 'readable' && !(filtered && looksLikeDeletionVector(snapshot, relKey)))
         return { allow: true, kind: 'data' };
@@ -155,12 +158,41 @@ export class DeltaAuthorizer implements Authorizer {
         virtualFolder,
       };
     }
+    // Deletion-vector files hold the vectors of removed files too: a GET refuses one the history
+    // finds a forbidden owner of, and so does the listing.
+    const dvRefused =
+      onlyLog || snapshot.state.dvFiles.size === 0
+        ? undefined
+        : await this.logCall(mount, () =>
+            this.history.deletionVectorRefusals(principal, mount, this.storageOf(mount), snapshot, maps),
+          );
     return {
       allowObject: (rel) =>
-        rel.startsWith(LOG_DIR) || (!onlyLog && (allowed.isReadable(rel) || cdc?.allowObject(rel) === true)),
+        rel.startsWith(LOG_DIR) ||
+        (!onlyLog &&
+          ((allowed.isReadable(rel) && dvRefused?.(rel) !== true) || cdc?.allowObject(rel) === true)),
       allowPrefix: (rel) => inLog(rel) || allowPrefix(rel),
       prepareFolders,
     };
+  }
+
+  /**
+   * A file the snapshot allows. A deletion-vector file (raw view) also holds the vectors of files
+   * removed since (a DELETE rewrote one of them, an OPTIMIZE all): every one the history knows
+   * must be granted too.
+   */
+  private async removedOwnersAllow(
+    principal: Principal,
+    mount: TableMount,
+    snapshot: Snapshot,
+    maps: readonly PartitionMap[],
+    relKey: string,
+  ): Promise<ObjectDecision> {
+    if (snapshot.kindOf(relKey) !== 'deletionVector') return { allow: true, kind: 'data' };
+    const verdict = await this.historyVerdict(principal, mount, snapshot, maps, relKey);
+    return verdict === 'forbidden'
+      ? { allow: false, answer: 'access-denied', reason: 'partition not granted' }
+      : { allow: true, kind: 'data' };
   }
 
   private async historyVerdict(

@@ -5,10 +5,12 @@
  * - a removed data file, or the deletion-vector file of one: until deletionTimestamp +
  *   `delta.deletedFileRetentionDuration` (VACUUM may have deleted it after that);
  * - a change-data file of a retained commit: while that commit is retained.
+ * A deletion-vector file needs every file whose vectors it holds granted (deletionVectorVerdict).
  * Listings show the newest snapshot's files and the readable change-data files, never removed
  * ones (a reader globbing a folder must not read a compacted-away file twice).
  */
 import { CHANGE_DATA, type History } from '../delta/history';
+import { isDvFileName } from '../delta/log-replay';
 import type { AllowedSet } from './allowed-set';
 
 export type HistoryVerdict =
@@ -21,13 +23,19 @@ export type HistoryVerdict =
   /** History does not know the path. */
   | 'unknown';
 
-/** `allowed` must be the caller's AllowedSet over this same History. */
+/**
+ * `allowed` must be the caller's AllowedSet over this same History. A deletion-vector file holds
+ * the vectors of every file that pointed at it, so it is readable only when every one of them that
+ * the history knows is in a granted partition (expired or not: the file still holds their vectors),
+ * and none is of a partition it could not find.
+ */
 export function historyVerdict(
   history: History,
   allowed: AllowedSet,
   relPath: string,
   now: number,
 ): HistoryVerdict {
+  if (isDvFileName(relPath)) return deletionVectorVerdict(history, allowed, relPath, now);
   let verdict: HistoryVerdict = 'unknown';
   history.someRecord(relPath, (tuple, deletedAt) => {
     if (!allowed.isTupleAllowed(tuple)) {
@@ -39,6 +47,26 @@ export function historyVerdict(
       return true;
     }
     verdict = 'expired';
+    return false;
+  });
+  return verdict;
+}
+
+function deletionVectorVerdict(
+  history: History,
+  allowed: AllowedSet,
+  relPath: string,
+  now: number,
+): HistoryVerdict {
+  if (history.unplaced.has(relPath) && !allowed.grantsWholeTable) return 'forbidden';
+  let verdict: HistoryVerdict = 'unknown';
+  history.someRecord(relPath, (tuple, deletedAt) => {
+    if (!allowed.isTupleAllowed(tuple)) {
+      verdict = 'forbidden';
+      return true;
+    }
+    if (now < history.expiresAt(deletedAt)) verdict = 'readable';
+    else if (verdict === 'unknown') verdict = 'expired';
     return false;
   });
   return verdict;

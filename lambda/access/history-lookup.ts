@@ -11,7 +11,7 @@ import type { Clock } from '../core/types';
 import { DeltaLogError } from '../delta/delta-log-error';
 import type { DeltaStorage } from '../delta/delta-storage';
 import type { History } from '../delta/history';
-import { CHANGE_DATA_DIR } from '../delta/log-replay';
+import { CHANGE_DATA_DIR, isDvFileName } from '../delta/log-replay';
 import type { Snapshot } from '../delta/snapshot';
 import type { SnapshotCache } from '../delta/snapshot-cache';
 import type { AllowedSetCache } from './allowed-set-cache';
@@ -59,6 +59,30 @@ export class HistoryLookup {
       if (!relKey.startsWith(CHANGE_DATA_DIR) && !history.unplaced.has(relKey)) return verdict;
     }
     return 'unknown';
+  }
+
+  /**
+   * For a listing (raw view) of a table with deletion-vector files: which of them the history
+   * refuses to the caller (they hold a vector of a removed file in a partition it may not read), so
+   * a listing shows none that a GET refuses. Undefined when the history cannot be read (a GET then
+   * judges by the snapshot alone too).
+   */
+  async deletionVectorRefusals(
+    principal: Principal,
+    mount: TableMount,
+    storage: DeltaStorage,
+    snapshot: Snapshot,
+    maps: readonly PartitionMap[],
+  ): Promise<((relKey: string) => boolean) | undefined> {
+    let history = await this.history(mount, storage, snapshot, false);
+    // A recent history that could not place a deletion-vector file's owner: the complete one may.
+    if (history && !history.complete && [...history.unplaced].some(isDvFileName))
+      history = await this.history(mount, storage, snapshot, true);
+    if (!history) return undefined;
+    const h = history;
+    const allowed = this.deps.allowedSets.get(principal.name, mount.alias, h, maps);
+    const now = this.deps.clock.now();
+    return (relKey) => isDvFileName(relKey) && historyVerdict(h, allowed, relKey, now) === 'forbidden';
   }
 
   /**

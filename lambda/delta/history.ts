@@ -108,9 +108,9 @@ export class History implements SnapshotView {
     /** False for a recent history: a path it does not know may still be in the retained log. */
     readonly complete = true,
     /**
-     * A recent history's removed files (and their deletion-vector files) whose partition values
-     * it could not find: the remove carried none and the add is older. Only the complete history
-     * can place them.
+     * Removed files (and their deletion-vector files) whose partition values it could not find:
+     * the remove carried none and the add is older. A recent history's may be placed by the
+     * complete history; a complete history's never are (their adds are not in the retained log).
      */
     readonly unplaced: ReadonlySet<string> = new Set(),
   ) {

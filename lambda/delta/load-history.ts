@@ -99,7 +99,8 @@ export async function loadHistory(storage: DeltaStorage, snapshot: Snapshot): Pr
     );
     info.logFilesRead++;
   }
-  return finish(b, snapshot, oldest, io, info);
+  // What is still unresolved stays unplaced: its deletion-vector files hold a vector of unknown partition.
+  return finish(b, snapshot, oldest, io, info, true, unplacedOf(b));
 }
 
 /**
@@ -462,6 +463,6 @@ export async function updateHistory(
     prev.tuples,
     { ...info, requests: io.requests, bytesRead: io.bytes },
     prev.complete,
-    prev.complete ? undefined : unplacedOf(b, prev.unplaced),
+    unplacedOf(b, prev.unplaced),
   );
 }

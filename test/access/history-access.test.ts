@@ -1,7 +1,7 @@
 /**
  * The history rule as the authorizer applies it: a removed file is readable in a granted
  * partition until deletionTimestamp + retention, change data while its commit is retained, a
- * shared deletion-vector file if any owner's partition is granted; listings add only change data.
+ * deletion-vector file only if every owner's partition is granted; listings add only change data.
  */
 import { describe, expect, it } from 'vitest';
 import { AllowedSet } from '../../lambda/access/allowed-set';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { type ListParams, listAllPages, mapLimit, objectRequest } from './authz-harness';
 import { anyMapMatches, type GrantMap } from './authz-partition-match';
 import { byteOrder, type ModelEntry, modelListing } from './authz-s3-model';
-import type { TableFacts } from './authz-table-facts';
+import type { TableFacts, Tuple } from './authz-table-facts';
 
 export interface AuditResult {
   requests: number;
@@ -49,8 +49,13 @@ export function expectedListed(
   for (const rel of facts.objects) {
     if (rel.startsWith('_delta_log/')) out.add(rel);
     const f = facts.authorizable.get(rel);
-    // A shared DV file holds the vectors of files of several partitions: all must be granted.
-    if (f?.tuples.every((t) => anyMapMatches(facts.columns, maps, t))) out.add(rel);
+    // A shared DV file holds the vectors of files of several partitions: all must be granted,
+    // also those of files removed since.
+    const owners = [
+      ...(f?.tuples ?? []),
+      ...(f?.kind === 'dv' ? (facts.removed.get(rel)?.removals ?? []) : []).map((x) => x.tuple),
+    ];
+    if (f && owners.every((t) => anyMapMatches(facts.columns, maps, t))) out.add(rel);
   }
   return out;
 }
@@ -66,17 +71,21 @@ export function expectedReadable(
 ): Set<string> | undefined {
   const out = expectedListed(facts, maps);
   if (!out || !maps) return out;
+  const granted = (t: Tuple) => anyMapMatches(facts.columns, maps, t);
   for (const rel of facts.objects) {
     const r = facts.removed.get(rel);
-    if (
-      r?.removals.some(
-        (x) => now < x.deletedAt + facts.retentionMs && anyMapMatches(facts.columns, maps, x.tuple),
-      )
-    )
-      out.add(rel);
+    if (!r) continue;
+    const live = r.removals.filter((x) => now < x.deletedAt + facts.retentionMs);
+    if (isDeletionVectorFile(rel)) {
+      // It holds the vectors of every file that pointed at it: removed ones must be granted too.
+      if (!r.removals.every((x) => granted(x.tuple))) out.delete(rel);
+      else if (live.length) out.add(rel);
+    } else if (live.some((x) => granted(x.tuple))) out.add(rel);
   }
   return out;
 }
+
+const isDeletionVectorFile = (rel: string) => rel.endsWith('.bin') && !rel.startsWith('_delta_log/');
 
 const errorCode = (text: string) => /<Code>([^<]*)<\/Code>/.exec(text)?.[1];
 
