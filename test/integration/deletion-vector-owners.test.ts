@@ -109,6 +109,7 @@ beforeAll(async () => {
     'region=EU/b.parquet',
   ])
     await put(`pathdv/${f}`, f.includes('US') ? 'US!!' : 'EU!!');
+  await put('pathdv/region=EU/vectors-of-c.bin', 'VEC');
   await put(
     `pathdv/${version(0)}`,
     commit([
@@ -118,6 +119,7 @@ beforeAll(async () => {
       add('region=US/active.parquet', 'US'),
       add('region=EU/a.parquet', 'EU'),
       add('region=EU/b.parquet', 'EU'),
+      add('region=EU/c.parquet', 'EU', pathDv('pathdv', 'region=EU/vectors-of-c.bin')),
     ]),
   );
   await put(
@@ -126,6 +128,7 @@ beforeAll(async () => {
       remove('region=US/removed.parquet', 'US'),
       remove('region=EU/a.parquet', 'EU', pathDv('pathdv', 'region=US/removed.parquet')),
       remove('region=EU/b.parquet', 'EU', pathDv('pathdv', 'region=US/active.parquet')),
+      remove('region=EU/c.parquet', 'EU', pathDv('pathdv', 'region=EU/vectors-of-c.bin')),
     ]),
   );
   // Table "shared": one DV file with the vectors of an EU file and a US file; the EU file removed since.
@@ -200,6 +203,13 @@ describe.each(['raw', 'filtered'] as const)('deletion vectors in history (logVie
     expect(await get(EU_READER, 'pathdv/region=EU/a.parquet')).toEqual({ status: 200, body: 'EU!!' });
     expect(await get(EU_READER, 'pathdv/region=US/removed.parquet')).toEqual({ status: refused });
     expect(await get(EU_READER, 'pathdv/region=US/active.parquet')).toEqual({ status: refused });
+  });
+
+  it("a removed file's own deletion-vector file is served in raw view only (filtered: every vector is inline)", async () => {
+    const dv = 'pathdv/region=EU/vectors-of-c.bin';
+    expect(await get(EU_READER, dv)).toEqual(
+      logView === 'raw' ? { status: 200, body: 'VEC' } : { status: 404 },
+    );
   });
 
   it.skipIf(logView === 'filtered')(
