@@ -14,6 +14,7 @@ import { type Clock, systemClock } from '../core/types';
 import { DeltaLogError } from '../delta/delta-log-error';
 import { type DeltaStorage, deltaStorageFromBackend } from '../delta/delta-storage';
 import { LOG_DIR, parseLogPath } from '../delta/log-path';
+import { isDvFileName } from '../delta/log-replay';
 import type { Snapshot } from '../delta/snapshot';
 import type { SnapshotCache } from '../delta/snapshot-cache';
 import { NO_TUPLE } from '../delta/snapshot-view';
@@ -368,11 +369,12 @@ function readable(allowed: AllowedSet, snapshot: Snapshot, relKey: string, filte
   return !filtered || snapshot.kindOf(relKey) !== 'deletionVector';
 }
 
-/** A deletion-vector file of the snapshot, or a path named as Delta names them (`u` vectors). */
+/**
+ * A deletion-vector file of the snapshot, or one the history may know as one: any `.bin` file
+ * outside `_delta_log/` (`u` vectors are `deletion_vector_<uuid>.bin`, `p` vectors any such name).
+ */
 function looksLikeDeletionVector(snapshot: Snapshot, relKey: string): boolean {
-  if (snapshot.kindOf(relKey) === 'deletionVector') return true;
-  const name = relKey.slice(relKey.lastIndexOf('/') + 1);
-  return name.startsWith('deletion_vector_') && name.endsWith('.bin');
+  return snapshot.kindOf(relKey) === 'deletionVector' || isDvFileName(relKey);
 }
 
 /**
