@@ -1,0 +1,111 @@
+/**
+ * A file the newest snapshot holds is judged by its partition there, in both views: an older
+ * `remove` of the same path that claims another partition (its values disagree with every add of
+ * the file: a broken writer) does not make the active file readable in that partition. Before,
+ * the filtered view (the default) served it through the history's record of that remove, while
+ * the raw view refused it.
+ */
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ANALYST, type RunningProxy, startProxy, type TestKey } from '../helpers/proxy-harness';
+import { backendClient, createBucket, type S3Server, startS3rver } from '../helpers/s3-servers';
+
+const US_READER: TestKey = {
+  accessKeyId: 'AKIATESTUSREADER002',
+  secretAccessKey: 'us-secret-0002',
+  principal: 'us',
+};
+const BUCKET = 'active-lake';
+const metaData = {
+  metaData: {
+    id: 'active-file',
+    format: { provider: 'parquet', options: {} },
+    schemaString: JSON.stringify({
+      type: 'struct',
+      fields: [{ name: 'region', type: 'string', nullable: true, metadata: {} }],
+    }),
+    partitionColumns: ['region'],
+    configuration: {},
+    createdTime: 0,
+  },
+};
+const add = (path: string, region: string) => ({
+  add: { path, partitionValues: { region }, size: 7, modificationTime: 0, dataChange: true },
+});
+const commit = (actions: object[]) => `${actions.map((a) => JSON.stringify(a)).join('\n')}\n`;
+const version = (v: number) => `t/_delta_log/${String(v).padStart(20, '0')}.json`;
+
+let backend: S3Server;
+
+beforeAll(async () => {
+  backend = await startS3rver();
+  const s3 = backendClient(backend.endpoint);
+  await createBucket(s3, BUCKET);
+  const put = (key: string, body: string) =>
+    s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
+  await put('t/region=US/p.parquet', 'US DATA');
+  await put(
+    version(0),
+    commit([
+      { protocol: { minReaderVersion: 1, minWriterVersion: 2 } },
+      metaData,
+      add('region=US/p.parquet', 'US'),
+    ]),
+  );
+  // Removed (now, within retention) with values of another partition, then added again as before.
+  await put(
+    version(1),
+    commit([
+      {
+        remove: {
+          path: 'region=US/p.parquet',
+          partitionValues: { region: 'EU' },
+          deletionTimestamp: Date.now(),
+          dataChange: true,
+        },
+      },
+    ]),
+  );
+  await put(version(2), commit([add('region=US/p.parquet', 'US')]));
+  s3.destroy();
+}, 60_000);
+
+afterAll(async () => {
+  await backend?.stop();
+});
+
+describe.each(['raw', 'filtered'] as const)('an active file and a stale remove (logView %s)', (logView) => {
+  let proxy: RunningProxy;
+  let eu: S3Client;
+  let us: S3Client;
+  beforeAll(async () => {
+    proxy = await startProxy(backend, {
+      logView,
+      getMode: 'proxy',
+      tableMapping: { t: `s3://${BUCKET}/t` },
+      auth: { keys: [ANALYST, US_READER] },
+      grants: [
+        { principal: ANALYST.principal, table: 't', partitions: [{ region: 'EU' }] },
+        { principal: US_READER.principal, table: 't', partitions: [{ region: 'US' }] },
+      ],
+    });
+    eu = proxy.client(ANALYST);
+    us = proxy.client(US_READER);
+  });
+  afterAll(async () => {
+    eu?.destroy();
+    us?.destroy();
+    await proxy?.stop();
+  });
+
+  const get = (client: S3Client) =>
+    client.send(new GetObjectCommand({ Bucket: 'datalake', Key: 't/region=US/p.parquet' })).then(
+      async (o) => ({ status: 200, body: await o.Body!.transformToString() }),
+      (e: { $metadata?: { httpStatusCode?: number } }) => ({ status: e.$metadata?.httpStatusCode }),
+    );
+
+  it('is served in its own partition only', async () => {
+    expect(await get(us)).toEqual({ status: 200, body: 'US DATA' });
+    expect(await get(eu)).toEqual({ status: logView === 'raw' ? 403 : 404 });
+  });
+});
