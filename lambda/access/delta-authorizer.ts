@@ -88,13 +88,15 @@ export class DeltaAuthorizer implements Authorizer {
       }
     }
     const known = snapshot.tupleOf(relKey) !== NO_TUPLE;
-    // Older versions may still reference the file. In the filtered view every refusal takes this
-    // step, so a forbidden file and a missing one cost the same; deletion-vector files are never
-    // served there (every vector is inline in the log). A deletion-vector file the snapshot refuses
-    // holds a vector the caller may not read: older owners cannot make it readable.
+    // Older versions may still reference a file the snapshot does not know. In the filtered view
+    // every refusal takes this step, so a forbidden file and a missing one cost the same, but a
+    // file the snapshot knows is judged by its partition there, as in the raw view (a stale remove
+    // claiming another partition must not open it; a deletion-vector file the snapshot refuses
+    // holds a vector the caller may not read). Deletion-vector files are never served in the
+    // filtered view (every vector is inline in the log).
     if (filtered || !known) {
       const verdict = await this.historyVerdict(principal, mount, snapshot, maps, relKey);
-      if (verdict === 'readable' && !(filtered && looksLikeDeletionVector(snapshot, relKey)))
+      if (verdict === 'readable' && !known && !(filtered && looksLikeDeletionVector(snapshot, relKey)))
         return { allow: true, kind: 'data' };
       if (filtered)
         return {
