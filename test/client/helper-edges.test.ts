@@ -93,10 +93,15 @@ interface Reply {
 }
 
 /** One request to the helper with exactly this path and these headers. */
-function send(method: string, path: string, headers: Record<string, string> = {}): Promise<Reply> {
+function send(
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  to: ClientHelper = helper,
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port: helper.port, method, path, headers, agent: false, timeout: 10_000 },
+      { host: '127.0.0.1', port: to.port, method, path, headers, agent: false, timeout: 10_000 },
       (res) => {
         let body = '';
         res.setEncoding('latin1');
@@ -115,6 +120,10 @@ function send(method: string, path: string, headers: Record<string, string> = {}
     req.end();
   });
 }
+
+/** The query of a SigV4 presigned URL, the only kind of Location the helper follows. */
+const PRESIGNED =
+  'X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AK%2F20260101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20260101T000000Z&X-Amz-SignedHeaders=host&X-Amz-Signature=abab';
 
 const AUTH =
   'AWS4-HMAC-SHA256 Credential=AK/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=ab';
@@ -193,7 +202,7 @@ describe('client helper: a client that leaves', () => {
 
   it('before S3 answers the redirect: the request to S3 is closed at once', async () => {
     proxy.answer = (_req, res) => {
-      res.writeHead(307, { location: `${s3.url}/bucket/k?X-Amz-Signature=s` });
+      res.writeHead(307, { location: `${s3.url}/bucket/k?${PRESIGNED}` });
       res.end();
     };
     let upstreamClosed: Promise<void> | undefined;
@@ -221,7 +230,7 @@ describe('client helper: a client that leaves', () => {
 });
 
 const redirectToS3 = (_req: IncomingMessage, res: ServerResponse) => {
-  res.writeHead(307, { location: `${s3.url}/bucket/k?X-Amz-Signature=s`, 'content-type': 'application/xml' });
+  res.writeHead(307, { location: `${s3.url}/bucket/k?${PRESIGNED}`, 'content-type': 'application/xml' });
   res.end('<Error><Code>TemporaryRedirect</Code></Error>');
 };
 
@@ -279,7 +288,7 @@ describe('client helper: what S3 answers reaches the client as it is', () => {
 describe('client helper: loops back to itself', () => {
   it('a Location that points at the helper is refused once, not followed without end', async () => {
     proxy.answer = (_req, res) => {
-      res.writeHead(307, { location: `${helper.url}/datalake/k` });
+      res.writeHead(307, { location: `${helper.url}/datalake/k?${PRESIGNED}` });
       res.end();
     };
     const before = helper.stats.requests;
@@ -331,7 +340,7 @@ describe('client helper: IPv6 literals', () => {
 
   it('follows a Location that names an IPv6 literal', async () => {
     proxy.answer = (_req, res) => {
-      res.writeHead(307, { location: `http://${mapped}:${s3.port}/bucket/k?X-Amz-Signature=s` });
+      res.writeHead(307, { location: `http://${mapped}:${s3.port}/bucket/k?${PRESIGNED}` });
       res.end();
     };
     s3.answer = (_req, res) => res.end('object bytes');
@@ -395,12 +404,12 @@ describe('client helper: more than the helper should follow', () => {
   it('stops after five redirects and hands the sixth to the client as it is', async () => {
     proxy.answer = redirectToS3;
     s3.answer = (_req, res) => {
-      res.writeHead(307, { location: `${s3.url}/bucket/again?X-Amz-Signature=s` });
+      res.writeHead(307, { location: `${s3.url}/bucket/again?${PRESIGNED}` });
       res.end();
     };
     const r = await send('GET', '/datalake/k', { authorization: AUTH });
     expect(r.status).toBe(307);
-    expect(r.headers.location).toBe(`${s3.url}/bucket/again?X-Amz-Signature=s`);
+    expect(r.headers.location).toBe(`${s3.url}/bucket/again?${PRESIGNED}`);
     expect(proxy.seen).toHaveLength(1);
     expect(s3.seen).toHaveLength(5);
     expect(s3.seen.every((s) => s.headers.authorization === undefined)).toBe(true);
@@ -549,7 +558,7 @@ describe('client helper: --verbose lines for requests that fail', () => {
     const verbose = await startClientHelper({ target: proxy.url, log: (l) => lines.push(l) });
     const closed = await freePort();
     proxy.answer = (_req, res) => {
-      res.writeHead(307, { location: `http://127.0.0.1:${closed}/bucket/k?X-Amz-Signature=abab` });
+      res.writeHead(307, { location: `http://127.0.0.1:${closed}/bucket/k?${PRESIGNED}` });
       res.end();
     };
     try {
@@ -569,5 +578,29 @@ describe('client helper: --verbose lines for requests that fail', () => {
       await verbose.close();
     }
     expect(lines).toEqual(['GET /datalake/k failed (ECONNREFUSED)']);
+  });
+});
+
+describe('client helper: redirects it refuses to follow', () => {
+  const redirectTo = (location: string) => (_req: IncomingMessage, res: ServerResponse) => {
+    res.writeHead(307, { location, 'content-type': 'application/xml' });
+    res.end('<Error><Code>TemporaryRedirect</Code></Error>');
+  };
+
+  it('a Location that is not a presigned S3 URL is not fetched: the client gets a 502 in S3 XML', async () => {
+    proxy.answer = redirectTo(`${s3.url}/admin/reset?token=1`);
+    const r = await send('GET', '/datalake/k', { authorization: AUTH });
+    expect(r.status).toBe(502);
+    expect(r.headers['content-type']).toBe('application/xml');
+    expect(r.body).toContain('<Code>BadGateway</Code>');
+    expect(r.body).toContain('not a presigned S3 URL');
+    expect(s3.seen).toEqual([]);
+  });
+
+  it('a loopback Location is followed when the proxy is on loopback (as here)', async () => {
+    proxy.answer = redirectToS3;
+    s3.answer = (_req, res) => res.end('object bytes');
+    const r = await send('GET', '/datalake/k');
+    expect(r).toMatchObject({ status: 200, body: 'object bytes' });
   });
 });
