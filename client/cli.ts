@@ -1,14 +1,19 @@
 /**
- * `npx delta-proxy-client --target URL [--port N] [--host ADDR] [--verbose]`: starts the helper
- * and prints how to point S3 clients at it. Ctrl-C stops it.
+ * `npx delta-proxy-client --target URL [--port N] [--host ADDR] [--verbose]
+ * [--allow-redirect-host HOST]...`: starts the helper and prints how to point S3 clients at it.
+ * Ctrl-C stops it.
  */
 import { parseArgs } from 'node:util';
 import { type ClientHelper, startClientHelper } from './helper';
 
 const USAGE = `usage: delta-proxy-client --target URL [--port 18090] [--host 127.0.0.1] [--verbose]
+                          [--allow-redirect-host HOST]...
 
 Forwards S3 requests to the Delta Lake proxy at URL and follows its 307 redirects to presigned S3
-URLs itself, without your credentials, so any S3 client reads big objects straight from S3.`;
+URLs itself, without your credentials, so any S3 client reads big objects straight from S3.
+It follows only presigned S3 URLs, never to link-local (metadata) addresses, to loopback only
+when URL is on loopback, and over https when URL is https; --allow-redirect-host HOST (repeatable)
+lifts the address rules for HOST.`;
 
 /** What to tell the user: the endpoint, or for an https proxy the endpoint plus HTTP proxy. */
 export function endpointHelp(helper: ClientHelper): string {
@@ -34,7 +39,14 @@ export function endpointHelp(helper: ClientHelper): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  let values: { target?: string; port?: string; host?: string; verbose?: boolean; help?: boolean };
+  let values: {
+    target?: string;
+    port?: string;
+    host?: string;
+    verbose?: boolean;
+    help?: boolean;
+    'allow-redirect-host'?: string[];
+  };
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -43,6 +55,7 @@ export async function main(argv: string[]): Promise<number> {
         port: { type: 'string', default: '18090' },
         host: { type: 'string', default: '127.0.0.1' },
         verbose: { type: 'boolean', default: false },
+        'allow-redirect-host': { type: 'string', multiple: true, default: [] },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -65,6 +78,7 @@ export async function main(argv: string[]): Promise<number> {
       target: values.target,
       port,
       host: values.host,
+      allowRedirectHosts: values['allow-redirect-host'],
       log: values.verbose ? (line) => process.stderr.write(`${line}\n`) : undefined,
     });
   } catch (e) {

@@ -7,6 +7,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
+import type { lookup as dnsLookup } from 'node:dns';
 import {
   createServer,
   Agent as HttpAgent,
@@ -19,6 +20,7 @@ import {
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { type AddressInfo, isIP, type Socket } from 'node:net';
 import { pipeline } from 'node:stream/promises';
+import { bareHost, RedirectRefused, redirectPolicy } from './redirect-policy';
 import {
   cameBack,
   headersForProxy,
@@ -45,6 +47,13 @@ export interface ClientHelperOptions {
   ca?: string | Buffer;
   /** A line per request (method, path without query, status, followed redirects): no secrets. */
   log?: (line: string) => void;
+  /**
+   * Hosts a redirect may lead to whatever address they name or resolve to (loopback, link-local):
+   * the user's choice for an odd setup (redirect-policy.ts). The presigned-URL check still applies.
+   */
+  allowRedirectHosts?: string[];
+  /** Name resolution for followed redirects (dns.lookup by default). */
+  resolve?: typeof dnsLookup;
 }
 
 export interface HelperStats {
@@ -81,6 +90,7 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
   };
   const stats: HelperStats = { requests: 0, redirectsFollowed: 0 };
   const via = viaEntry(randomBytes(4).toString('hex'));
+  const policy = redirectPolicy(target, options.allowRedirectHosts, options.resolve);
 
   /**
    * One request upstream. A kept-alive connection the server closed just as it was reused fails
@@ -94,14 +104,15 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
     headers: RawHeaders,
     signal: AbortSignal,
     body?: IncomingMessage,
+    lookup?: typeof dnsLookup,
   ): Promise<IncomingMessage> => {
     try {
-      return await sendOnce(url, path, method, headers, signal, body);
+      return await sendOnce(url, path, method, headers, signal, body, lookup);
     } catch (error) {
       const { code, reusedSocket } = error as NodeJS.ErrnoException & { reusedSocket?: boolean };
       const idempotent = method === 'GET' || method === 'HEAD';
       if (body || !idempotent || signal.aborted || !reusedSocket || code !== 'ECONNRESET') throw error;
-      return sendOnce(url, path, method, headers, signal);
+      return sendOnce(url, path, method, headers, signal, undefined, lookup);
     }
   };
 
@@ -112,6 +123,7 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
     headers: RawHeaders,
     signal: AbortSignal,
     body?: IncomingMessage,
+    lookup?: typeof dnsLookup,
   ) =>
     new Promise<IncomingMessage>((resolve, reject) => {
       const https = url.protocol === 'https:';
@@ -128,6 +140,7 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
         servername: https && !isIP(hostname) ? hostname : undefined,
         timeout: IDLE_TIMEOUT_MS,
         signal,
+        lookup,
       });
       req.once('response', resolve);
       req.once('error', (error) => reject(Object.assign(error, { reusedSocket: req.reusedSocket })));
@@ -168,11 +181,20 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
       const next = redirectTarget(method, answer.statusCode ?? 0, answer.headers.location, current);
       if (!next || followed >= maxRedirects) break;
       answer.resume(); // the redirect's small XML body: drained so its connection is reused
+      policy.check(next);
       followed++;
       stats.redirectsFollowed++;
       current = next;
       const follow = withVia(headersForRedirect(req.rawHeaders, next), via);
-      answer = await send(next, `${next.pathname}${next.search}`, method, follow, left.signal);
+      answer = await send(
+        next,
+        `${next.pathname}${next.search}`,
+        method,
+        follow,
+        left.signal,
+        undefined,
+        policy.lookup,
+      );
     }
     options.log?.(`${line.join(' ')} ${answer.statusCode}${followed ? ` (followed ${followed})` : ''}`);
     res.writeHead(answer.statusCode ?? 502, answer.statusMessage, responseHeaders(answer.rawHeaders));
@@ -184,6 +206,17 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
   const server: Server = createServer({ maxHeaderSize: MAX_HEADER_SIZE }, (req, res) => {
     const line: string[] = [];
     handle(req, res, line).catch((error: NodeJS.ErrnoException) => {
+      if (error instanceof RedirectRefused) {
+        // The host and why, never the URL: its query is a credential.
+        options.log?.(`${line.join(' ')} refused redirect (${error.message})`);
+        if (res.headersSent || res.destroyed) return res.destroy();
+        return sendError(
+          res,
+          502,
+          'BadGateway',
+          `delta-proxy-client did not follow the proxy's redirect: ${error.message} (see --allow-redirect-host)`,
+        );
+      }
       // A code or a fixed message, never a URL: a presigned one is a credential.
       const why = error.code ?? error.message;
       if (line.length) options.log?.(`${line.join(' ')} failed (${why})`);
@@ -245,12 +278,6 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
 function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-}
-
-/** The host to connect to: a URL keeps an IPv6 literal's brackets, which a DNS lookup refuses. */
-function bareHost(url: URL): string {
-  const { hostname } = url;
-  return hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
 }
 
 /** S3 clients read errors as S3 XML: the helper's own refusals speak it too. */

@@ -20,6 +20,24 @@ describe('delta-proxy-client command', () => {
     }
   });
 
+  it('takes --allow-redirect-host, repeated', async () => {
+    const helper = await startHelperProcess([
+      '--target',
+      'https://abc123.lambda-url.eu-west-1.on.aws',
+      '--port',
+      '0',
+      '--allow-redirect-host',
+      'minio.internal',
+      '--allow-redirect-host',
+      '127.0.0.1',
+    ]);
+    try {
+      expect(helper.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    } finally {
+      await helper.stop();
+    }
+  });
+
   it("prints the proxy's own host over http plus HTTP_PROXY for an https proxy (a Function URL)", async () => {
     const target = 'https://abc123.lambda-url.eu-west-1.on.aws';
     const helper = await startHelperProcess(['--target', target, '--port', '0']);

@@ -597,6 +597,47 @@ describe('client helper: redirects it refuses to follow', () => {
     expect(s3.seen).toEqual([]);
   });
 
+  it.each([
+    ['the EC2 metadata service', `http://169.254.169.254/latest/meta-data/iam/?${PRESIGNED}`],
+    ['its IPv4-mapped IPv6 form', `http://[::ffff:169.254.169.254]/latest/?${PRESIGNED}`],
+    ["EC2's IPv6 metadata address", `http://[fd00:ec2::254]/latest/?${PRESIGNED}`],
+    ['an IPv6 link-local address', `http://[fe80::1]/?${PRESIGNED}`],
+  ])('a presigned-looking Location at %s is refused before any connection', async (_what, location) => {
+    const lines: string[] = [];
+    const logged = await startClientHelper({ target: proxy.url, log: (l) => lines.push(l) });
+    try {
+      proxy.answer = redirectTo(location);
+      const r = await send('GET', '/datalake/k?x-id=GetObject', { authorization: AUTH }, logged);
+      expect(r.status).toBe(502);
+      expect(r.body).toContain('<Code>BadGateway</Code>');
+      expect(r.body).toContain('link-local');
+      expect(r.body).not.toContain('abab');
+      expect(logged.stats.redirectsFollowed).toBe(0);
+    } finally {
+      await logged.close();
+    }
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^GET \/datalake\/k refused redirect \(redirect to \S+ refused: .*link-local/);
+    expect(lines[0]).not.toContain('abab');
+  });
+
+  it('a host name that resolves to a link-local address is refused as it resolves', async () => {
+    const resolving = await startClientHelper({
+      target: proxy.url,
+      // Stands in for DNS (no name resolution here): the name resolves to the metadata address.
+      resolve: ((_name: string, _options: unknown, callback: (...a: unknown[]) => void) =>
+        callback(null, [{ address: '169.254.169.254', family: 4 }])) as never,
+    });
+    try {
+      proxy.answer = redirectTo(`http://s3.eu-west-1.amazonaws.com/bucket/k?${PRESIGNED}`);
+      const r = await send('GET', '/datalake/k', { authorization: AUTH }, resolving);
+      expect(r.status).toBe(502);
+      expect(r.body).toContain('169.254.169.254 is a link-local (metadata) address');
+    } finally {
+      await resolving.close();
+    }
+  });
+
   it('a loopback Location is followed when the proxy is on loopback (as here)', async () => {
     proxy.answer = redirectToS3;
     s3.answer = (_req, res) => res.end('object bytes');
