@@ -17,7 +17,14 @@
  * - with `verifyPresigned` (the backend's keys), a presigned request's signature must verify, as
  *   S3 checks it and s3rver does not (it accepts any SigV4 signature): 403
  *   SignatureDoesNotMatch otherwise. The proxy's own SigV4 verifier recomputes it.
+ * - with `sseCustomer`, objects stored with a customer-provided key (SSE-C), which neither s3rver
+ *   nor moto implements: a GET or HEAD of one needs the x-amz-server-side-encryption-customer-*
+ *   headers with that key (400 InvalidRequest without them, 403 AccessDenied with another key,
+ *   400 InvalidArgument when the key's MD5 is not the one sent), and any other object refuses
+ *   them (400 InvalidRequest), as S3 answers (AWS: "Specifying server-side encryption with
+ *   customer-provided keys").
  */
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { pipeline } from 'node:stream/promises';
@@ -45,6 +52,8 @@ export interface RelayedRequest {
   signatureRefused?: string;
   /** Body bytes relayed back to the caller. */
   bytes: number;
+  /** The SSE-C algorithm and key MD5 sent (never the key). */
+  sseCustomer?: { algorithm?: string; keyMd5?: string };
 }
 
 export interface RecordingRelay {
@@ -71,6 +80,54 @@ const headersNotSigned = (names: string[]) => `<?xml version="1.0" encoding="UTF
 export interface RelayOptions {
   /** The backend's access key: presigned requests must carry a signature it verifies. */
   verifyPresigned?: { accessKeyId: string; secretAccessKey: string };
+  /** Objects (backend paths, `/bucket/key`) stored with SSE-C, and the MD5 of their key (base64). */
+  sseCustomer?: { paths: Set<string>; keyMd5: string };
+}
+
+const SSE_ALGORITHM = 'x-amz-server-side-encryption-customer-algorithm';
+const SSE_KEY = 'x-amz-server-side-encryption-customer-key';
+const SSE_KEY_MD5 = 'x-amz-server-side-encryption-customer-key-md5';
+
+const s3Error = (code: string, message: string) =>
+  `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`;
+
+/** S3's SSE-C answer for a GET or HEAD of `path`, or undefined when it serves the object. */
+function sseCustomerRefusal(
+  req: IncomingMessage,
+  path: string,
+  options: RelayOptions['sseCustomer'],
+): { status: number; body: string } | undefined {
+  if (!options || (req.method !== 'GET' && req.method !== 'HEAD')) return undefined;
+  const key = req.headers[SSE_KEY];
+  const md5 = req.headers[SSE_KEY_MD5];
+  const sent = req.headers[SSE_ALGORITHM] !== undefined || key !== undefined || md5 !== undefined;
+  if (!options.paths.has(path)) {
+    return sent
+      ? {
+          status: 400,
+          body: s3Error('InvalidRequest', 'The encryption parameters are not applicable to this object.'),
+        }
+      : undefined;
+  }
+  if (!sent)
+    return {
+      status: 400,
+      body: s3Error(
+        'InvalidRequest',
+        'The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.',
+      ),
+    };
+  const keyBytes = Buffer.from(typeof key === 'string' ? key : '', 'base64');
+  if (createHash('md5').update(keyBytes).digest('base64') !== md5)
+    return {
+      status: 400,
+      body: s3Error(
+        'InvalidArgument',
+        'The calculated MD5 hash of the key did not match the hash that was provided.',
+      ),
+    };
+  if (md5 !== options.keyMd5) return { status: 403, body: s3Error('AccessDenied', 'Access Denied') };
+  return undefined;
 }
 
 /** The headers a presigned request signed (SignedHeaders), for the verifier. */
@@ -130,6 +187,13 @@ export async function startRecordingRelay(
       range: req.headers.range,
       bytes: 0,
     };
+    const sseAlgorithm = req.headers[SSE_ALGORITHM];
+    const sseKeyMd5 = req.headers[SSE_KEY_MD5];
+    if (typeof sseAlgorithm === 'string' || typeof sseKeyMd5 === 'string')
+      record.sseCustomer = {
+        algorithm: typeof sseAlgorithm === 'string' ? sseAlgorithm : undefined,
+        keyMd5: typeof sseKeyMd5 === 'string' ? sseKeyMd5 : undefined,
+      };
     requests.push(record);
     if (record.presigned) {
       const signed = new Set((query.get('X-Amz-SignedHeaders') ?? '').toLowerCase().split(';'));
@@ -143,11 +207,12 @@ export async function startRecordingRelay(
           ? { status: 403, body: SIGNATURE_MISMATCH }
           : record.unsignedAmzHeaders.length > 0
             ? { status: 403, body: headersNotSigned(record.unsignedAmzHeaders) }
-            : undefined;
+            : sseCustomerRefusal(req, record.path, options.sseCustomer);
     if (refusal) {
       record.status = refusal.status;
       req.resume();
-      res.writeHead(refusal.status, { 'content-type': 'application/xml' }).end(refusal.body);
+      res.writeHead(refusal.status, { 'content-type': 'application/xml' });
+      res.end(req.method === 'HEAD' ? undefined : refusal.body);
       return;
     }
     const upstream = request(
