@@ -144,13 +144,27 @@ export function headersForProxy(headers: RawHeaders, requestTarget: string): Raw
 }
 
 /**
- * The headers of a redirected GET: the new host, byte selection and User-Agent only, never
- * credentials (the presigned URL carries its own; S3 refuses two auth mechanisms).
+ * SSE-C headers: an object stored with a customer-provided key is read only with them, and a
+ * presigned URL for it signs them (S3 refuses an unsigned x-amz-* header on a presigned request).
+ */
+const SSE_CUSTOMER_HEADERS = new Set([
+  'x-amz-server-side-encryption-customer-algorithm',
+  'x-amz-server-side-encryption-customer-key',
+  'x-amz-server-side-encryption-customer-key-md5',
+]);
+
+/**
+ * The headers of a redirected GET: the new host, byte selection and User-Agent, and the client's
+ * SSE-C headers where the URL signs them; never credentials (the presigned URL carries its own;
+ * S3 refuses two auth mechanisms) and no other x-amz-* header.
  */
 export function headersForRedirect(headers: RawHeaders, location: URL): RawHeaders {
+  const signed = new Set((location.searchParams.get('X-Amz-SignedHeaders') ?? '').toLowerCase().split(';'));
   const out: RawHeaders = ['Host', location.host];
   for (let i = 0; i < headers.length; i += 2) {
-    if (FOLLOW_HEADERS.has(headers[i]!.toLowerCase())) out.push(headers[i]!, headers[i + 1]!);
+    const name = headers[i]!.toLowerCase();
+    if (FOLLOW_HEADERS.has(name) || (SSE_CUSTOMER_HEADERS.has(name) && signed.has(name)))
+      out.push(headers[i]!, headers[i + 1]!);
   }
   return out;
 }

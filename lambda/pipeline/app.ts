@@ -16,6 +16,7 @@ import { listObjectsResponse, parseListQuery } from '../s3/list-objects';
 import { ListingTokens } from '../s3/listing-token';
 import { routeRequest, type S3Route } from '../s3/route';
 import { getBucketLocation, headBucket, listBuckets } from '../s3/service-ops';
+import { sseCustomerOf } from '../s3/sse-customer';
 import { assertSafeKey, resolveKey, VIRTUAL_BUCKET } from '../s3/virtual-key';
 import { listVirtual, touchesPrefix, type VisibleTable } from '../s3/virtual-listing';
 import type { StorageBackend } from '../storage/storage-backend';
@@ -203,6 +204,8 @@ async function serve(
         virtualKey: key,
         headers: req.headers,
         query: route.query,
+        // Checked before any backend call or redirect (S3's 400s for a malformed set).
+        sseCustomer: sseCustomerOf(req.headers),
         // Read when a backend call is made: a 307 never needs the request's signal.
         get signal() {
           return req.signal;

@@ -123,6 +123,7 @@ async function redirectTo(
   const location = await storage.presign(object.ref, {
     expiresInSeconds,
     query: presignedQuery(object.headers, object.query),
+    sseCustomer: object.sseCustomer,
   });
   return temporaryRedirect(location, requestId, base);
 }

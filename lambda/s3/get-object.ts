@@ -8,6 +8,7 @@ import {
   type ObjectRef,
   type PresignedGetParam,
   type PresignOptions,
+  type SseCustomer,
   type StorageBackend,
   StorageError,
 } from '../storage/storage-backend';
@@ -143,6 +144,8 @@ export interface ObjectRequest {
   virtualKey: string;
   headers: Headers;
   query: URLSearchParams;
+  /** The request's SSE-C parameters (sse-customer.ts), checked. */
+  sseCustomer?: SseCustomer;
   signal?: AbortSignal;
 }
 
@@ -170,6 +173,14 @@ async function readFailure(storage: StorageBackend, req: ObjectRequest, err: unk
   if (err instanceof StorageError && err.kind === 'AccessDenied') {
     const listed = await isListed(storage, req.ref, req.signal).catch(() => true);
     if (!listed) return noSuchKey(req.virtualKey, 'backend 403 for a key its listing does not hold');
+    // S3's answer to an SSE-C key that is not the object's: the client's to fix, not the operator's.
+    if (req.sseCustomer)
+      return new S3Error(
+        'AccessDenied',
+        'Access Denied: the storage refused the read with the SSE-C key given (is it the key this object was stored with?).',
+        {},
+        `${err.message} (SSE-C key given)`,
+      );
   }
   return toS3Error(err, req.virtualKey);
 }
@@ -187,6 +198,7 @@ export async function getObject(
       ...forwarded(conditions),
       range,
       checksumMode: checksumMode(req.headers, req.query),
+      sseCustomer: req.sseCustomer,
       signal: req.signal,
     });
   } catch (err) {
@@ -220,6 +232,7 @@ export async function headObject(
     meta = await storage.head(req.ref, {
       ...forwarded(conditions),
       checksumMode: checksumMode(req.headers, req.query),
+      sseCustomer: req.sseCustomer,
       signal: req.signal,
     });
   } catch (err) {

@@ -68,6 +68,16 @@ export function toS3Error(err: unknown, key?: string): S3Error | unknown {
         {},
         err.message,
       );
+    case 'SseCustomer':
+      // S3's 400 to a read whose SSE-C parameters do not fit the object: the client's to fix.
+      if (key === undefined)
+        return new S3Error('InternalError', undefined, {}, `backend refused SSE-C: ${err.message}`);
+      return new S3Error(
+        'InvalidRequest',
+        'The storage refused to read this object with the SSE-C parameters given: an object stored with a customer-provided key (SSE-C) is read only with its x-amz-server-side-encryption-customer-* headers, and any other object only without them.',
+        {},
+        err.message,
+      );
     case 'NotModified':
       return new S3Error('NotModified');
     default:

@@ -19,6 +19,7 @@ import { Lru } from '../core/lru';
 import { BucketRegions } from './bucket-regions';
 import { editRequest } from './request-edit';
 import { S3Presigner } from './s3-presigner';
+import { sseCustomerParams } from './sse-customer-params';
 import type {
   ByteRange,
   Conditions,
@@ -72,6 +73,20 @@ function header(err: S3ServiceException, name: string): string | undefined {
   return headers?.[name];
 }
 
+/** S3's 400 for a GET of an SSE-C object without its key: "…stored using a form of Server Side Encryption…". */
+const SSE_CUSTOMER_REQUIRED = /stored using a form of Server Side Encryption/i;
+
+/**
+ * A 400 answering an object read is about SSE-C when the read sent SSE-C parameters, when S3
+ * says the object needs them, or for a HEAD (its 400 has no body to say more; S3 sends it for
+ * exactly that). Any other 400 stays the proxy's own fault.
+ */
+function sseCustomerRefusal(err: unknown, options: HeadOptions, head: boolean): unknown {
+  if (!(err instanceof StorageError) || err.kind !== 'BadRequest') return err;
+  if (!options.sseCustomer && !head && !err.details?.sseCustomerRequired) return err;
+  return new StorageError('SseCustomer', err.message);
+}
+
 /** Maps an SDK failure to the proxy's storage vocabulary; the S3 layer turns that into XML. */
 export function toStorageError(err: unknown, signal?: AbortSignal): StorageError {
   if (err instanceof StorageError) return err;
@@ -89,6 +104,10 @@ export function toStorageError(err: unknown, signal?: AbortSignal): StorageError
     if (status === 429 || err.name === 'SlowDown' || err.name === 'ThrottlingException')
       return new StorageError('Throttled', err.name);
     if (status === 503) return new StorageError('Unavailable', err.name);
+    if (status === 400)
+      return new StorageError('BadRequest', `backend error 400 ${err.name}`, {
+        sseCustomerRequired: SSE_CUSTOMER_REQUIRED.test(err.message),
+      });
     return new StorageError('Internal', `backend error ${status} ${err.name}`);
   }
   if ((err as Error)?.name === 'CredentialsProviderError')
@@ -113,7 +132,7 @@ async function* storageErrors(
     yield* body;
   } catch (err) {
     const mapped = toStorageError(err, signal);
-    throw mapped.kind === 'Internal'
+    throw mapped.kind === 'Internal' || mapped.kind === 'BadRequest'
       ? new StorageError('Unavailable', `backend body failed: ${mapped.message}`)
       : mapped;
   }
@@ -286,13 +305,16 @@ export class S3Backend implements StorageBackend {
               Key: ref.key,
               Range: options.range ? formatRange(options.range) : undefined,
               ...conditionParams(options),
+              ...sseCustomerParams(options.sseCustomer),
             }),
             options.checksumMode,
           ),
           { abortSignal: options.signal },
         ),
       options.signal,
-    );
+    ).catch((err: unknown) => {
+      throw sseCustomerRefusal(err, options, false);
+    });
     const range = parseContentRange(out.ContentRange);
     const meta = metaOf(out);
     if (range) meta.size = range.total;
@@ -311,13 +333,20 @@ export class S3Backend implements StorageBackend {
       (client) =>
         client.send(
           withChecksumMode(
-            new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key, ...conditionParams(options) }),
+            new HeadObjectCommand({
+              Bucket: ref.bucket,
+              Key: ref.key,
+              ...conditionParams(options),
+              ...sseCustomerParams(options.sseCustomer),
+            }),
             options.checksumMode,
           ),
           { abortSignal: options.signal },
         ),
       options.signal,
-    );
+    ).catch((err: unknown) => {
+      throw sseCustomerRefusal(err, options, true);
+    });
     return metaOf(out);
   }
 
@@ -367,7 +396,12 @@ export class S3Backend implements StorageBackend {
     }
     const client = this.clientFor(this.regions.regionOf(ref.bucket));
     try {
-      return await this.presignerFor(client).presign(ref, options.expiresInSeconds, options.query);
+      return await this.presignerFor(client).presign(
+        ref,
+        options.expiresInSeconds,
+        options.query,
+        options.sseCustomer,
+      );
     } catch (err) {
       throw toStorageError(err);
     }

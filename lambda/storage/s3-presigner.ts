@@ -15,7 +15,13 @@ import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { uriEscape } from '../core/uri-escape';
 import { editRequest } from './request-edit';
-import { type ObjectRef, PRESIGNED_GET_PARAMS, type PresignOptions } from './storage-backend';
+import { sseCustomerParams } from './sse-customer-params';
+import {
+  type ObjectRef,
+  PRESIGNED_GET_PARAMS,
+  type PresignOptions,
+  type SseCustomer,
+} from './storage-backend';
 
 /** Where a bucket's objects live and how the SDK signs for them, learned from one SDK URL. */
 export interface BucketEndpoint {
@@ -107,17 +113,35 @@ export class S3Presigner {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async presign(ref: ObjectRef, expiresInSeconds: number, query?: PresignOptions['query']): Promise<string> {
+  async presign(
+    ref: ObjectRef,
+    expiresInSeconds: number,
+    query?: PresignOptions['query'],
+    sseCustomer?: SseCustomer,
+  ): Promise<string> {
     const endpoint = this.endpoints.get(ref.bucket);
-    if (!endpoint) return this.learn(ref, expiresInSeconds, query);
+    // SSE-C signs three headers besides host: rare enough to leave to the SDK's signer.
+    if (!endpoint || sseCustomer) return this.learn(ref, expiresInSeconds, query, sseCustomer);
     const identity = (await this.client.config.credentials()) as Identity;
     const extra = query ? canonicalExtra(query) : '';
     return this.sign(endpoint, identity, encodeKey(ref.key), expiresInSeconds, this.now(), extra);
   }
 
-  /** First URL of a bucket: the SDK's own, and the endpoint it reveals for the next ones. */
-  private async learn(ref: ObjectRef, expiresIn: number, query: PresignOptions['query']): Promise<string> {
-    const command = withQuery(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key }), query);
+  /**
+   * First URL of a bucket: the SDK's own, and the endpoint it reveals for the next ones. With
+   * SSE-C the SDK's presigner signs the customer-key headers (never hoisted into the query, so
+   * the key stays out of the URL); such a URL signs more than host and teaches nothing.
+   */
+  private async learn(
+    ref: ObjectRef,
+    expiresIn: number,
+    query: PresignOptions['query'],
+    sseCustomer?: SseCustomer,
+  ): Promise<string> {
+    const command = withQuery(
+      new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, ...sseCustomerParams(sseCustomer) }),
+      query,
+    );
     const url = await getSignedUrl(this.client, command, { expiresIn });
     const parsed = new URL(url);
     const encoded = encodeKey(ref.key);

@@ -36,9 +36,18 @@ export interface Conditions {
   ifUnmodifiedSince?: Date;
 }
 
+/** SSE-C parameters as the client sent them (checked: AES256, a base64 key, its base64 MD5). */
+export interface SseCustomer {
+  algorithm: string;
+  key: string;
+  keyMd5: string;
+}
+
 export interface HeadOptions extends Conditions {
   /** Ask for the object's checksum headers (the client sent `x-amz-checksum-mode: ENABLED`). */
   checksumMode?: boolean;
+  /** The object's customer-provided key (SSE-C), which S3 needs to read it. */
+  sseCustomer?: SseCustomer;
   signal?: AbortSignal;
 }
 
@@ -102,6 +111,11 @@ export interface PresignOptions {
   expiresInSeconds: number;
   /** Parameters the URL signs, unencoded; absent in the common case (no override, no checksums). */
   query?: Partial<Record<PresignedGetParam, string>>;
+  /**
+   * SSE-C: signed as headers (not in the URL: the key is a secret), which the URL's follower
+   * must then send with the same values.
+   */
+  sseCustomer?: SseCustomer;
 }
 
 export interface StorageBackend {
@@ -124,13 +138,22 @@ export type StorageErrorKind =
   | 'Unavailable'
   | 'AccessDenied'
   | 'Aborted'
+  /** The backend's 400 (a request it found malformed: the proxy's fault unless SseCustomer). */
+  | 'BadRequest'
+  /** An object read refused for its SSE-C parameters: none for an SSE-C object, or unfitting. */
+  | 'SseCustomer'
   | 'Internal';
 
 export class StorageError extends Error {
   constructor(
     readonly kind: StorageErrorKind,
     message: string,
-    readonly details?: { etag?: string; lastModified?: Date },
+    readonly details?: {
+      etag?: string;
+      lastModified?: Date;
+      /** A 400 saying the object is stored with SSE-C and needs its key (S3's message). */
+      sseCustomerRequired?: boolean;
+    },
   ) {
     super(message);
     this.name = 'StorageError';

@@ -120,6 +120,24 @@ describe('client helper: headers', () => {
     ]);
   });
 
+  it("forwards the client's SSE-C headers only to a URL that signs them", () => {
+    const sse = [
+      'X-Amz-Server-Side-Encryption-Customer-Algorithm',
+      'AES256',
+      'X-Amz-Server-Side-Encryption-Customer-Key',
+      'a2V5',
+      'X-Amz-Server-Side-Encryption-Customer-Key-MD5',
+      'bWQ1',
+    ];
+    const headers = ['Authorization', AUTH, 'X-Amz-Date', '20260101T000000Z', ...sse];
+    const signing = new URL(
+      'https://s3.example/k?X-Amz-SignedHeaders=host%3Bx-amz-server-side-encryption-customer-algorithm%3Bx-amz-server-side-encryption-customer-key%3Bx-amz-server-side-encryption-customer-key-md5&X-Amz-Signature=s',
+    );
+    expect(headersForRedirect(headers, signing)).toEqual(['Host', 's3.example', ...sse]);
+    const hostOnly = new URL('https://s3.example/k?X-Amz-SignedHeaders=host&X-Amz-Signature=s');
+    expect(headersForRedirect(headers, hostOnly)).toEqual(['Host', 's3.example']);
+  });
+
   it('follows redirects of GET and HEAD only, to http(s) locations only', () => {
     const base = new URL('http://127.0.0.1:1/datalake/k');
     expect(redirectTarget('GET', 307, 'https://s3.example/k?sig', base)?.host).toBe('s3.example');

@@ -89,6 +89,25 @@ describe('SSE-C objects through the client helper (presigned mode)', () => {
     });
   });
 
+  it("the proxy's Location signs the three headers and carries neither the key nor its MD5", async () => {
+    const r = await signedFetch(
+      proxy.url,
+      'GET',
+      path(encrypted),
+      '',
+      { ...SSE_C, 'user-agent': 'delta-proxy-client/0.1.0' },
+      ANALYST,
+    );
+    expect(r.status).toBe(307);
+    const location = new URL(r.headers.location!);
+    expect(location.searchParams.get('X-Amz-SignedHeaders')?.split(';')).toEqual(
+      expect.arrayContaining(Object.keys(SSE_C)),
+    );
+    const decoded = decodeURIComponent(r.headers.location!);
+    expect(decoded).not.toContain(SSE_C['x-amz-server-side-encryption-customer-key']);
+    expect(decoded).not.toContain(SSE_C['x-amz-server-side-encryption-customer-key-md5']);
+  });
+
   it('a HEAD with the key gets the object head', async () => {
     const r = await signedFetch(helper.url, 'HEAD', path(encrypted), '', SSE_C, ANALYST);
     expect(r.status).toBe(200);
@@ -146,5 +165,16 @@ describe('SSE-C objects read through the proxy (a client not on redirectClients)
       expect(r.text).toMatch(/<Code>(InvalidArgument|InvalidEncryptionAlgorithmError)<\/Code>/);
     }
     expect(relay.requests.length).toBe(before);
+  });
+});
+
+describe('SSE-C keys stay secret', () => {
+  it('no audit event or log line carries a key', () => {
+    const everything = [...proxy.events.map((e) => JSON.stringify(e)), ...proxy.logs].join('\n');
+    expect(proxy.events.length).toBeGreaterThan(0);
+    for (const key of [KEY, OTHER_KEY]) {
+      expect(everything).not.toContain(key.toString('base64'));
+      expect(everything).not.toContain(encodeURIComponent(key.toString('base64')));
+    }
   });
 });
