@@ -23,6 +23,7 @@ import { pipeline } from 'node:stream/promises';
 import { bareHost, RedirectRefused, redirectPolicy } from './redirect-policy';
 import {
   cameBack,
+  carriesSseKey,
   headersForProxy,
   headersForRedirect,
   parseTarget,
@@ -181,11 +182,11 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
       const next = redirectTarget(method, answer.statusCode ?? 0, answer.headers.location, current);
       if (!next || followed >= maxRedirects) break;
       answer.resume(); // the redirect's small XML body: drained so its connection is reused
-      policy.check(next);
+      const follow = withVia(headersForRedirect(req.rawHeaders, next), via);
+      policy.check(next, carriesSseKey(follow));
       followed++;
       stats.redirectsFollowed++;
       current = next;
-      const follow = withVia(headersForRedirect(req.rawHeaders, next), via);
       answer = await send(
         next,
         `${next.pathname}${next.search}`,

@@ -9,7 +9,8 @@
  *   fd00:ec2::254) or an unspecified one (0.0.0.0 reaches this machine);
  * - it names or resolves to a loopback address only when the proxy itself is on loopback (a local
  *   proxy with a local S3 stand-in, as in the tests);
- * - it keeps https when the proxy is reached over https (a presigned URL is a bearer credential).
+ * - it keeps https when the proxy is reached over https (a presigned URL is a bearer credential),
+ *   and is https (or loopback) when the follow-up carries the client's SSE-C key.
  * A host the user lists with --allow-redirect-host is exempt from the address rules, for setups
  * such as an S3 stand-in reached through a local tunnel. Private addresses (10/8, …) stay allowed:
  * S3 through PrivateLink resolves to one.
@@ -56,8 +57,11 @@ export function bareHost(url: URL): string {
 const PRESIGNED = ['X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Signature'];
 
 export interface RedirectPolicy {
-  /** Throws RedirectRefused for a Location the helper must not follow (before any connection). */
-  check(location: URL): void;
+  /**
+   * Throws RedirectRefused for a Location the helper must not follow (before any connection);
+   * `sendsKey`: the follow-up would carry the client's SSE-C key.
+   */
+  check(location: URL, sendsKey?: boolean): void;
   /** dns.lookup for followed requests: a name resolving to a refused address fails to connect. */
   lookup: typeof dnsLookup;
 }
@@ -79,13 +83,16 @@ export function redirectPolicy(
     return undefined;
   };
 
-  const check = (location: URL): void => {
+  const check = (location: URL, sendsKey = false): void => {
     const host = bareHost(location);
     const query = location.searchParams;
     if (!PRESIGNED.every((p) => query.has(p)) || query.get('X-Amz-Algorithm') !== 'AWS4-HMAC-SHA256')
       throw new RedirectRefused(host, 'not a presigned S3 URL');
-    if (allowed.has(host)) return;
     const local = isLoopback(host);
+    // As S3 refuses SSE-C over http: the key is a secret, whatever host the user allows.
+    if (sendsKey && location.protocol !== 'https:' && !local)
+      throw new RedirectRefused(host, 'it would send the SSE-C key unencrypted (http)');
+    if (allowed.has(host)) return;
     if (local && !localProxy)
       throw new RedirectRefused(host, `${host} is a loopback address and the proxy is not on loopback`);
     // Over the network the URL (a bearer credential) and the object must stay encrypted.

@@ -169,6 +169,14 @@ export function headersForRedirect(headers: RawHeaders, location: URL): RawHeade
   return out;
 }
 
+/** The headers carry an SSE-C key (a secret: never over plain http off this machine). */
+export function carriesSseKey(headers: RawHeaders): boolean {
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i]!.toLowerCase() === 'x-amz-server-side-encryption-customer-key') return true;
+  }
+  return false;
+}
+
 /**
  * The helper's own entry in `Via` (RFC 9110 §7.6.3), which every request it sends carries: a
  * request that arrives with it has come back round (a Location, or a --target, pointing at the

@@ -638,6 +638,39 @@ describe('client helper: redirects it refuses to follow', () => {
     }
   });
 
+  it('an SSE-C key is never sent over plain http off this machine', async () => {
+    // s3.test stands in for an S3-compatible store on another host, reached over http.
+    const toS3 = (_name: string, _options: unknown, callback: (...a: unknown[]) => void) =>
+      callback(null, [{ address: '127.0.0.1', family: 4 }]);
+    const lan = await startClientHelper({ target: proxy.url, resolve: toS3 as never });
+    const signing =
+      'X-Amz-SignedHeaders=host%3Bx-amz-server-side-encryption-customer-algorithm%3Bx-amz-server-side-encryption-customer-key%3Bx-amz-server-side-encryption-customer-key-md5';
+    const query = PRESIGNED.replace('X-Amz-SignedHeaders=host', signing);
+    proxy.answer = redirectTo(`http://s3.test:${s3.port}/bucket/k?${query}`);
+    s3.answer = (_req, res) => res.end('object bytes');
+    const sse = {
+      'x-amz-server-side-encryption-customer-algorithm': 'AES256',
+      'x-amz-server-side-encryption-customer-key': 'k'.repeat(43) + '=',
+      'x-amz-server-side-encryption-customer-key-md5': 'md5',
+    };
+    try {
+      const refused = await send('GET', '/datalake/k', { authorization: AUTH, ...sse }, lan);
+      expect(refused.status).toBe(502);
+      expect(refused.body).toContain('SSE-C key');
+      expect(s3.seen).toEqual([]);
+      // Without a key there is nothing to protect: the same Location is followed.
+      const plain = await send('GET', '/datalake/k', { authorization: AUTH }, lan);
+      expect(plain).toMatchObject({ status: 200, body: 'object bytes' });
+      // To loopback (no network) the key is sent, as the URL signs it.
+      proxy.answer = redirectTo(`${s3.url}/bucket/k?${query}`);
+      const local = await send('GET', '/datalake/k', { authorization: AUTH, ...sse }, lan);
+      expect(local.status).toBe(200);
+      expect(s3.seen.at(-1)?.headers).toMatchObject(sse);
+    } finally {
+      await lan.close();
+    }
+  });
+
   it('a loopback Location is followed when the proxy is on loopback (as here)', async () => {
     proxy.answer = redirectToS3;
     s3.answer = (_req, res) => res.end('object bytes');
