@@ -7,15 +7,33 @@
  * presigned signature, the signed SSE-C headers included. What reaches "S3" is checked there;
  * the bytes themselves are s3rver's, unencrypted.
  */
+import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClientHelper, startClientHelper } from '../../client/helper';
+import { clientEnv, unavailable } from '../auth/helpers/python-env';
 import { uploadDemoTable } from '../helpers/fixture-tables';
 import { ANALYST, type RunningProxy, startProxy } from '../helpers/proxy-harness';
 import { type RecordingRelay, startRecordingRelay } from '../helpers/recording-relay';
 import { BACKEND_CREDENTIALS, type S3Server, startS3rver } from '../helpers/s3-servers';
 import { encodeKeyPath, signedFetch } from '../helpers/signed-fetch';
+import { withReason } from '../helpers/skips';
+
+const run = promisify(execFile);
+const boto3Missing = await unavailable('python3', ['-c', 'import boto3']);
+
+/** boto3's get_object and head_object with SSECustomerKey: the body's sha256 and the length. */
+const BOTO3_SSE_C = `
+import boto3, hashlib, json, sys
+a = json.loads(sys.argv[1])
+s3 = boto3.client("s3", endpoint_url=a["endpoint"], config=boto3.session.Config(s3={"addressing_style": "path"}))
+sse = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": bytes.fromhex(a["key"])}
+head = s3.head_object(Bucket="datalake", Key=a["object"], **sse)
+body = s3.get_object(Bucket="datalake", Key=a["object"], **sse)["Body"].read()
+print(json.dumps({"length": head["ContentLength"], "sha256": hashlib.sha256(body).hexdigest()}))
+`;
 
 const KEY = randomBytes(32);
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('base64');
@@ -107,6 +125,29 @@ describe('SSE-C objects through the client helper (presigned mode)', () => {
     expect(decoded).not.toContain(SSE_C['x-amz-server-side-encryption-customer-key']);
     expect(decoded).not.toContain(SSE_C['x-amz-server-side-encryption-customer-key-md5']);
   });
+
+  it.skipIf(boto3Missing !== undefined)(
+    withReason('boto3 with SSECustomerKey reads the object through the helper', boto3Missing),
+    async () => {
+      const before = relay.requests.length;
+      const { stdout } = await run(
+        'python3',
+        [
+          '-c',
+          BOTO3_SSE_C,
+          JSON.stringify({ endpoint: helper.url, object: encrypted, key: KEY.toString('hex') }),
+        ],
+        { env: clientEnv('us-east-1', ANALYST), timeout: 60_000 },
+      );
+      expect(JSON.parse(stdout)).toEqual({
+        length: bytes.length,
+        sha256: createHash('sha256').update(bytes).digest('hex'),
+      });
+      const followed = relay.requests.slice(before).filter((q) => q.presigned);
+      expect(followed).toHaveLength(1);
+      expect(followed[0]).toMatchObject({ status: 200, signatureRefused: undefined, unsignedAmzHeaders: [] });
+    },
+  );
 
   it('a HEAD with the key gets the object head', async () => {
     const r = await signedFetch(helper.url, 'HEAD', path(encrypted), '', SSE_C, ANALYST);
