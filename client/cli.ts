@@ -13,7 +13,7 @@ Forwards S3 requests to the Delta Lake proxy at URL and follows its 307 redirect
 URLs itself, without your credentials, so any S3 client reads big objects straight from S3.
 It follows only presigned S3 URLs, never to link-local (metadata) addresses, to loopback only
 when URL is on loopback, and over https when URL is https; --allow-redirect-host HOST (repeatable)
-lifts the address rules for HOST.`;
+lifts the address and https rules for HOST.`;
 
 /** What to tell the user: the endpoint, or for an https proxy the endpoint plus HTTP proxy. */
 export function endpointHelp(helper: ClientHelper): string {

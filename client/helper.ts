@@ -49,8 +49,9 @@ export interface ClientHelperOptions {
   /** A line per request (method, path without query, status, followed redirects): no secrets. */
   log?: (line: string) => void;
   /**
-   * Hosts a redirect may lead to whatever address they name or resolve to (loopback, link-local):
-   * the user's choice for an odd setup (redirect-policy.ts). The presigned-URL check still applies.
+   * Hosts a redirect may lead to whatever address they name or resolve to (loopback, link-local),
+   * over http too: the user's choice for an odd setup (redirect-policy.ts). The presigned-URL and
+   * SSE-C checks still apply.
    */
   allowRedirectHosts?: string[];
   /** Name resolution for followed redirects (dns.lookup by default). */

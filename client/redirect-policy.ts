@@ -11,8 +11,8 @@
  *   proxy with a local S3 stand-in, as in the tests);
  * - it keeps https when the proxy is reached over https (a presigned URL is a bearer credential),
  *   and is https (or loopback) when the follow-up carries the client's SSE-C key.
- * A host the user lists with --allow-redirect-host is exempt from the address rules, for setups
- * such as an S3 stand-in reached through a local tunnel. Private addresses (10/8, …) stay allowed:
+ * A host the user lists with --allow-redirect-host is exempt from the address and https rules
+ * (not the presigned or SSE-C ones), for setups such as an S3 stand-in behind a local tunnel. Private addresses (10/8, …) stay allowed:
  * S3 through PrivateLink resolves to one.
  */
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions, type LookupOptions } from 'node:dns';
