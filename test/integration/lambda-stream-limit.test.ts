@@ -166,14 +166,19 @@ describe('an object over the Lambda streaming limit', () => {
   });
 
   it('counts the function timeout: 2 MB/s after the first 6 MB bounds what one invocation can send', async () => {
-    // 1 MB unthrottled + 1 MB/s × ~1.5 s left < the 3 MB object, although the size limit is far.
+    // 1 MB unthrottled + 0.1 MB/s × ~10 s left < the 3 MB object, although the size limit is far
+    // (10 s, not less: the invocation must still answer within it on a loaded machine).
     const timed = {
-      lambdaStreaming: { maxResponseBytes: 100 * MB, unthrottledBytes: MB, throttledBytesPerSecond: MB },
+      lambdaStreaming: {
+        maxResponseBytes: 100 * MB,
+        unthrottledBytes: MB,
+        throttledBytesPerSecond: Math.round(MB / 10),
+      },
     };
-    const short = await inLambda(timed, 1_500);
+    const short = await inLambda(timed, 10_000);
     const refused = await signedFetch(short.url, 'GET', path(), '', {}, ANALYST);
     expect(refused.status).toBe(400);
-    // With 60 s left the same object streams whole.
+    // With 60 s left (1 MB + 6 MB) the same object streams whole.
     const long = await inLambda(timed, 60_000);
     const served = await signedFetch(long.url, 'GET', path(), '', {}, ANALYST);
     expect(served.status).toBe(200);
