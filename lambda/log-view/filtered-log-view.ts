@@ -23,6 +23,7 @@ import { type FileGrant, TupleClassifier } from './file-grant';
 import { filterCheckpoint } from './filtered-checkpoint';
 import { filterCommit } from './filtered-commit';
 import { GeneratedCache, type GeneratedCacheStats } from './generated-cache';
+import { guardedLookup, LookupFailed } from './lookup-failed';
 import {
   dropCheckpoint,
   listRealLog,
@@ -122,7 +123,7 @@ export class FilteredLogView implements LogView {
     try {
       return await this.shown(req, log, relKey);
     } catch (e) {
-      if (!isNotFound(e)) throw e;
+      if (!(isNotFound(e) || (e instanceof LookupFailed && e.stale))) throw e;
       // A file the listing named is gone (a log cleanup since): answer from a new listing.
       return this.shown(req, await this.realLog(req), relKey);
     }
@@ -147,8 +148,9 @@ export class FilteredLogView implements LogView {
     return this.generateFrom(req, log, relKey, t)?.catch((e: unknown) => {
       // A checkpoint written again since the listing (a new size, a new ETag): this answer is a
       // 503, and the next request lists the log again instead of pinning the old size forever.
-      // Likewise a file the listing named that is gone (a log cleanup since the listing).
-      if (e instanceof FileChanged || isNotFound(e)) {
+      // Likewise a file the listing named that is gone (a log cleanup since the listing), also
+      // one the lookup of a remove's add read.
+      if (e instanceof FileChanged || isNotFound(e) || (e instanceof LookupFailed && e.stale)) {
         t.logs.delete(req.snapshot);
         if (t.latest === log) t.latest = undefined;
       }
@@ -243,7 +245,8 @@ export class FilteredLogView implements LogView {
     const classifier = new TupleClassifier(grant);
     return {
       classifier,
-      actions: new ActionFilter({ root: t.root, classifier, dv: t.inliner, lookup: t.lookup }),
+      // Its failures are not the generated file's: a checkpoint is not dropped for them.
+      actions: new ActionFilter({ root: t.root, classifier, dv: t.inliner, lookup: guardedLookup(t.lookup) }),
     };
   }
 
