@@ -2,8 +2,9 @@
  * The filtered `_delta_log/`: per (table, caller's file grant) a Delta log that contains only the
  * caller's readable files, at the real version numbers. The authorizer reaches it through two
  * calls: folder() for listings, object() for GET/HEAD of a log key. Generated files are cached per
- * (grant fingerprint, file) in one byte budget; a checkpoint is generated once per grant and
- * version, whatever the number of concurrent requests.
+ * (grant fingerprint, file) in one byte budget, with what the lookup of removes' adds parsed (per
+ * table); a checkpoint is generated once per grant and version, whatever the number of concurrent
+ * requests.
  */
 import { createHash } from 'node:crypto';
 import { yieldToEventLoop } from '../core/event-loop';
@@ -32,7 +33,7 @@ import {
   virtualFile,
   virtualKeys,
 } from './real-log';
-import { ScanPathPartitions } from './scan-path-partitions';
+import { type ParsedAdds, ScanPathPartitions } from './scan-path-partitions';
 
 export interface LogViewRequest {
   /** Canonical table root, e.g. "s3://bucket/prefix". */
@@ -63,6 +64,9 @@ export interface FilteredLogViewOptions {
   clock?: Clock;
 }
 
+/** What the cache holds: generated files, and the lookup's parsed adds (ScanPathPartitions). */
+type Cached = Generated | ParsedAdds;
+
 interface Generated extends GeneratedObject {
   readonly bytes: number;
   /** Checkpoints: rows and adds, for `_last_checkpoint`. */
@@ -84,10 +88,10 @@ const PREFETCH = 8;
 
 export class FilteredLogView implements LogView {
   private readonly tables = new Map<string, TableState>();
-  private readonly cache: GeneratedCache<Generated>;
+  private readonly cache: GeneratedCache<Cached>;
 
   constructor(private readonly opts: FilteredLogViewOptions) {
-    this.cache = new GeneratedCache<Generated>(opts.budgetBytes);
+    this.cache = new GeneratedCache<Cached>(opts.budgetBytes);
   }
 
   stats(): GeneratedCacheStats {
@@ -243,10 +247,12 @@ export class FilteredLogView implements LogView {
 
   private filter(t: TableState, grant: FileGrant): { actions: ActionFilter; classifier: TupleClassifier } {
     const classifier = new TupleClassifier(grant);
+    // One filter per generation: it holds what its lookups parse until it is done.
+    const lookup = t.lookup instanceof ScanPathPartitions ? t.lookup.session() : t.lookup;
     return {
       classifier,
       // Its failures are not the generated file's: a checkpoint is not dropped for them.
-      actions: new ActionFilter({ root: t.root, classifier, dv: t.inliner, lookup: guardedLookup(t.lookup) }),
+      actions: new ActionFilter({ root: t.root, classifier, dv: t.inliner, lookup: guardedLookup(lookup) }),
     };
   }
 
@@ -262,13 +268,19 @@ export class FilteredLogView implements LogView {
       };
       state.lookup =
         this.opts.lookup?.(req.storage, root) ??
-        new ScanPathPartitions(req.storage, root, () => {
-          // Forgotten since this generation began (a file gone or changed, see generate()): "no
-          // log" is not "no add" (a remove placed nowhere is dropped, its file left active), so
-          // this generation fails, uncached, and the next request lists the log anew.
-          if (!state.latest) throw new StorageError('Unavailable', 'the table log is being listed again');
-          return state.latest;
-        });
+        new ScanPathPartitions(
+          req.storage,
+          root,
+          () => {
+            // Forgotten since this generation began (a file gone or changed, see generate()): "no
+            // log" is not "no add" (a remove placed nowhere is dropped, its file left active), so
+            // this generation fails, uncached, and the next request lists the log anew.
+            if (!state.latest) throw new StorageError('Unavailable', 'the table log is being listed again');
+            return state.latest;
+          },
+          // In the generated files' budget, shared by every caller of the table.
+          (id, load) => this.cache.get(`${req.tableUri}\u0000\u0001adds\u0000${id}`, load),
+        );
       t = state;
       this.tables.set(req.tableUri, t);
     }

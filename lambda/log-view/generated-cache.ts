@@ -35,7 +35,8 @@ export class GeneratedCache<T extends Sized> {
 
   constructor(private readonly budgetBytes: () => number) {}
 
-  get(key: string, make: () => Promise<T>): Promise<T> {
+  /** `U`: what `make` gives for keys of its kind (callers keep one kind per key). */
+  get<U extends T>(key: string, make: () => Promise<U>): Promise<U> {
     this.admission.touch(key);
     // The budget shrinks as the snapshot cache grows: give back what it no longer leaves us.
     this.evict();
@@ -44,7 +45,7 @@ export class GeneratedCache<T extends Sized> {
       this.entries.delete(key);
       this.entries.set(key, e);
       this.counters.hits++;
-      return e.value !== undefined ? Promise.resolve(e.value) : e.inflight!;
+      return (e.value !== undefined ? Promise.resolve(e.value) : e.inflight!) as Promise<U>;
     }
     this.counters.misses++;
     const entry: Entry<T> = {};
@@ -67,7 +68,7 @@ export class GeneratedCache<T extends Sized> {
       },
     );
     this.entries.set(key, entry);
-    return entry.inflight;
+    return entry.inflight as Promise<U>;
   }
 
   stats(): GeneratedCacheStats {
