@@ -1,0 +1,77 @@
+/**
+ * A checkpoint written at the snapshot's version and a log cleanup behind it (the older
+ * checkpoint and the commits before the new one deleted) while the proxy holds the listing it took
+ * with the snapshot: `_last_checkpoint` must name a checkpoint the table has, or be a retryable
+ * 503, never 404 (readers then list from 0) while the table has one.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { type AuthzProxy, listAllPages, objectRequest, startAuthzProxy } from '../helpers/authz-harness';
+import { uploadTable, writeRegionTable } from '../helpers/fixture-tables';
+import { backendClient, type S3Server, startS3rver } from '../helpers/s3-servers';
+
+const commit = (v: number) => `_delta_log/${String(v).padStart(20, '0')}.json`;
+const checkpoint = (v: number) => `_delta_log/${String(v).padStart(20, '0')}.checkpoint.parquet`;
+let s3: S3Server;
+let proxy: AuthzProxy;
+let dir: string;
+
+async function backend(send: (client: ReturnType<typeof backendClient>) => Promise<unknown>): Promise<void> {
+  const client = backendClient(s3.endpoint);
+  try {
+    await send(client);
+  } finally {
+    client.destroy();
+  }
+}
+
+beforeAll(async () => {
+  dir = (await writeRegionTable(4, [2, 4])).dir;
+  s3 = await startS3rver();
+  await uploadTable(s3.endpoint, 'lake', 't/', dir);
+  // Checkpoint 4 is written later.
+  await backend((c) => c.send(new DeleteObjectCommand({ Bucket: 'lake', Key: `t/${checkpoint(4)}` })));
+  proxy = await startAuthzProxy(
+    s3,
+    {
+      logView: 'filtered',
+      tableMapping: { t: 's3://lake/t' },
+      grants: [{ principal: 'eu', table: 't', partitions: [{ region: 'EU' }] }],
+      snapshotTtlMs: 600_000,
+    },
+    ['eu'],
+  );
+});
+
+afterAll(async () => {
+  await proxy?.stop();
+  await s3?.stop();
+});
+
+it('_last_checkpoint names the new checkpoint, from a new listing, not 404', async () => {
+  expect((await objectRequest(proxy.url, 'GET', `t/${commit(4)}`, 'eu')).status).toBe(200);
+  await backend((c) =>
+    c.send(
+      new PutObjectCommand({
+        Bucket: 'lake',
+        Key: `t/${checkpoint(4)}`,
+        Body: readFileSync(join(dir, checkpoint(4))),
+      }),
+    ),
+  );
+  for (const key of [checkpoint(2), commit(0), commit(1), commit(2), commit(3)])
+    await backend((c) => c.send(new DeleteObjectCommand({ Bucket: 'lake', Key: `t/${key}` })));
+  const hint = await objectRequest(proxy.url, 'GET', 't/_delta_log/_last_checkpoint', 'eu');
+  expect(hint.status).toBe(200);
+  expect(JSON.parse(hint.text).version).toBe(4);
+  const pages = await listAllPages(proxy.url, 'eu', 2, { prefix: 't/_delta_log/' });
+  expect(pages.flatMap((p) => p.keys)).toEqual([
+    `t/${checkpoint(4)}`,
+    `t/${commit(4)}`,
+    't/_delta_log/_last_checkpoint',
+  ]);
+  const gone = await objectRequest(proxy.url, 'GET', `t/${checkpoint(2)}`, 'eu');
+  expect(gone.status).toBe(404);
+});
