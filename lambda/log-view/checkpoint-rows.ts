@@ -7,7 +7,8 @@
  * domainMetadata, checkpointMetadata and anything else is not read at all.
  */
 import { type CheckpointFile, sidecarFile } from '../delta/checkpoint-reader';
-import type { DeltaStorage } from '../delta/delta-storage';
+import { DeltaLogError } from '../delta/delta-log-error';
+import { type DeltaStorage, isNotFound } from '../delta/delta-storage';
 import { forEachAction } from '../delta/log-replay';
 import {
   type IoStats,
@@ -51,8 +52,15 @@ export async function readCheckpointRows(
       );
   }
   for (const sc of sidecars) {
-    const file = await openParquet(storage, sc.path, sc.size, io, sc.sizeFromLog);
-    await readParquet(storage, file, classifier, sink, [], io);
+    try {
+      const file = await openParquet(storage, sc.path, sc.size, io, sc.sizeFromLog);
+      await readParquet(storage, file, classifier, sink, [], io);
+    } catch (e) {
+      // A sidecar the checkpoint names and the store lacks makes the checkpoint unreadable (for
+      // every reader): not a file gone since the log was listed (sidecars are not in that listing).
+      if (isNotFound(e)) throw new DeltaLogError('Unreadable', `sidecar ${sc.path} is missing`, { cause: e });
+      throw e;
+    }
   }
 }
 

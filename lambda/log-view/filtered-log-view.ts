@@ -210,7 +210,10 @@ export class FilteredLogView implements LogView {
           return generated(new TextEncoder().encode(JSON.stringify(hint)), cp.lastModified);
         });
       } catch (e) {
-        if (!(e instanceof DeltaLogError || isNotFound(e))) throw e; // not a broken checkpoint: a real failure
+        // Not a broken checkpoint: a real failure. A checkpoint file gone since the listing (a log
+        // cleanup, a checkpoint written since at a newer version) makes this listing stale, not the
+        // next older checkpoint the hint: answered from a new listing (see generate()).
+        if (!(e instanceof DeltaLogError)) throw e;
         // Dropped here too: the hint's generation may have been another listing's.
         dropCheckpoint(log, cp.version);
       }
@@ -237,10 +240,12 @@ export class FilteredLogView implements LogView {
         return { ...generated(w.bytes, cp.lastModified), actions: w.actions, adds: w.adds };
       })
       .catch((e: unknown) => {
-        // A broken checkpoint (a failed write, a missing part or sidecar) is hidden, as readers
-        // skip it: dropped from the listing of every request that met it (one generation is
-        // shared by requests holding different listings).
-        if (e instanceof DeltaLogError || isNotFound(e)) dropCheckpoint(log, cp.version);
+        // A broken checkpoint (a failed write, a missing sidecar) is hidden, as readers skip it:
+        // dropped from the listing of every request that met it (one generation is shared by
+        // requests holding different listings). One whose file is gone since the listing (a log
+        // cleanup) is not broken: that listing is stale, and the request is answered from a new
+        // one (generate(), object()).
+        if (e instanceof DeltaLogError) dropCheckpoint(log, cp.version);
         throw e;
       });
   }
