@@ -117,6 +117,42 @@ it('a listing from the hint another instance handed out holds that version', asy
   expect(cp.status).toBe(200);
 });
 
+it('a listing from a hint whose checkpoint was written after this instance listed that version holds it', async () => {
+  // Writers checkpoint right after their commit: B listed version 3 before the checkpoint at 3
+  // was written, A after. Same version, so B's snapshot has not moved.
+  const { alias, table, a, b } = await twoInstances();
+  await table.commitFiles('EU'); // 3
+  expect((await objectRequest(b.proxy.url, 'GET', `${alias}/${commit(3)}`, 'eu')).status).toBe(200);
+  await table.writer.checkpoint(); // at 3
+  const hint = await objectRequest(a.proxy.url, 'GET', `${alias}/_delta_log/_last_checkpoint`, 'eu');
+  expect(JSON.parse(hint.text).version).toBe(3);
+  const checkpoint = `${alias}/_delta_log/${versionPrefix(3)}.checkpoint.parquet`;
+  // A reader whose listing landed elsewhere GETs the checkpoint from B.
+  expect((await objectRequest(b.proxy.url, 'GET', checkpoint, 'eu')).status).toBe(200);
+  const pages = await listAllPages(b.proxy.url, 'eu', 2, {
+    prefix: `${alias}/_delta_log/`,
+    startAfter: `${alias}/_delta_log/${versionPrefix(3)}`,
+  });
+  expect(pages.map((p) => p.status)).toEqual([200]);
+  expect(pages[0]!.keys).toEqual([
+    checkpoint,
+    `${alias}/${commit(3)}`,
+    `${alias}/_delta_log/_last_checkpoint`,
+  ]);
+});
+
+it('the listing alone (no GET of the checkpoint first) holds it too', async () => {
+  const { alias, table, b } = await twoInstances();
+  await table.commitFiles('EU'); // 3
+  expect((await objectRequest(b.proxy.url, 'GET', `${alias}/${commit(3)}`, 'eu')).status).toBe(200);
+  await table.writer.checkpoint(); // at 3
+  const pages = await listAllPages(b.proxy.url, 'eu', 2, {
+    prefix: `${alias}/_delta_log/`,
+    startAfter: `${alias}/_delta_log/${versionPrefix(3)}`,
+  });
+  expect(pages[0]!.keys[0]).toBe(`${alias}/_delta_log/${versionPrefix(3)}.checkpoint.parquet`);
+});
+
 it('a GET or HEAD of a commit newer than the instance snapshot answers from the moved log', async () => {
   const { alias, table, b } = await twoInstances();
   const [eu] = await table.commitFiles('EU'); // 3
