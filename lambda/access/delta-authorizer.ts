@@ -147,7 +147,7 @@ export class DeltaAuthorizer implements Authorizer {
       // The log is the generated one; nothing of a table with unknown reader features is shown.
       if (onlyLog) return { allowObject: () => false, allowPrefix: () => false };
       const folder = await this.logCall(mount, () =>
-        this.deps.logView!.folder(this.logRequest(mount, snapshot, maps)),
+        this.deps.logView!.folder(this.logRequest(mount, snapshot, maps), scope.relAfter),
       );
       const virtualFolder = {
         ...folder,

@@ -6,6 +6,8 @@ export interface ListingScope {
   relPrefix: string;
   /** "" when none. */
   delimiter: string;
+  /** The key the listing starts after, relative to the table root, when it is inside the table. */
+  relAfter?: string;
 }
 
 /** What the S3 layer may show of one table in a listing. */

@@ -13,7 +13,7 @@ import type { VirtualFolder } from '../core/listing-filter';
 import type { Clock } from '../core/types';
 import { DeltaLogError } from '../delta/delta-log-error';
 import { type DeltaStorage, FileChanged, isNotFound, readListed } from '../delta/delta-storage';
-import { LAST_CHECKPOINT, LOG_DIR } from '../delta/log-path';
+import { LAST_CHECKPOINT, LOG_DIR, parseLogPath } from '../delta/log-path';
 import type { PathPartitionLookup } from '../delta/path-partitions';
 import type { Snapshot } from '../delta/snapshot';
 import { TableRoot } from '../delta/table-root';
@@ -26,6 +26,7 @@ import { filterCommit } from './filtered-commit';
 import { GeneratedCache, type GeneratedCacheStats } from './generated-cache';
 import { guardedLookup, LookupFailed } from './lookup-failed';
 import {
+  checkpointExistsAt,
   dropCheckpoint,
   listRealLog,
   type RealCheckpoint,
@@ -46,7 +47,8 @@ export interface LogViewRequest {
 
 /** The seam the authorizer uses (filtered mode on when it has one). */
 export interface LogView {
-  folder(req: LogViewRequest): Promise<VirtualFolder>;
+  /** `relAfter`: the key the listing starts after (readers list from `_last_checkpoint`'s version). */
+  folder(req: LogViewRequest, relAfter?: string): Promise<VirtualFolder>;
   object(req: LogViewRequest, relKey: string): Promise<GeneratedObject | undefined>;
 }
 
@@ -80,11 +82,17 @@ interface TableState {
   lookup: PathPartitionLookup;
   latest?: RealLog;
   logs: WeakMap<Snapshot, { at: number; log: Promise<RealLog> }>;
+  /** The last look for a checkpoint the listing lacks (checkpointAt()). */
+  probe?: { version: number; at: number; found: Promise<boolean> };
 }
 
 const CONTENT_TYPE = 'application/octet-stream';
 /** Generations started ahead of a listing page (each a log read at most). */
 const PREFETCH = 8;
+/** At most one look per table this often for a checkpoint the listing lacks (as for refusals). */
+const PROBE_MS = 50;
+/** A listing from a version, as delta-kernel-rs and delta-rs list from `_last_checkpoint`'s. */
+const FROM_VERSION = /^_delta_log\/(\d{20})$/;
 
 export class FilteredLogView implements LogView {
   private readonly tables = new Map<string, TableState>();
@@ -98,8 +106,10 @@ export class FilteredLogView implements LogView {
     return this.cache.stats();
   }
 
-  async folder(req: LogViewRequest): Promise<VirtualFolder> {
-    const log = await this.realLog(req);
+  async folder(req: LogViewRequest, relAfter?: string): Promise<VirtualFolder> {
+    const from = relAfter === undefined ? undefined : FROM_VERSION.exec(relAfter)?.[1];
+    let log = await this.realLog(req);
+    if (from !== undefined) log = await this.checkpointAt(req, log, Number(from));
     const { keys, index } = folderKeys(log);
     return {
       prefix: LOG_DIR,
@@ -123,7 +133,9 @@ export class FilteredLogView implements LogView {
   }
 
   async object(req: LogViewRequest, relKey: string): Promise<GeneratedObject | undefined> {
-    const log = await this.realLog(req);
+    let log = await this.realLog(req);
+    const p = parseLogPath(relKey, 0);
+    if (p?.type === 'checkpoint' && p.kind === 'classic') log = await this.checkpointAt(req, log, p.version);
     try {
       return await this.shown(req, log, relKey);
     } catch (e) {
@@ -292,9 +304,36 @@ export class FilteredLogView implements LogView {
     return t;
   }
 
+  /**
+   * `log`, or a new listing when the log holds a checkpoint at `version` that `log` did not list:
+   * writers checkpoint right after their commit, so an instance that listed the version first
+   * lacks it, while another one's `_last_checkpoint` already names it and readers list from there
+   * ("Had a _last_checkpoint hint but didn't find any checkpoints") or GET it. One short listing
+   * per table per PROBE_MS at most; a version outside the listing's range reads nothing.
+   */
+  private async checkpointAt(req: LogViewRequest, log: RealLog, version: number): Promise<RealLog> {
+    if (version > log.version || version < log.oldest || log.listedCheckpoints.has(version)) return log;
+    const t = this.table(req);
+    const now = this.now();
+    let probe = t.probe;
+    if (!probe || now - probe.at >= PROBE_MS) {
+      probe = { version, at: now, found: checkpointExistsAt(req.storage, version) };
+      t.probe = probe;
+    } else if (probe.version !== version) return log;
+    if (!(await probe.found)) return log;
+    // Listed again unless the listing held now began after the look (it holds what the look saw).
+    const held = t.logs.get(req.snapshot);
+    if (held && held.at < probe.at) t.logs.delete(req.snapshot);
+    return this.realLog(req);
+  }
+
+  private now(): number {
+    return this.opts.clock?.now() ?? Date.now();
+  }
+
   private realLog(req: LogViewRequest): Promise<RealLog> {
     const t = this.table(req);
-    const now = this.opts.clock?.now() ?? 0;
+    const now = this.now();
     const held = t.logs.get(req.snapshot);
     if (held && now - held.at < (this.opts.listingTtlMs ?? Number.POSITIVE_INFINITY)) return held.log;
     const entry = {

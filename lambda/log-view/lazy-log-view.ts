@@ -15,8 +15,8 @@ export class LazyLogView implements LogView {
 
   constructor(private readonly opts: FilteredLogViewOptions) {}
 
-  async folder(req: LogViewRequest): Promise<VirtualFolder> {
-    return (await this.loaded()).folder(req);
+  async folder(req: LogViewRequest, relAfter?: string): Promise<VirtualFolder> {
+    return (await this.loaded()).folder(req, relAfter);
   }
 
   async object(req: LogViewRequest, relKey: string): Promise<GeneratedObject | undefined> {

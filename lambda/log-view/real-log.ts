@@ -31,6 +31,10 @@ export interface RealLog {
   commits: Map<number, RealCommit>;
   /** Newest first; a checkpoint that turns out unreadable is removed (readers fall back to an older one). */
   checkpoints: RealCheckpoint[];
+  /** The versions of the checkpoints as listed (none removed). */
+  listedCheckpoints: ReadonlySet<number>;
+  /** The oldest version shown (the oldest the log can rebuild). */
+  oldest: number;
 }
 
 /** Drops a checkpoint that could not be read, so the view (and `_last_checkpoint`) stop showing it. */
@@ -78,7 +82,30 @@ export async function listRealLog(storage: DeltaStorage, upTo: number): Promise<
       source: c.parts.map((p) => sources.get(p.path)!).join(','),
     });
   }
-  return { version: upTo, commits, checkpoints };
+  return {
+    version: upTo,
+    commits,
+    checkpoints,
+    listedCheckpoints: new Set(checkpoints.map((c) => c.version)),
+    oldest,
+  };
+}
+
+/** Files a probe for the checkpoint at one version lists: its parts, `.crc`, compactions, the commit. */
+const PROBE_FILES = 100;
+
+/**
+ * Does the log hold a checkpoint at `version` that a listing would show (complete, no zero-byte
+ * part)? One short listing from that version on.
+ */
+export async function checkpointExistsAt(storage: DeltaStorage, version: number): Promise<boolean> {
+  const files = await storage.list(LOG_DIR, `${LOG_DIR}${versionPrefix(version)}`, PROBE_FILES);
+  const parsed: ParsedLogPath[] = [];
+  for (const f of files) {
+    const p = parseLogPath(f.path, f.size);
+    if (p?.version === version) parsed.push(p);
+  }
+  return completeCheckpoints(parsed).some((c) => c.parts.every((p) => p.size > 0));
 }
 
 export function checkpointName(version: number): string {

@@ -191,7 +191,12 @@ export async function listVirtual(
     // Tables wholly at or before the resume point contribute nothing.
     if (req.after && !req.after.startsWith(root) && compareKeys(req.after, root) > 0) continue;
     const relPrefix = req.prefix.startsWith(root) ? req.prefix.slice(root.length) : '';
-    const filter = await table.filter({ relPrefix, delimiter: req.delimiter });
+    const relAfter = req.after.startsWith(root) ? req.after.slice(root.length) : undefined;
+    const filter = await table.filter({
+      relPrefix,
+      delimiter: req.delimiter,
+      ...(relAfter !== undefined ? { relAfter } : {}),
+    });
     if (!filter) continue;
     const listPrefix = mount.prefix + relPrefix;
     const rollUpHere = req.delimiter !== '' && req.delimiter !== '/';
