@@ -223,8 +223,8 @@ export class FilteredLogView implements LogView {
         });
       } catch (e) {
         // Not a broken checkpoint: a real failure. A checkpoint file gone since the listing (a log
-        // cleanup, a checkpoint written since at a newer version) makes this listing stale, not the
-        // next older checkpoint the hint: answered from a new listing (see generate()).
+        // cleanup; a newer checkpoint was written first) makes this listing stale, and does not make
+        // the next older checkpoint the hint: answered from a new listing (see generate()).
         if (!(e instanceof DeltaLogError)) throw e;
         // Dropped here too: the hint's generation may have been another listing's.
         dropCheckpoint(log, cp.version);
@@ -317,7 +317,8 @@ export class FilteredLogView implements LogView {
     const now = this.now();
     let probe = t.probe;
     if (!probe || now - probe.at >= PROBE_MS) {
-      probe = { version, at: now, found: checkpointExistsAt(req.storage, version) };
+      // A look that fails (throttling) answers from the listing held, as before the look.
+      probe = { version, at: now, found: checkpointExistsAt(req.storage, version).catch(() => false) };
       t.probe = probe;
     } else if (probe.version !== version) return log;
     if (!(await probe.found)) return log;
