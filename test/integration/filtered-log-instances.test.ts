@@ -193,3 +193,17 @@ it('listings of the log check it no more often than refusals do', async () => {
   }
   expect(logListings() - before).toBe(1);
 });
+
+it('a listing from version 0 (kernel without a hint) of a table without checkpoints looks for none', async () => {
+  const { alias, b } = await twoInstances(new ManualClock());
+  const logListings = () => b.calls.filter((c) => c.op === 'list' && c.key === `${alias}/_delta_log/`).length;
+  const before = logListings();
+  for (let i = 0; i < 3; i++) {
+    const pages = await listAllPages(b.proxy.url, 'eu', 2, {
+      prefix: `${alias}/_delta_log/`,
+      startAfter: `${alias}/_delta_log/${versionPrefix(0)}`,
+    });
+    expect(pages[0]!.keys).toContain(`${alias}/${commit(2)}`);
+  }
+  expect(logListings() - before).toBe(1);
+});
