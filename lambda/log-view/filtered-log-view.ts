@@ -309,10 +309,13 @@ export class FilteredLogView implements LogView {
    * writers checkpoint right after their commit, so an instance that listed the version first
    * lacks it, while another one's `_last_checkpoint` already names it and readers list from there
    * ("Had a _last_checkpoint hint but didn't find any checkpoints") or GET it. One short listing
-   * per table per PROBE_MS at most; a version outside the listing's range reads nothing.
+   * per table per PROBE_MS at most. Nothing is read for a version outside the listing's range, or
+   * not after its newest checkpoint (a hint names the newest), nor for 0 (kernel lists from 0
+   * without a hint: every read of a table without checkpoints would look).
    */
   private async checkpointAt(req: LogViewRequest, log: RealLog, version: number): Promise<RealLog> {
-    if (version > log.version || version < log.oldest || log.listedCheckpoints.has(version)) return log;
+    if (version === 0 || version > log.version || version < log.oldest) return log;
+    if (version <= Math.max(-1, ...log.listedCheckpoints)) return log;
     const t = this.table(req);
     const now = this.now();
     let probe = t.probe;
