@@ -16,7 +16,7 @@ import { MemoryDeltaStorage, metaData, protocolV1 } from '../helpers/delta-memor
 import { parquetRows } from '../helpers/virtual-log-replay';
 
 const URI = 's3://bucket/t';
-const FILES = 20_000;
+const FILES = 10_000;
 const CP1 = '_delta_log/00000000000000000001.checkpoint.parquet';
 const CP2 = '_delta_log/00000000000000000002.checkpoint.parquet';
 const path = (i: number) =>
@@ -92,7 +92,7 @@ describe('the lookup of tombstones without partitionValues, within snapshotCache
     expect(r.accounted).toBeLessThanOrEqual(budget);
     expect(r.checkpoint1Reads[0]).toBeGreaterThan(0);
     expect(r.checkpoint1Reads[1]).toBe(r.checkpoint1Reads[0]);
-    // The lookup's map of 20,000 files is ~6 MB: nothing of it may stay.
+    // The lookup's map of 10,000 files is ~3 MB: nothing of it may stay.
     expect(r.retained).toBeLessThan(budget + 2 * 1024 * 1024);
     expect(r.view).toBeDefined();
   });
