@@ -8,14 +8,18 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { S3Backend } from '../../lambda/storage/s3-backend';
+import { StorageError } from '../../lambda/storage/storage-backend';
 import { type AuthzProxy, listAllPages, objectRequest, startAuthzProxy } from '../helpers/authz-harness';
 import { uploadTable, writeRegionTable } from '../helpers/fixture-tables';
-import { backendClient, type S3Server, startS3rver } from '../helpers/s3-servers';
+import { BACKEND_CREDENTIALS, backendClient, type S3Server, startS3rver } from '../helpers/s3-servers';
 
 const commit = (v: number) => `_delta_log/${String(v).padStart(20, '0')}.json`;
 const checkpoint = (v: number) => `_delta_log/${String(v).padStart(20, '0')}.checkpoint.parquet`;
 let s3: S3Server;
 let proxy: AuthzProxy;
+/** Its storage lists commit 1 of table `ghost` but answers its GET NotFound (a lagging store). */
+let ghostly: AuthzProxy;
 let dir: string;
 
 async function backend(send: (client: ReturnType<typeof backendClient>) => Promise<unknown>): Promise<void> {
@@ -43,9 +47,39 @@ beforeAll(async () => {
     },
     ['eu'],
   );
+  // Checkpoint 2: the snapshot never reads commit 1.
+  await uploadTable(s3.endpoint, 'ghost', 't/', (await writeRegionTable(3, [2])).dir);
+  const real = new S3Backend({
+    endpoint: s3.endpoint,
+    forcePathStyle: true,
+    region: 'us-east-1',
+    credentials: BACKEND_CREDENTIALS,
+  });
+  ghostly = await startAuthzProxy(
+    s3,
+    {
+      logView: 'filtered',
+      tableMapping: { g: 's3://ghost/t' },
+      grants: [{ principal: 'eu', table: 'g', partitions: [{ region: 'EU' }] }],
+      snapshotTtlMs: 600_000,
+    },
+    ['eu'],
+    {
+      storage: {
+        get: (ref, o) =>
+          ref.key === `t/${commit(1)}`
+            ? Promise.reject(new StorageError('NotFound', 'The specified key does not exist.'))
+            : real.get(ref, o),
+        head: (ref, o) => real.head(ref, o),
+        list: (params) => real.list(params),
+        presign: (ref, o) => real.presign(ref, o),
+      },
+    },
+  );
 });
 
 afterAll(async () => {
+  await ghostly?.stop();
   await proxy?.stop();
   await s3?.stop();
 });
@@ -74,4 +108,9 @@ it('_last_checkpoint names the new checkpoint, from a new listing, not 404', asy
   ]);
   const gone = await objectRequest(proxy.url, 'GET', `t/${checkpoint(2)}`, 'eu');
   expect(gone.status).toBe(404);
+});
+
+it('a commit listed again and still not readable is a retryable 503, not 500', async () => {
+  const r = await objectRequest(ghostly.url, 'GET', `g/${commit(1)}`, 'eu');
+  expect([r.status, /<Code>(\w+)</.exec(r.text)?.[1]]).toEqual([503, 'ServiceUnavailable']);
 });
