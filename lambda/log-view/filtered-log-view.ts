@@ -140,8 +140,13 @@ export class FilteredLogView implements LogView {
       return await this.shown(req, log, relKey);
     } catch (e) {
       if (!(isNotFound(e) || (e instanceof LookupFailed && e.stale))) throw e;
-      // A file the listing named is gone (a log cleanup since): answer from a new listing.
-      return this.shown(req, await this.realLog(req), relKey);
+      // A file the listing named is gone (a log cleanup since): answer from a new listing. Gone
+      // again (a cleanup deleting file by file): 503, which clients retry, not a 500.
+      return this.shown(req, await this.realLog(req), relKey).catch((again: unknown) => {
+        if (isNotFound(again))
+          throw new StorageError('Unavailable', `${relKey} is gone since the log was listed`);
+        throw again;
+      });
     }
   }
 
