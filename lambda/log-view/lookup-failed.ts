@@ -2,8 +2,9 @@
  * The lookup that places a remove without partitionValues reads other log files than the one being
  * generated (earlier commits, an earlier checkpoint). When one of those is gone or malformed, the
  * file being generated is not at fault: a checkpoint must not be taken for a broken one (hidden, as
- * readers skip those) because of it. Such failures become LookupFailed: a retryable 503 for that
- * generation, never cached.
+ * readers skip those) because of it. Such failures become LookupFailed, never cached: a file gone
+ * or changed since the listing is a retryable 503 (the next request lists anew); a malformed one
+ * is a 500, as any unreadable log (a retry would meet it again: the operator's to fix).
  */
 import { DeltaLogError } from '../delta/delta-log-error';
 import { FileChanged, isNotFound } from '../delta/delta-storage';
@@ -15,8 +16,12 @@ export class LookupFailed extends StorageError {
   readonly stale: boolean;
 
   constructor(override readonly cause: unknown) {
-    super('Unavailable', `placing a remove by its add failed: ${(cause as Error).message}`);
-    this.stale = isNotFound(cause) || cause instanceof FileChanged;
+    const stale = isNotFound(cause) || cause instanceof FileChanged;
+    super(
+      stale ? 'Unavailable' : 'Internal',
+      `placing a remove by its add failed: ${(cause as Error).message}`,
+    );
+    this.stale = stale;
   }
 }
 

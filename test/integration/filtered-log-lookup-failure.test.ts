@@ -4,13 +4,14 @@
  * gone since the log was listed (a log cleanup) or malformed, the checkpoint itself is fine: it
  * was dropped as broken all the same, so a GET of it, or of `_last_checkpoint`, was 404 and a
  * listing left it out (a reader then replays from an older checkpoint, or from a log that no
- * longer starts at 0, and fails). Now that generation fails with a retryable 503, uncached, and
- * the next request lists the log anew.
+ * longer starts at 0, and fails). Now that generation fails, uncached: with a retryable 503 for a
+ * gone file (the next request lists the log anew), with 500 for a malformed one (as any unreadable
+ * log: a retry meets it again).
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeltaTableWriter, directoryTarget } from '../../lambda/local/delta-writer';
 import { type AuthzProxy, listAllPages, objectRequest, startAuthzProxy } from '../helpers/authz-harness';
@@ -118,16 +119,29 @@ describe('a checkpoint whose tombstone lookup fails is not taken for a broken on
     ]);
   });
 
-  it('a malformed commit: 503 (retryable, uncached), not 404', async () => {
+  it('a malformed commit: 500 InternalError (the log is broken; uncached), not 404', async () => {
     await listed('malformed');
-    await backend((c) =>
-      c.send(new PutObjectCommand({ Bucket: 'malformed', Key: `t/${commit(1)}`, Body: '{"add": not json' })),
-    );
+    let original: Uint8Array | undefined;
+    await backend(async (c) => {
+      const got = await c.send(new GetObjectCommand({ Bucket: 'malformed', Key: `t/${commit(1)}` }));
+      original = await got.Body!.transformToByteArray();
+      await c.send(
+        new PutObjectCommand({ Bucket: 'malformed', Key: `t/${commit(1)}`, Body: '{"add": not json' }),
+      );
+    });
     for (const key of [CHECKPOINT, '_delta_log/_last_checkpoint']) {
       for (let i = 0; i < 2; i++) {
         const r = await objectRequest(proxy.url, 'GET', `malformed/${key}`, 'eu');
-        expect([key, r.status, code(r.text)]).toEqual([key, 503, 'ServiceUnavailable']);
+        expect([key, r.status, code(r.text)]).toEqual([key, 500, 'InternalError']);
       }
+    }
+    // Mended, the same checkpoint is served: nothing of the failure was cached.
+    await backend((c) =>
+      c.send(new PutObjectCommand({ Bucket: 'malformed', Key: `t/${commit(1)}`, Body: original })),
+    );
+    for (const key of [CHECKPOINT, '_delta_log/_last_checkpoint']) {
+      const r = await objectRequest(proxy.url, 'GET', `malformed/${key}`, 'eu');
+      expect([key, r.status]).toEqual([key, 200]);
     }
   });
 });
