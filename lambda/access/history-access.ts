@@ -9,6 +9,7 @@
  * Listings show the newest snapshot's files and the readable change-data files, never removed
  * ones (a reader globbing a folder must not read a compacted-away file twice).
  */
+import { yieldToEventLoop } from '../core/event-loop';
 import { CHANGE_DATA, type History } from '../delta/history';
 import { isDvFileName } from '../delta/log-replay';
 import type { AllowedSet } from './allowed-set';
@@ -72,32 +73,28 @@ function deletionVectorVerdict(
   return verdict;
 }
 
-const listedFolders = new WeakMap<AllowedSet, ReadonlySet<string>>();
+const listedFolders = new WeakMap<AllowedSet, Promise<ReadonlySet<string>>>();
+/** History paths looked at between two yields (a history may know hundreds of thousands). */
+const FOLDER_SLICE = 4096;
 
 /**
  * What a listing adds from history: the change-data files the caller may read, and the folders
  * that hold one. `allowed` must be the caller's AllowedSet over `history`.
  */
-export function changeDataListing(
+export async function changeDataListing(
   history: History,
   allowed: AllowedSet,
-): { allowObject(rel: string): boolean; allowPrefix(rel: string): boolean } {
+): Promise<{ allowObject(rel: string): boolean; allowPrefix(rel: string): boolean }> {
   const readable = (rel: string) =>
     history.someRecord(rel, (tuple, deletedAt) => deletedAt === CHANGE_DATA && allowed.isTupleAllowed(tuple));
   let folders = listedFolders.get(allowed);
   if (!folders) {
-    // Once per (caller's grants, history): every readable change-data file's ancestor folders.
-    const set = new Set<string>();
-    if (!allowed.allowsNone) {
-      history.paths.forEach((_head, rel) => {
-        if (!readable(rel)) return;
-        for (let i = rel.indexOf('/'); i >= 0; i = rel.indexOf('/', i + 1)) set.add(rel.slice(0, i + 1));
-      });
-    }
-    folders = set;
-    listedFolders.set(allowed, set);
+    // Once per (caller's grants, history), shared by concurrent listings, a slice at a time:
+    // every readable change-data file's ancestor folders.
+    folders = readableFolders(history, allowed, readable);
+    listedFolders.set(allowed, folders);
   }
-  const f = folders;
+  const f = await folders;
   return {
     allowObject: readable,
     allowPrefix: (rel) => {
@@ -111,4 +108,21 @@ export function changeDataListing(
       return found;
     },
   };
+}
+
+async function readableFolders(
+  history: History,
+  allowed: AllowedSet,
+  readable: (rel: string) => boolean,
+): Promise<ReadonlySet<string>> {
+  const set = new Set<string>();
+  if (allowed.allowsNone) return set;
+  let n = 0;
+  // The history is frozen once built (a newer one is a fork): iterating across yields is safe.
+  for (const [rel] of history.paths) {
+    if (++n % FOLDER_SLICE === 0) await yieldToEventLoop();
+    if (!readable(rel)) continue;
+    for (let i = rel.indexOf('/'); i >= 0; i = rel.indexOf('/', i + 1)) set.add(rel.slice(0, i + 1));
+  }
+  return set;
 }

@@ -96,7 +96,7 @@ export class HistoryLookup {
     storage: DeltaStorage,
     snapshot: Snapshot,
     maps: readonly PartitionMap[],
-  ): Promise<ReturnType<typeof changeDataListing> | undefined> {
+  ): Promise<Awaited<ReturnType<typeof changeDataListing>> | undefined> {
     const key = cacheKey(mount);
     const cdf =
       snapshot.metadata?.configuration[CDF_PROPERTY]?.toLowerCase() === 'true' ||

@@ -63,7 +63,7 @@ describe('historyVerdict', () => {
 describe('changeDataListing', () => {
   it('lists readable change data and its folders, never removed files', async () => {
     const h = await history();
-    const l = changeDataListing(h, new AllowedSet(h, [{ region: 'EU' }]));
+    const l = await changeDataListing(h, new AllowedSet(h, [{ region: 'EU' }]));
     expect(l.allowObject('_change_data/region=EU/c.parquet')).toBe(true);
     expect(l.allowObject('_change_data/region=US/d.parquet')).toBe(false);
     expect(l.allowObject('region=EU/a.parquet')).toBe(false);
@@ -73,7 +73,7 @@ describe('changeDataListing', () => {
       ),
     ).toEqual([true, true, false, false]);
     expect(l.allowPrefix('_change_data/region=E')).toBe(true);
-    const none = changeDataListing(h, new AllowedSet(h, []));
+    const none = await changeDataListing(h, new AllowedSet(h, []));
     expect(none.allowPrefix('_change_data/')).toBe(false);
   });
 });
