@@ -299,6 +299,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
   }
 }
 
+// The pinned SDK warns on Node 20 (9 lines on stderr) at every client it builds, so every DynamoDB
+// command's answer came buried under it; as in `npm start`, unless the caller set it otherwise.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 export const processIo: Io = {
   stdout: (line) => process.stdout.write(`${line}\n`),
   stderr: (line) => process.stderr.write(`${line}\n`),
