@@ -102,8 +102,11 @@ export class ProxyStack extends Stack {
     );
     this.grantMappedPrefixes(role, settings.tableMapping);
     this.grantBucketKeys(role, settings.kmsKeyArns);
-    // Grants and keys are only read by the function; the admin CLI writes with its own credentials.
-    this.table.grantReadData(role);
+    // Grants and keys are only read by the function, as the proxy reads them: a key by GetItem, a
+    // principal's grants by Query. No Scan (it would return every secret at once), no BatchGetItem;
+    // the admin CLI writes and lists with its own credentials.
+    this.table.grant(role, 'dynamodb:GetItem', 'dynamodb:Query');
+    this.key.grant(role, 'kms:Decrypt', 'kms:DescribeKey');
 
     this.fn = new lambda.Function(this, 'ProxyFunction', {
       code: lambdaBundle(),

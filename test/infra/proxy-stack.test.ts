@@ -71,6 +71,14 @@ describe('proxy stack template', () => {
     template.hasResourceProperties('AWS::IAM::Role', { ManagedPolicyArns: Match.absent() });
   });
 
+  it('reads the grants table only as the proxy does (GetItem, Query): no Scan returning every secret', () => {
+    const dynamo = statements(template).filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
+    expect(dynamo.flatMap(actionsOf).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
+    expect(dynamo.flatMap((s) => [s.Resource].flat())).toEqual([
+      { 'Fn::GetAtt': [expect.stringMatching(/^GrantsTable/), 'Arn'] },
+    ]);
+  });
+
   it('exposes a response-streaming Function URL with auth NONE (the proxy verifies SigV4)', () => {
     template.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'NONE', InvokeMode: 'RESPONSE_STREAM' });
     template.hasOutput('ProxyEndpoint', {});
