@@ -9,12 +9,14 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import path from 'node:path';
 import {
   AssetHashType,
+  Aws,
   CfnOutput,
   DockerImage,
   Duration,
   RemovalPolicy,
   Stack,
   type StackProps,
+  Token,
 } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -24,6 +26,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import { RegionInfo } from 'aws-cdk-lib/region-info';
 import type { Construct } from 'constructs';
 import { envName } from '../lambda/config';
 import { REPO_ROOT } from './bundle-options';
@@ -173,15 +176,33 @@ export class ProxyStack extends Stack {
     }
   }
 
+  /**
+   * The partition of the stack's region (aws, aws-cn, aws-us-gov): an S3 ARN of another partition
+   * matches nothing there. A literal when the region is known at synth, else AWS::Partition.
+   */
+  private s3ArnPrefix(): { arn: string; nagArn: string } {
+    const partition = Token.isUnresolved(this.region) ? undefined : RegionInfo.get(this.region).partition;
+    // cdk-nag names a finding by the resolved resource, with `<AWS::Partition>` for the pseudo parameter.
+    return partition
+      ? { arn: `arn:${partition}:s3:::`, nagArn: `arn:${partition}:s3:::` }
+      : { arn: `arn:${Aws.PARTITION}:s3:::`, nagArn: 'arn:<AWS::Partition>:s3:::' };
+  }
+
   /** GetObject under each mapped prefix; ListBucket only with an s3:prefix inside them. */
   private grantMappedPrefixes(role: iam.Role, tableMapping: Record<string, string>): void {
+    const s3 = this.s3ArnPrefix();
     for (const [bucket, prefixes] of mappedPrefixes(tableMapping)) {
-      const objectArns = prefixes.map((prefix) => `arn:aws:s3:::${bucket}/${prefix}*`);
-      role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: objectArns }));
-      acknowledgeTablePrefixWildcards(role, objectArns);
+      const objects = prefixes.map((prefix) => `${bucket}/${prefix}*`);
+      role.addToPolicy(
+        new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: objects.map((o) => s3.arn + o) }),
+      );
+      acknowledgeTablePrefixWildcards(
+        role,
+        objects.map((o) => s3.nagArn + o),
+      );
       const listStatement = new iam.PolicyStatement({
         actions: ['s3:ListBucket'],
-        resources: [`arn:aws:s3:::${bucket}`],
+        resources: [`${s3.arn}${bucket}`],
       });
       // A whole-bucket mapping ("" prefix) needs no condition; otherwise listing stays inside.
       if (!prefixes.includes('')) {

@@ -303,6 +303,34 @@ describe('deploying next to real buckets', () => {
   });
 });
 
+describe("the mapped buckets' ARNs in the partition the stack is deployed to", () => {
+  const s3Resources = (template: Template) =>
+    statements(template)
+      .filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')))
+      .flatMap((s) => [s.Resource].flat());
+
+  it('names them in aws-cn for a China region (cdk.json targets aws and aws-cn)', () => {
+    const { stack } = buildStack(SETTINGS, { account: '123456789012', region: 'cn-north-1' });
+    expect((s3Resources(Template.fromStack(stack)) as string[]).sort()).toEqual([
+      'arn:aws-cn:s3:::lake-bucket',
+      'arn:aws-cn:s3:::lake-bucket/gold/trades/*',
+      'arn:aws-cn:s3:::lake-bucket/silver/customers/*',
+      'arn:aws-cn:s3:::other-bucket',
+      'arn:aws-cn:s3:::other-bucket/events/*',
+    ]);
+  });
+
+  it('names them with AWS::Partition when the region is known only at deploy time, cdk-nag passing', () => {
+    const { stack } = buildStack(SETTINGS, {});
+    // Template.fromStack runs the validation plugins: an unacknowledged finding would throw.
+    const resources = s3Resources(Template.fromStack(stack));
+    expect(resources).toContainEqual({
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::lake-bucket/gold/trades/*']],
+    });
+    expect(resources.every((r) => typeof r !== 'string')).toBe(true);
+  });
+});
+
 describe('proxy stack options and refusals', () => {
   it('puts the URL on a provisioned alias and reserves concurrency when asked', () => {
     const { stack } = buildStack({ ...SETTINGS, provisionedConcurrency: 2, reservedConcurrency: 20 });

@@ -1,5 +1,5 @@
 /** Builds the proxy stack in a fresh app, with cdk-nag's AwsSolutions checks attached. */
-import { App, Validations } from 'aws-cdk-lib';
+import { App, type Environment, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { ProxySettings } from '../../infra/proxy-settings';
 import { ProxyStack } from '../../infra/proxy-stack';
@@ -17,12 +17,13 @@ export const SETTINGS: ProxySettings = {
   alarmEmails: ['ops@example.com'],
 };
 
-export function buildStack(settings: ProxySettings = SETTINGS): { app: App; stack: ProxyStack } {
+/** `env` {}: an environment-agnostic stack, as `cdk synth` makes without a configured region. */
+export function buildStack(
+  settings: ProxySettings = SETTINGS,
+  env: Environment = { account: '123456789012', region: 'eu-west-1' },
+): { app: App; stack: ProxyStack } {
   const app = new App();
-  const stack = new ProxyStack(app, 'ProxyUnderTest', {
-    settings,
-    env: { account: '123456789012', region: 'eu-west-1' },
-  });
+  const stack = new ProxyStack(app, 'ProxyUnderTest', { settings, env });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { app, stack };
 }
