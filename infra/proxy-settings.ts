@@ -3,7 +3,13 @@
  * turned into the function's PROXY_* environment. The settings are checked with the proxy's
  * own config schema at synth time, so a typo fails `cdk synth`, not the first request.
  */
-import { ConfigError, envName, loadConfig, parseTableUri } from '../lambda/config';
+import {
+  ConfigError,
+  DEFAULT_SNAPSHOT_CACHE_BYTES,
+  envName,
+  loadConfig,
+  parseTableUri,
+} from '../lambda/config';
 import { closestName } from '../lambda/core/closest-name';
 import { checkSettings } from './settings-schema';
 
@@ -67,6 +73,19 @@ export interface ProxySettings {
   metricsTokenSecret?: string;
 }
 
+/** The function's memory (MB) when the settings name none. */
+export const DEFAULT_MEMORY_MB = 1024;
+
+/**
+ * The snapshot cache's budget: a quarter of the function's memory (the proxy's default 256 MiB is
+ * that quarter of the default function), never more than that default. A function of 128 MB with
+ * a 256 MiB budget would be killed for its memory before the cache evicted anything.
+ */
+function snapshotCacheBytes(memoryMb: number): number | undefined {
+  const quarter = Math.floor(memoryMb / 4) * 1024 * 1024;
+  return quarter < DEFAULT_SNAPSHOT_CACHE_BYTES ? quarter : undefined;
+}
+
 /** The data the function may read: per bucket, the key prefixes ("" or ending in "/"). */
 export function mappedPrefixes(tableMapping: Record<string, string>): Map<string, string[]> {
   const byBucket = new Map<string, string[]>();
@@ -104,6 +123,8 @@ export function proxyEnvironment(settings: ProxySettings, tableName: string): Re
   }
   if (settings.redirectClients) env[envName('redirectClients')] = JSON.stringify(settings.redirectClients);
   if (settings.lambdaStreaming) env[envName('lambdaStreaming')] = JSON.stringify(settings.lambdaStreaming);
+  const cacheBytes = snapshotCacheBytes(settings.memorySize ?? DEFAULT_MEMORY_MB);
+  if (cacheBytes !== undefined) env[envName('snapshotCacheBytes')] = String(cacheBytes);
 
   const database = (name: string) => JSON.stringify({ type: 'dynamodb', tableName: name });
   try {

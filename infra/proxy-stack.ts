@@ -36,7 +36,13 @@ import {
   acknowledgePinnedRuntime,
   acknowledgeTablePrefixWildcards,
 } from './proxy-nag';
-import { kmsKeysByRegion, mappedPrefixes, type ProxySettings, proxyEnvironment } from './proxy-settings';
+import {
+  DEFAULT_MEMORY_MB,
+  kmsKeysByRegion,
+  mappedPrefixes,
+  type ProxySettings,
+  proxyEnvironment,
+} from './proxy-settings';
 import { checkSettings } from './settings-schema';
 
 export interface ProxyStackProps extends StackProps {
@@ -116,7 +122,7 @@ export class ProxyStack extends Stack {
       handler: 'index.handler',
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
-      memorySize: settings.memorySize ?? 1024,
+      memorySize: settings.memorySize ?? DEFAULT_MEMORY_MB,
       timeout,
       role,
       logGroup,

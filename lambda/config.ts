@@ -62,6 +62,9 @@ const redirectPattern = z.string().check(
   }, 'must be a JavaScript regular expression (matched against the User-Agent)'),
 );
 
+/** The default memory budget of cached snapshots (and what they leave: generated log files). */
+export const DEFAULT_SNAPSHOT_CACHE_BYTES = 256 * 1024 * 1024;
+
 const positiveInt = () => z.int().check(z.minimum(1));
 
 /** An http(s) endpoint: `localhost:9000` is a URL too (of scheme "localhost:"), which no client can call. */
@@ -229,7 +232,7 @@ const ConfigFields = z.strictObject({
    */
   listingTokenKey: z.optional(z.string().check(z.minLength(32, 'listingTokenKey: at least 32 characters'))),
   /** Memory budget for cached snapshots across all tables (least recently used evicted). */
-  snapshotCacheBytes: z._default(z.int().check(z.minimum(1024 * 1024)), 256 * 1024 * 1024),
+  snapshotCacheBytes: z._default(z.int().check(z.minimum(1024 * 1024)), DEFAULT_SNAPSHOT_CACHE_BYTES),
 });
 
 /**

@@ -10,6 +10,22 @@ import { DEFAULT_REDIRECT_CLIENTS } from '../../lambda/s3/redirect-policy';
 
 const tableMapping = { trades: 's3://lake-bucket/gold/trades' };
 
+describe('stack settings for the function memory', () => {
+  const MiB = 1024 * 1024;
+  const budget = (memorySize?: number) =>
+    loadConfig({
+      env: proxyEnvironment({ tableMapping, ...(memorySize ? { memorySize } : {}) }, 'grants'),
+    }).snapshotCacheBytes;
+
+  it('gives the snapshot cache a quarter of a small function, not a 256 MiB budget it cannot hold', () => {
+    expect(budget(128)).toBe(32 * MiB);
+    expect(budget(512)).toBe(128 * MiB);
+    // The default function (1,024 MB) and bigger ones keep the proxy's default.
+    expect(budget()).toBe(256 * MiB);
+    expect(budget(4096)).toBe(256 * MiB);
+  });
+});
+
 describe('stack settings for big reads', () => {
   it('passes redirectClients and the Lambda streaming limits to the function', () => {
     const env = proxyEnvironment(
