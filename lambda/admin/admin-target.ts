@@ -1,5 +1,6 @@
 /** What the admin CLI edits: the JSON config file or the DynamoDB table. */
 import type { Grant } from '../access/grant';
+import type { KeyRevocation } from '../store/dynamo-admin';
 
 export interface KeyListing {
   accessKeyId: string;
@@ -24,11 +25,13 @@ export function keyExists(accessKeyId: string, where: string): string {
 }
 
 export interface AdminTarget {
+  /** Said (stderr) after each change: what it takes for a running proxy to see it, when not obvious. */
+  readonly editNote?: string;
   /** Stores a new key, refused (ConfigError) when its id exists; the secret is only ever returned here. */
   createKey(key: { accessKeyId: string; secretAccessKey: string; principal: string }): Promise<void>;
   listKeys(): Promise<KeyListing[]>;
-  /** False when there is no such key. */
-  revokeKey(accessKeyId: string): Promise<boolean>;
+  /** Undefined when there is no such key; `already` when it was revoked before (and stays as it was). */
+  revokeKey(accessKeyId: string): Promise<KeyRevocation | undefined>;
   /** Stores a grant and returns its id. */
   addGrant(grant: Grant): Promise<string>;
   listGrants(principal?: string): Promise<GrantListing[]>;

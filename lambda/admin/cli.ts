@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { ANONYMOUS_PRINCIPAL } from '../access/grant-sources';
 import { ConfigError } from '../config';
 import { createDynamoClient } from '../store/dynamo-client';
+import { MAX_PRINCIPAL_BYTES } from '../store/dynamo-schema';
 import { isTableAlias } from '../store/grant-item';
 import type { AdminTarget } from './admin-target';
 import { ConfigFileTarget } from './config-target';
@@ -27,7 +28,8 @@ export interface Io {
 }
 
 const TARGET_HELP = `Target (exactly one):
-  --config FILE            edit auth.keys / grants of this JSON config file in place
+  --config FILE            edit auth.keys / grants of this JSON config file in place (a running
+                           proxy reads it only at start-up: restart it after an edit)
   --dynamodb TABLE         use this DynamoDB table
     --endpoint URL         DynamoDB endpoint (e.g. http://127.0.0.1:8000 for a local one)
     --region REGION        AWS region (default: AWS_REGION, or us-east-1 with --endpoint)
@@ -97,6 +99,19 @@ function required(values: Values, name: 'principal' | 'table'): string {
   return v;
 }
 
+/**
+ * The principal a key is created for or a grant written to. A longer name than DynamoDB's key
+ * limit allows could never hold a grant, and the proxy's lookup of its grants would fail (503).
+ */
+function principalArg(values: Values): string {
+  const principal = required(values, 'principal');
+  if (Buffer.byteLength(principal) > MAX_PRINCIPAL_BYTES)
+    throw new UsageError(
+      `--principal: at most ${MAX_PRINCIPAL_BYTES} bytes (UTF-8), DynamoDB's limit on the key of its grants`,
+    );
+  return principal;
+}
+
 function openTarget(values: Values, env: Io['env']): AdminTarget {
   const config = values.config as string | undefined;
   const table = values.dynamodb as string | undefined;
@@ -146,6 +161,9 @@ function printTable(io: Io, header: string[], rows: string[][]): void {
 async function run(command: string, positionals: string[], values: Values, io: Io): Promise<number> {
   const json = values.json === true;
   const target = openTarget(values, io.env);
+  const edited = () => {
+    if (target.editNote) io.stderr(`note: ${target.editNote}`);
+  };
   try {
     switch (command) {
       case 'init': {
@@ -154,7 +172,7 @@ async function run(command: string, positionals: string[], values: Values, io: I
         return 0;
       }
       case 'keys create': {
-        const principal = required(values, 'principal');
+        const principal = principalArg(values);
         if (principal === ANONYMOUS_PRINCIPAL) {
           throw new UsageError(`"${ANONYMOUS_PRINCIPAL}" is reserved for unauthenticated callers`);
         }
@@ -167,6 +185,7 @@ async function run(command: string, positionals: string[], values: Values, io: I
           io.stdout(`principal: ${principal}`);
           io.stderr('The secret is shown only this once: store it now.');
         }
+        edited();
         return 0;
       }
       case 'keys list': {
@@ -187,15 +206,26 @@ async function run(command: string, positionals: string[], values: Values, io: I
       }
       case 'keys revoke': {
         const id = positionals[0]!;
-        if (!(await target.revokeKey(id))) {
+        const revocation = await target.revokeKey(id);
+        if (!revocation) {
           io.stderr(`error: no such access key: ${id}`);
           return 1;
         }
+        if (revocation.already) {
+          const at = revocation.revokedAt;
+          io.stdout(
+            json
+              ? JSON.stringify({ revoked: id, already: true, ...(at ? { revokedAt: at } : {}) })
+              : `${id} was already revoked${at ? ` (at ${at})` : ''}`,
+          );
+          return 0;
+        }
         io.stdout(json ? JSON.stringify({ revoked: id }) : `revoked ${id}`);
+        edited();
         return 0;
       }
       case 'grants add': {
-        const principal = required(values, 'principal');
+        const principal = principalArg(values);
         const table = required(values, 'table');
         if (!isTableAlias(table)) throw new UsageError(`--table: not a table alias: ${table}`);
         const partitions = partitionsFromArgs({
@@ -211,6 +241,7 @@ async function run(command: string, positionals: string[], values: Values, io: I
             ? JSON.stringify({ id, ...grant })
             : `granted ${id}: ${principal} on ${table} ${JSON.stringify(partitions)}`,
         );
+        edited();
         return 0;
       }
       case 'grants list': {
@@ -240,6 +271,7 @@ async function run(command: string, positionals: string[], values: Values, io: I
           return 1;
         }
         io.stdout(json ? JSON.stringify({ removed }) : `removed ${removed} grant(s)`);
+        edited();
         return 0;
       }
       default:

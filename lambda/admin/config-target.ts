@@ -6,11 +6,13 @@
  *
  * The config schema has no key status and no grant id, so: `keys revoke` removes the key, and a
  * grant's id is a hash of its content (stable across runs; identical grants share it).
+ * A running proxy does not reread the file: every edit says so (editNote).
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import type { Grant } from '../access/grant';
 import { ConfigError, parseConfig, parseConfigText } from '../config';
+import type { KeyRevocation } from '../store/dynamo-admin';
 import { type AdminTarget, type GrantListing, type KeyListing, keyExists } from './admin-target';
 
 interface RawKey {
@@ -33,7 +35,12 @@ export function configGrantId(grant: Grant): string {
 }
 
 export class ConfigFileTarget implements AdminTarget {
-  constructor(readonly file: string) {}
+  /** The local proxy reads its config file once, at start-up: an edit (a revocation too) waits for a restart. */
+  readonly editNote: string;
+
+  constructor(readonly file: string) {
+    this.editNote = `a running proxy reads ${file} only when it starts: restart it for this change to take effect`;
+  }
 
   private read(): { raw: RawConfig; wasValid: boolean } {
     let text: string;
@@ -58,10 +65,13 @@ export class ConfigFileTarget implements AdminTarget {
 
   private write(raw: RawConfig, wasValid: boolean): void {
     if (wasValid) parseConfig(raw); // throws ConfigError naming the field; the file stays untouched
-    const mode = statSync(this.file).mode & 0o777;
-    const tmp = `${this.file}.${process.pid}.tmp`;
+    // Through a symlink, the file it names: renaming over the link would leave that file (the one
+    // a proxy may read) as it was, a revoked key in it.
+    const file = realpathSync(this.file);
+    const mode = statSync(file).mode & 0o777;
+    const tmp = `${file}.${process.pid}.tmp`;
     writeFileSync(tmp, `${JSON.stringify(raw, null, 2)}\n`, { mode });
-    renameSync(tmp, this.file);
+    renameSync(tmp, file);
   }
 
   private keys(raw: RawConfig): RawKey[] {
@@ -101,14 +111,14 @@ export class ConfigFileTarget implements AdminTarget {
     }));
   }
 
-  async revokeKey(accessKeyId: string): Promise<boolean> {
+  async revokeKey(accessKeyId: string): Promise<KeyRevocation | undefined> {
     const { raw, wasValid } = this.read();
     const keys = this.keys(raw);
     const kept = keys.filter((k) => k.accessKeyId !== accessKeyId);
-    if (kept.length === keys.length) return false;
+    if (kept.length === keys.length) return undefined;
     raw.auth!.keys = kept;
     this.write(raw, wasValid);
-    return true;
+    return { already: false };
   }
 
   async addGrant(grant: Grant): Promise<string> {

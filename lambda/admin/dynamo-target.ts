@@ -2,7 +2,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Grant } from '../access/grant';
 import { ConfigError } from '../config';
-import { DynamoAdmin } from '../store/dynamo-admin';
+import { DynamoAdmin, type KeyRevocation } from '../store/dynamo-admin';
 import { createDynamoTable } from '../store/dynamo-schema';
 import { type AdminTarget, type GrantListing, type KeyListing, keyExists } from './admin-target';
 import { newGrantId } from './key-material';
@@ -32,8 +32,8 @@ export class DynamoTarget implements AdminTarget {
     return this.admin.listKeys();
   }
 
-  revokeKey(accessKeyId: string): Promise<boolean> {
-    return this.admin.revokeKey(accessKeyId);
+  revokeKey(accessKeyId: string): Promise<KeyRevocation | undefined> {
+    return this.admin.revokeKeyOnce(accessKeyId);
   }
 
   async addGrant(grant: Grant): Promise<string> {

@@ -8,6 +8,7 @@ import {
   type AttributeValue,
   DeleteItemCommand,
   type DynamoDBClient,
+  GetItemCommand,
   PutItemCommand,
   QueryCommand,
   ScanCommand,
@@ -41,6 +42,12 @@ export interface GrantRecord extends Grant {
   createdAt?: string;
   /** Why the proxy refuses this item (grant-item.ts); its partitions are then []. */
   refused?: string;
+}
+
+/** A key's revocation: now, or earlier (`already`, keeping the time it was revoked then). */
+export interface KeyRevocation {
+  already: boolean;
+  revokedAt?: string;
 }
 
 type Item = Record<string, AttributeValue>;
@@ -141,22 +148,42 @@ export class DynamoAdmin {
 
   /** Marks a key revoked (kept for audit). False when there is no such key. */
   async revokeKey(accessKeyId: string, now = new Date()): Promise<boolean> {
+    return (await this.revokeKeyOnce(accessKeyId, now)) !== undefined;
+  }
+
+  /**
+   * Marks a key revoked, once: a key revoked before keeps its `revokedAt` (the audit trail's
+   * answer to "since when"). Undefined when there is no such key.
+   */
+  async revokeKeyOnce(accessKeyId: string, now = new Date()): Promise<KeyRevocation | undefined> {
+    const key = { pk: { S: keyPk(accessKeyId) }, sk: { S: KEY_SK } };
+    const revokedAt = now.toISOString();
     try {
       await this.client.send(
         new UpdateItemCommand({
           TableName: this.tableName,
-          Key: { pk: { S: keyPk(accessKeyId) }, sk: { S: KEY_SK } },
+          Key: key,
           UpdateExpression: 'SET #s = :r, revokedAt = :t',
-          ConditionExpression: 'attribute_exists(pk)',
+          ConditionExpression: 'attribute_exists(pk) AND NOT (#s = :r)',
           ExpressionAttributeNames: { '#s': 'status' },
-          ExpressionAttributeValues: { ':r': { S: 'revoked' }, ':t': { S: now.toISOString() } },
+          ExpressionAttributeValues: { ':r': { S: 'revoked' }, ':t': { S: revokedAt } },
         }),
       );
-      return true;
+      return { already: false, revokedAt };
     } catch (e) {
-      if ((e as Error).name === 'ConditionalCheckFailedException') return false;
-      throw e;
+      if ((e as Error).name !== 'ConditionalCheckFailedException') throw e;
     }
+    // No such item, or one revoked before: which, without reading its secret.
+    const out = await this.client.send(
+      new GetItemCommand({
+        TableName: this.tableName,
+        Key: key,
+        ConsistentRead: true,
+        ProjectionExpression: 'pk, revokedAt',
+      }),
+    );
+    if (!out.Item) return undefined;
+    return { already: true, ...(out.Item.revokedAt?.S ? { revokedAt: out.Item.revokedAt.S } : {}) };
   }
 
   async putGrant(grant: Grant, id: string, now = new Date()): Promise<void> {

@@ -46,6 +46,8 @@ export const KEY_PK_PREFIX = 'KEY#';
 export const PRINCIPAL_PK_PREFIX = 'PRINCIPAL#';
 
 export const keyPk = (accessKeyId: string): string => `${KEY_PK_PREFIX}${accessKeyId}`;
+/** DynamoDB holds a partition key of at most 2,048 bytes: a principal's grants are under `PRINCIPAL#<name>`. */
+export const MAX_PRINCIPAL_BYTES = 2048 - Buffer.byteLength(PRINCIPAL_PK_PREFIX);
 export const principalPk = (principal: string): string => `${PRINCIPAL_PK_PREFIX}${principal}`;
 export const grantSk = (table: string, grantId: string): string => `${GRANT_SK_PREFIX}${table}#${grantId}`;
 export const grantSkPrefix = (table?: string): string =>

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,7 @@ import { ConfigFileTarget } from '../../lambda/admin/config-target';
 import { DynamoTarget } from '../../lambda/admin/dynamo-target';
 import { DynamoCredentialStore } from '../../lambda/auth/dynamodb-credential-store';
 import { ConfigError, parseConfig } from '../../lambda/config';
+import { DynamoAdmin } from '../../lambda/store/dynamo-admin';
 import { createDynamoTable } from '../../lambda/store/dynamo-schema';
 import { type DynamoServer, startDynalite, testDynamoClient } from '../helpers/dynamo-servers';
 
@@ -120,6 +121,24 @@ describe('admin CLI against DynamoDB (dynalite)', () => {
     const unknown = await admin(['keys', 'revoke', 'DLPNOSUCHKEY00000000', ...target]);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('no such access key');
+    client.destroy();
+  });
+
+  it('revoking a revoked key again keeps the time it was revoked (audit) and says it already was', async () => {
+    const created = await admin(['keys', 'create', '--principal', 'auditor', ...target]);
+    const id = KEY_LINE.exec(created.stdout)![1]!;
+    const client = testDynamoClient(server.endpoint);
+    const revokedAt = '2020-01-02T03:04:05.000Z';
+    expect(await new DynamoAdmin(client, table).revokeKey(id, new Date(revokedAt))).toBe(true);
+    const again = await admin(['keys', 'revoke', id, ...target]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toBe(`${id} was already revoked (at ${revokedAt})`);
+    const listed = JSON.parse((await admin(['keys', 'list', '--json', ...target])).stdout);
+    expect(listed.find((k: { accessKeyId: string }) => k.accessKeyId === id)).toMatchObject({
+      status: 'revoked',
+      revokedAt,
+    });
+    expect(await new DynamoCredentialStore(client, table).lookup(id)).toBeUndefined();
     client.destroy();
   });
 
@@ -392,6 +411,13 @@ describe.concurrent('admin CLI usage errors', () => {
     [['keys', 'create', '--config', 'a.json'], '--principal is required'],
     [['keys', 'create', '--principal', 'anonymous', '--config', 'a.json'], 'reserved'],
     [['keys', 'revoke', '--config', 'a.json'], 'takes 1 argument'],
+    // DynamoDB holds a partition key of at most 2,048 bytes: the proxy's Query for the grants of a
+    // longer name (`PRINCIPAL#<name>`) fails, so every request signed by such a key would be a 503.
+    [['keys', 'create', '--principal', 'é'.repeat(1020), '--config', 'a.json'], 'at most 2038 bytes'],
+    [
+      ['grants', 'add', '--principal', 'p'.repeat(2039), '--table', 't', '--all', '--config', 'a.json'],
+      'at most 2038 bytes',
+    ],
     [
       [
         'grants',
@@ -576,10 +602,14 @@ describe('admin CLI against a config file', () => {
     const grant = (...a: string[]) =>
       inProcess(['grants', 'add', '--principal', 'p', '--table', 'trades', ...a, '--config', own]);
     const plain = await grant('--partition', 'region=EU', '--partition-null', 'desk');
-    expect(plain).toMatchObject({ code: 0, stderr: '' });
+    expect(plain.code).toBe(0);
+    // Only the note that a running proxy needs a restart (the test above): no warning.
+    const withoutNotes = (r: Result) =>
+      r.stderr.split('\n').filter((l) => l !== '' && !l.startsWith('note: '));
+    expect(withoutNotes(plain)).toEqual([]);
     const texts = await grant('--partition', 'region=__HIVE_DEFAULT_PARTITION__,date=null,desk=nullable');
     expect(texts.code).toBe(0);
-    const warnings = texts.stderr.split('\n');
+    const warnings = withoutNotes(texts);
     expect(warnings).toEqual([
       expect.stringMatching(/^warning: region=__HIVE_DEFAULT_PARTITION__ .*--partition-null region/),
       expect.stringMatching(/^warning: date=null .*--partition-null date/),
@@ -589,6 +619,50 @@ describe('admin CLI against a config file', () => {
       { region: 'EU', desk: null },
       { region: '__HIVE_DEFAULT_PARTITION__', date: 'null', desk: 'nullable' },
     ]);
+  });
+
+  it('says that a running proxy sees an edit of its config file only once restarted (it reads the file at start-up)', async () => {
+    const own = path.join(dir, 'restart.json');
+    writeFileSync(own, JSON.stringify({ tableMapping: { trades: 's3://bucket/gold/trades' } }));
+    const run = (...a: string[]) => inProcess([...a, '--config', own]);
+    const restart = `note: a running proxy reads ${own} only when it starts: restart it for this change to take effect`;
+    const created = await run('keys', 'create', '--principal', 'p');
+    const id = KEY_LINE.exec(created.stdout)![1]!;
+    const edits = [
+      created,
+      await run('grants', 'add', '--principal', 'p', '--table', 'trades', '--all'),
+      await run('grants', 'revoke', '--principal', 'p', '--table', 'trades'),
+      await run('keys', 'revoke', id),
+    ];
+    for (const edit of edits) {
+      expect(edit.code).toBe(0);
+      expect(edit.stderr.split('\n')).toContain(restart);
+    }
+    // Reading changes nothing, and a refused edit edits nothing: no note.
+    expect((await run('keys', 'list')).stderr).toBe('');
+    const refused = await run('keys', 'revoke', id);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).not.toContain('restart');
+  });
+
+  it('edits the file a symlink names, keeping the link: a revocation reaches the file the proxy reads', async () => {
+    const real = path.join(dir, 'real-config.json');
+    const id = 'DLPLINKED00000000001';
+    writeFileSync(
+      real,
+      JSON.stringify({
+        tableMapping: { trades: 's3://bucket/gold/trades' },
+        auth: { keys: [{ accessKeyId: id, secretAccessKey: 's'.repeat(40), principal: 'p' }] },
+      }),
+      { mode: 0o600 },
+    );
+    const link = path.join(dir, 'linked-config.json');
+    symlinkSync(real, link);
+    const revoked = await inProcess(['keys', 'revoke', id, '--config', link]);
+    expect(revoked.code).toBe(0);
+    expect(JSON.parse(readFileSync(real, 'utf8')).auth.keys).toEqual([]);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(statSync(real).mode & 0o777).toBe(0o600);
   });
 
   it('fails with exit code 1 for a missing or broken file, leaving it untouched', async () => {
