@@ -21,10 +21,11 @@ export class DynamoTarget implements AdminTarget {
     try {
       await this.admin.putKey(key);
     } catch (e) {
-      // putKey writes only where no item is (attribute_not_exists), revoked ones included.
-      if ((e as Error).name === 'ConditionalCheckFailedException')
-        throw new ConfigError(keyExists(key.accessKeyId, this.tableName));
-      throw e;
+      // putKey writes only where no item is (attribute_not_exists), revoked ones included. The SDK
+      // retries a call whose answer was lost, so the item found may be this key's own first write.
+      if ((e as Error).name !== 'ConditionalCheckFailedException') throw e;
+      if (await this.admin.holdsKey(key)) return;
+      throw new ConfigError(keyExists(key.accessKeyId, this.tableName));
     }
   }
 

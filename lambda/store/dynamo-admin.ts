@@ -89,6 +89,33 @@ export class DynamoAdmin {
   }
 
   /**
+   * Whether the key item stored under the key's id is this key (its secret and principal, active),
+   * tested by DynamoDB with a conditional no-op update: the secret is never returned.
+   */
+  async holdsKey(key: { accessKeyId: string; secretAccessKey: string; principal: string }): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { pk: { S: keyPk(key.accessKeyId) }, sk: { S: KEY_SK } },
+          UpdateExpression: 'SET #s = #s',
+          ConditionExpression: 'secret = :secret AND principal = :principal AND #s = :active',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: {
+            ':secret': { S: key.secretAccessKey },
+            ':principal': { S: key.principal },
+            ':active': { S: 'active' },
+          },
+        }),
+      );
+      return true;
+    } catch (e) {
+      if ((e as Error).name === 'ConditionalCheckFailedException') return false;
+      throw e;
+    }
+  }
+
+  /**
    * Keys as the proxy reads them, without their secrets. An attribute outside the schema cannot be
    * seen without reading the whole item, secret included: only the proxy's warning names it.
    */

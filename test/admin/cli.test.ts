@@ -14,7 +14,12 @@ import { DynamoCredentialStore } from '../../lambda/auth/dynamodb-credential-sto
 import { ConfigError, parseConfig } from '../../lambda/config';
 import { DynamoAdmin } from '../../lambda/store/dynamo-admin';
 import { createDynamoTable } from '../../lambda/store/dynamo-schema';
-import { type DynamoServer, startDynalite, testDynamoClient } from '../helpers/dynamo-servers';
+import {
+  type DynamoServer,
+  startDynalite,
+  startMisbehavingDynamo,
+  testDynamoClient,
+} from '../helpers/dynamo-servers';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -735,6 +740,45 @@ describe('a key whose id is already stored (no command replaces a key)', () => {
       `access key DLPEXISTING000000001 already exists in ${file}: a key is never replaced (revoke it and create a new one)`,
     );
     expect(readFileSync(file, 'utf8')).toBe(before);
+  });
+});
+
+describe('a new key whose write reached DynamoDB but whose answer was lost', () => {
+  it('is created once and its secret printed: the SDK retry meets its own write, not another key', async () => {
+    const upstream = await startDynalite();
+    const front = await startMisbehavingDynamo(upstream);
+    const client = testDynamoClient(upstream.endpoint);
+    try {
+      await createDynamoTable(client, 'lost-answers');
+      let puts = 0;
+      front.onRequest = (operation) =>
+        operation === 'PutItem' && ++puts === 1
+          ? { status: 500, type: 'InternalServerError', afterForwarding: true }
+          : undefined;
+      const created = await inProcess([
+        'keys',
+        'create',
+        '--principal',
+        'analyst',
+        '--dynamodb',
+        'lost-answers',
+        '--endpoint',
+        front.endpoint,
+      ]);
+      expect(created.stderr).not.toContain('already exists');
+      expect(created.code).toBe(0);
+      expect(puts).toBe(2);
+      const id = KEY_LINE.exec(created.stdout)?.[1];
+      const secret = SECRET_LINE.exec(created.stdout)?.[1];
+      expect(await new DynamoCredentialStore(client, 'lost-answers').lookup(id!)).toMatchObject({
+        principal: 'analyst',
+        secretAccessKey: secret,
+      });
+    } finally {
+      client.destroy();
+      await front.stop();
+      await upstream.stop();
+    }
   });
 });
 

@@ -58,10 +58,11 @@ export async function startRefusingDynamo(
 
 /**
  * What a misbehaving DynamoDB does with a call: answer an error itself (HTTP status and
- * `__type`), forward it once a promise settles (a stall that ends), never answer, or pass.
+ * `__type`), forward it and answer an error instead of its answer (the call took effect, its
+ * answer was lost), forward it once a promise settles (a stall that ends), never answer, or pass.
  */
 export type DynamoFault =
-  | { status: number; type: string }
+  | { status: number; type: string; afterForwarding?: true }
   | { after: Promise<unknown> }
   | { hang: true }
   | undefined;
@@ -87,10 +88,22 @@ export async function startMisbehavingDynamo(upstream: DynamoServer): Promise<Mi
         .pop() ?? '';
     seen.push(operation);
     const fault = self.onRequest(operation);
-    const forward = () => {
+    const refuse = (f: { status: number; type: string }) => {
+      res.writeHead(f.status, {
+        'content-type': 'application/x-amz-json-1.0',
+        'x-amzn-errortype': f.type,
+      });
+      res.end(JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${f.type}`, message: 'injected' }));
+    };
+    const forward = (answer?: { status: number; type: string }) => {
       const up = request(
         { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
         (upRes) => {
+          if (answer) {
+            upRes.resume();
+            upRes.on('end', () => refuse(answer));
+            return;
+          }
           res.writeHead(upRes.statusCode ?? 502, upRes.headers);
           upRes.pipe(res);
         },
@@ -98,21 +111,18 @@ export async function startMisbehavingDynamo(upstream: DynamoServer): Promise<Mi
       up.on('error', () => res.destroy());
       req.pipe(up);
     };
-    if (fault && 'hang' in fault) {
+    if (fault && 'afterForwarding' in fault) forward(fault);
+    else if (fault && 'hang' in fault) {
       req.resume();
       hung.add(req.socket);
-    } else if (fault && 'after' in fault) fault.after.then(forward, forward);
+    } else if (fault && 'after' in fault)
+      fault.after.then(
+        () => forward(),
+        () => forward(),
+      );
     else if (fault) {
       req.resume();
-      req.on('end', () => {
-        res.writeHead(fault.status, {
-          'content-type': 'application/x-amz-json-1.0',
-          'x-amzn-errortype': fault.type,
-        });
-        res.end(
-          JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${fault.type}`, message: 'injected' }),
-        );
-      });
+      req.on('end', () => refuse(fault));
     } else forward();
   });
   const self: MisbehavingDynamo = {
