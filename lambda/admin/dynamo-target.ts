@@ -39,7 +39,16 @@ export class DynamoTarget implements AdminTarget {
 
   async addGrant(grant: Grant): Promise<string> {
     const id = newGrantId();
-    await this.admin.putGrant(grant, id);
+    try {
+      await this.admin.putGrant(grant, id);
+    } catch (e) {
+      // As for keys: a retried call whose first attempt was stored meets its own write.
+      if (
+        (e as Error).name !== 'ConditionalCheckFailedException' ||
+        !(await this.admin.holdsGrant(grant, id))
+      )
+        throw e;
+    }
     return id;
   }
 

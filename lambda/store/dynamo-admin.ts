@@ -231,6 +231,32 @@ export class DynamoAdmin {
     );
   }
 
+  /** Whether the grant item stored under the grant's keys is this grant, tested by DynamoDB (a conditional no-op update). */
+  async holdsGrant(grant: Grant, id: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { pk: { S: principalPk(grant.principal) }, sk: { S: grantSk(grant.table, id) } },
+          UpdateExpression: 'SET grantId = grantId',
+          ConditionExpression: 'principal = :p AND #t = :t AND grantId = :id AND #m = :parts',
+          // Both reserved words in DynamoDB's expressions.
+          ExpressionAttributeNames: { '#t': 'table', '#m': 'partitions' },
+          ExpressionAttributeValues: {
+            ':p': { S: grant.principal },
+            ':t': { S: grant.table },
+            ':id': { S: id },
+            ':parts': { S: JSON.stringify(grant.partitions) },
+          },
+        }),
+      );
+      return true;
+    } catch (e) {
+      if ((e as Error).name === 'ConditionalCheckFailedException') return false;
+      throw e;
+    }
+  }
+
   /**
    * Grants as the proxy reads them: the principal from the item's pk, the table from its `table`
    * attribute; the id is the end of its sk. (An item written by another tool may carry copies

@@ -782,6 +782,47 @@ describe('a new key whose write reached DynamoDB but whose answer was lost', () 
   });
 });
 
+describe('a new grant whose write reached DynamoDB but whose answer was lost', () => {
+  it('is reported granted, as the proxy reads it, not as a failure', async () => {
+    const upstream = await startDynalite();
+    const front = await startMisbehavingDynamo(upstream);
+    const client = testDynamoClient(upstream.endpoint);
+    try {
+      await createDynamoTable(client, 'lost-grants');
+      let puts = 0;
+      front.onRequest = (operation) =>
+        operation === 'PutItem' && ++puts === 1
+          ? { status: 500, type: 'InternalServerError', afterForwarding: true }
+          : undefined;
+      const granted = await inProcess([
+        'grants',
+        'add',
+        '--principal',
+        'analyst',
+        '--table',
+        'trades',
+        '--partition',
+        'region=EU',
+        '--json',
+        '--dynamodb',
+        'lost-grants',
+        '--endpoint',
+        front.endpoint,
+      ]);
+      expect(granted.stderr).toBe('');
+      expect(granted.code).toBe(0);
+      expect(puts).toBe(2);
+      const grants = await new DynamoGrantStore(client, 'lost-grants').grantsFor('analyst');
+      expect(effectivePartitions(grants, 'trades')).toEqual([{ region: 'EU' }]);
+      expect(JSON.parse(granted.stdout)).toMatchObject({ principal: 'analyst', table: 'trades' });
+    } finally {
+      client.destroy();
+      await front.stop();
+      await upstream.stop();
+    }
+  });
+});
+
 describe('a config file with a key written twice in one object', () => {
   it('is not edited: the rewrite would drop one of them', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'admin-twice-'));
