@@ -326,7 +326,9 @@ export class DynamoAdmin {
 
   /**
    * Deletes the principal's grants on the table (one grant when id is given), chosen as the proxy
-   * reads them, each by its own key; returns how many items were actually deleted.
+   * reads them, each by its own key; returns how many of them are gone. An item found and then
+   * already gone counts: the SDK retries a delete whose answer was lost, and its first attempt
+   * (or another revocation) removed it.
    */
   async revokeGrants(principal: string, table: string, id?: string): Promise<number> {
     let removed = 0;
@@ -340,10 +342,10 @@ export class DynamoAdmin {
             ConditionExpression: 'attribute_exists(pk)',
           }),
         );
-        removed++;
       } catch (e) {
         if ((e as Error).name !== 'ConditionalCheckFailedException') throw e;
       }
+      removed++;
     }
     return removed;
   }

@@ -823,6 +823,34 @@ describe('a new grant whose write reached DynamoDB but whose answer was lost', (
   });
 });
 
+describe('a grant revocation whose delete reached DynamoDB but whose answer was lost', () => {
+  it('is reported removed, not "no matching grant"', async () => {
+    const upstream = await startDynalite();
+    const front = await startMisbehavingDynamo(upstream);
+    const client = testDynamoClient(upstream.endpoint);
+    try {
+      await createDynamoTable(client, 'lost-deletes');
+      const target = ['--dynamodb', 'lost-deletes', '--endpoint', front.endpoint];
+      const grant = ['--principal', 'analyst', '--table', 'trades'];
+      expect((await inProcess(['grants', 'add', ...grant, '--all', ...target])).code).toBe(0);
+      let deletes = 0;
+      front.onRequest = (operation) =>
+        operation === 'DeleteItem' && ++deletes === 1
+          ? { status: 500, type: 'InternalServerError', afterForwarding: true }
+          : undefined;
+      const revoked = await inProcess(['grants', 'revoke', ...grant, ...target]);
+      expect(revoked.stderr).toBe('');
+      expect(revoked).toMatchObject({ code: 0, stdout: 'removed 1 grant(s)' });
+      expect(deletes).toBe(2);
+      expect(await new DynamoGrantStore(client, 'lost-deletes').grantsFor('analyst')).toEqual([]);
+    } finally {
+      client.destroy();
+      await front.stop();
+      await upstream.stop();
+    }
+  });
+});
+
 describe('a config file with a key written twice in one object', () => {
   it('is not edited: the rewrite would drop one of them', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'admin-twice-'));
