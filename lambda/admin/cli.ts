@@ -19,7 +19,7 @@ import type { AdminTarget } from './admin-target';
 import { ConfigFileTarget } from './config-target';
 import { DynamoTarget } from './dynamo-target';
 import { newAccessKeyId, newSecretAccessKey } from './key-material';
-import { nullTextWarnings, partitionsFromArgs, UsageError } from './partition-args';
+import { partitionsFromArgs, partitionWarnings, UsageError } from './partition-args';
 
 export interface Io {
   stdout: (line: string) => void;
@@ -235,7 +235,7 @@ async function run(command: string, positionals: string[], values: Values, io: I
         });
         const grant = { principal, table, partitions };
         const id = await target.addGrant(grant);
-        for (const warning of nullTextWarnings(partitions)) io.stderr(warning);
+        for (const warning of partitionWarnings(partitions)) io.stderr(warning);
         io.stdout(
           json
             ? JSON.stringify({ id, ...grant })

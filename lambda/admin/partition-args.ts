@@ -98,14 +98,19 @@ export function partitionsFromArgs(args: {
 const NULL_TEXTS = new Set(['null', 'NULL', HIVE_NULL_PARTITION]);
 
 /**
- * Warnings for values that spell the null partition as text. The CLI does not read a table's
+ * Warnings for values that spell the null partition as text, or have spaces at their ends (column
+ * names are trimmed, values are kept as written: `region = EU` grants " EU", never "EU"). The CLI does not read a table's
  * schema (the column types are in its Delta log), so a value's type is checked only by the proxy,
  * which warns about a value that is no value of its column's type on the first request.
  */
-export function nullTextWarnings(partitions: readonly PartitionMap[]): string[] {
+export function partitionWarnings(partitions: readonly PartitionMap[]): string[] {
   const out = new Set<string>();
   for (const map of partitions) {
     for (const [column, value] of Object.entries(map)) {
+      if (value !== null && value.trim() !== value)
+        out.add(
+          `warning: ${column}=${JSON.stringify(value)} has spaces at its ends: stored as written, it matches only a value with them`,
+        );
       if (value !== null && NULL_TEXTS.has(value))
         out.add(
           `warning: ${column}=${value} matches only the text ${JSON.stringify(value)}, never the null partition (for that: --partition-null ${column})`,

@@ -626,6 +626,30 @@ describe('admin CLI against a config file', () => {
     ]);
   });
 
+  it('warns about a value with spaces at its ends (column names are trimmed, values never are)', async () => {
+    const own = path.join(dir, 'spaced.json');
+    writeFileSync(own, JSON.stringify({ tableMapping: { trades: 's3://bucket/gold/trades' } }));
+    const r = await inProcess([
+      'grants',
+      'add',
+      '--principal',
+      'p',
+      '--table',
+      'trades',
+      '--partition',
+      'region = EU, desk=fx',
+      '--config',
+      own,
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.stderr.split('\n')).toContain(
+      'warning: region=" EU" has spaces at its ends: stored as written, it matches only a value with them',
+    );
+    expect(r.stderr).not.toContain('desk');
+    const config = parseConfig(JSON.parse(readFileSync(own, 'utf8')));
+    expect(config.grants[0]?.partitions).toEqual([{ region: ' EU', desk: 'fx' }]);
+  });
+
   it('says that a running proxy sees an edit of its config file only once restarted (it reads the file at start-up)', async () => {
     const own = path.join(dir, 'restart.json');
     writeFileSync(own, JSON.stringify({ tableMapping: { trades: 's3://bucket/gold/trades' } }));
