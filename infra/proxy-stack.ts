@@ -28,7 +28,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { RegionInfo } from 'aws-cdk-lib/region-info';
 import type { Construct } from 'constructs';
-import { envName } from '../lambda/config';
+import { ConfigError, envName } from '../lambda/config';
 import { REPO_ROOT } from './bundle-options';
 import { ProxyMonitoring } from './proxy-monitoring';
 import {
@@ -117,6 +117,12 @@ export class ProxyStack extends Stack {
     this.table.grant(role, 'dynamodb:GetItem', 'dynamodb:Query');
     this.key.grant(role, 'kms:Decrypt', 'kms:DescribeKey');
 
+    const functionEnvironment = {
+      ...environment,
+      ...(settings.enableSourceMaps ? { NODE_OPTIONS: '--enable-source-maps' } : {}),
+    };
+    assertEnvironmentFits(functionEnvironment, settings);
+
     this.fn = new lambda.Function(this, 'ProxyFunction', {
       code: lambdaBundle(),
       handler: 'index.handler',
@@ -127,10 +133,7 @@ export class ProxyStack extends Stack {
       role,
       logGroup,
       reservedConcurrentExecutions: settings.reservedConcurrency,
-      environment: {
-        ...environment,
-        ...(settings.enableSourceMaps ? { NODE_OPTIONS: '--enable-source-maps' } : {}),
-      },
+      environment: functionEnvironment,
     });
 
     const target: lambda.IFunction =
@@ -217,6 +220,34 @@ export class ProxyStack extends Stack {
       role.addToPolicy(listStatement);
     }
   }
+}
+
+/** Lambda refuses a function whose environment variables (as JSON) exceed 4 KB: at deploy, after the build. */
+const LAMBDA_ENVIRONMENT_BYTES = 4096;
+
+/**
+ * Fails synth when the environment cannot fit, counting what CloudFormation resolves at deploy
+ * time at its least (the table name as set, else 3 characters; the generated listing-token key's
+ * 48; a metrics token's minimum 16), so a deployment that fits is never refused.
+ */
+function assertEnvironmentFits(env: Record<string, string>, settings: ProxySettings): void {
+  const atLeast: Record<string, string> = {
+    [envName('database')]: JSON.stringify({ type: 'dynamodb', tableName: settings.grantsTableName ?? 'xxx' }),
+    [envName('listingTokenKey')]: 'x'.repeat(48),
+    [envName('metricsToken')]: 'x'.repeat(16),
+  };
+  const resolved = Object.fromEntries(
+    Object.entries(env).map(([name, value]) => [
+      name,
+      Token.isUnresolved(value) ? (atLeast[name] ?? '') : value,
+    ]),
+  );
+  const bytes = Buffer.byteLength(JSON.stringify(resolved));
+  if (bytes <= LAMBDA_ENVIRONMENT_BYTES) return;
+  const largest = Object.entries(resolved).sort((a, b) => b[1].length - a[1].length)[0]!;
+  throw new ConfigError(
+    `deltaProxy settings: the function environment is at least ${bytes} bytes, over Lambda's 4 KB (${largest[0]}: ${Buffer.byteLength(largest[1])})`,
+  );
 }
 
 /**

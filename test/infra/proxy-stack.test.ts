@@ -366,6 +366,21 @@ describe('proxy stack options and refusals', () => {
     );
   });
 
+  it('fails synth, not the deploy, when the function environment cannot fit in Lambda’s 4 KB', () => {
+    const tableMapping = Object.fromEntries(
+      Array.from({ length: 80 }, (_, i) => [
+        `table-${i}`,
+        `s3://lake-bucket/gold/some/longer/path/table-${i}`,
+      ]),
+    );
+    expect(() => buildStack({ ...SETTINGS, tableMapping })).toThrow(
+      /^deltaProxy settings: the function environment is at least \d+ bytes, over Lambda's 4 KB \(PROXY_TABLE_MAPPING: \d+\)/,
+    );
+    // 20 such tables fit.
+    const fits = Object.fromEntries(Object.entries(tableMapping).slice(0, 20));
+    expect(() => buildStack({ ...SETTINGS, tableMapping: fits })).not.toThrow();
+  });
+
   it('fails synth when a grant wider than the mapped prefixes is added (cdk-nag is enforced)', () => {
     const { stack } = buildStack();
     stack.fn.role!.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:*'], resources: ['*'] }));
