@@ -133,8 +133,11 @@ describe.each(s3rverAndMoto())('a checkpoint rewritten while read, on %s', (_kin
       const clean = await loadWithRewrite(0, first);
       expect(clean.seen).toEqual(truth);
       expect(clean.gets).toBeGreaterThan(3); // footer, then row groups in separate ranges
+      // Before the first read, after the footer, amid the row groups, before the last: every GET
+      // between reads the same way as its neighbours (each is pinned to the first answer).
+      const points = [...new Set([1, 2, Math.ceil(clean.gets / 2), clean.gets])];
       for (const [what, next] of others) {
-        for (let n = 1; n <= clean.gets; n++) {
+        for (const n of points) {
           const { seen, gets } = await loadWithRewrite(n, next);
           expect(seen, `${what}, rewritten before GET ${n}`).toEqual(truth);
           // A rewrite before the first read is one version throughout; after it, a second reading.
