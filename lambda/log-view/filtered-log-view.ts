@@ -320,7 +320,7 @@ export class FilteredLogView implements LogView {
    */
   private async checkpointAt(req: LogViewRequest, log: RealLog, version: number): Promise<RealLog> {
     if (version === 0 || version > log.version || version < log.oldest) return log;
-    if (version <= Math.max(-1, ...log.listedCheckpoints)) return log;
+    if (version <= log.newestListedCheckpoint) return log;
     const t = this.table(req);
     const now = this.now();
     let probe = t.probe;

@@ -31,8 +31,8 @@ export interface RealLog {
   commits: Map<number, RealCommit>;
   /** Newest first; a checkpoint that turns out unreadable is removed (readers fall back to an older one). */
   checkpoints: RealCheckpoint[];
-  /** The versions of the checkpoints as listed (none removed). */
-  listedCheckpoints: ReadonlySet<number>;
+  /** The newest checkpoint's version as listed (before any was removed), -1 when none. */
+  newestListedCheckpoint: number;
   /** The oldest version shown (the oldest the log can rebuild). */
   oldest: number;
 }
@@ -86,7 +86,7 @@ export async function listRealLog(storage: DeltaStorage, upTo: number): Promise<
     version: upTo,
     commits,
     checkpoints,
-    listedCheckpoints: new Set(checkpoints.map((c) => c.version)),
+    newestListedCheckpoint: Math.max(-1, ...checkpoints.map((c) => c.version)),
     oldest,
   };
 }

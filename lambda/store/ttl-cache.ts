@@ -53,13 +53,12 @@ export class TtlCache<V> {
     if (hit && hit.expiresAt > now) return hit.value;
     const pending = this.inFlight.get(key);
     if (pending) return pending;
-    const started = now;
     const promise = load().then(
       (value) => {
         this.inFlight.delete(key);
         this.forget(key);
-        if (value === undefined) this.misses.set(key, { value, expiresAt: started + this.missTtlMs });
-        else this.entries.set(key, { value, expiresAt: started + this.ttlMs });
+        if (value === undefined) this.misses.set(key, { value, expiresAt: now + this.missTtlMs });
+        else this.entries.set(key, { value, expiresAt: now + this.ttlMs });
         return value;
       },
       (error: unknown) => {
