@@ -15,7 +15,7 @@ import { type S3Server, startS3rver } from '../helpers/s3-servers';
 import { signedFetch } from '../helpers/signed-fetch';
 
 /** Files written, then all but KEPT removed: the history knows every one of them. */
-const FILES = 100_000;
+const FILES = 200_000;
 const KEPT = 10;
 const version = (v: number) => String(v).padStart(20, '0');
 
