@@ -3,8 +3,9 @@
  * Parquet or JSON, and its sidecars) for the filtered view, row group by row group. Adds are
  * classified on their partition values as they are decoded, and only the readable ones are built
  * into objects: the path and statistics bytes of the other rows are skipped over, never turned
- * into strings. Removes (tombstones), metaData and protocol rows are handed on whole; txn,
- * domainMetadata, checkpointMetadata and anything else is not read at all.
+ * into strings. metaData and protocol rows are handed on whole; removes (tombstones: only VACUUM
+ * reads them, see filtered-checkpoint.ts), txn, domainMetadata, checkpointMetadata and anything
+ * else are not read at all.
  */
 import { type CheckpointFile, sidecarFile } from '../delta/checkpoint-reader';
 import { DeltaLogError } from '../delta/delta-log-error';
@@ -26,10 +27,13 @@ import type { TupleClassifier } from './file-grant';
 
 type Obj = Record<string, unknown>;
 
-/** One action of the checkpoint; `add` rows arrive only when readable. */
-export type CheckpointRow = { add: Obj } | { remove: Obj } | { metaData: Obj } | { protocol: Obj };
+/** One action read from a checkpoint; `add` rows arrive only when readable. */
+export type ReadRow = { add: Obj } | { metaData: Obj } | { protocol: Obj };
 
-export type RowSink = (rows: CheckpointRow[]) => Promise<void>;
+/** One action of a checkpoint as written (CheckpointWriter). */
+export type CheckpointRow = ReadRow | { remove: Obj };
+
+export type RowSink = (rows: ReadRow[]) => Promise<void>;
 
 export async function readCheckpointRows(
   storage: DeltaStorage,
@@ -71,13 +75,12 @@ async function readJson(
   sink: RowSink,
   sidecars: CheckpointFile[],
 ): Promise<void> {
-  const rows: CheckpointRow[] = [];
+  const rows: ReadRow[] = [];
   await forEachAction(await storage.read(part.path), part.path, async (a) => {
     if (isObj(a.sidecar)) sidecars.push(await sidecarFile(storage, a.sidecar.path, a.sidecar.sizeInBytes));
     else if (isObj(a.add)) {
       if (classifier.readable(a.add.partitionValues as PartitionValues)) rows.push({ add: a.add });
-    } else if (isObj(a.remove)) rows.push({ remove: a.remove });
-    else if (isObj(a.metaData)) rows.push({ metaData: a.metaData });
+    } else if (isObj(a.metaData)) rows.push({ metaData: a.metaData });
     else if (isObj(a.protocol)) rows.push({ protocol: a.protocol });
   });
   await sink(rows);
@@ -175,18 +178,11 @@ function layout(file: ParquetFile) {
   const paths: string[][] = [
     ['add', 'path'],
     ['add', 'stats'],
-    ['remove', 'path'],
     ...mapOf(['add', 'partitionValues']),
     ['add', 'size'],
     ['add', 'modificationTime'],
     ['add', 'dataChange'],
     ...DV_FIELDS.map((f) => ['add', 'deletionVector', f]),
-    ['remove', 'deletionTimestamp'],
-    ['remove', 'dataChange'],
-    ['remove', 'extendedFileMetadata'],
-    ...mapOf(['remove', 'partitionValues']),
-    ['remove', 'size'],
-    ...DV_FIELDS.map((f) => ['remove', 'deletionVector', f]),
     ['metaData', 'id'],
     ['metaData', 'format', 'provider'],
     ['metaData', 'schemaString'],
@@ -203,8 +199,8 @@ function layout(file: ParquetFile) {
   return paths;
 }
 
-/** add.path, add.stats and remove.path are streamed (indexes 0-2). */
-const STREAMED: ReadonlySet<number> = new Set([0, 1, 2]);
+/** add.path and add.stats are streamed (indexes 0-1). */
+const STREAMED: ReadonlySet<number> = new Set([0, 1]);
 
 async function readParquet(
   storage: DeltaStorage,
@@ -222,7 +218,7 @@ async function readParquet(
     pending = rg + 1 < groups ? readLeaves(storage, file, rg + 1, paths, io, STREAMED) : undefined;
     // Observe the prefetch now: if this group fails, its rejection must not go unhandled.
     pending?.catch(() => {});
-    const rows: CheckpointRow[] = [];
+    const rows: ReadRow[] = [];
     const n = Number(file.metadata.row_groups[rg]!.num_rows);
     const readers = rowReaders(file, leaves, classifier, rows);
     for (let r = 0; r < n; r++) {
@@ -240,15 +236,14 @@ const isNullLeaf = (l: Leaf) => l.pages === undefined && l.values.length === 0;
  * One reader per action struct that has any value in this row group (a big checkpoint's row
  * groups hold only adds: the other structs cost nothing there). Each call consumes one row.
  */
-function rowReaders(file: ParquetFile, leaves: Leaf[], classifier: TupleClassifier, rows: CheckpointRow[]) {
+function rowReaders(file: ParquetFile, leaves: Leaf[], classifier: TupleClassifier, rows: ReadRow[]) {
   let i = 0;
   const take = (k: number) => {
     i += k;
     return leaves.slice(i - k, i);
   };
-  const [addPathL, addStatsL, rmPathL] = take(3) as [Leaf, Leaf, Leaf];
+  const [addPathL, addStatsL] = take(2) as [Leaf, Leaf];
   const addL = take(5 + DV_FIELDS.length);
-  const rmL = take(3 + 2 + 1 + DV_FIELDS.length);
   const metaL = take(3 + 1 + 2 + 1);
   const protoL = take(4);
   const scL = take(2);
@@ -301,34 +296,6 @@ function rowReaders(file: ParquetFile, leaves: Leaf[], classifier: TupleClassifi
       const d = dvs.length ? dvOf(dv) : undefined;
       if (d) add.deletionVector = d;
       rows.push({ add });
-    });
-  }
-  if (live([rmPathL, ...rmL])) {
-    const path = new StringCursor(rmPathL, file, 'remove.path');
-    const [time, change, ext] = [s(rmL[0]!), s(rmL[1]!), s(rmL[2]!)];
-    const pv = new MapCursor(rmL[3]!, rmL[4]!, file, 'remove.partitionValues');
-    const size = s(rmL[5]!);
-    const dvs = rmL.slice(6).map(s);
-    const dv: unknown[] = new Array(DV_FIELDS.length);
-    readers.push(() => {
-      const has = path.next();
-      const rt = time.next();
-      const rc = change.next();
-      const re = ext.next();
-      pv.next();
-      const rs = size.next();
-      for (let d = 0; d < dvs.length; d++) dv[d] = dvs[d]!.next();
-      if (!has) return;
-      const remove: Obj = { path: path.value() };
-      if (rt !== null) remove.deletionTimestamp = rt;
-      remove.dataChange = rc ?? false;
-      if (re !== null) remove.extendedFileMetadata = re;
-      // A null map (not written) and an empty one read alike: only a non-empty map classifies.
-      if (pv.size || re === true) remove.partitionValues = pv.toObject();
-      if (rs !== null) remove.size = rs;
-      const d = dvOf(dv);
-      if (d) remove.deletionVector = d;
-      rows.push({ remove });
     });
   }
   if (live(metaL)) {

@@ -1,7 +1,12 @@
 /**
  * The filtered checkpoint at a version where the real log has one: the real checkpoint's readable
- * adds and tombstones (removes whose files are readable), its scrubbed metaData and protocol,
- * streamed from the source row group by row group into the writer.
+ * adds, its scrubbed metaData and protocol, streamed from the source row group by row group into
+ * the writer. Its tombstones (removes) are left out: only VACUUM reads them (readers take a
+ * checkpoint's adds as the table's files), and placing them is not a function of the checkpoint
+ * alone (one written without partitionValues is placed by its add in older commits, a deletion
+ * vector is read from its file; a log cleanup or VACUUM deletes those). Only the checkpoint's own
+ * files are read (and its adds' deletion vectors), so the same checkpoint and grant give the same
+ * bytes on every instance, before and after a log cleanup.
  */
 import type { CheckpointFile } from '../delta/checkpoint-reader';
 import type { DeltaStorage } from '../delta/delta-storage';
@@ -14,7 +19,6 @@ import type { TupleClassifier } from './file-grant';
 export async function filterCheckpoint(
   storage: DeltaStorage,
   parts: readonly CheckpointFile[],
-  version: number,
   filter: ActionFilter,
   classifier: TupleClassifier,
   io: IoStats = { requests: 0, bytes: 0 },
@@ -30,9 +34,6 @@ export async function filterCheckpoint(
         if ('add' in r) {
           const a = r.add.deletionVector ? await filter.add(r.add, true) : relativeAdd(filter, r.add);
           if (a) out.push({ add: a });
-        } else if ('remove' in r) {
-          const x = await filter.remove(r.remove, version);
-          if (x) out.push({ remove: x });
         } else if ('metaData' in r) out.push({ metaData: metaDataAction(r.metaData) });
         else out.push({ protocol: protocolAction(r.protocol) });
       }

@@ -2,8 +2,8 @@
  * The filtered `_delta_log/`: per (table, caller's file grant) a Delta log that contains only the
  * caller's readable files, at the real version numbers. The authorizer reaches it through two
  * calls: folder() for listings, object() for GET/HEAD of a log key. Generated files are cached per
- * (grant fingerprint, file) in one byte budget, with what the lookup of removes' adds parsed (per
- * table); a checkpoint is generated once per grant and version, whatever the number of concurrent
+ * (grant fingerprint, file) in one byte budget, with what the lookup of commits' removes' adds
+ * parsed (per table); a checkpoint is generated once per grant and version, whatever the number of concurrent
  * requests.
  */
 import { createHash } from 'node:crypto';
@@ -24,7 +24,6 @@ import { type FileGrant, TupleClassifier } from './file-grant';
 import { filterCheckpoint } from './filtered-checkpoint';
 import { filterCommit } from './filtered-commit';
 import { GeneratedCache, type GeneratedCacheStats } from './generated-cache';
-import { guardedLookup, LookupFailed } from './lookup-failed';
 import {
   checkpointExistsAt,
   dropCheckpoint,
@@ -139,7 +138,7 @@ export class FilteredLogView implements LogView {
     try {
       return await this.shown(req, log, relKey);
     } catch (e) {
-      if (!(isNotFound(e) || (e instanceof LookupFailed && e.stale))) throw e;
+      if (!isNotFound(e)) throw e;
       // A file the listing named is gone (a log cleanup since): answer from a new listing. Gone
       // again (a cleanup deleting file by file): 503, which clients retry, not a 500.
       return this.shown(req, await this.realLog(req), relKey).catch((again: unknown) => {
@@ -170,8 +169,8 @@ export class FilteredLogView implements LogView {
       // A checkpoint written again since the listing (a new size, a new ETag): this answer is a
       // 503, and the next request lists the log again instead of pinning the old size forever.
       // Likewise a file the listing named that is gone (a log cleanup since the listing), also
-      // one the lookup of a remove's add read.
-      if (e instanceof FileChanged || isNotFound(e) || (e instanceof LookupFailed && e.stale)) {
+      // one the lookup of a commit's remove's add read.
+      if (e instanceof FileChanged || isNotFound(e)) {
         t.logs.delete(req.snapshot);
         if (t.latest === log) t.latest = undefined;
       }
@@ -247,13 +246,7 @@ export class FilteredLogView implements LogView {
     return this.cache
       .get(`${base}checkpoint\u0000${cp.source}`, async () => {
         const filter = this.filter(t, req.grant);
-        const w = await filterCheckpoint(
-          req.storage,
-          cp.parts,
-          cp.version,
-          filter.actions,
-          filter.classifier,
-        );
+        const w = await filterCheckpoint(req.storage, cp.parts, filter.actions, filter.classifier);
         return { ...generated(w.bytes, cp.lastModified), actions: w.actions, adds: w.adds };
       })
       .catch((e: unknown) => {
@@ -271,11 +264,7 @@ export class FilteredLogView implements LogView {
     const classifier = new TupleClassifier(grant);
     // One filter per generation: it holds what its lookups parse until it is done.
     const lookup = t.lookup instanceof ScanPathPartitions ? t.lookup.session() : t.lookup;
-    return {
-      classifier,
-      // Its failures are not the generated file's: a checkpoint is not dropped for them.
-      actions: new ActionFilter({ root: t.root, classifier, dv: t.inliner, lookup: guardedLookup(lookup) }),
-    };
+    return { classifier, actions: new ActionFilter({ root: t.root, classifier, dv: t.inliner, lookup }) };
   }
 
   private table(req: LogViewRequest): TableState {

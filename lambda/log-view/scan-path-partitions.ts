@@ -1,13 +1,14 @@
 /**
  * PathPartitionLookup answered from the retained log itself: the commits at or before the version
  * and after the newest checkpoint before it, newest first, then that checkpoint (a broken one:
- * the commits and checkpoint before it). Only needed for removes whose partitionValues are not
- * complete (rare: none from old writers, null values left out by Spark 3.3), so it is simple.
+ * the commits and checkpoint before it). Only needed for the removes of commits whose
+ * partitionValues are not complete (rare: none from old writers, null values left out by Spark
+ * 3.3), so it is simple. A generated checkpoint never asks: it leaves its tombstones out.
  *
  * What it parses (a checkpoint's map of every file, hundreds of MB for a multi-million-file table)
  * is kept in the caller's byte budget (`AddsCache`: the filtered view's, within
- * `snapshotCacheBytes`), and otherwise read again. One generation of a filtered file holds what it
- * parsed until it ends (session()), so a checkpoint of many tombstones reads each file once.
+ * `snapshotCacheBytes`), and otherwise read again. One generation of a filtered commit holds what
+ * it parsed until it ends (session()), so a commit of many such removes reads each file once.
  */
 import { DeltaLogError } from '../delta/delta-log-error';
 import { type DeltaStorage, isNotFound } from '../delta/delta-storage';

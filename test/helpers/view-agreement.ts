@@ -3,15 +3,18 @@
  * reader reads it (listed, every generated file downloaded) and replayed at every version it
  * holds; the authorizer's two looks (the newest snapshot, then the retained history, through the
  * same SnapshotCache and HistoryLookup the proxy uses) are asked about every file the view names
- * (active at some version, a remove, a change-data file) and about every file the real log names
- * that the view does not. A named file must be served; a file the authorizer refuses must not be
- * named.
+ * (active at some version, a remove, a change-data file) and about every file the real log's shown
+ * files name that the view does not: the commits the view shows and the adds of the checkpoints
+ * it shows (a checkpoint's tombstones are not shown: see lambda/log-view/filtered-checkpoint.ts;
+ * nor are compaction files, or log files older than the oldest version the log can rebuild). A
+ * named file must be served; a file the authorizer refuses must not be named.
  */
 import { AllowedSetCache } from '../../lambda/access/allowed-set-cache';
 import { fileGrantOf } from '../../lambda/access/file-grant';
 import type { PartitionMap } from '../../lambda/access/grant';
 import { HistoryLookup } from '../../lambda/access/history-lookup';
 import { silentLogger } from '../../lambda/core/logger';
+import { parseLogPath, versionPrefix } from '../../lambda/delta/log-path';
 import { SnapshotCache } from '../../lambda/delta/snapshot-cache';
 import { TableRoot } from '../../lambda/delta/table-root';
 import { FilteredLogView } from '../../lambda/log-view/filtered-log-view';
@@ -106,13 +109,31 @@ export async function checkAgreement(
   for (const [p, where] of named) if (!(await served(p))) namedButRefused.push(`${p} (${where})`);
 
   const real = new Set<string>();
-  for (const [path, body] of s.files) {
-    if (!path.startsWith('_delta_log/')) continue;
-    const name = path.slice('_delta_log/'.length);
-    if (name.includes('/') && !name.startsWith('_sidecars/')) continue;
-    for (const { path: p } of await namedPaths(name, body)) {
-      const r = root.resolve(p).relPath;
-      if (r !== undefined) real.add(r);
+  const shownSidecars = new Set<string>();
+  const logFiles = [...s.files].map(([path, body]) => ({
+    path,
+    body,
+    p: parseLogPath(path, body.byteLength),
+  }));
+  for (const { body, p } of logFiles) {
+    if (
+      p?.type !== 'checkpoint' ||
+      p.kind !== 'uuid' ||
+      !files.has(`${versionPrefix(p.version)}.checkpoint.parquet`)
+    )
+      continue;
+    const rows = p.format === 'json' ? jsonLines(body) : await parquetRows(body);
+    for (const r of rows) if (r.sidecar) shownSidecars.add(`_delta_log/_sidecars/${(r.sidecar as Obj).path}`);
+  }
+  for (const { path, body, p } of logFiles) {
+    const commit = p?.type === 'commit' && files.has(`${versionPrefix(p.version)}.json`);
+    const checkpoint =
+      (p?.type === 'checkpoint' && files.has(`${versionPrefix(p.version)}.checkpoint.parquet`)) ||
+      shownSidecars.has(path);
+    if (!commit && !checkpoint) continue;
+    for (const { path: named, kind } of await namedPaths(path.slice('_delta_log/'.length), body)) {
+      const r = root.resolve(named).relPath;
+      if (r !== undefined && (commit || kind === 'add')) real.add(r);
     }
   }
   const servedButHidden: string[] = [];

@@ -1,7 +1,6 @@
 /**
- * A checkpoint's tombstones written without partitionValues are placed by the adds of the
- * checkpoint before it: the lookup parses that checkpoint into a map of every file's partition
- * values. It kept up to 256 such maps outside `snapshotCacheBytes` (a multi-million-file table's map
+ * A commit's removes written without partitionValues are placed by the adds of the checkpoint
+ * before it: the lookup parses that checkpoint into a map of every file's partition values. It kept up to 256 such maps outside `snapshotCacheBytes` (a multi-million-file table's map
  * is hundreds of MB). Now they count in the same budget as the generated files: kept only when
  * they fit (re-read otherwise), and what is kept is accounted for.
  */
@@ -13,12 +12,11 @@ import { loadSnapshot } from '../../lambda/delta/load-snapshot';
 import { writeCheckpoint } from '../../lambda/local/delta-writer';
 import { FilteredLogView } from '../../lambda/log-view/filtered-log-view';
 import { MemoryDeltaStorage, metaData, protocolV1 } from '../helpers/delta-memory-storage';
-import { parquetRows } from '../helpers/virtual-log-replay';
 
 const URI = 's3://bucket/t';
 const FILES = 10_000;
 const CP1 = '_delta_log/00000000000000000001.checkpoint.parquet';
-const CP2 = '_delta_log/00000000000000000002.checkpoint.parquet';
+const COMMIT2 = '_delta_log/00000000000000000002.json';
 const path = (i: number) =>
   `region=${i % 2 ? 'US' : 'EU'}/part-${String(i).padStart(5, '0')}-9f0c1d2e-3b4a-4c5d-8e6f-${String(i).padStart(12, '0')}.c000.snappy.parquet`;
 
@@ -33,7 +31,7 @@ function heapUsed(): number {
 
 /**
  * Checkpoint 1 holds FILES files, half EU, half US; commit 2 removes one of each without
- * partitionValues; checkpoint 2 holds the rest and those two tombstones, also without them.
+ * partitionValues.
  */
 async function table(): Promise<MemoryDeltaStorage> {
   const s = new MemoryDeltaStorage();
@@ -54,14 +52,11 @@ async function table(): Promise<MemoryDeltaStorage> {
     2,
     [0, 1].map((i) => ({ remove: { path: path(i), deletionTimestamp: 5, dataChange: true } })),
   );
-  await writeCheckpoint(target, 2, protocolV1.protocol, meta.metaData, all.slice(2).map(file), {
-    removes: [0, 1].map((i) => ({ path: path(i), deletionTimestamp: 5 })),
-  });
   return s;
 }
 
-/** The tombstones of checkpoint 2 as EU and as US see them, and what the view holds after. */
-async function tombstones(budget: number) {
+/** The removes of commit 2 as EU and as US see them, and what the view holds after. */
+async function removes(budget: number) {
   const s = await table();
   const snapshot = await loadSnapshot(s, { tableUri: URI });
   const before = heapUsed();
@@ -74,9 +69,12 @@ async function tombstones(budget: number) {
     const grant = fileGrantOf(snapshot.partitionColumns, [{ region }]);
     const req = { tableUri: URI, storage: s, snapshot, grant };
     await view.folder(req);
-    const body = (await view.object(req, CP2))!.body;
-    seen[region] = (await parquetRows(body, ['remove']))
-      .map((r) => (r.remove as { path?: string } | null)?.path)
+    const body = (await view.object(req, COMMIT2))!.body;
+    seen[region] = new TextDecoder()
+      .decode(body)
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { remove?: { path: string } }).remove?.path)
       .filter(Boolean);
     checkpoint1Reads.push(s.reads.filter((p) => p === CP1).length);
   }
@@ -84,10 +82,10 @@ async function tombstones(budget: number) {
   return { seen, retained, checkpoint1Reads, accounted: view.stats().bytes, view };
 }
 
-describe('the lookup of tombstones without partitionValues, within snapshotCacheBytes', () => {
-  it('a lookup larger than the budget is not kept, and still places every tombstone (re-read)', async () => {
+describe('the lookup of removes without partitionValues, within snapshotCacheBytes', () => {
+  it('a lookup larger than the budget is not kept, and still places every remove (re-read)', async () => {
     const budget = 256 * 1024;
-    const r = await tombstones(budget);
+    const r = await removes(budget);
     expect(r.seen).toEqual({ EU: [path(0)], US: [path(1)] });
     expect(r.accounted).toBeLessThanOrEqual(budget);
     expect(r.checkpoint1Reads[0]).toBeGreaterThan(0);
@@ -98,7 +96,7 @@ describe('the lookup of tombstones without partitionValues, within snapshotCache
   });
 
   it('a lookup that fits is kept, read once, and counted in what the cache accounts for', async () => {
-    const r = await tombstones(256 * 1024 * 1024);
+    const r = await removes(256 * 1024 * 1024);
     expect(r.seen).toEqual({ EU: [path(0)], US: [path(1)] });
     expect(r.checkpoint1Reads[0]).toBeGreaterThan(0);
     expect(r.checkpoint1Reads[1]).toBe(0);
