@@ -68,15 +68,19 @@ function pathOf(i: number): string {
 
 type Timing = { nsPerOp: number; checksum: number };
 
-function interleaved(ops: number, runs: number, fns: (() => number)[]): Timing[] {
+async function interleaved(
+  ops: number,
+  runs: number,
+  fns: (() => number | Promise<number>)[],
+): Promise<Timing[]> {
   const times = fns.map(() => [] as number[]);
   const sums = fns.map(() => 0);
   for (let r = 0; r < runs; r++) {
-    fns.forEach((fn, i) => {
+    for (const [i, fn] of fns.entries()) {
       const t0 = process.hrtime.bigint();
-      sums[i] = fn();
+      sums[i] = await fn();
       times[i]!.push(Number(process.hrtime.bigint() - t0) / ops);
-    });
+    }
   }
   return times.map((t, i) => ({
     nsPerOp: t.sort((a, b) => a - b)[Math.floor(runs / 2)]!,
@@ -85,12 +89,12 @@ function interleaved(ops: number, runs: number, fns: (() => number)[]): Timing[]
 }
 
 /** Median of `runs` timed passes (the machine may be shared; the median resists noise). */
-function nsPer(ops: number, fn: () => number, runs = 3): { nsPerOp: number; checksum: number } {
+async function nsPer(ops: number, fn: () => number | Promise<number>, runs = 3): Promise<Timing> {
   const times: number[] = [];
   let checksum = 0;
   for (let r = 0; r < runs; r++) {
     const t0 = process.hrtime.bigint();
-    checksum = fn();
+    checksum = await fn();
     times.push(Number(process.hrtime.bigint() - t0) / ops);
   }
   times.sort((a, b) => a - b);
@@ -112,7 +116,7 @@ async function measure(
 
   // ---- allowed-set: build and memory (200 sets kept alive, so the heap delta is theirs alone) ----
   const buildT0 = process.hrtime.bigint();
-  let allowed: AllowedSet | undefined = new AllowedSet(snapshot, maps);
+  let allowed: AllowedSet | undefined = await AllowedSet.build(snapshot, maps);
   const buildMs = Number(process.hrtime.bigint() - buildT0) / 1e6;
   const set0Bytes = allowed.residentBytes;
   const before = heapAfterGc();
@@ -128,19 +132,19 @@ async function measure(
 
   // ---- decisions ----
   const cache = new AllowedSetCache();
-  const requestPathPass = () => {
+  const requestPathPass = async () => {
     let n = 0;
     for (let i = 0; i < FILES; i++) {
       const eff = effectivePartitions(grants, 'trades')!;
-      if (cache.get('analyst', 'trades', snapshot, eff).isReadable(probes[i]!)) n++;
+      if ((await cache.get('analyst', 'trades', snapshot, eff)).isReadable(probes[i]!)) n++;
     }
     return n;
   };
   // First pass over fresh strings: each path is hashed once, as a new request's key would be.
-  const coldFirstPass = nsPer(FILES, requestPathPass, 1);
+  const coldFirstPass = await nsPer(FILES, requestPathPass, 1);
   const set = allowed;
   // The variants run interleaved, five times each; medians reported (the machine may be shared).
-  const [requestPath, isReadableOnly, tupleOfOnly] = interleaved(FILES, 5, [
+  const [requestPath, isReadableOnly, tupleOfOnly] = (await interleaved(FILES, 5, [
     requestPathPass,
     () => {
       let n = 0;
@@ -152,7 +156,7 @@ async function measure(
       for (let i = 0; i < FILES; i++) if (snapshot.tupleOf(probes[i]!) >= 0) n++;
       return n;
     },
-  ]) as [Timing, Timing, Timing];
+  ])) as [Timing, Timing, Timing];
 
   // ---- baseline 1: Set<string> of allowed paths ----
   const readablePaths: string[] = [];
@@ -166,7 +170,7 @@ async function measure(
   const pathSet = new Set(readablePaths.map((p) => p.split('').join('')));
   const setBuildMs = Number(process.hrtime.bigint() - setT0) / 1e6;
   const setBytes = heapAfterGc() - beforeSet;
-  const setLookup = nsPer(FILES, () => {
+  const setLookup = await nsPer(FILES, () => {
     let n = 0;
     for (let i = 0; i < FILES; i++) if (pathSet.has(probes[i]!)) n++;
     return n;
@@ -190,7 +194,7 @@ async function measure(
     return [terms];
   });
   const canonical: (string | null | undefined)[] = new Array(columns.length);
-  const compiledEval = nsPer(FILES, () => {
+  const compiledEval = await nsPer(FILES, () => {
     let n = 0;
     for (let i = 0; i < FILES; i++) {
       const t = snapshot.tupleOf(probes[i]!);

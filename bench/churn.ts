@@ -71,7 +71,7 @@ async function touch(
 ): Promise<void> {
   const snapshot = await c.snapshots.get('churn', storage, TABLE);
   for (let k = 0; k < CALLERS; k++) {
-    const set = c.allowedSets.get(`caller-${k}`, 'churn', snapshot, maps[k]!);
+    const set = await c.allowedSets.get(`caller-${k}`, 'churn', snapshot, maps[k]!);
     if (list) await set.readableFolders();
   }
 }

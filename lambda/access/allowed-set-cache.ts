@@ -5,6 +5,9 @@
  * snapshot alive. An entry is reused only for the same partition maps: when grants change (a
  * DynamoDB revocation seen after the store's TTL) the maps differ and the set is rebuilt, even if
  * the snapshot did not change.
+ *
+ * A set is built a slice at a time (AllowedSet.build): concurrent requests of one caller on one
+ * snapshot share the build under way, and a build that fails is dropped, not kept.
  */
 
 import { Lru } from '../core/lru';
@@ -15,7 +18,11 @@ import type { PartitionMap } from './grant';
 interface Entry {
   principal: string;
   table: string;
-  set: AllowedSet;
+  /** Held weakly through the WeakMap's key: the entry lives in that snapshot's LRU. */
+  snapshot: SnapshotView;
+  set: Promise<AllowedSet>;
+  /** The set, once built (its bytes count from then on). */
+  built?: AllowedSet;
   maps: readonly PartitionMap[];
   fingerprint: string;
 }
@@ -35,12 +42,17 @@ export class AllowedSetCache {
   constructor(private readonly maxEntriesPerSnapshot = 1024) {}
 
   /** The allowed-set for these maps on this snapshot, built once and reused while both are unchanged. */
-  get(principal: string, table: string, snapshot: SnapshotView, maps: readonly PartitionMap[]): AllowedSet {
+  get(
+    principal: string,
+    table: string,
+    snapshot: SnapshotView,
+    maps: readonly PartitionMap[],
+  ): Promise<AllowedSet> {
     const last = this.last?.deref();
     if (
       last !== undefined &&
       last.maps === maps &&
-      last.set.snapshot === snapshot &&
+      last.snapshot === snapshot &&
       last.principal === principal &&
       last.table === table
     ) {
@@ -66,13 +78,25 @@ export class AllowedSetCache {
     if (entry) this.hits++;
     else {
       this.misses++;
-      entry = {
+      const built: Entry = {
         principal,
         table,
-        set: new AllowedSet(snapshot, maps),
+        snapshot,
+        set: AllowedSet.build(snapshot, maps),
         maps,
         fingerprint: mapsFingerprint(maps),
       };
+      const lru = entries;
+      built.set.then(
+        (set) => {
+          built.built = set;
+        },
+        () => {
+          if (lru.get(key) === built) lru.delete(key);
+          if (this.last?.deref() === built) this.last = undefined;
+        },
+      );
+      entry = built;
       entries.set(key, entry);
     }
     this.last = new WeakRef(entry);
@@ -91,10 +115,16 @@ export class AllowedSetCache {
   }
 }
 
-/** The sets' own bytes plus each entry's key, maps and bookkeeping (estimated). */
+/**
+ * The sets' own bytes (a set still being built: its bitset, a byte per tuple) plus each entry's
+ * key, maps and bookkeeping (estimated).
+ */
 function bytesOf(entries: Lru<string, Entry>): number {
   let n = 0;
   for (const e of entries.values())
-    n += e.set.residentBytes + 160 + 2 * (e.principal.length + e.fingerprint.length);
+    n +=
+      (e.built?.residentBytes ?? e.snapshot.tupleCount) +
+      160 +
+      2 * (e.principal.length + e.fingerprint.length);
   return n;
 }

@@ -71,7 +71,7 @@ export class DeltaAuthorizer implements Authorizer {
 
     let snapshot = await this.snapshot(mount);
     this.refuseUnsupported(snapshot, mount);
-    let allowed = this.allowedSet(principal, mount, snapshot, maps);
+    let allowed = await this.allowedSet(principal, mount, snapshot, maps);
     if (readable(allowed, snapshot, relKey, filtered))
       return this.removedOwnersAllow(principal, mount, snapshot, maps, relKey);
 
@@ -82,7 +82,7 @@ export class DeltaAuthorizer implements Authorizer {
       if (fresh !== snapshot) {
         snapshot = fresh;
         this.refuseUnsupported(snapshot, mount);
-        allowed = this.allowedSet(principal, mount, snapshot, maps);
+        allowed = await this.allowedSet(principal, mount, snapshot, maps);
         if (readable(allowed, snapshot, relKey, filtered))
           return this.removedOwnersAllow(principal, mount, snapshot, maps, relKey);
       }
@@ -133,7 +133,7 @@ export class DeltaAuthorizer implements Authorizer {
     // log checks it did not move, as a refusal does (rate-limited); other listings read nothing more.
     if (this.deps.logView && showsLog(scope)) snapshot = await this.snapshot(mount, snapshot);
     const onlyLog = snapshot.unsupportedReaderFeatures.length > 0;
-    const allowed = this.allowedSet(principal, mount, snapshot, maps);
+    const allowed = await this.allowedSet(principal, mount, snapshot, maps);
     const cdc = onlyLog ? undefined : await this.changeData(principal, mount, snapshot, maps);
     let folders: ReadableFolders | undefined;
     const inLog = (rel: string) => rel.startsWith(LOG_DIR) || LOG_DIR.startsWith(rel);
@@ -320,7 +320,7 @@ export class DeltaAuthorizer implements Authorizer {
     mount: TableMount,
     snapshot: Snapshot,
     maps: readonly PartitionMap[],
-  ): AllowedSet {
+  ): Promise<AllowedSet> {
     this.grantColumns.check(mount.alias, principal.name, snapshot.partitionColumns, maps);
     return this.deps.allowedSets.get(principal.name, mount.alias, snapshot, maps);
   }

@@ -53,7 +53,7 @@ export class HistoryLookup {
     for (const complete of [false, true]) {
       const history = await this.history(mount, storage, snapshot, complete);
       if (!history) return 'unknown';
-      const allowed = this.deps.allowedSets.get(principal.name, mount.alias, history, maps);
+      const allowed = await this.deps.allowedSets.get(principal.name, mount.alias, history, maps);
       const verdict = historyVerdict(history, allowed, relKey, this.deps.clock.now());
       if (verdict === 'readable' || history.complete) return verdict;
       if (!relKey.startsWith(CHANGE_DATA_DIR) && !history.unplaced.has(relKey)) return verdict;
@@ -80,7 +80,7 @@ export class HistoryLookup {
       history = await this.history(mount, storage, snapshot, true);
     if (!history) return undefined;
     const h = history;
-    const allowed = this.deps.allowedSets.get(principal.name, mount.alias, h, maps);
+    const allowed = await this.deps.allowedSets.get(principal.name, mount.alias, h, maps);
     const now = this.deps.clock.now();
     return (relKey) => isDvFileName(relKey) && historyVerdict(h, allowed, relKey, now) === 'forbidden';
   }
@@ -105,7 +105,10 @@ export class HistoryLookup {
     if (!cdf) return undefined;
     const history = await this.history(mount, storage, snapshot);
     if (!history) return undefined;
-    return changeDataListing(history, this.deps.allowedSets.get(principal.name, mount.alias, history, maps));
+    return changeDataListing(
+      history,
+      await this.deps.allowedSets.get(principal.name, mount.alias, history, maps),
+    );
   }
 
   private async history(

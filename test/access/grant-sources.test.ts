@@ -102,33 +102,74 @@ describe('AllowedSetCache', () => {
     { path: 'region=EU/b.parquet', values: ['EU'] },
   ];
 
-  it('reuses a set for the same principal, table, snapshot and maps', () => {
+  it('reuses a set for the same principal, table, snapshot and maps', async () => {
     const cache = new AllowedSetCache(8);
     const snap = new InMemorySnapshot(columns, files, 3);
     const maps = [{ region: 'US' }];
-    const a = cache.get('p', 't', snap, maps);
-    expect(cache.get('p', 't', snap, maps)).toBe(a);
-    expect(cache.get('p', 't', snap, [{ region: 'US' }])).toBe(a);
+    const a = await cache.get('p', 't', snap, maps);
+    expect(await cache.get('p', 't', snap, maps)).toBe(a);
+    expect(await cache.get('p', 't', snap, [{ region: 'US' }])).toBe(a);
     expect(cache.hits).toBe(2);
   });
 
-  it('rebuilds when grants change (a revocation) even if the snapshot did not', () => {
+  it('rebuilds when grants change (a revocation) even if the snapshot did not', async () => {
     const cache = new AllowedSetCache(8);
     const snap = new InMemorySnapshot(columns, files, 3);
-    expect(cache.get('p', 't', snap, [{ region: 'US' }]).isReadable('region=US/a.parquet')).toBe(true);
-    expect(cache.get('p', 't', snap, [{ region: 'EU' }]).isReadable('region=US/a.parquet')).toBe(false);
+    expect((await cache.get('p', 't', snap, [{ region: 'US' }])).isReadable('region=US/a.parquet')).toBe(
+      true,
+    );
+    expect((await cache.get('p', 't', snap, [{ region: 'EU' }])).isReadable('region=US/a.parquet')).toBe(
+      false,
+    );
   });
 
-  it('rebuilds for a new snapshot and stays bounded', () => {
+  it('rebuilds for a new snapshot and stays bounded', async () => {
     const cache = new AllowedSetCache(2);
     const v3 = new InMemorySnapshot(columns, files, 3);
     const v4 = new InMemorySnapshot(columns, [...files, { path: 'region=US/c.parquet', values: ['US'] }], 4);
     const maps = [{ region: 'US' }];
-    expect(cache.get('p', 't', v3, maps).isReadable('region=US/c.parquet')).toBe(false);
-    expect(cache.get('p', 't', v4, maps).isReadable('region=US/c.parquet')).toBe(true);
-    cache.get('q', 't', v4, maps);
-    cache.get('r', 't', v4, maps);
+    expect((await cache.get('p', 't', v3, maps)).isReadable('region=US/c.parquet')).toBe(false);
+    expect((await cache.get('p', 't', v4, maps)).isReadable('region=US/c.parquet')).toBe(true);
+    await cache.get('q', 't', v4, maps);
+    await cache.get('r', 't', v4, maps);
     expect(cache.sizeFor(v4)).toBe(2);
+  });
+
+  it('shares one build between concurrent requests of a caller on a snapshot', async () => {
+    const cache = new AllowedSetCache(8);
+    // Enough tuples that the build takes several slices, other requests arriving in between.
+    const many = Array.from({ length: 50_000 }, (_, i) => ({
+      path: `region=R${i}/f.parquet`,
+      values: [`R${i}`],
+    }));
+    const snap = new InMemorySnapshot(columns, many, 3);
+    const sets = await Promise.all(
+      Array.from({ length: 8 }, () => cache.get('p', 't', snap, [{ region: 'R7' }])),
+    );
+    expect(new Set(sets).size).toBe(1);
+    expect(cache.misses).toBe(1);
+    expect(sets[0]!.isReadable('region=R7/f.parquet')).toBe(true);
+    expect(sets[0]!.allowedTupleCount).toBe(1);
+  });
+
+  it('does not keep a build that failed: the next request builds again', async () => {
+    const cache = new AllowedSetCache(8);
+    const snap = new InMemorySnapshot(columns, files, 3);
+    const tupleValues = snap.tupleValues.bind(snap);
+    snap.tupleValues = () => {
+      throw new RangeError('tuple table unreadable');
+    };
+    const failing = [
+      cache.get('p', 't', snap, [{ region: 'US' }]),
+      cache.get('p', 't', snap, [{ region: 'US' }]),
+    ];
+    for (const f of failing) await expect(f).rejects.toThrow('tuple table unreadable');
+    expect(cache.sizeFor(snap)).toBe(0);
+    snap.tupleValues = tupleValues;
+    expect((await cache.get('p', 't', snap, [{ region: 'US' }])).isReadable('region=US/a.parquet')).toBe(
+      true,
+    );
+    expect(cache.sizeFor(snap)).toBe(1);
   });
 
   it('does not keep a dropped snapshot alive', async () => {
@@ -137,8 +178,8 @@ describe('AllowedSetCache', () => {
     const cache = new AllowedSetCache(8);
     let snap: InMemorySnapshot | undefined = new InMemorySnapshot(columns, files, 5);
     const ref = new WeakRef(snap);
-    cache.get('p', 't', snap, [{ region: 'US' }]);
-    cache.get('q', 't', snap, [{ region: 'EU' }]);
+    await cache.get('p', 't', snap, [{ region: 'US' }]);
+    await cache.get('q', 't', snap, [{ region: 'EU' }]);
     snap = undefined;
     for (let i = 0; i < 10 && ref.deref() !== undefined; i++) {
       await new Promise((r) => setTimeout(r, 10));

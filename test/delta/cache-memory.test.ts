@@ -100,7 +100,7 @@ describe('what is built for a snapshot counts in its estimate', () => {
     const before = cache.stats().bytes;
     const sets = new AllowedSetCache();
     for (let k = 0; k < 200; k++)
-      await sets.get(`caller-${k}`, 't', snap, [{ p: String(k) }]).readableFolders();
+      await (await sets.get(`caller-${k}`, 't', snap, [{ p: String(k) }])).readableFolders();
     const grown = cache.stats().bytes - before;
     expect(sets.bytesFor(snap)).toBeGreaterThan(200 * 200); // each set: a byte per tuple and more
     expect(grown).toBeGreaterThanOrEqual(sets.bytesFor(snap));

@@ -66,7 +66,7 @@ export async function checkAgreement(
   const allowedSets = new AllowedSetCache();
   const lookup = new HistoryLookup({ snapshots, allowedSets, clock, logger: silentLogger });
   const snapshot = await snapshots.get(URI, s, URI);
-  const allowed = allowedSets.get('p', 't', snapshot, maps);
+  const allowed = await allowedSets.get('p', 't', snapshot, maps);
   const principal = { name: 'p', anonymous: false };
   const served = async (rel: string) =>
     (allowed.isReadable(rel) && snapshot.kindOf(rel) !== 'deletionVector') ||

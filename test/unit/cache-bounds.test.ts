@@ -42,13 +42,14 @@ describe('bounded caches under a flood of distinct keys', () => {
     expect(cache.size).toBe(256);
   });
 
-  it('allowed sets: at most maxEntriesPerSnapshot per snapshot, whatever the principals', () => {
+  it('allowed sets: at most maxEntriesPerSnapshot per snapshot, whatever the principals', async () => {
     const cache = new AllowedSetCache(128);
     const snap = new InMemorySnapshot(
       [{ logical: 'region', physical: 'region', type: 'string' }],
       [{ path: 'region=EU/a.parquet', values: ['EU'] }],
     );
-    for (let i = 0; i < 2_000 * SCALE; i++) cache.get(`principal-${i}`, 'sales', snap, [{ region: 'EU' }]);
+    for (let i = 0; i < 2_000 * SCALE; i++)
+      await cache.get(`principal-${i}`, 'sales', snap, [{ region: 'EU' }]);
     expect(cache.sizeFor(snap)).toBe(128);
   });
 

@@ -1,0 +1,97 @@
+/**
+ * A caller's decision over a snapshot (which partition tuples its grants allow) is computed once per
+ * (caller, snapshot), over every tuple of the snapshot. On an over-partitioned table that is
+ * hundreds of thousands of tuples: the computation must not hold the event loop while it runs.
+ */
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AuthzProxy, objectRequest, startAuthzProxy } from '../helpers/authz-harness';
+import { uploadTable } from '../helpers/fixture-tables';
+import { longestLoopBlock } from '../helpers/loop-watch';
+import { type S3Server, startS3rver } from '../helpers/s3-servers';
+
+/** Files, each in its own partition tuple. */
+const TUPLES = 200_000;
+const region = (i: number) => (i % 2 ? 'EU' : 'US');
+const path = (i: number) => `region=${region(i)}/n=${i}/part-${i}.parquet`;
+
+function writeTable(dir: string): void {
+  const log = join(dir, '_delta_log');
+  mkdirSync(log, { recursive: true });
+  const schema = JSON.stringify({
+    type: 'struct',
+    fields: [
+      { name: 'id', type: 'long', nullable: true, metadata: {} },
+      { name: 'region', type: 'string', nullable: true, metadata: {} },
+      { name: 'n', type: 'long', nullable: true, metadata: {} },
+    ],
+  });
+  const actions = [
+    { commitInfo: { timestamp: Date.now(), operation: 'WRITE' } },
+    { protocol: { minReaderVersion: 1, minWriterVersion: 2 } },
+    {
+      metaData: {
+        id: 'allowed-set-loop',
+        format: { provider: 'parquet', options: {} },
+        schemaString: schema,
+        partitionColumns: ['region', 'n'],
+        configuration: {},
+        createdTime: 1,
+      },
+    },
+    ...Array.from({ length: TUPLES }, (_, i) => ({
+      add: {
+        path: path(i),
+        partitionValues: { region: region(i), n: String(i) },
+        size: 4,
+        modificationTime: 1,
+        dataChange: true,
+      },
+    })),
+  ];
+  writeFileSync(
+    join(log, `${'0'.padStart(20, '0')}.json`),
+    `${actions.map((a) => JSON.stringify(a)).join('\n')}\n`,
+  );
+  mkdirSync(join(dir, 'region=EU', 'n=1'), { recursive: true });
+  writeFileSync(join(dir, path(1)), 'PAR1');
+}
+
+let s3: S3Server;
+let proxy: AuthzProxy;
+beforeAll(async () => {
+  s3 = await startS3rver();
+  const dir = mkdtempSync(join(tmpdir(), 'allowed-set-loop-'));
+  writeTable(dir);
+  await uploadTable(s3.endpoint, 'lake', 'gold/t/', dir);
+  proxy = await startAuthzProxy(
+    s3,
+    {
+      tableMapping: { t: 's3://lake/gold/t' },
+      grants: [
+        { principal: 'eu', table: 't', partitions: [{ region: 'EU' }] },
+        { principal: 'us', table: 't', partitions: [{ region: 'US' }] },
+      ],
+    },
+    ['eu', 'us'],
+  );
+}, 300_000);
+afterAll(async () => {
+  await proxy?.stop();
+  await s3?.stop();
+});
+
+describe("a caller's first request on a table of many partition tuples", () => {
+  it('decides which tuples its grants allow without holding the event loop', async () => {
+    // Another caller loads the snapshot: what is measured is the first caller's decision.
+    expect((await objectRequest(proxy.url, 'HEAD', `t/${path(0)}`, 'us')).status).toBe(404);
+    const { result, longestBlockMs, cpuMs } = await longestLoopBlock(() =>
+      objectRequest(proxy.url, 'GET', `t/${path(1)}`, 'eu'),
+    );
+    expect(result.status).toBe(200);
+    expect(result.text).toBe('PAR1');
+    expect(longestBlockMs).toBeLessThan(cpuMs / 4);
+  }, 300_000);
+});
