@@ -8,6 +8,10 @@
  *
  * A vector that cannot be read (its file vacuumed, a bad checksum) gets a stable placeholder that
  * no reader can decode: the versions that need it were unreadable through the raw log too.
+ *
+ * Inline copies are kept in a cache bounded by bytes (the filtered view's: one for every table,
+ * counted in `snapshotCacheBytes`): a vector is usually tens of bytes, but one of a big file with
+ * scattered deletes is megabytes, and a count of entries would let a few of them pin a lot.
  */
 import { createHash } from 'node:crypto';
 import { Lru } from '../core/lru';
@@ -25,29 +29,61 @@ export interface DvDescriptor extends DeletionVectorDescriptor {
 
 const MAGIC = 1681511377;
 
+/** An inline copy as cached, with the bytes it holds (estimated). */
+export interface InlinedVector {
+  readonly dv: DvDescriptor;
+  readonly bytes: number;
+}
+
+/** Inline copies by table and vector id ("<table uri>\0<id>"), bounded by their bytes. */
+export type InlinedVectors = Lru<string, InlinedVector>;
+
+/** Heap per cached copy beyond its characters: the descriptor object, its key, the Map's slot. */
+const ENTRY_BYTES = 200;
+
+/** Bytes of inline copies a DvInliner keeps on its own (tests; the proxy shares the view's cache). */
+const OWN_CACHE_BYTES = 4 * 1024 * 1024;
+
+export function inlinedVectorCache(maxBytes: () => number): InlinedVectors {
+  return new Lru(Number.POSITIVE_INFINITY, { weigh: (v) => v.bytes, maxWeight: maxBytes });
+}
+
 export class DvInliner {
-  /** Inline vectors are usually tens of bytes; a few large ones must not pin much memory. */
-  private readonly cache = new Lru<string, Promise<DvDescriptor>>(1024);
+  /** Reads under way: concurrent generations wait for one read of a vector. */
+  private readonly reading = new Map<string, Promise<DvDescriptor>>();
 
   constructor(
     private readonly storage: DeltaStorage,
     private readonly root: TableRoot,
+    private readonly cache: InlinedVectors = inlinedVectorCache(() => OWN_CACHE_BYTES),
   ) {}
 
   inline(dv: DvDescriptor): Promise<DvDescriptor> {
     // A malformed descriptor (no id string) gets the placeholder, as one whose file is gone.
     if (typeof dv.pathOrInlineDv !== 'string') return Promise.resolve(placeholder(dv));
     if (dv.storageType === 'i') return Promise.resolve(inlineCopy(dv));
-    const id = dvUniqueId(dv);
-    let p = this.cache.get(id);
+    const key = `${this.root.uri}\u0000${dvUniqueId(dv)}`;
+    const cached = this.cache.get(key);
+    if (cached) return Promise.resolve(cached.dv);
+    let p = this.reading.get(key);
     if (!p) {
-      p = this.read(dv).catch((e: unknown) => {
+      const read = this.read(dv).catch((e: unknown) => {
         if (e instanceof DeltaLogError || isNotFound(e)) return placeholder(dv);
         throw e;
       });
-      this.cache.set(id, p);
-      // A transient failure must not stick.
-      p.catch(() => this.cache.delete(id));
+      p = read;
+      this.reading.set(key, read);
+      // A transient failure is not kept: the next generation reads again.
+      read.then(
+        (inlined) => {
+          this.reading.delete(key);
+          this.cache.set(key, {
+            dv: inlined,
+            bytes: ENTRY_BYTES + key.length + inlined.pathOrInlineDv.length,
+          });
+        },
+        () => this.reading.delete(key),
+      );
     }
     return p;
   }

@@ -19,7 +19,7 @@ import type { Snapshot } from '../delta/snapshot';
 import { TableRoot } from '../delta/table-root';
 import { StorageError } from '../storage/storage-backend';
 import { ActionFilter } from './action-filter';
-import { DvInliner } from './dv-inliner';
+import { DvInliner, type InlinedVectors, inlinedVectorCache } from './dv-inliner';
 import { type FileGrant, TupleClassifier } from './file-grant';
 import { filterCheckpoint } from './filtered-checkpoint';
 import { filterCommit } from './filtered-commit';
@@ -93,16 +93,32 @@ const PROBE_MS = 50;
 /** A listing from a version, as delta-kernel-rs and delta-rs list from `_last_checkpoint`'s. */
 const FROM_VERSION = /^_delta_log\/(\d{20})$/;
 
+/** Inline copies of deletion vectors kept at most (bytes, every table), and a quarter of the budget at most. */
+const VECTOR_CACHE_BYTES = 16 * 1024 * 1024;
+
+export interface FilteredLogViewStats extends GeneratedCacheStats {
+  /** Of `bytes`: the inline copies of deletion vectors kept (read again once dropped). */
+  deletionVectorBytes: number;
+}
+
 export class FilteredLogView implements LogView {
   private readonly tables = new Map<string, TableState>();
   private readonly cache: GeneratedCache<Cached>;
+  private readonly vectors: InlinedVectors;
 
   constructor(private readonly opts: FilteredLogViewOptions) {
-    this.cache = new GeneratedCache<Cached>(opts.budgetBytes);
+    this.vectors = inlinedVectorCache(() =>
+      Math.min(VECTOR_CACHE_BYTES, Math.max(0, opts.budgetBytes()) / 4),
+    );
+    // The generated files get what the snapshots and the vectors leave.
+    this.cache = new GeneratedCache<Cached>(() => opts.budgetBytes() - this.vectors.weight);
   }
 
-  stats(): GeneratedCacheStats {
-    return this.cache.stats();
+  /** What the view holds; `bytes` is all of it (generated files, parsed adds, vectors). */
+  stats(): FilteredLogViewStats {
+    const generated = this.cache.stats();
+    const deletionVectorBytes = this.vectors.weight;
+    return { ...generated, bytes: generated.bytes + deletionVectorBytes, deletionVectorBytes };
   }
 
   async folder(req: LogViewRequest, relAfter?: string): Promise<VirtualFolder> {
@@ -273,7 +289,7 @@ export class FilteredLogView implements LogView {
       const root = new TableRoot(req.tableUri);
       const state: TableState = {
         root,
-        inliner: new DvInliner(req.storage, root),
+        inliner: new DvInliner(req.storage, root, this.vectors),
         lookup: undefined as unknown as PathPartitionLookup,
         logs: new WeakMap(),
       };

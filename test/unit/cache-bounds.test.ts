@@ -67,10 +67,23 @@ describe('bounded caches under a flood of distinct keys', () => {
     expect(union.memoSize).toBeLessThanOrEqual(64);
   });
 
-  it('fixed-size LRUs (DV descriptors, scanned commits): never above their bound', () => {
+  it('fixed-size LRUs (scanned commits): never above their bound', () => {
     const lru = new Lru<string, number>(1024);
     for (let i = 0; i < 10_000 * SCALE; i++) lru.set(`k${i}`, i);
     expect(lru.size).toBe(1024);
+  });
+
+  it('byte-bounded LRUs (inline deletion vectors): never above their bytes, one too big is not kept', () => {
+    const lru = new Lru<string, number>(Number.POSITIVE_INFINITY, {
+      weigh: (n) => n,
+      maxWeight: () => 10_000,
+    });
+    for (let i = 0; i < 10_000 * SCALE; i++) lru.set(`k${i}`, 1 + (i % 1_000));
+    expect(lru.weight).toBeLessThanOrEqual(10_000);
+    const before = lru.weight;
+    lru.set('huge', 20_000);
+    expect(lru.get('huge')).toBeUndefined();
+    expect(lru.weight).toBe(before);
   });
 
   it('unique users of the last minute: forgets keys once the window has passed', () => {
