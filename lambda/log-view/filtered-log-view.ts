@@ -107,11 +107,15 @@ export class FilteredLogView implements LogView {
   private readonly vectors: InlinedVectors;
 
   constructor(private readonly opts: FilteredLogViewOptions) {
-    this.vectors = inlinedVectorCache(() =>
-      Math.min(VECTOR_CACHE_BYTES, Math.max(0, opts.budgetBytes()) / 4),
-    );
+    // What the snapshots leave, as of the last look up of a generated file (every generation
+    // starts with one): a table's vectors are many, and the snapshots' bytes are a sum over tables.
+    let left = 0;
+    this.vectors = inlinedVectorCache(() => Math.min(VECTOR_CACHE_BYTES, left / 4));
     // The generated files get what the snapshots and the vectors leave.
-    this.cache = new GeneratedCache<Cached>(() => opts.budgetBytes() - this.vectors.weight);
+    this.cache = new GeneratedCache<Cached>(() => {
+      left = Math.max(0, opts.budgetBytes());
+      return left - this.vectors.weight;
+    });
   }
 
   /** What the view holds; `bytes` is all of it (generated files, parsed adds, vectors). */
