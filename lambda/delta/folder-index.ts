@@ -86,7 +86,11 @@ export class FolderIndex {
       }
       return id;
     };
+    // The maps below are this build's own: iterating them across pauses is safe. An
+    // over-partitioned table has a folder per file or more, so these passes pause too.
+    n = 0;
     for (const folder of direct.keys()) {
+      if (++n % SLICE === 0) await yieldToEventLoop();
       for (let i = folder.indexOf('/'); i >= 0; i = folder.indexOf('/', i + 1)) add(folder.slice(0, i + 1));
     }
     const count = ids.size;
@@ -94,6 +98,7 @@ export class FolderIndex {
     const starts = new Int32Array(count + 1);
     let nameChars = 0;
     for (const [folder, id] of ids) {
+      if (++n % SLICE === 0) await yieldToEventLoop();
       nameChars += folder.length;
       const up = folder.lastIndexOf('/', folder.length - 2);
       if (up >= 0) parents[id] = ids.get(folder.slice(0, up + 1))!;
@@ -103,6 +108,7 @@ export class FolderIndex {
     const tuples = new Int32Array(starts[count]!);
     const fill = starts.slice(0, count);
     for (const [folder, set] of direct) {
+      if (++n % SLICE === 0) await yieldToEventLoop();
       const id = ids.get(folder)!;
       for (const t of set) tuples[fill[id]!++] = t;
     }
