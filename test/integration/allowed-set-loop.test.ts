@@ -1,7 +1,9 @@
 /**
  * A caller's decision over a snapshot (which partition tuples its grants allow) is computed once per
- * (caller, snapshot), over every tuple of the snapshot. On an over-partitioned table that is
- * hundreds of thousands of tuples: the computation must not hold the event loop while it runs.
+ * (caller, snapshot), over every tuple of the snapshot, and its readable folders once per listing
+ * caller over the snapshot's folder index (once per snapshot). On an over-partitioned table that is
+ * hundreds of thousands of tuples and folders: none of it may hold the event loop while it runs.
+ * Each block is held against the CPU the request cost (as in cdc-listing-loop), not a wall clock.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
