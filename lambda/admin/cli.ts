@@ -112,7 +112,8 @@ function principalArg(values: Values): string {
   return principal;
 }
 
-function openTarget(values: Values, env: Io['env']): AdminTarget {
+function openTarget(values: Values, io: Io): AdminTarget {
+  const env = io.env;
   const config = values.config as string | undefined;
   const table = values.dynamodb as string | undefined;
   if ((config === undefined) === (table === undefined)) {
@@ -122,7 +123,7 @@ function openTarget(values: Values, env: Io['env']): AdminTarget {
     if (values.endpoint !== undefined || values.region !== undefined) {
       throw new UsageError('--endpoint and --region go with --dynamodb');
     }
-    return new ConfigFileTarget(config);
+    return new ConfigFileTarget(config, { say: io.stderr });
   }
   const endpoint = values.endpoint as string | undefined;
   if (endpoint !== undefined && !/^https?:\/\/[^/]+/.test(endpoint))
@@ -160,7 +161,7 @@ function printTable(io: Io, header: string[], rows: string[][]): void {
 
 async function run(command: string, positionals: string[], values: Values, io: Io): Promise<number> {
   const json = values.json === true;
-  const target = openTarget(values, io.env);
+  const target = openTarget(values, io);
   const edited = () => {
     if (target.editNote) io.stderr(`note: ${target.editNote}`);
   };

@@ -3,17 +3,20 @@
  * Writes go to a temporary file beside it and are renamed over it (never a half-written config),
  * with the original file's permissions (it holds secrets). When the file was a valid config
  * before the edit, the result is validated too, so the CLI never breaks a working config.
+ * Each edit reads, changes and renames while holding the file's lock (config-lock.ts): two runs
+ * at once edit one after the other, neither renames its copy over the other's edit.
  *
  * The config schema has no key status and no grant id, so: `keys revoke` removes the key, and a
  * grant's id is a hash of its content (stable across runs; identical grants share it).
  * A running proxy does not reread the file: every edit says so (editNote).
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { Grant } from '../access/grant';
 import { ConfigError, parseConfig, parseConfigText } from '../config';
 import type { KeyRevocation } from '../store/dynamo-admin';
 import { type AdminTarget, type GrantListing, type KeyListing, keyExists } from './admin-target';
+import { type ConfigLock, lockConfigFile, STALE_MS } from './config-lock';
 
 interface RawKey {
   accessKeyId: string;
@@ -27,6 +30,9 @@ type RawConfig = Record<string, unknown> & {
   tableMapping?: Record<string, string>;
 };
 
+/** How long an edit waits for another run's lock: a run holds it for milliseconds. */
+export const LOCK_WAIT_MS = 10_000;
+
 export function configGrantId(grant: Grant): string {
   return createHash('sha256')
     .update(JSON.stringify([grant.principal, grant.table, grant.partitions]))
@@ -38,8 +44,21 @@ export class ConfigFileTarget implements AdminTarget {
   /** The local proxy reads its config file once, at start-up: an edit (a revocation too) waits for a restart. */
   readonly editNote: string;
 
-  constructor(readonly file: string) {
+  private readonly lockWaitMs: number;
+  private readonly say: (line: string) => void;
+
+  /** `say`: lines for stderr (waiting for another run's lock, a stale lock removed). */
+  constructor(
+    readonly file: string,
+    options: { lockWaitMs?: number; say?: (line: string) => void } = {},
+  ) {
     this.editNote = `a running proxy reads ${file} only when it starts: restart it for this change to take effect`;
+    this.lockWaitMs = options.lockWaitMs ?? LOCK_WAIT_MS;
+    this.say = options.say ?? (() => {});
+  }
+
+  private cannotRead(e: unknown): ConfigError {
+    return new ConfigError(`${this.file}: cannot read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
   }
 
   private read(): { raw: RawConfig; wasValid: boolean } {
@@ -47,7 +66,7 @@ export class ConfigFileTarget implements AdminTarget {
     try {
       text = readFileSync(this.file, 'utf8');
     } catch (e) {
-      throw new ConfigError(`${this.file}: cannot read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+      throw this.cannotRead(e);
     }
     // A key written twice would be dropped by the rewrite: refused, as the proxy refuses it.
     const raw = parseConfigText(text, this.file);
@@ -63,14 +82,43 @@ export class ConfigFileTarget implements AdminTarget {
     return { raw: raw as RawConfig, wasValid };
   }
 
-  private write(raw: RawConfig, wasValid: boolean): void {
-    if (wasValid) parseConfig(raw); // throws ConfigError naming the field; the file stays untouched
+  /**
+   * Reads the file, lets `change` edit it and writes it back when `change` says so, all under the
+   * file's lock: a run that waited for another one edits the file that run wrote.
+   */
+  private async edit<T>(change: (raw: RawConfig) => { result: T; changed: boolean }): Promise<T> {
     // Through a symlink, the file it names: renaming over the link would leave that file (the one
-    // a proxy may read) as it was, a revoked key in it.
-    const file = realpathSync(this.file);
+    // a proxy may read) as it was, a revoked key in it. Its lock is beside it, whatever the path.
+    let file: string;
+    try {
+      file = realpathSync(this.file);
+    } catch (e) {
+      throw this.cannotRead(e);
+    }
+    const lock = await lockConfigFile(file, { waitMs: this.lockWaitMs, say: this.say });
+    try {
+      const { raw, wasValid } = this.read();
+      const { result, changed } = change(raw);
+      if (changed) this.write(file, raw, wasValid, lock);
+      return result;
+    } finally {
+      lock.release();
+    }
+  }
+
+  private write(file: string, raw: RawConfig, wasValid: boolean, lock: ConfigLock): void {
+    if (wasValid) parseConfig(raw); // throws ConfigError naming the field; the file stays untouched
     const mode = statSync(file).mode & 0o777;
     const tmp = `${file}.${process.pid}.tmp`;
     writeFileSync(tmp, `${JSON.stringify(raw, null, 2)}\n`, { mode });
+    // A run stalled past STALE_MS (suspended, say) may have lost its lock to another run, which
+    // then edited the file: renaming now would undo that edit.
+    if (!lock.held()) {
+      unlinkSync(tmp);
+      throw new ConfigError(
+        `${file}: another admin run took this run's lock over (this run stalled for over ${STALE_MS / 1000} s): nothing changed, run again`,
+      );
+    }
     renameSync(tmp, file);
   }
 
@@ -89,17 +137,18 @@ export class ConfigFileTarget implements AdminTarget {
     return raw.grants;
   }
 
-  async createKey(key: RawKey): Promise<void> {
-    const { raw, wasValid } = this.read();
-    const keys = this.keys(raw);
-    if (keys.some((k) => k.accessKeyId === key.accessKeyId))
-      throw new ConfigError(keyExists(key.accessKeyId, this.file));
-    keys.push({
-      accessKeyId: key.accessKeyId,
-      secretAccessKey: key.secretAccessKey,
-      principal: key.principal,
+  createKey(key: RawKey): Promise<void> {
+    return this.edit((raw) => {
+      const keys = this.keys(raw);
+      if (keys.some((k) => k.accessKeyId === key.accessKeyId))
+        throw new ConfigError(keyExists(key.accessKeyId, this.file));
+      keys.push({
+        accessKeyId: key.accessKeyId,
+        secretAccessKey: key.secretAccessKey,
+        principal: key.principal,
+      });
+      return { result: undefined, changed: true };
     });
-    this.write(raw, wasValid);
   }
 
   async listKeys(): Promise<KeyListing[]> {
@@ -111,21 +160,21 @@ export class ConfigFileTarget implements AdminTarget {
     }));
   }
 
-  async revokeKey(accessKeyId: string): Promise<KeyRevocation | undefined> {
-    const { raw, wasValid } = this.read();
-    const keys = this.keys(raw);
-    const kept = keys.filter((k) => k.accessKeyId !== accessKeyId);
-    if (kept.length === keys.length) return undefined;
-    raw.auth!.keys = kept;
-    this.write(raw, wasValid);
-    return { already: false };
+  revokeKey(accessKeyId: string): Promise<KeyRevocation | undefined> {
+    return this.edit((raw) => {
+      const keys = this.keys(raw);
+      const kept = keys.filter((k) => k.accessKeyId !== accessKeyId);
+      if (kept.length === keys.length) return { result: undefined, changed: false };
+      raw.auth!.keys = kept;
+      return { result: { already: false }, changed: true };
+    });
   }
 
-  async addGrant(grant: Grant): Promise<string> {
-    const { raw, wasValid } = this.read();
-    this.grants(raw).push({ principal: grant.principal, table: grant.table, partitions: grant.partitions });
-    this.write(raw, wasValid);
-    return configGrantId(grant);
+  addGrant(grant: Grant): Promise<string> {
+    return this.edit((raw) => {
+      this.grants(raw).push({ principal: grant.principal, table: grant.table, partitions: grant.partitions });
+      return { result: configGrantId(grant), changed: true };
+    });
   }
 
   async listGrants(principal?: string): Promise<GrantListing[]> {
@@ -140,18 +189,15 @@ export class ConfigFileTarget implements AdminTarget {
       }));
   }
 
-  async revokeGrants(principal: string, table: string, id?: string): Promise<number> {
-    const { raw, wasValid } = this.read();
-    const grants = this.grants(raw);
-    const hit = (g: Grant) =>
-      g.principal === principal && g.table === table && (id === undefined || configGrantId(g) === id);
-    const kept = grants.filter((g) => !hit(g));
-    const removed = grants.length - kept.length;
-    if (removed > 0) {
+  revokeGrants(principal: string, table: string, id?: string): Promise<number> {
+    return this.edit((raw) => {
+      const grants = this.grants(raw);
+      const hit = (g: Grant) =>
+        g.principal === principal && g.table === table && (id === undefined || configGrantId(g) === id);
+      const kept = grants.filter((g) => !hit(g));
       raw.grants = kept;
-      this.write(raw, wasValid);
-    }
-    return removed;
+      return { result: grants.length - kept.length, changed: kept.length < grants.length };
+    });
   }
 
   async init(): Promise<string> {
