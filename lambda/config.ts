@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 // (classic zod is ~100 KB minified in the Lambda bundle, and costs module-init time there).
 import { en } from 'zod/locales';
 import * as z from 'zod/mini';
+import { secretsExposure } from './config-exposure';
 import { closestName } from './core/closest-name';
 import { duplicateKeyPath } from './core/json-duplicate-key';
 import { ANONYMOUS } from './core/principal';
@@ -439,7 +440,12 @@ export function jsonFault(text: string, error: unknown): string {
  * always sets (AWS_DEFAULT_REGION as the AWS CLI's fallback).
  */
 export function loadConfig(
-  options: { file?: string; env?: Record<string, string | undefined> } = {},
+  options: {
+    file?: string;
+    env?: Record<string, string | undefined>;
+    /** Told once when the file holds secrets that its group or others may read (config-exposure.ts). */
+    warn?: (message: string, fields: Record<string, unknown>) => void;
+  } = {},
 ): Config {
   const env = options.env ?? process.env;
   const file = options.file ?? env.PROXY_CONFIG_FILE;
@@ -456,6 +462,8 @@ export function loadConfig(
       throw new ConfigError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
     }
     raw = parseConfigText(text, file) as Record<string, unknown>;
+    const exposure = options.warn && secretsExposure(file, raw);
+    if (exposure) options.warn!(exposure.message, { file, mode: exposure.mode });
   }
   const config = parseConfig(applyEnv(raw, env));
   const ownRegion = env.AWS_REGION || env.AWS_DEFAULT_REGION;

@@ -1,7 +1,8 @@
 /**
  * Edits a JSON config file in place: `auth.keys` and `grants`, every other field kept as it was.
  * Writes go to a temporary file beside it and are renamed over it (never a half-written config),
- * with the original file's permissions (it holds secrets). When the file was a valid config
+ * with the original file's owner, group and mode (it holds secrets); an edit that leaves secrets
+ * in a file its group or others may read says so (config-exposure.ts). When the file was a valid config
  * before the edit, the result is validated too, so the CLI never breaks a working config.
  * Each edit reads, changes and renames while holding the file's lock (config-lock.ts): two runs
  * at once edit one after the other, neither renames its copy over the other's edit.
@@ -11,9 +12,21 @@
  * A running proxy does not reread the file: every edit says so (editNote).
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  type Stats,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import type { Grant } from '../access/grant';
 import { ConfigError, parseConfig, parseConfigText } from '../config';
+import { secretsExposure } from '../config-exposure';
 import type { KeyRevocation } from '../store/dynamo-admin';
 import { type AdminTarget, type GrantListing, type KeyListing, keyExists } from './admin-target';
 import { type ConfigLock, lockConfigFile, STALE_MS } from './config-lock';
@@ -38,6 +51,26 @@ export function configGrantId(grant: Grant): string {
     .update(JSON.stringify([grant.principal, grant.table, grant.partitions]))
     .digest('hex')
     .slice(0, 12);
+}
+
+/**
+ * Gives the replacement the file's owner, group and mode: the umask would narrow the mode (a
+ * 0640 file the proxy reads through its group, rewritten 0600 under umask 077), and a rename by
+ * another user (root, say) would hand the file to that user. When the owner cannot be kept, the
+ * edit fails rather than leave the proxy a file it cannot read.
+ */
+function keepOwnerAndMode(original: Stats, tmp: string): void {
+  const made = statSync(tmp);
+  if (made.uid !== original.uid || made.gid !== original.gid) {
+    try {
+      chownSync(tmp, original.uid, original.gid);
+    } catch (e) {
+      throw new ConfigError(
+        `cannot keep the config file's owner and group (${original.uid}:${original.gid}) when replacing it (${(e as NodeJS.ErrnoException).code ?? 'error'}): run as its owner or root; nothing changed`,
+      );
+    }
+  }
+  chmodSync(tmp, original.mode & 0o777);
 }
 
 export class ConfigFileTarget implements AdminTarget {
@@ -108,9 +141,15 @@ export class ConfigFileTarget implements AdminTarget {
 
   private write(file: string, raw: RawConfig, wasValid: boolean, lock: ConfigLock): void {
     if (wasValid) parseConfig(raw); // throws ConfigError naming the field; the file stays untouched
-    const mode = statSync(file).mode & 0o777;
     const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify(raw, null, 2)}\n`, { mode });
+    rmSync(tmp, { force: true }); // one a killed run left: created afresh below, never reused
+    writeFileSync(tmp, `${JSON.stringify(raw, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+    try {
+      keepOwnerAndMode(statSync(file), tmp);
+    } catch (e) {
+      unlinkSync(tmp);
+      throw e;
+    }
     // A run stalled past STALE_MS (suspended, say) may have lost its lock to another run, which
     // then edited the file: renaming now would undo that edit.
     if (!lock.held()) {
@@ -120,6 +159,8 @@ export class ConfigFileTarget implements AdminTarget {
       );
     }
     renameSync(tmp, file);
+    const exposure = secretsExposure(this.file, raw);
+    if (exposure) this.say(`warning: ${exposure.message}`);
   }
 
   private keys(raw: RawConfig): RawKey[] {

@@ -28,7 +28,10 @@ const DEMO_BUCKET = 'demo-lake';
 
 /** `file` undefined: the file PROXY_CONFIG_FILE names (loadConfig), overridden by PROXY_* variables. */
 async function runWithConfig(file: string | undefined): Promise<void> {
-  const config = loadConfig(file === undefined ? {} : { file });
+  const config = loadConfig({
+    ...(file === undefined ? {} : { file }),
+    warn: (m, f) => jsonLogger().warn(m, f),
+  });
   const proxy = createProxy(config);
   const server = await startNodeServer(proxy.handler, config.host, config.port, nodeServerOptions(proxy));
   const metrics = await startMetricsListener(() => proxy.metrics.render(), config.host, config.metricsPort);

@@ -4,7 +4,7 @@
  * proxy alone; a bad config stops start-up with one line naming the field.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
@@ -113,6 +113,7 @@ describe('npm start', () => {
   it('runs the proxy alone with --config FILE and refuses a bad config with one line', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
     const good = join(dir, 'good.json');
+    const secret = 'g'.repeat(40);
     writeFileSync(
       good,
       JSON.stringify({
@@ -120,12 +121,23 @@ describe('npm start', () => {
         metricsPort: 0,
         tableMapping: { t: 's3://some-bucket/t' },
         s3: { endpoint: 'http://127.0.0.1:9' },
+        auth: { keys: [{ accessKeyId: 'DLPSTARTKEY000000001', secretAccessKey: secret, principal: 'p' }] },
       }),
     );
+    chmodSync(good, 0o644); // a secret that group and others may read: one warning at start-up
     const child = startMain(['--config', good]);
     const io = collect(child);
     try {
       await until(() => /listening on http:\/\/127\.0\.0\.1:\d+/.test(io.err()), 'the listening line');
+      const warned = io
+        .err()
+        .split('\n')
+        .filter((l) => l.includes('"level":"warn"'));
+      expect(warned).toEqual([
+        expect.stringContaining(`"message":"${good} holds secrets (secret access keys)`),
+      ]);
+      expect(JSON.parse(warned[0]!)).toMatchObject({ file: good, mode: '0644' });
+      expect(io.err()).not.toContain(secret);
       const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(io.err())![1]!;
       const res = await fetch(`${url}/`, { signal: AbortSignal.timeout(5_000) });
       // No anonymous access by default: an unsigned request is refused in S3 XML.
