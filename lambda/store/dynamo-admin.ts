@@ -210,6 +210,8 @@ export class DynamoAdmin {
       }),
     );
     if (!out.Item) return undefined;
+    // The SDK retries an update whose answer was lost: its first attempt revoked the key, now.
+    if (out.Item.revokedAt?.S === revokedAt) return { already: false, revokedAt };
     return { already: true, ...(out.Item.revokedAt?.S ? { revokedAt: out.Item.revokedAt.S } : {}) };
   }
 

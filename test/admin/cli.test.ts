@@ -875,6 +875,37 @@ describe('a grant revocation whose delete reached DynamoDB but whose answer was 
   });
 });
 
+describe('a key revocation whose update reached DynamoDB but whose answer was lost', () => {
+  it('is reported revoked, not "already revoked" at its own time', async () => {
+    const upstream = await startDynalite();
+    const front = await startMisbehavingDynamo(upstream);
+    const client = testDynamoClient(upstream.endpoint);
+    try {
+      await createDynamoTable(client, 'lost-revokes');
+      const target = ['--dynamodb', 'lost-revokes', '--endpoint', front.endpoint];
+      const created = await inProcess(['keys', 'create', '--principal', 'analyst', ...target]);
+      const id = KEY_LINE.exec(created.stdout)![1]!;
+      let updates = 0;
+      front.onRequest = (operation) =>
+        operation === 'UpdateItem' && ++updates === 1
+          ? { status: 500, type: 'InternalServerError', afterForwarding: true }
+          : undefined;
+      const revoked = await inProcess(['keys', 'revoke', id, ...target]);
+      expect(revoked.stderr).toBe('');
+      expect(revoked).toMatchObject({ code: 0, stdout: `revoked ${id}` });
+      expect(updates).toBe(2);
+      expect(await new DynamoCredentialStore(client, 'lost-revokes').lookup(id)).toBeUndefined();
+      // A second run finds it revoked before, at the time the first one stored.
+      const again = await inProcess(['keys', 'revoke', id, ...target]);
+      expect(again.stdout).toMatch(new RegExp(`^${id} was already revoked \\(at \\d{4}-`));
+    } finally {
+      client.destroy();
+      await front.stop();
+      await upstream.stop();
+    }
+  });
+});
+
 describe('a config file with a key written twice in one object', () => {
   it('is not edited: the rewrite would drop one of them', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'admin-twice-'));
