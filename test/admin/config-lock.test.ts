@@ -4,8 +4,8 @@
  * a concurrent `grants add`). The race is made deterministic by the lock itself: this test holds
  * it, as a third run would, while two real CLI processes queue behind it, then lets them go at once.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -64,6 +64,7 @@ async function inProcess(args: string[]): Promise<{ code: number; stdout: string
   return { code, stdout: out.join('\n'), stderr: err.join('\n') };
 }
 
+const TABLES = { tableMapping: { trades: 's3://bucket/gold/trades' } };
 const KEY = { accessKeyId: 'DLPRACEKEY0000000001', secretAccessKey: 's'.repeat(40), principal: 'leaver' };
 
 describe('admin CLI runs editing one config file at once', () => {
@@ -190,5 +191,36 @@ describe('admin CLI runs editing one config file at once', () => {
     expect(r.stderr).toMatch(/note: removed a stale lock .*: it is \d+ s old/);
     expect(stalled.held()).toBe(false);
     expect(JSON.parse(readFileSync(file, 'utf8')).auth.keys).toEqual([]);
+  });
+
+  it('writes nothing, and says so, when its lock was taken over while it stalled', async () => {
+    // The run stalls while holding its lock: its config file is a named pipe, whose read waits
+    // until this test writes the config into it. Meanwhile its lock ages and another run takes it.
+    const fifo = path.join(dir, 'stalled.json');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const run = cliProcess(['keys', 'revoke', KEY.accessKeyId, '--config', fifo]);
+    const end = Date.now() + 60_000;
+    while (!existsSync(lockPath(fifo))) {
+      if (run.child.exitCode !== null) throw new Error(`the run ended: ${run.stderr()}`);
+      if (Date.now() > end) throw new Error('the run took no lock within 60 s');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const old = (Date.now() - STALE_MS - 60_000) / 1000;
+    utimesSync(lockPath(fifo), old, old);
+    const said: string[] = [];
+    const other = await lockConfigFile(fifo, { waitMs: 0, say: (l) => said.push(l) });
+    expect(said).toEqual([expect.stringMatching(/^note: removed a stale lock .*: it is \d+ s old$/)]);
+    try {
+      writeFileSync(fifo, JSON.stringify({ ...TABLES, auth: { keys: [KEY] } }));
+      const ended = await run.done;
+      expect(ended.code).toBe(1);
+      expect(ended.stderr).toContain(
+        `error: ${fifo}: another admin run took this run's lock over (this run stalled for over 60 s): nothing changed, run again`,
+      );
+      expect(lstatSync(fifo).isFIFO()).toBe(true); // nothing renamed over it
+      expect(other.held()).toBe(true);
+    } finally {
+      other.release();
+    }
   });
 });
