@@ -94,6 +94,24 @@ function breakStale(lock: string, stale: string): boolean {
   return moved === stale;
 }
 
+/**
+ * Links a finished draft to the lock's name: true when this run now holds it. The draft lives
+ * only for the attempt, so a run stopped while it waits (Ctrl-C) leaves nothing beside the file.
+ */
+function tryLock(lock: string, text: string, nonce: string): boolean {
+  const draft = `${lock}.${process.pid}.${nonce}`;
+  writeFileSync(draft, text, { mode: 0o644 });
+  try {
+    linkSync(draft, lock);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  } finally {
+    unlinkSync(draft);
+  }
+}
+
 function holderText(holder: Holder | undefined): string {
   return holder
     ? `pid ${holder.pid} on ${holder.host === hostname() ? 'this host' : holder.host}, since ${holder.since}`
@@ -117,40 +135,28 @@ export async function lockConfigFile(
     nonce: randomBytes(8).toString('hex'),
   };
   const mine = JSON.stringify(holder);
-  const draft = `${lock}.${process.pid}.${holder.nonce}`;
-  writeFileSync(draft, mine, { mode: 0o644 });
   const deadline = Date.now() + options.waitMs;
   let saidWaiting = false;
-  try {
-    for (;;) {
-      try {
-        linkSync(draft, lock);
-        break;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      }
-      const found = readLock(lock);
-      if (!found) continue;
-      const stale = staleReason(found);
-      if (stale !== undefined) {
-        if (breakStale(lock, found.text))
-          options.say(`note: removed a stale lock ${lock} (${holderText(found.holder)}): ${stale}`);
-        continue;
-      }
-      if (Date.now() >= deadline)
-        throw new ConfigError(
-          `${realFile} is being edited by another admin run (${holderText(found.holder)}; lock ${lock}): nothing changed, run again. If no other run is going, delete ${lock}`,
-        );
-      if (!saidWaiting) {
-        options.say(
-          `waiting for ${lock}: another admin run is editing ${realFile} (${holderText(found.holder)})`,
-        );
-        saidWaiting = true;
-      }
-      await new Promise((r) => setTimeout(r, POLL_MS));
+  while (!tryLock(lock, mine, holder.nonce)) {
+    const found = readLock(lock);
+    if (!found) continue;
+    const stale = staleReason(found);
+    if (stale !== undefined) {
+      if (breakStale(lock, found.text))
+        options.say(`note: removed a stale lock ${lock} (${holderText(found.holder)}): ${stale}`);
+      continue;
     }
-  } finally {
-    unlinkSync(draft);
+    if (Date.now() >= deadline)
+      throw new ConfigError(
+        `${realFile} is being edited by another admin run (${holderText(found.holder)}; lock ${lock}): nothing changed, run again. If no other run is going, delete ${lock}`,
+      );
+    if (!saidWaiting) {
+      options.say(
+        `waiting for ${lock}: another admin run is editing ${realFile} (${holderText(found.holder)})`,
+      );
+      saidWaiting = true;
+    }
+    await new Promise((r) => setTimeout(r, POLL_MS));
   }
   const held = () => readLock(lock)?.text === mine;
   return {

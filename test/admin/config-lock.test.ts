@@ -5,7 +5,16 @@
  * it, as a third run would, while two real CLI processes queue behind it, then lets them go at once.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -115,7 +124,8 @@ describe('admin CLI runs editing one config file at once', () => {
     const config = JSON.parse(readFileSync(file, 'utf8'));
     expect(config.auth.keys).toEqual([]);
     expect(config.grants).toEqual([{ principal: 'p', table: 'trades', partitions: [{}] }]);
-    expect(existsSync(lockPath(file))).toBe(false);
+    // No lock, draft or temporary file left beside it.
+    expect(readdirSync(dir).filter((f) => f.startsWith(path.basename(file)))).toEqual([path.basename(file)]);
   });
 
   it('fails with the holder named, changing nothing, when the lock stays held past its wait', async () => {
