@@ -34,17 +34,26 @@ export function lockPath(realFile: string): string {
   return `${realFile}.lock`;
 }
 
+/** The holder a lock names; none for a lock not written by this module (held, until it is old). */
+function holderOf(text: string): { holder?: Holder } {
+  try {
+    const h = JSON.parse(text) as Partial<Holder> | null;
+    if (
+      Number.isSafeInteger(h?.pid) &&
+      h!.pid! > 0 &&
+      typeof h!.host === 'string' &&
+      typeof h!.since === 'string'
+    )
+      return { holder: h as Holder };
+  } catch {}
+  return {};
+}
+
 function readLock(lock: string): { text: string; holder?: Holder; ageMs: number } | undefined {
   try {
     const ageMs = Date.now() - statSync(lock).mtimeMs;
     const text = readFileSync(lock, 'utf8');
-    let holder: Holder | undefined;
-    try {
-      holder = JSON.parse(text) as Holder;
-    } catch {
-      // Not ours to read: held, until it is old.
-    }
-    return { text, ...(holder ? { holder } : {}), ageMs };
+    return { text, ...holderOf(text), ageMs };
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
@@ -63,8 +72,7 @@ function running(pid: number): boolean {
 /** Why the lock is stale, or undefined while its holder may still be editing. */
 function staleReason(found: { holder?: Holder; ageMs: number }): string | undefined {
   const h = found.holder;
-  if (h && h.host === hostname() && typeof h.pid === 'number' && !running(h.pid))
-    return `its run (pid ${h.pid}) is not running`;
+  if (h && h.host === hostname() && !running(h.pid)) return `its run (pid ${h.pid}) is not running`;
   if (found.ageMs > STALE_MS) return `it is ${Math.round(found.ageMs / 1000)} s old`;
   return undefined;
 }
