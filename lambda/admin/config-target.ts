@@ -59,14 +59,14 @@ export function configGrantId(grant: Grant): string {
  * another user (root, say) would hand the file to that user. When the owner cannot be kept, the
  * edit fails rather than leave the proxy a file it cannot read.
  */
-function keepOwnerAndMode(original: Stats, tmp: string): void {
+function keepOwnerAndMode(name: string, original: Stats, tmp: string): void {
   const made = statSync(tmp);
   if (made.uid !== original.uid || made.gid !== original.gid) {
     try {
       chownSync(tmp, original.uid, original.gid);
     } catch (e) {
       throw new ConfigError(
-        `cannot keep the config file's owner and group (${original.uid}:${original.gid}) when replacing it (${(e as NodeJS.ErrnoException).code ?? 'error'}): run as its owner or root; nothing changed`,
+        `${name}: cannot keep its owner and group (${original.uid}:${original.gid}) when replacing it (${(e as NodeJS.ErrnoException).code ?? 'error'}): run as its owner or root; nothing changed`,
       );
     }
   }
@@ -145,7 +145,7 @@ export class ConfigFileTarget implements AdminTarget {
     rmSync(tmp, { force: true }); // one a killed run left: created afresh below, never reused
     writeFileSync(tmp, `${JSON.stringify(raw, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
     try {
-      keepOwnerAndMode(statSync(file), tmp);
+      keepOwnerAndMode(this.file, statSync(file), tmp);
     } catch (e) {
       unlinkSync(tmp);
       throw e;

@@ -185,7 +185,7 @@ describe('a config file that group or others may read', () => {
         ]);
         expect(r.code).toBe(1);
         expect(r.stderr).toContain(
-          "error: cannot keep the config file's owner and group (4321:1234) when replacing it (EPERM): run as its owner or root; nothing changed",
+          `error: ${file}: cannot keep its owner and group (4321:1234) when replacing it (EPERM): run as its owner or root; nothing changed`,
         );
         const st = statSync(file);
         expect([st.uid, st.gid, st.mode & 0o777]).toEqual([4321, 1234, 0o660]);
