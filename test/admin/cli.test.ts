@@ -7,13 +7,13 @@ import { type AttributeValue, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoGrantStore } from '../../lambda/access/dynamodb-grant-store';
 import { ConfigGrantStore, effectivePartitions } from '../../lambda/access/grant-sources';
-import { main } from '../../lambda/admin/cli';
 import { ConfigFileTarget } from '../../lambda/admin/config-target';
 import { DynamoTarget } from '../../lambda/admin/dynamo-target';
 import { DynamoCredentialStore } from '../../lambda/auth/dynamodb-credential-store';
 import { ConfigError, parseConfig } from '../../lambda/config';
 import { DynamoAdmin } from '../../lambda/store/dynamo-admin';
 import { createDynamoTable } from '../../lambda/store/dynamo-schema';
+import { adminInProcess as inProcess } from '../helpers/admin-cli';
 import {
   type DynamoServer,
   startDynalite,
@@ -55,14 +55,6 @@ function admin(args: string[], entry: 'in-process' | 'npm-script' | 'bin' = 'in-
       },
     );
   });
-}
-
-/** The CLI's main with captured output, as the entry points call it (no AWS settings in env). */
-async function inProcess(args: string[]): Promise<Result> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, { stdout: (l) => out.push(l), stderr: (l) => err.push(l), env: {} });
-  return { code, stdout: out.join('\n'), stderr: err.join('\n') };
 }
 
 const KEY_LINE = /^accessKeyId: (DLP[A-Z0-9]{17})$/m;

@@ -3,44 +3,13 @@
  * CLI edit does to its mode and owner, and what it says when group or others may read it; what
  * the proxy says at start-up of such a file.
  */
-import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../lambda/admin/cli';
 import { loadConfig } from '../../lambda/config';
-import { REPO_ROOT } from '../helpers/s3-servers';
+import { adminInProcess, startAdmin } from '../helpers/admin-cli';
 import { withReason } from '../helpers/skips';
-
-async function inProcess(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, { stdout: (l) => out.push(l), stderr: (l) => err.push(l), env: {} });
-  return { code, stdout: out.join('\n'), stderr: err.join('\n') };
-}
-
-/** The CLI as a process of user and group `id` (no other groups). */
-function cliAs(id: number, args: string[]): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'lambda/admin/cli.ts', ...args], {
-      cwd: REPO_ROOT,
-      uid: id,
-      gid: id,
-      env: { PATH: process.env.PATH, HOME: tmpdir() },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr!.on('data', (d) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stderr });
-    });
-  });
-}
 
 const warnings = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('warning: '));
 const mode = (file: string) => statSync(file).mode & 0o777;
@@ -65,7 +34,7 @@ describe('a config file that group or others may read', () => {
 
   it('gets a warning when the CLI writes a secret access key into it; its mode is kept', async () => {
     const file = configFile(TABLES, 0o644);
-    const r = await inProcess(['keys', 'create', '--principal', 'p', '--config', file]);
+    const r = await adminInProcess(['keys', 'create', '--principal', 'p', '--config', file]);
     expect(r.code).toBe(0);
     expect(warnings(r.stderr)).toEqual([
       `warning: ${file} holds secrets (secret access keys) and is readable by group and others (mode 0644): chmod 600 ${file} (or 640 if the proxy reads it through its group)`,
@@ -80,7 +49,7 @@ describe('a config file that group or others may read', () => {
     ['0604', 0o604, 'others'],
   ])('names who may read it (mode %s) on every edit that leaves secrets in it', async (shown, m, who) => {
     const file = configFile({ ...TABLES, metricsToken: 't'.repeat(32), auth: { keys: [KEY] } }, m);
-    const r = await inProcess([
+    const r = await adminInProcess([
       'grants',
       'add',
       '--principal',
@@ -103,10 +72,10 @@ describe('a config file that group or others may read', () => {
   it('gets no warning when only its owner may read it, or when it holds no secret', async () => {
     const own = configFile(TABLES, 0o600);
     expect(
-      warnings((await inProcess(['keys', 'create', '--principal', 'p', '--config', own])).stderr),
+      warnings((await adminInProcess(['keys', 'create', '--principal', 'p', '--config', own])).stderr),
     ).toEqual([]);
     const open = configFile({ ...TABLES, auth: { keys: [KEY] } }, 0o644);
-    const revoked = await inProcess(['keys', 'revoke', KEY.accessKeyId, '--config', open]);
+    const revoked = await adminInProcess(['keys', 'revoke', KEY.accessKeyId, '--config', open]);
     expect(revoked.code).toBe(0);
     expect(warnings(revoked.stderr)).toEqual([]);
     expect(mode(open)).toBe(0o644);
@@ -114,28 +83,8 @@ describe('a config file that group or others may read', () => {
 
   it('keeps its mode when the CLI runs under a umask that would narrow it (the proxy reads it through its group)', async () => {
     const file = configFile({ ...TABLES, auth: { keys: [KEY] } }, 0o640);
-    const code = await new Promise<number | null>((resolve) => {
-      const child = spawn(
-        '/bin/sh',
-        ['-c', 'umask 077 && exec "$0" --import tsx lambda/admin/cli.ts "$@"', process.execPath].concat([
-          'grants',
-          'add',
-          '--principal',
-          'p',
-          '--table',
-          'trades',
-          '--all',
-          '--config',
-          file,
-        ]),
-        { cwd: REPO_ROOT, stdio: 'ignore', env: { PATH: process.env.PATH, HOME: process.env.HOME } },
-      );
-      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-      child.once('exit', (c) => {
-        clearTimeout(timer);
-        resolve(c);
-      });
-    });
+    const grant = ['grants', 'add', '--principal', 'p', '--table', 'trades', '--all', '--config', file];
+    const { code } = await startAdmin(grant, { umask: '077' }).done;
     expect(code).toBe(0);
     expect(JSON.parse(readFileSync(file, 'utf8')).grants).toHaveLength(1);
     expect(mode(file)).toBe(0o640);
@@ -149,7 +98,7 @@ describe('a config file that group or others may read', () => {
     async () => {
       const file = configFile({ ...TABLES, auth: { keys: [KEY] } }, 0o600);
       chownSync(file, 4321, 4322);
-      const r = await inProcess(['keys', 'revoke', KEY.accessKeyId, '--config', file]);
+      const r = await adminInProcess(['keys', 'revoke', KEY.accessKeyId, '--config', file]);
       expect(r.code).toBe(0);
       const st = statSync(file);
       expect([st.uid, st.gid, st.mode & 0o777]).toEqual([4321, 4322, 0o600]);
@@ -172,17 +121,8 @@ describe('a config file that group or others may read', () => {
       chmodSync(file, 0o660);
       const before = readFileSync(file, 'utf8');
       try {
-        const r = await cliAs(1234, [
-          'grants',
-          'add',
-          '--principal',
-          'p',
-          '--table',
-          'trades',
-          '--all',
-          '--config',
-          file,
-        ]);
+        const grant = ['grants', 'add', '--principal', 'p', '--table', 'trades', '--all', '--config', file];
+        const r = await startAdmin(grant, { id: 1234 }).done;
         expect(r.code).toBe(1);
         expect(r.stderr).toContain(
           `error: ${file}: cannot keep its owner and group (4321:1234) when replacing it (EPERM): run as its owner or root; nothing changed`,

@@ -4,7 +4,7 @@
  * a concurrent `grants add`). The race is made deterministic by the lock itself: this test holds
  * it, as a third run would, while two real CLI processes queue behind it, then lets them go at once.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   existsSync,
   lstatSync,
@@ -18,45 +18,14 @@ import {
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../lambda/admin/cli';
 import { lockConfigFile, lockPath, STALE_MS } from '../../lambda/admin/config-lock';
 import { ConfigFileTarget } from '../../lambda/admin/config-target';
 import { ConfigError } from '../../lambda/config';
+import { type AdminProcess, adminInProcess, startAdmin } from '../helpers/admin-cli';
 import { REPO_ROOT } from '../helpers/s3-servers';
 
-interface Run {
-  child: ChildProcess;
-  stderr(): string;
-  done: Promise<{ code: number | null; stdout: string; stderr: string }>;
-}
-
-/** A CLI process as `npm run admin` starts it, its stderr readable while it runs. */
-function cliProcess(args: string[]): Run {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'lambda/admin/cli.ts', ...args], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, AWS_EC2_METADATA_DISABLED: 'true' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d) => {
-    out += d;
-  });
-  child.stderr!.on('data', (d) => {
-    err += d;
-  });
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout: out, stderr: err });
-    });
-  });
-  return { child, stderr: () => err, done };
-}
-
 /** Until every run says it waits for the lock; fails as soon as one exits instead (it did not wait). */
-async function untilWaiting(runs: Run[]): Promise<void> {
+async function untilWaiting(runs: AdminProcess[]): Promise<void> {
   const end = Date.now() + 60_000;
   while (!runs.every((r) => r.stderr().includes('waiting for'))) {
     const gone = runs.find((r) => r.child.exitCode !== null);
@@ -64,13 +33,6 @@ async function untilWaiting(runs: Run[]): Promise<void> {
     if (Date.now() > end) throw new Error('the runs did not start waiting within 60 s');
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-async function inProcess(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, { stdout: (l) => out.push(l), stderr: (l) => err.push(l), env: {} });
-  return { code, stdout: out.join('\n'), stderr: err.join('\n') };
 }
 
 const TABLES = { tableMapping: { trades: 's3://bucket/gold/trades' } };
@@ -100,8 +62,8 @@ describe('admin CLI runs editing one config file at once', () => {
     const file = configFile();
     const before = readFileSync(file, 'utf8');
     const third = await lockConfigFile(file, quiet);
-    const revoke = cliProcess(['keys', 'revoke', KEY.accessKeyId, '--config', file]);
-    const grant = cliProcess([
+    const revoke = startAdmin(['keys', 'revoke', KEY.accessKeyId, '--config', file]);
+    const grant = startAdmin([
       'grants',
       'add',
       '--principal',
@@ -181,7 +143,7 @@ describe('admin CLI runs editing one config file at once', () => {
     await killed;
     expect(existsSync(lockPath(file))).toBe(true);
 
-    const r = await inProcess(['keys', 'revoke', KEY.accessKeyId, '--config', file]);
+    const r = await adminInProcess(['keys', 'revoke', KEY.accessKeyId, '--config', file]);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain(
       `note: removed a stale lock ${lockPath(file)} (pid ${holder.pid} on this host`,
@@ -196,7 +158,7 @@ describe('admin CLI runs editing one config file at once', () => {
     const stalled = await lockConfigFile(file, quiet);
     const old = (Date.now() - STALE_MS - 60_000) / 1000;
     utimesSync(lockPath(file), old, old);
-    const r = await inProcess(['keys', 'revoke', KEY.accessKeyId, '--config', file]);
+    const r = await adminInProcess(['keys', 'revoke', KEY.accessKeyId, '--config', file]);
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/note: removed a stale lock .*: it is \d+ s old/);
     expect(stalled.held()).toBe(false);
@@ -208,7 +170,7 @@ describe('admin CLI runs editing one config file at once', () => {
     // until this test writes the config into it. Meanwhile its lock ages and another run takes it.
     const fifo = path.join(dir, 'stalled.json');
     expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
-    const run = cliProcess(['keys', 'revoke', KEY.accessKeyId, '--config', fifo]);
+    const run = startAdmin(['keys', 'revoke', KEY.accessKeyId, '--config', fifo]);
     const end = Date.now() + 60_000;
     while (!existsSync(lockPath(fifo))) {
       if (run.child.exitCode !== null) throw new Error(`the run ended: ${run.stderr()}`);
