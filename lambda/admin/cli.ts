@@ -16,7 +16,7 @@ import { createDynamoClient } from '../store/dynamo-client';
 import { MAX_PRINCIPAL_BYTES } from '../store/dynamo-schema';
 import { isTableAlias } from '../store/grant-item';
 import type { AdminTarget } from './admin-target';
-import { ConfigFileTarget } from './config-target';
+import { ConfigFileTarget, LOCK_WAIT_MS } from './config-target';
 import { DynamoTarget } from './dynamo-target';
 import { newAccessKeyId, newSecretAccessKey } from './key-material';
 import { partitionsFromArgs, partitionWarnings, UsageError } from './partition-args';
@@ -29,7 +29,8 @@ export interface Io {
 
 const TARGET_HELP = `Target (exactly one):
   --config FILE            edit auth.keys / grants of this JSON config file in place (a running
-                           proxy reads it only at start-up: restart it after an edit)
+                           proxy reads it only at start-up: restart it after an edit); runs
+                           take turns under FILE.lock, waiting up to ${LOCK_WAIT_MS / 1000} s
   --dynamodb TABLE         use this DynamoDB table
     --endpoint URL         DynamoDB endpoint (e.g. http://127.0.0.1:8000 for a local one)
     --region REGION        AWS region (default: AWS_REGION, or us-east-1 with --endpoint)
