@@ -2,8 +2,8 @@
  * Edits a JSON config file in place: `auth.keys` and `grants`, every other field kept as it was.
  * Writes go to a temporary file beside it and are renamed over it (never a half-written config),
  * with the original file's owner, group and mode (it holds secrets); an edit that leaves secrets
- * in a file its group or others may read says so (config-exposure.ts). When the file was a valid config
- * before the edit, the result is validated too, so the CLI never breaks a working config.
+ * in a file its group or others may read says so (config-exposure.ts). When the file was a valid
+ * config before the edit, the result is validated too, so the CLI never breaks a working config.
  * Each edit reads, changes and renames while holding the file's lock (config-lock.ts): two runs
  * at once edit one after the other, neither renames its copy over the other's edit.
  *
@@ -155,7 +155,7 @@ export class ConfigFileTarget implements AdminTarget {
     if (!lock.held()) {
       unlinkSync(tmp);
       throw new ConfigError(
-        `${file}: another admin run took this run's lock over (this run stalled for over ${STALE_MS / 1000} s): nothing changed, run again`,
+        `${this.file}: another admin run took this run's lock over (this run stalled for over ${STALE_MS / 1000} s): nothing changed, run again`,
       );
     }
     renameSync(tmp, file);
