@@ -8,6 +8,11 @@
  * A lock left by a run that was killed must not block for good: it is stale when its process is
  * gone (same host) or when it is older than STALE_MS (another host, or a reused pid; a run holds
  * it for milliseconds). A run that waited longer than its bound fails, naming the holder.
+ *
+ * Not proper-lockfile: it learns that its lock was taken over from a timer refreshing the lock's
+ * mtime, which cannot run while an edit is under way (synchronous reads and writes), so a stalled
+ * run would rename over the new holder's edit; here the holder's nonce is checked just before the
+ * rename (held()), and a dead holder on this host is seen at once, not after a stale period.
  */
 import { randomBytes } from 'node:crypto';
 import { linkSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
