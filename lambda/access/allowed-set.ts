@@ -142,6 +142,8 @@ export class AllowedSet {
   /** A map is `{}`: every partition, also one the snapshot does not know, is granted. */
   readonly grantsWholeTable: boolean;
   private folders?: Promise<ReadableFolders>;
+  /** Readable folders under a deletion-vector filter, by the filter's key. */
+  private readonly filteredFolders = new WeakMap<object, Promise<ReadableFolders>>();
   private folderBytes = 0;
 
   /**
@@ -194,23 +196,27 @@ export class AllowedSet {
   /**
    * Folder prefixes ("a=1/", "a=1/b=2/") that contain at least one readable file, for filtered
    * listings: one pass over the snapshot's folder index (built once per snapshot, shared), a
-   * slice at a time.
+   * slice at a time. With `vectors`, a deletion-vector file counts only when the listing shows it
+   * (built once per key).
    */
-  readableFolders(): Promise<ReadableFolders> {
-    this.folders ??= folderIndexOf(this.snapshot).then(async (index) => {
-      const folders = await ReadableFolders.build(
-        index,
-        this.allowsNone ? undefined : (t) => this.bits[t] === 1,
-      );
-      this.folderBytes = folders.bytes;
+  readableFolders(vectors?: VectorFilter): Promise<ReadableFolders> {
+    const cached = vectors ? this.filteredFolders.get(vectors.key) : this.folders;
+    if (cached) return cached;
+    const made = folderIndexOf(this.snapshot).then(async (index) => {
+      const allowed = this.allowsNone ? undefined : (t: number) => this.bits[t] === 1;
+      const folders = await ReadableFolders.build(index, allowed, vectors?.shown);
+      this.folderBytes += folders.bytes;
       return folders;
     });
+    if (vectors) this.filteredFolders.set(vectors.key, made);
+    else this.folders = made;
     // A failure is not kept: the next listing tries again.
-    const folders = this.folders;
-    folders.catch(() => {
-      if (this.folders === folders) this.folders = undefined;
+    made.catch(() => {
+      if (vectors) {
+        if (this.filteredFolders.get(vectors.key) === made) this.filteredFolders.delete(vectors.key);
+      } else if (this.folders === made) this.folders = undefined;
     });
-    return folders;
+    return made;
   }
 
   /** Approximate resident bytes of this decision structure (the bitset and readable folders). */
@@ -221,6 +227,12 @@ export class AllowedSet {
 
 /** Folders looked at between two pauses. */
 const FOLDER_SLICE = 4096;
+
+/** Which deletion-vector files a listing shows; `key` names the rule (one folder set per key). */
+export interface VectorFilter {
+  readonly key: object;
+  shown(relPath: string): boolean;
+}
 
 /** One caller's readable folders over a snapshot's folder index: a bit per folder. */
 export class ReadableFolders {
@@ -234,6 +246,7 @@ export class ReadableFolders {
   static async build(
     index: FolderIndex,
     allowed: ((tuple: number) => boolean) | undefined,
+    vectorShown?: (relPath: string) => boolean,
   ): Promise<ReadableFolders> {
     const bits = new Uint32Array((index.count + 31) >>> 5);
     const marked = (f: number) => (bits[f >>> 5]! & (1 << (f & 31))) !== 0;
@@ -241,7 +254,7 @@ export class ReadableFolders {
     if (allowed) {
       for (let i = 0; i < index.count; i++) {
         if (i % FOLDER_SLICE === FOLDER_SLICE - 1) await yieldToEventLoop();
-        if (!index.holdsReadable(i, allowed)) continue;
+        if (!index.holdsReadable(i, allowed, vectorShown)) continue;
         // Mark the folder and its ancestors, up to the first one already marked.
         for (let f = i; f >= 0 && !marked(f); f = index.parents[f]!) {
           bits[f >>> 5]! |= 1 << (f & 31);

@@ -20,7 +20,7 @@ import type { SnapshotCache } from '../delta/snapshot-cache';
 import { NO_TUPLE } from '../delta/snapshot-view';
 import type { LogView, LogViewRequest } from '../log-view/filtered-log-view';
 import { type StorageBackend, StorageError } from '../storage/storage-backend';
-import type { AllowedSet, ReadableFolders } from './allowed-set';
+import type { AllowedSet, ReadableFolders, VectorFilter } from './allowed-set';
 import type { AllowedSetCache } from './allowed-set-cache';
 import type { Authorizer, ListingFilter, ListingScope, ObjectDecision } from './authorizer';
 import { fileGrantOf } from './file-grant';
@@ -137,8 +137,11 @@ export class DeltaAuthorizer implements Authorizer {
     const cdc = onlyLog ? undefined : await this.changeData(principal, mount, snapshot, maps);
     let folders: ReadableFolders | undefined;
     const inLog = (rel: string) => rel.startsWith(LOG_DIR) || LOG_DIR.startsWith(rel);
+    // A folder is listed only when a file under it is: not for deletion-vector files alone that
+    // the listing hides (every one in the filtered view, the refused ones in the raw view).
+    let vectors: VectorFilter | undefined;
     const prepareFolders = async () => {
-      if (!onlyLog) folders ??= await allowed.readableFolders();
+      if (!onlyLog) folders ??= await allowed.readableFolders(vectors);
     };
     const allowPrefix = (rel: string) =>
       (folders !== undefined && containsReadable(folders, rel)) ||
@@ -146,6 +149,7 @@ export class DeltaAuthorizer implements Authorizer {
     if (this.deps.logView) {
       // The log is the generated one; nothing of a table with unknown reader features is shown.
       if (onlyLog) return { allowObject: () => false, allowPrefix: () => false };
+      if (snapshot.state.dvFiles.size > 0) vectors = NO_VECTORS;
       const folder = await this.logCall(mount, () =>
         this.deps.logView!.folder(this.logRequest(mount, snapshot, maps), scope.relAfter),
       );
@@ -169,11 +173,12 @@ export class DeltaAuthorizer implements Authorizer {
         : await this.logCall(mount, () =>
             this.history.deletionVectorRefusals(principal, mount, this.storageOf(mount), snapshot, maps),
           );
+    if (dvRefused) vectors = { key: dvRefused.key, shown: (rel) => !dvRefused.refused(rel) };
     return {
       allowObject: (rel) =>
         rel.startsWith(LOG_DIR) ||
         (!onlyLog &&
-          ((allowed.isReadable(rel) && dvRefused?.(rel) !== true) || cdc?.allowObject(rel) === true)),
+          ((allowed.isReadable(rel) && dvRefused?.refused(rel) !== true) || cdc?.allowObject(rel) === true)),
       allowPrefix: (rel) => inLog(rel) || allowPrefix(rel),
       prepareFolders,
     };
@@ -364,6 +369,9 @@ function showsLog({ relPrefix, delimiter }: ListingScope): boolean {
 function containsReadable(folders: ReadableFolders, relPrefix: string): boolean {
   return relPrefix.endsWith('/') && folders.has(relPrefix);
 }
+
+/** The filtered view's rule for deletion-vector files in listings: none is shown. */
+const NO_VECTORS: VectorFilter = { key: {}, shown: () => false };
 
 /** In the filtered view deletion-vector files are never served: every vector is inline in the log. */
 function readable(allowed: AllowedSet, snapshot: Snapshot, relKey: string, filtered: boolean): boolean {

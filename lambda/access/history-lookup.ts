@@ -64,8 +64,8 @@ export class HistoryLookup {
   /**
    * For a listing (raw view) of a table with deletion-vector files: which of them the history
    * refuses to the caller (they hold a vector of a removed file in a partition it may not read), so
-   * a listing shows none that a GET refuses. Undefined when the history cannot be read (a GET then
-   * judges by the snapshot alone too).
+   * a listing shows none that a GET refuses, nor a folder holding only such files. Undefined when
+   * the history cannot be read (a GET then judges by the snapshot alone too).
    */
   async deletionVectorRefusals(
     principal: Principal,
@@ -73,7 +73,7 @@ export class HistoryLookup {
     storage: DeltaStorage,
     snapshot: Snapshot,
     maps: readonly PartitionMap[],
-  ): Promise<((relKey: string) => boolean) | undefined> {
+  ): Promise<{ key: object; refused(relKey: string): boolean } | undefined> {
     let history = await this.history(mount, storage, snapshot, false);
     // A recent history that could not place a deletion-vector file's owner: the complete one may.
     if (history && !history.complete && [...history.unplaced].some(isDvFileName))
@@ -82,7 +82,11 @@ export class HistoryLookup {
     const h = history;
     const allowed = await this.deps.allowedSets.get(principal.name, mount.alias, h, maps);
     const now = this.deps.clock.now();
-    return (relKey) => isDvFileName(relKey) && historyVerdict(h, allowed, relKey, now) === 'forbidden';
+    // The caller's allowed set over this history names the rule (a listing's folders are cached by it).
+    return {
+      key: allowed,
+      refused: (relKey) => isDvFileName(relKey) && historyVerdict(h, allowed, relKey, now) === 'forbidden',
+    };
   }
 
   /**

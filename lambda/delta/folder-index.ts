@@ -4,8 +4,10 @@
  * filtered listing), a few thousand files at a time so other requests run in between, and shared
  * by every caller: a caller's readable folders then cost one pass over the folders, not the files.
  *
- * A file that belongs to several tuples (a deletion-vector file shared by data files of several
- * partitions) is kept as a group: it is readable only when every one of its tuples is.
+ * Deletion-vector files are kept one by one, with their owners' tuples: one is readable only when
+ * every one of them is, and a listing may hide it besides (the filtered view serves none; the raw
+ * view refuses one holding a vector of a removed file of another partition), so a folder holding
+ * only hidden ones is not listed.
  */
 import { yieldToEventLoop } from '../core/event-loop';
 import { MULTI_TUPLE, type SnapshotView } from './snapshot-view';
@@ -21,8 +23,8 @@ export class FolderIndex {
     /** Tuples of the files directly in folder i: tuples[starts[i] .. starts[i + 1]). */
     private readonly starts: Int32Array,
     private readonly tuples: Int32Array,
-    /** Folders holding shared files: each group's tuples must all be readable. */
-    private readonly shared: ReadonlyMap<number, readonly (readonly number[])[]>,
+    /** Folders holding deletion-vector files: each one's owner tuples must all be readable. */
+    private readonly vectors: ReadonlyMap<number, readonly VectorFile[]>,
     readonly bytes: number,
   ) {}
 
@@ -42,16 +44,23 @@ export class FolderIndex {
     return out;
   }
 
-  /** Does folder i directly hold a file that `allowed` lets through? */
-  holdsReadable(i: number, allowed: (tuple: number) => boolean): boolean {
+  /**
+   * Does folder i directly hold a file that `allowed` lets through (a deletion-vector file only
+   * when `vectorShown` shows it too)?
+   */
+  holdsReadable(
+    i: number,
+    allowed: (tuple: number) => boolean,
+    vectorShown: (relPath: string) => boolean = () => true,
+  ): boolean {
     for (let k = this.starts[i]!; k < this.starts[i + 1]!; k++) if (allowed(this.tuples[k]!)) return true;
-    const groups = this.shared.get(i);
-    return groups?.some((g) => g.every(allowed)) === true;
+    const files = this.vectors.get(i);
+    return files?.some((f) => f.owners.every(allowed) && vectorShown(f.path)) === true;
   }
 
   static async build(snapshot: SnapshotView): Promise<FolderIndex> {
     const direct = new Map<string, Set<number>>();
-    const shared = new Map<string, number[][]>();
+    const vectors = new Map<string, VectorFile[]>();
     let n = 0;
     let lastDir = '';
     let lastSet: Set<number> | undefined;
@@ -69,12 +78,11 @@ export class FolderIndex {
           direct.set(lastDir, lastSet);
         }
       }
-      if (tuple >= 0) lastSet!.add(tuple);
-      else if (tuple === MULTI_TUPLE) {
-        const groups = shared.get(lastDir) ?? [];
-        groups.push([...snapshot.tuplesOf(path)]);
-        shared.set(lastDir, groups);
-      }
+      if (snapshot.kindOf?.(path) === 'deletionVector' || tuple === MULTI_TUPLE) {
+        const files = vectors.get(lastDir) ?? [];
+        files.push({ path, owners: tuple >= 0 ? [tuple] : [...snapshot.tuplesOf(path)] });
+        vectors.set(lastDir, files);
+      } else if (tuple >= 0) lastSet!.add(tuple);
     }
     // Every ancestor is a folder too (it holds the readable folders below it).
     const ids = new Map<string, number>();
@@ -112,16 +120,22 @@ export class FolderIndex {
       const id = ids.get(folder)!;
       for (const t of set) tuples[fill[id]!++] = t;
     }
-    const sharedById = new Map<number, number[][]>();
-    let sharedEntries = 0;
-    for (const [folder, groups] of shared) {
-      sharedById.set(ids.get(folder)!, groups);
-      for (const g of groups) sharedEntries += g.length + 4;
+    const vectorsById = new Map<number, VectorFile[]>();
+    let vectorBytes = 0;
+    for (const [folder, files] of vectors) {
+      vectorsById.set(ids.get(folder)!, files);
+      for (const f of files) vectorBytes += 80 + 2 * f.path.length + 8 * f.owners.length;
     }
     // Map entry + string header per folder, the string's characters, the typed arrays.
     const bytes = count * 80 + nameChars * 2 + parents.byteLength + starts.byteLength + tuples.byteLength;
-    return new FolderIndex(ids, parents, starts, tuples, sharedById, bytes + sharedEntries * 8);
+    return new FolderIndex(ids, parents, starts, tuples, vectorsById, bytes + vectorBytes);
   }
+}
+
+/** A deletion-vector file and the tuples of the data files whose vectors it holds. */
+interface VectorFile {
+  readonly path: string;
+  readonly owners: readonly number[];
 }
 
 const built = new WeakMap<SnapshotView, Promise<FolderIndex>>();

@@ -40,6 +40,8 @@ export interface SnapshotView {
   forEachFile(visit: (relPath: string, tuple: number) => void): void;
   /** The same walk one file at a time, so a long one can pause for other requests. */
   files(): Iterable<readonly [string, number]>;
+  /** Which kind of authorizable file a path is (a snapshot knows; listings hide vector files). */
+  kindOf?(relPath: string): 'data' | 'deletionVector' | 'changeData' | undefined;
   /**
    * Counts memory that lives and dies with this snapshot (allowed-sets, listing indexes built for
    * it) in the snapshot cache's budget.
