@@ -3,8 +3,8 @@
  * caller's readable files, at the real version numbers. The authorizer reaches it through two
  * calls: folder() for listings, object() for GET/HEAD of a log key. Generated files are cached per
  * (grant fingerprint, file) in one byte budget, with what the lookup of commits' removes' adds
- * parsed (per table); a checkpoint is generated once per grant and version, whatever the number of concurrent
- * requests.
+ * parsed (per table) and the inline copies of deletion vectors; a checkpoint is generated once per
+ * grant and version, whatever the number of concurrent requests.
  */
 import { createHash } from 'node:crypto';
 import { yieldToEventLoop } from '../core/event-loop';
