@@ -9,25 +9,34 @@ const full = process.env.TEST_TIER === 'full';
 /**
  * The longest files start first, longest first, so that none is the last one left running on one
  * core. vitest orders by the last run's durations, which a fresh clone does not have (and, without
- * them, by file size: the heavy ones are short wrappers of suites in test/helpers/). Measured CPU
- * per file, both tiers (a name matches a path segment's start: `/load.test` is not
+ * them, by file size: the heavy ones are short wrappers of suites in test/helpers/). Measured time
+ * per file, both tiers, 2026-12-05 (a name matches a path segment's start: `/load.test` is not
  * `/load-early-disconnect`).
  */
 const LONGEST = [
   'authz-corpus',
   'authz-listing',
   's3-conformance',
+  'listing-tokens',
   'filtered-log-corpus',
-  'history-corpus',
-  'admin/cli.test',
+  'big-commit-loop',
   'big-reads',
+  'history-corpus',
   'sigv4-python-clients',
   'sigv4-aws-cli-regions',
   'load.test',
   'load-node',
-  'listing-tokens',
+  'client-helper',
+  'fault-injection',
   'cdk-synth',
   'proxy-stack',
+  'history-rewrite',
+  'checkpoint-rewrite',
+  'log-shapes',
+  'cdc-listing-loop',
+  'allowed-set-loop',
+  'npm-start',
+  'admin/cli.test',
 ];
 class LongestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
