@@ -113,7 +113,7 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
   const logView =
     config.logView === 'filtered'
       ? new LazyLogView({
-          budgetBytes: () => config.snapshotCacheBytes - snapshots.stats().bytes,
+          budgetBytes: () => config.snapshotCacheBytes - snapshots.bytes,
           listingTtlMs: config.snapshotTtlMs,
           clock,
         })

@@ -8,6 +8,10 @@
  *
  * A set is built a slice at a time (AllowedSet.build): concurrent requests of one caller on one
  * snapshot share the build under way, and a build that fails is dropped, not kept.
+ *
+ * The sets' bytes are told to their snapshot as they change (an entry added, its build done, its
+ * readable folders computed, the entry dropped), so the snapshot cache's budget is a running total:
+ * reading it never walks the sets.
  */
 
 import { Lru } from '../core/lru';
@@ -25,6 +29,10 @@ interface Entry {
   built?: AllowedSet;
   maps: readonly PartitionMap[];
   fingerprint: string;
+  /** Bytes told to the snapshot for this entry (addBytes). */
+  counted: number;
+  /** Out of the LRU: its bytes no longer count. */
+  dropped?: boolean;
 }
 
 export function mapsFingerprint(maps: readonly PartitionMap[]): string {
@@ -61,11 +69,12 @@ export class AllowedSetCache {
     }
     let entries = this.bySnapshot.get(snapshot);
     if (!entries) {
-      const lru = new Lru<string, Entry>(this.maxEntriesPerSnapshot);
-      entries = lru;
-      this.bySnapshot.set(snapshot, lru);
       // Up to maxEntriesPerSnapshot sets live as long as the snapshot: its budget counts them.
-      snapshot.attachMeter?.(() => bytesOf(lru));
+      entries = new Lru<string, Entry>(this.maxEntriesPerSnapshot, undefined, (_key, dropped) => {
+        dropped.dropped = true;
+        count(dropped, 0);
+      });
+      this.bySnapshot.set(snapshot, entries);
     }
     const key = `${principal}\u0000${table}`;
     let entry = entries.get(key);
@@ -85,11 +94,17 @@ export class AllowedSetCache {
         set: AllowedSet.build(snapshot, maps),
         maps,
         fingerprint: mapsFingerprint(maps),
+        counted: 0,
       };
       const lru = entries;
       built.set.then(
         (set) => {
           built.built = set;
+          const recount = () => {
+            if (!built.dropped) count(built, entryBytes(built));
+          };
+          set.onGrow = recount;
+          recount();
         },
         () => {
           if (lru.get(key) === built) lru.delete(key);
@@ -98,6 +113,7 @@ export class AllowedSetCache {
       );
       entry = built;
       entries.set(key, entry);
+      count(built, entryBytes(built));
     }
     this.last = new WeakRef(entry);
     return entry.set;
@@ -115,16 +131,26 @@ export class AllowedSetCache {
   }
 }
 
-/**
- * The sets' own bytes (a set still being built: its bitset, a byte per tuple) plus each entry's
- * key, maps and bookkeeping (estimated).
- */
+/** The entries' bytes, counted anew (tests: the running total must agree). */
 function bytesOf(entries: Lru<string, Entry>): number {
   let n = 0;
-  for (const e of entries.values())
-    n +=
-      (e.built?.residentBytes ?? e.snapshot.tupleCount) +
-      160 +
-      2 * (e.principal.length + e.fingerprint.length);
+  for (const e of entries.values()) n += entryBytes(e);
   return n;
+}
+
+/**
+ * The set's own bytes (a set still being built: its bitset, a byte per tuple) plus the entry's
+ * key, maps and bookkeeping (estimated).
+ */
+function entryBytes(e: Entry): number {
+  return (
+    (e.built?.residentBytes ?? e.snapshot.tupleCount) + 160 + 2 * (e.principal.length + e.fingerprint.length)
+  );
+}
+
+/** Tells the entry's snapshot that the entry now holds `bytes`. */
+function count(e: Entry, bytes: number): void {
+  const delta = bytes - e.counted;
+  e.counted = bytes;
+  if (delta !== 0) e.snapshot.addBytes?.(delta);
 }

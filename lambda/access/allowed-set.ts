@@ -145,6 +145,8 @@ export class AllowedSet {
   /** Readable folders under a deletion-vector filter, by the filter's key. */
   private readonly filteredFolders = new WeakMap<object, Promise<ReadableFolders>>();
   private folderBytes = 0;
+  /** Told of the bytes this set grows by once built (its readable folders), for a cache's budget. */
+  onGrow?: (bytes: number) => void;
 
   /**
    * Without `decision`, decided here in one pass: for views of a few tuples (one file's grant).
@@ -206,6 +208,7 @@ export class AllowedSet {
       const allowed = this.allowsNone ? undefined : (t: number) => this.bits[t] === 1;
       const folders = await ReadableFolders.build(index, allowed, vectors?.shown);
       this.folderBytes += folders.bytes;
+      this.onGrow?.(folders.bytes);
       return folders;
     });
     if (vectors) this.filteredFolders.set(vectors.key, made);

@@ -19,6 +19,8 @@ export class Lru<K, V> {
   constructor(
     readonly maxEntries: number,
     private readonly weights?: LruWeights<V>,
+    /** Told of every value that leaves: deleted, replaced, evicted or cleared. */
+    private readonly onDrop?: (key: K, value: V) => void,
   ) {
     if (!(maxEntries >= 1)) throw new RangeError('maxEntries must be at least 1');
   }
@@ -65,11 +67,14 @@ export class Lru<K, V> {
     if (value === undefined) return false;
     this.entries.delete(key);
     if (this.weights) this.total -= this.weights.weigh(value);
+    this.onDrop?.(key, value);
     return true;
   }
 
   clear(): void {
+    const dropped = this.onDrop ? [...this.entries] : [];
     this.entries.clear();
     this.total = 0;
+    for (const [k, v] of dropped) this.onDrop!(k, v);
   }
 }

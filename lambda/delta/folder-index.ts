@@ -146,14 +146,10 @@ export function folderIndexOf(snapshot: SnapshotView): Promise<FolderIndex> {
   if (!p) {
     p = FolderIndex.build(snapshot);
     built.set(snapshot, p);
-    let bytes = 0;
     p.then(
-      (index) => {
-        bytes = index.bytes;
-      },
+      (index) => snapshot.addBytes?.(index.bytes),
       () => built.delete(snapshot),
     );
-    snapshot.attachMeter?.(() => bytes);
   }
   return p;
 }

@@ -79,6 +79,7 @@ export interface SnapshotCacheStats {
 }
 
 interface Entry {
+  key: string;
   tableUri: string;
   snapshot?: Snapshot;
   /** When the log was last checked (clock ms). */
@@ -92,10 +93,18 @@ interface Entry {
   inflight?: Promise<Snapshot>;
   /** The retained history, once a request needed it. */
   history?: HistorySlot;
+  /** This entry's bytes in the cache's running total (see recount). */
+  counted: number;
 }
 
 export class SnapshotCache {
   private readonly entries = new Map<string, Entry>();
+  /**
+   * Bytes of the entries kept, as a running total (each entry's share updated when its snapshot,
+   * its history or what was built for its snapshot changes): the filtered log view reads it on
+   * every lookup, which must not walk every table and every caller's allowed set.
+   */
+  private total = 0;
   private readonly probeTtlMs: number;
   private readonly counters = {
     hits: 0,
@@ -201,11 +210,17 @@ export class SnapshotCache {
     const e = this.entry(key, tableUri);
     e.history ??= new HistorySlot();
     const slot = e.history;
-    const h = await slot.get(snapshot, storage, this.opts.clock.now(), this.historyCounters, complete);
+    let h: History;
+    try {
+      h = await slot.get(snapshot, storage, this.opts.clock.now(), this.historyCounters, complete);
+    } finally {
+      this.recount(e);
+    }
     if (this.entries.get(key) === e && !this.admit(key) && e.history === slot) {
       // Served, not kept: the table's snapshot stays, its history goes (failure backoff with it
       // is kept: the slot stays).
       slot.history = undefined;
+      this.recount(e);
       this.counters.notAdmitted++;
     }
     return h;
@@ -222,7 +237,7 @@ export class SnapshotCache {
       ...this.counters,
       refreshes: { ...this.counters.refreshes },
       tables: entries.filter((e) => e.snapshot).length,
-      bytes: this.totalBytes(),
+      bytes: this.total,
       history: {
         ...this.historyCounters,
         tables: entries.filter((e) => e.history?.history).length,
@@ -231,19 +246,55 @@ export class SnapshotCache {
     };
   }
 
+  /** Bytes of what is kept, snapshots and histories together (O(1): a running total). */
+  get bytes(): number {
+    return this.total;
+  }
+
   /** Drops a table (e.g. its mapping changed). */
   invalidate(key: string): void {
-    this.entries.delete(key);
+    this.drop(key);
   }
 
   private entry(key: string, tableUri: string): Entry {
     let e = this.entries.get(key);
-    if (e && e.tableUri !== tableUri) e = undefined; // the alias now points elsewhere
-    if (!e) e = { tableUri, checkedAt: Number.NEGATIVE_INFINITY };
+    if (e && e.tableUri !== tableUri) {
+      this.drop(key); // the alias now points elsewhere
+      e = undefined;
+    }
+    if (!e) e = { key, tableUri, checkedAt: Number.NEGATIVE_INFINITY, counted: 0 };
     // Re-insert: Map order is the LRU order (oldest first).
     this.entries.delete(key);
     this.entries.set(key, e);
     return e;
+  }
+
+  /** Removes an entry and its bytes from the total. */
+  private drop(key: string): void {
+    const e = this.entries.get(key);
+    if (!e) return;
+    this.entries.delete(key);
+    this.total -= e.counted;
+    e.counted = 0;
+    e.snapshot?.watchBytes(undefined);
+  }
+
+  /** Brings the entry's share of the total up to date (O(1)); nothing for an entry not kept. */
+  private recount(e: Entry): void {
+    if (this.entries.get(e.key) !== e) return;
+    const n = entryBytes(e);
+    this.total += n - e.counted;
+    e.counted = n;
+  }
+
+  /** Keeps `snap` as the entry's snapshot, its size followed from now on. */
+  private keep(e: Entry, snap: Snapshot): void {
+    if (e.snapshot !== snap) e.snapshot?.watchBytes(undefined);
+    e.snapshot = snap;
+    snap.watchBytes(() => {
+      if (e.snapshot === snap) this.recount(e);
+    });
+    this.recount(e);
   }
 
   private load(key: string, e: Entry, storage: DeltaStorage): Promise<Snapshot> {
@@ -274,13 +325,13 @@ export class SnapshotCache {
           e.history = undefined;
           e.probe = undefined;
         }
-        e.snapshot = snap;
+        this.keep(e, snap);
         e.checkedAt = started;
         e.inflight = undefined;
         e.staleBecause = undefined;
         e.retryAt = undefined;
         if (this.entries.get(key) === e && !this.admit(key)) {
-          this.entries.delete(key);
+          this.drop(key);
           this.counters.notAdmitted++;
         }
         return snap;
@@ -296,7 +347,7 @@ export class SnapshotCache {
           e.staleBecause = err;
           return prev;
         }
-        if (!e.snapshot && this.entries.get(key) === e) this.entries.delete(key);
+        if (!e.snapshot && this.entries.get(key) === e) this.drop(key);
         throw err;
       },
     );
@@ -319,12 +370,6 @@ export class SnapshotCache {
     return passing && limit > 0 && age >= this.opts.ttlMs && age < this.opts.ttlMs + limit;
   }
 
-  private totalBytes(): number {
-    let n = 0;
-    for (const e of this.entries.values()) n += entryBytes(e);
-    return n;
-  }
-
   /**
    * Makes room for `key`'s entry, which just grew (a load, a refresh or a history): evicts the
    * least recently used other tables until the total fits, if `key` is used more often than each
@@ -332,19 +377,18 @@ export class SnapshotCache {
    * the caller then drops what it added.
    */
   private admit(key: string): boolean {
-    const total = this.totalBytes();
-    if (total <= this.opts.maxBytes) return true;
+    if (this.total <= this.opts.maxBytes) return true;
     const victims: string[] = [];
-    let left = total;
+    let left = this.total;
     for (const [k, e] of this.entries) {
       if (left <= this.opts.maxBytes) break;
-      if (k === key || e.inflight || entryBytes(e) === 0) continue;
+      if (k === key || e.inflight || e.counted === 0) continue;
       victims.push(k);
-      left -= entryBytes(e);
+      left -= e.counted;
     }
     const lru = this.opts.policy === 'lru';
     if (!lru && (left > this.opts.maxBytes || !this.admission.admits(key, victims))) return false;
-    for (const k of victims) this.entries.delete(k);
+    for (const k of victims) this.drop(k);
     this.counters.evictions += victims.length;
     return true;
   }

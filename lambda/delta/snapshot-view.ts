@@ -44,7 +44,8 @@ export interface SnapshotView {
   kindOf?(relPath: string): 'data' | 'deletionVector' | 'changeData' | undefined;
   /**
    * Counts memory that lives and dies with this snapshot (allowed-sets, listing indexes built for
-   * it) in the snapshot cache's budget.
+   * it) in the snapshot cache's budget: `delta` bytes more (negative: fewer) than told before. A
+   * running total, so reading the budget costs the same however much is cached.
    */
-  attachMeter?(meter: () => number): void;
+  addBytes?(delta: number): void;
 }

@@ -39,7 +39,9 @@ export class Snapshot implements SnapshotView {
   readonly fileCount: number;
   /** The replayed state's own estimate; see estimatedBytes. */
   private readonly stateBytes: number;
-  private readonly meters: (() => number)[] = [];
+  /** What was built for this snapshot later (addBytes), kept as a running total. */
+  private addedBytes = 0;
+  private onBytes?: () => void;
   /** Canonical table root URI, e.g. "s3://bucket/prefix". */
   readonly tableRoot: string;
   readonly metadata: TableMetadata | undefined;
@@ -62,15 +64,19 @@ export class Snapshot implements SnapshotView {
     this.protocol = state.protocol;
   }
 
-  /** Resident bytes: the state, and what was built for this snapshot later (attachMeter). */
+  /** Resident bytes: the state, and what was built for this snapshot later (addBytes). O(1). */
   get estimatedBytes(): number {
-    let n = this.stateBytes;
-    for (const m of this.meters) n += m();
-    return n;
+    return this.stateBytes + this.addedBytes;
   }
 
-  attachMeter(meter: () => number): void {
-    this.meters.push(meter);
+  addBytes(delta: number): void {
+    this.addedBytes += delta;
+    this.onBytes?.();
+  }
+
+  /** @internal the snapshot cache's: told when estimatedBytes changed (one listener). */
+  watchBytes(listener: (() => void) | undefined): void {
+    this.onBytes = listener;
   }
 
   tupleValues(t: number): readonly (string | null)[] {

@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { AllowedSetCache } from '../../lambda/access/allowed-set-cache';
+import { folderIndexOf } from '../../lambda/delta/folder-index';
 import { loadSnapshot, refreshSnapshot } from '../../lambda/delta/load-snapshot';
 import type { Snapshot } from '../../lambda/delta/snapshot';
 import { SnapshotCache } from '../../lambda/delta/snapshot-cache';
@@ -104,5 +105,47 @@ describe('what is built for a snapshot counts in its estimate', () => {
     const grown = cache.stats().bytes - before;
     expect(sets.bytesFor(snap)).toBeGreaterThan(200 * 200); // each set: a byte per tuple and more
     expect(grown).toBeGreaterThanOrEqual(sets.bytesFor(snap));
+  });
+
+  it('keeps the total equal to a recount as sets are added, built, grow and go', async () => {
+    const s = new MemoryDeltaStorage().commit(0, [
+      protocolV1,
+      metaData(['p']),
+      ...Array.from({ length: 400 }, (_, i) => add(`p=${i % 40}/f${i}.parquet`, { p: String(i % 40) })),
+    ]);
+    let now = 0;
+    const cache = new SnapshotCache({ ttlMs: 1_000, maxBytes: 1e12, clock: { now: () => now } });
+    const snap = await cache.get('t', s, tableUri);
+    const stateBytes = cache.bytes;
+    expect(stateBytes).toBe(snap.estimatedBytes);
+    // 16 sets at most per snapshot: the older callers' sets are evicted as the newer come.
+    const sets = new AllowedSetCache(16);
+    const pending = [];
+    for (let k = 0; k < 40; k++) {
+      const set = sets.get(`caller-${k}`, 't', snap, [{ p: String(k) }]);
+      // Half of them list (their readable folders count from then on), some while others build.
+      if (k % 2) pending.push(set.then((a) => a.readableFolders()));
+      if (k % 5 === 0) await set;
+    }
+    await Promise.all(pending);
+    // A caller whose grants changed: its set is replaced.
+    await sets.get('caller-39', 't', snap, [{ p: '1' }, { p: '2' }]);
+    const folderBytes = (await folderIndexOf(snap)).bytes;
+    expect(sets.sizeFor(snap)).toBe(16);
+    expect(cache.bytes).toBe(stateBytes + sets.bytesFor(snap) + folderBytes);
+    expect(cache.stats().bytes).toBe(cache.bytes);
+
+    // A refresh replaces the snapshot: what is built for the old one no longer counts.
+    s.commit(1, [add('p=new/g.parquet', { p: 'new' })]);
+    now = 2_000;
+    const next = await cache.get('t', s, tableUri);
+    expect(next).not.toBe(snap);
+    await (await sets.get('caller-late', 't', snap, [{ p: '3' }])).readableFolders();
+    expect(cache.bytes).toBe(next.estimatedBytes);
+    await (await sets.get('caller-0', 't', next, [{ p: '0' }])).readableFolders();
+    expect(cache.bytes).toBe(next.estimatedBytes);
+    expect(cache.bytes).toBeGreaterThan(stateBytes + sets.bytesFor(next));
+    cache.invalidate('t');
+    expect(cache.bytes).toBe(0);
   });
 });
