@@ -21,6 +21,7 @@ const LONGEST = [
   'filtered-log-corpus',
   'big-commit-loop',
   'big-reads',
+  'refresh-loop',
   'history-corpus',
   'sigv4-python-clients',
   'sigv4-aws-cli-regions',

@@ -4,17 +4,33 @@
  * maps and applies only the new commits, so a 1M-file table is refreshed in O(new actions),
  * and the previous snapshot stays valid for requests still using it. When the top grows past
  * a fraction of the base, the fork folds both into a new base (amortised O(1) per change).
+ * forkInSlices does the same copying a slice at a time: on a table of a million files the copy of
+ * the changes (up to an eighth of it) or the fold (a copy of the whole base) is tens to hundreds of
+ * milliseconds, too long to hold the event loop on the request path.
  */
+import { yieldToEventLoop } from '../core/event-loop';
+
 const TOMBSTONE: unique symbol = Symbol('deleted');
 type Slot<V> = V | typeof TOMBSTONE;
 
-/** What a base must offer; `clone` (a mutable deep copy) lets a fold keep a compact base type. */
+type MutableBase<K, V> = BaseMap<K, V> & { set(k: K, v: V): unknown; delete(k: K): boolean };
+
+/** Entries copied between two pauses of forkInSlices. */
+const SLICE = 2048;
+/** Changes applied to a new base between two pauses (each hashes its key: slower than a copy). */
+const APPLY_SLICE = 1024;
+
+/**
+ * What a base must offer; `clone` (a mutable deep copy) lets a fold keep a compact base type, and
+ * `cloneInSlices` makes that copy a slice at a time, with room for `room` more entries.
+ */
 export interface BaseMap<K, V> extends Iterable<[K, V]> {
   readonly size: number;
   get(k: K): V | undefined;
   has(k: K): boolean;
   forEach(visit: (v: V, k: K) => void): void;
-  clone?(): BaseMap<K, V> & { set(k: K, v: V): unknown; delete(k: K): boolean };
+  clone?(): MutableBase<K, V>;
+  cloneInSlices?(room: number): Promise<MutableBase<K, V>>;
 }
 
 export class LayeredMap<K, V> {
@@ -79,7 +95,7 @@ export class LayeredMap<K, V> {
 
   /** A copy that shares the base; O(top) unless the top is folded into a new base. */
   fork(): LayeredMap<K, V> {
-    if (this.top.size > 4096 && this.top.size * 8 > this.base.size) {
+    if (this.folds()) {
       const merged = this.base.clone ? this.base.clone() : new Map<K, V>(iterate(this.base));
       for (const [k, v] of this.top) {
         if (v === TOMBSTONE) merged.delete(k);
@@ -89,6 +105,40 @@ export class LayeredMap<K, V> {
     }
     return new LayeredMap<K, V>(this.base, new Map(this.top), this.count);
   }
+
+  /**
+   * fork(), copying a slice at a time so that other requests run in between. This map must stay
+   * as it is meanwhile (a snapshot's maps are frozen); the copy is the caller's once it resolves.
+   */
+  async forkInSlices(): Promise<LayeredMap<K, V>> {
+    if (!this.folds()) return new LayeredMap<K, V>(this.base, await copyInSlices(this.top), this.count);
+    const merged: MutableBase<K, V> = this.base.cloneInSlices
+      ? await this.base.cloneInSlices(this.top.size)
+      : await copyInSlices(this.base);
+    let n = 0;
+    for (const [k, v] of this.top) {
+      if (++n % APPLY_SLICE === 0) await yieldToEventLoop();
+      if (v === TOMBSTONE) merged.delete(k);
+      else merged.set(k, v);
+    }
+    return new LayeredMap<K, V>(merged, new Map(), this.count);
+  }
+
+  /** Is the top big enough to fold into a new base at the next fork? */
+  private folds(): boolean {
+    return this.top.size > 4096 && this.top.size * 8 > this.base.size;
+  }
+}
+
+/** A new Map of `m`'s entries, SLICE at a time. */
+async function copyInSlices<K, V>(m: Iterable<[K, V]>): Promise<Map<K, V>> {
+  const out = new Map<K, V>();
+  let n = 0;
+  for (const [k, v] of m) {
+    if (++n % SLICE === 0) await yieldToEventLoop();
+    out.set(k, v);
+  }
+  return out;
 }
 
 function iterate<K, V>(m: BaseMap<K, V>): [K, V][] {

@@ -231,7 +231,7 @@ export async function refreshSnapshot(
       .reduce((n, p) => n + p.size, 0);
     if (cpBytes + after < newBytes || outgrown(prev.state)) return rebuilt();
   }
-  const state = fork(prev.state);
+  const state = await fork(prev.state);
   const replay = new LogReplay(state, prev.root);
   const repartitioned = await applySteps(
     storage,

@@ -10,6 +10,7 @@
  *
  * Names of 255 bytes or more, and keys with an unpaired surrogate (no UTF-8 form), live in a
  * plain Map beside the compact store. */
+import { yieldToEventLoop } from '../core/event-loop';
 import { decoded, decodePathInto } from './encoded-path';
 import { FolderTable } from './folder-table';
 import {
@@ -35,6 +36,10 @@ const MAX_ENCODED = 16 * 1024;
 /** find(): not present; present in the side map (or would be). */
 const NOT_FOUND = -1;
 const IN_SIDE = -2;
+/** Entries placed (hashed, copied) between two pauses of a copy made a slice at a time: ~1 ms. */
+const ENTRY_SLICE = 4096;
+/** Int32 words copied between two pauses (1 MiB: fresh pages fault in at ~3 ms a MiB on a busy host). */
+const COPY_SLICE = 1 << 18;
 const utf8 = new TextDecoder();
 const utf8Encoder = new TextEncoder();
 
@@ -230,11 +235,72 @@ export class PathIndex {
     return c;
   }
 
+  /**
+   * clone() a slice at a time, other requests running in between (this index must stay frozen
+   * meanwhile: a snapshot's is), with room for `room` more entries so that adding them to the copy
+   * never regrows or rehashes it in one block.
+   */
+  async cloneInSlices(room = 0): Promise<PathIndex> {
+    if (this.entries - this.live > Math.max(1024, this.live >>> 2)) return this.compactedInSlices(room);
+    const c = Object.create(PathIndex.prototype) as PathIndex;
+    const last = this.chunks.length - 1;
+    const cap = Math.max(this.cap, this.entries + room);
+    Object.assign(c, this, {
+      folders: this.folders.clone(),
+      chunks: this.chunks.map((ch, i) => (i === last ? ch.slice() : ch)),
+      ent: await copyInSlices(this.ent, cap * 3, this.entries * 3),
+      cap,
+      side: new Map(this.side),
+    });
+    // append() rehashes once used slots (tombstones too) pass half the table, and entry numbers
+    // must fit a slot's low bits: a table without room for `room` more is rebuilt larger now.
+    if ((this.used + room) * 2 <= this.slots && bitsFor(cap) <= this.idxBits)
+      c.table = await copyInSlices(this.table, this.table.length);
+    else await c.rehashInSlices(Math.max(this.slots, pow2AtLeast((this.live + room) * 2 + 2)));
+    return c;
+  }
+
+  /** rehash(), a slice at a time: for a copy no one reads yet. */
+  private async rehashInSlices(slots: number): Promise<void> {
+    this.idxBits = Math.max(this.idxBits, bitsFor(this.cap));
+    this.slots = slots;
+    this.table = await freshInSlices(slots);
+    this.used = 0;
+    for (let e = 0; e < this.entries; e++) {
+      if (e % ENTRY_SLICE === ENTRY_SLICE - 1) await yieldToEventLoop();
+      if (this.ent[3 * e + 2] === DELETED) continue;
+      this.place(e, this.hashOfEntry(e));
+      this.used++;
+    }
+  }
+
   /** A copy holding only the live entries and their folders, copied byte for byte. */
   private compacted(): PathIndex {
-    const c = new PathIndex(this.live);
+    const work = this.compact(new PathIndex(this.live));
+    for (;;) {
+      const step = work.next();
+      if (step.done) return step.value;
+    }
+  }
+
+  private async compactedInSlices(room: number): Promise<PathIndex> {
+    const c = new PathIndex(this.live + room);
+    // Its arrays' pages faulted in a slice at a time, not by the first slices' scattered writes.
+    c.ent = await freshInSlices(c.ent.length);
+    c.table = await freshInSlices(c.table.length);
+    const work = this.compact(c);
+    for (;;) {
+      const step = work.next();
+      if (step.done) return step.value;
+      await yieldToEventLoop();
+    }
+  }
+
+  /** compacted() into `c` (new, with room for the live entries) as steps: yields after each slice of entries. */
+  private *compact(c: PathIndex): Generator<void, PathIndex> {
     const folderIds = new Int32Array(this.folders.count).fill(-1);
     for (let e = 0; e < this.entries; e++) {
+      if (e % ENTRY_SLICE === ENTRY_SLICE - 1) yield;
       const v = this.ent[3 * e + 2]!;
       if (v === DELETED) continue;
       const f = this.ent[3 * e + 1]!;
@@ -374,6 +440,14 @@ export class PathIndex {
     }
   }
 
+  /** The table hash of entry e, from its name's bytes and its folder's hash. */
+  private hashOfEntry(e: number): number {
+    const o = this.ent[3 * e]! >>> 0;
+    const c = this.chunks[o >>> CHUNK_BITS]!;
+    const p = o & CHUNK_MASK;
+    return entryHash(fnvBytes(c, p + 1, p + 1 + c[p]!, this.folders.hashOf(this.ent[3 * e + 1]!)));
+  }
+
   private resizeEntries(cap: number): void {
     const ent = new Int32Array(cap * 3);
     ent.set(this.ent.subarray(0, this.entries * 3));
@@ -403,6 +477,29 @@ let scratch = new Uint8Array(4096);
 function scratchFor(n: number): Uint8Array {
   if (scratch.length < n) scratch = new Uint8Array(pow2AtLeast(n));
   return scratch;
+}
+
+/** A copy of src[0, used) in a new array of `length`, COPY_SLICE words at a time. */
+async function copyInSlices(src: Int32Array, length: number, used = src.length): Promise<Int32Array> {
+  const out = new Int32Array(length);
+  for (let at = 0; at < used; at += COPY_SLICE) {
+    await yieldToEventLoop();
+    out.set(src.subarray(at, Math.min(used, at + COPY_SLICE)), at);
+  }
+  return out;
+}
+
+/**
+ * A zeroed array of `length`, written over a slice at a time: a new array's pages fault in on first
+ * write, which scattered writes (a hash table's) otherwise do all at once, in one slice.
+ */
+async function freshInSlices(length: number): Promise<Int32Array> {
+  const out = new Int32Array(length);
+  for (let at = 0; at < length; at += COPY_SLICE) {
+    await yieldToEventLoop();
+    out.fill(0, at, Math.min(length, at + COPY_SLICE));
+  }
+  return out;
 }
 
 function bitsFor(n: number): number {

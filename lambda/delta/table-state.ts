@@ -89,16 +89,19 @@ export function freeze(s: TableState): TableState {
   };
 }
 
-/** A mutable copy sharing the large parts; the tuple interner is shared (append-only). */
-export function fork(s: TableState): TableState {
+/**
+ * A mutable copy sharing the large parts; the tuple interner is shared (append-only). Copied a
+ * slice at a time (LayeredMap.forkInSlices): `s` must not change meanwhile (a snapshot's never does).
+ */
+export async function fork(s: TableState): Promise<TableState> {
   const f = freeze(s);
   return {
     ...f,
-    data: (f.data as LayeredMap<string, number>).fork(),
-    external: (f.external as LayeredMap<string, number>).fork(),
-    dvs: (f.dvs as LayeredMap<string, DvRef>).fork(),
-    dvFiles: (f.dvFiles as LayeredMap<string, DvFileRef>).fork(),
-    cdc: (f.cdc as LayeredMap<string, number>).fork(),
+    data: await (f.data as LayeredMap<string, number>).forkInSlices(),
+    external: await (f.external as LayeredMap<string, number>).forkInSlices(),
+    dvs: await (f.dvs as LayeredMap<string, DvRef>).forkInSlices(),
+    dvFiles: await (f.dvFiles as LayeredMap<string, DvFileRef>).forkInSlices(),
+    cdc: await (f.cdc as LayeredMap<string, number>).forkInSlices(),
   };
 }
 

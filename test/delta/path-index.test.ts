@@ -246,4 +246,49 @@ describe('PathIndex', () => {
     expect(c.get('f1')).toBeUndefined();
     expect(a.size).toBe(10_000);
   });
+
+  it('copies a slice at a time to the same contents, with room to grow, the original untouched', async () => {
+    const entries = (p: PathIndex) => {
+      const out = new Map<string, number>();
+      for (const [k, v] of p) out.set(k, v);
+      return out;
+    };
+    const a = new PathIndex();
+    for (let i = 0; i < 30_000; i++) a.set(`d=${i % 300}/file-${i}.parquet`, i);
+    a.set(`long/${'n'.repeat(300)}`, 7); // the side map
+    a.trim();
+    // Plain copy; then one after churn (compacted). Each grows by more than it had room for.
+    const churned = a.clone();
+    for (let i = 0; i < 20_000; i++) churned.delete(`d=${i % 300}/file-${i}.parquet`);
+    for (const [original, room] of [
+      [a, 40_000],
+      [churned, 5_000],
+    ] as const) {
+      const before = entries(original);
+      const copy = await original.cloneInSlices(room);
+      expect(entries(copy)).toEqual(before);
+      for (let i = 0; i < room; i++) copy.set(`new=${i % 50}/g-${i}.parquet`, i);
+      copy.delete('d=299/file-29999.parquet');
+      expect(copy.get(`new=1/g-${room - 49}.parquet`)).toBe(room - 49);
+      expect(copy.size).toBe(before.size + room - 1);
+      expect(entries(original)).toEqual(before);
+      expect(original.get('new=0/g-0.parquet')).toBeUndefined();
+    }
+  });
+
+  it('forks a slice at a time to what fork() gives: the changes copied, or folded', async () => {
+    const p = new PathIndex();
+    for (let i = 0; i < 20_000; i++) p.set(`f${i}`, i);
+    const base = LayeredMap.of(p).fork();
+    for (let i = 0; i < 1_000; i++) base.delete(`f${i}`);
+    const small = [...(await base.forkInSlices())];
+    expect(small).toEqual([...base.fork()]);
+    for (let i = 0; i < 5_000; i++) base.set(`g${i}`, i); // past an eighth: folded
+    const folded = await base.forkInSlices();
+    expect(folded.layers.top).toBe(0);
+    expect(new Map(folded)).toEqual(new Map(base.fork()));
+    folded.set('h', 1);
+    expect(base.get('h')).toBeUndefined();
+    expect(base.size).toBe(24_000);
+  });
 });
