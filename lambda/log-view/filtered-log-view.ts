@@ -108,7 +108,7 @@ export class FilteredLogView implements LogView {
 
   constructor(private readonly opts: FilteredLogViewOptions) {
     // What the snapshots leave, as of the last look up of a generated file (every generation
-    // starts with one): a table's vectors are many, and the snapshots' bytes are a sum over tables.
+    // starts with one): a table's vectors are many, each reads this bound.
     let left = 0;
     this.vectors = inlinedVectorCache(() => Math.min(VECTOR_CACHE_BYTES, left / 4));
     // The generated files get what the snapshots and the vectors leave.
