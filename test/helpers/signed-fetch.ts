@@ -99,7 +99,9 @@ export async function signedFetch(
     method,
     headers: fetchHeaders,
     redirect: 'manual',
-    signal: AbortSignal.timeout(15_000),
+    // A bound against a hang, not a check: a first request that loads a 200,000-path history
+    // (cdc-listing-loop) took over 15 s in a loaded CI run.
+    signal: AbortSignal.timeout(45_000),
   });
   const body = Buffer.from(await res.arrayBuffer());
   const out: Record<string, string> = {};
