@@ -360,7 +360,7 @@ export async function completeHistory(
     else for (const x of cdcs) pending.push(x);
   });
   if (columns !== undefined && !sameColumns(columns, snapshot.partitionColumns)) pending = [];
-  const { b, files } = continueFrom(recent, snapshot);
+  const { b, files } = await continueFrom(recent, snapshot);
   for (const p of pending) b.changeData(p.action, p.version);
   return new History(
     snapshot.version,
@@ -375,9 +375,12 @@ export async function completeHistory(
   );
 }
 
-/** A builder that adds to `prev`'s records, over a fork of its paths (`prev` stays as it is). */
-function continueFrom(prev: History, snapshot: Snapshot) {
-  const files = prev.paths.fork();
+/**
+ * A builder that adds to `prev`'s records, over a fork of its paths (`prev` stays as it is),
+ * copied a slice at a time (a history of a million paths folds in hundreds of ms).
+ */
+async function continueFrom(prev: History, snapshot: Snapshot) {
+  const files = await prev.paths.forkInSlices();
   const b = new HistoryBuilder(new TableRoot(snapshot.tableRoot), snapshot.partitionColumns, {
     files,
     records: prev.records,
@@ -444,7 +447,7 @@ export async function updateHistory(
     if (!retained || retained.oldestVersion > prev.version + 1) return full();
     oldest = Math.max(oldest, retained.oldestVersion);
   }
-  const { b, files } = continueFrom(prev, snapshot);
+  const { b, files } = await continueFrom(prev, snapshot);
   const retentionMs = deletedFileRetentionMs(snapshot.metadata);
   if (checkpointed) b.prune(oldest, now, retentionMs);
   const info: HistoryInfo = { logFilesRead: 0, requests: 0, bytesRead: 0, tombstones: 0, outcome: 'updated' };
