@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lambda/config';
-import { adminInProcess, startAdmin } from '../helpers/admin-cli';
+import { adminInProcess, otherUserCannotRun, startAdmin } from '../helpers/admin-cli';
 import { withReason } from '../helpers/skips';
 
 const warnings = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('warning: '));
@@ -16,6 +16,8 @@ const mode = (file: string) => statSync(file).mode & 0o777;
 const TABLES = { tableMapping: { trades: 's3://bucket/gold/trades' } };
 const KEY = { accessKeyId: 'DLPMODEKEY0000000001', secretAccessKey: 'k'.repeat(40), principal: 'p' };
 const notRoot = process.getuid?.() === 0 ? undefined : 'needs root (to give a file another owner)';
+/** The CLI run as another user needs root and a node that user may run. */
+const notAsOther = notRoot ?? otherUserCannotRun();
 
 describe('a config file that group or others may read', () => {
   let dir: string;
@@ -106,10 +108,10 @@ describe('a config file that group or others may read', () => {
     },
   );
 
-  it.skipIf(notRoot !== undefined)(
+  it.skipIf(notAsOther !== undefined)(
     withReason(
       "is not handed to another user who may edit it: the edit fails, the file stays its owner's",
-      notRoot,
+      notAsOther,
     ),
     async () => {
       // The proxy's file (uid 4321), which its group (1234) may edit, in a directory anyone may write.

@@ -3,6 +3,8 @@
  * process of its own as `npm run admin` starts it, with no AWS settings in its environment.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { statSync } from 'node:fs';
+import path from 'node:path';
 import { main } from '../../lambda/admin/cli';
 import { REPO_ROOT } from './s3-servers';
 
@@ -29,6 +31,22 @@ export interface AdminProcess {
 }
 
 /**
+ * Why user `id` (not root, in no group of ours) cannot run `node` from this checkout, or undefined:
+ * every folder down to the node binary and to the checkout must let others through (the Node 22
+ * pass of .ci/run installs node under a temporary folder).
+ */
+export function otherUserCannotRun(): string | undefined {
+  for (const target of [process.execPath, REPO_ROOT]) {
+    for (let p = path.resolve(target); ; p = path.dirname(p)) {
+      if ((statSync(p).mode & 0o001) === 0)
+        return `another user cannot run node here: ${p} is closed to others`;
+      if (p === path.dirname(p)) break;
+    }
+  }
+  return undefined;
+}
+
+/**
  * A CLI process (`node --import tsx lambda/admin/cli.ts`), optionally as user and group `id` (no
  * other groups) or under a umask.
  */
@@ -52,12 +70,18 @@ export function startAdmin(args: string[], options: { id?: number; umask?: strin
   child.stderr!.on('data', (d) => {
     err += d;
   });
-  const done = new Promise<AdminResult>((resolve) => {
+  const done = new Promise<AdminResult>((resolve, reject) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
     child.once('exit', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout: out, stderr: err });
     });
+    // Not started (EACCES: node where user `id` may not run it): no 'exit' follows.
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
   });
+  done.catch(() => {}); // observed here; awaiting `done` still throws
   return { child, stderr: () => err, done };
 }
