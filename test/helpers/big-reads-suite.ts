@@ -5,7 +5,7 @@
  * proxy running in a process of its own so its memory is measured alone. The same for the client
  * helper following the presigned-mode proxy's redirects.
  *
- * One suite, two sizes: `npm test` streams 128 MB (BIG_READ_MB to change it) and also drops
+ * One suite, two sizes: `npm test` streams 96 MB (BIG_READ_MB to change it) and also drops
  * downloads early; `npm run test:full` streams the issue's 1 GiB (test/full/big-reads-1gib.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

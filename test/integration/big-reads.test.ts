@@ -1,5 +1,5 @@
-// Big reads at npm test's size (128 MB unless BIG_READ_MB says otherwise), with the client-goes-away
+// Big reads at npm test's size (96 MB unless BIG_READ_MB says otherwise), with the client-goes-away
 // cases: the suite is test/helpers/big-reads-suite.ts.
 import { bigReadsSuite } from '../helpers/big-reads-suite';
 
-bigReadsSuite(Number(process.env.BIG_READ_MB ?? 128), { leaveEarly: true });
+bigReadsSuite(Number(process.env.BIG_READ_MB ?? 96), { leaveEarly: true });
