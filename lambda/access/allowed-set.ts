@@ -8,7 +8,7 @@
  * `{}` allows every tuple; a key that is not a partition column, or a value that does not parse for
  * the column's type, allows nothing. Files outside the snapshot (NO_TUPLE) are never readable.
  */
-import { WorkSlices, yieldToEventLoop } from '../core/event-loop';
+import { runInSlices, runToEnd, WorkSlices, yieldToEventLoop } from '../core/event-loop';
 import { type FolderIndex, folderIndexOf } from '../delta/folder-index';
 import { MULTI_TUPLE, type SnapshotView } from '../delta/snapshot-view';
 import type { PartitionMap } from './grant';
@@ -118,23 +118,6 @@ function* decide(snapshot: SnapshotView, maps: readonly PartitionMap[]): Generat
   return { bits, count, whole: false };
 }
 
-/** Runs `work` to its end, letting other requests run between its slices. */
-async function sliced<T>(work: Generator<void, T>): Promise<T> {
-  for (;;) {
-    const step = work.next();
-    if (step.done) return step.value;
-    await yieldToEventLoop();
-  }
-}
-
-/** Runs `work` to its end in one pass. */
-function unsliced<T>(work: Generator<void, T>): T {
-  for (;;) {
-    const step = work.next();
-    if (step.done) return step.value;
-  }
-}
-
 export class AllowedSet {
   /** bits[t] === 1 when tuple t is readable. */
   private readonly bits: Uint8Array;
@@ -155,7 +138,7 @@ export class AllowedSet {
   constructor(
     readonly snapshot: SnapshotView,
     readonly maps: readonly PartitionMap[],
-    decision: TupleDecision = unsliced(decide(snapshot, maps)),
+    decision: TupleDecision = runToEnd(decide(snapshot, maps)),
   ) {
     this.bits = decision.bits;
     this.allowedTupleCount = decision.count;
@@ -167,7 +150,7 @@ export class AllowedSet {
    * snapshot holds hundreds of thousands of tuples (about 45 ms of work per 100,000).
    */
   static async build(snapshot: SnapshotView, maps: readonly PartitionMap[]): Promise<AllowedSet> {
-    return new AllowedSet(snapshot, maps, await sliced(decide(snapshot, maps)));
+    return new AllowedSet(snapshot, maps, await runInSlices(decide(snapshot, maps)));
   }
 
   get allowsAll(): boolean {

@@ -26,3 +26,23 @@ export class WorkSlices {
     return true;
   }
 }
+
+/**
+ * Runs `work` (a generator that yields between slices of its work, and returns its result) to its
+ * end in one pass: for inputs known to be small.
+ */
+export function runToEnd<T>(work: Generator<void, T>): T {
+  for (;;) {
+    const step = work.next();
+    if (step.done) return step.value;
+  }
+}
+
+/** runToEnd, letting other requests run between the slices. */
+export async function runInSlices<T>(work: Generator<void, T>): Promise<T> {
+  for (;;) {
+    const step = work.next();
+    if (step.done) return step.value;
+    await yieldToEventLoop();
+  }
+}

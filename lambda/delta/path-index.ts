@@ -10,7 +10,7 @@
  *
  * Names of 255 bytes or more, and keys with an unpaired surrogate (no UTF-8 form), live in a
  * plain Map beside the compact store. */
-import { yieldToEventLoop } from '../core/event-loop';
+import { runInSlices, runToEnd, yieldToEventLoop } from '../core/event-loop';
 import { decoded, decodePathInto } from './encoded-path';
 import { FolderTable } from './folder-table';
 import {
@@ -276,11 +276,7 @@ export class PathIndex {
 
   /** A copy holding only the live entries and their folders, copied byte for byte. */
   private compacted(): PathIndex {
-    const work = this.compact(new PathIndex(this.live));
-    for (;;) {
-      const step = work.next();
-      if (step.done) return step.value;
-    }
+    return runToEnd(this.compact(new PathIndex(this.live)));
   }
 
   private async compactedInSlices(room: number): Promise<PathIndex> {
@@ -288,12 +284,7 @@ export class PathIndex {
     // Its arrays' pages faulted in a slice at a time, not by the first slices' scattered writes.
     c.ent = await freshInSlices(c.ent.length);
     c.table = await freshInSlices(c.table.length);
-    const work = this.compact(c);
-    for (;;) {
-      const step = work.next();
-      if (step.done) return step.value;
-      await yieldToEventLoop();
-    }
+    return runInSlices(this.compact(c));
   }
 
   /** compacted() into `c` (new, with room for the live entries) as steps: yields after each slice of entries. */
