@@ -8,6 +8,7 @@
 //
 // usage: node .ci/summary.mjs LABEL=FILE...   (exit 1 when a skip was fixable)
 import { existsSync, readFileSync } from 'node:fs';
+import { relative } from 'node:path';
 
 const unavailable = (process.env.CI_PYTHON_UNAVAILABLE ?? '')
   .split(/\s+/)
@@ -18,6 +19,7 @@ let passed = 0;
 let failed = 0;
 let skipped = 0;
 const skips = [];
+const failures = [];
 for (const arg of process.argv.slice(2)) {
   const [label, file] = arg.split('=');
   if (!existsSync(file)) {
@@ -30,8 +32,15 @@ for (const arg of process.argv.slice(2)) {
   passed += r.numPassedTests;
   failed += r.numFailedTests;
   skipped += pending;
-  for (const file of r.testResults)
-    for (const t of file.assertionResults)
+  for (const file of r.testResults) {
+    // A file that failed outside any test (an import, a hook) has no failed assertion to name.
+    if (file.status === 'failed' && !file.assertionResults.some((t) => t.status === 'failed'))
+      failures.push(`${label}: ${relative('.', file.name)}: ${firstLine(file.message)}`);
+    for (const t of file.assertionResults) {
+      if (t.status === 'failed')
+        failures.push(
+          `${label}: ${relative('.', file.name)}: ${t.fullName}: ${firstLine(t.failureMessages?.[0])}`,
+        );
       if (t.status !== 'passed' && t.status !== 'failed')
         // The reason is in the title (skips.ts withReason: "[skipped: …]") or, for a test that
         // skipped itself while running, in its meta.
@@ -42,6 +51,18 @@ for (const arg of process.argv.slice(2)) {
           titled: t.fullName.includes('[skipped: '),
           fileFailed: file.status === 'failed',
         });
+    }
+  }
+}
+
+function firstLine(text) {
+  return (text ?? 'no message').split('\n')[0].slice(0, 300);
+}
+
+// Failures by name, so that the tail of the log (all a CI record may keep) says what failed.
+if (failures.length) {
+  console.log(`\nfailed tests (${failures.length}):`);
+  for (const f of failures) console.log(`  ${f}`);
 }
 
 const fixable = [];
