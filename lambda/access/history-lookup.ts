@@ -76,7 +76,7 @@ export class HistoryLookup {
   ): Promise<{ key: object; refused(relKey: string): boolean } | undefined> {
     let history = await this.history(mount, storage, snapshot, false);
     // A recent history that could not place a deletion-vector file's owner: the complete one may.
-    if (history && !history.complete && [...history.unplaced].some(isDvFileName))
+    if (history && !history.complete && history.unplacedVectors)
       history = await this.history(mount, storage, snapshot, true);
     if (!history) return undefined;
     const h = history;
