@@ -105,6 +105,11 @@ export class SigV4Authenticator implements Authenticator {
       signedHeaders: claim.signedHeaders,
       payloadHash: claim.payloadHash,
     });
+    // The proxy's keys are long-term: no session token belongs to any of them, and S3 answers a
+    // long-term key that brings one the same way. Checked once the signature holds, so that a
+    // mismatch still shows its (redacted) canonical request.
+    if (req.headers['x-amz-security-token'] !== undefined || query.some(isSecretParam))
+      throw new S3Error('InvalidToken', undefined, {}, 'session token with a long-term key');
     // A write is refused by routing (403 on a read-only proxy, else 405) whatever its payload, and
     // that is the answer an SDK upload (sent aws-chunked) should get, not a 501 counted as a server error.
     if (READ_METHODS.has(req.method.toUpperCase())) refusePayloadSigning(claim.payloadHash);
