@@ -15,15 +15,16 @@ import { createHash } from 'node:crypto';
 import {
   chmodSync,
   chownSync,
+  readdirSync,
   readFileSync,
   realpathSync,
   renameSync,
   rmSync,
   type Stats,
   statSync,
-  unlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { Grant } from '../access/grant';
 import { ConfigError, parseConfig, parseConfigText } from '../config';
 import { secretsExposure } from '../config-exposure';
@@ -59,6 +60,17 @@ export function configGrantId(grant: Grant): string {
  * another user (root, say) would hand the file to that user. When the owner cannot be kept, the
  * edit fails rather than leave the proxy a file it cannot read.
  */
+/**
+ * Removes the copies (`FILE.<pid>.tmp`) that runs killed between writing and renaming left beside
+ * the file: each holds the secrets. Called under the lock, when no other run is writing one.
+ */
+function removeLeftCopies(file: string): void {
+  const prefix = `${basename(file)}.`;
+  for (const name of readdirSync(dirname(file)))
+    if (name.startsWith(prefix) && /^\d+\.tmp$/.test(name.slice(prefix.length)))
+      rmSync(join(dirname(file), name), { force: true });
+}
+
 function keepOwnerAndMode(name: string, original: Stats, tmp: string): void {
   const made = statSync(tmp);
   if (made.uid !== original.uid || made.gid !== original.gid) {
@@ -141,19 +153,19 @@ export class ConfigFileTarget implements AdminTarget {
 
   private write(file: string, raw: RawConfig, wasValid: boolean, lock: ConfigLock): void {
     if (wasValid) parseConfig(raw); // throws ConfigError naming the field; the file stays untouched
+    removeLeftCopies(file);
     const tmp = `${file}.${process.pid}.tmp`;
-    rmSync(tmp, { force: true }); // one a killed run left: created afresh below, never reused
     writeFileSync(tmp, `${JSON.stringify(raw, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
     try {
       keepOwnerAndMode(this.file, statSync(file), tmp);
     } catch (e) {
-      unlinkSync(tmp);
+      rmSync(tmp, { force: true });
       throw e;
     }
     // A run stalled past STALE_MS (suspended, say) may have lost its lock to another run, which
     // then edited the file: renaming now would undo that edit.
     if (!lock.held()) {
-      unlinkSync(tmp);
+      rmSync(tmp, { force: true }); // the run that took the lock over may have removed it
       throw new ConfigError(
         `${this.file}: another admin run took this run's lock over (this run stalled for over ${STALE_MS / 1000} s): nothing changed, run again`,
       );

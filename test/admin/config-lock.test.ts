@@ -153,6 +153,19 @@ describe('admin CLI runs editing one config file at once', () => {
     expect(existsSync(lockPath(file))).toBe(false);
   });
 
+  it('removes a temporary copy a killed run left beside the file (it holds the secrets), and only that', async () => {
+    const file = configFile();
+    // What a run killed between writing its copy and renaming it leaves: FILE.<its pid>.tmp.
+    const left = `${file}.4194303.tmp`;
+    writeFileSync(left, readFileSync(file), { mode: 0o600 });
+    const neighbours = [`${file}.backup.tmp`, `${file}.tmp`, `${file}x.123.tmp`];
+    for (const f of neighbours) writeFileSync(f, '{}');
+    const r = await adminInProcess(['keys', 'revoke', KEY.accessKeyId, '--config', file]);
+    expect(r.code).toBe(0);
+    expect(existsSync(left)).toBe(false);
+    for (const f of neighbours) expect(existsSync(f)).toBe(true);
+  });
+
   it('takes over a lock older than a run ever holds one (its pid may be reused, or on another host); the stalled run then keeps its hands off', async () => {
     const file = configFile();
     const stalled = await lockConfigFile(file, quiet);
