@@ -35,7 +35,9 @@ function collect(child: ChildProcess): { out: () => string; err: () => string } 
   return { out: () => out, err: () => err };
 }
 
-async function until(check: () => boolean, what: string, ms = 30_000): Promise<void> {
+// Bounds against a hang, not timings: each start transpiles the proxy's sources (tsx), which on a
+// loaded 2-core machine took over 10 s.
+async function until(check: () => boolean, what: string, ms = 60_000): Promise<void> {
   const end = Date.now() + ms;
   while (!check()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
@@ -43,7 +45,7 @@ async function until(check: () => boolean, what: string, ms = 30_000): Promise<v
   }
 }
 
-function exited(child: ChildProcess, ms = 10_000): Promise<number | null> {
+function exited(child: ChildProcess, ms = 60_000): Promise<number | null> {
   return new Promise((resolve, reject) => {
     if (child.exitCode !== null) return resolve(child.exitCode);
     const t = setTimeout(() => {
@@ -57,7 +59,7 @@ function exited(child: ChildProcess, ms = 10_000): Promise<number | null> {
   });
 }
 
-describe('npm start', () => {
+describe('npm start', { timeout: 240_000 }, () => {
   it('runs the embedded demo, serves the printed key, and stops on Ctrl-C', async () => {
     const child = startMain([]);
     const io = collect(child);
