@@ -99,9 +99,10 @@ export async function signedFetch(
     method,
     headers: fetchHeaders,
     redirect: 'manual',
-    // A bound against a hang, not a check: a first request that loads a 200,000-path history
-    // (cdc-listing-loop) took over 15 s in a loaded CI run.
-    signal: AbortSignal.timeout(45_000),
+    // A bound against a hang, not a check (a test's own timeout usually ends it first): a first
+    // request that loads a 200,000-path history (cdc-listing-loop) took over 30 s in a CI run at
+    // load 20.
+    signal: AbortSignal.timeout(150_000),
   });
   const body = Buffer.from(await res.arrayBuffer());
   const out: Record<string, string> = {};
