@@ -24,12 +24,13 @@ import { type FileGrant, TupleClassifier } from './file-grant';
 import { filterCheckpoint } from './filtered-checkpoint';
 import { filterCommit } from './filtered-commit';
 import { GeneratedCache, type GeneratedCacheStats } from './generated-cache';
+import { HeldLogListing } from './held-log-listing';
 import {
   checkpointExistsAt,
   dropCheckpoint,
-  listRealLog,
   type RealCheckpoint,
   type RealLog,
+  realLogOf,
   virtualFile,
   virtualKeys,
 } from './real-log';
@@ -62,6 +63,8 @@ export interface FilteredLogViewOptions {
    * version still change what the log holds (the proxy passes `snapshotTtlMs`).
    */
   listingTtlMs?: number;
+  /** How often the whole log is listed at least (default 1 hour); else only what can have changed. */
+  fullListingMs?: number;
   clock?: Clock;
 }
 
@@ -79,6 +82,8 @@ interface TableState {
   root: TableRoot;
   inliner: DvInliner;
   lookup: PathPartitionLookup;
+  /** The real log's files, listed again only where they can have changed. */
+  listing: HeldLogListing;
   latest?: RealLog;
   logs: WeakMap<Snapshot, { at: number; log: Promise<RealLog> }>;
   /** The last look for a checkpoint the listing lacks (checkpointAt()). */
@@ -191,6 +196,8 @@ export class FilteredLogView implements LogView {
       // Likewise a file the listing named that is gone (a log cleanup since the listing), also
       // one the lookup of a commit's remove's add read.
       if (e instanceof FileChanged || isNotFound(e)) {
+        // Listing only the newest versions would not see it: the next listing is whole.
+        t.listing.forget();
         t.logs.delete(req.snapshot);
         if (t.latest === log) t.latest = undefined;
       }
@@ -295,6 +302,7 @@ export class FilteredLogView implements LogView {
         root,
         inliner: new DvInliner(req.storage, root, this.vectors),
         lookup: undefined as unknown as PathPartitionLookup,
+        listing: new HeldLogListing(req.storage, () => this.now(), this.opts.fullListingMs),
         logs: new WeakMap(),
       };
       state.lookup =
@@ -342,21 +350,23 @@ export class FilteredLogView implements LogView {
     // Listed again unless the listing held now began after the look (it holds what the look saw).
     const held = t.logs.get(req.snapshot);
     if (held && held.at < probe.at) t.logs.delete(req.snapshot);
-    return this.realLog(req);
+    return this.realLog(req, version);
   }
 
   private now(): number {
     return this.opts.clock?.now() ?? Date.now();
   }
 
-  private realLog(req: LogViewRequest): Promise<RealLog> {
+  /** `from`: a version the log is listed again from, if it is listed (a checkpoint found there). */
+  private realLog(req: LogViewRequest, from?: number): Promise<RealLog> {
     const t = this.table(req);
     const now = this.now();
     const held = t.logs.get(req.snapshot);
     if (held && now - held.at < (this.opts.listingTtlMs ?? Number.POSITIVE_INFINITY)) return held.log;
     const entry = {
       at: now,
-      log: listRealLog(req.storage, req.snapshot.version).then((log) => {
+      log: t.listing.list(from).then((files) => {
+        const log = realLogOf(files, req.snapshot.version);
         if (!t.latest || log.version >= t.latest.version || replaced(t.latest, log)) t.latest = log;
         return log;
       }),

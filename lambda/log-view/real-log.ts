@@ -1,13 +1,15 @@
 /**
  * The real `_delta_log/` as the filtered view needs it: which commits exist, which versions have a
- * complete checkpoint (of any form), and when each was written. Listed once per snapshot the
- * authorizer works with, so the view never shows a version the authorizer does not know.
+ * complete checkpoint (of any form), and when each was written. Made once per snapshot the
+ * authorizer works with, from a listing begun after it, so the view never shows a version the
+ * authorizer does not know.
  */
 import type { CheckpointFile } from '../delta/checkpoint-reader';
 import type { DeltaStorage } from '../delta/delta-storage';
 import { LAST_CHECKPOINT, LOG_DIR, type ParsedLogPath, parseLogPath, versionPrefix } from '../delta/log-path';
 import { completeCheckpoints } from '../delta/log-segment';
 import { retainedLog } from '../delta/retained-log';
+import type { LogFile } from './held-log-listing';
 
 export interface RealCommit {
   path: string;
@@ -42,18 +44,14 @@ export function dropCheckpoint(log: RealLog, version: number): void {
   log.checkpoints = log.checkpoints.filter((c) => c.version !== version);
 }
 
-export async function listRealLog(storage: DeltaStorage, upTo: number): Promise<RealLog> {
-  const listing = await storage.list(LOG_DIR);
+/** The log as the view shows it at `upTo`, from the table's held listing (held-log-listing.ts). */
+export function realLogOf(files: readonly LogFile[], upTo: number): RealLog {
   const parsed: ParsedLogPath[] = [];
-  const modified = new Map<string, Date>();
-  const sources = new Map<string, string>();
-  for (const f of listing) {
-    const p = parseLogPath(f.path, f.size);
-    if (!p || p.version > upTo) continue;
-    parsed.push(p);
-    modified.set(f.path, f.lastModified ?? new Date(0));
-    // A table deleted and written again has commits of the same names, often of the same sizes.
-    sources.set(f.path, `${f.path}:${f.size}:${f.lastModified?.getTime() ?? ''}:${f.etag ?? ''}`);
+  const listed = new Map<string, LogFile>();
+  for (const f of files) {
+    if (f.parsed.version > upTo) continue;
+    parsed.push(f.parsed);
+    listed.set(f.parsed.path, f);
   }
   // Commits and checkpoints before the oldest version the log can rebuild (a log cleanup under way
   // left them) are not shown: the proxy's history starts there, so it serves no change data of
@@ -61,25 +59,22 @@ export async function listRealLog(storage: DeltaStorage, upTo: number): Promise<
   const oldest = retainedLog(parsed, upTo)?.oldestVersion ?? 0;
   const commits = new Map<number, RealCommit>();
   for (const p of parsed) {
-    if (p.type === 'commit' && p.version >= oldest)
-      commits.set(p.version, {
-        path: p.path,
-        size: p.size,
-        lastModified: modified.get(p.path)!,
-        source: sources.get(p.path)!,
-      });
+    if (p.type === 'commit' && p.version >= oldest) {
+      const f = listed.get(p.path)!;
+      commits.set(p.version, { path: p.path, size: p.size, lastModified: f.lastModified, source: f.source });
+    }
   }
   const checkpoints: RealCheckpoint[] = [];
   for (const c of completeCheckpoints(parsed)) {
     if (c.version < oldest) break; // newest first
     // Zero-byte parts are skipped by Spark and the kernel: so here.
     if (checkpoints.at(-1)?.version === c.version || c.parts.some((p) => p.size === 0)) continue;
-    const times = c.parts.map((p) => modified.get(p.path)!.getTime());
+    const times = c.parts.map((p) => listed.get(p.path)!.lastModified.getTime());
     checkpoints.push({
       version: c.version,
       parts: c.parts,
       lastModified: new Date(Math.max(...times)),
-      source: c.parts.map((p) => sources.get(p.path)!).join(','),
+      source: c.parts.map((p) => listed.get(p.path)!.source).join(','),
     });
   }
   return {

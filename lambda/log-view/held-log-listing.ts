@@ -1,0 +1,129 @@
+/**
+ * The real `_delta_log/` commits and checkpoints of one table, held between the view's listings and
+ * brought up to date by listing only what can have changed: the log from a few versions before
+ * the newest one held (new commits, and a checkpoint written after its commit, even after a
+ * concurrent writer's next commit), and the log's first few keys (a log cleanup deletes the oldest
+ * files first). The whole log is listed again when those disagree with what is held (a cleanup, a
+ * table deleted and written again), after forget() (a file the listing named turned out gone or
+ * rewritten), and every `fullListingMs` (what neither look sees: a checkpoint written long after
+ * its commit, a file deleted out of order). A 30-day log of a table committing every minute is
+ * ~90 LIST pages; a new version costs two requests.
+ */
+import type { DeltaStorage, ListedFile } from '../delta/delta-storage';
+import { LOG_DIR, type ParsedLogPath, parseLogPath, versionPrefix } from '../delta/log-path';
+
+export interface LogFile {
+  parsed: Extract<ParsedLogPath, { type: 'commit' | 'checkpoint' }>;
+  lastModified: Date;
+  /** Which write of the file this is (path, size, Last-Modified, ETag). */
+  source: string;
+}
+
+/** Versions before the newest held that every listing covers again (a checkpoint written late). */
+const LATE_VERSIONS = 10;
+/** Keys the look at the log's start reads: its oldest commit or checkpoint is among them. */
+const FIRST_KEYS = 10;
+/** The whole log is listed at least this often (what the two looks cannot see). */
+const FULL_LISTING_MS = 60 * 60 * 1000;
+
+interface Held {
+  /** Sorted by path. */
+  files: LogFile[];
+  fullAt: number;
+  /** forgets as of the whole listing: a forget() since makes the next one whole. */
+  forgets: number;
+}
+
+export class HeldLogListing {
+  private held?: Held;
+  private forgets = 0;
+  /** The refresh running, if any: the next one starts after it (it merges into what it holds). */
+  private running: Promise<unknown> = Promise.resolve();
+  /** A refresh waiting for the running one: requests made meanwhile share it. */
+  private queued?: { from: number; files: Promise<readonly LogFile[]> };
+
+  constructor(
+    private readonly storage: DeltaStorage,
+    private readonly now: () => number,
+    private readonly fullListingMs = FULL_LISTING_MS,
+  ) {}
+
+  /**
+   * The log's commits and checkpoints, from a listing begun after this call. `from`: the version
+   * from which the log is listed again at least (a checkpoint known to exist there).
+   */
+  list(from = Number.POSITIVE_INFINITY): Promise<readonly LogFile[]> {
+    if (this.queued) {
+      this.queued.from = Math.min(this.queued.from, from);
+      return this.queued.files;
+    }
+    const queued = { from, files: undefined as unknown as Promise<readonly LogFile[]> };
+    queued.files = this.running.then(() => {
+      if (this.queued === queued) this.queued = undefined;
+      return this.refresh(queued.from);
+    });
+    this.queued = queued;
+    this.running = queued.files.catch(() => {});
+    return queued.files;
+  }
+
+  /** A file the held listing named is gone or was written again: the next listing is whole. */
+  forget(): void {
+    this.forgets++;
+  }
+
+  private async refresh(from: number): Promise<LogFile[]> {
+    const held = this.held;
+    const now = this.now();
+    if (held && held.forgets === this.forgets && now - held.fullAt < this.fullListingMs) {
+      const newest = held.files.at(-1)?.parsed.version ?? 0;
+      const start = Math.min(from, newest - LATE_VERSIONS);
+      const files = start > 0 ? await this.listFrom(held.files, start) : undefined;
+      if (files) {
+        this.held = { ...held, files };
+        return files;
+      }
+    }
+    const forgets = this.forgets;
+    const files = logFiles(await this.storage.list(LOG_DIR));
+    this.held = { files, fullAt: now, forgets };
+    return files;
+  }
+
+  /** `held` with the log listed again from `start`, or undefined if the log does not continue it. */
+  private async listFrom(held: readonly LogFile[], start: number): Promise<LogFile[] | undefined> {
+    const [after, first] = await Promise.all([
+      this.storage.list(LOG_DIR, `${LOG_DIR}${versionPrefix(start)}`),
+      this.storage.list(LOG_DIR, undefined, FIRST_KEYS),
+    ]);
+    const fresh = logFiles(after);
+    const listed = new Map(fresh.map((f) => [f.parsed.path, f.source]));
+    // What was held from `start` on is still there as it was (new files may have come).
+    for (const f of held)
+      if (f.parsed.version >= start && listed.get(f.parsed.path) !== f.source) return undefined;
+    const kept = held.filter((f) => f.parsed.version < start);
+    // The oldest file held is still the log's first (a log cleanup deletes the oldest first).
+    const oldest = logFiles(first)[0];
+    if (
+      kept.length > 0 &&
+      (oldest?.parsed.path !== kept[0]!.parsed.path || oldest.source !== kept[0]!.source)
+    )
+      return undefined;
+    return [...kept, ...fresh];
+  }
+}
+
+function logFiles(listing: readonly ListedFile[]): LogFile[] {
+  const out: LogFile[] = [];
+  for (const f of listing) {
+    const parsed = parseLogPath(f.path, f.size);
+    if (parsed?.type !== 'commit' && parsed?.type !== 'checkpoint') continue;
+    out.push({
+      parsed,
+      lastModified: f.lastModified ?? new Date(0),
+      // A table deleted and written again has commits of the same names, often of the same sizes.
+      source: `${f.path}:${f.size}:${f.lastModified?.getTime() ?? ''}:${f.etag ?? ''}`,
+    });
+  }
+  return out;
+}
