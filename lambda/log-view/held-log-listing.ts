@@ -23,6 +23,11 @@ export interface LogFile {
 const LATE_VERSIONS = 10;
 /** Keys the look at the log's start reads: its oldest commit or checkpoint is among them. */
 const FIRST_KEYS = 10;
+/**
+ * Where that look starts: after hidden files, which sort before the versions ("." before "0"), and
+ * of which a log copied from a Hadoop file system holds one per commit (`.N.json.crc`).
+ */
+const BEFORE_VERSIONS = `${LOG_DIR}/`;
 /** The whole log is listed at least this often (what the two looks cannot see). */
 const FULL_LISTING_MS = 60 * 60 * 1000;
 
@@ -94,7 +99,7 @@ export class HeldLogListing {
   private async listFrom(held: readonly LogFile[], start: number): Promise<LogFile[] | undefined> {
     const [after, first] = await Promise.all([
       this.storage.list(LOG_DIR, `${LOG_DIR}${versionPrefix(start)}`),
-      this.storage.list(LOG_DIR, undefined, FIRST_KEYS),
+      this.storage.list(LOG_DIR, BEFORE_VERSIONS, FIRST_KEYS),
     ]);
     const fresh = logFiles(after);
     const listed = new Map(fresh.map((f) => [f.parsed.path, f.source]));

@@ -5,7 +5,7 @@
  * answering LIST with pages of 5 keys stands for a long log's 1,000-key pages (a 30-day log of a
  * table committing every minute is ~90 of them).
  */
-import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { versionPrefix } from '../../lambda/delta/log-path';
 import { S3Backend } from '../../lambda/storage/s3-backend';
@@ -31,6 +31,8 @@ const PAGE_KEYS = 5;
 /** Commits before the test reads (the log's keys: these, one checkpoint, `_last_checkpoint`). */
 const VERSIONS = 120;
 const TTL_MS = 60_000;
+/** Hidden files at the log's start. */
+const HIDDEN = 12;
 /** The version of the log's checkpoint. */
 const CHECKPOINT = VERSIONS - 11;
 const LOG = 't/_delta_log/';
@@ -61,6 +63,11 @@ beforeAll(async () => {
   for (let v = 1; v <= CHECKPOINT; v++) await table.commitFiles(v % 2 ? 'EU' : 'US');
   await table.writer.checkpoint();
   for (let v = CHECKPOINT + 1; v < VERSIONS; v++) await table.commitFiles(v % 2 ? 'EU' : 'US');
+  // Hidden files sort before the versions: a log copied from a Hadoop file system has one a commit.
+  for (let v = 0; v < HIDDEN; v++)
+    await client.send(
+      new PutObjectCommand({ Bucket: 'lake', Key: `${LOG}.${versionPrefix(v)}.json.crc`, Body: 'crc' }),
+    );
   const counting = countingBackend(
     smallPages(
       new S3Backend({
@@ -92,7 +99,7 @@ afterAll(async () => {
 });
 
 /** LIST requests of `_delta_log/` a whole listing of the log takes. */
-const wholeLogPages = () => Math.ceil((table.writer.version + 3) / PAGE_KEYS);
+const wholeLogPages = () => Math.ceil((HIDDEN + table.writer.version + 3) / PAGE_KEYS);
 const logLists = () => calls.filter((c) => c.op === 'list' && c.key === LOG).length;
 
 /** A reader as delta-kernel-rs reads: `_last_checkpoint`, the log from its version, the newest commit. */
@@ -139,4 +146,25 @@ it('a log cleanup still shows at the next version: deleted commits are no longer
   // The oldest version the log can rebuild is the checkpoint's: nothing before it is listed.
   expect(keys[0]).toBe(`${LOG}${versionPrefix(CHECKPOINT)}.checkpoint.parquet`);
   expect((await objectRequest(proxy.url, 'GET', commit(6), 'eu')).status).toBe(404);
+});
+
+it('a checkpoint written after a concurrent commit shows at the next version', async () => {
+  // Writer A commits and checkpoints version v; writer B's commit v + 1 lands before A's checkpoint.
+  await table.commitFiles('EU');
+  const late = table.writer.version;
+  await table.writer.checkpoint();
+  const key = `${LOG}${versionPrefix(late)}.checkpoint.parquet`;
+  const body = await (
+    await client.send(new GetObjectCommand({ Bucket: 'lake', Key: key }))
+  ).Body!.transformToByteArray();
+  await client.send(new DeleteObjectCommand({ Bucket: 'lake', Key: key }));
+  await table.commitFiles('US');
+  clock.advance(1_000);
+  await read(table.writer.version);
+  await client.send(new PutObjectCommand({ Bucket: 'lake', Key: key, Body: body }));
+  await table.commitFiles('EU');
+  clock.advance(1_000);
+  await read(table.writer.version);
+  const hint = await objectRequest(proxy.url, 'GET', `${LOG}_last_checkpoint`, 'eu');
+  expect(JSON.parse(hint.text).version).toBe(late);
 });
