@@ -159,7 +159,8 @@ export class FilteredLogView implements LogView {
   async object(req: LogViewRequest, relKey: string): Promise<GeneratedObject | undefined> {
     let log = await this.realLog(req);
     const p = parseLogPath(relKey, 0);
-    if (p?.type === 'checkpoint' && p.kind === 'classic') log = await this.checkpointAt(req, log, p.version);
+    if (p?.type === 'checkpoint' && p.kind === 'classic')
+      log = await this.checkpointAt(req, log, p.version, true);
     try {
       return await this.shown(req, log, relKey);
     } catch (e) {
@@ -331,13 +332,22 @@ export class FilteredLogView implements LogView {
    * writers checkpoint right after their commit, so an instance that listed the version first
    * lacks it, while another one's `_last_checkpoint` already names it and readers list from there
    * ("Had a _last_checkpoint hint but didn't find any checkpoints") or GET it. One short listing
-   * per table per PROBE_MS at most. Nothing is read for a version outside the listing's range, or
-   * not after its newest checkpoint (a hint names the newest), nor for 0 (kernel lists from 0
-   * without a hint: every read of a table without checkpoints would look).
+   * per table per PROBE_MS at most. Nothing is read for a version outside the listing's range; for
+   * a listing from a version (`get` false), nor for one not after its newest checkpoint (a hint
+   * names the newest; readers also list from their own snapshot's version), nor for 0 (kernel
+   * lists from 0 without a hint: every read of a table without checkpoints would look). A GET of a
+   * checkpoint the listing lacks looks at any version: readers GET one they were shown, and
+   * another instance may have listed one written long after its commit, which only this
+   * instance's hourly whole listing would see (held-log-listing.ts).
    */
-  private async checkpointAt(req: LogViewRequest, log: RealLog, version: number): Promise<RealLog> {
-    if (version === 0 || version > log.version || version < log.oldest) return log;
-    if (version <= log.newestListedCheckpoint) return log;
+  private async checkpointAt(
+    req: LogViewRequest,
+    log: RealLog,
+    version: number,
+    get = false,
+  ): Promise<RealLog> {
+    if (version > log.version || version < log.oldest || log.listedCheckpoints.has(version)) return log;
+    if (!get && (version === 0 || version <= log.newestListedCheckpoint)) return log;
     const t = this.table(req);
     const now = this.now();
     let probe = t.probe;

@@ -35,6 +35,8 @@ export interface RealLog {
   checkpoints: RealCheckpoint[];
   /** The newest checkpoint's version as listed (before any was removed), -1 when none. */
   newestListedCheckpoint: number;
+  /** The versions of the checkpoints listed (before any was removed). */
+  listedCheckpoints: ReadonlySet<number>;
   /** The oldest version shown (the oldest the log can rebuild). */
   oldest: number;
 }
@@ -82,6 +84,7 @@ export function realLogOf(files: readonly LogFile[], upTo: number): RealLog {
     commits,
     checkpoints,
     newestListedCheckpoint: Math.max(-1, ...checkpoints.map((c) => c.version)),
+    listedCheckpoints: new Set(checkpoints.map((c) => c.version)),
     oldest,
   };
 }

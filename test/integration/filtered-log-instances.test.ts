@@ -8,7 +8,7 @@
  * backend, a snapshot ttl far longer than the test.
  */
 
-import type { S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { versionPrefix } from '../../lambda/delta/log-path';
 import { S3Backend } from '../../lambda/storage/s3-backend';
@@ -206,4 +206,31 @@ it('a listing from version 0 (kernel without a hint) of a table without checkpoi
     expect(pages[0]!.keys).toContain(`${alias}/${commit(2)}`);
   }
   expect(logListings() - before).toBe(1);
+});
+
+it('a GET of a checkpoint written long after its commit, older than the newest the instance listed, is served', async () => {
+  // A checkpoint at 3 written only after the one at 5 (a slow writer): B listed the log before it
+  // was, A after. A reader time-travelling to version 4 picks it from A's listing and GETs it from B.
+  const clock = new ManualClock();
+  const { alias, table, a, b } = await twoInstances(clock);
+  await table.commitFiles('EU'); // 3
+  await table.writer.checkpoint(); // at 3, written late (below)
+  const key = `${alias}/_delta_log/${versionPrefix(3)}.checkpoint.parquet`;
+  const got = await client.send(new GetObjectCommand({ Bucket: 'lake', Key: key }));
+  const body = await got.Body!.transformToByteArray();
+  await client.send(new DeleteObjectCommand({ Bucket: 'lake', Key: key }));
+  await table.commitFiles('US'); // 4
+  await table.commitFiles('EU'); // 5
+  await table.writer.checkpoint(); // at 5
+  clock.advance(1_000);
+  expect((await objectRequest(b.proxy.url, 'GET', `${alias}/${commit(5)}`, 'eu')).status).toBe(200);
+  await client.send(new PutObjectCommand({ Bucket: 'lake', Key: key, Body: body }));
+  const listed = (await listAllPages(a.proxy.url, 'eu', 2, { prefix: `${alias}/_delta_log/` })).flatMap(
+    (p) => p.keys,
+  );
+  expect(listed).toContain(key);
+  const fromA = await objectRequest(a.proxy.url, 'GET', key, 'eu');
+  clock.advance(1_000);
+  const fromB = await objectRequest(b.proxy.url, 'GET', key, 'eu');
+  expect([fromB.status, fromB.headers.etag]).toEqual([200, fromA.headers.etag]);
 });
