@@ -234,3 +234,20 @@ it('a GET of a checkpoint written long after its commit, older than the newest t
   const fromB = await objectRequest(b.proxy.url, 'GET', key, 'eu');
   expect([fromB.status, fromB.headers.etag]).toEqual([200, fromA.headers.etag]);
 });
+
+it('a commit deleted out of order (a cleanup deleting concurrently) is a 404 once met, not a 503 on every read', async () => {
+  const clock = new ManualClock();
+  const { alias, table, b } = await twoInstances(clock);
+  for (let v = 3; v <= 14; v++) await table.commitFiles('EU');
+  clock.advance(1_000);
+  expect((await objectRequest(b.proxy.url, 'GET', `${alias}/${commit(14)}`, 'eu')).status).toBe(200);
+  // Neither the oldest file nor one of the newest versions: B's next listings of what changed miss it.
+  await client.send(new DeleteObjectCommand({ Bucket: 'lake', Key: `${alias}/${commit(1)}` }));
+  const gone = await objectRequest(b.proxy.url, 'GET', `${alias}/${commit(1)}`, 'eu');
+  expect([gone.status, /<Code>(\w+)</.exec(gone.text)?.[1]]).toEqual([404, 'NoSuchKey']);
+  const keys = (await listAllPages(b.proxy.url, 'eu', 2, { prefix: `${alias}/_delta_log/` })).flatMap(
+    (p) => p.keys,
+  );
+  expect(keys).not.toContain(`${alias}/${commit(1)}`);
+  expect(keys).toContain(`${alias}/${commit(14)}`);
+});
