@@ -159,6 +159,8 @@ export async function listAllPages(
   p: ListParams,
   bucket = 'datalake',
   maxPages = 500,
+  /** Signed as of this clock (default: now). */
+  clock?: Clock,
 ): Promise<ListedPage[]> {
   const pages: ListedPage[] = [];
   let token: string | undefined;
@@ -175,7 +177,8 @@ export async function listAllPages(
       version === 2
         ? { 'list-type': '2', ...common, 'start-after': p.startAfter, 'continuation-token': token }
         : { ...common, marker };
-    const r = await signedFetch(url, 'GET', `/${bucket}`, encodeQuery(q), {}, creds);
+    const at = clock ? new Date(clock.now()) : undefined;
+    const r = await signedFetch(url, 'GET', `/${bucket}`, encodeQuery(q), {}, creds, 'us-east-1', at);
     const page = parseListPage(r, p.encodingUrl === true);
     pages.push(page);
     if (r.status !== 200 || !page.truncated) return pages;

@@ -12,6 +12,7 @@ import { S3Backend } from '../../lambda/storage/s3-backend';
 import type { StorageBackend } from '../../lambda/storage/storage-backend';
 import {
   type AuthzProxy,
+  type ListParams,
   listAllPages,
   ManualClock,
   objectRequest,
@@ -98,16 +99,20 @@ afterAll(async () => {
   await s3?.stop();
 });
 
+/** Requests signed as of the proxy's clock, which the tests move on. */
+const get = (key: string) => objectRequest(proxy.url, 'GET', key, 'eu', 'datalake', clock);
+const list = (p: ListParams) => listAllPages(proxy.url, 'eu', 2, p, 'datalake', 500, clock);
+
 /** LIST requests of `_delta_log/` a whole listing of the log takes. */
 const wholeLogPages = () => Math.ceil((HIDDEN + table.writer.version + 3) / PAGE_KEYS);
 const logLists = () => calls.filter((c) => c.op === 'list' && c.key === LOG).length;
 
 /** A reader as delta-kernel-rs reads: `_last_checkpoint`, the log from its version, the newest commit. */
 async function read(version: number): Promise<void> {
-  const hint = await objectRequest(proxy.url, 'GET', `${LOG}_last_checkpoint`, 'eu');
+  const hint = await get(`${LOG}_last_checkpoint`);
   expect(hint.status).toBe(200);
   const from = JSON.parse(hint.text).version as number;
-  const pages = await listAllPages(proxy.url, 'eu', 2, {
+  const pages = await list({
     prefix: LOG,
     startAfter: `${LOG}${versionPrefix(from)}`,
   });
@@ -115,7 +120,7 @@ async function read(version: number): Promise<void> {
   const keys = pages.flatMap((p) => p.keys);
   expect(keys.at(-2)).toBe(commit(version));
   expect(keys[0]).toBe(`${LOG}${versionPrefix(from)}.checkpoint.parquet`);
-  expect((await objectRequest(proxy.url, 'GET', commit(version), 'eu')).status).toBe(200);
+  expect((await get(commit(version))).status).toBe(200);
 }
 
 it('a new version costs a few LIST requests, not a listing of the whole log', async () => {
@@ -142,10 +147,10 @@ it('a log cleanup still shows at the next version: deleted commits are no longer
   await table.commitFiles('EU');
   clock.advance(1_000);
   await read(table.writer.version);
-  const keys = (await listAllPages(proxy.url, 'eu', 2, { prefix: LOG })).flatMap((p) => p.keys);
+  const keys = (await list({ prefix: LOG })).flatMap((p) => p.keys);
   // The oldest version the log can rebuild is the checkpoint's: nothing before it is listed.
   expect(keys[0]).toBe(`${LOG}${versionPrefix(CHECKPOINT)}.checkpoint.parquet`);
-  expect((await objectRequest(proxy.url, 'GET', commit(6), 'eu')).status).toBe(404);
+  expect((await get(commit(6))).status).toBe(404);
 });
 
 it('a checkpoint written after a concurrent commit shows at the next version', async () => {
@@ -165,6 +170,19 @@ it('a checkpoint written after a concurrent commit shows at the next version', a
   await table.commitFiles('EU');
   clock.advance(1_000);
   await read(table.writer.version);
-  const hint = await objectRequest(proxy.url, 'GET', `${LOG}_last_checkpoint`, 'eu');
+  const hint = await get(`${LOG}_last_checkpoint`);
   expect(JSON.parse(hint.text).version).toBe(late);
+});
+
+it('a commit deleted out of order, and never met gone, shows within the hour', async () => {
+  // Between the two checkpoints, out of the newest versions: no look but the whole listing sees it.
+  const hint = await get(`${LOG}_last_checkpoint`);
+  const newest = JSON.parse(hint.text).version as number;
+  await client.send(new DeleteObjectCommand({ Bucket: 'lake', Key: commit(CHECKPOINT + 3) }));
+  clock.advance(60 * 60 * 1000);
+  await table.commitFiles('EU');
+  await read(table.writer.version);
+  const keys = (await list({ prefix: LOG })).flatMap((p) => p.keys);
+  // The log now rebuilds from the checkpoint after the gap only.
+  expect(keys[0]).toBe(`${LOG}${versionPrefix(newest)}.checkpoint.parquet`);
 });
