@@ -3,11 +3,12 @@
  * brought up to date by listing only what can have changed: the log from a few versions before
  * the newest one held (new commits, and a checkpoint written after its commit, even after a
  * concurrent writer's next commit), and the log's first few keys (a log cleanup deletes the oldest
- * files first). The whole log is listed again when those disagree with what is held (a cleanup, a
- * table deleted and written again), after forget() (a file the listing named turned out gone or
- * rewritten), and every `fullListingMs` (what neither look sees: a checkpoint written long after
- * its commit, a file deleted out of order). A 30-day log of a table committing every minute is
- * ~90 LIST pages; a new version costs two requests.
+ * files first: Spark's runs after every checkpoint, so every ~10 versions). The whole log is listed
+ * again when those disagree with what is held (a table deleted and written again, or rolled back),
+ * after forget() (a file the listing named turned out gone or rewritten), and every
+ * `fullListingMs` (what neither look sees: a checkpoint written long after its commit, a file
+ * deleted out of order). A 30-day log of a table committing every minute is ~90 LIST pages; a new
+ * version costs two requests.
  */
 import type { DeltaStorage, ListedFile } from '../delta/delta-storage';
 import { LOG_DIR, type ParsedLogPath, parseLogPath, versionPrefix } from '../delta/log-path';
@@ -106,14 +107,15 @@ export class HeldLogListing {
     // What was held from `start` on is still there as it was (new files may have come).
     for (const f of held)
       if (f.parsed.version >= start && listed.get(f.parsed.path) !== f.source) return undefined;
-    const kept = held.filter((f) => f.parsed.version < start);
-    // The oldest file held is still the log's first (a log cleanup deletes the oldest first).
-    const oldest = logFiles(first)[0];
-    if (
-      kept.length > 0 &&
-      (oldest?.parsed.path !== kept[0]!.parsed.path || oldest.source !== kept[0]!.source)
-    )
-      return undefined;
+    let kept = held.filter((f) => f.parsed.version < start);
+    if (kept.length > 0) {
+      // A log cleanup deletes the oldest files first: those held before the log's first are gone,
+      // the others still there. A first file not held (or none) is another log.
+      const oldest = logFiles(first)[0];
+      const at = oldest ? kept.findIndex((f) => f.parsed.path === oldest.parsed.path) : -1;
+      if (at < 0 || kept[at]!.source !== oldest!.source) return undefined;
+      kept = kept.slice(at);
+    }
     return [...kept, ...fresh];
   }
 }
