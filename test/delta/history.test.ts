@@ -17,6 +17,7 @@ import { retainedLog } from '../../lambda/delta/retained-log';
 import { DEFAULT_DELETED_FILE_RETENTION_MS, parseInterval } from '../../lambda/delta/retention';
 import { type AddFile, type RemoveFile, writeCheckpoint } from '../../lambda/local/delta-writer';
 import { add, MemoryDeltaStorage, metaData, protocolV1 } from '../helpers/delta-memory-storage';
+import { commitKey, logVersion } from '../helpers/log-text';
 
 const tableUri = 's3://bucket/t';
 
@@ -75,12 +76,16 @@ const record = (h: History, path: string) =>
 
 const parsed = (names: string[]): ParsedLogPath[] =>
   names.map((n) => parseLogPath(`_delta_log/${n}`, 1)!).filter((p) => p !== undefined);
-const v = (n: number) => String(n).padStart(20, '0');
 
 describe('retainedLog', () => {
   it('starts at version 0 when every commit is there, checkpoints or not', () => {
     const r = retainedLog(
-      parsed([`${v(0)}.json`, `${v(1)}.json`, `${v(1)}.checkpoint.parquet`, `${v(2)}.json`]),
+      parsed([
+        `${logVersion(0)}.json`,
+        `${logVersion(1)}.json`,
+        `${logVersion(1)}.checkpoint.parquet`,
+        `${logVersion(2)}.json`,
+      ]),
     );
     expect([r?.oldestVersion, r?.latestVersion, r?.checkpoints.length]).toEqual([0, 2, 0]);
     expect(r?.commits.map((c) => c.version)).toEqual([0, 1, 2]);
@@ -89,12 +94,12 @@ describe('retainedLog', () => {
   it('starts at the oldest checkpoint that the remaining commits follow (early log cleaned up)', () => {
     const r = retainedLog(
       parsed([
-        `${v(3)}.checkpoint.parquet`,
-        `${v(3)}.json`,
-        `${v(4)}.json`,
-        `${v(5)}.checkpoint.parquet`,
-        `${v(5)}.json`,
-        `${v(6)}.json`,
+        `${logVersion(3)}.checkpoint.parquet`,
+        `${logVersion(3)}.json`,
+        `${logVersion(4)}.json`,
+        `${logVersion(5)}.checkpoint.parquet`,
+        `${logVersion(5)}.json`,
+        `${logVersion(6)}.json`,
       ]),
     );
     expect(r?.oldestVersion).toBe(3);
@@ -104,20 +109,24 @@ describe('retainedLog', () => {
 
   it('skips a checkpoint that a gap in the commits cuts off, and stops at upTo', () => {
     const names = [
-      `${v(2)}.checkpoint.parquet`,
-      `${v(4)}.json`,
-      `${v(5)}.checkpoint.parquet`,
-      `${v(6)}.json`,
-      `${v(7)}.json`,
+      `${logVersion(2)}.checkpoint.parquet`,
+      `${logVersion(4)}.json`,
+      `${logVersion(5)}.checkpoint.parquet`,
+      `${logVersion(6)}.json`,
+      `${logVersion(7)}.json`,
     ];
     expect(retainedLog(parsed(names))?.oldestVersion).toBe(5);
     expect(retainedLog(parsed(names), 6)?.commits.map((c) => c.version)).toEqual([6]);
-    expect(retainedLog(parsed([`${v(4)}.json`, `${v(5)}.json`]))).toBeUndefined();
+    expect(retainedLog(parsed([`${logVersion(4)}.json`, `${logVersion(5)}.json`]))).toBeUndefined();
   });
 
   it('ignores an incomplete multi-part checkpoint', () => {
     const r = retainedLog(
-      parsed([`${v(3)}.checkpoint.0000000001.0000000002.parquet`, `${v(4)}.json`, `${v(5)}.json`]),
+      parsed([
+        `${logVersion(3)}.checkpoint.0000000001.0000000002.parquet`,
+        `${logVersion(4)}.json`,
+        `${logVersion(5)}.json`,
+      ]),
     );
     expect(r).toBeUndefined();
   });
@@ -398,7 +407,7 @@ describe('completeHistory (from a recent one)', () => {
     const h = await completeHistory(recent, s, snap);
     // Commits 0..6 once each; the recent history's records are not read again.
     expect(s.reads.filter((r) => r.endsWith('.json')).sort()).toEqual(
-      Array.from({ length: 7 }, (_, v) => `_delta_log/${String(v).padStart(20, '0')}.json`),
+      Array.from({ length: 7 }, (_, v) => commitKey(v)),
     );
     const full = await loadHistory(s, snap);
     expect([h.complete, h.version, h.oldestVersion]).toEqual([true, full.version, full.oldestVersion]);
@@ -473,7 +482,7 @@ describe('updateHistory', () => {
       [{ path: 'p=1/a.parquet', deletionTimestamp: 5, partitionValues: { p: '1' } }],
     );
     // Log cleanup after the checkpoint: commits 0-2 are gone.
-    for (const n of [0, 1, 2]) s.files.delete(`_delta_log/${v(n)}.json`);
+    for (const n of [0, 1, 2]) s.files.delete(commitKey(n));
     const h2 = await updateHistory(
       h1,
       s,

@@ -11,6 +11,7 @@ import { loadSnapshot } from '../../lambda/delta/load-snapshot';
 import { DeltaTableWriter, directoryTarget } from '../../lambda/local/delta-writer';
 import { fsDeltaStorage } from '../helpers/delta-fs-storage';
 import { referenceReplay } from '../helpers/delta-reference-replay';
+import { checkpointKey, commitKey } from '../helpers/log-text';
 
 const tableUri = 's3://bucket/t';
 const dirs: string[] = [];
@@ -39,8 +40,7 @@ async function table(): Promise<{ dir: string; w: DeltaTableWriter }> {
   return { dir, w };
 }
 
-const cp = (dir: string, v: number) =>
-  path.join(dir, '_delta_log', `${String(v).padStart(20, '0')}.checkpoint.parquet`);
+const cp = (dir: string, v: number) => path.join(dir, checkpointKey(v));
 const hint = (dir: string) => path.join(dir, '_delta_log', '_last_checkpoint');
 
 describe('log segment', () => {
@@ -120,7 +120,7 @@ describe('log segment', () => {
   it('says clearly when the checkpoint is broken and the commits before it were cleaned up', async () => {
     const { dir } = await table();
     truncateSync(cp(dir, 2), 100);
-    for (const v of [0, 1]) unlinkSync(path.join(dir, '_delta_log', `${String(v).padStart(20, '0')}.json`));
+    for (const v of [0, 1]) unlinkSync(path.join(dir, commitKey(v)));
     await expect(loadSnapshot(fsDeltaStorage(dir), { tableUri })).rejects.toThrow(
       /checkpoint _delta_log\/00000000000000000002\.checkpoint\.parquet is unreadable.*00000000000000000000\.json is missing/,
     );

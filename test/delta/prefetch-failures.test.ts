@@ -10,10 +10,10 @@ import { loadSnapshot } from '../../lambda/delta/load-snapshot';
 import { type AddFile, writeCheckpoint } from '../../lambda/local/delta-writer';
 import { StorageError } from '../../lambda/storage/storage-backend';
 import { add, MemoryDeltaStorage, metaData, protocolV1 } from '../helpers/delta-memory-storage';
+import { commitKey } from '../helpers/log-text';
 import { unhandledRejectionsPerTest } from '../helpers/unhandled-rejections';
 
 const tableUri = 's3://bucket/t';
-const commit = (v: number) => `_delta_log/${String(v).padStart(20, '0')}.json`;
 const nextMacrotask = () => new Promise<void>((r) => setImmediate(r));
 
 const unhandled = unhandledRejectionsPerTest();
@@ -48,10 +48,10 @@ describe('a prefetched read that fails', () => {
     });
     // Commit 0 is slow; commit 2 (prefetched behind it) fails first.
     s.hold.set(
-      commit(0),
+      commitKey(0),
       failed.then(() => nextMacrotask()),
     );
-    s.fail.set(commit(2), () => {
+    s.fail.set(commitKey(2), () => {
       failedOnce();
       return new StorageError('Unavailable', 'backend answered 503');
     });
@@ -63,14 +63,14 @@ describe('a prefetched read that fails', () => {
 
   it('fails the load, not the process, when an earlier commit is malformed and a prefetch fails later', async () => {
     const s = tableWithCommits(5);
-    s.put(commit(1), '{not json\n');
+    s.put(commitKey(1), '{not json\n');
     let release!: () => void;
     const released = new Promise<void>((r) => {
       release = r;
     });
     // Commit 3 fails only after the replay has given up on commit 1: nobody awaits it any more.
-    s.hold.set(commit(3), released);
-    s.fail.set(commit(3), () => new StorageError('NotFound', 'removed by log cleanup'));
+    s.hold.set(commitKey(3), released);
+    s.fail.set(commitKey(3), () => new StorageError('NotFound', 'removed by log cleanup'));
 
     await expect(loadSnapshot(s, { tableUri })).rejects.toMatchObject({ kind: 'Malformed' });
     release();

@@ -9,6 +9,7 @@ import { SnapshotCache, type SnapshotLoad } from '../../lambda/delta/snapshot-ca
 import { NO_TUPLE } from '../../lambda/delta/snapshot-view';
 import { StorageError } from '../../lambda/storage/storage-backend';
 import { add, MemoryDeltaStorage, metaData, protocolV1, remove } from '../helpers/delta-memory-storage';
+import { commitKey } from '../helpers/log-text';
 
 const tableUri = 's3://bucket/t';
 
@@ -294,7 +295,6 @@ describe('SnapshotCache, stale if error', () => {
 });
 
 describe('SnapshotCache, a table replaced or rolled back under it', () => {
-  const commitPath = (v: number) => `_delta_log/${String(v).padStart(20, '0')}.json`;
   const known = (snap: { tupleOf(p: string): number }, p: string) => snap.tupleOf(p) !== NO_TUPLE;
 
   it('follows a table deleted and recreated at the same path (its version back to 0) after the ttl', async () => {
@@ -356,7 +356,7 @@ describe('SnapshotCache, a table replaced or rolled back under it', () => {
     expect(known(first, 'p=1/late.parquet')).toBe(true);
     // The history at version 2 is loaded (a request named a file the snapshot did not know).
     expect((await cache.history('t', s, tableUri, first, false)).version).toBe(2);
-    s.files.delete(commitPath(2));
+    s.files.delete(commitKey(2));
     clock.advance(5000);
     const back = await cache.get('t', s, tableUri);
     expect(back.version).toBe(1);

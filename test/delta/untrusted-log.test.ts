@@ -12,24 +12,19 @@ import { historyVerdict } from '../../lambda/access/history-access';
 import { loadHistory } from '../../lambda/delta/load-history';
 import { loadSnapshot } from '../../lambda/delta/load-snapshot';
 import { NO_TUPLE } from '../../lambda/delta/snapshot-view';
+import { MemoryDeltaStorage, repeatedKeyCheckpoint } from '../helpers/delta-memory-storage';
 import {
   add,
-  MemoryDeltaStorage,
+  commitKey,
+  dvProtocol,
   metaData,
+  pathVector,
   protocolV1,
   remove,
-  repeatedKeyCheckpoint,
-} from '../helpers/delta-memory-storage';
+  sharedVector,
+} from '../helpers/log-text';
 
 const tableUri = 's3://bucket/t';
-const dvProtocol = {
-  protocol: {
-    minReaderVersion: 3,
-    minWriterVersion: 7,
-    readerFeatures: ['deletionVectors'],
-    writerFeatures: ['deletionVectors'],
-  },
-};
 
 async function readable(s: MemoryDeltaStorage, maps: PartitionMap[], paths: string[]) {
   const snapshot = await loadSnapshot(s, { tableUri });
@@ -111,7 +106,7 @@ describe('a file whose partitionValues are not a map of strings', () => {
       raw('region=EU/list.parquet', '["EU"]'),
       raw('region=EU/text.parquet', '"EU"'),
     );
-    const s = new MemoryDeltaStorage().put(`_delta_log/${'0'.repeat(20)}.json`, `${lines.join('\n')}\n`);
+    const s = new MemoryDeltaStorage().put(commitKey(0), `${lines.join('\n')}\n`);
     const snapshot = await loadSnapshot(s, { tableUri });
     const odd = [
       'region=EU/array.parquet',
@@ -130,13 +125,7 @@ describe('a file whose partitionValues are not a map of strings', () => {
 
 describe('paths of deletion vectors and change data', () => {
   it('a path-based deletion vector naming a data file of another partition does not make it readable', async () => {
-    const dv = (path: string) => ({
-      storageType: 'p',
-      pathOrInlineDv: `${tableUri}/${path}`,
-      offset: 1,
-      sizeInBytes: 10,
-      cardinality: 1,
-    });
+    const dv = (path: string) => pathVector(`${tableUri}/${path}`);
     const s = new MemoryDeltaStorage()
       .commit(0, [
         dvProtocol,
@@ -195,18 +184,11 @@ describe('paths of deletion vectors and change data', () => {
   });
 
   it('a deletion-vector file shared by files of two partitions is readable only with both', async () => {
-    const shared = {
-      storageType: 'u',
-      pathOrInlineDv: 'ab^-aqEH.-t@S}K{vb[*k^',
-      offset: 1,
-      sizeInBytes: 10,
-      cardinality: 1,
-    };
     const s = new MemoryDeltaStorage().commit(0, [
       dvProtocol,
       metaData(['region']),
-      add('region=EU/a.parquet', { region: 'EU' }, shared),
-      add('region=US/b.parquet', { region: 'US' }, { ...shared, offset: 20 }),
+      add('region=EU/a.parquet', { region: 'EU' }, sharedVector(1)),
+      add('region=US/b.parquet', { region: 'US' }, sharedVector(20)),
     ]);
     const snapshot = await loadSnapshot(s, { tableUri });
     let dvFile = '';
@@ -222,20 +204,14 @@ describe('paths of deletion vectors and change data', () => {
   });
 
   it('a deletion-vector file is refused in history while one of its files has no known partition', async () => {
-    const shared = {
-      storageType: 'u',
-      pathOrInlineDv: 'ab^-aqEH.-t@S}K{vb[*k^',
-      sizeInBytes: 10,
-      cardinality: 1,
-    };
     const s = new MemoryDeltaStorage()
       .commit(0, [
         dvProtocol,
         metaData(['region']),
-        add('region=EU/a.parquet', { region: 'EU' }, { ...shared, offset: 1 }),
+        add('region=EU/a.parquet', { region: 'EU' }, sharedVector(1)),
       ])
       // A remove without partition values, of a file no retained version added: its partition is unknown.
-      .commit(1, [remove('region=US/gone.parquet', { ...shared, offset: 20 })]);
+      .commit(1, [remove('region=US/gone.parquet', sharedVector(20))]);
     const snapshot = await loadSnapshot(s, { tableUri });
     let dvFile = '';
     snapshot.forEachFile((p) => {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuthzProxy, keyFor, objectRequest, startAuthzProxy } from '../helpers/authz-harness';
 import { uploadTable } from '../helpers/fixture-tables';
+import { addAction, commitKey, commitText, field, metaData, protocolV1 } from '../helpers/log-text';
 import { longestLoopBlock } from '../helpers/loop-watch';
 import { type S3Server, startS3rver } from '../helpers/s3-servers';
 import { signedFetch } from '../helpers/signed-fetch';
@@ -21,43 +22,20 @@ const region = (i: number) => (i % 2 ? 'EU' : 'US');
 const path = (i: number) => `region=${region(i)}/n=${i}/part-${i}.parquet`;
 
 function writeTable(dir: string): void {
-  const log = join(dir, '_delta_log');
-  mkdirSync(log, { recursive: true });
-  const schema = JSON.stringify({
-    type: 'struct',
-    fields: [
-      { name: 'id', type: 'long', nullable: true, metadata: {} },
-      { name: 'region', type: 'string', nullable: true, metadata: {} },
-      { name: 'n', type: 'long', nullable: true, metadata: {} },
-    ],
-  });
+  mkdirSync(join(dir, '_delta_log'), { recursive: true });
   const actions = [
     { commitInfo: { timestamp: Date.now(), operation: 'WRITE' } },
-    { protocol: { minReaderVersion: 1, minWriterVersion: 2 } },
-    {
-      metaData: {
-        id: 'allowed-set-loop',
-        format: { provider: 'parquet', options: {} },
-        schemaString: schema,
-        partitionColumns: ['region', 'n'],
-        configuration: {},
-        createdTime: 1,
-      },
-    },
-    ...Array.from({ length: TUPLES }, (_, i) => ({
-      add: {
-        path: path(i),
-        partitionValues: { region: region(i), n: String(i) },
-        size: 4,
-        modificationTime: 1,
-        dataChange: true,
-      },
-    })),
+    protocolV1,
+    metaData(['region', 'n'], {
+      id: 'allowed-set-loop',
+      fields: [field('id', 'long'), field('region', 'string'), field('n', 'long')],
+      createdTime: 1,
+    }),
+    ...Array.from({ length: TUPLES }, (_, i) =>
+      addAction(path(i), { region: region(i), n: String(i) }, { size: 4, modificationTime: 1 }),
+    ),
   ];
-  writeFileSync(
-    join(log, `${'0'.padStart(20, '0')}.json`),
-    `${actions.map((a) => JSON.stringify(a)).join('\n')}\n`,
-  );
+  writeFileSync(join(dir, commitKey(0)), commitText(actions));
   mkdirSync(join(dir, 'region=EU', 'n=1'), { recursive: true });
   writeFileSync(join(dir, path(1)), 'PAR1');
 }

@@ -10,6 +10,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuthzProxy, keyFor, objectRequest, startAuthzProxy } from '../helpers/authz-harness';
 import { uploadTable } from '../helpers/fixture-tables';
+import {
+  addAction,
+  commitKey,
+  commitText,
+  field,
+  metaData,
+  protocol,
+  removeAction,
+} from '../helpers/log-text';
 import { longestLoopBlock } from '../helpers/loop-watch';
 import { type S3Server, startS3rver } from '../helpers/s3-servers';
 import { signedFetch } from '../helpers/signed-fetch';
@@ -17,62 +26,37 @@ import { signedFetch } from '../helpers/signed-fetch';
 /** Files written, then all but KEPT removed: the history knows every one of them. */
 const FILES = 200_000;
 const KEPT = 10;
-const version = (v: number) => String(v).padStart(20, '0');
 
 function writeLog(dir: string): void {
-  const log = join(dir, '_delta_log');
-  mkdirSync(log, { recursive: true });
-  const schema = JSON.stringify({
-    type: 'struct',
-    fields: [
-      { name: 'id', type: 'long', nullable: true, metadata: {} },
-      { name: 'region', type: 'string', nullable: true, metadata: {} },
-    ],
-  });
+  mkdirSync(join(dir, '_delta_log'), { recursive: true });
   const path = (i: number) => `region=${i % 2 ? 'EU' : 'US'}/day=${i % 50}/part-${i}.parquet`;
   const region = (i: number) => (i % 2 ? 'EU' : 'US');
   const now = Date.now();
-  const lines = (actions: object[]) => `${actions.map((a) => JSON.stringify(a)).join('\n')}\n`;
   writeFileSync(
-    join(log, `${version(0)}.json`),
-    lines([
+    join(dir, commitKey(0)),
+    commitText([
       { commitInfo: { timestamp: now - 1000, operation: 'WRITE' } },
-      { protocol: { minReaderVersion: 1, minWriterVersion: 4 } },
-      {
-        metaData: {
-          id: 'cdc-listing-loop',
-          format: { provider: 'parquet', options: {} },
-          schemaString: schema,
-          partitionColumns: ['region'],
-          configuration: { 'delta.enableChangeDataFeed': 'true' },
-          createdTime: 1,
-        },
-      },
-      ...Array.from({ length: FILES }, (_, i) => ({
-        add: {
-          path: path(i),
-          partitionValues: { region: region(i) },
-          size: 1,
-          modificationTime: 1,
-          dataChange: true,
-        },
-      })),
+      protocol(1, 4),
+      metaData(['region'], {
+        id: 'cdc-listing-loop',
+        fields: [field('id', 'long'), field('region', 'string')],
+        configuration: { 'delta.enableChangeDataFeed': 'true' },
+        createdTime: 1,
+      }),
+      ...Array.from({ length: FILES }, (_, i) =>
+        addAction(path(i), { region: region(i) }, { modificationTime: 1 }),
+      ),
     ]),
   );
   mkdirSync(join(dir, '_change_data'));
   writeFileSync(join(dir, '_change_data', 'cdc-00000.c000.snappy.parquet'), 'PAR1');
   writeFileSync(
-    join(log, `${version(1)}.json`),
-    lines([
+    join(dir, commitKey(1)),
+    commitText([
       { commitInfo: { timestamp: now, operation: 'DELETE' } },
-      ...Array.from({ length: FILES - KEPT }, (_, i) => ({
-        remove: {
-          path: path(i),
-          partitionValues: { region: region(i) },
-          deletionTimestamp: now,
-          dataChange: true,
-        },
-      })),
+      ...Array.from({ length: FILES - KEPT }, (_, i) =>
+        removeAction(path(i), { partitionValues: { region: region(i) }, deletionTimestamp: now }),
+      ),
       {
         cdc: {
           path: '_change_data/cdc-00000.c000.snappy.parquet',

@@ -2,6 +2,10 @@
 import type { DeltaStorage, ListedFile } from '../../lambda/delta/delta-storage';
 import { type CheckpointPages, writeCheckpoint } from '../../lambda/local/delta-writer';
 import { StorageError } from '../../lambda/storage/storage-backend';
+import { commitKey, commitText, metaData, protocolV1 } from './log-text';
+
+/** The log's actions, for the tests that import them with the storage. */
+export { add, metaData, protocolV1, remove } from './log-text';
 
 export class MemoryDeltaStorage implements DeltaStorage {
   readonly files = new Map<string, Uint8Array>();
@@ -19,10 +23,7 @@ export class MemoryDeltaStorage implements DeltaStorage {
 
   /** Writes a commit of JSON actions (one per line). */
   commit(version: number, actions: object[]): this {
-    return this.put(
-      `_delta_log/${String(version).padStart(20, '0')}.json`,
-      `${actions.map((a) => JSON.stringify(a)).join('\n')}\n`,
-    );
+    return this.put(commitKey(version), commitText(actions));
   }
 
   /**
@@ -99,50 +100,4 @@ export async function repeatedKeyCheckpoint(): Promise<MemoryDeltaStorage> {
     ],
   );
   return s;
-}
-
-export const protocolV1 = { protocol: { minReaderVersion: 1, minWriterVersion: 2 } };
-
-export function metaData(
-  partitionColumns: string[],
-  extra: { schema?: object[]; configuration?: Record<string, string> } = {},
-) {
-  const fields =
-    extra.schema ?? partitionColumns.map((name) => ({ name, type: 'string', nullable: true, metadata: {} }));
-  return {
-    metaData: {
-      id: 'test-table',
-      format: { provider: 'parquet', options: {} },
-      schemaString: JSON.stringify({
-        type: 'struct',
-        fields: [{ name: 'v', type: 'long', nullable: true, metadata: {} }, ...fields],
-      }),
-      partitionColumns,
-      configuration: extra.configuration ?? {},
-      createdTime: 0,
-    },
-  };
-}
-
-export function add(
-  path: string,
-  partitionValues: Record<string, string | null> = {},
-  deletionVector?: object,
-) {
-  return {
-    add: {
-      path,
-      partitionValues,
-      size: 1,
-      modificationTime: 0,
-      dataChange: true,
-      ...(deletionVector ? { deletionVector } : {}),
-    },
-  };
-}
-
-export function remove(path: string, deletionVector?: object) {
-  return {
-    remove: { path, deletionTimestamp: 0, dataChange: true, ...(deletionVector ? { deletionVector } : {}) },
-  };
 }

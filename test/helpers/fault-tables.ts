@@ -5,9 +5,6 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DeltaTableWriter, type DeltaWriterTarget } from '../../lambda/local/delta-writer';
 
-export const commitKey = (prefix: string, v: number): string =>
-  `${prefix}_delta_log/${String(v).padStart(20, '0')}.json`;
-
 export interface TestTable {
   alias: string;
   bucket: string;

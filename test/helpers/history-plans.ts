@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { loadSnapshot } from '../../lambda/delta/load-snapshot';
 import type { TableFacts, Tuple } from './authz-table-facts';
 import { fsDeltaStorage } from './delta-fs-storage';
+import { commitKey } from './log-text';
 
 export interface TablePlans {
   facts: TableFacts;
@@ -39,11 +40,9 @@ interface FileAction {
   dataChange?: boolean;
 }
 
-const commitFile = (dir: string, v: number) => join(dir, '_delta_log', `${String(v).padStart(20, '0')}.json`);
-
 function readCommit(dir: string, v: number): Line[] | undefined {
   try {
-    return readFileSync(commitFile(dir, v), 'utf8')
+    return readFileSync(join(dir, commitKey(v)), 'utf8')
       .split('\n')
       .filter((l) => l.trim())
       .map((l) => JSON.parse(l) as Line);

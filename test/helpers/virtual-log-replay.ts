@@ -8,6 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
+import { logVersion } from './log-text';
 
 export interface ReplayedFile {
   path: string;
@@ -46,8 +47,6 @@ export function jsonLines(bytes: Uint8Array): Obj[] {
     .map((l) => JSON.parse(l) as Obj);
 }
 
-const v20 = (v: number) => String(v).padStart(20, '0');
-
 /**
  * The active files at `version` of a log given as name → bytes (names relative to _delta_log/),
  * keyed by decoded path. Throws when the version cannot be reconstructed from what is there.
@@ -85,13 +84,13 @@ export async function replayEntries(
     .sort((a, b) => b - a);
   let start = 0;
   if (cps.length) {
-    for (const r of await parquetRows(files.get(`${v20(cps[0]!)}.checkpoint.parquet`)!, ['add'])) {
+    for (const r of await parquetRows(files.get(`${logVersion(cps[0]!)}.checkpoint.parquet`)!, ['add'])) {
       if (r.add) put(r.add as Obj);
     }
     start = cps[0]! + 1;
   }
   for (let v = start; v <= version; v++) {
-    const c = files.get(`${v20(v)}.json`);
+    const c = files.get(`${logVersion(v)}.json`);
     if (!c) throw new Error(`commit ${v} missing from the log (start ${start})`);
     const actions = jsonLines(c);
     for (const a of actions) {

@@ -20,7 +20,8 @@ import {
   objectRequest,
   startAuthzProxy,
 } from '../helpers/authz-harness';
-import { commitKey, type TestTable, writeTable as writeTableIn } from '../helpers/fault-tables';
+import { type TestTable, writeTable as writeTableIn } from '../helpers/fault-tables';
+import { commitKey } from '../helpers/log-text';
 import { type MisbehavingS3, type PrefixPolicy, startMisbehavingS3 } from '../helpers/misbehaving-s3';
 import {
   backendClient,
@@ -101,11 +102,11 @@ describe('faults injected into backend reads (s3rver)', () => {
     let held = false;
     backend.onRequest = (r) => {
       if (r.method !== 'GET') return undefined;
-      if (r.key === commitKey(t.prefix, 0) && !held) {
+      if (r.key === commitKey(0, t.prefix) && !held) {
         held = true;
         return { after: released };
       }
-      if (r.key === commitKey(t.prefix, 2)) {
+      if (r.key === commitKey(2, t.prefix)) {
         if (++failures >= times) {
           clearTimeout(fallback);
           setTimeout(release, 100);
@@ -160,7 +161,7 @@ describe('faults injected into backend reads (s3rver)', () => {
   it('answers InternalError naming the table, not the backend, for a log that cannot be parsed', async () => {
     const { t, files, proxy } = await tableAndProxy();
     await client.send(
-      new PutObjectCommand({ Bucket: BUCKET, Key: commitKey(t.prefix, 5), Body: '{"add": {not json' }),
+      new PutObjectCommand({ Bucket: BUCKET, Key: commitKey(5, t.prefix), Body: '{"add": {not json' }),
     );
     const r = await objectRequest(proxy.url, 'GET', `${t.alias}/${files[0]}`, READER);
     expect([r.status, code(r.text)]).toEqual([500, 'InternalError']);
@@ -187,7 +188,7 @@ describe('listings over a table whose log is broken (s3rver)', () => {
     broken = await writeTable(client, 'broken', 'lazy/broken/');
     await broken.commitFiles('EU');
     await client.send(
-      new PutObjectCommand({ Bucket: BUCKET, Key: commitKey(broken.prefix, 2), Body: '{"add": {not json' }),
+      new PutObjectCommand({ Bucket: BUCKET, Key: commitKey(2, broken.prefix), Body: '{"add": {not json' }),
     );
     proxy = await startAuthzProxy(
       backend,

@@ -10,6 +10,17 @@
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dvFile, TableRoot } from '../../lambda/delta/table-root';
+import {
+  addAction,
+  commitKey,
+  commitText,
+  DV_ENABLED,
+  dvProtocol,
+  metaData,
+  pathVector,
+  removeAction,
+  sharedVector,
+} from '../helpers/log-text';
 import { ANALYST, type RunningProxy, startProxy, type TestKey } from '../helpers/proxy-harness';
 import { backendClient, createBucket, type S3Server, startS3rver } from '../helpers/s3-servers';
 
@@ -26,52 +37,12 @@ const BOTH: TestKey = {
 };
 
 const BUCKET = 'dv-lake';
-const dvProtocol = {
-  protocol: {
-    minReaderVersion: 3,
-    minWriterVersion: 7,
-    readerFeatures: ['deletionVectors'],
-    writerFeatures: ['deletionVectors'],
-  },
-};
-const metaData = {
-  metaData: {
-    id: 'dv-owners',
-    format: { provider: 'parquet', options: {} },
-    schemaString: JSON.stringify({
-      type: 'struct',
-      fields: [
-        { name: 'v', type: 'long', nullable: true, metadata: {} },
-        { name: 'region', type: 'string', nullable: true, metadata: {} },
-      ],
-    }),
-    partitionColumns: ['region'],
-    configuration: { 'delta.enableDeletionVectors': 'true' },
-    createdTime: 0,
-  },
-};
-const add = (path: string, region: string, deletionVector?: object) => ({
-  add: {
-    path,
-    partitionValues: { region },
-    size: 4,
-    modificationTime: 0,
-    dataChange: true,
-    ...(deletionVector ? { deletionVector } : {}),
-  },
-});
+const dvMetaData = metaData(['region'], { id: 'dv-owners', configuration: DV_ENABLED });
+const add = (path: string, region: string, deletionVector?: object) =>
+  addAction(path, { region }, { size: 4, deletionVector });
 /** Removed now: well within the default retention of 7 days. */
-const remove = (path: string, region: string, deletionVector?: object) => ({
-  remove: {
-    path,
-    partitionValues: { region },
-    deletionTimestamp: Date.now(),
-    dataChange: true,
-    ...(deletionVector ? { deletionVector } : {}),
-  },
-});
-const commit = (actions: object[]) => `${actions.map((a) => JSON.stringify(a)).join('\n')}\n`;
-const version = (v: number) => `_delta_log/${String(v).padStart(20, '0')}.json`;
+const remove = (path: string, region: string, deletionVector?: object) =>
+  removeAction(path, { partitionValues: { region }, deletionTimestamp: Date.now(), deletionVector });
 
 let backend: S3Server;
 let s3: S3Client;
@@ -81,21 +52,9 @@ async function put(key: string, body: string): Promise<void> {
 }
 
 /** A path-based deletion vector pointing at `rel` in table `t`. */
-const pathDv = (t: string, rel: string) => ({
-  storageType: 'p',
-  pathOrInlineDv: `s3://${BUCKET}/${t}/${rel}`,
-  offset: 1,
-  sizeInBytes: 10,
-  cardinality: 1,
-});
+const pathDv = (t: string, rel: string) => pathVector(`s3://${BUCKET}/${t}/${rel}`);
 /** One deletion-vector file (`u`), at two offsets: Spark packs a task's vectors into one file. */
-const SHARED = {
-  storageType: 'u',
-  pathOrInlineDv: 'ab^-aqEH.-t@S}K{vb[*k^',
-  sizeInBytes: 10,
-  cardinality: 1,
-};
-const sharedFile = dvFile(new TableRoot(`s3://${BUCKET}/shared`), SHARED)!.relPath!;
+const sharedFile = dvFile(new TableRoot(`s3://${BUCKET}/shared`), sharedVector(1))!.relPath!;
 
 beforeAll(async () => {
   backend = await startS3rver();
@@ -111,10 +70,10 @@ beforeAll(async () => {
     await put(`pathdv/${f}`, f.includes('US') ? 'US!!' : 'EU!!');
   await put('pathdv/region=EU/vectors-of-c.bin', 'VEC');
   await put(
-    `pathdv/${version(0)}`,
-    commit([
+    commitKey(0, 'pathdv/'),
+    commitText([
       dvProtocol,
-      metaData,
+      dvMetaData,
       add('region=US/removed.parquet', 'US'),
       add('region=US/active.parquet', 'US'),
       add('region=EU/a.parquet', 'EU'),
@@ -123,8 +82,8 @@ beforeAll(async () => {
     ]),
   );
   await put(
-    `pathdv/${version(1)}`,
-    commit([
+    commitKey(1, 'pathdv/'),
+    commitText([
       remove('region=US/removed.parquet', 'US'),
       remove('region=EU/a.parquet', 'EU', pathDv('pathdv', 'region=US/removed.parquet')),
       remove('region=EU/b.parquet', 'EU', pathDv('pathdv', 'region=US/active.parquet')),
@@ -135,15 +94,15 @@ beforeAll(async () => {
   for (const f of ['region=EU/a.parquet', 'region=US/b.parquet']) await put(`shared/${f}`, 'data');
   await put(`shared/${sharedFile}`, 'VECTORS OF EU AND US');
   await put(
-    `shared/${version(0)}`,
-    commit([
+    commitKey(0, 'shared/'),
+    commitText([
       dvProtocol,
-      metaData,
-      add('region=EU/a.parquet', 'EU', { ...SHARED, offset: 1 }),
-      add('region=US/b.parquet', 'US', { ...SHARED, offset: 20 }),
+      dvMetaData,
+      add('region=EU/a.parquet', 'EU', sharedVector(1)),
+      add('region=US/b.parquet', 'US', sharedVector(20)),
     ]),
   );
-  await put(`shared/${version(1)}`, commit([remove('region=EU/a.parquet', 'EU', { ...SHARED, offset: 1 })]));
+  await put(commitKey(1, 'shared/'), commitText([remove('region=EU/a.parquet', 'EU', sharedVector(1))]));
 }, 60_000);
 
 afterAll(async () => {

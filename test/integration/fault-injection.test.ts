@@ -17,9 +17,10 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../helpers/authz-harness';
-import { commitKey, type TestTable, writeTable } from '../helpers/fault-tables';
+import { type TestTable, writeTable } from '../helpers/fault-tables';
 import { startProxyThroughLambda } from '../helpers/lambda-http-server';
 import { TRANSPORTS } from '../helpers/lambda-transports';
+import { commitKey } from '../helpers/log-text';
 import { type BackendRequest, type MisbehavingS3, startMisbehavingS3 } from '../helpers/misbehaving-s3';
 import { ANALYST, type RunningProxy, serveWithNode, startProxy } from '../helpers/proxy-harness';
 import { backendClient, createBucket, type S3Server, startS3rver } from '../helpers/s3-servers';
@@ -333,7 +334,7 @@ describe('corrupt and truncated log files (node:http)', () => {
   it('answers 503 when a commit is cut short on the wire, and loads it once the fault ends', async () => {
     const p = await freshTable();
     try {
-      const key = commitKey(table.prefix, 2);
+      const key = commitKey(2, table.prefix);
       backend.onRequest = (r) => (isKey(key)(r) ? { cutAfter: 40 } : undefined);
       for (const file of [files[0]!, files[2]!])
         expectS3Error(await get(p, table, file), 503, 'ServiceUnavailable');
@@ -357,7 +358,7 @@ describe('corrupt and truncated log files (node:http)', () => {
       const whole = await startProxy(backend, proxyConfig());
       expect((await get(whole, table, files[1]!)).status).toBe(403);
       await whole.stop();
-      const key = commitKey(table.prefix, 4);
+      const key = commitKey(4, table.prefix);
       // The backend serves commit 4 without its last line: valid JSON lines, one action short.
       backend.onRequest = (r) =>
         isKey(key)(r)

@@ -12,10 +12,9 @@ import { S3Backend } from '../../lambda/storage/s3-backend';
 import { StorageError } from '../../lambda/storage/storage-backend';
 import { type AuthzProxy, listAllPages, objectRequest, startAuthzProxy } from '../helpers/authz-harness';
 import { uploadTable, writeRegionTable } from '../helpers/fixture-tables';
+import { checkpointKey, commitKey } from '../helpers/log-text';
 import { BACKEND_CREDENTIALS, backendClient, type S3Server, startS3rver } from '../helpers/s3-servers';
 
-const commit = (v: number) => `_delta_log/${String(v).padStart(20, '0')}.json`;
-const checkpoint = (v: number) => `_delta_log/${String(v).padStart(20, '0')}.checkpoint.parquet`;
 let s3: S3Server;
 let proxy: AuthzProxy;
 /** Its storage lists commit 1 of table `ghost` but answers its GET NotFound (a lagging store). */
@@ -36,7 +35,7 @@ beforeAll(async () => {
   s3 = await startS3rver();
   await uploadTable(s3.endpoint, 'lake', 't/', dir);
   // Checkpoint 4 is written later.
-  await backend((c) => c.send(new DeleteObjectCommand({ Bucket: 'lake', Key: `t/${checkpoint(4)}` })));
+  await backend((c) => c.send(new DeleteObjectCommand({ Bucket: 'lake', Key: checkpointKey(4, 't/') })));
   proxy = await startAuthzProxy(
     s3,
     {
@@ -67,7 +66,7 @@ beforeAll(async () => {
     {
       storage: {
         get: (ref, o) =>
-          ref.key === `t/${commit(1)}`
+          ref.key === commitKey(1, 't/')
             ? Promise.reject(new StorageError('NotFound', 'The specified key does not exist.'))
             : real.get(ref, o),
         head: (ref, o) => real.head(ref, o),
@@ -85,32 +84,32 @@ afterAll(async () => {
 });
 
 it('_last_checkpoint names the new checkpoint, from a new listing, not 404', async () => {
-  expect((await objectRequest(proxy.url, 'GET', `t/${commit(4)}`, 'eu')).status).toBe(200);
+  expect((await objectRequest(proxy.url, 'GET', commitKey(4, 't/'), 'eu')).status).toBe(200);
   await backend((c) =>
     c.send(
       new PutObjectCommand({
         Bucket: 'lake',
-        Key: `t/${checkpoint(4)}`,
-        Body: readFileSync(join(dir, checkpoint(4))),
+        Key: checkpointKey(4, 't/'),
+        Body: readFileSync(join(dir, checkpointKey(4))),
       }),
     ),
   );
-  for (const key of [checkpoint(2), commit(0), commit(1), commit(2), commit(3)])
+  for (const key of [checkpointKey(2), commitKey(0), commitKey(1), commitKey(2), commitKey(3)])
     await backend((c) => c.send(new DeleteObjectCommand({ Bucket: 'lake', Key: `t/${key}` })));
   const hint = await objectRequest(proxy.url, 'GET', 't/_delta_log/_last_checkpoint', 'eu');
   expect(hint.status).toBe(200);
   expect(JSON.parse(hint.text).version).toBe(4);
   const pages = await listAllPages(proxy.url, 'eu', 2, { prefix: 't/_delta_log/' });
   expect(pages.flatMap((p) => p.keys)).toEqual([
-    `t/${checkpoint(4)}`,
-    `t/${commit(4)}`,
+    checkpointKey(4, 't/'),
+    commitKey(4, 't/'),
     't/_delta_log/_last_checkpoint',
   ]);
-  const gone = await objectRequest(proxy.url, 'GET', `t/${checkpoint(2)}`, 'eu');
+  const gone = await objectRequest(proxy.url, 'GET', checkpointKey(2, 't/'), 'eu');
   expect(gone.status).toBe(404);
 });
 
 it('a commit listed again and still not readable is a retryable 503, not 500', async () => {
-  const r = await objectRequest(ghostly.url, 'GET', `g/${commit(1)}`, 'eu');
+  const r = await objectRequest(ghostly.url, 'GET', commitKey(1, 'g/'), 'eu');
   expect([r.status, /<Code>(\w+)</.exec(r.text)?.[1]]).toEqual([503, 'ServiceUnavailable']);
 });

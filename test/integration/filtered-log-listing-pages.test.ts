@@ -29,6 +29,7 @@ import {
   startAuthzProxy,
 } from '../helpers/authz-harness';
 import { byteOrder, modelListing } from '../helpers/authz-s3-model';
+import { checkpointKey, commitKey, logVersion } from '../helpers/log-text';
 import {
   BACKEND_CREDENTIALS,
   backendClient,
@@ -56,8 +57,6 @@ let proxy: AuthzProxy;
 let visible: string[];
 /** Keys that exist in the backend and the reader may not see. */
 let hidden: string[];
-
-const pad = (v: number) => String(v).padStart(20, '0');
 
 beforeAll(async () => {
   s3 = await startS3rver();
@@ -94,7 +93,7 @@ beforeAll(async () => {
     if (v === CHECKPOINT_AT) await writer.checkpoint();
   }
   // Side files of the real log: never shown in the filtered view, and not generated.
-  for (let v = 0; v <= COMMITS; v += 7) files.set(`_delta_log/${pad(v)}.crc`, '{}');
+  for (let v = 0; v <= COMMITS; v += 7) files.set(`_delta_log/${logVersion(v)}.crc`, '{}');
   files.set('_delta_log/.s3-optimization-0', 'x');
   const short = [...files].filter(([rel]) => /^_delta_log\/\d{20}\.json$/.test(rel)).slice(0, SHORT);
   await mapLimit(
@@ -106,8 +105,8 @@ beforeAll(async () => {
     ([key, body]) => client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key as string, Body: body })),
   );
 
-  const log = Array.from({ length: COMMITS + 1 }, (_, v) => `_delta_log/${pad(v)}.json`);
-  log.push(`_delta_log/${pad(CHECKPOINT_AT)}.checkpoint.parquet`, '_delta_log/_last_checkpoint');
+  const log = Array.from({ length: COMMITS + 1 }, (_, v) => commitKey(v));
+  log.push(checkpointKey(CHECKPOINT_AT), '_delta_log/_last_checkpoint');
   visible = [...log, ...readable]
     .map((k) => `${ALIAS}/${k}`)
     .concat(short.map(([rel]) => `s/${rel}`))

@@ -16,9 +16,9 @@ import { S3Backend } from '../../lambda/storage/s3-backend';
 import { type AuthzProxy, listAllPages, objectRequest, startAuthzProxy } from '../helpers/authz-harness';
 import { uploadTable } from '../helpers/fixture-tables';
 import { holdGets } from '../helpers/held-storage';
+import { commitKey } from '../helpers/log-text';
 import { BACKEND_CREDENTIALS, backendClient, type S3Server, startS3rver } from '../helpers/s3-servers';
 
-const commit = (v: number) => `_delta_log/${String(v).padStart(20, '0')}.json`;
 let s3: S3Server;
 let proxy: AuthzProxy;
 let holding = false;
@@ -49,7 +49,7 @@ beforeAll(async () => {
   });
   // Only the first GET of commit 2 once `holding` is set.
   held.storage = holdGets(backend, (ref) => {
-    if (!holding || !ref.key.endsWith(commit(2))) return false;
+    if (!holding || !ref.key.endsWith(commitKey(2))) return false;
     holding = false;
     return true;
   });
@@ -73,13 +73,13 @@ afterAll(async () => {
 
 it('a commit generated while a listing finds the log cleaned up keeps its remove', async () => {
   // The snapshot and the log's listing are taken (and held for the snapshot's lifetime).
-  expect((await objectRequest(proxy.url, 'GET', `t/${commit(1)}`, 'eu')).status).toBe(200);
+  expect((await objectRequest(proxy.url, 'GET', commitKey(1, 't/'), 'eu')).status).toBe(200);
   holding = true;
-  const generating = objectRequest(proxy.url, 'GET', `t/${commit(2)}`, 'eu');
+  const generating = objectRequest(proxy.url, 'GET', commitKey(2, 't/'), 'eu');
   const read = await held.storage.nextHeld();
   // Meanwhile a log cleanup removes commit 0, and a listing meets it.
   const client = backendClient(s3.endpoint);
-  await client.send(new DeleteObjectCommand({ Bucket: 'lake', Key: `t/${commit(0)}` }));
+  await client.send(new DeleteObjectCommand({ Bucket: 'lake', Key: commitKey(0, 't/') }));
   client.destroy();
   const pages = await listAllPages(proxy.url, 'eu', 2, { prefix: 't/_delta_log/' });
   expect(pages[0]!.status).not.toBe(200);
@@ -88,7 +88,7 @@ it('a commit generated while a listing finds the log cleaned up keeps its remove
   // Either a retryable failure, or the commit with its remove: never the commit without it.
   if (r.status === 200) expect(r.text).toContain(`"remove":{"path":"${removed}"`);
   else expect(r.status).toBe(503);
-  const again = await objectRequest(proxy.url, 'GET', `t/${commit(2)}`, 'eu');
+  const again = await objectRequest(proxy.url, 'GET', commitKey(2, 't/'), 'eu');
   expect(again.status).toBe(200);
   expect(again.text).toContain(`"remove":{"path":"${removed}"`);
 });

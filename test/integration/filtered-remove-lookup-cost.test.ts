@@ -16,62 +16,52 @@ import { S3Backend } from '../../lambda/storage/s3-backend';
 import { keyFor, ManualClock, objectRequest } from '../helpers/authz-harness';
 import { countingBackend } from '../helpers/counting-backend';
 import { uploadTable } from '../helpers/fixture-tables';
+import {
+  addAction,
+  commitKey,
+  commitText,
+  field,
+  metaData,
+  protocolV1,
+  removeAction,
+} from '../helpers/log-text';
 import { BACKEND_CREDENTIALS, type S3Server, startS3rver } from '../helpers/s3-servers';
 
 /** Commits after the one that adds the removed files (more than the 256 parsed files kept). */
 const LATER_COMMITS = 300;
 /** Removes without partition values in the last commit. */
 const REMOVES = 3;
-const version = (v: number) => String(v).padStart(20, '0');
 
 function writeLog(dir: string): number {
-  const log = join(dir, '_delta_log');
-  mkdirSync(log, { recursive: true });
-  const schema = JSON.stringify({
-    type: 'struct',
-    fields: [
-      { name: 'id', type: 'long', nullable: true, metadata: {} },
-      { name: 'region', type: 'string', nullable: true, metadata: {} },
-    ],
-  });
-  const add = (path: string, region: string) => ({
-    add: { path, partitionValues: { region }, size: 10, modificationTime: 1, dataChange: true },
-  });
-  const lines = (actions: object[], ts: number) =>
-    [{ commitInfo: { timestamp: ts, operation: 'WRITE' } }, ...actions]
-      .map((a) => JSON.stringify(a))
-      .join('\n') + '\n';
+  mkdirSync(join(dir, '_delta_log'), { recursive: true });
+  const add = (path: string, region: string) =>
+    addAction(path, { region }, { size: 10, modificationTime: 1 });
+  const write = (v: number, actions: object[], ts: number) =>
+    writeFileSync(
+      join(dir, commitKey(v)),
+      commitText([{ commitInfo: { timestamp: ts, operation: 'WRITE' } }, ...actions]),
+    );
   const removed = Array.from({ length: REMOVES }, (_, i) => `region=EU/old-${i}.parquet`);
-  writeFileSync(
-    join(log, `${version(0)}.json`),
-    lines(
-      [
-        { protocol: { minReaderVersion: 1, minWriterVersion: 2 } },
-        {
-          metaData: {
-            id: 'remove-lookup-cost',
-            format: { provider: 'parquet', options: {} },
-            schemaString: schema,
-            partitionColumns: ['region'],
-            configuration: {},
-            createdTime: 1,
-          },
-        },
-        ...removed.map((p) => add(p, 'EU')),
-      ],
-      1,
-    ),
+  write(
+    0,
+    [
+      protocolV1,
+      metaData(['region'], {
+        id: 'remove-lookup-cost',
+        fields: [field('id', 'long'), field('region', 'string')],
+        createdTime: 1,
+      }),
+      ...removed.map((p) => add(p, 'EU')),
+    ],
+    1,
   );
-  for (let v = 1; v <= LATER_COMMITS; v++)
-    writeFileSync(join(log, `${version(v)}.json`), lines([add(`region=US/new-${v}.parquet`, 'US')], v + 1));
+  for (let v = 1; v <= LATER_COMMITS; v++) write(v, [add(`region=US/new-${v}.parquet`, 'US')], v + 1);
   const last = LATER_COMMITS + 1;
   const now = Date.now();
-  writeFileSync(
-    join(log, `${version(last)}.json`),
-    lines(
-      removed.map((path) => ({ remove: { path, deletionTimestamp: now, dataChange: true } })),
-      now,
-    ),
+  write(
+    last,
+    removed.map((path) => removeAction(path, { deletionTimestamp: now })),
+    now,
   );
   return last;
 }
@@ -116,11 +106,9 @@ describe('a filtered commit whose removes name no partition values', () => {
     const server = await startNodeServer(proxy.handler, '127.0.0.1', 0);
     try {
       // Warm the snapshot (it reads every commit once: the log has no checkpoint).
-      expect((await objectRequest(server.url, 'GET', `t/_delta_log/${version(0)}.json`, 'eu')).status).toBe(
-        200,
-      );
+      expect((await objectRequest(server.url, 'GET', commitKey(0, 't/'), 'eu')).status).toBe(200);
       const before = calls.length;
-      const r = await objectRequest(server.url, 'GET', `t/_delta_log/${version(last)}.json`, 'eu');
+      const r = await objectRequest(server.url, 'GET', commitKey(last, 't/'), 'eu');
       const reads = calls.length - before;
       expect(r.status).toBe(200);
       const removes = r.text

@@ -7,6 +7,15 @@
  */
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  addAction,
+  commitKey,
+  commitText,
+  field,
+  metaData,
+  protocolV1,
+  removeAction,
+} from '../helpers/log-text';
 import { ANALYST, type RunningProxy, startProxy, type TestKey } from '../helpers/proxy-harness';
 import { backendClient, createBucket, type S3Server, startS3rver } from '../helpers/s3-servers';
 
@@ -16,24 +25,7 @@ const US_READER: TestKey = {
   principal: 'us',
 };
 const BUCKET = 'active-lake';
-const metaData = {
-  metaData: {
-    id: 'active-file',
-    format: { provider: 'parquet', options: {} },
-    schemaString: JSON.stringify({
-      type: 'struct',
-      fields: [{ name: 'region', type: 'string', nullable: true, metadata: {} }],
-    }),
-    partitionColumns: ['region'],
-    configuration: {},
-    createdTime: 0,
-  },
-};
-const add = (path: string, region: string) => ({
-  add: { path, partitionValues: { region }, size: 7, modificationTime: 0, dataChange: true },
-});
-const commit = (actions: object[]) => `${actions.map((a) => JSON.stringify(a)).join('\n')}\n`;
-const version = (v: number) => `t/_delta_log/${String(v).padStart(20, '0')}.json`;
+const add = (path: string, region: string) => addAction(path, { region }, { size: 7 });
 
 let backend: S3Server;
 
@@ -45,28 +37,24 @@ beforeAll(async () => {
     s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
   await put('t/region=US/p.parquet', 'US DATA');
   await put(
-    version(0),
-    commit([
-      { protocol: { minReaderVersion: 1, minWriterVersion: 2 } },
-      metaData,
+    commitKey(0, 't/'),
+    commitText([
+      protocolV1,
+      metaData(['region'], { id: 'active-file', fields: [field('region', 'string')] }),
       add('region=US/p.parquet', 'US'),
     ]),
   );
   // Removed (now, within retention) with values of another partition, then added again as before.
   await put(
-    version(1),
-    commit([
-      {
-        remove: {
-          path: 'region=US/p.parquet',
-          partitionValues: { region: 'EU' },
-          deletionTimestamp: Date.now(),
-          dataChange: true,
-        },
-      },
+    commitKey(1, 't/'),
+    commitText([
+      removeAction('region=US/p.parquet', {
+        partitionValues: { region: 'EU' },
+        deletionTimestamp: Date.now(),
+      }),
     ]),
   );
-  await put(version(2), commit([add('region=US/p.parquet', 'US')]));
+  await put(commitKey(2, 't/'), commitText([add('region=US/p.parquet', 'US')]));
   s3.destroy();
 }, 60_000);
 

@@ -10,6 +10,16 @@
 import { ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dvFile, TableRoot } from '../../lambda/delta/table-root';
+import {
+  addAction,
+  commitKey,
+  commitText,
+  DV_ENABLED,
+  dvProtocol,
+  metaData,
+  removeAction,
+  sharedVector,
+} from '../helpers/log-text';
 import { ANALYST, type RunningProxy, startProxy, type TestKey } from '../helpers/proxy-harness';
 import { backendClient, createBucket, type S3Server, startS3rver } from '../helpers/s3-servers';
 
@@ -25,51 +35,11 @@ const BOTH: TestKey = {
   principal: 'both',
 };
 const BUCKET = 'dv-folder-lake';
-const dvProtocol = {
-  protocol: {
-    minReaderVersion: 3,
-    minWriterVersion: 7,
-    readerFeatures: ['deletionVectors'],
-    writerFeatures: ['deletionVectors'],
-  },
-};
-const metaData = {
-  metaData: {
-    id: 'dv-folder',
-    format: { provider: 'parquet', options: {} },
-    schemaString: JSON.stringify({
-      type: 'struct',
-      fields: [
-        { name: 'v', type: 'long', nullable: true, metadata: {} },
-        { name: 'region', type: 'string', nullable: true, metadata: {} },
-      ],
-    }),
-    partitionColumns: ['region'],
-    configuration: { 'delta.enableDeletionVectors': 'true' },
-    createdTime: 0,
-  },
-};
 /** One `u` vector file under a random prefix folder ("ab/"), as Spark writes with random prefixes. */
-const SHARED = {
-  storageType: 'u',
-  pathOrInlineDv: 'ab^-aqEH.-t@S}K{vb[*k^',
-  sizeInBytes: 10,
-  cardinality: 1,
-};
-const sharedFile = dvFile(new TableRoot(`s3://${BUCKET}/t`), SHARED)!.relPath!;
+const sharedFile = dvFile(new TableRoot(`s3://${BUCKET}/t`), sharedVector(1))!.relPath!;
 const DV_FOLDER = sharedFile.slice(0, sharedFile.indexOf('/') + 1);
-const add = (path: string, region: string, offset: number) => ({
-  add: {
-    path,
-    partitionValues: { region },
-    size: 4,
-    modificationTime: 0,
-    dataChange: true,
-    deletionVector: { ...SHARED, offset },
-  },
-});
-const commit = (actions: object[]) => `${actions.map((a) => JSON.stringify(a)).join('\n')}\n`;
-const version = (v: number) => `t/_delta_log/${String(v).padStart(20, '0')}.json`;
+const add = (path: string, region: string, offset: number) =>
+  addAction(path, { region }, { size: 4, deletionVector: sharedVector(offset) });
 
 let backend: S3Server;
 
@@ -83,21 +53,22 @@ beforeAll(async () => {
   await put('t/region=US/b.parquet', 'US!!');
   await put(`t/${sharedFile}`, 'VECTORS OF EU AND US');
   await put(
-    version(0),
-    commit([dvProtocol, metaData, add('region=EU/a.parquet', 'EU', 1), add('region=US/b.parquet', 'US', 20)]),
+    commitKey(0, 't/'),
+    commitText([
+      dvProtocol,
+      metaData(['region'], { id: 'dv-folder', configuration: DV_ENABLED }),
+      add('region=EU/a.parquet', 'EU', 1),
+      add('region=US/b.parquet', 'US', 20),
+    ]),
   );
   await put(
-    version(1),
-    commit([
-      {
-        remove: {
-          path: 'region=EU/a.parquet',
-          partitionValues: { region: 'EU' },
-          deletionTimestamp: Date.now(),
-          dataChange: true,
-          deletionVector: { ...SHARED, offset: 1 },
-        },
-      },
+    commitKey(1, 't/'),
+    commitText([
+      removeAction('region=EU/a.parquet', {
+        partitionValues: { region: 'EU' },
+        deletionTimestamp: Date.now(),
+        deletionVector: sharedVector(1),
+      }),
     ]),
   );
   s3.destroy();

@@ -11,12 +11,12 @@ import { describe, expect, it } from 'vitest';
 import { DeltaTableWriter } from '../../lambda/local/delta-writer';
 import { listAllPages, ManualClock, objectRequest } from '../helpers/authz-harness';
 import { type LakeTable, lakeSuite } from '../helpers/lake-suite';
+import { checkpointKey, commitKey } from '../helpers/log-text';
 import { startS3rver } from '../helpers/s3-servers';
 
 const READER = 'reader';
 const TTL = 5_000;
 const rel = (a: { path: string }) => decodeURIComponent(a.path);
-const commitKey = (v: number) => `_delta_log/${String(v).padStart(20, '0')}.json`;
 
 describe('a table replaced under the proxy', () => {
   const lake = lakeSuite(startS3rver, undefined, [READER]);
@@ -116,11 +116,9 @@ describe('a table replaced under the proxy', () => {
     // A writer checkpoints version 1 and cleans up the commits before it: the version stays 1.
     await t.writer.checkpoint();
     await lake.s3.send(new DeleteObjectCommand({ Bucket: 'lake', Key: t.prefix + commitKey(0) }));
-    const after = [
-      commitKey(1).replace('.json', '.checkpoint.parquet'),
-      commitKey(1),
-      '_delta_log/_last_checkpoint',
-    ].map((k) => `${t.alias}/${k}`);
+    const after = [checkpointKey(1), commitKey(1), '_delta_log/_last_checkpoint'].map(
+      (k) => `${t.alias}/${k}`,
+    );
     // Within the TTL: a commit listed a moment ago and gone since is missing, not a failure.
     expect((await longLived(commitKey(0))).status).toBe(404);
     expect(await longLived.logKeys()).toEqual(after);
@@ -147,9 +145,7 @@ describe('a table replaced under the proxy', () => {
       [503, 'ServiceUnavailable'],
     ]);
     expect(await longLived.logKeys()).toEqual(
-      [commitKey(1).replace('.json', '.checkpoint.parquet'), commitKey(1), '_delta_log/_last_checkpoint'].map(
-        (k) => `${t.alias}/${k}`,
-      ),
+      [checkpointKey(1), commitKey(1), '_delta_log/_last_checkpoint'].map((k) => `${t.alias}/${k}`),
     );
   });
 

@@ -13,7 +13,8 @@ import { fileGrantOf } from '../../lambda/access/file-grant';
 import { loadSnapshot } from '../../lambda/delta/load-snapshot';
 import { crc32 } from '../../lambda/log-view/dv-inliner';
 import { FilteredLogView, type LogViewRequest } from '../../lambda/log-view/filtered-log-view';
-import { add, MemoryDeltaStorage, metaData } from '../helpers/delta-memory-storage';
+import { MemoryDeltaStorage } from '../helpers/delta-memory-storage';
+import { add, DV_ENABLED, dvProtocol, metaData } from '../helpers/log-text';
 
 const URI = 's3://bucket/t';
 const VECTORS = 16;
@@ -46,17 +47,7 @@ function vectorFile(): Uint8Array {
 /** Commit 1 adds VECTORS files in EU, each with its own deletion vector. */
 function table(): MemoryDeltaStorage {
   const s = new MemoryDeltaStorage();
-  s.commit(0, [
-    {
-      protocol: {
-        minReaderVersion: 3,
-        minWriterVersion: 7,
-        readerFeatures: ['deletionVectors'],
-        writerFeatures: ['deletionVectors'],
-      },
-    },
-    metaData(['region'], { configuration: { 'delta.enableDeletionVectors': 'true' } }),
-  ]);
+  s.commit(0, [dvProtocol, metaData(['region'], { configuration: DV_ENABLED })]);
   const adds = [];
   for (let i = 0; i < VECTORS; i++) {
     s.put(`dv-${i}.bin`, vectorFile());

@@ -26,6 +26,7 @@ import { logPathOf, partitionFolder } from '../../lambda/local/delta-writer';
 import type { CheckpointRow } from '../../lambda/log-view/checkpoint-rows';
 import { CheckpointWriter } from '../../lambda/log-view/checkpoint-writer';
 import { MemoryDeltaStorage } from '../helpers/delta-memory-storage';
+import { checkpointKey, logVersion } from '../helpers/log-text';
 import { checkAgreement } from '../helpers/view-agreement';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261204);
@@ -283,7 +284,6 @@ interface Tombstone {
   deletionVector?: Obj;
 }
 
-const v20 = (v: number) => String(v).padStart(20, '0');
 const v10 = (v: number) => String(v).padStart(10, '0');
 
 function protocolOf(t: Table): Obj {
@@ -369,14 +369,14 @@ async function checkpoint(
   const split = (n: number) =>
     Array.from({ length: n }, (_, k) => files.filter((_, i) => i % n === k)) as CheckpointRow[][];
   if (t.checkpoints === 'classic') {
-    s.put(`_delta_log/${v20(version)}.checkpoint.parquet`, await parquetOf([...header, ...files]));
+    s.put(checkpointKey(version), await parquetOf([...header, ...files]));
     return { size };
   }
   if (t.checkpoints === 'multi') {
     // Spark's deprecated multi-part checkpoints: files spread over the parts, protocol and
     // metaData in one of them.
     for (const [k, rows] of split(parts).entries()) {
-      const name = `${v20(version)}.checkpoint.${v10(k + 1)}.${v10(parts)}.parquet`;
+      const name = `${logVersion(version)}.checkpoint.${v10(k + 1)}.${v10(parts)}.parquet`;
       s.put(`_delta_log/${name}`, await parquetOf(k === 0 ? [...header, ...rows] : rows));
     }
     return { size, parts };
@@ -391,7 +391,7 @@ async function checkpoint(
   }
   const top = uuidString(createHash('sha256').update(`checkpoint${version}`).digest());
   s.put(
-    `_delta_log/${v20(version)}.checkpoint.${top}.json`,
+    `_delta_log/${logVersion(version)}.checkpoint.${top}.json`,
     `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`,
   );
   return { size: lines.length + files.length };
@@ -533,7 +533,7 @@ async function write(t: Table): Promise<Written> {
         }
       }
       s.put(
-        `_delta_log/${v20(from)}.${v20(to)}.compacted.json`,
+        `_delta_log/${logVersion(from)}.${logVersion(to)}.compacted.json`,
         `${[...last.values()].map((a) => JSON.stringify(a)).join('\n')}\n`,
       );
     }
