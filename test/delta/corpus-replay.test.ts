@@ -13,6 +13,7 @@ import { NO_TUPLE } from '../../lambda/delta/snapshot-view';
 import { corpusDir, corpusMissing, corpusPresent, corpusTables, manifestRows } from '../helpers/delta-corpus';
 import { fsDeltaStorage } from '../helpers/delta-fs-storage';
 import { referenceReplay } from '../helpers/delta-reference-replay';
+import { logVersion } from '../helpers/log-text';
 import { withReason } from '../helpers/skips';
 
 const rootOf = (t: string) => `s3://corpus-bucket/tables/${t}`;
@@ -104,10 +105,7 @@ describe.skipIf(!corpusPresent)(withReason('Delta corpus replay', corpusMissing)
       ['kernel-v1-multi-part-partitioned-struct-stats-only', 5],
     ] as const) {
       const crc = JSON.parse(
-        readFileSync(
-          path.join(corpusDir, table, `_delta_log/${String(version).padStart(20, '0')}.crc`),
-          'utf8',
-        ),
+        readFileSync(path.join(corpusDir, table, `_delta_log/${logVersion(version)}.crc`), 'utf8'),
       );
       const snap = await loadSnapshot(fsDeltaStorage(path.join(corpusDir, table)), {
         tableUri: rootOf(table),

@@ -17,7 +17,7 @@ import { retainedLog } from '../../lambda/delta/retained-log';
 import { DEFAULT_DELETED_FILE_RETENTION_MS, parseInterval } from '../../lambda/delta/retention';
 import { type AddFile, type RemoveFile, writeCheckpoint } from '../../lambda/local/delta-writer';
 import { add, MemoryDeltaStorage, metaData, protocolV1 } from '../helpers/delta-memory-storage';
-import { commitKey, logVersion } from '../helpers/log-text';
+import { checkpointName, commitKey, commitName, logVersion } from '../helpers/log-text';
 
 const tableUri = 's3://bucket/t';
 
@@ -79,14 +79,7 @@ const parsed = (names: string[]): ParsedLogPath[] =>
 
 describe('retainedLog', () => {
   it('starts at version 0 when every commit is there, checkpoints or not', () => {
-    const r = retainedLog(
-      parsed([
-        `${logVersion(0)}.json`,
-        `${logVersion(1)}.json`,
-        `${logVersion(1)}.checkpoint.parquet`,
-        `${logVersion(2)}.json`,
-      ]),
-    );
+    const r = retainedLog(parsed([commitName(0), commitName(1), checkpointName(1), commitName(2)]));
     expect([r?.oldestVersion, r?.latestVersion, r?.checkpoints.length]).toEqual([0, 2, 0]);
     expect(r?.commits.map((c) => c.version)).toEqual([0, 1, 2]);
   });
@@ -94,12 +87,12 @@ describe('retainedLog', () => {
   it('starts at the oldest checkpoint that the remaining commits follow (early log cleaned up)', () => {
     const r = retainedLog(
       parsed([
-        `${logVersion(3)}.checkpoint.parquet`,
-        `${logVersion(3)}.json`,
-        `${logVersion(4)}.json`,
-        `${logVersion(5)}.checkpoint.parquet`,
-        `${logVersion(5)}.json`,
-        `${logVersion(6)}.json`,
+        checkpointName(3),
+        commitName(3),
+        commitName(4),
+        checkpointName(5),
+        commitName(5),
+        commitName(6),
       ]),
     );
     expect(r?.oldestVersion).toBe(3);
@@ -108,25 +101,15 @@ describe('retainedLog', () => {
   });
 
   it('skips a checkpoint that a gap in the commits cuts off, and stops at upTo', () => {
-    const names = [
-      `${logVersion(2)}.checkpoint.parquet`,
-      `${logVersion(4)}.json`,
-      `${logVersion(5)}.checkpoint.parquet`,
-      `${logVersion(6)}.json`,
-      `${logVersion(7)}.json`,
-    ];
+    const names = [checkpointName(2), commitName(4), checkpointName(5), commitName(6), commitName(7)];
     expect(retainedLog(parsed(names))?.oldestVersion).toBe(5);
     expect(retainedLog(parsed(names), 6)?.commits.map((c) => c.version)).toEqual([6]);
-    expect(retainedLog(parsed([`${logVersion(4)}.json`, `${logVersion(5)}.json`]))).toBeUndefined();
+    expect(retainedLog(parsed([commitName(4), commitName(5)]))).toBeUndefined();
   });
 
   it('ignores an incomplete multi-part checkpoint', () => {
     const r = retainedLog(
-      parsed([
-        `${logVersion(3)}.checkpoint.0000000001.0000000002.parquet`,
-        `${logVersion(4)}.json`,
-        `${logVersion(5)}.json`,
-      ]),
+      parsed([`${logVersion(3)}.checkpoint.0000000001.0000000002.parquet`, commitName(4), commitName(5)]),
     );
     expect(r).toBeUndefined();
   });

@@ -8,6 +8,7 @@ import { loadSnapshot } from '../../lambda/delta/load-snapshot';
 import { DEFAULT_READ_AHEAD, readInOrder } from '../../lambda/delta/log-read-ahead';
 import { StorageError } from '../../lambda/storage/storage-backend';
 import { add, MemoryDeltaStorage, metaData, protocolV1, remove } from '../helpers/delta-memory-storage';
+import { commitName } from '../helpers/log-text';
 import { unhandledRejectionsPerTest } from '../helpers/unhandled-rejections';
 
 const unhandled = unhandledRejectionsPerTest();
@@ -99,8 +100,7 @@ describe('reading commits a bounded window ahead', () => {
     for (let v = 1; v < 300; v++) s.commit(v, [add(`p=${v % 7}/f${v}.parquet`, { p: String(v % 7) })]);
     const read = s.read.bind(s);
     s.read = async (path, range) => {
-      if (path.endsWith(`${String(40).padStart(20, '0')}.json`))
-        throw new StorageError('Throttled', 'SlowDown');
+      if (path.endsWith(commitName(40))) throw new StorageError('Throttled', 'SlowDown');
       return read(path, range);
     };
     await expect(loadSnapshot(s, { tableUri: 's3://b/t' })).rejects.toMatchObject({ kind: 'Throttled' });

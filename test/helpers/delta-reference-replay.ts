@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
-import { logVersion } from './log-text';
+import { checkpointName, commitName } from './log-text';
 
 export interface RefFile {
   /** Decoded path relative to the table root (or the canonical absolute URI when outside). */
@@ -104,7 +104,7 @@ export async function referenceReplay(dir: string, rootUri: string, version?: nu
   let start = 0;
   if (commits[0] !== 0) {
     // The early log is gone: start from the checkpoint at the first commit (read naively).
-    const cpName = names.find((n) => n === `${logVersion(commits[0]!)}.checkpoint.parquet`);
+    const cpName = names.find((n) => n === checkpointName(commits[0]!));
     if (!cpName) throw new Error(`${dir}: no commit 0 and no classic checkpoint at ${commits[0]}`);
     const buf = readFileSync(path.join(logDir, cpName));
     const rows = await parquetReadObjects({
@@ -117,7 +117,7 @@ export async function referenceReplay(dir: string, rootUri: string, version?: nu
   }
   for (const v of commits) {
     if (v < start || v > target) continue;
-    const lines = readFileSync(path.join(logDir, `${logVersion(v)}.json`), 'utf8')
+    const lines = readFileSync(path.join(logDir, commitName(v)), 'utf8')
       .split('\n')
       .filter((l) => l.trim())
       .map((l) => JSON.parse(l) as Record<string, never>);

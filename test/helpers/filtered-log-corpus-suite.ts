@@ -38,7 +38,7 @@ import { readTableFacts, type TableFacts } from './authz-table-facts';
 import { corpusDir, corpusMissing, corpusPresent, corpusTables } from './delta-corpus';
 import { referenceReplay } from './delta-reference-replay';
 import { s3Backend } from './delta-s3';
-import { logVersion } from './log-text';
+import { checkpointName, commitKey } from './log-text';
 import { backendClient, createBucket, REPO_ROOT, type S3Server, startS3rver, uploadDir } from './s3-servers';
 import { signedFetch } from './signed-fetch';
 import { pythonPackageMissing, withReason } from './skips';
@@ -108,7 +108,7 @@ function expectedNames(f: TableFacts): string[] {
     const cp = /^(\d{20})\.checkpoint(\.\d{10}\.\d{10}|\.[0-9a-f-]{36})?\.(parquet|json)$/.exec(n);
     if (cp && statSync(join(f.dir, '_delta_log', n)).size > 0) checkpoints.add(Number(cp[1]));
   }
-  for (const v of checkpoints) out.add(`${logVersion(v)}.checkpoint.parquet`);
+  for (const v of checkpoints) out.add(checkpointName(v));
   if (checkpoints.size) out.add('_last_checkpoint');
   return [...out].sort();
 }
@@ -333,7 +333,7 @@ export function filteredLogCorpusSuite(tier: 'core' | 'full'): void {
             const hint = files.get('_last_checkpoint');
             if (hint) {
               const h = JSON.parse(new TextDecoder().decode(hint)) as Record<string, number>;
-              const cp = files.get(`${logVersion(h.version!)}.checkpoint.parquet`)!;
+              const cp = files.get(checkpointName(h.version!))!;
               const rows = await parquetRows(cp);
               expect(h).toEqual({
                 version: Math.max(
@@ -478,7 +478,7 @@ async function refusalsAndConditionals(f: TableFacts, i: number): Promise<void> 
     const r = await get(`${c.alias}/${rel}`);
     expect([rel, r.status, /<Code>(\w+)<\/Code>/.exec(r.text)?.[1]]).toEqual([rel, 404, 'NoSuchKey']);
   }
-  const commit = `${c.alias}/_delta_log/${logVersion(Math.max(...retainedVersions(f)))}.json`;
+  const commit = commitKey(Math.max(...retainedVersions(f)), `${c.alias}/`);
   const whole = await get(commit);
   const ranged = await get(commit, { range: 'bytes=2-11' });
   expect(ranged.status).toBe(206);

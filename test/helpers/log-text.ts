@@ -8,13 +8,18 @@
 /** The zero-padded 20-digit version every log file name starts with. */
 export const logVersion = (version: number): string => String(version).padStart(20, '0');
 
-/** The key of commit `version` below `root` ("" for the table root, "t/" for a table in folder t). */
-export const commitKey = (version: number, root = ''): string =>
-  `${root}_delta_log/${logVersion(version)}.json`;
+/** The name of commit `version` in `_delta_log/`. */
+export const commitName = (version: number): string => `${logVersion(version)}.json`;
 
-/** The key of the classic (single-file) checkpoint at `version` below `root`. */
+/** The name of the classic (single-file) checkpoint at `version` in `_delta_log/`. */
+export const checkpointName = (version: number): string => `${logVersion(version)}.checkpoint.parquet`;
+
+/** The key of commit `version` below `root` ("" for the table root, "t/" for a table in folder t). */
+export const commitKey = (version: number, root = ''): string => `${root}_delta_log/${commitName(version)}`;
+
+/** The key of the classic checkpoint at `version` below `root`. */
 export const checkpointKey = (version: number, root = ''): string =>
-  `${root}_delta_log/${logVersion(version)}.checkpoint.parquet`;
+  `${root}_delta_log/${checkpointName(version)}`;
 
 /** A commit's text: one JSON action a line, the last line ended too. */
 export const commitText = (actions: readonly object[]): string =>

@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
-import { logVersion } from './log-text';
+import { checkpointName, commitName } from './log-text';
 
 export interface ReplayedFile {
   path: string;
@@ -84,13 +84,13 @@ export async function replayEntries(
     .sort((a, b) => b - a);
   let start = 0;
   if (cps.length) {
-    for (const r of await parquetRows(files.get(`${logVersion(cps[0]!)}.checkpoint.parquet`)!, ['add'])) {
+    for (const r of await parquetRows(files.get(checkpointName(cps[0]!))!, ['add'])) {
       if (r.add) put(r.add as Obj);
     }
     start = cps[0]! + 1;
   }
   for (let v = start; v <= version; v++) {
-    const c = files.get(`${logVersion(v)}.json`);
+    const c = files.get(commitName(v));
     if (!c) throw new Error(`commit ${v} missing from the log (start ${start})`);
     const actions = jsonLines(c);
     for (const a of actions) {

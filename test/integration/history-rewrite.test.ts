@@ -15,6 +15,7 @@ import { S3Backend } from '../../lambda/storage/s3-backend';
 import { listAllPages, ManualClock, mapLimit, objectRequest } from '../helpers/authz-harness';
 import { countingBackend } from '../helpers/counting-backend';
 import { type LakeTable, lakeSuite } from '../helpers/lake-suite';
+import { commitName } from '../helpers/log-text';
 import { BACKEND_CREDENTIALS, s3rverAndMoto } from '../helpers/s3-servers';
 
 const READER = 'reader';
@@ -291,7 +292,7 @@ describe.each(s3rverAndMoto())('reads across rewrites on %s', (_kind, start, ski
     expect(logReads.filter((c) => c.op === 'list').length).toBeLessThanOrEqual(4);
     expect(logReads.filter((c) => c.op === 'get').map((c) => c.key.split('/').pop())).toEqual([
       '_last_checkpoint',
-      ...Array.from({ length: 22 }, (_, v) => `${String(v).padStart(20, '0')}.json`),
+      ...Array.from({ length: 22 }, (_, v) => commitName(v)),
     ]);
     expect(proxy.proxy.snapshots.stats().history).toMatchObject({ loads: 1, updates: 0, failures: 0 });
     // Removed in a granted partition: readable; an orphan stays refused; a removed US file too.
