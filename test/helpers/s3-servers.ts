@@ -149,6 +149,22 @@ export async function createBucket(client: S3Client, bucket: string): Promise<vo
   await client.send(new CreateBucketCommand({ Bucket: bucket }));
 }
 
+/** Creates `bucket` on the server at `endpoint` and writes `objects` (key to body) into it, in order. */
+export async function writeBucket(
+  endpoint: string,
+  bucket: string,
+  objects: Record<string, string>,
+): Promise<void> {
+  const client = backendClient(endpoint);
+  try {
+    await createBucket(client, bucket);
+    for (const [key, body] of Object.entries(objects))
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+  } finally {
+    client.destroy();
+  }
+}
+
 /** Uploads every file below `dir` to bucket/prefix, keeping relative paths as keys. */
 export async function uploadDir(
   client: S3Client,

@@ -7,7 +7,7 @@
  *   only by a caller who may read all of them, also once some of them were removed (the history
  *   knows their partitions) — not by a caller granted one of them.
  */
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dvFile, TableRoot } from '../../lambda/delta/table-root';
 import {
@@ -22,7 +22,7 @@ import {
   sharedVector,
 } from '../helpers/log-text';
 import { ANALYST, type RunningProxy, startProxy, type TestKey } from '../helpers/proxy-harness';
-import { backendClient, createBucket, type S3Server, startS3rver } from '../helpers/s3-servers';
+import { type S3Server, startS3rver, writeBucket } from '../helpers/s3-servers';
 
 const EU_READER = ANALYST;
 const US_READER: TestKey = {
@@ -45,11 +45,6 @@ const remove = (path: string, region: string, deletionVector?: object) =>
   removeAction(path, { partitionValues: { region }, deletionTimestamp: Date.now(), deletionVector });
 
 let backend: S3Server;
-let s3: S3Client;
-
-async function put(key: string, body: string): Promise<void> {
-  await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
-}
 
 /** A path-based deletion vector pointing at `rel` in table `t`. */
 const pathDv = (t: string, rel: string) => pathVector(`s3://${BUCKET}/${t}/${rel}`);
@@ -58,20 +53,14 @@ const sharedFile = dvFile(new TableRoot(`s3://${BUCKET}/shared`), sharedVector(1
 
 beforeAll(async () => {
   backend = await startS3rver();
-  s3 = backendClient(backend.endpoint);
-  await createBucket(s3, BUCKET);
-  // Table "pathdv": removes whose `p` vectors name US data files.
-  for (const f of [
-    'region=US/removed.parquet',
-    'region=US/active.parquet',
-    'region=EU/a.parquet',
-    'region=EU/b.parquet',
-  ])
-    await put(`pathdv/${f}`, f.includes('US') ? 'US!!' : 'EU!!');
-  await put('pathdv/region=EU/vectors-of-c.bin', 'VEC');
-  await put(
-    commitKey(0, 'pathdv/'),
-    commitText([
+  await writeBucket(backend.endpoint, BUCKET, {
+    // Table "pathdv": removes whose `p` vectors name US data files.
+    'pathdv/region=US/removed.parquet': 'US!!',
+    'pathdv/region=US/active.parquet': 'US!!',
+    'pathdv/region=EU/a.parquet': 'EU!!',
+    'pathdv/region=EU/b.parquet': 'EU!!',
+    'pathdv/region=EU/vectors-of-c.bin': 'VEC',
+    [commitKey(0, 'pathdv/')]: commitText([
       dvProtocol,
       dvMetaData,
       add('region=US/removed.parquet', 'US'),
@@ -80,33 +69,27 @@ beforeAll(async () => {
       add('region=EU/b.parquet', 'EU'),
       add('region=EU/c.parquet', 'EU', pathDv('pathdv', 'region=EU/vectors-of-c.bin')),
     ]),
-  );
-  await put(
-    commitKey(1, 'pathdv/'),
-    commitText([
+    [commitKey(1, 'pathdv/')]: commitText([
       remove('region=US/removed.parquet', 'US'),
       remove('region=EU/a.parquet', 'EU', pathDv('pathdv', 'region=US/removed.parquet')),
       remove('region=EU/b.parquet', 'EU', pathDv('pathdv', 'region=US/active.parquet')),
       remove('region=EU/c.parquet', 'EU', pathDv('pathdv', 'region=EU/vectors-of-c.bin')),
     ]),
-  );
-  // Table "shared": one DV file with the vectors of an EU file and a US file; the EU file removed since.
-  for (const f of ['region=EU/a.parquet', 'region=US/b.parquet']) await put(`shared/${f}`, 'data');
-  await put(`shared/${sharedFile}`, 'VECTORS OF EU AND US');
-  await put(
-    commitKey(0, 'shared/'),
-    commitText([
+    // Table "shared": one DV file with the vectors of an EU file and a US file; the EU file removed since.
+    'shared/region=EU/a.parquet': 'data',
+    'shared/region=US/b.parquet': 'data',
+    [`shared/${sharedFile}`]: 'VECTORS OF EU AND US',
+    [commitKey(0, 'shared/')]: commitText([
       dvProtocol,
       dvMetaData,
       add('region=EU/a.parquet', 'EU', sharedVector(1)),
       add('region=US/b.parquet', 'US', sharedVector(20)),
     ]),
-  );
-  await put(commitKey(1, 'shared/'), commitText([remove('region=EU/a.parquet', 'EU', sharedVector(1))]));
+    [commitKey(1, 'shared/')]: commitText([remove('region=EU/a.parquet', 'EU', sharedVector(1))]),
+  });
 }, 60_000);
 
 afterAll(async () => {
-  s3?.destroy();
   await backend?.stop();
 });
 

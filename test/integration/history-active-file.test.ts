@@ -5,7 +5,7 @@
  * the filtered view (the default) served it through the history's record of that remove, while
  * the raw view refused it.
  */
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   addAction,
@@ -17,7 +17,7 @@ import {
   removeAction,
 } from '../helpers/log-text';
 import { ANALYST, type RunningProxy, startProxy, type TestKey } from '../helpers/proxy-harness';
-import { backendClient, createBucket, type S3Server, startS3rver } from '../helpers/s3-servers';
+import { type S3Server, startS3rver, writeBucket } from '../helpers/s3-servers';
 
 const US_READER: TestKey = {
   accessKeyId: 'AKIATESTUSREADER002',
@@ -31,31 +31,22 @@ let backend: S3Server;
 
 beforeAll(async () => {
   backend = await startS3rver();
-  const s3 = backendClient(backend.endpoint);
-  await createBucket(s3, BUCKET);
-  const put = (key: string, body: string) =>
-    s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
-  await put('t/region=US/p.parquet', 'US DATA');
-  await put(
-    commitKey(0, 't/'),
-    commitText([
+  await writeBucket(backend.endpoint, BUCKET, {
+    't/region=US/p.parquet': 'US DATA',
+    [commitKey(0, 't/')]: commitText([
       protocolV1,
       metaData(['region'], { id: 'active-file', fields: [field('region', 'string')] }),
       add('region=US/p.parquet', 'US'),
     ]),
-  );
-  // Removed (now, within retention) with values of another partition, then added again as before.
-  await put(
-    commitKey(1, 't/'),
-    commitText([
+    // Removed (now, within retention) with values of another partition, then added again as before.
+    [commitKey(1, 't/')]: commitText([
       removeAction('region=US/p.parquet', {
         partitionValues: { region: 'EU' },
         deletionTimestamp: Date.now(),
       }),
     ]),
-  );
-  await put(commitKey(2, 't/'), commitText([add('region=US/p.parquet', 'US')]));
-  s3.destroy();
+    [commitKey(2, 't/')]: commitText([add('region=US/p.parquet', 'US')]),
+  });
 }, 60_000);
 
 afterAll(async () => {

@@ -7,7 +7,7 @@
  *   a reader granted its owners listed its folder.
  * Through the real proxy on s3rver with SDK clients, for a root listing and paged listings.
  */
-import { ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dvFile, TableRoot } from '../../lambda/delta/table-root';
 import {
@@ -21,7 +21,7 @@ import {
   sharedVector,
 } from '../helpers/log-text';
 import { ANALYST, type RunningProxy, startProxy, type TestKey } from '../helpers/proxy-harness';
-import { backendClient, createBucket, type S3Server, startS3rver } from '../helpers/s3-servers';
+import { type S3Server, startS3rver, writeBucket } from '../helpers/s3-servers';
 
 const EU = ANALYST;
 const US: TestKey = {
@@ -45,33 +45,24 @@ let backend: S3Server;
 
 beforeAll(async () => {
   backend = await startS3rver();
-  const s3 = backendClient(backend.endpoint);
-  await createBucket(s3, BUCKET);
-  const put = (key: string, body: string) =>
-    s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
-  await put('t/region=EU/a.parquet', 'EU!!');
-  await put('t/region=US/b.parquet', 'US!!');
-  await put(`t/${sharedFile}`, 'VECTORS OF EU AND US');
-  await put(
-    commitKey(0, 't/'),
-    commitText([
+  await writeBucket(backend.endpoint, BUCKET, {
+    't/region=EU/a.parquet': 'EU!!',
+    't/region=US/b.parquet': 'US!!',
+    [`t/${sharedFile}`]: 'VECTORS OF EU AND US',
+    [commitKey(0, 't/')]: commitText([
       dvProtocol,
       metaData(['region'], { id: 'dv-folder', configuration: DV_ENABLED }),
       add('region=EU/a.parquet', 'EU', 1),
       add('region=US/b.parquet', 'US', 20),
     ]),
-  );
-  await put(
-    commitKey(1, 't/'),
-    commitText([
+    [commitKey(1, 't/')]: commitText([
       removeAction('region=EU/a.parquet', {
         partitionValues: { region: 'EU' },
         deletionTimestamp: Date.now(),
         deletionVector: sharedVector(1),
       }),
     ]),
-  );
-  s3.destroy();
+  });
 }, 60_000);
 
 afterAll(async () => {
