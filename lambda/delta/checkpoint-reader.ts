@@ -73,7 +73,7 @@ export async function readCheckpoint(
       adds += Number(col?.num_values ?? rg.num_rows) - (nulls === undefined ? 0 : Number(nulls));
     }
   }
-  replay.reserve(adds);
+  await replay.reserve(adds);
   for (const file of files) await readAdds(storage, file, replay, io);
 }
 

@@ -6,14 +6,22 @@
  * that was not fully reconciled (both add and remove of one key) the remove wins, which matches
  * replaying the commits it replaces.
  */
-import { WorkSlices, yieldToEventLoop } from '../core/event-loop';
+import { runInSlices, WorkSlices, yieldToEventLoop } from '../core/event-loop';
+import { ShardedMap } from '../core/sharded-map';
 import { DeltaLogError } from './delta-log-error';
 import { LOG_DIR } from './log-path';
 import { PartitionTuples } from './partition-tuples';
 import { PathIndex } from './path-index';
 import { MULTI_TUPLE, NO_TUPLE } from './snapshot-view';
 import { partitionColumnsOf, sameColumns, type TableMetadata, type TableProtocol } from './table-metadata';
-import { type DeletionVectorDescriptor, dvFile, dvUniqueId, fileKey, type TableRoot } from './table-root';
+import {
+  type DeletionVectorDescriptor,
+  dvFile,
+  dvUniqueId,
+  fileKey,
+  type ResolvedPath,
+  type TableRoot,
+} from './table-root';
 import type { TableState } from './table-state';
 
 type PartitionValues = Record<string, string | null | undefined>;
@@ -133,7 +141,9 @@ function fileAction(x: unknown, where: string): FileAction {
   if (typeof o !== 'object' || typeof o.path !== 'string' || o.path === '') {
     throw new DeltaLogError('Malformed', `${where}: file action without a path`);
   }
-  return o;
+  // What the file set reads, and no more: the action's stats, tags and sizes (most of its bytes)
+  // die young instead of being kept, and copied by every scavenge, until the batch is applied.
+  return { path: o.path, partitionValues: o.partitionValues, deletionVector: o.deletionVector };
 }
 
 export function metadataOf(x: unknown, where: string): TableMetadata {
@@ -245,31 +255,35 @@ export class LogReplay {
     let n = 0;
     if (b.protocol) this.s.protocol = b.protocol;
     if (b.metadata) this.setMetadata(b.metadata);
-    let removed: Set<string> | undefined;
+    // Keyed sets as big as the batch (an OPTIMIZE removes and adds hundreds of thousands of
+    // files): sharded, so that none grows in one block.
+    let removed: ShardedMap<true> | undefined;
     if (b.removes.length) {
-      removed = new Set();
+      removed = new ShardedMap();
       for (const r of b.removes) {
         const id = r.deletionVector ? dvUniqueId(r.deletionVector) : '';
-        removed.add(`${id}\u0000${r.path}`);
+        removed.set(`${id}\u0000${r.path}`, true);
         this.remove(r.path, id);
         if (++n % APPLY_SLICE === 0) yield;
       }
     }
+    // Room for the adds, made a slice at a time: the index never grows in one block under them.
+    if (b.adds.length > 0 && this.s.data instanceof PathIndex) yield* this.s.data.reserveSteps(b.adds.length);
     // One log file adding a file twice with different partition values has no single reading
     // (kernel keeps the first add of a path, Spark the last): the file is refused.
-    const tuples = b.adds.length > 1 ? new Map<string, number>() : undefined;
+    const tuples = b.adds.length > 1 ? new ShardedMap<number>() : undefined;
     for (const a of b.adds) {
       const dv = a.deletionVector ?? null;
       if (removed?.has(`${dv ? dvUniqueId(dv) : ''}\u0000${a.path}`)) continue;
       let tuple = this.tupleOf(a.partitionValues);
+      const r = this.root.resolve(a.path);
       if (tuples) {
-        const r = this.root.resolve(a.path);
         const key = fileKey(r);
         const was = tuples.get(key);
         if (was !== undefined && was !== tuple) tuple = NO_TUPLE;
         tuples.set(key, tuple);
       }
-      this.add(a.path, tuple, dv);
+      this.addResolved(r, tuple, dv);
       if (++n % APPLY_SLICE === 0) yield;
     }
     for (const c of b.cdcs) {
@@ -291,8 +305,11 @@ export class LogReplay {
    * An add refused for its partition values (tuple NO_TUPLE) leaves no file behind.
    */
   add(logPath: string, tuple: number, dv: DeletionVectorDescriptor | null): void {
+    this.addResolved(this.root.resolve(logPath), tuple, dv);
+  }
+
+  private addResolved(r: ResolvedPath, tuple: number, dv: DeletionVectorDescriptor | null): void {
     const s = this.s;
-    const r = this.root.resolve(logPath);
     const key = fileKey(r);
     const files = r.relPath !== undefined ? s.data : s.external;
     const name = r.relPath ?? r.external!;
@@ -314,9 +331,9 @@ export class LogReplay {
     }
   }
 
-  /** Pre-sizes the data-file index for a bulk load of about `entries` adds. */
-  reserve(entries: number): void {
-    if (this.s.data instanceof PathIndex) this.s.data.reserve(entries);
+  /** Pre-sizes the data-file index for a bulk load of about `entries` adds, a slice at a time. */
+  async reserve(entries: number): Promise<void> {
+    if (this.s.data instanceof PathIndex) await runInSlices(this.s.data.reserveSteps(entries));
   }
 
   /**

@@ -10,7 +10,7 @@
  *
  * Names of 255 bytes or more, and keys with an unpaired surrogate (no UTF-8 form), live in a
  * plain Map beside the compact store. */
-import { runInSlices, runToEnd, yieldToEventLoop } from '../core/event-loop';
+import { runInSlices, runToEnd } from '../core/event-loop';
 import { decoded, decodePathInto } from './encoded-path';
 import { FolderTable } from './folder-table';
 import {
@@ -84,6 +84,26 @@ export class PathIndex {
     if (this.entries + entries > this.cap) this.resizeEntries(this.entries + entries);
     const need = pow2AtLeast((this.live + entries) * 2);
     if (need > this.slots) this.rehash(need);
+  }
+
+  /**
+   * reserve() as steps that yield between slices of the copy and the rehash: a commit of a few
+   * hundred thousand adds, applied one by one, would otherwise double the index (a copy of its
+   * entries and a rehash of all of them) in one block each time it fills, ~100 ms at that size.
+   * The entries grow at least twofold, so that many small batches in a row copy them O(1) times
+   * each. Nothing may read or change the index between the steps (a replay's own index, not yet
+   * any snapshot's).
+   */
+  *reserveSteps(entries: number): Generator<void> {
+    if (this.entries + entries > this.cap) {
+      const cap = Math.max(this.entries + entries, this.cap * 2);
+      this.ent = yield* copySteps(this.ent, cap * 3, this.entries * 3);
+      this.cap = cap;
+    }
+    // append() rehashes once used slots (tombstones too) pass half the table, and entry numbers
+    // must fit a slot's low bits.
+    if ((this.used + entries) * 2 > this.slots || bitsFor(this.cap) > this.idxBits)
+      yield* this.rehashSteps(Math.max(this.slots, pow2AtLeast((this.live + entries) * 2)));
   }
 
   get size(): number {
@@ -261,13 +281,18 @@ export class PathIndex {
   }
 
   /** rehash(), a slice at a time: for a copy no one reads yet. */
-  private async rehashInSlices(slots: number): Promise<void> {
+  private rehashInSlices(slots: number): Promise<void> {
+    return runInSlices(this.rehashSteps(slots));
+  }
+
+  /** rehash() as steps, each a slice of the table's pages or of the entries placed. */
+  private *rehashSteps(slots: number): Generator<void> {
     this.idxBits = Math.max(this.idxBits, bitsFor(this.cap));
     this.slots = slots;
-    this.table = await freshInSlices(slots);
+    this.table = yield* freshSteps(slots);
     this.used = 0;
     for (let e = 0; e < this.entries; e++) {
-      if (e % ENTRY_SLICE === ENTRY_SLICE - 1) await yieldToEventLoop();
+      if (e % ENTRY_SLICE === ENTRY_SLICE - 1) yield;
       if (this.ent[3 * e + 2] === DELETED) continue;
       this.place(e, this.hashOfEntry(e));
       this.used++;
@@ -471,10 +496,14 @@ function scratchFor(n: number): Uint8Array {
 }
 
 /** A copy of src[0, used) in a new array of `length`, COPY_SLICE words at a time. */
-async function copyInSlices(src: Int32Array, length: number, used = src.length): Promise<Int32Array> {
+function copyInSlices(src: Int32Array, length: number, used = src.length): Promise<Int32Array> {
+  return runInSlices(copySteps(src, length, used));
+}
+
+function* copySteps(src: Int32Array, length: number, used = src.length): Generator<void, Int32Array> {
   const out = new Int32Array(length);
   for (let at = 0; at < used; at += COPY_SLICE) {
-    await yieldToEventLoop();
+    yield;
     out.set(src.subarray(at, Math.min(used, at + COPY_SLICE)), at);
   }
   return out;
@@ -484,10 +513,14 @@ async function copyInSlices(src: Int32Array, length: number, used = src.length):
  * A zeroed array of `length`, written over a slice at a time: a new array's pages fault in on first
  * write, which scattered writes (a hash table's) otherwise do all at once, in one slice.
  */
-async function freshInSlices(length: number): Promise<Int32Array> {
+function freshInSlices(length: number): Promise<Int32Array> {
+  return runInSlices(freshSteps(length));
+}
+
+function* freshSteps(length: number): Generator<void, Int32Array> {
   const out = new Int32Array(length);
   for (let at = 0; at < length; at += COPY_SLICE) {
-    await yieldToEventLoop();
+    yield;
     out.fill(0, at, Math.min(length, at + COPY_SLICE));
   }
   return out;
