@@ -16,13 +16,25 @@ export function yieldToEventLoop(): Promise<void> {
  */
 export class WorkSlices {
   private spent = 0;
-  constructor(private readonly perSlice: number) {}
+  private slice: number;
+
+  /**
+   * `first`: a smaller first slice, each next one twice as big up to `perSlice`. For a loop whose
+   * code may still be cold: until the JIT has compiled it, a step costs several times as much.
+   */
+  constructor(
+    private readonly perSlice: number,
+    first = perSlice,
+  ) {
+    this.slice = first;
+  }
 
   /** True when `n` more brings the slice to its end (the next one starts): time to yield. */
   spend(n: number): boolean {
     this.spent += n;
-    if (this.spent < this.perSlice) return false;
+    if (this.spent < this.slice) return false;
     this.spent = 0;
+    this.slice = Math.min(this.perSlice, this.slice * 2);
     return true;
   }
 }
