@@ -91,12 +91,10 @@ async function readJsonCheckpoint(
     else addActionToBatch(batch, a, at);
   });
   // A checkpoint holds no add and remove for the same file: only its adds matter.
-  batch.removes = [];
-  batch.cdcs = [];
   if (batch.protocol) replay.s.protocol = batch.protocol;
   if (batch.metadata) replay.setMetadata(batch.metadata);
   if (unsupportedReaderFeatures(replay.s.protocol, replay.s.metadata).length) return;
-  await replay.applyBatchInSlices({ adds: batch.adds, removes: [], cdcs: [] });
+  await replay.applyBatchInSlices({ ...emptyBatch(), adds: batch.adds });
 }
 
 /** A sidecar action's file: a name in _delta_log/_sidecars/, its size from the log or a HEAD. */

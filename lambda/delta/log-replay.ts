@@ -7,8 +7,9 @@
  * replaying the commits it replaces.
  */
 import { runInSlices, WorkSlices, yieldToEventLoop } from '../core/event-loop';
-import { ShardedMap } from '../core/sharded-map';
+import { fnv1a, ShardedMap } from '../core/sharded-map';
 import { DeltaLogError } from './delta-log-error';
+import { type FileAction, FileActionList } from './file-action-list';
 import { LOG_DIR } from './log-path';
 import { PartitionTuples } from './partition-tuples';
 import { PathIndex } from './path-index';
@@ -28,23 +29,19 @@ type PartitionValues = Record<string, string | null | undefined>;
 
 const utf8 = new TextDecoder();
 
-export interface FileAction {
-  path: string;
-  partitionValues?: PartitionValues | null;
-  deletionVector?: DeletionVectorDescriptor | null;
-}
+export type { FileAction };
 
 /** The actions of one log file that matter for the file set. */
 export interface ActionBatch {
-  adds: FileAction[];
-  removes: FileAction[];
-  cdcs: FileAction[];
+  adds: FileActionList;
+  removes: FileActionList;
+  cdcs: FileActionList;
   metadata?: TableMetadata;
   protocol?: TableProtocol;
 }
 
 export function emptyBatch(): ActionBatch {
-  return { adds: [], removes: [], cdcs: [] };
+  return { adds: new FileActionList(), removes: new FileActionList(), cdcs: new FileActionList() };
 }
 
 /**
@@ -149,9 +146,7 @@ function fileAction(x: unknown, where: string): FileAction {
   if (typeof o !== 'object' || typeof o.path !== 'string' || o.path === '') {
     throw new DeltaLogError('Malformed', `${where}: file action without a path`);
   }
-  // What the file set reads, and no more: the action's stats, tags and sizes (most of its bytes)
-  // die young instead of being kept, and copied by every scavenge, until the batch is applied.
-  return { path: o.path, partitionValues: o.partitionValues, deletionVector: o.deletionVector };
+  return o;
 }
 
 export function metadataOf(x: unknown, where: string): TableMetadata {
@@ -265,10 +260,11 @@ export class LogReplay {
     if (b.metadata) this.setMetadata(b.metadata);
     // Keyed sets as big as the batch (an OPTIMIZE removes and adds hundreds of thousands of
     // files): sharded, so that none grows in one block.
-    let removed: ShardedMap<true> | undefined;
+    let removed: ShardedMap<string, true> | undefined;
     if (b.removes.length) {
       removed = new ShardedMap();
-      for (const r of b.removes) {
+      for (let i = 0; i < b.removes.length; i++) {
+        const r = b.removes.at(i);
         const id = r.deletionVector ? dvUniqueId(r.deletionVector) : '';
         removed.set(`${id}\u0000${r.path}`, true);
         this.remove(r.path, id);
@@ -279,23 +275,29 @@ export class LogReplay {
     if (b.adds.length > 0 && this.s.data instanceof PathIndex) yield* this.s.data.reserveSteps(b.adds.length);
     // One log file adding a file twice with different partition values has no single reading
     // (kernel keeps the first add of a path, Spark the last): the file is refused.
-    const tuples = b.adds.length > 1 ? new ShardedMap<number>() : undefined;
-    for (const a of b.adds) {
+    const tuples =
+      b.adds.length > 1
+        ? new AddedTuples(b.adds.length, (i) => fileKey(this.root.resolve(b.adds.at(i).path)))
+        : undefined;
+    for (let i = 0; i < b.adds.length; i++) {
       if (slices.spend(1)) yield;
+      const a = b.adds.at(i);
       const dv = a.deletionVector ?? null;
       if (removed?.has(`${dv ? dvUniqueId(dv) : ''}\u0000${a.path}`)) continue;
       let tuple = this.tupleOf(a.partitionValues);
       const r = this.root.resolve(a.path);
       if (tuples) {
-        const key = fileKey(r);
-        const was = tuples.get(key);
-        if (was !== undefined && was !== tuple) tuple = NO_TUPLE;
-        tuples.set(key, tuple);
+        const was = tuples.swap(fileKey(r), i, tuple);
+        if (was !== undefined && was !== tuple) {
+          tuple = NO_TUPLE;
+          tuples.swap(fileKey(r), i, tuple);
+        }
       }
       this.addResolved(r, tuple, dv);
     }
-    for (const c of b.cdcs) {
+    for (let i = 0; i < b.cdcs.length; i++) {
       if (slices.spend(1)) yield;
+      const c = b.cdcs.at(i);
       const r = this.root.resolve(c.path);
       // Change data lives under _change_data/: a cdc action naming any other file (a data file
       // of another partition, say) must not make it readable.
@@ -412,6 +414,46 @@ export class LogReplay {
 function commonTuple(owners: readonly number[]): number {
   const t = owners[0]!;
   return owners.every((o) => o === t) ? t : MULTI_TUPLE;
+}
+
+/**
+ * The tuple each file key of a batch's adds was last given. Keyed by the key's hash, a sharded Map
+ * of numbers pointing at the add that first had it (no path string kept alive for the GC to copy,
+ * no Map growing in one block); a key sharing its hash with another add's goes to a Map of its own.
+ */
+class AddedTuples {
+  private readonly firstAdd = new ShardedMap<number, number>();
+  /** By add: the tuple last given to the key of the add that first had its hash. */
+  private readonly tuples: Int32Array;
+  private collided?: Map<string, number>;
+
+  constructor(
+    adds: number,
+    /** The file key of add i. */
+    private readonly keyOf: (i: number) => string,
+  ) {
+    this.tuples = new Int32Array(adds);
+  }
+
+  /** Records `tuple` for `key` (the key of add i) and returns the one it had before, if any. */
+  swap(key: string, i: number, tuple: number): number | undefined {
+    const h = fnv1a(key);
+    const first = this.firstAdd.get(h);
+    if (first === undefined) {
+      this.firstAdd.set(h, i);
+      this.tuples[i] = tuple;
+      return undefined;
+    }
+    if (first === i || this.keyOf(first) === key) {
+      const was = this.tuples[first];
+      this.tuples[first] = tuple;
+      return was;
+    }
+    this.collided ??= new Map();
+    const was = this.collided.get(key);
+    this.collided.set(key, tuple);
+    return was;
+  }
 }
 
 /** Where change data files live (PROTOCOL.md "Change Data Files"). */

@@ -364,6 +364,35 @@ describe('log replay', () => {
     expect(values(moved, 'a.parquet')).toEqual(['EU']);
   });
 
+  it('keeps every path and map of a commit as written, however it is spelled', async () => {
+    // A commit's actions are held compactly (UTF-8 paths, shared maps) until applied: nothing of
+    // a path or a map may change on the way.
+    const paths = [
+      'x\uD800y.parquet',
+      '\uFEFFbom.parquet',
+      'ü/ñ.parquet',
+      'emoji-😀.parquet',
+      'p%20q.parquet',
+    ];
+    const s = new MemoryDeltaStorage().commit(0, [
+      protocolV1,
+      metaData(['region', 'b']),
+      ...paths.map((p, i) => add(p, i % 2 ? { region: 'EU', b: null } : { b: '', region: 'EU' })),
+      add('a.parquet', { region: 'US', b: 'x' }),
+      add('a.parquet', { region: 'EU', b: 'x' }),
+      add('a.parquet', { region: 'US', b: 'x' }), // refused once, refused for the batch
+      add('n.parquet', { region: 5, b: 'x' } as never), // no serialized value: refused
+      add('n.parquet', { region: 'EU', b: 'x' }),
+    ]);
+    const snap = await load(s);
+    for (const p of paths.slice(0, 4)) expect(values(snap, p)).toEqual(['EU', null]);
+    expect(values(snap, 'p q.parquet')).toEqual(['EU', null]);
+    expect(snap.tupleOf('bom.parquet')).toBe(NO_TUPLE);
+    expect(snap.tupleOf('a.parquet')).toBe(NO_TUPLE);
+    expect(snap.tupleOf('n.parquet')).toBe(NO_TUPLE);
+    expect(snap.fileCount).toBe(paths.length);
+  });
+
   it('throws a DeltaLogError naming the file for malformed or missing logs', async () => {
     const bad = new MemoryDeltaStorage()
       .commit(0, [protocolV1, metaData([])])
