@@ -56,10 +56,12 @@ describe(`a commit of ${FILES} adds`, () => {
     expect(result.tupleOf(path(FILES - 2))).toBeGreaterThanOrEqual(0);
     expect(result.tupleOf(`region=EU/date=${date(1)}/never-added.parquet`)).toBe(NO_TUPLE);
     // Not a speed target: the hold is compared with the CPU the load cost (loop-watch.ts). The
-    // load is ~3-4 s of CPU; the index doubling in one block held the loop for ~200 ms of it
-    // (5%), and so did the batch's Map of the paths it adds, growing in one block.
+    // load is ~3-4 s of CPU; the index doubling in one block held the loop for ~200 ms of it (5-6%),
+    // the batch's Map of the paths it adds ~50-100 ms more, growing in one block. In slices, the
+    // longest hold is 15-25 ms (0.5-0.7%): a cold slice or a GC pause, which a loaded host can
+    // stretch to ~2.5%.
     expect(longestBlockMs, `held ${longestBlockMs.toFixed(1)} ms of ${cpuMs.toFixed(0)} ms`).toBeLessThan(
-      cpuMs / 50,
+      cpuMs / 30,
     );
   }, 300_000);
 });
