@@ -22,6 +22,7 @@ const LONGEST = [
   'big-commit-loop',
   'big-reads',
   'refresh-loop',
+  'big-commit-replay-loop',
   'history-corpus',
   'sigv4-python-clients',
   'sigv4-aws-cli-regions',
