@@ -37,7 +37,7 @@ export class FileActionList {
   private meta: Int32Array[] = [];
   private count = 0;
   private readonly maps: unknown[] = [undefined, null];
-  private readonly mapIds = new ShardedMap<string, number>();
+  private mapIds?: ShardedMap<string, number>;
   private oddPaths?: Map<number, string>;
   private dvs?: (DeletionVectorDescriptor | null | undefined)[];
 
@@ -47,9 +47,15 @@ export class FileActionList {
 
   push(a: FileAction): void {
     const i = this.count++;
-    if ((i & (BLOCK - 1)) === 0) this.meta.push(new Int32Array(BLOCK * SLOTS));
-    const m = this.meta[i >>> BLOCK_BITS]!;
+    const block = i >>> BLOCK_BITS;
+    // The first block starts small and doubles (most log files hold a few actions); later ones are whole.
+    if (block === this.meta.length) this.meta.push(new Int32Array((block === 0 ? 16 : BLOCK) * SLOTS));
+    let m = this.meta[block]!;
     const at = (i & (BLOCK - 1)) * SLOTS;
+    if (at === m.length) {
+      m = growInto(new Int32Array(m.length * 2), m);
+      this.meta[block] = m;
+    }
     if (SURROGATE.test(a.path)) {
       this.oddPaths ??= new Map();
       this.oddPaths.set(i, a.path);
@@ -57,7 +63,10 @@ export class FileActionList {
     } else {
       const room = a.path.length * 3;
       if (this.chunks.length === 0 || this.chunkUsed + room > this.chunks.at(-1)!.length) {
-        this.chunks.push(new Uint8Array(Math.max(CHUNK, room)));
+        // 1 KiB, then twice as much each time up to CHUNK: a small file's list stays small.
+        this.chunks.push(
+          new Uint8Array(Math.max(room, Math.min(CHUNK, 1024 << Math.min(10, this.chunks.length)))),
+        );
         this.chunkUsed = 0;
       }
       const written = encoder.encodeInto(a.path, this.chunks.at(-1)!.subarray(this.chunkUsed)).written;
@@ -96,6 +105,7 @@ export class FileActionList {
     if (pv === null) return NULL;
     if (typeof pv !== 'object') return this.maps.push(pv) - 1;
     const text = JSON.stringify(pv);
+    this.mapIds ??= new ShardedMap();
     let id = this.mapIds.get(text);
     if (id === undefined) {
       id = this.maps.push(pv) - 1;
@@ -103,4 +113,9 @@ export class FileActionList {
     }
     return id;
   }
+}
+
+function growInto(to: Int32Array, from: Int32Array): Int32Array {
+  to.set(from);
+  return to;
 }
