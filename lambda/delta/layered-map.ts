@@ -13,7 +13,7 @@ import { yieldToEventLoop } from '../core/event-loop';
 const TOMBSTONE: unique symbol = Symbol('deleted');
 type Slot<V> = V | typeof TOMBSTONE;
 
-type MutableBase<K, V> = BaseMap<K, V> & { set(k: K, v: V): unknown; delete(k: K): boolean };
+export type MutableBase<K, V> = BaseMap<K, V> & { set(k: K, v: V): unknown; delete(k: K): boolean };
 
 /** Entries copied between two pauses of forkInSlices. */
 const SLICE = 2048;
@@ -112,8 +112,16 @@ export class LayeredMap<K, V> {
    */
   async forkInSlices(): Promise<LayeredMap<K, V>> {
     if (!this.folds()) return new LayeredMap<K, V>(this.base, await copyInSlices(this.top), this.count);
+    return new LayeredMap<K, V>(await this.mergedInSlices(), new Map(), this.count);
+  }
+
+  /**
+   * This map's entries in a mutable map of their own (the top folded into a copy of the base, with
+   * room for `room` more), copied a slice at a time. This map must stay as it is meanwhile.
+   */
+  async mergedInSlices(room = 0): Promise<MutableBase<K, V>> {
     const merged: MutableBase<K, V> = this.base.cloneInSlices
-      ? await this.base.cloneInSlices(this.top.size)
+      ? await this.base.cloneInSlices(this.top.size + room)
       : await copyInSlices(this.base);
     let n = 0;
     for (const [k, v] of this.top) {
@@ -121,12 +129,22 @@ export class LayeredMap<K, V> {
       if (v === TOMBSTONE) merged.delete(k);
       else merged.set(k, v);
     }
-    return new LayeredMap<K, V>(merged, new Map(), this.count);
+    return merged;
+  }
+
+  /**
+   * Would `more` changes on top make it big enough to fold? Changes that many are better made to
+   * mergedInSlices()'s copy: the top is a plain Map, which grows by rehashing all it holds in one
+   * block (tens of ms at a few hundred thousand entries), and the next fork would fold it anyway.
+   */
+  foldsWith(more: number): boolean {
+    const top = this.top.size + more;
+    return top > 4096 && top * 8 > this.base.size;
   }
 
   /** Is the top big enough to fold into a new base at the next fork? */
   private folds(): boolean {
-    return this.top.size > 4096 && this.top.size * 8 > this.base.size;
+    return this.foldsWith(0);
   }
 }
 

@@ -10,6 +10,7 @@ import { runInSlices, WorkSlices, yieldToEventLoop } from '../core/event-loop';
 import { fnv1a, ShardedMap } from '../core/sharded-map';
 import { DeltaLogError } from './delta-log-error';
 import { type FileAction, FileActionList } from './file-action-list';
+import { LayeredMap } from './layered-map';
 import { LOG_DIR } from './log-path';
 import { PartitionTuples } from './partition-tuples';
 import { PathIndex } from './path-index';
@@ -250,6 +251,12 @@ export class LogReplay {
 
   /** applyBatch, letting other requests run between slices of a big commit's actions. */
   async applyBatchInSlices(b: ActionBatch): Promise<void> {
+    // A refresh applies its commits to a fork of the cached snapshot's maps (layered-map.ts): a
+    // batch as big as a fold (an OPTIMIZE, a bulk load) goes into a folded copy, made in slices,
+    // rather than onto the fork's top, which would grow in one block at each doubling.
+    const data = this.s.data;
+    if (data instanceof LayeredMap && data.foldsWith(b.adds.length + b.removes.length))
+      this.s.data = await data.mergedInSlices(b.adds.length);
     for (const _ of this.batchSteps(b)) await yieldToEventLoop();
   }
 
