@@ -114,7 +114,7 @@ export function deltaStorageFromBackend(
   prefix: string,
 ): DeltaStorage {
   const root = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
-  return {
+  const storage: DeltaStorage = {
     async list(dirRelPath, startAfter, limit) {
       const out: ListedFile[] = [];
       let continuationToken: string | undefined;
@@ -163,7 +163,7 @@ export function deltaStorageFromBackend(
             throw new DeltaLogError('Malformed', `${relPath} is shorter than the log says (${pin.size})`);
           throw new FileChanged(relPath);
         }
-        throw e;
+        throw await missingIfUnlisted(storage, relPath, e);
       }
       if (pin) {
         const etag = res.meta.etag || undefined;
@@ -184,9 +184,28 @@ export function deltaStorageFromBackend(
       return collect(res.body);
     },
     async size(relPath) {
-      return (await backend.head({ bucket, key: root + relPath })).size;
+      try {
+        return (await backend.head({ bucket, key: root + relPath })).size;
+      } catch (e) {
+        throw await missingIfUnlisted(storage, relPath, e);
+      }
     },
   };
+  return storage;
+}
+
+/**
+ * The error to throw for a failed read of `relPath`. S3 answers 403, not 404, for a missing key
+ * when the caller's s3:ListBucket does not cover it (IAM's rule; the stack's prefix-scoped policy
+ * can leave a table's keys so): a 403 for a file not listed is a missing file (NotFound), which
+ * the log's readers treat as a cleanup since they listed it (list again, skip a broken
+ * checkpoint), not as a table that refuses the proxy. A 403 for a listed file stays a refusal;
+ * so does every 403 when the listing is refused too.
+ */
+async function missingIfUnlisted(storage: DeltaStorage, relPath: string, e: unknown): Promise<unknown> {
+  if (!(e instanceof StorageError && e.kind === 'AccessDenied')) return e;
+  const listed = await listedFile(storage, relPath).catch(() => true);
+  return listed ? e : new StorageError('NotFound', `${relPath} is not listed (the store answered 403)`);
 }
 
 /**

@@ -2,10 +2,9 @@
  * `_delta_log/_last_checkpoint`: only a hint. It may be missing, stale (a newer checkpoint
  * exists), point at a checkpoint that is gone, or use delta-rs 0.17's `size_in_bytes`
  * spelling. The log segment lists past it and never trusts it blindly. Read with one GET (the
- * common case: it exists); a refusal is told from absence by a listing.
+ * common case: it exists).
  */
-import { StorageError } from '../storage/storage-backend';
-import { type DeltaStorage, isNotFound, listedFile } from './delta-storage';
+import { type DeltaStorage, isNotFound } from './delta-storage';
 import { LAST_CHECKPOINT } from './log-path';
 
 export interface LastCheckpointHint {
@@ -18,15 +17,8 @@ export async function readLastCheckpointHint(storage: DeltaStorage): Promise<Las
   try {
     bytes = await storage.read(LAST_CHECKPOINT);
   } catch (e) {
+    // A 403 for it is told from absence by a listing (deltaStorageFromBackend).
     if (isNotFound(e)) return undefined;
-    // S3 answers 403 for a missing key to a caller whose s3:ListBucket does not cover it (the
-    // stack's prefix-scoped policy): only a listing tells a missing hint from a forbidden one.
-    if (
-      e instanceof StorageError &&
-      e.kind === 'AccessDenied' &&
-      !(await listedFile(storage, LAST_CHECKPOINT))
-    )
-      return undefined;
     throw e;
   }
   return parseLastCheckpointHint(new TextDecoder().decode(bytes));

@@ -8,8 +8,9 @@
  *   prefix;
  * - under the stack's own IAM policy (GetObject on the mapped prefixes, ListBucket with an
  *   s3:prefix condition), where S3 answers 403 instead of 404 for a missing key: a table without
- *   `_last_checkpoint` loads, unknown keys are 404, orphans 403, and a file committed after the
- *   snapshot was cached is still found.
+ *   `_last_checkpoint` loads, unknown keys are 404, orphans 403, a file committed after the
+ *   snapshot was cached is still found, and a log file deleted since it was listed is missing
+ *   (404 in the filtered log), not refused.
  */
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -242,6 +243,7 @@ describe.each(upstreams)("under the stack's IAM policy (403 for missing keys) on
   let plain: TestTable;
   let checkpointed: TestTable;
   let unmapped: TestTable;
+  let cleanup: TestTable;
   let plainFiles: string[];
   let checkpointedFiles: string[];
 
@@ -258,7 +260,11 @@ describe.each(upstreams)("under the stack's IAM policy (403 for missing keys) on
     // Mapped in the proxy's config, but the (mis)deployed policy does not cover it.
     unmapped = await writeTable(client, 'unmapped', 'elsewhere/unmapped/');
     await unmapped.commitFiles('EU');
-    const policy: PrefixPolicy = { [BUCKET]: [plain.prefix, checkpointed.prefix] };
+    cleanup = await writeTable(client, 'cleanup', 'policy/cleanup/');
+    await cleanup.commitFiles('EU', 'US');
+    await cleanup.writer.checkpoint();
+    await cleanup.commitFiles('EU');
+    const policy: PrefixPolicy = { [BUCKET]: [plain.prefix, checkpointed.prefix, cleanup.prefix] };
     backend = await startMisbehavingS3(upstream, { policy });
     proxy = await startAuthzProxy(
       backend,
@@ -365,6 +371,46 @@ describe.each(upstreams)("under the stack's IAM policy (403 for missing keys) on
         expect((await fetch(commit.headers.location!)).status).toBe(200);
       } finally {
         await presigning.stop();
+      }
+    },
+  );
+
+  it.skipIf(skip)(
+    'the filtered log answers 404 for a commit deleted by a log cleanup since it was listed, not 403',
+    async () => {
+      const filtered = await startAuthzProxy(
+        backend,
+        {
+          tableMapping: { cleanup: cleanup.uri },
+          allowedPartitions: { cleanup: [{ region: 'EU' }] },
+          logView: 'filtered',
+        },
+        [READER],
+      );
+      const get = (version: number) =>
+        objectRequest(filtered.url, 'GET', `cleanup/${commitKey(version)}`, READER);
+      try {
+        // The view lists the log once and holds the listing.
+        expect((await get(3)).status).toBe(200);
+        // A commit the store refuses although it exists is still the operator's refusal.
+        backend.onRequest = (r) =>
+          r.method === 'GET' && r.key === `${cleanup.prefix}${commitKey(2)}`
+            ? { status: 403, code: 'AccessDenied' }
+            : undefined;
+        const refused = await get(2);
+        expect([refused.status, code(refused.text)]).toEqual([403, 'AccessDenied']);
+        backend.onRequest = () => undefined;
+        expect((await get(2)).status).toBe(200);
+        // The cleanup after the checkpoint deletes commit 0: under the policy the store answers
+        // its GET 403, which a listing tells from a refusal.
+        await client.send(
+          new DeleteObjectCommand({ Bucket: BUCKET, Key: `${cleanup.prefix}${commitKey(0)}` }),
+        );
+        const gone = await get(0);
+        expect([gone.status, code(gone.text)]).toEqual([404, 'NoSuchKey']);
+      } finally {
+        backend.onRequest = () => undefined;
+        await filtered.stop();
       }
     },
   );
