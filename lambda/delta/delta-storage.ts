@@ -29,9 +29,10 @@ export interface DeltaStorage {
    * Every file under `dirRelPath` (e.g. "_delta_log/"), recursively, sorted by path. When
    * `startAfter` is given, only paths sorting strictly after it (S3 StartAfter), which lets the
    * log listing begin at the last checkpoint instead of at version 0. `limit` lets a probe stop
-   * after the first few files (an implementation may return more; callers filter).
+   * after the first few files, `until` a range end at a path (no page after one past it is
+   * asked for); an implementation may return more than either: callers filter.
    */
-  list(dirRelPath: string, startAfter?: string, limit?: number): Promise<ListedFile[]>;
+  list(dirRelPath: string, startAfter?: string, limit?: number, until?: string): Promise<ListedFile[]>;
   /**
    * The whole file, or `range` of it. Throws StorageError('NotFound') when it does not exist.
    * With a `pin`, every read sees the same version of the file, or throws FileChanged.
@@ -115,7 +116,7 @@ export function deltaStorageFromBackend(
 ): DeltaStorage {
   const root = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
   const storage: DeltaStorage = {
-    async list(dirRelPath, startAfter, limit) {
+    async list(dirRelPath, startAfter, limit, until) {
       const out: ListedFile[] = [];
       let continuationToken: string | undefined;
       do {
@@ -137,7 +138,11 @@ export function deltaStorageFromBackend(
           });
         }
         continuationToken = page.isTruncated ? page.nextContinuationToken : undefined;
-      } while (continuationToken !== undefined && (limit === undefined || out.length < limit));
+      } while (
+        continuationToken !== undefined &&
+        (limit === undefined || out.length < limit) &&
+        (until === undefined || (out.at(-1)?.path ?? '') <= until)
+      );
       out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
       return out;
     },

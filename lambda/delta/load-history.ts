@@ -35,14 +35,22 @@ import type { Snapshot } from './snapshot';
 import type { PartitionColumn } from './snapshot-view';
 import { partitionColumnsOf, sameColumns } from './table-metadata';
 import { TableRoot } from './table-root';
+import { listWholeLog } from './whole-log-listing';
 
 interface Listed {
   parsed: ParsedLogPath[];
   lastModified: Map<string, number>;
 }
 
-async function listLog(storage: DeltaStorage, io: IoStats, startAfter?: string): Promise<Listed> {
-  const listing: ListedFile[] = await storage.list(LOG_DIR, startAfter);
+/** The log after `startAfter`, or the whole log (listed in ranges up to `newest`). */
+async function listLog(
+  storage: DeltaStorage,
+  io: IoStats,
+  newest: number,
+  startAfter?: string,
+): Promise<Listed> {
+  const listing: ListedFile[] =
+    startAfter === undefined ? await listWholeLog(storage, newest) : await storage.list(LOG_DIR, startAfter);
   io.requests += Math.max(1, Math.ceil(listing.length / 1000));
   const parsed: ParsedLogPath[] = [];
   const lastModified = new Map<string, number>();
@@ -59,7 +67,7 @@ async function listLog(storage: DeltaStorage, io: IoStats, startAfter?: string):
 export async function loadHistory(storage: DeltaStorage, snapshot: Snapshot): Promise<History> {
   const io: IoStats = { requests: 0, bytes: 0 };
   const root = new TableRoot(snapshot.tableRoot);
-  const listed = await listLog(storage, io);
+  const listed = await listLog(storage, io, snapshot.version);
   const retained = retainedLog(listed.parsed, snapshot.version);
   const b = new HistoryBuilder(root, snapshot.partitionColumns);
   const info: HistoryInfo = { logFilesRead: 0, requests: 0, bytesRead: 0, tombstones: 0, outcome: 'loaded' };
@@ -311,7 +319,7 @@ export async function completeHistory(
   const full = () => loadHistory(storage, snapshot);
   if (recent.version !== snapshot.version || recent.unplaced.size > 0) return full();
   const io: IoStats = { requests: 0, bytes: 0 };
-  const listed = await listLog(storage, io);
+  const listed = await listLog(storage, io, snapshot.version);
   const retained = retainedLog(listed.parsed, snapshot.version);
   // The recent history starts at the newest checkpoint; the older commits end with its version.
   const upTo = recent.oldestVersion;
@@ -430,7 +438,7 @@ export async function updateHistory(
   const full = () => loadHistory(storage, snapshot);
   if (!sameColumns(prev.partitionColumns, snapshot.partitionColumns)) return full();
   const io: IoStats = { requests: 0, bytes: 0 };
-  const listed = await listLog(storage, io, commitPath(prev.version));
+  const listed = await listLog(storage, io, snapshot.version, commitPath(prev.version));
   const commits = listed.parsed
     .filter(
       (p): p is Extract<ParsedLogPath, { type: 'commit' }> =>
@@ -441,7 +449,7 @@ export async function updateHistory(
   let oldest = prev.oldestVersion;
   const checkpointed = listed.parsed.some((p) => p.type === 'checkpoint' && p.version > prev.version);
   if (checkpointed && prev.complete) {
-    const all = await listLog(storage, io);
+    const all = await listLog(storage, io, snapshot.version);
     const retained = retainedLog(all.parsed, snapshot.version);
     // Commits between prev and the new oldest version are gone: their removes are unknown.
     if (!retained || retained.oldestVersion > prev.version + 1) return full();

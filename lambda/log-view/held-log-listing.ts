@@ -7,11 +7,12 @@
  * again when those disagree with what is held (a table deleted and written again, or rolled back),
  * after forget() (a file the listing named turned out gone or rewritten), and every
  * `fullListingMs` (what neither look sees: a checkpoint written long after its commit, a file
- * deleted out of order). A 30-day log of a table committing every minute is ~90 LIST pages; a new
- * version costs two requests.
+ * deleted out of order). A 30-day log of a table committing every minute is ~90 LIST pages (listed
+ * in ranges side by side: whole-log-listing.ts); a new version costs two requests.
  */
 import type { DeltaStorage, ListedFile } from '../delta/delta-storage';
 import { LOG_DIR, type ParsedLogPath, parseLogPath, versionPrefix } from '../delta/log-path';
+import { listWholeLog } from '../delta/whole-log-listing';
 
 export interface LogFile {
   parsed: Extract<ParsedLogPath, { type: 'commit' | 'checkpoint' }>;
@@ -46,7 +47,7 @@ export class HeldLogListing {
   /** The refresh running, if any: the next one starts after it (it merges into what it holds). */
   private running: Promise<unknown> = Promise.resolve();
   /** A refresh waiting for the running one: requests made meanwhile share it. */
-  private queued?: { from: number; files: Promise<readonly LogFile[]> };
+  private queued?: { from: number; newest: number; files: Promise<readonly LogFile[]> };
 
   constructor(
     private readonly storage: DeltaStorage,
@@ -56,17 +57,19 @@ export class HeldLogListing {
 
   /**
    * The log's commits and checkpoints, from a listing begun after this call. `from`: the version
-   * from which the log is listed again at least (a checkpoint known to exist there).
+   * from which the log is listed again at least (a checkpoint known to exist there). `newest`:
+   * the newest version known (a whole listing is split in ranges up to it).
    */
-  list(from = Number.POSITIVE_INFINITY): Promise<readonly LogFile[]> {
+  list(from = Number.POSITIVE_INFINITY, newest = 0): Promise<readonly LogFile[]> {
     if (this.queued) {
       this.queued.from = Math.min(this.queued.from, from);
+      this.queued.newest = Math.max(this.queued.newest, newest);
       return this.queued.files;
     }
-    const queued = { from, files: undefined as unknown as Promise<readonly LogFile[]> };
+    const queued = { from, newest, files: undefined as unknown as Promise<readonly LogFile[]> };
     queued.files = this.running.then(() => {
       if (this.queued === queued) this.queued = undefined;
-      return this.refresh(queued.from);
+      return this.refresh(queued.from, queued.newest);
     });
     this.queued = queued;
     this.running = queued.files.catch(() => {});
@@ -78,12 +81,12 @@ export class HeldLogListing {
     this.forgets++;
   }
 
-  private async refresh(from: number): Promise<LogFile[]> {
+  private async refresh(from: number, newest: number): Promise<LogFile[]> {
     const held = this.held;
     const now = this.now();
     if (held && held.forgets === this.forgets && now - held.fullAt < this.fullListingMs) {
-      const newest = held.files.at(-1)?.parsed.version ?? 0;
-      const start = Math.min(from, newest - LATE_VERSIONS);
+      const newestHeld = held.files.at(-1)?.parsed.version ?? 0;
+      const start = Math.min(from, newestHeld - LATE_VERSIONS);
       const files = start > 0 ? await this.listFrom(held.files, start) : undefined;
       if (files) {
         this.held = { ...held, files };
@@ -91,7 +94,7 @@ export class HeldLogListing {
       }
     }
     const forgets = this.forgets;
-    const files = logFiles(await this.storage.list(LOG_DIR));
+    const files = logFiles(await listWholeLog(this.storage, newest));
     this.held = { files, fullAt: now, forgets };
     return files;
   }
