@@ -11,7 +11,7 @@
  * change data of commits that are gone. It falls back to a full build when the partitioning
  * changed or a remove's partition values cannot be found in the new commits.
  */
-import { WorkSlices, yieldToEventLoop } from '../core/event-loop';
+import { runInSlices, WorkSlices, yieldToEventLoop } from '../core/event-loop';
 import {
   type CheckpointFileAction,
   jsonFileAction,
@@ -23,13 +23,13 @@ import { type DeltaStorage, isNotFound, type ListedFile, readListed } from './de
 import { History, type HistoryInfo } from './history';
 import { HistoryBuilder } from './history-builder';
 import { LayeredMap } from './layered-map';
-import { commitPath, LOG_DIR, type ParsedLogPath, parseLogPath } from './log-path';
+import { commitPath, LOG_DIR, LOG_FILES_PER_SLICE, type ParsedLogPath, parseLogPath } from './log-path';
 import { readInOrder } from './log-read-ahead';
 import { forEachAction, logLines, metadataOf, PARSE_SLICE_BYTES, parseActionLine } from './log-replay';
 import { type CheckpointChoice, listLogSegment } from './log-segment';
 import type { IoStats } from './parquet-leaves';
 import { PathIndex } from './path-index';
-import { type RetainedLog, retainedLog } from './retained-log';
+import { type RetainedLog, retainedLogWork } from './retained-log';
 import { deletedFileRetentionMs } from './retention';
 import type { Snapshot } from './snapshot';
 import type { PartitionColumn } from './snapshot-view';
@@ -54,7 +54,9 @@ async function listLog(
   io.requests += Math.max(1, Math.ceil(listing.length / 1000));
   const parsed: ParsedLogPath[] = [];
   const lastModified = new Map<string, number>();
+  const slices = new WorkSlices(LOG_FILES_PER_SLICE);
   for (const f of listing) {
+    if (slices.spend(1)) await yieldToEventLoop();
     const p = parseLogPath(f.path, f.size);
     if (!p) continue;
     parsed.push(p);
@@ -68,7 +70,7 @@ export async function loadHistory(storage: DeltaStorage, snapshot: Snapshot): Pr
   const io: IoStats = { requests: 0, bytes: 0 };
   const root = new TableRoot(snapshot.tableRoot);
   const listed = await listLog(storage, io, snapshot.version);
-  const retained = retainedLog(listed.parsed, snapshot.version);
+  const retained = await runInSlices(retainedLogWork(listed.parsed, snapshot.version));
   const b = new HistoryBuilder(root, snapshot.partitionColumns);
   const info: HistoryInfo = { logFilesRead: 0, requests: 0, bytesRead: 0, tombstones: 0, outcome: 'loaded' };
   if (!retained) return finish(b, snapshot, snapshot.version, io, info);
@@ -83,7 +85,8 @@ export async function loadHistory(storage: DeltaStorage, snapshot: Snapshot): Pr
   if (b.unresolved.size) {
     // Removes that carried no partition values (old writers): a second pass finds the add that
     // introduced each path, in the commits since the partitioning last changed.
-    const last = Math.max(...[...b.unresolved.values()].map((p) => p.version));
+    let last = -1;
+    for (const p of b.unresolved.values()) last = Math.max(last, p.version);
     b.trackAdds();
     const again = commits.filter((c) => c.version > b.epoch && c.version <= last);
     await applyCommits(storage, again, io, info, (bytes, c) => applyAdds(bytes, c.path, c.version, b));
@@ -320,7 +323,7 @@ export async function completeHistory(
   if (recent.version !== snapshot.version || recent.unplaced.size > 0) return full();
   const io: IoStats = { requests: 0, bytes: 0 };
   const listed = await listLog(storage, io, snapshot.version);
-  const retained = retainedLog(listed.parsed, snapshot.version);
+  const retained = await runInSlices(retainedLogWork(listed.parsed, snapshot.version));
   // The recent history starts at the newest checkpoint; the older commits end with its version.
   const upTo = recent.oldestVersion;
   if (!retained || retained.oldestVersion > upTo) return full();
@@ -450,7 +453,7 @@ export async function updateHistory(
   const checkpointed = listed.parsed.some((p) => p.type === 'checkpoint' && p.version > prev.version);
   if (checkpointed && prev.complete) {
     const all = await listLog(storage, io, snapshot.version);
-    const retained = retainedLog(all.parsed, snapshot.version);
+    const retained = await runInSlices(retainedLogWork(all.parsed, snapshot.version));
     // Commits between prev and the new oldest version are gone: their removes are unknown.
     if (!retained || retained.oldestVersion > prev.version + 1) return full();
     oldest = Math.max(oldest, retained.oldestVersion);

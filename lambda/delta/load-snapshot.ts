@@ -214,7 +214,9 @@ export async function refreshSnapshot(
     return { ...(await rebuilt()), replaced: true };
   }
   if (commits.length === 0) return { outcome: 'unchanged', snapshot: prev };
-  const latest = opts.version ?? Math.max(...commits.map((c) => c.version));
+  // A loop, not Math.max(...): an instance thawed after days may find 100,000s of commits since.
+  let latest = opts.version ?? -1;
+  if (opts.version === undefined) for (const c of commits) latest = Math.max(latest, c.version);
   const inRange = parsed.filter((p) => p.version <= latest);
   let steps: ReplayStep[];
   try {

@@ -6,6 +6,11 @@
 export const LOG_DIR = '_delta_log/';
 export const SIDECAR_DIR = '_delta_log/_sidecars/';
 export const LAST_CHECKPOINT = '_delta_log/_last_checkpoint';
+/**
+ * Listed log files a loop handles between two yields to the event loop: a 30-day log of a table
+ * committing every 10 s holds 500,000 (a commit, its .crc, a checkpoint every ten).
+ */
+export const LOG_FILES_PER_SLICE = 1024;
 
 export type ParsedLogPath =
   | { type: 'commit'; version: number; path: string; size: number }

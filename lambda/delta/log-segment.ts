@@ -5,11 +5,19 @@
  * checkpoint it names is gone, the whole log is listed.
  */
 
+import { runToEnd, WorkSlices } from '../core/event-loop';
 import type { CheckpointFile } from './checkpoint-reader';
 import { DeltaLogError } from './delta-log-error';
 import type { DeltaStorage, ListedFile } from './delta-storage';
 import { type LastCheckpointHint, readLastCheckpointHint } from './last-checkpoint-hint';
-import { commitPath, LOG_DIR, type ParsedLogPath, parseLogPath, versionPrefix } from './log-path';
+import {
+  commitPath,
+  LOG_DIR,
+  LOG_FILES_PER_SLICE,
+  type ParsedLogPath,
+  parseLogPath,
+  versionPrefix,
+} from './log-path';
 
 export interface LogFile {
   path: string;
@@ -80,7 +88,10 @@ async function segmentFrom(
   }
   const commits = parsed.filter((p) => p.type === 'commit');
   if (commits.length === 0 && !parsed.some((p) => p.type === 'checkpoint')) return undefined;
-  const latest = Math.max(-1, ...commits.map((c) => c.version), ...checkpointVersions(parsed));
+  // A loop, not Math.max(...): spreading a long log's versions passes the call stack's bound.
+  let latest = -1;
+  for (const p of parsed)
+    if ((p.type === 'commit' || p.type === 'checkpoint') && p.version > latest) latest = p.version;
   const version = opts.version ?? latest;
   if (version > latest) {
     throw new DeltaLogError('MissingVersion', `version ${version} does not exist (latest is ${latest})`);
@@ -109,14 +120,19 @@ export async function logMovedPast(storage: DeltaStorage, version: number): Prom
   return files.some((f) => f.path > after && (parseLogPath(f.path, f.size)?.version ?? -1) > version);
 }
 
-function checkpointVersions(parsed: ParsedLogPath[]): number[] {
-  return parsed.filter((p) => p.type === 'checkpoint').map((p) => p.version);
-}
-
 /** Complete checkpoints, newest first. A multi-part checkpoint counts only with all its parts. */
 export function completeCheckpoints(parsed: readonly ParsedLogPath[]): CheckpointChoice[] {
+  return runToEnd(completeCheckpointsWork(parsed));
+}
+
+/** completeCheckpoints, yielding between slices of a long log (see runInSlices). */
+export function* completeCheckpointsWork(
+  parsed: readonly ParsedLogPath[],
+): Generator<void, CheckpointChoice[]> {
+  const slices = new WorkSlices(LOG_FILES_PER_SLICE);
   const byVersion = new Map<number, ParsedLogPath[]>();
   for (const p of parsed) {
+    if (slices.spend(1)) yield;
     if (p.type !== 'checkpoint') continue;
     const list = byVersion.get(p.version) ?? [];
     list.push(p);
@@ -146,6 +162,7 @@ export function completeCheckpoints(parsed: readonly ParsedLogPath[]): Checkpoin
     }
     // Prefer a UUID-named (v2) checkpoint, then classic, then multi-part: fewest requests first.
     out.push(...choices);
+    if (slices.spend(files.length)) yield;
   }
   return out;
 }

@@ -5,8 +5,10 @@
  * `cleanup_metadata`) deletes the oldest commits and checkpoints, so this range only moves forward.
  */
 
-import type { ParsedLogPath } from './log-path';
-import { type CheckpointChoice, completeCheckpoints } from './log-segment';
+import { runToEnd, WorkSlices } from '../core/event-loop';
+import { ShardedMap } from '../core/sharded-map';
+import { LOG_FILES_PER_SLICE, type ParsedLogPath } from './log-path';
+import { type CheckpointChoice, completeCheckpointsWork } from './log-segment';
 
 export interface RetainedLog {
   /** The oldest reconstructable version (R). */
@@ -27,15 +29,35 @@ export interface RetainedLog {
  * Undefined when no version up to `upTo` is reconstructable (a gap with no checkpoint after it).
  */
 export function retainedLog(parsed: readonly ParsedLogPath[], upTo?: number): RetainedLog | undefined {
-  const commits = new Map<number, Extract<ParsedLogPath, { type: 'commit' }>>();
-  for (const p of parsed) if (p.type === 'commit') commits.set(p.version, p);
-  const checkpoints = completeCheckpoints(parsed);
-  const newest = Math.max(-1, ...commits.keys(), ...checkpoints.map((c) => c.version));
+  return runToEnd(retainedLogWork(parsed, upTo));
+}
+
+/** retainedLog, yielding between slices of a long log (see runInSlices). */
+export function* retainedLogWork(
+  parsed: readonly ParsedLogPath[],
+  upTo?: number,
+): Generator<void, RetainedLog | undefined> {
+  const slices = new WorkSlices(LOG_FILES_PER_SLICE);
+  // Sharded: a V8 Map of a long log's commits grows by rehashing them all in one block.
+  const commits = new ShardedMap<number, Extract<ParsedLogPath, { type: 'commit' }>>();
+  // Loops, not Math.max(...): spreading a long log's versions passes the call stack's bound.
+  let newest = -1;
+  for (const p of parsed) {
+    if (slices.spend(1)) yield;
+    if (p.type !== 'commit') continue;
+    commits.set(p.version, p);
+    if (p.version > newest) newest = p.version;
+  }
+  const checkpoints = yield* completeCheckpointsWork(parsed);
+  for (const c of checkpoints) if (c.version > newest) newest = c.version;
   const latest = upTo ?? newest;
   if (latest < 0 || latest > newest) return undefined;
   // The contiguous run of commits ending at `latest`: [low, latest].
   let low = latest + 1;
-  while (low > 0 && commits.has(low - 1)) low--;
+  while (low > 0 && commits.has(low - 1)) {
+    low--;
+    if (slices.spend(1)) yield;
+  }
   let oldest: number;
   let usable: CheckpointChoice[];
   if (low === 0) {
@@ -47,8 +69,16 @@ export function retainedLog(parsed: readonly ParsedLogPath[], upTo?: number): Re
     if (usable.length === 0) return undefined;
     oldest = usable[0]!.version;
   }
-  const retained = [...commits.values()]
-    .filter((c) => c.version >= oldest && c.version <= latest)
-    .sort((a, b) => a.version - b.version);
+  const retained: Extract<ParsedLogPath, { type: 'commit' }>[] = [];
+  let sorted = true;
+  for (const p of parsed) {
+    if (slices.spend(1)) yield;
+    if (p.type !== 'commit' || p.version < oldest || p.version > latest || commits.get(p.version) !== p)
+      continue;
+    sorted &&= retained.length === 0 || retained.at(-1)!.version < p.version;
+    retained.push(p);
+  }
+  // A listing is in path order, so in version order: sorted only when given otherwise.
+  if (!sorted) retained.sort((a, b) => a.version - b.version);
   return { oldestVersion: oldest, latestVersion: latest, checkpoints: usable, commits: retained };
 }

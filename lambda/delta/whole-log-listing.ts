@@ -99,6 +99,11 @@ async function listRange(
   until: string | undefined,
 ): Promise<ListedFile[]> {
   const files = await storage.list(LOG_DIR, after, undefined, until);
-  // A store may give more than asked on either side: keep the range's own.
-  return files.filter((f) => f.path > after && (until === undefined || f.path <= until));
+  // A store may give more than asked on either side: keep the range's own. Sorted, so only the
+  // ends are looked at (a range holds tens of thousands of files).
+  let start = 0;
+  while (start < files.length && files[start]!.path <= after) start++;
+  let end = files.length;
+  while (until !== undefined && end > start && files[end - 1]!.path > until) end--;
+  return start === 0 && end === files.length ? files : files.slice(start, end);
 }

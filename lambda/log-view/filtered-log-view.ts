@@ -375,8 +375,8 @@ export class FilteredLogView implements LogView {
     if (held && now - held.at < (this.opts.listingTtlMs ?? Number.POSITIVE_INFINITY)) return held.log;
     const entry = {
       at: now,
-      log: t.listing.list(from, req.snapshot.version).then((files) => {
-        const log = realLogOf(files, req.snapshot.version);
+      log: t.listing.list(from, req.snapshot.version).then(async (files) => {
+        const log = await realLogOf(files, req.snapshot.version);
         if (!t.latest || log.version >= t.latest.version || replaced(t.latest, log)) t.latest = log;
         return log;
       }),

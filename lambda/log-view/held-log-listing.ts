@@ -10,8 +10,16 @@
  * deleted out of order). A 30-day log of a table committing every minute is ~90 LIST pages (listed
  * in ranges side by side: whole-log-listing.ts); a new version costs two requests.
  */
+
+import { runInSlices, runToEnd, WorkSlices } from '../core/event-loop';
 import type { DeltaStorage, ListedFile } from '../delta/delta-storage';
-import { LOG_DIR, type ParsedLogPath, parseLogPath, versionPrefix } from '../delta/log-path';
+import {
+  LOG_DIR,
+  LOG_FILES_PER_SLICE,
+  type ParsedLogPath,
+  parseLogPath,
+  versionPrefix,
+} from '../delta/log-path';
 import { listWholeLog } from '../delta/whole-log-listing';
 
 export interface LogFile {
@@ -94,7 +102,7 @@ export class HeldLogListing {
       }
     }
     const forgets = this.forgets;
-    const files = logFiles(await listWholeLog(this.storage, newest));
+    const files = await runInSlices(logFiles(await listWholeLog(this.storage, newest)));
     this.held = { files, fullAt: now, forgets };
     return files;
   }
@@ -105,27 +113,31 @@ export class HeldLogListing {
       this.storage.list(LOG_DIR, `${LOG_DIR}${versionPrefix(start)}`),
       this.storage.list(LOG_DIR, BEFORE_VERSIONS, FIRST_KEYS),
     ]);
-    const fresh = logFiles(after);
+    const fresh = runToEnd(logFiles(after));
     const listed = new Map(fresh.map((f) => [f.parsed.path, f.source]));
-    // What was held from `start` on is still there as it was (new files may have come).
-    for (const f of held)
-      if (f.parsed.version >= start && listed.get(f.parsed.path) !== f.source) return undefined;
-    let kept = held.filter((f) => f.parsed.version < start);
+    // What was held from `start` on is still there as it was (new files may have come). Held in
+    // path order, so in version order: those before `start` come first.
+    let before = held.length;
+    while (before > 0 && held[before - 1]!.parsed.version >= start) before--;
+    for (const f of held.slice(before)) if (listed.get(f.parsed.path) !== f.source) return undefined;
+    let kept = held.slice(0, before);
     if (kept.length > 0) {
       // A log cleanup deletes the oldest files first: those held before the log's first are gone,
       // the others still there. A first file not held (or none) is another log.
-      const oldest = logFiles(first)[0];
+      const oldest = runToEnd(logFiles(first))[0];
       const at = oldest ? kept.findIndex((f) => f.parsed.path === oldest.parsed.path) : -1;
       if (at < 0 || kept[at]!.source !== oldest!.source) return undefined;
       kept = kept.slice(at);
     }
-    return [...kept, ...fresh];
+    return kept.concat(fresh);
   }
 }
 
-function logFiles(listing: readonly ListedFile[]): LogFile[] {
+function* logFiles(listing: readonly ListedFile[]): Generator<void, LogFile[]> {
+  const slices = new WorkSlices(LOG_FILES_PER_SLICE);
   const out: LogFile[] = [];
   for (const f of listing) {
+    if (slices.spend(1)) yield;
     const parsed = parseLogPath(f.path, f.size);
     if (parsed?.type !== 'commit' && parsed?.type !== 'checkpoint') continue;
     out.push({

@@ -4,11 +4,19 @@
  * authorizer works with, from a listing begun after it, so the view never shows a version the
  * authorizer does not know.
  */
+import { runInSlices, WorkSlices } from '../core/event-loop';
 import type { CheckpointFile } from '../delta/checkpoint-reader';
 import type { DeltaStorage } from '../delta/delta-storage';
-import { LAST_CHECKPOINT, LOG_DIR, type ParsedLogPath, parseLogPath, versionPrefix } from '../delta/log-path';
-import { completeCheckpoints } from '../delta/log-segment';
-import { retainedLog } from '../delta/retained-log';
+import {
+  LAST_CHECKPOINT,
+  LOG_DIR,
+  LOG_FILES_PER_SLICE,
+  type ParsedLogPath,
+  parseLogPath,
+  versionPrefix,
+} from '../delta/log-path';
+import { completeCheckpoints, completeCheckpointsWork } from '../delta/log-segment';
+import { retainedLogWork } from '../delta/retained-log';
 import type { LogFile } from './held-log-listing';
 
 export interface RealCommit {
@@ -46,44 +54,59 @@ export function dropCheckpoint(log: RealLog, version: number): void {
   log.checkpoints = log.checkpoints.filter((c) => c.version !== version);
 }
 
-/** The log as the view shows it at `upTo`, from the table's held listing (held-log-listing.ts). */
-export function realLogOf(files: readonly LogFile[], upTo: number): RealLog {
+/**
+ * The log as the view shows it at `upTo`, from the table's held listing (held-log-listing.ts), in
+ * slices: a long log holds hundreds of thousands of files, and this runs for every new version.
+ */
+export function realLogOf(files: readonly LogFile[], upTo: number): Promise<RealLog> {
+  return runInSlices(realLogWork(files, upTo));
+}
+
+function* realLogWork(files: readonly LogFile[], upTo: number): Generator<void, RealLog> {
+  const slices = new WorkSlices(LOG_FILES_PER_SLICE);
+  // No map keyed by every file: a V8 Map grows by rehashing all it holds in one block.
+  const shown: LogFile[] = [];
   const parsed: ParsedLogPath[] = [];
-  const listed = new Map<string, LogFile>();
+  const parts = new Map<string, LogFile>();
   for (const f of files) {
+    if (slices.spend(1)) yield;
     if (f.parsed.version > upTo) continue;
+    shown.push(f);
     parsed.push(f.parsed);
-    listed.set(f.parsed.path, f);
+    if (f.parsed.type === 'checkpoint') parts.set(f.parsed.path, f);
   }
   // Commits and checkpoints before the oldest version the log can rebuild (a log cleanup under way
   // left them) are not shown: the proxy's history starts there, so it serves no change data of
   // theirs and cannot place a file that only they name.
-  const oldest = retainedLog(parsed, upTo)?.oldestVersion ?? 0;
+  const oldest = (yield* retainedLogWork(parsed, upTo))?.oldestVersion ?? 0;
   const commits = new Map<number, RealCommit>();
-  for (const p of parsed) {
-    if (p.type === 'commit' && p.version >= oldest) {
-      const f = listed.get(p.path)!;
+  for (const f of shown) {
+    if (slices.spend(1)) yield;
+    const p = f.parsed;
+    if (p.type === 'commit' && p.version >= oldest)
       commits.set(p.version, { path: p.path, size: p.size, lastModified: f.lastModified, source: f.source });
-    }
   }
   const checkpoints: RealCheckpoint[] = [];
-  for (const c of completeCheckpoints(parsed)) {
+  for (const c of yield* completeCheckpointsWork(parsed)) {
     if (c.version < oldest) break; // newest first
+    if (slices.spend(c.parts.length)) yield;
     // Zero-byte parts are skipped by Spark and the kernel: so here.
     if (checkpoints.at(-1)?.version === c.version || c.parts.some((p) => p.size === 0)) continue;
-    const times = c.parts.map((p) => listed.get(p.path)!.lastModified.getTime());
+    let written = 0;
+    for (const p of c.parts) written = Math.max(written, parts.get(p.path)!.lastModified.getTime());
     checkpoints.push({
       version: c.version,
       parts: c.parts,
-      lastModified: new Date(Math.max(...times)),
-      source: c.parts.map((p) => listed.get(p.path)!.source).join(','),
+      lastModified: new Date(written),
+      source: c.parts.map((p) => parts.get(p.path)!.source).join(','),
     });
   }
   return {
     version: upTo,
     commits,
     checkpoints,
-    newestListedCheckpoint: Math.max(-1, ...checkpoints.map((c) => c.version)),
+    // Newest first.
+    newestListedCheckpoint: checkpoints[0]?.version ?? -1,
     listedCheckpoints: new Set(checkpoints.map((c) => c.version)),
     oldest,
   };

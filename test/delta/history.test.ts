@@ -107,6 +107,16 @@ describe('retainedLog', () => {
     expect(retainedLog(parsed([commitName(4), commitName(5)]))).toBeUndefined();
   });
 
+  it('takes a log of 200,000 retained commits (more than a call can spread into arguments)', () => {
+    const names: string[] = [];
+    for (let v = 1_000_000; v < 1_200_000; v++) {
+      if (v % 10 === 0) names.push(checkpointName(v));
+      names.push(commitName(v));
+    }
+    const r = retainedLog(parsed(names));
+    expect([r?.oldestVersion, r?.latestVersion, r?.commits.length]).toEqual([1_000_000, 1_199_999, 200_000]);
+  });
+
   it('ignores an incomplete multi-part checkpoint', () => {
     const r = retainedLog(
       parsed([`${logVersion(3)}.checkpoint.0000000001.0000000002.parquet`, commitName(4), commitName(5)]),
