@@ -139,7 +139,7 @@ export class FilteredLogView implements LogView {
       prefix: LOG_DIR,
       keys,
       describe: async (relKey) => {
-        const i = index.get(relKey);
+        const i = index(relKey);
         if (i === undefined) throw new Error(`${relKey} is not in the filtered log`);
         // Listings describe keys in order: start the next few generations now.
         for (const k of keys.slice(i + 1, i + 1 + PREFETCH)) this.generate(req, log, k)?.catch(() => {});
@@ -405,19 +405,29 @@ function replaced(latest: RealLog, log: RealLog): boolean {
  * tens of thousands of commits: sorting them for every listing request would hold the event loop).
  * A checkpoint dropped since (a new `checkpoints` array) makes them again.
  */
-const folderKeysOf = new WeakMap<
-  RealLog,
-  { checkpoints: RealCheckpoint[]; keys: string[]; index: Map<string, number> }
->();
+const folderKeysOf = new WeakMap<RealLog, { checkpoints: RealCheckpoint[]; keys: string[] }>();
 
-function folderKeys(log: RealLog): { keys: string[]; index: Map<string, number> } {
+function folderKeys(log: RealLog): { keys: string[]; index: (key: string) => number | undefined } {
   let f = folderKeysOf.get(log);
   if (!f || f.checkpoints !== log.checkpoints) {
-    const keys = virtualKeys(log);
-    f = { checkpoints: log.checkpoints, keys, index: new Map(keys.map((k, i) => [k, i])) };
+    f = { checkpoints: log.checkpoints, keys: virtualKeys(log) };
     folderKeysOf.set(log, f);
   }
-  return f;
+  const { keys } = f;
+  // Found by binary search: a Map of every key would rehash them all in one block as it grows.
+  return {
+    keys,
+    index: (key) => {
+      let lo = 0;
+      let hi = keys.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (keys[mid]! < key) lo = mid + 1;
+        else hi = mid;
+      }
+      return keys[lo] === key ? lo : undefined;
+    },
+  };
 }
 
 function generated(body: Uint8Array, lastModified: Date): Generated {

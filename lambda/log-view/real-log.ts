@@ -133,12 +133,25 @@ export function checkpointName(version: number): string {
   return `${LOG_DIR}${versionPrefix(version)}.checkpoint.parquet`;
 }
 
-/** The virtual `_delta_log/` keys (relative to the table root), sorted as S3 sorts them. */
+/**
+ * The virtual `_delta_log/` keys (relative to the table root), sorted as S3 sorts them. Made by
+ * merging in version order (a checkpoint's name sorts before its version's commit), not by
+ * sorting: a long log holds hundreds of thousands of keys, and this runs once per version.
+ */
 export function virtualKeys(log: RealLog): string[] {
-  const keys = [...log.commits.values()].map((c) => c.path);
-  for (const c of log.checkpoints) keys.push(checkpointName(c.version));
+  const keys: string[] = [];
+  const checkpoints = log.checkpoints.map((c) => c.version).reverse(); // oldest first
+  let next = 0;
+  for (const [version, c] of log.commits) {
+    while (next < checkpoints.length && checkpoints[next]! <= version)
+      keys.push(checkpointName(checkpoints[next++]!));
+    keys.push(c.path);
+  }
+  while (next < checkpoints.length) keys.push(checkpointName(checkpoints[next++]!));
   if (log.checkpoints.length) keys.push(LAST_CHECKPOINT);
-  return keys.sort();
+  // Commits are held in version order (realLogOf adds them so); any other order is sorted here.
+  for (let i = 1; i < keys.length; i++) if (keys[i - 1]! >= keys[i]!) return keys.sort();
+  return keys;
 }
 
 /** What a virtual key names, or undefined. */

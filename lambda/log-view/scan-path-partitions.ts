@@ -80,10 +80,11 @@ export class ScanPathPartitions implements PathPartitionLookup {
     // (readers skip it) sends the search on to the commits and checkpoint before it.
     let upTo = version;
     for (const cp of [...log.checkpoints.filter((c) => c.version < version), undefined]) {
-      const from = cp ? cp.version : -1;
-      const versions = [...log.commits.keys()].filter((v) => v > from && v <= upTo).sort((a, b) => b - a);
-      for (const v of versions) {
-        const c = log.commits.get(v)!;
+      // Newest first, by version: not a pass over every commit of a long log per lookup.
+      const from = Math.max(cp ? cp.version : -1, log.oldest - 1);
+      for (let v = upTo; v > from; v--) {
+        const c = log.commits.get(v);
+        if (!c) continue;
         const pv = (await adds(c.source, () => this.commitAdds(c.path))).get(key);
         if (pv) return pv;
       }

@@ -2,7 +2,7 @@
  * A long `_delta_log/` as the filtered view holds it (held-log-listing.ts, real-log.ts): a table
  * committing every 10 s keeps 30 days of ~260,000 commits, each with its .crc, a checkpoint every
  * ten. Its whole listing on a cold instance, and the log made of the held listing at every new
- * version, run over every file: none of it may hold the event loop (each block is held against
+ * version (and the keys a listing of the filtered log shows), run over every file: none of it may hold the event loop (each block is held against
  * the CPU the work cost, as in the other `*-loop` tests), and nothing spreads the log into one
  * call's arguments (past ~120,000, a RangeError).
  */
@@ -11,7 +11,7 @@ import { yieldToEventLoop } from '../../lambda/core/event-loop';
 import type { DeltaStorage, ListedFile } from '../../lambda/delta/delta-storage';
 import { versionPrefix } from '../../lambda/delta/log-path';
 import { HeldLogListing } from '../../lambda/log-view/held-log-listing';
-import { realLogOf } from '../../lambda/log-view/real-log';
+import { realLogOf, virtualKeys } from '../../lambda/log-view/real-log';
 import { longestLoopBlock } from '../helpers/loop-watch';
 
 const FIRST = 1_000_000;
@@ -90,8 +90,24 @@ it(`lists a log of ${COMMITS.toLocaleString('en')} commits, and makes its log pe
   commit(log, ++newest);
   log.add('_delta_log/_last_checkpoint');
   now += 1000;
-  const next = await longestLoopBlock(async () => realLogOf(await listing.list(undefined, newest), newest));
-  expect(next.result.commits.size).toBe(COMMITS + 1);
-  expect(next.result.checkpoints[0]!.version).toBe(newest);
+  // And the keys a listing of the filtered log shows, in S3's order.
+  const next = await longestLoopBlock(async () => {
+    const real = await realLogOf(await listing.list(undefined, newest), newest);
+    return { real, keys: virtualKeys(real) };
+  });
+  expect(next.result.real.commits.size).toBe(COMMITS + 1);
+  expect(next.result.real.checkpoints[0]!.version).toBe(newest);
+  const { keys } = next.result;
+  expect(keys.length).toBe(COMMITS + 1 + COMMITS / 10 + 1 + 1);
+  expect(keys.slice(0, 2)).toEqual([
+    `_delta_log/${versionPrefix(FIRST)}.checkpoint.parquet`,
+    `_delta_log/${versionPrefix(FIRST)}.json`,
+  ]);
+  expect(keys.slice(-3)).toEqual([
+    `_delta_log/${versionPrefix(newest)}.checkpoint.parquet`,
+    `_delta_log/${versionPrefix(newest)}.json`,
+    '_delta_log/_last_checkpoint',
+  ]);
+  expect(keys.every((k, i) => i === 0 || keys[i - 1]! < k)).toBe(true);
   expect(next.longestBlockMs).toBeLessThan(next.cpuMs / 10);
 }, 120_000);
