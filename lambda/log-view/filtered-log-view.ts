@@ -104,6 +104,8 @@ const VECTOR_CACHE_BYTES = 16 * 1024 * 1024;
 export interface FilteredLogViewStats extends GeneratedCacheStats {
   /** Of `bytes`: the inline copies of deletion vectors kept (read again once dropped). */
   deletionVectorBytes: number;
+  /** Of `bytes`: the tables' held listings of their real logs. */
+  listingBytes: number;
 }
 
 export class FilteredLogView implements LogView {
@@ -116,18 +118,34 @@ export class FilteredLogView implements LogView {
     // starts with one): a table's vectors are many, each reads this bound.
     let left = 0;
     this.vectors = inlinedVectorCache(() => Math.min(VECTOR_CACHE_BYTES, left / 4));
-    // The generated files get what the snapshots and the vectors leave.
+    // The generated files get what the snapshots, the tables' held listings and the vectors leave.
     this.cache = new GeneratedCache<Cached>(() => {
-      left = Math.max(0, opts.budgetBytes());
+      left = Math.max(0, opts.budgetBytes() - this.listingBytes());
       return left - this.vectors.weight;
     });
   }
 
-  /** What the view holds; `bytes` is all of it (generated files, parsed adds, vectors). */
+  /** What the view holds; `bytes` is all of it (generated files, parsed adds, vectors, listings). */
   stats(): FilteredLogViewStats {
     const generated = this.cache.stats();
     const deletionVectorBytes = this.vectors.weight;
-    return { ...generated, bytes: generated.bytes + deletionVectorBytes, deletionVectorBytes };
+    const listingBytes = this.listingBytes();
+    return {
+      ...generated,
+      bytes: generated.bytes + deletionVectorBytes + listingBytes,
+      deletionVectorBytes,
+      listingBytes,
+    };
+  }
+
+  /**
+   * The real logs' listings the tables hold (a long log's is tens of MB): not evicted (a table's
+   * listing is what its next version's two requests update), so the generated files yield to it.
+   */
+  private listingBytes(): number {
+    let n = 0;
+    for (const t of this.tables.values()) n += t.listing.bytes;
+    return n;
   }
 
   async folder(req: LogViewRequest, relAfter?: string): Promise<VirtualFolder> {

@@ -43,6 +43,11 @@ const FIRST_KEYS = 10;
 const BEFORE_VERSIONS = `${LOG_DIR}/`;
 /** The whole log is listed at least this often (what the two looks cannot see). */
 const FULL_LISTING_MS = 60 * 60 * 1000;
+/**
+ * Heap a held file takes: its LogFile, parsed name, source string, path and Last-Modified, and its
+ * share of the logs made of the listing (test/log-view/listing-budget.test.ts measures it).
+ */
+export const HELD_FILE_BYTES = 400;
 
 interface Held {
   /** Sorted by path. */
@@ -85,6 +90,11 @@ export class HeldLogListing {
     this.queued = queued;
     this.running = queued.files.catch(() => {});
     return queued.files;
+  }
+
+  /** What the held listing takes (an estimate: HELD_FILE_BYTES a file). */
+  get bytes(): number {
+    return (this.held?.files.length ?? 0) * HELD_FILE_BYTES;
   }
 
   /** A file the held listing named is gone or was written again: the next listing is whole. */

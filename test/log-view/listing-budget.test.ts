@@ -1,0 +1,74 @@
+/**
+ * The filtered view holds each table's listing of its real `_delta_log/` between versions
+ * (held-log-listing.ts): a long log's is tens of MB. It counts in `snapshotCacheBytes` with the
+ * generated files, which yield to it: what the view reports is what it holds, within slack.
+ */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { describe, expect, it } from 'vitest';
+import { fileGrantOf } from '../../lambda/access/file-grant';
+import { loadSnapshot } from '../../lambda/delta/load-snapshot';
+import { FilteredLogView } from '../../lambda/log-view/filtered-log-view';
+import { HELD_FILE_BYTES } from '../../lambda/log-view/held-log-listing';
+import { MemoryDeltaStorage, metaData, protocolV1 } from '../helpers/delta-memory-storage';
+import { commitKey } from '../helpers/log-text';
+
+const URI = 's3://bucket/t';
+/** Commits; a checkpoint at the newest. */
+const COMMITS = 20_000;
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+function heapUsed(): number {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
+
+async function longLog() {
+  const s = new MemoryDeltaStorage();
+  s.lastModified = new Date(1);
+  s.commit(0, [protocolV1, metaData(['region'])]);
+  for (let v = 1; v < COMMITS; v++) s.commit(v, [{ commitInfo: { timestamp: v } }]);
+  await s.checkpoint(COMMITS - 1, [{ path: 'region=EU/a.parquet', partitionValues: { region: 'EU' } }]);
+  const snapshot = await loadSnapshot(s, { tableUri: URI });
+  const grant = fileGrantOf(snapshot.partitionColumns, [{ region: 'EU' }]);
+  return { tableUri: URI, storage: s, snapshot, grant };
+}
+
+describe(`the held listing of a ${COMMITS.toLocaleString('en')}-commit log`, () => {
+  it('is counted in what the view holds, about as much as it takes', async () => {
+    const req = await longLog();
+    const before = heapUsed();
+    const view = new FilteredLogView({ budgetBytes: () => 256 * 1024 * 1024 });
+    expect((await view.folder(req)).keys.length).toBe(COMMITS + 2);
+    const retained = heapUsed() - before;
+    const { listingBytes, bytes } = view.stats();
+    expect(listingBytes).toBe((COMMITS + 1) * HELD_FILE_BYTES);
+    expect(bytes).toBe(listingBytes);
+    // An honest estimate: neither far below what the listing (and the logs made of it) take, nor
+    // far above.
+    expect(retained).toBeLessThan(listingBytes * 1.25 + 1024 * 1024);
+    expect(retained).toBeGreaterThan(listingBytes / 2);
+    expect(view).toBeDefined();
+  });
+
+  it('leaves the generated files only what it does not take', async () => {
+    const req = await longLog();
+    const listing = (COMMITS + 1) * HELD_FILE_BYTES;
+    for (const [budget, kept] of [
+      [listing, 0],
+      [listing + 1024 * 1024, 1],
+    ] as const) {
+      const view = new FilteredLogView({ budgetBytes: () => budget });
+      await view.folder(req);
+      const commit = await view.object(req, commitKey(COMMITS - 1));
+      expect(commit?.body.byteLength).toBeGreaterThan(0);
+      await view.object(req, commitKey(COMMITS - 1));
+      const stats = view.stats();
+      expect([budget - listing, stats.entries]).toEqual([budget - listing, kept]);
+      expect(stats.bytes).toBeLessThanOrEqual(budget);
+    }
+  });
+});
