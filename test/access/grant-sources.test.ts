@@ -1,9 +1,8 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { AllowedSetCache } from '../../lambda/access/allowed-set-cache';
 import type { Grant, GrantStore } from '../../lambda/access/grant';
 import { ConfigGrantStore, effectivePartitions, UnionGrantStore } from '../../lambda/access/grant-sources';
+import { gc } from '../helpers/heap';
 import { InMemorySnapshot } from './in-memory-snapshot';
 
 const config = new ConfigGrantStore({
@@ -173,8 +172,6 @@ describe('AllowedSetCache', () => {
   });
 
   it('does not keep a dropped snapshot alive', async () => {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
     const cache = new AllowedSetCache(8);
     let snap: InMemorySnapshot | undefined = new InMemorySnapshot(columns, files, 5);
     const ref = new WeakRef(snap);

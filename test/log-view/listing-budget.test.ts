@@ -3,28 +3,18 @@
  * (held-log-listing.ts): a long log's is tens of MB. It counts in `snapshotCacheBytes` with the
  * generated files, which yield to it: what the view reports is what it holds, within slack.
  */
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { fileGrantOf } from '../../lambda/access/file-grant';
 import { loadSnapshot } from '../../lambda/delta/load-snapshot';
 import { FilteredLogView } from '../../lambda/log-view/filtered-log-view';
 import { HELD_FILE_BYTES } from '../../lambda/log-view/held-log-listing';
 import { MemoryDeltaStorage, metaData, protocolV1 } from '../helpers/delta-memory-storage';
+import { heapUsed } from '../helpers/heap';
 import { commitKey } from '../helpers/log-text';
 
 const URI = 's3://bucket/t';
 /** Commits; a checkpoint at the newest. */
 const COMMITS = 20_000;
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
-function heapUsed(): number {
-  gc();
-  gc();
-  return process.memoryUsage().heapUsed;
-}
 
 async function longLog() {
   const s = new MemoryDeltaStorage();

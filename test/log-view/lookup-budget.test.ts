@@ -4,14 +4,13 @@
  * is hundreds of MB). Now they count in the same budget as the generated files: kept only when
  * they fit (re-read otherwise), and what is kept is accounted for.
  */
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { fileGrantOf } from '../../lambda/access/file-grant';
 import { loadSnapshot } from '../../lambda/delta/load-snapshot';
 import { writeCheckpoint } from '../../lambda/local/delta-writer';
 import { FilteredLogView } from '../../lambda/log-view/filtered-log-view';
 import { MemoryDeltaStorage, metaData, protocolV1 } from '../helpers/delta-memory-storage';
+import { heapUsed } from '../helpers/heap';
 
 const URI = 's3://bucket/t';
 const FILES = 10_000;
@@ -19,15 +18,6 @@ const CP1 = '_delta_log/00000000000000000001.checkpoint.parquet';
 const COMMIT2 = '_delta_log/00000000000000000002.json';
 const path = (i: number) =>
   `region=${i % 2 ? 'US' : 'EU'}/part-${String(i).padStart(5, '0')}-9f0c1d2e-3b4a-4c5d-8e6f-${String(i).padStart(12, '0')}.c000.snappy.parquet`;
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
-function heapUsed(): number {
-  gc();
-  gc();
-  return process.memoryUsage().heapUsed;
-}
 
 /**
  * Checkpoint 1 holds FILES files, half EU, half US; commit 2 removes one of each without

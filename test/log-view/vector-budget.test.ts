@@ -6,14 +6,13 @@
  * in what the view accounts for, and read again once dropped.
  */
 import { randomBytes } from 'node:crypto';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { fileGrantOf } from '../../lambda/access/file-grant';
 import { loadSnapshot } from '../../lambda/delta/load-snapshot';
 import { crc32 } from '../../lambda/log-view/dv-inliner';
 import { FilteredLogView, type LogViewRequest } from '../../lambda/log-view/filtered-log-view';
 import { MemoryDeltaStorage } from '../helpers/delta-memory-storage';
+import { heapUsed } from '../helpers/heap';
 import { add, DV_ENABLED, dvProtocol, metaData } from '../helpers/log-text';
 
 const URI = 's3://bucket/t';
@@ -22,15 +21,6 @@ const VECTORS = 16;
 const VECTOR_BYTES = 512 * 1024;
 const COMMIT = '_delta_log/00000000000000000001.json';
 const MAGIC = 1681511377;
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
-function heapUsed(): number {
-  gc();
-  gc();
-  return process.memoryUsage().heapUsed;
-}
 
 /** A deletion-vector file holding one vector at offset 1: version byte, size, data, CRC. */
 function vectorFile(): Uint8Array {
