@@ -84,7 +84,6 @@ it(`lists a log of ${COMMITS.toLocaleString('en')} commits, and makes its log pe
   expect(cold.result.oldest).toBe(FIRST);
   expect(cold.result.commits.size).toBe(COMMITS);
   expect(cold.result.checkpoints[0]!.version).toBe(newest - 9);
-  console.log('cold', cold.longestBlockMs, cold.cpuMs);
   expect(cold.longestBlockMs).toBeLessThan(cold.cpuMs / 10);
 
   // A new version: two short listings, then the log again over every held file.
@@ -111,6 +110,5 @@ it(`lists a log of ${COMMITS.toLocaleString('en')} commits, and makes its log pe
     '_delta_log/_last_checkpoint',
   ]);
   expect(keys.every((k, i) => i === 0 || keys[i - 1]! < k)).toBe(true);
-  console.log('next', next.longestBlockMs, next.cpuMs);
   expect(next.longestBlockMs).toBeLessThan(next.cpuMs / 5);
 }, 120_000);
