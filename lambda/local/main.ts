@@ -35,14 +35,16 @@ async function runWithConfig(file: string | undefined): Promise<void> {
   const proxy = createProxy(config);
   const server = await startNodeServer(proxy.handler, config.host, config.port, nodeServerOptions(proxy));
   const metrics = await startMetricsListener(() => proxy.metrics.render(), config.host, config.metricsPort);
-  process.stderr.write(
-    `delta-lake-s3-proxy listening on ${server.url} (tables: ${Object.keys(config.tableMapping).join(', ')}); metrics on ${metrics.url}\n`,
-  );
-  warnIfExposed(config.host, metrics.port);
+  // Stoppable before it says it listens: a supervisor may send SIGTERM as soon as it reads the line
+  // (without a listener, node dies of the signal instead of closing and exiting 0).
   onStop(async () => {
     await server.close();
     await metrics.close();
   });
+  process.stderr.write(
+    `delta-lake-s3-proxy listening on ${server.url} (tables: ${Object.keys(config.tableMapping).join(', ')}); metrics on ${metrics.url}\n`,
+  );
+  warnIfExposed(config.host, metrics.port);
 }
 
 function warnIfExposed(host: string, metricsPort: number): void {

@@ -168,7 +168,8 @@ describe("the helper's --verbose lines", () => {
     expect(lines).toHaveLength(2);
     expect(lines[0]).toMatch(/^GET \/datalake\/sales\/\S+ 200 \(followed 1\)$/);
     expect(lines[1]).toBe('GET /datalake 400');
-    expect(lines.join('\n')).not.toMatch(/[?&]|X-Amz|session-token|abab/);
+    // The signature's own run of "ab" (a file name's random hex may hold "abab": ci41 met one).
+    expect(lines.join('\n')).not.toMatch(/[?&]|X-Amz|session-token|(ab){8}/);
   });
 });
 
