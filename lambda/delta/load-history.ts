@@ -23,10 +23,10 @@ import { type DeltaStorage, isNotFound, type ListedFile, readListed } from './de
 import { History, type HistoryInfo } from './history';
 import { HistoryBuilder } from './history-builder';
 import { LayeredMap } from './layered-map';
-import { commitPath, LOG_DIR, LOG_FILES_PER_SLICE, type ParsedLogPath, parseLogPath } from './log-path';
+import { commitPath, LOG_DIR, type ParsedLogPath } from './log-path';
 import { readInOrder } from './log-read-ahead';
 import { forEachAction, logLines, metadataOf, PARSE_SLICE_BYTES, parseActionLine } from './log-replay';
-import { type CheckpointChoice, listLogSegment } from './log-segment';
+import { type CheckpointChoice, listLogSegment, parseListing } from './log-segment';
 import type { IoStats } from './parquet-leaves';
 import { PathIndex } from './path-index';
 import { type RetainedLog, retainedLogWork } from './retained-log';
@@ -52,17 +52,7 @@ async function listLog(
   const listing: ListedFile[] =
     startAfter === undefined ? await listWholeLog(storage, newest) : await storage.list(LOG_DIR, startAfter);
   io.requests += Math.max(1, Math.ceil(listing.length / 1000));
-  const parsed: ParsedLogPath[] = [];
-  const lastModified = new Map<string, number>();
-  const slices = new WorkSlices(LOG_FILES_PER_SLICE);
-  for (const f of listing) {
-    if (slices.spend(1)) await yieldToEventLoop();
-    const p = parseLogPath(f.path, f.size);
-    if (!p) continue;
-    parsed.push(p);
-    if (f.lastModified) lastModified.set(f.path, f.lastModified.getTime());
-  }
-  return { parsed, lastModified };
+  return parseListing(listing);
 }
 
 /** The history of `snapshot`'s table at `snapshot.version`, read from storage. */

@@ -5,7 +5,7 @@
  * checkpoint it names is gone, the whole log is listed.
  */
 
-import { runToEnd, WorkSlices } from '../core/event-loop';
+import { runToEnd, WorkSlices, yieldToEventLoop } from '../core/event-loop';
 import type { CheckpointFile } from './checkpoint-reader';
 import { DeltaLogError } from './delta-log-error';
 import type { DeltaStorage, ListedFile } from './delta-storage';
@@ -78,14 +78,7 @@ async function segmentFrom(
     LOG_DIR,
     hint ? `${LOG_DIR}${versionPrefix(hint.version)}` : undefined,
   );
-  const parsed: ParsedLogPath[] = [];
-  const lastModified = new Map<string, number>();
-  for (const f of listing) {
-    const p = parseLogPath(f.path, f.size);
-    if (!p) continue;
-    parsed.push(p);
-    if (f.lastModified) lastModified.set(f.path, f.lastModified.getTime());
-  }
+  const { parsed, lastModified } = await parseListing(listing);
   const commits = parsed.filter((p) => p.type === 'commit');
   if (commits.length === 0 && !parsed.some((p) => p.type === 'checkpoint')) return undefined;
   // A loop, not Math.max(...): spreading a long log's versions passes the call stack's bound.
@@ -106,6 +99,23 @@ async function segmentFrom(
     lastModified,
     ...(head ? { head } : {}),
   };
+}
+
+/** A listing's log files parsed (other names skipped) with their Last-Modified times, in slices. */
+export async function parseListing(
+  listing: readonly ListedFile[],
+): Promise<{ parsed: ParsedLogPath[]; lastModified: Map<string, number> }> {
+  const parsed: ParsedLogPath[] = [];
+  const lastModified = new Map<string, number>();
+  const slices = new WorkSlices(LOG_FILES_PER_SLICE);
+  for (const f of listing) {
+    if (slices.spend(1)) await yieldToEventLoop();
+    const p = parseLogPath(f.path, f.size);
+    if (!p) continue;
+    parsed.push(p);
+    if (f.lastModified) lastModified.set(f.path, f.lastModified.getTime());
+  }
+  return { parsed, lastModified };
 }
 
 /**

@@ -32,10 +32,14 @@ export function retainedLog(parsed: readonly ParsedLogPath[], upTo?: number): Re
   return runToEnd(retainedLogWork(parsed, upTo));
 }
 
-/** retainedLog, yielding between slices of a long log (see runInSlices). */
+/**
+ * retainedLog, yielding between slices of a long log (see runInSlices). `complete`: the listing's
+ * completeCheckpoints(), where the caller has made them already.
+ */
 export function* retainedLogWork(
   parsed: readonly ParsedLogPath[],
   upTo?: number,
+  complete?: readonly CheckpointChoice[],
 ): Generator<void, RetainedLog | undefined> {
   const slices = new WorkSlices(LOG_FILES_PER_SLICE);
   // Sharded: a V8 Map of a long log's commits grows by rehashing them all in one block.
@@ -48,7 +52,7 @@ export function* retainedLogWork(
     commits.set(p.version, p);
     if (p.version > newest) newest = p.version;
   }
-  const checkpoints = yield* completeCheckpointsWork(parsed);
+  const checkpoints = complete ?? (yield* completeCheckpointsWork(parsed));
   for (const c of checkpoints) if (c.version > newest) newest = c.version;
   const latest = upTo ?? newest;
   if (latest < 0 || latest > newest) return undefined;

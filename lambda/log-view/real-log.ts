@@ -113,7 +113,8 @@ function* realLogWork(files: readonly LogFile[], upTo: number): Generator<void, 
   // Commits and checkpoints before the oldest version the log can rebuild (a log cleanup under way
   // left them) are not shown: the proxy's history starts there, so it serves no change data of
   // theirs and cannot place a file that only they name.
-  const oldest = (yield* retainedLogWork(parsed, upTo))?.oldestVersion ?? 0;
+  const complete = yield* completeCheckpointsWork(parsed);
+  const oldest = (yield* retainedLogWork(parsed, upTo, complete))?.oldestVersion ?? 0;
   const commits = new CommitsByVersion(oldest, upTo);
   for (const f of shown) {
     if (slices.spend(1)) yield;
@@ -122,7 +123,7 @@ function* realLogWork(files: readonly LogFile[], upTo: number): Generator<void, 
     if (p.type === 'commit' && p.version >= oldest) commits.set(p.version, f);
   }
   const checkpoints: RealCheckpoint[] = [];
-  for (const c of yield* completeCheckpointsWork(parsed)) {
+  for (const c of complete) {
     if (c.version < oldest) break; // newest first
     if (slices.spend(c.parts.length)) yield;
     // Zero-byte parts are skipped by Spark and the kernel: so here.
