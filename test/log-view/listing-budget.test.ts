@@ -30,10 +30,10 @@ async function longLog() {
 describe(`the held listing of a ${COMMITS.toLocaleString('en')}-commit log`, () => {
   it('is counted in what the view holds, about as much as it takes', async () => {
     const req = await longLog();
-    const before = heapUsed();
+    const before = await heapUsed();
     const view = new FilteredLogView({ budgetBytes: () => 256 * 1024 * 1024 });
     expect((await view.folder(req)).keys.length).toBe(COMMITS + 2);
-    const retained = heapUsed() - before;
+    const retained = (await heapUsed()) - before;
     const { listingBytes, bytes } = view.stats();
     expect(listingBytes).toBe((COMMITS + 1) * HELD_FILE_BYTES);
     expect(bytes).toBe(listingBytes);

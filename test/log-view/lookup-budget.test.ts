@@ -49,7 +49,7 @@ async function table(): Promise<MemoryDeltaStorage> {
 async function removes(budget: number) {
   const s = await table();
   const snapshot = await loadSnapshot(s, { tableUri: URI });
-  const before = heapUsed();
+  const before = await heapUsed();
   const view = new FilteredLogView({ budgetBytes: () => budget });
   const seen: Record<string, unknown[]> = {};
   /** Reads of checkpoint 1 (footer and column chunks) per generation. */
@@ -68,7 +68,7 @@ async function removes(budget: number) {
       .filter(Boolean);
     checkpoint1Reads.push(s.reads.filter((p) => p === CP1).length);
   }
-  const retained = heapUsed() - before;
+  const retained = (await heapUsed()) - before;
   return { seen, retained, checkpoint1Reads, accounted: view.stats().bytes, view };
 }
 
@@ -80,8 +80,8 @@ describe('the lookup of removes without partitionValues, within snapshotCacheByt
     expect(r.accounted).toBeLessThanOrEqual(budget);
     expect(r.checkpoint1Reads[0]).toBeGreaterThan(0);
     expect(r.checkpoint1Reads[1]).toBe(r.checkpoint1Reads[0]);
-    // The lookup's map of 10,000 files is ~3 MB: nothing of it may stay.
-    expect(r.retained).toBeLessThan(budget + 2 * 1024 * 1024);
+    // The lookup's map of 10,000 files is ~1.5 MB: nothing of it may stay (0.3-0.4 MB measured).
+    expect(r.retained).toBeLessThan(budget + 1024 * 1024);
     expect(r.view).toBeDefined();
   });
 
@@ -91,8 +91,8 @@ describe('the lookup of removes without partitionValues, within snapshotCacheByt
     expect(r.checkpoint1Reads[0]).toBeGreaterThan(0);
     expect(r.checkpoint1Reads[1]).toBe(0);
     // An honest estimate: what the view holds is not more than it counts (plus slack for the
-    // listing and the runtime's own noise).
-    expect(r.retained).toBeLessThan(r.accounted + 2 * 1024 * 1024);
+    // listing and the runtime's own noise; 1.5 MB held and 1.57 MB counted, measured).
+    expect(r.retained).toBeLessThan(r.accounted + 1024 * 1024);
     expect(r.view).toBeDefined();
   });
 });

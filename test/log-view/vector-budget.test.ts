@@ -69,7 +69,7 @@ async function inlinedIn(view: FilteredLogView, req: LogViewRequest): Promise<nu
 async function generate(budget: number) {
   const s = table();
   const snapshot = await loadSnapshot(s, { tableUri: URI });
-  const before = heapUsed();
+  const before = await heapUsed();
   const view = new FilteredLogView({ budgetBytes: () => budget });
   /** Reads of vector files per generation. */
   const vectorReads: number[] = [];
@@ -81,7 +81,7 @@ async function generate(budget: number) {
     inlined = await inlinedIn(view, req);
     vectorReads.push(s.reads.filter((p) => p.startsWith('dv-')).length);
   }
-  const retained = heapUsed() - before;
+  const retained = (await heapUsed()) - before;
   return { inlined, vectorReads, retained, stats: view.stats(), view };
 }
 
