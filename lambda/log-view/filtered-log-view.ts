@@ -106,12 +106,15 @@ export interface FilteredLogViewStats extends GeneratedCacheStats {
   deletionVectorBytes: number;
   /** Of `bytes`: the tables' held listings of their real logs. */
   listingBytes: number;
+  /** Tables whose held listing was dropped to stay within the budget (listed whole when read again). */
+  listingsDropped: number;
 }
 
 export class FilteredLogView implements LogView {
   private readonly tables = new Map<string, TableState>();
   private readonly cache: GeneratedCache<Cached>;
   private readonly vectors: InlinedVectors;
+  private listingsDropped = 0;
 
   constructor(private readonly opts: FilteredLogViewOptions) {
     // What the snapshots leave, as of the last look up of a generated file (every generation
@@ -135,17 +138,38 @@ export class FilteredLogView implements LogView {
       bytes: generated.bytes + deletionVectorBytes + listingBytes,
       deletionVectorBytes,
       listingBytes,
+      listingsDropped: this.listingsDropped,
     };
   }
 
   /**
-   * The real logs' listings the tables hold (a long log's is tens of MB): not evicted (a table's
-   * listing is what its next version's two requests update), so the generated files yield to it.
+   * The real logs' listings the tables hold (a long log's is tens of MB). The generated files
+   * yield to them; past the budget, the least recently read tables' are dropped (dropListings()).
    */
   private listingBytes(): number {
     let n = 0;
     for (const t of this.tables.values()) n += t.listing.bytes;
     return n;
+  }
+
+  /**
+   * Drops the state of the least recently read tables (their held listing, the logs made of it)
+   * while the listings together exceed the budget: memory stays bounded whatever the number of
+   * long logs read. Not `keep`'s (the table being answered): one listing larger than the whole
+   * budget is still held, as it is needed for the answer. A dropped table's next read lists its
+   * log whole again (~10 rounds of requests for a 90,000-key log: whole-log-listing.ts).
+   */
+  private dropListings(keep: TableState): void {
+    const budget = this.opts.budgetBytes();
+    let total = this.listingBytes();
+    // Oldest read first: table() moves a table to the end of the map at each read.
+    for (const [uri, t] of this.tables) {
+      if (total <= budget) break;
+      if (t === keep || t.listing.bytes === 0) continue;
+      total -= t.listing.bytes;
+      this.tables.delete(uri);
+      this.listingsDropped++;
+    }
   }
 
   async folder(req: LogViewRequest, relAfter?: string): Promise<VirtualFolder> {
@@ -315,7 +339,11 @@ export class FilteredLogView implements LogView {
 
   private table(req: LogViewRequest): TableState {
     let t = this.tables.get(req.tableUri);
-    if (!t) {
+    if (t) {
+      // Most recently read last: dropListings() drops from the front.
+      this.tables.delete(req.tableUri);
+      this.tables.set(req.tableUri, t);
+    } else {
       const root = new TableRoot(req.tableUri);
       const state: TableState = {
         root,
@@ -394,6 +422,7 @@ export class FilteredLogView implements LogView {
     const entry = {
       at: now,
       log: t.listing.list(from, req.snapshot.version).then(async (files) => {
+        this.dropListings(t);
         const log = await realLogOf(files, req.snapshot.version);
         if (!t.latest || log.version >= t.latest.version || replaced(t.latest, log)) t.latest = log;
         return log;
