@@ -1,5 +1,6 @@
 // The closing report of .ci/run, read from vitest's JSON reports (one per pass): counts per pass,
-// every skipped test with its reason, and the plain closing line with the totals.
+// every skipped test with its reason, every test that passed only on its retry (a measured bound,
+// test/helpers/measured.ts) with what failed first, and the plain closing line with the totals.
 //
 // A skip fails CI when CI could have prevented it: a test skipped for a Python package that .ci/run
 // installed (or did not even try: every package a test needs belongs in test/python-requirements.txt),
@@ -20,6 +21,7 @@ let failed = 0;
 let skipped = 0;
 const skips = [];
 const failures = [];
+const retried = [];
 for (const arg of process.argv.slice(2)) {
   const [label, file] = arg.split('=');
   if (!existsSync(file)) {
@@ -41,6 +43,9 @@ for (const arg of process.argv.slice(2)) {
         failures.push(
           `${label}: ${relative('.', file.name)}: ${t.fullName}: ${firstLine(t.failureMessages?.[0])}`,
         );
+      // Passed with a failure on record: it passed on its retry.
+      if (t.status === 'passed' && t.failureMessages?.length)
+        retried.push(`${label}: ${relative('.', file.name)}: ${t.fullName}: ${firstLine(t.failureMessages[0])}`);
       if (t.status !== 'passed' && t.status !== 'failed')
         // The reason is in the title (skips.ts withReason: "[skipped: …]") or, for a test that
         // skipped itself while running, in its meta.
@@ -63,6 +68,11 @@ function firstLine(text) {
 if (failures.length) {
   console.log(`\nfailed tests (${failures.length}):`);
   for (const f of failures) console.log(`  ${f}`);
+}
+
+if (retried.length) {
+  console.log(`\npassed on their retry (${retried.length}; first run's failure):`);
+  for (const r of retried) console.log(`  ${r}`);
 }
 
 const fixable = [];

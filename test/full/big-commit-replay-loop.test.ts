@@ -11,6 +11,7 @@ import { loadSnapshot, refreshSnapshot } from '../../lambda/delta/load-snapshot'
 import { NO_TUPLE } from '../../lambda/delta/snapshot-view';
 import { MemoryDeltaStorage, metaData, protocolV1 } from '../helpers/delta-memory-storage';
 import { longestLoopBlock } from '../helpers/loop-watch';
+import { measured, retryMeasured } from '../helpers/measured';
 
 const FILES = 400_000;
 const tableUri = 's3://bucket/t';
@@ -63,7 +64,7 @@ function bigCommit(n: number, name: (i: number) => string = path): Uint8Array {
   return bytes;
 }
 
-describe(`a commit of ${FILES} adds`, () => {
+describe(`a commit of ${FILES} adds`, retryMeasured, () => {
   it('is replayed into a snapshot without holding the event loop', async () => {
     // A process that has loaded a table before (as a proxy serving requests has): what is measured
     // is the load, not V8 compiling its code on first use (blocks of 10-40 ms on a first load).
@@ -85,7 +86,7 @@ describe(`a commit of ${FILES} adds`, () => {
     // (4.5-6%), the batch's Map of the paths it adds ~50-100 ms more, growing in one block. In
     // slices, the longest hold is ~10 ms on a quiet host (0.3%); a GC pause, stretched by other
     // processes on the same cores, ~40 ms (~1%).
-    expect(longestBlockMs, `held ${longestBlockMs.toFixed(1)} ms of ${cpuMs.toFixed(0)} ms`).toBeLessThan(
+    measured(longestBlockMs, `held ${longestBlockMs.toFixed(1)} ms of ${cpuMs.toFixed(0)} ms`).toBeLessThan(
       cpuMs / 30,
     );
   }, 300_000);
@@ -113,7 +114,7 @@ describe(`a commit of ${FILES} adds`, () => {
     // The cached snapshot is as it was, for the requests still holding it.
     expect(cached.fileCount).toBe(20_000);
     expect(cached.tupleOf(more(1))).toBe(NO_TUPLE);
-    expect(longestBlockMs, `held ${longestBlockMs.toFixed(1)} ms of ${cpuMs.toFixed(0)} ms`).toBeLessThan(
+    measured(longestBlockMs, `held ${longestBlockMs.toFixed(1)} ms of ${cpuMs.toFixed(0)} ms`).toBeLessThan(
       cpuMs / 30,
     );
   }, 300_000);
