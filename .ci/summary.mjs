@@ -45,7 +45,9 @@ for (const arg of process.argv.slice(2)) {
         );
       // Passed with a failure on record: it passed on its retry.
       if (t.status === 'passed' && t.failureMessages?.length)
-        retried.push(`${label}: ${relative('.', file.name)}: ${t.fullName}: ${firstLine(t.failureMessages[0])}`);
+        retried.push(
+          `${label}: ${relative('.', file.name)}: ${t.fullName}: ${firstLine(t.failureMessages[0])}`,
+        );
       if (t.status !== 'passed' && t.status !== 'failed')
         // The reason is in the title (skips.ts withReason: "[skipped: …]") or, for a test that
         // skipped itself while running, in its meta.
