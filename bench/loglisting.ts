@@ -14,7 +14,7 @@
 import { deltaStorageFromBackend } from '../lambda/delta/delta-storage';
 import { versionPrefix } from '../lambda/delta/log-path';
 import { listWholeLog } from '../lambda/delta/whole-log-listing';
-import type { ListPage, ListParams, StorageBackend } from '../lambda/storage/storage-backend';
+import { sortedListingBackend } from '../test/helpers/sorted-listing';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -29,42 +29,8 @@ function logKeys(first: number, commits: number, hadoop: boolean): string[] {
   return keys.sort();
 }
 
-/** S3's LIST over sorted keys, `latencyMs` late; counts requests. */
-function listingStore(keys: string[], latencyMs: number) {
-  const stats = { requests: 0 };
-  const fail = () => Promise.reject(new Error('not in this bench'));
-  const lastModified = new Date(0);
-  const backend: StorageBackend = {
-    get: fail,
-    head: fail,
-    presign: fail,
-    async list(p: ListParams): Promise<ListPage> {
-      stats.requests++;
-      await new Promise((r) => setTimeout(r, latencyMs));
-      const after = p.continuationToken ?? p.startAfter ?? '';
-      // The first key after `after` (binary search), then up to maxKeys under the prefix.
-      let lo = 0;
-      let hi = keys.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (keys[mid]! <= after) lo = mid + 1;
-        else hi = mid;
-      }
-      const page = keys.slice(lo, lo + Math.min(1000, p.maxKeys)).filter((k) => k.startsWith(p.prefix));
-      const truncated = lo + page.length < keys.length && page.length === Math.min(1000, p.maxKeys);
-      return {
-        objects: page.map((key) => ({ key, size: 100, etag: '"e"', lastModified })),
-        commonPrefixes: [],
-        isTruncated: truncated,
-        ...(truncated ? { nextContinuationToken: page.at(-1)! } : {}),
-      };
-    },
-  };
-  return { backend, stats };
-}
-
 async function measure(keys: string[], newest: number, rounds: number, latencyMs: number) {
-  const { backend, stats } = listingStore(keys, latencyMs);
+  const { backend, stats } = sortedListingBackend(keys, latencyMs);
   const storage = deltaStorageFromBackend(backend, 'lake', '');
   const out: Record<string, { ms: number; requests: number; files: number }> = {};
   const runs: Record<string, number[]> = { baseline: [], ours: [] };
