@@ -157,7 +157,9 @@ export class FilteredLogView implements LogView {
    * while the listings together exceed the budget: memory stays bounded whatever the number of
    * long logs read. Not `keep`'s (the table being answered): one listing larger than the whole
    * budget is still held, as it is needed for the answer. A dropped table's next read lists its
-   * log whole again (~10 rounds of requests for a 90,000-key log: whole-log-listing.ts).
+   * log whole again (~10 rounds of requests for a 90,000-key log: whole-log-listing.ts); a
+   * generation of it under way that must place a remove without partitionValues answers a
+   * retryable 503, as after a log cleanup (ScanPathPartitions finds no log held).
    */
   private dropListings(keep: TableState): void {
     const budget = this.opts.budgetBytes();
