@@ -72,6 +72,7 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
     clock,
     instance: { id: newRequestId().toLowerCase(), startedAt: new Date(clock.now()) },
     snapshotStats: () => snapshots.stats(),
+    ...(config.logView === 'filtered' ? { logViewStats: () => logView?.stats() } : {}),
     processMetrics: overrides.processMetrics,
   });
   const emf = overrides.emf

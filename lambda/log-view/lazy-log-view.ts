@@ -6,7 +6,13 @@
 import type { GeneratedObject } from '../core/generated-object';
 import { lazyModule } from '../core/lazy-module';
 import type { VirtualFolder } from '../core/listing-filter';
-import type { FilteredLogView, FilteredLogViewOptions, LogView, LogViewRequest } from './filtered-log-view';
+import type {
+  FilteredLogView,
+  FilteredLogViewOptions,
+  FilteredLogViewStats,
+  LogView,
+  LogViewRequest,
+} from './filtered-log-view';
 
 const loadFilteredLogView = lazyModule('the filtered log view', () => import('./filtered-log-view'));
 
@@ -21,6 +27,11 @@ export class LazyLogView implements LogView {
 
   async object(req: LogViewRequest, relKey: string): Promise<GeneratedObject | undefined> {
     return (await this.loaded()).object(req, relKey);
+  }
+
+  /** What the view holds and did (metrics); undefined until the first `_delta_log/` read loads it. */
+  stats(): FilteredLogViewStats | undefined {
+    return this.view?.stats();
   }
 
   private async loaded(): Promise<FilteredLogView> {

@@ -11,6 +11,7 @@
 import type { RequestEvent } from '../core/observer';
 import type { Clock } from '../core/types';
 import type { SnapshotCacheStats, SnapshotLoad } from '../delta/snapshot-cache';
+import type { FilteredLogViewStats } from '../log-view/filtered-log-view';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from './prom-client';
 import type { BackendCall, MetricsRecorder } from './recorder';
 import { WindowedDistinct, WindowedMean } from './windows';
@@ -26,6 +27,8 @@ export interface PrometheusMetricsOptions {
   instance: InstanceIdentity;
   /** The snapshot cache's counters, read at scrape time. */
   snapshotStats?: () => SnapshotCacheStats;
+  /** The filtered log view's counters (logView "filtered"), undefined until its first use. */
+  logViewStats?: () => FilteredLogViewStats | undefined;
   /**
    * process_* and nodejs_* metrics (default true), registered at the first scrape: most Lambda
    * environments are never scraped, and their GC and event-loop monitors would run for nothing
@@ -141,6 +144,7 @@ export class PrometheusMetrics implements MetricsRecorder {
       registers,
     });
     if (options.snapshotStats) this.snapshotCacheMetrics(options.snapshotStats);
+    if (options.logViewStats) this.logViewMetrics(options.logViewStats);
     this.processMetricsPending = options.processMetrics !== false;
   }
 
@@ -174,6 +178,66 @@ export class PrometheusMetrics implements MetricsRecorder {
       collectDefaultMetrics({ register: this.registry });
     }
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+
+  /** The filtered log view's cache (generated files, parsed adds, vectors, held listings), at scrape time. */
+  private logViewMetrics(read: () => FilteredLogViewStats | undefined): void {
+    const registers = [this.registry];
+    const stats = () => read() ?? NO_VIEW;
+    const counter = (name: string, help: string, of: (s: FilteredLogViewStats) => number) =>
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(of(stats()));
+        },
+      });
+    const gauge = (name: string, help: string, of: (s: FilteredLogViewStats) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(of(stats()));
+        },
+      });
+    counter(
+      'deltaproxy_filtered_log_cache_hits_total',
+      'Filtered _delta_log files (and parsed adds) answered from the cache.',
+      (s) => s.hits,
+    );
+    counter(
+      'deltaproxy_filtered_log_cache_misses_total',
+      'Filtered _delta_log files (and parsed adds) generated or read again.',
+      (s) => s.misses,
+    );
+    counter(
+      'deltaproxy_filtered_log_cache_evictions_total',
+      'Generated files dropped to stay within what the snapshots leave of snapshotCacheBytes.',
+      (s) => s.evictions,
+    );
+    counter(
+      'deltaproxy_filtered_log_cache_not_admitted_total',
+      'Generated files served but not kept: keeping them would evict more used ones.',
+      (s) => s.notAdmitted,
+    );
+    counter(
+      'deltaproxy_filtered_log_listings_dropped_total',
+      'Tables whose held log listing was dropped to stay within the budget (their next read lists the log whole).',
+      (s) => s.listingsDropped,
+    );
+    gauge(
+      'deltaproxy_filtered_log_cache_bytes',
+      'Estimated memory the filtered log view holds: generated files, parsed adds, inline vectors, held listings.',
+      (s) => s.bytes,
+    );
+    gauge(
+      'deltaproxy_filtered_log_listing_bytes',
+      "Of it, the tables' held listings of their real _delta_log.",
+      (s) => s.listingBytes,
+    );
   }
 
   /** Counters the snapshot cache keeps itself, copied at scrape time. */
@@ -247,6 +311,19 @@ export class PrometheusMetrics implements MetricsRecorder {
     });
   }
 }
+
+/** What a view not loaded yet reports: nothing generated, nothing held. */
+const NO_VIEW: FilteredLogViewStats = {
+  hits: 0,
+  misses: 0,
+  evictions: 0,
+  notAdmitted: 0,
+  entries: 0,
+  bytes: 0,
+  deletionVectorBytes: 0,
+  listingBytes: 0,
+  listingsDropped: 0,
+};
 
 /**
  * A labelled counter kept as plain numbers on the request path (prom-client hashes the label

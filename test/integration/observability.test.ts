@@ -227,6 +227,43 @@ describe('the local server: Prometheus text on metricsPort', () => {
         expect(text).not.toContain(secret);
     },
   );
+
+  it.skipIf(prometheusParserMissing !== undefined)(
+    withReason(
+      "shows the filtered log view's cache: generated files served from it, and what it holds",
+      prometheusParserMissing,
+    ),
+    async () => {
+      const scrape = async () =>
+        parsePrometheusText(
+          await (await fetch(listener.url, { signal: AbortSignal.timeout(10_000) })).text(),
+        );
+      const at = async () => {
+        const now = await scrape();
+        const v = (name: string) => sampleValue(now, `deltaproxy_filtered_log_${name}`);
+        return {
+          hits: v('cache_hits_total'),
+          misses: v('cache_misses_total'),
+          bytes: v('cache_bytes'),
+          listing: v('listing_bytes'),
+          dropped: v('listings_dropped_total'),
+        };
+      };
+      // The mix listed the table recursively: its filtered log files were generated then.
+      const before = await at();
+      expect(before.misses).toBeGreaterThan(0);
+      const commit = `/datalake/${encodeKeyPath('sales/_delta_log/00000000000000000000.json')}`;
+      for (let i = 0; i < 2; i++)
+        expect((await signedFetch(server.url, 'GET', commit, '', {}, ANALYST)).status).toBe(200);
+      const after = await at();
+      expect(after.hits - before.hits).toBeGreaterThanOrEqual(2);
+      expect(after.misses).toBe(before.misses);
+      // Generated files and the held listing, within what the snapshots leave of the budget.
+      expect(after.listing).toBeGreaterThan(0);
+      expect(after.bytes).toBeGreaterThan(after.listing);
+      expect(after.dropped).toBe(0);
+    },
+  );
 });
 
 describe('the Lambda adapter: EMF per invocation and /metrics behind a bearer token', () => {
