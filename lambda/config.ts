@@ -264,6 +264,11 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/** The error for a config file that could not be read (by the proxy or by the admin CLI). */
+export function unreadableConfig(file: string, e: unknown): ConfigError {
+  return new ConfigError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+}
+
 const FIELDS = Object.keys(ConfigSchema.shape) as (keyof Config)[];
 const SCALAR = new Set<string>([
   'host',
@@ -459,7 +464,7 @@ export function loadConfig(
     try {
       text = readFileSync(file, 'utf8');
     } catch (e) {
-      throw new ConfigError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+      throw unreadableConfig(file, e);
     }
     raw = parseConfigText(text, file) as Record<string, unknown>;
     const exposure = options.warn && secretsExposure(file, raw);

@@ -26,7 +26,7 @@ import {
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Grant } from '../access/grant';
-import { ConfigError, parseConfig, parseConfigText } from '../config';
+import { ConfigError, parseConfig, parseConfigText, unreadableConfig } from '../config';
 import { secretsExposure } from '../config-exposure';
 import type { KeyRevocation } from '../store/dynamo-admin';
 import { type AdminTarget, type GrantListing, type KeyListing, keyExists } from './admin-target';
@@ -103,7 +103,7 @@ export class ConfigFileTarget implements AdminTarget {
   }
 
   private cannotRead(e: unknown): ConfigError {
-    return new ConfigError(`${this.file}: cannot read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    return unreadableConfig(this.file, e);
   }
 
   private read(): { raw: RawConfig; wasValid: boolean } {
