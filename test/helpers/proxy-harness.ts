@@ -28,6 +28,18 @@ export const ANALYST: TestKey = {
   principal: 'analyst',
 };
 
+/** A second and a third caller, for tests that grant one partition each and both. */
+export const US_READER: TestKey = {
+  accessKeyId: 'AKIATESTUSREADER001',
+  secretAccessKey: 'us-secret-0001',
+  principal: 'us',
+};
+export const BOTH_READER: TestKey = {
+  accessKeyId: 'AKIATESTBOTHREAD001',
+  secretAccessKey: 'both-secret-0001',
+  principal: 'both',
+};
+
 export interface RunningProxy {
   url: string;
   proxy: ProxyInstance;

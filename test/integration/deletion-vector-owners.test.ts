@@ -21,20 +21,18 @@ import {
   removeAction,
   sharedVector,
 } from '../helpers/log-text';
-import { ANALYST, type RunningProxy, startProxy, type TestKey } from '../helpers/proxy-harness';
+import {
+  ANALYST,
+  BOTH_READER,
+  type RunningProxy,
+  startProxy,
+  type TestKey,
+  US_READER,
+} from '../helpers/proxy-harness';
 import { type S3Server, startS3rver, writeBucket } from '../helpers/s3-servers';
 
 const EU_READER = ANALYST;
-const US_READER: TestKey = {
-  accessKeyId: 'AKIATESTUSREADER001',
-  secretAccessKey: 'us-secret-0001',
-  principal: 'us',
-};
-const BOTH: TestKey = {
-  accessKeyId: 'AKIATESTBOTHREAD001',
-  secretAccessKey: 'both-secret-0001',
-  principal: 'both',
-};
+const BOTH = BOTH_READER;
 
 const BUCKET = 'dv-lake';
 const dvMetaData = metaData(['region'], { id: 'dv-owners', configuration: DV_ENABLED });

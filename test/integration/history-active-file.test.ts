@@ -16,14 +16,9 @@ import {
   protocolV1,
   removeAction,
 } from '../helpers/log-text';
-import { ANALYST, type RunningProxy, startProxy, type TestKey } from '../helpers/proxy-harness';
+import { ANALYST, type RunningProxy, startProxy, US_READER } from '../helpers/proxy-harness';
 import { type S3Server, startS3rver, writeBucket } from '../helpers/s3-servers';
 
-const US_READER: TestKey = {
-  accessKeyId: 'AKIATESTUSREADER002',
-  secretAccessKey: 'us-secret-0002',
-  principal: 'us',
-};
 const BUCKET = 'active-lake';
 const add = (path: string, region: string) => addAction(path, { region }, { size: 7 });
 

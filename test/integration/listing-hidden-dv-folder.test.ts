@@ -20,20 +20,19 @@ import {
   removeAction,
   sharedVector,
 } from '../helpers/log-text';
-import { ANALYST, type RunningProxy, startProxy, type TestKey } from '../helpers/proxy-harness';
+import {
+  ANALYST,
+  BOTH_READER,
+  type RunningProxy,
+  startProxy,
+  type TestKey,
+  US_READER,
+} from '../helpers/proxy-harness';
 import { type S3Server, startS3rver, writeBucket } from '../helpers/s3-servers';
 
 const EU = ANALYST;
-const US: TestKey = {
-  accessKeyId: 'AKIATESTUSREADER004',
-  secretAccessKey: 'us-secret-0004',
-  principal: 'us',
-};
-const BOTH: TestKey = {
-  accessKeyId: 'AKIATESTBOTHREAD004',
-  secretAccessKey: 'both-secret-0004',
-  principal: 'both',
-};
+const US = US_READER;
+const BOTH = BOTH_READER;
 const BUCKET = 'dv-folder-lake';
 /** One `u` vector file under a random prefix folder ("ab/"), as Spark writes with random prefixes. */
 const sharedFile = dvFile(new TableRoot(`s3://${BUCKET}/t`), sharedVector(1))!.relPath!;
