@@ -59,7 +59,7 @@ export default defineConfig({
     include: full ? ['test/full/**/*.test.ts'] : ['test/**/*.test.ts'],
     exclude: full ? [] : ['test/full/**'],
     globalSetup: ['test/helpers/global-setup.ts'],
-    setupFiles: ['test/helpers/safe-env.ts'],
+    setupFiles: ['test/helpers/safe-env.ts', 'test/helpers/temp-dir-cleanup.ts'],
     // Bounds against hangs, not performance checks: on a 2-core machine shared with other work a
     // slow test is not a failing one.
     testTimeout: 60_000,

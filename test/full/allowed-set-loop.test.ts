@@ -5,8 +5,7 @@
  * hundreds of thousands of tuples and folders: none of it may hold the event loop while it runs.
  * Each block is held against the CPU the request cost (as in cdc-listing-loop), not a wall clock.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuthzProxy, keyFor, objectRequest, startAuthzProxy } from '../helpers/authz-harness';
@@ -15,6 +14,7 @@ import { addAction, commitKey, commitText, field, metaData, protocolV1 } from '.
 import { longestLoopBlock } from '../helpers/loop-watch';
 import { type S3Server, startS3rver } from '../helpers/s3-servers';
 import { signedFetch } from '../helpers/signed-fetch';
+import { tempDir } from '../helpers/temp-dir';
 
 /** Files, each in its own partition tuple. */
 const TUPLES = 200_000;
@@ -44,7 +44,7 @@ let s3: S3Server;
 let proxy: AuthzProxy;
 beforeAll(async () => {
   s3 = await startS3rver();
-  const dir = mkdtempSync(join(tmpdir(), 'allowed-set-loop-'));
+  const dir = tempDir('allowed-set-loop-');
   writeTable(dir);
   await uploadTable(s3.endpoint, 'lake', 'gold/t/', dir);
   proxy = await startAuthzProxy(

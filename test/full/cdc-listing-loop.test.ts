@@ -4,8 +4,7 @@
  * the history knows. That walk must not hold the event loop: a history of a table with many
  * removed files (every OPTIMIZE or overwrite within the retention) has hundreds of thousands.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuthzProxy, keyFor, objectRequest, startAuthzProxy } from '../helpers/authz-harness';
@@ -22,6 +21,7 @@ import {
 import { longestLoopBlock } from '../helpers/loop-watch';
 import { type S3Server, startS3rver } from '../helpers/s3-servers';
 import { signedFetch } from '../helpers/signed-fetch';
+import { tempDir } from '../helpers/temp-dir';
 
 /** Files written, then all but KEPT removed: the history knows every one of them. */
 const FILES = 200_000;
@@ -73,7 +73,7 @@ let s3: S3Server;
 let proxy: AuthzProxy;
 beforeAll(async () => {
   s3 = await startS3rver();
-  const dir = mkdtempSync(join(tmpdir(), 'cdc-loop-'));
+  const dir = tempDir('cdc-loop-');
   writeLog(dir);
   await uploadTable(s3.endpoint, 'lake', 'gold/t/', dir);
   proxy = await startAuthzProxy(

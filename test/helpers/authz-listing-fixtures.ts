@@ -3,10 +3,10 @@
  * which only a few are granted, so that pages must skip runs of forbidden files; orphans and side
  * files inside granted folders; a folder whose every file was removed.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DeltaTableWriter, directoryTarget } from '../../lambda/local/delta-writer';
+import { tempDir } from './temp-dir';
 
 export const region = (i: number, width = 2): string => `r${String(i).padStart(width, '0')}`;
 
@@ -16,7 +16,7 @@ export const region = (i: number, width = 2): string => `r${String(i).padStart(w
  * and an unknown file beside granted data.
  */
 export async function writeWideTable(regions = 50, filesPer = 2, width = 2): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'wide-table-'));
+  const dir = tempDir('wide-table-');
   const w = new DeltaTableWriter(directoryTarget(dir), {
     schema: [
       { name: 'id', type: 'long' },

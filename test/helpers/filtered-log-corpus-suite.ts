@@ -22,8 +22,7 @@
  * (test/full/) checks the other two. Each tier's Python readers read what its own callers saw.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import fc from 'fast-check';
@@ -42,6 +41,7 @@ import { checkpointName, commitKey } from './log-text';
 import { backendClient, createBucket, REPO_ROOT, type S3Server, startS3rver, uploadDir } from './s3-servers';
 import { signedFetch } from './signed-fetch';
 import { pythonPackageMissing, withReason } from './skips';
+import { tempDir } from './temp-dir';
 import { everyLoggedFile, jsonLines, mapOf, parquetRows, replayLog } from './virtual-log-replay';
 
 const pythonMissing = pythonPackageMissing('pyarrow') ?? pythonPackageMissing('polars');
@@ -73,7 +73,8 @@ let s3: S3Client;
 let proxy: AuthzProxy;
 const pyCheckpoints: string[] = [];
 const pyReads: { accessKeyId: string; secretAccessKey: string; key: string; local: string }[] = [];
-const outDir = mkdtempSync(join(tmpdir(), 'filtered-log-'));
+/** Generated checkpoints and the Python readers' arguments, for this file (tempDir: removed after it). */
+let outDir: string;
 
 /** The listing's entries with size, ETag and Last-Modified. */
 async function listLog(c: Caller) {
@@ -168,6 +169,7 @@ const coreCaller = (i: number) => i % 3;
 export function filteredLogCorpusSuite(tier: 'core' | 'full'): void {
   const mine = (i: number) => callers[i]!.filter((_c, j) => (j === coreCaller(i)) === (tier === 'core'));
   beforeAll(async () => {
+    outDir = tempDir('filtered-log-');
     if (!corpusPresent) return;
     backend = await startS3rver();
     s3 = backendClient(backend.endpoint);

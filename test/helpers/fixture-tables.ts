@@ -1,13 +1,7 @@
-/**
- * Delta tables written by the project's own writer for S3-surface tests: partition values with
- * `%`, `/`, spaces, `=`, `+` and unicode on both sides of the UTF-16 surrogate range.
- */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { type AddFile, DeltaTableWriter, directoryTarget } from '../../lambda/local/delta-writer';
 import { writeDemoTable } from '../../lambda/local/demo-table';
 import { backendClient, createBucket, uploadDir } from './s3-servers';
+import { tempDir } from './temp-dir';
 
 export const SPECIAL_REGIONS = ['EU', 'US', 'a/b c', 'ü+=x', '😈', '\uFF21', '50%'];
 
@@ -16,7 +10,7 @@ export async function writeSpecialTable(
   regions: readonly string[] = SPECIAL_REGIONS,
   dates = ['2024-01-01', '2024-01-02'],
 ): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'special-table-'));
+  const dir = tempDir('special-table-');
   const writer = new DeltaTableWriter(directoryTarget(dir), {
     schema: [
       { name: 'id', type: 'long' },
@@ -45,7 +39,7 @@ export async function writeRegionTable(
   versions: number,
   checkpointAt: readonly number[],
 ): Promise<{ dir: string; adds: AddFile[] }> {
-  const dir = mkdtempSync(join(tmpdir(), 'region-table-'));
+  const dir = tempDir('region-table-');
   const w = new DeltaTableWriter(directoryTarget(dir), {
     schema: [
       { name: 'id', type: 'long' },
@@ -67,7 +61,7 @@ export async function writeRegionTable(
 
 /** The demo table (lambda/local/demo-table.ts) uploaded to `bucket/prefix` on a backend; returns its active files. */
 export async function uploadDemoTable(endpoint: string, bucket: string, prefix: string): Promise<string[]> {
-  const dir = mkdtempSync(join(tmpdir(), 'demo-'));
+  const dir = tempDir('demo-');
   const active = await writeDemoTable(directoryTarget(dir));
   await uploadTable(endpoint, bucket, prefix, dir);
   return active;

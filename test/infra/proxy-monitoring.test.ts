@@ -12,6 +12,7 @@ import { ProxyStack } from '../../infra/proxy-stack';
 import type { RequestEvent } from '../../lambda/core/observer';
 import { EMF_NAMESPACE, EmfMetrics } from '../../lambda/metrics/emf-metrics';
 import { parseEmfLines } from '../helpers/emf';
+import { tempDir } from '../helpers/temp-dir';
 import { SETTINGS } from './stack-fixture';
 
 type Json = Record<string, unknown>;
@@ -62,7 +63,7 @@ describe('fleet view', () => {
 
   beforeAll(() => {
     // No bundling: the function's code is not what this file is about (proxy-stack.test.ts).
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] }, outdir: tempDir('cdk.out-') });
     const stack = new ProxyStack(app, 'FleetView', {
       settings: SETTINGS,
       env: { account: '123456789012', region: 'eu-west-1' },

@@ -1,5 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -8,6 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { buildLambda } from '../../infra/build';
 import { BUNDLE_BUDGET_BYTES, bundleParts } from '../../infra/bundle-options';
 import { loadConfig } from '../../lambda/config';
+import { tempDir } from '../helpers/temp-dir';
 import { buildStack, SETTINGS } from './stack-fixture';
 
 type Statement = {
@@ -152,7 +152,7 @@ describe('proxy stack template', () => {
     expect(all).toContain('parquet rle/bit-packed hybrid at offset');
 
     // What `npm run build` makes (and the bench measures) is byte for byte what ships.
-    const outdir = path.join(mkdtempSync(path.join(tmpdir(), 'bundle-')), 'lambda');
+    const outdir = path.join(tempDir('bundle-'), 'lambda');
     await buildLambda(outdir, { writeMeta: true });
     const metafile = JSON.parse(readFileSync(path.join(outdir, 'meta.json'), 'utf8')) as Metafile;
     expect(readdirSync(outdir).sort()).toEqual([...shipped, 'meta.json'].sort());

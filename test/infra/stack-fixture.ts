@@ -3,6 +3,7 @@ import { App, type Environment, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { ProxySettings } from '../../infra/proxy-settings';
 import { ProxyStack } from '../../infra/proxy-stack';
+import { tempDir } from '../helpers/temp-dir';
 
 export const SETTINGS: ProxySettings = {
   tableMapping: {
@@ -22,7 +23,8 @@ export function buildStack(
   settings: ProxySettings = SETTINGS,
   env: Environment = { account: '123456789012', region: 'eu-west-1' },
 ): { app: App; stack: ProxyStack } {
-  const app = new App();
+  // Its own outdir, removed after the file: an App without one leaves a cdk.outXXXXXX in /tmp.
+  const app = new App({ outdir: tempDir('cdk.out-') });
   const stack = new ProxyStack(app, 'ProxyUnderTest', { settings, env });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { app, stack };

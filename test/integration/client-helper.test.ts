@@ -9,9 +9,8 @@
 
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
@@ -31,6 +30,7 @@ import {
 } from '../helpers/s3-servers';
 import { encodeKeyPath, signedFetch } from '../helpers/signed-fetch';
 import { pythonPackageMissing, withReason } from '../helpers/skips';
+import { tempDir } from '../helpers/temp-dir';
 import { startTlsFront, type TlsFront } from '../helpers/tls-front';
 
 const run = promisify(execFile);
@@ -193,7 +193,7 @@ describe('through the helper as the endpoint', () => {
     withReason('the aws cli copies the table recursively, every GET redirected', awsMissing),
     async () => {
       const [e, r] = [proxy.events.length, relay.requests.length];
-      const out = mkdtempSync(join(tmpdir(), 'helper-cli-'));
+      const out = tempDir('helper-cli-');
       await run(
         'aws',
         ['s3', 'cp', '--recursive', 's3://datalake/sales/', out, '--endpoint-url', helper.url],
@@ -314,7 +314,7 @@ describe.skipIf(opensslMissing !== undefined)(
       withReason('the aws cli copies the table with HTTP_PROXY set', awsMissing),
       async () => {
         const [e, r] = [proxy.events.length, relay.requests.length];
-        const out = mkdtempSync(join(tmpdir(), 'helper-cli-'));
+        const out = tempDir('helper-cli-');
         await run(
           'aws',
           ['s3', 'cp', '--recursive', 's3://datalake/sales/', out, '--endpoint-url', endpoint()],

@@ -1,16 +1,3 @@
-/**
- * A generated checkpoint is one file under one name: every proxy instance, before and after a log
- * cleanup, must serve the same bytes for it. Readers take its size from a listing (or
- * `_last_checkpoint`) on one instance and read its footer by range, possibly from another (Lambda).
- * Its tombstones written without partitionValues (old writers) were placed by looking their files'
- * adds up in older commits: once a log cleanup deleted those, the same checkpoint was generated
- * without them, shorter, with another ETag (and a malformed older commit made it a 500). Now a
- * generated checkpoint carries no tombstones (only VACUUM reads them from a checkpoint) and reads
- * nothing of the log but the checkpoint itself.
- */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { versionPrefix } from '../../lambda/delta/log-path';
@@ -18,6 +5,7 @@ import { DeltaTableWriter, directoryTarget } from '../../lambda/local/delta-writ
 import { type AuthzProxy, listAllPages, objectRequest, startAuthzProxy } from '../helpers/authz-harness';
 import { uploadTable } from '../helpers/fixture-tables';
 import { backendClient, type S3Server, startS3rver } from '../helpers/s3-servers';
+import { tempDir } from '../helpers/temp-dir';
 import { parquetRows } from '../helpers/virtual-log-replay';
 
 const commit = (v: number) => `_delta_log/${versionPrefix(v)}.json`;
@@ -33,7 +21,7 @@ let kept = '';
  * partitionValues), v3 another one with them; checkpoint 3; v4 adds.
  */
 async function writeTable(): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'checkpoint-bytes-'));
+  const dir = tempDir('checkpoint-bytes-');
   const w = new DeltaTableWriter(directoryTarget(dir), {
     schema: [
       { name: 'id', type: 'long' },

@@ -6,9 +6,6 @@
  * file active, its rows visible, in a commit cached as generated.
  */
 
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { DeltaTableWriter, directoryTarget } from '../../lambda/local/delta-writer';
@@ -18,6 +15,7 @@ import { uploadTable } from '../helpers/fixture-tables';
 import { holdGets } from '../helpers/held-storage';
 import { commitKey } from '../helpers/log-text';
 import { BACKEND_CREDENTIALS, backendClient, type S3Server, startS3rver } from '../helpers/s3-servers';
+import { tempDir } from '../helpers/temp-dir';
 
 let s3: S3Server;
 let proxy: AuthzProxy;
@@ -26,7 +24,7 @@ let removed = '';
 const held = { storage: undefined as unknown as ReturnType<typeof holdGets> };
 
 beforeAll(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'lookup-race-'));
+  const dir = tempDir('lookup-race-');
   const w = new DeltaTableWriter(directoryTarget(dir), {
     schema: [
       { name: 'id', type: 'long' },

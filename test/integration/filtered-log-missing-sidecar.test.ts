@@ -3,8 +3,7 @@
  * it and `_last_checkpoint` names the older checkpoint, as for any broken checkpoint. (A sidecar is
  * not what the view listed: its absence does not mean the listing is stale.)
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type MetaData, type Protocol, writeCheckpoint } from '../../lambda/local/delta-writer';
@@ -13,6 +12,7 @@ import { corpusTable } from '../helpers/delta-corpus';
 import { uploadTable } from '../helpers/fixture-tables';
 import { type S3Server, startS3rver } from '../helpers/s3-servers';
 import { withReason } from '../helpers/skips';
+import { tempDir } from '../helpers/temp-dir';
 
 const { dir: V2, missing } = corpusTable('delta-v2-checkpoint-parquet');
 const SIDECAR =
@@ -22,7 +22,7 @@ let proxy: AuthzProxy | undefined;
 
 beforeAll(async () => {
   if (missing) return;
-  const dir = mkdtempSync(join(tmpdir(), 'missing-sidecar-'));
+  const dir = tempDir('missing-sidecar-');
   cpSync(V2, dir, { recursive: true });
   rmSync(join(dir, SIDECAR));
   // An older, classic checkpoint at version 1 (no file added yet), valid for a v2Checkpoint table.

@@ -4,8 +4,7 @@
  * about what that commit is worth: not a walk back through the whole log for each such remove
  * (with more commits than the parsed-file cache holds, every walk read the log again).
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNodeServer } from '../../lambda/adapters/node-server';
@@ -26,6 +25,7 @@ import {
   removeAction,
 } from '../helpers/log-text';
 import { BACKEND_CREDENTIALS, type S3Server, startS3rver } from '../helpers/s3-servers';
+import { tempDir } from '../helpers/temp-dir';
 
 /** Commits after the one that adds the removed files (more than the 256 parsed files kept). */
 const LATER_COMMITS = 300;
@@ -70,7 +70,7 @@ let s3: S3Server;
 let last: number;
 beforeAll(async () => {
   s3 = await startS3rver();
-  const dir = mkdtempSync(join(tmpdir(), 'remove-lookup-'));
+  const dir = tempDir('remove-lookup-');
   last = writeLog(dir);
   await uploadTable(s3.endpoint, 'lake', 'gold/t/', dir);
 }, 120_000);

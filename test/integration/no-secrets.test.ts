@@ -4,8 +4,7 @@
  * in a redirect.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
@@ -16,6 +15,7 @@ import { uploadDemoTable } from '../helpers/fixture-tables';
 import { ANALYST, type RunningProxy, startProxy } from '../helpers/proxy-harness';
 import { BACKEND_CREDENTIALS, REPO_ROOT, type S3Server, startS3rver } from '../helpers/s3-servers';
 import { encodeKeyPath, signedFetch } from '../helpers/signed-fetch';
+import { tempDir } from '../helpers/temp-dir';
 
 let s3: S3Server;
 let proxy: RunningProxy;
@@ -179,7 +179,7 @@ const PROCESSES: [string, () => Promise<ProcessRun>][] = [
   [
     'the local server (npm start -- --config)',
     () => {
-      const file = join(mkdtempSync(join(tmpdir(), 'no-secrets-')), 'config.json');
+      const file = join(tempDir('no-secrets-'), 'config.json');
       writeFileSync(file, JSON.stringify({ ...settings(), port: 0, metricsPort: 0 }));
       return spawnProxy(
         ['lambda/local/main.ts', '--config', file],

@@ -4,12 +4,12 @@
  * proxy alone; a bad config stops start-up with one line naming the field.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/s3-servers';
+import { tempDir } from '../helpers/temp-dir';
 
 function startMain(args: string[], env: Record<string, string> = {}): ChildProcess {
   return spawn(
@@ -113,7 +113,7 @@ describe('npm start', { timeout: 240_000 }, () => {
   });
 
   it('runs the proxy alone with --config FILE and refuses a bad config with one line', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+    const dir = tempDir('cfg-');
     const good = join(dir, 'good.json');
     const secret = 'g'.repeat(40);
     writeFileSync(
@@ -169,7 +169,7 @@ describe('npm start', { timeout: 240_000 }, () => {
   });
 
   it('runs the file PROXY_CONFIG_FILE names, never the demo in its place', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+    const dir = tempDir('cfg-');
     const file = join(dir, 'config.json');
     writeFileSync(file, JSON.stringify({ metricsPort: 0, tableMapping: { t: 's3://some-bucket/t' } }));
     const child = startMain([], { PROXY_CONFIG_FILE: file });

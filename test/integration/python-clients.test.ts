@@ -4,8 +4,6 @@
  * skips its tests with the reason in their titles.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
@@ -16,6 +14,7 @@ import { uploadDemoTable } from '../helpers/fixture-tables';
 import { ANALYST, type RunningProxy, startProxy } from '../helpers/proxy-harness';
 import { backendClient, REPO_ROOT, type S3Server, startS3rver } from '../helpers/s3-servers';
 import { awsCliMissing, pythonPackageMissing, withReason } from '../helpers/skips';
+import { tempDir } from '../helpers/temp-dir';
 
 const run = promisify(execFile);
 const awsMissing = awsCliMissing();
@@ -56,7 +55,7 @@ async function readWith(client: 'boto3' | 'pyarrow' | 'polars'): Promise<Record<
     allowedKey: allowed()[0],
     forbiddenKey: forbidden(),
     prefix: 'sales/',
-    outDir: mkdtempSync(join(tmpdir(), 'py-')),
+    outDir: tempDir('py-'),
   };
   const { stdout } = await run(
     'python3',
@@ -121,7 +120,7 @@ describe.skipIf(awsMissing !== undefined)(withReason('aws cli', awsMissing), () 
   });
 
   it('copies a granted file and is refused a forbidden one', async () => {
-    const out = mkdtempSync(join(tmpdir(), 'cli-'));
+    const out = tempDir('cli-');
     await run(
       'aws',
       ['s3', 'cp', `s3://datalake/${allowed()[0]}`, join(out, 'a.parquet'), '--endpoint-url', proxy.url],

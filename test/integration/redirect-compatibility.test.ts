@@ -11,8 +11,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -35,6 +34,7 @@ import {
   startMoto,
 } from '../helpers/s3-servers';
 import { withReason } from '../helpers/skips';
+import { tempDir } from '../helpers/temp-dir';
 
 const run = promisify(execFile);
 const motoMissing = motoUnavailableReason();
@@ -76,7 +76,7 @@ async function python(client: string, k: string, endpoint = proxy.url): Promise<
 }
 
 async function curl(k: string, follow: boolean): Promise<Outcome> {
-  const out = join(mkdtempSync(join(tmpdir(), 'curl-')), 'o');
+  const out = join(tempDir('curl-'), 'o');
   const args = ['-sS', '-o', out, '-w', '%{http_code}', '--aws-sigv4', 'aws:amz:us-east-1:s3'];
   args.push('--user', `${ANALYST.accessKeyId}:${ANALYST.secretAccessKey}`);
   // S3 (and the proxy) require this header on header-signed requests; curl 7.88 does not add it.
@@ -100,7 +100,7 @@ const CLIENTS: ClientRun[] = [
     client: 'aws cli (`aws s3 cp`)',
     missing: await unavailable('aws', ['--version']),
     read: async (k) => {
-      const out = join(mkdtempSync(join(tmpdir(), 'cli-')), 'o');
+      const out = join(tempDir('cli-'), 'o');
       try {
         await run('aws', ['s3', 'cp', `s3://datalake/${k}`, out, '--endpoint-url', proxy.url], {
           env: env(),

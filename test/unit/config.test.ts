@@ -1,13 +1,13 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, envName, loadConfig, parseTableUri } from '../../lambda/config';
+import { tempDir } from '../helpers/temp-dir';
 
 const minimal = { tableMapping: { trades: 's3://my-data-bucket/gold/trades' } };
 
 function fileWith(content: unknown): string {
-  const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+  const dir = tempDir('cfg-');
   const file = join(dir, 'config.json');
   writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
   return file;
