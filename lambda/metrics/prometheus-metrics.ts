@@ -182,27 +182,11 @@ export class PrometheusMetrics implements MetricsRecorder {
 
   /** The filtered log view's cache (generated files, parsed adds, vectors, held listings), at scrape time. */
   private logViewMetrics(read: () => FilteredLogViewStats | undefined): void {
-    const registers = [this.registry];
     const stats = () => read() ?? NO_VIEW;
     const counter = (name: string, help: string, of: (s: FilteredLogViewStats) => number) =>
-      new Counter({
-        name,
-        help,
-        registers,
-        collect() {
-          this.reset();
-          this.inc(of(stats()));
-        },
-      });
+      mirroredCounter(this.registry, name, help, () => of(stats()));
     const gauge = (name: string, help: string, of: (s: FilteredLogViewStats) => number) =>
-      new Gauge({
-        name,
-        help,
-        registers,
-        collect() {
-          this.set(of(stats()));
-        },
-      });
+      mirroredGauge(this.registry, name, help, () => of(stats()));
     counter(
       'deltaproxy_filtered_log_cache_hits_total',
       'Filtered _delta_log files (and parsed adds) answered from the cache.',
@@ -244,15 +228,7 @@ export class PrometheusMetrics implements MetricsRecorder {
   private snapshotCacheMetrics(stats: () => SnapshotCacheStats): void {
     const registers = [this.registry];
     const mirror = (name: string, help: string, read: (s: SnapshotCacheStats) => number) =>
-      new Counter({
-        name,
-        help,
-        registers,
-        collect() {
-          this.reset();
-          this.inc(read(stats()));
-        },
-      });
+      mirroredCounter(this.registry, name, help, () => read(stats()));
     mirror(
       'deltaproxy_snapshot_cache_hits_total',
       'Snapshot lookups answered from the cache.',
@@ -293,23 +269,44 @@ export class PrometheusMetrics implements MetricsRecorder {
         for (const [outcome, n] of Object.entries(stats().refreshes)) this.inc({ outcome }, n);
       },
     });
-    new Gauge({
-      name: 'deltaproxy_snapshot_cache_bytes',
-      help: 'Estimated memory held by cached snapshots.',
-      registers,
-      collect() {
-        this.set(stats().bytes);
-      },
-    });
-    new Gauge({
-      name: 'deltaproxy_snapshot_cache_tables',
-      help: 'Tables with a cached snapshot.',
-      registers,
-      collect() {
-        this.set(stats().tables);
-      },
-    });
+    mirroredGauge(
+      this.registry,
+      'deltaproxy_snapshot_cache_bytes',
+      'Estimated memory held by cached snapshots.',
+      () => stats().bytes,
+    );
+    mirroredGauge(
+      this.registry,
+      'deltaproxy_snapshot_cache_tables',
+      'Tables with a cached snapshot.',
+      () => stats().tables,
+    );
   }
+}
+
+/** A counter whose value a component keeps itself, copied at scrape time. */
+function mirroredCounter(registry: Registry, name: string, help: string, read: () => number): Counter {
+  return new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(read());
+    },
+  });
+}
+
+/** A gauge read at scrape time. */
+function mirroredGauge(registry: Registry, name: string, help: string, read: () => number): Gauge {
+  return new Gauge({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.set(read());
+    },
+  });
 }
 
 /** What a view not loaded yet reports: nothing generated, nothing held. */
