@@ -26,7 +26,7 @@ import { LayeredMap } from './layered-map';
 import { commitPath, LOG_DIR, type ParsedLogPath } from './log-path';
 import { readInOrder } from './log-read-ahead';
 import { forEachAction, logLines, metadataOf, PARSE_SLICE_BYTES, parseActionLine } from './log-replay';
-import { type CheckpointChoice, listLogSegment, parseListing } from './log-segment';
+import { type CheckpointChoice, listLogSegment, type ParsedListing, parseListing } from './log-segment';
 import type { IoStats } from './parquet-leaves';
 import { PathIndex } from './path-index';
 import { type RetainedLog, retainedLogWork } from './retained-log';
@@ -37,18 +37,13 @@ import { partitionColumnsOf, sameColumns } from './table-metadata';
 import { TableRoot } from './table-root';
 import { listWholeLog } from './whole-log-listing';
 
-interface Listed {
-  parsed: ParsedLogPath[];
-  lastModified: Map<string, number>;
-}
-
 /** The log after `startAfter`, or the whole log (listed in ranges up to `newest`). */
 async function listLog(
   storage: DeltaStorage,
   io: IoStats,
   newest: number,
   startAfter?: string,
-): Promise<Listed> {
+): Promise<ParsedListing> {
   const listing: ListedFile[] =
     startAfter === undefined ? await listWholeLog(storage, newest) : await storage.list(LOG_DIR, startAfter);
   io.requests += Math.max(1, Math.ceil(listing.length / 1000));
@@ -112,7 +107,7 @@ async function readTombstones(
   storage: DeltaStorage,
   retained: RetainedLog,
   b: HistoryBuilder,
-  listed: Listed,
+  listed: ParsedListing,
   io: IoStats,
   info: HistoryInfo,
 ): Promise<{ checkpoint?: CheckpointChoice; oldest: number }> {
@@ -256,7 +251,7 @@ export async function loadRecentHistory(storage: DeltaStorage, snapshot: Snapsho
   if (!cp) return loadHistory(storage, snapshot);
   const b = new HistoryBuilder(new TableRoot(snapshot.tableRoot), snapshot.partitionColumns);
   const info: HistoryInfo = { logFilesRead: 0, requests: 0, bytesRead: 0, tombstones: 0, outcome: 'recent' };
-  const listed: Listed = { parsed: seg.listed, lastModified: seg.lastModified };
+  const listed: ParsedListing = { parsed: seg.listed, lastModified: seg.lastModified };
   try {
     const only = {
       oldestVersion: cp.version,

@@ -101,10 +101,14 @@ async function segmentFrom(
   };
 }
 
+/** A listing's log files, parsed, and their Last-Modified times (ms) by path. */
+export interface ParsedListing {
+  parsed: ParsedLogPath[];
+  lastModified: Map<string, number>;
+}
+
 /** A listing's log files parsed (other names skipped) with their Last-Modified times, in slices. */
-export async function parseListing(
-  listing: readonly ListedFile[],
-): Promise<{ parsed: ParsedLogPath[]; lastModified: Map<string, number> }> {
+export async function parseListing(listing: readonly ListedFile[]): Promise<ParsedListing> {
   const parsed: ParsedLogPath[] = [];
   const lastModified = new Map<string, number>();
   const slices = new WorkSlices(LOG_FILES_PER_SLICE);
