@@ -13,7 +13,11 @@
  * - proxied: throughput of one big object streamed through a proxy-mode proxy (node:http, and the
  *   Lambda adapter with its runtime shim) against reading it directly from the same backend.
  *   Target ≥ 90 %. A bare node:http pipe proxy of the same backend GET gives the floor of the
- *   proxy's CPU per GiB (socket reads and writes, HTTP parsing, buffers).
+ *   proxy's CPU per GiB (socket reads and writes, HTTP parsing, buffers). The node server runs
+ *   with npm start's flags; the same server on V8's defaults is measured beside it: after a few
+ *   seconds idle (each round's reads follow the wrk runs) V8's memory reducer leaves the old
+ *   generation's limit just above its live size, and a stream's buffers then start a major GC
+ *   every ~16 MB.
  * - helper: the client helper (delta-proxy-client) in front of a presigned-mode proxy, following
  *   the 307 itself, against downloading the presigned URL directly.
  *
@@ -239,8 +243,12 @@ export default async function main(args: string[]): Promise<unknown> {
       lambdaStreaming: { maxResponseBytes: 8 * 1024 * MB, throttledBytesPerSecond: 1024 * MB },
     });
     const started: ProxyProcess[] = [];
-    const proxyProcess = async (getMode: 'proxy' | 'presignedUrl', transport: 'node' | 'lambda') => {
-      const p = await startProxyProcess(config(getMode), transport, { audit: 'line' });
+    const proxyProcess = async (
+      getMode: 'proxy' | 'presignedUrl',
+      transport: 'node' | 'lambda',
+      plainNode = false,
+    ) => {
+      const p = await startProxyProcess(config(getMode), transport, { audit: 'line', plainNode });
       started.push(p);
       stops.push(() => p.stop());
       return p;
@@ -248,6 +256,8 @@ export default async function main(args: string[]): Promise<unknown> {
     const presigned = await proxyProcess('presignedUrl', 'node');
     const proxied = await proxyProcess('proxy', 'node');
     const proxiedLambda = await proxyProcess('proxy', 'lambda');
+    // The same node server without npm start's --no-memory-reducer (README "Proxied reads").
+    const proxiedPlain = await proxyProcess('proxy', 'node', true);
     const bare = await spawnServer(['-e', BARE_307], /READY (\S+)/);
     stops.push(() => bare.stop());
     const working: Record<number, Child> = {};
@@ -304,6 +314,7 @@ export default async function main(args: string[]): Promise<unknown> {
     const cpuSamples = new Map<number, number[]>([
       [proxied.pid, []],
       [proxiedLambda.pid, []],
+      [proxiedPlain.pid, []],
       [helper.pid, []],
       [barePipe.pid, []],
     ]);
@@ -318,6 +329,7 @@ export default async function main(args: string[]): Promise<unknown> {
       direct: [] as number[],
       proxied: [] as number[],
       proxiedLambda: [] as number[],
+      proxiedPlain: [] as number[],
       barePipe: [] as number[],
       presignedDirect: [] as number[],
       helper: [] as number[],
@@ -342,6 +354,10 @@ export default async function main(args: string[]): Promise<unknown> {
         await cpuPerGiB(proxied.pid, () => throughput(viaProxy.url, viaProxy.headers, objectBytes)),
       );
       samples.barePipe.push(await cpuPerGiB(barePipe.pid, () => throughput(barePipe.url, {}, objectBytes)));
+      const viaPlain = await signedFor(proxiedPlain.url, bigKey);
+      samples.proxiedPlain.push(
+        await cpuPerGiB(proxiedPlain.pid, () => throughput(viaPlain.url, viaPlain.headers, objectBytes)),
+      );
       const viaLambda = await signedFor(proxiedLambda.url, bigKey);
       samples.proxiedLambda.push(
         await cpuPerGiB(proxiedLambda.pid, () => throughput(viaLambda.url, viaLambda.headers, objectBytes)),
@@ -403,6 +419,10 @@ export default async function main(args: string[]): Promise<unknown> {
         lambdaAdapterRatio: ratio(m.proxiedLambda, m.direct),
         target: 0.9,
         proxyCpuSecondsPerGiB: round2(median(cpuSamples.get(proxied.pid)!)),
+        // The node server without --no-memory-reducer: V8's defaults after idle.
+        plainNodeMBps: round1(m.proxiedPlain),
+        plainNodeRatio: ratio(m.proxiedPlain, m.direct),
+        plainNodeCpuSecondsPerGiB: round2(median(cpuSamples.get(proxiedPlain.pid)!)),
         lambdaAdapterCpuSecondsPerGiB: round2(median(cpuSamples.get(proxiedLambda.pid)!)),
         // The floor of any node:http proxy here: a bare pipe of the same backend GET.
         barePipeProxyMBps: round1(m.barePipe),

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { ConfigInput } from '../../lambda/config';
 import type { RequestEvent } from '../../lambda/core/observer';
 import { REPO_ROOT } from './s3-servers';
+import { START_NODE_FLAGS } from './start-command';
 
 export interface ProxyProcess {
   url: string;
@@ -33,7 +34,12 @@ export function rssOf(pid: number): number {
 export async function startProxyProcess(
   config: ConfigInput,
   transport: 'node' | 'lambda',
-  options: { timeoutMs?: number; audit?: 'line' | 'events' } = {},
+  options: {
+    timeoutMs?: number;
+    audit?: 'line' | 'events';
+    /** The node transport without `npm start`'s V8 flags (a bench's baseline). */
+    plainNode?: boolean;
+  } = {},
 ): Promise<ProxyProcess> {
   const child: ChildProcess = spawn(
     process.execPath,
@@ -41,8 +47,8 @@ export async function startProxyProcess(
       // Extra node flags for the child only, e.g. PROXY_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/p"
       // (profiling a bench's proxy; NODE_OPTIONS refuses --cpu-prof).
       ...(process.env.PROXY_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
-      '--import',
-      'tsx',
+      // The node server as `npm start` runs it (its V8 flags); Lambda's runtime passes none.
+      ...(transport === 'node' && !options.plainNode ? START_NODE_FLAGS : ['--import', 'tsx']),
       join(REPO_ROOT, 'test/helpers/proxy-child.ts'),
       JSON.stringify({ config, transport, ...options }),
     ],

@@ -9,18 +9,15 @@ import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/s3-servers';
+import { START_ENTRY, START_NODE_FLAGS } from '../helpers/start-command';
 import { tempDir } from '../helpers/temp-dir';
 
 function startMain(args: string[], env: Record<string, string> = {}): ChildProcess {
-  return spawn(
-    process.execPath,
-    ['--openssl-legacy-provider', '--import', 'tsx', 'lambda/local/main.ts', ...args],
-    {
-      cwd: REPO_ROOT,
-      env: { ...process.env, PROXY_PORT: '0', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  return spawn(process.execPath, [...START_NODE_FLAGS, START_ENTRY, ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, PROXY_PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 function collect(child: ChildProcess): { out: () => string; err: () => string } {

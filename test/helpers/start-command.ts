@@ -1,0 +1,17 @@
+/**
+ * The node command line `npm start` runs (package.json's `start` script), so that tests and
+ * benchmarks start the node server the way users do, with the same V8 flags.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from './s3-servers';
+
+const script: string = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).scripts.start;
+const [node, ...args] = script.split(/\s+/);
+if (node !== 'node' || !args.at(-1)?.endsWith('.ts'))
+  throw new Error(`package.json's start script is not "node <flags> <entry>.ts": ${script}`);
+
+/** The flags before the entry point, e.g. ['--no-memory-reducer', '--import', 'tsx']. */
+export const START_NODE_FLAGS: readonly string[] = args.slice(0, -1);
+/** The entry point, relative to the repository root. */
+export const START_ENTRY: string = args.at(-1)!;
