@@ -21,6 +21,7 @@ import { deltaStorageFromBackend } from '../lambda/delta/delta-storage';
 import { loadSnapshot } from '../lambda/delta/load-snapshot';
 import { FilteredLogView } from '../lambda/log-view/filtered-log-view';
 import { s3Backend } from '../test/helpers/delta-s3';
+import { peakRssMB } from './child/peak-rss';
 import { bundleBench, runBenchChild } from './child/run-child';
 import { ensureBenchTable } from './snapshot';
 
@@ -37,7 +38,7 @@ const CHECKPOINT = '_delta_log/00000000000000001000.checkpoint.parquet';
 const BACKEND = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const rssMB = () => process.resourceUsage().maxRSS / 1024;
+const rssMB = peakRssMB;
 
 function client(endpoint: string, credentials = BACKEND): S3Client {
   return new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials, maxAttempts: 1 });

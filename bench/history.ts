@@ -34,6 +34,7 @@ import type { StorageBackend } from '../lambda/storage/storage-backend';
 import { s3Backend, startLocalS3 } from '../test/helpers/delta-s3';
 import { objectExists } from '../test/helpers/s3-servers';
 import { BENCH_T0, benchAdd, benchMetaData } from './child/bench-table';
+import { peakRssMB } from './child/peak-rss';
 import { bundleBench, runBenchChild } from './child/run-child';
 
 process.env.AWS_EC2_METADATA_DISABLED = 'true';
@@ -318,7 +319,7 @@ async function child(mode: string, endpoint: string, files: number): Promise<voi
     };
   }
   clearInterval(sampler);
-  console.log(JSON.stringify({ ...out, maxRssMB: process.resourceUsage().maxRSS / 1024 }));
+  console.log(JSON.stringify({ ...out, maxRssMB: peakRssMB() }));
   client.destroy();
 }
 

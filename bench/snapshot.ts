@@ -37,6 +37,7 @@ import type { StorageBackend } from '../lambda/storage/storage-backend';
 import { type LocalS3, startLocalS3 } from '../test/helpers/delta-s3';
 import { objectExists } from '../test/helpers/s3-servers';
 import { benchAdd, benchMetaData } from './child/bench-table';
+import { peakRssMB } from './child/peak-rss';
 import { bundleBench, runBenchChild } from './child/run-child';
 
 process.env.AWS_EC2_METADATA_DISABLED = 'true';
@@ -195,7 +196,7 @@ async function child(mode: string, endpoint: string, files: number, layout: Layo
       ms,
       requests: traffic.requests,
       bytesFetched: traffic.bytes,
-      peakRssMB: process.resourceUsage().maxRSS / 1024,
+      peakRssMB: peakRssMB(),
       retainedBytes,
       kept: loaded !== undefined,
     }),
