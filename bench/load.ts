@@ -11,7 +11,13 @@
  * 0), the server's RSS (after a forced GC) before and after the run and its peak, its event-loop
  * delay and CPU, and the generator's CPU (near 100 % would make it the bottleneck).
  *
+ * Every client is the same principal. The proxy bounds one principal's proxied GET bodies in flight
+ * (`streamsPerPrincipal`, default 64) and answers beyond it 503 SlowDown, which SDKs retry and this
+ * generator counts as errors: the proxies run with it at the concurrency unless
+ * --streams-per-principal says otherwise.
+ *
  * Usage: npm run bench -- load [--duration 60] [--concurrency 200] [--warmup 3] [--backend s3rver|moto]
+ *        [--streams-per-principal N]
  */
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -73,6 +79,7 @@ export default async function main(args: string[]): Promise<unknown> {
       concurrency: { type: 'string', default: '200' },
       warmup: { type: 'string', default: '3' },
       backend: { type: 'string', default: 's3rver' },
+      'streams-per-principal': { type: 'string' },
     },
     strict: true,
   });
@@ -80,6 +87,9 @@ export default async function main(args: string[]): Promise<unknown> {
   const concurrency = Number(values.concurrency);
   const warmupMs = Number(values.warmup) * 1000;
   const backendKind = values.backend as 's3rver' | 'moto';
+  const streamsPerPrincipal = Number(values['streams-per-principal'] ?? concurrency);
+  if (!(Number.isInteger(streamsPerPrincipal) && streamsPerPrincipal > 0))
+    throw new Error('--streams-per-principal: a positive integer');
   if (!(durationMs > 0 && durationMs <= 3_600_000)) throw new Error('--duration: 1..3600 seconds');
   if (!(Number.isInteger(concurrency) && concurrency > 0 && concurrency <= 2000))
     throw new Error('--concurrency: 1..2000');
@@ -97,7 +107,10 @@ export default async function main(args: string[]): Promise<unknown> {
   try {
     stack = await startLoadStack(backendKind);
     options.backendPid = stack.backendPid;
-    const proxyStart = { config: stack.config, backendCredentials: stack.backendCredentials };
+    const proxyStart = {
+      config: { ...stack.config, streamsPerPrincipal },
+      backendCredentials: stack.backendCredentials,
+    };
 
     target = await startLoadTarget({ mode: 'node', ...proxyStart });
     // Listing bodies are fixed here; the Lambda adapter must then answer the same bytes.
@@ -131,6 +144,7 @@ export default async function main(args: string[]): Promise<unknown> {
     },
     backend: stack.backend.kind,
     concurrency,
+    streamsPerPrincipal,
     durationSeconds: durationMs / 1000,
     warmupSeconds: warmupMs / 1000,
     notes: [

@@ -6,6 +6,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { join } from 'node:path';
 import type { ConfigInput } from '../../lambda/config';
+import { START_NODE_FLAGS } from './start-command';
 
 export type LoadTargetMode = 'node' | 'lambda' | 'bare';
 
@@ -74,7 +75,13 @@ export async function startLoadTarget(
   const child: ChildProcess = fork(MAIN, [], {
     cwd: REPO_ROOT,
     // nodeArgs: e.g. --cpu-prof to see where a server's time goes under load.
-    execArgv: ['--import', 'tsx', '--expose-gc', ...nodeArgs],
+    // The node server as `npm start` runs it (its V8 flags); Lambda's runtime and the bare
+    // baseline run on node's defaults.
+    execArgv: [
+      ...(start.mode === 'node' ? START_NODE_FLAGS : ['--import', 'tsx']),
+      '--expose-gc',
+      ...nodeArgs,
+    ],
     // The proxy's audit lines (stdout) go nowhere; its error lines stay visible.
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     serialization: 'advanced',

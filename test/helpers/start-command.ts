@@ -4,9 +4,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT } from './s3-servers';
 
-const script: string = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).scripts.start;
+const script: string = JSON.parse(readFileSync(join(import.meta.dirname, '../../package.json'), 'utf8'))
+  .scripts.start;
 const [node, ...args] = script.split(/\s+/);
 if (node !== 'node' || !args.at(-1)?.endsWith('.ts'))
   throw new Error(`package.json's start script is not "node <flags> <entry>.ts": ${script}`);
