@@ -10,6 +10,7 @@
  * middy pipes the body with `pipeline()`, so a slow client slows the backend read
  * (backpressure).
  */
+import { setMaxListeners } from 'node:events';
 import { Readable } from 'node:stream';
 import middy from '@middy/core';
 import type { Context, LambdaFunctionURLEvent } from 'aws-lambda';
@@ -111,7 +112,10 @@ export function createLambdaHandler(
   ): Promise<StreamingResult> => {
     const core = await (proxy ?? startProxy());
     // One controller per request, fed by middy's (shared, long-lived) timeout signal and by the
-    // body stream being torn down; the listener is removed when the request is over.
+    // body stream being torn down; the listener is removed when the request is over. The shared
+    // signal holds one listener per request in flight: a runtime running invocations at once (the
+    // test shim, multi-concurrency environments) holds more than node's warning threshold of 10.
+    setMaxListeners(0, signal);
     const aborted = new AbortController();
     const forward = () => aborted.abort(signal.reason);
     signal.addEventListener('abort', forward, { once: true });

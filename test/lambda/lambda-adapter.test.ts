@@ -1,13 +1,18 @@
+import { execFile } from 'node:child_process';
 import { request } from 'node:http';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLambdaHandler } from '../../lambda/adapters/lambda';
 import type { ProxyHandler } from '../../lambda/core/types';
 import { sendRaw } from '../helpers/lambda-http-client';
 import { startLambdaHttpServer, startProxyThroughLambda } from '../helpers/lambda-http-server';
 import { installLambdaRuntimeShim } from '../helpers/lambda-runtime-shim';
+import { REPO_ROOT } from '../helpers/s3-servers';
 import { CHUNK, createTestProxy, type StreamProbe } from './test-proxy';
 
 installLambdaRuntimeShim();
+const run = promisify(execFile);
 
 async function waitFor(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -210,6 +215,19 @@ describe('Lambda adapter behind a Function URL (runtime shim)', () => {
     const res = await sendRaw(server.url, { path: '/fail-before-first-byte' });
     expect(res.status).toBe(502);
     expect(logged).toHaveBeenCalledWith(expect.stringContaining('before the first byte'));
+  });
+});
+
+describe('Lambda adapter with invocations at once (the shim; multi-concurrency runtimes)', () => {
+  it('answers them all without a listener warning on the shared timeout signal', async () => {
+    const { stdout } = await run(
+      process.execPath,
+      ['--import', 'tsx', join(REPO_ROOT, 'test/helpers/lambda-concurrency-main.ts'), '16'],
+      { cwd: REPO_ROOT, timeout: 60_000 },
+    );
+    const { statuses, warnings } = JSON.parse(stdout.trim().split('\n').at(-1)!);
+    expect(statuses).toEqual(Array(16).fill(200));
+    expect(warnings.filter((w: string) => w.startsWith('MaxListenersExceededWarning'))).toEqual([]);
   });
 });
 
