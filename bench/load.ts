@@ -88,11 +88,12 @@ export default async function main(args: string[]): Promise<unknown> {
   const warmupMs = Number(values.warmup) * 1000;
   const backendKind = values.backend as 's3rver' | 'moto';
   const streamsPerPrincipal = Number(values['streams-per-principal'] ?? concurrency);
-  if (!(Number.isInteger(streamsPerPrincipal) && streamsPerPrincipal > 0))
-    throw new Error('--streams-per-principal: a positive integer');
   if (!(durationMs > 0 && durationMs <= 3_600_000)) throw new Error('--duration: 1..3600 seconds');
   if (!(Number.isInteger(concurrency) && concurrency > 0 && concurrency <= 2000))
     throw new Error('--concurrency: 1..2000');
+  // After --concurrency: it defaults to it, so a bad concurrency is named as such.
+  if (!(Number.isInteger(streamsPerPrincipal) && streamsPerPrincipal > 0))
+    throw new Error('--streams-per-principal: a positive integer');
   if (backendKind !== 's3rver' && backendKind !== 'moto') throw new Error('--backend: s3rver or moto');
   if (backendKind === 'moto') {
     const why = motoUnavailableReason();
