@@ -12,9 +12,9 @@
  * delay and CPU, and the generator's CPU (near 100 % would make it the bottleneck).
  *
  * Every client is the same principal. The proxy bounds one principal's proxied GET bodies in flight
- * (`streamsPerPrincipal`, default 64) and answers beyond it 503 SlowDown, which SDKs retry and this
- * generator counts as errors: the proxies run with it at the concurrency unless
- * --streams-per-principal says otherwise.
+ * (`streamsPerPrincipal`, default 64, more while the backend pool keeps a share free) and answers
+ * beyond it 503 SlowDown, which SDKs retry and this generator counts as errors. The proxies run on
+ * the product's default unless --streams-per-principal says otherwise.
  *
  * Usage: npm run bench -- load [--duration 60] [--concurrency 200] [--warmup 3] [--backend s3rver|moto]
  *        [--streams-per-principal N]
@@ -87,12 +87,15 @@ export default async function main(args: string[]): Promise<unknown> {
   const concurrency = Number(values.concurrency);
   const warmupMs = Number(values.warmup) * 1000;
   const backendKind = values.backend as 's3rver' | 'moto';
-  const streamsPerPrincipal = Number(values['streams-per-principal'] ?? concurrency);
+  const spp = values['streams-per-principal'];
+  const streamsPerPrincipal = spp === undefined ? undefined : Number(spp);
   if (!(durationMs > 0 && durationMs <= 3_600_000)) throw new Error('--duration: 1..3600 seconds');
   if (!(Number.isInteger(concurrency) && concurrency > 0 && concurrency <= 2000))
     throw new Error('--concurrency: 1..2000');
-  // After --concurrency: it defaults to it, so a bad concurrency is named as such.
-  if (!(Number.isInteger(streamsPerPrincipal) && streamsPerPrincipal > 0))
+  if (
+    streamsPerPrincipal !== undefined &&
+    !(Number.isInteger(streamsPerPrincipal) && streamsPerPrincipal > 0)
+  )
     throw new Error('--streams-per-principal: a positive integer');
   if (backendKind !== 's3rver' && backendKind !== 'moto') throw new Error('--backend: s3rver or moto');
   if (backendKind === 'moto') {
@@ -109,7 +112,7 @@ export default async function main(args: string[]): Promise<unknown> {
     stack = await startLoadStack(backendKind);
     options.backendPid = stack.backendPid;
     const proxyStart = {
-      config: { ...stack.config, streamsPerPrincipal },
+      config: streamsPerPrincipal === undefined ? stack.config : { ...stack.config, streamsPerPrincipal },
       backendCredentials: stack.backendCredentials,
     };
 
@@ -145,7 +148,7 @@ export default async function main(args: string[]): Promise<unknown> {
     },
     backend: stack.backend.kind,
     concurrency,
-    streamsPerPrincipal,
+    streamsPerPrincipal: streamsPerPrincipal ?? 'default',
     durationSeconds: durationMs / 1000,
     warmupSeconds: warmupMs / 1000,
     notes: [

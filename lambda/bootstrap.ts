@@ -148,6 +148,7 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
       redirectClients,
       presignExpiresSeconds: config.presignExpiresSeconds,
       streamsPerPrincipal: config.streamsPerPrincipal,
+      streamPool: config.s3.maxSockets,
       limits: {
         timeoutMs: config.requestTimeoutMs,
         maxUrlBytes: config.maxUrlBytes,

@@ -205,7 +205,10 @@ const ConfigFields = z.strictObject({
   maxUrlBytes: z._default(z.int().check(z.minimum(2048), z.maximum(65_536)), 8192),
   /** Request header section in bytes; beyond it, 400 RequestHeaderSectionTooLarge. */
   maxHeaderBytes: z._default(z.int().check(z.minimum(4096), z.maximum(65_536)), 16_384),
-  /** Backend streams one principal's proxied GETs may hold at once; beyond it, 503 SlowDown. */
+  /**
+   * Backend streams one principal's proxied GETs may always hold at once; beyond it only while
+   * `s3.maxSockets` keeps this many free for others, else 503 SlowDown.
+   */
   streamsPerPrincipal: z._default(z.int().check(z.minimum(1)), 64),
   /** A client that reads nothing of a response for this long is disconnected (local server). */
   clientIdleTimeoutMs: z._default(timerMs(1), 30_000),

@@ -37,8 +37,10 @@ export interface AppOptions extends GetModeOptions {
   readOnly: boolean;
   /** Region reported by HeadBucket / GetBucketLocation. */
   region: string;
-  /** Backend streams one principal's proxied GETs may hold at once (default: unbounded). */
+  /** Backend streams one principal's proxied GETs may always hold (default: unbounded). */
   streamsPerPrincipal?: number;
+  /** The backend connections those streams share; beyond a share only while one share stays free. */
+  streamPool?: number;
   /** URL and header sizes, and the time to a response (defaults: DEFAULT_REQUEST_LIMITS). */
   limits?: Partial<RequestLimits>;
 }
@@ -82,7 +84,10 @@ interface RequestContext {
 
 export function createApp(deps: AppDeps): ProxyHandler {
   const nextId = deps.requestId ?? newRequestId;
-  const shares = new StreamShares(deps.options.streamsPerPrincipal ?? Number.POSITIVE_INFINITY);
+  const shares = new StreamShares(
+    deps.options.streamsPerPrincipal ?? Number.POSITIVE_INFINITY,
+    deps.options.streamPool,
+  );
   const tokens = deps.listingTokens ?? new ListingTokens();
   const limits: RequestLimits = { ...DEFAULT_REQUEST_LIMITS, ...deps.options.limits };
 

@@ -3,35 +3,56 @@
  * until its client has read the whole body, so one principal's slow or stalled readers could
  * otherwise hold the entire pool and starve everyone else. Beyond its share a principal gets
  * 503 SlowDown, S3's own answer to too much at once, which every SDK retries with backoff.
+ *
+ * The bound is work-conserving: a principal may go beyond its share while the pool stays at least
+ * one share short of full, so a lone principal (one key behind a Spark cluster) can use most of an
+ * idle pool, and a principal arriving later still finds a whole share free. Streams already
+ * beyond a share are not taken back, so while they last the third principal on a busy pool may
+ * wait for a socket (never for a 503 within its own share).
  */
 import { S3Error } from '../core/s3-error';
 import type { ProxyResponse, ResponseBody } from '../core/types';
 
 export class StreamShares {
   private readonly held = new Map<string, number>();
+  private total = 0;
 
-  constructor(private readonly perPrincipal: number) {}
+  /**
+   * @param perPrincipal streams any principal may always hold
+   * @param pool the backend connections the streams draw on (not given: no stream beyond a share)
+   */
+  constructor(
+    private readonly perPrincipal: number,
+    private readonly pool = 0,
+  ) {}
 
   /** Takes one of the principal's slots, or refuses with SlowDown; the release is idempotent. */
   acquire(principal: string): () => void {
     const count = this.held.get(principal) ?? 0;
-    if (count >= this.perPrincipal) {
+    if (count >= this.perPrincipal && !this.spare()) {
       throw new S3Error(
         'SlowDown',
         undefined,
         {},
-        `principal already holds ${count} backend streams (streamsPerPrincipal)`,
+        `principal already holds ${count} backend streams (streamsPerPrincipal; ${this.total} held in all)`,
       );
     }
     this.held.set(principal, count + 1);
+    this.total++;
     let released = false;
     return () => {
       if (released) return;
       released = true;
+      this.total--;
       const left = (this.held.get(principal) ?? 1) - 1;
       if (left > 0) this.held.set(principal, left);
       else this.held.delete(principal);
     };
+  }
+
+  /** One more stream beyond a share still leaves a whole share of the pool free. */
+  private spare(): boolean {
+    return this.total + 1 + this.perPrincipal <= this.pool;
   }
 }
 

@@ -3,7 +3,8 @@
  * socket for as long as its client takes to read; clients that stop reading once they have the
  * headers must not make another principal's GET on another table fail or wait. Three rules keep
  * it so: a large shared backend pool, a bounded share of it per principal (503 SlowDown beyond
- * it), and an idle-read timeout that cuts a client that reads nothing for too long.
+ * it, unless the pool still keeps a share free for others), and an idle-read timeout that cuts a
+ * client that reads nothing for too long.
  */
 import { randomBytes } from 'node:crypto';
 import { type ClientRequest, type IncomingMessage, request } from 'node:http';
@@ -146,18 +147,27 @@ describe('slow readers', () => {
 
   it("bounds one principal's share of backend streams: beyond it SlowDown, and others still get through", async () => {
     proxy = await startProxy(s3, config({ s3: { maxSockets: 8 }, streamsPerPrincipal: 3 }));
-    const stalled = await Promise.all(Array.from({ length: 6 }, () => stalledGet(proxy!)));
-    expect(stalled.map((s) => s.status).sort()).toEqual([200, 200, 200, 503, 503, 503]);
-    expect(stalled.filter((s) => s.status === 503).map((s) => s.code)).toEqual([
-      'SlowDown',
-      'SlowDown',
-      'SlowDown',
-    ]);
+    const stalled = await Promise.all(Array.from({ length: 7 }, () => stalledGet(proxy!)));
+    // Its share (3), then beyond it while a whole share of the 8 sockets stays free (2 more).
+    expect(stalled.map((s) => s.status).sort()).toEqual([200, 200, 200, 200, 200, 503, 503]);
+    expect(stalled.filter((s) => s.status === 503).map((s) => s.code)).toEqual(['SlowDown', 'SlowDown']);
+    expect(await victimGet(proxy)).toBeGreaterThan(0);
+  });
+
+  it('a lone principal uses an idle pool beyond its share, but not the last share of it', async () => {
+    proxy = await startProxy(s3, config({ s3: { maxSockets: 64 }, streamsPerPrincipal: 4 }));
+    const stalled = await Promise.all(Array.from({ length: 64 }, () => stalledGet(proxy!)));
+    expect(stalled.filter((s) => s.status === 200)).toHaveLength(60);
+    expect(stalled.filter((s) => s.status === 503).every((s) => s.code === 'SlowDown')).toBe(true);
     expect(await victimGet(proxy)).toBeGreaterThan(0);
   });
 
   it('cuts a client that reads nothing for clientIdleTimeoutMs, which frees its share', async () => {
-    proxy = await startProxy(s3, config({ streamsPerPrincipal: 1, clientIdleTimeoutMs: 300 }));
+    // Two sockets: one principal's share of 1, with nothing beyond it (that would leave less than a share).
+    proxy = await startProxy(
+      s3,
+      config({ s3: { maxSockets: 2 }, streamsPerPrincipal: 1, clientIdleTimeoutMs: 300 }),
+    );
     const first = await stalledGet(proxy);
     expect(first.status).toBe(200);
     const second = await stalledGet(proxy);
