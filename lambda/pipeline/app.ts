@@ -28,6 +28,7 @@ import {
   checkRequestSize,
   DEFAULT_REQUEST_LIMITS,
   type RequestLimits,
+  refuseRepeatedHeaders,
   timeBudget,
   withTimeBudget,
 } from './request-limits';
@@ -111,6 +112,7 @@ export function createApp(deps: AppDeps): ProxyHandler {
     let error: S3Error | undefined;
     try {
       checkRequestSize(req, limits);
+      refuseRepeatedHeaders(req);
       ctx.stage = 'authenticate';
       res = await withTimeBudget(req, timeBudget(req, ctx.started, limits.timeoutMs), async (timed) => {
         ctx.principal = await deps.authenticator.authenticate(timed);

@@ -51,6 +51,29 @@ export function checkRequestSize(req: ProxyRequest, limits: RequestLimits): void
   }
 }
 
+/**
+ * Headers that name the request's target and its credential must come once. node:http keeps the
+ * first of a repeated Host or Authorization and drops the rest, where a server or proxy in front
+ * may act on another (RFC 9112 §3.2: a repeated Host is a 400). Function URLs join repeated
+ * headers with a comma, which no Host can hold and the Authorization parser refuses.
+ */
+export function refuseRepeatedHeaders(req: ProxyRequest): void {
+  const repeated = req.repeatedHeaders;
+  const hosts = repeated?.get('host')?.length ?? (req.headers.host?.includes(',') ? 2 : 0);
+  if (hosts > 0) throw onlyOne('Host', hosts);
+  const authorizations = repeated?.get('authorization')?.length ?? 0;
+  if (authorizations > 0) throw onlyOne('Authorization', authorizations);
+}
+
+function onlyOne(header: string, count: number): S3Error {
+  return new S3Error(
+    'InvalidArgument',
+    `Only one ${header} header is allowed.`,
+    { ArgumentName: header },
+    `${header} header sent ${count} times`,
+  );
+}
+
 /** Milliseconds the request may take: the configured timeout, or less before a runtime deadline. */
 export function timeBudget(req: ProxyRequest, now: number, timeoutMs: number): number {
   if (req.deadline === undefined) return timeoutMs;

@@ -46,6 +46,26 @@ describe.each(TRANSPORTS)('hostile requests via %s', (transport, serve) => {
     await proxy?.stop();
   });
 
+  // node keeps the first of each and drops the rest; a Function URL joins them with a comma.
+  it.each([
+    ['Host', 'Host: 127.0.0.1\r\nHost: evil.example\r\n', 'InvalidArgument'],
+    [
+      'Authorization',
+      'Host: x\r\nAuthorization: AWS4-HMAC-SHA256 a\r\nAuthorization: AWS4-HMAC-SHA256 b\r\n',
+      transport === 'node:http' ? 'InvalidArgument' : 'AuthorizationHeaderMalformed',
+    ],
+  ])('refuses a repeated %s header with S3 XML 400, before authentication', async (_name, headers, code) => {
+    const before = proxy.events.length;
+    const out = await rawSocket(
+      proxy.url,
+      `GET /datalake/sales/ HTTP/1.1\r\n${headers}Connection: close\r\n\r\n`,
+    );
+    expect(out).toMatch(/^HTTP\/1\.1 400/);
+    expectS3Error(out.slice(out.indexOf('<?xml')), code);
+    const events = proxy.events.slice(before);
+    expect(events.map((e) => [e.status, e.code, e.decision])).toEqual([[400, code, 'deny']]);
+  });
+
   it('is answered through the front end under test', async () => {
     // Function URLs (and the shim that stands in for one) add their own request id header.
     const r = await rawRequest(proxy.url, 'GET', '/datalake/secret.parquet');

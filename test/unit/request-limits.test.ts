@@ -4,6 +4,7 @@ import {
   checkRequestSize,
   DEADLINE_MARGIN_MS,
   DEFAULT_REQUEST_LIMITS,
+  refuseRepeatedHeaders,
   timeBudget,
   withTimeBudget,
 } from '../../lambda/pipeline/request-limits';
@@ -104,5 +105,29 @@ describe('time budget', () => {
     } finally {
       process.off('unhandledRejection', onUnhandled);
     }
+  });
+});
+
+describe('repeated headers', () => {
+  const repeated = (entries: Array<[string, string[]]>) => request({ repeatedHeaders: new Map(entries) });
+
+  it('refuses a second Host or Authorization header as 400 InvalidArgument naming it', () => {
+    expect(() => refuseRepeatedHeaders(repeated([['host', ['a', 'b']]]))).toThrow(
+      expect.objectContaining({ code: 'InvalidArgument', status: 400, extra: { ArgumentName: 'Host' } }),
+    );
+    expect(() => refuseRepeatedHeaders(repeated([['authorization', ['a', 'a']]]))).toThrow(
+      expect.objectContaining({ code: 'InvalidArgument', extra: { ArgumentName: 'Authorization' } }),
+    );
+  });
+
+  it('refuses a Host joined from two lines by a Function URL', () => {
+    expect(() => refuseRepeatedHeaders(request({ headers: { host: '127.0.0.1,evil.example' } }))).toThrow(
+      expect.objectContaining({ code: 'InvalidArgument', extra: { ArgumentName: 'Host' } }),
+    );
+  });
+
+  it('lets other headers repeat (SigV4 signs them joined)', () => {
+    expect(() => refuseRepeatedHeaders(repeated([['x-amz-meta-a', ['1', '2']]]))).not.toThrow();
+    expect(() => refuseRepeatedHeaders(request())).not.toThrow();
   });
 });
