@@ -10,7 +10,6 @@
  * middy pipes the body with `pipeline()`, so a slow client slows the backend read
  * (backpressure).
  */
-import { setMaxListeners } from 'node:events';
 import { Readable } from 'node:stream';
 import middy from '@middy/core';
 import type { Context, LambdaFunctionURLEvent } from 'aws-lambda';
@@ -83,6 +82,13 @@ export interface LambdaHandlerOptions {
 }
 
 /**
+ * How long before the invocation's deadline middy answers with a timeout error (onError: S3 XML)
+ * and the request's signal aborts its work. The core answers well before (DEADLINE_MARGIN_MS):
+ * this catches a request stuck where the core's own budget does not reach (a slow start-up).
+ */
+const TIMEOUT_EARLY_MS = 5;
+
+/**
  * Builds the streaming Lambda handler. `getProxy` is started at once so that its work
  * (config, SDK clients) happens during the function's init phase; a failed start is retried on
  * the next request, and meanwhile every request gets an S3 InternalError. It is told it runs in
@@ -105,21 +111,18 @@ export function createLambdaHandler(
   };
   startProxy();
 
-  const serve = async (
-    event: LambdaFunctionURLEvent,
-    context: Context,
-    { signal }: { signal: AbortSignal },
-  ): Promise<StreamingResult> => {
+  const serve = async (event: LambdaFunctionURLEvent, context: Context): Promise<StreamingResult> => {
     const core = await (proxy ?? startProxy());
-    // One controller per request, fed by middy's (shared, long-lived) timeout signal and by the
-    // body stream being torn down; the listener is removed when the request is over. The shared
-    // signal holds one listener per request in flight: a runtime running invocations at once (the
-    // test shim, multi-concurrency environments) holds more than node's warning threshold of 10.
-    setMaxListeners(0, signal);
+    // The request's own signal, aborted just before its invocation times out (or when its response
+    // stream is torn down). Not middy's signal: that is one controller for the whole process, so
+    // under a runtime that runs invocations at once one invocation's timeout would abort them all.
     const aborted = new AbortController();
-    const forward = () => aborted.abort(signal.reason);
-    signal.addEventListener('abort', forward, { once: true });
-    const release = () => signal.removeEventListener('abort', forward);
+    const timer = setTimeout(
+      () => aborted.abort(new DOMException('the invocation is about to time out', 'TimeoutError')),
+      Math.max(0, context.getRemainingTimeInMillis() - TIMEOUT_EARLY_MS),
+    );
+    timer.unref();
+    const release = () => clearTimeout(timer);
     const gone = responseGone.get(context);
     gone?.addEventListener(
       'abort',
@@ -144,7 +147,10 @@ export function createLambdaHandler(
 
   const build = (): StreamingHandler => withAfterResponse(buildMiddy(), options.afterResponse);
   const buildMiddy = (): StreamingHandler => {
-    const handler = middy(serve, { streamifyResponse: true }).onError((request) => {
+    const handler = middy(serve, {
+      streamifyResponse: true,
+      timeoutEarlyInMillis: TIMEOUT_EARLY_MS,
+    }).onError((request) => {
       const event = request.event as LambdaFunctionURLEvent | undefined;
       const requestId = request.context?.awsRequestId ?? 'unknown';
       logError('request failed before the response started', requestId, request.error);

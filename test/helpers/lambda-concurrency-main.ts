@@ -1,7 +1,7 @@
 // Runs the Lambda adapter (runtime shim) in a fresh process, answers `argv[2]` invocations at once
 // (each held open until all have arrived), and prints the process warnings as one JSON line. A
-// fresh process: node warns about an AbortSignal's listeners once per signal, and middy's signal
-// is shared by the whole process.
+// fresh process: node warns about an AbortSignal's listeners once per signal, and a signal shared
+// by the whole process (middy's) would collect one listener per invocation in flight.
 import { createLambdaHandler } from '../../lambda/adapters/lambda';
 import { startLambdaHttpServer } from './lambda-http-server';
 import { installLambdaRuntimeShim } from './lambda-runtime-shim';

@@ -219,7 +219,7 @@ describe('Lambda adapter behind a Function URL (runtime shim)', () => {
 });
 
 describe('Lambda adapter with invocations at once (the shim; multi-concurrency runtimes)', () => {
-  it('answers them all without a listener warning on the shared timeout signal', async () => {
+  it('answers them all without a listener warning', async () => {
     const { stdout } = await run(
       process.execPath,
       ['--import', 'tsx', join(REPO_ROOT, 'test/helpers/lambda-concurrency-main.ts'), '16'],
@@ -304,6 +304,35 @@ describe('Lambda adapter near the function timeout', () => {
       expect(res.status).toBe(500);
       expect(res.body.toString()).toContain('<Code>InternalError</Code>');
       expect(signal?.aborted).toBe(true);
+    } finally {
+      await server.close();
+      logged.mockRestore();
+    }
+  });
+
+  // middy gives every invocation the same AbortSignal (one per process): a multi-concurrency
+  // runtime (and the shim) runs invocations at once, and one timing out must not abort the others.
+  it("aborts only the invocation that times out, not another one's work in flight", async () => {
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const signals = new Map<string, AbortSignal>();
+    const core: ProxyHandler = async (req) => {
+      signals.set(req.rawPath, req.signal!);
+      if (req.rawPath === '/stuck') return new Promise(() => {});
+      // Still working when /stuck's invocation times out (600 ms after it began), done well
+      // before its own deadline (600 ms after it began itself).
+      await new Promise((r) => setTimeout(r, 450));
+      if (req.signal?.aborted) throw req.signal.reason;
+      return { status: 200, headers: {}, body: 'done' };
+    };
+    const server = await startProxyThroughLambda(core, { timeoutMs: 600 });
+    try {
+      const stuck = sendRaw(server.url, { path: '/stuck' });
+      await new Promise((r) => setTimeout(r, 300));
+      const working = await sendRaw(server.url, { path: '/working' });
+      expect((await stuck).status).toBe(500);
+      expect(signals.get('/stuck')?.aborted).toBe(true);
+      expect([working.status, working.body.toString()]).toEqual([200, 'done']);
+      expect(signals.get('/working')?.aborted).toBe(false);
     } finally {
       await server.close();
       logged.mockRestore();
