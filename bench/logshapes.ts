@@ -31,7 +31,7 @@ import {
 } from '../lambda/local/delta-writer';
 import { S3Backend } from '../lambda/storage/s3-backend';
 import type { StorageBackend } from '../lambda/storage/storage-backend';
-import { longestLoopBlock } from '../test/helpers/loop-watch';
+import { loopBlocks } from '../test/helpers/loop-watch';
 import {
   BACKEND_CREDENTIALS,
   backendClient,
@@ -197,7 +197,7 @@ async function coldLoad(endpoint: string, prefix: string, rounds: number, meanCo
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     let held: number;
-    const { result: snap, longestBlockMs } = await longestLoopBlock(async () => {
+    const { result: snap, blocks } = await loopBlocks(async () => {
       if (reader === 'poolThenReplay') {
         const r = await poolThenReplay(storage, tableUri, DEFAULT_READ_AHEAD.files);
         held = r.held;
@@ -220,7 +220,9 @@ async function coldLoad(endpoint: string, prefix: string, rounds: number, meanCo
       cpuMs: (cpu.user + cpu.system) / 1000,
       requests: c.requests,
       worstGetsInFlight: c.worstInFlight,
-      longestBlockMs,
+      longestBlockMs: blocks.reduce((worst, b) => Math.max(worst, b.cpuMs), 0),
+      // Stretches the loop was held past 10 ms (CPU in them): one long block, or many.
+      blocksOver10ms: blocks.filter((b) => b.cpuMs > 10).length,
       commitBytesHeldAtMost: Math.round(held!),
       version: snap.version,
       files: snap.activeFileCount,
@@ -246,6 +248,7 @@ async function coldLoad(endpoint: string, prefix: string, rounds: number, meanCo
       worstGetsInFlight: Math.max(...rs.map((r) => r.worstGetsInFlight)),
       // On a loaded machine this includes time the OS did not run the process at all.
       longestEventLoopBlockMs: r1(Math.max(...rs.map((r) => r.longestBlockMs))),
+      eventLoopBlocksOver10msPerLoad: median(rs.map((r) => r.blocksOver10ms)),
       commitBytesHeldAtMost: rs[0]!.commitBytesHeldAtMost,
       version: rs[0]!.version,
       activeFiles: rs[0]!.files,
