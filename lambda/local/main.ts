@@ -1,8 +1,9 @@
 /**
  * `npm start`: with no arguments, an embedded S3-compatible server on loopback, a demo Delta
  * table, a random demo access key and the proxy in front of them. With `--config FILE` (or
- * PROXY_CONFIG_FILE), the proxy alone in the foreground with that configuration. Ctrl-C stops
- * everything it started.
+ * PROXY_CONFIG_FILE), the proxy alone in the foreground with that configuration; with
+ * PROXY_TABLE_MAPPING and no file, the proxy from PROXY_* variables alone, as the Lambda function
+ * runs. Ctrl-C stops everything it started.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -153,10 +154,17 @@ async function main(): Promise<void> {
     strict: true,
   });
   if (values.help) {
-    process.stdout.write('usage: npm start [-- --config FILE]\n');
+    process.stdout.write(
+      'usage: npm start [-- --config FILE]   (or PROXY_CONFIG_FILE=FILE, or PROXY_TABLE_MAPPING=JSON and other PROXY_* variables)\n',
+    );
     return;
   }
-  if (values.config !== undefined || process.env.PROXY_CONFIG_FILE !== undefined)
+  // PROXY_TABLE_MAPPING is the one setting without a default: with it, the variables are a config.
+  if (
+    values.config !== undefined ||
+    process.env.PROXY_CONFIG_FILE !== undefined ||
+    process.env.PROXY_TABLE_MAPPING !== undefined
+  )
     await runWithConfig(values.config);
   else {
     refuseIgnoredSettings(process.env);
@@ -169,7 +177,7 @@ function refuseIgnoredSettings(env: NodeJS.ProcessEnv): void {
   const ignored = Object.keys(env).find((name) => name.startsWith('PROXY_') && name !== 'PROXY_PORT');
   if (ignored)
     throw new ConfigError(
-      `${ignored}: the demo (npm start without --config) does not read it; pass --config FILE or set PROXY_CONFIG_FILE`,
+      `${ignored}: the demo (npm start without --config) does not read it; pass --config FILE, set PROXY_CONFIG_FILE, or set PROXY_TABLE_MAPPING to run from PROXY_* variables alone`,
     );
 }
 

@@ -1,7 +1,8 @@
 /**
  * `npm start`: the embedded demo (s3rver, demo table, random key, proxy) prints the documented
- * lines, serves real SDK clients, and stops everything on Ctrl-C; `--config FILE` runs the
- * proxy alone; a bad config stops start-up with one line naming the field.
+ * lines, serves real SDK clients, and stops everything on Ctrl-C; `--config FILE` (or the
+ * PROXY_* variables with PROXY_TABLE_MAPPING) runs the proxy alone; a bad config stops start-up
+ * with one line naming the field.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, writeFileSync } from 'node:fs';
@@ -165,18 +166,34 @@ describe('npm start', { timeout: 240_000 }, () => {
     ]);
   });
 
-  it('runs the file PROXY_CONFIG_FILE names, never the demo in its place', async () => {
-    const dir = tempDir('cfg-');
-    const file = join(dir, 'config.json');
-    writeFileSync(file, JSON.stringify({ metricsPort: 0, tableMapping: { t: 's3://some-bucket/t' } }));
-    const child = startMain([], { PROXY_CONFIG_FILE: file });
+  it.each([
+    [
+      'the file PROXY_CONFIG_FILE names',
+      () => {
+        const file = join(tempDir('cfg-'), 'config.json');
+        writeFileSync(file, JSON.stringify({ metricsPort: 0, tableMapping: { t: 's3://some-bucket/t' } }));
+        return { PROXY_CONFIG_FILE: file };
+      },
+      't',
+    ],
+    [
+      'PROXY_* variables alone once PROXY_TABLE_MAPPING is set, as the Lambda function runs',
+      () => ({
+        PROXY_TABLE_MAPPING: '{"trades":"s3://some-bucket/gold/trades"}',
+        PROXY_METRICS_PORT: '0',
+        PROXY_GET_MODE: 'presignedUrl',
+      }),
+      'trades',
+    ],
+  ])('runs the proxy from %s, never the demo in its place', async (_, env, table) => {
+    const child = startMain([], env());
     const io = collect(child);
     try {
-      await until(
-        () => /listening on http:\/\/127\.0\.0\.1:\d+ \(tables: t\)/.test(io.err()),
-        'the listening line',
-      );
+      await until(() => io.err().includes(`(tables: ${table})`), 'the listening line');
       expect(io.out()).not.toContain('AWS_ACCESS_KEY_ID=');
+      const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(io.err())![1]!;
+      const res = await fetch(`${url}/`, { signal: AbortSignal.timeout(5_000) });
+      expect(res.status).toBe(403); // no key, no anonymous access: the configured proxy, not the demo
     } finally {
       child.kill('SIGTERM');
     }
