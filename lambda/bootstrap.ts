@@ -24,6 +24,7 @@ import { TimedStorage } from './metrics/timed-storage';
 import { createApp } from './pipeline/app';
 import { withMetricsEndpoint } from './pipeline/metrics-endpoint';
 import { auditLogObserver } from './pipeline/observe';
+import { StreamShares } from './pipeline/stream-shares';
 import { type TransportRefusal, transportRefusals } from './pipeline/transport-refusal';
 import { ListingTokens } from './s3/listing-token';
 import { compileRedirectClients, patternsMatchingEveryAgent } from './s3/redirect-policy';
@@ -68,10 +69,13 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
   // loadConfig fills s3.region from AWS_REGION; us-east-1 only for a config built without one.
   const region = config.s3.region ?? 'us-east-1';
 
+  // Made here, not by the app, so that /metrics can show what they hold.
+  const streamShares = new StreamShares(config.streamsPerPrincipal, config.s3.maxSockets);
   const metrics = new PrometheusMetrics({
     clock,
     instance: { id: newRequestId().toLowerCase(), startedAt: new Date(clock.now()) },
     snapshotStats: () => snapshots.stats(),
+    streamShareStats: () => streamShares.stats(),
     ...(config.logView === 'filtered' ? { logViewStats: () => logView?.stats() } : {}),
     processMetrics: overrides.processMetrics,
   });
@@ -147,8 +151,6 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
       proxyPartial: config.proxyPartial,
       redirectClients,
       presignExpiresSeconds: config.presignExpiresSeconds,
-      streamsPerPrincipal: config.streamsPerPrincipal,
-      streamPool: config.s3.maxSockets,
       limits: {
         timeoutMs: config.requestTimeoutMs,
         maxUrlBytes: config.maxUrlBytes,
@@ -164,6 +166,7 @@ export function createProxy(config: Config, overrides: ProxyOverrides = {}): Pro
     clock,
     observer,
     listingTokens: new ListingTokens(config.listingTokenKey),
+    streamShares,
   });
   const handler = config.metricsToken
     ? withMetricsEndpoint(app, config.metricsToken, () => metrics.render())

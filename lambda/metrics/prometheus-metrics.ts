@@ -12,6 +12,7 @@ import type { RequestEvent } from '../core/observer';
 import type { Clock } from '../core/types';
 import type { SnapshotCacheStats, SnapshotLoad } from '../delta/snapshot-cache';
 import type { FilteredLogViewStats } from '../log-view/filtered-log-view';
+import type { StreamShareStats } from '../pipeline/stream-shares';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from './prom-client';
 import type { BackendCall, MetricsRecorder } from './recorder';
 import { WindowedDistinct, WindowedMean } from './windows';
@@ -29,6 +30,8 @@ export interface PrometheusMetricsOptions {
   snapshotStats?: () => SnapshotCacheStats;
   /** The filtered log view's counters (logView "filtered"), undefined until its first use. */
   logViewStats?: () => FilteredLogViewStats | undefined;
+  /** Backend streams held by proxied bodies, and refusals beyond a principal's share. */
+  streamShareStats?: () => StreamShareStats;
   /**
    * process_* and nodejs_* metrics (default true), registered at the first scrape: most Lambda
    * environments are never scraped, and their GC and event-loop monitors would run for nothing
@@ -145,6 +148,7 @@ export class PrometheusMetrics implements MetricsRecorder {
     });
     if (options.snapshotStats) this.snapshotCacheMetrics(options.snapshotStats);
     if (options.logViewStats) this.logViewMetrics(options.logViewStats);
+    if (options.streamShareStats) this.streamShareMetrics(options.streamShareStats);
     this.processMetricsPending = options.processMetrics !== false;
   }
 
@@ -178,6 +182,28 @@ export class PrometheusMetrics implements MetricsRecorder {
       collectDefaultMetrics({ register: this.registry });
     }
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+
+  /** The backend streams proxied bodies hold (of s3.maxSockets), at scrape time. */
+  private streamShareMetrics(stats: () => StreamShareStats): void {
+    mirroredGauge(
+      this.registry,
+      'deltaproxy_proxied_streams',
+      'Backend streams held by proxied GetObject bodies now (the pool is s3.maxSockets).',
+      () => stats().held,
+    );
+    mirroredGauge(
+      this.registry,
+      'deltaproxy_proxied_stream_principals',
+      'Principals holding at least one backend stream now.',
+      () => stats().principals,
+    );
+    mirroredCounter(
+      this.registry,
+      'deltaproxy_stream_share_refusals_total',
+      'GetObject requests answered 503 SlowDown because their principal held its share of backend streams (streamsPerPrincipal) and the pool had no share to spare.',
+      () => stats().refused,
+    );
   }
 
   /** The filtered log view's cache (generated files, parsed adds, vectors, held listings), at scrape time. */

@@ -57,6 +57,8 @@ export interface AppDeps {
   requestId?: () => string;
   /** Seals listing resume points (default: a random per-process key). */
   listingTokens?: ListingTokens;
+  /** Bounds each principal's proxied bodies (default: from streamsPerPrincipal and streamPool). */
+  streamShares?: StreamShares;
   /**
    * Storage as one request sees it: each call's wait is added to `tally` (the audit line's
    * backend latency). Without it, requests use `storage` and report no backend time.
@@ -85,10 +87,9 @@ interface RequestContext {
 
 export function createApp(deps: AppDeps): ProxyHandler {
   const nextId = deps.requestId ?? newRequestId;
-  const shares = new StreamShares(
-    deps.options.streamsPerPrincipal ?? Number.POSITIVE_INFINITY,
-    deps.options.streamPool,
-  );
+  const shares =
+    deps.streamShares ??
+    new StreamShares(deps.options.streamsPerPrincipal ?? Number.POSITIVE_INFINITY, deps.options.streamPool);
   const tokens = deps.listingTokens ?? new ListingTokens();
   const limits: RequestLimits = { ...DEFAULT_REQUEST_LIMITS, ...deps.options.limits };
 

@@ -13,9 +13,20 @@
 import { S3Error } from '../core/s3-error';
 import type { ProxyResponse, ResponseBody } from '../core/types';
 
+/** What the shares hold now and have refused (Prometheus, at scrape time). */
+export interface StreamShareStats {
+  /** Backend streams held by proxied bodies. */
+  held: number;
+  /** Principals holding at least one. */
+  principals: number;
+  /** GETs refused with SlowDown for their principal's share, since start. */
+  refused: number;
+}
+
 export class StreamShares {
   private readonly held = new Map<string, number>();
   private total = 0;
+  private refused = 0;
 
   /**
    * @param perPrincipal streams any principal may always hold
@@ -30,6 +41,7 @@ export class StreamShares {
   acquire(principal: string): () => void {
     const count = this.held.get(principal) ?? 0;
     if (count >= this.perPrincipal && !this.spare()) {
+      this.refused++;
       throw new S3Error(
         'SlowDown',
         undefined,
@@ -48,6 +60,10 @@ export class StreamShares {
       if (left > 0) this.held.set(principal, left);
       else this.held.delete(principal);
     };
+  }
+
+  stats(): StreamShareStats {
+    return { held: this.total, principals: this.held.size, refused: this.refused };
   }
 
   /** One more stream beyond a share still leaves a whole share of the pool free. */

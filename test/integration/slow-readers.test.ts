@@ -119,6 +119,19 @@ async function victimGet(proxy: RunningProxy): Promise<number> {
   }
 }
 
+/** The stream-share series of the proxy's /metrics. */
+async function streamMetrics(
+  proxy: RunningProxy,
+): Promise<{ held: number; principals: number; refused: number }> {
+  const text = (await proxy.proxy.metrics.render()).body;
+  const value = (name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1]);
+  return {
+    held: value('deltaproxy_proxied_streams'),
+    principals: value('deltaproxy_proxied_stream_principals'),
+    refused: value('deltaproxy_stream_share_refusals_total'),
+  };
+}
+
 describe('slow readers', () => {
   let proxy: RunningProxy | undefined;
   afterEach(async () => {
@@ -151,6 +164,8 @@ describe('slow readers', () => {
     // Its share (3), then beyond it while a whole share of the 8 sockets stays free (2 more).
     expect(stalled.map((s) => s.status).sort()).toEqual([200, 200, 200, 200, 200, 503, 503]);
     expect(stalled.filter((s) => s.status === 503).map((s) => s.code)).toEqual(['SlowDown', 'SlowDown']);
+    // What an operator sees meanwhile: five streams held by one principal, two GETs refused.
+    expect(await streamMetrics(proxy)).toEqual({ held: 5, principals: 1, refused: 2 });
     expect(await victimGet(proxy)).toBeGreaterThan(0);
   });
 
