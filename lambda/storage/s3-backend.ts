@@ -6,6 +6,7 @@
  */
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import { Readable } from 'node:stream';
 import {
   GetObjectCommand,
   type GetObjectCommandOutput,
@@ -17,6 +18,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Lru } from '../core/lru';
 import { BucketRegions } from './bucket-regions';
+import { parseListPage } from './list-page-xml';
 import { editRequest } from './request-edit';
 import { S3Presigner } from './s3-presigner';
 import { sseCustomerParams } from './sse-customer-params';
@@ -351,22 +353,40 @@ export class S3Backend implements StorageBackend {
   }
 
   async list(params: ListParams): Promise<ListPage> {
+    const command = new ListObjectsV2Command({
+      Bucket: params.bucket,
+      Prefix: params.prefix || undefined,
+      Delimiter: params.delimiter || undefined,
+      StartAfter: params.startAfter || undefined,
+      ContinuationToken: params.continuationToken,
+      MaxKeys: params.maxKeys,
+    });
+    // The page is read from the raw body a slice at a time (list-page-xml.ts), below the SDK's
+    // deserializer, which is handed an empty result; errors and retries stay the SDK's.
+    let page: ListPage | undefined;
+    command.middlewareStack.add(
+      (next) => async (args) => {
+        const result = await next(args);
+        const response = result.response as {
+          statusCode?: number;
+          body?: unknown;
+          headers: Record<string, string>;
+        };
+        if (response.statusCode !== 200 || !(response.body instanceof Readable)) return result;
+        page = await parseListPage(await bodyText(response.body));
+        response.body = Readable.from([EMPTY_LIST_RESULT]);
+        delete response.headers['content-length'];
+        return result;
+      },
+      { step: 'deserialize', name: 'listPageInSlices', priority: 'low' },
+    );
     const out = await this.send(
       params.bucket,
-      (client) =>
-        client.send(
-          new ListObjectsV2Command({
-            Bucket: params.bucket,
-            Prefix: params.prefix || undefined,
-            Delimiter: params.delimiter || undefined,
-            StartAfter: params.startAfter || undefined,
-            ContinuationToken: params.continuationToken,
-            MaxKeys: params.maxKeys,
-          }),
-          { abortSignal: params.signal },
-        ),
+      (client) => client.send(command, { abortSignal: params.signal }),
       params.signal,
     );
+    if (page) return page;
+    // A body the middleware did not see (not a stream): the SDK's own reading of it.
     return {
       objects: (out.Contents ?? []).map((o) => ({
         key: o.Key ?? '',
@@ -406,4 +426,14 @@ export class S3Backend implements StorageBackend {
       throw toStorageError(err);
     }
   }
+}
+
+/** What the SDK's deserializer is handed once the page has been read from the real body. */
+const EMPTY_LIST_RESULT =
+  '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"></ListBucketResult>';
+
+async function bodyText(body: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+  return Buffer.concat(chunks).toString('utf8');
 }
