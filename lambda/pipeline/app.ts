@@ -38,10 +38,6 @@ export interface AppOptions extends GetModeOptions {
   readOnly: boolean;
   /** Region reported by HeadBucket / GetBucketLocation. */
   region: string;
-  /** Backend streams one principal's proxied GETs may always hold (default: unbounded). */
-  streamsPerPrincipal?: number;
-  /** The backend connections those streams share; beyond a share only while one share stays free. */
-  streamPool?: number;
   /** URL and header sizes, and the time to a response (defaults: DEFAULT_REQUEST_LIMITS). */
   limits?: Partial<RequestLimits>;
 }
@@ -57,7 +53,7 @@ export interface AppDeps {
   requestId?: () => string;
   /** Seals listing resume points (default: a random per-process key). */
   listingTokens?: ListingTokens;
-  /** Bounds each principal's proxied bodies (default: from streamsPerPrincipal and streamPool). */
+  /** Bounds each principal's proxied bodies (default: unbounded). */
   streamShares?: StreamShares;
   /**
    * Storage as one request sees it: each call's wait is added to `tally` (the audit line's
@@ -87,9 +83,7 @@ interface RequestContext {
 
 export function createApp(deps: AppDeps): ProxyHandler {
   const nextId = deps.requestId ?? newRequestId;
-  const shares =
-    deps.streamShares ??
-    new StreamShares(deps.options.streamsPerPrincipal ?? Number.POSITIVE_INFINITY, deps.options.streamPool);
+  const shares = deps.streamShares ?? new StreamShares(Number.POSITIVE_INFINITY);
   const tokens = deps.listingTokens ?? new ListingTokens();
   const limits: RequestLimits = { ...DEFAULT_REQUEST_LIMITS, ...deps.options.limits };
 

@@ -72,7 +72,7 @@ function required(xml: string, tag: string): string {
 }
 
 /** The decoded text of the first `<tag>…</tag>` in `xml` (`<tag/>`: ""), or undefined. */
-export function textOf(xml: string, tag: string): string | undefined {
+function textOf(xml: string, tag: string): string | undefined {
   const open = `<${tag}>`;
   const start = xml.indexOf(open);
   if (start < 0) return xml.includes(`<${tag}/>`) ? '' : undefined;

@@ -16,6 +16,7 @@ import {
   type S3ClientConfig,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
+import { concatBytes } from '../core/concat-bytes';
 import { Lru } from '../core/lru';
 import { BucketRegions } from './bucket-regions';
 import { parseListPage } from './list-page-xml';
@@ -433,7 +434,7 @@ const EMPTY_LIST_RESULT =
   '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"></ListBucketResult>';
 
 async function bodyText(body: Readable): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of body) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
-  return Buffer.concat(chunks).toString('utf8');
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of body) chunks.push(chunk);
+  return new TextDecoder().decode(await concatBytes(chunks));
 }
