@@ -35,8 +35,9 @@ class NodeRequest implements ProxyRequest {
     this.method = req.method ?? 'GET';
     this.rawPath = q < 0 ? url : url.slice(0, q);
     this.rawQuery = q < 0 ? '' : url.slice(q + 1);
-    this.headers = headersOf(req);
-    this.repeatedHeaders = repeatedHeaders(req);
+    const repeated = repeatedHeaders(req);
+    this.headers = repeated === undefined ? headersOf(req) : joined(headersOf(req), repeated);
+    this.repeatedHeaders = repeated;
     this.body = req;
     this.sourceIp = req.socket.remoteAddress;
     res.once('close', () => {
@@ -73,6 +74,18 @@ function repeatedHeaders(req: IncomingMessage): ReadonlyMap<string, readonly str
   }
   for (const [name, values] of all) if (values.length === 1) all.delete(name);
   return all;
+}
+
+/**
+ * The headers with every repeated one joined, as a Function URL passes them on. node keeps only
+ * the first of some (User-Agent, If-Modified-Since, ...): the core then saw one value here and a
+ * list behind a Function URL. Joined, a repeated date is no HTTP-date and is ignored on both, as
+ * RFC 9110 §13.1.3 asks of a field value with more than one member.
+ */
+function joined(headers: Headers, repeated: ReadonlyMap<string, readonly string[]>): Headers {
+  const out: Headers = { ...headers };
+  for (const [name, values] of repeated) out[name] = values.join(', ');
+  return out;
 }
 
 /**

@@ -12,9 +12,11 @@ import { ANALYST, type RunningProxy, startProxy } from '../helpers/proxy-harness
 import { rawRequest, rawSocket } from '../helpers/raw-http';
 import { expectErrorDocument } from '../helpers/s3-error-document';
 import { backendClient, createBucket, type S3Server, startS3rver, uploadDir } from '../helpers/s3-servers';
-import { signedFetch } from '../helpers/signed-fetch';
+import { encodeKeyPath, signedFetch, signHeaders } from '../helpers/signed-fetch';
 
 let s3: S3Server;
+/** One data file of the table, as the proxy names it. */
+let dataKey: string;
 const config = {
   tableMapping: { sales: 's3://lake/tables/sales' },
   grants: [{ principal: ANALYST.principal, table: 'sales', partitions: [{}] }],
@@ -24,7 +26,9 @@ beforeAll(async () => {
   s3 = await startS3rver();
   const c = backendClient(s3.endpoint);
   await createBucket(c, 'lake');
-  await uploadDir(c, 'lake', 'tables/sales/', await writeSpecialTable(['EU'], ['2024-01-01']));
+  const keys = await uploadDir(c, 'lake', 'tables/sales/', await writeSpecialTable(['EU'], ['2024-01-01']));
+  const data = keys.find((k) => k.endsWith('.parquet') && !k.includes('_delta_log'))!;
+  dataKey = data.replace('tables/', '');
   await c.send(new PutObjectCommand({ Bucket: 'lake', Key: 'tables/secret.parquet', Body: 'SECRET' }));
   await c.send(new PutObjectCommand({ Bucket: 'lake', Key: 'tables/sales/%2e%2e/x', Body: 'SECRET' }));
 });
@@ -64,6 +68,22 @@ describe.each(TRANSPORTS)('hostile requests via %s', (transport, serve) => {
     expectS3Error(out.slice(out.indexOf('<?xml')), code);
     const events = proxy.events.slice(before);
     expect(events.map((e) => [e.status, e.code, e.decision])).toEqual([[400, code, 'deny']]);
+  });
+
+  // node keeps the first of a repeated If-Modified-Since or If-Unmodified-Since; a Function URL
+  // joins them. Both are a list of dates, which RFC 9110 §13.1.3-4 says to ignore: the whole
+  // object, through either front end (a 304 or 412 on node alone before).
+  it.each([
+    ['If-Modified-Since', ['Fri, 01 Jan 2100 00:00:00 GMT', 'Mon, 01 Jan 2001 00:00:00 GMT']],
+    ['If-Unmodified-Since', ['Mon, 01 Jan 2001 00:00:00 GMT', 'Fri, 01 Jan 2100 00:00:00 GMT']],
+  ])('ignores a repeated %s, as a list of dates', async (name, dates) => {
+    const path = `/datalake/${encodeKeyPath(dataKey)}`;
+    const signed = await signHeaders(proxy.url, 'GET', path, '', {}, ANALYST);
+    const once = await rawRequest(proxy.url, 'GET', path, { ...signed, [name]: dates[0]! });
+    expect(once.status).toBe(name === 'If-Modified-Since' ? 304 : 412);
+    const twice = await rawRequest(proxy.url, 'GET', path, { ...signed, [name]: dates });
+    expect(twice.status).toBe(200);
+    expect(twice.body.startsWith('PAR1')).toBe(true);
   });
 
   it('is answered through the front end under test', async () => {
