@@ -23,8 +23,9 @@ export function serveGenerated(
     lastModified: obj.lastModified,
     contentType: obj.contentType,
   };
-  const outcome = evaluateConditions(meta, conditionsOf(req.headers));
-  if (outcome !== 'ok') return conditionFailure(outcome, meta, base);
+  const conditions = conditionsOf(req.headers);
+  const outcome = evaluateConditions(meta, conditions);
+  if (outcome !== 'ok') return conditionFailure(outcome, meta, base, conditions);
   const headers: Headers = { ...base, ...objectHeaders(meta, req.query), 'content-length': String(size) };
   const range = parseRange(req.headers.range);
   if (!range) return head ? { status: 200, headers } : { status: 200, headers, body: obj.body };

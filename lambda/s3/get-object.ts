@@ -127,15 +127,28 @@ export function objectHeaders(meta: ObjectMeta, query: URLSearchParams): Headers
   return h;
 }
 
-export function conditionFailure(outcome: ConditionOutcome, meta: ObjectMeta, base: Headers): ProxyResponse {
+export function conditionFailure(
+  outcome: ConditionOutcome,
+  meta: ObjectMeta,
+  base: Headers,
+  conditions: Conditions,
+): ProxyResponse {
   if (outcome === 'not-modified') {
     return {
       status: 304,
       headers: { ...base, etag: meta.etag, 'last-modified': httpDate(meta.lastModified) },
     };
   }
-  throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', {
-    Condition: 'If-Match',
+  throw preconditionFailed(conditions);
+}
+
+/**
+ * S3's 412 names the condition that failed: If-Match when it was sent (it alone decides then),
+ * else If-Unmodified-Since, the only other condition that answers 412.
+ */
+export function preconditionFailed(conditions: Conditions): S3Error {
+  return new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', {
+    Condition: conditions.ifMatch !== undefined ? 'If-Match' : 'If-Unmodified-Since',
   });
 }
 
@@ -170,6 +183,8 @@ export async function isListed(
  * fails leaves the 403.
  */
 async function readFailure(storage: StorageBackend, req: ObjectRequest, err: unknown): Promise<unknown> {
+  if (err instanceof StorageError && err.kind === 'PreconditionFailed')
+    return preconditionFailed(conditionsOf(req.headers));
   if (err instanceof StorageError && err.kind === 'AccessDenied') {
     const listed = await isListed(storage, req.ref, req.signal).catch(() => true);
     if (!listed) return noSuchKey(req.virtualKey, 'backend 403 for a key its listing does not hold');
@@ -209,7 +224,7 @@ export async function getObject(
   const outcome = evaluateConditions(result.meta, conditions);
   if (outcome !== 'ok') {
     await result.body[Symbol.asyncIterator]().return?.();
-    return conditionFailure(outcome, result.meta, base);
+    return conditionFailure(outcome, result.meta, base, conditions);
   }
   const headers: Headers = { ...base, ...objectHeaders(result.meta, req.query) };
   // Unknown (a chunked backend answer): the body is passed on chunked, never framed by a guess.
@@ -241,7 +256,7 @@ export async function headObject(
     throw await readFailure(storage, req, err);
   }
   const outcome = evaluateConditions(meta, conditions);
-  if (outcome !== 'ok') return conditionFailure(outcome, meta, base);
+  if (outcome !== 'ok') return conditionFailure(outcome, meta, base, conditions);
   const headers: Headers = {
     ...base,
     ...objectHeaders(meta, req.query),
