@@ -175,7 +175,12 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
     const { origin, path } = upstream;
     line.push(method, path.split('?', 1)[0]!);
     const headers = withVia(headersForProxy(req.rawHeaders, requestTarget), via);
-    let answer = await send(origin, path, method, headers, left.signal, hasBody(req) ? req : undefined);
+    const withBody = hasBody(req);
+    // A body without Content-Length came chunked, and Transfer-Encoding is hop-by-hop: it is
+    // declared again, or node would send a GET's body unframed, which the proxy would read as the
+    // next request on this shared connection (and its answer would go to another client).
+    if (withBody && req.headers['content-length'] === undefined) headers.push('Transfer-Encoding', 'chunked');
+    let answer = await send(origin, path, method, headers, left.signal, withBody ? req : undefined);
     // Joined as text, not resolved: a path such as `//host/…` stays a path on the target.
     let current = new URL(`${origin.origin}${path}`);
     let followed = 0;

@@ -224,7 +224,9 @@ function toStreamingResult(response: ProxyResponse, hooks?: BodyHooks, gone?: Ab
     hooks?.release();
     if (body === undefined) streamed = '';
     else if (typeof body === 'string') streamed = body;
-    else streamed = Readable.from([body], { objectMode: false });
+    // Object mode, so a zero-byte body is one (empty) write, which sends the prelude: in byte mode
+    // an empty chunk is dropped, and the client would get neither the status nor the headers.
+    else streamed = Readable.from([body], { objectMode: true });
     // A buffered body has a known length: say so, as the node:http adapter does.
     if (body !== undefined && headers['content-length'] === undefined)
       headers['content-length'] = String(

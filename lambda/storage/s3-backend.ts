@@ -125,20 +125,38 @@ export function toStorageError(err: unknown, signal?: AbortSignal): StorageError
 /**
  * A body whose connection fails mid-way (reset, cut short of its Content-Length) fails as a
  * StorageError like any other backend fault: Unavailable, which a log read answers with 503.
- * Closing the wrapper early closes the backend stream.
+ * Closing the wrapper early closes the backend stream, also before its first chunk (a body the
+ * proxy decides not to send: over Lambda's streaming limit, a failed condition). Not an async
+ * generator: closing one that never started runs none of its code, and the backend response
+ * would then hold its connection, unread, for good.
  */
-async function* storageErrors(
-  body: AsyncIterable<Uint8Array>,
-  signal?: AbortSignal,
-): AsyncIterable<Uint8Array> {
-  try {
-    yield* body;
-  } catch (err) {
-    const mapped = toStorageError(err, signal);
-    throw mapped.kind === 'Internal' || mapped.kind === 'BadRequest'
-      ? new StorageError('Unavailable', `backend body failed: ${mapped.message}`)
-      : mapped;
-  }
+function storageErrors(body: AsyncIterable<Uint8Array>, signal?: AbortSignal): AsyncIterable<Uint8Array> {
+  return {
+    [Symbol.asyncIterator]() {
+      let source: AsyncIterator<Uint8Array> | undefined;
+      return {
+        async next() {
+          source ??= body[Symbol.asyncIterator]();
+          try {
+            return await source.next();
+          } catch (err) {
+            const mapped = toStorageError(err, signal);
+            throw mapped.kind === 'Internal' || mapped.kind === 'BadRequest'
+              ? new StorageError('Unavailable', `backend body failed: ${mapped.message}`)
+              : mapped;
+          }
+        },
+        async return() {
+          try {
+            await source?.return?.();
+          } finally {
+            (body as { destroy?: () => void }).destroy?.();
+          }
+          return { done: true, value: undefined };
+        },
+      };
+    },
+  };
 }
 
 /** Checksum fields of a Get/HeadObject answer and the headers S3 sends them in. */
