@@ -3,12 +3,11 @@
  * headers, Range (206/416) and conditional answers (304/412) as a backend object, from memory.
  */
 import type { GeneratedObject } from '../core/generated-object';
-import { S3Error } from '../core/s3-error';
 import type { Headers, ProxyResponse } from '../core/types';
 import type { ObjectMeta } from '../storage/storage-backend';
 import { evaluateConditions } from './conditions';
 import { conditionFailure, conditionsOf, objectHeaders } from './get-object';
-import { parseRange } from './range';
+import { invalidRange, parseRange } from './range';
 
 export function serveGenerated(
   obj: GeneratedObject,
@@ -32,10 +31,7 @@ export function serveGenerated(
   const start = 'suffix' in range ? Math.max(0, size - range.suffix) : range.start;
   const end = 'suffix' in range ? size - 1 : Math.min(range.end ?? size - 1, size - 1);
   if (start >= size) {
-    throw new S3Error('InvalidRange', 'The requested range is not satisfiable', {
-      RangeRequested: req.headers.range ?? '',
-      ActualObjectSize: String(size),
-    });
+    throw invalidRange(req.headers.range, size);
   }
   headers['content-range'] = `bytes ${start}-${end}/${size}`;
   headers['content-length'] = String(end - start + 1);

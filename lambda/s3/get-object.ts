@@ -13,7 +13,7 @@ import {
   StorageError,
 } from '../storage/storage-backend';
 import { type ConditionOutcome, evaluateConditions } from './conditions';
-import { parseRange } from './range';
+import { invalidRange, parseRange } from './range';
 import { httpDate, parseHttpDate } from './s3-encoding';
 import { noSuchKey, notModifiedOf, toS3Error } from './storage-errors';
 import { escapeXml, XML_DECLARATION } from './xml';
@@ -185,6 +185,8 @@ export async function isListed(
 async function readFailure(storage: StorageBackend, req: ObjectRequest, err: unknown): Promise<unknown> {
   if (err instanceof StorageError && err.kind === 'PreconditionFailed')
     return preconditionFailed(conditionsOf(req.headers));
+  if (err instanceof StorageError && err.kind === 'InvalidRange')
+    return invalidRange(req.headers.range, err.details?.objectSize);
   if (err instanceof StorageError && err.kind === 'AccessDenied') {
     const listed = await isListed(storage, req.ref, req.signal).catch(() => true);
     if (!listed) return noSuchKey(req.virtualKey, 'backend 403 for a key its listing does not hold');
@@ -264,7 +266,7 @@ export async function headObject(
   };
   // S3 answers a ranged HEAD like the GET would, without the body.
   const range = parseRange(req.headers.range);
-  if (range && 'start' in range && range.start >= meta.size) throw new S3Error('InvalidRange');
+  if (range && 'start' in range && range.start >= meta.size) throw invalidRange(req.headers.range, meta.size);
   if (range && meta.size > 0) {
     const start = 'suffix' in range ? Math.max(0, meta.size - range.suffix) : range.start;
     const end = 'suffix' in range ? meta.size - 1 : Math.min(range.end ?? meta.size - 1, meta.size - 1);

@@ -15,8 +15,7 @@ export function parseRange(header: string | undefined): ByteRange | undefined {
   if (first === '') {
     const suffix = Number(last);
     if (!Number.isSafeInteger(suffix)) return undefined;
-    if (suffix === 0)
-      throw new S3Error('InvalidRange', 'The requested range is not satisfiable', { RangeRequested: header });
+    if (suffix === 0) throw invalidRange(header);
     return { suffix };
   }
   const start = Number(first);
@@ -25,4 +24,12 @@ export function parseRange(header: string | undefined): ByteRange | undefined {
   const end = Number(last);
   if (!Number.isSafeInteger(end) || end < start) return undefined;
   return { start, end };
+}
+
+/** S3's 416: it names the range asked for and, where known, the object's size. */
+export function invalidRange(header: string | undefined, objectSize?: number): S3Error {
+  const extra: Record<string, string> = {};
+  if (header !== undefined) extra.RangeRequested = header;
+  if (objectSize !== undefined) extra.ActualObjectSize = String(objectSize);
+  return new S3Error('InvalidRange', 'The requested range is not satisfiable', extra);
 }

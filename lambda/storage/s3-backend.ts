@@ -101,7 +101,13 @@ export function toStorageError(err: unknown, signal?: AbortSignal): StorageError
     const details = { etag: header(err, 'etag'), lastModified: lm ? new Date(lm) : undefined };
     if (status === 304) return new StorageError('NotModified', 'not modified', details);
     if (status === 412) return new StorageError('PreconditionFailed', 'precondition failed', details);
-    if (status === 416) return new StorageError('InvalidRange', 'range not satisfiable');
+    if (status === 416) {
+      // The SDK copies the error document's fields onto the exception.
+      const size = Number((err as { ActualObjectSize?: unknown }).ActualObjectSize);
+      return new StorageError('InvalidRange', 'range not satisfiable', {
+        objectSize: Number.isSafeInteger(size) && size >= 0 ? size : undefined,
+      });
+    }
     if (status === 404) return new StorageError('NotFound', err.name);
     if (status === 403) return new StorageError('AccessDenied', `backend refused: ${err.name}`);
     if (status === 429 || err.name === 'SlowDown' || err.name === 'ThrottlingException')

@@ -153,6 +153,8 @@ export class StorageError extends Error {
       lastModified?: Date;
       /** A 400 saying the object is stored with SSE-C and needs its key (S3's message). */
       sseCustomerRequired?: boolean;
+      /** The object's size, where a 416 told it (S3's ActualObjectSize). */
+      objectSize?: number;
     },
   ) {
     super(message);
