@@ -196,11 +196,34 @@ export class DeltaAuthorizer implements Authorizer {
     maps: readonly PartitionMap[],
     relKey: string,
   ): Promise<ObjectDecision> {
-    if (snapshot.kindOf(relKey) !== 'deletionVector') return { allow: true, kind: 'data' };
+    const kind = snapshot.kindOf(relKey);
+    if (kind === 'changeData') return this.retainedChangeData(principal, mount, snapshot, maps, relKey);
+    if (kind !== 'deletionVector') return { allow: true, kind: 'data' };
     const verdict = await this.historyVerdict(principal, mount, snapshot, maps, relKey);
     return verdict === 'forbidden'
       ? { allow: false, answer: 'access-denied', reason: 'partition not granted' }
       : { allow: true, kind: 'data' };
+  }
+
+  /**
+   * A change-data file the snapshot knows, in a granted partition. A snapshot keeps the change data
+   * of every commit it replayed since it was loaded, also of commits that log cleanup has removed
+   * since (an incremental refresh reads only new commits): the retained history decides, as it
+   * does for a snapshot loaded after the cleanup (the recent history answers for commits after the
+   * newest checkpoint).
+   */
+  private async retainedChangeData(
+    principal: Principal,
+    mount: TableMount,
+    snapshot: Snapshot,
+    maps: readonly PartitionMap[],
+    relKey: string,
+  ): Promise<ObjectDecision> {
+    const verdict = await this.historyVerdict(principal, mount, snapshot, maps, relKey);
+    if (verdict === 'readable') return { allow: true, kind: 'data' };
+    if (this.deps.logView !== undefined)
+      return { allow: false, answer: 'not-found', reason: 'change data of a commit no longer retained' };
+    return { allow: false, answer: 'access-denied', reason: 'change data of a commit no longer retained' };
   }
 
   private async historyVerdict(

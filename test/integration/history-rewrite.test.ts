@@ -7,7 +7,7 @@
  * is listed and served in granted partitions only; a flood of requests for unknown paths reads
  * the log's history once.
  */
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { deltaStorageFromBackend } from '../../lambda/delta/delta-storage';
 import { loadSnapshot } from '../../lambda/delta/load-snapshot';
@@ -262,6 +262,43 @@ describe.each(s3rverAndMoto())('reads across rewrites on %s', (_kind, start, ski
       expect((await get(eu)).status).toBe(200);
       expect((await get(us)).status).toBe(403);
       expect(proxy.proxy.snapshots.stats().history).toMatchObject({ recentLoads: 1, loads: 1 });
+    },
+  );
+
+  // The snapshot keeps the change data of every commit it replayed since it was loaded: a proxy
+  // running across a log cleanup must answer as one started after it.
+  it.skipIf(skipReason).each(['raw', 'filtered'] as const)(
+    'refuses change data once log cleanup removed its commit, also in a running proxy (%s view)',
+    async (logView) => {
+      const clock = new ManualClock();
+      const t = await lake.freshTable({ configuration: { 'delta.enableChangeDataFeed': 'true' } });
+      const change = await t.writer.writeChangeDataFile({ region: 'EU' }, [{ id: 1, region: 'EU' }]);
+      await t.writer.commit({ add: [await t.file('EU', 1)], cdc: [change] }); // v1
+      const config = { ...grantEU(t.alias), logView, snapshotTtlMs: 1_000 };
+      const running = await lake.proxyFor(clock, config);
+      const get = (proxyUrl: string, f: { path: string }) =>
+        objectRequest(proxyUrl, 'GET', `${t.alias}/${rel(f)}`, READER, 'datalake', clock);
+      expect((await get(running.url, change)).status).toBe(200);
+
+      // A checkpoint at v2, log cleanup removes commits 0 and 1, then commit 3.
+      await t.writer.commit({ add: [await t.file('EU', 2)] });
+      await t.writer.checkpoint();
+      for (const v of [0, 1])
+        await lake.s3.send(
+          new DeleteObjectCommand({ Bucket: 'lake', Key: `${t.prefix}_delta_log/${commitName(v)}` }),
+        );
+      const later = await t.file('EU', 3);
+      const laterChange = await t.writer.writeChangeDataFile({ region: 'EU' }, [{ id: 3, region: 'EU' }]);
+      await t.writer.commit({ add: [later], cdc: [laterChange] }); // v3
+      clock.advance(5_000);
+      expect((await get(running.url, later)).status).toBe(200); // the running proxy is at v3
+
+      const denied = logView === 'raw' ? 403 : 404;
+      const fresh = await lake.proxyFor(clock, config);
+      for (const proxy of [fresh, running]) {
+        expect((await get(proxy.url, change)).status).toBe(denied);
+        expect((await get(proxy.url, laterChange)).status).toBe(200);
+      }
     },
   );
 
