@@ -234,7 +234,7 @@ const ConfigFields = z.strictObject({
    * of a deployment must share it (Lambda: a token may come back to another instance); without it
    * each process draws a random key.
    */
-  listingTokenKey: z.optional(z.string().check(z.minLength(32, 'listingTokenKey: at least 32 characters'))),
+  listingTokenKey: z.optional(z.string().check(z.minLength(32, 'at least 32 characters'))),
   /** Memory budget for cached snapshots across all tables (least recently used evicted). */
   snapshotCacheBytes: z._default(z.int().check(z.minimum(1024 * 1024)), DEFAULT_SNAPSHOT_CACHE_BYTES),
 });
@@ -255,6 +255,14 @@ export const ConfigSchema = ConfigFields.check(
         input: alias,
       });
     };
+    // Both listen on `host`: the second listener would fail with EADDRINUSE, naming neither field.
+    if (config.port !== 0 && config.metricsPort === config.port)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['metricsPort'],
+        message: `the same port as port (${config.port}): the proxy and its metrics listener cannot share it`,
+        input: config.metricsPort,
+      });
     for (const [i, g] of config.grants.entries()) unmapped(g.table, ['grants', i, 'table']);
     for (const alias of Object.keys(config.allowedPartitions)) unmapped(alias, ['allowedPartitions', alias]);
   }),
@@ -469,12 +477,24 @@ export function loadConfig(
     } catch (e) {
       throw unreadableConfig(file, e);
     }
-    raw = parseConfigText(text, file) as Record<string, unknown>;
+    const parsed = parseConfigText(text, file);
+    // Spread into the object the variables override, null, [] or 42 would be no settings at all.
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      throw new ConfigError(`${file}: expected a JSON object`);
+    raw = parsed as Record<string, unknown>;
     const exposure = options.warn && secretsExposure(file, raw);
     if (exposure) options.warn!(exposure.message, { file, mode: exposure.mode });
   }
   const config = parseConfig(applyEnv(raw, env));
   const ownRegion = env.AWS_REGION || env.AWS_DEFAULT_REGION;
   if (config.s3.region === undefined && ownRegion) config.s3.region = ownRegion;
+  // DynamoDB likewise (its SDK reads AWS_REGION but not AWS_DEFAULT_REGION); a local endpoint
+  // without any region is us-east-1, as the admin CLI writes to it: the SDK would otherwise
+  // fail every lookup ("Region is missing") and every request signed with a DynamoDB key gets 503.
+  const database = config.database;
+  if (database && database.region === undefined) {
+    const region = ownRegion || (database.endpoint ? 'us-east-1' : undefined);
+    if (region) database.region = region;
+  }
   return config;
 }

@@ -82,8 +82,11 @@ async function runDemo(): Promise<void> {
 
   const accessKeyId = newAccessKeyId();
   const secretAccessKey = newSecretAccessKey();
+  const port = Number(process.env.PROXY_PORT ?? 18080);
   const config: Config = parseConfig({
-    port: Number(process.env.PROXY_PORT ?? 18080),
+    port,
+    // PROXY_PORT=9090 takes the default metrics port: the metrics then go to any free port.
+    ...(port === 9090 ? { metricsPort: 0 } : {}),
     getMode: 'proxy',
     tableMapping: { sales: `s3://${DEMO_BUCKET}/${tablePrefix.slice(0, -1)}` },
     s3: { endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true },
