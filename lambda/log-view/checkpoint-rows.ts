@@ -22,7 +22,7 @@ import {
   ScalarCursor,
   stringOrNull,
 } from '../delta/parquet-leaves';
-import type { PartitionValues } from '../delta/path-partitions';
+import { AddConflicts, type PartitionValues } from '../delta/path-partitions';
 import type { TupleClassifier } from './file-grant';
 
 type Obj = Record<string, unknown>;
@@ -35,16 +35,21 @@ export type CheckpointRow = ReadRow | { remove: Obj };
 
 export type RowSink = (rows: ReadRow[]) => Promise<void>;
 
+/**
+ * `keyOf`: a file as the snapshot keys it (fileKey), by which a JSON part's adds of one file with
+ * conflicting values are found (default: the path as written).
+ */
 export async function readCheckpointRows(
   storage: DeltaStorage,
   parts: readonly CheckpointFile[],
   classifier: TupleClassifier,
   sink: RowSink,
   io: IoStats,
+  keyOf: (logPath: string) => string = (p) => p,
 ): Promise<void> {
   const sidecars: CheckpointFile[] = [];
   for (const part of parts) {
-    if (part.format === 'json') await readJson(storage, part, classifier, sink, sidecars);
+    if (part.format === 'json') await readJson(storage, part, classifier, sink, sidecars, keyOf);
     else
       await readParquet(
         storage,
@@ -74,16 +79,28 @@ async function readJson(
   classifier: TupleClassifier,
   sink: RowSink,
   sidecars: CheckpointFile[],
+  keyOf: (logPath: string) => string,
 ): Promise<void> {
   const rows: ReadRow[] = [];
+  // The snapshot applies a JSON part's adds as one batch and refuses a file it adds twice with
+  // conflicting values (readers disagree on which add counts): so neither add is shown here.
+  const conflicts = new AddConflicts(keyOf);
   await forEachAction(await storage.read(part.path), part.path, async (a) => {
     if (isObj(a.sidecar)) sidecars.push(await sidecarFile(storage, a.sidecar.path, a.sidecar.sizeInBytes));
     else if (isObj(a.add)) {
+      if (typeof a.add.path === 'string') conflicts.add(a.add.path, a.add.partitionValues);
       if (classifier.readable(a.add.partitionValues as PartitionValues)) rows.push({ add: a.add });
     } else if (isObj(a.metaData)) rows.push({ metaData: a.metaData });
     else if (isObj(a.protocol)) rows.push({ protocol: a.protocol });
   });
-  await sink(rows);
+  const conflicting = conflicts.conflicting;
+  await sink(
+    conflicting.size === 0
+      ? rows
+      : rows.filter(
+          (r) => !('add' in r && typeof r.add.path === 'string' && conflicting.has(keyOf(r.add.path))),
+        ),
+  );
 }
 
 const utf8 = new TextDecoder();

@@ -40,6 +40,7 @@ export async function filterCheckpoint(
       await writer.push(out);
     },
     io,
+    (p) => filter.fileKey(p),
   );
   return writer.finish();
 }

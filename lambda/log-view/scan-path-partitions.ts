@@ -129,6 +129,7 @@ export class ScanPathPartitions implements PathPartitionLookup {
         }
       },
       { requests: 0, bytes: 0 },
+      (p) => this.key(p),
     );
     return out.parsed();
   }
