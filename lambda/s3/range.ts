@@ -6,11 +6,20 @@
 import { S3Error } from '../core/s3-error';
 import type { ByteRange } from '../storage/storage-backend';
 
+/**
+ * `bytes = first - last`, either number optional, whitespace around each part. Written so that a
+ * run of whitespace can be matched one way only: `\s*(\d*)\s*` lets the two runs split it at every
+ * point, and a header of spaces around a dash that then fails to match (a few KB, well within the
+ * header limit) cost cubic backtracking, seconds of the event loop.
+ */
+const RANGE = /^\s*bytes\s*=\s*(?:(\d+)\s*)?-\s*(?:(\d+)\s*)?$/i;
+
 export function parseRange(header: string | undefined): ByteRange | undefined {
   if (!header) return undefined;
-  const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
+  const m = RANGE.exec(header);
   if (!m) return undefined;
-  const [, first, last] = m as unknown as [string, string, string];
+  const first = m[1] ?? '';
+  const last = m[2] ?? '';
   if (first === '' && last === '') return undefined;
   if (first === '') {
     const suffix = Number(last);
