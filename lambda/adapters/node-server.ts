@@ -119,6 +119,11 @@ export interface NodeServerOptions {
 }
 
 const DEFAULT_CLIENT_IDLE_TIMEOUT_MS = 30_000;
+/**
+ * A buffered body up to this size is handed to the socket whole and needs no idle timer (the
+ * 307 path stays free of one); a bigger one may wait on its client's reading.
+ */
+const BUFFERED_IDLE_BYTES = 16 * 1024;
 
 /** Writes a core response; resolves when the body is fully sent or the client went away. */
 export async function writeResponse(
@@ -129,8 +134,12 @@ export async function writeResponse(
   const body = out.body;
   const headers: Record<string, string> = { ...out.headers };
   if (typeof body === 'string' || body instanceof Uint8Array) {
-    headers['content-length'] = String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
+    const length = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+    headers['content-length'] = String(length);
     res.writeHead(out.status, headers);
+    // A big buffered body (a generated log file, a long listing) waits in the socket's queue for a
+    // client that stopped reading just as a stream does: cut it alike, or it is held for good.
+    if (length > BUFFERED_IDLE_BYTES) res.setTimeout(clientIdleTimeoutMs, () => res.destroy());
     // A string is passed on as is: node sends it with the head in one chunk (a Buffer is a second).
     res.end(body);
     return;
