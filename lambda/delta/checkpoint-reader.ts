@@ -34,18 +34,23 @@ export interface CheckpointFile {
   sizeFromLog?: boolean;
 }
 
-/** Reads every part of one checkpoint into `replay` (whose state starts empty). */
+/**
+ * Reads every part of one checkpoint into `replay` (whose state starts empty). The adds of a
+ * table with a reader feature the proxy does not support are skipped, unless `allAdds` (a later
+ * commit dropped the feature: readers take the checkpoint's adds whatever its protocol).
+ */
 export async function readCheckpoint(
   storage: DeltaStorage,
   parts: readonly CheckpointFile[],
   replay: LogReplay,
   io: IoStats,
+  allAdds = false,
 ): Promise<void> {
   const parquetParts: ParquetFile[] = [];
   const sidecars: CheckpointFile[] = [];
   for (const part of parts) {
     if (part.format === 'json') {
-      await readJsonCheckpoint(storage, part, replay, sidecars);
+      await readJsonCheckpoint(storage, part, replay, sidecars, allAdds);
       continue;
     }
     const file = await openParquet(storage, part.path, part.size, io);
@@ -58,7 +63,7 @@ export async function readCheckpoint(
       `checkpoint ${parts[0]?.path} has no ${replay.s.metadata ? 'protocol' : 'metaData'}`,
     );
   }
-  if (unsupportedReaderFeatures(replay.s.protocol, replay.s.metadata).length) return;
+  if (!allAdds && unsupportedReaderFeatures(replay.s.protocol, replay.s.metadata).length) return;
   const sidecarFiles: ParquetFile[] = [];
   for (const sc of sidecars)
     sidecarFiles.push(await openParquet(storage, sc.path, sc.size, io, sc.sizeFromLog));
@@ -82,6 +87,7 @@ async function readJsonCheckpoint(
   part: CheckpointFile,
   replay: LogReplay,
   sidecars: CheckpointFile[],
+  allAdds: boolean,
 ): Promise<void> {
   const batch = emptyBatch();
   // Parsed and applied a slice at a time: a JSON checkpoint's inline adds may be tens of MB.
@@ -93,7 +99,7 @@ async function readJsonCheckpoint(
   // A checkpoint holds no add and remove for the same file: only its adds matter.
   if (batch.protocol) replay.s.protocol = batch.protocol;
   if (batch.metadata) replay.setMetadata(batch.metadata);
-  if (unsupportedReaderFeatures(replay.s.protocol, replay.s.metadata).length) return;
+  if (!allAdds && unsupportedReaderFeatures(replay.s.protocol, replay.s.metadata).length) return;
   await replay.applyBatchInSlices({ ...emptyBatch(), adds: batch.adds });
 }
 

@@ -100,13 +100,14 @@ async function build(
   choice: CheckpointChoice | undefined,
   opts: LoadOptions,
   io: IoStats,
+  allAdds = false,
 ): Promise<Snapshot> {
   const { version, listed } = seg;
   const state = emptyState();
   const replay = new LogReplay(state, root);
   if (choice) {
     try {
-      await readCheckpoint(storage, choice.parts, replay, io);
+      await readCheckpoint(storage, choice.parts, replay, io, allAdds);
     } catch (e) {
       if (e instanceof DeltaLogError || isNotFound(e)) {
         const msg = `checkpoint ${choice.parts[0]!.path} is unreadable: ${(e as Error).message}`;
@@ -117,7 +118,7 @@ async function build(
     state.version = choice.version;
   }
   const skippedCheckpointAdds =
-    choice !== undefined && unsupportedReaderFeatures(state.protocol, state.metadata).length > 0;
+    !allAdds && choice !== undefined && unsupportedReaderFeatures(state.protocol, state.metadata).length > 0;
   const steps = replaySteps(listed, (choice?.version ?? -1) + 1, version, opts.useCompaction ?? true);
   await applySteps(storage, replay, steps, io, undefined, opts.readAhead);
   if (!state.metadata || !state.protocol) {
@@ -128,10 +129,9 @@ async function build(
   }
   if (unsupportedReaderFeatures(state.protocol, state.metadata).length) clearFiles(replay);
   else if (skippedCheckpointAdds) {
-    throw new DeltaLogError(
-      'Unreadable',
-      'a reader feature was dropped after the checkpoint; reload from an older version',
-    );
+    // A reader feature was dropped after the checkpoint, whose adds were skipped: read it again
+    // whole (readers take a checkpoint's adds whatever its protocol).
+    return build(storage, root, seg, choice, opts, io, true);
   }
   state.version = version;
   state.loadedTuples = state.tuples.count;
