@@ -78,7 +78,14 @@ export async function readCheckpoint(
       adds += Number(col?.num_values ?? rg.num_rows) - (nulls === undefined ? 0 : Number(nulls));
     }
   }
-  await replay.reserve(adds);
+  // The footers' counts are the writer's word: no more files than the files have bytes (a count
+  // of 10^8 in a few bytes of footer would otherwise size gigabytes of index).
+  await replay.reserve(
+    Math.min(
+      adds,
+      files.reduce((n, f) => n + f.size, 0),
+    ),
+  );
   for (const file of files) await readAdds(storage, file, replay, io);
 }
 
@@ -207,6 +214,8 @@ export async function readSmallActions(
       scSize: new ScalarCursor(scSize!),
     };
     for (let r = 0; r < rows; r++) {
+      // A row group may hold millions of rows (its footer says so): never walked in one block.
+      if ((r & 16383) === 16383) await yieldToEventLoop();
       features.length = 0;
       writerFeatures.length = 0;
       partitionColumns.length = 0;

@@ -30,6 +30,8 @@ export interface ParquetFile {
   pin: FilePin;
   /** Page decompressors sharing this read's budget (see codecsWithin). */
   codecs: Compressors;
+  /** Rows and level slots this read may still decode (see spendSlots). */
+  slots: { left: number };
 }
 
 const utf8 = new TextDecoder();
@@ -55,7 +57,8 @@ export async function openParquet(
     const metadata = await parquetMetadataAsync(file, { initialFetchSize: Math.min(size, 64 * 1024) });
     checkFooter(metadata, size);
     const codecs = codecsWithin(inflationBudget(size));
-    return { path, size, metadata, tree: parquetSchema(metadata), pin, codecs };
+    const slots = { left: inflationBudget(size) };
+    return { path, size, metadata, tree: parquetSchema(metadata), pin, codecs, slots };
   } catch (e) {
     if (e instanceof DeltaLogError) throw e;
     if ((e as { name?: string }).name === 'StorageError') throw e;
@@ -77,6 +80,22 @@ async function readRange(
   const b = await storage.read(path, { start, end }, pin);
   io.bytes += b.byteLength;
   return b;
+}
+
+/**
+ * Charges `n` slots to the read's budget: the rows of a row group its readers walk, and the level
+ * slots each data page decodes. Neither is bounded by the page bytes (a footer claims a row group
+ * of 64M rows; one run-length run of a few bytes declares a page of 16M levels, and a repeated
+ * column's pages go on to its chunk's end), so a read is held to as many slots as it may
+ * decompress bytes: its file's inflation budget (each slot costs at least one byte of levels).
+ */
+function spendSlots(file: ParquetFile, n: number, what: string): void {
+  file.slots.left -= n;
+  if (file.slots.left < 0)
+    throw new DeltaLogError(
+      'Unreadable',
+      `${file.path}: ${what} takes the file past ${inflationBudget(file.size)} decoded rows and levels`,
+    );
 }
 
 /**
@@ -162,6 +181,7 @@ export async function readLeaves(
 ): Promise<Leaf[]> {
   const group = file.metadata.row_groups[rg]!;
   const rows = Number(group.num_rows);
+  spendSlots(file, rows, `row group ${rg}`);
   type Want = {
     i: number;
     start: number;
@@ -209,7 +229,10 @@ export async function readLeaves(
         const where = `${file.path}: column ${paths[w.i]!.join('.')}`;
         const pages = new ByteArrayPages(bytes, w.chunk.codec, file.codecs, maxDef, where);
         out[w.i] = { n: rows, maxDef, maxRep, def: undefined, rep: undefined, values: [], pages };
-      } else out[w.i] = decodeChunk(bytes, w.chunk, file.codecs, schemaPath, rows, file.path);
+      } else
+        out[w.i] = decodeChunk(bytes, w.chunk, file.codecs, schemaPath, rows, file.path, (n) =>
+          spendSlots(file, n, `column ${paths[w.i]!.join('.')}`),
+        );
     }
   });
   return out;
@@ -232,6 +255,8 @@ function decodeChunk(
   schemaPath: SchemaTree[],
   rows: number,
   where: string,
+  /** Charges a data page's slots (spendSlots). */
+  spend: (slots: number) => void,
 ): Leaf {
   const element = schemaPath[schemaPath.length - 1]!.element;
   const decoder = {
@@ -266,6 +291,7 @@ function decodeChunk(
       if (header.type !== 'DATA_PAGE' && header.type !== 'DATA_PAGE_V2') continue;
       const v1 = header.type === 'DATA_PAGE';
       const count = v1 ? header.data_page_header!.num_values : header.data_page_header_v2!.num_values;
+      spend(count);
       const encoding = v1 ? header.data_page_header!.encoding : header.data_page_header_v2!.encoding;
       const isDict = encoding === 'PLAIN_DICTIONARY' || encoding === 'RLE_DICTIONARY';
       let def: ArrayLike<number> | undefined;
