@@ -14,6 +14,7 @@
  * once it is shown: whether an arbitrary prefix holds a readable file is never asked.
  */
 import type { ListingFilter, ListingScope } from '../core/listing-filter';
+import { S3Error } from '../core/s3-error';
 import { compareKeys, type TableMount } from '../core/table-mount';
 import type { ListedObject, ListPage, StorageBackend } from '../storage/storage-backend';
 
@@ -308,8 +309,29 @@ export async function listVirtual(
         startAfter = restartAfter;
         continue;
       }
-      if (!page.isTruncated || !page.nextContinuationToken) break;
-      token = page.nextContinuationToken;
+      if (!page.isTruncated) break;
+      if (page.nextContinuationToken) {
+        token = page.nextContinuationToken;
+        continue;
+      }
+      // A backend that says "truncated" but gives no token: resume after the page's last entry
+      // (past a common prefix it rolled up), as an S3 client does without NextMarker; stopping
+      // here would answer a complete-looking listing that lost every key after this page.
+      const lastObject = page.objects.at(-1)?.key;
+      const lastPrefix = page.commonPrefixes.at(-1);
+      const next =
+        lastPrefix !== undefined && (lastObject === undefined || compareKeys(lastPrefix, lastObject) > 0)
+          ? lastPrefix + PAST
+          : lastObject;
+      if (next === undefined || (startAfter !== undefined && compareKeys(next, startAfter) <= 0))
+        throw new S3Error(
+          'InternalError',
+          undefined,
+          {},
+          'backend listing page truncated without a way to resume',
+        );
+      token = undefined;
+      startAfter = next;
     }
     if (await emitGenerated()) return finish(out, req.maxKeys);
   }
