@@ -119,14 +119,13 @@ export function deltaStorageFromBackend(
     async list(dirRelPath, startAfter, limit, until) {
       const out: ListedFile[] = [];
       let continuationToken: string | undefined;
-      do {
+      let after = startAfter !== undefined ? root + startAfter : undefined;
+      for (;;) {
         const page = await backend.list({
           bucket,
           prefix: root + dirRelPath,
           maxKeys: Math.min(1000, limit ?? 1000),
-          ...(startAfter !== undefined && continuationToken === undefined
-            ? { startAfter: root + startAfter }
-            : {}),
+          ...(after !== undefined && continuationToken === undefined ? { startAfter: after } : {}),
           ...(continuationToken !== undefined ? { continuationToken } : {}),
         });
         for (const o of page.objects) {
@@ -137,12 +136,22 @@ export function deltaStorageFromBackend(
             ...(o.etag ? { etag: o.etag } : {}),
           });
         }
-        continuationToken = page.isTruncated ? page.nextContinuationToken : undefined;
-      } while (
-        continuationToken !== undefined &&
-        (limit === undefined || out.length < limit) &&
-        (until === undefined || (out.at(-1)?.path ?? '') <= until)
-      );
+        if (!page.isTruncated) break;
+        if (
+          (limit !== undefined && out.length >= limit) ||
+          (until !== undefined && (out.at(-1)?.path ?? '') > until)
+        )
+          break;
+        continuationToken = page.nextContinuationToken;
+        if (continuationToken === undefined) {
+          // "Truncated" without a token (S3 always sends one; a compatible backend may not): go on
+          // after the page's last key, never stop at a log that merely looks complete.
+          const last = page.objects.at(-1)?.key;
+          if (last === undefined || (after !== undefined && last <= after))
+            throw new StorageError('Unavailable', 'backend listing page truncated without a way to resume');
+          after = last;
+        }
+      }
       out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
       return out;
     },

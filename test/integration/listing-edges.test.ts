@@ -27,6 +27,8 @@ let upstream: S3Server;
 let front: MisbehavingS3;
 let client: S3Client;
 let sales: DeltaTableWriter;
+/** The first data file of `sales`, in region EU (relative path, as the writer names it). */
+let euFile: string;
 
 function writerAt(prefix: string): DeltaTableWriter {
   return new DeltaTableWriter(
@@ -57,6 +59,7 @@ beforeAll(async () => {
   for (const region of ['EU', 'EU', 'EU', 'US', 'US', 'EU'])
     adds.push(await sales.writeDataFile({ region }, [{ id: adds.length, region }]));
   await sales.commit({ add: adds });
+  euFile = decodeURIComponent(adds[0]!.path);
   const eu = writerAt('t/sales_eu/');
   await eu.create();
   await eu.commit({ add: [await eu.writeDataFile({ region: 'EU' }, [{ id: 1, region: 'EU' }])] });
@@ -131,6 +134,36 @@ describe('backend faults mid-listing', () => {
         // Never a complete-looking listing that lost keys.
         expect([v, pages.at(-1)!.status, pages.flatMap((p) => p.keys)]).toEqual([v, 200, whole.keys]);
       }
+    } finally {
+      front.onRequest = () => undefined;
+      await proxy.stop();
+    }
+  });
+});
+
+describe('backend faults in the log listing', () => {
+  it('a log listing page that says IsTruncated but gives no token still reaches the newest commit', async () => {
+    // Every backend page of two keys or more is cut to its first, marked truncated, no token: a
+    // snapshot that stopped there would hold version 0 alone (no files) and refuse the EU file.
+    front.onRequest = (r) => {
+      if (r.key !== '' || r.method !== 'GET' || !r.query.get('prefix')?.endsWith('_delta_log/'))
+        return undefined;
+      return {
+        rewrite: (body: Buffer) => {
+          const text = body.toString('utf8');
+          if ((text.match(/<Contents>/g) ?? []).length < 2) return body;
+          return Buffer.from(
+            text
+              .replace(/<NextContinuationToken>[^<]*<\/NextContinuationToken>/, '')
+              .replace(/<IsTruncated>false<\/IsTruncated>/, '<IsTruncated>true</IsTruncated>')
+              .replace(/(<Contents>[\s\S]*?<\/Contents>)[\s\S]*(<\/ListBucketResult>)/, '$1$2'),
+          );
+        },
+      };
+    };
+    const proxy = await proxyOver(front, { logView: 'raw' });
+    try {
+      expect((await objectRequest(proxy.url, 'GET', `sales/${euFile}`, READER)).status).toBe(200);
     } finally {
       front.onRequest = () => undefined;
       await proxy.stop();
