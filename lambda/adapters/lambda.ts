@@ -124,14 +124,14 @@ export function createLambdaHandler(
     timer.unref();
     const release = () => clearTimeout(timer);
     const gone = responseGone.get(context);
-    gone?.addEventListener(
-      'abort',
-      () => {
-        aborted.abort(gone.reason);
-        release();
-      },
-      { once: true },
-    );
+    const onGone = () => {
+      aborted.abort(gone?.reason);
+      release();
+    };
+    // The stream may have closed while the proxy was starting: an abort listener added now would
+    // never run, and the core would do the whole request for a client that has left.
+    if (gone?.aborted) onGone();
+    else gone?.addEventListener('abort', onGone, { once: true });
     let response: ProxyResponse;
     try {
       const request = toProxyRequest(event, aborted.signal);

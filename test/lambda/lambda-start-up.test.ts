@@ -1,0 +1,108 @@
+/**
+ * The Lambda function while it starts: a client that left while the proxy was starting aborts the
+ * request at once (a listener added after the stream closed never ran, and the core served nobody
+ * in full); lambda/index.ts with an invalid configuration answers S3 XML 500, logs why, and tries
+ * again only when a request comes.
+ */
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { createLambdaHandler } from '../../lambda/adapters/lambda';
+import type { ProxyHandler } from '../../lambda/core/types';
+import {
+  createContext,
+  createResponseStream,
+  installLambdaRuntimeShim,
+  invokeAndCollect,
+  invokeStreaming,
+  parseIntegrationResponse,
+} from '../helpers/lambda-runtime-shim';
+
+installLambdaRuntimeShim();
+
+const event = (rawPath: string, extra: Record<string, unknown> = {}) => ({
+  version: '2.0',
+  rawPath,
+  rawQueryString: '',
+  headers: { host: 'abc.lambda-url.us-east-1.on.aws' },
+  requestContext: { http: { method: 'GET', path: rawPath, sourceIp: '192.0.2.1' } },
+  isBase64Encoded: false,
+  ...extra,
+});
+
+describe('the response stream', () => {
+  const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
+  afterAll(() => logged.mockRestore());
+
+  it('aborts the core when the response stream closed before the core was called (client left during start-up)', async () => {
+    let signal: AbortSignal | undefined;
+    let abortedAfterMs: number | undefined;
+    const core: ProxyHandler = async (req) => {
+      signal = req.signal;
+      const began = Date.now();
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 1_500);
+        req.signal?.addEventListener('abort', () => {
+          clearTimeout(t);
+          abortedAfterMs = Date.now() - began;
+          resolve();
+        });
+        if (req.signal?.aborted) {
+          clearTimeout(t);
+          abortedAfterMs = 0;
+          resolve();
+        }
+      });
+      return { status: 200, headers: {}, body: 'late' };
+    };
+    let startUp: () => void = () => {};
+    const started = new Promise<void>((r) => {
+      startUp = r;
+    });
+    const handler = createLambdaHandler(async () => {
+      await started;
+      return core;
+    });
+    const { stream, destroy } = createResponseStream(async () => {});
+    const invocation = invokeStreaming(handler, event('/x'), stream, createContext('r1', 10_000)).catch(
+      () => {},
+    );
+    // The client leaves while the proxy is still starting.
+    await new Promise((r) => setTimeout(r, 50));
+    destroy(new Error('client disconnected'));
+    await new Promise((r) => setTimeout(r, 50));
+    startUp();
+    await invocation;
+    expect(signal).toBeDefined();
+    expect(abortedAfterMs).toBeDefined();
+    expect(abortedAfterMs!).toBeLessThan(500);
+  });
+});
+
+describe('lambda/index.ts with an invalid configuration', () => {
+  it('answers S3 XML 500 and logs why, and tries again only on requests', async () => {
+    const errors: string[] = [];
+    const logged = vi.spyOn(console, 'error').mockImplementation((line: string) => {
+      errors.push(String(line));
+    });
+    const saved = { ...process.env };
+    for (const name of Object.keys(process.env)) if (name.startsWith('PROXY_')) delete process.env[name];
+    process.env.PROXY_LISTING_TOKEN_KEY = 'short';
+    process.env.PROXY_TABLE_MAPPING = '{"sales":"s3://lake/tables/sales"}';
+    try {
+      vi.resetModules();
+      const { handler } = await import('../../lambda/index');
+      await new Promise((r) => setTimeout(r, 200));
+      const atImport = errors.length;
+      await new Promise((r) => setTimeout(r, 300));
+      expect(errors.length).toBe(atImport);
+      const { bytes } = await invokeAndCollect(handler, event('/'));
+      const { prelude, body } = parseIntegrationResponse(bytes);
+      expect(prelude.statusCode).toBe(500);
+      expect(body.toString()).toContain('<Code>InternalError</Code>');
+      expect(errors.join('\n')).toContain('listingTokenKey: at least 32 characters');
+    } finally {
+      for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name];
+      Object.assign(process.env, saved);
+      logged.mockRestore();
+    }
+  });
+});
