@@ -15,7 +15,9 @@ export function duplicateKeyPath(text: string): PropertyKey[] | undefined {
     const c = text[i];
     if (c === '"') {
       let end = i + 1;
-      while (text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+      // Bounded by the text's end too: a caller that skipped JSON.parse must not spin for ever.
+      while (end < text.length && text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+      if (end >= text.length) return undefined;
       const top = frames.at(-1);
       if (top && 'keys' in top && top.expectKey) {
         const key = JSON.parse(text.slice(i, end + 1)) as string;

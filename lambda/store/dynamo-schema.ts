@@ -36,6 +36,7 @@ import {
   DescribeTableCommand,
   type DynamoDBClient,
   ResourceInUseException,
+  type TableDescription,
 } from '@aws-sdk/client-dynamodb';
 import { S3Error } from '../core/s3-error';
 
@@ -72,7 +73,20 @@ export function dynamoFailure(error: unknown, operation: string): S3Error {
   return new S3Error('ServiceUnavailable', undefined, {}, reason);
 }
 
-/** Creates the table (pk/sk, on-demand) and waits until it is ACTIVE; an existing table is fine. */
+const EXPECTED_KEY_SCHEMA = 'pk (S, HASH), sk (S, RANGE)';
+
+/** A table's key schema as text, e.g. `pk (S, HASH), sk (S, RANGE)`. */
+function keySchemaOf(table: TableDescription | undefined): string {
+  const types = new Map((table?.AttributeDefinitions ?? []).map((a) => [a.AttributeName, a.AttributeType]));
+  return (table?.KeySchema ?? [])
+    .map((k) => `${k.AttributeName} (${types.get(k.AttributeName) ?? '?'}, ${k.KeyType})`)
+    .join(', ');
+}
+
+/**
+ * Creates the table (pk/sk, on-demand) and waits until it is ACTIVE; an existing table is fine
+ * when its key schema is this design's (pk and sk strings), and an error otherwise.
+ */
 export async function createDynamoTable(
   client: DynamoDBClient,
   tableName: string,
@@ -101,6 +115,14 @@ export async function createDynamoTable(
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   for (;;) {
     const d = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    // A table of that name made for something else: every read of the proxy would fail (503).
+    if (outcome === 'exists') {
+      const schema = keySchemaOf(d.Table);
+      if (schema !== EXPECTED_KEY_SCHEMA)
+        throw new Error(
+          `table ${tableName} already exists with another key schema (${schema || 'none'}), not ${EXPECTED_KEY_SCHEMA}: it is not a table of this proxy`,
+        );
+    }
     if (d.Table?.TableStatus === 'ACTIVE') return outcome;
     if (Date.now() > deadline) throw new Error(`table ${tableName} did not become ACTIVE in time`);
     await new Promise((r) => setTimeout(r, 200));

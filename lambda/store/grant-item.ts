@@ -1,18 +1,34 @@
 /** Grant items: validation of a DynamoDB grant item and of its `partitions` JSON text. */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { PartitionMap } from '../access/grant';
+import { duplicateKeyPath } from '../core/json-duplicate-key';
 import { grantSkPrefix, PRINCIPAL_PK_PREFIX } from './dynamo-schema';
 
-/** Parses and validates a PartitionMap[] (JSON text); undefined when it is not one. */
+/** Parses and validates a PartitionMap[] (JSON text); undefined when it is not one (readGrantItem says why). */
 export function parsePartitions(text: unknown): PartitionMap[] | undefined {
-  if (typeof text !== 'string') return undefined;
+  const read = readPartitions(text);
+  return 'problem' in read ? undefined : read.partitions;
+}
+
+/**
+ * A PartitionMap[] from JSON text, or why it is not one. A column written twice in one map
+ * (`{"region":"EU","region":"US"}`) is not: JSON.parse would keep the last, and which value the
+ * writer meant cannot be known (the config refuses the same text).
+ */
+function readPartitions(text: unknown): { partitions: PartitionMap[] } | { problem: string } {
+  const notList = { problem: '`partitions` is not a JSON list of maps of column names to strings or null' };
+  if (typeof text !== 'string') return notList;
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    return undefined;
+    return notList;
   }
-  return isPartitionList(value) ? value : undefined;
+  if (!isPartitionList(value)) return notList;
+  // Only on text JSON.parse accepted (duplicateKeyPath's precondition).
+  if (duplicateKeyPath(text))
+    return { problem: '`partitions` writes a column twice in one map (JSON keeps only the last)' };
+  return { partitions: value };
 }
 
 export function isPartitionList(value: unknown): value is PartitionMap[] {
@@ -67,8 +83,7 @@ export function readGrantItem(
   if (item.grantId !== undefined && sk.slice(skPrefix.length) !== item.grantId.S)
     return { problem: '`grantId` disagrees with the sk' };
   if (item.partitions?.S === undefined) return { problem: 'no `partitions` string attribute (JSON text)' };
-  const partitions = parsePartitions(item.partitions.S);
-  if (!partitions)
-    return { problem: '`partitions` is not a JSON list of maps of column names to strings or null' };
-  return { table, partitions };
+  const partitions = readPartitions(item.partitions.S);
+  if ('problem' in partitions) return partitions;
+  return { table, partitions: partitions.partitions };
 }
