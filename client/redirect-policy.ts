@@ -6,7 +6,7 @@
  * - it is a SigV4 presigned URL (X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature in its
  *   query), the only thing the proxy's presigner writes, and the helper sends it no credential;
  * - it does not name or resolve to a link-local address (metadata services, fe80::/10,
- *   fd00:ec2::254) or an unspecified one (0.0.0.0 reaches this machine);
+ *   fd00:ec2::254, fd00:ec2::23) or an unspecified one (0.0.0.0 reaches this machine);
  * - it names or resolves to a loopback address only when the proxy itself is on loopback (a local
  *   proxy with a local S3 stand-in, as in the tests);
  * - it keeps https when the proxy is reached over https (a presigned URL is a bearer credential),
@@ -33,6 +33,11 @@ const linkLocal = new BlockList();
 linkLocal.addSubnet('169.254.0.0', 16, 'ipv4');
 linkLocal.addSubnet('fe80::', 10, 'ipv6');
 linkLocal.addAddress('fd00:ec2::254', 'ipv6'); // EC2's IPv6 metadata endpoint
+linkLocal.addAddress('fd00:ec2::23', 'ipv6'); // EKS Pod Identity Agent's (credentials), as 169.254.170.23
+// 169.254.0.0/16 embedded in IPv6: IPv4-compatible (::a.b.c.d) and NAT64 (64:ff9b::a.b.c.d), which a
+// translator on the way could turn into the IPv4 address (IPv4-mapped ones BlockList maps itself).
+linkLocal.addSubnet('::a9fe:0', 112, 'ipv6');
+linkLocal.addSubnet('64:ff9b::a9fe:0', 112, 'ipv6');
 
 const loopback = new BlockList();
 loopback.addSubnet('127.0.0.0', 8, 'ipv4');
@@ -110,6 +115,13 @@ export function redirectPolicy(
   ) => {
     resolve(hostname, { ...options, all: true } as LookupAllOptions, (err, addresses) => {
       if (err) return callback(err, []);
+      // `localhost` counts as this machine by its name (the SSE-C and https rules trust it):
+      // it must resolve there, whatever the resolver (a hosts file without it asks DNS) says.
+      if (hostname.toLowerCase() === 'localhost') {
+        const away = addresses.find(({ address }) => !loopback.check(address, family(address)));
+        if (away)
+          return callback(new RedirectRefused(hostname, `it resolves to ${away.address}, not loopback`), []);
+      }
       if (!allowed.has(hostname.toLowerCase())) {
         for (const { address } of addresses) {
           const why = addressRefusal(address);
