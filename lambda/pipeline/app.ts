@@ -22,7 +22,7 @@ import { listVirtual, touchesPrefix, type VisibleTable } from '../s3/virtual-lis
 import type { StorageBackend } from '../storage/storage-backend';
 import { asS3Error, errorResponse } from './error-response';
 import { assertStreamable, type GetModeOptions, serveGet } from './get-mode';
-import { observeBody } from './observe';
+import { observeBody, sentInSlices } from './observe';
 import { reasonClassOf, type Stage } from './reason-class';
 import {
   checkRequestSize,
@@ -122,10 +122,11 @@ export function createApp(deps: AppDeps): ProxyHandler {
       const resource = ctx.key !== undefined ? `/${VIRTUAL_BUCKET}/${ctx.key}` : undefined;
       res = errorResponse(error, ctx.requestId, base, resource, req.method.toUpperCase() === 'HEAD');
     }
-    const body = observeBody(res.body, (bytes, failure) =>
-      deps.observer.record(eventOf(deps, req, ctx, res, error, bytes, failure)),
+    const sent = sentInSlices(res);
+    const body = observeBody(sent.body, (bytes, failure) =>
+      deps.observer.record(eventOf(deps, req, ctx, sent, error, bytes, failure)),
     );
-    return { ...res, body };
+    return { ...sent, body };
   };
 }
 
@@ -300,7 +301,8 @@ function eventOf(
     backendCalls: ctx.backend.calls,
     bytes,
     durationMs: deps.clock.now() - ctx.started,
-    proxied: ctx.proxied,
+    // A 304 carries no body: nothing was streamed through the proxy.
+    proxied: ctx.proxied && status < 300,
     redirected: status === 307,
   };
 }
@@ -317,7 +319,14 @@ const CLIENT_CLOSED_REQUEST = 499;
 function clientLeft(req: ProxyRequest, res: ProxyResponse): boolean {
   const body = res.body;
   const streamed = body !== undefined && typeof body !== 'string' && !(body instanceof Uint8Array);
-  return (streamed || res.status >= 500) && req.signal?.aborted === true;
+  const signal = req.signal;
+  // The Lambda adapter also aborts the request as its invocation runs out of time: the client
+  // did not leave then, the function did.
+  return (
+    (streamed || res.status >= 500) &&
+    signal?.aborted === true &&
+    (signal.reason as { name?: unknown } | undefined)?.name !== 'TimeoutError'
+  );
 }
 
 /** What a request refused by authentication asked for (for metrics), or 'Unknown'. */

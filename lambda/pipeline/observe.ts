@@ -3,7 +3,7 @@
  * its response has been fully sent (or failed).
  */
 import type { Observer } from '../core/observer';
-import type { ResponseBody } from '../core/types';
+import type { ProxyResponse, ResponseBody } from '../core/types';
 import { watchBody } from '../core/watched-body';
 
 /** The audit line: one JSON object per request on stdout. */
@@ -53,4 +53,29 @@ export function observeBody(
     return body;
   }
   return watchBody(body, done);
+}
+
+/** A buffered body larger than this is handed to the adapter a slice at a time (sentInSlices). */
+const SLICE_BYTES = 64 * 1024;
+
+/**
+ * A big buffered body (a generated log file, a long listing) as slices of a stream, framed by its
+ * Content-Length: handed to the adapter whole, it would be recorded as sent in full the moment
+ * the handler returned, also to a client that left after a few bytes. As slices it is recorded
+ * as a stream is: with the bytes the adapter took, and as client-gone when it stopped early.
+ */
+export function sentInSlices(res: ProxyResponse): ProxyResponse {
+  const body = res.body;
+  if (typeof body !== 'string' && !(body instanceof Uint8Array)) return res;
+  const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+  if (bytes.byteLength <= SLICE_BYTES) return res;
+  return {
+    ...res,
+    headers: { ...res.headers, 'content-length': res.headers['content-length'] ?? String(bytes.byteLength) },
+    body: slicesOf(bytes),
+  };
+}
+
+async function* slicesOf(bytes: Uint8Array): AsyncIterable<Uint8Array> {
+  for (let at = 0; at < bytes.byteLength; at += SLICE_BYTES) yield bytes.subarray(at, at + SLICE_BYTES);
 }
