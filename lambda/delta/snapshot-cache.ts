@@ -119,6 +119,14 @@ export class SnapshotCache {
     staleServed: 0,
   };
   private readonly admission = new FrequencyAdmission();
+  /** Loads in the order they began (see `finished`). */
+  private loadSeq = 0;
+  /**
+   * Per table, the last load to finish among those begun latest (held weakly): a load begun
+   * earlier that finishes later (on an entry evicted and made again meanwhile) read an older log,
+   * and answers with this one instead, so no request gets a version older than one already given.
+   */
+  private readonly finished = new Map<string, { seq: number; snap: WeakRef<Snapshot> }>();
   private readonly historyCounters: HistoryCounters = {
     loads: 0,
     recentLoads: 0,
@@ -254,12 +262,14 @@ export class SnapshotCache {
   /** Drops a table (e.g. its mapping changed). */
   invalidate(key: string): void {
     this.drop(key);
+    this.finished.delete(key);
   }
 
   private entry(key: string, tableUri: string): Entry {
     let e = this.entries.get(key);
     if (e && e.tableUri !== tableUri) {
       this.drop(key); // the alias now points elsewhere
+      this.finished.delete(key);
       e = undefined;
     }
     if (!e) e = { key, tableUri, checkedAt: Number.NEGATIVE_INFINITY, counted: 0 };
@@ -299,6 +309,7 @@ export class SnapshotCache {
 
   private load(key: string, e: Entry, storage: DeltaStorage): Promise<Snapshot> {
     const started = this.opts.clock.now();
+    const seq = ++this.loadSeq;
     const prev = e.snapshot;
     if (!prev) this.counters.misses++;
     let replaced = false;
@@ -318,14 +329,20 @@ export class SnapshotCache {
       }
     };
     e.inflight = p.then(
-      (snap) => {
+      (loaded) => {
         report(true);
+        // A load begun after this one (it listed a newer log) has already answered: serve that.
+        const last = this.finished.get(key);
+        const newer = last && last.seq > seq ? last.snap.deref() : undefined;
+        const snap = newer ?? loaded;
+        if (!newer) this.finished.set(key, { seq, snap: new WeakRef(loaded) });
         if (replaced) {
           // Another table (or a rolled-back one) now: what was learnt of the old log goes.
           e.history = undefined;
           e.probe = undefined;
         }
-        this.keep(e, snap);
+        // Not on an entry no longer cached: the newer one's size is followed by its own entry.
+        if (!newer || this.entries.get(key) === e) this.keep(e, snap);
         e.checkedAt = started;
         e.inflight = undefined;
         e.staleBecause = undefined;
