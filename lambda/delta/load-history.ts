@@ -60,7 +60,7 @@ export async function loadHistory(storage: DeltaStorage, snapshot: Snapshot): Pr
   const info: HistoryInfo = { logFilesRead: 0, requests: 0, bytesRead: 0, tombstones: 0, outcome: 'loaded' };
   if (!retained) return finish(b, snapshot, snapshot.version, io, info);
 
-  const { checkpoint, oldest } = await readTombstones(storage, retained, b, listed, io, info);
+  const { checkpoint, oldest } = await readTombstones(storage, retained, b, io, info);
   b.repartitioned = false;
   const commits = retained.commits.filter((c) => c.version >= oldest);
   await applyCommits(storage, commits, io, info, (bytes, c) =>
@@ -107,15 +107,15 @@ async function readTombstones(
   storage: DeltaStorage,
   retained: RetainedLog,
   b: HistoryBuilder,
-  listed: ParsedListing,
   io: IoStats,
   info: HistoryInfo,
 ): Promise<{ checkpoint?: CheckpointChoice; oldest: number }> {
   if (retained.checkpoints.length === 0) return { oldest: retained.oldestVersion };
   let lastError: unknown;
   for (const cp of retained.checkpoints) {
-    // The tombstones' timestamps are usually there; the checkpoint's own time stands in otherwise.
-    const fallbackAt = listed.lastModified.get(cp.parts[0]!.path) ?? 0;
+    // A tombstone without deletionTimestamp dates from 0, as Spark and delta-rs read it: VACUUM
+    // may delete its file at once. (The checkpoint's own time would renew it with every checkpoint
+    // that repeats the tombstone, keeping the file readable past any retention.)
     let count = 0;
     try {
       await readCheckpointFileActions(
@@ -125,7 +125,7 @@ async function readTombstones(
         io,
         (t) => {
           count++;
-          b.removal(t, t.deletionTimestamp ?? fallbackAt, cp.version);
+          b.removal(t, t.deletionTimestamp ?? 0, cp.version);
         },
         undefined,
         (header) => {
@@ -259,7 +259,7 @@ export async function loadRecentHistory(storage: DeltaStorage, snapshot: Snapsho
       checkpoints: [cp],
       commits: [],
     };
-    await readTombstones(storage, only, b, listed, io, info);
+    await readTombstones(storage, only, b, io, info);
   } catch (e) {
     if (e instanceof DeltaLogError) return loadHistory(storage, snapshot);
     throw e;

@@ -31,7 +31,9 @@ export function parseInterval(text: string): number | undefined {
   let ms = 0;
   for (let i = 0; i < words.length; i += 2) {
     const n = Number(words[i]);
-    const unit = UNIT_MS[words[i + 1]!.replace(/s$/, '')];
+    const name = words[i + 1]!.replace(/s$/, '');
+    // Own keys only: "constructor" or "__proto__" is no unit (it would make the retention NaN).
+    const unit = Object.hasOwn(UNIT_MS, name) ? UNIT_MS[name] : undefined;
     if (!Number.isFinite(n) || !/^[+-]?\d+(\.\d+)?$/.test(words[i]!) || unit === undefined) return undefined;
     ms += n * unit;
   }
