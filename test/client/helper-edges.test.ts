@@ -4,64 +4,12 @@
  * answer as each test says (hang, cut a body short, redirect oddly). The real proxy cannot be
  * made to do these things; the helper under test is the real one, driven with raw HTTP.
  */
-import {
-  Agent,
-  createServer,
-  type IncomingMessage,
-  request,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { Agent, createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type ClientHelper, startClientHelper } from '../../client/helper';
 import { rawSocket } from '../helpers/raw-http';
-
-interface Seen {
-  method: string;
-  url: string;
-  headers: IncomingMessage['headers'];
-}
-
-interface Upstream {
-  url: string;
-  port: number;
-  seen: Seen[];
-  /** Sockets currently open to this server. */
-  open(): number;
-  answer: (req: IncomingMessage, res: ServerResponse) => void;
-  stop(): Promise<void>;
-}
-
-async function startUpstream(): Promise<Upstream> {
-  const sockets = new Set<Socket>();
-  const up: Upstream = {
-    url: '',
-    port: 0,
-    seen: [],
-    open: () => sockets.size,
-    answer: (_req, res) => res.end('ok'),
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      }),
-  };
-  // Header limit as roomy as the proxy's own parser, so the helper's limit is what is tested.
-  const server: Server = createServer({ maxHeaderSize: 64 * 1024 }, (req, res) => {
-    up.seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
-    req.resume();
-    up.answer(req, res);
-  });
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.once('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  up.port = (server.address() as AddressInfo).port;
-  up.url = `http://127.0.0.1:${up.port}`;
-  return up;
-}
+import { startUpstream, type Upstream } from '../helpers/recording-upstream';
 
 let proxy: Upstream;
 let s3: Upstream;

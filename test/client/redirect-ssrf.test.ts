@@ -4,11 +4,11 @@
  * a non-loopback address is one the policy refuses before any connection (checked on the policy
  * first), and the allowed paths lead to local servers that record what reaches them.
  */
-import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { type IncomingMessage, request, type ServerResponse } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type ClientHelper, startClientHelper } from '../../client/helper';
 import { redirectPolicy } from '../../client/redirect-policy';
+import { startUpstream, type Upstream } from '../helpers/recording-upstream';
 
 const PRESIGNED =
   'X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AK%2F20260101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20260101T000000Z&X-Amz-SignedHeaders=host&X-Amz-Signature=abab';
@@ -122,42 +122,6 @@ describe('redirect policy against SSRF tricks', () => {
     expect(await lookupOf(policy, 'localhost')).toMatch(/refused/);
   });
 });
-
-interface Upstream {
-  url: string;
-  port: number;
-  seen: { url: string; headers: IncomingMessage['headers'] }[];
-  answer: (req: IncomingMessage, res: ServerResponse) => void;
-  stop(): Promise<void>;
-}
-
-async function startUpstream(): Promise<Upstream> {
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((req, res) => {
-    up.seen.push({ url: req.url ?? '', headers: req.headers });
-    req.resume();
-    up.answer(req, res);
-  });
-  const up: Upstream = {
-    url: '',
-    port: 0,
-    seen: [],
-    answer: (_req, res) => res.end('ok'),
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      }),
-  };
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.once('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  up.port = (server.address() as AddressInfo).port;
-  up.url = `http://127.0.0.1:${up.port}`;
-  return up;
-}
 
 let proxy: Upstream;
 let s3: Upstream;

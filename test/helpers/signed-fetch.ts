@@ -56,9 +56,10 @@ export async function signHeaders(
   });
   const query: Record<string, string | string[]> = {};
   for (const part of rawQuery ? rawQuery.split('&') : []) {
-    const [k, v = ''] = part.split('=') as [string, string?];
-    const name = decodeURIComponent(k);
-    const value = decodeURIComponent(v);
+    // At the first '=' only: a value may hold more (prefix=sales/region=EU/).
+    const eq = part.indexOf('=');
+    const name = decodeURIComponent(eq < 0 ? part : part.slice(0, eq));
+    const value = eq < 0 ? '' : decodeURIComponent(part.slice(eq + 1));
     const prev = query[name];
     query[name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
   }

@@ -11,7 +11,7 @@ import { createLambdaHandler } from '../../lambda/adapters/lambda';
 import { createProxy } from '../../lambda/bootstrap';
 import { parseConfig } from '../../lambda/config';
 import type { RequestEvent } from '../../lambda/core/observer';
-import { type AddFile, DeltaTableWriter } from '../../lambda/local/delta-writer';
+import { DeltaTableWriter } from '../../lambda/local/delta-writer';
 import { S3Backend } from '../../lambda/storage/s3-backend';
 import type { StorageBackend } from '../../lambda/storage/storage-backend';
 import { uploadDemoTable } from '../helpers/fixture-tables';
@@ -27,6 +27,7 @@ import {
   startS3rver,
 } from '../helpers/s3-servers';
 import { encodeKeyPath, signedFetch, signHeaders } from '../helpers/signed-fetch';
+import { wideAdds } from '../helpers/wide-adds';
 
 installLambdaRuntimeShim();
 
@@ -48,7 +49,7 @@ beforeAll(async () => {
     { schema: [{ name: 'id', type: 'long' }] },
   );
   await writer.create();
-  await writer.commit({ add: bigAdds(12_000), operation: 'WRITE' });
+  await writer.commit({ add: wideAdds(12_000), operation: 'WRITE' });
   client.destroy();
 }, 120_000);
 afterAll(async () => {
@@ -89,24 +90,6 @@ describe('node:http: one request, one audit event', () => {
     });
   });
 });
-
-/** ~20 MB of commit JSON: more than loopback socket buffers absorb from a paused reader. */
-function bigAdds(n: number): AddFile[] {
-  const stats = JSON.stringify({
-    numRecords: 1,
-    minValues: { id: 1, s: 'a'.repeat(700) },
-    maxValues: { id: 2, s: 'z'.repeat(700) },
-    nullCount: { id: 0 },
-  });
-  return Array.from({ length: n }, (_, i) => ({
-    path: `part-${i}.parquet`,
-    partitionValues: {},
-    size: 1,
-    modificationTime: 0,
-    dataChange: true,
-    stats,
-  }));
-}
 
 describe.each(TRANSPORTS)(
   'a client that leaves during a big buffered body (a generated log file), via %s',

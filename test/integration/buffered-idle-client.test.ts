@@ -8,10 +8,11 @@ import type { Socket } from 'node:net';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNodeServer } from '../../lambda/adapters/node-server';
-import { type AddFile, DeltaTableWriter } from '../../lambda/local/delta-writer';
+import { DeltaTableWriter } from '../../lambda/local/delta-writer';
 import { ANALYST, type RunningProxy, type ServeFn, startProxy } from '../helpers/proxy-harness';
 import { backendClient, createBucket, type S3Server, startS3rver } from '../helpers/s3-servers';
 import { signHeaders } from '../helpers/signed-fetch';
+import { wideAdds } from '../helpers/wide-adds';
 
 const BUCKET = 'bounds';
 /** ~20 MB of commit JSON: more than loopback socket buffers absorb from a paused reader. */
@@ -20,23 +21,6 @@ const ADDS = 12_000;
 let s3: S3Server;
 let client: S3Client;
 const open: ClientRequest[] = [];
-
-function bigAdds(n: number): AddFile[] {
-  const stats = JSON.stringify({
-    numRecords: 1,
-    minValues: { id: 1, s: 'a'.repeat(700) },
-    maxValues: { id: 2, s: 'z'.repeat(700) },
-    nullCount: { id: 0 },
-  });
-  return Array.from({ length: n }, (_, i) => ({
-    path: `part-${i}.parquet`,
-    partitionValues: {},
-    size: 1,
-    modificationTime: 0,
-    dataChange: true,
-    stats,
-  }));
-}
 
 beforeAll(async () => {
   s3 = await startS3rver();
@@ -51,7 +35,7 @@ beforeAll(async () => {
     { schema: [{ name: 'id', type: 'long' }] },
   );
   await writer.create();
-  await writer.commit({ add: bigAdds(ADDS), operation: 'WRITE' });
+  await writer.commit({ add: wideAdds(ADDS), operation: 'WRITE' });
 }, 120_000);
 
 afterAll(async () => {
