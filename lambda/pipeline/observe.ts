@@ -67,6 +67,9 @@ const SLICE_BYTES = 64 * 1024;
 export function sentInSlices(res: ProxyResponse): ProxyResponse {
   const body = res.body;
   if (typeof body !== 'string' && !(body instanceof Uint8Array)) return res;
+  // A string of at most a third of a slice in UTF-16 units is within one slice as UTF-8: every
+  // 307 and error document returns here, unencoded.
+  if (typeof body === 'string' ? body.length * 3 <= SLICE_BYTES : body.byteLength <= SLICE_BYTES) return res;
   const bytes = typeof body === 'string' ? Buffer.from(body) : body;
   if (bytes.byteLength <= SLICE_BYTES) return res;
   return {
