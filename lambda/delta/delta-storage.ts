@@ -5,6 +5,7 @@
  */
 import { concatBytes } from '../core/concat-bytes';
 import { WorkSlices, yieldToEventLoop } from '../core/event-loop';
+import { resumeAfter } from '../storage/list-resume';
 import type { GetResult, StorageBackend } from '../storage/storage-backend';
 import { StorageError } from '../storage/storage-backend';
 import { DeltaLogError } from './delta-log-error';
@@ -144,12 +145,11 @@ export function deltaStorageFromBackend(
           break;
         continuationToken = page.nextContinuationToken;
         if (continuationToken === undefined) {
-          // "Truncated" without a token (S3 always sends one; a compatible backend may not): go on
-          // after the page's last key, never stop at a log that merely looks complete.
-          const last = page.objects.at(-1)?.key;
-          if (last === undefined || (after !== undefined && last <= after))
+          // "Truncated" without a token (list-resume.ts).
+          const next = resumeAfter(page, after);
+          if (next === undefined)
             throw new StorageError('Unavailable', 'backend listing page truncated without a way to resume');
-          after = last;
+          after = next;
         }
       }
       out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));

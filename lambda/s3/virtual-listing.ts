@@ -16,6 +16,7 @@
 import type { ListingFilter, ListingScope } from '../core/listing-filter';
 import { S3Error } from '../core/s3-error';
 import { compareKeys, type TableMount } from '../core/table-mount';
+import { PAST, resumeAfter } from '../storage/list-resume';
 import type { ListedObject, ListPage, StorageBackend } from '../storage/storage-backend';
 
 export type ListEntry =
@@ -87,8 +88,6 @@ function longestKey(page: ListPage): number {
   for (const p of page.commonPrefixes) longest = Math.max(longest, p.length);
   return longest;
 }
-/** The greatest code point: `p + PAST` sorts after every key that starts with `p` (UTF-8 order). */
-const PAST = '\u{10FFFF}';
 
 /** Rolls a key up to its common prefix under `delimiter`, as S3 does. */
 export function rollUp(key: string, prefix: string, delimiter: string): string | undefined {
@@ -314,16 +313,9 @@ export async function listVirtual(
         token = page.nextContinuationToken;
         continue;
       }
-      // A backend that says "truncated" but gives no token: resume after the page's last entry
-      // (past a common prefix it rolled up), as an S3 client does without NextMarker; stopping
-      // here would answer a complete-looking listing that lost every key after this page.
-      const lastObject = page.objects.at(-1)?.key;
-      const lastPrefix = page.commonPrefixes.at(-1);
-      const next =
-        lastPrefix !== undefined && (lastObject === undefined || compareKeys(lastPrefix, lastObject) > 0)
-          ? lastPrefix + PAST
-          : lastObject;
-      if (next === undefined || (startAfter !== undefined && compareKeys(next, startAfter) <= 0))
+      // A backend that says "truncated" but gives no token (list-resume.ts).
+      const next = resumeAfter(page, startAfter);
+      if (next === undefined)
         throw new S3Error(
           'InternalError',
           undefined,
