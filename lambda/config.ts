@@ -344,8 +344,8 @@ function refuseDuplicateKeys(text: string, where: string): void {
     );
 }
 
-/** A config file's text as JSON: a fault is named by line and column, a key written twice by its path. */
-export function parseConfigText(text: string, file: string): unknown {
+/** A config file's text as a JSON object: a fault is named by line and column, a key written twice by its path. */
+export function parseConfigText(text: string, file: string): Record<string, unknown> {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -353,7 +353,10 @@ export function parseConfigText(text: string, file: string): unknown {
     throw new ConfigError(`${file}: not valid JSON (${jsonFault(text, e)})`);
   }
   refuseDuplicateKeys(text, file);
-  return raw;
+  // null, [] or 42 would be no settings at all (spread into what the variables override).
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new ConfigError(`${file}: expected a JSON object`);
+  return raw as Record<string, unknown>;
 }
 
 /** Applies PROXY_* overrides to a raw (unvalidated) config object. */
@@ -477,11 +480,7 @@ export function loadConfig(
     } catch (e) {
       throw unreadableConfig(file, e);
     }
-    const parsed = parseConfigText(text, file);
-    // Spread into the object the variables override, null, [] or 42 would be no settings at all.
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-      throw new ConfigError(`${file}: expected a JSON object`);
-    raw = parsed as Record<string, unknown>;
+    raw = parseConfigText(text, file);
     const exposure = options.warn && secretsExposure(file, raw);
     if (exposure) options.warn!(exposure.message, { file, mode: exposure.mode });
   }

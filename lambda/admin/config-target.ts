@@ -115,9 +115,6 @@ export class ConfigFileTarget implements AdminTarget {
     }
     // A key written twice would be dropped by the rewrite: refused, as the proxy refuses it.
     const raw = parseConfigText(text, this.file);
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-      throw new ConfigError(`${this.file}: expected a JSON object`);
-    }
     let wasValid = true;
     try {
       parseConfig(raw);
