@@ -13,6 +13,7 @@ import { loadSnapshot } from '../../lambda/delta/load-snapshot';
 import { openParquet, readLeaves } from '../../lambda/delta/parquet-leaves';
 import { MemoryDeltaStorage, metaData, protocolV1 } from '../helpers/delta-memory-storage';
 import { longestLoopBlock } from '../helpers/loop-watch';
+import { varint } from '../helpers/varint';
 
 const tableUri = 's3://bucket/t';
 const CHECKPOINT = '_delta_log/00000000000000000000.checkpoint.parquet';
@@ -83,17 +84,6 @@ describe('a checkpoint footer with absurd counts', () => {
     expect(snapshot.estimatedBytes).toBeLessThan(1024 * 1024);
   }, 120_000);
 });
-
-/** Unsigned LEB128. */
-function varint(n: number): number[] {
-  const out: number[] = [];
-  while (n >= 0x80) {
-    out.push((n % 0x80) | 0x80);
-    n = Math.floor(n / 0x80);
-  }
-  out.push(n);
-  return out;
-}
 
 /**
  * An UNCOMPRESSED v1 data page of `count` slots whose repetition and definition levels are each

@@ -10,17 +10,7 @@
 import { readRleBitPackedHybrid } from 'hyparquet/src/encoding.js';
 import { markGeoColumns } from 'hyparquet/src/geoparquet.js';
 import { describe, expect, it } from 'vitest';
-
-/** Unsigned LEB128, as Parquet writes run headers. */
-function varint(n: number): number[] {
-  const out: number[] = [];
-  while (n >= 0x80) {
-    out.push((n % 0x80) | 0x80);
-    n = Math.floor(n / 0x80);
-  }
-  out.push(n);
-  return out;
-}
+import { varint } from '../helpers/varint';
 
 const reader = (bytes: number[]) => ({ view: new DataView(Uint8Array.from(bytes).buffer), offset: 0 });
 
