@@ -185,9 +185,13 @@ export class DeltaAuthorizer implements Authorizer {
   }
 
   /**
-   * A file the snapshot allows. A deletion-vector file (raw view) also holds the vectors of files
-   * removed since (a DELETE rewrote one of them, an OPTIMIZE all): every one the history knows
-   * must be granted too.
+   * A file the snapshot allows, with what only the retained history can tell. A deletion-vector
+   * file (raw view) also holds the vectors of files removed since (a DELETE rewrote one of them, an
+   * OPTIMIZE all): every one the history knows must be granted too. A change-data file: a snapshot
+   * keeps the change data of every commit it replayed since it was loaded, also of commits that
+   * log cleanup has removed since (an incremental refresh reads only new commits), so the history
+   * decides, as it does for a snapshot loaded after the cleanup (the recent history answers for
+   * commits after the newest checkpoint).
    */
   private async removedOwnersAllow(
     principal: Principal,
@@ -197,33 +201,17 @@ export class DeltaAuthorizer implements Authorizer {
     relKey: string,
   ): Promise<ObjectDecision> {
     const kind = snapshot.kindOf(relKey);
-    if (kind === 'changeData') return this.retainedChangeData(principal, mount, snapshot, maps, relKey);
-    if (kind !== 'deletionVector') return { allow: true, kind: 'data' };
+    if (kind !== 'deletionVector' && kind !== 'changeData') return { allow: true, kind: 'data' };
     const verdict = await this.historyVerdict(principal, mount, snapshot, maps, relKey);
-    return verdict === 'forbidden'
-      ? { allow: false, answer: 'access-denied', reason: 'partition not granted' }
-      : { allow: true, kind: 'data' };
-  }
-
-  /**
-   * A change-data file the snapshot knows, in a granted partition. A snapshot keeps the change data
-   * of every commit it replayed since it was loaded, also of commits that log cleanup has removed
-   * since (an incremental refresh reads only new commits): the retained history decides, as it
-   * does for a snapshot loaded after the cleanup (the recent history answers for commits after the
-   * newest checkpoint).
-   */
-  private async retainedChangeData(
-    principal: Principal,
-    mount: TableMount,
-    snapshot: Snapshot,
-    maps: readonly PartitionMap[],
-    relKey: string,
-  ): Promise<ObjectDecision> {
-    const verdict = await this.historyVerdict(principal, mount, snapshot, maps, relKey);
+    if (kind === 'deletionVector')
+      return verdict === 'forbidden'
+        ? { allow: false, answer: 'access-denied', reason: 'partition not granted' }
+        : { allow: true, kind: 'data' };
     if (verdict === 'readable') return { allow: true, kind: 'data' };
-    if (this.deps.logView !== undefined)
-      return { allow: false, answer: 'not-found', reason: 'change data of a commit no longer retained' };
-    return { allow: false, answer: 'access-denied', reason: 'change data of a commit no longer retained' };
+    const reason = 'change data of a commit no longer retained';
+    return this.deps.logView !== undefined
+      ? { allow: false, answer: 'not-found', reason }
+      : { allow: false, answer: 'access-denied', reason };
   }
 
   private async historyVerdict(
