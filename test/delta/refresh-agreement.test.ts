@@ -104,6 +104,19 @@ interface ModelFile {
   };
 }
 
+/** The remove of a model file, at version `v` (its deletion vector with it). */
+function removeOf(f: ModelFile, v: number) {
+  return {
+    remove: {
+      path: f.path,
+      deletionTimestamp: v,
+      dataChange: true,
+      partitionValues: f.pv,
+      ...(f.dv ? { deletionVector: f.dv } : {}),
+    },
+  };
+}
+
 const dvOf = (n: number) => ({
   storageType: 'i',
   pathOrInlineDv: `wi5b=000010000siXQKl0rr91000f55c8Xg0@@D72lkbi5=-{L${String(n).padStart(4, '0')}`,
@@ -160,29 +173,13 @@ async function randomLog(seed: number): Promise<{ s: MemoryDeltaStorage; at: Map
         touched.add(f.path);
         active.delete(f.path);
         removed.set(f.path, f);
-        actions.push({
-          remove: {
-            path: f.path,
-            deletionTimestamp: v,
-            dataChange: true,
-            partitionValues: f.pv,
-            ...(f.dv ? { deletionVector: f.dv } : {}),
-          },
-        });
+        actions.push(removeOf(f, v));
       } else if (r < 0.85) {
         const f = pick(live);
         touched.add(f.path);
         const g: ModelFile = { ...f, dv: dvOf(++dvs) };
         active.set(f.path, g);
-        actions.push({
-          remove: {
-            path: f.path,
-            deletionTimestamp: v,
-            dataChange: true,
-            partitionValues: f.pv,
-            ...(f.dv ? { deletionVector: f.dv } : {}),
-          },
-        });
+        actions.push(removeOf(f, v));
         actions.push(add(g.path, g.pv, g.dv));
       } else if (dead.length) {
         const f = pick(dead);
