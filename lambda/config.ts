@@ -19,6 +19,7 @@ import { ANONYMOUS } from './core/principal';
 import { matchTableUri } from './core/table-mount';
 import { DEFAULT_REDIRECT_CLIENTS } from './s3/redirect-policy';
 import { assertSafeKey } from './s3/virtual-key';
+import { defaultDynamoRegion } from './store/dynamo-region';
 
 export { parseTableUri } from './core/table-mount';
 
@@ -492,7 +493,7 @@ export function loadConfig(
   // fail every lookup ("Region is missing") and every request signed with a DynamoDB key gets 503.
   const database = config.database;
   if (database && database.region === undefined) {
-    const region = ownRegion || (database.endpoint ? 'us-east-1' : undefined);
+    const region = defaultDynamoRegion(env, database.endpoint);
     if (region) database.region = region;
   }
   return config;

@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { ANONYMOUS_PRINCIPAL } from '../access/grant-sources';
 import { ConfigError } from '../config';
 import { createDynamoClient } from '../store/dynamo-client';
+import { defaultDynamoRegion } from '../store/dynamo-region';
 import { MAX_PRINCIPAL_BYTES } from '../store/dynamo-schema';
 import { isTableAlias } from '../store/grant-item';
 import type { AdminTarget } from './admin-target';
@@ -129,11 +130,7 @@ function openTarget(values: Values, io: Io): AdminTarget {
   const endpoint = values.endpoint as string | undefined;
   if (endpoint !== undefined && !/^https?:\/\/[^/]+/.test(endpoint))
     throw new UsageError(`--endpoint: not a URL: ${endpoint}`);
-  const region =
-    (values.region as string | undefined) ??
-    env.AWS_REGION ??
-    env.AWS_DEFAULT_REGION ??
-    (endpoint ? 'us-east-1' : undefined);
+  const region = (values.region as string | undefined) || defaultDynamoRegion(env, endpoint);
   if (!region) throw new UsageError('--region is required (or set AWS_REGION)');
   let credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
   if (endpoint !== undefined) {

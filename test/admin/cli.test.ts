@@ -7,6 +7,7 @@ import { type AttributeValue, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoGrantStore } from '../../lambda/access/dynamodb-grant-store';
 import { ConfigGrantStore, effectivePartitions } from '../../lambda/access/grant-sources';
+import { main } from '../../lambda/admin/cli';
 import { ConfigFileTarget } from '../../lambda/admin/config-target';
 import { DynamoTarget } from '../../lambda/admin/dynamo-target';
 import { DynamoCredentialStore } from '../../lambda/auth/dynamodb-credential-store';
@@ -82,6 +83,19 @@ describe('admin CLI against DynamoDB (dynalite)', () => {
     const again = await admin(['init', ...target]);
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('already exists');
+  });
+
+  it('takes an empty AWS_REGION as unset, as the proxy does (the key it writes is the one the proxy reads)', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { stdout: (l: string) => out.push(l), stderr: (l: string) => err.push(l) };
+    const own = ['--dynamodb', `${table}-region`, '--endpoint', server.endpoint];
+    expect(await main(['init', ...own], { ...io, env: {} })).toBe(0);
+    const args = ['keys', 'create', '--principal', 'empty-region', ...own];
+    expect(await main(args, { ...io, env: { AWS_REGION: '', AWS_DEFAULT_REGION: 'eu-west-1' } })).toBe(0);
+    expect(await main(args, { ...io, env: { AWS_REGION: '' } })).toBe(0);
+    expect(err.join('\n')).not.toContain('--region is required');
+    expect(out.join('\n').match(/^accessKeyId: /gm)).toHaveLength(2);
   });
 
   it('creates a key whose secret is printed once and authenticates, lists it without the secret, revokes it', async () => {
