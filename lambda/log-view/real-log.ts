@@ -127,9 +127,17 @@ function* realLogWork(files: readonly LogFile[], upTo: number): Generator<void, 
     if (c.version < oldest) break; // newest first
     if (slices.spend(c.parts.length)) yield;
     // Zero-byte parts are skipped by Spark and the kernel: so here.
-    if (checkpoints.at(-1)?.version === c.version || c.parts.some((p) => p.size === 0)) continue;
+    if (c.parts.some((p) => p.size === 0)) continue;
     let written = 0;
     for (const p of c.parts) written = Math.max(written, parts.get(p.path)!.lastModified.getTime());
+    // Of two complete checkpoints of one version, the one written first: an instance that listed
+    // the log before the second was written serves it too, so every instance generates the same
+    // bytes (a reader may take the size from one instance's listing and read from another).
+    const same = checkpoints.at(-1);
+    if (same?.version === c.version) {
+      if (same.lastModified.getTime() <= written) continue;
+      checkpoints.pop();
+    }
     checkpoints.push({
       version: c.version,
       parts: c.parts,
