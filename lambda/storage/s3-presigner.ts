@@ -38,6 +38,8 @@ export interface Identity {
   accessKeyId: string;
   secretAccessKey: string;
   sessionToken?: string;
+  /** When temporary credentials expire (the SDK's AwsCredentialIdentity). */
+  expiration?: Date;
 }
 
 /** S3's key encoding in a path: each segment RFC 3986-encoded, "/" kept (as the SDK does). */
@@ -104,6 +106,18 @@ function amzDate(ms: number): string {
   return lastDate;
 }
 
+/**
+ * A URL's lifetime, cut to the signing credentials' own: S3 refuses a URL signed with temporary
+ * credentials once they expire, whatever X-Amz-Expires says, so the URL says when it really ends
+ * (the provider renews credentials minutes before they expire: a long presignExpiresSeconds can
+ * outlive them). At least 1 second.
+ */
+function withinCredentials(seconds: number, identity: Identity, at: number): number {
+  const until = identity.expiration?.getTime();
+  if (until === undefined || Number.isNaN(until)) return seconds;
+  return Math.max(1, Math.min(seconds, Math.floor((until - at) / 1000)));
+}
+
 export class S3Presigner {
   private readonly endpoints = new Map<string, BucketEndpoint>();
   private readonly fixed = new WeakMap<BucketEndpoint, FixedParts>();
@@ -120,11 +134,13 @@ export class S3Presigner {
     sseCustomer?: SseCustomer,
   ): Promise<string> {
     const endpoint = this.endpoints.get(ref.bucket);
-    // SSE-C signs three headers besides host: rare enough to leave to the SDK's signer.
-    if (!endpoint || sseCustomer) return this.learn(ref, expiresInSeconds, query, sseCustomer);
     const identity = (await this.client.config.credentials()) as Identity;
+    const at = this.now();
+    const expiresIn = withinCredentials(expiresInSeconds, identity, at);
+    // SSE-C signs three headers besides host: rare enough to leave to the SDK's signer.
+    if (!endpoint || sseCustomer) return this.learn(ref, expiresIn, query, sseCustomer);
     const extra = query ? canonicalExtra(query) : '';
-    return this.sign(endpoint, identity, encodeKey(ref.key), expiresInSeconds, this.now(), extra);
+    return this.sign(endpoint, identity, encodeKey(ref.key), expiresIn, at, extra);
   }
 
   /**

@@ -131,6 +131,35 @@ describe('fast presigned GetObject URLs', () => {
     }
   });
 
+  it('never outlive the temporary credentials that sign them (S3 refuses them from then on)', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
+    vi.setSystemTime(AT);
+    let expiration = new Date(AT + 90_500);
+    const c = new S3Client({
+      region: 'eu-west-1',
+      endpoint: 'http://127.0.0.1:9000',
+      forcePathStyle: true,
+      credentials: async () => ({
+        accessKeyId: 'ASIAEXAMPLE',
+        secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
+        sessionToken: 'FwoGZXIvYXdzE/token',
+        expiration,
+      }),
+    });
+    const presigner = new S3Presigner(c, () => AT);
+    const expiresOf = async (key: string, seconds: number) =>
+      new URL(await presigner.presign({ bucket: 'lake', key }, seconds)).searchParams.get('X-Amz-Expires');
+    // The first URL of a bucket (the SDK's) and the later ones (the fast path) alike.
+    expect(await expiresOf('first', 300)).toBe('90');
+    expect(await expiresOf('second', 300)).toBe('90');
+    expect(await expiresOf('short', 60)).toBe('60');
+    expiration = new Date(AT + 20 * 3_600_000);
+    expect(await expiresOf('renewed', 300)).toBe('300');
+  });
+
   it('signs what a SigV4 verifier accepts, and a changed key or expiry breaks it', async () => {
     const c = client({ endpoint: 'http://127.0.0.1:9000', forcePathStyle: true });
     const presigner = new S3Presigner(c, () => AT);
