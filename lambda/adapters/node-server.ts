@@ -28,6 +28,7 @@ class NodeRequest implements ProxyRequest {
   readonly sourceIp: string | undefined;
   private controller: AbortController | undefined;
   private clientGone = false;
+  private refused = false;
 
   constructor(req: IncomingMessage, res: ServerResponse) {
     const url = req.url ?? '/';
@@ -54,6 +55,25 @@ class NodeRequest implements ProxyRequest {
     }
     return this.controller.signal;
   }
+
+  /** True once the adapter answered and recorded this request itself: the core's answer goes nowhere. */
+  get refusedByTransport(): boolean {
+    return this.refused;
+  }
+
+  /** node's parser refused this request's body after the core had it: stop the core's work. */
+  refuse(): void {
+    this.refused = true;
+    this.clientGone = true;
+    this.controller?.abort();
+  }
+}
+
+/** The latest request node's parser handed over on a connection, with its response. */
+interface Exchange {
+  req: IncomingMessage;
+  res: ServerResponse;
+  request: NodeRequest;
 }
 
 /**
@@ -164,6 +184,17 @@ export async function writeResponse(
   }
 }
 
+/** Closes the body of an answer nobody will read, which releases what it holds. */
+async function closeBody(out: ProxyResponse): Promise<void> {
+  const body = out.body;
+  if (body === undefined || typeof body === 'string' || body instanceof Uint8Array) return;
+  try {
+    await body[Symbol.asyncIterator]().return?.();
+  } catch {
+    // It was failing anyway; nobody is listening.
+  }
+}
+
 /** An S3 error answered on the socket itself (node's parser refused the request). */
 function rawError(
   code: TransportRefusal['code'],
@@ -192,12 +223,20 @@ export interface NodeServer {
 }
 
 export function createNodeServer(handler: ProxyHandler, options: NodeServerOptions = {}): Server {
+  // Per connection, the latest request its parser handed over: a parser refusal that follows is
+  // either that request's body (the refusal is its answer) or a request after it (answered after it).
+  const latest = new WeakMap<Socket, Exchange>();
   const server = createServer(
     { requireHostHeader: false, maxHeaderSize: options.maxHeaderSize },
     (req, res) => {
-      handler(new NodeRequest(req, res))
-        .then((out) => writeResponse(res, out, options.clientIdleTimeoutMs))
+      const request = new NodeRequest(req, res);
+      latest.set(req.socket, { req, res, request });
+      handler(request)
+        .then((out) =>
+          request.refusedByTransport ? closeBody(out) : writeResponse(res, out, options.clientIdleTimeoutMs),
+        )
         .catch(() => {
+          if (request.refusedByTransport) return;
           // The core turns every failure into XML; reaching here means the adapter itself failed.
           if (!res.headersSent) {
             const requestId = newRequestId();
@@ -209,6 +248,20 @@ export function createNodeServer(handler: ProxyHandler, options: NodeServerOptio
         });
     },
   );
+  const record = (
+    answer: { requestId: string; bytes: number },
+    code: TransportRefusal['code'],
+    reason: string,
+    method: string | undefined,
+    sourceIp: string | undefined,
+  ) => {
+    try {
+      const { requestId, bytes } = answer;
+      options.refused?.({ requestId, code, reason, method, sourceIp, bytes });
+    } catch {
+      // Recording never breaks an answer.
+    }
+  };
   // Requests node's parser refuses never reach the handler: answer them in S3 XML too, and tell
   // the core, which records them like any other refusal.
   const refuse = (
@@ -220,18 +273,47 @@ export function createNodeServer(handler: ProxyHandler, options: NodeServerOptio
   ) => {
     const answer = rawError(code, message);
     socket.end(answer.raw);
-    try {
-      const { requestId, bytes } = answer;
-      options.refused?.({ requestId, code, reason, method, sourceIp: socket.remoteAddress, bytes });
-    } catch {
-      // Recording never breaks an answer.
-    }
+    record(answer, code, reason, method, socket.remoteAddress);
   };
+  const refusing = new WeakSet<Socket>();
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    // A parser in error refuses every later read of the same connection again: answer once.
+    if (refusing.has(socket)) return;
     if (!socket.writable) return socket.destroy();
     const reason = `refused by the HTTP parser: ${err.code ?? err.name}`;
-    if (err.code === 'HPE_HEADER_OVERFLOW') refuse(socket, 'RequestHeaderSectionTooLarge', undefined, reason);
-    else refuse(socket, 'InvalidRequest', 'The request could not be parsed.', reason);
+    const code = err.code === 'HPE_HEADER_OVERFLOW' ? 'RequestHeaderSectionTooLarge' : 'InvalidRequest';
+    const message = code === 'InvalidRequest' ? 'The request could not be parsed.' : undefined;
+    const last = latest.get(socket);
+    if (last === undefined || last.res.writableFinished) {
+      // Nothing in progress on the connection; a request answered in full whose body then failed
+      // was recorded with that answer and gets no second one.
+      if (last !== undefined && !last.req.complete) return socket.destroy();
+      return refuse(socket, code, message, reason);
+    }
+    refusing.add(socket);
+    socket.pause();
+    if (!last.req.complete) {
+      // The refused bytes are the body of the request the core is serving. Once its answer has
+      // started, it cannot become the refusal: the connection is cut (the core records that).
+      if (last.res.headersSent) return socket.destroy();
+      last.request.refuse();
+      const requestId = newRequestId();
+      const out = errorResponse(new S3Error(code, message), requestId, { 'x-amz-request-id': requestId });
+      // node writes it in order, after any answer still due before it, then closes.
+      out.headers.connection = 'close';
+      void writeResponse(last.res, out);
+      const bytes = Buffer.byteLength(String(out.body));
+      record({ requestId, bytes }, code, reason, last.req.method, socket.remoteAddress);
+      return;
+    }
+    // A malformed request after one still being answered (pipelined): its refusal comes after
+    // that answer, never in its place or inside its body. node answers in order, so the latest
+    // answer finishing means every earlier one has.
+    const after = () => {
+      if (last.res.writableFinished && socket.writable) refuse(socket, code, message, reason);
+      else socket.destroy();
+    };
+    last.res.once('close', after);
   });
   server.on('connect', (_req, socket: Socket) =>
     refuse(socket, 'MethodNotAllowed', undefined, 'CONNECT', 'CONNECT'),

@@ -33,6 +33,11 @@ export interface ProxyRequest {
    * adapter sets it from the invocation's remaining time.
    */
   deadline?: number;
+  /**
+   * True once the adapter has answered and recorded the request itself (node's parser refused its
+   * body after the headers had reached the core): the core's answer goes nowhere and is not recorded.
+   */
+  readonly refusedByTransport?: boolean;
 }
 
 /** A streamed body, a small buffered body, or none (HEAD, 304, errors written by the adapter). */

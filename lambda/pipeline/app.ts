@@ -123,9 +123,11 @@ export function createApp(deps: AppDeps): ProxyHandler {
       res = errorResponse(error, ctx.requestId, base, resource, req.method.toUpperCase() === 'HEAD');
     }
     const sent = sentInSlices(res);
-    const body = observeBody(sent.body, (bytes, failure) =>
-      deps.observer.record(eventOf(deps, req, ctx, sent, error, bytes, failure)),
-    );
+    const body = observeBody(sent.body, (bytes, failure) => {
+      // The transport answered and recorded it (its parser refused the body): one record a request.
+      if (req.refusedByTransport) return;
+      deps.observer.record(eventOf(deps, req, ctx, sent, error, bytes, failure));
+    });
     return { ...sent, body };
   };
 }
