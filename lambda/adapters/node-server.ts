@@ -226,28 +226,30 @@ export function createNodeServer(handler: ProxyHandler, options: NodeServerOptio
   // Per connection, the latest request its parser handed over: a parser refusal that follows is
   // either that request's body (the refusal is its answer) or a request after it (answered after it).
   const latest = new WeakMap<Socket, Exchange>();
-  const server = createServer(
-    { requireHostHeader: false, maxHeaderSize: options.maxHeaderSize },
-    (req, res) => {
-      const request = new NodeRequest(req, res);
-      latest.set(req.socket, { req, res, request });
-      handler(request)
-        .then((out) =>
-          request.refusedByTransport ? closeBody(out) : writeResponse(res, out, options.clientIdleTimeoutMs),
-        )
-        .catch(() => {
-          if (request.refusedByTransport) return;
-          // The core turns every failure into XML; reaching here means the adapter itself failed.
-          if (!res.headersSent) {
-            const requestId = newRequestId();
-            const out = errorResponse(new S3Error('InternalError'), requestId, {
-              'x-amz-request-id': requestId,
-            });
-            void writeResponse(res, out);
-          } else res.destroy();
-        });
-    },
-  );
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const request = new NodeRequest(req, res);
+    latest.set(req.socket, { req, res, request });
+    handler(request)
+      .then((out) =>
+        request.refusedByTransport ? closeBody(out) : writeResponse(res, out, options.clientIdleTimeoutMs),
+      )
+      .catch(() => {
+        if (request.refusedByTransport) return;
+        // The core turns every failure into XML; reaching here means the adapter itself failed.
+        if (!res.headersSent) {
+          const requestId = newRequestId();
+          const out = errorResponse(new S3Error('InternalError'), requestId, {
+            'x-amz-request-id': requestId,
+          });
+          void writeResponse(res, out);
+        } else res.destroy();
+      });
+  };
+  const server = createServer({ requireHostHeader: false, maxHeaderSize: options.maxHeaderSize }, onRequest);
+  // node answers an Expect other than 100-continue with a bare 417 of its own, unrecorded. No
+  // request body is ever read here: the expectation is ignored (RFC 9110 §10.1.1) and the request
+  // answered as without it.
+  server.on('checkExpectation', onRequest);
   const record = (
     answer: { requestId: string; bytes: number },
     code: TransportRefusal['code'],
