@@ -320,6 +320,10 @@ export function createNodeServer(handler: ProxyHandler, options: NodeServerOptio
   server.on('connect', (_req, socket: Socket) =>
     refuse(socket, 'MethodNotAllowed', undefined, 'CONNECT', 'CONNECT'),
   );
+  // node keeps a request's first 2,000 header lines by default and drops the rest unseen: a second
+  // Host or Authorization behind padding would pass the repeated-header check. The header section's
+  // size (maxHeaderSize) bounds the count instead.
+  server.maxHeadersCount = 0;
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   server.requestTimeout = 300_000;
