@@ -241,7 +241,7 @@ export function createNodeServer(handler: ProxyHandler, options: NodeServerOptio
           const out = errorResponse(new S3Error('InternalError'), requestId, {
             'x-amz-request-id': requestId,
           });
-          void writeResponse(res, out);
+          writeResponse(res, out).catch(() => res.destroy());
         } else res.destroy();
       });
   };
@@ -303,7 +303,7 @@ export function createNodeServer(handler: ProxyHandler, options: NodeServerOptio
       const out = errorResponse(new S3Error(code, message), requestId, { 'x-amz-request-id': requestId });
       // node writes it in order, after any answer still due before it, then closes.
       out.headers.connection = 'close';
-      void writeResponse(last.res, out);
+      writeResponse(last.res, out).catch(() => last.res.destroy());
       const bytes = Buffer.byteLength(String(out.body));
       record({ requestId, bytes }, code, reason, last.req.method, socket.remoteAddress);
       return;

@@ -8,7 +8,13 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSpecialTable } from '../helpers/fixture-tables';
 import { TRANSPORTS } from '../helpers/lambda-transports';
-import { ANALYST, type RunningProxy, startProxy } from '../helpers/proxy-harness';
+import {
+  ANALYST,
+  type RunningProxy,
+  type ServeFn,
+  serveWithNode,
+  startProxy,
+} from '../helpers/proxy-harness';
 import { rawRequest, rawSocket } from '../helpers/raw-http';
 import { expectErrorDocument } from '../helpers/s3-error-document';
 import { backendClient, createBucket, type S3Server, startS3rver, uploadDir } from '../helpers/s3-servers';
@@ -239,8 +245,15 @@ describe.each(TRANSPORTS)('hostile requests via %s', (transport, serve) => {
  */
 describe('node:http parser edge cases (node:http transport only)', () => {
   let proxy: RunningProxy;
+  /** Core calls not settled yet: the handler, wrapped. */
+  let unsettled = 0;
+  const counting: ServeFn = (handler, options) =>
+    serveWithNode((req) => {
+      unsettled++;
+      return handler(req).finally(() => unsettled--);
+    }, options);
   beforeAll(async () => {
-    proxy = await startProxy(s3, config);
+    proxy = await startProxy(s3, config, counting);
   });
   afterAll(async () => {
     await proxy?.stop();
@@ -310,6 +323,99 @@ describe('node:http parser edge cases (node:http transport only)', () => {
       authFailures: total((l) => l.startsWith('deltaproxy_auth_failures_total{')),
     };
   }
+
+  async function signedGet(path: string, extra = ''): Promise<string> {
+    const signed = await signHeaders(proxy.url, 'GET', path, '', {}, ANALYST);
+    const headers = Object.entries(signed)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('');
+    return `GET ${path} HTTP/1.1\r\n${headers}${extra}`;
+  }
+
+  /** Waits (bounded) until every core call has settled: each has recorded what it will. */
+  async function settled(): Promise<void> {
+    for (let i = 0; i < 200 && unsettled > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(unsettled).toBe(0);
+  }
+
+  const statusLines = (out: string) => out.match(/HTTP\/1\.1 \d{3}/g) ?? [];
+
+  // node answered its refusal on the raw socket at once: the client read it as the answer to the
+  // request before it, whose answer was lost (recorded all the same).
+  it('answers a good request pipelined before a malformed one in full, then the refusal in S3 XML', async () => {
+    const path = `/datalake/${encodeKeyPath(dataKey)}`;
+    expect(await rawSocket(proxy.url, `${await signedGet(path)}Connection: close\r\n\r\n`)).toMatch(
+      /^HTTP\/1\.1 200/,
+    ); // the table loaded: the next answer comes from its snapshot
+    const before = proxy.events.length;
+    const out = await rawSocket(proxy.url, `${await signedGet(path)}\r\nG@T / HTTP/1.1\r\nHost: x\r\n\r\n`);
+    expect(statusLines(out)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 400']);
+    expect(out.indexOf('PAR1')).toBeGreaterThan(0);
+    expect(out.indexOf('PAR1')).toBeLessThan(out.indexOf('HTTP/1.1 400'));
+    expectS3Error(out.slice(out.indexOf('<?xml')), 'InvalidRequest');
+    await settled();
+    expect(proxy.events.slice(before).map((e) => [e.status, e.code ?? null])).toEqual([
+      [200, null],
+      [400, 'InvalidRequest'],
+    ]);
+  });
+
+  // The core had the headers and went on (an aborted backend call, a 499 recorded) while the
+  // parser's handler answered and recorded a 400 of its own: two events for one request.
+  it('answers a signed GET whose chunked body the parser refuses with one S3 XML 400, recorded once', async () => {
+    const path = `/datalake/${encodeKeyPath(dataKey)}`;
+    const before = proxy.events.length;
+    const out = await rawSocket(
+      proxy.url,
+      `${await signedGet(path, 'Transfer-Encoding: chunked\r\n')}\r\nzz\r\n`,
+    );
+    expect(statusLines(out)).toEqual(['HTTP/1.1 400']);
+    expectS3Error(out.slice(out.indexOf('<?xml')), 'InvalidRequest');
+    expect(out).not.toContain('PAR1');
+    await settled();
+    const events = proxy.events.slice(before);
+    expect(events.map((e) => [e.status, e.code, e.decision])).toEqual([[400, 'InvalidRequest', 'deny']]);
+    expect(out).toContain(`x-amz-request-id: ${events[0]!.requestId}`);
+  });
+
+  // node answered an unknown expectation itself: a bare 417, no S3 XML, no request id, unrecorded.
+  // No request body is ever read, so it is ignored (RFC 9110 §10.1.1).
+  it.each(['foo', '200-ok'])(
+    'answers a request with Expect: %s as without it, recorded once',
+    async (value) => {
+      const path = `/datalake/${encodeKeyPath(dataKey)}`;
+      const before = proxy.events.length;
+      const out = await rawSocket(
+        proxy.url,
+        `${await signedGet(path, `Expect: ${value}\r\n`)}Connection: close\r\n\r\n`,
+      );
+      expect(out).toMatch(/^HTTP\/1\.1 200/);
+      expect(out).toContain('PAR1');
+      const events = proxy.events.slice(before);
+      expect(events.map((e) => e.status)).toEqual([200]);
+      expect(out).toContain(`x-amz-request-id: ${events[0]!.requestId}`);
+    },
+  );
+
+  // node keeps a request's first 2,000 header lines and drops the rest unseen (maxHeadersCount):
+  // a second Host or Authorization behind padding, well within the size limits, was served.
+  it.each([
+    ['Host', 'Host: evil.example\r\n'],
+    ['Authorization', 'Authorization: AWS4-HMAC-SHA256 Credential=other\r\n'],
+  ])('refuses a second %s after 2,100 padding headers with 400 InvalidArgument', async (name, second) => {
+    const padding = 'x-p: 1\r\n'.repeat(2_100); // 16.8 KB, within the parser's and the core's limits
+    const served = await rawSocket(proxy.url, `${await signedGet('/', padding)}Connection: close\r\n\r\n`);
+    expect(served).toMatch(/^HTTP\/1\.1 200/);
+    const before = proxy.events.length;
+    const out = await rawSocket(
+      proxy.url,
+      `${await signedGet('/', `${padding}${second}`)}Connection: close\r\n\r\n`,
+    );
+    expect(out).toMatch(/^HTTP\/1\.1 400/);
+    expectS3Error(out.slice(out.indexOf('<?xml')), 'InvalidArgument');
+    expect(out).toContain(`<ArgumentName>${name}</ArgumentName>`);
+    expect(proxy.events.slice(before).map((e) => [e.status, e.code])).toEqual([[400, 'InvalidArgument']]);
+  });
 
   it('serves an HTTP/1.0 request without a Host header', async () => {
     const out = await rawSocket(proxy.url, 'GET / HTTP/1.0\r\n\r\n');
