@@ -247,9 +247,11 @@ describe('node:http parser edge cases (node:http transport only)', () => {
   let proxy: RunningProxy;
   /** Core calls not settled yet: the handler, wrapped. */
   let unsettled = 0;
+  /** The most core calls in progress at once. */
+  let most = 0;
   const counting: ServeFn = (handler, options) =>
     serveWithNode((req) => {
-      unsettled++;
+      most = Math.max(most, ++unsettled);
       return handler(req).finally(() => unsettled--);
     }, options);
   beforeAll(async () => {
@@ -376,6 +378,23 @@ describe('node:http parser edge cases (node:http transport only)', () => {
     const events = proxy.events.slice(before);
     expect(events.map((e) => [e.status, e.code, e.decision])).toEqual([[400, 'InvalidRequest', 'deny']]);
     expect(out).toContain(`x-amz-request-id: ${events[0]!.requestId}`);
+  });
+
+  // node's parser hands over every request of a chunk at once; served as they came, one 64 KiB
+  // write of pipelined GETs held the event loop for tens of ms (their answers go out in order anyway).
+  it('serves requests pipelined on one connection one at a time, every one answered in order', async () => {
+    const path = `/datalake/${encodeKeyPath(dataKey)}`;
+    const n = 300; // past the 64 the adapter parses ahead of the one it serves
+    const one = await signedGet(path);
+    await settled();
+    most = 0;
+    const before = proxy.events.length;
+    const out = await rawSocket(proxy.url, `${`${one}\r\n`.repeat(n)}${one}Connection: close\r\n\r\n`);
+    expect(statusLines(out)).toEqual(Array(n + 1).fill('HTTP/1.1 200'));
+    expect(out.split('PAR1').length - 1).toBe(2 * (n + 1)); // each file starts and ends with it
+    await settled();
+    expect(most).toBe(1);
+    expect(proxy.events.length - before).toBe(n + 1);
   });
 
   // node answered an unknown expectation itself: a bare 417, no S3 XML, no request id, unrecorded.
