@@ -233,6 +233,9 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
   });
   // An https endpoint would be tunnelled past the helper, which then could not follow redirects.
   server.on('connect', (_req, socket: Socket) => {
+    // Node hands a CONNECT's socket over without its own error listener: a client that resets it
+    // would otherwise raise an uncaught exception and end the helper for every client.
+    socket.on('error', () => socket.destroy());
     socket.end(
       rawError(
         405,
