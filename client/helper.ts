@@ -98,6 +98,7 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
    * One request upstream. A kept-alive connection the server closed just as it was reused fails
    * before any answer (ECONNRESET): a GET or HEAD without a body is then sent once more on a
    * fresh connection, as node's documentation advises, instead of failing the client's request.
+   * Fresh, not the next pooled one: the server may have closed its other idle connections too.
    */
   const send = async (
     url: URL,
@@ -114,7 +115,7 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
       const { code, reusedSocket } = error as NodeJS.ErrnoException & { reusedSocket?: boolean };
       const idempotent = method === 'GET' || method === 'HEAD';
       if (body || !idempotent || signal.aborted || !reusedSocket || code !== 'ECONNRESET') throw error;
-      return sendOnce(url, path, method, headers, signal, undefined, lookup);
+      return sendOnce(url, path, method, headers, signal, undefined, lookup, true);
     }
   };
 
@@ -126,6 +127,7 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
     signal: AbortSignal,
     body?: IncomingMessage,
     lookup?: typeof dnsLookup,
+    fresh = false,
   ) =>
     new Promise<IncomingMessage>((resolve, reject) => {
       const https = url.protocol === 'https:';
@@ -137,7 +139,9 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
         path,
         method,
         headers,
-        agent: https ? agents['https:'] : agents['http:'],
+        // A fresh connection gets an agent of its own (node's `false`), which takes the CA here.
+        agent: fresh ? false : https ? agents['https:'] : agents['http:'],
+        ...(fresh && https && options.ca ? { ca: options.ca } : {}),
         // The certificate is checked for the host we connect to, whatever Host header we carry.
         servername: https && !isIP(hostname) ? hostname : undefined,
         timeout: IDLE_TIMEOUT_MS,
