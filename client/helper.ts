@@ -162,6 +162,7 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
     const requestTarget = req.url ?? '/';
     const upstream = upstreamFor(requestTarget, target);
     if ('refused' in upstream) {
+      options.log?.(`${method} ${askedHost(requestTarget)} refused (${upstream.refused})`);
       req.resume();
       return sendError(res, 403, 'AccessDenied', upstream.refused);
     }
@@ -236,7 +237,8 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
     });
   });
   // An https endpoint would be tunnelled past the helper, which then could not follow redirects.
-  server.on('connect', (_req, socket: Socket) => {
+  server.on('connect', (req, socket: Socket) => {
+    options.log?.(`CONNECT ${(req.url ?? '').split('@').pop()} refused (the helper does not tunnel)`);
     // Node hands a CONNECT's socket over without its own error listener: a client that resets it
     // would otherwise raise an uncaught exception and end the helper for every client.
     socket.on('error', () => socket.destroy());
@@ -286,6 +288,15 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
         agents['https:'].destroy();
       }),
   };
+}
+
+/** The host an absolute-form target names, for a log line: never its userinfo, path or query. */
+function askedHost(requestTarget: string): string {
+  try {
+    return new URL(requestTarget).host || '(no host)';
+  } catch {
+    return '(unparsable target)';
+  }
 }
 
 /** The request carries a body (RFC 9112 §6.3: a Content-Length above 0, or Transfer-Encoding). */
