@@ -20,22 +20,30 @@ export interface TlsFront {
   stop(): Promise<void>;
 }
 
-export async function startTlsFront(backend: string): Promise<TlsFront> {
+/** A throwaway certificate for 127.0.0.1 (openssl), valid a day. */
+export function selfSignedLoopbackCert(): { key: Buffer; cert: Buffer } {
   const dir = mkdtempSync(join(tmpdir(), 'tls-front-'));
-  const key = join(dir, 'key.pem');
-  const cert = join(dir, 'cert.pem');
-  execFileSync(
-    'openssl',
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1'].concat([
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-    ]),
-    { stdio: 'ignore', timeout: 30_000 },
-  );
-  const material = { key: readFileSync(key), cert: readFileSync(cert) };
-  rmSync(dir, { recursive: true, force: true });
+  try {
+    const key = join(dir, 'key.pem');
+    const cert = join(dir, 'cert.pem');
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1'].concat([
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ]),
+      { stdio: 'ignore', timeout: 30_000 },
+    );
+    return { key: readFileSync(key), cert: readFileSync(cert) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function startTlsFront(backend: string): Promise<TlsFront> {
+  const material = selfSignedLoopbackCert();
   const target = new URL(backend);
   const front: TlsFront = { url: '', ca: material.cert, requests: 0, stop: async () => {} };
   const server = createServer(material, (req, res) => {

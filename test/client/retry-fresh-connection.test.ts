@@ -4,16 +4,13 @@
  * pool (after parallel reads) that the server drops together (an idle timeout they all reached),
  * the retry took the next pooled connection, which was dropped too, and the client got a 503.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { type IncomingMessage, request, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClientHelper, startClientHelper } from '../../client/helper';
 import { startUpstream, type Upstream } from '../helpers/recording-upstream';
+import { selfSignedLoopbackCert } from '../helpers/tls-front';
 
 let proxy: Upstream;
 let s3: Upstream;
@@ -94,31 +91,9 @@ describe('client helper: a retried GET goes on a fresh connection', () => {
   });
 });
 
-/** A throwaway certificate for 127.0.0.1 (openssl), as test/helpers/tls-front.ts makes one. */
-function selfSigned(): { key: Buffer; cert: Buffer } {
-  const dir = mkdtempSync(join(tmpdir(), 'retry-fresh-'));
-  try {
-    const key = join(dir, 'key.pem');
-    const cert = join(dir, 'cert.pem');
-    execFileSync(
-      'openssl',
-      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1'].concat([
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ]),
-      { stdio: 'ignore', timeout: 30_000 },
-    );
-    return { key: readFileSync(key), cert: readFileSync(cert) };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 describe('client helper: a retried GET to an https proxy', () => {
   it('goes on a fresh connection that trusts the same CA', async () => {
-    const material = selfSigned();
+    const material = selfSignedLoopbackCert();
     const server = createHttpsServer(material, poolThenDrop(3, 'over https'));
     const sockets = new Set<Socket>();
     server.on('secureConnection', (s: Socket) => {
