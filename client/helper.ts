@@ -145,6 +145,9 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
         // The certificate is checked for the host we connect to, whatever Host header we carry.
         servername: https && !isIP(hostname) ? hostname : undefined,
         timeout: IDLE_TIMEOUT_MS,
+        // An answer's header section may be as big as a request's (a long Content-Disposition or
+        // a 307's Location with the overrides signed into it).
+        maxHeaderSize: MAX_HEADER_SIZE,
         signal,
         lookup,
       });

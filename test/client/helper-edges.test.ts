@@ -334,6 +334,27 @@ describe('client helper: requests the proxy would take', () => {
     expect(proxy.seen.map((s) => s.url)).toEqual([path]);
   });
 
+  // The helper read the answers with node's 16 KiB default: a bigger header section (a long
+  // response-content-disposition the proxy echoes or signs into a 307's Location) became a 503.
+  it("passes on an answer whose header section is larger than node's 16 KiB default, and follows such a 307", async () => {
+    const disposition = `attachment; filename="${'d'.repeat(20_000)}.csv"`;
+    proxy.answer = (_req, res) => res.writeHead(200, { 'content-disposition': disposition }).end('ok');
+    const direct = await rawSocket(
+      helper.url,
+      'GET /datalake/k HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    );
+    expect(direct).toMatch(/^HTTP\/1\.1 200 /);
+    expect(direct).toContain(disposition);
+    const query = `${PRESIGNED}&response-content-disposition=${'e'.repeat(20_000)}`;
+    proxy.answer = (_req, res) => res.writeHead(307, { location: `${s3.url}/bucket/k?${query}` }).end();
+    const followed = await rawSocket(
+      helper.url,
+      'GET /datalake/k HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    );
+    expect(followed).toMatch(/^HTTP\/1\.1 200 /);
+    expect(s3.seen.map((r) => r.url)).toEqual([`/bucket/k?${query}`]);
+  });
+
   it('answers a request it cannot parse with S3 XML, not a bare 400', async () => {
     const out = await rawSocket(helper.url, 'GET /datalake/k HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n');
     expect(out).toMatch(/^HTTP\/1\.1 400 /);
