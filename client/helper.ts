@@ -263,7 +263,14 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
             'RequestHeaderSectionTooLarge',
             'Your request header section exceeds the maximum allowed size.',
           )
-        : rawError(400, 'InvalidRequest', 'The request could not be parsed.'),
+        : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? // A client too slow to send its request: S3's answer, which SDKs retry.
+            rawError(
+              400,
+              'RequestTimeout',
+              'Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.',
+            )
+          : rawError(400, 'InvalidRequest', 'The request could not be parsed.'),
     );
   });
   server.keepAliveTimeout = 65_000;

@@ -136,7 +136,14 @@ export interface NodeServerOptions {
   maxHeaderSize?: number;
   /** Told of each request node's parser refused, after it was answered (the core records it). */
   refused?: (refusal: TransportRefusal) => void;
+  /**
+   * How long a client may take to send its headers and its whole request, and how often node
+   * checks (its own defaults are 60 s, 300 s and 30 s). A client past them gets 400 RequestTimeout.
+   */
+  slowClientTimeouts?: Partial<typeof SLOW_CLIENT_TIMEOUTS>;
 }
+
+const SLOW_CLIENT_TIMEOUTS = { headersMs: 66_000, requestMs: 300_000, checkEveryMs: 30_000 };
 
 const DEFAULT_CLIENT_IDLE_TIMEOUT_MS = 30_000;
 /** Requests pipelined on one connection that are parsed ahead of the one being served. */
@@ -275,7 +282,15 @@ export function createNodeServer(handler: ProxyHandler, options: NodeServerOptio
       })
       .finally(() => next(socket));
   };
-  const server = createServer({ requireHostHeader: false, maxHeaderSize: options.maxHeaderSize }, onRequest);
+  const timeouts = { ...SLOW_CLIENT_TIMEOUTS, ...options.slowClientTimeouts };
+  const server = createServer(
+    {
+      requireHostHeader: false,
+      maxHeaderSize: options.maxHeaderSize,
+      connectionsCheckingInterval: timeouts.checkEveryMs,
+    },
+    onRequest,
+  );
   // node answers an Expect other than 100-continue with a bare 417 of its own, unrecorded. No
   // request body is ever read here: the expectation is ignored (RFC 9110 §10.1.1) and the request
   // answered as without it.
@@ -313,7 +328,13 @@ export function createNodeServer(handler: ProxyHandler, options: NodeServerOptio
     if (refusing.has(socket)) return;
     if (!socket.writable) return socket.destroy();
     const reason = `refused by the HTTP parser: ${err.code ?? err.name}`;
-    const code = err.code === 'HPE_HEADER_OVERFLOW' ? 'RequestHeaderSectionTooLarge' : 'InvalidRequest';
+    // A client too slow to send its request gets S3's answer for it, which SDKs retry.
+    const code =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? 'RequestHeaderSectionTooLarge'
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? 'RequestTimeout'
+          : 'InvalidRequest';
     const message = code === 'InvalidRequest' ? 'The request could not be parsed.' : undefined;
     const last = latest.get(socket);
     if (last === undefined || last.res.writableFinished) {
@@ -355,8 +376,8 @@ export function createNodeServer(handler: ProxyHandler, options: NodeServerOptio
   // size (maxHeaderSize) bounds the count instead.
   server.maxHeadersCount = 0;
   server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
-  server.requestTimeout = 300_000;
+  server.headersTimeout = timeouts.headersMs;
+  server.requestTimeout = timeouts.requestMs;
   return server;
 }
 

@@ -12,7 +12,10 @@ import type { Clock } from '../core/types';
 export interface TransportRefusal {
   /** The request id the answer carries. */
   requestId: string;
-  code: Extract<S3ErrorCode, 'InvalidRequest' | 'MethodNotAllowed' | 'RequestHeaderSectionTooLarge'>;
+  code: Extract<
+    S3ErrorCode,
+    'InvalidRequest' | 'MethodNotAllowed' | 'RequestHeaderSectionTooLarge' | 'RequestTimeout'
+  >;
   /** Why, for the audit line (e.g. the parser's error code). */
   reason: string;
   /** The method, when the transport could read it. */

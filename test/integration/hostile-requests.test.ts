@@ -4,6 +4,8 @@
  * end (node:http, and the Lambda adapter behind a Function URL); the cases that only node:http's
  * own parser can produce are kept apart at the end.
  */
+
+import { connect } from 'node:net';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSpecialTable } from '../helpers/fixture-tables';
@@ -440,5 +442,43 @@ describe('node:http parser edge cases (node:http transport only)', () => {
     const out = await rawSocket(proxy.url, 'GET / HTTP/1.0\r\n\r\n');
     expect(out).toMatch(/^HTTP\/1\.[01] 200/);
     expect(out).toContain('<Name>datalake</Name>');
+  });
+});
+
+describe('a client too slow to send its request (node:http transport only)', () => {
+  let proxy: RunningProxy;
+  beforeAll(async () => {
+    const slow: ServeFn = (handler, options) =>
+      serveWithNode(handler, {
+        ...options,
+        slowClientTimeouts: { headersMs: 300, requestMs: 300, checkEveryMs: 50 },
+      });
+    proxy = await startProxy(s3, config, slow);
+  });
+  afterAll(async () => {
+    await proxy?.stop();
+  });
+
+  // node's own timeout reached the parser's refusal: 400 InvalidRequest "could not be parsed",
+  // which no SDK retries. S3 answers RequestTimeout, which they do.
+  it('gets S3 XML 400 RequestTimeout, recorded once', async () => {
+    const before = proxy.events.length;
+    const { port } = new URL(proxy.url);
+    const out = await new Promise<string>((resolve, reject) => {
+      let got = '';
+      const socket = connect(Number(port), '127.0.0.1', () =>
+        socket.write('GET /datalake HTTP/1.1\r\nHost: x\r\n'),
+      );
+      socket.setEncoding('latin1');
+      socket.on('data', (d) => {
+        got += d;
+      });
+      socket.on('close', () => resolve(got));
+      socket.on('error', reject);
+      socket.setTimeout(10_000, () => socket.destroy());
+    });
+    expect(out).toMatch(/^HTTP\/1\.1 400/);
+    expectS3Error(out.slice(out.indexOf('<?xml')), 'RequestTimeout');
+    expect(proxy.events.slice(before).map((e) => [e.status, e.code])).toEqual([[400, 'RequestTimeout']]);
   });
 });
