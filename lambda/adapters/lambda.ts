@@ -154,12 +154,15 @@ export function createLambdaHandler(
       const event = request.event as LambdaFunctionURLEvent | undefined;
       const requestId = request.context?.awsRequestId ?? 'unknown';
       logError('request failed before the response started', requestId, request.error);
-      // Whatever escapes the core still leaves as S3 XML with a request id, never a stack.
+      // Whatever escapes the core still leaves as S3 XML with a request id, never a stack; to a
+      // HEAD, as the core answers one, the status and headers alone.
+      const head = event?.requestContext?.http?.method?.toUpperCase() === 'HEAD';
       const out = errorResponse(
         asS3Error(request.error),
         requestId,
         { 'x-amz-request-id': requestId },
         event?.rawPath ?? '/',
+        head,
       );
       request.response = toStreamingResult(out, undefined, responseGone.get(request.context));
     }) as unknown as StreamingHandler;
