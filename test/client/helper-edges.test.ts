@@ -5,11 +5,13 @@
  * made to do these things; the helper under test is the real one, driven with raw HTTP.
  */
 import { Agent, createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type ClientHelper, startClientHelper } from '../../client/helper';
 import { rawSocket } from '../helpers/raw-http';
 import { startUpstream, type Upstream } from '../helpers/recording-upstream';
+import { selfSignedLoopbackCert } from '../helpers/tls-front';
 
 let proxy: Upstream;
 let s3: Upstream;
@@ -488,6 +490,29 @@ describe('client helper: one client connection, several requests', () => {
   });
 });
 
+/**
+ * Answers `parallel` requests at once (so the helper opens that many connections and keeps them),
+ * then drops every connection that is reused, as a server whose idle timeout closed them all.
+ */
+function poolThenDrop(parallel: number, body: string) {
+  const used = new WeakSet<object>();
+  let held: ServerResponse[] = [];
+  let pooling = true;
+  return (req: IncomingMessage, res: ServerResponse) => {
+    if (used.has(req.socket)) {
+      req.socket.destroy();
+      return;
+    }
+    used.add(req.socket);
+    if (!pooling) return res.end(body);
+    held.push(res);
+    if (held.length < parallel) return;
+    pooling = false;
+    for (const r of held) r.end(body);
+    held = [];
+  };
+}
+
 describe('client helper: a kept-alive upstream connection the server has dropped', () => {
   /** Answers the first request on each connection; a second one on it finds the connection gone. */
   const onceThenDrop = (body: string) => {
@@ -518,6 +543,45 @@ describe('client helper: a kept-alive upstream connection the server has dropped
     const third = await send('GET', '/datalake/k');
     const fourth = await send('GET', '/datalake/k');
     expect([third.status, third.body, fourth.status, fourth.body]).toEqual([200, 'from S3', 200, 'from S3']);
+  });
+
+  // The retry went through the pool and took the next idle connection, dropped too (a server
+  // whose idle timeout closed them all): the client got 503 where the README promises a retry.
+  it('a GET is sent again on a fresh connection, not the next pooled one, to the proxy and to S3', async () => {
+    proxy.answer = poolThenDrop(3, 'from the proxy');
+    const pooled = await Promise.all([0, 1, 2].map(() => send('GET', '/datalake/k')));
+    expect(pooled.map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(await send('GET', '/datalake/k')).toMatchObject({ status: 200, body: 'from the proxy' });
+
+    proxy.answer = redirectToS3;
+    s3.answer = poolThenDrop(3, 'from S3');
+    const viaS3 = await Promise.all([0, 1, 2].map(() => send('GET', '/datalake/k')));
+    expect(viaS3.map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(await send('GET', '/datalake/k')).toMatchObject({ status: 200, body: 'from S3' });
+  });
+
+  it('the fresh connection to an https proxy trusts the CA the helper was given', async () => {
+    const material = selfSignedLoopbackCert();
+    const server = createHttpsServer(material, poolThenDrop(3, 'over https'));
+    const sockets = new Set<Socket>();
+    server.on('secureConnection', (s: Socket) => {
+      sockets.add(s);
+      s.once('close', () => sockets.delete(s));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const tls = await startClientHelper({ target: `https://127.0.0.1:${port}`, ca: material.cert });
+    try {
+      const pooled = await Promise.all([0, 1, 2].map(() => send('GET', '/datalake/k', {}, tls)));
+      expect(pooled.map((r) => r.status)).toEqual([200, 200, 200]);
+      expect(await send('GET', '/datalake/k', {}, tls)).toMatchObject({ status: 200, body: 'over https' });
+    } finally {
+      await tls.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      });
+    }
   });
 });
 

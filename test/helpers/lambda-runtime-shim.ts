@@ -266,3 +266,19 @@ export async function invokeAndCollect(
   await invokeStreaming(handler, event, stream, createContext(crypto.randomUUID(), timeoutMs));
   return { contentType: contentType(), bytes: Buffer.concat(chunks) };
 }
+
+/** A minimal Function URL event (payload 2.0) for calling a handler directly. */
+export function functionUrlEvent(
+  rawPath: string,
+  options: { method?: string; rawQueryString?: string } = {},
+): Record<string, unknown> & { rawPath: string } {
+  const method = options.method ?? 'GET';
+  return {
+    version: '2.0',
+    rawPath,
+    rawQueryString: options.rawQueryString ?? '',
+    headers: { host: 'abc.lambda-url.us-east-1.on.aws' },
+    requestContext: { http: { method, path: rawPath, sourceIp: '192.0.2.1' } },
+    isBase64Encoded: false,
+  };
+}

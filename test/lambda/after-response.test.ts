@@ -7,6 +7,7 @@ import { createLambdaHandler } from '../../lambda/adapters/lambda';
 import {
   createContext,
   createResponseStream,
+  functionUrlEvent,
   installLambdaRuntimeShim,
   invokeStreaming,
   parseIntegrationResponse,
@@ -16,14 +17,7 @@ import { CHUNK, createTestProxy } from './test-proxy';
 
 installLambdaRuntimeShim();
 
-const event = (rawPath: string, rawQueryString = '') => ({
-  version: '2.0',
-  rawPath,
-  rawQueryString,
-  headers: { host: 'abc.lambda-url.us-east-1.on.aws' },
-  requestContext: { http: { method: 'GET', path: rawPath, sourceIp: '192.0.2.1' } },
-  isBase64Encoded: false,
-});
+const event = (rawPath: string, rawQueryString = '') => functionUrlEvent(rawPath, { rawQueryString });
 
 interface Seen {
   finished: boolean;

@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createLambdaHandler } from '../../lambda/adapters/lambda';
 import type { ProxyHandler } from '../../lambda/core/types';
 import {
+  functionUrlEvent,
   installLambdaRuntimeShim,
   invokeAndCollect,
   parseIntegrationResponse,
@@ -16,14 +17,7 @@ import {
 
 installLambdaRuntimeShim();
 
-const event = (method: string, rawPath: string) => ({
-  version: '2.0',
-  rawPath,
-  rawQueryString: '',
-  headers: { host: 'abc.lambda-url.us-east-1.on.aws' },
-  requestContext: { http: { method, path: rawPath, sourceIp: '192.0.2.1' } },
-  isBase64Encoded: false,
-});
+const event = (method: string, rawPath: string) => functionUrlEvent(rawPath, { method });
 
 describe('Lambda adapter: its own error answers to HEAD', () => {
   const logged = vi.spyOn(console, 'error').mockImplementation(() => {});

@@ -3,6 +3,7 @@ import { createLambdaHandler } from '../../lambda/adapters/lambda';
 import {
   createContext,
   createResponseStream,
+  functionUrlEvent,
   installLambdaRuntimeShim,
   invokeAndCollect,
   PRELUDE_CONTENT_TYPE,
@@ -15,14 +16,7 @@ import { createTestProxy } from './test-proxy';
 
 installLambdaRuntimeShim();
 
-const event = (rawPath: string, method = 'GET') => ({
-  version: '2.0',
-  rawPath,
-  rawQueryString: '',
-  headers: { host: 'abc.lambda-url.us-east-1.on.aws' },
-  requestContext: { http: { method, path: rawPath, sourceIp: '192.0.2.1' } },
-  isBase64Encoded: false,
-});
+const event = (rawPath: string, method = 'GET') => functionUrlEvent(rawPath, { method });
 
 describe('runtime shim streaming contract', () => {
   it('writes the JSON prelude, 8 NUL bytes, then the body', async () => {

@@ -10,6 +10,7 @@ import type { ProxyHandler } from '../../lambda/core/types';
 import {
   createContext,
   createResponseStream,
+  functionUrlEvent,
   installLambdaRuntimeShim,
   invokeAndCollect,
   invokeStreaming,
@@ -19,12 +20,7 @@ import {
 installLambdaRuntimeShim();
 
 const event = (rawPath: string, extra: Record<string, unknown> = {}) => ({
-  version: '2.0',
-  rawPath,
-  rawQueryString: '',
-  headers: { host: 'abc.lambda-url.us-east-1.on.aws' },
-  requestContext: { http: { method: 'GET', path: rawPath, sourceIp: '192.0.2.1' } },
-  isBase64Encoded: false,
+  ...functionUrlEvent(rawPath),
   ...extra,
 });
 
