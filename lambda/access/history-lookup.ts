@@ -49,13 +49,21 @@ export class HistoryLookup {
     // long ago or never committed, and one it knows in other partitions only stays refused (a
     // removed file whose partition values it could not find goes on to the complete history).
     // Change data is in no checkpoint: only the complete history (every retained commit) can
-    // refuse it.
+    // refuse it. A deletion-vector file still holds the vectors of owners removed past their
+    // retention, whose tombstones the newest checkpoint no longer carries: only the complete
+    // history can serve it (the recent one can only refuse it).
+    const vector = isDvFileName(relKey);
     for (const complete of [false, true]) {
       const history = await this.history(mount, storage, snapshot, complete);
       if (!history) return 'unknown';
       const allowed = await this.deps.allowedSets.get(principal.name, mount.alias, history, maps);
       const verdict = historyVerdict(history, allowed, relKey, this.deps.clock.now());
-      if (verdict === 'readable' || history.complete) return verdict;
+      if (history.complete) return verdict;
+      if (vector) {
+        if (verdict === 'forbidden' && !history.unplaced.has(relKey)) return verdict;
+        continue;
+      }
+      if (verdict === 'readable') return verdict;
       if (!relKey.startsWith(CHANGE_DATA_DIR) && !history.unplaced.has(relKey)) return verdict;
     }
     return 'unknown';
@@ -74,10 +82,9 @@ export class HistoryLookup {
     snapshot: Snapshot,
     maps: readonly PartitionMap[],
   ): Promise<{ key: object; refused(relKey: string): boolean } | undefined> {
-    let history = await this.history(mount, storage, snapshot, false);
-    // A recent history that could not place a deletion-vector file's owner: the complete one may.
-    if (history && !history.complete && history.unplacedVectors)
-      history = await this.history(mount, storage, snapshot, true);
+    // The complete history: a deletion-vector file holds the vectors of owners removed past their
+    // retention too, which only the retained commits still name (verdict).
+    const history = await this.history(mount, storage, snapshot, true);
     if (!history) return undefined;
     const h = history;
     const allowed = await this.deps.allowedSets.get(principal.name, mount.alias, h, maps);

@@ -195,15 +195,19 @@ export class HistoryBuilder {
 
   /**
    * Forgets what can no longer be read: change data of commits before `oldest` (cleaned up) and
-   * removes past their retention at `now`. A path goes only when every record of it is gone.
+   * removes past their retention at `now`. A path goes only when every record of it is gone. A
+   * deletion-vector file's owner is kept while its remove is retained, expired or not (the file
+   * still holds its vector, another owner may keep the file: a full load knows that owner too).
    */
   prune(oldest: number, now: number, retentionMs: number): void {
     const s = this.records;
     const drop: string[] = [];
     this.files.forEach((head, path) => {
+      const vector = isDvFileName(path);
       for (let r = head; r >= 0; r = s.next[r]!) {
         const d = s.deletedAt[r]!;
-        if (d === CHANGE_DATA ? s.version[r]! >= oldest : now < d + retentionMs) return;
+        if (d === CHANGE_DATA || vector ? s.version[r]! >= oldest : now < d + retentionMs) return;
+        if (vector && now < d + retentionMs) return;
       }
       drop.push(path);
     });

@@ -296,7 +296,9 @@ function unplacedOf(b: HistoryBuilder, prev: ReadonlySet<string> = new Set()): R
  * that checkpoint; what only the older retained commits add is their change data. So those
  * commits are read for `cdc` and `metaData` lines alone (a line naming neither is not parsed),
  * and their change data joins the recent history's records. Falls back to loadHistory when the
- * recent history has removes it could not place (their adds are in the older commits).
+ * recent history has removes it could not place (their adds are in the older commits), and when
+ * an older commit removed a file with a deletion-vector file (that file still holds the vector
+ * after the remove's retention, which the newest checkpoint's tombstones no longer show).
  */
 export async function completeHistory(
   recent: History,
@@ -327,7 +329,12 @@ export async function completeHistory(
   }
   const info: HistoryInfo = { logFilesRead: 0, requests: 0, bytesRead: 0, tombstones: 0, outcome: 'loaded' };
   let pending: { action: CheckpointFileAction; version: number }[] = [];
+  // An older remove that points at a deletion-vector file: the file still holds that vector after
+  // the remove's retention (when the newest checkpoint has dropped its tombstone), so the history
+  // must know that owner's partition: only a full load reads the removes of the older commits.
+  let vectorRemove = false;
   await applyCommits(storage, commits, io, info, async (bytes, c) => {
+    if (vectorRemove) return;
     // A commit's actions count together: its change data is under its own metaData, whatever
     // the order of the lines.
     const cdcs: { action: CheckpointFileAction; version: number }[] = [];
@@ -340,9 +347,15 @@ export async function completeHistory(
       // Not parsed unless needed, but a damaged commit is still told apart (and fails the load).
       if (line[0] !== '{' || line[line.length - 1] !== '}')
         throw new DeltaLogError('Malformed', `${c.path}: a line that is not a JSON object`);
-      if (!line.includes('"cdc"') && !line.includes('"metaData"')) continue;
+      const removesVector = line.includes('"remove"') && line.includes('"deletionVector"');
+      if (!line.includes('"cdc"') && !line.includes('"metaData"') && !removesVector) continue;
       const a = parseActionLine(line, c.path, lineNo)!;
       const at = `${c.path} line ${lineNo}`;
+      const dv = (a.remove as { deletionVector?: { storageType?: unknown } } | undefined)?.deletionVector;
+      if (typeof dv === 'object' && dv !== null && dv.storageType !== 'i') {
+        vectorRemove = true;
+        return;
+      }
       if (a.metaData) {
         const cols = partitionColumnsOf(metadataOf(a.metaData, at));
         if (columns !== undefined && !sameColumns(cols, columns)) repartitioned = true;
@@ -355,6 +368,7 @@ export async function completeHistory(
     if (repartitioned) pending = cdcs;
     else for (const x of cdcs) pending.push(x);
   });
+  if (vectorRemove) return full();
   if (columns !== undefined && !sameColumns(columns, snapshot.partitionColumns)) pending = [];
   const { b, files } = await continueFrom(recent, snapshot);
   for (const p of pending) b.changeData(p.action, p.version);

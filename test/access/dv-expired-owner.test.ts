@@ -1,0 +1,131 @@
+/**
+ * A deletion-vector file holds the vectors of every file that ever pointed at it: it is readable
+ * only when every owner the retained history knows is in a granted partition, "expired or not"
+ * (history-access.ts). An owner removed so long ago that the newest checkpoint no longer carries
+ * its tombstone is still in the retained commits, and its vector still in the file.
+ */
+import { describe, expect, it } from 'vitest';
+import { dvFile, TableRoot } from '../../lambda/delta/table-root';
+import { writeCheckpoint } from '../../lambda/local/delta-writer';
+import { ManualClock } from '../helpers/authz-harness';
+import { MemoryDeltaStorage } from '../helpers/delta-memory-storage';
+import { addAction, DV_ENABLED, dvProtocol, metaData, removeAction, sharedVector } from '../helpers/log-text';
+import { memoryAuthorizer } from '../helpers/memory-authz';
+
+const DAY = 86_400_000;
+const meta = metaData(['region'], { configuration: DV_ENABLED });
+const sharedFile = dvFile(new TableRoot('s3://b/t'), sharedVector(1))!.relPath!;
+
+/**
+ * v0: EU a and US b share one deletion-vector file; v1: b removed 10 days ago (past the 7-day
+ * retention); checkpoint 2 (its tombstone dropped, as writers drop expired ones); v3: a removed now.
+ * With `activeOwner`, an EU file c pointing at the same file is added at v3 and stays active.
+ */
+async function table(now: number, activeOwner: boolean) {
+  const s = new MemoryDeltaStorage();
+  s.commit(0, [
+    dvProtocol,
+    meta,
+    addAction('region=EU/a.parquet', { region: 'EU' }, { deletionVector: sharedVector(1) }),
+    addAction('region=US/b.parquet', { region: 'US' }, { deletionVector: sharedVector(20) }),
+  ]);
+  s.commit(1, [
+    removeAction('region=US/b.parquet', {
+      partitionValues: { region: 'US' },
+      deletionTimestamp: now - 10 * DAY,
+      deletionVector: sharedVector(20),
+    }),
+  ]);
+  s.commit(2, [{ commitInfo: { timestamp: now - DAY, operation: 'WRITE' } }]);
+  await writeCheckpoint(
+    { put: async (rel, bytes) => void s.put(rel, bytes) },
+    2,
+    dvProtocol.protocol,
+    meta.metaData,
+    [
+      {
+        path: 'region=EU/a.parquet',
+        partitionValues: { region: 'EU' },
+        size: 1,
+        modificationTime: 0,
+        dataChange: false,
+      },
+    ],
+  );
+  s.commit(3, [
+    removeAction('region=EU/a.parquet', {
+      partitionValues: { region: 'EU' },
+      deletionTimestamp: now,
+      deletionVector: sharedVector(1),
+    }),
+    ...(activeOwner
+      ? [addAction('region=EU/c.parquet', { region: 'EU' }, { deletionVector: sharedVector(40) })]
+      : []),
+  ]);
+  s.put('region=EU/a.parquet', 'EU!!')
+    .put('region=US/b.parquet', 'US!!')
+    .put(sharedFile, 'VECTORS OF EU AND US');
+  return s;
+}
+
+const grants = [
+  { principal: 'eu', table: 't', partitions: [{ region: 'EU' }] },
+  { principal: 'all', table: 't', partitions: [{}] },
+];
+
+describe('a deletion-vector file with an owner removed past its retention, in a forbidden partition', () => {
+  it.each([
+    ['every owner removed', false],
+    ['an active owner in a granted partition', true],
+  ])('is refused to a caller granted only the other owners (%s)', async (_name, activeOwner) => {
+    const clock = new ManualClock();
+    const { allows } = memoryAuthorizer(await table(clock.now(), activeOwner), grants, clock);
+    expect(await allows('eu', sharedFile)).toBe(false);
+    expect(await allows('all', sharedFile)).toBe(true);
+  });
+
+  it('is refused also when a removed data file was read first (the history then starts recent)', async () => {
+    const clock = new ManualClock();
+    const { allows } = memoryAuthorizer(await table(clock.now(), false), grants, clock);
+    expect(await allows('eu', 'region=EU/a.parquet')).toBe(true);
+    expect(await allows('eu', sharedFile)).toBe(false);
+    expect(await allows('all', sharedFile)).toBe(true);
+  });
+
+  it('is refused also after a checkpoint written past that owner’s retention (a history brought forward)', async () => {
+    const clock = new ManualClock();
+    const now = clock.now();
+    const s = new MemoryDeltaStorage();
+    // v0: EU a and US b share the file; v1: b removed now; v2: EU c (active) points at it too.
+    s.commit(0, [
+      dvProtocol,
+      meta,
+      addAction('region=EU/a.parquet', { region: 'EU' }, { deletionVector: sharedVector(1) }),
+      addAction('region=US/b.parquet', { region: 'US' }, { deletionVector: sharedVector(20) }),
+    ]);
+    s.commit(1, [
+      removeAction('region=US/b.parquet', {
+        partitionValues: { region: 'US' },
+        deletionTimestamp: now,
+        deletionVector: sharedVector(20),
+      }),
+    ]);
+    s.put(sharedFile, 'VECTORS OF EU AND US');
+    const { allows } = memoryAuthorizer(s, grants, clock);
+    expect(await allows('eu', sharedFile)).toBe(false);
+    // Eight days on: a checkpoint (b's tombstone expired and dropped), then a commit touching a.
+    clock.advance(8 * DAY);
+    s.commit(2, [{ commitInfo: { timestamp: clock.now(), operation: 'WRITE' } }]);
+    await writeCheckpoint(
+      { put: async (rel, bytes) => void s.put(rel, bytes) },
+      2,
+      dvProtocol.protocol,
+      meta.metaData,
+      [],
+    );
+    s.commit(3, [addAction('region=EU/a.parquet', { region: 'EU' }, { deletionVector: sharedVector(1) })]);
+    // Every commit is still retained: a history loaded afresh knows b, so must one brought forward.
+    expect(await allows('eu', sharedFile)).toBe(false);
+    expect(await allows('all', sharedFile)).toBe(true);
+  });
+});
