@@ -13,6 +13,7 @@
 import { Readable } from 'node:stream';
 import middy from '@middy/core';
 import type { Context, LambdaFunctionURLEvent } from 'aws-lambda';
+import { closeBody } from '../core/close-body';
 import type { ProxyHandler, ProxyResponse, Runtime } from '../core/types';
 import { ClosedEarly, watchBody } from '../core/watched-body';
 import { asS3Error, errorResponse } from '../pipeline/error-response';
@@ -140,6 +141,14 @@ export function createLambdaHandler(
     } catch (error) {
       release();
       throw error;
+    }
+    // Answered after the invocation's time ran out: middy has answered it and drops this result,
+    // so nobody reads this body. Close it, which releases what it holds (its backend connection,
+    // its stream share). A client that left is handled below (its stream is destroyed at once).
+    if ((aborted.signal.reason as Error | undefined)?.name === 'TimeoutError') {
+      release();
+      await closeBody(response);
+      throw aborted.signal.reason;
     }
     const onAbort = () => aborted.abort(new Error('response stream closed early'));
     return toStreamingResult(response, { onAbort, release, requestId: context.awsRequestId }, gone);

@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { closeBody } from '../core/close-body';
 import { newRequestId } from '../core/request-id';
 import { S3Error } from '../core/s3-error';
 import type { Headers, ProxyHandler, ProxyRequest, ProxyResponse } from '../core/types';
@@ -190,17 +191,6 @@ export async function writeResponse(
   } catch {
     // Headers are gone: the only honest signal left is a broken connection.
     res.destroy();
-  }
-}
-
-/** Closes the body of an answer nobody will read, which releases what it holds. */
-async function closeBody(out: ProxyResponse): Promise<void> {
-  const body = out.body;
-  if (body === undefined || typeof body === 'string' || body instanceof Uint8Array) return;
-  try {
-    await body[Symbol.asyncIterator]().return?.();
-  } catch {
-    // It was failing anyway; nobody is listening.
   }
 }
 

@@ -310,6 +310,39 @@ describe('Lambda adapter near the function timeout', () => {
     }
   });
 
+  // middy has answered the timed-out invocation and drops what the core answers later: a streamed
+  // body nobody reads kept its backend connection and its stream share for good.
+  it('closes a streamed body the core hands over after the invocation timed out', async () => {
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
+    let closed = false;
+    let started = false;
+    const late: ProxyHandler = async (_req) => {
+      await new Promise((r) => setTimeout(r, 450)); // past the 300 ms deadline, ignoring the abort
+      const body: AsyncIterable<Uint8Array> = {
+        [Symbol.asyncIterator]: () => ({
+          next: async () => {
+            started = true;
+            return { done: false, value: new Uint8Array(1) };
+          },
+          return: async () => {
+            closed = true;
+            return { done: true, value: undefined };
+          },
+        }),
+      };
+      return { status: 200, headers: {}, body };
+    };
+    const server = await startProxyThroughLambda(late, { timeoutMs: 300 });
+    try {
+      expect((await sendRaw(server.url, { path: '/late' })).status).toBe(500);
+      await waitFor(() => closed, 'the late body to be closed');
+      expect(started).toBe(false);
+    } finally {
+      await server.close();
+      logged.mockRestore();
+    }
+  });
+
   // middy gives every invocation the same AbortSignal (one per process): a multi-concurrency
   // runtime (and the shim) runs invocations at once, and one timing out must not abort the others.
   it("aborts only the invocation that times out, not another one's work in flight", async () => {
