@@ -22,17 +22,32 @@ export function parseRange(header: string | undefined): ByteRange | undefined {
   const last = m[2] ?? '';
   if (first === '' && last === '') return undefined;
   if (first === '') {
-    const suffix = Number(last);
-    if (!Number.isSafeInteger(suffix)) return undefined;
+    // A suffix longer than any object asks for the whole of it (RFC 9110 §14.1.2).
+    const suffix = position(last);
     if (suffix === 0) throw invalidRange(header);
     return { suffix };
   }
-  const start = Number(first);
-  if (!Number.isSafeInteger(start)) return undefined;
+  // A first position past any object is unsatisfiable (416), a last one past it means the end.
+  const start = position(first);
   if (last === '') return { start };
-  const end = Number(last);
-  if (!Number.isSafeInteger(end) || end < start) return undefined;
-  return { start, end };
+  if (compareDigits(last, first) < 0) return undefined;
+  return { start, end: position(last) };
+}
+
+/**
+ * A byte position as written, however many digits: past Number.MAX_SAFE_INTEGER (no object is
+ * that large) it stands for MAX_SAFE_INTEGER, which says the same of any object.
+ */
+function position(digits: string): number {
+  return Math.min(Number(digits), Number.MAX_SAFE_INTEGER);
+}
+
+/** Two runs of decimal digits compared by value, however long. */
+function compareDigits(a: string, b: string): number {
+  const x = a.replace(/^0+(?=\d)/, '');
+  const y = b.replace(/^0+(?=\d)/, '');
+  if (x.length !== y.length) return x.length - y.length;
+  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 /** S3's 416: it names the range asked for and, where known, the object's size. */

@@ -38,6 +38,21 @@ describe('parseRange', () => {
     expect(() => parseRange('bytes=-0')).toThrow();
   });
 
+  // Numbers past 2^53 were taken for syntax S3 cannot read, and the whole object was served (200).
+  it('reads positions of any length by value: past any object, a last one is its end, a first one unsatisfiable', () => {
+    const huge = '9'.repeat(40);
+    expect(parseRange(`bytes=0-${huge}`)).toEqual({ start: 0, end: Number.MAX_SAFE_INTEGER });
+    expect(parseRange(`bytes=-${huge}`)).toEqual({ suffix: Number.MAX_SAFE_INTEGER });
+    expect(parseRange(`bytes=${huge}-`)).toEqual({ start: Number.MAX_SAFE_INTEGER });
+    expect(parseRange(`bytes=0000000000000000000000005-9`)).toEqual({ start: 5, end: 9 });
+    // first > last stays no range, however long the numbers.
+    expect(parseRange(`bytes=${huge}-${'9'.repeat(39)}`)).toBeUndefined();
+    expect(parseRange(`bytes=${'9'.repeat(5000)}-${'9'.repeat(5000)}`)).toEqual({
+      start: Number.MAX_SAFE_INTEGER,
+      end: Number.MAX_SAFE_INTEGER,
+    });
+  });
+
   it('parses headers of spaces around a dash in linear time (4 KB each)', () => {
     for (const header of HOSTILE) expect(parseRange(header)).toBeUndefined();
   });
@@ -63,6 +78,39 @@ describe('a GET with such a Range header, through the proxy', () => {
   afterAll(async () => {
     await proxy?.stop();
     await s3?.stop();
+  });
+
+  it('answers a Range past the end of the object as RFC 9110 reads it: 206 to the end, or 416', async () => {
+    const whole = await signedFetch(proxy.url, 'GET', path, '', {}, ANALYST);
+    const size = whole.body.length;
+    const toEnd = await signedFetch(
+      proxy.url,
+      'GET',
+      path,
+      '',
+      { range: `bytes=4-${'9'.repeat(30)}` },
+      ANALYST,
+    );
+    expect([toEnd.status, toEnd.headers['content-range']]).toEqual([206, `bytes 4-${size - 1}/${size}`]);
+    expect(toEnd.body.equals(whole.body.subarray(4))).toBe(true);
+    const suffix = await signedFetch(
+      proxy.url,
+      'GET',
+      path,
+      '',
+      { range: `bytes=-${'9'.repeat(30)}` },
+      ANALYST,
+    );
+    expect([suffix.status, suffix.body.length]).toEqual([206, size]);
+    const past = await signedFetch(
+      proxy.url,
+      'GET',
+      path,
+      '',
+      { range: `bytes=${'9'.repeat(30)}-` },
+      ANALYST,
+    );
+    expect(past.status).toBe(416);
   });
 
   it('serves the whole object, as S3 does for a Range it cannot read', async () => {
