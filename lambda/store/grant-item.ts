@@ -74,7 +74,11 @@ export function readGrantItem(
   // The keys and their copies must tell one story: an item whose `principal` or `grantId` copy,
   // or whose sk's table, disagrees was written for someone or something else than it would grant.
   const pk = item.pk?.S ?? '';
-  if (item.principal !== undefined && `${PRINCIPAL_PK_PREFIX}${item.principal.S}` !== pk)
+  // A copy that is not a string disagrees too (its `.S` is undefined, not the text "undefined").
+  if (
+    item.principal !== undefined &&
+    (item.principal.S === undefined || `${PRINCIPAL_PK_PREFIX}${item.principal.S}` !== pk)
+  )
     return { problem: '`principal` disagrees with the pk' };
   const sk = item.sk?.S ?? '';
   const skPrefix = grantSkPrefix(table);

@@ -77,6 +77,24 @@ describe('DynamoDB grant items and tables', () => {
     ]);
   });
 
+  // The check compared the pk with `PRINCIPAL#${copy.S}`: for a copy that is not a string, the
+  // text "PRINCIPAL#undefined", so the item granted to a principal of that name alone.
+  it('a grant item whose principal copy is not a string is refused for every principal, also one named "undefined"', async () => {
+    const table = await fresh();
+    const item = (principal: string) => ({
+      pk: { S: `PRINCIPAL#${principal}` },
+      sk: { S: 'GRANT#trades#g1' },
+      principal: { N: '1' },
+      table: { S: 'trades' },
+      partitions: { S: '[{}]' },
+    });
+    for (const p of ['analyst', 'undefined'])
+      await client.send(new PutItemCommand({ TableName: table, Item: item(p) }));
+    const store = new DynamoGrantStore(client, table);
+    expect(await store.grantsFor('analyst')).toEqual([]);
+    expect(await store.grantsFor('undefined')).toEqual([]);
+  });
+
   it('init against an existing table of another key schema fails instead of saying it exists', async () => {
     await client.send(
       new CreateTableCommand({
