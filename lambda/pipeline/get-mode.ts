@@ -61,7 +61,7 @@ export async function serveGet(
   }
 
   const response = await proxyGet();
-  const over = overStreamLimit(options, clock, req, response);
+  const over = overStreamLimit(options, clock, req, response, options.redirectClients.length > 0);
   if (!over) return { response, proxied: true };
   await discard(response.body);
   if (followsRedirects(req.headers, options.redirectClients)) {
@@ -80,16 +80,20 @@ export function assertStreamable(
   req: ProxyRequest,
   response: ProxyResponse,
 ): void {
-  const over = overStreamLimit(options, clock, req, response);
+  const over = overStreamLimit(options, clock, req, response, false);
   if (over) throw over;
 }
 
-/** The S3 error for a body over what this invocation can stream, or undefined where it fits. */
+/**
+ * The S3 error for a body over what this invocation can stream, or undefined where it fits.
+ * `redirectable`: a client on `redirectClients` would be redirected instead (its message says so).
+ */
 function overStreamLimit(
   options: GetModeOptions,
   clock: Clock,
   req: ProxyRequest,
   response: ProxyResponse,
+  redirectable: boolean,
 ): S3Error | undefined {
   const remainingMs = req.deadline !== undefined ? req.deadline - clock.now() : undefined;
   const limit = streamableBytes(options.lambdaStreaming, remainingMs);
@@ -99,7 +103,7 @@ function overStreamLimit(
   const length = stated === undefined ? undefined : Number(stated);
   if (length !== undefined && length <= limit) return undefined;
   const reason = `${length ?? 'an unknown number of'} bytes over the Lambda streaming limit (${limit})`;
-  return new S3Error('InvalidRequest', overLimitMessage(length, limit), {}, reason);
+  return new S3Error('InvalidRequest', overLimitMessage(length, limit, redirectable), {}, reason);
 }
 
 /**

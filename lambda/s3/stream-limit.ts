@@ -30,15 +30,20 @@ export function streamableBytes(limits: StreamLimits | undefined, remainingMs?: 
   return Math.max(0, bytes - HEAD_ALLOWANCE_BYTES);
 }
 
-/** The client-facing explanation when an object cannot be streamed from inside Lambda. */
-export function overLimitMessage(length: number | undefined, limit: number): string {
+/**
+ * The client-facing explanation when an object cannot be streamed from inside Lambda.
+ * `redirectable`: a client that follows redirects would get a 307 for it (false for a file of the
+ * filtered log, which is never presigned, and when no client is listed in `redirectClients`):
+ * only then is such a client offered as a way out.
+ */
+export function overLimitMessage(length: number | undefined, limit: number, redirectable = true): string {
   const what =
     length === undefined
       ? 'The requested object has no known length (its storage sent none), so it may exceed'
       : `The requested bytes (${length}) exceed`;
-  return (
-    `${what} what this proxy can stream from AWS Lambda in one response ` +
-    `(${limit}). Request byte ranges of at most ${limit} bytes, or read through a client that follows ` +
-    'redirects (such as delta-proxy-client).'
-  );
+  const ranges = `Request byte ranges of at most ${limit} bytes`;
+  const ways = redirectable
+    ? `${ranges}, or read through a client that follows redirects (such as delta-proxy-client).`
+    : `${ranges}.`;
+  return `${what} what this proxy can stream from AWS Lambda in one response (${limit}). ${ways}`;
 }
