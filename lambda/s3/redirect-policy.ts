@@ -6,6 +6,7 @@
  * measures (README: compatibility table).
  */
 import type { Headers } from '../core/types';
+import { parseRange } from './range';
 
 /**
  * User-Agent patterns of clients that follow a cross-host 307 in a way S3 accepts: only this
@@ -50,6 +51,19 @@ export function followsRedirects(headers: Headers, redirectClients: readonly Reg
 /** Presigned mode's choice for a GetObject: redirect, or stream through the proxy. */
 export function shouldRedirect(headers: Headers, settings: RedirectSettings): boolean {
   if (settings.getMode !== 'presignedUrl') return false;
-  if (headers.range !== undefined && settings.proxyPartial) return false;
+  if (settings.proxyPartial && isPartial(headers.range)) return false;
   return followsRedirects(headers, settings.redirectClients);
+}
+
+/**
+ * A Range the proxy answers as a part of the object (206, or 416 for `bytes=-0`): one it cannot
+ * read (several ranges, another unit) is a whole-object read, as on S3, and redirected like one.
+ */
+function isPartial(range: string | undefined): boolean {
+  if (range === undefined) return false;
+  try {
+    return parseRange(range) !== undefined;
+  } catch {
+    return true;
+  }
 }

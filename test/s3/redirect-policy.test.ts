@@ -34,6 +34,15 @@ describe('redirect policy', () => {
     const ranged = { 'user-agent': HELPER, range: 'bytes=0-3' };
     expect(shouldRedirect(ranged, { ...presigned, proxyPartial: true })).toBe(false);
     expect(shouldRedirect(ranged, presigned)).toBe(true);
+    // A Range the proxy would serve whole (several ranges, another unit, empty) is no partial read.
+    for (const range of ['bytes=0-1,4-5', 'items=0-3', '', 'bytes=9-5'])
+      expect([range, shouldRedirect({ ...ranged, range }, { ...presigned, proxyPartial: true })]).toEqual([
+        range,
+        true,
+      ]);
+    expect(shouldRedirect({ ...ranged, range: 'bytes=-0' }, { ...presigned, proxyPartial: true })).toBe(
+      false,
+    );
   });
 
   it('uses the configured patterns instead of the defaults', () => {
