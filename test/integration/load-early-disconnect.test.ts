@@ -59,7 +59,13 @@ describe.each(TRANSPORTS)('clients leaving before the body via %s', (_name, serv
 
   it(`still answers after ${EARLY_LEAVERS} GETs whose clients left before reading`, async () => {
     const [leave] = await signLoadSpecs([medium], proxy.url);
-    for (let i = 0; i < EARLY_LEAVERS; i++) await sendAndLeave(proxy.url, leave!.path, leave!.headers, i % 5);
+    // Ten at a time: the pool fills as surely as one by one, in a fraction of the time.
+    for (let i = 0; i < EARLY_LEAVERS; i += 10)
+      await Promise.all(
+        Array.from({ length: 10 }, (_, j) =>
+          sendAndLeave(proxy.url, leave!.path, leave!.headers, (i + j) % 5),
+        ),
+      );
 
     const [get] = await signLoadSpecs([small], proxy.url);
     const agent = new Agent();
