@@ -23,6 +23,7 @@ import {
   ScalarCursor,
   stringOrNull,
 } from './parquet-leaves';
+import { NO_TUPLE } from './snapshot-view';
 import { unsupportedReaderFeatures } from './table-metadata';
 import { type DeletionVectorDescriptor, decodePath } from './table-root';
 
@@ -45,6 +46,22 @@ export async function readCheckpoint(
   replay: LogReplay,
   io: IoStats,
   allAdds = false,
+): Promise<void> {
+  // The adds of every part and sidecar are one set: a file named twice in it is refused.
+  replay.beginCheckpointAdds();
+  try {
+    await readCheckpointParts(storage, parts, replay, io, allAdds);
+  } finally {
+    replay.endCheckpointAdds();
+  }
+}
+
+async function readCheckpointParts(
+  storage: DeltaStorage,
+  parts: readonly CheckpointFile[],
+  replay: LogReplay,
+  io: IoStats,
+  allAdds: boolean,
 ): Promise<void> {
   const parquetParts: ParquetFile[] = [];
   const sidecars: CheckpointFile[] = [];
@@ -343,9 +360,9 @@ async function readAdds(
         typeof st === 'string' && typeof dvp === 'string'
           ? { storageType: st, pathOrInlineDv: dvp, offset: typeof off === 'number' ? off : null }
           : null;
-      // A file whose partitionValues lack a partition column (or name another) is refused (see LogReplay.tupleOf).
-      if (present < width) continue;
-      const tuple = replay.tupleOfValues(values);
+      // A file whose partitionValues lack a partition column (or name another) is refused (see
+      // LogReplay.tupleOf), also over another add of it in this checkpoint.
+      const tuple = present < width ? NO_TUPLE : replay.tupleOfValues(values);
       if (pages) replay.addEncoded(pages.bytes, pages.start, pages.end, tuple, dv);
       else if (typeof path === 'string') replay.add(path, tuple, dv);
     }

@@ -174,6 +174,13 @@ export function protocolOf(x: unknown, where: string): TableProtocol {
 export class LogReplay {
   private readonly values: (string | null)[];
   private readonly columnIndex = new Map<string, number>();
+  /**
+   * While a checkpoint's adds are read (beginCheckpointAdds): the keys of files it adds twice with
+   * different partition values (or once refused for them). A checkpoint names each file once;
+   * one that does not has no single reading (kernel keeps every row of a checkpoint, Spark the
+   * last), so the file is refused, as for a commit that adds it twice (AddedTuples).
+   */
+  private checkpointRefused?: Set<string>;
 
   constructor(
     readonly s: TableState,
@@ -325,11 +332,29 @@ export class LogReplay {
     this.addResolved(this.root.resolve(logPath), tuple, dv);
   }
 
+  /** Reading a checkpoint's adds (into an empty state) starts: see checkpointRefused. */
+  beginCheckpointAdds(): void {
+    this.checkpointRefused = new Set();
+  }
+
+  endCheckpointAdds(): void {
+    this.checkpointRefused = undefined;
+  }
+
   private addResolved(r: ResolvedPath, tuple: number, dv: DeletionVectorDescriptor | null): void {
     const s = this.s;
     const key = fileKey(r);
     const files = r.relPath !== undefined ? s.data : s.external;
     const name = r.relPath ?? r.external!;
+    const refused = this.checkpointRefused;
+    if (refused !== undefined) {
+      if (refused.has(key)) return;
+      const was = files.get(name);
+      if (tuple < 0 || (was !== undefined && was !== tuple)) {
+        refused.add(key);
+        tuple = NO_TUPLE;
+      }
+    }
     if (tuple < 0) {
       if (files.get(name) !== undefined) this.drop(files, name, key);
       return;
@@ -365,7 +390,16 @@ export class LogReplay {
     dv: DeletionVectorDescriptor | null,
   ): void {
     const data = this.s.data;
-    if (dv === null && data instanceof PathIndex && data.addEncoded(bytes, start, end, tuple)) return;
+    // Not over an entry of another partition, nor once a file was refused (see checkpointRefused).
+    const refused = this.checkpointRefused;
+    if (
+      dv === null &&
+      tuple >= 0 &&
+      data instanceof PathIndex &&
+      (refused === undefined || refused.size === 0) &&
+      data.addEncoded(bytes, start, end, tuple, refused === undefined)
+    )
+      return;
     this.add(utf8.decode(bytes.subarray(start, end)), tuple, dv);
   }
 

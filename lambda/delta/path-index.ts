@@ -199,9 +199,9 @@ export class PathIndex {
    * Adds a path given as percent-encoded UTF-8 bytes (as in `add.path`), decoded straight into
    * the name chunk; its folder is then interned and the name moved over it. Returns false,
    * adding nothing, when the path must take the string route (see encoded-path.ts) or its file
-   * name is long.
+   * name is long, or, with `replace` false, when the path is there with another value.
    */
-  addEncoded(src: Uint8Array, start: number, end: number, value: number): boolean {
+  addEncoded(src: Uint8Array, start: number, end: number, value: number, replace = true): boolean {
     // Room for the record: a length byte and the path (decoded, it is no longer). Anything
     // longer than a few KB is left to the string route.
     const room = end - start + 1;
@@ -226,8 +226,9 @@ export class PathIndex {
     const h = entryHash(decoded.hash);
     const e = this.findName(folder, chunk, p, n, h);
     if (e >= 0) {
-      this.ent[3 * e + 2] = value;
       this.chunkUsed -= room;
+      if (!replace && this.ent[3 * e + 2] !== value) return false;
+      this.ent[3 * e + 2] = value;
     } else {
       this.chunkUsed -= room - 1 - n;
       this.append(folder, off, h, value);
