@@ -82,9 +82,11 @@ export function unsupportedReaderFeatures(p: TableProtocol | undefined, meta?: T
 /**
  * Do readers key this table's partition values differently? PROTOCOL.md honours
  * `delta.columnMapping.mode` only with reader version 2, or 3 with the columnMapping feature, and
- * kernel does so (spelled exactly: "name", "id"); Spark reads the property whatever the protocol,
- * case-insensitively. Where the two disagree and a partition column's physical name is not its
- * logical one, Spark and kernel put the same file in different partitions: no answer is right.
+ * kernel does so (spelled exactly: "name", "id"); Spark keys partition values by a field's
+ * `delta.columnMapping.physicalName` whenever the schema has one, whatever the mode and the
+ * protocol (DeltaColumnMapping.getPhysicalName in TahoeFileIndex.getPartitionValuesRow). Where
+ * kernel does not map and a partition column's physical name is not its logical one, Spark and
+ * kernel put the same file in different partitions: no answer is right.
  */
 function columnMappingDisputed(
   p: TableProtocol,
@@ -93,13 +95,10 @@ function columnMappingDisputed(
   meta: TableMetadata,
 ): boolean {
   const mode = meta.configuration['delta.columnMapping.mode'];
-  if (typeof mode !== 'string') return false;
   const supported =
     p.minReaderVersion === 2 ||
     (p.minReaderVersion === 3 && (reader.includes('columnMapping') || writer.includes('columnMapping')));
-  const kernelMaps = supported && (mode === 'name' || mode === 'id');
-  const sparkMaps = mode.toLowerCase() === 'name' || mode.toLowerCase() === 'id';
-  if (kernelMaps === sparkMaps) return false;
+  if (supported && (mode === 'name' || mode === 'id')) return false; // both map
   const mapped = partitionColumnsOf({ ...meta, configuration: { 'delta.columnMapping.mode': 'name' } });
   return mapped.some((c) => c.physical !== c.logical);
 }
