@@ -143,7 +143,7 @@ async function serve(
   const route = ctx.route!;
   switch (route.op) {
     case 'ListBuckets':
-      return listBuckets(base);
+      return listBuckets(base, route.query, deps.options.region);
     case 'HeadBucket':
       return headBucket(base, deps.options.region);
     case 'GetBucketLocation':

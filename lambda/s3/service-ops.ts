@@ -7,11 +7,24 @@ import { el, root, toXml } from './xml';
 /** A fixed creation date: the virtual bucket has no real one, and a stable value caches well. */
 const CREATION_DATE = '2024-01-01T00:00:00.000Z';
 
-export function listBuckets(base: Headers): ProxyResponse {
+/**
+ * ListBuckets' `prefix` and `bucket-region` (S3 since 2024) select buckets: one they do not select is
+ * not listed (a client that asks for its own buckets by prefix must not be handed `datalake`). A
+ * given prefix is echoed, as S3 does.
+ */
+export function listBuckets(base: Headers, query: URLSearchParams, region: string): ProxyResponse {
+  const prefix = query.get('prefix');
+  const bucketRegion = query.get('bucket-region');
+  const listed =
+    (prefix === null || VIRTUAL_BUCKET.startsWith(prefix)) && (!bucketRegion || bucketRegion === region);
   const doc = root(
     'ListAllMyBucketsResult',
     el('Owner', el('ID', PROXY_OWNER.id), el('DisplayName', PROXY_OWNER.displayName)),
-    el('Buckets', el('Bucket', el('Name', VIRTUAL_BUCKET), el('CreationDate', CREATION_DATE))),
+    el(
+      'Buckets',
+      listed ? el('Bucket', el('Name', VIRTUAL_BUCKET), el('CreationDate', CREATION_DATE)) : undefined,
+    ),
+    prefix !== null ? el('Prefix', prefix) : undefined,
   );
   return { status: 200, headers: { ...base, 'content-type': 'application/xml' }, body: toXml(doc) };
 }
