@@ -17,6 +17,7 @@ export const S3ErrorCodes = {
   InvalidAccessKeyId: [403, 'The AWS Access Key Id you provided does not exist in our records.'],
   InvalidArgument: [400, 'Invalid Argument'],
   InvalidBucketName: [400, 'The specified bucket is not valid.'],
+  InvalidObjectState: [403, "The operation is not valid for the object's storage class"],
   InvalidEncryptionAlgorithmError: [
     400,
     'The encryption request you specified is not valid. The valid value is AES256.',

@@ -187,6 +187,17 @@ async function readFailure(storage: StorageBackend, req: ObjectRequest, err: unk
     return preconditionFailed(conditionsOf(req.headers));
   if (err instanceof StorageError && err.kind === 'InvalidRange')
     return invalidRange(req.headers.range, err.details?.objectSize);
+  // An archived object (S3's 403 InvalidObjectState) of a file the caller may read: S3's answer, so
+  // the client knows it must be restored, not that the proxy's operator must grant something.
+  if (err instanceof StorageError && err.kind === 'AccessDenied' && err.details?.archived) {
+    const { storageClass } = err.details.archived;
+    return new S3Error(
+      'InvalidObjectState',
+      "The operation is not valid for the object's storage class",
+      storageClass !== undefined && /^[A-Z_]{1,32}$/.test(storageClass) ? { StorageClass: storageClass } : {},
+      err.message,
+    );
+  }
   if (err instanceof StorageError && err.kind === 'AccessDenied') {
     const listed = await isListed(storage, req.ref, req.signal).catch(() => true);
     if (!listed) return noSuchKey(req.virtualKey, 'backend 403 for a key its listing does not hold');

@@ -109,6 +109,13 @@ export function toStorageError(err: unknown, signal?: AbortSignal): StorageError
       });
     }
     if (status === 404) return new StorageError('NotFound', err.name);
+    if (status === 403 && err.name === 'InvalidObjectState') {
+      // The SDK copies the error document's fields onto the exception.
+      const storageClass = (err as { StorageClass?: unknown }).StorageClass;
+      return new StorageError('AccessDenied', `backend refused: ${err.name}`, {
+        archived: { storageClass: typeof storageClass === 'string' ? storageClass : undefined },
+      });
+    }
     if (status === 403) return new StorageError('AccessDenied', `backend refused: ${err.name}`);
     if (status === 429 || err.name === 'SlowDown' || err.name === 'ThrottlingException')
       return new StorageError('Throttled', err.name);

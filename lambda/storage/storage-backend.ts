@@ -155,6 +155,11 @@ export class StorageError extends Error {
       sseCustomerRequired?: boolean;
       /** The object's size, where a 416 told it (S3's ActualObjectSize). */
       objectSize?: number;
+      /**
+       * A 403 InvalidObjectState: the object is in an archive class (GLACIER, DEEP_ARCHIVE, an
+       * archive tier) and must be restored before it is read; its storage class, where S3 said.
+       */
+      archived?: { storageClass?: string };
     },
   ) {
     super(message);
