@@ -118,6 +118,8 @@ export function objectHeaders(meta: ObjectMeta, query: URLSearchParams): Headers
   if (meta.contentLanguage) h['content-language'] = meta.contentLanguage;
   if (meta.cacheControl) h['cache-control'] = meta.cacheControl;
   if (meta.expires) h.expires = meta.expires;
+  // As S3: an archived object's HEAD says so (a client decides from it whether to restore first).
+  if (meta.storageClass) h['x-amz-storage-class'] = meta.storageClass;
   for (const [name, value] of Object.entries(meta.metadata ?? {})) h[`x-amz-meta-${name}`] = value;
   Object.assign(h, meta.checksums);
   for (const [param, header] of OVERRIDES) {

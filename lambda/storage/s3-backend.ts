@@ -192,6 +192,7 @@ type ObjectOutput = {
   ContentLanguage?: string;
   CacheControl?: string;
   ExpiresString?: string;
+  StorageClass?: string;
   Metadata?: Record<string, string>;
 } & { [K in (typeof CHECKSUM_HEADERS)[number][0]]?: string };
 
@@ -207,6 +208,7 @@ function metaOf(out: ObjectOutput): ObjectMeta {
     cacheControl: out.CacheControl,
     expires: out.ExpiresString,
   };
+  if (out.StorageClass && out.StorageClass !== 'STANDARD') meta.storageClass = out.StorageClass;
   if (out.Metadata && Object.keys(out.Metadata).length) meta.metadata = out.Metadata;
   const checksums: Record<string, string> = {};
   for (const [field, header] of CHECKSUM_HEADERS) {

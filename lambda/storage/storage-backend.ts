@@ -20,6 +20,8 @@ export interface ObjectMeta {
   contentLanguage?: string;
   cacheControl?: string;
   expires?: string;
+  /** The storage class, which S3 sends (`x-amz-storage-class`) for any class but STANDARD. */
+  storageClass?: string;
   /** User metadata (`x-amz-meta-NAME`, keyed by NAME in lower case), passed through like S3. */
   metadata?: Record<string, string>;
   /** Checksum headers (`x-amz-checksum-crc32`, …, `x-amz-checksum-type`), when asked for. */

@@ -1,7 +1,8 @@
 /**
  * A file of a granted partition stored in an archive class (GLACIER, DEEP_ARCHIVE: a lifecycle rule
  * on old partitions) is refused by S3 with 403 InvalidObjectState until it is restored. Through the
- * proxy the same GET must say so, not AccessDenied ("ask the operator"), as S3 (moto here) does.
+ * proxy the same GET must say so, not AccessDenied ("ask the operator"), and HEAD must show the
+ * object's storage class, as S3 (moto here) does.
  */
 
 import { readFileSync } from 'node:fs';
@@ -64,5 +65,15 @@ describe.skipIf(reason !== undefined)('an archived object answers like S3', () =
     expect(listingParser.parse(b.text).Error.Code).toBe('InvalidObjectState');
     expect(a.status).toBe(b.status);
     expect(listingParser.parse(a.text).Error.Code).toBe('InvalidObjectState');
+  });
+
+  it('HEAD shows the storage class', async () => {
+    const [a, b] = await Promise.all([
+      signedFetch(proxy.url, 'HEAD', `/datalake/${encodeKeyPath(key)}`, '', {}, ANALYST),
+      signedFetch(moto.endpoint, 'HEAD', `/ref/${encodeKeyPath(key)}`),
+    ]);
+    expect(b.status).toBe(200);
+    expect(a.status).toBe(200);
+    expect(a.headers['x-amz-storage-class']).toBe(b.headers['x-amz-storage-class']);
   });
 });
