@@ -240,3 +240,40 @@ describe('an object over the Lambda streaming limit', () => {
     expect(proxy.events.at(-1)).toMatchObject({ status: 200, proxied: true, bytes: OBJECT_BYTES });
   });
 });
+
+// The message named a client that follows redirects as a way out where none would be redirected
+// (a file of the filtered log is never presigned; an empty redirectClients redirects nobody): the
+// client helper then got the same 400.
+describe('the over-limit 400 names only ways out that work', () => {
+  const message = (text: string) => /<Message>([^<]*)<\/Message>/.exec(text)?.[1] ?? '';
+
+  it('does not offer a redirecting client when redirectClients is empty', async () => {
+    const { url } = await inLambda({ redirectClients: [] });
+    for (const agent of [FOLLOWER, {}]) {
+      const r = await signedFetch(url, 'GET', path(), '', agent, ANALYST);
+      expect([r.status, r.headers.location]).toEqual([400, undefined]);
+      expect(message(r.text)).toMatch(/Request byte ranges of at most \d+ bytes/);
+      expect(message(r.text)).not.toMatch(/redirect|delta-proxy-client/);
+    }
+  });
+
+  it('does not offer a redirecting client for a file of the filtered log (never presigned)', async () => {
+    const { url } = await inLambda({
+      logView: 'filtered',
+      lambdaStreaming: { maxResponseBytes: HEAD_ALLOWANCE_BYTES + 100 },
+    });
+    const commit = '/datalake/sales/_delta_log/00000000000000000000.json';
+    const r = await signedFetch(url, 'GET', commit, '', FOLLOWER, ANALYST);
+    expect([r.status, r.headers.location]).toEqual([400, undefined]);
+    expect(message(r.text)).toMatch(/Request byte ranges of at most 100 bytes/);
+    expect(message(r.text)).not.toMatch(/redirect|delta-proxy-client/);
+  });
+
+  it('still offers it where a follower gets a 307', async () => {
+    const { url } = await inLambda();
+    const r = await signedFetch(url, 'GET', path(), '', {}, ANALYST);
+    expect(r.status).toBe(400);
+    expect(message(r.text)).toMatch(/client that follows redirects \(such as delta-proxy-client\)/);
+    expect((await signedFetch(url, 'GET', path(), '', FOLLOWER, ANALYST)).status).toBe(307);
+  });
+});
