@@ -21,7 +21,6 @@
  * the files of any retained version.
  */
 import type { LayeredMap } from './layered-map';
-import { isDvFileName } from './log-replay';
 import type { PartitionTuples } from './partition-tuples';
 import { PathIndex } from './path-index';
 import { MULTI_TUPLE, NO_TUPLE, type PartitionColumn, type SnapshotView } from './snapshot-view';
@@ -90,8 +89,6 @@ export class History implements SnapshotView {
   readonly tupleCount: number;
   readonly fileCount: number;
   readonly estimatedBytes: number;
-  /** Whether `unplaced` holds a deletion-vector file (read per listing: counted once here). */
-  readonly unplacedVectors: boolean;
 
   constructor(
     /** The newest version covered (the snapshot's version when it was built). */
@@ -122,12 +119,7 @@ export class History implements SnapshotView {
     const { base, top } = paths.layers;
     const baseBytes = base instanceof PathIndex ? base.byteSize : base.size * 160;
     let unplacedBytes = 0;
-    let unplacedVectors = false;
-    for (const p of unplaced) {
-      unplacedBytes += 64 + 2 * p.length;
-      unplacedVectors ||= isDvFileName(p);
-    }
-    this.unplacedVectors = unplacedVectors;
+    for (const p of unplaced) unplacedBytes += 64 + 2 * p.length;
     this.estimatedBytes =
       baseBytes + top * 160 + records.byteSize + tuples.estimatedBytes + unplacedBytes + 1024;
   }
