@@ -233,6 +233,23 @@ async function run(command: string, positionals: string[], values: Values, io: I
           all: values.all === true,
         });
         const grant = { principal, table, partitions };
+        // The same grant again is a no-op, as attaching an attached policy is: a second copy would
+        // only be one more line in `grants list` and one more item to revoke.
+        const same = (await target.listGrants(principal)).find(
+          (g) =>
+            !g.refused &&
+            g.principal === principal &&
+            g.table === table &&
+            partitionSetKey(g.partitions) === partitionSetKey(partitions),
+        );
+        if (same) {
+          io.stdout(
+            json
+              ? JSON.stringify({ id: same.id, ...grant, already: true })
+              : `already granted ${same.id}: ${principal} on ${table} ${JSON.stringify(partitions)}`,
+          );
+          return 0;
+        }
         const id = await target.addGrant(grant);
         for (const warning of partitionWarnings(partitions)) io.stderr(warning);
         io.stdout(
@@ -342,4 +359,16 @@ export const processIo: Io = {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   process.exitCode = await main(process.argv.slice(2), processIo);
+}
+
+/** A list of partition maps as a set: the same maps in any order, keys in any order, are one key. */
+function partitionSetKey(maps: readonly Readonly<Record<string, string | null>>[]): string {
+  const each = maps.map((m) =>
+    JSON.stringify(
+      Object.keys(m)
+        .sort()
+        .map((k) => [k, m[k]]),
+    ),
+  );
+  return JSON.stringify([...new Set(each)].sort());
 }

@@ -158,6 +158,10 @@ describe('admin CLI against DynamoDB (dynalite)', () => {
       admin(['grants', 'add', '--principal', 'analyst', '--table', 'trades', ...a, ...target]);
     expect((await add('--partition', 'region=US,date=2024-01-01', '--partition', 'region=EU')).code).toBe(0);
     expect((await add('--partition-null', 'region')).code).toBe(0);
+    // The same grant again, its maps and keys in another order: nothing stored, the grant named.
+    const again = await add('--partition', 'region=EU', '--partition', 'date=2024-01-01,region=US');
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/^already granted \S+: analyst on trades /);
     const whole = await admin([
       'grants',
       'add',
@@ -517,6 +521,25 @@ describe('admin CLI against a config file', () => {
       file,
     ]);
     expect(grant.code).toBe(0);
+    const before = readFileSync(file, 'utf8');
+    const again = await admin([
+      'grants',
+      'add',
+      '--principal',
+      'analyst',
+      '--table',
+      'trades',
+      '--partition',
+      'region=US\\,West,date=2024-01-01',
+      '--partition-null',
+      'desk',
+      '--json',
+      '--config',
+      file,
+    ]);
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ already: true, principal: 'analyst', table: 'trades' });
+    expect(readFileSync(file, 'utf8')).toBe(before);
     const config = parseConfig(JSON.parse(readFileSync(file, 'utf8')));
     expect(config).toMatchObject({ port: 8080, logView: 'filtered' });
     expect(config.auth.keys).toEqual([{ accessKeyId: id, secretAccessKey: secret, principal: 'analyst' }]);
