@@ -147,7 +147,8 @@ export function createLambdaHandler(
     // its stream share). A client that left is handled below (its stream is destroyed at once).
     if ((aborted.signal.reason as Error | undefined)?.name === 'TimeoutError') {
       release();
-      await closeBody(response);
+      // A failure to close is no news: middy has answered, and the deadline is the reason.
+      await closeBody(response).catch(() => {});
       throw aborted.signal.reason;
     }
     const onAbort = () => aborted.abort(new Error('response stream closed early'));

@@ -6,6 +6,8 @@
  * invocation can send before its timeout) is never started: a client known to follow redirects
  * gets a 307 even in proxy mode, any other client an S3 error, before any body byte.
  */
+import { closeBody } from '../core/close-body';
+import { secondsWithin } from '../core/lifetime';
 import { S3Error } from '../core/s3-error';
 import type { Clock, Headers, ProxyRequest, ProxyResponse } from '../core/types';
 import { isListed, type ObjectRequest, presignedQuery, temporaryRedirect } from '../s3/get-object';
@@ -49,7 +51,9 @@ export async function serveGet(
   const redirect = () =>
     redirectTo(
       storage,
-      presignSeconds(options.presignExpiresSeconds, validUntil, clock),
+      // Never past the caller's own credential: a presigned proxy URL about to expire must not
+      // open a minute more of reads.
+      secondsWithin(options.presignExpiresSeconds, validUntil, clock.now()),
       object,
       requestId,
       base,
@@ -63,7 +67,7 @@ export async function serveGet(
   const response = await proxyGet();
   const over = overStreamLimit(options, clock, req, response, options.redirectClients.length > 0);
   if (!over) return { response, proxied: true };
-  await discard(response.body);
+  await closeBody(response);
   if (followsRedirects(req.headers, options.redirectClients)) {
     return { response: await redirect(), proxied: false, reason: over.reason };
   }
@@ -106,16 +110,6 @@ function overStreamLimit(
   return new S3Error('InvalidRequest', overLimitMessage(length, limit, redirectable), {}, reason);
 }
 
-/**
- * How long the 307's URL lives: `presignExpiresSeconds`, but never past the caller's own
- * credential (a presigned proxy URL about to expire must not open a minute more of reads);
- * at least 1 s, as the credential was still valid now.
- */
-function presignSeconds(configured: number, validUntil: number | undefined, clock: Clock): number {
-  if (validUntil === undefined) return configured;
-  return Math.max(1, Math.min(configured, Math.floor((validUntil - clock.now()) / 1000)));
-}
-
 /** The 307: a URL for the object that signs what the follower cannot ask for itself. */
 async function redirectTo(
   storage: StorageBackend,
@@ -143,10 +137,4 @@ async function listedOrUnknown(storage: StorageBackend, object: ObjectRequest): 
     if (err instanceof StorageError && (err.kind === 'Unavailable' || err.kind === 'Throttled')) throw err;
     return true;
   }
-}
-
-/** Stops a body that will not be sent: the backend read ends instead of running to its end. */
-async function discard(body: ProxyResponse['body']): Promise<void> {
-  if (body === undefined || typeof body === 'string' || body instanceof Uint8Array) return;
-  await body[Symbol.asyncIterator]().return?.();
 }

@@ -13,6 +13,7 @@
 import { createHmac, createSecretKey, hash, type KeyObject } from 'node:crypto';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { secondsWithin } from '../core/lifetime';
 import { uriEscape } from '../core/uri-escape';
 import { editRequest } from './request-edit';
 import { sseCustomerParams } from './sse-customer-params';
@@ -106,18 +107,6 @@ function amzDate(ms: number): string {
   return lastDate;
 }
 
-/**
- * A URL's lifetime, cut to the signing credentials' own: S3 refuses a URL signed with temporary
- * credentials once they expire, whatever X-Amz-Expires says, so the URL says when it really ends
- * (the provider renews credentials minutes before they expire: a long presignExpiresSeconds can
- * outlive them). At least 1 second.
- */
-function withinCredentials(seconds: number, identity: Identity, at: number): number {
-  const until = identity.expiration?.getTime();
-  if (until === undefined || Number.isNaN(until)) return seconds;
-  return Math.max(1, Math.min(seconds, Math.floor((until - at) / 1000)));
-}
-
 export class S3Presigner {
   private readonly endpoints = new Map<string, BucketEndpoint>();
   private readonly fixed = new WeakMap<BucketEndpoint, FixedParts>();
@@ -136,7 +125,9 @@ export class S3Presigner {
     const endpoint = this.endpoints.get(ref.bucket);
     const identity = (await this.client.config.credentials()) as Identity;
     const at = this.now();
-    const expiresIn = withinCredentials(expiresInSeconds, identity, at);
+    // S3 refuses a URL signed with temporary credentials once they expire, whatever X-Amz-Expires
+    // says (the provider renews them minutes before: a long presignExpiresSeconds can outlive them).
+    const expiresIn = secondsWithin(expiresInSeconds, identity.expiration?.getTime(), at);
     // SSE-C signs three headers besides host: rare enough to leave to the SDK's signer.
     if (!endpoint || sseCustomer) return this.learn(ref, expiresIn, query, sseCustomer);
     const extra = query ? canonicalExtra(query) : '';
