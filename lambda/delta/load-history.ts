@@ -29,7 +29,7 @@ import { forEachAction, logLines, metadataOf, PARSE_SLICE_BYTES, parseActionLine
 import { type CheckpointChoice, listLogSegment, type ParsedListing, parseListing } from './log-segment';
 import type { IoStats } from './parquet-leaves';
 import { PathIndex } from './path-index';
-import { sameValueMaps } from './path-partitions';
+import { AddConflicts } from './path-partitions';
 import { type RetainedLog, retainedLogWork } from './retained-log';
 import { deletedFileRetentionMs } from './retention';
 import type { Snapshot } from './snapshot';
@@ -82,7 +82,7 @@ export async function loadHistory(storage: DeltaStorage, snapshot: Snapshot): Pr
   if (b.unresolved.size && checkpoint && !b.repartitioned) {
     // A checkpoint that adds one path twice with different values places it by neither add, as
     // the snapshot refuses such a file (readers disagree on which row counts).
-    const found = new Map<string, CheckpointFileAction['partitionValues'] | typeof DISPUTED>();
+    const found = new AddConflicts<CheckpointFileAction['partitionValues']>((rel) => rel);
     await readCheckpointFileActions(
       storage,
       checkpoint.parts,
@@ -90,24 +90,19 @@ export async function loadHistory(storage: DeltaStorage, snapshot: Snapshot): Pr
       io,
       (a) => {
         const rel = root.resolve(a.path).relPath;
-        if (rel === undefined) return;
-        if (!found.has(rel)) found.set(rel, a.partitionValues);
-        else if (!sameValueMaps(found.get(rel), a.partitionValues)) found.set(rel, DISPUTED);
+        if (rel !== undefined) found.add(rel, a.partitionValues);
       },
       (path) => {
         const rel = root.resolve(path).relPath;
         return rel !== undefined && b.unresolved.has(rel);
       },
     );
-    for (const [rel, pv] of found) if (pv !== DISPUTED) b.resolve(rel, pv);
+    for (const [rel, pv] of found.agreed()) b.resolve(rel, pv);
     info.logFilesRead++;
   }
   // What is still unresolved stays unplaced: its deletion-vector files hold a vector of unknown partition.
   return finish(b, snapshot, oldest, io, info, true, unplacedOf(b));
 }
-
-/** A path a checkpoint adds twice with different partition values. */
-const DISPUTED = Symbol('disputed');
 
 /**
  * Reads the tombstones of the oldest readable checkpoint of the range (an unreadable one is

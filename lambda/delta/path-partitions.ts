@@ -44,15 +44,20 @@ export function conflictingAdds(
 }
 
 /** conflictingAdds one add at a time, for a caller that parses a big log file in slices. */
-export class AddConflicts {
-  private readonly first = new Map<string, unknown>();
+export class AddConflicts<V = unknown> {
+  private readonly first = new Map<string, V>();
   readonly conflicting = new Set<string>();
 
   constructor(private readonly keyOf: (logPath: string) => string) {}
 
-  add(logPath: string, partitionValues: unknown): void {
+  add(logPath: string, partitionValues: V): void {
     const k = this.keyOf(logPath);
     if (!this.first.has(k)) this.first.set(k, partitionValues);
     else if (!sameValueMaps(this.first.get(k), partitionValues)) this.conflicting.add(k);
+  }
+
+  /** Each key added without a conflict, with its (first) partition values. */
+  *agreed(): Generator<[string, V]> {
+    for (const entry of this.first) if (!this.conflicting.has(entry[0])) yield entry;
   }
 }
