@@ -10,6 +10,8 @@
  */
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { mapsFingerprint } from '../access/allowed-set-cache';
+import type { PartitionMap } from '../access/grant';
 import { ANONYMOUS_PRINCIPAL } from '../access/grant-sources';
 import { ConfigError } from '../config';
 import { createDynamoClient } from '../store/dynamo-client';
@@ -361,14 +363,10 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   process.exitCode = await main(process.argv.slice(2), processIo);
 }
 
-/** A list of partition maps as a set: the same maps in any order, keys in any order, are one key. */
-function partitionSetKey(maps: readonly Readonly<Record<string, string | null>>[]): string {
-  const each = maps.map((m) =>
-    JSON.stringify(
-      Object.keys(m)
-        .sort()
-        .map((k) => [k, m[k]]),
-    ),
-  );
-  return JSON.stringify([...new Set(each)].sort());
+/**
+ * A list of partition maps as a set: the same maps in any order are one key, each map in the
+ * allowed-set cache's canonical form (keys in any order).
+ */
+function partitionSetKey(maps: readonly PartitionMap[]): string {
+  return JSON.stringify([...new Set(maps.map((m) => mapsFingerprint([m])))].sort());
 }

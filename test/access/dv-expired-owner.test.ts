@@ -16,6 +16,22 @@ const DAY = 86_400_000;
 const meta = metaData(['region'], { configuration: DV_ENABLED });
 const sharedFile = dvFile(new TableRoot('s3://b/t'), sharedVector(1))!.relPath!;
 
+/** v0 of both tables: EU a and US b share one deletion-vector file. */
+const TWO_OWNERS = [
+  dvProtocol,
+  meta,
+  addAction('region=EU/a.parquet', { region: 'EU' }, { deletionVector: sharedVector(1) }),
+  addAction('region=US/b.parquet', { region: 'US' }, { deletionVector: sharedVector(20) }),
+];
+
+/** US b removed at `at`, its vector with it. */
+const removeB = (at: number) =>
+  removeAction('region=US/b.parquet', {
+    partitionValues: { region: 'US' },
+    deletionTimestamp: at,
+    deletionVector: sharedVector(20),
+  });
+
 /**
  * v0: EU a and US b share one deletion-vector file; v1: b removed 10 days ago (past the 7-day
  * retention); checkpoint 2 (its tombstone dropped, as writers drop expired ones); v3: a removed now.
@@ -23,19 +39,7 @@ const sharedFile = dvFile(new TableRoot('s3://b/t'), sharedVector(1))!.relPath!;
  */
 async function table(now: number, activeOwner: boolean) {
   const s = new MemoryDeltaStorage();
-  s.commit(0, [
-    dvProtocol,
-    meta,
-    addAction('region=EU/a.parquet', { region: 'EU' }, { deletionVector: sharedVector(1) }),
-    addAction('region=US/b.parquet', { region: 'US' }, { deletionVector: sharedVector(20) }),
-  ]);
-  s.commit(1, [
-    removeAction('region=US/b.parquet', {
-      partitionValues: { region: 'US' },
-      deletionTimestamp: now - 10 * DAY,
-      deletionVector: sharedVector(20),
-    }),
-  ]);
+  s.commit(0, TWO_OWNERS).commit(1, [removeB(now - 10 * DAY)]);
   s.commit(2, [{ commitInfo: { timestamp: now - DAY, operation: 'WRITE' } }]);
   await writeCheckpoint(
     { put: async (rel, bytes) => void s.put(rel, bytes) },
@@ -96,20 +100,8 @@ describe('a deletion-vector file with an owner removed past its retention, in a 
     const clock = new ManualClock();
     const now = clock.now();
     const s = new MemoryDeltaStorage();
-    // v0: EU a and US b share the file; v1: b removed now; v2: EU c (active) points at it too.
-    s.commit(0, [
-      dvProtocol,
-      meta,
-      addAction('region=EU/a.parquet', { region: 'EU' }, { deletionVector: sharedVector(1) }),
-      addAction('region=US/b.parquet', { region: 'US' }, { deletionVector: sharedVector(20) }),
-    ]);
-    s.commit(1, [
-      removeAction('region=US/b.parquet', {
-        partitionValues: { region: 'US' },
-        deletionTimestamp: now,
-        deletionVector: sharedVector(20),
-      }),
-    ]);
+    // v0: EU a and US b share the file; v1: b removed now.
+    s.commit(0, TWO_OWNERS).commit(1, [removeB(now)]);
     s.put(sharedFile, 'VECTORS OF EU AND US');
     const { allows } = memoryAuthorizer(s, grants, clock);
     expect(await allows('eu', sharedFile)).toBe(false);

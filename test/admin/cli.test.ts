@@ -506,37 +506,26 @@ describe('admin CLI against a config file', () => {
     expect(created.code).toBe(0);
     const secret = SECRET_LINE.exec(created.stdout)![1]!;
     const id = KEY_LINE.exec(created.stdout)![1]!;
-    const grant = await admin([
-      'grants',
-      'add',
-      '--principal',
-      'analyst',
-      '--table',
-      'trades',
-      '--partition',
-      'region=US\\,West,date=2024-01-01',
-      '--partition-null',
-      'desk',
-      '--config',
-      file,
-    ]);
+    const addGrant = (...extra: string[]) =>
+      admin([
+        'grants',
+        'add',
+        '--principal',
+        'analyst',
+        '--table',
+        'trades',
+        '--partition',
+        'region=US\\,West,date=2024-01-01',
+        '--partition-null',
+        'desk',
+        ...extra,
+        '--config',
+        file,
+      ]);
+    const grant = await addGrant();
     expect(grant.code).toBe(0);
     const before = readFileSync(file, 'utf8');
-    const again = await admin([
-      'grants',
-      'add',
-      '--principal',
-      'analyst',
-      '--table',
-      'trades',
-      '--partition',
-      'region=US\\,West,date=2024-01-01',
-      '--partition-null',
-      'desk',
-      '--json',
-      '--config',
-      file,
-    ]);
+    const again = await addGrant('--json');
     expect(again.code).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ already: true, principal: 'analyst', table: 'trades' });
     expect(readFileSync(file, 'utf8')).toBe(before);
