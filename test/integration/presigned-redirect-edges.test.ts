@@ -5,7 +5,7 @@
  * proxyPartial, HEAD is never redirected, Range and conditional GETs are, and the follower's
  * re-sent Range/If-None-Match get S3's 206/304; odd User-Agents choose sanely.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SPECIAL_REGIONS, uploadDemoTable, writeSpecialTable } from '../helpers/fixture-tables';
 import { ANALYST, type RunningProxy, startProxy } from '../helpers/proxy-harness';
@@ -20,6 +20,7 @@ import {
   uploadDir,
 } from '../helpers/s3-servers';
 import { encodeKeyPath, signedFetch } from '../helpers/signed-fetch';
+import { keyMd5, sseCustomerHeaders } from '../helpers/sse-customer-headers';
 
 const FOLLOWER_UA = { 'user-agent': 'delta-proxy-client/0.1.0' };
 
@@ -77,12 +78,7 @@ describe.each(s3rverAndMoto())('redirects of special keys on %s', (_title, start
 
 describe('SSE-C redirects with overrides and checksum mode (the SDK signer path)', () => {
   const KEY = randomBytes(32);
-  const md5 = (b: Buffer) => createHash('md5').update(b).digest('base64');
-  const SSE_C = {
-    'x-amz-server-side-encryption-customer-algorithm': 'AES256',
-    'x-amz-server-side-encryption-customer-key': KEY.toString('base64'),
-    'x-amz-server-side-encryption-customer-key-md5': md5(KEY),
-  };
+  const SSE_C = sseCustomerHeaders(KEY);
   let s3: S3Server;
   let relay: RecordingRelay;
   let proxy: RunningProxy;
@@ -96,7 +92,7 @@ describe('SSE-C redirects with overrides and checksum mode (the SDK signer path)
     encrypted = `sales/${active[0]}`;
     relay = await startRecordingRelay(s3.endpoint, {
       verifyPresigned: BACKEND_CREDENTIALS,
-      sseCustomer: { paths: new Set([`/lake/w/${encodeKeyPath(encrypted)}`]), keyMd5: md5(KEY) },
+      sseCustomer: { paths: new Set([`/lake/w/${encodeKeyPath(encrypted)}`]), keyMd5: keyMd5(KEY) },
     });
     proxy = await startProxy(
       { ...s3, endpoint: relay.endpoint },

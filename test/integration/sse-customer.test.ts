@@ -20,6 +20,7 @@ import { type RecordingRelay, startRecordingRelay } from '../helpers/recording-r
 import { BACKEND_CREDENTIALS, type S3Server, startS3rver } from '../helpers/s3-servers';
 import { encodeKeyPath, signedFetch } from '../helpers/signed-fetch';
 import { withReason } from '../helpers/skips';
+import { keyMd5, sseCustomerHeaders } from '../helpers/sse-customer-headers';
 
 const run = promisify(execFile);
 const boto3Missing = await unavailable('python3', ['-c', 'import boto3']);
@@ -36,18 +37,9 @@ print(json.dumps({"length": head["ContentLength"], "sha256": hashlib.sha256(body
 `;
 
 const KEY = randomBytes(32);
-const md5 = (b: Buffer) => createHash('md5').update(b).digest('base64');
-const SSE_C = {
-  'x-amz-server-side-encryption-customer-algorithm': 'AES256',
-  'x-amz-server-side-encryption-customer-key': KEY.toString('base64'),
-  'x-amz-server-side-encryption-customer-key-md5': md5(KEY),
-};
+const SSE_C = sseCustomerHeaders(KEY);
 const OTHER_KEY = randomBytes(32);
-const OTHER = {
-  ...SSE_C,
-  'x-amz-server-side-encryption-customer-key': OTHER_KEY.toString('base64'),
-  'x-amz-server-side-encryption-customer-key-md5': md5(OTHER_KEY),
-};
+const OTHER = sseCustomerHeaders(OTHER_KEY);
 
 let s3: S3Server;
 let relay: RecordingRelay;
@@ -65,7 +57,7 @@ beforeAll(async () => {
   [encrypted, plain] = active.map((p) => `sales/${p}`) as [string, string];
   relay = await startRecordingRelay(s3.endpoint, {
     verifyPresigned: BACKEND_CREDENTIALS,
-    sseCustomer: { paths: new Set([`/lake/w/${encodeKeyPath(encrypted)}`]), keyMd5: md5(KEY) },
+    sseCustomer: { paths: new Set([`/lake/w/${encodeKeyPath(encrypted)}`]), keyMd5: keyMd5(KEY) },
   });
   proxy = await startProxy(
     { ...s3, endpoint: relay.endpoint },
@@ -103,7 +95,7 @@ describe('SSE-C objects through the client helper (presigned mode)', () => {
       authorization: false,
       signatureRefused: undefined,
       unsignedAmzHeaders: [],
-      sseCustomer: { algorithm: 'AES256', keyMd5: md5(KEY) },
+      sseCustomer: { algorithm: 'AES256', keyMd5: keyMd5(KEY) },
     });
   });
 
@@ -191,7 +183,7 @@ describe('SSE-C objects read through the proxy (a client not on redirectClients)
     ['a key without its MD5', { ...SSE_C, 'x-amz-server-side-encryption-customer-key-md5': '' }],
     [
       'an MD5 that is not the key’s',
-      { ...SSE_C, 'x-amz-server-side-encryption-customer-key-md5': md5(OTHER_KEY) },
+      { ...SSE_C, 'x-amz-server-side-encryption-customer-key-md5': keyMd5(OTHER_KEY) },
     ],
     [
       'an algorithm S3 does not know',
