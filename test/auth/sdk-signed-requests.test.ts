@@ -4,7 +4,6 @@
  * and presigned, verify against the proxy's SigV4 authenticator. boto3 where installed.
  */
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
@@ -13,6 +12,7 @@ import { StaticCredentialStore } from '../../lambda/auth/credential-store';
 import { SigV4Authenticator } from '../../lambda/auth/sigv4-authenticator';
 import { systemClock } from '../../lambda/core/types';
 import { pythonPackageMissing, withReason } from '../helpers/skips';
+import { sseCustomerHeaders } from '../helpers/sse-customer-headers';
 import { type AuthServer, startAuthServer } from './helpers/auth-server';
 import { clientEnv } from './helpers/python-env';
 import { KEY } from './helpers/sign';
@@ -93,11 +93,7 @@ describe('real SDK requests with many signed headers and overrides verify', () =
       { expiresIn: 60 },
     );
     const res = await fetch(url, {
-      headers: {
-        'x-amz-server-side-encryption-customer-algorithm': 'AES256',
-        'x-amz-server-side-encryption-customer-key': SSE_KEY.toString('base64'),
-        'x-amz-server-side-encryption-customer-key-md5': createHash('md5').update(SSE_KEY).digest('base64'),
-      },
+      headers: sseCustomerHeaders(SSE_KEY),
     });
     expect(res.status, await res.clone().text()).toBe(200);
     s3.destroy();
