@@ -22,6 +22,7 @@ export const S3ErrorCodes = {
     400,
     'The encryption request you specified is not valid. The valid value is AES256.',
   ],
+  InvalidPartNumber: [416, 'The requested partnumber is not satisfiable'],
   InvalidRange: [416, 'The requested range is not satisfiable'],
   InvalidRequest: [400, 'Invalid Request'],
   InvalidToken: [400, 'The provided token is malformed or otherwise invalid.'],

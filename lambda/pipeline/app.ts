@@ -196,7 +196,7 @@ async function serve(
         // A file of the filtered log: made by the proxy, so always served by it (never presigned).
         const generated = serveGenerated(
           decision.object,
-          { headers: req.headers, query: route.query },
+          { headers: req.headers, query: route.query, partNumber: route.partNumber },
           base,
           route.op === 'HeadObject',
         );
@@ -211,6 +211,7 @@ async function serve(
         query: route.query,
         // Checked before any backend call or redirect (S3's 400s for a malformed set).
         sseCustomer: sseCustomerOf(req.headers),
+        partNumber: route.partNumber,
         // Read when a backend call is made: a 307 never needs the request's signal.
         get signal() {
           return req.signal;

@@ -120,7 +120,7 @@ async function redirectTo(
 ): Promise<ProxyResponse> {
   const location = await storage.presign(object.ref, {
     expiresInSeconds,
-    query: presignedQuery(object.headers, object.query),
+    query: presignedQuery(object.headers, object.query, object.partNumber),
     sseCustomer: object.sseCustomer,
   });
   return temporaryRedirect(location, requestId, base);

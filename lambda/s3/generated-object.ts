@@ -6,12 +6,13 @@ import type { GeneratedObject } from '../core/generated-object';
 import type { Headers, ProxyResponse } from '../core/types';
 import type { ObjectMeta } from '../storage/storage-backend';
 import { evaluateConditions } from './conditions';
-import { conditionFailure, conditionsOf, objectHeaders } from './get-object';
-import { invalidRange, parseRange } from './range';
+import { conditionFailure, conditionsOf, objectHeaders, partOfOnePiece } from './get-object';
+import { invalidPartNumber, invalidRange, parseRange } from './range';
 
 export function serveGenerated(
   obj: GeneratedObject,
-  req: { headers: Headers; query: URLSearchParams },
+  /** `partNumber`: validated by routeRequest (1-10000, never with a Range). */
+  req: { headers: Headers; query: URLSearchParams; partNumber?: number },
   base: Headers,
   head: boolean,
 ): ProxyResponse {
@@ -26,6 +27,12 @@ export function serveGenerated(
   const outcome = evaluateConditions(meta, conditions);
   if (outcome !== 'ok') return conditionFailure(outcome, meta, base, conditions);
   const headers: Headers = { ...base, ...objectHeaders(meta, req.query), 'content-length': String(size) };
+  if (req.partNumber !== undefined) {
+    // Made in one piece: part 1 is the whole file, as S3 answers for such an object.
+    if (req.partNumber !== 1) throw invalidPartNumber(req.partNumber, 1);
+    const status = partOfOnePiece(size, headers) ? 206 : 200;
+    return head ? { status, headers } : { status, headers, body: obj.body };
+  }
   const range = parseRange(req.headers.range);
   if (!range) return head ? { status: 200, headers } : { status: 200, headers, body: obj.body };
   const start = 'suffix' in range ? Math.max(0, size - range.suffix) : range.start;

@@ -13,7 +13,7 @@ import {
   StorageError,
 } from '../storage/storage-backend';
 import { type ConditionOutcome, evaluateConditions } from './conditions';
-import { invalidRange, parseRange } from './range';
+import { invalidPartNumber, invalidRange, parseRange } from './range';
 import { httpDate, parseHttpDate } from './s3-encoding';
 import { noSuchKey, notModifiedOf, toS3Error } from './storage-errors';
 import { escapeXml, XML_DECLARATION } from './xml';
@@ -55,11 +55,16 @@ export function refuseAnonymousOverrides(query: URLSearchParams): void {
  * What a presigned URL for this GetObject must sign so that its follower gets what the request
  * proxied would: the `response-*` overrides (validated by routeRequest), and checksum mode, which
  * the follower may not send as a header (S3 refuses an unsigned x-amz-* header on a presigned
- * URL, and the client helper sends none). Undefined when there are none, as usual: nothing is
- * allocated then.
+ * URL, and the client helper sends none), and the part asked for. Undefined when there are none,
+ * as usual: nothing is allocated then.
  */
-export function presignedQuery(headers: Headers, query: URLSearchParams): PresignOptions['query'] {
+export function presignedQuery(
+  headers: Headers,
+  query: URLSearchParams,
+  partNumber?: number,
+): PresignOptions['query'] {
   let signed: PresignOptions['query'];
+  if (partNumber !== undefined) signed = { partNumber: String(partNumber) };
   for (const [param] of OVERRIDES) {
     const v = query.get(param);
     if (v === null) continue;
@@ -122,6 +127,7 @@ export function objectHeaders(meta: ObjectMeta, query: URLSearchParams): Headers
   if (meta.storageClass) h['x-amz-storage-class'] = meta.storageClass;
   for (const [name, value] of Object.entries(meta.metadata ?? {})) h[`x-amz-meta-${name}`] = value;
   Object.assign(h, meta.checksums);
+  if (meta.partsCount !== undefined) h['x-amz-mp-parts-count'] = String(meta.partsCount);
   for (const [param, header] of OVERRIDES) {
     const v = query.get(param);
     if (v !== null) h[header] = v; // validated by routeRequest
@@ -161,6 +167,8 @@ export interface ObjectRequest {
   query: URLSearchParams;
   /** The request's SSE-C parameters (sse-customer.ts), checked. */
   sseCustomer?: SseCustomer;
+  /** The part asked for (`partNumber`), validated by routeRequest; never with a Range. */
+  partNumber?: number;
   signal?: AbortSignal;
 }
 
@@ -188,7 +196,9 @@ async function readFailure(storage: StorageBackend, req: ObjectRequest, err: unk
   if (err instanceof StorageError && err.kind === 'PreconditionFailed')
     return preconditionFailed(conditionsOf(req.headers));
   if (err instanceof StorageError && err.kind === 'InvalidRange')
-    return invalidRange(req.headers.range, err.details?.objectSize);
+    return req.partNumber !== undefined
+      ? invalidPartNumber(req.partNumber)
+      : invalidRange(req.headers.range, err.details?.objectSize);
   // An archived object (S3's 403 InvalidObjectState) of a file the caller may read: S3's answer, so
   // the client knows it must be restored, not that the proxy's operator must grant something.
   if (err instanceof StorageError && err.kind === 'AccessDenied' && err.details?.archived) {
@@ -229,12 +239,18 @@ export async function getObject(
       range,
       checksumMode: checksumMode(req.headers, req.query),
       sseCustomer: req.sseCustomer,
+      partNumber: req.partNumber,
       signal: req.signal,
     });
   } catch (err) {
     const nm = notModifiedOf(err);
     if (nm) return { status: 304, headers: { ...base, ...nm.headers } };
     throw await readFailure(storage, req, err);
+  }
+  const onePiece = req.partNumber !== undefined && !result.range && result.meta.partsCount === undefined;
+  if (onePiece && req.partNumber !== 1) {
+    await result.body[Symbol.asyncIterator]().return?.();
+    throw invalidPartNumber(req.partNumber!, 1);
   }
   const outcome = evaluateConditions(result.meta, conditions);
   if (outcome !== 'ok') {
@@ -248,7 +264,21 @@ export async function getObject(
     headers['content-range'] = `bytes ${result.range.start}-${result.range.end}/${result.range.total}`;
     return { status: 206, headers, body: result.body };
   }
+  if (onePiece && partOfOnePiece(result.contentLength, headers))
+    return { status: 206, headers, body: result.body };
   return { status: 200, headers, body: result.body };
+}
+
+/**
+ * A part read answered with the whole object (no Content-Range, no parts count) read an object
+ * in one piece, whose only part, 1, is all of it: S3 answers that with 206 and the whole range.
+ * So does the proxy, also where the backend ignores `partNumber` (s3rver). False when the size
+ * is unknown or zero (no range can name it).
+ */
+export function partOfOnePiece(size: number | undefined, headers: Headers): boolean {
+  if (!size) return false;
+  headers['content-range'] = `bytes 0-${size - 1}/${size}`;
+  return true;
 }
 
 export async function headObject(
@@ -263,6 +293,7 @@ export async function headObject(
       ...forwarded(conditions),
       checksumMode: checksumMode(req.headers, req.query),
       sseCustomer: req.sseCustomer,
+      partNumber: req.partNumber,
       signal: req.signal,
     });
   } catch (err) {
@@ -277,6 +308,7 @@ export async function headObject(
     ...objectHeaders(meta, req.query),
     'content-length': String(meta.size),
   };
+  if (req.partNumber !== undefined) return partHead(meta, req.partNumber, headers);
   // S3 answers a ranged HEAD like the GET would, without the body.
   const range = parseRange(req.headers.range);
   if (range && 'start' in range && range.start >= meta.size) throw invalidRange(req.headers.range, meta.size);
@@ -290,6 +322,20 @@ export async function headObject(
     }
   }
   return { status: 200, headers };
+}
+
+/** A HEAD that named a part: the part's length and, where known, its place (206, as S3). */
+function partHead(meta: ObjectMeta, partNumber: number, headers: Headers): ProxyResponse {
+  if (meta.partRange) {
+    const { start, end, total } = meta.partRange;
+    headers['content-range'] = `bytes ${start}-${end}/${total}`;
+    headers['content-length'] = String(end - start + 1);
+    return { status: 206, headers };
+  }
+  // A part of an object in parts, its place unsaid: the backend's length is the part's.
+  if (meta.partsCount !== undefined) return { status: 206, headers };
+  if (partNumber !== 1) throw invalidPartNumber(partNumber, 1);
+  return { status: partOfOnePiece(meta.size, headers) ? 206 : 200, headers };
 }
 
 /**

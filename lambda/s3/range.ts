@@ -57,3 +57,10 @@ export function invalidRange(header: string | undefined, objectSize?: number): S
   if (objectSize !== undefined) extra.ActualObjectSize = String(objectSize);
   return new S3Error('InvalidRange', 'The requested range is not satisfiable', extra);
 }
+
+/** S3's 416 for a part the object does not have; the parts it has, where known. */
+export function invalidPartNumber(requested: number, actualCount?: number): S3Error {
+  const extra: Record<string, string> = { PartNumberRequested: String(requested) };
+  if (actualCount !== undefined) extra.ActualPartCount = String(actualCount);
+  return new S3Error('InvalidPartNumber', 'The requested partnumber is not satisfiable', extra);
+}

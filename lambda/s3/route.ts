@@ -22,6 +22,8 @@ export interface S3Route {
   op: S3Operation;
   /** Decoded object key (GetObject/HeadObject). */
   key?: string;
+  /** The part asked for (GetObject/HeadObject `partNumber`), validated. */
+  partNumber?: number;
   query: URLSearchParams;
 }
 
@@ -161,12 +163,29 @@ export function routeRequest(req: ProxyRequest, options: { readOnly: boolean }):
       );
     }
   }
-  if (query.has('partNumber')) {
-    throw new S3Error('InvalidArgument', 'Part numbers are not supported by this proxy', {
+  const partNumber = partNumberOf(query, req.headers.range);
+  return { op: method === 'HEAD' ? 'HeadObject' : 'GetObject', key, query, partNumber };
+}
+
+/**
+ * S3's `partNumber`: an integer from 1 to 10000, and never with a Range header (S3 refuses both
+ * together, whatever the Range says). The Java SDK v2's multipart download and the Go transfer
+ * manager read an object part by part this way.
+ */
+function partNumberOf(query: URLSearchParams, range: string | undefined): number | undefined {
+  const value = query.get('partNumber');
+  if (value === null) return undefined;
+  const n = /^\d{1,5}$/.test(value) ? Number(value) : 0;
+  if (n < 1 || n > 10_000) {
+    throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive', {
       ArgumentName: 'partNumber',
+      ArgumentValue: value.slice(0, 64),
     });
   }
-  return { op: method === 'HEAD' ? 'HeadObject' : 'GetObject', key, query };
+  if (range !== undefined) {
+    throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter');
+  }
+  return n;
 }
 
 /**

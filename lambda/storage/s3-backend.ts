@@ -71,6 +71,17 @@ function parseContentRange(value: string | undefined): GetResult['range'] {
   return { start: Number(m[1]), end: Number(m[2]), total: Number(m[3]) };
 }
 
+/**
+ * The HTTP status of a backend's error answer: an S3 error, or an error answer whose body the
+ * SDK could not read (a server or a proxy in front of it answering with HTML: moto's 416 for a
+ * part it does not have). Undefined for anything that is not an answer of the backend.
+ */
+function answeredStatus(err: unknown): number | undefined {
+  if (err instanceof S3ServiceException) return err.$metadata?.httpStatusCode ?? 500;
+  const status = (err as { $metadata?: { httpStatusCode?: unknown } } | undefined)?.$metadata?.httpStatusCode;
+  return typeof status === 'number' && status >= 300 ? status : undefined;
+}
+
 function header(err: S3ServiceException, name: string): string | undefined {
   const headers = (err.$response as { headers?: Record<string, string> } | undefined)?.headers;
   return headers?.[name];
@@ -95,36 +106,37 @@ export function toStorageError(err: unknown, signal?: AbortSignal): StorageError
   if (err instanceof StorageError) return err;
   if (signal?.aborted || (err as Error)?.name === 'AbortError')
     return new StorageError('Aborted', 'request aborted');
-  if (err instanceof S3ServiceException) {
-    const status = err.$metadata?.httpStatusCode ?? 500;
-    const lm = header(err, 'last-modified');
-    const details = { etag: header(err, 'etag'), lastModified: lm ? new Date(lm) : undefined };
+  const status = answeredStatus(err);
+  if (status !== undefined) {
+    const answer = err as S3ServiceException;
+    const lm = header(answer, 'last-modified');
+    const details = { etag: header(answer, 'etag'), lastModified: lm ? new Date(lm) : undefined };
     if (status === 304) return new StorageError('NotModified', 'not modified', details);
     if (status === 412) return new StorageError('PreconditionFailed', 'precondition failed', details);
     if (status === 416) {
       // The SDK copies the error document's fields onto the exception.
-      const size = Number((err as { ActualObjectSize?: unknown }).ActualObjectSize);
+      const size = Number((answer as { ActualObjectSize?: unknown }).ActualObjectSize);
       return new StorageError('InvalidRange', 'range not satisfiable', {
         objectSize: Number.isSafeInteger(size) && size >= 0 ? size : undefined,
       });
     }
-    if (status === 404) return new StorageError('NotFound', err.name);
-    if (status === 403 && err.name === 'InvalidObjectState') {
+    if (status === 404) return new StorageError('NotFound', answer.name);
+    if (status === 403 && answer.name === 'InvalidObjectState') {
       // The SDK copies the error document's fields onto the exception.
-      const storageClass = (err as { StorageClass?: unknown }).StorageClass;
-      return new StorageError('AccessDenied', `backend refused: ${err.name}`, {
+      const storageClass = (answer as { StorageClass?: unknown }).StorageClass;
+      return new StorageError('AccessDenied', `backend refused: ${answer.name}`, {
         archived: { storageClass: typeof storageClass === 'string' ? storageClass : undefined },
       });
     }
-    if (status === 403) return new StorageError('AccessDenied', `backend refused: ${err.name}`);
-    if (status === 429 || err.name === 'SlowDown' || err.name === 'ThrottlingException')
-      return new StorageError('Throttled', err.name);
-    if (status === 503) return new StorageError('Unavailable', err.name);
+    if (status === 403) return new StorageError('AccessDenied', `backend refused: ${answer.name}`);
+    if (status === 429 || answer.name === 'SlowDown' || answer.name === 'ThrottlingException')
+      return new StorageError('Throttled', answer.name);
+    if (status === 503) return new StorageError('Unavailable', answer.name);
     if (status === 400)
-      return new StorageError('BadRequest', `backend error 400 ${err.name}`, {
-        sseCustomerRequired: SSE_CUSTOMER_REQUIRED.test(err.message),
+      return new StorageError('BadRequest', `backend error 400 ${answer.name}`, {
+        sseCustomerRequired: SSE_CUSTOMER_REQUIRED.test(answer.message),
       });
-    return new StorageError('Internal', `backend error ${status} ${err.name}`);
+    return new StorageError('Internal', `backend error ${status} ${answer.name}`);
   }
   if ((err as Error)?.name === 'CredentialsProviderError')
     return new StorageError('Unavailable', 'backend credentials unavailable');
@@ -194,6 +206,7 @@ type ObjectOutput = {
   ExpiresString?: string;
   StorageClass?: string;
   Metadata?: Record<string, string>;
+  PartsCount?: number;
 } & { [K in (typeof CHECKSUM_HEADERS)[number][0]]?: string };
 
 function metaOf(out: ObjectOutput): ObjectMeta {
@@ -216,6 +229,7 @@ function metaOf(out: ObjectOutput): ObjectMeta {
     if (value) checksums[header] = value;
   }
   if (Object.keys(checksums).length) meta.checksums = checksums;
+  if (out.PartsCount !== undefined) meta.partsCount = out.PartsCount;
   return meta;
 }
 
@@ -340,6 +354,7 @@ export class S3Backend implements StorageBackend {
               Bucket: ref.bucket,
               Key: ref.key,
               Range: options.range ? formatRange(options.range) : undefined,
+              PartNumber: options.partNumber,
               ...conditionParams(options),
               ...sseCustomerParams(options.sseCustomer),
             }),
@@ -372,6 +387,7 @@ export class S3Backend implements StorageBackend {
             new HeadObjectCommand({
               Bucket: ref.bucket,
               Key: ref.key,
+              PartNumber: options.partNumber,
               ...conditionParams(options),
               ...sseCustomerParams(options.sseCustomer),
             }),
@@ -383,7 +399,13 @@ export class S3Backend implements StorageBackend {
     ).catch((err: unknown) => {
       throw sseCustomerRefusal(err, options, true);
     });
-    return metaOf(out);
+    const meta = metaOf(out);
+    const partRange = options.partNumber === undefined ? undefined : parseContentRange(out.ContentRange);
+    if (partRange) {
+      meta.partRange = partRange;
+      meta.size = partRange.total;
+    }
+    return meta;
   }
 
   async list(params: ListParams): Promise<ListPage> {

@@ -26,6 +26,13 @@ export interface ObjectMeta {
   metadata?: Record<string, string>;
   /** Checksum headers (`x-amz-checksum-crc32`, …, `x-amz-checksum-type`), when asked for. */
   checksums?: Record<string, string>;
+  /**
+   * Told only to a read that named a part (`partNumber`), and only for an object uploaded in
+   * parts: how many it has (S3's `x-amz-mp-parts-count`).
+   */
+  partsCount?: number;
+  /** A HEAD that named a part: the part's bytes within the object, where the backend said. */
+  partRange?: { start: number; end: number; total: number };
 }
 
 /** An HTTP byte range as the client asked for it; validated by the caller. */
@@ -50,6 +57,11 @@ export interface HeadOptions extends Conditions {
   checksumMode?: boolean;
   /** The object's customer-provided key (SSE-C), which S3 needs to read it. */
   sseCustomer?: SseCustomer;
+  /**
+   * S3's `partNumber` (1-10000): one part of an object uploaded in parts, read like a range (an
+   * object in one piece has part 1 only). Never together with `range`.
+   */
+  partNumber?: number;
   signal?: AbortSignal;
 }
 
@@ -95,8 +107,9 @@ export interface ListPage {
 
 /**
  * GetObject query parameters a presigned URL may sign besides its own, so that the client that
- * follows it gets what the same request proxied would: S3's `response-*` header overrides, and
- * `x-amz-checksum-mode` (a header, carried in the query as the AWS SDKs' presigners carry it).
+ * follows it gets what the same request proxied would: S3's `response-*` header overrides,
+ * `x-amz-checksum-mode` (a header, carried in the query as the AWS SDKs' presigners carry it),
+ * and the part asked for.
  */
 export const PRESIGNED_GET_PARAMS = [
   'response-cache-control',
@@ -106,6 +119,7 @@ export const PRESIGNED_GET_PARAMS = [
   'response-content-type',
   'response-expires',
   'x-amz-checksum-mode',
+  'partNumber',
 ] as const;
 export type PresignedGetParam = (typeof PRESIGNED_GET_PARAMS)[number];
 

@@ -31,10 +31,13 @@ export interface BackendRequest {
  * connection without an answer (`reset`), send the real answer but cut the connection after
  * `cutAfter` body bytes (its Content-Length promised more), send a body `rewrite` made of the real
  * one (with a matching Content-Length: a corrupt or truncated object that looks whole), send the
- * real answer chunked without its Content-Length (`unsized`), or pass.
+ * real answer chunked without its Content-Length (`unsized`), answer a success made here
+ * (`serve`: what S3 sends and the server behind does not, e.g. one part of a multipart object),
+ * or pass.
  */
 export type Fault =
   | { status: number; code?: string; message?: string; headers?: Record<string, string> }
+  | { serve: { status: number; headers: Record<string, string>; body: Buffer } }
   | { after: Promise<unknown> }
   | { query: URLSearchParams }
   | { hang: true }
@@ -203,6 +206,11 @@ export async function startMisbehavingS3(
       req.socket.destroy();
     } else if (fault && ('cutAfter' in fault || 'rewrite' in fault || 'unsized' in fault)) {
       forward(req, res, r, undefined, fault);
+    } else if (fault && 'serve' in fault) {
+      req.resume();
+      const { status, headers, body } = fault.serve;
+      res.writeHead(status, { 'content-length': body.byteLength, ...headers });
+      res.end(r.method === 'HEAD' ? undefined : body);
     } else if (fault && 'status' in fault) {
       req.resume();
       answer(res, r.method, fault.status, fault.code, fault.message, fault.headers);

@@ -55,6 +55,12 @@ const OVERRIDE_SETS: [string, Partial<GetObjectCommandInput>, Record<string, str
   ],
   ['an empty content-type', { ResponseContentType: '' }, { 'response-content-type': '' }],
   ['checksum mode only', { ChecksumMode: 'ENABLED' }, { 'x-amz-checksum-mode': 'ENABLED' }],
+  ['a part', { PartNumber: 3 }, { partNumber: '3' }],
+  [
+    'a part, an override and checksum mode',
+    { PartNumber: 10000, ResponseContentType: 'text/plain', ChecksumMode: 'ENABLED' },
+    { partNumber: '10000', 'response-content-type': 'text/plain', 'x-amz-checksum-mode': 'ENABLED' },
+  ],
 ];
 
 function client(options: {
