@@ -3,8 +3,9 @@
  * partition maps allow, computed once as a bitset over the snapshot's tuples, then answered per file
  * in O(1) (one tupleOf lookup and one byte read, no allocation).
  *
- * A map allows a tuple when every key of the map is a partition column (logical name) and the
- * column's value equals the map's value, compared as the column's Delta type (partition-value.ts).
+ * A map allows a tuple when every key of the map is a partition column (logical name, in any case)
+ * and the column's value equals the map's value, compared as the column's Delta type
+ * (partition-value.ts).
  * `{}` allows every tuple; a key that is not a partition column, or a value that does not parse for
  * the column's type, allows nothing. Files outside the snapshot (NO_TUPLE) are never readable.
  */
@@ -12,6 +13,7 @@ import { runInSlices, runToEnd, WorkSlices, yieldToEventLoop } from '../core/eve
 import { type FolderIndex, folderIndexOf } from '../delta/folder-index';
 import { MULTI_TUPLE, type SnapshotView } from '../delta/snapshot-view';
 import type { PartitionMap } from './grant';
+import { grantColumnIndex } from './grant-columns';
 import {
   type CanonicalValue,
   canonicalize,
@@ -36,7 +38,6 @@ interface MapGroup {
 
 function compileMaps(snapshot: SnapshotView, maps: readonly PartitionMap[]): MapGroup[] | 'all' {
   const columns = snapshot.partitionColumns;
-  const byLogical = new Map(columns.map((c, i) => [c.logical, i]));
   const grantKeys = columns.map((c) => grantKeysFor(c.type));
   const groups = new Map<string, MapGroup>();
   for (const map of maps) {
@@ -46,9 +47,9 @@ function compileMaps(snapshot: SnapshotView, maps: readonly PartitionMap[]): Map
     const constrained: [number, string[]][] = [];
     let usable = true;
     for (const [name, value] of entries) {
-      const col = byLogical.get(name);
-      const canonicals = col === undefined ? undefined : grantCanonicals(grantKeys[col]!, value);
-      if (col === undefined || canonicals === undefined) {
+      const col = grantColumnIndex(columns, name);
+      const canonicals = col < 0 ? undefined : grantCanonicals(grantKeys[col]!, value);
+      if (canonicals === undefined) {
         usable = false;
         break;
       }

@@ -18,6 +18,19 @@ import { grantCanonicals, grantKeysFor, HIVE_NULL_PARTITION } from './partition-
 const MAX_VALUE_CHARS = 200;
 const NULL_HINT = 'the null partition is granted with null (admin CLI: --partition-null COLUMN)';
 
+/**
+ * The partition column a grant key names: the one of that logical name, else the only one equal
+ * to it ignoring case (Spark resolves column names so, and Delta refuses columns that differ only
+ * in case); -1 for none.
+ */
+export function grantColumnIndex(columns: readonly PartitionColumn[], name: string): number {
+  const exact = columns.findIndex((c) => c.logical === name);
+  if (exact >= 0) return exact;
+  const folded = name.toLowerCase();
+  const matches = columns.flatMap((c, i) => (c.logical.toLowerCase() === folded ? [i] : []));
+  return matches.length === 1 ? matches[0]! : -1;
+}
+
 export class GrantColumnCheck {
   private readonly checked = new WeakMap<readonly PartitionMap[], WeakSet<readonly PartitionColumn[]>>();
   /** Warnings already given stay quiet. */
@@ -36,7 +49,7 @@ export class GrantColumnCheck {
     this.checked.set(maps, seen.add(columns));
     for (const map of maps) {
       for (const [name, value] of Object.entries(map)) {
-        const column = columns.find((c) => c.logical === name);
+        const column = columns[grantColumnIndex(columns, name)];
         if (column) this.checkValue(table, principal, column, value);
         else if (this.reported.first(`c\u0000${table}\u0000${name}`))
           this.logger.warn(
