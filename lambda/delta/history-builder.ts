@@ -38,8 +38,12 @@ export class HistoryBuilder {
   records: RecordStore;
   tuples: PartitionTuples;
   columns: readonly PartitionColumn[];
-  /** Removes without usable partition values whose add was not seen: relative path → what to record. */
-  readonly unresolved = new Map<string, PendingRemove>();
+  /**
+   * Removes without usable partition values whose add was not seen: relative path → each such
+   * remove, in log order (a file removed twice had a deletion-vector file each time, and each
+   * still holds its vector).
+   */
+  readonly unresolved = new Map<string, PendingRemove[]>();
   /** Set when the partitioning changed since the builder started (incremental: needs a full build). */
   repartitioned = false;
   /** The version from which the current partitioning holds (a change drops everything before). */
@@ -114,10 +118,12 @@ export class HistoryBuilder {
   trackAdds(): void {
     this.added = new Map();
     this.pendingAt = new Map();
-    for (const [rel, p] of this.unresolved) {
-      const list = this.pendingAt.get(p.version) ?? [];
-      list.push(rel);
-      this.pendingAt.set(p.version, list);
+    for (const [rel, removes] of this.unresolved) {
+      for (const p of removes) {
+        const list = this.pendingAt.get(p.version) ?? [];
+        if (list.at(-1) !== rel) list.push(rel);
+        this.pendingAt.set(p.version, list);
+      }
     }
   }
 
@@ -147,11 +153,8 @@ export class HistoryBuilder {
   resolveAt(version: number): void {
     for (const rel of this.pendingAt?.get(version) ?? []) {
       const t = this.added!.get(rel);
-      const p = this.unresolved.get(rel);
-      if (t === undefined || t === CONFLICTING || p?.version !== version) continue;
-      this.unresolved.delete(rel);
-      this.record(rel, t, p.deletedAt, p.version);
-      if (p.dvFile !== undefined) this.record(p.dvFile, t, p.deletedAt, p.version);
+      if (t === undefined || t === CONFLICTING) continue;
+      this.place(rel, t, (p) => p.version === version);
     }
   }
 
@@ -167,7 +170,9 @@ export class HistoryBuilder {
       // None written, or naming a column the table is not partitioned by: the add that
       // introduced the file decides (as in the filtered log; the add of a file written under
       // another partitioning is refused too).
-      this.unresolved.set(rel, { deletedAt, version, ...(dv !== undefined ? { dvFile: dv } : {}) });
+      const pending = this.unresolved.get(rel) ?? [];
+      pending.push({ deletedAt, version, ...(dv !== undefined ? { dvFile: dv } : {}) });
+      this.unresolved.set(rel, pending);
       return;
     }
     this.record(rel, t, deletedAt, version);
@@ -176,12 +181,25 @@ export class HistoryBuilder {
 
   /** A pending remove whose add was found (the loader's checkpoint lookup). */
   resolve(rel: string, pv: PartitionValues | undefined): void {
-    const p = this.unresolved.get(rel);
     const t = this.tupleOf(pv);
-    if (!p || t === undefined) return;
-    this.unresolved.delete(rel);
-    this.record(rel, t, p.deletedAt, p.version);
-    if (p.dvFile !== undefined) this.record(p.dvFile, t, p.deletedAt, p.version);
+    if (t !== undefined) this.place(rel, t, () => true);
+  }
+
+  /** Records the pending removes of `rel` that `which` selects (and their vectors) in tuple `t`. */
+  private place(rel: string, t: number, which: (p: PendingRemove) => boolean): void {
+    const pending = this.unresolved.get(rel);
+    if (!pending) return;
+    const left: PendingRemove[] = [];
+    for (const p of pending) {
+      if (!which(p)) {
+        left.push(p);
+        continue;
+      }
+      this.record(rel, t, p.deletedAt, p.version);
+      if (p.dvFile !== undefined) this.record(p.dvFile, t, p.deletedAt, p.version);
+    }
+    if (left.length) this.unresolved.set(rel, left);
+    else this.unresolved.delete(rel);
   }
 
   changeData(a: CheckpointFileAction, version: number): void {

@@ -72,7 +72,7 @@ export async function loadHistory(storage: DeltaStorage, snapshot: Snapshot): Pr
     // Removes that carried no partition values (old writers): a second pass finds the add that
     // introduced each path, in the commits since the partitioning last changed.
     let last = -1;
-    for (const p of b.unresolved.values()) last = Math.max(last, p.version);
+    for (const removes of b.unresolved.values()) for (const p of removes) last = Math.max(last, p.version);
     b.trackAdds();
     const again = commits.filter((c) => c.version > b.epoch && c.version <= last);
     await applyCommits(storage, again, io, info, (bytes, c) => applyAdds(bytes, c.path, c.version, b));
@@ -288,9 +288,9 @@ export async function loadRecentHistory(storage: DeltaStorage, snapshot: Snapsho
 function unplacedOf(b: HistoryBuilder, prev: ReadonlySet<string> = new Set()): ReadonlySet<string> {
   if (b.unresolved.size === 0) return prev;
   const out = new Set(prev);
-  for (const [rel, p] of b.unresolved) {
+  for (const [rel, removes] of b.unresolved) {
     out.add(rel);
-    if (p.dvFile !== undefined) out.add(p.dvFile);
+    for (const p of removes) if (p.dvFile !== undefined) out.add(p.dvFile);
   }
   return out;
 }
