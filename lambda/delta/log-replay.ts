@@ -359,8 +359,12 @@ export class LogReplay {
       if (files.get(name) !== undefined) this.drop(files, name, key);
       return;
     }
-    if (files.get(name) !== undefined) this.detachDv(key);
-    else if (files !== s.data) s.pathChars += name.length;
+    if (files.get(name) !== undefined) {
+      // Files reconcile by (path, vector id): an add with another vector does not remove the old
+      // logical file, so its vector file keeps that owner (it holds its vector).
+      if ((s.dvs.get(key)?.id ?? '') === (dv ? dvUniqueId(dv) : '')) this.detachDv(key);
+      else s.dvs.delete(key);
+    } else if (files !== s.data) s.pathChars += name.length;
     files.set(name, tuple);
     if (dv) {
       const f = dvFile(this.root, dv);
