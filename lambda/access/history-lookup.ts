@@ -2,7 +2,9 @@
  * The Delta authorizer's second look, for paths its newest snapshot does not know (and shared
  * deletion-vector files it refuses): the table's retained history, loaded through the snapshot
  * cache on first need. A history that cannot be read (a malformed old commit) is logged and
- * treated as empty, so those paths stay refused; storage trouble propagates (503 / SlowDown).
+ * treated as empty, so those paths stay refused, and so does every deletion-vector file but to a
+ * whole-table grant (it may hold the vector of an owner only the history knows); storage trouble
+ * propagates (503 / SlowDown).
  */
 import type { Logger } from '../core/logger';
 import type { Principal } from '../core/principal';
@@ -55,7 +57,8 @@ export class HistoryLookup {
     const vector = isDvFileName(relKey);
     for (const complete of [false, true]) {
       const history = await this.history(mount, storage, snapshot, complete);
-      if (!history) return 'unknown';
+      // Unreadable: a deletion-vector file may hold a vector of an owner only the history knows.
+      if (!history) return vector && !grantsWholeTable(maps) ? 'forbidden' : 'unknown';
       const allowed = await this.deps.allowedSets.get(principal.name, mount.alias, history, maps);
       const verdict = historyVerdict(history, allowed, relKey, this.deps.clock.now());
       if (history.complete) return verdict;
@@ -72,8 +75,8 @@ export class HistoryLookup {
   /**
    * For a listing (raw view) of a table with deletion-vector files: which of them the history
    * refuses to the caller (they hold a vector of a removed file in a partition it may not read), so
-   * a listing shows none that a GET refuses, nor a folder holding only such files. Undefined when
-   * the history cannot be read (a GET then judges by the snapshot alone too).
+   * a listing shows none that a GET refuses, nor a folder holding only such files. When the
+   * history cannot be read, every one but to a whole-table grant (as a GET refuses them).
    */
   async deletionVectorRefusals(
     principal: Principal,
@@ -85,7 +88,7 @@ export class HistoryLookup {
     // The complete history: a deletion-vector file holds the vectors of owners removed past their
     // retention too, which only the retained commits still name (verdict).
     const history = await this.history(mount, storage, snapshot, true);
-    if (!history) return undefined;
+    if (!history) return grantsWholeTable(maps) ? undefined : EVERY_VECTOR;
     const h = history;
     const allowed = await this.deps.allowedSets.get(principal.name, mount.alias, h, maps);
     const now = this.deps.clock.now();
@@ -144,6 +147,13 @@ export class HistoryLookup {
     }
   }
 }
+
+/** `{}` grants every partition: every owner of any deletion-vector file. */
+function grantsWholeTable(maps: readonly PartitionMap[]): boolean {
+  return maps.some((m) => Object.keys(m).length === 0);
+}
+
+const EVERY_VECTOR = { key: {}, refused: isDvFileName };
 
 /** The snapshot cache's key for a table (as the authorizer uses it). */
 function cacheKey(mount: TableMount): string {
