@@ -357,6 +357,9 @@ export class LogReplay {
     }
     if (tuple < 0) {
       if (files.get(name) !== undefined) this.drop(files, name, key);
+      // Its vector file holds the vector of a file of no known partition: no partition grant covers it.
+      const f = dv ? dvFile(this.root, dv) : undefined;
+      if (f?.relPath !== undefined && isDvFileName(f.relPath)) this.attachDvFile(f.relPath, NO_TUPLE);
       return;
     }
     if (files.get(name) !== undefined) {
