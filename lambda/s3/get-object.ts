@@ -125,6 +125,7 @@ export function objectHeaders(meta: ObjectMeta, query: URLSearchParams): Headers
   if (meta.expires) h.expires = meta.expires;
   // As S3: an archived object's HEAD says so (a client decides from it whether to restore first).
   if (meta.storageClass) h['x-amz-storage-class'] = meta.storageClass;
+  if (meta.restore) h['x-amz-restore'] = meta.restore;
   for (const [name, value] of Object.entries(meta.metadata ?? {})) h[`x-amz-meta-${name}`] = value;
   Object.assign(h, meta.checksums);
   if (meta.partsCount !== undefined) h['x-amz-mp-parts-count'] = String(meta.partsCount);

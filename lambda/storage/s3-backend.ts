@@ -205,6 +205,7 @@ type ObjectOutput = {
   CacheControl?: string;
   ExpiresString?: string;
   StorageClass?: string;
+  Restore?: string;
   Metadata?: Record<string, string>;
   PartsCount?: number;
 } & { [K in (typeof CHECKSUM_HEADERS)[number][0]]?: string };
@@ -222,6 +223,7 @@ function metaOf(out: ObjectOutput): ObjectMeta {
     expires: out.ExpiresString,
   };
   if (out.StorageClass && out.StorageClass !== 'STANDARD') meta.storageClass = out.StorageClass;
+  if (out.Restore) meta.restore = out.Restore;
   if (out.Metadata && Object.keys(out.Metadata).length) meta.metadata = out.Metadata;
   const checksums: Record<string, string> = {};
   for (const [field, header] of CHECKSUM_HEADERS) {

@@ -22,6 +22,11 @@ export interface ObjectMeta {
   expires?: string;
   /** The storage class, which S3 sends (`x-amz-storage-class`) for any class but STANDARD. */
   storageClass?: string;
+  /**
+   * An archived object's restore state (`x-amz-restore`: `ongoing-request="false", expiry-date=…`),
+   * which clients read to know when a GET will succeed.
+   */
+  restore?: string;
   /** User metadata (`x-amz-meta-NAME`, keyed by NAME in lower case), passed through like S3. */
   metadata?: Record<string, string>;
   /** Checksum headers (`x-amz-checksum-crc32`, …, `x-amz-checksum-type`), when asked for. */

@@ -4,11 +4,12 @@
  * `datalake` whatever was asked), and an object of a granted partition stored in an archive class
  * (GLACIER, DEEP_ARCHIVE: a lifecycle rule on old partitions), which S3 refuses with 403
  * InvalidObjectState until it is restored (the proxy said AccessDenied, "ask the operator") and
- * whose HEAD names its storage class.
+ * whose HEAD names its storage class, and once a restore was asked for, its state (`x-amz-restore`,
+ * which clients read to know when to GET).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ListBucketsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { ListBucketsCommand, PutObjectCommand, RestoreObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSpecialTable } from '../helpers/fixture-tables';
 import { listingParser } from '../helpers/listing-compare';
@@ -29,21 +30,27 @@ describe.skipIf(reason !== undefined)('S3 answers compared with moto', () => {
   let moto: S3Server;
   let proxy: RunningProxy;
   let key: string;
+  let restored: string;
   beforeAll(async () => {
     moto = await startMoto();
     const c = backendClient(moto.endpoint);
     for (const bucket of ['datalake', 'lake', 'ref']) await createBucket(c, bucket);
-    const dir = await writeSpecialTable(['EU'], ['2024-01-01']);
+    const dir = await writeSpecialTable(['EU'], ['2024-01-01', '2024-01-02']);
     const keys = await uploadDir(c, 'lake', 'w/sales/', dir);
     await uploadDir(c, 'ref', 'sales/', dir);
-    const data = keys.find((k) => k.endsWith('.parquet') && k.includes('region=EU/'))!;
-    key = data.slice('w/'.length);
-    const body = readFileSync(join(dir, data.slice('w/sales/'.length)));
-    for (const [bucket, k] of [
-      ['lake', data],
-      ['ref', key],
-    ] as const)
-      await c.send(new PutObjectCommand({ Bucket: bucket, Key: k, Body: body, StorageClass: 'GLACIER' }));
+    const data = keys.filter((k) => k.endsWith('.parquet') && k.includes('region=EU/'));
+    [key, restored] = data.map((k) => k.slice('w/'.length)) as [string, string];
+    for (const d of data) {
+      const body = readFileSync(join(dir, d.slice('w/sales/'.length)));
+      for (const [bucket, k] of [
+        ['lake', d],
+        ['ref', d.slice('w/'.length)],
+      ] as const) {
+        await c.send(new PutObjectCommand({ Bucket: bucket, Key: k, Body: body, StorageClass: 'GLACIER' }));
+        if (d.endsWith(`/${restored.split('/').at(-1)}`))
+          await c.send(new RestoreObjectCommand({ Bucket: bucket, Key: k, RestoreRequest: { Days: 1 } }));
+      }
+    }
     c.destroy();
     proxy = await startProxy(moto, {
       tableMapping: { sales: 's3://lake/w/sales' },
@@ -108,6 +115,22 @@ describe.skipIf(reason !== undefined)('S3 answers compared with moto', () => {
       expect(b.status).toBe(200);
       expect(a.status).toBe(200);
       expect(a.headers['x-amz-storage-class']).toBe(b.headers['x-amz-storage-class']);
+    });
+
+    it("once restored, HEAD tells the restore's state and GET serves it, as moto", async () => {
+      for (const method of ['HEAD', 'GET']) {
+        const [a, b] = await Promise.all([
+          signedFetch(proxy.url, method, `/datalake/${encodeKeyPath(restored)}`, '', {}, ANALYST),
+          signedFetch(moto.endpoint, method, `/ref/${encodeKeyPath(restored)}`),
+        ]);
+        expect([method, b.status, b.headers['x-amz-restore']]).toEqual([method, 200, expect.any(String)]);
+        expect([method, a.status, a.headers['x-amz-restore']]).toEqual([
+          method,
+          200,
+          b.headers['x-amz-restore'],
+        ]);
+        expect(a.body.equals(b.body)).toBe(true);
+      }
     });
   });
 });
