@@ -35,7 +35,8 @@ export class ListingTokens {
   decode(token: string): ResumePoint {
     const bytes = /^[A-Za-z0-9_-]+={0,2}$/.test(token) ? Buffer.from(token, 'base64url') : Buffer.alloc(0);
     const plain = bytes.toString('utf8');
-    if (plain.startsWith(PLAIN_TAG) && !plain.includes('\uFFFD')) {
+    // Invalid UTF-8 does not survive the round trip; a key's own U+FFFD does.
+    if (plain.startsWith(PLAIN_TAG) && Buffer.from(plain, 'utf8').equals(bytes)) {
       return { after: plain.slice(PLAIN_TAG.length), examined: false };
     }
     const sealed = this.open(bytes);
