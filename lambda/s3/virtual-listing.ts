@@ -136,6 +136,7 @@ export async function listVirtual(
   const wanted = req.maxKeys + 1;
   let pagesLeft = MAX_BACKEND_PAGES;
   let resume: ResumePoint = { after: req.after, examined: req.afterExamined === true };
+  const start = resume;
   const seenPrefixes = new Set<string>();
   /** Rolled-up prefixes whose rest is skipped, and those listed past already. */
   const shown = new Set<string>();
@@ -246,7 +247,9 @@ export async function listVirtual(
     let token: string | undefined;
     let keysPerPage = pageKeys(lastKeyLength.get(mount) ?? MAX_KEY_CHARS);
     while (!onlyGenerated) {
-      if (pagesLeft-- <= 0) return { entries: out, isTruncated: true, resume };
+      // S3 may send pages without a key (a run of delete markers): stop only once the resume point
+      // has moved, or the client would be sent back to where it started, forever.
+      if (pagesLeft-- <= 0 && resume !== start) return { entries: out, isTruncated: true, resume };
       const page = await storage.list({
         bucket: mount.bucket,
         prefix: listPrefix,

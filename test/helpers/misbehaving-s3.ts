@@ -43,7 +43,7 @@ export type Fault =
   | { hang: true }
   | { reset: true }
   | { cutAfter: number }
-  | { rewrite: (body: Buffer) => Buffer }
+  | { rewrite: (body: Buffer) => Buffer; query?: URLSearchParams }
   | { unsized: true }
   | undefined;
 
@@ -205,7 +205,7 @@ export async function startMisbehavingS3(
     } else if (fault && 'reset' in fault) {
       req.socket.destroy();
     } else if (fault && ('cutAfter' in fault || 'rewrite' in fault || 'unsized' in fault)) {
-      forward(req, res, r, undefined, fault);
+      forward(req, res, r, 'query' in fault ? fault.query : undefined, fault);
     } else if (fault && 'serve' in fault) {
       req.resume();
       const { status, headers, body } = fault.serve;
