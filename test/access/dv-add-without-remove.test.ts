@@ -5,19 +5,16 @@
  * with a granted file, must stay refused to a caller not granted the file's partition.
  */
 import { describe, expect, it } from 'vitest';
-import { dvFile, TableRoot } from '../../lambda/delta/table-root';
 import { ManualClock } from '../helpers/authz-harness';
 import { MemoryDeltaStorage } from '../helpers/delta-memory-storage';
-import { addAction, DV_ENABLED, dvProtocol, metaData, pathVector, sharedVector } from '../helpers/log-text';
+import { addAction, pathVector } from '../helpers/log-text';
 import { memoryAuthorizer } from '../helpers/memory-authz';
-
-const meta = metaData(['region'], { configuration: DV_ENABLED });
-const sharedFile = dvFile(new TableRoot('s3://bkt/t'), sharedVector(1))!.relPath!;
-
-const grants = [
-  { principal: 'eu', table: 't', partitions: [{ region: 'EU' }] },
-  { principal: 'all', table: 't', partitions: [{}] },
-];
+import {
+  EU_AND_ALL as grants,
+  putBodies,
+  SHARED_DV_FILE as sharedFile,
+  TWO_OWNERS,
+} from '../helpers/shared-dv-table';
 
 describe('a shared deletion-vector file whose other owner is added again with another vector', () => {
   it.each([
@@ -26,20 +23,12 @@ describe('a shared deletion-vector file whose other owner is added again with an
   ])('is refused to a caller granted only the first owner (%s)', async (_name, vector) => {
     const clock = new ManualClock();
     const s = new MemoryDeltaStorage();
-    s.commit(0, [
-      dvProtocol,
-      meta,
-      addAction('region=EU/a.parquet', { region: 'EU' }, { deletionVector: sharedVector(1) }),
-      addAction('region=US/b.parquet', { region: 'US' }, { deletionVector: sharedVector(20) }),
-    ]);
+    s.commit(0, TWO_OWNERS);
     // No remove of (b, shared vector): that logical file stays active.
     s.commit(1, [
       addAction('region=US/b.parquet', { region: 'US' }, vector ? { deletionVector: vector } : {}),
     ]);
-    s.put('region=EU/a.parquet', 'EU!!')
-      .put('region=US/b.parquet', 'US!!')
-      .put(sharedFile, 'VECTORS OF EU AND US');
-    const { allows } = memoryAuthorizer(s, grants, clock);
+    const { allows } = memoryAuthorizer(putBodies(s), grants, clock);
     expect(await allows('eu', 'region=EU/a.parquet')).toBe(true);
     expect(await allows('eu', sharedFile)).toBe(false);
     expect(await allows('all', sharedFile)).toBe(true);

@@ -5,32 +5,20 @@
  * its tombstone is still in the retained commits, and its vector still in the file.
  */
 import { describe, expect, it } from 'vitest';
-import { dvFile, TableRoot } from '../../lambda/delta/table-root';
-import { writeCheckpoint } from '../../lambda/local/delta-writer';
 import { ManualClock } from '../helpers/authz-harness';
 import { MemoryDeltaStorage } from '../helpers/delta-memory-storage';
-import { addAction, DV_ENABLED, dvProtocol, metaData, removeAction, sharedVector } from '../helpers/log-text';
+import { addAction, removeAction, sharedVector } from '../helpers/log-text';
 import { memoryAuthorizer } from '../helpers/memory-authz';
-
-const DAY = 86_400_000;
-const meta = metaData(['region'], { configuration: DV_ENABLED });
-const sharedFile = dvFile(new TableRoot('s3://b/t'), sharedVector(1))!.relPath!;
-
-/** v0 of both tables: EU a and US b share one deletion-vector file. */
-const TWO_OWNERS = [
-  dvProtocol,
-  meta,
-  addAction('region=EU/a.parquet', { region: 'EU' }, { deletionVector: sharedVector(1) }),
-  addAction('region=US/b.parquet', { region: 'US' }, { deletionVector: sharedVector(20) }),
-];
-
-/** US b removed at `at`, its vector with it. */
-const removeB = (at: number) =>
-  removeAction('region=US/b.parquet', {
-    partitionValues: { region: 'US' },
-    deletionTimestamp: at,
-    deletionVector: sharedVector(20),
-  });
+import {
+  addA,
+  checkpointOfA,
+  DAY,
+  EU_AND_ALL as grants,
+  putBodies,
+  removeB,
+  SHARED_DV_FILE as sharedFile,
+  TWO_OWNERS,
+} from '../helpers/shared-dv-table';
 
 /**
  * v0: EU a and US b share one deletion-vector file; v1: b removed 10 days ago (past the 7-day
@@ -41,21 +29,7 @@ async function table(now: number, activeOwner: boolean) {
   const s = new MemoryDeltaStorage();
   s.commit(0, TWO_OWNERS).commit(1, [removeB(now - 10 * DAY)]);
   s.commit(2, [{ commitInfo: { timestamp: now - DAY, operation: 'WRITE' } }]);
-  await writeCheckpoint(
-    { put: async (rel, bytes) => void s.put(rel, bytes) },
-    2,
-    dvProtocol.protocol,
-    meta.metaData,
-    [
-      {
-        path: 'region=EU/a.parquet',
-        partitionValues: { region: 'EU' },
-        size: 1,
-        modificationTime: 0,
-        dataChange: false,
-      },
-    ],
-  );
+  await checkpointOfA(s, 2);
   s.commit(3, [
     removeAction('region=EU/a.parquet', {
       partitionValues: { region: 'EU' },
@@ -66,16 +40,8 @@ async function table(now: number, activeOwner: boolean) {
       ? [addAction('region=EU/c.parquet', { region: 'EU' }, { deletionVector: sharedVector(40) })]
       : []),
   ]);
-  s.put('region=EU/a.parquet', 'EU!!')
-    .put('region=US/b.parquet', 'US!!')
-    .put(sharedFile, 'VECTORS OF EU AND US');
-  return s;
+  return putBodies(s);
 }
-
-const grants = [
-  { principal: 'eu', table: 't', partitions: [{ region: 'EU' }] },
-  { principal: 'all', table: 't', partitions: [{}] },
-];
 
 describe('a deletion-vector file with an owner removed past its retention, in a forbidden partition', () => {
   it.each([
@@ -108,14 +74,8 @@ describe('a deletion-vector file with an owner removed past its retention, in a 
     // Eight days on: a checkpoint (b's tombstone expired and dropped), then a commit touching a.
     clock.advance(8 * DAY);
     s.commit(2, [{ commitInfo: { timestamp: clock.now(), operation: 'WRITE' } }]);
-    await writeCheckpoint(
-      { put: async (rel, bytes) => void s.put(rel, bytes) },
-      2,
-      dvProtocol.protocol,
-      meta.metaData,
-      [],
-    );
-    s.commit(3, [addAction('region=EU/a.parquet', { region: 'EU' }, { deletionVector: sharedVector(1) })]);
+    await checkpointOfA(s, 2, false);
+    s.commit(3, [addA()]);
     // Every commit is still retained: a history loaded afresh knows b, so must one brought forward.
     expect(await allows('eu', sharedFile)).toBe(false);
     expect(await allows('all', sharedFile)).toBe(true);

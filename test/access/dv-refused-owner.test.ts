@@ -5,19 +5,17 @@
  * the refused file may be of any partition (the history refuses a vector of an unplaced file so).
  */
 import { describe, expect, it } from 'vitest';
-import { dvFile, TableRoot } from '../../lambda/delta/table-root';
 import { ManualClock } from '../helpers/authz-harness';
 import { MemoryDeltaStorage } from '../helpers/delta-memory-storage';
-import { addAction, DV_ENABLED, dvProtocol, metaData, sharedVector } from '../helpers/log-text';
+import { addAction, dvProtocol, sharedVector } from '../helpers/log-text';
 import { memoryAuthorizer } from '../helpers/memory-authz';
-
-const meta = metaData(['region'], { configuration: DV_ENABLED });
-const sharedFile = dvFile(new TableRoot('s3://bkt/t'), sharedVector(1))!.relPath!;
-
-const grants = [
-  { principal: 'eu', table: 't', partitions: [{ region: 'EU' }] },
-  { principal: 'all', table: 't', partitions: [{}] },
-];
+import {
+  addA,
+  DV_META,
+  EU_AND_ALL as grants,
+  putBodies,
+  SHARED_DV_FILE as sharedFile,
+} from '../helpers/shared-dv-table';
 
 describe('a shared deletion-vector file whose other owner is refused for its partition values', () => {
   it.each([
@@ -35,16 +33,8 @@ describe('a shared deletion-vector file whose other owner is refused for its par
   ])('is refused to a caller granted only the placed owner (%s)', async (_name, refused) => {
     const clock = new ManualClock();
     const s = new MemoryDeltaStorage();
-    s.commit(0, [
-      dvProtocol,
-      meta,
-      addAction('region=EU/a.parquet', { region: 'EU' }, { deletionVector: sharedVector(1) }),
-      ...refused,
-    ]);
-    s.put('region=EU/a.parquet', 'EU!!')
-      .put('region=US/b.parquet', 'US!!')
-      .put(sharedFile, 'VECTORS OF EU AND US');
-    const { allows } = memoryAuthorizer(s, grants, clock);
+    s.commit(0, [dvProtocol, DV_META, addA(), ...refused]);
+    const { allows } = memoryAuthorizer(putBodies(s), grants, clock);
     expect(await allows('eu', 'region=EU/a.parquet')).toBe(true);
     expect(await allows('eu', 'region=US/b.parquet')).toBe(false);
     expect(await allows('eu', sharedFile)).toBe(false);

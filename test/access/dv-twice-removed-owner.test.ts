@@ -5,38 +5,23 @@
  * must not read it, also when a granted file shares it.
  */
 import { describe, expect, it } from 'vitest';
-import { dvFile, TableRoot } from '../../lambda/delta/table-root';
 import { ManualClock } from '../helpers/authz-harness';
 import { MemoryDeltaStorage } from '../helpers/delta-memory-storage';
-import {
-  addAction,
-  DV_ENABLED,
-  dvProtocol,
-  metaData,
-  pathVector,
-  removeAction,
-  sharedVector,
-} from '../helpers/log-text';
+import { addAction, pathVector, removeAction, sharedVector } from '../helpers/log-text';
 import { memoryAuthorizer } from '../helpers/memory-authz';
+import {
+  EU_AND_ALL as grants,
+  putBodies,
+  SHARED_DV_FILE as sharedFile,
+  TWO_OWNERS,
+} from '../helpers/shared-dv-table';
 
-const meta = metaData(['region'], { configuration: DV_ENABLED });
-const sharedFile = dvFile(new TableRoot('s3://bkt/t'), sharedVector(1))!.relPath!;
 const vectorOfB = (n: number) => pathVector(`s3://bkt/t/region=US/vectors-of-b-${n}.bin`);
-
-const grants = [
-  { principal: 'eu', table: 't', partitions: [{ region: 'EU' }] },
-  { principal: 'all', table: 't', partitions: [{}] },
-];
 
 /** US b's vector moves off the shared file, then again; each remove without partition values. */
 function table(now: number, updates: number) {
   const s = new MemoryDeltaStorage();
-  s.commit(0, [
-    dvProtocol,
-    meta,
-    addAction('region=EU/a.parquet', { region: 'EU' }, { deletionVector: sharedVector(1) }),
-    addAction('region=US/b.parquet', { region: 'US' }, { deletionVector: sharedVector(20) }),
-  ]);
+  s.commit(0, TWO_OWNERS);
   let previous: object = sharedVector(20);
   for (let v = 1; v <= updates; v++) {
     s.commit(v, [
@@ -45,10 +30,7 @@ function table(now: number, updates: number) {
     ]);
     previous = vectorOfB(v);
   }
-  s.put('region=EU/a.parquet', 'EU!!')
-    .put('region=US/b.parquet', 'US!!')
-    .put(sharedFile, 'VECTORS OF EU AND US');
-  return s;
+  return putBodies(s);
 }
 
 describe('a shared deletion-vector file left by an owner removed twice without partition values', () => {

@@ -5,29 +5,20 @@
  * history had nothing to say.
  */
 import { describe, expect, it } from 'vitest';
-import { dvFile, TableRoot } from '../../lambda/delta/table-root';
-import { writeCheckpoint } from '../../lambda/local/delta-writer';
 import { ManualClock } from '../helpers/authz-harness';
 import { MemoryDeltaStorage } from '../helpers/delta-memory-storage';
-import {
-  addAction,
-  commitKey,
-  DV_ENABLED,
-  dvProtocol,
-  metaData,
-  removeAction,
-  sharedVector,
-} from '../helpers/log-text';
+import { commitKey } from '../helpers/log-text';
 import { memoryAuthorizer } from '../helpers/memory-authz';
-
-const DAY = 86_400_000;
-const meta = metaData(['region'], { configuration: DV_ENABLED });
-const sharedFile = dvFile(new TableRoot('s3://bkt/t'), sharedVector(1))!.relPath!;
-
-const grants = [
-  { principal: 'eu', table: 't', partitions: [{ region: 'EU' }] },
-  { principal: 'all', table: 't', partitions: [{}] },
-];
+import {
+  addA,
+  checkpointOfA,
+  DAY,
+  EU_AND_ALL as grants,
+  putBodies,
+  removeB,
+  SHARED_DV_FILE as sharedFile,
+  TWO_OWNERS,
+} from '../helpers/shared-dv-table';
 
 describe('a shared deletion-vector file when an old retained commit cannot be read', () => {
   it('is refused to a caller granted only the active owner', async () => {
@@ -35,43 +26,14 @@ describe('a shared deletion-vector file when an old retained commit cannot be re
     const now = clock.now();
     const s = new MemoryDeltaStorage();
     // v0: EU a and US b share the file; v1: b removed 10 days ago (past the 7-day retention).
-    s.commit(0, [
-      dvProtocol,
-      meta,
-      addAction('region=EU/a.parquet', { region: 'EU' }, { deletionVector: sharedVector(1) }),
-      addAction('region=US/b.parquet', { region: 'US' }, { deletionVector: sharedVector(20) }),
-    ]);
-    s.commit(1, [
-      removeAction('region=US/b.parquet', {
-        partitionValues: { region: 'US' },
-        deletionTimestamp: now - 10 * DAY,
-        deletionVector: sharedVector(20),
-      }),
-    ]);
+    s.commit(0, TWO_OWNERS).commit(1, [removeB(now - 10 * DAY)]);
     // v2: damaged (a torn write); readers start from checkpoint 3 and never read it.
     s.put(commitKey(2), '{"commitInfo":{"timestamp":0}}\n{"add":');
     s.commit(3, [{ commitInfo: { timestamp: now - DAY, operation: 'WRITE' } }]);
-    await writeCheckpoint(
-      { put: async (rel, bytes) => void s.put(rel, bytes) },
-      3,
-      dvProtocol.protocol,
-      meta.metaData,
-      [
-        {
-          path: 'region=EU/a.parquet',
-          partitionValues: { region: 'EU' },
-          size: 1,
-          modificationTime: 0,
-          dataChange: false,
-        },
-      ],
-    );
+    await checkpointOfA(s, 3);
     // v4: EU a points at the shared file again (its vector rewritten in place).
-    s.commit(4, [addAction('region=EU/a.parquet', { region: 'EU' }, { deletionVector: sharedVector(1) })]);
-    s.put('region=EU/a.parquet', 'EU!!')
-      .put('region=US/b.parquet', 'US!!')
-      .put(sharedFile, 'VECTORS OF EU AND US');
-    const { allows, authorizer, mount } = memoryAuthorizer(s, grants, clock);
+    s.commit(4, [addA()]);
+    const { allows, authorizer, mount } = memoryAuthorizer(putBodies(s), grants, clock);
     expect(await allows('eu', 'region=EU/a.parquet')).toBe(true);
     expect(await allows('eu', sharedFile)).toBe(false);
     expect(await allows('all', sharedFile)).toBe(true);
