@@ -20,6 +20,21 @@ import type { LambdaFunctionURLEvent } from 'aws-lambda';
 import type { Headers, ProxyRequest } from '../core/types';
 
 /**
+ * Whether an invocation's event is an HTTP request from a Function URL (payload 2.0). Anyone with
+ * lambda:InvokeFunction may send anything else (a console test event, a queue's batch).
+ */
+export function isFunctionUrlEvent(event: unknown): event is LambdaFunctionURLEvent {
+  const e = event as Partial<LambdaFunctionURLEvent> | null | undefined;
+  return (
+    typeof e === 'object' &&
+    e !== null &&
+    typeof e.requestContext?.http?.method === 'string' &&
+    (e.rawPath === undefined || typeof e.rawPath === 'string') &&
+    (e.headers === undefined || (typeof e.headers === 'object' && e.headers !== null))
+  );
+}
+
+/**
  * A header sent more than once arrives joined with "," (no `repeatedHeaders`): with values trimmed
  * by the front end, that is already the form SigV4 signs it in.
  */

@@ -14,10 +14,11 @@ import { Readable } from 'node:stream';
 import middy from '@middy/core';
 import type { Context, LambdaFunctionURLEvent } from 'aws-lambda';
 import { closeBody } from '../core/close-body';
+import { S3Error } from '../core/s3-error';
 import type { ProxyHandler, ProxyResponse, Runtime } from '../core/types';
 import { ClosedEarly, watchBody } from '../core/watched-body';
 import { asS3Error, errorResponse } from '../pipeline/error-response';
-import { toProxyRequest } from './function-url-event';
+import { isFunctionUrlEvent, toProxyRequest } from './function-url-event';
 
 /** What middy hands to `awslambda.HttpResponseStream.from` (status, headers) plus the body. */
 interface StreamingResult {
@@ -135,6 +136,15 @@ export function createLambdaHandler(
     else gone?.addEventListener('abort', onGone, { once: true });
     let response: ProxyResponse;
     try {
+      // Answered like a client's mistake (400, S3 XML), never handed to the core half-read.
+      if (!isFunctionUrlEvent(event)) {
+        throw new S3Error(
+          'InvalidRequest',
+          'This function answers HTTP requests through its Function URL only.',
+          {},
+          'not a Function URL event',
+        );
+      }
       const request = toProxyRequest(event, aborted.signal);
       request.deadline = Date.now() + context.getRemainingTimeInMillis();
       response = await core(request);
@@ -163,7 +173,9 @@ export function createLambdaHandler(
     }).onError((request) => {
       const event = request.event as LambdaFunctionURLEvent | undefined;
       const requestId = request.context?.awsRequestId ?? 'unknown';
-      logError('request failed before the response started', requestId, request.error);
+      const refused = request.error instanceof S3Error && request.error.status < 500;
+      if (refused) logRefusal(requestId, request.error as S3Error);
+      else logError('request failed before the response started', requestId, request.error);
       // Whatever escapes the core still leaves as S3 XML with a request id, never a stack; to a
       // HEAD, as the core answers one, the status and headers alone.
       const head = event?.requestContext?.http?.method?.toUpperCase() === 'HEAD';
@@ -317,6 +329,19 @@ function guarded(body: AsyncIterable<Uint8Array>, hooks: BodyHooks | undefined):
     }
     hooks?.release();
   });
+}
+
+/** A request refused before the core saw it (an event that is no HTTP request): no stack. */
+function logRefusal(requestId: string, error: S3Error): void {
+  console.warn(
+    JSON.stringify({
+      level: 'warn',
+      message: 'request refused',
+      requestId,
+      code: error.code,
+      reason: error.reason,
+    }),
+  );
 }
 
 function logError(message: string, requestId: string | undefined, error: unknown): void {

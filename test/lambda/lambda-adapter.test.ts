@@ -7,7 +7,11 @@ import { createLambdaHandler } from '../../lambda/adapters/lambda';
 import type { ProxyHandler } from '../../lambda/core/types';
 import { sendRaw } from '../helpers/lambda-http-client';
 import { startLambdaHttpServer, startProxyThroughLambda } from '../helpers/lambda-http-server';
-import { installLambdaRuntimeShim } from '../helpers/lambda-runtime-shim';
+import {
+  installLambdaRuntimeShim,
+  invokeAndCollect,
+  parseIntegrationResponse,
+} from '../helpers/lambda-runtime-shim';
 import { REPO_ROOT } from '../helpers/s3-servers';
 import { CHUNK, createTestProxy, type StreamProbe } from './test-proxy';
 
@@ -215,6 +219,47 @@ describe('Lambda adapter behind a Function URL (runtime shim)', () => {
     const res = await sendRaw(server.url, { path: '/fail-before-first-byte' });
     expect(res.status).toBe(502);
     expect(logged).toHaveBeenCalledWith(expect.stringContaining('before the first byte'));
+  });
+});
+
+// Only a Function URL sends HTTP requests here; an IAM principal with lambda:InvokeFunction may
+// invoke with anything else (a test event, a queue's batch, an API Gateway v1 payload).
+describe('Lambda adapter invoked with an event that is not a Function URL request', () => {
+  it.each([
+    ['an empty object', {}],
+    ['an SQS batch', { Records: [{ eventSource: 'aws:sqs', body: 'x' }] }],
+    ['an API Gateway REST payload', { httpMethod: 'GET', path: '/datalake', headers: {} }],
+    ['a string', 'GET /'],
+  ])('answers 400 InvalidRequest in S3 XML, not 500 (%s)', async (_name, event) => {
+    installLambdaRuntimeShim();
+    let served = 0;
+    const handler = createLambdaHandler(async () => {
+      const core = await createTestProxy();
+      return (req) => {
+        served++;
+        return core(req);
+      };
+    });
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const warnings = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    try {
+      const { prelude, body } = parseIntegrationResponse((await invokeAndCollect(handler, event)).bytes);
+      expect(prelude.statusCode).toBe(400);
+      expect(body.toString()).toContain('<Code>InvalidRequest</Code>');
+      expect(served).toBe(0);
+      // The operator's log says why, as a warning: no error line, no stack.
+      expect(errors).not.toHaveBeenCalled();
+      expect(warnings.mock.calls.map((c) => JSON.parse(String(c[0])))).toEqual([
+        expect.objectContaining({
+          level: 'warn',
+          code: 'InvalidRequest',
+          reason: 'not a Function URL event',
+        }),
+      ]);
+    } finally {
+      errors.mockRestore();
+      warnings.mockRestore();
+    }
   });
 });
 
