@@ -58,7 +58,7 @@ export async function serveGet(
       requestId,
       base,
     );
-  if (shouldRedirect(req.headers, options)) {
+  if (shouldRedirect(req.headers, options, object.partNumber)) {
     if (mayBeMissing && !(await listedOrUnknown(storage, object)))
       throw noSuchKey(object.virtualKey, 'not in the backend listing (not redirected)');
     return { response: await redirect(), proxied: false };

@@ -48,10 +48,13 @@ export function followsRedirects(headers: Headers, redirectClients: readonly Reg
   return redirectClients.some((re) => re.test(agent));
 }
 
-/** Presigned mode's choice for a GetObject: redirect, or stream through the proxy. */
-export function shouldRedirect(headers: Headers, settings: RedirectSettings): boolean {
+/**
+ * Presigned mode's choice for a GetObject: redirect, or stream through the proxy. `partNumber`:
+ * the part asked for, a partial read as much as a Range is (proxyPartial keeps it proxied).
+ */
+export function shouldRedirect(headers: Headers, settings: RedirectSettings, partNumber?: number): boolean {
   if (settings.getMode !== 'presignedUrl') return false;
-  if (settings.proxyPartial && isPartial(headers.range)) return false;
+  if (settings.proxyPartial && (partNumber !== undefined || isPartial(headers.range))) return false;
   return followsRedirects(headers, settings.redirectClients);
 }
 

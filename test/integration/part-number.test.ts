@@ -29,6 +29,8 @@ describe.each(BACKENDS)('partNumber over %s', (kind, start, skipReason) => {
   let front: MisbehavingS3;
   let proxy: RunningProxy;
   let redirecting: RunningProxy;
+  /** Presigned mode with proxyPartial: partial reads (Range, a part) stay proxied. */
+  let partial: RunningProxy;
   let client: S3Client;
   /** Virtual keys: an EU file in one piece, an EU file uploaded in two parts, a US file. */
   let whole: string;
@@ -77,12 +79,14 @@ describe.each(BACKENDS)('partNumber over %s', (kind, start, skipReason) => {
     const behindFront = { kind: backend.kind, endpoint: front.endpoint, stop: async () => {} };
     proxy = await startProxy(behindFront, { ...config, getMode: 'proxy' });
     redirecting = await startProxy(behindFront, { ...config, getMode: 'presignedUrl' });
+    partial = await startProxy(behindFront, { ...config, getMode: 'presignedUrl', proxyPartial: true });
     client = proxy.client();
   }, 120_000);
   afterAll(async () => {
     client?.destroy();
     await proxy?.stop();
     await redirecting?.stop();
+    await partial?.stop();
     await front?.stop();
     await backend?.stop();
   });
@@ -208,6 +212,23 @@ describe.each(BACKENDS)('partNumber over %s', (kind, start, skipReason) => {
       expect(Buffer.from(await followed.arrayBuffer()).equals(wholeBytes)).toBe(true);
     },
   );
+
+  // SPEC: proxyPartial is for clients that do not handle a redirect of partial content well.
+  run('with proxyPartial a part is a partial read: proxied (206 with its bytes), as a Range is', async () => {
+    const ranged = await signedFetch(
+      partial.url,
+      'GET',
+      path(whole),
+      '',
+      { ...FOLLOWER, range: 'bytes=0-9' },
+      ANALYST,
+    );
+    expect(ranged.status).toBe(206);
+    const part = await signedFetch(partial.url, 'GET', path(whole), 'partNumber=1', FOLLOWER, ANALYST);
+    expect([part.status, part.headers.location]).toEqual([206, undefined]);
+    expect(part.body.equals(wholeBytes)).toBe(true);
+    expect(partial.events.at(-1)).toMatchObject({ status: 206, proxied: true, redirected: false });
+  });
 
   run(
     "a bad partNumber, or one with a Range, is the client's mistake: 400 before any backend call",
