@@ -23,6 +23,7 @@ export function reasonClassOf(stage: Stage, error: S3Error | undefined, bodyFail
       return 'internal';
     case 'PreconditionFailed':
     case 'InvalidRange':
+    case 'InvalidPartNumber':
     case 'NotModified':
       return 'condition';
   }

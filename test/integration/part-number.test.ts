@@ -114,13 +114,18 @@ describe.each(BACKENDS)('partNumber over %s', (kind, start, skipReason) => {
     ]);
   });
 
+  // Audited and counted like a range past the end (416 InvalidRange): a condition, not a bad request.
+  const CONDITION = { status: 416, code: 'InvalidPartNumber', decision: 'deny', reasonClass: 'condition' };
+
   run('part 2 of an object in one piece: 416 InvalidPartNumber, for GET and HEAD', async () => {
     const get = await signedFetch(proxy.url, 'GET', path(whole), 'partNumber=2', {}, ANALYST);
     expect(get.status).toBe(416);
     expect(get.text).toContain('<Code>InvalidPartNumber</Code>');
     expect(get.text).toContain('<PartNumberRequested>2</PartNumberRequested>');
+    expect(proxy.events.at(-1)).toMatchObject(CONDITION);
     const head = await signedFetch(proxy.url, 'HEAD', path(whole), 'partNumber=2', {}, ANALYST);
     expect([head.status, head.body.byteLength]).toEqual([416, 0]);
+    expect(proxy.events.at(-1)).toMatchObject(CONDITION);
   });
 
   run("a part of an object in parts: the backend's range and parts count reach the client", async () => {
@@ -197,6 +202,7 @@ describe.each(BACKENDS)('partNumber over %s', (kind, start, skipReason) => {
     const two = await signedFetch(proxy.url, 'GET', commit, 'partNumber=2', {}, ANALYST);
     expect(two.status).toBe(416);
     expect(two.text).toContain('<Code>InvalidPartNumber</Code>');
+    expect(proxy.events.at(-1)).toMatchObject(CONDITION);
   });
 
   // That the URL signs partNumber (S3 refuses it changed) is test/storage/s3-presigner.test.ts's.
