@@ -171,15 +171,17 @@ describe.each(BACKENDS)('partNumber over %s', (kind, start, skipReason) => {
     }
   });
 
-  it.skipIf(skipReason !== undefined || kind !== 'moto')(
-    "HEAD of part 1 of an object in parts tells the part's length and the count (moto keeps parts)",
-    async () => {
-      const head = await client.send(
-        new HeadObjectCommand({ Bucket: 'datalake', Key: parted, PartNumber: 1 }),
-      );
-      expect([head.ContentLength, head.PartsCount]).toEqual([PART, 2]);
-    },
-  );
+  // Only moto keeps an object's parts (s3rver joins them): the s3rver row has no such test.
+  if (kind === 'moto')
+    run(
+      "HEAD of part 1 of an object in parts tells the part's length and the count (moto keeps parts)",
+      async () => {
+        const head = await client.send(
+          new HeadObjectCommand({ Bucket: 'datalake', Key: parted, PartNumber: 1 }),
+        );
+        expect([head.ContentLength, head.PartsCount]).toEqual([PART, 2]);
+      },
+    );
 
   run('a part of a file outside the grant is refused like any read of it, before the backend', async () => {
     const seen = front.seen.length;
