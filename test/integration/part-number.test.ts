@@ -104,7 +104,8 @@ describe.each(BACKENDS)('partNumber over %s', (kind, start, skipReason) => {
     ]);
     expect(Buffer.from(await got.Body!.transformToByteArray()).equals(wholeBytes)).toBe(true);
     // The backend was asked for the part (it decides what a part is), not for the whole object.
-    expect(front.seen.at(-1)?.query.get('partNumber')).toBe('1');
+    const reads = front.seen.filter((r) => r.key === `w/${whole}`);
+    expect(reads.at(-1)?.query.get('partNumber')).toBe('1');
 
     const head = await signedFetch(proxy.url, 'HEAD', path(whole), 'partNumber=1', {}, ANALYST);
     expect([head.status, head.headers['content-length'], head.headers['content-range']]).toEqual([
@@ -258,7 +259,8 @@ describe.each(BACKENDS)('partNumber over %s', (kind, start, skipReason) => {
       );
       expect(both.status).toBe(400);
       expect(both.text).toContain('<Code>InvalidRequest</Code>');
-      expect(front.seen.length).toBe(seen);
+      // (A snapshot refresh may list the log meanwhile: only reads of the object count.)
+      expect(front.seen.slice(seen).filter((r) => r.key === `w/${whole}`)).toEqual([]);
     },
   );
 });
