@@ -13,6 +13,7 @@ import { yieldToEventLoop } from '../core/event-loop';
 import { CHANGE_DATA, type History } from '../delta/history';
 import { isDvFileName } from '../delta/log-replay';
 import type { AllowedSet } from './allowed-set';
+import { isWriterForm } from './partition-value';
 
 export type HistoryVerdict =
   /** Referenced by a retained version in a granted partition, within retention. */
@@ -51,6 +52,31 @@ export function historyVerdict(
     return false;
   });
   return verdict;
+}
+
+/**
+ * For a recent history's 'readable': is the path readable through a record the recent history can
+ * vouch for? A tombstone of its checkpoint (version up to `oldestVersion`) may be a file of an
+ * older partitioning (`p STRING` → `p INT`) whose change is before the checkpoint, out of its
+ * sight; one whose values are all in the writers' form of the current types reads the same
+ * under both. Another one is for the complete history to judge (it sees that change while its
+ * commit is retained: longer than the tombstone's retention by default).
+ */
+export function recentlyVouched(
+  history: History,
+  allowed: AllowedSet,
+  relPath: string,
+  now: number,
+): boolean {
+  const cols = history.partitionColumns;
+  return history.someRecord(
+    relPath,
+    (tuple, deletedAt, version) =>
+      allowed.isTupleAllowed(tuple) &&
+      now < history.expiresAt(deletedAt) &&
+      (version > history.oldestVersion ||
+        history.tupleValues(tuple).every((v, i) => v === null || isWriterForm(cols[i]!.type, v))),
+  );
 }
 
 function deletionVectorVerdict(

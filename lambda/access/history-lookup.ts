@@ -18,7 +18,7 @@ import type { Snapshot } from '../delta/snapshot';
 import type { SnapshotCache } from '../delta/snapshot-cache';
 import type { AllowedSetCache } from './allowed-set-cache';
 import type { PartitionMap } from './grant';
-import { changeDataListing, type HistoryVerdict, historyVerdict } from './history-access';
+import { changeDataListing, type HistoryVerdict, historyVerdict, recentlyVouched } from './history-access';
 
 export interface HistoryLookupDeps {
   snapshots: SnapshotCache;
@@ -53,20 +53,26 @@ export class HistoryLookup {
     // Change data is in no checkpoint: only the complete history (every retained commit) can
     // refuse it. A deletion-vector file still holds the vectors of owners removed past their
     // retention, whose tombstones the newest checkpoint no longer carries: only the complete
-    // history can serve it (the recent one can only refuse it).
+    // history can serve it (the recent one can only refuse it). A tombstone the recent history
+    // cannot vouch for (values not in the writers' form: maybe of an older partitioning) goes on
+    // to the complete history too.
     const vector = isDvFileName(relKey);
     for (const complete of [false, true]) {
       const history = await this.history(mount, storage, snapshot, complete);
       // Unreadable: a deletion-vector file may hold a vector of an owner only the history knows.
       if (!history) return vector && !grantsWholeTable(maps) ? 'forbidden' : 'unknown';
       const allowed = await this.deps.allowedSets.get(principal.name, mount.alias, history, maps);
-      const verdict = historyVerdict(history, allowed, relKey, this.deps.clock.now());
+      const now = this.deps.clock.now();
+      const verdict = historyVerdict(history, allowed, relKey, now);
       if (history.complete) return verdict;
       if (vector) {
         if (verdict === 'forbidden' && !history.unplaced.has(relKey)) return verdict;
         continue;
       }
-      if (verdict === 'readable') return verdict;
+      if (verdict === 'readable') {
+        if (recentlyVouched(history, allowed, relKey, now)) return verdict;
+        continue;
+      }
       if (!relKey.startsWith(CHANGE_DATA_DIR) && !history.unplaced.has(relKey)) return verdict;
     }
     return 'unknown';

@@ -276,3 +276,31 @@ export function partitionValueMatches(
   const f = canonicalize(normalizerFor(type), fileValue);
   return f !== undefined && g.includes(f);
 }
+
+const UNZONED_WRITER_FORM = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d*[1-9])?$/;
+const ZONED_WRITER_FORM = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+
+/**
+ * Is `text` the one form writers give its value of the type (Spark's: int "1", boolean "true",
+ * decimal(5,2) "1.00", timestamp "2024-01-01 10:00:00" or, Delta 3, "…T10:00:00.000000Z")? At
+ * most one text per value is: two texts of one value were two partitions under another type, so
+ * the other text is a sign the file may be of an older partitioning. False also where no single
+ * form is known (float, double, bare decimal): only a reason to look further, never to refuse.
+ */
+export function isWriterForm(type: string, text: string): boolean {
+  const t = type.trim().toLowerCase();
+  const normalize = normalizerFor(t);
+  if (normalize === exact) return true;
+  const key = canonicalize(normalize, text);
+  if (key === undefined) return true; // no value of the type: no grant on the column matches it
+  if (key === null) return true;
+  if (INTEGER_RANGES[t]) return text === key;
+  if (t === 'boolean') return text === key;
+  if (t === 'date') return true; // one form only
+  if (t === 'timestamp') return UNZONED_WRITER_FORM.test(text) || ZONED_WRITER_FORM.test(text);
+  if (t === 'timestamp_ntz') return UNZONED_WRITER_FORM.test(text);
+  const ps = precisionScale(t);
+  if (!ps) return false;
+  const m = /^(-?)(0|[1-9]\d*)(?:\.(\d+))?$/.exec(text);
+  return m !== null && (m[3]?.length ?? 0) === ps[1] && !(m[1] && key === '0');
+}

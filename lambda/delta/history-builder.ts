@@ -8,8 +8,9 @@
  * - `cdc`: the change-data file, for as long as its commit is retained;
  * - `add`: ignored, except in that second pass for the paths it looks for.
  * Partition values are read with the partitioning in effect; a metaData action that changes the
- * partition columns makes everything before it meaningless under the new grants' columns, so the
- * builder starts over (a full build) or asks for one (an incremental update).
+ * partition columns or their types makes everything before it meaningless under the new grants'
+ * columns, so the builder starts over (a full build) or asks for one (an incremental update), and
+ * the removes of that commit (files of the old partitioning) stay unplaced.
  */
 
 import type { CheckpointFileAction, PartitionValues } from './checkpoint-file-actions';
@@ -165,7 +166,9 @@ export class HistoryBuilder {
     // file (of another partition, say, removed or not) must not make that file readable.
     const named = a.deletionVector ? dvFile(this.root, a.deletionVector)?.relPath : undefined;
     const dv = named !== undefined && isDvFileName(named) ? named : undefined;
-    const t = this.tupleOf(a.partitionValues);
+    // A file the commit that changes the partitioning removes was written under the old one: its
+    // values may read differently under the new types ("01" is "1" once p is an int). Never placed.
+    const t = version === this.epoch ? undefined : this.tupleOf(a.partitionValues);
     if (t === undefined) {
       // None written, or naming a column the table is not partitioned by: the add that
       // introduced the file decides (as in the filtered log; the add of a file written under

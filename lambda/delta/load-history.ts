@@ -34,7 +34,7 @@ import { type RetainedLog, retainedLogWork } from './retained-log';
 import { deletedFileRetentionMs } from './retention';
 import type { Snapshot } from './snapshot';
 import type { PartitionColumn } from './snapshot-view';
-import { partitionColumnsOf, sameColumns } from './table-metadata';
+import { partitionColumnsOf, sameColumns, sameNames } from './table-metadata';
 import { TableRoot } from './table-root';
 import { listWholeLog } from './whole-log-listing';
 
@@ -303,7 +303,10 @@ function unplacedOf(b: HistoryBuilder, prev: ReadonlySet<string> = new Set()): R
  * and their change data joins the recent history's records. Falls back to loadHistory when the
  * recent history has removes it could not place (their adds are in the older commits), and when
  * an older commit removed a file with a deletion-vector file (that file still holds the vector
- * after the remove's retention, which the newest checkpoint's tombstones no longer show).
+ * after the remove's retention, which the newest checkpoint's tombstones no longer show), or
+ * changed the partition columns' types or order only (the recent history read that checkpoint's
+ * tombstones of the older partitioning as files of the newest one: "01" under `p STRING` as "1"
+ * under `p INT`; tombstones of other column names it cannot place, and so does not serve).
  */
 export async function completeHistory(
   recent: History,
@@ -320,6 +323,9 @@ export async function completeHistory(
   const upTo = recent.oldestVersion;
   if (!retained || retained.oldestVersion > upTo) return full();
   const commits = retained.commits.filter((c) => c.version <= upTo);
+  // An older partitioning whose tombstones the recent history read as of the newest one.
+  const misread = (cols: readonly PartitionColumn[]) =>
+    !sameColumns(cols, snapshot.partitionColumns) && sameNames(cols, snapshot.partitionColumns);
   // The partitioning at the start of the range: change data written under another one is dropped.
   let columns: readonly PartitionColumn[] | undefined;
   const first = retained.checkpoints[0];
@@ -331,15 +337,17 @@ export async function completeHistory(
       if (!(e instanceof DeltaLogError) && !isNotFound(e)) throw e;
       return full();
     }
+    if (columns && misread(columns)) return full();
   }
   const info: HistoryInfo = { logFilesRead: 0, requests: 0, bytesRead: 0, tombstones: 0, outcome: 'loaded' };
   let pending: { action: CheckpointFileAction; version: number }[] = [];
   // An older remove that points at a deletion-vector file: the file still holds that vector after
   // the remove's retention (when the newest checkpoint has dropped its tombstone), so the history
   // must know that owner's partition: only a full load reads the removes of the older commits.
-  let vectorRemove = false;
+  // So must it when an older partitioning has the newest one's column names (see above).
+  let needsFull = false;
   await applyCommits(storage, commits, io, info, async (bytes, c) => {
-    if (vectorRemove) return;
+    if (needsFull) return;
     // A commit's actions count together: its change data is under its own metaData, whatever
     // the order of the lines.
     const cdcs: { action: CheckpointFileAction; version: number }[] = [];
@@ -358,11 +366,15 @@ export async function completeHistory(
       const at = `${c.path} line ${lineNo}`;
       const dv = (a.remove as { deletionVector?: { storageType?: unknown } } | undefined)?.deletionVector;
       if (typeof dv === 'object' && dv !== null && dv.storageType !== 'i') {
-        vectorRemove = true;
+        needsFull = true;
         return;
       }
       if (a.metaData) {
         const cols = partitionColumnsOf(metadataOf(a.metaData, at));
+        if (misread(cols)) {
+          needsFull = true;
+          return;
+        }
         if (columns !== undefined && !sameColumns(cols, columns)) repartitioned = true;
         columns = cols;
       }
@@ -373,7 +385,7 @@ export async function completeHistory(
     if (repartitioned) pending = cdcs;
     else for (const x of cdcs) pending.push(x);
   });
-  if (vectorRemove) return full();
+  if (needsFull) return full();
   if (columns !== undefined && !sameColumns(columns, snapshot.partitionColumns)) pending = [];
   const { b, files } = await continueFrom(recent, snapshot);
   for (const p of pending) b.changeData(p.action, p.version);

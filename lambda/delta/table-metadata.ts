@@ -144,6 +144,23 @@ export function partitionColumnsOf(meta: TableMetadata): PartitionColumn[] {
   });
 }
 
+/**
+ * Same partitioning: the same physical names in the same order, of the same types. A type is part
+ * of it: under `p STRING`, "1" and "01" are two partitions, under `p INT` one.
+ */
 export function sameColumns(a: readonly PartitionColumn[], b: readonly PartitionColumn[]): boolean {
-  return a.length === b.length && a.every((c, i) => c.physical === b[i]!.physical);
+  return (
+    a.length === b.length &&
+    a.every((c, i) => c.physical === b[i]!.physical && typeKey(c.type) === typeKey(b[i]!.type))
+  );
+}
+
+/** A type name as compared (writers may space `decimal(10, 2)` differently). */
+function typeKey(type: string): string {
+  return type.toLowerCase().replace(/\s+/g, '');
+}
+
+/** The same physical column names, in any order (a partitioning whose values read under the other's). */
+export function sameNames(a: readonly PartitionColumn[], b: readonly PartitionColumn[]): boolean {
+  return a.length === b.length && a.every((c) => b.some((d) => d.physical === c.physical));
 }

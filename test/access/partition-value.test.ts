@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { normalizePartitionValue, partitionValueMatches } from '../../lambda/access/partition-value';
+import {
+  isWriterForm,
+  normalizePartitionValue,
+  partitionValueMatches,
+} from '../../lambda/access/partition-value';
 
 const same = (type: string, a: string | null, b: string | null) => partitionValueMatches(type, a, b);
 
@@ -122,6 +126,32 @@ describe('partition values compare as their Delta type', () => {
     ] as const) {
       expect(normalizePartitionValue(type, bad)).toBeUndefined();
       expect(same(type, bad, bad)).toBe(false);
+    }
+  });
+
+  it('knows at most one writer form per value (another text may be of an older partitioning)', () => {
+    for (const [type, text, form] of [
+      ['integer', '1', true],
+      ['integer', '01', false],
+      ['integer', '+1', false],
+      ['long', '-7', true],
+      ['boolean', 'true', true],
+      ['boolean', 'TRUE', false],
+      ['decimal(5,2)', '1.00', true],
+      ['decimal(5,2)', '1.0', false],
+      ['decimal(5,2)', '-0.00', false],
+      ['decimal(5,0)', '12', true],
+      ['timestamp', '2024-01-01 10:00:00.5', true],
+      ['timestamp', '2024-01-01 10:00:00.500', false],
+      ['timestamp', '2024-01-01T10:00:00.000000Z', true],
+      ['timestamp', '2024-01-01T12:00:00+02:00', false],
+      ['timestamp_ntz', '2024-01-01T10:00:00', false],
+      ['double', '1.0', false],
+      ['date', '2024-01-01', true],
+      ['string', '01', true],
+      ['integer', 'one', true], // no value of the type: no grant on the column reads it anyway
+    ] as const) {
+      expect([type, text, isWriterForm(type, text)]).toEqual([type, text, form]);
     }
   });
 });
