@@ -1,3 +1,4 @@
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { type AddFile, DeltaTableWriter, directoryTarget } from '../../lambda/local/delta-writer';
 import { writeDemoTable } from '../../lambda/local/demo-table';
 import { backendClient, createBucket, uploadDir } from './s3-servers';
@@ -81,4 +82,37 @@ export async function uploadTable(
   } finally {
     client.destroy();
   }
+}
+
+/**
+ * Writes a table partitioned by `region` straight into a backend bucket under `prefix` (with its
+ * trailing slash): one data file per entry of `regions` (a region named twice gets two), in one
+ * commit. The bucket must exist. Returns the adds.
+ */
+export async function writeRegionFiles(
+  client: S3Client,
+  bucket: string,
+  prefix: string,
+  regions: readonly string[],
+): Promise<AddFile[]> {
+  const writer = new DeltaTableWriter(
+    {
+      async put(rel, bytes) {
+        await client.send(new PutObjectCommand({ Bucket: bucket, Key: prefix + rel, Body: bytes }));
+      },
+    },
+    {
+      schema: [
+        { name: 'id', type: 'long' },
+        { name: 'region', type: 'string' },
+      ],
+      partitionColumns: ['region'],
+    },
+  );
+  await writer.create();
+  const adds = [];
+  for (const region of regions)
+    adds.push(await writer.writeDataFile({ region }, [{ id: adds.length, region }]));
+  await writer.commit({ add: adds });
+  return adds;
 }

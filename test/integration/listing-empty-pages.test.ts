@@ -5,8 +5,8 @@
  */
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { DeltaTableWriter } from '../../lambda/local/delta-writer';
 import { type AuthzProxy, listAllPages, startAuthzProxy } from '../helpers/authz-harness';
+import { writeRegionFiles } from '../helpers/fixture-tables';
 import { type MisbehavingS3, startMisbehavingS3 } from '../helpers/misbehaving-s3';
 import { backendClient, createBucket, type S3Server, startS3rver } from '../helpers/s3-servers';
 
@@ -24,21 +24,7 @@ beforeAll(async () => {
   const put = async (key: string, bytes: Uint8Array) => {
     await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: bytes }));
   };
-  const w = new DeltaTableWriter(
-    { put: (rel, bytes) => put(`t/${rel}`, bytes) },
-    {
-      schema: [
-        { name: 'id', type: 'long' },
-        { name: 'region', type: 'string' },
-      ],
-      partitionColumns: ['region'],
-    },
-  );
-  await w.create();
-  const adds = [];
-  for (const region of ['EU', 'ZZ'])
-    adds.push(await w.writeDataFile({ region }, [{ id: adds.length, region }]));
-  await w.commit({ add: adds });
+  await writeRegionFiles(client, BUCKET, 't/', ['EU', 'ZZ']);
   // Stand-ins for delete markers: keys the backend's pages skip over without returning.
   for (let i = 0; i < 60; i++)
     await put(`t/region=MM/${String(i).padStart(3, '0')}.parquet`, new Uint8Array(1));

@@ -2,10 +2,10 @@
  * A v2 continuation token after a key holding U+FFFD (a valid character, e.g. in a partition
  * value or file name) must resume the listing, not be refused as a malformed token.
  */
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { DeltaTableWriter } from '../../lambda/local/delta-writer';
 import { type AuthzProxy, listAllPages, startAuthzProxy } from '../helpers/authz-harness';
+import { writeRegionFiles } from '../helpers/fixture-tables';
 import { backendClient, createBucket, type S3Server, startS3rver } from '../helpers/s3-servers';
 
 const BUCKET = 'fffd-lake';
@@ -18,25 +18,7 @@ beforeAll(async () => {
   upstream = await startS3rver();
   client = backendClient(upstream.endpoint);
   await createBucket(client, BUCKET);
-  const w = new DeltaTableWriter(
-    {
-      async put(rel, bytes) {
-        await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: `t/${rel}`, Body: bytes }));
-      },
-    },
-    {
-      schema: [
-        { name: 'id', type: 'long' },
-        { name: 'region', type: 'string' },
-      ],
-      partitionColumns: ['region'],
-    },
-  );
-  await w.create();
-  const adds = [];
-  for (const region of ['EU\uFFFD', 'EU\uFFFD', 'US'])
-    adds.push(await w.writeDataFile({ region }, [{ id: adds.length, region }]));
-  await w.commit({ add: adds });
+  await writeRegionFiles(client, BUCKET, 't/', ['EU\uFFFD', 'EU\uFFFD', 'US']);
   proxy = await startAuthzProxy(
     upstream,
     {

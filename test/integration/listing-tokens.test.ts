@@ -11,7 +11,6 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeltaTableWriter } from '../../lambda/local/delta-writer';
 import { clientEnv, unavailable } from '../auth/helpers/python-env';
 import {
   type AuthzProxy,
@@ -21,6 +20,7 @@ import {
   startAuthzProxy,
 } from '../helpers/authz-harness';
 import { byteOrder, modelListing } from '../helpers/authz-s3-model';
+import { writeRegionFiles } from '../helpers/fixture-tables';
 import { type MisbehavingS3, startMisbehavingS3 } from '../helpers/misbehaving-s3';
 import { backendClient, createBucket, type S3Server, startS3rver } from '../helpers/s3-servers';
 import { encodeQuery, signedFetch } from '../helpers/signed-fetch';
@@ -60,25 +60,7 @@ beforeAll(async () => {
   upstream = await startS3rver();
   client = backendClient(upstream.endpoint);
   await createBucket(client, BUCKET);
-  const writer = new DeltaTableWriter(
-    {
-      async put(rel, bytes) {
-        await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: PREFIX + rel, Body: bytes }));
-      },
-    },
-    {
-      schema: [
-        { name: 'id', type: 'long' },
-        { name: 'region', type: 'string' },
-      ],
-      partitionColumns: ['region'],
-    },
-  );
-  await writer.create();
-  const adds = [];
-  for (const region of ['EU', 'EU', 'EU', 'US', 'US'])
-    adds.push(await writer.writeDataFile({ region }, [{ id: adds.length, region }]));
-  await writer.commit({ add: adds });
+  const adds = await writeRegionFiles(client, BUCKET, PREFIX, ['EU', 'EU', 'EU', 'US', 'US']);
   // Keys the reader must never learn of, sorting before everything it may see.
   for (let i = 0; i < HIDDEN_ORPHANS; i += 10) {
     await Promise.all(
