@@ -306,7 +306,9 @@ function unplacedOf(b: HistoryBuilder, prev: ReadonlySet<string> = new Set()): R
  * after the remove's retention, which the newest checkpoint's tombstones no longer show), or
  * changed the partition columns' types or order only (the recent history read that checkpoint's
  * tombstones of the older partitioning as files of the newest one: "01" under `p STRING` as "1"
- * under `p INT`; tombstones of other column names it cannot place, and so does not serve).
+ * under `p INT`; tombstones of other column names it cannot place, and so does not serve), or
+ * changed the partitioning before a tombstone of the newest checkpoint was removed (the full load
+ * starts over at the change and drops that tombstone).
  */
 export async function completeHistory(
   recent: History,
@@ -346,11 +348,16 @@ export async function completeHistory(
   // must know that owner's partition: only a full load reads the removes of the older commits.
   // So must it when an older partitioning has the newest one's column names (see above).
   let needsFull = false;
+  // Once the partitioning changed in these commits, the full load starts over there: of the
+  // newest checkpoint's tombstones it keeps only the files removed by the later commits.
+  const root = new TableRoot(snapshot.tableRoot);
+  let removedSinceChange: Set<string> | undefined;
   await applyCommits(storage, commits, io, info, async (bytes, c) => {
     if (needsFull) return;
     // A commit's actions count together: its change data is under its own metaData, whatever
     // the order of the lines.
     const cdcs: { action: CheckpointFileAction; version: number }[] = [];
+    const removed: string[] = [];
     let repartitioned = false;
     const slices = new WorkSlices(PARSE_SLICE_BYTES);
     for (const [raw, lineNo, taken] of logLines(bytes)) {
@@ -360,15 +367,20 @@ export async function completeHistory(
       // Not parsed unless needed, but a damaged commit is still told apart (and fails the load).
       if (line[0] !== '{' || line[line.length - 1] !== '}')
         throw new DeltaLogError('Malformed', `${c.path}: a line that is not a JSON object`);
-      const removesVector = line.includes('"remove"') && line.includes('"deletionVector"');
-      if (!line.includes('"cdc"') && !line.includes('"metaData"') && !removesVector) continue;
+      const removes = line.includes('"remove"');
+      const removesVector = removes && line.includes('"deletionVector"');
+      const wanted = removesVector || (removes && removedSinceChange !== undefined);
+      if (!line.includes('"cdc"') && !line.includes('"metaData"') && !wanted) continue;
       const a = parseActionLine(line, c.path, lineNo)!;
       const at = `${c.path} line ${lineNo}`;
-      const dv = (a.remove as { deletionVector?: { storageType?: unknown } } | undefined)?.deletionVector;
+      const r = a.remove as { path?: unknown; deletionVector?: { storageType?: unknown } } | undefined;
+      const dv = r?.deletionVector;
       if (typeof dv === 'object' && dv !== null && dv.storageType !== 'i') {
         needsFull = true;
         return;
       }
+      const rel = typeof r?.path === 'string' ? root.resolve(r.path).relPath : undefined;
+      if (rel !== undefined) removed.push(rel);
       if (a.metaData) {
         const cols = partitionColumnsOf(metadataOf(a.metaData, at));
         if (misread(cols)) {
@@ -384,8 +396,21 @@ export async function completeHistory(
     }
     if (repartitioned) pending = cdcs;
     else for (const x of cdcs) pending.push(x);
+    // The removes of the changing commit itself are of the older partitioning (never placed).
+    if (repartitioned) removedSinceChange = new Set();
+    else if (removedSinceChange) for (const rel of removed) removedSinceChange.add(rel);
   });
   if (needsFull) return full();
+  // A tombstone removed before the change (maybe of an older partitioning with the newest one's
+  // column names, behind one the recent history could not see: p STRING, then q, then p INT).
+  if (removedSinceChange) {
+    let older = false;
+    const seen = removedSinceChange;
+    recent.paths.forEach((_head, rel) => {
+      if (!older && !seen.has(rel)) older = recent.someRecord(rel, (_t, _d, version) => version <= upTo);
+    });
+    if (older) return full();
+  }
   if (columns !== undefined && !sameColumns(columns, snapshot.partitionColumns)) pending = [];
   const { b, files } = await continueFrom(recent, snapshot);
   for (const p of pending) b.changeData(p.action, p.version);

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { writeCheckpoint } from '../../lambda/local/delta-writer';
 import { ManualClock } from '../helpers/authz-harness';
 import { MemoryDeltaStorage } from '../helpers/delta-memory-storage';
-import { addAction, field, metaData, protocolV1, removeAction } from '../helpers/log-text';
+import { addAction, commitKey, field, metaData, protocolV1, removeAction } from '../helpers/log-text';
 import { memoryAuthorizer } from '../helpers/memory-authz';
 
 const asString = metaData(['p'], { schema: [field('p', 'string')] });
@@ -76,4 +76,55 @@ describe('a partition column whose type an overwrite changed (same physical name
     expect(await allows('one', 'p=1/c.parquet')).toBe(true);
     expect(await allows('one', 'p=01/b.parquet')).toBe(false);
   });
+});
+
+// With another partitioning in between (REPLACE unpartitioned or by q, left empty, then by p INT)
+// and a log cleanup that left the in-between checkpoint the oldest retained version: the newest
+// checkpoint still carries the old files' tombstones ({p: "01"}); the full load starts over at the
+// change to p INT and refuses them, and so must the complete history made from the recent one.
+/** v0 `p STRING` ("1", "01"); v1 `between`, both removed; v2 `p INT`, d added; checkpoints 1, 3. */
+async function tableWithBetween(now: number, between: ReturnType<typeof metaData>) {
+  const s = new MemoryDeltaStorage();
+  const target = { put: async (rel: string, bytes: Uint8Array) => void s.put(rel, bytes) };
+  const removed = (path: string, p: string) =>
+    removeAction(path, { partitionValues: { p }, deletionTimestamp: now });
+  s.commit(0, [
+    protocolV1,
+    asString,
+    addAction('p=1/a.parquet', { p: '1' }),
+    addAction('p=01/b.parquet', { p: '01' }),
+  ]);
+  s.commit(1, [between, removed('p=1/a.parquet', '1'), removed('p=01/b.parquet', '01')]);
+  s.commit(2, [asInt, addAction('p=1/d.parquet', { p: '1' })]);
+  s.commit(3, [{ commitInfo: { timestamp: now, operation: 'WRITE' } }]);
+  s.put('p=1/a.parquet', 'ONE').put('p=01/b.parquet', 'ZERO-ONE').put('p=1/d.parquet', 'D');
+  const removes = [
+    { path: 'p=1/a.parquet', partitionValues: { p: '1' }, deletionTimestamp: now },
+    { path: 'p=01/b.parquet', partitionValues: { p: '01' }, deletionTimestamp: now },
+  ];
+  await writeCheckpoint(target, 1, protocolV1.protocol, between.metaData, [], { removes });
+  const d = {
+    path: 'p=1/d.parquet',
+    partitionValues: { p: '1' },
+    size: 1,
+    modificationTime: 0,
+    dataChange: false,
+  };
+  await writeCheckpoint(target, 3, protocolV1.protocol, asInt.metaData, [d], { removes });
+  s.files.delete(commitKey(0)); // log cleanup: checkpoint 1 starts the retained log
+  return s;
+}
+
+describe('a partition type change behind an in-between partitioning', () => {
+  for (const [name, between] of [
+    ['unpartitioned', metaData([], { schema: [field('p', 'string')] })],
+    ['partitioned by q', metaData(['q'], { schema: [field('p', 'string'), field('q', 'string')] })],
+  ] as const) {
+    it(`keeps the removed "01" file from a grant of p=1 (${name} in between)`, async () => {
+      const clock = new ManualClock();
+      const { allows } = memoryAuthorizer(await tableWithBetween(clock.now(), between), grants, clock);
+      expect(await allows('one', 'p=1/d.parquet')).toBe(true);
+      expect(await allows('one', 'p=01/b.parquet')).toBe(false);
+    });
+  }
 });
