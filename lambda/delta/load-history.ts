@@ -70,11 +70,12 @@ export async function loadHistory(storage: DeltaStorage, snapshot: Snapshot): Pr
   if (!sameColumns(b.columns, snapshot.partitionColumns)) b.setColumns(snapshot.partitionColumns);
   if (b.unresolved.size) {
     // Removes that carried no partition values (old writers): a second pass finds the add that
-    // introduced each path, in the commits since the partitioning last changed.
+    // introduced each path, in the commits since the partitioning last changed (the changing
+    // commit's adds are of the new one; its removes, of the old one, find no add before it).
     let last = -1;
     for (const removes of b.unresolved.values()) for (const p of removes) last = Math.max(last, p.version);
     b.trackAdds();
-    const again = commits.filter((c) => c.version > b.epoch && c.version <= last);
+    const again = commits.filter((c) => c.version >= b.epoch && c.version <= last);
     await applyCommits(storage, again, io, info, (bytes, c) => applyAdds(bytes, c.path, c.version, b));
   }
   // Still unresolved: the add predates the retained commits, so it is in the checkpoint the

@@ -128,3 +128,34 @@ describe('a partition type change behind an in-between partitioning', () => {
     });
   }
 });
+
+// The commit that changes the partitioning adds files of the new one. Spark 3.3 / Delta 2.1 leave
+// null-valued keys out of a remove, so a later DELETE of such a file is placed by its add, in that
+// commit: until its retention ends, a reader granted the null partition must still read it.
+describe('a file added by the commit that changes the partitioning, removed later', () => {
+  it('stays readable in its partition while its remove is retained', async () => {
+    const clock = new ManualClock();
+    const now = clock.now();
+    const s = new MemoryDeltaStorage()
+      .commit(0, [protocolV1, asString, addAction('p=01/a.parquet', { p: '01' })])
+      .commit(1, [
+        asInt,
+        removeAction('p=01/a.parquet', { partitionValues: { p: '01' }, deletionTimestamp: now }),
+        addAction('p=__HIVE_DEFAULT_PARTITION__/d.parquet', { p: null }),
+        addAction('p=1/e.parquet', { p: '1' }),
+      ])
+      // Delta 2.1: the null-valued key is left out of the remove.
+      .commit(2, [
+        removeAction('p=__HIVE_DEFAULT_PARTITION__/d.parquet', {
+          partitionValues: {},
+          deletionTimestamp: now,
+        }),
+      ]);
+    s.put('p=01/a.parquet', 'A').put('p=__HIVE_DEFAULT_PARTITION__/d.parquet', 'D').put('p=1/e.parquet', 'E');
+    const grants = [{ principal: 'nulls', table: 't', partitions: [{ p: null }] }];
+    const { allows } = memoryAuthorizer(s, grants, clock);
+    expect(await allows('nulls', 'p=__HIVE_DEFAULT_PARTITION__/d.parquet')).toBe(true);
+    expect(await allows('nulls', 'p=1/e.parquet')).toBe(false);
+    expect(await allows('nulls', 'p=01/a.parquet')).toBe(false);
+  });
+});
