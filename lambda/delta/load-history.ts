@@ -405,12 +405,13 @@ export async function completeHistory(
   // A tombstone removed before the change (maybe of an older partitioning with the newest one's
   // column names, behind one the recent history could not see: p STRING, then q, then p INT).
   if (removedSinceChange) {
-    let older = false;
+    // A slice at a time: the newest checkpoint may carry hundreds of thousands of tombstones.
     const seen = removedSinceChange;
-    recent.paths.forEach((_head, rel) => {
-      if (!older && !seen.has(rel)) older = recent.someRecord(rel, (_t, _d, version) => version <= upTo);
-    });
-    if (older) return full();
+    let n = 0;
+    for (const [rel] of recent.paths) {
+      if (!seen.has(rel) && recent.someRecord(rel, (_t, _d, version) => version <= upTo)) return full();
+      if (++n % RECORD_SLICE === 0) await yieldToEventLoop();
+    }
   }
   if (columns !== undefined && !sameColumns(columns, snapshot.partitionColumns)) pending = [];
   const { b, files } = await continueFrom(recent, snapshot);
