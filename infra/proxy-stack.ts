@@ -239,7 +239,8 @@ function assertEnvironmentFits(env: Record<string, string>, settings: ProxySetti
   const resolved = Object.fromEntries(
     Object.entries(env).map(([name, value]) => [
       name,
-      Token.isUnresolved(value) ? (atLeast[name] ?? '') : value,
+      // A dynamic reference ({{resolve:…}}, the metrics token) is a plain string to CDK, not a token.
+      Token.isUnresolved(value) || value.startsWith('{{resolve:') ? (atLeast[name] ?? '') : value,
     ]),
   );
   const bytes = Buffer.byteLength(JSON.stringify(resolved));
