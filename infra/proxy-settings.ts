@@ -8,6 +8,7 @@ import {
   DEFAULT_SNAPSHOT_CACHE_BYTES,
   envName,
   loadConfig,
+  parseConfigText,
   parseTableUri,
 } from '../lambda/config';
 import { closestName } from '../lambda/core/closest-name';
@@ -187,7 +188,8 @@ export function appContext(context: Record<string, unknown>): {
 
 /** Reads and checks the `deltaProxy` context object from cdk.json (or `-c`): settings-schema.ts. */
 export function settingsFromContext(raw: unknown): ProxySettings {
-  const value = typeof raw === 'string' ? (JSON.parse(raw) as unknown) : raw;
+  // `-c deltaProxy='{…}'` arrives as text: read as the proxy reads its own (a key twice is refused).
+  const value = typeof raw === 'string' ? parseConfigText(raw, 'context deltaProxy') : raw;
   if (!value || typeof value !== 'object' || !('tableMapping' in value)) {
     throw new ConfigError('context deltaProxy.tableMapping: required (alias → s3://bucket/prefix)');
   }
