@@ -109,6 +109,7 @@ export class ProxyStack extends Stack {
         resources: [logGroup.logGroupArn],
       }),
     );
+    assertOnePartition(this.knownPartition(), this.region, settings);
     this.grantMappedPrefixes(role, settings.tableMapping);
     this.grantBucketKeys(role, settings.kmsKeyArns);
     // Grants and keys are only read by the function, as the proxy reads them: a key by GetItem, a
@@ -189,8 +190,12 @@ export class ProxyStack extends Stack {
    * The partition of the stack's region (aws, aws-cn, aws-us-gov): an S3 ARN of another partition
    * matches nothing there. A literal when the region is known at synth, else AWS::Partition.
    */
+  private knownPartition(): string | undefined {
+    return Token.isUnresolved(this.region) ? undefined : RegionInfo.get(this.region).partition;
+  }
+
   private s3ArnPrefix(): { arn: string; nagArn: string } {
-    const partition = Token.isUnresolved(this.region) ? undefined : RegionInfo.get(this.region).partition;
+    const partition = this.knownPartition();
     // cdk-nag names a finding by the resolved resource, with `<AWS::Partition>` for the pseudo parameter.
     return partition
       ? { arn: `arn:${partition}:s3:::`, nagArn: `arn:${partition}:s3:::` }
@@ -219,6 +224,24 @@ export class ProxyStack extends Stack {
       }
       role.addToPolicy(listStatement);
     }
+  }
+}
+
+/**
+ * A role's credentials and policies hold in the partition of its region only: buckets read in
+ * another (backendRegion) refuse every call, and IAM refuses a policy naming another's key.
+ */
+function assertOnePartition(partition: string | undefined, region: string, settings: ProxySettings): void {
+  if (partition === undefined) return;
+  const refuse = (field: string, other: string) =>
+    new ConfigError(
+      `deltaProxy settings: ${field}: in partition ${other}, but the stack's region ${region} is in ${partition}`,
+    );
+  const backend = settings.backendRegion && RegionInfo.get(settings.backendRegion).partition;
+  if (backend && backend !== partition) throw refuse('backendRegion', backend);
+  for (const [i, arn] of (settings.kmsKeyArns ?? []).entries()) {
+    const key = /^arn:([^:]+):/.exec(arn)?.[1];
+    if (key && key !== partition) throw refuse(`kmsKeyArns[${i}]`, key);
   }
 }
 
