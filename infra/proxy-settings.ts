@@ -183,6 +183,9 @@ export function appContext(context: Record<string, unknown>): {
   const stackName = context.stackName;
   if (stackName !== undefined && typeof stackName !== 'string')
     throw new ConfigError('context stackName: must be a string');
+  // `-c stackName=$STAGE` with STAGE unset: the default stack would get this deployment's settings.
+  if (stackName === '')
+    throw new ConfigError('context stackName: empty (leave it out for the default stack, DeltaLakeS3Proxy)');
   return { settings: settingsFromContext(context.deltaProxy), ...(stackName ? { stackName } : {}) };
 }
 
