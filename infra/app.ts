@@ -5,9 +5,10 @@
  */
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { appContext } from './proxy-settings';
+import { appContext, refuseDuplicateKeysInCdkJson } from './proxy-settings';
 import { ProxyStack } from './proxy-stack';
 
+refuseDuplicateKeysInCdkJson();
 const app = new App();
 const { settings, stackName } = appContext(app.node.getAllContext());
 new ProxyStack(app, stackName ?? 'DeltaLakeS3Proxy', {

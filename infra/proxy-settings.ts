@@ -3,6 +3,8 @@
  * turned into the function's PROXY_* environment. The settings are checked with the proxy's
  * own config schema at synth time, so a typo fails `cdk synth`, not the first request.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import {
   ConfigError,
   DEFAULT_SNAPSHOT_CACHE_BYTES,
@@ -187,6 +189,20 @@ export function appContext(context: Record<string, unknown>): {
   if (stackName === '')
     throw new ConfigError('context stackName: empty (leave it out for the default stack, DeltaLakeS3Proxy)');
   return { settings: settingsFromContext(context.deltaProxy), ...(stackName ? { stackName } : {}) };
+}
+
+/**
+ * cdk.json as the CDK CLI reads it, from the working directory: the CLI's JSON.parse keeps the last
+ * of a key written twice ("getMode" twice deployed the second), so the app reads the text too.
+ */
+export function refuseDuplicateKeysInCdkJson(dir = process.cwd()): void {
+  let text: string;
+  try {
+    text = readFileSync(path.join(dir, 'cdk.json'), 'utf8');
+  } catch {
+    return;
+  }
+  parseConfigText(text, 'cdk.json');
 }
 
 /** Reads and checks the `deltaProxy` context object from cdk.json (or `-c`): settings-schema.ts. */
