@@ -331,20 +331,21 @@ function guarded(body: AsyncIterable<Uint8Array>, hooks: BodyHooks | undefined):
   });
 }
 
+/**
+ * One JSON line on stderr, as the core's logger writes them. Not through `console`: Lambda's
+ * Node.js runtime prefixes console lines (time, request id, level) in its text log format, and the
+ * stack's AdapterErrors metric filter (`$.level = "error"`) matches JSON lines only.
+ */
+function logLine(fields: Record<string, unknown>): void {
+  process.stderr.write(`${JSON.stringify(fields)}\n`);
+}
+
 /** A request refused before the core saw it (an event that is no HTTP request): no stack. */
 function logRefusal(requestId: string, error: S3Error): void {
-  console.warn(
-    JSON.stringify({
-      level: 'warn',
-      message: 'request refused',
-      requestId,
-      code: error.code,
-      reason: error.reason,
-    }),
-  );
+  logLine({ level: 'warn', message: 'request refused', requestId, code: error.code, reason: error.reason });
 }
 
 function logError(message: string, requestId: string | undefined, error: unknown): void {
   const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
-  console.error(JSON.stringify({ level: 'error', message, requestId, error: detail }));
+  logLine({ level: 'error', message, requestId, error: detail });
 }

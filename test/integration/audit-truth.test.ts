@@ -201,7 +201,7 @@ describe('Lambda: an invocation that times out mid-body, its client still readin
       logger: { warn: () => {}, error: () => {} },
       observers: [{ record: (e) => events.push(e) }],
     });
-    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const errors = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     const handler = createLambdaHandler(async () => instance.handler);
     const server = await startLambdaHttpServer(handler, { timeoutMs: 2_500 });
     try {

@@ -145,7 +145,7 @@ function series(text: string, name: string, labels: Record<string, string> = {})
 }
 
 /** Lines logged at level error (the Lambda adapter's, which feed the AdapterErrors alarm). */
-function errorLog(spy: MockInstance<typeof console.error>): string[] {
+function errorLog(spy: MockInstance<typeof process.stderr.write>): string[] {
   return spy.mock.calls.map((args) => String(args[0])).filter((l) => l.includes('"level":"error"'));
 }
 
@@ -171,7 +171,7 @@ describe.each(TRANSPORTS)('a client that leaves, via %s', (name, start) => {
   it('while the proxy waits for the backend: one request, status 499, client-gone, no server error', async () => {
     const before = running.events.length;
     const emfBefore = running.emf.length;
-    const errorLines = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const errorLines = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     const held = await getThenLeave(running, 'when the backend is called');
     // The backend sees the abort, as S3 does, and the call fails.
     held.release();
@@ -202,7 +202,7 @@ describe.each(TRANSPORTS)('a client that leaves, via %s', (name, start) => {
     const before = running.events.length;
     const emfBefore = running.emf.length;
     const served = series(await prometheusText(running), 'deltaproxy_queries_served_total')[0]!;
-    const errorLines = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const errorLines = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     const held = await getThenLeave(running, 'when the backend is called');
     // A reply already on its way: the backend answers although the client is gone.
     held.release({ withoutSignal: true });
@@ -224,7 +224,7 @@ describe.each(TRANSPORTS)('a client that leaves, via %s', (name, start) => {
     const before = running.events.length;
     const emfBefore = running.emf.length;
     // The Lambda adapter's error lines feed the AdapterErrors alarm: a client leaving is none.
-    const errorLines = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const errorLines = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     const held = await getThenLeave(running, 'after the first body bytes');
     held.resumeBody();
     const event = await eventAfter(running, before);
@@ -244,7 +244,7 @@ describe.each(TRANSPORTS)('a client that leaves, via %s', (name, start) => {
 
   it('a backend that breaks mid-body is still an internal error, logged as one', async () => {
     const before = running.events.length;
-    const errorLines = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const errorLines = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     const url = new URL(running.url);
     const path = `/datalake/${encodeKeyPath(euKey)}`;
     const headers = await signHeaders(running.url, 'GET', path, '', {}, ANALYST);

@@ -41,7 +41,7 @@ async function invoke(
 
 describe('after-response hook', () => {
   // The adapter logs the core's failures on stderr; they are expected here.
-  const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
+  const logged = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
   afterAll(() => logged.mockRestore());
 
   it('runs once per invocation, after the whole response has been written', async () => {

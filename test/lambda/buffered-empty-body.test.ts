@@ -30,7 +30,7 @@ const core: ProxyHandler = async (req: ProxyRequest) => {
 
 describe('Lambda adapter: a buffered zero-byte body', () => {
   let server: { url: string; close: () => Promise<void> };
-  const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
+  const logged = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
   beforeAll(async () => {
     server = await startLambdaHttpServer(createLambdaHandler(async () => core));
   });

@@ -20,7 +20,7 @@ installLambdaRuntimeShim();
 const event = (method: string, rawPath: string) => functionUrlEvent(rawPath, { method });
 
 describe('Lambda adapter: its own error answers to HEAD', () => {
-  const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
+  const logged = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
   afterAll(() => logged.mockRestore());
 
   it('answers HEAD with the status and headers alone while the proxy cannot start', async () => {

@@ -29,7 +29,7 @@ async function waitFor(condition: () => boolean, what: string, timeoutMs = 5_000
 describe('Lambda adapter behind a Function URL (runtime shim)', () => {
   const probe: StreamProbe = { produced: 0, closed: false, aborted: false };
   let server: { url: string; close: () => Promise<void> };
-  const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
+  const logged = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
 
   beforeAll(async () => {
     server = await startLambdaHttpServer(createLambdaHandler(async () => createTestProxy(probe)));
@@ -137,6 +137,31 @@ describe('Lambda adapter behind a Function URL (runtime shim)', () => {
     expect(Number(res.headers['content-length'])).toBe(res.body.length);
   });
 
+  // Lambda's Node.js runtime prefixes console lines in its text log format ("<time>\t<request
+  // id>\tERROR\t…"), and the stack's AdapterErrors metric filter ($.level = "error") reads JSON
+  // lines only: the adapter's error line must not go through console.
+  it('writes its error line as bare JSON on stderr, not through the console Lambda prefixes', async () => {
+    const lambdaConsole = vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => {
+      process.stderr.write(`2026-01-01T00:00:00.000Z\tREQUEST-ID\tERROR\t${args.map(String).join(' ')}\n`);
+    });
+    const before = logged.mock.calls.length;
+    try {
+      expect((await sendRaw(server.url, { path: '/throw' })).status).toBe(500);
+      const json = logged.mock.calls.slice(before).flatMap(([line]) => {
+        try {
+          return [JSON.parse(String(line))];
+        } catch {
+          return [];
+        }
+      });
+      expect(json).toContainEqual(
+        expect.objectContaining({ level: 'error', message: 'request failed before the response started' }),
+      );
+    } finally {
+      lambdaConsole.mockRestore();
+    }
+  });
+
   it('keeps the code and status of an S3Error that escapes the core', async () => {
     const res = await sendRaw(server.url, { path: '/throw-s3' });
     expect(res.status).toBe(404);
@@ -240,16 +265,14 @@ describe('Lambda adapter invoked with an event that is not a Function URL reques
         return core(req);
       };
     });
-    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
-    const warnings = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const written = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
       const { prelude, body } = parseIntegrationResponse((await invokeAndCollect(handler, event)).bytes);
       expect(prelude.statusCode).toBe(400);
       expect(body.toString()).toContain('<Code>InvalidRequest</Code>');
       expect(served).toBe(0);
       // The operator's log says why, as a warning: no error line, no stack.
-      expect(errors).not.toHaveBeenCalled();
-      expect(warnings.mock.calls.map((c) => JSON.parse(String(c[0])))).toEqual([
+      expect(written.mock.calls.map((c) => JSON.parse(String(c[0])))).toEqual([
         expect.objectContaining({
           level: 'warn',
           code: 'InvalidRequest',
@@ -257,8 +280,7 @@ describe('Lambda adapter invoked with an event that is not a Function URL reques
         }),
       ]);
     } finally {
-      errors.mockRestore();
-      warnings.mockRestore();
+      written.mockRestore();
     }
   });
 });
@@ -278,7 +300,7 @@ describe('Lambda adapter with invocations at once (the shim; multi-concurrency r
 
 describe('Lambda adapter start-up', () => {
   it('answers InternalError XML while the proxy cannot start, and recovers once it can', async () => {
-    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const logged = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     let attempts = 0;
     const getProxy = async (): Promise<ProxyHandler> => {
       attempts++;
@@ -304,7 +326,7 @@ describe('Lambda adapter start-up', () => {
 
 describe('Lambda adapter start-up from the environment', () => {
   it('retries createProxyFromEnv on the next request once the configuration is fixed', async () => {
-    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const logged = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     const saved = { mapping: process.env.PROXY_TABLE_MAPPING, auth: process.env.PROXY_AUTH };
     process.env.PROXY_TABLE_MAPPING = '{"sales": not json';
     process.env.PROXY_AUTH = '{"allowAnonymous":true}';
@@ -337,7 +359,7 @@ describe('Lambda adapter start-up from the environment', () => {
 
 describe('Lambda adapter near the function timeout', () => {
   it('answers InternalError XML before the function times out, and aborts the core', async () => {
-    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const logged = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     let signal: AbortSignal | undefined;
     const never: ProxyHandler = (req) => {
       signal = req.signal;
@@ -358,7 +380,7 @@ describe('Lambda adapter near the function timeout', () => {
   // middy has answered the timed-out invocation and drops what the core answers later: a streamed
   // body nobody reads kept its backend connection and its stream share for good.
   it('closes a streamed body the core hands over after the invocation timed out', async () => {
-    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const logged = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     let closed = false;
     let started = false;
     const late: ProxyHandler = async (_req) => {
@@ -391,7 +413,7 @@ describe('Lambda adapter near the function timeout', () => {
   // middy gives every invocation the same AbortSignal (one per process): a multi-concurrency
   // runtime (and the shim) runs invocations at once, and one timing out must not abort the others.
   it("aborts only the invocation that times out, not another one's work in flight", async () => {
-    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const logged = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     const signals = new Map<string, AbortSignal>();
     const core: ProxyHandler = async (req) => {
       signals.set(req.rawPath, req.signal!);

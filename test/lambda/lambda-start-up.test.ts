@@ -25,7 +25,7 @@ const event = (rawPath: string, extra: Record<string, unknown> = {}) => ({
 });
 
 describe('the response stream', () => {
-  const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
+  const logged = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
   afterAll(() => logged.mockRestore());
 
   it('aborts the core when the response stream closed before the core was called (client left during start-up)', async () => {
@@ -76,8 +76,9 @@ describe('the response stream', () => {
 describe('lambda/index.ts with an invalid configuration', () => {
   it('answers S3 XML 500 and logs why, and tries again only on requests', async () => {
     const errors: string[] = [];
-    const logged = vi.spyOn(console, 'error').mockImplementation((line: string) => {
+    const logged = vi.spyOn(process.stderr, 'write').mockImplementation((line) => {
       errors.push(String(line));
+      return true;
     });
     const saved = { ...process.env };
     for (const name of Object.keys(process.env)) if (name.startsWith('PROXY_')) delete process.env[name];
