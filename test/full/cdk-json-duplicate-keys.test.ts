@@ -5,12 +5,11 @@
  * config file). The app reads cdk.json's text and refuses it, naming the key.
  */
 
-import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { refuseDuplicateKeysInCdkJson } from '../../infra/proxy-settings';
-import { isolationMissing, REPO_ROOT } from '../helpers/cdk-synth';
+import { cdkSynth, isolationMissing, REPO_ROOT } from '../helpers/cdk-synth';
 import { withReason } from '../helpers/skips';
 import { tempDir } from '../helpers/temp-dir';
 
@@ -45,29 +44,7 @@ describe('cdk.json with a key written twice', () => {
     () => {
       const dir = project(TWICE);
       const out = path.join(dir, 'out');
-      const run = spawnSync(
-        'unshare',
-        [
-          '-rn',
-          path.join(REPO_ROOT, 'node_modules/.bin/cdk'),
-          'synth',
-          '--quiet',
-          '--no-notices',
-          '--output',
-          out,
-        ],
-        {
-          cwd: dir,
-          encoding: 'utf8',
-          timeout: 120_000,
-          env: {
-            ...process.env,
-            CDK_DISABLE_VERSION_CHECK: 'true',
-            CDK_DISABLE_CLI_TELEMETRY: 'true',
-            AWS_EC2_METADATA_DISABLED: 'true',
-          },
-        },
-      );
+      const run = cdkSynth(['--output', out], dir);
       const templates = existsSync(out) ? readdirSync(out).filter((f) => f.endsWith('.template.json')) : [];
       expect(templates).toEqual([]);
       expect(run.status).not.toBe(0);

@@ -12,12 +12,13 @@ export const isolationMissing =
     ? undefined
     : 'needs unshare -rn (an unprivileged user and network namespace)';
 
-export function cdkSynth(args: string[]) {
+/** `cwd`: the project directory (its cdk.json); this repository's CDK CLI runs it. */
+export function cdkSynth(args: string[], cwd = REPO_ROOT) {
   return spawnSync(
     'unshare',
-    ['-rn', 'npx', '--no-install', 'cdk', 'synth', '--quiet', '--no-notices', ...args],
+    ['-rn', path.join(REPO_ROOT, 'node_modules/.bin/cdk'), 'synth', '--quiet', '--no-notices', ...args],
     {
-      cwd: REPO_ROOT,
+      cwd,
       encoding: 'utf8',
       timeout: 120_000,
       env: {
