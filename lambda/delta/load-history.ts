@@ -34,7 +34,7 @@ import { type RetainedLog, retainedLogWork } from './retained-log';
 import { deletedFileRetentionMs } from './retention';
 import type { Snapshot } from './snapshot';
 import type { PartitionColumn } from './snapshot-view';
-import { partitionColumnsOf, sameColumns, sameNames } from './table-metadata';
+import { partitionColumnsOf, sameColumns } from './table-metadata';
 import { TableRoot } from './table-root';
 import { listWholeLog } from './whole-log-listing';
 
@@ -305,11 +305,9 @@ function unplacedOf(b: HistoryBuilder, prev: ReadonlySet<string> = new Set()): R
  * recent history has removes it could not place (their adds are in the older commits), and when
  * an older commit removed a file with a deletion-vector file (that file still holds the vector
  * after the remove's retention, which the newest checkpoint's tombstones no longer show), or
- * changed the partition columns' types or order only (the recent history read that checkpoint's
- * tombstones of the older partitioning as files of the newest one: "01" under `p STRING` as "1"
- * under `p INT`; tombstones of other column names it cannot place, and so does not serve), or
- * changed the partitioning before a tombstone of the newest checkpoint was removed (the full load
- * starts over at the change and drops that tombstone).
+ * changed the partitioning before a tombstone of the newest checkpoint was removed: the full load
+ * starts over at the change and drops that tombstone, which the recent history may have read as
+ * a file of the newest partitioning ("01" under `p STRING` as "1" under `p INT`).
  */
 export async function completeHistory(
   recent: History,
@@ -326,9 +324,6 @@ export async function completeHistory(
   const upTo = recent.oldestVersion;
   if (!retained || retained.oldestVersion > upTo) return full();
   const commits = retained.commits.filter((c) => c.version <= upTo);
-  // An older partitioning whose tombstones the recent history read as of the newest one.
-  const misread = (cols: readonly PartitionColumn[]) =>
-    !sameColumns(cols, snapshot.partitionColumns) && sameNames(cols, snapshot.partitionColumns);
   // The partitioning at the start of the range: change data written under another one is dropped.
   let columns: readonly PartitionColumn[] | undefined;
   const first = retained.checkpoints[0];
@@ -340,14 +335,12 @@ export async function completeHistory(
       if (!(e instanceof DeltaLogError) && !isNotFound(e)) throw e;
       return full();
     }
-    if (columns && misread(columns)) return full();
   }
   const info: HistoryInfo = { logFilesRead: 0, requests: 0, bytesRead: 0, tombstones: 0, outcome: 'loaded' };
   let pending: { action: CheckpointFileAction; version: number }[] = [];
   // An older remove that points at a deletion-vector file: the file still holds that vector after
   // the remove's retention (when the newest checkpoint has dropped its tombstone), so the history
   // must know that owner's partition: only a full load reads the removes of the older commits.
-  // So must it when an older partitioning has the newest one's column names (see above).
   let needsFull = false;
   // Once the partitioning changed in these commits, the full load starts over there: of the
   // newest checkpoint's tombstones it keeps only the files removed by the later commits.
@@ -384,10 +377,6 @@ export async function completeHistory(
       if (rel !== undefined) removed.push(rel);
       if (a.metaData) {
         const cols = partitionColumnsOf(metadataOf(a.metaData, at));
-        if (misread(cols)) {
-          needsFull = true;
-          return;
-        }
         if (columns !== undefined && !sameColumns(cols, columns)) repartitioned = true;
         columns = cols;
       }

@@ -159,8 +159,3 @@ export function sameColumns(a: readonly PartitionColumn[], b: readonly Partition
 function typeKey(type: string): string {
   return type.toLowerCase().replace(/\s+/g, '');
 }
-
-/** The same physical column names, in any order (a partitioning whose values read under the other's). */
-export function sameNames(a: readonly PartitionColumn[], b: readonly PartitionColumn[]): boolean {
-  return a.length === b.length && a.every((c) => b.some((d) => d.physical === c.physical));
-}
