@@ -6,8 +6,8 @@ import type { GeneratedObject } from '../core/generated-object';
 import type { Headers, ProxyResponse } from '../core/types';
 import type { ObjectMeta } from '../storage/storage-backend';
 import { evaluateConditions } from './conditions';
-import { conditionFailure, conditionsOf, objectHeaders, partOfOnePiece } from './get-object';
-import { invalidPartNumber, invalidRange, parseRange } from './range';
+import { conditionFailure, conditionsOf, objectHeaders, onePiecePart } from './get-object';
+import { invalidRange, parseRange } from './range';
 
 export function serveGenerated(
   obj: GeneratedObject,
@@ -29,8 +29,7 @@ export function serveGenerated(
   const headers: Headers = { ...base, ...objectHeaders(meta, req.query), 'content-length': String(size) };
   if (req.partNumber !== undefined) {
     // Made in one piece: part 1 is the whole file, as S3 answers for such an object.
-    if (req.partNumber !== 1) throw invalidPartNumber(req.partNumber, 1);
-    const status = partOfOnePiece(size, headers) ? 206 : 200;
+    const status = onePiecePart(req.partNumber, size, headers);
     return head ? { status, headers } : { status, headers, body: obj.body };
   }
   const range = parseRange(req.headers.range);

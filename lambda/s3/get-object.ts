@@ -265,21 +265,21 @@ export async function getObject(
     headers['content-range'] = `bytes ${result.range.start}-${result.range.end}/${result.range.total}`;
     return { status: 206, headers, body: result.body };
   }
-  if (onePiece && partOfOnePiece(result.contentLength, headers))
-    return { status: 206, headers, body: result.body };
-  return { status: 200, headers, body: result.body };
+  const status = onePiece ? onePiecePart(req.partNumber!, result.contentLength, headers) : 200;
+  return { status, headers, body: result.body };
 }
 
 /**
- * A part read answered with the whole object (no Content-Range, no parts count) read an object
- * in one piece, whose only part, 1, is all of it: S3 answers that with 206 and the whole range.
- * So does the proxy, also where the backend ignores `partNumber` (s3rver). False when the size
- * is unknown or zero (no range can name it).
+ * A part of an object in one piece (a part read answered with the whole object: no Content-Range,
+ * no parts count; or a file the proxy made): its only part, 1, is all of it, which S3 answers with
+ * 206 and the whole range, also where the backend ignores `partNumber` (s3rver); any other part is
+ * 416. 200 when the size is unknown or zero (no range can name it).
  */
-export function partOfOnePiece(size: number | undefined, headers: Headers): boolean {
-  if (!size) return false;
+export function onePiecePart(partNumber: number, size: number | undefined, headers: Headers): 200 | 206 {
+  if (partNumber !== 1) throw invalidPartNumber(partNumber, 1);
+  if (!size) return 200;
   headers['content-range'] = `bytes 0-${size - 1}/${size}`;
-  return true;
+  return 206;
 }
 
 export async function headObject(
@@ -335,8 +335,7 @@ function partHead(meta: ObjectMeta, partNumber: number, headers: Headers): Proxy
   }
   // A part of an object in parts, its place unsaid: the backend's length is the part's.
   if (meta.partsCount !== undefined) return { status: 206, headers };
-  if (partNumber !== 1) throw invalidPartNumber(partNumber, 1);
-  return { status: partOfOnePiece(meta.size, headers) ? 206 : 200, headers };
+  return { status: onePiecePart(partNumber, meta.size, headers), headers };
 }
 
 /**
