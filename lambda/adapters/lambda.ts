@@ -14,6 +14,7 @@ import { Readable } from 'node:stream';
 import middy from '@middy/core';
 import type { Context, LambdaFunctionURLEvent } from 'aws-lambda';
 import { closeBody } from '../core/close-body';
+import { jsonLogger } from '../core/logger';
 import { S3Error } from '../core/s3-error';
 import type { ProxyHandler, ProxyResponse, Runtime } from '../core/types';
 import { ClosedEarly, watchBody } from '../core/watched-body';
@@ -332,20 +333,18 @@ function guarded(body: AsyncIterable<Uint8Array>, hooks: BodyHooks | undefined):
 }
 
 /**
- * One JSON line on stderr, as the core's logger writes them. Not through `console`: Lambda's
- * Node.js runtime prefixes console lines (time, request id, level) in its text log format, and the
- * stack's AdapterErrors metric filter (`$.level = "error"`) matches JSON lines only.
+ * The core's JSON lines on stderr. Not `console`: Lambda's Node.js runtime prefixes console lines
+ * (time, request id, level) in its text log format, and the stack's AdapterErrors metric filter
+ * (`$.level = "error"`) matches JSON lines only.
  */
-function logLine(fields: Record<string, unknown>): void {
-  process.stderr.write(`${JSON.stringify(fields)}\n`);
-}
+const log = jsonLogger();
 
 /** A request refused before the core saw it (an event that is no HTTP request): no stack. */
 function logRefusal(requestId: string, error: S3Error): void {
-  logLine({ level: 'warn', message: 'request refused', requestId, code: error.code, reason: error.reason });
+  log.warn('request refused', { requestId, code: error.code, reason: error.reason });
 }
 
 function logError(message: string, requestId: string | undefined, error: unknown): void {
   const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
-  logLine({ level: 'error', message, requestId, error: detail });
+  log.error(message, { requestId, error: detail });
 }
