@@ -27,11 +27,11 @@ export function acknowledgeTablePrefixWildcards(role: IConstruct, objectArns: st
   }
 }
 
-/** The listing-token key is read at deploy time; rotating it only ends open listing pages. */
+/** The listing-token key is read at cold start; rotating it only ends open listing pages. */
 export function acknowledgeListingKeyRotation(secret: IConstruct): void {
   Validations.of(secret).acknowledge({
     id: nagId('AwsSolutions-SMG4'),
     reason:
-      'The key only seals listing continuation tokens (never data or credentials) and is resolved into the function environment at deploy time; rotating it would invalidate the listings being paged at that moment and nothing else. Redeploy to change it.',
+      'The key only seals listing continuation tokens (never data or credentials) and is read by the function at cold start; rotating it would invalidate the listings being paged at that moment (while instances started before and after it disagree) and nothing else.',
   });
 }

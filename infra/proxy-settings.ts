@@ -70,8 +70,8 @@ export interface ProxySettings {
   alarmEmails?: string[];
   /**
    * Name or ARN of a Secrets Manager secret whose value is the bearer token that opens
-   * `GET /metrics` on the Function URL. CloudFormation resolves it into the function's
-   * environment at deploy time; the template and cdk.out hold only the reference.
+   * `GET /metrics` on the Function URL. The function's environment holds only this name or ARN;
+   * the function reads the value at cold start (its role may GetSecretValue on this secret).
    */
   metricsTokenSecret?: string;
 }
@@ -144,11 +144,9 @@ export function proxyEnvironment(settings: ProxySettings, tableName: string): Re
       );
   }
   const out = { ...env, [envName('database')]: database(tableName) };
-  if (settings.metricsTokenSecret !== undefined) {
-    // A CloudFormation dynamic reference, as SecretValue.secretsManager() writes it.
-    out[envName('metricsToken')] =
-      `{{resolve:secretsmanager:${settings.metricsTokenSecret}:SecretString:::}}`;
-  }
+  // The secret's name or ARN only: the function reads the value at cold start (config-secrets.ts).
+  if (settings.metricsTokenSecret !== undefined)
+    out[envName('metricsTokenSecret')] = settings.metricsTokenSecret;
   return out;
 }
 

@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
+  ArnFormat,
   AssetHashType,
   Aws,
   CfnOutput,
@@ -83,14 +84,14 @@ export class ProxyStack extends Stack {
     // Validated against the proxy's own schema before anything is derived from the settings.
     const environment = proxyEnvironment(settings, this.table.tableName);
     // Every instance seals listing continuation tokens with the same key, so a paged listing can
-    // resume on any instance. Generated here; CloudFormation resolves it into the environment at
-    // deploy time, the template holds only the reference.
+    // resume on any instance. Generated here; the environment (readable with
+    // lambda:GetFunctionConfiguration) holds only its ARN, the function reads it at cold start.
     const listingTokenKey = new secretsmanager.Secret(this, 'ListingTokenKey', {
       description: 'Delta proxy: key of sealed listing continuation tokens',
       generateSecretString: { passwordLength: 48, excludePunctuation: true },
     });
     acknowledgeListingKeyRotation(listingTokenKey);
-    environment[envName('listingTokenKey')] = listingTokenKey.secretValue.unsafeUnwrap();
+    environment[envName('listingTokenKeySecret')] = listingTokenKey.secretArn;
 
     const logGroup = new logs.LogGroup(this, 'ProxyLogs', {
       retention: settings.logRetentionDays ?? logs.RetentionDays.ONE_MONTH,
@@ -116,6 +117,18 @@ export class ProxyStack extends Stack {
     // principal's grants by Query. No Scan (it would return every secret at once), no BatchGetItem;
     // the admin CLI writes and lists with its own credentials.
     this.table.grant(role, 'dynamodb:GetItem', 'dynamodb:Query');
+    // The secrets the function reads at cold start, and no other. Both are encrypted with the
+    // account's aws/secretsmanager key (a customer key on the metrics secret needs its own grant).
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadOwnSecrets',
+        actions: ['secretsmanager:GetSecretValue'],
+        resources: [
+          listingTokenKey.secretArn,
+          ...(settings.metricsTokenSecret ? [this.secretArnForPolicy(settings.metricsTokenSecret)] : []),
+        ],
+      }),
+    );
     this.key.grant(role, 'kms:Decrypt', 'kms:DescribeKey');
 
     const functionEnvironment = {
@@ -187,6 +200,22 @@ export class ProxyStack extends Stack {
   }
 
   /**
+   * A secret named by name or ARN, as a policy resource: Secrets Manager appends "-" and six
+   * random characters to a secret's name in its ARN, which a name or partial ARN lacks.
+   */
+  private secretArnForPolicy(secret: string): string {
+    if (/^arn:.*-[A-Za-z0-9]{6}$/.test(secret)) return secret;
+    if (secret.startsWith('arn:')) return `${secret}-??????`;
+    return this.formatArn({
+      partition: this.knownPartition() ?? Aws.PARTITION,
+      service: 'secretsmanager',
+      resource: 'secret',
+      resourceName: `${secret}-??????`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+  }
+
+  /**
    * The partition of the stack's region (aws, aws-cn, aws-us-gov): an S3 ARN of another partition
    * matches nothing there. A literal when the region is known at synth, else AWS::Partition.
    */
@@ -250,20 +279,20 @@ const LAMBDA_ENVIRONMENT_BYTES = 4096;
 
 /**
  * Fails synth when the environment cannot fit, counting what CloudFormation resolves at deploy
- * time at its least (the table name as set, else 3 characters; the generated listing-token key's
- * 48; a metrics token's minimum 16), so a deployment that fits is never refused.
+ * time at its least (the table name as set, else 3 characters; the listing-token key secret's ARN
+ * at its shortest), so a deployment that fits is never refused.
  */
 function assertEnvironmentFits(env: Record<string, string>, settings: ProxySettings): void {
   const atLeast: Record<string, string> = {
     [envName('database')]: JSON.stringify({ type: 'dynamodb', tableName: settings.grantsTableName ?? 'xxx' }),
-    [envName('listingTokenKey')]: 'x'.repeat(48),
-    [envName('metricsToken')]: 'x'.repeat(16),
+    // The generated secret's ARN at its shortest: arn:aws:secretsmanager:, a 9-character region,
+    // the account, ":secret:", a 1-character name and its "-" with 6 random characters.
+    [envName('listingTokenKeySecret')]: 'x'.repeat(61),
   };
   const resolved = Object.fromEntries(
     Object.entries(env).map(([name, value]) => [
       name,
-      // A dynamic reference ({{resolve:…}}, the metrics token) is a plain string to CDK, not a token.
-      Token.isUnresolved(value) || value.startsWith('{{resolve:') ? (atLeast[name] ?? '') : value,
+      Token.isUnresolved(value) ? (atLeast[name] ?? '') : value,
     ]),
   );
   const bytes = Buffer.byteLength(JSON.stringify(resolved));

@@ -10,7 +10,6 @@ import { ConfigError, ConfigSchema, firstIssue } from '../lambda/config';
 import type { ProxySettings } from './proxy-settings';
 
 export const REGION = /^[a-z]{2,8}(-[a-z]+)+-\d{1,2}$/;
-const SECRET_ID = /^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:)?[A-Za-z0-9/_+=.@-]{1,512}$/;
 const RETENTION_DAYS = Object.values(RetentionDays).filter((d): d is number => typeof d === 'number');
 
 const proxy = ConfigSchema.shape;
@@ -53,9 +52,7 @@ const SETTINGS = {
   ),
   enableSourceMaps: z.optional(z.boolean()),
   alarmEmails: z.optional(z.array(z.email())),
-  metricsTokenSecret: z.optional(
-    z.string().check(z.regex(SECRET_ID, 'must be a Secrets Manager secret name or ARN')),
-  ),
+  metricsTokenSecret: proxy.metricsTokenSecret,
 } satisfies Record<keyof ProxySettings, z.ZodMiniType>;
 const SettingsSchema = z.strictObject(SETTINGS).check(
   // Lambda refuses provisioned concurrency beyond the function's reserved concurrency, at deploy.

@@ -9,6 +9,7 @@ import { DeltaAuthorizer } from './access/delta-authorizer';
 import type { NodeServerOptions } from './adapters/node-server';
 import { SigV4Authenticator } from './auth/sigv4-authenticator';
 import { type Config, loadConfig } from './config';
+import { resolveSecrets } from './config-secrets';
 import { jsonLogger, type Logger } from './core/logger';
 import { combineObservers, type Observer } from './core/observer';
 import { newRequestId } from './core/request-id';
@@ -64,6 +65,12 @@ export interface ProxyInstance {
 }
 
 export function createProxy(config: Config, overrides: ProxyOverrides = {}): ProxyInstance {
+  // A named secret not read (resolveSecrets) would leave a random listing key or no /metrics.
+  if (
+    (config.listingTokenKeySecret !== undefined && config.listingTokenKey === undefined) ||
+    (config.metricsTokenSecret !== undefined && config.metricsToken === undefined)
+  )
+    throw new Error('createProxy: the config names secrets that were not read (resolveSecrets)');
   const clock = overrides.clock ?? systemClock;
   const logger = overrides.logger ?? jsonLogger();
   // loadConfig fills s3.region from AWS_REGION; us-east-1 only for a config built without one.
@@ -192,13 +199,16 @@ export function nodeServerOptions({ config, refused }: ProxyInstance): NodeServe
 let fromEnv: Promise<ProxyInstance> | undefined;
 
 /**
- * The Lambda's proxy: configuration from PROXY_* variables, built once per execution environment,
- * with EMF metrics for the adapter to flush after each invocation. A failed start is forgotten, so
- * the next request tries again instead of failing forever.
+ * The Lambda's proxy: configuration from PROXY_* variables (and the secrets they name, read here
+ * at cold start), built once per execution environment, with EMF metrics for the adapter to flush
+ * after each invocation. A failed start is forgotten, so the next request tries again instead of
+ * failing forever (meanwhile every request is an InternalError: nothing is served).
  */
 export function createProxyFromEnv(runtime: Runtime): Promise<ProxyInstance> {
   if (fromEnv) return fromEnv;
-  const starting = Promise.resolve().then(() => createProxy(loadConfig(), { emf: true, runtime }));
+  const starting = Promise.resolve()
+    .then(() => resolveSecrets(loadConfig()))
+    .then((config) => createProxy(config, { emf: true, runtime }));
   fromEnv = starting;
   starting.catch(() => {
     if (fromEnv === starting) fromEnv = undefined;

@@ -69,6 +69,11 @@ export const DEFAULT_SNAPSHOT_CACHE_BYTES = 256 * 1024 * 1024;
 
 const positiveInt = () => z.int().check(z.minimum(1));
 
+/** A Secrets Manager secret's name or ARN. */
+export const SECRET_ID =
+  /^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:)?[A-Za-z0-9/_+=.@-]{1,512}$/;
+const secretId = () => z.string().check(z.regex(SECRET_ID, 'must be a Secrets Manager secret name or ARN'));
+
 /** An http(s) endpoint: `localhost:9000` is a URL too (of scheme "localhost:"), which no client can call. */
 const endpoint = () =>
   z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL (e.g. http://127.0.0.1:9000)' });
@@ -150,6 +155,12 @@ const ConfigFields = z.strictObject({
   metricsToken: z.optional(
     z.string().check(z.regex(/^[\x21-\x7e]{16,512}$/, 'must be 16-512 visible ASCII characters (no spaces)')),
   ),
+  /**
+   * Name or ARN of a Secrets Manager secret holding `metricsToken`, read at start-up
+   * (config-secrets.ts): the Lambda environment, readable with lambda:GetFunctionConfiguration,
+   * then names the secret instead of holding it.
+   */
+  metricsTokenSecret: z.optional(secretId()),
   tableMapping: z.record(alias, tableUri),
   readOnly: z._default(z.boolean(), true),
   getMode: z._default(z.enum(['proxy', 'presignedUrl']), 'presignedUrl'),
@@ -236,6 +247,8 @@ const ConfigFields = z.strictObject({
    * each process draws a random key.
    */
   listingTokenKey: z.optional(z.string().check(z.minLength(32, 'at least 32 characters'))),
+  /** Name or ARN of a Secrets Manager secret holding `listingTokenKey`, read at start-up. */
+  listingTokenKeySecret: z.optional(secretId()),
   /** Memory budget for cached snapshots across all tables (least recently used evicted). */
   snapshotCacheBytes: z._default(z.int().check(z.minimum(1024 * 1024)), DEFAULT_SNAPSHOT_CACHE_BYTES),
 });
@@ -264,6 +277,15 @@ export const ConfigSchema = ConfigFields.check(
         message: `the same port as port (${config.port}): the proxy and its metrics listener cannot share it`,
         input: config.metricsPort,
       });
+    // Two sources of one secret: which one seals or opens would be a guess.
+    for (const field of ['metricsToken', 'listingTokenKey'] as const)
+      if (config[field] !== undefined && config[`${field}Secret`] !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: [`${field}Secret`],
+          message: `set together with ${field}: give one of them`,
+          input: config[`${field}Secret`],
+        });
     for (const [i, g] of config.grants.entries()) unmapped(g.table, ['grants', i, 'table']);
     for (const alias of Object.keys(config.allowedPartitions)) unmapped(alias, ['allowedPartitions', alias]);
   }),
@@ -287,6 +309,7 @@ const SCALAR = new Set<string>([
   'port',
   'metricsPort',
   'metricsToken',
+  'metricsTokenSecret',
   'readOnly',
   'getMode',
   'proxyPartial',
@@ -299,6 +322,7 @@ const SCALAR = new Set<string>([
   'streamsPerPrincipal',
   'clientIdleTimeoutMs',
   'listingTokenKey',
+  'listingTokenKeySecret',
   'requestTimeoutMs',
   'maxUrlBytes',
   'maxHeaderBytes',

@@ -15,6 +15,7 @@ import { startNodeServer } from '../adapters/node-server';
 import { newAccessKeyId, newSecretAccessKey } from '../admin/key-material';
 import { createProxy, nodeServerOptions } from '../bootstrap';
 import { type Config, ConfigError, loadConfig, parseConfig } from '../config';
+import { resolveSecrets } from '../config-secrets';
 import { jsonLogger } from '../core/logger';
 import { writeDemoTable } from './demo-table';
 import { startEmbeddedS3 } from './embedded-s3';
@@ -29,10 +30,12 @@ const DEMO_BUCKET = 'demo-lake';
 
 /** `file` undefined: the file PROXY_CONFIG_FILE names (loadConfig), overridden by PROXY_* variables. */
 async function runWithConfig(file: string | undefined): Promise<void> {
-  const config = loadConfig({
-    ...(file === undefined ? {} : { file }),
-    warn: (m, f) => jsonLogger().warn(m, f),
-  });
+  const config = await resolveSecrets(
+    loadConfig({
+      ...(file === undefined ? {} : { file }),
+      warn: (m, f) => jsonLogger().warn(m, f),
+    }),
+  );
   const proxy = createProxy(config);
   const server = await startNodeServer(proxy.handler, config.host, config.port, nodeServerOptions(proxy));
   const metrics = await startMetricsListener(() => proxy.metrics.render(), config.host, config.metricsPort);

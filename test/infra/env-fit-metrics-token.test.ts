@@ -1,8 +1,8 @@
 /**
  * The stack refuses settings whose function environment cannot fit in Lambda's 4 KB, counting what
  * CloudFormation resolves at deploy time at its least, so that a deployment that fits is never
- * refused. The /metrics token's Secrets Manager reference is such a value: it must count as the
- * shortest token the proxy accepts (16 characters), not as the reference's own text.
+ * refused. With a /metrics token secret the environment holds its ARN as given (the function reads
+ * the token at cold start), and the generated listing-key secret's ARN, counted at its shortest.
  */
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
@@ -11,6 +11,8 @@ import { buildStack, SETTINGS } from '../infra/stack-fixture';
 
 const SECRET_ARN =
   'arn:aws:secretsmanager:eu-west-1:123456789012:secret:delta-proxy/metrics-bearer-token-AbCdEf';
+/** The shortest ARN the generated listing-key secret can have: a 9-character region, a 1-character name. */
+const SHORTEST_SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:L-AbCdEf';
 
 /** The environment as Lambda holds it after the deploy: tokens resolved to their shortest values. */
 function deployedBytes(settings: ProxySettings): number {
@@ -24,8 +26,8 @@ function deployedBytes(settings: ProxySettings): number {
       name,
       name === 'PROXY_DATABASE'
         ? JSON.stringify({ type: 'dynamodb', tableName: settings.grantsTableName })
-        : name === 'PROXY_LISTING_TOKEN_KEY'
-          ? 'k'.repeat(48)
+        : name === 'PROXY_LISTING_TOKEN_KEY_SECRET'
+          ? SHORTEST_SECRET_ARN
           : (value as string),
     ]),
   );
@@ -33,12 +35,11 @@ function deployedBytes(settings: ProxySettings): number {
 }
 
 describe('the 4 KB check with a /metrics token secret', () => {
-  it('accepts settings whose deployed environment, with a 16-character token, is exactly 4 KB', () => {
-    const token = Buffer.byteLength(
-      `,${JSON.stringify('PROXY_METRICS_TOKEN')}:${JSON.stringify('t'.repeat(16))}`,
-    );
-    const table = (pad: number) => ({
+  it('accepts settings whose deployed environment is exactly 4 KB, and refuses one byte more', () => {
+    expect(SHORTEST_SECRET_ARN).toHaveLength(61);
+    const table = (pad: number): ProxySettings => ({
       ...SETTINGS,
+      metricsTokenSecret: SECRET_ARN,
       tableMapping: {
         ...SETTINGS.tableMapping,
         // A prefix is a key prefix (at most 1,024 bytes): several long ones fill the environment.
@@ -48,14 +49,10 @@ describe('the 4 KB check with a /metrics token secret', () => {
         wide: `s3://lake-bucket/${'p'.repeat(pad)}`,
       },
     });
-    const pad = 4096 - token - (deployedBytes(table(1)) - 1);
+    const pad = 4096 - (deployedBytes(table(1)) - 1);
     expect(pad).toBeGreaterThan(0);
-    expect(deployedBytes(table(pad)) + token).toBe(4096);
-    // Lambda would take this function; synth refused it, counting the reference's ~110 characters.
-    expect(() => buildStack({ ...table(pad), metricsTokenSecret: SECRET_ARN })).not.toThrow();
-    // One byte more does not fit, whatever the token.
-    expect(() => buildStack({ ...table(pad + 1), metricsTokenSecret: SECRET_ARN })).toThrow(
-      /over Lambda's 4 KB/,
-    );
+    expect(deployedBytes(table(pad))).toBe(4096);
+    expect(() => buildStack(table(pad))).not.toThrow();
+    expect(() => buildStack(table(pad + 1))).toThrow(/over Lambda's 4 KB/);
   });
 });

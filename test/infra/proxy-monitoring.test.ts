@@ -130,15 +130,14 @@ describe('fleet view', () => {
     }
   });
 
-  it('passes the /metrics bearer token as a Secrets Manager reference, never as a value', () => {
+  it('passes the /metrics bearer token as the name of its secret, never as a value', () => {
     const env = proxyEnvironment({ ...SETTINGS, metricsTokenSecret: 'delta-proxy/metrics-token' }, 'table');
-    expect(env.PROXY_METRICS_TOKEN).toBe(
-      '{{resolve:secretsmanager:delta-proxy/metrics-token:SecretString:::}}',
-    );
+    expect(env.PROXY_METRICS_TOKEN_SECRET).toBe('delta-proxy/metrics-token');
+    expect(env.PROXY_METRICS_TOKEN).toBeUndefined();
     const fn = Object.values(template.findResources('AWS::Lambda::Function'))[0] as {
       Properties: { Environment: { Variables: Record<string, unknown> } };
     };
-    expect(fn.Properties.Environment.Variables.PROXY_METRICS_TOKEN).toBeUndefined();
+    expect(fn.Properties.Environment.Variables.PROXY_METRICS_TOKEN_SECRET).toBeUndefined();
     expect(() => proxyEnvironment({ ...SETTINGS, metricsTokenSecret: 'not a secret name' }, 'table')).toThrow(
       /metricsTokenSecret/,
     );

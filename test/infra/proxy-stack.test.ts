@@ -25,6 +25,14 @@ function statements(template: Template): Statement[] {
 }
 const actionsOf = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
 
+/** A variable's value as Lambda gets it: the stack's tokens (table name, secret ARN) resolved. */
+function resolvedValue(name: string, value: unknown): string {
+  if (typeof value === 'string') return value;
+  return name === 'PROXY_LISTING_TOKEN_KEY_SECRET'
+    ? 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:ListingTokenKey-AbCdEf'
+    : '{"type":"dynamodb","tableName":"resolved-table"}';
+}
+
 describe('proxy stack template', () => {
   let template: Template;
   let assemblyDir: string;
@@ -103,12 +111,7 @@ describe('proxy stack template', () => {
         ['{"type":"dynamodb","tableName":"', { Ref: expect.stringMatching(/^GrantsTable/) }, '"}'],
       ],
     });
-    const env = Object.fromEntries(
-      Object.entries(vars).map(([k, v]) => [
-        k,
-        typeof v === 'string' ? v : '{"type":"dynamodb","tableName":"resolved-table"}',
-      ]),
-    );
+    const env = Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, resolvedValue(k, v)]));
     expect(env.NODE_OPTIONS).toBeUndefined();
     const config = loadConfig({ env });
     expect(config.tableMapping).toEqual(SETTINGS.tableMapping);
@@ -242,15 +245,15 @@ describe('proxy stack template', () => {
     ]);
   });
 
-  it('gives every instance the same generated listing-token key, by reference only', () => {
+  it('gives every instance the same generated listing-token key, by its ARN only', () => {
     template.resourceCountIs('AWS::SecretsManager::Secret', 1);
     const fn = Object.values(template.findResources('AWS::Lambda::Function'))[0] as {
       Properties: { Environment: { Variables: Record<string, unknown> } };
     };
-    const value = JSON.stringify(fn.Properties.Environment.Variables.PROXY_LISTING_TOKEN_KEY);
-    // A CloudFormation dynamic reference to the generated secret, resolved at deploy time.
-    expect(value).toMatch(/resolve:secretsmanager:/);
-    expect(value).toContain('ListingTokenKey');
+    const vars = fn.Properties.Environment.Variables;
+    // The secret's ARN (Ref); the function reads the value at cold start (test/review/secrets-*.test.ts).
+    expect(vars.PROXY_LISTING_TOKEN_KEY_SECRET).toEqual({ Ref: expect.stringMatching(/^ListingTokenKey/) });
+    expect(vars.PROXY_LISTING_TOKEN_KEY).toBeUndefined();
   });
 });
 
@@ -259,10 +262,7 @@ function lambdaEnv(template: Template, region: string): Record<string, string> {
   const fn = Object.values(template.findResources('AWS::Lambda::Function'))[0] as {
     Properties: { Environment: { Variables: Record<string, unknown> } };
   };
-  const vars = Object.entries(fn.Properties.Environment.Variables).map(([k, v]) => [
-    k,
-    typeof v === 'string' ? v : '{"type":"dynamodb","tableName":"resolved-table"}',
-  ]);
+  const vars = Object.entries(fn.Properties.Environment.Variables).map(([k, v]) => [k, resolvedValue(k, v)]);
   return { ...Object.fromEntries(vars), AWS_REGION: region };
 }
 

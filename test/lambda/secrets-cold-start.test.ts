@@ -1,0 +1,204 @@
+/**
+ * SECURITY.md gap 18: the deployed function's environment names its secrets (ARNs), and the
+ * function reads their values from Secrets Manager at cold start. The real Lambda entry
+ * (lambda/index.ts, behind the Function URL stand-in) in processes of their own, against moto's
+ * Secrets Manager on loopback: two instances given the same secret ARN seal listing tokens with the
+ * same key, /metrics opens to the token in its secret, and a secret that cannot be read or is not a
+ * valid key fails the start (no request is served with a random key), without the value in a log.
+ */
+import { spawn } from 'node:child_process';
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { envName } from '../../lambda/config';
+import { ListingTokens } from '../../lambda/s3/listing-token';
+import { uploadDemoTable } from '../helpers/fixture-tables';
+import { ANALYST } from '../helpers/proxy-harness';
+import {
+  BACKEND_CREDENTIALS,
+  motoUnavailableReason,
+  REPO_ROOT,
+  type S3Server,
+  startMoto,
+  startS3rver,
+} from '../helpers/s3-servers';
+import { signedFetch } from '../helpers/signed-fetch';
+import { withReason } from '../helpers/skips';
+
+const LISTING_KEY = 'listing-key-from-secrets-manager-0123456789abcdef';
+const METRICS_TOKEN = 'metrics-token-from-secrets-manager-42';
+const SHORT_KEY = 'too-short-listing-key-0042';
+const MOTO_CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' };
+
+interface Instance {
+  url: string;
+  stop(): Promise<string>;
+}
+
+/** The Lambda entry in a process of its own, its environment as the stack sets it. */
+function startInstance(env: Record<string, string>): Promise<Instance> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/lambda-entry-main.ts'], {
+    cwd: REPO_ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      AWS_ACCESS_KEY_ID: BACKEND_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: BACKEND_CREDENTIALS.secretAccessKey,
+      AWS_REGION: 'us-east-1',
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_EMF_ENVIRONMENT: 'Local',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (d) => {
+    output += d;
+  });
+  child.stderr!.on('data', (d) => {
+    output += d;
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`Lambda entry did not start: ${output}`));
+    }, 30_000);
+    const check = () => {
+      const m = /LISTENING (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+      if (!m) return;
+      clearTimeout(timer);
+      child.stderr!.off('data', check);
+      resolve({
+        url: m[1]!,
+        stop: async () => {
+          child.kill('SIGTERM');
+          const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+          await exited;
+          clearTimeout(killer);
+          return output;
+        },
+      });
+    };
+    child.stderr!.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`Lambda entry exited with ${code}: ${output}`));
+    });
+  });
+}
+
+const reason = motoUnavailableReason();
+
+describe.skipIf(reason)(withReason('the Lambda entry reading its secrets at cold start', reason), () => {
+  let s3: S3Server;
+  let moto: S3Server;
+  let secrets: SecretsManagerClient;
+  const arns: Record<string, string> = {};
+  const running: Instance[] = [];
+  const outputs: string[] = [];
+
+  const environment = (secretEnv: Record<string, string>): Record<string, string> => {
+    const settings = {
+      tableMapping: { sales: 's3://lake/w/sales' },
+      getMode: 'proxy',
+      s3: { endpoint: s3.endpoint, forcePathStyle: true, region: 'us-east-1' },
+      auth: { keys: [ANALYST] },
+      grants: [{ principal: ANALYST.principal, table: 'sales', partitions: [{ region: 'EU' }] }],
+    };
+    const env: Record<string, string> = { AWS_ENDPOINT_URL_SECRETS_MANAGER: moto.endpoint, ...secretEnv };
+    for (const [field, value] of Object.entries(settings))
+      env[envName(field)] = typeof value === 'string' ? value : JSON.stringify(value);
+    return env;
+  };
+  const start = async (secretEnv: Record<string, string>) => {
+    const instance = await startInstance(environment(secretEnv));
+    running.push(instance);
+    return instance;
+  };
+  const list = (url: string, token: string) =>
+    signedFetch(
+      url,
+      'GET',
+      '/datalake',
+      `continuation-token=${encodeURIComponent(token)}&list-type=2&prefix=sales%2F`,
+      {},
+      ANALYST,
+    );
+
+  beforeAll(async () => {
+    [s3, moto] = await Promise.all([startS3rver(), startMoto()]);
+    await uploadDemoTable(s3.endpoint, 'lake', 'w/sales/');
+    secrets = new SecretsManagerClient({
+      endpoint: moto.endpoint,
+      region: 'us-east-1',
+      credentials: MOTO_CREDENTIALS,
+    });
+    for (const [name, value] of [
+      ['listing-key', LISTING_KEY],
+      ['metrics-token', METRICS_TOKEN],
+      ['short-key', SHORT_KEY],
+    ] as const) {
+      const created = await secrets.send(
+        new CreateSecretCommand({ Name: `delta-proxy/${name}`, SecretString: value }),
+      );
+      arns[name] = created.ARN!;
+    }
+  }, 90_000);
+
+  afterAll(async () => {
+    for (const instance of running) outputs.push(await instance.stop());
+    secrets?.destroy();
+    await moto?.stop();
+    await s3?.stop();
+  });
+
+  it('seals listing tokens with the secret: two instances open the same token, /metrics takes its token', async () => {
+    const secretEnv = {
+      [envName('listingTokenKeySecret')]: arns['listing-key']!,
+      [envName('metricsTokenSecret')]: arns['metrics-token']!,
+    };
+    const [a, b] = await Promise.all([start(secretEnv), start(secretEnv)]);
+    const sealed = new ListingTokens(LISTING_KEY).seal('sales/region=EU/');
+    for (const instance of [a!, b!]) {
+      const resumed = await list(instance.url, sealed);
+      expect(resumed.status, resumed.text).toBe(200);
+      expect(resumed.text).toContain('<Key>sales/region=EU/');
+      // Sealed with any other key, the token is refused: the instance's key is the secret's value.
+      const foreign = await list(instance.url, new ListingTokens('x'.repeat(48)).seal('sales/region=EU/'));
+      expect(foreign.status).toBe(400);
+      const scrape = await fetch(`${instance.url}/metrics`, {
+        headers: { authorization: `Bearer ${METRICS_TOKEN}` },
+        signal: AbortSignal.timeout(10_000),
+      });
+      expect(scrape.status).toBe(200);
+      expect(await scrape.text()).toContain('deltaproxy_');
+    }
+  }, 60_000);
+
+  it.each([
+    ['a secret that does not exist', () => `${arns['listing-key']!.slice(0, -6)}NoSuch`],
+    ['a secret whose value is too short for a key', () => arns['short-key']!],
+  ])(
+    'fails the cold start on %s: nothing is served',
+    async (_, arn) => {
+      const instance = await start({ [envName('listingTokenKeySecret')]: arn() });
+      const sealed = new ListingTokens(LISTING_KEY).seal('sales/region=EU/');
+      for (const response of [await list(instance.url, sealed), await list(instance.url, sealed)]) {
+        expect(response.status).toBe(500);
+        expect(response.text).toContain('<Code>InternalError</Code>');
+        expect(response.text).not.toContain('<Key>');
+      }
+      const output = await instance.stop();
+      outputs.push(output);
+      expect(output).toMatch(/listingTokenKeySecret/);
+    },
+    60_000,
+  );
+
+  it('never writes a secret value to any output', async () => {
+    for (const instance of running.splice(0)) outputs.push(await instance.stop());
+    const everything = outputs.join('\n');
+    expect(everything.length).toBeGreaterThan(0);
+    for (const value of [LISTING_KEY, METRICS_TOKEN, SHORT_KEY]) expect(everything).not.toContain(value);
+  });
+});
