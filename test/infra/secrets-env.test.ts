@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildStack, SETTINGS } from '../infra/stack-fixture';
+import { buildStack, SETTINGS } from './stack-fixture';
 
 const METRICS_ARN =
   'arn:aws:secretsmanager:eu-west-1:123456789012:secret:delta-proxy/metrics-bearer-token-AbCdEf';
