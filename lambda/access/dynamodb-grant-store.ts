@@ -5,7 +5,8 @@
  * (SlowDown on throttling, ServiceUnavailable otherwise), is not cached, and so never allows.
  * A malformed item (grant-item.ts: a missing or mistyped attribute, partitions that are not a
  * list of maps, an attribute the proxy does not know) is refused: it can only take access away,
- * and a warning names it, once per item.
+ * and a warning names it, once per item. A principal longer than a key allows (MAX_PRINCIPAL_BYTES)
+ * has no grants here, without a Query.
  */
 import {
   type AttributeValue,
@@ -16,7 +17,7 @@ import {
 import { FirstTimes } from '../core/first-times';
 import { type Logger, silentLogger } from '../core/logger';
 import type { Clock } from '../core/types';
-import { dynamoFailure, grantSkPrefix, principalPk } from '../store/dynamo-schema';
+import { dynamoFailure, grantSkPrefix, MAX_PRINCIPAL_BYTES, principalPk } from '../store/dynamo-schema';
 import { readGrantItem } from '../store/grant-item';
 import { TtlCache } from '../store/ttl-cache';
 import type { Grant, GrantStore } from './grant';
@@ -65,6 +66,8 @@ export class DynamoGrantStore implements GrantStore {
   }
 
   async grantsFor(principal: string): Promise<readonly Grant[]> {
+    // Too long for a key: it can own no grant item, and DynamoDB refuses the Query (a 503 forever).
+    if (Buffer.byteLength(principal) > MAX_PRINCIPAL_BYTES) return EMPTY;
     return (await this.cache.get(principal, () => this.load(principal))) ?? EMPTY;
   }
 
