@@ -5,7 +5,7 @@ import type { ProxyResponse } from '../core/types';
 import type { ListingTokens } from './listing-token';
 import { isoDate, s3UrlEncode } from './s3-encoding';
 import { VIRTUAL_BUCKET } from './virtual-key';
-import type { ListEntry, VirtualListing } from './virtual-listing';
+import type { BackendResume, ListEntry, VirtualListing } from './virtual-listing';
 import { el, opt, root, toXmlInSlices, type XmlNode, XmlSequence } from './xml';
 
 export const MAX_LIST_KEYS = 1000;
@@ -31,6 +31,8 @@ export interface ListQuery {
   after: string;
   /** `after` is a key the caller may not see, looked at last by the previous page (see ResumePoint). */
   afterExamined: boolean;
+  /** Where the backend's listing resumes (see ResumePoint). */
+  afterBackend?: BackendResume;
   fetchOwner: boolean;
   encodeUrl: boolean;
 }
@@ -78,6 +80,7 @@ export function parseListQuery(query: URLSearchParams, version: 1 | 2, tokens: L
     continuationToken,
     after: resume.after,
     afterExamined: resume.examined,
+    ...(resume.backend ? { afterBackend: resume.backend } : {}),
     fetchOwner: version === 1 || query.get('fetch-owner') === 'true',
     encodeUrl: encoding === 'url',
   };
@@ -150,7 +153,9 @@ function* prefixesOf(entries: readonly ListEntry[], enc: (s: string) => string) 
 function nextMarker(q: ListQuery, listing: VirtualListing, tokens: ListingTokens): string | undefined {
   const resume = listing.resume;
   if (!resume) return undefined;
-  if (resume.examined) return tokens.seal(resume.after);
+  // Only a sealed marker can carry the backend's token (a key cannot say where in a run of pages
+  // without a key to go on).
+  if (resume.examined || resume.backend) return tokens.seal(resume);
   const last = listing.entries.at(-1)?.key;
   return q.delimiter || resume.after !== last ? resume.after : undefined;
 }

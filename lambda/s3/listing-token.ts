@@ -6,6 +6,8 @@
  * AES-256-GCM: the caller learns nothing from it, and cannot forge one. Its key comes from the
  * configuration (`listingTokenKey`, shared by every Lambda instance); without one, each process
  * draws a random key and such tokens work only on the instance that issued them.
+ * A sealed token may also carry the backend's own continuation token (a request that spent its page
+ * budget on pages without a key resumes there, not from its start again).
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { S3Error } from '../core/s3-error';
@@ -27,8 +29,9 @@ export class ListingTokens {
   }
 
   encode(resume: ResumePoint): string {
-    if (!resume.examined) return Buffer.from(PLAIN_TAG + resume.after, 'utf8').toString('base64url');
-    return this.seal(resume.after);
+    if (!resume.examined && !resume.backend)
+      return Buffer.from(PLAIN_TAG + resume.after, 'utf8').toString('base64url');
+    return this.seal(resume);
   }
 
   /** A continuation token as given by the client; InvalidArgument when it is not one of ours. */
@@ -40,7 +43,7 @@ export class ListingTokens {
       return { after: plain.slice(PLAIN_TAG.length), examined: false };
     }
     const sealed = this.open(bytes);
-    if (sealed !== undefined) return { after: sealed, examined: true };
+    if (sealed !== undefined) return sealed;
     throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', {
       ArgumentName: 'continuation-token',
     });
@@ -55,38 +58,67 @@ export class ListingTokens {
   decodeMarker(marker: string): ResumePoint {
     const bytes = /^[A-Za-z0-9_-]{40,}$/.test(marker) ? Buffer.from(marker, 'base64url') : undefined;
     const sealed = bytes && this.open(bytes);
-    if (sealed !== undefined) return { after: sealed, examined: true };
+    if (sealed !== undefined) return sealed;
     if (bytes && bytes[0] === SEALED && (bytes.length - 1 - IV_BYTES - TAG_BYTES) % PAD === 0) {
       throw new S3Error('InvalidArgument', 'The marker provided is incorrect', { ArgumentName: 'marker' });
     }
     return { after: marker, examined: false };
   }
 
-  /** A resume point that may name a key the caller cannot see, sealed. */
-  seal(after: string): string {
-    const key = Buffer.from(after, 'utf8');
-    const plain = Buffer.alloc(Math.ceil((key.length + 2) / PAD) * PAD);
-    plain.writeUInt16BE(key.length, 0);
-    key.copy(plain, 2);
+  /**
+   * A resume point that may name a key the caller cannot see, or carry a backend token, sealed:
+   * the key's length and bytes, then (when there is one) the backend token's scope, token and
+   * whether the key was examined, each a length and its bytes, zero-padded (a zero length after the
+   * key: no backend token, and the key was examined).
+   */
+  seal(resume: ResumePoint): string {
+    const { after, backend, examined } = resume;
+    const fields = [
+      after,
+      ...(backend ? [backend.scope, backend.token, examined ? 'examined' : 'shown'] : []),
+    ];
+    const parts = fields.flatMap((f) => {
+      const bytes = Buffer.from(f, 'utf8');
+      const length = Buffer.alloc(2);
+      length.writeUInt16BE(bytes.length);
+      return [length, bytes];
+    });
+    const used = Buffer.concat(parts);
+    const plain = Buffer.alloc(Math.ceil((used.length + 2) / PAD) * PAD);
+    used.copy(plain);
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv('aes-256-gcm', this.key, iv);
     const body = Buffer.concat([cipher.update(plain), cipher.final()]);
     return Buffer.concat([Buffer.of(SEALED), iv, body, cipher.getAuthTag()]).toString('base64url');
   }
 
-  private open(bytes: Buffer): string | undefined {
+  private open(bytes: Buffer): ResumePoint | undefined {
     if (bytes.length < 1 + IV_BYTES + 2 + TAG_BYTES || bytes[0] !== SEALED) return undefined;
     const iv = bytes.subarray(1, 1 + IV_BYTES);
     const body = bytes.subarray(1 + IV_BYTES, bytes.length - TAG_BYTES);
+    let plain: Buffer;
     try {
       const decipher = createDecipheriv('aes-256-gcm', this.key, iv);
       decipher.setAuthTag(bytes.subarray(bytes.length - TAG_BYTES));
-      const plain = Buffer.concat([decipher.update(body), decipher.final()]);
-      const n = plain.readUInt16BE(0);
-      if (n > plain.length - 2) return undefined;
-      return plain.subarray(2, 2 + n).toString('utf8');
+      plain = Buffer.concat([decipher.update(body), decipher.final()]);
     } catch {
       return undefined;
     }
+    let at = 0;
+    const field = (): string | undefined => {
+      if (at + 2 > plain.length) return undefined;
+      const n = plain.readUInt16BE(at);
+      if (at + 2 + n > plain.length) return undefined;
+      at += 2 + n;
+      return plain.subarray(at - n, at).toString('utf8');
+    };
+    const after = field();
+    if (after === undefined) return undefined;
+    const scope = field();
+    if (!scope) return { after, examined: true };
+    const token = field();
+    const examined = field();
+    if (!token || (examined !== 'examined' && examined !== 'shown')) return undefined;
+    return { after, examined: examined === 'examined', backend: { scope, token } };
   }
 }

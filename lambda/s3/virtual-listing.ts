@@ -32,6 +32,17 @@ export type ListEntry =
 export interface ResumePoint {
   after: string;
   examined: boolean;
+  /**
+   * Set when a request spent its page budget on backend pages without a key: the backend's own
+   * continuation token, to resume the listing it belongs to (`scope`) where it stopped.
+   */
+  backend?: BackendResume;
+}
+
+export interface BackendResume {
+  /** The backend listing the token belongs to: bucket, prefix and delimiter. */
+  scope: string;
+  token: string;
 }
 
 export interface VirtualListRequest {
@@ -40,6 +51,7 @@ export interface VirtualListRequest {
   /** Exclusive lower bound on virtual keys (or rolled-up prefixes); "" for none. */
   after: string;
   afterExamined?: boolean;
+  afterBackend?: BackendResume;
   maxKeys: number;
   signal?: AbortSignal;
 }
@@ -244,16 +256,23 @@ export async function listVirtual(
     };
     const onlyGenerated = folder !== undefined && relPrefix.startsWith(folder.prefix);
 
-    let token: string | undefined;
+    const delimiter = rollUpHere ? undefined : req.delimiter || undefined;
+    const scope = JSON.stringify([mount.bucket, listPrefix, delimiter ?? '']);
+    // Resumes a run of pages without a key where the previous request stopped.
+    let token = req.afterBackend?.scope === scope ? req.afterBackend.token : undefined;
     let keysPerPage = pageKeys(lastKeyLength.get(mount) ?? MAX_KEY_CHARS);
     while (!onlyGenerated) {
-      // S3 may send pages without a key (a run of delete markers): stop only once the resume point
-      // has moved, or the client would be sent back to where it started, forever.
-      if (pagesLeft-- <= 0 && resume !== start) return { entries: out, isTruncated: true, resume };
+      if (pagesLeft-- <= 0) {
+        if (resume !== start) return { entries: out, isTruncated: true, resume };
+        // S3 may send pages without a key (a run of delete markers): the resume point has not
+        // moved, so the client resumes at the backend's token instead of where it started.
+        if (token !== undefined)
+          return { entries: out, isTruncated: true, resume: { ...start, backend: { scope, token } } };
+      }
       const page = await storage.list({
         bucket: mount.bucket,
         prefix: listPrefix,
-        delimiter: rollUpHere ? undefined : req.delimiter || undefined,
+        delimiter,
         startAfter: token ? undefined : startAfter,
         continuationToken: token,
         maxKeys: keysPerPage,
