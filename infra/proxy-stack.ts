@@ -193,7 +193,7 @@ export class ProxyStack extends Stack {
           sid: `DecryptMappedBuckets${region.replace(/-/g, '')}`,
           actions: ['kms:Decrypt'],
           resources: keys,
-          conditions: { StringEquals: { 'kms:ViaService': `s3.${region}.amazonaws.com` } },
+          conditions: { StringEquals: { 'kms:ViaService': viaService('s3', region) } },
         }),
       );
     }
@@ -254,6 +254,16 @@ export class ProxyStack extends Stack {
       role.addToPolicy(listStatement);
     }
   }
+}
+
+/**
+ * A service's endpoint in a region as kms:ViaService names it: the domain is the partition's
+ * (amazonaws.com.cn in China), known at synth for a known region, else the stack's AWS::URLSuffix
+ * (a role uses keys of its own partition only).
+ */
+function viaService(service: string, region: string): string {
+  const suffix = Token.isUnresolved(region) ? undefined : RegionInfo.get(region).domainSuffix;
+  return `${service}.${region}.${suffix ?? Aws.URL_SUFFIX}`;
 }
 
 /**
