@@ -67,6 +67,7 @@ export class ProxyStack extends Stack {
       description: 'Encrypts the Delta proxy grants/keys table and its alarm topic',
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
+      policy: this.dataKeyPolicy(),
     });
 
     this.table = new dynamodb.Table(this, 'GrantsTable', {
@@ -161,11 +162,26 @@ export class ProxyStack extends Stack {
     });
 
     const topic = new sns.Topic(this, 'AlarmTopic', { masterKey: this.key, enforceSSL: true });
-    // CloudWatch alarms can only publish to an encrypted topic if the key lets CloudWatch use it.
-    this.key.grant(
-      new iam.ServicePrincipal('cloudwatch.amazonaws.com'),
-      'kms:Decrypt',
-      'kms:GenerateDataKey*',
+    // CloudWatch alarms can only publish to an encrypted topic if the key lets CloudWatch use it;
+    // for this account's alarms only, not another's naming this topic (confused deputy).
+    this.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsOfThisAccount',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': this.account },
+          ArnLike: {
+            'aws:SourceArn': this.formatArn({
+              service: 'cloudwatch',
+              resource: 'alarm',
+              resourceName: '*',
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          },
+        },
+      }),
     );
     for (const email of settings.alarmEmails ?? [])
       topic.addSubscription(new subscriptions.EmailSubscription(email));
@@ -180,6 +196,63 @@ export class ProxyStack extends Stack {
     new CfnOutput(this, 'AlarmTopicArn', { value: topic.topicArn });
 
     acknowledgePinnedRuntime(this.fn);
+  }
+
+  /**
+   * Instead of CDK's default (the account root may do kms:*, so any principal whose IAM policy
+   * says kms:Decrypt may decrypt directly): the account administers the key (never locked out: a
+   * key no one may administer cannot be repaired) but uses it only through DynamoDB, as the
+   * function and the admin CLI read the table; IAM still decides which of its principals may.
+   */
+  private dataKeyPolicy(): iam.PolicyDocument {
+    const account = new iam.AccountRootPrincipal();
+    return new iam.PolicyDocument({
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'AccountAdministersKey',
+          principals: [account],
+          // AWS's default key-administrator actions, but CreateAlias for kms:Create*: a grant
+          // (CreateGrant) would let its holder decrypt outside DynamoDB.
+          actions: [
+            'kms:CreateAlias',
+            'kms:Describe*',
+            'kms:Enable*',
+            'kms:List*',
+            'kms:Put*',
+            'kms:Update*',
+            'kms:Revoke*',
+            'kms:Disable*',
+            'kms:Get*',
+            'kms:Delete*',
+            'kms:TagResource',
+            'kms:UntagResource',
+            'kms:ScheduleKeyDeletion',
+            'kms:CancelKeyDeletion',
+            'kms:RotateKeyOnDemand',
+          ],
+          resources: ['*'],
+        }),
+        new iam.PolicyStatement({
+          sid: 'AccountUsesKeyThroughDynamoDB',
+          principals: [account],
+          actions: [
+            'kms:Encrypt',
+            'kms:Decrypt',
+            'kms:ReEncrypt*',
+            'kms:GenerateDataKey*',
+            'kms:CreateGrant',
+            'kms:DescribeKey',
+          ],
+          resources: ['*'],
+          conditions: {
+            StringEquals: {
+              'kms:ViaService': viaService('dynamodb', this.region),
+              'kms:CallerAccount': this.account,
+            },
+          },
+        }),
+      ],
+    });
   }
 
   /**
