@@ -158,13 +158,16 @@ describe.skipIf(reason)(withReason('the Lambda entry reading its secrets at cold
       [envName('metricsTokenSecret')]: arns['metrics-token']!,
     };
     const [a, b] = await Promise.all([start(secretEnv), start(secretEnv)]);
-    const sealed = new ListingTokens(LISTING_KEY).seal('sales/region=EU/');
+    const sealed = new ListingTokens(LISTING_KEY).seal({ after: 'sales/region=EU/', examined: true });
     for (const instance of [a!, b!]) {
       const resumed = await list(instance.url, sealed);
       expect(resumed.status, resumed.text).toBe(200);
       expect(resumed.text).toContain('<Key>sales/region=EU/');
       // Sealed with any other key, the token is refused: the instance's key is the secret's value.
-      const foreign = await list(instance.url, new ListingTokens('x'.repeat(48)).seal('sales/region=EU/'));
+      const foreign = await list(
+        instance.url,
+        new ListingTokens('x'.repeat(48)).seal({ after: 'sales/region=EU/', examined: true }),
+      );
       expect(foreign.status).toBe(400);
       const scrape = await fetch(`${instance.url}/metrics`, {
         headers: { authorization: `Bearer ${METRICS_TOKEN}` },
@@ -182,7 +185,7 @@ describe.skipIf(reason)(withReason('the Lambda entry reading its secrets at cold
     'fails the cold start on %s: nothing is served',
     async (_, arn) => {
       const instance = await start({ [envName('listingTokenKeySecret')]: arn() });
-      const sealed = new ListingTokens(LISTING_KEY).seal('sales/region=EU/');
+      const sealed = new ListingTokens(LISTING_KEY).seal({ after: 'sales/region=EU/', examined: true });
       for (const response of [await list(instance.url, sealed), await list(instance.url, sealed)]) {
         expect(response.status).toBe(500);
         expect(response.text).toContain('<Code>InternalError</Code>');
