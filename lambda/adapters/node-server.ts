@@ -32,13 +32,19 @@ class NodeRequest implements ProxyRequest {
   private refused = false;
 
   constructor(req: IncomingMessage, res: ServerResponse) {
-    const url = req.url ?? '/';
+    let url = req.url ?? '/';
+    const absolute = url.startsWith('/') ? null : ABSOLUTE_FORM.exec(url);
+    // An empty path is "/" (RFC 9110 §4.2.3), also before a query.
+    if (absolute) url = `/${url.slice(absolute[0].length).replace(/^\//, '')}`;
     const q = url.indexOf('?');
     this.method = req.method ?? 'GET';
     this.rawPath = q < 0 ? url : url.slice(0, q);
     this.rawQuery = q < 0 ? '' : url.slice(q + 1);
     const repeated = repeatedHeaders(req);
-    this.headers = repeated === undefined ? headersOf(req) : joined(headersOf(req), repeated);
+    const headers = repeated === undefined ? headersOf(req) : joined(headersOf(req), repeated);
+    // RFC 9112 §3.2.2: the target's authority replaces the Host header. SigV4 then checks the
+    // signature over the host the request was sent to; the path alone is the canonical URI.
+    this.headers = absolute ? { ...headers, host: absolute[1]! } : headers;
     this.repeatedHeaders = repeated;
     this.body = req;
     this.sourceIp = req.socket.remoteAddress;
@@ -69,6 +75,12 @@ class NodeRequest implements ProxyRequest {
     this.controller?.abort();
   }
 }
+
+/**
+ * An absolute-form target's scheme and authority (RFC 9112 §3.2.2); one with userinfo is left
+ * whole, and refused as a path that does not start with "/".
+ */
+const ABSOLUTE_FORM = /^https?:\/\/([^/?#@]+)(?=[/?]|$)/i;
 
 /** The latest request node's parser handed over on a connection, with its response. */
 interface Exchange {
