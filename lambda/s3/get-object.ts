@@ -198,7 +198,7 @@ async function readFailure(storage: StorageBackend, req: ObjectRequest, err: unk
     return preconditionFailed(conditionsOf(req.headers));
   if (err instanceof StorageError && err.kind === 'InvalidRange')
     return req.partNumber !== undefined
-      ? invalidPartNumber(req.partNumber)
+      ? invalidPartNumber(req.partNumber, err.details?.partCount)
       : invalidRange(req.headers.range, err.details?.objectSize);
   // An archived object (S3's 403 InvalidObjectState) of a file the caller may read: S3's answer, so
   // the client knows it must be restored, not that the proxy's operator must grant something.
@@ -300,7 +300,7 @@ export async function headObject(
   } catch (err) {
     const nm = notModifiedOf(err);
     if (nm) return { status: 304, headers: { ...base, ...nm.headers } };
-    throw await readFailure(storage, req, err);
+    throw await readFailure(storage, req, await partRefusal(storage, req, err));
   }
   const outcome = evaluateConditions(meta, conditions);
   if (outcome !== 'ok') return conditionFailure(outcome, meta, base, conditions);
@@ -323,6 +323,21 @@ export async function headObject(
     }
   }
   return { status: 200, headers };
+}
+
+/**
+ * A HEAD of a part answered with a bare 400 (no body says why): the part when the whole object
+ * reads (a store that refuses a part past the last so, where S3 sends 416), else the whole
+ * object's own refusal (S3's 400 to a HEAD of an SSE-C object without its key).
+ */
+async function partRefusal(storage: StorageBackend, req: ObjectRequest, err: unknown): Promise<unknown> {
+  if (req.partNumber === undefined || !(err instanceof StorageError) || err.kind !== 'BadRequest') return err;
+  try {
+    await storage.head(req.ref, { sseCustomer: req.sseCustomer, signal: req.signal });
+  } catch (whole) {
+    return whole;
+  }
+  return new StorageError('InvalidRange', `part not satisfiable: ${err.message}`);
 }
 
 /** A HEAD that named a part: the part's length and, where known, its place (206, as S3). */

@@ -93,11 +93,13 @@ const SSE_CUSTOMER_REQUIRED = /stored using a form of Server Side Encryption/i;
 /**
  * A 400 answering an object read is about SSE-C when the read sent SSE-C parameters, when S3
  * says the object needs them, or for a HEAD (its 400 has no body to say more; S3 sends it for
- * exactly that). Any other 400 stays the proxy's own fault.
+ * exactly that), unless the HEAD named a part: that 400 may be the part's (the S3 layer tells).
+ * Any other 400 stays the proxy's own fault.
  */
 function sseCustomerRefusal(err: unknown, options: HeadOptions, head: boolean): unknown {
   if (!(err instanceof StorageError) || err.kind !== 'BadRequest') return err;
-  if (!options.sseCustomer && !head && !err.details?.sseCustomerRequired) return err;
+  const bareHead = head && options.partNumber === undefined;
+  if (!options.sseCustomer && !bareHead && !err.details?.sseCustomerRequired) return err;
   return new StorageError('SseCustomer', err.message);
 }
 
@@ -116,8 +118,11 @@ export function toStorageError(err: unknown, signal?: AbortSignal): StorageError
     if (status === 416) {
       // The SDK copies the error document's fields onto the exception.
       const size = Number((answer as { ActualObjectSize?: unknown }).ActualObjectSize);
+      // A part past the object's last (416 InvalidPartNumber) names the object's part count.
+      const parts = Number((answer as { ActualPartCount?: unknown }).ActualPartCount);
       return new StorageError('InvalidRange', 'range not satisfiable', {
         objectSize: Number.isSafeInteger(size) && size >= 0 ? size : undefined,
+        partCount: Number.isSafeInteger(parts) && parts > 0 ? parts : undefined,
       });
     }
     if (status === 404) return new StorageError('NotFound', answer.name);
@@ -132,6 +137,9 @@ export function toStorageError(err: unknown, signal?: AbortSignal): StorageError
     if (status === 429 || answer.name === 'SlowDown' || answer.name === 'ThrottlingException')
       return new StorageError('Throttled', answer.name);
     if (status === 503) return new StorageError('Unavailable', answer.name);
+    // A store that refuses a part past the last with 400 (Ceph, Ozone) means S3's 416.
+    if (status === 400 && (answer.name === 'InvalidPart' || answer.name === 'InvalidPartNumber'))
+      return new StorageError('InvalidRange', `part not satisfiable: ${answer.name}`);
     if (status === 400)
       return new StorageError('BadRequest', `backend error 400 ${answer.name}`, {
         sseCustomerRequired: SSE_CUSTOMER_REQUIRED.test(answer.message),

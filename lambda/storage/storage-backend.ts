@@ -176,6 +176,8 @@ export class StorageError extends Error {
       sseCustomerRequired?: boolean;
       /** The object's size, where a 416 told it (S3's ActualObjectSize). */
       objectSize?: number;
+      /** The object's part count, where a 416 to a part told it (S3's ActualPartCount). */
+      partCount?: number;
       /**
        * A 403 InvalidObjectState: the object is in an archive class (GLACIER, DEEP_ARCHIVE, an
        * archive tier) and must be restored before it is read; its storage class, where S3 said.
