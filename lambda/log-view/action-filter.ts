@@ -9,6 +9,7 @@ import { AddConflicts, type PartitionValues, type PathPartitionLookup } from '..
 import { fileKey, type TableRoot } from '../delta/table-root';
 import type { DvDescriptor, DvInliner } from './dv-inliner';
 import type { TupleClassifier } from './file-grant';
+import type { EpochPosition } from './partitioning-epoch';
 
 type Obj = Record<string, unknown>;
 
@@ -17,6 +18,11 @@ export interface ActionFilterContext {
   classifier: TupleClassifier;
   dv: DvInliner;
   lookup: PathPartitionLookup;
+  /**
+   * The version's place against the newest partitioning's start (partitioning-epoch.ts): before
+   * it no file action is shown, at it no remove (default: after).
+   */
+  position?: EpochPosition;
 }
 
 /**
@@ -89,7 +95,7 @@ export class ActionFilter {
 
   /** `preclassified`: the caller already knows the file is readable (checkpoint fast path). */
   async add(a: Obj, preclassified = false): Promise<Obj | undefined> {
-    if (typeof a.path !== 'string') return undefined;
+    if (typeof a.path !== 'string' || this.ctx.position === 'before') return undefined;
     if (!preclassified && !this.ctx.classifier.readable(a.partitionValues as PartitionValues))
       return undefined;
     const path = this.relativePath(a.path);
@@ -106,6 +112,7 @@ export class ActionFilter {
 
   async remove(r: Obj, version: number): Promise<Obj | undefined> {
     if (typeof r.path !== 'string') return undefined;
+    if (this.ctx.position === 'before' || this.ctx.position === 'start') return undefined;
     if (!(await this.readableRemoved(r, version))) return undefined;
     const path = this.relativePath(r.path);
     if (path === undefined) return undefined;
@@ -119,7 +126,7 @@ export class ActionFilter {
   }
 
   async cdc(c: Obj): Promise<Obj | undefined> {
-    if (typeof c.path !== 'string') return undefined;
+    if (typeof c.path !== 'string' || this.ctx.position === 'before') return undefined;
     const pv = isObj(c.partitionValues) ? (c.partitionValues as PartitionValues) : undefined;
     if (!this.ctx.classifier.changeReadable(pv)) return undefined;
     const path = this.relativePath(c.path);

@@ -25,6 +25,7 @@ import { filterCheckpoint } from './filtered-checkpoint';
 import { filterCommit } from './filtered-commit';
 import { GeneratedCache, type GeneratedCacheStats } from './generated-cache';
 import { HeldLogListing } from './held-log-listing';
+import { type EpochPosition, type ParsedPartitioning, PartitioningEpoch } from './partitioning-epoch';
 import {
   checkpointExistsAt,
   dropCheckpoint,
@@ -68,8 +69,8 @@ export interface FilteredLogViewOptions {
   clock?: Clock;
 }
 
-/** What the cache holds: generated files, and the lookup's parsed adds (ScanPathPartitions). */
-type Cached = Generated | ParsedAdds;
+/** What the cache holds: generated files, the lookup's parsed adds and the log files' partitionings. */
+type Cached = Generated | ParsedAdds | ParsedPartitioning;
 
 interface Generated extends GeneratedObject {
   readonly bytes: number;
@@ -115,6 +116,8 @@ export class FilteredLogView implements LogView {
   private readonly cache: GeneratedCache<Cached>;
   private readonly vectors: InlinedVectors;
   private listingsDropped = 0;
+  /** Where the newest partitioning starts, per listed log (found as far as asked). */
+  private readonly epochs = new WeakMap<RealLog, PartitioningEpoch>();
 
   constructor(private readonly opts: FilteredLogViewOptions) {
     // What the snapshots leave, as of the last look up of a generated file (every generation
@@ -262,11 +265,16 @@ export class FilteredLogView implements LogView {
     switch (file.kind) {
       case 'commit': {
         const c = file.commit;
-        return this.cache.get(`${base}${c.source}`, async () => {
-          const bytes = await readListed(req.storage, c);
-          const body = await filterCommit(bytes, c.path, file.version, this.filter(t, req.grant).actions);
-          return generatedInSlices(body, c.lastModified);
-        });
+        return (async () => {
+          // In the key: a file generated before a later change of partitioning is not served after it.
+          const pos = await this.epoch(req, log).position(file.version, true);
+          return this.cache.get(`${base}${c.source}\u0000${pos}`, async () => {
+            const bytes = await readListed(req.storage, c);
+            const filter = this.filter(t, req.grant, pos).actions;
+            const body = await filterCommit(bytes, c.path, file.version, filter);
+            return generatedInSlices(body, c.lastModified);
+          });
+        })();
       }
       case 'checkpoint':
         return this.checkpoint(req, log, t, base, file.checkpoint);
@@ -286,9 +294,11 @@ export class FilteredLogView implements LogView {
       const cp = log.checkpoints[0];
       // shown() answers 404: every checkpoint turned out broken.
       if (!cp) throw new DeltaLogError('Unreadable', 'no readable checkpoint left for _last_checkpoint');
+      // Outside the try: a log file this reads that is broken does not make the checkpoint so.
+      const pos = await this.epoch(req, log).position(cp.version, false);
       try {
-        return await this.cache.get(`${base}${LAST_CHECKPOINT}\u0000${cp.source}`, async () => {
-          const g = await this.checkpoint(req, log, t, base, cp);
+        return await this.cache.get(`${base}${LAST_CHECKPOINT}\u0000${cp.source}\u0000${pos}`, async () => {
+          const g = await this.checkpoint(req, log, t, base, cp, pos);
           const hint = {
             version: cp.version,
             size: g.actions,
@@ -308,16 +318,18 @@ export class FilteredLogView implements LogView {
     }
   }
 
-  private checkpoint(
+  private async checkpoint(
     req: LogViewRequest,
     log: RealLog,
     t: TableState,
     base: string,
     cp: RealCheckpoint,
+    known?: EpochPosition,
   ): Promise<Generated> {
+    const pos = known ?? (await this.epoch(req, log).position(cp.version, false));
     return this.cache
-      .get(`${base}checkpoint\u0000${cp.source}`, async () => {
-        const filter = this.filter(t, req.grant);
+      .get(`${base}checkpoint\u0000${cp.source}\u0000${pos}`, async () => {
+        const filter = this.filter(t, req.grant, pos);
         const w = await filterCheckpoint(req.storage, cp.parts, filter.actions, filter.classifier);
         return { ...generated(w.bytes, cp.lastModified), actions: w.actions, adds: w.adds };
       })
@@ -332,11 +344,30 @@ export class FilteredLogView implements LogView {
       });
   }
 
-  private filter(t: TableState, grant: FileGrant): { actions: ActionFilter; classifier: TupleClassifier } {
-    const classifier = new TupleClassifier(grant);
+  private filter(
+    t: TableState,
+    grant: FileGrant,
+    position: EpochPosition,
+  ): { actions: ActionFilter; classifier: TupleClassifier } {
+    // Before the newest partitioning starts, no file is anyone's (the snapshot and history refuse them).
+    const classifier = new TupleClassifier(position === 'before' ? { ...grant, allows: () => false } : grant);
     // One filter per generation: it holds what its lookups parse until it is done.
     const lookup = t.lookup instanceof ScanPathPartitions ? t.lookup.session() : t.lookup;
-    return { classifier, actions: new ActionFilter({ root: t.root, classifier, dv: t.inliner, lookup }) };
+    return {
+      classifier,
+      actions: new ActionFilter({ root: t.root, classifier, dv: t.inliner, lookup, position }),
+    };
+  }
+
+  private epoch(req: LogViewRequest, log: RealLog): PartitioningEpoch {
+    let e = this.epochs.get(log);
+    if (!e) {
+      e = new PartitioningEpoch(log, req.snapshot.partitionColumns, req.storage, (id, load) =>
+        this.cache.get(`${req.tableUri}\u0000\u0002partitioning\u0000${id}`, load),
+      );
+      this.epochs.set(log, e);
+    }
+    return e;
   }
 
   private table(req: LogViewRequest): TableState {
