@@ -1,7 +1,9 @@
 /**
- * A backend's 400 to a part read (an S3-compatible store's InvalidPart to a GET, a HEAD's bare
- * 400) is the part not being there when the whole object reads: S3's 416 InvalidPartNumber, not
- * the proxy's own 500 or an SSE-C refusal. A backend front answers so (s3rver and moto do not).
+ * A part the backend refuses, answered as S3 answers it. S3's 416 InvalidPartNumber to a part past
+ * the object's last names the part count (`ActualPartCount`): the client gets it. A backend's 400
+ * to a part read (an S3-compatible store's InvalidPart to a GET, a HEAD's bare 400) is the part
+ * not being there when the whole object reads: S3's 416 InvalidPartNumber, not the proxy's own 500
+ * or an SSE-C refusal. A backend front answers so (s3rver and moto do not).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uploadDemoTable } from '../helpers/fixture-tables';
@@ -40,6 +42,24 @@ const isPart = (n: string) => (r: { key: string; query: URLSearchParams }) =>
   r.key === `w/${file}` && r.query.get('partNumber') === n;
 
 describe('a part the backend refuses', () => {
+  it("passes on S3's ActualPartCount with 416 InvalidPartNumber", async () => {
+    const xml =
+      '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InvalidPartNumber</Code><Message>The requested partnumber is not satisfiable</Message><PartNumberRequested>3</PartNumberRequested><ActualPartCount>2</ActualPartCount><RequestId>r</RequestId></Error>';
+    front.onRequest = (r) =>
+      isPart('3')(r)
+        ? { serve: { status: 416, headers: { 'content-type': 'application/xml' }, body: Buffer.from(xml) } }
+        : undefined;
+    try {
+      const r = await signedFetch(proxy.url, 'GET', path(), 'partNumber=3', {}, ANALYST);
+      expect(r.status).toBe(416);
+      expect(r.text).toContain('<Code>InvalidPartNumber</Code>');
+      expect(r.text).toContain('<PartNumberRequested>3</PartNumberRequested>');
+      expect(r.text).toContain('<ActualPartCount>2</ActualPartCount>');
+    } finally {
+      front.onRequest = () => undefined;
+    }
+  });
+
   it("answers a backend's 400 InvalidPart to a GET of a part with 416 InvalidPartNumber, not 500", async () => {
     front.onRequest = (r) =>
       isPart('3')(r)
