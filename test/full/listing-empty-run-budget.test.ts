@@ -4,72 +4,16 @@
  * run: it hands the client a token that resumes where it stopped, and the v1 and v2 paginators
  * still reach every visible key and end.
  */
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type AuthzProxy, keyFor, parseListPage, startAuthzProxy } from '../helpers/authz-harness';
-import { writeRegionFiles } from '../helpers/fixture-tables';
-import { type MisbehavingS3, startMisbehavingS3 } from '../helpers/misbehaving-s3';
-import { backendClient, createBucket, type S3Server, startS3rver } from '../helpers/s3-servers';
+import { keyFor, parseListPage } from '../helpers/authz-harness';
+import { type EmptyRunLake, isRegionListing, READER, startEmptyRunLake } from '../helpers/empty-run-lake';
 import { signedFetch } from '../helpers/signed-fetch';
 
-const BUCKET = 'empty-run-lake';
-const READER = 'reader';
-const STAND_INS = 180;
-let upstream: S3Server;
-let front: MisbehavingS3;
-let client: S3Client;
-let proxy: AuthzProxy;
-
-const isRegionListing = (r: { key: string; query: URLSearchParams }) =>
-  r.key === '' && (r.query.get('prefix') ?? '').startsWith('t/region=');
-
+let lake: EmptyRunLake;
 beforeAll(async () => {
-  upstream = await startS3rver();
-  client = backendClient(upstream.endpoint);
-  await createBucket(client, BUCKET);
-  await writeRegionFiles(client, BUCKET, 't/', ['EU', 'ZZ']);
-  // Stand-ins for delete markers: keys the backend's pages skip over without returning.
-  for (let i = 0; i < STAND_INS; i++)
-    await client.send(
-      new PutObjectCommand({
-        Bucket: BUCKET,
-        Key: `t/region=MM/${String(i).padStart(3, '0')}.parquet`,
-        Body: new Uint8Array(1),
-      }),
-    );
-  front = await startMisbehavingS3(upstream);
-  front.onRequest = (r) => {
-    if (!isRegionListing(r)) return undefined;
-    const query = new URLSearchParams(r.query);
-    query.set('max-keys', '1');
-    // One key a page, and a page holding only a stand-in comes back empty (still truncated).
-    return {
-      query,
-      rewrite: (body: Buffer) =>
-        Buffer.from(
-          body
-            .toString('utf8')
-            .replace(/<Contents>(?:(?!<\/Contents>)[\s\S])*?region=MM\/[\s\S]*?<\/Contents>/g, ''),
-        ),
-    };
-  };
-  proxy = await startAuthzProxy(
-    front,
-    {
-      logView: 'filtered',
-      tableMapping: { sales: `s3://${BUCKET}/t` },
-      grants: [{ principal: READER, table: 'sales', partitions: [{ region: 'EU' }, { region: 'ZZ' }] }],
-    },
-    [READER],
-  );
+  lake = await startEmptyRunLake('empty-run-lake', 180);
 }, 120_000);
-
-afterAll(async () => {
-  await proxy?.stop();
-  await front?.stop();
-  client?.destroy();
-  await upstream?.stop();
-});
+afterAll(() => lake?.stop());
 
 /** Pages through as the SDK paginators do; per client request, the backend listing pages it read. */
 async function paginate(version: 1 | 2, delimiter?: string) {
@@ -84,9 +28,9 @@ async function paginate(version: 1 | 2, delimiter?: string) {
       q.set('list-type', '2');
       if (token) q.set('continuation-token', token);
     } else if (marker !== undefined) q.set('marker', marker);
-    const before = front.seen.filter(isRegionListing).length;
-    const r = await signedFetch(proxy.url, 'GET', '/datalake', q.toString(), {}, keyFor(READER));
-    backendPages.push(front.seen.filter(isRegionListing).length - before);
+    const before = lake.front.seen.filter(isRegionListing).length;
+    const r = await signedFetch(lake.proxy.url, 'GET', '/datalake', q.toString(), {}, keyFor(READER));
+    backendPages.push(lake.front.seen.filter(isRegionListing).length - before);
     expect(r.status).toBe(200);
     const page = parseListPage(r, false);
     keys.push(...page.keys, ...page.prefixes);
