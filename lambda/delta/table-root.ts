@@ -61,9 +61,12 @@ export function decodePath(p: string): string {
 /**
  * One spelling per location: scheme lower-cased, s3a/s3n → s3, "/x", "file:/x" and "file:///x"
  * → "file:/x" (Spark qualifies unqualified paths with the default file system), path decoded.
+ * Runs of slashes in a path are one: Spark's Hadoop Path normalizes the URI, and delta-kernel-rs
+ * reads a vector through object_store's Path::from, which drops empty segments, so both read
+ * "s3://b/t//x.bin" at the key "t/x.bin".
  */
 export function canonicalUri(u: string): string {
-  if (u.startsWith('/')) return `file:${decodePath(u).replace(/^\/+/, '/')}`;
+  if (u.startsWith('/')) return `file:${decodePath(oneSlash(u)).replace(/^\/+/, '/')}`;
   const m = SCHEME.exec(u);
   if (!m) return decodePath(u);
   let scheme = m[1]!.toLowerCase();
@@ -72,9 +75,15 @@ export function canonicalUri(u: string): string {
   if (scheme === 'file') {
     // file:///x and file://localhost/x name the same file as file:/x
     rest = rest.replace(/^\/\/(localhost)?(?=\/)/, '');
-    return `file:${decodePath(rest).replace(/^\/+/, '/')}`;
+    return `file:${decodePath(oneSlash(rest)).replace(/^\/+/, '/')}`;
   }
-  return `${scheme}:${decodePath(rest)}`;
+  const authority = /^\/\/[^/]*/.exec(rest)?.[0] ?? '';
+  return `${scheme}:${decodePath(authority + oneSlash(rest.slice(authority.length)))}`;
+}
+
+/** Before decoding: an encoded slash ("%2F") is no separator for the readers. */
+function oneSlash(path: string): string {
+  return path.replace(/\/{2,}/g, '/');
 }
 
 /** A deletion vector descriptor as it appears in add/remove actions. */
