@@ -10,6 +10,7 @@ import { fileKey, type TableRoot } from '../delta/table-root';
 import type { DvDescriptor, DvInliner } from './dv-inliner';
 import type { TupleClassifier } from './file-grant';
 import type { EpochPosition } from './partitioning-epoch';
+import type { AddLocator } from './scan-path-partitions';
 
 type Obj = Record<string, unknown>;
 
@@ -23,6 +24,8 @@ export interface ActionFilterContext {
    * it no file action is shown, at it no remove (default: after).
    */
   position?: EpochPosition;
+  /** The place of a version against that start (`checkpoint`: a checkpoint's); see readableRemoved. */
+  positionOf?: (version: number, checkpoint: boolean) => Promise<EpochPosition>;
 }
 
 /**
@@ -137,15 +140,27 @@ export class ActionFilter {
   /**
    * A remove whose partitionValues do not name exactly the partition columns (none written, Spark
    * 3.3 leaving null values out, a stray key) is classified by the add that introduced its file,
-   * so the two agree.
+   * so the two agree. An add before the newest partitioning's start is of an older one (the
+   * snapshot and history refuse its file, "01" under STRING is not 1 under INT): not shown. Only
+   * asked when a metaData lies between the add and the remove, so an unchanged table reads no more.
    */
   private async readableRemoved(r: Obj, version: number): Promise<boolean> {
     const cl = this.ctx.classifier;
     const own = isObj(r.partitionValues) ? (r.partitionValues as PartitionValues) : undefined;
     if (cl.grant.columns.length === 0 || cl.complete(own)) return cl.readable(own);
-    const pv = await this.ctx.lookup.partitionValuesAt(r.path as string, version);
-    return pv !== undefined && cl.readable(pv);
+    const { lookup, positionOf } = this.ctx;
+    if (!positionOf || !isLocator(lookup)) {
+      const pv = await lookup.partitionValuesAt(r.path as string, version);
+      return pv !== undefined && cl.readable(pv);
+    }
+    const found = await lookup.addAt(r.path as string, version);
+    if (found === undefined || !cl.readable(found.values)) return false;
+    return !found.metaDataSince || (await positionOf(found.version, found.inCheckpoint)) !== 'before';
   }
+}
+
+function isLocator(l: PathPartitionLookup): l is AddLocator {
+  return typeof (l as Partial<AddLocator>).addAt === 'function';
 }
 
 export function protocolAction(p: Obj): Obj {

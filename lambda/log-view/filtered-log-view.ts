@@ -270,7 +270,7 @@ export class FilteredLogView implements LogView {
           const pos = await this.epoch(req, log).position(file.version, true);
           return this.cache.get(`${base}${c.source}\u0000${pos}`, async () => {
             const bytes = await readListed(req.storage, c);
-            const filter = this.filter(t, req.grant, pos).actions;
+            const filter = this.filter(t, req.grant, pos, this.epoch(req, log)).actions;
             const body = await filterCommit(bytes, c.path, file.version, filter);
             return generatedInSlices(body, c.lastModified);
           });
@@ -329,7 +329,7 @@ export class FilteredLogView implements LogView {
     const pos = known ?? (await this.epoch(req, log).position(cp.version, false));
     return this.cache
       .get(`${base}checkpoint\u0000${cp.source}\u0000${pos}`, async () => {
-        const filter = this.filter(t, req.grant, pos);
+        const filter = this.filter(t, req.grant, pos, this.epoch(req, log));
         const w = await filterCheckpoint(req.storage, cp.parts, filter.actions, filter.classifier);
         return { ...generated(w.bytes, cp.lastModified), actions: w.actions, adds: w.adds };
       })
@@ -348,6 +348,7 @@ export class FilteredLogView implements LogView {
     t: TableState,
     grant: FileGrant,
     position: EpochPosition,
+    epoch: PartitioningEpoch,
   ): { actions: ActionFilter; classifier: TupleClassifier } {
     // Before the newest partitioning starts, no file is anyone's (the snapshot and history refuse them).
     const classifier = new TupleClassifier(position === 'before' ? { ...grant, allows: () => false } : grant);
@@ -355,7 +356,14 @@ export class FilteredLogView implements LogView {
     const lookup = t.lookup instanceof ScanPathPartitions ? t.lookup.session() : t.lookup;
     return {
       classifier,
-      actions: new ActionFilter({ root: t.root, classifier, dv: t.inliner, lookup, position }),
+      actions: new ActionFilter({
+        root: t.root,
+        classifier,
+        dv: t.inliner,
+        lookup,
+        position,
+        positionOf: (v, checkpoint) => epoch.position(v, !checkpoint),
+      }),
     };
   }
 

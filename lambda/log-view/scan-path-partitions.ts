@@ -25,6 +25,23 @@ type Adds = Map<string, PartitionValues>;
 export interface ParsedAdds {
   readonly adds: Adds;
   readonly bytes: number;
+  /** A commit that holds a metaData (it may change the partitioning). */
+  readonly metaData?: boolean;
+}
+
+/** Where the newest add of a file at or before a version was found. */
+export interface FoundAdd {
+  readonly values: PartitionValues;
+  /** The commit's version, or the checkpoint's (the add is at or before it). */
+  readonly version: number;
+  readonly inCheckpoint: boolean;
+  /** A commit after `version`, up to the version asked about, holds a metaData. */
+  readonly metaDataSince: boolean;
+}
+
+/** A lookup that also says where it found the add (the filtered log's, see action-filter.ts). */
+export interface AddLocator extends PathPartitionLookup {
+  addAt(logPath: string, version: number): Promise<FoundAdd | undefined>;
 }
 
 /** Parsed adds by the file's source (name, size, Last-Modified, ETag): `load` when not held. */
@@ -51,30 +68,34 @@ export class ScanPathPartitions implements PathPartitionLookup {
   ) {}
 
   /** A lookup for one generation: what it parses is held until it is dropped. */
-  session(): PathPartitionLookup {
-    const held = new Map<string, Promise<Adds>>();
-    return { partitionValuesAt: (logPath, version) => this.lookUp(logPath, version, held) };
+  session(): AddLocator {
+    const held = new Map<string, Promise<ParsedAdds>>();
+    return {
+      partitionValuesAt: async (logPath, version) => (await this.lookUp(logPath, version, held))?.values,
+      addAt: (logPath, version) => this.lookUp(logPath, version, held),
+    };
   }
 
-  partitionValuesAt(logPath: string, version: number): Promise<PartitionValues | undefined> {
-    return this.lookUp(logPath, version, new Map());
+  async partitionValuesAt(logPath: string, version: number): Promise<PartitionValues | undefined> {
+    return (await this.lookUp(logPath, version, new Map()))?.values;
   }
 
   private async lookUp(
     logPath: string,
     version: number,
-    held: Map<string, Promise<Adds>>,
-  ): Promise<PartitionValues | undefined> {
+    held: Map<string, Promise<ParsedAdds>>,
+  ): Promise<FoundAdd | undefined> {
     const key = this.key(logPath);
     const log = this.log();
-    const adds = (id: string, load: () => Promise<ParsedAdds>): Promise<Adds> => {
+    const adds = (id: string, load: () => Promise<ParsedAdds>): Promise<ParsedAdds> => {
       let p = held.get(id);
       if (!p) {
-        p = this.cache(id, load).then((parsed) => parsed.adds);
+        p = this.cache(id, load);
         held.set(id, p);
       }
       return p;
     };
+    let metaDataSince = false;
     // A checkpoint at `version` itself already lacks the file its remove there took away; the one
     // before holds every add up to it, so only the commits after it need reading. A broken one
     // (readers skip it) sends the search on to the commits and checkpoint before it.
@@ -85,12 +106,15 @@ export class ScanPathPartitions implements PathPartitionLookup {
       for (let v = upTo; v > from; v--) {
         const c = log.commits.get(v);
         if (!c) continue;
-        const pv = (await adds(c.source, () => this.commitAdds(c.path))).get(key);
-        if (pv) return pv;
+        const parsed = await adds(c.source, () => this.commitAdds(c.path));
+        const values = parsed.adds.get(key);
+        if (values) return { values, version: v, inCheckpoint: false, metaDataSince };
+        if (parsed.metaData) metaDataSince = true;
       }
       if (!cp) return undefined;
       try {
-        return (await adds(cp.source, () => this.checkpointAdds(cp.parts))).get(key);
+        const values = (await adds(cp.source, () => this.checkpointAdds(cp.parts))).adds.get(key);
+        return values && { values, version: cp.version, inCheckpoint: true, metaDataSince };
       } catch (e) {
         if (!(e instanceof DeltaLogError || isNotFound(e))) throw e;
         upTo = cp.version;
@@ -106,7 +130,9 @@ export class ScanPathPartitions implements PathPartitionLookup {
   private async commitAdds(path: string): Promise<ParsedAdds> {
     const out = new AddsBuilder();
     const adds: { path: string; partitionValues?: PartitionValues }[] = [];
+    let metaData = false;
     await forEachAction(await this.storage.read(path), path, (a) => {
+      if (a.metaData) metaData = true;
       const add = a.add as { path?: unknown; partitionValues?: PartitionValues } | undefined;
       if (add && typeof add.path === 'string')
         adds.push({ path: add.path, partitionValues: add.partitionValues });
@@ -114,7 +140,7 @@ export class ScanPathPartitions implements PathPartitionLookup {
     for (const add of adds) out.set(this.key(add.path), add.partitionValues ?? {});
     // A file this commit adds with conflicting values is placed nowhere (the search stops here).
     if (adds.length > 1) for (const k of conflictingAdds(adds, (p) => this.key(p))) out.set(k, CONFLICTING);
-    return out.parsed();
+    return { ...out.parsed(), metaData };
   }
 
   private async checkpointAdds(parts: RealLog['checkpoints'][number]['parts']): Promise<ParsedAdds> {
