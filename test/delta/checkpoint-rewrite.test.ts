@@ -64,20 +64,28 @@ async function checkpointBytes(order: typeof FILES, rowGroupSize: number): Promi
  */
 function rewritingBackend(inner: StorageBackend, s3: S3Client, rewriteBefore: number, next: Uint8Array) {
   let gets = 0;
+  // One checkpoint GET at a time: S3 replaces an object atomically, s3rver rewrites its file in
+  // place, so a GET in flight during the PUT could read a torn mix that S3 never serves.
+  let queue: Promise<unknown> = Promise.resolve();
+  const read = async (ref: Parameters<StorageBackend['get']>[0], o: Parameters<StorageBackend['get']>[1]) => {
+    if (++gets === rewriteBefore)
+      await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: CHECKPOINT, Body: next }));
+    const res = await inner.get(ref, o);
+    const chunks: Uint8Array[] = [];
+    for await (const c of res.body) chunks.push(c);
+    return {
+      ...res,
+      body: (async function* () {
+        yield* chunks;
+      })(),
+    };
+  };
   const backend: StorageBackend = {
-    async get(ref, o) {
+    get(ref, o) {
       if (ref.key !== CHECKPOINT) return inner.get(ref, o);
-      if (++gets === rewriteBefore)
-        await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: CHECKPOINT, Body: next }));
-      const res = await inner.get(ref, o);
-      const chunks: Uint8Array[] = [];
-      for await (const c of res.body) chunks.push(c);
-      return {
-        ...res,
-        body: (async function* () {
-          yield* chunks;
-        })(),
-      };
+      const answer = queue.then(() => read(ref, o));
+      queue = answer.catch(() => {});
+      return answer;
     },
     head: (ref, o) => inner.head(ref, o),
     list: (p) => inner.list(p),
