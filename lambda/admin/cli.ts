@@ -104,8 +104,9 @@ function required(values: Values, name: 'principal' | 'table'): string {
 }
 
 /**
- * The principal a key is created for or a grant written to. A longer name than DynamoDB's key
- * limit allows could never hold a grant, and the proxy's lookup of its grants would fail (503).
+ * The principal a key is created for, or whose grants are written, listed or revoked. A longer
+ * name than DynamoDB's key limit allows could never hold a grant, and a Query for its grants
+ * fails on real DynamoDB.
  */
 function principalArg(values: Values): string {
   const principal = required(values, 'principal');
@@ -263,7 +264,9 @@ async function run(command: string, positionals: string[], values: Values, io: I
         return 0;
       }
       case 'grants list': {
-        const grants = await target.listGrants(values.principal as string | undefined);
+        const grants = await target.listGrants(
+          values.principal === undefined ? undefined : principalArg(values),
+        );
         if (json) io.stdout(JSON.stringify(grants));
         else
           printTable(
@@ -279,7 +282,7 @@ async function run(command: string, positionals: string[], values: Values, io: I
         return 0;
       }
       case 'grants revoke': {
-        const principal = required(values, 'principal');
+        const principal = principalArg(values);
         const table = required(values, 'table');
         const removed = await target.revokeGrants(principal, table, values.id as string | undefined);
         if (removed === 0) {

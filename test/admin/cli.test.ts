@@ -433,6 +433,12 @@ describe.concurrent('admin CLI usage errors', () => {
       ['grants', 'add', '--principal', 'p'.repeat(2039), '--table', 't', '--all', '--config', 'a.json'],
       'at most 2038 bytes',
     ],
+    // Nor can such a name own a grant to list or revoke (real DynamoDB refuses the Query).
+    [['grants', 'list', '--principal', 'p'.repeat(2039), '--config', 'a.json'], 'at most 2038 bytes'],
+    [
+      ['grants', 'revoke', '--principal', 'p'.repeat(2039), '--table', 't', '--config', 'a.json'],
+      'at most 2038 bytes',
+    ],
     [
       [
         'grants',
