@@ -82,7 +82,15 @@ export interface LambdaHandlerOptions {
    * delays a response: the EMF metrics flush. It must not throw; if it does, that is logged.
    */
   afterResponse?: () => void;
+  /**
+   * How long a failed start answers every request before the next request starts again (default
+   * START_RETRY_MS): a secret that cannot be read is not asked for once per request.
+   */
+  startRetryMs?: number;
 }
+
+/** A failed start (config, a secret Secrets Manager would not give) is tried again after this. */
+export const START_RETRY_MS = 5_000;
 
 /**
  * How long before the invocation's deadline middy answers with a timeout error (onError: S3 XML)
@@ -93,29 +101,34 @@ const TIMEOUT_EARLY_MS = 5;
 
 /**
  * Builds the streaming Lambda handler. `getProxy` is started at once so that its work
- * (config, SDK clients) happens during the function's init phase; a failed start is retried on
- * the next request, and meanwhile every request gets an S3 InternalError. It is told it runs in
- * Lambda, and each request carries its invocation's deadline: the core keeps responses within
- * what one streamed response can carry.
+ * (config, SDK clients, secrets) happens during the function's init phase; a failed start is
+ * retried by the first request `startRetryMs` after it failed, and meanwhile every request gets an
+ * S3 InternalError. It is told it runs in Lambda, and each request carries its invocation's
+ * deadline: the core keeps responses within what one streamed response can carry.
  */
 export function createLambdaHandler(
   getProxy: (runtime: Runtime) => Promise<ProxyHandler>,
   options: LambdaHandlerOptions = {},
 ): StreamingHandler {
-  let proxy: Promise<ProxyHandler> | undefined;
+  let proxy: Promise<ProxyHandler>;
+  /** When the current start failed (a time, not a timer: Lambda freezes timers between invocations). */
+  let failedAt: number | undefined;
   const startProxy = (): Promise<ProxyHandler> => {
     const started = getProxy('lambda');
     proxy = started;
+    failedAt = undefined;
     started.catch((error) => {
-      if (proxy === started) proxy = undefined;
       logError('proxy start-up failed', undefined, error);
+      if (proxy === started) failedAt = Date.now();
     });
     return started;
   };
   startProxy();
+  const retryMs = options.startRetryMs ?? START_RETRY_MS;
+  const current = () => (failedAt !== undefined && Date.now() - failedAt >= retryMs ? startProxy() : proxy);
 
   const serve = async (event: LambdaFunctionURLEvent, context: Context): Promise<StreamingResult> => {
-    const core = await (proxy ?? startProxy());
+    const core = await current();
     // The request's own signal, aborted just before its invocation times out (or when its response
     // stream is torn down). Not middy's signal: that is one controller for the whole process, so
     // under a runtime that runs invocations at once one invocation's timeout would abort them all.

@@ -307,7 +307,8 @@ describe('Lambda adapter start-up', () => {
       if (attempts < 3) throw new Error('PROXY_TABLE_MAPPING: expected JSON');
       return createTestProxy();
     };
-    const server = await startLambdaHttpServer(createLambdaHandler(getProxy));
+    // Retried at once here (startRetryMs 0): the hold-down is lambda-start-up.test.ts's.
+    const server = await startLambdaHttpServer(createLambdaHandler(getProxy, { startRetryMs: 0 }));
     try {
       const first = await sendRaw(server.url, { path: '/echo' });
       expect(first.status).toBe(500);
@@ -333,7 +334,9 @@ describe('Lambda adapter start-up from the environment', () => {
     vi.resetModules();
     const { createProxyFromEnv } = await import('../../lambda/bootstrap');
     const server = await startLambdaHttpServer(
-      createLambdaHandler(async (runtime) => (await createProxyFromEnv(runtime)).handler),
+      createLambdaHandler(async (runtime) => (await createProxyFromEnv(runtime)).handler, {
+        startRetryMs: 0,
+      }),
     );
     try {
       const broken = await sendRaw(server.url, { path: '/' });

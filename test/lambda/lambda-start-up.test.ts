@@ -1,8 +1,9 @@
 /**
  * The Lambda function while it starts: a client that left while the proxy was starting aborts the
  * request at once (a listener added after the stream closed never ran, and the core served nobody
- * in full); lambda/index.ts with an invalid configuration answers S3 XML 500, logs why, and tries
- * again only when a request comes.
+ * in full); a failed start is tried again by the first request a while after it failed, not by
+ * every request; lambda/index.ts with an invalid configuration answers S3 XML 500, logs why, and
+ * tries again only when a request comes.
  */
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createLambdaHandler } from '../../lambda/adapters/lambda';
@@ -70,6 +71,38 @@ describe('the response stream', () => {
     expect(signal).toBeDefined();
     expect(abortedAfterMs).toBeDefined();
     expect(abortedAfterMs!).toBeLessThan(500);
+  });
+});
+
+describe('a failed start', () => {
+  const logged = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  afterAll(() => logged.mockRestore());
+
+  it('is tried again by the first request after startRetryMs, not by every request', async () => {
+    let starts = 0;
+    let secretReadable = false;
+    const core: ProxyHandler = async () => ({ status: 200, headers: {}, body: 'ok' });
+    const handler = createLambdaHandler(
+      async () => {
+        starts++;
+        if (!secretReadable) throw new Error('AccessDeniedException reading the listing key secret');
+        return core;
+      },
+      { startRetryMs: 300 },
+    );
+    const status = async () => parseIntegrationResponse((await invokeAndCollect(handler, event('/'))).bytes);
+    for (let i = 0; i < 3; i++) {
+      const { prelude, body } = await status();
+      expect(prelude.statusCode).toBe(500);
+      expect(body.toString()).toContain('<Code>InternalError</Code>');
+    }
+    expect(starts).toBe(1);
+    secretReadable = true;
+    await new Promise((r) => setTimeout(r, 350));
+    expect((await status()).prelude.statusCode).toBe(200);
+    expect(starts).toBe(2);
+    expect((await status()).prelude.statusCode).toBe(200);
+    expect(starts).toBe(2);
   });
 });
 
