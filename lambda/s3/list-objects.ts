@@ -68,7 +68,10 @@ export function parseListQuery(query: URLSearchParams, version: 1 | 2, tokens: L
   let resume = version === 1 ? tokens.decodeMarker(startAfter) : { after: startAfter, examined: false };
   if (continuationToken !== undefined) {
     const t = tokens.decode(continuationToken);
-    if (compareKeys(t.after, resume.after) > 0) resume = t;
+    // SDK paginators resend StartAfter with each token: one at that same key that carries the
+    // backend's token (a run of key-less pages) must still be followed, or every page restarts.
+    const c = compareKeys(t.after, resume.after);
+    if (c > 0 || (c === 0 && t.backend)) resume = t;
   }
   return {
     version,
