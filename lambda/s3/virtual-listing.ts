@@ -40,7 +40,7 @@ export interface ResumePoint {
 }
 
 export interface BackendResume {
-  /** The backend listing the token belongs to: bucket, prefix and delimiter. */
+  /** The backend listing the token belongs to: alias, bucket, prefix and delimiter. */
   scope: string;
   token: string;
 }
@@ -257,7 +257,8 @@ export async function listVirtual(
     const onlyGenerated = folder !== undefined && relPrefix.startsWith(folder.prefix);
 
     const delimiter = rollUpHere ? undefined : req.delimiter || undefined;
-    const scope = JSON.stringify([mount.bucket, listPrefix, delimiter ?? '']);
+    // The alias too: two aliases of one location list the same backend prefix in one request.
+    const scope = JSON.stringify([root, mount.bucket, listPrefix, delimiter ?? '']);
     // Resumes a run of pages without a key where the previous request stopped.
     let token = req.afterBackend?.scope === scope ? req.afterBackend.token : undefined;
     let keysPerPage = pageKeys(lastKeyLength.get(mount) ?? MAX_KEY_CHARS);
