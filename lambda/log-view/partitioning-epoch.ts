@@ -76,8 +76,10 @@ export class PartitioningEpoch {
   private async step(): Promise<void> {
     const x = this.lo - 1;
     if (x < this.log.oldest) {
-      // Nothing older is shown: fail closed where the partitioning before is unknown.
-      this.epoch = this.open ? this.sameFrom : this.sameFrom - 1;
+      // Nothing older is shown: fail closed where the partitioning before is unknown. A metaData
+      // in the oldest commit itself is no change: the history starts there from its checkpoint's
+      // partitioning (the newest), and places that commit's removes by the checkpoint's tombstones.
+      this.epoch = this.open && this.sameFrom > this.log.oldest ? this.sameFrom : this.log.oldest - 1;
       return;
     }
     const c = this.log.commits.get(x);
