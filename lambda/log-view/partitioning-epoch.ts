@@ -33,6 +33,8 @@ export type PartitioningCache = (
 ) => Promise<ParsedPartitioning>;
 
 const METADATA = Buffer.from('"metaData"');
+/** A JSON escape: a key may be spelled with one ("meta\\u0044ata" is metaData to a parser). */
+const ESCAPE = Buffer.from('\\u');
 
 export class PartitioningEpoch {
   /** Commits [lo, newest] were read. */
@@ -119,7 +121,8 @@ export class PartitioningEpoch {
       const bytes = await readListed(this.storage, c);
       let columns: PartitionColumn[] | undefined;
       // Most commits hold no metaData: not parsed.
-      if (Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).includes(METADATA)) {
+      const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      if (b.includes(METADATA) || b.includes(ESCAPE)) {
         await forEachAction(bytes, c.path, (a, at) => {
           if (a.metaData) columns = partitionColumnsOf(metadataOf(a.metaData, at));
         });

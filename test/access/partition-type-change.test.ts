@@ -159,3 +159,26 @@ describe('a file added by the commit that changes the partitioning, removed late
     expect(await allows('nulls', 'p=01/a.parquet')).toBe(false);
   });
 });
+
+// A metaData key may be written with a JSON escape ("meta\u0044ata"): the snapshot's parser reads
+// it as metaData, and so must every history that looks for a change of partitioning.
+describe('a change of type in a metaData whose key is escaped', () => {
+  it('keeps the removed "01" file from a grant of p=1', async () => {
+    const clock = new ManualClock();
+    const s = new MemoryDeltaStorage();
+    s.commit(0, [protocolV1, asString, addAction('p=01/b.parquet', { p: '01' })]);
+    const remove = removeAction('p=01/b.parquet', {
+      partitionValues: { p: '01' },
+      deletionTimestamp: clock.now(),
+    });
+    s.put(
+      commitKey(1),
+      `{"meta\\u0044ata":${JSON.stringify(asInt.metaData)}}\n` +
+        `${JSON.stringify(remove)}\n${JSON.stringify(addAction('p=1/c.parquet', { p: '1' }))}\n`,
+    );
+    s.put('p=01/b.parquet', 'ZERO-ONE').put('p=1/c.parquet', 'NEW-ONE');
+    const { allows } = memoryAuthorizer(s, grants, clock);
+    expect(await allows('one', 'p=1/c.parquet')).toBe(true);
+    expect(await allows('one', 'p=01/b.parquet')).toBe(false);
+  });
+});
