@@ -2,9 +2,9 @@
  * DynamoDB single-table design for access keys and grants.
  *
  * Table: partition key `pk` (S), sort key `sk` (S), on-demand billing, no secondary index.
- * The stack encrypts it with a customer-managed KMS key (rotated; the key policy is CDK's default,
- * so IAM decides who may decrypt: the function role is granted read, operators need their own
- * grant) and enables point-in-time recovery.
+ * The stack encrypts it with a customer-managed KMS key (rotated; its key policy lets the account
+ * use it only through DynamoDB, and IAM decides which principals: the function role is granted
+ * read, operators need their own grant) and enables point-in-time recovery.
  * Secrets are stored as a plain `secret` attribute inside that encrypted table: the proxy needs
  * the secret itself to recompute SigV4 signatures, so it cannot be hashed.
  *
