@@ -183,3 +183,38 @@ describe('finding where the newest partitioning starts', () => {
     expect(JSON.parse(new TextDecoder().decode(hint!.body)).numOfAddFiles).toBe(26);
   });
 });
+
+describe('a time-travel read far below the newest version', () => {
+  it('reads the commits above it several at a time, not one round trip after another', async () => {
+    const s = new MemoryDeltaStorage().commit(0, [
+      { commitInfo: { timestamp: 1 } },
+      protocolV1,
+      byA,
+      addAction('a=x/0.parquet', { a: 'x' }),
+    ]);
+    for (let v = 1; v <= 120; v++)
+      s.commit(v, [{ commitInfo: { timestamp: v + 1 } }, addAction(`a=x/${v}.parquet`, { a: 'x' })]);
+    // Each read takes a few milliseconds, as a round trip to S3 does; counts the reads in flight.
+    let inFlight = 0;
+    let most = 0;
+    const read = s.read.bind(s);
+    s.read = async (path, range) => {
+      most = Math.max(most, ++inFlight);
+      try {
+        await new Promise((r) => setTimeout(r, 3));
+        return await read(path, range);
+      } finally {
+        inFlight--;
+      }
+    };
+    const uri = 's3://bucket/t';
+    const snapshots = new SnapshotCache({ ttlMs: 1e12, maxBytes: 1 << 26, clock: { now: () => 0 } });
+    const snapshot = await snapshots.get(uri, s, uri);
+    const view = new FilteredLogView({ budgetBytes: () => 1 << 24 });
+    const grant = fileGrantOf(snapshot.partitionColumns, [{ a: 'x' }]);
+    most = 0;
+    const first = await view.object({ tableUri: uri, storage: s, snapshot, grant }, commitKey(0));
+    expect(new TextDecoder().decode(first!.body)).toContain('a=x/0.parquet');
+    expect(most).toBeGreaterThanOrEqual(8);
+  });
+});
