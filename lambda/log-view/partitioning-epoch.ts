@@ -78,8 +78,10 @@ export class PartitioningEpoch {
       if (e !== undefined) return v < e ? 'before' : v === e ? 'start' : 'after';
       const known = this.open ? this.sameFrom : this.sameFrom - 1;
       if (commit ? v > this.sameFrom || (v === this.sameFrom && !this.open) : v >= known) return 'after';
-      // The walk reads down to v's commit (a checkpoint's question: to the commit after it).
-      this.readAhead(commit ? v : v + 1);
+      // The walk reads down to v's commit (a checkpoint's question: to the commit after it), and
+      // while the partitioning below is open, down to the checkpoint that settles it.
+      const target = commit ? v : v + 1;
+      this.readAhead(this.open ? Math.min(target, this.checkpointBelow(this.lo) + 1) : target);
       await this.step();
     }
   }
@@ -124,6 +126,13 @@ export class PartitioningEpoch {
     }
     this.lo = x;
     if (own !== undefined) this.sameFrom = x;
+  }
+
+  /** The newest listed checkpoint's version below `version` (the oldest retained one's - 1 if none). */
+  private checkpointBelow(version: number): number {
+    let found = this.log.oldest - 1;
+    for (const cp of this.log.checkpoints) if (cp.version < version && cp.version > found) found = cp.version;
+    return found;
   }
 
   /** Starts the reads of the next commits the walk down to `target` needs (into the cache). */

@@ -218,6 +218,46 @@ describe('a time-travel read far below the newest version', () => {
     expect(new TextDecoder().decode(first!.body)).toContain('a=x/0.parquet');
     expect(most).toBeGreaterThanOrEqual(8);
   });
+
+  it('reads several at a time also below it, down to what settles a metaData above it', async () => {
+    // A metaData at 100 that keeps the partitioning (one column more), no checkpoint: a read at 90
+    // needs the partitioning below 100, which only commit 0 settles.
+    const s = new MemoryDeltaStorage().commit(0, [
+      { commitInfo: { timestamp: 1 } },
+      protocolV1,
+      byA,
+      addAction('a=x/0.parquet', { a: 'x' }),
+    ]);
+    for (let v = 1; v <= 120; v++)
+      s.commit(v, [
+        { commitInfo: { timestamp: v + 1 } },
+        ...(v === 100 ? [metaData(['a'], { schema: [field('a', 'string'), field('w', 'long')] })] : []),
+        addAction(`a=x/${v}.parquet`, { a: 'x' }),
+      ]);
+    let inFlight = 0;
+    let mostBelow = 0;
+    const read = s.read.bind(s);
+    s.read = async (path, range) => {
+      inFlight++;
+      const m = /(\d{20})\.json$/.exec(path);
+      if (m && Number(m[1]) < 90) mostBelow = Math.max(mostBelow, inFlight);
+      try {
+        await new Promise((r) => setTimeout(r, 3));
+        return await read(path, range);
+      } finally {
+        inFlight--;
+      }
+    };
+    const uri = 's3://bucket/t';
+    const snapshots = new SnapshotCache({ ttlMs: 1e12, maxBytes: 1 << 26, clock: { now: () => 0 } });
+    const snapshot = await snapshots.get(uri, s, uri);
+    const view = new FilteredLogView({ budgetBytes: () => 1 << 24 });
+    const grant = fileGrantOf(snapshot.partitionColumns, [{ a: 'x' }]);
+    mostBelow = 0;
+    const at90 = await view.object({ tableUri: uri, storage: s, snapshot, grant }, commitKey(90));
+    expect(new TextDecoder().decode(at90!.body)).toContain('a=x/90.parquet');
+    expect(mostBelow).toBeGreaterThanOrEqual(8);
+  });
 });
 
 describe('removes after a change of partitioning, of a file of the older one', () => {
