@@ -29,6 +29,7 @@ const LONGEST = [
   'load.test',
   'load-node',
   'client-helper',
+  'secrets-cold-start',
   'fault-injection',
   'cdk-synth',
   'proxy-stack',
