@@ -77,6 +77,55 @@ const file = (path: string, partitionValues: Record<string, string>) => ({
   dataChange: false,
 });
 
+/** The filtered log of `s` for a grant, on a snapshot loaded once (no refresh). */
+async function viewOf(s: MemoryDeltaStorage, partitions: Record<string, string>[]) {
+  const uri = 's3://bucket/t';
+  const snapshots = new SnapshotCache({ ttlMs: 1e12, maxBytes: 1 << 26, clock: { now: () => 0 } });
+  const snapshot = await snapshots.get(uri, s, uri);
+  const view = new FilteredLogView({ budgetBytes: () => 1 << 24 });
+  const req = {
+    tableUri: uri,
+    storage: s,
+    snapshot,
+    grant: fileGrantOf(snapshot.partitionColumns, partitions),
+  };
+  return { object: (key: string) => view.object(req, key) };
+}
+
+/** Reads that take a few milliseconds, as a round trip to S3 does; `inFlight` counts those at once. */
+function slowReads(s: MemoryDeltaStorage, seen: (path: string, inFlight: number) => void): void {
+  let inFlight = 0;
+  const read = s.read.bind(s);
+  s.read = async (path, range) => {
+    seen(path, ++inFlight);
+    try {
+      await new Promise((r) => setTimeout(r, 3));
+      return await read(path, range);
+    } finally {
+      inFlight--;
+    }
+  };
+}
+
+/** 121 commits by `a`, one file each; `extra` adds actions to a version's commit. */
+function longLog(extra: Record<number, object[]> = {}): MemoryDeltaStorage {
+  const s = new MemoryDeltaStorage().commit(0, [
+    { commitInfo: { timestamp: 1 } },
+    protocolV1,
+    byA,
+    addAction('a=x/0.parquet', { a: 'x' }),
+  ]);
+  for (let v = 1; v <= 120; v++)
+    s.commit(v, [
+      { commitInfo: { timestamp: v + 1 } },
+      ...(extra[v] ?? []),
+      addAction(`a=x/${v}.parquet`, { a: 'x' }),
+    ]);
+  return s;
+}
+
+const text = (o: { body: Uint8Array } | undefined) => new TextDecoder().decode(o!.body);
+
 describe('the filtered log of a table whose partitioning changed', () => {
   it('p STRING -> p INT: a grant of p=1 is not shown the "01" file at version 0', async () => {
     const r = await checkAgreement(typeChange(), [{ p: '1' }], 10);
@@ -163,99 +212,44 @@ describe('finding where the newest partitioning starts', () => {
       { commitInfo: { timestamp: 40 } },
       metaData(['a'], { schema: [field('a', 'string'), field('w', 'long')] }),
     ]);
-    const uri = 's3://bucket/t';
-    const snapshots = new SnapshotCache({ ttlMs: 1e12, maxBytes: 1 << 26, clock: { now: () => 0 } });
-    const snapshot = await snapshots.get(uri, s, uri);
-    const view = new FilteredLogView({ budgetBytes: () => 1 << 24 });
-    const req = {
-      tableUri: uri,
-      storage: s,
-      snapshot,
-      grant: fileGrantOf(snapshot.partitionColumns, [{ a: 'x' }]),
-    };
+    const view = await viewOf(s, [{ a: 'x' }]);
     s.reads = [];
     const keys = ['_delta_log/_last_checkpoint', '_delta_log/00000000000000000025.checkpoint.parquet'];
     for (let v = 26; v <= 31; v++) keys.push(commitKey(v));
-    for (const k of keys) expect(await view.object(req, k)).toBeDefined();
+    for (const k of keys) expect(await view.object(k)).toBeDefined();
     const older = s.reads.filter((p) => /\d{20}\.json$/.test(p) && Number(p.slice(-25, -5)) < 26);
     expect(older).toEqual([]);
     // Not hidden: every file of the checkpoint is shown.
-    const hint = await view.object(req, '_delta_log/_last_checkpoint');
-    expect(JSON.parse(new TextDecoder().decode(hint!.body)).numOfAddFiles).toBe(26);
+    const hint = await view.object('_delta_log/_last_checkpoint');
+    expect(JSON.parse(text(hint)).numOfAddFiles).toBe(26);
   });
 });
 
 describe('a time-travel read far below the newest version', () => {
   it('reads the commits above it several at a time, not one round trip after another', async () => {
-    const s = new MemoryDeltaStorage().commit(0, [
-      { commitInfo: { timestamp: 1 } },
-      protocolV1,
-      byA,
-      addAction('a=x/0.parquet', { a: 'x' }),
-    ]);
-    for (let v = 1; v <= 120; v++)
-      s.commit(v, [{ commitInfo: { timestamp: v + 1 } }, addAction(`a=x/${v}.parquet`, { a: 'x' })]);
-    // Each read takes a few milliseconds, as a round trip to S3 does; counts the reads in flight.
-    let inFlight = 0;
+    const s = longLog();
     let most = 0;
-    const read = s.read.bind(s);
-    s.read = async (path, range) => {
-      most = Math.max(most, ++inFlight);
-      try {
-        await new Promise((r) => setTimeout(r, 3));
-        return await read(path, range);
-      } finally {
-        inFlight--;
-      }
-    };
-    const uri = 's3://bucket/t';
-    const snapshots = new SnapshotCache({ ttlMs: 1e12, maxBytes: 1 << 26, clock: { now: () => 0 } });
-    const snapshot = await snapshots.get(uri, s, uri);
-    const view = new FilteredLogView({ budgetBytes: () => 1 << 24 });
-    const grant = fileGrantOf(snapshot.partitionColumns, [{ a: 'x' }]);
+    slowReads(s, (_path, inFlight) => {
+      most = Math.max(most, inFlight);
+    });
+    const view = await viewOf(s, [{ a: 'x' }]);
     most = 0;
-    const first = await view.object({ tableUri: uri, storage: s, snapshot, grant }, commitKey(0));
-    expect(new TextDecoder().decode(first!.body)).toContain('a=x/0.parquet');
+    expect(text(await view.object(commitKey(0)))).toContain('a=x/0.parquet');
     expect(most).toBeGreaterThanOrEqual(8);
   });
 
   it('reads several at a time also below it, down to what settles a metaData above it', async () => {
     // A metaData at 100 that keeps the partitioning (one column more), no checkpoint: a read at 90
     // needs the partitioning below 100, which only commit 0 settles.
-    const s = new MemoryDeltaStorage().commit(0, [
-      { commitInfo: { timestamp: 1 } },
-      protocolV1,
-      byA,
-      addAction('a=x/0.parquet', { a: 'x' }),
-    ]);
-    for (let v = 1; v <= 120; v++)
-      s.commit(v, [
-        { commitInfo: { timestamp: v + 1 } },
-        ...(v === 100 ? [metaData(['a'], { schema: [field('a', 'string'), field('w', 'long')] })] : []),
-        addAction(`a=x/${v}.parquet`, { a: 'x' }),
-      ]);
-    let inFlight = 0;
+    const s = longLog({ 100: [metaData(['a'], { schema: [field('a', 'string'), field('w', 'long')] })] });
     let mostBelow = 0;
-    const read = s.read.bind(s);
-    s.read = async (path, range) => {
-      inFlight++;
+    slowReads(s, (path, inFlight) => {
       const m = /(\d{20})\.json$/.exec(path);
       if (m && Number(m[1]) < 90) mostBelow = Math.max(mostBelow, inFlight);
-      try {
-        await new Promise((r) => setTimeout(r, 3));
-        return await read(path, range);
-      } finally {
-        inFlight--;
-      }
-    };
-    const uri = 's3://bucket/t';
-    const snapshots = new SnapshotCache({ ttlMs: 1e12, maxBytes: 1 << 26, clock: { now: () => 0 } });
-    const snapshot = await snapshots.get(uri, s, uri);
-    const view = new FilteredLogView({ budgetBytes: () => 1 << 24 });
-    const grant = fileGrantOf(snapshot.partitionColumns, [{ a: 'x' }]);
+    });
+    const view = await viewOf(s, [{ a: 'x' }]);
     mostBelow = 0;
-    const at90 = await view.object({ tableUri: uri, storage: s, snapshot, grant }, commitKey(90));
-    expect(new TextDecoder().decode(at90!.body)).toContain('a=x/90.parquet');
+    expect(text(await view.object(commitKey(90)))).toContain('a=x/90.parquet');
     expect(mostBelow).toBeGreaterThanOrEqual(8);
   });
 });
@@ -392,14 +386,9 @@ describe('removes after a change of partitioning, of a file of the older one', (
       { commitInfo: { timestamp: 30 } },
       removeAction('p=1/b.parquet', { deletionTimestamp: 5 }),
     ]);
-    const uri = 's3://bucket/t';
-    const snapshots = new SnapshotCache({ ttlMs: 1e12, maxBytes: 1 << 26, clock: { now: () => 0 } });
-    const snapshot = await snapshots.get(uri, s, uri);
-    const view = new FilteredLogView({ budgetBytes: () => 1 << 24 });
-    const grant = fileGrantOf(snapshot.partitionColumns, [{ p: '1' }]);
+    const view = await viewOf(s, [{ p: '1' }]);
     s.reads = [];
-    const o = await view.object({ tableUri: uri, storage: s, snapshot, grant }, commitKey(20));
-    expect(new TextDecoder().decode(o!.body)).toContain('{"remove":{"path":"p=1/b.parquet"');
+    expect(text(await view.object(commitKey(20)))).toContain('{"remove":{"path":"p=1/b.parquet"');
     const older = s.reads.filter((p) => p !== commitKey(20));
     expect(older.length).toBe(20); // each commit 0..19 once, by the lookup
     expect(new Set(older).size).toBe(20);
