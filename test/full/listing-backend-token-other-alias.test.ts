@@ -7,6 +7,7 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type AuthzProxy, keyFor, parseListPage, startAuthzProxy } from '../helpers/authz-harness';
+import { keylessPages } from '../helpers/empty-run-lake';
 import { writeRegionFiles } from '../helpers/fixture-tables';
 import { type MisbehavingS3, startMisbehavingS3 } from '../helpers/misbehaving-s3';
 import { backendClient, createBucket, type S3Server, startS3rver } from '../helpers/s3-servers';
@@ -34,20 +35,7 @@ beforeAll(async () => {
       }),
     );
   front = await startMisbehavingS3(upstream);
-  front.onRequest = (r) => {
-    if (r.key !== '' || r.query.get('prefix') !== 't/') return undefined;
-    const query = new URLSearchParams(r.query);
-    query.set('max-keys', '1');
-    return {
-      query,
-      rewrite: (body: Buffer) =>
-        Buffer.from(
-          body
-            .toString('utf8')
-            .replace(/<Contents>(?:(?!<\/Contents>)[\s\S])*?region=MM\/[\s\S]*?<\/Contents>/g, ''),
-        ),
-    };
-  };
+  front.onRequest = keylessPages((r) => r.key === '' && r.query.get('prefix') === 't/');
   const regions = [{ region: 'EU' }, { region: 'ZZ' }];
   proxy = await startAuthzProxy(
     front,

@@ -6,7 +6,7 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { type AuthzProxy, startAuthzProxy } from './authz-harness';
 import { writeRegionFiles } from './fixture-tables';
-import { type MisbehavingS3, startMisbehavingS3 } from './misbehaving-s3';
+import { type BackendRequest, type Fault, type MisbehavingS3, startMisbehavingS3 } from './misbehaving-s3';
 import { backendClient, createBucket, startS3rver } from './s3-servers';
 
 export const READER = 'reader';
@@ -20,6 +20,29 @@ export interface EmptyRunLake {
 /** A backend listing request of the table's regions (what the run of empty pages answers). */
 export const isRegionListing = (r: { key: string; query: URLSearchParams }) =>
   r.key === '' && (r.query.get('prefix') ?? '').startsWith('t/region=');
+
+/**
+ * Answers the listings `matches` picks one key a page, and a page holding only a stand-in under
+ * `region=MM/` with no key at all (still truncated), as S3 answers over delete markers.
+ */
+export function keylessPages(
+  matches: (r: BackendRequest) => boolean,
+): (r: BackendRequest) => Fault | undefined {
+  return (r) => {
+    if (!matches(r)) return undefined;
+    const query = new URLSearchParams(r.query);
+    query.set('max-keys', '1');
+    return {
+      query,
+      rewrite: (body: Buffer) =>
+        Buffer.from(
+          body
+            .toString('utf8')
+            .replace(/<Contents>(?:(?!<\/Contents>)[\s\S])*?region=MM\/[\s\S]*?<\/Contents>/g, ''),
+        ),
+    };
+  };
+}
 
 export async function startEmptyRunLake(bucket: string, standIns: number): Promise<EmptyRunLake> {
   const upstream = await startS3rver();
@@ -36,21 +59,7 @@ export async function startEmptyRunLake(bucket: string, standIns: number): Promi
       }),
     );
   const front = await startMisbehavingS3(upstream);
-  front.onRequest = (r) => {
-    if (!isRegionListing(r)) return undefined;
-    const query = new URLSearchParams(r.query);
-    query.set('max-keys', '1');
-    // One key a page, and a page holding only a stand-in comes back empty (still truncated).
-    return {
-      query,
-      rewrite: (body: Buffer) =>
-        Buffer.from(
-          body
-            .toString('utf8')
-            .replace(/<Contents>(?:(?!<\/Contents>)[\s\S])*?region=MM\/[\s\S]*?<\/Contents>/g, ''),
-        ),
-    };
-  };
+  front.onRequest = keylessPages(isRegionListing);
   const proxy = await startAuthzProxy(
     front,
     {
