@@ -19,7 +19,7 @@ import {
   field,
   metaData,
 } from '../helpers/log-text';
-import { ANALYST, type RunningProxy, startProxy, US_READER } from '../helpers/proxy-harness';
+import { type RegionReaders, startRegionReaders } from '../helpers/proxy-harness';
 import { backendClient, type S3Server, startS3rver, writeBucket } from '../helpers/s3-servers';
 
 const BUCKET = 'doubled-slash';
@@ -76,28 +76,11 @@ afterAll(async () => {
 });
 
 describe.each(['raw', 'filtered'] as const)('absolute paths with a doubled slash (logView %s)', (logView) => {
-  let proxy: RunningProxy;
-  let eu: S3Client;
-  let us: S3Client;
+  let readers: RegionReaders;
   beforeAll(async () => {
-    proxy = await startProxy(backend, {
-      logView,
-      getMode: 'proxy',
-      tableMapping: { t: `s3://${BUCKET}/t` },
-      auth: { keys: [ANALYST, US_READER] },
-      grants: [
-        { principal: ANALYST.principal, table: 't', partitions: [{ region: 'EU' }] },
-        { principal: US_READER.principal, table: 't', partitions: [{ region: 'US' }] },
-      ],
-    });
-    eu = proxy.client(ANALYST);
-    us = proxy.client(US_READER);
+    readers = await startRegionReaders(backend, BUCKET, logView);
   });
-  afterAll(async () => {
-    eu?.destroy();
-    us?.destroy();
-    await proxy?.stop();
-  });
+  afterAll(() => readers?.stop());
 
   const get = (client: S3Client, Key: string) =>
     client.send(new GetObjectCommand({ Bucket: 'datalake', Key })).then(
@@ -109,16 +92,16 @@ describe.each(['raw', 'filtered'] as const)('absolute paths with a doubled slash
     );
 
   it('serves the key the readers read, to the granted reader only', async () => {
-    expect((await get(eu, 't/region=EU/z.parquet')).status).toBe(200);
-    expect((await get(us, 't/region=EU/z.parquet')).status).not.toBe(200);
-    expect((await get(us, 't/region=EU/dv.bin')).status).not.toBe(200);
+    expect((await get(readers.eu, 't/region=EU/z.parquet')).status).toBe(200);
+    expect((await get(readers.us, 't/region=EU/z.parquet')).status).not.toBe(200);
+    expect((await get(readers.us, 't/region=EU/dv.bin')).status).not.toBe(200);
     if (logView === 'raw') {
-      const r = await get(eu, 't/region=EU/dv.bin');
+      const r = await get(readers.eu, 't/region=EU/dv.bin');
       expect(r.status).toBe(200);
       expect(r.body).toEqual(vec.file);
       return;
     }
-    const commit = await get(eu, commitKey(0, 't/'));
+    const commit = await get(readers.eu, commitKey(0, 't/'));
     expect(commit.status).toBe(200);
     const adds = new TextDecoder()
       .decode(commit.body)

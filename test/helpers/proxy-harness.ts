@@ -101,3 +101,39 @@ export async function startProxy(
     stop: () => server.close(),
   };
 }
+
+export interface RegionReaders {
+  /** ANALYST's client (granted region=EU) and US_READER's (region=US). */
+  eu: S3Client;
+  us: S3Client;
+  stop(): Promise<void>;
+}
+
+/** A proxy (proxy mode) of table `t` at s3://bucket/t with two readers, one region each. */
+export async function startRegionReaders(
+  backend: S3Server,
+  bucket: string,
+  logView: 'raw' | 'filtered',
+): Promise<RegionReaders> {
+  const proxy = await startProxy(backend, {
+    logView,
+    getMode: 'proxy',
+    tableMapping: { t: `s3://${bucket}/t` },
+    auth: { keys: [ANALYST, US_READER] },
+    grants: [
+      { principal: ANALYST.principal, table: 't', partitions: [{ region: 'EU' }] },
+      { principal: US_READER.principal, table: 't', partitions: [{ region: 'US' }] },
+    ],
+  });
+  const eu = proxy.client(ANALYST);
+  const us = proxy.client(US_READER);
+  return {
+    eu,
+    us,
+    async stop() {
+      eu.destroy();
+      us.destroy();
+      await proxy.stop();
+    },
+  };
+}

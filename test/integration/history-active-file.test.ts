@@ -16,7 +16,7 @@ import {
   protocolV1,
   removeAction,
 } from '../helpers/log-text';
-import { ANALYST, type RunningProxy, startProxy, US_READER } from '../helpers/proxy-harness';
+import { type RegionReaders, startRegionReaders } from '../helpers/proxy-harness';
 import { type S3Server, startS3rver, writeBucket } from '../helpers/s3-servers';
 
 const BUCKET = 'active-lake';
@@ -49,28 +49,11 @@ afterAll(async () => {
 });
 
 describe.each(['raw', 'filtered'] as const)('an active file and a stale remove (logView %s)', (logView) => {
-  let proxy: RunningProxy;
-  let eu: S3Client;
-  let us: S3Client;
+  let readers: RegionReaders;
   beforeAll(async () => {
-    proxy = await startProxy(backend, {
-      logView,
-      getMode: 'proxy',
-      tableMapping: { t: `s3://${BUCKET}/t` },
-      auth: { keys: [ANALYST, US_READER] },
-      grants: [
-        { principal: ANALYST.principal, table: 't', partitions: [{ region: 'EU' }] },
-        { principal: US_READER.principal, table: 't', partitions: [{ region: 'US' }] },
-      ],
-    });
-    eu = proxy.client(ANALYST);
-    us = proxy.client(US_READER);
+    readers = await startRegionReaders(backend, BUCKET, logView);
   });
-  afterAll(async () => {
-    eu?.destroy();
-    us?.destroy();
-    await proxy?.stop();
-  });
+  afterAll(() => readers?.stop());
 
   const get = (client: S3Client) =>
     client.send(new GetObjectCommand({ Bucket: 'datalake', Key: 't/region=US/p.parquet' })).then(
@@ -79,7 +62,7 @@ describe.each(['raw', 'filtered'] as const)('an active file and a stale remove (
     );
 
   it('is served in its own partition only', async () => {
-    expect(await get(us)).toEqual({ status: 200, body: 'US DATA' });
-    expect(await get(eu)).toEqual({ status: logView === 'raw' ? 403 : 404 });
+    expect(await get(readers.us)).toEqual({ status: 200, body: 'US DATA' });
+    expect(await get(readers.eu)).toEqual({ status: logView === 'raw' ? 403 : 404 });
   });
 });
