@@ -3,7 +3,6 @@
  * not the metrics token, not a signature (header or presigned), not a presigned URL handed out
  * in a redirect.
  */
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
@@ -13,7 +12,8 @@ import { envName } from '../../lambda/config';
 import { emfValues, parseEmfLines, sum } from '../helpers/emf';
 import { uploadDemoTable } from '../helpers/fixture-tables';
 import { ANALYST, type RunningProxy, startProxy } from '../helpers/proxy-harness';
-import { BACKEND_CREDENTIALS, REPO_ROOT, type S3Server, startS3rver } from '../helpers/s3-servers';
+import { type ProcessRun, spawnProxy } from '../helpers/proxy-run';
+import { type S3Server, startS3rver } from '../helpers/s3-servers';
 import { encodeKeyPath, signedFetch } from '../helpers/signed-fetch';
 import { tempDir } from '../helpers/temp-dir';
 
@@ -103,65 +103,8 @@ const METRICS_TOKEN = 'metrics-token-must-stay-secret-0042';
 /** Client text that would forge an audit field if the line were not JSON-escaped. */
 const HOSTILE_UA = 'boto3/1 \\" "},"decision":"allow","x":{"y":"\\u0000';
 
-interface ProcessRun {
-  url: string;
-  metricsUrl?: string;
-  stop(): Promise<{ stdout: string; stderr: string }>;
-}
-
-function spawnProxy(args: string[], env: Record<string, string>, ready: RegExp): Promise<ProcessRun> {
-  const child = spawn(process.execPath, ['--openssl-legacy-provider', '--import', 'tsx', ...args], {
-    cwd: REPO_ROOT,
-    env: {
-      PATH: process.env.PATH ?? '',
-      AWS_ACCESS_KEY_ID: BACKEND_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: BACKEND_CREDENTIALS.secretAccessKey,
-      AWS_REGION: 'us-east-1',
-      AWS_EC2_METADATA_DISABLED: 'true',
-      AWS_EMF_ENVIRONMENT: 'Local',
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => {
-    stdout += d;
-  });
-  child.stderr!.on('data', (d) => {
-    stderr += d;
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`proxy process did not start: ${stderr}`));
-    }, 30_000);
-    const check = () => {
-      const m = ready.exec(stderr);
-      if (!m) return;
-      clearTimeout(timer);
-      child.stderr!.off('data', check);
-      resolve({
-        url: m[1]!,
-        metricsUrl: m[2],
-        stop: async () => {
-          child.kill('SIGTERM');
-          const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-          await exited;
-          clearTimeout(killer);
-          return { stdout, stderr };
-        },
-      });
-    };
-    child.stderr!.on('data', check);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`proxy process exited with ${code}: ${stderr}`));
-    });
-  });
-}
+// As npm start runs node (its embedded S3's crypto), the same flag for both entry points.
+const LEGACY = ['--openssl-legacy-provider'];
 
 const settings = () => ({
   tableMapping: { sales: 's3://lake/w/sales', broken: 's3://lake/w/broken' },
@@ -182,6 +125,7 @@ const PROCESSES: [string, () => Promise<ProcessRun>][] = [
       const file = join(tempDir('no-secrets-'), 'config.json');
       writeFileSync(file, JSON.stringify({ ...settings(), port: 0, metricsPort: 0 }));
       return spawnProxy(
+        LEGACY,
         ['lambda/local/main.ts', '--config', file],
         {},
         /listening on (http:\/\/127\.0\.0\.1:\d+) .*metrics on (\S+)/,
@@ -194,7 +138,12 @@ const PROCESSES: [string, () => Promise<ProcessRun>][] = [
       const env: Record<string, string> = {};
       for (const [field, value] of Object.entries(settings()))
         env[envName(field)] = typeof value === 'string' ? value : JSON.stringify(value);
-      return spawnProxy(['test/helpers/lambda-entry-main.ts'], env, /LISTENING (http:\/\/127\.0\.0\.1:\d+)/);
+      return spawnProxy(
+        LEGACY,
+        ['test/helpers/lambda-entry-main.ts'],
+        env,
+        /LISTENING (http:\/\/127\.0\.0\.1:\d+)/,
+      );
     },
   ],
 ];

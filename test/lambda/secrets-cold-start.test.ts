@@ -6,21 +6,14 @@
  * same key, /metrics opens to the token in its secret, and a secret that cannot be read or is not a
  * valid key fails the start (no request is served with a random key), without the value in a log.
  */
-import { spawn } from 'node:child_process';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envName } from '../../lambda/config';
 import { ListingTokens } from '../../lambda/s3/listing-token';
 import { uploadDemoTable } from '../helpers/fixture-tables';
 import { ANALYST } from '../helpers/proxy-harness';
-import {
-  BACKEND_CREDENTIALS,
-  motoUnavailableReason,
-  REPO_ROOT,
-  type S3Server,
-  startMoto,
-  startS3rver,
-} from '../helpers/s3-servers';
+import { spawnProxy } from '../helpers/proxy-run';
+import { motoUnavailableReason, type S3Server, startMoto, startS3rver } from '../helpers/s3-servers';
 import { signedFetch } from '../helpers/signed-fetch';
 import { withReason } from '../helpers/skips';
 
@@ -31,60 +24,25 @@ const MOTO_CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' };
 
 interface Instance {
   url: string;
+  /** All it printed, stdout then stderr. */
   stop(): Promise<string>;
 }
 
 /** The Lambda entry in a process of its own, its environment as the stack sets it. */
-function startInstance(env: Record<string, string>): Promise<Instance> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/lambda-entry-main.ts'], {
-    cwd: REPO_ROOT,
-    env: {
-      PATH: process.env.PATH ?? '',
-      AWS_ACCESS_KEY_ID: BACKEND_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: BACKEND_CREDENTIALS.secretAccessKey,
-      AWS_REGION: 'us-east-1',
-      AWS_EC2_METADATA_DISABLED: 'true',
-      AWS_EMF_ENVIRONMENT: 'Local',
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-      ...env,
+async function startInstance(env: Record<string, string>): Promise<Instance> {
+  const run = await spawnProxy(
+    [],
+    ['test/helpers/lambda-entry-main.ts'],
+    env,
+    /LISTENING (http:\/\/127\.0\.0\.1:\d+)/,
+  );
+  return {
+    url: run.url,
+    stop: async () => {
+      const { stdout, stderr } = await run.stop();
+      return `${stdout}${stderr}`;
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout!.on('data', (d) => {
-    output += d;
-  });
-  child.stderr!.on('data', (d) => {
-    output += d;
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`Lambda entry did not start: ${output}`));
-    }, 30_000);
-    const check = () => {
-      const m = /LISTENING (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
-      if (!m) return;
-      clearTimeout(timer);
-      child.stderr!.off('data', check);
-      resolve({
-        url: m[1]!,
-        stop: async () => {
-          child.kill('SIGTERM');
-          const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-          await exited;
-          clearTimeout(killer);
-          return output;
-        },
-      });
-    };
-    child.stderr!.on('data', check);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`Lambda entry exited with ${code}: ${output}`));
-    });
-  });
+  };
 }
 
 const reason = motoUnavailableReason();
