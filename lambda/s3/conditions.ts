@@ -4,6 +4,7 @@
  * ignore some of these headers (s3rver ignores If-Match and If-Unmodified-Since).
  */
 import type { Conditions, ObjectMeta } from '../storage/storage-backend';
+import { parseHttpDate } from './s3-encoding';
 
 export type ConditionOutcome = 'ok' | 'not-modified' | 'precondition-failed';
 
@@ -33,4 +34,18 @@ export function evaluateConditions(meta: ObjectMeta, c: Conditions): ConditionOu
     return 'not-modified';
   }
   return 'ok';
+}
+
+/**
+ * If-Range (RFC 9110 §13.1.5; S3 honours it, aws/aws-sdk-kotlin#1645): does a Range still apply? Only for
+ * a strong ETag equal to its own or a date equal to its Last-Modified; otherwise the whole current
+ * object is served (200), so a resumed or ranged read never splices two versions of a file.
+ */
+export function rangeStillValid(ifRange: string | undefined, meta: ObjectMeta): boolean {
+  if (ifRange === undefined) return true;
+  const v = ifRange.trim();
+  if (v.startsWith('"')) return v === `"${opaque(meta.etag)}"`;
+  if (v.startsWith('W/')) return false;
+  const date = parseHttpDate(v);
+  return date !== undefined && seconds(date) === seconds(meta.lastModified);
 }

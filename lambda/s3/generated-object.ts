@@ -5,7 +5,7 @@
 import type { GeneratedObject } from '../core/generated-object';
 import type { Headers, ProxyResponse } from '../core/types';
 import type { ObjectMeta } from '../storage/storage-backend';
-import { evaluateConditions } from './conditions';
+import { evaluateConditions, rangeStillValid } from './conditions';
 import { conditionFailure, conditionsOf, objectHeaders, onePiecePart } from './get-object';
 import { invalidRange, parseRange } from './range';
 
@@ -32,7 +32,7 @@ export function serveGenerated(
     const status = onePiecePart(req.partNumber, size, headers);
     return head ? { status, headers } : { status, headers, body: obj.body };
   }
-  const range = parseRange(req.headers.range);
+  const range = rangeStillValid(req.headers['if-range'], meta) ? parseRange(req.headers.range) : undefined;
   if (!range) return head ? { status: 200, headers } : { status: 200, headers, body: obj.body };
   const start = 'suffix' in range ? Math.max(0, size - range.suffix) : range.start;
   const end = 'suffix' in range ? size - 1 : Math.min(range.end ?? size - 1, size - 1);

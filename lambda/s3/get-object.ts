@@ -2,6 +2,7 @@
 import { S3Error } from '../core/s3-error';
 import type { Headers, ProxyResponse } from '../core/types';
 import {
+  type ByteRange,
   type Conditions,
   type GetResult,
   type ObjectMeta,
@@ -12,7 +13,7 @@ import {
   type StorageBackend,
   StorageError,
 } from '../storage/storage-backend';
-import { type ConditionOutcome, evaluateConditions } from './conditions';
+import { type ConditionOutcome, evaluateConditions, rangeStillValid } from './conditions';
 import { invalidPartNumber, invalidRange, parseRange } from './range';
 import { httpDate, parseHttpDate } from './s3-encoding';
 import { noSuchKey, notModifiedOf, toS3Error } from './storage-errors';
@@ -233,16 +234,18 @@ export async function getObject(
 ): Promise<ProxyResponse> {
   const range = parseRange(req.headers.range);
   const conditions = conditionsOf(req.headers);
-  let result: GetResult;
-  try {
-    result = await storage.get(req.ref, {
+  const read = (r: ByteRange | undefined) =>
+    storage.get(req.ref, {
       ...forwarded(conditions),
-      range,
+      range: r,
       checksumMode: checksumMode(req.headers, req.query),
       sseCustomer: req.sseCustomer,
       partNumber: req.partNumber,
       signal: req.signal,
     });
+  let result: GetResult;
+  try {
+    result = await readUnlessStale(read, range, range && req.headers['if-range']);
   } catch (err) {
     const nm = notModifiedOf(err);
     if (nm) return { status: 304, headers: { ...base, ...nm.headers } };
@@ -267,6 +270,32 @@ export async function getObject(
   }
   const status = onePiece ? onePiecePart(req.partNumber!, result.contentLength, headers) : 200;
   return { status, headers, body: result.body };
+}
+
+/**
+ * The backend's answer to a ranged read, or the whole object when an If-Range validator turns out
+ * stale (only the answer tells the object's ETag). A range past the end is unsatisfiable (416)
+ * only if the validator holds.
+ */
+async function readUnlessStale(
+  read: (range: ByteRange | undefined) => Promise<GetResult>,
+  range: ByteRange | undefined,
+  ifRange: string | undefined,
+): Promise<GetResult> {
+  const close = (r: GetResult) => r.body[Symbol.asyncIterator]().return?.();
+  let result: GetResult;
+  try {
+    result = await read(range);
+  } catch (err) {
+    if (ifRange === undefined || !(err instanceof StorageError) || err.kind !== 'InvalidRange') throw err;
+    const whole = await read(undefined);
+    if (!rangeStillValid(ifRange, whole.meta)) return whole;
+    await close(whole);
+    throw err;
+  }
+  if (!result.range || rangeStillValid(ifRange, result.meta)) return result;
+  await close(result);
+  return read(undefined);
 }
 
 /**
@@ -311,7 +340,7 @@ export async function headObject(
   };
   if (req.partNumber !== undefined) return partHead(meta, req.partNumber, headers);
   // S3 answers a ranged HEAD like the GET would, without the body.
-  const range = parseRange(req.headers.range);
+  const range = rangeStillValid(req.headers['if-range'], meta) ? parseRange(req.headers.range) : undefined;
   if (range && 'start' in range && range.start >= meta.size) throw invalidRange(req.headers.range, meta.size);
   if (range && meta.size > 0) {
     const start = 'suffix' in range ? Math.max(0, meta.size - range.suffix) : range.start;
