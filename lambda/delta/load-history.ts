@@ -12,6 +12,7 @@
  * changed or a remove's partition values cannot be found in the new commits.
  */
 import { runInSlices, WorkSlices, yieldToEventLoop } from '../core/event-loop';
+import { StorageError } from '../storage/storage-backend';
 import {
   type CheckpointFileAction,
   jsonFileAction,
@@ -174,8 +175,9 @@ async function applyCommits(
       io.bytes += bytes.byteLength;
       return bytes;
     } catch (e) {
-      if (isNotFound(e))
-        throw new DeltaLogError('MissingLog', `${path} disappeared while reading the log`, { cause: e });
+      // Listed, then gone: a log cleanup raced this read. Not an unreadable log (that refuses what
+      // only the history can serve): a retryable failure, and the next load lists the log again.
+      if (isNotFound(e)) throw new StorageError('Unavailable', `${path} disappeared while reading the log`);
       throw e;
     }
   };
