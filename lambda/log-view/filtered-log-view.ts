@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { yieldToEventLoop } from '../core/event-loop';
 import type { GeneratedObject, GeneratedObjectMeta } from '../core/generated-object';
 import type { VirtualFolder } from '../core/listing-filter';
+import { prefetch } from '../core/prefetch';
 import type { Clock } from '../core/types';
 import { DeltaLogError } from '../delta/delta-log-error';
 import { type DeltaStorage, FileChanged, isNotFound, readListed } from '../delta/delta-storage';
@@ -439,11 +440,20 @@ export class FilteredLogView implements LogView {
     const now = this.now();
     let probe = t.probe;
     if (!probe || now - probe.at >= PROBE_MS) {
-      // A look that fails (throttling) answers from the listing held, as before the look.
-      probe = { version, at: now, found: checkpointExistsAt(req.storage, version).catch(() => false) };
+      // A failure too is the answer for PROBE_MS (a throttled store is not asked more often).
+      probe = { version, at: now, found: prefetch(checkpointExistsAt(req.storage, version)) };
       t.probe = probe;
     } else if (probe.version !== version) return log;
-    if (!(await probe.found)) return log;
+    let found: boolean;
+    try {
+      found = await probe.found;
+    } catch (e) {
+      // A listing answers from the listing held, as before the look; a GET of the checkpoint
+      // answers the failure (retried), not a 404 (never retried: the reader's table read fails).
+      if (get) throw e;
+      return log;
+    }
+    if (!found) return log;
     // Listed again unless the listing held now began after the look (it holds what the look saw).
     const held = t.logs.get(req.snapshot);
     if (held && held.at < probe.at) t.logs.delete(req.snapshot);
