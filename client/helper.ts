@@ -26,6 +26,8 @@ import {
   carriesSseKey,
   headersForProxy,
   headersForRedirect,
+  isLoopbackAddress,
+  namesThisMachine,
   parseTarget,
   type RawHeaders,
   redirectTarget,
@@ -93,6 +95,8 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
   const stats: HelperStats = { requests: 0, redirectsFollowed: 0 };
   const via = viaEntry(randomBytes(4).toString('hex'));
   const policy = redirectPolicy(target, options.allowRedirectHosts, options.resolve);
+  /** Listening on loopback only: set once listening. */
+  let loopbackOnly = false;
 
   /**
    * One request upstream. A kept-alive connection the server closed just as it was reused fails
@@ -168,6 +172,18 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
       options.log?.(`${method} ${askedHost(requestTarget)} refused (${upstream.refused})`);
       req.resume();
       return sendError(res, 403, 'AccessDenied', upstream.refused);
+    }
+    if (loopbackOnly && upstream.mode === 'endpoint' && !namesThisMachine(req.headers.host)) {
+      options.log?.(
+        `${method} ${upstream.path.split('?', 1)[0]} refused (its Host is not an address or localhost)`,
+      );
+      req.resume();
+      return sendError(
+        res,
+        403,
+        'AccessDenied',
+        'delta-proxy-client on loopback takes requests for an address or localhost only (another Host is how a web page reaches it by DNS rebinding)',
+      );
     }
     if (cameBack(req.rawHeaders, via)) {
       req.resume();
@@ -284,6 +300,7 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
   });
   const address = server.address() as AddressInfo;
+  loopbackOnly = isLoopbackAddress(address.address);
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
     url: `http://${host}:${address.port}`,

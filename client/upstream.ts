@@ -12,6 +12,8 @@
  *   by its own host name. Only the target's host is forwarded to: never an open proxy.
  */
 
+import { isIP } from 'node:net';
+
 export type RawHeaders = string[];
 
 export interface Upstream {
@@ -74,6 +76,23 @@ export function parseTarget(target: string): URL {
     throw new Error('--target must be an origin only, such as https://abc.lambda-url.eu-west-1.on.aws');
   }
   return url;
+}
+
+/** A listening address on loopback (127/8, ::1), not a wildcard one. */
+export function isLoopbackAddress(address: string): boolean {
+  return /^(::ffff:)?127\./i.test(address) || address === '::1';
+}
+
+/**
+ * The Host of an origin-form request to a helper on loopback: an S3 client names it by address
+ * or `localhost`. Another name is a web page's own, re-pointed at 127.0.0.1 (DNS rebinding): the
+ * browser would let that page read what the proxy gives unsigned callers, which no CORS allows.
+ */
+export function namesThisMachine(host: string | undefined): boolean {
+  // No Host (HTTP/1.0) or an IPv6 literal: never what a browser sends for a name.
+  if (host === undefined || host.startsWith('[')) return true;
+  const name = host.replace(/:\d*$/, '').toLowerCase();
+  return isIP(name) !== 0 || name === 'localhost' || name.endsWith('.localhost');
 }
 
 /** Maps a request target (origin-form or absolute-form) onto the proxy. */

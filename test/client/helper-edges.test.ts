@@ -343,7 +343,7 @@ describe('client helper: requests the proxy would take', () => {
     proxy.answer = (_req, res) => res.writeHead(200, { 'content-disposition': disposition }).end('ok');
     const direct = await rawSocket(
       helper.url,
-      'GET /datalake/k HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+      'GET /datalake/k HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n',
     );
     expect(direct).toMatch(/^HTTP\/1\.1 200 /);
     expect(direct).toContain(disposition);
@@ -351,7 +351,7 @@ describe('client helper: requests the proxy would take', () => {
     proxy.answer = (_req, res) => res.writeHead(307, { location: `${s3.url}/bucket/k?${query}` }).end();
     const followed = await rawSocket(
       helper.url,
-      'GET /datalake/k HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+      'GET /datalake/k HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n',
     );
     expect(followed).toMatch(/^HTTP\/1\.1 200 /);
     expect(s3.seen.map((r) => r.url)).toEqual([`/bucket/k?${query}`]);
