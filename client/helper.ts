@@ -271,7 +271,10 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
   });
   // Requests node's parser refuses never reach the handler: they get S3 XML too, not a bare 400.
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
-    if (!socket.writable) return socket.destroy();
+    // As node's own handler: an answer under way on this connection (a pipelined request failed
+    // to parse) is cut, not given these bytes inside its body.
+    const current = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
+    if (!socket.writable || current?.headersSent) return socket.destroy();
     socket.end(
       error.code === 'HPE_HEADER_OVERFLOW'
         ? rawError(
