@@ -50,6 +50,7 @@ const HOP_BY_HOP = new Set([
 const FOLLOW_HEADERS = new Set([
   'range',
   'if-match',
+  'if-range',
   'if-none-match',
   'if-modified-since',
   'if-unmodified-since',

@@ -224,6 +224,21 @@ describe('client helper: what S3 answers reaches the client as it is', () => {
     expect(s3.seen[0]?.headers.authorization).toBeUndefined();
   });
 
+  it('a followed GET keeps If-Range with its Range, so a resumed read never splices two versions', async () => {
+    proxy.answer = redirectToS3;
+    s3.answer = (_req, res) => {
+      res.writeHead(200, { 'content-length': '2' });
+      res.end('ab');
+    };
+    const r = await send('GET', '/datalake/k', {
+      authorization: AUTH,
+      range: 'bytes=5-',
+      'if-range': '"e1"',
+    });
+    expect(r.status).toBe(200);
+    expect(s3.seen[0]?.headers).toMatchObject({ range: 'bytes=5-', 'if-range': '"e1"' });
+  });
+
   it('HEAD keeps its Content-Length and sends no body', async () => {
     proxy.answer = (_req, res) => {
       res.writeHead(200, { 'content-length': '12345', etag: '"e"' });
