@@ -84,7 +84,11 @@ export interface ResolvedKey {
   backendKey: string;
 }
 
-/** Maps a decoded virtual key to its table; undefined when the alias is not mapped. */
+/**
+ * Maps a decoded virtual key to its table; undefined when the alias is not mapped, or when the
+ * backend key would be over S3's limit: no object can be there, and a KeyTooLongError for a key
+ * that fits as asked would tell anyone the alias is mapped (and, by bisection, its prefix's length).
+ */
 export function resolveKey(tables: TableMap, key: string): ResolvedKey | undefined {
   const slash = key.indexOf('/');
   const alias = slash < 0 ? key : key.slice(0, slash);
@@ -93,7 +97,8 @@ export function resolveKey(tables: TableMap, key: string): ResolvedKey | undefin
   const relKey = slash < 0 ? '' : key.slice(slash + 1);
   const backendKey = mount.prefix + relKey;
   // Defence in depth: the mapping is a plain concatenation, so this can only fail on a bug.
-  if (!backendKey.startsWith(mount.prefix) || Buffer.byteLength(backendKey) > MAX_KEY_BYTES)
-    throw new S3Error('KeyTooLongError', 'Your key is too long', {}, 'backend key over limit');
+  if (!backendKey.startsWith(mount.prefix))
+    throw new S3Error('KeyTooLongError', 'Your key is too long', {}, 'backend key outside the table');
+  if (Buffer.byteLength(backendKey) > MAX_KEY_BYTES) return undefined;
   return { mount, relKey, backendKey };
 }
