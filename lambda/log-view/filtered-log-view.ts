@@ -26,15 +26,14 @@ import { filterCheckpoint } from './filtered-checkpoint';
 import { filterCommit } from './filtered-commit';
 import { GeneratedCache, type GeneratedCacheStats } from './generated-cache';
 import { HeldLogListing } from './held-log-listing';
+import { keysOf, nextRealLog } from './next-real-log';
 import { type EpochPosition, type ParsedPartitioning, PartitioningEpoch } from './partitioning-epoch';
 import {
   checkpointExistsAt,
   dropCheckpoint,
   type RealCheckpoint,
   type RealLog,
-  realLogOf,
   virtualFile,
-  virtualKeys,
 } from './real-log';
 import { type ParsedAdds, ScanPathPartitions } from './scan-path-partitions';
 
@@ -67,6 +66,11 @@ export interface FilteredLogViewOptions {
   listingTtlMs?: number;
   /** How often the whole log is listed at least (default 1 hour); else only what can have changed. */
   fullListingMs?: number;
+  /**
+   * Make the log of each new version by walking the whole held listing (the bench's baseline),
+   * not from the log before (next-real-log.ts).
+   */
+  wholeLogPerVersion?: boolean;
   clock?: Clock;
 }
 
@@ -87,6 +91,8 @@ interface TableState {
   /** The real log's files, listed again only where they can have changed. */
   listing: HeldLogListing;
   latest?: RealLog;
+  /** The log made of the newest listing: the next one is made from it (next-real-log.ts). */
+  made?: RealLog;
   logs: WeakMap<Snapshot, { at: number; log: Promise<RealLog> }>;
   /** The last look for a checkpoint the listing lacks (checkpointAt()). */
   probe?: { version: number; at: number; found: Promise<boolean> };
@@ -110,6 +116,11 @@ export interface FilteredLogViewStats extends GeneratedCacheStats {
   listingBytes: number;
   /** Tables whose held listing was dropped to stay within the budget (listed whole when read again). */
   listingsDropped: number;
+  /**
+   * Held log files and listing keys gone through to make the logs and listings shown: a new
+   * version of a long log adds the files listed again, not the whole log.
+   */
+  logEntriesWalked: number;
 }
 
 export class FilteredLogView implements LogView {
@@ -117,6 +128,7 @@ export class FilteredLogView implements LogView {
   private readonly cache: GeneratedCache<Cached>;
   private readonly vectors: InlinedVectors;
   private listingsDropped = 0;
+  private readonly walked = { entries: 0 };
   /** Where the newest partitioning starts, per listed log (found as far as asked). */
   private readonly epochs = new WeakMap<RealLog, PartitioningEpoch>();
 
@@ -143,6 +155,7 @@ export class FilteredLogView implements LogView {
       deletionVectorBytes,
       listingBytes,
       listingsDropped: this.listingsDropped,
+      logEntriesWalked: this.walked.entries,
     };
   }
 
@@ -182,7 +195,7 @@ export class FilteredLogView implements LogView {
     const from = relAfter === undefined ? undefined : FROM_VERSION.exec(relAfter)?.[1];
     let log = await this.realLog(req);
     if (from !== undefined) log = await this.checkpointAt(req, log, Number(from));
-    const { keys, index } = await folderKeys(log);
+    const { keys, index } = await folderKeys(log, this.walked);
     return {
       prefix: LOG_DIR,
       keys,
@@ -474,7 +487,9 @@ export class FilteredLogView implements LogView {
       at: now,
       log: t.listing.list(from, req.snapshot.version).then(async (files) => {
         this.dropListings(t);
-        const log = await realLogOf(files, req.snapshot.version);
+        const before = this.opts.wholeLogPerVersion ? undefined : t.made;
+        const log = await nextRealLog(before, files, req.snapshot.version, this.walked);
+        t.made = log;
         if (!t.latest || log.version >= t.latest.version || replaced(t.latest, log)) t.latest = log;
         return log;
       }),
@@ -500,20 +515,15 @@ function replaced(latest: RealLog, log: RealLog): boolean {
 
 /**
  * The sorted keys of a listed log and their positions, made once per listing of it (a long log has
- * tens of thousands of commits: sorting them for every listing request would hold the event loop).
- * A checkpoint dropped since (a new `checkpoints` array) makes them again.
+ * tens of thousands of commits: sorting them for every listing request would hold the event loop),
+ * and from the keys of the log before where it was made from it (keysOf()). A checkpoint dropped
+ * since (a new `checkpoints` array) makes them again.
  */
-const folderKeysOf = new WeakMap<RealLog, { checkpoints: RealCheckpoint[]; keys: Promise<string[]> }>();
-
 async function folderKeys(
   log: RealLog,
+  walked: { entries: number },
 ): Promise<{ keys: string[]; index: (key: string) => number | undefined }> {
-  let f = folderKeysOf.get(log);
-  if (!f || f.checkpoints !== log.checkpoints) {
-    f = { checkpoints: log.checkpoints, keys: virtualKeys(log) };
-    folderKeysOf.set(log, f);
-  }
-  const keys = await f.keys;
+  const keys = await keysOf(log, walked);
   // Found by binary search: a Map of every key would rehash them all in one block as it grows.
   return {
     keys,

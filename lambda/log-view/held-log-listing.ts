@@ -49,6 +49,32 @@ const FULL_LISTING_MS = 60 * 60 * 1000;
  */
 export const HELD_FILE_BYTES = 400;
 
+/**
+ * Which listing a list() answer is, and how it continues the one before it (`previous`): that
+ * one's files but those a log cleanup deleted, `kept` of them (the same objects, as they were), then the
+ * files of version `start` or later, listed again. Without `change` it was listed whole. The logs
+ * made of a listing are made from those of the one before (next-real-log.ts). Ids, not the
+ * arrays: a listing naming the one before would keep every listing since the whole one.
+ */
+export interface ListingOf {
+  id: number;
+  change?: {
+    previous: number;
+    /** The newest version of the files at the log's start a log cleanup deleted (-1: none). */
+    droppedUpTo: number;
+    kept: number;
+    start: number;
+  };
+}
+
+const listings = new WeakMap<readonly LogFile[], ListingOf>();
+let lastId = 0;
+
+/** What listing `files` (a list() answer) is; undefined for an array that is none. */
+export function listingOf(files: readonly LogFile[]): ListingOf | undefined {
+  return listings.get(files);
+}
+
 interface Held {
   /** Sorted by path. */
   files: LogFile[];
@@ -116,6 +142,7 @@ export class HeldLogListing {
     }
     const forgets = this.forgets;
     const files = await runInSlices(logFiles(await listWholeLog(this.storage, newest)));
+    listings.set(files, { id: ++lastId });
     this.held = { files, fullAt: now, forgets };
     return files;
   }
@@ -134,6 +161,7 @@ export class HeldLogListing {
     while (before > 0 && held[before - 1]!.parsed.version >= start) before--;
     for (const f of held.slice(before)) if (listed.get(f.parsed.path) !== f.source) return undefined;
     let kept = held.slice(0, before);
+    let dropped = 0;
     if (kept.length > 0) {
       // A log cleanup deletes the oldest files first: those held before the log's first are gone,
       // the others still there. A first file not held (or none) is another log.
@@ -141,8 +169,16 @@ export class HeldLogListing {
       const at = oldest ? kept.findIndex((f) => f.parsed.path === oldest.parsed.path) : -1;
       if (at < 0 || kept[at]!.source !== oldest!.source) return undefined;
       kept = kept.slice(at);
+      dropped = at;
     }
-    return kept.concat(fresh);
+    const files = kept.concat(fresh);
+    const droppedUpTo = dropped > 0 ? held[dropped - 1]!.parsed.version : -1;
+    const previous = listings.get(held)?.id ?? 0;
+    listings.set(files, {
+      id: ++lastId,
+      change: { previous, droppedUpTo, kept: kept.length, start },
+    });
+    return files;
   }
 }
 

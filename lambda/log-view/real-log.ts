@@ -15,7 +15,7 @@ import {
   parseLogPath,
   versionPrefix,
 } from '../delta/log-path';
-import { completeCheckpoints, completeCheckpointsWork } from '../delta/log-segment';
+import { type CheckpointChoice, completeCheckpoints, completeCheckpointsWork } from '../delta/log-segment';
 import { retainedLogWork } from '../delta/retained-log';
 import type { LogFile } from './held-log-listing';
 
@@ -43,15 +43,34 @@ export class CommitsByVersion {
   private readonly byVersion: (RealCommit | undefined)[];
   size = 0;
 
+  /** `from`: the commits of the versions it holds (continued()). */
   constructor(
     private readonly oldest: number,
     newest: number,
+    from?: (RealCommit | undefined)[],
   ) {
-    this.byVersion = new Array(Math.max(0, newest - oldest + 1));
+    const n = Math.max(0, newest - oldest + 1);
+    this.byVersion = from ?? new Array(n);
+    // Pushed, not by setting the length: a copy grown past what it holds may turn into a dictionary.
+    while (this.byVersion.length < n) this.byVersion.push(undefined);
+    this.byVersion.length = n;
   }
 
   get(version: number): RealCommit | undefined {
     return this.byVersion[version - this.oldest];
+  }
+
+  /**
+   * These commits before `before`, for a log up to `newest`: a copy of references (a memcpy, not
+   * a walk of the log), so the log they were made for stays as it was.
+   */
+  continued(before: number, newest: number): CommitsByVersion {
+    const keep = Math.max(0, Math.min(before - this.oldest, this.byVersion.length));
+    const next = new CommitsByVersion(this.oldest, newest, this.byVersion.slice(0, keep));
+    let dropped = 0;
+    for (let i = keep; i < this.byVersion.length; i++) if (this.byVersion[i] !== undefined) dropped++;
+    next.size = this.size - dropped;
+    return next;
   }
 
   set(version: number, commit: RealCommit): void {
@@ -79,9 +98,28 @@ export interface RealLog {
   /** The newest checkpoint's version as listed (before any was removed), -1 when none. */
   newestListedCheckpoint: number;
   /** The versions of the checkpoints listed (before any was removed). */
-  listedCheckpoints: ReadonlySet<number>;
+  listedCheckpoints: CheckpointVersions;
   /** The oldest version shown (the oldest the log can rebuild). */
   oldest: number;
+}
+
+/**
+ * The versions of checkpoints listed, found by binary search in the (newest first) list: not a Set,
+ * made anew for every version of a log of tens of thousands of checkpoints.
+ */
+export class CheckpointVersions {
+  constructor(private readonly newestFirst: readonly RealCheckpoint[]) {}
+
+  has(version: number): boolean {
+    let lo = 0;
+    let hi = this.newestFirst.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.newestFirst[mid]!.version > version) lo = mid + 1;
+      else hi = mid;
+    }
+    return this.newestFirst[lo]?.version === version;
+  }
 }
 
 /** Drops a checkpoint that could not be read, so the view (and `_last_checkpoint`) stop showing it. */
@@ -93,11 +131,15 @@ export function dropCheckpoint(log: RealLog, version: number): void {
  * The log as the view shows it at `upTo`, from the table's held listing (held-log-listing.ts), in
  * slices: a long log holds hundreds of thousands of files, and this runs for every new version.
  */
-export function realLogOf(files: readonly LogFile[], upTo: number): Promise<RealLog> {
-  return runInSlices(realLogWork(files, upTo));
+export async function realLogOf(files: readonly LogFile[], upTo: number): Promise<RealLog> {
+  return (await runInSlices(wholeRealLogWork(files, upTo))).log;
 }
 
-function* realLogWork(files: readonly LogFile[], upTo: number): Generator<void, RealLog> {
+/** realLogOf's work; `reconstructable`: some version up to `upTo` can be rebuilt (else oldest is 0). */
+export function* wholeRealLogWork(
+  files: readonly LogFile[],
+  upTo: number,
+): Generator<void, { log: RealLog; reconstructable: boolean }> {
   const slices = new WorkSlices(LOG_FILES_PER_SLICE);
   // No map keyed by every file: a V8 Map grows by rehashing all it holds in one block.
   const shown: LogFile[] = [];
@@ -114,7 +156,8 @@ function* realLogWork(files: readonly LogFile[], upTo: number): Generator<void, 
   // left them) are not shown: the proxy's history starts there, so it serves no change data of
   // theirs and cannot place a file that only they name.
   const complete = yield* completeCheckpointsWork(parsed);
-  const oldest = (yield* retainedLogWork(parsed, upTo, complete))?.oldestVersion ?? 0;
+  const retained = yield* retainedLogWork(parsed, upTo, complete);
+  const oldest = retained?.oldestVersion ?? 0;
   const commits = new CommitsByVersion(oldest, upTo);
   for (const f of shown) {
     if (slices.spend(1)) yield;
@@ -122,6 +165,37 @@ function* realLogWork(files: readonly LogFile[], upTo: number): Generator<void, 
     // The held LogFile is the RealCommit: no object per commit and version.
     if (p.type === 'commit' && p.version >= oldest) commits.set(p.version, f);
   }
+  const checkpoints = yield* shownCheckpointsWork(complete, oldest, parts, slices);
+  return { log: logOf(upTo, oldest, commits, checkpoints), reconstructable: retained !== undefined };
+}
+
+export function logOf(
+  version: number,
+  oldest: number,
+  commits: CommitsByVersion,
+  checkpoints: RealCheckpoint[],
+): RealLog {
+  return {
+    version,
+    commits,
+    checkpoints,
+    // Newest first.
+    newestListedCheckpoint: checkpoints[0]?.version ?? -1,
+    listedCheckpoints: new CheckpointVersions(checkpoints),
+    oldest,
+  };
+}
+
+/**
+ * The checkpoints shown, newest first, of the complete ones listed (newest first) and their parts
+ * by path: from `oldest` on, none with a zero-byte part, one per version.
+ */
+export function* shownCheckpointsWork(
+  complete: readonly CheckpointChoice[],
+  oldest: number,
+  parts: ReadonlyMap<string, LogFile>,
+  slices: WorkSlices,
+): Generator<void, RealCheckpoint[]> {
   const checkpoints: RealCheckpoint[] = [];
   for (const c of complete) {
     if (c.version < oldest) break; // newest first
@@ -145,15 +219,7 @@ function* realLogWork(files: readonly LogFile[], upTo: number): Generator<void, 
       source: c.parts.map((p) => parts.get(p.path)!.source).join(','),
     });
   }
-  return {
-    version: upTo,
-    commits,
-    checkpoints,
-    // Newest first.
-    newestListedCheckpoint: checkpoints[0]?.version ?? -1,
-    listedCheckpoints: new Set(checkpoints.map((c) => c.version)),
-    oldest,
-  };
+  return checkpoints;
 }
 
 /** Files a probe for the checkpoint at one version lists: its parts, `.crc`, compactions, the commit. */

@@ -238,6 +238,11 @@ export class PrometheusMetrics implements MetricsRecorder {
       'Tables whose held log listing was dropped to stay within the budget (their next read lists the log whole).',
       (s) => s.listingsDropped,
     );
+    counter(
+      'deltaproxy_filtered_log_entries_walked_total',
+      'Held log files and listing keys gone through to make the filtered logs (a new version: what it changed, not the whole log).',
+      (s) => s.logEntriesWalked,
+    );
     gauge(
       'deltaproxy_filtered_log_cache_bytes',
       'Estimated memory the filtered log view holds: generated files, parsed adds, inline vectors, held listings.',
@@ -346,6 +351,7 @@ const NO_VIEW: FilteredLogViewStats = {
   deletionVectorBytes: 0,
   listingBytes: 0,
   listingsDropped: 0,
+  logEntriesWalked: 0,
 };
 
 /**
