@@ -3,13 +3,14 @@
  * continuation tokens as S3 has them, every answer `latencyMs` late (a timer, also at 0: each page
  * is its own turn of the event loop). A model for listings too long to write to a local server
  * (s3rver reads a bucket's every key for each LIST); nothing else is served. `keys` may grow in
- * order between listings.
+ * order between listings. `sizeOf`: a key's listed size (100 unless given).
  */
 import type { ListPage, ListParams, StorageBackend } from '../../lambda/storage/storage-backend';
 
 export function sortedListingBackend(
   keys: readonly string[],
   latencyMs = 0,
+  sizeOf: (key: string) => number = () => 100,
 ): { backend: StorageBackend; stats: { requests: number } } {
   const stats = { requests: 0 };
   const fail = () => Promise.reject(new Error('only LIST is modelled'));
@@ -34,7 +35,7 @@ export function sortedListingBackend(
       const page = keys.slice(lo, lo + max).filter((k) => k.startsWith(p.prefix));
       const truncated = lo + page.length < keys.length && page.length === max;
       return {
-        objects: page.map((key) => ({ key, size: 100, etag: '"e"', lastModified })),
+        objects: page.map((key) => ({ key, size: sizeOf(key), etag: '"e"', lastModified })),
         commonPrefixes: [],
         isTruncated: truncated,
         ...(truncated ? { nextContinuationToken: page.at(-1)! } : {}),
