@@ -159,24 +159,27 @@ export class HeldLogListing {
     // path order, so in version order: those before `start` come first.
     let before = held.length;
     while (before > 0 && held[before - 1]!.parsed.version >= start) before--;
-    for (const f of held.slice(before)) if (listed.get(f.parsed.path) !== f.source) return undefined;
-    let kept = held.slice(0, before);
+    for (let i = before; i < held.length; i++)
+      if (listed.get(held[i]!.parsed.path) !== held[i]!.source) return undefined;
     let dropped = 0;
-    if (kept.length > 0) {
+    if (before > 0) {
       // A log cleanup deletes the oldest files first: those held before the log's first are gone,
       // the others still there. A first file not held (or none) is another log.
       const oldest = runToEnd(logFiles(first))[0];
-      const at = oldest ? kept.findIndex((f) => f.parsed.path === oldest.parsed.path) : -1;
-      if (at < 0 || kept[at]!.source !== oldest!.source) return undefined;
-      kept = kept.slice(at);
+      let at = -1;
+      if (oldest)
+        for (let i = 0; i < before && at < 0; i++) if (held[i]!.parsed.path === oldest.parsed.path) at = i;
+      if (at < 0 || held[at]!.source !== oldest!.source) return undefined;
       dropped = at;
     }
-    const files = kept.concat(fresh);
+    // One copy of what is kept (a long log holds hundreds of thousands of files), then the new.
+    const files = held.slice(dropped, before).concat(fresh);
     const droppedUpTo = dropped > 0 ? held[dropped - 1]!.parsed.version : -1;
+    const kept = before - dropped;
     const previous = listings.get(held)?.id ?? 0;
     listings.set(files, {
       id: ++lastId,
-      change: { previous, droppedUpTo, kept: kept.length, start },
+      change: { previous, droppedUpTo, kept, start },
     });
     return files;
   }

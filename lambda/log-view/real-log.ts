@@ -35,55 +35,71 @@ export interface RealCheckpoint {
   source: string;
 }
 
+/** Versions a chunk of CommitsByVersion holds. */
+const CHUNK = 4096;
+
 /**
- * The commits shown, by version: an array from the oldest version shown, not a Map (a V8 Map of a
- * long log's commits grows by rehashing them all in one block, and this is made per version).
+ * The commits shown, by version: arrays of CHUNK versions from the oldest version shown, not a
+ * Map (a V8 Map of a long log's commits grows by rehashing them all in one block, and this is made
+ * per version). In chunks so that the log of the next version shares those it does not change
+ * (continued()): a new version copies one chunk, not the whole log.
  */
 export class CommitsByVersion {
-  private readonly byVersion: (RealCommit | undefined)[];
+  private readonly chunks: (RealCommit | undefined)[][];
+  private readonly length: number;
   size = 0;
 
-  /** `from`: the commits of the versions it holds (continued()). */
+  /** `shared`: the chunks of the versions before the first it may set (continued()). */
   constructor(
     private readonly oldest: number,
     newest: number,
-    from?: (RealCommit | undefined)[],
+    shared: (RealCommit | undefined)[][] = [],
   ) {
-    const n = Math.max(0, newest - oldest + 1);
-    this.byVersion = from ?? new Array(n);
-    // Pushed, not by setting the length: a copy grown past what it holds may turn into a dictionary.
-    while (this.byVersion.length < n) this.byVersion.push(undefined);
-    this.byVersion.length = n;
+    this.length = Math.max(0, newest - oldest + 1);
+    this.chunks = shared;
+    while (this.chunks.length * CHUNK < this.length) this.chunks.push(new Array(CHUNK));
   }
 
   get(version: number): RealCommit | undefined {
-    return this.byVersion[version - this.oldest];
+    const i = version - this.oldest;
+    if (i < 0 || i >= this.length) return undefined;
+    return this.chunks[Math.floor(i / CHUNK)]![i % CHUNK];
   }
 
   /**
-   * These commits before `before`, for a log up to `newest`: a copy of references (a memcpy, not
-   * a walk of the log), so the log they were made for stays as it was.
+   * These commits before `before`, for a log up to `newest`: the chunks before the one holding
+   * `before` are shared (never set again: a log only sets versions from `before` on), that one
+   * copied, so the log they were made for stays as it was.
    */
   continued(before: number, newest: number): CommitsByVersion {
-    const keep = Math.max(0, Math.min(before - this.oldest, this.byVersion.length));
-    const next = new CommitsByVersion(this.oldest, newest, this.byVersion.slice(0, keep));
+    const keep = Math.max(0, Math.min(before - this.oldest, this.length));
+    const whole = Math.floor(keep / CHUNK);
+    const shared = this.chunks.slice(0, whole);
+    if (keep % CHUNK) {
+      const part: (RealCommit | undefined)[] = new Array(CHUNK);
+      const from = this.chunks[whole]!;
+      for (let i = 0; i < keep % CHUNK; i++) part[i] = from[i];
+      shared.push(part);
+    }
+    const next = new CommitsByVersion(this.oldest, newest, shared);
     let dropped = 0;
-    for (let i = keep; i < this.byVersion.length; i++) if (this.byVersion[i] !== undefined) dropped++;
+    for (let v = this.oldest + keep; v < this.oldest + this.length; v++) if (this.get(v)) dropped++;
     next.size = this.size - dropped;
     return next;
   }
 
   set(version: number, commit: RealCommit): void {
     const i = version - this.oldest;
-    if (i < 0 || i >= this.byVersion.length) throw new RangeError(`version ${version} is outside the log`);
-    if (this.byVersion[i] === undefined) this.size++;
-    this.byVersion[i] = commit;
+    if (i < 0 || i >= this.length) throw new RangeError(`version ${version} is outside the log`);
+    const chunk = this.chunks[Math.floor(i / CHUNK)]!;
+    if (chunk[i % CHUNK] === undefined) this.size++;
+    chunk[i % CHUNK] = commit;
   }
 
   /** Oldest first. */
   *[Symbol.iterator](): IterableIterator<[number, RealCommit]> {
-    for (let i = 0; i < this.byVersion.length; i++) {
-      const c = this.byVersion[i];
+    for (let i = 0; i < this.length; i++) {
+      const c = this.chunks[Math.floor(i / CHUNK)]![i % CHUNK];
       if (c !== undefined) yield [this.oldest + i, c];
     }
   }
