@@ -210,7 +210,7 @@ export async function refreshSnapshot(
     .map((f) => parseLogPath(f.path, f.size))
     .filter((p): p is ParsedLogPath => p !== undefined && p.version > prev.version);
   const commits = parsed.filter((p) => p.type === 'commit');
-  if (opts.version === undefined && !continues(prev, listing, commits.length > 0)) {
+  if (opts.version === undefined && !continues(prev, listing)) {
     return { ...(await rebuilt()), replaced: true };
   }
   if (commits.length === 0) return { outcome: 'unchanged', snapshot: prev };
@@ -260,15 +260,16 @@ export async function refreshSnapshot(
 
 /**
  * Does the log (listed from prev's version on) still continue prev? Its commit at prev's version
- * is the same file (size and Last-Modified), or is gone only because newer commits exist (a log
- * cleanup keeps the newest commits). A commit written again, or a log that ends before prev's
- * version, is another table (deleted and recreated) or a rollback (newer commits deleted).
+ * is the same file (size and Last-Modified). A commit written again, or gone (a log that ends
+ * before prev's version, or a cleanup of a table written again there whose log goes on right
+ * after it: nothing tells it from a cleanup of this one), is taken for another table (deleted and
+ * recreated) or a rollback (newer commits deleted).
  */
-function continues(prev: Snapshot, listing: readonly ListedFile[], newer: boolean): boolean {
+function continues(prev: Snapshot, listing: readonly ListedFile[]): boolean {
   const was = prev.loadInfo.head;
   if (!was) return true; // not listed when prev was made: nothing to compare with
   const now = listing.find((f) => f.path === commitPath(prev.version));
-  if (!now) return newer;
+  if (!now) return false;
   const is = stamp(now);
   const same = <T>(a: T | undefined, b: T | undefined) => a === undefined || b === undefined || a === b;
   return is.size === was.size && same(is.lastModified, was.lastModified) && same(is.etag, was.etag);
