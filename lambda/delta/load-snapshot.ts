@@ -235,14 +235,22 @@ export async function refreshSnapshot(
   }
   const state = await fork(prev.state);
   const replay = new LogReplay(state, prev.root);
-  const repartitioned = await applySteps(
-    storage,
-    replay,
-    steps,
-    io,
-    (batch) => (batch.metadata ? sameColumns(partitionColumnsOf(batch.metadata), state.columns) : true),
-    opts.readAhead,
-  );
+  let repartitioned: boolean;
+  try {
+    repartitioned = await applySteps(
+      storage,
+      replay,
+      steps,
+      io,
+      (batch) => (batch.metadata ? sameColumns(partitionColumnsOf(batch.metadata), state.columns) : true),
+      opts.readAhead,
+    );
+  } catch (e) {
+    // A commit listed then gone (a log cleanup since the listing): a race, not a missing log
+    // (403). Loaded anew from a fresh listing, as for a gap found in the listing.
+    if (e instanceof DeltaLogError && e.kind === 'MissingLog') return rebuilt();
+    throw e;
+  }
   if (repartitioned) return rebuilt();
   if (unsupportedReaderFeatures(state.protocol, state.metadata).length) clearFiles(replay);
   state.version = latest;
