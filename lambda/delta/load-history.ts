@@ -60,7 +60,15 @@ export async function loadHistory(storage: DeltaStorage, snapshot: Snapshot): Pr
   const retained = await runInSlices(retainedLogWork(listed.parsed, snapshot.version));
   const b = new HistoryBuilder(root, snapshot.partitionColumns);
   const info: HistoryInfo = { logFilesRead: 0, requests: 0, bytesRead: 0, tombstones: 0, outcome: 'loaded' };
-  if (!retained) return finish(b, snapshot, snapshot.version, io, info);
+  if (!retained) {
+    // The log now starts past the snapshot's version (a cleanup since the snapshot was loaded): an
+    // empty history would refuse what it should serve, and be carried forward by updates. A
+    // retryable failure; the refreshed snapshot's history reads the log as it now is.
+    const current = await runInSlices(retainedLogWork(listed.parsed));
+    if (current && current.oldestVersion > snapshot.version)
+      throw new StorageError('Unavailable', `the log no longer holds version ${snapshot.version}`);
+    return finish(b, snapshot, snapshot.version, io, info);
+  }
 
   const { checkpoint, oldest } = await readTombstones(storage, retained, b, io, info);
   b.repartitioned = false;
