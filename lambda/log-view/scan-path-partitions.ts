@@ -11,7 +11,7 @@
  * it parsed until it ends (session()), so a commit of many such removes reads each file once.
  */
 import { DeltaLogError } from '../delta/delta-log-error';
-import { type DeltaStorage, isNotFound } from '../delta/delta-storage';
+import type { DeltaStorage } from '../delta/delta-storage';
 import { forEachAction } from '../delta/log-replay';
 import { conflictingAdds, type PartitionValues, type PathPartitionLookup } from '../delta/path-partitions';
 import { fileKey, type TableRoot } from '../delta/table-root';
@@ -116,7 +116,9 @@ export class ScanPathPartitions implements PathPartitionLookup {
         const values = (await adds(cp.source, () => this.checkpointAdds(cp.parts))).adds.get(key);
         return values && { values, version: cp.version, inCheckpoint: true, metaDataSince };
       } catch (e) {
-        if (!(e instanceof DeltaLogError || isNotFound(e))) throw e;
+        // A checkpoint gone since the listing (a log cleanup) is not broken: the add may be in the
+        // newer checkpoint the cleanup kept, so the not-found goes up and the view lists anew.
+        if (!(e instanceof DeltaLogError)) throw e;
         upTo = cp.version;
       }
     }
