@@ -70,7 +70,13 @@ export async function loadHistory(storage: DeltaStorage, snapshot: Snapshot): Pr
     return finish(b, snapshot, snapshot.version, io, info);
   }
 
-  const { checkpoint, oldest } = await readTombstones(storage, retained, b, io, info);
+  const { checkpoint, oldest } = await readTombstones(storage, retained, b, io, info).catch((e: unknown) => {
+    // The newest checkpoint listed is gone: a cleanup since the listing (it keeps the newest
+    // checkpoint, so a newer one exists). A race, not an unreadable log: retryable.
+    if (e instanceof DeltaLogError && isNotFound(e.cause))
+      throw new StorageError('Unavailable', `the checkpoints listed are gone: ${e.message}`);
+    throw e;
+  });
   b.repartitioned = false;
   const commits = retained.commits.filter((c) => c.version >= oldest);
   await applyCommits(storage, commits, io, info, (bytes, c) =>
