@@ -40,12 +40,14 @@ export function evaluateConditions(meta: ObjectMeta, c: Conditions): ConditionOu
  * If-Range (RFC 9110 §13.1.5; S3 honours it, aws/aws-sdk-kotlin#1645): does a Range still apply? Only for
  * a strong ETag equal to its own or a date equal to its Last-Modified; otherwise the whole current
  * object is served (200), so a resumed or ranged read never splices two versions of a file.
+ * `dates: false` where Last-Modified does not change with the body (a generated file keeps its
+ * commit's while its content follows the caller's grants): only an ETag validates then.
  */
-export function rangeStillValid(ifRange: string | undefined, meta: ObjectMeta): boolean {
+export function rangeStillValid(ifRange: string | undefined, meta: ObjectMeta, dates = true): boolean {
   if (ifRange === undefined) return true;
   const v = ifRange.trim();
   if (v.startsWith('"')) return v === `"${opaque(meta.etag)}"`;
-  if (v.startsWith('W/')) return false;
+  if (v.startsWith('W/') || !dates) return false;
   const date = parseHttpDate(v);
   return date !== undefined && seconds(date) === seconds(meta.lastModified);
 }

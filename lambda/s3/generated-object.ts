@@ -32,7 +32,10 @@ export function serveGenerated(
     const status = onePiecePart(req.partNumber, size, headers);
     return head ? { status, headers } : { status, headers, body: obj.body };
   }
-  const range = rangeStillValid(req.headers['if-range'], meta) ? parseRange(req.headers.range) : undefined;
+  // Its Last-Modified is the real commit's, the same for every caller's body: no date validates it.
+  const range = rangeStillValid(req.headers['if-range'], meta, false)
+    ? parseRange(req.headers.range)
+    : undefined;
   if (!range) return head ? { status: 200, headers } : { status: 200, headers, body: obj.body };
   const start = 'suffix' in range ? Math.max(0, size - range.suffix) : range.start;
   const end = 'suffix' in range ? size - 1 : Math.min(range.end ?? size - 1, size - 1);

@@ -126,8 +126,12 @@ describe.each(s3rverAndMoto())('If-Range on %s', (_name, start, skipReason) => {
         `bytes 0-3/${size}`,
         4,
       ]);
+      // A generated file keeps its commit's Last-Modified while its body follows the grants: a date
+      // never validates it (test/integration/if-range-generated-date.test.ts); a real file's does.
       const sameDate = await get(key(), 'bytes=4-7', whole.lastModified.toUTCString());
-      expect([sameDate.status, sameDate.contentRange]).toEqual([206, `bytes 4-7/${size}`]);
+      expect([sameDate.status, sameDate.contentRange]).toEqual(
+        what === 'a real data file' ? [206, `bytes 4-7/${size}`] : [200, undefined],
+      );
     });
   }
 
