@@ -23,7 +23,10 @@ export function serveGenerated(
     lastModified: obj.lastModified,
     contentType: obj.contentType,
   };
-  const conditions = conditionsOf(req.headers);
+  // Its Last-Modified is the real commit's, the same for every caller's body (readers take it for
+  // the commit's time): a date says nothing of which body a client holds, so If-Modified-Since
+  // never answers 304 here (If-None-Match does, by ETag), nor does a date validate If-Range.
+  const conditions = { ...conditionsOf(req.headers), ifModifiedSince: undefined };
   const outcome = evaluateConditions(meta, conditions);
   if (outcome !== 'ok') return conditionFailure(outcome, meta, base, conditions);
   const headers: Headers = { ...base, ...objectHeaders(meta, req.query), 'content-length': String(size) };
@@ -32,7 +35,6 @@ export function serveGenerated(
     const status = onePiecePart(req.partNumber, size, headers);
     return head ? { status, headers } : { status, headers, body: obj.body };
   }
-  // Its Last-Modified is the real commit's, the same for every caller's body: no date validates it.
   const range = rangeStillValid(req.headers['if-range'], meta, false)
     ? parseRange(req.headers.range)
     : undefined;

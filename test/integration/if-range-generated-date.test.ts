@@ -1,9 +1,10 @@
 /**
- * If-Range with a date on a generated `_delta_log` file. The file keeps its real commit's
+ * Dates as validators of a generated `_delta_log` file. The file keeps its real commit's
  * Last-Modified (readers take it for the commit's time) while its body changes with the caller's
- * grants, so a date cannot tell two versions of it apart: a resumed read after a grant change
- * (here: a second proxy deployed with a wider grant) must get the whole current file (200), not
- * a piece of the new body spliced onto the old one (206).
+ * grants, so a date cannot tell two versions of it apart: after a grant change (here: a second
+ * proxy deployed with a wider grant) a resumed read (If-Range) must get the whole current file
+ * (200), not a piece of the new body spliced onto the old one (206), and a revalidation
+ * (If-Modified-Since) the current file, not 304.
  */
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -55,12 +56,14 @@ describe('If-Range date on a generated file whose body changed with the grants',
     await s3?.stop();
   });
 
-  async function get(proxy: RunningProxy, key: string, range?: string, validator?: string) {
+  async function get(proxy: RunningProxy, key: string, range?: string, validator?: string, since?: Date) {
     const client = withIfRange(proxy.client(), () => ifRange);
     clients.push(client);
     ifRange = validator;
     try {
-      const r = await client.send(new GetObjectCommand({ Bucket: 'datalake', Key: key, Range: range }));
+      const r = await client.send(
+        new GetObjectCommand({ Bucket: 'datalake', Key: key, Range: range, IfModifiedSince: since }),
+      );
       return {
         status: r.$metadata.httpStatusCode,
         etag: r.ETag!,
@@ -86,5 +89,17 @@ describe('If-Range date on a generated file whose body changed with the grants',
       const resumed = await get(wide, key, 'bytes=4-', before.lastModified.toUTCString());
       expect(resumed.status).toBe(200);
       expect(resumed.body.equals(after.body)).toBe(true);
+    });
+
+  for (const key of [
+    `t/_delta_log/${versionPrefix(2)}.json`,
+    `t/_delta_log/${versionPrefix(2)}.checkpoint.parquet`,
+  ])
+    it(`${key.slice(13)}: a revalidation by date after a grant change gets the new file, not 304`, async () => {
+      const before = await get(narrow, key);
+      const after = await get(wide, key);
+      const revalidated = await get(wide, key, undefined, undefined, before.lastModified);
+      expect(revalidated.status).toBe(200);
+      expect(revalidated.body.equals(after.body)).toBe(true);
     });
 });
