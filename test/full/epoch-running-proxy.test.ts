@@ -47,6 +47,7 @@ afterAll(async () => {
   await s3?.stop();
 });
 
+const proto = protocolV1.protocol as { minReaderVersion: number; minWriterVersion: number };
 const asString = metaData(['p'], { schema: [field('p', 'string')] });
 const asInt = metaData(['p'], { schema: [field('p', 'integer')] });
 const byQ = metaData(['q'], { schema: [field('q', 'string')] });
@@ -57,6 +58,10 @@ interface Table {
   put(rel: string, body: string | Uint8Array): Promise<void>;
   del(rel: string): Promise<void>;
   commit(v: number, actions: object[]): Promise<void>;
+  /** Version 0: protocol, `meta` and `actions`. */
+  create(meta: object, actions: object[]): Promise<void>;
+  /** A classic checkpoint of version `v` holding `files`, and `_last_checkpoint` naming it. */
+  checkpoint(v: number, meta: { metaData: object }, files: object[]): Promise<void>;
 }
 
 function table(): Table {
@@ -73,6 +78,14 @@ function table(): Table {
     async commit(v, actions) {
       for (const a of actions as { add?: { path: string } }[]) if (a.add) await put(a.add.path, 'data');
       await put(commitKey(v), commitText(actions));
+    },
+    create(meta, actions) {
+      return this.commit(0, [{ commitInfo: { timestamp: 1 } }, protocolV1, meta, ...actions]);
+    },
+    async checkpoint(v, meta, files) {
+      const target = { put: (rel: string, b: Uint8Array) => put(rel, b) };
+      const info = await writeCheckpoint(target, v, proto, meta.metaData as never, files as never);
+      await put('_delta_log/_last_checkpoint', JSON.stringify({ version: v, size: info.size }));
     },
   };
 }
@@ -125,10 +138,7 @@ describe('a running proxy across partitioning changes', () => {
   it('p STRING -> p INT seen with a later commit in one refresh: no file of the string era is shown or served', async () => {
     const clock = new ManualClock();
     const t = table();
-    await t.commit(0, [
-      { commitInfo: { timestamp: 1 } },
-      protocolV1,
-      asString,
+    await t.create(asString, [
       addAction('p=1/a.parquet', { p: '1' }),
       addAction('p=01/b.parquet', { p: '01' }),
     ]);
@@ -167,12 +177,7 @@ describe('a running proxy across partitioning changes', () => {
   it('p -> q -> p (A -> B -> A) seen in one refresh: the first p era does not reappear', async () => {
     const clock = new ManualClock();
     const t = table();
-    await t.commit(0, [
-      { commitInfo: { timestamp: 1 } },
-      protocolV1,
-      asString,
-      addAction('p=1/a.parquet', { p: '1' }),
-    ]);
+    await t.create(asString, [addAction('p=1/a.parquet', { p: '1' })]);
     await t.commit(1, [{ commitInfo: { timestamp: 2 } }, addAction('p=1/b.parquet', { p: '1' })]);
     const v = await proxyOf(t, clock, [{ p: '1' }]);
     expect((await v.read()).at.get(1)).toEqual(['p=1/a.parquet', 'p=1/b.parquet']);
@@ -205,12 +210,7 @@ describe('a running proxy across partitioning changes', () => {
   it('A -> B -> A across refreshes, the middle era read in between', async () => {
     const clock = new ManualClock();
     const t = table();
-    await t.commit(0, [
-      { commitInfo: { timestamp: 1 } },
-      protocolV1,
-      asString,
-      addAction('p=1/a.parquet', { p: '1' }),
-    ]);
+    await t.create(asString, [addAction('p=1/a.parquet', { p: '1' })]);
     const v = await proxyOf(t, clock, [{ p: '1' }, { q: '1' }]);
     expect((await v.read()).at.get(0)).toEqual(['p=1/a.parquet']);
     await t.commit(1, [{ commitInfo: { timestamp: 3 } }, byQ, addAction('q=1/q.parquet', { q: '1' })]);
@@ -239,20 +239,12 @@ const cpFile = (path: string, p: string) => ({
   modificationTime: 0,
   dataChange: false,
 });
-const proto = protocolV1.protocol as { minReaderVersion: number; minWriterVersion: number };
 
 describe('a running proxy across odd checkpoints', () => {
-  const target = (t: Table) => ({ put: (rel: string, b: Uint8Array) => t.put(rel, b) });
-
   it('_last_checkpoint naming a version newer than any commit', async () => {
     const clock = new ManualClock();
     const t = table();
-    await t.commit(0, [
-      { commitInfo: { timestamp: 1 } },
-      protocolV1,
-      asString,
-      addAction('p=1/a.parquet', { p: '1' }),
-    ]);
+    await t.create(asString, [addAction('p=1/a.parquet', { p: '1' })]);
     await t.commit(1, [{ commitInfo: { timestamp: 2 } }, addAction('p=2/b.parquet', { p: '2' })]);
     await t.put('_delta_log/_last_checkpoint', JSON.stringify({ version: 50, size: 3 }));
     const v = await proxyOf(t, clock, [{ p: '1' }]);
@@ -268,18 +260,9 @@ describe('a running proxy across odd checkpoints', () => {
   it('a REPLACE checkpointed at its version, then the commits up to it cleaned up, across refreshes', async () => {
     const clock = new ManualClock();
     const t = table();
-    await t.commit(0, [
-      { commitInfo: { timestamp: 1 } },
-      protocolV1,
-      asString,
-      addAction('p=01/a.parquet', { p: '01' }),
-    ]);
+    await t.create(asString, [addAction('p=01/a.parquet', { p: '01' })]);
     await t.commit(1, [{ commitInfo: { timestamp: 2 } }, addAction('p=1/b.parquet', { p: '1' })]);
-    const info1 = await writeCheckpoint(target(t), 1, proto, asString.metaData as never, [
-      cpFile('p=01/a.parquet', '01'),
-      cpFile('p=1/b.parquet', '1'),
-    ]);
-    await t.put('_delta_log/_last_checkpoint', JSON.stringify({ version: 1, size: info1.size }));
+    await t.checkpoint(1, asString, [cpFile('p=01/a.parquet', '01'), cpFile('p=1/b.parquet', '1')]);
     const v = await proxyOf(t, clock, [{ p: '1' }]);
     expect((await v.read()).at.get(1)).toEqual(['p=1/b.parquet']);
 
@@ -290,10 +273,7 @@ describe('a running proxy across odd checkpoints', () => {
       removeAction('p=1/b.parquet', { partitionValues: { p: '1' } }),
       addAction('p=1/c.parquet', { p: '1' }),
     ]);
-    const info2 = await writeCheckpoint(target(t), 2, proto, asInt.metaData as never, [
-      cpFile('p=1/c.parquet', '1'),
-    ]);
-    await t.put('_delta_log/_last_checkpoint', JSON.stringify({ version: 2, size: info2.size }));
+    await t.checkpoint(2, asInt, [cpFile('p=1/c.parquet', '1')]);
     await t.commit(3, [{ commitInfo: { timestamp: 4 } }, addAction('p=1/d.parquet', { p: '1' })]);
     clock.advance(TTL);
     const mid = await v.read();
@@ -318,18 +298,9 @@ describe('a running proxy across odd checkpoints', () => {
   it('a checkpoint deleted after the proxy listed it, _last_checkpoint still naming it', async () => {
     const clock = new ManualClock();
     const t = table();
-    await t.commit(0, [
-      { commitInfo: { timestamp: 1 } },
-      protocolV1,
-      asString,
-      addAction('p=1/a.parquet', { p: '1' }),
-    ]);
+    await t.create(asString, [addAction('p=1/a.parquet', { p: '1' })]);
     await t.commit(1, [{ commitInfo: { timestamp: 2 } }, addAction('p=2/b.parquet', { p: '2' })]);
-    const info = await writeCheckpoint(target(t), 1, proto, asString.metaData as never, [
-      cpFile('p=1/a.parquet', '1'),
-      cpFile('p=2/b.parquet', '2'),
-    ]);
-    await t.put('_delta_log/_last_checkpoint', JSON.stringify({ version: 1, size: info.size }));
+    await t.checkpoint(1, asString, [cpFile('p=1/a.parquet', '1'), cpFile('p=2/b.parquet', '2')]);
     const v = await proxyOf(t, clock, [{ p: '1' }]);
     expect((await v.read()).files.has(checkpointKey(1).slice(11))).toBe(true);
     await t.del(checkpointKey(1));
@@ -346,12 +317,7 @@ describe('a running proxy: a change of partitioning while a listing is under way
   it('the pages after the change hold the new log; every key then reads and replays', async () => {
     const clock = new ManualClock();
     const t = table();
-    await t.commit(0, [
-      { commitInfo: { timestamp: 1 } },
-      protocolV1,
-      asString,
-      addAction('p=01/a.parquet', { p: '01' }),
-    ]);
+    await t.create(asString, [addAction('p=01/a.parquet', { p: '01' })]);
     for (let i = 1; i <= 4; i++)
       await t.commit(i, [{ commitInfo: { timestamp: i + 1 } }, addAction(`p=1/${i}.parquet`, { p: '1' })]);
     const v = await proxyOf(t, clock, [{ p: '1' }]);
@@ -409,10 +375,7 @@ describe('a running proxy: GET of removed files across a change of partitioning'
   it('a history read before p STRING -> p INT does not serve the string era after it', async () => {
     const clock = new ManualClock();
     const t = table();
-    await t.commit(0, [
-      { commitInfo: { timestamp: 1 } },
-      protocolV1,
-      asString,
+    await t.create(asString, [
       addAction('p=1/a.parquet', { p: '1' }),
       addAction('p=01/b.parquet', { p: '01' }),
     ]);
@@ -448,12 +411,7 @@ describe('a running proxy: checkpoints without their commit', () => {
   it('a checkpoint of a version whose commit a cleanup removed, after a change of partitioning', async () => {
     const clock = new ManualClock();
     const t = table();
-    await t.commit(0, [
-      { commitInfo: { timestamp: 1 } },
-      protocolV1,
-      asString,
-      addAction('p=01/a.parquet', { p: '01' }),
-    ]);
+    await t.create(asString, [addAction('p=01/a.parquet', { p: '01' })]);
     await t.commit(1, [{ commitInfo: { timestamp: 2 } }, addAction('p=1/b.parquet', { p: '1' })]);
     const v = await proxyOf(t, clock, [{ p: '1' }]);
     expect((await v.read()).at.get(1)).toEqual(['p=1/b.parquet']);
@@ -465,11 +423,7 @@ describe('a running proxy: checkpoints without their commit', () => {
       addAction('p=1/c.parquet', { p: '1' }),
     ]);
     await t.commit(3, [{ commitInfo: { timestamp: 4 } }, addAction('p=1/d.parquet', { p: '1' })]);
-    const info = await writeCheckpoint(target(t), 3, proto, asInt.metaData as never, [
-      cpFile('p=1/c.parquet', '1'),
-      cpFile('p=1/d.parquet', '1'),
-    ]);
-    await t.put('_delta_log/_last_checkpoint', JSON.stringify({ version: 3, size: info.size }));
+    await t.checkpoint(3, asInt, [cpFile('p=1/c.parquet', '1'), cpFile('p=1/d.parquet', '1')]);
     for (const k of [0, 1, 2, 3]) await t.del(commitKey(k));
     await t.commit(4, [{ commitInfo: { timestamp: 5 } }, addAction('p=1/e.parquet', { p: '1' })]);
     clock.advance(TTL);
@@ -483,12 +437,7 @@ describe('a running proxy: checkpoints without their commit', () => {
   it('a checkpoint at a version newer than every commit (commits after the newest one deleted)', async () => {
     const clock = new ManualClock();
     const t = table();
-    await t.commit(0, [
-      { commitInfo: { timestamp: 1 } },
-      protocolV1,
-      asString,
-      addAction('p=1/a.parquet', { p: '1' }),
-    ]);
+    await t.create(asString, [addAction('p=1/a.parquet', { p: '1' })]);
     await t.commit(1, [{ commitInfo: { timestamp: 2 } }, addAction('p=2/b.parquet', { p: '2' })]);
     const v = await proxyOf(t, clock, [{ p: '1' }]);
     expect((await v.read()).at.get(1)).toEqual(['p=1/a.parquet']);
@@ -549,10 +498,7 @@ describe('a running proxy: a GET of a new commit before the TTL', () => {
   it('a GET of the commit after a REPLACE refreshes, and the log read next is of the new table', async () => {
     const clock = new ManualClock();
     const t = table();
-    await t.commit(0, [
-      { commitInfo: { timestamp: 1 } },
-      protocolV1,
-      asString,
+    await t.create(asString, [
       addAction('p=1/a.parquet', { p: '1' }),
       addAction('p=01/b.parquet', { p: '01' }),
     ]);
@@ -584,12 +530,7 @@ describe('a running proxy: the REPLACE checkpoint written after the proxy listed
   it('a GET of it (as another instance named it) and a listing from its version', async () => {
     const clock = new ManualClock();
     const t = table();
-    await t.commit(0, [
-      { commitInfo: { timestamp: 1 } },
-      protocolV1,
-      asString,
-      addAction('p=01/a.parquet', { p: '01' }),
-    ]);
+    await t.create(asString, [addAction('p=01/a.parquet', { p: '01' })]);
     await t.commit(1, [
       { commitInfo: { timestamp: 3 } },
       asInt,
