@@ -3,9 +3,11 @@
  * long log adds a file or a few, and walking every held file again (150,000 of a table committing
  * every minute) cost ~0.5 s of CPU per version. What the held listing kept as it was (its files
  * before the versions it listed again: held-log-listing.ts) is taken from the log before; only the
- * files listed again are walked. Whenever that is not clearly the log a whole walk would make (the
- * log's oldest version could move, a checkpoint was dropped as unreadable, the listing was listed
- * whole), the log is made whole (real-log.ts). Likewise the keys a listing of the view shows.
+ * files listed again are walked, and after a log cleanup those at the log's new start (Spark's runs
+ * at every checkpoint, so every ~10 versions). Whenever that is not clearly the log a whole walk
+ * would make (a checkpoint was dropped as unreadable, the listing was listed whole, the cleanup
+ * left no complete checkpoint before the files listed again), the log is made whole (real-log.ts).
+ * Likewise the keys a listing of the view shows.
  */
 import { runInSlices, WorkSlices } from '../core/event-loop';
 import {
@@ -53,11 +55,12 @@ export async function nextRealLog(
   const from = before && listing && continuation(before, files);
   const next = from && (await runInSlices(continuedWork(before!, files, upTo, from, walked)));
   if (next) {
-    made.set(next, { listing: listing!.id, reconstructable: true, checkpoints: next.checkpoints });
+    const { log } = next;
+    made.set(log, { listing: listing!.id, reconstructable: true, checkpoints: log.checkpoints });
     const keys = keysMade.get(before!);
     if (keys && keys.checkpoints === before!.checkpoints)
-      keysBefore.set(next, { keys: keys.keys, start: from.start, checkpoints: next.checkpoints });
-    return next;
+      keysBefore.set(log, { keys: keys.keys, start: next.start, checkpoints: log.checkpoints });
+    return log;
   }
   walked.entries += files.length;
   const whole = await runInSlices(wholeRealLogWork(files, upTo));
@@ -69,11 +72,12 @@ export async function nextRealLog(
   return whole.log;
 }
 
-/** Which of `files` are as they were when `before` was made: those before index `kept`, of versions before `start`. */
+/**
+ * How `files` continue the listing `before` was made of: its files of versions before `start` are
+ * as they were, but those a log cleanup deleted (of versions up to `droppedUpTo`, -1: none).
+ */
 interface Continuation {
-  kept: number;
   start: number;
-  /** The newest version of the files a log cleanup deleted since (-1: none). */
   droppedUpTo: number;
 }
 
@@ -82,53 +86,60 @@ function continuation(before: RealLog, files: readonly LogFile[]): Continuation 
   const listing = listingOf(files);
   if (!how || !listing) return undefined;
   if (listing.change?.previous === how.listing) return listing.change;
-  if (listing.id !== how.listing) return undefined;
   // The same listing (requests for two versions shared it): the versions after `before`'s are new.
-  const start = before.version + 1;
+  if (listing.id === how.listing) return { start: before.version + 1, droppedUpTo: -1 };
+  return undefined;
+}
+
+/** The index of the first of `files` (in version order) of `version` or later. */
+function firstAt(files: readonly LogFile[], version: number): number {
   let lo = 0;
   let hi = files.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (files[mid]!.parsed.version < start) lo = mid + 1;
+    if (files[mid]!.parsed.version < version) lo = mid + 1;
     else hi = mid;
   }
-  return { kept: lo, start, droppedUpTo: -1 };
+  return lo;
 }
 
 /**
- * `before` continued by the files after the `kept` ones, or undefined when it cannot be. Valid when
- * the log a whole walk makes keeps `before`'s oldest version O: `before` was reconstructable; the
- * files kept (versions before `start`) are as they were but those a cleanup deleted, all older
- * than O; O is before `start` (its checkpoint among the files kept); and the commits from `start`
- * to `upTo` are all there. The commit run ending at `upTo` then reaches O + 1 and no lower than
- * `before`'s, so O is still the oldest checkpoint it can start from (or 0, from commit 0, nothing
- * deleted).
+ * `before` continued by the files of versions from `start` on (the files kept before it are as
+ * they were), or undefined when it cannot be. Valid when `before` was reconstructable (oldest version O; its commits O+1 to its
+ * version all there), the commits from `start` to `upTo` are all there, and the oldest version O'
+ * a whole walk picks is before `start`: the commit run ending at `upTo` then reaches O + 1, or
+ * after a cleanup the oldest version kept (movedOldest()), so O' is O, or the one derived there.
  */
 function* continuedWork(
   before: RealLog,
   files: readonly LogFile[],
   upTo: number,
-  { kept: from, start, droppedUpTo }: Continuation,
+  { start, droppedUpTo }: Continuation,
   walked: Walked,
-): Generator<void, RealLog | undefined> {
+): Generator<void, { log: RealLog; start: number } | undefined> {
   const how = made.get(before)!;
   if (!how.reconstructable) return undefined;
   // A checkpoint dropped as unreadable: the whole walk shows it again (and drops it again).
   if (before.checkpoints !== how.checkpoints) return undefined;
-  const oldest = before.oldest;
-  if (upTo < before.version || start > before.version + 1 || start <= oldest) return undefined;
-  if (droppedUpTo >= oldest) return undefined;
+  if (upTo < before.version || start > before.version + 1) return undefined;
   const slices = new WorkSlices(LOG_FILES_PER_SLICE);
-  const commits = before.commits.continued(start, upTo);
+  let oldest = before.oldest;
+  if (droppedUpTo >= oldest) {
+    const moved = yield* movedOldestWork(files, droppedUpTo, start, slices, walked);
+    if (moved === undefined) return undefined;
+    oldest = moved;
+  }
+  if (start <= oldest) return undefined;
+  const commits = before.commits.continued(start, upTo, oldest);
   const parsed: ParsedLogPath[] = [];
   const parts = new Map<string, LogFile>();
   let expected = start;
-  for (let i = from; i < files.length; i++) {
+  for (let i = firstAt(files, start); i < files.length; i++) {
     if (slices.spend(1)) yield;
-    walked.entries++;
     const f = files[i]!;
     const p = f.parsed;
-    if (p.version > upTo) continue;
+    if (p.version > upTo) break; // in version order
+    walked.entries++;
     parsed.push(p);
     if (p.type === 'checkpoint') parts.set(p.path, f);
     else if (p.version !== expected++)
@@ -136,12 +147,53 @@ function* continuedWork(
     else commits.set(p.version, f);
   }
   if (expected !== upTo + 1) return undefined;
-  // Checkpoints of the versions listed again, then those kept (newest first; versions apart).
+  // Checkpoints of the versions walked, then those kept from `oldest` (newest first; versions apart).
   const complete = yield* completeCheckpointsWork(parsed);
   const fresh = yield* shownCheckpointsWork(complete, oldest, parts, slices);
-  let kept = 0;
-  while (kept < before.checkpoints.length && before.checkpoints[kept]!.version >= start) kept++;
-  return logOf(upTo, oldest, commits, fresh.concat(before.checkpoints.slice(kept)));
+  let from = 0;
+  while (from < before.checkpoints.length && before.checkpoints[from]!.version >= start) from++;
+  let to = from;
+  while (to < before.checkpoints.length && before.checkpoints[to]!.version >= oldest) to++;
+  const log = logOf(upTo, oldest, commits, fresh.concat(before.checkpoints.slice(from, to)));
+  return { log, start };
+}
+
+/**
+ * The oldest version a whole walk picks after a log cleanup deleted the files of `before`'s oldest
+ * version O (up to `droppedUpTo`), or undefined when it is not clearly one before `start`. The
+ * cleanup deletes the oldest files first (held-log-listing.ts), so the files kept begin at version
+ * `droppedUpTo`; the commits after it (from O + 1 on: in `before`'s run) up to `upTo` are all there
+ * (continuedWork checks those walked). The commit run ending at `upTo` thus begins at
+ * `droppedUpTo` if its commit was kept, else the version after; and the oldest version is, as
+ * retainedLogWork picks it, the oldest complete checkpoint (completeCheckpointsWork) from the
+ * version before the run's first on. One at `droppedUpTo` (some of its parts may be gone, a choice
+ * of before's changed) or none before `start`: the whole walk.
+ */
+function* movedOldestWork(
+  files: readonly LogFile[],
+  droppedUpTo: number,
+  start: number,
+  slices: WorkSlices,
+  walked: Walked,
+): Generator<void, number | undefined> {
+  let runFrom = droppedUpTo + 1;
+  let i = 0;
+  while (i < files.length && files[i]!.parsed.version < start) {
+    const version = files[i]!.parsed.version;
+    const checkpoint: ParsedLogPath[] = [];
+    for (; i < files.length && files[i]!.parsed.version === version; i++) {
+      if (slices.spend(1)) yield;
+      walked.entries++;
+      const p = files[i]!.parsed;
+      if (p.type === 'checkpoint') checkpoint.push(p);
+      else if (version === droppedUpTo) runFrom = droppedUpTo;
+    }
+    if (runFrom === 0) return undefined; // from commit 0: the oldest is 0, its checkpoint changed
+    if (version < runFrom - 1 || !checkpoint.length) continue;
+    if ((yield* completeCheckpointsWork(checkpoint)).length === 0) continue;
+    return version > droppedUpTo ? version : undefined;
+  }
+  return undefined;
 }
 
 /** Keys made per log, with the checkpoints they were made of (a drop makes them again). */
@@ -175,6 +227,19 @@ export function keysOf(log: RealLog, walked: Walked): Promise<string[]> {
   return f.keys;
 }
 
+/** The index of the first of `keys` (sorted) of `version` or later (`_last_checkpoint` sorts after every version). */
+function firstKeyAt(keys: readonly string[], version: number): number {
+  const first = `${LOG_DIR}${versionPrefix(version)}`;
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (keys[mid]! < first) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 async function continuedKeys(
   log: RealLog,
   before: Promise<string[]>,
@@ -182,16 +247,8 @@ async function continuedKeys(
   walked: Walked,
 ): Promise<string[]> {
   const old = await before;
-  // Sorted: the first key of `start` or later (`_last_checkpoint` sorts after every version).
-  const first = `${LOG_DIR}${versionPrefix(start)}`;
-  let lo = 0;
-  let hi = old.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (old[mid]! < first) lo = mid + 1;
-    else hi = mid;
-  }
-  const keys = old.slice(0, lo);
+  // Those of versions from the log's oldest (a cleanup may have moved it) and before `start`.
+  const keys = old.slice(firstKeyAt(old, log.oldest), firstKeyAt(old, start));
   const checkpoints: number[] = [];
   for (const c of log.checkpoints) {
     if (c.version < start) break; // newest first

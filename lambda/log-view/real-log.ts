@@ -37,12 +37,15 @@ export interface RealCheckpoint {
 
 /** Versions a chunk of CommitsByVersion holds. */
 const CHUNK = 4096;
+/** A chunk of versions all below the first held (a log cleanup moved it past them): released. */
+const RELEASED: (RealCommit | undefined)[] = [];
 
 /**
- * The commits shown, by version: arrays of CHUNK versions from the oldest version shown, not a
- * Map (a V8 Map of a long log's commits grows by rehashing them all in one block, and this is made
- * per version). In chunks so that the log of the next version shares those it does not change
- * (continued()): a new version copies one chunk, not the whole log.
+ * The commits shown, by version: arrays of CHUNK versions from `base` (the oldest version shown
+ * when the log was first made), not a Map (a V8 Map of a long log's commits grows by rehashing them
+ * all in one block, and this is made per version). In chunks so that the log of the next version
+ * shares those it does not change (continued()): a new version copies one chunk, not the whole log.
+ * Versions before `first` (a log cleanup moved the oldest version shown) are not held.
  */
 export class CommitsByVersion {
   private readonly chunks: (RealCommit | undefined)[][];
@@ -51,46 +54,53 @@ export class CommitsByVersion {
 
   /** `shared`: the chunks of the versions before the first it may set (continued()). */
   constructor(
-    private readonly oldest: number,
+    private readonly base: number,
     newest: number,
     shared: (RealCommit | undefined)[][] = [],
+    private readonly first = base,
   ) {
-    this.length = Math.max(0, newest - oldest + 1);
+    this.length = Math.max(0, newest - base + 1);
     this.chunks = shared;
     while (this.chunks.length * CHUNK < this.length) this.chunks.push(new Array(CHUNK));
   }
 
   get(version: number): RealCommit | undefined {
-    const i = version - this.oldest;
-    if (i < 0 || i >= this.length) return undefined;
+    const i = version - this.base;
+    if (version < this.first || i >= this.length) return undefined;
     return this.chunks[Math.floor(i / CHUNK)]![i % CHUNK];
   }
 
   /**
-   * These commits before `before`, for a log up to `newest`: the chunks before the one holding
-   * `before` are shared (never set again: a log only sets versions from `before` on), that one
-   * copied, so the log they were made for stays as it was.
+   * These commits from `first` and before `before`, for a log up to `newest`: the chunks before the
+   * one holding `before` are shared (never set again: a log only sets versions from `before` on),
+   * that one copied, so the log they were made for stays as it was; those wholly before `first`
+   * released.
    */
-  continued(before: number, newest: number): CommitsByVersion {
-    const keep = Math.max(0, Math.min(before - this.oldest, this.length));
+  continued(before: number, newest: number, first = this.first): CommitsByVersion {
+    const keep = Math.max(0, Math.min(before - this.base, this.length));
     const whole = Math.floor(keep / CHUNK);
+    const released = Math.min(whole, Math.floor((first - this.base) / CHUNK));
     const shared = this.chunks.slice(0, whole);
+    shared.fill(RELEASED, 0, released);
     if (keep % CHUNK) {
       const part: (RealCommit | undefined)[] = new Array(CHUNK);
       const from = this.chunks[whole]!;
       for (let i = 0; i < keep % CHUNK; i++) part[i] = from[i];
       shared.push(part);
     }
-    const next = new CommitsByVersion(this.oldest, newest, shared);
+    const next = new CommitsByVersion(this.base, newest, shared, first);
     let dropped = 0;
-    for (let v = this.oldest + keep; v < this.oldest + this.length; v++) if (this.get(v)) dropped++;
+    for (let v = this.base + keep; v < this.base + this.length; v++) if (this.get(v)) dropped++;
+    // Those a log cleanup took off (first moved): the versions it moved past.
+    for (let v = this.first; v < Math.min(first, this.base + keep); v++) if (this.get(v)) dropped++;
     next.size = this.size - dropped;
     return next;
   }
 
   set(version: number, commit: RealCommit): void {
-    const i = version - this.oldest;
-    if (i < 0 || i >= this.length) throw new RangeError(`version ${version} is outside the log`);
+    const i = version - this.base;
+    if (version < this.first || i >= this.length)
+      throw new RangeError(`version ${version} is outside the log`);
     const chunk = this.chunks[Math.floor(i / CHUNK)]!;
     if (chunk[i % CHUNK] === undefined) this.size++;
     chunk[i % CHUNK] = commit;
@@ -98,9 +108,9 @@ export class CommitsByVersion {
 
   /** Oldest first. */
   *[Symbol.iterator](): IterableIterator<[number, RealCommit]> {
-    for (let i = 0; i < this.length; i++) {
+    for (let i = Math.max(0, this.first - this.base); i < this.length; i++) {
       const c = this.chunks[Math.floor(i / CHUNK)]![i % CHUNK];
-      if (c !== undefined) yield [this.oldest + i, c];
+      if (c !== undefined) yield [this.base + i, c];
     }
   }
 }
