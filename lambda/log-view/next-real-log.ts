@@ -86,8 +86,8 @@ function continuation(before: RealLog, files: readonly LogFile[]): Continuation 
   const listing = listingOf(files);
   if (!how || !listing) return undefined;
   if (listing.change?.previous === how.listing) return listing.change;
-  // The same listing (requests for two versions shared it): the versions after `before`'s are new.
-  if (listing.id === how.listing) return { start: before.version + 1, droppedUpTo: -1 };
+  // The same listing (requests for two versions shared it): every file is as it was.
+  if (listing.id === how.listing) return { start: Number.POSITIVE_INFINITY, droppedUpTo: -1 };
   return undefined;
 }
 
@@ -104,8 +104,10 @@ function firstAt(files: readonly LogFile[], version: number): number {
 }
 
 /**
- * `before` continued by the files of versions from `start` on (the files kept before it are as
- * they were), or undefined when it cannot be. Valid when `before` was reconstructable (oldest version O; its commits O+1 to its
+ * `before` continued by the files of versions from `start` on, or undefined when it cannot be.
+ * `start` is the first version listed again, or the one after `before`'s or after `upTo` if
+ * earlier (a snapshot lagging the listing, or older than `before`): the files kept before it are
+ * as they were. Valid when `before` was reconstructable (oldest version O; its commits O+1 to its
  * version all there), the commits from `start` to `upTo` are all there, and the oldest version O'
  * a whole walk picks is before `start`: the commit run ending at `upTo` then reaches O + 1, or
  * after a cleanup the oldest version kept (movedOldest()), so O' is O, or the one derived there.
@@ -114,14 +116,14 @@ function* continuedWork(
   before: RealLog,
   files: readonly LogFile[],
   upTo: number,
-  { start, droppedUpTo }: Continuation,
+  { start: listedAgain, droppedUpTo }: Continuation,
   walked: Walked,
 ): Generator<void, { log: RealLog; start: number } | undefined> {
   const how = made.get(before)!;
   if (!how.reconstructable) return undefined;
   // A checkpoint dropped as unreadable: the whole walk shows it again (and drops it again).
   if (before.checkpoints !== how.checkpoints) return undefined;
-  if (upTo < before.version || start > before.version + 1) return undefined;
+  const start = Math.min(listedAgain, before.version + 1, upTo + 1);
   const slices = new WorkSlices(LOG_FILES_PER_SLICE);
   let oldest = before.oldest;
   if (droppedUpTo >= oldest) {

@@ -4,10 +4,10 @@
  * the two listings (fast-check): commits, checkpoints written with their commit or late, multi-part
  * ones complete or not, zero-byte parts, log cleanups (the oldest version moves: all at once, as
  * Spark's at a checkpoint, or under way, stopped anywhere), a file written again, a gap, snapshots
- * older than the log before, two logs of one listing, a checkpoint of the log before dropped as
- * unreadable, its keys made or not. Compared on the same listing, so only the
- * making of the log is under test (the held listing has its own tests). The seed is fixed;
- * FUZZ_SEED and FUZZ_RUNS explore.
+ * lagging the listing or older than the log before, readers alternating between versions on one
+ * listing, a checkpoint of the log before dropped as unreadable, its keys made or not. Compared on
+ * the same listing, so only the making of the log is under test (the held listing has its own
+ * tests). The seed is fixed; FUZZ_SEED and FUZZ_RUNS explore.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -77,13 +77,18 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   },
 );
 
-/** Then a reader: at the newest version less `back`, once or twice on one listing, maybe keys, maybe a drop. */
+/**
+ * Then readers: at the newest version less `back`, one to three on one listing (a snapshot lagging
+ * the listing by more than the versions it lists again, readers alternating between an older and a
+ * newer snapshot), maybe keys, maybe a drop.
+ */
+const back = fc.oneof(
+  { weight: 4, arbitrary: fc.constant(0) },
+  { weight: 1, arbitrary: fc.integer({ min: 1, max: 15 }) },
+  { weight: 1, arbitrary: fc.integer({ min: 16, max: 40 }) },
+);
 const read = fc.record({
-  back: fc.oneof(
-    { weight: 4, arbitrary: fc.constant(0) },
-    { weight: 1, arbitrary: fc.integer({ min: 1, max: 15 }) },
-  ),
-  twice: fc.boolean(),
+  backs: fc.array(back, { minLength: 1, maxLength: 3 }),
   keys: fc.boolean(),
   drop: fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
 });
@@ -167,8 +172,9 @@ interface Counts {
   /** Of a listing that continued the one before. */
   made: number;
   continued: number;
-  /** Continued when a cleanup moved the oldest version. */
+  /** Continued when a cleanup moved the oldest version, when the snapshot lags or goes back. */
   movedOn: number;
+  lagging: number;
 }
 
 /** The property: for logs of `rounds` of steps then readers, each log and its keys are a whole walk's. */
@@ -188,8 +194,7 @@ function agreement(steps: fc.Arbitrary<Step>, counts: Counts) {
       for (const [steps, r] of rounds) {
         for (const st of steps) newest = apply(s, st, newest, new Date(++time));
         const files = await listing.list(undefined, newest);
-        const upTos = r.twice ? [Math.max(0, newest - r.back - 1), newest - r.back] : [newest - r.back];
-        for (const upTo of upTos) {
+        for (const upTo of r.backs.map((b) => newest - b)) {
           if (upTo < 0) continue;
           const whole = await realLogOf(files, upTo);
           const w = walked.entries;
@@ -199,6 +204,7 @@ function agreement(steps: fc.Arbitrary<Step>, counts: Counts) {
           if (walked.entries - w < files.length) {
             counts.continued++;
             if (before && next.oldest > before.oldest) counts.movedOn++;
+            if (before && (upTo < before.version || upTo > before.version + 11)) counts.lagging++;
           }
           expect(shown(next)).toEqual(shown(whole));
           if (r.keys) expect(await keysOf(next, walked)).toEqual(await virtualKeys(whole));
@@ -252,16 +258,16 @@ const streaming: fc.Arbitrary<Step> = fc.oneof(
 
 describe('a log made from the log before', () => {
   it('is the log a walk of the whole listing makes, and so are its keys', async () => {
-    const counts: Counts = { made: 0, continued: 0, movedOn: 0 };
+    const counts: Counts = { made: 0, continued: 0, movedOn: 0, lagging: 0 };
     await fc.assert(agreement(step, counts), { seed: SEED, numRuns: RUNS });
     // Most logs of a listing that continued the one before were made from the log before (else
     // this tests only the whole walk).
     expect(counts.continued).toBeGreaterThan(counts.made / 2);
   });
 
-  it('is so of a streaming table cleaned up at its checkpoints', async () => {
-    const counts: Counts = { made: 0, continued: 0, movedOn: 0 };
-    const reader = { back: 0, twice: false, keys: true, drop: false };
+  it('is so of a streaming table cleaned up at its checkpoints, read at lagging and alternating versions', async () => {
+    const counts: Counts = { made: 0, continued: 0, movedOn: 0, lagging: 0 };
+    const reader = { backs: [0], keys: true, drop: false };
     // A cleanup under way stopped between the parts of a multi-part checkpoint at 29 that a
     // classic one of 29 (written later) completes: the oldest version is 29, of the classic one.
     const partOfOldest: [Step[], typeof reader][] = [
@@ -276,8 +282,10 @@ describe('a log made from the log before', () => {
       numRuns: RUNS,
       examples: [[partOfOldest]],
     });
-    // The cleanups that moved the oldest version were continued (else this tests only the whole walk).
+    // The cleanups that moved the oldest version and the lagging snapshots were continued (else
+    // this tests only the whole walk).
     expect(counts.continued).toBeGreaterThan((counts.made * 3) / 4);
     expect(counts.movedOn).toBeGreaterThan(RUNS / 4);
+    expect(counts.lagging).toBeGreaterThan(RUNS / 2);
   });
 });
