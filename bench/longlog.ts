@@ -1,11 +1,15 @@
 /**
- * `npm run bench -- longlog [commits=150000] [versions=10]`: what a new version of a long log costs
- * the filtered view (`logView: "filtered"`). A table of `commits` retained commits (each with its
- * .crc, a checkpoint every ten), listed over the model of S3 LIST of bench/loglisting.ts (sorted
- * keys in memory, 1,000 a page). Then `versions` new commits, one at a time: the snapshot brought
- * up to date (refreshSnapshot, as the proxy does), and a reader's requests for it, a listing of the
- * filtered `_delta_log/` and a GET of the newest commit; the process CPU of those two is measured
- * per version, for two views side by side on the same storage and snapshots:
+ * `npm run bench -- longlog [commits=150000] [versions=30] [cleanupEvery=10]`: what a new version of
+ * a long log costs the filtered view (`logView: "filtered"`). A table of `commits` retained commits
+ * (each with its .crc, a checkpoint every ten), listed over the model of S3 LIST of
+ * bench/loglisting.ts (sorted keys in memory, 1,000 a page). Then `versions` new commits, one at a
+ * time (a checkpoint every ten), and every `cleanupEvery` of them (0: never) a log cleanup as
+ * Spark's and delta-rs's at a checkpoint: the files of the oldest versions deleted up to the
+ * checkpoint `cleanupEvery` or more versions on (the oldest version moves; the log keeps its
+ * length). Each version: the snapshot brought up to date (refreshSnapshot, as the proxy does), and a
+ * reader's requests for it, a listing of the filtered `_delta_log/` and a GET of the newest commit;
+ * the process CPU of those two is measured per version, for two views side by side on the same
+ * storage and snapshots:
  * - ours: the log and keys of a new version made from those of the version before
  *   (lambda/log-view/next-real-log.ts);
  * - baseline: `wholeLogPerVersion`, every held file walked again per version (what the view did).
@@ -48,28 +52,41 @@ async function longLog(first: number, commits: number) {
   const bytes = new Map<string, Uint8Array>();
   const name = (v: number) => `_delta_log/${versionPrefix(v)}`;
   const commit = (v: number) => {
-    if (v % 10 === 0 && v < first + commits) keys.push(`${name(v)}.checkpoint.parquet`);
+    if (v % 10 === 0 && (v < first + commits || bytes.has(`${name(v)}.checkpoint.parquet`)))
+      keys.push(`${name(v)}.checkpoint.parquet`);
     keys.push(`${name(v)}.crc`, `${name(v)}.json`);
     present.add(`${name(v)}.json`);
   };
   for (let v = first; v < first + commits; v++) commit(v);
-  // The newest checkpoint (the snapshot loads from it) is a real one; older ones are never read.
+  // The newest checkpoint (the snapshot loads from it) and those of new versions are real ones;
+  // older ones are never read.
+  const checkpoint = (v: number) =>
+    writeCheckpoint(
+      { put: async (rel, b) => void bytes.set(rel, b) },
+      v,
+      protocolV1.protocol,
+      metaData(['region']).metaData,
+      [
+        {
+          path: 'region=EU/old.parquet',
+          partitionValues: { region: 'EU' },
+          size: 1,
+          modificationTime: 0,
+          dataChange: false,
+        },
+      ],
+    );
   const newest = first + commits - 1;
-  await writeCheckpoint(
-    { put: async (rel, b) => void bytes.set(rel, b) },
-    newest,
-    protocolV1.protocol,
-    metaData(['region']).metaData,
-    [
-      {
-        path: 'region=EU/old.parquet',
-        partitionValues: { region: 'EU' },
-        size: 1,
-        modificationTime: 0,
-        dataChange: false,
-      },
-    ],
-  );
+  await checkpoint(newest);
+  let oldest = first;
+  /** A log cleanup: the files of versions before the checkpoint `every` or more versions on. */
+  const cleanup = (every: number) => {
+    const kept = Math.ceil((oldest + every) / 10) * 10;
+    let n = 0;
+    while (n < keys.length && Number(keys[n]!.slice(11, 31)) < kept) present.delete(keys[n++]!);
+    keys.splice(0, n);
+    oldest = kept;
+  };
   const read = (key: string) =>
     bytes.get(key) ?? (key.endsWith('.json') ? commitText(Number(key.slice(11, 31))) : new Uint8Array(100));
   const { backend } = sortedListingBackend(keys, 0, (key) => read(key).byteLength);
@@ -85,7 +102,7 @@ async function longLog(first: number, commits: number) {
       return read(rel).byteLength;
     },
   };
-  return { keys, storage, newest, commit };
+  return { keys, storage, newest, commit, checkpoint, cleanup };
 }
 
 function cpuMs<T>(work: () => Promise<T>): Promise<{ ms: number; result: T }> {
@@ -106,7 +123,8 @@ async function read(view: FilteredLogView, req: LogViewRequest) {
 
 export default async function longlog(args: string[]) {
   const commits = Number(args[0] ?? 150_000);
-  const versions = Number(args[1] ?? 10);
+  const versions = Number(args[1] ?? 30);
+  const cleanupEvery = Number(args[2] ?? 10);
   // A table committing for years, its oldest versions cleaned up; the newest has a checkpoint.
   const first = 1_000_000 + ((((1 - commits) % 10) + 10) % 10);
   const log = await longLog(first, commits);
@@ -128,9 +146,16 @@ export default async function longlog(args: string[]) {
     ours: { ms: [], walked: [] },
     baseline: { ms: [], walked: [] },
   };
+  /** The indexes of the versions after a log cleanup. */
+  const cleaned: number[] = [];
   let newest = log.newest;
   for (let i = 0; i < versions; i++) {
-    log.commit(++newest);
+    if (++newest % 10 === 0) await log.checkpoint(newest);
+    log.commit(newest);
+    if (cleanupEvery > 0 && (i + 1) % cleanupEvery === 0) {
+      log.cleanup(cleanupEvery);
+      cleaned.push(i);
+    }
     const r = await refreshSnapshot(snapshot, log.storage, { tableUri: URI });
     snapshot = r.snapshot;
     if (snapshot.version !== newest) throw new Error(`snapshot at ${snapshot.version}, not ${newest}`);
@@ -147,14 +172,23 @@ export default async function longlog(args: string[]) {
     }
     if (JSON.stringify(shown.ours) !== JSON.stringify(shown.baseline)) throw new Error('the views disagree');
   }
-  const summary = (name: string) => ({
-    firstListingCpuMs: first_[name],
-    newVersionCpuMs: {
-      median: round(median(perVersion[name]!.ms), 2),
-      each: perVersion[name]!.ms.map((x) => round(x, 2)),
-    },
-    entriesWalkedPerVersion: median(perVersion[name]!.walked),
-  });
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  const summary = (name: string) => {
+    const { ms, walked } = perVersion[name]!;
+    const afterCleanup = cleaned.map((i) => ms[i]!);
+    return {
+      firstListingCpuMs: first_[name],
+      newVersionCpuMs: {
+        median: round(median(ms), 2),
+        // What a streaming table costs on average: the versions after a cleanup included.
+        mean: round(mean(ms), 2),
+        afterCleanupMedian: afterCleanup.length ? round(median(afterCleanup), 2) : null,
+        each: ms.map((x) => round(x, 2)),
+      },
+      entriesWalkedPerVersion: median(walked),
+      entriesWalkedAfterCleanup: cleaned.map((i) => walked[i]!),
+    };
+  };
   const ours = summary('ours');
   const baseline = summary('baseline');
   return {
@@ -162,11 +196,16 @@ export default async function longlog(args: string[]) {
     node: process.version,
     measured:
       `${commits.toLocaleString('en')} retained commits (each with a .crc, a checkpoint every ten) listed over an ` +
-      `in-memory model of S3 LIST; then ${versions} new commits one at a time, each read as a reader does (a ` +
+      `in-memory model of S3 LIST; then ${versions} new commits one at a time (a checkpoint every ten), ` +
+      (cleanupEvery > 0
+        ? `a log cleanup every ${cleanupEvery} (the oldest versions deleted up to a checkpoint), `
+        : 'no log cleanup, ') +
+      'each read as a reader does (a ' +
       'listing of the filtered _delta_log/ and a GET of the newest commit): process CPU of those two requests, ' +
       'per version, for each view in turn on the same storage and snapshots',
     ours,
     baseline,
     speedup: round(baseline.newVersionCpuMs.median / ours.newVersionCpuMs.median),
+    speedupMean: round(baseline.newVersionCpuMs.mean / ours.newVersionCpuMs.mean),
   };
 }
