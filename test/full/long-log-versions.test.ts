@@ -5,7 +5,8 @@
  * count the view reports (`logEntriesWalked`, the `..._entries_walked_total` metric) shows it;
  * before, every version walked every held file and made every key again. What is shown must be
  * what a view walking the whole log shows, also after a late checkpoint, a log cleanup (the oldest
- * version moves) and a checkpoint found unreadable.
+ * version moves), a checkpoint found unreadable, and for readers alternating between an older and
+ * a newer snapshot.
  */
 import { describe, expect, it } from 'vitest';
 import { fileGrantOf } from '../../lambda/access/file-grant';
@@ -81,6 +82,26 @@ describe(`a new version of a ${COMMITS.toLocaleString('en')}-commit log`, { time
       expect(r.seen.newest).toContain(`region=EU/${v}.parquet`);
       // The last ~10 versions listed again (held-log-listing.ts), their keys, and the new one.
       expect(r.walked).toBeLessThan(50);
+    }
+  });
+
+  it('walks the versions in between for readers alternating between an older and a newer snapshot', async () => {
+    const s = await longLog();
+    const view = new FilteredLogView({ budgetBytes: () => 1 << 28 });
+    await shown(view, await requestOf(s));
+    const whole = () => new FilteredLogView({ budgetBytes: () => 1 << 28 });
+    for (let v = COMMITS; v < COMMITS + 3; v++) {
+      // A reader 40 versions behind (more than the listing lists again), then one of the newest.
+      const old = await requestOf(s);
+      const lagging = { ...old, snapshot: await loadSnapshot(s, { tableUri: URI, version: v - 40 }) };
+      let walked = view.stats().logEntriesWalked;
+      expect(await shown(view, lagging)).toEqual(await shown(whole(), lagging));
+      expect(view.stats().logEntriesWalked - walked).toBeLessThan(50);
+      walked = view.stats().logEntriesWalked;
+      const r = await nextVersion(s, view, v);
+      expect(r.seen).toEqual(r.whole);
+      // The 40 versions after the older snapshot's, their keys, the new one.
+      expect(view.stats().logEntriesWalked - walked).toBeLessThan(150);
     }
   });
 
