@@ -33,6 +33,23 @@ describe('log readers racing a log cleanup', () => {
     client = backendClient(upstream.endpoint);
     await createBucket(client, BUCKET);
   });
+  /** A proxy granting READER the EU partition of the table at `uri`, on a clock of its own. */
+  async function readerOf(uri: string, snapshotTtlMs: number) {
+    const clock = new ManualClock();
+    const proxy = await startAuthzProxy(
+      backend,
+      {
+        tableMapping: { t: uri },
+        grants: [{ principal: READER, table: 't', partitions: [{ region: 'EU' }] }],
+        snapshotTtlMs,
+      },
+      [READER],
+      { clock },
+    );
+    proxies.push(proxy);
+    const get = (rel: string) => objectRequest(proxy.url, 'GET', `t/${rel}`, READER, 'datalake', clock);
+    return { clock, get };
+  }
   afterEach(() => {
     backend.onRequest = () => undefined;
   });
@@ -47,19 +64,7 @@ describe('log readers racing a log cleanup', () => {
     const prefix = 'tables/refresh/';
     const t = await writeTable(client, BUCKET, 't', prefix);
     const [first] = await t.commitFiles('EU'); // 1
-    const clock = new ManualClock();
-    const proxy = await startAuthzProxy(
-      backend,
-      {
-        tableMapping: { t: t.uri },
-        grants: [{ principal: READER, table: 't', partitions: [{ region: 'EU' }] }],
-        snapshotTtlMs: 1_000,
-      },
-      [READER],
-      { clock },
-    );
-    proxies.push(proxy);
-    const get = (rel: string) => objectRequest(proxy.url, 'GET', `t/${rel}`, READER, 'datalake', clock);
+    const { clock, get } = await readerOf(t.uri, 1_000);
     expect((await get(first!)).status).toBe(200); // snapshot at version 1 cached
 
     const added = await t.commitFiles('EU', 'EU'); // 2, 3
@@ -103,19 +108,8 @@ describe('log readers racing a log cleanup', () => {
     await t.commitFiles('EU'); // 5
     const cdcKey = decodeURIComponent(cdc.path);
 
-    const clock = new ManualClock();
-    const proxy = await startAuthzProxy(
-      backend,
-      {
-        tableMapping: { t: t.uri },
-        grants: [{ principal: READER, table: 't', partitions: [{ region: 'EU' }] }],
-        snapshotTtlMs: 600_000,
-      },
-      [READER],
-      { clock },
-    );
-    proxies.push(proxy);
-    const get = () => objectRequest(proxy.url, 'GET', `t/${cdcKey}`, READER, 'datalake', clock);
+    const { clock, get: getKey } = await readerOf(t.uri, 600_000);
+    const get = () => getKey(cdcKey);
 
     // Commit 4's change data: the recent history (checkpoint 4, then commit 5) does not hold it, the
     // complete one does. It reads the commits from the oldest checkpoint on; a cleanup keeping
@@ -150,19 +144,7 @@ describe('log readers racing a log cleanup', () => {
     await t.writer.commit({ remove: [encodeURI(removed!)] }); // 2
     await t.writer.checkpoint(); // at 2
     const [live] = await t.commitFiles('EU'); // 3
-    const clock = new ManualClock();
-    const proxy = await startAuthzProxy(
-      backend,
-      {
-        tableMapping: { t: t.uri },
-        grants: [{ principal: READER, table: 't', partitions: [{ region: 'EU' }] }],
-        snapshotTtlMs: 1_000,
-      },
-      [READER],
-      { clock },
-    );
-    proxies.push(proxy);
-    const get = (rel: string) => objectRequest(proxy.url, 'GET', `t/${rel}`, READER, 'datalake', clock);
+    const { clock, get } = await readerOf(t.uri, 1_000);
     expect((await get(live!)).status).toBe(200);
 
     let held = false;
