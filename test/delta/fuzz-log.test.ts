@@ -110,6 +110,8 @@ function table(): MemoryDeltaStorage {
 function expectPlaced(result: Awaited<ReturnType<typeof load>>, what: string): void {
   if (result instanceof DeltaLogError) return;
   result.forEachFile((p, t) => {
+    // A vector file of an add refused for its values is kept with no tuple: no grant covers it.
+    if (t === NO_TUPLE && result.kindOf(p) === 'deletionVector') return;
     expect(t, `${what}: ${p}`).not.toBe(NO_TUPLE);
     const values = result.tupleValues(t);
     expect(values.length, `${what}: ${p}`).toBe(result.partitionColumns.length);
