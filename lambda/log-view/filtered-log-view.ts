@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { yieldToEventLoop } from '../core/event-loop';
+import { firstIndex } from '../core/first-index';
 import type { GeneratedObject, GeneratedObjectMeta } from '../core/generated-object';
 import type { VirtualFolder } from '../core/listing-filter';
 import { prefetch } from '../core/prefetch';
@@ -528,14 +529,8 @@ async function folderKeys(
   return {
     keys,
     index: (key) => {
-      let lo = 0;
-      let hi = keys.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (keys[mid]! < key) lo = mid + 1;
-        else hi = mid;
-      }
-      return keys[lo] === key ? lo : undefined;
+      const at = firstIndex(keys, (k) => k >= key);
+      return keys[at] === key ? at : undefined;
     },
   };
 }

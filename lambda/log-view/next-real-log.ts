@@ -10,6 +10,7 @@
  * Likewise the keys a listing of the view shows.
  */
 import { runInSlices, WorkSlices } from '../core/event-loop';
+import { firstIndex } from '../core/first-index';
 import {
   LAST_CHECKPOINT,
   LOG_DIR,
@@ -93,14 +94,7 @@ function continuation(before: RealLog, files: readonly LogFile[]): Continuation 
 
 /** The index of the first of `files` (in version order) of `version` or later. */
 function firstAt(files: readonly LogFile[], version: number): number {
-  let lo = 0;
-  let hi = files.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (files[mid]!.parsed.version < version) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+  return firstIndex(files, (f) => f.parsed.version >= version);
 }
 
 /**
@@ -232,14 +226,7 @@ export function keysOf(log: RealLog, walked: Walked): Promise<string[]> {
 /** The index of the first of `keys` (sorted) of `version` or later (`_last_checkpoint` sorts after every version). */
 function firstKeyAt(keys: readonly string[], version: number): number {
   const first = `${LOG_DIR}${versionPrefix(version)}`;
-  let lo = 0;
-  let hi = keys.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (keys[mid]! < first) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+  return firstIndex(keys, (k) => k >= first);
 }
 
 async function continuedKeys(

@@ -130,9 +130,8 @@ export class PartitioningEpoch {
 
   /** The newest listed checkpoint's version below `version` (the oldest retained one's - 1 if none). */
   private checkpointBelow(version: number): number {
-    let found = this.log.oldest - 1;
-    for (const cp of this.log.checkpoints) if (cp.version < version && cp.version > found) found = cp.version;
-    return found;
+    // Newest first, none below the oldest retained version: the first one below is the newest.
+    return this.log.checkpoints.find((cp) => cp.version < version)?.version ?? this.log.oldest - 1;
   }
 
   /** Starts the reads of the next commits the walk down to `target` needs (into the cache). */

@@ -5,6 +5,7 @@
  * authorizer does not know.
  */
 import { runInSlices, WorkSlices } from '../core/event-loop';
+import { firstIndex } from '../core/first-index';
 import type { CheckpointFile } from '../delta/checkpoint-reader';
 import type { DeltaStorage } from '../delta/delta-storage';
 import {
@@ -137,14 +138,7 @@ export class CheckpointVersions {
   constructor(private readonly newestFirst: readonly RealCheckpoint[]) {}
 
   has(version: number): boolean {
-    let lo = 0;
-    let hi = this.newestFirst.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.newestFirst[mid]!.version > version) lo = mid + 1;
-      else hi = mid;
-    }
-    return this.newestFirst[lo]?.version === version;
+    return this.newestFirst[firstIndex(this.newestFirst, (c) => c.version <= version)]?.version === version;
   }
 }
 

@@ -13,6 +13,7 @@
  * without it and the proxy rolls visible keys up itself, skipping the rest of a common prefix
  * once it is shown: whether an arbitrary prefix holds a readable file is never asked.
  */
+import { firstIndex } from '../core/first-index';
 import type { ListingFilter, ListingScope } from '../core/listing-filter';
 import { S3Error } from '../core/s3-error';
 import { compareKeys, type TableMount } from '../core/table-mount';
@@ -126,16 +127,6 @@ function keyRange(keys: readonly string[], root: string, req: VirtualListRequest
   const from = compareKeys(after, req.prefix) > 0 ? after : req.prefix;
   const first = firstIndex(keys, (k) => compareKeys(root + k, from) >= 0, 0, keys.length);
   return [first, firstIndex(keys, (k) => !(root + k).startsWith(req.prefix), first, keys.length)];
-}
-
-/** The first index in [lo, hi) where `past` holds (it holds for every later index too), else hi. */
-function firstIndex(keys: readonly string[], past: (k: string) => boolean, lo: number, hi: number): number {
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (past(keys[mid]!)) hi = mid;
-    else lo = mid + 1;
-  }
-  return lo;
 }
 
 export async function listVirtual(
