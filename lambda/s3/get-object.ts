@@ -1,4 +1,5 @@
 /** GetObject and HeadObject: conditional headers, Range, S3's response headers. */
+import { closeBody } from '../core/close-body';
 import { S3Error } from '../core/s3-error';
 import type { Headers, ProxyResponse } from '../core/types';
 import {
@@ -253,12 +254,12 @@ export async function getObject(
   }
   const onePiece = req.partNumber !== undefined && !result.range && result.meta.partsCount === undefined;
   if (onePiece && req.partNumber !== 1) {
-    await result.body[Symbol.asyncIterator]().return?.();
+    await closeBody(result);
     throw invalidPartNumber(req.partNumber!, 1);
   }
   const outcome = evaluateConditions(result.meta, conditions);
   if (outcome !== 'ok') {
-    await result.body[Symbol.asyncIterator]().return?.();
+    await closeBody(result);
     return conditionFailure(outcome, result.meta, base, conditions);
   }
   const headers: Headers = { ...base, ...objectHeaders(result.meta, req.query) };
@@ -282,7 +283,6 @@ async function readUnlessStale(
   range: ByteRange | undefined,
   ifRange: string | undefined,
 ): Promise<GetResult> {
-  const close = (r: GetResult) => r.body[Symbol.asyncIterator]().return?.();
   let result: GetResult;
   try {
     result = await read(range);
@@ -290,11 +290,11 @@ async function readUnlessStale(
     if (ifRange === undefined || !(err instanceof StorageError) || err.kind !== 'InvalidRange') throw err;
     const whole = await read(undefined);
     if (!rangeStillValid(ifRange, whole.meta)) return whole;
-    await close(whole);
+    await closeBody(whole);
     throw err;
   }
   if (!result.range || rangeStillValid(ifRange, result.meta)) return result;
-  await close(result);
+  await closeBody(result);
   return read(undefined);
 }
 
