@@ -5,15 +5,10 @@
  * be refused with 403 (never retried), and must be served once the table is read again.
  */
 import { describe, expect, it } from 'vitest';
-import { AllowedSetCache } from '../../lambda/access/allowed-set-cache';
-import { DeltaAuthorizer } from '../../lambda/access/delta-authorizer';
-import { silentLogger } from '../../lambda/core/logger';
-import { parseTableUri, type TableMount } from '../../lambda/core/table-mount';
-import { SnapshotCache } from '../../lambda/delta/snapshot-cache';
 import { ManualClock } from '../helpers/authz-harness';
 import { MemoryDeltaStorage } from '../helpers/delta-memory-storage';
 import { checkpointKey, commitKey, removeAction, sharedVector } from '../helpers/log-text';
-import { memoryBackend } from '../helpers/memory-authz';
+import { memoryAuthorizer, memoryBackend } from '../helpers/memory-authz';
 import {
   addA,
   checkpointOfA,
@@ -69,18 +64,7 @@ describe('a shared deletion-vector file while a cleanup deletes the checkpoints 
       }
       return get(ref, o);
     };
-    const uri = 's3://bkt/t';
-    const mount: TableMount = { alias: 't', uri, ...parseTableUri(uri) };
-    const authorizer = new DeltaAuthorizer({
-      grants: { grantsFor: async (p) => grants.filter((g) => g.principal === p) },
-      snapshots: new SnapshotCache({ ttlMs: 60_000, maxBytes: 64 * 1024 * 1024, clock }),
-      allowedSets: new AllowedSetCache(),
-      storage: backend,
-      logger: silentLogger,
-      clock,
-    });
-    const allows = async (principal: string, relKey: string) =>
-      (await authorizer.authorizeObject({ name: principal, anonymous: false }, mount, relKey)).allow;
+    const { allows } = memoryAuthorizer(s, grants, clock, backend);
     expect(await allows('eu', 'region=EU/a.parquet')).toBe(true); // snapshot at 3
     racing = true;
     const first = await allows('eu', sharedFile).then(

@@ -56,14 +56,20 @@ export function memoryBackend(s: MemoryDeltaStorage, prefix: string): StorageBac
   };
 }
 
-export function memoryAuthorizer(s: MemoryDeltaStorage, grants: Grant[], clock: Clock) {
+/** `backend`: the storage the authorizer reads (default: `s` under `t/`; a test may wrap it). */
+export function memoryAuthorizer(
+  s: MemoryDeltaStorage,
+  grants: Grant[],
+  clock: Clock,
+  backend: StorageBackend = memoryBackend(s, 't/'),
+) {
   const uri = 's3://bkt/t';
   const mount: TableMount = { alias: 't', uri, ...parseTableUri(uri) };
   const authorizer = new DeltaAuthorizer({
     grants: { grantsFor: async (p) => grants.filter((g) => g.principal === p) },
     snapshots: new SnapshotCache({ ttlMs: 60_000, maxBytes: 64 * 1024 * 1024, clock }),
     allowedSets: new AllowedSetCache(),
-    storage: memoryBackend(s, 't/'),
+    storage: backend,
     logger: silentLogger,
     clock,
   });
