@@ -154,8 +154,27 @@ export class ActionFilter {
       return pv !== undefined && cl.readable(pv);
     }
     const found = await lookup.addAt(r.path as string, version);
-    if (found === undefined || !cl.readable(found.values)) return false;
+    if (found === undefined) return this.readableByTombstone(r.path as string, lookup, positionOf);
+    if (!cl.readable(found.values)) return false;
     return !found.metaDataSince || (await positionOf(found.version, found.inCheckpoint)) !== 'before';
+  }
+
+  /**
+   * A file whose add a log cleanup took: placed, as the history places it, by a checkpoint's
+   * tombstone of the file that carries complete values (a deletion-vector DELETE's remove, say,
+   * before this remove without them). Its partitioning must be the newest one.
+   */
+  private async readableByTombstone(
+    path: string,
+    lookup: AddLocator,
+    positionOf: NonNullable<ActionFilterContext['positionOf']>,
+  ): Promise<boolean> {
+    const cl = this.ctx.classifier;
+    for (const t of await lookup.tombstonesOf(path)) {
+      if (!cl.complete(t.values) || !cl.readable(t.values)) continue;
+      if ((await positionOf(t.version, true)) !== 'before') return true;
+    }
+    return false;
   }
 }
 

@@ -3,16 +3,19 @@
  * and after the newest checkpoint before it, newest first, then that checkpoint (a broken one:
  * the commits and checkpoint before it). Only needed for the removes of commits whose
  * partitionValues are not complete (rare: none from old writers, null values left out by Spark
- * 3.3), so it is simple. A generated checkpoint never asks: it leaves its tombstones out.
+ * 3.3), so it is simple. A generated checkpoint never asks: it leaves its tombstones out. When a
+ * log cleanup took the add, the tombstones of the newest and oldest checkpoints may still place
+ * the file (tombstonesOf), as they do for the history.
  *
  * What it parses (a checkpoint's map of every file, hundreds of MB for a multi-million-file table)
  * is kept in the caller's byte budget (`AddsCache`: the filtered view's, within
  * `snapshotCacheBytes`), and otherwise read again. One generation of a filtered commit holds what
  * it parsed until it ends (session()), so a commit of many such removes reads each file once.
  */
+import { readCheckpointFileActions } from '../delta/checkpoint-file-actions';
 import { DeltaLogError } from '../delta/delta-log-error';
 import type { DeltaStorage } from '../delta/delta-storage';
-import { forEachAction } from '../delta/log-replay';
+import { forEachAction, isValueMap } from '../delta/log-replay';
 import { conflictingAdds, type PartitionValues, type PathPartitionLookup } from '../delta/path-partitions';
 import { fileKey, type TableRoot } from '../delta/table-root';
 import { readCheckpointRows } from './checkpoint-rows';
@@ -27,6 +30,8 @@ export interface ParsedAdds {
   readonly bytes: number;
   /** A commit that holds a metaData (it may change the partitioning). */
   readonly metaData?: boolean;
+  /** A checkpoint's tombstones that carry partition values: every such value map, by file key. */
+  readonly tombstones?: ReadonlyMap<string, readonly PartitionValues[]>;
 }
 
 /** Where the newest add of a file at or before a version was found. */
@@ -39,9 +44,21 @@ export interface FoundAdd {
   readonly metaDataSince: boolean;
 }
 
+/** A tombstone's partition values and the version of the checkpoint that holds it. */
+export interface FoundTombstone {
+  readonly values: PartitionValues;
+  readonly version: number;
+}
+
 /** A lookup that also says where it found the add (the filtered log's, see action-filter.ts). */
 export interface AddLocator extends PathPartitionLookup {
   addAt(logPath: string, version: number): Promise<FoundAdd | undefined>;
+  /**
+   * The file's tombstones with partition values in the newest and the oldest checkpoint shown:
+   * where the history finds the partition of a removed file whose add a log cleanup took (it
+   * reads the one or the other's tombstones, history-builder.ts). Asked only when addAt finds none.
+   */
+  tombstonesOf(logPath: string): Promise<FoundTombstone[]>;
 }
 
 /** Parsed adds by the file's source (name, size, Last-Modified, ETag): `load` when not held. */
@@ -59,6 +76,9 @@ const EVERY_FILE = new TupleClassifier({ columns: [], allows: () => true, finger
  */
 const ENTRY_BYTES = 80;
 
+/** A map key's heap: a key of any character past Latin-1 is stored two bytes a character. */
+const keyBytes = (key: string) => ENTRY_BYTES + (/[^\x00-\xff]/.test(key) ? 2 : 1) * key.length;
+
 export class ScanPathPartitions implements PathPartitionLookup {
   constructor(
     private readonly storage: DeltaStorage,
@@ -73,6 +93,7 @@ export class ScanPathPartitions implements PathPartitionLookup {
     return {
       partitionValuesAt: async (logPath, version) => (await this.lookUp(logPath, version, held))?.values,
       addAt: (logPath, version) => this.lookUp(logPath, version, held),
+      tombstonesOf: (logPath) => this.tombstonesOf(logPath, held),
     };
   }
 
@@ -125,6 +146,31 @@ export class ScanPathPartitions implements PathPartitionLookup {
     return undefined;
   }
 
+  private async tombstonesOf(logPath: string, held: Map<string, Promise<ParsedAdds>>): Promise<FoundTombstone[]> {
+    const key = this.key(logPath);
+    const cps = this.log().checkpoints;
+    const out: FoundTombstone[] = [];
+    for (const cp of new Set([cps[0], cps.at(-1)])) {
+      if (!cp) continue;
+      const id = `${cp.source}\u0000tombstones`;
+      let p = held.get(id);
+      if (!p) {
+        p = this.cache(id, () => this.checkpointTombstones(cp.parts));
+        held.set(id, p);
+      }
+      let parsed: ParsedAdds;
+      try {
+        parsed = await p;
+      } catch (e) {
+        // A broken checkpoint (readers skip it) gives no evidence; one gone goes up, as in lookUp.
+        if (e instanceof DeltaLogError) continue;
+        throw e;
+      }
+      for (const values of parsed.tombstones?.get(key) ?? []) out.push({ values, version: cp.version });
+    }
+    return out;
+  }
+
   private key(logPath: string): string {
     return fileKey(this.root.resolve(logPath));
   }
@@ -161,6 +207,14 @@ export class ScanPathPartitions implements PathPartitionLookup {
     );
     return out.parsed();
   }
+
+  private async checkpointTombstones(parts: RealLog['checkpoints'][number]['parts']): Promise<ParsedAdds> {
+    const out = new AddsBuilder();
+    await readCheckpointFileActions(this.storage, parts, 'remove', { requests: 0, bytes: 0 }, (t) => {
+      if (isValueMap(t.partitionValues)) out.push(this.key(t.path), t.partitionValues);
+    });
+    return out.parsed();
+  }
 }
 
 /**
@@ -169,10 +223,31 @@ export class ScanPathPartitions implements PathPartitionLookup {
  */
 class AddsBuilder {
   private readonly adds: Adds = new Map();
+  private readonly tombstones = new Map<string, PartitionValues[]>();
   private readonly values = new Map<string, PartitionValues>();
   private bytes = 256;
 
   set(key: string, pv: PartitionValues): void {
+    const shared = this.shared(pv);
+    const had = this.adds.has(key);
+    this.adds.set(key, shared);
+    if (!had) this.bytes += keyBytes(key);
+  }
+
+  /** One more tombstone's values for `key` (a file removed twice has two). */
+  push(key: string, pv: PartitionValues): void {
+    const shared = this.shared(pv);
+    const list = this.tombstones.get(key);
+    if (!list) {
+      this.tombstones.set(key, [shared]);
+      this.bytes += keyBytes(key) + ENTRY_BYTES;
+    } else if (!list.includes(shared)) {
+      list.push(shared);
+      this.bytes += 8;
+    }
+  }
+
+  private shared(pv: PartitionValues): PartitionValues {
     const text = String(JSON.stringify(pv));
     let shared = this.values.get(text);
     if (!shared) {
@@ -180,13 +255,12 @@ class AddsBuilder {
       this.values.set(text, pv);
       this.bytes += ENTRY_BYTES * 2 + text.length * 4;
     }
-    const had = this.adds.has(key);
-    this.adds.set(key, shared);
-    // A key of any character past Latin-1 is stored two bytes a character.
-    if (!had) this.bytes += ENTRY_BYTES + (/[^\x00-\xff]/.test(key) ? 2 : 1) * key.length;
+    return shared;
   }
 
   parsed(): ParsedAdds {
-    return { adds: this.adds, bytes: this.bytes };
+    return this.tombstones.size
+      ? { adds: this.adds, bytes: this.bytes, tombstones: this.tombstones }
+      : { adds: this.adds, bytes: this.bytes };
   }
 }

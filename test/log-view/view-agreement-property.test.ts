@@ -15,7 +15,7 @@
  * authorizer (snapshot, then history), every file of the real log the authorizer serves is named
  * (test/helpers/view-agreement.ts), no data file is served outside its add's partition, and
  * replaying the view at every retained version gives exactly the readable files of that version,
- * each once, with its deletion vector's bytes. The seed is fixed; FUZZ_SEED and FUZZ_RUNS explore.
+ * each once, with its deletion vector's bytes. The seed is fixed; FUZZ_SEED and FUZZ_RUNS explore, FUZZ_PATH replays a report's path.
  */
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
@@ -31,6 +31,8 @@ import { checkAgreement } from '../helpers/view-agreement';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261204);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 40);
+/** A counterexample's path from fast-check's report, to replay it alone. */
+const PATH = process.env.FUZZ_PATH;
 
 type PV = Record<string, string | null>;
 type Obj = Record<string, unknown>;
@@ -615,7 +617,7 @@ describe('the filtered log and the authorizer agree on generated logs', () => {
           });
         }
       }),
-      { numRuns: RUNS, seed: SEED },
+      { numRuns: RUNS, seed: SEED, ...(PATH ? { path: PATH } : {}) },
     );
   });
 });

@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import type { PartitionMap } from '../../lambda/access/grant';
 import { writeCheckpoint } from '../../lambda/local/delta-writer';
+import { CheckpointWriter } from '../../lambda/log-view/checkpoint-writer';
 import {
   add,
   MemoryDeltaStorage,
@@ -14,6 +15,7 @@ import {
   protocolV1,
   repeatedKeyCheckpoint,
 } from '../helpers/delta-memory-storage';
+import { checkpointKey, commitKey, dvProtocol } from '../helpers/log-text';
 import { checkAgreement } from '../helpers/view-agreement';
 
 const DAY = 86_400_000;
@@ -313,5 +315,63 @@ describe('the filtered log and the authorizer agree', () => {
     s.commit(1, [{ commitInfo: { timestamp: 2 } }, rm('region=EU/p.parquet', { deletionTimestamp: 2 })]);
     await expectAgreement(s, 10);
     expect((await checkAgreement(s, [{}], 10)).served).toEqual([]);
+  });
+
+  it('a remove without complete values whose add a log cleanup took is placed by a tombstone with them', async () => {
+    // A deletion-vector DELETE removes the file with its values and adds it back with a vector; a
+    // later remove of that copy leaves its null value out (Spark 3.3). A cleanup up to the
+    // checkpoint of that remove takes both adds: only the DELETE's tombstone still says where the
+    // file is. The history serves the file by it, so the filtered commit must show the remove.
+    const s = new MemoryDeltaStorage();
+    const nul = 'region=__HIVE_DEFAULT_PARTITION__/n.parquet';
+    const vector = {
+      storageType: 'i',
+      pathOrInlineDv: 'wi5b=000010000siXQKl0rr91000f55c8Xg0@fTk',
+      sizeInBytes: 34,
+      cardinality: 2,
+    };
+    s.commit(0, [
+      { commitInfo: { timestamp: 1 } },
+      dvProtocol,
+      metaData(['region']),
+      add(nul, { region: null }),
+    ]);
+    s.commit(1, [
+      { commitInfo: { timestamp: 2 } },
+      rm(nul, { deletionTimestamp: 2, partitionValues: { region: null }, extendedFileMetadata: true }),
+      add(nul, { region: null }, vector),
+    ]);
+    const gone = rm(nul, {
+      deletionTimestamp: 3,
+      partitionValues: {},
+      extendedFileMetadata: true,
+      deletionVector: vector,
+    });
+    s.commit(2, [{ commitInfo: { timestamp: 3 } }, gone]);
+    const w = new CheckpointWriter();
+    await w.push([
+      { protocol: dvProtocol.protocol },
+      { metaData: metaData(['region']).metaData },
+      {
+        remove: {
+          path: nul,
+          deletionTimestamp: 2,
+          dataChange: false,
+          extendedFileMetadata: true,
+          partitionValues: { region: null },
+        },
+      },
+      { remove: { ...gone.remove, dataChange: false } },
+    ]);
+    s.put(checkpointKey(2), (await w.finish()).bytes);
+    s.files.delete(commitKey(0));
+    s.files.delete(commitKey(1));
+    await expectAgreement(s, 10);
+    const own = await checkAgreement(s, [{ region: null }], 10);
+    expect(own.served).toEqual([nul]);
+    expect(own.text).toContain(`"remove":{"path":"${nul}"`);
+    const other = await checkAgreement(s, [{ region: 'EU' }], 10);
+    expect(other.served).toEqual([]);
+    expect(other.text).not.toContain('n.parquet');
   });
 });
