@@ -19,6 +19,7 @@ import { S3Error } from '../core/s3-error';
 import { compareKeys, type TableMount } from '../core/table-mount';
 import { PAST, resumeAfter } from '../storage/list-resume';
 import type { ListedObject, ListPage, StorageBackend } from '../storage/storage-backend';
+import { MAX_KEY_BYTES } from './virtual-key';
 
 export type ListEntry =
   | { kind: 'object'; key: string; object: ListedObject }
@@ -195,6 +196,9 @@ export async function listVirtual(
     // Tables wholly at or before the resume point contribute nothing.
     if (req.after && !req.after.startsWith(root) && compareKeys(req.after, root) > 0) continue;
     const relPrefix = req.prefix.startsWith(root) ? req.prefix.slice(root.length) : '';
+    // No key is over 1,024 bytes: a longer prefix behind the table's holds nothing, and S3 may
+    // refuse it (a 400 that would come back as a 5xx). Not asked.
+    if (Buffer.byteLength(mount.prefix + relPrefix) > MAX_KEY_BYTES) continue;
     const relAfter = req.after.startsWith(root) ? req.after.slice(root.length) : undefined;
     const filter = await table.filter({
       relPrefix,

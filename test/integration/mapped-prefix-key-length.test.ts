@@ -8,15 +8,18 @@ import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Clien
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VIRTUAL_BUCKET } from '../../lambda/s3/virtual-key';
 import { writeRegionTable } from '../helpers/fixture-tables';
+import { type MisbehavingS3, startMisbehavingS3 } from '../helpers/misbehaving-s3';
 import { type RunningProxy, startProxy } from '../helpers/proxy-harness';
 import { backendClient, createBucket, type S3Server, startS3rver, uploadDir } from '../helpers/s3-servers';
 
 const SECRET_ROOT = 'warehouse/finance/very/deep/secret';
 
-let backend: S3Server;
+let upstream: S3Server;
+let backend: MisbehavingS3;
 
 beforeAll(async () => {
-  backend = await startS3rver();
+  upstream = await startS3rver();
+  backend = await startMisbehavingS3(upstream);
   const table = await writeRegionTable(1, []);
   const admin = backendClient(backend.endpoint);
   await createBucket(admin, 'lake');
@@ -26,6 +29,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => {
   await backend?.stop();
+  await upstream?.stop();
 });
 
 describe.each(['raw', 'filtered'] as const)('key too long behind a prefix (%s)', (logView) => {
@@ -78,5 +82,22 @@ describe.each(['raw', 'filtered'] as const)('key too long behind a prefix (%s)',
       new ListObjectsV2Command({ Bucket: VIRTUAL_BUCKET, Prefix: longKey('open') }),
     );
     expect(out.KeyCount).toBe(0);
+  });
+
+  it('lists nothing under a prefix too long behind the table prefix, without asking S3', async () => {
+    // No S3 key is longer than 1,024 bytes; s3rver lists nothing for such a prefix, real S3 may
+    // refuse it (a 400 the proxy would turn into a 5xx). It is not sent.
+    const long = (r: { query: URLSearchParams }) => (r.query.get('prefix') ?? '').length > 1024;
+    backend.onRequest = (r) => (long(r) ? { status: 400, code: 'KeyTooLongError' } : undefined);
+    try {
+      const before = backend.seen.length;
+      const out = await client.send(
+        new ListObjectsV2Command({ Bucket: VIRTUAL_BUCKET, Prefix: `${longKey('open').slice(0, -1)}/` }),
+      );
+      expect(out.KeyCount).toBe(0);
+      expect(backend.seen.slice(before).filter(long)).toEqual([]);
+    } finally {
+      backend.onRequest = () => undefined;
+    }
   });
 });
