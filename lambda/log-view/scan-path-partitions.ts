@@ -146,7 +146,10 @@ export class ScanPathPartitions implements PathPartitionLookup {
     return undefined;
   }
 
-  private async tombstonesOf(logPath: string, held: Map<string, Promise<ParsedAdds>>): Promise<FoundTombstone[]> {
+  private async tombstonesOf(
+    logPath: string,
+    held: Map<string, Promise<ParsedAdds>>,
+  ): Promise<FoundTombstone[]> {
     const key = this.key(logPath);
     const cps = this.log().checkpoints;
     const out: FoundTombstone[] = [];
