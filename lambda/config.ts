@@ -30,14 +30,16 @@ const tableUri = z.string().check(
   z.refine((v) => {
     const m = matchTableUri(v);
     if (!m) return false;
-    // The prefix is used verbatim as a key prefix: it obeys the rules of a request's key.
+    // The prefix is used verbatim as a key prefix: it obeys the rules of a request's key. The
+    // log's paths are URIs, read decoded against it: "%20" would be a space there and "%20" here.
+    if (/%[0-9A-Fa-f]{2}/.test(m.rawPrefix)) return false;
     try {
       assertSafeKey(m.rawPrefix, 'prefix');
       return true;
     } catch {
       return false;
     }
-  }, 'must be an s3://bucket/prefix URI (lower-case bucket name; no ".", ".." or empty segments, control characters or backslashes in the prefix)'),
+  }, 'must be an s3://bucket/prefix URI (lower-case bucket name; the prefix as the keys spell it, not percent-encoded; no ".", ".." or empty segments, control characters or backslashes in it)'),
 );
 
 const alias = z.string().check(

@@ -77,6 +77,8 @@ describe('configuration', () => {
     [{ tableMapping: { t: 's3://bucket/a/%2e%2e/b' } }, /^tableMapping\.t: /],
     [{ tableMapping: { t: 's3://bucket/a\\..\\b' } }, /^tableMapping\.t: /],
     [{ tableMapping: { t: 's3://bucket/a\u0000b' } }, /^tableMapping\.t: /],
+    // Percent-encoded: the log's URIs decode "%20" to a space, the keys would keep "%20".
+    [{ tableMapping: { t: 's3://bucket/gold/my%20table' } }, /^tableMapping\.t: .*not percent-encoded/],
     [{ tableMapping: { '../t': 's3://bucket/a' } }, /^tableMapping\.\.\.\/t: /],
     [{}, /^tableMapping: /],
     [
