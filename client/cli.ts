@@ -11,7 +11,7 @@ const USAGE = `usage: delta-proxy-client --target URL [--port 18090] [--host 127
 
 Forwards S3 requests to the Delta Lake proxy at URL and follows its 307 redirects to presigned S3
 URLs itself, without your credentials, so any S3 client reads big objects straight from S3.
-It follows only presigned S3 URLs, never to link-local (metadata) addresses, to loopback only
+It follows only presigned S3 URLs, never to link-local or cloud metadata addresses, to loopback only
 when URL is on loopback, and over https when URL is https; --allow-redirect-host HOST (repeatable)
 lifts the address and https rules for HOST.`;
 

@@ -6,7 +6,8 @@
  * - it is a SigV4 presigned URL (X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature in its
  *   query), the only thing the proxy's presigner writes, and the helper sends it no credential;
  * - it does not name or resolve to a link-local address (metadata services, fe80::/10,
- *   fd00:ec2::254, fd00:ec2::23) or an unspecified one (0.0.0.0 reaches this machine);
+ *   fd00:ec2::254, fd00:ec2::23), another cloud's metadata address (100.100.100.200,
+ *   192.0.0.192, 168.63.129.16) or an unspecified one (0.0.0.0 reaches this machine);
  * - it names or resolves to a loopback address only when the proxy itself is on loopback (a local
  *   proxy with a local S3 stand-in, as in the tests);
  * - it keeps https when the proxy is reached over https (a presigned URL is a bearer credential),
@@ -38,6 +39,17 @@ linkLocal.addAddress('fd00:ec2::23', 'ipv6'); // EKS Pod Identity Agent's (crede
 // translator on the way could turn into the IPv4 address (IPv4-mapped ones BlockList maps itself).
 linkLocal.addSubnet('::a9fe:0', 112, 'ipv6');
 linkLocal.addSubnet('64:ff9b::a9fe:0', 112, 'ipv6');
+// Other clouds' metadata and host services outside 169.254.0.0/16 (a helper on a VM there):
+// Alibaba Cloud's metadata, Oracle Cloud's older one, Azure's WireServer. Also as embedded above.
+for (const [address, hex] of [
+  ['100.100.100.200', '6464:64c8'],
+  ['192.0.0.192', 'c000:c0'],
+  ['168.63.129.16', 'a83f:8110'],
+] as const) {
+  linkLocal.addAddress(address, 'ipv4');
+  linkLocal.addAddress(`::${hex}`, 'ipv6');
+  linkLocal.addAddress(`64:ff9b::${hex}`, 'ipv6');
+}
 
 const loopback = new BlockList();
 loopback.addSubnet('127.0.0.0', 8, 'ipv4');
@@ -82,7 +94,7 @@ export function redirectPolicy(
   /** Why this address may not be connected to, or undefined. */
   const addressRefusal = (address: string): string | undefined => {
     const type = family(address);
-    if (linkLocal.check(address, type)) return `${address} is a link-local (metadata) address`;
+    if (linkLocal.check(address, type)) return `${address} is a link-local or cloud metadata address`;
     if (loopback.check(address, type) && !localProxy)
       return `${address} is a loopback address and the proxy is not on loopback`;
     return undefined;

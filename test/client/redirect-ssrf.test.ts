@@ -61,6 +61,11 @@ describe('redirect policy against SSRF tricks', () => {
         'https://169.254.170.23', // EKS Pod Identity Agent (IPv4)
         'https://[::169.254.169.254]', // IPv4-compatible
         'https://[64:ff9b::a9fe:a9fe]', // NAT64
+        'https://100.100.100.200', // Alibaba Cloud's metadata
+        'https://192.0.0.192', // Oracle Cloud's older metadata
+        'https://168.63.129.16', // Azure's WireServer
+        'https://[::ffff:100.100.100.200]',
+        'https://[64:ff9b::6464:64c8]',
       ]) {
         expect(() => policy.check(at(origin)), `${origin} behind ${target}`).toThrow(/link-local/);
       }
