@@ -5,6 +5,7 @@
  * fields; everything else (txn, domainMetadata, checkpointMetadata, sidecar, unknown actions, tags,
  * row-tracking ids) is dropped. Field order is fixed, so the same input always gives the same bytes.
  */
+import { isWriterForm } from '../access/partition-value';
 import { AddConflicts, type PartitionValues, type PathPartitionLookup } from '../delta/path-partitions';
 import { fileKey, type TableRoot } from '../delta/table-root';
 import type { DvDescriptor, DvInliner } from './dv-inliner';
@@ -162,7 +163,10 @@ export class ActionFilter {
   /**
    * A file whose add a log cleanup took: placed, as the history places it, by a checkpoint's
    * tombstone of the file that carries complete values (a deletion-vector DELETE's remove, say,
-   * before this remove without them). Its partitioning must be the newest one.
+   * before this remove without them). Its partitioning must be the newest one. Only the complete
+   * history reads the oldest checkpoint; the recent one reads the newest and vouches for a
+   * tombstone there only in the writers' form of the newest types ("01" for an int may be of an
+   * older partitioning under the same names): so does the view.
    */
   private async readableByTombstone(
     path: string,
@@ -172,10 +176,19 @@ export class ActionFilter {
     const cl = this.ctx.classifier;
     for (const t of await lookup.tombstonesOf(path)) {
       if (!cl.complete(t.values) || !cl.readable(t.values)) continue;
+      if (!t.oldest && !writerForm(cl, t.values)) continue;
       if ((await positionOf(t.version, true)) !== 'before') return true;
     }
     return false;
   }
+}
+
+/** Every value of a complete map in the one form writers give it under its column's type. */
+function writerForm(cl: TupleClassifier, pv: PartitionValues): boolean {
+  return cl.grant.columns.every((c) => {
+    const v = pv[c.physical];
+    return v === null || v === undefined || v === '' || isWriterForm(c.type, v);
+  });
 }
 
 function isLocator(l: PathPartitionLookup): l is AddLocator {

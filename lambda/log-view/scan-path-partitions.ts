@@ -48,6 +48,8 @@ export interface FoundAdd {
 export interface FoundTombstone {
   readonly values: PartitionValues;
   readonly version: number;
+  /** Of the oldest checkpoint shown (the one the complete history reads), not only the newest. */
+  readonly oldest: boolean;
 }
 
 /** A lookup that also says where it found the add (the filtered log's, see action-filter.ts). */
@@ -169,7 +171,9 @@ export class ScanPathPartitions implements PathPartitionLookup {
         if (e instanceof DeltaLogError) continue;
         throw e;
       }
-      for (const values of parsed.tombstones?.get(key) ?? []) out.push({ values, version: cp.version });
+      const oldest = cp === cps.at(-1);
+      for (const values of parsed.tombstones?.get(key) ?? [])
+        out.push({ values, version: cp.version, oldest });
     }
     return out;
   }
