@@ -35,6 +35,17 @@ export function isFunctionUrlEvent(event: unknown): event is LambdaFunctionURLEv
 }
 
 /**
+ * Headers a Function URL adds to every event (AWS's payload examples; live captures): the same
+ * request must meet maxHeaderBytes here as it does through node:http.
+ */
+const FUNCTION_URL_HEADERS: readonly string[] = [
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-port',
+  'x-amzn-trace-id',
+];
+
+/**
  * A header sent more than once arrives joined with "," (no `repeatedHeaders`): with values trimmed
  * by the front end, that is already the form SigV4 signs it in.
  */
@@ -52,6 +63,7 @@ export function toProxyRequest(event: LambdaFunctionURLEvent, signal?: AbortSign
     rawPath: event.rawPath || '/',
     rawQuery: event.rawQueryString ?? '',
     headers,
+    addedHeaders: FUNCTION_URL_HEADERS,
     sourceIp: event.requestContext.http.sourceIp,
   };
   if (signal) request.signal = signal;

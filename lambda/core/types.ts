@@ -21,6 +21,11 @@ export interface ProxyRequest {
    * out when none was. SigV4 signs a repeated header from these (node:http's joined form differs).
    */
   repeatedHeaders?: ReadonlyMap<string, readonly string[]>;
+  /**
+   * Lower-case names of the headers the adapter's front end adds to what the client sent (a
+   * Function URL's x-forwarded-*): maxHeaderBytes bounds the client's header section, not them.
+   */
+  addedHeaders?: readonly string[];
   body?: AsyncIterable<Uint8Array>;
   /**
    * Aborted when the client goes away; passed down to backend requests. An adapter may make it on

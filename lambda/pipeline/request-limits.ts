@@ -40,7 +40,11 @@ export function checkRequestSize(req: ProxyRequest, limits: RequestLimits): void
     );
   }
   let headerBytes = 0;
-  for (const name in req.headers) headerBytes += name.length + req.headers[name]!.length + 4;
+  const added = req.addedHeaders;
+  for (const name in req.headers) {
+    if (added?.includes(name)) continue;
+    headerBytes += name.length + req.headers[name]!.length + 4;
+  }
   if (headerBytes > limits.maxHeaderBytes) {
     throw new S3Error(
       'RequestHeaderSectionTooLarge',
