@@ -206,14 +206,18 @@ export async function writeResponse(
   }
 }
 
-/** An S3 error answered on the socket itself (node's parser refused the request). */
+/**
+ * An S3 error answered on the socket itself (node's parser refused the request). To a HEAD the
+ * status and headers alone: a body after them breaks the client's parser.
+ */
 function rawError(
   code: TransportRefusal['code'],
   message?: string,
+  head = false,
 ): { requestId: string; bytes: number; raw: string } {
   const requestId = newRequestId();
   const error = new S3Error(code, message);
-  const xml = String(errorResponse(error, requestId, { 'x-amz-request-id': requestId }).body);
+  const xml = head ? '' : String(errorResponse(error, requestId, { 'x-amz-request-id': requestId }).body);
   const raw = [
     `HTTP/1.1 ${error.status} ${error.status === 405 ? 'Method Not Allowed' : 'Bad Request'}`,
     'Content-Type: application/xml',
@@ -224,6 +228,22 @@ function rawError(
     xml,
   ].join('\r\n');
   return { requestId, bytes: Buffer.byteLength(xml), raw };
+}
+
+/**
+ * Whether the request node's parser refused is a HEAD, from the bytes it was parsing: the refused
+ * request starts after the last header section that ends before the failure (or at the chunk's
+ * start). A request whose start came in an earlier chunk is not seen as one (it gets the body).
+ */
+function refusedHead(err: NodeJS.ErrnoException & { rawPacket?: unknown; bytesParsed?: number }): boolean {
+  const packet = err.rawPacket;
+  if (!Buffer.isBuffer(packet)) return false;
+  const failedAt = Math.min(err.bytesParsed ?? packet.length, packet.length);
+  const ended = packet.subarray(0, failedAt).lastIndexOf('\r\n\r\n');
+  return packet
+    .subarray(ended < 0 ? 0 : ended + 4)
+    .toString('latin1')
+    .startsWith('HEAD ');
 }
 
 export interface NodeServer {
@@ -320,7 +340,7 @@ export function createNodeServer(handler: ProxyHandler, options: NodeServerOptio
     reason: string,
     method?: string,
   ) => {
-    const answer = rawError(code, message);
+    const answer = rawError(code, message, method === 'HEAD');
     socket.end(answer.raw);
     record(answer, code, reason, method, socket.remoteAddress);
   };
@@ -330,6 +350,7 @@ export function createNodeServer(handler: ProxyHandler, options: NodeServerOptio
     if (refusing.has(socket)) return;
     if (!socket.writable) return socket.destroy();
     const reason = `refused by the HTTP parser: ${err.code ?? err.name}`;
+    const method = refusedHead(err) ? 'HEAD' : undefined;
     // A client too slow to send its request gets S3's answer for it, which SDKs retry.
     const code =
       err.code === 'HPE_HEADER_OVERFLOW'
@@ -343,7 +364,7 @@ export function createNodeServer(handler: ProxyHandler, options: NodeServerOptio
       // Nothing in progress on the connection; a request answered in full whose body then failed
       // was recorded with that answer and gets no second one.
       if (last !== undefined && !last.req.complete) return socket.destroy();
-      return refuse(socket, code, message, reason);
+      return refuse(socket, code, message, reason, method);
     }
     refusing.add(socket);
     socket.pause();
@@ -365,7 +386,7 @@ export function createNodeServer(handler: ProxyHandler, options: NodeServerOptio
     // that answer, never in its place or inside its body. node answers in order, so the latest
     // answer finishing means every earlier one has.
     const after = () => {
-      if (last.res.writableFinished && socket.writable) refuse(socket, code, message, reason);
+      if (last.res.writableFinished && socket.writable) refuse(socket, code, message, reason, method);
       else socket.destroy();
     };
     last.res.once('close', after);
