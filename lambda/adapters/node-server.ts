@@ -110,14 +110,15 @@ function repeatedHeaders(req: IncomingMessage): ReadonlyMap<string, readonly str
 }
 
 /**
- * The headers with every repeated one joined, as a Function URL passes them on. node keeps only
- * the first of some (User-Agent, If-Modified-Since, ...): the core then saw one value here and a
- * list behind a Function URL. Joined, a repeated date is no HTTP-date and is ignored on both, as
- * RFC 9110 §13.1.3 asks of a field value with more than one member.
+ * The headers with every repeated one joined with ",", as a Function URL passes them on (so the
+ * same request also meets maxHeaderBytes alike). node keeps only the first of some (User-Agent,
+ * If-Modified-Since, ...): the core then saw one value here and a list behind a Function URL.
+ * Joined, a repeated date is no HTTP-date and is ignored on both, as RFC 9110 §13.1.3 asks of a
+ * field value with more than one member.
  */
 function joined(headers: Headers, repeated: ReadonlyMap<string, readonly string[]>): Headers {
   const out: Headers = { ...headers };
-  for (const [name, values] of repeated) out[name] = values.join(', ');
+  for (const [name, values] of repeated) out[name] = values.join(',');
   return out;
 }
 

@@ -4,8 +4,8 @@
  */
 
 /**
- * Header names are lower-case. A repeated header is one value: joined with ", " by node:http (or
- * only its first line kept, for the fields node treats as single), with "," by Function URLs.
+ * Header names are lower-case. A repeated header is one value, its values joined with "," (as
+ * Function URLs join them; the node:http adapter does the same).
  */
 export type Headers = Record<string, string>;
 
