@@ -28,6 +28,9 @@ export const DEFAULT_REQUEST_LIMITS: RequestLimits = {
  */
 export const DEADLINE_MARGIN_MS = 1_000;
 
+/** Bytes of the headers an adapter's front end adds that are not counted against maxHeaderBytes. */
+export const ADDED_HEADERS_ALLOWANCE = 512;
+
 /** Refuses a request whose URL or header section is over the limits (S3: 400, never a 5xx). */
 export function checkRequestSize(req: ProxyRequest, limits: RequestLimits): void {
   const urlBytes = req.rawPath.length + (req.rawQuery ? 1 + req.rawQuery.length : 0);
@@ -40,11 +43,16 @@ export function checkRequestSize(req: ProxyRequest, limits: RequestLimits): void
     );
   }
   let headerBytes = 0;
+  let addedBytes = 0;
   const added = req.addedHeaders;
   for (const name in req.headers) {
-    if (added?.includes(name)) continue;
-    headerBytes += name.length + req.headers[name]!.length + 4;
+    const bytes = name.length + req.headers[name]!.length + 4;
+    if (added?.includes(name)) addedBytes += bytes;
+    else headerBytes += bytes;
   }
+  // What the front end adds (~140 bytes at a Function URL) is not the client's; a client that
+  // sends one of those headers itself (x-forwarded-for is appended to) still counts beyond it.
+  headerBytes += Math.max(0, addedBytes - ADDED_HEADERS_ALLOWANCE);
   if (headerBytes > limits.maxHeaderBytes) {
     throw new S3Error(
       'RequestHeaderSectionTooLarge',

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ProxyRequest, ProxyResponse } from '../../lambda/core/types';
 import {
+  ADDED_HEADERS_ALLOWANCE,
   checkRequestSize,
   DEADLINE_MARGIN_MS,
   DEFAULT_REQUEST_LIMITS,
@@ -33,6 +34,30 @@ describe('request size limits', () => {
     expect(() => checkRequestSize(at(100 - 17 - 9), limits)).not.toThrow();
     expect(() => checkRequestSize(at(100 - 17 - 9 + 1), limits)).toThrow(
       expect.objectContaining({ code: 'RequestHeaderSectionTooLarge', status: 400 }),
+    );
+  });
+});
+
+describe('headers the front end adds', () => {
+  const limits = { ...DEFAULT_REQUEST_LIMITS, maxHeaderBytes: 1000 };
+  const added = ['x-forwarded-for', 'x-amzn-trace-id'];
+  const req = (xff: string) =>
+    request({
+      headers: {
+        'x-padding': 'p'.repeat(1000 - 9 - 4),
+        'x-forwarded-for': xff,
+        'x-amzn-trace-id': 'Root=1-abc',
+      },
+      addedHeaders: added,
+    });
+
+  it("are not counted as the client's: a request at the limit with them is served", () => {
+    expect(() => checkRequestSize(req('203.0.113.7'), limits)).not.toThrow();
+  });
+
+  it('count beyond a small allowance, so a client cannot inflate one of them for free', () => {
+    expect(() => checkRequestSize(req('1'.repeat(ADDED_HEADERS_ALLOWANCE)), limits)).toThrow(
+      expect.objectContaining({ code: 'RequestHeaderSectionTooLarge' }),
     );
   });
 });
