@@ -233,7 +233,15 @@ export async function getObject(
   req: ObjectRequest,
   base: Headers,
 ): Promise<ProxyResponse> {
-  const range = parseRange(req.headers.range);
+  // A Range no object satisfies (`bytes=-0`) is refused only after the preconditions and If-Range
+  // (RFC 9110 §13.2.2, as S3): a failed condition answers 304/412, a stale If-Range the whole object.
+  let range: ByteRange | undefined;
+  let refused: unknown;
+  try {
+    range = parseRange(req.headers.range);
+  } catch (err) {
+    refused = err;
+  }
   const conditions = conditionsOf(req.headers);
   const read = (r: ByteRange | undefined) =>
     storage.get(req.ref, {
@@ -261,6 +269,10 @@ export async function getObject(
   if (outcome !== 'ok') {
     await closeBody(result);
     return conditionFailure(outcome, result.meta, base, conditions);
+  }
+  if (refused !== undefined && rangeStillValid(req.headers['if-range'], result.meta)) {
+    await closeBody(result);
+    throw refused;
   }
   const headers: Headers = { ...base, ...objectHeaders(result.meta, req.query) };
   // Unknown (a chunked backend answer): the body is passed on chunked, never framed by a guess.
