@@ -13,6 +13,7 @@
  */
 
 import { isIP } from 'node:net';
+import { parseHttpDate } from '../lambda/s3/s3-encoding';
 
 export type RawHeaders = string[];
 
@@ -45,6 +46,8 @@ const HOP_BY_HOP = new Set([
   'transfer-encoding',
   'upgrade',
 ]);
+
+const CONDITIONAL_DATES = new Set(['if-modified-since', 'if-unmodified-since']);
 
 /** Headers a presigned GET may carry: what selects bytes, and who is asking. Nothing that signs. */
 const FOLLOW_HEADERS = new Set([
@@ -183,6 +186,8 @@ export function headersForRedirect(headers: RawHeaders, location: URL): RawHeade
   const out: RawHeaders = ['Host', location.host];
   for (let i = 0; i < headers.length; i += 2) {
     const name = headers[i]!.toLowerCase();
+    // As the proxy: a date that is no HTTP-date is ignored, never sent (moto answers it with 500).
+    if (CONDITIONAL_DATES.has(name) && parseHttpDate(headers[i + 1]) === undefined) continue;
     if (FOLLOW_HEADERS.has(name) || (SSE_CUSTOMER_HEADERS.has(name) && signed.has(name)))
       out.push(headers[i]!, headers[i + 1]!);
   }
