@@ -20,6 +20,7 @@ import {
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { type AddressInfo, isIP, type Socket } from 'node:net';
 import { pipeline } from 'node:stream/promises';
+import { isConditional, judge, rangeHolds, type Verdict } from './conditions';
 import { bareHost, RedirectRefused, redirectPolicy } from './redirect-policy';
 import {
   cameBack,
@@ -208,11 +209,12 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
     // Joined as text, not resolved: a path such as `//host/…` stays a path on the target.
     let current = new URL(`${origin.origin}${path}`);
     let followed = 0;
+    let follow: RawHeaders = [];
     for (;;) {
       const next = redirectTarget(method, answer.statusCode ?? 0, answer.headers.location, current);
       if (!next || followed >= maxRedirects) break;
       answer.resume(); // the redirect's small XML body: drained so its connection is reused
-      const follow = withVia(headersForRedirect(req.rawHeaders, next), via);
+      follow = withVia(headersForRedirect(req.rawHeaders, next), via);
       policy.check(next, carriesSseKey(follow));
       followed++;
       stats.redirectsFollowed++;
@@ -226,6 +228,26 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
         undefined,
         policy.lookup,
       );
+    }
+    if (followed && method === 'GET' && isConditional(req.headers)) {
+      const again = (headers: RawHeaders) =>
+        send(
+          current,
+          `${current.pathname}${current.search}`,
+          method,
+          headers,
+          left.signal,
+          undefined,
+          policy.lookup,
+        );
+      const checked = await reapplyConditions(answer, req, follow, again);
+      if ('status' in checked) {
+        options.log?.(`${line.join(' ')} ${checked.status} (followed ${followed})`);
+        res.writeHead(checked.status, checked.headers);
+        res.end(checked.body);
+        return;
+      }
+      answer = checked;
     }
     options.log?.(`${line.join(' ')} ${answer.statusCode}${followed ? ` (followed ${followed})` : ''}`);
     res.writeHead(answer.statusCode ?? 502, answer.statusMessage, responseHeaders(answer.rawHeaders));
@@ -318,6 +340,45 @@ export async function startClientHelper(options: ClientHelperOptions): Promise<C
         agents['https:'].destroy();
       }),
   };
+}
+
+/**
+ * The client's conditions applied again to a followed answer (conditions.ts), as the proxy applies
+ * them to its backend's: a 304 or 412 the backend should have given, or the whole object where a
+ * range's If-Range fails (for a 416 too: the whole object's validators decide). `again` reads the
+ * URL once more.
+ */
+async function reapplyConditions(
+  answer: IncomingMessage,
+  req: IncomingMessage,
+  follow: RawHeaders,
+  again: (headers: RawHeaders) => Promise<IncomingMessage>,
+): Promise<IncomingMessage | Verdict> {
+  const whole = () => again(withoutRange(follow));
+  if (answer.statusCode === 416 && req.headers['if-range'] !== undefined) {
+    const full = await whole();
+    const status = full.statusCode;
+    if (status !== 304 && status !== 412 && !(status === 200 && !rangeHolds(full, req.headers))) {
+      full.destroy();
+      return answer;
+    }
+    answer.resume();
+    answer = full;
+  }
+  if (answer.statusCode !== 200 && answer.statusCode !== 206) return answer;
+  const verdict = judge(answer, req.headers);
+  if (verdict === 'keep') return answer;
+  // Its body is not wanted (it may be large): the connection goes with it.
+  answer.destroy();
+  return verdict === 'whole' ? whole() : verdict;
+}
+
+function withoutRange(headers: RawHeaders): RawHeaders {
+  const out: RawHeaders = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    if (!/^(range|if-range)$/i.test(headers[i]!)) out.push(headers[i]!, headers[i + 1]!);
+  }
+  return out;
 }
 
 /** The host an absolute-form target names, for a log line: never its userinfo, path or query. */
