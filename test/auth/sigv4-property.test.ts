@@ -16,6 +16,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RequestEvent } from '../../lambda/core/observer';
 import { type RunningProxy, startProxy } from '../helpers/proxy-harness';
 import { createBucket, type S3Server, startS3rver } from '../helpers/s3-servers';
+import {
+  type Encoding,
+  encodeChars,
+  encodingsArb,
+  PATH_RAW,
+  QUERY_RAW,
+  queryParams,
+  queryRecord,
+} from '../helpers/wire-encoding';
 import { escapeUri, KEY, presign, signHeader } from './helpers/sign';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261206);
@@ -65,28 +74,7 @@ const keyArb = fc
   .tuple(fc.constantFrom('t', 'x', 'tables'), fc.array(anySegment, { minLength: 1, maxLength: 4 }))
   .map(([first, rest]) => [first, ...rest].join('/'));
 
-type Encoding = 'sdk' | 'lower' | 'alt';
-/** Per character: the SDK's escape, lower-case hex, or a legal alternative (%XX for unreserved, raw sub-delims). */
-function encodeChars(value: string, choices: readonly Encoding[], rawOk: RegExp): string {
-  let out = '';
-  let i = 0;
-  for (const c of value) {
-    const how = choices.length === 0 ? 'sdk' : choices[i++ % choices.length]!;
-    const sdk = escapeUri(c);
-    if (how === 'sdk') out += sdk;
-    else if (how === 'lower') out += sdk.replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase());
-    else if (sdk === c) out += `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`;
-    else if (rawOk.test(c)) out += c;
-    else out += sdk;
-  }
-  return out;
-}
-/** Sub-delims and ":@" are legal raw in a path segment (RFC 3986 pchar). */
-const PATH_RAW = /^[!$&'()*+,;=:@]$/;
-/** In a query value also "/" and "?"; not "&", "=", "+" (they would change its meaning). */
-const QUERY_RAW = /^[!$'()*,;:@/?]$/;
-
-const encodings = fc.array(fc.constantFrom<Encoding>('sdk', 'sdk', 'lower', 'alt'), { maxLength: 5 });
+const encodings = encodingsArb(5);
 
 const QUERY_NAMES = [
   'prefix',
@@ -201,29 +189,7 @@ function wirePath(c: Case): string {
 }
 
 /** The decoded parameters (list-type=2 first for listings) and their raw forms, as one client sends them. */
-function params(c: Case): { decoded: [string, string][]; raw: string[] } {
-  const decoded: [string, string][] = [];
-  const raw: string[] = [];
-  if (c.shape.kind === 'listing') {
-    decoded.push(['list-type', '2']);
-    raw.push('list-type=2');
-  }
-  for (const [name, value, enc, bare] of c.query) {
-    decoded.push([name, value]);
-    const n = encodeChars(name, enc, /^$/);
-    raw.push(value === '' && bare ? n : `${n}=${encodeChars(value, enc, QUERY_RAW)}`);
-  }
-  return { decoded, raw };
-}
-
-function queryRecord(decoded: readonly [string, string][]): Record<string, string | string[]> {
-  const out: Record<string, string[]> = {};
-  for (const [n, v] of decoded) {
-    out[n] ??= [];
-    out[n].push(v);
-  }
-  return Object.fromEntries(Object.entries(out).map(([n, vs]) => [n, vs.length === 1 ? vs[0]! : vs]));
-}
+const params = (c: Case) => queryParams(c.query, c.shape.kind === 'listing');
 
 const sdkS3 = new S3Client({
   endpoint: `http://${HOST}`,

@@ -25,6 +25,7 @@ import { writeSpecialTable } from '../helpers/fixture-tables';
 import { TRANSPORTS } from '../helpers/lambda-transports';
 import { type RunningProxy, startProxy } from '../helpers/proxy-harness';
 import { backendClient, createBucket, type S3Server, startS3rver, uploadDir } from '../helpers/s3-servers';
+import { encodeChars, encodingsArb, PATH_RAW, queryParams, queryRecord } from '../helpers/wire-encoding';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261211);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 100);
@@ -53,25 +54,7 @@ const char = fc.oneof(
 const text = (min: number, max: number) =>
   fc.array(char, { minLength: min, maxLength: max }).map((a) => a.join(''));
 
-type Encoding = 'sdk' | 'lower' | 'alt';
-/** Per character: the SDK's escape, lower-case hex, or a legal alternative (%XX for unreserved, raw sub-delims). */
-function encodeChars(value: string, choices: readonly Encoding[], rawOk: RegExp): string {
-  let out = '';
-  let i = 0;
-  for (const c of value) {
-    const how = choices.length === 0 ? 'sdk' : choices[i++ % choices.length]!;
-    const sdk = escapeUri(c);
-    if (how === 'sdk') out += sdk;
-    else if (how === 'lower') out += sdk.replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase());
-    else if (sdk === c) out += `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`;
-    else if (rawOk.test(c)) out += c;
-    else out += sdk;
-  }
-  return out;
-}
-const PATH_RAW = /^[!$&'()*+,;=:@]$/;
-const QUERY_RAW = /^[!$'()*,;:@/?]$/;
-const encodings = fc.array(fc.constantFrom<Encoding>('sdk', 'sdk', 'lower', 'alt'), { maxLength: 4 });
+const encodings = encodingsArb(4);
 
 /** Keys stored under lake/tables/sales/ (filled in beforeAll), as the proxy names them. */
 let stored: string[] = [];
@@ -263,29 +246,7 @@ function wirePath(c: Case): string {
     .join(s.slash)}`;
 }
 
-function params(c: Case): { decoded: [string, string][]; raw: string[] } {
-  const decoded: [string, string][] = [];
-  const raw: string[] = [];
-  if (c.shape.kind === 'listing' && c.shape.v2) {
-    decoded.push(['list-type', '2']);
-    raw.push('list-type=2');
-  }
-  for (const [name, value, enc, bare] of c.query) {
-    decoded.push([name, value]);
-    const n = encodeChars(name, enc, /^$/);
-    raw.push(value === '' && bare ? n : `${n}=${encodeChars(value, enc, QUERY_RAW)}`);
-  }
-  return { decoded, raw };
-}
-
-function queryRecord(decoded: readonly [string, string][]): Record<string, string | string[]> {
-  const out: Record<string, string[]> = {};
-  for (const [n, v] of decoded) {
-    out[n] ??= [];
-    out[n].push(v);
-  }
-  return Object.fromEntries(Object.entries(out).map(([n, vs]) => [n, vs.length === 1 ? vs[0]! : vs]));
-}
+const params = (c: Case) => queryParams(c.query, c.shape.kind === 'listing' && c.shape.v2);
 
 const sdkS3 = new S3Client({
   endpoint: `http://${HOST}`,
