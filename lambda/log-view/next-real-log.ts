@@ -146,10 +146,8 @@ function* continuedWork(
   // Checkpoints of the versions walked, then those kept from `oldest` (newest first; versions apart).
   const complete = yield* completeCheckpointsWork(parsed);
   const fresh = yield* shownCheckpointsWork(complete, oldest, parts, slices);
-  let from = 0;
-  while (from < before.checkpoints.length && before.checkpoints[from]!.version >= start) from++;
-  let to = from;
-  while (to < before.checkpoints.length && before.checkpoints[to]!.version >= oldest) to++;
+  const from = firstIndex(before.checkpoints, (c) => c.version < start);
+  const to = firstIndex(before.checkpoints, (c) => c.version < oldest, from);
   const log = logOf(upTo, oldest, commits, fresh.concat(before.checkpoints.slice(from, to)));
   return { log, start };
 }
@@ -238,12 +236,14 @@ async function continuedKeys(
   const old = await before;
   // Those of versions from the log's oldest (a cleanup may have moved it) and before `start`.
   const keys = old.slice(firstKeyAt(old, log.oldest), firstKeyAt(old, start));
-  const checkpoints: number[] = [];
-  for (const c of log.checkpoints) {
-    if (c.version < start) break; // newest first
-    checkpoints.push(c.version);
-  }
-  checkpoints.reverse();
+  // Those from `start` on, oldest first (the log holds them newest first).
+  const checkpoints = log.checkpoints
+    .slice(
+      0,
+      firstIndex(log.checkpoints, (c) => c.version < start),
+    )
+    .map((c) => c.version)
+    .reverse();
   let next = 0;
   // As virtualKeys merges: a checkpoint's name sorts before its version's commit.
   for (let v = start; v <= log.version; v++) {
