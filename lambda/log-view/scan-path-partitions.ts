@@ -110,14 +110,7 @@ export class ScanPathPartitions implements PathPartitionLookup {
   ): Promise<FoundAdd | undefined> {
     const key = this.key(logPath);
     const log = this.log();
-    const adds = (id: string, load: () => Promise<ParsedAdds>): Promise<ParsedAdds> => {
-      let p = held.get(id);
-      if (!p) {
-        p = this.cache(id, load);
-        held.set(id, p);
-      }
-      return p;
-    };
+    const adds = (id: string, load: () => Promise<ParsedAdds>) => this.heldOr(held, id, load);
     let metaDataSince = false;
     // A checkpoint at `version` itself already lacks the file its remove there took away; the one
     // before holds every add up to it, so only the commits after it need reading. A broken one
@@ -157,15 +150,11 @@ export class ScanPathPartitions implements PathPartitionLookup {
     const out: FoundTombstone[] = [];
     for (const cp of new Set([cps[0], cps.at(-1)])) {
       if (!cp) continue;
-      const id = `${cp.source}\u0000tombstones`;
-      let p = held.get(id);
-      if (!p) {
-        p = this.cache(id, () => this.checkpointTombstones(cp.parts));
-        held.set(id, p);
-      }
       let parsed: ParsedAdds;
       try {
-        parsed = await p;
+        parsed = await this.heldOr(held, `${cp.source}\u0000tombstones`, () =>
+          this.checkpointTombstones(cp.parts),
+        );
       } catch (e) {
         // A broken checkpoint (readers skip it) gives no evidence; one gone goes up, as in lookUp.
         if (e instanceof DeltaLogError) continue;
@@ -176,6 +165,20 @@ export class ScanPathPartitions implements PathPartitionLookup {
         out.push({ values, version: cp.version, oldest });
     }
     return out;
+  }
+
+  /** What this generation already parsed under `id`, else from the cache (loaded when not held). */
+  private heldOr(
+    held: Map<string, Promise<ParsedAdds>>,
+    id: string,
+    load: () => Promise<ParsedAdds>,
+  ): Promise<ParsedAdds> {
+    let p = held.get(id);
+    if (!p) {
+      p = this.cache(id, load);
+      held.set(id, p);
+    }
+    return p;
   }
 
   private key(logPath: string): string {
