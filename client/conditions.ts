@@ -6,24 +6,14 @@
  * never bytes of another version.
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { evaluateConditions, rangeStillValid } from '../lambda/s3/conditions';
+import { conditionsOf, evaluateConditions, rangeStillValid } from '../lambda/s3/conditions';
 import { parseHttpDate } from '../lambda/s3/s3-encoding';
-import type { Conditions } from '../lambda/storage/storage-backend';
 
 /** A 304 or 412 the helper answers itself. */
 export interface Verdict {
   status: 304 | 412;
   headers: Record<string, string>;
   body?: string;
-}
-
-export function conditionsOf(h: IncomingHttpHeaders): Conditions {
-  return {
-    ifMatch: h['if-match'],
-    ifNoneMatch: h['if-none-match'],
-    ifModifiedSince: parseHttpDate(h['if-modified-since']),
-    ifUnmodifiedSince: parseHttpDate(h['if-unmodified-since']),
-  };
 }
 
 /** The request carries a condition a backend might have left unapplied. */

@@ -8,6 +8,24 @@ import { parseHttpDate } from './s3-encoding';
 
 export type ConditionOutcome = 'ok' | 'not-modified' | 'precondition-failed';
 
+/** The conditional headers a request carries (node's IncomingHttpHeaders fit too). */
+export interface ConditionalHeaders {
+  readonly 'if-match'?: string;
+  readonly 'if-none-match'?: string;
+  readonly 'if-modified-since'?: string;
+  readonly 'if-unmodified-since'?: string;
+}
+
+/** Conditional headers; dates only when they parse as HTTP dates, else ignored (never forwarded). */
+export function conditionsOf(headers: ConditionalHeaders): Conditions {
+  return {
+    ifMatch: headers['if-match'],
+    ifNoneMatch: headers['if-none-match'],
+    ifModifiedSince: parseHttpDate(headers['if-modified-since']),
+    ifUnmodifiedSince: parseHttpDate(headers['if-unmodified-since']),
+  };
+}
+
 function opaque(tag: string): string {
   return tag.trim().replace(/^W\//, '').replace(/^"|"$/g, '');
 }

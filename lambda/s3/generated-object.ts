@@ -5,8 +5,8 @@
 import type { GeneratedObject } from '../core/generated-object';
 import type { Headers, ProxyResponse } from '../core/types';
 import type { ObjectMeta } from '../storage/storage-backend';
-import { evaluateConditions, rangeStillValid } from './conditions';
-import { conditionFailure, conditionsOf, objectHeaders, onePiecePart } from './get-object';
+import { conditionsOf, evaluateConditions, rangeStillValid } from './conditions';
+import { conditionFailure, objectHeaders, onePiecePart } from './get-object';
 import { invalidRange, parseRange } from './range';
 
 export function serveGenerated(

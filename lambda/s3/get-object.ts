@@ -14,9 +14,9 @@ import {
   type StorageBackend,
   StorageError,
 } from '../storage/storage-backend';
-import { type ConditionOutcome, evaluateConditions, rangeStillValid } from './conditions';
+import { type ConditionOutcome, conditionsOf, evaluateConditions, rangeStillValid } from './conditions';
 import { invalidPartNumber, invalidRange, parseRange } from './range';
-import { httpDate, parseHttpDate } from './s3-encoding';
+import { httpDate } from './s3-encoding';
 import { noSuchKey, notModifiedOf, toS3Error } from './storage-errors';
 import { escapeXml, XML_DECLARATION } from './xml';
 
@@ -78,16 +78,6 @@ export function presignedQuery(
     signed['x-amz-checksum-mode'] = 'ENABLED';
   }
   return signed;
-}
-
-/** Conditional headers; dates only when they parse as HTTP dates, else ignored (never forwarded). */
-export function conditionsOf(headers: Headers): Conditions {
-  return {
-    ifMatch: headers['if-match'],
-    ifNoneMatch: headers['if-none-match'],
-    ifModifiedSince: parseHttpDate(headers['if-modified-since']),
-    ifUnmodifiedSince: parseHttpDate(headers['if-unmodified-since']),
-  };
 }
 
 /** What an HTTP field value can carry to the backend (node's client refuses anything else). */
