@@ -78,10 +78,9 @@ const MAX_BACKEND_PAGES = 50;
  * of them is over a MB of XML, parsed and filtered in one block of the event loop (tens of ms) even
  * when the caller sees none of it. A page asks for as many keys as fit at the longest key of the
  * previous page (the table's last page for a request's first; the longest a key may be for a
- * table never listed), up to S3's 1,000.
+ * table never listed: MAX_KEY_BYTES, as no key has more characters than bytes), up to S3's 1,000.
  */
 const PAGE_KEY_CHARS = 256 * 1024;
-const MAX_KEY_CHARS = 1024;
 const MAX_PAGE_KEYS = 1000;
 
 /** Keys to ask of the next backend page when its keys are about `longest` characters long. */
@@ -256,7 +255,7 @@ export async function listVirtual(
     const scope = JSON.stringify([root, mount.bucket, listPrefix, delimiter ?? '']);
     // Resumes a run of pages without a key where the previous request stopped.
     let token = req.afterBackend?.scope === scope ? req.afterBackend.token : undefined;
-    let keysPerPage = pageKeys(lastKeyLength.get(mount) ?? MAX_KEY_CHARS);
+    let keysPerPage = pageKeys(lastKeyLength.get(mount) ?? MAX_KEY_BYTES);
     while (!onlyGenerated) {
       if (pagesLeft-- <= 0) {
         if (resume !== start) return { entries: out, isTruncated: true, resume };
@@ -276,7 +275,7 @@ export async function listVirtual(
       });
       const longest = longestKey(page);
       if (longest > 0) lastKeyLength.set(mount, longest);
-      keysPerPage = pageKeys(longest || MAX_KEY_CHARS);
+      keysPerPage = pageKeys(longest || MAX_KEY_BYTES);
       let restartAfter: string | undefined;
       for (const item of mergeSorted(page.objects, page.commonPrefixes)) {
         // A backend that ignores our prefix must not make us show foreign keys.
