@@ -3,7 +3,9 @@
  * to the presigned URL. Backends that ignore or misapply some of them (s3rver and moto ignore
  * If-Range and entity-tag lists; s3rver ignores If-Match) must not change the answer: the proxy
  * evaluates the conditions again on what its backend returns, and a read through the helper must
- * get what the same read proxied gets (304, 412, the whole object when If-Range fails).
+ * get what the same read proxied gets (304, 412, the whole object when If-Range fails). A
+ * conditional date that is no HTTP-date is ignored (RFC 9110 §13.1.3, as S3 does): the proxy never
+ * forwards it (moto answers it with a 500), nor does the helper send it to the presigned URL.
  */
 import { type IncomingHttpHeaders, request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -83,6 +85,8 @@ describe.each(s3rverAndMoto())('helper over %s: conditions the backend ignores',
       () => ({ range: 'bytes=0-9', 'if-range': 'Fri, 01 Jan 2100 00:00:00 GMT' }),
       200,
     ],
+    ['If-Unmodified-Since that is no HTTP-date', () => ({ 'if-unmodified-since': 'yesterday' }), 200],
+    ['If-Modified-Since that is no HTTP-date', () => ({ 'if-modified-since': 'yesterday' }), 200],
     [
       'a range past the end with If-Modified-Since that holds',
       () => ({ range: 'bytes=100000-', 'if-range': etag, 'if-modified-since': lastModified }),
