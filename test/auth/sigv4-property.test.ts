@@ -21,6 +21,7 @@ import {
   encodeChars,
   encodingsArb,
   PATH_RAW,
+  presignerAdded,
   QUERY_RAW,
   queryParams,
   queryRecord,
@@ -222,9 +223,7 @@ async function signed(c: Case): Promise<Wire | undefined> {
       date: SIGNED_AT,
       expiresIn: 3600,
     });
-    // What the presigner added (X-Amz-*, hoisted x-amz-* headers), sent after the client's own.
-    const added = r.rawQuery.split('&').filter((p) => p !== '');
-    for (const [n, v] of decoded) added.splice(added.indexOf(`${escapeUri(n)}=${escapeUri(v)}`), 1);
+    const added = presignerAdded(r.rawQuery, decoded);
     return {
       method: c.method,
       path,

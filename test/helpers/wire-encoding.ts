@@ -65,3 +65,13 @@ export function queryRecord(decoded: readonly [string, string][]): Record<string
   }
   return Object.fromEntries(Object.entries(out).map(([n, vs]) => [n, vs.length === 1 ? vs[0]! : vs]));
 }
+
+/**
+ * The query parameters a presigner added to the client's (X-Amz-*, hoisted x-amz-* headers), as it
+ * encoded them: what a client sends after its own.
+ */
+export function presignerAdded(rawQuery: string, decoded: readonly [string, string][]): string[] {
+  const added = rawQuery.split('&').filter((p) => p !== '');
+  for (const [n, v] of decoded) added.splice(added.indexOf(`${escapeUri(n)}=${escapeUri(v)}`), 1);
+  return added;
+}

@@ -20,12 +20,19 @@ import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } f
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { escapeUri, KEY, presign, signHeader } from '../auth/helpers/sign';
+import { KEY, presign, signHeader } from '../auth/helpers/sign';
 import { writeSpecialTable } from '../helpers/fixture-tables';
 import { TRANSPORTS } from '../helpers/lambda-transports';
 import { type RunningProxy, startProxy } from '../helpers/proxy-harness';
 import { backendClient, createBucket, type S3Server, startS3rver, uploadDir } from '../helpers/s3-servers';
-import { encodeChars, encodingsArb, PATH_RAW, queryParams, queryRecord } from '../helpers/wire-encoding';
+import {
+  encodeChars,
+  encodingsArb,
+  PATH_RAW,
+  presignerAdded,
+  queryParams,
+  queryRecord,
+} from '../helpers/wire-encoding';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261211);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 100);
@@ -281,9 +288,7 @@ async function wire(c: Case): Promise<Wire | undefined> {
         date: SIGNED_AT,
         expiresIn: 3600,
       });
-      const added = r.rawQuery.split('&').filter((p) => p !== '');
-      for (const [n, v] of decoded) added.splice(added.indexOf(`${escapeUri(n)}=${escapeUri(v)}`), 1);
-      query = [...raw, ...added];
+      query = [...raw, ...presignerAdded(r.rawQuery, decoded)];
       headers = r.headers as Record<string, string>;
     } else if (c.auth === 'sdk-presigner') {
       if (c.shape.kind !== 'object' && c.shape.kind !== 'listing') return undefined;
