@@ -11,22 +11,16 @@
  */
 import { runInSlices, WorkSlices } from '../core/event-loop';
 import { firstIndex } from '../core/first-index';
-import {
-  LAST_CHECKPOINT,
-  LOG_DIR,
-  LOG_FILES_PER_SLICE,
-  type ParsedLogPath,
-  versionPrefix,
-} from '../delta/log-path';
+import { LOG_DIR, LOG_FILES_PER_SLICE, type ParsedLogPath, versionPrefix } from '../delta/log-path';
 import { completeCheckpointsWork } from '../delta/log-segment';
 import { type LogFile, listingOf } from './held-log-listing';
 import {
-  checkpointName,
   logOf,
   type RealCheckpoint,
   type RealLog,
   shownCheckpointsWork,
   virtualKeys,
+  virtualKeysWork,
   wholeRealLogWork,
 } from './real-log';
 
@@ -236,25 +230,6 @@ async function continuedKeys(
   const old = await before;
   // Those of versions from the log's oldest (a cleanup may have moved it) and before `start`.
   const keys = old.slice(firstKeyAt(old, log.oldest), firstKeyAt(old, start));
-  // Those from `start` on, oldest first (the log holds them newest first).
-  const checkpoints = log.checkpoints
-    .slice(
-      0,
-      firstIndex(log.checkpoints, (c) => c.version < start),
-    )
-    .map((c) => c.version)
-    .reverse();
-  let next = 0;
-  // As virtualKeys merges: a checkpoint's name sorts before its version's commit.
-  for (let v = start; v <= log.version; v++) {
-    walked.entries++;
-    const c = log.commits.get(v);
-    if (!c) continue;
-    while (next < checkpoints.length && checkpoints[next]! <= v)
-      keys.push(checkpointName(checkpoints[next++]!));
-    keys.push(c.path);
-  }
-  while (next < checkpoints.length) keys.push(checkpointName(checkpoints[next++]!));
-  if (log.checkpoints.length) keys.push(LAST_CHECKPOINT);
-  return keys;
+  walked.entries += Math.max(0, log.version - start + 1);
+  return runInSlices(virtualKeysWork(log, start, keys));
 }

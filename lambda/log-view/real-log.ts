@@ -269,17 +269,25 @@ export function checkpointName(version: number): string {
  * sorting, and in slices: a long log holds hundreds of thousands of keys, made once per version.
  */
 export function virtualKeys(log: RealLog): Promise<string[]> {
-  return runInSlices(virtualKeysWork(log));
+  return runInSlices(virtualKeysWork(log, log.oldest, []));
 }
 
-function* virtualKeysWork(log: RealLog): Generator<void, string[]> {
+/** The keys of `log`'s versions from `from` on, appended to `keys` (those of the versions before). */
+export function* virtualKeysWork(log: RealLog, from: number, keys: string[]): Generator<void, string[]> {
   const slices = new WorkSlices(LOG_FILES_PER_SLICE);
-  const keys: string[] = [];
-  const checkpoints = log.checkpoints.map((c) => c.version).reverse(); // oldest first
+  // Those from `from` on, oldest first (the log holds them newest first).
+  const checkpoints = log.checkpoints
+    .slice(
+      0,
+      firstIndex(log.checkpoints, (c) => c.version < from),
+    )
+    .map((c) => c.version)
+    .reverse();
   let next = 0;
-  // CommitsByVersion iterates oldest first.
-  for (const [version, c] of log.commits) {
+  for (let version = Math.max(from, log.oldest); version <= log.version; version++) {
     if (slices.spend(1)) yield;
+    const c = log.commits.get(version);
+    if (!c) continue;
     while (next < checkpoints.length && checkpoints[next]! <= version)
       keys.push(checkpointName(checkpoints[next++]!));
     keys.push(c.path);
