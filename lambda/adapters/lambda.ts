@@ -273,7 +273,7 @@ function toStreamingResult(response: ProxyResponse, hooks?: BodyHooks, gone?: Ab
       );
   } else {
     // Object mode, so an empty chunk is written, not dropped: see primed().
-    streamed = Readable.from(primed(guarded(body, hooks)), { objectMode: true, highWaterMark: 1 });
+    streamed = Readable.from(primed(guarded(body, hooks, gone)), { objectMode: true, highWaterMark: 1 });
   }
   if (gone) {
     // A string becomes one chunk, as middy makes it: even "" makes the runtime send the prelude.
@@ -334,10 +334,16 @@ function primed(body: AsyncIterable<Uint8Array>): AsyncIterableIterator<Uint8Arr
  * runtime cuts the response short). A teardown is not logged as an error: a client that leaves
  * is no fault of the proxy, and error lines feed the AdapterErrors alarm.
  */
-function guarded(body: AsyncIterable<Uint8Array>, hooks: BodyHooks | undefined): AsyncIterable<Uint8Array> {
+function guarded(
+  body: AsyncIterable<Uint8Array>,
+  hooks: BodyHooks | undefined,
+  gone: AbortSignal | undefined,
+): AsyncIterable<Uint8Array> {
   return watchBody(body, (_bytes, failure) => {
     if (failure !== undefined) {
-      if (!(failure instanceof ClosedEarly))
+      // The stream closed first: a backend read in flight then fails with the abort that closing
+      // caused, which is the teardown too, not a failure of the body.
+      if (!(failure instanceof ClosedEarly) && !gone?.aborted)
         logError('response body failed after the status was sent', hooks?.requestId, failure);
       hooks?.onAbort();
     }
