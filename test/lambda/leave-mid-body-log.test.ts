@@ -66,7 +66,7 @@ async function leaveAfter(bytes: number): Promise<void> {
 it('logs no error line when the client leaves while the backend read is in flight', async () => {
   const stderr = vi.spyOn(process.stderr, 'write');
   try {
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 12; i++) {
       const before = proxy.events.length;
       await leaveAfter(256 * 1024);
       for (const end = Date.now() + 10_000; proxy.events.length === before && Date.now() < end; )
