@@ -2,7 +2,8 @@
  * fast-check arbitraries for grants over one real table: maps built from the table's own
  * partition tuples over random subsets of its columns (logical names), with values as written,
  * in their other serialized form, as null / "" for null partitions; plus `{}`, keys that are not
- * partition columns (including physical names of column-mapped tables) and values no file has.
+ * partition columns (including physical names of column-mapped tables), a column named in another
+ * letter case (which names that column, README) and values no file has.
  */
 import fc from 'fast-check';
 import { type GrantMap, otherForm } from './authz-partition-match';

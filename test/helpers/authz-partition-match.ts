@@ -57,9 +57,17 @@ export function typedKey(type: string, v: string | null): string | null | undefi
   return v; // string, binary: the text is the value
 }
 
+/** As README says: the column of that name, else the only one equal to it ignoring letter case. */
+function columnIndex(columns: readonly ColumnFact[], name: string): number {
+  const exact = columns.findIndex((c) => c.logical === name);
+  if (exact >= 0) return exact;
+  const folded = columns.flatMap((c, i) => (c.logical.toLowerCase() === name.toLowerCase() ? [i] : []));
+  return folded.length === 1 ? folded[0]! : -1;
+}
+
 export function mapMatches(columns: readonly ColumnFact[], map: GrantMap, tuple: Tuple): boolean {
   for (const [k, v] of Object.entries(map)) {
-    const i = columns.findIndex((c) => c.logical === k);
+    const i = columnIndex(columns, k);
     if (i < 0) return false;
     const g = typedKey(columns[i]!.type, v);
     if (g === undefined) return false;
