@@ -2,7 +2,8 @@
  * Partition maps from command-line options:
  * - `--all` grants the whole table: `[{}]`. It cannot be combined with the others.
  * - each `--partition k=v[,k=v...]` is one map (repeat it for several maps; the union counts).
- *   In values, `\,` `\=` and `\\` stand for a literal comma, equals sign and backslash.
+ *   In values, `\,` `\=` and `\\` stand for a literal comma, equals sign and backslash; a
+ *   backslash before any other character is refused.
  * - each `--partition-null col` adds `col: null` (the null partition) to every map given by
  *   `--partition`; with no `--partition` the null columns form one map on their own. So
  *   `--partition region=US --partition-null date` is `[{region: "US", date: null}]`.
@@ -32,8 +33,17 @@ function splitUnescaped(text: string, sep: string): string[] {
   return out;
 }
 
-function unescapeText(text: string): string {
-  return text.replace(/\\(.)/g, '$1');
+/**
+ * A backslash before any other character is refused: dropping it would grant another value than
+ * the one typed (`C:\data` would grant `C:data`).
+ */
+function unescapeText(text: string, spec: string): string {
+  return text.replace(/\\(.)/gs, (_escape, ch: string) => {
+    if (ch === ',' || ch === '=' || ch === '\\') return ch;
+    throw new UsageError(
+      `--partition ${JSON.stringify(spec)}: \\${ch} is no escape (only \\, \\= and \\\\; a backslash is \\\\)`,
+    );
+  });
 }
 
 /** The config refuses a "__proto__" column (its schema would drop the key): so does the CLI. */
@@ -51,8 +61,8 @@ export function parsePartitionSpec(spec: string): Record<string, string> {
     const [rawKey, ...rest] = splitUnescaped(pair, '=');
     if (rest.length === 0)
       throw new UsageError(`--partition ${JSON.stringify(spec)}: expected key=value pairs`);
-    const key = unescapeText(rawKey!.trim());
-    const value = unescapeText(rest.join('='));
+    const key = unescapeText(rawKey!.trim(), spec);
+    const value = unescapeText(rest.join('='), spec);
     if (!key) throw new UsageError(`--partition ${JSON.stringify(spec)}: empty column name`);
     if (value === '')
       throw new UsageError(
