@@ -13,7 +13,7 @@ import type { Clock, Headers, ProxyRequest, ProxyResponse } from '../core/types'
 import { isListed, type ObjectRequest, presignedQuery, temporaryRedirect } from '../s3/get-object';
 import { followsRedirects, type RedirectSettings, shouldRedirect } from '../s3/redirect-policy';
 import { noSuchKey } from '../s3/storage-errors';
-import { overLimitMessage, type StreamLimits, streamableBytes } from '../s3/stream-limit';
+import { headBytesOf, overLimitMessage, type StreamLimits, streamableBytes } from '../s3/stream-limit';
 import { type StorageBackend, StorageError } from '../storage/storage-backend';
 
 export interface GetModeOptions extends RedirectSettings {
@@ -100,8 +100,8 @@ function overStreamLimit(
   redirectable: boolean,
 ): S3Error | undefined {
   const remainingMs = req.deadline !== undefined ? req.deadline - clock.now() : undefined;
-  const limit = streamableBytes(options.lambdaStreaming, remainingMs);
-  if (limit === undefined || response.body === undefined) return undefined;
+  if (!options.lambdaStreaming || response.body === undefined) return undefined;
+  const limit = streamableBytes(options.lambdaStreaming, remainingMs, headBytesOf(response.headers))!;
   // A body of unknown length (the backend sent none) might not fit: it is not started either.
   const stated = response.headers['content-length'];
   const length = stated === undefined ? undefined : Number(stated);

@@ -5,6 +5,7 @@
  * send at most unthrottled + rate × T bytes before it is cut off. A response over either bound
  * would reach the client truncated after a 200: the proxy must decide before the first byte.
  */
+import type { Headers } from '../core/types';
 
 export interface StreamLimits {
   maxResponseBytes: number;
@@ -12,14 +13,27 @@ export interface StreamLimits {
   throttledBytesPerSecond: number;
 }
 
-/** Room kept for the response head (the JSON prelude with status and headers) in the same stream. */
+/**
+ * Room kept for the response head (the JSON prelude with status and headers) in the same stream;
+ * a larger head (a long response-* override echoed back) takes its own size.
+ */
 export const HEAD_ALLOWANCE_BYTES = 64 * 1024;
+
+/** At least the bytes of the prelude Lambda writes for these headers (JSON of status and headers). */
+export function headBytesOf(headers: Headers): number {
+  return Buffer.byteLength(JSON.stringify(headers)) + 64;
+}
 
 /**
  * The most body bytes one response may stream, or undefined where nothing limits it (outside
- * Lambda). `remainingMs` is the time the invocation has left, when the adapter knows it.
+ * Lambda). `remainingMs` is the time the invocation has left, when the adapter knows it;
+ * `headBytes` the response head's size, when known.
  */
-export function streamableBytes(limits: StreamLimits | undefined, remainingMs?: number): number | undefined {
+export function streamableBytes(
+  limits: StreamLimits | undefined,
+  remainingMs?: number,
+  headBytes = 0,
+): number | undefined {
   if (!limits) return undefined;
   let bytes = limits.maxResponseBytes;
   if (remainingMs !== undefined) {
@@ -27,7 +41,7 @@ export function streamableBytes(limits: StreamLimits | undefined, remainingMs?: 
       limits.unthrottledBytes + (limits.throttledBytesPerSecond * Math.max(0, remainingMs)) / 1000;
     bytes = Math.min(bytes, Math.floor(inTime));
   }
-  return Math.max(0, bytes - HEAD_ALLOWANCE_BYTES);
+  return Math.max(0, bytes - Math.max(HEAD_ALLOWANCE_BYTES, headBytes));
 }
 
 /**

@@ -4,6 +4,7 @@
  * follows redirects gets a 307 even in proxy mode, any other client an S3 error before any body
  * byte. Run through the Lambda adapter and its runtime shim, with small limits from configuration.
  */
+import { request } from 'node:http';
 import { GetObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLambdaHandler } from '../../lambda/adapters/lambda';
@@ -24,7 +25,7 @@ import {
   startS3rver,
   uploadDir,
 } from '../helpers/s3-servers';
-import { encodeKeyPath, signedFetch } from '../helpers/signed-fetch';
+import { encodeKeyPath, signedFetch, signHeaders } from '../helpers/signed-fetch';
 
 const MB = 1_000_000;
 const OBJECT_BYTES = 3 * MB;
@@ -275,5 +276,48 @@ describe('the over-limit 400 names only ways out that work', () => {
     expect(r.status).toBe(400);
     expect(message(r.text)).toMatch(/client that follows redirects \(such as delta-proxy-client\)/);
     expect((await signedFetch(url, 'GET', path(), '', FOLLOWER, ANALYST)).status).toBe(307);
+  });
+});
+
+// The allowance for the head was a fixed 64 KiB: a long response-* override, echoed back as a
+// header, made head + body longer than the stream carries, so the body would have been cut off.
+describe('a long response head counts against the limit', () => {
+  it('refuses a body that fits only if the head were 64 KiB', async () => {
+    const proxy = await startProxy(
+      s3,
+      {
+        ...config({ lambdaStreaming: { maxResponseBytes: OBJECT_BYTES + HEAD_ALLOWANCE_BYTES } }),
+        maxUrlBytes: 65_536,
+      },
+      undefined,
+      { runtime: 'lambda' },
+    );
+    running.push(proxy);
+    const disposition = `attachment; filename="${'a'.repeat(65_200)}"`;
+    const query = `response-content-disposition=${encodeURIComponent(disposition)}`;
+    // fetch refuses a head over 16 KiB: node:http with room for the 65 KB header.
+    const long = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      void signHeaders(proxy.url, 'GET', path(), query, {}, ANALYST).then((headers) => {
+        const req = request(`${proxy.url}${path()}?${query}`, { headers, maxHeaderSize: 1 << 20 }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode!, text: Buffer.concat(chunks).toString() }));
+        });
+        req.on('error', reject);
+        req.end();
+      }, reject);
+    });
+    expect([long.status, code(long.text)]).toEqual([400, 'InvalidRequest']);
+    // The same object with an ordinary head still fits.
+    const plain = await signedFetch(
+      proxy.url,
+      'GET',
+      path(),
+      'response-content-disposition=attachment',
+      {},
+      ANALYST,
+    );
+    expect(plain.status).toBe(200);
+    expect(plain.headers['content-disposition']).toBe('attachment');
   });
 });

@@ -13,6 +13,13 @@ describe('Lambda streaming limits', () => {
     expect(streamableBytes(LAMBDA_STREAMING_DEFAULTS, 900_000)).toBe(200_000_000 - HEAD_ALLOWANCE_BYTES);
   });
 
+  it('leaves a head larger than the allowance its own size', () => {
+    expect(streamableBytes(LAMBDA_STREAMING_DEFAULTS, undefined, 100_000)).toBe(200_000_000 - 100_000);
+    expect(streamableBytes(LAMBDA_STREAMING_DEFAULTS, undefined, 1_000)).toBe(
+      200_000_000 - HEAD_ALLOWANCE_BYTES,
+    );
+  });
+
   it('keeps a body within what 2 MB/s after the first 6 MB can send before the timeout', () => {
     // 10 s left: 6 MB + 2 MB/s × 10 s = 26 MB.
     expect(streamableBytes(LAMBDA_STREAMING_DEFAULTS, 10_000)).toBe(26_000_000 - HEAD_ALLOWANCE_BYTES);
