@@ -17,6 +17,7 @@ import { closestName } from './core/closest-name';
 import { duplicateKeyPath } from './core/json-duplicate-key';
 import { ANONYMOUS } from './core/principal';
 import { matchTableUri } from './core/table-mount';
+import { DEFAULT_READ_AHEAD } from './delta/log-read-ahead';
 import { DEFAULT_REDIRECT_CLIENTS } from './s3/redirect-policy';
 import { assertSafeKey } from './s3/virtual-key';
 import { defaultDynamoRegion } from './store/dynamo-region';
@@ -70,6 +71,9 @@ const redirectPattern = z.string().check(
 export const DEFAULT_SNAPSHOT_CACHE_BYTES = 256 * 1024 * 1024;
 
 const positiveInt = () => z.int().check(z.minimum(1));
+
+/** Twice a snapshot load's log read-ahead: room for it and for another request's calls. */
+export const MIN_PENDING_REQUESTS = 2 * DEFAULT_READ_AHEAD.files;
 
 /** A Secrets Manager secret's name or ARN. */
 export const SECRET_ID =
@@ -205,7 +209,17 @@ const ConfigFields = z.strictObject({
       /** Backend connections shared by all requests (the SDK's default pool holds 50). */
       maxSockets: z._default(z.int().check(z.minimum(1), z.maximum(4096)), 256),
       /** Backend calls awaiting an answer at once (socket wait included); beyond, 503 SlowDown. */
-      maxPendingRequests: z._default(z.int().check(z.minimum(1)), 1024),
+      maxPendingRequests: z._default(
+        z.int().check(
+          // A lone request's cold snapshot load reads a window of log files at once: below it, its
+          // own reads were shed, and every request on a table with a longer log got 503.
+          z.minimum(
+            MIN_PENDING_REQUESTS,
+            `at least ${MIN_PENDING_REQUESTS} (one snapshot load reads up to ${DEFAULT_READ_AHEAD.files} log files at once)`,
+          ),
+        ),
+        1024,
+      ),
       /** Attempts per backend read (retries on throttling, 5xx, timeouts, resets; SDK backoff). */
       maxAttempts: z._default(z.int().check(z.minimum(1), z.maximum(10)), 3),
       /** A backend call with no answer (or a stalled socket) for this long fails and is retried. */

@@ -16,6 +16,7 @@
  */
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { MIN_PENDING_REQUESTS } from '../../lambda/config';
 import { ManualClock } from '../helpers/authz-harness';
 import { type TestTable, writeTable } from '../helpers/fault-tables';
 import { startProxyThroughLambda } from '../helpers/lambda-http-server';
@@ -441,9 +442,12 @@ describe('corrupt and truncated log files (node:http)', () => {
 describe('bounded backend concurrency (node:http)', () => {
   let proxy: RunningProxy;
   beforeAll(async () => {
-    // Four backend calls may await an answer at once (a snapshot load of these tables reads
-    // three commits in parallel); a fifth is refused rather than queued.
-    proxy = await startProxy(backend, { ...tablesConfig(), s3: { maxPendingRequests: 4 } });
+    // The fewest backend calls that may await an answer at once (a snapshot load alone may hold
+    // 64); one more is refused rather than queued.
+    proxy = await startProxy(backend, {
+      ...tablesConfig(),
+      s3: { maxPendingRequests: MIN_PENDING_REQUESTS },
+    });
     expect((await get(proxy, alpha, alphaFiles[0]!)).status).toBe(200);
     expect((await get(proxy, beta, betaFiles[0]!)).status).toBe(200);
   });
@@ -459,25 +463,25 @@ describe('bounded backend concurrency (node:http)', () => {
     });
     const fallback = setTimeout(release, 10_000);
     let arrived = 0;
-    let fourArrived!: () => void;
+    let allArrived!: () => void;
     const allHeld = new Promise<void>((r) => {
-      fourArrived = r;
+      allArrived = r;
     });
     backend.onRequest = (r) => {
       if (!isKey(key)(r)) return undefined;
-      if (++arrived === 4) fourArrived();
+      if (++arrived === MIN_PENDING_REQUESTS) allArrived();
       return { after: held };
     };
     const from = backend.seen.length;
-    const first = [1, 2, 3, 4].map(() => get(proxy, alpha, alphaFiles[0]!));
+    const first = Array.from({ length: MIN_PENDING_REQUESTS }, () => get(proxy, alpha, alphaFiles[0]!));
     await allHeld;
-    // Four backend calls are pending: the next ones are shed, on any table, without a backend call.
+    // The limit of backend calls are pending: the next ones are shed, on any table, without a backend call.
     const shed = await Promise.all([get(proxy, alpha, alphaFiles[0]!), get(proxy, beta, betaFiles[0]!)]);
     for (const r of shed) expectS3Error(r, 503, 'SlowDown');
     release();
     clearTimeout(fallback);
     for (const r of await Promise.all(first)) expect(r.status).toBe(200);
-    expect(attempts(isKey(key), from)).toBe(4);
+    expect(attempts(isKey(key), from)).toBe(MIN_PENDING_REQUESTS);
     expect(attempts(isKey(beta.prefix + betaFiles[0]), from)).toBe(0);
     expect(proxy.events.filter((e) => e.code === 'SlowDown').at(-1)?.reason).toMatch(/maxPendingRequests/);
     // The slots were given back.
