@@ -52,6 +52,17 @@ const alias = z.string().check(
 );
 
 const nonEmpty = () => z.string().check(z.minLength(1));
+
+/** The SDK makes a region part of a host name: anything else fails every call it makes, at request time. */
+const awsRegion = () =>
+  z
+    .string()
+    .check(
+      z.regex(
+        /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/,
+        'must be an AWS region name (e.g. eu-west-1)',
+      ),
+    );
 const port = (fallback: number) => z._default(z.int().check(z.minimum(0), z.maximum(65535)), fallback);
 
 const redirectPattern = z.string().check(
@@ -196,7 +207,7 @@ const ConfigFields = z.strictObject({
         .string()
         .check(z.regex(/^[A-Za-z0-9_.-]{3,255}$/, 'DynamoDB table names are 3-255 of A-Z a-z 0-9 _ - .')),
       endpoint: z.optional(endpoint()),
-      region: z.optional(nonEmpty()),
+      region: z.optional(awsRegion()),
     }),
   ),
   databaseEnabled: z._default(z.boolean(), false),
@@ -204,7 +215,7 @@ const ConfigFields = z.strictObject({
     z.strictObject({
       endpoint: z.optional(endpoint()),
       /** Region of the mapped buckets; loadConfig defaults it to the function's AWS_REGION. */
-      region: z.optional(nonEmpty()),
+      region: z.optional(awsRegion()),
       forcePathStyle: z.optional(z.boolean()),
       /** Backend connections shared by all requests (the SDK's default pool holds 50). */
       maxSockets: z._default(z.int().check(z.minimum(1), z.maximum(4096)), 256),
