@@ -112,15 +112,22 @@ export const LAMBDA_STREAMING_DEFAULTS = {
 
 /**
  * The record schema builds its output by assignment, which drops a `__proto__` key that JSON.parse
- * kept: {"__proto__": "x"} would become {}, a grant of the whole table. Such a map is refused.
+ * kept, unchecked: {"__proto__": "x"} would become {}, in a partition map a grant of the whole
+ * table. A record with such a key is refused.
  */
+const withoutProtoKey = (message: string) =>
+  z.custom<unknown>((m) => typeof m !== 'object' || m === null || !Object.hasOwn(m, '__proto__'), message);
+
 const partitionMap = z.pipe(
-  z.custom<unknown>(
-    (m) => typeof m !== 'object' || m === null || !Object.hasOwn(m, '__proto__'),
+  withoutProtoKey(
     'a partition column named "__proto__" cannot be granted in the config (use DynamoDB grants)',
   ),
   z.record(nonEmpty(), z.nullable(z.string())),
 );
+
+/** Table aliases to values; "__proto__" is no alias (it was dropped without a word). */
+const byAlias = <T extends z.ZodMiniType>(value: T) =>
+  z.pipe(withoutProtoKey('"__proto__" is no table alias'), z.record(alias, value));
 
 const accessKey = z.strictObject({
   accessKeyId: z
@@ -178,7 +185,7 @@ const ConfigFields = z.strictObject({
    * then names the secret instead of holding it.
    */
   metricsTokenSecret: z.optional(secretId()),
-  tableMapping: z.record(alias, tableUri),
+  tableMapping: byAlias(tableUri),
   readOnly: z._default(z.boolean(), true),
   getMode: z._default(z.enum(['proxy', 'presignedUrl']), 'presignedUrl'),
   proxyPartial: z._default(z.boolean(), false),
@@ -199,7 +206,7 @@ const ConfigFields = z.strictObject({
   ),
   /** Seconds a presigned URL handed out in presignedUrl mode stays valid. */
   presignExpiresSeconds: z._default(z.int().check(z.minimum(1), z.maximum(3600)), 60),
-  allowedPartitions: z._default(z.record(alias, z.array(partitionMap)), {}),
+  allowedPartitions: z._default(byAlias(z.array(partitionMap)), {}),
   database: z.optional(
     z.strictObject({
       type: z.literal('dynamodb'),
