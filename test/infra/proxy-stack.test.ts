@@ -251,7 +251,7 @@ describe('proxy stack template', () => {
       Properties: { Environment: { Variables: Record<string, unknown> } };
     };
     const vars = fn.Properties.Environment.Variables;
-    // The secret's ARN (Ref); the function reads the value at cold start (test/review/secrets-*.test.ts).
+    // The secret's ARN (Ref); the function reads the value at cold start (test/lambda/secrets-cold-start.test.ts).
     expect(vars.PROXY_LISTING_TOKEN_KEY_SECRET).toEqual({ Ref: expect.stringMatching(/^ListingTokenKey/) });
     expect(vars.PROXY_LISTING_TOKEN_KEY).toBeUndefined();
   });
