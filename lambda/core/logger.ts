@@ -1,3 +1,5 @@
+import { oneLine } from './one-line';
+
 /**
  * Operational log lines (not the audit line): JSON on stderr. Callers pass structured fields;
  * never pass a secret, a signature or a presigned URL.
@@ -9,7 +11,7 @@ export interface Logger {
 
 export function jsonLogger(write: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Logger {
   const emit = (level: string, message: string, fields?: Record<string, unknown>) =>
-    write(JSON.stringify({ level, time: new Date().toISOString(), message, ...fields }));
+    write(oneLine(JSON.stringify({ level, time: new Date().toISOString(), message, ...fields })));
   return { warn: (m, f) => emit('warn', m, f), error: (m, f) => emit('error', m, f) };
 }
 

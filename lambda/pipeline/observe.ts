@@ -3,13 +3,14 @@
  * its response has been fully sent (or failed).
  */
 import type { Observer } from '../core/observer';
+import { oneLine } from '../core/one-line';
 import type { ProxyResponse, ResponseBody } from '../core/types';
 import { watchBody } from '../core/watched-body';
 
 /** The audit line: one JSON object per request on stdout. */
 export function auditLogObserver(write: (line: string) => void = stdoutLines): Observer {
   // The event's own JSON with the type in front: no copy of the event per request.
-  return { record: (event) => write(`{"type":"audit",${JSON.stringify(event).slice(1)}`) };
+  return { record: (event) => write(oneLine(`{"type":"audit",${JSON.stringify(event).slice(1)}`)) };
 }
 
 /**
