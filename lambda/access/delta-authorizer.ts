@@ -253,10 +253,11 @@ export class DeltaAuthorizer implements Authorizer {
     const objectAt = (s: Snapshot) =>
       this.logCall(mount, () => this.deps.logView!.object(this.logRequest(mount, s, maps), relKey));
     let object = await objectAt(snapshot);
-    // A version after the snapshot (another instance may have named it in `_last_checkpoint`):
-    // look once more before answering 404, as for a data file.
+    // A version after the snapshot (another instance may have listed it or named it in
+    // `_last_checkpoint`): look again before answering 404. Not with a recent "nothing new"
+    // answer: the commit may have been written since, and the reader saw it listed.
     if (!object && reachesPast(relKey, snapshot.version)) {
-      const fresh = await this.snapshot(mount, snapshot);
+      const fresh = await this.snapshot(mount, snapshot, true);
       if (fresh !== snapshot) {
         snapshot = fresh;
         this.refuseUnsupported(snapshot, mount);
@@ -303,13 +304,16 @@ export class DeltaAuthorizer implements Authorizer {
     return s;
   }
 
-  /** The table's snapshot; with `seen` (a denial is coming), one refreshed if the log moved past it. */
-  private async snapshot(mount: TableMount, seen?: Snapshot): Promise<Snapshot> {
+  /**
+   * The table's snapshot; with `seen` (a denial is coming), one refreshed if the log moved past it
+   * (`probeAnew`: checked now, not by a recent probe's answer).
+   */
+  private async snapshot(mount: TableMount, seen?: Snapshot, probeAnew = false): Promise<Snapshot> {
     const storage = this.storageOf(mount);
     const uri = mount.uri.replace(/\/+$/, '');
     try {
       return seen
-        ? await this.deps.snapshots.refreshBeforeDenial(uri, storage, uri, seen)
+        ? await this.deps.snapshots.refreshBeforeDenial(uri, storage, uri, seen, probeAnew)
         : await this.deps.snapshots.get(uri, storage, uri);
     } catch (err) {
       throw backendFailure(err, mount, this.deps.logger);

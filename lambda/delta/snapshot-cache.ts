@@ -159,12 +159,14 @@ export class SnapshotCache {
    * Concurrent denials share the probe, and a "nothing new" answer is reused for
    * `newCommitProbeTtlMs`, so floods of unknown paths cost at most one probe per table per window.
    * `seen` is the snapshot the caller decided on (used when the cache did not keep one).
+   * `probeAnew`: do not reuse an earlier answer (it may predate a commit another instance listed).
    */
   async refreshBeforeDenial(
     key: string,
     storage: DeltaStorage,
     tableUri: string,
     seen?: Snapshot,
+    probeAnew = false,
   ): Promise<Snapshot> {
     const e = this.entry(key, tableUri);
     if (e.inflight) return this.fresh(e, await e.inflight);
@@ -172,7 +174,7 @@ export class SnapshotCache {
     // rather than load the whole table a second time for one request.
     const have = e.snapshot ?? seen;
     if (!have) return this.load(key, e, storage);
-    if (!(await this.newerCommitExists(e, have, storage))) return have;
+    if (!(await this.newerCommitExists(e, have, storage, probeAnew))) return have;
     if (e.inflight) return this.fresh(e, await e.inflight);
     this.counters.forcedRefreshes++;
     return this.fresh(e, await this.load(key, e, storage));
@@ -187,10 +189,15 @@ export class SnapshotCache {
     return snapshot;
   }
 
-  private newerCommitExists(e: Entry, snapshot: Snapshot, storage: DeltaStorage): Promise<boolean> {
+  private newerCommitExists(
+    e: Entry,
+    snapshot: Snapshot,
+    storage: DeltaStorage,
+    probeAnew: boolean,
+  ): Promise<boolean> {
     const now = this.opts.clock.now();
     const last = e.probe;
-    if (last && last.version === snapshot.version && now - last.at < this.probeTtlMs) {
+    if (!probeAnew && last && last.version === snapshot.version && now - last.at < this.probeTtlMs) {
       this.counters.newCommitProbesReused++;
       return last.found;
     }
