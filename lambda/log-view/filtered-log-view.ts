@@ -468,9 +468,10 @@ export class FilteredLogView implements LogView {
       return log;
     }
     if (!found) return log;
-    // Listed again unless the listing held now began after the look (it holds what the look saw).
+    // Listed again unless the listing held now began after the look (it holds what the look saw);
+    // one begun in the same clock tick may have been before the checkpoint was written.
     const held = t.logs.get(req.snapshot);
-    if (held && held.at < probe.at) t.logs.delete(req.snapshot);
+    if (held && held.at <= probe.at) t.logs.delete(req.snapshot);
     return this.realLog(req, version);
   }
 
