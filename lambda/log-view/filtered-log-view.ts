@@ -196,6 +196,11 @@ export class FilteredLogView implements LogView {
     const from = relAfter === undefined ? undefined : FROM_VERSION.exec(relAfter)?.[1];
     let log = await this.realLog(req);
     if (from !== undefined) log = await this.checkpointAt(req, log, Number(from));
+    // Nothing shown at the snapshot's version: a log cleanup deleted it, the log moved past this
+    // snapshot. Its listing would be empty or cut short, which readers take for a missing table;
+    // a retry (503) meets a refreshed snapshot.
+    if (!log.commits.get(log.version) && !log.checkpoints.some((c) => c.version === log.version))
+      throw new StorageError('Unavailable', 'the log moved past the snapshot since it was listed');
     const { keys, index } = await folderKeys(log, this.walked);
     return {
       prefix: LOG_DIR,
