@@ -90,6 +90,8 @@ interface Entry {
   staleBecause?: unknown;
   /** The last probe for commit version+1 of `version`, shared by concurrent denials. */
   probe?: { version: number; at: number; found: Promise<boolean> };
+  /** Probes that must begin after their caller arrived (probeAnew): the one running, the next. */
+  probesAnew?: { version: number; running: Promise<boolean>; next?: Promise<boolean> };
   inflight?: Promise<Snapshot>;
   /** The retained history, once a request needed it. */
   history?: HistorySlot;
@@ -195,12 +197,40 @@ export class SnapshotCache {
     storage: DeltaStorage,
     probeAnew: boolean,
   ): Promise<boolean> {
+    if (probeAnew) return this.probeAfterNow(e, snapshot, storage);
     const now = this.opts.clock.now();
     const last = e.probe;
-    if (!probeAnew && last && last.version === snapshot.version && now - last.at < this.probeTtlMs) {
+    if (last && last.version === snapshot.version && now - last.at < this.probeTtlMs) {
       this.counters.newCommitProbesReused++;
       return last.found;
     }
+    return this.probe(e, snapshot, storage);
+  }
+
+  /**
+   * A probe that begins after this call (its answer must not predate a commit the caller saw
+   * listed elsewhere). One runs at a time per table and the calls arriving meanwhile share the
+   * next, so a flood of such calls costs one listing at a time, not one each.
+   */
+  private probeAfterNow(e: Entry, snapshot: Snapshot, storage: DeltaStorage): Promise<boolean> {
+    const q = e.probesAnew;
+    if (q?.version !== snapshot.version) {
+      const running = this.probe(e, snapshot, storage);
+      e.probesAnew = { version: snapshot.version, running };
+      return running;
+    }
+    if (q.next) return q.next;
+    const settled = () => {};
+    q.next = q.running.then(settled, settled).then(() => {
+      q.next = undefined;
+      q.running = this.probe(e, snapshot, storage);
+      return q.running;
+    });
+    return q.next;
+  }
+
+  private probe(e: Entry, snapshot: Snapshot, storage: DeltaStorage): Promise<boolean> {
+    const now = this.opts.clock.now();
     this.counters.newCommitProbes++;
     const found = logMovedPast(storage, snapshot.version).catch((err: unknown) => {
       if (e.probe?.found === found) e.probe = undefined; // never reuse a failure

@@ -152,6 +152,25 @@ describe('SnapshotCache', () => {
     expect(s.lists - listsBefore).toBe(5);
   });
 
+  // A GET of a commit another instance listed may not take a recent "nothing new" for an answer
+  // (probeAnew), yet a flood of such GETs must not cost a listing each.
+  it('probes anew after each call, one listing at a time shared by the calls that wait', async () => {
+    const s = base();
+    const clock = fakeClock();
+    const cache = new SnapshotCache({ ttlMs: 60_000, maxBytes: 1e9, clock, newCommitProbeTtlMs: 1000 });
+    const first = await cache.get('t', s, tableUri);
+    const listsBefore = s.lists;
+    const flood = await Promise.all(
+      Array.from({ length: 50 }, () => cache.refreshBeforeDenial('t', s, tableUri, undefined, true)),
+    );
+    expect(new Set(flood)).toEqual(new Set([first]));
+    expect(s.lists - listsBefore).toBe(2); // the one running, then the one all the others share
+    // Within the window, a commit written after the last probe is still found.
+    s.commit(2, [add('p=1/fresh.parquet', { p: '1' })]);
+    const fresh = await cache.refreshBeforeDenial('t', s, tableUri, undefined, true);
+    expect(fresh.tupleOf('p=1/fresh.parquet')).not.toBe(NO_TUPLE);
+  });
+
   it('keeps the more used tables within the byte budget: a newcomer is kept once it is used more', async () => {
     const clock = fakeClock();
     const one = await loadSnapshot(base(), { tableUri });
