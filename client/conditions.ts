@@ -6,7 +6,10 @@
  * never bytes of another version.
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { newRequestId } from '../lambda/core/request-id';
+import { errorResponse } from '../lambda/pipeline/error-response';
 import { conditionsOf, evaluateConditions, rangeStillValid } from '../lambda/s3/conditions';
+import { preconditionFailed } from '../lambda/s3/get-object';
 import { parseHttpDate } from '../lambda/s3/s3-encoding';
 
 /** A 304 or 412 the helper answers itself. */
@@ -42,12 +45,13 @@ export function judge(answer: IncomingMessage, h: IncomingHttpHeaders): 'keep' |
   if (outcome === 'not-modified')
     return { status: 304, headers: { etag, 'last-modified': answer.headers['last-modified']! } };
   if (outcome === 'precondition-failed') {
-    // S3's 412 names If-Match when it was sent, else If-Unmodified-Since.
-    const condition = c.ifMatch !== undefined ? 'If-Match' : 'If-Unmodified-Since';
-    const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message><Condition>${condition}</Condition></Error>`;
+    // The proxy's own 412 document (it names the condition that failed, with a request id).
+    const requestId = newRequestId();
+    const error = errorResponse(preconditionFailed(c), requestId, { 'x-amz-request-id': requestId });
+    const body = String(error.body);
     return {
       status: 412,
-      headers: { 'content-type': 'application/xml', 'content-length': String(Buffer.byteLength(body)) },
+      headers: { ...error.headers, 'content-length': String(Buffer.byteLength(body)) },
       body,
     };
   }
