@@ -1,16 +1,3 @@
-/**
- * The JSON config by property. (1) Generated config texts — every field set to valid, boundary and
- * wrong values, unknown, misspelled, `__proto__`/`constructor` and duplicate keys at every level —
- * are either refused with a ConfigError naming the field, or accepted with every given value kept,
- * and then start a proxy that answers signed GET/HEAD/List without a 5xx and grants exactly what
- * the parsed grants say. (2) The same generated grants given once in the config file and once as
- * DynamoDB items written by the admin CLI's DynamoDB target give the same answers to the same
- * signed requests. The seed is fixed; FUZZ_SEED and FUZZ_RUNS explore, FUZZ_PATH replays
- * (defaults: 30 runs of (1), 8 of (2), ~13 s). Found: s3.maxPendingRequests below a snapshot
- * load's read-ahead, regions that are no host label, "__proto__" aliases dropped; then (1) held
- * at seeds 1-5 x 400 and (2) at seeds 1-2 x 40.
- */
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PartitionMap } from '../../lambda/access/grant';
@@ -19,9 +6,9 @@ import { DynamoTarget } from '../../lambda/admin/dynamo-target';
 import { createProxy, nodeServerOptions } from '../../lambda/bootstrap';
 import { type Config, ConfigError, parseConfig, parseConfigText, parseTableUri } from '../../lambda/config';
 import { jsonLogger } from '../../lambda/core/logger';
-import { DeltaTableWriter } from '../../lambda/local/delta-writer';
 import { createDynamoTable } from '../../lambda/store/dynamo-schema';
 import { type DynamoServer, startDynalite, testDynamoClient } from '../helpers/dynamo-servers';
+import { type LakeTable, mapMatches, tagValues, writeLakeTable } from '../helpers/partitioned-lake';
 import {
   BACKEND_CREDENTIALS,
   backendClient,
@@ -45,66 +32,6 @@ const BUCKET = 'cfgprop';
 const DDB_TABLE = 'config-property';
 
 // ---------------------------------------------------------------- the lake
-
-interface LakeFile {
-  table: string;
-  key: string;
-  values: Record<string, string | null>;
-}
-interface LakeTable {
-  alias: string;
-  columns: string[];
-  files: LakeFile[];
-}
-
-async function writeLakeTable(
-  s3: S3Client,
-  alias: string,
-  columns: Record<string, 'string' | 'date'>,
-  rows: Record<string, string | null>[],
-): Promise<LakeTable> {
-  const prefix = `tables/${alias}/`;
-  const writer = new DeltaTableWriter(
-    {
-      async put(rel, bytes) {
-        await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: prefix + rel, Body: bytes }));
-      },
-    },
-    {
-      schema: [
-        { name: 'id', type: 'long' },
-        ...Object.entries(columns).map(([name, type]) => ({ name, type })),
-      ],
-      partitionColumns: Object.keys(columns),
-    },
-  );
-  await writer.create();
-  const adds = [];
-  for (const [i, values] of rows.entries())
-    adds.push(await writer.writeDataFile(values, [{ id: i, ...values }]));
-  await writer.commit({ add: adds });
-  return {
-    alias,
-    columns: Object.keys(columns),
-    files: adds.map((a, i) => ({ table: alias, key: decodeURIComponent(a.path), values: rows[i]! })),
-  };
-}
-
-/** A grant key names its column exactly, else the only one equal ignoring case (README). */
-function column(table: LakeTable, name: string): string | undefined {
-  if (table.columns.includes(name)) return name;
-  const folded = table.columns.filter((c) => c.toLowerCase() === name.toLowerCase());
-  return folded.length === 1 ? folded[0] : undefined;
-}
-
-function mapMatches(table: LakeTable, map: PartitionMap, file: LakeFile): boolean {
-  return Object.entries(map).every(([k, v]) => {
-    const c = column(table, k);
-    if (c === undefined) return false;
-    const fileValue = file.values[c] ?? null;
-    return v === null || v === '' ? fileValue === null : fileValue === v;
-  });
-}
 
 // ---------------------------------------------------------------- servers
 
@@ -147,6 +74,7 @@ beforeAll(async () => {
     'sales',
     await writeLakeTable(
       s3,
+      BUCKET,
       'sales',
       { region: 'string', day: 'date' },
       regions.flatMap((region) => ['2024-01-01', '2024-01-02'].map((day) => ({ region, day }))),
@@ -156,6 +84,7 @@ beforeAll(async () => {
     't2',
     await writeLakeTable(
       s3,
+      BUCKET,
       't2',
       { Region: 'string' },
       ['EU', 'x,y=z', null].map((Region) => ({ Region })),
@@ -177,17 +106,6 @@ afterAll(async () => {
 
 type Key = { accessKeyId: string; secretAccessKey: string };
 
-const decodeXml = (s: string) =>
-  s
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&quot;/g, '"')
-    .replace(/&apos;/g, "'")
-    .replace(/&#x([0-9a-fA-F]+);/g, (_m, h: string) => String.fromCodePoint(Number.parseInt(h, 16)))
-    .replace(/&#(\d+);/g, (_m, d: string) => String.fromCodePoint(Number(d)))
-    .replace(/&amp;/g, '&');
-const tagValues = (xml: string, tag: string) =>
-  [...xml.matchAll(new RegExp(`<${tag}>([^<]*)</${tag}>`, 'g'))].map((m) => decodeXml(m[1]!));
 const code = (r: RawResponse) => /<Code>([^<]*)<\/Code>/.exec(r.text)?.[1];
 
 /** What a caller sees: each file's GET and HEAD status, each table's and the root's listing. */

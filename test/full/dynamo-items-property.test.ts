@@ -10,14 +10,13 @@
  * full tier (about 20 s for 30 runs); 1,000 runs at five seeds found nothing.
  */
 import { type AttributeValue, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PartitionMap } from '../../lambda/access/grant';
-import { DeltaTableWriter } from '../../lambda/local/delta-writer';
 import { createDynamoTable, MAX_PRINCIPAL_BYTES } from '../../lambda/store/dynamo-schema';
 import { adminInProcess } from '../helpers/admin-cli';
 import { type DynamoServer, startDynalite, testDynamoClient } from '../helpers/dynamo-servers';
+import { type LakeTable, mapMatches, tagValues, writeLakeTable } from '../helpers/partitioned-lake';
 import { type RunningProxy, startProxy } from '../helpers/proxy-harness';
 import { backendClient, createBucket, type S3Server, startS3rver } from '../helpers/s3-servers';
 import { encodeKeyPath, encodeQuery, type RawResponse, signedFetch } from '../helpers/signed-fetch';
@@ -31,74 +30,11 @@ const BUCKET = 'prop-lake';
 
 // ---------------------------------------------------------------- the lake
 
-interface LakeFile {
-  table: string;
-  key: string;
-  values: Record<string, string | null>;
-}
-
-interface LakeTable {
-  alias: string;
-  /** Partition columns and their type. */
-  columns: Record<string, 'string' | 'date'>;
-  files: LakeFile[];
-}
-
 const SALES_REGIONS: readonly (string | null)[] = ['EU', 'US', 'a/b c', 'ü+=x', '😈', 'e\u0301', null];
 const SALES_DAYS = ['2024-01-01', '2024-01-02'] as const;
 const T2_REGIONS = ['EU', 'US', 'x,y=z\\w'] as const;
 
-async function writeLakeTable(
-  s3: S3Client,
-  alias: string,
-  columns: Record<string, 'string' | 'date'>,
-  rows: Record<string, string | null>[],
-): Promise<LakeTable> {
-  const prefix = `tables/${alias}/`;
-  const writer = new DeltaTableWriter(
-    {
-      async put(rel, bytes) {
-        await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: prefix + rel, Body: bytes }));
-      },
-    },
-    {
-      schema: [
-        { name: 'id', type: 'long' },
-        ...Object.entries(columns).map(([name, type]) => ({ name, type })),
-      ],
-      partitionColumns: Object.keys(columns),
-    },
-  );
-  await writer.create();
-  const adds = [];
-  for (const [i, values] of rows.entries())
-    adds.push(await writer.writeDataFile(values, [{ id: i, ...values }]));
-  await writer.commit({ add: adds });
-  return {
-    alias,
-    columns,
-    files: adds.map((a, i) => ({ table: alias, key: decodeURIComponent(a.path), values: rows[i]! })),
-  };
-}
-
 // ---------------------------------------------------------------- the model
-
-/** The grant column a map key names: exact, else the only one equal ignoring case. */
-function column(table: LakeTable, name: string): string | undefined {
-  if (name in table.columns) return name;
-  const folded = Object.keys(table.columns).filter((c) => c.toLowerCase() === name.toLowerCase());
-  return folded.length === 1 ? folded[0] : undefined;
-}
-
-function mapMatches(table: LakeTable, map: PartitionMap, file: LakeFile): boolean {
-  return Object.entries(map).every(([k, v]) => {
-    const c = column(table, k);
-    if (c === undefined) return false;
-    const fileValue = file.values[c] ?? null;
-    if (v === null || v === '') return fileValue === null;
-    return fileValue === v;
-  });
-}
 
 interface GoodGrant {
   table: string;
@@ -388,11 +324,15 @@ beforeAll(async () => {
   const s3 = backendClient(backend.endpoint);
   await createBucket(s3, BUCKET);
   const salesRows = SALES_REGIONS.flatMap((region) => SALES_DAYS.map((day) => ({ region, day })));
-  tables.set('sales', await writeLakeTable(s3, 'sales', { region: 'string', day: 'date' }, salesRows));
+  tables.set(
+    'sales',
+    await writeLakeTable(s3, BUCKET, 'sales', { region: 'string', day: 'date' }, salesRows),
+  );
   tables.set(
     't2',
     await writeLakeTable(
       s3,
+      BUCKET,
       't2',
       { region: 'string' },
       T2_REGIONS.map((region) => ({ region })),
@@ -502,17 +442,6 @@ async function writeRun(
 }
 
 const code = (r: RawResponse) => /<Code>([^<]*)<\/Code>/.exec(r.text)?.[1];
-const decodeXml = (s: string) =>
-  s
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&quot;/g, '"')
-    .replace(/&apos;/g, "'")
-    .replace(/&#x([0-9a-fA-F]+);/g, (_m, h: string) => String.fromCodePoint(Number.parseInt(h, 16)))
-    .replace(/&#(\d+);/g, (_m, d: string) => String.fromCodePoint(Number(d)))
-    .replace(/&amp;/g, '&');
-const tagValues = (xml: string, tag: string) =>
-  [...xml.matchAll(new RegExp(`<${tag}>([^<]*)</${tag}>`, 'g'))].map((m) => decodeXml(m[1]!));
 
 async function checkCaller(c: Caller, n: number): Promise<void> {
   const show = `${JSON.stringify(c.principal.slice(0, 60))} grants ${JSON.stringify(c.grants).slice(0, 2000)}`;
