@@ -30,7 +30,7 @@ z.config(en());
 const tableUri = z.string().check(
   z.refine((v) => {
     const m = matchTableUri(v);
-    if (!m) return false;
+    if (!m || !bucketNameS3Allows(m.bucket)) return false;
     // The prefix is used verbatim as a key prefix: it obeys the rules of a request's key. The
     // log's paths are URIs, read decoded against it: "%20" would be a space there and "%20" here.
     if (/%[0-9A-Fa-f]{2}/.test(m.rawPrefix)) return false;
@@ -40,8 +40,21 @@ const tableUri = z.string().check(
     } catch {
       return false;
     }
-  }, 'must be an s3://bucket/prefix URI (lower-case bucket name; the prefix as the keys spell it, not percent-encoded; no ".", ".." or empty segments, control characters or backslashes in it)'),
+  }, 'must be an s3://bucket/prefix URI (a bucket name S3 allows: 3-63 of a-z 0-9 . -, no "..", not an IP address; the prefix as the keys spell it, not percent-encoded; no ".", ".." or empty segments, control characters or backslashes in it)'),
 );
+
+/**
+ * S3's naming rules beyond the URI's character set: no bucket can have such a name, and the SDK
+ * fails on one only at request time (a 500 for every read of the table).
+ */
+function bucketNameS3Allows(bucket: string): boolean {
+  return (
+    !bucket.includes('..') &&
+    !/^\d+\.\d+\.\d+\.\d+$/.test(bucket) &&
+    !/^(?:xn--|sthree-|amzn-s3-demo-)/.test(bucket) &&
+    !/(?:-s3alias|--ol-s3|\.mrap|--x-s3|--table-s3)$/.test(bucket)
+  );
+}
 
 const alias = z.string().check(
   z.regex(
@@ -53,14 +66,17 @@ const alias = z.string().check(
 
 const nonEmpty = () => z.string().check(z.minLength(1));
 
-/** The SDK makes a region part of a host name: anything else fails every call it makes, at request time. */
+/**
+ * The SDK makes a region part of a host name: anything else fails every call it makes, at request
+ * time. Lower case, as AWS names every region.
+ */
 const awsRegion = () =>
   z
     .string()
     .check(
       z.regex(
-        /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/,
-        'must be an AWS region name (e.g. eu-west-1)',
+        /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/,
+        'must be an AWS region name, in lower case (e.g. eu-west-1)',
       ),
     );
 const port = (fallback: number) => z._default(z.int().check(z.minimum(0), z.maximum(65535)), fallback);
@@ -443,7 +459,12 @@ export function applyEnv(
 /** Validates a raw config; throws ConfigError with "field.path: problem". */
 export function parseConfig(raw: unknown): Config {
   const result = z.safeParse(ConfigSchema, raw);
-  if (result.success) return result.data;
+  if (result.success) {
+    // Said here rather than at start-up, so `admin` and config checks refuse it too.
+    if (result.data.databaseEnabled && !result.data.database)
+      throw new ConfigError('database: required when databaseEnabled is true');
+    return result.data;
+  }
   throw new ConfigError(firstIssue(ConfigSchema, result.error.issues, 'unknown field'));
 }
 

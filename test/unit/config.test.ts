@@ -90,6 +90,18 @@ describe('configuration', () => {
       /^grants\[0\]\.partitions\[0\]\.region: /,
     ],
     [{ ...minimal, logView: 'partial' }, /^logView: /],
+    // Names no S3 bucket can have: the table would answer 500 to every read instead.
+    [{ tableMapping: { t: 's3://a..b/t' } }, /^tableMapping\.t: .*a bucket name S3 allows/],
+    [{ tableMapping: { t: 's3://192.168.10.1/t' } }, /^tableMapping\.t: /],
+    [{ tableMapping: { t: 's3://xn--bucket/t' } }, /^tableMapping\.t: /],
+    [{ tableMapping: { t: 's3://data--x-s3/t' } }, /^tableMapping\.t: /],
+    // S3 refuses a credential scope in upper case; AWS names every region in lower case.
+    [{ ...minimal, s3: { region: 'EU-WEST-1' } }, /^s3\.region: .*lower case/],
+    [
+      { ...minimal, database: { type: 'dynamodb', tableName: 'grants', region: 'Eu-west-1' } },
+      /^database\.region: /,
+    ],
+    [{ ...minimal, databaseEnabled: true }, /^database: required when databaseEnabled is true$/],
     [
       {
         ...minimal,
