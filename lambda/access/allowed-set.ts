@@ -11,7 +11,7 @@
  */
 import { runInSlices, runToEnd, WorkSlices, yieldToEventLoop } from '../core/event-loop';
 import { type FolderIndex, folderIndexOf } from '../delta/folder-index';
-import { MULTI_TUPLE, type SnapshotView } from '../delta/snapshot-view';
+import { MULTI_TUPLE, type PartitionColumn, type SnapshotView } from '../delta/snapshot-view';
 import type { PartitionMap } from './grant';
 import { grantColumnIndex } from './grant-columns';
 import {
@@ -36,8 +36,7 @@ interface MapGroup {
   keys: Set<string>;
 }
 
-function compileMaps(snapshot: SnapshotView, maps: readonly PartitionMap[]): MapGroup[] | 'all' {
-  const columns = snapshot.partitionColumns;
+function compileMaps(columns: readonly PartitionColumn[], maps: readonly PartitionMap[]): MapGroup[] | 'all' {
   const grantKeys = columns.map((c) => grantKeysFor(c.type));
   const groups = new Map<string, MapGroup>();
   for (const map of maps) {
@@ -78,6 +77,38 @@ export interface TupleDecision {
   whole: boolean;
 }
 
+/** Whether maps allow a tuple of `columns`' raw values; `whole`: a map is `{}`. */
+export type TupleRule =
+  | { whole: true }
+  | { whole: false; none: boolean; allows(raw: readonly (string | null)[]): boolean };
+
+/**
+ * The maps compiled once for `columns`: a tuple then costs one lookup per group of maps, not work
+ * per map (hundreds of maps are classified against every tuple of a log).
+ */
+export function tupleRule(columns: readonly PartitionColumn[], maps: readonly PartitionMap[]): TupleRule {
+  const compiled = compileMaps(columns, maps);
+  if (compiled === 'all') return { whole: true };
+  const normalizers = columns.map((c) => normalizerFor(c.type));
+  return {
+    whole: false,
+    none: compiled.length === 0,
+    allows(raw) {
+      if (compiled.length === 0) return false;
+      const canonical = raw.map((v, i) => {
+        const c = canonicalize(normalizers[i]!, v);
+        return c === undefined ? BAD_KEY : keyPart(c);
+      });
+      for (const group of compiled) {
+        // A file value that does not parse for its type matches no constraint on that column.
+        if (group.columns.some((c) => canonical[c] === BAD_KEY)) continue;
+        if (group.keys.has(JSON.stringify(group.columns.map((c) => canonical[c])))) return true;
+      }
+      return false;
+    },
+  };
+}
+
 /** Partition values canonicalized between two pauses (about a millisecond of work). */
 const SLICE_VALUES = 4096;
 
@@ -89,30 +120,20 @@ const SLICE_VALUES = 4096;
 function* decide(snapshot: SnapshotView, maps: readonly PartitionMap[]): Generator<void, TupleDecision> {
   const n = snapshot.tupleCount;
   const bits = new Uint8Array(n);
-  const compiled = compileMaps(snapshot, maps);
-  if (compiled === 'all') {
+  const rule = tupleRule(snapshot.partitionColumns, maps);
+  if (rule.whole) {
     bits.fill(1);
     return { bits, count: n, whole: true };
   }
   let count = 0;
-  if (compiled.length > 0) {
-    const normalizers = snapshot.partitionColumns.map((c) => normalizerFor(c.type));
+  if (!rule.none) {
     const slices = new WorkSlices(SLICE_VALUES);
     for (let t = 0; t < n; t++) {
       const raw = snapshot.tupleValues(t);
       if (slices.spend(raw.length + 1)) yield;
-      const canonical = raw.map((v, i) => {
-        const c = canonicalize(normalizers[i]!, v);
-        return c === undefined ? BAD_KEY : keyPart(c);
-      });
-      for (const group of compiled) {
-        // A file value that does not parse for its type matches no constraint on that column.
-        if (group.columns.some((c) => canonical[c] === BAD_KEY)) continue;
-        if (group.keys.has(JSON.stringify(group.columns.map((c) => canonical[c])))) {
-          bits[t] = 1;
-          count++;
-          break;
-        }
+      if (rule.allows(raw)) {
+        bits[t] = 1;
+        count++;
       }
     }
   }

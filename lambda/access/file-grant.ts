@@ -4,9 +4,9 @@
  * evaluated against the newest snapshot's partition columns.
  */
 import { createHash } from 'node:crypto';
-import type { PartitionColumn, SnapshotView } from '../delta/snapshot-view';
+import type { PartitionColumn } from '../delta/snapshot-view';
 import type { FileGrant } from '../log-view/file-grant';
-import { AllowedSet } from './allowed-set';
+import { tupleRule } from './allowed-set';
 import { mapsFingerprint } from './allowed-set-cache';
 import type { PartitionMap } from './grant';
 
@@ -17,24 +17,14 @@ export function fileGrantOf(columns: readonly PartitionColumn[], maps: readonly 
     .update(mapsFingerprint(maps))
     .digest('base64url')
     .slice(0, 32);
+  // Compiled once: the log view asks this of every distinct tuple of every file action.
+  const rule = tupleRule(columns, maps);
   return {
     columns,
     fingerprint,
     allows(values) {
-      // One tuple, decided by the same code as every other authorization decision.
-      const view: SnapshotView = {
-        version: 0,
-        partitionColumns: columns,
-        unsupportedReaderFeatures: [],
-        tupleCount: 1,
-        fileCount: 0,
-        tupleValues: () => values,
-        tupleOf: () => 0,
-        tuplesOf: () => [0],
-        forEachFile: () => {},
-        files: () => [],
-      };
-      return new AllowedSet(view, maps).isTupleAllowed(0);
+      // One tuple, decided by the same rule as every other authorization decision.
+      return rule.whole || rule.allows(values);
     },
   };
 }
