@@ -62,21 +62,53 @@ export class DeltaAuthorizer implements Authorizer {
     relKey: string,
     request?: { readonly signal?: AbortSignal },
   ): Promise<ObjectDecision> {
+    // Probes begun after this may answer for a commit another instance already listed or served.
+    const arrived = this.deps.snapshots.probeMark();
     const maps = await this.mapsFor(principal, mount);
     if (!maps) return { allow: false, answer: 'not-found', reason: 'no grant on table', byGrant: true };
     const filtered = this.deps.logView !== undefined;
     if (relKey.startsWith(LOG_DIR)) {
-      return filtered ? this.filteredLogObject(principal, mount, maps, relKey) : { allow: true, kind: 'log' };
+      return filtered
+        ? this.filteredLogObject(principal, mount, maps, relKey, arrived)
+        : { allow: true, kind: 'log' };
     }
 
-    let snapshot = await this.snapshot(mount);
+    const snapshot = await this.snapshot(mount);
+    const judged = await this.dataObject(principal, mount, maps, relKey, snapshot, true, request?.signal);
+    if (!('refuse' in judged)) return judged;
+    // Before a refusal, one probe begun after the request arrived: a recent "nothing new" answer
+    // may predate a commit (or a log cleanup) another instance has already served the file from.
+    // Probes run one at a time per table, so a flood of refusals costs one listing at a time.
+    const fresh = await this.snapshot(mount, judged.snapshot, arrived);
+    if (fresh === judged.snapshot) return judged.refuse();
+    const again = await this.dataObject(principal, mount, maps, relKey, fresh, false, request?.signal);
+    return 'refuse' in again ? again.refuse() : again;
+  }
+
+  /**
+   * A data file's decision on `seen` (`lookAgain`: after a cheap probe when it would refuse), or
+   * the refusal still to be checked against a fresh probe: every refusal in the filtered view
+   * (a forbidden file and a missing one take the same steps), one of a file the snapshot does
+   * not know in the raw view.
+   */
+  private async dataObject(
+    principal: Principal,
+    mount: TableMount,
+    maps: readonly PartitionMap[],
+    relKey: string,
+    seen: Snapshot,
+    lookAgain: boolean,
+    signal?: AbortSignal,
+  ): Promise<ObjectDecision | PendingRefusal> {
+    const filtered = this.deps.logView !== undefined;
+    let snapshot = seen;
     this.refuseUnsupported(snapshot, mount);
     let allowed = await this.allowedSet(principal, mount, snapshot, maps);
     if (readable(allowed, snapshot, relKey, filtered))
       return this.removedOwnersAllow(principal, mount, snapshot, maps, relKey);
 
     // Filtered view: a forbidden file and a missing one take the same steps and get the same answer.
-    if (filtered || snapshot.tupleOf(relKey) === NO_TUPLE) {
+    if (lookAgain && (filtered || snapshot.tupleOf(relKey) === NO_TUPLE)) {
       // A file committed after our snapshot was taken must not be refused: look once more.
       const fresh = await this.snapshot(mount, snapshot);
       if (fresh !== snapshot) {
@@ -88,6 +120,10 @@ export class DeltaAuthorizer implements Authorizer {
       }
     }
     const known = snapshot.tupleOf(relKey) !== NO_TUPLE;
+    const refusal = (decision: ObjectDecision): PendingRefusal => ({
+      snapshot,
+      refuse: async () => decision,
+    });
     // Older versions may still reference a file the snapshot does not know. In the filtered view
     // every refusal takes this step, so a forbidden file and a missing one cost the same, but a
     // file the snapshot knows is judged by its partition there, as in the raw view (a stale remove
@@ -99,25 +135,28 @@ export class DeltaAuthorizer implements Authorizer {
       if (verdict === 'readable' && !known && !(filtered && looksLikeDeletionVector(snapshot, relKey)))
         return { allow: true, kind: 'data' };
       if (filtered)
-        return {
+        return refusal({
           allow: false,
           answer: 'not-found',
           reason: known ? 'not granted (filtered view)' : 'not a readable file of the table',
           byGrant: known || verdict === 'forbidden',
-        };
+        });
       if (verdict === 'expired')
-        return { allow: false, answer: 'access-denied', reason: 'removed file past its retention' };
+        return refusal({ allow: false, answer: 'access-denied', reason: 'removed file past its retention' });
       if (verdict === 'forbidden')
-        return { allow: false, answer: 'access-denied', reason: 'partition not granted' };
+        return refusal({ allow: false, answer: 'access-denied', reason: 'partition not granted' });
     }
     if (known) {
       return { allow: false, answer: 'access-denied', reason: 'partition not granted' };
     }
     // Not a file of the table: an orphan or side file is refused, a missing key is missing.
-    const exists = await this.exists(mount, relKey, request?.signal);
-    return exists
-      ? { allow: false, answer: 'access-denied', reason: 'not an active file of the table' }
-      : { allow: false, answer: 'not-found', reason: 'no such file' };
+    return {
+      snapshot,
+      refuse: async () =>
+        (await this.exists(mount, relKey, signal))
+          ? { allow: false, answer: 'access-denied', reason: 'not an active file of the table' }
+          : { allow: false, answer: 'not-found', reason: 'no such file' },
+    };
   }
 
   async listingFilter(
@@ -246,6 +285,7 @@ export class DeltaAuthorizer implements Authorizer {
     mount: TableMount,
     maps: readonly PartitionMap[],
     relKey: string,
+    arrived: number,
   ): Promise<ObjectDecision> {
     let snapshot = await this.snapshot(mount);
     this.refuseUnsupported(snapshot, mount);
@@ -257,7 +297,7 @@ export class DeltaAuthorizer implements Authorizer {
     // `_last_checkpoint`): look again before answering 404. Not with a recent "nothing new"
     // answer: the commit may have been written since, and the reader saw it listed.
     if (!object && reachesPast(relKey, snapshot.version)) {
-      const fresh = await this.snapshot(mount, snapshot, true);
+      const fresh = await this.snapshot(mount, snapshot, arrived);
       if (fresh !== snapshot) {
         snapshot = fresh;
         this.refuseUnsupported(snapshot, mount);
@@ -306,14 +346,14 @@ export class DeltaAuthorizer implements Authorizer {
 
   /**
    * The table's snapshot; with `seen` (a denial is coming), one refreshed if the log moved past it
-   * (`probeAnew`: checked now, not by a recent probe's answer).
+   * (`after`: checked by a probe begun after that probeMark, not by a recent probe's answer).
    */
-  private async snapshot(mount: TableMount, seen?: Snapshot, probeAnew = false): Promise<Snapshot> {
+  private async snapshot(mount: TableMount, seen?: Snapshot, after?: number): Promise<Snapshot> {
     const storage = this.storageOf(mount);
     const uri = mount.uri.replace(/\/+$/, '');
     try {
       return seen
-        ? await this.deps.snapshots.refreshBeforeDenial(uri, storage, uri, seen, probeAnew)
+        ? await this.deps.snapshots.refreshBeforeDenial(uri, storage, uri, seen, after)
         : await this.deps.snapshots.get(uri, storage, uri);
     } catch (err) {
       throw backendFailure(err, mount, this.deps.logger);
@@ -358,6 +398,12 @@ export class DeltaAuthorizer implements Authorizer {
       throw backendFailure(err, mount, this.deps.logger);
     }
   }
+}
+
+/** A refusal on `snapshot`, answered by `refuse` unless a fresher snapshot decides otherwise. */
+interface PendingRefusal {
+  snapshot: Snapshot;
+  refuse(): Promise<ObjectDecision>;
 }
 
 /** Does this log key name a version after `version` (a compaction: one it ends after)? */

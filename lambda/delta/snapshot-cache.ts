@@ -89,9 +89,9 @@ interface Entry {
   /** Why `snapshot` is served stale (cleared by the next load that succeeds). */
   staleBecause?: unknown;
   /** The last probe for commit version+1 of `version`, shared by concurrent denials. */
-  probe?: { version: number; at: number; found: Promise<boolean> };
-  /** Probes that must begin after their caller arrived (probeAnew): the one running, the next. */
-  probesAnew?: { version: number; running: Promise<boolean>; next?: Promise<boolean> };
+  probe?: { version: number; at: number; seq: number; done: boolean; found: Promise<boolean> };
+  /** The probe that begins when the running one ends, shared by the callers waiting for it. */
+  nextProbe?: { version: number; found: Promise<boolean> };
   inflight?: Promise<Snapshot>;
   /** The retained history, once a request needed it. */
   history?: HistorySlot;
@@ -108,6 +108,8 @@ export class SnapshotCache {
    */
   private total = 0;
   private readonly probeTtlMs: number;
+  /** Probes in the order they began (see probeMark). */
+  private probeSeq = 0;
   private readonly counters = {
     hits: 0,
     misses: 0,
@@ -158,17 +160,19 @@ export class SnapshotCache {
    * Called before denying a path the snapshot does not know, so that a file committed a moment
    * ago is not refused. One short listing of the log after `version.json` (at most 8 keys: not a
    * HEAD, see logMovedPast) tells whether the log moved; only then is the snapshot refreshed.
-   * Concurrent denials share the probe, and a "nothing new" answer is reused for
-   * `newCommitProbeTtlMs`, so floods of unknown paths cost at most one probe per table per window.
-   * `seen` is the snapshot the caller decided on (used when the cache did not keep one).
-   * `probeAnew`: do not reuse an earlier answer (it may predate a commit another instance listed).
+   * Probes run one at a time per table and concurrent denials share them; a "nothing new" answer
+   * is reused for `newCommitProbeTtlMs`, so floods of unknown paths cost at most one probe per
+   * table per window. `seen` is the snapshot the caller decided on (used when the cache did not
+   * keep one). `after` (a probeMark taken when the request arrived): only a probe begun since
+   * answers (an earlier one may predate a commit another instance listed); callers arriving while
+   * one runs share the next, so a flood of them still costs one listing at a time.
    */
   async refreshBeforeDenial(
     key: string,
     storage: DeltaStorage,
     tableUri: string,
     seen?: Snapshot,
-    probeAnew = false,
+    after?: number,
   ): Promise<Snapshot> {
     const e = this.entry(key, tableUri);
     if (e.inflight) return this.fresh(e, await e.inflight);
@@ -176,10 +180,15 @@ export class SnapshotCache {
     // rather than load the whole table a second time for one request.
     const have = e.snapshot ?? seen;
     if (!have) return this.load(key, e, storage);
-    if (!(await this.newerCommitExists(e, have, storage, probeAnew))) return have;
+    if (!(await this.newerCommitExists(e, have, storage, after))) return have;
     if (e.inflight) return this.fresh(e, await e.inflight);
     this.counters.forcedRefreshes++;
     return this.fresh(e, await this.load(key, e, storage));
+  }
+
+  /** For refreshBeforeDenial's `after`: every probe begun after this call is numbered higher. */
+  probeMark(): number {
+    return this.probeSeq;
   }
 
   /**
@@ -195,48 +204,51 @@ export class SnapshotCache {
     e: Entry,
     snapshot: Snapshot,
     storage: DeltaStorage,
-    probeAnew: boolean,
+    after: number | undefined,
   ): Promise<boolean> {
-    if (probeAnew) return this.probeAfterNow(e, snapshot, storage);
-    const now = this.opts.clock.now();
-    const last = e.probe;
-    if (last && last.version === snapshot.version && now - last.at < this.probeTtlMs) {
+    const last = e.probe?.version === snapshot.version ? e.probe : undefined;
+    const recent =
+      after === undefined
+        ? last !== undefined && (!last.done || this.opts.clock.now() - last.at < this.probeTtlMs)
+        : last !== undefined && last.seq > after;
+    if (recent) {
       this.counters.newCommitProbesReused++;
-      return last.found;
+      return last!.found;
     }
+    if (last && !last.done) return this.probeNext(e, last.found, snapshot, storage);
     return this.probe(e, snapshot, storage);
   }
 
-  /**
-   * A probe that begins after this call (its answer must not predate a commit the caller saw
-   * listed elsewhere). One runs at a time per table and the calls arriving meanwhile share the
-   * next, so a flood of such calls costs one listing at a time, not one each.
-   */
-  private probeAfterNow(e: Entry, snapshot: Snapshot, storage: DeltaStorage): Promise<boolean> {
-    const q = e.probesAnew;
-    if (q?.version !== snapshot.version) {
-      const running = this.probe(e, snapshot, storage);
-      e.probesAnew = { version: snapshot.version, running };
-      return running;
-    }
-    if (q.next) return q.next;
+  /** The probe that begins once `running` ends: one at a time per table, shared by the waiting. */
+  private probeNext(
+    e: Entry,
+    running: Promise<boolean>,
+    snapshot: Snapshot,
+    storage: DeltaStorage,
+  ): Promise<boolean> {
+    if (e.nextProbe?.version === snapshot.version) return e.nextProbe.found;
     const settled = () => {};
-    q.next = q.running.then(settled, settled).then(() => {
-      q.next = undefined;
-      q.running = this.probe(e, snapshot, storage);
-      return q.running;
+    const found = running.then(settled, settled).then(() => {
+      if (e.nextProbe?.found === found) e.nextProbe = undefined;
+      return this.probe(e, snapshot, storage);
     });
-    return q.next;
+    e.nextProbe = { version: snapshot.version, found };
+    return found;
   }
 
   private probe(e: Entry, snapshot: Snapshot, storage: DeltaStorage): Promise<boolean> {
     const now = this.opts.clock.now();
     this.counters.newCommitProbes++;
     const found = logMovedPast(storage, snapshot.version).catch((err: unknown) => {
-      if (e.probe?.found === found) e.probe = undefined; // never reuse a failure
+      if (e.probe === p) e.probe = undefined; // never reuse a failure
       throw err;
     });
-    e.probe = { version: snapshot.version, at: now, found };
+    const p = { version: snapshot.version, at: now, seq: ++this.probeSeq, done: false, found };
+    const done = () => {
+      p.done = true;
+    };
+    found.then(done, done);
+    e.probe = p;
     return found;
   }
 
@@ -377,6 +389,7 @@ export class SnapshotCache {
           // Another table (or a rolled-back one) now: what was learnt of the old log goes.
           e.history = undefined;
           e.probe = undefined;
+          e.nextProbe = undefined;
         }
         // Not on an entry no longer cached: the newer one's size is followed by its own entry.
         if (!newer || this.entries.get(key) === e) this.keep(e, snap);

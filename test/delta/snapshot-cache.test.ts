@@ -153,7 +153,7 @@ describe('SnapshotCache', () => {
   });
 
   // A GET of a commit another instance listed may not take a recent "nothing new" for an answer
-  // (probeAnew), yet a flood of such GETs must not cost a listing each.
+  // (a probe begun after its probeMark), yet a flood of such GETs must not cost a listing each.
   it('probes anew after each call, one listing at a time shared by the calls that wait', async () => {
     const s = base();
     const clock = fakeClock();
@@ -161,14 +161,39 @@ describe('SnapshotCache', () => {
     const first = await cache.get('t', s, tableUri);
     const listsBefore = s.lists;
     const flood = await Promise.all(
-      Array.from({ length: 50 }, () => cache.refreshBeforeDenial('t', s, tableUri, undefined, true)),
+      Array.from({ length: 50 }, () =>
+        cache.refreshBeforeDenial('t', s, tableUri, undefined, cache.probeMark()),
+      ),
     );
     expect(new Set(flood)).toEqual(new Set([first]));
     expect(s.lists - listsBefore).toBe(2); // the one running, then the one all the others share
     // Within the window, a commit written after the last probe is still found.
     s.commit(2, [add('p=1/fresh.parquet', { p: '1' })]);
-    const fresh = await cache.refreshBeforeDenial('t', s, tableUri, undefined, true);
+    const fresh = await cache.refreshBeforeDenial('t', s, tableUri, undefined, cache.probeMark());
     expect(fresh.tupleOf('p=1/fresh.parquet')).not.toBe(NO_TUPLE);
+  });
+
+  // Data-file refusals take a recent answer first and then one begun after they arrived: a flood
+  // of GETs for random missing keys, while the clock moves, still lists the log one at a time.
+  it('runs probes one at a time per table, recent answers and those begun after a mark alike', async () => {
+    const s = new SlowLog();
+    s.commit(0, [protocolV1, metaData(['p']), add('p=1/a.parquet', { p: '1' })]);
+    const clock = fakeClock();
+    const cache = new SnapshotCache({ ttlMs: 60_000, maxBytes: 1e9, clock });
+    await cache.get('t', s, tableUri);
+    const listsBefore = s.lists;
+    const denial = async (i: number) => {
+      await new Promise((r) => setTimeout(r, i % 25)); // arrivals spread over several listings
+      const mark = cache.probeMark();
+      await cache.refreshBeforeDenial('t', s, tableUri);
+      clock.advance(30);
+      return cache.refreshBeforeDenial('t', s, tableUri, undefined, mark);
+    };
+    const flood = await Promise.all(Array.from({ length: 100 }, (_, i) => denial(i)));
+    expect(flood.every((x) => x.version === 0)).toBe(true);
+    expect(s.most).toBe(1);
+    expect(s.lists - listsBefore).toBeGreaterThan(1);
+    expect(s.lists - listsBefore).toBeLessThan(20);
   });
 
   it('keeps the more used tables within the byte budget: a newcomer is kept once it is used more', async () => {
@@ -201,6 +226,22 @@ describe('SnapshotCache', () => {
     expect(cache.stats().loadErrors).toBe(1);
   });
 });
+
+/** A log whose listings take a few ms, counting how many run at once. */
+class SlowLog extends MemoryDeltaStorage {
+  open = 0;
+  most = 0;
+  override async list(dir: string, startAfter?: string) {
+    this.open++;
+    this.most = Math.max(this.most, this.open);
+    try {
+      await new Promise((r) => setTimeout(r, 5));
+      return await super.list(dir, startAfter);
+    } finally {
+      this.open--;
+    }
+  }
+}
 
 /** A table whose log listing fails with `failure` while it is set (data reads are not involved). */
 class FlakyLog extends MemoryDeltaStorage {
