@@ -27,6 +27,7 @@ import { fileGrantOf } from './file-grant';
 import type { GrantStore, PartitionMap } from './grant';
 import { GrantColumnCheck } from './grant-columns';
 import { effectivePartitions } from './grant-sources';
+import type { HistoryVerdict } from './history-access';
 import { HistoryLookup } from './history-lookup';
 
 export interface DeltaAuthorizerDeps {
@@ -131,7 +132,15 @@ export class DeltaAuthorizer implements Authorizer {
     // holds a vector the caller may not read). Deletion-vector files are never served in the
     // filtered view (every vector is inline in the log).
     if (filtered || !known) {
-      const verdict = await this.historyVerdict(principal, mount, snapshot, maps, relKey);
+      let verdict: HistoryVerdict;
+      try {
+        verdict = await this.historyVerdict(principal, mount, snapshot, maps, relKey);
+      } catch (err) {
+        // Retryable, such as a log cleanup since the snapshot (the history cannot start at its
+        // version): a fresh snapshot may decide at once; if not, this answers (503).
+        if (!(err instanceof S3Error && err.code === 'ServiceUnavailable')) throw err;
+        return { snapshot, refuse: () => Promise.reject(err) };
+      }
       if (verdict === 'readable' && !known && !(filtered && looksLikeDeletionVector(snapshot, relKey)))
         return { allow: true, kind: 'data' };
       if (filtered)
