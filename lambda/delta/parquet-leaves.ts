@@ -10,6 +10,7 @@ import { parquetMetadataAsync, parquetSchema } from 'hyparquet';
 import { decompressPage, readDataPage, readDataPageV2 } from 'hyparquet/src/datapage.js';
 import { readRleBitPackedHybrid } from 'hyparquet/src/encoding.js';
 import { readPlain } from 'hyparquet/src/plain.js';
+import { runInSlices, WorkSlices } from '../core/event-loop';
 import { ByteArrayPages, readLevels, streamable } from './byte-array-pages';
 import { DeltaLogError } from './delta-log-error';
 import type { DeltaStorage, FilePin } from './delta-storage';
@@ -214,7 +215,10 @@ export async function readLeaves(
   const buffers = await Promise.all(
     spans.map((s) => readRange(storage, file.path, file.pin, s.start, s.end, io)),
   );
-  spans.forEach((s, si) => {
+  // One budget for the whole group: a chunk of any size is decoded a slice at a time.
+  const slices = new WorkSlices(DECODE_SLICE, DECODE_SLICE / 8);
+  for (let si = 0; si < spans.length; si++) {
+    const s = spans[si]!;
     const buf = buffers[si]!;
     for (const w of s.members) {
       const bytes = buf.subarray(w.start - s.start, w.end - s.start);
@@ -230,12 +234,32 @@ export async function readLeaves(
         const pages = new ByteArrayPages(bytes, w.chunk.codec, file.codecs, maxDef, where);
         out[w.i] = { n: rows, maxDef, maxRep, def: undefined, rep: undefined, values: [], pages };
       } else
-        out[w.i] = decodeChunk(bytes, w.chunk, file.codecs, schemaPath, rows, file.path, (n) =>
-          spendSlots(file, n, `column ${paths[w.i]!.join('.')}`),
+        out[w.i] = await runInSlices(
+          decodeChunk(bytes, w.chunk, file.codecs, schemaPath, rows, file.path, slices, (n) =>
+            spendSlots(file, n, `column ${paths[w.i]!.join('.')}`),
+          ),
         );
     }
-  });
+  }
   return out;
+}
+
+/** Values decoded between two yields (a few ms warm); values are pushed in batches of VALUE_BATCH. */
+const DECODE_SLICE = 32_768;
+const VALUE_BATCH = 2_048;
+
+/** Pushes `at(i)` for i in [0, count) onto `to`, yielding when a slice of the work is done. */
+function* pushValues(
+  to: unknown[],
+  count: number,
+  at: (i: number) => unknown,
+  slices: WorkSlices,
+): Generator<void, void> {
+  for (let i = 0; i < count; ) {
+    const end = Math.min(count, i + VALUE_BATCH);
+    for (; i < end; i++) to.push(at(i));
+    if (slices.spend(VALUE_BATCH)) yield;
+  }
 }
 
 function maxLevels(schemaPath: SchemaTree[]): { maxDef: number; maxRep: number } {
@@ -248,16 +272,17 @@ function maxLevels(schemaPath: SchemaTree[]): { maxDef: number; maxRep: number }
   return { maxDef, maxRep };
 }
 
-function decodeChunk(
+function* decodeChunk(
   bytes: Uint8Array,
   { type, codec }: { type: ParquetType; codec: CompressionCodec },
   compressors: Compressors,
   schemaPath: SchemaTree[],
   rows: number,
   where: string,
+  slices: WorkSlices,
   /** Charges a data page's slots (spendSlots). */
   spend: (slots: number) => void,
-): Leaf {
+): Generator<void, Leaf> {
   const element = schemaPath[schemaPath.length - 1]!.element;
   const decoder = {
     pathInSchema: schemaPath.slice(1).map((s) => s.element.name),
@@ -285,7 +310,10 @@ function decodeChunk(
         const dh = header.dictionary_page_header!;
         const page = decompressPage(pageBytes, Number(header.uncompressed_page_size), codec, compressors);
         const r = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: 0 };
-        dictionary = Array.from(toValues(readPlain(r, type, dh.num_values, element.type_length), type));
+        const plain = readPlain(r, type, dh.num_values, element.type_length);
+        const of = converterOf(type);
+        dictionary = [];
+        yield* pushValues(dictionary, plain.length, (i) => of(plain[i]), slices);
         continue;
       }
       if (header.type !== 'DATA_PAGE' && header.type !== 'DATA_PAGE_V2') continue;
@@ -330,15 +358,23 @@ function decodeChunk(
           const width = page[vr.offset++]!;
           const idx = new Int32Array(present);
           if (width) readRleBitPackedHybrid(vr, width, idx, page.byteLength - vr.offset);
-          for (let i = 0; i < present; i++) values.push(dictionary[idx[i]!]);
+          const d = dictionary;
+          yield* pushValues(values, present, (i) => d[idx[i]!], slices);
         } else {
           let o = vr.offset;
-          for (let i = 0; i < present; i++) {
-            const len = vr.view.getUint32(o, true);
-            o += 4;
-            values.push(utf8.decode(page.subarray(o, o + len)));
-            o += len;
-          }
+          const view = vr.view;
+          yield* pushValues(
+            values,
+            present,
+            () => {
+              const len = view.getUint32(o, true);
+              o += 4;
+              const v = utf8.decode(page.subarray(o, o + len));
+              o += len;
+              return v;
+            },
+            slices,
+          );
         }
       } else {
         const page = v1
@@ -352,10 +388,11 @@ function decodeChunk(
           if (!dictionary) throw new Error('dictionary-encoded page without a dictionary');
           const d = dictionary;
           const idx = page.dataPage;
-          for (let i = 0; i < idx.length; i++) values.push(d[idx[i] as number]);
+          yield* pushValues(values, idx.length, (i) => d[idx[i] as number], slices);
         } else {
-          const vs = toValues(page.dataPage, type);
-          for (let i = 0; i < vs.length; i++) values.push(vs[i]);
+          const data = page.dataPage;
+          const of = converterOf(type);
+          yield* pushValues(values, data.length, (i) => of(data[i]), slices);
         }
         def = page.definitionLevels?.length ? page.definitionLevels : undefined;
         rep = page.repetitionLevels;
@@ -401,14 +438,13 @@ function decodeChunk(
   return { n, maxDef, maxRep, def, rep, values };
 }
 
-function toValues(data: ArrayLike<unknown>, type: ParquetType): ArrayLike<unknown> {
-  if (type === 'BYTE_ARRAY') {
-    const out = new Array<string>(data.length);
-    for (let i = 0; i < data.length; i++) out[i] = utf8.decode(data[i] as Uint8Array);
-    return out;
-  }
-  if (type === 'INT64') return Array.from(data as BigInt64Array, (x) => Number(x));
-  return data;
+const asString = (x: unknown) => utf8.decode(x as Uint8Array);
+const asNumber = (x: unknown) => Number(x);
+const asIs = (x: unknown) => x;
+
+/** A decoded value as the cursors hand it on: strings, and INT64 as numbers. */
+function converterOf(type: ParquetType): (x: unknown) => unknown {
+  return type === 'BYTE_ARRAY' ? asString : type === 'INT64' ? asNumber : asIs;
 }
 
 /** Walks a non-repeated leaf: one slot per row. */
