@@ -216,6 +216,9 @@ function layout(file: ParquetFile) {
   return paths;
 }
 
+/** Rows decoded (and built into adds) between two yields: a few ms even while the code is cold. */
+const ROW_SLICE_MASK = 1023;
+
 /** add.path and add.stats are streamed (indexes 0-1). */
 const STREAMED: ReadonlySet<number> = new Set([0, 1]);
 
@@ -239,7 +242,7 @@ async function readParquet(
     const n = Number(file.metadata.row_groups[rg]!.num_rows);
     const readers = rowReaders(file, leaves, classifier, rows);
     for (let r = 0; r < n; r++) {
-      if ((r & 8191) === 8191) await yieldToEventLoop();
+      if ((r & ROW_SLICE_MASK) === ROW_SLICE_MASK) await yieldToEventLoop();
       for (const read of readers) read();
     }
     for (const sc of readers.sidecars) sidecars.push(await sidecarFile(storage, sc[0], sc[1]));
