@@ -6,7 +6,7 @@
  * Checkpoint removes are tombstones for VACUUM and never affect the active set, so they are
  * not read at all.
  */
-import { yieldToEventLoop } from '../core/event-loop';
+import { WorkSlices, yieldToEventLoop } from '../core/event-loop';
 import { prefetch } from '../core/prefetch';
 import { DeltaLogError } from './delta-log-error';
 import { type DeltaStorage, isNotFound } from './delta-storage';
@@ -230,9 +230,10 @@ export async function readSmallActions(
       scPath: new ScalarCursor(scPath!),
       scSize: new ScalarCursor(scSize!),
     };
+    // A row group may hold millions of rows (its footer says so): never walked in one block.
+    const slices = new WorkSlices(ROW_SLICE, FIRST_ROW_SLICE);
     for (let r = 0; r < rows; r++) {
-      // A row group may hold millions of rows (its footer says so): never walked in one block.
-      if ((r & 16383) === 16383) await yieldToEventLoop();
+      if (slices.spend(1)) await yieldToEventLoop();
       features.length = 0;
       writerFeatures.length = 0;
       partitionColumns.length = 0;
@@ -291,6 +292,13 @@ export function mayHoldAny(
   });
 }
 
+/**
+ * Rows of a checkpoint walked between two yields (each indexes a file): a few ms warm, and
+ * smaller first slices while the code is still cold.
+ */
+const ROW_SLICE = 2048;
+const FIRST_ROW_SLICE = 256;
+
 /** add.path (leaf 0) is streamed: page bytes go straight into the path index, a page at a time. */
 const STREAM_PATH: ReadonlySet<number> = new Set([0]);
 
@@ -343,9 +351,10 @@ async function readAdds(
       if (!named[i]) present++;
       named[i] = 1;
     };
+    const slices = new WorkSlices(ROW_SLICE, FIRST_ROW_SLICE);
     for (let r = 0; r < rows; r++) {
-      // Let pending reads (the next row group) make progress while this one is decoded.
-      if ((r & 16383) === 16383) await yieldToEventLoop();
+      // Let other requests (and the next row group's read) run while this one is walked.
+      if (slices.spend(1)) await yieldToEventLoop();
       // Streamed: true when present (bytes in pages), else a string or null.
       const path = pages ? pages.next() : stringOrNull(pathC.next(), file, 'add.path');
       values.fill(null);

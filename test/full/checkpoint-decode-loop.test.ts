@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { beforeAll, expect, it } from 'vitest';
 import { fileGrantOf } from '../../lambda/access/file-grant';
+import { loadSnapshot } from '../../lambda/delta/load-snapshot';
 import { openParquet, readLeaves } from '../../lambda/delta/parquet-leaves';
 import { TableRoot } from '../../lambda/delta/table-root';
 import { writeCheckpoint } from '../../lambda/local/delta-writer';
@@ -154,5 +155,18 @@ it("a caller's checkpoint rows are built a slice at a time from one big row grou
   );
   expect(digests).toEqual([`${FILES} 747233c955ac2116d0b81af9be04d7d73ccfc093cef2118f4f7595c763956647`]);
   // Before: 75-95 ms, 8,192 adds built between two yields.
+  measured(median, 'median longest loop block, ms').toBeLessThan(40);
+});
+
+it('the snapshot load walks one big row group of adds a slice at a time', {
+  ...retryMeasured,
+  timeout: 120_000,
+}, async () => {
+  const { digests, median } = await warmBlocks(
+    () => loadSnapshot(storage, { tableUri: 's3://lake/t' }),
+    (snap) => `${snap.fileCount} ${sha256(JSON.stringify([...snap.files()]))}`,
+  );
+  expect(digests).toEqual([`${FILES} 8f6198dfa7f19598e74a9fba3cdf2755cc60ee45af76cbfa655a465d4069c88b`]);
+  // Before: 55-125 ms, 16,384 rows walked between two yields.
   measured(median, 'median longest loop block, ms').toBeLessThan(40);
 });
