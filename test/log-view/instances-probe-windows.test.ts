@@ -3,10 +3,11 @@
  * probe window), where an instance's recent "nothing new" answer meets another instance's fresher
  * view of the log. Readers list on one instance and GET from another (README "The filtered Delta
  * log": a new commit is never a 404, a listed checkpoint is served everywhere, a log is never
- * listed empty). Found by test/full/instances-property.test.ts.
+ * listed empty), and a data file another instance served, or one committed after a log cleanup,
+ * is served on every instance (in both log views). Found by test/full/instances-property.test.ts.
  */
 import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { versionPrefix } from '../../lambda/delta/log-path';
 import {
   type AuthzProxy,
@@ -34,14 +35,14 @@ afterAll(async () => {
 });
 
 /** A table in a bucket of its own, and instances of the proxy over it sharing `clock`. */
-async function lake(bucket: string, clock: ManualClock) {
+async function lake(bucket: string, clock: ManualClock, logView: 'filtered' | 'raw' = 'filtered') {
   await createBucket(client, bucket);
   const table = await writeTable(client, bucket, 't', 't/');
   const instance = async () => {
     const p = await startAuthzProxy(
       s3,
       {
-        logView: 'filtered',
+        logView,
         tableMapping: { t: `s3://${bucket}/t` },
         grants: [
           { principal: 'eu', table: 't', partitions: [{ region: 'EU' }] },
@@ -58,7 +59,9 @@ async function lake(bucket: string, clock: ManualClock) {
     const pages = await listAllPages(p.url, who, 2, { prefix: 't/_delta_log/' }, 'datalake', 10, clock);
     return { status: pages.at(-1)!.status, keys: pages.flatMap((x) => x.keys) };
   };
-  return { table, instance, list };
+  const get = async (p: AuthzProxy, rel: string) =>
+    (await objectRequest(p.url, 'GET', `t/${rel}`, 'eu', 'datalake', clock)).status;
+  return { table, instance, list, get };
 }
 
 it('a commit another instance listed is served by one that probed the log just before it was written', async () => {
@@ -120,4 +123,45 @@ it('a listing of the log on an instance whose snapshot a log cleanup left behind
       't/_delta_log/_last_checkpoint',
     ],
   });
+});
+
+let n = 0;
+// Data files, in both log views: a refusal takes a probe begun after the request arrived.
+describe.each(['filtered', 'raw'] as const)('data files, logView %s', (logView) => {
+  it('a data file another instance served is served by one that probed the log just before its commit', async () => {
+    const clock = new ManualClock();
+    const { table, instance, get } = await lake(`fresh-${logView}-${n++}`, clock, logView);
+    await table.commitFiles('EU', 'US'); // 1, 2
+    const a = await instance();
+    const b = await instance();
+    expect(await get(b, 'region=EU/missing.parquet')).toBe(404); // b probes: nothing new
+    const [eu3] = await table.commitFiles('EU'); // 3
+    expect(await get(a, eu3!)).toBe(200);
+    expect(await get(b, eu3!)).toBe(200);
+  });
+
+  // Probed by a refusal (the history at version 0 loaded) or, in the filtered view, by a listing
+  // of the log (no history loaded: its load finds version 0 gone, which answered 503).
+  it.each(logView === 'filtered' ? (['refusal', 'listing'] as const) : (['refusal'] as const))(
+    'a data file committed after a log cleanup is served by an instance the cleanup left behind (%s)',
+    async (probedBy) => {
+      const clock = new ManualClock();
+      const bucket = `cleanup-${logView}-${n++}`;
+      const { table, instance, get } = await lake(bucket, clock, logView);
+      const b = await instance();
+      // b holds version 0 and probed the log
+      if (probedBy === 'refusal') expect(await get(b, 'region=EU/missing.parquet')).toBe(404);
+      else {
+        const pages = await listAllPages(b.url, 'eu', 2, { prefix: 't/_delta_log/' }, 'datalake', 10, clock);
+        expect(pages.at(-1)!.status).toBe(200);
+      }
+      await table.commitFiles('EU'); // 1
+      await table.writer.checkpoint(); // at 1, with _last_checkpoint
+      await client.send(
+        new DeleteObjectCommand({ Bucket: bucket, Key: `t/_delta_log/${versionPrefix(0)}.json` }),
+      );
+      const [eu2] = await table.commitFiles('EU'); // 2
+      expect(await get(b, eu2!)).toBe(200);
+    },
+  );
 });
