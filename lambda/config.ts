@@ -459,13 +459,20 @@ export function applyEnv(
 /** Validates a raw config; throws ConfigError with "field.path: problem". */
 export function parseConfig(raw: unknown): Config {
   const result = z.safeParse(ConfigSchema, raw);
-  if (result.success) {
-    // Said here rather than at start-up, so `admin` and config checks refuse it too.
-    if (result.data.databaseEnabled && !result.data.database)
-      throw new ConfigError('database: required when databaseEnabled is true');
-    return result.data;
-  }
-  throw new ConfigError(firstIssue(ConfigSchema, result.error.issues, 'unknown field'));
+  if (!result.success) throw new ConfigError(firstIssue(ConfigSchema, result.error.issues, 'unknown field'));
+  // Checked here rather than at start-up, so `admin` and config checks refuse it too.
+  enabledDatabase(result.data);
+  return result.data;
+}
+
+/**
+ * The DynamoDB table the proxy reads grants and keys from: undefined unless `databaseEnabled`,
+ * and then required (parseConfig refuses a config without it; so does a config built by hand).
+ */
+export function enabledDatabase(config: Config): NonNullable<Config['database']> | undefined {
+  if (!config.databaseEnabled) return undefined;
+  if (!config.database) throw new ConfigError('database: required when databaseEnabled is true');
+  return config.database;
 }
 
 /** A field's path as an operator writes it: `auth.keys[2].accessKeyId`. */

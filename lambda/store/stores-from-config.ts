@@ -9,7 +9,7 @@ import type { Grant, GrantStore } from '../access/grant';
 import { ConfigGrantStore, UnionGrantStore } from '../access/grant-sources';
 import { type CredentialStore, StaticCredentialStore } from '../auth/credential-store';
 import { KeySources } from '../auth/key-sources';
-import { type Config, ConfigError } from '../config';
+import { type Config, enabledDatabase } from '../config';
 import { lazyModule } from '../core/lazy-module';
 import { jsonLogger, type Logger } from '../core/logger';
 import type { Clock } from '../core/types';
@@ -42,9 +42,8 @@ const loadDynamoStores = lazyModule('the DynamoDB stores', () => import('./dynam
 export function storesFromConfig(config: Config, options: StoreOptions = {}): Stores {
   const configGrants = new ConfigGrantStore(config);
   const configKeys = new StaticCredentialStore(config.auth.keys);
-  if (!config.databaseEnabled) return { grants: configGrants, credentials: configKeys };
-  const target = config.database;
-  if (!target) throw new ConfigError('database: required when databaseEnabled is true');
+  const target = enabledDatabase(config);
+  if (!target) return { grants: configGrants, credentials: configKeys };
   const logger = options.logger ?? jsonLogger();
   const cacheOptions = {
     logger,
