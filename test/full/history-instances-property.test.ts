@@ -15,7 +15,6 @@
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import fc from 'fast-check';
 import { afterAll, beforeAll, it } from 'vitest';
-import { z85Encode } from '../../lambda/delta/z85';
 import type { CheckpointRow } from '../../lambda/log-view/checkpoint-rows';
 import { CheckpointWriter } from '../../lambda/log-view/checkpoint-writer';
 import {
@@ -25,6 +24,7 @@ import {
   objectRequest,
   startAuthzProxy,
 } from '../helpers/authz-harness';
+import { inlineVector } from '../helpers/dv-bytes';
 import { checkpointName, commitName, DV_ENABLED, dvProtocol, metaData } from '../helpers/log-text';
 import { backendClient, createBucket, type S3Server, startS3rver } from '../helpers/s3-servers';
 import type { RawResponse } from '../helpers/signed-fetch';
@@ -226,19 +226,7 @@ class Table {
     const r = this.removeOf(f, true);
     this.tombstones.push({ remove: r, at: this.clock.t + 7 });
     // An inline vector (1 row deleted): the file stays active under a new (path, dv).
-    const b = Buffer.alloc(4 + 8 + 4 + 16 + 2);
-    b.writeUInt32LE(1681511377, 0);
-    b.writeBigUInt64LE(1n, 4);
-    b.writeUInt32LE(0, 12);
-    b.writeUInt32LE(12346, 16);
-    b.writeUInt32LE(1, 20);
-    b.writeUInt16LE(0, 24);
-    b.writeUInt16LE(0, 26);
-    b.writeUInt32LE(16, 28);
-    b.writeUInt16LE(this.seq++ % 100, 32);
-    const padded = new Uint8Array(Math.ceil(b.byteLength / 4) * 4);
-    padded.set(b);
-    f.dv = { storageType: 'i', pathOrInlineDv: z85Encode(padded), sizeInBytes: b.byteLength, cardinality: 1 };
+    f.dv = inlineVector([this.seq++ % 100]);
     await this.commit([{ remove: r }, { add: this.addOf(f) }], 'DELETE');
   }
 

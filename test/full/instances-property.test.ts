@@ -28,6 +28,7 @@ import {
   objectRequest,
   startAuthzProxy,
 } from '../helpers/authz-harness';
+import { crc32, inlineVector, vectorBytes } from '../helpers/dv-bytes';
 import { checkpointName, commitName, DV_ENABLED, dvProtocol, metaData } from '../helpers/log-text';
 import { backendClient, createBucket, type S3Server, startS3rver } from '../helpers/s3-servers';
 import type { RawResponse } from '../helpers/signed-fetch';
@@ -41,32 +42,6 @@ const TTL = 1_000;
 type Obj = Record<string, unknown>;
 type Who = 'eu' | 'all';
 type Region = 'EU' | 'US';
-
-// ---------- deletion vectors (as test/log-view/view-agreement-property.test.ts) ----------
-
-function vectorBytes(rows: number[]): Uint8Array {
-  const b = Buffer.alloc(4 + 8 + 4 + 16 + 2 * rows.length);
-  b.writeUInt32LE(1681511377, 0);
-  b.writeBigUInt64LE(1n, 4);
-  b.writeUInt32LE(0, 12);
-  b.writeUInt32LE(12346, 16);
-  b.writeUInt32LE(1, 20);
-  b.writeUInt16LE(0, 24);
-  b.writeUInt16LE(rows.length - 1, 26);
-  b.writeUInt32LE(16, 28);
-  for (const [i, r] of rows.entries()) b.writeUInt16LE(r, 32 + 2 * i);
-  return new Uint8Array(b);
-}
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-function crc32(b: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const x of b) c = CRC_TABLE[(c ^ x) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
 
 // ---------- steps ----------
 
@@ -231,18 +206,10 @@ class Table {
     const r = this.removeOf(f, true);
     const gen = f.gen + 1;
     const rows = Array.from({ length: gen }, (_, k) => (this.seq % 8) + 9 * k);
-    const data = vectorBytes(rows);
     let descriptor: Obj;
-    if (inline) {
-      const padded = new Uint8Array(Math.ceil(data.byteLength / 4) * 4);
-      padded.set(data);
-      descriptor = {
-        storageType: 'i',
-        pathOrInlineDv: z85Encode(padded),
-        sizeInBytes: data.byteLength,
-        cardinality: rows.length,
-      };
-    } else {
+    if (inline) descriptor = inlineVector(rows);
+    else {
+      const data = vectorBytes(rows);
       const uuid = createHash('sha256')
         .update(`${this.prefix}dv${this.seq++}`)
         .digest()

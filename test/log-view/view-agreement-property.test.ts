@@ -26,6 +26,7 @@ import { logPathOf, partitionFolder } from '../../lambda/local/delta-writer';
 import type { CheckpointRow } from '../../lambda/log-view/checkpoint-rows';
 import { CheckpointWriter } from '../../lambda/log-view/checkpoint-writer';
 import { MemoryDeltaStorage } from '../helpers/delta-memory-storage';
+import { crc32, vectorBytes } from '../helpers/dv-bytes';
 import { checkpointKey, logVersion } from '../helpers/log-text';
 import { checkAgreement } from '../helpers/view-agreement';
 
@@ -145,34 +146,6 @@ const renamedGrant = (maps: PartitionMap[], renamed: boolean): PartitionMap[] =>
     : maps;
 
 // ---------- deletion vectors ----------
-
-const MAGIC = 1681511377;
-
-/** Magic + portable 64-bit Roaring bitmap (one 32-bit bitmap, one array container) of `rows`. */
-function vectorBytes(rows: number[]): Uint8Array {
-  const b = Buffer.alloc(4 + 8 + 4 + 16 + 2 * rows.length);
-  b.writeUInt32LE(MAGIC, 0);
-  b.writeBigUInt64LE(1n, 4); // one 32-bit bitmap
-  b.writeUInt32LE(0, 12); // its high 32 bits
-  b.writeUInt32LE(12346, 16); // SERIAL_COOKIE_NO_RUNCONTAINER
-  b.writeUInt32LE(1, 20); // one container
-  b.writeUInt16LE(0, 24); // its key
-  b.writeUInt16LE(rows.length - 1, 26); // cardinality - 1
-  b.writeUInt32LE(16, 28); // the container's offset in the 32-bit bitmap
-  for (const [i, r] of rows.entries()) b.writeUInt16LE(r, 32 + 2 * i);
-  return new Uint8Array(b);
-}
-
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-function crc32(b: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const x of b) c = CRC_TABLE[(c ^ x) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
 
 /** The rows deleted from `file` after its `gen`th DELETE: distinct per file and generation. */
 const deletedRows = (file: number, gen: number) => Array.from({ length: gen }, (_, k) => file + 8 * k);
