@@ -3,9 +3,10 @@
  * that is none ("us-east-1 ", "eu_west_1") was accepted, and then every table request answered
  * 500 InternalError, or every DynamoDB lookup failed (503). Refused naming the field, or served.
  */
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../lambda/config';
 import { createDynamoTable } from '../../lambda/store/dynamo-schema';
+import { parsedUnlessRefused } from '../helpers/config-outcome';
 import { startDynalite, testDynamoClient } from '../helpers/dynamo-servers';
 import { writeRegionTable } from '../helpers/fixture-tables';
 import { ANALYST, startProxy } from '../helpers/proxy-harness';
@@ -37,13 +38,8 @@ const settings = {
 describe('region values', () => {
   for (const region of ['us-east-1', 'us-east-1 ', 'eu_west_1', 'eu.west.1'])
     it(`s3.region ${JSON.stringify(region)}: refused naming the field, or the table is served`, async () => {
-      try {
-        parseConfig({ ...settings, s3: { endpoint: backend.endpoint, region } });
-      } catch (e) {
-        expect(e).toBeInstanceOf(ConfigError);
-        expect((e as Error).message).toMatch(/^s3\.region: /);
+      if (!parsedUnlessRefused({ ...settings, s3: { endpoint: backend.endpoint, region } }, /^s3\.region: /))
         return;
-      }
       const proxy = await startProxy(backend, { ...settings, s3: { region } });
       try {
         const r = await signedFetch(
@@ -68,13 +64,8 @@ describe('region values', () => {
       await createDynamoTable(ddb, 'grants');
       ddb.destroy();
       for (const region of ['us-east-1', 'us east 1']) {
-        try {
-          parseConfig({ ...settings, databaseEnabled: true, database: { ...database, region } });
-        } catch (e) {
-          expect(e).toBeInstanceOf(ConfigError);
-          expect((e as Error).message).toMatch(/^database\.region: /);
-          continue;
-        }
+        const raw = { ...settings, databaseEnabled: true, database: { ...database, region } };
+        if (!parsedUnlessRefused(raw, /^database\.region: /)) continue;
         const proxy = await startProxy(backend, {
           ...settings,
           databaseEnabled: true,
