@@ -335,17 +335,14 @@ async function run(steps: Step[]): Promise<void> {
       return { wide, sure, visible, surelyVisible, settled: states.length === 1 };
     };
 
+    const addGrant = (who: Who, shape: GrantShape) =>
+      admin(['grants', 'add', `--principal=${principals[who]}`, `--table=${alias}`, ...grantArgs(shape)]);
+
     const exec = async (s: Step): Promise<void> => {
       trace.push(`  t=${clock.now() - t0} ${JSON.stringify(s)}`);
       switch (s.k) {
         case 'grant': {
-          const g = await admin([
-            'grants',
-            'add',
-            `--principal=${principals[s.who]}`,
-            `--table=${alias}`,
-            ...grantArgs(s.shape),
-          ]);
+          const g = await addGrant(s.who, s.shape);
           if (g.already) break;
           timelines[s.who].set(clock.now(), [
             ...timelines[s.who].current,
@@ -372,13 +369,7 @@ async function run(steps: Step[]): Promise<void> {
             await admin(['grants', 'revoke', `--principal=${principals[s.who]}`, `--table=${alias}`]);
             timelines[s.who].set(clock.now(), []);
           }
-          const g = await admin([
-            'grants',
-            'add',
-            `--principal=${principals[s.who]}`,
-            `--table=${alias}`,
-            ...grantArgs(s.shape),
-          ]);
+          const g = await addGrant(s.who, s.shape);
           timelines[s.who].set(clock.now(), [{ id: g.id as string, maps: mapsOf(s.shape) }]);
           break;
         }
