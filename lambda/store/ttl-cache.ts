@@ -2,7 +2,10 @@
  * A read-through cache for remote lookups: bounded (LRU), each entry trusted for a fixed TTL,
  * negative answers (`undefined`) cached too, one load in flight per key (single-flight: a burst
  * of requests for the same key costs one read). A failed load is never cached: the error goes to
- * every waiter and the next call tries again.
+ * every waiter and the next call tries again. A load begun a TTL or more ago is not joined: its
+ * answer may have been read that long ago (a Lambda instance frozen with the call in flight,
+ * thawed hours later), so the caller starts another, and the older one's answer, when it comes,
+ * does not replace the newer's.
  *
  * With `misses`, negative answers are kept apart, in an LRU of their own with its own TTL: where
  * the keys are chosen by strangers (access key ids), a flood of misses then evicts only other
@@ -29,7 +32,7 @@ export class TtlCache<V> {
   private readonly entries: Lru<string, Entry<V>>;
   /** Negative answers, when kept apart (else `entries`). */
   private readonly misses: Lru<string, Entry<V>>;
-  private readonly inFlight = new Map<string, Promise<V | undefined>>();
+  private readonly inFlight = new Map<string, { promise: Promise<V | undefined>; startedAt: number }>();
   private readonly clock: Clock;
   readonly ttlMs: number;
   readonly missTtlMs: number;
@@ -52,9 +55,13 @@ export class TtlCache<V> {
     const hit = this.entries.get(key) ?? (this.misses === this.entries ? undefined : this.misses.get(key));
     if (hit && hit.expiresAt > now) return hit.value;
     const pending = this.inFlight.get(key);
-    if (pending) return pending;
-    const promise = load().then(
+    if (pending && now - pending.startedAt < this.ttlMs) return pending.promise;
+    const flight = { promise: load(), startedAt: now };
+    // Only the newest load for a key writes its answer (an older one may end after it).
+    const newest = () => this.inFlight.get(key) === flight;
+    flight.promise = flight.promise.then(
       (value) => {
+        if (!newest()) return value;
         this.inFlight.delete(key);
         this.forget(key);
         if (value === undefined) this.misses.set(key, { value, expiresAt: now + this.missTtlMs });
@@ -62,13 +69,15 @@ export class TtlCache<V> {
         return value;
       },
       (error: unknown) => {
-        this.inFlight.delete(key);
-        this.forget(key);
+        if (newest()) {
+          this.inFlight.delete(key);
+          this.forget(key);
+        }
         throw error;
       },
     );
-    this.inFlight.set(key, promise);
-    return promise;
+    this.inFlight.set(key, flight);
+    return flight.promise;
   }
 
   invalidate(key: string): void {

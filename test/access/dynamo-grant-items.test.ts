@@ -2,12 +2,14 @@
  * DynamoDB grants on a real local DynamoDB: an item whose partitions write a column twice in one
  * map is refused (JSON would keep the last); init refuses an existing table of another key schema;
  * grants over several 1 MB Query pages are all read; a throttled page fails the lookup and caches
- * nothing.
+ * nothing; a lookup still in flight after the TTL (a Lambda instance frozen with the call in
+ * flight) is not joined by later requests.
  */
 import { CreateTableCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoGrantStore } from '../../lambda/access/dynamodb-grant-store';
 import { effectivePartitions } from '../../lambda/access/grant-sources';
+import { DynamoCredentialStore } from '../../lambda/auth/dynamodb-credential-store';
 import { jsonLogger } from '../../lambda/core/logger';
 import type { S3Error } from '../../lambda/core/s3-error';
 import { DynamoAdmin } from '../../lambda/store/dynamo-admin';
@@ -152,5 +154,111 @@ describe('DynamoDB grant items and tables', () => {
     expect(await store.grantsFor('p')).toHaveLength(5);
     c2.destroy();
     await front.stop();
+  });
+
+  describe('a lookup in flight across a freeze', () => {
+    // DynamoDB answers a lookup, the instance freezes before the answer is read, a grant or a key
+    // is revoked meanwhile, and requests after the thaw must not take the old answer: a load begun
+    // longer than the TTL ago is not joined, and its late answer does not replace a newer one.
+    const TTL = 30_000;
+    const HOURS = 3 * 3_600_000;
+    class ManualClock {
+      t = 1_000_000;
+      now = () => this.t;
+    }
+    async function frozenFront(operation: string) {
+      const front = await startMisbehavingDynamo(server);
+      let release!: () => void;
+      const thaw = new Promise<void>((r) => {
+        release = r;
+      });
+      let held = false;
+      front.onRequest = (op) => {
+        if (op !== operation || held) return undefined;
+        held = true;
+        return { answerAfter: thaw };
+      };
+      const readByDynamo = async () => {
+        for (let i = 0; i < 200 && !front.seen.includes(operation); i++)
+          await new Promise((r) => setTimeout(r, 10));
+        expect(front.seen).toContain(operation);
+      };
+      return { front, release, readByDynamo };
+    }
+
+    it('grants: a request after the thaw reads DynamoDB again and sees the revocation', async () => {
+      const table = await fresh();
+      const admin = new DynamoAdmin(client, table);
+      await admin.putGrant({ principal: 'p', table: 'trades', partitions: [{ region: 'US' }] }, 'g');
+      const { front, release, readByDynamo } = await frozenFront('Query');
+      const c2 = testDynamoClient(front.endpoint);
+      const clock = new ManualClock();
+      const store = new DynamoGrantStore(c2, table, { ttlMs: TTL, clock });
+      try {
+        const before = store.grantsFor('p');
+        await readByDynamo();
+        expect(await admin.revokeGrants('p', 'trades')).toBe(1);
+        clock.t += HOURS;
+        const after = store.grantsFor('p');
+        release();
+        expect(effectivePartitions(await before, 'trades')).toEqual([{ region: 'US' }]);
+        expect(effectivePartitions(await after, 'trades')).toBeUndefined();
+        // The frozen lookup's late answer did not replace the newer one.
+        expect(effectivePartitions(await store.grantsFor('p'), 'trades')).toBeUndefined();
+      } finally {
+        release();
+        c2.destroy();
+        await front.stop();
+      }
+    });
+
+    it('keys: a request after the thaw reads DynamoDB again and sees the revocation', async () => {
+      const table = await fresh();
+      const admin = new DynamoAdmin(client, table);
+      const id = 'DLPFROZEN00000000000';
+      await admin.putKey({ accessKeyId: id, secretAccessKey: 's'.repeat(40), principal: 'p' });
+      const { front, release, readByDynamo } = await frozenFront('GetItem');
+      const c2 = testDynamoClient(front.endpoint);
+      const clock = new ManualClock();
+      const store = new DynamoCredentialStore(c2, table, { ttlMs: TTL, clock });
+      try {
+        const before = store.lookup(id);
+        await readByDynamo();
+        expect(await admin.revokeKey(id)).toBe(true);
+        clock.t += HOURS;
+        const after = store.lookup(id);
+        release();
+        expect((await before)?.principal).toBe('p');
+        expect(await after).toBeUndefined();
+        expect(await store.lookup(id)).toBeUndefined();
+      } finally {
+        release();
+        c2.destroy();
+        await front.stop();
+      }
+    });
+
+    it('a burst within the TTL still shares one read', async () => {
+      const table = await fresh();
+      const admin = new DynamoAdmin(client, table);
+      await admin.putGrant({ principal: 'p', table: 'trades', partitions: [{}] }, 'g');
+      const { front, release, readByDynamo } = await frozenFront('Query');
+      const c2 = testDynamoClient(front.endpoint);
+      const clock = new ManualClock();
+      const store = new DynamoGrantStore(c2, table, { ttlMs: TTL, clock });
+      try {
+        const first = store.grantsFor('p');
+        await readByDynamo();
+        clock.t += TTL - 1;
+        const joined = store.grantsFor('p');
+        release();
+        expect(await joined).toBe(await first);
+        expect(front.seen.filter((op) => op === 'Query')).toHaveLength(1);
+      } finally {
+        release();
+        c2.destroy();
+        await front.stop();
+      }
+    });
   });
 });

@@ -59,11 +59,14 @@ export async function startRefusingDynamo(
 /**
  * What a misbehaving DynamoDB does with a call: answer an error itself (HTTP status and
  * `__type`), forward it and answer an error instead of its answer (the call took effect, its
- * answer was lost), forward it once a promise settles (a stall that ends), never answer, or pass.
+ * answer was lost), forward it once a promise settles (a stall that ends), forward it at once and
+ * hold its answer until a promise settles (read now, delivered late: a Lambda instance frozen with
+ * the call in flight), never answer, or pass.
  */
 export type DynamoFault =
   | { status: number; type: string; afterForwarding?: true }
   | { after: Promise<unknown> }
+  | { answerAfter: Promise<unknown> }
   | { hang: true }
   | undefined;
 
@@ -95,13 +98,25 @@ export async function startMisbehavingDynamo(upstream: DynamoServer): Promise<Mi
       });
       res.end(JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${f.type}`, message: 'injected' }));
     };
-    const forward = (answer?: { status: number; type: string }) => {
+    const forward = (answer?: { status: number; type: string }, held?: Promise<unknown>) => {
       const up = request(
         { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
         (upRes) => {
           if (answer) {
             upRes.resume();
             upRes.on('end', () => refuse(answer));
+            return;
+          }
+          if (held) {
+            const chunks: Buffer[] = [];
+            upRes.on('data', (c: Buffer) => chunks.push(c));
+            upRes.on('end', () => {
+              const deliver = () => {
+                res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+                res.end(Buffer.concat(chunks));
+              };
+              held.then(deliver, deliver);
+            });
             return;
           }
           res.writeHead(upRes.statusCode ?? 502, upRes.headers);
@@ -112,6 +127,7 @@ export async function startMisbehavingDynamo(upstream: DynamoServer): Promise<Mi
       req.pipe(up);
     };
     if (fault && 'afterForwarding' in fault) forward(fault);
+    else if (fault && 'answerAfter' in fault) forward(undefined, fault.answerAfter);
     else if (fault && 'hang' in fault) {
       req.resume();
       hung.add(req.socket);
