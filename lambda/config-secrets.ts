@@ -3,6 +3,8 @@
  * Secrets Manager once, at start-up, so the deployed function's environment holds only their ARNs
  * (SECURITY.md gap 18). A secret that cannot be read, or whose value the plain field would refuse,
  * fails the start: no request is served with a random listing key or without the metrics token.
+ * A secret of key/value pairs (a JSON object, the console's default secret type) is refused too:
+ * its whole text would pass as a token, and which key was meant is a guess.
  * Errors name the field and the secret, never its value.
  */
 import * as z from 'zod/mini';
@@ -40,6 +42,10 @@ export async function resolveSecrets(config: Config): Promise<Config> {
           throw new ConfigError(`${from}: cannot read ${id} from Secrets Manager (${(e as Error).name})`);
         }
         if (value === undefined) throw new ConfigError(`${from}: ${id} holds no text (SecretString)`);
+        if (isJsonObject(value))
+          throw new ConfigError(
+            `${from}: ${id} holds key/value pairs (JSON); store the ${to} as the secret's plain text`,
+          );
         const checked = z.safeParse(ConfigSchema.shape[to], value);
         if (!checked.success)
           throw new ConfigError(`${from}: the value of ${id}: ${checked.error.issues[0]!.message}`);
@@ -50,4 +56,14 @@ export async function resolveSecrets(config: Config): Promise<Config> {
     for (const client of clients.values()) client.destroy();
   }
   return resolved;
+}
+
+function isJsonObject(text: string): boolean {
+  if (!text.trimStart().startsWith('{')) return false;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return typeof parsed === 'object' && parsed !== null;
+  } catch {
+    return false;
+  }
 }

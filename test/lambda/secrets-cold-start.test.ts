@@ -3,8 +3,10 @@
  * function reads their values from Secrets Manager at cold start. The real Lambda entry
  * (lambda/index.ts, behind the Function URL stand-in) in processes of their own, against moto's
  * Secrets Manager on loopback: two instances given the same secret ARN seal listing tokens with the
- * same key, /metrics opens to the token in its secret, and a secret that cannot be read or is not a
- * valid key fails the start (no request is served with a random key), without the value in a log.
+ * same key, /metrics opens to the token in its secret, and a secret that cannot be read, is not a
+ * valid key, or holds key/value pairs (JSON, as the console's default secret type stores them: its
+ * whole text would be the token) fails the start (no request is served with a random key or an
+ * unintended token), without the value in a log.
  */
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +22,8 @@ import { withReason } from '../helpers/skips';
 const LISTING_KEY = 'listing-key-from-secrets-manager-0123456789abcdef';
 const METRICS_TOKEN = 'metrics-token-from-secrets-manager-42';
 const SHORT_KEY = 'too-short-listing-key-0042';
+const KV_TOKEN = 'metrics-token-in-a-key-value-secret-7';
+const KV_SECRET = JSON.stringify({ token: KV_TOKEN });
 const MOTO_CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' };
 
 interface Instance {
@@ -95,6 +99,7 @@ describe.skipIf(reason)(withReason('the Lambda entry reading its secrets at cold
       ['listing-key', LISTING_KEY],
       ['metrics-token', METRICS_TOKEN],
       ['short-key', SHORT_KEY],
+      ['key-value', KV_SECRET],
     ] as const) {
       const created = await secrets.send(
         new CreateSecretCommand({ Name: `delta-proxy/${name}`, SecretString: value }),
@@ -156,10 +161,26 @@ describe.skipIf(reason)(withReason('the Lambda entry reading its secrets at cold
     60_000,
   );
 
+  it('fails the cold start on a key/value secret for the metrics token: /metrics opens to neither text', async () => {
+    const instance = await start({ [envName('metricsTokenSecret')]: arns['key-value']! });
+    for (const token of [KV_SECRET, KV_TOKEN]) {
+      const scrape = await fetch(`${instance.url}/metrics`, {
+        headers: { authorization: `Bearer ${token}` },
+        signal: AbortSignal.timeout(10_000),
+      });
+      expect(scrape.status).not.toBe(200);
+      expect(await scrape.text()).not.toContain('deltaproxy_');
+    }
+    const output = await instance.stop();
+    outputs.push(output);
+    expect(output).toMatch(/metricsTokenSecret: .* key\/value pairs/);
+  }, 60_000);
+
   it('never writes a secret value to any output', async () => {
     for (const instance of running.splice(0)) outputs.push(await instance.stop());
     const everything = outputs.join('\n');
     expect(everything.length).toBeGreaterThan(0);
-    for (const value of [LISTING_KEY, METRICS_TOKEN, SHORT_KEY]) expect(everything).not.toContain(value);
+    for (const value of [LISTING_KEY, METRICS_TOKEN, SHORT_KEY, KV_TOKEN])
+      expect(everything).not.toContain(value);
   });
 });
