@@ -2,7 +2,10 @@
  * Spark writes a checkpoint's adds in one row group (a 1,000,000-file checkpoint is one group).
  * Every reader of such a group (the snapshot load, a caller's filtered checkpoint, the history)
  * must let other requests run while it decodes and walks it: here 200,000 adds in ONE row group,
- * each reader's longest event-loop block measured warm (the median of three runs).
+ * each reader's longest event-loop block measured warm (the median of three runs), as a share of
+ * the CPU the whole run cost. A share holds under load where milliseconds do not: at a load
+ * average of 9-14 (CI beside three other sessions) the same code's blocks measured 41-65 ms
+ * against 18-34 quiet, and its whole runs grew with them.
  */
 import { createHash } from 'node:crypto';
 import { beforeAll, expect, it } from 'vitest';
@@ -54,24 +57,25 @@ beforeAll(async () => {
 /**
  * Runs `run` four times (the first warms the code up, unmeasured), each after a full collection
  * (the last run's garbage is not this run's block). Returns the digests of the results and the
- * median of the three warm runs' longest loop blocks.
+ * median, over the three warm runs, of the share of the run's CPU its longest loop block took.
  */
 async function warmBlocks<T>(run: () => Promise<T>, digest: (t: T) => string) {
-  const worst: number[] = [];
+  const shares: number[] = [];
   const digests = new Set<string>();
+  const seen: string[] = [];
   for (let i = 0; i < 4; i++) {
     gc();
-    const { result, blocks } = await loopBlocks(run);
+    const { result, blocks, samples } = await loopBlocks(run);
     digests.add(digest(result));
-    if (i > 0) worst.push(blocks.reduce((m, b) => Math.max(m, b.cpuMs), 0));
+    if (i === 0) continue;
+    const longest = blocks.reduce((m, b) => Math.max(m, b.cpuMs), 0);
+    const cpu = samples.at(-1)!.cpu - samples[0]!.cpu;
+    shares.push(longest / cpu);
+    seen.push(`${longest.toFixed(1)} of ${cpu.toFixed(0)}`);
   }
-  worst.sort((a, b) => a - b);
-  console.log(
-    expect.getState().currentTestName,
-    'longest blocks, ms:',
-    worst.map((w) => w.toFixed(1)).join(' '),
-  );
-  return { digests: [...digests], median: worst[1]! };
+  shares.sort((a, b) => a - b);
+  console.log(expect.getState().currentTestName, "longest block of the run's CPU, ms:", seen.join(', '));
+  return { digests: [...digests], share: shares[1]! };
 }
 
 const sha256 = (...parts: (string | Uint8Array)[]) => {
@@ -93,7 +97,7 @@ it('readLeaves decodes the chunks of one big row group a slice at a time', {
     ['add', 'modificationTime'],
     ['add', 'dataChange'],
   ];
-  const { digests, median } = await warmBlocks(
+  const { digests, share } = await warmBlocks(
     async () => readLeaves(storage, await openParquet(storage, CHECKPOINT, size, io), 0, paths, io),
     (leaves) =>
       sha256(
@@ -110,8 +114,9 @@ it('readLeaves decodes the chunks of one big row group a slice at a time', {
   expect(leaves[0]!.values.filter((v) => typeof v === 'string')).toEqual(
     Array.from({ length: FILES }, (_, i) => pathOf(i)),
   );
-  // Before: 150-200 ms, every chunk decoded in one synchronous pass.
-  measured(median, 'median longest loop block, ms').toBeLessThan(40);
+  // Before: 150-200 ms of ~300 (about half), every chunk decoded in one synchronous pass; now
+  // 0.10-0.12 at a load average of 14.
+  measured(share, 'median longest loop block, share of the run').toBeLessThan(0.25);
 });
 
 it("a caller's filtered checkpoint of one big row group: the same bytes each time, exactly the granted adds", {
@@ -149,7 +154,7 @@ it("a caller's checkpoint rows are built a slice at a time from one big row grou
   const parts = [{ path: CHECKPOINT, size, format: 'parquet' as const }];
   // Every region: each of the 200,000 adds is built.
   const grant = Array.from({ length: REGIONS }, (_, i) => ({ region: r(i) }));
-  const { digests, median } = await warmBlocks(
+  const { digests, share } = await warmBlocks(
     async () => {
       const classifier = new TupleClassifier(
         fileGrantOf([{ logical: 'region', physical: 'region', type: 'string' }], grant),
@@ -173,15 +178,16 @@ it("a caller's checkpoint rows are built a slice at a time from one big row grou
   // Every run builds the same rows: every add of the table.
   expect(digests).toHaveLength(1);
   expect(digests[0]!.split(' ')[0]).toBe(String(FILES));
-  // Before: 75-95 ms, 8,192 adds built between two yields.
-  measured(median, 'median longest loop block, ms').toBeLessThan(40);
+  // Before: 75-95 ms of ~750 (8,192 adds built between two yields); now 0.04 at a load average
+  // of 14.
+  measured(share, 'median longest loop block, share of the run').toBeLessThan(0.07);
 });
 
 it('the snapshot load walks one big row group of adds a slice at a time', {
   ...retryMeasured,
   timeout: 120_000,
 }, async () => {
-  const { digests, median } = await warmBlocks(
+  const { digests, share } = await warmBlocks(
     () => loadSnapshot(storage, { tableUri: 's3://lake/t' }),
     (snap) => `${snap.fileCount} ${sha256(JSON.stringify([...snap.files()]))}`,
   );
@@ -191,6 +197,7 @@ it('the snapshot load walks one big row group of adds a slice at a time', {
   expect(new Set([...snap.files()].map(([path]) => path))).toEqual(
     new Set(Array.from({ length: FILES }, (_, i) => pathOf(i))),
   );
-  // Before: 55-125 ms, 16,384 rows walked between two yields.
-  measured(median, 'median longest loop block, ms').toBeLessThan(40);
+  // Before: 55-125 ms of ~650 (16,384 rows walked between two yields); now 0.02-0.03 at a load
+  // average of 14.
+  measured(share, 'median longest loop block, share of the run').toBeLessThan(0.06);
 });
