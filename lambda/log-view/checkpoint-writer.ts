@@ -10,7 +10,7 @@
  * plain objects without a schema it would write them as JSON strings.
  */
 import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
-import { runInSlices } from '../core/event-loop';
+import { runInSlices, yieldToEventLoop } from '../core/event-loop';
 import type { CheckpointRow } from './checkpoint-rows';
 import { ParquetFooter } from './parquet-footer';
 import { leavesOf, writeRowGroup } from './row-group-writer';
@@ -161,6 +161,8 @@ export class CheckpointWriter {
         { add: { statistics: false } },
       ),
     );
+    // A slice of its own: the group's last one (its all-null leaves) is among its longest.
+    await yieldToEventLoop();
     this.footer.addRowGroup(this.pw.row_groups.at(-1)!);
     this.actions += rows.length;
     for (const r of rows) if ('add' in r) this.adds++;
