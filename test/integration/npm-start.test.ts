@@ -200,6 +200,45 @@ describe('npm start', { timeout: 240_000 }, () => {
     expect(await exited(child)).toBe(0);
   });
 
+  // A supervisor or a script stops `npm start` by signalling npm's own process, not its group as a
+  // terminal's Ctrl-C does: npm passes the signal to its child only, so the proxy must be that child.
+  it.each(['SIGTERM', 'SIGINT'] as const)(
+    'run through npm itself, stops the proxy when npm alone gets %s',
+    async (signal) => {
+      const file = join(tempDir('cfg-'), 'config.json');
+      writeFileSync(
+        file,
+        JSON.stringify({ port: 0, metricsPort: 0, tableMapping: { t: 's3://some-bucket/t' } }),
+      );
+      // Its own process group, so that whatever npm leaves behind is killed below.
+      const npm = spawn('npm', ['start', '--', '--config', file], {
+        cwd: REPO_ROOT,
+        env: { ...process.env, npm_config_update_notifier: 'false' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
+      });
+      const io = collect(npm);
+      try {
+        await until(() => /listening on http:\/\/127\.0\.0\.1:\d+/.test(io.err()), 'the listening line');
+        const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(io.err())![1]!;
+        npm.kill(signal);
+        await exited(npm); // npm ends by its own signal again, with no exit code
+        // npm is gone; so is the proxy it ran: its port no longer answers.
+        const answered = await fetch(`${url}/`, { signal: AbortSignal.timeout(5_000) }).then(
+          (r) => r.status,
+          () => 'refused',
+        );
+        expect(answered).toBe('refused');
+      } finally {
+        try {
+          process.kill(-npm.pid!, 'SIGKILL');
+        } catch {
+          // the whole group already exited
+        }
+      }
+    },
+  );
+
   it.each([
     ['an empty --config', ['--config', ''], {}, /^configuration error: config file: empty/],
     [
