@@ -7,9 +7,10 @@ import { join } from 'node:path';
 
 const script: string = JSON.parse(readFileSync(join(import.meta.dirname, '../../package.json'), 'utf8'))
   .scripts.start;
-const [node, ...args] = script.split(/\s+/);
-if (node !== 'node' || !args.at(-1)?.endsWith('.ts'))
-  throw new Error(`package.json's start script is not "node <flags> <entry>.ts": ${script}`);
+// `exec`: the shell npm runs the script in becomes node, so the signal npm passes on reaches it.
+const [exec, node, ...args] = script.split(/\s+/);
+if (exec !== 'exec' || node !== 'node' || !args.at(-1)?.endsWith('.ts'))
+  throw new Error(`package.json's start script is not "exec node <flags> <entry>.ts": ${script}`);
 
 /** The flags before the entry point, e.g. ['--no-memory-reducer', '--import', 'tsx']. */
 export const START_NODE_FLAGS: readonly string[] = args.slice(0, -1);
