@@ -6,6 +6,8 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
@@ -235,6 +237,43 @@ describe('npm start', { timeout: 240_000 }, () => {
         } catch {
           // the whole group already exited
         }
+      }
+    },
+  );
+
+  // The demo holds 18080 and 9090 while README's example config moves only `port`: the metrics
+  // listener then meets a taken port, and the line must say which setting to change.
+  it.each(['port', 'metricsPort'] as const)(
+    'stops with one line naming %s when that port is taken',
+    async (field) => {
+      const taken = createServer();
+      await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+      const busy = (taken.address() as AddressInfo).port;
+      try {
+        const file = join(tempDir('cfg-'), 'config.json');
+        writeFileSync(
+          file,
+          JSON.stringify({
+            port: 0,
+            metricsPort: 0,
+            [field]: busy,
+            tableMapping: { t: 's3://some-bucket/t' },
+          }),
+        );
+        // startMain sets PROXY_PORT=0, which would override the file's port.
+        const child = startMain(['--config', file], { PROXY_PORT: String(field === 'port' ? busy : 0) });
+        const io = collect(child);
+        expect(await exited(child)).toBe(1);
+        const errLines = io
+          .err()
+          .trim()
+          .split('\n')
+          .filter((l) => !l.includes('NodeVersionSupportWarning'));
+        expect(errLines).toEqual([
+          `configuration error: ${field}: ${busy} is in use on 127.0.0.1: choose another (0: any free port)`,
+        ]);
+      } finally {
+        await new Promise((resolve) => taken.close(resolve));
       }
     },
   );
