@@ -37,8 +37,17 @@ async function runWithConfig(file: string | undefined): Promise<void> {
     }),
   );
   const proxy = createProxy(config);
-  const server = await startNodeServer(proxy.handler, config.host, config.port, nodeServerOptions(proxy));
-  const metrics = await startMetricsListener(() => proxy.metrics.render(), config.host, config.metricsPort);
+  const server = await startNodeServer(
+    proxy.handler,
+    config.host,
+    config.port,
+    nodeServerOptions(proxy),
+  ).catch(portInUse('port', config.host, config.port));
+  const metrics = await startMetricsListener(
+    () => proxy.metrics.render(),
+    config.host,
+    config.metricsPort,
+  ).catch(portInUse('metricsPort', config.host, config.metricsPort));
   // Stoppable before it says it listens: a supervisor may send SIGTERM as soon as it reads the line
   // (without a listener, node dies of the signal instead of closing and exiting 0).
   onStop(async () => {
@@ -49,6 +58,15 @@ async function runWithConfig(file: string | undefined): Promise<void> {
     `delta-lake-s3-proxy listening on ${server.url} (tables: ${Object.keys(config.tableMapping).join(', ')}); metrics on ${metrics.url}\n`,
   );
   warnIfExposed(config.host, metrics.port);
+}
+
+/** A listen that failed for a taken port names the setting to change, not just the address. */
+function portInUse(field: 'port' | 'metricsPort', host: string, port: number): (err: unknown) => never {
+  return (err) => {
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE')
+      throw new ConfigError(`${field}: ${port} is in use on ${host}: choose another (0: any free port)`);
+    throw err;
+  };
 }
 
 function warnIfExposed(host: string, metricsPort: number): void {
