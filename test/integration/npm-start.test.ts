@@ -241,6 +241,33 @@ describe('npm start', { timeout: 240_000 }, () => {
     },
   );
 
+  // npm runs the script in the repository's root whatever directory it was typed in (INIT_CWD).
+  it('run through npm from another directory, reads the relative --config of that directory', async () => {
+    const dir = tempDir('cfg-');
+    writeFileSync(
+      join(dir, 'config.json'),
+      JSON.stringify({ port: 0, metricsPort: 0, tableMapping: { here: 's3://some-bucket/here' } }),
+    );
+    const npm = spawn('npm', ['--prefix', REPO_ROOT, 'start', '--', '--config', 'config.json'], {
+      cwd: dir,
+      env: { ...process.env, npm_config_update_notifier: 'false' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    const io = collect(npm);
+    try {
+      await until(() => io.err().includes('(tables: ') || npm.exitCode !== null, 'start-up or its end');
+      expect(io.err()).not.toContain('cannot read');
+      expect(io.err()).toContain('(tables: here)');
+    } finally {
+      try {
+        process.kill(-npm.pid!, 'SIGKILL');
+      } catch {
+        // the whole group already exited
+      }
+    }
+  });
+
   // The demo holds 18080 and 9090 while README's example config moves only `port`: the metrics
   // listener then meets a taken port, and the line must say which setting to change.
   it.each(['port', 'metricsPort'] as const)(
