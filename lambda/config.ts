@@ -8,6 +8,7 @@
  * the JSON file to start from.
  */
 import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
 // zod/mini: the same validation as classic zod's chained API at a quarter of the bundle size
 // (classic zod is ~100 KB minified in the Lambda bundle, and costs module-init time there).
 import { en } from 'zod/locales';
@@ -538,6 +539,21 @@ export function jsonFault(text: string, error: unknown): string {
   const before = text.slice(0, Number(at[1]));
   const line = before.split('\n').length;
   return `line ${line}, column ${before.length - before.lastIndexOf('\n')}`;
+}
+
+/**
+ * A config file named as typed in a shell: `npm start` and `npm run admin` run in the repository's
+ * root whatever directory that was, which npm names in INIT_CWD (and the script in
+ * npm_lifecycle_event). Anything else names it relative to the process's own directory.
+ */
+export function configPathAsTyped(
+  file: string,
+  script: string,
+  env: NodeJS.ProcessEnv = process.env,
+): string {
+  const typedIn = env.npm_lifecycle_event === script ? env.INIT_CWD : undefined;
+  if (!typedIn || file === '' || isAbsolute(file) || resolve(typedIn) === process.cwd()) return file;
+  return resolve(typedIn, file);
 }
 
 /**

@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { mapsFingerprint } from '../access/allowed-set-cache';
 import type { PartitionMap } from '../access/grant';
 import { ANONYMOUS_PRINCIPAL } from '../access/grant-sources';
-import { ConfigError } from '../config';
+import { ConfigError, configPathAsTyped } from '../config';
 import { createDynamoClient } from '../store/dynamo-client';
 import { defaultDynamoRegion } from '../store/dynamo-region';
 import { MAX_PRINCIPAL_BYTES } from '../store/dynamo-schema';
@@ -128,7 +128,7 @@ function openTarget(values: Values, io: Io): AdminTarget {
     if (values.endpoint !== undefined || values.region !== undefined) {
       throw new UsageError('--endpoint and --region go with --dynamodb');
     }
-    return new ConfigFileTarget(config, { say: io.stderr });
+    return new ConfigFileTarget(configPathAsTyped(config, 'admin', env), { say: io.stderr });
   }
   const endpoint = values.endpoint as string | undefined;
   if (endpoint !== undefined && !/^https?:\/\/[^/]+/.test(endpoint))

@@ -14,7 +14,7 @@ import { metricsExposureWarning, startMetricsListener } from '../adapters/metric
 import { startNodeServer } from '../adapters/node-server';
 import { newAccessKeyId, newSecretAccessKey } from '../admin/key-material';
 import { createProxy, nodeServerOptions } from '../bootstrap';
-import { type Config, ConfigError, loadConfig, parseConfig } from '../config';
+import { type Config, ConfigError, configPathAsTyped, loadConfig, parseConfig } from '../config';
 import { resolveSecrets } from '../config-secrets';
 import { jsonLogger } from '../core/logger';
 import { writeDemoTable } from './demo-table';
@@ -188,9 +188,11 @@ async function main(): Promise<void> {
     values.config !== undefined ||
     process.env.PROXY_CONFIG_FILE !== undefined ||
     process.env.PROXY_TABLE_MAPPING !== undefined
-  )
-    await runWithConfig(values.config);
-  else {
+  ) {
+    if (process.env.PROXY_CONFIG_FILE !== undefined)
+      process.env.PROXY_CONFIG_FILE = configPathAsTyped(process.env.PROXY_CONFIG_FILE, 'start');
+    await runWithConfig(values.config === undefined ? undefined : configPathAsTyped(values.config, 'start'));
+  } else {
     refuseIgnoredSettings(process.env);
     await runDemo();
   }
