@@ -45,7 +45,9 @@ it(`lists a log of ${COMMITS.toLocaleString('en')} commits, and makes its log pe
   expect(cold.result.oldest).toBe(FIRST);
   expect(cold.result.commits.size).toBe(COMMITS);
   expect(cold.result.checkpoints[0]!.version).toBe(newest - 9);
-  measured(cold.longestBlockMs, 'cold: longest loop block, ms').toBeLessThan(cold.cpuMs / 10);
+  // A fifth: quiet runs measure 0.06-0.07 (a scavenge), ci120 at a load average of 9-14 read 0.13
+  // twice; the listing in one piece would be most of the run.
+  measured(cold.longestBlockMs, 'cold: longest loop block, ms').toBeLessThan(cold.cpuMs / 5);
 
   // A new version: two short listings, then the log again over every held file.
   keys.pop();
