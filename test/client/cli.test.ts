@@ -1,5 +1,9 @@
-/** `npx delta-proxy-client`: what it prints, and how it refuses bad arguments. */
-import { execFile } from 'node:child_process';
+/**
+ * `npx delta-proxy-client`: what it prints, how it refuses bad arguments, and that it stops when
+ * what started it is gone.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -62,5 +66,59 @@ describe('delta-proxy-client command', () => {
     );
     expect(failure?.code).toBeGreaterThan(0);
     expect(failure?.stderr).toMatch(message);
+  });
+
+  it('stops when the process that started it dies (a SIGTERM to npx reaches only its shell)', async () => {
+    // As npx runs a bin: a shell that runs node as a child (`; true` keeps sh from exec'ing it).
+    const sh = spawn(
+      'sh',
+      ['-c', `"${process.execPath}" "${BIN}" --target http://127.0.0.1:18080 --port 0; true`],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let helperPid = 0;
+    try {
+      let out = '';
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error('delta-proxy-client did not start within 30 s')),
+          30_000,
+        );
+        sh.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          const m = /delta-proxy-client on (\S+) /.exec(out);
+          if (m) {
+            clearTimeout(timer);
+            resolve(m[1]!);
+          }
+        });
+      });
+      helperPid = Number((await run('pgrep', ['-P', String(sh.pid)])).stdout.trim().split('\n')[0]);
+      const port = Number(new URL(url).port);
+      const accepts = () =>
+        new Promise<boolean>((resolve) => {
+          const socket = connect(port, '127.0.0.1');
+          socket.once('connect', () => {
+            socket.destroy();
+            resolve(true);
+          });
+          socket.once('error', () => resolve(false));
+        });
+      expect(await accepts()).toBe(true);
+      sh.kill('SIGTERM');
+      let open = true;
+      for (let i = 0; i < 100 && open; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        open = await accepts();
+      }
+      expect(open, 'the helper still listens after its parent died').toBe(false);
+    } finally {
+      for (const pid of [sh.pid, helperPid])
+        if (pid)
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {}
+    }
   });
 });
