@@ -89,15 +89,17 @@ export async function main(argv: string[]): Promise<number> {
     `delta-proxy-client on ${helper.url} → ${helper.target.origin} (follows the proxy's redirects itself)\n${endpointHelp(helper)}\n`,
   );
   // npx runs the bin under a shell: a SIGTERM to npx's process ends that shell only, and the
-  // helper, re-parented, would go on serving. So it also stops when its parent is gone.
+  // helper, re-parented, would go on serving. So under npx it also stops when its parent is gone
+  // (run by node itself it does not: `nohup node bin/delta-proxy-client.mjs &` outlives its shell).
   const parent = process.ppid;
   let orphaned: NodeJS.Timeout | undefined;
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
-    orphaned = setInterval(() => {
-      if (process.ppid !== parent) resolve();
-    }, 250);
+    if (process.env.npm_command === 'exec')
+      orphaned = setInterval(() => {
+        if (process.ppid !== parent) resolve();
+      }, 250);
   });
   clearInterval(orphaned);
   await helper.close();

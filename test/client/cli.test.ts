@@ -68,13 +68,21 @@ describe('delta-proxy-client command', () => {
     expect(failure?.stderr).toMatch(message);
   });
 
-  it('stops when the process that started it dies (a SIGTERM to npx reaches only its shell)', async () => {
-    // As npx runs a bin: a shell that runs node as a child (`; true` keeps sh from exec'ing it).
+  it.each([
+    ['under npx, stops', 'exec', false],
+    ['run by node itself (nohup, a shell that exits), goes on', undefined, true],
+  ])('when the process that started it dies: %s', async (_, npmCommand, stillServing) => {
+    // As npx runs a bin: a shell that runs node as a child (`; true` keeps sh from exec'ing it),
+    // npm_command=exec in its environment.
+    const env = { ...process.env };
+    delete env.npm_command;
+    if (npmCommand) env.npm_command = npmCommand;
     const sh = spawn(
       'sh',
       ['-c', `"${process.execPath}" "${BIN}" --target http://127.0.0.1:18080 --port 0; true`],
       {
         stdio: ['ignore', 'pipe', 'inherit'],
+        env,
       },
     );
     let helperPid = 0;
@@ -108,11 +116,11 @@ describe('delta-proxy-client command', () => {
       expect(await accepts()).toBe(true);
       sh.kill('SIGTERM');
       let open = true;
-      for (let i = 0; i < 100 && open; i++) {
+      for (let i = 0; i < (stillServing ? 30 : 100) && open; i++) {
         await new Promise((r) => setTimeout(r, 50));
         open = await accepts();
       }
-      expect(open, 'the helper still listens after its parent died').toBe(false);
+      expect(open, 'whether the helper still listens after its parent died').toBe(stillServing);
     } finally {
       for (const pid of [sh.pid, helperPid])
         if (pid)
