@@ -33,6 +33,10 @@ export type ReadRow = { add: Obj } | { metaData: Obj } | { protocol: Obj };
 /** One action of a checkpoint as written (CheckpointWriter). */
 export type CheckpointRow = ReadRow | { remove: Obj };
 
+/**
+ * Takes the rows read, a slice at a time (at most ROW_SLICE rows a call, the event loop free
+ * between calls): a sink's own pass over them is bounded by the slice, not by a row group.
+ */
 export type RowSink = (rows: ReadRow[]) => Promise<void>;
 
 /**
@@ -94,13 +98,16 @@ async function readJson(
     else if (isObj(a.protocol)) rows.push({ protocol: a.protocol });
   });
   const conflicting = conflicts.conflicting;
-  await sink(
+  const kept =
     conflicting.size === 0
       ? rows
       : rows.filter(
           (r) => !('add' in r && typeof r.add.path === 'string' && conflicting.has(keyOf(r.add.path))),
-        ),
-  );
+        );
+  for (let i = 0; i < kept.length; i += ROW_SLICE) {
+    if (i > 0) await yieldToEventLoop();
+    await sink(kept.slice(i, i + ROW_SLICE));
+  }
 }
 
 const utf8 = new TextDecoder();
@@ -216,8 +223,12 @@ function layout(file: ParquetFile) {
   return paths;
 }
 
-/** Rows decoded (and built into adds) between two yields: a few ms even while the code is cold. */
-const ROW_SLICE_MASK = 1023;
+/**
+ * Rows decoded (and built into adds) between two yields, and handed to the sink at a time: a few
+ * ms even while the code is cold.
+ */
+const ROW_SLICE = 1024;
+const ROW_SLICE_MASK = ROW_SLICE - 1;
 
 /** add.path and add.stats are streamed (indexes 0-1). */
 const STREAMED: ReadonlySet<number> = new Set([0, 1]);
@@ -242,7 +253,11 @@ async function readParquet(
     const n = Number(file.metadata.row_groups[rg]!.num_rows);
     const readers = rowReaders(file, leaves, classifier, rows);
     for (let r = 0; r < n; r++) {
-      if ((r & ROW_SLICE_MASK) === ROW_SLICE_MASK) await yieldToEventLoop();
+      if ((r & ROW_SLICE_MASK) === ROW_SLICE_MASK) {
+        // `rows` is the readers' own array: emptied in place.
+        if (rows.length > 0) await sink(rows.splice(0));
+        await yieldToEventLoop();
+      }
       for (const read of readers) read();
     }
     for (const sc of readers.sidecars) sidecars.push(await sidecarFile(storage, sc[0], sc[1]));
