@@ -1,0 +1,88 @@
+/**
+ * A page of a long filtered `_delta_log/` listing: each of its 1,000 keys is a generated file
+ * whose size the listing shows (described one by one, the next few generated ahead). Once those
+ * files are made (the first listing makes them), a page of them is a lookup per key, still 1,000 of
+ * them: the page may not hold the event loop while it describes them (the median of three warm
+ * listings' longest blocks). The table's log: 1,200 commits of one file each, over an in-memory
+ * bucket; the caller is granted one of its two regions.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { type NodeServer, startNodeServer } from '../../lambda/adapters/node-server';
+import { createProxy } from '../../lambda/bootstrap';
+import { parseConfig } from '../../lambda/config';
+import { silentLogger } from '../../lambda/core/logger';
+import { keyFor } from '../helpers/authz-harness';
+import { add, MemoryDeltaStorage, metaData, protocolV1 } from '../helpers/delta-memory-storage';
+import { gc } from '../helpers/heap';
+import { loopBlocks } from '../helpers/loop-watch';
+import { measured, retryMeasured } from '../helpers/measured';
+import { memoryBackend } from '../helpers/memory-authz';
+import { BACKEND_CREDENTIALS } from '../helpers/s3-servers';
+import { encodeQuery, signedFetch } from '../helpers/signed-fetch';
+
+const COMMITS = 1_200;
+const region = (v: number) => (v % 2 ? 'EU' : 'US');
+
+let server: NodeServer;
+
+beforeAll(async () => {
+  const s = new MemoryDeltaStorage().commit(0, [protocolV1, metaData(['region'])]);
+  for (let v = 1; v < COMMITS; v++)
+    s.commit(v, [add(`region=${region(v)}/part-${v}.parquet`, { region: region(v) })]);
+  const config = parseConfig({
+    getMode: 'proxy',
+    tableMapping: { t: 's3://lake/t' },
+    grants: [{ principal: 'eu', table: 't', partitions: [{ region: 'EU' }] }],
+    s3: { endpoint: 'http://127.0.0.1:1', forcePathStyle: true, region: 'us-east-1' },
+    auth: { keys: [keyFor('eu')], allowAnonymous: false },
+  });
+  const proxy = createProxy(config, {
+    backendCredentials: BACKEND_CREDENTIALS,
+    audit: false,
+    logger: silentLogger,
+    storage: memoryBackend(s, 't/'),
+  });
+  server = await startNodeServer(proxy.handler, '127.0.0.1', 0);
+}, 120_000);
+
+afterAll(async () => {
+  await server?.close();
+});
+
+const listLog = () =>
+  signedFetch(
+    server.url,
+    'GET',
+    '/datalake',
+    encodeQuery({ 'list-type': '2', prefix: 't/_delta_log/' }),
+    {},
+    keyFor('eu'),
+  );
+
+it('a page of 1,000 generated log files is described without holding the event loop', {
+  ...retryMeasured,
+  timeout: 120_000,
+}, async () => {
+  // The first listing makes the page's files (not measured).
+  const first = await listLog();
+  expect(first.status).toBe(200);
+  const worst: number[] = [];
+  const pages = new Set<string>();
+  for (let i = 0; i < 3; i++) {
+    gc();
+    const { result, blocks } = await loopBlocks(listLog);
+    expect(result.status).toBe(200);
+    pages.add(result.text);
+    worst.push(blocks.reduce((m, b) => Math.max(m, b.cpuMs), 0));
+  }
+  worst.sort((a, b) => a - b);
+  console.log('log page: longest blocks, ms:', worst.map((w) => w.toFixed(1)).join(' '));
+  // The same page each time: the first 1,000 commits (each with its filtered size), truncated.
+  expect([...pages]).toEqual([first.text]);
+  const keys = [...first.text.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => m[1]);
+  expect(keys).toEqual(
+    Array.from({ length: 1000 }, (_, v) => `t/_delta_log/${String(v).padStart(20, '0')}.json`),
+  );
+  expect(first.text).toContain('<IsTruncated>true</IsTruncated>');
+  measured(worst[1]!, 'median longest loop block, ms').toBeLessThan(40);
+});
