@@ -9,11 +9,16 @@
  * view refuses one holding a vector of a removed file of another partition), so a folder holding
  * only hidden ones is not listed.
  */
-import { yieldToEventLoop } from '../core/event-loop';
+import { WorkSlices, yieldToEventLoop } from '../core/event-loop';
 import { MULTI_TUPLE, type SnapshotView } from './snapshot-view';
 
-/** Files walked between two pauses. */
-const SLICE = 4096;
+/**
+ * Work between two pauses, in characters of the paths and folders looked up (each a hash and a
+ * compare of its whole length) plus PER_ITEM for each: 4,096 files of ordinary paths, ~500 of
+ * the ~1,000-character paths of many partition columns or long values.
+ */
+const SLICE = 4096 * 128;
+const PER_ITEM = 64;
 
 export class FolderIndex {
   private constructor(
@@ -61,11 +66,11 @@ export class FolderIndex {
   static async build(snapshot: SnapshotView): Promise<FolderIndex> {
     const direct = new Map<string, Set<number>>();
     const vectors = new Map<string, VectorFile[]>();
-    let n = 0;
+    const work = new WorkSlices(SLICE);
     let lastDir = '';
     let lastSet: Set<number> | undefined;
     for (const [path, tuple] of snapshot.files()) {
-      if (++n % SLICE === 0) await yieldToEventLoop();
+      if (work.spend(PER_ITEM + path.length)) await yieldToEventLoop();
       const slash = path.lastIndexOf('/');
       if (slash < 0) continue;
       // Files of one folder mostly come together: reuse the last folder's string and set.
@@ -96,17 +101,18 @@ export class FolderIndex {
     };
     // The maps below are this build's own: iterating them across pauses is safe. An
     // over-partitioned table has a folder per file or more, so these passes pause too.
-    n = 0;
     for (const folder of direct.keys()) {
-      if (++n % SLICE === 0) await yieldToEventLoop();
-      for (let i = folder.indexOf('/'); i >= 0; i = folder.indexOf('/', i + 1)) add(folder.slice(0, i + 1));
+      for (let i = folder.indexOf('/'); i >= 0; i = folder.indexOf('/', i + 1)) {
+        if (work.spend(PER_ITEM + i)) await yieldToEventLoop();
+        add(folder.slice(0, i + 1));
+      }
     }
     const count = ids.size;
     const parents = new Int32Array(count).fill(-1);
     const starts = new Int32Array(count + 1);
     let nameChars = 0;
     for (const [folder, id] of ids) {
-      if (++n % SLICE === 0) await yieldToEventLoop();
+      if (work.spend(PER_ITEM + folder.length)) await yieldToEventLoop();
       nameChars += folder.length;
       const up = folder.lastIndexOf('/', folder.length - 2);
       if (up >= 0) parents[id] = ids.get(folder.slice(0, up + 1))!;
@@ -116,7 +122,7 @@ export class FolderIndex {
     const tuples = new Int32Array(starts[count]!);
     const fill = starts.slice(0, count);
     for (const [folder, set] of direct) {
-      if (++n % SLICE === 0) await yieldToEventLoop();
+      if (work.spend(PER_ITEM + set.size)) await yieldToEventLoop();
       const id = ids.get(folder)!;
       for (const t of set) tuples[fill[id]!++] = t;
     }
