@@ -14,7 +14,7 @@ import { silentLogger } from '../../lambda/core/logger';
 import { keyFor } from '../helpers/authz-harness';
 import { add, MemoryDeltaStorage, metaData, protocolV1 } from '../helpers/delta-memory-storage';
 import { gc } from '../helpers/heap';
-import { loopBlocks } from '../helpers/loop-watch';
+import { loopBlocks, shareOf } from '../helpers/loop-watch';
 import { measured, retryMeasured } from '../helpers/measured';
 import { memoryBackend } from '../helpers/memory-authz';
 import { BACKEND_CREDENTIALS } from '../helpers/s3-servers';
@@ -70,13 +70,13 @@ it('a page of 1,000 generated log files is described without holding the event l
   const pages = new Set<string>();
   for (let i = 0; i < 3; i++) {
     gc();
-    const { result, blocks } = await loopBlocks(listLog);
+    const { result, blocks, samples } = await loopBlocks(listLog);
     expect(result.status).toBe(200);
     pages.add(result.text);
-    worst.push(blocks.reduce((m, b) => Math.max(m, b.cpuMs), 0));
+    worst.push(shareOf(blocks, samples));
   }
   worst.sort((a, b) => a - b);
-  console.log('log page: longest blocks, ms:', worst.map((w) => w.toFixed(1)).join(' '));
+  console.log('log page: longest block, share of the run:', worst.map((w) => w.toFixed(3)).join(' '));
   // The same page each time: the first 1,000 commits (each with its filtered size), truncated.
   expect([...pages]).toEqual([first.text]);
   const keys = [...first.text.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => m[1]);
@@ -84,5 +84,7 @@ it('a page of 1,000 generated log files is described without holding the event l
     Array.from({ length: 1000 }, (_, v) => `t/_delta_log/${String(v).padStart(20, '0')}.json`),
   );
   expect(first.text).toContain('<IsTruncated>true</IsTruncated>');
-  measured(worst[1]!, 'median longest loop block, ms').toBeLessThan(40);
+  // Before: 0.87-0.96 of the run (90-200 ms at a load average of 13), the page's keys described in
+  // one synchronous run of resolved awaits; now 0.12-0.17 (load average 8).
+  measured(worst[1]!, 'median longest loop block, share of the run').toBeLessThan(0.4);
 });

@@ -64,6 +64,15 @@ export async function loopBlocks<T>(
   }
 }
 
+/**
+ * The longest block of a run as a share of the CPU the whole run cost: a bound that holds under
+ * load, where milliseconds do not (both grow with it).
+ */
+export function shareOf(blocks: readonly LoopBlock[], samples: readonly LoopSample[]): number {
+  const longest = blocks.reduce((m, b) => Math.max(m, b.cpuMs), 0);
+  return longest / Math.max(1e-3, samples.at(-1)!.cpu - samples[0]!.cpu);
+}
+
 function sample(): LoopSample {
   const { user, system } = process.cpuUsage();
   return { wall: performance.now(), cpu: (user + system) / 1000 };
