@@ -35,6 +35,15 @@ function collect(child: ChildProcess): { out: () => string; err: () => string } 
   return { out: () => out, err: () => err };
 }
 
+/** What a failed start wrote to stderr, a line each, without the AWS SDK's Node version notice. */
+function errorLines(io: { err: () => string }): string[] {
+  return io
+    .err()
+    .trim()
+    .split('\n')
+    .filter((l) => !l.includes('NodeVersionSupportWarning'));
+}
+
 // Bounds against a hang, not timings: each start transpiles the proxy's sources (tsx), which on a
 // loaded 2-core machine took over 10 s.
 async function until(check: () => boolean, what: string, ms = 60_000): Promise<void> {
@@ -158,11 +167,7 @@ describe('npm start', { timeout: 240_000 }, () => {
     const failing = startMain(['--config', bad]);
     const fio = collect(failing);
     expect(await exited(failing)).toBe(1);
-    const errLines = fio
-      .err()
-      .trim()
-      .split('\n')
-      .filter((l) => !l.includes('NodeVersionSupportWarning'));
+    const errLines = errorLines(fio);
     expect(errLines).toEqual([
       expect.stringMatching(/^configuration error: tableMapping\.t: must be an s3:\/\/bucket\/prefix URI/),
     ]);
@@ -291,11 +296,7 @@ describe('npm start', { timeout: 240_000 }, () => {
         const child = startMain(['--config', file], { PROXY_PORT: String(field === 'port' ? busy : 0) });
         const io = collect(child);
         expect(await exited(child)).toBe(1);
-        const errLines = io
-          .err()
-          .trim()
-          .split('\n')
-          .filter((l) => !l.includes('NodeVersionSupportWarning'));
+        const errLines = errorLines(io);
         expect(errLines).toEqual([
           `configuration error: ${field}: ${busy} is in use on 127.0.0.1: choose another (0: any free port)`,
         ]);
@@ -317,11 +318,7 @@ describe('npm start', { timeout: 240_000 }, () => {
     const child = startMain(args, env);
     const io = collect(child);
     expect(await exited(child)).toBe(1);
-    const errLines = io
-      .err()
-      .trim()
-      .split('\n')
-      .filter((l) => !l.includes('NodeVersionSupportWarning'));
+    const errLines = errorLines(io);
     expect(errLines).toEqual([expect.stringMatching(line)]);
     expect(io.out()).toBe('');
   });
