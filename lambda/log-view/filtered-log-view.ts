@@ -202,14 +202,18 @@ export class FilteredLogView implements LogView {
     if (!log.commits.get(log.version) && !log.checkpoints.some((c) => c.version === log.version))
       throw new StorageError('Unavailable', 'the log moved past the snapshot since it was listed');
     const { keys, index } = await folderKeys(log, this.walked);
+    // Keys before this index were started by this listing already.
+    let ahead = 0;
     return {
       prefix: LOG_DIR,
       keys,
       describe: async (relKey) => {
         const i = index(relKey);
         if (i === undefined) throw new Error(`${relKey} is not in the filtered log`);
-        // Listings describe keys in order: start the next few generations now.
-        for (const k of keys.slice(i + 1, i + 1 + PREFETCH)) this.generate(req, log, k)?.catch(() => {});
+        // Listings describe keys in order: start the next few generations now (each once).
+        const end = Math.min(keys.length, i + 1 + PREFETCH);
+        for (let k = Math.max(i + 1, ahead); k < end; k++) this.generate(req, log, keys[k]!)?.catch(() => {});
+        ahead = Math.max(ahead, end);
         const g = await this.shown(req, log, relKey).catch((e: unknown) => {
           // A file this listing named is gone (a log cleanup since): generate() made the next
           // request list the log again, so this one answers 503 and the client's retry gets a
