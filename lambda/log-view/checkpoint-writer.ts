@@ -9,9 +9,10 @@
  * out is one column less to encode for each of a million rows. hyparquet-writer needs the MAP and struct groups declared: given
  * plain objects without a schema it would write them as JSON strings.
  */
-import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
+import { ParquetWriter } from 'hyparquet-writer';
 import { runInSlices, yieldToEventLoop } from '../core/event-loop';
 import type { CheckpointRow } from './checkpoint-rows';
+import { ChunkedBytes } from './chunked-bytes';
 import { ParquetFooter } from './parquet-footer';
 import { leavesOf, writeRowGroup } from './row-group-writer';
 
@@ -126,7 +127,7 @@ export interface WrittenCheckpoint {
 }
 
 export class CheckpointWriter {
-  private readonly out = new ByteWriter();
+  private readonly out = new ChunkedBytes();
   private readonly pw = new ParquetWriter({
     writer: this.out,
     schema: CHECKPOINT_SCHEMA,
@@ -156,7 +157,7 @@ export class CheckpointWriter {
   async finish(): Promise<WrittenCheckpoint> {
     await this.flush();
     this.footer.finish();
-    return { bytes: this.out.getBytes(), actions: this.actions, adds: this.adds };
+    return { bytes: await this.out.joined(), actions: this.actions, adds: this.adds };
   }
 
   private async flush(): Promise<void> {
