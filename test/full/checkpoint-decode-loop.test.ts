@@ -78,6 +78,10 @@ async function warmBlocks<T>(run: () => Promise<T>, digest: (t: T) => string) {
   return { digests: [...digests], share: shares[1]! };
 }
 
+/** A caller's classifier of the table's partitions (`region`) for grant maps. */
+const classifierOf = (grant: { region: string }[]) =>
+  new TupleClassifier(fileGrantOf([{ logical: 'region', physical: 'region', type: 'string' }], grant));
+
 const sha256 = (...parts: (string | Uint8Array)[]) => {
   const h = createHash('sha256');
   for (const p of parts) h.update(p);
@@ -125,9 +129,7 @@ it("a caller's filtered checkpoint of one big row group: the same bytes each tim
   const parts = [{ path: CHECKPOINT, size, format: 'parquet' as const }];
   const root = new TableRoot('s3://lake/t');
   const grant = Array.from({ length: REGIONS / 2 }, (_, i) => ({ region: r(i) }));
-  const classifier = new TupleClassifier(
-    fileGrantOf([{ logical: 'region', physical: 'region', type: 'string' }], grant),
-  );
+  const classifier = classifierOf(grant);
   const lookup = { partitionValuesAt: async () => undefined };
   const actions = new ActionFilter({ root, classifier, dv: new DvInliner(storage, root), lookup });
   const w = await filterCheckpoint(storage, parts, actions, classifier);
@@ -158,9 +160,7 @@ it("a caller's filtered checkpoint of one big row group is made a slice at a tim
   const lookup = { partitionValuesAt: async () => undefined };
   const { digests, share } = await warmBlocks(
     async () => {
-      const classifier = new TupleClassifier(
-        fileGrantOf([{ logical: 'region', physical: 'region', type: 'string' }], grant),
-      );
+      const classifier = classifierOf(grant);
       const actions = new ActionFilter({ root, classifier, dv: new DvInliner(storage, root), lookup });
       return filterCheckpoint(storage, parts, actions, classifier);
     },
@@ -183,9 +183,7 @@ it("a caller's checkpoint rows are built a slice at a time from one big row grou
   const grant = Array.from({ length: REGIONS }, (_, i) => ({ region: r(i) }));
   const { digests, share } = await warmBlocks(
     async () => {
-      const classifier = new TupleClassifier(
-        fileGrantOf([{ logical: 'region', physical: 'region', type: 'string' }], grant),
-      );
+      const classifier = classifierOf(grant);
       const h = createHash('sha256');
       let adds = 0;
       await readCheckpointRows(
