@@ -1,8 +1,9 @@
 /**
- * `npm start` at its edges (test/integration/npm-start.test.ts has the demo and the config modes):
+ * `npm start` at its edges (test/integration/npm-start.test.ts has the demo and --config FILE):
  * run through npm itself it stops when npm alone gets SIGTERM or SIGINT; typed in another
  * directory it reads that directory's relative --config; a taken port or metricsPort stops it
- * with one line naming the setting.
+ * with one line naming the setting; PROXY_CONFIG_FILE or PROXY_* variables start the configured
+ * proxy, never the demo; an empty --config or a PROXY_* setting the demo would ignore stops it.
  */
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -113,4 +114,55 @@ describe('npm start at its edges', { timeout: 240_000 }, () => {
       }
     },
   );
+
+  it.each([
+    [
+      'the file PROXY_CONFIG_FILE names',
+      () => {
+        const file = join(tempDir('cfg-'), 'config.json');
+        writeFileSync(file, JSON.stringify({ metricsPort: 0, tableMapping: { t: 's3://some-bucket/t' } }));
+        return { PROXY_CONFIG_FILE: file };
+      },
+      't',
+    ],
+    [
+      'PROXY_* variables alone once PROXY_TABLE_MAPPING is set, as the Lambda function runs',
+      () => ({
+        PROXY_TABLE_MAPPING: '{"trades":"s3://some-bucket/gold/trades"}',
+        PROXY_METRICS_PORT: '0',
+        PROXY_GET_MODE: 'presignedUrl',
+      }),
+      'trades',
+    ],
+  ])('runs the proxy from %s, never the demo in its place', async (_, env, table) => {
+    const child = startMain([], env());
+    const io = collect(child);
+    try {
+      await until(() => io.err().includes(`(tables: ${table})`), 'the listening line');
+      expect(io.out()).not.toContain('AWS_ACCESS_KEY_ID=');
+      const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(io.err())![1]!;
+      const res = await fetch(`${url}/`, { signal: AbortSignal.timeout(5_000) });
+      expect(res.status).toBe(403); // no key, no anonymous access: the configured proxy, not the demo
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited(child)).toBe(0);
+  });
+
+  it.each([
+    ['an empty --config', ['--config', ''], {}, /^configuration error: config file: empty/],
+    [
+      'a PROXY_* setting the demo would ignore',
+      [],
+      { PROXY_GET_MODE: 'presignedUrl' },
+      /^configuration error: PROXY_GET_MODE: the demo \(npm start without --config\) does not read it/,
+    ],
+  ])('stops with one line on %s instead of starting the demo', async (_, args, env, line) => {
+    const child = startMain(args, env);
+    const io = collect(child);
+    expect(await exited(child)).toBe(1);
+    const errLines = errorLines(io);
+    expect(errLines).toEqual([expect.stringMatching(line)]);
+    expect(io.out()).toBe('');
+  });
 });
