@@ -394,7 +394,8 @@ export function filteredLogCorpusSuite(tier: 'core' | 'full'): void {
           pythonMissing,
         ),
         async () => {
-          expect(pyCheckpoints.length).toBeGreaterThan(10);
+          // The core sees a checkpoint from some of its callers; test:full from many more.
+          expect(pyCheckpoints.length).toBeGreaterThan(tier === 'core' ? 4 : 10);
           expect(pyReads.length).toBeGreaterThan(20);
           const args = {
             endpoint: proxy.url,
