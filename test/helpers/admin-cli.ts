@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import { main } from '../../lambda/admin/cli';
+import { collect } from './child-output';
 import { REPO_ROOT } from './s3-servers';
 
 export interface AdminResult {
@@ -62,19 +63,12 @@ export function startAdmin(args: string[], options: { id?: number; umask?: strin
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(options.id === undefined ? {} : { uid: options.id, gid: options.id }),
   });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d) => {
-    out += d;
-  });
-  child.stderr!.on('data', (d) => {
-    err += d;
-  });
+  const io = collect(child);
   const done = new Promise<AdminResult>((resolve, reject) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      resolve({ code, stdout: out, stderr: err });
+      resolve({ code, stdout: io.out(), stderr: io.err() });
     });
     // Not started (EACCES: node where user `id` may not run it): no 'exit' follows.
     child.once('error', (e) => {
@@ -83,5 +77,5 @@ export function startAdmin(args: string[], options: { id?: number; umask?: strin
     });
   });
   done.catch(() => {}); // observed here; awaiting `done` still throws
-  return { child, stderr: () => err, done };
+  return { child, stderr: io.err, done };
 }

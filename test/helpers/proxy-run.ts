@@ -4,6 +4,7 @@
  * all they print kept for the test to read. Stopped by its PID.
  */
 import { spawn } from 'node:child_process';
+import { collect } from './child-output';
 import { BACKEND_CREDENTIALS, REPO_ROOT } from './s3-servers';
 
 export interface ProcessRun {
@@ -36,22 +37,15 @@ export function spawnProxy(
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => {
-    stdout += d;
-  });
-  child.stderr!.on('data', (d) => {
-    stderr += d;
-  });
+  const io = collect(child);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`proxy process did not start: ${stderr}`));
+      reject(new Error(`proxy process did not start: ${io.err()}`));
     }, 30_000);
     const check = () => {
-      const m = ready.exec(stderr);
+      const m = ready.exec(io.err());
       if (!m) return;
       clearTimeout(timer);
       child.stderr!.off('data', check);
@@ -63,14 +57,14 @@ export function spawnProxy(
           const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
           await exited;
           clearTimeout(killer);
-          return { stdout, stderr };
+          return { stdout: io.out(), stderr: io.err() };
         },
       });
     };
     child.stderr!.on('data', check);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`proxy process exited with ${code}: ${stderr}`));
+      reject(new Error(`proxy process exited with ${code}: ${io.err()}`));
     });
   });
 }
