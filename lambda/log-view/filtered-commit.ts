@@ -5,7 +5,7 @@
  * its commitInfo line, so versions stay contiguous and in-commit timestamps stay readable.
  */
 import { concatBytes } from '../core/concat-bytes';
-import { yieldToEventLoop } from '../core/event-loop';
+import { WorkSlices, yieldToEventLoop } from '../core/event-loop';
 import { forEachAction } from '../delta/log-replay';
 import { type ActionFilter, commitInfoAction, metaDataAction, protocolAction } from './action-filter';
 
@@ -32,28 +32,44 @@ export async function filterCommit(
       tracked.add(a.add.path, a.add.partitionValues);
   });
   const conflicts: ReadonlySet<string> = tracked?.conflicting ?? new Set();
-  let n = 0;
+  // Paced by the characters written out, not only by the actions: an add's statistics can be tens
+  // of KB (1,000 such adds between two yields held the loop 50-90 ms).
+  const slices = new WorkSlices(FILTER_SLICE_CHARS);
+  // The characters the action before wrote out (spent when the next one starts).
+  let written = 0;
+  const write = (to: string[], line: string) => {
+    to.push(line);
+    written += line.length;
+  };
   for (const a of actions) {
-    if ((++n & 1023) === 0) await yieldToEventLoop();
+    if (slices.spend(ACTION_CHARS + written)) await yieldToEventLoop();
+    written = 0;
     if (isObj(a.commitInfo)) commitInfo ??= a.commitInfo;
-    else if (isObj(a.protocol)) head.push(JSON.stringify({ protocol: protocolAction(a.protocol) }));
-    else if (isObj(a.metaData)) head.push(JSON.stringify({ metaData: metaDataAction(a.metaData) }));
+    else if (isObj(a.protocol)) write(head, JSON.stringify({ protocol: protocolAction(a.protocol) }));
+    else if (isObj(a.metaData)) write(head, JSON.stringify({ metaData: metaDataAction(a.metaData) }));
     else if (isObj(a.add)) {
       if (conflicts.size && typeof a.add.path === 'string' && conflicts.has(filter.fileKey(a.add.path)))
         continue;
       const out = await filter.add(a.add);
-      if (out) files.push(JSON.stringify({ add: out }));
+      if (out) write(files, JSON.stringify({ add: out }));
     } else if (isObj(a.remove)) {
       const out = await filter.remove(a.remove, version);
-      if (out) files.push(JSON.stringify({ remove: out }));
+      if (out) write(files, JSON.stringify({ remove: out }));
     } else if (isObj(a.cdc)) {
       const out = await filter.cdc(a.cdc);
-      if (out) files.push(JSON.stringify({ cdc: out }));
+      if (out) write(files, JSON.stringify({ cdc: out }));
     }
   }
   const lines = [JSON.stringify({ commitInfo: commitInfoAction(commitInfo) }), ...head, ...files];
   return encodeLines(lines);
 }
+
+/**
+ * Characters of output written between two yields while filtering; an action counts ACTION_CHARS
+ * besides its line, so 1,024 actions shown or dropped with short lines also end a slice.
+ */
+const FILTER_SLICE_CHARS = 256 * 1024;
+const ACTION_CHARS = 256;
 
 /** Characters of output encoded between two yields. */
 const ENCODE_SLICE_CHARS = 256 * 1024;
