@@ -195,7 +195,13 @@ export function deltaStorageFromBackend(
         }
         pin.etag ??= etag;
       }
-      return collect(res.body);
+      const bytes = await collect(res.body);
+      // A pinned range lies within the pinned size, so the version pinned has every byte of it: a
+      // body of another length (a 200 ignoring the Range, a 206 cut short) is not that range, and
+      // read as it, would put other bytes at the chunk's offsets.
+      if (pin && range && bytes.byteLength !== Math.min(range.end, pin.size) - range.start)
+        throw new FileChanged(relPath);
+      return bytes;
     },
     async size(relPath) {
       try {
