@@ -195,12 +195,17 @@ export function deltaStorageFromBackend(
         }
         pin.etag ??= etag;
       }
-      const bytes = await collect(res.body);
       // A pinned range lies within the pinned size, so the version pinned has every byte of it: a
       // body of another length (a 200 ignoring the Range, a 206 cut short) is not that range, and
-      // read as it, would put other bytes at the chunk's offsets.
-      if (pin && range && bytes.byteLength !== Math.min(range.end, pin.size) - range.start)
+      // read as it, would put other bytes at the chunk's offsets. Told by the answer's length
+      // before the body is read (a 200 can be the whole object), else by the body's.
+      const want = pin && range ? Math.min(range.end, pin.size) - range.start : undefined;
+      if (want !== undefined && res.contentLength !== undefined && res.contentLength !== want) {
+        await closeBody(res.body);
         throw new FileChanged(relPath);
+      }
+      const bytes = await collect(res.body);
+      if (want !== undefined && bytes.byteLength !== want) throw new FileChanged(relPath);
       return bytes;
     },
     async size(relPath) {
