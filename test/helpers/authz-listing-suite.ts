@@ -8,8 +8,8 @@
  *
  * One suite, two tiers: `npm test` (test/integration/authz-listing.test.ts) runs half the max-keys
  * 1000 points (see isCore) and every single request; `npm run test:full` (test/full/) runs the
- * rest: the other half, and max-keys 1, 2 and 3 with and without encoding-type=url (the paged
- * points).
+ * rest: the other half, max-keys 1, 2 and 3 with and without encoding-type=url (the paged
+ * points), and a table with more than a backend page of forbidden files between readable ones.
  */
 
 import { readFileSync } from 'node:fs';
@@ -71,11 +71,11 @@ const LISTING_BOUND = { timeout: 120_000 };
 
 /**
  * The points `npm test` runs: max-keys 1000, with `encoding-type=url` where start-after is set and
- * without where it is not (cases without an encoding-type element: those without start-after). `npm run test:full` runs the rest (the other half at max-keys 1000, and
+ * without where it is not. `npm run test:full` runs the rest (the other half at max-keys 1000, and
  * max-keys 1, 2 and 3: the paged ones; listing-tokens and filtered-log-listing-pages page filtered
  * listings in `npm test`).
  */
-const isCore = (c: readonly unknown[]) => c[2] === '1000' && (c[3] !== undefined) === (c[4] === true);
+const isCore = (c: readonly unknown[]) => c[2] === '1000' && (c[3] !== undefined) === c[4];
 
 interface Fixture {
   alias: string;
@@ -409,74 +409,76 @@ export function authzListingSuite(tier: 'core' | 'full'): void {
     },
   );
 
-  describe.skipIf(reason !== undefined)(
-    withReason('filtered listings skip more than a backend page of forbidden files', reason),
-    () => {
-      let proxy: AuthzProxy;
-      const regions = 600;
-      const reference = referenceOf(() => moto, 'ref2');
+  // In test:full only (npm test pages past hidden keys in listing-tokens): staging 1,200 files in
+  // moto and paging through them is a fifth of this file's time.
+  if (tier === 'full')
+    describe.skipIf(reason !== undefined)(
+      withReason('filtered listings skip more than a backend page of forbidden files', reason),
+      () => {
+        let proxy: AuthzProxy;
+        const regions = 600;
+        const reference = referenceOf(() => moto, 'ref2');
 
-      beforeAll(async () => {
-        const client = backendClient(moto.endpoint);
-        for (const b of ['ref2', 'lake2']) await createBucket(client, b);
-        client.destroy();
-        // 1,200 data files; the caller may read the first, a middle and the last region only, so
-        // between two readable files lie ~600 forbidden ones (more than one 1,000-key backend page
-        // from the start to the end).
-        const maps: GrantMap[] = [
-          { region: region(0, 3) },
-          { region: region(300, 3) },
-          { region: region(599, 3) },
-        ];
-        const fixture = {
-          alias: 'crowded',
-          dir: await writeWideTable(regions, 2, 3),
-          uri: 's3://lake2/crowded',
-          maps,
-        };
-        await stage(moto, [fixture], 'ref2');
-        proxy = await startAuthzProxy(
-          moto,
-          {
-            tableMapping: { crowded: fixture.uri },
-            grants: [{ principal: CALLER, table: 'crowded', partitions: maps }],
+        beforeAll(async () => {
+          const client = backendClient(moto.endpoint);
+          for (const b of ['ref2', 'lake2']) await createBucket(client, b);
+          client.destroy();
+          // 1,200 data files; the caller may read the first, a middle and the last region only, so
+          // between two readable files lie ~600 forbidden ones (more than one 1,000-key backend page
+          // from the start to the end).
+          const maps: GrantMap[] = [
+            { region: region(0, 3) },
+            { region: region(300, 3) },
+            { region: region(599, 3) },
+          ];
+          const fixture = {
+            alias: 'crowded',
+            dir: await writeWideTable(regions, 2, 3),
+            uri: 's3://lake2/crowded',
+            maps,
+          };
+          await stage(moto, [fixture], 'ref2');
+          proxy = await startAuthzProxy(
+            moto,
+            {
+              tableMapping: { crowded: fixture.uri },
+              grants: [{ principal: CALLER, table: 'crowded', partitions: maps }],
+            },
+            [CALLER],
+          );
+        }, 120_000);
+        afterAll(async () => {
+          await proxy?.stop();
+        });
+
+        const cases: [string, string | undefined, string, string | undefined][] = [];
+        for (const p of ['crowded/', 'crowded/region='])
+          for (const d of [undefined, '/'])
+            for (const m of ['1', '2', '1000'])
+              for (const s of [undefined, 'crowded/region=r100/']) cases.push([p, d, m, s]);
+
+        // One at a time: each of these pages through 1,200 backend keys.
+        it.for(cases)(
+          'ListObjectsV2 prefix=%j delimiter=%j max-keys=%s start-after=%j pages like S3',
+          LISTING_BOUND,
+          async ([p, d, m, s], { expect }) => {
+            const params = { prefix: p, delimiter: d, 'max-keys': m, 'start-after': s };
+            const ours = await pages(proxy.url, params, 2);
+            expect(ours).toEqual(await reference(params));
+            // No page that is empty yet says more follow (a client would loop on such pages).
+            for (const page of ours) if (page.IsTruncated === 'true') expect(page.KeyCount).toBe(m);
           },
-          [CALLER],
         );
-      }, 120_000);
-      afterAll(async () => {
-        await proxy?.stop();
-      });
 
-      const cases: [string, string | undefined, string, string | undefined][] = [];
-      for (const p of ['crowded/', 'crowded/region='])
-        for (const d of [undefined, '/'])
-          for (const m of ['1', '2', '1000'])
-            for (const s of [undefined, 'crowded/region=r100/'])
-              if (inTier([p, d, m, s])) cases.push([p, d, m, s]);
-
-      // One at a time: each of these pages through 1,200 backend keys.
-      it.for(cases)(
-        'ListObjectsV2 prefix=%j delimiter=%j max-keys=%s start-after=%j pages like S3',
-        LISTING_BOUND,
-        async ([p, d, m, s], { expect }) => {
-          const params = { prefix: p, delimiter: d, 'max-keys': m, 'start-after': s };
-          const ours = await pages(proxy.url, params, 2);
-          expect(ours).toEqual(await reference(params));
-          // No page that is empty yet says more follow (a client would loop on such pages).
-          for (const page of ours) if (page.IsTruncated === 'true') expect(page.KeyCount).toBe(m);
-        },
-      );
-
-      it.for(cases.filter((c) => c[2] !== '1000'))(
-        'ListObjects v1 prefix=%j delimiter=%j max-keys=%s marker=%j pages like S3',
-        LISTING_BOUND,
-        async ([p, d, m, s], { expect }) => {
-          const ours = await pages(proxy.url, { prefix: p, delimiter: d, 'max-keys': m, marker: s }, 1);
-          const ref = await reference({ prefix: p, delimiter: d, 'max-keys': m, 'start-after': s });
-          expect(ours.map(entriesOf)).toEqual(ref.map(entriesOf));
-        },
-      );
-    },
-  );
+        it.for(cases.filter((c) => c[2] !== '1000'))(
+          'ListObjects v1 prefix=%j delimiter=%j max-keys=%s marker=%j pages like S3',
+          LISTING_BOUND,
+          async ([p, d, m, s], { expect }) => {
+            const ours = await pages(proxy.url, { prefix: p, delimiter: d, 'max-keys': m, marker: s }, 1);
+            const ref = await reference({ prefix: p, delimiter: d, 'max-keys': m, 'start-after': s });
+            expect(ours.map(entriesOf)).toEqual(ref.map(entriesOf));
+          },
+        );
+      },
+    );
 }
