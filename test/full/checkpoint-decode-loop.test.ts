@@ -218,11 +218,26 @@ it('the snapshot load walks one big row group of adds a slice at a time', {
   );
   // Every run loads the same snapshot: the files written.
   expect(digests).toHaveLength(1);
-  const snap = await loadSnapshot(storage, { tableUri: 's3://lake/t' });
+  let turns = 0;
+  let loading = true;
+  const spin = () => {
+    turns++;
+    if (loading) setImmediate(spin);
+  };
+  setImmediate(spin);
+  const snap = await loadSnapshot(storage, { tableUri: 's3://lake/t' }).finally(() => {
+    loading = false;
+  });
+  // The loop gets its turns while the rows are walked, however loaded the machine: 275 turns
+  // here (a yield every 2,048 rows of each of the two walks, and the reads); 48 when the walks
+  // yielded every 16,384 rows.
+  expect(turns).toBeGreaterThan(FILES / 2_000);
   expect(new Set([...snap.files()].map(([path]) => path))).toEqual(
     new Set(Array.from({ length: FILES }, (_, i) => pathOf(i))),
   );
   // Before: 55-125 ms of ~650 (16,384 rows walked between two yields); now 0.02-0.03 at a load
-  // average of 14.
-  measured(share, 'median longest loop block, share of the run').toBeLessThan(0.06);
+  // average of 14, alone in its process. In CI's test:full its worker also holds other files'
+  // heap, and collections stretch its blocks to ~40 ms: 0.04-0.064. Under load the old walk read
+  // 0.05-0.08 too, so the turns above are what tells the two apart there.
+  measured(share, 'median longest loop block, share of the run').toBeLessThan(0.09);
 });
