@@ -34,6 +34,18 @@ function splitUnescaped(text: string, sep: string): string[] {
 }
 
 /**
+ * A spec as the user typed it, in shell single quotes (a quote closes, is escaped and reopens), so
+ * that it can be pasted back: JSON would double every backslash, in the very message about one.
+ * Control characters show as \uXXXX rather than reach the terminal.
+ */
+function asTyped(spec: string): string {
+  const shown = spec
+    .replaceAll("'", "'\\''")
+    .replace(/\p{Cc}/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return `'${shown}'`;
+}
+
+/**
  * A backslash before any other character is refused: dropping it would grant another value than
  * the one typed (`C:\data` would grant `C:data`).
  */
@@ -41,7 +53,7 @@ function unescapeText(text: string, spec: string): string {
   return text.replace(/\\(.)/gs, (_escape, ch: string) => {
     if (ch === ',' || ch === '=' || ch === '\\') return ch;
     throw new UsageError(
-      `--partition ${JSON.stringify(spec)}: \\${ch} is no escape (only \\, \\= and \\\\; a backslash is \\\\)`,
+      `--partition ${asTyped(spec)}: \\${ch} is no escape (only \\, \\= and \\\\; a backslash is \\\\)`,
     );
   });
 }
@@ -59,17 +71,16 @@ export function parsePartitionSpec(spec: string): Record<string, string> {
   const map = new Map<string, string>();
   for (const pair of splitUnescaped(spec, ',')) {
     const [rawKey, ...rest] = splitUnescaped(pair, '=');
-    if (rest.length === 0)
-      throw new UsageError(`--partition ${JSON.stringify(spec)}: expected key=value pairs`);
+    if (rest.length === 0) throw new UsageError(`--partition ${asTyped(spec)}: expected key=value pairs`);
     const key = unescapeText(rawKey!.trim(), spec);
     const value = unescapeText(rest.join('='), spec);
-    if (!key) throw new UsageError(`--partition ${JSON.stringify(spec)}: empty column name`);
+    if (!key) throw new UsageError(`--partition ${asTyped(spec)}: empty column name`);
     if (value === '')
       throw new UsageError(
-        `--partition ${JSON.stringify(spec)}: empty value for ${key} (use --partition-null ${key})`,
+        `--partition ${asTyped(spec)}: empty value for ${key} (use --partition-null ${key})`,
       );
     assertColumn(key);
-    if (map.has(key)) throw new UsageError(`--partition ${JSON.stringify(spec)}: column ${key} given twice`);
+    if (map.has(key)) throw new UsageError(`--partition ${asTyped(spec)}: column ${key} given twice`);
     map.set(key, value);
   }
   return Object.fromEntries(map);

@@ -39,4 +39,16 @@ describe('partition maps from the admin CLI', () => {
       /both a value and --partition-null/,
     );
   });
+
+  it('quotes a refused --partition as it was typed, not JSON-escaped (a backslash stays one)', () => {
+    // JSON showed `region=C:\\data` in the message saying `\d` is no escape: as if the user had
+    // typed the escape the message asks for.
+    expect(() => partitionsFromArgs({ partition: ['region=C:\\data'] })).toThrowError(
+      "--partition 'region=C:\\data': \\d is no escape",
+    );
+    // Shell quoting: a quote in the spec closes, escapes and reopens; control characters show as \u.
+    expect(() => partitionsFromArgs({ partition: ["o'brien\tx"] })).toThrowError(
+      "--partition 'o'\\''brien\\u0009x': expected key=value pairs",
+    );
+  });
 });
