@@ -7,17 +7,13 @@
  * bucket; the caller is granted one of its two regions.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type NodeServer, startNodeServer } from '../../lambda/adapters/node-server';
-import { createProxy } from '../../lambda/bootstrap';
-import { parseConfig } from '../../lambda/config';
-import { silentLogger } from '../../lambda/core/logger';
+import type { NodeServer } from '../../lambda/adapters/node-server';
 import { keyFor } from '../helpers/authz-harness';
 import { add, MemoryDeltaStorage, metaData, protocolV1 } from '../helpers/delta-memory-storage';
 import { gc } from '../helpers/heap';
 import { loopBlocks, shareOf } from '../helpers/loop-watch';
 import { measured, retryMeasured } from '../helpers/measured';
-import { memoryBackend } from '../helpers/memory-authz';
-import { BACKEND_CREDENTIALS } from '../helpers/s3-servers';
+import { startMemoryProxy } from '../helpers/memory-proxy';
 import { encodeQuery, signedFetch } from '../helpers/signed-fetch';
 
 const COMMITS = 1_200;
@@ -29,20 +25,7 @@ beforeAll(async () => {
   const s = new MemoryDeltaStorage().commit(0, [protocolV1, metaData(['region'])]);
   for (let v = 1; v < COMMITS; v++)
     s.commit(v, [add(`region=${region(v)}/part-${v}.parquet`, { region: region(v) })]);
-  const config = parseConfig({
-    getMode: 'proxy',
-    tableMapping: { t: 's3://lake/t' },
-    grants: [{ principal: 'eu', table: 't', partitions: [{ region: 'EU' }] }],
-    s3: { endpoint: 'http://127.0.0.1:1', forcePathStyle: true, region: 'us-east-1' },
-    auth: { keys: [keyFor('eu')], allowAnonymous: false },
-  });
-  const proxy = createProxy(config, {
-    backendCredentials: BACKEND_CREDENTIALS,
-    audit: false,
-    logger: silentLogger,
-    storage: memoryBackend(s, 't/'),
-  });
-  server = await startNodeServer(proxy.handler, '127.0.0.1', 0);
+  server = await startMemoryProxy(s);
 }, 120_000);
 
 afterAll(async () => {

@@ -8,19 +8,15 @@
  * counted. The table's log is in an in-memory bucket.
  */
 import { afterEach, expect, it } from 'vitest';
-import { type NodeServer, startNodeServer } from '../../lambda/adapters/node-server';
-import { createProxy } from '../../lambda/bootstrap';
-import { parseConfig } from '../../lambda/config';
-import { silentLogger } from '../../lambda/core/logger';
+import type { NodeServer } from '../../lambda/adapters/node-server';
 import { keyFor } from '../helpers/authz-harness';
 import { MemoryDeltaStorage } from '../helpers/delta-memory-storage';
 import { gc } from '../helpers/heap';
 import { addAction, field, metaData, protocolV1 } from '../helpers/log-text';
 import { loopBlocks, shareOf } from '../helpers/loop-watch';
 import { measured, retryMeasured } from '../helpers/measured';
-import { memoryBackend } from '../helpers/memory-authz';
+import { startMemoryProxy } from '../helpers/memory-proxy';
 import { rawRequest } from '../helpers/raw-http';
-import { BACKEND_CREDENTIALS } from '../helpers/s3-servers';
 import { signHeaders } from '../helpers/signed-fetch';
 
 const ADDS = 1_000;
@@ -41,24 +37,6 @@ afterEach(async () => {
   await server?.close();
 });
 
-async function startProxy(s: MemoryDeltaStorage): Promise<NodeServer> {
-  const config = parseConfig({
-    getMode: 'proxy',
-    logView: 'filtered',
-    tableMapping: { t: 's3://lake/t' },
-    grants: [{ principal: 'eu', table: 't', partitions: [{ region: 'EU' }] }],
-    s3: { endpoint: 'http://127.0.0.1:1', forcePathStyle: true, region: 'us-east-1' },
-    auth: { keys: [keyFor('eu')], allowAnonymous: false },
-  });
-  const proxy = createProxy(config, {
-    backendCredentials: BACKEND_CREDENTIALS,
-    audit: false,
-    logger: silentLogger,
-    storage: memoryBackend(s, 't/'),
-  });
-  return startNodeServer(proxy.handler, '127.0.0.1', 0);
-}
-
 it("a caller's first GET of a commit of adds with wide statistics does not hold the event loop", {
   ...retryMeasured,
   timeout: 180_000,
@@ -76,7 +54,7 @@ it("a caller's first GET of a commit of adds with wide statistics does not hold 
   const shares: number[] = [];
   for (let run = 0; run < 4; run++) {
     await server?.close();
-    server = await startProxy(s);
+    server = await startMemoryProxy(s);
     const url = server.url;
     const { host: _, ...headers } = await signHeaders(url, 'GET', PATH, '', {}, keyFor('eu'));
     gc();
