@@ -11,7 +11,8 @@ import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { collect, errorLines, exited, startMain, until } from '../helpers/npm-start-run';
+import { collect } from '../helpers/child-output';
+import { errorLines, exited, startMain, until } from '../helpers/npm-start-run';
 import { REPO_ROOT } from '../helpers/s3-servers';
 import { tempDir } from '../helpers/temp-dir';
 

@@ -1,6 +1,5 @@
 /** Runs `npm start`'s entry as a child process and watches it (test/integration/npm-start, test/full/npm-start-edges). */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { collect } from './child-output';
 import { REPO_ROOT } from './s3-servers';
 import { START_ENTRY, START_NODE_FLAGS } from './start-command';
 
@@ -11,8 +10,6 @@ export function startMain(args: string[], env: Record<string, string> = {}): Chi
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }
-
-export { collect };
 
 /** What a failed start wrote to stderr, a line each, without the AWS SDK's Node version notice. */
 export function errorLines(io: { err: () => string }): string[] {

@@ -2,7 +2,8 @@ import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
-import { collect, errorLines, exited, startMain, until } from '../helpers/npm-start-run';
+import { collect } from '../helpers/child-output';
+import { errorLines, exited, startMain, until } from '../helpers/npm-start-run';
 import { tempDir } from '../helpers/temp-dir';
 
 describe('npm start', { timeout: 240_000 }, () => {
